@@ -1,0 +1,16 @@
+# tessel_module(NAME sources...): one module of libtessel, compiled as an object library so that
+# all modules link into the one shared libtessel (LLVM is linked once, DESIGN §9).
+function(tessel_module name)
+  add_library(tessel_${name} OBJECT ${ARGN})
+  target_include_directories(tessel_${name} PUBLIC
+    $<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}/include>
+    $<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}>)
+  target_link_libraries(tessel_${name} PUBLIC fmt::fmt)
+  set_property(GLOBAL APPEND PROPERTY TESSEL_MODULES tessel_${name})
+endfunction()
+
+# A module whose sources include LLVM headers.
+function(tessel_module_uses_llvm name)
+  target_include_directories(tessel_${name} SYSTEM PRIVATE ${LLVM_INCLUDE_DIRS})
+  target_compile_definitions(tessel_${name} PRIVATE ${LLVM_DEFINITIONS})
+endfunction()

@@ -1,0 +1,142 @@
+// Type uniquing and type queries.
+#include "tessel/ir/types.h"
+
+#include "tessel/error.h"
+
+namespace tessel::ir {
+
+namespace {
+struct ScalarInfo {
+  const char* name;
+  unsigned bits;
+  bool is_float;
+};
+constexpr ScalarInfo kScalars[] = {
+    {"i1", 1, false},   {"i8", 8, false},  {"i16", 16, false}, {"i32", 32, false}, {"i64", 64, false},
+    {"f16", 16, true},  {"bf16", 16, true}, {"f32", 32, true},  {"f64", 64, true},
+};
+const ScalarInfo& info(ScalarKind k) { return kScalars[static_cast<size_t>(k)]; }
+} // namespace
+
+const char* scalar_kind_name(ScalarKind k) { return info(k).name; }
+unsigned scalar_kind_bits(ScalarKind k) { return info(k).bits; }
+bool scalar_kind_is_float(ScalarKind k) { return info(k).is_float; }
+
+bool is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+ScalarKind Type::scalar_kind() const {
+  TESSEL_ASSERT(is_scalar(), "scalar_kind() of a non-scalar type");
+  return scalar_;
+}
+const Type* Type::pointee() const {
+  TESSEL_ASSERT(is_pointer(), "pointee() of a non-pointer type");
+  return element_;
+}
+unsigned Type::address_space() const {
+  TESSEL_ASSERT(is_pointer(), "address_space() of a non-pointer type");
+  return address_space_;
+}
+const std::vector<int64_t>& Type::shape() const {
+  TESSEL_ASSERT(is_tensor(), "shape() of a non-tensor type");
+  return shape_;
+}
+std::span<const int64_t> Type::dims() const {
+  if (!is_tensor())
+    return {};
+  return shape_;
+}
+int64_t Type::num_elements() const {
+  int64_t n = 1;
+  for (int64_t d : dims())
+    n *= d;
+  return n;
+}
+bool Type::is_float() const {
+  const Type* e = element();
+  return e->is_scalar() && scalar_kind_is_float(e->scalar_);
+}
+bool Type::is_integer() const {
+  const Type* e = element();
+  return e->is_scalar() && !scalar_kind_is_float(e->scalar_);
+}
+bool Type::is_bool() const {
+  const Type* e = element();
+  return e->is_scalar() && e->scalar_ == ScalarKind::I1;
+}
+unsigned Type::element_bits() const {
+  const Type* e = element();
+  return e->is_pointer() ? 64 : scalar_kind_bits(e->scalar_);
+}
+
+std::string Type::str() const {
+  switch (kind_) {
+  case Kind::Scalar:
+    return scalar_kind_name(scalar_);
+  case Kind::Pointer:
+    if (address_space_ == 1)
+      return "ptr<" + element_->str() + ">";
+    return "ptr<" + element_->str() + ", " + std::to_string(address_space_) + ">";
+  case Kind::Tensor: {
+    std::string s = "tensor<";
+    for (int64_t d : shape_)
+      s += std::to_string(d) + "x";
+    return s + element_->str() + ">";
+  }
+  }
+  TESSEL_UNREACHABLE("bad type kind");
+}
+
+Type& Context::new_type() {
+  storage_.push_back(std::unique_ptr<Type>(new Type()));
+  return *storage_.back();
+}
+
+Context::Context() {
+  for (size_t k = 0; k < std::size(kScalars); ++k) {
+    Type& t = new_type();
+    t.kind_ = Type::Kind::Scalar;
+    t.scalar_ = static_cast<ScalarKind>(k);
+    scalars_.push_back(&t);
+  }
+}
+
+const Type* Context::pointer(const Type* pointee, unsigned address_space) {
+  TESSEL_ASSERT(pointee->is_scalar(), "pointers point at scalars");
+  auto [it, inserted] = pointers_.try_emplace({pointee, address_space}, nullptr);
+  if (inserted) {
+    Type& t = new_type();
+    t.kind_ = Type::Kind::Pointer;
+    t.element_ = pointee;
+    t.address_space_ = address_space;
+    it->second = &t;
+  }
+  return it->second;
+}
+
+const Type* Context::tensor(std::span<const int64_t> shape, const Type* element) {
+  TESSEL_ASSERT(!element->is_tensor(), "tensor elements are scalars or pointers");
+  if (shape.empty())
+    return element;
+  std::vector<int64_t> dims(shape.begin(), shape.end());
+  for (int64_t d : dims)
+    TESSEL_ASSERT(is_power_of_two(d), "tensor dims must be powers of two (the DSL checks this)");
+  auto [it, inserted] = tensors_.try_emplace({dims, element}, nullptr);
+  if (inserted) {
+    Type& t = new_type();
+    t.kind_ = Type::Kind::Tensor;
+    t.element_ = element;
+    t.shape_ = std::move(dims);
+    it->second = &t;
+  }
+  return it->second;
+}
+
+const Type* Context::with_element(const Type* like, const Type* element) {
+  return tensor(like->dims(), element);
+}
+
+const char* Context::intern(std::string_view s) {
+  return strings_.emplace(s).first->c_str();
+}
+
+} // namespace tessel::ir
