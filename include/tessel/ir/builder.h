@@ -20,6 +20,10 @@ public:
     block_ = op.parent_block();
     pos_ = block_->find(&op);
   }
+  void set_insertion_point(Block& block, Block::iterator pos) {
+    block_ = &block;
+    pos_ = pos;
+  }
   Block* block() const { return block_; }
   Block::iterator position() const { return pos_; }
   void set_location(SourceLoc loc) { loc_ = loc; }
@@ -50,6 +54,25 @@ public:
 private:
   Context& ctx_;
   Block* block_ = nullptr;
+  Block::iterator pos_;
+  SourceLoc loc_;
+};
+
+// Restores the builder's insertion point and location when it goes out of scope.
+class InsertionGuard {
+public:
+  explicit InsertionGuard(Builder& b) : b_(b), block_(b.block()), pos_(b.position()), loc_(b.location()) {}
+  ~InsertionGuard() {
+    if (block_)
+      b_.set_insertion_point(*block_, pos_);
+    b_.set_location(loc_);
+  }
+  InsertionGuard(const InsertionGuard&) = delete;
+  InsertionGuard& operator=(const InsertionGuard&) = delete;
+
+private:
+  Builder& b_;
+  Block* block_;
   Block::iterator pos_;
   SourceLoc loc_;
 };

@@ -1,0 +1,312 @@
+// Run-time control flow: for_range, if_, while_. A handle created outside a body and reassigned
+// inside it becomes a carried value or a branch result. Loops trace their body twice: once into a
+// scratch block to learn which handles it reassigns, then into the loop's region with those
+// handles bound to the region's arguments (see lang/control.h for why).
+#include "tessel/lang/control.h"
+
+#include "tessel/lang/ops.h"
+
+#include "dsl/tracer.h"
+#include "dsl/type_rules.h"
+
+namespace tessel::lang {
+
+using detail::Assignment;
+using detail::builder_at;
+using detail::fail;
+using detail::Tracer;
+using detail::type_str;
+using ir::Opcode;
+
+namespace {
+
+const std::span<const ir::Type* const> kNoResults{};
+
+ir::Value* loop_bound(const Tensor& t, const SourceLoc& loc, const char* what) {
+  ir::Value* v = t.value();
+  if (v->type()->rank() != 0 || !v->type()->is_integer() || v->type()->is_bool())
+    fail(loc, "for_range", std::string("the ") + what + " must be an integer scalar, got " +
+                               type_str(v->type()));
+  return v;
+}
+
+void restore(const std::vector<Assignment>& assigned) {
+  for (const Assignment& a : assigned)
+    a.handle->rebind(a.original);
+}
+
+std::vector<const ir::Type*> types_of(const std::vector<ir::Value*>& values) {
+  std::vector<const ir::Type*> out;
+  for (ir::Value* v : values)
+    out.push_back(v->type());
+  return out;
+}
+
+// Runs `body` into a throw-away block to learn which outer handles it reassigns, then puts the
+// handles back. Checks that each keeps its type.
+template <class Body>
+std::vector<Assignment> discover_carried(Tracer& tracer, const ir::Type* iv_type, Body&& body,
+                                         const SourceLoc& loc, const char* op) {
+  ir::Builder& b = tracer.builder();
+  auto scratch = std::make_unique<ir::Block>();
+  ir::Value* iv = iv_type ? scratch->add_arg(iv_type) : nullptr;
+  std::vector<Assignment> assigned;
+  {
+    ir::InsertionGuard guard(b);
+    b.set_insertion_point_to_end(*scratch);
+    tracer.push_frame();
+    try {
+      body(iv);
+    } catch (...) {
+      restore(tracer.pop_frame());
+      throw;
+    }
+    assigned = tracer.pop_frame();
+  }
+  for (const Assignment& a : assigned) {
+    const ir::Type* now = a.handle->value()->type();
+    if (now != a.original->type())
+      fail(loc, op, "a handle reassigned in the body changes type from " +
+                        type_str(a.original->type()) + " to " + type_str(now) +
+                        "; a carried value must keep its type (convert with .to() inside the body)");
+  }
+  restore(assigned);
+  return assigned;
+}
+
+// Traces `body` into `region` with the carried handles bound to `args`; returns their values at
+// the end of the body (for the terminator).
+template <class Body>
+std::vector<ir::Value*> trace_region(Tracer& tracer, ir::Block& region,
+                                     const std::vector<Assignment>& carried,
+                                     std::span<ir::Value* const> args, Body&& body,
+                                     const SourceLoc& loc, const char* op) {
+  ir::Builder& b = tracer.builder();
+  for (size_t i = 0; i < carried.size(); ++i)
+    carried[i].handle->rebind(args[i]);
+  b.set_insertion_point_to_end(region);
+  tracer.push_frame();
+  std::vector<Assignment> again;
+  try {
+    body();
+  } catch (...) {
+    tracer.pop_frame();
+    restore(carried);
+    throw;
+  }
+  again = tracer.pop_frame();
+  for (const Assignment& a : again) {
+    bool known = false;
+    for (const Assignment& c : carried)
+      known = known || c.handle == a.handle;
+    if (!known)
+      fail(loc, op, "the body reassigned a different set of handles on its second trace; a body "
+                    "must trace the same way every time (no C++ state that changes between calls)");
+  }
+  std::vector<ir::Value*> out;
+  for (const Assignment& c : carried) {
+    ir::Value* v = c.handle->value();
+    if (v->type() != c.original->type())
+      fail(loc, op, "a carried value changes type from " + type_str(c.original->type()) + " to " +
+                        type_str(v->type()));
+    out.push_back(v);
+  }
+  return out;
+}
+
+// After the op: the handles hold the op's results (recorded as reassignments in the enclosing
+// body, if any, so that nested control flow carries them further out).
+void bind_results(const std::vector<Assignment>& carried, ir::Op* op) {
+  for (size_t i = 0; i < carried.size(); ++i) {
+    carried[i].handle->rebind(carried[i].original);
+    carried[i].handle->assign(op->result(i));
+  }
+}
+
+std::vector<ir::Value*> originals(const std::vector<Assignment>& carried) {
+  std::vector<ir::Value*> out;
+  for (const Assignment& a : carried)
+    out.push_back(a.original);
+  return out;
+}
+
+} // namespace
+
+void for_range(const Tensor& lo, const Tensor& hi, const Tensor& step,
+               const std::function<void(Int)>& body, std::source_location l) {
+  SourceLoc loc = SourceLoc::from(l);
+  Tracer& tracer = Tracer::current(loc);
+  ir::Value* vlo = loop_bound(lo, loc, "lower bound");
+  ir::Value* vhi = loop_bound(hi, loc, "upper bound");
+  ir::Value* vstep = loop_bound(step, loc, "step");
+  if (vstep->defining_op() && vstep->defining_op()->opcode() == Opcode::Constant &&
+      vstep->defining_op()->attrs()[0].i <= 0)
+    fail(loc, "for_range", "the step must be positive, got " +
+                               std::to_string(vstep->defining_op()->attrs()[0].i));
+  DType t = detail::promote(detail::promote(lo.dtype(), hi.dtype()), step.dtype());
+  vlo = detail::convert(vlo, t, loc);
+  vhi = detail::convert(vhi, t, loc);
+  vstep = detail::convert(vstep, t, loc);
+  const ir::Type* iv_type = vlo->type();
+
+  auto carried = discover_carried(
+      tracer, iv_type, [&](ir::Value* iv) { body(Int(iv)); }, loc, "for_range");
+
+  ir::Builder& b = builder_at(loc);
+  std::vector<ir::Value*> operands{vlo, vhi, vstep};
+  for (ir::Value* v : originals(carried))
+    operands.push_back(v);
+  ir::Op* op = b.create(Opcode::For, operands, types_of(originals(carried)));
+  ir::Block& region = op->region(0);
+  ir::Value* iv = region.add_arg(iv_type);
+  std::vector<ir::Value*> args;
+  for (const Assignment& a : carried)
+    args.push_back(region.add_arg(a.original->type()));
+  {
+    ir::InsertionGuard guard(b);
+    auto yields = trace_region(
+        tracer, region, carried, args, [&] { body(Int(iv)); }, loc, "for_range");
+    b.set_location(loc);
+    b.create(Opcode::Yield, yields, kNoResults);
+  }
+  bind_results(carried, op);
+}
+
+void for_range(int64_t lo, const Tensor& hi, int64_t step, const std::function<void(Int)>& body,
+               std::source_location l) {
+  for_range(scalar(double(lo), hi.dtype(), l), hi, scalar(double(step), hi.dtype(), l), body, l);
+}
+
+void for_range(int64_t lo, int64_t hi, int64_t step, const std::function<void(Int)>& body,
+               std::source_location l) {
+  for_range(scalar(double(lo), DType::i32, l), scalar(double(hi), DType::i32, l),
+            scalar(double(step), DType::i32, l), body, l);
+}
+
+void for_range(const Tensor& lo, const Tensor& hi, int64_t step,
+               const std::function<void(Int)>& body, std::source_location l) {
+  for_range(lo, hi, scalar(double(step), hi.dtype(), l), body, l);
+}
+
+void if_(const Tensor& cond, const std::function<void()>& then_body, std::source_location l) {
+  if_(cond, then_body, [] {}, l);
+}
+
+void if_(const Tensor& cond, const std::function<void()>& then_body,
+         const std::function<void()>& else_body, std::source_location l) {
+  SourceLoc loc = SourceLoc::from(l);
+  Tracer& tracer = Tracer::current(loc);
+  ir::Value* c = cond.value();
+  if (c->type()->rank() != 0 || !c->type()->is_bool())
+    fail(loc, "if_", "the condition must be a boolean scalar (i1), got " + type_str(c->type()) +
+                         "; for a tile of conditions use where()");
+  ir::Builder& b = builder_at(loc);
+  ir::Op* op = b.create(Opcode::If, {c}, kNoResults);
+
+  // Trace each branch into its region, recording what it reassigns; put the handles back.
+  struct Branch {
+    std::vector<Assignment> assigned;
+    std::vector<ir::Value*> values; // the handles' values at the end of the branch
+  };
+  auto trace_branch = [&](ir::Block& region, const std::function<void()>& fn) {
+    Branch br;
+    ir::InsertionGuard guard(b);
+    b.set_insertion_point_to_end(region);
+    tracer.push_frame();
+    try {
+      fn();
+    } catch (...) {
+      restore(tracer.pop_frame());
+      throw;
+    }
+    br.assigned = tracer.pop_frame();
+    for (const Assignment& a : br.assigned)
+      br.values.push_back(a.handle->value());
+    restore(br.assigned);
+    return br;
+  };
+  Branch then_br = trace_branch(op->region(0), then_body);
+  Branch else_br = trace_branch(op->region(1), else_body);
+
+  // Results: every handle either branch reassigned, in order of first assignment.
+  std::vector<Assignment> results = then_br.assigned;
+  for (const Assignment& a : else_br.assigned) {
+    bool seen = false;
+    for (const Assignment& r : results)
+      seen = seen || r.handle == a.handle;
+    if (!seen)
+      results.push_back(a);
+  }
+  auto value_in = [](const Branch& br, const Assignment& r) {
+    for (size_t i = 0; i < br.assigned.size(); ++i)
+      if (br.assigned[i].handle == r.handle)
+        return br.values[i];
+    return r.original;
+  };
+  std::vector<ir::Value*> then_vals, else_vals;
+  for (const Assignment& r : results) {
+    ir::Value* tv = value_in(then_br, r);
+    ir::Value* ev = value_in(else_br, r);
+    if (tv->type() != ev->type())
+      fail(loc, "if_", "a handle gets " + type_str(tv->type()) + " in one branch and " +
+                           type_str(ev->type()) + " in the other; both must have one type");
+    then_vals.push_back(tv);
+    else_vals.push_back(ev);
+    op->add_result(tv->type());
+  }
+  {
+    ir::InsertionGuard guard(b);
+    b.set_location(loc);
+    b.set_insertion_point_to_end(op->region(0));
+    b.create(Opcode::Yield, then_vals, kNoResults);
+    b.set_insertion_point_to_end(op->region(1));
+    b.create(Opcode::Yield, else_vals, kNoResults);
+  }
+  bind_results(results, op);
+}
+
+void while_(const std::function<Tensor()>& cond, const std::function<void()>& body,
+            std::source_location l) {
+  SourceLoc loc = SourceLoc::from(l);
+  Tracer& tracer = Tracer::current(loc);
+  auto carried = discover_carried(
+      tracer, nullptr,
+      [&](ir::Value*) {
+        (void)cond();
+        body();
+      },
+      loc, "while_");
+
+  ir::Builder& b = builder_at(loc);
+  std::vector<const ir::Type*> types = types_of(originals(carried));
+  ir::Op* op = b.create(Opcode::While, originals(carried), types);
+  {
+    ir::InsertionGuard guard(b);
+    std::vector<ir::Value*> before_args, after_args;
+    for (const ir::Type* t : types)
+      before_args.push_back(op->region(0).add_arg(t));
+    for (const ir::Type* t : types)
+      after_args.push_back(op->region(1).add_arg(t));
+
+    ir::Value* cv = nullptr; // not a handle: assigning an outer handle would look like carrying it
+    auto vals = trace_region(
+        tracer, op->region(0), carried, before_args, [&] { cv = cond().value(); }, loc, "while_");
+    if (cv->type()->rank() != 0 || !cv->type()->is_bool())
+      fail(loc, "while_", "the condition must return a boolean scalar (i1), got " +
+                              type_str(cv->type()));
+    for (size_t i = 0; i < vals.size(); ++i)
+      if (vals[i] != before_args[i])
+        fail(loc, "while_", "the condition must not reassign handles from outside it");
+    std::vector<ir::Value*> cond_operands{cv};
+    cond_operands.insert(cond_operands.end(), before_args.begin(), before_args.end());
+    b.set_location(loc);
+    b.create(Opcode::Condition, cond_operands, kNoResults);
+
+    auto yields = trace_region(tracer, op->region(1), carried, after_args, body, loc, "while_");
+    b.set_location(loc);
+    b.create(Opcode::Yield, yields, kNoResults);
+  }
+  bind_results(carried, op);
+}
+
+} // namespace tessel::lang

@@ -1,0 +1,102 @@
+// load and store: pointer tiles with an optional mask and fill value.
+#include "tessel/lang/ops.h"
+
+#include "dsl/tracer.h"
+#include "dsl/type_rules.h"
+
+namespace tessel::lang {
+
+using detail::broadcast_shapes;
+using detail::broadcast_to_shape;
+using detail::builder_at;
+using detail::fail;
+using detail::type_str;
+using ir::Opcode;
+
+namespace {
+
+void check_pointer(ir::Value* ptr, const SourceLoc& loc, const char* op) {
+  if (!ptr->type()->is_pointer_like())
+    fail(loc, op, "the first operand must be a pointer or a tile of pointers, got " +
+                      type_str(ptr->type()) + " (did you forget to add offsets to a Ptr?)");
+}
+
+ir::Value* check_mask(ir::Value* mask, const SourceLoc& loc, const char* op) {
+  if (!mask->type()->is_bool())
+    fail(loc, op, "the mask must be a boolean (i1) tile, got " + type_str(mask->type()) +
+                      "; build it from a comparison such as offs < n");
+  return mask;
+}
+
+Tensor load_impl(ir::Value* ptr, ir::Value* mask, ir::Value* other, bool other_is_const,
+                 double other_value, const SourceLoc& loc) {
+  check_pointer(ptr, loc, "load");
+  Shape shape(ptr->type()->dims().begin(), ptr->type()->dims().end());
+  if (mask) {
+    check_mask(mask, loc, "load");
+    shape = broadcast_shapes(shape, mask->type()->dims(), loc, "load");
+  }
+  if (other)
+    shape = broadcast_shapes(shape, other->type()->dims(), loc, "load");
+  ir::Value* p = broadcast_to_shape(ptr, shape, loc, "load");
+  const ir::Type* pointee = ptr->type()->element()->pointee();
+  DType elem = detail::to_dtype(pointee);
+  std::vector<ir::Value*> operands{p};
+  if (mask) {
+    operands.push_back(broadcast_to_shape(mask, shape, loc, "load"));
+    if (other_is_const)
+      other = detail::constant_like(other_value, elem, {}, loc);
+    if (other) {
+      if (other->type()->is_pointer_like())
+        fail(loc, "load", "`other` must be a number, got " + type_str(other->type()));
+      operands.push_back(
+          broadcast_to_shape(detail::convert(other, elem, loc), shape, loc, "load"));
+    }
+  }
+  ir::Builder& b = builder_at(loc);
+  return Tensor(b.value(Opcode::Load, operands, b.ctx().tensor(shape, pointee)));
+}
+
+} // namespace
+
+Tensor load(const Tensor& ptr, Loc l) {
+  return load_impl(ptr.value(), nullptr, nullptr, false, 0, SourceLoc::from(l));
+}
+Tensor load(const Tensor& ptr, const Tensor& mask, Loc l) {
+  return load_impl(ptr.value(), mask.value(), nullptr, false, 0, SourceLoc::from(l));
+}
+Tensor load(const Tensor& ptr, const Tensor& mask, double other, Loc l) {
+  return load_impl(ptr.value(), mask.value(), nullptr, true, other, SourceLoc::from(l));
+}
+Tensor load(const Tensor& ptr, const Tensor& mask, const Tensor& other, Loc l) {
+  return load_impl(ptr.value(), mask.value(), other.value(), false, 0, SourceLoc::from(l));
+}
+
+static void store_impl(ir::Value* ptr, ir::Value* value, ir::Value* mask, const SourceLoc& loc) {
+  check_pointer(ptr, loc, "store");
+  if (value->type()->is_pointer_like())
+    fail(loc, "store", "storing pointers is not supported (value " + type_str(value->type()) + ")");
+  Shape shape(ptr->type()->dims().begin(), ptr->type()->dims().end());
+  auto vdims = value->type()->dims();
+  Shape merged = broadcast_shapes(shape, vdims, loc, "store");
+  if (mask) {
+    check_mask(mask, loc, "store");
+    merged = broadcast_shapes(merged, mask->type()->dims(), loc, "store");
+  }
+  DType elem = detail::to_dtype(ptr->type()->element()->pointee());
+  std::vector<ir::Value*> operands{
+      broadcast_to_shape(ptr, merged, loc, "store"),
+      broadcast_to_shape(detail::convert(value, elem, loc), merged, loc, "store")};
+  if (mask)
+    operands.push_back(broadcast_to_shape(mask, merged, loc, "store"));
+  builder_at(loc).create(Opcode::Store, operands, std::span<const ir::Type* const>{});
+}
+
+void store(const Tensor& ptr, const Tensor& value, Loc l) {
+  store_impl(ptr.value(), value.value(), nullptr, SourceLoc::from(l));
+}
+void store(const Tensor& ptr, const Tensor& value, const Tensor& mask, Loc l) {
+  store_impl(ptr.value(), value.value(), mask.value(), SourceLoc::from(l));
+}
+
+} // namespace tessel::lang

@@ -1,0 +1,154 @@
+// Reductions along an axis (built-in and with a user combine), scans, and dot.
+#include "tessel/lang/ops.h"
+
+#include "dsl/tracer.h"
+#include "dsl/type_rules.h"
+
+namespace tessel::lang {
+
+using detail::builder_at;
+using detail::fail;
+using detail::shape_str;
+using detail::type_str;
+using ir::Attr;
+using ir::Opcode;
+
+namespace {
+
+int normalize_axis(const ir::Value* v, int axis, const SourceLoc& loc, const char* op) {
+  int rank = int(v->type()->rank());
+  if (rank == 0)
+    fail(loc, op, "cannot reduce a scalar (" + type_str(v->type()) + ")");
+  int a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank)
+    fail(loc, op, "axis " + std::to_string(axis) + " does not exist in " + type_str(v->type()) +
+                      " (rank " + std::to_string(rank) + ", valid axes 0.." +
+                      std::to_string(rank - 1) + ")");
+  return a;
+}
+
+const ir::Type* without_axis(ir::Context& ctx, const ir::Type* t, int axis, const ir::Type* elem) {
+  Shape s(t->dims().begin(), t->dims().end());
+  s.erase(s.begin() + axis);
+  return ctx.tensor(s, elem);
+}
+
+ir::Value* reducible(const Tensor& x, const SourceLoc& loc, const char* op) {
+  ir::Value* v = x.value();
+  if (v->type()->is_pointer_like())
+    fail(loc, op, "cannot reduce pointers (" + type_str(v->type()) + ")");
+  if (v->type()->is_bool())
+    v = detail::convert(v, DType::i32, loc);
+  return v;
+}
+
+Tensor builtin_reduce(Opcode opcode, const char* op, const Tensor& x, int axis, Loc l,
+                      bool index_result) {
+  SourceLoc loc = SourceLoc::from(l);
+  ir::Value* v = reducible(x, loc, op);
+  int a = normalize_axis(v, axis, loc, op);
+  ir::Builder& b = builder_at(loc);
+  const ir::Type* elem = index_result ? b.ctx().i32() : v->type()->element();
+  return Tensor(b.value(opcode, {v}, without_axis(b.ctx(), v->type(), a, elem), {Attr::of_int(a)}));
+}
+
+} // namespace
+
+Tensor sum(const Tensor& x, int axis, Loc l) {
+  return builtin_reduce(Opcode::ReduceSum, "sum", x, axis, l, false);
+}
+Tensor max(const Tensor& x, int axis, Loc l) {
+  return builtin_reduce(Opcode::ReduceMax, "max", x, axis, l, false);
+}
+Tensor min(const Tensor& x, int axis, Loc l) {
+  return builtin_reduce(Opcode::ReduceMin, "min", x, axis, l, false);
+}
+Tensor argmax(const Tensor& x, int axis, Loc l) {
+  return builtin_reduce(Opcode::ReduceArgmax, "argmax", x, axis, l, true);
+}
+Tensor argmin(const Tensor& x, int axis, Loc l) {
+  return builtin_reduce(Opcode::ReduceArgmin, "argmin", x, axis, l, true);
+}
+
+Tensor reduce(const Tensor& x, int axis, const std::function<Tensor(Tensor, Tensor)>& combine,
+              Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  ir::Value* v = reducible(x, loc, "reduce");
+  int a = normalize_axis(v, axis, loc, "reduce");
+  detail::Tracer& tracer = detail::Tracer::current(loc);
+  ir::Builder& b = builder_at(loc);
+  const ir::Type* elem = v->type()->element();
+  ir::Op* op = b.create(Opcode::Reduce, {v}, without_axis(b.ctx(), v->type(), a, elem),
+                        {Attr::of_int(a)});
+  ir::Block& region = op->region(0);
+  ir::Value* lhs = region.add_arg(elem);
+  ir::Value* rhs = region.add_arg(elem);
+
+  ir::InsertionGuard guard(b);
+  b.set_insertion_point_to_end(region);
+  tracer.push_frame();
+  Tensor r = combine(Tensor(lhs), Tensor(rhs));
+  auto assigned = tracer.pop_frame();
+  if (!assigned.empty())
+    fail(loc, "reduce", "the combine function must not reassign handles from outside it");
+  if (!r.is_scalar())
+    fail(loc, "reduce", "the combine function must return a scalar, got " +
+                            type_str(r.value()->type()));
+  ir::Value* result = detail::convert(r.value(), detail::to_dtype(elem), loc);
+  b.set_location(loc);
+  b.create(Opcode::Yield, {result}, std::span<const ir::Type* const>{});
+  return Tensor(op->result());
+}
+
+Tensor cumsum(const Tensor& x, int axis, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  ir::Value* v = reducible(x, loc, "cumsum");
+  int a = normalize_axis(v, axis, loc, "cumsum");
+  return Tensor(builder_at(loc).value(Opcode::ScanSum, {v}, v->type(), {Attr::of_int(a)}));
+}
+
+static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, const SourceLoc& loc) {
+  ir::Value* x = a.value();
+  ir::Value* y = b.value();
+  if (x->type()->rank() != 2 || y->type()->rank() != 2)
+    fail(loc, "dot", "operands must be 2-D tiles, got " + type_str(x->type()) + " and " +
+                         type_str(y->type()));
+  if (x->type()->is_pointer_like() || y->type()->is_pointer_like())
+    fail(loc, "dot", "operands must be numbers, not pointers");
+  auto xs = x->type()->dims();
+  auto ys = y->type()->dims();
+  if (xs[1] != ys[0])
+    fail(loc, "dot", "inner dimensions differ: " + type_str(x->type()) + " times " +
+                         type_str(y->type()) + " (" + std::to_string(xs[1]) + " vs " +
+                         std::to_string(ys[0]) + ")");
+  DType t = detail::promote(a.dtype(), b.dtype());
+  x = detail::convert(x, t, loc);
+  y = detail::convert(y, t, loc);
+  DType acc_type = dtype_is_float(t) ? (t == DType::f64 ? DType::f64 : DType::f32) : DType::i32;
+  Shape out{xs[0], ys[1]};
+  ir::Value* c;
+  if (acc) {
+    c = acc->value();
+    auto cs = c->type()->dims();
+    if (Shape(cs.begin(), cs.end()) != out)
+      fail(loc, "dot", "the accumulator is " + type_str(c->type()) + " but the product is " +
+                           shape_str(out));
+    if (dtype_is_float(acc->dtype()) != dtype_is_float(t))
+      fail(loc, "dot", "accumulator " + type_str(c->type()) + " does not match operand type " +
+                           dtype_name(t));
+    acc_type = acc->dtype();
+  } else {
+    c = detail::constant_like(0, acc_type, out, loc);
+  }
+  ir::Builder& bld = builder_at(loc);
+  return Tensor(bld.value(Opcode::Dot, {x, y, c}, c->type()));
+}
+
+Tensor dot(const Tensor& a, const Tensor& b, Loc l) {
+  return dot_impl(a, b, nullptr, SourceLoc::from(l));
+}
+Tensor dot(const Tensor& a, const Tensor& b, const Tensor& acc, Loc l) {
+  return dot_impl(a, b, &acc, SourceLoc::from(l));
+}
+
+} // namespace tessel::lang

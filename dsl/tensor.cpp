@@ -1,0 +1,62 @@
+// Tensor handles: copy/assignment semantics (reassignment inside a control-flow body is recorded
+// so the body's carried values can be found) and element/shape queries.
+#include "tessel/lang/tensor.h"
+
+#include "dsl/tracer.h"
+#include "dsl/type_rules.h"
+
+namespace tessel::lang {
+
+using detail::Tracer;
+
+static int current_depth() {
+  Tracer* t = Tracer::current_or_null();
+  return t ? t->depth() : 0;
+}
+
+Tensor::Tensor(ir::Value* v) : value_(v), depth_(current_depth()) {}
+Tensor::Tensor(const Tensor& other) : value_(other.value_), depth_(current_depth()) {}
+Tensor::Tensor(Tensor&& other) noexcept : value_(other.value_), depth_(current_depth()) {}
+
+void Tensor::assign(ir::Value* v) {
+  if (Tracer* t = Tracer::current_or_null())
+    t->note_assignment(this, depth_, value_);
+  value_ = v;
+}
+
+Tensor& Tensor::operator=(const Tensor& other) {
+  if (this != &other)
+    assign(other.value_);
+  return *this;
+}
+
+Tensor& Tensor::operator=(Tensor&& other) noexcept {
+  if (this != &other)
+    assign(other.value_);
+  return *this;
+}
+
+ir::Value* Tensor::value() const {
+  if (!value_)
+    throw Error("use of an empty tile handle (a default-constructed Tensor that was never "
+                "assigned)");
+  return value_;
+}
+
+DType Tensor::dtype() const {
+  const ir::Type* e = value()->type()->element();
+  if (e->is_pointer())
+    e = e->pointee();
+  return detail::to_dtype(e);
+}
+
+bool Tensor::is_pointer() const { return value()->type()->is_pointer_like(); }
+
+Shape Tensor::shape() const {
+  auto d = value()->type()->dims();
+  return Shape(d.begin(), d.end());
+}
+
+int Tensor::rank() const { return int(value()->type()->rank()); }
+
+} // namespace tessel::lang

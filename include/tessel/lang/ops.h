@@ -1,0 +1,86 @@
+// The operations of the tile language (Triton's names where Triton has one). Each records IR at
+// the caller's source location; shape and type mistakes throw tessel::Error naming that location,
+// the operation and the shapes/types involved.
+#pragma once
+
+#include "tessel/lang/tensor.h"
+
+#include <functional>
+#include <source_location>
+
+namespace tessel::lang {
+
+using Loc = std::source_location;
+
+// ---- program ids and index ranges ---------------------------------------------------------------
+Tensor program_id(int axis, Loc loc = Loc::current());   // i32 scalar; axis 0, 1 or 2
+Tensor num_programs(int axis, Loc loc = Loc::current()); // i32 scalar
+// [start, end) as tensor<(end-start) x i32>; end - start must be a power of two.
+Tensor arange(int64_t start, int64_t end, Loc loc = Loc::current());
+// Overload that makes a run-time bound a clear error rather than a silent conversion.
+Tensor arange(int64_t start, const Tensor& end, Loc loc = Loc::current());
+Tensor full(const Shape& shape, double value, DType dtype, Loc loc = Loc::current());
+Tensor zeros(const Shape& shape, DType dtype, Loc loc = Loc::current());
+// A scalar constant of the given type (a 0-d tensor).
+Tensor scalar(double value, DType dtype, Loc loc = Loc::current());
+
+// ---- shapes -------------------------------------------------------------------------------------
+Tensor splat(const Tensor& scalar, const Shape& shape, Loc loc = Loc::current());
+Tensor broadcast_to(const Tensor& x, const Shape& shape, Loc loc = Loc::current());
+Tensor reshape(const Tensor& x, const Shape& shape, Loc loc = Loc::current());
+Tensor expand_dims(const Tensor& x, int axis, Loc loc = Loc::current());
+Tensor permute(const Tensor& x, const std::vector<int64_t>& order, Loc loc = Loc::current());
+Tensor trans(const Tensor& x, Loc loc = Loc::current()); // reverses the dims
+
+// ---- elementwise --------------------------------------------------------------------------------
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b, Loc loc = Loc::current());
+Tensor where(const Tensor& cond, const Tensor& a, double b, Loc loc = Loc::current());
+Tensor where(const Tensor& cond, double a, const Tensor& b, Loc loc = Loc::current());
+Tensor minimum(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
+Tensor maximum(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
+Tensor minimum(const Tensor& a, double b, Loc loc = Loc::current());
+Tensor maximum(const Tensor& a, double b, Loc loc = Loc::current());
+Tensor fma(const Tensor& a, const Tensor& b, const Tensor& c, Loc loc = Loc::current());
+Tensor cast(const Tensor& x, DType dtype, Loc loc = Loc::current());
+
+Tensor exp(const Tensor& x, Loc loc = Loc::current());
+Tensor exp2(const Tensor& x, Loc loc = Loc::current());
+Tensor log(const Tensor& x, Loc loc = Loc::current());
+Tensor log2(const Tensor& x, Loc loc = Loc::current());
+Tensor sqrt(const Tensor& x, Loc loc = Loc::current());
+Tensor rsqrt(const Tensor& x, Loc loc = Loc::current());
+Tensor abs(const Tensor& x, Loc loc = Loc::current());
+Tensor sin(const Tensor& x, Loc loc = Loc::current());
+Tensor cos(const Tensor& x, Loc loc = Loc::current());
+Tensor erf(const Tensor& x, Loc loc = Loc::current());
+Tensor tanh(const Tensor& x, Loc loc = Loc::current());
+Tensor sigmoid(const Tensor& x, Loc loc = Loc::current());
+Tensor floor(const Tensor& x, Loc loc = Loc::current());
+Tensor ceil(const Tensor& x, Loc loc = Loc::current());
+
+// ---- memory -------------------------------------------------------------------------------------
+// Loads the elements `ptr` points at. Where `mask` is false nothing is read and the element is
+// `other` (zero when not given). ptr, mask and other broadcast to one shape.
+Tensor load(const Tensor& ptr, Loc loc = Loc::current());
+Tensor load(const Tensor& ptr, const Tensor& mask, Loc loc = Loc::current());
+Tensor load(const Tensor& ptr, const Tensor& mask, double other, Loc loc = Loc::current());
+Tensor load(const Tensor& ptr, const Tensor& mask, const Tensor& other, Loc loc = Loc::current());
+// Stores `value` (converted to the pointee type) where `mask` is true.
+void store(const Tensor& ptr, const Tensor& value, Loc loc = Loc::current());
+void store(const Tensor& ptr, const Tensor& value, const Tensor& mask, Loc loc = Loc::current());
+
+// ---- reductions, scans, dot ---------------------------------------------------------------------
+Tensor sum(const Tensor& x, int axis, Loc loc = Loc::current());
+Tensor max(const Tensor& x, int axis, Loc loc = Loc::current());
+Tensor min(const Tensor& x, int axis, Loc loc = Loc::current());
+Tensor argmax(const Tensor& x, int axis, Loc loc = Loc::current()); // i32, first maximum
+Tensor argmin(const Tensor& x, int axis, Loc loc = Loc::current()); // i32, first minimum
+// A reduction with a user combine function of two scalars (must be associative).
+Tensor reduce(const Tensor& x, int axis, const std::function<Tensor(Tensor, Tensor)>& combine,
+              Loc loc = Loc::current());
+Tensor cumsum(const Tensor& x, int axis, Loc loc = Loc::current()); // inclusive
+// a (MxK) times b (KxN) plus acc (MxN). Without acc: zeros of f32 (float operands) or i32.
+Tensor dot(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
+Tensor dot(const Tensor& a, const Tensor& b, const Tensor& acc, Loc loc = Loc::current());
+
+} // namespace tessel::lang

@@ -1,0 +1,127 @@
+// Tracing: turns a kernel lambda into a tile-IR module for one specialization.
+//
+// A KernelDef is what tl::kernel() learns from the lambda's signature: one ParamSpec per parameter
+// and a type-erased body that calls the lambda with handles. A ParamBinding is what one launch
+// fixes about a parameter: a pointer's element type and alignment, an integer's divisibility (and
+// whether it equals 1), a Const's value. trace() runs the body once with handles bound to those
+// and returns the verified IR.
+#pragma once
+
+#include "tessel/lang/tensor.h"
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+namespace tessel::ir {
+struct Module;
+}
+
+namespace tessel::lang {
+
+enum class ParamKind : uint8_t { Ptr, Int, Float, Const };
+
+struct ParamSpec {
+  ParamKind kind;
+  DType dtype = DType::i32; // Ptr: element type when fixed; Int: i32; Float: f32; Const: value type
+  bool dtype_fixed = false; // PtrOf<T>
+};
+
+const char* param_kind_name(ParamKind k); // "Ptr", "Int", ...
+
+struct ParamBinding {
+  DType dtype = DType::i32;   // Ptr: the element type of the launch argument
+  int64_t divisibility = 1;   // Ptr: byte alignment known (16 or 1); Int: 16 or 1
+  bool equals_one = false;    // Int: the value is 1 (traced as the constant 1)
+  int64_t const_int = 0;      // Const<integral>
+  double const_float = 0;     // Const<floating>
+};
+
+struct KernelDef {
+  std::string name;
+  std::vector<ParamSpec> params;
+  std::function<void(std::span<const ParamBinding>)> body;
+};
+
+// Traces `def` for `bindings` (one per parameter) and verifies the result. Errors in the kernel
+// (shapes, types) throw tessel::Error naming the user's source line.
+std::unique_ptr<ir::Module> trace(const KernelDef& def, std::span<const ParamBinding> bindings);
+
+namespace detail {
+
+// Handle for parameter `index` of the kernel being traced (the tracer knows its IR argument).
+Tensor param_handle(size_t index, ParamKind kind, const ParamBinding& binding);
+
+template <class T> struct ParamTraits;
+template <> struct ParamTraits<Ptr> {
+  static ParamSpec spec() { return {ParamKind::Ptr, DType::f32, false}; }
+  static Ptr make(size_t i, const ParamBinding& b) { return Ptr(param_handle(i, ParamKind::Ptr, b)); }
+};
+template <Element T> struct ParamTraits<PtrOf<T>> {
+  static ParamSpec spec() { return {ParamKind::Ptr, dtype_of_v<T>, true}; }
+  static PtrOf<T> make(size_t i, const ParamBinding& b) {
+    PtrOf<T> p;
+    p.assign(param_handle(i, ParamKind::Ptr, b).value());
+    return p;
+  }
+};
+template <> struct ParamTraits<Int> {
+  static ParamSpec spec() { return {ParamKind::Int, DType::i32, true}; }
+  static Int make(size_t i, const ParamBinding& b) { return Int(param_handle(i, ParamKind::Int, b)); }
+};
+template <> struct ParamTraits<Float> {
+  static ParamSpec spec() { return {ParamKind::Float, DType::f32, true}; }
+  static Float make(size_t i, const ParamBinding& b) {
+    return Float(param_handle(i, ParamKind::Float, b));
+  }
+};
+template <class T> struct ParamTraits<Const<T>> {
+  static ParamSpec spec() {
+    if constexpr (std::is_same_v<T, bool>)
+      return {ParamKind::Const, DType::i1, true};
+    else if constexpr (std::is_integral_v<T>)
+      return {ParamKind::Const, sizeof(T) > 4 ? DType::i64 : DType::i32, true};
+    else
+      return {ParamKind::Const, sizeof(T) > 4 ? DType::f64 : DType::f32, true};
+  }
+  static Const<T> make(size_t, const ParamBinding& b) {
+    if constexpr (std::is_integral_v<T>)
+      return Const<T>{static_cast<T>(b.const_int)};
+    else
+      return Const<T>{static_cast<T>(b.const_float)};
+  }
+};
+
+template <class T> using ParamType = std::remove_cvref_t<T>;
+
+template <class F> struct LambdaSignature : LambdaSignature<decltype(&F::operator())> {};
+template <class C, class R, class... A> struct LambdaSignature<R (C::*)(A...) const> {
+  using Params = std::tuple<ParamType<A>...>;
+};
+template <class C, class R, class... A> struct LambdaSignature<R (C::*)(A...)> {
+  using Params = std::tuple<ParamType<A>...>;
+};
+
+template <class F, class... P, size_t... I>
+KernelDef make_kernel_def_impl(std::string name, F fn, std::tuple<P...>*,
+                               std::index_sequence<I...>) {
+  KernelDef def;
+  def.name = std::move(name);
+  def.params = {ParamTraits<P>::spec()...};
+  def.body = [fn](std::span<const ParamBinding> b) { fn(ParamTraits<P>::make(I, b[I])...); };
+  return def;
+}
+
+template <class F> KernelDef make_kernel_def(std::string name, F fn) {
+  static_assert(!std::is_same_v<F, F*>, "");
+  using Params = typename LambdaSignature<F>::Params;
+  return make_kernel_def_impl(std::move(name), std::move(fn), static_cast<Params*>(nullptr),
+                              std::make_index_sequence<std::tuple_size_v<Params>>{});
+}
+
+} // namespace detail
+} // namespace tessel::lang
