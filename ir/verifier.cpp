@@ -95,8 +95,6 @@ public:
                                " has divisibility " + std::to_string(f.arg_divisibility[i]) +
                                ", expected >= 1",
                            {}};
-    if (f.body.empty() || !f.body.terminator())
-      return VerifyError{"kernel @" + f.name + " must end in 'return'", {}};
     return block(f.body, nullptr, 0);
   }
 

@@ -1,33 +1,425 @@
-// Per-op verifier hooks named in ops.def. (Placeholder: accepts everything; being replaced.)
+// Per-op verifier hooks named in ops.def: the type and shape rules of each op, as stated in ir.h.
+// Each returns a message naming the rule and the types involved, or nothing when the op is well
+// formed. They run after the structural checks (verifier.cpp), so counts fixed by ops.def, SSA
+// scoping and the kinds of terminators are already known to hold; the hooks check operand counts
+// of variadic ops, types, shapes and attribute values.
 #include "ir/verify_ops.h"
 
+#include <algorithm>
+
 namespace tessel::ir {
-std::optional<std::string> verify_constant(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_grid_query(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_arange(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_splat(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_broadcast(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_reshape(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_expand_dims(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_permute(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_arith(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_integer_arith(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_float_arith(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_compare(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_select(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_cast(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_addptr(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_load(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_store(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_reduce(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_arg_reduce(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_custom_reduce(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_scan(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_dot(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_for(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_if(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_while(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_yield(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_condition(const Op&) { return std::nullopt; }
-std::optional<std::string> verify_return(const Op&) { return std::nullopt; }
+namespace {
+
+using Message = std::optional<std::string>;
+
+std::string str(const Type* t) { return t->str(); }
+
+std::string list(const std::vector<Value*>& values) {
+  std::string s = "(";
+  for (size_t i = 0; i < values.size(); ++i)
+    s += (i ? ", " : "") + str(values[i]->type());
+  return s + ")";
+}
+
+std::string shape_str(std::span<const int64_t> dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+bool same_shape(const Type* a, const Type* b) {
+  return std::ranges::equal(a->dims(), b->dims());
+}
+
+bool is_scalar_int(const Type* t) { return t->is_scalar() && t->is_integer(); }
+bool is_scalar_of(const Type* t, ScalarKind k) { return t->is_scalar() && t->scalar_kind() == k; }
+
+// The types `values` carry must equal `types`; `what` names the two sides in the message.
+Message types_match(const std::vector<Value*>& values, const std::vector<const Type*>& types,
+                    const std::string& what) {
+  bool ok = values.size() == types.size();
+  for (size_t i = 0; ok && i < values.size(); ++i)
+    ok = values[i]->type() == types[i];
+  if (ok)
+    return std::nullopt;
+  std::string want = "(";
+  for (size_t i = 0; i < types.size(); ++i)
+    want += (i ? ", " : "") + str(types[i]);
+  return what + ": expected " + want + "), found " + list(values);
+}
+
+std::vector<const Type*> types_of(const std::vector<Value*>& values) {
+  std::vector<const Type*> out;
+  for (Value* v : values)
+    out.push_back(v->type());
+  return out;
+}
+
+// Region `r`'s terminator's operands (the structural verifier guarantees a terminator).
+std::vector<Value*> yielded(const Op& op, size_t r) {
+  Op* t = op.region(r).terminator();
+  return t ? t->operands() : std::vector<Value*>{};
+}
+
+// Operands and result of an elementwise op all of one type.
+Message same_types(const Op& op) {
+  const Type* t = op.result()->type();
+  for (Value* v : op.operands())
+    if (v->type() != t)
+      return "operands and result must have one type, found " + list(op.operands()) + " -> " +
+             str(t);
+  if (t->is_pointer_like())
+    return "does not apply to pointers, found " + str(t);
+  return std::nullopt;
+}
+
+// The shape of `t` without `axis`, or a message when `axis` is not one of t's axes.
+Message reduced_shape(const Op& op, std::vector<int64_t>& out) {
+  const Type* in = op.operand(0)->type();
+  int64_t axis = op.int_attr("axis");
+  if (axis < 0 || axis >= int64_t(in->rank()))
+    return "axis " + std::to_string(axis) + " is not an axis of " + str(in);
+  out.assign(in->dims().begin(), in->dims().end());
+  out.erase(out.begin() + axis);
+  return std::nullopt;
+}
+
+Message reduce_result(const Op& op, const Type* element) {
+  std::vector<int64_t> dims;
+  if (auto m = reduced_shape(op, dims))
+    return m;
+  const Type* r = op.result()->type();
+  if (!std::ranges::equal(r->dims(), dims) || r->element() != element)
+    return "result must have shape " + shape_str(dims) + " and element " + str(element) +
+           " (axis " + std::to_string(op.int_attr("axis")) + " of " + str(op.operand(0)->type()) +
+           " removed), found " + str(r);
+  return std::nullopt;
+}
+
+// Pointer and mask of load and store: `mask` may be null.
+Message check_pointer_and_mask(const Value* ptr, const Value* mask) {
+  const Type* p = ptr->type();
+  if (!p->is_pointer_like())
+    return "pointer operand must be a pointer or tensor of pointers, found " + str(p);
+  if (mask && (!mask->type()->is_bool() || !same_shape(mask->type(), p)))
+    return "mask must be i1 of the pointer's shape, found " + str(mask->type()) + " for " + str(p);
+  return std::nullopt;
+}
+
+} // namespace
+
+Message verify_constant(const Op& op) {
+  const Type* t = op.result()->type();
+  if (t->is_pointer_like())
+    return "result must be a number or a tensor of numbers, found " + str(t);
+  return std::nullopt;
+}
+
+Message verify_grid_query(const Op& op) {
+  int64_t axis = op.int_attr("axis");
+  if (axis < 0 || axis > 2)
+    return "axis must be 0, 1 or 2, found " + std::to_string(axis);
+  if (!is_scalar_of(op.result()->type(), ScalarKind::I32))
+    return "result must be i32, found " + str(op.result()->type());
+  return std::nullopt;
+}
+
+Message verify_arange(const Op& op) {
+  int64_t start = op.int_attr("start"), end = op.int_attr("end");
+  if (end <= start || !is_power_of_two(end - start))
+    return "end - start must be a positive power of two, found start = " + std::to_string(start) +
+           ", end = " + std::to_string(end);
+  const Type* r = op.result()->type();
+  if (r->rank() != 1 || r->dims()[0] != end - start || !is_scalar_of(r->element(), ScalarKind::I32))
+    return "result must be tensor<" + std::to_string(end - start) + "xi32>, found " + str(r);
+  return std::nullopt;
+}
+
+Message verify_splat(const Op& op) {
+  const Type* in = op.operand(0)->type();
+  const Type* r = op.result()->type();
+  if (in->is_tensor())
+    return "operand must be a scalar or pointer, found " + str(in);
+  if (r->element() != in)
+    return "result must be a tensor of " + str(in) + ", found " + str(r);
+  return std::nullopt;
+}
+
+Message verify_broadcast(const Op& op) {
+  const Type* in = op.operand(0)->type();
+  const Type* r = op.result()->type();
+  bool ok = in->rank() == r->rank() && in->element() == r->element();
+  for (size_t i = 0; ok && i < in->rank(); ++i)
+    ok = in->dims()[i] == r->dims()[i] || in->dims()[i] == 1;
+  if (!ok)
+    return "result must have the operand's rank and element, each dim equal or broadcast from 1, "
+           "found " + str(in) + " -> " + str(r);
+  return std::nullopt;
+}
+
+Message verify_reshape(const Op& op) {
+  const Type* in = op.operand(0)->type();
+  const Type* r = op.result()->type();
+  if (in->element() != r->element() || in->num_elements() != r->num_elements())
+    return "result must have the operand's element type and element count, found " + str(in) +
+           " -> " + str(r);
+  return std::nullopt;
+}
+
+Message verify_expand_dims(const Op& op) {
+  const Type* in = op.operand(0)->type();
+  const Type* r = op.result()->type();
+  int64_t axis = op.int_attr("axis");
+  if (axis < 0 || axis > int64_t(in->rank()))
+    return "axis " + std::to_string(axis) + " must be in 0.." + std::to_string(in->rank()) +
+           " for " + str(in);
+  std::vector<int64_t> dims(in->dims().begin(), in->dims().end());
+  dims.insert(dims.begin() + axis, 1);
+  if (!std::ranges::equal(r->dims(), dims) || r->element() != in->element())
+    return "result must have shape " + shape_str(dims) + ", found " + str(in) + " -> " + str(r);
+  return std::nullopt;
+}
+
+Message verify_permute(const Op& op) {
+  const Type* in = op.operand(0)->type();
+  const Type* r = op.result()->type();
+  const std::vector<int64_t>& order = op.attr("order").ints;
+  std::vector<int64_t> sorted = order;
+  std::ranges::sort(sorted);
+  bool is_permutation = sorted.size() == in->rank();
+  for (size_t i = 0; is_permutation && i < sorted.size(); ++i)
+    is_permutation = sorted[i] == int64_t(i);
+  if (!is_permutation)
+    return "order " + shape_str(order) + " must be a permutation of the " +
+           std::to_string(in->rank()) + " axes of " + str(in);
+  std::vector<int64_t> dims;
+  for (int64_t o : order)
+    dims.push_back(in->dims()[size_t(o)]);
+  if (!std::ranges::equal(r->dims(), dims) || r->element() != in->element())
+    return "result must have shape " + shape_str(dims) + " (result dim i = operand dim order[i]), "
+           "found " + str(in) + " -> " + str(r);
+  return std::nullopt;
+}
+
+Message verify_arith(const Op& op) { return same_types(op); }
+
+Message verify_integer_arith(const Op& op) {
+  if (auto m = same_types(op))
+    return m;
+  if (!op.result()->type()->is_integer())
+    return "operands must be integers, found " + str(op.result()->type());
+  return std::nullopt;
+}
+
+Message verify_float_arith(const Op& op) {
+  if (auto m = same_types(op))
+    return m;
+  if (!op.result()->type()->is_float())
+    return "operands must be floats, found " + str(op.result()->type());
+  return std::nullopt;
+}
+
+Message verify_compare(const Op& op) {
+  const Type* a = op.operand(0)->type();
+  const Type* r = op.result()->type();
+  if (op.operand(1)->type() != a)
+    return "operands must have one type, found " + list(op.operands());
+  if (!r->is_bool() || !same_shape(a, r))
+    return "result must be i1 of the operands' shape, found " + list(op.operands()) + " -> " +
+           str(r);
+  return std::nullopt;
+}
+
+Message verify_select(const Op& op) {
+  const Type* c = op.operand(0)->type();
+  const Type* r = op.result()->type();
+  if (op.operand(1)->type() != r || op.operand(2)->type() != r)
+    return "both values must have the result's type, found " + list(op.operands()) + " -> " +
+           str(r);
+  if (!c->is_bool() || !same_shape(c, r))
+    return "condition must be i1 of the result's shape, found " + str(c) + " for " + str(r);
+  return std::nullopt;
+}
+
+Message verify_cast(const Op& op) {
+  const Type* in = op.operand(0)->type();
+  const Type* r = op.result()->type();
+  if (!same_shape(in, r))
+    return "result must have the operand's shape, found " + str(in) + " -> " + str(r);
+  if (in->is_pointer_like() || r->is_pointer_like())
+    return "casts numbers only, found " + str(in) + " -> " + str(r);
+  return std::nullopt;
+}
+
+Message verify_addptr(const Op& op) {
+  const Type* p = op.operand(0)->type();
+  const Type* off = op.operand(1)->type();
+  if (!p->is_pointer_like())
+    return "first operand must be a pointer or tensor of pointers, found " + str(p);
+  if (!off->is_integer() || !same_shape(p, off))
+    return "offset must be an integer of the pointer's shape, found " + list(op.operands());
+  if (op.result()->type() != p)
+    return "result must have the pointer's type " + str(p) + ", found " + str(op.result()->type());
+  return std::nullopt;
+}
+
+Message verify_load(const Op& op) {
+  if (op.num_operands() < 1 || op.num_operands() > 3)
+    return "takes a pointer, an optional mask and an optional other value, found " +
+           std::to_string(op.num_operands()) + " operands";
+  if (auto m = check_pointer_and_mask(op.operand(0), op.num_operands() > 1 ? op.operand(1) : nullptr))
+    return m;
+  const Type* p = op.operand(0)->type();
+  const Type* r = op.result()->type();
+  if (r->element() != p->element()->pointee() || !same_shape(r, p))
+    return "result must be the pointee type " + str(p->element()->pointee()) +
+           " in the pointer's shape, found " + str(p) + " -> " + str(r);
+  if (op.num_operands() == 3 && op.operand(2)->type() != r)
+    return "other value must have the result's type " + str(r) + ", found " +
+           str(op.operand(2)->type());
+  return std::nullopt;
+}
+
+Message verify_store(const Op& op) {
+  if (op.num_operands() < 2 || op.num_operands() > 3)
+    return "takes a pointer, a value and an optional mask, found " +
+           std::to_string(op.num_operands()) + " operands";
+  if (auto m = check_pointer_and_mask(op.operand(0), op.num_operands() > 2 ? op.operand(2) : nullptr))
+    return m;
+  const Type* p = op.operand(0)->type();
+  const Type* v = op.operand(1)->type();
+  if (v->element() != p->element()->pointee() || !same_shape(v, p))
+    return "value must be the pointee type " + str(p->element()->pointee()) +
+           " in the pointer's shape, found " + str(v) + " for " + str(p);
+  return std::nullopt;
+}
+
+Message verify_reduce(const Op& op) {
+  if (op.operand(0)->type()->is_pointer_like())
+    return "does not apply to pointers, found " + str(op.operand(0)->type());
+  return reduce_result(op, op.operand(0)->type()->element());
+}
+
+Message verify_arg_reduce(const Op& op) {
+  const Type* in = op.operand(0)->type();
+  if (in->is_pointer_like())
+    return "does not apply to pointers, found " + str(in);
+  const Type* i32 = op.result()->type()->element();
+  if (!is_scalar_of(i32, ScalarKind::I32))
+    return "result must be i32 indices, found " + str(op.result()->type());
+  return reduce_result(op, i32);
+}
+
+Message verify_custom_reduce(const Op& op) {
+  if (auto m = verify_reduce(op))
+    return m;
+  const Type* e = op.operand(0)->type()->element();
+  const Block& body = op.region(0);
+  if (body.num_args() != 2 || body.arg(0)->type() != e || body.arg(1)->type() != e)
+    return "combine region must take two " + str(e) + " arguments, found " + list(body.args());
+  return types_match(yielded(op, 0), {e}, "combine region must yield one " + str(e));
+}
+
+Message verify_scan(const Op& op) {
+  const Type* in = op.operand(0)->type();
+  std::vector<int64_t> dims;
+  if (auto m = reduced_shape(op, dims))
+    return m;
+  if (in->is_pointer_like() || op.result()->type() != in)
+    return "result must have the operand's numeric type, found " + str(in) + " -> " +
+           str(op.result()->type());
+  return std::nullopt;
+}
+
+Message verify_dot(const Op& op) {
+  const Type* a = op.operand(0)->type();
+  const Type* b = op.operand(1)->type();
+  const Type* acc = op.operand(2)->type();
+  const Type* r = op.result()->type();
+  std::string found = list(op.operands()) + " -> " + str(r);
+  if (a->rank() != 2 || b->rank() != 2 || acc->rank() != 2 || a->dims()[1] != b->dims()[0] ||
+      acc->dims()[0] != a->dims()[0] || acc->dims()[1] != b->dims()[1])
+    return "shapes must be MxK, KxN, MxN, found " + found;
+  if (r != acc)
+    return "result must have the accumulator's type, found " + found;
+  if (a->element() != b->element() || a->is_pointer_like())
+    return "a and b must have one numeric element type, found " + found;
+  const Type* want = acc->element();
+  bool ok = a->is_float() ? is_scalar_of(want, ScalarKind::F32) || want == a->element()
+                       : is_scalar_of(want, ScalarKind::I32);
+  if (!ok)
+    return std::string("accumulator must be ") +
+           (a->is_float() ? "f32 or " + str(a->element()) : std::string("i32")) + ", found " + found;
+  return std::nullopt;
+}
+
+Message verify_for(const Op& op) {
+  if (op.num_operands() < 3)
+    return "takes lo, hi, step and initial values, found " + std::to_string(op.num_operands()) +
+           " operands";
+  const Type* iv = op.operand(0)->type();
+  if (!is_scalar_int(iv) || op.operand(1)->type() != iv || op.operand(2)->type() != iv)
+    return "lo, hi and step must be scalars of one integer type, found " +
+           list({op.operand(0), op.operand(1), op.operand(2)});
+  std::vector<Value*> inits(op.operands().begin() + 3, op.operands().end());
+  std::vector<const Type*> carried = types_of(inits);
+  if (auto m = types_match(op.results(), carried, "results must have the initial values' types"))
+    return m;
+  std::vector<const Type*> args = {iv};
+  args.insert(args.end(), carried.begin(), carried.end());
+  if (auto m = types_match(op.region(0).args(), args,
+                           "body arguments must be the induction variable and the carried values"))
+    return m;
+  return types_match(yielded(op, 0), carried, "body must yield the carried values");
+}
+
+Message verify_if(const Op& op) {
+  if (op.num_operands() != 1)
+    return "takes one condition, found " + std::to_string(op.num_operands()) + " operands";
+  const Type* c = op.operand(0)->type();
+  if (!is_scalar_of(c, ScalarKind::I1))
+    return "condition must be a scalar i1, found " + str(c);
+  std::vector<const Type*> results = types_of(op.results());
+  for (size_t r = 0; r < 2; ++r) {
+    if (op.region(r).num_args() != 0)
+      return "region " + std::to_string(r) + " takes no arguments, found " +
+             list(op.region(r).args());
+    if (auto m = types_match(yielded(op, r), results,
+                             "region " + std::to_string(r) + " must yield the results' types"))
+      return m;
+  }
+  return std::nullopt;
+}
+
+Message verify_while(const Op& op) {
+  std::vector<const Type*> carried = types_of(op.operands());
+  std::vector<const Type*> results = types_of(op.results());
+  if (auto m = types_match(op.region(0).args(), carried,
+                           "region 0 arguments must have the initial values' types"))
+    return m;
+  std::vector<Value*> cond = yielded(op, 0);
+  if (cond.empty())
+    return std::string("region 0 must end in 'condition' with an i1");
+  std::vector<Value*> passed(cond.begin() + 1, cond.end());
+  if (auto m = types_match(passed, results,
+                           "'condition' must pass values of the results' types"))
+    return m;
+  if (auto m = types_match(op.region(1).args(), results,
+                           "region 1 arguments must have the results' types"))
+    return m;
+  return types_match(yielded(op, 1), carried,
+                     "region 1 must yield values of the initial values' types");
+}
+
+Message verify_yield(const Op& op) { return std::nullopt; } // checked by the region's owner
+
+Message verify_condition(const Op& op) {
+  if (op.num_operands() < 1 || !is_scalar_of(op.operand(0)->type(), ScalarKind::I1))
+    return "first operand must be a scalar i1, found " + list(op.operands());
+  return std::nullopt;
+}
+
+Message verify_return(const Op& op) { return std::nullopt; }
+
 } // namespace tessel::ir
