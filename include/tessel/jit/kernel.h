@@ -1,0 +1,163 @@
+// Kernel: a traced-on-demand, compiled-on-demand tile kernel, and its launch.
+//
+//   const tessel::Kernel add = tl::kernel("add", [](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Int n,
+//                                                   tl::Const<int> BLOCK) { ... });
+//   add.launch({blocks}, {}, out, a, b, n, 1024);
+//
+// Each launch computes the argument signature (pointer element types and 16-byte alignment,
+// integers' ==1 and divisibility by 16, Const values) and looks it up in the kernel's table of
+// specializations: a hit runs the compiled code with no tracing, no compiling, no heap allocation
+// and no lock; a miss traces, optimises and compiles once (concurrent first calls compile once).
+#pragma once
+
+#include "tessel/dtype.h"
+#include "tessel/error.h"
+#include "tessel/lang/trace.h"
+#include "tessel/runtime/tensor_view.h"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+
+namespace tessel {
+
+struct Grid {
+  int64_t x = 1, y = 1, z = 1;
+  Grid(int64_t x_ = 1, int64_t y_ = 1, int64_t z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+struct LaunchOptions {
+  int num_warps = 4;  // GPU: warps per program (the CPU backend ignores it)
+  int num_stages = 2; // GPU: software-pipelining depth (the CPU backend ignores it)
+};
+
+namespace detail {
+
+// One launch argument, type-erased without allocation.
+struct ArgValue {
+  enum class Kind : uint8_t { Pointer, Int, Float };
+  Kind kind = Kind::Int;
+  DType dtype = DType::i32;  // pointers: element type; ints/floats: the C++ type's
+  DeviceKind device = DeviceKind::cpu;
+  const char* cpp_type = ""; // for messages
+  union {
+    const void* ptr;
+    int64_t i;
+    double f;
+  };
+  ArgValue() : i(0) {}
+};
+
+template <class T> ArgValue to_arg(const T& v) {
+  ArgValue a;
+  using U = std::remove_cvref_t<T>;
+  if constexpr (std::is_pointer_v<U>) {
+    using E = std::remove_cv_t<std::remove_pointer_t<U>>;
+    static_assert(Element<E>, "a pointer argument must point at bool, int8_t, int16_t, int32_t, "
+                              "int64_t, tessel::half, tessel::bfloat16, float or double");
+    a.kind = ArgValue::Kind::Pointer;
+    a.dtype = dtype_of_v<E>;
+    a.ptr = v;
+    a.cpp_type = "pointer";
+  } else if constexpr (std::is_same_v<U, TensorView>) {
+    a.kind = ArgValue::Kind::Pointer;
+    a.dtype = v.dtype;
+    a.device = v.device;
+    a.ptr = v.data;
+    a.cpp_type = "TensorView";
+  } else if constexpr (std::is_same_v<U, bool>) {
+    a.kind = ArgValue::Kind::Int;
+    a.dtype = DType::i1;
+    a.i = v;
+    a.cpp_type = "bool";
+  } else if constexpr (std::is_integral_v<U>) {
+    a.kind = ArgValue::Kind::Int;
+    a.dtype = sizeof(U) > 4 ? DType::i64 : DType::i32;
+    a.i = static_cast<int64_t>(v);
+    a.cpp_type = "integer";
+  } else if constexpr (std::is_floating_point_v<U>) {
+    a.kind = ArgValue::Kind::Float;
+    a.dtype = sizeof(U) > 4 ? DType::f64 : DType::f32;
+    a.f = static_cast<double>(v);
+    a.cpp_type = "floating-point number";
+  } else if constexpr (std::is_same_v<U, std::nullptr_t>) {
+    a.kind = ArgValue::Kind::Pointer;
+    a.dtype = DType::f32;
+    a.ptr = nullptr;
+    a.cpp_type = "nullptr";
+  } else {
+    static_assert(!sizeof(U*), "unsupported launch argument type: pass a pointer to elements, a "
+                               "TensorView, an integer or a floating-point number");
+  }
+  return a;
+}
+
+} // namespace detail
+
+// Counters of one kernel (for tests and `tessel` tools).
+struct KernelStats {
+  int64_t traces = 0;   // specializations traced
+  int64_t compiles = 0; // specializations compiled
+  int64_t launches = 0;
+};
+
+// Timings of the most recent compile, in milliseconds.
+struct CompileTimes {
+  double trace_ms = 0, passes_ms = 0, lower_ms = 0, optimize_ms = 0, codegen_ms = 0, link_ms = 0;
+  double total_ms() const {
+    return trace_ms + passes_ms + lower_ms + optimize_ms + codegen_ms + link_ms;
+  }
+};
+
+class Kernel {
+public:
+  explicit Kernel(lang::KernelDef def);
+  ~Kernel();
+  Kernel(const Kernel&);
+  Kernel& operator=(const Kernel&);
+  Kernel(Kernel&&) noexcept;
+  Kernel& operator=(Kernel&&) noexcept;
+
+  const std::string& name() const;
+  const lang::KernelDef& def() const;
+
+  template <class... A>
+  void launch(Grid grid, const LaunchOptions& options, const A&... args) const {
+    if constexpr (sizeof...(A) == 0) {
+      launch_args(grid, options, {});
+    } else {
+      const detail::ArgValue values[] = {detail::to_arg(args)...};
+      launch_args(grid, options, std::span<const detail::ArgValue>(values, sizeof...(A)));
+    }
+  }
+  void launch_args(Grid grid, const LaunchOptions& options,
+                   std::span<const detail::ArgValue> args) const;
+
+  // The tile IR of the specialization these arguments select, after the optimisation pipeline
+  // (`optimized` false: as traced). Does not compile.
+  template <class... A> std::string ir_for(bool optimized, const A&... args) const {
+    const detail::ArgValue values[] = {detail::ArgValue(), detail::to_arg(args)...};
+    return ir_for_args(optimized, std::span<const detail::ArgValue>(values + 1, sizeof...(A)));
+  }
+  std::string ir_for_args(bool optimized, std::span<const detail::ArgValue> args) const;
+
+  KernelStats stats() const;
+  CompileTimes last_compile_times() const;
+
+private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+namespace lang {
+// Defines a kernel from a lambda whose parameters are tile handles (Ptr, PtrOf<T>, Int, Float,
+// Const<T>). Nothing is traced or compiled until the first launch.
+template <class F> Kernel kernel(std::string name, F fn) {
+  return Kernel(detail::make_kernel_def(std::move(name), std::move(fn)));
+}
+} // namespace lang
+
+} // namespace tessel

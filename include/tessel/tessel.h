@@ -1,0 +1,14 @@
+// tessel: C++ tile kernels, JIT-compiled through LLVM. The one header an application includes.
+//
+//   #include <tessel/tessel.h>
+//   namespace tl = tessel::lang;
+#pragma once
+
+#include "tessel/dtype.h"
+#include "tessel/error.h"
+#include "tessel/jit/kernel.h"
+#include "tessel/lang/control.h"
+#include "tessel/lang/ops.h"
+#include "tessel/lang/tensor.h"
+#include "tessel/runtime/tensor_view.h"
+#include "tessel/version.h"

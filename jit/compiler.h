@@ -1,0 +1,31 @@
+// Private: the compile pipeline of one specialization — trace, verify, optimise the tile IR, and
+// hand it to a backend — with per-stage timings.
+#pragma once
+
+#include "tessel/codegen/cpu.h"
+#include "tessel/ir/ir.h"
+#include "tessel/jit/kernel.h"
+#include "tessel/lang/trace.h"
+
+#include <memory>
+#include <span>
+
+namespace tessel::jit {
+
+// Traces `def` for `bindings`; runs the default pass pipeline when `optimize`. Fills the trace and
+// pass times of `times` when given.
+std::unique_ptr<ir::Module> trace_and_optimize(const lang::KernelDef& def,
+                                               std::span<const lang::ParamBinding> bindings,
+                                               bool optimize, CompileTimes* times);
+
+struct CpuCompileResult {
+  std::unique_ptr<codegen::cpu::CompiledKernel> kernel;
+  CompileTimes times;
+};
+CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
+                                 std::span<const lang::ParamBinding> bindings);
+
+// True when every pass should be followed by the verifier (debug builds, or TESSEL_VERIFY_EACH=1).
+bool verify_each_pass();
+
+} // namespace tessel::jit

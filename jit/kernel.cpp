@@ -1,0 +1,174 @@
+// Kernel: argument checking, the specialization table, and CPU launches.
+//
+// The table is a fixed array of published entries read without a lock: a launch computes one key
+// word per parameter on the stack, scans the (few) entries, and runs. A miss takes the compile
+// mutex, looks again (another thread may have compiled it meanwhile), compiles, and publishes the
+// entry with a release store, so concurrent first calls compile once.
+#include "tessel/jit/kernel.h"
+
+#include "jit/compiler.h"
+#include "jit/signature.h"
+#include "jit/thread_pool.h"
+#include "tessel/ir/printer.h"
+#include "tessel/support/dump.h"
+
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <vector>
+
+namespace tessel {
+
+using jit::kMaxParams;
+using jit::SignatureKey;
+
+namespace {
+
+struct Specialization {
+  SignatureKey key;
+  std::unique_ptr<codegen::cpu::CompiledKernel> cpu;
+  codegen::cpu::KernelEntry entry = nullptr;
+  int64_t stack_bytes = 0;
+};
+
+// Program instances run on the caller's thread when their tiles fit comfortably in its stack.
+constexpr int64_t kCallerStackBudget = 256 << 10;
+
+struct RunContext {
+  codegen::cpu::KernelEntry entry;
+  void* const* args;
+  const int32_t* grid;
+};
+
+void run_range(void* ctx, int64_t begin, int64_t end) {
+  auto* rc = static_cast<RunContext*>(ctx);
+  rc->entry(rc->args, rc->grid, begin, end);
+}
+
+} // namespace
+
+struct Kernel::Impl {
+  static constexpr size_t kSlots = 64;
+
+  lang::KernelDef def;
+  std::array<std::atomic<Specialization*>, kSlots> slots{};
+  std::atomic<size_t> count{0};
+
+  std::mutex compile_mutex; // guards everything below
+  std::vector<std::unique_ptr<Specialization>> owned;
+  std::map<std::vector<uint64_t>, Specialization*> overflow;
+  CompileTimes last_times;
+  std::atomic<int64_t> traces{0}, compiles{0}, launches{0};
+
+  explicit Impl(lang::KernelDef d) : def(std::move(d)) {
+    if (def.params.size() > kMaxParams)
+      throw Error("kernel '" + def.name + "' has " + std::to_string(def.params.size()) +
+                  " parameters; at most " + std::to_string(kMaxParams) + " are supported");
+  }
+
+  Specialization* find(const SignatureKey& key) const {
+    size_t n = count.load(std::memory_order_acquire);
+    for (size_t i = 0; i < n; ++i) {
+      Specialization* s = slots[i].load(std::memory_order_acquire);
+      if (s->key == key)
+        return s;
+    }
+    return nullptr;
+  }
+
+  Specialization* find_or_compile(const SignatureKey& key,
+                                  std::span<const detail::ArgValue> args) {
+    if (Specialization* s = find(key))
+      return s;
+    std::lock_guard lock(compile_mutex);
+    if (Specialization* s = find(key))
+      return s;
+    std::vector<uint64_t> flat(key.words.begin(), key.words.begin() + key.size);
+    if (auto it = overflow.find(flat); it != overflow.end())
+      return it->second;
+
+    jit::note_recompile(def, owned.empty() ? nullptr : &owned.back()->key, key,
+                       owned.empty() ? 0 : owned.size() - 1);
+    std::array<lang::ParamBinding, kMaxParams> bindings;
+    jit::bindings_for(def, args, bindings);
+    jit::CpuCompileResult compiled =
+        jit::compile_for_cpu(def, std::span(bindings.data(), def.params.size()));
+    traces.fetch_add(1);
+    compiles.fetch_add(1);
+    last_times = compiled.times;
+
+    auto spec = std::make_unique<Specialization>();
+    spec->key = key;
+    spec->entry = compiled.kernel->entry();
+    spec->stack_bytes = compiled.kernel->max_stack_bytes();
+    spec->cpu = std::move(compiled.kernel);
+    Specialization* raw = spec.get();
+    owned.push_back(std::move(spec));
+    size_t n = count.load(std::memory_order_relaxed);
+    if (n < kSlots) {
+      slots[n].store(raw, std::memory_order_release);
+      count.store(n + 1, std::memory_order_release);
+    } else {
+      overflow.emplace(std::move(flat), raw);
+    }
+    return raw;
+  }
+};
+
+Kernel::Kernel(lang::KernelDef def) : impl_(std::make_shared<Impl>(std::move(def))) {}
+Kernel::~Kernel() = default;
+Kernel::Kernel(const Kernel&) = default;
+Kernel& Kernel::operator=(const Kernel&) = default;
+Kernel::Kernel(Kernel&&) noexcept = default;
+Kernel& Kernel::operator=(Kernel&&) noexcept = default;
+
+const std::string& Kernel::name() const { return impl_->def.name; }
+const lang::KernelDef& Kernel::def() const { return impl_->def; }
+
+KernelStats Kernel::stats() const {
+  return {impl_->traces.load(), impl_->compiles.load(), impl_->launches.load()};
+}
+
+CompileTimes Kernel::last_compile_times() const {
+  std::lock_guard lock(impl_->compile_mutex);
+  return impl_->last_times;
+}
+
+void Kernel::launch_args(Grid grid, const LaunchOptions& options,
+                         std::span<const detail::ArgValue> args) const {
+  Impl& k = *impl_;
+  SignatureKey key = jit::signature_of(k.def, args);
+  std::array<int32_t, 3> dims = jit::check_grid(k.def, grid);
+  Specialization* spec = k.find_or_compile(key, args);
+  k.launches.fetch_add(1, std::memory_order_relaxed);
+  int64_t total = int64_t(dims[0]) * dims[1] * dims[2];
+  if (total == 0)
+    return;
+
+  jit::PackedArgs packed;
+  jit::pack_args(k.def, args, packed);
+  RunContext rc{spec->entry, packed.pointers.data(), dims.data()};
+  bool caller_can_run = spec->stack_bytes <= kCallerStackBudget;
+  if (total == 1 && caller_can_run) {
+    spec->entry(packed.pointers.data(), dims.data(), 0, 1);
+    return;
+  }
+  jit::ThreadPool& pool = jit::ThreadPool::instance();
+  int64_t chunk = std::max<int64_t>(1, total / (int64_t(pool.size() + 1) * 8));
+  pool.run(total, chunk, &run_range, &rc, caller_can_run);
+  (void)options;
+}
+
+std::string Kernel::ir_for_args(bool optimized, std::span<const detail::ArgValue> args) const {
+  (void)jit::signature_of(impl_->def, args); // checks the arguments
+  std::array<lang::ParamBinding, kMaxParams> bindings;
+  jit::bindings_for(impl_->def, args, bindings);
+  auto module = jit::trace_and_optimize(impl_->def,
+                                        std::span(bindings.data(), impl_->def.params.size()),
+                                        optimized, nullptr);
+  return ir::print(*module);
+}
+
+} // namespace tessel

@@ -1,0 +1,54 @@
+// Private: launch arguments against a kernel's parameters — checking them, the specialization key
+// they select, the bindings that trace that specialization, and packing them for the backend.
+#pragma once
+
+#include "tessel/jit/kernel.h"
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+namespace tessel::jit {
+
+inline constexpr size_t kMaxParams = 32;
+
+// One word per parameter: what the compiled code depends on (see signature.cpp).
+struct SignatureKey {
+  std::array<uint64_t, kMaxParams> words{};
+  size_t size = 0;
+  bool operator==(const SignatureKey& o) const {
+    if (size != o.size)
+      return false;
+    for (size_t i = 0; i < size; ++i)
+      if (words[i] != o.words[i])
+        return false;
+    return true;
+  }
+};
+
+// Checks count and kinds of `args` against `def` (throwing tessel::Error naming the parameter) and
+// computes the key.
+SignatureKey signature_of(const lang::KernelDef& def, std::span<const detail::ArgValue> args);
+void bindings_for(const lang::KernelDef& def, std::span<const detail::ArgValue> args,
+                  std::array<lang::ParamBinding, kMaxParams>& out);
+std::array<int32_t, 3> check_grid(const lang::KernelDef& def, const Grid& grid);
+
+// The backend's argument array: pointers[i] points at the value of the i-th IR argument.
+struct PackedArgs {
+  union Slot {
+    const void* p;
+    int32_t i32;
+    float f32;
+  };
+  std::array<Slot, kMaxParams> slots;
+  std::array<void*, kMaxParams> pointers;
+};
+void pack_args(const lang::KernelDef& def, std::span<const detail::ArgValue> args, PackedArgs& out);
+
+// Logs under TESSEL_DUMP=recompile why a new specialization is compiled, and enforces
+// TESSEL_MAX_RECOMPILES.
+// `recompiles_so_far` counts the specializations compiled after the first.
+void note_recompile(const lang::KernelDef& def, const SignatureKey* previous,
+                    const SignatureKey& next, size_t recompiles_so_far);
+
+} // namespace tessel::jit
