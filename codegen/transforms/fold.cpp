@@ -1,0 +1,240 @@
+// Constant evaluation of elementwise ops (see fold.h). Floats are computed in the precision ir.h
+// prescribes: f64 in double, f32 in float, f16 and bf16 in float and then rounded to the element
+// type, so a folded constant is the value the backends would compute. Integers are computed on
+// uint64_t (wrapping) and wrapped to the type's width. Results that ir.h leaves unspecified are not
+// folded, so the backends' behaviour is kept.
+#include "codegen/transforms/fold.h"
+
+#include <cmath>
+#include <limits>
+
+namespace tessel::codegen {
+
+using ir::Opcode;
+using ir::ScalarKind;
+
+double round_to_float_type(double v, ScalarKind element) {
+  int mantissa_bits = 0, min_exponent = 0; // significant bits (with the implicit one), min normal
+  double max_finite = 0;
+  switch (element) {
+  case ScalarKind::F64:
+    return v;
+  case ScalarKind::F32:
+    return double(float(v));
+  case ScalarKind::F16:
+    mantissa_bits = 11, min_exponent = -14, max_finite = 65504.0;
+    break;
+  case ScalarKind::BF16:
+    mantissa_bits = 8, min_exponent = -126, max_finite = 0x1.fep127;
+    break;
+  case ScalarKind::I1:
+  case ScalarKind::I8:
+  case ScalarKind::I16:
+  case ScalarKind::I32:
+  case ScalarKind::I64:
+    TESSEL_UNREACHABLE("round_to_float_type of an integer type");
+  }
+  if (std::isnan(v) || std::isinf(v) || v == 0)
+    return v;
+  // The quantum at v's binade (or at the smallest normal binade, for subnormals); v / quantum is
+  // exact in double, and nearbyint rounds it to nearest even.
+  int exponent = std::max(std::ilogb(v), min_exponent);
+  double quantum = std::ldexp(1.0, exponent - (mantissa_bits - 1));
+  double r = std::nearbyint(v / quantum) * quantum;
+  if (std::fabs(r) > max_finite)
+    return std::copysign(std::numeric_limits<double>::infinity(), v);
+  return r;
+}
+
+int64_t wrap_to_int_type(int64_t v, ScalarKind element) {
+  unsigned bits = ir::scalar_kind_bits(element);
+  if (bits == 1)
+    return v & 1;
+  if (bits == 64)
+    return v;
+  uint64_t mask = (uint64_t(1) << bits) - 1;
+  uint64_t u = uint64_t(v) & mask;
+  uint64_t sign = uint64_t(1) << (bits - 1);
+  return int64_t((u ^ sign) - sign);
+}
+
+namespace {
+
+template <typename F> std::optional<F> float_op(Opcode op, F a, F b, F c) {
+  switch (op) {
+  case Opcode::Add: return a + b;
+  case Opcode::Sub: return a - b;
+  case Opcode::Mul: return a * b;
+  case Opcode::Div: return a / b;
+  case Opcode::Rem: return std::fmod(a, b);
+  case Opcode::Min: return std::fmin(a, b); // returns the other operand when one is NaN
+  case Opcode::Max: return std::fmax(a, b);
+  case Opcode::Neg: return -a;
+  case Opcode::Abs: return std::fabs(a);
+  case Opcode::Fma: return std::fma(a, b, c);
+  case Opcode::Exp: return std::exp(a);
+  case Opcode::Exp2: return std::exp2(a);
+  case Opcode::Log: return std::log(a);
+  case Opcode::Log2: return std::log2(a);
+  case Opcode::Sqrt: return std::sqrt(a);
+  case Opcode::Rsqrt: return F(1) / std::sqrt(a);
+  case Opcode::Sin: return std::sin(a);
+  case Opcode::Cos: return std::cos(a);
+  case Opcode::Erf: return std::erf(a);
+  case Opcode::Tanh: return std::tanh(a);
+  case Opcode::Sigmoid: return F(1) / (F(1) + std::exp(-a));
+  case Opcode::Floor: return std::floor(a);
+  case Opcode::Ceil: return std::ceil(a);
+  case Opcode::Constant: case Opcode::ProgramId: case Opcode::NumPrograms: case Opcode::Arange:
+  case Opcode::Splat: case Opcode::Broadcast: case Opcode::Reshape: case Opcode::ExpandDims:
+  case Opcode::Permute: case Opcode::And: case Opcode::Or: case Opcode::Xor: case Opcode::Shl:
+  case Opcode::Shr: case Opcode::Not: case Opcode::CmpEq: case Opcode::CmpNe: case Opcode::CmpLt:
+  case Opcode::CmpLe: case Opcode::CmpGt: case Opcode::CmpGe: case Opcode::Select: case Opcode::Cast:
+  case Opcode::AddPtr: case Opcode::Load: case Opcode::Store: case Opcode::ReduceSum:
+  case Opcode::ReduceMax: case Opcode::ReduceMin: case Opcode::ReduceArgmax:
+  case Opcode::ReduceArgmin: case Opcode::Reduce: case Opcode::ScanSum: case Opcode::Dot:
+  case Opcode::For: case Opcode::If: case Opcode::While: case Opcode::Yield: case Opcode::Condition:
+  case Opcode::Return:
+    return std::nullopt;
+  }
+  TESSEL_UNREACHABLE("bad opcode");
+}
+
+// Integer ops on values already wrapped to `bits`; the caller wraps the result.
+std::optional<int64_t> int_op(Opcode op, int64_t a, int64_t b, unsigned bits) {
+  uint64_t ua = uint64_t(a), ub = uint64_t(b);
+  int64_t int_min = bits == 64 ? std::numeric_limits<int64_t>::min() : -(int64_t(1) << (bits - 1));
+  bool is_bool = bits == 1;
+  switch (op) {
+  case Opcode::And: return a & b;
+  case Opcode::Or: return a | b;
+  case Opcode::Xor: return a ^ b;
+  case Opcode::Not: return ~a;
+  case Opcode::Add: if (is_bool) return std::nullopt; return int64_t(ua + ub);
+  case Opcode::Sub: if (is_bool) return std::nullopt; return int64_t(ua - ub);
+  case Opcode::Mul: if (is_bool) return std::nullopt; return int64_t(ua * ub);
+  case Opcode::Neg: if (is_bool) return std::nullopt; return int64_t(0 - ua);
+  case Opcode::Abs: if (is_bool) return std::nullopt; return a < 0 ? int64_t(0 - ua) : a;
+  case Opcode::Min: if (is_bool) return std::nullopt; return std::min(a, b);
+  case Opcode::Max: if (is_bool) return std::nullopt; return std::max(a, b);
+  case Opcode::Div:
+    if (is_bool || b == 0 || (a == int_min && b == -1))
+      return std::nullopt;
+    return a / b; // C: truncates toward zero
+  case Opcode::Rem:
+    if (is_bool || b == 0 || (a == int_min && b == -1))
+      return std::nullopt;
+    return a % b; // C: the sign of the dividend
+  case Opcode::Shl:
+    if (is_bool || b < 0 || uint64_t(b) >= bits)
+      return std::nullopt;
+    return int64_t(ua << b);
+  case Opcode::Shr:
+    if (is_bool || b < 0 || uint64_t(b) >= bits)
+      return std::nullopt;
+    return a >> b; // arithmetic: a is sign-extended
+  case Opcode::Constant: case Opcode::ProgramId: case Opcode::NumPrograms: case Opcode::Arange:
+  case Opcode::Splat: case Opcode::Broadcast: case Opcode::Reshape: case Opcode::ExpandDims:
+  case Opcode::Permute: case Opcode::Fma: case Opcode::Exp: case Opcode::Exp2: case Opcode::Log:
+  case Opcode::Log2: case Opcode::Sqrt: case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos:
+  case Opcode::Erf: case Opcode::Tanh: case Opcode::Sigmoid: case Opcode::Floor: case Opcode::Ceil:
+  case Opcode::CmpEq: case Opcode::CmpNe: case Opcode::CmpLt: case Opcode::CmpLe: case Opcode::CmpGt:
+  case Opcode::CmpGe: case Opcode::Select: case Opcode::Cast: case Opcode::AddPtr: case Opcode::Load:
+  case Opcode::Store: case Opcode::ReduceSum: case Opcode::ReduceMax: case Opcode::ReduceMin:
+  case Opcode::ReduceArgmax: case Opcode::ReduceArgmin: case Opcode::Reduce: case Opcode::ScanSum:
+  case Opcode::Dot: case Opcode::For: case Opcode::If: case Opcode::While: case Opcode::Yield:
+  case Opcode::Condition: case Opcode::Return:
+    return std::nullopt;
+  }
+  TESSEL_UNREACHABLE("bad opcode");
+}
+
+// Compares a and b (-1, 0, 1), or nothing when unordered (a NaN).
+template <typename T> std::optional<int> order(T a, T b) {
+  if (a < b)
+    return -1;
+  if (b < a)
+    return 1;
+  if (a == b)
+    return 0;
+  return std::nullopt;
+}
+
+std::optional<ConstValue> compare(Opcode op, std::optional<int> ord, bool is_bool) {
+  if (op == Opcode::CmpNe)
+    return ConstValue::of_int(!ord || *ord != 0); // true for NaN operands
+  if (!ord)
+    return ConstValue::of_int(0); // the other comparisons are false for NaN
+  if (op == Opcode::CmpEq)
+    return ConstValue::of_int(*ord == 0);
+  if (is_bool)
+    return std::nullopt; // whether i1 orders as signed is the backends' business
+  if (op == Opcode::CmpLt)
+    return ConstValue::of_int(*ord < 0);
+  if (op == Opcode::CmpLe)
+    return ConstValue::of_int(*ord <= 0);
+  if (op == Opcode::CmpGt)
+    return ConstValue::of_int(*ord > 0);
+  return ConstValue::of_int(*ord >= 0);
+}
+
+std::optional<ConstValue> cast(const ConstValue& v, const ir::Type* from, const ir::Type* to) {
+  ScalarKind dst = to->scalar_kind();
+  if (from->is_float() && to->is_float())
+    return ConstValue::of_float(round_to_float_type(v.f, dst));
+  if (from->is_integer() && to->is_float()) // exact in double below 2^53, then rounded once
+    return ConstValue::of_float(dst == ScalarKind::F32 ? double(float(v.i))
+                                                       : round_to_float_type(double(v.i), dst));
+  if (dst == ScalarKind::I1) // anything -> i1 compares with zero
+    return ConstValue::of_int(from->is_float() ? v.f != 0 : v.i != 0);
+  if (from->is_integer()) // sign-extends or truncates; i1 holds 0 or 1
+    return ConstValue::of_int(wrap_to_int_type(v.i, dst));
+  // float -> integer truncates toward zero; out of range is unspecified, so not folded.
+  double t = std::trunc(v.f);
+  unsigned bits = ir::scalar_kind_bits(dst);
+  double limit = std::ldexp(1.0, int(bits) - 1);
+  if (std::isnan(t) || t < -limit || t >= limit)
+    return std::nullopt;
+  return ConstValue::of_int(int64_t(t));
+}
+
+} // namespace
+
+std::optional<ConstValue> fold_elementwise(Opcode op, const std::vector<ConstValue>& operands,
+                                           const ir::Type* operand_element,
+                                           const ir::Type* result_element) {
+  TESSEL_ASSERT(operand_element->is_scalar() && result_element->is_scalar(),
+                "folding works on scalar elements");
+  const ConstValue& a = operands[0];
+  if (op == Opcode::Cast)
+    return cast(a, operand_element, result_element);
+  if (op == Opcode::Select) // operand_element is the condition's i1
+    return a.i ? operands[1] : operands[2];
+  const ConstValue& b = operands.size() > 1 ? operands[1] : a;
+  const ConstValue& c = operands.size() > 2 ? operands[2] : a;
+  ScalarKind kind = operand_element->scalar_kind();
+  bool is_compare = op == Opcode::CmpEq || op == Opcode::CmpNe || op == Opcode::CmpLt ||
+                    op == Opcode::CmpLe || op == Opcode::CmpGt || op == Opcode::CmpGe;
+  if (is_compare) {
+    if (operand_element->is_float())
+      return compare(op, order(a.f, b.f), false);
+    return compare(op, order(a.i, b.i), operand_element->is_bool());
+  }
+  if (operand_element->is_float()) {
+    std::optional<double> r;
+    if (kind == ScalarKind::F64) {
+      r = float_op<double>(op, a.f, b.f, c.f);
+    } else if (auto rf = float_op<float>(op, float(a.f), float(b.f), float(c.f))) {
+      r = round_to_float_type(double(*rf), kind);
+    }
+    if (!r)
+      return std::nullopt;
+    return ConstValue::of_float(*r);
+  }
+  auto r = int_op(op, a.i, b.i, ir::scalar_kind_bits(kind));
+  if (!r)
+    return std::nullopt;
+  return ConstValue::of_int(wrap_to_int_type(*r, kind));
+}
+
+} // namespace tessel::codegen

@@ -1,0 +1,14 @@
+// Private: the passes of this folder, one per .cpp, each described by a PassInfo (name, one-sentence
+// summary, entry point). registry.cpp lists them; nothing registers itself.
+#pragma once
+
+#include "tessel/ir/pass.h"
+
+namespace tessel::codegen {
+
+ir::PassInfo canonicalize_pass();
+ir::PassInfo cse_pass();
+ir::PassInfo dce_pass();
+ir::PassInfo licm_pass();
+
+} // namespace tessel::codegen

@@ -1,0 +1,43 @@
+// The list of target-independent passes and the functions that look them up
+// (tessel/codegen/transforms.h). Passes are listed here explicitly, once; none registers itself.
+#include "tessel/codegen/transforms.h"
+
+#include "codegen/transforms/passes.h"
+#include "tessel/error.h"
+
+namespace tessel::codegen {
+
+const std::vector<ir::PassInfo>& registered_passes() {
+  static const std::vector<ir::PassInfo> passes = {
+      canonicalize_pass(),
+      cse_pass(),
+      dce_pass(),
+      licm_pass(),
+  };
+  return passes;
+}
+
+const ir::PassInfo* find_pass(std::string_view name) {
+  for (const ir::PassInfo& pass : registered_passes())
+    if (pass.name == name)
+      return &pass;
+  return nullptr;
+}
+
+void add_pass(ir::PassManager& pm, std::string_view name) {
+  if (const ir::PassInfo* pass = find_pass(name)) {
+    pm.add(*pass);
+    return;
+  }
+  std::string valid;
+  for (const ir::PassInfo& pass : registered_passes())
+    valid += (valid.empty() ? "" : ", ") + pass.name;
+  throw Error("unknown pass '" + std::string(name) + "'; valid passes: " + valid);
+}
+
+void add_default_pipeline(ir::PassManager& pm) {
+  for (const char* name : {"canonicalize", "cse", "licm", "dce"})
+    add_pass(pm, name);
+}
+
+} // namespace tessel::codegen

@@ -1,0 +1,96 @@
+// tessel-opt: the tile IR on the command line. Reads a file of IR text (see ir/printer.h), verifies
+// it, runs the named passes in order and prints the result; the FileCheck tests of passes drive it.
+//
+//   tessel-opt FILE [--passes=a,b,c] [--verify-each] [--no-locations]
+//
+// Errors (unreadable file, malformed or invalid IR, unknown pass) go to stderr with exit code 1.
+#include "tessel/codegen/transforms.h"
+#include "tessel/ir/parser.h"
+#include "tessel/ir/pass.h"
+#include "tessel/ir/printer.h"
+#include "tessel/ir/verifier.h"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Options {
+  std::string file;
+  std::vector<std::string> passes;
+  bool verify_each = false;
+  bool locations = true;
+};
+
+const char* const kUsage =
+    "usage: tessel-opt FILE [--passes=a,b,c] [--verify-each] [--no-locations]\n";
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(s);
+  while (std::getline(in, item, sep))
+    if (!item.empty())
+      out.push_back(item);
+  return out;
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--passes=", 0) == 0)
+      o.passes = split(arg.substr(9), ',');
+    else if (arg == "--verify-each")
+      o.verify_each = true;
+    else if (arg == "--no-locations")
+      o.locations = false;
+    else if (arg == "--help" || arg == "-h")
+      throw std::runtime_error(kUsage);
+    else if (!arg.empty() && arg[0] == '-')
+      throw tessel::Error("unknown option '" + arg + "'\n" + kUsage);
+    else if (o.file.empty())
+      o.file = arg;
+    else
+      throw tessel::Error("more than one input file\n" + std::string(kUsage));
+  }
+  if (o.file.empty())
+    throw tessel::Error(std::string("no input file\n") + kUsage);
+  return o;
+}
+
+int run(int argc, char** argv) {
+  Options o = parse_args(argc, argv);
+  std::ifstream in(o.file);
+  if (!in)
+    throw tessel::Error("cannot read '" + o.file + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto module = tessel::ir::parse_module(text.str(), o.file);
+  tessel::ir::verify_or_throw(*module, "after parsing");
+  tessel::ir::PassManager pm(o.verify_each);
+  for (const std::string& name : o.passes)
+    tessel::codegen::add_pass(pm, name);
+  pm.run(*module);
+  if (!o.verify_each)
+    tessel::ir::verify_or_throw(*module, "after the passes");
+  std::cout << tessel::ir::print(*module, tessel::ir::PrintOptions{.locations = o.locations});
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const tessel::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << e.what();
+  }
+  return 1;
+}
