@@ -4,6 +4,7 @@
 #include "dsl/tracer.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace tessel::lang::detail {
 
@@ -134,6 +135,14 @@ ir::Value* convert(ir::Value* v, DType t, const SourceLoc& loc) {
 
 ir::Value* constant_like(double value, DType t, std::span<const int64_t> shape,
                          const SourceLoc& loc) {
+  if (!dtype_is_float(t)) {
+    unsigned bits = t == DType::i1 ? 1 : dtype_bytes(t) * 8;
+    double lo = t == DType::i1 ? 0 : -std::ldexp(1.0, int(bits) - 1);
+    double hi = t == DType::i1 ? 1 : std::ldexp(1.0, int(bits) - 1) - 1;
+    if (!(value >= lo && value <= hi))
+      fail(loc, "constant", "the value " + std::to_string(value) + " does not fit in " +
+                                dtype_name(t));
+  }
   ir::Builder& b = builder_at(loc);
   return b.constant(b.ctx().tensor(shape, to_ir(b.ctx(), t)), value);
 }

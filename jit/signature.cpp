@@ -46,7 +46,7 @@ uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
   switch (p.kind) {
   case ParamKind::Ptr: {
     if (a.kind != ArgValue::Kind::Pointer)
-      bad_arg(def, i, std::string("expects a pointer or TensorView, got a ") + a.cpp_type);
+      bad_arg(def, i, std::string("expects a pointer or TensorView, got ") + a.cpp_type);
     if (a.device != DeviceKind::cpu)
       bad_arg(def, i, "got a device (CUDA) buffer, but this launch runs on the CPU backend; pass "
                       "host memory");
@@ -58,19 +58,19 @@ uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
   }
   case ParamKind::Int: {
     if (a.kind != ArgValue::Kind::Int)
-      bad_arg(def, i, std::string("expects an integer, got a ") + a.cpp_type);
+      bad_arg(def, i, std::string("expects an integer, got ") + a.cpp_type);
     if (a.i < INT32_MIN || a.i > INT32_MAX)
       bad_arg(def, i, "value " + std::to_string(a.i) + " does not fit in i32");
     return kIntTag | uint64_t(a.i == 1) | (uint64_t(a.i % 16 == 0) << 1);
   }
   case ParamKind::Float:
     if (a.kind != ArgValue::Kind::Float && a.kind != ArgValue::Kind::Int)
-      bad_arg(def, i, std::string("expects a number, got a ") + a.cpp_type);
+      bad_arg(def, i, std::string("expects a number, got ") + a.cpp_type);
     return kFloatTag;
   case ParamKind::Const: {
     if (a.kind == ArgValue::Kind::Pointer)
       bad_arg(def, i, std::string("is a compile-time constant and needs a number known when the "
-                                  "kernel is launched, got a ") + a.cpp_type);
+                                  "kernel is launched, got ") + a.cpp_type);
     if (dtype_is_float(p.dtype)) {
       double v = a.kind == ArgValue::Kind::Float ? a.f : double(a.i);
       uint64_t bits;

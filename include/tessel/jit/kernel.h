@@ -42,7 +42,7 @@ struct ArgValue {
   Kind kind = Kind::Int;
   DType dtype = DType::i32;  // pointers: element type; ints/floats: the C++ type's
   DeviceKind device = DeviceKind::cpu;
-  const char* cpp_type = ""; // for messages
+  const char* cpp_type = ""; // for messages: "a pointer", "an integer", ...
   union {
     const void* ptr;
     int64_t i;
@@ -61,28 +61,28 @@ template <class T> ArgValue to_arg(const T& v) {
     a.kind = ArgValue::Kind::Pointer;
     a.dtype = dtype_of_v<E>;
     a.ptr = v;
-    a.cpp_type = "pointer";
+    a.cpp_type = "a pointer";
   } else if constexpr (std::is_same_v<U, TensorView>) {
     a.kind = ArgValue::Kind::Pointer;
     a.dtype = v.dtype;
     a.device = v.device;
     a.ptr = v.data;
-    a.cpp_type = "TensorView";
+    a.cpp_type = "a TensorView";
   } else if constexpr (std::is_same_v<U, bool>) {
     a.kind = ArgValue::Kind::Int;
     a.dtype = DType::i1;
     a.i = v;
-    a.cpp_type = "bool";
+    a.cpp_type = "a bool";
   } else if constexpr (std::is_integral_v<U>) {
     a.kind = ArgValue::Kind::Int;
     a.dtype = sizeof(U) > 4 ? DType::i64 : DType::i32;
     a.i = static_cast<int64_t>(v);
-    a.cpp_type = "integer";
+    a.cpp_type = "an integer";
   } else if constexpr (std::is_floating_point_v<U>) {
     a.kind = ArgValue::Kind::Float;
     a.dtype = sizeof(U) > 4 ? DType::f64 : DType::f32;
     a.f = static_cast<double>(v);
-    a.cpp_type = "floating-point number";
+    a.cpp_type = "a floating-point number";
   } else if constexpr (std::is_same_v<U, std::nullptr_t>) {
     a.kind = ArgValue::Kind::Pointer;
     a.dtype = DType::f32;

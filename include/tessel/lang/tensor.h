@@ -29,6 +29,8 @@ class Value;
 namespace tessel::lang {
 
 using tessel::DType;
+using tessel::i1, tessel::i8, tessel::i16, tessel::i32, tessel::i64, tessel::f16, tessel::bf16,
+    tessel::f32, tessel::f64;
 using Shape = std::vector<int64_t>;
 
 class Tensor {

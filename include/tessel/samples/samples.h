@@ -1,0 +1,43 @@
+// The sample kernels: small, real kernels written in the tile language, each with a plain C++
+// reference. `tessel demo` runs them all; the test suite runs each on several dtypes and sizes.
+#pragma once
+
+#include "tessel/jit/kernel.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tessel::samples {
+
+// out[i] = a[i] + b[i], BLOCK elements per program.
+const Kernel& vector_add();
+// Row-wise softmax, one program per row; BLOCK >= n_cols (a power of two).
+const Kernel& softmax();
+// Layer norm forward: y = (x - mean) * rstd * w + b per row, one program per row.
+const Kernel& layer_norm();
+// C = A @ B with BM x BN output tiles and a K loop of BK steps; f32 accumulation.
+const Kernel& matmul();
+
+// One demo run: what was computed and how close it came to the reference.
+struct DemoResult {
+  std::string name;
+  std::string what;     // e.g. "softmax over 1024 rows x 781 columns, f32"
+  double max_abs_error = 0;
+  double max_rel_error = 0;
+  double tolerance = 0; // max_abs_error must stay within it
+  double first_ms = 0;  // first launch: trace + compile + run
+  double run_ms = 0;    // a later launch (median of a few)
+  bool ok() const { return max_abs_error <= tolerance; }
+};
+
+struct DemoSample {
+  const char* name;
+  std::function<DemoResult()> run;
+};
+const std::vector<DemoSample>& demo_samples();
+
+// The smallest power of two >= n (n >= 1).
+int64_t next_power_of_two(int64_t n);
+
+} // namespace tessel::samples
