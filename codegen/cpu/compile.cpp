@@ -1,0 +1,131 @@
+// The CPU backend's public entry points (codegen/cpu.h): lower a kernel to LLVM IR, optimise it
+// for the host, emit object code into memory and link it with the process-wide ORC JIT; or link
+// object code from an earlier compile.
+#include "tessel/codegen/cpu.h"
+
+#include "codegen/cpu/engine.h"
+#include "codegen/cpu/lowering.h"
+#include "tessel/support/dump.h"
+
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Transforms/Utils/Cloning.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+namespace tessel::codegen::cpu {
+
+namespace {
+
+// jit/'s workers have 64 MiB stacks; leave room for the runtime's own frames.
+constexpr int64_t kMaxStackBytes = int64_t(56) << 20;
+
+class CpuKernel final : public CompiledKernel {
+public:
+  CpuKernel(std::string name, std::string object, int64_t stack, StageTimes times,
+            std::unique_ptr<detail::LinkedObject> linked)
+      : name_(std::move(name)), object_(std::move(object)), stack_(stack), times_(times),
+        linked_(std::move(linked)) {}
+  KernelEntry entry() const override { return reinterpret_cast<KernelEntry>(linked_->address()); }
+  const std::string& name() const override { return name_; }
+  const std::string& object_code() const override { return object_; }
+  int64_t max_stack_bytes() const override { return stack_; }
+  const StageTimes& times() const override { return times_; }
+
+private:
+  std::string name_;
+  std::string object_;
+  int64_t stack_;
+  StageTimes times_;
+  std::unique_ptr<detail::LinkedObject> linked_;
+};
+
+// The kernel's symbol: prefixed so that a kernel named like a C function (`exp`) cannot shadow it.
+std::string symbol_of(const std::string& kernel_name) { return "tessel.kernel." + kernel_name; }
+
+class Stopwatch {
+public:
+  double lap_ms() {
+    auto now = std::chrono::steady_clock::now();
+    double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    return ms;
+  }
+
+private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+std::string print_module(const llvm::Module& m) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  m.print(os, nullptr);
+  return text;
+}
+
+} // namespace
+
+std::unique_ptr<CompiledKernel> compile(const ir::Function& function, const CompileOptions& options) {
+  Stopwatch clock;
+  StageTimes times;
+  const std::string symbol = symbol_of(function.name);
+  llvm::LLVMContext ctx;
+  llvm::Module module(symbol, ctx);
+  std::unique_ptr<llvm::TargetMachine> tm = detail::create_host_target_machine(options.opt_level);
+  module.setDataLayout(tm->createDataLayout());
+  module.setTargetTriple(tm->getTargetTriple().str());
+
+  detail::Lowering lowering(ctx, module, function);
+  llvm::Function* f = lowering.run(symbol);
+  const detail::HostTarget& host = detail::host_target();
+  f->addFnAttr("target-cpu", host.cpu);
+  f->addFnAttr("target-features", host.features);
+  // Tensors make big frames: probe them so that an overflow hits the guard page.
+  f->addFnAttr("probe-stack", "inline-asm");
+  if (lowering.stack_bytes() > kMaxStackBytes)
+    throw Error(fmt::format("kernel `{}` needs {} MiB of stack for its tensors (at most {} MiB); "
+                            "use smaller blocks", function.name, lowering.stack_bytes() >> 20,
+                            kMaxStackBytes >> 20));
+  std::string broken;
+  llvm::raw_string_ostream err(broken);
+  if (llvm::verifyModule(module, &err))
+    TESSEL_UNREACHABLE(("CPU lowering produced invalid LLVM IR: " + broken + "\n" +
+                        print_module(module)).c_str());
+  times.lower_ms = clock.lap_ms();
+
+  detail::optimize_module(module, *tm, options.opt_level);
+  times.optimize_ms = clock.lap_ms();
+  if (support::dump_enabled("llvm"))
+    support::dump("llvm", function.name, print_module(module));
+  if (support::dump_enabled("asm")) {
+    std::unique_ptr<llvm::Module> copy = llvm::CloneModule(module);
+    support::dump("asm", function.name, detail::emit_assembly(*copy, *tm));
+  }
+  clock.lap_ms();
+  std::string object = detail::emit_object(module, *tm);
+  times.codegen_ms = clock.lap_ms();
+
+  std::unique_ptr<detail::LinkedObject> linked = detail::link_object(object, symbol);
+  times.link_ms = clock.lap_ms();
+  return std::make_unique<CpuKernel>(function.name, std::move(object), lowering.stack_bytes(), times,
+                                     std::move(linked));
+}
+
+std::unique_ptr<CompiledKernel> load(const std::string& kernel_name, std::string object_code,
+                                     int64_t max_stack_bytes) {
+  Stopwatch clock;
+  StageTimes times;
+  std::unique_ptr<detail::LinkedObject> linked = detail::link_object(object_code, symbol_of(kernel_name));
+  times.link_ms = clock.lap_ms();
+  return std::make_unique<CpuKernel>(kernel_name, std::move(object_code), max_stack_bytes, times,
+                                     std::move(linked));
+}
+
+std::string host_description() {
+  const detail::HostTarget& host = detail::host_target();
+  return host.triple + " (" + host.cpu + ")";
+}
+
+} // namespace tessel::codegen::cpu

@@ -1,0 +1,425 @@
+// The driver of the CPU lowering: builds the kernel function with the ABI of codegen/cpu.h (an
+// outer loop over linear program ids, arguments unpacked from `void* const* args`), decides how
+// each tensor value is represented (stored or lazy, see lowering.h), emits loop nests, and
+// dispatches each op to the file of its family.
+#include "codegen/cpu/lowering.h"
+
+#include "tessel/ir/printer.h"
+
+#include <fmt/format.h>
+#include <llvm/IR/Intrinsics.h>
+
+namespace tessel::codegen::cpu::detail {
+
+int64_t log2_exact(int64_t v) {
+  TESSEL_ASSERT(v > 0 && (v & (v - 1)) == 0, "dimension is not a power of two");
+  int64_t l = 0;
+  while ((int64_t{1} << l) < v)
+    ++l;
+  return l;
+}
+
+std::vector<int64_t> shape_of(const ir::Type* t) {
+  auto d = t->dims();
+  return {d.begin(), d.end()};
+}
+
+Lowering::Lowering(llvm::LLVMContext& c, llvm::Module& m, const ir::Function& f)
+    : ctx(c), module(m), fn(f), b(c) {}
+
+// ---- types -------------------------------------------------------------------------------------
+
+llvm::Type* Lowering::compute_type(const ir::Type* t) {
+  t = t->element();
+  if (t->is_pointer())
+    return b.getPtrTy();
+  switch (t->scalar_kind()) {
+  case ir::ScalarKind::I1: return b.getInt1Ty();
+  case ir::ScalarKind::I8: return b.getInt8Ty();
+  case ir::ScalarKind::I16: return b.getInt16Ty();
+  case ir::ScalarKind::I32: return b.getInt32Ty();
+  case ir::ScalarKind::I64: return b.getInt64Ty();
+  case ir::ScalarKind::F16:
+  case ir::ScalarKind::BF16:
+  case ir::ScalarKind::F32: return b.getFloatTy();
+  case ir::ScalarKind::F64: return b.getDoubleTy();
+  }
+  TESSEL_UNREACHABLE("unknown scalar kind");
+}
+
+llvm::Type* Lowering::storage_type(const ir::Type* t) {
+  t = t->element();
+  if (t->is_pointer())
+    return b.getPtrTy();
+  switch (t->scalar_kind()) {
+  case ir::ScalarKind::I1: return b.getInt8Ty();
+  case ir::ScalarKind::F16: return b.getHalfTy();
+  case ir::ScalarKind::BF16: return b.getInt16Ty();
+  case ir::ScalarKind::I8:
+  case ir::ScalarKind::I16:
+  case ir::ScalarKind::I32:
+  case ir::ScalarKind::I64:
+  case ir::ScalarKind::F32:
+  case ir::ScalarKind::F64: return compute_type(t);
+  }
+  TESSEL_UNREACHABLE("unknown scalar kind");
+}
+
+// f32 -> bf16 bits, round to nearest even; NaNs stay (quiet) NaNs.
+static llvm::Value* f32_to_bf16_bits(llvm::IRBuilder<>& b, llvm::Value* f) {
+  llvm::Value* bits = b.CreateBitCast(f, b.getInt32Ty());
+  llvm::Value* lsb = b.CreateAnd(b.CreateLShr(bits, 16), 1);
+  llvm::Value* rounded = b.CreateAdd(bits, b.CreateAdd(lsb, b.getInt32(0x7fff)));
+  llvm::Value* is_nan = b.CreateFCmpUNO(f, f);
+  llvm::Value* nan_bits = b.CreateOr(bits, b.getInt32(0x00400000));
+  llvm::Value* out = b.CreateSelect(is_nan, nan_bits, rounded);
+  return b.CreateTrunc(b.CreateLShr(out, 16), b.getInt16Ty());
+}
+
+static llvm::Value* bf16_bits_to_f32(llvm::IRBuilder<>& b, llvm::Value* bits) {
+  return b.CreateBitCast(b.CreateShl(b.CreateZExt(bits, b.getInt32Ty()), 16), b.getFloatTy());
+}
+
+llvm::Value* Lowering::to_storage(llvm::Value* v, const ir::Type* elem) {
+  elem = elem->element();
+  if (elem->is_pointer())
+    return v;
+  switch (elem->scalar_kind()) {
+  case ir::ScalarKind::I1: return b.CreateZExt(v, b.getInt8Ty());
+  case ir::ScalarKind::F16: return b.CreateFPTrunc(v, b.getHalfTy());
+  case ir::ScalarKind::BF16: return f32_to_bf16_bits(b, v);
+  default: return v;
+  }
+}
+
+llvm::Value* Lowering::from_storage(llvm::Value* v, const ir::Type* elem) {
+  elem = elem->element();
+  if (elem->is_pointer())
+    return v;
+  switch (elem->scalar_kind()) {
+  case ir::ScalarKind::I1: return b.CreateICmpNE(v, b.getInt8(0));
+  case ir::ScalarKind::F16: return b.CreateFPExt(v, b.getFloatTy());
+  case ir::ScalarKind::BF16: return bf16_bits_to_f32(b, v);
+  default: return v;
+  }
+}
+
+llvm::Value* Lowering::round_to(llvm::Value* v, const ir::Type* elem) {
+  elem = elem->element();
+  if (elem->is_pointer())
+    return v;
+  if (elem->scalar_kind() == ir::ScalarKind::F16)
+    return b.CreateFPExt(b.CreateFPTrunc(v, b.getHalfTy()), b.getFloatTy());
+  if (elem->scalar_kind() == ir::ScalarKind::BF16)
+    return bf16_bits_to_f32(b, f32_to_bf16_bits(b, v));
+  return v;
+}
+
+llvm::Value* Lowering::load_element(llvm::Value* ptr, const ir::Type* elem) {
+  return from_storage(b.CreateLoad(storage_type(elem), ptr), elem);
+}
+
+void Lowering::store_element(llvm::Value* v, llvm::Value* ptr, const ir::Type* elem) {
+  b.CreateStore(to_storage(v, elem), ptr);
+}
+
+// ---- values ------------------------------------------------------------------------------------
+
+const Rep& Lowering::rep(const ir::Value* v) const {
+  auto it = reps_.find(v);
+  TESSEL_ASSERT(it != reps_.end(), "value used before it was lowered");
+  return it->second;
+}
+
+void Lowering::set_scalar(const ir::Value* v, llvm::Value* s) {
+  TESSEL_ASSERT(v->type()->rank() == 0, "set_scalar on a tensor");
+  reps_[v] = Rep{Rep::Kind::Scalar, s, nullptr};
+}
+
+void Lowering::set_stored(const ir::Value* v, llvm::Value* storage) {
+  reps_[v] = Rep{Rep::Kind::Stored, nullptr, storage};
+}
+
+llvm::Value* Lowering::scalar(const ir::Value* v) {
+  const Rep& r = rep(v);
+  TESSEL_ASSERT(r.kind == Rep::Kind::Scalar, "scalar() of a tensor value");
+  return r.scalar;
+}
+
+llvm::Value* Lowering::element_address(llvm::Value* storage, const ir::Type* type,
+                                       const Index& index) {
+  auto shape = type->dims();
+  TESSEL_ASSERT(index.size() == shape.size(), "index rank differs from the tensor's rank");
+  llvm::Value* linear = nullptr;
+  int64_t shift = 0;
+  // Row-major: the last dimension is contiguous; strides are powers of two.
+  for (size_t d = shape.size(); d-- > 0;) {
+    if (shape[d] != 1) {
+      llvm::Value* term = shift ? b.CreateShl(index[d], shift, "", true, true) : index[d];
+      linear = linear ? b.CreateAdd(linear, term, "", true, true) : term;
+    }
+    shift += log2_exact(shape[d]);
+  }
+  if (!linear)
+    return storage;
+  return b.CreateInBoundsGEP(storage_type(type->element()), storage, linear);
+}
+
+llvm::Value* Lowering::element(const ir::Value* v, const Index& index) {
+  const Rep& r = rep(v);
+  if (r.kind == Rep::Kind::Scalar)
+    return r.scalar;
+  if (b.GetInsertBlock() != cache_block_) {
+    cache_.clear();
+    cache_block_ = b.GetInsertBlock();
+  }
+  auto key = std::make_pair(v, index);
+  if (auto it = cache_.find(key); it != cache_.end())
+    return it->second;
+  llvm::Value* out = nullptr;
+  if (r.kind == Rep::Kind::Stored)
+    out = load_element(element_address(r.storage, v->type(), index), v->type()->element());
+  else
+    out = lazy_element(*v->defining_op(), index);
+  TESSEL_ASSERT(b.GetInsertBlock() == cache_block_, "lazy evaluation created a basic block");
+  cache_[key] = out;
+  return out;
+}
+
+llvm::Value* Lowering::new_array(const ir::Type* type, llvm::Type* elem_override) {
+  llvm::Type* elem = elem_override ? elem_override : storage_type(type->element());
+  int64_t n = type->num_elements();
+  llvm::IRBuilder<> eb(entry_block, entry_block->begin());
+  auto* a = eb.CreateAlloca(llvm::ArrayType::get(elem, n));
+  a->setAlignment(llvm::Align(64));
+  stack_bytes_ += (int64_t(module.getDataLayout().getTypeAllocSize(elem)) * n + 63) / 64 * 64;
+  return a;
+}
+
+void Lowering::copy_into(const ir::Value* v, llvm::Value* storage) {
+  loop_nest(v->type()->dims(), [&](const Index& idx) {
+    store_element(element(v, idx), element_address(storage, v->type(), idx), v->type()->element());
+  });
+}
+
+llvm::Value* Lowering::stored(const ir::Value* v) {
+  const Rep& r = rep(v);
+  if (r.kind == Rep::Kind::Stored)
+    return r.storage;
+  TESSEL_ASSERT(r.kind == Rep::Kind::Lazy, "stored() of a scalar");
+  llvm::Value* storage = new_array(v->type());
+  copy_into(v, storage);
+  set_stored(v, storage);
+  return storage;
+}
+
+void Lowering::counted_loop(llvm::Value* lo, llvm::Value* hi,
+                            const std::function<void(llvm::Value*)>& body, llvm::StringRef name) {
+  llvm::BasicBlock* pre = b.GetInsertBlock();
+  auto* header = llvm::BasicBlock::Create(ctx, name + ".head", llfn);
+  auto* loop = llvm::BasicBlock::Create(ctx, name + ".body", llfn);
+  auto* exit = llvm::BasicBlock::Create(ctx, name + ".exit", llfn);
+  b.CreateBr(header);
+  b.SetInsertPoint(header);
+  llvm::PHINode* iv = b.CreatePHI(lo->getType(), 2, name);
+  iv->addIncoming(lo, pre);
+  b.CreateCondBr(b.CreateICmpSLT(iv, hi), loop, exit);
+  b.SetInsertPoint(loop);
+  body(iv);
+  llvm::Value* next = b.CreateAdd(iv, llvm::ConstantInt::get(iv->getType(), 1), "", true, true);
+  iv->addIncoming(next, b.GetInsertBlock());
+  b.CreateBr(header);
+  b.SetInsertPoint(exit);
+}
+
+void Lowering::loop_nest(std::span<const int64_t> shape,
+                         const std::function<void(const Index&)>& body) {
+  Index idx(shape.size(), nullptr);
+  std::function<void(size_t)> level = [&](size_t d) {
+    if (d == shape.size()) {
+      body(idx);
+      return;
+    }
+    if (shape[d] == 1) {
+      idx[d] = i64(0);
+      level(d + 1);
+      return;
+    }
+    counted_loop(i64(0), i64(shape[d]), [&](llvm::Value* i) {
+      idx[d] = i;
+      level(d + 1);
+    });
+  };
+  level(0);
+}
+
+// ---- materialisation decisions -----------------------------------------------------------------
+
+void Lowering::count_uses(const ir::Block& block) {
+  ir::walk(block, [&](const ir::Op& op) {
+    for (const ir::Value* v : op.operands()) {
+      UseInfo& u = uses_[v];
+      ++u.count;
+      const ir::Block* def =
+          v->is_block_arg() ? v->owner_block() : v->defining_op()->parent_block();
+      if (def != op.parent_block())
+        u.outside_block = true;
+    }
+  });
+}
+
+bool Lowering::should_store(const ir::Value* v) {
+  // Beyond this many operations per element a lazy value is stored even with one use: it bounds
+  // the size of re-emitted expression trees (a DAG re-emitted as a tree can grow exponentially).
+  constexpr int kMaxLazyCost = 48;
+  // Values read more than once (or inside nested regions, e.g. every loop iteration) are
+  // recomputed only when that is about as cheap as reading them back from memory.
+  constexpr int kMaxSharedLazyCost = 6;
+  int cost = lazy_cost(v);
+  if (cost > kMaxLazyCost)
+    return true;
+  const UseInfo& u = uses_[v];
+  return (u.count > 1 || u.outside_block) && cost > kMaxSharedLazyCost;
+}
+
+// ---- ops ---------------------------------------------------------------------------------------
+
+void Lowering::unsupported(const ir::Op& op, std::string_view why) {
+  throw Error(op.loc, fmt::format("the CPU backend cannot lower `{}`: {}", op.name(), why));
+}
+
+void Lowering::lower_block(const ir::Block& block) {
+  for (const auto& op : block.ops())
+    lower_op(*op);
+}
+
+void Lowering::lower_op(const ir::Op& op) {
+  using ir::Opcode;
+  switch (op.opcode()) {
+  case Opcode::ProgramId:
+  case Opcode::NumPrograms: {
+    int64_t axis = op.int_attr("axis");
+    if (axis < 0 || axis > 2)
+      unsupported(op, "axis must be 0, 1 or 2");
+    set_scalar(op.result(), op.opcode() == Opcode::ProgramId ? program_id[axis] : grid[axis]);
+    return;
+  }
+  case Opcode::Constant: case Opcode::Arange: case Opcode::Splat: case Opcode::Broadcast:
+  case Opcode::Reshape: case Opcode::ExpandDims: case Opcode::Permute:
+  case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div: case Opcode::Rem:
+  case Opcode::Min: case Opcode::Max: case Opcode::And: case Opcode::Or: case Opcode::Xor:
+  case Opcode::Shl: case Opcode::Shr: case Opcode::Neg: case Opcode::Not: case Opcode::Abs:
+  case Opcode::Fma: case Opcode::Exp: case Opcode::Exp2: case Opcode::Log: case Opcode::Log2:
+  case Opcode::Sqrt: case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos: case Opcode::Erf:
+  case Opcode::Tanh: case Opcode::Sigmoid: case Opcode::Floor: case Opcode::Ceil:
+  case Opcode::CmpEq: case Opcode::CmpNe: case Opcode::CmpLt: case Opcode::CmpLe:
+  case Opcode::CmpGt: case Opcode::CmpGe: case Opcode::Select: case Opcode::Cast:
+  case Opcode::AddPtr: {
+    const ir::Value* r = op.result();
+    if (r->type()->rank() == 0) {
+      set_scalar(r, lazy_element(op, {}));
+      return;
+    }
+    reps_[r] = Rep{Rep::Kind::Lazy, nullptr, nullptr};
+    if (should_store(r))
+      stored(r);
+    return;
+  }
+  case Opcode::Load: lower_load(op); return;
+  case Opcode::Store: lower_store(op); return;
+  case Opcode::ReduceSum: case Opcode::ReduceMax: case Opcode::ReduceMin:
+  case Opcode::ReduceArgmax: case Opcode::ReduceArgmin: case Opcode::Reduce:
+    lower_reduce(op);
+    return;
+  case Opcode::ScanSum: lower_scan(op); return;
+  case Opcode::Dot: lower_dot(op); return;
+  case Opcode::For: lower_for(op); return;
+  case Opcode::If: lower_if(op); return;
+  case Opcode::While: lower_while(op); return;
+  case Opcode::Yield:
+  case Opcode::Condition:
+    unsupported(op, "a region terminator outside the region of a for, if, while or reduce");
+  case Opcode::Return:
+    if (op.parent_op() != nullptr)
+      unsupported(op, "`return` inside a region");
+    b.CreateBr(program_latch);
+    // Anything after a return is dead; give it a block of its own.
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "dead", llfn));
+    return;
+  }
+  TESSEL_UNREACHABLE("unknown opcode");
+}
+
+// ---- the kernel function -----------------------------------------------------------------------
+
+llvm::Function* Lowering::run(const std::string& symbol) {
+  count_uses(fn.body);
+  llvm::Type* ptr = b.getPtrTy();
+  auto* fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, b.getInt64Ty(), b.getInt64Ty()},
+                                      false);
+  llfn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, symbol, module);
+  llfn->addFnAttr(llvm::Attribute::NoUnwind);
+  llvm::Value* args = llfn->getArg(0);
+  llvm::Value* grid_ptr = llfn->getArg(1);
+  llvm::Value* begin = llfn->getArg(2);
+  llvm::Value* end = llfn->getArg(3);
+  llfn->addParamAttr(0, llvm::Attribute::NoAlias);
+  llfn->addParamAttr(1, llvm::Attribute::NoAlias);
+
+  entry_block = llvm::BasicBlock::Create(ctx, "entry", llfn);
+  b.SetInsertPoint(entry_block);
+  for (int a = 0; a < 3; ++a)
+    grid[a] = b.CreateLoad(b.getInt32Ty(), b.CreateConstInBoundsGEP1_64(b.getInt32Ty(), grid_ptr, a),
+                           fmt::format("grid{}", a));
+  // Unpack the arguments: args[i] points at the value of parameter i.
+  for (size_t i = 0; i < fn.body.num_args(); ++i) {
+    const ir::Value* param = fn.body.arg(i);
+    if (param->type()->rank() != 0)
+      throw Error(fmt::format("kernel `{}`: parameter {} is a tensor ({}); parameters must be "
+                              "scalars or pointers", fn.name, i, param->type()->str()));
+    llvm::Value* slot = b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, args, i));
+    llvm::Type* st = storage_type(param->type());
+    // Booleans arrive as one byte (C++ bool).
+    llvm::Value* raw = b.CreateLoad(st, slot, fmt::format("arg{}", i));
+    set_scalar(param, from_storage(raw, param->type()));
+  }
+  llvm::Value* gx = b.CreateSExt(grid[0], b.getInt64Ty());
+  llvm::Value* gy = b.CreateSExt(grid[1], b.getInt64Ty());
+
+  // The loop over program instances.
+  auto* header = llvm::BasicBlock::Create(ctx, "program.head", llfn);
+  auto* body = llvm::BasicBlock::Create(ctx, "program.body", llfn);
+  program_latch = llvm::BasicBlock::Create(ctx, "program.latch", llfn);
+  auto* exit = llvm::BasicBlock::Create(ctx, "program.exit", llfn);
+  llvm::BasicBlock* unpack_end = b.GetInsertBlock();
+  b.CreateBr(header);
+  b.SetInsertPoint(header);
+  llvm::PHINode* id = b.CreatePHI(b.getInt64Ty(), 2, "pid");
+  id->addIncoming(begin, unpack_end);
+  b.CreateCondBr(b.CreateICmpSLT(id, end), body, exit);
+  b.SetInsertPoint(body);
+  llvm::Value* x = b.CreateSRem(id, gx);
+  llvm::Value* yz = b.CreateSDiv(id, gx);
+  llvm::Value* y = b.CreateSRem(yz, gy);
+  llvm::Value* z = b.CreateSDiv(yz, gy);
+  program_id[0] = b.CreateTrunc(x, b.getInt32Ty(), "pid.x");
+  program_id[1] = b.CreateTrunc(y, b.getInt32Ty(), "pid.y");
+  program_id[2] = b.CreateTrunc(z, b.getInt32Ty(), "pid.z");
+  lower_block(fn.body);
+  if (!b.GetInsertBlock()->getTerminator())
+    b.CreateBr(program_latch);
+  b.SetInsertPoint(program_latch);
+  id->addIncoming(b.CreateAdd(id, i64(1)), program_latch);
+  b.CreateBr(header);
+  b.SetInsertPoint(exit);
+  b.CreateRetVoid();
+  // Blocks left empty after a `return` (no predecessors) still need a terminator.
+  for (llvm::BasicBlock& bb : *llfn)
+    if (!bb.getTerminator()) {
+      b.SetInsertPoint(&bb);
+      b.CreateUnreachable();
+    }
+  return llfn;
+}
+
+} // namespace tessel::codegen::cpu::detail

@@ -1,0 +1,304 @@
+// Reductions and scans of the CPU lowering. Along the last (contiguous) axis, each output
+// element is a running accumulator in a stack slot that SROA turns into a loop phi; float sums
+// carry the `reassoc` flag (ir.h leaves the order unspecified) and min/max use llvm.minnum/maxnum
+// with NaN as the identity, so LLVM vectorizes them. Along any other axis the whole input is
+// walked in row-major order and accumulated into the output array, so the inner loop runs over
+// the contiguous axis and vectorizes as plain elementwise code. f16/bf16 accumulate in f32 and
+// round once at the end. argmax/argmin keep the first index on ties and ignore NaNs like max/min.
+#include "codegen/cpu/lowering.h"
+
+#include <fmt/format.h>
+
+namespace tessel::codegen::cpu::detail {
+
+namespace {
+
+enum class Kind { Sum, Max, Min, Argmax, Argmin, Custom };
+
+Kind kind_of(ir::Opcode op) {
+  switch (op) {
+  case ir::Opcode::ReduceSum: return Kind::Sum;
+  case ir::Opcode::ReduceMax: return Kind::Max;
+  case ir::Opcode::ReduceMin: return Kind::Min;
+  case ir::Opcode::ReduceArgmax: return Kind::Argmax;
+  case ir::Opcode::ReduceArgmin: return Kind::Argmin;
+  default: return Kind::Custom;
+  }
+}
+
+// An accumulator: the running value, and for argmax/argmin the running index.
+struct Acc {
+  llvm::Value* value = nullptr;
+  llvm::Value* index = nullptr;
+};
+
+class Reducer {
+public:
+  Reducer(Lowering& l, const ir::Op& op)
+      : l_(l), b_(l.b), op_(op), kind_(kind_of(op.opcode())), x_(op.operand(0)),
+        elem_(x_->type()->element()), acc_type_(l.compute_type(elem_)) {}
+
+  // The start value, or null for a custom combine (which starts from the first element).
+  llvm::Value* identity() {
+    bool fl = elem_->is_float();
+    switch (kind_) {
+    case Kind::Sum:
+      return fl ? llvm::ConstantFP::getNegativeZero(acc_type_) : llvm::ConstantInt::get(acc_type_, 0);
+    case Kind::Max:
+    case Kind::Argmax:
+      // NaN is neutral for maxnum: maxnum(NaN, x) = x.
+      return fl ? llvm::ConstantFP::getNaN(acc_type_)
+                : llvm::ConstantInt::get(acc_type_, llvm::APInt::getSignedMinValue(acc_type_->getIntegerBitWidth()));
+    case Kind::Min:
+    case Kind::Argmin:
+      return fl ? llvm::ConstantFP::getNaN(acc_type_)
+                : llvm::ConstantInt::get(acc_type_, llvm::APInt::getSignedMaxValue(acc_type_->getIntegerBitWidth()));
+    case Kind::Custom:
+      return nullptr;
+    }
+    TESSEL_UNREACHABLE("unknown reduction kind");
+  }
+
+  Acc combine(Acc acc, llvm::Value* x, llvm::Value* i) {
+    bool fl = elem_->is_float();
+    switch (kind_) {
+    case Kind::Sum: {
+      if (!fl)
+        return {b_.CreateAdd(acc.value, x), nullptr};
+      auto* add = llvm::cast<llvm::Instruction>(b_.CreateFAdd(acc.value, x));
+      add->setHasAllowReassoc(true);
+      return {add, nullptr};
+    }
+    case Kind::Max:
+      return {fl ? b_.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, acc.value, x)
+                 : b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, acc.value, x), nullptr};
+    case Kind::Min:
+      return {fl ? b_.CreateBinaryIntrinsic(llvm::Intrinsic::minnum, acc.value, x)
+                 : b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, acc.value, x), nullptr};
+    case Kind::Argmax:
+    case Kind::Argmin: {
+      bool mx = kind_ == Kind::Argmax;
+      llvm::Value* better = fl ? (mx ? b_.CreateFCmpOGT(x, acc.value) : b_.CreateFCmpOLT(x, acc.value))
+                               : (mx ? b_.CreateICmpSGT(x, acc.value) : b_.CreateICmpSLT(x, acc.value));
+      if (fl) // A number beats the NaN start value (and NaN inputs never win).
+        better = b_.CreateOr(better, b_.CreateAnd(b_.CreateFCmpUNO(acc.value, acc.value),
+                                                  b_.CreateFCmpORD(x, x)));
+      return {b_.CreateSelect(better, x, acc.value), b_.CreateSelect(better, i, acc.index)};
+    }
+    case Kind::Custom: {
+      const ir::Block& region = op_.region(0);
+      if (region.num_args() != 2 || !region.terminator() || region.terminator()->num_operands() != 1)
+        l_.unsupported(op_, "the combine region must take two scalars and yield one");
+      l_.set_scalar(region.arg(0), acc.value);
+      l_.set_scalar(region.arg(1), x);
+      for (const auto& inner : region.ops())
+        if (inner.get() != region.terminator())
+          l_.lower_op(*inner);
+      return {l_.scalar(region.terminator()->operand(0)), nullptr};
+    }
+    }
+    TESSEL_UNREACHABLE("unknown reduction kind");
+  }
+
+  bool has_index() const { return kind_ == Kind::Argmax || kind_ == Kind::Argmin; }
+  // The op's result element from an accumulator.
+  llvm::Value* finish(const Acc& acc) {
+    if (has_index())
+      return acc.index;
+    return kind_ == Kind::Custom ? acc.value : l_.round_to(acc.value, elem_);
+  }
+
+  void run() {
+    auto shape = x_->type()->dims();
+    int64_t axis = op_.int_attr("axis");
+    if (axis < 0 || axis >= int64_t(shape.size()))
+      l_.unsupported(op_, fmt::format("axis {} is out of range for {}", axis, x_->type()->str()));
+    const ir::Type* rt = op_.result()->type();
+    if (axis == int64_t(shape.size()) - 1)
+      along_last(shape, rt);
+    else
+      along_outer(shape, axis, rt);
+  }
+
+private:
+  llvm::Value* slot(llvm::Type* t) {
+    llvm::IRBuilder<> eb(l_.entry_block, l_.entry_block->begin());
+    return eb.CreateAlloca(t);
+  }
+
+  // One accumulator per output element, running over the contiguous axis.
+  void along_last(std::span<const int64_t> shape, const ir::Type* rt) {
+    std::vector<int64_t> outer(shape.begin(), shape.end() - 1);
+    int64_t n = shape.back();
+    llvm::Value* storage = rt->rank() == 0 ? nullptr : l_.new_array(rt);
+    llvm::Value* value_slot = slot(acc_type_);
+    llvm::Value* index_slot = has_index() ? slot(b_.getInt32Ty()) : nullptr;
+    l_.loop_nest(outer, [&](const Index& oidx) {
+      Index idx = oidx;
+      idx.push_back(l_.i64(0));
+      llvm::Value* start = identity();
+      int64_t first = 0;
+      if (!start) {
+        start = l_.element(x_, idx);
+        first = 1;
+      }
+      b_.CreateStore(start, value_slot);
+      if (index_slot)
+        b_.CreateStore(b_.getInt32(0), index_slot);
+      l_.counted_loop(l_.i64(first), l_.i64(n), [&](llvm::Value* k) {
+        idx.back() = k;
+        Acc acc{b_.CreateLoad(acc_type_, value_slot),
+                index_slot ? b_.CreateLoad(b_.getInt32Ty(), index_slot) : nullptr};
+        Acc next = combine(acc, l_.element(x_, idx), b_.CreateTrunc(k, b_.getInt32Ty()));
+        b_.CreateStore(next.value, value_slot);
+        if (index_slot)
+          b_.CreateStore(next.index, index_slot);
+      }, "red");
+      Acc acc{b_.CreateLoad(acc_type_, value_slot),
+              index_slot ? b_.CreateLoad(b_.getInt32Ty(), index_slot) : nullptr};
+      llvm::Value* out = finish(acc);
+      if (storage)
+        l_.store_element(out, l_.element_address(storage, rt, oidx), rt->element());
+      else
+        l_.set_scalar(op_.result(), out);
+    });
+    if (storage)
+      l_.set_stored(op_.result(), storage);
+  }
+
+  // Accumulates the input in row-major order into an array shaped like the output.
+  void along_outer(std::span<const int64_t> shape, int64_t axis, const ir::Type* rt) {
+    TESSEL_ASSERT(rt->rank() > 0, "a reduction along a non-last axis keeps a dimension");
+    // Accumulators in the compute type (f32 for f16/bf16); indices in the result when arg*.
+    llvm::Value* values = l_.new_array(rt, acc_type_);
+    llvm::Value* indices = has_index() ? l_.new_array(rt) : nullptr;
+    auto value_at = [&](const Index& o) {
+      return b_.CreateInBoundsGEP(acc_type_, values, linear(rt, o));
+    };
+    auto index_at = [&](const Index& o) {
+      return b_.CreateInBoundsGEP(b_.getInt32Ty(), indices, linear(rt, o));
+    };
+    auto drop_axis = [&](const Index& idx) {
+      Index o = idx;
+      o.erase(o.begin() + axis);
+      return o;
+    };
+    // Start: the identity, or the slice at axis index 0 for a custom combine.
+    std::vector<int64_t> rest(shape.begin(), shape.end());
+    int64_t first = 0;
+    llvm::Value* start = identity();
+    if (start) {
+      l_.loop_nest(rt->dims(), [&](const Index& o) {
+        b_.CreateStore(start, value_at(o));
+        if (indices)
+          b_.CreateStore(b_.getInt32(0), index_at(o));
+      });
+    } else {
+      first = 1;
+      l_.loop_nest(rt->dims(), [&](const Index& o) {
+        Index idx = o;
+        idx.insert(idx.begin() + axis, l_.i64(0));
+        b_.CreateStore(l_.element(x_, idx), value_at(o));
+      });
+    }
+    // Walk the input (skipping the first slice when it was the start) in row-major order.
+    rest[axis] = shape[axis] - first;
+    l_.loop_nest(rest, [&](const Index& ridx) {
+      Index idx = ridx;
+      if (first)
+        idx[axis] = b_.CreateAdd(idx[axis], l_.i64(first));
+      Index o = drop_axis(idx);
+      Acc acc{b_.CreateLoad(acc_type_, value_at(o)),
+              indices ? b_.CreateLoad(b_.getInt32Ty(), index_at(o)) : nullptr};
+      Acc next = combine(acc, l_.element(x_, idx), b_.CreateTrunc(idx[axis], b_.getInt32Ty()));
+      b_.CreateStore(next.value, value_at(o));
+      if (indices)
+        b_.CreateStore(next.index, index_at(o));
+    });
+    if (indices) {
+      l_.set_stored(op_.result(), indices);
+      return;
+    }
+    if (acc_type_ == l_.storage_type(rt->element())) {
+      l_.set_stored(op_.result(), values);
+      return;
+    }
+    // Round (f16/bf16) or convert to the storage type.
+    llvm::Value* storage = l_.new_array(rt);
+    l_.loop_nest(rt->dims(), [&](const Index& o) {
+      llvm::Value* v = b_.CreateLoad(acc_type_, value_at(o));
+      l_.store_element(finish({v, nullptr}), l_.element_address(storage, rt, o), rt->element());
+    });
+    l_.set_stored(op_.result(), storage);
+  }
+
+  llvm::Value* linear(const ir::Type* t, const Index& idx) {
+    auto shape = t->dims();
+    llvm::Value* lin = l_.i64(0);
+    int64_t shift = 0;
+    for (size_t d = shape.size(); d-- > 0;) {
+      lin = b_.CreateAdd(lin, b_.CreateShl(idx[d], shift));
+      shift += log2_exact(shape[d]);
+    }
+    return lin;
+  }
+
+  Lowering& l_;
+  llvm::IRBuilder<>& b_;
+  const ir::Op& op_;
+  Kind kind_;
+  const ir::Value* x_;
+  const ir::Type* elem_;
+  llvm::Type* acc_type_;
+};
+
+} // namespace
+
+void Lowering::lower_reduce(const ir::Op& op) { Reducer(*this, op).run(); }
+
+void Lowering::lower_scan(const ir::Op& op) {
+  const ir::Value* x = op.operand(0);
+  const ir::Type* t = x->type();
+  auto shape = t->dims();
+  int64_t axis = op.int_attr("axis");
+  if (axis < 0 || axis >= int64_t(shape.size()))
+    unsupported(op, fmt::format("axis {} is out of range for {}", axis, t->str()));
+  const ir::Type* elem = t->element();
+  llvm::Type* acc_type = compute_type(elem);
+  bool fl = elem->is_float();
+  auto add = [&](llvm::Value* a, llvm::Value* c) { return fl ? b.CreateFAdd(a, c) : b.CreateAdd(a, c); };
+  llvm::Value* zero = fl ? llvm::ConstantFP::getNegativeZero(acc_type) : llvm::ConstantInt::get(acc_type, 0);
+  // Running sums in the compute type, rounded (f16/bf16) only where written out.
+  llvm::Value* sums = new_array(t, acc_type);
+  auto sum_at = [&](const Index& idx) {
+    llvm::Value* lin = i64(0);
+    int64_t shift = 0;
+    for (size_t d = shape.size(); d-- > 0;) {
+      lin = b.CreateAdd(lin, b.CreateShl(idx[d], shift));
+      shift += log2_exact(shape[d]);
+    }
+    return b.CreateInBoundsGEP(acc_type, sums, lin);
+  };
+  // Row-major walk: sums[idx] = x[idx] + sums[idx - e_axis]. For the last axis the previous
+  // element was just written; otherwise the previous slice was, and the inner loop vectorizes.
+  loop_nest(shape, [&](const Index& idx) {
+    llvm::Value* v = element(x, idx);
+    Index prev = idx;
+    llvm::Value* has_prev = b.CreateICmpSGT(idx[axis], i64(0));
+    prev[axis] = b.CreateSelect(has_prev, b.CreateSub(idx[axis], i64(1)), i64(0));
+    llvm::Value* before = b.CreateSelect(has_prev, b.CreateLoad(acc_type, sum_at(prev)), zero);
+    b.CreateStore(add(before, v), sum_at(idx));
+  });
+  if (acc_type == storage_type(elem)) {
+    set_stored(op.result(), sums);
+    return;
+  }
+  llvm::Value* storage = new_array(t);
+  loop_nest(shape, [&](const Index& idx) {
+    store_element(round_to(b.CreateLoad(acc_type, sum_at(idx)), elem),
+                  element_address(storage, t, idx), elem);
+  });
+  set_stored(op.result(), storage);
+}
+
+} // namespace tessel::codegen::cpu::detail

@@ -1,0 +1,102 @@
+// Functions that JIT'd kernels may call, linked as absolute symbols so that they resolve whether
+// or not the process happens to load the library that usually provides them. LLVM lowers
+// float<->half conversions it cannot do inline into compiler-rt calls (__truncsfhf2,
+// __extendhfsf2, __truncdfhf2), which libgcc may lack; they are defined here, bit-exact with
+// round-to-nearest-even. `half` travels in an XMM register in that ABI, hence _Float16.
+#include "codegen/cpu/engine.h"
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace tessel::codegen::cpu::detail {
+
+namespace {
+
+// f32 -> f16 bits, round to nearest even (F. Giesen's float_to_half_fast3_rtne).
+uint16_t f32_to_f16_bits(float value) {
+  uint32_t u = std::bit_cast<uint32_t>(value);
+  uint32_t sign = u & 0x80000000u;
+  u ^= sign;
+  uint32_t out;
+  if (u >= (127u + 16u) << 23) { // overflows to infinity, or is infinity / NaN
+    out = u > (255u << 23) ? 0x7e00u : 0x7c00u;
+  } else if (u < (113u << 23)) { // subnormal half or zero: let the FPU round
+    const uint32_t magic = ((127u - 15u) + (23u - 10u) + 1u) << 23;
+    float f = std::bit_cast<float>(u) + std::bit_cast<float>(magic);
+    out = std::bit_cast<uint32_t>(f) - magic;
+  } else {
+    uint32_t mant_odd = (u >> 13) & 1u;
+    u += ((15u - 127u) << 23) + 0xfffu + mant_odd;
+    out = u >> 13;
+  }
+  return static_cast<uint16_t>(out | (sign >> 16));
+}
+
+float f16_bits_to_f32(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t mant = h & 0x3ffu;
+  if (exp == 0x1f)
+    return std::bit_cast<float>(sign | 0x7f800000u | (mant << 13));
+  if (exp == 0) {
+    float v = std::ldexp(float(mant), -24);
+    return sign ? -v : v;
+  }
+  return std::bit_cast<float>(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+_Float16 truncsfhf2(float f) { return std::bit_cast<_Float16>(f32_to_f16_bits(f)); }
+float extendhfsf2(_Float16 h) { return f16_bits_to_f32(std::bit_cast<uint16_t>(h)); }
+double extendhfdf2(_Float16 h) { return f16_bits_to_f32(std::bit_cast<uint16_t>(h)); }
+
+// f64 -> f16 rounding once: go through f32 rounded to odd (f32 keeps 13 more bits than f16, so
+// the second rounding is then exact RNE).
+_Float16 truncdfhf2(double d) {
+  float f = static_cast<float>(d);
+  if (std::isfinite(d) && static_cast<double>(f) != d) {
+    if (std::fabs(static_cast<double>(f)) > std::fabs(d))
+      f = std::nextafter(f, 0.0f);
+    f = std::bit_cast<float>(std::bit_cast<uint32_t>(f) | 1u);
+  }
+  return truncsfhf2(f);
+}
+
+template <class F>
+void* fn(F* f) {
+  return reinterpret_cast<void*>(f);
+}
+
+} // namespace
+
+std::vector<std::pair<const char*, void*>> runtime_symbols() {
+  using f1 = float(float);
+  using d1 = double(double);
+  using f2 = float(float, float);
+  using d2 = double(double, double);
+  return {
+      {"__truncsfhf2", fn(&truncsfhf2)},
+      {"__gnu_f2h_ieee", fn(&truncsfhf2)},
+      {"__extendhfsf2", fn(&extendhfsf2)},
+      {"__gnu_h2f_ieee", fn(&extendhfsf2)},
+      {"__extendhfdf2", fn(&extendhfdf2)},
+      {"__truncdfhf2", fn(&truncdfhf2)},
+      {"expf", fn<f1>(&::expf)},     {"exp", fn<d1>(&::exp)},
+      {"exp2f", fn<f1>(&::exp2f)},   {"exp2", fn<d1>(&::exp2)},
+      {"logf", fn<f1>(&::logf)},     {"log", fn<d1>(&::log)},
+      {"log2f", fn<f1>(&::log2f)},   {"log2", fn<d1>(&::log2)},
+      {"sinf", fn<f1>(&::sinf)},     {"sin", fn<d1>(&::sin)},
+      {"cosf", fn<f1>(&::cosf)},     {"cos", fn<d1>(&::cos)},
+      {"erff", fn<f1>(&::erff)},     {"erf", fn<d1>(&::erf)},
+      {"tanhf", fn<f1>(&::tanhf)},   {"tanh", fn<d1>(&::tanh)},
+      {"fmodf", fn<f2>(&::fmodf)},   {"fmod", fn<d2>(&::fmod)},
+      {"floorf", fn<f1>(&::floorf)}, {"floor", fn<d1>(&::floor)},
+      {"ceilf", fn<f1>(&::ceilf)},   {"ceil", fn<d1>(&::ceil)},
+      {"sqrtf", fn<f1>(&::sqrtf)},   {"sqrt", fn<d1>(&::sqrt)},
+      {"memcpy", fn(&::memcpy)},     {"memmove", fn(&::memmove)},
+      {"memset", fn(&::memset)},
+  };
+}
+
+} // namespace tessel::codegen::cpu::detail

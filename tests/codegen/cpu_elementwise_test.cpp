@@ -1,0 +1,375 @@
+// CPU backend: elementwise ops, casts, masked loads/stores, shape ops and scalar code, each run
+// against a plain C++ reference for f32, f16, bf16 and integer types. Sizes are not multiples of
+// the block, so masks matter; outputs are poisoned and the tail past n must stay untouched.
+#include "tests/codegen/cpu_test_util.h"
+
+#include <fmt/format.h>
+
+namespace tessel::test {
+namespace {
+
+using codegen::cpu::CompiledKernel;
+using MapBody = std::function<ir::Value*(KernelBuilder&, std::vector<ir::Value*>&)>;
+
+constexpr int64_t kBlock = 128;
+constexpr size_t kN = 1000; // not a multiple of kBlock
+
+// out[i] = body(in_0[i], in_1[i], ...) for i < n, one program per kBlock elements.
+std::unique_ptr<CompiledKernel> compile_map(const std::string& name, std::vector<ScalarKind> ins,
+                                            ScalarKind out, const MapBody& body) {
+  KernelBuilder k(name);
+  ir::Value* out_ptr = k.arg(k.ptr(out));
+  std::vector<ir::Value*> in_ptrs;
+  for (ScalarKind kind : ins)
+    in_ptrs.push_back(k.arg(k.ptr(kind)));
+  ir::Value* n = k.arg(k.i32());
+  ir::Value* base = k.bin(Opcode::Mul, k.pid(), k.cint(kBlock));
+  ir::Value* offs = k.bin(Opcode::Add, k.splat(base, {kBlock}), k.arange(kBlock));
+  ir::Value* mask = k.cmp(Opcode::CmpLt, offs, k.splat(n, {kBlock}));
+  std::vector<ir::Value*> loaded;
+  for (ir::Value* p : in_ptrs)
+    loaded.push_back(k.load(k.addptr(p, offs), mask));
+  ir::Value* result = body(k, loaded);
+  k.store(k.addptr(out_ptr, offs), result, mask);
+  k.ret();
+  return codegen::cpu::compile(k.fn);
+}
+
+// Runs a map kernel over kN elements; returns the output (kN + a poisoned tail of 16).
+Buffer run_map(const CompiledKernel& kernel, std::vector<Buffer>& ins, ScalarKind out_kind) {
+  Buffer out(out_kind, kN + 16);
+  int32_t n = kN;
+  std::vector<void*> slots;
+  void* out_data = out.data();
+  std::vector<void*> in_data;
+  for (Buffer& b : ins)
+    in_data.push_back(b.data());
+  slots.push_back(&out_data);
+  for (void*& p : in_data)
+    slots.push_back(&p);
+  slots.push_back(&n);
+  launch(kernel, slots, {int32_t((kN + kBlock - 1) / kBlock), 1, 1});
+  for (size_t i = kN; i < kN + 16; ++i) {
+    if (is_float(out_kind))
+      EXPECT_TRUE(std::isnan(out.get(i))) << "masked-off element " << i << " was written";
+    else
+      EXPECT_EQ(out.bytes[i * size_of(out_kind)], 0xCD) << "masked-off element " << i << " was written";
+  }
+  return out;
+}
+
+const char* name_of(ScalarKind k) { return ir::scalar_kind_name(k); }
+
+struct BinaryCase {
+  Opcode op;
+  std::function<double(double, double)> ref;
+};
+
+double c_div(double a, double b) { return std::trunc(a / b); }
+
+TEST(CpuElementwise, BinaryArithmeticAllTypes) {
+  std::vector<BinaryCase> cases = {
+      {Opcode::Add, [](double a, double b) { return a + b; }},
+      {Opcode::Sub, [](double a, double b) { return a - b; }},
+      {Opcode::Mul, [](double a, double b) { return a * b; }},
+      {Opcode::Min, [](double a, double b) { return std::min(a, b); }},
+      {Opcode::Max, [](double a, double b) { return std::max(a, b); }},
+  };
+  for (ScalarKind kind : {ScalarKind::F32, ScalarKind::F16, ScalarKind::BF16, ScalarKind::I32,
+                          ScalarKind::I64, ScalarKind::I8}) {
+    std::vector<BinaryCase> all = cases;
+    if (is_float(kind)) {
+      all.push_back({Opcode::Div, [](double a, double b) { return a / b; }});
+      all.push_back({Opcode::Rem, [](double a, double b) { return std::fmod(a, b); }});
+    } else {
+      all.push_back({Opcode::Div, c_div});
+      all.push_back({Opcode::Rem, [](double a, double b) { return a - c_div(a, b) * b; }});
+    }
+    for (const BinaryCase& c : all) {
+      std::string what = fmt::format("{} {}", ir::op_info(c.op).name, name_of(kind));
+      auto kernel = compile_map("binary", {kind, kind}, kind, [&](KernelBuilder& k, auto& x) {
+        return k.bin(c.op, x[0], x[1]);
+      });
+      std::vector<Buffer> ins{Buffer(kind, kN), Buffer(kind, kN)};
+      double range = kind == ScalarKind::I8 ? 11 : 100;
+      ins[0].fill_random(1, -range, range);
+      ins[1].fill_random(2, 1, range); // nonzero divisors; signs mixed below
+      for (size_t i = 0; i < kN; i += 3)
+        ins[1].set(i, -ins[1].get(i));
+      Buffer out = run_map(*kernel, ins, kind);
+      for (size_t i = 0; i < kN; ++i) {
+        double want = c.ref(ins[0].get(i), ins[1].get(i));
+        if (kind == ScalarKind::I8)
+          want = double(int8_t(int64_t(want)));
+        want = round_to(kind, want);
+        ASSERT_NO_FATAL_FAILURE(expect_near_rel(out.get(i), want, tolerance(kind), what));
+      }
+    }
+  }
+}
+
+TEST(CpuElementwise, MinMaxIgnoreNaN) {
+  auto kernel = compile_map("maxnan", {ScalarKind::F32, ScalarKind::F32}, ScalarKind::F32,
+                            [](KernelBuilder& k, auto& x) {
+                              return k.bin(Opcode::Add, k.bin(Opcode::Max, x[0], x[1]),
+                                           k.bin(Opcode::Min, x[0], x[1]));
+                            });
+  std::vector<Buffer> ins{Buffer(ScalarKind::F32, kN), Buffer(ScalarKind::F32, kN)};
+  ins[0].fill_random(3, -1, 1);
+  ins[1].fill_random(4, -1, 1);
+  for (size_t i = 0; i < kN; i += 2)
+    ins[i % 4 == 0 ? 0 : 1].set(i, NAN);
+  Buffer out = run_map(*kernel, ins, ScalarKind::F32);
+  for (size_t i = 0; i < kN; ++i) {
+    double a = ins[0].get(i), b = ins[1].get(i);
+    double want = std::isnan(a) ? 2 * b : std::isnan(b) ? 2 * a : float(std::max(a, b) + std::min(a, b));
+    ASSERT_NEAR(out.get(i), want, 1e-6) << i;
+  }
+}
+
+TEST(CpuElementwise, UnaryMath) {
+  struct Case {
+    Opcode op;
+    double lo, hi;
+    std::function<double(double)> ref;
+  };
+  std::vector<Case> cases = {
+      {Opcode::Exp, -10, 10, [](double x) { return std::exp(x); }},
+      {Opcode::Exp2, -10, 10, [](double x) { return std::exp2(x); }},
+      {Opcode::Log, 0.01, 100, [](double x) { return std::log(x); }},
+      {Opcode::Log2, 0.01, 100, [](double x) { return std::log2(x); }},
+      {Opcode::Sqrt, 0, 100, [](double x) { return std::sqrt(x); }},
+      {Opcode::Rsqrt, 0.01, 100, [](double x) { return 1 / std::sqrt(x); }},
+      {Opcode::Sin, -6, 6, [](double x) { return std::sin(x); }},
+      {Opcode::Cos, -6, 6, [](double x) { return std::cos(x); }},
+      {Opcode::Erf, -3, 3, [](double x) { return std::erf(x); }},
+      {Opcode::Tanh, -5, 5, [](double x) { return std::tanh(x); }},
+      {Opcode::Sigmoid, -10, 10, [](double x) { return 1 / (1 + std::exp(-x)); }},
+      {Opcode::Floor, -10, 10, [](double x) { return std::floor(x); }},
+      {Opcode::Ceil, -10, 10, [](double x) { return std::ceil(x); }},
+      {Opcode::Abs, -10, 10, [](double x) { return std::fabs(x); }},
+      {Opcode::Neg, -10, 10, [](double x) { return -x; }},
+  };
+  for (ScalarKind kind : {ScalarKind::F32, ScalarKind::F16, ScalarKind::BF16, ScalarKind::F64}) {
+    for (const Case& c : cases) {
+      std::string what = fmt::format("{} {}", ir::op_info(c.op).name, name_of(kind));
+      auto kernel = compile_map("unary", {kind}, kind, [&](KernelBuilder& k, auto& x) { return k.un(c.op, x[0]); });
+      std::vector<Buffer> ins{Buffer(kind, kN)};
+      ins[0].fill_random(7, c.lo, c.hi);
+      Buffer out = run_map(*kernel, ins, kind);
+      // Sin/cos/exp... of f32 may differ from the double reference by a few ulp.
+      double tol = kind == ScalarKind::F64 ? 1e-13 : kind == ScalarKind::F32 ? 4e-6 : tolerance(kind);
+      for (size_t i = 0; i < kN; ++i)
+        ASSERT_NO_FATAL_FAILURE(
+            expect_near_rel(out.get(i), round_to(kind, c.ref(ins[0].get(i))), tol, what));
+    }
+  }
+}
+
+TEST(CpuElementwise, IntegerBitOpsAndShifts) {
+  struct Case {
+    Opcode op;
+    std::function<int32_t(int32_t, int32_t)> ref;
+  };
+  std::vector<Case> cases = {
+      {Opcode::And, [](int32_t a, int32_t b) { return a & b; }},
+      {Opcode::Or, [](int32_t a, int32_t b) { return a | b; }},
+      {Opcode::Xor, [](int32_t a, int32_t b) { return a ^ b; }},
+      {Opcode::Shl, [](int32_t a, int32_t b) { return int32_t(uint32_t(a) << b); }},
+      {Opcode::Shr, [](int32_t a, int32_t b) { return a >> b; }},
+  };
+  for (const Case& c : cases) {
+    auto kernel = compile_map("bits", {ScalarKind::I32, ScalarKind::I32}, ScalarKind::I32,
+                              [&](KernelBuilder& k, auto& x) { return k.bin(c.op, x[0], x[1]); });
+    std::vector<Buffer> ins{Buffer(ScalarKind::I32, kN), Buffer(ScalarKind::I32, kN)};
+    ins[0].fill_random(11, -100000, 100000);
+    ins[1].fill_random(12, 0, 31);
+    Buffer out = run_map(*kernel, ins, ScalarKind::I32);
+    for (size_t i = 0; i < kN; ++i)
+      ASSERT_EQ(out.get(i), c.ref(int32_t(ins[0].get(i)), int32_t(ins[1].get(i)))) << ir::op_info(c.op).name;
+  }
+  auto kernel = compile_map("not", {ScalarKind::I32}, ScalarKind::I32,
+                            [&](KernelBuilder& k, auto& x) { return k.un(Opcode::Not, x[0]); });
+  std::vector<Buffer> ins{Buffer(ScalarKind::I32, kN)};
+  ins[0].fill_random(13, -1000, 1000);
+  Buffer out = run_map(*kernel, ins, ScalarKind::I32);
+  for (size_t i = 0; i < kN; ++i)
+    ASSERT_EQ(out.get(i), ~int32_t(ins[0].get(i)));
+}
+
+TEST(CpuElementwise, IntegerDivisionByZeroDoesNotTrap) {
+  for (Opcode op : {Opcode::Div, Opcode::Rem}) {
+    auto kernel = compile_map("divzero", {ScalarKind::I32, ScalarKind::I32}, ScalarKind::I32,
+                              [&](KernelBuilder& k, auto& x) { return k.bin(op, x[0], x[1]); });
+    std::vector<Buffer> ins{Buffer(ScalarKind::I32, kN), Buffer(ScalarKind::I32, kN)};
+    ins[0].fill_random(5, -100, 100);
+    ins[1].fill_random(6, -3, 3); // many zeros
+    ins[0].set(0, std::numeric_limits<int32_t>::min());
+    ins[1].set(0, -1);
+    Buffer out = run_map(*kernel, ins, ScalarKind::I32);
+    for (size_t i = 1; i < kN; ++i) {
+      int32_t a = int32_t(ins[0].get(i)), b = int32_t(ins[1].get(i));
+      if (b != 0)
+        ASSERT_EQ(out.get(i), op == Opcode::Div ? a / b : a % b);
+    }
+  }
+}
+
+TEST(CpuElementwise, FmaSelectCompare) {
+  for (ScalarKind kind : {ScalarKind::F32, ScalarKind::F16, ScalarKind::BF16}) {
+    auto kernel = compile_map("fma_select", {kind, kind, kind}, kind, [&](KernelBuilder& k, auto& x) {
+      ir::Value* f = k.op(Opcode::Fma, {x[0], x[1], x[2]}, x[0]->type());
+      ir::Value* c = k.cmp(Opcode::CmpGt, x[0], x[1]);
+      return k.op(Opcode::Select, {c, f, x[2]}, x[0]->type());
+    });
+    std::vector<Buffer> ins{Buffer(kind, kN), Buffer(kind, kN), Buffer(kind, kN)};
+    for (int i = 0; i < 3; ++i)
+      ins[i].fill_random(20 + i, -4, 4);
+    Buffer out = run_map(*kernel, ins, kind);
+    for (size_t i = 0; i < kN; ++i) {
+      double a = ins[0].get(i), b = ins[1].get(i), c = ins[2].get(i);
+      double want = a > b ? round_to(kind, std::fma(a, b, c)) : c;
+      ASSERT_NO_FATAL_FAILURE(expect_near_rel(out.get(i), want, tolerance(kind), name_of(kind)));
+    }
+  }
+  // Every comparison, as 0/1 in i32.
+  for (Opcode op : {Opcode::CmpEq, Opcode::CmpNe, Opcode::CmpLt, Opcode::CmpLe, Opcode::CmpGt, Opcode::CmpGe}) {
+    for (ScalarKind kind : {ScalarKind::F32, ScalarKind::I32}) {
+      auto kernel = compile_map("cmp", {kind, kind}, ScalarKind::I32, [&](KernelBuilder& k, auto& x) {
+        return k.cast(k.cmp(op, x[0], x[1]), k.i32());
+      });
+      std::vector<Buffer> ins{Buffer(kind, kN), Buffer(kind, kN)};
+      ins[0].fill_random(30, -3, 3);
+      ins[1].fill_random(31, -3, 3);
+      if (kind == ScalarKind::F32)
+        ins[0].set(5, NAN);
+      Buffer out = run_map(*kernel, ins, ScalarKind::I32);
+      for (size_t i = 0; i < kN; ++i) {
+        double a = ins[0].get(i), b = ins[1].get(i);
+        bool want = op == Opcode::CmpEq ? a == b : op == Opcode::CmpNe ? a != b : op == Opcode::CmpLt ? a < b
+                  : op == Opcode::CmpLe ? a <= b : op == Opcode::CmpGt ? a > b : a >= b;
+        ASSERT_EQ(out.get(i), want ? 1 : 0) << ir::op_info(op).name << " " << a << " " << b;
+      }
+    }
+  }
+}
+
+TEST(CpuElementwise, Casts) {
+  struct Case {
+    ScalarKind from, to;
+    double lo, hi;
+  };
+  std::vector<Case> cases = {
+      {ScalarKind::F32, ScalarKind::I32, -1000, 1000}, {ScalarKind::I32, ScalarKind::F32, -1000, 1000},
+      {ScalarKind::F32, ScalarKind::F16, -100, 100},   {ScalarKind::F16, ScalarKind::F32, -100, 100},
+      {ScalarKind::F32, ScalarKind::BF16, -100, 100},  {ScalarKind::BF16, ScalarKind::F32, -100, 100},
+      {ScalarKind::F16, ScalarKind::BF16, -100, 100},  {ScalarKind::F64, ScalarKind::F16, -100, 100},
+      {ScalarKind::F32, ScalarKind::F64, -100, 100},   {ScalarKind::I32, ScalarKind::I8, -1000, 1000},
+      {ScalarKind::I8, ScalarKind::I32, -100, 100},    {ScalarKind::I32, ScalarKind::I64, -1e6, 1e6},
+      {ScalarKind::I64, ScalarKind::I32, -1e6, 1e6},   {ScalarKind::F32, ScalarKind::I1, -2, 2},
+      {ScalarKind::I32, ScalarKind::I1, -2, 2},        {ScalarKind::I1, ScalarKind::I32, 0, 1.99},
+      {ScalarKind::BF16, ScalarKind::I32, -100, 100},
+  };
+  for (const Case& c : cases) {
+    std::string what = fmt::format("cast {} -> {}", name_of(c.from), name_of(c.to));
+    auto kernel = compile_map("cast", {c.from}, c.to, [&](KernelBuilder& k, auto& x) {
+      return k.cast(x[0], k.s(c.to));
+    });
+    std::vector<Buffer> ins{Buffer(c.from, kN)};
+    ins[0].fill_random(40, c.lo, c.hi);
+    if (c.from == ScalarKind::F32 && c.to == ScalarKind::I1)
+      ins[0].set(3, 0.0);
+    Buffer out = run_map(*kernel, ins, c.to);
+    for (size_t i = 0; i < kN; ++i) {
+      double x = ins[0].get(i);
+      double want;
+      if (c.to == ScalarKind::I1)
+        want = x != 0;
+      else if (!is_float(c.to))
+        want = c.to == ScalarKind::I8 ? double(int8_t(int64_t(std::trunc(x)))) : std::trunc(x);
+      else
+        want = round_to(c.to, x);
+      ASSERT_EQ(out.get(i), want) << what << " of " << x;
+    }
+  }
+}
+
+// A 4 x 8 tile, transposed with permute and flattened with reshape.
+TEST(CpuElementwise, ShapeOps) {
+  KernelBuilder k("shapes");
+  ir::Value* out_t = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* out_flat = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* out_bcast = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* x = k.load(k.addptr(in, k.offsets_2d(4, 8, k.cint(8))));
+  ir::Value* xt = k.op(Opcode::Permute, {x}, k.t({8, 4}, k.s(ScalarKind::F32)), {ir::Attr::of_ints({1, 0})});
+  k.store(k.addptr(out_t, k.offsets_2d(8, 4, k.cint(4))), xt);
+  ir::Value* flat = k.op(Opcode::Reshape, {xt}, k.t({32}, k.s(ScalarKind::F32)));
+  k.store(k.addptr(out_flat, k.arange(32)), flat);
+  // Row 2 of x broadcast over 4 rows: reshape x to 2x16 first to exercise both.
+  ir::Value* r = k.op(Opcode::Reshape, {x}, k.t({2, 16}, k.s(ScalarKind::F32)));
+  ir::Value* first = k.load(k.addptr(in, k.expand(k.arange(16), 0))); // 1 x 16
+  ir::Value* sum = k.bin(Opcode::Add, r, k.broadcast(first, {2, 16}));
+  k.store(k.addptr(out_bcast, k.offsets_2d(2, 16, k.cint(16))), sum);
+  k.ret();
+  auto kernel = codegen::cpu::compile(k.fn);
+  Buffer bin(ScalarKind::F32, 32), bt(ScalarKind::F32, 32), bf(ScalarKind::F32, 32), bb(ScalarKind::F32, 32);
+  bin.fill_random(50, -10, 10);
+  void *pt = bt.data(), *pf = bf.data(), *pb = bb.data(), *pi = bin.data();
+  launch(*kernel, {&pt, &pf, &pb, &pi}, {1, 1, 1});
+  for (int r = 0; r < 4; ++r)
+    for (int c = 0; c < 8; ++c)
+      ASSERT_EQ(bt.get(c * 4 + r), bin.get(r * 8 + c));
+  for (int i = 0; i < 32; ++i) {
+    int c = i / 4, r = i % 4; // flat index of the 8x4 transpose
+    ASSERT_EQ(bf.get(i), bin.get(r * 8 + c));
+    ASSERT_FLOAT_EQ(bb.get(i), float(bin.get(i) + bin.get(i % 16)));
+  }
+}
+
+// Scalar code: program ids on a 3-d grid, num_programs, scalar loads/stores and a masked scalar
+// load whose address is out of bounds.
+TEST(CpuElementwise, ScalarsAndProgramIds) {
+  KernelBuilder k("scalars");
+  ir::Value* out = k.arg(k.ptr(ScalarKind::I32));
+  ir::Value* in = k.arg(k.ptr(ScalarKind::I32));
+  ir::Value* scale = k.arg(k.i32());
+  ir::Value* gx = k.op(Opcode::NumPrograms, {}, k.i32(), {ir::Attr::of_int(0)});
+  ir::Value* gy = k.op(Opcode::NumPrograms, {}, k.i32(), {ir::Attr::of_int(1)});
+  ir::Value* lin = k.bin(Opcode::Add, k.pid(0), k.bin(Opcode::Mul, gx, k.bin(Opcode::Add, k.pid(1), k.bin(Opcode::Mul, gy, k.pid(2)))));
+  ir::Value* v = k.load(k.addptr(in, lin));
+  ir::Value* never = k.cmp(Opcode::CmpLt, lin, k.cint(0));
+  ir::Value* wild = k.load(k.addptr(in, k.cint(1 << 30)), never, k.cint(7));
+  ir::Value* val = k.bin(Opcode::Add, k.bin(Opcode::Mul, v, scale), wild);
+  val = k.bin(Opcode::Add, val, k.bin(Opcode::Mul, k.pid(2), k.cint(1000)));
+  k.store(k.addptr(out, lin), val);
+  k.ret();
+  auto kernel = codegen::cpu::compile(k.fn);
+  const int gxn = 3, gyn = 2, gzn = 2, total = gxn * gyn * gzn;
+  Buffer bin(ScalarKind::I32, total), bout(ScalarKind::I32, total);
+  bin.fill_random(60, -50, 50);
+  void *po = bout.data(), *pi = bin.data();
+  int32_t s = 3;
+  launch(*kernel, {&po, &pi, &s}, {gxn, gyn, gzn});
+  for (int i = 0; i < total; ++i)
+    ASSERT_EQ(bout.get(i), bin.get(i) * 3 + 7 + (i / (gxn * gyn)) * 1000) << i;
+}
+
+TEST(CpuElementwise, ChainedF16Rounding) {
+  // (a * b) + c in f16 rounds after the multiply (ir.h), unlike one f32 fma.
+  auto kernel = compile_map("chain", {ScalarKind::F16, ScalarKind::F16, ScalarKind::F16}, ScalarKind::F16,
+                            [](KernelBuilder& k, auto& x) {
+                              return k.bin(Opcode::Add, k.bin(Opcode::Mul, x[0], x[1]), x[2]);
+                            });
+  std::vector<Buffer> ins{Buffer(ScalarKind::F16, kN), Buffer(ScalarKind::F16, kN), Buffer(ScalarKind::F16, kN)};
+  for (int i = 0; i < 3; ++i)
+    ins[i].fill_random(70 + i, -30, 30);
+  Buffer out = run_map(*kernel, ins, ScalarKind::F16);
+  for (size_t i = 0; i < kN; ++i) {
+    double m = round_to(ScalarKind::F16, ins[0].get(i) * ins[1].get(i));
+    ASSERT_EQ(out.get(i), round_to(ScalarKind::F16, m + ins[2].get(i)));
+  }
+}
+
+} // namespace
+} // namespace tessel::test
