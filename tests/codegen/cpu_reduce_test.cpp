@@ -1,0 +1,258 @@
+// CPU backend: reductions (sum/max/min/argmax/argmin along each axis, a custom combine region),
+// scan_sum, dot, and a fused masked softmax, against plain C++ references.
+#include "tests/codegen/cpu_test_util.h"
+
+#include <fmt/format.h>
+
+namespace tessel::test {
+namespace {
+
+constexpr int64_t kR = 8, kC = 32; // an R x C tile, R != C so that axis mix-ups show
+
+const ir::Type* reduce_result_type(KernelBuilder& k, ir::Value* x, int64_t axis, const ir::Type* elem) {
+  auto sh = k.shape(x);
+  sh.erase(sh.begin() + axis);
+  return k.t(sh, elem);
+}
+
+// out = reduce(in[R, C], axis), stored contiguously.
+std::unique_ptr<codegen::cpu::CompiledKernel> compile_reduce(Opcode op, ScalarKind kind, int64_t axis) {
+  KernelBuilder k("reduce");
+  bool arg = op == Opcode::ReduceArgmax || op == Opcode::ReduceArgmin;
+  ScalarKind out_kind = arg ? ScalarKind::I32 : kind;
+  ir::Value* out = k.arg(k.ptr(out_kind));
+  ir::Value* in = k.arg(k.ptr(kind));
+  ir::Value* x = k.load(k.addptr(in, k.offsets_2d(kR, kC, k.cint(kC))));
+  ir::Value* r = k.op(op, {x}, reduce_result_type(k, x, axis, k.s(out_kind)), {ir::Attr::of_int(axis)});
+  k.store(k.addptr(out, k.arange(axis == 0 ? kC : kR)), r);
+  k.ret();
+  return codegen::cpu::compile(k.fn);
+}
+
+TEST(CpuReduce, BuiltinReductionsEachAxis) {
+  for (ScalarKind kind : {ScalarKind::F32, ScalarKind::F16, ScalarKind::BF16, ScalarKind::I32}) {
+    for (Opcode op : {Opcode::ReduceSum, Opcode::ReduceMax, Opcode::ReduceMin, Opcode::ReduceArgmax,
+                      Opcode::ReduceArgmin}) {
+      for (int64_t axis : {0, 1}) {
+        std::string what = fmt::format("{} {} axis {}", ir::op_info(op).name, ir::scalar_kind_name(kind), axis);
+        auto kernel = compile_reduce(op, kind, axis);
+        Buffer in(kind, kR * kC);
+        in.fill_random(100 + axis, -8, 8); // integers in floats too: many ties for arg*
+        bool arg = op == Opcode::ReduceArgmax || op == Opcode::ReduceArgmin;
+        Buffer out(arg ? ScalarKind::I32 : kind, 64);
+        void *po = out.data(), *pi = in.data();
+        launch(*kernel, {&po, &pi}, {1, 1, 1});
+        int64_t n_out = axis == 0 ? kC : kR, n_red = axis == 0 ? kR : kC;
+        for (int64_t o = 0; o < n_out; ++o) {
+          double acc = 0, best = 0;
+          int64_t best_i = -1;
+          for (int64_t j = 0; j < n_red; ++j) {
+            double v = axis == 0 ? in.get(j * kC + o) : in.get(o * kC + j);
+            acc += v;
+            bool better = best_i < 0 ||
+                          ((op == Opcode::ReduceMax || op == Opcode::ReduceArgmax) ? v > best : v < best);
+            if (better) {
+              best = v;
+              best_i = j;
+            }
+          }
+          double want = op == Opcode::ReduceSum ? round_to(kind, acc) : arg ? double(best_i) : best;
+          ASSERT_NO_FATAL_FAILURE(expect_near_rel(out.get(o), want, tolerance(kind) * 4, what));
+        }
+        for (int64_t o = n_out; o < 64; ++o)
+          ASSERT_TRUE(arg || kind == ScalarKind::I32 || std::isnan(out.get(o))) << what;
+      }
+    }
+  }
+}
+
+TEST(CpuReduce, MaxAndArgmaxSkipNaN) {
+  for (Opcode op : {Opcode::ReduceMax, Opcode::ReduceArgmax}) {
+    auto kernel = compile_reduce(op, ScalarKind::F32, 1);
+    Buffer in(ScalarKind::F32, kR * kC);
+    in.fill_random(7, -1, 1);
+    in.set(0, NAN);    // row 0 starts with NaN
+    in.set(kC + 5, 5); // row 1: max at 5 ...
+    in.set(kC + 9, 5); // ... tie at 9: first index wins
+    Buffer out(op == Opcode::ReduceMax ? ScalarKind::F32 : ScalarKind::I32, kR);
+    void *po = out.data(), *pi = in.data();
+    launch(*kernel, {&po, &pi}, {1, 1, 1});
+    double best = -INFINITY;
+    int best_i = 0;
+    for (int j = 1; j < kC; ++j)
+      if (in.get(j) > best) {
+        best = in.get(j);
+        best_i = j;
+      }
+    EXPECT_EQ(out.get(0), op == Opcode::ReduceMax ? best : best_i);
+    EXPECT_EQ(out.get(1), op == Opcode::ReduceMax ? 5.0 : 5.0);
+  }
+}
+
+// reduce with a region: product for i32, max-by-select for f32; to a scalar and along axis 0.
+TEST(CpuReduce, CustomCombineRegion) {
+  for (ScalarKind kind : {ScalarKind::I32, ScalarKind::F32}) {
+    for (int64_t axis : {0, 1}) {
+      KernelBuilder k("custom");
+      ir::Value* out = k.arg(k.ptr(kind));
+      ir::Value* in = k.arg(k.ptr(kind));
+      ir::Value* x = k.load(k.addptr(in, k.offsets_2d(kR, kC, k.cint(kC))));
+      ir::Op* red = k.b.create(Opcode::Reduce, {x}, reduce_result_type(k, x, axis, k.s(kind)), {ir::Attr::of_int(axis)});
+      ir::Block& region = red->region(0);
+      ir::Value* a = region.add_arg(k.s(kind));
+      ir::Value* b = region.add_arg(k.s(kind));
+      k.b.set_insertion_point_to_end(region);
+      ir::Value* c = kind == ScalarKind::I32
+                         ? k.bin(Opcode::Mul, a, b)
+                         : k.op(Opcode::Select, {k.cmp(Opcode::CmpGt, a, b), a, b}, a->type());
+      k.effect(Opcode::Yield, {c});
+      k.b.set_insertion_point_to_end(k.fn.body);
+      k.store(k.addptr(out, k.arange(axis == 0 ? kC : kR)), red->result());
+      k.ret();
+      auto kernel = codegen::cpu::compile(k.fn);
+      Buffer bin(kind, kR * kC), bout(kind, kC);
+      bin.fill_random(9, kind == ScalarKind::I32 ? -2 : -10, kind == ScalarKind::I32 ? 3 : 10);
+      void *po = bout.data(), *pi = bin.data();
+      launch(*kernel, {&po, &pi}, {1, 1, 1});
+      int64_t n_out = axis == 0 ? kC : kR, n_red = axis == 0 ? kR : kC;
+      for (int64_t o = 0; o < n_out; ++o) {
+        double acc = kind == ScalarKind::I32 ? 1 : -INFINITY;
+        for (int64_t j = 0; j < n_red; ++j) {
+          double v = axis == 0 ? bin.get(j * kC + o) : bin.get(o * kC + j);
+          acc = kind == ScalarKind::I32 ? double(int32_t(int64_t(acc) * int64_t(v))) : std::max(acc, v);
+        }
+        ASSERT_EQ(bout.get(o), acc) << o;
+      }
+    }
+  }
+}
+
+TEST(CpuReduce, SumOfVectorToScalar) {
+  KernelBuilder k("sum1d");
+  ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* n = k.arg(k.i32());
+  ir::Value* offs = k.arange(1024);
+  ir::Value* mask = k.cmp(Opcode::CmpLt, offs, k.splat(n, {1024}));
+  ir::Value* x = k.load(k.addptr(in, offs), mask);
+  ir::Value* s = k.op(Opcode::ReduceSum, {x}, k.s(ScalarKind::F32), {ir::Attr::of_int(0)});
+  k.store(out, s);
+  k.ret();
+  auto kernel = codegen::cpu::compile(k.fn);
+  Buffer bin(ScalarKind::F32, 1000), bout(ScalarKind::F32, 1);
+  bin.fill_random(3, -1, 1);
+  int32_t count = 1000;
+  void *po = bout.data(), *pi = bin.data();
+  launch(*kernel, {&po, &pi, &count}, {1, 1, 1});
+  double want = 0;
+  for (int i = 0; i < 1000; ++i)
+    want += bin.get(i);
+  EXPECT_NEAR(bout.get(0), want, 1e-4);
+}
+
+TEST(CpuReduce, ScanSumEachAxis) {
+  for (ScalarKind kind : {ScalarKind::F32, ScalarKind::I32, ScalarKind::F16}) {
+    for (int64_t axis : {0, 1}) {
+      KernelBuilder k("scan");
+      ir::Value* out = k.arg(k.ptr(kind));
+      ir::Value* in = k.arg(k.ptr(kind));
+      ir::Value* offs = k.offsets_2d(kR, kC, k.cint(kC));
+      ir::Value* x = k.load(k.addptr(in, offs));
+      ir::Value* s = k.op(Opcode::ScanSum, {x}, x->type(), {ir::Attr::of_int(axis)});
+      k.store(k.addptr(out, offs), s);
+      k.ret();
+      auto kernel = codegen::cpu::compile(k.fn);
+      Buffer bin(kind, kR * kC), bout(kind, kR * kC);
+      bin.fill_random(21, -4, 4);
+      void *po = bout.data(), *pi = bin.data();
+      launch(*kernel, {&po, &pi}, {1, 1, 1});
+      for (int64_t r = 0; r < kR; ++r)
+        for (int64_t c = 0; c < kC; ++c) {
+          double want = 0;
+          for (int64_t j = 0; j <= (axis == 0 ? r : c); ++j)
+            want += axis == 0 ? bin.get(j * kC + c) : bin.get(r * kC + j);
+          ASSERT_NO_FATAL_FAILURE(expect_near_rel(bout.get(r * kC + c), round_to(kind, want),
+                                                  tolerance(kind) * 4, ir::scalar_kind_name(kind)));
+        }
+    }
+  }
+}
+
+// C[M, N] = A[M, K] @ B[K, N] + C0, for float (f32 accumulate) and i8 (i32 accumulate) operands.
+TEST(CpuReduce, Dot) {
+  constexpr int64_t M = 16, K = 32, N = 8;
+  for (ScalarKind kind : {ScalarKind::F32, ScalarKind::F16, ScalarKind::BF16, ScalarKind::I8}) {
+    ScalarKind acc_kind = kind == ScalarKind::I8 ? ScalarKind::I32 : ScalarKind::F32;
+    KernelBuilder k("dot");
+    ir::Value* c = k.arg(k.ptr(acc_kind));
+    ir::Value* a = k.arg(k.ptr(kind));
+    ir::Value* b = k.arg(k.ptr(kind));
+    ir::Value* av = k.load(k.addptr(a, k.offsets_2d(M, K, k.cint(K))));
+    ir::Value* bv = k.load(k.addptr(b, k.offsets_2d(K, N, k.cint(N))));
+    ir::Value* c_offs = k.offsets_2d(M, N, k.cint(N));
+    ir::Value* c0 = k.load(k.addptr(c, c_offs));
+    ir::Value* r = k.op(Opcode::Dot, {av, bv, c0}, c0->type());
+    k.store(k.addptr(c, c_offs), r);
+    k.ret();
+    auto kernel = codegen::cpu::compile(k.fn);
+    Buffer ba(kind, M * K), bb(kind, K * N), bc(acc_kind, M * N);
+    ba.fill_random(31, -4, 4);
+    bb.fill_random(32, -4, 4);
+    bc.fill_random(33, -4, 4);
+    Buffer expect = bc;
+    void *pc = bc.data(), *pa = ba.data(), *pb = bb.data();
+    launch(*kernel, {&pc, &pa, &pb}, {1, 1, 1});
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        double want = expect.get(i * N + j);
+        for (int64_t kk = 0; kk < K; ++kk)
+          want += ba.get(i * K + kk) * bb.get(kk * N + j);
+        ASSERT_NEAR(bc.get(i * N + j), want, 1e-3) << ir::scalar_kind_name(kind);
+      }
+  }
+}
+
+// One program per row: masked load with other = -inf, max, exp, sum, divide — the fused
+// softmax of DESIGN §3, with rows longer than... shorter than the block.
+TEST(CpuReduce, MaskedSoftmax) {
+  constexpr int64_t kBlock = 128;
+  KernelBuilder k("softmax");
+  const ir::Type* f32 = k.s(ScalarKind::F32);
+  ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* stride = k.arg(k.i32());
+  ir::Value* ncols = k.arg(k.i32());
+  ir::Value* row = k.bin(Opcode::Mul, k.pid(), stride);
+  ir::Value* cols = k.arange(kBlock);
+  ir::Value* mask = k.cmp(Opcode::CmpLt, cols, k.splat(ncols, {kBlock}));
+  ir::Value* offs = k.bin(Opcode::Add, k.splat(row, {kBlock}), cols);
+  ir::Value* x = k.load(k.addptr(in, offs), mask, k.cfloat(-INFINITY, k.t({kBlock}, f32)));
+  ir::Value* mx = k.op(Opcode::ReduceMax, {x}, f32, {ir::Attr::of_int(0)});
+  ir::Value* num = k.un(Opcode::Exp, k.bin(Opcode::Sub, x, k.splat(mx, {kBlock})));
+  ir::Value* den = k.op(Opcode::ReduceSum, {num}, f32, {ir::Attr::of_int(0)});
+  k.store(k.addptr(out, offs), k.bin(Opcode::Div, num, k.splat(den, {kBlock})), mask);
+  k.ret();
+  auto kernel = codegen::cpu::compile(k.fn);
+  constexpr int rows = 5, n = 100, st = 104;
+  Buffer bin(ScalarKind::F32, rows * st), bout(ScalarKind::F32, rows * st);
+  bin.fill_random(41, -5, 5);
+  int32_t s = st, c = n;
+  void *po = bout.data(), *pi = bin.data();
+  launch(*kernel, {&po, &pi, &s, &c}, {rows, 1, 1});
+  for (int r = 0; r < rows; ++r) {
+    double m = -INFINITY, sum = 0;
+    for (int j = 0; j < n; ++j)
+      m = std::max(m, bin.get(r * st + j));
+    for (int j = 0; j < n; ++j)
+      sum += std::exp(bin.get(r * st + j) - m);
+    for (int j = 0; j < st; ++j) {
+      if (j < n)
+        ASSERT_NEAR(bout.get(r * st + j), std::exp(bin.get(r * st + j) - m) / sum, 1e-6);
+      else
+        ASSERT_TRUE(std::isnan(bout.get(r * st + j)));
+    }
+  }
+}
+
+} // namespace
+} // namespace tessel::test
