@@ -1,0 +1,211 @@
+// The execution engine's state (private to sim/): a launch, its CTAs, their warps and the
+// call frames of a warp, plus the helpers every exec_*.cpp file uses. A warp executes one
+// decoded instruction at a time for all its active lanes; the handlers loop over the lanes
+// inside (`for_lanes`), so the dispatch cost is paid once per warp instruction.
+//
+// Address windows: device allocations are at or above kGlobalBase; generic addresses of the
+// CTA's shared memory are kSharedWindow + offset and of the thread's local memory
+// kLocalWindow + offset; the kernel's parameter buffer is at kParamWindow. `.shared` and
+// `.local` state-space addresses are the bare offsets, as on hardware.
+#pragma once
+
+#include "ptx_module.h"
+
+#include <tessel/sim/device.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace tessel::sim {
+
+inline constexpr uint64_t kGlobalBase = 0x0000'0001'0000'0000ull;
+inline constexpr uint64_t kParamWindow = 0x0000'7d00'0000'0000ull;
+inline constexpr uint64_t kSharedWindow = 0x0000'7e00'0000'0000ull;
+inline constexpr uint64_t kLocalWindow = 0x0000'7f00'0000'0000ull;
+inline constexpr uint64_t kWindowSize = 0x0000'0001'0000'0000ull;
+
+struct Allocation {
+  uint64_t base = 0;
+  size_t size = 0;
+  std::unique_ptr<uint8_t[]> data;
+};
+
+// The device's global memory: allocations with guard gaps between them.
+class GlobalMemory {
+ public:
+  uint64_t allocate(size_t bytes);
+  bool release(uint64_t base);
+  // The allocation holding [addr, addr+size), or null.
+  Allocation* find(uint64_t addr, size_t size) {
+    if (last_ && addr >= last_->base && addr + size <= last_->base + last_->size) return last_;
+    return find_slow(addr, size);
+  }
+  uint8_t* host(uint64_t addr, size_t size) {
+    Allocation* a = find(addr, size);
+    return a ? a->data.get() + (addr - a->base) : nullptr;
+  }
+
+ private:
+  Allocation* find_slow(uint64_t addr, size_t size);
+  std::map<uint64_t, Allocation> allocs_;
+  uint64_t next_ = kGlobalBase;
+  Allocation* last_ = nullptr;
+};
+
+// Per-byte shadow state of shared memory, for racecheck, initcheck and cp.async tracking.
+struct ShadowByte {
+  uint32_t write_epoch = 0;
+  uint32_t read_epoch = 0;
+  uint16_t writer = 0;   // linear thread id of the last writer
+  uint16_t reader = 0;   // linear thread id of the first reader in read_epoch
+  uint8_t initialized = 0;
+  uint8_t pending = 0;   // written by a cp.async not yet waited for
+  uint8_t multi_warp_read = 0;
+};
+
+struct StackEntry {
+  uint32_t pc;
+  uint32_t reconverge;  // pop when pc reaches it
+  uint32_t mask;
+};
+
+struct Frame {
+  const Function* fn = nullptr;
+  uint32_t fn_index = 0;
+  std::vector<uint64_t> regs;   // slot * 32 + lane
+  std::vector<uint32_t> preds;  // lane masks
+  std::vector<StackEntry> stack;
+  uint32_t returned = 0;        // lanes that executed ret in this frame
+  uint32_t call_pc = 0;         // the caller's call instruction
+};
+
+struct AsyncCopy {
+  uint32_t lane;
+  uint32_t dst;       // shared offset
+  uint32_t size;
+  uint8_t bytes[16];
+};
+
+enum class WarpState : uint8_t { ready, at_barrier, done };
+
+struct Warp {
+  uint32_t index = 0;
+  uint32_t valid = 0;    // lanes that are threads of the CTA
+  uint32_t exited = 0;
+  WarpState state = WarpState::ready;
+  uint32_t barrier = 0;  // barrier id waited on
+  std::vector<Frame> frames;
+  std::vector<AsyncCopy> open_group;
+  std::deque<std::vector<AsyncCopy>> groups;
+  uint64_t clock = 0;
+};
+
+struct BarrierState {
+  uint32_t arrived_threads = 0;
+  uint32_t expected = 0;  // 0: all non-exited threads
+};
+
+struct Launch;
+
+struct Cta {
+  Dim3 id;
+  uint32_t linear = 0;
+  std::vector<Warp> warps;
+  std::vector<uint8_t> smem;
+  std::vector<ShadowByte> shadow;
+  std::vector<uint8_t> local;       // threads * local_bytes
+  std::vector<uint8_t> local_init;  // same size, 1 when written
+  uint32_t epoch = 1;               // barrier epoch for racecheck
+  BarrierState barriers[16];
+};
+
+struct ErrorKey {
+  int kind;
+  const void* fn;
+  uint32_t pc;
+  auto operator<=>(const ErrorKey&) const = default;
+};
+
+// One launch: the module, the entry, the memory and the profile counters.
+struct Launch {
+  const Module* module = nullptr;
+  const Function* entry = nullptr;
+  GlobalMemory* gmem = nullptr;
+  LaunchOptions options;
+  Dim3 grid, block;
+  uint32_t threads_per_cta = 0;
+  uint32_t warps_per_cta = 0;
+  uint32_t smem_bytes = 0;
+  uint32_t dynamic_smem = 0;
+  std::vector<uint8_t> params;
+  std::vector<uint64_t> symbol_values;
+  // Profile counters per function, per instruction.
+  std::vector<std::vector<uint64_t>> warp_exec, thread_exec, shared_requests, wavefronts,
+      ideal_wavefronts;
+  uint64_t warp_instructions = 0;
+  uint64_t thread_instructions = 0;
+  LaunchReport* report = nullptr;
+  std::set<ErrorKey> seen;
+  bool aborted = false;
+};
+
+// What an instruction handler sees.
+struct Exec {
+  Launch& launch;
+  Cta& cta;
+  Warp& warp;
+  Frame& frame;
+  uint64_t* R;   // frame.regs.data()
+  uint32_t* P;   // frame.preds.data()
+  uint32_t pc;
+
+  uint64_t* reg(uint32_t slot) { return R + size_t(slot) * 32; }
+  uint64_t* dst(const Inst& in, int i) { return reg(in.ops[i].index); }
+  const uint64_t* src(const Inst& in, int i) { return R + size_t(in.ops[i].index) * 32; }
+  uint32_t tid_linear(uint32_t lane) const { return warp.index * 32 + lane; }
+
+  // Records an error (deduplicated per instruction and kind).
+  void report(ErrorKind kind, const Inst& in, int lane, bool has_address, uint64_t address,
+              const std::string& message);
+};
+
+template <typename F>
+inline void for_lanes(uint32_t mask, F&& f) {
+  if (mask == 0xffffffffu) {
+    for (uint32_t l = 0; l < 32; ++l) f(l);
+    return;
+  }
+  while (mask) {
+    uint32_t l = static_cast<uint32_t>(__builtin_ctz(mask));
+    mask &= mask - 1;
+    f(l);
+  }
+}
+
+// Runs one CTA to completion (or to an error that stops the launch).
+void run_cta(Launch& launch, Cta& cta);
+// Sets up the entry frame of a warp whose index and valid mask are set.
+void init_warp_frame(Launch& launch, Cta& cta, Warp& warp);
+
+// Instruction families (exec_*.cpp). `mask` is the active mask after the guard predicate.
+void exec_int_arith(Exec& x, const Inst& in, uint32_t mask);
+void exec_float_arith(Exec& x, const Inst& in, uint32_t mask);
+void exec_logic(Exec& x, const Inst& in, uint32_t mask);
+void exec_compare(Exec& x, const Inst& in, uint32_t mask);
+void exec_move(Exec& x, const Inst& in, uint32_t mask);
+void exec_convert(Exec& x, const Inst& in, uint32_t mask);
+void exec_memory(Exec& x, const Inst& in, uint32_t mask);
+void exec_atomic(Exec& x, const Inst& in, uint32_t mask);
+void exec_warp(Exec& x, const Inst& in, uint32_t mask, uint32_t active);
+void exec_mma(Exec& x, const Inst& in, uint32_t mask);
+void exec_async(Exec& x, const Inst& in, uint32_t mask);
+
+// Completes the cp.async groups of `warp` until at most `keep` remain pending.
+void complete_async_groups(Exec& x, const Inst& in, size_t keep);
+
+}  // namespace tessel::sim
