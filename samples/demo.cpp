@@ -36,7 +36,7 @@ void poison(std::vector<float>& v) { std::fill(v.begin(), v.end(), std::nanf("")
 DemoResult run_vector_add() {
   const int64_t n = (1 << 20) + 37; // not a multiple of the block: the mask matters
   auto a = reference::random_floats(size_t(n), 1), b = reference::random_floats(size_t(n), 2);
-  std::vector<float> out(size_t(n)), want(size_t(n));
+  std::vector<float> out(static_cast<size_t>(n)), want(static_cast<size_t>(n));
   poison(out);
   const int block = 1024;
   DemoResult r{"vector_add", "out = a + b over " + std::to_string(n) + " f32 elements"};
@@ -95,7 +95,7 @@ DemoResult run_layer_norm() {
 DemoResult run_matmul() {
   const int64_t m = 200, n = 136, k = 300;
   auto a = reference::random_floats(size_t(m * k), 7), b = reference::random_floats(size_t(k * n), 8);
-  std::vector<float> c(size_t(m * n)), want(size_t(m * n));
+  std::vector<float> c(static_cast<size_t>(m * n)), want(static_cast<size_t>(m * n));
   poison(c);
   const int bm = 32, bn = 32, bk = 32;
   DemoResult r{"matmul", "C = A @ B with " + std::to_string(m) + "x" + std::to_string(k) + " times " +

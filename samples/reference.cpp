@@ -47,7 +47,7 @@ void layer_norm(std::span<const float> x, std::span<const float> w, std::span<co
 
 void matmul(std::span<const float> a, std::span<const float> b, std::span<float> c, int64_t m,
             int64_t n, int64_t k) {
-  std::vector<double> row(size_t(n));
+  std::vector<double> row(static_cast<size_t>(n));
   for (int64_t i = 0; i < m; ++i) {
     std::fill(row.begin(), row.end(), 0.0);
     for (int64_t p = 0; p < k; ++p) {

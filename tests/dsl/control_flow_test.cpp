@@ -29,14 +29,14 @@ TEST(ControlFlow, ForLoopCarriesATensor) {
   HostArray in(DType::f32, rows * n), out(DType::f32, rows);
   in.fill_random(1, -1, 1);
   out.poison();
-  k.launch({rows}, {}, out.data(), in.data(), n);
+  k.launch({rows}, {}, out.arg(), in.arg(), n);
   for (int64_t r = 0; r < rows; ++r) {
     double want = 0;
     for (int64_t c = 0; c < n; ++c)
       want += in.get(size_t(r * n + c));
     EXPECT_NEAR(out.get(size_t(r)), want, 1e-4) << "row " << r;
   }
-  std::string ir = k.ir_for(false, (float*)out.data(), (float*)in.data(), n);
+  std::string ir = k.ir_for(false, out.arg(), in.arg(), n);
   EXPECT_NE(ir.find("= for "), std::string::npos) << ir;
 }
 
@@ -55,7 +55,7 @@ TEST(ControlFlow, NestedLoopsCarryScalarsAndTensors) {
   });
   HostArray out(DType::i32, 16);
   out.poison();
-  k.launch({1}, {}, out.data(), 4, 6);
+  k.launch({1}, {}, out.arg(), 4, 6);
   int expect_v = 0;
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 6; ++j)
@@ -72,10 +72,10 @@ TEST(ControlFlow, ZeroTripLoopKeepsInitialValues) {
   });
   HostArray out(DType::f32, 8);
   out.poison();
-  k.launch({1}, {}, out.data(), 0);
+  k.launch({1}, {}, out.arg(), 0);
   for (size_t i = 0; i < 8; ++i)
     EXPECT_EQ(out.get(i), 7);
-  k.launch({1}, {}, out.data(), 3);
+  k.launch({1}, {}, out.arg(), 3);
   for (size_t i = 0; i < 8; ++i)
     EXPECT_EQ(out.get(i), 56);
 }
@@ -95,7 +95,7 @@ TEST(ControlFlow, IfElseProducesBranchResults) {
   });
   HostArray out(DType::f32, 4 * 8);
   out.poison();
-  k.launch({4}, {}, out.data());
+  k.launch({4}, {}, out.arg());
   for (int p = 0; p < 4; ++p)
     for (int i = 0; i < 8; ++i)
       EXPECT_EQ(out.get(size_t(p * 8 + i)), p % 2 == 0 ? 111 : -69) << p;
@@ -108,9 +108,9 @@ TEST(ControlFlow, IfWithoutElseKeepsTheOldValue) {
     tl::store(out, v);
   });
   HostArray out(DType::i32, 1);
-  k.launch({1}, {}, out.data(), 2);
+  k.launch({1}, {}, out.arg(), 2);
   EXPECT_EQ(out.get(0), 5);
-  k.launch({1}, {}, out.data(), 4);
+  k.launch({1}, {}, out.arg(), 4);
   EXPECT_EQ(out.get(0), 20);
 }
 
@@ -130,7 +130,7 @@ TEST(ControlFlow, WhileLoop) {
   HostArray out(DType::i32, 1);
   for (int n : {1, 6, 27}) {
     out.poison();
-    k.launch({1}, {}, out.data(), n);
+    k.launch({1}, {}, out.arg(), n);
     int x = n, steps = 0;
     while (x != 1) {
       x = x % 2 == 0 ? x / 2 : 3 * x + 1;
@@ -148,7 +148,7 @@ TEST(ControlFlow, HandleCopiedBeforeTheLoopIsNotCarried) {
     tl::store(out, acc * 100 + init);
   });
   HostArray out(DType::i32, 1);
-  k.launch({1}, {}, out.data(), 5);
+  k.launch({1}, {}, out.arg(), 5);
   EXPECT_EQ(out.get(0), 6 * 100 + 1);
 }
 

@@ -168,7 +168,7 @@ TEST_P(Elementwise, MatchesReference) {
     for (size_t i = 0; i < kN; i += 7)
       b.set(i, 0); // integer division by zero gives an unspecified value, never a trap
   out.poison();
-  elementwise_kernel().launch({(kN + kBlock - 1) / kBlock}, {}, out.data(), a.data(), b.data(),
+  elementwise_kernel().launch({(kN + kBlock - 1) / kBlock}, {}, out.arg(), a.arg(), b.arg(),
                               kN, int(c.op));
   // Float math on f16/bf16 is computed in f32 and rounded once; compare in the output's precision.
   double tol = tolerance_for(out.dtype(), c.float_only && t == DType::f32 ? 8 : 2);
@@ -229,7 +229,7 @@ TEST_P(Casts, RoundLikeTheReference) {
   HostArray in(from, kN), out(to, kN);
   in.fill_random(5, -100, 100);
   out.poison();
-  k.launch({(kN + kBlock - 1) / kBlock}, {}, out.data(), in.data(), kN, int(to));
+  k.launch({(kN + kBlock - 1) / kBlock}, {}, out.arg(), in.arg(), kN, int(to));
   for (size_t i = 0; i < size_t(kN); ++i) {
     double v = in.get(i);
     if (!tessel::dtype_is_float(to))

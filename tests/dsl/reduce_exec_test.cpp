@@ -91,7 +91,7 @@ TEST_P(Reduce, MatchesReference) {
   int64_t n_out = kind == Cumsum ? kR * kC : axis == 0 ? kC : kR;
   HostArray out(index ? DType::i32 : t, size_t(n_out));
   out.poison();
-  reduce_kernel().launch({1}, {}, out.data(), in.data(), kR, kC, kind, axis);
+  reduce_kernel().launch({1}, {}, out.arg(), in.arg(), kR, kC, kind, axis);
   double tol = tolerance_for(t, 64); // sums of 13..27 terms, any order
   if (kind == Cumsum) {
     for (int64_t r = 0; r < kR; ++r) {
@@ -134,14 +134,13 @@ std::vector<ReduceParam> reduce_params() {
   return out;
 }
 
-INSTANTIATE_TEST_SUITE_P(All, Reduce, ::testing::ValuesIn(reduce_params()),
-                         [](const ::testing::TestParamInfo<ReduceParam>& info) {
-                           static const char* names[] = {"sum", "max", "min", "argmax", "argmin",
-                                                         "custom", "cumsum"};
-                           return std::string(names[info.param.kind]) + "_axis" +
-                                  std::to_string(info.param.axis) + "_" +
-                                  tessel::dtype_name(info.param.dtype);
-                         });
+std::string reduce_name(const ::testing::TestParamInfo<ReduceParam>& info) {
+  static const char* names[] = {"sum", "max", "min", "argmax", "argmin", "custom", "cumsum"};
+  return std::string(names[info.param.kind]) + "_axis" + std::to_string(info.param.axis) + "_" +
+         tessel::dtype_name(info.param.dtype);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, Reduce, ::testing::ValuesIn(reduce_params()), reduce_name);
 
 // ---- dot ----------------------------------------------------------------------------------------
 
@@ -164,7 +163,7 @@ TEST_P(Dot, MatchesReference) {
   b.fill_random(2, -2, 2);
   bias.fill_random(3, -1, 1);
   c.poison();
-  k.launch({1}, {}, c.data(), a.data(), b.data(), bias.data());
+  k.launch({1}, {}, c.arg(), a.arg(), b.arg(), bias.arg());
   for (int i = 0; i < 16; ++i)
     for (int j = 0; j < 32; ++j) {
       double want = bias.get(size_t(i * 32 + j));
@@ -192,7 +191,7 @@ TEST(DotInt, AccumulatesInI32) {
   a.fill_random(4, -120, 120);
   b.fill_random(5, -120, 120);
   c.poison();
-  k.launch({1}, {}, c.data(), a.data(), b.data());
+  k.launch({1}, {}, c.arg(), a.arg(), b.arg());
   for (int i = 0; i < 16; ++i)
     for (int j = 0; j < 16; ++j) {
       double want = 0;
@@ -221,7 +220,7 @@ TEST(ShapeOps, TransPermuteReshapeBroadcast) {
   HostArray in(DType::f32, 32), out(DType::f32, 96);
   in.fill_random(9, -5, 5);
   out.poison();
-  k.launch({1}, {}, out.data(), in.data());
+  k.launch({1}, {}, out.arg(), in.arg());
   auto x = [&](int i, int j) { return in.get(size_t(i * 8 + j)); };
   // flat[k] = t[k/4][k%4] = x[k%4][k/4]
   for (int k2 = 0; k2 < 32; ++k2)

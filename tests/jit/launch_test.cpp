@@ -26,11 +26,11 @@ tessel::Kernel make_fill() {
 TEST(Launch, SecondLaunchWithTheSameSignatureDoesNotCompile) {
   auto k = make_fill();
   HostArray out(DType::f32, 100);
-  k.launch({4}, {}, out.data(), 100, 2.5f, 32);
+  k.launch({4}, {}, out.arg(), 100, 2.5f, 32);
   EXPECT_EQ(k.stats().compiles, 1);
   EXPECT_EQ(k.stats().traces, 1);
   out.poison();
-  k.launch({4}, {}, out.data(), 100, 3.5f, 32); // a different run-time value: same code
+  k.launch({4}, {}, out.arg(), 100, 3.5f, 32); // a different run-time value: same code
   EXPECT_EQ(k.stats().compiles, 1);
   EXPECT_EQ(k.stats().launches, 2);
   for (size_t i = 0; i < 100; ++i)
@@ -40,12 +40,12 @@ TEST(Launch, SecondLaunchWithTheSameSignatureDoesNotCompile) {
 TEST(Launch, SignatureChangesCompileNewSpecializations) {
   auto k = make_fill();
   HostArray f32(DType::f32, 64), f16(DType::f16, 64);
-  k.launch({2}, {}, f32.data(), 64, 1.0f, 32);
-  k.launch({2}, {}, f16.data(), 64, 1.0f, 32); // element type
-  k.launch({1}, {}, f32.data(), 64, 1.0f, 64); // Const value
-  k.launch({2}, {}, f32.data(), 63, 1.0f, 32); // divisibility by 16 of n
+  k.launch({2}, {}, f32.arg(), 64, 1.0f, 32);
+  k.launch({2}, {}, f16.arg(), 64, 1.0f, 32); // element type
+  k.launch({1}, {}, f32.arg(), 64, 1.0f, 64); // Const value
+  k.launch({2}, {}, f32.arg(), 63, 1.0f, 32); // divisibility by 16 of n
   EXPECT_EQ(k.stats().compiles, 4);
-  k.launch({2}, {}, f16.data(), 64, 7.0f, 32);
+  k.launch({2}, {}, f16.arg(), 64, 7.0f, 32);
   EXPECT_EQ(k.stats().compiles, 4);
   for (size_t i = 0; i < 64; ++i)
     ASSERT_EQ(f16.get(i), 7.0);
@@ -58,7 +58,7 @@ TEST(Launch, ConcurrentFirstLaunchesCompileOnce) {
     outs.emplace_back(DType::f32, 256);
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t)
-    threads.emplace_back([&, t] { k.launch({8}, {}, outs[size_t(t)].data(), 256, float(t), 32); });
+    threads.emplace_back([&, t] { k.launch({8}, {}, outs[size_t(t)].arg(), 256, float(t), 32); });
   for (auto& th : threads)
     th.join();
   EXPECT_EQ(k.stats().compiles, 1);
@@ -71,7 +71,7 @@ TEST(Launch, EmptyGridRunsNothing) {
   auto k = make_fill();
   HostArray out(DType::f32, 32);
   out.poison();
-  k.launch({0}, {}, out.data(), 32, 1.0f, 32);
+  k.launch({0}, {}, out.arg(), 32, 1.0f, 32);
   EXPECT_TRUE(std::isnan(out.get(0)));
 }
 
@@ -93,7 +93,7 @@ TEST(Launch, ThreeDimensionalGrid) {
   });
   HostArray out(DType::i32, 3 * 4 * 5);
   out.poison();
-  k.launch({3, 4, 5}, {}, out.data());
+  k.launch({3, 4, 5}, {}, out.arg());
   for (int z = 0; z < 5; ++z)
     for (int y = 0; y < 4; ++y)
       for (int x = 0; x < 3; ++x)
@@ -104,9 +104,9 @@ TEST(Launch, MaxRecompilesTurnsTheNextCompileIntoAnError) {
   auto k = make_fill();
   HostArray out(DType::f32, 64);
   ::setenv("TESSEL_MAX_RECOMPILES", "1", 1);
-  k.launch({2}, {}, out.data(), 64, 1.0f, 32);
-  k.launch({1}, {}, out.data(), 64, 1.0f, 64); // first recompile: allowed
-  tessel::testing::expect_error([&] { k.launch({4}, {}, out.data(), 64, 1.0f, 16); },
+  k.launch({2}, {}, out.arg(), 64, 1.0f, 32);
+  k.launch({1}, {}, out.arg(), 64, 1.0f, 64); // first recompile: allowed
+  tessel::testing::expect_error([&] { k.launch({4}, {}, out.arg(), 64, 1.0f, 16); },
                                 {"TESSEL_MAX_RECOMPILES=1 exceeded", "parameter 3 (Const<i32>)"});
   ::unsetenv("TESSEL_MAX_RECOMPILES");
 }

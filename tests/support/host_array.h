@@ -3,6 +3,7 @@
 #pragma once
 
 #include "tessel/dtype.h"
+#include "tessel/runtime/tensor_view.h"
 
 #include <gtest/gtest.h>
 
@@ -21,6 +22,8 @@ public:
   DType dtype() const { return dtype_; }
   size_t size() const { return n_; }
   void* data() { return bytes_.data(); }
+  // The buffer as a launch argument (a 1-D TensorView that carries the dtype).
+  TensorView arg() { return TensorView(bytes_.data(), dtype_, {int64_t(n_)}); }
 
   double get(size_t i) const {
     const uint8_t* p = bytes_.data() + i * dtype_bytes(dtype_);

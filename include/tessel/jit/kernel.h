@@ -54,7 +54,9 @@ struct ArgValue {
 template <class T> ArgValue to_arg(const T& v) {
   ArgValue a;
   using U = std::remove_cvref_t<T>;
-  if constexpr (std::is_pointer_v<U>) {
+  if constexpr (std::is_array_v<U>) {
+    return to_arg(&v[0]);
+  } else if constexpr (std::is_pointer_v<U>) {
     using E = std::remove_cv_t<std::remove_pointer_t<U>>;
     static_assert(Element<E>, "a pointer argument must point at bool, int8_t, int16_t, int32_t, "
                               "int64_t, tessel::half, tessel::bfloat16, float or double");

@@ -141,6 +141,14 @@ Tensor binary_scalar(BinaryOp op, const Tensor& t, double s, bool integral, bool
   template <Scalar S> Tensor operator op(S a, At<Tensor> b) {                                      \
     return binary_scalar(BinaryOp::kind, b.value, static_cast<double>(a), std::is_integral_v<S>,  \
                          true, b.loc);                                                             \
+  }                                                                                                \
+  template <class S> Tensor operator op(At<Tensor> a, Const<S> b) {                                \
+    return binary_scalar(BinaryOp::kind, a.value, static_cast<double>(b.value),                    \
+                         std::is_integral_v<S>, false, a.loc);                                     \
+  }                                                                                                \
+  template <class S> Tensor operator op(Const<S> a, At<Tensor> b) {                                \
+    return binary_scalar(BinaryOp::kind, b.value, static_cast<double>(a.value),                    \
+                         std::is_integral_v<S>, true, b.loc);                                      \
   }
 TESSEL_BINARY_OPERATOR(+, Add)
 TESSEL_BINARY_OPERATOR(-, Sub)

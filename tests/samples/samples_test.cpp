@@ -1,0 +1,133 @@
+// Each sample kernel on the CPU backend against its plain C++ reference, for f32, f16 and bf16
+// buffers, with sizes that are not multiples of the block, outputs poisoned before the launch.
+// Inputs are rounded to the buffer's type first, so the reference sees exactly what the kernel
+// sees; the tolerance then covers the kernel's own arithmetic and the final rounding.
+#include "samples/reference.h"
+#include "support/host_array.h"
+#include "tessel/samples/samples.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using tessel::DType;
+using tessel::testing::HostArray;
+namespace samples = tessel::samples;
+namespace ref = tessel::samples::reference;
+
+namespace {
+
+std::vector<float> to_floats(const HostArray& a) {
+  std::vector<float> v(a.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    v[i] = float(a.get(i));
+  return v;
+}
+
+void expect_close(const HostArray& got, const std::vector<float>& want, double tol,
+                  const std::string& what) {
+  int bad = 0;
+  for (size_t i = 0; i < got.size() && bad < 5; ++i)
+    if (!tessel::testing::close_enough(got.get(i), want[i], tol)) {
+      ADD_FAILURE() << what << " at " << i << ": got " << got.get(i) << ", want " << want[i];
+      ++bad;
+    }
+}
+
+// Tolerance for a result that went through f32 math and one rounding to `t`.
+double result_tolerance(DType t) {
+  return t == DType::f32 ? 2e-6 : tessel::testing::tolerance_for(t, 2);
+}
+
+class Samples : public ::testing::TestWithParam<DType> {};
+
+TEST_P(Samples, VectorAdd) {
+  const DType t = GetParam();
+  for (int64_t n : {1, 1000, 4097}) {
+    HostArray a(t, size_t(n)), b(t, size_t(n)), out(t, size_t(n));
+    a.fill_random(1, -10, 10);
+    b.fill_random(2, -10, 10);
+    out.poison();
+    const int block = 256;
+    samples::vector_add().launch({(n + block - 1) / block}, {}, out.arg(), a.arg(), b.arg(), n,
+                                 block);
+    std::vector<float> want(static_cast<size_t>(n));
+    ref::vector_add(to_floats(a), to_floats(b), want);
+    expect_close(out, want, result_tolerance(t), "vector_add n=" + std::to_string(n));
+  }
+}
+
+TEST_P(Samples, Softmax) {
+  const DType t = GetParam();
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {7, 100}, {33, 513}}) {
+    HostArray x(t, size_t(rows * cols)), y(t, size_t(rows * cols));
+    x.fill_random(3, -5, 5);
+    y.poison();
+    samples::softmax().launch({rows}, {}, y.arg(), x.arg(), cols, cols,
+                              int(samples::next_power_of_two(cols)));
+    std::vector<float> want(static_cast<size_t>(rows * cols));
+    ref::softmax(to_floats(x), want, rows, cols);
+    expect_close(y, want, result_tolerance(t) * 4,
+                 "softmax " + std::to_string(rows) + "x" + std::to_string(cols));
+  }
+}
+
+TEST_P(Samples, LayerNorm) {
+  const DType t = GetParam();
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{3, 10}, {17, 300}}) {
+    HostArray x(t, size_t(rows * cols)), w(t, size_t(cols)), b(t, size_t(cols)),
+        y(t, size_t(rows * cols));
+    x.fill_random(4, -3, 3);
+    w.fill_random(5, 0.5, 1.5);
+    b.fill_random(6, -1, 1);
+    y.poison();
+    const float eps = 1e-5f;
+    samples::layer_norm().launch({rows}, {}, y.arg(), x.arg(), w.arg(), b.arg(), cols, cols,
+                                 eps, int(samples::next_power_of_two(cols)));
+    std::vector<float> want(static_cast<size_t>(rows * cols));
+    ref::layer_norm(to_floats(x), to_floats(w), to_floats(b), want, rows, cols, eps);
+    expect_close(y, want, t == DType::f32 ? 2e-5 : result_tolerance(t) * 2,
+                 "layer_norm " + std::to_string(rows) + "x" + std::to_string(cols));
+  }
+}
+
+TEST_P(Samples, Matmul) {
+  const DType t = GetParam();
+  const int64_t m = 45, n = 70, k = 37;
+  HostArray a(t, size_t(m * k)), b(t, size_t(k * n)), c(DType::f32, size_t(m * n));
+  a.fill_random(7, -1, 1);
+  b.fill_random(8, -1, 1);
+  c.poison();
+  const int bm = 16, bn = 32, bk = 16;
+  samples::matmul().launch({(m + bm - 1) / bm, (n + bn - 1) / bn}, {}, c.arg(), a.arg(),
+                           b.arg(), m, n, k, k, n, n, bm, bn, bk);
+  std::vector<float> want(static_cast<size_t>(m * n));
+  ref::matmul(to_floats(a), to_floats(b), want, m, n, k);
+  expect_close(c, want, 1e-5, "matmul");
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, Samples, ::testing::Values(DType::f32, DType::f16, DType::bf16),
+                         [](const ::testing::TestParamInfo<DType>& info) {
+                           return std::string(tessel::dtype_name(info.param));
+                         });
+
+TEST(SamplesInt, VectorAddI32) {
+  const int64_t n = 777;
+  HostArray a(DType::i32, n), b(DType::i32, n), out(DType::i32, n);
+  a.fill_random(9, -1e6, 1e6);
+  b.fill_random(10, -1e6, 1e6);
+  out.poison();
+  samples::vector_add().launch({(n + 127) / 128}, {}, out.arg(), a.arg(), b.arg(), n, 128);
+  for (size_t i = 0; i < size_t(n); ++i)
+    ASSERT_EQ(out.get(i), a.get(i) + b.get(i)) << i;
+}
+
+TEST(Demo, EverySampleIsWithinTolerance) {
+  for (const auto& s : samples::demo_samples()) {
+    samples::DemoResult r = s.run();
+    EXPECT_TRUE(r.ok()) << r.name << ": max abs error " << r.max_abs_error << " > "
+                        << r.tolerance;
+  }
+}
+
+} // namespace

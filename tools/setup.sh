@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Sets up a Debian 12 machine for tessel, builds it, and runs the demo or the tests.
+#
+#   bash tools/setup.sh demo    install what is missing, build (release), run `tessel demo`
+#   bash tools/setup.sh test    install what is missing, build (release), run the whole test suite
+#   bash tools/setup.sh build   install what is missing and build
+#
+# Idempotent. As root it installs missing Debian packages with apt-get; otherwise it prints the
+# exact `sudo apt-get install ...` line and stops. ccache is used when present. CUDA is optional.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+action="${1:-demo}"
+preset="${TESSEL_PRESET:-release}"
+
+packages=(cmake ninja-build g++ ccache llvm-19-dev llvm-19-tools libfmt-dev libgtest-dev
+          libbenchmark-dev libdlpack-dev zlib1g-dev libzstd-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "tessel setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "tessel setup: missing packages. Run:"
+    echo "  sudo apt-get install ${missing[*]}"
+    exit 1
+  fi
+fi
+
+if [[ ! -f "build/$preset/build.ninja" ]]; then
+  cmake --preset "$preset" >/dev/null
+fi
+cmake --build --preset "$preset"
+
+case "$action" in
+  demo) "build/$preset/bin/tessel" demo ;;
+  test) ctest --preset "$preset" ;;
+  build) ;;
+  *) echo "usage: bash tools/setup.sh [demo|test|build]" >&2; exit 2 ;;
+esac
