@@ -1,17 +1,34 @@
-# Runs one FileCheck test: every line "// RUN: %tool ARGS" of INPUT runs TOOL with ARGS (%s is
-# INPUT) and pipes its stdout+stderr to `FileCheck INPUT ARGS...` (the arguments after
-# "| FileCheck %s"). "// RUN: not %tool ..." expects the tool to fail.
+# Runs one FileCheck test: every line "// RUN: [not] %tool ARGS [2>&1] [| FileCheck %s FCARGS]" of
+# INPUT runs TOOL with ARGS (%s is INPUT) and, when the line pipes into FileCheck, checks the tool's
+# stdout followed by its stderr with `FileCheck INPUT FCARGS` (the checks come from INPUT itself).
+# "not" expects the tool to fail. Arguments are split before %s is substituted, so paths with spaces
+# survive.
 file(STRINGS ${INPUT} run_lines REGEX "^// RUN: ")
 if(NOT run_lines)
   message(FATAL_ERROR "${INPUT} has no // RUN: line")
 endif()
+
+# Splits `text` into arguments and replaces %s by INPUT in each; the result goes to `out`.
+function(split_and_substitute text out)
+  separate_arguments(args UNIX_COMMAND "${text}")
+  set(result "")
+  foreach(a IN LISTS args)
+    string(REPLACE "%s" "${INPUT}" a "${a}")
+    list(APPEND result "${a}")
+  endforeach()
+  set(${out} "${result}" PARENT_SCOPE)
+endfunction()
+
 foreach(line IN LISTS run_lines)
-  string(REGEX REPLACE "^// RUN: " "" cmd "${line}")
-  string(REPLACE "%s" "${INPUT}" cmd "${cmd}")
-  set(check_args "")
+  string(REGEX REPLACE "^// RUN: *" "" cmd "${line}")
+  set(use_filecheck FALSE)
+  set(check_text "")
   if(cmd MATCHES "\\| *FileCheck(.*)$")
-    set(check_args "${CMAKE_MATCH_1}")
+    set(use_filecheck TRUE)
+    set(check_text "${CMAKE_MATCH_1}")
     string(REGEX REPLACE "\\| *FileCheck.*$" "" cmd "${cmd}")
+    # FileCheck is given INPUT as its check file below: drop the "%s" that names it here.
+    string(REGEX REPLACE "^ *%s( |$)" " " check_text "${check_text}")
   endif()
   set(expect_fail FALSE)
   if(cmd MATCHES "^not ")
@@ -19,20 +36,23 @@ foreach(line IN LISTS run_lines)
     string(REGEX REPLACE "^not " "" cmd "${cmd}")
   endif()
   string(REPLACE "2>&1" "" cmd "${cmd}")
-  string(REPLACE "%tool" "" cmd "${cmd}")
-  separate_arguments(tool_args UNIX_COMMAND "${cmd}")
-  separate_arguments(fc_args UNIX_COMMAND "${check_args}")
+  string(REGEX REPLACE "^ *%tool( |$)" " " cmd "${cmd}")
+  split_and_substitute("${cmd}" tool_args)
+  split_and_substitute("${check_text}" fc_args)
   execute_process(COMMAND ${TOOL} ${tool_args} OUTPUT_VARIABLE out ERROR_VARIABLE err
                   RESULT_VARIABLE rc)
   if(NOT expect_fail AND NOT rc EQUAL 0)
     message(FATAL_ERROR "tool failed (${rc}) on ${INPUT}:\n${err}")
   endif()
   if(expect_fail AND rc EQUAL 0)
-    message(FATAL_ERROR "tool was expected to fail on ${INPUT} but succeeded")
+    message(FATAL_ERROR "tool was expected to fail on ${INPUT} but succeeded:\n${out}")
+  endif()
+  if(NOT use_filecheck)
+    continue()
   endif()
   string(APPEND out "${err}")
-  string(RANDOM LENGTH 8 rnd)
-  set(tmp /tmp/tessel-filecheck-${rnd}.txt)
+  string(RANDOM LENGTH 12 rnd)
+  set(tmp ${CMAKE_CURRENT_BINARY_DIR}/tessel-filecheck-${rnd}.txt)
   file(WRITE ${tmp} "${out}")
   execute_process(COMMAND ${FILECHECK} ${INPUT} ${fc_args} --input-file ${tmp}
                   RESULT_VARIABLE fc_rc ERROR_VARIABLE fc_err)
