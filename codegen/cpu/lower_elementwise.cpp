@@ -45,7 +45,7 @@ int Lowering::lazy_cost(const ir::Value* v) {
   if (auto it = cost_cache_.find(v); it != cost_cache_.end())
     return it->second;
   const ir::Op& op = *v->defining_op();
-  int own = 0;
+  int own = op.opcode() == ir::Opcode::Load ? 2 : 0;
   if (op.has(ir::ELEMENTWISE)) {
     own = 1;
     if (op.operand(0)->type()->is_float() || op.result()->type()->is_float())
@@ -126,6 +126,7 @@ llvm::Value* Lowering::lazy_element(const ir::Op& op, const Index& idx) {
     return b.CreateAdd(i, llvm::ConstantInt::get(i->getType(), op.int_attr("start")), "", true, true);
   }
   case Opcode::Splat: return element(op.operand(0), {});
+  case Opcode::Load: return fused_load_element(op, idx);
   case Opcode::Broadcast: {
     // NumPy: shapes align at the right; dims of size 1 repeat.
     const ir::Value* in = op.operand(0);

@@ -260,6 +260,7 @@ void Lowering::count_uses(const ir::Block& block) {
     for (const ir::Value* v : op.operands()) {
       UseInfo& u = uses_[v];
       ++u.count;
+      u.user = &op;
       const ir::Block* def =
           v->is_block_arg() ? v->owner_block() : v->defining_op()->parent_block();
       if (def != op.parent_block())

@@ -26,7 +26,93 @@ void guarded(Lowering& l, llvm::Value* mask, const std::function<void()>& access
     join(access_end, skip_from);
 }
 
+// Emits `emit(/*masked=*/false)` where `mask` holds for every element of `shape`, else
+// `emit(/*masked=*/true)`.
+void with_full_mask_fast_path(Lowering& l, const ir::Value* mask, std::span<const int64_t> shape,
+                              const std::function<void(bool masked)>& emit) {
+  auto& b = l.b;
+  llvm::Value* slot;
+  {
+    llvm::IRBuilder<> eb(l.entry_block, l.entry_block->begin());
+    slot = eb.CreateAlloca(b.getInt1Ty());
+  }
+  b.CreateStore(b.getTrue(), slot);
+  l.loop_nest(shape, [&](const Index& idx) {
+    llvm::Value* m = l.element(mask, mask->type()->rank() == 0 ? Index{} : idx);
+    b.CreateStore(b.CreateAnd(b.CreateLoad(b.getInt1Ty(), slot), m), slot);
+  });
+  llvm::Value* all = b.CreateLoad(b.getInt1Ty(), slot);
+  auto* fast = llvm::BasicBlock::Create(l.ctx, "mask.full", l.llfn);
+  auto* slow = llvm::BasicBlock::Create(l.ctx, "mask.partial", l.llfn);
+  auto* join = llvm::BasicBlock::Create(l.ctx, "mask.join", l.llfn);
+  b.CreateCondBr(all, fast, slow);
+  b.SetInsertPoint(fast);
+  l.known_true_masks.push_back(mask);
+  emit(false);
+  l.known_true_masks.pop_back();
+  b.CreateBr(join);
+  b.SetInsertPoint(slow);
+  emit(true);
+  b.CreateBr(join);
+  b.SetInsertPoint(join);
+}
+
+bool writes_memory(const ir::Op& op) {
+  // Regions may hold stores; look no further.
+  return op.opcode() == ir::Opcode::Store || op.num_regions() > 0;
+}
+
 } // namespace
+
+bool Lowering::can_fuse_load(const ir::Op& load) {
+  const ir::Value* v = load.result();
+  if (v->type()->rank() == 0)
+    return false;
+  // Follow single uses through lazy ops to the op that evaluates the chain.
+  const ir::Op* user = nullptr;
+  for (;;) {
+    const UseInfo& u = uses_[v];
+    if (u.count != 1 || u.outside_block)
+      return false;
+    user = u.user;
+    if (!can_be_lazy(user->opcode()) || user->num_results() != 1 || user->result()->type()->rank() == 0)
+      break;
+    v = user->result();
+  }
+  if (user->opcode() == ir::Opcode::Load) // an address computed from loaded values: keep order
+    return false;
+  const ir::Block& block = *load.parent_block();
+  bool between = false;
+  for (const auto& op : block.ops()) {
+    if (op.get() == user)
+      return between;
+    if (between && writes_memory(*op))
+      return false;
+    if (op.get() == &load)
+      between = true;
+  }
+  return false;
+}
+
+llvm::Value* Lowering::fused_load_element(const ir::Op& op, const Index& idx) {
+  auto at = [&](const ir::Value* v) { return element(v, v->type()->rank() == 0 ? Index{} : idx); };
+  const ir::Type* elem = op.result()->type()->element();
+  llvm::Value* p = at(op.operand(0));
+  const ir::Value* mask = op.num_operands() > 1 ? op.operand(1) : nullptr;
+  if (!mask || std::find(known_true_masks.begin(), known_true_masks.end(), mask) != known_true_masks.end())
+    return load_element(p, elem);
+  // No branches in lazy code: masked-off elements read a stack slot instead of their address.
+  llvm::Value* m = at(mask);
+  llvm::Value* dummy;
+  {
+    llvm::IRBuilder<> eb(entry_block, entry_block->begin());
+    dummy = eb.CreateAlloca(b.getInt64Ty());
+    eb.CreateStore(b.getInt64(0), dummy);
+  }
+  llvm::Value* v = load_element(b.CreateSelect(m, p, dummy), elem);
+  llvm::Value* other = op.num_operands() > 2 ? at(op.operand(2)) : llvm::Constant::getNullValue(v->getType());
+  return b.CreateSelect(m, v, other);
+}
 
 void Lowering::lower_load(const ir::Op& op) {
   if (op.num_operands() < 1 || op.num_operands() > 3)
@@ -38,11 +124,15 @@ void Lowering::lower_load(const ir::Op& op) {
   const ir::Type* elem = rt->element();
   if (!ptr->type()->is_pointer_like())
     unsupported(op, "the address operand is not a pointer");
+  if (can_fuse_load(op)) {
+    reps_[op.result()] = Rep{Rep::Kind::Lazy, nullptr, nullptr};
+    return;
+  }
 
-  auto one = [&](const Index& idx) -> llvm::Value* {
+  auto one = [&](const Index& idx, bool masked) -> llvm::Value* {
     auto at = [&](const ir::Value* v) { return element(v, v->type()->rank() == 0 ? Index{} : idx); };
     llvm::Value* p = at(ptr);
-    if (!mask)
+    if (!masked)
       return load_element(p, elem);
     llvm::Value* fallback = other ? at(other) : llvm::Constant::getNullValue(compute_type(elem));
     llvm::Value* m = at(mask);
@@ -59,14 +149,20 @@ void Lowering::lower_load(const ir::Op& op) {
   };
 
   if (rt->rank() == 0) {
-    set_scalar(op.result(), one({}));
+    set_scalar(op.result(), one({}, mask != nullptr));
     return;
   }
   llvm::Value* storage = new_array(rt);
-  loop_nest(rt->dims(), [&](const Index& idx) {
-    llvm::Value* v = one(idx);
-    store_element(v, element_address(storage, rt, idx), elem);
-  });
+  auto fill = [&](bool masked) {
+    loop_nest(rt->dims(), [&](const Index& idx) {
+      llvm::Value* v = one(idx, masked);
+      store_element(v, element_address(storage, rt, idx), elem);
+    });
+  };
+  if (mask)
+    with_full_mask_fast_path(*this, mask, rt->dims(), fill);
+  else
+    fill(false);
   set_stored(op.result(), storage);
 }
 
@@ -79,18 +175,24 @@ void Lowering::lower_store(const ir::Op& op) {
   if (!ptr->type()->is_pointer_like())
     unsupported(op, "the address operand is not a pointer");
   const ir::Type* elem = ptr->type()->element()->pointee();
-  loop_nest(ptr->type()->dims(), [&](const Index& idx) {
-    auto at = [&](const ir::Value* v) { return element(v, v->type()->rank() == 0 ? Index{} : idx); };
-    // Value and address are computed unconditionally (they never trap); only the access is
-    // predicated, which keeps the loop body simple for the vectorizer.
-    llvm::Value* p = at(ptr);
-    llvm::Value* v = at(value);
-    if (!mask) {
-      store_element(v, p, elem);
-      return;
-    }
-    guarded(*this, at(mask), [&] { store_element(v, p, elem); });
-  });
+  auto write = [&](bool masked) {
+    loop_nest(ptr->type()->dims(), [&](const Index& idx) {
+      auto at = [&](const ir::Value* v) { return element(v, v->type()->rank() == 0 ? Index{} : idx); };
+      // Value and address are computed unconditionally (they never trap); only the access is
+      // predicated, which keeps the loop body simple for the vectorizer.
+      llvm::Value* p = at(ptr);
+      llvm::Value* v = at(value);
+      if (!masked) {
+        store_element(v, p, elem);
+        return;
+      }
+      guarded(*this, at(mask), [&] { store_element(v, p, elem); });
+    });
+  };
+  if (mask && ptr->type()->rank() > 0)
+    with_full_mask_fast_path(*this, mask, ptr->type()->dims(), write);
+  else
+    write(mask != nullptr);
 }
 
 } // namespace tessel::codegen::cpu::detail

@@ -19,6 +19,12 @@
 // Element values travel in a "compute type": f16 and bf16 as f32 (rounded back after each op, as
 // ir.h requires), i1 as i1, pointers as `ptr`. In memory they use a "storage type": f16 as `half`,
 // bf16 as i16 (explicit round-to-nearest-even conversion), i1 as i8.
+//
+// A load whose value flows, through single-use lazy ops, into one consumer in the same block with
+// no memory write in between is itself lazy ("fused"): `store(out, load(in) * 2)` is one loop.
+// Element i is then read before element i is written but possibly after element j < i was
+// written: an in-place update whose store addresses overlap other elements' load addresses sees
+// new values, as it does on a GPU, where the threads of a program are not ordered either.
 #pragma once
 
 #include "tessel/ir/ir.h"
@@ -124,6 +130,13 @@ public:
   std::vector<llvm::Value*> write_values(std::span<const ir::Value* const> values,
                                          std::span<llvm::Value* const> targets, bool may_alias);
 
+  // True when `load` may stay lazy: see lower_memory.cpp.
+  bool can_fuse_load(const ir::Op& load);
+  // A lazy (fused) load evaluated at one index.
+  llvm::Value* fused_load_element(const ir::Op& load, const Index& index);
+  // Masks known to hold everywhere in the code being emitted (the full-block fast path).
+  std::vector<const ir::Value*> known_true_masks;
+
   llvm::LLVMContext& ctx;
   llvm::Module& module;
   const ir::Function& fn;
@@ -138,6 +151,7 @@ private:
   struct UseInfo {
     int count = 0;
     bool outside_block = false; // used in a block other than the defining one
+    const ir::Op* user = nullptr; // the last user seen
   };
   void count_uses(const ir::Block& block);
   bool should_store(const ir::Value* v);
