@@ -194,6 +194,12 @@ llvm::Value* Lowering::apply_elementwise(const ir::Op& op, std::span<llvm::Value
   }
   const bool is_float = t->is_float();
   const bool is_ptr = t->is_pointer();
+  // Float-only ops (ops.def: verify_float_arith) on integers would make invalid LLVM IR.
+  if (!is_float && ir::op_info(op.opcode()).verifier == ir::op_info(Opcode::Exp).verifier)
+    unsupported(op, "a float op with integer operands");
+  bool is_compare = op.opcode() >= Opcode::CmpEq && op.opcode() <= Opcode::CmpGe;
+  if (is_ptr && !is_compare)
+    unsupported(op, "arithmetic on pointers (use addptr)");
   auto fcall = [&](ID id) -> llvm::Value* {
     return b.CreateIntrinsic(a[0]->getType(), id, {a[0]});
   };
@@ -287,8 +293,6 @@ llvm::Value* Lowering::apply_elementwise(const ir::Op& op, std::span<llvm::Value
     unsupported(op, "not an elementwise op");
   }
   TESSEL_ASSERT(r != nullptr, "elementwise op produced no value");
-  if (is_float && !a[0]->getType()->isFloatingPointTy())
-    unsupported(op, "float op on non-float operands");
   return is_float ? round_to(r, rt) : r;
 }
 

@@ -161,6 +161,40 @@ TEST(CpuControl, WhileWithScalarAndTensor) {
     ASSERT_EQ(bout.get(j), j + 7); // 1, 2, 4, ..., 64: seven doublings
 }
 
+// x = load p; store p, x + 1; y = load p; store q, y * 2: the second load must see the store
+// (a fused load is never moved past a memory write).
+TEST(CpuControl, LoadAfterStoreSeesTheStore) {
+  KernelBuilder k("rmw");
+  ir::Value* p = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* q = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* n = k.arg(k.i32());
+  ir::Value* offs = k.arange(kB);
+  ir::Value* mask = k.cmp(Opcode::CmpLt, offs, k.splat(n, {kB}));
+  ir::Value* x = k.load(k.addptr(p, offs), mask);
+  k.store(k.addptr(p, offs), k.bin(Opcode::Add, x, k.cfloat(1, x->type())), mask);
+  ir::Value* y = k.load(k.addptr(p, offs), mask);
+  k.store(k.addptr(q, offs), k.bin(Opcode::Mul, y, k.cfloat(2, y->type())), mask);
+  k.ret();
+  auto kernel = codegen::cpu::compile(k.fn);
+  for (int32_t count : {int32_t(kB), int32_t(kB - 5)}) {
+    Buffer bp(ScalarKind::F32, kB), bq(ScalarKind::F32, kB);
+    bp.fill_random(8, -3, 3);
+    Buffer orig = bp;
+    void *pp = bp.data(), *pq = bq.data();
+    int32_t c = count;
+    launch(*kernel, {&pp, &pq, &c}, {1, 1, 1});
+    for (int j = 0; j < kB; ++j) {
+      if (j < count) {
+        ASSERT_FLOAT_EQ(bp.get(j), float(orig.get(j) + 1));
+        ASSERT_FLOAT_EQ(bq.get(j), float((orig.get(j) + 1) * 2));
+      } else {
+        ASSERT_EQ(bp.get(j), orig.get(j));
+        ASSERT_TRUE(std::isnan(bq.get(j)));
+      }
+    }
+  }
+}
+
 TEST(CpuControl, UnloweredOpIsAnErrorWithItsLocation) {
   KernelBuilder k("bad");
   k.b.set_location(SourceLoc{"user_kernel.cpp", 42, 7});
