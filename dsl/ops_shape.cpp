@@ -57,7 +57,10 @@ Tensor full(const Shape& shape, double value, DType dtype, Loc l) {
   return Tensor(detail::constant_like(value, dtype, shape, loc));
 }
 
-Tensor zeros(const Shape& shape, DType dtype, Loc l) { return full(shape, 0, dtype, l); }
+Tensor zeros(const Shape& shape, DType dtype, Loc l) {
+  check_shape(shape, SourceLoc::from(l), "zeros");
+  return full(shape, 0, dtype, l);
+}
 
 Tensor scalar(double value, DType dtype, Loc l) {
   return Tensor(detail::constant_like(value, dtype, {}, SourceLoc::from(l)));
