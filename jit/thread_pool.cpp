@@ -6,12 +6,23 @@
 #include "tessel/error.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 namespace tessel::jit {
 
+// TESSEL_CPU_THREADS=N sets the number of workers (default: one per hardware thread).
+static unsigned configured_workers() {
+  if (const char* v = std::getenv("TESSEL_CPU_THREADS")) {
+    long n = std::strtol(v, nullptr, 10);
+    if (n >= 1 && n <= 1024)
+      return unsigned(n);
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 ThreadPool& ThreadPool::instance() {
-  static ThreadPool pool(std::max(1u, std::thread::hardware_concurrency()));
+  static ThreadPool pool(configured_workers());
   return pool;
 }
 

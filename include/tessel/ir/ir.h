@@ -20,7 +20,10 @@
 //  * `addptr p, off` advances p by `off` elements of p's pointee type.
 //  * `load ptr [, mask [, other]]` reads each element whose mask is true; masked-off elements are
 //    `other`, or zero when `other` is absent. `store ptr, value [, mask]` writes only where the mask
-//    is true. Masked-off addresses are never touched, so they may be out of bounds.
+//    is true. Masked-off addresses are never touched, so they may be out of bounds. Within one
+//    program, a load and a later store that touch the same address in *different* elements are not
+//    ordered (as on a GPU, where the program's threads are not): an in-place update must not read
+//    elements that another element of the same store writes.
 //  * `reduce_* {axis}` removes `axis` from the shape. The order of combination is unspecified
 //    (sums may differ from a sequential loop by rounding). `reduce_argmax/argmin` return the i32
 //    index of the first maximum/minimum. `reduce {axis}` combines with its region, whose block takes

@@ -1,0 +1,186 @@
+// CPU-backend figures for the foundation: cold compile latency of softmax and layer_norm (by
+// stage), host overhead of a launch of an already compiled empty kernel, and throughput of vector
+// add and softmax against plain -O3 -march=native C++ loops over the same arrays in the same run.
+//
+//   build/release/bin/bench_cpu            (TESSEL_CPU_THREADS=1 for single-threaded figures)
+#include "tessel/samples/samples.h"
+#include "tessel/tessel.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace tl = tessel::lang;
+namespace samples = tessel::samples;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+template <class F> double median_ms(int reps, F&& f) {
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    f();
+    t.push_back(ms_since(t0));
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+template <class F> double best_ms(int reps, F&& f) {
+  double best = 1e300;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    f();
+    best = std::min(best, ms_since(t0));
+  }
+  return best;
+}
+
+// A kernel object with the same body as the sample, but its own (empty) specialization table, so
+// that its first launch traces and compiles from scratch.
+tessel::Kernel fresh(const tessel::Kernel& k) { return tessel::Kernel(k.def()); }
+
+void cold_compile() {
+  std::printf("== cold compile (trace + passes + LLVM O3 + object code + ORC), median of 7 ==\n");
+  std::printf("%-11s %8s %8s %8s %8s %8s %8s %8s\n", "kernel", "total", "trace", "passes", "lower",
+              "O3", "codegen", "link");
+  const int64_t rows = 4, cols = 1000;
+  std::vector<float> x(rows * cols, 1.0f), y(rows * cols), w(cols, 1.0f), b(cols, 0.0f);
+  struct Case {
+    const char* name;
+    const tessel::Kernel& kernel;
+    std::function<void(const tessel::Kernel&)> launch;
+  };
+  std::vector<Case> cases = {
+      {"softmax", samples::softmax(),
+       [&](const tessel::Kernel& k) { k.launch({rows}, {}, y.data(), x.data(), cols, cols, 1024); }},
+      {"layer_norm", samples::layer_norm(),
+       [&](const tessel::Kernel& k) {
+         k.launch({rows}, {}, y.data(), x.data(), w.data(), b.data(), cols, cols, 1e-5f, 1024);
+       }},
+  };
+  for (const Case& c : cases) {
+    std::vector<tessel::CompileTimes> all;
+    for (int i = 0; i < 7; ++i) {
+      tessel::Kernel k = fresh(c.kernel);
+      c.launch(k);
+      all.push_back(k.last_compile_times());
+    }
+    std::sort(all.begin(), all.end(),
+              [](const auto& p, const auto& q) { return p.total_ms() < q.total_ms(); });
+    const tessel::CompileTimes& m = all[all.size() / 2];
+    std::printf("%-11s %6.1fms %6.1fms %6.1fms %6.1fms %6.1fms %6.1fms %6.1fms\n", c.name,
+                m.total_ms(), m.trace_ms, m.passes_ms, m.lower_ms, m.optimize_ms, m.codegen_ms,
+                m.link_ms);
+  }
+}
+
+void launch_overhead() {
+  std::printf("\n== host overhead of a launch of a compiled, empty kernel ==\n");
+  tessel::Kernel empty = tl::kernel("empty", [](tl::Ptr, tl::Int) {});
+  float dummy[4];
+  empty.launch({1}, {}, dummy, 3); // compile
+  const int n = 2'000'000;
+  double best_ns = 1e300;
+  for (int rep = 0; rep < 5; ++rep) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i)
+      empty.launch({1}, {}, dummy, i);
+    best_ns = std::min(best_ns, ms_since(t0) * 1e6 / n);
+  }
+  std::printf("grid {1}: %.0f ns per launch (argument checks, signature lookup, packing, call)\n",
+              best_ns);
+  const int n2 = 20'000;
+  double pool_ns = 1e300;
+  for (int rep = 0; rep < 5; ++rep) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < n2; ++i)
+      empty.launch({64}, {}, dummy, i);
+    pool_ns = std::min(pool_ns, ms_since(t0) * 1e6 / n2);
+  }
+  std::printf("grid {64}: %.0f ns per launch (the same plus waking the thread pool)\n", pool_ns);
+}
+
+__attribute__((noinline)) void plain_add(const float* a, const float* b, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = a[i] + b[i];
+}
+
+__attribute__((noinline)) void plain_softmax(const float* in, float* out, int64_t rows,
+                                             int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = in + r * cols;
+    float* y = out + r * cols;
+    float m = -INFINITY;
+    for (int64_t c = 0; c < cols; ++c)
+      m = std::max(m, x[c]);
+    float s = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      y[c] = std::exp(x[c] - m);
+      s += y[c];
+    }
+    for (int64_t c = 0; c < cols; ++c)
+      y[c] /= s;
+  }
+}
+
+void throughput() {
+  std::printf("\n== throughput against plain C++ (-O3 -march=native, one thread), best of 7 ==\n");
+  const char* threads = std::getenv("TESSEL_CPU_THREADS");
+  std::printf("tessel runs on %s thread(s) of its pool; the C++ loop on one\n",
+              threads ? threads : "all hardware");
+  const int64_t n = 16 << 20;
+  std::vector<float> a(n), b(n), out(n);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> d(-1, 1);
+  for (int64_t i = 0; i < n; ++i) {
+    a[size_t(i)] = d(rng);
+    b[size_t(i)] = d(rng);
+  }
+  const int block = 4096;
+  auto tessel_add = [&] {
+    samples::vector_add().launch({(n + block - 1) / block}, {}, out.data(), a.data(), b.data(), n,
+                                 block);
+  };
+  tessel_add();
+  double t_plain = best_ms(7, [&] { plain_add(a.data(), b.data(), out.data(), n); });
+  double t_tessel = best_ms(7, tessel_add);
+  double gbs = 3.0 * 4 * double(n) / 1e9;
+  std::printf("vector_add 16M f32: plain %.2f ms (%.1f GB/s), tessel %.2f ms (%.1f GB/s): %.2fx\n",
+              t_plain, gbs / (t_plain / 1e3), t_tessel, gbs / (t_tessel / 1e3), t_plain / t_tessel);
+
+  const int64_t rows = 4096, cols = 4096;
+  std::vector<float> x(size_t(rows * cols)), y(size_t(rows * cols));
+  for (float& v : x)
+    v = d(rng) * 4;
+  auto tessel_softmax = [&] {
+    samples::softmax().launch({rows}, {}, y.data(), x.data(), cols, cols, int(cols));
+  };
+  tessel_softmax();
+  double s_plain = best_ms(7, [&] { plain_softmax(x.data(), y.data(), rows, cols); });
+  double s_tessel = best_ms(7, tessel_softmax);
+  std::printf("softmax 4096x4096 f32: plain two-pass %.2f ms, tessel %.2f ms: %.2fx\n", s_plain,
+              s_tessel, s_plain / s_tessel);
+}
+
+} // namespace
+
+int main() {
+  std::printf("%s\n\n", tessel::build_id().c_str());
+  cold_compile();
+  launch_overhead();
+  throughput();
+  return 0;
+}
