@@ -118,5 +118,36 @@ $L__info: .b8 1, 2, 3
   EXPECT_EQ(r->profile.lines[0].source_line, 12);
 }
 
+TEST(Parser, LabelAfterTheLastInstructionAndExit) {
+  // A branch to a label that follows the final instruction gets an implicit ret; `exit`
+  // ends threads like ret in an entry.
+  std::string ptx = std::string(kHeader) + R"(
+.visible .entry k(.param .u64 out)
+{
+  .reg .pred %p<2>;
+  .reg .b32 %r<3>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd2, %r1, 4;
+  add.s64 %rd3, %rd1, %rd2;
+  setp.lt.u32 %p1, %r1, 4;
+  @%p1 bra END;
+  st.global.u32 [%rd3], %r1;
+  exit;
+END:
+}
+)";
+  Device dev;
+  uint64_t out = *dev.malloc(32 * 4);
+  ASSERT_TRUE(dev.memset(out, 0xff, 32 * 4).ok());
+  std::vector<KernelArg> args = {KernelArg::ptr(out)};
+  auto r = dev.launch(ptx, "k", {1, 1, 1}, {32, 1, 1}, 0, args);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_TRUE(r->ok()) << errors_text(*r);
+  auto v = download<uint32_t>(dev, out, 32);
+  for (uint32_t t = 0; t < 32; ++t) EXPECT_EQ(v[t], t < 4 ? 0xffffffffu : t) << t;
+}
+
 }  // namespace
 }  // namespace tessel::sim::testing

@@ -272,8 +272,14 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   }
   if (!quiet) out << report.profile.to_string();
   for (const Error& e : report.errors) out << e.to_string() << "\n";
-  if (report.dropped_errors) out << report.dropped_errors << " more errors not shown\n";
-  out << (report.ok() ? "ok\n" : fmt::format("{} error(s)\n", report.errors.size() + report.dropped_errors));
+  if (report.ok()) {
+    out << "ok\n";
+  } else {
+    out << fmt::format("{} distinct error(s)", report.errors.size());
+    if (report.dropped_errors)
+      out << fmt::format(", {} further occurrence(s) not shown", report.dropped_errors);
+    out << "\n";
+  }
   return report.ok() ? 0 : 1;
 }
 

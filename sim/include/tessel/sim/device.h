@@ -52,8 +52,9 @@ struct LaunchOptions {
 };
 
 struct LaunchReport {
-  std::vector<Error> errors;   // distinct errors, at most LaunchOptions::max_errors
-  uint64_t dropped_errors = 0;  // errors beyond the cap
+  std::vector<Error> errors;    // distinct errors (one per instruction and kind), at most
+                                // LaunchOptions::max_errors
+  uint64_t dropped_errors = 0;  // further occurrences, and errors beyond the cap
   Profile profile;
   bool ok() const { return errors.empty(); }
 };
