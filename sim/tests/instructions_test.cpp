@@ -337,8 +337,10 @@ TEST(Instructions, LdmatrixTransposeAndStmatrix) {
     EXPECT_EQ(r.out[l], (r0 * 8 + c) | ((r0 + 1) * 8 + c) << 16) << l;
   }
   // 8 rows of 16 bytes at consecutive addresses: one conflict-free wavefront per ldmatrix.
-  for (auto& line : r.report.profile.lines)
-    if (line.opcode.rfind("ldmatrix", 0) == 0) EXPECT_EQ(line.wavefronts, 1u) << line.opcode;
+  for (auto& line : r.report.profile.lines) {
+    if (line.opcode.rfind("ldmatrix", 0) != 0) continue;
+    EXPECT_EQ(line.wavefronts, 1u) << line.opcode;
+  }
 }
 
 TEST(Instructions, BankRulesForWideAccesses) {

@@ -237,16 +237,16 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
       continue;
     }
     bool ok = true;
-    if (s.kind == "i8") { int8_t v; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "u8") { uint8_t v; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "i16") { int16_t v; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "u16") { uint16_t v; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "i32") { int32_t v; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "u32") { uint32_t v; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "i64") { int64_t v; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "u64") { uint64_t v; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "f32") { float v; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "f64") { double v; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
+    if (s.kind == "i8") { int8_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
+    else if (s.kind == "u8") { uint8_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
+    else if (s.kind == "i16") { int16_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
+    else if (s.kind == "u16") { uint16_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
+    else if (s.kind == "i32") { int32_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
+    else if (s.kind == "u32") { uint32_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
+    else if (s.kind == "i64") { int64_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
+    else if (s.kind == "u64") { uint64_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
+    else if (s.kind == "f32") { float v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
+    else if (s.kind == "f64") { double v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
     else return bad("unknown kind (expected i8..u64, f32, f64, in, out or inout)");
     if (!ok) return bad("cannot parse the value");
   }
