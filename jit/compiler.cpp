@@ -1,5 +1,9 @@
-// The compile pipeline: trace -> verify -> canonicalize/cse/licm/dce -> CPU backend.
+// The compile pipeline: trace -> verify -> disk cache lookup -> canonicalize/cse/licm/dce -> CPU
+// backend -> disk cache store.
 #include "jit/compiler.h"
+
+#include "jit/cache_key.h"
+#include "jit/disk_cache.h"
 
 #include "tessel/codegen/transforms.h"
 #include "tessel/ir/pass.h"
@@ -8,6 +12,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 
 namespace tessel::jit {
 namespace {
@@ -50,16 +55,80 @@ std::unique_ptr<ir::Module> trace_and_optimize(const lang::KernelDef& def,
   return module;
 }
 
+namespace {
+
+// The CPU backend's compile options, as the disk-cache key sees them (num_warps and num_stages
+// do not change CPU code, so they are not part of it).
+constexpr const char* kCpuOptions = "backend=cpu opt_level=3";
+const std::string kCpuObjectFile = "object.o";
+
+// The specialization from the disk cache, or null on a miss (or an entry that does not load,
+// which is then removed).
+std::unique_ptr<codegen::cpu::CompiledKernel> load_from_disk(DiskCache& cache, const CacheKey& key,
+                                                             const std::string& kernel_name) {
+  std::optional<CacheEntry> hit = cache.lookup(key, std::span(&kCpuObjectFile, 1));
+  if (!hit)
+    return nullptr;
+  auto stack = hit->numbers.find("max_stack_bytes");
+  if (hit->backend != "cpu" || hit->entry != kernel_name || stack == hit->numbers.end()) {
+    cache.remove(key.hex, "does not describe this CPU kernel");
+    return nullptr;
+  }
+  try {
+    return codegen::cpu::load(hit->entry, std::move(hit->files[kCpuObjectFile]), stack->second);
+  } catch (const Error& e) {
+    cache.remove(key.hex, std::string("could not be loaded (") + e.what() + ")");
+    return nullptr;
+  }
+}
+
+} // namespace
+
 CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
                                  std::span<const lang::ParamBinding> bindings) {
   CpuCompileResult result;
-  std::unique_ptr<ir::Module> module = trace_and_optimize(def, bindings, true, &result.times);
+  std::unique_ptr<ir::Module> module = trace_and_optimize(def, bindings, false, &result.times);
+  const std::string& kernel_name = module->functions.front()->name;
+
+  DiskCache& cache = DiskCache::instance();
+  std::optional<CacheKey> key;
+  if (cache.config().enabled) {
+    auto t0 = std::chrono::steady_clock::now();
+    key = make_cache_key(ir::print(*module), host_cpu_target(), kCpuOptions);
+    result.kernel = load_from_disk(cache, *key, kernel_name);
+    result.times.cache_ms = ms_since(t0);
+    if (result.kernel) {
+      result.times.link_ms = result.kernel->times().link_ms;
+      result.times.cache_ms -= result.times.link_ms;
+      result.source = KernelSource::disk;
+      return result;
+    }
+  }
+
+  auto t1 = std::chrono::steady_clock::now();
+  ir::PassManager pm(verify_each_pass());
+  codegen::add_default_pipeline(pm);
+  pm.run(*module);
+  result.times.passes_ms = ms_since(t1);
   result.kernel = codegen::cpu::compile(*module->functions.front());
   const codegen::cpu::StageTimes& st = result.kernel->times();
   result.times.lower_ms = st.lower_ms;
   result.times.optimize_ms = st.optimize_ms;
   result.times.codegen_ms = st.codegen_ms;
   result.times.link_ms = st.link_ms;
+  result.source = KernelSource::compiled;
+
+  if (key) {
+    auto t2 = std::chrono::steady_clock::now();
+    CacheEntry entry;
+    entry.kernel = def.name;
+    entry.entry = kernel_name;
+    entry.backend = "cpu";
+    entry.numbers["max_stack_bytes"] = result.kernel->max_stack_bytes();
+    entry.files[kCpuObjectFile] = result.kernel->object_code();
+    cache.store(*key, entry);
+    result.times.cache_ms += ms_since(t2);
+  }
   return result;
 }
 

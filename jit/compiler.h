@@ -1,5 +1,5 @@
-// Private: the compile pipeline of one specialization — trace, verify, optimise the tile IR, and
-// hand it to a backend — with per-stage timings.
+// Private: the compile pipeline of one specialization — trace, verify, look the traced IR up in
+// the disk cache, optimise the tile IR, and hand it to a backend — with per-stage timings.
 #pragma once
 
 #include "tessel/codegen/cpu.h"
@@ -21,7 +21,10 @@ std::unique_ptr<ir::Module> trace_and_optimize(const lang::KernelDef& def,
 struct CpuCompileResult {
   std::unique_ptr<codegen::cpu::CompiledKernel> kernel;
   CompileTimes times;
+  KernelSource source = KernelSource::compiled; // disk or compiled
 };
+// Traces `def`; loads the specialization from the disk cache (jit/disk_cache.h) when an entry for
+// the traced IR exists, else optimises, compiles, and stores it there.
 CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
                                  std::span<const lang::ParamBinding> bindings);
 

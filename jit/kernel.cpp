@@ -2,8 +2,9 @@
 //
 // The table is a fixed array of published entries read without a lock: a launch computes one key
 // word per parameter on the stack, scans the (few) entries, and runs. A miss takes the compile
-// mutex, looks again (another thread may have compiled it meanwhile), compiles, and publishes the
-// entry with a release store, so concurrent first calls compile once.
+// mutex, looks again (another thread may have compiled it meanwhile), loads it from the disk cache
+// or compiles it (jit/compiler.h), and publishes the entry with a release store, so concurrent
+// first calls compile once.
 #include "tessel/jit/kernel.h"
 
 #include "jit/compiler.h"
@@ -60,7 +61,8 @@ struct Kernel::Impl {
   std::vector<std::unique_ptr<Specialization>> owned;
   std::map<std::vector<uint64_t>, Specialization*> overflow;
   CompileTimes last_times;
-  std::atomic<int64_t> traces{0}, compiles{0}, launches{0};
+  std::atomic<int64_t> traces{0}, compiles{0}, disk_loads{0}, launches{0};
+  std::atomic<KernelSource> last_source{KernelSource::none};
 
   explicit Impl(lang::KernelDef d) : def(std::move(d)) {
     if (def.params.size() > kMaxParams)
@@ -78,10 +80,11 @@ struct Kernel::Impl {
     return nullptr;
   }
 
-  Specialization* find_or_compile(const SignatureKey& key,
-                                  std::span<const detail::ArgValue> args) {
-    if (Specialization* s = find(key))
-      return s;
+  // The miss path: `source` says whether this call loaded the code from disk or compiled it
+  // (memory when another thread published it meanwhile).
+  Specialization* find_or_compile(const SignatureKey& key, std::span<const detail::ArgValue> args,
+                                  KernelSource& source) {
+    source = KernelSource::memory;
     std::lock_guard lock(compile_mutex);
     if (Specialization* s = find(key))
       return s;
@@ -97,6 +100,9 @@ struct Kernel::Impl {
         jit::compile_for_cpu(def, std::span(bindings.data(), def.params.size()));
     traces.fetch_add(1);
     compiles.fetch_add(1);
+    if (compiled.source == KernelSource::disk)
+      disk_loads.fetch_add(1);
+    source = compiled.source;
     last_times = compiled.times;
 
     auto spec = std::make_unique<Specialization>();
@@ -124,11 +130,27 @@ Kernel& Kernel::operator=(const Kernel&) = default;
 Kernel::Kernel(Kernel&&) noexcept = default;
 Kernel& Kernel::operator=(Kernel&&) noexcept = default;
 
+const char* kernel_source_name(KernelSource s) {
+  switch (s) {
+  case KernelSource::none: return "none";
+  case KernelSource::memory: return "memory";
+  case KernelSource::disk: return "disk";
+  case KernelSource::compiled: return "compiled";
+  }
+  TESSEL_UNREACHABLE("bad KernelSource");
+}
+
 const std::string& Kernel::name() const { return impl_->def.name; }
 const lang::KernelDef& Kernel::def() const { return impl_->def; }
 
 KernelStats Kernel::stats() const {
-  return {impl_->traces.load(), impl_->compiles.load(), impl_->launches.load()};
+  KernelStats s;
+  s.traces = impl_->traces.load();
+  s.compiles = impl_->compiles.load();
+  s.disk_loads = impl_->disk_loads.load();
+  s.launches = impl_->launches.load();
+  s.last_source = impl_->last_source.load(std::memory_order_relaxed);
+  return s;
 }
 
 CompileTimes Kernel::last_compile_times() const {
@@ -141,8 +163,12 @@ void Kernel::launch_args(Grid grid, const LaunchOptions& options,
   Impl& k = *impl_;
   SignatureKey key = jit::signature_of(k.def, args);
   std::array<int32_t, 3> dims = jit::check_grid(k.def, grid);
-  Specialization* spec = k.find_or_compile(key, args);
+  KernelSource source = KernelSource::memory;
+  Specialization* spec = k.find(key);
+  if (!spec)
+    spec = k.find_or_compile(key, args, source);
   k.launches.fetch_add(1, std::memory_order_relaxed);
+  k.last_source.store(source, std::memory_order_relaxed);
   int64_t total = int64_t(dims[0]) * dims[1] * dims[2];
   if (total == 0)
     return;

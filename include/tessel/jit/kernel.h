@@ -99,18 +99,34 @@ template <class T> ArgValue to_arg(const T& v) {
 
 } // namespace detail
 
+// Where the code a launch ran came from.
+enum class KernelSource : uint8_t {
+  none,     // no launch yet
+  memory,   // the kernel's table of specializations (the hot path)
+  disk,     // the on-disk cache: traced, but not compiled (LLVM did not run)
+  compiled, // traced and compiled now
+};
+const char* kernel_source_name(KernelSource s); // "none", "memory", "disk", "compiled"
+
 // Counters of one kernel (for tests and `tessel` tools).
 struct KernelStats {
-  int64_t traces = 0;   // specializations traced
-  int64_t compiles = 0; // specializations compiled
+  int64_t traces = 0;     // specializations traced
+  int64_t compiles = 0;   // specializations built: compiled now, or loaded from the disk cache
+  int64_t disk_loads = 0; // of those, loaded from the disk cache (no LLVM compile)
   int64_t launches = 0;
+  KernelSource last_source = KernelSource::none; // of the most recent launch
+
+  int64_t compiled_now() const { return compiles - disk_loads; }
+  KernelSource source() const { return last_source; }
 };
 
-// Timings of the most recent compile, in milliseconds.
+// Timings of the most recent compile, in milliseconds. A disk-cache hit has trace_ms, cache_ms
+// (key, lookup and checks) and link_ms only.
 struct CompileTimes {
   double trace_ms = 0, passes_ms = 0, lower_ms = 0, optimize_ms = 0, codegen_ms = 0, link_ms = 0;
+  double cache_ms = 0;
   double total_ms() const {
-    return trace_ms + passes_ms + lower_ms + optimize_ms + codegen_ms + link_ms;
+    return trace_ms + passes_ms + lower_ms + optimize_ms + codegen_ms + link_ms + cache_ms;
   }
 };
 

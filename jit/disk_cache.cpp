@@ -1,0 +1,585 @@
+// The on-disk kernel cache: lookup with checks, crash-safe publication, eviction, management.
+// See disk_cache.h for the layout and the guarantees.
+#include "jit/disk_cache.h"
+
+#include "jit/cache_manifest.h"
+#include "tessel/support/dump.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+namespace tessel::jit {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kManifestName = "manifest.json";
+constexpr const char* kIrName = "key.ir";
+// Temporary directories of writers that died are removed after this long.
+constexpr int64_t kAbandonedTempSeconds = 3600;
+
+// Closes a file descriptor at scope exit.
+class Fd {
+public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  bool ok() const { return fd_ >= 0; }
+
+private:
+  int fd_;
+};
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+bool is_out_of_space(int err) { return err == ENOSPC || err == EDQUOT; }
+bool is_not_writable(int err) { return err == EACCES || err == EPERM || err == EROFS; }
+
+// Writes `data` to a new file `name` in `dirfd` and fsyncs it. Returns 0 or an errno.
+int write_file_at(int dirfd, const std::string& name, std::string_view data) {
+  Fd fd(::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd.ok())
+    return errno;
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd.get(), p, left);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    p += n;
+    left -= size_t(n);
+  }
+  if (::fsync(fd.get()) != 0)
+    return errno;
+  return 0;
+}
+
+// Reads the file `name` in `dirfd`. Returns 0 or an errno.
+int read_file_at(int dirfd, const std::string& name, std::string& out) {
+  Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.ok())
+    return errno;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0)
+    return errno;
+  out.resize(size_t(st.st_size));
+  size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    if (n == 0)
+      break;
+    got += size_t(n);
+  }
+  out.resize(got);
+  return 0;
+}
+
+void fsync_dir(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.ok())
+    (void)::fsync(fd.get());
+}
+
+// Removes a directory tree: renamed out of the way first, so that nobody sees it half deleted.
+void remove_entry_dir(const std::string& parent, const std::string& name) {
+  static std::atomic<uint64_t> counter{0};
+  std::string from = parent + "/" + name;
+  std::string trash = parent + "/.trash." + name + "." + std::to_string(::getpid()) + "." +
+                      std::to_string(counter++);
+  std::error_code ec;
+  if (::rename(from.c_str(), trash.c_str()) != 0) {
+    fs::remove_all(from, ec);
+    return;
+  }
+  fs::remove_all(trash, ec);
+}
+
+int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Names of the subdirectories (or, with `hidden`, the dot-names) of `dir`, sorted.
+std::vector<std::string> list_dir(const std::string& dir, bool hidden) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d)
+    return names;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..")
+      continue;
+    if ((name[0] == '.') == hidden)
+      names.push_back(std::move(name));
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Bytes of the regular files in `dir` and its modification time (the last use of the entry).
+struct DirUsage {
+  int64_t bytes = 0;
+  int64_t mtime_ns = 0;
+};
+DirUsage dir_usage(const std::string& dir) {
+  DirUsage u;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0)
+    return u;
+  u.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    std::error_code size_ec;
+    uintmax_t n = e.is_regular_file(size_ec) ? e.file_size(size_ec) : 0;
+    if (!size_ec)
+      u.bytes += int64_t(n);
+  }
+  return u;
+}
+
+// Test hook: TESSEL_CACHE_TEST_PAUSE=<marker> makes a writer create <marker> after the first file
+// of an entry and stop there, so that a test can kill it mid-entry (SIGKILL) deterministically.
+void maybe_pause_for_test() {
+  const char* marker = std::getenv("TESSEL_CACHE_TEST_PAUSE");
+  if (!marker || !*marker)
+    return;
+  Fd fd(::open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  for (;;)
+    ::pause();
+}
+
+// Parses "1073741824", "512M", "2G", "64K" (binary units); -1 when malformed.
+int64_t parse_bytes(std::string_view text) {
+  int64_t value = 0;
+  size_t i = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    if (value > (int64_t(1) << 50))
+      return -1;
+    value = value * 10 + (text[i] - '0');
+  }
+  if (i == 0)
+    return -1;
+  std::string_view suffix = text.substr(i);
+  if (suffix.empty() || suffix == "B")
+    return value;
+  int shift = suffix[0] == 'K' || suffix[0] == 'k' ? 10
+              : suffix[0] == 'M' || suffix[0] == 'm' ? 20
+              : suffix[0] == 'G' || suffix[0] == 'g' ? 30
+                                                     : -1;
+  std::string_view rest = suffix.substr(1);
+  if (shift < 0 || !(rest.empty() || rest == "B" || rest == "iB"))
+    return -1;
+  return value << shift;
+}
+
+} // namespace
+
+CacheConfig CacheConfig::from_environment() {
+  CacheConfig c;
+  const char* dir = std::getenv("TESSEL_CACHE_DIR");
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  if (dir && *dir)
+    c.root = dir;
+  else if (xdg && *xdg)
+    c.root = std::string(xdg) + "/tessel";
+  else if (home && *home)
+    c.root = std::string(home) + "/.cache/tessel";
+  else
+    c.enabled = false;
+  if (const char* ro = std::getenv("TESSEL_CACHE_READONLY_DIRS")) {
+    std::string_view list = ro;
+    while (!list.empty()) {
+      size_t colon = list.find(':');
+      std::string_view item = list.substr(0, colon);
+      if (!item.empty())
+        c.read_only_roots.emplace_back(item);
+      list = colon == std::string_view::npos ? std::string_view() : list.substr(colon + 1);
+    }
+  }
+  if (const char* max = std::getenv("TESSEL_CACHE_MAX_BYTES"); max && *max) {
+    int64_t n = parse_bytes(max);
+    if (n < 0)
+      support::warn(std::string("TESSEL_CACHE_MAX_BYTES='") + max +
+                    "' is not a size (bytes, or with a K/M/G suffix); using the default of 1G");
+    else
+      c.max_bytes = n;
+  }
+  if (const char* off = std::getenv("TESSEL_CACHE_DISABLE"); off && *off && *off != '0')
+    c.enabled = false;
+  return c;
+}
+
+DiskCache::DiskCache(CacheConfig config) : config_(std::move(config)) {
+  if (!config_.enabled)
+    writable_ = false;
+}
+
+DiskCache& DiskCache::instance() {
+  static DiskCache* cache = new DiskCache(CacheConfig::from_environment());
+  return *cache;
+}
+
+std::string DiskCache::entries_dir() const { return config_.root + "/v1"; }
+
+void DiskCache::disable_writes(const std::string& why) {
+  if (writable_.exchange(false))
+    support::warn("kernel cache directory '" + config_.root + "' is not usable (" + why +
+                  "); caching compiled kernels in memory only. Set TESSEL_CACHE_DIR to a writable "
+                  "directory to keep them across runs.");
+}
+
+bool DiskCache::ensure_writable() {
+  if (!config_.enabled)
+    return false;
+  std::call_once(root_checked_, [&] {
+    std::error_code ec;
+    fs::create_directories(entries_dir(), ec);
+    if (ec) {
+      disable_writes(ec.message());
+      return;
+    }
+    if (::access(entries_dir().c_str(), W_OK | X_OK) != 0)
+      disable_writes(errno_text(errno));
+  });
+  return writable();
+}
+
+void DiskCache::report_bad(const std::string& path, const std::string& why, bool read_only) {
+  {
+    std::lock_guard lock(warned_mutex_);
+    if (!warned_.insert(path).second)
+      return;
+  }
+  if (read_only) {
+    support::warn("kernel cache entry " + path + " is corrupt (" + why +
+                  "); ignoring it (read-only cache directory)");
+    return;
+  }
+  support::warn("kernel cache entry " + path + " is corrupt (" + why + "); removed, recompiling");
+  size_t slash = path.rfind('/');
+  remove_entry_dir(path.substr(0, slash), path.substr(slash + 1));
+}
+
+std::optional<CacheEntry> DiskCache::lookup(const CacheKey& key,
+                                            std::span<const std::string> wanted) {
+  if (!config_.enabled)
+    return std::nullopt;
+  bool writable_root = ensure_writable();
+  if (auto hit = lookup_in(entries_dir(), key, wanted, /*read_only=*/!writable_root))
+    return hit;
+  for (const std::string& root : config_.read_only_roots)
+    if (auto hit = lookup_in(root + "/v1", key, wanted, /*read_only=*/true))
+      return hit;
+  return std::nullopt;
+}
+
+std::optional<CacheEntry> DiskCache::lookup_in(const std::string& dir, const CacheKey& key,
+                                               std::span<const std::string> wanted,
+                                               bool read_only) {
+  const std::string path = dir + "/" + key.hex;
+  Fd dfd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd.ok())
+    return std::nullopt;
+  // An entry moved away (evicted, or removed as bad) by another process while we read it is a
+  // miss, not corruption: the path no longer names the directory we opened.
+  auto vanished = [&] {
+    struct stat opened {}, now {};
+    if (::fstat(dfd.get(), &opened) != 0 || ::stat(path.c_str(), &now) != 0)
+      return true;
+    return opened.st_ino != now.st_ino || opened.st_dev != now.st_dev;
+  };
+  auto bad = [&](const std::string& why) -> std::optional<CacheEntry> {
+    if (!vanished())
+      report_bad(path, why, read_only);
+    return std::nullopt;
+  };
+
+  std::string text;
+  if (int err = read_file_at(dfd.get(), kManifestName, text))
+    return bad(std::string("cannot read manifest.json: ") + errno_text(err));
+  std::string error;
+  std::optional<Manifest> m = manifest_from_json(text, error);
+  if (!m)
+    return bad(error);
+  if (m->key != key.hex || m->target != key.target || m->options != key.options ||
+      m->build != key.build)
+    return bad("its manifest describes another key");
+  for (const Manifest::File& f : m->files) {
+    struct stat st {};
+    if (::fstatat(dfd.get(), f.name.c_str(), &st, 0) != 0)
+      return bad("file " + f.name + " is missing");
+    if (int64_t(st.st_size) != f.bytes)
+      return bad("file " + f.name + " has " + std::to_string(st.st_size) +
+                 " bytes, the manifest says " + std::to_string(f.bytes));
+  }
+
+  CacheEntry entry;
+  entry.kernel = m->kernel;
+  entry.entry = m->entry;
+  entry.backend = m->backend;
+  entry.numbers = m->numbers;
+  for (const std::string& name : wanted) {
+    const Manifest::File* f = m->file(name);
+    if (!f)
+      return bad("it has no file " + name);
+    std::string data;
+    if (int err = read_file_at(dfd.get(), name, data))
+      return bad("cannot read " + name + ": " + errno_text(err));
+    if (int64_t(data.size()) != f->bytes || sha256_hex(data) != f->sha256)
+      return bad("the checksum of " + name + " does not match its manifest");
+    entry.files[name] = std::move(data);
+  }
+  if (!read_only)
+    (void)::futimens(dfd.get(), nullptr); // last use, for LRU eviction
+  return entry;
+}
+
+bool DiskCache::store(const CacheKey& key, const CacheEntry& entry) {
+  if (!ensure_writable())
+    return false;
+  const std::string dir = entries_dir();
+  const std::string final_path = dir + "/" + key.hex;
+  if (::access(final_path.c_str(), F_OK) == 0)
+    return true; // another process published it meanwhile
+
+  const std::string temp_name = ".tmp." + key.hex + "." + std::to_string(::getpid()) + "." +
+                                std::to_string(temp_counter_++);
+  const std::string temp_path = dir + "/" + temp_name;
+  if (::mkdir(temp_path.c_str(), 0755) != 0) {
+    int err = errno;
+    disable_writes("cannot create " + temp_path + ": " + errno_text(err));
+    return false;
+  }
+  auto fail = [&](const std::string& what, int err) {
+    std::error_code ec;
+    fs::remove_all(temp_path, ec);
+    if (is_out_of_space(err) || is_not_writable(err))
+      disable_writes(what + ": " + errno_text(err));
+    else
+      support::warn("kernel cache: " + what + ": " + errno_text(err) + "; entry not stored");
+    return false;
+  };
+
+  Manifest m;
+  m.key = key.hex;
+  m.kernel = entry.kernel;
+  m.entry = entry.entry;
+  m.backend = entry.backend;
+  m.created = now_seconds();
+  m.numbers = entry.numbers;
+  m.target = key.target;
+  m.options = key.options;
+  m.build = key.build;
+  {
+    Fd dfd(::open(temp_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dfd.ok())
+      return fail("cannot open " + temp_path, errno);
+    auto write_one = [&](const std::string& name, std::string_view data) {
+      if (int err = write_file_at(dfd.get(), name, data))
+        return err;
+      m.files.push_back({name, int64_t(data.size()), sha256_hex(data)});
+      if (m.files.size() == 1)
+        maybe_pause_for_test();
+      return 0;
+    };
+    if (int err = write_one(kIrName, key.ir))
+      return fail("cannot write " + temp_path + "/" + kIrName, err);
+    for (const auto& [name, data] : entry.files)
+      if (int err = write_one(name, data))
+        return fail("cannot write " + temp_path + "/" + name, err);
+    // The manifest last: an entry with a manifest is complete.
+    if (int err = write_file_at(dfd.get(), kManifestName, manifest_to_json(m)))
+      return fail("cannot write " + temp_path + "/" + kManifestName, err);
+    if (::fsync(dfd.get()) != 0)
+      return fail("cannot sync " + temp_path, errno);
+  }
+  if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    int err = errno;
+    std::error_code ec;
+    fs::remove_all(temp_path, ec);
+    if (err == ENOTEMPTY || err == EEXIST)
+      return true; // a concurrent writer won the race; its entry is as good as ours
+    return fail("cannot rename " + temp_path + " to " + final_path, err);
+  }
+  fsync_dir(dir);
+  if (config_.max_bytes > 0)
+    evict_to(config_.max_bytes);
+  return true;
+}
+
+void DiskCache::remove(const std::string& key_hex, std::string_view why) {
+  if (!writable())
+    return;
+  support::warn("kernel cache entry " + entries_dir() + "/" + key_hex + " " + std::string(why) +
+                "; removed, recompiling");
+  remove_entry_dir(entries_dir(), key_hex);
+}
+
+int64_t DiskCache::evict_to(int64_t max_bytes) {
+  const std::string dir = entries_dir();
+  // Abandoned writers' temporary directories, and trash another process did not finish deleting.
+  int64_t now_ns = now_seconds() * 1000000000;
+  for (const std::string& name : list_dir(dir, /*hidden=*/true)) {
+    bool temp = name.rfind(".tmp.", 0) == 0, trash = name.rfind(".trash.", 0) == 0;
+    if (!temp && !trash)
+      continue;
+    if (now_ns - dir_usage(dir + "/" + name).mtime_ns > kAbandonedTempSeconds * 1000000000) {
+      std::error_code ec;
+      fs::remove_all(dir + "/" + name, ec);
+    }
+  }
+  struct Item {
+    std::string name;
+    DirUsage usage;
+  };
+  std::vector<Item> items;
+  int64_t total = 0;
+  for (std::string& name : list_dir(dir, /*hidden=*/false)) {
+    DirUsage u = dir_usage(dir + "/" + name);
+    total += u.bytes;
+    items.push_back({std::move(name), u});
+  }
+  if (total <= max_bytes)
+    return 0;
+  // Oldest use first; ties by name so that the order is deterministic.
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+    return a.usage.mtime_ns != b.usage.mtime_ns ? a.usage.mtime_ns < b.usage.mtime_ns
+                                                : a.name < b.name;
+  });
+  int64_t removed = 0;
+  for (const Item& item : items) {
+    if (total <= max_bytes)
+      break;
+    remove_entry_dir(dir, item.name);
+    total -= item.usage.bytes;
+    ++removed;
+  }
+  return removed;
+}
+
+std::vector<CacheEntryInfo> DiskCache::list() const {
+  std::vector<CacheEntryInfo> out;
+  auto scan = [&](const std::string& root, bool read_only) {
+    const std::string dir = root + "/v1";
+    for (const std::string& name : list_dir(dir, /*hidden=*/false)) {
+      CacheEntryInfo info;
+      info.key = name;
+      info.path = dir + "/" + name;
+      info.read_only = read_only;
+      DirUsage u = dir_usage(info.path);
+      info.bytes = u.bytes;
+      info.last_used = u.mtime_ns / 1000000000;
+      Fd dfd(::open(info.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      std::string text, error;
+      if (dfd.ok() && read_file_at(dfd.get(), kManifestName, text) == 0) {
+        if (std::optional<Manifest> m = manifest_from_json(text, error)) {
+          info.kernel = m->kernel;
+          info.backend = m->backend;
+        }
+      }
+      out.push_back(std::move(info));
+    }
+  };
+  scan(config_.root, false);
+  for (const std::string& root : config_.read_only_roots)
+    scan(root, true);
+  return out;
+}
+
+std::vector<CacheProblem> DiskCache::verify(bool remove_bad) {
+  std::vector<CacheProblem> problems;
+  auto check = [&](const std::string& root, bool read_only) {
+    const std::string dir = root + "/v1";
+    for (const std::string& name : list_dir(dir, /*hidden=*/false)) {
+      const std::string path = dir + "/" + name;
+      auto problem = [&](const std::string& what) {
+        problems.push_back({path, what});
+        if (remove_bad && !read_only)
+          remove_entry_dir(dir, name);
+      };
+      Fd dfd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (!dfd.ok()) {
+        problem("not a directory");
+        continue;
+      }
+      std::string text, error;
+      if (int err = read_file_at(dfd.get(), kManifestName, text)) {
+        problem(std::string("cannot read manifest.json: ") + errno_text(err));
+        continue;
+      }
+      std::optional<Manifest> m = manifest_from_json(text, error);
+      if (!m) {
+        problem(error);
+        continue;
+      }
+      if (m->key != name) {
+        problem("its manifest describes key " + m->key);
+        continue;
+      }
+      std::string what;
+      for (const Manifest::File& f : m->files) {
+        std::string data;
+        if (int err = read_file_at(dfd.get(), f.name, data)) {
+          what = "cannot read " + f.name + ": " + errno_text(err);
+          break;
+        }
+        if (int64_t(data.size()) != f.bytes) {
+          what = "file " + f.name + " has " + std::to_string(data.size()) +
+                 " bytes, the manifest says " + std::to_string(f.bytes);
+          break;
+        }
+        if (sha256_hex(data) != f.sha256) {
+          what = "the checksum of " + f.name + " does not match its manifest";
+          break;
+        }
+      }
+      if (!what.empty())
+        problem(what);
+    }
+  };
+  check(config_.root, false);
+  for (const std::string& root : config_.read_only_roots)
+    check(root, true);
+  return problems;
+}
+
+int64_t DiskCache::clear() {
+  const std::string dir = entries_dir();
+  int64_t removed = 0;
+  for (const std::string& name : list_dir(dir, /*hidden=*/false)) {
+    remove_entry_dir(dir, name);
+    ++removed;
+  }
+  for (const std::string& name : list_dir(dir, /*hidden=*/true)) {
+    std::error_code ec;
+    fs::remove_all(dir + "/" + name, ec);
+  }
+  return removed;
+}
+
+} // namespace tessel::jit

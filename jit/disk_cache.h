@@ -1,0 +1,120 @@
+// Private: the on-disk kernel cache (DESIGN §6), shared by every process of a user.
+//
+// Layout: <root>/v1/<key>/ holds one entry — the files of a compiled kernel (CPU object code,
+// cubin, PTX, the traced IR) and `manifest.json` (kernel and entry names, numbers such as the
+// stack or shared-memory bytes, the key's inputs in plain text, and each file's size and SHA-256).
+//
+// Crash safety: an entry is written into `<root>/v1/.tmp.<key>.<pid>.<n>`, every file fsync'd, the
+// manifest written last, the directory fsync'd, renamed to `<key>` and the parent fsync'd; so a
+// reader, a crash or a power loss sees either no entry or a whole one. Entries are never modified
+// in place: a bad one is renamed to `.trash.*` and then deleted. Concurrent writers of one key
+// race on the rename; the loser discards its copy. Readers open the entry directory once and read
+// relative to it, so an entry evicted or replaced while being read is a miss, never a mix.
+//
+// Corruption (checksum, size, or key mismatch; unparseable manifest) is reported once with the
+// entry's path, the entry removed (read-only tiers: skipped), and the kernel rebuilt. A cache root
+// that cannot be written (a file, no permission, a full disk) turns the cache memory-only with one
+// warning. Size cap: TESSEL_CACHE_MAX_BYTES (default 1 GiB); after each store, least recently used
+// entries (the entry directory's mtime, touched on each hit) are evicted until under the cap.
+#pragma once
+
+#include "jit/cache_key.h"
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tessel::jit {
+
+// What a backend stores for one compiled specialization.
+struct CacheEntry {
+  std::string kernel;                       // the kernel's name (for listings)
+  std::string entry;                        // the symbol / function to load
+  std::string backend;                      // "cpu", "cuda"
+  std::map<std::string, int64_t> numbers;   // e.g. max_stack_bytes, shared_bytes, registers
+  std::map<std::string, std::string> files; // file name -> contents (object.o, kernel.cubin...)
+};
+
+// One entry as `tessel cache list` shows it.
+struct CacheEntryInfo {
+  std::string key;
+  std::string path;
+  std::string kernel;
+  std::string backend;
+  int64_t bytes = 0;
+  int64_t last_used = 0; // seconds since the epoch
+  bool read_only = false;
+};
+
+struct CacheProblem {
+  std::string path;
+  std::string what;
+};
+
+struct CacheConfig {
+  std::string root;                          // the user's (writable) cache
+  std::vector<std::string> read_only_roots;  // searched after it, never written
+  int64_t max_bytes = int64_t(1) << 30;
+  bool enabled = true;
+
+  // $TESSEL_CACHE_DIR, else $XDG_CACHE_HOME/tessel, else ~/.cache/tessel;
+  // TESSEL_CACHE_READONLY_DIRS (':'-separated); TESSEL_CACHE_MAX_BYTES (bytes, or with a K/M/G
+  // suffix); TESSEL_CACHE_DISABLE=1.
+  static CacheConfig from_environment();
+};
+
+class DiskCache {
+public:
+  explicit DiskCache(CacheConfig config);
+
+  // The process-wide cache, configured from the environment on first use.
+  static DiskCache& instance();
+
+  const CacheConfig& config() const { return config_; }
+  // The directory holding entries: <root>/v1.
+  std::string entries_dir() const;
+  bool writable() const { return writable_.load(std::memory_order_relaxed); }
+
+  // The entry for `key` with the files named in `wanted` read and checked (other files' sizes
+  // are checked). Searches the user's cache, then the read-only tiers. A bad entry is reported,
+  // removed (when writable) and reported as a miss.
+  std::optional<CacheEntry> lookup(const CacheKey& key, std::span<const std::string> wanted);
+
+  // Publishes `entry` under `key` (the key's IR is stored as `key.ir`). Never throws: failures
+  // are warnings. Returns true when the entry is on disk afterwards (stored by us or another).
+  bool store(const CacheKey& key, const CacheEntry& entry);
+
+  // Removes the entry `key` from the user's cache (e.g. when its code failed to load).
+  void remove(const std::string& key_hex, std::string_view why);
+
+  // Management (`tessel cache`).
+  std::vector<CacheEntryInfo> list() const;
+  std::vector<CacheProblem> verify(bool remove_bad); // every file of every entry
+  int64_t clear();                                   // entries removed from the user's cache
+  // Removes least recently used entries until the user's cache is under `max_bytes`;
+  // returns how many were removed. Also removes abandoned temporary directories.
+  int64_t evict_to(int64_t max_bytes);
+
+private:
+  std::optional<CacheEntry> lookup_in(const std::string& dir, const CacheKey& key,
+                                      std::span<const std::string> wanted, bool read_only);
+  bool ensure_writable();
+  void disable_writes(const std::string& why);
+  void report_bad(const std::string& path, const std::string& why, bool read_only);
+
+  CacheConfig config_;
+  std::atomic<bool> writable_{true};
+  std::once_flag root_checked_;
+  std::mutex warned_mutex_;
+  std::set<std::string> warned_; // read-only entries already reported
+  std::atomic<uint64_t> temp_counter_{0};
+};
+
+} // namespace tessel::jit
