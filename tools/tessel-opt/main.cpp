@@ -1,9 +1,10 @@
 // tessel-opt: the tile IR on the command line. Reads a file of IR text (see ir/printer.h), verifies
 // it, runs the named passes in order and prints the result; the FileCheck tests of passes drive it.
 //
-//   tessel-opt FILE [--passes=a,b,c] [--verify-each] [--no-locations]
+//   tessel-opt FILE [--passes=a,b,c] [--verify-each] [--no-locations] [--print-axis-info]
 //
 // Errors (unreadable file, malformed or invalid IR, unknown pass) go to stderr with exit code 1.
+#include "tessel/codegen/gpu.h"
 #include "tessel/codegen/transforms.h"
 #include "tessel/ir/parser.h"
 #include "tessel/ir/pass.h"
@@ -24,10 +25,11 @@ struct Options {
   std::vector<std::string> passes;
   bool verify_each = false;
   bool locations = true;
+  bool print_axis_info = false; // append the axis analysis (codegen/analysis/axis_info.h)
 };
 
 const char* const kUsage =
-    "usage: tessel-opt FILE [--passes=a,b,c] [--verify-each] [--no-locations]\n";
+    "usage: tessel-opt FILE [--passes=a,b,c] [--verify-each] [--no-locations] [--print-axis-info]\n";
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -49,6 +51,8 @@ Options parse_args(int argc, char** argv) {
       o.verify_each = true;
     else if (arg == "--no-locations")
       o.locations = false;
+    else if (arg == "--print-axis-info")
+      o.print_axis_info = true;
     else if (arg == "--help" || arg == "-h")
       throw std::runtime_error(kUsage);
     else if (!arg.empty() && arg[0] == '-')
@@ -79,6 +83,8 @@ int run(int argc, char** argv) {
   if (!o.verify_each)
     tessel::ir::verify_or_throw(*module, "after the passes");
   std::cout << tessel::ir::print(*module, tessel::ir::PrintOptions{.locations = o.locations});
+  if (o.print_axis_info)
+    std::cout << tessel::codegen::gpu::print_axis_info(*module);
   return 0;
 }
 

@@ -1,0 +1,105 @@
+// The NVIDIA GPU backend: tile IR -> layouts -> LLVM IR for nvptx64-nvidia-cuda (NVVM intrinsics,
+// libdevice) -> LLVM O3 -> PTX -> nvJitLink -> cubin, with a resource report. Works without a GPU:
+// nothing here touches the CUDA driver. libdevice and nvJitLink come from the CUDA toolkit, found
+// at run time ($TESSEL_LIBDEVICE, $TESSEL_NVJITLINK, else $CUDA_HOME / $CUDA_PATH /
+// /usr/local/cuda), so tessel builds and runs its CPU backend where CUDA is absent.
+//
+// The compiled kernel's ABI: `.entry NAME(params...)` with one parameter per kernel argument
+// (pointers as 64-bit global addresses, i32 / f32 / ... by value), launched with
+// num_warps * 32 threads per block and `shared_bytes` of dynamic shared memory; program_id(a)
+// is %ctaid.{x,y,z}, num_programs(a) %nctaid.
+#pragma once
+
+#include "tessel/codegen/target.h"
+#include "tessel/ir/ir.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace tessel::codegen::gpu {
+
+struct CompileOptions {
+  int num_warps = 4;   // warps per program; a power of two in [1, 32]
+  int num_stages = 2;  // software-pipelining depth (reserved: no pipelining yet)
+  int opt_level = 3;   // LLVM optimisation level
+  bool line_info = true; // .loc / .file directives pointing at the user's source
+};
+
+// What nvJitLink's info log says of the kernel (ptxas -v).
+struct ResourceReport {
+  int registers = 0;
+  int64_t spill_stores = 0; // bytes
+  int64_t spill_loads = 0;  // bytes
+  int64_t stack_bytes = 0;  // stack frame
+  int64_t static_shared_bytes = 0;
+  int64_t const_bytes = 0;  // constant bank 0 (kernel parameters) included
+  bool parsed = false;      // the log had a usage line for the kernel
+};
+
+// Instruction counts read from PTX text (see ptx_stats).
+struct PtxStats {
+  std::map<std::string, int64_t> counts; // e.g. "ld.global.v4" -> 2, "shfl.sync" -> 10
+  int64_t instructions = 0;
+  int64_t get(const std::string& key) const {
+    auto it = counts.find(key);
+    return it == counts.end() ? 0 : it->second;
+  }
+};
+
+// Milliseconds per stage.
+struct StageTimes {
+  double layout_ms = 0;   // axis analysis + layout assignment
+  double lower_ms = 0;    // tile IR -> LLVM IR
+  double libdevice_ms = 0;// reading and linking libdevice
+  double optimize_ms = 0; // LLVM O3
+  double ptx_ms = 0;      // NVPTX code generation
+  double cubin_ms = 0;    // nvJitLink
+  double total_ms() const {
+    return layout_ms + lower_ms + libdevice_ms + optimize_ms + ptx_ms + cubin_ms;
+  }
+};
+
+// How far compile() goes.
+enum class Stage : uint8_t { Llvm, Ptx, Cubin };
+
+struct CompiledKernel {
+  std::string name;          // the kernel's name (the PTX entry)
+  Target target;
+  int num_warps = 4;
+  int64_t shared_bytes = 0;  // dynamic shared memory to launch with
+  std::string layouts;       // the IR annotated with each value's layout (`--emit ir-final`)
+  std::string llvm_ir;       // after O3
+  std::string ptx;
+  std::string cubin;         // empty unless Stage::Cubin
+  std::string info_log;      // nvJitLink's
+  ResourceReport resources;
+  StageTimes times;
+};
+
+// Compiles one kernel of verified IR for `target` (an NVPTX target). Throws tessel::Error for IR
+// the backend cannot lower (naming the op and its location), a kernel needing more shared memory
+// than the target has, a dtype the target cannot do, or a missing libdevice / nvJitLink.
+CompiledKernel compile(const ir::Function& function, const Target& target,
+                       const CompileOptions& options = {}, Stage until = Stage::Cubin);
+
+// PTX -> cubin for `target` with nvJitLink; fills `cubin`, `info_log` and `resources`.
+void link_cubin(const std::string& ptx, const std::string& kernel_name, const Target& target,
+                CompiledKernel& out);
+
+// Counts instruction kinds in PTX text: global loads/stores by vector width ("ld.global",
+// "ld.global.v2", "ld.global.v4", "st.global.v4"...), "ld.shared", "st.shared", "shfl.sync",
+// "bar.sync", "mma", "wgmma", "cp.async", "ldmatrix", "fma", "ex2.approx", "local" (ld/st.local).
+PtxStats ptx_stats(const std::string& ptx);
+
+// Parses nvJitLink's / ptxas's info log for `kernel_name`'s usage lines.
+ResourceReport parse_info_log(const std::string& log, const std::string& kernel_name);
+
+// Where libdevice.10.bc and libnvJitLink.so are looked for, in order.
+std::string libdevice_path();
+std::string nvjitlink_path();
+
+// The axis analysis of every kernel of `module`, as text (`tessel-opt --print-axis-info`).
+std::string print_axis_info(const ir::Module& module);
+
+} // namespace tessel::codegen::gpu
