@@ -30,8 +30,8 @@ struct Measurement {
 };
 
 template <typename Setup>
-Measurement measure(const std::shared_ptr<const Module>& m, const char* entry, Dim3 grid, Dim3 block,
-                    int reps, bool racecheck, Setup setup) {
+Measurement measure(const std::shared_ptr<const Module>& m, const char* entry, Dim3 grid,
+                    Dim3 block, int reps, bool racecheck, Setup setup) {
   Measurement best;
   for (int i = 0; i < reps; ++i) {
     Device dev;
@@ -47,7 +47,8 @@ Measurement measure(const std::shared_ptr<const Module>& m, const char* entry, D
       std::exit(1);
     }
     double s = std::chrono::duration<double>(t1 - t0).count();
-    if (s < best.seconds) best.seconds = s;
+    if (s < best.seconds)
+      best.seconds = s;
     best.thread_instructions = r->profile.thread_instructions;
     best.warp_instructions = r->profile.warp_instructions;
   }
@@ -55,13 +56,14 @@ Measurement measure(const std::shared_ptr<const Module>& m, const char* entry, D
 }
 
 void print(const char* name, bool racecheck, const Measurement& m) {
-  std::printf("%-28s racecheck=%-3s %8.3f s  %12llu thread-instr  %7.1f M thread-instr/s  %6.2f M warp-instr/s\n",
+  std::printf("%-28s racecheck=%-3s %8.3f s  %12llu thread-instr  %7.1f M thread-instr/s  %6.2f M "
+              "warp-instr/s\n",
               name, racecheck ? "on" : "off", m.seconds,
               static_cast<unsigned long long>(m.thread_instructions),
               m.thread_instructions / m.seconds / 1e6, m.warp_instructions / m.seconds / 1e6);
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
   int reps = argc > 1 ? std::atoi(argv[1]) : 3;
@@ -80,13 +82,16 @@ int main(int argc, char** argv) {
   auto gemm_setup = [&](Device& dev) {
     std::mt19937 rng(1);
     std::vector<uint16_t> a(M * K), b(N * K);
-    for (auto& v : a) v = 0x3c00 | (rng() & 0x3ff);  // halves in [1, 2)
-    for (auto& v : b) v = 0x3c00 | (rng() & 0x3ff);
-    uint64_t pa = *dev.malloc(a.size() * 2), pb = *dev.malloc(b.size() * 2), pc = *dev.malloc(M * N * 4);
+    for (auto& v : a)
+      v = 0x3c00 | (rng() & 0x3ff); // halves in [1, 2)
+    for (auto& v : b)
+      v = 0x3c00 | (rng() & 0x3ff);
+    uint64_t pa = *dev.malloc(a.size() * 2), pb = *dev.malloc(b.size() * 2),
+             pc = *dev.malloc(M * N * 4);
     (void)dev.memcpy_to_device(pa, a.data(), a.size() * 2);
     (void)dev.memcpy_to_device(pb, b.data(), b.size() * 2);
     return std::vector<KernelArg>{KernelArg::ptr(pa), KernelArg::ptr(pb), KernelArg::ptr(pc),
-                                  KernelArg::i32(M), KernelArg::i32(N), KernelArg::i32(K)};
+                                  KernelArg::i32(M),  KernelArg::i32(N),  KernelArg::i32(K)};
   };
   const int n = 1 << 20;
   auto reduce_setup = [&](Device& dev) {

@@ -15,4 +15,4 @@ namespace tessel::sim {
 // ignored. Returns the wavefronts and sets `*ideal`.
 uint32_t shared_wavefronts(const uint32_t* offsets, uint32_t mask, uint32_t bytes, uint32_t* ideal);
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -18,27 +18,31 @@ bool ends_block(const Inst& in) {
 
 using Bits = std::vector<uint64_t>;
 
-}  // namespace
+} // namespace
 
 void compute_reconvergence(Function& fn) {
   const size_t n = fn.code.size();
-  if (n == 0) return;
+  if (n == 0)
+    return;
   // Leaders: the first instruction, branch targets, and instructions after a block end.
   std::vector<int> block_of(n + 1, -1);
   std::vector<uint8_t> leader(n + 1, 0);
   leader[0] = 1;
   for (size_t i = 0; i < n; ++i) {
     const Inst& in = fn.code[i];
-    if (in.op == Op::bra) leader[in.ops[0].index] = 1;
-    if (ends_block(in)) leader[i + 1] = 1;
+    if (in.op == Op::bra)
+      leader[in.ops[0].index] = 1;
+    if (ends_block(in))
+      leader[i + 1] = 1;
   }
   std::vector<uint32_t> start;
   for (size_t i = 0; i < n; ++i) {
-    if (leader[i]) start.push_back(static_cast<uint32_t>(i));
+    if (leader[i])
+      start.push_back(static_cast<uint32_t>(i));
     block_of[i] = static_cast<int>(start.size() - 1);
   }
   const size_t nb = start.size();
-  const size_t exit_node = nb;  // virtual exit
+  const size_t exit_node = nb; // virtual exit
   const size_t words = (nb + 1 + 63) / 64;
   std::vector<std::vector<size_t>> succ(nb);
   for (size_t b = 0; b < nb; ++b) {
@@ -52,7 +56,8 @@ void compute_reconvergence(Function& fn) {
       succ[b].push_back(exit_node);
       falls = in.guard != kNoSlot;
     }
-    if (falls) succ[b].push_back(last + 1 < n ? block_of[last + 1] : exit_node);
+    if (falls)
+      succ[b].push_back(last + 1 < n ? block_of[last + 1] : exit_node);
   }
   std::vector<Bits> pdom(nb + 1, Bits(words, ~uint64_t(0)));
   pdom[exit_node].assign(words, 0);
@@ -62,7 +67,8 @@ void compute_reconvergence(Function& fn) {
     for (size_t bi = nb; bi-- > 0;) {
       Bits next(words, ~uint64_t(0));
       for (size_t s : succ[bi])
-        for (size_t w = 0; w < words; ++w) next[w] &= pdom[s][w];
+        for (size_t w = 0; w < words; ++w)
+          next[w] &= pdom[s][w];
       next[bi / 64] |= uint64_t(1) << (bi % 64);
       if (next != pdom[bi]) {
         pdom[bi] = std::move(next);
@@ -72,7 +78,8 @@ void compute_reconvergence(Function& fn) {
   }
   auto count = [&](const Bits& b) {
     size_t c = 0;
-    for (uint64_t w : b) c += static_cast<size_t>(__builtin_popcountll(w));
+    for (uint64_t w : b)
+      c += static_cast<size_t>(__builtin_popcountll(w));
     return c;
   };
   std::vector<uint8_t> reaches_exit(nb + 1, 0);
@@ -80,7 +87,8 @@ void compute_reconvergence(Function& fn) {
   for (bool changed = true; changed;) {
     changed = false;
     for (size_t b = 0; b < nb; ++b) {
-      if (reaches_exit[b]) continue;
+      if (reaches_exit[b])
+        continue;
       for (size_t s : succ[b])
         if (reaches_exit[s]) {
           reaches_exit[b] = 1;
@@ -92,12 +100,15 @@ void compute_reconvergence(Function& fn) {
   for (size_t b = 0; b < nb; ++b) {
     size_t last = (b + 1 < nb ? start[b + 1] : n) - 1;
     Inst& in = fn.code[last];
-    if (in.op != Op::bra) continue;
+    if (in.op != Op::bra)
+      continue;
     in.reconverge = kNoReconverge;
     size_t own = count(pdom[b]);
-    if (!reaches_exit[b]) continue;
+    if (!reaches_exit[b])
+      continue;
     for (size_t d = 0; d <= nb; ++d) {
-      if (d == b || !(pdom[b][d / 64] >> (d % 64) & 1)) continue;
+      if (d == b || !(pdom[b][d / 64] >> (d % 64) & 1))
+        continue;
       if (count(pdom[d]) == own - 1) {
         in.reconverge = d == exit_node ? kNoReconverge : start[d];
         break;
@@ -106,4 +117,4 @@ void compute_reconvergence(Function& fn) {
   }
 }
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -13,4 +13,4 @@ namespace tessel::sim {
 // (the sides then only meet when the threads finish).
 void compute_reconvergence(Function& fn);
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -11,7 +11,7 @@
 namespace tessel::sim {
 
 struct DecodeError {
-  bool unsupported = false;  // outside the subset (vs. a malformed mnemonic)
+  bool unsupported = false; // outside the subset (vs. a malformed mnemonic)
   std::string message;
 };
 
@@ -25,4 +25,4 @@ bool special_register(std::string_view name, Special& out);
 // ".u32" / "u32" -> Type::u32; Type::none when not a type.
 Type parse_type(std::string_view name);
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -22,7 +22,7 @@ uint64_t GlobalMemory::allocate(size_t bytes) {
   a.size = bytes;
   a.data = std::make_unique<uint8_t[]>(bytes ? bytes : 1);
   allocs_.emplace(base, std::move(a));
-  next_ = base + bytes + 256;  // a guard gap so that overruns hit no allocation
+  next_ = base + bytes + 256; // a guard gap so that overruns hit no allocation
   last_ = nullptr;
   return base;
 }
@@ -34,10 +34,12 @@ bool GlobalMemory::release(uint64_t base) {
 
 Allocation* GlobalMemory::find_slow(uint64_t addr, size_t size) {
   auto it = allocs_.upper_bound(addr);
-  if (it == allocs_.begin()) return nullptr;
+  if (it == allocs_.begin())
+    return nullptr;
   --it;
   Allocation& a = it->second;
-  if (addr + size > a.base + a.size || addr + size < addr) return nullptr;
+  if (addr + size > a.base + a.size || addr + size < addr)
+    return nullptr;
   last_ = &a;
   return &a;
 }
@@ -53,10 +55,13 @@ struct Device::State {
 Device::Device(DeviceLimits limits) : limits_(limits), state_(std::make_unique<State>()) {}
 Device::~Device() = default;
 
-Result<uint64_t> Device::malloc(size_t bytes) { return state_->gmem.allocate(bytes); }
+Result<uint64_t> Device::malloc(size_t bytes) {
+  return state_->gmem.allocate(bytes);
+}
 
 Status Device::free(uint64_t address) {
-  if (state_->gmem.release(address)) return {};
+  if (state_->gmem.release(address))
+    return {};
   Error e;
   e.kind = ErrorKind::bad_launch;
   e.message = fmt::format("free of {:#x}, which is not the start of an allocation", address);
@@ -70,7 +75,8 @@ Error range_error(uint64_t addr, size_t bytes, const char* what) {
   e.kind = ErrorKind::memcheck;
   e.has_address = true;
   e.address = addr;
-  e.message = fmt::format("{} of {} bytes at {:#x} is not inside one allocation", what, bytes, addr);
+  e.message =
+      fmt::format("{} of {} bytes at {:#x} is not inside one allocation", what, bytes, addr);
   return e;
 }
 
@@ -82,28 +88,34 @@ Error launch_error(const std::string& kernel, std::string message) {
   return e;
 }
 
-}  // namespace
+} // namespace
 
 Status Device::memcpy_to_device(uint64_t dst, const void* src, size_t bytes) {
-  if (bytes == 0) return {};
+  if (bytes == 0)
+    return {};
   uint8_t* p = state_->gmem.host(dst, bytes);
-  if (!p) return range_error(dst, bytes, "memcpy to device");
+  if (!p)
+    return range_error(dst, bytes, "memcpy to device");
   std::memcpy(p, src, bytes);
   return {};
 }
 
 Status Device::memcpy_to_host(void* dst, uint64_t src, size_t bytes) {
-  if (bytes == 0) return {};
+  if (bytes == 0)
+    return {};
   uint8_t* p = state_->gmem.host(src, bytes);
-  if (!p) return range_error(src, bytes, "memcpy to host");
+  if (!p)
+    return range_error(src, bytes, "memcpy to host");
   std::memcpy(dst, p, bytes);
   return {};
 }
 
 Status Device::memset(uint64_t dst, int value, size_t bytes) {
-  if (bytes == 0) return {};
+  if (bytes == 0)
+    return {};
   uint8_t* p = state_->gmem.host(dst, bytes);
-  if (!p) return range_error(dst, bytes, "memset");
+  if (!p)
+    return range_error(dst, bytes, "memset");
   std::memset(p, value, bytes);
   return {};
 }
@@ -115,7 +127,8 @@ Result<LaunchReport> Device::launch(std::string_view ptx, std::string_view entry
   auto it = state_->cache.find(key);
   if (it == state_->cache.end()) {
     auto parsed = parse_module(ptx);
-    if (!parsed.ok()) return parsed.error();
+    if (!parsed.ok())
+      return parsed.error();
     it = state_->cache.emplace(std::move(key), parsed.value()).first;
   }
   return launch(it->second, entry, grid, block, dynamic_smem, args, options);
@@ -131,9 +144,10 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
   if (fi < 0 || !m.functions[fi].is_entry || !m.functions[fi].defined) {
     std::string names;
     for (auto& f : m.functions)
-      if (f.is_entry) names += (names.empty() ? "" : ", ") + f.name;
-    return launch_error(name, fmt::format("kernel '{}' is not in the module (its kernels: {})", name,
-                                          names.empty() ? "none" : names));
+      if (f.is_entry)
+        names += (names.empty() ? "" : ", ") + f.name;
+    return launch_error(name, fmt::format("kernel '{}' is not in the module (its kernels: {})",
+                                          name, names.empty() ? "none" : names));
   }
   const Function& entry = m.functions[fi];
   if (args.size() != entry.params.size())
@@ -150,11 +164,11 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
                                           grid.x, grid.y, grid.z, block.x, block.y, block.z));
   if (threads > limits_.max_threads_per_block || block.x > limits_.max_block.x ||
       block.y > limits_.max_block.y || block.z > limits_.max_block.z)
-    return launch_error(name, fmt::format("block ({},{},{}) has {} threads; the limit is {} threads "
-                                          "and ({},{},{}) per dimension",
-                                          block.x, block.y, block.z, threads,
-                                          limits_.max_threads_per_block, limits_.max_block.x,
-                                          limits_.max_block.y, limits_.max_block.z));
+    return launch_error(
+        name, fmt::format("block ({},{},{}) has {} threads; the limit is {} threads "
+                          "and ({},{},{}) per dimension",
+                          block.x, block.y, block.z, threads, limits_.max_threads_per_block,
+                          limits_.max_block.x, limits_.max_block.y, limits_.max_block.z));
   if (grid.x > limits_.max_grid.x || grid.y > limits_.max_grid.y || grid.z > limits_.max_grid.z)
     return launch_error(name, fmt::format("grid ({},{},{}) is over the limit ({},{},{})", grid.x,
                                           grid.y, grid.z, limits_.max_grid.x, limits_.max_grid.y,
@@ -177,10 +191,12 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
     globals.assign(m.symbols.size(), 0);
     for (size_t i = 0; i < m.symbols.size(); ++i) {
       const Symbol& s = m.symbols[i];
-      if (s.space != Space::global && s.space != Space::const_) continue;
+      if (s.space != Space::global && s.space != Space::const_)
+        continue;
       uint64_t addr = state_->gmem.allocate(s.size);
       std::memset(state_->gmem.host(addr, s.size ? s.size : 0), 0, s.size);
-      if (!s.init.empty()) std::memcpy(state_->gmem.host(addr, s.init.size()), s.init.data(), s.init.size());
+      if (!s.init.empty())
+        std::memcpy(state_->gmem.host(addr, s.init.size()), s.init.data(), s.init.size());
       globals[i] = addr;
     }
     state_->keep_alive.push_back(module_ptr);
@@ -190,28 +206,34 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
   for (size_t i = 0; i < m.symbols.size(); ++i) {
     const Symbol& s = m.symbols[i];
     switch (s.space) {
-      case Space::shared: {
-        bool mine = s.function < 0 || !m.functions[s.function].is_entry || s.function == fi;
-        if (!mine) break;
-        if (s.extern_dynamic) {
-          dyn_align = std::max(dyn_align, s.align);
-          break;
-        }
-        smem = (smem + s.align - 1) / s.align * s.align;
-        L.symbol_values[i] = smem;
-        smem += s.size;
+    case Space::shared: {
+      bool mine = s.function < 0 || !m.functions[s.function].is_entry || s.function == fi;
+      if (!mine)
+        break;
+      if (s.extern_dynamic) {
+        dyn_align = std::max(dyn_align, s.align);
         break;
       }
-      case Space::global:
-      case Space::const_: L.symbol_values[i] = globals[i]; break;
-      case Space::local: L.symbol_values[i] = s.local_offset; break;
-      case Space::param:
-        if (s.function == fi && s.param_index >= 0)
-          L.symbol_values[i] = kParamWindow + entry.params[s.param_index].offset;
-        else
-          L.symbol_values[i] = s.local_offset;
-        break;
-      case Space::generic: break;
+      smem = (smem + s.align - 1) / s.align * s.align;
+      L.symbol_values[i] = smem;
+      smem += s.size;
+      break;
+    }
+    case Space::global:
+    case Space::const_:
+      L.symbol_values[i] = globals[i];
+      break;
+    case Space::local:
+      L.symbol_values[i] = s.local_offset;
+      break;
+    case Space::param:
+      if (s.function == fi && s.param_index >= 0)
+        L.symbol_values[i] = kParamWindow + entry.params[s.param_index].offset;
+      else
+        L.symbol_values[i] = s.local_offset;
+      break;
+    case Space::generic:
+      break;
     }
   }
   const uint32_t static_smem = smem;
@@ -221,19 +243,24 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
                                           name, static_smem, limits_.max_static_shared));
   uint32_t dyn_base = (smem + dyn_align - 1) / dyn_align * dyn_align;
   for (size_t i = 0; i < m.symbols.size(); ++i)
-    if (m.symbols[i].space == Space::shared && m.symbols[i].extern_dynamic) L.symbol_values[i] = dyn_base;
+    if (m.symbols[i].space == Space::shared && m.symbols[i].extern_dynamic)
+      L.symbol_values[i] = dyn_base;
   L.smem_bytes = dynamic_smem ? dyn_base + dynamic_smem : static_smem;
   if (L.smem_bytes > limits_.max_shared_per_block)
-    return launch_error(name, fmt::format("kernel '{}' needs {} bytes of shared memory ({} static + "
-                                          "{} dynamic); the limit is {}",
-                                          name, L.smem_bytes, static_smem, dynamic_smem,
-                                          limits_.max_shared_per_block));
+    return launch_error(name,
+                        fmt::format("kernel '{}' needs {} bytes of shared memory ({} static + "
+                                    "{} dynamic); the limit is {}",
+                                    name, L.smem_bytes, static_smem, dynamic_smem,
+                                    limits_.max_shared_per_block));
   L.params.assign(entry.param_bytes, 0);
   for (size_t i = 0; i < args.size(); ++i)
-    std::memcpy(L.params.data() + entry.params[i].offset, args[i].bytes.data(), args[i].bytes.size());
-  for (auto* v : {&L.warp_exec, &L.thread_exec, &L.shared_requests, &L.wavefronts, &L.ideal_wavefronts}) {
+    std::memcpy(L.params.data() + entry.params[i].offset, args[i].bytes.data(),
+                args[i].bytes.size());
+  for (auto* v :
+       {&L.warp_exec, &L.thread_exec, &L.shared_requests, &L.wavefronts, &L.ideal_wavefronts}) {
     v->resize(m.functions.size());
-    for (size_t f = 0; f < m.functions.size(); ++f) (*v)[f].assign(m.functions[f].code.size(), 0);
+    for (size_t f = 0; f < m.functions.size(); ++f)
+      (*v)[f].assign(m.functions[f].code.size(), 0);
   }
   LaunchReport report;
   L.report = &report;
@@ -245,7 +272,8 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
       for (uint32_t x = 0; x < grid.x && !L.aborted; ++x) {
         cta.id = {x, y, z};
         cta.epoch = 1;
-        for (auto& b : cta.barriers) b = BarrierState{};
+        for (auto& b : cta.barriers)
+          b = BarrierState{};
         cta.smem.assign(L.smem_bytes, 0);
         cta.shadow.assign(L.smem_bytes, ShadowByte{});
         cta.local.assign(size_t(L.warps_per_cta) * 32 * lb, 0);
@@ -271,7 +299,8 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
     const Function& fn = m.functions[f];
     for (size_t pc = 0; pc < fn.code.size(); ++pc) {
       uint64_t we = L.warp_exec[f][pc];
-      if (!we) continue;
+      if (!we)
+        continue;
       const Inst& in = fn.code[pc];
       uint64_t te = L.thread_exec[f][pc];
       p.thread_instructions += te;
@@ -292,9 +321,11 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
       lp.ideal_wavefronts += L.ideal_wavefronts[f][pc];
     }
   }
-  for (auto& [k, v] : ops) p.opcodes.push_back(v);
-  for (auto& [k, v] : lines) p.lines.push_back(v);
+  for (auto& [k, v] : ops)
+    p.opcodes.push_back(v);
+  for (auto& [k, v] : lines)
+    p.lines.push_back(v);
   return report;
 }
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -19,7 +19,8 @@ void complete_async_groups(Exec& x, const Inst& in, size_t keep) {
   }
   while (w.groups.size() > keep) {
     for (const AsyncCopy& c : w.groups.front()) {
-      for (uint32_t i = 0; i < c.size; ++i) x.cta.shadow[c.dst + i].pending = 0;
+      for (uint32_t i = 0; i < c.size; ++i)
+        x.cta.shadow[c.dst + i].pending = 0;
       shared_written(x, in, c.dst, c.size, c.lane);
       std::memcpy(x.cta.smem.data() + c.dst, c.bytes, c.size);
     }
@@ -29,71 +30,79 @@ void complete_async_groups(Exec& x, const Inst& in, size_t keep) {
 
 void exec_async(Exec& x, const Inst& in, uint32_t mask) {
   switch (in.op) {
-    case Op::cp_async: {
-      if (!mask) return;
-      const Operand& dst = in.ops[0];
-      const Operand& src = in.ops[1];
-      const uint32_t size = static_cast<uint32_t>(in.ops[2].imm);
-      if (size != 4 && size != 8 && size != 16) {
-        x.report(ErrorKind::unsupported, in, -1, false, 0,
-                 fmt::format("cp.async copy size {} (must be 4, 8 or 16)", size));
-        return;
-      }
-      const uint64_t* db = dst.index == kNoSlot ? nullptr : x.reg(dst.index);
-      const uint64_t* sb = src.index == kNoSlot ? nullptr : x.reg(src.index);
-      const uint64_t* src_size = in.nops >= 4 && in.ops[3].kind != OperandKind::none ? x.src(in, 3) : nullptr;
-      uint32_t offsets[32];
-      uint32_t shared_mask = 0;
-      for_lanes(mask, [&](uint32_t l) {
-        uint64_t d = ((db ? db[l] : 0) + static_cast<uint64_t>(dst.imm)) & 0xffffffffu;
-        uint64_t s = (sb ? sb[l] : 0) + static_cast<uint64_t>(src.imm);
-        if (d % size != 0 || d + size > x.launch.smem_bytes) {
-          x.report(ErrorKind::memcheck, in, static_cast<int>(l), true, d,
-                   fmt::format("cp.async destination offset {:#x} is {} ({} bytes of shared memory)",
-                               d, d % size ? "misaligned" : "out of bounds", x.launch.smem_bytes));
-          return;
-        }
-        AsyncCopy c{};
-        c.lane = l;
-        c.dst = static_cast<uint32_t>(d);
-        c.size = size;
-        uint32_t n = src_size ? std::min<uint32_t>(static_cast<uint32_t>(src_size[l]), size) : size;
-        if (n > 0) {
-          Resolved r = access_memory(x, in, Space::global, s, n, n == size ? size : 1, l, AccessKind::read);
-          if (r.ptr) std::memcpy(c.bytes, r.ptr, n);
-        }
-        for (uint32_t i = 0; i < size; ++i) {
-          ShadowByte& sh = x.cta.shadow[c.dst + i];
-          if (sh.pending)
-            x.report(ErrorKind::sync, in, static_cast<int>(l), true, c.dst + i,
-                     fmt::format("cp.async to shared offset {} while an earlier cp.async to it is "
-                                 "still in flight",
-                                 c.dst + i));
-          sh.pending = 1;
-        }
-        offsets[l] = c.dst;
-        shared_mask |= 1u << l;
-        x.warp.open_group.push_back(c);
-      });
-      if (shared_mask) account_shared(x, offsets, shared_mask, size);
+  case Op::cp_async: {
+    if (!mask)
+      return;
+    const Operand& dst = in.ops[0];
+    const Operand& src = in.ops[1];
+    const uint32_t size = static_cast<uint32_t>(in.ops[2].imm);
+    if (size != 4 && size != 8 && size != 16) {
+      x.report(ErrorKind::unsupported, in, -1, false, 0,
+               fmt::format("cp.async copy size {} (must be 4, 8 or 16)", size));
       return;
     }
-    case Op::cp_async_commit:
-      if (!mask) return;
-      x.warp.groups.push_back(std::move(x.warp.open_group));
-      x.warp.open_group.clear();
+    const uint64_t* db = dst.index == kNoSlot ? nullptr : x.reg(dst.index);
+    const uint64_t* sb = src.index == kNoSlot ? nullptr : x.reg(src.index);
+    const uint64_t* src_size =
+        in.nops >= 4 && in.ops[3].kind != OperandKind::none ? x.src(in, 3) : nullptr;
+    uint32_t offsets[32];
+    uint32_t shared_mask = 0;
+    for_lanes(mask, [&](uint32_t l) {
+      uint64_t d = ((db ? db[l] : 0) + static_cast<uint64_t>(dst.imm)) & 0xffffffffu;
+      uint64_t s = (sb ? sb[l] : 0) + static_cast<uint64_t>(src.imm);
+      if (d % size != 0 || d + size > x.launch.smem_bytes) {
+        x.report(ErrorKind::memcheck, in, static_cast<int>(l), true, d,
+                 fmt::format("cp.async destination offset {:#x} is {} ({} bytes of shared memory)",
+                             d, d % size ? "misaligned" : "out of bounds", x.launch.smem_bytes));
+        return;
+      }
+      AsyncCopy c{};
+      c.lane = l;
+      c.dst = static_cast<uint32_t>(d);
+      c.size = size;
+      uint32_t n = src_size ? std::min<uint32_t>(static_cast<uint32_t>(src_size[l]), size) : size;
+      if (n > 0) {
+        Resolved r =
+            access_memory(x, in, Space::global, s, n, n == size ? size : 1, l, AccessKind::read);
+        if (r.ptr)
+          std::memcpy(c.bytes, r.ptr, n);
+      }
+      for (uint32_t i = 0; i < size; ++i) {
+        ShadowByte& sh = x.cta.shadow[c.dst + i];
+        if (sh.pending)
+          x.report(ErrorKind::sync, in, static_cast<int>(l), true, c.dst + i,
+                   fmt::format("cp.async to shared offset {} while an earlier cp.async to it is "
+                               "still in flight",
+                               c.dst + i));
+        sh.pending = 1;
+      }
+      offsets[l] = c.dst;
+      shared_mask |= 1u << l;
+      x.warp.open_group.push_back(c);
+    });
+    if (shared_mask)
+      account_shared(x, offsets, shared_mask, size);
+    return;
+  }
+  case Op::cp_async_commit:
+    if (!mask)
       return;
-    case Op::cp_async_wait_group:
-      if (!mask) return;
-      complete_async_groups(x, in, static_cast<size_t>(in.ops[0].imm));
+    x.warp.groups.push_back(std::move(x.warp.open_group));
+    x.warp.open_group.clear();
+    return;
+  case Op::cp_async_wait_group:
+    if (!mask)
       return;
-    case Op::cp_async_wait_all:
-      if (!mask) return;
-      complete_async_groups(x, in, 0);
+    complete_async_groups(x, in, static_cast<size_t>(in.ops[0].imm));
+    return;
+  case Op::cp_async_wait_all:
+    if (!mask)
       return;
-    default:
-      return;
+    complete_async_groups(x, in, 0);
+    return;
+  default:
+    return;
   }
 }
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

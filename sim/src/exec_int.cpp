@@ -11,16 +11,14 @@ namespace tessel::sim {
 
 namespace {
 
-template <typename S>
-uint64_t extend(S v) {
+template <typename S> uint64_t extend(S v) {
   if constexpr (std::is_signed_v<S>)
     return static_cast<uint64_t>(static_cast<int64_t>(v));
   else
     return static_cast<uint64_t>(v);
 }
 
-template <typename T>
-struct Wider;
+template <typename T> struct Wider;
 template <> struct Wider<int16_t> { using type = int32_t; };
 template <> struct Wider<uint16_t> { using type = uint32_t; };
 template <> struct Wider<int32_t> { using type = int64_t; };
@@ -28,8 +26,7 @@ template <> struct Wider<uint32_t> { using type = uint64_t; };
 template <> struct Wider<int64_t> { using type = __int128; };
 template <> struct Wider<uint64_t> { using type = unsigned __int128; };
 
-template <typename T>
-void arith(Exec& x, const Inst& in, uint32_t mask) {
+template <typename T> void arith(Exec& x, const Inst& in, uint32_t mask) {
   using W = typename Wider<T>::type;
   constexpr int bits = sizeof(T) * 8;
   uint64_t* d = x.dst(in, 0);
@@ -40,116 +37,128 @@ void arith(Exec& x, const Inst& in, uint32_t mask) {
   auto B = [&](uint32_t l) { return static_cast<T>(b[l]); };
   auto C = [&](uint32_t l) { return static_cast<T>(c[l]); };
   switch (in.op) {
-    case Op::add:
-      if (in.has(kSat) && std::is_same_v<T, int32_t>) {
-        for_lanes(mask, [&](uint32_t l) {
-          int64_t r = int64_t(A(l)) + int64_t(B(l));
-          r = std::min<int64_t>(std::max<int64_t>(r, INT32_MIN), INT32_MAX);
-          d[l] = extend(static_cast<int32_t>(r));
-        });
-        return;
-      }
-      for_lanes(mask, [&](uint32_t l) { d[l] = extend(static_cast<T>(W(A(l)) + W(B(l)))); });
+  case Op::add:
+    if (in.has(kSat) && std::is_same_v<T, int32_t>) {
+      for_lanes(mask, [&](uint32_t l) {
+        int64_t r = int64_t(A(l)) + int64_t(B(l));
+        r = std::min<int64_t>(std::max<int64_t>(r, INT32_MIN), INT32_MAX);
+        d[l] = extend(static_cast<int32_t>(r));
+      });
       return;
-    case Op::sub:
-      if (in.has(kSat) && std::is_same_v<T, int32_t>) {
-        for_lanes(mask, [&](uint32_t l) {
-          int64_t r = int64_t(A(l)) - int64_t(B(l));
-          r = std::min<int64_t>(std::max<int64_t>(r, INT32_MIN), INT32_MAX);
-          d[l] = extend(static_cast<int32_t>(r));
-        });
-        return;
-      }
-      for_lanes(mask, [&](uint32_t l) { d[l] = extend(static_cast<T>(W(A(l)) - W(B(l)))); });
-      return;
-    case Op::mul:
-    case Op::mad: {
-      bool mad = in.op == Op::mad;
-      switch (in.sub) {
-        case Sub::hi:
-          for_lanes(mask, [&](uint32_t l) {
-            W p = W(A(l)) * W(B(l));
-            T hi = static_cast<T>(p >> bits);
-            d[l] = extend(mad ? static_cast<T>(W(hi) + W(C(l))) : hi);
-          });
-          return;
-        case Sub::wide:
-          if constexpr (sizeof(T) < 8) {
-            for_lanes(mask, [&](uint32_t l) {
-              W p = W(A(l)) * W(B(l));
-              if (mad) p = static_cast<W>(p + static_cast<W>(c[l]));
-              d[l] = extend(p);
-            });
-          }
-          return;
-        default:
-          for_lanes(mask, [&](uint32_t l) {
-            T p = static_cast<T>(W(A(l)) * W(B(l)));
-            d[l] = extend(mad ? static_cast<T>(W(p) + W(C(l))) : p);
-          });
-          return;
-      }
     }
-    case Op::div:
+    for_lanes(mask, [&](uint32_t l) { d[l] = extend(static_cast<T>(W(A(l)) + W(B(l)))); });
+    return;
+  case Op::sub:
+    if (in.has(kSat) && std::is_same_v<T, int32_t>) {
       for_lanes(mask, [&](uint32_t l) {
-        T bv = B(l);
-        if (bv == 0) {
-          d[l] = extend(static_cast<T>(~T(0)));
-        } else if (std::is_signed_v<T> && bv == T(-1)) {
-          d[l] = extend(static_cast<T>(W(0) - W(A(l))));
-        } else {
-          d[l] = extend(static_cast<T>(A(l) / bv));
-        }
+        int64_t r = int64_t(A(l)) - int64_t(B(l));
+        r = std::min<int64_t>(std::max<int64_t>(r, INT32_MIN), INT32_MAX);
+        d[l] = extend(static_cast<int32_t>(r));
       });
       return;
-    case Op::rem:
+    }
+    for_lanes(mask, [&](uint32_t l) { d[l] = extend(static_cast<T>(W(A(l)) - W(B(l)))); });
+    return;
+  case Op::mul:
+  case Op::mad: {
+    bool mad = in.op == Op::mad;
+    switch (in.sub) {
+    case Sub::hi:
       for_lanes(mask, [&](uint32_t l) {
-        T bv = B(l);
-        if (bv == 0)
-          d[l] = extend(A(l));
-        else if (std::is_signed_v<T> && bv == T(-1))
-          d[l] = 0;
-        else
-          d[l] = extend(static_cast<T>(A(l) % bv));
+        W p = W(A(l)) * W(B(l));
+        T hi = static_cast<T>(p >> bits);
+        d[l] = extend(mad ? static_cast<T>(W(hi) + W(C(l))) : hi);
       });
       return;
-    case Op::min:
-      for_lanes(mask, [&](uint32_t l) { d[l] = extend(std::min(A(l), B(l))); });
-      return;
-    case Op::max:
-      for_lanes(mask, [&](uint32_t l) { d[l] = extend(std::max(A(l), B(l))); });
-      return;
-    case Op::abs:
-      for_lanes(mask, [&](uint32_t l) {
-        T v = A(l);
-        d[l] = extend(static_cast<T>(v < 0 ? static_cast<T>(W(0) - W(v)) : v));
-      });
-      return;
-    case Op::neg:
-      for_lanes(mask, [&](uint32_t l) { d[l] = extend(static_cast<T>(W(0) - W(A(l)))); });
+    case Sub::wide:
+      if constexpr (sizeof(T) < 8) {
+        for_lanes(mask, [&](uint32_t l) {
+          W p = W(A(l)) * W(B(l));
+          if (mad)
+            p = static_cast<W>(p + static_cast<W>(c[l]));
+          d[l] = extend(p);
+        });
+      }
       return;
     default:
-      return;  // not an integer arithmetic op; the decoder never sends one here
+      for_lanes(mask, [&](uint32_t l) {
+        T p = static_cast<T>(W(A(l)) * W(B(l)));
+        d[l] = extend(mad ? static_cast<T>(W(p) + W(C(l))) : p);
+      });
+      return;
+    }
+  }
+  case Op::div:
+    for_lanes(mask, [&](uint32_t l) {
+      T bv = B(l);
+      if (bv == 0) {
+        d[l] = extend(static_cast<T>(~T(0)));
+      } else if (std::is_signed_v<T> && bv == T(-1)) {
+        d[l] = extend(static_cast<T>(W(0) - W(A(l))));
+      } else {
+        d[l] = extend(static_cast<T>(A(l) / bv));
+      }
+    });
+    return;
+  case Op::rem:
+    for_lanes(mask, [&](uint32_t l) {
+      T bv = B(l);
+      if (bv == 0)
+        d[l] = extend(A(l));
+      else if (std::is_signed_v<T> && bv == T(-1))
+        d[l] = 0;
+      else
+        d[l] = extend(static_cast<T>(A(l) % bv));
+    });
+    return;
+  case Op::min:
+    for_lanes(mask, [&](uint32_t l) { d[l] = extend(std::min(A(l), B(l))); });
+    return;
+  case Op::max:
+    for_lanes(mask, [&](uint32_t l) { d[l] = extend(std::max(A(l), B(l))); });
+    return;
+  case Op::abs:
+    for_lanes(mask, [&](uint32_t l) {
+      T v = A(l);
+      d[l] = extend(static_cast<T>(v < 0 ? static_cast<T>(W(0) - W(v)) : v));
+    });
+    return;
+  case Op::neg:
+    for_lanes(mask, [&](uint32_t l) { d[l] = extend(static_cast<T>(W(0) - W(A(l)))); });
+    return;
+  default:
+    return; // not an integer arithmetic op; the decoder never sends one here
   }
 }
 
-}  // namespace
+} // namespace
 
 void exec_int_arith(Exec& x, const Inst& in, uint32_t mask) {
-  if (!mask) return;
+  if (!mask)
+    return;
   switch (in.type) {
-    case Type::s16: return arith<int16_t>(x, in, mask);
-    case Type::u16: case Type::b16: return arith<uint16_t>(x, in, mask);
-    case Type::s32: return arith<int32_t>(x, in, mask);
-    case Type::u32: case Type::b32: return arith<uint32_t>(x, in, mask);
-    case Type::s64: return arith<int64_t>(x, in, mask);
-    case Type::u64: case Type::b64: return arith<uint64_t>(x, in, mask);
-    default:
-      x.report(ErrorKind::unsupported, in, -1, false, 0,
-               std::string("integer arithmetic on type .") + type_name(in.type) + " is not supported");
-      x.launch.aborted = true;
-      return;
+  case Type::s16:
+    return arith<int16_t>(x, in, mask);
+  case Type::u16:
+  case Type::b16:
+    return arith<uint16_t>(x, in, mask);
+  case Type::s32:
+    return arith<int32_t>(x, in, mask);
+  case Type::u32:
+  case Type::b32:
+    return arith<uint32_t>(x, in, mask);
+  case Type::s64:
+    return arith<int64_t>(x, in, mask);
+  case Type::u64:
+  case Type::b64:
+    return arith<uint64_t>(x, in, mask);
+  default:
+    x.report(ErrorKind::unsupported, in, -1, false, 0,
+             std::string("integer arithmetic on type .") + type_name(in.type) +
+                 " is not supported");
+    x.launch.aborted = true;
+    return;
   }
 }
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -36,12 +36,14 @@ void load_store(Exec& x, const Inst& in, uint32_t mask, bool store) {
   const uint64_t* base = addr_op.index == kNoSlot ? nullptr : x.reg(addr_op.index);
   const bool addr32 = in.space == Space::shared || in.space == Space::local;
   uint32_t slots[8];
-  for (unsigned i = 0; i < n && i < 8; ++i) slots[i] = element_slot(x, val, i);
+  for (unsigned i = 0; i < n && i < 8; ++i)
+    slots[i] = element_slot(x, val, i);
   uint32_t shared_offsets[32];
   uint32_t shared_mask = 0;
   for_lanes(mask, [&](uint32_t l) {
     uint64_t a = (base ? base[l] : 0) + static_cast<uint64_t>(addr_op.imm);
-    if (addr32) a &= 0xffffffffu;
+    if (addr32)
+      a &= 0xffffffffu;
     Resolved r = access_memory(x, in, in.space, a, total, total, l,
                                store ? AccessKind::write : AccessKind::read);
     if (r.space == Space::shared && r.ptr) {
@@ -49,7 +51,8 @@ void load_store(Exec& x, const Inst& in, uint32_t mask, bool store) {
       shared_mask |= 1u << l;
     }
     if (store) {
-      if (!r.ptr) return;
+      if (!r.ptr)
+        return;
       for (unsigned i = 0; i < n; ++i) {
         uint64_t v = x.R[size_t(slots[i]) * 32 + l];
         std::memcpy(r.ptr + i * esize, &v, esize);
@@ -59,60 +62,63 @@ void load_store(Exec& x, const Inst& in, uint32_t mask, bool store) {
         x.R[size_t(slots[i]) * 32 + l] = r.ptr ? load_value(r.ptr + i * esize, esize, sign) : 0;
     }
   });
-  if (shared_mask) account_shared(x, shared_offsets, shared_mask, total);
+  if (shared_mask)
+    account_shared(x, shared_offsets, shared_mask, total);
 }
 
-}  // namespace
+} // namespace
 
 void exec_memory(Exec& x, const Inst& in, uint32_t mask) {
-  if (!mask) return;
+  if (!mask)
+    return;
   switch (in.op) {
-    case Op::ld:
-    case Op::ldu:
-      return load_store(x, in, mask, false);
-    case Op::st:
-      return load_store(x, in, mask, true);
-    case Op::cvta: {
-      uint64_t* d = x.dst(in, 0);
-      const uint64_t* a = x.src(in, 1);
-      uint64_t window = in.space == Space::shared ? kSharedWindow
-                        : in.space == Space::local ? kLocalWindow
-                                                   : 0;
-      bool to = in.has(kTo);
-      for_lanes(mask, [&](uint32_t l) {
-        uint64_t v = a[l];
-        if (window == 0) {
-          d[l] = v;
-        } else if (to) {
-          d[l] = v >= window && v < window + kWindowSize ? v - window : v;
-          if (in.type == Type::u32) d[l] &= 0xffffffffu;
-        } else {
-          d[l] = window + (v & 0xffffffffu);
-        }
-      });
-      return;
-    }
-    case Op::isspacep: {
-      const uint64_t* a = x.src(in, 1);
-      uint32_t p = 0;
-      for_lanes(mask, [&](uint32_t l) {
-        uint64_t v = a[l];
-        bool shared = v >= kSharedWindow && v < kSharedWindow + kWindowSize;
-        bool local = v >= kLocalWindow && v < kLocalWindow + kWindowSize;
-        bool param = v >= kParamWindow && v < kParamWindow + kWindowSize;
-        bool r = in.space == Space::shared ? shared
-                 : in.space == Space::local ? local
-                 : in.space == Space::param ? param
-                                            : !(shared || local || param);
-        p |= uint32_t(r) << l;
-      });
-      uint32_t& dp = x.P[in.ops[0].index];
-      dp = (dp & ~mask) | p;
-      return;
-    }
-    default:
-      return;
+  case Op::ld:
+  case Op::ldu:
+    return load_store(x, in, mask, false);
+  case Op::st:
+    return load_store(x, in, mask, true);
+  case Op::cvta: {
+    uint64_t* d = x.dst(in, 0);
+    const uint64_t* a = x.src(in, 1);
+    uint64_t window = in.space == Space::shared  ? kSharedWindow
+                      : in.space == Space::local ? kLocalWindow
+                                                 : 0;
+    bool to = in.has(kTo);
+    for_lanes(mask, [&](uint32_t l) {
+      uint64_t v = a[l];
+      if (window == 0) {
+        d[l] = v;
+      } else if (to) {
+        d[l] = v >= window && v < window + kWindowSize ? v - window : v;
+        if (in.type == Type::u32)
+          d[l] &= 0xffffffffu;
+      } else {
+        d[l] = window + (v & 0xffffffffu);
+      }
+    });
+    return;
+  }
+  case Op::isspacep: {
+    const uint64_t* a = x.src(in, 1);
+    uint32_t p = 0;
+    for_lanes(mask, [&](uint32_t l) {
+      uint64_t v = a[l];
+      bool shared = v >= kSharedWindow && v < kSharedWindow + kWindowSize;
+      bool local = v >= kLocalWindow && v < kLocalWindow + kWindowSize;
+      bool param = v >= kParamWindow && v < kParamWindow + kWindowSize;
+      bool r = in.space == Space::shared  ? shared
+               : in.space == Space::local ? local
+               : in.space == Space::param ? param
+                                          : !(shared || local || param);
+      p |= uint32_t(r) << l;
+    });
+    uint32_t& dp = x.P[in.ops[0].index];
+    dp = (dp & ~mask) | p;
+    return;
+  }
+  default:
+    return;
   }
 }
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -24,7 +24,8 @@ uint32_t vec_slot(const Exec& x, const Operand& o, unsigned i) {
 
 bool require_full_warp(Exec& x, const Inst& in, uint32_t mask) {
   uint32_t live = x.warp.valid & ~x.warp.exited;
-  if ((mask & live) == live && live == 0xffffffffu) return true;
+  if ((mask & live) == live && live == 0xffffffffu)
+    return true;
   x.report(ErrorKind::sync, in, -1, false, 0,
            fmt::format("'{}' is a .aligned warp-collective instruction but only lanes {:#010x} "
                        "execute it (all 32 must)",
@@ -33,7 +34,8 @@ bool require_full_warp(Exec& x, const Inst& in, uint32_t mask) {
 }
 
 void ldmatrix(Exec& x, const Inst& in, uint32_t mask, bool store) {
-  if (!require_full_warp(x, in, mask)) return;
+  if (!require_full_warp(x, in, mask))
+    return;
   const Operand& addr_op = store ? in.ops[0] : in.ops[1];
   const Operand& regs = store ? in.ops[1] : in.ops[0];
   const unsigned num = in.num ? in.num : 1;
@@ -46,20 +48,25 @@ void ldmatrix(Exec& x, const Inst& in, uint32_t mask, bool store) {
   uint8_t* rows[32] = {};
   for (uint32_t r = 0; r < 8 * num; ++r) {
     uint64_t a = (base ? base[r] : 0) + static_cast<uint64_t>(addr_op.imm);
-    if (space == Space::shared) a &= 0xffffffffu;
-    Resolved res = access_memory(x, in, space, a, 16, 16, r, store ? AccessKind::write : AccessKind::read);
+    if (space == Space::shared)
+      a &= 0xffffffffu;
+    Resolved res =
+        access_memory(x, in, space, a, 16, 16, r, store ? AccessKind::write : AccessKind::read);
     rows[r] = res.ptr;
     if (res.ptr && res.space == Space::shared) {
       offsets[r] = res.offset;
       shared_mask |= 1u << r;
     }
   }
-  if (shared_mask) account_shared(x, offsets, shared_mask, 16);
+  if (shared_mask)
+    account_shared(x, offsets, shared_mask, 16);
   if (!store) {
     for (unsigned m = 0; m < num; ++m)
       for (unsigned r = 0; r < 8; ++r) {
-        if (rows[m * 8 + r]) std::memcpy(tile[m][r], rows[m * 8 + r], 16);
-        else std::memset(tile[m][r], 0, 16);
+        if (rows[m * 8 + r])
+          std::memcpy(tile[m][r], rows[m * 8 + r], 16);
+        else
+          std::memset(tile[m][r], 0, 16);
       }
   }
   for (unsigned m = 0; m < num; ++m) {
@@ -85,32 +92,45 @@ void ldmatrix(Exec& x, const Inst& in, uint32_t mask, bool store) {
   if (store)
     for (unsigned m = 0; m < num; ++m)
       for (unsigned r = 0; r < 8; ++r)
-        if (rows[m * 8 + r]) std::memcpy(rows[m * 8 + r], tile[m][r], 16);
+        if (rows[m * 8 + r])
+          std::memcpy(rows[m * 8 + r], tile[m][r], 16);
 }
 
 double decode(Type t, uint32_t bits) {
   switch (t) {
-    case Type::f16: return half_to_float(static_cast<uint16_t>(bits));
-    case Type::bf16: return bf16_to_float(static_cast<uint16_t>(bits));
-    case Type::tf32: return bits_f32(bits & 0xffffe000u);
-    case Type::s8: return static_cast<int8_t>(bits);
-    case Type::u8: return static_cast<uint8_t>(bits);
-    case Type::f32: return bits_f32(bits);
-    case Type::s32: return static_cast<int32_t>(bits);
-    case Type::e4m3: return e4m3_to_float(static_cast<uint8_t>(bits));
-    case Type::e5m2: return e5m2_to_float(static_cast<uint8_t>(bits));
-    default: return 0;
+  case Type::f16:
+    return half_to_float(static_cast<uint16_t>(bits));
+  case Type::bf16:
+    return bf16_to_float(static_cast<uint16_t>(bits));
+  case Type::tf32:
+    return bits_f32(bits & 0xffffe000u);
+  case Type::s8:
+    return static_cast<int8_t>(bits);
+  case Type::u8:
+    return static_cast<uint8_t>(bits);
+  case Type::f32:
+    return bits_f32(bits);
+  case Type::s32:
+    return static_cast<int32_t>(bits);
+  case Type::e4m3:
+    return e4m3_to_float(static_cast<uint8_t>(bits));
+  case Type::e5m2:
+    return e5m2_to_float(static_cast<uint8_t>(bits));
+  default:
+    return 0;
   }
 }
 
 void mma(Exec& x, const Inst& in, uint32_t mask) {
-  if (!require_full_warp(x, in, mask)) return;
+  if (!require_full_warp(x, in, mask))
+    return;
   const Type dt = in.type, at = in.type2, bt = in.type3, ct = in.type4;
   const unsigned M = in.shape_m, N = in.shape_n, K = in.shape_k;
   const unsigned abits = type_size(at) * 8;
-  const bool ok_shape = M == 16 && N == 8 &&
-                        ((abits == 16 && (K == 8 || K == 16)) || (at == Type::tf32 && (K == 8 || K == 4)) ||
-                         (abits == 8 && (K == 16 || K == 32)));
+  const bool ok_shape =
+      M == 16 && N == 8 &&
+      ((abits == 16 && (K == 8 || K == 16)) || (at == Type::tf32 && (K == 8 || K == 4)) ||
+       (abits == 8 && (K == 16 || K == 32)));
   if (!ok_shape || abits != type_size(bt) * 8) {
     x.report(ErrorKind::unsupported, in, -1, false, 0,
              fmt::format("mma shape m{}n{}k{} with .{}.{} inputs is not supported", M, N, K,
@@ -118,8 +138,8 @@ void mma(Exec& x, const Inst& in, uint32_t mask) {
     x.launch.aborted = true;
     return;
   }
-  const unsigned epr = 32 / abits;      // elements per 32-bit register
-  const unsigned chunk = 4 * epr;       // k-extent of one register column group
+  const unsigned epr = 32 / abits; // elements per 32-bit register
+  const unsigned chunk = 4 * epr;  // k-extent of one register column group
   const unsigned a_regs = M * K / (32 * epr);
   const unsigned b_regs = K * N / (32 * epr);
   const Operand &D = in.ops[0], &A = in.ops[1], &B = in.ops[2], &C = in.ops[3];
@@ -137,9 +157,10 @@ void mma(Exec& x, const Inst& in, uint32_t mask) {
     }
     for (unsigned i = 0; i < b_regs; ++i) {
       uint32_t v = static_cast<uint32_t>(x.reg(vec_slot(x, B, i))[l]);
-      for (unsigned e = 0; e < epr; ++e) b[t * epr + e + chunk * i][g] = decode(bt, (v >> (abits * e)) & emask);
+      for (unsigned e = 0; e < epr; ++e)
+        b[t * epr + e + chunk * i][g] = decode(bt, (v >> (abits * e)) & emask);
     }
-    if (type_size(ct) == 2) {  // f16 accumulator: 2 registers of f16x2
+    if (type_size(ct) == 2) { // f16 accumulator: 2 registers of f16x2
       for (unsigned i = 0; i < 2; ++i) {
         uint32_t v = static_cast<uint32_t>(x.reg(vec_slot(x, C, i))[l]);
         c[g + 8 * i][2 * t] = half_to_float(static_cast<uint16_t>(v));
@@ -156,14 +177,16 @@ void mma(Exec& x, const Inst& in, uint32_t mask) {
   for (unsigned i = 0; i < M; ++i)
     for (unsigned j = 0; j < N; ++j) {
       double s = 0;
-      for (unsigned k = 0; k < K; ++k) s += a[i][k] * b[k][j];
+      for (unsigned k = 0; k < K; ++k)
+        s += a[i][k] * b[k][j];
       d[i][j] = s + c[i][j];
     }
   for (uint32_t l = 0; l < 32; ++l) {
     unsigned g = l / 4, t = l % 4;
     if (type_size(dt) == 2) {
       for (unsigned i = 0; i < 2; ++i) {
-        uint32_t lo = double_to_half(d[g + 8 * i][2 * t]), hi = double_to_half(d[g + 8 * i][2 * t + 1]);
+        uint32_t lo = double_to_half(d[g + 8 * i][2 * t]),
+                 hi = double_to_half(d[g + 8 * i][2 * t + 1]);
         x.reg(vec_slot(x, D, i))[l] = lo | (hi << 16);
       }
       continue;
@@ -172,7 +195,8 @@ void mma(Exec& x, const Inst& in, uint32_t mask) {
       double v = d[g + 8 * (i >> 1)][2 * t + (i & 1)];
       uint64_t out;
       if (integer) {
-        if (in.has(kSatFinite)) v = std::fmin(std::fmax(v, -2147483648.0), 2147483647.0);
+        if (in.has(kSatFinite))
+          v = std::fmin(std::fmax(v, -2147483648.0), 2147483647.0);
         out = static_cast<uint32_t>(static_cast<int64_t>(v));
       } else {
         out = f32_bits(static_cast<float>(v));
@@ -182,15 +206,19 @@ void mma(Exec& x, const Inst& in, uint32_t mask) {
   }
 }
 
-}  // namespace
+} // namespace
 
 void exec_mma(Exec& x, const Inst& in, uint32_t mask) {
   switch (in.op) {
-    case Op::ldmatrix: return ldmatrix(x, in, mask, false);
-    case Op::stmatrix: return ldmatrix(x, in, mask, true);
-    case Op::mma: return mma(x, in, mask);
-    default: return;
+  case Op::ldmatrix:
+    return ldmatrix(x, in, mask, false);
+  case Op::stmatrix:
+    return ldmatrix(x, in, mask, true);
+  case Op::mma:
+    return mma(x, in, mask);
+  default:
+    return;
   }
 }
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -6,7 +6,8 @@
 namespace tessel::sim {
 
 void exec_move(Exec& x, const Inst& in, uint32_t mask) {
-  if (!mask) return;
+  if (!mask)
+    return;
   const Operand& d = in.ops[0];
   const Operand& s = in.ops[1];
   if (in.type == Type::pred || d.kind == OperandKind::pred) {
@@ -24,7 +25,7 @@ void exec_move(Exec& x, const Inst& in, uint32_t mask) {
     for_lanes(mask, [&](uint32_t l) { out[l] = c & m; });
     return;
   }
-  if (d.kind == OperandKind::vec) {  // unpack
+  if (d.kind == OperandKind::vec) { // unpack
     const uint64_t* src = x.src(in, 1);
     unsigned w = bits / d.count;
     uint64_t em = w >= 64 ? ~uint64_t(0) : (uint64_t(1) << w) - 1;
@@ -35,23 +36,25 @@ void exec_move(Exec& x, const Inst& in, uint32_t mask) {
     return;
   }
   uint64_t* out = x.dst(in, 0);
-  if (s.kind == OperandKind::vec) {  // pack
+  if (s.kind == OperandKind::vec) { // pack
     unsigned w = bits / s.count;
     uint64_t em = w >= 64 ? ~uint64_t(0) : (uint64_t(1) << w) - 1;
     const uint32_t* slots = &x.frame.fn->vec_pool[s.index];
     for_lanes(mask, [&](uint32_t l) {
       uint64_t v = 0;
-      for (unsigned i = 0; i < s.count; ++i) v |= (x.R[size_t(slots[i]) * 32 + l] & em) << (w * i);
+      for (unsigned i = 0; i < s.count; ++i)
+        v |= (x.R[size_t(slots[i]) * 32 + l] & em) << (w * i);
       out[l] = v;
     });
     return;
   }
   const uint64_t* src = x.src(in, 1);
   if (mask == 0xffffffffu) {
-    for (uint32_t l = 0; l < 32; ++l) out[l] = src[l] & m;
+    for (uint32_t l = 0; l < 32; ++l)
+      out[l] = src[l] & m;
     return;
   }
   for_lanes(mask, [&](uint32_t l) { out[l] = src[l] & m; });
 }
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -11,102 +11,139 @@ namespace tessel::sim {
 
 void exec_warp(Exec& x, const Inst& in, uint32_t mask, uint32_t active) {
   switch (in.op) {
-    case Op::activemask: {
-      if (!mask) return;
-      uint64_t* d = x.dst(in, 0);
-      for_lanes(mask, [&](uint32_t l) { d[l] = active; });
+  case Op::activemask: {
+    if (!mask)
       return;
-    }
-    case Op::shfl: {
-      if (!mask) return;
-      uint64_t* d = x.dst(in, 0);
-      const uint64_t* a = x.src(in, 1);
-      const uint64_t* b = x.src(in, 2);
-      const uint64_t* c = x.src(in, 3);
-      uint64_t result[32];
-      uint32_t pv = 0;
-      for_lanes(mask, [&](uint32_t lane) {
-        uint32_t bval = static_cast<uint32_t>(b[lane]) & 0x1f;
-        uint32_t cval = static_cast<uint32_t>(c[lane]);
-        uint32_t segmask = (cval >> 8) & 0x1f;
-        uint32_t clamp = cval & 0x1f;
-        uint32_t max_lane = (lane & segmask) | (clamp & ~segmask);
-        uint32_t min_lane = lane & segmask;
-        int32_t j;
-        bool p;
-        switch (in.sub) {
-          case Sub::up: j = static_cast<int32_t>(lane) - static_cast<int32_t>(bval); p = j >= static_cast<int32_t>(max_lane); break;
-          case Sub::down: j = static_cast<int32_t>(lane + bval); p = j <= static_cast<int32_t>(max_lane); break;
-          case Sub::bfly: j = static_cast<int32_t>(lane ^ bval); p = j <= static_cast<int32_t>(max_lane); break;
-          default: j = static_cast<int32_t>(min_lane | (bval & ~segmask)); p = j <= static_cast<int32_t>(max_lane); break;
-        }
-        if (!p || j < 0 || j > 31) j = static_cast<int32_t>(lane);
-        result[lane] = a[j] & 0xffffffffu;
-        pv |= uint32_t(p) << lane;
-      });
-      for_lanes(mask, [&](uint32_t l) { d[l] = result[l]; });
-      if (in.ops[5].kind == OperandKind::pred) {
-        uint32_t& dp = x.P[in.ops[5].index];
-        dp = (dp & ~mask) | pv;
+    uint64_t* d = x.dst(in, 0);
+    for_lanes(mask, [&](uint32_t l) { d[l] = active; });
+    return;
+  }
+  case Op::shfl: {
+    if (!mask)
+      return;
+    uint64_t* d = x.dst(in, 0);
+    const uint64_t* a = x.src(in, 1);
+    const uint64_t* b = x.src(in, 2);
+    const uint64_t* c = x.src(in, 3);
+    uint64_t result[32];
+    uint32_t pv = 0;
+    for_lanes(mask, [&](uint32_t lane) {
+      uint32_t bval = static_cast<uint32_t>(b[lane]) & 0x1f;
+      uint32_t cval = static_cast<uint32_t>(c[lane]);
+      uint32_t segmask = (cval >> 8) & 0x1f;
+      uint32_t clamp = cval & 0x1f;
+      uint32_t max_lane = (lane & segmask) | (clamp & ~segmask);
+      uint32_t min_lane = lane & segmask;
+      int32_t j;
+      bool p;
+      switch (in.sub) {
+      case Sub::up:
+        j = static_cast<int32_t>(lane) - static_cast<int32_t>(bval);
+        p = j >= static_cast<int32_t>(max_lane);
+        break;
+      case Sub::down:
+        j = static_cast<int32_t>(lane + bval);
+        p = j <= static_cast<int32_t>(max_lane);
+        break;
+      case Sub::bfly:
+        j = static_cast<int32_t>(lane ^ bval);
+        p = j <= static_cast<int32_t>(max_lane);
+        break;
+      default:
+        j = static_cast<int32_t>(min_lane | (bval & ~segmask));
+        p = j <= static_cast<int32_t>(max_lane);
+        break;
       }
+      if (!p || j < 0 || j > 31)
+        j = static_cast<int32_t>(lane);
+      result[lane] = a[j] & 0xffffffffu;
+      pv |= uint32_t(p) << lane;
+    });
+    for_lanes(mask, [&](uint32_t l) { d[l] = result[l]; });
+    if (in.ops[5].kind == OperandKind::pred) {
+      uint32_t& dp = x.P[in.ops[5].index];
+      dp = (dp & ~mask) | pv;
+    }
+    return;
+  }
+  case Op::vote: {
+    if (!mask)
+      return;
+    const Operand& src = in.ops[1];
+    uint32_t pv = src.kind == OperandKind::pred ? (src.neg ? ~x.P[src.index] : x.P[src.index])
+                                                : (src.imm ? 0xffffffffu : 0);
+    uint32_t ballot = pv & mask;
+    if (in.sub == Sub::ballot) {
+      uint64_t* d = x.dst(in, 0);
+      for_lanes(mask, [&](uint32_t l) { d[l] = ballot; });
       return;
     }
-    case Op::vote: {
-      if (!mask) return;
-      const Operand& src = in.ops[1];
-      uint32_t pv = src.kind == OperandKind::pred ? (src.neg ? ~x.P[src.index] : x.P[src.index])
-                                                   : (src.imm ? 0xffffffffu : 0);
-      uint32_t ballot = pv & mask;
-      if (in.sub == Sub::ballot) {
-        uint64_t* d = x.dst(in, 0);
-        for_lanes(mask, [&](uint32_t l) { d[l] = ballot; });
+    bool r = in.sub == Sub::all   ? ballot == mask
+             : in.sub == Sub::any ? ballot != 0
+                                  : (ballot == 0 || ballot == mask);
+    uint32_t& dp = x.P[in.ops[0].index];
+    dp = (dp & ~mask) | (r ? mask : 0);
+    return;
+  }
+  case Op::redux: {
+    if (!mask)
+      return;
+    uint64_t* d = x.dst(in, 0);
+    const uint64_t* a = x.src(in, 1);
+    bool sgn = is_signed(in.type);
+    int64_t acc_s = 0;
+    uint64_t acc_u = 0;
+    bool first = true;
+    for_lanes(mask, [&](uint32_t l) {
+      uint32_t v = static_cast<uint32_t>(a[l]);
+      int32_t s = static_cast<int32_t>(v);
+      if (first) {
+        acc_s = s;
+        acc_u = v;
+        first = false;
         return;
       }
-      bool r = in.sub == Sub::all ? ballot == mask : in.sub == Sub::any ? ballot != 0
-                                                                        : (ballot == 0 || ballot == mask);
-      uint32_t& dp = x.P[in.ops[0].index];
-      dp = (dp & ~mask) | (r ? mask : 0);
-      return;
-    }
-    case Op::redux: {
-      if (!mask) return;
-      uint64_t* d = x.dst(in, 0);
-      const uint64_t* a = x.src(in, 1);
-      bool sgn = is_signed(in.type);
-      int64_t acc_s = 0;
-      uint64_t acc_u = 0;
-      bool first = true;
-      for_lanes(mask, [&](uint32_t l) {
-        uint32_t v = static_cast<uint32_t>(a[l]);
-        int32_t s = static_cast<int32_t>(v);
-        if (first) {
-          acc_s = s;
-          acc_u = v;
-          first = false;
-          return;
-        }
-        switch (in.sub) {
-          case Sub::add: acc_u = (acc_u + v) & 0xffffffffu; break;
-          case Sub::min: if (sgn) acc_s = std::min<int64_t>(acc_s, s); else acc_u = std::min<uint64_t>(acc_u, v); break;
-          case Sub::max: if (sgn) acc_s = std::max<int64_t>(acc_s, s); else acc_u = std::max<uint64_t>(acc_u, v); break;
-          case Sub::and_: acc_u &= v; break;
-          case Sub::or_: acc_u |= v; break;
-          case Sub::xor_: acc_u ^= v; break;
-          default: break;
-        }
-      });
-      uint64_t r = (sgn && (in.sub == Sub::min || in.sub == Sub::max))
-                       ? static_cast<uint32_t>(static_cast<int32_t>(acc_s))
-                       : acc_u;
-      for_lanes(mask, [&](uint32_t l) { d[l] = r; });
-      return;
-    }
-    default:
-      x.report(ErrorKind::unsupported, in, -1, false, 0,
-               std::string("'") + op_key(in.op) + "' is not supported");
-      x.launch.aborted = true;
-      return;
+      switch (in.sub) {
+      case Sub::add:
+        acc_u = (acc_u + v) & 0xffffffffu;
+        break;
+      case Sub::min:
+        if (sgn)
+          acc_s = std::min<int64_t>(acc_s, s);
+        else
+          acc_u = std::min<uint64_t>(acc_u, v);
+        break;
+      case Sub::max:
+        if (sgn)
+          acc_s = std::max<int64_t>(acc_s, s);
+        else
+          acc_u = std::max<uint64_t>(acc_u, v);
+        break;
+      case Sub::and_:
+        acc_u &= v;
+        break;
+      case Sub::or_:
+        acc_u |= v;
+        break;
+      case Sub::xor_:
+        acc_u ^= v;
+        break;
+      default:
+        break;
+      }
+    });
+    uint64_t r = (sgn && (in.sub == Sub::min || in.sub == Sub::max))
+                     ? static_cast<uint32_t>(static_cast<int32_t>(acc_s))
+                     : acc_u;
+    for_lanes(mask, [&](uint32_t l) { d[l] = r; });
+    return;
+  }
+  default:
+    x.report(ErrorKind::unsupported, in, -1, false, 0,
+             std::string("'") + op_key(in.op) + "' is not supported");
+    x.launch.aborted = true;
+    return;
   }
 }
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -24,7 +24,8 @@ void Exec::report(ErrorKind kind, const Inst& in, int lane, bool has_address, ui
   e.kind = kind;
   e.message = message;
   e.kernel = L.entry->name;
-  if (frame.fn != L.entry) e.kernel += " (in " + frame.fn->name + ")";
+  if (frame.fn != L.entry)
+    e.kernel += " (in " + frame.fn->name + ")";
   e.instruction = in.mnemonic < L.module->mnemonics.size() ? L.module->mnemonics[in.mnemonic] : "";
   e.ptx_line = in.line;
   e.ptx_column = in.column;
@@ -52,39 +53,92 @@ void init_frame(Launch& L, Cta& cta, Warp& w, Frame& f, const Function& fn, uint
   f.regs.assign(size_t(fn.num_slots) * 32, 0);
   f.preds.assign(fn.num_preds + 1, 0);
   for (auto& [slot, value] : fn.constants)
-    for (int l = 0; l < 32; ++l) f.regs[size_t(slot) * 32 + l] = value;
+    for (int l = 0; l < 32; ++l)
+      f.regs[size_t(slot) * 32 + l] = value;
   for (auto& ls : fn.launch_slots) {
     uint64_t* r = f.regs.data() + size_t(ls.slot) * 32;
     for (uint32_t l = 0; l < 32; ++l) {
       uint32_t t = w.index * 32 + l;
       uint64_t v = 0;
       switch (ls.special) {
-        case Special::tid_x: v = t % L.block.x; break;
-        case Special::tid_y: v = (t / L.block.x) % L.block.y; break;
-        case Special::tid_z: v = t / (L.block.x * L.block.y); break;
-        case Special::ntid_x: v = L.block.x; break;
-        case Special::ntid_y: v = L.block.y; break;
-        case Special::ntid_z: v = L.block.z; break;
-        case Special::ctaid_x: v = cta.id.x; break;
-        case Special::ctaid_y: v = cta.id.y; break;
-        case Special::ctaid_z: v = cta.id.z; break;
-        case Special::nctaid_x: v = L.grid.x; break;
-        case Special::nctaid_y: v = L.grid.y; break;
-        case Special::nctaid_z: v = L.grid.z; break;
-        case Special::laneid: v = l; break;
-        case Special::warpid: v = w.index; break;
-        case Special::nwarpid: v = L.warps_per_cta; break;
-        case Special::smid: v = 0; break;
-        case Special::nsmid: v = 1; break;
-        case Special::gridid: v = 1; break;
-        case Special::lanemask_eq: v = 1u << l; break;
-        case Special::lanemask_lt: v = (1u << l) - 1; break;
-        case Special::lanemask_le: v = l == 31 ? 0xffffffffu : (2u << l) - 1; break;
-        case Special::lanemask_gt: v = l == 31 ? 0 : ~((2u << l) - 1); break;
-        case Special::lanemask_ge: v = ~((1u << l) - 1); break;
-        case Special::dynamic_smem_size: v = L.dynamic_smem; break;
-        case Special::total_smem_size: v = L.smem_bytes; break;
-        case Special::symbol: v = L.symbol_values[ls.symbol]; break;
+      case Special::tid_x:
+        v = t % L.block.x;
+        break;
+      case Special::tid_y:
+        v = (t / L.block.x) % L.block.y;
+        break;
+      case Special::tid_z:
+        v = t / (L.block.x * L.block.y);
+        break;
+      case Special::ntid_x:
+        v = L.block.x;
+        break;
+      case Special::ntid_y:
+        v = L.block.y;
+        break;
+      case Special::ntid_z:
+        v = L.block.z;
+        break;
+      case Special::ctaid_x:
+        v = cta.id.x;
+        break;
+      case Special::ctaid_y:
+        v = cta.id.y;
+        break;
+      case Special::ctaid_z:
+        v = cta.id.z;
+        break;
+      case Special::nctaid_x:
+        v = L.grid.x;
+        break;
+      case Special::nctaid_y:
+        v = L.grid.y;
+        break;
+      case Special::nctaid_z:
+        v = L.grid.z;
+        break;
+      case Special::laneid:
+        v = l;
+        break;
+      case Special::warpid:
+        v = w.index;
+        break;
+      case Special::nwarpid:
+        v = L.warps_per_cta;
+        break;
+      case Special::smid:
+        v = 0;
+        break;
+      case Special::nsmid:
+        v = 1;
+        break;
+      case Special::gridid:
+        v = 1;
+        break;
+      case Special::lanemask_eq:
+        v = 1u << l;
+        break;
+      case Special::lanemask_lt:
+        v = (1u << l) - 1;
+        break;
+      case Special::lanemask_le:
+        v = l == 31 ? 0xffffffffu : (2u << l) - 1;
+        break;
+      case Special::lanemask_gt:
+        v = l == 31 ? 0 : ~((2u << l) - 1);
+        break;
+      case Special::lanemask_ge:
+        v = ~((1u << l) - 1);
+        break;
+      case Special::dynamic_smem_size:
+        v = L.dynamic_smem;
+        break;
+      case Special::total_smem_size:
+        v = L.smem_bytes;
+        break;
+      case Special::symbol:
+        v = L.symbol_values[ls.symbol];
+        break;
       }
       r[l] = v;
     }
@@ -94,10 +148,13 @@ void init_frame(Launch& L, Cta& cta, Warp& w, Frame& f, const Function& fn, uint
 // Removes `lanes` from every reconvergence entry of every frame of the warp.
 void retire_lanes(Warp& w, uint32_t lanes) {
   for (auto& f : w.frames)
-    for (auto& e : f.stack) e.mask &= ~lanes;
+    for (auto& e : f.stack)
+      e.mask &= ~lanes;
 }
 
-uint32_t first_lane(uint32_t mask) { return mask ? static_cast<uint32_t>(std::countr_zero(mask)) : 0; }
+uint32_t first_lane(uint32_t mask) {
+  return mask ? static_cast<uint32_t>(std::countr_zero(mask)) : 0;
+}
 
 // Copies `size` bytes between a caller's and a callee's parameter symbols (both in the
 // thread's local window) for the lanes of `mask`.
@@ -114,7 +171,8 @@ void copy_local(Launch& L, Cta& cta, Warp& w, uint32_t mask, uint32_t dst_off, u
 // Executes the warp until it waits at a barrier or finishes.
 void run_warp(Launch& L, Cta& cta, Warp& w) {
   while (w.state == WarpState::ready) {
-    if (L.aborted) return;
+    if (L.aborted)
+      return;
     Frame& f = w.frames.back();
     if (f.stack.empty()) {
       if (w.frames.size() == 1) {
@@ -155,7 +213,8 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
     uint64_t* thread_exec = L.thread_exec[f.fn_index].data();
     Exec x{L, cta, w, f, R, P, 0};
     for (;;) {
-      if (f.stack.empty()) break;
+      if (f.stack.empty())
+        break;
       StackEntry& top = f.stack.back();
       if (top.mask == 0 || top.pc == top.reconverge) {
         f.stack.pop_back();
@@ -165,7 +224,8 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
       const Inst& in = code[pc];
       uint32_t active = top.mask;
       uint32_t mask = active;
-      if (in.guard != kNoSlot) mask &= in.guard_neg ? ~P[in.guard] : P[in.guard];
+      if (in.guard != kNoSlot)
+        mask &= in.guard_neg ? ~P[in.guard] : P[in.guard];
       ++warp_exec[pc];
       thread_exec[pc] += static_cast<uint32_t>(std::popcount(active));
       ++w.clock;
@@ -180,130 +240,160 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
       }
       x.pc = pc;
       switch (in.family) {
-        case Family::int_arith: exec_int_arith(x, in, mask); break;
-        case Family::float_arith: exec_float_arith(x, in, mask); break;
-        case Family::logic: exec_logic(x, in, mask); break;
-        case Family::compare: exec_compare(x, in, mask); break;
-        case Family::move: exec_move(x, in, mask); break;
-        case Family::convert: exec_convert(x, in, mask); break;
-        case Family::memory: exec_memory(x, in, mask); break;
-        case Family::atomic: exec_atomic(x, in, mask); break;
-        case Family::warp: exec_warp(x, in, mask, active); break;
-        case Family::mma: exec_mma(x, in, mask); break;
-        case Family::async: exec_async(x, in, mask); break;
-        case Family::misc: break;
-        case Family::control: {
-          switch (in.op) {
-            case Op::bra: {
-              uint32_t taken = mask, not_taken = active & ~mask;
-              uint32_t target = in.ops[0].index;
-              if (!not_taken) {
-                top.pc = target;
-              } else if (!taken) {
-                top.pc = pc + 1;
-              } else {
-                uint32_t r = in.reconverge;
-                uint32_t outer = top.reconverge;
-                if (r == kNoReconverge || r == outer) {
-                  uint32_t rr = r == kNoReconverge ? outer : r;
-                  top = {pc + 1, rr, not_taken};
-                  f.stack.push_back({target, rr, taken});
-                } else {
-                  top.pc = r;
-                  f.stack.push_back({pc + 1, r, not_taken});
-                  f.stack.push_back({target, r, taken});
-                }
-              }
-              continue;
+      case Family::int_arith:
+        exec_int_arith(x, in, mask);
+        break;
+      case Family::float_arith:
+        exec_float_arith(x, in, mask);
+        break;
+      case Family::logic:
+        exec_logic(x, in, mask);
+        break;
+      case Family::compare:
+        exec_compare(x, in, mask);
+        break;
+      case Family::move:
+        exec_move(x, in, mask);
+        break;
+      case Family::convert:
+        exec_convert(x, in, mask);
+        break;
+      case Family::memory:
+        exec_memory(x, in, mask);
+        break;
+      case Family::atomic:
+        exec_atomic(x, in, mask);
+        break;
+      case Family::warp:
+        exec_warp(x, in, mask, active);
+        break;
+      case Family::mma:
+        exec_mma(x, in, mask);
+        break;
+      case Family::async:
+        exec_async(x, in, mask);
+        break;
+      case Family::misc:
+        break;
+      case Family::control: {
+        switch (in.op) {
+        case Op::bra: {
+          uint32_t taken = mask, not_taken = active & ~mask;
+          uint32_t target = in.ops[0].index;
+          if (!not_taken) {
+            top.pc = target;
+          } else if (!taken) {
+            top.pc = pc + 1;
+          } else {
+            uint32_t r = in.reconverge;
+            uint32_t outer = top.reconverge;
+            if (r == kNoReconverge || r == outer) {
+              uint32_t rr = r == kNoReconverge ? outer : r;
+              top = {pc + 1, rr, not_taken};
+              f.stack.push_back({target, rr, taken});
+            } else {
+              top.pc = r;
+              f.stack.push_back({pc + 1, r, not_taken});
+              f.stack.push_back({target, r, taken});
             }
-            case Op::exit:
-            case Op::ret: {
-              if (in.op == Op::ret && w.frames.size() > 1) {
-                f.returned |= mask;
-                for (auto& e : f.stack) e.mask &= ~mask;
-                if (mask != active) top.pc = pc + 1;
-                continue;
-              }
-              w.exited |= mask;
-              retire_lanes(w, mask);
-              if (mask != active) top.pc = pc + 1;
-              continue;
-            }
-            case Op::trap:
-              if (mask) {
-                x.report(ErrorKind::sync, in, static_cast<int>(first_lane(mask)), false, 0,
-                         "trap executed");
-                L.aborted = true;
-                return;
-              }
-              top.pc = pc + 1;
-              continue;
-            case Op::bar_sync:
-            case Op::barrier_sync:
-            case Op::bar_arrive:
-            case Op::barrier_arrive: {
-              top.pc = pc + 1;
-              if (!mask) continue;
-              uint32_t lane = first_lane(mask);
-              uint32_t id = in.nops >= 1 ? static_cast<uint32_t>(x.src(in, 0)[lane]) : 0;
-              if (id >= 16) {
-                x.report(ErrorKind::sync, in, static_cast<int>(lane), false, 0,
-                         fmt::format("barrier id {} is out of range (0-15)", id));
-                L.aborted = true;
-                return;
-              }
-              BarrierState& b = cta.barriers[id];
-              if (in.nops >= 2) b.expected = static_cast<uint32_t>(x.src(in, 1)[lane]);
-              b.arrived_threads += static_cast<uint32_t>(std::popcount(w.valid & ~w.exited));
-              if (in.op == Op::bar_arrive || in.op == Op::barrier_arrive) continue;
-              w.state = WarpState::at_barrier;
-              w.barrier = id;
-              return;
-            }
-            case Op::call: {
-              top.pc = pc + 1;
-              if (!mask) continue;
-              int ti = in.ops[0].kind == OperandKind::label ? 0 : 1;
-              const Function& callee = L.module->functions[in.ops[ti].index];
-              if (!callee.defined) {
-                x.report(ErrorKind::unsupported, in, static_cast<int>(first_lane(mask)), false, 0,
-                         "call to '" + callee.name + "', which has no body in this module");
-                L.aborted = true;
-                return;
-              }
-              if (w.frames.size() > 64) {
-                x.report(ErrorKind::limit, in, static_cast<int>(first_lane(mask)), false, 0,
-                         "call depth over 64 (recursion is not supported)");
-                L.aborted = true;
-                return;
-              }
-              // Pass arguments: caller's param symbols -> callee's formal parameters.
-              const Operand* args = ti + 1 < in.nops ? &in.ops[ti + 1] : nullptr;
-              int callee_index = static_cast<int>(&callee - L.module->functions.data());
-              if (args && args->kind == OperandKind::vec) {
-                for (uint32_t i = 0; i < args->count && i < callee.params.size(); ++i) {
-                  const Symbol& src = L.module->symbols[fn.vec_pool[args->index + i]];
-                  for (auto& s : L.module->symbols)
-                    if (s.function == callee_index && s.space == Space::param &&
-                        s.name == callee.params[i].name)
-                      copy_local(L, cta, w, mask, s.local_offset, src.local_offset,
-                                 callee.params[i].size);
-                }
-              }
-              // Every lane of the entry continues at pc+1 once the callee returns; the
-              // lanes that did not call (guarded off) simply wait for it.
-              w.frames.emplace_back();
-              Frame& nf = w.frames.back();
-              init_frame(L, cta, w, nf, callee, static_cast<uint32_t>(callee_index));
-              nf.call_pc = pc;
-              nf.stack.push_back({0, kNoReconverge, mask});
-              goto next_frame;
-            }
-            default:
-              break;
           }
+          continue;
+        }
+        case Op::exit:
+        case Op::ret: {
+          if (in.op == Op::ret && w.frames.size() > 1) {
+            f.returned |= mask;
+            for (auto& e : f.stack)
+              e.mask &= ~mask;
+            if (mask != active)
+              top.pc = pc + 1;
+            continue;
+          }
+          w.exited |= mask;
+          retire_lanes(w, mask);
+          if (mask != active)
+            top.pc = pc + 1;
+          continue;
+        }
+        case Op::trap:
+          if (mask) {
+            x.report(ErrorKind::sync, in, static_cast<int>(first_lane(mask)), false, 0,
+                     "trap executed");
+            L.aborted = true;
+            return;
+          }
+          top.pc = pc + 1;
+          continue;
+        case Op::bar_sync:
+        case Op::barrier_sync:
+        case Op::bar_arrive:
+        case Op::barrier_arrive: {
+          top.pc = pc + 1;
+          if (!mask)
+            continue;
+          uint32_t lane = first_lane(mask);
+          uint32_t id = in.nops >= 1 ? static_cast<uint32_t>(x.src(in, 0)[lane]) : 0;
+          if (id >= 16) {
+            x.report(ErrorKind::sync, in, static_cast<int>(lane), false, 0,
+                     fmt::format("barrier id {} is out of range (0-15)", id));
+            L.aborted = true;
+            return;
+          }
+          BarrierState& b = cta.barriers[id];
+          if (in.nops >= 2)
+            b.expected = static_cast<uint32_t>(x.src(in, 1)[lane]);
+          b.arrived_threads += static_cast<uint32_t>(std::popcount(w.valid & ~w.exited));
+          if (in.op == Op::bar_arrive || in.op == Op::barrier_arrive)
+            continue;
+          w.state = WarpState::at_barrier;
+          w.barrier = id;
+          return;
+        }
+        case Op::call: {
+          top.pc = pc + 1;
+          if (!mask)
+            continue;
+          int ti = in.ops[0].kind == OperandKind::label ? 0 : 1;
+          const Function& callee = L.module->functions[in.ops[ti].index];
+          if (!callee.defined) {
+            x.report(ErrorKind::unsupported, in, static_cast<int>(first_lane(mask)), false, 0,
+                     "call to '" + callee.name + "', which has no body in this module");
+            L.aborted = true;
+            return;
+          }
+          if (w.frames.size() > 64) {
+            x.report(ErrorKind::limit, in, static_cast<int>(first_lane(mask)), false, 0,
+                     "call depth over 64 (recursion is not supported)");
+            L.aborted = true;
+            return;
+          }
+          // Pass arguments: caller's param symbols -> callee's formal parameters.
+          const Operand* args = ti + 1 < in.nops ? &in.ops[ti + 1] : nullptr;
+          int callee_index = static_cast<int>(&callee - L.module->functions.data());
+          if (args && args->kind == OperandKind::vec) {
+            for (uint32_t i = 0; i < args->count && i < callee.params.size(); ++i) {
+              const Symbol& src = L.module->symbols[fn.vec_pool[args->index + i]];
+              for (auto& s : L.module->symbols)
+                if (s.function == callee_index && s.space == Space::param &&
+                    s.name == callee.params[i].name)
+                  copy_local(L, cta, w, mask, s.local_offset, src.local_offset,
+                             callee.params[i].size);
+            }
+          }
+          // Every lane of the entry continues at pc+1 once the callee returns; the
+          // lanes that did not call (guarded off) simply wait for it.
+          w.frames.emplace_back();
+          Frame& nf = w.frames.back();
+          init_frame(L, cta, w, nf, callee, static_cast<uint32_t>(callee_index));
+          nf.call_pc = pc;
+          nf.stack.push_back({0, kNoReconverge, mask});
+          goto next_frame;
+        }
+        default:
           break;
         }
+        break;
+      }
       }
       top.pc = pc + 1;
     }
@@ -311,7 +401,7 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
   }
 }
 
-}  // namespace
+} // namespace
 
 void init_warp_frame(Launch& L, Cta& cta, Warp& w) {
   w.frames.clear();
@@ -326,33 +416,42 @@ void run_cta(Launch& L, Cta& cta) {
     for (auto& w : cta.warps)
       if (w.state == WarpState::ready) {
         run_warp(L, cta, w);
-        if (L.aborted) return;
+        if (L.aborted)
+          return;
       }
     bool all_done = true;
-    for (auto& w : cta.warps) all_done &= w.state == WarpState::done;
-    if (all_done) return;
+    for (auto& w : cta.warps)
+      all_done &= w.state == WarpState::done;
+    if (all_done)
+      return;
     // Every live warp now waits at some barrier: release those whose count is complete.
     bool released = false;
     for (uint32_t id = 0; id < 16; ++id) {
       BarrierState& b = cta.barriers[id];
       uint32_t waiting = 0, live = 0;
       for (auto& w : cta.warps) {
-        if (w.state == WarpState::done) continue;
+        if (w.state == WarpState::done)
+          continue;
         ++live;
-        if (w.state == WarpState::at_barrier && w.barrier == id) ++waiting;
+        if (w.state == WarpState::at_barrier && w.barrier == id)
+          ++waiting;
       }
-      if (!waiting) continue;
+      if (!waiting)
+        continue;
       bool complete = b.expected ? b.arrived_threads >= b.expected : waiting == live;
-      if (!complete) continue;
+      if (!complete)
+        continue;
       for (auto& w : cta.warps)
-        if (w.state == WarpState::at_barrier && w.barrier == id) w.state = WarpState::ready;
+        if (w.state == WarpState::at_barrier && w.barrier == id)
+          w.state = WarpState::ready;
       b = BarrierState{};
       ++cta.epoch;
       released = true;
     }
     if (!released) {
       for (auto& w : cta.warps) {
-        if (w.state != WarpState::at_barrier) continue;
+        if (w.state != WarpState::at_barrier)
+          continue;
         Frame& f = w.frames.back();
         uint32_t pc = f.stack.empty() ? 0 : f.stack.back().pc - 1;
         Exec x{L, cta, w, f, f.regs.data(), f.preds.data(), pc};
@@ -369,4 +468,4 @@ void run_cta(Launch& L, Cta& cta) {
   }
 }
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

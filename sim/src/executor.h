@@ -37,12 +37,13 @@ struct Allocation {
 
 // The device's global memory: allocations with guard gaps between them.
 class GlobalMemory {
- public:
+public:
   uint64_t allocate(size_t bytes);
   bool release(uint64_t base);
   // The allocation holding [addr, addr+size), or null.
   Allocation* find(uint64_t addr, size_t size) {
-    if (last_ && addr >= last_->base && addr + size <= last_->base + last_->size) return last_;
+    if (last_ && addr >= last_->base && addr + size <= last_->base + last_->size)
+      return last_;
     return find_slow(addr, size);
   }
   uint8_t* host(uint64_t addr, size_t size) {
@@ -50,7 +51,7 @@ class GlobalMemory {
     return a ? a->data.get() + (addr - a->base) : nullptr;
   }
 
- private:
+private:
   Allocation* find_slow(uint64_t addr, size_t size);
   std::map<uint64_t, Allocation> allocs_;
   uint64_t next_ = kGlobalBase;
@@ -61,32 +62,32 @@ class GlobalMemory {
 struct ShadowByte {
   uint32_t write_epoch = 0;
   uint32_t read_epoch = 0;
-  uint16_t writer = 0;   // linear thread id of the last writer
-  uint16_t reader = 0;   // linear thread id of the first reader in read_epoch
+  uint16_t writer = 0; // linear thread id of the last writer
+  uint16_t reader = 0; // linear thread id of the first reader in read_epoch
   uint8_t initialized = 0;
-  uint8_t pending = 0;   // written by a cp.async not yet waited for
+  uint8_t pending = 0; // written by a cp.async not yet waited for
   uint8_t multi_warp_read = 0;
 };
 
 struct StackEntry {
   uint32_t pc;
-  uint32_t reconverge;  // pop when pc reaches it
+  uint32_t reconverge; // pop when pc reaches it
   uint32_t mask;
 };
 
 struct Frame {
   const Function* fn = nullptr;
   uint32_t fn_index = 0;
-  std::vector<uint64_t> regs;   // slot * 32 + lane
-  std::vector<uint32_t> preds;  // lane masks
+  std::vector<uint64_t> regs;  // slot * 32 + lane
+  std::vector<uint32_t> preds; // lane masks
   std::vector<StackEntry> stack;
-  uint32_t returned = 0;        // lanes that executed ret in this frame
-  uint32_t call_pc = 0;         // the caller's call instruction
+  uint32_t returned = 0; // lanes that executed ret in this frame
+  uint32_t call_pc = 0;  // the caller's call instruction
 };
 
 struct AsyncCopy {
   uint32_t lane;
-  uint32_t dst;       // shared offset
+  uint32_t dst; // shared offset
   uint32_t size;
   uint8_t bytes[16];
 };
@@ -95,10 +96,10 @@ enum class WarpState : uint8_t { ready, at_barrier, done };
 
 struct Warp {
   uint32_t index = 0;
-  uint32_t valid = 0;    // lanes that are threads of the CTA
+  uint32_t valid = 0; // lanes that are threads of the CTA
   uint32_t exited = 0;
   WarpState state = WarpState::ready;
-  uint32_t barrier = 0;  // barrier id waited on
+  uint32_t barrier = 0; // barrier id waited on
   std::vector<Frame> frames;
   std::vector<AsyncCopy> open_group;
   std::deque<std::vector<AsyncCopy>> groups;
@@ -107,7 +108,7 @@ struct Warp {
 
 struct BarrierState {
   uint32_t arrived_threads = 0;
-  uint32_t expected = 0;  // 0: all non-exited threads
+  uint32_t expected = 0; // 0: all non-exited threads
 };
 
 struct Launch;
@@ -118,9 +119,9 @@ struct Cta {
   std::vector<Warp> warps;
   std::vector<uint8_t> smem;
   std::vector<ShadowByte> shadow;
-  std::vector<uint8_t> local;       // threads * local_bytes
-  std::vector<uint8_t> local_init;  // same size, 1 when written
-  uint32_t epoch = 1;               // barrier epoch for racecheck
+  std::vector<uint8_t> local;      // threads * local_bytes
+  std::vector<uint8_t> local_init; // same size, 1 when written
+  uint32_t epoch = 1;              // barrier epoch for racecheck
   BarrierState barriers[16];
 };
 
@@ -160,8 +161,8 @@ struct Exec {
   Cta& cta;
   Warp& warp;
   Frame& frame;
-  uint64_t* R;   // frame.regs.data()
-  uint32_t* P;   // frame.preds.data()
+  uint64_t* R; // frame.regs.data()
+  uint32_t* P; // frame.preds.data()
   uint32_t pc;
 
   uint64_t* reg(uint32_t slot) { return R + size_t(slot) * 32; }
@@ -174,10 +175,10 @@ struct Exec {
               const std::string& message);
 };
 
-template <typename F>
-inline void for_lanes(uint32_t mask, F&& f) {
+template <typename F> inline void for_lanes(uint32_t mask, F&& f) {
   if (mask == 0xffffffffu) {
-    for (uint32_t l = 0; l < 32; ++l) f(l);
+    for (uint32_t l = 0; l < 32; ++l)
+      f(l);
     return;
   }
   while (mask) {
@@ -208,4 +209,4 @@ void exec_async(Exec& x, const Inst& in, uint32_t mask);
 // Completes the cp.async groups of `warp` until at most `keep` remain pending.
 void complete_async_groups(Exec& x, const Inst& in, size_t keep);
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

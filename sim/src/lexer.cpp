@@ -19,7 +19,7 @@ bool ident_char(char c) {
          c == ':';
 }
 
-}  // namespace
+} // namespace
 
 void Lexer::skip_space() {
   while (pos_ < text_.size()) {
@@ -32,12 +32,13 @@ void Lexer::skip_space() {
       ++column_;
       ++pos_;
     } else if (c == '/' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '/') {
-      while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+      while (pos_ < text_.size() && text_[pos_] != '\n')
+        ++pos_;
     } else if (c == '/' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '*') {
       pos_ += 2;
       column_ += 2;
-      while (pos_ < text_.size() && !(text_[pos_] == '*' && pos_ + 1 < text_.size() &&
-                                      text_[pos_ + 1] == '/')) {
+      while (pos_ < text_.size() &&
+             !(text_[pos_] == '*' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '/')) {
         if (text_[pos_] == '\n') {
           ++line_;
           column_ = 1;
@@ -56,7 +57,8 @@ void Lexer::skip_space() {
 
 void Lexer::skip_line() {
   has_peek_ = false;
-  while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+  while (pos_ < text_.size() && text_[pos_] != '\n')
+    ++pos_;
 }
 
 Token Lexer::peek() {
@@ -76,7 +78,8 @@ Token Lexer::next() {
   Token tok;
   tok.line = line_;
   tok.column = column_;
-  if (pos_ >= text_.size()) return tok;
+  if (pos_ >= text_.size())
+    return tok;
   size_t start = pos_;
   char c = text_[pos_];
   auto finish = [&](Tok kind) {
@@ -85,7 +88,8 @@ Token Lexer::next() {
     column_ += static_cast<int>(pos_ - start);
     return tok;
   };
-  if (c == '.' && pos_ + 1 < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_ + 1]))) {
+  if (c == '.' && pos_ + 1 < text_.size() &&
+      std::isdigit(static_cast<unsigned char>(text_[pos_ + 1]))) {
     // A float such as .5: fall through to the number path below.
   } else if (ident_start(c)) {
     ++pos_;
@@ -106,7 +110,8 @@ Token Lexer::next() {
       bool f32 = text_[pos_ + 1] == 'f' || text_[pos_ + 1] == 'F';
       pos_ += 2;
       size_t digits = pos_;
-      while (pos_ < text_.size() && std::isxdigit(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+      while (pos_ < text_.size() && std::isxdigit(static_cast<unsigned char>(text_[pos_])))
+        ++pos_;
       std::string hex(text_.substr(digits, pos_ - digits));
       if (hex.size() != (f32 ? 8u : 16u)) {
         pos_ = start + 1;
@@ -119,16 +124,18 @@ Token Lexer::next() {
     if (c == '0' && pos_ + 1 < text_.size() && (text_[pos_ + 1] == 'x' || text_[pos_ + 1] == 'X')) {
       pos_ += 2;
       size_t digits = pos_;
-      while (pos_ < text_.size() && std::isxdigit(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+      while (pos_ < text_.size() && std::isxdigit(static_cast<unsigned char>(text_[pos_])))
+        ++pos_;
       if (pos_ == digits) {
         pos_ = start + 1;
         return finish(Tok::punct);
       }
-      tok.int_value = std::strtoull(std::string(text_.substr(digits, pos_ - digits)).c_str(),
-                                    nullptr, 16);
+      tok.int_value =
+          std::strtoull(std::string(text_.substr(digits, pos_ - digits)).c_str(), nullptr, 16);
     } else {
       size_t p = pos_;
-      while (p < text_.size() && std::isdigit(static_cast<unsigned char>(text_[p]))) ++p;
+      while (p < text_.size() && std::isdigit(static_cast<unsigned char>(text_[p])))
+        ++p;
       bool is_float = p < text_.size() && (text_[p] == '.' || text_[p] == 'e' || text_[p] == 'E');
       if (is_float) {
         std::string s(text_.substr(pos_, 64));
@@ -142,9 +149,10 @@ Token Lexer::next() {
       if (c == '0' && p < text_.size() && (text_[p] == 'b' || text_[p] == 'B')) {
         ++p;
         size_t digits = p;
-        while (p < text_.size() && (text_[p] == '0' || text_[p] == '1')) ++p;
-        tok.int_value = std::strtoull(std::string(text_.substr(digits, p - digits)).c_str(),
-                                      nullptr, 2);
+        while (p < text_.size() && (text_[p] == '0' || text_[p] == '1'))
+          ++p;
+        tok.int_value =
+            std::strtoull(std::string(text_.substr(digits, p - digits)).c_str(), nullptr, 2);
       } else {
         tok.int_value = std::strtoull(std::string(text_.substr(pos_, p - pos_)).c_str(), nullptr,
                                       c == '0' && p - pos_ > 1 ? 8 : 10);
@@ -159,12 +167,14 @@ Token Lexer::next() {
   }
   if (c == '"') {
     ++pos_;
-    while (pos_ < text_.size() && text_[pos_] != '"' && text_[pos_] != '\n') ++pos_;
-    if (pos_ < text_.size() && text_[pos_] == '"') ++pos_;
+    while (pos_ < text_.size() && text_[pos_] != '"' && text_[pos_] != '\n')
+      ++pos_;
+    if (pos_ < text_.size() && text_[pos_] == '"')
+      ++pos_;
     return finish(Tok::string);
   }
   ++pos_;
   return finish(Tok::punct);
 }
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -25,7 +25,7 @@ struct Token {
 };
 
 class Lexer {
- public:
+public:
   explicit Lexer(std::string_view text) : text_(text) {}
   // The next token; Tok::end at the end of the text. A malformed literal is returned as a
   // punct token holding the offending character, which the parser reports.
@@ -35,7 +35,7 @@ class Lexer {
   void skip_line();
   int line() const { return line_; }
 
- private:
+private:
   void skip_space();
   std::string_view text_;
   size_t pos_ = 0;
@@ -44,4 +44,4 @@ class Lexer {
   Token peeked_;
 };
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -11,9 +11,12 @@ namespace {
 
 const char* kind_name(AccessKind k) {
   switch (k) {
-    case AccessKind::read: return "read";
-    case AccessKind::write: return "write";
-    case AccessKind::atomic: return "atomic";
+  case AccessKind::read:
+    return "read";
+  case AccessKind::write:
+    return "write";
+  case AccessKind::atomic:
+    return "atomic";
   }
   return "access";
 }
@@ -82,7 +85,7 @@ void shared_checks(Exec& x, const Inst& in, uint32_t off, uint32_t size, uint32_
   }
 }
 
-}  // namespace
+} // namespace
 
 Resolved access_memory(Exec& x, const Inst& in, Space space, uint64_t addr, uint32_t size,
                        uint32_t align, uint32_t lane, AccessKind kind) {
@@ -111,74 +114,75 @@ Resolved access_memory(Exec& x, const Inst& in, Space space, uint64_t addr, uint
                             "alignment)",
                             size, kind_name(kind), addr, space_name(space), align));
   switch (space) {
-    case Space::global:
-    case Space::const_:
-    case Space::generic: {
-      uint8_t* p = L.gmem->host(addr, size);
-      if (!p) {
-        std::string where = addr == 0 ? " (null pointer)" : "";
+  case Space::global:
+  case Space::const_:
+  case Space::generic: {
+    uint8_t* p = L.gmem->host(addr, size);
+    if (!p) {
+      std::string where = addr == 0 ? " (null pointer)" : "";
+      return fail(ErrorKind::memcheck,
+                  fmt::format("out-of-bounds global {} of {} bytes at address {:#x}: not inside "
+                              "any allocation{}",
+                              kind_name(kind), size, addr, where));
+    }
+    if (space == Space::const_ && kind != AccessKind::read)
+      return fail(ErrorKind::memcheck, "write to .const memory");
+    r.ptr = p;
+    r.space = Space::global;
+    return r;
+  }
+  case Space::shared: {
+    if (addr + size > L.smem_bytes || addr >= kWindowSize)
+      return fail(ErrorKind::memcheck,
+                  fmt::format("out-of-bounds shared {} of {} bytes at offset {:#x}: the CTA has "
+                              "{} bytes of shared memory",
+                              kind_name(kind), size, addr, L.smem_bytes));
+    uint32_t off = static_cast<uint32_t>(addr);
+    shared_checks(x, in, off, size, lane, kind);
+    r.ptr = x.cta.smem.data() + off;
+    r.space = Space::shared;
+    r.offset = off;
+    return r;
+  }
+  case Space::param:
+    if (addr >= kParamWindow) {
+      uint64_t off = addr - kParamWindow;
+      if (off + size > L.params.size())
         return fail(ErrorKind::memcheck,
-                    fmt::format("out-of-bounds global {} of {} bytes at address {:#x}: not inside "
-                                "any allocation{}",
-                                kind_name(kind), size, addr, where));
-      }
-      if (space == Space::const_ && kind != AccessKind::read)
-        return fail(ErrorKind::memcheck, "write to .const memory");
-      r.ptr = p;
-      r.space = Space::global;
+                    fmt::format("parameter {} of {} bytes at offset {} is past the {} bytes of "
+                                "kernel parameters",
+                                kind_name(kind), size, off, L.params.size()));
+      if (kind != AccessKind::read)
+        return fail(ErrorKind::memcheck, "write to kernel parameters");
+      r.ptr = L.params.data() + off;
+      r.space = Space::param;
       return r;
     }
-    case Space::shared: {
-      if (addr + size > L.smem_bytes || addr >= kWindowSize)
-        return fail(ErrorKind::memcheck,
-                    fmt::format("out-of-bounds shared {} of {} bytes at offset {:#x}: the CTA has "
-                                "{} bytes of shared memory",
-                                kind_name(kind), size, addr, L.smem_bytes));
-      uint32_t off = static_cast<uint32_t>(addr);
-      shared_checks(x, in, off, size, lane, kind);
-      r.ptr = x.cta.smem.data() + off;
-      r.space = Space::shared;
-      r.offset = off;
-      return r;
+    [[fallthrough]]; // call-site and .func parameters live in the local window
+  case Space::local: {
+    uint32_t lb = L.module->local_bytes;
+    if (addr + size > lb)
+      return fail(ErrorKind::memcheck,
+                  fmt::format("out-of-bounds local {} of {} bytes at offset {:#x}: the thread has "
+                              "{} bytes of local memory",
+                              kind_name(kind), size, addr, lb));
+    size_t base = size_t(x.tid_linear(lane)) * lb + addr;
+    uint8_t* init = x.cta.local_init.data() + base;
+    if (kind == AccessKind::write) {
+      std::memset(init, 1, size);
+    } else if (L.options.check_uninitialized) {
+      for (uint32_t i = 0; i < size; ++i)
+        if (!init[i]) {
+          x.report(ErrorKind::memcheck, in, static_cast<int>(lane), true, addr,
+                   fmt::format("read of uninitialised local memory at offset {}", addr + i));
+          break;
+        }
     }
-    case Space::param:
-      if (addr >= kParamWindow) {
-        uint64_t off = addr - kParamWindow;
-        if (off + size > L.params.size())
-          return fail(ErrorKind::memcheck,
-                      fmt::format("parameter {} of {} bytes at offset {} is past the {} bytes of "
-                                  "kernel parameters",
-                                  kind_name(kind), size, off, L.params.size()));
-        if (kind != AccessKind::read) return fail(ErrorKind::memcheck, "write to kernel parameters");
-        r.ptr = L.params.data() + off;
-        r.space = Space::param;
-        return r;
-      }
-      [[fallthrough]];  // call-site and .func parameters live in the local window
-    case Space::local: {
-      uint32_t lb = L.module->local_bytes;
-      if (addr + size > lb)
-        return fail(ErrorKind::memcheck,
-                    fmt::format("out-of-bounds local {} of {} bytes at offset {:#x}: the thread has "
-                                "{} bytes of local memory",
-                                kind_name(kind), size, addr, lb));
-      size_t base = size_t(x.tid_linear(lane)) * lb + addr;
-      uint8_t* init = x.cta.local_init.data() + base;
-      if (kind == AccessKind::write) {
-        std::memset(init, 1, size);
-      } else if (L.options.check_uninitialized) {
-        for (uint32_t i = 0; i < size; ++i)
-          if (!init[i]) {
-            x.report(ErrorKind::memcheck, in, static_cast<int>(lane), true, addr,
-                     fmt::format("read of uninitialised local memory at offset {}", addr + i));
-            break;
-          }
-      }
-      r.ptr = x.cta.local.data() + base;
-      r.space = Space::local;
-      r.offset = static_cast<uint32_t>(addr);
-      return r;
-    }
+    r.ptr = x.cta.local.data() + base;
+    r.space = Space::local;
+    r.offset = static_cast<uint32_t>(addr);
+    return r;
+  }
   }
   return r;
 }
@@ -196,4 +200,4 @@ void shared_written(Exec& x, const Inst& in, uint32_t offset, uint32_t size, uin
   shared_checks(x, in, offset, size, lane, AccessKind::write);
 }
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

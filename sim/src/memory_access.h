@@ -13,7 +13,7 @@ enum class AccessKind : uint8_t { read, write, atomic };
 
 struct Resolved {
   uint8_t* ptr = nullptr;      // null: the access failed and was reported
-  Space space = Space::global;  // the space the address fell in
+  Space space = Space::global; // the space the address fell in
   uint32_t offset = 0;         // shared/local offset
 };
 
@@ -27,4 +27,4 @@ void account_shared(Exec& x, const uint32_t* offsets, uint32_t mask, uint32_t by
 // Marks shared bytes as written by `lane` (used when a cp.async lands).
 void shared_written(Exec& x, const Inst& in, uint32_t offset, uint32_t size, uint32_t lane);
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -11,7 +11,8 @@ namespace tessel::sim {
 
 uint32_t Parser::const_slot(uint64_t value) {
   auto it = consts_.find(value);
-  if (it != consts_.end()) return it->second;
+  if (it != consts_.end())
+    return it->second;
   uint32_t slot = fn_->num_slots++;
   consts_[value] = slot;
   fn_->constants.push_back({slot, value});
@@ -20,7 +21,8 @@ uint32_t Parser::const_slot(uint64_t value) {
 
 uint32_t Parser::special_slot(Special s) {
   auto it = specials_.find(static_cast<int>(s));
-  if (it != specials_.end()) return it->second;
+  if (it != specials_.end())
+    return it->second;
   uint32_t slot = fn_->num_slots++;
   specials_[static_cast<int>(s)] = slot;
   fn_->launch_slots.push_back({slot, s, 0});
@@ -29,7 +31,8 @@ uint32_t Parser::special_slot(Special s) {
 
 uint32_t Parser::symbol_slot(uint32_t symbol) {
   auto it = symbol_slots_.find(symbol);
-  if (it != symbol_slots_.end()) return it->second;
+  if (it != symbol_slots_.end())
+    return it->second;
   uint32_t slot = fn_->num_slots++;
   symbol_slots_[symbol] = slot;
   fn_->launch_slots.push_back({slot, Special::symbol, symbol});
@@ -38,19 +41,25 @@ uint32_t Parser::symbol_slot(uint32_t symbol) {
 
 std::optional<uint32_t> Parser::find_symbol(std::string_view name) const {
   std::string n(name);
-  if (auto it = function_symbols_.find(n); it != function_symbols_.end()) return it->second;
-  if (auto it = module_symbols_.find(n); it != module_symbols_.end()) return it->second;
+  if (auto it = function_symbols_.find(n); it != function_symbols_.end())
+    return it->second;
+  if (auto it = module_symbols_.find(n); it != module_symbols_.end())
+    return it->second;
   return std::nullopt;
 }
 
 uint32_t Parser::reg_slot(const Token& t) {
   std::string name(t.text);
-  if (auto it = regs_.find(name); it != regs_.end()) return it->second;
-  if (Special s; special_register(t.text, s)) return special_slot(s);
+  if (auto it = regs_.find(name); it != regs_.end())
+    return it->second;
+  if (Special s; special_register(t.text, s))
+    return special_slot(s);
   if (name == "%clock" || name == "%clock64" || name == "%globaltimer")
     fail(t, "'" + name + "' may only be read by mov", ErrorKind::unsupported);
-  if (auto sym = find_symbol(t.text)) return symbol_slot(*sym);
-  if (preds_.count(name)) fail(t, "predicate '" + name + "' used where a register is expected");
+  if (auto sym = find_symbol(t.text))
+    return symbol_slot(*sym);
+  if (preds_.count(name))
+    fail(t, "predicate '" + name + "' used where a register is expected");
   fail(t, "undeclared register or symbol '" + name + "'");
 }
 
@@ -75,8 +84,10 @@ void Parser::parse_operand(Inst& inst, int index, std::vector<RawLabelRef>& labe
       }
       ++op.count;
       Token sep = lex_.next();
-      if (sep.is('}')) break;
-      if (!sep.is(',')) fail(sep, "expected ',' or '}' in a vector operand");
+      if (sep.is('}'))
+        break;
+      if (!sep.is(','))
+        fail(sep, "expected ',' or '}' in a vector operand");
     }
     return;
   }
@@ -98,17 +109,20 @@ void Parser::parse_operand(Inst& inst, int index, std::vector<RawLabelRef>& labe
         negative = !negative;
         v = lex_.next();
       }
-      if (v.kind != Tok::integer) fail(v, "expected an integer offset");
+      if (v.kind != Tok::integer)
+        fail(v, "expected an integer offset");
       op.imm += negative ? -static_cast<int64_t>(v.int_value) : static_cast<int64_t>(v.int_value);
       n = lex_.next();
     }
-    if (!n.is(']')) fail(n, "expected ']' to close the address");
+    if (!n.is(']'))
+      fail(n, "expected ']' to close the address");
     return;
   }
   if (t.is('!')) {
     Token p = expect_ident("a predicate");
     auto it = preds_.find(std::string(p.text));
-    if (it == preds_.end()) fail(p, "undeclared predicate '" + describe(p) + "'");
+    if (it == preds_.end())
+      fail(p, "undeclared predicate '" + describe(p) + "'");
     op.kind = OperandKind::pred;
     op.index = it->second;
     op.neg = true;
@@ -116,7 +130,8 @@ void Parser::parse_operand(Inst& inst, int index, std::vector<RawLabelRef>& labe
   }
   if (t.is('-') || t.kind == Tok::integer || t.kind == Tok::floating) {
     bool negative = t.is('-');
-    if (negative) t = lex_.next();
+    if (negative)
+      t = lex_.next();
     uint64_t bits;
     if (t.kind == Tok::integer) {
       bits = negative ? uint64_t(0) - t.int_value : t.int_value;
@@ -130,10 +145,13 @@ void Parser::parse_operand(Inst& inst, int index, std::vector<RawLabelRef>& labe
       }
     } else if (t.kind == Tok::floating) {
       Type ft = inst.type;
-      if (inst.op == Op::cvt) ft = inst.type2;
-      if (!is_float(ft)) ft = t.float_is_f32 ? Type::f32 : Type::f64;
+      if (inst.op == Op::cvt)
+        ft = inst.type2;
+      if (!is_float(ft))
+        ft = t.float_is_f32 ? Type::f32 : Type::f64;
       bits = float_literal(t, ft);
-      if (negative) bits ^= uint64_t(1) << (type_size(ft) * 8 - 1);
+      if (negative)
+        bits ^= uint64_t(1) << (type_size(ft) * 8 - 1);
     } else {
       fail(t, "expected a number after '-'");
     }
@@ -142,7 +160,8 @@ void Parser::parse_operand(Inst& inst, int index, std::vector<RawLabelRef>& labe
     op.index = const_slot(bits);
     return;
   }
-  if (t.kind != Tok::ident) fail(t, "expected an operand, found '" + describe(t) + "'");
+  if (t.kind != Tok::ident)
+    fail(t, "expected an operand, found '" + describe(t) + "'");
   std::string name(t.text);
   if (auto it = preds_.find(name); it != preds_.end()) {
     op.kind = OperandKind::pred;
@@ -199,17 +218,20 @@ void Parser::parse_instruction(Token first) {
       p = lex_.next();
     }
     auto it = preds_.find(std::string(p.text));
-    if (p.kind != Tok::ident || it == preds_.end()) fail(p, "expected a predicate after '@'");
+    if (p.kind != Tok::ident || it == preds_.end())
+      fail(p, "expected a predicate after '@'");
     inst.guard = it->second;
     inst.guard_neg = neg;
     mn = expect_ident("an instruction");
   }
-  if (mn.kind != Tok::ident) fail(mn, "expected an instruction");
+  if (mn.kind != Tok::ident)
+    fail(mn, "expected an instruction");
   DecodeError derr;
   if (!decode_mnemonic(mn.text, inst, derr))
     fail(mn, derr.message, derr.unsupported ? ErrorKind::unsupported : ErrorKind::parse);
   auto [it, inserted] = mnemonic_ids_.try_emplace(std::string(mn.text), m_.mnemonics.size());
-  if (inserted) m_.mnemonics.emplace_back(mn.text);
+  if (inserted)
+    m_.mnemonics.emplace_back(mn.text);
   inst.mnemonic = it->second;
   std::vector<RawLabelRef> labels;
   if (inst.op == Op::call) {
@@ -217,8 +239,10 @@ void Parser::parse_instruction(Token first) {
     int index = 0;
     for (;;) {
       Token t = lex_.peek();
-      if (t.is(';')) break;
-      if (index >= 3) fail(t, "too many operands for call");
+      if (t.is(';'))
+        break;
+      if (index >= 3)
+        fail(t, "too many operands for call");
       if (t.is('(')) {
         lex_.next();
         Operand& op = inst.ops[index];
@@ -227,21 +251,25 @@ void Parser::parse_instruction(Token first) {
         while (!lex_.peek().is(')')) {
           Token a = expect_ident("a parameter name");
           auto sym = find_symbol(a.text);
-          if (!sym) fail(a, "undeclared parameter '" + describe(a) + "'");
+          if (!sym)
+            fail(a, "undeclared parameter '" + describe(a) + "'");
           fn_->vec_pool.push_back(*sym);
           ++op.count;
-          if (lex_.peek().is(',')) lex_.next();
+          if (lex_.peek().is(','))
+            lex_.next();
         }
         lex_.next();
       } else {
         Token target = expect_ident("a function name");
         int f = m_.find_function(std::string(target.text));
-        if (f < 0) fail(target, "call to undeclared function '" + describe(target) + "'");
+        if (f < 0)
+          fail(target, "call to undeclared function '" + describe(target) + "'");
         inst.ops[index].kind = OperandKind::label;
         inst.ops[index].index = static_cast<uint32_t>(f);
       }
       ++index;
-      if (lex_.peek().is(',')) lex_.next();
+      if (lex_.peek().is(','))
+        lex_.next();
     }
     lex_.next();
     inst.nops = static_cast<uint8_t>(index);
@@ -251,26 +279,31 @@ void Parser::parse_instruction(Token first) {
   int index = 0;
   if (!lex_.peek().is(';')) {
     for (;;) {
-      if (index >= 6) fail(lex_.peek(), "too many operands");
+      if (index >= 6)
+        fail(lex_.peek(), "too many operands");
       parse_operand(inst, index, labels);
       ++index;
       Token sep = lex_.next();
       if (sep.is('|')) {
         Token p = expect_ident("a predicate after '|'");
         auto pit = preds_.find(std::string(p.text));
-        if (pit == preds_.end()) fail(p, "undeclared predicate '" + describe(p) + "'");
+        if (pit == preds_.end())
+          fail(p, "undeclared predicate '" + describe(p) + "'");
         inst.ops[5].kind = OperandKind::pred;
         inst.ops[5].index = pit->second;
         sep = lex_.next();
       }
-      if (sep.is(';')) break;
-      if (!sep.is(',')) fail(sep, "expected ',' or ';' after an operand, found '" + describe(sep) + "'");
+      if (sep.is(';'))
+        break;
+      if (!sep.is(','))
+        fail(sep, "expected ',' or ';' after an operand, found '" + describe(sep) + "'");
     }
   } else {
     lex_.next();
   }
   inst.nops = static_cast<uint8_t>(index);
-  for (auto& l : labels) label_refs_.push_back(l);
+  for (auto& l : labels)
+    label_refs_.push_back(l);
   fn_->code.push_back(inst);
 }
 
@@ -288,7 +321,8 @@ void Parser::finish_function() {
   // A body that can fall off its end, or has a label after its last instruction, gets an
   // implicit ret.
   bool label_at_end = false;
-  for (auto& [name, index] : labels_) label_at_end |= index == fn_->code.size();
+  for (auto& [name, index] : labels_)
+    label_at_end |= index == fn_->code.size();
   if (label_at_end || fn_->code.empty() ||
       (fn_->code.back().op != Op::ret && fn_->code.back().op != Op::exit &&
        !(fn_->code.back().op == Op::bra && fn_->code.back().guard == kNoSlot))) {
@@ -297,12 +331,12 @@ void Parser::finish_function() {
     r.family = Family::control;
     r.line = fn_->code.empty() ? fn_->line : fn_->code.back().line;
     auto [it, inserted] = mnemonic_ids_.try_emplace("ret", m_.mnemonics.size());
-    if (inserted) m_.mnemonics.emplace_back("ret");
+    if (inserted)
+      m_.mnemonics.emplace_back("ret");
     r.mnemonic = it->second;
     fn_->code.push_back(r);
   }
   compute_reconvergence(*fn_);
 }
 
-
-}  // namespace tessel::sim
+} // namespace tessel::sim

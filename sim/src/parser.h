@@ -29,12 +29,12 @@ struct RawLabelRef {
 };
 
 class Parser {
- public:
+public:
   Parser(std::string_view text, Module& module) : lex_(text), m_(module) {}
 
   void parse_module();
 
- private:
+private:
   [[noreturn]] void fail(const Token& at, const std::string& message,
                          ErrorKind kind = ErrorKind::parse) {
     Error e;
@@ -42,26 +42,31 @@ class Parser {
     e.message = message;
     e.ptx_line = at.line;
     e.ptx_column = at.column;
-    if (fn_) e.kernel = fn_->name;
+    if (fn_)
+      e.kernel = fn_->name;
     throw ParseFailure{std::move(e)};
   }
   Token expect_punct(char c) {
     Token t = lex_.next();
-    if (!t.is(c)) fail(t, std::string("expected '") + c + "', found '" + describe(t) + "'");
+    if (!t.is(c))
+      fail(t, std::string("expected '") + c + "', found '" + describe(t) + "'");
     return t;
   }
   Token expect_ident(const char* what) {
     Token t = lex_.next();
-    if (t.kind != Tok::ident) fail(t, std::string("expected ") + what + ", found '" + describe(t) + "'");
+    if (t.kind != Tok::ident)
+      fail(t, std::string("expected ") + what + ", found '" + describe(t) + "'");
     return t;
   }
   uint64_t expect_int(const char* what) {
     Token t = lex_.next();
-    if (t.kind != Tok::integer) fail(t, std::string("expected ") + what + ", found '" + describe(t) + "'");
+    if (t.kind != Tok::integer)
+      fail(t, std::string("expected ") + what + ", found '" + describe(t) + "'");
     return t.int_value;
   }
   static std::string describe(const Token& t) {
-    if (t.kind == Tok::end) return "end of input";
+    if (t.kind == Tok::end)
+      return "end of input";
     return std::string(t.text);
   }
 
@@ -96,4 +101,4 @@ class Parser {
   int loc_file_ = 0, loc_line_ = 0;
 };
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -22,19 +22,50 @@ enum class Op : uint8_t {
 };
 
 enum class Family : uint8_t {
-  int_arith, float_arith, logic, compare, move, convert, memory, atomic, control, misc, warp,
-  mma, async,
+  int_arith,
+  float_arith,
+  logic,
+  compare,
+  move,
+  convert,
+  memory,
+  atomic,
+  control,
+  misc,
+  warp,
+  mma,
+  async,
 };
 
 const char* op_key(Op op);
 
 enum class Type : uint8_t {
-  none, pred,
-  b8, b16, b32, b64, b128,
-  u8, u16, u32, u64,
-  s8, s16, s32, s64,
-  f16, f16x2, bf16, bf16x2, tf32, f32, f64,
-  e4m3, e5m2, e4m3x2, e5m2x2,
+  none,
+  pred,
+  b8,
+  b16,
+  b32,
+  b64,
+  b128,
+  u8,
+  u16,
+  u32,
+  u64,
+  s8,
+  s16,
+  s32,
+  s64,
+  f16,
+  f16x2,
+  bf16,
+  bf16x2,
+  tf32,
+  f32,
+  f64,
+  e4m3,
+  e5m2,
+  e4m3x2,
+  e5m2x2,
 };
 
 enum class TypeClass : uint8_t { bits, uint, sint, flt, pred };
@@ -43,14 +74,36 @@ enum class TypeClass : uint8_t { bits, uint, sint, flt, pred };
 unsigned type_size(Type t);
 TypeClass type_class(Type t);
 const char* type_name(Type t);
-inline bool is_float(Type t) { return type_class(t) == TypeClass::flt; }
-inline bool is_signed(Type t) { return type_class(t) == TypeClass::sint; }
+inline bool is_float(Type t) {
+  return type_class(t) == TypeClass::flt;
+}
+inline bool is_signed(Type t) {
+  return type_class(t) == TypeClass::sint;
+}
 
 enum class Space : uint8_t { generic, global, shared, local, param, const_ };
 const char* space_name(Space s);
 
 enum class Cmp : uint8_t {
-  none, eq, ne, lt, le, gt, ge, lo, ls, hi, hs, equ, neu, ltu, leu, gtu, geu, num, nan,
+  none,
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
+  lo,
+  ls,
+  hi,
+  hs,
+  equ,
+  neu,
+  ltu,
+  leu,
+  gtu,
+  geu,
+  num,
+  nan,
 };
 enum class BoolOp : uint8_t { none, and_, or_, xor_ };
 enum class Rnd : uint8_t { none, rn, rz, rm, rp, rna, rni, rzi, rmi, rpi, rs };
@@ -58,20 +111,59 @@ enum class Rnd : uint8_t { none, rn, rz, rm, rp, rna, rni, rzi, rmi, rpi, rs };
 // The op-specific sub-operation (atomic op, shuffle mode, vote mode, mul width, ...).
 enum class Sub : uint8_t {
   none,
-  lo, hi, wide,                                  // mul/mad
-  add, min, max, inc, dec, exch, cas, and_, or_, xor_,  // atom/red/redux
-  up, down, bfly, idx,                           // shfl
-  all, any, uni, ballot,                         // vote
-  shf_l, shf_r,                                  // shf
-  f4e, b4e, rc8, ecl, ecr, rc16,                 // prmt modes
+  lo,
+  hi,
+  wide, // mul/mad
+  add,
+  min,
+  max,
+  inc,
+  dec,
+  exch,
+  cas,
+  and_,
+  or_,
+  xor_, // atom/red/redux
+  up,
+  down,
+  bfly,
+  idx, // shfl
+  all,
+  any,
+  uni,
+  ballot, // vote
+  shf_l,
+  shf_r, // shf
+  f4e,
+  b4e,
+  rc8,
+  ecl,
+  ecr,
+  rc16, // prmt modes
 };
 
 enum Flag : uint32_t {
-  kFtz = 1u << 0, kSat = 1u << 1, kApprox = 1u << 2, kFull = 1u << 3, kTrans = 1u << 4,
-  kUni = 1u << 5, kRelu = 1u << 6, kVolatile = 1u << 7, kShiftAmt = 1u << 8,
-  kWrap = 1u << 9, kClamp = 1u << 10, kNoFtz = 1u << 11, kNaN = 1u << 12, kCc = 1u << 13,
-  kAligned = 1u << 14, kRow = 1u << 15, kColB = 1u << 16, kSatFinite = 1u << 17,
-  kAll = 1u << 18, kAny = 1u << 19, kTo = 1u << 20,
+  kFtz = 1u << 0,
+  kSat = 1u << 1,
+  kApprox = 1u << 2,
+  kFull = 1u << 3,
+  kTrans = 1u << 4,
+  kUni = 1u << 5,
+  kRelu = 1u << 6,
+  kVolatile = 1u << 7,
+  kShiftAmt = 1u << 8,
+  kWrap = 1u << 9,
+  kClamp = 1u << 10,
+  kNoFtz = 1u << 11,
+  kNaN = 1u << 12,
+  kCc = 1u << 13,
+  kAligned = 1u << 14,
+  kRow = 1u << 15,
+  kColB = 1u << 16,
+  kSatFinite = 1u << 17,
+  kAll = 1u << 18,
+  kAny = 1u << 19,
+  kTo = 1u << 20,
 };
 
 enum class OperandKind : uint8_t { none, reg, imm, pred, vec, addr, label, clock, clock64, symbol };
@@ -81,51 +173,73 @@ inline constexpr uint32_t kNoReconverge = 0xffffffffu;
 
 struct Operand {
   OperandKind kind = OperandKind::none;
-  bool neg = false;      // `!%p` for predicate operands
-  uint16_t count = 0;    // vec: number of elements
-  uint32_t index = kNoSlot;  // reg/imm: slot; pred: predicate; vec: vec_pool start;
-                             // addr: base slot or kNoSlot; label: instruction index
-  int64_t imm = 0;       // imm: value bits; addr: byte offset
+  bool neg = false;         // `!%p` for predicate operands
+  uint16_t count = 0;       // vec: number of elements
+  uint32_t index = kNoSlot; // reg/imm: slot; pred: predicate; vec: vec_pool start;
+                            // addr: base slot or kNoSlot; label: instruction index
+  int64_t imm = 0;          // imm: value bits; addr: byte offset
 };
 
 struct Inst {
   Op op = Op::nop;
   Family family = Family::misc;
-  Type type = Type::none;   // the operation type (last type modifier)
-  Type type2 = Type::none;  // cvt: source type; mma: A type; set: source type
-  Type type3 = Type::none;  // mma: B type
-  Type type4 = Type::none;  // mma: C type
+  Type type = Type::none;  // the operation type (last type modifier)
+  Type type2 = Type::none; // cvt: source type; mma: A type; set: source type
+  Type type3 = Type::none; // mma: B type
+  Type type4 = Type::none; // mma: C type
   Space space = Space::generic;
   Cmp cmp = Cmp::none;
   BoolOp bool_op = BoolOp::none;
   Rnd rnd = Rnd::none;
   Sub sub = Sub::none;
-  uint8_t vec = 1;     // .v2/.v4
-  uint8_t num = 0;     // ldmatrix/stmatrix .x1/.x2/.x4
-  uint8_t shape_m = 0, shape_n = 0, shape_k = 0;  // mma/ldmatrix shape
+  uint8_t vec = 1;                               // .v2/.v4
+  uint8_t num = 0;                               // ldmatrix/stmatrix .x1/.x2/.x4
+  uint8_t shape_m = 0, shape_n = 0, shape_k = 0; // mma/ldmatrix shape
   uint8_t nops = 0;
   bool guard_neg = false;
-  uint32_t guard = kNoSlot;  // predicate index, kNoSlot when unguarded
+  uint32_t guard = kNoSlot; // predicate index, kNoSlot when unguarded
   uint32_t flags = 0;
-  uint32_t reconverge = kNoReconverge;  // bra: the immediate post-dominator's first inst
+  uint32_t reconverge = kNoReconverge; // bra: the immediate post-dominator's first inst
   Operand ops[6];
-  int line = 0, column = 0;  // PTX position
-  int loc_file = 0, loc_line = 0;  // .loc, 0 when absent
-  uint32_t mnemonic = 0;  // index into Module::mnemonics (full text, for messages)
+  int line = 0, column = 0;       // PTX position
+  int loc_file = 0, loc_line = 0; // .loc, 0 when absent
+  uint32_t mnemonic = 0;          // index into Module::mnemonics (full text, for messages)
   bool has(uint32_t flag) const { return (flags & flag) != 0; }
 };
 
 enum class Special : uint8_t {
-  tid_x, tid_y, tid_z, ntid_x, ntid_y, ntid_z, ctaid_x, ctaid_y, ctaid_z,
-  nctaid_x, nctaid_y, nctaid_z, laneid, warpid, nwarpid, smid, nsmid, gridid,
-  lanemask_eq, lanemask_lt, lanemask_le, lanemask_gt, lanemask_ge,
-  dynamic_smem_size, total_smem_size, symbol,
+  tid_x,
+  tid_y,
+  tid_z,
+  ntid_x,
+  ntid_y,
+  ntid_z,
+  ctaid_x,
+  ctaid_y,
+  ctaid_z,
+  nctaid_x,
+  nctaid_y,
+  nctaid_z,
+  laneid,
+  warpid,
+  nwarpid,
+  smid,
+  nsmid,
+  gridid,
+  lanemask_eq,
+  lanemask_lt,
+  lanemask_le,
+  lanemask_gt,
+  lanemask_ge,
+  dynamic_smem_size,
+  total_smem_size,
+  symbol,
 };
 
 struct LaunchSlot {
   uint32_t slot = 0;
   Special special = Special::tid_x;
-  uint32_t symbol = 0;  // Special::symbol: index into Module::symbols
+  uint32_t symbol = 0; // Special::symbol: index into Module::symbols
 };
 
 struct Param {
@@ -138,28 +252,28 @@ struct Function {
   bool is_entry = false;
   int line = 0;
   std::vector<Param> params;
-  std::vector<Param> returns;   // .func return parameters
+  std::vector<Param> returns; // .func return parameters
   uint32_t param_bytes = 0;
-  uint32_t num_regs = 0;        // declared registers (slots [0, num_regs))
-  uint32_t num_slots = 0;       // registers + constants + launch slots
+  uint32_t num_regs = 0;  // declared registers (slots [0, num_regs))
+  uint32_t num_slots = 0; // registers + constants + launch slots
   uint32_t num_preds = 0;
-  std::vector<std::pair<uint32_t, uint64_t>> constants;  // slot, value
+  std::vector<std::pair<uint32_t, uint64_t>> constants; // slot, value
   std::vector<LaunchSlot> launch_slots;
   std::vector<Inst> code;
   std::vector<uint32_t> vec_pool;
-  uint32_t sink_slot = 0;       // where `_` operands write
-  bool defined = false;         // has a body (not only a prototype)
+  uint32_t sink_slot = 0; // where `_` operands write
+  bool defined = false;   // has a body (not only a prototype)
 };
 
 struct Symbol {
   std::string name;
   Space space = Space::global;
   uint32_t size = 0, align = 1;
-  std::vector<uint8_t> init;     // initialiser bytes (global/const), may be shorter than size
-  bool extern_dynamic = false;   // `.extern .shared ... name[]`
-  int function = -1;             // declaring function, -1 at module scope
-  int param_index = -1;          // kernel parameter symbols: index into Function::params
-  uint32_t local_offset = 0;     // .local: offset in the thread's local window
+  std::vector<uint8_t> init;   // initialiser bytes (global/const), may be shorter than size
+  bool extern_dynamic = false; // `.extern .shared ... name[]`
+  int function = -1;           // declaring function, -1 at module scope
+  int param_index = -1;        // kernel parameter symbols: index into Function::params
+  uint32_t local_offset = 0;   // .local: offset in the thread's local window
   int line = 0;
 };
 
@@ -167,10 +281,10 @@ struct Module {
   std::string source_name;
   std::vector<Function> functions;
   std::vector<Symbol> symbols;
-  std::vector<std::string> mnemonics;           // full mnemonic text per distinct spelling
-  std::unordered_map<int, std::string> files;   // .file id -> path
-  uint32_t local_bytes = 0;                     // per-thread local window size
+  std::vector<std::string> mnemonics;         // full mnemonic text per distinct spelling
+  std::unordered_map<int, std::string> files; // .file id -> path
+  uint32_t local_bytes = 0;                   // per-thread local window size
   int find_function(const std::string& name) const;
 };
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

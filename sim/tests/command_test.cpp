@@ -21,7 +21,8 @@ int run(std::vector<std::string> args, std::string& out, std::string& err) {
 }
 
 fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("tessel_sim_test_" + name + "_" + std::to_string(::getpid()));
+  fs::path d =
+      fs::temp_directory_path() / ("tessel_sim_test_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -62,8 +63,9 @@ DONE:
 TEST(Command, HelpDocumentsRun) {
   std::string out, err;
   EXPECT_EQ(run({"--help"}, out, err), 0);
-  for (const char* s : {"tessel-sim run FILE.ptx", "--entry", "--grid", "--block", "--smem", "--arg",
-                        "--out", "i32:V", "in:FILE.bin", "out:BYTES", "inout:FILE.bin", "argN.bin"})
+  for (const char* s :
+       {"tessel-sim run FILE.ptx", "--entry", "--grid", "--block", "--smem", "--arg", "--out",
+        "i32:V", "in:FILE.bin", "out:BYTES", "inout:FILE.bin", "argN.bin"})
     EXPECT_NE(out.find(s), std::string::npos) << s;
   EXPECT_EQ(run({"run", "--help"}, out, err), 0);
   EXPECT_EQ(run({}, out, err), 2);
@@ -76,7 +78,8 @@ TEST(Command, UsageErrors) {
   EXPECT_EQ(run({"run", "x.ptx", "--entry", "k", "--grid", "1,a", "--block", "1"}, out, err), 2);
   EXPECT_NE(err.find("--grid expects"), std::string::npos) << err;
   EXPECT_EQ(run({"frobnicate"}, out, err), 2);
-  EXPECT_EQ(run({"run", "/nonexistent.ptx", "--entry", "k", "--grid", "1", "--block", "1"}, out, err), 2);
+  EXPECT_EQ(
+      run({"run", "/nonexistent.ptx", "--entry", "k", "--grid", "1", "--block", "1"}, out, err), 2);
   EXPECT_NE(err.find("cannot read"), std::string::npos) << err;
 }
 
@@ -86,9 +89,9 @@ TEST(Command, RunsAKernelAndWritesOutputs) {
   write_file(dir / "add.ptx", kAddPtx, std::strlen(kAddPtx));
   write_file(dir / "a.bin", a.data(), a.size() * 4);
   std::string out, err;
-  int status = run({"run", (dir / "add.ptx").string(), "--entry", "add", "--grid", "1", "--block", "32",
-                    "--arg", "in:" + (dir / "a.bin").string(), "--arg", "out:20", "--arg", "f32:0.5",
-                    "--arg", "u32:5", "--out", (dir / "o").string()},
+  int status = run({"run", (dir / "add.ptx").string(), "--entry", "add", "--grid", "1", "--block",
+                    "32", "--arg", "in:" + (dir / "a.bin").string(), "--arg", "out:20", "--arg",
+                    "f32:0.5", "--arg", "u32:5", "--out", (dir / "o").string()},
                    out, err);
   EXPECT_EQ(status, 0) << out << err;
   EXPECT_NE(out.find("instructions:"), std::string::npos) << out;
@@ -97,8 +100,9 @@ TEST(Command, RunsAKernelAndWritesOutputs) {
   ASSERT_TRUE(f.good());
   std::vector<float> c(5);
   f.read(reinterpret_cast<char*>(c.data()), 20);
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(c[i], a[i] + 0.5f);
-  EXPECT_FALSE(fs::exists(dir / "o" / "arg0.bin"));  // `in` buffers are not written back
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(c[i], a[i] + 0.5f);
+  EXPECT_FALSE(fs::exists(dir / "o" / "arg0.bin")); // `in` buffers are not written back
   // Too small an output buffer: the kernel writes past it and the run reports it (status 1).
   status = run({"run", (dir / "add.ptx").string(), "--entry", "add", "--grid", "1", "--block", "32",
                 "--arg", "in:" + (dir / "a.bin").string(), "--arg", "out:8", "--arg", "f32:0.5",
@@ -115,5 +119,5 @@ TEST(Command, RunsAKernelAndWritesOutputs) {
   fs::remove_all(dir);
 }
 
-}  // namespace
-}  // namespace tessel::sim::testing
+} // namespace
+} // namespace tessel::sim::testing

@@ -39,9 +39,13 @@ TEST(FloatInstructions, ApproximateFunctionsAreWithinAnUlp) {
   EXPECT_EQ(run_unary("abs.f32", -2.5f), 2.5f);
   EXPECT_EQ(run_unary("neg.f32", 2.5f), -2.5f);
   // div.rn is correctly rounded; div.full/approx are computed the same way here.
-  auto r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f40400000; div.rn.f32 %f3, %f1, %f2; mov.b32 %r1, %f3;", {});
+  auto r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f40400000; div.rn.f32 %f3, %f1, "
+                       "%f2; mov.b32 %r1, %f3;",
+                       {});
   EXPECT_EQ(bitsf(r.out[0]), 1.0f / 3.0f);
-  r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f40400000; div.full.f32 %f3, %f1, %f2; mov.b32 %r1, %f3;", {});
+  r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f40400000; div.full.f32 %f3, %f1, %f2; "
+                  "mov.b32 %r1, %f3;",
+                  {});
   EXPECT_EQ(bitsf(r.out[0]), 1.0f / 3.0f);
 }
 
@@ -49,30 +53,40 @@ TEST(FloatInstructions, SaturationAndFlushToZero) {
   auto r = run_snippet("mov.f32 %f1, 0f40000000; add.sat.f32 %f2, %f1, %f1; mov.b32 %r1, %f2;", {});
   EXPECT_EQ(bitsf(r.out[0]), 1.0f);
   // 2^-130 is subnormal in f32: .ftz flushes it to zero.
-  r = run_snippet("mov.b32 %f1, %r2; add.ftz.f32 %f2, %f1, 0f00000000; mov.b32 %r1, %f2;", {0x00080000u});
+  r = run_snippet("mov.b32 %f1, %r2; add.ftz.f32 %f2, %f1, 0f00000000; mov.b32 %r1, %f2;",
+                  {0x00080000u});
   EXPECT_EQ(r.out[0], 0u);
-  r = run_snippet("mov.b32 %f1, %r2; add.f32 %f2, %f1, 0f00000000; mov.b32 %r1, %f2;", {0x00080000u});
+  r = run_snippet("mov.b32 %f1, %r2; add.f32 %f2, %f1, 0f00000000; mov.b32 %r1, %f2;",
+                  {0x00080000u});
   EXPECT_EQ(r.out[0], 0x00080000u);
 }
 
 TEST(FloatInstructions, PackedBf16AndF64) {
   // fma.rn.bf16x2 {1.5, -2} * {2, 0.5} + {0.25, 1}: low = 3.25 (0x4050), high = 0 (0x0000).
   auto r = run_snippet("mov.b32 %r3, 0xc0003fc0; mov.b32 %r4, 0x3f004000; mov.b32 %r5, 0x3f803e80; "
-                       "fma.rn.bf16x2 %r1, %r3, %r4, %r5;", {});
+                       "fma.rn.bf16x2 %r1, %r3, %r4, %r5;",
+                       {});
   EXPECT_EQ(r.out[0], 0x00004050u);
   // f64: (0.1 + 0.2) converted to f32.
-  r = run_snippet("mov.f64 %fd1, 0d3FB999999999999A; mov.f64 %fd2, 0d3FC999999999999A; add.f64 %fd3, %fd1, %fd2; "
-                  "cvt.rn.f32.f64 %f1, %fd3; mov.b32 %r1, %f1;", {});
+  r = run_snippet("mov.f64 %fd1, 0d3FB999999999999A; mov.f64 %fd2, 0d3FC999999999999A; add.f64 "
+                  "%fd3, %fd1, %fd2; "
+                  "cvt.rn.f32.f64 %f1, %fd3; mov.b32 %r1, %f1;",
+                  {});
   EXPECT_EQ(bitsf(r.out[0]), static_cast<float>(0.1 + 0.2));
   // set.lt.u32.f32 gives all ones or zero; set.lt.f32.f32 gives 1.0 or 0.0.
-  r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f40000000; set.lt.u32.f32 %r1, %f1, %f2;", {});
+  r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f40000000; set.lt.u32.f32 %r1, %f1, %f2;",
+                  {});
   EXPECT_EQ(r.out[0], 0xffffffffu);
-  r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f40000000; set.gt.f32.f32 %f3, %f1, %f2; mov.b32 %r1, %f3;", {});
+  r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f40000000; set.gt.f32.f32 %f3, %f1, %f2; "
+                  "mov.b32 %r1, %f3;",
+                  {});
   EXPECT_EQ(r.out[0], 0u);
   // setp on f16x2 writes the low half's result to p and the high half's to q.
-  r = run_snippet("mov.b32 %r3, 0x3c004000; mov.b32 %r4, 0x3c003c00; setp.gt.f16x2 %p1|%p2, %r3, %r4; "
-                  "selp.u32 %r5, 1, 0, %p1; selp.u32 %r6, 2, 0, %p2; or.b32 %r1, %r5, %r6;", {});
-  EXPECT_EQ(r.out[0], 1u);  // low: 2 > 1; high: 1 > 1 is false
+  r = run_snippet(
+      "mov.b32 %r3, 0x3c004000; mov.b32 %r4, 0x3c003c00; setp.gt.f16x2 %p1|%p2, %r3, %r4; "
+      "selp.u32 %r5, 1, 0, %p1; selp.u32 %r6, 2, 0, %p2; or.b32 %r1, %r5, %r6;",
+      {});
+  EXPECT_EQ(r.out[0], 1u); // low: 2 > 1; high: 1 > 1 is false
 }
 
 TEST(FloatInstructions, MmaM16n8k8F16WithF16Accumulator) {
@@ -86,7 +100,8 @@ TEST(FloatInstructions, MmaM16n8k8F16WithF16Accumulator) {
 )";
   auto r = run_snippet(body, {});
   ASSERT_TRUE(r.report.ok()) << errors_text(r.report);
-  for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(r.out[l], 0x45004500u) << l;
+  for (uint32_t l = 0; l < 32; ++l)
+    EXPECT_EQ(r.out[l], 0x45004500u) << l;
   // mma on a diverged warp is reported: .aligned needs all 32 lanes.
   r = run_snippet("setp.lt.u32 %p1, %r0, 16; @%p1 bra SKIP; " + body + " SKIP:", {});
   const Error* e = find_error(r.report, ErrorKind::sync);
@@ -94,5 +109,5 @@ TEST(FloatInstructions, MmaM16n8k8F16WithF16Accumulator) {
   EXPECT_NE(e->message.find("all 32 must"), std::string::npos) << e->to_string();
 }
 
-}  // namespace
-}  // namespace tessel::sim::testing
+} // namespace
+} // namespace tessel::sim::testing

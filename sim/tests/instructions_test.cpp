@@ -13,17 +13,21 @@ namespace {
 TEST(Instructions, ShflModesWithClampAndSegments) {
   // down 3 with c=0x1f: lanes 29..31 have j > 31 and keep their own value.
   auto r = run_snippet("shfl.sync.down.b32 %r1|%p1, %r0, 3, 0x1f, -1;", {});
-  for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(r.out[l], l + 3 <= 31 ? l + 3 : l) << l;
+  for (uint32_t l = 0; l < 32; ++l)
+    EXPECT_EQ(r.out[l], l + 3 <= 31 ? l + 3 : l) << l;
   // up 2 with c=0: lanes 0,1 keep their value.
   r = run_snippet("shfl.sync.up.b32 %r1, %r0, 2, 0, -1;", {});
-  for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(r.out[l], l >= 2 ? l - 2 : l) << l;
+  for (uint32_t l = 0; l < 32; ++l)
+    EXPECT_EQ(r.out[l], l >= 2 ? l - 2 : l) << l;
   // bfly 5 in segments of 8 lanes: c = (0x18 << 8) | 7: segmask = 0b11000 keeps lane bits
   // 3-4; maxLane = (lane & 0x18) | 7. j = lane ^ 5 stays inside the segment.
   r = run_snippet("shfl.sync.bfly.b32 %r1, %r0, 5, 0x1807, -1;", {});
-  for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(r.out[l], l ^ 5) << l;
+  for (uint32_t l = 0; l < 32; ++l)
+    EXPECT_EQ(r.out[l], l ^ 5) << l;
   // idx 2 with width 8 (c = 0x1807): j = (lane & 0x18) | (2 & 7).
   r = run_snippet("shfl.sync.idx.b32 %r1, %r0, 2, 0x1807, -1;", {});
-  for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(r.out[l], (l & 0x18) | 2) << l;
+  for (uint32_t l = 0; l < 32; ++l)
+    EXPECT_EQ(r.out[l], (l & 0x18) | 2) << l;
 }
 
 TEST(Instructions, VoteBallotAndReduxUnderDivergence) {
@@ -35,28 +39,38 @@ TEST(Instructions, VoteBallotAndReduxUnderDivergence) {
   setp.lt.u32 %p2, %r0, 10;
   vote.sync.ballot.b32 %r1, %p2, 0x55555555;
 DONE:
-)", {});
-  for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(r.out[l], l % 2 ? 0u : 0x155u) << l;
+)",
+                       {});
+  for (uint32_t l = 0; l < 32; ++l)
+    EXPECT_EQ(r.out[l], l % 2 ? 0u : 0x155u) << l;
   r = run_snippet("redux.sync.add.u32 %r1, %r0, -1;", {});
-  for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(r.out[l], 496u);
+  for (uint32_t l = 0; l < 32; ++l)
+    EXPECT_EQ(r.out[l], 496u);
   r = run_snippet("redux.sync.max.s32 %r1, %r2, -1;", {5, static_cast<uint32_t>(-7), 40, 3});
   EXPECT_EQ(r.out[0], 40u);
-  r = run_snippet("vote.sync.all.pred %p1, %p0, -1; setp.lt.u32 %p2, %r0, 32; vote.sync.all.pred %p3, %p2, -1; selp.u32 %r1, 1, 0, %p3;", {});
+  r = run_snippet("vote.sync.all.pred %p1, %p0, -1; setp.lt.u32 %p2, %r0, 32; vote.sync.all.pred "
+                  "%p3, %p2, -1; selp.u32 %r1, 1, 0, %p3;",
+                  {});
   EXPECT_EQ(r.out[5], 1u);
 }
 
 TEST(Instructions, PrmtLop3BfeBfi) {
   // prmt: a = 0x33221100 (bytes 0-3), b = 0x77665544 (bytes 4-7); selector 0x7531 picks
   // bytes 1,3,5,7 -> 0x77553311. With 0x8 in a nibble the sign of the byte is replicated.
-  auto r = run_snippet("mov.u32 %r3, 0x33221100; mov.u32 %r4, 0x77665544; prmt.b32 %r1, %r3, %r4, 0x7531;", {});
+  auto r = run_snippet(
+      "mov.u32 %r3, 0x33221100; mov.u32 %r4, 0x77665544; prmt.b32 %r1, %r3, %r4, 0x7531;", {});
   EXPECT_EQ(r.out[0], 0x77553311u);
   r = run_snippet("mov.u32 %r3, 0x000080ff; prmt.b32 %r1, %r3, 0, 0x4498;", {});
   // byte0 <- sign of byte0 (0xff), byte1 <- sign of byte1 (0x80), bytes 2,3 <- b.byte0 = 0.
   EXPECT_EQ(r.out[0], 0x0000ffffu);
   // lop3 with immLut 0x96 = a ^ b ^ c; 0xe8 = majority.
-  r = run_snippet("mov.u32 %r3, 0xf0f0; mov.u32 %r4, 0xff00; mov.u32 %r5, 0xaaaa; lop3.b32 %r1, %r3, %r4, %r5, 0x96;", {});
+  r = run_snippet("mov.u32 %r3, 0xf0f0; mov.u32 %r4, 0xff00; mov.u32 %r5, 0xaaaa; lop3.b32 %r1, "
+                  "%r3, %r4, %r5, 0x96;",
+                  {});
   EXPECT_EQ(r.out[0], 0xf0f0u ^ 0xff00u ^ 0xaaaau);
-  r = run_snippet("mov.u32 %r3, 0xf0f0; mov.u32 %r4, 0xff00; mov.u32 %r5, 0xaaaa; lop3.b32 %r1, %r3, %r4, %r5, 0xe8;", {});
+  r = run_snippet("mov.u32 %r3, 0xf0f0; mov.u32 %r4, 0xff00; mov.u32 %r5, 0xaaaa; lop3.b32 %r1, "
+                  "%r3, %r4, %r5, 0xe8;",
+                  {});
   EXPECT_EQ(r.out[0], (0xf0f0u & 0xff00u) | (0xf0f0u & 0xaaaau) | (0xff00u & 0xaaaau));
   // bfe.s32 of 0x00000f00 at 8, len 4 = 0b1111 -> sign-extended -1; .u32 -> 15.
   r = run_snippet("mov.u32 %r3, 0xf00; bfe.s32 %r1, %r3, 8, 4;", {});
@@ -66,7 +80,9 @@ TEST(Instructions, PrmtLop3BfeBfi) {
   // bfi: insert 0b101 at bit 4 of 0xffffffff with len 3 -> ...f(1010 1111)? bits 4-6 = 101.
   r = run_snippet("mov.u32 %r3, 5; mov.u32 %r4, 0xffffffff; bfi.b32 %r1, %r3, %r4, 4, 3;", {});
   EXPECT_EQ(r.out[0], 0xffffffdfu);
-  r = run_snippet("mov.u32 %r3, 0x00f0; popc.b32 %r4, %r3; clz.b32 %r5, %r3; brev.b32 %r6, %r3; add.u32 %r1, %r4, %r5; xor.b32 %r1, %r1, %r6;", {});
+  r = run_snippet("mov.u32 %r3, 0x00f0; popc.b32 %r4, %r3; clz.b32 %r5, %r3; brev.b32 %r6, %r3; "
+                  "add.u32 %r1, %r4, %r5; xor.b32 %r1, %r1, %r6;",
+                  {});
   EXPECT_EQ(r.out[0], (4u + 24u) ^ 0x0f000000u);
 }
 
@@ -74,14 +90,16 @@ TEST(Instructions, IntegerWidthsAndDivision) {
   // mul.hi.s32 of -2 * 0x40000000 = -2^31 -> high word 0xffffffff; mul.wide.u32 overflow.
   auto r = run_snippet("mov.u32 %r3, -2; mov.u32 %r4, 0x40000000; mul.hi.s32 %r1, %r3, %r4;", {});
   EXPECT_EQ(r.out[0], 0xffffffffu);
-  r = run_snippet("mov.u32 %r3, 0xffffffff; mul.wide.u32 %rd6, %r3, %r3; shr.u64 %rd7, %rd6, 32; cvt.u32.u64 %r1, %rd7;", {});
+  r = run_snippet("mov.u32 %r3, 0xffffffff; mul.wide.u32 %rd6, %r3, %r3; shr.u64 %rd7, %rd6, 32; "
+                  "cvt.u32.u64 %r1, %rd7;",
+                  {});
   EXPECT_EQ(r.out[0], 0xfffffffeu);
   r = run_snippet("div.s32 %r1, %r2, -3;", {static_cast<uint32_t>(-7)});
-  EXPECT_EQ(r.out[0], 2u);  // truncation toward zero
+  EXPECT_EQ(r.out[0], 2u); // truncation toward zero
   r = run_snippet("rem.s32 %r1, %r2, 3;", {static_cast<uint32_t>(-7)});
   EXPECT_EQ(static_cast<int32_t>(r.out[0]), -1);
   r = run_snippet("shr.s32 %r1, %r2, 40;", {0x80000000u});
-  EXPECT_EQ(r.out[0], 0xffffffffu);  // shift amounts past the width clamp to the sign
+  EXPECT_EQ(r.out[0], 0xffffffffu); // shift amounts past the width clamp to the sign
   r = run_snippet("shl.b32 %r1, %r2, 32;", {1});
   EXPECT_EQ(r.out[0], 0u);
   r = run_snippet("add.sat.s32 %r1, %r2, 0x7fffffff;", {5});
@@ -101,15 +119,19 @@ TEST(Instructions, ConversionsAndRounding) {
   EXPECT_EQ(cvt("cvt.rzi.s32.f32", 3e10f), 0x7fffffffu);
   EXPECT_EQ(cvt("cvt.rzi.s32.f32", std::nanf("")), 0u);
   // f32 -> f16 -> f32: 1/3 rounds to 0x3555 (0.33325195).
-  auto r = run_snippet("mov.b32 %f1, %r2; cvt.rn.f16.f32 %h1, %f1; cvt.u32.u16 %r1, %h1;", {fbits(1.0f / 3)});
+  auto r = run_snippet("mov.b32 %f1, %r2; cvt.rn.f16.f32 %h1, %f1; cvt.u32.u16 %r1, %h1;",
+                       {fbits(1.0f / 3)});
   EXPECT_EQ(r.out[0], 0x3555u);
   // f16 overflow: 70000 -> inf (0x7c00); bf16 of 1/3 -> 0x3eab.
-  r = run_snippet("mov.b32 %f1, %r2; cvt.rn.f16.f32 %h1, %f1; cvt.u32.u16 %r1, %h1;", {fbits(70000.0f)});
+  r = run_snippet("mov.b32 %f1, %r2; cvt.rn.f16.f32 %h1, %f1; cvt.u32.u16 %r1, %h1;",
+                  {fbits(70000.0f)});
   EXPECT_EQ(r.out[0], 0x7c00u);
-  r = run_snippet("mov.b32 %f1, %r2; cvt.rn.bf16.f32 %h1, %f1; cvt.u32.u16 %r1, %h1;", {fbits(1.0f / 3)});
+  r = run_snippet("mov.b32 %f1, %r2; cvt.rn.bf16.f32 %h1, %f1; cvt.u32.u16 %r1, %h1;",
+                  {fbits(1.0f / 3)});
   EXPECT_EQ(r.out[0], 0x3eabu);
   // cvt.rn.f16x2.f32 d, a, b puts a in the upper half.
-  r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f40000000; cvt.rn.f16x2.f32 %r1, %f1, %f2;", {});
+  r = run_snippet(
+      "mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f40000000; cvt.rn.f16x2.f32 %r1, %f1, %f2;", {});
   EXPECT_EQ(r.out[0], 0x3c004000u);
   // Integer narrowing: truncation, and .sat clamping.
   r = run_snippet("cvt.u8.u32 %h1, %r2; cvt.u32.u16 %r1, %h1;", {0x1ff});
@@ -117,30 +139,41 @@ TEST(Instructions, ConversionsAndRounding) {
   r = run_snippet("cvt.sat.s8.s32 %h1, %r2; cvt.s32.s8 %r1, %h1;", {static_cast<uint32_t>(-1000)});
   EXPECT_EQ(static_cast<int32_t>(r.out[0]), -128);
   // e4m3: 1.0 is 0x38; satfinite clamps 1000 to 448 (0x7e).
-  r = run_snippet("mov.f32 %f1, 0f447A0000; mov.f32 %f2, 0f3F800000; cvt.rn.satfinite.e4m3x2.f32 %h1, %f1, %f2; cvt.u32.u16 %r1, %h1;", {});
+  r = run_snippet("mov.f32 %f1, 0f447A0000; mov.f32 %f2, 0f3F800000; cvt.rn.satfinite.e4m3x2.f32 "
+                  "%h1, %f1, %f2; cvt.u32.u16 %r1, %h1;",
+                  {});
   EXPECT_EQ(r.out[0], 0x7e38u);
 }
 
 TEST(Instructions, FloatComparisonsAndSpecials) {
   // setp.lt is ordered (false with NaN), setp.ltu unordered (true with NaN).
   uint32_t nan = fbits(std::nanf(""));
-  auto r = run_snippet("mov.b32 %f1, %r2; setp.lt.f32 %p1, %f1, 0f3F800000; selp.u32 %r1, 1, 0, %p1;", {nan});
+  auto r = run_snippet(
+      "mov.b32 %f1, %r2; setp.lt.f32 %p1, %f1, 0f3F800000; selp.u32 %r1, 1, 0, %p1;", {nan});
   EXPECT_EQ(r.out[0], 0u);
-  r = run_snippet("mov.b32 %f1, %r2; setp.ltu.f32 %p1, %f1, 0f3F800000; selp.u32 %r1, 1, 0, %p1;", {nan});
+  r = run_snippet("mov.b32 %f1, %r2; setp.ltu.f32 %p1, %f1, 0f3F800000; selp.u32 %r1, 1, 0, %p1;",
+                  {nan});
   EXPECT_EQ(r.out[0], 1u);
   // min with one NaN returns the other operand.
   r = run_snippet("mov.b32 %f1, %r2; min.f32 %f2, %f1, 0f40000000; mov.b32 %r1, %f2;", {nan});
   EXPECT_EQ(bitsf(r.out[0]), 2.0f);
   // fma.rn.f32 rounds once: (1 + 2^-23) * (1 - 2^-23) - 1 = -2^-46 exactly.
-  r = run_snippet("mov.f32 %f1, 0f3F800001; mov.f32 %f2, 0f3F7FFFFE; fma.rn.f32 %f3, %f1, %f2, 0fBF800000; mov.b32 %r1, %f3;", {});
+  r = run_snippet("mov.f32 %f1, 0f3F800001; mov.f32 %f2, 0f3F7FFFFE; fma.rn.f32 %f3, %f1, %f2, "
+                  "0fBF800000; mov.b32 %r1, %f3;",
+                  {});
   EXPECT_EQ(bitsf(r.out[0]), -std::ldexp(1.0f, -46));
   // add.rz rounds toward zero: 1 + 2^-24*1.5 -> 1.
-  r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f33C00000; add.rz.f32 %f3, %f1, %f2; mov.b32 %r1, %f3;", {});
+  r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f33C00000; add.rz.f32 %f3, %f1, %f2; "
+                  "mov.b32 %r1, %f3;",
+                  {});
   EXPECT_EQ(bitsf(r.out[0]), 1.0f);
-  r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f33C00000; add.rn.f32 %f3, %f1, %f2; mov.b32 %r1, %f3;", {});
+  r = run_snippet("mov.f32 %f1, 0f3F800000; mov.f32 %f2, 0f33C00000; add.rn.f32 %f3, %f1, %f2; "
+                  "mov.b32 %r1, %f3;",
+                  {});
   EXPECT_EQ(bitsf(r.out[0]), 1.0f + std::ldexp(1.0f, -23));
   // Packed halves: add.f16x2 of {1, 2} + {0.5, 0.25} = {1.5, 2.25}.
-  r = run_snippet("mov.b32 %r3, 0x3c004000; mov.b32 %r4, 0x38003400; add.rn.f16x2 %r1, %r3, %r4;", {});
+  r = run_snippet("mov.b32 %r3, 0x3c004000; mov.b32 %r4, 0x38003400; add.rn.f16x2 %r1, %r3, %r4;",
+                  {});
   EXPECT_EQ(r.out[0], 0x3e004080u);
   r = run_snippet("mov.b32 %f1, %r2; ex2.approx.f32 %f2, %f1; mov.b32 %r1, %f2;", {fbits(3.0f)});
   EXPECT_NEAR(bitsf(r.out[0]), 8.0f, 1e-6);
@@ -176,7 +209,8 @@ TEST(Instructions, LocalMemoryAndUninitialisedReads) {
   ld.local.u32 %r3, [%rd6+8];
 )";
   auto r = run_snippet(".local .align 4 .b8 buf[16];\n" + body, {}, 32);
-  for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(r.out[l], l);
+  for (uint32_t l = 0; l < 32; ++l)
+    EXPECT_EQ(r.out[l], l);
   const Error* e = find_error(r.report, ErrorKind::memcheck);
   ASSERT_NE(e, nullptr);
   EXPECT_NE(e->message.find("uninitialised local"), std::string::npos) << e->to_string();
@@ -187,7 +221,8 @@ TEST(Instructions, MisalignedAndSharedOutOfBounds) {
   const Error* e = find_error(r.report, ErrorKind::memcheck);
   ASSERT_NE(e, nullptr);
   EXPECT_NE(e->message.find("misaligned"), std::string::npos) << e->to_string();
-  r = run_snippet("mov.u32 %r10, sh; ld.shared.u32 %r1, [%r10+64];", {}, 32, ".shared .align 4 .b8 sh[64];");
+  r = run_snippet("mov.u32 %r10, sh; ld.shared.u32 %r1, [%r10+64];", {}, 32,
+                  ".shared .align 4 .b8 sh[64];");
   e = find_error(r.report, ErrorKind::memcheck);
   ASSERT_NE(e, nullptr);
   EXPECT_NE(e->message.find("out-of-bounds shared"), std::string::npos) << e->to_string();
@@ -218,7 +253,8 @@ JOIN:
 )";
   auto r = run_snippet(body, {});
   ASSERT_TRUE(r.report.ok()) << errors_text(r.report);
-  for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(r.out[l], 1000 + (l % 2 ? 2 * l : 1)) << l;
+  for (uint32_t l = 0; l < 32; ++l)
+    EXPECT_EQ(r.out[l], 1000 + (l % 2 ? 2 * l : 1)) << l;
 }
 
 TEST(Instructions, CallWithParametersAndReturnValue) {
@@ -247,7 +283,8 @@ TEST(Instructions, CallWithParametersAndReturnValue) {
 )";
   auto r = run_snippet(body, {}, 32, decls);
   ASSERT_TRUE(r.report.ok()) << errors_text(r.report);
-  for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(r.out[l], l + 200) << l;
+  for (uint32_t l = 0; l < 32; ++l)
+    EXPECT_EQ(r.out[l], l + 200) << l;
 }
 
 TEST(Instructions, BarrierInDivergentCodeDeadlocks) {
@@ -338,7 +375,8 @@ TEST(Instructions, LdmatrixTransposeAndStmatrix) {
   }
   // 8 rows of 16 bytes at consecutive addresses: one conflict-free wavefront per ldmatrix.
   for (auto& line : r.report.profile.lines) {
-    if (line.opcode.rfind("ldmatrix", 0) != 0) continue;
+    if (line.opcode.rfind("ldmatrix", 0) != 0)
+      continue;
     EXPECT_EQ(line.wavefronts, 1u) << line.opcode;
   }
 }
@@ -367,5 +405,5 @@ TEST(Instructions, BankRulesForWideAccesses) {
   EXPECT_EQ(v4.ideal, 4u);
 }
 
-}  // namespace
-}  // namespace tessel::sim::testing
+} // namespace
+} // namespace tessel::sim::testing

@@ -19,15 +19,18 @@ TEST_P(Kernels, VectorAdd) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-10, 10);
   std::vector<float> a(n), b(n);
-  for (int i = 0; i < n; ++i) a[i] = dist(rng), b[i] = dist(rng);
+  for (int i = 0; i < n; ++i)
+    a[i] = dist(rng), b[i] = dist(rng);
   Device dev;
   uint64_t pa = upload(dev, a), pb = upload(dev, b), pc = *dev.malloc(n * 4);
-  std::vector<KernelArg> args = {KernelArg::ptr(pa), KernelArg::ptr(pb), KernelArg::ptr(pc), KernelArg::i32(n)};
+  std::vector<KernelArg> args = {KernelArg::ptr(pa), KernelArg::ptr(pb), KernelArg::ptr(pc),
+                                 KernelArg::i32(n)};
   auto r = dev.launch(ptx, "vector_add", {8, 1, 1}, {128, 1, 1}, 0, args);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_TRUE(r->ok()) << errors_text(*r);
   auto c = download<float>(dev, pc, n);
-  for (int i = 0; i < n; ++i) ASSERT_EQ(c[i], a[i] + b[i]) << i;
+  for (int i = 0; i < n; ++i)
+    ASSERT_EQ(c[i], a[i] + b[i]) << i;
   EXPECT_GT(r->profile.thread_instructions, uint64_t(n * 10));
 }
 
@@ -37,7 +40,8 @@ TEST_P(Kernels, BlockReduceWithShuffles) {
   std::mt19937 rng(2);
   std::uniform_real_distribution<float> dist(0, 1);
   std::vector<float> in(n);
-  for (auto& v : in) v = dist(rng);
+  for (auto& v : in)
+    v = dist(rng);
   Device dev;
   uint64_t pin = upload(dev, in), pout = *dev.malloc(blocks * 4);
   std::vector<KernelArg> args = {KernelArg::ptr(pin), KernelArg::ptr(pout), KernelArg::i32(n)};
@@ -48,7 +52,8 @@ TEST_P(Kernels, BlockReduceWithShuffles) {
   for (int b = 0; b < blocks; ++b) {
     double ref = 0;
     for (int i = b * threads; i < n; i += blocks * threads)
-      for (int t = 0; t < threads && i + t < n; ++t) ref += in[i + t];
+      for (int t = 0; t < threads && i + t < n; ++t)
+        ref += in[i + t];
     EXPECT_NEAR(out[b], ref, 1e-3 * std::abs(ref)) << "block " << b;
   }
 }
@@ -58,7 +63,8 @@ TEST_P(Kernels, HistogramWithSharedAndGlobalAtomics) {
   const int n = 10000;
   std::mt19937 rng(3);
   std::vector<uint8_t> data(n);
-  for (auto& v : data) v = static_cast<uint8_t>(rng() % 256);
+  for (auto& v : data)
+    v = static_cast<uint8_t>(rng() % 256);
   Device dev;
   uint64_t pd = upload(dev, data), pb = *dev.malloc(256 * 4);
   ASSERT_TRUE(dev.memset(pb, 0, 256 * 4).ok());
@@ -68,49 +74,57 @@ TEST_P(Kernels, HistogramWithSharedAndGlobalAtomics) {
   EXPECT_TRUE(r->ok()) << errors_text(*r);
   auto bins = download<uint32_t>(dev, pb, 256);
   std::vector<uint32_t> ref(256, 0);
-  for (auto v : data) ++ref[v];
+  for (auto v : data)
+    ++ref[v];
   EXPECT_EQ(bins, ref);
 }
 
 int divergent_reference(int x) {
   int acc = 0;
   if (x % 3 == 0) {
-    for (int k = 0; k < (x & 15); ++k) acc += k * x;
+    for (int k = 0; k < (x & 15); ++k)
+      acc += k * x;
   } else if (x % 3 == 1) {
     int k = x;
     while (k > 1) {
       k = (k & 1) ? 3 * k + 1 : k / 2;
       ++acc;
-      if (acc > 50) break;
+      if (acc > 50)
+        break;
     }
   } else {
     acc = -x;
-    if (x & 4) acc *= 2;
+    if (x & 4)
+      acc *= 2;
   }
   return acc;
 }
 
 TEST_P(Kernels, DivergentBranchesAndLoops) {
   SIM_LOAD_PTX(ptx, "basic", GetParam());
-  const int n = 300;  // the last warp is partial and exits early
+  const int n = 300; // the last warp is partial and exits early
   std::mt19937 rng(4);
   std::vector<int> in(n);
-  for (auto& v : in) v = static_cast<int>(rng() % 1000);
+  for (auto& v : in)
+    v = static_cast<int>(rng() % 1000);
   Device dev;
   uint64_t pin = upload(dev, in), pout = *dev.malloc(n * 4), pv = *dev.malloc(16 * 4);
   ASSERT_TRUE(dev.memset(pv, 0xff, 16 * 4).ok());
-  std::vector<KernelArg> args = {KernelArg::ptr(pin), KernelArg::ptr(pout), KernelArg::ptr(pv), KernelArg::i32(n)};
+  std::vector<KernelArg> args = {KernelArg::ptr(pin), KernelArg::ptr(pout), KernelArg::ptr(pv),
+                                 KernelArg::i32(n)};
   auto r = dev.launch(ptx, "divergent", {3, 1, 1}, {128, 1, 1}, 0, args);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_TRUE(r->ok()) << errors_text(*r);
   auto out = download<int>(dev, pout, n);
   auto votes = download<int>(dev, pv, 16);
-  for (int i = 0; i < n; ++i) ASSERT_EQ(out[i], divergent_reference(in[i])) << "element " << i;
+  for (int i = 0; i < n; ++i)
+    ASSERT_EQ(out[i], divergent_reference(in[i])) << "element " << i;
   // Each warp's lane 0 stores the number of its live lanes with acc > 10: the ballot sees
   // exactly the lanes that reconverged after the branches (all that did not exit).
   for (int w = 0; w < (n + 31) / 32; ++w) {
     int count = 0;
-    for (int i = w * 32; i < std::min(n, w * 32 + 32); ++i) count += divergent_reference(in[i]) > 10;
+    for (int i = w * 32; i < std::min(n, w * 32 + 32); ++i)
+      count += divergent_reference(in[i]) > 10;
     EXPECT_EQ(votes[w], count) << "warp " << w;
   }
 }
@@ -128,17 +142,21 @@ void run_transpose(const std::string& ptx, const char* kernel, SharedTotals expe
                    SharedTotals expect_st) {
   const int w = 64, h = 64;
   std::vector<float> in(w * h);
-  for (int i = 0; i < w * h; ++i) in[i] = static_cast<float>(i);
+  for (int i = 0; i < w * h; ++i)
+    in[i] = static_cast<float>(i);
   Device dev;
   uint64_t pin = upload(dev, in), pout = *dev.malloc(w * h * 4);
-  std::vector<KernelArg> args = {KernelArg::ptr(pin), KernelArg::ptr(pout), KernelArg::i32(w), KernelArg::i32(h)};
+  std::vector<KernelArg> args = {KernelArg::ptr(pin), KernelArg::ptr(pout), KernelArg::i32(w),
+                                 KernelArg::i32(h)};
   auto r = dev.launch(ptx, kernel, {2, 2, 1}, {32, 8, 1}, 0, args);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_TRUE(r->ok()) << errors_text(*r);
   auto out = download<float>(dev, pout, w * h);
   for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) ASSERT_EQ(out[x * h + y], in[y * w + x]) << x << "," << y;
-  SharedTotals ld = shared_totals(r->profile, "ld.shared"), st = shared_totals(r->profile, "st.shared");
+    for (int x = 0; x < w; ++x)
+      ASSERT_EQ(out[x * h + y], in[y * w + x]) << x << "," << y;
+  SharedTotals ld = shared_totals(r->profile, "ld.shared"),
+               st = shared_totals(r->profile, "st.shared");
   EXPECT_EQ(ld.requests, expect_ld.requests);
   EXPECT_EQ(ld.wavefronts, expect_ld.wavefronts);
   EXPECT_EQ(ld.ideal, expect_ld.ideal);
@@ -162,15 +180,18 @@ TEST_P(Kernels, DoubleBufferedCpAsyncCopy) {
   const int threads = 64, tiles = 5, blocks = 3;
   const int n = blocks * tiles * threads * 4;
   std::vector<float> in(n);
-  for (int i = 0; i < n; ++i) in[i] = static_cast<float>(i) * 0.5f;
+  for (int i = 0; i < n; ++i)
+    in[i] = static_cast<float>(i) * 0.5f;
   Device dev;
   uint64_t pin = upload(dev, in), pout = *dev.malloc(n * 4);
   std::vector<KernelArg> args = {KernelArg::ptr(pin), KernelArg::ptr(pout), KernelArg::i32(tiles)};
-  auto r = dev.launch(ptx, "pipelined_copy", {blocks, 1, 1}, {threads, 1, 1}, 2 * threads * 16, args);
+  auto r =
+      dev.launch(ptx, "pipelined_copy", {blocks, 1, 1}, {threads, 1, 1}, 2 * threads * 16, args);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_TRUE(r->ok()) << errors_text(*r);
   auto out = download<float>(dev, pout, n);
-  for (int i = 0; i < n; ++i) ASSERT_EQ(out[i], 2 * in[i]) << i;
+  for (int i = 0; i < n; ++i)
+    ASSERT_EQ(out[i], 2 * in[i]) << i;
 }
 
 TEST_P(Kernels, CpAsyncReadBeforeWaitIsReported) {
@@ -201,10 +222,10 @@ TEST_P(Kernels, OutOfBoundsWriteIsReported) {
   EXPECT_TRUE(e.has_address);
   EXPECT_EQ(e.address, p + n * 4);
   EXPECT_TRUE(e.has_thread);
-  EXPECT_EQ(e.block.x, 1u);   // i = 100 = 1 * 64 + 36
+  EXPECT_EQ(e.block.x, 1u); // i = 100 = 1 * 64 + 36
   EXPECT_EQ(e.thread.x, 36u);
   EXPECT_GT(e.ptx_line, 0);
-  EXPECT_EQ(e.source_line, 6);  // the store in bugs.cu
+  EXPECT_EQ(e.source_line, 6); // the store in bugs.cu
   EXPECT_NE(e.source_file.find("bugs.cu"), std::string::npos);
   EXPECT_NE(e.to_string().find("out-of-bounds"), std::string::npos) << e.to_string();
 }
@@ -224,17 +245,20 @@ TEST_P(Kernels, SharedRaceIsReported) {
 }
 
 template <typename Convert>
-void run_gemm(const std::string& ptx, const char* kernel, Convert to_bits, float (*from_bits)(uint16_t)) {
+void run_gemm(const std::string& ptx, const char* kernel, Convert to_bits,
+              float (*from_bits)(uint16_t)) {
   const int M = 64, N = 32, K = 64;
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> dist(-1, 1);
   std::vector<uint16_t> a(M * K), bt(N * K);
-  for (auto& v : a) v = to_bits(dist(rng));
-  for (auto& v : bt) v = to_bits(dist(rng));
+  for (auto& v : a)
+    v = to_bits(dist(rng));
+  for (auto& v : bt)
+    v = to_bits(dist(rng));
   Device dev;
   uint64_t pa = upload(dev, a), pb = upload(dev, bt), pc = *dev.malloc(M * N * 4);
   std::vector<KernelArg> args = {KernelArg::ptr(pa), KernelArg::ptr(pb), KernelArg::ptr(pc),
-                                 KernelArg::i32(M), KernelArg::i32(N), KernelArg::i32(K)};
+                                 KernelArg::i32(M),  KernelArg::i32(N),  KernelArg::i32(K)};
   auto r = dev.launch(ptx, kernel, {N / 16, M / 32, 1}, {128, 1, 1}, 0, args);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_TRUE(r->ok()) << errors_text(*r);
@@ -242,7 +266,8 @@ void run_gemm(const std::string& ptx, const char* kernel, Convert to_bits, float
   for (int i = 0; i < M; ++i)
     for (int j = 0; j < N; ++j) {
       double ref = 0;
-      for (int k = 0; k < K; ++k) ref += double(from_bits(a[i * K + k])) * from_bits(bt[j * K + k]);
+      for (int k = 0; k < K; ++k)
+        ref += double(from_bits(a[i * K + k])) * from_bits(bt[j * K + k]);
       ASSERT_NEAR(c[i * N + j], ref, 1e-4) << i << "," << j;
     }
   // ldmatrix rows are 48 bytes apart (16 halves + 8 of padding): the 8 rows of a matrix start
@@ -255,16 +280,18 @@ void run_gemm(const std::string& ptx, const char* kernel, Convert to_bits, float
 
 TEST_P(Kernels, WarpGemmLdmatrixMmaF16) {
   SIM_LOAD_PTX(ptx, "mma", GetParam());
-  run_gemm(ptx, "gemm_f16", [](float f) { return half_bits(f); }, half_value);
+  run_gemm(
+      ptx, "gemm_f16", [](float f) { return half_bits(f); }, half_value);
 }
 
 TEST_P(Kernels, WarpGemmLdmatrixMmaBf16) {
   SIM_LOAD_PTX(ptx, "mma", GetParam());
-  run_gemm(ptx, "gemm_bf16", [](float f) { return bf16_bits(f); }, bf16_value);
+  run_gemm(
+      ptx, "gemm_bf16", [](float f) { return bf16_bits(f); }, bf16_value);
 }
 
 INSTANTIATE_TEST_SUITE_P(Arch, Kernels, ::testing::Values(80, 90),
                          [](const auto& info) { return "sm_" + std::to_string(info.param); });
 
-}  // namespace
-}  // namespace tessel::sim::testing
+} // namespace
+} // namespace tessel::sim::testing

@@ -31,10 +31,12 @@ TEST(LlvmPtx, RowSoftmax) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-4, 4);
   std::vector<float> in(rows * n);
-  for (auto& v : in) v = dist(rng);
+  for (auto& v : in)
+    v = dist(rng);
   Device dev;
   uint64_t pin = upload(dev, in), pout = *dev.malloc(rows * n * 4), ph = *dev.malloc(rows * n * 2);
-  std::vector<KernelArg> args = {KernelArg::ptr(pin), KernelArg::ptr(pout), KernelArg::ptr(ph), KernelArg::i32(n)};
+  std::vector<KernelArg> args = {KernelArg::ptr(pin), KernelArg::ptr(pout), KernelArg::ptr(ph),
+                                 KernelArg::i32(n)};
   auto r = dev.launch(ptx, "row_softmax", {rows, 1, 1}, {256, 1, 1}, 0, args);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_TRUE(r->ok()) << errors_text(*r);
@@ -45,7 +47,8 @@ TEST(LlvmPtx, RowSoftmax) {
     double sum = 0;
     for (int w = 0; w < 8; ++w) {
       float mx = -INFINITY;
-      for (int l = w * 32; l < w * 32 + 32 && l < n; ++l) mx = std::max(mx, in[row * n + l]);
+      for (int l = w * 32; l < w * 32 + 32 && l < n; ++l)
+        mx = std::max(mx, in[row * n + l]);
       for (int l = w * 32; l < w * 32 + 32 && l < n; ++l) {
         e[l] = std::exp2((in[row * n + l] - mx) * 1.44269502f);
         sum += e[l];
@@ -72,15 +75,17 @@ TEST(LlvmPtx, CallsHalvesAtomicsAndSwitch) {
   std::mt19937 rng(8);
   std::uniform_real_distribution<float> dist(-3, 3);
   std::vector<float> in4(threads * 4);
-  for (auto& v : in4) v = dist(rng);
-  in4[4 * 5 + 3] = NAN;  // thread 5 takes the NaN path of the select
+  for (auto& v : in4)
+    v = dist(rng);
+  in4[4 * 5 + 3] = NAN; // thread 5 takes the NaN path of the select
   std::vector<uint16_t> hin(threads * 2);
-  for (auto& v : hin) v = half_bits(dist(rng));
+  for (auto& v : hin)
+    v = half_bits(dist(rng));
   Device dev;
   uint64_t p4 = upload(dev, in4), ph = upload(dev, hin), pout = *dev.malloc(threads * 4),
            phout = *dev.malloc(threads * 4), pacc = *dev.malloc(8), pl = *dev.malloc(threads * 8);
   ASSERT_TRUE(dev.memset(pacc, 0, 8).ok());
-  std::vector<KernelArg> args = {KernelArg::ptr(p4), KernelArg::ptr(ph), KernelArg::ptr(pout),
+  std::vector<KernelArg> args = {KernelArg::ptr(p4),    KernelArg::ptr(ph),   KernelArg::ptr(pout),
                                  KernelArg::ptr(phout), KernelArg::ptr(pacc), KernelArg::ptr(pl)};
   auto r = dev.launch(ptx, "misc", {2, 1, 1}, {32, 1, 1}, 0, args);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
@@ -106,9 +111,9 @@ TEST(LlvmPtx, CallsHalvesAtomicsAndSwitch) {
   }
   float got;
   std::memcpy(&got, &acc[0], 4);
-  EXPECT_EQ(got, fsum);  // lanes apply their atomics in order, CTAs one after another
+  EXPECT_EQ(got, fsum); // lanes apply their atomics in order, CTAs one after another
   EXPECT_EQ(static_cast<int32_t>(acc[1]), imax);
 }
 
-}  // namespace
-}  // namespace tessel::sim::testing
+} // namespace
+} // namespace tessel::sim::testing

@@ -15,10 +15,10 @@ TEST(MemoryInstructions, AtomicOperations) {
   const Case cases[] = {
       {"atom.shared.min.s32 %r3, [%r10], %r0;", 0},
       {"atom.shared.max.u32 %r3, [%r10], %r0;", 100},
-      {"atom.shared.exch.b32 %r3, [%r10], %r0;", 31},  // the last lane's value
+      {"atom.shared.exch.b32 %r3, [%r10], %r0;", 31}, // the last lane's value
       {"atom.shared.and.b32 %r3, [%r10], %r0;", 0},
       {"atom.shared.or.b32 %r3, [%r10], %r0;", 100 | 31},
-      {"atom.shared.xor.b32 %r3, [%r10], 1;", 100},  // 32 flips
+      {"atom.shared.xor.b32 %r3, [%r10], 1;", 100}, // 32 flips
       {"atom.shared.dec.u32 %r3, [%r10], 200;", 68},
       {"red.shared.add.u32 [%r10], %r0;", 100 + 496},
   };
@@ -65,7 +65,8 @@ TEST(MemoryInstructions, CpAsyncZeroFillAndWaitAll) {
 TEST(MemoryInstructions, PackAndUnpackMoves) {
   auto r = run_snippet("mov.b32 {%h1, %h2}, %r2; mov.b32 %r1, {%h2, %h1};", {0x11112222u});
   EXPECT_EQ(r.out[0], 0x22221111u);
-  r = run_snippet("mov.b64 %rd6, {%r2, %r0}; mov.b64 {%r3, %r4}, %rd6; add.u32 %r1, %r3, %r4;", {5});
+  r = run_snippet("mov.b64 %rd6, {%r2, %r0}; mov.b64 {%r3, %r4}, %rd6; add.u32 %r1, %r3, %r4;",
+                  {5});
   EXPECT_EQ(r.out[3], 3u);
   EXPECT_EQ(r.out[0], 5u);
 }
@@ -86,19 +87,23 @@ TEST(MemoryInstructions, SpecialRegisters) {
   add.u32 %r1, %r1, %r9;
   add.u32 %r1, %r1, %r8;
   mov.u64 %rd6, %clock64;
-)", {}, 64);
+)",
+                       {}, 64);
   ASSERT_TRUE(r.report.ok()) << errors_text(r.report);
-  for (uint32_t t = 0; t < 64; ++t) EXPECT_EQ(r.out[t], 20000 + (t / 32) * 100 + t % 32) << t;
+  for (uint32_t t = 0; t < 64; ++t)
+    EXPECT_EQ(r.out[t], 20000 + (t / 32) * 100 + t % 32) << t;
 }
 
 TEST(MemoryInstructions, UninitialisedSharedReadIsReported) {
-  auto r = run_snippet("mov.u32 %r10, sh; ld.shared.u32 %r1, [%r10];", {}, 32, ".shared .align 4 .b8 sh[4];");
+  auto r = run_snippet("mov.u32 %r10, sh; ld.shared.u32 %r1, [%r10];", {}, 32,
+                       ".shared .align 4 .b8 sh[4];");
   const Error* e = find_error(r.report, ErrorKind::memcheck);
   ASSERT_NE(e, nullptr);
   EXPECT_NE(e->message.find("uninitialised shared"), std::string::npos) << e->to_string();
   LaunchOptions o;
   o.check_uninitialized = false;
-  r = run_snippet("mov.u32 %r10, sh; ld.shared.u32 %r1, [%r10];", {}, 32, ".shared .align 4 .b8 sh[4];", o);
+  r = run_snippet("mov.u32 %r10, sh; ld.shared.u32 %r1, [%r10];", {}, 32,
+                  ".shared .align 4 .b8 sh[4];", o);
   EXPECT_TRUE(r.report.ok()) << errors_text(r.report);
 }
 
@@ -123,13 +128,15 @@ TEST(MemoryInstructions, GenericAddressesOfSharedMemory) {
   ld.shared.u32 %r5, [%r4];
   setp.ne.u32 %p2, %r5, %r1;
   @%p2 mov.u32 %r1, 777;
-)", {}, 32, ".shared .align 4 .b8 sh[128];");
+)",
+                       {}, 32, ".shared .align 4 .b8 sh[128];");
   ASSERT_TRUE(r.report.ok()) << errors_text(r.report);
-  for (uint32_t l = 0; l < 32; ++l) EXPECT_EQ(r.out[l], l ^ 1) << l;
+  for (uint32_t l = 0; l < 32; ++l)
+    EXPECT_EQ(r.out[l], l ^ 1) << l;
   auto st = shared_totals(r.report.profile, "st.u32");
   EXPECT_EQ(st.requests, 1u);
   EXPECT_EQ(st.wavefronts, 1u);
 }
 
-}  // namespace
-}  // namespace tessel::sim::testing
+} // namespace
+} // namespace tessel::sim::testing

@@ -17,7 +17,8 @@ Error parse_error(const std::string& body) {
 
 TEST(Parser, MalformedOperandHasLineAndColumn) {
   // Line 5 (after the 3 header lines and the entry line), column 16: the ']' that is missing.
-  Error e = parse_error(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  ld.global.u32 %r0, [%r1;\n  ret;\n}\n");
+  Error e = parse_error(
+      ".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  ld.global.u32 %r0, [%r1;\n  ret;\n}\n");
   EXPECT_EQ(e.kind, ErrorKind::parse);
   EXPECT_EQ(e.ptx_line, 7);
   EXPECT_EQ(e.ptx_column, 26);
@@ -26,7 +27,8 @@ TEST(Parser, MalformedOperandHasLineAndColumn) {
 }
 
 TEST(Parser, UndeclaredRegister) {
-  Error e = parse_error(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  add.s32 %r0, %r1, %r7;\n}\n");
+  Error e =
+      parse_error(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  add.s32 %r0, %r1, %r7;\n}\n");
   EXPECT_EQ(e.kind, ErrorKind::parse);
   EXPECT_EQ(e.ptx_line, 7);
   EXPECT_EQ(e.ptx_column, 21);
@@ -45,27 +47,32 @@ TEST(Parser, UnterminatedBody) {
 }
 
 TEST(Parser, UnsupportedInstructionIsNamed) {
-  Error e = parse_error(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  tex.1d.v4.f32.s32 %r0, [%r1];\n}\n");
+  Error e = parse_error(
+      ".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  tex.1d.v4.f32.s32 %r0, [%r1];\n}\n");
   EXPECT_EQ(e.kind, ErrorKind::unsupported);
   EXPECT_EQ(e.ptx_line, 7);
   EXPECT_NE(e.message.find("tex.1d.v4.f32.s32"), std::string::npos) << e.to_string();
 }
 
 TEST(Parser, UnsupportedModifierIsNamed) {
-  Error e = parse_error(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  add.bogus.s32 %r0, %r1, %r1;\n}\n");
+  Error e = parse_error(
+      ".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  add.bogus.s32 %r0, %r1, %r1;\n}\n");
   EXPECT_EQ(e.kind, ErrorKind::unsupported);
   EXPECT_NE(e.message.find("'.bogus'"), std::string::npos) << e.to_string();
 }
 
 TEST(Parser, HopperInstructionsAreOutOfScope) {
   for (const char* inst : {"wgmma.fence.sync.aligned;",
-                           "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%r0], [%rd0, {%r1, %r1}], [%r1];",
+                           "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::"
+                           "bytes [%r0], [%rd0, {%r1, %r1}], [%r1];",
                            "mbarrier.init.shared.b64 [%r0], 1;"}) {
-    Error e = parse_error(std::string(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  .reg .b64 %rd<2>;\n  ") +
-                          inst + "\n}\n");
+    Error e = parse_error(
+        std::string(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  .reg .b64 %rd<2>;\n  ") + inst +
+        "\n}\n");
     EXPECT_EQ(e.kind, ErrorKind::unsupported) << inst;
     EXPECT_EQ(e.ptx_line, 8) << inst;
-    EXPECT_NE(e.message.find("out of scope until the Hopper work"), std::string::npos) << e.to_string();
+    EXPECT_NE(e.message.find("out of scope until the Hopper work"), std::string::npos)
+        << e.to_string();
   }
 }
 
@@ -113,7 +120,7 @@ $L__info: .b8 1, 2, 3
   EXPECT_TRUE(r->ok()) << errors_text(*r);
   auto v = download<uint32_t>(dev, out, 2);
   EXPECT_EQ(v[0], 3u);
-  EXPECT_EQ(v[1], 0x3f000000u);  // 0.5f
+  EXPECT_EQ(v[1], 0x3f000000u); // 0.5f
   ASSERT_FALSE(r->profile.lines.empty());
   EXPECT_EQ(r->profile.lines[0].source_line, 12);
 }
@@ -146,8 +153,9 @@ END:
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_TRUE(r->ok()) << errors_text(*r);
   auto v = download<uint32_t>(dev, out, 32);
-  for (uint32_t t = 0; t < 32; ++t) EXPECT_EQ(v[t], t < 4 ? 0xffffffffu : t) << t;
+  for (uint32_t t = 0; t < 32; ++t)
+    EXPECT_EQ(v[t], t < 4 ? 0xffffffffu : t) << t;
 }
 
-}  // namespace
-}  // namespace tessel::sim::testing
+} // namespace
+} // namespace tessel::sim::testing

@@ -14,7 +14,8 @@ inline std::string snippet_kernel(const std::string& body, const std::string& ex
   return R"(.version 8.0
 .target sm_80
 .address_size 64
-)" + extra_decls + R"(
+)" + extra_decls +
+         R"(
 .visible .entry k(.param .u64 out, .param .u64 in)
 {
   .reg .pred %p<8>;
@@ -31,7 +32,8 @@ inline std::string snippet_kernel(const std::string& body, const std::string& ex
   add.s64 %rd5, %rd2, %rd3;
   ld.global.u32 %r2, [%rd5];
   mov.u32 %r1, 0;
-)" + body + R"(
+)" + body +
+         R"(
   st.global.u32 [%rd4], %r1;
   ret;
 }
@@ -74,4 +76,4 @@ inline float bitsf(uint32_t b) {
   return f;
 }
 
-}  // namespace tessel::sim::testing
+} // namespace tessel::sim::testing

@@ -18,49 +18,60 @@ namespace tessel::sim::testing {
 // The PTX of kernels/<name>.cu for sm_<arch>, or "" (and the test is skipped by the caller
 // via SIM_LOAD_PTX) when nvcc was missing.
 inline std::string kernel_ptx(const std::string& name, int arch) {
-  std::ifstream f(std::string(TESSEL_SIM_KERNEL_DIR) + "/" + name + ".sm_" + std::to_string(arch) + ".ptx");
-  if (!f) return "";
+  std::ifstream f(std::string(TESSEL_SIM_KERNEL_DIR) + "/" + name + ".sm_" + std::to_string(arch) +
+                  ".ptx");
+  if (!f)
+    return "";
   std::ostringstream ss;
   ss << f.rdbuf();
   return ss.str();
 }
 
-#define SIM_LOAD_PTX(var, name, arch)                                                    \
-  std::string var = ::tessel::sim::testing::kernel_ptx(name, arch);                      \
-  if (var.empty()) {                                                                     \
-    if (!TESSEL_SIM_HAVE_NVCC) GTEST_SKIP() << "nvcc was not found at build time; the "  \
-                                               "validation kernels were not compiled";   \
-    FAIL() << "missing compiled PTX for " << name << " sm_" << arch;                     \
+#define SIM_LOAD_PTX(var, name, arch)                                                              \
+  std::string var = ::tessel::sim::testing::kernel_ptx(name, arch);                                \
+  if (var.empty()) {                                                                               \
+    if (!TESSEL_SIM_HAVE_NVCC)                                                                     \
+      GTEST_SKIP() << "nvcc was not found at build time; the "                                     \
+                      "validation kernels were not compiled";                                      \
+    FAIL() << "missing compiled PTX for " << name << " sm_" << arch;                               \
   }
 
-template <typename T>
-uint64_t upload(Device& d, const std::vector<T>& v) {
+template <typename T> uint64_t upload(Device& d, const std::vector<T>& v) {
   uint64_t p = *d.malloc(v.size() * sizeof(T));
   EXPECT_TRUE(d.memcpy_to_device(p, v.data(), v.size() * sizeof(T)).ok());
   return p;
 }
 
-template <typename T>
-std::vector<T> download(Device& d, uint64_t p, size_t n) {
+template <typename T> std::vector<T> download(Device& d, uint64_t p, size_t n) {
   std::vector<T> v(n);
   EXPECT_TRUE(d.memcpy_to_host(v.data(), p, n * sizeof(T)).ok());
   return v;
 }
 
-inline uint16_t half_bits(float f) { return float_to_half(f); }
-inline float half_value(uint16_t h) { return half_to_float(h); }
-inline uint16_t bf16_bits(float f) { return float_to_bf16(f); }
-inline float bf16_value(uint16_t h) { return bf16_to_float(h); }
+inline uint16_t half_bits(float f) {
+  return float_to_half(f);
+}
+inline float half_value(uint16_t h) {
+  return half_to_float(h);
+}
+inline uint16_t bf16_bits(float f) {
+  return float_to_bf16(f);
+}
+inline float bf16_value(uint16_t h) {
+  return bf16_to_float(h);
+}
 
 inline std::string errors_text(const LaunchReport& r) {
   std::string s;
-  for (auto& e : r.errors) s += e.to_string() + "\n";
+  for (auto& e : r.errors)
+    s += e.to_string() + "\n";
   return s;
 }
 
 inline const Error* find_error(const LaunchReport& r, ErrorKind kind) {
   for (auto& e : r.errors)
-    if (e.kind == kind) return &e;
+    if (e.kind == kind)
+      return &e;
   return nullptr;
 }
 
@@ -79,4 +90,4 @@ inline SharedTotals shared_totals(const Profile& p, const std::string& prefix) {
   return t;
 }
 
-}  // namespace tessel::sim::testing
+} // namespace tessel::sim::testing

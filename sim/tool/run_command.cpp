@@ -50,9 +50,11 @@ bool parse_dim3(const std::string& s, Dim3& d) {
   size_t start = 0;
   for (int i = 0; i < 3; ++i) {
     size_t comma = s.find(',', start);
-    std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string part =
+        s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     auto [p, ec] = std::from_chars(part.data(), part.data() + part.size(), v[i]);
-    if (ec != std::errc() || p != part.data() + part.size() || part.empty()) return false;
+    if (ec != std::errc() || p != part.data() + part.size() || part.empty())
+      return false;
     if (comma == std::string::npos) {
       d = {v[0], v[1], v[2]};
       return true;
@@ -64,7 +66,8 @@ bool parse_dim3(const std::string& s, Dim3& d) {
 
 bool read_file(const std::string& path, std::string& data) {
   std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
+  if (!f)
+    return false;
   std::ostringstream ss;
   ss << f.rdbuf();
   data = ss.str();
@@ -72,16 +75,16 @@ bool read_file(const std::string& path, std::string& data) {
 }
 
 struct ArgSpec {
-  std::string kind;  // scalar type or in/out/inout
+  std::string kind; // scalar type or in/out/inout
   std::string value;
 };
 
-template <typename T>
-bool parse_number(const std::string& s, T& out) {
+template <typename T> bool parse_number(const std::string& s, T& out) {
   if constexpr (std::is_floating_point_v<T>) {
     char* end = nullptr;
     double v = std::strtod(s.c_str(), &end);
-    if (end != s.c_str() + s.size() || s.empty()) return false;
+    if (end != s.c_str() + s.size() || s.empty())
+      return false;
     out = static_cast<T>(v);
     return true;
   } else {
@@ -98,7 +101,8 @@ bool parse_number(const std::string& s, T& out) {
     }
     uint64_t v = 0;
     auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v, base);
-    if (ec != std::errc() || p != t.data() + t.size() || t.empty()) return false;
+    if (ec != std::errc() || p != t.data() + t.size() || t.empty())
+      return false;
     out = static_cast<T>(neg ? uint64_t(0) - v : v);
     return true;
   }
@@ -128,14 +132,15 @@ int list_command(const std::vector<std::string>& args, std::ostream& out, std::o
   return 0;
 }
 
-}  // namespace
+} // namespace
 
 int run_command(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     (args.empty() ? err : out) << help_text();
     return args.empty() ? 2 : 0;
   }
-  if (args[0] == "list") return list_command(args, out, err);
+  if (args[0] == "list")
+    return list_command(args, out, err);
   if (args[0] != "run") {
     err << "tessel-sim: unknown command '" << args[0] << "' (try --help)\n";
     return 2;
@@ -150,7 +155,8 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
     for (size_t i = 1; i < args.size(); ++i) {
       const std::string& a = args[i];
       auto value = [&]() -> const std::string& {
-        if (i + 1 >= args.size()) throw Usage{"option " + a + " needs a value"};
+        if (i + 1 >= args.size())
+          throw Usage{"option " + a + " needs a value"};
         return args[++i];
       };
       if (a == "--help" || a == "-h") {
@@ -159,19 +165,23 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
       } else if (a == "--entry") {
         entry = value();
       } else if (a == "--grid") {
-        if (!parse_dim3(value(), grid)) throw Usage{"--grid expects X[,Y,Z], got '" + args[i] + "'"};
+        if (!parse_dim3(value(), grid))
+          throw Usage{"--grid expects X[,Y,Z], got '" + args[i] + "'"};
         have_grid = true;
       } else if (a == "--block") {
-        if (!parse_dim3(value(), block)) throw Usage{"--block expects X[,Y,Z], got '" + args[i] + "'"};
+        if (!parse_dim3(value(), block))
+          throw Usage{"--block expects X[,Y,Z], got '" + args[i] + "'"};
         have_block = true;
       } else if (a == "--smem") {
-        if (!parse_number(value(), smem)) throw Usage{"--smem expects a byte count, got '" + args[i] + "'"};
+        if (!parse_number(value(), smem))
+          throw Usage{"--smem expects a byte count, got '" + args[i] + "'"};
       } else if (a == "--out") {
         out_dir = value();
       } else if (a == "--arg") {
         const std::string& v = value();
         size_t colon = v.find(':');
-        if (colon == std::string::npos) throw Usage{"--arg expects KIND:VALUE, got '" + v + "'"};
+        if (colon == std::string::npos)
+          throw Usage{"--arg expects KIND:VALUE, got '" + v + "'"};
         specs.push_back({v.substr(0, colon), v.substr(colon + 1)});
       } else if (a == "--no-racecheck") {
         options.racecheck = false;
@@ -190,9 +200,12 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
         throw Usage{"unexpected argument '" + a + "'"};
       }
     }
-    if (file.empty()) throw Usage{"no PTX file given"};
-    if (entry.empty()) throw Usage{"--entry is required"};
-    if (!have_grid || !have_block) throw Usage{"--grid and --block are required"};
+    if (file.empty())
+      throw Usage{"no PTX file given"};
+    if (entry.empty())
+      throw Usage{"--entry is required"};
+    if (!have_grid || !have_block)
+      throw Usage{"--grid and --block are required"};
   } catch (const Usage& u) {
     err << "tessel-sim run: " << u.message << " (try --help)\n";
     return 2;
@@ -218,37 +231,73 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   for (size_t i = 0; i < specs.size(); ++i) {
     const ArgSpec& s = specs[i];
     auto bad = [&](const std::string& why) {
-      err << "tessel-sim run: argument " << i << " ('" << s.kind << ":" << s.value << "'): " << why << "\n";
+      err << "tessel-sim run: argument " << i << " ('" << s.kind << ":" << s.value << "'): " << why
+          << "\n";
       return 2;
     };
     if (s.kind == "in" || s.kind == "inout" || s.kind == "out") {
       std::string data;
       if (s.kind == "out") {
         size_t n = 0;
-        if (!parse_number(s.value, n)) return bad("expected a byte count");
+        if (!parse_number(s.value, n))
+          return bad("expected a byte count");
         data.assign(n, '\0');
       } else if (!read_file(s.value, data)) {
         return bad("cannot read the file");
       }
       uint64_t addr = *device.malloc(data.size());
-      if (!data.empty()) (void)device.memcpy_to_device(addr, data.data(), data.size());
+      if (!data.empty())
+        (void)device.memcpy_to_device(addr, data.data(), data.size());
       kargs.push_back(KernelArg::ptr(addr));
-      if (s.kind != "in") outputs.push_back({i, addr, data.size()});
+      if (s.kind != "in")
+        outputs.push_back({i, addr, data.size()});
       continue;
     }
     bool ok = true;
-    if (s.kind == "i8") { int8_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "u8") { uint8_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "i16") { int16_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "u16") { uint16_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "i32") { int32_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "u32") { uint32_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "i64") { int64_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "u64") { uint64_t v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "f32") { float v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else if (s.kind == "f64") { double v{}; ok = parse_number(s.value, v); kargs.push_back(KernelArg::of(v)); }
-    else return bad("unknown kind (expected i8..u64, f32, f64, in, out or inout)");
-    if (!ok) return bad("cannot parse the value");
+    if (s.kind == "i8") {
+      int8_t v{};
+      ok = parse_number(s.value, v);
+      kargs.push_back(KernelArg::of(v));
+    } else if (s.kind == "u8") {
+      uint8_t v{};
+      ok = parse_number(s.value, v);
+      kargs.push_back(KernelArg::of(v));
+    } else if (s.kind == "i16") {
+      int16_t v{};
+      ok = parse_number(s.value, v);
+      kargs.push_back(KernelArg::of(v));
+    } else if (s.kind == "u16") {
+      uint16_t v{};
+      ok = parse_number(s.value, v);
+      kargs.push_back(KernelArg::of(v));
+    } else if (s.kind == "i32") {
+      int32_t v{};
+      ok = parse_number(s.value, v);
+      kargs.push_back(KernelArg::of(v));
+    } else if (s.kind == "u32") {
+      uint32_t v{};
+      ok = parse_number(s.value, v);
+      kargs.push_back(KernelArg::of(v));
+    } else if (s.kind == "i64") {
+      int64_t v{};
+      ok = parse_number(s.value, v);
+      kargs.push_back(KernelArg::of(v));
+    } else if (s.kind == "u64") {
+      uint64_t v{};
+      ok = parse_number(s.value, v);
+      kargs.push_back(KernelArg::of(v));
+    } else if (s.kind == "f32") {
+      float v{};
+      ok = parse_number(s.value, v);
+      kargs.push_back(KernelArg::of(v));
+    } else if (s.kind == "f64") {
+      double v{};
+      ok = parse_number(s.value, v);
+      kargs.push_back(KernelArg::of(v));
+    } else
+      return bad("unknown kind (expected i8..u64, f32, f64, in, out or inout)");
+    if (!ok)
+      return bad("cannot parse the value");
   }
   auto result = device.launch(*module, entry, grid, block, smem, kargs, options);
   if (!result.ok()) {
@@ -270,8 +319,10 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
       return 2;
     }
   }
-  if (!quiet) out << report.profile.to_string();
-  for (const Error& e : report.errors) out << e.to_string() << "\n";
+  if (!quiet)
+    out << report.profile.to_string();
+  for (const Error& e : report.errors)
+    out << e.to_string() << "\n";
   if (report.ok()) {
     out << "ok\n";
   } else {
@@ -283,4 +334,4 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
   return report.ok() ? 0 : 1;
 }
 
-}  // namespace tessel::sim::tool
+} // namespace tessel::sim::tool

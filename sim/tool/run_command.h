@@ -16,4 +16,4 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
 // The text printed by --help.
 std::string help_text();
 
-}  // namespace tessel::sim::tool
+} // namespace tessel::sim::tool

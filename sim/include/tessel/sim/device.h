@@ -22,14 +22,13 @@
 
 namespace tessel::sim {
 
-class Module;  // a parsed PTX module, see module.h
+class Module; // a parsed PTX module, see module.h
 
 // One kernel argument: the bytes of a `.param`, checked against its declared size.
 struct KernelArg {
   std::vector<uint8_t> bytes;
 
-  template <typename T>
-  static KernelArg of(const T& value) {
+  template <typename T> static KernelArg of(const T& value) {
     KernelArg arg;
     arg.bytes.resize(sizeof(T));
     std::memcpy(arg.bytes.data(), &value, sizeof(T));
@@ -45,16 +44,16 @@ struct KernelArg {
 };
 
 struct LaunchOptions {
-  bool racecheck = true;             // shared-memory hazards between barriers
-  bool check_uninitialized = true;   // reads of never-written shared/local bytes
-  uint64_t max_warp_instructions = 2'000'000'000;  // guards against endless loops
-  size_t max_errors = 64;            // further errors are counted, not kept
+  bool racecheck = true;                          // shared-memory hazards between barriers
+  bool check_uninitialized = true;                // reads of never-written shared/local bytes
+  uint64_t max_warp_instructions = 2'000'000'000; // guards against endless loops
+  size_t max_errors = 64;                         // further errors are counted, not kept
 };
 
 struct LaunchReport {
-  std::vector<Error> errors;    // distinct errors (one per instruction and kind), at most
-                                // LaunchOptions::max_errors
-  uint64_t dropped_errors = 0;  // further occurrences, and errors beyond the cap
+  std::vector<Error> errors;   // distinct errors (one per instruction and kind), at most
+                               // LaunchOptions::max_errors
+  uint64_t dropped_errors = 0; // further occurrences, and errors beyond the cap
   Profile profile;
   bool ok() const { return errors.empty(); }
 };
@@ -64,11 +63,11 @@ struct DeviceLimits {
   Dim3 max_block{1024, 1024, 64};
   Dim3 max_grid{2147483647u, 65535, 65535};
   uint32_t max_static_shared = 48 * 1024;
-  uint32_t max_shared_per_block = 227 * 1024;  // static + dynamic (sm_90 opt-in limit)
+  uint32_t max_shared_per_block = 227 * 1024; // static + dynamic (sm_90 opt-in limit)
 };
 
 class Device {
- public:
+public:
   explicit Device(DeviceLimits limits = {});
   ~Device();
   Device(const Device&) = delete;
@@ -90,11 +89,11 @@ class Device {
 
   const DeviceLimits& limits() const { return limits_; }
 
-  struct State;  // implementation
+  struct State; // implementation
 
- private:
+private:
   DeviceLimits limits_;
   std::unique_ptr<State> state_;
 };
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -19,14 +19,14 @@ struct Dim3 {
 };
 
 enum class ErrorKind {
-  parse,        // malformed PTX text
-  unsupported,  // an instruction or directive outside the simulated subset
-  bad_launch,   // unknown entry, wrong arguments, block too large, too much shared memory
-  memcheck,     // out-of-bounds, misaligned or uninitialised access
-  racecheck,    // shared-memory hazard between threads with no barrier between
-  sync,         // barrier deadlock, cp.async data read before its wait
-  limit,        // the instruction budget of a launch ran out
-  io,           // a file the command line tool could not read or write
+  parse,       // malformed PTX text
+  unsupported, // an instruction or directive outside the simulated subset
+  bad_launch,  // unknown entry, wrong arguments, block too large, too much shared memory
+  memcheck,    // out-of-bounds, misaligned or uninitialised access
+  racecheck,   // shared-memory hazard between threads with no barrier between
+  sync,        // barrier deadlock, cp.async data read before its wait
+  limit,       // the instruction budget of a launch ran out
+  io,          // a file the command line tool could not read or write
 };
 
 const char* error_kind_name(ErrorKind kind);
@@ -34,11 +34,11 @@ const char* error_kind_name(ErrorKind kind);
 struct Error {
   ErrorKind kind = ErrorKind::parse;
   std::string message;
-  std::string kernel;       // entry or function name, empty when not known
-  std::string instruction;  // the PTX mnemonic, empty when not known
-  int ptx_line = 0;         // 1-based; 0 when not known
+  std::string kernel;      // entry or function name, empty when not known
+  std::string instruction; // the PTX mnemonic, empty when not known
+  int ptx_line = 0;        // 1-based; 0 when not known
   int ptx_column = 0;
-  std::string source_file;  // from .loc/.file, empty when the PTX has no line info
+  std::string source_file; // from .loc/.file, empty when the PTX has no line info
   int source_line = 0;
   bool has_thread = false;
   Dim3 thread{0, 0, 0};
@@ -52,9 +52,8 @@ struct Error {
 };
 
 // A value or an Error. `ok()` tells which; `value()`/`error()` read it.
-template <typename T>
-class [[nodiscard]] Result {
- public:
+template <typename T> class [[nodiscard]] Result {
+public:
   Result(T value) : data_(std::move(value)) {}
   Result(Error error) : data_(std::move(error)) {}
   bool ok() const { return data_.index() == 0; }
@@ -67,22 +66,22 @@ class [[nodiscard]] Result {
   T& operator*() { return value(); }
   const T& operator*() const { return value(); }
 
- private:
+private:
   std::variant<T, Error> data_;
 };
 
 // A status: empty when the operation succeeded.
 class [[nodiscard]] Status {
- public:
+public:
   Status() = default;
   Status(Error error) : error_(std::move(error)), failed_(true) {}
   bool ok() const { return !failed_; }
   explicit operator bool() const { return ok(); }
   const Error& error() const { return error_; }
 
- private:
+private:
   Error error_;
   bool failed_ = false;
 };
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -34,4 +34,4 @@ Result<std::shared_ptr<const Module>> parse_module(std::string_view ptx,
 // The kernels (.entry functions) of a module, in declaration order.
 std::vector<KernelInfo> module_kernels(const Module& module);
 
-}  // namespace tessel::sim
+} // namespace tessel::sim

@@ -14,7 +14,7 @@ struct LineProfile {
   int ptx_line = 0;
   int source_line = 0;          // from .loc, 0 when absent
   std::string opcode;           // e.g. "ld.shared.f32"
-  uint64_t warp_executions = 0;  // times a warp issued an instruction of this line
+  uint64_t warp_executions = 0; // times a warp issued an instruction of this line
   uint64_t thread_instructions = 0;
   // Shared-memory accounting (zero for other instructions). A request is one warp-wide
   // access; a wavefront is one pass through the 32 banks. `ideal_wavefronts` is what the
@@ -26,7 +26,7 @@ struct LineProfile {
 };
 
 struct OpcodeCount {
-  std::string opcode;  // base opcode, e.g. "ld", "mma"
+  std::string opcode; // base opcode, e.g. "ld", "mma"
   uint64_t thread_instructions = 0;
   uint64_t warp_executions = 0;
 };
@@ -34,8 +34,8 @@ struct OpcodeCount {
 struct Profile {
   uint64_t thread_instructions = 0;
   uint64_t warp_instructions = 0;
-  std::vector<OpcodeCount> opcodes;  // sorted by opcode name
-  std::vector<LineProfile> lines;    // executed lines, in PTX line order
+  std::vector<OpcodeCount> opcodes; // sorted by opcode name
+  std::vector<LineProfile> lines;   // executed lines, in PTX line order
 
   uint64_t total_wavefronts() const;
   uint64_t total_bank_conflicts() const;
@@ -44,4 +44,4 @@ struct Profile {
   std::string to_string() const;
 };
 
-}  // namespace tessel::sim
+} // namespace tessel::sim
