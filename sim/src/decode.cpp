@@ -186,6 +186,9 @@ bool sub_op(Op op, std::string_view s, Sub& out) {
   static constexpr Named<Sub> kPrmt[] = {{"f4e", Sub::f4e}, {"b4e", Sub::b4e}, {"rc8", Sub::rc8},
                                          {"ecl", Sub::ecl}, {"ecr", Sub::ecr}, {"rc16", Sub::rc16}};
   static constexpr Named<Sub> kShf[] = {{"l", Sub::shf_l}, {"r", Sub::shf_r}};
+  static constexpr Named<Sub> kTestp[] = {{"finite", Sub::finite}, {"infinite", Sub::infinite},
+                                          {"number", Sub::number}, {"notanumber", Sub::notanumber},
+                                          {"normal", Sub::normal}, {"subnormal", Sub::subnormal}};
   auto find = [&](auto& table) {
     for (auto& e : table)
       if (s == e.name) {
@@ -212,6 +215,8 @@ bool sub_op(Op op, std::string_view s, Sub& out) {
     return find(kPrmt);
   case Op::shf:
     return find(kShf);
+  case Op::testp:
+    return find(kTestp);
   default:
     return false; // most ops take no sub-operation
   }
@@ -390,7 +395,7 @@ bool decode_mnemonic(std::string_view mnemonic, Inst& inst, DecodeError& error) 
         continue;
       }
     }
-    if (inst.op == Op::vote && (p == "all" || p == "any")) {
+    if ((inst.op == Op::vote || inst.op == Op::match) && (p == "all" || p == "any")) {
       inst.sub = p == "all" ? Sub::all : Sub::any;
       continue;
     }

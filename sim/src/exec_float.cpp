@@ -139,6 +139,42 @@ double fmax_ptx(double a, double b, bool nan) {
 void exec_float_arith(Exec& x, const Inst& in, uint32_t mask) {
   if (!mask)
     return;
+  if (in.op == Op::testp) {
+    // testp.class.type p, a: classify a (f32 or f64) per lane.
+    const uint64_t* a = x.src(in, 1);
+    uint32_t p = 0;
+    for_lanes(mask, [&](uint32_t l) {
+      double v = in.type == Type::f64 ? bits_f64(a[l]) : bits_f32(static_cast<uint32_t>(a[l]));
+      int c = in.type == Type::f64 ? std::fpclassify(v) : std::fpclassify(static_cast<float>(v));
+      bool r = false;
+      switch (in.sub) {
+      case Sub::finite:
+        r = c != FP_INFINITE && c != FP_NAN;
+        break;
+      case Sub::infinite:
+        r = c == FP_INFINITE;
+        break;
+      case Sub::number:
+        r = c != FP_NAN;
+        break;
+      case Sub::notanumber:
+        r = c == FP_NAN;
+        break;
+      case Sub::normal:
+        r = c == FP_NORMAL;
+        break;
+      case Sub::subnormal:
+        r = c == FP_SUBNORMAL;
+        break;
+      default:
+        break;
+      }
+      p |= uint32_t(r) << l;
+    });
+    uint32_t& d = x.P[in.ops[0].index];
+    d = (d & ~mask) | p;
+    return;
+  }
   const bool nan = in.has(kNaN);
   switch (in.op) {
   case Op::add:

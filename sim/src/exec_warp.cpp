@@ -138,6 +138,33 @@ void exec_warp(Exec& x, const Inst& in, uint32_t mask, uint32_t active) {
     for_lanes(mask, [&](uint32_t l) { d[l] = r; });
     return;
   }
+  case Op::match: {
+    // match.any: the lanes (of mask) holding the same value as this lane; match.all: mask
+    // when every lane holds the same value, else 0, with the predicate telling which.
+    if (!mask)
+      return;
+    uint64_t* d = x.dst(in, 0);
+    const uint64_t* a = x.src(in, 1);
+    const uint64_t m = type_size(in.type) == 8 ? ~uint64_t(0) : 0xffffffffu;
+    uint32_t same[32];
+    for_lanes(mask, [&](uint32_t l) {
+      uint32_t s = 0;
+      for_lanes(mask, [&](uint32_t k) { s |= uint32_t((a[k] & m) == (a[l] & m)) << k; });
+      same[l] = s;
+    });
+    const bool all = in.sub == Sub::all;
+    uint32_t pv = 0;
+    for_lanes(mask, [&](uint32_t l) {
+      bool uniform = same[l] == mask;
+      d[l] = all ? (uniform ? mask : 0) : same[l];
+      pv |= uint32_t(uniform) << l;
+    });
+    if (in.ops[5].kind == OperandKind::pred) {
+      uint32_t& dp = x.P[in.ops[5].index];
+      dp = (dp & ~mask) | pv;
+    }
+    return;
+  }
   default:
     x.report(ErrorKind::unsupported, in, -1, false, 0,
              std::string("'") + op_key(in.op) + "' is not supported");

@@ -109,38 +109,18 @@ enum class BoolOp : uint8_t { none, and_, or_, xor_ };
 enum class Rnd : uint8_t { none, rn, rz, rm, rp, rna, rni, rzi, rmi, rpi, rs };
 
 // The op-specific sub-operation (atomic op, shuffle mode, vote mode, mul width, ...).
+// clang-format off
 enum class Sub : uint8_t {
   none,
-  lo,
-  hi,
-  wide, // mul/mad
-  add,
-  min,
-  max,
-  inc,
-  dec,
-  exch,
-  cas,
-  and_,
-  or_,
-  xor_, // atom/red/redux
-  up,
-  down,
-  bfly,
-  idx, // shfl
-  all,
-  any,
-  uni,
-  ballot, // vote
-  shf_l,
-  shf_r, // shf
-  f4e,
-  b4e,
-  rc8,
-  ecl,
-  ecr,
-  rc16, // prmt modes
+  lo, hi, wide,                                          // mul/mad
+  add, min, max, inc, dec, exch, cas, and_, or_, xor_,   // atom/red/redux
+  up, down, bfly, idx,                                   // shfl
+  all, any, uni, ballot,                                 // vote, match
+  shf_l, shf_r,                                          // shf
+  f4e, b4e, rc8, ecl, ecr, rc16,                         // prmt modes
+  finite, infinite, number, notanumber, normal, subnormal,  // testp
 };
+// clang-format on
 
 enum Flag : uint32_t {
   kFtz = 1u << 0,

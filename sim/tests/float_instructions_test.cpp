@@ -109,5 +109,38 @@ TEST(FloatInstructions, MmaM16n8k8F16WithF16Accumulator) {
   EXPECT_NE(e->message.find("all 32 must"), std::string::npos) << e->to_string();
 }
 
+TEST(FloatInstructions, TestpClassifies) {
+  struct Case {
+    const char* cls;
+    uint32_t bits;
+    uint32_t expect;
+  };
+  const Case cases[] = {
+      {"finite", 0x3f800000u, 1},    {"finite", 0x7f800000u, 0},     {"infinite", 0xff800000u, 1},
+      {"number", 0x7fc00000u, 0},    {"notanumber", 0x7fc00000u, 1}, {"normal", 0x00000001u, 0},
+      {"subnormal", 0x00000001u, 1}, {"normal", 0x3f800000u, 1},
+  };
+  for (const Case& c : cases) {
+    auto r = run_snippet(std::string("mov.b32 %f1, %r2; testp.") + c.cls +
+                             ".f32 %p1, %f1; selp.u32 %r1, 1, 0, %p1;",
+                         {c.bits});
+    EXPECT_EQ(r.out[0], c.expect) << c.cls << " " << c.bits;
+  }
+}
+
+TEST(FloatInstructions, MatchSync) {
+  // Values tid % 3: match.any gives each lane the mask of lanes with its residue.
+  auto r = run_snippet("rem.u32 %r3, %r0, 3; match.any.sync.b32 %r1, %r3, -1;", {});
+  for (uint32_t l = 0; l < 32; ++l) {
+    uint32_t m = 0;
+    for (uint32_t k = 0; k < 32; ++k)
+      m |= uint32_t(k % 3 == l % 3) << k;
+    EXPECT_EQ(r.out[l], m) << l;
+  }
+  r = run_snippet(
+      "match.all.sync.b32 %r3|%p1, 7, -1; selp.u32 %r4, 1, 0, %p1; add.u32 %r1, %r3, %r4;", {});
+  EXPECT_EQ(r.out[0], 0u); // 0xffffffff + 1 wraps to 0: all lanes equal
+}
+
 } // namespace
 } // namespace tessel::sim::testing
