@@ -126,7 +126,7 @@ constexpr const char* kIgnored[] = {
     "L2::evict_first",
     "L2::evict_last",
     "L2::cache_hint",
-    "noftz",
+    "noftz", "fractional", "L2",
     "level::cache_hint",
     "unified",
     "noinc",

@@ -138,5 +138,20 @@ TEST(MemoryInstructions, GenericAddressesOfSharedMemory) {
   EXPECT_EQ(st.wavefronts, 1u);
 }
 
+TEST(MemoryInstructions, HintsAreAccepted) {
+  // Cache policies, prefetches, sleeps and fences change nothing in the simulation.
+  auto r = run_snippet(R"(
+  createpolicy.fractional.L2::evict_last.b64 %rd6, 1.0;
+  ld.global.L2::cache_hint.u32 %r1, [%rd5], %rd6;
+  prefetch.global.L2 [%rd5];
+  nanosleep.u32 100;
+  membar.gl;
+  fence.acq_rel.gpu;
+  discard.global.L2 [%rd5], 128;
+)", {42});
+  ASSERT_TRUE(r.report.ok()) << errors_text(r.report);
+  EXPECT_EQ(r.out[0], 42u);
+}
+
 } // namespace
 } // namespace tessel::sim::testing
