@@ -1,0 +1,165 @@
+// DLPack import/export and the checks of a view against a kernel parameter.
+#include "tessel/runtime/dlpack.h"
+
+#include "tessel/error.h"
+
+#include <dlpack/dlpack.h>
+
+#include <string>
+
+namespace tessel::runtime {
+namespace {
+
+// DLPack 0.8 added kDLBool = 6; 0.6 (the installed header) does not name it.
+constexpr uint8_t kDLBoolCode = 6;
+
+std::string dl_dtype_text(DLDataType t) {
+  const char* code = t.code == kDLInt     ? "int"
+                     : t.code == kDLUInt  ? "uint"
+                     : t.code == kDLFloat ? "float"
+                     : t.code == kDLBfloat ? "bfloat"
+                     : t.code == kDLBoolCode ? "bool"
+                                           : "code ";
+  std::string s = code;
+  if (s == "code ")
+    s += std::to_string(t.code) + " ";
+  s += std::to_string(t.bits);
+  if (t.lanes != 1)
+    s += "x" + std::to_string(t.lanes);
+  return s;
+}
+
+DType dtype_from_dl(DLDataType t) {
+  auto unsupported = [&](const std::string& why) -> DType {
+    throw Error("DLPack tensor of element type " + dl_dtype_text(t) + " is not supported: " + why);
+  };
+  if (t.lanes != 1)
+    return unsupported("vector lanes; pass a tensor of scalars");
+  if (t.code == kDLInt) {
+    switch (t.bits) {
+    case 8: return DType::i8;
+    case 16: return DType::i16;
+    case 32: return DType::i32;
+    case 64: return DType::i64;
+    }
+  } else if (t.code == kDLFloat) {
+    switch (t.bits) {
+    case 16: return DType::f16;
+    case 32: return DType::f32;
+    case 64: return DType::f64;
+    }
+  } else if (t.code == kDLBfloat && t.bits == 16) {
+    return DType::bf16;
+  } else if (t.code == kDLBoolCode && t.bits == 8) {
+    return DType::i1;
+  } else if (t.code == kDLUInt) {
+    return unsupported("tessel has no unsigned types; view the memory as the signed type of the "
+                       "same width");
+  }
+  return unsupported("tessel takes int8/16/32/64, float16/32/64, bfloat16 and bool");
+}
+
+DLDataType dl_from_dtype(DType t) {
+  switch (t) {
+  case DType::i1: return {kDLBoolCode, 8, 1};
+  case DType::i8: return {kDLInt, 8, 1};
+  case DType::i16: return {kDLInt, 16, 1};
+  case DType::i32: return {kDLInt, 32, 1};
+  case DType::i64: return {kDLInt, 64, 1};
+  case DType::f16: return {kDLFloat, 16, 1};
+  case DType::bf16: return {kDLBfloat, 16, 1};
+  case DType::f32: return {kDLFloat, 32, 1};
+  case DType::f64: return {kDLFloat, 64, 1};
+  }
+  TESSEL_UNREACHABLE("bad DType");
+}
+
+const char* device_name(DeviceKind d) { return d == DeviceKind::cuda ? "CUDA" : "CPU"; }
+
+// What a DLManagedTensor made by to_dlpack owns.
+struct Exported {
+  DLManagedTensor managed{};
+  int64_t shape[TensorView::kMaxRank] = {};
+  int64_t strides[TensorView::kMaxRank] = {};
+  std::shared_ptr<void> owner;
+};
+
+void delete_exported(DLManagedTensor* t) { delete static_cast<Exported*>(t->manager_ctx); }
+
+} // namespace
+
+TensorView from_dlpack(const DLTensor& t) {
+  TensorView v;
+  switch (t.device.device_type) {
+  case kDLCPU:
+  case kDLCUDAHost:
+    v.device = DeviceKind::cpu;
+    break;
+  case kDLCUDA:
+  case kDLCUDAManaged:
+    v.device = DeviceKind::cuda;
+    break;
+  default:
+    throw Error("DLPack tensor on device type " + std::to_string(int(t.device.device_type)) +
+                " is not supported: tessel takes CPU (1), CUDA (2), CUDA host (3) and CUDA "
+                "managed (13) memory");
+  }
+  v.device_index = t.device.device_id;
+  v.dtype = dtype_from_dl(t.dtype);
+  if (t.ndim < 0 || t.ndim > TensorView::kMaxRank)
+    throw Error("DLPack tensor of rank " + std::to_string(t.ndim) + " is not supported: at most " +
+                std::to_string(TensorView::kMaxRank) + " dimensions");
+  v.rank = t.ndim;
+  int64_t contiguous = 1;
+  for (int k = v.rank - 1; k >= 0; --k) {
+    if (t.shape[k] < 0)
+      throw Error("DLPack tensor has a negative extent " + std::to_string(t.shape[k]) +
+                  " in dimension " + std::to_string(k));
+    v.shape[size_t(k)] = t.shape[k];
+    v.strides[size_t(k)] = t.strides ? t.strides[k] : contiguous; // null strides: row-major
+    contiguous *= t.shape[k];
+  }
+  if (!t.data && v.numel() > 0)
+    throw Error("DLPack tensor has a null data pointer but " + std::to_string(v.numel()) +
+                " elements");
+  v.data = static_cast<char*>(t.data) + t.byte_offset;
+  return v;
+}
+
+TensorView from_dlpack(const DLManagedTensor& t) { return from_dlpack(t.dl_tensor); }
+
+void check_tensor(const TensorView& v, std::string_view name, DType dtype, int rank,
+                  DeviceKind device) {
+  std::string what = "tensor '" + std::string(name) + "'";
+  if (v.dtype != dtype)
+    throw Error(what + " has elements of type " + dtype_name(v.dtype) + ", expected " +
+                dtype_name(dtype));
+  if (rank >= 0 && v.rank != rank)
+    throw Error(what + " has rank " + std::to_string(v.rank) + ", expected rank " +
+                std::to_string(rank));
+  if (v.device != device)
+    throw Error(what + " is in " + device_name(v.device) + " memory, expected " +
+                device_name(device) + " memory");
+}
+
+DLManagedTensor* to_dlpack(const TensorView& v, std::shared_ptr<void> owner) {
+  auto* e = new Exported;
+  e->owner = std::move(owner);
+  for (int k = 0; k < v.rank; ++k) {
+    e->shape[k] = v.shape[size_t(k)];
+    e->strides[k] = v.strides[size_t(k)];
+  }
+  DLTensor& t = e->managed.dl_tensor;
+  t.data = v.data;
+  t.device = {v.device == DeviceKind::cuda ? kDLCUDA : kDLCPU, v.device_index};
+  t.ndim = v.rank;
+  t.dtype = dl_from_dtype(v.dtype);
+  t.shape = e->shape;
+  t.strides = e->strides;
+  t.byte_offset = 0;
+  e->managed.manager_ctx = e;
+  e->managed.deleter = &delete_exported;
+  return &e->managed;
+}
+
+} // namespace tessel::runtime
