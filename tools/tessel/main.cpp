@@ -18,6 +18,9 @@ void print_usage(std::FILE* out) {
                "  demo      run every sample kernel on the CPU backend and compare it with a plain\n"
                "            C++ reference (max abs / rel error, first-call and warm times)\n"
                "  version   print tessel's version, build id and LLVM target\n"
+               "  cache     stats|list|clear|verify: the on-disk kernel cache (tessel cache help)\n"
+               "  doctor    what this machine has and lacks: LLVM, CUDA toolkit, nvJitLink,\n"
+               "            driver, GPUs, kernel cache\n"
                "  help      print this message\n"
                "\n"
                "environment: TESSEL_DUMP=ir,llvm,asm,recompile  TESSEL_DUMP_DIR=path\n"
@@ -59,6 +62,9 @@ int run_version() {
 
 } // namespace
 
+int run_cache_command(int argc, char** argv); // cache_command.cpp
+int run_doctor_command();                     // doctor_command.cpp
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     print_usage(stderr);
@@ -70,6 +76,10 @@ int main(int argc, char** argv) {
       return run_demo();
     if (cmd == "version" || cmd == "--version")
       return run_version();
+    if (cmd == "cache")
+      return run_cache_command(argc - 1, argv + 1);
+    if (cmd == "doctor")
+      return run_doctor_command();
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
       print_usage(stdout);
       return 0;
