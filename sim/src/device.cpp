@@ -328,4 +328,27 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
   return report;
 }
 
+Result<LaunchReport> Device::launch_with_param_pointers(const std::shared_ptr<const Module>& module,
+                                                        std::string_view entry, Dim3 grid,
+                                                        Dim3 block, uint32_t dynamic_smem,
+                                                        void* const* params,
+                                                        const LaunchOptions& options) {
+  std::vector<KernelArg> args;
+  for (const KernelInfo& k : module_kernels(*module)) {
+    if (k.name != entry)
+      continue;
+    for (size_t i = 0; i < k.params.size(); ++i) {
+      KernelArg a;
+      a.bytes.resize(k.params[i].size);
+      if (!params || !params[i])
+        return launch_error(
+            k.name, fmt::format("parameter {} ('{}') has no value pointer", i, k.params[i].name));
+      std::memcpy(a.bytes.data(), params[i], k.params[i].size);
+      args.push_back(std::move(a));
+    }
+  }
+  // An unknown entry is reported by launch().
+  return launch(module, entry, grid, block, dynamic_smem, args, options);
+}
+
 } // namespace tessel::sim

@@ -86,5 +86,21 @@ TEST(BadInput, MemoryOperationsOutsideAllocations) {
   EXPECT_FALSE(dev.memcpy_to_host(buf, p, 4).ok());
 }
 
+TEST(BadInput, LaunchWithParamPointers) {
+  auto m = parse_module(kPtx);
+  ASSERT_TRUE(m.ok());
+  Device dev;
+  uint64_t p = 0;
+  float s = 2.0f;
+  void* params[] = {&p, &s};
+  auto r = dev.launch_with_param_pointers(*m, "scale", {1, 1, 1}, {32, 1, 1}, 0, params);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_TRUE(r->ok());
+  void* missing[] = {&p, nullptr};
+  r = dev.launch_with_param_pointers(*m, "scale", {1, 1, 1}, {32, 1, 1}, 0, missing);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("no value pointer"), std::string::npos);
+}
+
 } // namespace
 } // namespace tessel::sim::testing

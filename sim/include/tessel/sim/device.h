@@ -86,6 +86,12 @@ public:
   Result<LaunchReport> launch(const std::shared_ptr<const Module>& module, std::string_view entry,
                               Dim3 grid, Dim3 block, uint32_t dynamic_smem,
                               std::span<const KernelArg> args, const LaunchOptions& options = {});
+  // As cuLaunchKernel: `params[i]` points at the value of parameter i, whose size is taken
+  // from the kernel's declaration (for a runtime that holds arguments as `void**`).
+  Result<LaunchReport> launch_with_param_pointers(const std::shared_ptr<const Module>& module,
+                                                  std::string_view entry, Dim3 grid, Dim3 block,
+                                                  uint32_t dynamic_smem, void* const* params,
+                                                  const LaunchOptions& options = {});
 
   const DeviceLimits& limits() const { return limits_; }
 
