@@ -405,5 +405,42 @@ TEST(Instructions, BankRulesForWideAccesses) {
   EXPECT_EQ(v4.ideal, 4u);
 }
 
+TEST(Instructions, LdmatrixBankConflictsAndXorSwizzle) {
+  // An 8x8 b16 matrix whose rows are 64 bytes apart (an unpadded tile of 32 halves per row):
+  // row r covers words 16r..16r+3, i.e. banks 0-3 for even rows and 16-19 for odd rows, so
+  // banks 0-3 must deliver 4 distinct words: 4 wavefronts (3 conflicts). With the 16-byte
+  // chunk XOR-swizzled by (r / 2) % 4, row r starts at word 16r + 4 * ((r / 2) % 4): banks
+  // 0-3, 16-19, 4-7, 20-23, 8-11, 24-27, 12-15, 28-31, all distinct: 1 wavefront.
+  auto run = [](bool swizzle) {
+    std::string body = std::string(R"(
+  mov.u32 %r10, tile;
+  and.b32 %r11, %r0, 7;
+  shl.b32 %r12, %r11, 6;
+  shr.u32 %r13, %r11, 1;
+  and.b32 %r13, %r13, 3;
+  shl.b32 %r13, %r13, 4;
+  )") + (swizzle ? "add.u32 %r12, %r12, %r13;" : "") +
+                       R"(
+  add.u32 %r14, %r10, %r12;
+  shl.b32 %r15, %r0, 4;
+  add.u32 %r16, %r10, %r15;
+  st.shared.v4.u32 [%r16], {%r0, %r0, %r0, %r0};
+  bar.sync 0;
+  ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%r1}, [%r14];
+)";
+    return run_snippet(body, {}, 32, ".shared .align 16 .b8 tile[512];");
+  };
+  auto plain = run(false);
+  ASSERT_TRUE(plain.report.ok()) << errors_text(plain.report);
+  auto lm = shared_totals(plain.report.profile, "ldmatrix");
+  EXPECT_EQ(lm.wavefronts, 4u);
+  EXPECT_EQ(lm.ideal, 1u);
+  auto swizzled = run(true);
+  ASSERT_TRUE(swizzled.report.ok()) << errors_text(swizzled.report);
+  lm = shared_totals(swizzled.report.profile, "ldmatrix");
+  EXPECT_EQ(lm.wavefronts, 1u);
+  EXPECT_EQ(lm.ideal, 1u);
+}
+
 } // namespace
 } // namespace tessel::sim::testing
