@@ -1,15 +1,56 @@
 // Warp-level collectives: shfl.sync (up/down/bfly/idx with the clamp and segment mask of
-// operand c), vote.sync (all/any/uni/ballot), redux.sync and activemask. In lockstep
-// execution every lane named in the membermask that has not diverged is active; a lane
-// that reads from an inactive or exited lane gets that lane's current register value
-// (the ISA leaves it undefined).
+// operand c), vote.sync (all/any/uni/ballot), match.sync, redux.sync and activemask. A
+// membermask that names a live lane which does not execute the instruction (or misses one
+// that does) is reported, like compute-sanitizer's synccheck; exited lanes are exempt. A
+// lane that reads from an inactive lane gets that lane's current register value (the ISA
+// leaves it undefined).
 #include "executor.h"
 
 #include <bit>
+#include <fmt/format.h>
 
 namespace tessel::sim {
 
+namespace {
+
+// The ISA requires every non-exited lane named in membermask to execute the same
+// instruction, and every executing lane to be named (compute-sanitizer's synccheck).
+// Lockstep execution cannot wait for lanes on another path, so a mismatch is reported.
+bool check_membermask(Exec& x, const Inst& in, uint32_t mask, int operand) {
+  if (!mask || in.nops <= operand)
+    return true;
+  uint32_t lane = static_cast<uint32_t>(std::countr_zero(mask));
+  uint32_t member = static_cast<uint32_t>(x.src(in, operand)[lane]);
+  uint32_t live = x.warp.valid & ~x.warp.exited;
+  uint32_t missing = member & live & ~mask;
+  uint32_t extra = mask & ~member;
+  if (!missing && !extra)
+    return true;
+  x.report(ErrorKind::sync, in, static_cast<int>(lane), false, 0,
+           missing ? fmt::format("lanes {:#010x} are named in membermask {:#010x} but do not "
+                                 "execute this instruction (divergent or guarded off)",
+                                 missing, member)
+                   : fmt::format("lanes {:#010x} execute this instruction but are not named in "
+                                 "membermask {:#010x}",
+                                 extra, member));
+  return false;
+}
+
+} // namespace
+
 void exec_warp(Exec& x, const Inst& in, uint32_t mask, uint32_t active) {
+  switch (in.op) {
+  case Op::shfl:
+    check_membermask(x, in, mask, 4);
+    break;
+  case Op::vote:
+  case Op::redux:
+  case Op::match:
+    check_membermask(x, in, mask, 2);
+    break;
+  default:
+    break;
+  }
   switch (in.op) {
   case Op::activemask: {
     if (!mask)

@@ -442,5 +442,23 @@ TEST(Instructions, LdmatrixBankConflictsAndXorSwizzle) {
   EXPECT_EQ(lm.ideal, 1u);
 }
 
+TEST(Instructions, MembermaskMismatchIsReported) {
+  // Only lanes 0-15 execute a shuffle whose membermask names all 32 lanes.
+  auto r =
+      run_snippet("setp.lt.u32 %p1, %r0, 16; @%p1 shfl.sync.bfly.b32 %r1, %r0, 1, 31, -1;", {});
+  const Error* e = find_error(r.report, ErrorKind::sync);
+  ASSERT_NE(e, nullptr);
+  EXPECT_NE(e->message.find("0xffff0000"), std::string::npos) << e->to_string();
+  // A lane that executes but is not named.
+  r = run_snippet("vote.sync.ballot.b32 %r1, %p0, 0x0000ffff;", {});
+  e = find_error(r.report, ErrorKind::sync);
+  ASSERT_NE(e, nullptr);
+  EXPECT_NE(e->message.find("not named"), std::string::npos) << e->to_string();
+  // Lanes that exited are exempt: a full-mask shuffle after half the warp returned is fine.
+  r = run_snippet("setp.ge.u32 %p1, %r0, 16; @%p1 exit; shfl.sync.bfly.b32 %r1, %r0, 1, 31, -1;",
+                  {});
+  EXPECT_TRUE(r.report.ok()) << errors_text(r.report);
+}
+
 } // namespace
 } // namespace tessel::sim::testing
