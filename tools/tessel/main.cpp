@@ -8,6 +8,8 @@
 #include <exception>
 #include <string>
 
+int run_compile_command(int argc, char** argv); // compile_command.cpp
+
 namespace {
 
 void print_usage(std::FILE* out) {
@@ -18,6 +20,7 @@ void print_usage(std::FILE* out) {
                "  demo      run every sample kernel on the CPU backend and compare it with a plain\n"
                "            C++ reference (max abs / rel error, first-call and warm times)\n"
                "  version   print tessel's version, build id and LLVM target\n"
+               "  compile   compile a sample kernel for a GPU target: ir, ir-final, llvm, ptx, cubin, stats\n"
                "  cache     stats|list|clear|verify: the on-disk kernel cache (tessel cache help)\n"
                "  doctor    what this machine has and lacks: LLVM, CUDA toolkit, nvJitLink,\n"
                "            driver, GPUs, kernel cache\n"
@@ -74,6 +77,8 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "demo")
       return run_demo();
+    if (cmd == "compile")
+      return run_compile_command(argc - 2, argv + 2);
     if (cmd == "version" || cmd == "--version")
       return run_version();
     if (cmd == "cache")

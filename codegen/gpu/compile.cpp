@@ -1,0 +1,120 @@
+// The GPU backend's entry point (tessel/codegen/gpu.h): axis analysis and layout assignment,
+// lowering to LLVM IR, the shared-memory check, libdevice, O3, PTX, nvJitLink — timing each stage.
+#include "tessel/codegen/gpu.h"
+
+#include "codegen/analysis/axis_info.h"
+#include "codegen/gpu/layout_assignment.h"
+#include "codegen/gpu/lowering.h"
+#include "codegen/gpu/nvptx.h"
+#include "tessel/ir/printer.h"
+#include "tessel/support/dump.h"
+
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <chrono>
+
+namespace tessel::codegen::gpu {
+
+namespace {
+
+class Stopwatch {
+public:
+  double lap_ms() {
+    auto now = std::chrono::steady_clock::now();
+    double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    return ms;
+  }
+
+private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+std::string print_module(const llvm::Module& m) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  m.print(os, nullptr);
+  return text;
+}
+
+// fp8 and friends: the IR has no fp8 type yet; what a target cannot do is rejected here.
+void check_types(const ir::Function& function, const Target& target) {
+  ir::walk(function.body, [&](const ir::Op& op) {
+    for (const ir::Value* v : op.results()) {
+      const ir::Type* e = v->type()->element();
+      if (e->is_pointer())
+        e = e->pointee();
+      if (e->is_scalar() && e->scalar_kind() == ir::ScalarKind::BF16 && !target.has_bf16_math())
+        throw Error(op.loc, fmt::format("kernel `{}`: bf16 needs sm_80 or later, the target is {}",
+                                        function.name, target.name()));
+    }
+  });
+}
+
+} // namespace
+
+CompiledKernel compile(const ir::Function& function, const Target& target,
+                       const CompileOptions& options, Stage until) {
+  if (!target.is_nvptx())
+    throw Error("codegen::gpu::compile needs an NVPTX target, not '" + target.name() + "'");
+  if (options.num_warps < 1 || options.num_warps > 32 ||
+      !std::has_single_bit(static_cast<unsigned>(options.num_warps)))
+    throw Error(fmt::format("num_warps must be a power of two from 1 to 32, not {}", options.num_warps));
+  check_types(function, target);
+  Stopwatch clock;
+  CompiledKernel out;
+  out.name = function.name;
+  out.target = target;
+  out.num_warps = options.num_warps;
+
+  analysis::AxisAnalysis axis(function);
+  LayoutPlan plan(function, axis, options.num_warps);
+  out.times.layout_ms = clock.lap_ms();
+  out.layouts = ir::print(function) + plan.str(function);
+
+  llvm::LLVMContext ctx;
+  llvm::Module module(function.name, ctx);
+  std::unique_ptr<llvm::TargetMachine> tm = detail::create_nvptx_target_machine(target, options.opt_level);
+  module.setDataLayout(tm->createDataLayout());
+  module.setTargetTriple(tm->getTargetTriple().str());
+  detail::Lowering lowering(ctx, module, function, target, plan, options.line_info);
+  lowering.run();
+  std::string broken;
+  llvm::raw_string_ostream err(broken);
+  if (llvm::verifyModule(module, &err))
+    TESSEL_UNREACHABLE(("NVPTX lowering produced invalid LLVM IR: " + broken + "\n" + print_module(module)).c_str());
+  out.shared_bytes = lowering.shared_bytes();
+  if (out.shared_bytes > target.limits().max_shared_bytes)
+    throw Error(fmt::format("kernel `{}` needs {} bytes of shared memory (layout conversions and "
+                            "reduction scratch) but {} allows at most {} bytes per block; use "
+                            "smaller blocks or fewer layout changes",
+                            function.name, out.shared_bytes, target.name(),
+                            target.limits().max_shared_bytes));
+  out.times.lower_ms = clock.lap_ms();
+
+  detail::link_libdevice(module, function.name);
+  out.times.libdevice_ms = clock.lap_ms();
+  detail::optimize(module, *tm, options.opt_level);
+  out.times.optimize_ms = clock.lap_ms();
+  out.llvm_ir = print_module(module);
+  if (support::dump_enabled("llvm"))
+    support::dump("llvm", function.name, out.llvm_ir);
+  clock.lap_ms();
+  if (until == Stage::Llvm)
+    return out;
+  out.ptx = detail::emit_ptx(module, *tm);
+  out.times.ptx_ms = clock.lap_ms();
+  if (support::dump_enabled("ptx"))
+    support::dump("ptx", function.name, out.ptx);
+  if (until == Stage::Ptx)
+    return out;
+  link_cubin(out.ptx, function.name, target, out);
+  out.times.cubin_ms = clock.lap_ms();
+  return out;
+}
+
+} // namespace tessel::codegen::gpu

@@ -1,0 +1,302 @@
+// Layout assignment (see layout_assignment.h): anchors at loads and stores, then one backward walk
+// in which each op asks for its operands' layouts.
+#include "codegen/gpu/layout_assignment.h"
+
+#include <algorithm>
+#include <bit>
+#include <functional>
+
+namespace tessel::codegen::gpu {
+
+using ir::Opcode;
+
+std::vector<int32_t> shape_of(const ir::Value* v) {
+  std::vector<int32_t> s;
+  for (int64_t d : v->type()->dims())
+    s.push_back(static_cast<int32_t>(d));
+  return s;
+}
+
+LinearLayout make_blocked(const std::vector<int32_t>& shape, int num_warps, int vec,
+                          const std::vector<int>& order) {
+  const size_t rank = shape.size();
+  std::vector<int32_t> spt(rank, 1), tpw(rank, 1), wpc(rank, 1);
+  spt[order[0]] = std::max(1, std::min(vec, shape[order[0]]));
+  int lanes = 32;
+  for (int d : order) {
+    int32_t t = std::min<int32_t>(lanes, std::max(1, shape[d] / spt[d]));
+    tpw[d] = t;
+    lanes /= t;
+  }
+  tpw[order[0]] *= lanes; // leftover lanes replicate
+  int warps = num_warps;
+  // Warps go along the slowest dimensions first so that a warp's lanes stay along the fast one.
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    int d = *it;
+    int32_t room = std::max(1, shape[d] / (spt[d] * tpw[d]));
+    int32_t w = std::min<int32_t>(warps, room);
+    wpc[d] = w;
+    warps /= w;
+  }
+  wpc[order.back()] *= warps;
+  return LinearLayout::blocked(shape, spt, tpw, wpc, order);
+}
+
+namespace {
+
+std::vector<int> default_order(size_t rank) {
+  std::vector<int> order;
+  for (int d = static_cast<int>(rank) - 1; d >= 0; --d)
+    order.push_back(d);
+  return order;
+}
+
+int64_t numel(const std::vector<int32_t>& s) {
+  int64_t n = 1;
+  for (int32_t x : s)
+    n *= x;
+  return n;
+}
+
+int64_t floor_pow2(int64_t v) { return v <= 1 ? 1 : int64_t(1) << (63 - std::countl_zero(static_cast<uint64_t>(v))); }
+
+} // namespace
+
+LayoutPlan::LayoutPlan(const ir::Function& function, const analysis::AxisAnalysis& axis,
+                       int num_warps)
+    : axis_(axis), num_warps_(num_warps) {
+  // Anchors: the first load or store of each shape sets that shape's default.
+  ir::walk(function.body, [&](const ir::Op& op) {
+    if (op.opcode() != Opcode::Load && op.opcode() != Opcode::Store)
+      return;
+    if (op.operand(0)->type()->rank() == 0)
+      return;
+    shape_default_.try_emplace(shape_of(op.operand(0)), anchor(op));
+  });
+  visit_block(function.body);
+}
+
+LinearLayout LayoutPlan::default_for(const std::vector<int32_t>& shape) const {
+  auto it = shape_default_.find(shape);
+  if (it != shape_default_.end())
+    return it->second;
+  int64_t per_thread = std::max<int64_t>(1, numel(shape) / (32 * num_warps_));
+  return make_blocked(shape, num_warps_, static_cast<int>(std::min<int64_t>(4, per_thread)),
+                      default_order(shape.size()));
+}
+
+LinearLayout LayoutPlan::anchor(const ir::Op& op) const {
+  const ir::Value* ptr = op.operand(0);
+  std::vector<int32_t> shape = shape_of(ptr);
+  const analysis::AxisInfo& info = axis_.info(ptr);
+  // Fastest dimension: the most contiguous, ties to the last.
+  std::vector<int> order = default_order(shape.size());
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return info.contiguity[a] > info.contiguity[b]; });
+  const int d0 = order[0];
+  const int64_t elem_bytes = std::max(1u, ptr->type()->element()->pointee()->element_bits() / 8);
+  int64_t vec = 16 / elem_bytes;
+  vec = std::min(vec, info.contiguity[d0]);
+  vec = std::min(vec, std::max<int64_t>(1, info.divisibility[d0] / elem_bytes));
+  const size_t mask_index = 1;
+  if (op.num_operands() > (op.opcode() == Opcode::Load ? mask_index : 2)) {
+    const ir::Value* mask = op.operand(op.opcode() == Opcode::Load ? 1 : 2);
+    vec = std::min(vec, axis_.info(mask).constancy[d0]);
+  }
+  vec = std::min<int64_t>(vec, std::max<int64_t>(1, numel(shape) / (32 * num_warps_)));
+  vec = floor_pow2(std::max<int64_t>(1, vec));
+  return make_blocked(shape, num_warps_, static_cast<int>(vec), order);
+}
+
+LayoutPlan::Vector LayoutPlan::vector_of(const ir::Op& op, const LinearLayout& layout) const {
+  Vector v;
+  const ir::Value* ptr = op.operand(0);
+  if (layout.in_bits(InDim::Register) == 0)
+    return v;
+  // The dimension the first register basis moves along.
+  const auto& b0 = layout.basis(InDim::Register, 0);
+  for (int d = 0; d < layout.rank(); ++d)
+    if (b0[d] != 0)
+      v.dim = d;
+  const analysis::AxisInfo& info = axis_.info(ptr);
+  const int64_t elem_bytes = std::max(1u, ptr->type()->element()->pointee()->element_bits() / 8);
+  int64_t w = layout.contiguous_registers(v.dim);
+  w = std::min(w, 16 / elem_bytes);
+  w = std::min(w, info.contiguity[v.dim]);
+  w = std::min(w, std::max<int64_t>(1, info.divisibility[v.dim] / elem_bytes));
+  size_t mask_at = op.opcode() == Opcode::Load ? 1 : 2;
+  if (op.num_operands() > mask_at)
+    w = std::min(w, axis_.info(op.operand(mask_at)).constancy[v.dim]);
+  v.width = static_cast<int>(floor_pow2(std::max<int64_t>(1, w)));
+  return v;
+}
+
+const LinearLayout* LayoutPlan::of(const ir::Value* v) const {
+  auto it = layouts_.find(v);
+  return it == layouts_.end() ? nullptr : &it->second;
+}
+
+void LayoutPlan::request(const ir::Value* v, const LinearLayout& l) {
+  if (v->type()->rank() == 0)
+    return;
+  requested_.try_emplace(v, l);
+}
+
+LinearLayout LayoutPlan::decided(const ir::Value* v) const {
+  auto it = requested_.find(v);
+  if (it != requested_.end())
+    return it->second;
+  return default_for(shape_of(v));
+}
+
+void LayoutPlan::visit_block(const ir::Block& block) {
+  for (auto it = block.ops().rbegin(); it != block.ops().rend(); ++it)
+    visit(**it);
+}
+
+void LayoutPlan::visit(const ir::Op& op) {
+  auto set = [&](const ir::Value* v, const LinearLayout& l) {
+    if (v->type()->rank() != 0)
+      layouts_.insert_or_assign(v, l);
+  };
+  const Opcode code = op.opcode();
+  // Results.
+  if (code == Opcode::Load && op.result()->type()->rank() != 0) {
+    set(op.result(), anchor(op));
+  } else if (code == Opcode::ReduceSum || code == Opcode::ReduceMax || code == Opcode::ReduceMin ||
+             code == Opcode::ReduceArgmax || code == Opcode::ReduceArgmin || code == Opcode::Reduce) {
+    LinearLayout in = default_for(shape_of(op.operand(0)));
+    if (op.result()->type()->rank() != 0)
+      set(op.result(), in.slice(static_cast<int>(op.int_attr("axis"))));
+    request(op.operand(0), in);
+  } else {
+    for (const ir::Value* r : op.results())
+      if (r->type()->rank() != 0)
+        set(r, decided(r));
+  }
+  auto result_layout = [&](size_t i) { return *of(op.result(i)); };
+
+  switch (code) {
+  case Opcode::Load:
+  case Opcode::Store: {
+    if (op.operand(0)->type()->rank() == 0)
+      break;
+    LinearLayout a = anchor(op);
+    for (const ir::Value* v : op.operands())
+      request(v, a);
+    break;
+  }
+  case Opcode::Broadcast:
+    if (op.operand(0)->type()->rank() != 0)
+      request(op.operand(0), result_layout(0).unbroadcast(shape_of(op.operand(0))));
+    break;
+  case Opcode::ExpandDims:
+    request(op.operand(0), result_layout(0).slice(static_cast<int>(op.int_attr("axis"))));
+    break;
+  case Opcode::Permute: {
+    const auto& order = op.attr("order").ints;
+    std::vector<int> inverse(order.size());
+    for (size_t i = 0; i < order.size(); ++i)
+      inverse[order[i]] = static_cast<int>(i);
+    request(op.operand(0), result_layout(0).permute(inverse));
+    break;
+  }
+  case Opcode::Reshape:
+    if (op.operand(0)->type()->rank() != 0 && op.result()->type()->rank() != 0)
+      request(op.operand(0), result_layout(0).reshape(shape_of(op.operand(0))));
+    break;
+  case Opcode::ScanSum:
+    request(op.operand(0), result_layout(0));
+    break;
+  case Opcode::Dot:
+    request(op.operand(2), result_layout(0));
+    break;
+  case Opcode::For: {
+    // Operands: lo, hi, step, inits...; region args: iv, carried...
+    for (size_t i = 0; i < op.num_results(); ++i) {
+      const ir::Value* r = op.result(i);
+      if (r->type()->rank() == 0)
+        continue;
+      LinearLayout l = *of(r);
+      set(op.region(0).arg(i + 1), l);
+      request(op.operand(3 + i), l);
+    }
+    visit_block(op.region(0));
+    break;
+  }
+  case Opcode::If:
+    visit_block(op.region(0));
+    visit_block(op.region(1));
+    break;
+  case Opcode::While: {
+    const ir::Block& before = op.region(0);
+    const ir::Block& after = op.region(1);
+    for (size_t i = 0; i < op.num_results(); ++i)
+      if (op.result(i)->type()->rank() != 0)
+        set(after.arg(i), *of(op.result(i)));
+    for (size_t i = 0; i < before.num_args(); ++i) {
+      const ir::Value* a = before.arg(i);
+      if (a->type()->rank() == 0)
+        continue;
+      LinearLayout l = decided(op.operand(i));
+      set(a, l);
+      request(op.operand(i), l);
+    }
+    visit_block(after);
+    visit_block(before);
+    break;
+  }
+  case Opcode::Yield: {
+    const ir::Op* parent = op.parent_op();
+    const ir::Block* blk = op.parent_block();
+    for (size_t i = 0; i < op.num_operands(); ++i) {
+      const ir::Value* target = nullptr;
+      if (parent->opcode() == Opcode::While && blk == &parent->region(1))
+        target = parent->region(0).arg(i);
+      else
+        target = parent->result(i);
+      if (const LinearLayout* l = of(target))
+        request(op.operand(i), *l);
+    }
+    break;
+  }
+  case Opcode::Condition: {
+    const ir::Op* parent = op.parent_op();
+    for (size_t i = 1; i < op.num_operands(); ++i)
+      if (const LinearLayout* l = of(parent->result(i - 1)))
+        request(op.operand(i), *l);
+    break;
+  }
+  default:
+    if (op.has(ir::ELEMENTWISE) && op.result()->type()->rank() != 0)
+      for (const ir::Value* v : op.operands())
+        request(v, result_layout(0));
+    break;
+  }
+}
+
+std::string LayoutPlan::str(const ir::Function& function) const {
+  std::string out = "layouts @" + function.name + " (num_warps = " + std::to_string(num_warps_) + ")\n";
+  int next = 0;
+  std::function<void(const ir::Block&)> block = [&](const ir::Block& b) {
+    for (const auto& op : b.ops()) {
+      for (const ir::Value* r : op->results()) {
+        int n = next++;
+        if (const LinearLayout* l = of(r))
+          out += "  %" + std::to_string(n) + " = " + op->name() + ": " + l->str() + "\n";
+      }
+      for (size_t i = 0; i < op->num_regions(); ++i) {
+        for (const ir::Value* a : op->region(i).args()) {
+          int n = next++;
+          if (const LinearLayout* l = of(a))
+            out += "  %" + std::to_string(n) + " = region-arg: " + l->str() + "\n";
+        }
+        block(op->region(i));
+      }
+    }
+  };
+  block(function.body);
+  return out;
+}
+
+} // namespace tessel::codegen::gpu

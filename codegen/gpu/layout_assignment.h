@@ -1,0 +1,66 @@
+// Layout assignment: a distributed layout (codegen/gpu/linear_layout.h) for every tensor value of a
+// kernel, chosen so that global accesses are coalesced and vectorized.
+//
+// Loads and stores are the anchors: the pointer tensor of each gets a blocked layout whose
+// fastest dimension is the pointer's most contiguous one (axis info), with each thread holding up
+// to 16 bytes there — fewer when alignment, contiguity, the mask's constancy or the tensor's size
+// per thread allow fewer — and the warp's lanes next along it, so a warp's access is one
+// contiguous span. Other values take the layout their users want, found by one walk over the
+// kernel from its end: elementwise ops want their result's layout for their operands, broadcast
+// and expand_dims want the "un-broadcast"/sliced layout of theirs, reductions want their shape's
+// default and produce its slice. A value used in several layouts gets the one its last user wants;
+// the lowering converts it for the others (registers, or shared memory).
+#pragma once
+
+#include "codegen/analysis/axis_info.h"
+#include "codegen/gpu/linear_layout.h"
+#include "tessel/ir/ir.h"
+
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+namespace tessel::codegen::gpu {
+
+class LayoutPlan {
+public:
+  LayoutPlan(const ir::Function& function, const analysis::AxisAnalysis& axis, int num_warps);
+
+  // The layout of tensor value `v`; null for rank-0 values (held by every thread).
+  const LinearLayout* of(const ir::Value* v) const;
+  int num_warps() const { return num_warps_; }
+  // The default layout of a shape: the first anchor layout of that shape, else a blocked layout
+  // with the last dimension fastest.
+  LinearLayout default_for(const std::vector<int32_t>& shape) const;
+  // The vector width (elements) for the memory access of `op` (a load or store) in layout
+  // `layout`, and the dimension it runs along.
+  struct Vector {
+    int dim = 0;
+    int width = 1;
+  };
+  Vector vector_of(const ir::Op& op, const LinearLayout& layout) const;
+  // The coalesced layout for the pointer tensor of a load or store.
+  LinearLayout anchor(const ir::Op& op) const;
+  // Every value's layout as text, after `ir::print`'s numbering (for `--emit ir-final`).
+  std::string str(const ir::Function& function) const;
+
+private:
+  void visit_block(const ir::Block& block);
+  void visit(const ir::Op& op);
+  void request(const ir::Value* v, const LinearLayout& l);
+  LinearLayout decided(const ir::Value* v) const;
+
+  const analysis::AxisAnalysis& axis_;
+  int num_warps_;
+  std::map<std::vector<int32_t>, LinearLayout> shape_default_;
+  std::unordered_map<const ir::Value*, LinearLayout> requested_;
+  std::unordered_map<const ir::Value*, LinearLayout> layouts_;
+};
+
+std::vector<int32_t> shape_of(const ir::Value* v);
+// A blocked layout of `shape` for `num_warps` warps with `vec` elements per thread along
+// `order[0]`, lanes then warps filling dimensions in `order`.
+LinearLayout make_blocked(const std::vector<int32_t>& shape, int num_warps, int vec,
+                          const std::vector<int>& order);
+
+} // namespace tessel::codegen::gpu

@@ -1,0 +1,363 @@
+// The driver of the NVPTX lowering: the kernel's signature and entry, registers of values, thread
+// coordinates of layouts, shared scratch, line info, and the dispatch over opcodes.
+#include "codegen/gpu/lowering.h"
+
+#include "tessel/ir/printer.h"
+
+#include <llvm/IR/IntrinsicsNVPTX.h>
+#include <llvm/IR/MDBuilder.h>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+namespace tessel::codegen::gpu::detail {
+
+using ir::Opcode;
+
+Lowering::Lowering(llvm::LLVMContext& c, llvm::Module& m, const ir::Function& f, const Target& t,
+                   const LayoutPlan& p, bool line_info)
+    : ctx(c), module(m), fn(f), target(t), plan(p), b(c), prologue_(c), line_info_(line_info) {}
+
+llvm::Type* Lowering::reg_type(const ir::Type* e) {
+  if (e->is_pointer())
+    return llvm::PointerType::get(ctx, e->address_space() == 3 ? 3 : (e->address_space() == 1 ? 1 : 0));
+  switch (e->scalar_kind()) {
+  case ir::ScalarKind::I1: return b.getInt1Ty();
+  case ir::ScalarKind::I8: return b.getInt8Ty();
+  case ir::ScalarKind::I16: return b.getInt16Ty();
+  case ir::ScalarKind::I32: return b.getInt32Ty();
+  case ir::ScalarKind::I64: return b.getInt64Ty();
+  case ir::ScalarKind::F16: return b.getHalfTy();
+  case ir::ScalarKind::BF16: return b.getBFloatTy();
+  case ir::ScalarKind::F32: return b.getFloatTy();
+  case ir::ScalarKind::F64: return b.getDoubleTy();
+  }
+  TESSEL_UNREACHABLE("bad scalar kind");
+}
+
+llvm::Type* Lowering::mem_type(const ir::Type* e) {
+  return e->is_bool() ? b.getInt8Ty() : reg_type(e);
+}
+
+llvm::Value* Lowering::to_mem(llvm::Value* v, const ir::Type* e) {
+  return e->is_bool() ? b.CreateZExt(v, b.getInt8Ty()) : v;
+}
+
+llvm::Value* Lowering::from_mem(llvm::Value* v, const ir::Type* e) {
+  return e->is_bool() ? b.CreateICmpNE(v, b.getInt8(0)) : v;
+}
+
+const Vals& Lowering::vals(const ir::Value* v) const {
+  auto it = vals_.find(v);
+  TESSEL_ASSERT(it != vals_.end(), "value used before it was lowered");
+  return it->second;
+}
+
+void Lowering::set_vals(const ir::Value* v, Vals vs) {
+  if (const LinearLayout* l = plan.of(v))
+    TESSEL_ASSERT(static_cast<int64_t>(vs.size()) == l->in_size(InDim::Register),
+                  "register count does not match the layout");
+  vals_[v] = std::move(vs);
+}
+
+const LinearLayout& Lowering::layout(const ir::Value* v) const {
+  const LinearLayout* l = plan.of(v);
+  TESSEL_ASSERT(l, "tensor value without a layout");
+  return *l;
+}
+
+Vals Lowering::vals_in(const ir::Value* v, const LinearLayout& want) {
+  if (v->type()->rank() == 0)
+    return Vals(want.in_size(InDim::Register), scalar(v));
+  return convert(vals(v), v->type()->element(), layout(v), want);
+}
+
+std::vector<int32_t> Lowering::reg_coord(const LinearLayout& l, int32_t reg) {
+  return l.apply(reg, 0, 0, 0);
+}
+
+std::map<std::vector<int32_t>, int32_t> Lowering::reg_index(const LinearLayout& l) {
+  std::map<std::vector<int32_t>, int32_t> m;
+  for (int32_t r = 0; r < l.in_size(InDim::Register); ++r)
+    m.try_emplace(reg_coord(l, r), r);
+  return m;
+}
+
+llvm::Value* Lowering::thread_part(const LinearLayout& l, InDim in, int dim) {
+  auto key = std::make_pair(l.str() + (in == InDim::Lane ? "|lane" : "|warp"), dim);
+  auto it = coord_cache_.find(key);
+  if (it != coord_cache_.end())
+    return it->second;
+  llvm::Value* id = in == InDim::Lane ? lane_ : warp_;
+  llvm::Value* acc = prologue_.getInt32(0);
+  for (int i = 0; i < l.in_bits(in); ++i) {
+    int32_t c = l.basis(in, i)[dim];
+    if (c == 0)
+      continue;
+    llvm::Value* bit = prologue_.CreateAnd(prologue_.CreateLShr(id, i), 1);
+    llvm::Value* term = prologue_.CreateMul(bit, prologue_.getInt32(c));
+    acc = prologue_.CreateXor(acc, term);
+  }
+  return coord_cache_[key] = acc;
+}
+
+llvm::Value* Lowering::coordinate(const LinearLayout& l, int32_t reg, int dim) {
+  int32_t r = reg_coord(l, reg)[dim];
+  llvm::Value* t = prologue_.CreateXor(thread_part(l, InDim::Lane, dim), thread_part(l, InDim::Warp, dim));
+  // Blocked layouts give registers and threads disjoint bits; xor is then an add, which LLVM
+  // folds into address offsets.
+  if (l.is_dim_separable())
+    return b.CreateAdd(t, b.getInt32(r), "", /*HasNUW=*/true, /*HasNSW=*/true);
+  return b.CreateXor(t, b.getInt32(r));
+}
+
+void Lowering::barrier() {
+  b.CreateCall(llvm::Intrinsic::getDeclaration(&module, llvm::Intrinsic::nvvm_barrier0));
+}
+
+llvm::Value* Lowering::scratch(int64_t bytes) {
+  shared_bytes_ = std::max(shared_bytes_, bytes);
+  barrier();
+  return smem_;
+}
+
+[[noreturn]] void Lowering::unsupported(const ir::Op& op, std::string_view why) {
+  throw Error(op.loc, fmt::format("the NVPTX backend cannot lower `{}`: {}\n  {}", op.name(), why,
+                                  ir::print_op(op)));
+}
+
+void Lowering::set_location(const ir::Op& op) {
+  if (!dib_ || !op.loc.known())
+    return;
+  b.SetCurrentDebugLocation(llvm::DILocation::get(ctx, op.loc.line, op.loc.column, subprogram_));
+}
+
+llvm::Function* Lowering::run() {
+  // Signature: one parameter per kernel argument.
+  std::vector<llvm::Type*> params;
+  for (size_t i = 0; i < fn.body.num_args(); ++i)
+    params.push_back(reg_type(fn.body.arg(i)->type()));
+  auto* fty = llvm::FunctionType::get(b.getVoidTy(), params, false);
+  llfn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, fn.name, module);
+  llfn->setCallingConv(llvm::CallingConv::PTX_Kernel);
+  for (size_t i = 0; i < fn.body.num_args(); ++i) {
+    llvm::Argument* a = llfn->getArg(static_cast<unsigned>(i));
+    if (fn.body.arg(i)->type()->is_pointer()) {
+      a->addAttr(llvm::Attribute::NoUndef);
+      int64_t align = i < fn.arg_divisibility.size() ? fn.arg_divisibility[i] : 1;
+      if (align > 1)
+        a->addAttr(llvm::Attribute::getWithAlignment(ctx, llvm::Align(std::min<int64_t>(align, 4096))));
+    }
+  }
+  const int threads = plan.num_warps() * 32;
+  llvm::NamedMDNode* annotations = module.getOrInsertNamedMetadata("nvvm.annotations");
+  llvm::Metadata* kernel_md[] = {llvm::ValueAsMetadata::get(llfn), llvm::MDString::get(ctx, "kernel"),
+                                 llvm::ConstantAsMetadata::get(b.getInt32(1))};
+  annotations->addOperand(llvm::MDNode::get(ctx, kernel_md));
+  llvm::Metadata* ntid_md[] = {llvm::ValueAsMetadata::get(llfn), llvm::MDString::get(ctx, "maxntidx"),
+                               llvm::ConstantAsMetadata::get(b.getInt32(threads))};
+  annotations->addOperand(llvm::MDNode::get(ctx, ntid_md));
+
+  // Line info: a compile unit in the kernel's first source file, directives only (like nvcc
+  // -lineinfo).
+  if (line_info_) {
+    const char* file = "";
+    ir::walk(fn.body, [&](const ir::Op& op) {
+      if (!*file && op.loc.known() && op.loc.file && *op.loc.file)
+        file = op.loc.file;
+    });
+    if (*file) {
+      dib_ = std::make_unique<llvm::DIBuilder>(module);
+      std::filesystem::path p(file);
+      llvm::DIFile* difile = dib_->createFile(p.filename().string(), p.parent_path().string());
+      auto* cu = dib_->createCompileUnit(llvm::dwarf::DW_LANG_C_plus_plus_14, difile, "tessel",
+                                         /*isOptimized=*/true, "", 0, llvm::StringRef(),
+                                         llvm::DICompileUnit::DebugDirectivesOnly);
+      auto* sty = dib_->createSubroutineType(dib_->getOrCreateTypeArray({}));
+      subprogram_ = dib_->createFunction(cu, fn.name, fn.name, difile, 0, sty, 0,
+                                         llvm::DINode::FlagZero,
+                                         llvm::DISubprogram::SPFlagDefinition |
+                                             llvm::DISubprogram::SPFlagOptimized);
+      llfn->setSubprogram(subprogram_);
+      module.addModuleFlag(llvm::Module::Warning, "Debug Info Version", llvm::DEBUG_METADATA_VERSION);
+      module.addModuleFlag(llvm::Module::Warning, "Dwarf Version", 2);
+    }
+  }
+
+  smem_ = new llvm::GlobalVariable(module, llvm::ArrayType::get(b.getInt8Ty(), 0), false,
+                                   llvm::GlobalValue::ExternalLinkage, nullptr, "global_smem",
+                                   nullptr, llvm::GlobalValue::NotThreadLocal, 3);
+  smem_->setAlignment(llvm::Align(16));
+
+  llvm::BasicBlock* entry = llvm::BasicBlock::Create(ctx, "entry", llfn);
+  llvm::BasicBlock* body = llvm::BasicBlock::Create(ctx, "body", llfn);
+  exit_block = llvm::BasicBlock::Create(ctx, "exit", llfn);
+  prologue_.SetInsertPoint(entry);
+  llvm::Value* tid = prologue_.CreateCall(
+      llvm::Intrinsic::getDeclaration(&module, llvm::Intrinsic::nvvm_read_ptx_sreg_tid_x));
+  lane_ = prologue_.CreateAnd(tid, 31, "lane");
+  warp_ = prologue_.CreateLShr(tid, 5, "warp");
+  llvm::BranchInst* to_body = prologue_.CreateBr(body);
+  prologue_.SetInsertPoint(to_body);
+  b.SetInsertPoint(exit_block);
+  b.CreateRetVoid();
+  b.SetInsertPoint(body);
+  for (size_t i = 0; i < fn.body.num_args(); ++i)
+    set_vals(fn.body.arg(i), {llfn->getArg(static_cast<unsigned>(i))});
+  lower_block(fn.body);
+  if (!b.GetInsertBlock()->getTerminator())
+    b.CreateBr(exit_block);
+  if (dib_)
+    dib_->finalize();
+  return llfn;
+}
+
+void Lowering::lower_block(const ir::Block& block) {
+  for (const auto& op : block.ops())
+    lower_op(*op);
+}
+
+void Lowering::lower_op(const ir::Op& op) {
+  set_location(op);
+  switch (op.opcode()) {
+  case Opcode::Constant:
+  case Opcode::ProgramId:
+  case Opcode::NumPrograms:
+  case Opcode::Arange:
+  case Opcode::Splat:
+  case Opcode::Broadcast:
+  case Opcode::Reshape:
+  case Opcode::ExpandDims:
+  case Opcode::Permute:
+    return lower_shape_op(op);
+  case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div: case Opcode::Rem:
+  case Opcode::Min: case Opcode::Max: case Opcode::And: case Opcode::Or: case Opcode::Xor:
+  case Opcode::Shl: case Opcode::Shr: case Opcode::Neg: case Opcode::Not: case Opcode::Abs:
+  case Opcode::Fma: case Opcode::Exp: case Opcode::Exp2: case Opcode::Log: case Opcode::Log2:
+  case Opcode::Sqrt: case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos: case Opcode::Erf:
+  case Opcode::Tanh: case Opcode::Sigmoid: case Opcode::Floor: case Opcode::Ceil:
+  case Opcode::CmpEq: case Opcode::CmpNe: case Opcode::CmpLt: case Opcode::CmpLe:
+  case Opcode::CmpGt: case Opcode::CmpGe: case Opcode::Select: case Opcode::Cast:
+  case Opcode::AddPtr:
+    return lower_elementwise(op);
+  case Opcode::Load:
+    return lower_load(op);
+  case Opcode::Store:
+    return lower_store(op);
+  case Opcode::ReduceSum: case Opcode::ReduceMax: case Opcode::ReduceMin:
+  case Opcode::ReduceArgmax: case Opcode::ReduceArgmin: case Opcode::Reduce:
+    return lower_reduce(op);
+  case Opcode::ScanSum:
+    return lower_scan(op);
+  case Opcode::Dot:
+    return lower_dot(op);
+  case Opcode::For:
+    return lower_for(op);
+  case Opcode::If:
+    return lower_if(op);
+  case Opcode::While:
+    return lower_while(op);
+  case Opcode::Return:
+    b.CreateBr(exit_block);
+    // Ops after a return are unreachable; give them a block of their own.
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "after.return", llfn));
+    return;
+  case Opcode::Yield:
+  case Opcode::Condition:
+    unsupported(op, "a terminator outside its region");
+  }
+  TESSEL_UNREACHABLE("bad opcode");
+}
+
+void Lowering::lower_shape_op(const ir::Op& op) {
+  const ir::Value* res = op.result();
+  const ir::Type* elem = res->type()->element();
+  const int64_t n = res->type()->rank() == 0 ? 1 : layout(res).in_size(InDim::Register);
+  switch (op.opcode()) {
+  case Opcode::Constant:
+    set_vals(res, Vals(n, constant_of(elem, op.attrs()[0])));
+    return;
+  case Opcode::ProgramId:
+  case Opcode::NumPrograms: {
+    static const llvm::Intrinsic::ID ids[2][3] = {
+        {llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_x, llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_y,
+         llvm::Intrinsic::nvvm_read_ptx_sreg_ctaid_z},
+        {llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_x, llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_y,
+         llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_z}};
+    int which = op.opcode() == Opcode::NumPrograms;
+    int axis = static_cast<int>(op.int_attr("axis"));
+    set_vals(res, {prologue_.CreateCall(llvm::Intrinsic::getDeclaration(&module, ids[which][axis]))});
+    return;
+  }
+  case Opcode::Arange: {
+    const LinearLayout& l = layout(res);
+    int32_t start = static_cast<int32_t>(op.int_attr("start"));
+    Vals vs;
+    for (int32_t r = 0; r < n; ++r) {
+      llvm::Value* c = coordinate(l, r, 0);
+      llvm::Value* v = b.CreateAdd(c, b.getInt32(start));
+      vs.push_back(b.CreateSExtOrTrunc(v, reg_type(elem)));
+    }
+    set_vals(res, std::move(vs));
+    return;
+  }
+  case Opcode::Splat:
+    set_vals(res, Vals(n, scalar(op.operand(0))));
+    return;
+  case Opcode::Broadcast:
+  case Opcode::ExpandDims: {
+    const LinearLayout& l = layout(res);
+    const ir::Value* src = op.operand(0);
+    if (src->type()->rank() == 0) {
+      set_vals(res, Vals(n, scalar(src)));
+      return;
+    }
+    // The operand in the layout the result's registers can read directly.
+    int axis = op.opcode() == Opcode::ExpandDims ? static_cast<int>(op.int_attr("axis")) : -1;
+    LinearLayout want = axis >= 0 ? l.slice(axis) : l.unbroadcast(shape_of(src));
+    Vals in = vals_in(src, want);
+    auto index = reg_index(want);
+    std::vector<int32_t> src_shape = shape_of(src);
+    Vals vs;
+    for (int32_t r = 0; r < n; ++r) {
+      std::vector<int32_t> c = reg_coord(l, r);
+      if (axis >= 0) {
+        c.erase(c.begin() + axis);
+      } else {
+        for (size_t d = 0; d < c.size(); ++d)
+          if (src_shape[d] == 1)
+            c[d] = 0;
+      }
+      auto it = index.find(c);
+      TESSEL_ASSERT(it != index.end(), "broadcast source register not found");
+      vs.push_back(in[it->second]);
+    }
+    set_vals(res, std::move(vs));
+    return;
+  }
+  case Opcode::Permute: {
+    const auto& order = op.attr("order").ints;
+    std::vector<int> inverse(order.size());
+    for (size_t i = 0; i < order.size(); ++i)
+      inverse[order[i]] = static_cast<int>(i);
+    set_vals(res, vals_in(op.operand(0), layout(res).permute(inverse)));
+    return;
+  }
+  case Opcode::Reshape: {
+    const ir::Value* src = op.operand(0);
+    if (res->type()->rank() == 0 || src->type()->rank() == 0) {
+      if (src->type()->rank() != 0)
+        unsupported(op, "reshape of a tensor to a scalar");
+      set_vals(res, Vals(n, scalar(src)));
+      return;
+    }
+    set_vals(res, vals_in(src, layout(res).reshape(shape_of(src))));
+    return;
+  }
+  default:
+    TESSEL_UNREACHABLE("not a shape op");
+  }
+}
+
+} // namespace tessel::codegen::gpu::detail

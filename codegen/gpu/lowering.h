@@ -1,0 +1,131 @@
+// Private to codegen/gpu: the state shared by the files that lower tile IR to LLVM IR for NVPTX,
+// one file per op family (lower_elementwise.cpp, lower_memory.cpp, lower_reduce.cpp,
+// lower_control.cpp, convert_layout.cpp) around the driver in lower_kernel.cpp.
+//
+// How tensors are lowered. Every tensor value has a distributed layout (layout_assignment.h); in
+// LLVM it is the list of its registers in this thread: `Vals[r]` holds the element at
+// layout.apply(r, lane, warp). Rank-0 values are one LLVM value, the same in every thread.
+// Element types in registers: f16 as `half`, bf16 as `bfloat`, i1 as `i1`, pointers as
+// `ptr addrspace(1)` (generic `ptr` for other address spaces). f16/bf16 arithmetic other than
+// add/sub/mul/fma/min/max/neg/abs (exactly rounded natively) is done in f32 and rounded back, as
+// ir.h specifies.
+//
+// Shared memory is one dynamic buffer (`global_smem`) reused by every op that needs scratch
+// (layout conversions, reductions across warps); each use starts with a barrier, so uses never
+// overlap; `shared_bytes` is the largest use.
+#pragma once
+
+#include "codegen/gpu/layout_assignment.h"
+#include "tessel/codegen/target.h"
+#include "tessel/ir/ir.h"
+
+#include <llvm/IR/DIBuilder.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include <map>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace tessel::codegen::gpu::detail {
+
+using Vals = std::vector<llvm::Value*>;
+
+class Lowering {
+public:
+  Lowering(llvm::LLVMContext& ctx, llvm::Module& module, const ir::Function& function,
+           const Target& target, const LayoutPlan& plan, bool line_info);
+
+  // Builds the kernel entry named like the IR function.
+  llvm::Function* run();
+  int64_t shared_bytes() const { return shared_bytes_; }
+  int num_warps() const { return plan.num_warps(); }
+
+  // ---- types ----
+  llvm::Type* reg_type(const ir::Type* elem); // the element's register type
+  llvm::Type* mem_type(const ir::Type* elem); // in memory (i1 as i8)
+  llvm::Value* to_mem(llvm::Value* v, const ir::Type* elem);
+  llvm::Value* from_mem(llvm::Value* v, const ir::Type* elem);
+
+  // ---- values ----
+  const Vals& vals(const ir::Value* v) const;
+  void set_vals(const ir::Value* v, Vals vs);
+  // The registers of `v` in layout `want` (converted when v has another layout).
+  Vals vals_in(const ir::Value* v, const LinearLayout& want);
+  llvm::Value* scalar(const ir::Value* v) { return vals(v).at(0); }
+  const LinearLayout& layout(const ir::Value* v) const;
+
+  // ---- thread coordinates ----
+  llvm::Value* lane_id() { return lane_; }
+  llvm::Value* warp_id() { return warp_; }
+  // The coordinate along `dim` of register `reg` of this thread in `l` (i32).
+  llvm::Value* coordinate(const LinearLayout& l, int32_t reg, int dim);
+  // The register part of a coordinate (constant per register).
+  static std::vector<int32_t> reg_coord(const LinearLayout& l, int32_t reg);
+  // Map from the register part of a coordinate to the register holding it.
+  static std::map<std::vector<int32_t>, int32_t> reg_index(const LinearLayout& l);
+
+  // ---- shared memory ----
+  // A barrier, then scratch of `bytes` bytes (reused by every use).
+  llvm::Value* scratch(int64_t bytes);
+  void barrier();
+
+  // ---- ops ----
+  void lower_block(const ir::Block& block);
+  void lower_op(const ir::Op& op);
+  [[noreturn]] void unsupported(const ir::Op& op, std::string_view why);
+  void set_location(const ir::Op& op);
+
+  // lower_elementwise.cpp
+  void lower_elementwise(const ir::Op& op);
+  llvm::Value* apply_elementwise(const ir::Op& op, std::span<llvm::Value* const> args);
+  llvm::Value* cast_value(llvm::Value* v, const ir::Type* from, const ir::Type* to);
+  llvm::Value* constant_of(const ir::Type* elem, const ir::Attr& value);
+  llvm::Value* call_libdevice(const char* f32_name, const char* f64_name, llvm::Value* x);
+  void lower_shape_op(const ir::Op& op);
+  // lower_memory.cpp
+  void lower_load(const ir::Op& op);
+  void lower_store(const ir::Op& op);
+  // lower_reduce.cpp
+  void lower_reduce(const ir::Op& op);
+  void lower_scan(const ir::Op& op);
+  void lower_dot(const ir::Op& op);
+  llvm::Value* shuffle_xor(llvm::Value* v, int lane_mask);
+  // lower_control.cpp
+  void lower_for(const ir::Op& op);
+  void lower_if(const ir::Op& op);
+  void lower_while(const ir::Op& op);
+  // Lowers the region's ops but its terminator, which it returns.
+  const ir::Op* lower_region_ops(const ir::Block& region);
+  // convert_layout.cpp
+  Vals convert(const Vals& v, const ir::Type* elem, const LinearLayout& from, const LinearLayout& to);
+
+  llvm::LLVMContext& ctx;
+  llvm::Module& module;
+  const ir::Function& fn;
+  const Target& target;
+  const LayoutPlan& plan;
+  llvm::IRBuilder<> b;
+  llvm::Function* llfn = nullptr;
+  llvm::BasicBlock* exit_block = nullptr;
+
+private:
+  llvm::Value* thread_part(const LinearLayout& l, InDim in, int dim);
+
+  std::unordered_map<const ir::Value*, Vals> vals_;
+  // Thread-dependent parts of coordinates, emitted once in the entry block.
+  std::map<std::pair<std::string, int>, llvm::Value*> coord_cache_;
+  llvm::IRBuilder<> prologue_;
+  llvm::Value* lane_ = nullptr;
+  llvm::Value* warp_ = nullptr;
+  llvm::GlobalVariable* smem_ = nullptr;
+  int64_t shared_bytes_ = 0;
+  bool line_info_;
+  std::unique_ptr<llvm::DIBuilder> dib_;
+  llvm::DISubprogram* subprogram_ = nullptr;
+  std::map<std::string, llvm::DIFile*> files_;
+};
+
+} // namespace tessel::codegen::gpu::detail

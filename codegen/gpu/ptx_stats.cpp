@@ -1,0 +1,80 @@
+// The instruction mix of PTX text: counts of the instruction kinds that say whether the code
+// generator did its job (vector widths of global accesses, shuffles, barriers, shared memory,
+// tensor-core and async-copy instructions, local memory).
+#include "tessel/codegen/gpu.h"
+
+#include <sstream>
+
+namespace tessel::codegen::gpu {
+
+namespace {
+
+std::string vector_suffix(const std::string& op) {
+  if (op.find(".v4") != std::string::npos)
+    return ".v4";
+  if (op.find(".v2") != std::string::npos)
+    return ".v2";
+  if (op.find(".v8") != std::string::npos)
+    return ".v8";
+  return "";
+}
+
+} // namespace
+
+PtxStats ptx_stats(const std::string& ptx) {
+  PtxStats s;
+  std::istringstream in(ptx);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t i = line.find_first_not_of(" \t");
+    if (i == std::string::npos)
+      continue;
+    std::string rest = line.substr(i);
+    if (rest[0] == '.' || rest[0] == '/' || rest[0] == '{' || rest[0] == '}' || rest[0] == '$' ||
+        rest.back() == ':')
+      continue;
+    if (rest[0] == '@') { // predicate
+      size_t sp = rest.find_first_of(" \t");
+      if (sp == std::string::npos)
+        continue;
+      rest = rest.substr(rest.find_first_not_of(" \t", sp));
+    }
+    std::string op = rest.substr(0, rest.find_first_of(" \t;"));
+    if (op.empty())
+      continue;
+    ++s.instructions;
+    auto bump = [&](const std::string& k) { ++s.counts[k]; };
+    auto starts = [&](const char* p) { return op.rfind(p, 0) == 0; };
+    if (starts("ld.global"))
+      bump("ld.global" + vector_suffix(op));
+    else if (starts("st.global"))
+      bump("st.global" + vector_suffix(op));
+    else if (starts("ld.shared"))
+      bump("ld.shared" + vector_suffix(op));
+    else if (starts("st.shared"))
+      bump("st.shared" + vector_suffix(op));
+    else if (starts("ld.local") || starts("st.local"))
+      bump("local");
+    else if (starts("shfl.sync"))
+      bump("shfl.sync");
+    else if (starts("bar.sync") || starts("barrier.sync"))
+      bump("bar.sync");
+    else if (starts("wgmma"))
+      bump("wgmma");
+    else if (starts("mma"))
+      bump("mma");
+    else if (starts("cp.async"))
+      bump("cp.async");
+    else if (starts("ldmatrix"))
+      bump("ldmatrix");
+    else if (starts("fma"))
+      bump("fma");
+    else if (starts("ex2.approx"))
+      bump("ex2.approx");
+    else if (starts("ld.param"))
+      bump("ld.param");
+  }
+  return s;
+}
+
+} // namespace tessel::codegen::gpu
