@@ -16,8 +16,8 @@ using tessel::testing::write_text_file;
 
 namespace {
 
-const std::string kTessel = TESSEL_CLI;
-const std::string kHelper = TESSEL_CACHE_HELPER;
+const std::string kTessel = tessel::testing::find_tool(TESSEL_CLI_RELATIVE, TESSEL_CLI);
+const std::string kHelper = tessel::testing::find_tool("cache_helper", TESSEL_CACHE_HELPER);
 
 ProcessResult tessel_cmd(const TempDir& work, const std::string& cache,
                          std::vector<std::string> args) {

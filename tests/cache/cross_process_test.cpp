@@ -27,7 +27,7 @@ using tessel::testing::write_text_file;
 
 namespace {
 
-const std::string kHelper = TESSEL_CACHE_HELPER;
+const std::string kHelper = tessel::testing::find_tool("cache_helper", TESSEL_CACHE_HELPER);
 
 EnvVars cache_env(const std::string& dir) {
   return {{"TESSEL_CACHE_DIR", dir},

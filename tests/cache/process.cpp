@@ -101,6 +101,17 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+std::string find_tool(const std::string& relative, const std::string& absolute) {
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::canonical("/proc/self/exe", ec);
+  if (!ec) {
+    std::filesystem::path candidate = self.parent_path() / relative;
+    if (std::filesystem::exists(candidate, ec))
+      return candidate.lexically_normal().string();
+  }
+  return absolute;
+}
+
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -42,6 +42,10 @@ private:
   std::string path_;
 };
 
+// A tool the tests run: `relative` to the directory of this test executable when it is there (a
+// relocated build, such as the GPU-machine bundle), else `absolute` (where CMake built it).
+std::string find_tool(const std::string& relative, const std::string& absolute);
+
 std::string read_text_file(const std::string& path);
 void write_text_file(const std::string& path, const std::string& text);
 
