@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -54,7 +55,12 @@ bool dump_enabled(std::string_view what) {
 void dump(std::string_view what, std::string_view title, std::string_view text) {
   std::lock_guard lock(output_mutex());
   if (!config().dir.empty()) {
-    std::string path = config().dir + "/" + file_safe(title) + "." + std::string(what);
+    // Several specializations of one kernel dump under the same title: number the later ones
+    // (<title>.2.<what>, ...) instead of overwriting the first.
+    static std::map<std::string, int> written;
+    std::string stem = config().dir + "/" + file_safe(title);
+    int n = ++written[stem + "." + std::string(what)];
+    std::string path = stem + (n > 1 ? "." + std::to_string(n) : "") + "." + std::string(what);
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << text;
     if (out)

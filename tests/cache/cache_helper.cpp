@@ -1,8 +1,9 @@
 // A separate process for the disk-cache tests: runs one small kernel on the CPU backend, checks
 // its result, and prints one stats line saying where the code came from:
 //   source=compiled traces=1 compiles=1 disk_loads=0 compiled_now=1
-// Usage: cache_helper [--block N] [--wait-for FILE]
+// Usage: cache_helper [--block N] [--also N] [--wait-for FILE]
 //   --block N      the kernel's BLOCK (a different N is a different specialization and entry)
+//   --also N       then launch with BLOCK N too (two specializations in one process)
 //   --wait-for F   wait until F exists before launching (lines up concurrent writers)
 #include "tessel/tessel.h"
 
@@ -18,11 +19,13 @@
 namespace tl = tessel::lang;
 
 int main(int argc, char** argv) {
-  int block = 128;
+  int block = 128, also = 0;
   std::string wait_for;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--block") == 0)
       block = std::atoi(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--also") == 0)
+      also = std::atoi(argv[i + 1]);
     else if (std::strcmp(argv[i], "--wait-for") == 0)
       wait_for = argv[i + 1];
   }
@@ -43,6 +46,8 @@ int main(int argc, char** argv) {
   }
   try {
     axpy.launch({(n + block - 1) / block}, {}, out.data(), x.data(), y.data(), 2.0f, n, block);
+    if (also > 0)
+      axpy.launch({(n + also - 1) / also}, {}, out.data(), x.data(), y.data(), 2.0f, n, also);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cache_helper: %s\n", e.what());
     return 2;

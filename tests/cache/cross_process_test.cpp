@@ -202,4 +202,20 @@ TEST(CrossProcess, DumpWritesEveryStageOfACompiledKernel) {
   EXPECT_NE(read_text_file(dumps + "/cache_axpy.llvm").find("define"), std::string::npos);
 }
 
+TEST(CrossProcess, DumpKeepsEverySpecialization) {
+  TempDir work;
+  std::string cache = work.path() + "/cache", dumps = work.path() + "/dumps";
+  fs::create_directories(dumps);
+  ProcessResult r = run_helper(work, cache, {{"TESSEL_DUMP", "ir,llvm"}, {"TESSEL_DUMP_DIR", dumps}},
+                               {"--block", "64", "--also", "256"});
+  EXPECT_RAN(r);
+  EXPECT_EQ(r.out, "source=compiled traces=2 compiles=2 disk_loads=0 compiled_now=2\n");
+  std::string first = read_text_file(dumps + "/cache_axpy.llvm");
+  std::string second = read_text_file(dumps + "/cache_axpy.2.llvm");
+  EXPECT_FALSE(first.empty());
+  EXPECT_FALSE(second.empty());
+  EXPECT_NE(first, second) << "the second specialization overwrote the first";
+  EXPECT_TRUE(fs::exists(dumps + "/cache_axpy_after_tracing.2.ir"));
+}
+
 } // namespace
