@@ -41,10 +41,14 @@ Vals Lowering::convert(const Vals& v, const ir::Type* elem, const LinearLayout& 
     }
     return b.CreateGEP(mt, base, off);
   };
-  for (int32_t r = 0; r < from.in_size(InDim::Register); ++r) {
-    llvm::Value* x = is_ptr ? b.CreatePtrToInt(v[r], mt) : to_mem(v[r], elem);
-    b.CreateAlignedStore(x, offset(from, r), llvm::Align(elem_bytes));
-  }
+  // One copy of each element is written (replicated copies would race, harmlessly but
+  // wastefully).
+  only_if(owner_predicate(from), [&] {
+    for (int32_t r = 0; r < from.in_size(InDim::Register); ++r) {
+      llvm::Value* x = is_ptr ? b.CreatePtrToInt(v[r], mt) : to_mem(v[r], elem);
+      b.CreateAlignedStore(x, offset(from, r), llvm::Align(elem_bytes));
+    }
+  });
   barrier();
   Vals out;
   for (int32_t r = 0; r < to.in_size(InDim::Register); ++r) {

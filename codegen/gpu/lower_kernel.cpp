@@ -112,6 +112,36 @@ llvm::Value* Lowering::coordinate(const LinearLayout& l, int32_t reg, int dim) {
   return b.CreateXor(t, b.getInt32(r));
 }
 
+llvm::Value* Lowering::owner_predicate(const LinearLayout& l, const std::vector<int>& ignore_warp) {
+  llvm::Value* owner = nullptr;
+  for (InDim in : {InDim::Lane, InDim::Warp})
+    for (int i = 0; i < l.in_bits(in); ++i) {
+      const auto& basis = l.basis(in, i);
+      if (std::any_of(basis.begin(), basis.end(), [](int32_t c) { return c != 0; }))
+        continue;
+      if (in == InDim::Warp && std::find(ignore_warp.begin(), ignore_warp.end(), i) != ignore_warp.end())
+        continue;
+      llvm::Value* id = in == InDim::Lane ? lane_ : warp_;
+      llvm::Value* zero = b.CreateICmpEQ(b.CreateAnd(id, 1u << i), b.getInt32(0));
+      owner = owner ? b.CreateAnd(owner, zero) : zero;
+    }
+  return owner;
+}
+
+void Lowering::only_if(llvm::Value* pred, const std::function<void()>& body) {
+  if (!pred) {
+    body();
+    return;
+  }
+  llvm::BasicBlock* then = llvm::BasicBlock::Create(ctx, "owner", llfn);
+  llvm::BasicBlock* join = llvm::BasicBlock::Create(ctx, "owner.join", llfn);
+  b.CreateCondBr(pred, then, join);
+  b.SetInsertPoint(then);
+  body();
+  b.CreateBr(join);
+  b.SetInsertPoint(join);
+}
+
 void Lowering::barrier() {
   b.CreateCall(llvm::Intrinsic::getDeclaration(&module, llvm::Intrinsic::nvvm_barrier0));
 }

@@ -177,16 +177,7 @@ void Lowering::lower_store(const ir::Op& op) {
   Vals values = vals_in(op.operand(1), a);
   Vals masks = has_mask ? vals_in(op.operand(2), a) : Vals();
   // Replicated copies: only the thread whose replicating lane and warp bits are zero stores.
-  llvm::Value* owner = nullptr;
-  for (InDim in : {InDim::Lane, InDim::Warp})
-    for (int i = 0; i < a.in_bits(in); ++i) {
-      const auto& basis = a.basis(in, i);
-      if (std::any_of(basis.begin(), basis.end(), [](int32_t c) { return c != 0; }))
-        continue;
-      llvm::Value* id = in == InDim::Lane ? lane_id() : warp_id();
-      llvm::Value* zero = b.CreateICmpEQ(b.CreateAnd(id, 1u << i), b.getInt32(0));
-      owner = owner ? b.CreateAnd(owner, zero) : zero;
-    }
+  llvm::Value* owner = owner_predicate(a);
   const int w = vec.width;
   const int n = a.in_size(InDim::Register);
   const bool global = ptr->type()->element()->address_space() == 1;

@@ -148,12 +148,15 @@ void Lowering::lower_reduce(const ir::Op& op) {
       }
       return b.CreateMul(off, b.getInt32(groups));
     };
-    for (int32_t r = 0; r < static_cast<int32_t>(acc.size()); ++r) {
-      llvm::Value* s = b.CreateAdd(slot(r), group);
-      b.CreateStore(acc[r].value, b.CreateGEP(acc_type, base, s));
-      if (arg)
-        b.CreateStore(acc[r].index, b.CreateGEP(b.getInt32Ty(), index_base, s));
-    }
+    // One writer per (element, warp group): lanes and warps that hold copies stay out.
+    only_if(owner_predicate(out, warp_bits), [&] {
+      for (int32_t r = 0; r < static_cast<int32_t>(acc.size()); ++r) {
+        llvm::Value* s = b.CreateAdd(slot(r), group);
+        b.CreateStore(acc[r].value, b.CreateGEP(acc_type, base, s));
+        if (arg)
+          b.CreateStore(acc[r].index, b.CreateGEP(b.getInt32Ty(), index_base, s));
+      }
+    });
     barrier();
     for (int32_t r = 0; r < static_cast<int32_t>(acc.size()); ++r) {
       llvm::Value* s0 = slot(r);

@@ -24,6 +24,7 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
+#include <functional>
 #include <map>
 #include <string_view>
 #include <unordered_map>
@@ -66,6 +67,13 @@ public:
   static std::vector<int32_t> reg_coord(const LinearLayout& l, int32_t reg);
   // Map from the register part of a coordinate to the register holding it.
   static std::map<std::vector<int32_t>, int32_t> reg_index(const LinearLayout& l);
+
+  // True in the one thread of each group holding replicated copies of `l`'s elements (zero lane
+  // and warp bases: that bit is 0); null when nothing is replicated. Warp bits in `ignore_warp`
+  // are not replication (the caller tells those copies apart).
+  llvm::Value* owner_predicate(const LinearLayout& l, const std::vector<int>& ignore_warp = {});
+  // Runs `body` only where `pred` holds (no branch when pred is null).
+  void only_if(llvm::Value* pred, const std::function<void()>& body);
 
   // ---- shared memory ----
   // A barrier, then scratch of `bytes` bytes (reused by every use).
