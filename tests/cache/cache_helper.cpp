@@ -5,6 +5,10 @@
 //   --block N      the kernel's BLOCK (a different N is a different specialization and entry)
 //   --also N       then launch with BLOCK N too (two specializations in one process)
 //   --wait-for F   wait until F exists before launching (lines up concurrent writers)
+//   --gpu SM       instead, compile the kernel for sm_SM through the disk cache (no GPU needed)
+//                  and print: gpu source=compiled cubin_bytes=... registers=...
+#include "jit/gpu_compiler.h"
+#include "jit/signature.h"
 #include "tessel/tessel.h"
 
 #include <unistd.h>
@@ -19,11 +23,13 @@
 namespace tl = tessel::lang;
 
 int main(int argc, char** argv) {
-  int block = 128, also = 0;
+  int block = 128, also = 0, gpu_sm = 0;
   std::string wait_for;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--block") == 0)
       block = std::atoi(argv[i + 1]);
+    else if (std::strcmp(argv[i], "--gpu") == 0)
+      gpu_sm = std::atoi(argv[i + 1]);
     else if (std::strcmp(argv[i], "--also") == 0)
       also = std::atoi(argv[i + 1]);
     else if (std::strcmp(argv[i], "--wait-for") == 0)
@@ -43,6 +49,27 @@ int main(int argc, char** argv) {
   for (int i = 0; i < n; ++i) {
     x[i] = float(i);
     y[i] = 0.5f * float(i % 7);
+  }
+  if (gpu_sm > 0) {
+    try {
+      const tessel::detail::ArgValue args[] = {
+          tessel::detail::to_arg(out.data()), tessel::detail::to_arg(x.data()),
+          tessel::detail::to_arg(y.data()),   tessel::detail::to_arg(2.0f),
+          tessel::detail::to_arg(n),          tessel::detail::to_arg(block)};
+      std::array<tessel::lang::ParamBinding, tessel::jit::kMaxParams> bindings;
+      tessel::jit::bindings_for(axpy.def(), args, bindings);
+      tessel::codegen::gpu::CompileOptions options;
+      tessel::jit::GpuCompileResult r = tessel::jit::compile_for_gpu(
+          axpy.def(), std::span(bindings.data(), axpy.def().params.size()),
+          tessel::codegen::Target::nvptx(gpu_sm), options);
+      std::printf("gpu source=%s cubin_bytes=%zu registers=%d num_warps=%d\n",
+                  tessel::kernel_source_name(r.source), r.kernel.cubin.size(),
+                  r.kernel.resources.registers, r.kernel.num_warps);
+      return r.kernel.cubin.size() > 4 && r.kernel.cubin.compare(0, 4, "\x7f" "ELF") == 0 ? 0 : 3;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "cache_helper: %s\n", e.what());
+      return 2;
+    }
   }
   try {
     axpy.launch({(n + block - 1) / block}, {}, out.data(), x.data(), y.data(), 2.0f, n, block);

@@ -4,6 +4,7 @@
 // writer killed with SIGKILL in the middle of an entry leaves nothing a reader would load; a
 // cache directory that is a file degrades to memory-only; TESSEL_DUMP writes every stage.
 #include "cache/process.h"
+#include "tessel/codegen/gpu.h"
 
 #include <gtest/gtest.h>
 
@@ -216,6 +217,41 @@ TEST(CrossProcess, DumpKeepsEverySpecialization) {
   EXPECT_FALSE(second.empty());
   EXPECT_NE(first, second) << "the second specialization overwrote the first";
   EXPECT_TRUE(fs::exists(dumps + "/cache_axpy_after_tracing.2.ir"));
+}
+
+TEST(CrossProcess, GpuCubinIsStoredAndLoadedWithoutCompiling) {
+  std::error_code ec;
+  if (!fs::exists(tessel::codegen::gpu::nvjitlink_path(), ec) ||
+      !fs::exists(tessel::codegen::gpu::libdevice_path(), ec))
+    GTEST_SKIP() << "the CUDA toolkit's nvJitLink or libdevice is not installed";
+  TempDir work;
+  std::string cache = work.path() + "/cache";
+  ProcessResult first = run_helper(work, cache, {}, {"--gpu", "80"});
+  EXPECT_RAN(first);
+  ASSERT_EQ(first.out.rfind("gpu source=compiled cubin_bytes=", 0), 0u) << first.out;
+  ProcessResult second = run_helper(work, cache, {}, {"--gpu", "80"});
+  EXPECT_RAN(second);
+  std::string same = first.out;
+  same.replace(same.find("compiled"), 8, "disk");
+  EXPECT_EQ(second.out, same) << "the loaded cubin and its numbers differ from the compiled ones";
+  ASSERT_EQ(entries(cache).size(), 1u);
+  std::string entry = cache + "/v1/" + entries(cache)[0];
+  EXPECT_TRUE(fs::exists(entry + "/kernel.ptx"));
+  std::string manifest = read_text_file(entry + "/manifest.json");
+  EXPECT_NE(manifest.find("\"backend\": \"cuda\""), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find("nvptx sm_80"), std::string::npos) << manifest;
+
+  // Another SM is another entry; a corrupted cubin is reported and rebuilt.
+  EXPECT_RAN(run_helper(work, cache, {}, {"--gpu", "90"}));
+  EXPECT_EQ(entries(cache).size(), 2u);
+  std::string cubin = read_text_file(entry + "/kernel.cubin");
+  cubin[cubin.size() / 2] ^= 1;
+  write_text_file(entry + "/kernel.cubin", cubin);
+  ProcessResult rebuilt = run_helper(work, cache, {}, {"--gpu", "80"});
+  EXPECT_RAN(rebuilt);
+  EXPECT_EQ(rebuilt.out, first.out);
+  EXPECT_NE(rebuilt.err.find("is corrupt (the checksum of kernel.cubin"), std::string::npos)
+      << rebuilt.err;
 }
 
 } // namespace

@@ -1,0 +1,37 @@
+// Private: the GPU compile pipeline of one specialization through the disk cache — the traced
+// IR's key is looked up; a hit returns the cubin and PTX without running the passes, LLVM or
+// nvJitLink; a miss optimises, compiles with codegen/gpu to a cubin, and stores the entry.
+// (The CPU pipeline is jit/compiler.h; the launch side is runtime/cuda_module.h.)
+#pragma once
+
+#include "tessel/codegen/gpu.h"
+#include "tessel/jit/kernel.h"
+#include "tessel/lang/trace.h"
+
+#include <span>
+#include <string>
+
+namespace tessel::jit {
+
+struct GpuCompileResult {
+  // From the disk cache: name, target, num_warps, shared_bytes, cubin, ptx (when asked for) and
+  // resources are filled; layouts, llvm_ir and info_log are empty.
+  codegen::gpu::CompiledKernel kernel;
+  KernelSource source = KernelSource::compiled; // disk or compiled
+  std::string cache_key;                        // empty when the disk cache is off
+  double trace_ms = 0, cache_ms = 0;            // compile times are in kernel.times
+};
+
+// Traces `def` for `bindings`, then loads the cubin from the disk cache or compiles and stores it.
+// `want_ptx`: also read the PTX on a hit (tools; a launch needs only the cubin).
+GpuCompileResult compile_for_gpu(const lang::KernelDef& def,
+                                 std::span<const lang::ParamBinding> bindings,
+                                 const codegen::Target& target,
+                                 const codegen::gpu::CompileOptions& options, bool want_ptx = false);
+
+// The same for a module already traced (not optimised); `module` is optimised in place on a miss.
+GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Target& target,
+                                        const codegen::gpu::CompileOptions& options,
+                                        bool want_ptx = false);
+
+} // namespace tessel::jit
