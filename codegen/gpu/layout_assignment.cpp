@@ -267,7 +267,18 @@ void LayoutPlan::visit(const ir::Op& op) {
         request(op.operand(i), *l);
     break;
   }
-  default:
+  case Opcode::Constant: case Opcode::ProgramId: case Opcode::NumPrograms: case Opcode::Arange:
+  case Opcode::Splat: case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div:
+  case Opcode::Rem: case Opcode::Min: case Opcode::Max: case Opcode::And: case Opcode::Or:
+  case Opcode::Xor: case Opcode::Shl: case Opcode::Shr: case Opcode::Neg: case Opcode::Not:
+  case Opcode::Abs: case Opcode::Fma: case Opcode::Exp: case Opcode::Exp2: case Opcode::Log:
+  case Opcode::Log2: case Opcode::Sqrt: case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos:
+  case Opcode::Erf: case Opcode::Tanh: case Opcode::Sigmoid: case Opcode::Floor: case Opcode::Ceil:
+  case Opcode::CmpEq: case Opcode::CmpNe: case Opcode::CmpLt: case Opcode::CmpLe:
+  case Opcode::CmpGt: case Opcode::CmpGe: case Opcode::Select: case Opcode::Cast:
+  case Opcode::AddPtr: case Opcode::ReduceSum: case Opcode::ReduceMax: case Opcode::ReduceMin:
+  case Opcode::ReduceArgmax: case Opcode::ReduceArgmin: case Opcode::Reduce: case Opcode::Return:
+    // Elementwise ops want their result's layout for their operands; the rest take none.
     if (op.has(ir::ELEMENTWISE) && op.result()->type()->rank() != 0)
       for (const ir::Value* v : op.operands())
         request(v, result_layout(0));

@@ -140,9 +140,16 @@ llvm::Value* Lowering::apply_elementwise(const ir::Op& op, std::span<llvm::Value
     const ir::Type* pointee = op.result()->type()->element()->pointee();
     return b.CreateGEP(mem_type(pointee), a[0], b.CreateSExt(a[1], b.getInt64Ty()));
   }
-  default:
+  case Opcode::Constant: case Opcode::ProgramId: case Opcode::NumPrograms: case Opcode::Arange:
+  case Opcode::Splat: case Opcode::Broadcast: case Opcode::Reshape: case Opcode::ExpandDims:
+  case Opcode::Permute: case Opcode::Load: case Opcode::Store: case Opcode::ReduceSum:
+  case Opcode::ReduceMax: case Opcode::ReduceMin: case Opcode::ReduceArgmax:
+  case Opcode::ReduceArgmin: case Opcode::Reduce: case Opcode::ScanSum: case Opcode::Dot:
+  case Opcode::For: case Opcode::If: case Opcode::While: case Opcode::Yield:
+  case Opcode::Condition: case Opcode::Return:
     unsupported(op, "not an elementwise op");
   }
+  TESSEL_UNREACHABLE("bad opcode");
 }
 
 void Lowering::lower_elementwise(const ir::Op& op) {

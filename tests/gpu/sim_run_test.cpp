@@ -38,6 +38,9 @@ public:
       return 0;
     for (const auto& e : r->errors)
       ADD_FAILURE() << k.name << ": " << e.to_string();
+    std::printf("[ sim      ] %s: %llu shared wavefronts, %llu bank conflicts\n", k.name.c_str(),
+                static_cast<unsigned long long>(r->profile.total_wavefronts()),
+                static_cast<unsigned long long>(r->profile.total_bank_conflicts()));
     return r->profile.total_bank_conflicts();
   }
 
