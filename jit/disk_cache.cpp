@@ -427,7 +427,13 @@ bool DiskCache::store(const CacheKey& key, const CacheEntry& entry) {
     return fail("cannot rename " + temp_path + " to " + final_path, err);
   }
   fsync_dir(dir);
-  if (config_.max_bytes > 0)
+  int64_t stored = int64_t(manifest_to_json(m).size());
+  for (const Manifest::File& f : m.files)
+    stored += f.bytes;
+  int64_t estimate = estimated_bytes_.load(std::memory_order_relaxed);
+  if (estimate >= 0)
+    estimate = estimated_bytes_.fetch_add(stored, std::memory_order_relaxed) + stored;
+  if (config_.max_bytes > 0 && (estimate < 0 || estimate > config_.max_bytes))
     evict_to(config_.max_bytes);
   return true;
 }
@@ -464,8 +470,10 @@ int64_t DiskCache::evict_to(int64_t max_bytes) {
     total += u.bytes;
     items.push_back({std::move(name), u});
   }
-  if (total <= max_bytes)
+  if (total <= max_bytes) {
+    estimated_bytes_.store(total, std::memory_order_relaxed);
     return 0;
+  }
   // Oldest use first; ties by name so that the order is deterministic.
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
     return a.usage.mtime_ns != b.usage.mtime_ns ? a.usage.mtime_ns < b.usage.mtime_ns
@@ -479,6 +487,7 @@ int64_t DiskCache::evict_to(int64_t max_bytes) {
     total -= item.usage.bytes;
     ++removed;
   }
+  estimated_bytes_.store(total, std::memory_order_relaxed);
   return removed;
 }
 

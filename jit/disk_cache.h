@@ -115,6 +115,11 @@ private:
   std::mutex warned_mutex_;
   std::set<std::string> warned_; // read-only entries already reported
   std::atomic<uint64_t> temp_counter_{0};
+  // The user's cache size as of this process's last scan plus what it stored since (-1: not
+  // scanned yet). A store rescans only when this passes the cap, so a cache of many entries
+  // costs one directory scan per process, not one per store; what other processes add is seen
+  // at the next scan.
+  std::atomic<int64_t> estimated_bytes_{-1};
 };
 
 } // namespace tessel::jit
