@@ -11,6 +11,7 @@
 #include "jit/signature.h"
 #include "jit/thread_pool.h"
 #include "tessel/ir/printer.h"
+#include "tessel/runtime/device.h"
 #include "tessel/support/dump.h"
 
 #include <array>
@@ -64,6 +65,20 @@ struct Kernel::Impl {
   std::atomic<int64_t> traces{0}, compiles{0}, disk_loads{0}, launches{0};
   std::atomic<KernelSource> last_source{KernelSource::none};
 
+  // A raw device pointer passed to a CPU launch would crash inside the kernel. Checked when a
+  // specialization is made (not on every launch: it costs a driver call per pointer), and only
+  // in processes that have loaded the CUDA driver (CPU-only programs never load it).
+  void check_host_pointers(std::span<const detail::ArgValue> args) const {
+    for (size_t i = 0; i < args.size(); ++i) {
+      const detail::ArgValue& a = args[i];
+      if (a.kind == detail::ArgValue::Kind::Pointer && a.device == DeviceKind::cpu &&
+          runtime::pointer_device_if_loaded(a.ptr) == DeviceKind::cuda)
+        throw Error("kernel '" + def.name + "': argument " + std::to_string(i) +
+                    " points at CUDA device memory, but this launch runs on the CPU backend; "
+                    "pass host memory (copy it with DeviceBuffer::copy_to_host)");
+    }
+  }
+
   explicit Impl(lang::KernelDef d) : def(std::move(d)) {
     if (def.params.size() > kMaxParams)
       throw Error("kernel '" + def.name + "' has " + std::to_string(def.params.size()) +
@@ -92,6 +107,7 @@ struct Kernel::Impl {
     if (auto it = overflow.find(flat); it != overflow.end())
       return it->second;
 
+    check_host_pointers(args);
     jit::note_recompile(def, owned.empty() ? nullptr : &owned.back()->key, key,
                        owned.empty() ? 0 : owned.size() - 1);
     std::array<lang::ParamBinding, kMaxParams> bindings;

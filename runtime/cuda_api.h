@@ -132,6 +132,8 @@ struct Api {
 // The loaded driver, initialised (cuInit), or null with `why` set when there is none.
 // Set TESSEL_CUDA_LIBRARY to load another file than libcuda.so.1.
 const Api* try_api(std::string* why = nullptr);
+// True when an earlier call loaded the driver; never loads it (cheap: one atomic load).
+bool already_loaded();
 // The loaded driver; throws tessel::Error naming `doing` when there is none.
 const Api& api(std::string_view doing);
 

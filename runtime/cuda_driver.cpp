@@ -95,12 +95,20 @@ Loaded load() {
   return l;
 }
 
+std::atomic<bool> g_loaded{false};
+
 const Loaded& loaded() {
-  static const Loaded l = load();
+  static const Loaded l = [] {
+    Loaded r = load();
+    g_loaded.store(r.ok, std::memory_order_release);
+    return r;
+  }();
   return l;
 }
 
 } // namespace
+
+bool already_loaded() { return g_loaded.load(std::memory_order_acquire); }
 
 const Api* try_api(std::string* why) {
   const Loaded& l = loaded();

@@ -85,4 +85,8 @@ DeviceKind pointer_device(const void* p) {
                                                                              : DeviceKind::cpu;
 }
 
+DeviceKind pointer_device_if_loaded(const void* p) {
+  return cuda::already_loaded() ? pointer_device(p) : DeviceKind::cpu;
+}
+
 } // namespace tessel::runtime

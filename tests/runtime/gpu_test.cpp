@@ -7,6 +7,7 @@
 #include "tessel/runtime/device_buffer.h"
 #include "tessel/runtime/dlpack.h"
 #include "tessel/runtime/stream.h"
+#include "tessel/tessel.h"
 
 #include <gtest/gtest.h>
 
@@ -178,6 +179,17 @@ TEST(Gpu, DLPackRoundTripOnTheDevice) {
   EXPECT_EQ(back.device, tessel::DeviceKind::cuda);
   rt::check_tensor(back, "x", tessel::f32, 2, tessel::DeviceKind::cuda);
   t->deleter(t);
+}
+
+TEST(Gpu, DevicePointerOnACpuLaunchIsAClearError) {
+  SKIP_WITHOUT_GPU();
+  namespace tl = tessel::lang;
+  const tessel::Kernel fill = tl::kernel("gpu_test_fill", [](tl::Ptr out, tl::Const<int> BLOCK) {
+    tl::store(out + tl::arange(0, BLOCK), tl::zeros({BLOCK}, tl::f32));
+  });
+  auto buf = rt::DeviceBuffer::allocate(16 * 4);
+  expect_error([&] { fill.launch({1}, {}, static_cast<float*>(buf.data()), 16); },
+               {"kernel 'gpu_test_fill'", "argument 0 points at CUDA device memory", "CPU backend"});
 }
 
 } // namespace

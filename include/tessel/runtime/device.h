@@ -63,5 +63,8 @@ private:
 // Where `p` points: DeviceKind::cuda for device or managed memory the driver knows, cpu for
 // anything else (always cpu without a driver).
 DeviceKind pointer_device(const void* p);
+// The same, but without loading the driver: cpu unless this process has already loaded it (so
+// that CPU-only programs never pay for loading libcuda).
+DeviceKind pointer_device_if_loaded(const void* p);
 
 } // namespace tessel::runtime
