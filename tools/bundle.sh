@@ -96,7 +96,7 @@ export TESSEL_CACHE_DIR="${TESSEL_CACHE_DIR:-$(mktemp -d)/tessel-cache}"
 export TESSEL_VERIFY_EACH=1
 filter="${1:-*}"
 failed=()
-for t in $(find tests -type f -perm -u+x -name '*_tests' | sort); do
+for t in $(find tests sim -type f -perm -u+x -name '*_tests' 2>/dev/null | sort); do
   echo "=== $t"
   "./$t" --gtest_filter="$filter" --gtest_brief=1 || failed+=("$t")
 done
