@@ -159,12 +159,17 @@ void Lowering::lower_reduce(const ir::Op& op) {
         off = b.CreateAdd(off, b.CreateMul(coordinate(out, r, d), b.getInt32(static_cast<int32_t>(stride))));
         stride *= out.out_shape()[d];
       }
-      return b.CreateMul(off, b.getInt32(groups));
+      return off;
+    };
+    // Group-major slots (group * elements + element): lanes holding neighbouring elements touch
+    // neighbouring words, so the exchange is free of bank conflicts.
+    auto at = [&](llvm::Value* element, llvm::Value* g) {
+      return b.CreateAdd(b.CreateMul(g, b.getInt32(static_cast<int32_t>(out_numel))), element);
     };
     // One writer per (element, warp group): lanes and warps that hold copies stay out.
     only_if(owner_predicate(out, warp_bits), [&] {
       for (int32_t r = 0; r < static_cast<int32_t>(acc.size()); ++r) {
-        llvm::Value* s = b.CreateAdd(slot(r), group);
+        llvm::Value* s = at(slot(r), group);
         b.CreateStore(acc[r].value, b.CreateGEP(acc_type, base, s));
         if (arg)
           b.CreateStore(acc[r].index, b.CreateGEP(b.getInt32Ty(), index_base, s));
@@ -175,7 +180,7 @@ void Lowering::lower_reduce(const ir::Op& op) {
       llvm::Value* s0 = slot(r);
       Acc total{nullptr};
       for (int32_t g = 0; g < groups; ++g) {
-        llvm::Value* s = b.CreateAdd(s0, b.getInt32(g));
+        llvm::Value* s = at(s0, b.getInt32(g));
         Acc v{b.CreateLoad(acc_type, b.CreateGEP(acc_type, base, s))};
         if (arg)
           v.index = b.CreateLoad(b.getInt32Ty(), b.CreateGEP(b.getInt32Ty(), index_base, s));

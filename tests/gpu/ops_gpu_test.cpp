@@ -165,12 +165,13 @@ const char* kTransposeIr = R"(kernel @transpose(%arg0: ptr<f32> {div = 16}, %arg
 }
 )";
 
-// A 256x256 f32 transpose goes through 256 KiB of shared memory: more than any target has.
+// A 256x256 f32 transpose goes through 256 KiB of shared memory (260 KiB padded against bank
+// conflicts): more than any target has.
 TEST(GpuErrors, TooMuchSharedMemory) {
   auto module = ir::parse_module(kTransposeIr, "transpose.tir");
   for (const char* t : {"sm_80", "sm_86", "sm_90a"})
     testing::expect_error([&] { (void)compile(*module->functions.front(), parse_target(t), {}, Stage::Llvm); },
-                          {"kernel `transpose` needs 262144 bytes of shared memory", t, "at most"});
+                          {"kernel `transpose` needs 266224 bytes of shared memory", t, "at most"});
 }
 
 TEST(GpuErrors, BadNumWarps) {
