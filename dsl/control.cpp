@@ -25,8 +25,8 @@ const std::span<const ir::Type* const> kNoResults{};
 ir::Value* loop_bound(const Tensor& t, const SourceLoc& loc, const char* what) {
   ir::Value* v = t.value();
   if (v->type()->rank() != 0 || !v->type()->is_integer() || v->type()->is_bool())
-    fail(loc, "for_range", std::string("the ") + what + " must be an integer scalar, got " +
-                               type_str(v->type()));
+    fail(loc, "for_range",
+         std::string("the ") + what + " must be an integer scalar, got " + type_str(v->type()));
   return v;
 }
 
@@ -51,6 +51,7 @@ std::vector<Assignment> discover_carried(Tracer& tracer, const ir::Type* iv_type
   auto scratch = std::make_unique<ir::Block>();
   ir::Value* iv = iv_type ? scratch->add_arg(iv_type) : nullptr;
   std::vector<Assignment> assigned;
+  std::vector<const ir::Type*> final_types;
   {
     ir::InsertionGuard guard(b);
     b.set_insertion_point_to_end(*scratch);
@@ -59,28 +60,42 @@ std::vector<Assignment> discover_carried(Tracer& tracer, const ir::Type* iv_type
       body(iv);
     } catch (...) {
       restore(tracer.pop_frame());
+      tracer.keep(std::move(scratch));
       throw;
     }
     assigned = tracer.pop_frame();
+    for (const Assignment& a : assigned)
+      final_types.push_back(a.handle->value()->type());
   }
-  for (const Assignment& a : assigned) {
-    const ir::Type* now = a.handle->value()->type();
-    if (now != a.original->type())
-      fail(loc, op, "a handle reassigned in the body changes type from " +
-                        type_str(a.original->type()) + " to " + type_str(now) +
-                        "; a carried value must keep its type (convert with .to() inside the body)");
-  }
+  // Values of the discovery trace may have escaped into C++ state (a handle pushed into a
+  // vector): keep their ops alive so that the verifier reports such a use instead of reading
+  // freed memory.
+  tracer.keep(std::move(scratch));
   restore(assigned);
+  for (size_t i = 0; i < assigned.size(); ++i) {
+    const Assignment& a = assigned[i];
+    if (!a.original)
+      fail(loc, op,
+           "a handle that has no value before the body is assigned inside it; give it a "
+           "value before the " +
+               std::string(op) +
+               " (e.g. tl::zeros(...)) so that the "
+               "body can carry it");
+    if (final_types[i] != a.original->type())
+      fail(loc, op,
+           "a handle reassigned in the body changes type from " + type_str(a.original->type()) +
+               " to " + type_str(final_types[i]) +
+               "; a carried value must keep its type (convert with .to() inside the body)");
+  }
   return assigned;
 }
 
 // Traces `body` into `region` with the carried handles bound to `args`; returns their values at
 // the end of the body (for the terminator).
 template <class Body>
-std::vector<ir::Value*> trace_region(Tracer& tracer, ir::Block& region,
-                                     const std::vector<Assignment>& carried,
-                                     std::span<ir::Value* const> args, Body&& body,
-                                     const SourceLoc& loc, const char* op) {
+std::vector<ir::Value*>
+trace_region(Tracer& tracer, ir::Block& region, const std::vector<Assignment>& carried,
+             std::span<ir::Value* const> args, Body&& body, const SourceLoc& loc, const char* op) {
   ir::Builder& b = tracer.builder();
   for (size_t i = 0; i < carried.size(); ++i)
     carried[i].handle->rebind(args[i]);
@@ -100,15 +115,17 @@ std::vector<ir::Value*> trace_region(Tracer& tracer, ir::Block& region,
     for (const Assignment& c : carried)
       known = known || c.handle == a.handle;
     if (!known)
-      fail(loc, op, "the body reassigned a different set of handles on its second trace; a body "
-                    "must trace the same way every time (no C++ state that changes between calls)");
+      fail(loc, op,
+           "the body reassigned a different set of handles on its second trace; a body "
+           "must trace the same way every time (no C++ state that changes between calls)");
   }
   std::vector<ir::Value*> out;
   for (const Assignment& c : carried) {
     ir::Value* v = c.handle->value();
     if (v->type() != c.original->type())
-      fail(loc, op, "a carried value changes type from " + type_str(c.original->type()) + " to " +
-                        type_str(v->type()));
+      fail(loc, op,
+           "a carried value changes type from " + type_str(c.original->type()) + " to " +
+               type_str(v->type()));
     out.push_back(v);
   }
   return out;
@@ -141,8 +158,8 @@ void for_range(const Tensor& lo, const Tensor& hi, const Tensor& step,
   ir::Value* vstep = loop_bound(step, loc, "step");
   if (vstep->defining_op() && vstep->defining_op()->opcode() == Opcode::Constant &&
       vstep->defining_op()->attrs()[0].i <= 0)
-    fail(loc, "for_range", "the step must be positive, got " +
-                               std::to_string(vstep->defining_op()->attrs()[0].i));
+    fail(loc, "for_range",
+         "the step must be positive, got " + std::to_string(vstep->defining_op()->attrs()[0].i));
   DType t = detail::promote(detail::promote(lo.dtype(), hi.dtype()), step.dtype());
   vlo = detail::convert(vlo, t, loc);
   vhi = detail::convert(vhi, t, loc);
@@ -189,7 +206,8 @@ void for_range(const Tensor& lo, const Tensor& hi, int64_t step,
 }
 
 void if_(const Tensor& cond, const std::function<void()>& then_body, std::source_location l) {
-  if_(cond, then_body, [] {}, l);
+  if_(
+      cond, then_body, [] {}, l);
 }
 
 void if_(const Tensor& cond, const std::function<void()>& then_body,
@@ -198,8 +216,9 @@ void if_(const Tensor& cond, const std::function<void()>& then_body,
   Tracer& tracer = Tracer::current(loc);
   ir::Value* c = cond.value();
   if (c->type()->rank() != 0 || !c->type()->is_bool())
-    fail(loc, "if_", "the condition must be a boolean scalar (i1), got " + type_str(c->type()) +
-                         "; for a tile of conditions use where()");
+    fail(loc, "if_",
+         "the condition must be a boolean scalar (i1), got " + type_str(c->type()) +
+             "; for a tile of conditions use where()");
   ir::Builder& b = builder_at(loc);
   ir::Op* op = b.create(Opcode::If, {c}, kNoResults);
 
@@ -225,6 +244,12 @@ void if_(const Tensor& cond, const std::function<void()>& then_body,
     restore(br.assigned);
     return br;
   };
+  auto assigned_in = [](const Branch& br, const Assignment& r) {
+    for (const Assignment& a : br.assigned)
+      if (a.handle == r.handle)
+        return true;
+    return false;
+  };
   Branch then_br = trace_branch(op->region(0), then_body);
   Branch else_br = trace_branch(op->region(1), else_body);
 
@@ -237,6 +262,11 @@ void if_(const Tensor& cond, const std::function<void()>& then_body,
     if (!seen)
       results.push_back(a);
   }
+  for (const Assignment& r : results)
+    if (!r.original && (!assigned_in(then_br, r) || !assigned_in(else_br, r)))
+      fail(loc, "if_",
+           "a handle without a value before the if_ is assigned in only one branch; "
+           "assign it in both branches or give it a value before the if_");
   auto value_in = [](const Branch& br, const Assignment& r) {
     for (size_t i = 0; i < br.assigned.size(); ++i)
       if (br.assigned[i].handle == r.handle)
@@ -248,8 +278,9 @@ void if_(const Tensor& cond, const std::function<void()>& then_body,
     ir::Value* tv = value_in(then_br, r);
     ir::Value* ev = value_in(else_br, r);
     if (tv->type() != ev->type())
-      fail(loc, "if_", "a handle gets " + type_str(tv->type()) + " in one branch and " +
-                           type_str(ev->type()) + " in the other; both must have one type");
+      fail(loc, "if_",
+           "a handle gets " + type_str(tv->type()) + " in one branch and " + type_str(ev->type()) +
+               " in the other; both must have one type");
     then_vals.push_back(tv);
     else_vals.push_back(ev);
     op->add_result(tv->type());
@@ -292,8 +323,8 @@ void while_(const std::function<Tensor()>& cond, const std::function<void()>& bo
     auto vals = trace_region(
         tracer, op->region(0), carried, before_args, [&] { cv = cond().value(); }, loc, "while_");
     if (cv->type()->rank() != 0 || !cv->type()->is_bool())
-      fail(loc, "while_", "the condition must return a boolean scalar (i1), got " +
-                              type_str(cv->type()));
+      fail(loc, "while_",
+           "the condition must return a boolean scalar (i1), got " + type_str(cv->type()));
     for (size_t i = 0; i < vals.size(); ++i)
       if (vals[i] != before_args[i])
         fail(loc, "while_", "the condition must not reassign handles from outside it");

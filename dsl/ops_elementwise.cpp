@@ -5,6 +5,8 @@
 #include "dsl/tracer.h"
 #include "dsl/type_rules.h"
 
+#include <cmath>
+
 namespace tessel::lang {
 
 using detail::broadcast_shapes;
@@ -26,37 +28,57 @@ struct BinaryInfo {
 
 BinaryInfo info_of(BinaryOp op) {
   switch (op) {
-  case BinaryOp::Add: return {"+", Opcode::Add, false, false};
-  case BinaryOp::Sub: return {"-", Opcode::Sub, false, false};
-  case BinaryOp::Mul: return {"*", Opcode::Mul, false, false};
-  case BinaryOp::Div: return {"/", Opcode::Div, false, false};
-  case BinaryOp::Rem: return {"%", Opcode::Rem, false, false};
-  case BinaryOp::And: return {"&", Opcode::And, true, false};
-  case BinaryOp::Or: return {"|", Opcode::Or, true, false};
-  case BinaryOp::Xor: return {"^", Opcode::Xor, true, false};
-  case BinaryOp::Shl: return {"<<", Opcode::Shl, true, false};
-  case BinaryOp::Shr: return {">>", Opcode::Shr, true, false};
-  case BinaryOp::Lt: return {"<", Opcode::CmpLt, false, true};
-  case BinaryOp::Le: return {"<=", Opcode::CmpLe, false, true};
-  case BinaryOp::Gt: return {">", Opcode::CmpGt, false, true};
-  case BinaryOp::Ge: return {">=", Opcode::CmpGe, false, true};
-  case BinaryOp::Eq: return {"==", Opcode::CmpEq, false, true};
-  case BinaryOp::Ne: return {"!=", Opcode::CmpNe, false, true};
+  case BinaryOp::Add:
+    return {"+", Opcode::Add, false, false};
+  case BinaryOp::Sub:
+    return {"-", Opcode::Sub, false, false};
+  case BinaryOp::Mul:
+    return {"*", Opcode::Mul, false, false};
+  case BinaryOp::Div:
+    return {"/", Opcode::Div, false, false};
+  case BinaryOp::Rem:
+    return {"%", Opcode::Rem, false, false};
+  case BinaryOp::And:
+    return {"&", Opcode::And, true, false};
+  case BinaryOp::Or:
+    return {"|", Opcode::Or, true, false};
+  case BinaryOp::Xor:
+    return {"^", Opcode::Xor, true, false};
+  case BinaryOp::Shl:
+    return {"<<", Opcode::Shl, true, false};
+  case BinaryOp::Shr:
+    return {">>", Opcode::Shr, true, false};
+  case BinaryOp::Lt:
+    return {"<", Opcode::CmpLt, false, true};
+  case BinaryOp::Le:
+    return {"<=", Opcode::CmpLe, false, true};
+  case BinaryOp::Gt:
+    return {">", Opcode::CmpGt, false, true};
+  case BinaryOp::Ge:
+    return {">=", Opcode::CmpGe, false, true};
+  case BinaryOp::Eq:
+    return {"==", Opcode::CmpEq, false, true};
+  case BinaryOp::Ne:
+    return {"!=", Opcode::CmpNe, false, true};
   }
   TESSEL_UNREACHABLE("bad binary op");
 }
 
-std::string op_name(const BinaryInfo& info) { return std::string("operator") + info.symbol; }
+std::string op_name(const BinaryInfo& info) {
+  return std::string("operator") + info.symbol;
+}
 
 // ptr +/- integer offsets.
 Tensor pointer_arith(BinaryOp op, ir::Value* ptr, ir::Value* offset, const SourceLoc& loc) {
   const BinaryInfo info = info_of(op);
   if (op != BinaryOp::Add && op != BinaryOp::Sub)
-    fail(loc, op_name(info), "not defined for pointers (" + type_str(ptr->type()) +
-                                 "); pointers support + and - with integer offsets");
+    fail(loc, op_name(info),
+         "not defined for pointers (" + type_str(ptr->type()) +
+             "); pointers support + and - with integer offsets");
   if (offset->type()->is_pointer_like())
-    fail(loc, op_name(info), "cannot combine two pointers (" + type_str(ptr->type()) + " and " +
-                                 type_str(offset->type()) + ")");
+    fail(loc, op_name(info),
+         "cannot combine two pointers (" + type_str(ptr->type()) + " and " +
+             type_str(offset->type()) + ")");
   if (!offset->type()->is_integer() || offset->type()->is_bool())
     fail(loc, op_name(info), "pointer offsets must be integers, got " + type_str(offset->type()));
   Shape shape = broadcast_shapes(ptr->type()->dims(), offset->type()->dims(), loc, op_name(info));
@@ -74,26 +96,28 @@ Tensor arith(BinaryOp op, ir::Value* a, ir::Value* c, const SourceLoc& loc) {
     return pointer_arith(op, a, c, loc);
   if (c->type()->is_pointer_like()) {
     if (op != BinaryOp::Add)
-      fail(loc, op_name(info), "an integer minus a pointer is not defined (" +
-                                   type_str(a->type()) + " - " + type_str(c->type()) + ")");
+      fail(loc, op_name(info),
+           "an integer minus a pointer is not defined (" + type_str(a->type()) + " - " +
+               type_str(c->type()) + ")");
     return pointer_arith(op, c, a, loc);
   }
   DType ta = detail::to_dtype(a->type()->element()), tc = detail::to_dtype(c->type()->element());
   DType t = detail::promote(ta, tc);
   if (info.integer_only && dtype_is_float(t))
-    fail(loc, op_name(info), "needs integer operands, got " + type_str(a->type()) + " and " +
-                                 type_str(c->type()));
+    fail(loc, op_name(info),
+         "needs integer operands, got " + type_str(a->type()) + " and " + type_str(c->type()));
   Shape shape = broadcast_shapes(a->type()->dims(), c->type()->dims(), loc, op_name(info));
   a = broadcast_to_shape(convert(a, t, loc), shape, loc, op_name(info));
   c = broadcast_to_shape(convert(c, t, loc), shape, loc, op_name(info));
   ir::Builder& b = builder_at(loc);
-  const ir::Type* result = info.comparison ? b.ctx().with_element(a->type(), b.ctx().i1()) : a->type();
+  const ir::Type* result =
+      info.comparison ? b.ctx().with_element(a->type(), b.ctx().i1()) : a->type();
   return Tensor(b.value(info.opcode, {a, c}, result));
 }
 
 bool is_commutative(BinaryOp op) {
-  return op == BinaryOp::Add || op == BinaryOp::Mul || op == BinaryOp::And ||
-         op == BinaryOp::Or || op == BinaryOp::Xor || op == BinaryOp::Eq || op == BinaryOp::Ne;
+  return op == BinaryOp::Add || op == BinaryOp::Mul || op == BinaryOp::And || op == BinaryOp::Or ||
+         op == BinaryOp::Xor || op == BinaryOp::Eq || op == BinaryOp::Ne;
 }
 
 Tensor unary(Opcode opcode, const char* name, const Tensor& x, const SourceLoc& loc,
@@ -133,7 +157,7 @@ Tensor binary_scalar(BinaryOp op, const Tensor& t, double s, bool integral, bool
   if (v->type()->is_pointer_like()) {
     if (!integral)
       fail(loc, op_name(info_of(op)), "pointer offsets must be integers, got " + std::to_string(s));
-    dt = DType::i32;
+    dt = integer_fits(s, DType::i32) ? DType::i32 : DType::i64;
   } else {
     dt = t.dtype();
     if (!integral && !dtype_is_float(dt))
@@ -145,7 +169,9 @@ Tensor binary_scalar(BinaryOp op, const Tensor& t, double s, bool integral, bool
   return arith(op, v, c, loc);
 }
 
-Tensor operator-(At<Tensor> a) { return unary(Opcode::Neg, "operator-", a.value, a.loc, false); }
+Tensor operator-(At<Tensor> a) {
+  return unary(Opcode::Neg, "operator-", a.value, a.loc, false);
+}
 
 Tensor operator~(At<Tensor> a) {
   if (a.value.is_pointer() || dtype_is_float(a.value.dtype()))
@@ -159,7 +185,9 @@ Tensor operator!(At<Tensor> a) {
   return binary_scalar(BinaryOp::Eq, a.value, 0, true, false, a.loc);
 }
 
-Tensor Tensor::to(DType t, std::source_location loc) const { return cast(*this, t, loc); }
+Tensor Tensor::to(DType t, std::source_location loc) const {
+  return cast(*this, t, loc);
+}
 
 Tensor cast(const Tensor& x, DType dtype, Loc loc) {
   return Tensor(convert(x.value(), dtype, SourceLoc::from(loc)));
@@ -169,8 +197,9 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& c, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   ir::Value* k = cond.value();
   if (!k->type()->is_bool())
-    fail(loc, "where", "the condition must be a boolean (i1) tile, got " + type_str(k->type()) +
-                           "; compare it, e.g. x != 0");
+    fail(loc, "where",
+         "the condition must be a boolean (i1) tile, got " + type_str(k->type()) +
+             "; compare it, e.g. x != 0");
   ir::Value* x = a.value();
   ir::Value* y = c.value();
   bool ptrs = x->type()->is_pointer_like();
@@ -183,7 +212,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& c, Loc l) {
     x = convert(x, t, loc);
     y = convert(y, t, loc);
   } else if (x->type()->element() != y->type()->element()) {
-    fail(loc, "where", "pointer types differ: " + type_str(x->type()) + " and " + type_str(y->type()));
+    fail(loc, "where",
+         "pointer types differ: " + type_str(x->type()) + " and " + type_str(y->type()));
   }
   x = broadcast_to_shape(x, shape, loc, "where");
   y = broadcast_to_shape(y, shape, loc, "where");
@@ -191,13 +221,20 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& c, Loc l) {
   return Tensor(builder_at(loc).value(Opcode::Select, {k, x, y}, x->type()));
 }
 
+// A C++ scalar next to tile `t`: t's element type, or f32 when t holds integers and the scalar
+// is not one (the promotion rule of the operators).
+static Tensor scalar_next_to(const Tensor& t, double v, const SourceLoc& loc) {
+  DType dt = t.dtype();
+  if (!dtype_is_float(dt) && v != std::trunc(v))
+    dt = DType::f32;
+  return Tensor(detail::constant_like(v, dt, {}, loc));
+}
+
 Tensor where(const Tensor& cond, const Tensor& a, double c, Loc l) {
-  SourceLoc loc = SourceLoc::from(l);
-  return where(cond, a, Tensor(detail::constant_like(c, a.dtype(), {}, loc)), l);
+  return where(cond, a, scalar_next_to(a, c, SourceLoc::from(l)), l);
 }
 Tensor where(const Tensor& cond, double a, const Tensor& c, Loc l) {
-  SourceLoc loc = SourceLoc::from(l);
-  return where(cond, Tensor(detail::constant_like(a, c.dtype(), {}, loc)), c, l);
+  return where(cond, scalar_next_to(c, a, SourceLoc::from(l)), c, l);
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b, Loc l) {
@@ -207,10 +244,10 @@ Tensor maximum(const Tensor& a, const Tensor& b, Loc l) {
   return min_max(Opcode::Max, "maximum", a, b, SourceLoc::from(l));
 }
 Tensor minimum(const Tensor& a, double b, Loc l) {
-  return minimum(a, Tensor(detail::constant_like(b, a.dtype(), {}, SourceLoc::from(l))), l);
+  return minimum(a, scalar_next_to(a, b, SourceLoc::from(l)), l);
 }
 Tensor maximum(const Tensor& a, double b, Loc l) {
-  return maximum(a, Tensor(detail::constant_like(b, a.dtype(), {}, SourceLoc::from(l))), l);
+  return maximum(a, scalar_next_to(a, b, SourceLoc::from(l)), l);
 }
 
 Tensor fma(const Tensor& a, const Tensor& b, const Tensor& c, Loc l) {

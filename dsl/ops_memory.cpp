@@ -17,14 +17,16 @@ namespace {
 
 void check_pointer(ir::Value* ptr, const SourceLoc& loc, const char* op) {
   if (!ptr->type()->is_pointer_like())
-    fail(loc, op, "the first operand must be a pointer or a tile of pointers, got " +
-                      type_str(ptr->type()) + " (did you forget to add offsets to a Ptr?)");
+    fail(loc, op,
+         "the first operand must be a pointer or a tile of pointers, got " + type_str(ptr->type()) +
+             " (did you forget to add offsets to a Ptr?)");
 }
 
 ir::Value* check_mask(ir::Value* mask, const SourceLoc& loc, const char* op) {
   if (!mask->type()->is_bool())
-    fail(loc, op, "the mask must be a boolean (i1) tile, got " + type_str(mask->type()) +
-                      "; build it from a comparison such as offs < n");
+    fail(loc, op,
+         "the mask must be a boolean (i1) tile, got " + type_str(mask->type()) +
+             "; build it from a comparison such as offs < n");
   return mask;
 }
 
@@ -49,8 +51,7 @@ Tensor load_impl(ir::Value* ptr, ir::Value* mask, ir::Value* other, bool other_i
     if (other) {
       if (other->type()->is_pointer_like())
         fail(loc, "load", "`other` must be a number, got " + type_str(other->type()));
-      operands.push_back(
-          broadcast_to_shape(detail::convert(other, elem, loc), shape, loc, "load"));
+      operands.push_back(broadcast_to_shape(detail::convert(other, elem, loc), shape, loc, "load"));
     }
   }
   ir::Builder& b = builder_at(loc);

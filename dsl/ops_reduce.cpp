@@ -4,6 +4,8 @@
 #include "dsl/tracer.h"
 #include "dsl/type_rules.h"
 
+#include <optional>
+
 namespace tessel::lang {
 
 using detail::builder_at;
@@ -21,9 +23,9 @@ int normalize_axis(const ir::Value* v, int axis, const SourceLoc& loc, const cha
     fail(loc, op, "cannot reduce a scalar (" + type_str(v->type()) + ")");
   int a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank)
-    fail(loc, op, "axis " + std::to_string(axis) + " does not exist in " + type_str(v->type()) +
-                      " (rank " + std::to_string(rank) + ", valid axes 0.." +
-                      std::to_string(rank - 1) + ")");
+    fail(loc, op,
+         "axis " + std::to_string(axis) + " does not exist in " + type_str(v->type()) + " (rank " +
+             std::to_string(rank) + ", valid axes 0.." + std::to_string(rank - 1) + ")");
   return a;
 }
 
@@ -78,8 +80,8 @@ Tensor reduce(const Tensor& x, int axis, const std::function<Tensor(Tensor, Tens
   detail::Tracer& tracer = detail::Tracer::current(loc);
   ir::Builder& b = builder_at(loc);
   const ir::Type* elem = v->type()->element();
-  ir::Op* op = b.create(Opcode::Reduce, {v}, without_axis(b.ctx(), v->type(), a, elem),
-                        {Attr::of_int(a)});
+  ir::Op* op =
+      b.create(Opcode::Reduce, {v}, without_axis(b.ctx(), v->type(), a, elem), {Attr::of_int(a)});
   ir::Block& region = op->region(0);
   ir::Value* lhs = region.add_arg(elem);
   ir::Value* rhs = region.add_arg(elem);
@@ -87,14 +89,25 @@ Tensor reduce(const Tensor& x, int axis, const std::function<Tensor(Tensor, Tens
   ir::InsertionGuard guard(b);
   b.set_insertion_point_to_end(region);
   tracer.push_frame();
-  Tensor r = combine(Tensor(lhs), Tensor(rhs));
+  std::optional<Tensor> r;
+  try {
+    r = combine(Tensor(lhs), Tensor(rhs));
+  } catch (...) {
+    tracer.pop_frame();
+    throw;
+  }
   auto assigned = tracer.pop_frame();
   if (!assigned.empty())
     fail(loc, "reduce", "the combine function must not reassign handles from outside it");
-  if (!r.is_scalar())
-    fail(loc, "reduce", "the combine function must return a scalar, got " +
-                            type_str(r.value()->type()));
-  ir::Value* result = detail::convert(r.value(), detail::to_dtype(elem), loc);
+  for (const auto& inner : region.ops())
+    if (!inner->has(ir::PURE))
+      fail(loc, "reduce",
+           std::string("the combine function may only compute (found '") + inner->name() +
+               "'); loads, stores and control flow are not allowed");
+  if (!r->is_scalar())
+    fail(loc, "reduce",
+         "the combine function must return a scalar, got " + type_str(r->value()->type()));
+  ir::Value* result = detail::convert(r->value(), detail::to_dtype(elem), loc);
   b.set_location(loc);
   b.create(Opcode::Yield, {result}, std::span<const ir::Type* const>{});
   return Tensor(op->result());
@@ -111,16 +124,16 @@ static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, cons
   ir::Value* x = a.value();
   ir::Value* y = b.value();
   if (x->type()->rank() != 2 || y->type()->rank() != 2)
-    fail(loc, "dot", "operands must be 2-D tiles, got " + type_str(x->type()) + " and " +
-                         type_str(y->type()));
+    fail(loc, "dot",
+         "operands must be 2-D tiles, got " + type_str(x->type()) + " and " + type_str(y->type()));
   if (x->type()->is_pointer_like() || y->type()->is_pointer_like())
     fail(loc, "dot", "operands must be numbers, not pointers");
   auto xs = x->type()->dims();
   auto ys = y->type()->dims();
   if (xs[1] != ys[0])
-    fail(loc, "dot", "inner dimensions differ: " + type_str(x->type()) + " times " +
-                         type_str(y->type()) + " (" + std::to_string(xs[1]) + " vs " +
-                         std::to_string(ys[0]) + ")");
+    fail(loc, "dot",
+         "inner dimensions differ: " + type_str(x->type()) + " times " + type_str(y->type()) +
+             " (" + std::to_string(xs[1]) + " vs " + std::to_string(ys[0]) + ")");
   DType t = detail::promote(a.dtype(), b.dtype());
   x = detail::convert(x, t, loc);
   y = detail::convert(y, t, loc);
@@ -131,11 +144,11 @@ static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, cons
     c = acc->value();
     auto cs = c->type()->dims();
     if (Shape(cs.begin(), cs.end()) != out)
-      fail(loc, "dot", "the accumulator is " + type_str(c->type()) + " but the product is " +
-                           shape_str(out));
+      fail(loc, "dot",
+           "the accumulator is " + type_str(c->type()) + " but the product is " + shape_str(out));
     if (dtype_is_float(acc->dtype()) != dtype_is_float(t))
-      fail(loc, "dot", "accumulator " + type_str(c->type()) + " does not match operand type " +
-                           dtype_name(t));
+      fail(loc, "dot",
+           "accumulator " + type_str(c->type()) + " does not match operand type " + dtype_name(t));
     acc_type = acc->dtype();
   } else {
     c = detail::constant_like(0, acc_type, out, loc);

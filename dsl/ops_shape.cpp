@@ -25,20 +25,24 @@ static Tensor grid_query(Opcode opcode, const char* name, int axis, Loc l) {
   return Tensor(b.value(opcode, {}, b.ctx().i32(), {Attr::of_int(axis)}));
 }
 
-Tensor program_id(int axis, Loc l) { return grid_query(Opcode::ProgramId, "program_id", axis, l); }
+Tensor program_id(int axis, Loc l) {
+  return grid_query(Opcode::ProgramId, "program_id", axis, l);
+}
 Tensor num_programs(int axis, Loc l) {
   return grid_query(Opcode::NumPrograms, "num_programs", axis, l);
 }
 
 Tensor arange(int64_t start, int64_t end, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
+  if (start < INT32_MIN || start > INT32_MAX || end < INT32_MIN || end > INT32_MAX)
+    fail(loc, "arange",
+         "bounds [" + std::to_string(start) + ", " + std::to_string(end) + ") must fit in i32");
   int64_t n = end - start;
   if (n <= 0 || !ir::is_power_of_two(n))
-    fail(loc, "arange", "the range [" + std::to_string(start) + ", " + std::to_string(end) +
-                            ") has " + std::to_string(n) +
-                            " elements; it must be a positive power of two");
-  if (start < INT32_MIN || end > INT32_MAX)
-    fail(loc, "arange", "bounds must fit in i32");
+    fail(loc, "arange",
+         "the range [" + std::to_string(start) + ", " + std::to_string(end) + ") has " +
+             std::to_string(n) + " elements; it must be a positive power of two");
+  check_shape(Shape{n}, loc, "arange");
   ir::Builder& b = builder_at(loc);
   return Tensor(b.value(Opcode::Arange, {}, b.ctx().tensor({n}, b.ctx().i32()),
                         {Attr::of_int(start), Attr::of_int(end)}));
@@ -47,8 +51,8 @@ Tensor arange(int64_t start, int64_t end, Loc l) {
 Tensor arange(int64_t, const Tensor& end, Loc l) {
   fail(SourceLoc::from(l), "arange",
        "the bounds must be compile-time constants (C++ integers or Const<int> parameters), but "
-       "`end` is a run-time value of type " + type_str(end.value()->type()) +
-           "; use a Const<int> block size and a mask instead");
+       "`end` is a run-time value of type " +
+           type_str(end.value()->type()) + "; use a Const<int> block size and a mask instead");
 }
 
 Tensor full(const Shape& shape, double value, DType dtype, Loc l) {
@@ -69,8 +73,8 @@ Tensor scalar(double value, DType dtype, Loc l) {
 Tensor splat(const Tensor& s, const Shape& shape, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   if (!s.is_scalar())
-    fail(loc, "splat", "needs a scalar, got " + type_str(s.value()->type()) +
-                           "; use broadcast_to for tiles");
+    fail(loc, "splat",
+         "needs a scalar, got " + type_str(s.value()->type()) + "; use broadcast_to for tiles");
   check_shape(shape, loc, "splat");
   return Tensor(detail::broadcast_to_shape(s.value(), shape, loc, "splat"));
 }
@@ -87,9 +91,10 @@ Tensor reshape(const Tensor& x, const Shape& shape, Loc l) {
   ir::Value* v = x.value();
   int64_t n = std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
   if (n != v->type()->num_elements())
-    fail(loc, "reshape", "cannot reshape " + type_str(v->type()) + " (" +
-                             std::to_string(v->type()->num_elements()) + " elements) to " +
-                             shape_str(shape) + " (" + std::to_string(n) + " elements)");
+    fail(loc, "reshape",
+         "cannot reshape " + type_str(v->type()) + " (" +
+             std::to_string(v->type()->num_elements()) + " elements) to " + shape_str(shape) +
+             " (" + std::to_string(n) + " elements)");
   ir::Builder& b = builder_at(loc);
   const ir::Type* t = b.ctx().tensor(shape, v->type()->element());
   if (t == v->type())
@@ -106,8 +111,9 @@ Tensor expand_dims(const Tensor& x, int axis, Loc l) {
   if (axis < 0)
     axis += rank + 1;
   if (axis < 0 || axis > rank)
-    fail(loc, "expand_dims", "axis " + std::to_string(axis) + " is out of range for " +
-                                 type_str(v->type()) + " (valid: 0.." + std::to_string(rank) + ")");
+    fail(loc, "expand_dims",
+         "axis " + std::to_string(axis) + " is out of range for " + type_str(v->type()) +
+             " (valid: 0.." + std::to_string(rank) + ")");
   Shape s = x.shape();
   s.insert(s.begin() + axis, 1);
   ir::Builder& b = builder_at(loc);
@@ -125,8 +131,9 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& order, Loc l) {
   for (size_t i = 0; is_perm && i < sorted.size(); ++i)
     is_perm = sorted[i] == int64_t(i);
   if (!is_perm)
-    fail(loc, "permute", "order " + shape_str(order) + " is not a permutation of the " +
-                             std::to_string(in.size()) + " dims of " + type_str(v->type()));
+    fail(loc, "permute",
+         "order " + shape_str(order) + " is not a permutation of the " + std::to_string(in.size()) +
+             " dims of " + type_str(v->type()));
   Shape out;
   for (int64_t d : order)
     out.push_back(in[size_t(d)]);

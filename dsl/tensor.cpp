@@ -30,7 +30,7 @@ Tensor& Tensor::operator=(const Tensor& other) {
   return *this;
 }
 
-Tensor& Tensor::operator=(Tensor&& other) noexcept {
+Tensor& Tensor::operator=(Tensor&& other) {
   if (this != &other)
     assign(other.value_);
   return *this;
@@ -50,13 +50,17 @@ DType Tensor::dtype() const {
   return detail::to_dtype(e);
 }
 
-bool Tensor::is_pointer() const { return value()->type()->is_pointer_like(); }
+bool Tensor::is_pointer() const {
+  return value()->type()->is_pointer_like();
+}
 
 Shape Tensor::shape() const {
   auto d = value()->type()->dims();
   return Shape(d.begin(), d.end());
 }
 
-int Tensor::rank() const { return int(value()->type()->rank()); }
+int Tensor::rank() const {
+  return int(value()->type()->rank());
+}
 
 } // namespace tessel::lang

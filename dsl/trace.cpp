@@ -10,10 +10,14 @@ namespace tessel::lang {
 
 const char* param_kind_name(ParamKind k) {
   switch (k) {
-  case ParamKind::Ptr: return "Ptr";
-  case ParamKind::Int: return "Int";
-  case ParamKind::Float: return "Float";
-  case ParamKind::Const: return "Const";
+  case ParamKind::Ptr:
+    return "Ptr";
+  case ParamKind::Int:
+    return "Int";
+  case ParamKind::Float:
+    return "Float";
+  case ParamKind::Const:
+    return "Const";
   }
   TESSEL_UNREACHABLE("bad param kind");
 }

@@ -12,11 +12,17 @@ Tracer::Tracer(ir::Module& module, ir::Function& function)
   g_current = this;
 }
 
-Tracer::~Tracer() { g_current = previous_; }
+Tracer::~Tracer() {
+  g_current = previous_;
+}
 
-ir::Context& Tracer::ctx() { return module_.ctx; }
+ir::Context& Tracer::ctx() {
+  return module_.ctx;
+}
 
-Tracer* Tracer::current_or_null() { return g_current; }
+Tracer* Tracer::current_or_null() {
+  return g_current;
+}
 
 Tracer& Tracer::current(const SourceLoc& loc) {
   if (!g_current)

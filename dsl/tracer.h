@@ -5,6 +5,7 @@
 #include "tessel/ir/builder.h"
 #include "tessel/lang/tensor.h"
 
+#include <memory>
 #include <vector>
 
 namespace tessel::lang::detail {
@@ -38,6 +39,9 @@ public:
   // Called when `handle` (created at `handle_depth`) is reassigned; `original` is its old value.
   void note_assignment(Tensor* handle, int handle_depth, ir::Value* original);
 
+  // Keeps a block from a discovery trace alive until the trace ends (see dsl/control.cpp).
+  void keep(std::unique_ptr<ir::Block> block) { kept_.push_back(std::move(block)); }
+
   // Kernel parameters: the IR argument of each non-Const parameter.
   std::vector<ir::Value*> param_values;
 
@@ -46,6 +50,7 @@ private:
   ir::Function& function_;
   ir::Builder builder_;
   std::vector<std::vector<Assignment>> frames_;
+  std::vector<std::unique_ptr<ir::Block>> kept_;
   Tracer* previous_;
 };
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace tessel::lang::detail {
 
@@ -32,29 +33,47 @@ std::string type_str(const ir::Type* t) {
   return elem + shape_str(t->dims());
 }
 
+std::string format_value(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
 void fail(const SourceLoc& loc, std::string_view op, const std::string& message) {
   throw Error(loc, std::string(op) + ": " + message);
 }
 
 void check_shape(std::span<const int64_t> shape, const SourceLoc& loc, std::string_view op) {
+  int64_t elements = 1;
+  for (int64_t d : shape) {
+    if (d > 0 && elements <= kMaxTileElements)
+      elements *= d;
+  }
+  if (elements > kMaxTileElements)
+    fail(loc, op,
+         "shape " + shape_str(shape) +
+             " has more than 2^24 elements; a tile is what one "
+             "program holds at once — split the work over more programs or a loop");
   for (int64_t d : shape)
     if (!ir::is_power_of_two(d))
-      fail(loc, op, "shape " + shape_str(shape) + " has a dimension that is not a power of two (" +
-                        std::to_string(d) + "); tile shapes must be powers of two — pad with a "
-                        "larger tile and a mask");
+      fail(loc, op,
+           "shape " + shape_str(shape) + " has a dimension that is not a power of two (" +
+               std::to_string(d) +
+               "); tile shapes must be powers of two — pad with a "
+               "larger tile and a mask");
 }
 
-Shape broadcast_shapes(std::span<const int64_t> a, std::span<const int64_t> b,
-                       const SourceLoc& loc, std::string_view op) {
+Shape broadcast_shapes(std::span<const int64_t> a, std::span<const int64_t> b, const SourceLoc& loc,
+                       std::string_view op) {
   size_t rank = std::max(a.size(), b.size());
   Shape out(rank);
   for (size_t i = 0; i < rank; ++i) {
     int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
     if (da != db && da != 1 && db != 1)
-      fail(loc, op, "cannot broadcast shapes " + shape_str(a) + " and " + shape_str(b) +
-                        " (dimension " + std::to_string(i) + ": " + std::to_string(da) + " vs " +
-                        std::to_string(db) + ")");
+      fail(loc, op,
+           "cannot broadcast shapes " + shape_str(a) + " and " + shape_str(b) + " (dimension " +
+               std::to_string(i) + ": " + std::to_string(da) + " vs " + std::to_string(db) + ")");
     out[i] = std::max(da, db);
   }
   return out;
@@ -71,16 +90,19 @@ ir::Value* broadcast_to_shape(ir::Value* v, std::span<const int64_t> shape, cons
   if (have.empty())
     return b.value(ir::Opcode::Splat, {v}, ctx.tensor(shape, elem));
   if (have.size() > shape.size())
-    fail(loc, op, "cannot broadcast shape " + shape_str(have) + " to the lower-rank shape " +
-                      shape_str(shape));
+    fail(loc, op,
+         "cannot broadcast shape " + shape_str(have) + " to the lower-rank shape " +
+             shape_str(shape));
   // Prepend unit dims, then stretch the unit dims.
   while (v->type()->rank() < shape.size())
     v = b.value(ir::Opcode::ExpandDims, {v},
-                ctx.tensor([&] {
-                  Shape s(v->type()->dims().begin(), v->type()->dims().end());
-                  s.insert(s.begin(), 1);
-                  return s;
-                }(), elem),
+                ctx.tensor(
+                    [&] {
+                      Shape s(v->type()->dims().begin(), v->type()->dims().end());
+                      s.insert(s.begin(), 1);
+                      return s;
+                    }(),
+                    elem),
                 {ir::Attr::of_int(0)});
   auto now = v->type()->dims();
   for (size_t i = 0; i < shape.size(); ++i)
@@ -125,8 +147,8 @@ DType promote(DType a, DType b) {
 ir::Value* convert(ir::Value* v, DType t, const SourceLoc& loc) {
   const ir::Type* elem = v->type()->element();
   if (elem->is_pointer())
-    fail(loc, "cast", "cannot convert a pointer tile " + type_str(v->type()) + " to " +
-                          dtype_name(t));
+    fail(loc, "cast",
+         "cannot convert a pointer tile " + type_str(v->type()) + " to " + dtype_name(t));
   if (to_dtype(elem) == t)
     return v;
   ir::Builder& b = builder_at(loc);
@@ -135,13 +157,14 @@ ir::Value* convert(ir::Value* v, DType t, const SourceLoc& loc) {
 
 ir::Value* constant_like(double value, DType t, std::span<const int64_t> shape,
                          const SourceLoc& loc) {
-  if (!dtype_is_float(t)) {
-    unsigned bits = t == DType::i1 ? 1 : dtype_bytes(t) * 8;
-    double lo = t == DType::i1 ? 0 : -std::ldexp(1.0, int(bits) - 1);
-    double hi = t == DType::i1 ? 1 : std::ldexp(1.0, int(bits) - 1) - 1;
-    if (!(value >= lo && value <= hi))
-      fail(loc, "constant", "the value " + std::to_string(value) + " does not fit in " +
-                                dtype_name(t));
+  if (dtype_is_float(t)) {
+    value = round_to_dtype(value, t); // the constant is what the type can hold
+  } else if (!integer_fits(value, t)) {
+    if (value != std::trunc(value))
+      fail(loc, "constant",
+           "the value " + format_value(value) + " is not an integer, but the tile is " +
+               dtype_name(t) + "; convert the tile to a float type with .to() first");
+    fail(loc, "constant", "the value " + format_value(value) + " does not fit in " + dtype_name(t));
   }
   ir::Builder& b = builder_at(loc);
   return b.constant(b.ctx().tensor(shape, to_ir(b.ctx(), t)), value);

@@ -14,6 +14,8 @@ const ir::Type* to_ir(ir::Context& ctx, DType t);
 std::string shape_str(std::span<const int64_t> shape); // "[128, 64]"
 std::string type_str(const ir::Type* t);              // "tensor<128xf32>" as "f32[128]"
 
+// A double as a user wrote it ("0.5", "3", "1e+30").
+std::string format_value(double v);
 // Throws tessel::Error "FILE:LINE: OP: MESSAGE".
 [[noreturn]] void fail(const SourceLoc& loc, std::string_view op, const std::string& message);
 
@@ -30,7 +32,9 @@ DType promote(DType a, DType b);
 ir::Value* convert(ir::Value* v, DType t, const SourceLoc& loc);
 // A constant of `t` shaped like `shape`.
 ir::Value* constant_like(double value, DType t, std::span<const int64_t> shape, const SourceLoc& loc);
-// Checks that every dim is a power of two; `what` names the thing for the message.
+// The largest tile one program may hold (elements).
+inline constexpr int64_t kMaxTileElements = int64_t(1) << 24;
+// Checks that every dim is a power of two and that the tile is not larger than the limit.
 void check_shape(std::span<const int64_t> shape, const SourceLoc& loc, std::string_view op);
 
 } // namespace tessel::lang::detail

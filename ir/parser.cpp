@@ -11,6 +11,8 @@
 // Every error is a tessel::Error "<source>:LINE:COL: expected ..., found ...".
 #include "tessel/ir/parser.h"
 
+#include "tessel/dtype.h"
+
 #include "tessel/error.h"
 
 #include <cctype>
@@ -516,6 +518,11 @@ private:
     std::vector<Attr> attrs;
     for (size_t i = 0; i < raw.size(); ++i)
       attrs.push_back(convert_attr(raw[i], info->attrs[i], *info, float_result));
+    // A float `num` written in decimal (0.1 : f32) means the nearest value of the result type.
+    for (size_t i = 0; i < attrs.size(); ++i)
+      if (info->attrs[i].kind == AttrSpec::Kind::Num && attrs[i].kind == Attr::Kind::Float &&
+          float_result)
+        attrs[i].f = round_to_dtype(attrs[i].f, static_cast<DType>(types.front()->element()->scalar_kind()));
 
     Op* op = block.append(std::make_unique<Op>(info->opcode, std::move(operands), types,
                                                std::move(attrs), SourceLoc{}));

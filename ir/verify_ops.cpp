@@ -5,6 +5,11 @@
 // of variadic ops, types, shapes and attribute values.
 #include "ir/verify_ops.h"
 
+#include "tessel/dtype.h"
+#include "tessel/ir/printer.h"
+
+#include <cmath>
+
 #include <algorithm>
 
 namespace tessel::ir {
@@ -113,6 +118,15 @@ Message verify_constant(const Op& op) {
   const Type* t = op.result()->type();
   if (t->is_pointer_like())
     return "result must be a number or a tensor of numbers, found " + str(t);
+  const Attr& value = op.attrs()[0];
+  DType dt = static_cast<DType>(t->element()->scalar_kind());
+  if (value.kind == Attr::Kind::Float) {
+    if (!std::isnan(value.f) && round_to_dtype(value.f, dt) != value.f)
+      return "value " + format_float(value.f) + " is not exactly representable in " + str(t->element());
+  } else if (value.kind == Attr::Kind::Int) {
+    if (!integer_fits(double(value.i), dt) && dt != DType::i64)
+      return "value " + std::to_string(value.i) + " does not fit in " + str(t->element());
+  }
   return std::nullopt;
 }
 
@@ -318,6 +332,9 @@ Message verify_custom_reduce(const Op& op) {
   const Block& body = op.region(0);
   if (body.num_args() != 2 || body.arg(0)->type() != e || body.arg(1)->type() != e)
     return "combine region must take two " + str(e) + " arguments, found " + list(body.args());
+  for (const auto& inner : body.ops())
+    if (!inner->has(PURE) && !inner->has(TERMINATOR))
+      return std::string("combine region may only hold pure ops, found '") + inner->name() + "'";
   return types_match(yielded(op, 0), {e}, "combine region must yield one " + str(e));
 }
 

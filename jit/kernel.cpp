@@ -14,11 +14,14 @@
 #include "tessel/runtime/device.h"
 #include "tessel/support/dump.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <pthread.h>
 #include <vector>
 
 namespace tessel {
@@ -35,8 +38,20 @@ struct Specialization {
   int64_t stack_bytes = 0;
 };
 
-// Program instances run on the caller's thread when their tiles fit comfortably in its stack.
-constexpr int64_t kCallerStackBudget = 256 << 10;
+// Program instances run on the caller's thread when their tiles fit comfortably in its stack:
+// a quarter of the calling thread's stack size (read once per thread), at most 1 MiB.
+int64_t caller_stack_budget() {
+  thread_local const int64_t budget = [] {
+    pthread_attr_t attr;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      pthread_attr_getstacksize(&attr, &size);
+      pthread_attr_destroy(&attr);
+    }
+    return std::min<int64_t>(int64_t(size) / 4, int64_t(1) << 20);
+  }();
+  return budget;
+}
 
 struct RunContext {
   codegen::cpu::KernelEntry entry;
@@ -80,6 +95,14 @@ struct Kernel::Impl {
   }
 
   explicit Impl(lang::KernelDef d) : def(std::move(d)) {
+    bool valid_name = !def.name.empty() && !std::isdigit(static_cast<unsigned char>(def.name[0]));
+    for (char c : def.name)
+      valid_name =
+          valid_name && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.');
+    if (!valid_name)
+      throw Error("kernel name '" + def.name +
+                  "' is not valid: use letters, digits, '_' and '.', "
+                  "not starting with a digit");
     if (def.params.size() > kMaxParams)
       throw Error("kernel '" + def.name + "' has " + std::to_string(def.params.size()) +
                   " parameters; at most " + std::to_string(kMaxParams) + " are supported");
@@ -109,7 +132,7 @@ struct Kernel::Impl {
 
     check_host_pointers(args);
     jit::note_recompile(def, owned.empty() ? nullptr : &owned.back()->key, key,
-                       owned.empty() ? 0 : owned.size() - 1);
+                        owned.empty() ? 0 : owned.size() - 1);
     std::array<lang::ParamBinding, kMaxParams> bindings;
     jit::bindings_for(def, args, bindings);
     jit::CpuCompileResult compiled =
@@ -148,16 +171,24 @@ Kernel& Kernel::operator=(Kernel&&) noexcept = default;
 
 const char* kernel_source_name(KernelSource s) {
   switch (s) {
-  case KernelSource::none: return "none";
-  case KernelSource::memory: return "memory";
-  case KernelSource::disk: return "disk";
-  case KernelSource::compiled: return "compiled";
+  case KernelSource::none:
+    return "none";
+  case KernelSource::memory:
+    return "memory";
+  case KernelSource::disk:
+    return "disk";
+  case KernelSource::compiled:
+    return "compiled";
   }
   TESSEL_UNREACHABLE("bad KernelSource");
 }
 
-const std::string& Kernel::name() const { return impl_->def.name; }
-const lang::KernelDef& Kernel::def() const { return impl_->def; }
+const std::string& Kernel::name() const {
+  return impl_->def.name;
+}
+const lang::KernelDef& Kernel::def() const {
+  return impl_->def;
+}
 
 KernelStats Kernel::stats() const {
   KernelStats s;
@@ -192,7 +223,7 @@ void Kernel::launch_args(Grid grid, const LaunchOptions& options,
   jit::PackedArgs packed;
   jit::pack_args(k.def, args, packed);
   RunContext rc{spec->entry, packed.pointers.data(), dims.data()};
-  bool caller_can_run = spec->stack_bytes <= kCallerStackBudget;
+  bool caller_can_run = spec->stack_bytes <= caller_stack_budget();
   if (total == 1 && caller_can_run) {
     spec->entry(packed.pointers.data(), dims.data(), 0, 1);
     return;
@@ -207,9 +238,8 @@ std::string Kernel::ir_for_args(bool optimized, std::span<const detail::ArgValue
   (void)jit::signature_of(impl_->def, args); // checks the arguments
   std::array<lang::ParamBinding, kMaxParams> bindings;
   jit::bindings_for(impl_->def, args, bindings);
-  auto module = jit::trace_and_optimize(impl_->def,
-                                        std::span(bindings.data(), impl_->def.params.size()),
-                                        optimized, nullptr);
+  auto module = jit::trace_and_optimize(
+      impl_->def, std::span(bindings.data(), impl_->def.params.size()), optimized, nullptr);
   return ir::print(*module);
 }
 

@@ -48,11 +48,13 @@ uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
     if (a.kind != ArgValue::Kind::Pointer)
       bad_arg(def, i, std::string("expects a pointer or TensorView, got ") + a.cpp_type);
     if (a.device != DeviceKind::cpu)
-      bad_arg(def, i, "got a device (CUDA) buffer, but this launch runs on the CPU backend; pass "
-                      "host memory");
+      bad_arg(def, i,
+              "got a device (CUDA) buffer, but this launch runs on the CPU backend; pass "
+              "host memory");
     if (p.dtype_fixed && a.dtype != p.dtype)
-      bad_arg(def, i, std::string("expects elements of type ") + dtype_name(p.dtype) + ", got " +
-                          dtype_name(a.dtype));
+      bad_arg(def, i,
+              std::string("expects elements of type ") + dtype_name(p.dtype) + ", got " +
+                  dtype_name(a.dtype));
     bool aligned16 = (reinterpret_cast<uintptr_t>(a.ptr) % 16) == 0;
     return kPtrTag | (uint64_t(a.dtype) << 8) | uint64_t(aligned16);
   }
@@ -69,8 +71,10 @@ uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
     return kFloatTag;
   case ParamKind::Const: {
     if (a.kind == ArgValue::Kind::Pointer)
-      bad_arg(def, i, std::string("is a compile-time constant and needs a number known when the "
-                                  "kernel is launched, got ") + a.cpp_type);
+      bad_arg(def, i,
+              std::string("is a compile-time constant and needs a number known when the "
+                          "kernel is launched, got ") +
+                  a.cpp_type);
     if (dtype_is_float(p.dtype)) {
       double v = a.kind == ArgValue::Kind::Float ? a.f : double(a.i);
       uint64_t bits;
@@ -78,8 +82,13 @@ uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
       return bits;
     }
     if (a.kind == ArgValue::Kind::Float)
-      bad_arg(def, i, "is an integer compile-time constant, got the floating-point value " +
-                          std::to_string(a.f));
+      bad_arg(def, i,
+              "is an integer compile-time constant, got the floating-point value " +
+                  std::to_string(a.f));
+    if (a.i < p.const_min || a.i > p.const_max)
+      bad_arg(def, i,
+              "value " + std::to_string(a.i) + " is outside the range of its C++ type (" +
+                  std::to_string(p.const_min) + " to " + std::to_string(p.const_max) + ")");
     return uint64_t(a.i);
   }
   }
@@ -137,6 +146,12 @@ std::array<int32_t, 3> check_grid(const lang::KernelDef& def, const Grid& grid) 
                   std::to_string(dims[d]) + "; it must be between 0 and 2^31-1");
     out[size_t(d)] = int32_t(dims[d]);
   }
+  int64_t total = 0;
+  if (__builtin_mul_overflow(dims[0], dims[1], &total) ||
+      __builtin_mul_overflow(total, dims[2], &total) || total > (int64_t(1) << 48))
+    throw Error("kernel '" + def.name + "': grid " + std::to_string(dims[0]) + " x " +
+                std::to_string(dims[1]) + " x " + std::to_string(dims[2]) +
+                " has more than 2^48 programs");
   return out;
 }
 

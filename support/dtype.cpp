@@ -3,6 +3,8 @@
 
 #include "tessel/error.h"
 
+#include <cmath>
+
 namespace tessel {
 
 const char* dtype_name(DType t) {
@@ -96,6 +98,42 @@ uint16_t float_to_bfloat16(float f) {
     return uint16_t((u >> 16) | 0x40);
   u += 0x7fffu + ((u >> 16) & 1);
   return uint16_t(u >> 16);
+}
+
+// f64 -> f32 rounded to odd: truncated toward zero, with the last bit set when inexact. Rounding
+// that to 16 bits (nearest even) then gives the correctly rounded 16-bit value of `v`.
+static float round_to_odd_f32(double v) {
+  float f = static_cast<float>(v);
+  if (std::isnan(v) || static_cast<double>(f) == v)
+    return f;
+  uint32_t bits = bits_of(f);
+  if (std::fabs(static_cast<double>(f)) > std::fabs(v))
+    bits -= 1; // rounded away from zero: step back toward zero
+  return float_of(bits | 1);
+}
+
+double round_to_dtype(double v, DType t) {
+  switch (t) {
+  case DType::f64: return v;
+  case DType::f32: return static_cast<double>(static_cast<float>(v));
+  case DType::f16: return half_to_float(float_to_half(round_to_odd_f32(v)));
+  case DType::bf16: return bfloat16_to_float(float_to_bfloat16(round_to_odd_f32(v)));
+  case DType::i1:
+  case DType::i8:
+  case DType::i16:
+  case DType::i32:
+  case DType::i64: return v;
+  }
+  TESSEL_UNREACHABLE("bad dtype");
+}
+
+bool integer_fits(double v, DType t) {
+  if (dtype_is_float(t) || v != std::trunc(v))
+    return false;
+  if (t == DType::i1)
+    return v == 0 || v == 1;
+  double limit = std::ldexp(1.0, int(dtype_bytes(t) * 8) - 1); // 2^(bits-1), exact
+  return v >= -limit && v < limit;
 }
 
 half::half(float f) : bits(float_to_half(f)) {}

@@ -79,12 +79,23 @@ void Lowering::lower_for(const ir::Op& op) {
   const ir::Block& body = op.region(0);
   size_t n = op.num_operands() - 3;
   if (body.num_args() != n + 1 || op.num_results() != n)
-    unsupported(op, "the region must take the induction variable and one argument per carried value");
+    unsupported(op,
+                "the region must take the induction variable and one argument per carried value");
   llvm::Value* lo = scalar(op.operand(0));
   llvm::Value* hi = scalar(op.operand(1));
   llvm::Value* step = scalar(op.operand(2));
-  if (!lo->getType()->isIntegerTy() || lo->getType() != hi->getType() || lo->getType() != step->getType())
+  if (!lo->getType()->isIntegerTy() || lo->getType() != hi->getType() ||
+      lo->getType() != step->getType())
     unsupported(op, "lo, hi and step must be integers of one type");
+
+  // The induction variable counts in i64 (for narrower types), so `iv + step` near the type's
+  // maximum cannot wrap into an endless loop; a step <= 0 runs no iteration (ir.h).
+  llvm::Type* iv_type = lo->getType();
+  llvm::Type* wide = iv_type->getIntegerBitWidth() < 64 ? b.getInt64Ty() : iv_type;
+  lo = b.CreateSExt(lo, wide);
+  hi = b.CreateSExt(hi, wide);
+  llvm::Value* step_positive = b.CreateICmpSGT(step, llvm::ConstantInt::get(iv_type, 0));
+  step = b.CreateSExt(step, wide);
 
   std::vector<const ir::Value*> inits(op.operands().begin() + 3, op.operands().end());
   std::vector<llvm::Value*> storage(n, nullptr);
@@ -99,7 +110,7 @@ void Lowering::lower_for(const ir::Op& op) {
   auto* exit = llvm::BasicBlock::Create(ctx, "for.exit", llfn);
   b.CreateBr(header);
   b.SetInsertPoint(header);
-  llvm::PHINode* iv = b.CreatePHI(lo->getType(), 2, "iv");
+  llvm::PHINode* iv = b.CreatePHI(wide, 2, "iv");
   iv->addIncoming(lo, pre);
   std::vector<llvm::PHINode*> phis(n, nullptr);
   for (size_t j = 0; j < n; ++j)
@@ -107,10 +118,10 @@ void Lowering::lower_for(const ir::Op& op) {
       phis[j] = b.CreatePHI(compute_type(inits[j]->type()), 2, "carried");
       phis[j]->addIncoming(scalar(inits[j]), pre);
     }
-  b.CreateCondBr(b.CreateICmpSLT(iv, hi), loop, exit);
+  b.CreateCondBr(b.CreateAnd(step_positive, b.CreateICmpSLT(iv, hi)), loop, exit);
 
   b.SetInsertPoint(loop);
-  bind(body.arg(0), iv);
+  bind(body.arg(0), b.CreateTrunc(iv, iv_type));
   for (size_t j = 0; j < n; ++j)
     bind(body.arg(j + 1), storage[j] ? storage[j] : phis[j]);
   const ir::Op* yield = lower_region_ops(body, op);
@@ -120,7 +131,7 @@ void Lowering::lower_for(const ir::Op& op) {
   if (next.size() != n)
     unsupported(op, fmt::format("the body yields {} values for {} carried values", next.size(), n));
   std::vector<llvm::Value*> scalars = write_values(next, storage, /*may_alias=*/true);
-  llvm::Value* iv_next = b.CreateAdd(iv, step);
+  llvm::Value* iv_next = b.CreateAdd(iv, step, "", /*HasNUW=*/false, /*HasNSW=*/wide != iv_type);
   llvm::BasicBlock* latch = b.GetInsertBlock();
   iv->addIncoming(iv_next, latch);
   for (size_t j = 0; j < n; ++j)
@@ -154,7 +165,8 @@ void Lowering::lower_if(const ir::Op& op) {
     if (yield)
       vals.assign(yield->operands().begin(), yield->operands().end());
     if (vals.size() != n)
-      unsupported(op, fmt::format("region {} yields {} values for {} results", arm, vals.size(), n));
+      unsupported(op,
+                  fmt::format("region {} yields {} values for {} results", arm, vals.size(), n));
     arm_scalars[arm] = write_values(vals, storage, /*may_alias=*/false);
     arm_end[arm] = b.GetInsertBlock();
     b.CreateBr(merge);

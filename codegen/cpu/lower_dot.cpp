@@ -31,36 +31,59 @@ void Lowering::lower_dot(const ir::Op& op) {
   auto c_at = [&](llvm::Value* i, llvm::Value* j) {
     return b.CreateInBoundsGEP(ct, c, b.CreateAdd(b.CreateShl(i, log2_exact(n)), j));
   };
-  loop_nest(rt->dims(), [&](const Index& idx) { b.CreateStore(element(acc, idx), c_at(idx[0], idx[1])); });
-  // Operands are read many times: store them unless they already are.
-  stored(a);
-  stored(bm);
+  loop_nest(rt->dims(),
+            [&](const Index& idx) { b.CreateStore(element(acc, idx), c_at(idx[0], idx[1])); });
+  // Operands are read many times: read them from arrays. A lazy operand is copied into a
+  // temporary here, without changing its representation: it may be defined outside this region,
+  // and its other uses (after an `if` that skipped this dot, say) must not read the temporary.
+  auto operand_array = [&](const ir::Value* v) -> llvm::Value* {
+    const Rep& r = rep(v);
+    if (r.kind == Rep::Kind::Stored)
+      return r.storage;
+    llvm::Value* tmp = new_array(v->type());
+    copy_into(v, tmp);
+    return tmp;
+  };
+  llvm::Value* a_array = operand_array(a);
+  llvm::Value* b_array = operand_array(bm);
+  auto read = [&](llvm::Value* array, const ir::Value* v, const Index& idx) {
+    return load_element(element_address(array, v->type(), idx), v->type()->element());
+  };
   auto widen = [&](llvm::Value* v, const ir::Type* t) -> llvm::Value* {
     if (fl)
       return b.CreateFPCast(v, ct);
     return t->element()->is_bool() ? b.CreateZExt(v, ct) : b.CreateSExtOrTrunc(v, ct);
   };
-  counted_loop(i64(0), i64(m), [&](llvm::Value* i) {
-    counted_loop(i64(0), i64(k), [&](llvm::Value* kk) {
-      llvm::Value* av = widen(element(a, {i, kk}), a->type());
-      counted_loop(i64(0), i64(n), [&](llvm::Value* j) {
-        llvm::Value* bv = widen(element(bm, {kk, j}), bm->type());
-        llvm::Value* p = c_at(i, j);
-        llvm::Value* old = b.CreateLoad(ct, p);
-        llvm::Value* sum;
-        if (fl) {
-          auto* mul = llvm::cast<llvm::Instruction>(b.CreateFMul(av, bv));
-          mul->setHasAllowContract(true);
-          auto* add = llvm::cast<llvm::Instruction>(b.CreateFAdd(old, mul));
-          add->setHasAllowContract(true);
-          sum = add;
-        } else {
-          sum = b.CreateAdd(old, b.CreateMul(av, bv));
-        }
-        b.CreateStore(sum, p);
-      }, "dot.n");
-    }, "dot.k");
-  }, "dot.m");
+  counted_loop(
+      i64(0), i64(m),
+      [&](llvm::Value* i) {
+        counted_loop(
+            i64(0), i64(k),
+            [&](llvm::Value* kk) {
+              llvm::Value* av = widen(read(a_array, a, {i, kk}), a->type());
+              counted_loop(
+                  i64(0), i64(n),
+                  [&](llvm::Value* j) {
+                    llvm::Value* bv = widen(read(b_array, bm, {kk, j}), bm->type());
+                    llvm::Value* p = c_at(i, j);
+                    llvm::Value* old = b.CreateLoad(ct, p);
+                    llvm::Value* sum;
+                    if (fl) {
+                      auto* mul = llvm::cast<llvm::Instruction>(b.CreateFMul(av, bv));
+                      mul->setHasAllowContract(true);
+                      auto* add = llvm::cast<llvm::Instruction>(b.CreateFAdd(old, mul));
+                      add->setHasAllowContract(true);
+                      sum = add;
+                    } else {
+                      sum = b.CreateAdd(old, b.CreateMul(av, bv));
+                    }
+                    b.CreateStore(sum, p);
+                  },
+                  "dot.n");
+            },
+            "dot.k");
+      },
+      "dot.m");
   if (ct == storage_type(out_elem)) {
     set_stored(op.result(), c);
     return;

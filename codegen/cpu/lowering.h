@@ -103,6 +103,8 @@ public:
   llvm::Value* round_to(llvm::Value* v, const ir::Type* elem); // f16/bf16 rounding of an f32
   llvm::Value* constant_of(const ir::Type* elem, const ir::Attr& value);
   llvm::Value* cast_value(llvm::Value* v, const ir::Type* from, const ir::Type* to);
+  // An f64 rounded once to f16 or bf16 (`to`), returned in the f32 compute type.
+  llvm::Value* narrow_from_f64(llvm::Value* d, const ir::Type* to);
   // Per-element cost of evaluating `v` lazily (0 for scalars); decides materialisation.
   int lazy_cost(const ir::Value* v);
   static bool can_be_lazy(ir::Opcode op);

@@ -39,6 +39,10 @@ float half_to_float(uint16_t bits);
 uint16_t float_to_half(float f);        // round to nearest even; NaN stays NaN
 float bfloat16_to_float(uint16_t bits);
 uint16_t float_to_bfloat16(float f);    // round to nearest even; NaN stays NaN
+// `v` rounded once (nearest even) to the float type `t`; integers types return `v` unchanged.
+double round_to_dtype(double v, DType t);
+// True when `v` is an integer that integer type `t` holds (i1: 0 or 1).
+bool integer_fits(double v, DType t);
 
 // The DType of a C++ element type, for typed pointers and host buffers.
 template <class T> struct dtype_of;

@@ -45,7 +45,7 @@ std::unique_ptr<Module> module_with_op(const OpInfo& info) {
       attrs.push_back(Attr::of_float(0.1 * double(i + 1)));
       break;
     case AttrSpec::Kind::Num:
-      attrs.push_back(Attr::of_float(-1.5e-7)); // the first result is a float tile
+      attrs.push_back(Attr::of_float(double(-1.5e-7f))); // the first result is an f32 tile
       break;
     case AttrSpec::Kind::Ints:
       attrs.push_back(Attr::of_ints({1, 0, -2}));
@@ -132,7 +132,7 @@ const char* const kCanonical = R"(kernel @softmaxish(%arg0: ptr<f32> {div = 16},
   } {
   ^(%35: i32, %36: f32):
     %37 = add %35, %21 : i32
-    %38 = constant {value = 1e+30} : f32
+    %38 = constant {value = 1.0000000150474662e+30} : f32
     %39 = min %36, %38 : f32
     yield %37, %39
   }
@@ -156,7 +156,7 @@ kernel @shapes(%arg0: tensor<4x8xf16>, %arg1: tensor<8x16xf16>) {
   %8 = constant {value = -0.0} : bf16
   %9 = constant {value = nan} : f64
   %10 = constant {value = -9223372036854775808} : i64
-  %11 = constant {value = 2.5e-07} : f32
+  %11 = constant {value = 2.499999993688107e-07} : f32
   return
 }
 )";

@@ -25,13 +25,16 @@
 //    ordered (as on a GPU, where the program's threads are not): an in-place update must not read
 //    elements that another element of the same store writes.
 //  * `reduce_* {axis}` removes `axis` from the shape. The order of combination is unspecified
-//    (sums may differ from a sequential loop by rounding). `reduce_argmax/argmin` return the i32
-//    index of the first maximum/minimum. `reduce {axis}` combines with its region, whose block takes
+//    (sums may differ from a sequential loop by rounding); f16/bf16 sums and scans accumulate in
+//    f32 and round once. `reduce_argmax/argmin` return the i32 index of the first maximum/minimum,
+//    ignoring NaN elements (like min/max). `reduce {axis}` combines with its region, whose block takes
 //    two scalars of the element type and yields one; the combine must be associative.
 //    `scan_sum {axis}` is the inclusive prefix sum along `axis`.
 //  * `dot a, b, acc`: a is MxK, b is KxN, acc and the result MxN; products accumulate into acc's
-//    element type (f32 for float operands, i32 for integer operands).
-//  * `for lo, hi, step, inits...` runs its region for iv = lo, lo+step, ... while iv < hi (step > 0);
+//    element type (f32 for float operands, i32 for integer operands); f16/bf16 accumulators
+//    accumulate in f32 and round once.
+//  * `for lo, hi, step, inits...` runs its region for iv = lo, lo+step, ... while iv < hi (computed
+//    without overflow; a step <= 0 runs no iteration);
 //    the region's arguments are (iv, carried...), its `yield` gives the next carried values, and the
 //    op's results are the final carried values. `if cond, ...` runs region 0 or region 1, each ending
 //    in `yield` of the results. `while inits...`: region 0 takes the carried values and ends in

@@ -6,8 +6,11 @@
 //
 // Each launch computes the argument signature (pointer element types and 16-byte alignment,
 // integers' ==1 and divisibility by 16, Const values) and looks it up in the kernel's table of
-// specializations: a hit runs the compiled code with no tracing, no compiling, no heap allocation
-// and no lock; a miss traces, optimises and compiles once (concurrent first calls compile once).
+// specializations: a hit runs the compiled code with no tracing, no compiling, no heap allocation,
+// no hashing and a lock-free lookup (a launch of more than one program then hands the programs to
+// the thread pool, which takes its own lock); a miss traces, optimises and compiles once
+// (concurrent first calls compile once). A kernel's first 64 specializations are looked up
+// lock-free; more than that fall back to a map under a mutex.
 #pragma once
 
 #include "tessel/dtype.h"
@@ -78,7 +81,11 @@ template <class T> ArgValue to_arg(const T& v) {
   } else if constexpr (std::is_integral_v<U>) {
     a.kind = ArgValue::Kind::Int;
     a.dtype = sizeof(U) > 4 ? DType::i64 : DType::i32;
-    a.i = static_cast<int64_t>(v);
+    // An unsigned value above INT64_MAX saturates, so range checks reject it instead of wrapping.
+    if constexpr (std::is_unsigned_v<U> && sizeof(U) >= 8)
+      a.i = v > uint64_t(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(v);
+    else
+      a.i = static_cast<int64_t>(v);
     a.cpp_type = "an integer";
   } else if constexpr (std::is_floating_point_v<U>) {
     a.kind = ArgValue::Kind::Float;

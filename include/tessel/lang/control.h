@@ -4,7 +4,9 @@
 // Carried values are found, not declared: a handle created outside a body and reassigned inside
 // it becomes a loop-carried value (for_range, while_) or a branch result (if_). To learn which
 // handles a loop body assigns, the body is traced twice (once to discover, once with those
-// handles bound to the loop's block arguments), so its C++ side effects happen twice.
+// handles bound to the loop's block arguments), so its C++ side effects happen twice. Capture
+// handles by reference (`[&]`): a `[=]() mutable` body reassigns its own copies, and the loop
+// result is lost.
 //
 //   auto acc = tl::zeros({BLOCK}, tl::f32);
 //   tl::for_range(0, n, BLOCK, [&](tl::Int k) { acc = acc + tl::load(p + k + offs, mask); });

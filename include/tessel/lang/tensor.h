@@ -41,7 +41,7 @@ public:
   // Reassignment. Inside a control-flow body, assigning a handle created outside the body makes
   // it a carried value / branch result of that body.
   Tensor& operator=(const Tensor& other);
-  Tensor& operator=(Tensor&& other) noexcept;
+  Tensor& operator=(Tensor&& other);
   ~Tensor() = default;
 
   // The element type; for a tensor of pointers, the pointee's type.
@@ -192,6 +192,12 @@ TESSEL_COMPOUND_ASSIGNMENT(+=, Add)
 TESSEL_COMPOUND_ASSIGNMENT(-=, Sub)
 TESSEL_COMPOUND_ASSIGNMENT(*=, Mul)
 TESSEL_COMPOUND_ASSIGNMENT(/=, Div)
+TESSEL_COMPOUND_ASSIGNMENT(%=, Rem)
+TESSEL_COMPOUND_ASSIGNMENT(&=, And)
+TESSEL_COMPOUND_ASSIGNMENT(|=, Or)
+TESSEL_COMPOUND_ASSIGNMENT(^=, Xor)
+TESSEL_COMPOUND_ASSIGNMENT(<<=, Shl)
+TESSEL_COMPOUND_ASSIGNMENT(>>=, Shr)
 #undef TESSEL_COMPOUND_ASSIGNMENT
 
 } // namespace tessel::lang

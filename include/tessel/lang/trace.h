@@ -9,7 +9,9 @@
 
 #include "tessel/lang/tensor.h"
 
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -29,6 +31,8 @@ struct ParamSpec {
   ParamKind kind;
   DType dtype = DType::i32; // Ptr: element type when fixed; Int: i32; Float: f32; Const: value type
   bool dtype_fixed = false; // PtrOf<T>
+  // Const<integral>: the C++ type's range, checked at launch.
+  int64_t const_min = INT64_MIN, const_max = INT64_MAX;
 };
 
 const char* param_kind_name(ParamKind k); // "Ptr", "Int", ...
@@ -81,12 +85,16 @@ template <> struct ParamTraits<Float> {
 };
 template <class T> struct ParamTraits<Const<T>> {
   static ParamSpec spec() {
-    if constexpr (std::is_same_v<T, bool>)
-      return {ParamKind::Const, DType::i1, true};
-    else if constexpr (std::is_integral_v<T>)
-      return {ParamKind::Const, sizeof(T) > 4 ? DType::i64 : DType::i32, true};
-    else
+    if constexpr (std::is_same_v<T, bool>) {
+      return {ParamKind::Const, DType::i1, true, 0, 1};
+    } else if constexpr (std::is_integral_v<T>) {
+      constexpr auto hi = std::numeric_limits<T>::max();
+      return {ParamKind::Const, sizeof(T) > 4 ? DType::i64 : DType::i32, true,
+              int64_t(std::numeric_limits<T>::min()),
+              uint64_t(hi) > uint64_t(INT64_MAX) ? INT64_MAX : int64_t(hi)};
+    } else {
       return {ParamKind::Const, sizeof(T) > 4 ? DType::f64 : DType::f32, true};
+    }
   }
   static Const<T> make(size_t, const ParamBinding& b) {
     if constexpr (std::is_integral_v<T>)
@@ -117,7 +125,6 @@ KernelDef make_kernel_def_impl(std::string name, F fn, std::tuple<P...>*,
 }
 
 template <class F> KernelDef make_kernel_def(std::string name, F fn) {
-  static_assert(!std::is_same_v<F, F*>, "");
   using Params = typename LambdaSignature<F>::Params;
   return make_kernel_def_impl(std::move(name), std::move(fn), static_cast<Params*>(nullptr),
                               std::make_index_sequence<std::tuple_size_v<Params>>{});
