@@ -8,6 +8,8 @@
 
 #include "../src/half.h"
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -15,16 +17,32 @@
 
 namespace tessel::sim::testing {
 
+// Where the compiled validation PTX lives: $TESSEL_SIM_KERNEL_DIR, the build tree's directory,
+// or `kernels/` beside the test binary's directory (a relocated bundle: sim/tests/../kernels).
+inline std::vector<std::string> kernel_dirs() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("TESSEL_SIM_KERNEL_DIR"))
+    dirs.push_back(env);
+  dirs.push_back(TESSEL_SIM_KERNEL_DIR);
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec)
+    dirs.push_back((exe.parent_path().parent_path() / "kernels").string());
+  return dirs;
+}
+
 // The PTX of kernels/<name>.cu for sm_<arch>, or "" (and the test is skipped by the caller
 // via SIM_LOAD_PTX) when nvcc was missing.
 inline std::string kernel_ptx(const std::string& name, int arch) {
-  std::ifstream f(std::string(TESSEL_SIM_KERNEL_DIR) + "/" + name + ".sm_" + std::to_string(arch) +
-                  ".ptx");
-  if (!f)
-    return "";
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  for (const std::string& dir : kernel_dirs()) {
+    std::ifstream f(dir + "/" + name + ".sm_" + std::to_string(arch) + ".ptx");
+    if (!f)
+      continue;
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+  return "";
 }
 
 #define SIM_LOAD_PTX(var, name, arch)                                                              \
