@@ -1,16 +1,28 @@
-// Kernel: argument checking, the specialization table, and CPU launches.
+// Kernel: argument checking, the specialization table, and launches on the CPU backend, a CUDA
+// GPU, or the simulated device.
 //
 // The table is a fixed array of published entries read without a lock: a launch computes one key
 // word per parameter on the stack, scans the (few) entries, and runs. A miss takes the compile
 // mutex, looks again (another thread may have compiled it meanwhile), loads it from the disk cache
 // or compiles it (jit/compiler.h), and publishes the entry with a release store, so concurrent
 // first calls compile once.
+//
+// The device is part of the key (SignatureKey::launch): host pointers select the CPU entry point;
+// device buffers select a GPU entry — a cubin loaded as a CUDA module, or the PTX parsed by the
+// simulator — compiled by jit/gpu_compiler.h for the device's target with the launch's
+// num_warps and num_stages. A GPU launch packs the same argument array as the CPU one (one
+// pointer per IR argument: the cuLaunchKernel convention) and launches num_warps * 32 threads
+// per program with the kernel's dynamic shared memory.
 #include "tessel/jit/kernel.h"
 
 #include "jit/compiler.h"
+#include "jit/gpu_compiler.h"
 #include "jit/signature.h"
 #include "jit/thread_pool.h"
 #include "tessel/ir/printer.h"
+#include "runtime/sim_device.h"
+#include "tessel/codegen/target.h"
+#include "tessel/runtime/cuda_module.h"
 #include "tessel/runtime/device.h"
 #include "tessel/support/dump.h"
 
@@ -36,7 +48,49 @@ struct Specialization {
   std::unique_ptr<codegen::cpu::CompiledKernel> cpu;
   codegen::cpu::KernelEntry entry = nullptr;
   int64_t stack_bytes = 0;
+
+  // A GPU specialization (key.device cuda or sim): the grid is the launch's.
+  runtime::LaunchDims gpu_dims;
+  runtime::CudaModule cuda_module;
+  runtime::CudaFunction cuda_function;
+  std::shared_ptr<const runtime::simdev::SimKernel> sim_kernel;
 };
+
+// The target a CUDA device runs: its own SM version where codegen has it, else the closest older
+// one of the same major version (cubins run on later minor versions of their major), sm_90a on
+// an sm_90 GPU.
+codegen::Target cuda_target(const std::string& kernel, int ordinal) {
+  if (!runtime::cuda_available())
+    throw Error("kernel '" + kernel + "': its pointer arguments are CUDA device buffers, so it "
+                "would run on CUDA device " + std::to_string(ordinal) + ", but CUDA is not "
+                "available: " + runtime::driver_info().error +
+                ". Run on the PTX simulator with TESSEL_DEVICE=sim, or pass host memory to run "
+                "on the CPU backend");
+  runtime::Device device = runtime::Device::get(ordinal);
+  const runtime::DeviceProperties& p = device.properties();
+  int sm = p.sm_version();
+  if (sm == 90)
+    return codegen::Target::nvptx(90, /*arch_specific=*/true);
+  for (int candidate : {89, 86, 80})
+    if (candidate / 10 == sm / 10 && candidate <= sm)
+      return codegen::Target::nvptx(candidate);
+  throw Error("kernel '" + kernel + "': CUDA device " + std::to_string(ordinal) + " (" + p.name +
+              ") is sm_" + std::to_string(sm) +
+              "; tessel compiles for sm_80, sm_86, sm_89 and sm_90 (and GPUs that run their "
+              "cubins)");
+}
+
+CompileTimes gpu_times(const jit::GpuCompileResult& r) {
+  const codegen::gpu::StageTimes& t = r.kernel.times;
+  CompileTimes c;
+  c.trace_ms = r.trace_ms;
+  c.cache_ms = r.cache_ms;
+  c.lower_ms = t.layout_ms + t.lower_ms;
+  c.optimize_ms = t.libdevice_ms + t.optimize_ms;
+  c.codegen_ms = t.ptx_ms;
+  c.link_ms = t.cubin_ms;
+  return c;
+}
 
 // Program instances run on the caller's thread when their tiles fit comfortably in its stack:
 // a quarter of the calling thread's stack size (read once per thread), at most 1 MiB.
@@ -82,10 +136,17 @@ struct Kernel::Impl {
 
   // A raw device pointer passed to a CPU launch would crash inside the kernel. Checked when a
   // specialization is made (not on every launch: it costs a driver call per pointer), and only
-  // in processes that have loaded the CUDA driver (CPU-only programs never load it).
+  // in processes that have loaded the CUDA driver (CPU-only programs never load it) or allocated
+  // simulated memory.
   void check_host_pointers(std::span<const detail::ArgValue> args) const {
     for (size_t i = 0; i < args.size(); ++i) {
       const detail::ArgValue& a = args[i];
+      if (a.kind == detail::ArgValue::Kind::Pointer && a.device == DeviceKind::cpu &&
+          runtime::simdev::owns(a.ptr))
+        throw Error("kernel '" + def.name + "': argument " + std::to_string(i) +
+                    " points at simulated-device memory (TESSEL_DEVICE=sim), but as a raw "
+                    "pointer it makes this launch run on the CPU backend; pass the buffer's "
+                    "view() to run on the simulated device, or copy it to the host");
       if (a.kind == detail::ArgValue::Kind::Pointer && a.device == DeviceKind::cpu &&
           runtime::pointer_device_if_loaded(a.ptr) == DeviceKind::cuda)
         throw Error("kernel '" + def.name + "': argument " + std::to_string(i) +
@@ -121,34 +182,40 @@ struct Kernel::Impl {
   // The miss path: `source` says whether this call loaded the code from disk or compiled it
   // (memory when another thread published it meanwhile).
   Specialization* find_or_compile(const SignatureKey& key, std::span<const detail::ArgValue> args,
-                                  KernelSource& source) {
+                                  const LaunchOptions& options, KernelSource& source) {
     source = KernelSource::memory;
     std::lock_guard lock(compile_mutex);
     if (Specialization* s = find(key))
       return s;
     std::vector<uint64_t> flat(key.words.begin(), key.words.begin() + key.size);
+    flat.push_back(key.launch);
     if (auto it = overflow.find(flat); it != overflow.end())
       return it->second;
 
-    check_host_pointers(args);
+    if (key.device == DeviceKind::cpu)
+      check_host_pointers(args);
     jit::note_recompile(def, owned.empty() ? nullptr : &owned.back()->key, key,
                         owned.empty() ? 0 : owned.size() - 1);
     std::array<lang::ParamBinding, kMaxParams> bindings;
     jit::bindings_for(def, args, bindings);
-    jit::CpuCompileResult compiled =
-        jit::compile_for_cpu(def, std::span(bindings.data(), def.params.size()));
-    traces.fetch_add(1);
-    compiles.fetch_add(1);
-    if (compiled.source == KernelSource::disk)
-      disk_loads.fetch_add(1);
-    source = compiled.source;
-    last_times = compiled.times;
-
+    std::span<const lang::ParamBinding> bound(bindings.data(), def.params.size());
     auto spec = std::make_unique<Specialization>();
     spec->key = key;
-    spec->entry = compiled.kernel->entry();
-    spec->stack_bytes = compiled.kernel->max_stack_bytes();
-    spec->cpu = std::move(compiled.kernel);
+    if (key.device == DeviceKind::cpu) {
+      jit::CpuCompileResult compiled = jit::compile_for_cpu(def, bound);
+      source = compiled.source;
+      last_times = compiled.times;
+      spec->entry = compiled.kernel->entry();
+      spec->stack_bytes = compiled.kernel->max_stack_bytes();
+      spec->cpu = std::move(compiled.kernel);
+    } else {
+      source = build_gpu(*spec, bound, options);
+    }
+    traces.fetch_add(1);
+    compiles.fetch_add(1);
+    if (source == KernelSource::disk)
+      disk_loads.fetch_add(1);
+
     Specialization* raw = spec.get();
     owned.push_back(std::move(spec));
     size_t n = count.load(std::memory_order_relaxed);
@@ -159,6 +226,30 @@ struct Kernel::Impl {
       overflow.emplace(std::move(flat), raw);
     }
     return raw;
+  }
+
+  // Compiles (or loads from the disk cache) the GPU code of `spec` and loads it on its device.
+  KernelSource build_gpu(Specialization& spec, std::span<const lang::ParamBinding> bindings,
+                         const LaunchOptions& options) {
+    const bool sim = spec.key.device == DeviceKind::sim;
+    codegen::Target target = sim ? codegen::parse_target(runtime::sim_target_name())
+                                 : cuda_target(def.name, spec.key.device_index);
+    codegen::gpu::CompileOptions gpu_options;
+    gpu_options.num_warps = options.num_warps;
+    gpu_options.num_stages = options.num_stages;
+    jit::GpuCompileResult compiled =
+        jit::compile_for_gpu(def, bindings, target, gpu_options, /*want_ptx=*/sim);
+    last_times = gpu_times(compiled);
+    const codegen::gpu::CompiledKernel& k = compiled.kernel;
+    spec.gpu_dims.block = {uint32_t(k.num_warps * 32), 1, 1};
+    spec.gpu_dims.shared_bytes = uint32_t(k.shared_bytes);
+    if (sim) {
+      spec.sim_kernel = runtime::simdev::SimKernel::load(k.ptx, k.name);
+    } else {
+      spec.cuda_module = runtime::CudaModule::from_cubin(k.cubin, k.name, spec.key.device_index);
+      spec.cuda_function = spec.cuda_module.function(k.name);
+    }
+    return compiled.source;
   }
 };
 
@@ -208,12 +299,12 @@ CompileTimes Kernel::last_compile_times() const {
 void Kernel::launch_args(Grid grid, const LaunchOptions& options,
                          std::span<const detail::ArgValue> args) const {
   Impl& k = *impl_;
-  SignatureKey key = jit::signature_of(k.def, args);
+  SignatureKey key = jit::signature_of(k.def, args, options);
   std::array<int32_t, 3> dims = jit::check_grid(k.def, grid);
   KernelSource source = KernelSource::memory;
   Specialization* spec = k.find(key);
   if (!spec)
-    spec = k.find_or_compile(key, args, source);
+    spec = k.find_or_compile(key, args, options, source);
   k.launches.fetch_add(1, std::memory_order_relaxed);
   k.last_source.store(source, std::memory_order_relaxed);
   int64_t total = int64_t(dims[0]) * dims[1] * dims[2];
@@ -222,6 +313,15 @@ void Kernel::launch_args(Grid grid, const LaunchOptions& options,
 
   jit::PackedArgs packed;
   jit::pack_args(k.def, args, packed);
+  if (key.device != DeviceKind::cpu) {
+    runtime::LaunchDims launch_dims = spec->gpu_dims;
+    launch_dims.grid = {uint32_t(dims[0]), uint32_t(dims[1]), uint32_t(dims[2])};
+    if (spec->sim_kernel)
+      spec->sim_kernel->launch(launch_dims, packed.pointers.data());
+    else
+      runtime::launch(spec->cuda_function, launch_dims, packed.pointers.data(), options.stream);
+    return;
+  }
   RunContext rc{spec->entry, packed.pointers.data(), dims.data()};
   bool caller_can_run = spec->stack_bytes <= caller_stack_budget();
   if (total == 1 && caller_can_run) {
@@ -231,7 +331,6 @@ void Kernel::launch_args(Grid grid, const LaunchOptions& options,
   jit::ThreadPool& pool = jit::ThreadPool::instance();
   int64_t chunk = std::max<int64_t>(1, total / (int64_t(pool.size() + 1) * 8));
   pool.run(total, chunk, &run_range, &rc, caller_can_run);
-  (void)options;
 }
 
 std::string Kernel::ir_for_args(bool optimized, std::span<const detail::ArgValue> args) const {

@@ -47,10 +47,6 @@ uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
   case ParamKind::Ptr: {
     if (a.kind != ArgValue::Kind::Pointer)
       bad_arg(def, i, std::string("expects a pointer or TensorView, got ") + a.cpp_type);
-    if (a.device != DeviceKind::cpu)
-      bad_arg(def, i,
-              "got a device (CUDA) buffer, but this launch runs on the CPU backend; pass "
-              "host memory");
     if (p.dtype_fixed && a.dtype != p.dtype)
       bad_arg(def, i,
               std::string("expects elements of type ") + dtype_name(p.dtype) + ", got " +
@@ -97,15 +93,69 @@ uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
 
 } // namespace
 
-SignatureKey signature_of(const lang::KernelDef& def, std::span<const ArgValue> args) {
+namespace {
+
+std::string where(const ArgValue& a) {
+  switch (a.device) {
+  case DeviceKind::cpu:
+    return "host memory";
+  case DeviceKind::cuda:
+    return "CUDA device " + std::to_string(a.device_index);
+  case DeviceKind::sim:
+    return "the simulated device";
+  }
+  TESSEL_UNREACHABLE("bad DeviceKind");
+}
+
+[[noreturn]] void mixed_devices(const lang::KernelDef& def, size_t first, const ArgValue& a,
+                                size_t i, const ArgValue& b) {
+  std::string fix = a.device == DeviceKind::cpu || b.device == DeviceKind::cpu
+                        ? "copy host data into a runtime::DeviceBuffer and pass its view(), or "
+                          "copy device data to the host"
+                        : "copy the data onto one device";
+  throw Error("kernel '" + def.name + "': the pointer arguments are on different devices: " +
+              param_desc(def, first) + " is in " + where(a) + " (" + a.cpp_type + "), " +
+              param_desc(def, i) + " is in " + where(b) + " (" + b.cpp_type +
+              "); one launch runs on one device: " + fix);
+}
+
+} // namespace
+
+SignatureKey signature_of(const lang::KernelDef& def, std::span<const ArgValue> args,
+                          const LaunchOptions& options) {
   if (args.size() != def.params.size())
     throw Error("kernel '" + def.name + "' takes " + std::to_string(def.params.size()) +
                 " arguments " + signature_text(def) + " but was launched with " +
                 std::to_string(args.size()));
   SignatureKey key;
   key.size = args.size();
-  for (size_t i = 0; i < args.size(); ++i)
-    key.words[i] = key_word(def, i, args[i]);
+  size_t first_ptr = kMaxParams;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const ArgValue& a = args[i];
+    key.words[i] = key_word(def, i, a);
+    if (a.kind != ArgValue::Kind::Pointer || (!a.ptr && a.device == DeviceKind::cpu))
+      continue;
+    if (first_ptr == kMaxParams) {
+      first_ptr = i;
+      key.device = a.device;
+      key.device_index = a.device_index;
+    } else if (a.device != key.device || a.device_index != key.device_index) {
+      mixed_devices(def, first_ptr, args[first_ptr], i, a);
+    }
+  }
+  if (key.device != DeviceKind::cpu) {
+    int w = options.num_warps;
+    if (w < 1 || w > 32 || (w & (w - 1)) != 0)
+      throw Error("kernel '" + def.name + "': LaunchOptions::num_warps is " + std::to_string(w) +
+                  "; a GPU launch needs a power of two from 1 to 32");
+    if (options.num_stages < 1 || options.num_stages > 16)
+      throw Error("kernel '" + def.name + "': LaunchOptions::num_stages is " +
+                  std::to_string(options.num_stages) + "; it must be between 1 and 16");
+  }
+  if (key.device != DeviceKind::cpu)
+    key.launch = uint64_t(key.device) | uint64_t(uint16_t(key.device_index)) << 8 |
+                 uint64_t(uint8_t(options.num_warps)) << 24 |
+                 uint64_t(uint8_t(options.num_stages)) << 32 | (uint64_t(1) << 63);
   return key;
 }
 
@@ -186,6 +236,10 @@ void note_recompile(const lang::KernelDef& def, const SignatureKey* previous,
   for (size_t i = 0; i < next.size; ++i)
     if (previous->words[i] != next.words[i])
       why += (why.empty() ? "" : ", ") + param_desc(def, i);
+  if (previous->launch != next.launch)
+    why += std::string(why.empty() ? "" : ", ") + "the device (" +
+           device_kind_name(previous->device) + " -> " + device_kind_name(next.device) +
+           ") or the launch options (num_warps, num_stages)";
   std::string what = "new specialization of '" + def.name + "' because " + why + " changed";
   if (support::dump_enabled("recompile"))
     support::dump("recompile", def.name, what);

@@ -12,12 +12,17 @@ namespace tessel::jit {
 
 inline constexpr size_t kMaxParams = 32;
 
-// One word per parameter: what the compiled code depends on (see signature.cpp).
+// One word per parameter: what the compiled code depends on (see signature.cpp), and where it
+// runs: the device of the pointer arguments, and for a GPU launch the device index, num_warps and
+// num_stages (`launch`, 0 for the CPU).
 struct SignatureKey {
   std::array<uint64_t, kMaxParams> words{};
   size_t size = 0;
+  uint64_t launch = 0;
+  DeviceKind device = DeviceKind::cpu;
+  int device_index = 0;
   bool operator==(const SignatureKey& o) const {
-    if (size != o.size)
+    if (size != o.size || launch != o.launch)
       return false;
     for (size_t i = 0; i < size; ++i)
       if (words[i] != o.words[i])
@@ -27,8 +32,10 @@ struct SignatureKey {
 };
 
 // Checks count and kinds of `args` against `def` (throwing tessel::Error naming the parameter) and
-// computes the key.
-SignatureKey signature_of(const lang::KernelDef& def, std::span<const detail::ArgValue> args);
+// computes the key. The pointer arguments must agree on their device (a null pointer goes with
+// any); `options` (num_warps, num_stages) enter the key of a GPU launch.
+SignatureKey signature_of(const lang::KernelDef& def, std::span<const detail::ArgValue> args,
+                          const LaunchOptions& options = {});
 void bindings_for(const lang::KernelDef& def, std::span<const detail::ArgValue> args,
                   std::array<lang::ParamBinding, kMaxParams>& out);
 std::array<int32_t, 3> check_grid(const lang::KernelDef& def, const Grid& grid);

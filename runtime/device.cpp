@@ -2,7 +2,12 @@
 #include "tessel/runtime/device.h"
 
 #include "runtime/cuda_api.h"
+#include "runtime/sim_device.h"
 #include "tessel/error.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <string_view>
 
 namespace tessel::runtime {
 
@@ -83,6 +88,56 @@ DeviceKind pointer_device(const void* p) {
     return DeviceKind::cpu;
   return type == cuda::kMemoryTypeDevice || type == cuda::kMemoryTypeUnified ? DeviceKind::cuda
                                                                              : DeviceKind::cpu;
+}
+
+namespace {
+
+// 0: not chosen yet; otherwise 1 + DeviceKind.
+std::atomic<int> g_selected{0};
+
+DeviceKind device_from_env() {
+  const char* env = std::getenv("TESSEL_DEVICE");
+  std::string_view v = env ? env : "";
+  if (v.empty() || v == "cuda")
+    return DeviceKind::cuda;
+  if (v == "sim") {
+    if (!simdev::available())
+      throw Error("TESSEL_DEVICE=sim, but this tessel was built without the PTX simulator "
+                  "(configure with -DTESSEL_BUILD_SIM=ON)");
+    return DeviceKind::sim;
+  }
+  throw Error("TESSEL_DEVICE='" + std::string(v) +
+              "' is not a device: use 'cuda' (a real GPU, the default) or 'sim' (the PTX "
+              "simulator)");
+}
+
+} // namespace
+
+DeviceKind selected_device() {
+  int v = g_selected.load(std::memory_order_acquire);
+  if (v != 0)
+    return DeviceKind(v - 1);
+  DeviceKind k = device_from_env();
+  int expected = 0;
+  g_selected.compare_exchange_strong(expected, int(k) + 1, std::memory_order_acq_rel);
+  return DeviceKind(g_selected.load(std::memory_order_acquire) - 1);
+}
+
+void select_device(DeviceKind kind) {
+  if (kind == DeviceKind::cpu)
+    throw Error("select_device: the CPU is not a GPU device; choose DeviceKind::cuda or "
+                "DeviceKind::sim (CPU launches take host memory and need no selection)");
+  if (kind == DeviceKind::sim && !simdev::available())
+    throw Error("select_device(sim): this tessel was built without the PTX simulator "
+                "(configure with -DTESSEL_BUILD_SIM=ON)");
+  g_selected.store(int(kind) + 1, std::memory_order_release);
+}
+
+bool sim_available() { return simdev::available(); }
+
+std::string sim_target_name() {
+  const char* env = std::getenv("TESSEL_SIM_TARGET");
+  return env && *env ? std::string(env) : std::string("sm_80");
 }
 
 DeviceKind pointer_device_if_loaded(const void* p) {

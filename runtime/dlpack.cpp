@@ -74,7 +74,17 @@ DLDataType dl_from_dtype(DType t) {
   TESSEL_UNREACHABLE("bad DType");
 }
 
-const char* device_name(DeviceKind d) { return d == DeviceKind::cuda ? "CUDA" : "CPU"; }
+const char* device_name(DeviceKind d) {
+  switch (d) {
+  case DeviceKind::cpu:
+    return "CPU";
+  case DeviceKind::cuda:
+    return "CUDA";
+  case DeviceKind::sim:
+    return "simulated-device";
+  }
+  TESSEL_UNREACHABLE("bad DeviceKind");
+}
 
 // What a DLManagedTensor made by to_dlpack owns.
 struct Exported {
@@ -143,6 +153,9 @@ void check_tensor(const TensorView& v, std::string_view name, DType dtype, int r
 }
 
 DLManagedTensor* to_dlpack(const TensorView& v, std::shared_ptr<void> owner) {
+  if (v.device == DeviceKind::sim)
+    throw Error("to_dlpack: the tensor is in simulated-device memory (TESSEL_DEVICE=sim), which "
+                "no other framework can address; copy it to the host first");
   auto* e = new Exported;
   e->owner = std::move(owner);
   for (int k = 0; k < v.rank; ++k) {

@@ -5,6 +5,18 @@
 
 namespace tessel {
 
+const char* device_kind_name(DeviceKind kind) {
+  switch (kind) {
+  case DeviceKind::cpu:
+    return "cpu";
+  case DeviceKind::cuda:
+    return "cuda";
+  case DeviceKind::sim:
+    return "sim";
+  }
+  TESSEL_UNREACHABLE("bad DeviceKind");
+}
+
 TensorView::TensorView(void* p, DType t, std::initializer_list<int64_t> dims, DeviceKind dev)
     : data(p), dtype(t), device(dev) {
   if (dims.size() > size_t(kMaxRank))

@@ -242,9 +242,15 @@ TEST(LaunchErrors, NegativeGrid) {
 }
 
 TEST(LaunchErrors, DevicePointerOnCpuLaunch) {
-  auto k = tl::kernel("device_ptr", [](tl::Ptr p) { tl::store(p, tl::scalar(1, tl::f32)); });
+  // A device view beside a host pointer: one launch runs on one device.
+  auto k = tl::kernel("device_ptr", [](tl::Ptr p, tl::Ptr q) {
+    tl::store(p, tl::load(q));
+  });
   tessel::TensorView view(g_buffer, tessel::f32, {64}, tessel::DeviceKind::cuda);
-  expect_error([&] { k.launch({1}, {}, view); }, {"parameter 0", "device (CUDA) buffer"});
+  float host[4] = {};
+  expect_error([&] { k.launch({1}, {}, view, host); },
+               {"parameter 0 (Ptr) is in CUDA device 0", "parameter 1 (Ptr) is in host memory",
+                "different devices"});
 }
 
 } // namespace

@@ -11,6 +11,11 @@
 // the thread pool, which takes its own lock); a miss traces, optimises and compiles once
 // (concurrent first calls compile once). A kernel's first 64 specializations are looked up
 // lock-free; more than that fall back to a map under a mutex.
+//
+// Where a launch runs follows from its pointer arguments: host pointers (and host TensorViews)
+// run on the CPU backend; views of runtime::DeviceBuffer memory run on that buffer's device —
+// a CUDA GPU, or the PTX simulator under TESSEL_DEVICE=sim — compiled for it with num_warps and
+// num_stages from LaunchOptions. All pointer arguments of one launch must be on one device.
 #pragma once
 
 #include "tessel/dtype.h"
@@ -27,6 +32,10 @@
 
 namespace tessel {
 
+namespace runtime {
+class Stream;
+}
+
 struct Grid {
   int64_t x = 1, y = 1, z = 1;
   Grid(int64_t x_ = 1, int64_t y_ = 1, int64_t z_ = 1) : x(x_), y(y_), z(z_) {}
@@ -35,6 +44,9 @@ struct Grid {
 struct LaunchOptions {
   int num_warps = 4;  // GPU: warps per program (the CPU backend ignores it)
   int num_stages = 2; // GPU: software-pipelining depth (the CPU backend ignores it)
+  // CUDA: the stream to launch on (null: the default stream). The simulated device runs every
+  // launch to completion before returning, and the CPU backend ignores it.
+  const runtime::Stream* stream = nullptr;
 };
 
 namespace detail {
@@ -45,6 +57,7 @@ struct ArgValue {
   Kind kind = Kind::Int;
   DType dtype = DType::i32;  // pointers: element type; ints/floats: the C++ type's
   DeviceKind device = DeviceKind::cpu;
+  int16_t device_index = 0;  // the CUDA ordinal of a device TensorView
   const char* cpp_type = ""; // for messages: "a pointer", "an integer", ...
   union {
     const void* ptr;
@@ -71,6 +84,7 @@ template <class T> ArgValue to_arg(const T& v) {
     a.kind = ArgValue::Kind::Pointer;
     a.dtype = v.dtype;
     a.device = v.device;
+    a.device_index = int16_t(v.device_index);
     a.ptr = v.data;
     a.cpp_type = "a TensorView";
   } else if constexpr (std::is_same_v<U, bool>) {

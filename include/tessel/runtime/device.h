@@ -60,6 +60,22 @@ private:
   DeviceProperties properties_;
 };
 
+// The GPU device of this process: where DeviceBuffer::allocate puts memory (and so where kernel
+// launches on that memory run). DeviceKind::cuda, the default, is the real GPU through the
+// driver; DeviceKind::sim is the PTX simulator (sim/): memory in the simulator's address space,
+// kernels compiled to PTX and executed on the CPU with memcheck and racecheck, so the GPU path
+// runs in CI without a GPU. Chosen by TESSEL_DEVICE ("cuda" or "sim"; unset or empty: cuda), read
+// once; an unknown value is a tessel::Error naming the valid ones.
+DeviceKind selected_device();
+// Overrides TESSEL_DEVICE for the rest of the process (buffers already allocated keep their
+// device). Throws tessel::Error for DeviceKind::cpu, and for sim when it is not available.
+void select_device(DeviceKind kind);
+// Whether this build has the simulated device (built with the PTX simulator). Never throws.
+bool sim_available();
+// The NVPTX target GPU kernels are compiled for on the simulated device: sm_80, or
+// TESSEL_SIM_TARGET (e.g. "sm_90"; checked by parse_target when a kernel is compiled).
+std::string sim_target_name();
+
 // Where `p` points: DeviceKind::cuda for device or managed memory the driver knows, cpu for
 // anything else (always cpu without a driver).
 DeviceKind pointer_device(const void* p);

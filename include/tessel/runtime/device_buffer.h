@@ -1,5 +1,8 @@
 // Device memory as an RAII buffer, with host<->device copies (synchronous, or asynchronous on a
-// stream) and a TensorView of its contents for kernel launches.
+// stream) and a TensorView of its contents for kernel launches. The memory is on the process's
+// GPU device (runtime::selected_device()): a CUDA GPU, or the PTX simulator's device under
+// TESSEL_DEVICE=sim, where copies are synchronous (also the _async ones) and views carry
+// DeviceKind::sim.
 //
 //   auto buf = tessel::runtime::DeviceBuffer::allocate(n * sizeof(float));
 //   buf.copy_from_host(host.data(), n * sizeof(float));
@@ -20,8 +23,11 @@ class Stream;
 class DeviceBuffer {
 public:
   DeviceBuffer() = default;
-  // Throws tessel::Error without a driver or when the device is out of memory.
+  // On the selected device (TESSEL_DEVICE). Throws tessel::Error without a driver (for cuda) or
+  // when the device is out of memory.
   static DeviceBuffer allocate(size_t bytes, int device = 0);
+  // On `kind` (cuda or sim) whatever is selected.
+  static DeviceBuffer allocate_on(DeviceKind kind, size_t bytes, int device = 0);
   ~DeviceBuffer();
   DeviceBuffer(DeviceBuffer&& o) noexcept;
   DeviceBuffer& operator=(DeviceBuffer&& o) noexcept;
@@ -31,7 +37,8 @@ public:
   void* data() const { return reinterpret_cast<void*>(ptr_); }
   uint64_t device_address() const { return ptr_; }
   size_t size() const { return bytes_; }
-  int device() const { return device_; }
+  int device() const { return device_; }      // the CUDA ordinal (0 on the simulated device)
+  DeviceKind kind() const { return kind_; }   // cuda or sim
 
   // Copies; `bytes` (and `offset`) must stay within the buffer. With a stream, asynchronous (the
   // host memory must stay alive, and unchanged, until the stream reaches the copy).
@@ -49,6 +56,7 @@ private:
   uint64_t ptr_ = 0;
   size_t bytes_ = 0;
   int device_ = 0;
+  DeviceKind kind_ = DeviceKind::cuda;
 };
 
 } // namespace tessel::runtime

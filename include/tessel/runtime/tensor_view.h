@@ -11,7 +11,10 @@
 
 namespace tessel {
 
-enum class DeviceKind : uint8_t { cpu, cuda };
+// Where memory lives and where a launch runs: the host, a CUDA GPU, or the PTX simulator's
+// device (sim/, selected with TESSEL_DEVICE=sim; see runtime/device.h).
+enum class DeviceKind : uint8_t { cpu, cuda, sim };
+const char* device_kind_name(DeviceKind kind); // "cpu", "cuda", "sim"
 
 struct TensorView {
   static constexpr int kMaxRank = 8;
