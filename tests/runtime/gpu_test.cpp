@@ -1,16 +1,22 @@
 // The runtime on a CUDA GPU: device properties, device memory and copies (sync and async),
 // events, modules from a fatbin made by nvcc, launches (dynamic shared memory above 48 KiB, launch
-// limits), a bad image, DLPack on the device. Every test skips, saying why, without a GPU.
+// limits), a bad image, DLPack on the device, tessel kernels launched on device buffers. Every
+// test skips, saying why, without a GPU. Under TESSEL_DEVICE=sim (ctest runs this binary a second
+// time so, as runtime_tests.sim.*) the tests that need only "a device" run on the PTX simulator;
+// those that need the driver itself (properties, streams and events, fatbins) skip.
 #include "support/expect_error.h"
 #include "tessel/runtime/cuda_module.h"
 #include "tessel/runtime/device.h"
 #include "tessel/runtime/device_buffer.h"
 #include "tessel/runtime/dlpack.h"
+#include "tessel/codegen/gpu.h"
 #include "tessel/runtime/stream.h"
+#include "tessel/samples/samples.h"
 #include "tessel/tessel.h"
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <numeric>
 #include <string_view>
 #include <vector>
@@ -24,8 +30,21 @@ using tessel::testing::expect_error;
 
 namespace {
 
+bool on_sim() { return rt::selected_device() == tessel::DeviceKind::sim; }
+
+// Tests that need a device: the simulated one under TESSEL_DEVICE=sim, else a CUDA GPU.
+#define SKIP_WITHOUT_DEVICE()                                                                      \
+  do {                                                                                             \
+    if (!on_sim())                                                                                 \
+      SKIP_WITHOUT_GPU();                                                                          \
+  } while (0)
+
+// Tests of the CUDA driver itself.
 #define SKIP_WITHOUT_GPU()                                                                         \
   do {                                                                                             \
+    if (on_sim())                                                                                  \
+      GTEST_SKIP() << "needs a real CUDA device (TESSEL_DEVICE=sim): it tests the driver "        \
+                      "(properties, streams, events, cubin/fatbin modules)";                      \
     if (rt::Device::count() == 0)                                                                  \
       GTEST_SKIP() << "no CUDA GPU: "                                                              \
                    << (rt::cuda_available() ? "the driver sees no device"                          \
@@ -60,18 +79,29 @@ TEST(Gpu, DeviceProperties) {
 }
 
 TEST(Gpu, CopiesSyncAndAsyncWithEvents) {
-  SKIP_WITHOUT_GPU();
+  SKIP_WITHOUT_DEVICE();
   const size_t n = 1 << 20;
   std::vector<float> host(n), back(n, -1.0f);
   std::iota(host.begin(), host.end(), 0.0f);
   auto a = rt::DeviceBuffer::allocate(n * sizeof(float));
   auto b = rt::DeviceBuffer::allocate(n * sizeof(float));
-  EXPECT_EQ(rt::pointer_device(a.data()), tessel::DeviceKind::cuda);
+  EXPECT_EQ(a.kind(), rt::selected_device());
+  if (!on_sim())
+    EXPECT_EQ(rt::pointer_device(a.data()), tessel::DeviceKind::cuda);
   EXPECT_EQ(rt::pointer_device(host.data()), tessel::DeviceKind::cpu);
   a.copy_from_host(host.data(), n * sizeof(float));
   b.copy_from_device(a, n * sizeof(float));
   b.copy_to_host(back.data(), n * sizeof(float));
   EXPECT_EQ(back, host);
+  if (on_sim()) { // no streams or events without the driver; the async copies are synchronous
+    std::fill(back.begin(), back.end(), -1.0f);
+    rt::Stream s = rt::Stream::default_stream();
+    a.fill_bytes(0);
+    a.copy_from_host_async(host.data(), n * sizeof(float), s);
+    a.copy_to_host_async(back.data(), n * sizeof(float), s);
+    EXPECT_EQ(back, host);
+    return;
+  }
 
   rt::Stream s;
   rt::Event start, stop;
@@ -168,8 +198,13 @@ TEST(Gpu, BadImageNamesTheKernelAndTheDriverError) {
 }
 
 TEST(Gpu, DLPackRoundTripOnTheDevice) {
-  SKIP_WITHOUT_GPU();
+  SKIP_WITHOUT_DEVICE();
   auto buf = std::make_shared<rt::DeviceBuffer>(rt::DeviceBuffer::allocate(64 * 4));
+  if (on_sim()) { // simulated memory cannot be handed to another framework
+    expect_error([&] { rt::to_dlpack(buf->view(tessel::f32, {8, 8}), buf); },
+                 {"simulated-device memory", "copy it to the host"});
+    return;
+  }
   tessel::TensorView v = buf->view(tessel::f32, {8, 8});
   EXPECT_EQ(v.device, tessel::DeviceKind::cuda);
   DLManagedTensor* t = rt::to_dlpack(v, buf);
@@ -182,14 +217,47 @@ TEST(Gpu, DLPackRoundTripOnTheDevice) {
 }
 
 TEST(Gpu, DevicePointerOnACpuLaunchIsAClearError) {
-  SKIP_WITHOUT_GPU();
+  SKIP_WITHOUT_DEVICE();
   namespace tl = tessel::lang;
   const tessel::Kernel fill = tl::kernel("gpu_test_fill", [](tl::Ptr out, tl::Const<int> BLOCK) {
     tl::store(out + tl::arange(0, BLOCK), tl::zeros({BLOCK}, tl::f32));
   });
   auto buf = rt::DeviceBuffer::allocate(16 * 4);
   expect_error([&] { fill.launch({1}, {}, static_cast<float*>(buf.data()), 16); },
-               {"kernel 'gpu_test_fill'", "argument 0 points at CUDA device memory", "CPU backend"});
+               {"kernel 'gpu_test_fill'",
+                on_sim() ? "argument 0 points at simulated-device memory"
+                         : "argument 0 points at CUDA device memory",
+                "CPU backend"});
+}
+
+// The launch path of the runtime issue: Kernel::launch with device buffers runs on the device,
+// compiled once, with num_warps from the launch options.
+TEST(Gpu, KernelLaunchOnDeviceBuffers) {
+  SKIP_WITHOUT_DEVICE();
+  if (!std::filesystem::exists(tessel::codegen::gpu::libdevice_path()) ||
+      !std::filesystem::exists(tessel::codegen::gpu::nvjitlink_path()))
+    GTEST_SKIP() << "CUDA toolkit (libdevice, nvJitLink) not found";
+  const int64_t n = 3000, block = 1024;
+  std::vector<float> a(n), b(n), out(n + 16, -1.0f);
+  std::iota(a.begin(), a.end(), 0.0f);
+  std::iota(b.begin(), b.end(), 0.5f);
+  auto da = rt::DeviceBuffer::allocate(n * 4), db = rt::DeviceBuffer::allocate(n * 4);
+  auto dout = rt::DeviceBuffer::allocate((n + 16) * 4);
+  da.copy_from_host(a.data(), n * 4);
+  db.copy_from_host(b.data(), n * 4);
+  dout.copy_from_host(out.data(), (n + 16) * 4);
+  const tessel::Kernel& add = tessel::samples::vector_add();
+  tessel::LaunchOptions options;
+  options.num_warps = 8;
+  for (int i = 0; i < 2; ++i)
+    add.launch({(n + block - 1) / block}, options, dout.view(tessel::f32, {n}),
+               da.view(tessel::f32, {n}), db.view(tessel::f32, {n}), n, block);
+  dout.copy_to_host(out.data(), (n + 16) * 4);
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_EQ(out[size_t(i)], a[size_t(i)] + b[size_t(i)]) << i;
+  for (int64_t i = n; i < n + 16; ++i)
+    ASSERT_EQ(out[size_t(i)], -1.0f) << "masked-off element " << i << " was written";
+  EXPECT_EQ(add.stats().source(), tessel::KernelSource::memory);
 }
 
 } // namespace

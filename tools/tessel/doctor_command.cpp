@@ -142,6 +142,21 @@ int run_doctor_command() {
     }
   }
 
+  // The GPU device DeviceBuffer and launches on device memory use.
+  const char* env_device = std::getenv("TESSEL_DEVICE");
+  std::string selection = env_device && *env_device ? std::string("TESSEL_DEVICE=") + env_device
+                                                     : std::string("TESSEL_DEVICE unset: cuda");
+  try {
+    selection += std::string(" -> ") + tessel::device_kind_name(rt::selected_device());
+  } catch (const tessel::Error& e) {
+    selection += std::string("  (INVALID: ") + e.what() + ")";
+  }
+  line("GPU device", selection);
+  line("  sim device", rt::sim_available()
+                           ? "available (PTX simulator built in; TESSEL_DEVICE=sim, target " +
+                                 rt::sim_target_name() + ")"
+                           : std::string("not built (configure with -DTESSEL_BUILD_SIM=ON)"));
+
   tessel::jit::DiskCache& cache = tessel::jit::DiskCache::instance();
   const tessel::jit::CacheConfig& c = cache.config();
   if (!c.enabled) {
