@@ -88,6 +88,7 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   if (llvm::verifyModule(module, &err))
     TESSEL_UNREACHABLE(("NVPTX lowering produced invalid LLVM IR: " + broken + "\n" + print_module(module)).c_str());
   out.shared_bytes = lowering.shared_bytes();
+  out.shared_accesses = lowering.take_shared_accesses();
   if (out.shared_bytes > target.limits().max_shared_bytes)
     throw Error(fmt::format("kernel `{}` needs {} bytes of shared memory (layout conversions and "
                             "reduction scratch) but {} allows at most {} bytes per block; use "

@@ -146,6 +146,57 @@ void Lowering::barrier() {
   b.CreateCall(llvm::Intrinsic::getDeclaration(&module, llvm::Intrinsic::nvvm_barrier0));
 }
 
+llvm::Value* Lowering::shared_index(const LinearLayout& l, int32_t reg, const Swizzle& s) {
+  llvm::Value* index = b.getInt32(0);
+  int64_t stride = 1;
+  for (int d = l.rank() - 1; d >= 0; --d) {
+    index = b.CreateAdd(index, b.CreateMul(coordinate(l, reg, d), b.getInt32(static_cast<int32_t>(stride))));
+    stride *= l.out_shape()[d];
+  }
+  // i ^ sum over row bits of (bit set ? mask : 0), each term from the unswizzled index (the
+  // masks leave the row bits alone).
+  llvm::Value* x = nullptr;
+  for (const auto& [bit, mask] : s.masks) {
+    llvm::Value* term = b.CreateMul(b.CreateAnd(b.CreateLShr(index, bit), 1), b.getInt32(static_cast<int32_t>(mask)));
+    x = x ? b.CreateXor(x, term) : term;
+  }
+  return x ? b.CreateXor(index, x) : index;
+}
+
+void Lowering::store_shared(llvm::Type* mt, llvm::Value* base, llvm::Value* index,
+                            std::span<llvm::Value* const> xs) {
+  const uint64_t elem_bytes = module.getDataLayout().getTypeStoreSize(mt);
+  llvm::Value* ptr = b.CreateGEP(mt, base, index);
+  if (xs.size() == 1) {
+    b.CreateAlignedStore(xs[0], ptr, llvm::Align(elem_bytes));
+    return;
+  }
+  llvm::Type* vt = llvm::FixedVectorType::get(mt, static_cast<unsigned>(xs.size()));
+  llvm::Value* v = llvm::PoisonValue::get(vt);
+  for (size_t i = 0; i < xs.size(); ++i)
+    v = b.CreateInsertElement(v, xs[i], b.getInt32(static_cast<uint32_t>(i)));
+  b.CreateAlignedStore(v, ptr, llvm::Align(elem_bytes * xs.size()));
+}
+
+Vals Lowering::load_shared(llvm::Type* mt, llvm::Value* base, llvm::Value* index, int n) {
+  const uint64_t elem_bytes = module.getDataLayout().getTypeStoreSize(mt);
+  llvm::Value* ptr = b.CreateGEP(mt, base, index);
+  if (n == 1)
+    return {b.CreateAlignedLoad(mt, ptr, llvm::Align(elem_bytes))};
+  llvm::Type* vt = llvm::FixedVectorType::get(mt, static_cast<unsigned>(n));
+  llvm::Value* v = b.CreateAlignedLoad(vt, ptr, llvm::Align(elem_bytes * n));
+  Vals out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(b.CreateExtractElement(v, b.getInt32(static_cast<uint32_t>(i))));
+  return out;
+}
+
+void Lowering::record_accesses(const AccessSide& side, const Swizzle& s, int64_t elem_bytes,
+                               const std::string& what) {
+  for (SharedAccess& a : enumerate_accesses(side, s, elem_bytes, what))
+    shared_accesses_.push_back(std::move(a));
+}
+
 llvm::Value* Lowering::scratch(int64_t bytes) {
   shared_bytes_ = std::max(shared_bytes_, bytes);
   barrier();

@@ -152,42 +152,64 @@ void Lowering::lower_reduce(const ir::Op& op) {
     llvm::Value* group = b.getInt32(0);
     for (size_t j = 0; j < warp_bits.size(); ++j)
       group = b.CreateOr(group, b.CreateShl(b.CreateAnd(b.CreateLShr(warp_id(), warp_bits[j]), 1), static_cast<int>(j)));
-    auto slot = [&](int32_t r) {
-      llvm::Value* off = b.getInt32(0);
-      int64_t stride = 1;
-      for (int d = out.rank() - 1; d >= 0; --d) {
-        off = b.CreateAdd(off, b.CreateMul(coordinate(out, r, d), b.getInt32(static_cast<int32_t>(stride))));
-        stride *= out.out_shape()[d];
-      }
-      return off;
+    // Group-major slots (group * elements + swizzled element), each side moving its runs of
+    // contiguous registers with one access: one writer per (element, warp group) — lanes and
+    // warps that hold copies stay out — and every thread reads each group's partials. A group's
+    // offset is the same for a whole warp, so the swizzle is chosen over one group.
+    struct Region {
+      AccessSide write, read;
+      Swizzle swizzle;
     };
-    // Group-major slots (group * elements + element): lanes holding neighbouring elements touch
-    // neighbouring words, so the exchange is free of bank conflicts.
+    auto region = [&](int64_t bytes) {
+      const int vec = access_vector(out, bytes);
+      Region g{{&out, vec, /*store=*/true, /*owners_only=*/true, warp_bits},
+               {&out, vec, /*store=*/false, /*owners_only=*/false, {}}, {}};
+      g.swizzle = choose_swizzle(g.write, g.read, out_numel, bytes);
+      record_accesses(g.write, g.swizzle, bytes, "reduce partials");
+      record_accesses(g.read, g.swizzle, bytes, "reduce partials");
+      return g;
+    };
+    const Region values = region(value_bytes);
+    const Region indices = arg ? region(4) : values;
     auto at = [&](llvm::Value* element, llvm::Value* g) {
       return b.CreateAdd(b.CreateMul(g, b.getInt32(static_cast<int32_t>(out_numel))), element);
     };
-    // One writer per (element, warp group): lanes and warps that hold copies stay out.
+    const int32_t nregs = static_cast<int32_t>(acc.size());
     only_if(owner_predicate(out, warp_bits), [&] {
-      for (int32_t r = 0; r < static_cast<int32_t>(acc.size()); ++r) {
-        llvm::Value* s = at(slot(r), group);
-        b.CreateStore(acc[r].value, b.CreateGEP(acc_type, base, s));
-        if (arg)
-          b.CreateStore(acc[r].index, b.CreateGEP(b.getInt32Ty(), index_base, s));
+      for (int32_t r = 0; r < nregs; r += values.write.vec) {
+        Vals xs;
+        for (int32_t i = 0; i < values.write.vec; ++i)
+          xs.push_back(acc[r + i].value);
+        store_shared(acc_type, base, at(shared_index(out, r, values.swizzle), group), xs);
       }
+      if (arg)
+        for (int32_t r = 0; r < nregs; r += indices.write.vec) {
+          Vals xs;
+          for (int32_t i = 0; i < indices.write.vec; ++i)
+            xs.push_back(acc[r + i].index);
+          store_shared(b.getInt32Ty(), index_base, at(shared_index(out, r, indices.swizzle), group), xs);
+        }
     });
     barrier();
-    for (int32_t r = 0; r < static_cast<int32_t>(acc.size()); ++r) {
-      llvm::Value* s0 = slot(r);
-      Acc total{nullptr};
-      for (int32_t g = 0; g < groups; ++g) {
-        llvm::Value* s = at(s0, b.getInt32(g));
-        Acc v{b.CreateLoad(acc_type, b.CreateGEP(acc_type, base, s))};
-        if (arg)
-          v.index = b.CreateLoad(b.getInt32Ty(), b.CreateGEP(b.getInt32Ty(), index_base, s));
-        total = total.value ? combine(total, v) : v;
+    std::vector<Acc> total(acc.size(), Acc{nullptr});
+    for (int32_t g = 0; g < groups; ++g) {
+      std::vector<Acc> part(acc.size(), Acc{nullptr});
+      for (int32_t r = 0; r < nregs; r += values.read.vec) {
+        Vals xs = load_shared(acc_type, base, at(shared_index(out, r, values.swizzle), b.getInt32(g)), values.read.vec);
+        for (int32_t i = 0; i < values.read.vec; ++i)
+          part[r + i].value = xs[i];
       }
-      acc[r] = total;
+      if (arg)
+        for (int32_t r = 0; r < nregs; r += indices.read.vec) {
+          Vals xs = load_shared(b.getInt32Ty(), index_base, at(shared_index(out, r, indices.swizzle), b.getInt32(g)),
+                                indices.read.vec);
+          for (int32_t i = 0; i < indices.read.vec; ++i)
+            part[r + i].index = xs[i];
+        }
+      for (int32_t r = 0; r < nregs; ++r)
+        total[r] = total[r].value ? combine(total[r], part[r]) : part[r];
     }
+    acc = std::move(total);
   }
   Vals result;
   for (const Acc& a : acc) {

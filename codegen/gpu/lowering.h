@@ -16,6 +16,7 @@
 #pragma once
 
 #include "codegen/gpu/layout_assignment.h"
+#include "codegen/gpu/swizzle.h"
 #include "tessel/codegen/target.h"
 #include "tessel/ir/ir.h"
 
@@ -26,6 +27,7 @@
 
 #include <functional>
 #include <map>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -42,6 +44,8 @@ public:
   // Builds the kernel entry named like the IR function.
   llvm::Function* run();
   int64_t shared_bytes() const { return shared_bytes_; }
+  // Every warp-wide shared-memory access emitted, once per op (for the bank-conflict proof).
+  std::vector<SharedAccess> take_shared_accesses() { return std::move(shared_accesses_); }
   int num_warps() const { return plan.num_warps(); }
 
   // ---- types ----
@@ -79,6 +83,15 @@ public:
   // A barrier, then scratch of `bytes` bytes (reused by every use).
   llvm::Value* scratch(int64_t bytes);
   void barrier();
+  // The swizzled row-major index (i32) of register `reg`'s element of `l` in a buffer holding
+  // the whole tensor.
+  llvm::Value* shared_index(const LinearLayout& l, int32_t reg, const Swizzle& s);
+  // Stores `xs` (memory-typed, contiguous elements) at element `index` of `base` as one access.
+  void store_shared(llvm::Type* mt, llvm::Value* base, llvm::Value* index, std::span<llvm::Value* const> xs);
+  // Loads `n` contiguous elements at element `index` of `base` as one access.
+  Vals load_shared(llvm::Type* mt, llvm::Value* base, llvm::Value* index, int n);
+  // Notes the accesses of `side` for CompiledKernel::shared_accesses.
+  void record_accesses(const AccessSide& side, const Swizzle& s, int64_t elem_bytes, const std::string& what);
 
   // ---- ops ----
   void lower_block(const ir::Block& block);
@@ -130,6 +143,7 @@ private:
   llvm::Value* warp_ = nullptr;
   llvm::GlobalVariable* smem_ = nullptr;
   int64_t shared_bytes_ = 0;
+  std::vector<SharedAccess> shared_accesses_;
   bool line_info_;
   std::unique_ptr<llvm::DIBuilder> dib_;
   llvm::DISubprogram* subprogram_ = nullptr;

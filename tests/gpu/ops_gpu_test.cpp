@@ -171,7 +171,7 @@ TEST(GpuErrors, TooMuchSharedMemory) {
   auto module = ir::parse_module(kTransposeIr, "transpose.tir");
   for (const char* t : {"sm_80", "sm_86", "sm_90a"})
     testing::expect_error([&] { (void)compile(*module->functions.front(), parse_target(t), {}, Stage::Llvm); },
-                          {"kernel `transpose` needs 266224 bytes of shared memory", t, "at most"});
+                          {"kernel `transpose` needs 262144 bytes of shared memory", t, "at most"});
 }
 
 TEST(GpuErrors, BadNumWarps) {

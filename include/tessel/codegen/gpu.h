@@ -13,9 +13,11 @@
 #include "tessel/codegen/target.h"
 #include "tessel/ir/ir.h"
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace tessel::codegen::gpu {
 
@@ -63,6 +65,19 @@ struct StageTimes {
 // How far compile() goes.
 enum class Stage : uint8_t { Llvm, Ptx, Cubin };
 
+// One warp-wide shared-memory access the lowering emits (layout conversions, cross-warp
+// reduction scratch), as the lanes address it: what tests/gpu enumerates to prove the buffers'
+// swizzles free of bank conflicts. Offsets are bytes from the start of the exchange's buffer
+// (a reduction's group offset, the same for a whole warp, is left out: it cannot change banks'
+// relative load).
+struct SharedAccess {
+  std::string what;                  // e.g. "convert 64x8 f32"
+  bool store = false;
+  uint32_t bytes = 4;                // per lane: 1, 2, 4, 8 or 16
+  uint32_t active = 0;               // lanes taking part
+  std::array<uint32_t, 32> offsets{}; // per lane
+};
+
 struct CompiledKernel {
   std::string name;          // the kernel's name (the PTX entry)
   Target target;
@@ -75,6 +90,7 @@ struct CompiledKernel {
   std::string info_log;      // nvJitLink's
   ResourceReport resources;
   StageTimes times;
+  std::vector<SharedAccess> shared_accesses; // every warp-wide shared access, once per op
 };
 
 // Compiles one kernel of verified IR for `target` (an NVPTX target). Throws tessel::Error for IR
