@@ -102,6 +102,9 @@ public:
   // lower_elementwise.cpp
   void lower_elementwise(const ir::Op& op);
   llvm::Value* apply_elementwise(const ir::Op& op, std::span<llvm::Value* const> args);
+  // True when `op` runs on register pairs in the packed f16x2/bf16x2 forms on this target.
+  bool packs(const ir::Op& op) const;
+  llvm::Value* apply_packed(const ir::Op& op, std::span<llvm::Value* const> pair_args);
   llvm::Value* cast_value(llvm::Value* v, const ir::Type* from, const ir::Type* to);
   llvm::Value* constant_of(const ir::Type* elem, const ir::Attr& value);
   llvm::Value* call_libdevice(const char* f32_name, const char* f64_name, llvm::Value* x);

@@ -3,6 +3,7 @@
 // with carried tensors, math from libdevice, f16/bf16. Each kernel must compile to a cubin for
 // sm_80 and sm_90a without spills; the instructions that must appear are checked.
 #include "gpu_test_util.h"
+#include "test_kernels.h"
 
 #include "support/expect_error.h"
 
@@ -31,8 +32,8 @@ CompiledKernel build(const Kernel& k, std::vector<int64_t> consts, const char* t
 }
 
 const Kernel& reduce_rows() {
-  static const Kernel k = tl::kernel("reduce_rows", [](tl::Ptr out, tl::Ptr idx, tl::Ptr in, tl::Const<int> R,
-                                                        tl::Const<int> C) {
+  static const Kernel k = tl::kernel("reduce_rows", [](tl::Ptr out, tl::Ptr idx, tl::Ptr in,
+                                                       tl::Const<int> R, tl::Const<int> C) {
     auto rows = tl::expand_dims(tl::arange(0, R), 1);
     auto cols = tl::expand_dims(tl::arange(0, C), 0);
     auto x = tl::load(in + rows * C + cols);
@@ -55,11 +56,12 @@ TEST(GpuOps, ReductionsAlongBothAxes) {
 }
 
 const Kernel& custom_reduce() {
-  static const Kernel k = tl::kernel("custom_reduce", [](tl::Ptr out, tl::Ptr in, tl::Const<int> B) {
-    auto x = tl::load(in + tl::arange(0, B));
-    auto prod = tl::reduce(x, 0, [](tl::Tensor a, tl::Tensor b) { return a * b; });
-    tl::store(out, prod);
-  });
+  static const Kernel k =
+      tl::kernel("custom_reduce", [](tl::Ptr out, tl::Ptr in, tl::Const<int> B) {
+        auto x = tl::load(in + tl::arange(0, B));
+        auto prod = tl::reduce(x, 0, [](tl::Tensor a, tl::Tensor b) { return a * b; });
+        tl::store(out, prod);
+      });
   return k;
 }
 
@@ -86,16 +88,23 @@ TEST(GpuOps, Scan) {
 }
 
 const Kernel& control() {
-  static const Kernel k = tl::kernel("control", [](tl::Ptr out, tl::Ptr in, tl::Int n, tl::Const<int> B) {
-    auto offs = tl::arange(0, B);
-    auto acc = tl::zeros({B}, tl::f32);
-    tl::for_range(0, n, B, [&](tl::Int i) { acc = acc + tl::load(in + i + offs, (i + offs) < n, 0.0); });
-    auto total = tl::sum(acc, 0);
-    tl::if_(total > 0.0, [&] { acc = acc * 2.0; }, [&] { acc = -acc; });
-    auto steps = tl::scalar(0, tl::i32);
-    tl::while_([&] { return steps < n; }, [&] { steps = steps + 16; acc = acc + 1.0; });
-    tl::store(out + offs, acc);
-  });
+  static const Kernel k =
+      tl::kernel("control", [](tl::Ptr out, tl::Ptr in, tl::Int n, tl::Const<int> B) {
+        auto offs = tl::arange(0, B);
+        auto acc = tl::zeros({B}, tl::f32);
+        tl::for_range(0, n, B,
+                      [&](tl::Int i) { acc = acc + tl::load(in + i + offs, (i + offs) < n, 0.0); });
+        auto total = tl::sum(acc, 0);
+        tl::if_(
+            total > 0.0, [&] { acc = acc * 2.0; }, [&] { acc = -acc; });
+        auto steps = tl::scalar(0, tl::i32);
+        tl::while_([&] { return steps < n; },
+                   [&] {
+                     steps = steps + 16;
+                     acc = acc + 1.0;
+                   });
+        tl::store(out + offs, acc);
+      });
   return k;
 }
 
@@ -111,10 +120,38 @@ const Kernel& math() {
     auto x = tl::load(in + offs);
     auto y = tl::exp(x) + tl::exp2(x) + tl::log(x) + tl::log2(x) + tl::sqrt(x) + tl::rsqrt(x) +
              tl::sin(x) + tl::cos(x) + tl::erf(x) + tl::tanh(x) + tl::sigmoid(x) + tl::floor(x) +
-             tl::ceil(x) + tl::abs(x) + tl::fma(x, x, x) + tl::maximum(x, 0.5) + tl::minimum(x, 0.25);
+             tl::ceil(x) + tl::abs(x) + tl::fma(x, x, x) + tl::maximum(x, 0.5) +
+             tl::minimum(x, 0.25);
     tl::store(out + offs, y);
   });
   return k;
+}
+
+// f16 add/sub/mul/fma run two registers per instruction in the packed forms; bf16 likewise on
+// sm_90 (add/sub/mul.rn.bf16x2), while sm_80 has only fma.rn.bf16x2 and LLVM computes bf16
+// add/sub/mul in f32 (exact: one rounding of an exactly representable f32 result).
+TEST(GpuOps, PackedHalfArithmetic) {
+  auto ptx = [](const char* target, DType d) {
+    auto module = testing::trace_dsl(testing::half_arith_kernel(), {256}, d);
+    return compile(*module->functions.front(), parse_target(target), {}, Stage::Ptx).ptx;
+  };
+  auto has = [](const std::string& text, const std::string& s) {
+    return text.find(s) != std::string::npos;
+  };
+  for (const char* t : {"sm_80", "sm_90a"}) {
+    const std::string p = ptx(t, DType::f16);
+    for (const char* insn : {"add.rn.f16x2", "sub.rn.f16x2", "mul.rn.f16x2", "fma.rn.f16x2"})
+      EXPECT_TRUE(has(p, insn)) << t << ": no " << insn << "\n" << p;
+    for (const char* scalar : {"add.rn.f16 ", "mul.rn.f16 ", "fma.rn.f16 ", "cvt.f32.f16"})
+      EXPECT_FALSE(has(p, scalar)) << t << ": unpacked " << scalar;
+  }
+  const std::string p90 = ptx("sm_90a", DType::bf16);
+  for (const char* insn : {"add.rn.bf16x2", "sub.rn.bf16x2", "mul.rn.bf16x2", "fma.rn.bf16x2"})
+    EXPECT_TRUE(has(p90, insn)) << "sm_90a: no " << insn << "\n" << p90;
+  EXPECT_FALSE(has(p90, "cvt.f32.bf16"));
+  const std::string p80 = ptx("sm_80", DType::bf16);
+  EXPECT_TRUE(has(p80, "fma.rn.bf16x2")) << p80;
+  EXPECT_FALSE(has(p80, "add.rn.bf16x2")) << "sm_80 has no bf16 add";
 }
 
 TEST(GpuOps, MathFromLibdevice) {
@@ -124,15 +161,16 @@ TEST(GpuOps, MathFromLibdevice) {
 }
 
 const Kernel& small_dot() {
-  static const Kernel k = tl::kernel("small_dot", [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
-                                                      tl::Const<int> N, tl::Const<int> K) {
-    auto rm = tl::expand_dims(tl::arange(0, M), 1);
-    auto rn = tl::expand_dims(tl::arange(0, N), 0);
-    auto rk = tl::arange(0, K);
-    auto x = tl::load(a + rm * K + tl::expand_dims(rk, 0));
-    auto y = tl::load(b + tl::expand_dims(rk, 1) * N + rn);
-    tl::store(c + rm * N + rn, tl::dot(x, y));
-  });
+  static const Kernel k =
+      tl::kernel("small_dot", [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
+                                 tl::Const<int> N, tl::Const<int> K) {
+        auto rm = tl::expand_dims(tl::arange(0, M), 1);
+        auto rn = tl::expand_dims(tl::arange(0, N), 0);
+        auto rk = tl::arange(0, K);
+        auto x = tl::load(a + rm * K + tl::expand_dims(rk, 0));
+        auto y = tl::load(b + tl::expand_dims(rk, 1) * N + rn);
+        tl::store(c + rm * N + rn, tl::dot(x, y));
+      });
   return k;
 }
 
@@ -145,7 +183,8 @@ TEST(GpuOps, DotAsFma) {
 
 // ---- bad input ----
 
-const char* kTransposeIr = R"(kernel @transpose(%arg0: ptr<f32> {div = 16}, %arg1: ptr<f32> {div = 16}) {
+const char* kTransposeIr =
+    R"(kernel @transpose(%arg0: ptr<f32> {div = 16}, %arg1: ptr<f32> {div = 16}) {
   %0 = arange {start = 0, end = 256} : tensor<256xi32>
   %1 = expand_dims %0 {axis = 1} : tensor<256x1xi32>
   %2 = constant {value = 256} : tensor<256x1xi32>
@@ -170,16 +209,18 @@ const char* kTransposeIr = R"(kernel @transpose(%arg0: ptr<f32> {div = 16}, %arg
 TEST(GpuErrors, TooMuchSharedMemory) {
   auto module = ir::parse_module(kTransposeIr, "transpose.tir");
   for (const char* t : {"sm_80", "sm_86", "sm_90a"})
-    testing::expect_error([&] { (void)compile(*module->functions.front(), parse_target(t), {}, Stage::Llvm); },
-                          {"kernel `transpose` needs 262144 bytes of shared memory", t, "at most"});
+    testing::expect_error(
+        [&] { (void)compile(*module->functions.front(), parse_target(t), {}, Stage::Llvm); },
+        {"kernel `transpose` needs 262144 bytes of shared memory", t, "at most"});
 }
 
 TEST(GpuErrors, BadNumWarps) {
   auto module = ir::parse_module(kTransposeIr, "transpose.tir");
   CompileOptions o;
   o.num_warps = 3;
-  testing::expect_error([&] { (void)compile(*module->functions.front(), parse_target("sm_80"), o); },
-                        {"num_warps must be a power of two", "not 3"});
+  testing::expect_error(
+      [&] { (void)compile(*module->functions.front(), parse_target("sm_80"), o); },
+      {"num_warps must be a power of two", "not 3"});
 }
 
 TEST(GpuErrors, CpuTargetIsNotAGpu) {
@@ -230,17 +271,19 @@ TEST(GpuErrors, MissingNvJitLink) {
 TEST(GpuErrors, UnknownKernelAndParameter) {
   testing::expect_error([] { (void)samples::find_kernel("softmaxx"); },
                         {"unknown kernel 'softmaxx'", "vector_add, softmax, layer_norm, matmul"});
-  testing::expect_error([] { (void)samples::bindings_for(samples::find_kernel("softmax"), {"BLOCKS=2"}); },
-                        {"no parameter 'BLOCKS'", "out, in, stride, n_cols, BLOCK"});
+  testing::expect_error(
+      [] { (void)samples::bindings_for(samples::find_kernel("softmax"), {"BLOCKS=2"}); },
+      {"no parameter 'BLOCKS'", "out, in, stride, n_cols, BLOCK"});
 }
 
 // Info-log parsing, on the text nvJitLink writes.
 TEST(ResourceReport, ParsesInfoLog) {
-  const char* log = "ptxas info    : 0 bytes gmem\n"
-                    "ptxas info    : Compiling entry function 'softmax' for 'sm_90a'\n"
-                    "ptxas info    : Function properties for softmax\n"
-                    "    8 bytes stack frame, 4 bytes spill stores, 12 bytes spill loads\n"
-                    "ptxas info    : Used 34 registers, used 1 barriers, 2048 bytes smem, 380 bytes cmem[0]\n";
+  const char* log =
+      "ptxas info    : 0 bytes gmem\n"
+      "ptxas info    : Compiling entry function 'softmax' for 'sm_90a'\n"
+      "ptxas info    : Function properties for softmax\n"
+      "    8 bytes stack frame, 4 bytes spill stores, 12 bytes spill loads\n"
+      "ptxas info    : Used 34 registers, used 1 barriers, 2048 bytes smem, 380 bytes cmem[0]\n";
   ResourceReport r = parse_info_log(log, "softmax");
   EXPECT_TRUE(r.parsed);
   EXPECT_EQ(r.registers, 34);

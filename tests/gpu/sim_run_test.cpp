@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 
 namespace tessel::codegen::gpu {
@@ -244,6 +245,50 @@ TEST_P(SimOnTarget, ControlFlowWithCarriedTensors) {
     float v = total > 0 ? acc[j] * 2 : -acc[j];
     v += (n + 255) / 256; // the while loop runs ceil(n / 256) times
     EXPECT_NEAR(out[j], v, 1e-4f) << j;
+  }
+}
+
+// The packed f16x2/bf16x2 arithmetic, executed: every op exactly rounded, as ir.h specifies.
+TEST_P(SimOnTarget, PackedHalfArithmetic) {
+  const int B = 256;
+  for (DType d : {DType::f16, DType::bf16}) {
+    auto module = testing::trace_dsl(testing::half_arith_kernel(), {B}, d);
+    CompiledKernel ck =
+        compile(*module->functions.front(), parse_target(GetParam()), {}, Stage::Ptx);
+    auto to_bits = [&](float f) {
+      return d == DType::f16 ? float_to_half(f) : float_to_bfloat16(f);
+    };
+    auto from_bits = [&](uint16_t h) {
+      return d == DType::f16 ? half_to_float(h) : bfloat16_to_float(h);
+    };
+    auto round = [&](double v) { return from_bits(to_bits(static_cast<float>(v))); };
+    std::vector<uint16_t> in[3];
+    for (int i = 0; i < 3; ++i)
+      for (float v : random_vector(B, 20 + i, -4, 4))
+        in[i].push_back(to_bits(v));
+    std::vector<uint16_t> out(B);
+    std::vector<uint32_t> packed;
+    Sim s;
+    uint64_t dev[4];
+    for (int i = 0; i < 4; ++i) {
+      std::vector<float> words(B / 2 + 4);
+      if (i > 0)
+        std::memcpy(words.data(), in[i - 1].data(), B * 2);
+      dev[i] = s.upload(words);
+    }
+    EXPECT_EQ(s.run(ck, {1, 1, 1},
+                    {KernelArg::ptr(dev[0]), KernelArg::ptr(dev[1]), KernelArg::ptr(dev[2]),
+                     KernelArg::ptr(dev[3])}),
+              0u);
+    std::vector<float> words = s.download(dev[0], B / 2);
+    std::memcpy(out.data(), words.data(), B * 2);
+    for (int i = 0; i < B; ++i) {
+      const double x = from_bits(in[0][i]), y = from_bits(in[1][i]), z = from_bits(in[2][i]);
+      const float f = round(x * y + z);                   // fma: one rounding
+      const float p = round(round(x * y) - std::fabs(z)); // mul, abs, sub
+      const float want = round(round(f + round(p * -x)) + y);
+      ASSERT_EQ(from_bits(out[i]), want) << (d == DType::f16 ? "f16" : "bf16") << " at " << i;
+    }
   }
 }
 

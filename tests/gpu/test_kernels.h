@@ -56,4 +56,15 @@ inline const Kernel& control_kernel() {
   return k;
 }
 
+// Every exactly rounded f16/bf16 op (the packed f16x2/bf16x2 forms where the target has them).
+inline const Kernel& half_arith_kernel() {
+  static const Kernel k =
+      tl::kernel("half_arith", [](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Ptr c, tl::Const<int> B) {
+        auto offs = tl::arange(0, B);
+        auto x = tl::load(a + offs), y = tl::load(b + offs), z = tl::load(c + offs);
+        tl::store(out + offs, tl::fma(x, y, z) + (x * y - tl::abs(z)) * -x + y);
+      });
+  return k;
+}
+
 } // namespace tessel::testing
