@@ -90,4 +90,19 @@ TEST(DoctorCommand, SaysWhyThereIsNoDriver) {
       << r.out;
 }
 
+// `tessel compile --emit stats` says where the kernel came from: compiled now, then, in a second
+// process, the disk cache.
+TEST(CompileCommand, StatsNameTheDiskCacheOnASecondRun) {
+  TempDir work;
+  std::string cache = work.path() + "/cache";
+  std::vector<std::string> args = {"compile", "vector_add", "--target", "sm_80", "--emit", "stats"};
+  ProcessResult first = tessel_cmd(work, cache, args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("source: compiled now"), std::string::npos) << first.out;
+  ProcessResult second = tessel_cmd(work, cache, args);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.out.find("source: disk cache"), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("spill stores         0 bytes"), std::string::npos) << second.out;
+}
+
 } // namespace

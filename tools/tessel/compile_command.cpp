@@ -2,8 +2,13 @@
 // GPU target without a GPU and prints one stage of the result.
 //
 //   tessel compile KERNEL [--target sm_90a] [--emit ir|ir-final|llvm|ptx|cubin|stats]
-//                  [--num-warps N] [-D NAME=VALUE ...] [-o FILE] [--no-line-info]
+//                  [--num-warps N] [-D NAME=VALUE ...] [-o FILE] [--no-line-info] [--no-cache]
 //   tessel compile --list
+//
+// `--emit ptx|cubin|stats` go through the JIT's compile pipeline, so they use (and fill) the disk
+// cache like a launch does, and `stats` says where the kernel came from: the disk cache or
+// compiled now (`--no-cache` forces a compile). `ir`, `ir-final` and `llvm` always compile.
+#include "jit/gpu_compiler.h"
 #include "tessel/codegen/gpu.h"
 #include "tessel/codegen/target.h"
 #include "tessel/ir/printer.h"
@@ -22,6 +27,7 @@ namespace {
 const char* const kUsage =
     "usage: tessel compile KERNEL [--target sm_90a] [--emit ir|ir-final|llvm|ptx|cubin|stats]\n"
     "                      [--num-warps N] [-D NAME=VALUE ...] [-o FILE] [--no-line-info]\n"
+    "                      [--no-cache]\n"
     "       tessel compile --list\n";
 
 struct Options {
@@ -32,6 +38,7 @@ struct Options {
   int num_warps = 4;
   bool line_info = true;
   bool list = false;
+  bool use_cache = true;
   std::vector<std::string> defines;
 };
 
@@ -67,6 +74,8 @@ Options parse(int argc, char** argv) {
       o.output = value(i, a);
     else if (a == "--no-line-info")
       o.line_info = false;
+    else if (a == "--no-cache")
+      o.use_cache = false;
     else if (a == "--list")
       o.list = true;
     else if (!a.empty() && a[0] == '-')
@@ -95,13 +104,14 @@ void write_output(const Options& o, const std::string& text) {
 }
 
 std::string stats_text(const Options& o, const tessel::codegen::gpu::CompiledKernel& k,
-                       const tessel::samples::TraceTimes& tt) {
+                       const tessel::samples::TraceTimes& tt, const std::string& source) {
   const auto& r = k.resources;
   std::string s = fmt::format("kernel {} for {} (PTX ISA {}.{}), num_warps {}", k.name, k.target.name(),
                               k.target.ptx_version() / 10, k.target.ptx_version() % 10, k.num_warps);
   for (const std::string& d : o.defines)
     s += " -D " + d;
-  s += "\n\nresources (nvJitLink):\n";
+  s += "\nsource: " + source + "\n";
+  s += "\nresources (nvJitLink):\n";
   s += fmt::format("  registers            {}\n  spill stores         {} bytes\n  spill loads          {} bytes\n"
                    "  stack frame          {} bytes\n  static shared memory {} bytes\n"
                    "  dynamic shared memory {} bytes (launch with this)\n  constant memory      {} bytes\n",
@@ -137,7 +147,10 @@ int run_compile_command(int argc, char** argv) {
   const tessel::samples::RegisteredKernel& reg = tessel::samples::find_kernel(o.kernel);
   tessel::codegen::Target target = tessel::codegen::parse_target(o.target);
   tessel::samples::TraceTimes tt;
-  auto module = tessel::samples::trace_kernel(reg, o.defines, /*optimize=*/o.emit != "ir", &tt);
+  const bool through_jit = o.emit == "ptx" || o.emit == "cubin" || o.emit == "stats";
+  // The JIT pipeline keys the disk cache on the IR as traced, so it gets the module unoptimised.
+  auto module = tessel::samples::trace_kernel(reg, o.defines,
+                                              /*optimize=*/o.emit != "ir" && !through_jit, &tt);
   if (o.emit == "ir") {
     write_output(o, tessel::ir::print(*module));
     return 0;
@@ -151,16 +164,26 @@ int run_compile_command(int argc, char** argv) {
   Stage until = o.emit == "cubin" || o.emit == "stats" ? Stage::Cubin
                 : o.emit == "ptx"                      ? Stage::Ptx
                                                        : Stage::Llvm;
+  if (through_jit) {
+    if (!o.use_cache)
+      ::setenv("TESSEL_CACHE_DISABLE", "1", /*overwrite=*/1);
+    tessel::jit::GpuCompileResult r =
+        tessel::jit::compile_module_for_gpu(*module, target, options, /*want_ptx=*/true);
+    std::string source = r.source == tessel::KernelSource::disk
+                             ? "disk cache (entry " + r.cache_key.substr(0, 16) + "...; no compile)"
+                             : "compiled now";
+    if (o.emit == "ptx")
+      write_output(o, r.kernel.ptx);
+    else if (o.emit == "cubin")
+      write_output(o, r.kernel.cubin);
+    else
+      write_output(o, stats_text(o, r.kernel, tt, source));
+    return 0;
+  }
   auto k = tessel::codegen::gpu::compile(*module->functions.front(), target, options, until);
   if (o.emit == "ir-final")
     write_output(o, k.layouts);
   else if (o.emit == "llvm")
     write_output(o, k.llvm_ir);
-  else if (o.emit == "ptx")
-    write_output(o, k.ptx);
-  else if (o.emit == "cubin")
-    write_output(o, k.cubin);
-  else
-    write_output(o, stats_text(o, k, tt));
   return 0;
 }
