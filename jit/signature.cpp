@@ -107,6 +107,13 @@ std::string where(const ArgValue& a) {
   TESSEL_UNREACHABLE("bad DeviceKind");
 }
 
+std::string where_kind(DeviceKind kind, int index) {
+  ArgValue a;
+  a.device = kind;
+  a.device_index = index;
+  return where(a);
+}
+
 [[noreturn]] void mixed_devices(const lang::KernelDef& def, size_t first, const ArgValue& a,
                                 size_t i, const ArgValue& b) {
   std::string fix = a.device == DeviceKind::cpu || b.device == DeviceKind::cpu
@@ -129,12 +136,24 @@ SignatureKey signature_of(const lang::KernelDef& def, std::span<const ArgValue> 
                 std::to_string(args.size()));
   SignatureKey key;
   key.size = args.size();
+  if (options.device) {
+    key.device = *options.device;
+    key.device_index = *options.device == DeviceKind::cuda ? options.device_index : 0;
+  }
   size_t first_ptr = kMaxParams;
   for (size_t i = 0; i < args.size(); ++i) {
     const ArgValue& a = args[i];
     key.words[i] = key_word(def, i, a);
     if (a.kind != ArgValue::Kind::Pointer || (!a.ptr && a.device == DeviceKind::cpu))
       continue;
+    if (options.device) {
+      // Raw pointers are addresses on the requested device; views must already be there.
+      bool raw = a.device == DeviceKind::cpu && *options.device != DeviceKind::cpu;
+      if (!raw && (a.device != key.device || a.device_index != key.device_index))
+        bad_arg(def, i, "is a buffer in " + where(a) + ", but LaunchOptions::device asks for " +
+                            where_kind(key.device, key.device_index));
+      continue;
+    }
     if (first_ptr == kMaxParams) {
       first_ptr = i;
       key.device = a.device;

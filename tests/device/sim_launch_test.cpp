@@ -192,6 +192,32 @@ TEST(SimDevice, HostPointerBesideASimBufferIsAnError) {
                {"kernel 'sim_mixed'", "argument 1 points at simulated-device memory"});
 }
 
+// LaunchOptions::device: raw pointers are addresses on the requested device (like a float* from
+// cudaMalloc); a view on another device is an error naming the parameter.
+TEST(SimDevice, ExplicitDeviceOptionTakesRawPointers) {
+  REQUIRE_SIM_DEVICE();
+  const tessel::Kernel k = tl::kernel("sim_raw", [](tl::Ptr out, tl::Ptr in, tl::Const<int> B) {
+    auto offs = tl::arange(0, B);
+    tl::store(out + offs, tl::load(in + offs) * 3.0f);
+  });
+  std::vector<float> host(64);
+  for (int i = 0; i < 64; ++i)
+    host[size_t(i)] = float(i);
+  auto in = upload<float>(host);
+  auto out = upload<float>(std::vector<float>(64, kPoison));
+  tessel::LaunchOptions on_sim;
+  on_sim.device = tessel::DeviceKind::sim;
+  k.launch({1}, on_sim, static_cast<float*>(out.data()), static_cast<const float*>(in.data()), 64);
+  std::vector<float> got = download<float>(out, 64);
+  for (int i = 0; i < 64; ++i)
+    ASSERT_EQ(got[size_t(i)], 3.0f * float(i)) << i;
+  tessel::LaunchOptions on_cpu;
+  on_cpu.device = tessel::DeviceKind::cpu;
+  expect_error([&] { k.launch({1}, on_cpu, host.data(), in.view(tessel::f32, {64}), 64); },
+               {"kernel 'sim_raw'", "parameter 1 (Ptr)", "in the simulated device",
+                "LaunchOptions::device asks for host memory"});
+}
+
 TEST(SimDevice, BuffersCopyFillAndView) {
   REQUIRE_SIM_DEVICE();
   auto a = rt::DeviceBuffer::allocate_on(tessel::DeviceKind::sim, 64);

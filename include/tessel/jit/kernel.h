@@ -26,6 +26,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -47,6 +48,11 @@ struct LaunchOptions {
   // CUDA: the stream to launch on (null: the default stream). The simulated device runs every
   // launch to completion before returning, and the CPU backend ignores it.
   const runtime::Stream* stream = nullptr;
+  // Where to run. Unset: chosen from the pointer arguments (TensorViews and DeviceBuffer views carry
+  // their device; raw pointers count as host memory). Set: raw pointers are taken as addresses on
+  // this device (e.g. a `float*` from cudaMalloc), and views must be on it.
+  std::optional<DeviceKind> device;
+  int device_index = 0; // the CUDA ordinal when `device` is set
 };
 
 namespace detail {
