@@ -7,9 +7,11 @@
 // result is in the sliced layout, held by every thread that held its row. argmax/argmin carry the
 // index along and keep the first on ties; NaNs never win (as max/min ignore them).
 //
-// A scan makes each thread hold whole rows along the axis (a layout conversion), scans them
-// sequentially, and converts back. dot is an FMA loop for now: each thread holds the rows of A
-// and the columns of B its output elements need, with the whole K dimension in registers.
+// A scan runs in a layout whose threads hold contiguous runs of the axis (the operand's when it
+// is one, else a conversion): in-thread sequential scans, then shfl.sync.up (Hillis-Steele) across
+// the lanes along the axis, then the warps' totals through shared memory (see lower_scan).
+// dot is an FMA loop for now: each thread holds the rows of A and the columns of B its output
+// elements need, with the whole K dimension in registers.
 #include "codegen/gpu/lowering.h"
 
 #include <llvm/IR/IntrinsicsNVPTX.h>
@@ -18,11 +20,10 @@ namespace tessel::codegen::gpu::detail {
 
 using ir::Opcode;
 
-llvm::Value* Lowering::shuffle_xor(llvm::Value* v, int lane_mask) {
+llvm::Value* Lowering::shuffle(llvm::Intrinsic::ID id, llvm::Value* v, llvm::Value* arg, int c) {
   llvm::Type* t = v->getType();
   auto shfl32 = [&](llvm::Value* x) {
-    return b.CreateIntrinsic(llvm::Intrinsic::nvvm_shfl_sync_bfly_i32, {},
-                             {b.getInt32(0xffffffffu), x, b.getInt32(lane_mask), b.getInt32(0x1f)});
+    return b.CreateIntrinsic(id, {}, {b.getInt32(0xffffffffu), x, arg, b.getInt32(c)});
   };
   if (t->isIntegerTy(32))
     return shfl32(v);
@@ -38,6 +39,10 @@ llvm::Value* Lowering::shuffle_xor(llvm::Value* v, int lane_mask) {
   llvm::Value* hi = shfl32(b.CreateTrunc(b.CreateLShr(i, 32), b.getInt32Ty()));
   llvm::Value* r = b.CreateOr(b.CreateZExt(lo, b.getInt64Ty()), b.CreateShl(b.CreateZExt(hi, b.getInt64Ty()), 32));
   return t->isPointerTy() ? b.CreateIntToPtr(r, t) : b.CreateBitCast(r, t);
+}
+
+llvm::Value* Lowering::shuffle_xor(llvm::Value* v, int lane_mask) {
+  return shuffle(llvm::Intrinsic::nvvm_shfl_sync_bfly_i32, v, b.getInt32(lane_mask), 0x1f);
 }
 
 namespace {
@@ -225,40 +230,269 @@ void Lowering::lower_reduce(const ir::Op& op) {
   set_vals(op.result(), convert(result, op.result()->type()->element(), out, layout(op.result())));
 }
 
+namespace {
+
+using Basis = LinearLayout::Basis;
+
+Basis unit(int rank, int dim, int32_t v) {
+  Basis b(rank, 0);
+  b[dim] = v;
+  return b;
+}
+
+bool is_zero(const Basis& b) {
+  return std::all_of(b.begin(), b.end(), [](int32_t c) { return c == 0; });
+}
+
+// True when `l` is lowered by the parallel scan as it is: dim-separable, no replicated registers,
+// its register bits along `axis` the lowest bits of the axis coordinate (1, 2, ... in order), then
+// consecutive lane bits, then warp bits, each in increasing order.
+bool scan_ready(const LinearLayout& l, int axis) {
+  if (!l.is_dim_separable())
+    return false;
+  int32_t next = 1;
+  for (const Basis& c : l.bases(InDim::Register)) {
+    if (is_zero(c))
+      return false;
+    if (c[axis] != 0) {
+      if (c[axis] != next)
+        return false;
+      next *= 2;
+    }
+  }
+  std::vector<int> lanes = l.bits_along(InDim::Lane, axis);
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    if (lanes[i] != lanes[0] + static_cast<int>(i) || l.basis(InDim::Lane, lanes[i])[axis] != next)
+      return false;
+    next *= 2;
+  }
+  for (int w : l.bits_along(InDim::Warp, axis)) {
+    if (l.basis(InDim::Warp, w)[axis] != next)
+      return false;
+    next *= 2;
+  }
+  return next == l.out_shape()[axis];
+}
+
+// The layout a scan along `axis` runs in when its operand's is not scan_ready: each thread holds
+// a contiguous run of the axis (numel / threads elements, at most the whole axis), the lowest
+// lane bits continue along the axis, then the warps; the rest of the lanes and warps spread over
+// the other dimensions (fastest first), replicating where those are too small, and further
+// registers cover what the threads do not.
+LinearLayout scan_layout(const std::vector<int32_t>& shape, int axis, int num_warps) {
+  const int rank = static_cast<int>(shape.size());
+  int64_t numel = 1;
+  for (int32_t s : shape)
+    numel *= s;
+  const int64_t threads = int64_t(32) * num_warps;
+  const int32_t run = static_cast<int32_t>(std::min<int64_t>(shape[axis], std::max<int64_t>(1, numel / threads)));
+  std::array<std::vector<Basis>, kNumInDims> bases;
+  std::vector<int32_t> covered(rank, 1);
+  for (int32_t v = 1; v < run; v *= 2)
+    bases[0].push_back(unit(rank, axis, v));
+  covered[axis] = run;
+  auto next_basis = [&]() {
+    if (covered[axis] < shape[axis]) {
+      Basis b = unit(rank, axis, covered[axis]);
+      covered[axis] *= 2;
+      return b;
+    }
+    for (int d = rank - 1; d >= 0; --d)
+      if (d != axis && covered[d] < shape[d]) {
+        Basis b = unit(rank, d, covered[d]);
+        covered[d] *= 2;
+        return b;
+      }
+    return Basis(rank, 0);
+  };
+  for (int i = 0; i < 5; ++i)
+    bases[1].push_back(next_basis());
+  for (int w = 1; w < num_warps; w *= 2)
+    bases[2].push_back(next_basis());
+  for (int d = rank - 1; d >= 0; --d)
+    for (; covered[d] < shape[d]; covered[d] *= 2)
+      bases[0].push_back(unit(rank, d, covered[d]));
+  return LinearLayout(std::move(bases), shape);
+}
+
+} // namespace
+
+llvm::Value* Lowering::shuffle_up(llvm::Value* v, int delta) {
+  return shuffle(llvm::Intrinsic::nvvm_shfl_sync_up_i32, v, b.getInt32(delta), 0);
+}
+
+llvm::Value* Lowering::shuffle_idx(llvm::Value* v, llvm::Value* lane) {
+  return shuffle(llvm::Intrinsic::nvvm_shfl_sync_idx_i32, v, lane, 0x1f);
+}
+
+// An inclusive prefix sum along the axis in a scan_ready layout L, in four steps:
+//  1. each thread scans its registers along the axis sequentially (per row: the other
+//     coordinates), giving its local prefixes and its total;
+//  2. the lanes along the axis (consecutive lane bits j..j+k-1) scan their totals with k
+//     Hillis-Steele steps of shfl.sync.up (a lane adds what the lane 2^i positions before it
+//     holds when it has one), then one more shfl.sync.up gives each lane the exact exclusive
+//     prefix of the lanes before it;
+//  3. with several warps along the axis, each warp's segment total (shfl.sync.idx from its last
+//     lane) goes to shared memory as a tensor of the rows x warps along the axis, written by one
+//     lane per row and warp, a barrier, and every thread reads the totals of its rows and adds
+//     those of the warps before it; that buffer is swizzled from its two layouts like every
+//     exchange (swizzle.h) and recorded in shared_accesses;
+//  4. each element adds the exclusive prefix of the threads and warps before it (nothing when
+//     there are none, so a leading -0.0 survives, as in a sequential loop).
+// f16/bf16 accumulate in f32 throughout and round once. Where the whole axis lives in one thread,
+// only step 1 remains (the sequential scan).
 void Lowering::lower_scan(const ir::Op& op) {
   const ir::Value* src = op.operand(0);
   const ir::Type* elem = src->type()->element();
   const int axis = static_cast<int>(op.int_attr("axis"));
   std::vector<int32_t> shape = shape_of(src);
-  std::vector<int> order{axis};
-  for (int d = static_cast<int>(shape.size()) - 1; d >= 0; --d)
-    if (d != axis)
-      order.push_back(d);
-  // Whole rows along the axis in each thread's registers.
-  LinearLayout rows = make_blocked(shape, num_warps(), shape[axis], order);
-  Vals x = vals_in(src, rows);
+  const int rank = static_cast<int>(shape.size());
+  const LinearLayout& given = layout(src);
+  const LinearLayout l = scan_ready(given, axis) ? given : scan_layout(shape, axis, num_warps());
+  Vals x = vals_in(src, l);
   const bool fl = elem->is_float();
   const bool narrow = fl && elem->element_bits() == 16;
-  std::map<std::vector<int32_t>, llvm::Value*> running;
-  // Registers in increasing order of their axis coordinate within each row.
+  llvm::Type* acc_type = narrow ? b.getFloatTy() : reg_type(elem);
+  auto add = [&](llvm::Value* p, llvm::Value* q) { return fl ? b.CreateFAdd(p, q) : b.CreateAdd(p, q); };
+
+  // Rows: the register part of the coordinates but the axis, numbered in register order.
+  std::map<std::vector<int32_t>, int> row_of;
+  std::vector<int> row(x.size());
+  for (size_t r = 0; r < x.size(); ++r) {
+    std::vector<int32_t> key = reg_coord(l, static_cast<int32_t>(r));
+    key.erase(key.begin() + axis);
+    row[r] = row_of.try_emplace(key, static_cast<int>(row_of.size())).first->second;
+  }
+  const size_t nrows = row_of.size();
+
+  // 1. Within the thread, registers in increasing order of their axis coordinate.
   std::vector<int32_t> regs(x.size());
   for (size_t r = 0; r < regs.size(); ++r)
     regs[r] = static_cast<int32_t>(r);
   std::stable_sort(regs.begin(), regs.end(), [&](int32_t a, int32_t c) {
-    return reg_coord(rows, a)[axis] < reg_coord(rows, c)[axis];
+    return reg_coord(l, a)[axis] < reg_coord(l, c)[axis];
   });
-  Vals out(x.size());
+  Vals local(x.size());
+  Vals total(nrows, nullptr);
   for (int32_t r : regs) {
-    std::vector<int32_t> key = reg_coord(rows, r);
-    key.erase(key.begin() + axis);
-    llvm::Value* v = narrow ? b.CreateFPExt(x[r], b.getFloatTy()) : x[r];
-    auto it = running.find(key);
-    if (it != running.end())
-      v = fl ? b.CreateFAdd(it->second, v) : b.CreateAdd(it->second, v);
-    running[key] = v;
+    llvm::Value* v = narrow ? b.CreateFPExt(x[r], acc_type) : x[r];
+    llvm::Value*& t = total[row[r]];
+    t = t ? add(t, v) : v;
+    local[r] = t;
+  }
+
+  llvm::Value* has_prefix = nullptr; // i1: some earlier thread holds elements of the row
+  Vals prefix(nrows, nullptr);       // their sum
+  // 2. Across the lanes along the axis.
+  const std::vector<int> lane_bits = l.bits_along(InDim::Lane, axis);
+  Vals segment = total; // per row: the total of this warp's part of the axis
+  if (!lane_bits.empty()) {
+    const int shift = lane_bits.front();
+    const int32_t lanes = int32_t(1) << lane_bits.size();
+    llvm::Value* pos = b.CreateAnd(b.CreateLShr(lane_id(), shift), lanes - 1);
+    llvm::Value* last = b.CreateOr(lane_id(), b.getInt32((lanes - 1) << shift));
+    for (size_t k = 0; k < nrows; ++k) {
+      llvm::Value* t = total[k];
+      for (int32_t d = 1; d < lanes; d *= 2) {
+        llvm::Value* y = shuffle_up(t, d << shift);
+        t = b.CreateSelect(b.CreateICmpUGE(pos, b.getInt32(d)), add(t, y), t);
+      }
+      prefix[k] = shuffle_up(t, 1 << shift);
+      segment[k] = shuffle_idx(t, last);
+    }
+    has_prefix = b.CreateICmpNE(pos, b.getInt32(0));
+  }
+  // 3. Across the warps along the axis, through shared memory.
+  const std::vector<int> warp_bits = l.bits_along(InDim::Warp, axis);
+  if (!warp_bits.empty()) {
+    const int32_t warps = int32_t(1) << warp_bits.size();
+    // The totals as a tensor of `shape` with the axis cut to the warps along it: written in
+    // `wl` (the axis coordinate is the warp's position; lanes along the axis hold copies), read
+    // in `rl` (every thread holds all the warps' totals of its rows, in its lowest registers).
+    std::array<std::vector<Basis>, kNumInDims> wb, rb;
+    for (int32_t v = 1; v < warps; v *= 2)
+      rb[0].push_back(unit(rank, axis, v));
+    for (const Basis& c : l.bases(InDim::Register))
+      if (c[axis] == 0) {
+        wb[0].push_back(c);
+        rb[0].push_back(c);
+      }
+    for (const Basis& c : l.bases(InDim::Lane)) {
+      Basis z = c;
+      z[axis] = 0;
+      wb[1].push_back(z);
+      rb[1].push_back(z);
+    }
+    int32_t next = 1;
+    for (const Basis& c : l.bases(InDim::Warp)) {
+      if (c[axis] != 0) {
+        wb[2].push_back(unit(rank, axis, next));
+        next *= 2;
+      } else {
+        wb[2].push_back(c);
+      }
+      Basis z = c;
+      z[axis] = 0;
+      rb[2].push_back(z);
+    }
+    std::vector<int32_t> tshape = shape;
+    tshape[axis] = warps;
+    const LinearLayout wl(std::move(wb), tshape), rl(std::move(rb), tshape);
+    int64_t tnumel = 1;
+    for (int32_t s : tshape)
+      tnumel *= s;
+    const int64_t bytes = std::max<int64_t>(1, acc_type->getPrimitiveSizeInBits() / 8);
+    AccessSide write{&wl, access_vector(wl, bytes), /*store=*/true, /*owners_only=*/true, {}};
+    AccessSide read{&rl, access_vector(rl, bytes), /*store=*/false, /*owners_only=*/false, {}};
+    const Swizzle swizzle = choose_swizzle(write, read, tnumel, bytes);
+    record_accesses(write, swizzle, bytes, "scan warp totals");
+    record_accesses(read, swizzle, bytes, "scan warp totals");
+    llvm::Value* base = scratch(tnumel * bytes);
+    auto wrow = [&](const LinearLayout& m, int32_t r) {
+      std::vector<int32_t> key = reg_coord(m, r);
+      key.erase(key.begin() + axis);
+      auto it = row_of.find(key);
+      TESSEL_ASSERT(it != row_of.end(), "scan row not in the totals layout");
+      return it->second;
+    };
+    only_if(owner_predicate(wl), [&] {
+      for (int32_t r = 0; r < wl.in_size(InDim::Register); r += write.vec) {
+        Vals xs;
+        for (int32_t i = 0; i < write.vec; ++i)
+          xs.push_back(segment[wrow(wl, r + i)]);
+        store_shared(acc_type, base, shared_index(wl, r, swizzle), xs);
+      }
+    });
+    barrier();
+    // The position of this warp along the axis.
+    llvm::Value* wpos = b.getInt32(0);
+    for (size_t j = 0; j < warp_bits.size(); ++j)
+      wpos = b.CreateOr(wpos, b.CreateShl(b.CreateAnd(b.CreateLShr(warp_id(), warp_bits[j]), 1), static_cast<int>(j)));
+    std::vector<Vals> tot(nrows, Vals(warps, nullptr));
+    for (int32_t r = 0; r < rl.in_size(InDim::Register); r += read.vec) {
+      Vals xs = load_shared(acc_type, base, shared_index(rl, r, swizzle), read.vec);
+      for (int32_t i = 0; i < read.vec; ++i)
+        tot[wrow(rl, r + i)][reg_coord(rl, r + i)[axis]] = xs[i];
+    }
+    llvm::Value* has_warp = b.CreateICmpNE(wpos, b.getInt32(0));
+    for (size_t k = 0; k < nrows; ++k) {
+      llvm::Value* carry = tot[k][0];
+      for (int32_t w = 1; w + 1 < warps; ++w)
+        carry = b.CreateSelect(b.CreateICmpULT(b.getInt32(w), wpos), add(carry, tot[k][w]), carry);
+      prefix[k] = prefix[k] ? b.CreateSelect(has_warp, b.CreateSelect(has_prefix, add(carry, prefix[k]), carry), prefix[k])
+                            : carry;
+    }
+    has_prefix = has_prefix ? b.CreateOr(has_prefix, has_warp) : has_warp;
+  }
+  // 4. The exclusive prefix of the threads before this one.
+  Vals out(x.size());
+  for (size_t r = 0; r < x.size(); ++r) {
+    llvm::Value* v = local[r];
+    if (has_prefix)
+      v = b.CreateSelect(has_prefix, add(prefix[row[r]], v), v);
     out[r] = narrow ? b.CreateFPTrunc(v, reg_type(elem)) : v;
   }
-  set_vals(op.result(), convert(out, elem, rows, layout(op.result())));
+  set_vals(op.result(), convert(out, elem, l, layout(op.result())));
 }
 
 void Lowering::lower_dot(const ir::Op& op) {

@@ -22,6 +22,7 @@
 
 #include <llvm/IR/DIBuilder.h>
 #include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
@@ -116,7 +117,11 @@ public:
   void lower_reduce(const ir::Op& op);
   void lower_scan(const ir::Op& op);
   void lower_dot(const ir::Op& op);
+  // shfl.sync of any register type (64-bit values as two shuffles) over the full warp.
+  llvm::Value* shuffle(llvm::Intrinsic::ID id, llvm::Value* v, llvm::Value* arg, int c);
   llvm::Value* shuffle_xor(llvm::Value* v, int lane_mask);
+  llvm::Value* shuffle_up(llvm::Value* v, int delta);       // from lane - delta (own value below 0)
+  llvm::Value* shuffle_idx(llvm::Value* v, llvm::Value* lane);
   // lower_control.cpp
   void lower_for(const ir::Op& op);
   void lower_if(const ir::Op& op);

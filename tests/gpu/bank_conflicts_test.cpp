@@ -136,6 +136,11 @@ TEST_P(BankConflictFree, ReductionsScansAndControlFlow) {
                            4);
       expect_conflict_free(build(testing::scan_kernel(), {64}, GetParam(), dtype, warps), 2);
       expect_conflict_free(build(testing::control_kernel(), {256}, GetParam(), dtype, warps), 1);
+      // Parallel scans: the conversions into the scan layout and back, and the warps' totals.
+      for (int64_t n : {4096, 1024, 64})
+        expect_conflict_free(build(testing::scan_1d_kernel(), {n}, GetParam(), dtype, warps), 2);
+      expect_conflict_free(build(testing::scan_2d_kernel(), {64, 64}, GetParam(), dtype, warps), 4);
+      expect_conflict_free(build(testing::scan_2d_kernel(), {16, 256}, GetParam(), dtype, warps), 4);
     }
 }
 

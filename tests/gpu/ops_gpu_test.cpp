@@ -12,6 +12,7 @@
 #include "tessel/ir/pass.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 namespace tessel::codegen::gpu {
@@ -82,9 +83,52 @@ const Kernel& scan() {
 
 TEST(GpuOps, Scan) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  // Rows are scanned sequentially within a thread (a known limit: long rows spill).
+  // 64 elements over 128 threads: one per lane, two warps along the row (the others replicate).
   CompiledKernel k = build(scan(), {64});
-  EXPECT_GT(ptx_stats(k.ptx).get("bar.sync"), 0);
+  PtxStats s = ptx_stats(k.ptx);
+  EXPECT_GT(s.get("bar.sync"), 0);
+  EXPECT_NE(k.ptx.find("shfl.sync.up"), std::string::npos);
+}
+
+// Parallel scans: in-thread runs, Hillis-Steele shfl.sync.up across the lanes along the axis,
+// the warps' totals through shared memory; no spills and no local memory for long rows (the
+// sequential per-row scan spilled above ~128 elements), along both axes of 2-D tiles.
+TEST(GpuOps, ParallelScansWithoutSpills) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  struct Case {
+    const Kernel* k;
+    std::vector<int64_t> consts;
+    DType dtype;
+    int lane_steps; // log2(lanes along the axis), per scan
+  };
+  const std::vector<Case> cases = {
+      {&testing::scan_1d_kernel(), {4096}, DType::f32, 5},
+      {&testing::scan_1d_kernel(), {1024}, DType::f16, 5},
+      {&testing::scan_1d_kernel(), {2048}, DType::bf16, 5},
+      {&testing::scan_1d_kernel(), {4096}, DType::i32, 5},
+      {&testing::scan_2d_kernel(), {64, 64}, DType::f32, 1},
+      {&testing::scan_2d_kernel(), {16, 256}, DType::f32, 3},
+      {&testing::scan_2d_kernel(), {64, 128}, DType::f16, 2},
+  };
+  for (const char* t : {"sm_80", "sm_90a"})
+    for (const Case& c : cases) {
+      SCOPED_TRACE(::testing::Message() << t << " " << c.k->name() << " " << c.consts[0]);
+      CompiledKernel k = build(*c.k, c.consts, t, c.dtype);
+      EXPECT_EQ(k.resources.spill_loads, 0) << k.info_log;
+      EXPECT_EQ(k.resources.stack_bytes, 0) << k.info_log;
+      PtxStats s = ptx_stats(k.ptx);
+      size_t ups = 0;
+      for (size_t at = k.ptx.find("shfl.sync.up"); at != std::string::npos;
+           at = k.ptx.find("shfl.sync.up", at + 1))
+        ++ups;
+      // Hillis-Steele steps plus the exclusive step, per scanned row of each thread (i64-free).
+      EXPECT_GE(ups, static_cast<size_t>(c.lane_steps + 1));
+      std::printf("[ scan     ] %s %s %lld: %d registers, %zu shfl.sync.up, %lld shared bytes\n", t,
+                  c.k->name().c_str(), static_cast<long long>(c.consts[0]), k.resources.registers,
+                  ups, static_cast<long long>(k.shared_bytes));
+      EXPECT_GT(s.get("bar.sync"), 0);
+      EXPECT_GT(k.shared_bytes, 0);
+    }
 }
 
 const Kernel& control() {

@@ -223,6 +223,86 @@ TEST_P(SimOnTarget, ScanAndCustomCombine) {
   EXPECT_EQ(out[B], *std::max_element(x.begin(), x.end()));
 }
 
+CompiledKernel build_warps(const Kernel& k, std::vector<int64_t> consts, const char* target,
+                           DType dtype, int num_warps) {
+  auto module = testing::trace_dsl(k, std::move(consts), dtype);
+  CompileOptions options;
+  options.num_warps = num_warps;
+  return compile(*module->functions.front(), parse_target(target), options, Stage::Ptx);
+}
+
+// Inclusive prefix sums of `x` (rows x cols, row-major) along `axis`, in double.
+std::vector<double> prefix_sums(const std::vector<float>& x, int rows, int cols, int axis) {
+  std::vector<double> out(x.size());
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      const int i = r * cols + c, prev = axis == 1 ? i - 1 : i - cols;
+      const bool first = axis == 1 ? c == 0 : r == 0;
+      out[i] = x[i] + (first ? 0.0 : out[prev]);
+    }
+  return out;
+}
+
+// Parallel scans (in-thread runs, shfl.sync.up across lanes, warps' totals through shared
+// memory): long f32 rows, both axes of 2-D tiles, 4 and 8 warps, against a C++ reference, with
+// memcheck, racecheck and zero bank conflicts.
+TEST_P(SimOnTarget, ParallelScans) {
+  struct Case {
+    int rows, cols, warps;
+  };
+  for (const Case& c : std::vector<Case>{{1, 4096, 4}, {1, 4096, 8}, {1, 64, 4}, {1, 32, 4},
+                                         {64, 64, 4}, {16, 256, 4}, {16, 256, 8}, {128, 8, 4}}) {
+    SCOPED_TRACE(::testing::Message() << c.rows << "x" << c.cols << " num_warps=" << c.warps);
+    const bool one_d = c.rows == 1;
+    CompiledKernel ck = one_d ? build_warps(testing::scan_1d_kernel(), {c.cols}, GetParam(), DType::f32, c.warps)
+                              : build_warps(testing::scan_2d_kernel(), {c.rows, c.cols}, GetParam(), DType::f32, c.warps);
+    const size_t n = size_t(c.rows) * c.cols;
+    Sim s;
+    auto x = random_vector(n, 30 + c.cols);
+    x[0] = -0.0f; // a leading -0.0 survives (nothing is added before the first element)
+    uint64_t dx = s.upload(x), dout = s.upload(std::vector<float>(2 * n));
+    EXPECT_EQ(s.run(ck, {1, 1, 1}, {KernelArg::ptr(dout), KernelArg::ptr(dx)}), 0u) << kProvenFree;
+    auto out = s.download(dout, 2 * n);
+    EXPECT_TRUE(std::signbit(out[0])) << "-0.0 + nothing must stay -0.0";
+    for (int axis : one_d ? std::vector<int>{1} : std::vector<int>{1, 0}) {
+      auto want = prefix_sums(x, c.rows, c.cols, axis);
+      const size_t at = axis == 1 ? 0 : n;
+      for (size_t i = 0; i < n; ++i)
+        ASSERT_NEAR(out[at + i], want[i], 1e-4 * (1 + std::fabs(want[i]))) << "axis " << axis << " at " << i;
+    }
+  }
+}
+
+// f16/bf16 scans accumulate in f32 and round once.
+TEST_P(SimOnTarget, ParallelHalfScans) {
+  for (DType d : {DType::f16, DType::bf16}) {
+    const int B = 1024;
+    CompiledKernel ck = build_warps(testing::scan_1d_kernel(), {B}, GetParam(), d, 4);
+    auto to_bits = [&](float f) { return d == DType::f16 ? float_to_half(f) : float_to_bfloat16(f); };
+    auto from_bits = [&](uint16_t h) { return d == DType::f16 ? half_to_float(h) : bfloat16_to_float(h); };
+    std::vector<uint16_t> in;
+    std::vector<float> xs;
+    for (float v : random_vector(B, 40, -2, 2)) {
+      in.push_back(to_bits(v));
+      xs.push_back(from_bits(in.back()));
+    }
+    Sim s;
+    std::vector<float> words(B / 2 + 4);
+    std::memcpy(words.data(), in.data(), B * 2);
+    uint64_t dx = s.upload(words), dout = s.upload(std::vector<float>(B / 2 + 4));
+    EXPECT_EQ(s.run(ck, {1, 1, 1}, {KernelArg::ptr(dout), KernelArg::ptr(dx)}), 0u) << kProvenFree;
+    std::vector<float> got_words = s.download(dout, B / 2);
+    std::vector<uint16_t> got(B);
+    std::memcpy(got.data(), got_words.data(), B * 2);
+    auto want = prefix_sums(xs, 1, B, 1);
+    // One rounding of a sum accumulated in f32: within one unit in the last place of the type.
+    const double ulp = d == DType::f16 ? 0x1p-10 : 0x1p-7;
+    for (int i = 0; i < B; ++i)
+      ASSERT_NEAR(from_bits(got[i]), want[i], ulp * std::fabs(want[i]) + 1e-3)
+          << (d == DType::f16 ? "f16" : "bf16") << " at " << i;
+  }
+}
+
 TEST_P(SimOnTarget, ControlFlowWithCarriedTensors) {
   const Kernel& k = testing::control_kernel();
   const int B = 256, n = 1040;

@@ -35,6 +35,28 @@ inline const Kernel& scan_kernel() {
   return k;
 }
 
+// Inclusive prefix sums of a 1-D row (long rows: in-thread runs, shfl.sync.up, warps through
+// shared memory).
+inline const Kernel& scan_1d_kernel() {
+  static const Kernel k = tl::kernel("scan_1d", [](tl::Ptr out, tl::Ptr in, tl::Const<int> B) {
+    auto offs = tl::arange(0, B);
+    tl::store(out + offs, tl::cumsum(tl::load(in + offs), 0));
+  });
+  return k;
+}
+
+// Prefix sums of an R x C tile along its rows (out[0, R*C)) and down its columns (out[R*C, 2RC)).
+inline const Kernel& scan_2d_kernel() {
+  static const Kernel k = tl::kernel(
+      "scan_2d", [](tl::Ptr out, tl::Ptr in, tl::Const<int> R, tl::Const<int> C) {
+        auto offs = tl::expand_dims(tl::arange(0, R), 1) * C + tl::expand_dims(tl::arange(0, C), 0);
+        auto x = tl::load(in + offs);
+        tl::store(out + offs, tl::cumsum(x, 1));
+        tl::store(out + R * C + offs, tl::cumsum(x, 0));
+      });
+  return k;
+}
+
 inline const Kernel& control_kernel() {
   static const Kernel k =
       tl::kernel("control", [](tl::Ptr out, tl::Ptr in, tl::Int n, tl::Const<int> B) {
