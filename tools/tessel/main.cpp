@@ -27,12 +27,16 @@ void print_usage(std::FILE* out) {
                "  help      print this message\n"
                "\n"
                "environment: TESSEL_DUMP=ir,llvm,asm,recompile  TESSEL_DUMP_DIR=path\n"
-               "             TESSEL_MAX_RECOMPILES=N  TESSEL_VERIFY_EACH=1\n");
+               "             TESSEL_MAX_RECOMPILES=N  TESSEL_VERIFY_EACH=1  TESSEL_CPU_THREADS=N\n"
+               "             TESSEL_CACHE_DIR=path  TESSEL_CACHE_DISABLE=1  TESSEL_DEVICE=cuda|sim\n"
+               "             (README.md lists them all)\n");
 }
 
 int run_demo() {
-  std::printf("tessel demo: sample kernels written in the C++ tile language, compiled by LLVM for\n"
-              "this CPU (%s), checked against plain C++ references.\n\n",
+  std::printf("tessel demo: sample kernels written in the C++ tile language, compiled by LLVM\n"
+              "for this CPU (%s), checked against plain C++ references.\n"
+              "The first call traces and compiles (or loads from the disk cache on a later run);\n"
+              "the warm run does neither.\n\n",
               tessel::codegen::cpu::host_description().c_str());
   std::printf("%-11s %-10s %-10s %-8s %-11s %-9s  %s\n", "sample", "max abs", "max rel", "status",
               "first call", "warm run", "what it computed");
