@@ -131,31 +131,10 @@ TEST(GpuOps, ParallelScansWithoutSpills) {
     }
 }
 
-const Kernel& control() {
-  static const Kernel k =
-      tl::kernel("control", [](tl::Ptr out, tl::Ptr in, tl::Int n, tl::Const<int> B) {
-        auto offs = tl::arange(0, B);
-        auto acc = tl::zeros({B}, tl::f32);
-        tl::for_range(0, n, B,
-                      [&](tl::Int i) { acc = acc + tl::load(in + i + offs, (i + offs) < n, 0.0); });
-        auto total = tl::sum(acc, 0);
-        tl::if_(
-            total > 0.0, [&] { acc = acc * 2.0; }, [&] { acc = -acc; });
-        auto steps = tl::scalar(0, tl::i32);
-        tl::while_([&] { return steps < n; },
-                   [&] {
-                     steps = steps + 16;
-                     acc = acc + 1.0;
-                   });
-        tl::store(out + offs, acc);
-      });
-  return k;
-}
-
 TEST(GpuOps, ControlFlowCarriesTensors) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (const char* t : {"sm_80", "sm_90a"})
-    build(control(), {512}, t);
+    build(tessel::testing::control_kernel(), {512}, t);
 }
 
 const Kernel& math() {
