@@ -4,7 +4,7 @@
 
 #include "jit/cache_key.h"
 #include "jit/disk_cache.h"
-
+#include "support/stopwatch.h"
 #include "tessel/codegen/transforms.h"
 #include "tessel/ir/pass.h"
 #include "tessel/ir/printer.h"
@@ -17,9 +17,7 @@
 namespace tessel::jit {
 namespace {
 
-double ms_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
+using support::ms_since;
 
 } // namespace
 

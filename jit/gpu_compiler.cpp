@@ -4,6 +4,7 @@
 #include "jit/cache_key.h"
 #include "jit/compiler.h"
 #include "jit/disk_cache.h"
+#include "support/stopwatch.h"
 #include "tessel/codegen/transforms.h"
 #include "tessel/ir/pass.h"
 #include "tessel/ir/printer.h"
@@ -16,12 +17,10 @@
 namespace tessel::jit {
 namespace {
 
+using support::ms_since;
+
 const std::string kCubinFile = "kernel.cubin";
 const std::string kPtxFile = "kernel.ptx";
-
-double ms_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
 
 // What the cubin depends on besides the IR and the options: the SM and PTX versions, the
 // nvJitLink that linked it and the libdevice that was linked in.

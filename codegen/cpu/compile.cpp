@@ -5,6 +5,8 @@
 
 #include "codegen/cpu/engine.h"
 #include "codegen/cpu/lowering.h"
+#include "codegen/llvm_text.h"
+#include "support/stopwatch.h"
 #include "tessel/support/dump.h"
 
 #include <llvm/IR/Verifier.h>
@@ -18,6 +20,9 @@
 namespace tessel::codegen::cpu {
 
 namespace {
+
+using codegen::print_module;
+using support::Stopwatch;
 
 // jit/'s workers have 64 MiB stacks; leave room for the runtime's own frames.
 constexpr int64_t kMaxStackBytes = int64_t(56) << 20;
@@ -44,26 +49,6 @@ private:
 
 // The kernel's symbol: prefixed so that a kernel named like a C function (`exp`) cannot shadow it.
 std::string symbol_of(const std::string& kernel_name) { return "tessel.kernel." + kernel_name; }
-
-class Stopwatch {
-public:
-  double lap_ms() {
-    auto now = std::chrono::steady_clock::now();
-    double ms = std::chrono::duration<double, std::milli>(now - last_).count();
-    last_ = now;
-    return ms;
-  }
-
-private:
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
-
-std::string print_module(const llvm::Module& m) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  m.print(os, nullptr);
-  return text;
-}
 
 } // namespace
 

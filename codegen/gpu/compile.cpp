@@ -6,6 +6,8 @@
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/nvptx.h"
+#include "codegen/llvm_text.h"
+#include "support/stopwatch.h"
 #include "tessel/ir/printer.h"
 #include "tessel/support/dump.h"
 
@@ -21,25 +23,8 @@ namespace tessel::codegen::gpu {
 
 namespace {
 
-class Stopwatch {
-public:
-  double lap_ms() {
-    auto now = std::chrono::steady_clock::now();
-    double ms = std::chrono::duration<double, std::milli>(now - last_).count();
-    last_ = now;
-    return ms;
-  }
-
-private:
-  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
-
-std::string print_module(const llvm::Module& m) {
-  std::string text;
-  llvm::raw_string_ostream os(text);
-  m.print(os, nullptr);
-  return text;
-}
+using codegen::print_module;
+using support::Stopwatch;
 
 // fp8 and friends: the IR has no fp8 type yet; what a target cannot do is rejected here.
 void check_types(const ir::Function& function, const Target& target) {

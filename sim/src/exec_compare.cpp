@@ -104,24 +104,6 @@ double load_float(Type t, uint64_t v, int half) {
   }
 }
 
-int64_t load_signed(Type t, uint64_t v) {
-  switch (type_size(t)) {
-  case 1:
-    return static_cast<int8_t>(v);
-  case 2:
-    return static_cast<int16_t>(v);
-  case 4:
-    return static_cast<int32_t>(v);
-  default:
-    return static_cast<int64_t>(v);
-  }
-}
-
-uint64_t load_unsigned(Type t, uint64_t v) {
-  unsigned bits = type_size(t) * 8;
-  return bits >= 64 ? v : v & ((uint64_t(1) << bits) - 1);
-}
-
 // The comparison of a and b for one lane (`half` selects the half of a packed type).
 bool compare(const Inst& in, Type t, uint64_t a, uint64_t b, int half) {
   switch (type_class(t)) {

@@ -33,24 +33,6 @@ double load_float(Type t, uint64_t v) {
   }
 }
 
-int64_t load_signed(Type t, uint64_t v) {
-  switch (type_size(t)) {
-  case 1:
-    return static_cast<int8_t>(v);
-  case 2:
-    return static_cast<int16_t>(v);
-  case 4:
-    return static_cast<int32_t>(v);
-  default:
-    return static_cast<int64_t>(v);
-  }
-}
-
-uint64_t load_unsigned(Type t, uint64_t v) {
-  unsigned bits = type_size(t) * 8;
-  return bits >= 64 ? v : v & ((uint64_t(1) << bits) - 1);
-}
-
 double round_integral(double v, Rnd r) {
   switch (r) {
   case Rnd::rzi:

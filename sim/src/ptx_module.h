@@ -74,6 +74,23 @@ enum class TypeClass : uint8_t { bits, uint, sint, flt, pred };
 unsigned type_size(Type t);
 TypeClass type_class(Type t);
 const char* type_name(Type t);
+// A register's low type_size(t) bytes read as a signed / unsigned integer of type t.
+inline int64_t load_signed(Type t, uint64_t v) {
+  switch (type_size(t)) {
+  case 1:
+    return static_cast<int8_t>(v);
+  case 2:
+    return static_cast<int16_t>(v);
+  case 4:
+    return static_cast<int32_t>(v);
+  default:
+    return static_cast<int64_t>(v);
+  }
+}
+inline uint64_t load_unsigned(Type t, uint64_t v) {
+  unsigned bits = type_size(t) * 8;
+  return bits >= 64 ? v : v & ((uint64_t(1) << bits) - 1);
+}
 inline bool is_float(Type t) {
   return type_class(t) == TypeClass::flt;
 }
