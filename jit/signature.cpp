@@ -174,8 +174,10 @@ SignatureKey signature_of(const lang::KernelDef& def, std::span<const ArgValue> 
                           const LaunchOptions& options, const SourceLoc& where_launched) {
   const Site site{def, where_launched};
   if (args.size() != def.params.size())
-    site.fail("takes " + std::to_string(def.params.size()) + " arguments " + signature_text(def) +
-              " but was launched with " + std::to_string(args.size()));
+    throw Error(where_launched, "kernel '" + def.name + "' takes " +
+                                    std::to_string(def.params.size()) + " arguments " +
+                                    signature_text(def) + " but was launched with " +
+                                    std::to_string(args.size()));
   SignatureKey key;
   key.size = args.size();
   if (options.device) {

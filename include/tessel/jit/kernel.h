@@ -15,7 +15,13 @@
 // Where a launch runs follows from its pointer arguments: host pointers (and host TensorViews)
 // run on the CPU backend; views of runtime::DeviceBuffer memory run on that buffer's device —
 // a CUDA GPU, or the PTX simulator under TESSEL_DEVICE=sim — compiled for it with num_warps and
-// num_stages from LaunchOptions. All pointer arguments of one launch must be on one device.
+// num_stages from LaunchOptions. All pointer arguments of one launch must be on one device, and
+// none may be null (on any device).
+//
+// A launch error (argument count, kinds, element types, null pointers, devices, ranges, the grid)
+// throws tessel::Error that starts with the launch's file:line (see GridAt) and names the
+// parameter: "parameter 'n' (Int)" when the kernel was defined with names
+// (tl::kernel(name, "out, n, BLOCK", fn)), else "parameter 1 (Int)".
 #pragma once
 
 #include "tessel/dtype.h"
