@@ -75,12 +75,12 @@ uint64_t key_word(const Site& site, size_t i, const ArgValue& a) {
   case ParamKind::Ptr: {
     if (a.kind != ArgValue::Kind::Pointer)
       bad_arg(site, i, std::string("expects a pointer or TensorView, got ") + a.cpp_type);
+    if (!a.ptr)
+      bad_arg(site, i, null_pointer_text(a));
     if (p.dtype_fixed && a.dtype != p.dtype)
       bad_arg(site, i,
               std::string("expects elements of type ") + dtype_name(p.dtype) + ", got " +
                   dtype_name(a.dtype));
-    if (!a.ptr)
-      bad_arg(site, i, null_pointer_text(a));
     bool aligned16 = (reinterpret_cast<uintptr_t>(a.ptr) % 16) == 0;
     return kPtrTag | (uint64_t(a.dtype) << 8) | uint64_t(aligned16);
   }
@@ -289,7 +289,7 @@ void pack_args(const lang::KernelDef& def, std::span<const ArgValue> args, Packe
 namespace {
 
 // How one parameter's key word changed, in words ("was divisible by 16, now not"). The decoding
-// mirrors key_word's encoding above.
+// mirrors key_word's encoding above. Alignment is the known byte alignment: 16, or 1 (unknown).
 std::string word_change(const lang::ParamSpec& p, uint64_t was, uint64_t now) {
   switch (p.kind) {
   case ParamKind::Ptr: {
@@ -299,7 +299,7 @@ std::string word_change(const lang::ParamSpec& p, uint64_t was, uint64_t now) {
           dtype_name(DType(now >> 8 & 0xff));
     if ((was & 1) != (now & 1))
       s += std::string(s.empty() ? "" : ", ") + "alignment " + (was & 1 ? "16" : "1") + " -> " +
-           (now & 1 ? "16" : "1") + " bytes";
+           (now & 1 ? "16" : "1");
     return s;
   }
   case ParamKind::Int: {
@@ -312,7 +312,7 @@ std::string word_change(const lang::ParamSpec& p, uint64_t was, uint64_t now) {
     return s;
   }
   case ParamKind::Float:
-    return "changed"; // a Float's word never changes; kept total for the switch
+    TESSEL_UNREACHABLE("a Float parameter's key word never changes");
   case ParamKind::Const: {
     if (!dtype_is_float(p.dtype))
       return std::to_string(int64_t(was)) + " -> " + std::to_string(int64_t(now));

@@ -58,6 +58,15 @@ TEST(LaunchNull, NullptrLiteralUnnamedKernel) {
                 "is a null pointer (nullptr)"});
 }
 
+TEST(LaunchNull, NullptrForATypedPointerSaysNullNotElementType) {
+  auto k = tl::kernel("null_typed", "x", [](tl::PtrOf<int32_t> x) {
+    tl::store(x + tl::arange(0, 16), tl::zeros({16}, tl::i32));
+  });
+  int line = __LINE__ + 1;
+  expect_error([&] { k.launch({1}, {}, nullptr); },
+               {here(line), "parameter 'x' (PtrOf<i32>): is a null pointer (nullptr)"});
+}
+
 TEST(LaunchNull, TensorViewWithNullData) {
   auto k = make_named_fill("null_view");
   tessel::TensorView view(nullptr, tessel::f32, {16});

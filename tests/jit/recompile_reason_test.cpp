@@ -55,7 +55,7 @@ TEST(RecompileReason, Alignment) {
   expect_reason(
       k, [&] { k.launch({2}, {}, aligned, 64, 1.0, 32); },
       [&] { k.launch({2}, {}, aligned + 1, 64, 1.0, 32); },
-      "parameter 'out' (Ptr): alignment 16 -> 1 bytes");
+      "parameter 'out' (Ptr): alignment 16 -> 1");
 }
 
 TEST(RecompileReason, IntegerDivisibility) {
