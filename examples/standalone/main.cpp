@@ -19,9 +19,9 @@ namespace rt = tessel::runtime;
 namespace {
 
 const tessel::Kernel& scaled_add() {
-  static const tessel::Kernel k = tl::kernel(
-      "scaled_add",
-      [](tl::Ptr out, tl::Ptr x, tl::Ptr y, tl::Float alpha, tl::Int n, tl::Const<int> BLOCK) {
+  static const tessel::Kernel k =
+      tl::kernel("scaled_add", [](tl::Ptr out, tl::Ptr x, tl::Ptr y, tl::Float alpha, tl::Int n,
+                                  tl::Const<int> BLOCK) {
         auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
         auto mask = offs < n;
         tl::store(out + offs, alpha * tl::load(x + offs, mask) + tl::load(y + offs, mask), mask);
@@ -29,9 +29,9 @@ const tessel::Kernel& scaled_add() {
   return k;
 }
 
-constexpr int64_t kN = 1000;      // not a multiple of the block: the last program is masked
+constexpr int64_t kN = 1000; // not a multiple of the block: the last program is masked
 constexpr int kBlock = 256;
-constexpr int64_t kSlack = 64;    // elements past n that must stay poisoned
+constexpr int64_t kSlack = 64; // elements past n that must stay poisoned
 constexpr float kPoison = -777.0f;
 constexpr float kAlpha = 2.5f;
 
@@ -66,8 +66,8 @@ int mismatches(const char* where, const std::vector<float>& got, const std::vect
 
 int run_on_cpu(const std::vector<float>& x, const std::vector<float>& y) {
   std::vector<float> out(kN + kSlack, kPoison);
-  scaled_add().launch({(kN + kBlock - 1) / kBlock}, {}, out.data(), x.data(), y.data(), kAlpha,
-                      kN, kBlock);
+  scaled_add().launch({(kN + kBlock - 1) / kBlock}, {}, out.data(), x.data(), y.data(), kAlpha, kN,
+                      kBlock);
   return mismatches("cpu", out, x, y);
 }
 
@@ -99,8 +99,8 @@ int run_on_sim(const std::vector<float>& x, const std::vector<float>& y) {
 } // namespace
 
 int main() {
-  std::printf("%s: out = %g * x + y, n = %lld\n", tessel::build_id().c_str(),
-              double(kAlpha), (long long)kN);
+  std::printf("%s: out = %g * x + y, n = %lld\n", tessel::build_id().c_str(), double(kAlpha),
+              (long long)kN);
   const auto x = random_floats(kN, 1), y = random_floats(kN, 2);
   try {
     int bad = run_on_cpu(x, y);

@@ -1,5 +1,6 @@
-// Built by install.package with only `c++ -std=c++20 main.cpp $(pkg-config --cflags --libs tessel)`:
-// a kernel that writes i * i, run on the CPU and checked element by element. Exits 1 on a mismatch.
+// Built by install.package with only `c++ -std=c++20 main.cpp $(pkg-config --cflags --libs
+// tessel)`: a kernel that writes i * i, run on the CPU and checked element by element. Exits 1 on a
+// mismatch.
 #include <tessel/tessel.h>
 
 #include <cstdio>
@@ -8,8 +9,8 @@
 namespace tl = tessel::lang;
 
 int main() {
-  const tessel::Kernel squares = tl::kernel(
-      "squares", [](tl::PtrOf<int32_t> out, tl::Int n, tl::Const<int> BLOCK) {
+  const tessel::Kernel squares =
+      tl::kernel("squares", [](tl::PtrOf<int32_t> out, tl::Int n, tl::Const<int> BLOCK) {
         auto i = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
         tl::store(out + i, i * i, i < n);
       });
