@@ -37,6 +37,15 @@ install(FILES ${CMAKE_BINARY_DIR}/cmake/tesselConfig.cmake
               ${CMAKE_BINARY_DIR}/cmake/tesselConfigVersion.cmake
   DESTINATION ${TESSEL_INSTALL_CMAKEDIR})
 
+# A sanitized libtessel (the debug preset) only loads into a program that links the sanitizer
+# runtimes itself (they must come first in the library list), so the package asks for them.
+set(TESSEL_PC_SANITIZE "")
+if(TESSEL_SANITIZE)
+  string(REPLACE ";" "," _tessel_san "${TESSEL_SANITIZE}")
+  target_link_options(tessel INTERFACE -fsanitize=${_tessel_san})
+  set(TESSEL_PC_SANITIZE " -fsanitize=${_tessel_san}")
+endif()
+
 # tessel.pc names the prefix relative to its own directory (${pcfiledir}), so it moves with it.
 file(RELATIVE_PATH TESSEL_PC_PREFIX_FROM_PCDIR /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 string(REGEX REPLACE "/$" "" TESSEL_PC_PREFIX_FROM_PCDIR "${TESSEL_PC_PREFIX_FROM_PCDIR}")
