@@ -14,7 +14,7 @@ action="${1:-demo}"
 preset="${TESSEL_PRESET:-release}"
 
 packages=(cmake ninja-build g++ ccache llvm-19-dev llvm-19-tools libfmt-dev libgtest-dev
-          libbenchmark-dev libdlpack-dev zlib1g-dev libzstd-dev)
+          libbenchmark-dev libdlpack-dev zlib1g-dev libzstd-dev pkg-config)
 
 missing=()
 for p in "${packages[@]}"; do
