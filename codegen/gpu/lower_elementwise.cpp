@@ -4,7 +4,7 @@
 // linked in after lowering), f16/bf16 in half/bfloat registers — and the packed forms: the ops
 // whose one hardware rounding equals f32-then-round (add/sub/mul/neg/abs) run on pairs of
 // registers where the target has native f16/bf16 math: add.rn.f16x2, add.rn.bf16x2 on sm_90
-// (fma.rn.bf16x2 before it, which LLVM's NVPTX backend picks for bf16 add/sub/mul).
+// (on sm_80, LLVM 19's NVPTX backend computes bf16 pairs in f32: exact, the same bits).
 #include "codegen/gpu/lowering.h"
 
 #include "codegen/scalar_semantics.h"

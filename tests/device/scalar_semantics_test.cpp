@@ -291,7 +291,11 @@ const std::vector<Row>& table() {
     {"mul f16", [](T a, T b, T) { return a * b; }, {f16, f16}, f16, {{0x1p-14, 0x1p-11, 0}, {0x1p-14, 0x1p-10, 0x1p-24}, {300, 300, kInf}, {-1, 0.0, -0.0}}},
     {"add bf16", [](T a, T b, T) { return a + b; }, {bf16, bf16}, bf16, {{1, 0x1p-8, 1}, {1, 3 * 0x1p-8, 1 + 0x1p-6}, {3.38e38, 3.38e38, kInf}}},
     {"div f16", [](T a, T b, T) { return a / b; }, {f16, f16}, f16, {{1, 3, double(tessel::half_to_float(tessel::float_to_half(1.0f / 3.0f)))}, {1, 0, kInf}}},
-    {"fma f16", [](T a, T b, T c) { return tl::fma(a, b, c); }, {f16, f16, f16}, f16, {{1 + 0x1p-10, 1 + 0x1p-10, -1, U}, {2, 3, 4, 10}, {kInf, 0, 1, kNaN}}},
+    // fma on f16/bf16 is an f32 fma rounded once more (a one-rounding fma.rn.f16 gives 1 + 2^-10 in
+    // the first case: the exact 1 + 2^-10 + 2^-11 - 9 * 2^-31 is rounded onto the tie in f32).
+    {"fma f16", [](T a, T b, T c) { return tl::fma(a, b, c); }, {f16, f16, f16}, f16,
+     {{1 + 3 * 0x1p-10, (1 - 3 * 0x1p-10) * 0x1p-11, 1 + 0x1p-10, 1 + 0x1p-9}, {1 + 0x1p-10, 1 + 0x1p-10, -1, U}, {2, 3, 4, 10}, {kInf, 0, 1, kNaN}}},
+    {"fma bf16", [](T a, T b, T c) { return tl::fma(a, b, c); }, {bf16, bf16, bf16}, bf16, {{3, 1 + 0x1p-7, 0x1p-100, 3 + 0x1p-5}, {2, 3, 4, 10}}},
     {"fma f32", [](T a, T b, T c) { return tl::fma(a, b, c); }, {f32, f32, f32}, f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, -0x1p-46}, {kInf, 0, 1, kNaN}}},
     {"neg f32", [](T a, T, T) { return -a; }, {f32}, f32, {{0.0, -0.0}, {-0.0, 0.0}, {kInf, -kInf}}},
     {"abs f32", [](T a, T, T) { return tl::abs(a); }, {f32}, f32, {{-0.0, 0.0}, {-kInf, kInf}, {-3, 3}}},
