@@ -11,6 +11,8 @@
 //  * Integers are signed two's complement. `div` truncates toward zero and `rem` has the sign of the
 //    dividend (C semantics); division by zero and INT_MIN / -1 give an unspecified value (never a
 //    trap). `shr` is arithmetic. Shifts by >= the bit width give an unspecified value. Overflow wraps.
+//    The backends pin every "unspecified" here to one value, the same on all of them
+//    (codegen/scalar_semantics.h; docs/architecture.md, "Scalar semantics"). i1 orders false < true.
 //  * Floats are IEEE-754 with round-to-nearest-even; f16 and bf16 arithmetic is performed in f32 and
 //    rounded back to the element type after each op. `min`/`max` on floats return the other operand
 //    when one is NaN. `cmp_ne` is true for NaN operands; the other comparisons are false for NaN.
