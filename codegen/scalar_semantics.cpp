@@ -225,13 +225,14 @@ llvm::Value* ScalarSemantics::apply_integer(const ir::Op& op, const ir::Type* el
 llvm::Value* ScalarSemantics::apply_float(const ir::Op& op, const ir::Type* elem,
                                           std::span<llvm::Value* const> args) {
   const Opcode o = op.opcode();
-  if (is_narrow(elem) && target.has_native_narrow_arith(elem) && is_exact_narrow_op(o) &&
-      o != Opcode::Abs) {
+  // add/sub/mul/neg on half/bfloat registers where the target has the math: the same bits.
+  if (is_narrow(elem) && target.has_native_narrow_arith(elem)) {
     switch (o) {
     case Opcode::Add: return b.CreateFAdd(args[0], args[1]);
     case Opcode::Sub: return b.CreateFSub(args[0], args[1]);
     case Opcode::Mul: return b.CreateFMul(args[0], args[1]);
-    default: return b.CreateFNeg(args[0]);
+    case Opcode::Neg: return b.CreateFNeg(args[0]);
+    default: break; // the others in f32
     }
   }
   // In f32 for f16/bf16 (exact), rounded back once at the end.
