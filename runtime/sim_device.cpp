@@ -149,8 +149,18 @@ void SimKernel::launch(const LaunchDims& dims, void* const* params) const {
   if (report.dropped_errors)
     msg += " (and " + std::to_string(report.dropped_errors) + " more occurrences not listed)";
   msg += ":";
-  for (const sim::Error& e : report.errors)
+  bool over_budget = false;
+  for (const sim::Error& e : report.errors) {
     msg += "\n  " + e.to_string();
+    over_budget = over_budget || e.kind == sim::ErrorKind::limit;
+  }
+  if (over_budget)
+    msg += "\n  A tessel launch on the simulated device runs with the simulator's default budget (" +
+           std::to_string(sim::LaunchOptions{}.max_warp_instructions) +
+           " warp instructions), which tessel::LaunchOptions does not change: look for a loop that "
+           "never ends (a while_ whose condition stays true), or run a smaller grid; to run the "
+           "kernel's PTX with a larger budget, use `tessel-sim run --max-instructions N` on the "
+           "output of `tessel compile --emit ptx`.";
   throw Error(msg);
 }
 

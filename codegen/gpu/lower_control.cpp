@@ -47,6 +47,15 @@ void Lowering::lower_for(const ir::Op& op) {
   llvm::Value* lo = scalar(op.operand(0));
   llvm::Value* hi = scalar(op.operand(1));
   llvm::Value* step = scalar(op.operand(2));
+  // As on the CPU (ir.h): the induction variable counts in i64 for narrower types, so `iv + step`
+  // near the type's maximum cannot wrap into an endless loop, and a step <= 0 runs no iteration
+  // (the test is loop-invariant; LLVM unswitches it out of the loop).
+  llvm::Type* iv_type = lo->getType();
+  llvm::Type* wide = iv_type->getIntegerBitWidth() < 64 ? b.getInt64Ty() : iv_type;
+  llvm::Value* step_positive = b.CreateICmpSGT(step, llvm::ConstantInt::get(iv_type, 0));
+  lo = b.CreateSExt(lo, wide);
+  hi = b.CreateSExt(hi, wide);
+  step = b.CreateSExt(step, wide);
   std::vector<Vals> inits;
   for (size_t i = 0; i < n; ++i)
     inits.push_back(carried(*this, op.operand(3 + i), body.arg(1 + i)));
@@ -56,14 +65,14 @@ void Lowering::lower_for(const ir::Op& op) {
   llvm::BasicBlock* exit = llvm::BasicBlock::Create(ctx, "for.exit", llfn);
   b.CreateBr(header);
   b.SetInsertPoint(header);
-  llvm::PHINode* iv = b.CreatePHI(lo->getType(), 2, "iv");
+  llvm::PHINode* iv = b.CreatePHI(wide, 2, "iv");
   iv->addIncoming(lo, pre);
   std::vector<std::vector<llvm::PHINode*>> phis;
   for (size_t i = 0; i < n; ++i)
     phis.push_back(make_phis(*this, body.arg(1 + i), inits[i], pre));
-  b.CreateCondBr(b.CreateICmpSLT(iv, hi), loop, exit);
+  b.CreateCondBr(b.CreateAnd(step_positive, b.CreateICmpSLT(iv, hi)), loop, exit);
   b.SetInsertPoint(loop);
-  set_vals(body.arg(0), {iv});
+  set_vals(body.arg(0), {b.CreateTrunc(iv, iv_type)});
   for (size_t i = 0; i < n; ++i)
     set_vals(body.arg(1 + i), as_vals(phis[i]));
   const ir::Op* yield = lower_region_ops(body);
@@ -71,7 +80,7 @@ void Lowering::lower_for(const ir::Op& op) {
   std::vector<Vals> next;
   for (size_t i = 0; i < n; ++i)
     next.push_back(carried(*this, yield->operand(i), body.arg(1 + i)));
-  llvm::Value* iv_next = b.CreateAdd(iv, step);
+  llvm::Value* iv_next = b.CreateAdd(iv, step, "", /*HasNUW=*/false, /*HasNSW=*/wide != iv_type);
   llvm::BasicBlock* latch = b.GetInsertBlock();
   b.CreateBr(header);
   iv->addIncoming(iv_next, latch);

@@ -4,7 +4,7 @@
 // bytes. An unmasked vector is an LLVM vector load/store (ld.global.v4.f32); a masked one is
 // inline PTX, predicated as a whole: `@p ld.global.v4.b32` after moving the `other` values into
 // the destination registers (what Triton emits), so no branches are needed. Threads that hold
-// replicated copies of an element do not store it.
+// replicated copies of an element do not store it; a scalar store is issued by thread 0 of warp 0.
 #include "codegen/gpu/lowering.h"
 
 #include <llvm/IR/InlineAsm.h>
@@ -167,8 +167,12 @@ void Lowering::lower_store(const ir::Op& op) {
   const unsigned elem_bytes = std::max(1u, elem->element_bits() / 8);
   const bool has_mask = op.num_operands() > 2;
   if (ptr->type()->rank() == 0) {
-    branchy_store(*this, to_mem(scalar(op.operand(1)), elem), scalar(ptr),
-                  has_mask ? scalar(op.operand(2)) : nullptr, elem_bytes);
+    // A scalar is replicated in every thread: only thread 0 of warp 0 stores it, or a
+    // read-modify-write (`store(p, load(p) + 1)`) would be applied once per warp.
+    llvm::Value* first = b.CreateAnd(b.CreateICmpEQ(lane_id(), b.getInt32(0)),
+                                     b.CreateICmpEQ(warp_id(), b.getInt32(0)));
+    llvm::Value* mask = has_mask ? b.CreateAnd(scalar(op.operand(2)), first) : first;
+    branchy_store(*this, to_mem(scalar(op.operand(1)), elem), scalar(ptr), mask, elem_bytes);
     return;
   }
   const LinearLayout a = plan.anchor(op);

@@ -7,8 +7,8 @@
 // layout.apply(r, lane, warp). Rank-0 values are one LLVM value, the same in every thread.
 // Element types in registers: f16 as `half`, bf16 as `bfloat`, i1 as `i1`, pointers as
 // `ptr addrspace(1)` (generic `ptr` for other address spaces). f16/bf16 arithmetic other than
-// add/sub/mul/fma/min/max/neg/abs (exactly rounded natively) is done in f32 and rounded back, as
-// ir.h specifies.
+// add/sub/mul/neg/abs (whose native rounding gives the same bits) is done in f32 and rounded back,
+// as ir.h specifies (codegen/scalar_semantics.h).
 //
 // Shared memory is one dynamic buffer (`global_smem`) reused by every op that needs scratch
 // (layout conversions, reductions across warps); each use starts with a barrier, so uses never

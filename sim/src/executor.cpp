@@ -233,7 +233,8 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
         x.pc = pc;
         x.report(ErrorKind::limit, in, static_cast<int>(first_lane(active)), false, 0,
                  fmt::format("the launch ran past its budget of {} warp instructions (an endless "
-                             "loop?); raise LaunchOptions::max_warp_instructions if intended",
+                             "loop?); raise sim::LaunchOptions::max_warp_instructions (tessel-sim run: "
+                             "--max-instructions N) if intended",
                              L.options.max_warp_instructions));
         L.aborted = true;
         return;

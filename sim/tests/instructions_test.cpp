@@ -302,6 +302,10 @@ TEST(Instructions, EndlessLoopHitsTheBudget) {
   auto r = run_snippet("SPIN: bra.uni SPIN;", {}, 32, "", o);
   const Error* e = find_error(r.report, ErrorKind::limit);
   ASSERT_NE(e, nullptr);
+  // The message names the knobs that exist (there is no tessel::LaunchOptions field for it).
+  EXPECT_NE(e->message.find("budget of 10000 warp instructions"), std::string::npos) << e->message;
+  EXPECT_NE(e->message.find("sim::LaunchOptions::max_warp_instructions"), std::string::npos);
+  EXPECT_NE(e->message.find("tessel-sim run: --max-instructions N"), std::string::npos);
 }
 
 TEST(Instructions, MmaM16n8k8Tf32AndS8) {

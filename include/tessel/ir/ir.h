@@ -8,14 +8,14 @@
 //
 // Semantics (the backends implement exactly this):
 //  * Elementwise ops take operands of one shape (the DSL inserts broadcasts) and apply per element.
-//  * Integers are signed two's complement. `div` truncates toward zero and `rem` has the sign of the
-//    dividend (C semantics); division by zero and INT_MIN / -1 give an unspecified value (never a
-//    trap). `shr` is arithmetic. Shifts by >= the bit width give an unspecified value. Overflow wraps.
+//  * Integers are signed two's complement (i1: false < true). `div` truncates, `rem` has the sign of
+//    the dividend (C); x / 0 and INT_MIN / -1 give a value fixed by codegen/scalar_semantics.h (never
+//    a trap), as do shifts by >= the width. `shr` is arithmetic. Overflow wraps.
 //  * Floats are IEEE-754 with round-to-nearest-even; f16 and bf16 arithmetic is performed in f32 and
 //    rounded back to the element type after each op. `min`/`max` on floats return the other operand
 //    when one is NaN. `cmp_ne` is true for NaN operands; the other comparisons are false for NaN.
 //  * `cast` between integer widths sign-extends or truncates; i1 -> integer gives 0 or 1; anything
-//    -> i1 compares with zero; float -> integer truncates toward zero (out-of-range: unspecified);
+//    -> i1 compares with zero; float -> integer truncates toward zero and saturates (NaN -> 0);
 //    float -> narrower float rounds to nearest even.
 //  * `addptr p, off` advances p by `off` elements of p's pointee type.
 //  * `load ptr [, mask [, other]]` reads each element whose mask is true; masked-off elements are

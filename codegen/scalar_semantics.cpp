@@ -1,0 +1,304 @@
+// The scalar semantics of the elementwise ops, emitted once for both backends (see the header for
+// the rules). Every case that LLVM leaves undefined or poison — division by zero, INT_MIN / -1,
+// shifts by the width or more, out-of-range float -> int — is given a defined result here, so that
+// no optimisation (LICM hoisting a division out of a guarded branch, say) can turn a kernel's
+// unspecified value into undefined behaviour, and so that both backends give the same bits.
+#include "codegen/scalar_semantics.h"
+
+#include <llvm/ADT/APFloat.h>
+#include <llvm/IR/Intrinsics.h>
+
+namespace tessel::codegen {
+
+using ir::Opcode;
+
+namespace {
+
+bool is_narrow(const ir::Type* elem) {
+  return elem->is_float() && elem->element_bits() == 16;
+}
+
+const llvm::fltSemantics& semantics_of(const ir::Type* elem) {
+  switch (elem->scalar_kind()) {
+  case ir::ScalarKind::F16: return llvm::APFloat::IEEEhalf();
+  case ir::ScalarKind::BF16: return llvm::APFloat::BFloat();
+  case ir::ScalarKind::F32: return llvm::APFloat::IEEEsingle();
+  case ir::ScalarKind::F64: return llvm::APFloat::IEEEdouble();
+  case ir::ScalarKind::I1:
+  case ir::ScalarKind::I8:
+  case ir::ScalarKind::I16:
+  case ir::ScalarKind::I32:
+  case ir::ScalarKind::I64: break;
+  }
+  TESSEL_UNREACHABLE("semantics_of an integer type");
+}
+
+} // namespace
+
+bool is_exact_narrow_op(Opcode op) {
+  return op == Opcode::Add || op == Opcode::Sub || op == Opcode::Mul || op == Opcode::Neg ||
+         op == Opcode::Abs;
+}
+
+// ---- f16/bf16 and rounding ---------------------------------------------------------------------
+
+llvm::Value* ScalarSemantics::widen(llvm::Value* v) {
+  llvm::Type* t = v->getType();
+  return t->isHalfTy() || t->isBFloatTy() ? b.CreateFPExt(v, b.getFloatTy()) : v;
+}
+
+// A double rounded to float toward zero, with the last bit made sticky when inexact ("round to
+// odd"). float keeps 13 more bits than f16 and 16 more than bf16, so rounding this float to
+// nearest even gives the same bits as rounding the double once (Boldo and Melquiond).
+llvm::Value* ScalarSemantics::f64_to_f32_round_to_odd(llvm::Value* d) {
+  llvm::Value* f = b.CreateFPTrunc(d, b.getFloatTy());
+  llvm::Value* back = b.CreateFPExt(f, b.getDoubleTy());
+  llvm::Value* bits = b.CreateBitCast(f, b.getInt32Ty());
+  llvm::Value* away = b.CreateFCmpOGT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, back),
+                                      b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, d));
+  llvm::Value* toward_zero = b.CreateSelect(away, b.CreateSub(bits, b.getInt32(1)), bits);
+  llvm::Value* inexact = b.CreateFCmpONE(back, d);
+  llvm::Value* odd = b.CreateSelect(inexact, b.CreateOr(toward_zero, b.getInt32(1)), bits);
+  return b.CreateBitCast(odd, b.getFloatTy());
+}
+
+llvm::Value* ScalarSemantics::narrow(llvm::Value* f, const ir::Type* elem) {
+  TESSEL_ASSERT(elem->is_float(), "narrow to a float type");
+  llvm::Type* t = target.value_type(elem);
+  if (f->getType() == t && !is_narrow(elem))
+    return f;
+  if (!is_narrow(elem))
+    return f->getType()->isDoubleTy() ? b.CreateFPTrunc(f, t) : b.CreateFPExt(f, t);
+  if (f->getType()->isDoubleTy())
+    f = f64_to_f32_round_to_odd(f);
+  return target.round_f32(f, elem);
+}
+
+llvm::Value* ScalarSemantics::constant(const ir::Type* elem, const ir::Attr& value) {
+  elem = elem->element();
+  llvm::Type* t = target.value_type(elem);
+  if (elem->is_pointer())
+    return llvm::ConstantExpr::getIntToPtr(b.getInt64(value.i), t);
+  if (elem->is_float()) {
+    // Rounded once from the literal (a double, or an exact i64) to the element type.
+    llvm::APFloat f(value.kind == ir::Attr::Kind::Float ? value.f : 0.0);
+    if (value.kind != ir::Attr::Kind::Float)
+      f.convertFromAPInt(llvm::APInt(64, static_cast<uint64_t>(value.i), /*isSigned=*/true),
+                         /*IsSigned=*/true, llvm::APFloat::rmNearestTiesToEven);
+    bool lost = false;
+    f.convert(semantics_of(elem), llvm::APFloat::rmNearestTiesToEven, &lost);
+    // Exact: f16 and bf16 values are floats too (the CPU's value type for them).
+    f.convert(t->getFltSemantics(), llvm::APFloat::rmNearestTiesToEven, &lost);
+    return llvm::ConstantFP::get(t, f);
+  }
+  int64_t i = value.kind == ir::Attr::Kind::Int ? value.i : static_cast<int64_t>(value.f);
+  if (elem->is_bool())
+    return b.getInt1(i != 0);
+  return llvm::ConstantInt::get(t, static_cast<uint64_t>(i), /*IsSigned=*/true);
+}
+
+// ---- casts -------------------------------------------------------------------------------------
+
+llvm::Value* ScalarSemantics::cast(llvm::Value* v, const ir::Type* from, const ir::Type* to) {
+  from = from->element();
+  to = to->element();
+  llvm::Type* tt = target.value_type(to);
+  if (from == to)
+    return v;
+  if (from->is_pointer() || to->is_pointer()) {
+    if (from->is_pointer() && to->is_pointer())
+      return v;
+    if (from->is_pointer())
+      return to->is_bool() ? b.CreateIsNotNull(v) : b.CreatePtrToInt(v, tt);
+    return b.CreateIntToPtr(b.CreateSExtOrTrunc(v, b.getInt64Ty()), tt);
+  }
+  if (to->is_bool()) // compares with zero: NaN is true
+    return from->is_float() ? b.CreateFCmpUNE(v, llvm::ConstantFP::get(v->getType(), 0.0))
+                            : b.CreateICmpNE(v, llvm::ConstantInt::get(v->getType(), 0));
+  if (from->is_integer() && to->is_integer())
+    return from->is_bool() ? b.CreateZExt(v, tt) : b.CreateSExtOrTrunc(v, tt);
+  if (from->is_integer()) {
+    if (!is_narrow(to))
+      return from->is_bool() ? b.CreateUIToFP(v, tt) : b.CreateSIToFP(v, tt);
+    // Through f64 (exact up to 2^53), then one rounding to 16 bits.
+    llvm::Value* d =
+        from->is_bool() ? b.CreateUIToFP(v, b.getDoubleTy()) : b.CreateSIToFP(v, b.getDoubleTy());
+    return narrow(d, to);
+  }
+  if (to->is_integer())
+    // Saturating, NaN -> 0 (fptosi would be poison out of range).
+    return b.CreateIntrinsic(tt, llvm::Intrinsic::fptosi_sat, {widen(v)});
+  // float -> float: widening is exact, narrowing rounds once.
+  if (to->element_bits() > from->element_bits() || (is_narrow(from) && is_narrow(to))) {
+    llvm::Value* f = widen(v);
+    return is_narrow(to) ? narrow(f, to) : (f->getType() == tt ? f : b.CreateFPExt(f, tt));
+  }
+  return narrow(widen(v), to);
+}
+
+// ---- comparisons, min, max ---------------------------------------------------------------------
+
+llvm::Value* ScalarSemantics::compare(Opcode op, const ir::Type* elem, llvm::Value* x,
+                                      llvm::Value* y) {
+  using P = llvm::CmpInst::Predicate;
+  static constexpr P fp[] = {P::FCMP_OEQ, P::FCMP_UNE, P::FCMP_OLT,
+                             P::FCMP_OLE, P::FCMP_OGT, P::FCMP_OGE};
+  static constexpr P si[] = {P::ICMP_EQ, P::ICMP_NE, P::ICMP_SLT,
+                             P::ICMP_SLE, P::ICMP_SGT, P::ICMP_SGE};
+  // Pointers and booleans compare unsigned: false < true, as in C++ and Triton.
+  static constexpr P ui[] = {P::ICMP_EQ, P::ICMP_NE, P::ICMP_ULT,
+                             P::ICMP_ULE, P::ICMP_UGT, P::ICMP_UGE};
+  size_t k = size_t(op) - size_t(Opcode::CmpEq);
+  TESSEL_ASSERT(k < 6, "compare of a non-comparison");
+  if (elem->is_float())
+    return b.CreateCmp(fp[k], widen(x), widen(y));
+  return b.CreateCmp(elem->is_pointer() || elem->is_bool() ? ui[k] : si[k], x, y);
+}
+
+// minnum/maxnum leave the sign of a zero result open (x86's minss returns its second operand,
+// which would make min(-0, +0) depend on operand order); equal operands are zeros of either sign
+// or the same value, so OR-ing (min) or AND-ing (max) their bits picks -0 / +0 and changes nothing
+// else.
+llvm::Value* ScalarSemantics::float_min_max(Opcode op, llvm::Value* x, llvm::Value* y) {
+  const bool is_min = op == Opcode::Min;
+  llvm::Value* r =
+      b.CreateBinaryIntrinsic(is_min ? llvm::Intrinsic::minnum : llvm::Intrinsic::maxnum, x, y);
+  llvm::Type* bits_t = b.getIntNTy(x->getType()->getPrimitiveSizeInBits());
+  llvm::Value* xb = b.CreateBitCast(x, bits_t);
+  llvm::Value* yb = b.CreateBitCast(y, bits_t);
+  llvm::Value* zeros = b.CreateBitCast(is_min ? b.CreateOr(xb, yb) : b.CreateAnd(xb, yb),
+                                       x->getType());
+  return b.CreateSelect(b.CreateFCmpOEQ(x, y), zeros, r);
+}
+
+// ---- integers ----------------------------------------------------------------------------------
+
+// The divisor, with 1 where the quotient would trap or be poison (x / 0, INT_MIN / -1): then
+// x / 0 = x, x % 0 = 0, INT_MIN / -1 = INT_MIN and INT_MIN % -1 = 0.
+llvm::Value* ScalarSemantics::safe_divisor(llvm::Value* x, llvm::Value* y) {
+  llvm::Type* it = y->getType();
+  llvm::Value* zero = b.CreateICmpEQ(y, llvm::ConstantInt::get(it, 0));
+  llvm::Value* min =
+      llvm::ConstantInt::get(it, llvm::APInt::getSignedMinValue(it->getIntegerBitWidth()));
+  llvm::Value* overflow = b.CreateAnd(b.CreateICmpEQ(x, min),
+                                      b.CreateICmpEQ(y, llvm::ConstantInt::getSigned(it, -1)));
+  return b.CreateSelect(b.CreateOr(zero, overflow), llvm::ConstantInt::get(it, 1), y);
+}
+
+// Shift amounts modulo the width (as x86 and PTX's shf.wrap do): never poison.
+llvm::Value* ScalarSemantics::shift_amount(llvm::Value* y) {
+  return b.CreateAnd(y, y->getType()->getIntegerBitWidth() - 1);
+}
+
+llvm::Value* ScalarSemantics::apply_integer(const ir::Op& op, const ir::Type* elem,
+                                            std::span<llvm::Value* const> a) {
+  const bool is_bool = elem->is_bool();
+  switch (op.opcode()) {
+  case Opcode::Add: return b.CreateAdd(a[0], a[1]);
+  case Opcode::Sub: return b.CreateSub(a[0], a[1]);
+  case Opcode::Mul: return b.CreateMul(a[0], a[1]);
+  case Opcode::Div: return b.CreateSDiv(a[0], safe_divisor(a[0], a[1]));
+  case Opcode::Rem: return b.CreateSRem(a[0], safe_divisor(a[0], a[1]));
+  case Opcode::Min:
+    return b.CreateBinaryIntrinsic(is_bool ? llvm::Intrinsic::umin : llvm::Intrinsic::smin, a[0],
+                                   a[1]);
+  case Opcode::Max:
+    return b.CreateBinaryIntrinsic(is_bool ? llvm::Intrinsic::umax : llvm::Intrinsic::smax, a[0],
+                                   a[1]);
+  case Opcode::And: return b.CreateAnd(a[0], a[1]);
+  case Opcode::Or: return b.CreateOr(a[0], a[1]);
+  case Opcode::Xor: return b.CreateXor(a[0], a[1]);
+  case Opcode::Shl: return b.CreateShl(a[0], shift_amount(a[1]));
+  case Opcode::Shr: return b.CreateAShr(a[0], shift_amount(a[1]));
+  case Opcode::Neg: return b.CreateNeg(a[0]);
+  case Opcode::Not: return b.CreateNot(a[0]);
+  case Opcode::Abs: // abs(INT_MIN) = INT_MIN (wraps)
+    return b.CreateBinaryIntrinsic(llvm::Intrinsic::abs, a[0], b.getFalse());
+  default: break; // the caller routes only integer arithmetic here
+  }
+  target.unsupported(op, "a float op with integer operands");
+  TESSEL_UNREACHABLE("ScalarTarget::unsupported returned");
+}
+
+// ---- floats ------------------------------------------------------------------------------------
+
+llvm::Value* ScalarSemantics::apply_float(const ir::Op& op, const ir::Type* elem,
+                                          std::span<llvm::Value* const> args) {
+  const Opcode o = op.opcode();
+  // add/sub/mul/neg on half/bfloat registers where the target has the math: the same bits.
+  if (is_narrow(elem) && target.has_native_narrow_arith(elem)) {
+    switch (o) {
+    case Opcode::Add: return b.CreateFAdd(args[0], args[1]);
+    case Opcode::Sub: return b.CreateFSub(args[0], args[1]);
+    case Opcode::Mul: return b.CreateFMul(args[0], args[1]);
+    case Opcode::Neg: return b.CreateFNeg(args[0]);
+    default: break; // the others in f32
+    }
+  }
+  // In f32 for f16/bf16 (exact), rounded back once at the end.
+  std::vector<llvm::Value*> a;
+  for (llvm::Value* v : args)
+    a.push_back(widen(v));
+  llvm::Type* t = a[0]->getType();
+  auto one = [&] { return llvm::ConstantFP::get(t, 1.0); };
+  llvm::Value* r = nullptr;
+  switch (o) {
+  case Opcode::Add: r = b.CreateFAdd(a[0], a[1]); break;
+  case Opcode::Sub: r = b.CreateFSub(a[0], a[1]); break;
+  case Opcode::Mul: r = b.CreateFMul(a[0], a[1]); break;
+  case Opcode::Div: r = b.CreateFDiv(a[0], a[1]); break;
+  case Opcode::Min:
+  case Opcode::Max: r = float_min_max(o, a[0], a[1]); break;
+  case Opcode::Neg: r = b.CreateFNeg(a[0]); break;
+  case Opcode::Abs: r = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a[0]); break;
+  case Opcode::Fma: r = b.CreateIntrinsic(t, llvm::Intrinsic::fma, {a[0], a[1], a[2]}); break;
+  case Opcode::Sigmoid: {
+    llvm::Value* neg = b.CreateFNeg(a[0]);
+    llvm::Value* e = target.math(Opcode::Exp, std::span<llvm::Value* const>(&neg, 1));
+    r = b.CreateFDiv(one(), b.CreateFAdd(one(), e));
+    break;
+  }
+  case Opcode::Rem:
+  case Opcode::Exp:
+  case Opcode::Exp2:
+  case Opcode::Log:
+  case Opcode::Log2:
+  case Opcode::Sqrt:
+  case Opcode::Rsqrt:
+  case Opcode::Sin:
+  case Opcode::Cos:
+  case Opcode::Erf:
+  case Opcode::Tanh:
+  case Opcode::Floor:
+  case Opcode::Ceil: r = target.math(o, a); break;
+  default:
+    target.unsupported(op, "an integer op with float operands");
+    TESSEL_UNREACHABLE("ScalarTarget::unsupported returned");
+  }
+  return narrow(r, op.result()->type()->element());
+}
+
+llvm::Value* ScalarSemantics::apply(const ir::Op& op, std::span<llvm::Value* const> a) {
+  const Opcode o = op.opcode();
+  const ir::Type* elem = op.operand(o == Opcode::Select ? 1 : 0)->type()->element();
+  const ir::Type* rt = op.result()->type()->element();
+  switch (o) {
+  case Opcode::Cast: return cast(a[0], elem, rt);
+  case Opcode::Select: return b.CreateSelect(a[0], a[1], a[2]);
+  case Opcode::AddPtr:
+    return b.CreateGEP(target.memory_type(rt->pointee()), a[0],
+                       b.CreateSExtOrTrunc(a[1], b.getInt64Ty()));
+  case Opcode::CmpEq:
+  case Opcode::CmpNe:
+  case Opcode::CmpLt:
+  case Opcode::CmpLe:
+  case Opcode::CmpGt:
+  case Opcode::CmpGe: return compare(o, elem, a[0], a[1]);
+  default: break; // arithmetic, below
+  }
+  if (elem->is_pointer())
+    target.unsupported(op, "arithmetic on pointers (use addptr)");
+  return elem->is_float() ? apply_float(op, elem, a) : apply_integer(op, elem, a);
+}
+
+} // namespace tessel::codegen

@@ -1,0 +1,352 @@
+// The scalar semantics (codegen/scalar_semantics.h, docs/architecture.md "Scalar semantics") as a
+// table: each row is one op on given operand types with edge-case inputs, run through a tiny
+// kernel on the CPU backend and on the simulated GPU device, and the two results compared bit for
+// bit — and with the value the rule defines, where it defines one. NaN results match any NaN
+// (the payload and sign of a NaN are not specified). Adding a rule is one line of the table.
+//
+// The outputs are poisoned with different bytes on the two devices, so an element that a kernel
+// does not write differs between them.
+#include "support/expect_error.h"
+#include "tessel/codegen/gpu.h"
+#include "tessel/runtime/device.h"
+#include "tessel/runtime/device_buffer.h"
+#include "tessel/tessel.h"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <vector>
+
+namespace {
+
+namespace rt = tessel::runtime;
+namespace tl = tessel::lang;
+using tessel::DType;
+using T = const tl::Tensor&;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kI32Min = INT32_MIN, kI32Max = INT32_MAX;
+constexpr double kI64Min = -9223372036854775808.0;
+// The rule leaves the value open: only CPU == simulator is checked.
+constexpr double U = -4242.4242;
+
+using Fn = tl::Tensor (*)(T, T, T);
+
+struct Row {
+  const char* what;
+  Fn fn;
+  std::vector<DType> in; // operand types (1 to 3)
+  DType out;
+  std::vector<std::vector<double>> cases; // operands, then the expected result (or U)
+  int ulps = 0;                           // 0: exact; else the allowed error in units in the last place
+};
+
+// One element of `t` holding `v`, which must be representable (integers saturate).
+uint64_t encode(DType t, double v) {
+  auto sat = [&](double lo, double hi) {
+    return static_cast<uint64_t>(static_cast<int64_t>(std::isnan(v) ? 0 : v >= hi ? hi : v < lo ? lo : v));
+  };
+  switch (t) {
+  case DType::i1: return v != 0;
+  case DType::i8: return sat(-128, 127) & 0xff;
+  case DType::i16: return sat(-32768, 32767) & 0xffff;
+  case DType::i32: return sat(kI32Min, kI32Max) & 0xffffffffu;
+  case DType::i64:
+    return v >= 9223372036854775807.0 ? uint64_t(INT64_MAX) : sat(kI64Min, 9.2e18);
+  case DType::f16: return tessel::float_to_half(float(v));
+  case DType::bf16: return tessel::float_to_bfloat16(float(v));
+  case DType::f32: return std::bit_cast<uint32_t>(float(v));
+  case DType::f64: return std::bit_cast<uint64_t>(v);
+  }
+  return 0;
+}
+
+double decode(DType t, uint64_t bits) {
+  switch (t) {
+  case DType::i1: return bits != 0;
+  case DType::i8: return int8_t(bits);
+  case DType::i16: return int16_t(bits);
+  case DType::i32: return int32_t(bits);
+  case DType::i64: return double(int64_t(bits));
+  case DType::f16: return tessel::half_to_float(uint16_t(bits));
+  case DType::bf16: return tessel::bfloat16_to_float(uint16_t(bits));
+  case DType::f32: return std::bit_cast<float>(uint32_t(bits));
+  case DType::f64: return std::bit_cast<double>(bits);
+  }
+  return 0;
+}
+
+std::vector<uint8_t> pack(DType t, const std::vector<double>& vals) {
+  const unsigned n = tessel::dtype_bytes(t);
+  std::vector<uint8_t> bytes(vals.size() * n);
+  for (size_t i = 0; i < vals.size(); ++i) {
+    uint64_t b = encode(t, vals[i]);
+    std::memcpy(bytes.data() + i * n, &b, n); // little endian
+  }
+  return bytes;
+}
+
+std::vector<uint64_t> unpack(DType t, const std::vector<uint8_t>& bytes) {
+  const unsigned n = tessel::dtype_bytes(t);
+  std::vector<uint64_t> out(bytes.size() / n);
+  for (size_t i = 0; i < out.size(); ++i)
+    std::memcpy(&out[i], bytes.data() + i * n, n);
+  return out;
+}
+
+// The kernel of one row: out[i] = fn(a[i], b[i], c[i]) for i < n (unused operands are dropped by
+// DCE).
+tessel::Kernel row_kernel(const Row& row, int index) {
+  Fn fn = row.fn;
+  return tl::kernel("sem_row_" + std::to_string(index),
+                    [fn](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Ptr c, tl::Int n, tl::Const<int> B) {
+                      auto offs = tl::arange(0, B);
+                      auto m = offs < n;
+                      tl::store(out + offs,
+                                fn(tl::load(a + offs, m), tl::load(b + offs, m), tl::load(c + offs, m)),
+                                m);
+                    });
+}
+
+struct Inputs {
+  std::vector<std::vector<uint8_t>> operand; // 3, the unused ones copies of the first
+  int64_t n = 0, block = 1;
+};
+
+Inputs inputs_of(const Row& row) {
+  Inputs in;
+  in.n = int64_t(row.cases.size());
+  while (in.block < in.n)
+    in.block *= 2;
+  in.block = std::max<int64_t>(in.block, 16);
+  for (size_t k = 0; k < 3; ++k) {
+    size_t j = k < row.in.size() ? k : 0;
+    std::vector<double> v;
+    for (const auto& c : row.cases)
+      v.push_back(c[j]);
+    in.operand.push_back(pack(row.in[j], v));
+  }
+  return in;
+}
+
+DType operand_type(const Row& row, size_t k) { return row.in[k < row.in.size() ? k : 0]; }
+
+std::vector<uint8_t> run_on_cpu(const tessel::Kernel& k, const Row& row, Inputs in) {
+  const unsigned ob = tessel::dtype_bytes(row.out);
+  std::vector<uint8_t> out(size_t(in.n) * ob, 0x5A);
+  tessel::LaunchOptions cpu;
+  cpu.device = tessel::DeviceKind::cpu;
+  auto view = [&](std::vector<uint8_t>& bytes, DType t) {
+    return tessel::TensorView(bytes.data(), t, {in.n});
+  };
+  k.launch({1}, cpu, view(out, row.out), view(in.operand[0], operand_type(row, 0)),
+           view(in.operand[1], operand_type(row, 1)), view(in.operand[2], operand_type(row, 2)),
+           int(in.n), int(in.block));
+  return out;
+}
+
+std::vector<uint8_t> run_on_sim(const tessel::Kernel& k, const Row& row, const Inputs& in) {
+  const unsigned ob = tessel::dtype_bytes(row.out);
+  auto upload = [&](const std::vector<uint8_t>& bytes) {
+    auto buf = rt::DeviceBuffer::allocate_on(tessel::DeviceKind::sim, bytes.size());
+    buf.copy_from_host(bytes.data(), bytes.size());
+    return buf;
+  };
+  std::vector<uint8_t> out(size_t(in.n) * ob, 0xA5);
+  auto dout = upload(out), da = upload(in.operand[0]), db = upload(in.operand[1]),
+       dc = upload(in.operand[2]);
+  k.launch({1}, {}, dout.view(row.out, {in.n}), da.view(operand_type(row, 0), {in.n}),
+           db.view(operand_type(row, 1), {in.n}), dc.view(operand_type(row, 2), {in.n}), in.n,
+           in.block);
+  dout.copy_to_host(out.data(), out.size());
+  return out;
+}
+
+bool is_float_nan(DType t, uint64_t bits) {
+  return tessel::dtype_is_float(t) && std::isnan(decode(t, bits));
+}
+
+// Units in the last place of `t` at magnitude |x| (at least the smallest normal's).
+double ulp_of(DType t, double x) {
+  int digits = t == DType::f64 ? 53 : t == DType::f32 ? 24 : t == DType::f16 ? 11 : 8;
+  int e = 0;
+  std::frexp(std::max(std::fabs(x), 1e-30), &e);
+  return std::ldexp(1.0, e - digits);
+}
+
+bool same(DType t, uint64_t x, uint64_t y, int ulps) {
+  if (is_float_nan(t, x) || is_float_nan(t, y))
+    return is_float_nan(t, x) && is_float_nan(t, y);
+  if (ulps == 0)
+    return x == y;
+  double a = decode(t, x), b = decode(t, y);
+  return a == b || std::fabs(a - b) <= ulps * ulp_of(t, b);
+}
+
+std::string describe(const Row& row, size_t i, uint64_t cpu, uint64_t sim) {
+  std::string s = std::string(row.what) + " (";
+  for (size_t k = 0; k < row.in.size(); ++k)
+    s += (k ? ", " : "") + std::to_string(row.cases[i][k]);
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "): cpu %.17g (0x%llx), sim %.17g (0x%llx)", decode(row.out, cpu),
+                (unsigned long long)cpu, decode(row.out, sim), (unsigned long long)sim);
+  return s + buf;
+}
+
+// clang-format off
+const std::vector<Row>& table() {
+  using enum DType;
+  static const std::vector<Row> rows = {
+    // Booleans are ordered false < true (unsigned), in comparisons and in min/max.
+    {"cmp_lt i1", [](T a, T b, T) { return a < b; }, {i1, i1}, i1, {{0, 1, 1}, {1, 0, 0}, {1, 1, 0}, {0, 0, 0}}},
+    {"cmp_le i1", [](T a, T b, T) { return a <= b; }, {i1, i1}, i1, {{0, 1, 1}, {1, 0, 0}, {1, 1, 1}}},
+    {"cmp_gt i1", [](T a, T b, T) { return a > b; }, {i1, i1}, i1, {{0, 1, 0}, {1, 0, 1}, {0, 0, 0}}},
+    {"cmp_ge i1", [](T a, T b, T) { return a >= b; }, {i1, i1}, i1, {{0, 1, 0}, {1, 0, 1}, {0, 0, 1}}},
+    {"min i1", [](T a, T b, T) { return tl::minimum(a, b); }, {i1, i1}, i1, {{0, 1, 0}, {1, 0, 0}, {1, 1, 1}}},
+    {"max i1", [](T a, T b, T) { return tl::maximum(a, b); }, {i1, i1}, i1, {{0, 1, 1}, {1, 0, 1}, {0, 0, 0}}},
+    {"cmp_lt i32", [](T a, T b, T) { return a < b; }, {i32, i32}, i1, {{-1, 0, 1}, {kI32Min, kI32Max, 1}, {0, -1, 0}}},
+    // Integer division truncates; x / 0 = x, x % 0 = 0, INT_MIN / -1 = INT_MIN, INT_MIN % -1 = 0.
+    {"div i32", [](T a, T b, T) { return a / b; }, {i32, i32}, i32,
+     {{7, 2, 3}, {-7, 2, -3}, {7, -2, -3}, {7, 0, 7}, {0, 0, 0}, {kI32Min, -1, kI32Min}, {kI32Min, 0, kI32Min}, {kI32Max, -1, -kI32Max}}},
+    {"rem i32", [](T a, T b, T) { return a % b; }, {i32, i32}, i32,
+     {{7, 2, 1}, {-7, 2, -1}, {7, -2, 1}, {7, 0, 0}, {kI32Min, -1, 0}, {kI32Min, 0, 0}}},
+    {"div i64", [](T a, T b, T) { return a / b; }, {i64, i64}, i64, {{-9, 4, -2}, {5, 0, 5}, {kI64Min, -1, kI64Min}}},
+    {"rem i64", [](T a, T b, T) { return a % b; }, {i64, i64}, i64, {{-9, 4, -1}, {5, 0, 0}, {kI64Min, -1, 0}}},
+    {"div i8", [](T a, T b, T) { return a / b; }, {i8, i8}, i8, {{-128, -1, -128}, {100, 0, 100}, {-7, 2, -3}}},
+    {"rem i16", [](T a, T b, T) { return a % b; }, {i16, i16}, i16, {{-32768, -1, 0}, {100, 0, 0}, {-7, 2, -1}}},
+    // Shift amounts are taken modulo the width; shr is arithmetic.
+    {"shl i32", [](T a, T b, T) { return a << b; }, {i32, i32}, i32, {{1, 31, kI32Min}, {1, 32, 1}, {1, 33, 2}, {1, -1, kI32Min}, {3, 0, 3}}},
+    {"shr i32", [](T a, T b, T) { return a >> b; }, {i32, i32}, i32, {{-8, 1, -4}, {-8, 32, -8}, {kI32Min, 31, -1}, {64, 35, 8}}},
+    {"shl i64", [](T a, T b, T) { return a << b; }, {i64, i64}, i64, {{1, 64, 1}, {1, 63, kI64Min}, {1, 65, 2}}},
+    {"shl i8", [](T a, T b, T) { return a << b; }, {i8, i8}, i8, {{1, 8, 1}, {1, 7, -128}, {3, 9, 6}}},
+    // Overflow wraps; abs and neg of INT_MIN are INT_MIN.
+    {"add i32", [](T a, T b, T) { return a + b; }, {i32, i32}, i32, {{kI32Max, 1, kI32Min}, {kI32Min, -1, kI32Max}}},
+    {"mul i32", [](T a, T b, T) { return a * b; }, {i32, i32}, i32, {{65536, 65536, 0}, {kI32Min, -1, kI32Min}}},
+    {"abs i32", [](T a, T, T) { return tl::abs(a); }, {i32}, i32, {{kI32Min, kI32Min}, {-5, 5}, {0, 0}}},
+    {"neg i32", [](T a, T, T) { return -a; }, {i32}, i32, {{kI32Min, kI32Min}, {5, -5}}},
+    {"min i32", [](T a, T b, T) { return tl::minimum(a, b); }, {i32, i32}, i32, {{-1, 1, -1}, {kI32Min, kI32Max, kI32Min}}},
+    // float -> int truncates and saturates; NaN -> 0.
+    {"cast f32->i32", [](T a, T, T) { return a.to(tl::i32); }, {f32}, i32,
+     {{2.9, 2}, {-2.9, -2}, {kNaN, 0}, {kInf, kI32Max}, {-kInf, kI32Min}, {3e9, kI32Max}, {-3e9, kI32Min}, {-0.0, 0}}},
+    {"cast f32->i8", [](T a, T, T) { return a.to(tl::i8); }, {f32}, i8, {{300, 127}, {-300, -128}, {-128.5, -128}, {kNaN, 0}}},
+    {"cast f64->i64", [](T a, T, T) { return a.to(tl::i64); }, {f64}, i64, {{1e19, 9.3e18}, {-1e19, kI64Min}, {kNaN, 0}, {-3.5, -3}}},
+    {"cast f16->i32", [](T a, T, T) { return a.to(tl::i32); }, {f16}, i32, {{kInf, kI32Max}, {-65504, -65504}, {kNaN, 0}}},
+    {"cast bf16->i16", [](T a, T, T) { return a.to(tl::i16); }, {bf16}, i16, {{1e10, 32767}, {-1e10, -32768}, {-2.5, -2}}},
+    // -> i1 compares with zero (NaN is true); i1 -> number gives 0 or 1.
+    {"cast f32->i1", [](T a, T, T) { return a.to(tl::i1); }, {f32}, i1, {{kNaN, 1}, {-0.0, 0}, {0.5, 1}}},
+    {"cast i32->i1", [](T a, T, T) { return a.to(tl::i1); }, {i32}, i1, {{2, 1}, {0, 0}, {kI32Min, 1}}},
+    {"cast i1->i32", [](T a, T, T) { return a.to(tl::i32); }, {i1}, i32, {{1, 1}, {0, 0}}},
+    {"cast i1->f16", [](T a, T, T) { return a.to(tl::f16); }, {i1}, f16, {{1, 1}, {0, 0}}},
+    {"cast i32->i8", [](T a, T, T) { return a.to(tl::i8); }, {i32}, i8, {{300, 44}, {-129, 127}}},
+    {"cast i8->i64", [](T a, T, T) { return a.to(tl::i64); }, {i8}, i64, {{-128, -128}, {127, 127}}},
+    // Every rounding cast rounds once, to nearest even.
+    {"cast i32->f32", [](T a, T, T) { return a.to(tl::f32); }, {i32}, f32, {{16777217, 16777216}, {16777219, 16777220}, {kI32Min, kI32Min}}},
+    {"cast i32->f16", [](T a, T, T) { return a.to(tl::f16); }, {i32}, f16, {{2049, 2048}, {2051, 2052}, {65520, kInf}, {-65519, -65504}}},
+    {"cast i32->bf16", [](T a, T, T) { return a.to(tl::bf16); }, {i32}, bf16, {{257, 256}, {259, 260}, {16777217, 16777216}}},
+    {"cast i64->f64", [](T a, T, T) { return a.to(tl::f64); }, {i64}, f64, {{kI64Min, kI64Min}, {9007199254740993.0, 9007199254740992.0}}},
+    {"cast f32->f16", [](T a, T, T) { return a.to(tl::f16); }, {f32}, f16,
+     {{1 + 0x1p-11, 1}, {1 + 3 * 0x1p-11, 1 + 0x1p-9}, {65520, kInf}, {65519, 65504}, {0x1p-25, 0}, {3 * 0x1p-26, 0x1p-24}, {-0.0, -0.0}, {kNaN, kNaN}, {-kInf, -kInf}}},
+    {"cast f32->bf16", [](T a, T, T) { return a.to(tl::bf16); }, {f32}, bf16,
+     {{1 + 0x1p-8, 1}, {1 + 3 * 0x1p-8, 1 + 0x1p-6}, {3.4e38, kInf}, {-0.0, -0.0}, {kNaN, kNaN}, {1e-40f, double(tessel::bfloat16_to_float(tessel::float_to_bfloat16(1e-40f)))}}},
+    {"cast f64->f16", [](T a, T, T) { return a.to(tl::f16); }, {f64}, f16, {{1 + 0x1p-11 + 0x1p-40, 1 + 0x1p-10}, {1 + 0x1p-11, 1}, {1e300, kInf}}},
+    {"cast f64->bf16", [](T a, T, T) { return a.to(tl::bf16); }, {f64}, bf16, {{1 + 0x1p-8 + 0x1p-40, 1 + 0x1p-7}, {1 + 0x1p-8, 1}, {-1e300, -kInf}}},
+    {"cast f64->f32", [](T a, T, T) { return a.to(tl::f32); }, {f64}, f32, {{1 + 0x1p-24, 1}, {1 + 3 * 0x1p-24, 1 + 0x1p-22}, {1e300, kInf}}},
+    {"cast f16->f64", [](T a, T, T) { return a.to(tl::f64); }, {f16}, f64, {{65504, 65504}, {0x1p-24, 0x1p-24}, {-0.0, -0.0}}},
+    {"cast f16->bf16", [](T a, T, T) { return a.to(tl::bf16); }, {f16}, bf16,
+     {{1, 1}, {65504, 65536}, {1 + 0x1p-8, 1}, {1 + 3 * 0x1p-8, 1 + 0x1p-6}, {1 + 0x1p-10, 1}, {0x1p-24, 0x1p-24}, {-0.0, -0.0}, {kInf, kInf}, {kNaN, kNaN}}},
+    {"cast bf16->f16", [](T a, T, T) { return a.to(tl::f16); }, {bf16}, f16,
+     {{131072, kInf}, {0x1p-26, 0}, {0x1p-25, 0}, {3 * 0x1p-26, 0x1p-24}, {1.5, 1.5}, {-kInf, -kInf}}},
+    // Float rem is the exact fmod (the sign of the dividend).
+    {"rem f32", [](T a, T b, T) { return a % b; }, {f32, f32}, f32,
+     {{5.5, 2, 1.5}, {-5.5, 2, -1.5}, {1, 0, kNaN}, {kInf, 1, kNaN}, {1, kInf, 1}, {-0.0, 1, -0.0},
+      {1e30f, 3, std::fmod(1e30f, 3.0f)}, {123456.789f, 0.0123f, std::fmod(123456.789f, 0.0123f)},
+      {3.4e38f, 1.1f, std::fmod(3.4e38f, 1.1f)}, {16777215.0f, 0.1f, std::fmod(16777215.0f, 0.1f)},
+      {7.0f, 0.3f, std::fmod(7.0f, 0.3f)}, {-1e-38f, 3e-39f, std::fmod(-1e-38f, 3e-39f)}}},
+    {"rem f64", [](T a, T b, T) { return a % b; }, {f64, f64}, f64,
+     {{1e300, 3, std::fmod(1e300, 3.0)}, {123456.789, 0.0123, std::fmod(123456.789, 0.0123)}, {-7, 0.3, std::fmod(-7.0, 0.3)}, {1, 0, kNaN}}},
+    {"rem f16", [](T a, T b, T) { return a % b; }, {f16, f16}, f16, {{65504, 3, std::fmod(65504.0, 3.0)}, {-5.5, 2, -1.5}}},
+    {"div f32", [](T a, T b, T) { return a / b; }, {f32, f32}, f32,
+     {{1, 0, kInf}, {-1, 0, -kInf}, {0, 0, kNaN}, {1, 3, 1.0f / 3.0f}, {1, -0.0, -kInf}, {2, 7, 2.0f / 7.0f}}},
+    // min/max return the other operand for one NaN; -0 < +0.
+    {"min f32", [](T a, T b, T) { return tl::minimum(a, b); }, {f32, f32}, f32,
+     {{kNaN, 1, 1}, {1, kNaN, 1}, {-0.0, 0.0, -0.0}, {0.0, -0.0, -0.0}, {kNaN, kNaN, kNaN}, {-kInf, 1, -kInf}}},
+    {"max f32", [](T a, T b, T) { return tl::maximum(a, b); }, {f32, f32}, f32,
+     {{kNaN, 1, 1}, {1, kNaN, 1}, {-0.0, 0.0, 0.0}, {0.0, -0.0, 0.0}, {2, 3, 3}}},
+    {"max f16", [](T a, T b, T) { return tl::maximum(a, b); }, {f16, f16}, f16, {{kNaN, 1, 1}, {-0.0, 0.0, 0.0}, {-2, -3, -2}}},
+    {"min f64", [](T a, T b, T) { return tl::minimum(a, b); }, {f64, f64}, f64, {{kNaN, 1, 1}, {0.0, -0.0, -0.0}}},
+    // Comparisons are false on NaN, but for cmp_ne.
+    {"cmp_lt f32", [](T a, T b, T) { return a < b; }, {f32, f32}, i1, {{kNaN, 1, 0}, {1, kNaN, 0}, {-0.0, 0.0, 0}, {-kInf, kInf, 1}}},
+    {"cmp_ne f32", [](T a, T b, T) { return a != b; }, {f32, f32}, i1, {{kNaN, kNaN, 1}, {-0.0, 0.0, 0}, {1, 2, 1}}},
+    {"cmp_eq f32", [](T a, T b, T) { return a == b; }, {f32, f32}, i1, {{kNaN, kNaN, 0}, {-0.0, 0.0, 1}}},
+    {"cmp_ge f16", [](T a, T b, T) { return a >= b; }, {f16, f16}, i1, {{kNaN, 1, 0}, {-0.0, 0.0, 1}, {65504, kInf, 0}}},
+    // f16/bf16 arithmetic is done in f32 and rounded once after each op.
+    {"add f16", [](T a, T b, T) { return a + b; }, {f16, f16}, f16, {{65504, 16, kInf}, {65504, 15, 65504}, {1, 0x1p-11, 1}, {-0.0, 0.0, 0.0}, {kInf, -kInf, kNaN}}},
+    {"mul f16", [](T a, T b, T) { return a * b; }, {f16, f16}, f16, {{0x1p-14, 0x1p-11, 0}, {0x1p-14, 0x1p-10, 0x1p-24}, {300, 300, kInf}, {-1, 0.0, -0.0}}},
+    {"add bf16", [](T a, T b, T) { return a + b; }, {bf16, bf16}, bf16, {{1, 0x1p-8, 1}, {1, 3 * 0x1p-8, 1 + 0x1p-6}, {3.38e38, 3.38e38, kInf}}},
+    {"div f16", [](T a, T b, T) { return a / b; }, {f16, f16}, f16, {{1, 3, double(tessel::half_to_float(tessel::float_to_half(1.0f / 3.0f)))}, {1, 0, kInf}}},
+    // fma on f16/bf16 is an f32 fma rounded once more (a one-rounding fma.rn.f16 gives 1 + 2^-10 in
+    // the first case: the exact 1 + 2^-10 + 2^-11 - 9 * 2^-31 is rounded onto the tie in f32).
+    {"fma f16", [](T a, T b, T c) { return tl::fma(a, b, c); }, {f16, f16, f16}, f16,
+     {{1 + 3 * 0x1p-10, (1 - 3 * 0x1p-10) * 0x1p-11, 1 + 0x1p-10, 1 + 0x1p-9}, {1 + 0x1p-10, 1 + 0x1p-10, -1, U}, {2, 3, 4, 10}, {kInf, 0, 1, kNaN}}},
+    {"fma bf16", [](T a, T b, T c) { return tl::fma(a, b, c); }, {bf16, bf16, bf16}, bf16, {{3, 1 + 0x1p-7, 0x1p-100, 3 + 0x1p-5}, {2, 3, 4, 10}}},
+    {"fma f32", [](T a, T b, T c) { return tl::fma(a, b, c); }, {f32, f32, f32}, f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, -0x1p-46}, {kInf, 0, 1, kNaN}}},
+    {"neg f32", [](T a, T, T) { return -a; }, {f32}, f32, {{0.0, -0.0}, {-0.0, 0.0}, {kInf, -kInf}}},
+    {"abs f32", [](T a, T, T) { return tl::abs(a); }, {f32}, f32, {{-0.0, 0.0}, {-kInf, kInf}, {-3, 3}}},
+    {"abs bf16", [](T a, T, T) { return tl::abs(a); }, {bf16}, bf16, {{-0.0, 0.0}, {-3, 3}}},
+    // Exactly rounded math: sqrt, floor, ceil; special values of the transcendentals. (No sin/cos:
+    // libdevice's argument reduction uses madc.hi.u32, which the simulator does not run.)
+    {"sqrt f32", [](T a, T, T) { return tl::sqrt(a); }, {f32}, f32, {{-1, kNaN}, {-0.0, -0.0}, {2, std::sqrt(2.0f)}, {kInf, kInf}, {1e-45, std::sqrt(1e-45f)}}},
+    {"sqrt f64", [](T a, T, T) { return tl::sqrt(a); }, {f64}, f64, {{2, std::sqrt(2.0)}, {-1, kNaN}}},
+    {"floor f32", [](T a, T, T) { return tl::floor(a); }, {f32}, f32, {{-0.5, -1}, {-0.0, -0.0}, {2.5, 2}, {kNaN, kNaN}}},
+    {"ceil f32", [](T a, T, T) { return tl::ceil(a); }, {f32}, f32, {{-0.5, -0.0}, {2.5, 3}, {-kInf, -kInf}}},
+    {"exp f32", [](T a, T, T) { return tl::exp(a); }, {f32}, f32, {{-kInf, 0}, {kInf, kInf}, {0, 1}, {kNaN, kNaN}, {1, std::exp(1.0f)}, {-3.5, std::exp(-3.5f)}}, 2},
+    {"log f32", [](T a, T, T) { return tl::log(a); }, {f32}, f32, {{0, -kInf}, {-1, kNaN}, {1, 0}, {kInf, kInf}, {10, std::log(10.0f)}}, 2},
+    {"tanh f32", [](T a, T, T) { return tl::tanh(a); }, {f32}, f32, {{kInf, 1}, {-kInf, -1}, {0.5, std::tanh(0.5f)}}, 2},
+    {"erf f32", [](T a, T, T) { return tl::erf(a); }, {f32}, f32, {{kInf, 1}, {0, 0}, {0.5, std::erf(0.5f)}}, 2},
+    {"sigmoid f32", [](T a, T, T) { return tl::sigmoid(a); }, {f32}, f32, {{-kInf, 0}, {kInf, 1}, {0, 0.5}}, 2},
+    {"rsqrt f32", [](T a, T, T) { return tl::rsqrt(a); }, {f32}, f32, {{0, kInf}, {4, 0.5}, {kInf, 0}, {2, 1 / std::sqrt(2.0)}}, 2},
+    {"exp f16", [](T a, T, T) { return tl::exp(a); }, {f16}, f16, {{12, kInf}, {-20, 0}, {1, U}}, 1},
+    // select and where pass their values through unchanged (NaN and -0 included).
+    {"where f32", [](T a, T b, T c) { return tl::where(a, b, c); }, {i1, f32, f32}, f32, {{1, -0.0, 1, -0.0}, {0, 1, kNaN, kNaN}}},
+  };
+  return rows;
+}
+// clang-format on
+
+#define REQUIRE_SIM_DEVICE()                                                                       \
+  do {                                                                                             \
+    if (!rt::sim_available())                                                                      \
+      GTEST_SKIP() << "tessel was built without the PTX simulator";                               \
+    if (!std::filesystem::exists(tessel::codegen::gpu::libdevice_path()) ||                        \
+        !std::filesystem::exists(tessel::codegen::gpu::nvjitlink_path()))                          \
+      GTEST_SKIP() << "CUDA toolkit (libdevice, nvJitLink) not found";                             \
+  } while (0)
+
+TEST(ScalarSemantics, EveryRuleIsTheSameOnTheCpuAndInTheSimulator) {
+  REQUIRE_SIM_DEVICE();
+  int index = 0;
+  for (const Row& row : table()) {
+    SCOPED_TRACE(row.what);
+    const tessel::Kernel k = row_kernel(row, index++);
+    const Inputs in = inputs_of(row);
+    std::vector<uint64_t> cpu = unpack(row.out, run_on_cpu(k, row, in));
+    std::vector<uint64_t> sim = unpack(row.out, run_on_sim(k, row, in));
+    for (size_t i = 0; i < row.cases.size(); ++i) {
+      EXPECT_TRUE(same(row.out, cpu[i], sim[i], row.ulps)) << describe(row, i, cpu[i], sim[i]);
+      const double want = row.cases[i].back();
+      if (want == U)
+        continue;
+      EXPECT_TRUE(same(row.out, cpu[i], encode(row.out, want), row.ulps))
+          << describe(row, i, cpu[i], sim[i]) << ", expected " << want;
+    }
+  }
+}
+
+} // namespace
