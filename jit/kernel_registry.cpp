@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <mutex>
 
 namespace tessel {
@@ -30,16 +31,12 @@ Registry& registry() {
 // The shared library that holds `address` ("" for the main program).
 std::string library_of(const void* address) {
   Dl_info info{};
-  if (!::dladdr(address, &info) || !info.dli_fname)
+  if (!::dladdr(address, &info) || !info.dli_fname || !*info.dli_fname)
     return "";
-  void* self = ::dlopen(nullptr, RTLD_NOW | RTLD_NOLOAD);
-  void* holder = ::dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
-  bool main_program = holder && holder == self;
-  if (holder)
-    ::dlclose(holder);
-  if (self)
-    ::dlclose(self);
-  return main_program ? "" : info.dli_fname;
+  std::error_code ec;
+  if (std::filesystem::equivalent(info.dli_fname, "/proc/self/exe", ec))
+    return "";
+  return info.dli_fname;
 }
 
 std::string where(const RegisteredKernel& k) {
