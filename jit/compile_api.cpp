@@ -112,6 +112,7 @@ void compile_cpu(ir::Module& module, const CompileOptions& o, CompileResult& r) 
   jit::CpuCompileResult c = jit::compile_module_for_cpu(
       module, r.kernel, /*use_cache=*/o.cache == CacheMode::read_write, cpu);
   r.source = c.source;
+  r.cache_key = c.cache_key;
   r.binary = c.kernel->object_code();
   r.llvm_ir = c.kernel->llvm_ir();
   r.assembly = c.kernel->assembly();

@@ -102,6 +102,7 @@ CpuCompileResult compile_module_for_cpu(ir::Module& module, const std::string& k
   if (use_cache && cache.config().enabled) {
     auto t0 = std::chrono::steady_clock::now();
     key = make_cache_key(ir::print(module), host_cpu_target(), kCpuOptions);
+    result.cache_key = key->hex;
     result.kernel = load_from_disk(cache, *key, kernel_name);
     result.times.cache_ms = ms_since(t0);
     if (result.kernel) {

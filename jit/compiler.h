@@ -22,6 +22,7 @@ struct CpuCompileResult {
   std::unique_ptr<codegen::cpu::CompiledKernel> kernel;
   CompileTimes times;
   KernelSource source = KernelSource::compiled; // disk or compiled
+  std::string cache_key;                        // empty when the disk cache was not used
 };
 // Traces `def`; loads the specialization from the disk cache (jit/disk_cache.h) when an entry for
 // the traced IR exists, else optimises, compiles, and stores it there.

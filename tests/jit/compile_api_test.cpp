@@ -150,6 +150,7 @@ TEST(CompileApi, CpuTarget) {
   (void)add_kernel().compile(Target::cpu(), explicit_add_signature());
   CompileResult cached = add_kernel().compile(Target::cpu(), explicit_add_signature());
   EXPECT_EQ(cached.source, KernelSource::disk);
+  EXPECT_FALSE(cached.cache_key.empty());
   EXPECT_EQ(cached.binary, r.binary);
   EXPECT_TRUE(cached.llvm_ir.empty());
   EXPECT_EQ(cached.optimized_ir, r.optimized_ir);
