@@ -85,15 +85,25 @@ std::unique_ptr<codegen::cpu::CompiledKernel> load_from_disk(DiskCache& cache, c
 
 CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
                                  std::span<const lang::ParamBinding> bindings) {
+  CompileTimes trace_times;
+  std::unique_ptr<ir::Module> module = trace_and_optimize(def, bindings, false, &trace_times);
+  CpuCompileResult result = compile_module_for_cpu(*module, def.name);
+  result.times.trace_ms = trace_times.trace_ms;
+  return result;
+}
+
+CpuCompileResult compile_module_for_cpu(ir::Module& module, const std::string& kernel,
+                                        bool use_cache,
+                                        const codegen::cpu::CompileOptions& options) {
   CpuCompileResult result;
-  std::unique_ptr<ir::Module> module = trace_and_optimize(def, bindings, false, &result.times);
-  const std::string& kernel_name = module->functions.front()->name;
+  const std::string& kernel_name = module.functions.front()->name;
 
   DiskCache& cache = DiskCache::instance();
   std::optional<CacheKey> key;
-  if (cache.config().enabled) {
+  if (use_cache && cache.config().enabled) {
     auto t0 = std::chrono::steady_clock::now();
-    key = make_cache_key(ir::print(*module), host_cpu_target(), kCpuOptions);
+    key = make_cache_key(ir::print(module), host_cpu_target(), kCpuOptions);
+    result.cache_key = key->hex;
     result.kernel = load_from_disk(cache, *key, kernel_name);
     result.times.cache_ms = ms_since(t0);
     if (result.kernel) {
@@ -107,9 +117,9 @@ CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
   auto t1 = std::chrono::steady_clock::now();
   ir::PassManager pm(verify_each_pass());
   codegen::add_default_pipeline(pm);
-  pm.run(*module);
+  pm.run(module);
   result.times.passes_ms = ms_since(t1);
-  result.kernel = codegen::cpu::compile(*module->functions.front());
+  result.kernel = codegen::cpu::compile(*module.functions.front(), options);
   const codegen::cpu::StageTimes& st = result.kernel->times();
   result.times.lower_ms = st.lower_ms;
   result.times.optimize_ms = st.optimize_ms;
@@ -120,7 +130,7 @@ CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
   if (key) {
     auto t2 = std::chrono::steady_clock::now();
     CacheEntry entry;
-    entry.kernel = def.name;
+    entry.kernel = kernel;
     entry.entry = kernel_name;
     entry.backend = "cpu";
     entry.numbers["max_stack_bytes"] = result.kernel->max_stack_bytes();

@@ -22,11 +22,19 @@ struct CpuCompileResult {
   std::unique_ptr<codegen::cpu::CompiledKernel> kernel;
   CompileTimes times;
   KernelSource source = KernelSource::compiled; // disk or compiled
+  std::string cache_key;                        // empty when the disk cache was not used
 };
 // Traces `def`; loads the specialization from the disk cache (jit/disk_cache.h) when an entry for
 // the traced IR exists, else optimises, compiles, and stores it there.
 CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
                                  std::span<const lang::ParamBinding> bindings);
+
+// The same for a module already traced (not optimised); `module` is optimised in place unless the
+// kernel came from the disk cache. `use_cache` false: compile now and leave the cache alone.
+// `options.keep_text`: the compiled kernel also keeps its LLVM IR and assembly (tools).
+CpuCompileResult compile_module_for_cpu(ir::Module& module, const std::string& kernel,
+                                        bool use_cache = true,
+                                        const codegen::cpu::CompileOptions& options = {});
 
 // True when every pass should be followed by the verifier (debug builds, or TESSEL_VERIFY_EACH=1).
 bool verify_each_pass();

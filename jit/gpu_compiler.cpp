@@ -89,14 +89,14 @@ bool get_numbers(const std::map<std::string, int64_t>& n, codegen::gpu::Compiled
 
 GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Target& target,
                                         const codegen::gpu::CompileOptions& options,
-                                        bool want_ptx) {
+                                        bool want_ptx, bool use_cache) {
   TESSEL_ASSERT(target.is_nvptx(), "compile_module_for_gpu needs an NVPTX target");
   support::check_dump_settings(); // a bad TESSEL_DUMP fails even when the disk cache hits
   GpuCompileResult result;
   const std::string kernel_name = module.functions.front()->name;
   DiskCache& cache = DiskCache::instance();
   std::optional<CacheKey> key;
-  if (cache.config().enabled) {
+  if (use_cache && cache.config().enabled) {
     auto t0 = std::chrono::steady_clock::now();
     key = make_cache_key(ir::print(module), target_text(target), options_text(options));
     result.cache_key = key->hex;
@@ -121,9 +121,11 @@ GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Targe
     result.cache_ms = ms_since(t0);
   }
 
+  auto t_passes = std::chrono::steady_clock::now();
   ir::PassManager pm(verify_each_pass());
   codegen::add_default_pipeline(pm);
   pm.run(module);
+  result.passes_ms = ms_since(t_passes);
   result.kernel = codegen::gpu::compile(*module.functions.front(), target, options,
                                         codegen::gpu::Stage::Cubin);
   result.source = KernelSource::compiled;

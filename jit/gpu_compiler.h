@@ -20,6 +20,7 @@ struct GpuCompileResult {
   KernelSource source = KernelSource::compiled; // disk or compiled
   std::string cache_key;                        // empty when the disk cache is off
   double trace_ms = 0, cache_ms = 0;            // compile times are in kernel.times
+  double passes_ms = 0;                         // the tile-IR pipeline (a miss only)
 };
 
 // Traces `def` for `bindings`, then loads the cubin from the disk cache or compiles and stores it.
@@ -30,8 +31,9 @@ GpuCompileResult compile_for_gpu(const lang::KernelDef& def,
                                  const codegen::gpu::CompileOptions& options, bool want_ptx = false);
 
 // The same for a module already traced (not optimised); `module` is optimised in place on a miss.
+// `use_cache` false: compile now and leave the disk cache alone.
 GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Target& target,
                                         const codegen::gpu::CompileOptions& options,
-                                        bool want_ptx = false);
+                                        bool want_ptx = false, bool use_cache = true);
 
 } // namespace tessel::jit

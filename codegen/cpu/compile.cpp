@@ -30,14 +30,17 @@ constexpr int64_t kMaxStackBytes = int64_t(56) << 20;
 class CpuKernel final : public CompiledKernel {
 public:
   CpuKernel(std::string name, std::string object, int64_t stack, StageTimes times,
-            std::unique_ptr<detail::LinkedObject> linked)
+            std::unique_ptr<detail::LinkedObject> linked, std::string llvm_ir = {},
+            std::string assembly = {})
       : name_(std::move(name)), object_(std::move(object)), stack_(stack), times_(times),
-        linked_(std::move(linked)) {}
+        linked_(std::move(linked)), llvm_ir_(std::move(llvm_ir)), assembly_(std::move(assembly)) {}
   KernelEntry entry() const override { return reinterpret_cast<KernelEntry>(linked_->address()); }
   const std::string& name() const override { return name_; }
   const std::string& object_code() const override { return object_; }
   int64_t max_stack_bytes() const override { return stack_; }
   const StageTimes& times() const override { return times_; }
+  const std::string& llvm_ir() const override { return llvm_ir_; }
+  const std::string& assembly() const override { return assembly_; }
 
 private:
   std::string name_;
@@ -45,6 +48,7 @@ private:
   int64_t stack_;
   StageTimes times_;
   std::unique_ptr<detail::LinkedObject> linked_;
+  std::string llvm_ir_, assembly_;
 };
 
 // The kernel's symbol: prefixed so that a kernel named like a C function (`exp`) cannot shadow it.
@@ -82,12 +86,17 @@ std::unique_ptr<CompiledKernel> compile(const ir::Function& function, const Comp
 
   detail::optimize_module(module, *tm, options.opt_level);
   times.optimize_ms = clock.lap_ms();
+  std::string llvm_text, assembly;
+  if (options.keep_text || support::dump_enabled("llvm"))
+    llvm_text = print_module(module);
   if (support::dump_enabled("llvm"))
-    support::dump("llvm", function.name, print_module(module));
-  if (support::dump_enabled("asm")) {
-    std::unique_ptr<llvm::Module> copy = llvm::CloneModule(module);
-    support::dump("asm", function.name, detail::emit_assembly(*copy, *tm));
+    support::dump("llvm", function.name, llvm_text);
+  if (options.keep_text || support::dump_enabled("asm")) {
+    std::unique_ptr<llvm::Module> copy = llvm::CloneModule(module); // emitting changes the module
+    assembly = detail::emit_assembly(*copy, *tm);
   }
+  if (support::dump_enabled("asm"))
+    support::dump("asm", function.name, assembly);
   clock.lap_ms();
   std::string object = detail::emit_object(module, *tm);
   times.codegen_ms = clock.lap_ms();
@@ -95,7 +104,8 @@ std::unique_ptr<CompiledKernel> compile(const ir::Function& function, const Comp
   std::unique_ptr<detail::LinkedObject> linked = detail::link_object(object, symbol);
   times.link_ms = clock.lap_ms();
   return std::make_unique<CpuKernel>(function.name, std::move(object), lowering.stack_bytes(), times,
-                                     std::move(linked));
+                                     std::move(linked), options.keep_text ? llvm_text : "",
+                                     options.keep_text ? assembly : "");
 }
 
 std::unique_ptr<CompiledKernel> load(const std::string& kernel_name, std::string object_code,

@@ -110,4 +110,6 @@ Target parse_target(std::string_view text) {
   throw Error(fmt::format("unsupported target '{}'; valid targets: {}", text, joined_names()));
 }
 
+Target Target::parse(std::string_view text) { return parse_target(text); }
+
 } // namespace tessel::codegen

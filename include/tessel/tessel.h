@@ -6,7 +6,9 @@
 
 #include "tessel/dtype.h"
 #include "tessel/error.h"
+#include "tessel/jit/compile.h"
 #include "tessel/jit/kernel.h"
+#include "tessel/jit/registry.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 #include "tessel/lang/tensor.h"

@@ -1,21 +1,25 @@
-// `tessel compile`: compiles a registered sample kernel (include/tessel/samples/registry.h) for a
-// GPU target without a GPU and prints one stage of the result.
+// `tessel compile`: compiles a registered kernel (tessel/jit/registry.h) — a sample, or one a
+// user's shared library registers — for a GPU target without a GPU, or for the host CPU, and
+// prints one stage of the result. Everything printed comes from one tessel::CompileResult
+// (tessel/jit/compile.h), the object the compile API returns.
 //
-//   tessel compile KERNEL [--target sm_90a] [--emit ir|ir-final|llvm|ptx|cubin|stats]
-//                  [--num-warps N] [-D NAME=VALUE ...] [-o FILE] [--no-line-info] [--no-cache]
-//   tessel compile --list
+//   tessel compile KERNEL [--target sm_90a|cpu] [--emit ir|ir-opt|ir-final|llvm|asm|ptx|cubin|stats]
+//                  [--load LIB.so ...] [--num-warps N] [-D NAME=VALUE ...] [-o FILE]
+//                  [--no-line-info] [--no-cache]
+//   tessel compile [--load LIB.so ...] --list
 //
 // `--emit ptx|cubin|stats` go through the JIT's compile pipeline, so they use (and fill) the disk
 // cache like a launch does, and `stats` says where the kernel came from: the disk cache or
-// compiled now (`--no-cache` forces a compile). `ir`, `ir-final` and `llvm` always compile.
-#include "jit/gpu_compiler.h"
+// compiled now (`--no-cache` compiles and leaves the cache alone). `ir`, `ir-opt`, `ir-final`,
+// `llvm` and `asm` stop early and never touch the cache.
 #include "tessel/codegen/gpu.h"
-#include "tessel/codegen/target.h"
-#include "tessel/ir/printer.h"
+#include "tessel/jit/compile.h"
+#include "tessel/jit/registry.h"
 #include "tessel/samples/registry.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -25,10 +29,13 @@
 namespace {
 
 const char* const kUsage =
-    "usage: tessel compile KERNEL [--target sm_90a] [--emit ir|ir-final|llvm|ptx|cubin|stats]\n"
-    "                      [--num-warps N] [-D NAME=VALUE ...] [-o FILE] [--no-line-info]\n"
-    "                      [--no-cache]\n"
-    "       tessel compile --list\n";
+    "usage: tessel compile KERNEL [--target sm_90a|cpu]\n"
+    "                      [--emit ir|ir-opt|ir-final|llvm|asm|ptx|cubin|stats]\n"
+    "                      [--load LIB.so ...] [--num-warps N] [-D NAME=VALUE ...] [-o FILE]\n"
+    "                      [--no-line-info] [--no-cache]\n"
+    "       tessel compile [--load LIB.so ...] --list\n";
+
+const char* const kEmits[] = {"ir", "ir-opt", "ir-final", "llvm", "asm", "ptx", "cubin", "stats"};
 
 struct Options {
   std::string kernel;
@@ -40,7 +47,19 @@ struct Options {
   bool list = false;
   bool use_cache = true;
   std::vector<std::string> defines;
+  std::vector<std::string> libraries;
 };
+
+int parse_int(const std::string& flag, const std::string& v) {
+  try {
+    size_t used = 0;
+    int n = std::stoi(v, &used);
+    if (used == v.size())
+      return n;
+  } catch (const std::logic_error&) {
+  }
+  throw tessel::Error(flag + " needs a number, not '" + v + "'");
+}
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -59,14 +78,15 @@ Options parse(int argc, char** argv) {
       o.emit = value(i, a);
     else if (a.starts_with("--emit="))
       o.emit = a.substr(7);
-    else if (a == "--num-warps" || a.starts_with("--num-warps=")) {
-      std::string v = a == "--num-warps" ? value(i, a) : a.substr(12);
-      try {
-        o.num_warps = std::stoi(v);
-      } catch (const std::logic_error&) {
-        throw tessel::Error("--num-warps needs a number, not '" + v + "'");
-      }
-    } else if (a == "-D")
+    else if (a == "--load")
+      o.libraries.push_back(value(i, a));
+    else if (a.starts_with("--load="))
+      o.libraries.push_back(a.substr(7));
+    else if (a == "--num-warps")
+      o.num_warps = parse_int(a, value(i, a));
+    else if (a.starts_with("--num-warps="))
+      o.num_warps = parse_int("--num-warps", a.substr(12));
+    else if (a == "-D")
       o.defines.push_back(value(i, a));
     else if (a.starts_with("-D"))
       o.defines.push_back(a.substr(2));
@@ -85,9 +105,9 @@ Options parse(int argc, char** argv) {
     else
       throw tessel::Error("more than one kernel named\n" + std::string(kUsage));
   }
-  static const char* const emits[] = {"ir", "ir-final", "llvm", "ptx", "cubin", "stats"};
-  if (std::find(std::begin(emits), std::end(emits), o.emit) == std::end(emits))
-    throw tessel::Error("unknown --emit '" + o.emit + "'; valid: ir, ir-final, llvm, ptx, cubin, stats");
+  if (std::find(std::begin(kEmits), std::end(kEmits), o.emit) == std::end(kEmits))
+    throw tessel::Error("unknown --emit '" + o.emit +
+                        "'; valid: ir, ir-opt, ir-final, llvm, asm, ptx, cubin, stats");
   if (o.kernel.empty() && !o.list)
     throw tessel::Error(std::string("no kernel named\n") + kUsage);
   return o;
@@ -103,87 +123,127 @@ void write_output(const Options& o, const std::string& text) {
     throw tessel::Error("cannot write '" + o.output + "'");
 }
 
-std::string stats_text(const Options& o, const tessel::codegen::gpu::CompiledKernel& k,
-                       const tessel::samples::TraceTimes& tt, const std::string& source) {
-  const auto& r = k.resources;
-  std::string s = fmt::format("kernel {} for {} (PTX ISA {}.{}), num_warps {}", k.name, k.target.name(),
-                              k.target.ptx_version() / 10, k.target.ptx_version() % 10, k.num_warps);
+void list_kernels() {
+  for (const tessel::RegisteredKernel& k : tessel::registered_kernels()) {
+    std::string params;
+    for (const tessel::SignatureParam& p : k.defaults.params)
+      params += std::string(params.empty() ? "" : ", ") + p.name;
+    std::string from = k.library.empty() ? "" : "  [" + k.library + "]";
+    std::printf("%-11s %s (%s)%s\n", k.name.c_str(), k.summary.c_str(), params.c_str(),
+                from.c_str());
+  }
+}
+
+// Which stages `--emit` needs, and which targets it makes sense for.
+tessel::CompileUntil until_for(const Options& o, const tessel::Target& target) {
+  using tessel::CompileUntil;
+  bool gpu = target.is_nvptx();
+  auto needs = [&](bool ok, const char* instead) {
+    if (!ok)
+      throw tessel::Error("tessel compile --emit " + o.emit + " needs " +
+                          (gpu ? std::string("the CPU target (--target cpu); for a GPU use ")
+                               : std::string("a GPU target (sm_80 ... sm_90a); for the CPU use ")) +
+                          instead);
+  };
+  if (o.emit == "ir" || o.emit == "ir-opt")
+    return CompileUntil::ir;
+  if (o.emit == "ir-final")
+    needs(gpu, "--emit ir-opt");
+  if (o.emit == "asm")
+    needs(!gpu, "--emit ptx");
+  if (o.emit == "ptx" || o.emit == "cubin")
+    needs(gpu, "--emit asm");
+  if (o.emit == "ir-final" || o.emit == "llvm" || o.emit == "asm")
+    return CompileUntil::llvm;
+  return CompileUntil::binary;
+}
+
+std::string header_text(const Options& o, const tessel::CompileResult& r) {
+  std::string s = r.target.is_nvptx()
+                      ? fmt::format("kernel {} for {} (PTX ISA {}.{}), num_warps {}", r.entry,
+                                    r.target.name(), r.target.ptx_version() / 10,
+                                    r.target.ptx_version() % 10, r.num_warps)
+                      : fmt::format("kernel {} for the host CPU", r.entry);
   for (const std::string& d : o.defines)
     s += " -D " + d;
-  s += "\nsource: " + source + "\n";
-  s += "\nresources (nvJitLink):\n";
+  std::string source = r.source == tessel::KernelSource::disk
+                           ? "disk cache (entry " + r.cache_key.substr(0, 16) + "...; no compile)"
+                           : "compiled now";
+  return s + "\nsource: " + source + "\nsignature: " + r.signature.to_string() + "\n";
+}
+
+std::string gpu_stats_text(const tessel::CompileResult& r) {
+  const tessel::ResourceReport& res = r.resources;
+  std::string s = "\nresources (nvJitLink):\n";
   s += fmt::format("  registers            {}\n  spill stores         {} bytes\n  spill loads          {} bytes\n"
                    "  stack frame          {} bytes\n  static shared memory {} bytes\n"
                    "  dynamic shared memory {} bytes (launch with this)\n  constant memory      {} bytes\n",
-                   r.registers, r.spill_stores, r.spill_loads, r.stack_bytes, r.static_shared_bytes,
-                   k.shared_bytes, r.const_bytes);
-  tessel::codegen::gpu::PtxStats st = tessel::codegen::gpu::ptx_stats(k.ptx);
+                   res.registers, res.spill_stores, res.spill_loads, res.stack_bytes,
+                   res.static_shared_bytes, r.shared_bytes, res.const_bytes);
+  tessel::codegen::gpu::PtxStats st = tessel::codegen::gpu::ptx_stats(r.ptx);
   s += fmt::format("\ninstruction mix (PTX, {} instructions):\n", st.instructions);
   for (const auto& [name, count] : st.counts)
     s += fmt::format("  {:<16} {}\n", name, count);
-  const auto& t = k.times;
-  double total = tt.trace_ms + tt.passes_ms + t.total_ms();
-  s += fmt::format("\nstage times (ms):\n  trace      {:8.2f}\n  passes     {:8.2f}\n  layouts    {:8.2f}\n"
-                   "  lower      {:8.2f}\n  libdevice  {:8.2f}\n  llvm O3    {:8.2f}\n  ptx        {:8.2f}\n"
-                   "  cubin      {:8.2f}\n  total      {:8.2f}\n",
-                   tt.trace_ms, tt.passes_ms, t.layout_ms, t.lower_ms, t.libdevice_ms, t.optimize_ms,
-                   t.ptx_ms, t.cubin_ms, total);
+  const tessel::CompileStageTimes& t = r.times;
+  s += fmt::format("\nstage times (ms):\n  trace      {:8.2f}\n  passes     {:8.2f}\n  cache      {:8.2f}\n"
+                   "  layouts    {:8.2f}\n  lower      {:8.2f}\n  libdevice  {:8.2f}\n  llvm O3    {:8.2f}\n"
+                   "  ptx        {:8.2f}\n  cubin      {:8.2f}\n  total      {:8.2f}\n",
+                   t.trace_ms, t.passes_ms, t.cache_ms, t.layout_ms, t.lower_ms, t.libdevice_ms,
+                   t.optimize_ms, t.codegen_ms, t.link_ms, t.total_ms());
   return s;
+}
+
+std::string cpu_stats_text(const tessel::CompileResult& r) {
+  const tessel::CompileStageTimes& t = r.times;
+  return fmt::format("\nobject code: {} bytes\n\nstage times (ms):\n  trace      {:8.2f}\n"
+                     "  passes     {:8.2f}\n  cache      {:8.2f}\n  lower      {:8.2f}\n"
+                     "  llvm O3    {:8.2f}\n  object     {:8.2f}\n  link       {:8.2f}\n"
+                     "  total      {:8.2f}\n",
+                     r.binary.size(), t.trace_ms, t.passes_ms, t.cache_ms, t.lower_ms,
+                     t.optimize_ms, t.codegen_ms, t.link_ms, t.total_ms());
+}
+
+const std::string& emitted(const Options& o, const tessel::CompileResult& r) {
+  if (o.emit == "ir")
+    return r.traced_ir;
+  if (o.emit == "ir-opt")
+    return r.optimized_ir;
+  if (o.emit == "ir-final")
+    return r.final_ir;
+  if (o.emit == "llvm")
+    return r.llvm_ir;
+  if (o.emit == "asm")
+    return r.assembly;
+  if (o.emit == "ptx")
+    return r.ptx;
+  return r.binary; // cubin
 }
 
 } // namespace
 
 int run_compile_command(int argc, char** argv) {
   Options o = parse(argc, argv);
+  tessel::samples::register_samples();
+  for (const std::string& lib : o.libraries)
+    (void)tessel::load_kernel_library(lib);
   if (o.list) {
-    for (const auto& k : tessel::samples::registry()) {
-      std::string params;
-      for (const auto& p : k.params)
-        params += std::string(params.empty() ? "" : ", ") + p.name;
-      std::printf("%-11s %s (%s)\n", k.name, k.summary, params.c_str());
-    }
+    list_kernels();
     return 0;
   }
-  const tessel::samples::RegisteredKernel& reg = tessel::samples::find_kernel(o.kernel);
-  tessel::codegen::Target target = tessel::codegen::parse_target(o.target);
-  tessel::samples::TraceTimes tt;
-  const bool through_jit = o.emit == "ptx" || o.emit == "cubin" || o.emit == "stats";
-  // The JIT pipeline keys the disk cache on the IR as traced, so it gets the module unoptimised.
-  auto module = tessel::samples::trace_kernel(reg, o.defines,
-                                              /*optimize=*/o.emit != "ir" && !through_jit, &tt);
-  if (o.emit == "ir") {
-    write_output(o, tessel::ir::print(*module));
-    return 0;
-  }
-  if (!target.is_nvptx())
-    throw tessel::Error("tessel compile --emit " + o.emit + " needs a GPU target (sm_80 ... sm_90a)");
-  tessel::codegen::gpu::CompileOptions options;
+  tessel::RegisteredKernel reg = tessel::find_registered_kernel(o.kernel);
+  const tessel::Kernel& kernel = reg.kernel();
+  tessel::Target target = tessel::Target::parse(o.target);
+  tessel::CompileOptions options;
   options.num_warps = o.num_warps;
   options.line_info = o.line_info;
-  using tessel::codegen::gpu::Stage;
-  Stage until = o.emit == "cubin" || o.emit == "stats" ? Stage::Cubin
-                : o.emit == "ptx"                      ? Stage::Ptx
-                                                       : Stage::Llvm;
-  if (through_jit) {
-    if (!o.use_cache)
-      ::setenv("TESSEL_CACHE_DISABLE", "1", /*overwrite=*/1);
-    tessel::jit::GpuCompileResult r =
-        tessel::jit::compile_module_for_gpu(*module, target, options, /*want_ptx=*/true);
-    std::string source = r.source == tessel::KernelSource::disk
-                             ? "disk cache (entry " + r.cache_key.substr(0, 16) + "...; no compile)"
-                             : "compiled now";
-    if (o.emit == "ptx")
-      write_output(o, r.kernel.ptx);
-    else if (o.emit == "cubin")
-      write_output(o, r.kernel.cubin);
-    else
-      write_output(o, stats_text(o, r.kernel, tt, source));
+  options.until = until_for(o, target);
+  options.cache = o.use_cache ? tessel::CacheMode::read_write : tessel::CacheMode::off;
+  tessel::Signature signature = tessel::apply_defines(kernel, reg.defaults, o.defines);
+  tessel::CompileResult r = kernel.compile(target, signature, options);
+  if (o.emit != "stats") {
+    write_output(o, emitted(o, r));
     return 0;
   }
-  auto k = tessel::codegen::gpu::compile(*module->functions.front(), target, options, until);
-  if (o.emit == "ir-final")
-    write_output(o, k.layouts);
-  else if (o.emit == "llvm")
-    write_output(o, k.llvm_ir);
+  write_output(o, header_text(o, r) + (target.is_nvptx() ? gpu_stats_text(r) : cpu_stats_text(r)));
   return 0;
 }

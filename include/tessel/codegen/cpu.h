@@ -22,6 +22,7 @@ using KernelEntry = void (*)(void* const* args, const int32_t* grid, int64_t beg
 
 struct CompileOptions {
   int opt_level = 3;
+  bool keep_text = false; // keep the optimised LLVM IR and the host assembly (compile API, tools)
 };
 
 // How long each stage took, in milliseconds.
@@ -42,6 +43,9 @@ public:
   // Bytes of stack one program instance needs at most (its materialised tensors).
   virtual int64_t max_stack_bytes() const = 0;
   virtual const StageTimes& times() const = 0;
+  // With CompileOptions::keep_text (else empty): the LLVM IR after O3 and its host assembly.
+  virtual const std::string& llvm_ir() const = 0;
+  virtual const std::string& assembly() const = 0;
 };
 
 // Compiles `function` (verified IR). Thread-safe: concurrent compiles of different kernels are

@@ -34,6 +34,8 @@ public:
   static Target cpu();
   // An NVIDIA GPU. Requires: `sm` one of 80, 86, 89, 90; `arch_specific` only with 90 (sm_90a).
   static Target nvptx(int sm, bool arch_specific = false);
+  // The same as parse_target(text) below.
+  static Target parse(std::string_view text);
 
   TargetKind kind() const { return kind_; }
   bool is_nvptx() const { return kind_ == TargetKind::nvptx; }

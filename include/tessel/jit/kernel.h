@@ -45,6 +45,12 @@ namespace tessel {
 namespace runtime {
 class Stream;
 }
+namespace codegen {
+class Target;
+}
+struct CompileOptions; // tessel/jit/compile.h
+struct CompileResult;
+struct Signature;
 
 struct Grid {
   int64_t x = 1, y = 1, z = 1;
@@ -220,6 +226,11 @@ public:
 
   KernelStats stats() const;
   CompileTimes last_compile_times() const;
+
+  // Compiles one specialization without launching it (tessel/jit/compile.h; jit/compile_api.cpp).
+  CompileResult compile(const codegen::Target& target, const Signature& signature) const;
+  CompileResult compile(const codegen::Target& target, const Signature& signature,
+                        const CompileOptions& options) const;
 
 private:
   struct Impl;

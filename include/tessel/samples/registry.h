@@ -1,17 +1,17 @@
-// The registry of named sample kernels with default specializations: what `tessel compile
-// KERNEL` compiles, and what the stdlib and benchmarks use to trace a kernel without launching it.
+// The sample kernels in the kernel registry (tessel/jit/registry.h), with their default
+// specializations: what `tessel compile KERNEL` compiles, and what tests and benchmarks use to
+// trace a sample without launching it.
 //
-//   const RegisteredKernel& k = find_kernel("softmax");
+//   RegisteredKernel k = find_kernel("softmax");
 //   auto module = trace_kernel(k, {"BLOCK=2048", "DTYPE=f16"});
 //
-// A define NAME=VALUE overrides one parameter's specialization: a Const parameter's value
-// (BLOCK=2048), a pointer's element type (in=f16; DTYPE=f16 sets every pointer whose type is not
-// fixed), an integer's known divisibility (n=16: divisible by 16, n=1: equals 1, n=any: nothing
-// known), a pointer's alignment (in.align=16 or in.align=any).
+// Defines are those of tessel::apply_defines (tessel/jit/compile.h): BLOCK=2048, in=f16,
+// DTYPE=f16, n=16 / n=1 / n=any, in.align=16 / in.align=any.
 #pragma once
 
 #include "tessel/ir/ir.h"
-#include "tessel/jit/kernel.h"
+#include "tessel/jit/registry.h"
+#include "tessel/lang/trace.h"
 
 #include <memory>
 #include <string>
@@ -20,23 +20,15 @@
 
 namespace tessel::samples {
 
-struct RegisteredParam {
-  const char* name;
-  lang::ParamBinding binding; // the default specialization
-};
+using RegisteredKernel = tessel::RegisteredKernel;
 
-struct RegisteredKernel {
-  const char* name;
-  const char* summary;
-  const Kernel& (*kernel)();
-  std::vector<RegisteredParam> params; // in the kernel's parameter order
-};
-
-const std::vector<RegisteredKernel>& registry();
-// Throws tessel::Error listing the registered names when `name` is unknown.
-const RegisteredKernel& find_kernel(std::string_view name);
-// The default bindings with `defines` (NAME=VALUE) applied; unknown names or bad values throw
-// tessel::Error naming the parameters.
+// Adds vector_add, softmax, layer_norm and matmul to the registry; later calls do nothing.
+void register_samples();
+// register_samples(), then the registry's kernel of that name (throws tessel::Error listing the
+// registered names when it is unknown).
+RegisteredKernel find_kernel(std::string_view name);
+// The default signature with `defines` applied, as trace bindings; unknown names or bad values
+// throw tessel::Error naming the parameters.
 std::vector<lang::ParamBinding> bindings_for(const RegisteredKernel& k,
                                              const std::vector<std::string>& defines);
 
