@@ -14,32 +14,43 @@ static int current_depth() {
   return t ? t->depth() : 0;
 }
 
-Tensor::Tensor(ir::Value* v) : value_(v), depth_(current_depth()) {}
-Tensor::Tensor(const Tensor& other) : value_(other.value_), depth_(current_depth()) {}
-Tensor::Tensor(Tensor&& other) noexcept : value_(other.value_), depth_(current_depth()) {}
+static uint64_t current_trace() {
+  Tracer* t = Tracer::current_or_null();
+  return t ? t->id() : 0;
+}
+
+Tensor::Tensor(ir::Value* v) : value_(v), trace_(current_trace()), depth_(current_depth()) {}
+Tensor::Tensor(const Tensor& other)
+    : value_(other.value_), trace_(other.trace_), depth_(current_depth()) {}
+Tensor::Tensor(Tensor&& other) noexcept
+    : value_(other.value_), trace_(other.trace_), depth_(current_depth()) {}
 
 void Tensor::assign(ir::Value* v) {
   if (Tracer* t = Tracer::current_or_null())
     t->note_assignment(this, depth_, value_);
   value_ = v;
+  trace_ = current_trace();
 }
 
 Tensor& Tensor::operator=(const Tensor& other) {
-  if (this != &other)
+  if (this != &other) {
     assign(other.value_);
+    trace_ = other.trace_; // a handle from another trace stays one
+  }
   return *this;
 }
 
 Tensor& Tensor::operator=(Tensor&& other) {
-  if (this != &other)
-    assign(other.value_);
-  return *this;
+  return *this = static_cast<const Tensor&>(other);
 }
 
-ir::Value* Tensor::value() const {
+ir::Value* Tensor::value(const SourceLoc& use) const {
   if (!value_)
-    throw Error("use of an empty tile handle (a default-constructed Tensor that was never "
-                "assigned)");
+    throw Error(use, "use of an empty tile handle (a default-constructed Tensor that was never "
+                     "assigned)");
+  Tracer* t = Tracer::current_or_null();
+  if (!t || t->id() != trace_)
+    detail::fail_foreign_handle(use, trace_, t);
   return value_;
 }
 

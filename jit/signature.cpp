@@ -24,7 +24,7 @@ std::string param_desc(const lang::KernelDef& def, size_t i) {
   if (p.kind == ParamKind::Ptr && p.dtype_fixed)
     kind = std::string("PtrOf<") + dtype_name(p.dtype) + ">";
   if (p.kind == ParamKind::Const)
-    kind = std::string("Const<") + dtype_name(p.dtype) + ">";
+    kind = std::string("Const<") + (p.cpp_type ? p.cpp_type : dtype_name(p.dtype)) + ">";
   return "parameter " + std::to_string(i) + " (" + kind + ")";
 }
 
@@ -83,7 +83,8 @@ uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
                   std::to_string(a.f));
     if (a.i < p.const_min || a.i > p.const_max)
       bad_arg(def, i,
-              "value " + std::to_string(a.i) + " is outside the range of its C++ type (" +
+              "value " + std::to_string(a.i) + " is outside the range of " +
+                  (p.cpp_type ? p.cpp_type : "its C++ type") + " (" +
                   std::to_string(p.const_min) + " to " + std::to_string(p.const_max) + ")");
     return uint64_t(a.i);
   }
