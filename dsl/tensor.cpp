@@ -54,24 +54,24 @@ ir::Value* Tensor::value(const SourceLoc& use) const {
   return value_;
 }
 
-DType Tensor::dtype() const {
-  const ir::Type* e = value()->type()->element();
+DType Tensor::dtype(std::source_location loc) const {
+  const ir::Type* e = value(SourceLoc::from(loc))->type()->element();
   if (e->is_pointer())
     e = e->pointee();
   return detail::to_dtype(e);
 }
 
-bool Tensor::is_pointer() const {
-  return value()->type()->is_pointer_like();
+bool Tensor::is_pointer(std::source_location loc) const {
+  return value(SourceLoc::from(loc))->type()->is_pointer_like();
 }
 
-Shape Tensor::shape() const {
-  auto d = value()->type()->dims();
+Shape Tensor::shape(std::source_location loc) const {
+  auto d = value(SourceLoc::from(loc))->type()->dims();
   return Shape(d.begin(), d.end());
 }
 
-int Tensor::rank() const {
-  return int(value()->type()->rank());
+int Tensor::rank(std::source_location loc) const {
+  return int(value(SourceLoc::from(loc))->type()->rank());
 }
 
 } // namespace tessel::lang

@@ -166,7 +166,7 @@ TEST(ControlFlow, ByValueCapturesThatAreOnlyReadAreAllowed) {
       sum = sum + tl::sum(x, 0);
     });
     auto seen = tl::scalar(0, tl::i32);
-    tl::if_(n > 0, [=, &seen] { seen = (n + 0) * 0 + 1; });
+    tl::if_(n > 0, [=, &seen] { seen = n * 0 + 1; });
     tl::store(out, sum);
     tl::store(out + 1, seen.to(tl::f32));
   });

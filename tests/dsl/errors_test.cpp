@@ -347,8 +347,9 @@ TEST(DslErrors, HandleUsedAfterItsTrace) {
     tl::store(p + kept, tl::zeros({16}, tl::f32));
   });
   (void)k.ir_for(false, g_buffer);
+  int line = __LINE__ + 1;
   expect_error([&] { (void)kept.shape(); },
-               {"made while tracing kernel 'leaks_handle'", "after that trace ended"});
+               {here(line), "made while tracing kernel 'leaks_handle'", "after that trace ended"});
 }
 
 TEST(DslErrors, TileOperationOutsideAKernel) {

@@ -46,11 +46,13 @@ public:
   ~Tensor() = default;
 
   // The element type; for a tensor of pointers, the pointee's type.
-  DType dtype() const;
-  bool is_pointer() const;
-  Shape shape() const;
-  int rank() const;
-  bool is_scalar() const { return rank() == 0; }
+  // The location is where the handle is asked (for the error when it is not valid there).
+  using Loc = std::source_location;
+  DType dtype(Loc loc = Loc::current()) const;
+  bool is_pointer(Loc loc = Loc::current()) const;
+  Shape shape(Loc loc = Loc::current()) const;
+  int rank(Loc loc = Loc::current()) const;
+  bool is_scalar(Loc loc = Loc::current()) const { return rank(loc) == 0; }
   bool valid() const { return value_ != nullptr; }
 
   // A handle has no C++ truth value: its value is computed on the device, long after tracing.
