@@ -26,8 +26,9 @@ Tensor::Tensor(Tensor&& other) noexcept
     : value_(other.value_), trace_(other.trace_), depth_(current_depth()) {}
 
 void Tensor::assign(ir::Value* v) {
+  // A value from another trace is no value here (and must not be looked at: its IR is freed).
   if (Tracer* t = Tracer::current_or_null())
-    t->note_assignment(this, depth_, value_);
+    t->note_assignment(this, depth_, trace_ == t->id() ? value_ : nullptr);
   value_ = v;
   trace_ = current_trace();
 }

@@ -340,6 +340,25 @@ TEST(DslErrors, HandleFromAnEarlierTraceOfTheSameKernel) {
                });
 }
 
+// Reassigning a kept handle inside a loop body must not look at its old value (freed IR): in this
+// trace it has no value before the loop.
+TEST(DslErrors, HandleFromAnEarlierTraceCarriedByALoop) {
+  static tl::Tensor kept;
+  auto k = tl::kernel("retraced_loop", [](tl::Ptr p, tl::Int n, tl::Const<int> C) {
+    if (C == 1)
+      kept = tl::zeros({16}, tl::f32);
+    g_line = __LINE__ + 1;
+    tl::for_range(0, n, 1, [&](tl::Int) { kept = tl::zeros({16}, tl::f32); });
+    tl::store(p + tl::arange(0, 16), kept);
+  });
+  (void)k.ir_for(false, g_buffer, 4, 1);
+  expect_error([&] { k.ir_for(false, g_buffer, 4, 2); },
+               [] {
+                 return std::vector<std::string>{here(g_line), "for_range",
+                                                 "has no value before the body"};
+               });
+}
+
 TEST(DslErrors, HandleUsedAfterItsTrace) {
   tl::Tensor kept;
   auto k = tl::kernel("leaks_handle", [&](tl::Ptr p) {
