@@ -84,8 +84,8 @@ uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
     if (a.i < p.const_min || a.i > p.const_max)
       bad_arg(def, i,
               "value " + std::to_string(a.i) + " is outside the range of " +
-                  (p.cpp_type ? p.cpp_type : "its C++ type") + " (" +
-                  std::to_string(p.const_min) + " to " + std::to_string(p.const_max) + ")");
+                  (p.cpp_type ? p.cpp_type : "its C++ type") + " (" + std::to_string(p.const_min) +
+                  " to " + std::to_string(p.const_max) + ")");
     return uint64_t(a.i);
   }
   }

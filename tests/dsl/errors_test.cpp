@@ -352,11 +352,11 @@ TEST(DslErrors, HandleFromAnEarlierTraceCarriedByALoop) {
     tl::store(p + tl::arange(0, 16), kept);
   });
   (void)k.ir_for(false, g_buffer, 4, 1);
-  expect_error([&] { k.ir_for(false, g_buffer, 4, 2); },
-               [] {
-                 return std::vector<std::string>{here(g_line), "for_range",
-                                                 "has no value before the body"};
-               });
+  expect_error(
+      [&] { k.ir_for(false, g_buffer, 4, 2); },
+      [] {
+        return std::vector<std::string>{here(g_line), "for_range", "has no value before the body"};
+      });
 }
 
 TEST(DslErrors, HandleUsedAfterItsTrace) {

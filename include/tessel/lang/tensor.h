@@ -196,7 +196,6 @@ Tensor operator~(At<Tensor> a); // bitwise not (logical not on i1)
 // above would make the built-in `!` an equal match, so this one cannot report a line.
 Tensor operator!(const Tensor& a);
 
-
 // The left side of a compound assignment, with the location of the expression.
 struct AtMut {
   Tensor& value;
