@@ -171,6 +171,25 @@ TEST(Semantics, FractionalScalarWithIntegerTilePromotesToF32) {
     EXPECT_EQ(out.get(size_t(i)), i < 4 ? i : 0.5);
 }
 
+// `!x` takes the handle itself (the bool conversion that rejects a C++ `if` on a handle must not
+// make `!` ambiguous): it is x == 0, per element, on an integer tile with many zeros.
+TEST(Semantics, LogicalNotIsEqualToZero) {
+  auto k = tl::kernel("logical_not", [](tl::Ptr out, tl::Ptr in) {
+    auto i = tl::arange(0, 64);
+    tl::store(out + i, (!tl::load(in + i)).to(tl::i32));
+  });
+  HostArray in(DType::i32, 64), out(DType::i32, 64);
+  in.fill_random(3, -2, 2);
+  out.poison();
+  k.launch({1}, {}, out.arg(), in.arg());
+  int zeros = 0;
+  for (size_t i = 0; i < 64; ++i) {
+    zeros += in.get(i) == 0;
+    EXPECT_EQ(out.get(i), in.get(i) == 0 ? 1 : 0) << i;
+  }
+  EXPECT_GT(zeros, 0);
+}
+
 TEST(SemanticsErrors, TileTooLarge) {
   auto k = tl::kernel("huge",
                       [](tl::Ptr p) { tl::store(p, tl::sum(tl::zeros({1 << 25}, tl::f32), 0)); });
