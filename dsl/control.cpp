@@ -13,6 +13,7 @@ namespace tessel::lang {
 
 using detail::Assignment;
 using detail::builder_at;
+using detail::Closure;
 using detail::fail;
 using detail::Tracer;
 using detail::type_str;
@@ -23,7 +24,7 @@ namespace {
 const std::span<const ir::Type* const> kNoResults{};
 
 ir::Value* loop_bound(const Tensor& t, const SourceLoc& loc, const char* what) {
-  ir::Value* v = t.value();
+  ir::Value* v = t.value(loc);
   if (v->type()->rank() != 0 || !v->type()->is_integer() || v->type()->is_bool())
     fail(loc, "for_range",
          std::string("the ") + what + " must be an integer scalar, got " + type_str(v->type()));
@@ -35,6 +36,48 @@ void restore(const std::vector<Assignment>& assigned) {
     a.handle->rebind(a.original);
 }
 
+// Where the value a body assigned to a handle was made: the line of the assignment in the
+// common case (`acc = acc + x`); the control-flow op's line when the value has no op.
+SourceLoc made_at(ir::Value* v, const SourceLoc& fallback) {
+  ir::Op* def = v->defining_op();
+  return def && def->loc.known() ? def->loc : fallback;
+}
+
+// A body that reassigns a handle inside its own closure captured it by value: the assignment
+// changes the body's copy, never the variable the code after the op reads.
+// `values` are the handles' values at the end of the body.
+void check_captures(const std::vector<Assignment>& assigned, const std::vector<ir::Value*>& values,
+                    std::span<const Closure> closures, const SourceLoc& loc, const char* op) {
+  for (size_t i = 0; i < assigned.size(); ++i)
+    for (const Closure& c : closures)
+      if (c.holds(assigned[i].handle))
+        fail(made_at(values[i], loc), op,
+             std::string("the body reassigns a handle it captured by value ([=] or [x] with "
+                         "`mutable`), so only the body's own copy changes and the value after "
+                         "the ") +
+                 op + " (at " + loc.str() +
+                 ") would silently be the one before it; capture by reference: [&]");
+}
+
+// A carried value must come out of the body as it went in. A shape change is named as such:
+// .to() cannot fix it.
+void check_keeps_type(const ir::Type* before, ir::Value* after, const SourceLoc& loc,
+                      const char* op) {
+  const ir::Type* t = after->type();
+  if (t == before)
+    return;
+  SourceLoc at = made_at(after, loc);
+  if (!std::ranges::equal(t->dims(), before->dims()))
+    fail(at, op,
+         "a loop-carried value was " + type_str(before) + " and becomes " + type_str(t) +
+             " in the loop body; a loop-carried value must keep its shape (the " + op + " is at " +
+             loc.str() + ")");
+  fail(at, op,
+       "a handle reassigned in the body changes type from " + type_str(before) + " to " +
+           type_str(t) + "; a carried value must keep its type (convert with .to() inside the " +
+           "body; the " + op + " is at " + loc.str() + ")");
+}
+
 std::vector<const ir::Type*> types_of(const std::vector<ir::Value*>& values) {
   std::vector<const ir::Type*> out;
   for (ir::Value* v : values)
@@ -43,15 +86,16 @@ std::vector<const ir::Type*> types_of(const std::vector<ir::Value*>& values) {
 }
 
 // Runs `body` into a throw-away block to learn which outer handles it reassigns, then puts the
-// handles back. Checks that each keeps its type.
+// handles back. Checks that none lives in the body's closure and that each keeps its type.
 template <class Body>
 std::vector<Assignment> discover_carried(Tracer& tracer, const ir::Type* iv_type, Body&& body,
-                                         const SourceLoc& loc, const char* op) {
+                                         std::span<const Closure> closures, const SourceLoc& loc,
+                                         const char* op) {
   ir::Builder& b = tracer.builder();
   auto scratch = std::make_unique<ir::Block>();
   ir::Value* iv = iv_type ? scratch->add_arg(iv_type) : nullptr;
   std::vector<Assignment> assigned;
-  std::vector<const ir::Type*> final_types;
+  std::vector<ir::Value*> final_values;
   {
     ir::InsertionGuard guard(b);
     b.set_insertion_point_to_end(*scratch);
@@ -65,13 +109,14 @@ std::vector<Assignment> discover_carried(Tracer& tracer, const ir::Type* iv_type
     }
     assigned = tracer.pop_frame();
     for (const Assignment& a : assigned)
-      final_types.push_back(a.handle->value()->type());
+      final_values.push_back(a.handle->value(loc));
   }
   // Values of the discovery trace may have escaped into C++ state (a handle pushed into a
   // vector): keep their ops alive so that the verifier reports such a use instead of reading
   // freed memory.
   tracer.keep(std::move(scratch));
   restore(assigned);
+  check_captures(assigned, final_values, closures, loc, op);
   for (size_t i = 0; i < assigned.size(); ++i) {
     const Assignment& a = assigned[i];
     if (!a.original)
@@ -81,11 +126,7 @@ std::vector<Assignment> discover_carried(Tracer& tracer, const ir::Type* iv_type
                std::string(op) +
                " (e.g. tl::zeros(...)) so that the "
                "body can carry it");
-    if (final_types[i] != a.original->type())
-      fail(loc, op,
-           "a handle reassigned in the body changes type from " + type_str(a.original->type()) +
-               " to " + type_str(final_types[i]) +
-               "; a carried value must keep its type (convert with .to() inside the body)");
+    check_keeps_type(a.original->type(), final_values[i], loc, op);
   }
   return assigned;
 }
@@ -121,11 +162,8 @@ trace_region(Tracer& tracer, ir::Block& region, const std::vector<Assignment>& c
   }
   std::vector<ir::Value*> out;
   for (const Assignment& c : carried) {
-    ir::Value* v = c.handle->value();
-    if (v->type() != c.original->type())
-      fail(loc, op,
-           "a carried value changes type from " + type_str(c.original->type()) + " to " +
-               type_str(v->type()));
+    ir::Value* v = c.handle->value(loc);
+    check_keeps_type(c.original->type(), v, loc, op);
     out.push_back(v);
   }
   return out;
@@ -149,8 +187,10 @@ std::vector<ir::Value*> originals(const std::vector<Assignment>& carried) {
 
 } // namespace
 
-void for_range(const Tensor& lo, const Tensor& hi, const Tensor& step,
-               const std::function<void(Int)>& body, std::source_location l) {
+namespace detail {
+
+void trace_for(const Tensor& lo, const Tensor& hi, const Tensor& step,
+               const std::function<void(Int)>& body, Closure closure, std::source_location l) {
   SourceLoc loc = SourceLoc::from(l);
   Tracer& tracer = Tracer::current(loc);
   ir::Value* vlo = loop_bound(lo, loc, "lower bound");
@@ -167,7 +207,8 @@ void for_range(const Tensor& lo, const Tensor& hi, const Tensor& step,
   const ir::Type* iv_type = vlo->type();
 
   auto carried = discover_carried(
-      tracer, iv_type, [&](ir::Value* iv) { body(Int(iv)); }, loc, "for_range");
+      tracer, iv_type, [&](ir::Value* iv) { body(Int(iv)); }, std::span(&closure, 1), loc,
+      "for_range");
 
   ir::Builder& b = builder_at(loc);
   std::vector<ir::Value*> operands{vlo, vhi, vstep};
@@ -189,32 +230,29 @@ void for_range(const Tensor& lo, const Tensor& hi, const Tensor& step,
   bind_results(carried, op);
 }
 
-void for_range(int64_t lo, const Tensor& hi, int64_t step, const std::function<void(Int)>& body,
-               std::source_location l) {
-  for_range(scalar(double(lo), hi.dtype(), l), hi, scalar(double(step), hi.dtype(), l), body, l);
+void trace_for(int64_t lo, const Tensor& hi, int64_t step, const std::function<void(Int)>& body,
+               Closure closure, std::source_location l) {
+  trace_for(scalar(double(lo), hi.dtype(), l), hi, scalar(double(step), hi.dtype(), l), body,
+            closure, l);
 }
 
-void for_range(int64_t lo, int64_t hi, int64_t step, const std::function<void(Int)>& body,
-               std::source_location l) {
-  for_range(scalar(double(lo), DType::i32, l), scalar(double(hi), DType::i32, l),
-            scalar(double(step), DType::i32, l), body, l);
+void trace_for(int64_t lo, int64_t hi, int64_t step, const std::function<void(Int)>& body,
+               Closure closure, std::source_location l) {
+  trace_for(scalar(double(lo), DType::i32, l), scalar(double(hi), DType::i32, l),
+            scalar(double(step), DType::i32, l), body, closure, l);
 }
 
-void for_range(const Tensor& lo, const Tensor& hi, int64_t step,
-               const std::function<void(Int)>& body, std::source_location l) {
-  for_range(lo, hi, scalar(double(step), hi.dtype(), l), body, l);
+void trace_for(const Tensor& lo, const Tensor& hi, int64_t step,
+               const std::function<void(Int)>& body, Closure closure, std::source_location l) {
+  trace_for(lo, hi, scalar(double(step), hi.dtype(), l), body, closure, l);
 }
 
-void if_(const Tensor& cond, const std::function<void()>& then_body, std::source_location l) {
-  if_(
-      cond, then_body, [] {}, l);
-}
-
-void if_(const Tensor& cond, const std::function<void()>& then_body,
-         const std::function<void()>& else_body, std::source_location l) {
+void trace_if(const Tensor& cond, const std::function<void()>& then_body, Closure then_closure,
+              const std::function<void()>& else_body, Closure else_closure,
+              std::source_location l) {
   SourceLoc loc = SourceLoc::from(l);
   Tracer& tracer = Tracer::current(loc);
-  ir::Value* c = cond.value();
+  ir::Value* c = cond.value(loc);
   if (c->type()->rank() != 0 || !c->type()->is_bool())
     fail(loc, "if_",
          "the condition must be a boolean scalar (i1), got " + type_str(c->type()) +
@@ -227,7 +265,9 @@ void if_(const Tensor& cond, const std::function<void()>& then_body,
     std::vector<Assignment> assigned;
     std::vector<ir::Value*> values; // the handles' values at the end of the branch
   };
-  auto trace_branch = [&](ir::Block& region, const std::function<void()>& fn) {
+  auto trace_branch = [&](ir::Block& region, const std::function<void()>& fn,
+                          const Closure& closure) {
+    const Closure closures[] = {closure};
     Branch br;
     ir::InsertionGuard guard(b);
     b.set_insertion_point_to_end(region);
@@ -240,8 +280,9 @@ void if_(const Tensor& cond, const std::function<void()>& then_body,
     }
     br.assigned = tracer.pop_frame();
     for (const Assignment& a : br.assigned)
-      br.values.push_back(a.handle->value());
+      br.values.push_back(a.handle->value(loc));
     restore(br.assigned);
+    check_captures(br.assigned, br.values, closures, loc, "if_");
     return br;
   };
   auto assigned_in = [](const Branch& br, const Assignment& r) {
@@ -250,8 +291,8 @@ void if_(const Tensor& cond, const std::function<void()>& then_body,
         return true;
     return false;
   };
-  Branch then_br = trace_branch(op->region(0), then_body);
-  Branch else_br = trace_branch(op->region(1), else_body);
+  Branch then_br = trace_branch(op->region(0), then_body, then_closure);
+  Branch else_br = trace_branch(op->region(1), else_body, else_closure);
 
   // Results: every handle either branch reassigned, in order of first assignment.
   std::vector<Assignment> results = then_br.assigned;
@@ -296,17 +337,18 @@ void if_(const Tensor& cond, const std::function<void()>& then_body,
   bind_results(results, op);
 }
 
-void while_(const std::function<Tensor()>& cond, const std::function<void()>& body,
-            std::source_location l) {
+void trace_while(const std::function<Tensor()>& cond, Closure cond_closure,
+                 const std::function<void()>& body, Closure body_closure, std::source_location l) {
   SourceLoc loc = SourceLoc::from(l);
   Tracer& tracer = Tracer::current(loc);
+  const Closure closures[] = {cond_closure, body_closure};
   auto carried = discover_carried(
       tracer, nullptr,
       [&](ir::Value*) {
         (void)cond();
         body();
       },
-      loc, "while_");
+      closures, loc, "while_");
 
   ir::Builder& b = builder_at(loc);
   std::vector<const ir::Type*> types = types_of(originals(carried));
@@ -340,4 +382,5 @@ void while_(const std::function<Tensor()>& cond, const std::function<void()>& bo
   bind_results(carried, op);
 }
 
+} // namespace detail
 } // namespace tessel::lang

@@ -122,7 +122,7 @@ bool is_commutative(BinaryOp op) {
 
 Tensor unary(Opcode opcode, const char* name, const Tensor& x, const SourceLoc& loc,
              bool float_only) {
-  ir::Value* v = x.value();
+  ir::Value* v = x.value(loc);
   if (v->type()->is_pointer_like())
     fail(loc, name, "not defined for pointers (" + type_str(v->type()) + ")");
   if (float_only && !v->type()->is_float())
@@ -133,8 +133,8 @@ Tensor unary(Opcode opcode, const char* name, const Tensor& x, const SourceLoc& 
 
 Tensor min_max(Opcode opcode, const char* name, const Tensor& x, const Tensor& y,
                const SourceLoc& loc) {
-  ir::Value* a = x.value();
-  ir::Value* c = y.value();
+  ir::Value* a = x.value(loc);
+  ir::Value* c = y.value(loc);
   if (a->type()->is_pointer_like() || c->type()->is_pointer_like())
     fail(loc, name, "not defined for pointers");
   DType t = detail::promote(x.dtype(), y.dtype());
@@ -147,12 +147,12 @@ Tensor min_max(Opcode opcode, const char* name, const Tensor& x, const Tensor& y
 } // namespace
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, SourceLoc loc) {
-  return arith(op, a.value(), b.value(), loc);
+  return arith(op, a.value(loc), b.value(loc), loc);
 }
 
 Tensor binary_scalar(BinaryOp op, const Tensor& t, double s, bool integral, bool scalar_on_left,
                      SourceLoc loc) {
-  ir::Value* v = t.value();
+  ir::Value* v = t.value(loc);
   DType dt;
   if (v->type()->is_pointer_like()) {
     if (!integral)
@@ -174,15 +174,16 @@ Tensor operator-(At<Tensor> a) {
 }
 
 Tensor operator~(At<Tensor> a) {
-  if (a.value.is_pointer() || dtype_is_float(a.value.dtype()))
-    fail(a.loc, "operator~", "needs an integer operand, got " + type_str(a.value.value()->type()));
-  return Tensor(builder_at(a.loc).value(Opcode::Not, {a.value.value()}, a.value.value()->type()));
+  ir::Value* v = a.value.value(a.loc);
+  if (v->type()->is_pointer_like() || !v->type()->is_integer())
+    fail(a.loc, "operator~", "needs an integer operand, got " + type_str(v->type()));
+  return Tensor(builder_at(a.loc).value(Opcode::Not, {v}, v->type()));
 }
 
-Tensor operator!(At<Tensor> a) {
-  if (a.value.is_pointer())
-    fail(a.loc, "operator!", "not defined for pointers");
-  return binary_scalar(BinaryOp::Eq, a.value, 0, true, false, a.loc);
+Tensor operator!(const Tensor& a) {
+  if (a.is_pointer())
+    fail({}, "operator!", "not defined for pointers; compare the offsets instead");
+  return binary_scalar(BinaryOp::Eq, a, 0, true, false, {});
 }
 
 Tensor Tensor::to(DType t, std::source_location loc) const {
@@ -190,18 +191,19 @@ Tensor Tensor::to(DType t, std::source_location loc) const {
 }
 
 Tensor cast(const Tensor& x, DType dtype, Loc loc) {
-  return Tensor(convert(x.value(), dtype, SourceLoc::from(loc)));
+  SourceLoc at = SourceLoc::from(loc);
+  return Tensor(convert(x.value(at), dtype, at));
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& c, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
-  ir::Value* k = cond.value();
+  ir::Value* k = cond.value(loc);
   if (!k->type()->is_bool())
     fail(loc, "where",
          "the condition must be a boolean (i1) tile, got " + type_str(k->type()) +
              "; compare it, e.g. x != 0");
-  ir::Value* x = a.value();
-  ir::Value* y = c.value();
+  ir::Value* x = a.value(loc);
+  ir::Value* y = c.value(loc);
   bool ptrs = x->type()->is_pointer_like();
   if (ptrs != y->type()->is_pointer_like())
     fail(loc, "where", "cannot select between a pointer and a number");

@@ -4,6 +4,8 @@
 #include "dsl/tracer.h"
 #include "dsl/type_rules.h"
 
+#include <cmath>
+
 namespace tessel::lang {
 
 using detail::broadcast_shapes;
@@ -30,6 +32,23 @@ ir::Value* check_mask(ir::Value* mask, const SourceLoc& loc, const char* op) {
   return mask;
 }
 
+// load's `other` given as a C++ number: a constant of the pointee type. A value that type cannot
+// hold is reported as a mistake in load's `other` argument (not as a failing "constant").
+ir::Value* other_constant(double v, DType elem, const SourceLoc& loc) {
+  if (!dtype_is_float(elem) && v != std::trunc(v))
+    fail(loc, "load",
+         "`other` is " + detail::format_value(v) + ", but the pointer's elements are " +
+             dtype_name(elem) + ", which cannot hold it; pass a value of " + dtype_name(elem) +
+             " (e.g. 0), or convert the loaded tile with .to() and choose with where()");
+  if (!dtype_is_float(elem) && !integer_fits(v, elem))
+    fail(loc, "load",
+         "`other` is " + detail::format_value(v) +
+             ", which does not fit in the pointer's "
+             "element type " +
+             dtype_name(elem) + "; pass a value of " + dtype_name(elem));
+  return detail::constant_like(v, elem, {}, loc);
+}
+
 Tensor load_impl(ir::Value* ptr, ir::Value* mask, ir::Value* other, bool other_is_const,
                  double other_value, const SourceLoc& loc) {
   check_pointer(ptr, loc, "load");
@@ -47,7 +66,7 @@ Tensor load_impl(ir::Value* ptr, ir::Value* mask, ir::Value* other, bool other_i
   if (mask) {
     operands.push_back(broadcast_to_shape(mask, shape, loc, "load"));
     if (other_is_const)
-      other = detail::constant_like(other_value, elem, {}, loc);
+      other = other_constant(other_value, elem, loc);
     if (other) {
       if (other->type()->is_pointer_like())
         fail(loc, "load", "`other` must be a number, got " + type_str(other->type()));
@@ -61,16 +80,20 @@ Tensor load_impl(ir::Value* ptr, ir::Value* mask, ir::Value* other, bool other_i
 } // namespace
 
 Tensor load(const Tensor& ptr, Loc l) {
-  return load_impl(ptr.value(), nullptr, nullptr, false, 0, SourceLoc::from(l));
+  SourceLoc loc = SourceLoc::from(l);
+  return load_impl(ptr.value(loc), nullptr, nullptr, false, 0, loc);
 }
 Tensor load(const Tensor& ptr, const Tensor& mask, Loc l) {
-  return load_impl(ptr.value(), mask.value(), nullptr, false, 0, SourceLoc::from(l));
+  SourceLoc loc = SourceLoc::from(l);
+  return load_impl(ptr.value(loc), mask.value(loc), nullptr, false, 0, loc);
 }
 Tensor load(const Tensor& ptr, const Tensor& mask, double other, Loc l) {
-  return load_impl(ptr.value(), mask.value(), nullptr, true, other, SourceLoc::from(l));
+  SourceLoc loc = SourceLoc::from(l);
+  return load_impl(ptr.value(loc), mask.value(loc), nullptr, true, other, loc);
 }
 Tensor load(const Tensor& ptr, const Tensor& mask, const Tensor& other, Loc l) {
-  return load_impl(ptr.value(), mask.value(), other.value(), false, 0, SourceLoc::from(l));
+  SourceLoc loc = SourceLoc::from(l);
+  return load_impl(ptr.value(loc), mask.value(loc), other.value(loc), false, 0, loc);
 }
 
 static void store_impl(ir::Value* ptr, ir::Value* value, ir::Value* mask, const SourceLoc& loc) {
@@ -94,10 +117,12 @@ static void store_impl(ir::Value* ptr, ir::Value* value, ir::Value* mask, const 
 }
 
 void store(const Tensor& ptr, const Tensor& value, Loc l) {
-  store_impl(ptr.value(), value.value(), nullptr, SourceLoc::from(l));
+  SourceLoc loc = SourceLoc::from(l);
+  store_impl(ptr.value(loc), value.value(loc), nullptr, loc);
 }
 void store(const Tensor& ptr, const Tensor& value, const Tensor& mask, Loc l) {
-  store_impl(ptr.value(), value.value(), mask.value(), SourceLoc::from(l));
+  SourceLoc loc = SourceLoc::from(l);
+  store_impl(ptr.value(loc), value.value(loc), mask.value(loc), loc);
 }
 
 } // namespace tessel::lang

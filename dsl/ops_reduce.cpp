@@ -36,7 +36,7 @@ const ir::Type* without_axis(ir::Context& ctx, const ir::Type* t, int axis, cons
 }
 
 ir::Value* reducible(const Tensor& x, const SourceLoc& loc, const char* op) {
-  ir::Value* v = x.value();
+  ir::Value* v = x.value(loc);
   if (v->type()->is_pointer_like())
     fail(loc, op, "cannot reduce pointers (" + type_str(v->type()) + ")");
   if (v->type()->is_bool())
@@ -121,8 +121,8 @@ Tensor cumsum(const Tensor& x, int axis, Loc l) {
 }
 
 static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, const SourceLoc& loc) {
-  ir::Value* x = a.value();
-  ir::Value* y = b.value();
+  ir::Value* x = a.value(loc);
+  ir::Value* y = b.value(loc);
   if (x->type()->rank() != 2 || y->type()->rank() != 2)
     fail(loc, "dot",
          "operands must be 2-D tiles, got " + type_str(x->type()) + " and " + type_str(y->type()));
@@ -141,7 +141,7 @@ static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, cons
   Shape out{xs[0], ys[1]};
   ir::Value* c;
   if (acc) {
-    c = acc->value();
+    c = acc->value(loc);
     auto cs = c->type()->dims();
     if (Shape(cs.begin(), cs.end()) != out)
       fail(loc, "dot",

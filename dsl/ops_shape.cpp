@@ -49,10 +49,11 @@ Tensor arange(int64_t start, int64_t end, Loc l) {
 }
 
 Tensor arange(int64_t, const Tensor& end, Loc l) {
-  fail(SourceLoc::from(l), "arange",
+  SourceLoc loc = SourceLoc::from(l);
+  fail(loc, "arange",
        "the bounds must be compile-time constants (C++ integers or Const<int> parameters), but "
        "`end` is a run-time value of type " +
-           type_str(end.value()->type()) + "; use a Const<int> block size and a mask instead");
+           type_str(end.value(loc)->type()) + "; use a Const<int> block size and a mask instead");
 }
 
 Tensor full(const Shape& shape, double value, DType dtype, Loc l) {
@@ -72,23 +73,24 @@ Tensor scalar(double value, DType dtype, Loc l) {
 
 Tensor splat(const Tensor& s, const Shape& shape, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
-  if (!s.is_scalar())
+  ir::Value* v = s.value(loc);
+  if (v->type()->rank() != 0)
     fail(loc, "splat",
-         "needs a scalar, got " + type_str(s.value()->type()) + "; use broadcast_to for tiles");
+         "needs a scalar, got " + type_str(v->type()) + "; use broadcast_to for tiles");
   check_shape(shape, loc, "splat");
-  return Tensor(detail::broadcast_to_shape(s.value(), shape, loc, "splat"));
+  return Tensor(detail::broadcast_to_shape(v, shape, loc, "splat"));
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   check_shape(shape, loc, "broadcast_to");
-  return Tensor(detail::broadcast_to_shape(x.value(), shape, loc, "broadcast_to"));
+  return Tensor(detail::broadcast_to_shape(x.value(loc), shape, loc, "broadcast_to"));
 }
 
 Tensor reshape(const Tensor& x, const Shape& shape, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   check_shape(shape, loc, "reshape");
-  ir::Value* v = x.value();
+  ir::Value* v = x.value(loc);
   int64_t n = std::accumulate(shape.begin(), shape.end(), int64_t{1}, std::multiplies<>());
   if (n != v->type()->num_elements())
     fail(loc, "reshape",
@@ -106,7 +108,7 @@ Tensor reshape(const Tensor& x, const Shape& shape, Loc l) {
 
 Tensor expand_dims(const Tensor& x, int axis, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
-  ir::Value* v = x.value();
+  ir::Value* v = x.value(loc);
   int rank = int(v->type()->rank());
   if (axis < 0)
     axis += rank + 1;
@@ -123,7 +125,7 @@ Tensor expand_dims(const Tensor& x, int axis, Loc l) {
 
 Tensor permute(const Tensor& x, const std::vector<int64_t>& order, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
-  ir::Value* v = x.value();
+  ir::Value* v = x.value(loc);
   Shape in = x.shape();
   std::vector<int64_t> sorted = order;
   std::sort(sorted.begin(), sorted.end());

@@ -5,7 +5,9 @@
 #include "tessel/ir/builder.h"
 #include "tessel/lang/tensor.h"
 
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace tessel::lang::detail {
@@ -26,6 +28,13 @@ public:
   // when a tile operation is called outside a kernel being traced.
   static Tracer& current(const SourceLoc& loc);
   static Tracer* current_or_null();
+
+  // This trace's number, unique in the process (never 0), and the kernel it traces. Handles
+  // remember the number so that one kept from an earlier trace is caught (Tensor::value).
+  uint64_t id() const { return id_; }
+  const std::string& kernel_name() const { return function_.name; }
+  // The kernel that trace `id` traced ("" when unknown).
+  static std::string kernel_of(uint64_t id);
 
   ir::Module& module() { return module_; }
   ir::Function& function() { return function_; }
@@ -52,7 +61,13 @@ private:
   std::vector<std::vector<Assignment>> frames_;
   std::vector<std::unique_ptr<ir::Block>> kept_;
   Tracer* previous_;
+  uint64_t id_;
 };
+
+// Throws the error for a handle made by trace `made_by` but used while `running` traces (null
+// when no trace runs).
+[[noreturn]] void fail_foreign_handle(const SourceLoc& use, uint64_t made_by,
+                                      const Tracer* running);
 
 // A builder positioned where the trace is, located at `loc`.
 ir::Builder& builder_at(const SourceLoc& loc);

@@ -31,7 +31,7 @@ std::string kind_text(const lang::ParamSpec& p) {
   if (p.kind == ParamKind::Ptr && p.dtype_fixed)
     return std::string("PtrOf<") + dtype_name(p.dtype) + ">";
   if (p.kind == ParamKind::Const)
-    return std::string("Const<") + dtype_name(p.dtype) + ">";
+    return std::string("Const<") + (p.cpp_type ? p.cpp_type : dtype_name(p.dtype)) + ">";
   return lang::param_kind_name(p.kind);
 }
 
@@ -113,8 +113,9 @@ uint64_t key_word(const Site& site, size_t i, const ArgValue& a) {
                   std::to_string(a.f));
     if (a.i < p.const_min || a.i > p.const_max)
       bad_arg(site, i,
-              "value " + std::to_string(a.i) + " is outside the range of its C++ type (" +
-                  std::to_string(p.const_min) + " to " + std::to_string(p.const_max) + ")");
+              "value " + std::to_string(a.i) + " is outside the range of " +
+                  (p.cpp_type ? p.cpp_type : "its C++ type") + " (" + std::to_string(p.const_min) +
+                  " to " + std::to_string(p.const_max) + ")");
     return uint64_t(a.i);
   }
   }

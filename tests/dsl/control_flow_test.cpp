@@ -152,4 +152,34 @@ TEST(ControlFlow, HandleCopiedBeforeTheLoopIsNotCarried) {
   EXPECT_EQ(out.get(0), 6 * 100 + 1);
 }
 
+// What the by-value-capture check must not reject: handles captured by value that the body only
+// reads (even in a `mutable` body), locals declared in the body and reassigned there, and
+// temporaries. Only `sum`, captured by reference, is carried: a running sum of 2 * in.
+TEST(ControlFlow, ByValueCapturesThatAreOnlyReadAreAllowed) {
+  auto k = tl::kernel("read_only_captures", [](tl::Ptr out, tl::Ptr in, tl::Int n) {
+    auto offs = tl::arange(0, 16);
+    auto sum = tl::scalar(0, tl::f32);
+    tl::for_range(0, n, 16, [=, &sum](tl::Int k0) mutable {
+      auto c = k0 + offs;
+      auto x = tl::load(in + c, c < n, 0.0);
+      x = x * 2.0f;
+      sum = sum + tl::sum(x, 0);
+    });
+    auto seen = tl::scalar(0, tl::i32);
+    tl::if_(n > 0, [=, &seen] { seen = n * 0 + 1; });
+    tl::store(out, sum);
+    tl::store(out + 1, seen.to(tl::f32));
+  });
+  const int64_t n = 100;
+  HostArray in(DType::f32, n), out(DType::f32, 2);
+  in.fill_random(7, -1, 1);
+  out.poison();
+  k.launch({1}, {}, out.arg(), in.arg(), n);
+  double want = 0;
+  for (int64_t i = 0; i < n; ++i)
+    want += 2 * in.get(size_t(i));
+  EXPECT_NEAR(out.get(0), want, 1e-4);
+  EXPECT_EQ(out.get(1), 1);
+}
+
 } // namespace

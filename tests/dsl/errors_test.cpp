@@ -88,7 +88,7 @@ TEST(DslErrors, ConstParameterGivenAPointer) {
     tl::store(p + tl::arange(0, BLOCK), 1.0f + tl::zeros({BLOCK}, tl::f32));
   });
   expect_error([&] { k.launch({1}, {}, g_buffer, g_buffer); },
-               {"kernel 'const_param'", "parameter 1 (Const<i32>)", "compile-time constant"});
+               {"kernel 'const_param'", "parameter 1 (Const<int>)", "compile-time constant"});
 }
 
 TEST(DslErrors, DotInnerDimensionsDiffer) {
@@ -195,6 +195,182 @@ TEST(DslErrors, IfBranchesDisagreeOnType) {
                });
 }
 
+TEST(DslErrors, FractionalOtherForAnIntegerLoad) {
+  auto k = tl::kernel("int_other", [](tl::Ptr p) {
+    auto i = tl::arange(0, 8);
+    g_line = __LINE__ + 1;
+    tl::store(p + i, tl::load(p + i, i < 4, 0.5));
+  });
+  int32_t buf[8];
+  expect_error([&] { k.ir_for(false, buf); },
+               [] {
+                 return std::vector<std::string>{here(g_line), "load: `other` is 0.5",
+                                                 "the pointer's elements are i32"};
+               });
+}
+
+TEST(DslErrors, OtherOutsideTheLoadsElementType) {
+  auto k = tl::kernel("i8_other", [](tl::PtrOf<int8_t> p) {
+    auto i = tl::arange(0, 8);
+    g_line = __LINE__ + 1;
+    tl::store(p + i, tl::load(p + i, i < 4, 300));
+  });
+  int8_t buf[8];
+  expect_error([&] { k.ir_for(false, buf); },
+               [] {
+                 return std::vector<std::string>{here(g_line), "load: `other` is 300",
+                                                 "does not fit in the pointer's element type i8"};
+               });
+}
+
+// A [=]() mutable body reassigns its own copy of `acc`: without the check the loop's result is
+// silently dropped and `acc` after the loop is still zero.
+TEST(DslErrors, ForRangeBodyCapturesByValue) {
+  static int loop_line = 0;
+  auto k = tl::kernel("by_value_for", [](tl::Ptr p, tl::Int n) {
+    auto acc = tl::zeros({16}, tl::f32);
+    loop_line = __LINE__ + 1;
+    tl::for_range(0, n, 1, [=](tl::Int) mutable {
+      g_line = __LINE__ + 1;
+      acc = acc + 1.0f;
+    });
+    tl::store(p + tl::arange(0, 16), acc);
+  });
+  expect_error([&] { k.ir_for(false, g_buffer, 4); },
+               [] {
+                 return std::vector<std::string>{
+                     here(g_line) + ":",
+                     "for_range: the body reassigns a handle it captured by value",
+                     "the for_range (at " + here(loop_line), "capture by reference: [&]"};
+               });
+}
+
+TEST(DslErrors, IfBodyCapturesByValue) {
+  auto k = tl::kernel("by_value_if", [](tl::Ptr p, tl::Int n) {
+    auto x = tl::zeros({16}, tl::f32);
+    tl::if_(n > 0, [x]() mutable {
+      g_line = __LINE__ + 1;
+      x = x + 1.0f;
+    });
+    tl::store(p + tl::arange(0, 16), x);
+  });
+  expect_error([&] { k.ir_for(false, g_buffer, 4); },
+               [] {
+                 return std::vector<std::string>{
+                     here(g_line) + ":", "if_: the body reassigns a handle it captured by value",
+                     "capture by reference: [&]"};
+               });
+}
+
+TEST(DslErrors, WhileBodyCapturesByValue) {
+  auto k = tl::kernel("by_value_while", [](tl::Ptr p, tl::Int n) {
+    auto i = tl::scalar(0, tl::i32);
+    tl::while_([&] { return i < n; },
+               [=]() mutable {
+                 g_line = __LINE__ + 1;
+                 i = i + 1;
+               });
+    tl::store(p, i.to(tl::f32));
+  });
+  expect_error([&] { k.ir_for(false, g_buffer, 4); },
+               [] {
+                 return std::vector<std::string>{
+                     here(g_line) + ":", "while_: the body reassigns a handle it captured by value",
+                     "capture by reference: [&]"};
+               });
+}
+
+TEST(DslErrors, LoopCarriedValueChangesShape) {
+  static int loop_line = 0;
+  auto k = tl::kernel("bad_carried_shape", [](tl::Ptr p, tl::Int n) {
+    auto x = tl::zeros({128}, tl::f32);
+    loop_line = __LINE__ + 1;
+    tl::for_range(0, n, 1, [&](tl::Int) {
+      g_line = __LINE__ + 1;
+      x = tl::expand_dims(x, 1);
+    });
+    tl::store(p + tl::arange(0, 128), x);
+  });
+  expect_error(
+      [&] { k.ir_for(false, g_buffer, 4); },
+      [] {
+        return std::vector<std::string>{
+            here(g_line) + ":",
+            "for_range: a loop-carried value was f32[128] and becomes f32[128, 1] in the loop body",
+            "must keep its shape", "the for_range is at " + here(loop_line)};
+      });
+}
+
+// A handle kept in a global outlives the trace that made it; its IR is freed with that trace.
+tl::Tensor g_kept;
+
+TEST(DslErrors, HandleFromAnotherKernelsTrace) {
+  auto a = tl::kernel("keeps_handle", [](tl::Ptr p) {
+    g_kept = tl::arange(0, 16);
+    tl::store(p + g_kept, tl::zeros({16}, tl::f32));
+  });
+  (void)a.ir_for(false, g_buffer);
+  auto b = tl::kernel("uses_handle", [](tl::Ptr p) {
+    g_line = __LINE__ + 1;
+    tl::store(p + g_kept, tl::zeros({16}, tl::f32));
+  });
+  expect_error([&] { b.ir_for(false, g_buffer); },
+               [] {
+                 return std::vector<std::string>{
+                     here(g_line), "made while tracing kernel 'keeps_handle'",
+                     "used while tracing kernel 'uses_handle'", "do not keep handles in statics"};
+               });
+}
+
+TEST(DslErrors, HandleFromAnEarlierTraceOfTheSameKernel) {
+  static tl::Tensor kept;
+  auto k = tl::kernel("retraced", [](tl::Ptr p, tl::Const<int> C) {
+    auto offs = tl::arange(0, 16);
+    if (C == 1)
+      kept = offs;
+    g_line = __LINE__ + 1;
+    tl::store(p + kept, tl::zeros({16}, tl::f32));
+  });
+  (void)k.ir_for(false, g_buffer, 1);
+  expect_error([&] { k.ir_for(false, g_buffer, 2); },
+               [] {
+                 return std::vector<std::string>{here(g_line),
+                                                 "made by an earlier trace of kernel 'retraced'",
+                                                 "traced once per specialization"};
+               });
+}
+
+// Reassigning a kept handle inside a loop body must not look at its old value (freed IR): in this
+// trace it has no value before the loop.
+TEST(DslErrors, HandleFromAnEarlierTraceCarriedByALoop) {
+  static tl::Tensor kept;
+  auto k = tl::kernel("retraced_loop", [](tl::Ptr p, tl::Int n, tl::Const<int> C) {
+    if (C == 1)
+      kept = tl::zeros({16}, tl::f32);
+    g_line = __LINE__ + 1;
+    tl::for_range(0, n, 1, [&](tl::Int) { kept = tl::zeros({16}, tl::f32); });
+    tl::store(p + tl::arange(0, 16), kept);
+  });
+  (void)k.ir_for(false, g_buffer, 4, 1);
+  expect_error(
+      [&] { k.ir_for(false, g_buffer, 4, 2); },
+      [] {
+        return std::vector<std::string>{here(g_line), "for_range", "has no value before the body"};
+      });
+}
+
+TEST(DslErrors, HandleUsedAfterItsTrace) {
+  tl::Tensor kept;
+  auto k = tl::kernel("leaks_handle", [&](tl::Ptr p) {
+    kept = tl::arange(0, 16);
+    tl::store(p + kept, tl::zeros({16}, tl::f32));
+  });
+  (void)k.ir_for(false, g_buffer);
+  int line = __LINE__ + 1;
+  expect_error([&] { (void)kept.shape(); },
+               {here(line), "made while tracing kernel 'leaks_handle'", "after that trace ended"});
+}
+
 TEST(DslErrors, TileOperationOutsideAKernel) {
   int line = __LINE__ + 1;
   expect_error([&] { (void)tl::arange(0, 16); }, {here(line), "outside a kernel"});
@@ -234,6 +410,22 @@ TEST(LaunchErrors, IntegerOutOfRange) {
   auto k = tl::kernel("int_range", [](tl::Ptr p, tl::Int n) { tl::store(p, n.to(tl::f32)); });
   expect_error([&] { k.launch({1}, {}, g_buffer, int64_t(1) << 40); },
                {"parameter 1 (Int)", "does not fit in i32"});
+}
+
+TEST(LaunchErrors, ConstOutsideItsCppType) {
+  auto k = tl::kernel("const_i8", [](tl::Ptr p, tl::Const<int8_t> C) {
+    tl::store(p, tl::scalar(double(C), tl::f32));
+  });
+  float buf[1];
+  expect_error(
+      [&] { k.launch({1}, {}, buf, 300); },
+      {"parameter 1 (Const<int8_t>)", "value 300 is outside the range of int8_t (-128 to 127)"});
+  auto k32 = tl::kernel("const_i32", [](tl::Ptr p, tl::Const<int> C) {
+    tl::store(p, tl::scalar(double(C), tl::f32));
+  });
+  expect_error(
+      [&] { k32.launch({1}, {}, buf, (int64_t(1) << 32) + 5); },
+      {"parameter 1 (Const<int>)", "outside the range of int (-2147483648 to 2147483647)"});
 }
 
 TEST(LaunchErrors, NegativeGrid) {

@@ -107,7 +107,7 @@ TEST(Launch, MaxRecompilesTurnsTheNextCompileIntoAnError) {
   k.launch({2}, {}, out.arg(), 64, 1.0f, 32);
   k.launch({1}, {}, out.arg(), 64, 1.0f, 64); // first recompile: allowed
   tessel::testing::expect_error([&] { k.launch({4}, {}, out.arg(), 64, 1.0f, 16); },
-                                {"TESSEL_MAX_RECOMPILES=1 exceeded", "parameter 3 (Const<i32>)"});
+                                {"TESSEL_MAX_RECOMPILES=1 exceeded", "parameter 3 (Const<int>)"});
   ::unsetenv("TESSEL_MAX_RECOMPILES");
 }
 

@@ -17,6 +17,7 @@
 #include "tessel/dtype.h"
 #include "tessel/error.h"
 
+#include <concepts>
 #include <cstdint>
 #include <source_location>
 #include <type_traits>
@@ -45,24 +46,45 @@ public:
   ~Tensor() = default;
 
   // The element type; for a tensor of pointers, the pointee's type.
-  DType dtype() const;
-  bool is_pointer() const;
-  Shape shape() const;
-  int rank() const;
-  bool is_scalar() const { return rank() == 0; }
+  // The location is where the handle is asked (for the error when it is not valid there).
+  using Loc = std::source_location;
+  DType dtype(Loc loc = Loc::current()) const;
+  bool is_pointer(Loc loc = Loc::current()) const;
+  Shape shape(Loc loc = Loc::current()) const;
+  int rank(Loc loc = Loc::current()) const;
+  bool is_scalar(Loc loc = Loc::current()) const { return rank(loc) == 0; }
   bool valid() const { return value_ != nullptr; }
+
+  // A handle has no C++ truth value: its value is computed on the device, long after tracing.
+  // `if (x < n)`, `while (x)`, `x && y` and `c ? a : b` on handles fail here, with the fix.
+  template <class B>
+    requires std::same_as<B, bool>
+  explicit operator B() const {
+    static_assert(!std::same_as<B, bool>,
+                  "tessel: a tile handle cannot be a C++ condition (if, while, &&, ||, ?:): its "
+                  "value exists only on the device. Use tl::if_(cond, [&] { ... }) or "
+                  "tl::while_ for a run-time branch, tl::where(cond, a, b) to choose per "
+                  "element, & and | to combine masks, and if constexpr / Const<> parameters "
+                  "for a compile-time choice");
+    return false;
+  }
 
   // Converts elements to `t` (round to nearest even for narrower floats; see ir.h for the rest).
   Tensor to(DType t, std::source_location loc = std::source_location::current()) const;
 
-  // Internal: the IR value this handle stands for.
+  // Internal: the IR value this handle stands for. Throws tessel::Error (at `use`) when the
+  // handle is empty or was made by another trace than the one running.
   explicit Tensor(ir::Value* v);
-  ir::Value* value() const;
+  ir::Value* value() const { return value(SourceLoc{}); }
+  ir::Value* value(const SourceLoc& use) const;
   void assign(ir::Value* v); // reassignment with the same bookkeeping as operator=
   void rebind(ir::Value* v) { value_ = v; } // internal: no reassignment bookkeeping
 
 private:
   ir::Value* value_ = nullptr;
+  // The trace that made value_ (see dsl/tracer.h): a handle kept from an earlier trace points
+  // into a freed module, so every use checks it. 0 for an empty handle.
+  uint64_t trace_ = 0;
   int depth_ = 0; // control-flow nesting depth at which the handle was created
 };
 
@@ -170,7 +192,9 @@ TESSEL_BINARY_OPERATOR(!=, Ne)
 
 Tensor operator-(At<Tensor> a);
 Tensor operator~(At<Tensor> a); // bitwise not (logical not on i1)
-Tensor operator!(At<Tensor> a); // logical not: a == 0
+// Logical not: a == 0. It takes the handle itself, not At<Tensor>: the explicit bool conversion
+// above would make the built-in `!` an equal match, so this one cannot report a line.
+Tensor operator!(const Tensor& a);
 
 // The left side of a compound assignment, with the location of the expression.
 struct AtMut {

@@ -33,6 +33,8 @@ struct ParamSpec {
   bool dtype_fixed = false; // PtrOf<T>
   // Const<integral>: the C++ type's range, checked at launch.
   int64_t const_min = INT64_MIN, const_max = INT64_MAX;
+  // Const<T>: T as the user wrote it ("int8_t"), for messages; null for the other kinds.
+  const char* cpp_type = nullptr;
 };
 
 const char* param_kind_name(ParamKind k); // "Ptr", "Int", ...
@@ -64,7 +66,62 @@ namespace detail {
 // Handle for parameter `index` of the kernel being traced (the tracer knows its IR argument).
 Tensor param_handle(size_t index, ParamKind kind, const ParamBinding& binding);
 
-template <class T> struct ParamTraits;
+template <class T> inline constexpr bool kNotAParam = false;
+
+// A parameter type that is not a handle: one static_assert that says what to write instead
+// (instead of pages of errors about an incomplete ParamTraits). make() is declared only, so that
+// nothing after the assertion fails to compile.
+template <class T> struct ParamTraits {
+  static_assert(!std::is_pointer_v<T>,
+                "tessel: a kernel parameter cannot be a C++ pointer; use tl::Ptr (element type "
+                "from the launch argument) or tl::PtrOf<T>");
+  static_assert(!std::is_integral_v<T>,
+                "tessel: a kernel parameter cannot be a plain C++ integer; use tl::Int for a "
+                "run-time i32 or tl::Const<int> for a compile-time value");
+  static_assert(!std::is_floating_point_v<T>,
+                "tessel: a kernel parameter cannot be a plain C++ float; use tl::Float for a "
+                "run-time f32 or tl::Const<float> for a compile-time value");
+  static_assert(std::is_pointer_v<T> || std::is_arithmetic_v<T> || kNotAParam<T>,
+                "tessel: a kernel parameter must be tl::Ptr, tl::PtrOf<T>, tl::Int, tl::Float or "
+                "tl::Const<T>");
+  static ParamSpec spec() { return {}; }
+  static T make(size_t, const ParamBinding&);
+};
+
+// The C++ spelling of a Const's integer or floating-point type, for launch messages.
+template <class T> constexpr const char* cpp_type_name() {
+  if constexpr (std::is_same_v<T, bool>)
+    return "bool";
+  else if constexpr (std::is_same_v<T, char>)
+    return "char";
+  else if constexpr (std::is_same_v<T, int8_t>)
+    return "int8_t";
+  else if constexpr (std::is_same_v<T, uint8_t>)
+    return "uint8_t";
+  else if constexpr (std::is_same_v<T, int16_t>)
+    return "int16_t";
+  else if constexpr (std::is_same_v<T, uint16_t>)
+    return "uint16_t";
+  else if constexpr (std::is_same_v<T, int>)
+    return "int";
+  else if constexpr (std::is_same_v<T, unsigned>)
+    return "unsigned";
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return "int64_t";
+  else if constexpr (std::is_same_v<T, uint64_t>)
+    return "uint64_t";
+  else if constexpr (std::is_same_v<T, float>)
+    return "float";
+  else if constexpr (std::is_same_v<T, double>)
+    return "double";
+  else if constexpr (std::is_floating_point_v<T>)
+    return "a floating-point type";
+  else if constexpr (std::is_signed_v<T>)
+    return sizeof(T) > 4 ? "a 64-bit integer" : "an integer";
+  else
+    return sizeof(T) > 4 ? "a 64-bit unsigned integer" : "an unsigned integer";
+}
+
 template <> struct ParamTraits<Ptr> {
   static ParamSpec spec() { return {ParamKind::Ptr, DType::f32, false}; }
   static Ptr make(size_t i, const ParamBinding& b) { return Ptr(param_handle(i, ParamKind::Ptr, b)); }
@@ -90,14 +147,18 @@ template <> struct ParamTraits<Float> {
 template <class T> struct ParamTraits<Const<T>> {
   static ParamSpec spec() {
     if constexpr (std::is_same_v<T, bool>) {
-      return {ParamKind::Const, DType::i1, true, 0, 1};
+      return {ParamKind::Const, DType::i1, true, 0, 1, "bool"};
     } else if constexpr (std::is_integral_v<T>) {
       constexpr auto hi = std::numeric_limits<T>::max();
-      return {ParamKind::Const, sizeof(T) > 4 ? DType::i64 : DType::i32, true,
-              int64_t(std::numeric_limits<T>::min()),
-              uint64_t(hi) > uint64_t(INT64_MAX) ? INT64_MAX : int64_t(hi)};
+      ParamSpec p{ParamKind::Const, sizeof(T) > 4 ? DType::i64 : DType::i32, true};
+      p.const_min = int64_t(std::numeric_limits<T>::min());
+      p.const_max = uint64_t(hi) > uint64_t(INT64_MAX) ? INT64_MAX : int64_t(hi);
+      p.cpp_type = cpp_type_name<T>();
+      return p;
     } else {
-      return {ParamKind::Const, sizeof(T) > 4 ? DType::f64 : DType::f32, true};
+      ParamSpec p{ParamKind::Const, sizeof(T) > 4 ? DType::f64 : DType::f32, true};
+      p.cpp_type = cpp_type_name<T>();
+      return p;
     }
   }
   static Const<T> make(size_t, const ParamBinding& b) {

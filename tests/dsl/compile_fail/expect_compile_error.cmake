@@ -1,0 +1,31 @@
+# Compiles SOURCE, which must fail with exactly one error whose text matches the file's
+# `// EXPECT: <regex>` line, in at most MAX_LINES lines of compiler output (a user should read one
+# message that names the fix, not pages of template errors).
+#   cmake -DCXX=... -DINCLUDE=... -DSOURCE=... -DMAX_LINES=... -P expect_compile_error.cmake
+file(STRINGS ${SOURCE} expect_lines REGEX "^// EXPECT: ")
+if(NOT expect_lines)
+  message(FATAL_ERROR "${SOURCE} has no `// EXPECT: <regex>` line")
+endif()
+execute_process(COMMAND ${CXX} -std=c++20 -fsyntax-only -I${INCLUDE} ${SOURCE}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+set(all "${out}${err}")
+if(rc EQUAL 0)
+  message(FATAL_ERROR "${SOURCE} compiled, but it must fail")
+endif()
+foreach(line IN LISTS expect_lines)
+  string(REGEX REPLACE "^// EXPECT: " "" pattern "${line}")
+  if(NOT all MATCHES "${pattern}")
+    message(FATAL_ERROR "the compiler output lacks /${pattern}/:\n${all}")
+  endif()
+endforeach()
+string(REGEX MATCHALL "error:" errors "${all}")
+list(LENGTH errors n_errors)
+if(NOT n_errors EQUAL 1)
+  message(FATAL_ERROR "expected one error, got ${n_errors}:\n${all}")
+endif()
+string(REGEX MATCHALL "\n" newlines "${all}")
+list(LENGTH newlines n_lines)
+if(n_lines GREATER MAX_LINES)
+  message(FATAL_ERROR "${n_lines} lines of compiler output (at most ${MAX_LINES}):\n${all}")
+endif()
+message(STATUS "one error in ${n_lines} lines, matching the expected message")
