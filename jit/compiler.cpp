@@ -56,8 +56,9 @@ std::unique_ptr<ir::Module> trace_and_optimize(const lang::KernelDef& def,
 namespace {
 
 // The CPU backend's compile options, as the disk-cache key sees them (num_warps and num_stages
-// do not change CPU code, so they are not part of it).
+// do not change CPU code, so they are not part of it; checked mode does).
 constexpr const char* kCpuOptions = "backend=cpu opt_level=3";
+constexpr const char* kCpuCheckedOptions = "backend=cpu opt_level=3 checked=1";
 const std::string kCpuObjectFile = "object.o";
 
 // The specialization from the disk cache, or null on a miss (or an entry that does not load,
@@ -83,7 +84,7 @@ std::unique_ptr<codegen::cpu::CompiledKernel> load_from_disk(DiskCache& cache, c
 } // namespace
 
 CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
-                                 std::span<const lang::ParamBinding> bindings) {
+                                 std::span<const lang::ParamBinding> bindings, bool checked) {
   CpuCompileResult result;
   std::unique_ptr<ir::Module> module = trace_and_optimize(def, bindings, false, &result.times);
   const std::string& kernel_name = module->functions.front()->name;
@@ -92,7 +93,8 @@ CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
   std::optional<CacheKey> key;
   if (cache.config().enabled) {
     auto t0 = std::chrono::steady_clock::now();
-    key = make_cache_key(ir::print(*module), host_cpu_target(), kCpuOptions);
+    key = make_cache_key(ir::print(*module), host_cpu_target(),
+                         checked ? kCpuCheckedOptions : kCpuOptions);
     result.kernel = load_from_disk(cache, *key, kernel_name);
     result.times.cache_ms = ms_since(t0);
     if (result.kernel) {
@@ -108,7 +110,9 @@ CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
   codegen::add_default_pipeline(pm);
   pm.run(*module);
   result.times.passes_ms = ms_since(t1);
-  result.kernel = codegen::cpu::compile(*module->functions.front());
+  codegen::cpu::CompileOptions options;
+  options.checked = checked;
+  result.kernel = codegen::cpu::compile(*module->functions.front(), options);
   const codegen::cpu::StageTimes& st = result.kernel->times();
   result.times.lower_ms = st.lower_ms;
   result.times.optimize_ms = st.optimize_ms;

@@ -24,9 +24,11 @@ struct CpuCompileResult {
   KernelSource source = KernelSource::compiled; // disk or compiled
 };
 // Traces `def`; loads the specialization from the disk cache (jit/disk_cache.h) when an entry for
-// the traced IR exists, else optimises, compiles, and stores it there.
+// the traced IR exists, else optimises, compiles, and stores it there. `checked`: the
+// bounds-checked variant (codegen::cpu::CompileOptions::checked), a cache entry of its own.
 CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
-                                 std::span<const lang::ParamBinding> bindings);
+                                 std::span<const lang::ParamBinding> bindings,
+                                 bool checked = false);
 
 // True when every pass should be followed by the verifier (debug builds, or TESSEL_VERIFY_EACH=1).
 bool verify_each_pass();

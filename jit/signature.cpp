@@ -258,7 +258,7 @@ void note_recompile(const lang::KernelDef& def, const SignatureKey* previous,
   if (previous->launch != next.launch)
     why += std::string(why.empty() ? "" : ", ") + "the device (" +
            device_kind_name(previous->device) + " -> " + device_kind_name(next.device) +
-           ") or the launch options (num_warps, num_stages)";
+           ") or the launch options (num_warps, num_stages, checked)";
   std::string what = "new specialization of '" + def.name + "' because " + why + " changed";
   if (support::dump_enabled("recompile"))
     support::dump("recompile", def.name, what);
