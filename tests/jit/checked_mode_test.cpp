@@ -182,4 +182,55 @@ TEST(CheckedMode, StridedViewIsCheckedAgainstTheBytesItSpans) {
                 "program (7, 0, 0)"});
 }
 
+TEST(CheckedMode, PointerCarriedByALoopIsTracedToItsParameter) {
+  // `p` advances by BLOCK per iteration: after STEPS iterations it is BLOCK * STEPS elements in.
+  auto k = tl::kernel("walk", [](tl::Ptr out, tl::Ptr in, tl::Int steps, tl::Const<int> BLOCK) {
+    auto offs = tl::arange(0, BLOCK);
+    tl::Tensor p = in;
+    tl::for_range(0, steps, 1, [&](tl::Int) { p = p + BLOCK; });
+    tl::store(out + offs, tl::load(p + offs));
+  });
+  HostArray in(DType::f32, 5 * 32), out(DType::f32, 32);
+  in.fill_random(10, -1, 1);
+  TensorView in_view(in.data(), DType::f32, {4 * 32});
+  out.poison();
+  k.launch({1}, kChecked, out.arg(), in_view, 3, 32); // the last block of the view
+  for (size_t i = 0; i < 32; ++i)
+    ASSERT_EQ(out.get(i), in.get(3 * 32 + i)) << i;
+  expect_error([&] { k.launch({1}, kChecked, out.arg(), in_view, 4, 32); },
+               {"kernel 'walk'", "parameter 1 (Ptr)", "element 128 of a view with 128 elements"});
+}
+
+TEST(CheckedMode, AddressFromEitherOfTwoParametersMustLieInOneOfThem) {
+  // where(...) of two parameters' addresses: the access passes when it is inside either view.
+  auto k = tl::kernel("pick", [](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Int use_a,
+                                 tl::Const<int> BLOCK, tl::Const<int> SHIFT) {
+    auto offs = tl::arange(0, BLOCK);
+    auto p = tl::where(use_a + tl::zeros({BLOCK}, tl::i32) != 0, a + offs, b + offs + SHIFT);
+    tl::store(out + offs, tl::load(p));
+  });
+  HostArray a(DType::i32, 64), b(DType::i32, 64 + 1), out(DType::i32, 64);
+  a.fill_random(11, -100, 100);
+  b.fill_random(12, -100, 100);
+  TensorView b_view(b.data(), DType::i32, {64});
+  out.poison();
+  k.launch({1}, kChecked, out.arg(), a.arg(), b_view, 0, 64, 0);
+  for (size_t i = 0; i < 64; ++i)
+    ASSERT_EQ(out.get(i), b.get(i)) << i;
+  expect_error([&] { k.launch({1}, kChecked, out.arg(), a.arg(), b_view, 0, 64, 1); },
+               {"kernel 'pick'", "out-of-bounds load", "not derived from one pointer parameter",
+                "outside every TensorView passed"});
+}
+
+TEST(CheckedMode, CheckedKernelFromTheDiskCacheReportsTheSameLine) {
+  HostArray in(DType::f32, 1024 + 1), out(DType::f32, 1024);
+  TensorView in_view(in.data(), DType::f32, {1024});
+  auto first = make_shifted_copy();
+  EXPECT_THROW(first.launch({4}, kChecked, out.arg(), in_view, 1024, 1, 256), tessel::Error);
+  auto second = make_shifted_copy(); // a new kernel object: its table is empty
+  expect_error([&] { second.launch({4}, kChecked, out.arg(), in_view, 1024, 1, 256); },
+               [] { return std::vector<std::string>{here(g_load_line), "element 1024"}; });
+  EXPECT_EQ(second.stats().source(), tessel::KernelSource::disk);
+}
+
 } // namespace
