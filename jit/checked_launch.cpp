@@ -131,8 +131,7 @@ void CheckedLaunch::throw_if_violated(const std::array<int32_t, 3>& grid) const 
   } else {
     size_t param = param_of_arg_[size_t(v.arg)];
     const ArgValue& a = args_[param];
-    std::string kind = lang::param_kind_name(def_.params[param].kind);
-    what = fmt::format("parameter {} ({}) is accessed at {}", param, kind,
+    what = fmt::format("{} is accessed at {}", param_desc(def_, param),
                        a.view ? place_in_view(*a.view, v) : "an address outside its view");
   }
   throw Error(fmt::format("{}: checked mode: kernel '{}': out-of-bounds {} in program {}: {}; "

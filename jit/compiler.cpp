@@ -36,6 +36,7 @@ bool verify_each_pass() {
 std::unique_ptr<ir::Module> trace_and_optimize(const lang::KernelDef& def,
                                                std::span<const lang::ParamBinding> bindings,
                                                bool optimize, CompileTimes* times) {
+  support::check_dump_settings(); // a bad TESSEL_DUMP fails before anything is traced
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<ir::Module> module = lang::trace(def, bindings);
   if (times)

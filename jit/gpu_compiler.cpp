@@ -8,6 +8,7 @@
 #include "tessel/codegen/transforms.h"
 #include "tessel/ir/pass.h"
 #include "tessel/ir/printer.h"
+#include "tessel/support/dump.h"
 
 #include <dlfcn.h>
 
@@ -90,6 +91,7 @@ GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Targe
                                         const codegen::gpu::CompileOptions& options,
                                         bool want_ptx) {
   TESSEL_ASSERT(target.is_nvptx(), "compile_module_for_gpu needs an NVPTX target");
+  support::check_dump_settings(); // a bad TESSEL_DUMP fails even when the disk cache hits
   GpuCompileResult result;
   const std::string kernel_name = module.functions.front()->name;
   DiskCache& cache = DiskCache::instance();

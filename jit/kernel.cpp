@@ -20,9 +20,9 @@
 #include "jit/gpu_compiler.h"
 #include "jit/signature.h"
 #include "jit/thread_pool.h"
-#include "tessel/ir/printer.h"
 #include "runtime/sim_device.h"
 #include "tessel/codegen/target.h"
+#include "tessel/ir/printer.h"
 #include "tessel/runtime/cuda_module.h"
 #include "tessel/runtime/device.h"
 #include "tessel/support/dump.h"
@@ -60,13 +60,13 @@ struct Specialization {
 // The target a CUDA device runs: its own SM version where codegen has it, else the closest older
 // one of the same major version (cubins run on later minor versions of their major), sm_90a on
 // an sm_90 GPU.
-codegen::Target cuda_target(const std::string& kernel, int ordinal) {
+codegen::Target cuda_target(const std::string& kernel, int ordinal, const SourceLoc& where) {
   if (!runtime::cuda_available())
-    throw Error("kernel '" + kernel + "': its pointer arguments are CUDA device buffers, so it "
-                "would run on CUDA device " + std::to_string(ordinal) + ", but CUDA is not "
-                "available: " + runtime::driver_info().error +
-                ". Run on the PTX simulator with TESSEL_DEVICE=sim, or pass host memory to run "
-                "on the CPU backend");
+    throw Error(where, "kernel '" + kernel + "': its pointer arguments are CUDA device buffers, "
+                       "so it would run on CUDA device " + std::to_string(ordinal) +
+                           ", but CUDA is not available: " + runtime::driver_info().error +
+                           ". Run on the PTX simulator with TESSEL_DEVICE=sim, or pass host "
+                           "memory to run on the CPU backend");
   runtime::Device device = runtime::Device::get(ordinal);
   const runtime::DeviceProperties& p = device.properties();
   int sm = p.sm_version();
@@ -75,10 +75,11 @@ codegen::Target cuda_target(const std::string& kernel, int ordinal) {
   for (int candidate : {89, 86, 80})
     if (candidate / 10 == sm / 10 && candidate <= sm)
       return codegen::Target::nvptx(candidate);
-  throw Error("kernel '" + kernel + "': CUDA device " + std::to_string(ordinal) + " (" + p.name +
-              ") is sm_" + std::to_string(sm) +
-              "; tessel compiles for sm_80, sm_86, sm_89 and sm_90 (and GPUs that run their "
-              "cubins)");
+  throw Error(where,
+              "kernel '" + kernel + "': CUDA device " + std::to_string(ordinal) + " (" + p.name +
+                  ") is sm_" + std::to_string(sm) +
+                  "; tessel compiles for sm_80, sm_86, sm_89 and sm_90 (and GPUs that run their "
+                  "cubins)");
 }
 
 CompileTimes gpu_times(const jit::GpuCompileResult& r) {
@@ -164,20 +165,22 @@ struct Kernel::Impl {
   // specialization is made (not on every launch: it costs a driver call per pointer), and only
   // in processes that have loaded the CUDA driver (CPU-only programs never load it) or allocated
   // simulated memory.
-  void check_host_pointers(std::span<const detail::ArgValue> args) const {
+  void check_host_pointers(std::span<const detail::ArgValue> args, const SourceLoc& where) const {
     for (size_t i = 0; i < args.size(); ++i) {
       const detail::ArgValue& a = args[i];
       if (a.kind == detail::ArgValue::Kind::Pointer && a.device == DeviceKind::cpu &&
           runtime::simdev::owns(a.ptr))
-        throw Error("kernel '" + def.name + "': argument " + std::to_string(i) +
-                    " points at simulated-device memory (TESSEL_DEVICE=sim), but as a raw "
-                    "pointer it makes this launch run on the CPU backend; pass the buffer's "
-                    "view() to run on the simulated device, or copy it to the host");
+        throw Error(where,
+                    "kernel '" + def.name + "': " + jit::param_desc(def, i) +
+                        " points at simulated-device memory (TESSEL_DEVICE=sim), but as a raw "
+                        "pointer it makes this launch run on the CPU backend; pass the buffer's "
+                        "view() to run on the simulated device, or copy it to the host");
       if (a.kind == detail::ArgValue::Kind::Pointer && a.device == DeviceKind::cpu &&
           runtime::pointer_device_if_loaded(a.ptr) == DeviceKind::cuda)
-        throw Error("kernel '" + def.name + "': argument " + std::to_string(i) +
-                    " points at CUDA device memory, but this launch runs on the CPU backend; "
-                    "pass host memory (copy it with DeviceBuffer::copy_to_host)");
+        throw Error(where,
+                    "kernel '" + def.name + "': " + jit::param_desc(def, i) +
+                        " points at CUDA device memory, but this launch runs on the CPU backend; "
+                        "pass host memory (copy it with DeviceBuffer::copy_to_host)");
     }
   }
 
@@ -193,6 +196,10 @@ struct Kernel::Impl {
     if (def.params.size() > kMaxParams)
       throw Error("kernel '" + def.name + "' has " + std::to_string(def.params.size()) +
                   " parameters; at most " + std::to_string(kMaxParams) + " are supported");
+    if (!def.param_names.empty() && def.param_names.size() != def.params.size())
+      throw Error("kernel '" + def.name + "' has " + std::to_string(def.params.size()) +
+                  " parameters but " + std::to_string(def.param_names.size()) +
+                  " parameter names in its KernelDef; give one name per parameter, or none");
   }
 
   Specialization* find(const SignatureKey& key) const {
@@ -208,7 +215,8 @@ struct Kernel::Impl {
   // The miss path: `source` says whether this call loaded the code from disk or compiled it
   // (memory when another thread published it meanwhile).
   Specialization* find_or_compile(const SignatureKey& key, std::span<const detail::ArgValue> args,
-                                  const LaunchOptions& options, KernelSource& source) {
+                                  const LaunchOptions& options, KernelSource& source,
+                                  const SourceLoc& where) {
     source = KernelSource::memory;
     std::lock_guard lock(compile_mutex);
     if (Specialization* s = find(key))
@@ -218,10 +226,11 @@ struct Kernel::Impl {
     if (auto it = overflow.find(flat); it != overflow.end())
       return it->second;
 
+    support::check_dump_settings(); // a bad TESSEL_DUMP fails here, before anything is traced
     if (key.device == DeviceKind::cpu)
-      check_host_pointers(args);
+      check_host_pointers(args, where);
     jit::note_recompile(def, owned.empty() ? nullptr : &owned.back()->key, key,
-                        owned.empty() ? 0 : owned.size() - 1);
+                        owned.empty() ? 0 : owned.size() - 1, where);
     std::array<lang::ParamBinding, kMaxParams> bindings;
     jit::bindings_for(def, args, bindings);
     std::span<const lang::ParamBinding> bound(bindings.data(), def.params.size());
@@ -236,7 +245,7 @@ struct Kernel::Impl {
       spec->stack_bytes = compiled.kernel->max_stack_bytes();
       spec->cpu = std::move(compiled.kernel);
     } else {
-      source = build_gpu(*spec, bound, options);
+      source = build_gpu(*spec, bound, options, where);
     }
     traces.fetch_add(1);
     compiles.fetch_add(1);
@@ -257,10 +266,10 @@ struct Kernel::Impl {
 
   // Compiles (or loads from the disk cache) the GPU code of `spec` and loads it on its device.
   KernelSource build_gpu(Specialization& spec, std::span<const lang::ParamBinding> bindings,
-                         const LaunchOptions& options) {
+                         const LaunchOptions& options, const SourceLoc& where) {
     const bool sim = spec.key.device == DeviceKind::sim;
     codegen::Target target = sim ? codegen::parse_target(runtime::sim_target_name())
-                                 : cuda_target(def.name, spec.key.device_index);
+                                 : cuda_target(def.name, spec.key.device_index, where);
     codegen::gpu::CompileOptions gpu_options;
     gpu_options.num_warps = options.num_warps;
     gpu_options.num_stages = options.num_stages;
@@ -286,6 +295,52 @@ Kernel::Kernel(const Kernel&) = default;
 Kernel& Kernel::operator=(const Kernel&) = default;
 Kernel::Kernel(Kernel&&) noexcept = default;
 Kernel& Kernel::operator=(Kernel&&) noexcept = default;
+
+namespace {
+
+bool is_identifier(std::string_view s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0])))
+    return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+std::string_view trim_spaces(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
+  return s;
+}
+
+} // namespace
+
+std::vector<std::string> detail::param_names_for(const lang::KernelDef& def, std::string_view names,
+                                                 std::source_location where) {
+  const SourceLoc loc = SourceLoc::from(where);
+  std::vector<std::string> out;
+  for (size_t start = 0; !trim_spaces(names).empty() && start <= names.size();) {
+    size_t comma = std::min(names.find(',', start), names.size());
+    std::string_view name = trim_spaces(names.substr(start, comma - start));
+    if (!is_identifier(name))
+      throw Error(loc, "kernel '" + def.name + "': parameter name '" + std::string(name) +
+                           "' in \"" + std::string(names) +
+                           "\" is not a C++ identifier; write the names comma-separated, as "
+                           "in \"out, in, n\"");
+    if (std::find(out.begin(), out.end(), name) != out.end())
+      throw Error(loc, "kernel '" + def.name + "': parameter name '" + std::string(name) +
+                           "' appears twice in \"" + std::string(names) + "\"");
+    out.emplace_back(name);
+    start = comma + 1;
+  }
+  if (out.size() != def.params.size())
+    throw Error(loc, "kernel '" + def.name + "': " + std::to_string(out.size()) +
+                         " parameter names (\"" + std::string(names) + "\") for a lambda with " +
+                         std::to_string(def.params.size()) +
+                         " parameters; give one name per parameter, in order");
+  return out;
+}
 
 const char* kernel_source_name(KernelSource s) {
   switch (s) {
@@ -324,16 +379,17 @@ CompileTimes Kernel::last_compile_times() const {
 }
 
 void Kernel::launch_args(Grid grid, const LaunchOptions& options,
-                         std::span<const detail::ArgValue> args) const {
+                         std::span<const detail::ArgValue> args, std::source_location where) const {
   Impl& k = *impl_;
-  SignatureKey key = jit::signature_of(k.def, args, options);
+  const SourceLoc site = SourceLoc::from(where);
+  SignatureKey key = jit::signature_of(k.def, args, options, site);
   if (key.device == DeviceKind::cpu && jit::checked_launch(options))
     key.launch |= jit::kCheckedLaunch; // a specialization of its own
-  std::array<int32_t, 3> dims = jit::check_grid(k.def, grid);
+  std::array<int32_t, 3> dims = jit::check_grid(k.def, grid, site);
   KernelSource source = KernelSource::memory;
   Specialization* spec = k.find(key);
   if (!spec)
-    spec = k.find_or_compile(key, args, options, source);
+    spec = k.find_or_compile(key, args, options, source, site);
   k.launches.fetch_add(1, std::memory_order_relaxed);
   k.last_source.store(source, std::memory_order_relaxed);
   int64_t total = int64_t(dims[0]) * dims[1] * dims[2];
@@ -359,7 +415,7 @@ void Kernel::launch_args(Grid grid, const LaunchOptions& options,
 }
 
 std::string Kernel::ir_for_args(bool optimized, std::span<const detail::ArgValue> args) const {
-  (void)jit::signature_of(impl_->def, args); // checks the arguments
+  (void)jit::signature_of(impl_->def, args); // checks the arguments (no call site to name)
   std::array<lang::ParamBinding, kMaxParams> bindings;
   jit::bindings_for(impl_->def, args, bindings);
   auto module = jit::trace_and_optimize(

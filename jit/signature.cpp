@@ -1,12 +1,14 @@
 // Launch arguments: checks, specialization keys, bindings, packing.
 //
 // Key words: Ptr = tag | dtype << 8 | aligned16; Int = tag | equals_one | div16 << 1;
-// Float = tag; Const = the value's bits (what the trace depends on).
+// Float = tag; Const = the value's bits (what the trace depends on). recompile_reason decodes them
+// again to say what changed between two specializations.
 #include "jit/signature.h"
 
 #include "tessel/support/dump.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -18,37 +20,65 @@ using lang::ParamKind;
 
 constexpr uint64_t kPtrTag = 1ull << 40, kIntTag = 2ull << 40, kFloatTag = 3ull << 40;
 
-std::string param_desc(const lang::KernelDef& def, size_t i) {
-  const lang::ParamSpec& p = def.params[i];
-  std::string kind = lang::param_kind_name(p.kind);
+// A Const's value as C++ would print it shortly (0.5, 1e-05), for recompile reasons.
+std::string fmt_double(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+std::string kind_text(const lang::ParamSpec& p) {
   if (p.kind == ParamKind::Ptr && p.dtype_fixed)
-    kind = std::string("PtrOf<") + dtype_name(p.dtype) + ">";
+    return std::string("PtrOf<") + dtype_name(p.dtype) + ">";
   if (p.kind == ParamKind::Const)
-    kind = std::string("Const<") + dtype_name(p.dtype) + ">";
-  return "parameter " + std::to_string(i) + " (" + kind + ")";
+    return std::string("Const<") + dtype_name(p.dtype) + ">";
+  return lang::param_kind_name(p.kind);
 }
 
-[[noreturn]] void bad_arg(const lang::KernelDef& def, size_t i, const std::string& why) {
-  throw Error("kernel '" + def.name + "': " + param_desc(def, i) + ": " + why);
+// Where a launch error comes from: the launch's call site, and the kernel.
+struct Site {
+  const lang::KernelDef& def;
+  const SourceLoc& where;
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(where, "kernel '" + def.name + "': " + what);
+  }
+};
+
+[[noreturn]] void bad_arg(const Site& site, size_t i, const std::string& why) {
+  site.fail(param_desc(site.def, i) + ": " + why);
 }
 
+// "(Ptr out, Int n)", or "(Ptr, Int)" without names.
 std::string signature_text(const lang::KernelDef& def) {
   std::string s = "(";
   for (size_t i = 0; i < def.params.size(); ++i) {
-    std::string d = param_desc(def, i);
-    s += (i ? ", " : "") + d.substr(d.find('(') + 1, d.size() - d.find('(') - 2);
+    s += (i ? ", " : "") + kind_text(def.params[i]);
+    if (!def.param_names.empty())
+      s += " " + def.param_names[i];
   }
   return s + ")";
 }
 
-uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
-  const lang::ParamSpec& p = def.params[i];
+// A null pointer would crash a CPU launch inside the kernel (and fault a GPU one), whatever the
+// mask says, so it is refused before anything runs, on every device.
+std::string null_pointer_text(const ArgValue& a) {
+  std::string what = std::string(a.cpp_type) == "a TensorView" ? "a TensorView whose data is null"
+                                                               : std::string(a.cpp_type);
+  return "is a null pointer (" + what +
+         "); pass the address of a buffer (host memory, or a "
+         "runtime::DeviceBuffer's view() for a GPU)";
+}
+
+uint64_t key_word(const Site& site, size_t i, const ArgValue& a) {
+  const lang::ParamSpec& p = site.def.params[i];
   switch (p.kind) {
   case ParamKind::Ptr: {
     if (a.kind != ArgValue::Kind::Pointer)
-      bad_arg(def, i, std::string("expects a pointer or TensorView, got ") + a.cpp_type);
+      bad_arg(site, i, std::string("expects a pointer or TensorView, got ") + a.cpp_type);
+    if (!a.ptr)
+      bad_arg(site, i, null_pointer_text(a));
     if (p.dtype_fixed && a.dtype != p.dtype)
-      bad_arg(def, i,
+      bad_arg(site, i,
               std::string("expects elements of type ") + dtype_name(p.dtype) + ", got " +
                   dtype_name(a.dtype));
     bool aligned16 = (reinterpret_cast<uintptr_t>(a.ptr) % 16) == 0;
@@ -56,18 +86,18 @@ uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
   }
   case ParamKind::Int: {
     if (a.kind != ArgValue::Kind::Int)
-      bad_arg(def, i, std::string("expects an integer, got ") + a.cpp_type);
+      bad_arg(site, i, std::string("expects an integer, got ") + a.cpp_type);
     if (a.i < INT32_MIN || a.i > INT32_MAX)
-      bad_arg(def, i, "value " + std::to_string(a.i) + " does not fit in i32");
+      bad_arg(site, i, "value " + std::to_string(a.i) + " does not fit in i32");
     return kIntTag | uint64_t(a.i == 1) | (uint64_t(a.i % 16 == 0) << 1);
   }
   case ParamKind::Float:
     if (a.kind != ArgValue::Kind::Float && a.kind != ArgValue::Kind::Int)
-      bad_arg(def, i, std::string("expects a number, got ") + a.cpp_type);
+      bad_arg(site, i, std::string("expects a number, got ") + a.cpp_type);
     return kFloatTag;
   case ParamKind::Const: {
     if (a.kind == ArgValue::Kind::Pointer)
-      bad_arg(def, i,
+      bad_arg(site, i,
               std::string("is a compile-time constant and needs a number known when the "
                           "kernel is launched, got ") +
                   a.cpp_type);
@@ -78,11 +108,11 @@ uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
       return bits;
     }
     if (a.kind == ArgValue::Kind::Float)
-      bad_arg(def, i,
+      bad_arg(site, i,
               "is an integer compile-time constant, got the floating-point value " +
                   std::to_string(a.f));
     if (a.i < p.const_min || a.i > p.const_max)
-      bad_arg(def, i,
+      bad_arg(site, i,
               "value " + std::to_string(a.i) + " is outside the range of its C++ type (" +
                   std::to_string(p.const_min) + " to " + std::to_string(p.const_max) + ")");
     return uint64_t(a.i);
@@ -90,10 +120,6 @@ uint64_t key_word(const lang::KernelDef& def, size_t i, const ArgValue& a) {
   }
   TESSEL_UNREACHABLE("bad param kind");
 }
-
-} // namespace
-
-namespace {
 
 std::string where(const ArgValue& a) {
   switch (a.device) {
@@ -114,26 +140,44 @@ std::string where_kind(DeviceKind kind, int index) {
   return where(a);
 }
 
-[[noreturn]] void mixed_devices(const lang::KernelDef& def, size_t first, const ArgValue& a,
-                                size_t i, const ArgValue& b) {
+[[noreturn]] void mixed_devices(const Site& site, size_t first, const ArgValue& a, size_t i,
+                                const ArgValue& b) {
   std::string fix = a.device == DeviceKind::cpu || b.device == DeviceKind::cpu
                         ? "copy host data into a runtime::DeviceBuffer and pass its view(), or "
                           "copy device data to the host"
                         : "copy the data onto one device";
-  throw Error("kernel '" + def.name + "': the pointer arguments are on different devices: " +
-              param_desc(def, first) + " is in " + where(a) + " (" + a.cpp_type + "), " +
-              param_desc(def, i) + " is in " + where(b) + " (" + b.cpp_type +
-              "); one launch runs on one device: " + fix);
+  site.fail("the pointer arguments are on different devices: " + param_desc(site.def, first) +
+            " is in " + where(a) + " (" + a.cpp_type + "), " + param_desc(site.def, i) + " is in " +
+            where(b) + " (" + b.cpp_type + "); one launch runs on one device: " + fix);
+}
+
+void check_gpu_options(const Site& site, const LaunchOptions& options) {
+  int w = options.num_warps;
+  if (w < 1 || w > 32 || (w & (w - 1)) != 0)
+    site.fail("LaunchOptions::num_warps is " + std::to_string(w) +
+              "; a GPU launch needs a power of two from 1 to 32");
+  if (options.num_stages < 1 || options.num_stages > 16)
+    site.fail("LaunchOptions::num_stages is " + std::to_string(options.num_stages) +
+              "; it must be between 1 and 16");
 }
 
 } // namespace
 
+std::string param_desc(const lang::KernelDef& def, size_t i) {
+  std::string kind = kind_text(def.params[i]);
+  if (def.param_names.empty())
+    return "parameter " + std::to_string(i) + " (" + kind + ")";
+  return "parameter '" + def.param_names[i] + "' (" + kind + ")";
+}
+
 SignatureKey signature_of(const lang::KernelDef& def, std::span<const ArgValue> args,
-                          const LaunchOptions& options) {
+                          const LaunchOptions& options, const SourceLoc& where_launched) {
+  const Site site{def, where_launched};
   if (args.size() != def.params.size())
-    throw Error("kernel '" + def.name + "' takes " + std::to_string(def.params.size()) +
-                " arguments " + signature_text(def) + " but was launched with " +
-                std::to_string(args.size()));
+    throw Error(where_launched, "kernel '" + def.name + "' takes " +
+                                    std::to_string(def.params.size()) + " arguments " +
+                                    signature_text(def) + " but was launched with " +
+                                    std::to_string(args.size()));
   SignatureKey key;
   key.size = args.size();
   if (options.device) {
@@ -143,15 +187,16 @@ SignatureKey signature_of(const lang::KernelDef& def, std::span<const ArgValue> 
   size_t first_ptr = kMaxParams;
   for (size_t i = 0; i < args.size(); ++i) {
     const ArgValue& a = args[i];
-    key.words[i] = key_word(def, i, a);
-    if (a.kind != ArgValue::Kind::Pointer || (!a.ptr && a.device == DeviceKind::cpu))
+    key.words[i] = key_word(site, i, a);
+    if (a.kind != ArgValue::Kind::Pointer)
       continue;
     if (options.device) {
       // Raw pointers are addresses on the requested device; views must already be there.
       bool raw = a.device == DeviceKind::cpu && *options.device != DeviceKind::cpu;
       if (!raw && (a.device != key.device || a.device_index != key.device_index))
-        bad_arg(def, i, "is a buffer in " + where(a) + ", but LaunchOptions::device asks for " +
-                            where_kind(key.device, key.device_index));
+        bad_arg(site, i,
+                "is a buffer in " + where(a) + ", but LaunchOptions::device asks for " +
+                    where_kind(key.device, key.device_index));
       continue;
     }
     if (first_ptr == kMaxParams) {
@@ -159,22 +204,15 @@ SignatureKey signature_of(const lang::KernelDef& def, std::span<const ArgValue> 
       key.device = a.device;
       key.device_index = a.device_index;
     } else if (a.device != key.device || a.device_index != key.device_index) {
-      mixed_devices(def, first_ptr, args[first_ptr], i, a);
+      mixed_devices(site, first_ptr, args[first_ptr], i, a);
     }
   }
-  if (key.device != DeviceKind::cpu) {
-    int w = options.num_warps;
-    if (w < 1 || w > 32 || (w & (w - 1)) != 0)
-      throw Error("kernel '" + def.name + "': LaunchOptions::num_warps is " + std::to_string(w) +
-                  "; a GPU launch needs a power of two from 1 to 32");
-    if (options.num_stages < 1 || options.num_stages > 16)
-      throw Error("kernel '" + def.name + "': LaunchOptions::num_stages is " +
-                  std::to_string(options.num_stages) + "; it must be between 1 and 16");
-  }
-  if (key.device != DeviceKind::cpu)
-    key.launch = uint64_t(key.device) | uint64_t(uint16_t(key.device_index)) << 8 |
-                 uint64_t(uint8_t(options.num_warps)) << 24 |
-                 uint64_t(uint8_t(options.num_stages)) << 32 | (uint64_t(1) << 63);
+  if (key.device == DeviceKind::cpu)
+    return key;
+  check_gpu_options(site, options);
+  key.launch = uint64_t(key.device) | uint64_t(uint16_t(key.device_index)) << 8 |
+               uint64_t(uint8_t(options.num_warps)) << 24 |
+               uint64_t(uint8_t(options.num_stages)) << 32 | (uint64_t(1) << 63);
   return key;
 }
 
@@ -206,21 +244,22 @@ void bindings_for(const lang::KernelDef& def, std::span<const ArgValue> args,
   }
 }
 
-std::array<int32_t, 3> check_grid(const lang::KernelDef& def, const Grid& grid) {
+std::array<int32_t, 3> check_grid(const lang::KernelDef& def, const Grid& grid,
+                                  const SourceLoc& where) {
   const int64_t dims[3] = {grid.x, grid.y, grid.z};
   std::array<int32_t, 3> out{};
   for (int d = 0; d < 3; ++d) {
     if (dims[d] < 0 || dims[d] > INT32_MAX)
-      throw Error("kernel '" + def.name + "': grid dimension " + std::to_string(d) + " is " +
-                  std::to_string(dims[d]) + "; it must be between 0 and 2^31-1");
+      throw Error(where, "kernel '" + def.name + "': grid dimension " + std::to_string(d) + " is " +
+                             std::to_string(dims[d]) + "; it must be between 0 and 2^31-1");
     out[size_t(d)] = int32_t(dims[d]);
   }
   int64_t total = 0;
   if (__builtin_mul_overflow(dims[0], dims[1], &total) ||
       __builtin_mul_overflow(total, dims[2], &total) || total > (int64_t(1) << 48))
-    throw Error("kernel '" + def.name + "': grid " + std::to_string(dims[0]) + " x " +
-                std::to_string(dims[1]) + " x " + std::to_string(dims[2]) +
-                " has more than 2^48 programs");
+    throw Error(where, "kernel '" + def.name + "': grid " + std::to_string(dims[0]) + " x " +
+                           std::to_string(dims[1]) + " x " + std::to_string(dims[2]) +
+                           " has more than 2^48 programs");
   return out;
 }
 
@@ -247,24 +286,81 @@ void pack_args(const lang::KernelDef& def, std::span<const ArgValue> args, Packe
   }
 }
 
-void note_recompile(const lang::KernelDef& def, const SignatureKey* previous,
-                    const SignatureKey& next, size_t recompiles_so_far) {
-  if (!previous)
-    return;
+namespace {
+
+// How one parameter's key word changed, in words ("was divisible by 16, now not"). The decoding
+// mirrors key_word's encoding above. Alignment is the known byte alignment: 16, or 1 (unknown).
+std::string word_change(const lang::ParamSpec& p, uint64_t was, uint64_t now) {
+  switch (p.kind) {
+  case ParamKind::Ptr: {
+    std::string s;
+    if ((was >> 8 & 0xff) != (now >> 8 & 0xff))
+      s = std::string("element type ") + dtype_name(DType(was >> 8 & 0xff)) + " -> " +
+          dtype_name(DType(now >> 8 & 0xff));
+    if ((was & 1) != (now & 1))
+      s += std::string(s.empty() ? "" : ", ") + "alignment " + (was & 1 ? "16" : "1") + " -> " +
+           (now & 1 ? "16" : "1");
+    return s;
+  }
+  case ParamKind::Int: {
+    std::string s;
+    if ((was & 1) != (now & 1))
+      s = now & 1 ? "equals 1 now" : "was 1, now not";
+    if ((was & 2) != (now & 2))
+      s += std::string(s.empty() ? "" : ", ") +
+           (now & 2 ? "was not divisible by 16, now is" : "was divisible by 16, now not");
+    return s;
+  }
+  case ParamKind::Float:
+    TESSEL_UNREACHABLE("a Float parameter's key word never changes");
+  case ParamKind::Const: {
+    if (!dtype_is_float(p.dtype))
+      return std::to_string(int64_t(was)) + " -> " + std::to_string(int64_t(now));
+    double a, b;
+    std::memcpy(&a, &was, 8);
+    std::memcpy(&b, &now, 8);
+    return fmt_double(a) + " -> " + fmt_double(b);
+  }
+  }
+  TESSEL_UNREACHABLE("bad param kind");
+}
+
+std::string launch_text(const SignatureKey& k) {
+  if (k.device == DeviceKind::cpu) // the only launch bit of a CPU key is checked mode's
+    return k.launch ? "cpu checked" : "cpu";
+  std::string s = device_kind_name(k.device);
+  if (k.device == DeviceKind::cuda)
+    s += " " + std::to_string(k.device_index);
+  return s + " num_warps=" + std::to_string(k.launch >> 24 & 0xff) +
+         " num_stages=" + std::to_string(k.launch >> 32 & 0xff);
+}
+
+} // namespace
+
+std::string recompile_reason(const lang::KernelDef& def, const SignatureKey& previous,
+                             const SignatureKey& next) {
   std::string why;
   for (size_t i = 0; i < next.size; ++i)
-    if (previous->words[i] != next.words[i])
-      why += (why.empty() ? "" : ", ") + param_desc(def, i);
-  if (previous->launch != next.launch)
-    why += std::string(why.empty() ? "" : ", ") + "the device (" +
-           device_kind_name(previous->device) + " -> " + device_kind_name(next.device) +
-           ") or the launch options (num_warps, num_stages, checked)";
-  std::string what = "new specialization of '" + def.name + "' because " + why + " changed";
+    if (previous.words[i] != next.words[i])
+      why += (why.empty() ? "" : "; ") + param_desc(def, i) + ": " +
+             word_change(def.params[i], previous.words[i], next.words[i]);
+  if (previous.launch != next.launch)
+    why += std::string(why.empty() ? "" : "; ") +
+           "device and launch options: " + launch_text(previous) + " -> " + launch_text(next);
+  return why;
+}
+
+void note_recompile(const lang::KernelDef& def, const SignatureKey* previous,
+                    const SignatureKey& next, size_t recompiles_so_far, const SourceLoc& where) {
+  if (!previous)
+    return;
+  std::string what =
+      "new specialization of '" + def.name + "': " + recompile_reason(def, *previous, next);
   if (support::dump_enabled("recompile"))
     support::dump("recompile", def.name, what);
   const char* limit = std::getenv("TESSEL_MAX_RECOMPILES");
   if (limit && *limit && long(recompiles_so_far) >= std::strtol(limit, nullptr, 10))
-    throw Error("TESSEL_MAX_RECOMPILES=" + std::string(limit) + " exceeded: " + what);
+    throw Error(where, "TESSEL_MAX_RECOMPILES=" + std::string(limit) + " exceeded: " + what);
 }
 
 } // namespace tessel::jit

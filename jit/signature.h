@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 
 namespace tessel::jit {
 
@@ -31,14 +32,18 @@ struct SignatureKey {
   }
 };
 
-// Checks count and kinds of `args` against `def` (throwing tessel::Error naming the parameter) and
-// computes the key. The pointer arguments must agree on their device (a null pointer goes with
-// any); `options` (num_warps, num_stages) enter the key of a GPU launch.
+// "parameter 'n' (Int)" when the kernel's parameters have names, else "parameter 3 (Int)".
+std::string param_desc(const lang::KernelDef& def, size_t i);
+
+// Checks count and kinds of `args` against `def` (throwing tessel::Error that names `where`, the
+// launch's call site, and the parameter) and computes the key. Pointer arguments must not be null
+// and must agree on their device; `options` (num_warps, num_stages) enter the key of a GPU launch.
 SignatureKey signature_of(const lang::KernelDef& def, std::span<const detail::ArgValue> args,
-                          const LaunchOptions& options = {});
+                          const LaunchOptions& options = {}, const SourceLoc& where = {});
 void bindings_for(const lang::KernelDef& def, std::span<const detail::ArgValue> args,
                   std::array<lang::ParamBinding, kMaxParams>& out);
-std::array<int32_t, 3> check_grid(const lang::KernelDef& def, const Grid& grid);
+std::array<int32_t, 3> check_grid(const lang::KernelDef& def, const Grid& grid,
+                                  const SourceLoc& where = {});
 
 // The backend's argument array: pointers[i] points at the value of the i-th IR argument.
 struct PackedArgs {
@@ -52,10 +57,15 @@ struct PackedArgs {
 };
 void pack_args(const lang::KernelDef& def, std::span<const detail::ArgValue> args, PackedArgs& out);
 
-// Logs under TESSEL_DUMP=recompile why a new specialization is compiled, and enforces
-// TESSEL_MAX_RECOMPILES.
+// Logs under TESSEL_DUMP=recompile why a new specialization is compiled (what changed in which
+// parameter since `previous`, the kernel's latest specialization), and enforces
+// TESSEL_MAX_RECOMPILES (an error naming `where`, the launch's call site).
 // `recompiles_so_far` counts the specializations compiled after the first.
 void note_recompile(const lang::KernelDef& def, const SignatureKey* previous,
-                    const SignatureKey& next, size_t recompiles_so_far);
+                    const SignatureKey& next, size_t recompiles_so_far,
+                    const SourceLoc& where = {});
+// The reason note_recompile gives: "parameter 'n' (Int): was divisible by 16, now not; ...".
+std::string recompile_reason(const lang::KernelDef& def, const SignatureKey& previous,
+                             const SignatureKey& next);
 
 } // namespace tessel::jit

@@ -14,10 +14,18 @@ namespace tessel::samples {
 
 namespace {
 
-lang::ParamBinding ptr() { return {.dtype = DType::f32, .divisibility = 16}; }
-lang::ParamBinding int_div16() { return {.dtype = DType::i32, .divisibility = 16}; }
-lang::ParamBinding flt() { return {.dtype = DType::f32}; }
-lang::ParamBinding constant(int64_t v) { return {.dtype = DType::i32, .const_int = v}; }
+lang::ParamBinding ptr() {
+  return {.dtype = DType::f32, .divisibility = 16};
+}
+lang::ParamBinding int_div16() {
+  return {.dtype = DType::i32, .divisibility = 16};
+}
+lang::ParamBinding flt() {
+  return {.dtype = DType::f32};
+}
+lang::ParamBinding constant(int64_t v) {
+  return {.dtype = DType::i32, .const_int = v};
+}
 
 std::string names(const std::vector<RegisteredKernel>& r) {
   std::string s;
@@ -41,22 +49,32 @@ DType parse_dtype(const std::string& v) {
   throw Error("unknown element type '" + v + "' (i1, i8, i16, i32, i64, f16, bf16, f32, f64)");
 }
 
+// A registry entry: the parameters' names come from the kernel's definition (samples/kernels.cpp
+// names them), so only the default bindings are listed here, in parameter order.
+RegisteredKernel entry(const char* name, const char* summary, const Kernel& (*kernel)(),
+                       std::vector<lang::ParamBinding> bindings) {
+  const std::vector<std::string>& names = kernel().def().param_names;
+  TESSEL_ASSERT(names.size() == bindings.size(),
+                "a registered kernel needs parameter names and one default binding per parameter");
+  RegisteredKernel k{name, summary, kernel, {}};
+  for (size_t i = 0; i < names.size(); ++i)
+    k.params.push_back({names[i].c_str(), bindings[i]}); // the static Kernel keeps the names
+  return k;
+}
+
 } // namespace
 
 const std::vector<RegisteredKernel>& registry() {
   static const std::vector<RegisteredKernel> r = {
-      {"vector_add", "out[i] = a[i] + b[i]", &vector_add,
-       {{"out", ptr()}, {"a", ptr()}, {"b", ptr()}, {"n", int_div16()}, {"BLOCK", constant(1024)}}},
-      {"softmax", "row-wise softmax, one program per row", &softmax,
-       {{"out", ptr()}, {"in", ptr()}, {"stride", int_div16()}, {"n_cols", int_div16()},
-        {"BLOCK", constant(1024)}}},
-      {"layer_norm", "layer norm forward, one program per row", &layer_norm,
-       {{"y", ptr()}, {"x", ptr()}, {"w", ptr()}, {"b", ptr()}, {"stride", int_div16()},
-        {"n", int_div16()}, {"eps", flt()}, {"BLOCK", constant(1024)}}},
-      {"matmul", "C = A @ B, BM x BN tiles, K loop of BK", &matmul,
-       {{"c", ptr()}, {"a", ptr()}, {"b", ptr()}, {"M", int_div16()}, {"N", int_div16()},
-        {"K", int_div16()}, {"stride_am", int_div16()}, {"stride_bk", int_div16()},
-        {"stride_cm", int_div16()}, {"BM", constant(64)}, {"BN", constant(64)}, {"BK", constant(8)}}},
+      entry("vector_add", "out[i] = a[i] + b[i]", &vector_add,
+            {ptr(), ptr(), ptr(), int_div16(), constant(1024)}),
+      entry("softmax", "row-wise softmax, one program per row", &softmax,
+            {ptr(), ptr(), int_div16(), int_div16(), constant(1024)}),
+      entry("layer_norm", "layer norm forward, one program per row", &layer_norm,
+            {ptr(), ptr(), ptr(), ptr(), int_div16(), int_div16(), flt(), constant(1024)}),
+      entry("matmul", "C = A @ B, BM x BN tiles, K loop of BK", &matmul,
+            {ptr(), ptr(), ptr(), int_div16(), int_div16(), int_div16(), int_div16(), int_div16(),
+             int_div16(), constant(64), constant(64), constant(8)}),
   };
   return r;
 }

@@ -189,7 +189,7 @@ TEST(SimDevice, HostPointerBesideASimBufferIsAnError) {
                {"parameter 0 (Ptr) is in host memory", "parameter 1 (Ptr) is in the simulated"});
   // A simulated address as a raw pointer would make a CPU launch that crashes.
   expect_error([&] { k.launch({1}, {}, host.data(), static_cast<const float*>(buf.data()), 16); },
-               {"kernel 'sim_mixed'", "argument 1 points at simulated-device memory"});
+               {"kernel 'sim_mixed'", "parameter 1 (Ptr) points at simulated-device memory"});
 }
 
 // LaunchOptions::device: raw pointers are addresses on the requested device (like a float* from

@@ -98,6 +98,19 @@ TEST(CheckedMode, OffByOneStoreInMaskIsCaught) {
                });
 }
 
+TEST(CheckedMode, NamedParametersAreReportedByName) {
+  auto k = tl::kernel("named_copy", "out, in, BLOCK",
+                      [](tl::Ptr out, tl::Ptr in, tl::Const<int> BLOCK) {
+                        auto offs = tl::arange(0, BLOCK);
+                        tl::store(out + offs, tl::load(in + offs));
+                      });
+  HostArray in(DType::f32, 64), out(DType::f32, 64);
+  TensorView in_view(in.data(), DType::f32, {32});
+  expect_error([&] { k.launch({1}, kChecked, out.arg(), in_view, 64); },
+               {"kernel 'named_copy'", "parameter 'in' (Ptr)",
+                "element 32 of a view with 32 elements"});
+}
+
 TEST(CheckedMode, MultiDimensionalViewReportsCoordinates) {
   auto k = make_scale_rows();
   HostArray in(DType::f32, 9 * 64), out(DType::f32, 9 * 64);

@@ -225,8 +225,8 @@ TEST(Gpu, DevicePointerOnACpuLaunchIsAClearError) {
   auto buf = rt::DeviceBuffer::allocate(16 * 4);
   expect_error([&] { fill.launch({1}, {}, static_cast<float*>(buf.data()), 16); },
                {"kernel 'gpu_test_fill'",
-                on_sim() ? "argument 0 points at simulated-device memory"
-                         : "argument 0 points at CUDA device memory",
+                on_sim() ? "parameter 0 (Ptr) points at simulated-device memory"
+                         : "parameter 0 (Ptr) points at CUDA device memory",
                 "CPU backend"});
 }
 

@@ -26,7 +26,7 @@ void print_usage(std::FILE* out) {
                "            driver, GPUs, kernel cache\n"
                "  help      print this message\n"
                "\n"
-               "environment: TESSEL_DUMP=ir,llvm,asm,recompile  TESSEL_DUMP_DIR=path\n"
+               "environment: TESSEL_DUMP=ir,llvm,asm,ptx,recompile  TESSEL_DUMP_DIR=path\n"
                "             TESSEL_MAX_RECOMPILES=N  TESSEL_VERIFY_EACH=1  TESSEL_CPU_THREADS=N\n"
                "             TESSEL_CACHE_DIR=path  TESSEL_CACHE_DISABLE=1  TESSEL_DEVICE=cuda|sim\n"
                "             (README.md lists them all)\n");

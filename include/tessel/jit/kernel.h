@@ -15,7 +15,13 @@
 // Where a launch runs follows from its pointer arguments: host pointers (and host TensorViews)
 // run on the CPU backend; views of runtime::DeviceBuffer memory run on that buffer's device —
 // a CUDA GPU, or the PTX simulator under TESSEL_DEVICE=sim — compiled for it with num_warps and
-// num_stages from LaunchOptions. All pointer arguments of one launch must be on one device.
+// num_stages from LaunchOptions. All pointer arguments of one launch must be on one device, and
+// none may be null (on any device).
+//
+// A launch error (argument count, kinds, element types, null pointers, devices, ranges, the grid)
+// throws tessel::Error that starts with the launch's file:line (see GridAt) and names the
+// parameter: "parameter 'n' (Int)" when the kernel was defined with names
+// (tl::kernel(name, "out, n, BLOCK", fn)), else "parameter 1 (Int)".
 #pragma once
 
 #include "tessel/dtype.h"
@@ -27,9 +33,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <source_location>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace tessel {
 
@@ -40,6 +49,22 @@ class Stream;
 struct Grid {
   int64_t x = 1, y = 1, z = 1;
   Grid(int64_t x_ = 1, int64_t y_ = 1, int64_t z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+
+// What Kernel::launch takes as its grid: a Grid and the source location of the launch, so that
+// every launch error names the caller's file:line. It converts implicitly from a Grid and from
+// braces (`{n}`, `{x, y}`), and both conversions run at the call site, so the defaulted
+// std::source_location is the line of the launch whether the grid is written there
+// (`k.launch({n}, {}, args...)`) or passed as a variable (`k.launch(grid, opts, args...)`). A
+// defaulted location in Grid's own constructor would name the line where a Grid variable was
+// made, and a variadic launch cannot take a defaulted parameter after its arguments.
+struct GridAt {
+  Grid grid;
+  std::source_location where;
+  GridAt(Grid g, std::source_location w = std::source_location::current()) : grid(g), where(w) {}
+  GridAt(int64_t x = 1, int64_t y = 1, int64_t z = 1,
+         std::source_location w = std::source_location::current())
+      : grid(x, y, z), where(w) {}
 };
 
 struct LaunchOptions {
@@ -176,17 +201,21 @@ public:
   const std::string& name() const;
   const lang::KernelDef& def() const;
 
+  // Runs the kernel on `grid` programs. A mistake in the arguments (count, kinds, element types,
+  // null pointers, devices, ranges) throws tessel::Error naming the launch's file:line, the
+  // kernel and the parameter.
   template <class... A>
-  void launch(Grid grid, const LaunchOptions& options, const A&... args) const {
+  void launch(GridAt grid, const LaunchOptions& options, const A&... args) const {
     if constexpr (sizeof...(A) == 0) {
-      launch_args(grid, options, {});
+      launch_args(grid.grid, options, {}, grid.where);
     } else {
       const detail::ArgValue values[] = {detail::to_arg(args)...};
-      launch_args(grid, options, std::span<const detail::ArgValue>(values, sizeof...(A)));
+      launch_args(grid.grid, options, std::span<const detail::ArgValue>(values, sizeof...(A)),
+                  grid.where);
     }
   }
-  void launch_args(Grid grid, const LaunchOptions& options,
-                   std::span<const detail::ArgValue> args) const;
+  void launch_args(Grid grid, const LaunchOptions& options, std::span<const detail::ArgValue> args,
+                   std::source_location where = std::source_location::current()) const;
 
   // The tile IR of the specialization these arguments select, after the optimisation pipeline
   // (`optimized` false: as traced). Does not compile.
@@ -204,11 +233,29 @@ private:
   std::shared_ptr<Impl> impl_;
 };
 
+namespace detail {
+// Splits "out, in, n" into its names and checks them against the parameters of `def`: one C++
+// identifier per parameter, no name twice. Throws tessel::Error naming `where` otherwise.
+std::vector<std::string> param_names_for(const lang::KernelDef& def, std::string_view names,
+                                         std::source_location where);
+} // namespace detail
+
 namespace lang {
 // Defines a kernel from a lambda whose parameters are tile handles (Ptr, PtrOf<T>, Int, Float,
 // Const<T>). Nothing is traced or compiled until the first launch.
 template <class F> Kernel kernel(std::string name, F fn) {
   return Kernel(detail::make_kernel_def(std::move(name), std::move(fn)));
+}
+// The same, with the parameters' names in order, comma-separated (the lambda's own names are
+// invisible to C++), so that launch errors and recompile logs say "parameter 'n_cols' (Int)":
+//   tl::kernel("softmax", "out, in, stride, n_cols, BLOCK", [](tl::Ptr out, ...) { ... });
+// A count that differs from the lambda's parameters is an error here, at the definition.
+template <class F>
+Kernel kernel(std::string name, std::string_view param_names, F fn,
+              std::source_location where = std::source_location::current()) {
+  KernelDef def = detail::make_kernel_def(std::move(name), std::move(fn));
+  def.param_names = tessel::detail::param_names_for(def, param_names, where);
+  return Kernel(std::move(def));
 }
 } // namespace lang
 

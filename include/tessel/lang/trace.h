@@ -48,6 +48,10 @@ struct ParamBinding {
 struct KernelDef {
   std::string name;
   std::vector<ParamSpec> params;
+  // The parameters' names, one per parameter, when the kernel was defined with them
+  // (tl::kernel(name, "out, in, n", fn)); empty otherwise. Launch errors and recompile logs use
+  // them.
+  std::vector<std::string> param_names;
   std::function<void(std::span<const ParamBinding>)> body;
 };
 
