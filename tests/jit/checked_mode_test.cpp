@@ -98,6 +98,16 @@ TEST(CheckedMode, OffByOneStoreInMaskIsCaught) {
                });
 }
 
+TEST(CheckedMode, AccessBeforeTheStartOfAViewIsCaught) {
+  auto k = make_shifted_copy();
+  HostArray in(DType::f32, 1 + 256), out(DType::f32, 256);
+  // The view starts one element into the buffer, so reading element -1 stays in the allocation.
+  TensorView in_view(static_cast<float*>(in.data()) + 1, {256});
+  expect_error([&] { k.launch({1}, kChecked, out.arg(), in_view, 256, -1, 256); },
+               {"out-of-bounds load", "parameter 1 (Ptr)",
+                "element -1 of a view with 256 elements", "program (0, 0, 0)"});
+}
+
 TEST(CheckedMode, NamedParametersAreReportedByName) {
   auto k = tl::kernel("named_copy", "out, in, BLOCK",
                       [](tl::Ptr out, tl::Ptr in, tl::Const<int> BLOCK) {
