@@ -57,8 +57,9 @@ std::unique_ptr<ir::Module> trace_and_optimize(const lang::KernelDef& def,
 namespace {
 
 // The CPU backend's compile options, as the disk-cache key sees them (num_warps and num_stages
-// do not change CPU code, so they are not part of it).
+// do not change CPU code, so they are not part of it; checked mode does).
 constexpr const char* kCpuOptions = "backend=cpu opt_level=3";
+constexpr const char* kCpuCheckedOptions = "backend=cpu opt_level=3 checked=1";
 const std::string kCpuObjectFile = "object.o";
 
 // The specialization from the disk cache, or null on a miss (or an entry that does not load,
@@ -84,10 +85,12 @@ std::unique_ptr<codegen::cpu::CompiledKernel> load_from_disk(DiskCache& cache, c
 } // namespace
 
 CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
-                                 std::span<const lang::ParamBinding> bindings) {
+                                 std::span<const lang::ParamBinding> bindings, bool checked) {
   CompileTimes trace_times;
   std::unique_ptr<ir::Module> module = trace_and_optimize(def, bindings, false, &trace_times);
-  CpuCompileResult result = compile_module_for_cpu(*module, def.name);
+  codegen::cpu::CompileOptions options;
+  options.checked = checked;
+  CpuCompileResult result = compile_module_for_cpu(*module, def.name, /*use_cache=*/true, options);
   result.times.trace_ms = trace_times.trace_ms;
   return result;
 }
@@ -102,7 +105,8 @@ CpuCompileResult compile_module_for_cpu(ir::Module& module, const std::string& k
   std::optional<CacheKey> key;
   if (use_cache && cache.config().enabled) {
     auto t0 = std::chrono::steady_clock::now();
-    key = make_cache_key(ir::print(module), host_cpu_target(), kCpuOptions);
+    key = make_cache_key(ir::print(module), host_cpu_target(),
+                         options.checked ? kCpuCheckedOptions : kCpuOptions);
     result.cache_key = key->hex;
     result.kernel = load_from_disk(cache, *key, kernel_name);
     result.times.cache_ms = ms_since(t0);

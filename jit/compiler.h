@@ -25,9 +25,11 @@ struct CpuCompileResult {
   std::string cache_key;                        // empty when the disk cache was not used
 };
 // Traces `def`; loads the specialization from the disk cache (jit/disk_cache.h) when an entry for
-// the traced IR exists, else optimises, compiles, and stores it there.
+// the traced IR exists, else optimises, compiles, and stores it there. `checked`: the
+// bounds-checked variant (codegen::cpu::CompileOptions::checked), a cache entry of its own.
 CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
-                                 std::span<const lang::ParamBinding> bindings);
+                                 std::span<const lang::ParamBinding> bindings,
+                                 bool checked = false);
 
 // The same for a module already traced (not optimised); `module` is optimised in place unless the
 // kernel came from the disk cache. `use_cache` false: compile now and leave the cache alone.

@@ -15,6 +15,7 @@
 // per program with the kernel's dynamic shared memory.
 #include "tessel/jit/kernel.h"
 
+#include "jit/checked_launch.h"
 #include "jit/compiler.h"
 #include "jit/gpu_compiler.h"
 #include "jit/signature.h"
@@ -119,6 +120,31 @@ void run_range(void* ctx, int64_t begin, int64_t end) {
   rc->entry(rc->args, rc->grid, begin, end);
 }
 
+// Runs the programs of a CPU launch: on the caller's thread when there is one and it fits in
+// the caller's stack, else on the thread pool.
+void run_on_cpu(const Specialization& spec, void* const* args,
+                const std::array<int32_t, 3>& dims, int64_t total) {
+  RunContext rc{spec.entry, args, dims.data()};
+  bool caller_can_run = spec.stack_bytes <= caller_stack_budget();
+  if (total == 1 && caller_can_run) {
+    spec.entry(args, dims.data(), 0, 1);
+    return;
+  }
+  jit::ThreadPool& pool = jit::ThreadPool::instance();
+  int64_t chunk = std::max<int64_t>(1, total / (int64_t(pool.size() + 1) * 8));
+  pool.run(total, chunk, &run_range, &rc, caller_can_run);
+}
+
+// A checked launch (jit/checked_launch.h): the arguments plus the bounds table; throws at the
+// first out-of-bounds access once the programs have run.
+void run_checked_on_cpu(const lang::KernelDef& def, const Specialization& spec,
+                        std::span<const detail::ArgValue> args, const jit::PackedArgs& packed,
+                        const std::array<int32_t, 3>& dims, int64_t total) {
+  jit::CheckedLaunch checked(def, args, packed);
+  run_on_cpu(spec, checked.pointers(), dims, total);
+  checked.throw_if_violated(dims);
+}
+
 } // namespace
 
 struct Kernel::Impl {
@@ -211,7 +237,8 @@ struct Kernel::Impl {
     auto spec = std::make_unique<Specialization>();
     spec->key = key;
     if (key.device == DeviceKind::cpu) {
-      jit::CpuCompileResult compiled = jit::compile_for_cpu(def, bound);
+      jit::CpuCompileResult compiled =
+          jit::compile_for_cpu(def, bound, (key.launch & jit::kCheckedLaunch) != 0);
       source = compiled.source;
       last_times = compiled.times;
       spec->entry = compiled.kernel->entry();
@@ -356,6 +383,8 @@ void Kernel::launch_args(Grid grid, const LaunchOptions& options,
   Impl& k = *impl_;
   const SourceLoc site = SourceLoc::from(where);
   SignatureKey key = jit::signature_of(k.def, args, options, site);
+  if (key.device == DeviceKind::cpu && jit::checked_launch(options))
+    key.launch |= jit::kCheckedLaunch; // a specialization of its own
   std::array<int32_t, 3> dims = jit::check_grid(k.def, grid, site);
   KernelSource source = KernelSource::memory;
   Specialization* spec = k.find(key);
@@ -378,15 +407,11 @@ void Kernel::launch_args(Grid grid, const LaunchOptions& options,
       runtime::launch(spec->cuda_function, launch_dims, packed.pointers.data(), options.stream);
     return;
   }
-  RunContext rc{spec->entry, packed.pointers.data(), dims.data()};
-  bool caller_can_run = spec->stack_bytes <= caller_stack_budget();
-  if (total == 1 && caller_can_run) {
-    spec->entry(packed.pointers.data(), dims.data(), 0, 1);
+  if (key.launch & jit::kCheckedLaunch) {
+    run_checked_on_cpu(k.def, *spec, args, packed, dims, total);
     return;
   }
-  jit::ThreadPool& pool = jit::ThreadPool::instance();
-  int64_t chunk = std::max<int64_t>(1, total / (int64_t(pool.size() + 1) * 8));
-  pool.run(total, chunk, &run_range, &rc, caller_can_run);
+  run_on_cpu(*spec, packed.pointers.data(), dims, total);
 }
 
 std::string Kernel::ir_for_args(bool optimized, std::span<const detail::ArgValue> args) const {

@@ -327,8 +327,8 @@ std::string word_change(const lang::ParamSpec& p, uint64_t was, uint64_t now) {
 }
 
 std::string launch_text(const SignatureKey& k) {
-  if (k.device == DeviceKind::cpu)
-    return "cpu";
+  if (k.device == DeviceKind::cpu) // the only launch bit of a CPU key is checked mode's
+    return k.launch ? "cpu checked" : "cpu";
   std::string s = device_kind_name(k.device);
   if (k.device == DeviceKind::cuda)
     s += " " + std::to_string(k.device_index);

@@ -67,6 +67,7 @@ std::unique_ptr<CompiledKernel> compile(const ir::Function& function, const Comp
   module.setTargetTriple(tm->getTargetTriple().str());
 
   detail::Lowering lowering(ctx, module, function);
+  lowering.checked = options.checked;
   llvm::Function* f = lowering.run(symbol);
   const detail::HostTarget& host = detail::host_target();
   f->addFnAttr("target-cpu", host.cpu);

@@ -384,6 +384,8 @@ llvm::Function* Lowering::run(const std::string& symbol) {
     llvm::Value* raw = b.CreateLoad(st, slot, fmt::format("arg{}", i));
     set_scalar(param, from_storage(raw, param->type()));
   }
+  if (checked)
+    load_bounds_table(args);
   llvm::Value* gx = b.CreateSExt(grid[0], b.getInt64Ty());
   llvm::Value* gy = b.CreateSExt(grid[1], b.getInt64Ty());
 
@@ -399,6 +401,9 @@ llvm::Function* Lowering::run(const std::string& symbol) {
   id->addIncoming(begin, unpack_end);
   b.CreateCondBr(b.CreateICmpSLT(id, end), body, exit);
   b.SetInsertPoint(body);
+  program_linear_id = id;
+  if (checked)
+    skip_programs_after_violation(id);
   llvm::Value* x = b.CreateSRem(id, gx);
   llvm::Value* yz = b.CreateSDiv(id, gx);
   llvm::Value* y = b.CreateSRem(yz, gy);

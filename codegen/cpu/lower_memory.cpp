@@ -2,7 +2,8 @@
 // in program order (so later stores cannot change what it read); its pointer, mask and `other`
 // operands are usually lazy, so the loop reads contiguous addresses. Masked elements branch
 // around the memory access (masked-off addresses are never touched, ir.h); LLVM's vectorizer
-// if-converts the branch into masked vector loads and stores.
+// if-converts the branch into masked vector loads and stores. In checked mode each executed
+// access is bounds-checked first (lower_checks.cpp), and no load is fused.
 #include "codegen/cpu/lowering.h"
 
 namespace tessel::codegen::cpu::detail {
@@ -66,7 +67,8 @@ bool writes_memory(const ir::Op& op) {
 
 bool Lowering::can_fuse_load(const ir::Op& load) {
   const ir::Value* v = load.result();
-  if (v->type()->rank() == 0)
+  // Lazy code creates no blocks, and a bounds check branches.
+  if (v->type()->rank() == 0 || checked)
     return false;
   // Follow single uses through lazy ops to the op that evaluates the chain.
   const ir::Op* user = nullptr;
@@ -132,13 +134,19 @@ void Lowering::lower_load(const ir::Op& op) {
   auto one = [&](const Index& idx, bool masked) -> llvm::Value* {
     auto at = [&](const ir::Value* v) { return element(v, v->type()->rank() == 0 ? Index{} : idx); };
     llvm::Value* p = at(ptr);
-    if (!masked)
+    if (!masked) {
+      check_access(op, p, elem, /*is_store=*/false);
       return load_element(p, elem);
+    }
     llvm::Value* fallback = other ? at(other) : llvm::Constant::getNullValue(compute_type(elem));
     llvm::Value* m = at(mask);
     llvm::Value* loaded = nullptr;
     llvm::Value* out = nullptr;
-    guarded(*this, m, [&] { loaded = load_element(p, elem); },
+    guarded(*this, m,
+            [&] {
+              check_access(op, p, elem, /*is_store=*/false);
+              loaded = load_element(p, elem);
+            },
             [&](llvm::BasicBlock* from_access, llvm::BasicBlock* from_skip) {
               llvm::PHINode* phi = b.CreatePHI(fallback->getType(), 2);
               phi->addIncoming(loaded, from_access);
@@ -182,11 +190,15 @@ void Lowering::lower_store(const ir::Op& op) {
       // predicated, which keeps the loop body simple for the vectorizer.
       llvm::Value* p = at(ptr);
       llvm::Value* v = at(value);
-      if (!masked) {
+      auto access = [&] {
+        check_access(op, p, elem, /*is_store=*/true);
         store_element(v, p, elem);
+      };
+      if (!masked) {
+        access();
         return;
       }
-      guarded(*this, at(mask), [&] { store_element(v, p, elem); });
+      guarded(*this, at(mask), access);
     });
   };
   if (mask && ptr->type()->rank() > 0)

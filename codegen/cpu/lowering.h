@@ -1,6 +1,7 @@
 // Private to codegen/cpu: the state shared by the files that lower tile IR to LLVM IR, one file
 // per op family (lower_elementwise.cpp, lower_memory.cpp, lower_reduce.cpp, lower_dot.cpp,
-// lower_control.cpp) around the driver in lower_kernel.cpp.
+// lower_control.cpp; bounds checks of checked mode in lower_checks.cpp) around the driver in
+// lower_kernel.cpp.
 //
 // How tensors are lowered. A rank-0 value (scalar or pointer) is a plain LLVM SSA value. A tensor
 // value is one of two things:
@@ -37,6 +38,7 @@
 #include <map>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace tessel::codegen::cpu::detail {
@@ -139,6 +141,26 @@ public:
   // Masks known to hold everywhere in the code being emitted (the full-block fast path).
   std::vector<const ir::Value*> known_true_masks;
 
+  // lower_checks.cpp: checked mode (CompileOptions::checked).
+  // The kernel argument `v` (a pointer) is derived from, -2 when several or none.
+  int64_t pointer_origin(const ir::Value* v);
+  // Reads the BoundsTable slot after the arguments and the ranges of the pointer arguments.
+  void load_bounds_table(llvm::Value* args);
+  // Ends the current program when a program of a lower id has failed already.
+  void skip_programs_after_violation(llvm::Value* program);
+  // Checks the access of `op` (a load or store) to one `elem` at `address`; the builder
+  // continues where it passed. Emits nothing unless `checked`.
+  void check_access(const ir::Op& op, llvm::Value* address, const ir::Type* elem, bool is_store);
+  struct ArgRange {
+    int64_t arg;
+    llvm::Value* begin;
+    llvm::Value* end;
+  };
+  bool checked = false;
+  llvm::Value* bounds_table = nullptr;
+  llvm::Value* program_linear_id = nullptr;
+  std::vector<ArgRange> arg_ranges; // of the pointer arguments, in argument order
+
   llvm::LLVMContext& ctx;
   llvm::Module& module;
   const ir::Function& fn;
@@ -157,10 +179,13 @@ private:
   };
   void count_uses(const ir::Block& block);
   bool should_store(const ir::Value* v);
+  int64_t trace_origin(const ir::Value* v);
 
   std::unordered_map<const ir::Value*, Rep> reps_;
   std::unordered_map<const ir::Value*, UseInfo> uses_;
   std::unordered_map<const ir::Value*, int> cost_cache_;
+  std::unordered_map<const ir::Value*, int64_t> origins_; // pointer_origin's results
+  std::unordered_set<const ir::Value*> tracing_;          // pointer_origin's open queries
   // Element cache, valid while the builder stays in `cache_block_`.
   std::map<std::pair<const ir::Value*, Index>, llvm::Value*> cache_;
   llvm::BasicBlock* cache_block_ = nullptr;

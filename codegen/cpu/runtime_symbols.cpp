@@ -3,7 +3,13 @@
 // float<->half conversions it cannot do inline into compiler-rt calls (__truncsfhf2,
 // __extendhfsf2, __truncdfhf2), which libgcc may lack; they are defined here, bit-exact with
 // round-to-nearest-even. `half` travels in an XMM register in that ABI, hence _Float16.
+// Checked kernels (codegen/cpu.h, BoundsTable) report out-of-bounds accesses through
+// bounds_violation, defined here too.
 #include "codegen/cpu/engine.h"
+
+#include "tessel/codegen/cpu.h"
+
+#include <cstddef>
 
 #include <bit>
 #include <cmath>
@@ -68,6 +74,12 @@ void* fn(F* f) {
   return reinterpret_cast<void*>(f);
 }
 
+// The compiled code reads these fields at fixed offsets (lower_checks.cpp).
+static_assert(offsetof(BoundsTable, ranges) == 0 && offsetof(BoundsTable, first_program) == 8,
+              "checked kernels read BoundsTable::ranges at 0 and first_program at 8");
+static_assert(sizeof(ByteRange) == 16 && offsetof(ByteRange, end) == 8,
+              "checked kernels read ByteRange as {begin, end} of 8 bytes each");
+
 } // namespace
 
 std::vector<std::pair<const char*, void*>> runtime_symbols() {
@@ -96,7 +108,23 @@ std::vector<std::pair<const char*, void*>> runtime_symbols() {
       {"sqrtf", fn<f1>(&::sqrtf)},   {"sqrt", fn<d1>(&::sqrt)},
       {"memcpy", fn(&::memcpy)},     {"memmove", fn(&::memmove)},
       {"memset", fn(&::memset)},
+      {kBoundsViolationSymbol, fn(&bounds_violation)},
   };
 }
 
 } // namespace tessel::codegen::cpu::detail
+
+namespace tessel::codegen::cpu {
+
+void bounds_violation(BoundsTable* table, int64_t arg, uint64_t address, int64_t bytes,
+                      const char* where, int32_t is_store, int64_t program) {
+  std::lock_guard lock(table->mutex);
+  // A program reports at most once (it ends at its first violation), and programs of a lower id
+  // may report later from another thread: keep the lowest.
+  if (program >= __atomic_load_n(&table->first_program, __ATOMIC_RELAXED))
+    return;
+  table->first = BoundsViolation{arg, address, bytes, where, is_store != 0, program};
+  __atomic_store_n(&table->first_program, program, __ATOMIC_RELAXED);
+}
+
+} // namespace tessel::codegen::cpu

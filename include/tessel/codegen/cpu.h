@@ -8,12 +8,23 @@
 //     begin, end   the linear program ids to run, [begin, end); id = x + gx * (y + gy * z)
 // Tensors live in stack memory of the calling thread: call it on a thread with a large stack
 // (jit/'s thread pool gives its workers 64 MiB) — see max_stack_bytes().
+//
+// Checked mode (CompileOptions::checked) adds one slot to `args`: after the pointers to the IR
+// arguments' values comes a pointer to a BoundsTable. Every executed load and store then checks
+// that the whole element it touches lies in the byte range of the pointer parameter its address
+// is derived from (addptr, splat, broadcast, shape ops, select and `for`/`if` values are followed
+// back to one parameter; an address that comes from several parameters, or from memory, must lie
+// in one of the ranges of all pointer parameters). A failing access is not performed: the kernel
+// calls bounds_violation(), which records it, and ends that program; programs with a larger
+// linear id than the first failing one are skipped, so the report names the lowest failing
+// program whatever the thread schedule.
 #pragma once
 
 #include "tessel/ir/ir.h"
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace tessel::codegen::cpu {
@@ -23,7 +34,42 @@ using KernelEntry = void (*)(void* const* args, const int32_t* grid, int64_t beg
 struct CompileOptions {
   int opt_level = 3;
   bool keep_text = false; // keep the optimised LLVM IR and the host assembly (compile API, tools)
+  bool checked = false; // bounds-check every executed load and store (see BoundsTable)
 };
+
+// [begin, end) in bytes that accesses through one pointer parameter may touch ([0, UINTPTR_MAX)
+// when unknown: a raw pointer).
+struct ByteRange {
+  uint64_t begin = 0;
+  uint64_t end = UINT64_MAX;
+};
+
+// The first out-of-bounds access of a checked launch.
+struct BoundsViolation {
+  int64_t arg = -1;         // the IR argument the address comes from; -1: none single one
+  uint64_t address = 0;
+  int64_t bytes = 0;        // the element size of the access
+  const char* where = "";   // the op's source location ("file:line:col", in the object's data)
+  bool is_store = false;
+  int64_t program = -1;     // linear program id, x + gx * (y + gy * z)
+};
+
+// Per-launch state of a checked kernel. The compiled code reads `ranges` and `first_program`
+// (offsets 0 and 8: the ABI); the rest belongs to bounds_violation().
+struct BoundsTable {
+  const ByteRange* ranges = nullptr;   // one per IR argument (non-pointer ones unused)
+  int64_t first_program = INT64_MAX;   // the lowest failing program so far (atomic)
+  int64_t num_ranges = 0;
+  std::mutex mutex;                    // guards `first` against programs on other threads
+  BoundsViolation first;
+};
+
+// Called by checked kernels on a failing access (thread-safe): keeps the violation of the lowest
+// program id, and the earliest one within that program.
+void bounds_violation(BoundsTable* table, int64_t arg, uint64_t address, int64_t bytes,
+                      const char* where, int32_t is_store, int64_t program);
+// The symbol checked kernels call it by.
+inline constexpr const char* kBoundsViolationSymbol = "tessel.cpu.bounds_violation";
 
 // How long each stage took, in milliseconds.
 struct StageTimes {

@@ -84,6 +84,11 @@ struct LaunchOptions {
   // this device (e.g. a `float*` from cudaMalloc), and views must be on it.
   std::optional<DeviceKind> device;
   int device_index = 0; // the CUDA ordinal when `device` is set
+  // CPU backend: bounds-check every executed load and store against the TensorViews passed
+  // (raw pointers are not checked) and throw tessel::Error at the first out-of-bounds access.
+  // Also on for every launch under TESSEL_DEBUG=1. A separate specialization: unchecked
+  // launches keep their speed. GPU launches ignore it (TESSEL_DEVICE=sim checks them).
+  bool checked = false;
 };
 
 namespace detail {
@@ -96,6 +101,7 @@ struct ArgValue {
   DeviceKind device = DeviceKind::cpu;
   int16_t device_index = 0;  // the CUDA ordinal of a device TensorView
   const char* cpp_type = ""; // for messages: "a pointer", "an integer", ...
+  const TensorView* view = nullptr; // a TensorView argument (its bounds, for checked launches)
   union {
     const void* ptr;
     int64_t i;
@@ -124,6 +130,7 @@ template <class T> ArgValue to_arg(const T& v) {
     a.device_index = int16_t(v.device_index);
     a.ptr = v.data;
     a.cpp_type = "a TensorView";
+    a.view = &v;
   } else if constexpr (std::is_same_v<U, bool>) {
     a.kind = ArgValue::Kind::Int;
     a.dtype = DType::i1;
