@@ -127,7 +127,7 @@ TEST(LaunchSite, WrongArgumentCountWithNames) {
   int line = __LINE__ + 1;
   expect_error([&] { k.launch({1}, {}, out.arg(), 16); },
                {here(line), "kernel 'site_count'",
-                "takes 4 arguments (Ptr out, Int n, Float value, Const<i32> BLOCK) but was "
+                "takes 4 arguments (Ptr out, Int n, Float value, Const<int> BLOCK) but was "
                 "launched with 2"});
 }
 
@@ -156,7 +156,7 @@ TEST(LaunchSite, ConstOutOfRangeNamesTheParameter) {
   HostArray out(DType::f32, 1);
   int line = __LINE__ + 1;
   expect_error([&] { k.launch({1}, {}, out.arg(), 300); },
-               {here(line), "parameter 'SMALL' (Const<i32>)", "value 300 is outside the range",
+               {here(line), "parameter 'SMALL' (Const<int8_t>)", "value 300 is outside the range",
                 "-128 to 127"});
 }
 
@@ -211,7 +211,7 @@ TEST(LaunchSite, MaxRecompilesNamesTheLaunchAndTheChange) {
   int line = __LINE__ + 1;
   expect_error([&] { k.launch({1}, {}, out.arg(), 64, 1.0f, 64); },
                {here(line), "TESSEL_MAX_RECOMPILES=0 exceeded",
-                "parameter 'BLOCK' (Const<i32>): 32 -> 64"});
+                "parameter 'BLOCK' (Const<int>): 32 -> 64"});
   ::unsetenv("TESSEL_MAX_RECOMPILES");
 }
 

@@ -99,7 +99,7 @@ TEST(RecompileReason, IntegerConst) {
   expect_reason(
       k, [&] { k.launch({2}, {}, out.arg(), 64, 1.0, 32); },
       [&] { k.launch({1}, {}, out.arg(), 64, 1.0, 64); },
-      "parameter 'BLOCK' (Const<i32>): 32 -> 64");
+      "parameter 'BLOCK' (Const<int>): 32 -> 64");
 }
 
 TEST(RecompileReason, FloatConst) {
@@ -108,7 +108,7 @@ TEST(RecompileReason, FloatConst) {
   expect_reason(
       k, [&] { k.launch({2}, {}, out.arg(), 64, 0.5, 32); },
       [&] { k.launch({2}, {}, out.arg(), 64, 1e-5, 32); },
-      "parameter 'scale' (Const<f64>): 0.5 -> 1e-05");
+      "parameter 'scale' (Const<double>): 0.5 -> 1e-05");
 }
 
 TEST(RecompileReason, TwoParametersAtOnce) {
@@ -117,7 +117,7 @@ TEST(RecompileReason, TwoParametersAtOnce) {
   expect_reason(
       k, [&] { k.launch({2}, {}, f32.arg(), 64, 1.0, 32); },
       [&] { k.launch({1}, {}, f16.arg(), 64, 1.0, 64); },
-      "parameter 'out' (Ptr): element type f32 -> f16; parameter 'BLOCK' (Const<i32>): 32 -> 64");
+      "parameter 'out' (Ptr): element type f32 -> f16; parameter 'BLOCK' (Const<int>): 32 -> 64");
 }
 
 TEST(RecompileReason, DeviceAndLaunchOptions) {
