@@ -105,22 +105,9 @@ void Lowering::lower_reduce(const ir::Op& op) {
       set_location(op);
       return {scalar(yield->operand(0))};
     }
-    case Opcode::Constant: case Opcode::ProgramId: case Opcode::NumPrograms: case Opcode::Arange:
-    case Opcode::Splat: case Opcode::Broadcast: case Opcode::Reshape: case Opcode::ExpandDims:
-    case Opcode::Permute: case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div:
-    case Opcode::Rem: case Opcode::Min: case Opcode::Max: case Opcode::And: case Opcode::Or:
-    case Opcode::Xor: case Opcode::Shl: case Opcode::Shr: case Opcode::Neg: case Opcode::Not:
-    case Opcode::Abs: case Opcode::Fma: case Opcode::Exp: case Opcode::Exp2: case Opcode::Log:
-    case Opcode::Log2: case Opcode::Sqrt: case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos:
-    case Opcode::Erf: case Opcode::Tanh: case Opcode::Sigmoid: case Opcode::Floor:
-    case Opcode::Ceil: case Opcode::CmpEq: case Opcode::CmpNe: case Opcode::CmpLt:
-    case Opcode::CmpLe: case Opcode::CmpGt: case Opcode::CmpGe: case Opcode::Select:
-    case Opcode::Cast: case Opcode::AddPtr: case Opcode::Load: case Opcode::Store:
-    case Opcode::ScanSum: case Opcode::Dot: case Opcode::For: case Opcode::If: case Opcode::While:
-    case Opcode::Yield: case Opcode::Condition: case Opcode::Return:
-      TESSEL_UNREACHABLE("not a reduction");
+    default: break; // lower_op sends only the reduction family here
     }
-    TESSEL_UNREACHABLE("bad opcode");
+    TESSEL_UNREACHABLE("a reduction without a combine");
   };
 
   // 1. Within the thread.
