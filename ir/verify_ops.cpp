@@ -217,7 +217,8 @@ Message verify_permute(const Op& op) {
 }
 
 // The operand kinds come from the FLOAT_ONLY / INTEGER_ONLY traits of ops.def, the one place that
-// says which ops take which types (the backends read the same traits).
+// says which ops take which types (tests/ir/op_families_test.cpp checks the scalar semantics
+// against the same traits).
 Message verify_arith(const Op& op) {
   if (auto m = same_types(op))
     return m;

@@ -15,8 +15,8 @@ namespace {
 
 enum class Kind { Sum, Max, Min, Argmax, Argmin, Custom };
 
-// Only the reduction family reaches here (lower_op dispatches on it); a reduction added to ops.def
-// without a kind here stops at the assertion instead of being lowered as a custom combine.
+// Only the reduction family reaches here; a reduction added to ops.def without a kind here stops
+// at the assertion instead of being lowered as a custom combine.
 Kind kind_of(ir::Opcode op) {
   TESSEL_ASSERT(ir::family_of(op) == ir::OpFamily::Reduction, "reduce lowering of a non-reduction");
   switch (op) {

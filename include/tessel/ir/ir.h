@@ -129,7 +129,7 @@ constexpr OpFamily family_of(Opcode op) {
     return OpFamily::Scan;
   if (has_trait(op, CONTRACTION))
     return OpFamily::Contraction;
-  return OpFamily::Control; // kEveryOpHasOneFamily: CONTROL is the one left
+  return OpFamily::Control; // the one left (every_op_has_one_family, below)
 }
 
 inline constexpr uint32_t kFamilyTraits =
