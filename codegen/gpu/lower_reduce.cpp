@@ -374,6 +374,53 @@ TotalsLayouts warp_totals_layouts(const LinearLayout& l, const std::vector<int32
   return {LinearLayout(std::move(wb), tshape), LinearLayout(std::move(rb), tshape)};
 }
 
+// Step 3 of lower_scan, the exchange: each warp's segment total of every row (`segment`, rows
+// numbered by `row_of`) through shared memory; returns, per row, the totals of all `warps` warps
+// along the axis, in axis order.
+std::vector<Vals> exchange_warp_totals(Lowering& L, const LinearLayout& l,
+                                       const std::vector<int32_t>& shape, int axis, int32_t warps,
+                                       const std::map<std::vector<int32_t>, int>& row_of,
+                                       const Vals& segment, llvm::Type* acc_type) {
+  const TotalsLayouts totals = warp_totals_layouts(l, shape, axis, warps);
+  const LinearLayout& wl = totals.write;
+  const LinearLayout& rl = totals.read;
+  std::vector<int32_t> tshape = shape;
+  tshape[axis] = warps;
+  int64_t tnumel = 1;
+  for (int32_t s : tshape)
+    tnumel *= s;
+  const int64_t bytes = std::max<int64_t>(1, acc_type->getPrimitiveSizeInBits() / 8);
+  AccessSide write{&wl, access_vector(wl, bytes), /*store=*/true, /*owners_only=*/true, {}};
+  AccessSide read{&rl, access_vector(rl, bytes), /*store=*/false, /*owners_only=*/false, {}};
+  const Swizzle swizzle = choose_swizzle(write, read, tnumel, bytes);
+  L.record_accesses(write, swizzle, bytes, "scan warp totals");
+  L.record_accesses(read, swizzle, bytes, "scan warp totals");
+  llvm::Value* base = L.scratch(tnumel * bytes);
+  auto wrow = [&](const LinearLayout& m, int32_t r) {
+    std::vector<int32_t> key = Lowering::reg_coord(m, r);
+    key.erase(key.begin() + axis);
+    auto it = row_of.find(key);
+    TESSEL_ASSERT(it != row_of.end(), "scan row not in the totals layout");
+    return it->second;
+  };
+  L.only_if(L.owner_predicate(wl), [&] {
+    for (int32_t r = 0; r < wl.in_size(InDim::Register); r += write.vec) {
+      Vals xs;
+      for (int32_t i = 0; i < write.vec; ++i)
+        xs.push_back(segment[wrow(wl, r + i)]);
+      L.store_shared(acc_type, base, L.shared_index(wl, r, swizzle), xs);
+    }
+  });
+  L.barrier();
+  std::vector<Vals> tot(segment.size(), Vals(warps, nullptr));
+  for (int32_t r = 0; r < rl.in_size(InDim::Register); r += read.vec) {
+    Vals xs = L.load_shared(acc_type, base, L.shared_index(rl, r, swizzle), read.vec);
+    for (int32_t i = 0; i < read.vec; ++i)
+      tot[wrow(rl, r + i)][Lowering::reg_coord(rl, r + i)[axis]] = xs[i];
+  }
+  return tot;
+}
+
 } // namespace
 
 llvm::Value* Lowering::shuffle_up(llvm::Value* v, int delta) {
@@ -464,47 +511,12 @@ void Lowering::lower_scan(const ir::Op& op) {
   const std::vector<int> warp_bits = l.bits_along(InDim::Warp, axis);
   if (!warp_bits.empty()) {
     const int32_t warps = int32_t(1) << warp_bits.size();
-    const TotalsLayouts totals = warp_totals_layouts(l, shape, axis, warps);
-    const LinearLayout& wl = totals.write;
-    const LinearLayout& rl = totals.read;
-    std::vector<int32_t> tshape = shape;
-    tshape[axis] = warps;
-    int64_t tnumel = 1;
-    for (int32_t s : tshape)
-      tnumel *= s;
-    const int64_t bytes = std::max<int64_t>(1, acc_type->getPrimitiveSizeInBits() / 8);
-    AccessSide write{&wl, access_vector(wl, bytes), /*store=*/true, /*owners_only=*/true, {}};
-    AccessSide read{&rl, access_vector(rl, bytes), /*store=*/false, /*owners_only=*/false, {}};
-    const Swizzle swizzle = choose_swizzle(write, read, tnumel, bytes);
-    record_accesses(write, swizzle, bytes, "scan warp totals");
-    record_accesses(read, swizzle, bytes, "scan warp totals");
-    llvm::Value* base = scratch(tnumel * bytes);
-    auto wrow = [&](const LinearLayout& m, int32_t r) {
-      std::vector<int32_t> key = reg_coord(m, r);
-      key.erase(key.begin() + axis);
-      auto it = row_of.find(key);
-      TESSEL_ASSERT(it != row_of.end(), "scan row not in the totals layout");
-      return it->second;
-    };
-    only_if(owner_predicate(wl), [&] {
-      for (int32_t r = 0; r < wl.in_size(InDim::Register); r += write.vec) {
-        Vals xs;
-        for (int32_t i = 0; i < write.vec; ++i)
-          xs.push_back(segment[wrow(wl, r + i)]);
-        store_shared(acc_type, base, shared_index(wl, r, swizzle), xs);
-      }
-    });
-    barrier();
+    const std::vector<Vals> tot =
+        exchange_warp_totals(*this, l, shape, axis, warps, row_of, segment, acc_type);
     // The position of this warp along the axis.
     llvm::Value* wpos = b.getInt32(0);
     for (size_t j = 0; j < warp_bits.size(); ++j)
       wpos = b.CreateOr(wpos, b.CreateShl(b.CreateAnd(b.CreateLShr(warp_id(), warp_bits[j]), 1), static_cast<int>(j)));
-    std::vector<Vals> tot(nrows, Vals(warps, nullptr));
-    for (int32_t r = 0; r < rl.in_size(InDim::Register); r += read.vec) {
-      Vals xs = load_shared(acc_type, base, shared_index(rl, r, swizzle), read.vec);
-      for (int32_t i = 0; i < read.vec; ++i)
-        tot[wrow(rl, r + i)][reg_coord(rl, r + i)[axis]] = xs[i];
-    }
     llvm::Value* has_warp = b.CreateICmpNE(wpos, b.getInt32(0));
     for (size_t k = 0; k < nrows; ++k) {
       llvm::Value* carry = tot[k][0];
