@@ -4,6 +4,7 @@
 // no optimisation (LICM hoisting a division out of a guarded branch, say) can turn a kernel's
 // unspecified value into undefined behaviour, and so that both backends give the same bits.
 #include "codegen/scalar_semantics.h"
+#include "codegen/scalar_rules.h"
 
 #include <llvm/ADT/APFloat.h>
 #include <llvm/IR/Intrinsics.h>
@@ -258,20 +259,12 @@ llvm::Value* ScalarSemantics::apply_float(const ir::Op& op, const ir::Type* elem
     r = b.CreateFDiv(one(), b.CreateFAdd(one(), e));
     break;
   }
-  case Opcode::Rem:
-  case Opcode::Exp:
-  case Opcode::Exp2:
-  case Opcode::Log:
-  case Opcode::Log2:
-  case Opcode::Sqrt:
-  case Opcode::Rsqrt:
-  case Opcode::Sin:
-  case Opcode::Cos:
-  case Opcode::Erf:
-  case Opcode::Tanh:
-  case Opcode::Floor:
-  case Opcode::Ceil: r = target.math(o, a); break;
+  case Opcode::Rem: r = target.math(o, a); break; // fmod, exact
   default:
+    if (scalar_rule(o) == ScalarRule::Math) {
+      r = target.math(o, a);
+      break;
+    }
     target.unsupported(op, "an integer op with float operands");
     TESSEL_UNREACHABLE("ScalarTarget::unsupported returned");
   }
@@ -282,23 +275,43 @@ llvm::Value* ScalarSemantics::apply(const ir::Op& op, std::span<llvm::Value* con
   const Opcode o = op.opcode();
   const ir::Type* elem = op.operand(o == Opcode::Select ? 1 : 0)->type()->element();
   const ir::Type* rt = op.result()->type()->element();
-  switch (o) {
-  case Opcode::Cast: return cast(a[0], elem, rt);
-  case Opcode::Select: return b.CreateSelect(a[0], a[1], a[2]);
-  case Opcode::AddPtr:
+  const std::optional<ScalarRule> rule = scalar_rule(o);
+  TESSEL_ASSERT(rule, "scalar semantics of an op outside the elementwise family");
+  switch (*rule) {
+  case ScalarRule::Cast: return cast(a[0], elem, rt);
+  case ScalarRule::Select: return b.CreateSelect(a[0], a[1], a[2]);
+  case ScalarRule::AddPtr:
     return b.CreateGEP(target.memory_type(rt->pointee()), a[0],
                        b.CreateSExtOrTrunc(a[1], b.getInt64Ty()));
-  case Opcode::CmpEq:
-  case Opcode::CmpNe:
-  case Opcode::CmpLt:
-  case Opcode::CmpLe:
-  case Opcode::CmpGt:
-  case Opcode::CmpGe: return compare(o, elem, a[0], a[1]);
-  default: break; // arithmetic, below
+  case ScalarRule::Compare: return compare(o, elem, a[0], a[1]);
+  case ScalarRule::Arithmetic:
+  case ScalarRule::Math: break; // below
   }
   if (elem->is_pointer())
     target.unsupported(op, "arithmetic on pointers (use addptr)");
   return elem->is_float() ? apply_float(op, elem, a) : apply_integer(op, elem, a);
+}
+
+std::optional<ScalarRule> scalar_rule(Opcode op) {
+  if (!ir::has_trait(op, ir::ELEMENTWISE))
+    return std::nullopt;
+  if (ir::has_trait(op, ir::COMPARISON))
+    return ScalarRule::Compare;
+  switch (op) {
+  case Opcode::Cast: return ScalarRule::Cast;
+  case Opcode::Select: return ScalarRule::Select;
+  case Opcode::AddPtr: return ScalarRule::AddPtr;
+  case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div: case Opcode::Rem:
+  case Opcode::Min: case Opcode::Max: case Opcode::And: case Opcode::Or: case Opcode::Xor:
+  case Opcode::Shl: case Opcode::Shr: case Opcode::Neg: case Opcode::Not: case Opcode::Abs:
+  case Opcode::Fma: case Opcode::Sigmoid:
+    return ScalarRule::Arithmetic;
+  case Opcode::Exp: case Opcode::Exp2: case Opcode::Log: case Opcode::Log2: case Opcode::Sqrt:
+  case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos: case Opcode::Erf: case Opcode::Tanh:
+  case Opcode::Floor: case Opcode::Ceil:
+    return ScalarRule::Math;
+  default: return std::nullopt; // an elementwise op without semantics: op_families_test fails
+  }
 }
 
 } // namespace tessel::codegen

@@ -3,6 +3,7 @@
 
 #include "tessel/error.h"
 
+#include <bit>
 #include <cmath>
 
 namespace tessel {
@@ -41,16 +42,8 @@ bool dtype_is_float(DType t) {
   return t == DType::f16 || t == DType::bf16 || t == DType::f32 || t == DType::f64;
 }
 
-static uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-static float float_of(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+static uint32_t bits_of(float f) { return std::bit_cast<uint32_t>(f); }
+static float float_of(uint32_t u) { return std::bit_cast<float>(u); }
 
 float half_to_float(uint16_t h) {
   uint32_t sign = uint32_t(h & 0x8000) << 16;

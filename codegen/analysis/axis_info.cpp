@@ -2,8 +2,6 @@
 // facts follow from its operands' by the rules below (Triton's AxisInfo rules, restated).
 #include "codegen/analysis/axis_info.h"
 
-#include "tessel/codegen/gpu.h"
-
 #include <algorithm>
 #include <bit>
 #include <numeric>
@@ -32,6 +30,270 @@ std::vector<int64_t> dims_of(const ir::Value* v) {
 
 bool tracked(const ir::Type* t) {
   return t->element()->is_pointer() || (t->is_integer());
+}
+
+// What the rule of one op sees: the op, its operands' facts and its result's shape.
+struct Rule {
+  const ir::Op& op;
+  const AxisAnalysis& analysis;
+  std::vector<int64_t> shape;
+
+  const AxisInfo& in(size_t i) const { return analysis.info(op.operand(i)); }
+  size_t rank() const { return shape.size(); }
+  const ir::Type* result_type() const { return op.result()->type(); }
+};
+
+void constant_rule(const Rule& r, AxisInfo& out) {
+  const ir::Attr& v = r.op.attrs()[0];
+  if (v.kind != ir::Attr::Kind::Int) {
+    out.constancy = r.shape;
+    return;
+  }
+  out.constant = v.i;
+  for (size_t d = 0; d < r.rank(); ++d) {
+    out.constancy[d] = r.shape[d];
+    out.divisibility[d] = pow2_divisor(v.i);
+  }
+}
+
+void source_rule(const Rule& r, AxisInfo& out) {
+  if (r.op.opcode() == Opcode::Constant)
+    return constant_rule(r, out);
+  if (r.op.opcode() == Opcode::Arange) {
+    out.contiguity[0] = r.shape[0];
+    out.divisibility[0] = pow2_divisor(r.op.int_attr("start"));
+  }
+  // program_id, num_programs: nothing known.
+}
+
+void broadcast_rule(const Rule& r, AxisInfo& out) {
+  const AxisInfo& a = r.in(0);
+  std::vector<int64_t> from = dims_of(r.op.operand(0));
+  for (size_t d = 0; d < r.rank(); ++d) {
+    bool expanded = from[d] == 1 && r.shape[d] != 1;
+    out.contiguity[d] = expanded ? 1 : a.contiguity[d];
+    out.constancy[d] = expanded ? r.shape[d] : a.constancy[d];
+    out.divisibility[d] = a.divisibility[d];
+  }
+  out.constant = a.constant;
+}
+
+void expand_dims_rule(const Rule& r, AxisInfo& out) {
+  AxisInfo a = r.in(0);
+  size_t axis = static_cast<size_t>(r.op.int_attr("axis"));
+  if (r.op.operand(0)->type()->rank() == 0) {
+    int64_t div = a.divisibility[0];
+    a.contiguity.assign(r.rank(), 1);
+    a.constancy.assign(r.rank(), 1);
+    a.divisibility.assign(r.rank(), div);
+  } else {
+    // Along a size-1 dimension every element starts a run: what holds for every element.
+    int64_t div = kMaxDivisibility;
+    for (size_t d = 0; d < a.rank(); ++d)
+      div = std::min(div, a.contiguity[d] > 1 ? 1 : a.divisibility[d]);
+    a.contiguity.insert(a.contiguity.begin() + axis, 1);
+    a.constancy.insert(a.constancy.begin() + axis, 1);
+    a.divisibility.insert(a.divisibility.begin() + axis, div);
+  }
+  out = a;
+}
+
+void shape_rule(const Rule& r, AxisInfo& out) {
+  switch (r.op.opcode()) {
+  case Opcode::Splat: {
+    const AxisInfo& a = r.in(0);
+    for (size_t d = 0; d < r.rank(); ++d) {
+      out.constancy[d] = r.shape[d];
+      out.divisibility[d] = a.divisibility[0];
+    }
+    out.constant = a.constant;
+    return;
+  }
+  case Opcode::Broadcast: return broadcast_rule(r, out);
+  case Opcode::ExpandDims: return expand_dims_rule(r, out);
+  default: return; // reshape, permute: nothing known
+  }
+}
+
+// add, sub, addptr.
+void additive_rule(const Rule& r, AxisInfo& out) {
+  if (!tracked(r.result_type()))
+    return;
+  const AxisInfo& a = r.in(0);
+  const AxisInfo& b = r.in(1);
+  const bool is_sub = r.op.opcode() == Opcode::Sub;
+  const bool is_addptr = r.op.opcode() == Opcode::AddPtr;
+  // addptr scales the offset by the pointee's size in bytes.
+  int64_t scale = 1;
+  if (is_addptr)
+    scale = std::max<int64_t>(1, r.result_type()->element()->pointee()->element_bits() / 8);
+  for (size_t d = 0; d < r.rank(); ++d) {
+    int64_t c = gcd(a.contiguity[d], b.constancy[d]);
+    if (!is_sub)
+      c = std::max(c, gcd(a.constancy[d], b.contiguity[d]));
+    out.contiguity[d] = c;
+    out.constancy[d] = gcd(a.constancy[d], b.constancy[d]);
+    out.divisibility[d] = gcd(a.divisibility[d], mul_div(b.divisibility[d], scale));
+  }
+  if (a.constant && b.constant && !is_addptr)
+    out.constant = is_sub ? *a.constant - *b.constant : *a.constant + *b.constant;
+}
+
+void mul_rule(const Rule& r, AxisInfo& out) {
+  if (!tracked(r.result_type()))
+    return;
+  const AxisInfo& a = r.in(0);
+  const AxisInfo& b = r.in(1);
+  for (size_t d = 0; d < r.rank(); ++d) {
+    // x * 1 keeps x's runs; otherwise a run [k, k+1, ...] times c is no longer contiguous and
+    // its divisibility holds for every element only when it held for k and its run was 1.
+    if (b.constant == 1)
+      out.contiguity[d] = a.contiguity[d];
+    else if (a.constant == 1)
+      out.contiguity[d] = b.contiguity[d];
+    out.constancy[d] = gcd(a.constancy[d], b.constancy[d]);
+    int64_t da = a.contiguity[d] > 1 && b.constant != 1 ? 1 : a.divisibility[d];
+    int64_t db = b.contiguity[d] > 1 && a.constant != 1 ? 1 : b.divisibility[d];
+    out.divisibility[d] = mul_div(da, db);
+  }
+  if (a.constant && b.constant)
+    out.constant = *a.constant * *b.constant;
+}
+
+void shl_rule(const Rule& r, AxisInfo& out) {
+  if (!tracked(r.result_type()))
+    return;
+  const AxisInfo& a = r.in(0);
+  const AxisInfo& b = r.in(1);
+  for (size_t d = 0; d < r.rank(); ++d) {
+    out.constancy[d] = gcd(a.constancy[d], b.constancy[d]);
+    if (b.constant && *b.constant >= 0 && *b.constant < 30) {
+      if (*b.constant == 0)
+        out.contiguity[d] = a.contiguity[d];
+      int64_t da = a.contiguity[d] > 1 && *b.constant != 0 ? 1 : a.divisibility[d];
+      out.divisibility[d] = mul_div(da, int64_t(1) << *b.constant);
+    }
+  }
+}
+
+// div, shr: a division by a constant power of two.
+void divide_rule(const Rule& r, AxisInfo& out) {
+  if (!tracked(r.result_type()))
+    return;
+  const AxisInfo& a = r.in(0);
+  const AxisInfo& b = r.in(1);
+  std::optional<int64_t> divisor = b.constant;
+  if (divisor && r.op.opcode() == Opcode::Shr)
+    divisor = *divisor >= 0 && *divisor < 30 ? std::optional<int64_t>(int64_t(1) << *divisor)
+                                             : std::nullopt;
+  const bool pow2 =
+      divisor && *divisor > 0 && std::has_single_bit(static_cast<uint64_t>(*divisor));
+  for (size_t d = 0; d < r.rank(); ++d) {
+    out.constancy[d] = gcd(a.constancy[d], b.constancy[d]);
+    if (!pow2)
+      continue;
+    // Runs [k*c .. k*c + c-1] with c | divisor... : k*m, ..., k*m + m-1 divide to one value
+    // when the run starts at a multiple of the divisor.
+    if (*divisor == 1) {
+      out.contiguity[d] = a.contiguity[d];
+      out.divisibility[d] = a.divisibility[d];
+    } else {
+      out.constancy[d] =
+          std::max(out.constancy[d], gcd(a.contiguity[d], gcd(a.divisibility[d], *divisor)));
+      out.divisibility[d] = std::max<int64_t>(1, a.divisibility[d] / *divisor);
+    }
+  }
+}
+
+void rem_rule(const Rule& r, AxisInfo& out) {
+  if (!tracked(r.result_type()))
+    return;
+  const AxisInfo& a = r.in(0);
+  const AxisInfo& b = r.in(1);
+  for (size_t d = 0; d < r.rank(); ++d) {
+    out.constancy[d] = gcd(a.constancy[d], b.constancy[d]);
+    if (b.constant && *b.constant > 0 && std::has_single_bit(static_cast<uint64_t>(*b.constant))) {
+      out.contiguity[d] = gcd(a.contiguity[d], *b.constant);
+      out.divisibility[d] = gcd(a.divisibility[d], *b.constant);
+    }
+  }
+}
+
+void compare_rule(const Rule& r, AxisInfo& out) {
+  if (!tracked(r.op.operand(0)->type()))
+    return;
+  const AxisInfo& a = r.in(0);
+  const AxisInfo& b = r.in(1);
+  const bool ordered = r.op.opcode() != Opcode::CmpEq && r.op.opcode() != Opcode::CmpNe;
+  for (size_t d = 0; d < r.rank(); ++d) {
+    int64_t c = gcd(a.constancy[d], b.constancy[d]);
+    // x < n with x contiguous from multiples of k and n a multiple of k (and constant): the
+    // result changes only at multiples of k.
+    if (ordered) {
+      int64_t div = gcd(a.divisibility[d], b.divisibility[d]);
+      c = std::max(c, gcd(gcd(a.contiguity[d], b.constancy[d]), div));
+      c = std::max(c, gcd(gcd(b.contiguity[d], a.constancy[d]), div));
+    }
+    out.constancy[d] = std::max<int64_t>(1, c);
+  }
+}
+
+void select_rule(const Rule& r, AxisInfo& out) {
+  const AxisInfo& c = r.in(0);
+  const AxisInfo& a = r.in(1);
+  const AxisInfo& b = r.in(2);
+  for (size_t d = 0; d < r.rank(); ++d) {
+    out.constancy[d] = gcd(c.constancy[d], gcd(a.constancy[d], b.constancy[d]));
+    if (tracked(r.result_type())) {
+      out.contiguity[d] =
+          std::min(gcd(c.constancy[d], a.contiguity[d]), gcd(c.constancy[d], b.contiguity[d]));
+      out.divisibility[d] = gcd(a.divisibility[d], b.divisibility[d]);
+    }
+  }
+}
+
+void cast_rule(const Rule& r, AxisInfo& out) {
+  const AxisInfo& a = r.in(0);
+  const ir::Type* from = r.op.operand(0)->type();
+  out.constancy = a.constancy;
+  if (tracked(r.result_type()) && tracked(from) && !from->is_bool() &&
+      r.result_type()->element_bits() >= from->element_bits()) {
+    out.contiguity = a.contiguity;
+    out.divisibility = a.divisibility;
+    out.constant = a.constant;
+  }
+}
+
+// Any elementwise function: of constant runs, constant runs (and, bitwise, nothing more).
+void pointwise_rule(const Rule& r, AxisInfo& out) {
+  for (size_t d = 0; d < r.rank(); ++d) {
+    int64_t c = r.shape[d];
+    for (size_t i = 0; i < r.op.num_operands(); ++i)
+      c = gcd(c, r.in(i).constancy[d]);
+    out.constancy[d] = c;
+  }
+  if (r.op.opcode() == Opcode::Neg && r.in(0).constant)
+    out.constant = -*r.in(0).constant;
+}
+
+// The elementwise ops that move contiguity or divisibility have a rule of their own; every other
+// one (and a newly added one) gets the pointwise rule, which is right for any function.
+void elementwise_rule(const Rule& r, AxisInfo& out) {
+  if (r.op.has(ir::COMPARISON))
+    return compare_rule(r, out);
+  switch (r.op.opcode()) {
+  case Opcode::Add:
+  case Opcode::Sub:
+  case Opcode::AddPtr: return additive_rule(r, out);
+  case Opcode::Mul: return mul_rule(r, out);
+  case Opcode::Shl: return shl_rule(r, out);
+  case Opcode::Div:
+  case Opcode::Shr: return divide_rule(r, out);
+  case Opcode::Rem: return rem_rule(r, out);
+  case Opcode::Select: return select_rule(r, out);
+  case Opcode::Cast: return cast_rule(r, out);
+  default: return pointwise_rule(r, out);
+  }
 }
 
 } // namespace
@@ -80,294 +342,25 @@ void AxisAnalysis::visit(const ir::Op& op) {
     return;
   }
   const ir::Value* res = op.result();
-  const std::vector<int64_t> shape = dims_of(res);
-  const size_t rank = shape.size();
+  const Rule r{op, *this, dims_of(res)};
   AxisInfo out = AxisInfo::unknown(res->type()->rank());
-  auto in = [&](size_t i) -> const AxisInfo& { return info(op.operand(i)); };
-
-  switch (op.opcode()) {
-  case Opcode::Constant: {
-    const ir::Attr& v = op.attrs()[0];
-    if (v.kind == ir::Attr::Kind::Int) {
-      out.constant = v.i;
-      for (size_t d = 0; d < rank; ++d) {
-        out.constancy[d] = shape[d];
-        out.divisibility[d] = pow2_divisor(v.i);
-      }
-    } else {
-      out.constancy = shape;
-    }
-    break;
-  }
-  case Opcode::Arange: {
-    out.contiguity[0] = shape[0];
-    out.divisibility[0] = pow2_divisor(op.int_attr("start"));
-    break;
-  }
-  case Opcode::Splat: {
-    const AxisInfo& a = in(0);
-    for (size_t d = 0; d < rank; ++d) {
-      out.constancy[d] = shape[d];
-      out.divisibility[d] = a.divisibility[0];
-    }
-    out.constant = a.constant;
-    break;
-  }
-  case Opcode::Broadcast: {
-    const AxisInfo& a = in(0);
-    std::vector<int64_t> from = dims_of(op.operand(0));
-    for (size_t d = 0; d < rank; ++d) {
-      bool expanded = from[d] == 1 && shape[d] != 1;
-      out.contiguity[d] = expanded ? 1 : a.contiguity[d];
-      out.constancy[d] = expanded ? shape[d] : a.constancy[d];
-      out.divisibility[d] = a.divisibility[d];
-    }
-    out.constant = a.constant;
-    break;
-  }
-  case Opcode::ExpandDims: {
-    AxisInfo a = in(0);
-    size_t axis = static_cast<size_t>(op.int_attr("axis"));
-    if (op.operand(0)->type()->rank() == 0) {
-      a.contiguity.clear();
-      a.constancy.clear();
-      int64_t div = a.divisibility[0];
-      a.divisibility.clear();
-      for (size_t d = 0; d < rank; ++d) {
-        a.contiguity.push_back(1);
-        a.constancy.push_back(1);
-        a.divisibility.push_back(div);
-      }
-    } else {
-      // Along a size-1 dimension every element starts a run: what holds for every element.
-      int64_t div = kMaxDivisibility;
-      for (size_t d = 0; d < a.rank(); ++d)
-        div = std::min(div, a.contiguity[d] > 1 ? 1 : a.divisibility[d]);
-      a.contiguity.insert(a.contiguity.begin() + axis, 1);
-      a.constancy.insert(a.constancy.begin() + axis, 1);
-      a.divisibility.insert(a.divisibility.begin() + axis, div);
-    }
-    out = a;
-    break;
-  }
-  case Opcode::Add:
-  case Opcode::Sub:
-  case Opcode::AddPtr: {
-    if (!tracked(res->type()))
-      break;
-    const AxisInfo& a = in(0);
-    const AxisInfo& b = in(1);
-    const bool is_sub = op.opcode() == Opcode::Sub;
-    // addptr scales the offset by the pointee's size in bytes.
-    int64_t scale = 1;
-    if (op.opcode() == Opcode::AddPtr)
-      scale = std::max<int64_t>(1, res->type()->element()->pointee()->element_bits() / 8);
-    for (size_t d = 0; d < rank; ++d) {
-      int64_t c = gcd(a.contiguity[d], b.constancy[d]);
-      if (!is_sub)
-        c = std::max(c, gcd(a.constancy[d], b.contiguity[d]));
-      out.contiguity[d] = c;
-      out.constancy[d] = gcd(a.constancy[d], b.constancy[d]);
-      out.divisibility[d] = gcd(a.divisibility[d], mul_div(b.divisibility[d], scale));
-    }
-    if (a.constant && b.constant && op.opcode() != Opcode::AddPtr)
-      out.constant = is_sub ? *a.constant - *b.constant : *a.constant + *b.constant;
-    break;
-  }
-  case Opcode::Mul: {
-    if (!tracked(res->type()))
-      break;
-    const AxisInfo& a = in(0);
-    const AxisInfo& b = in(1);
-    for (size_t d = 0; d < rank; ++d) {
-      // x * 1 keeps x's runs; otherwise a run [k, k+1, ...] times c is no longer contiguous and
-      // its divisibility holds for every element only when it held for k and its run was 1.
-      if (b.constant == 1)
-        out.contiguity[d] = a.contiguity[d];
-      else if (a.constant == 1)
-        out.contiguity[d] = b.contiguity[d];
-      out.constancy[d] = gcd(a.constancy[d], b.constancy[d]);
-      int64_t da = a.contiguity[d] > 1 && b.constant != 1 ? 1 : a.divisibility[d];
-      int64_t db = b.contiguity[d] > 1 && a.constant != 1 ? 1 : b.divisibility[d];
-      out.divisibility[d] = mul_div(da, db);
-    }
-    if (a.constant && b.constant)
-      out.constant = *a.constant * *b.constant;
-    break;
-  }
-  case Opcode::Shl: {
-    if (!tracked(res->type()))
-      break;
-    const AxisInfo& a = in(0);
-    const AxisInfo& b = in(1);
-    for (size_t d = 0; d < rank; ++d) {
-      out.constancy[d] = gcd(a.constancy[d], b.constancy[d]);
-      if (b.constant && *b.constant >= 0 && *b.constant < 30) {
-        if (*b.constant == 0)
-          out.contiguity[d] = a.contiguity[d];
-        int64_t da = a.contiguity[d] > 1 && *b.constant != 0 ? 1 : a.divisibility[d];
-        out.divisibility[d] = mul_div(da, int64_t(1) << *b.constant);
-      }
-    }
-    break;
-  }
-  case Opcode::Div:
-  case Opcode::Shr: {
-    if (!tracked(res->type()))
-      break;
-    const AxisInfo& a = in(0);
-    const AxisInfo& b = in(1);
-    std::optional<int64_t> divisor = b.constant;
-    if (divisor && op.opcode() == Opcode::Shr)
-      divisor = *divisor >= 0 && *divisor < 30 ? std::optional<int64_t>(int64_t(1) << *divisor)
-                                               : std::nullopt;
-    for (size_t d = 0; d < rank; ++d) {
-      out.constancy[d] = gcd(a.constancy[d], b.constancy[d]);
-      if (divisor && *divisor > 0 && std::has_single_bit(static_cast<uint64_t>(*divisor))) {
-        // Runs [k*c .. k*c + c-1] with c | divisor... : k*m, ..., k*m + m-1 divide to one value
-        // when the run starts at a multiple of the divisor.
-        if (*divisor == 1) {
-          out.contiguity[d] = a.contiguity[d];
-          out.divisibility[d] = a.divisibility[d];
-        } else {
-          out.constancy[d] = std::max(out.constancy[d],
-                                      gcd(a.contiguity[d], gcd(a.divisibility[d], *divisor)));
-          out.divisibility[d] = std::max<int64_t>(1, a.divisibility[d] / *divisor);
-        }
-      }
-    }
-    break;
-  }
-  case Opcode::Rem: {
-    if (!tracked(res->type()))
-      break;
-    const AxisInfo& a = in(0);
-    const AxisInfo& b = in(1);
-    for (size_t d = 0; d < rank; ++d) {
-      out.constancy[d] = gcd(a.constancy[d], b.constancy[d]);
-      if (b.constant && *b.constant > 0 && std::has_single_bit(static_cast<uint64_t>(*b.constant))) {
-        out.contiguity[d] = gcd(a.contiguity[d], *b.constant);
-        out.divisibility[d] = gcd(a.divisibility[d], *b.constant);
-      }
-    }
-    break;
-  }
-  case Opcode::CmpEq:
-  case Opcode::CmpNe:
-  case Opcode::CmpLt:
-  case Opcode::CmpLe:
-  case Opcode::CmpGt:
-  case Opcode::CmpGe: {
-    if (!tracked(op.operand(0)->type()))
-      break;
-    const AxisInfo& a = in(0);
-    const AxisInfo& b = in(1);
-    const bool ordered = op.opcode() != Opcode::CmpEq && op.opcode() != Opcode::CmpNe;
-    for (size_t d = 0; d < rank; ++d) {
-      int64_t c = gcd(a.constancy[d], b.constancy[d]);
-      // x < n with x contiguous from multiples of k and n a multiple of k (and constant): the
-      // result changes only at multiples of k.
-      if (ordered) {
-        c = std::max(c, gcd(gcd(a.contiguity[d], b.constancy[d]), gcd(a.divisibility[d], b.divisibility[d])));
-        c = std::max(c, gcd(gcd(b.contiguity[d], a.constancy[d]), gcd(a.divisibility[d], b.divisibility[d])));
-      }
-      out.constancy[d] = std::max<int64_t>(1, c);
-    }
-    break;
-  }
-  case Opcode::And:
-  case Opcode::Or:
-  case Opcode::Xor: {
-    const AxisInfo& a = in(0);
-    const AxisInfo& b = in(1);
-    for (size_t d = 0; d < rank; ++d)
-      out.constancy[d] = gcd(a.constancy[d], b.constancy[d]);
-    break;
-  }
-  case Opcode::Select: {
-    const AxisInfo& c = in(0);
-    const AxisInfo& a = in(1);
-    const AxisInfo& b = in(2);
-    for (size_t d = 0; d < rank; ++d) {
-      out.constancy[d] = gcd(c.constancy[d], gcd(a.constancy[d], b.constancy[d]));
-      if (tracked(res->type())) {
-        out.contiguity[d] = std::min(gcd(c.constancy[d], a.contiguity[d]),
-                                     gcd(c.constancy[d], b.contiguity[d]));
-        out.divisibility[d] = gcd(a.divisibility[d], b.divisibility[d]);
-      }
-    }
-    break;
-  }
-  case Opcode::Cast: {
-    const AxisInfo& a = in(0);
-    out.constancy = a.constancy;
-    if (tracked(res->type()) && tracked(op.operand(0)->type()) && !op.operand(0)->type()->is_bool() &&
-        res->type()->element_bits() >= op.operand(0)->type()->element_bits()) {
-      out.contiguity = a.contiguity;
-      out.divisibility = a.divisibility;
-      out.constant = a.constant;
-    }
-    break;
-  }
-  case Opcode::Load: {
+  switch (ir::family_of(op.opcode())) {
+  case ir::OpFamily::Source: source_rule(r, out); break;
+  case ir::OpFamily::Shape: shape_rule(r, out); break;
+  case ir::OpFamily::Elementwise: elementwise_rule(r, out); break;
+  case ir::OpFamily::Memory:
     // Equal addresses load equal values.
-    out.constancy = in(0).constancy;
+    if (op.opcode() == Opcode::Load)
+      out.constancy = r.in(0).constancy;
     break;
-  }
-  case Opcode::Neg:
-  case Opcode::Not:
-  case Opcode::Abs:
-  case Opcode::Min:
-  case Opcode::Max:
-  case Opcode::Fma:
-  case Opcode::Exp:
-  case Opcode::Exp2:
-  case Opcode::Log:
-  case Opcode::Log2:
-  case Opcode::Sqrt:
-  case Opcode::Rsqrt:
-  case Opcode::Sin:
-  case Opcode::Cos:
-  case Opcode::Erf:
-  case Opcode::Tanh:
-  case Opcode::Sigmoid:
-  case Opcode::Floor:
-  case Opcode::Ceil: {
-    // Elementwise functions of constant runs are constant runs.
-    for (size_t d = 0; d < rank; ++d) {
-      int64_t c = shape[d];
-      for (size_t i = 0; i < op.num_operands(); ++i)
-        c = gcd(c, in(i).constancy[d]);
-      out.constancy[d] = c;
-    }
-    if (op.opcode() == Opcode::Neg && in(0).constant)
-      out.constant = -*in(0).constant;
-    break;
-  }
-  case Opcode::ProgramId:
-  case Opcode::NumPrograms:
-  case Opcode::Reshape:
-  case Opcode::Permute:
-  case Opcode::Store:
-  case Opcode::ReduceSum:
-  case Opcode::ReduceMax:
-  case Opcode::ReduceMin:
-  case Opcode::ReduceArgmax:
-  case Opcode::ReduceArgmin:
-  case Opcode::Reduce:
-  case Opcode::ScanSum:
-  case Opcode::Dot:
-  case Opcode::For:
-  case Opcode::If:
-  case Opcode::While:
-  case Opcode::Yield:
-  case Opcode::Condition:
-  case Opcode::Return:
-    break;
+  case ir::OpFamily::Reduction:
+  case ir::OpFamily::Scan:
+  case ir::OpFamily::Contraction:
+  case ir::OpFamily::Control:
+    break; // nothing known
   }
   if (out.constant && tracked(res->type()))
-    for (size_t d = 0; d < rank; ++d)
-      out.constancy[d] = shape[d];
+    out.constancy = r.shape;
   set(res, std::move(out));
 }
 
@@ -434,14 +427,3 @@ std::string print_axis_info(const ir::Function& function) {
 }
 
 } // namespace tessel::codegen::analysis
-
-namespace tessel::codegen::gpu {
-
-std::string print_axis_info(const ir::Module& module) {
-  std::string out;
-  for (const auto& f : module.functions)
-    out += analysis::print_axis_info(*f);
-  return out;
-}
-
-} // namespace tessel::codegen::gpu

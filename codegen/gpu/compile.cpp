@@ -103,4 +103,12 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   return out;
 }
 
+// The GPU analysis as text: the axis facts the lowering uses to choose access widths.
+std::string print_axis_info(const ir::Module& module) {
+  std::string out;
+  for (const auto& f : module.functions)
+    out += analysis::print_axis_info(*f);
+  return out;
+}
+
 } // namespace tessel::codegen::gpu

@@ -154,63 +154,90 @@ void LayoutPlan::visit_block(const ir::Block& block) {
     visit(**it);
 }
 
-void LayoutPlan::visit(const ir::Op& op) {
-  auto set = [&](const ir::Value* v, const LinearLayout& l) {
-    if (v->type()->rank() != 0)
-      layouts_.insert_or_assign(v, l);
-  };
-  const Opcode code = op.opcode();
-  // Results.
-  if (code == Opcode::Load && op.result()->type()->rank() != 0) {
+void LayoutPlan::set(const ir::Value* v, const LinearLayout& l) {
+  if (v->type()->rank() != 0)
+    layouts_.insert_or_assign(v, l);
+}
+
+// The layouts of `op`'s results: loads and reductions anchor theirs (coalesced addresses; the
+// input's default layout, sliced), every other op takes what its users asked for.
+void LayoutPlan::assign_results(const ir::Op& op) {
+  if (op.opcode() == Opcode::Load && op.result()->type()->rank() != 0) {
     set(op.result(), anchor(op));
-  } else if (code == Opcode::ReduceSum || code == Opcode::ReduceMax || code == Opcode::ReduceMin ||
-             code == Opcode::ReduceArgmax || code == Opcode::ReduceArgmin || code == Opcode::Reduce) {
+    return;
+  }
+  if (op.has(ir::REDUCTION)) {
     LinearLayout in = default_for(shape_of(op.operand(0)));
     if (op.result()->type()->rank() != 0)
       set(op.result(), in.slice(static_cast<int>(op.int_attr("axis"))));
     request(op.operand(0), in);
-  } else {
-    for (const ir::Value* r : op.results())
-      if (r->type()->rank() != 0)
-        set(r, decided(r));
+    return;
   }
-  auto result_layout = [&](size_t i) { return *of(op.result(i)); };
+  for (const ir::Value* r : op.results())
+    if (r->type()->rank() != 0)
+      set(r, decided(r));
+}
 
-  switch (code) {
-  case Opcode::Load:
-  case Opcode::Store: {
+void LayoutPlan::visit(const ir::Op& op) {
+  assign_results(op);
+  auto result_layout = [&](size_t i) { return *of(op.result(i)); };
+  switch (ir::family_of(op.opcode())) {
+  case ir::OpFamily::Source:
+  case ir::OpFamily::Reduction: // its operand was requested with its result
+    return;
+  case ir::OpFamily::Shape: return request_shape_operand(op);
+  case ir::OpFamily::Elementwise:
+    // Elementwise ops want their result's layout for their operands.
+    if (op.result()->type()->rank() != 0)
+      for (const ir::Value* v : op.operands())
+        request(v, result_layout(0));
+    return;
+  case ir::OpFamily::Memory: {
     if (op.operand(0)->type()->rank() == 0)
-      break;
+      return;
     LinearLayout a = anchor(op);
     for (const ir::Value* v : op.operands())
       request(v, a);
-    break;
+    return;
   }
+  case ir::OpFamily::Scan: return request(op.operand(0), result_layout(0));
+  case ir::OpFamily::Contraction: return request(op.operand(2), result_layout(0));
+  case ir::OpFamily::Control: return visit_control(op);
+  }
+  TESSEL_UNREACHABLE("bad op family");
+}
+
+// A shape op's operand in the layout its result's registers read directly.
+void LayoutPlan::request_shape_operand(const ir::Op& op) {
+  // Only read where the result is a tensor (a scalar has no layout).
+  auto result = [&] { return *of(op.result()); };
+  switch (op.opcode()) {
   case Opcode::Broadcast:
     if (op.operand(0)->type()->rank() != 0)
-      request(op.operand(0), result_layout(0).unbroadcast(shape_of(op.operand(0))));
-    break;
+      request(op.operand(0), result().unbroadcast(shape_of(op.operand(0))));
+    return;
   case Opcode::ExpandDims:
-    request(op.operand(0), result_layout(0).slice(static_cast<int>(op.int_attr("axis"))));
-    break;
+    request(op.operand(0), result().slice(static_cast<int>(op.int_attr("axis"))));
+    return;
   case Opcode::Permute: {
     const auto& order = op.attr("order").ints;
     std::vector<int> inverse(order.size());
     for (size_t i = 0; i < order.size(); ++i)
       inverse[order[i]] = static_cast<int>(i);
-    request(op.operand(0), result_layout(0).permute(inverse));
-    break;
+    request(op.operand(0), result().permute(inverse));
+    return;
   }
   case Opcode::Reshape:
     if (op.operand(0)->type()->rank() != 0 && op.result()->type()->rank() != 0)
-      request(op.operand(0), result_layout(0).reshape(shape_of(op.operand(0))));
-    break;
-  case Opcode::ScanSum:
-    request(op.operand(0), result_layout(0));
-    break;
-  case Opcode::Dot:
-    request(op.operand(2), result_layout(0));
-    break;
+      request(op.operand(0), result().reshape(shape_of(op.operand(0))));
+    return;
+  default: return; // splat: a scalar operand
+  }
+}
+
+// Loops carry their results' layouts into their regions; yields and conditions ask for them.
+void LayoutPlan::visit_control(const ir::Op& op) {
+  switch (op.opcode()) {
   case Opcode::For: {
     // Operands: lo, hi, step, inits...; region args: iv, carried...
     for (size_t i = 0; i < op.num_results(); ++i) {
@@ -267,22 +294,7 @@ void LayoutPlan::visit(const ir::Op& op) {
         request(op.operand(i), *l);
     break;
   }
-  case Opcode::Constant: case Opcode::ProgramId: case Opcode::NumPrograms: case Opcode::Arange:
-  case Opcode::Splat: case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div:
-  case Opcode::Rem: case Opcode::Min: case Opcode::Max: case Opcode::And: case Opcode::Or:
-  case Opcode::Xor: case Opcode::Shl: case Opcode::Shr: case Opcode::Neg: case Opcode::Not:
-  case Opcode::Abs: case Opcode::Fma: case Opcode::Exp: case Opcode::Exp2: case Opcode::Log:
-  case Opcode::Log2: case Opcode::Sqrt: case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos:
-  case Opcode::Erf: case Opcode::Tanh: case Opcode::Sigmoid: case Opcode::Floor: case Opcode::Ceil:
-  case Opcode::CmpEq: case Opcode::CmpNe: case Opcode::CmpLt: case Opcode::CmpLe:
-  case Opcode::CmpGt: case Opcode::CmpGe: case Opcode::Select: case Opcode::Cast:
-  case Opcode::AddPtr: case Opcode::ReduceSum: case Opcode::ReduceMax: case Opcode::ReduceMin:
-  case Opcode::ReduceArgmax: case Opcode::ReduceArgmin: case Opcode::Reduce: case Opcode::Return:
-    // Elementwise ops want their result's layout for their operands; the rest take none.
-    if (op.has(ir::ELEMENTWISE) && op.result()->type()->rank() != 0)
-      for (const ir::Value* v : op.operands())
-        request(v, result_layout(0));
-    break;
+  default: return; // return: no operands
   }
 }
 

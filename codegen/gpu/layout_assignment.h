@@ -47,6 +47,10 @@ public:
 private:
   void visit_block(const ir::Block& block);
   void visit(const ir::Op& op);
+  void assign_results(const ir::Op& op);
+  void request_shape_operand(const ir::Op& op);
+  void visit_control(const ir::Op& op);
+  void set(const ir::Value* v, const LinearLayout& l);
   void request(const ir::Value* v, const LinearLayout& l);
   LinearLayout decided(const ir::Value* v) const;
 

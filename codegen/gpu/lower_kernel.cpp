@@ -301,54 +301,33 @@ void Lowering::lower_block(const ir::Block& block) {
 
 void Lowering::lower_op(const ir::Op& op) {
   set_location(op);
+  switch (ir::family_of(op.opcode())) {
+  case ir::OpFamily::Source:
+  case ir::OpFamily::Shape: return lower_shape_op(op);
+  case ir::OpFamily::Elementwise: return lower_elementwise(op);
+  case ir::OpFamily::Memory: return op.opcode() == Opcode::Load ? lower_load(op) : lower_store(op);
+  case ir::OpFamily::Reduction: return lower_reduce(op);
+  case ir::OpFamily::Scan: return lower_scan(op);
+  case ir::OpFamily::Contraction: return lower_dot(op);
+  case ir::OpFamily::Control: return lower_control_op(op);
+  }
+  TESSEL_UNREACHABLE("bad op family");
+}
+
+void Lowering::lower_control_op(const ir::Op& op) {
   switch (op.opcode()) {
-  case Opcode::Constant:
-  case Opcode::ProgramId:
-  case Opcode::NumPrograms:
-  case Opcode::Arange:
-  case Opcode::Splat:
-  case Opcode::Broadcast:
-  case Opcode::Reshape:
-  case Opcode::ExpandDims:
-  case Opcode::Permute:
-    return lower_shape_op(op);
-  case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div: case Opcode::Rem:
-  case Opcode::Min: case Opcode::Max: case Opcode::And: case Opcode::Or: case Opcode::Xor:
-  case Opcode::Shl: case Opcode::Shr: case Opcode::Neg: case Opcode::Not: case Opcode::Abs:
-  case Opcode::Fma: case Opcode::Exp: case Opcode::Exp2: case Opcode::Log: case Opcode::Log2:
-  case Opcode::Sqrt: case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos: case Opcode::Erf:
-  case Opcode::Tanh: case Opcode::Sigmoid: case Opcode::Floor: case Opcode::Ceil:
-  case Opcode::CmpEq: case Opcode::CmpNe: case Opcode::CmpLt: case Opcode::CmpLe:
-  case Opcode::CmpGt: case Opcode::CmpGe: case Opcode::Select: case Opcode::Cast:
-  case Opcode::AddPtr:
-    return lower_elementwise(op);
-  case Opcode::Load:
-    return lower_load(op);
-  case Opcode::Store:
-    return lower_store(op);
-  case Opcode::ReduceSum: case Opcode::ReduceMax: case Opcode::ReduceMin:
-  case Opcode::ReduceArgmax: case Opcode::ReduceArgmin: case Opcode::Reduce:
-    return lower_reduce(op);
-  case Opcode::ScanSum:
-    return lower_scan(op);
-  case Opcode::Dot:
-    return lower_dot(op);
-  case Opcode::For:
-    return lower_for(op);
-  case Opcode::If:
-    return lower_if(op);
-  case Opcode::While:
-    return lower_while(op);
+  case Opcode::For: return lower_for(op);
+  case Opcode::If: return lower_if(op);
+  case Opcode::While: return lower_while(op);
   case Opcode::Return:
     b.CreateBr(exit_block);
     // Ops after a return are unreachable; give them a block of their own.
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "after.return", llfn));
     return;
   case Opcode::Yield:
-  case Opcode::Condition:
-    unsupported(op, "a terminator outside its region");
+  case Opcode::Condition: unsupported(op, "a terminator outside its region");
+  default: TESSEL_UNREACHABLE("not a control op");
   }
-  TESSEL_UNREACHABLE("bad opcode");
 }
 
 void Lowering::lower_shape_op(const ir::Op& op) {
@@ -436,22 +415,9 @@ void Lowering::lower_shape_op(const ir::Op& op) {
     set_vals(res, vals_in(src, layout(res).reshape(shape_of(src))));
     return;
   }
-  case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div: case Opcode::Rem:
-  case Opcode::Min: case Opcode::Max: case Opcode::And: case Opcode::Or: case Opcode::Xor:
-  case Opcode::Shl: case Opcode::Shr: case Opcode::Neg: case Opcode::Not: case Opcode::Abs:
-  case Opcode::Fma: case Opcode::Exp: case Opcode::Exp2: case Opcode::Log: case Opcode::Log2:
-  case Opcode::Sqrt: case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos: case Opcode::Erf:
-  case Opcode::Tanh: case Opcode::Sigmoid: case Opcode::Floor: case Opcode::Ceil:
-  case Opcode::CmpEq: case Opcode::CmpNe: case Opcode::CmpLt: case Opcode::CmpLe:
-  case Opcode::CmpGt: case Opcode::CmpGe: case Opcode::Select: case Opcode::Cast:
-  case Opcode::AddPtr: case Opcode::Load: case Opcode::Store: case Opcode::ReduceSum:
-  case Opcode::ReduceMax: case Opcode::ReduceMin: case Opcode::ReduceArgmax:
-  case Opcode::ReduceArgmin: case Opcode::Reduce: case Opcode::ScanSum: case Opcode::Dot:
-  case Opcode::For: case Opcode::If: case Opcode::While: case Opcode::Yield:
-  case Opcode::Condition: case Opcode::Return:
-    TESSEL_UNREACHABLE("not a shape op");
+  default: break; // lower_op sends only the source and shape families here
   }
-  TESSEL_UNREACHABLE("bad opcode");
+  TESSEL_UNREACHABLE("a source or shape op without a lowering");
 }
 
 } // namespace tessel::codegen::gpu::detail

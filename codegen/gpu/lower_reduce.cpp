@@ -53,6 +53,140 @@ struct Acc {
   llvm::Value* index = nullptr;
 };
 
+// How two partials of one reduction combine, on registers of `acc_type`.
+class Combiner {
+public:
+  Combiner(Lowering& l, const ir::Op& op, llvm::Type* acc_type)
+      : l_(l), b(l.b), op_(op), acc_type_(acc_type),
+        fl_(op.operand(0)->type()->element()->is_float()) {}
+
+  Acc operator()(const Acc& a, const Acc& c) const {
+    switch (op_.opcode()) {
+    case Opcode::ReduceSum:
+      return {fl_ ? b.CreateFAdd(a.value, c.value) : b.CreateAdd(a.value, c.value)};
+    case Opcode::ReduceMax:
+      return {fl_ ? b.CreateIntrinsic(llvm::Intrinsic::maxnum, {acc_type_}, {a.value, c.value})
+                  : b.CreateSelect(b.CreateICmpSGT(a.value, c.value), a.value, c.value)};
+    case Opcode::ReduceMin:
+      return {fl_ ? b.CreateIntrinsic(llvm::Intrinsic::minnum, {acc_type_}, {a.value, c.value})
+                  : b.CreateSelect(b.CreateICmpSLT(a.value, c.value), a.value, c.value)};
+    case Opcode::ReduceArgmax:
+    case Opcode::ReduceArgmin: return arg(a, c, op_.opcode() == Opcode::ReduceArgmax);
+    case Opcode::Reduce: return custom(a, c);
+    default: break; // lower_op sends only the reduction family here
+    }
+    TESSEL_UNREACHABLE("a reduction without a combine");
+  }
+
+private:
+  // The better value and its index; ties keep the first index.
+  Acc arg(const Acc& a, const Acc& c, bool max) const {
+    llvm::Value* better = fl_ ? (max ? b.CreateFCmpOGT(c.value, a.value) : b.CreateFCmpOLT(c.value, a.value))
+                              : (max ? b.CreateICmpSGT(c.value, a.value) : b.CreateICmpSLT(c.value, a.value));
+    llvm::Value* tie = b.CreateAnd(fl_ ? b.CreateFCmpOEQ(c.value, a.value) : b.CreateICmpEQ(c.value, a.value),
+                                   b.CreateICmpSLT(c.index, a.index));
+    better = b.CreateOr(better, tie);
+    if (fl_) // a number beats NaN; among NaNs the first index wins
+      better = b.CreateOr(better, b.CreateAnd(b.CreateFCmpUNO(a.value, a.value),
+                                              b.CreateOr(b.CreateFCmpORD(c.value, c.value),
+                                                         b.CreateICmpSLT(c.index, a.index))));
+    return {b.CreateSelect(better, c.value, a.value), b.CreateSelect(better, c.index, a.index)};
+  }
+
+  // The op's combine region, inlined on the two values.
+  Acc custom(const Acc& a, const Acc& c) const {
+    const ir::Block& region = op_.region(0);
+    l_.set_vals(region.arg(0), {a.value});
+    l_.set_vals(region.arg(1), {c.value});
+    const ir::Op* yield = l_.lower_region_ops(region);
+    l_.set_location(op_);
+    return {l_.scalar(yield->operand(0))};
+  }
+
+  Lowering& l_;
+  llvm::IRBuilder<>& b;
+  const ir::Op& op_;
+  llvm::Type* acc_type_;
+  bool fl_;
+};
+
+// Stage 3 of a reduction: the partials of the warp groups along the axis (`warp_bits`) combined
+// through shared memory.
+std::vector<Acc> combine_across_warps(Lowering& l, const Combiner& combine, std::vector<Acc> acc,
+                                      const LinearLayout& out, const std::vector<int>& warp_bits,
+                                      llvm::Type* acc_type, bool arg) {
+  llvm::IRBuilder<>& b = l.b;
+  const int32_t groups = int32_t(1) << warp_bits.size();
+  int64_t out_numel = 1;
+  for (int32_t s : out.out_shape())
+    out_numel *= s;
+  const int64_t value_bytes = std::max<int64_t>(1, acc_type->getPrimitiveSizeInBits() / 8);
+  const int64_t value_region = (out_numel * groups * value_bytes + 15) / 16 * 16;
+  llvm::Value* base = l.scratch(value_region + (arg ? out_numel * groups * 4 : 0));
+  llvm::Value* index_base = b.CreateGEP(b.getInt8Ty(), base, b.getInt32(static_cast<int32_t>(value_region)));
+  llvm::Value* group = b.getInt32(0);
+  for (size_t j = 0; j < warp_bits.size(); ++j)
+    group = b.CreateOr(group, b.CreateShl(b.CreateAnd(b.CreateLShr(l.warp_id(), warp_bits[j]), 1), static_cast<int>(j)));
+  // Group-major slots (group * elements + swizzled element), each side moving its runs of
+  // contiguous registers with one access: one writer per (element, warp group) — lanes and
+  // warps that hold copies stay out — and every thread reads each group's partials. A group's
+  // offset is the same for a whole warp, so the swizzle is chosen over one group.
+  struct Region {
+    AccessSide write, read;
+    Swizzle swizzle;
+  };
+  auto region = [&](int64_t bytes) {
+    const int vec = access_vector(out, bytes);
+    Region g{{&out, vec, /*store=*/true, /*owners_only=*/true, warp_bits},
+             {&out, vec, /*store=*/false, /*owners_only=*/false, {}}, {}};
+    g.swizzle = choose_swizzle(g.write, g.read, out_numel, bytes);
+    l.record_accesses(g.write, g.swizzle, bytes, "reduce partials");
+    l.record_accesses(g.read, g.swizzle, bytes, "reduce partials");
+    return g;
+  };
+  const Region values = region(value_bytes);
+  const Region indices = arg ? region(4) : values;
+  auto at = [&](llvm::Value* element, llvm::Value* g) {
+    return b.CreateAdd(b.CreateMul(g, b.getInt32(static_cast<int32_t>(out_numel))), element);
+  };
+  const int32_t nregs = static_cast<int32_t>(acc.size());
+  l.only_if(l.owner_predicate(out, warp_bits), [&] {
+    for (int32_t r = 0; r < nregs; r += values.write.vec) {
+      Vals xs;
+      for (int32_t i = 0; i < values.write.vec; ++i)
+        xs.push_back(acc[r + i].value);
+      l.store_shared(acc_type, base, at(l.shared_index(out, r, values.swizzle), group), xs);
+    }
+    if (arg)
+      for (int32_t r = 0; r < nregs; r += indices.write.vec) {
+        Vals xs;
+        for (int32_t i = 0; i < indices.write.vec; ++i)
+          xs.push_back(acc[r + i].index);
+        l.store_shared(b.getInt32Ty(), index_base, at(l.shared_index(out, r, indices.swizzle), group), xs);
+      }
+  });
+  l.barrier();
+  std::vector<Acc> total(acc.size(), Acc{nullptr});
+  for (int32_t g = 0; g < groups; ++g) {
+    std::vector<Acc> part(acc.size(), Acc{nullptr});
+    for (int32_t r = 0; r < nregs; r += values.read.vec) {
+      Vals xs = l.load_shared(acc_type, base, at(l.shared_index(out, r, values.swizzle), b.getInt32(g)), values.read.vec);
+      for (int32_t i = 0; i < values.read.vec; ++i)
+        part[r + i].value = xs[i];
+    }
+    if (arg)
+      for (int32_t r = 0; r < nregs; r += indices.read.vec) {
+        Vals xs = l.load_shared(b.getInt32Ty(), index_base, at(l.shared_index(out, r, indices.swizzle), b.getInt32(g)),
+                              indices.read.vec);
+        for (int32_t i = 0; i < indices.read.vec; ++i)
+          part[r + i].index = xs[i];
+      }
+    for (int32_t r = 0; r < nregs; ++r)
+      total[r] = total[r].value ? combine(total[r], part[r]) : part[r];
+  }
+  return total;
+}
+
 } // namespace
 
 void Lowering::lower_reduce(const ir::Op& op) {
@@ -73,55 +207,7 @@ void Lowering::lower_reduce(const ir::Op& op) {
   if (widen)
     acc_type = b.getFloatTy();
 
-  auto combine = [&](const Acc& a, const Acc& c) -> Acc {
-    switch (code) {
-    case Opcode::ReduceSum:
-      return {fl ? b.CreateFAdd(a.value, c.value) : b.CreateAdd(a.value, c.value)};
-    case Opcode::ReduceMax:
-      return {fl ? b.CreateIntrinsic(llvm::Intrinsic::maxnum, {acc_type}, {a.value, c.value})
-                 : b.CreateSelect(b.CreateICmpSGT(a.value, c.value), a.value, c.value)};
-    case Opcode::ReduceMin:
-      return {fl ? b.CreateIntrinsic(llvm::Intrinsic::minnum, {acc_type}, {a.value, c.value})
-                 : b.CreateSelect(b.CreateICmpSLT(a.value, c.value), a.value, c.value)};
-    case Opcode::ReduceArgmax:
-    case Opcode::ReduceArgmin: {
-      const bool max = code == Opcode::ReduceArgmax;
-      llvm::Value* better = fl ? (max ? b.CreateFCmpOGT(c.value, a.value) : b.CreateFCmpOLT(c.value, a.value))
-                               : (max ? b.CreateICmpSGT(c.value, a.value) : b.CreateICmpSLT(c.value, a.value));
-      llvm::Value* tie = b.CreateAnd(fl ? b.CreateFCmpOEQ(c.value, a.value) : b.CreateICmpEQ(c.value, a.value),
-                                     b.CreateICmpSLT(c.index, a.index));
-      better = b.CreateOr(better, tie);
-      if (fl) // a number beats NaN; among NaNs the first index wins
-        better = b.CreateOr(better, b.CreateAnd(b.CreateFCmpUNO(a.value, a.value),
-                                                b.CreateOr(b.CreateFCmpORD(c.value, c.value),
-                                                           b.CreateICmpSLT(c.index, a.index))));
-      return {b.CreateSelect(better, c.value, a.value), b.CreateSelect(better, c.index, a.index)};
-    }
-    case Opcode::Reduce: {
-      const ir::Block& region = op.region(0);
-      set_vals(region.arg(0), {a.value});
-      set_vals(region.arg(1), {c.value});
-      const ir::Op* yield = lower_region_ops(region);
-      set_location(op);
-      return {scalar(yield->operand(0))};
-    }
-    case Opcode::Constant: case Opcode::ProgramId: case Opcode::NumPrograms: case Opcode::Arange:
-    case Opcode::Splat: case Opcode::Broadcast: case Opcode::Reshape: case Opcode::ExpandDims:
-    case Opcode::Permute: case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div:
-    case Opcode::Rem: case Opcode::Min: case Opcode::Max: case Opcode::And: case Opcode::Or:
-    case Opcode::Xor: case Opcode::Shl: case Opcode::Shr: case Opcode::Neg: case Opcode::Not:
-    case Opcode::Abs: case Opcode::Fma: case Opcode::Exp: case Opcode::Exp2: case Opcode::Log:
-    case Opcode::Log2: case Opcode::Sqrt: case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos:
-    case Opcode::Erf: case Opcode::Tanh: case Opcode::Sigmoid: case Opcode::Floor:
-    case Opcode::Ceil: case Opcode::CmpEq: case Opcode::CmpNe: case Opcode::CmpLt:
-    case Opcode::CmpLe: case Opcode::CmpGt: case Opcode::CmpGe: case Opcode::Select:
-    case Opcode::Cast: case Opcode::AddPtr: case Opcode::Load: case Opcode::Store:
-    case Opcode::ScanSum: case Opcode::Dot: case Opcode::For: case Opcode::If: case Opcode::While:
-    case Opcode::Yield: case Opcode::Condition: case Opcode::Return:
-      TESSEL_UNREACHABLE("not a reduction");
-    }
-    TESSEL_UNREACHABLE("bad opcode");
-  };
+  const Combiner combine(*this, op, acc_type);
 
   // 1. Within the thread.
   auto index = reg_index(out);
@@ -145,77 +231,8 @@ void Lowering::lower_reduce(const ir::Op& op) {
     }
   // 3. Across warps, through shared memory.
   std::vector<int> warp_bits = in.bits_along(InDim::Warp, axis);
-  if (!warp_bits.empty()) {
-    const int32_t groups = int32_t(1) << warp_bits.size();
-    int64_t out_numel = 1;
-    for (int32_t s : out.out_shape())
-      out_numel *= s;
-    const int64_t value_bytes = std::max<int64_t>(1, acc_type->getPrimitiveSizeInBits() / 8);
-    const int64_t value_region = (out_numel * groups * value_bytes + 15) / 16 * 16;
-    llvm::Value* base = scratch(value_region + (arg ? out_numel * groups * 4 : 0));
-    llvm::Value* index_base = b.CreateGEP(b.getInt8Ty(), base, b.getInt32(static_cast<int32_t>(value_region)));
-    llvm::Value* group = b.getInt32(0);
-    for (size_t j = 0; j < warp_bits.size(); ++j)
-      group = b.CreateOr(group, b.CreateShl(b.CreateAnd(b.CreateLShr(warp_id(), warp_bits[j]), 1), static_cast<int>(j)));
-    // Group-major slots (group * elements + swizzled element), each side moving its runs of
-    // contiguous registers with one access: one writer per (element, warp group) — lanes and
-    // warps that hold copies stay out — and every thread reads each group's partials. A group's
-    // offset is the same for a whole warp, so the swizzle is chosen over one group.
-    struct Region {
-      AccessSide write, read;
-      Swizzle swizzle;
-    };
-    auto region = [&](int64_t bytes) {
-      const int vec = access_vector(out, bytes);
-      Region g{{&out, vec, /*store=*/true, /*owners_only=*/true, warp_bits},
-               {&out, vec, /*store=*/false, /*owners_only=*/false, {}}, {}};
-      g.swizzle = choose_swizzle(g.write, g.read, out_numel, bytes);
-      record_accesses(g.write, g.swizzle, bytes, "reduce partials");
-      record_accesses(g.read, g.swizzle, bytes, "reduce partials");
-      return g;
-    };
-    const Region values = region(value_bytes);
-    const Region indices = arg ? region(4) : values;
-    auto at = [&](llvm::Value* element, llvm::Value* g) {
-      return b.CreateAdd(b.CreateMul(g, b.getInt32(static_cast<int32_t>(out_numel))), element);
-    };
-    const int32_t nregs = static_cast<int32_t>(acc.size());
-    only_if(owner_predicate(out, warp_bits), [&] {
-      for (int32_t r = 0; r < nregs; r += values.write.vec) {
-        Vals xs;
-        for (int32_t i = 0; i < values.write.vec; ++i)
-          xs.push_back(acc[r + i].value);
-        store_shared(acc_type, base, at(shared_index(out, r, values.swizzle), group), xs);
-      }
-      if (arg)
-        for (int32_t r = 0; r < nregs; r += indices.write.vec) {
-          Vals xs;
-          for (int32_t i = 0; i < indices.write.vec; ++i)
-            xs.push_back(acc[r + i].index);
-          store_shared(b.getInt32Ty(), index_base, at(shared_index(out, r, indices.swizzle), group), xs);
-        }
-    });
-    barrier();
-    std::vector<Acc> total(acc.size(), Acc{nullptr});
-    for (int32_t g = 0; g < groups; ++g) {
-      std::vector<Acc> part(acc.size(), Acc{nullptr});
-      for (int32_t r = 0; r < nregs; r += values.read.vec) {
-        Vals xs = load_shared(acc_type, base, at(shared_index(out, r, values.swizzle), b.getInt32(g)), values.read.vec);
-        for (int32_t i = 0; i < values.read.vec; ++i)
-          part[r + i].value = xs[i];
-      }
-      if (arg)
-        for (int32_t r = 0; r < nregs; r += indices.read.vec) {
-          Vals xs = load_shared(b.getInt32Ty(), index_base, at(shared_index(out, r, indices.swizzle), b.getInt32(g)),
-                                indices.read.vec);
-          for (int32_t i = 0; i < indices.read.vec; ++i)
-            part[r + i].index = xs[i];
-        }
-      for (int32_t r = 0; r < nregs; ++r)
-        total[r] = total[r].value ? combine(total[r], part[r]) : part[r];
-    }
-    acc = std::move(total);
-  }
+  if (!warp_bits.empty())
+    acc = combine_across_warps(*this, combine, std::move(acc), out, warp_bits, acc_type, arg);
   Vals result;
   for (const Acc& a : acc) {
     llvm::Value* v = arg ? a.index : a.value;
@@ -315,6 +332,95 @@ LinearLayout scan_layout(const std::vector<int32_t>& shape, int axis, int num_wa
   return LinearLayout(std::move(bases), shape);
 }
 
+// The layouts of a scan's warp totals (step 3 of lower_scan), written and read.
+struct TotalsLayouts {
+  LinearLayout write, read;
+};
+
+TotalsLayouts warp_totals_layouts(const LinearLayout& l, const std::vector<int32_t>& shape, int axis,
+                                  int32_t warps) {
+  const int rank = static_cast<int>(shape.size());
+  // The totals as a tensor of `shape` with the axis cut to the warps along it: written in
+  // `wl` (the axis coordinate is the warp's position; lanes along the axis hold copies), read
+  // in `rl` (every thread holds all the warps' totals of its rows, in its lowest registers).
+  std::array<std::vector<Basis>, kNumInDims> wb, rb;
+  for (int32_t v = 1; v < warps; v *= 2)
+    rb[0].push_back(unit(rank, axis, v));
+  for (const Basis& c : l.bases(InDim::Register))
+    if (c[axis] == 0) {
+      wb[0].push_back(c);
+      rb[0].push_back(c);
+    }
+  for (const Basis& c : l.bases(InDim::Lane)) {
+    Basis z = c;
+    z[axis] = 0;
+    wb[1].push_back(z);
+    rb[1].push_back(z);
+  }
+  int32_t next = 1;
+  for (const Basis& c : l.bases(InDim::Warp)) {
+    if (c[axis] != 0) {
+      wb[2].push_back(unit(rank, axis, next));
+      next *= 2;
+    } else {
+      wb[2].push_back(c);
+    }
+    Basis z = c;
+    z[axis] = 0;
+    rb[2].push_back(z);
+  }
+  std::vector<int32_t> tshape = shape;
+  tshape[axis] = warps;
+  return {LinearLayout(std::move(wb), tshape), LinearLayout(std::move(rb), tshape)};
+}
+
+// Step 3 of lower_scan, the exchange: each warp's segment total of every row (`segment`, rows
+// numbered by `row_of`) through shared memory; returns, per row, the totals of all `warps` warps
+// along the axis, in axis order.
+std::vector<Vals> exchange_warp_totals(Lowering& L, const LinearLayout& l,
+                                       const std::vector<int32_t>& shape, int axis, int32_t warps,
+                                       const std::map<std::vector<int32_t>, int>& row_of,
+                                       const Vals& segment, llvm::Type* acc_type) {
+  const TotalsLayouts totals = warp_totals_layouts(l, shape, axis, warps);
+  const LinearLayout& wl = totals.write;
+  const LinearLayout& rl = totals.read;
+  std::vector<int32_t> tshape = shape;
+  tshape[axis] = warps;
+  int64_t tnumel = 1;
+  for (int32_t s : tshape)
+    tnumel *= s;
+  const int64_t bytes = std::max<int64_t>(1, acc_type->getPrimitiveSizeInBits() / 8);
+  AccessSide write{&wl, access_vector(wl, bytes), /*store=*/true, /*owners_only=*/true, {}};
+  AccessSide read{&rl, access_vector(rl, bytes), /*store=*/false, /*owners_only=*/false, {}};
+  const Swizzle swizzle = choose_swizzle(write, read, tnumel, bytes);
+  L.record_accesses(write, swizzle, bytes, "scan warp totals");
+  L.record_accesses(read, swizzle, bytes, "scan warp totals");
+  llvm::Value* base = L.scratch(tnumel * bytes);
+  auto wrow = [&](const LinearLayout& m, int32_t r) {
+    std::vector<int32_t> key = Lowering::reg_coord(m, r);
+    key.erase(key.begin() + axis);
+    auto it = row_of.find(key);
+    TESSEL_ASSERT(it != row_of.end(), "scan row not in the totals layout");
+    return it->second;
+  };
+  L.only_if(L.owner_predicate(wl), [&] {
+    for (int32_t r = 0; r < wl.in_size(InDim::Register); r += write.vec) {
+      Vals xs;
+      for (int32_t i = 0; i < write.vec; ++i)
+        xs.push_back(segment[wrow(wl, r + i)]);
+      L.store_shared(acc_type, base, L.shared_index(wl, r, swizzle), xs);
+    }
+  });
+  L.barrier();
+  std::vector<Vals> tot(segment.size(), Vals(warps, nullptr));
+  for (int32_t r = 0; r < rl.in_size(InDim::Register); r += read.vec) {
+    Vals xs = L.load_shared(acc_type, base, L.shared_index(rl, r, swizzle), read.vec);
+    for (int32_t i = 0; i < read.vec; ++i)
+      tot[wrow(rl, r + i)][Lowering::reg_coord(rl, r + i)[axis]] = xs[i];
+  }
+  return tot;
+}
+
 } // namespace
 
 llvm::Value* Lowering::shuffle_up(llvm::Value* v, int delta) {
@@ -346,7 +452,6 @@ void Lowering::lower_scan(const ir::Op& op) {
   const ir::Type* elem = src->type()->element();
   const int axis = static_cast<int>(op.int_attr("axis"));
   std::vector<int32_t> shape = shape_of(src);
-  const int rank = static_cast<int>(shape.size());
   const LinearLayout& given = layout(src);
   const LinearLayout l = scan_ready(given, axis) ? given : scan_layout(shape, axis, num_warps());
   Vals x = vals_in(src, l);
@@ -406,74 +511,12 @@ void Lowering::lower_scan(const ir::Op& op) {
   const std::vector<int> warp_bits = l.bits_along(InDim::Warp, axis);
   if (!warp_bits.empty()) {
     const int32_t warps = int32_t(1) << warp_bits.size();
-    // The totals as a tensor of `shape` with the axis cut to the warps along it: written in
-    // `wl` (the axis coordinate is the warp's position; lanes along the axis hold copies), read
-    // in `rl` (every thread holds all the warps' totals of its rows, in its lowest registers).
-    std::array<std::vector<Basis>, kNumInDims> wb, rb;
-    for (int32_t v = 1; v < warps; v *= 2)
-      rb[0].push_back(unit(rank, axis, v));
-    for (const Basis& c : l.bases(InDim::Register))
-      if (c[axis] == 0) {
-        wb[0].push_back(c);
-        rb[0].push_back(c);
-      }
-    for (const Basis& c : l.bases(InDim::Lane)) {
-      Basis z = c;
-      z[axis] = 0;
-      wb[1].push_back(z);
-      rb[1].push_back(z);
-    }
-    int32_t next = 1;
-    for (const Basis& c : l.bases(InDim::Warp)) {
-      if (c[axis] != 0) {
-        wb[2].push_back(unit(rank, axis, next));
-        next *= 2;
-      } else {
-        wb[2].push_back(c);
-      }
-      Basis z = c;
-      z[axis] = 0;
-      rb[2].push_back(z);
-    }
-    std::vector<int32_t> tshape = shape;
-    tshape[axis] = warps;
-    const LinearLayout wl(std::move(wb), tshape), rl(std::move(rb), tshape);
-    int64_t tnumel = 1;
-    for (int32_t s : tshape)
-      tnumel *= s;
-    const int64_t bytes = std::max<int64_t>(1, acc_type->getPrimitiveSizeInBits() / 8);
-    AccessSide write{&wl, access_vector(wl, bytes), /*store=*/true, /*owners_only=*/true, {}};
-    AccessSide read{&rl, access_vector(rl, bytes), /*store=*/false, /*owners_only=*/false, {}};
-    const Swizzle swizzle = choose_swizzle(write, read, tnumel, bytes);
-    record_accesses(write, swizzle, bytes, "scan warp totals");
-    record_accesses(read, swizzle, bytes, "scan warp totals");
-    llvm::Value* base = scratch(tnumel * bytes);
-    auto wrow = [&](const LinearLayout& m, int32_t r) {
-      std::vector<int32_t> key = reg_coord(m, r);
-      key.erase(key.begin() + axis);
-      auto it = row_of.find(key);
-      TESSEL_ASSERT(it != row_of.end(), "scan row not in the totals layout");
-      return it->second;
-    };
-    only_if(owner_predicate(wl), [&] {
-      for (int32_t r = 0; r < wl.in_size(InDim::Register); r += write.vec) {
-        Vals xs;
-        for (int32_t i = 0; i < write.vec; ++i)
-          xs.push_back(segment[wrow(wl, r + i)]);
-        store_shared(acc_type, base, shared_index(wl, r, swizzle), xs);
-      }
-    });
-    barrier();
+    const std::vector<Vals> tot =
+        exchange_warp_totals(*this, l, shape, axis, warps, row_of, segment, acc_type);
     // The position of this warp along the axis.
     llvm::Value* wpos = b.getInt32(0);
     for (size_t j = 0; j < warp_bits.size(); ++j)
       wpos = b.CreateOr(wpos, b.CreateShl(b.CreateAnd(b.CreateLShr(warp_id(), warp_bits[j]), 1), static_cast<int>(j)));
-    std::vector<Vals> tot(nrows, Vals(warps, nullptr));
-    for (int32_t r = 0; r < rl.in_size(InDim::Register); r += read.vec) {
-      Vals xs = load_shared(acc_type, base, shared_index(rl, r, swizzle), read.vec);
-      for (int32_t i = 0; i < read.vec; ++i)
-        tot[wrow(rl, r + i)][reg_coord(rl, r + i)[axis]] = xs[i];
-    }
     llvm::Value* has_warp = b.CreateICmpNE(wpos, b.getInt32(0));
     for (size_t k = 0; k < nrows; ++k) {
       llvm::Value* carry = tot[k][0];

@@ -123,6 +123,8 @@ public:
   llvm::Value* shuffle_up(llvm::Value* v, int delta);       // from lane - delta (own value below 0)
   llvm::Value* shuffle_idx(llvm::Value* v, llvm::Value* lane);
   // lower_control.cpp
+  // for, if, while, return (yield and condition end their regions, lowered with their op).
+  void lower_control_op(const ir::Op& op);
   void lower_for(const ir::Op& op);
   void lower_if(const ir::Op& op);
   void lower_while(const ir::Op& op);

@@ -1,15 +1,15 @@
 // From lowered LLVM IR to PTX: the NVPTX target machine, libdevice linked in lazily (only the
-// __nv_* functions the kernel calls are materialised), LLVM's O3 module pipeline (which runs
-// NVVMReflect through the target's pass-builder callbacks), and PTX emission.
+// __nv_* functions the kernel calls are materialised), LLVM's O3 module pipeline (shared with the
+// CPU, codegen/llvm_pipeline.h; it runs NVVMReflect through the target's pass-builder callbacks),
+// and PTX emission.
 #include "codegen/gpu/nvptx.h"
+#include "codegen/llvm_pipeline.h"
 
 #include "tessel/error.h"
 
 #include <llvm/Bitcode/BitcodeReader.h>
-#include <llvm/IR/LegacyPassManager.h>
 #include <llvm/Linker/Linker.h>
 #include <llvm/MC/TargetRegistry.h>
-#include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
@@ -124,34 +124,13 @@ bool link_libdevice(llvm::Module& module, const std::string& kernel) {
   return needed;
 }
 
+// LLVM's default tuning options (the CPU backend sets its vectorizer switches itself).
 void optimize(llvm::Module& module, llvm::TargetMachine& tm, int opt_level) {
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(&tm);
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
-  llvm::OptimizationLevel level = opt_level <= 0   ? llvm::OptimizationLevel::O0
-                                  : opt_level == 1 ? llvm::OptimizationLevel::O1
-                                  : opt_level == 2 ? llvm::OptimizationLevel::O2
-                                                   : llvm::OptimizationLevel::O3;
-  llvm::ModulePassManager mpm = opt_level <= 0 ? pb.buildO0DefaultPipeline(level)
-                                               : pb.buildPerModuleDefaultPipeline(level);
-  mpm.run(module, mam);
+  run_default_pipeline(module, tm, opt_level, llvm::PipelineTuningOptions());
 }
 
 std::string emit_ptx(llvm::Module& module, llvm::TargetMachine& tm) {
-  llvm::SmallVector<char, 0> buffer;
-  llvm::raw_svector_ostream os(buffer);
-  llvm::legacy::PassManager pm;
-  bool failed = tm.addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::AssemblyFile);
-  TESSEL_ASSERT(!failed, "the NVPTX target cannot emit assembly");
-  pm.run(module);
-  return std::string(buffer.begin(), buffer.end());
+  return emit_file(module, tm, llvm::CodeGenFileType::AssemblyFile);
 }
 
 } // namespace detail

@@ -15,7 +15,8 @@
 #include "codegen/transforms/passes.h"
 
 #include <algorithm>
-#include <cstring>
+#include <array>
+#include <bit>
 #include <unordered_map>
 
 namespace tessel::codegen {
@@ -27,9 +28,8 @@ bool is_candidate(const Op& op) { return op.has(PURE) && op.num_regions() == 0 &
 
 // The bytes of `v` appended to `key`.
 template <typename T> void append(std::string& key, const T& v) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &v, sizeof(T));
-  key.append(bytes, sizeof(T));
+  const auto bytes = std::bit_cast<std::array<char, sizeof(T)>>(v);
+  key.append(bytes.data(), bytes.size());
 }
 
 // A string equal for two ops exactly when they compute the same values.

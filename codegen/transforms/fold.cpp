@@ -85,19 +85,8 @@ template <typename F> std::optional<F> float_op(Opcode op, F a, F b, F c) {
   case Opcode::Sigmoid: return F(1) / (F(1) + std::exp(-a));
   case Opcode::Floor: return std::floor(a);
   case Opcode::Ceil: return std::ceil(a);
-  case Opcode::Constant: case Opcode::ProgramId: case Opcode::NumPrograms: case Opcode::Arange:
-  case Opcode::Splat: case Opcode::Broadcast: case Opcode::Reshape: case Opcode::ExpandDims:
-  case Opcode::Permute: case Opcode::And: case Opcode::Or: case Opcode::Xor: case Opcode::Shl:
-  case Opcode::Shr: case Opcode::Not: case Opcode::CmpEq: case Opcode::CmpNe: case Opcode::CmpLt:
-  case Opcode::CmpLe: case Opcode::CmpGt: case Opcode::CmpGe: case Opcode::Select: case Opcode::Cast:
-  case Opcode::AddPtr: case Opcode::Load: case Opcode::Store: case Opcode::ReduceSum:
-  case Opcode::ReduceMax: case Opcode::ReduceMin: case Opcode::ReduceArgmax:
-  case Opcode::ReduceArgmin: case Opcode::Reduce: case Opcode::ScanSum: case Opcode::Dot:
-  case Opcode::For: case Opcode::If: case Opcode::While: case Opcode::Yield: case Opcode::Condition:
-  case Opcode::Return:
-    return std::nullopt;
+  default: return std::nullopt; // not foldable arithmetic on this type
   }
-  TESSEL_UNREACHABLE("bad opcode");
 }
 
 // Integer ops on values already wrapped to `bits`; the caller wraps the result.
@@ -133,20 +122,8 @@ std::optional<int64_t> int_op(Opcode op, int64_t a, int64_t b, unsigned bits) {
     if (is_bool || b < 0 || uint64_t(b) >= bits)
       return std::nullopt;
     return a >> b; // arithmetic: a is sign-extended
-  case Opcode::Constant: case Opcode::ProgramId: case Opcode::NumPrograms: case Opcode::Arange:
-  case Opcode::Splat: case Opcode::Broadcast: case Opcode::Reshape: case Opcode::ExpandDims:
-  case Opcode::Permute: case Opcode::Fma: case Opcode::Exp: case Opcode::Exp2: case Opcode::Log:
-  case Opcode::Log2: case Opcode::Sqrt: case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos:
-  case Opcode::Erf: case Opcode::Tanh: case Opcode::Sigmoid: case Opcode::Floor: case Opcode::Ceil:
-  case Opcode::CmpEq: case Opcode::CmpNe: case Opcode::CmpLt: case Opcode::CmpLe: case Opcode::CmpGt:
-  case Opcode::CmpGe: case Opcode::Select: case Opcode::Cast: case Opcode::AddPtr: case Opcode::Load:
-  case Opcode::Store: case Opcode::ReduceSum: case Opcode::ReduceMax: case Opcode::ReduceMin:
-  case Opcode::ReduceArgmax: case Opcode::ReduceArgmin: case Opcode::Reduce: case Opcode::ScanSum:
-  case Opcode::Dot: case Opcode::For: case Opcode::If: case Opcode::While: case Opcode::Yield:
-  case Opcode::Condition: case Opcode::Return:
-    return std::nullopt;
+  default: return std::nullopt; // not foldable arithmetic on this type
   }
-  TESSEL_UNREACHABLE("bad opcode");
 }
 
 // Compares a and b (-1, 0, 1), or nothing when unordered (a NaN).

@@ -209,8 +209,9 @@ TEST(CpuElementwise, IntegerDivisionByZeroDoesNotTrap) {
     Buffer out = run_map(*kernel, ins, ScalarKind::I32);
     for (size_t i = 1; i < kN; ++i) {
       int32_t a = int32_t(ins[0].get(i)), b = int32_t(ins[1].get(i));
-      if (b != 0)
+      if (b != 0) {
         ASSERT_EQ(out.get(i), op == Opcode::Div ? a / b : a % b);
+      }
     }
   }
 }

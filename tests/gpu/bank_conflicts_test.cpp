@@ -58,9 +58,11 @@ void expect_conflict_free(const CompiledKernel& k, size_t at_least) {
       std::printf("%s %s %s %u bytes:%s\n", k.name.c_str(), a.what.c_str(), a.store ? "st" : "ld",
                   a.bytes, lanes_of(a).c_str());
     EXPECT_EQ(a.bytes & (a.bytes - 1), 0u) << "access width " << a.bytes;
-    for (int lane = 0; lane < 32; ++lane)
-      if (a.active >> lane & 1)
+    for (int lane = 0; lane < 32; ++lane) {
+      if (a.active >> lane & 1) {
         EXPECT_EQ(a.offsets[lane] % a.bytes, 0u) << k.name << ": misaligned " << a.what;
+      }
+    }
     EXPECT_EQ(conflicts(a), 0) << k.name << " on " << k.target.name() << ": " << a.what
                                << (a.store ? " (store, " : " (load, ") << a.bytes
                                << " bytes) has bank conflicts; lane:offset" << lanes_of(a);

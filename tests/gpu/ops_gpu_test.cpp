@@ -27,8 +27,9 @@ CompiledKernel build(const Kernel& k, std::vector<int64_t> consts, const char* t
   CompiledKernel out = compile(*module->functions.front(), parse_target(target));
   EXPECT_TRUE(out.resources.parsed) << out.info_log;
   EXPECT_EQ(out.resources.spill_stores, 0) << k.name();
-  if (!local_ok)
+  if (!local_ok) {
     EXPECT_EQ(ptx_stats(out.ptx).get("local"), 0) << k.name();
+  }
   return out;
 }
 

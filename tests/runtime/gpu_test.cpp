@@ -86,8 +86,9 @@ TEST(Gpu, CopiesSyncAndAsyncWithEvents) {
   auto a = rt::DeviceBuffer::allocate(n * sizeof(float));
   auto b = rt::DeviceBuffer::allocate(n * sizeof(float));
   EXPECT_EQ(a.kind(), rt::selected_device());
-  if (!on_sim())
+  if (!on_sim()) {
     EXPECT_EQ(rt::pointer_device(a.data()), tessel::DeviceKind::cuda);
+  }
   EXPECT_EQ(rt::pointer_device(host.data()), tessel::DeviceKind::cpu);
   a.copy_from_host(host.data(), n * sizeof(float));
   b.copy_from_device(a, n * sizeof(float));

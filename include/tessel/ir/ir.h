@@ -46,6 +46,7 @@
 #include "tessel/error.h"
 #include "tessel/ir/types.h"
 
+#include <bit>
 #include <functional>
 #include <list>
 #include <memory>
@@ -74,8 +75,72 @@ enum OpTrait : uint32_t {
   ELEMENTWISE = 1u << 2,
   TERMINATOR = 1u << 3,
   CONSTANT_LIKE = 1u << 4,
+  FLOAT_ONLY = 1u << 5,
+  INTEGER_ONLY = 1u << 6,
+  COMPARISON = 1u << 7,
+  // The families (ELEMENTWISE above is one): every op has exactly one.
+  SOURCE = 1u << 8,
+  SHAPE = 1u << 9,
+  MEMORY = 1u << 10,
+  REDUCTION = 1u << 11,
+  SCAN = 1u << 12,
+  CONTRACTION = 1u << 13,
+  CONTROL = 1u << 14,
 };
 inline constexpr int VAR = -1;
+
+// What an op does, as ops.def's family trait says: the unit the backends and analyses dispatch
+// on. Code that handles a whole family (every elementwise op goes through the scalar semantics)
+// switches over this, not over the opcodes.
+enum class OpFamily : uint8_t {
+  Source,
+  Shape,
+  Elementwise,
+  Memory,
+  Reduction,
+  Scan,
+  Contraction,
+  Control,
+};
+
+// The traits column of ops.def, as a constant table (the enum order is the table's order).
+inline constexpr uint32_t kOpTraits[] = {
+#define TESSEL_OP(id, name, operands, results, regions, traits, attrs, verifier) traits,
+#include "tessel/ir/ops.def"
+#undef TESSEL_OP
+};
+
+constexpr bool has_trait(Opcode op, OpTrait t) {
+  return (kOpTraits[static_cast<size_t>(op)] & t) != 0;
+}
+
+constexpr OpFamily family_of(Opcode op) {
+  if (has_trait(op, SOURCE))
+    return OpFamily::Source;
+  if (has_trait(op, SHAPE))
+    return OpFamily::Shape;
+  if (has_trait(op, ELEMENTWISE))
+    return OpFamily::Elementwise;
+  if (has_trait(op, MEMORY))
+    return OpFamily::Memory;
+  if (has_trait(op, REDUCTION))
+    return OpFamily::Reduction;
+  if (has_trait(op, SCAN))
+    return OpFamily::Scan;
+  if (has_trait(op, CONTRACTION))
+    return OpFamily::Contraction;
+  return OpFamily::Control; // the one left (every_op_has_one_family, below)
+}
+
+inline constexpr uint32_t kFamilyTraits =
+    SOURCE | SHAPE | ELEMENTWISE | MEMORY | REDUCTION | SCAN | CONTRACTION | CONTROL;
+constexpr bool every_op_has_one_family() {
+  for (uint32_t t : kOpTraits)
+    if (std::popcount(t & kFamilyTraits) != 1)
+      return false;
+  return true;
+}
+static_assert(every_op_has_one_family(), "every ops.def row needs exactly one family trait");
 
 struct AttrSpec {
   enum class Kind : uint8_t { Int, Float, Num, Ints };
@@ -98,6 +163,7 @@ struct OpInfo {
   OpVerifier verifier;
 
   bool has(OpTrait t) const { return (traits & t) != 0; }
+  OpFamily family() const { return family_of(opcode); }
 };
 const OpInfo& op_info(Opcode op);
 // Null when no op has this text name.
