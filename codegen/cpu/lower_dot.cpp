@@ -3,9 +3,9 @@
 //
 //  1. Widen once: a (MxK) and b (KxN) are written into ct arrays by one vectorizable loop nest
 //     each (f16 -> f32 is exact, and so is bf16 -> f32; i8 sign-extends to i32), so the product
-//     never converts an element more than once. a stays row-major (a stored a in ct is read in
-//     place); b is packed in panels of V columns (see `column_panels`), also when it is f32: a
-//     copy of K*N elements for M*N*K multiply-adds.
+//     never converts an element more than once; an operand stored in ct is read in place. a
+//     stays row-major; b is then packed in panels of V columns (see `column_panels`), also when
+//     it is f32: a vector copy of K*N elements for M*N*K multiply-adds.
 //  2. C = acc, an MxN ct array.
 //  3. For each block of R rows and V columns of C (V = two vector registers of ct, R = 8 where the
 //     host has 32 vector registers, else 4): R vectors of V lanes are loaded into SSA values and
@@ -98,7 +98,7 @@ private:
   // other uses (after an `if` that skipped this dot, say) must not read the array.
   llvm::Value* rows_of(const ir::Value* v);
   // `v`'s elements in ct, in panels of `width` columns, each stored row after row: element
-  // (k, p * width + w) at (p * K + k) * width + w. A micro-kernel then reads its V values of b for
+  // (k, p * width + w) at (p * K + k) * width + w. Packed from `rows_of(v)`. A micro-kernel then reads its V values of b for
   // one k right after those for k - 1, not a row of b further on: rows a power of two apart map
   // to few L1 sets, and a 128-column f32 b unpacked ran 1.5x slower.
   llvm::Value* column_panels(const ir::Value* v, int64_t width);
@@ -161,19 +161,29 @@ llvm::Value* DotLowering::rows_of(const ir::Value* v) {
 }
 
 llvm::Value* DotLowering::column_panels(const ir::Value* v, int64_t width) {
-  const ir::Type* elem = v->type()->element();
+  llvm::Value* rows = rows_of(v);
   int64_t depth = v->type()->dims()[0];
-  int64_t count = v->type()->dims()[1] / width;
+  int64_t cols = v->type()->dims()[1];
   llvm::Value* array = l_.new_array(v->type(), ct_);
-  // The innermost loop walks `width` consecutive columns of v and of the panel: it vectorizes
-  // (also when v is a masked load fused into this loop).
-  const int64_t shape[] = {count, depth, width};
-  l_.loop_nest(shape, [&](const Index& pkw) {
-    llvm::Value* col = b_.CreateAdd(b_.CreateShl(pkw[0], log2_exact(width)), pkw[2], "", true, true);
-    llvm::Value* panel_row =
-        b_.CreateAdd(b_.CreateShl(pkw[0], log2_exact(depth)), pkw[1], "", true, true);
-    b_.CreateStore(widen(l_.element(v, {pkw[1], col}), elem), at(array, panel_row, pkw[2], width));
-  });
+  auto* vty = llvm::FixedVectorType::get(ct_, unsigned(width));
+  const llvm::Align align(ct_->getScalarSizeInBits() / 8);
+  // Explicit vectors: the loop vectorizer would see a loop nest with a panel loop of a few
+  // iterations, which O3 unrolls first and then vectorizes only in part.
+  l_.counted_loop(
+      l_.i64(0), l_.i64(cols / width),
+      [&](llvm::Value* p) {
+        llvm::Value* col = b_.CreateShl(p, log2_exact(width));
+        llvm::Value* first_row = b_.CreateShl(p, log2_exact(depth));
+        l_.counted_loop(
+            l_.i64(0), l_.i64(depth),
+            [&](llvm::Value* k) {
+              llvm::Value* slice = b_.CreateAlignedLoad(vty, at(rows, k, col, cols), align);
+              llvm::Value* panel_row = b_.CreateAdd(first_row, k, "", true, true);
+              b_.CreateAlignedStore(slice, at(array, panel_row, l_.i64(0), width), align);
+            },
+            "pack.k");
+      },
+      "pack.panel");
   return array;
 }
 
