@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <random>
 #include <string>
@@ -196,9 +197,28 @@ struct DotTile {
   int bm, bn, bk;
 };
 
-// One line per (operand type, tile): the cold compile of the first launch (total and its O3
-// share, min and median of 5 fresh kernels) and the run time of C = A @ B at 512x512x512 with
-// that tile (min and median of 7 warm launches).
+// CPU time of the whole process (all threads), in ms: on a loaded machine it counts only the time
+// the work was scheduled, so it is steadier than wall time for single-threaded figures.
+double process_cpu_ms() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
+}
+
+struct MinMedian {
+  std::vector<double> v;
+  void add(double x) { v.push_back(x); }
+  double min() { return *std::min_element(v.begin(), v.end()); }
+  double median() {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  }
+};
+
+// One line per (operand type, tile): the cold compile of the first launch (Kernel's
+// last_compile_times total and its O3 share, and the process CPU time of that launch; min and
+// median of 5 fresh kernels) and the run time of C = A @ B at 512x512x512 with that tile (wall
+// and process CPU time, min and median of 7 warm launches).
 template <class T> void dot_case(const char* type, DotTile t) {
   const int64_t m = 512, n = 512, k = 512;
   MatmulOperands<T> x(m, n, k);
@@ -206,33 +226,37 @@ template <class T> void dot_case(const char* type, DotTile t) {
     kernel.launch({m / t.bm, n / t.bn}, {}, x.c.data(), x.a.data(), x.b.data(), m, n, k, k, n, n,
                   t.bm, t.bn, t.bk);
   };
-  std::vector<double> total, o3;
+  MinMedian total, o3, compile_cpu;
   for (int i = 0; i < 5; ++i) {
     tessel::Kernel fresh_kernel = fresh(samples::matmul());
+    double c0 = process_cpu_ms();
     launch(fresh_kernel);
-    total.push_back(fresh_kernel.last_compile_times().total_ms());
-    o3.push_back(fresh_kernel.last_compile_times().optimize_ms);
+    compile_cpu.add(process_cpu_ms() - c0);
+    total.add(fresh_kernel.last_compile_times().total_ms());
+    o3.add(fresh_kernel.last_compile_times().optimize_ms);
   }
-  std::sort(total.begin(), total.end());
-  std::sort(o3.begin(), o3.end());
   launch(samples::matmul());
-  std::vector<double> run;
+  MinMedian run, run_cpu;
   for (int i = 0; i < 7; ++i) {
+    double c0 = process_cpu_ms();
     auto t0 = Clock::now();
     launch(samples::matmul());
-    run.push_back(ms_since(t0));
+    run.add(ms_since(t0));
+    run_cpu.add(process_cpu_ms() - c0);
   }
-  std::sort(run.begin(), run.end());
   double gflop = 2.0 * double(m) * double(n) * double(k) / 1e9;
-  std::printf("%-5s %3dx%3dx%2d  compile %7.1f / %7.1f ms (O3 %7.1f / %7.1f)  run %7.2f / %7.2f ms "
-              "(%5.1f GFLOP/s)\n",
-              type, t.bm, t.bn, t.bk, total[0], total[total.size() / 2], o3[0], o3[o3.size() / 2],
-              run[0], run[run.size() / 2], gflop / (run[0] / 1e3));
+  std::printf("%-5s %3dx%3dx%3d %7.1f %7.1f %6.1f %6.1f %7.1f %7.1f | %6.2f %6.2f %6.2f %6.2f %6.1f\n",
+              type, t.bm, t.bn, t.bk, total.min(), total.median(), o3.min(), o3.median(),
+              compile_cpu.min(), compile_cpu.median(), run.min(), run.median(), run_cpu.min(),
+              run_cpu.median(), gflop / (run_cpu.min() / 1e3));
 }
 
 void dot_matmul() {
-  std::printf("\n== tl::dot: matmul sample, f32 accumulation, tiles BMxBNxBK; min / median ==\n");
-  std::printf("compile: first launch of 5 fresh kernels; run: 512x512x512, 7 warm launches\n");
+  std::printf("\n== tl::dot: matmul sample, f32 accumulation, tiles BMxBNxBK; min and median ==\n");
+  std::printf("compile: first launch of 5 fresh kernels (ms); run: 512x512x512, 7 warm launches "
+              "(ms; GFLOP/s from the min CPU time)\n");
+  std::printf("%-5s %11s %7s %7s %6s %6s %7s %7s | %6s %6s %6s %6s %6s\n", "type", "tile", "total",
+              "(med)", "O3", "(med)", "cpu", "(med)", "wall", "(med)", "cpu", "(med)", "GF/s");
   for (DotTile t : {DotTile{32, 32, 16}, DotTile{64, 64, 32}, DotTile{128, 128, 32}}) {
     dot_case<tessel::half>("f16", t);
     dot_case<tessel::bfloat16>("bf16", t);
