@@ -47,7 +47,9 @@ MicroTile micro_tile(int vector_bits, unsigned elem_bits, int64_t m, int64_t n) 
 }
 
 // A loop for i in [0, trip) (trip >= 1) whose body maps the carried values to the next ones;
-// returns the values after the last iteration.
+// returns the values after the last iteration. Marked not to be unrolled: its bodies here are
+// already a block of vector code, and unrolling them (by 2 over k, fully over a 32-step pack)
+// only added compile time (O3 and instruction selection) without changing the run time.
 using CarriedBody =
     std::function<std::vector<llvm::Value*>(llvm::Value*, const std::vector<llvm::Value*>&)>;
 std::vector<llvm::Value*> carried_loop(Lowering& l, int64_t trip,
@@ -76,7 +78,12 @@ std::vector<llvm::Value*> carried_loop(Lowering& l, int64_t trip,
   iv->addIncoming(iv_next, latch);
   for (size_t i = 0; i < phis.size(); ++i)
     phis[i]->addIncoming(next[i], latch);
-  b.CreateCondBr(b.CreateICmpSLT(iv_next, b.getInt64(trip)), loop, exit);
+  llvm::BranchInst* back = b.CreateCondBr(b.CreateICmpSLT(iv_next, b.getInt64(trip)), loop, exit);
+  llvm::MDNode* no_unroll =
+      llvm::MDNode::get(l.ctx, llvm::MDString::get(l.ctx, "llvm.loop.unroll.disable"));
+  llvm::MDNode* loop_id = llvm::MDNode::getDistinct(l.ctx, {nullptr, no_unroll});
+  loop_id->replaceOperandWith(0, loop_id);
+  back->setMetadata(llvm::LLVMContext::MD_loop, loop_id);
   b.SetInsertPoint(exit);
   return next;
 }
@@ -98,9 +105,10 @@ private:
   // other uses (after an `if` that skipped this dot, say) must not read the array.
   llvm::Value* rows_of(const ir::Value* v);
   // `v`'s elements in ct, in panels of `width` columns, each stored row after row: element
-  // (k, p * width + w) at (p * K + k) * width + w. Packed from `rows_of(v)`. A micro-kernel then reads its V values of b for
-  // one k right after those for k - 1, not a row of b further on: rows a power of two apart map
-  // to few L1 sets, and a 128-column f32 b unpacked ran 1.5x slower.
+  // (k, p * width + w) at (p * K + k) * width + w; packed from `rows_of(v)`. A micro-kernel then
+  // reads its V values of b for one k right after those for k - 1, not a row of b further on
+  // (rows a power of two apart map to few L1 sets: unpacked, the 128x128x32 f32 matmul of
+  // bench_cpu ran 1.5x slower than the scalar loop nest this file replaced).
   llvm::Value* column_panels(const ir::Value* v, int64_t width);
   // C[ib*R .. +R, jb*V .. +V) += a[ib*R .. +R, :] @ b[:, jb*V .. +V), in registers.
   void micro_kernel(llvm::Value* ib, llvm::Value* jb);
@@ -170,14 +178,16 @@ llvm::Value* DotLowering::column_panels(const ir::Value* v, int64_t width) {
   const llvm::Align align(ct_->getScalarSizeInBits() / 8);
   // Explicit vectors: the loop vectorizer would see a loop nest with a panel loop of a few
   // iterations, which O3 unrolls first and then vectorizes only in part. One flat loop over
-  // (panel, k): a nest with K = 32 was fully unrolled, doubling O3's time for the whole kernel.
-  l_.counted_loop(
-      l_.i64(0), l_.i64(count * depth),
-      [&](llvm::Value* q) {
+  // (panel, k) that is not unrolled: a nest with K = 32 was unrolled fully, doubling O3's time
+  // for the whole kernel.
+  carried_loop(
+      l_, count * depth, {},
+      [&](llvm::Value* q, const std::vector<llvm::Value*>&) {
         llvm::Value* col = b_.CreateShl(b_.CreateLShr(q, log2_exact(depth)), log2_exact(width));
         llvm::Value* k = b_.CreateAnd(q, l_.i64(depth - 1));
         llvm::Value* slice = b_.CreateAlignedLoad(vty, at(rows, k, col, cols), align);
         b_.CreateAlignedStore(slice, at(array, q, l_.i64(0), width), align);
+        return std::vector<llvm::Value*>{};
       },
       "pack");
   return array;
