@@ -216,8 +216,8 @@ struct MinMedian {
 };
 
 // One line per (operand type, tile): the cold compile of the first launch (Kernel's
-// last_compile_times total and its O3 share, and the process CPU time of that launch; min and
-// median of 5 fresh kernels) and the run time of C = A @ B at 512x512x512 with that tile (wall
+// last_compile_times total and its O3 share, and the process CPU time of that launch, which
+// includes one run of the kernel; min and median of 5 fresh kernels) and the run time of C = A @ B at 512x512x512 with that tile (wall
 // and process CPU time, min and median of 7 warm launches).
 template <class T> void dot_case(const char* type, DotTile t) {
   const int64_t m = 512, n = 512, k = 512;
@@ -253,8 +253,9 @@ template <class T> void dot_case(const char* type, DotTile t) {
 
 void dot_matmul() {
   std::printf("\n== tl::dot: matmul sample, f32 accumulation, tiles BMxBNxBK; min and median ==\n");
-  std::printf("compile: first launch of 5 fresh kernels (ms); run: 512x512x512, 7 warm launches "
-              "(ms; GFLOP/s from the min CPU time)\n");
+  std::printf("compile: first launch of 5 fresh kernels (ms; cpu: process CPU time of that launch, "
+              "one run included); run: 512x512x512, 7 warm launches (ms; GFLOP/s from the min CPU "
+              "time)\n");
   std::printf("%-5s %11s %7s %7s %6s %6s %7s %7s | %6s %6s %6s %6s %6s\n", "type", "tile", "total",
               "(med)", "O3", "(med)", "cpu", "(med)", "wall", "(med)", "cpu", "(med)", "GF/s");
   for (DotTile t : {DotTile{32, 32, 16}, DotTile{64, 64, 32}, DotTile{128, 128, 32}}) {
