@@ -180,14 +180,15 @@ llvm::Value* DotLowering::column_panels(const ir::Value* v, int64_t width) {
   // iterations, which O3 unrolls first and then vectorizes only in part. One flat loop over
   // (panel, k) that is not unrolled: a nest with K = 32 was unrolled fully, doubling O3's time
   // for the whole kernel.
+  const std::vector<llvm::Value*> none;
   carried_loop(
-      l_, count * depth, {},
+      l_, count * depth, none,
       [&](llvm::Value* q, const std::vector<llvm::Value*>&) {
         llvm::Value* col = b_.CreateShl(b_.CreateLShr(q, log2_exact(depth)), log2_exact(width));
         llvm::Value* k = b_.CreateAnd(q, l_.i64(depth - 1));
         llvm::Value* slice = b_.CreateAlignedLoad(vty, at(rows, k, col, cols), align);
         b_.CreateAlignedStore(slice, at(array, q, l_.i64(0), width), align);
-        return std::vector<llvm::Value*>{};
+        return none;
       },
       "pack");
   return array;
@@ -254,12 +255,19 @@ void DotLowering::run() {
   l_.loop_nest(acc->type()->dims(), [&](const Index& idx) {
     b_.CreateStore(l_.element(acc, idx), at(c_, idx[0], idx[1], n_));
   });
-  l_.counted_loop(
-      l_.i64(0), l_.i64(m_ / tile_.rows),
-      [&](llvm::Value* ib) {
-        l_.counted_loop(
-            l_.i64(0), l_.i64(n_ / tile_.cols), [&](llvm::Value* jb) { micro_kernel(ib, jb); },
+  // Not unrolled either: one copy of the micro-kernel serves every block of C.
+  const std::vector<llvm::Value*> none;
+  carried_loop(
+      l_, m_ / tile_.rows, none,
+      [&](llvm::Value* ib, const std::vector<llvm::Value*>&) {
+        carried_loop(
+            l_, n_ / tile_.cols, none,
+            [&](llvm::Value* jb, const std::vector<llvm::Value*>&) {
+              micro_kernel(ib, jb);
+              return none;
+            },
             "dot.n");
+        return none;
       },
       "dot.m");
   set_result();
