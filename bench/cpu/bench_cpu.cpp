@@ -254,8 +254,8 @@ template <class T> void dot_case(const char* type, DotTile t) {
 void dot_matmul() {
   std::printf("\n== tl::dot: matmul sample, f32 accumulation, tiles BMxBNxBK; min and median ==\n");
   std::printf("compile: first launch of 5 fresh kernels (ms; cpu: process CPU time of that launch, "
-              "one run included); run: 512x512x512, 7 warm launches (ms; GFLOP/s from the min CPU "
-              "time)\n");
+              "one run included); run: 512x512x512, 7 warm launches (ms; GFLOP per CPU-second from "
+              "the min CPU time)\n");
   std::printf("%-5s %11s %7s %7s %6s %6s %7s %7s | %6s %6s %6s %6s %6s\n", "type", "tile", "total",
               "(med)", "O3", "(med)", "cpu", "(med)", "wall", "(med)", "cpu", "(med)", "GF/s");
   for (DotTile t : {DotTile{32, 32, 16}, DotTile{64, 64, 32}, DotTile{128, 128, 32}}) {
