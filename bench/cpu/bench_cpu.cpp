@@ -1,8 +1,10 @@
 // CPU-backend figures for the foundation: cold compile latency of softmax and layer_norm (by
-// stage), host overhead of a launch of an already compiled empty kernel, and throughput of vector
-// add and softmax against plain -O3 -march=native C++ loops over the same arrays in the same run.
+// stage), host overhead of a launch of an already compiled empty kernel, throughput of vector
+// add and softmax against plain -O3 -march=native C++ loops over the same arrays in the same run,
+// and `tl::dot` (the matmul sample) per operand type and tile shape: cold compile and run time.
 //
 //   build/release/bin/bench_cpu            (TESSEL_CPU_THREADS=1 for single-threaded figures)
+//   build/release/bin/bench_cpu dot        (only the tl::dot section)
 #include "tessel/samples/samples.h"
 #include "tessel/tessel.h"
 
@@ -11,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <random>
 #include <string>
@@ -175,14 +178,107 @@ void throughput() {
               s_tessel, s_plain / s_tessel);
 }
 
+// The matmul sample's operands as `T` (f16, bf16 or f32), accumulated and stored in f32.
+template <class T> struct MatmulOperands {
+  std::vector<T> a, b;
+  std::vector<float> c;
+  MatmulOperands(int64_t m, int64_t n, int64_t k)
+      : a(size_t(m * k)), b(size_t(k * n)), c(size_t(m * n)) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> d(-1, 1);
+    for (T& v : a)
+      v = T(d(rng));
+    for (T& v : b)
+      v = T(d(rng));
+  }
+};
+
+struct DotTile {
+  int bm, bn, bk;
+};
+
+// CPU time of the whole process (all threads), in ms: on a loaded machine it counts only the time
+// the work was scheduled, so it is steadier than wall time for single-threaded figures.
+double process_cpu_ms() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
+}
+
+struct MinMedian {
+  std::vector<double> v;
+  void add(double x) { v.push_back(x); }
+  double min() { return *std::min_element(v.begin(), v.end()); }
+  double median() {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  }
+};
+
+// One line per (operand type, tile): the cold compile of the first launch (Kernel's
+// last_compile_times total and its O3 share, and the process CPU time of that launch, which
+// includes one run of the kernel; min and median of 5 fresh kernels) and the run time of C = A @ B at 512x512x512 with that tile (wall
+// and process CPU time, min and median of 7 warm launches).
+template <class T> void dot_case(const char* type, DotTile t) {
+  const int64_t m = 512, n = 512, k = 512;
+  MatmulOperands<T> x(m, n, k);
+  auto launch = [&](const tessel::Kernel& kernel) {
+    kernel.launch({m / t.bm, n / t.bn}, {}, x.c.data(), x.a.data(), x.b.data(), m, n, k, k, n, n,
+                  t.bm, t.bn, t.bk);
+  };
+  MinMedian total, o3, compile_cpu;
+  for (int i = 0; i < 5; ++i) {
+    tessel::Kernel fresh_kernel = fresh(samples::matmul());
+    double c0 = process_cpu_ms();
+    launch(fresh_kernel);
+    compile_cpu.add(process_cpu_ms() - c0);
+    total.add(fresh_kernel.last_compile_times().total_ms());
+    o3.add(fresh_kernel.last_compile_times().optimize_ms);
+  }
+  launch(samples::matmul());
+  MinMedian run, run_cpu;
+  for (int i = 0; i < 7; ++i) {
+    double c0 = process_cpu_ms();
+    auto t0 = Clock::now();
+    launch(samples::matmul());
+    run.add(ms_since(t0));
+    run_cpu.add(process_cpu_ms() - c0);
+  }
+  double gflop = 2.0 * double(m) * double(n) * double(k) / 1e9;
+  std::printf("%-5s %3dx%3dx%3d %7.1f %7.1f %6.1f %6.1f %7.1f %7.1f | %6.2f %6.2f %6.2f %6.2f %6.1f\n",
+              type, t.bm, t.bn, t.bk, total.min(), total.median(), o3.min(), o3.median(),
+              compile_cpu.min(), compile_cpu.median(), run.min(), run.median(), run_cpu.min(),
+              run_cpu.median(), gflop / (run_cpu.min() / 1e3));
+}
+
+void dot_matmul() {
+  std::printf("\n== tl::dot: matmul sample, f32 accumulation, tiles BMxBNxBK; min and median ==\n");
+  std::printf("compile: first launch of 5 fresh kernels (ms; cpu: process CPU time of that launch, "
+              "one run included); run: 512x512x512, 7 warm launches (ms; GFLOP per CPU-second from "
+              "the min CPU time)\n");
+  std::printf("%-5s %11s %7s %7s %6s %6s %7s %7s | %6s %6s %6s %6s %6s\n", "type", "tile", "total",
+              "(med)", "O3", "(med)", "cpu", "(med)", "wall", "(med)", "cpu", "(med)", "GF/s");
+  for (DotTile t : {DotTile{32, 32, 16}, DotTile{64, 64, 32}, DotTile{128, 128, 32}}) {
+    dot_case<tessel::half>("f16", t);
+    dot_case<tessel::bfloat16>("bf16", t);
+    dot_case<float>("f32", t);
+  }
+}
+
 } // namespace
 
-int main() {
+int main(int argc, char** argv) {
   // Cold compiles must compile: keep the disk cache out of it (bench/cache measures warm starts).
   ::setenv("TESSEL_CACHE_DISABLE", "1", /*overwrite=*/0);
   std::printf("%s\n\n", tessel::build_id().c_str());
+  // `bench_cpu dot` runs only the tl::dot section.
+  if (argc > 1 && std::string(argv[1]) == "dot") {
+    dot_matmul();
+    return 0;
+  }
   cold_compile();
   launch_overhead();
   throughput();
+  dot_matmul();
   return 0;
 }

@@ -21,6 +21,7 @@ struct HostTarget {
   std::string cpu;
   std::string features;
   bool has_avx2 = false;
+  int vector_bits = 128; // the widest vector registers: 512 (AVX-512F), 256 (AVX), else 128
 };
 const HostTarget& host_target();
 // A target machine for the host (not thread-safe: one per compile).

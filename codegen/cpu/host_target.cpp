@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace tessel::codegen::cpu::detail {
 
 const HostTarget& host_target() {
@@ -27,6 +29,8 @@ const HostTarget& host_target() {
       features += (enabled ? "+" : "-") + name.str();
       if (name == "avx2" && enabled)
         h.has_avx2 = true;
+      if (enabled && (name == "avx512f" || name == "avx"))
+        h.vector_bits = std::max(h.vector_bits, name == "avx512f" ? 512 : 256);
     }
     h.features = std::move(features);
     return h;
