@@ -36,8 +36,13 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# In CI (CI=true) warnings in tessel's own code are errors.
+configure_flags=()
+if [[ "${CI:-}" == "true" ]]; then
+  configure_flags+=(-DTESSEL_WERROR=ON)
+fi
 if [[ ! -f "build/$preset/build.ninja" ]]; then
-  cmake --preset "$preset" >/dev/null
+  cmake --preset "$preset" "${configure_flags[@]}" >/dev/null
 fi
 cmake --build --preset "$preset"
 
