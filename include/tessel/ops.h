@@ -1,0 +1,4 @@
+// tessel::ops: the standard library of fused ML operators (docs/stdlib.md), one header per family.
+#pragma once
+
+#include "tessel/ops/softmax.h"
