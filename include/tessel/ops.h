@@ -1,4 +1,5 @@
 // tessel::ops: the standard library of fused ML operators (docs/stdlib.md), one header per family.
 #pragma once
 
+#include "tessel/ops/norms.h"
 #include "tessel/ops/softmax.h"

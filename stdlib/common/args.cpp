@@ -151,9 +151,11 @@ int block_for(const OpSite& s, int64_t cols, int max_block, int requested) {
   return int(b);
 }
 
+int num_warps_for(int block) { return std::clamp(block / 256, 1, 16); }
+
 LaunchOptions launch_options(int block, Stream* stream) {
   LaunchOptions o;
-  o.num_warps = std::clamp(block / 256, 1, 8);
+  o.num_warps = num_warps_for(block);
   o.stream = stream;
   return o;
 }

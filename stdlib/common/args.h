@@ -50,7 +50,9 @@ void check_row_stats(const OpSite& s, const char* arg, const TensorView& v, int6
 // Block-size heuristic: the next power of two of `cols`, at least 16 (one 16-byte access per
 // thread row), at most `max_block`; `requested` (a power of two) overrides it when non-zero.
 int block_for(const OpSite& s, int64_t cols, int max_block, int requested);
-// num_warps heuristic: one warp per 256 columns of the block, between 1 and 8.
+// num_warps heuristic: one warp per 256 elements of the block (8 f32 per thread), between 1 and
+// 16, so that a whole row in registers stays at 64 values per thread or fewer.
+int num_warps_for(int block);
 LaunchOptions launch_options(int block, Stream* stream);
 // The grid at the caller's line, so that launch errors name it too.
 GridAt grid_at(const OpSite& s, int64_t x, int64_t y = 1);

@@ -10,3 +10,15 @@ const Kernel& softmax_forward_kernel();
 const Kernel& softmax_backward_kernel();
 
 } // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// Params: y, residual_out, mean, rstd, x, residual, weight, bias, strides..., n, eps,
+// LAYER, RESIDUAL, BLOCK.
+const Kernel& norm_forward_kernel();
+// Params: dx, dy, x, weight, mean, rstd, strides..., n, LAYER, BLOCK.
+const Kernel& norm_backward_kernel();
+// Params: dweight, dbias, dy, x, mean, rstd, strides..., rows, n, LAYER, ROWS, BLOCK.
+const Kernel& norm_weight_grad_kernel();
+
+} // namespace tessel::ops::detail

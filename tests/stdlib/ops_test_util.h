@@ -179,14 +179,16 @@ inline double rtol_for(DType t) {
   return t == DType::f32 ? 2e-5 : t == DType::f16 ? 2e-3 : 1.6e-2;
 }
 
+// `atol` adds an absolute floor for results that cancel to (near) zero, such as the gradient of a
+// one-element norm; it is stated where a test uses it.
 inline void expect_close(const std::vector<double>& got, const std::vector<double>& want, double rtol,
-                         const std::string& what) {
+                         const std::string& what, double atol = 0) {
   ASSERT_EQ(got.size(), want.size()) << what;
   double scale = 0;
   for (double w : want)
     scale = std::max(scale, std::fabs(w));
   for (size_t i = 0; i < got.size(); ++i)
-    ASSERT_LE(std::fabs(got[i] - want[i]), rtol * (std::fabs(want[i]) + 0.01 * scale))
+    ASSERT_LE(std::fabs(got[i] - want[i]), rtol * (std::fabs(want[i]) + 0.01 * scale) + atol)
         << what << ": element " << i << " is " << got[i] << ", expected " << want[i];
 }
 

@@ -5,6 +5,7 @@
 #include "ops_test_util.h"
 
 #include "gpu/gpu_test_util.h"
+#include "stdlib/common/args.h"
 #include "stdlib/common/kernels.h"
 #include "support/expect_error.h"
 #include "tessel/ops.h"
@@ -209,7 +210,7 @@ TEST(SoftmaxPtx, NoSpills) {
         for (int64_t block : {1024, 4096}) {
           auto module = trace_dsl(*k, {/*LOG=*/looped, looped, block}, DType::bf16);
           codegen::gpu::CompileOptions opts;
-          opts.num_warps = std::clamp(int(block / 256), 1, 8);
+          opts.num_warps = ops::detail::num_warps_for(int(block));
           auto out = codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
           EXPECT_TRUE(out.resources.parsed) << out.info_log;
           EXPECT_EQ(out.resources.spill_stores, 0) << k->name() << " " << target << " " << block;
