@@ -1,5 +1,6 @@
 // tessel::ops: the standard library of fused ML operators (docs/stdlib.md), one header per family.
 #pragma once
 
+#include "tessel/ops/activations.h"
 #include "tessel/ops/norms.h"
 #include "tessel/ops/softmax.h"

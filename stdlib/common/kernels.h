@@ -22,3 +22,15 @@ const Kernel& norm_backward_kernel();
 const Kernel& norm_weight_grad_kernel();
 
 } // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// The activation of activation_forward_kernel / activation_backward_kernel (their ACT parameter).
+enum class Activation : int { silu = 0, gelu_erf = 1, gelu_tanh = 2 };
+
+// Params: y, gate, up, strides..., n, ACT, GATED, BLOCK. Grid: (rows, column blocks).
+const Kernel& activation_forward_kernel();
+// Params: dgate, dup, gate, up, dy, strides..., n, ACT, GATED, BLOCK.
+const Kernel& activation_backward_kernel();
+
+} // namespace tessel::ops::detail
