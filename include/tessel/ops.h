@@ -3,4 +3,5 @@
 
 #include "tessel/ops/activations.h"
 #include "tessel/ops/norms.h"
+#include "tessel/ops/pooling.h"
 #include "tessel/ops/softmax.h"

@@ -34,3 +34,12 @@ const Kernel& activation_forward_kernel();
 const Kernel& activation_backward_kernel();
 
 } // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// Params: y, x, mask, strides..., seq, hidden, SEQ, BLOCK. Grid: (batch, hidden blocks).
+const Kernel& mean_pool_kernel();
+// Params: y, x, y_stride, x_stride, n, eps, LOOPED, BLOCK.
+const Kernel& l2_normalize_kernel();
+
+} // namespace tessel::ops::detail
