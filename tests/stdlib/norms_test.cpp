@@ -307,6 +307,8 @@ TEST(NormsPtx, NoSpills) {
       EXPECT_EQ(out.resources.spill_stores, 0) << what;
       EXPECT_EQ(out.resources.spill_loads, 0) << what;
       EXPECT_EQ(codegen::gpu::ptx_stats(out.ptx).get("local"), 0) << what;
+      // bf16 rows with 16-byte aligned pointers and strides: 16-byte loads.
+      EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("ld.global.v4"), 0) << what;
     }
 }
 

@@ -216,7 +216,30 @@ TEST(SoftmaxPtx, NoSpills) {
           EXPECT_EQ(out.resources.spill_stores, 0) << k->name() << " " << target << " " << block;
           EXPECT_EQ(out.resources.spill_loads, 0) << k->name() << " " << target << " " << block;
           EXPECT_EQ(codegen::gpu::ptx_stats(out.ptx).get("local"), 0) << k->name();
+          // bf16 rows with 16-byte aligned pointers and strides: 16-byte loads.
+          EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("ld.global.v4"), 0) << k->name();
         }
+}
+
+} // namespace
+} // namespace tessel::testing
+
+namespace tessel::testing {
+namespace {
+
+// y may be x: each program reads its row (or column block) before writing it.
+TEST(Softmax, InPlace) {
+  for (DeviceKind dev : {DeviceKind::cpu, DeviceKind::sim}) {
+    if (dev == DeviceKind::sim && !sim_device_ready())
+      continue;
+    for (int block_cols : {0, 16}) {
+      auto x0 = random_values(3 * 40, 21);
+      TestTensor x(dev, DType::f32, {3, 40}, x0);
+      ops::softmax(x.view(), x.view(), {.block_cols = block_cols});
+      expect_close(x.values(), softmax_ref(rounded(x0, DType::f32), 40, false), 2e-5,
+                   std::string("in-place softmax on ") + device_kind_name(dev));
+    }
+  }
 }
 
 } // namespace
