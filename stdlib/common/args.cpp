@@ -129,9 +129,12 @@ void check_row_stats(const OpSite& s, const char* arg, const TensorView& v, int6
   if (n != rows)
     s.fail(fmt::format("{} has shape {} ({} elements) but x has {} rows; expected one f32 per row",
                        arg, shape_str(v), n, rows));
-  for (int i = v.rank - 1, expected = 1; i >= 0; expected *= int(v.shape[i]), --i)
+  int64_t expected = 1;
+  for (int i = v.rank - 1; i >= 0; --i) {
     if (v.shape[i] != 1 && v.strides[i] != expected)
       s.fail(fmt::format("{} has strides {}; expected a contiguous tensor", arg, strides_str(v)));
+    expected *= v.shape[i];
+  }
   if (rows > 0 && v.data == nullptr)
     s.fail(fmt::format("{} has a null data pointer", arg));
 }

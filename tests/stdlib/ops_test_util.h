@@ -40,56 +40,40 @@ inline std::vector<double> random_values(size_t n, uint32_t seed, double lo = -3
   return v;
 }
 
+// Only the dtypes the ops take (f32, f16, bf16, and i32 for masks); anything else is a test bug.
 inline void encode(DType t, double v, unsigned char* out) {
-  switch (t) {
-  case DType::f32: {
+  if (t == DType::f32) {
     float f = float(v);
     std::memcpy(out, &f, 4);
-    return;
-  }
-  case DType::f16: {
-    uint16_t b = float_to_half(float(v));
+  } else if (t == DType::f16 || t == DType::bf16) {
+    uint16_t b = t == DType::f16 ? float_to_half(float(v)) : float_to_bfloat16(float(v));
     std::memcpy(out, &b, 2);
-    return;
-  }
-  case DType::bf16: {
-    uint16_t b = float_to_bfloat16(float(v));
-    std::memcpy(out, &b, 2);
-    return;
-  }
-  case DType::i32: {
-    int32_t i = int32_t(v);
+  } else if (t == DType::i32) {
+    int32_t i = std::isnan(v) ? -1 : int32_t(v);
     std::memcpy(out, &i, 4);
-    return;
-  }
-  default:
-    FAIL() << "test helper: unsupported dtype";
+  } else {
+    ADD_FAILURE() << "test helper: unsupported dtype " << dtype_name(t);
   }
 }
 
 inline double decode(DType t, const unsigned char* in) {
-  uint16_t b;
-  switch (t) {
-  case DType::f32: {
+  if (t == DType::f32) {
     float f;
     std::memcpy(&f, in, 4);
     return f;
   }
-  case DType::f16:
+  if (t == DType::f16 || t == DType::bf16) {
+    uint16_t b;
     std::memcpy(&b, in, 2);
-    return half_to_float(b);
-  case DType::bf16:
-    std::memcpy(&b, in, 2);
-    return bfloat16_to_float(b);
-  case DType::i32: {
+    return t == DType::f16 ? half_to_float(b) : bfloat16_to_float(b);
+  }
+  if (t == DType::i32) {
     int32_t i;
     std::memcpy(&i, in, 4);
     return i;
   }
-  default:
-    ADD_FAILURE() << "test helper: unsupported dtype";
-    return 0;
-  }
+  ADD_FAILURE() << "test helper: unsupported dtype " << dtype_name(t);
+  return 0;
 }
 
 // A tensor on the host (DeviceKind::cpu) or the simulated device, with `pad` extra elements at
