@@ -13,7 +13,7 @@ namespace {
 using detail::OpSite;
 using detail::Rows;
 
-constexpr int kMaxRow = 16384; // a row is normalised in registers: 64 f32 per thread at 8 warps
+constexpr int kMaxBlock = 16384; // one row block in registers: 32 f32 per thread at 16 warps
 constexpr int kGradRows = 16;  // rows per tile of the weight-gradient kernel
 constexpr int kGradBlock = 256; // columns per program of the weight-gradient kernel
 
@@ -28,13 +28,12 @@ struct Forward {
   const TensorView* mean;
   const TensorView* rstd;
   float eps;
+  int block_cols;
 };
 
-int block_for_row(const OpSite& s, const Rows& r) {
-  if (r.cols > kMaxRow)
-    s.fail(fmt::format("x has rows of {} columns; this version normalises rows of up to {} columns "
-                       "(one block of registers per row)", r.cols, kMaxRow));
-  return detail::block_for(s, r.cols, kMaxRow, 0);
+// One block per row up to kMaxBlock columns; longer rows loop over blocks of kMaxBlock.
+int block_for_row(const OpSite& s, const Rows& r, int requested) {
+  return detail::block_for(s, r.cols, kMaxBlock, requested);
 }
 
 void check_row_tensor(const OpSite& s, const char* arg, const TensorView& v, const TensorView& x) {
@@ -64,7 +63,7 @@ void run_forward(const OpSite& s, const Forward& f, Stream* stream) {
   }
   detail::check_row_stats(s, "rstd", *f.rstd, xr.rows);
   detail::check_device(s, "rstd", *f.rstd, "x", x);
-  int block = block_for_row(s, xr);
+  int block = block_for_row(s, xr, f.block_cols);
   if (xr.empty())
     return;
   // Absent tensors are never read or written (LAYER / RESIDUAL are 0); any valid view stands in.
@@ -74,7 +73,7 @@ void run_forward(const OpSite& s, const Forward& f, Stream* stream) {
       detail::grid_at(s, xr.rows), detail::launch_options(block, stream), *f.y, residual_out,
       f.mean ? *f.mean : *f.rstd, *f.rstd, x, residual, *f.weight, f.bias ? *f.bias : *f.weight,
       yr.stride, ror.stride, xr.stride, rr.stride, xr.cols, f.eps, int(f.bias != nullptr),
-      int(f.residual != nullptr), block);
+      int(f.residual != nullptr), int(xr.cols > block), block);
 }
 
 // The tensors of one backward call; mean and dbias are null for RMS norm.
@@ -87,6 +86,7 @@ struct Backward {
   const TensorView* dx;
   const TensorView* dweight;
   const TensorView* dbias;
+  int block_cols;
 };
 
 void run_backward(const OpSite& s, const Backward& b, Stream* stream) {
@@ -108,7 +108,7 @@ void run_backward(const OpSite& s, const Backward& b, Stream* stream) {
   }
   detail::check_row_stats(s, "rstd", *b.rstd, xr.rows);
   detail::check_device(s, "rstd", *b.rstd, "x", x);
-  int block = block_for_row(s, xr);
+  int block = block_for_row(s, xr, b.block_cols);
   if (xr.cols == 0)
     return;
   bool layer = b.mean != nullptr;
@@ -117,7 +117,8 @@ void run_backward(const OpSite& s, const Backward& b, Stream* stream) {
     detail::norm_backward_kernel().launch(detail::grid_at(s, xr.rows),
                                           detail::launch_options(block, stream), *b.dx, *b.dy, x,
                                           *b.weight, mean, *b.rstd, dxr.stride, dyr.stride,
-                                          xr.stride, xr.cols, int(layer), block);
+                                          xr.stride, xr.cols, int(layer),
+                                          int(xr.cols > block), block);
   // With no rows the gradients are sums of nothing: the kernel writes zeros. Its row pointers are
   // never dereferenced then, but must not be null: the weight stands in for them.
   const TensorView& dy = xr.rows > 0 ? *b.dy : *b.weight;
@@ -138,27 +139,29 @@ void rms_norm(const TensorView& x, const TensorView& weight, const TensorView& y
               const TensorView& rstd, const RmsNormOptions& o, Stream* stream,
               std::source_location where) {
   run_forward({"rms_norm", where},
-              {&x, nullptr, &weight, nullptr, &y, nullptr, nullptr, &rstd, o.eps}, stream);
+              {&x, nullptr, &weight, nullptr, &y, nullptr, nullptr, &rstd, o.eps, o.block_cols}, stream);
 }
 
 void add_rms_norm(const TensorView& x, const TensorView& residual, const TensorView& weight,
                   const TensorView& y, const TensorView& residual_out, const TensorView& rstd,
                   const RmsNormOptions& o, Stream* stream, std::source_location where) {
   run_forward({"add_rms_norm", where},
-              {&x, &residual, &weight, nullptr, &y, &residual_out, nullptr, &rstd, o.eps}, stream);
+              {&x, &residual, &weight, nullptr, &y, &residual_out, nullptr, &rstd, o.eps,
+               o.block_cols}, stream);
 }
 
 void rms_norm_backward(const TensorView& dy, const TensorView& x, const TensorView& weight,
                        const TensorView& rstd, const TensorView& dx, const TensorView& dweight,
-                       const RmsNormOptions&, Stream* stream, std::source_location where) {
+                       const RmsNormOptions& o, Stream* stream, std::source_location where) {
   run_backward({"rms_norm_backward", where},
-               {&dy, &x, &weight, nullptr, &rstd, &dx, &dweight, nullptr}, stream);
+               {&dy, &x, &weight, nullptr, &rstd, &dx, &dweight, nullptr, o.block_cols}, stream);
 }
 
 void layer_norm(const TensorView& x, const TensorView& weight, const TensorView& bias,
                 const TensorView& y, const TensorView& mean, const TensorView& rstd,
                 const LayerNormOptions& o, Stream* stream, std::source_location where) {
-  run_forward({"layer_norm", where}, {&x, nullptr, &weight, &bias, &y, nullptr, &mean, &rstd, o.eps},
+  run_forward({"layer_norm", where}, {&x, nullptr, &weight, &bias, &y, nullptr, &mean, &rstd, o.eps,
+               o.block_cols},
               stream);
 }
 
@@ -167,15 +170,16 @@ void add_layer_norm(const TensorView& x, const TensorView& residual, const Tenso
                     const TensorView& mean, const TensorView& rstd, const LayerNormOptions& o,
                     Stream* stream, std::source_location where) {
   run_forward({"add_layer_norm", where},
-              {&x, &residual, &weight, &bias, &y, &residual_out, &mean, &rstd, o.eps}, stream);
+              {&x, &residual, &weight, &bias, &y, &residual_out, &mean, &rstd, o.eps,
+               o.block_cols}, stream);
 }
 
 void layer_norm_backward(const TensorView& dy, const TensorView& x, const TensorView& weight,
                          const TensorView& mean, const TensorView& rstd, const TensorView& dx,
                          const TensorView& dweight, const TensorView& dbias,
-                         const LayerNormOptions&, Stream* stream, std::source_location where) {
+                         const LayerNormOptions& o, Stream* stream, std::source_location where) {
   run_backward({"layer_norm_backward", where},
-               {&dy, &x, &weight, &mean, &rstd, &dx, &dweight, &dbias}, stream);
+               {&dy, &x, &weight, &mean, &rstd, &dx, &dweight, &dbias, o.block_cols}, stream);
 }
 
 } // namespace tessel::ops

@@ -2,7 +2,8 @@
 // against f64 references written here: the forward from its definition, dx from central finite
 // differences of that forward (independent of the kernel's closed form), dweight / dbias from
 // their definitions; CPU at 1, 7, 1000, 4096 and 16384 columns in f32/f16/bf16 with padded rows;
-// the simulated device on small shapes; bad input; PTX for sm_80 / sm_90a unspilled.
+// rows longer than one block (20000 columns, and small blocks forced with block_cols); the
+// simulated device on small shapes; bad input; PTX for sm_80 / sm_90a unspilled.
 #include "ops_test_util.h"
 
 #include "gpu/gpu_test_util.h"
@@ -41,6 +42,7 @@ void row_ref(const double* h, int64_t n, bool layer, double eps, const std::vect
 
 struct Case {
   int64_t rows, cols, pad = 0;
+  int block_cols = 0; // 0: the heuristic; smaller than cols: the looped path
 };
 
 struct Setup {
@@ -63,15 +65,17 @@ void check_forward(const Setup& st, Case c) {
   auto ro = TestTensor::poisoned(st.dev, st.t, {c.rows, n}, c.pad);
   auto mean = TestTensor::poisoned(st.dev, DType::f32, {c.rows});
   auto rstd = TestTensor::poisoned(st.dev, DType::f32, {c.rows});
+  ops::LayerNormOptions lo{.block_cols = c.block_cols};
+  ops::RmsNormOptions ro_opts{.block_cols = c.block_cols};
   if (st.layer && st.residual)
     ops::add_layer_norm(x.view(), res.view(), w.view(), b.view(), y.view(), ro.view(), mean.view(),
-                        rstd.view());
+                        rstd.view(), lo);
   else if (st.layer)
-    ops::layer_norm(x.view(), w.view(), b.view(), y.view(), mean.view(), rstd.view());
+    ops::layer_norm(x.view(), w.view(), b.view(), y.view(), mean.view(), rstd.view(), lo);
   else if (st.residual)
-    ops::add_rms_norm(x.view(), res.view(), w.view(), y.view(), ro.view(), rstd.view());
+    ops::add_rms_norm(x.view(), res.view(), w.view(), y.view(), ro.view(), rstd.view(), ro_opts);
   else
-    ops::rms_norm(x.view(), w.view(), y.view(), rstd.view());
+    ops::rms_norm(x.view(), w.view(), y.view(), rstd.view(), ro_opts);
 
   std::vector<double> h = x0, want(h.size()), want_mean, want_rstd;
   if (st.residual)
@@ -102,7 +106,7 @@ TEST(Norms, ForwardCpu) {
     for (bool layer : {false, true})
       for (bool residual : {false, true})
         for (Case c : {Case{1, 1}, Case{3, 7}, Case{2, 1000}, Case{1, 4096}, Case{2, 16384},
-                       Case{4, 33, 3}})
+                       Case{1, 20000}, Case{4, 33, 3}, Case{3, 1000, 0, 256}, Case{2, 33, 3, 16}})
           check_forward({DeviceKind::cpu, t, layer, residual}, c);
 }
 
@@ -111,7 +115,7 @@ TEST(Norms, ForwardSimulatedDevice) {
   for (DType t : {DType::f32, DType::bf16})
     for (bool layer : {false, true})
       for (bool residual : {false, true})
-        for (Case c : {Case{3, 7}, Case{2, 100, 4}})
+        for (Case c : {Case{3, 7}, Case{2, 100, 4}, Case{2, 100, 4, 32}})
           check_forward({DeviceKind::sim, t, layer, residual}, c);
 }
 
@@ -136,9 +140,10 @@ void check_backward(const Setup& st, Case c) {
   auto db = TestTensor::poisoned(st.dev, DType::f32, {n});
   if (st.layer)
     ops::layer_norm_backward(dy.view(), x.view(), w.view(), mean.view(), rstd.view(), dx.view(),
-                             dw.view(), db.view());
+                             dw.view(), db.view(), {.block_cols = c.block_cols});
   else
-    ops::rms_norm_backward(dy.view(), x.view(), w.view(), rstd.view(), dx.view(), dw.view());
+    ops::rms_norm_backward(dy.view(), x.view(), w.view(), rstd.view(), dx.view(), dw.view(),
+                           {.block_cols = c.block_cols});
 
   // dx: central differences of L(h) = sum(dy * y(h)) row by row; dweight, dbias: definitions.
   std::vector<double> want_dx(x0.size()), want_dw(size_t(n), 0.0), want_db(size_t(n), 0.0);
@@ -181,14 +186,14 @@ void check_backward(const Setup& st, Case c) {
 TEST(Norms, BackwardCpu) {
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (bool layer : {false, true})
-      for (Case c : {Case{1, 1}, Case{3, 7}, Case{37, 300, 2}, Case{2, 1000}})
+      for (Case c : {Case{1, 1}, Case{3, 7}, Case{37, 300, 2}, Case{2, 1000}, Case{3, 600, 0, 128}})
         check_backward({DeviceKind::cpu, t, layer, false}, c);
 }
 
 TEST(Norms, BackwardSimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
   for (bool layer : {false, true})
-    for (Case c : {Case{3, 7}, Case{19, 40, 2}})
+    for (Case c : {Case{3, 7}, Case{19, 40, 2}, Case{3, 40, 2, 16}})
       check_backward({DeviceKind::sim, DType::f32, layer, false}, c);
 }
 
@@ -262,14 +267,6 @@ TEST(NormsErrors, ResidualShape) {
       {"add_rms_norm: residual has shape [3, 4] but x has shape [3, 8]; expected the same shape"});
 }
 
-TEST(NormsErrors, RowTooLong) {
-  std::vector<float> buf(20000), w(20000), rstd(1);
-  TensorView x(buf.data(), {1, 20000});
-  expect_error([&] { ops::rms_norm(x, TensorView(w.data(), {20000}), x, TensorView(rstd.data(), {1})); },
-               {"rms_norm: x has rows of 20000 columns; this version normalises rows of up to "
-                "16384 columns"});
-}
-
 TEST(NormsErrors, NonContiguousRows) {
   std::vector<float> buf(64), w(4), rstd(16), dw(4);
   TensorView x(buf.data(), {16, 4});
@@ -289,11 +286,13 @@ TEST(NormsPtx, NoSpills) {
   };
   std::vector<K> kernels;
   for (int64_t layer : {0, 1}) {
-    for (int64_t block : {1024, 4096, 16384}) {
-      int warps = ops::detail::num_warps_for(int(block));
-      kernels.push_back({&ops::detail::norm_forward_kernel(), {layer, /*RESIDUAL=*/1, block}, warps});
-      kernels.push_back({&ops::detail::norm_backward_kernel(), {layer, block}, warps});
-    }
+    for (int64_t looped : {0, 1})
+      for (int64_t block : {1024, 4096, 16384}) {
+        int warps = ops::detail::num_warps_for(int(block));
+        kernels.push_back(
+            {&ops::detail::norm_forward_kernel(), {layer, /*RESIDUAL=*/1, looped, block}, warps});
+        kernels.push_back({&ops::detail::norm_backward_kernel(), {layer, looped, block}, warps});
+      }
     kernels.push_back({&ops::detail::norm_weight_grad_kernel(), {layer, 16, 256}, 4});
   }
   for (const K& k : kernels)

@@ -7,8 +7,9 @@
 // The add_ forms first sum h = x + residual, write h to residual_out (the next block's residual)
 // and normalise h. mean and rstd are f32, one per row, written for the backward. x, y, residual and
 // residual_out are f32, f16 or bf16 of rank >= 1 (rows of contiguous elements, any row stride);
-// weight and bias are contiguous f32/f16/bf16 vectors of the row length. Math is f32. A row is
-// normalised in one block of registers, so rows are at most 16384 columns in this version.
+// weight and bias are contiguous f32/f16/bf16 vectors of the row length. Math is f32. A row of up
+// to 16384 columns is read once into registers and written once; a longer row is read twice
+// (statistics, then y) and written once.
 //
 // The backward takes the forward's input (h for the add_ forms), its statistics and dy, writes
 // dx (for add_ forms, also the gradient of residual; add residual_out's own gradient to it) and
@@ -24,9 +25,13 @@ namespace tessel::ops {
 
 struct RmsNormOptions {
   float eps = 1e-6f;
+  // Columns per block; 0 picks it from the shape (the next power of two of the row, at most
+  // 16384). A power of two; rows longer than it loop over blocks. Tests set it small.
+  int block_cols = 0;
 };
 struct LayerNormOptions {
   float eps = 1e-5f;
+  int block_cols = 0; // as RmsNormOptions::block_cols
 };
 
 void rms_norm(const TensorView& x, const TensorView& weight, const TensorView& y,
