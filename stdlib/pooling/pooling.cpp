@@ -25,6 +25,12 @@ constexpr int kL2MaxBlock = 4096;
 
 tl::Tensor i64(const tl::Tensor& t) { return t.to(DType::i64); }
 
+// max(norm, eps) that keeps a NaN norm NaN: tl::maximum(NaN, eps) gives eps (on the CPU and the
+// simulated device alike), which turned a NaN row into x / eps, huge finite garbage.
+tl::Tensor at_least(const tl::Tensor& norm, const tl::Tensor& eps) {
+  return tl::where(norm < eps, eps, norm);
+}
+
 } // namespace
 
 namespace detail {
@@ -68,7 +74,7 @@ const Kernel& l2_normalize_kernel() {
         auto cols = tl::arange(0, BLOCK);
         if (!LOOPED) {
           auto v = tl::load(xr + cols, cols < n, 0.0).to(DType::f32);
-          auto norm = tl::maximum(tl::sqrt(tl::sum(v * v, 0)), eps);
+          auto norm = at_least(tl::sqrt(tl::sum(v * v, 0)), eps);
           tl::store(yr + cols, v / norm, cols < n);
           return;
         }
@@ -77,7 +83,7 @@ const Kernel& l2_normalize_kernel() {
           auto v = tl::load(xr + k + cols, k + cols < n, 0.0).to(DType::f32);
           sq = sq + tl::sum(v * v, 0);
         });
-        auto norm = tl::maximum(tl::sqrt(sq), eps);
+        auto norm = at_least(tl::sqrt(sq), eps);
         tl::for_range(0, n, BLOCK, [&](tl::Int k) {
           auto v = tl::load(xr + k + cols, k + cols < n, 0.0).to(DType::f32);
           tl::store(yr + k + cols, v / norm, k + cols < n);
