@@ -74,13 +74,15 @@ const Kernel& norm_forward_kernel() {
         };
         // Rows longer than BLOCK: one pass merges each block's (count, mean, M2) into the running
         // ones (Chan, Golub and LeVeque's pairwise update, which keeps the variance accurate when
-        // the mean is large, unlike sum and sum of squares); a second pass writes y.
+        // the mean is large, unlike sum and sum of squares); a second pass writes y. residual_out
+        // is written in the second pass, after the block's x and residual are read, so that it
+        // may be the residual itself (an in-place residual stream).
         auto looped = [&] {
           tl::Tensor count = tl::scalar(0.0, DType::f32), mu = tl::scalar(0.0, DType::f32);
           tl::Tensor m2 = tl::scalar(0.0, DType::f32);
           tl::for_range(0, n, BLOCK, [&](tl::Int k) {
             auto c = k + cols;
-            auto v = input(c, /*write_residual=*/true);
+            auto v = input(c, /*write_residual=*/false);
             if (!LAYER) {
               m2 = m2 + tl::sum(v * v, 0);
               return;
@@ -97,7 +99,7 @@ const Kernel& norm_forward_kernel() {
           Stats st{mu, tl::rsqrt(m2 / n + eps)};
           tl::for_range(0, n, BLOCK, [&](tl::Int k) {
             auto c = k + cols;
-            output(c, input(c, /*write_residual=*/false), st);
+            output(c, input(c, /*write_residual=*/true), st);
           });
           return st;
         };

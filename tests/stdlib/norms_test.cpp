@@ -313,3 +313,32 @@ TEST(NormsPtx, NoSpills) {
 
 } // namespace
 } // namespace tessel::testing
+
+namespace tessel::testing {
+namespace {
+
+// residual_out may be residual (the residual stream updated in place), in one block and looped.
+TEST(Norms, InPlaceResidual) {
+  const int64_t rows = 3, n = 100;
+  auto x0 = random_values(rows * n, 31), r0 = random_values(rows * n, 32);
+  auto w0 = random_values(n, 33, 0.5, 1.5);
+  for (int block_cols : {0, 32}) {
+    TestTensor x(DeviceKind::cpu, DType::f32, {rows, n}, x0), res(DeviceKind::cpu, DType::f32, {rows, n}, r0);
+    TestTensor w(DeviceKind::cpu, DType::f32, {n}, w0);
+    auto y = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {rows, n});
+    auto rstd = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {rows});
+    ops::add_rms_norm(x.view(), res.view(), w.view(), y.view(), res.view(), rstd.view(),
+                      {.block_cols = block_cols});
+    std::vector<double> h(x0.size()), want(x0.size());
+    for (size_t i = 0; i < h.size(); ++i)
+      h[i] = double(float(x0[i])) + double(float(r0[i]));
+    for (int64_t r = 0; r < rows; ++r)
+      row_ref(&h[r * n], n, /*layer=*/false, 1e-6, rounded(w0, DType::f32), {}, &want[r * n]);
+    std::string what = "in-place add_rms_norm, block_cols " + std::to_string(block_cols);
+    expect_close(res.values(), h, 2e-5, what + " residual");
+    expect_close(y.values(), want, 2e-5, what + " y");
+  }
+}
+
+} // namespace
+} // namespace tessel::testing
