@@ -163,6 +163,11 @@ inline double rtol_for(DType t) {
   return t == DType::f32 ? 2e-5 : t == DType::f16 ? 2e-3 : 1.6e-2;
 }
 
+// The absolute floor of a dtype: f16 results below 2^-14 are subnormal, spaced 2^-24 apart, so
+// one rounding there costs up to 2^-25 whatever their size (softmax of a 32768-column row is
+// ~3e-5 and below). f32 and bf16 share f32's exponent range: no floor needed at these sizes.
+inline double atol_for(DType t) { return t == DType::f16 ? std::ldexp(1.0, -24) : 0.0; }
+
 // `atol` adds an absolute floor for results that cancel to (near) zero, such as the gradient of a
 // one-element norm; it is stated where a test uses it.
 inline void expect_close(const std::vector<double>& got, const std::vector<double>& want, double rtol,
