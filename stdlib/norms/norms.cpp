@@ -96,6 +96,10 @@ void run_backward(const OpSite& s, const Backward& b, Stream* stream) {
   check_row_tensor(s, "dy", *b.dy, x);
   check_row_tensor(s, "dx", *b.dx, x);
   Rows dyr = detail::rows_of(s, "dy", *b.dy), dxr = detail::rows_of(s, "dx", *b.dx);
+  // The weight-gradient kernel reads dy (and x) after the first kernel has written dx.
+  if (!xr.empty() && (b.dx->data == b.dy->data || b.dx->data == x.data))
+    s.fail(fmt::format("dx is the same memory as {}, which the weight gradient reads after dx is "
+                       "written; pass a separate dx", b.dx->data == b.dy->data ? "dy" : "x"));
   detail::check_vector(s, "weight", *b.weight, xr.cols, "x's last dimension");
   detail::check_device(s, "weight", *b.weight, "x", x);
   detail::check_vector(s, "dweight", *b.dweight, xr.cols, "x's last dimension");

@@ -342,3 +342,21 @@ TEST(Norms, InPlaceResidual) {
 
 } // namespace
 } // namespace tessel::testing
+
+namespace tessel::testing {
+namespace {
+
+TEST(NormsErrors, DxAliasesDy) {
+  TestTensor x(DeviceKind::cpu, DType::f32, {3, 8}, random_values(24, 1));
+  TestTensor dy(DeviceKind::cpu, DType::f32, {3, 8}, random_values(24, 2));
+  TestTensor w(DeviceKind::cpu, DType::f32, {8}, random_values(8, 3));
+  TestTensor rstd(DeviceKind::cpu, DType::f32, {3}, random_values(3, 4, 0.5, 2));
+  auto dw = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {8});
+  expect_error(
+      [&] { ops::rms_norm_backward(dy.view(), x.view(), w.view(), rstd.view(), dy.view(), dw.view()); },
+      {"rms_norm_backward: dx is the same memory as dy, which the weight gradient reads after dx is "
+       "written; pass a separate dx"});
+}
+
+} // namespace
+} // namespace tessel::testing
