@@ -12,5 +12,6 @@
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 #include "tessel/lang/tensor.h"
+#include "tessel/ops.h"
 #include "tessel/runtime/tensor_view.h"
 #include "tessel/version.h"

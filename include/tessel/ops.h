@@ -1,0 +1,7 @@
+// tessel::ops: the standard library of fused ML operators (docs/stdlib.md), one header per family.
+#pragma once
+
+#include "tessel/ops/activations.h"
+#include "tessel/ops/norms.h"
+#include "tessel/ops/pooling.h"
+#include "tessel/ops/softmax.h"

@@ -1,0 +1,45 @@
+// The stdlib's DSL kernels, for tests and tools that compile them on their own (PTX for a GPU
+// target, resource reports). Private to stdlib/ and tests/stdlib/.
+#pragma once
+
+#include "tessel/jit/kernel.h"
+
+namespace tessel::ops::detail {
+
+const Kernel& softmax_forward_kernel();
+const Kernel& softmax_backward_kernel();
+
+} // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// Params: y, residual_out, mean, rstd, x, residual, weight, bias, strides..., n, eps,
+// LAYER, RESIDUAL, BLOCK.
+const Kernel& norm_forward_kernel();
+// Params: dx, dy, x, weight, mean, rstd, strides..., n, LAYER, BLOCK.
+const Kernel& norm_backward_kernel();
+// Params: dweight, dbias, dy, x, mean, rstd, strides..., rows, n, LAYER, ROWS, BLOCK.
+const Kernel& norm_weight_grad_kernel();
+
+} // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// The activation of activation_forward_kernel / activation_backward_kernel (their ACT parameter).
+enum class Activation : int { silu = 0, gelu_erf = 1, gelu_tanh = 2 };
+
+// Params: y, gate, up, strides..., n, ACT, GATED, BLOCK. Grid: (rows, column blocks).
+const Kernel& activation_forward_kernel();
+// Params: dgate, dup, gate, up, dy, strides..., n, ACT, GATED, BLOCK.
+const Kernel& activation_backward_kernel();
+
+} // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// Params: y, x, mask, strides..., seq, hidden, SEQ, BLOCK. Grid: (batch, hidden blocks).
+const Kernel& mean_pool_kernel();
+// Params: y, x, y_stride, x_stride, n, eps, LOOPED, BLOCK.
+const Kernel& l2_normalize_kernel();
+
+} // namespace tessel::ops::detail

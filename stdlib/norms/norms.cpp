@@ -1,0 +1,189 @@
+// rms_norm / layer_norm (with or without the fused residual add) and their backward passes:
+// argument checks, the launch configuration, and the launches of norm_kernels.cpp.
+#include "tessel/ops/norms.h"
+
+#include "stdlib/common/args.h"
+#include "stdlib/common/kernels.h"
+
+#include <fmt/format.h>
+
+namespace tessel::ops {
+namespace {
+
+using detail::OpSite;
+using detail::Rows;
+
+constexpr int kMaxBlock = 16384; // one row block in registers: 32 f32 per thread at 16 warps
+constexpr int kGradRows = 16;  // rows per tile of the weight-gradient kernel
+constexpr int kGradBlock = 256; // columns per program of the weight-gradient kernel
+
+// The tensors of one forward call; absent ones (no residual, RMS norm's bias and mean) are null.
+struct Forward {
+  const TensorView* x;
+  const TensorView* residual;
+  const TensorView* weight;
+  const TensorView* bias;
+  const TensorView* y;
+  const TensorView* residual_out;
+  const TensorView* mean;
+  const TensorView* rstd;
+  float eps;
+  int block_cols;
+};
+
+// One block per row up to kMaxBlock columns; longer rows loop over blocks of kMaxBlock.
+int block_for_row(const OpSite& s, const Rows& r, int requested) {
+  return detail::block_for(s, r.cols, kMaxBlock, requested);
+}
+
+void check_row_tensor(const OpSite& s, const char* arg, const TensorView& v, const TensorView& x) {
+  detail::check_float(s, arg, v);
+  detail::check_like(s, arg, v, "x", x);
+}
+
+void run_forward(const OpSite& s, const Forward& f, Stream* stream) {
+  const TensorView& x = *f.x;
+  detail::check_float(s, "x", x);
+  Rows xr = detail::rows_of(s, "x", x);
+  check_row_tensor(s, "y", *f.y, x);
+  Rows yr = detail::rows_of(s, "y", *f.y), rr = xr, ror = xr;
+  if (f.residual) {
+    check_row_tensor(s, "residual", *f.residual, x);
+    check_row_tensor(s, "residual_out", *f.residual_out, x);
+    rr = detail::rows_of(s, "residual", *f.residual);
+    ror = detail::rows_of(s, "residual_out", *f.residual_out);
+  }
+  detail::check_vector(s, "weight", *f.weight, xr.cols, "x's last dimension");
+  detail::check_device(s, "weight", *f.weight, "x", x);
+  if (f.bias) {
+    detail::check_vector(s, "bias", *f.bias, xr.cols, "x's last dimension");
+    detail::check_device(s, "bias", *f.bias, "x", x);
+    detail::check_row_stats(s, "mean", *f.mean, xr.rows);
+    detail::check_device(s, "mean", *f.mean, "x", x);
+  }
+  detail::check_row_stats(s, "rstd", *f.rstd, xr.rows);
+  detail::check_device(s, "rstd", *f.rstd, "x", x);
+  int block = block_for_row(s, xr, f.block_cols);
+  if (xr.empty())
+    return;
+  // Absent tensors are never read or written (LAYER / RESIDUAL are 0); any valid view stands in.
+  const TensorView& residual = f.residual ? *f.residual : x;
+  const TensorView& residual_out = f.residual_out ? *f.residual_out : *f.y;
+  detail::norm_forward_kernel().launch(
+      detail::grid_at(s, xr.rows), detail::launch_options(block, stream), *f.y, residual_out,
+      f.mean ? *f.mean : *f.rstd, *f.rstd, x, residual, *f.weight, f.bias ? *f.bias : *f.weight,
+      yr.stride, ror.stride, xr.stride, rr.stride, xr.cols, f.eps, int(f.bias != nullptr),
+      int(f.residual != nullptr), int(xr.cols > block), block);
+}
+
+// The tensors of one backward call; mean and dbias are null for RMS norm.
+struct Backward {
+  const TensorView* dy;
+  const TensorView* x;
+  const TensorView* weight;
+  const TensorView* mean;
+  const TensorView* rstd;
+  const TensorView* dx;
+  const TensorView* dweight;
+  const TensorView* dbias;
+  int block_cols;
+};
+
+void run_backward(const OpSite& s, const Backward& b, Stream* stream) {
+  const TensorView& x = *b.x;
+  detail::check_float(s, "x", x);
+  Rows xr = detail::rows_of(s, "x", x);
+  check_row_tensor(s, "dy", *b.dy, x);
+  check_row_tensor(s, "dx", *b.dx, x);
+  Rows dyr = detail::rows_of(s, "dy", *b.dy), dxr = detail::rows_of(s, "dx", *b.dx);
+  // The weight-gradient kernel reads dy (and x) after the first kernel has written dx.
+  if (!xr.empty() && (b.dx->data == b.dy->data || b.dx->data == x.data))
+    s.fail(fmt::format("dx is the same memory as {}, which the weight gradient reads after dx is "
+                       "written; pass a separate dx", b.dx->data == b.dy->data ? "dy" : "x"));
+  detail::check_vector(s, "weight", *b.weight, xr.cols, "x's last dimension");
+  detail::check_device(s, "weight", *b.weight, "x", x);
+  detail::check_vector(s, "dweight", *b.dweight, xr.cols, "x's last dimension");
+  detail::check_device(s, "dweight", *b.dweight, "x", x);
+  if (b.mean) {
+    detail::check_row_stats(s, "mean", *b.mean, xr.rows);
+    detail::check_device(s, "mean", *b.mean, "x", x);
+    detail::check_vector(s, "dbias", *b.dbias, xr.cols, "x's last dimension");
+    detail::check_device(s, "dbias", *b.dbias, "x", x);
+  }
+  detail::check_row_stats(s, "rstd", *b.rstd, xr.rows);
+  detail::check_device(s, "rstd", *b.rstd, "x", x);
+  int block = block_for_row(s, xr, b.block_cols);
+  if (xr.cols == 0)
+    return;
+  bool layer = b.mean != nullptr;
+  const TensorView& mean = layer ? *b.mean : *b.rstd;
+  if (xr.rows > 0)
+    detail::norm_backward_kernel().launch(detail::grid_at(s, xr.rows),
+                                          detail::launch_options(block, stream), *b.dx, *b.dy, x,
+                                          *b.weight, mean, *b.rstd, dxr.stride, dyr.stride,
+                                          xr.stride, xr.cols, int(layer),
+                                          int(xr.cols > block), block);
+  // With no rows the gradients are sums of nothing: the kernel writes zeros. Its row pointers are
+  // never dereferenced then, but must not be null: the weight stands in for them.
+  const TensorView& dy = xr.rows > 0 ? *b.dy : *b.weight;
+  const TensorView& xv = xr.rows > 0 ? x : *b.weight;
+  const TensorView& meanv = xr.rows > 0 ? mean : *b.weight;
+  const TensorView& rstdv = xr.rows > 0 ? *b.rstd : *b.weight;
+  int grad_block = std::min(kGradBlock, detail::block_for(s, xr.cols, kGradBlock, 0));
+  detail::norm_weight_grad_kernel().launch(
+      detail::grid_at(s, (xr.cols + grad_block - 1) / grad_block),
+      detail::launch_options(/*4 warps for a 16 x 256 tile=*/grad_block * kGradRows / 4, stream), *b.dweight,
+      layer ? *b.dbias : *b.dweight, dy, xv, meanv, rstdv, dyr.stride, xr.stride, xr.rows, xr.cols,
+      int(layer), kGradRows, grad_block);
+}
+
+} // namespace
+
+void rms_norm(const TensorView& x, const TensorView& weight, const TensorView& y,
+              const TensorView& rstd, const RmsNormOptions& o, Stream* stream,
+              std::source_location where) {
+  run_forward({"rms_norm", where},
+              {&x, nullptr, &weight, nullptr, &y, nullptr, nullptr, &rstd, o.eps, o.block_cols}, stream);
+}
+
+void add_rms_norm(const TensorView& x, const TensorView& residual, const TensorView& weight,
+                  const TensorView& y, const TensorView& residual_out, const TensorView& rstd,
+                  const RmsNormOptions& o, Stream* stream, std::source_location where) {
+  run_forward({"add_rms_norm", where},
+              {&x, &residual, &weight, nullptr, &y, &residual_out, nullptr, &rstd, o.eps,
+               o.block_cols}, stream);
+}
+
+void rms_norm_backward(const TensorView& dy, const TensorView& x, const TensorView& weight,
+                       const TensorView& rstd, const TensorView& dx, const TensorView& dweight,
+                       const RmsNormOptions& o, Stream* stream, std::source_location where) {
+  run_backward({"rms_norm_backward", where},
+               {&dy, &x, &weight, nullptr, &rstd, &dx, &dweight, nullptr, o.block_cols}, stream);
+}
+
+void layer_norm(const TensorView& x, const TensorView& weight, const TensorView& bias,
+                const TensorView& y, const TensorView& mean, const TensorView& rstd,
+                const LayerNormOptions& o, Stream* stream, std::source_location where) {
+  run_forward({"layer_norm", where}, {&x, nullptr, &weight, &bias, &y, nullptr, &mean, &rstd, o.eps,
+               o.block_cols},
+              stream);
+}
+
+void add_layer_norm(const TensorView& x, const TensorView& residual, const TensorView& weight,
+                    const TensorView& bias, const TensorView& y, const TensorView& residual_out,
+                    const TensorView& mean, const TensorView& rstd, const LayerNormOptions& o,
+                    Stream* stream, std::source_location where) {
+  run_forward({"add_layer_norm", where},
+              {&x, &residual, &weight, &bias, &y, &residual_out, &mean, &rstd, o.eps,
+               o.block_cols}, stream);
+}
+
+void layer_norm_backward(const TensorView& dy, const TensorView& x, const TensorView& weight,
+                         const TensorView& mean, const TensorView& rstd, const TensorView& dx,
+                         const TensorView& dweight, const TensorView& dbias,
+                         const LayerNormOptions& o, Stream* stream, std::source_location where) {
+  run_backward({"layer_norm_backward", where},
+               {&dy, &x, &weight, &mean, &rstd, &dx, &dweight, &dbias, o.block_cols}, stream);
+}
+
+} // namespace tessel::ops

@@ -1,0 +1,184 @@
+// Helpers of the stdlib tests: tensors of any float dtype on the host or the simulated device,
+// filled from f64 values and read back as f64; random inputs with fixed seeds; outputs poisoned
+// with NaN so that an element the kernel did not write fails the comparison; per-dtype tolerances.
+#pragma once
+
+#include "tessel/codegen/gpu.h"
+#include "tessel/runtime/device.h"
+#include "tessel/runtime/device_buffer.h"
+#include "tessel/tessel.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <random>
+#include <vector>
+
+namespace tessel::testing {
+
+inline bool sim_device_ready() {
+  return runtime::sim_available() && std::filesystem::exists(codegen::gpu::libdevice_path()) &&
+         std::filesystem::exists(codegen::gpu::nvjitlink_path());
+}
+
+#define TESSEL_REQUIRE_SIM_DEVICE()                                                                \
+  do {                                                                                             \
+    if (!::tessel::testing::sim_device_ready())                                                    \
+      GTEST_SKIP() << "no simulated device (simulator or CUDA toolkit missing)";                  \
+  } while (0)
+
+inline std::vector<double> random_values(size_t n, uint32_t seed, double lo = -3, double hi = 3) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> d(lo, hi);
+  std::vector<double> v(n);
+  for (double& x : v)
+    x = d(gen);
+  return v;
+}
+
+// Only the dtypes the ops take (f32, f16, bf16, and i32 for masks); anything else is a test bug.
+inline void encode(DType t, double v, unsigned char* out) {
+  if (t == DType::f32) {
+    float f = float(v);
+    std::memcpy(out, &f, 4);
+  } else if (t == DType::f16 || t == DType::bf16) {
+    uint16_t b = t == DType::f16 ? float_to_half(float(v)) : float_to_bfloat16(float(v));
+    std::memcpy(out, &b, 2);
+  } else if (t == DType::i32) {
+    int32_t i = std::isnan(v) ? -1 : int32_t(v);
+    std::memcpy(out, &i, 4);
+  } else {
+    ADD_FAILURE() << "test helper: unsupported dtype " << dtype_name(t);
+  }
+}
+
+inline double decode(DType t, const unsigned char* in) {
+  if (t == DType::f32) {
+    float f;
+    std::memcpy(&f, in, 4);
+    return f;
+  }
+  if (t == DType::f16 || t == DType::bf16) {
+    uint16_t b;
+    std::memcpy(&b, in, 2);
+    return t == DType::f16 ? half_to_float(b) : bfloat16_to_float(b);
+  }
+  if (t == DType::i32) {
+    int32_t i;
+    std::memcpy(&i, in, 4);
+    return i;
+  }
+  ADD_FAILURE() << "test helper: unsupported dtype " << dtype_name(t);
+  return 0;
+}
+
+// A tensor on the host (DeviceKind::cpu) or the simulated device, with `pad` extra elements at
+// the end of each row (a row stride of cols + pad) so that strided rows are tested too.
+class TestTensor {
+public:
+  TestTensor(DeviceKind dev, DType t, std::vector<int64_t> shape, const std::vector<double>& values,
+             int64_t pad = 0)
+      : dev_(dev), dtype_(t), shape_(std::move(shape)), pad_(pad) {
+    cols_ = shape_.empty() ? 1 : shape_.back();
+    rows_ = 1;
+    for (size_t i = 0; i + 1 < shape_.size(); ++i)
+      rows_ *= shape_[i];
+    bytes_.assign(size_t(std::max<int64_t>(rows_ * (cols_ + pad_), 1)) * dtype_bytes(t), 0);
+    std::vector<double> all(bytes_.size() / dtype_bytes(t), std::nan(""));
+    for (int64_t r = 0; r < rows_; ++r)
+      for (int64_t c = 0; c < cols_; ++c)
+        all[r * (cols_ + pad_) + c] = values.empty() ? std::nan("") : values[r * cols_ + c];
+    for (size_t i = 0; i < all.size(); ++i)
+      encode(t, all[i], &bytes_[i * dtype_bytes(t)]);
+    if (dev_ != DeviceKind::cpu) {
+      buf_.emplace(runtime::DeviceBuffer::allocate_on(dev_, bytes_.size()));
+      buf_->copy_from_host(bytes_.data(), bytes_.size());
+    }
+  }
+  // A NaN-poisoned output.
+  static TestTensor poisoned(DeviceKind dev, DType t, std::vector<int64_t> shape, int64_t pad = 0) {
+    return TestTensor(dev, t, std::move(shape), {}, pad);
+  }
+
+  TensorView view() {
+    TensorView v;
+    v.data = dev_ == DeviceKind::cpu ? static_cast<void*>(bytes_.data()) : buf_->data();
+    v.dtype = dtype_;
+    v.device = dev_;
+    v.rank = int(shape_.size());
+    int64_t stride = 1;
+    for (int i = v.rank - 1; i >= 0; --i) {
+      v.shape[i] = shape_[i];
+      v.strides[i] = stride;
+      stride *= i == v.rank - 1 ? shape_[i] + pad_ : shape_[i];
+    }
+    return v;
+  }
+  // The values (row-major, without the padding), as f64.
+  std::vector<double> values() {
+    if (buf_)
+      buf_->copy_to_host(bytes_.data(), bytes_.size());
+    std::vector<double> out;
+    for (int64_t r = 0; r < rows_; ++r)
+      for (int64_t c = 0; c < cols_; ++c)
+        out.push_back(decode(dtype_, &bytes_[(r * (cols_ + pad_) + c) * dtype_bytes(dtype_)]));
+    return out;
+  }
+  // True when every padding element is still the poison (NaN): nothing was written outside.
+  bool padding_untouched() {
+    if (buf_)
+      buf_->copy_to_host(bytes_.data(), bytes_.size());
+    for (int64_t r = 0; r < rows_; ++r)
+      for (int64_t c = cols_; c < cols_ + pad_; ++c)
+        if (!std::isnan(decode(dtype_, &bytes_[(r * (cols_ + pad_) + c) * dtype_bytes(dtype_)])))
+          return false;
+    return true;
+  }
+
+private:
+  DeviceKind dev_;
+  DType dtype_;
+  std::vector<int64_t> shape_;
+  int64_t pad_ = 0, rows_ = 1, cols_ = 1;
+  std::vector<unsigned char> bytes_;
+  std::optional<runtime::DeviceBuffer> buf_;
+};
+
+// Inputs rounded to `t`, as the kernel sees them (the reference computes from these).
+inline std::vector<double> rounded(const std::vector<double>& v, DType t) {
+  std::vector<double> out;
+  for (double x : v)
+    out.push_back(round_to_dtype(x, t));
+  return out;
+}
+
+// The documented tolerance (docs/stdlib.md): |got - want| <= rtol * (|want| + 0.01 * max|want|),
+// rtol 2e-5 for f32 (f32 math over up to ~10^4 terms), 2e-3 for f16 (one output rounding of
+// 2^-11 plus f32 math), 1.6e-2 for bf16 (2^-8 rounding plus the cancellation of two rounded terms).
+inline double rtol_for(DType t) {
+  return t == DType::f32 ? 2e-5 : t == DType::f16 ? 2e-3 : 1.6e-2;
+}
+
+// The absolute floor of a dtype: f16 results below 2^-14 are subnormal, spaced 2^-24 apart, so
+// one rounding there costs up to 2^-25 whatever their size (softmax of a 32768-column row is
+// ~3e-5 and below). f32 and bf16 share f32's exponent range: no floor needed at these sizes.
+inline double atol_for(DType t) { return t == DType::f16 ? std::ldexp(1.0, -24) : 0.0; }
+
+// `atol` adds an absolute floor for results that cancel to (near) zero, such as the gradient of a
+// one-element norm; it is stated where a test uses it.
+inline void expect_close(const std::vector<double>& got, const std::vector<double>& want, double rtol,
+                         const std::string& what, double atol = 0) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  double scale = 0;
+  for (double w : want)
+    scale = std::max(scale, std::fabs(w));
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_LE(std::fabs(got[i] - want[i]), rtol * (std::fabs(want[i]) + 0.01 * scale) + atol)
+        << what << ": element " << i << " is " << got[i] << ", expected " << want[i];
+}
+
+} // namespace tessel::testing
