@@ -9,6 +9,23 @@
 
 namespace tessel::lang::detail {
 
+// tessel::DType and ir::ScalarKind list the same element types in the same order, so converting
+// is a cast; this keeps the two lists from drifting apart until one enum replaces the other
+// (docs/architecture.md, "Element types").
+constexpr bool same_order(DType d, ir::ScalarKind k) {
+  return static_cast<int>(d) == static_cast<int>(k);
+}
+static_assert(same_order(DType::i1, ir::ScalarKind::I1) &&
+                  same_order(DType::i8, ir::ScalarKind::I8) &&
+                  same_order(DType::i16, ir::ScalarKind::I16) &&
+                  same_order(DType::i32, ir::ScalarKind::I32) &&
+                  same_order(DType::i64, ir::ScalarKind::I64) &&
+                  same_order(DType::f16, ir::ScalarKind::F16) &&
+                  same_order(DType::bf16, ir::ScalarKind::BF16) &&
+                  same_order(DType::f32, ir::ScalarKind::F32) &&
+                  same_order(DType::f64, ir::ScalarKind::F64),
+              "DType and ir::ScalarKind differ");
+
 DType to_dtype(const ir::Type* scalar) {
   TESSEL_ASSERT(scalar->is_scalar(), "to_dtype of a non-scalar");
   return static_cast<DType>(scalar->scalar_kind());

@@ -130,6 +130,23 @@ void compile_cpu(ir::Module& module, const CompileOptions& o, CompileResult& r) 
 
 } // namespace
 
+Signature jit::with_param_names(const lang::KernelDef& def, Signature signature) {
+  if (def.param_names.empty() || signature.params.size() != def.param_names.size())
+    return signature;
+  for (size_t i = 0; i < signature.params.size(); ++i) {
+    std::string& name = signature.params[i].name;
+    const std::string& kernels = def.param_names[i];
+    if (name.empty())
+      name = kernels;
+    else if (name != kernels)
+      throw Error(fmt::format("kernel '{}': signature parameter {} is named '{}' but the kernel "
+                              "names it '{}'; leave the signature's name empty to take the "
+                              "kernel's, or give the same one",
+                              def.name, i, name, kernels));
+  }
+  return signature;
+}
+
 CompileResult Kernel::compile(const codegen::Target& target, const Signature& signature) const {
   return compile(target, signature, CompileOptions{});
 }
@@ -137,7 +154,8 @@ CompileResult Kernel::compile(const codegen::Target& target, const Signature& si
 CompileResult Kernel::compile(const codegen::Target& target, const Signature& signature,
                               const CompileOptions& options) const {
   const lang::KernelDef& d = def();
-  jit::ResolvedSignature resolved = jit::resolve_signature(d, signature);
+  jit::ResolvedSignature resolved =
+      jit::resolve_signature(d, jit::with_param_names(d, signature));
   check_options(d.name, target, options);
   CompileResult r;
   r.kernel = d.name;

@@ -5,6 +5,8 @@
 // failed one is kept as a message; load_kernel_library reports it once dlopen has returned.
 #include "tessel/jit/registry.h"
 
+#include "jit/compile_signature.h"
+
 #include <dlfcn.h>
 #include <sys/stat.h>
 
@@ -63,6 +65,17 @@ std::string names(const std::vector<RegisteredKernel>& kernels) {
   return s.empty() ? "(none)" : s;
 }
 
+// The defaults' empty names filled from the kernel's parameter names. Done when a kernel is looked
+// up, not when it registers: TESSEL_REGISTER_KERNEL's kernel may be built only on first use.
+RegisteredKernel named(RegisteredKernel k) {
+  try {
+    k.defaults = jit::with_param_names(k.kernel().def(), std::move(k.defaults));
+  } catch (const Error& e) {
+    throw Error(fmt::format("the default signature registered by {} for {}", where(k), e.what()));
+  }
+  return k;
+}
+
 bool is_file(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -78,17 +91,26 @@ void register_kernel(RegisteredKernel k) {
 }
 
 std::vector<RegisteredKernel> registered_kernels() {
-  Registry& r = registry();
-  std::lock_guard lock(r.mutex);
-  return r.kernels;
+  std::vector<RegisteredKernel> kernels;
+  {
+    Registry& r = registry();
+    std::lock_guard lock(r.mutex);
+    kernels = r.kernels;
+  }
+  for (RegisteredKernel& k : kernels)
+    k = named(std::move(k));
+  return kernels;
 }
 
 RegisteredKernel find_registered_kernel(std::string_view name) {
   Registry& r = registry();
-  std::lock_guard lock(r.mutex);
+  std::unique_lock lock(r.mutex);
   for (const RegisteredKernel& k : r.kernels)
-    if (k.name == name)
-      return k;
+    if (k.name == name) {
+      RegisteredKernel found = k;
+      lock.unlock(); // named() builds the kernel: user code, not under the registry's lock
+      return named(std::move(found));
+    }
   std::string failed = r.failures.empty() ? "" : " (and one that failed: " + r.failures.front() + ")";
   throw Error(fmt::format("unknown kernel '{}'; registered kernels: {}{}", name, names(r.kernels),
                           failed));

@@ -7,10 +7,10 @@
 
 #include "tessel/support/dump.h"
 
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 
 namespace tessel::jit {
 namespace {
@@ -103,9 +103,7 @@ uint64_t key_word(const Site& site, size_t i, const ArgValue& a) {
                   a.cpp_type);
     if (dtype_is_float(p.dtype)) {
       double v = a.kind == ArgValue::Kind::Float ? a.f : double(a.i);
-      uint64_t bits;
-      std::memcpy(&bits, &v, 8);
-      return bits;
+      return std::bit_cast<uint64_t>(v);
     }
     if (a.kind == ArgValue::Kind::Float)
       bad_arg(site, i,
@@ -317,10 +315,7 @@ std::string word_change(const lang::ParamSpec& p, uint64_t was, uint64_t now) {
   case ParamKind::Const: {
     if (!dtype_is_float(p.dtype))
       return std::to_string(int64_t(was)) + " -> " + std::to_string(int64_t(now));
-    double a, b;
-    std::memcpy(&a, &was, 8);
-    std::memcpy(&b, &now, 8);
-    return fmt_double(a) + " -> " + fmt_double(b);
+    return fmt_double(std::bit_cast<double>(was)) + " -> " + fmt_double(std::bit_cast<double>(now));
   }
   }
   TESSEL_UNREACHABLE("bad param kind");

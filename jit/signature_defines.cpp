@@ -77,7 +77,7 @@ void apply_one(const lang::ParamSpec& spec, SignatureParam& p, bool align,
 Signature apply_defines(const Kernel& kernel, Signature signature,
                         const std::vector<std::string>& defines) {
   const lang::KernelDef& def = kernel.def();
-  Signature sig = jit::resolve_signature(def, signature).signature;
+  Signature sig = jit::resolve_signature(def, jit::with_param_names(def, signature)).signature;
   for (const std::string& d : defines) {
     size_t eq = d.find('=');
     if (eq == std::string::npos || eq == 0)

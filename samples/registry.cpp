@@ -17,8 +17,9 @@ namespace {
 
 using P = SignatureParam;
 
-P ptr(const char* name) { return P::pointer(DType::f32, /*alignment=*/16, name); }
-P int16(const char* name) { return P::integer(/*divisibility=*/16, name); }
+// The names come from the kernels' own (tl::kernel("vector_add", "out, a, b, n, BLOCK", ...)).
+P ptr() { return P::pointer(DType::f32, /*alignment=*/16); }
+P int16() { return P::integer(/*divisibility=*/16); }
 
 } // namespace
 
@@ -26,19 +27,15 @@ void register_samples() {
   static std::once_flag once;
   std::call_once(once, [] {
     register_kernel({"vector_add", "out[i] = a[i] + b[i]", &vector_add,
-                     Signature{{ptr("out"), ptr("a"), ptr("b"), int16("n"),
-                                P::constant(1024, "BLOCK")}}, ""});
+                     Signature{{ptr(), ptr(), ptr(), int16(), P::constant(1024)}}, ""});
     register_kernel({"softmax", "row-wise softmax, one program per row", &softmax,
-                     Signature{{ptr("out"), ptr("in"), int16("stride"), int16("n_cols"),
-                                P::constant(1024, "BLOCK")}}, ""});
+                     Signature{{ptr(), ptr(), int16(), int16(), P::constant(1024)}}, ""});
     register_kernel({"layer_norm", "layer norm forward, one program per row", &layer_norm,
-                     Signature{{ptr("y"), ptr("x"), ptr("w"), ptr("b"), int16("stride"),
-                                int16("n"), P::floating("eps"), P::constant(1024, "BLOCK")}}, ""});
+                     Signature{{ptr(), ptr(), ptr(), ptr(), int16(), int16(), P::floating(),
+                                P::constant(1024)}}, ""});
     register_kernel({"matmul", "C = A @ B, BM x BN tiles, K loop of BK", &matmul,
-                     Signature{{ptr("c"), ptr("a"), ptr("b"), int16("M"), int16("N"), int16("K"),
-                                int16("stride_am"), int16("stride_bk"), int16("stride_cm"),
-                                P::constant(64, "BM"), P::constant(64, "BN"),
-                                P::constant(8, "BK")}}, ""});
+                     Signature{{ptr(), ptr(), ptr(), int16(), int16(), int16(), int16(), int16(),
+                                int16(), P::constant(64), P::constant(64), P::constant(8)}}, ""});
   });
 }
 

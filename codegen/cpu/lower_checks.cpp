@@ -33,10 +33,9 @@ int64_t join(int64_t a, int64_t b) {
   return kManyOrigins;
 }
 
+// Shape ops move elements without computing any, so a pointer keeps its buffer through them.
 bool follows_operand_zero(ir::Opcode op) {
-  using ir::Opcode;
-  return op == Opcode::AddPtr || op == Opcode::Splat || op == Opcode::Broadcast ||
-         op == Opcode::Reshape || op == Opcode::ExpandDims || op == Opcode::Permute;
+  return op == ir::Opcode::AddPtr || ir::family_of(op) == ir::OpFamily::Shape;
 }
 
 // The operand of the `yield` ending `region` that becomes the region owner's value `index`.

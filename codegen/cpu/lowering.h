@@ -95,7 +95,10 @@ public:
 
   // ---- ops ----
   void lower_block(const ir::Block& block);
-  void lower_op(const ir::Op& op);
+  void lower_op(const ir::Op& op); // dispatches on ir::family_of
+  void lower_grid_query(const ir::Op& op);
+  void lower_lazy(const ir::Op& op);
+  void lower_return(const ir::Op& op);
   [[noreturn]] void unsupported(const ir::Op& op, std::string_view why);
 
   // lower_elementwise.cpp: lazy ops evaluated at an index, and the scalar semantics of each
@@ -120,6 +123,7 @@ public:
   // lower_dot.cpp
   void lower_dot(const ir::Op& op);
   // lower_control.cpp
+  void lower_control_op(const ir::Op& op); // the control family: for, if, while, terminators
   void lower_for(const ir::Op& op);
   void lower_if(const ir::Op& op);
   void lower_while(const ir::Op& op);

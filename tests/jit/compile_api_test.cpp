@@ -36,6 +36,30 @@ Signature explicit_add_signature() {
                     P::constant(1024, "BLOCK")}};
 }
 
+// add_kernel with parameter names, which a signature may then leave out.
+const Kernel& named_add_kernel() {
+  static const Kernel k = tl::kernel(
+      "compile_api_named_add", "out, a, b, n, BLOCK",
+      [](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Int n, tl::Const<int> BLOCK) {
+        auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+        auto mask = offs < n;
+        tl::store(out + offs, tl::load(a + offs, mask) + tl::load(b + offs, mask), mask);
+      });
+  return k;
+}
+
+Signature unnamed_add_signature() {
+  return Signature{{P::pointer(DType::f32), P::pointer(DType::f32), P::pointer(DType::f32),
+                    P::integer(16), P::constant(1024)}};
+}
+
+std::vector<std::string> names_of(const Signature& s) {
+  std::vector<std::string> names;
+  for (const SignatureParam& p : s.params)
+    names.push_back(p.name);
+  return names;
+}
+
 // 16-byte aligned buffers (std::vector<float>'s storage is, on every allocator tessel runs on,
 // but the test should not depend on it).
 struct Buffers {
@@ -347,6 +371,62 @@ TEST(KernelRegistryErrors, DuplicateExplicitRegistration) {
   RegisteredKernel k = samples::find_kernel("softmax");
   expect_error([&] { register_kernel(k); },
                {"kernel 'softmax' is registered twice: by the program and by the program"});
+}
+
+// Parameter names come from the kernel when the signature leaves them empty.
+TEST(CompileApi, CompileTakesNamesFromTheKernel) {
+  CompileOptions options;
+  options.until = CompileUntil::ir;
+  CompileResult r = named_add_kernel().compile(Target::cpu(), unnamed_add_signature(), options);
+  EXPECT_EQ(names_of(r.signature), (std::vector<std::string>{"out", "a", "b", "n", "BLOCK"}));
+  // Names the signature gives that agree with the kernel's are kept.
+  Signature partly = unnamed_add_signature();
+  partly.params[3].name = "n";
+  r = named_add_kernel().compile(Target::cpu(), partly, options);
+  EXPECT_EQ(names_of(r.signature), (std::vector<std::string>{"out", "a", "b", "n", "BLOCK"}));
+  // A kernel without names leaves an unnamed signature unnamed.
+  r = add_kernel().compile(Target::cpu(), unnamed_add_signature(), options);
+  EXPECT_EQ(names_of(r.signature), (std::vector<std::string>{"", "", "", "", ""}));
+}
+
+TEST(CompileApi, DefinesFindNamesTakenFromTheKernel) {
+  Signature s = apply_defines(named_add_kernel(), unnamed_add_signature(), {"BLOCK=256"});
+  ASSERT_EQ(s.params.size(), 5u);
+  EXPECT_EQ(s.params[4].int_value, 256);
+}
+
+TEST(KernelRegistry, SamplesTakeNamesFromTheirKernels) {
+  samples::register_samples();
+  EXPECT_EQ(names_of(samples::find_kernel("vector_add").defaults),
+            (std::vector<std::string>{"out", "a", "b", "n", "BLOCK"}));
+  EXPECT_EQ(names_of(samples::find_kernel("layer_norm").defaults),
+            (std::vector<std::string>{"y", "x", "w", "b", "stride", "n", "eps", "BLOCK"}));
+  for (const RegisteredKernel& k : registered_kernels())
+    for (const SignatureParam& p : k.defaults.params)
+      EXPECT_FALSE(p.name.empty()) << k.name;
+  Signature s = apply_defines(samples::find_kernel("matmul").kernel(),
+                              samples::find_kernel("matmul").defaults, {"BK=16"});
+  EXPECT_EQ(s.params[11].int_value, 16);
+}
+
+TEST(CompileApiErrors, SignatureNameDiffersFromTheKernels) {
+  Signature s = unnamed_add_signature();
+  s.params[1].name = "x";
+  expect_error([&] { (void)named_add_kernel().compile(Target::cpu(), s); },
+               {"kernel 'compile_api_named_add': signature parameter 1 is named 'x' but the "
+                "kernel names it 'a'",
+                "leave the signature's name empty to take the kernel's"});
+}
+
+TEST(KernelRegistryErrors, DefaultsNameDiffersFromTheKernels) {
+  Signature s = unnamed_add_signature();
+  s.params[0].name = "dst";
+  // Unregistered again when it goes out of scope, so other tests see the usual registry.
+  detail::KernelRegistration misnamed("compile_api_misnamed", &named_add_kernel, s);
+  expect_error([] { (void)find_registered_kernel("compile_api_misnamed"); },
+               {"the default signature registered by the program for kernel "
+                "'compile_api_named_add': signature parameter 0 is named 'dst' but the kernel "
+                "names it 'out'"});
 }
 
 } // namespace
