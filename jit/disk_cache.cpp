@@ -479,7 +479,7 @@ bool DiskCache::store_allowed(const CacheEntry& entry, int64_t bytes) {
     support::warn("kernel cache: the entry of kernel '" + entry.kernel + "' (" +
                   std::to_string(bytes) + " bytes) is larger than TESSEL_CACHE_MAX_BYTES (" +
                   std::to_string(config_.max_bytes) +
-                  " bytes); not stored (this warning is printed once). Raise "
+                  " bytes); not stored (said once per process). Raise "
                   "TESSEL_CACHE_MAX_BYTES to cache it.");
   return false;
 }
