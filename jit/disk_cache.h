@@ -11,7 +11,8 @@
 // race on the rename; the loser discards its copy. Readers open the entry directory once and read
 // relative to it, so an entry evicted or replaced while being read is a miss, never a mix.
 //
-// Corruption (checksum, size, or key mismatch; unparseable manifest) is reported once with the
+// Corruption (checksum, size, or key mismatch; an unparseable manifest or one that does not match
+// its own manifest_sha256; not a directory; not a regular file) is reported once with the
 // entry's path, the entry removed (read-only tiers: skipped), and the kernel rebuilt. A cache root
 // that cannot be written (a file, no permission, a full disk) turns the cache memory-only with one
 // warning. Size cap: TESSEL_CACHE_MAX_BYTES (default 1 GiB); after each store, least recently used
