@@ -467,6 +467,23 @@ std::string temp_dir_damage(int dfd, const Manifest& m, int64_t manifest_bytes) 
   return check(kManifestName, manifest_bytes);
 }
 
+// Writes (and fsyncs) the files of `m` into the directory `dfd`, the manifest last: an entry with
+// a manifest is complete (m.files[0] is key.ir: see manifest_for). Returns 0, or an errno with
+// `failed` naming the file.
+int write_entry_files(int dfd, const Manifest& m, const CacheKey& key, const CacheEntry& entry,
+                      const std::string& manifest_text, std::string& failed) {
+  for (size_t i = 0; i < m.files.size(); ++i) {
+    failed = m.files[i].name;
+    std::string_view data = i == 0 ? std::string_view(key.ir) : entry.files.at(failed);
+    if (int err = write_file_at(dfd, failed, data))
+      return err;
+    if (i == 0)
+      maybe_pause_for_test();
+  }
+  failed = kManifestName;
+  return write_file_at(dfd, kManifestName, manifest_text);
+}
+
 } // namespace
 
 bool DiskCache::store_allowed(const CacheEntry& entry, int64_t bytes) {
@@ -528,17 +545,9 @@ bool DiskCache::store(const CacheKey& key, const CacheEntry& entry) {
       return fail("cannot open " + temp_path, errno);
     if (::flock(dfd.get(), LOCK_EX) != 0)
       return fail("cannot lock " + temp_path, errno);
-    for (size_t i = 0; i < m.files.size(); ++i) {
-      const std::string& name = m.files[i].name;
-      std::string_view data = i == 0 ? std::string_view(key.ir) : entry.files.at(name);
-      if (int err = write_file_at(dfd.get(), name, data))
-        return fail("cannot write " + temp_path + "/" + name, err);
-      if (i == 0)
-        maybe_pause_for_test();
-    }
-    // The manifest last: an entry with a manifest is complete.
-    if (int err = write_file_at(dfd.get(), kManifestName, manifest_text))
-      return fail("cannot write " + temp_path + "/" + kManifestName, err);
+    std::string failed_file;
+    if (int err = write_entry_files(dfd.get(), m, key, entry, manifest_text, failed_file))
+      return fail("cannot write " + temp_path + "/" + failed_file, err);
     if (::fsync(dfd.get()) != 0)
       return fail("cannot sync " + temp_path, errno);
     // The lock keeps this tessel's `clear` away, but not an older tessel's or a user's `rm`:
