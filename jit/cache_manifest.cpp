@@ -128,7 +128,7 @@ std::optional<Manifest> manifest_from_json(std::string_view text, std::string& e
     return std::nullopt;
   }
   if (*checksum != manifest_checksum(m)) {
-    error = "manifest.json does not match its manifest_sha256 (edited or damaged)";
+    error = "manifest.json does not match its manifest_sha256: edited or damaged";
     return std::nullopt;
   }
   return m;
