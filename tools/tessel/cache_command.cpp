@@ -40,8 +40,10 @@ void print_cache_usage(std::FILE* out) {
                "  list     one line per entry: key, backend, kernel, size, last use\n"
                "  clear    remove every entry of the user's cache (read-only tiers are kept)\n"
                "  verify   re-check every file of every entry against its checksum; with --remove,\n"
-               "           remove the bad ones (exit status 1 when any is bad)\n"
-               "environment: TESSEL_CACHE_DIR  TESSEL_CACHE_READONLY_DIRS  TESSEL_CACHE_MAX_BYTES\n"
+               "           remove the bad ones of the user's cache; read-only tiers' are left in\n"
+               "           place (exit status 1 when any is bad)\n"
+               "environment: TESSEL_CACHE_DIR  TESSEL_CACHE_READONLY_DIRS\n"
+               "             TESSEL_CACHE_MAX_BYTES (0: store nothing)\n"
                "             TESSEL_CACHE_DISABLE=1\n");
 }
 
