@@ -1,6 +1,8 @@
 // Disk-cache manifests to and from JSON (LLVM's JSON support).
 #include "jit/cache_manifest.h"
 
+#include "jit/cache_key.h"
+
 #include <llvm/Support/FormatVariadic.h>
 #include <llvm/Support/JSON.h>
 #include <llvm/Support/raw_ostream.h>
@@ -14,14 +16,17 @@ const Manifest::File* Manifest::file(std::string_view name) const {
   return nullptr;
 }
 
-std::string manifest_to_json(const Manifest& m) {
+namespace {
+
+// The manifest as a JSON object, without its own checksum.
+llvm::json::Object manifest_object(const Manifest& m) {
   llvm::json::Object numbers;
   for (const auto& [name, value] : m.numbers)
     numbers[name] = value;
   llvm::json::Array files;
   for (const Manifest::File& f : m.files)
     files.push_back(llvm::json::Object{{"name", f.name}, {"bytes", f.bytes}, {"sha256", f.sha256}});
-  llvm::json::Object root{
+  return llvm::json::Object{
       {"format", m.format},
       {"key", m.key},
       {"kernel", m.kernel},
@@ -33,11 +38,27 @@ std::string manifest_to_json(const Manifest& m) {
       {"key_inputs",
        llvm::json::Object{{"target", m.target}, {"options", m.options}, {"build", m.build}}},
   };
+}
+
+std::string to_text(llvm::json::Object root) {
   std::string text;
   llvm::raw_string_ostream os(text);
   os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root)));
   os.flush();
   return text + "\n";
+}
+
+// The SHA-256 of the canonical text of every field but the checksum itself. A reader recomputes
+// it from the fields it parsed, so an edit that keeps the JSON valid (a digit of shared_bytes)
+// is caught as surely as a flipped bit in a file.
+std::string manifest_checksum(const Manifest& m) { return sha256_hex(to_text(manifest_object(m))); }
+
+} // namespace
+
+std::string manifest_to_json(const Manifest& m) {
+  llvm::json::Object root = manifest_object(m);
+  root["manifest_sha256"] = manifest_checksum(m);
+  return to_text(std::move(root));
 }
 
 namespace {
@@ -100,6 +121,15 @@ std::optional<Manifest> manifest_from_json(std::string_view text, std::string& e
     }
     file.bytes = *bytes;
     m.files.push_back(std::move(file));
+  }
+  std::optional<llvm::StringRef> checksum = root->getString("manifest_sha256");
+  if (!checksum) {
+    error = "manifest.json has no manifest_sha256";
+    return std::nullopt;
+  }
+  if (*checksum != manifest_checksum(m)) {
+    error = "manifest.json does not match its manifest_sha256: edited or damaged";
+    return std::nullopt;
   }
   return m;
 }

@@ -3,7 +3,11 @@
 //   {"format": 1, "key": "<sha256>", "kernel": "softmax", "entry": "softmax", "backend": "cpu",
 //    "created": 1732480000, "numbers": {"max_stack_bytes": 8192},
 //    "files": [{"name": "object.o", "bytes": 5120, "sha256": "..."}, ...],
-//    "key_inputs": {"target": "cpu x86_64-...", "options": "opt_level=3", "build": "tessel ..."}}
+//    "key_inputs": {"target": "cpu x86_64-...", "options": "opt_level=3", "build": "tessel ..."},
+//    "manifest_sha256": "..."}
+//
+// `manifest_sha256` is the SHA-256 of the manifest printed without that field (the same printer,
+// so the text is canonical); a manifest whose fields do not hash to it is not a manifest.
 //
 // The traced IR, the fourth key input, is the file `key.ir` of the entry.
 #pragma once
@@ -17,7 +21,8 @@
 
 namespace tessel::jit {
 
-inline constexpr int kManifestFormat = 1;
+// 2: with manifest_sha256.
+inline constexpr int kManifestFormat = 2;
 
 struct Manifest {
   struct File {

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,7 +45,15 @@ private:
   int fd_;
 };
 
-std::string errno_text(int err) { return std::strerror(err); }
+// read_file_at's answer for a path that names something other than a regular file (a FIFO, a
+// device, a directory): reading it could block forever or return garbage.
+constexpr int kNotRegularFile = -1;
+
+std::string errno_text(int err) {
+  if (err == kNotRegularFile || err == ELOOP)
+    return "not a regular file";
+  return std::strerror(err);
+}
 
 bool is_out_of_space(int err) { return err == ENOSPC || err == EDQUOT; }
 bool is_not_writable(int err) { return err == EACCES || err == EPERM || err == EROFS; }
@@ -71,14 +80,18 @@ int write_file_at(int dirfd, const std::string& name, std::string_view data) {
   return 0;
 }
 
-// Reads the file `name` in `dirfd`. Returns 0 or an errno.
+// Reads the regular file `name` in `dirfd`. Returns 0, an errno, or kNotRegularFile. Opened
+// without blocking and without following a symbolic link, then checked with fstat, so that a
+// FIFO or a device planted in an entry is an error instead of a hang.
 int read_file_at(int dirfd, const std::string& name, std::string& out) {
-  Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC));
+  Fd fd(::openat(dirfd, name.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.ok())
     return errno;
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0)
     return errno;
+  if (!S_ISREG(st.st_mode))
+    return kNotRegularFile;
   out.resize(size_t(st.st_size));
   size_t got = 0;
   while (got < out.size()) {
@@ -114,6 +127,24 @@ void remove_entry_dir(const std::string& parent, const std::string& name) {
     return;
   }
   fs::remove_all(trash, ec);
+}
+
+// Opens a directory without blocking (the path may name a FIFO) or following a link.
+int open_dir(const std::string& path) {
+  return ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+}
+
+// A writer holds an exclusive flock on its temporary directory until it has renamed it, so that
+// `clear` and the trimming of abandoned directories leave live writers alone: a lock dies with
+// its process, so a dead writer's directory is free to remove.
+bool is_locked_by_live_writer(const std::string& path) {
+  Fd fd(open_dir(path));
+  if (!fd.ok())
+    return false;
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
+    return errno == EWOULDBLOCK;
+  (void)::flock(fd.get(), LOCK_UN);
+  return false;
 }
 
 int64_t now_seconds() {
@@ -163,13 +194,20 @@ DirUsage dir_usage(const std::string& dir) {
 
 // Test hook: TESSEL_CACHE_TEST_PAUSE=<marker> makes a writer create <marker> after the first file
 // of an entry and stop there, so that a test can kill it mid-entry (SIGKILL) deterministically.
+// With TESSEL_CACHE_TEST_RESUME=<file> as well, the writer goes on once <file> exists, so that a
+// test can act on a live writer's temporary directory (`tessel cache clear`) in between.
 void maybe_pause_for_test() {
   const char* marker = std::getenv("TESSEL_CACHE_TEST_PAUSE");
   if (!marker || !*marker)
     return;
-  Fd fd(::open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  for (;;)
-    ::pause();
+  { Fd fd(::open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)); }
+  const char* resume = std::getenv("TESSEL_CACHE_TEST_RESUME");
+  if (!resume || !*resume) {
+    for (;;)
+      ::pause();
+  }
+  while (::access(resume, F_OK) != 0)
+    ::usleep(1000);
 }
 
 // Parses "1073741824", "512M", "2G", "64K" (binary units); -1 when malformed.
@@ -270,17 +308,21 @@ bool DiskCache::ensure_writable() {
 }
 
 void DiskCache::report_bad(const std::string& path, const std::string& why, bool read_only) {
+  bool first;
   {
     std::lock_guard lock(warned_mutex_);
-    if (!warned_.insert(path).second)
-      return;
+    first = warned_.insert(path).second;
   }
   if (read_only) {
-    support::warn("kernel cache entry " + path + " is corrupt (" + why +
-                  "); ignoring it (read-only cache directory)");
+    if (first)
+      support::warn("kernel cache entry " + path + " is corrupt (" + why +
+                    "); ignoring it (read-only cache directory)");
     return;
   }
-  support::warn("kernel cache entry " + path + " is corrupt (" + why + "); removed, recompiling");
+  // Warned once per path, but removed every time: an entry damaged again later in this process
+  // must not stay in the way of the store that follows.
+  if (first)
+    support::warn("kernel cache entry " + path + " is corrupt (" + why + "); removed, recompiling");
   size_t slash = path.rfind('/');
   remove_entry_dir(path.substr(0, slash), path.substr(slash + 1));
 }
@@ -302,9 +344,15 @@ std::optional<CacheEntry> DiskCache::lookup_in(const std::string& dir, const Cac
                                                std::span<const std::string> wanted,
                                                bool read_only) {
   const std::string path = dir + "/" + key.hex;
-  Fd dfd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dfd.ok())
+  Fd dfd(open_dir(path));
+  if (!dfd.ok()) {
+    // Something that is not a directory (a stray file) would otherwise keep the key from ever
+    // being cached again without a word: the store's rename cannot replace it.
+    struct stat st {};
+    if (errno == ENOTDIR && ::lstat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+      report_bad(path, "it is not a directory", read_only);
     return std::nullopt;
+  }
   // An entry moved away (evicted, or removed as bad) by another process while we read it is a
   // miss, not corruption: the path no longer names the directory we opened.
   auto vanished = [&] {
@@ -331,8 +379,10 @@ std::optional<CacheEntry> DiskCache::lookup_in(const std::string& dir, const Cac
     return bad("its manifest describes another key");
   for (const Manifest::File& f : m->files) {
     struct stat st {};
-    if (::fstatat(dfd.get(), f.name.c_str(), &st, 0) != 0)
+    if (::fstatat(dfd.get(), f.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
       return bad("file " + f.name + " is missing");
+    if (!S_ISREG(st.st_mode))
+      return bad("file " + f.name + " is not a regular file");
     if (int64_t(st.st_size) != f.bytes)
       return bad("file " + f.name + " has " + std::to_string(st.st_size) +
                  " bytes, the manifest says " + std::to_string(f.bytes));
@@ -359,13 +409,117 @@ std::optional<CacheEntry> DiskCache::lookup_in(const std::string& dir, const Cac
   return entry;
 }
 
+std::optional<CacheEntryInfo> DiskCache::find(const std::string& key_hex) const {
+  auto at = [&](const std::string& root, bool read_only) -> std::optional<CacheEntryInfo> {
+    CacheEntryInfo info;
+    info.key = key_hex;
+    info.path = root + "/v1/" + key_hex;
+    info.read_only = read_only;
+    struct stat st {};
+    if (::stat(info.path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return std::nullopt;
+    return info;
+  };
+  if (config_.enabled) {
+    if (auto info = at(config_.root, false))
+      return info;
+    for (const std::string& root : config_.read_only_roots)
+      if (auto info = at(root, true))
+        return info;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// The manifest of `entry` under `key`: the files are key.ir, then the backend's, by name.
+Manifest manifest_for(const CacheKey& key, const CacheEntry& entry) {
+  Manifest m;
+  m.key = key.hex;
+  m.kernel = entry.kernel;
+  m.entry = entry.entry;
+  m.backend = entry.backend;
+  m.created = now_seconds();
+  m.numbers = entry.numbers;
+  m.target = key.target;
+  m.options = key.options;
+  m.build = key.build;
+  m.files.push_back({kIrName, int64_t(key.ir.size()), sha256_hex(key.ir)});
+  for (const auto& [name, data] : entry.files)
+    m.files.push_back({name, int64_t(data.size()), sha256_hex(data)});
+  return m;
+}
+
+// Why the temporary directory `dfd` no longer holds the entry `m` as written (someone emptied or
+// changed it, e.g. a `tessel cache clear` of an older tessel), or "" when it does.
+std::string temp_dir_damage(int dfd, const Manifest& m, int64_t manifest_bytes) {
+  auto check = [&](const std::string& name, int64_t bytes) -> std::string {
+    struct stat st {};
+    if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return name + " is gone";
+    if (!S_ISREG(st.st_mode) || int64_t(st.st_size) != bytes)
+      return name + " has changed";
+    return "";
+  };
+  for (const Manifest::File& f : m.files)
+    if (std::string why = check(f.name, f.bytes); !why.empty())
+      return why;
+  return check(kManifestName, manifest_bytes);
+}
+
+// Writes (and fsyncs) the files of `m` into the directory `dfd`, the manifest last: an entry with
+// a manifest is complete (m.files[0] is key.ir: see manifest_for). Returns 0, or an errno with
+// `failed` naming the file.
+int write_entry_files(int dfd, const Manifest& m, const CacheKey& key, const CacheEntry& entry,
+                      const std::string& manifest_text, std::string& failed) {
+  for (size_t i = 0; i < m.files.size(); ++i) {
+    failed = m.files[i].name;
+    std::string_view data = i == 0 ? std::string_view(key.ir) : entry.files.at(failed);
+    if (int err = write_file_at(dfd, failed, data))
+      return err;
+    if (i == 0)
+      maybe_pause_for_test();
+  }
+  failed = kManifestName;
+  return write_file_at(dfd, kManifestName, manifest_text);
+}
+
+} // namespace
+
+bool DiskCache::store_allowed(const CacheEntry& entry, int64_t bytes) {
+  if (config_.max_bytes == 0)
+    return false; // TESSEL_CACHE_MAX_BYTES=0: the disk cache is read, never written
+  if (bytes <= config_.max_bytes)
+    return true;
+  // Storing it would evict it at once (and everything else with it).
+  if (!warned_too_big_.exchange(true))
+    support::warn("kernel cache: the entry of kernel '" + entry.kernel + "' (" +
+                  std::to_string(bytes) + " bytes) is larger than TESSEL_CACHE_MAX_BYTES (" +
+                  std::to_string(config_.max_bytes) +
+                  " bytes); not stored (said once per process). Raise "
+                  "TESSEL_CACHE_MAX_BYTES to cache it.");
+  return false;
+}
+
 bool DiskCache::store(const CacheKey& key, const CacheEntry& entry) {
   if (!ensure_writable())
     return false;
+  const Manifest m = manifest_for(key, entry);
+  const std::string manifest_text = manifest_to_json(m);
+  int64_t stored = int64_t(manifest_text.size());
+  for (const Manifest::File& f : m.files)
+    stored += f.bytes;
+  if (!store_allowed(entry, stored))
+    return false;
+
   const std::string dir = entries_dir();
   const std::string final_path = dir + "/" + key.hex;
-  if (::access(final_path.c_str(), F_OK) == 0)
-    return true; // another process published it meanwhile
+  struct stat st {};
+  if (::lstat(final_path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      return true; // another process published it meanwhile
+    report_bad(final_path, "it is not a directory", /*read_only=*/false);
+  }
 
   const std::string temp_name = ".tmp." + key.hex + "." + std::to_string(::getpid()) + "." +
                                 std::to_string(temp_counter_++);
@@ -385,55 +539,43 @@ bool DiskCache::store(const CacheKey& key, const CacheEntry& entry) {
     return false;
   };
 
-  Manifest m;
-  m.key = key.hex;
-  m.kernel = entry.kernel;
-  m.entry = entry.entry;
-  m.backend = entry.backend;
-  m.created = now_seconds();
-  m.numbers = entry.numbers;
-  m.target = key.target;
-  m.options = key.options;
-  m.build = key.build;
   {
-    Fd dfd(::open(temp_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    Fd dfd(open_dir(temp_path));
     if (!dfd.ok())
       return fail("cannot open " + temp_path, errno);
-    auto write_one = [&](const std::string& name, std::string_view data) {
-      if (int err = write_file_at(dfd.get(), name, data))
-        return err;
-      m.files.push_back({name, int64_t(data.size()), sha256_hex(data)});
-      if (m.files.size() == 1)
-        maybe_pause_for_test();
-      return 0;
-    };
-    if (int err = write_one(kIrName, key.ir))
-      return fail("cannot write " + temp_path + "/" + kIrName, err);
-    for (const auto& [name, data] : entry.files)
-      if (int err = write_one(name, data))
-        return fail("cannot write " + temp_path + "/" + name, err);
-    // The manifest last: an entry with a manifest is complete.
-    if (int err = write_file_at(dfd.get(), kManifestName, manifest_to_json(m)))
-      return fail("cannot write " + temp_path + "/" + kManifestName, err);
+    if (::flock(dfd.get(), LOCK_EX) != 0)
+      return fail("cannot lock " + temp_path, errno);
+    std::string failed_file;
+    if (int err = write_entry_files(dfd.get(), m, key, entry, manifest_text, failed_file))
+      return fail("cannot write " + temp_path + "/" + failed_file, err);
     if (::fsync(dfd.get()) != 0)
       return fail("cannot sync " + temp_path, errno);
-  }
-  if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-    int err = errno;
-    std::error_code ec;
-    fs::remove_all(temp_path, ec);
-    if (err == ENOTEMPTY || err == EEXIST)
-      return true; // a concurrent writer won the race; its entry is as good as ours
-    return fail("cannot rename " + temp_path + " to " + final_path, err);
+    // The lock keeps this tessel's `clear` away, but not an older tessel's or a user's `rm`:
+    // never publish a directory that lost files meanwhile.
+    if (std::string why = temp_dir_damage(dfd.get(), m, int64_t(manifest_text.size()));
+        !why.empty()) {
+      std::error_code ec;
+      fs::remove_all(temp_path, ec);
+      support::warn("kernel cache: " + why + " in " + temp_path +
+                    " while it was being written (a concurrent `tessel cache clear`?); entry "
+                    "not stored");
+      return false;
+    }
+    // Renamed while still locked: the lock is on the directory, which becomes the entry.
+    if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+      int err = errno;
+      std::error_code ec;
+      fs::remove_all(temp_path, ec);
+      if (err == ENOTEMPTY || err == EEXIST)
+        return true; // a concurrent writer won the race; its entry is as good as ours
+      return fail("cannot rename " + temp_path + " to " + final_path, err);
+    }
   }
   fsync_dir(dir);
-  int64_t stored = int64_t(manifest_to_json(m).size());
-  for (const Manifest::File& f : m.files)
-    stored += f.bytes;
   int64_t estimate = estimated_bytes_.load(std::memory_order_relaxed);
   if (estimate >= 0)
     estimate = estimated_bytes_.fetch_add(stored, std::memory_order_relaxed) + stored;
-  if (config_.max_bytes > 0 && (estimate < 0 || estimate > config_.max_bytes))
+  if (estimate < 0 || estimate > config_.max_bytes)
     evict_to(config_.max_bytes);
   return true;
 }
@@ -454,7 +596,8 @@ int64_t DiskCache::evict_to(int64_t max_bytes) {
     bool temp = name.rfind(".tmp.", 0) == 0, trash = name.rfind(".trash.", 0) == 0;
     if (!temp && !trash)
       continue;
-    if (now_ns - dir_usage(dir + "/" + name).mtime_ns > kAbandonedTempSeconds * 1000000000) {
+    if (now_ns - dir_usage(dir + "/" + name).mtime_ns > kAbandonedTempSeconds * 1000000000 &&
+        !is_locked_by_live_writer(dir + "/" + name)) {
       std::error_code ec;
       fs::remove_all(dir + "/" + name, ec);
     }
@@ -503,7 +646,7 @@ std::vector<CacheEntryInfo> DiskCache::list() const {
       DirUsage u = dir_usage(info.path);
       info.bytes = u.bytes;
       info.last_used = u.mtime_ns / 1000000000;
-      Fd dfd(::open(info.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      Fd dfd(open_dir(info.path));
       std::string text, error;
       if (dfd.ok() && read_file_at(dfd.get(), kManifestName, text) == 0) {
         if (std::optional<Manifest> m = manifest_from_json(text, error)) {
@@ -527,11 +670,11 @@ std::vector<CacheProblem> DiskCache::verify(bool remove_bad) {
     for (const std::string& name : list_dir(dir, /*hidden=*/false)) {
       const std::string path = dir + "/" + name;
       auto problem = [&](const std::string& what) {
-        problems.push_back({path, what});
+        problems.push_back({path, what, read_only});
         if (remove_bad && !read_only)
           remove_entry_dir(dir, name);
       };
-      Fd dfd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      Fd dfd(open_dir(path));
       if (!dfd.ok()) {
         problem("not a directory");
         continue;
@@ -584,7 +727,11 @@ int64_t DiskCache::clear() {
     remove_entry_dir(dir, name);
     ++removed;
   }
+  // A live writer's temporary directory is its own until it renames it; emptying it under the
+  // writer would have it publish a hollow entry.
   for (const std::string& name : list_dir(dir, /*hidden=*/true)) {
+    if (name.rfind(".tmp.", 0) == 0 && is_locked_by_live_writer(dir + "/" + name))
+      continue;
     std::error_code ec;
     fs::remove_all(dir + "/" + name, ec);
   }

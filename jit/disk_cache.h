@@ -11,11 +11,16 @@
 // race on the rename; the loser discards its copy. Readers open the entry directory once and read
 // relative to it, so an entry evicted or replaced while being read is a miss, never a mix.
 //
-// Corruption (checksum, size, or key mismatch; unparseable manifest) is reported once with the
+// Corruption (checksum, size, or key mismatch; an unparseable manifest or one that does not match
+// its own manifest_sha256; not a directory; not a regular file) is reported once with the
 // entry's path, the entry removed (read-only tiers: skipped), and the kernel rebuilt. A cache root
 // that cannot be written (a file, no permission, a full disk) turns the cache memory-only with one
 // warning. Size cap: TESSEL_CACHE_MAX_BYTES (default 1 GiB); after each store, least recently used
-// entries (the entry directory's mtime, touched on each hit) are evicted until under the cap.
+// entries (the entry directory's mtime, touched on each hit) are evicted until under the cap. A cap
+// of 0 disables stores (entries already there are still read); an entry larger than the cap is
+// not stored. A writer holds a flock on its temporary directory, so that `clear` and trimming
+// leave it alone, and re-checks its files before the rename. Every file is opened without
+// blocking or following links and must be a regular file (a FIFO is corruption, not a hang).
 #pragma once
 
 #include "jit/cache_key.h"
@@ -56,6 +61,7 @@ struct CacheEntryInfo {
 struct CacheProblem {
   std::string path;
   std::string what;
+  bool read_only = false; // in a read-only tier: reported, never removed
 };
 
 struct CacheConfig {
@@ -89,7 +95,13 @@ public:
 
   // Publishes `entry` under `key` (the key's IR is stored as `key.ir`). Never throws: failures
   // are warnings. Returns true when the entry is on disk afterwards (stored by us or another).
+  // Stores nothing when max_bytes is 0, or when the entry alone is larger than max_bytes (one
+  // warning per process).
   bool store(const CacheKey& key, const CacheEntry& entry);
+
+  // Where the entry `key_hex` is: the user's cache, else the first read-only tier holding it
+  // (to say where a hit came from); nullopt when none does.
+  std::optional<CacheEntryInfo> find(const std::string& key_hex) const;
 
   // Removes the entry `key` from the user's cache (e.g. when its code failed to load).
   void remove(const std::string& key_hex, std::string_view why);
@@ -106,6 +118,7 @@ private:
   std::optional<CacheEntry> lookup_in(const std::string& dir, const CacheKey& key,
                                       std::span<const std::string> wanted, bool read_only);
   bool ensure_writable();
+  bool store_allowed(const CacheEntry& entry, int64_t bytes);
   void disable_writes(const std::string& why);
   void report_bad(const std::string& path, const std::string& why, bool read_only);
 
@@ -115,6 +128,7 @@ private:
   std::mutex warned_mutex_;
   std::set<std::string> warned_; // read-only entries already reported
   std::atomic<uint64_t> temp_counter_{0};
+  std::atomic<bool> warned_too_big_{false};
   // The user's cache size as of this process's last scan plus what it stored since (-1: not
   // scanned yet). A store rescans only when this passes the cap, so a cache of many entries
   // costs one directory scan per process, not one per store; what other processes add is seen

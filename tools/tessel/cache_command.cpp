@@ -40,8 +40,10 @@ void print_cache_usage(std::FILE* out) {
                "  list     one line per entry: key, backend, kernel, size, last use\n"
                "  clear    remove every entry of the user's cache (read-only tiers are kept)\n"
                "  verify   re-check every file of every entry against its checksum; with --remove,\n"
-               "           remove the bad ones (exit status 1 when any is bad)\n"
-               "environment: TESSEL_CACHE_DIR  TESSEL_CACHE_READONLY_DIRS  TESSEL_CACHE_MAX_BYTES\n"
+               "           remove the bad ones of the user's cache; read-only tiers' are left in\n"
+               "           place (exit status 1 when any is bad)\n"
+               "environment: TESSEL_CACHE_DIR  TESSEL_CACHE_READONLY_DIRS\n"
+               "             TESSEL_CACHE_MAX_BYTES (0: store nothing)\n"
                "             TESSEL_CACHE_DISABLE=1\n");
 }
 
@@ -55,7 +57,12 @@ int cache_stats(DiskCache& cache) {
   std::printf("cache directory   %s%s\n", c.root.c_str(), c.enabled ? "" : "  (disabled)");
   std::printf("entries           %lld\n", (long long)entries);
   std::printf("size              %s (%lld bytes)\n", human_bytes(bytes).c_str(), (long long)bytes);
-  std::printf("size cap          %s (TESSEL_CACHE_MAX_BYTES)\n", human_bytes(c.max_bytes).c_str());
+  if (c.max_bytes == 0)
+    std::printf("size cap          0 B (TESSEL_CACHE_MAX_BYTES=0: nothing is stored; entries "
+                "already there are still read)\n");
+  else
+    std::printf("size cap          %s (TESSEL_CACHE_MAX_BYTES; a larger entry is not stored)\n",
+                human_bytes(c.max_bytes).c_str());
   for (const std::string& root : c.read_only_roots)
     std::printf("read-only tier    %s\n", root.c_str());
   if (!c.read_only_roots.empty())
@@ -82,8 +89,10 @@ int cache_list(DiskCache& cache) {
 int cache_verify(DiskCache& cache, bool remove_bad) {
   size_t total = cache.list().size();
   auto problems = cache.verify(remove_bad);
-  for (const auto& p : problems)
-    std::printf("BAD  %s: %s%s\n", p.path.c_str(), p.what.c_str(), remove_bad ? " (removed)" : "");
+  for (const auto& p : problems) {
+    const char* fate = !remove_bad ? "" : p.read_only ? " (read-only tier: left in place)" : " (removed)";
+    std::printf("BAD  %s: %s%s\n", p.path.c_str(), p.what.c_str(), fate);
+  }
   std::printf("%zu entries checked, %zu bad\n", total, problems.size());
   if (!problems.empty() && !remove_bad)
     std::printf("run `tessel cache verify --remove` to remove them (they are never loaded: each "

@@ -12,6 +12,7 @@
 // cache like a launch does, and `stats` says where the kernel came from: the disk cache or
 // compiled now (`--no-cache` compiles and leaves the cache alone). `ir`, `ir-opt`, `ir-final`,
 // `llvm` and `asm` stop early and never touch the cache.
+#include "jit/disk_cache.h"
 #include "tessel/codegen/gpu.h"
 #include "tessel/jit/compile.h"
 #include "tessel/jit/registry.h"
@@ -158,6 +159,15 @@ tessel::CompileUntil until_for(const Options& o, const tessel::Target& target) {
   return CompileUntil::binary;
 }
 
+// Which cache a hit came from: "user cache" or "read-only tier <root>".
+std::string cache_tier_text(const std::string& key_hex) {
+  std::optional<tessel::jit::CacheEntryInfo> info = tessel::jit::DiskCache::instance().find(key_hex);
+  if (!info || !info->read_only)
+    return "user cache";
+  const size_t root_length = info->path.size() - key_hex.size() - std::string("/v1/").size();
+  return "read-only tier " + info->path.substr(0, root_length);
+}
+
 std::string header_text(const Options& o, const tessel::CompileResult& r) {
   std::string s = r.target.is_nvptx()
                       ? fmt::format("kernel {} for {} (PTX ISA {}.{}), num_warps {}", r.entry,
@@ -167,7 +177,8 @@ std::string header_text(const Options& o, const tessel::CompileResult& r) {
   for (const std::string& d : o.defines)
     s += " -D " + d;
   std::string source = r.source == tessel::KernelSource::disk
-                           ? "disk cache (entry " + r.cache_key.substr(0, 16) + "...; no compile)"
+                           ? "disk cache, " + cache_tier_text(r.cache_key) + " (entry " +
+                                 r.cache_key.substr(0, 16) + "...; no compile)"
                            : "compiled now";
   return s + "\nsource: " + source + "\nsignature: " + r.signature.to_string() + "\n";
 }
