@@ -13,8 +13,10 @@
 //                          P::pointer(tessel::DType::f32, 16, "x"), P::integer(16, "n"),
 //                          P::constant(1024, "BLOCK")}});
 //
-// The default signature names the parameters (for `-D NAME=VALUE` and listings) and fixes what
-// `tessel compile` assumes when no define changes it.
+// The default signature fixes what `tessel compile` assumes when no define changes it. Its
+// parameter names (for `-D NAME=VALUE` and listings) may be left empty: they are then taken from
+// the kernel's definition (`tl::kernel("scale", "out, x, n, BLOCK", ...)`); a name that differs
+// from the definition's is an error.
 //
 // Why a static object: a library loaded with dlopen has no other hook that runs its code, and
 // the registry must learn every kernel it holds (for --list) without knowing their names. The
