@@ -7,6 +7,7 @@
 //   build/release/bin/bench_cpu            (TESSEL_CPU_THREADS=1 for single-threaded figures)
 //   build/release/bin/bench_cpu dot        (only the tl::dot section)
 //   build/release/bin/bench_cpu softmax    (only the masked-softmax section)
+//   build/release/bin/bench_cpu compile    (only the cold-compile section)
 #include "tessel/samples/samples.h"
 #include "tessel/tessel.h"
 
@@ -310,6 +311,10 @@ int main(int argc, char** argv) {
   // `bench_cpu dot` runs only the tl::dot section.
   if (argc > 1 && std::string(argv[1]) == "dot") {
     dot_matmul();
+    return 0;
+  }
+  if (argc > 1 && std::string(argv[1]) == "compile") {
+    cold_compile();
     return 0;
   }
   if (argc > 1 && std::string(argv[1]) == "softmax") {

@@ -31,6 +31,7 @@ public:
   llvm::Value* exp(llvm::Value* x);
   llvm::Value* exp2(llvm::Value* x);
   llvm::Value* log(llvm::Value* x);
+  llvm::Value* log2(llvm::Value* x);
   llvm::Value* tanh(llvm::Value* x);
   llvm::Value* erf(llvm::Value* x);
 
@@ -60,6 +61,15 @@ private:
   // low mantissa bits (no fptosi, so no poison for NaN lanes: their k is garbage that the NaN
   // result ignores).
   Rounded round_to_int(llvm::Value* t);
+  struct LogParts {
+    // x = 2^e (1 + f); log(1 + f) = f - hfsq + correction, hfsq = f^2 / 2.
+    llvm::Value* e; // as a float
+    llvm::Value* f;
+    llvm::Value* hfsq;
+    llvm::Value* correction;
+  };
+  LogParts log_parts(llvm::Value* x);
+  llvm::Value* log_special_values(llvm::Value* x, llvm::Value* r);
   // e^y - 1 for y in [0, 19], accurate relative to the result for small y (tanh's core).
   llvm::Value* expm1_nonnegative(llvm::Value* y);
   // e^r - 1 for |r| <= ln 2 / 2 (degree-8 Taylor: truncation below 2^-30 relative).
@@ -129,11 +139,11 @@ llvm::Value* F32Math::exp2(llvm::Value* x) {
   return scale(b.CreateFAdd(c(1.0), q), k.k);
 }
 
-// log x = e ln 2 + log(1 + f) with x = 2^e (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)) (the mantissa
+// log x = e ln 2 + log(1 + f), x = 2^e (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)) (the mantissa
 // is recentred by subtracting the bits of sqrt(2)/2 before splitting). With s = f / (2 + f),
 // log(1 + f) = 2 atanh(s) = 2s + s R(s^2); it is assembled as f - (f^2/2 - s (f^2/2 + R)) so that
 // the large terms are exact and the rounding errors stay below f's last place.
-llvm::Value* F32Math::log(llvm::Value* x) {
+F32Math::LogParts F32Math::log_parts(llvm::Value* x) {
   llvm::Value* tiny = b.CreateFCmpOLT(x, c(0x1p-126));
   llvm::Value* xs = b.CreateSelect(tiny, b.CreateFMul(x, c(0x1p23)), x);
   llvm::Value* e_bias = b.CreateSelect(tiny, i(-23), i(0));
@@ -147,14 +157,34 @@ llvm::Value* F32Math::log(llvm::Value* x) {
   llvm::Value* big_r =
       b.CreateFMul(z, horner(z, {2.0 / 3, 2.0 / 5, 2.0 / 7, 2.0 / 9, 2.0 / 11}));
   llvm::Value* hfsq = b.CreateFMul(c(0.5), b.CreateFMul(f, f));
-  llvm::Value* log1p =
-      b.CreateFSub(f, b.CreateFSub(hfsq, b.CreateFMul(s, b.CreateFAdd(hfsq, big_r))));
-  llvm::Value* ef = b.CreateSIToFP(e, b.getFloatTy());
-  llvm::Value* r = fma(ef, c(kLn2Hi), fma(ef, c(kLn2Lo), log1p));
-  // Special values: log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, log(NaN) = NaN.
+  llvm::Value* correction = b.CreateFMul(s, b.CreateFAdd(hfsq, big_r));
+  return {b.CreateSIToFP(e, b.getFloatTy()), f, hfsq, correction};
+}
+
+// log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, log(NaN) = NaN; `r` elsewhere.
+llvm::Value* F32Math::log_special_values(llvm::Value* x, llvm::Value* r) {
   r = b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), c(-INFINITY), r);
   r = b.CreateSelect(b.CreateFCmpOLT(x, c(0.0)), c(NAN), r);
   return b.CreateSelect(b.CreateFCmpUEQ(x, c(INFINITY)), x, r);
+}
+
+// log x = e ln 2 + log(1 + f) (see log_parts).
+llvm::Value* F32Math::log(llvm::Value* x) {
+  LogParts p = log_parts(x);
+  llvm::Value* log1p = b.CreateFSub(p.f, b.CreateFSub(p.hfsq, p.correction));
+  return log_special_values(x, fma(p.e, c(kLn2Hi), fma(p.e, c(kLn2Lo), log1p)));
+}
+
+// log2 x = e + log(1 + f) / ln 2. log(1 + f) is split into hi = f - f^2/2 (rounded) and the
+// rest, lo (f - hi is exact by Sterbenz), and 1 / ln 2 into two floats, so that hi / ln 2, the
+// large term, is rounded only once, with e, in the last fma.
+llvm::Value* F32Math::log2(llvm::Value* x) {
+  LogParts p = log_parts(x);
+  llvm::Value* hi = b.CreateFSub(p.f, p.hfsq);
+  llvm::Value* lo = b.CreateFAdd(b.CreateFSub(b.CreateFSub(p.f, hi), p.hfsq), p.correction);
+  const double log2e_lo = 1.0 / std::log(2.0) - double(kLog2e);
+  llvm::Value* small = fma(hi, c(log2e_lo), fma(lo, c(kLog2e), p.e));
+  return log_special_values(x, fma(hi, c(kLog2e), small));
 }
 
 llvm::Value* F32Math::expm1_nonnegative(llvm::Value* y) {
@@ -236,6 +266,7 @@ llvm::Value* emit_vector_math(llvm::IRBuilder<>& b, ir::Opcode op, llvm::Value* 
   case ir::Opcode::Exp: return m.exp(x);
   case ir::Opcode::Exp2: return m.exp2(x);
   case ir::Opcode::Log: return m.log(x);
+  case ir::Opcode::Log2: return m.log2(x);
   case ir::Opcode::Tanh: return m.tanh(x);
   case ir::Opcode::Erf: return m.erf(x);
   default: return nullptr; // the other math functions: LLVM intrinsics or libm

@@ -104,12 +104,14 @@ void sweep(const MathCase& c) {
 const MathCase kExp{Opcode::Exp, "exp", [](double x) { return std::exp(x); }, 1.0, -104, 89};
 const MathCase kExp2{Opcode::Exp2, "exp2", [](double x) { return std::exp2(x); }, 1.0, -151, 128};
 const MathCase kLog{Opcode::Log, "log", [](double x) { return std::log(x); }, 1.0, 0, 4};
+const MathCase kLog2{Opcode::Log2, "log2", [](double x) { return std::log2(x); }, 1.5, 0, 4};
 const MathCase kTanh{Opcode::Tanh, "tanh", [](double x) { return std::tanh(x); }, 2.0, -10, 10};
 const MathCase kErf{Opcode::Erf, "erf", [](double x) { return std::erf(x); }, 2.0, -4.5, 4.5};
 
 TEST(CpuVectorMath, ExpWithinBoundOverTheF32Range) { sweep(kExp); }
 TEST(CpuVectorMath, Exp2WithinBoundOverTheF32Range) { sweep(kExp2); }
 TEST(CpuVectorMath, LogWithinBoundOverTheF32Range) { sweep(kLog); }
+TEST(CpuVectorMath, Log2WithinBoundOverTheF32Range) { sweep(kLog2); }
 TEST(CpuVectorMath, TanhWithinBoundOverTheF32Range) { sweep(kTanh); }
 TEST(CpuVectorMath, ErfWithinBoundOverTheF32Range) { sweep(kErf); }
 
@@ -153,6 +155,12 @@ TEST(CpuVectorMath, LogSpecialValues) {
   expect_exact(Opcode::Log, {{0, -kInf}, {-0.0f, -kInf}, {-1, kNan}, {-kInf, kNan},
                              {-kMinSub, kNan}, {kInf, kInf}, {kNan, kNan}, {1, 0},
                              {kMinSub, std::log(kMinSub)}, {kMax, std::log(kMax)}});
+}
+
+TEST(CpuVectorMath, Log2SpecialValues) {
+  expect_exact(Opcode::Log2, {{0, -kInf}, {-0.0f, -kInf}, {-1, kNan}, {-kInf, kNan},
+                              {kInf, kInf}, {kNan, kNan}, {1, 0}, {8, 3}, {0x1p-20f, -20},
+                              {kMinSub, -149}, {0x1p-140f, -140}, {0x1p127f, 127}});
 }
 
 TEST(CpuVectorMath, TanhSpecialValues) {
