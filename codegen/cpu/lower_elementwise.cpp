@@ -74,9 +74,9 @@ int Lowering::lazy_cost(const ir::Value* v) {
 namespace {
 
 // The CPU's side of the scalar semantics: f16/bf16 travel as f32; f32 exp, exp2, log, log2, tanh
-// and erf from tessel's own branch-free routines (codegen/cpu/vector_math.h: they vectorise with special
-// lanes, where libmvec falls back to scalar calls), the rest from LLVM's intrinsics (libm calls
-// after instruction selection) and libm itself.
+// and erf from tessel's own branch-free routines (codegen/cpu/vector_math.h: they vectorise with
+// special lanes, where libmvec falls back to scalar calls), the rest from LLVM's intrinsics (libm
+// calls after instruction selection) and libm itself.
 class CpuScalarTarget final : public ScalarTarget {
 public:
   explicit CpuScalarTarget(Lowering& l) : l_(l) {}

@@ -1,8 +1,8 @@
-// Private to codegen/cpu: tessel's own f32 exp, exp2, log, log2, tanh and erf, emitted as straight-line
-// LLVM IR (range reduction + polynomial, special values by selects) at the point of use, so that
-// the loop vectoriser turns a tile's elementwise loop into plain SIMD. glibc's vector expf
-// (libmvec) falls back to a scalar call for every vector that holds one special input, such as the
-// -inf `other` lanes of a masked softmax load; these routines have no such path.
+// Private to codegen/cpu: tessel's own f32 exp, exp2, log, log2, tanh and erf, emitted as
+// straight-line LLVM IR (range reduction + polynomial, special values by selects) at the point of
+// use, so that the loop vectoriser turns a tile's elementwise loop into plain SIMD. glibc's vector
+// expf (libmvec) falls back to a scalar call for every vector that holds one special input, such
+// as the -inf `other` lanes of a masked softmax load; these routines have no such path.
 //
 // Accuracy: the error against the exact result (glibc's libm in double), in f32 ulps, bounded as
 // below and asserted by tests/codegen/cpu_vector_math_test.cpp over ~47M inputs (every 97th f32

@@ -97,8 +97,9 @@ void sweep(const MathCase& c) {
   }
   std::printf("%s: max error %.3f ulp at %a over %zu inputs\n", c.name, worst, double(worst_x),
               xs.size());
-  EXPECT_LE(worst, c.max_ulp) << c.name << " at x = " << fmt::format("{:a}", worst_x) << ": got "
-                              << fmt::format("{:a}", worst_got) << " (bound " << c.max_ulp << " ulp)";
+  EXPECT_LE(worst, c.max_ulp) << c.name << " at x = " << fmt::format("{:a}", worst_x)
+                              << ": got " << fmt::format("{:a}", worst_got) << " (bound "
+                              << c.max_ulp << " ulp)";
 }
 
 const MathCase kExp{Opcode::Exp, "exp", [](double x) { return std::exp(x); }, 1.0, -104, 89};
