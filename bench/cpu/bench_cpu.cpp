@@ -8,6 +8,7 @@
 //   build/release/bin/bench_cpu dot        (only the tl::dot section)
 //   build/release/bin/bench_cpu softmax    (only the masked-softmax section)
 //   build/release/bin/bench_cpu compile    (only the cold-compile section)
+//   build/release/bin/bench_cpu math       (only y = f(x) for exp, log, log2, tanh, erf)
 #include "tessel/samples/samples.h"
 #include "tessel/tessel.h"
 
@@ -302,6 +303,50 @@ void masked_softmax() {
   }
 }
 
+// out = f(in) for the captureless lambda F.
+template <class F> tessel::Kernel unary_kernel(const char* name, F) {
+  return tl::kernel(name, "out, in, n, BLOCK",
+                    [](tl::Ptr out, tl::Ptr in, tl::Int n, tl::Const<int> BLOCK) {
+                      auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+                      auto mask = offs < n;
+                      tl::store(out + offs, F{}(tl::load(in + offs, mask)), mask);
+                    });
+}
+
+// One f32 math function over 16M elements (BLOCK 4096): tanh and erf were scalar libm calls
+// before tessel's own routines; exp, log and log2 went through libmvec.
+void unary_math() {
+  std::printf("\n== y = f(x), 16M f32, BLOCK 4096; min and median of 7 ==\n");
+  std::printf("%-5s %8s %8s %8s %8s %10s\n", "f", "wall", "(med)", "cpu", "(med)", "cpu ns/el");
+  const int64_t n = 16 << 20;
+  std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> d(-4, 4);
+  for (float& v : x)
+    v = std::fabs(d(rng)) + 1e-3f; // positive, so that log and log2 take their ordinary path
+  auto run = [&](const char* name, tessel::Kernel k) {
+    const int block = 4096;
+    auto launch = [&] { k.launch({n / block}, {}, y.data(), x.data(), n, block); };
+    launch();
+    MinMedian wall, cpu;
+    for (int i = 0; i < 7; ++i) {
+      double c0 = process_cpu_ms();
+      auto t0 = Clock::now();
+      launch();
+      wall.add(ms_since(t0));
+      cpu.add(process_cpu_ms() - c0);
+    }
+    double cpu_min = cpu.min();
+    std::printf("%-5s %7.2fms %7.2fms %7.2fms %7.2fms %10.2f\n", name, wall.min(),
+                wall.median(), cpu_min, cpu.median(), cpu_min * 1e6 / double(n));
+  };
+  run("exp", unary_kernel("exp", [](const tl::Tensor& v) { return tl::exp(v); }));
+  run("log", unary_kernel("log", [](const tl::Tensor& v) { return tl::log(v); }));
+  run("log2", unary_kernel("log2", [](const tl::Tensor& v) { return tl::log2(v); }));
+  run("tanh", unary_kernel("tanh", [](const tl::Tensor& v) { return tl::tanh(v); }));
+  run("erf", unary_kernel("erf", [](const tl::Tensor& v) { return tl::erf(v); }));
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -321,10 +366,15 @@ int main(int argc, char** argv) {
     masked_softmax();
     return 0;
   }
+  if (argc > 1 && std::string(argv[1]) == "math") {
+    unary_math();
+    return 0;
+  }
   cold_compile();
   launch_overhead();
   throughput();
   masked_softmax();
+  unary_math();
   dot_matmul();
   return 0;
 }
