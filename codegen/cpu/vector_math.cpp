@@ -72,7 +72,10 @@ private:
   llvm::Value* log_special_values(llvm::Value* x, llvm::Value* r);
   // e^y - 1 for y in [0, 19], accurate relative to the result for small y (tanh's core).
   llvm::Value* expm1_nonnegative(llvm::Value* y);
-  // e^r - 1 for |r| <= ln 2 / 2 (degree-8 Taylor: truncation below 2^-30 relative).
+  // e^r - 1 for |r| <= ln 2 / 2 (a little more: k is rounded from a rounded product) as
+  // r + r^2 T(r), T of degree 5 interpolating (e^r - 1 - r) / r^2 at the Chebyshev nodes of
+  // [-0.35, 0.35] (fitted for tessel in f64): relative error 6e-10 for e^r - 1, 2.4e-10 for e^r,
+  // one fma fewer than the Taylor series of the same accuracy.
   llvm::Value* expm1_reduced(llvm::Value* r);
 
   llvm::IRBuilder<>& b;
@@ -106,8 +109,9 @@ F32Math::Rounded F32Math::round_to_int(llvm::Value* t) {
 }
 
 llvm::Value* F32Math::expm1_reduced(llvm::Value* r) {
-  llvm::Value* tail = horner(r, {1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
-                                 1.0 / 40320});
+  llvm::Value* tail = horner(r, {0.5000000014276582, 0.1666666668252385, 0.041666456904077075,
+                                 0.008333310034678892, 0.0013934531654217072,
+                                 0.000198919699106141});
   return fma(b.CreateFMul(r, r), tail, r);
 }
 
