@@ -265,6 +265,9 @@ llvm::Value* F32Math::erf(llvm::Value* x) {
 llvm::Value* emit_vector_math(llvm::IRBuilder<>& b, ir::Opcode op, llvm::Value* x) {
   if (!x->getType()->isFloatTy())
     return nullptr;
+  // Exact IEEE arithmetic whatever the builder carries (see the top of the file).
+  llvm::IRBuilderBase::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
   F32Math m(b);
   switch (op) {
   case ir::Opcode::Exp: return m.exp(x);
