@@ -109,9 +109,9 @@ F32Math::Rounded F32Math::round_to_int(llvm::Value* t) {
 }
 
 llvm::Value* F32Math::expm1_reduced(llvm::Value* r) {
-  llvm::Value* tail = horner(r, {0.5000000014276582, 0.1666666668252385, 0.041666456904077075,
-                                 0.008333310034678892, 0.0013934531654217072,
-                                 0.000198919699106141});
+  llvm::Value* tail =
+      horner(r, {0.5000000014276582, 0.1666666668252385, 0.041666456904077075, 0.008333310034678892,
+                 0.0013934531654217072, 0.000198919699106141});
   return fma(b.CreateFMul(r, r), tail, r);
 }
 
@@ -158,8 +158,7 @@ F32Math::LogParts F32Math::log_parts(llvm::Value* x) {
   llvm::Value* f = b.CreateFSub(m, c(1.0)); // exact (Sterbenz)
   llvm::Value* s = b.CreateFDiv(f, b.CreateFAdd(c(2.0), f));
   llvm::Value* z = b.CreateFMul(s, s);
-  llvm::Value* big_r =
-      b.CreateFMul(z, horner(z, {2.0 / 3, 2.0 / 5, 2.0 / 7, 2.0 / 9, 2.0 / 11}));
+  llvm::Value* big_r = b.CreateFMul(z, horner(z, {2.0 / 3, 2.0 / 5, 2.0 / 7, 2.0 / 9, 2.0 / 11}));
   llvm::Value* hfsq = b.CreateFMul(c(0.5), b.CreateFMul(f, f));
   llvm::Value* correction = b.CreateFMul(s, b.CreateFAdd(hfsq, big_r));
   return {b.CreateSIToFP(e, b.getFloatTy()), f, hfsq, correction};
@@ -243,16 +242,15 @@ llvm::Value* F32Math::erf(llvm::Value* x) {
   // small correction term carries the polynomial's rounding.
   const float c0_hi = float(taylor[0]);
   const double c0_lo = taylor[0] - double(c0_hi);
-  llvm::Value* small =
-      fma(x, c(c0_hi), fma(x, c(c0_lo), b.CreateFMul(b.CreateFMul(x, z), acc)));
+  llvm::Value* small = fma(x, c(c0_hi), fma(x, c(c0_lo), b.CreateFMul(b.CreateFMul(x, z), acc)));
   llvm::Value* u = b.CreateFSub(clamp(a, 1.0, 4.0), c(2.5));
-  llvm::Value* erfc = horner(
-      u, {0.00040695201744507444, -0.002178278477151469, 0.005445708486662901,
-          -0.008350212261728844, 0.00862241984489354, -0.006116585071708631,
-          0.0027982086374942644, -0.0005445393423315163, -0.0002598692586999081,
-          0.0002534303813135009, -8.002250186507353e-05, -7.760157414969489e-06,
-          1.5153995233976754e-05, -3.4615283631553085e-06, -7.357495099807463e-07,
-          3.5116320464183546e-07, -1.713328036553885e-08});
+  llvm::Value* erfc =
+      horner(u, {0.00040695201744507444, -0.002178278477151469, 0.005445708486662901,
+                 -0.008350212261728844, 0.00862241984489354, -0.006116585071708631,
+                 0.0027982086374942644, -0.0005445393423315163, -0.0002598692586999081,
+                 0.0002534303813135009, -8.002250186507353e-05, -7.760157414969489e-06,
+                 1.5153995233976754e-05, -3.4615283631553085e-06, -7.357495099807463e-07,
+                 3.5116320464183546e-07, -1.713328036553885e-08});
   llvm::Value* large = b.CreateFSub(c(1.0), erfc);
   // Ordered: NaN takes the small path, where it stays NaN. erf is odd: the sign of x, also for
   // -0 (the fmas would give +0).
@@ -270,13 +268,20 @@ llvm::Value* emit_vector_math(llvm::IRBuilder<>& b, ir::Opcode op, llvm::Value* 
   b.clearFastMathFlags();
   F32Math m(b);
   switch (op) {
-  case ir::Opcode::Exp: return m.exp(x);
-  case ir::Opcode::Exp2: return m.exp2(x);
-  case ir::Opcode::Log: return m.log(x);
-  case ir::Opcode::Log2: return m.log2(x);
-  case ir::Opcode::Tanh: return m.tanh(x);
-  case ir::Opcode::Erf: return m.erf(x);
-  default: return nullptr; // the other math functions: LLVM intrinsics or libm
+  case ir::Opcode::Exp:
+    return m.exp(x);
+  case ir::Opcode::Exp2:
+    return m.exp2(x);
+  case ir::Opcode::Log:
+    return m.log(x);
+  case ir::Opcode::Log2:
+    return m.log2(x);
+  case ir::Opcode::Tanh:
+    return m.tanh(x);
+  case ir::Opcode::Erf:
+    return m.erf(x);
+  default:
+    return nullptr; // the other math functions: LLVM intrinsics or libm
   }
 }
 

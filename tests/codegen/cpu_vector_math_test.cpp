@@ -52,8 +52,8 @@ struct MathCase {
   Opcode op;
   const char* name;
   double (*ref)(double);
-  double max_ulp;     // the documented bound
-  double lo, hi;      // where the function varies: swept densely
+  double max_ulp; // the documented bound
+  double lo, hi;  // where the function varies: swept densely
 };
 
 std::vector<float> inputs(const MathCase& c) {
@@ -98,9 +98,9 @@ void sweep(const MathCase& c) {
   }
   std::printf("%s: max error %.3f ulp at %a over %zu inputs\n", c.name, worst, double(worst_x),
               xs.size());
-  EXPECT_LE(worst, c.max_ulp) << c.name << " at x = " << fmt::format("{:a}", worst_x)
-                              << ": got " << fmt::format("{:a}", worst_got) << " (bound "
-                              << c.max_ulp << " ulp)";
+  EXPECT_LE(worst, c.max_ulp) << c.name << " at x = " << fmt::format("{:a}", worst_x) << ": got "
+                              << fmt::format("{:a}", worst_got) << " (bound " << c.max_ulp
+                              << " ulp)";
 }
 
 const MathCase kExp{Opcode::Exp, "exp", [](double x) { return std::exp(x); }, 1.0, -104, 89};
@@ -110,12 +110,24 @@ const MathCase kLog2{Opcode::Log2, "log2", [](double x) { return std::log2(x); }
 const MathCase kTanh{Opcode::Tanh, "tanh", [](double x) { return std::tanh(x); }, 2.0, -10, 10};
 const MathCase kErf{Opcode::Erf, "erf", [](double x) { return std::erf(x); }, 2.0, -4.5, 4.5};
 
-TEST(CpuVectorMath, ExpWithinBoundOverTheF32Range) { sweep(kExp); }
-TEST(CpuVectorMath, Exp2WithinBoundOverTheF32Range) { sweep(kExp2); }
-TEST(CpuVectorMath, LogWithinBoundOverTheF32Range) { sweep(kLog); }
-TEST(CpuVectorMath, Log2WithinBoundOverTheF32Range) { sweep(kLog2); }
-TEST(CpuVectorMath, TanhWithinBoundOverTheF32Range) { sweep(kTanh); }
-TEST(CpuVectorMath, ErfWithinBoundOverTheF32Range) { sweep(kErf); }
+TEST(CpuVectorMath, ExpWithinBoundOverTheF32Range) {
+  sweep(kExp);
+}
+TEST(CpuVectorMath, Exp2WithinBoundOverTheF32Range) {
+  sweep(kExp2);
+}
+TEST(CpuVectorMath, LogWithinBoundOverTheF32Range) {
+  sweep(kLog);
+}
+TEST(CpuVectorMath, Log2WithinBoundOverTheF32Range) {
+  sweep(kLog2);
+}
+TEST(CpuVectorMath, TanhWithinBoundOverTheF32Range) {
+  sweep(kTanh);
+}
+TEST(CpuVectorMath, ErfWithinBoundOverTheF32Range) {
+  sweep(kErf);
+}
 
 // Exact results, bit for bit (NaN: any NaN).
 void expect_exact(Opcode op, const std::vector<std::pair<float, float>>& cases) {
@@ -130,8 +142,8 @@ void expect_exact(Opcode op, const std::vector<std::pair<float, float>>& cases) 
       EXPECT_TRUE(std::isnan(got[i])) << ir::op_info(op).name << "(" << xs[i] << ") = " << got[i];
     else
       EXPECT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want))
-          << ir::op_info(op).name << "(" << fmt::format("{:a}", xs[i]) << ") = "
-          << fmt::format("{:a}", got[i]) << ", want " << fmt::format("{:a}", want);
+          << ir::op_info(op).name << "(" << fmt::format("{:a}", xs[i])
+          << ") = " << fmt::format("{:a}", got[i]) << ", want " << fmt::format("{:a}", want);
   }
 }
 
@@ -141,39 +153,84 @@ constexpr float kMax = std::numeric_limits<float>::max();
 constexpr float kMinSub = std::numeric_limits<float>::denorm_min();
 
 TEST(CpuVectorMath, ExpSpecialValues) {
-  expect_exact(Opcode::Exp, {{-kInf, 0}, {kInf, kInf}, {kNan, kNan}, {0, 1}, {-0.0f, 1},
-                             {-200, 0}, {-104, 0}, {89, kInf}, {kMax, kInf}, {-kMax, 0},
-                             {kMinSub, 1}, {-103.9f, std::exp(-103.9f)}, {88.8f, kInf}});
+  expect_exact(Opcode::Exp, {{-kInf, 0},
+                             {kInf, kInf},
+                             {kNan, kNan},
+                             {0, 1},
+                             {-0.0f, 1},
+                             {-200, 0},
+                             {-104, 0},
+                             {89, kInf},
+                             {kMax, kInf},
+                             {-kMax, 0},
+                             {kMinSub, 1},
+                             {-103.9f, std::exp(-103.9f)},
+                             {88.8f, kInf}});
 }
 
 TEST(CpuVectorMath, Exp2SpecialValues) {
-  expect_exact(Opcode::Exp2, {{-kInf, 0}, {kInf, kInf}, {kNan, kNan}, {0, 1}, {3, 8},
-                              {-10, 0x1p-10f}, {-149, kMinSub}, {-126, 0x1p-126f},
-                              {-140, 0x1p-140f}, {127, 0x1p127f}, {128, kInf}, {-151, 0},
-                              {kMax, kInf}, {-kMax, 0}});
+  expect_exact(Opcode::Exp2, {{-kInf, 0},
+                              {kInf, kInf},
+                              {kNan, kNan},
+                              {0, 1},
+                              {3, 8},
+                              {-10, 0x1p-10f},
+                              {-149, kMinSub},
+                              {-126, 0x1p-126f},
+                              {-140, 0x1p-140f},
+                              {127, 0x1p127f},
+                              {128, kInf},
+                              {-151, 0},
+                              {kMax, kInf},
+                              {-kMax, 0}});
 }
 
 TEST(CpuVectorMath, LogSpecialValues) {
-  expect_exact(Opcode::Log, {{0, -kInf}, {-0.0f, -kInf}, {-1, kNan}, {-kInf, kNan},
-                             {-kMinSub, kNan}, {kInf, kInf}, {kNan, kNan}, {1, 0},
-                             {kMinSub, std::log(kMinSub)}, {kMax, std::log(kMax)}});
+  expect_exact(Opcode::Log, {{0, -kInf},
+                             {-0.0f, -kInf},
+                             {-1, kNan},
+                             {-kInf, kNan},
+                             {-kMinSub, kNan},
+                             {kInf, kInf},
+                             {kNan, kNan},
+                             {1, 0},
+                             {kMinSub, std::log(kMinSub)},
+                             {kMax, std::log(kMax)}});
 }
 
 TEST(CpuVectorMath, Log2SpecialValues) {
-  expect_exact(Opcode::Log2, {{0, -kInf}, {-0.0f, -kInf}, {-1, kNan}, {-kInf, kNan},
-                              {kInf, kInf}, {kNan, kNan}, {1, 0}, {8, 3}, {0x1p-20f, -20},
-                              {kMinSub, -149}, {0x1p-140f, -140}, {0x1p127f, 127}});
+  expect_exact(Opcode::Log2, {{0, -kInf},
+                              {-0.0f, -kInf},
+                              {-1, kNan},
+                              {-kInf, kNan},
+                              {kInf, kInf},
+                              {kNan, kNan},
+                              {1, 0},
+                              {8, 3},
+                              {0x1p-20f, -20},
+                              {kMinSub, -149},
+                              {0x1p-140f, -140},
+                              {0x1p127f, 127}});
 }
 
 TEST(CpuVectorMath, TanhSpecialValues) {
-  expect_exact(Opcode::Tanh, {{kInf, 1}, {-kInf, -1}, {kNan, kNan}, {0, 0}, {-0.0f, -0.0f},
-                              {20, 1}, {-20, -1}, {kMax, 1}, {kMinSub, kMinSub},
-                              {-kMinSub, -kMinSub}, {0x1p-20f, 0x1p-20f}});
+  expect_exact(Opcode::Tanh, {{kInf, 1},
+                              {-kInf, -1},
+                              {kNan, kNan},
+                              {0, 0},
+                              {-0.0f, -0.0f},
+                              {20, 1},
+                              {-20, -1},
+                              {kMax, 1},
+                              {kMinSub, kMinSub},
+                              {-kMinSub, -kMinSub},
+                              {0x1p-20f, 0x1p-20f}});
 }
 
 TEST(CpuVectorMath, ErfSpecialValues) {
-  expect_exact(Opcode::Erf, {{kInf, 1}, {-kInf, -1}, {kNan, kNan}, {0, 0}, {-0.0f, -0.0f},
-                             {5, 1}, {-5, -1}, {kMax, 1}});
+  expect_exact(
+      Opcode::Erf,
+      {{kInf, 1}, {-kInf, -1}, {kNan, kNan}, {0, 0}, {-0.0f, -0.0f}, {5, 1}, {-5, -1}, {kMax, 1}});
 }
 
 // The softmax pattern that motivated the routines: exp of masked -inf lanes is 0 in a vector
@@ -196,8 +253,8 @@ TEST(CpuVectorMath, ExpOfMixedSpecialAndOrdinaryLanes) {
 TEST(CpuVectorMath, MaskedBlockVectorisesWithoutCalls) {
   codegen::cpu::CompileOptions options;
   options.keep_text = true;
-  for (Opcode op : {Opcode::Exp, Opcode::Exp2, Opcode::Log, Opcode::Log2, Opcode::Tanh,
-                    Opcode::Erf}) {
+  for (Opcode op :
+       {Opcode::Exp, Opcode::Exp2, Opcode::Log, Opcode::Log2, Opcode::Tanh, Opcode::Erf}) {
     std::unique_ptr<CompiledKernel> kernel = compile_unary(op, options);
     const std::string& ir = kernel->llvm_ir();
     EXPECT_NE(ir.find("@llvm.fma.v"), std::string::npos)
