@@ -1,10 +1,14 @@
 // CPU-backend figures for the foundation: cold compile latency of softmax and layer_norm (by
 // stage), host overhead of a launch of an already compiled empty kernel, throughput of vector
 // add and softmax against plain -O3 -march=native C++ loops over the same arrays in the same run,
-// and `tl::dot` (the matmul sample) per operand type and tile shape: cold compile and run time.
+// `tl::dot` (the matmul sample) per operand type and tile shape: cold compile and run time, and
+// softmax rows whose block is partly masked (the -inf `other` lanes go through exp).
 //
 //   build/release/bin/bench_cpu            (TESSEL_CPU_THREADS=1 for single-threaded figures)
 //   build/release/bin/bench_cpu dot        (only the tl::dot section)
+//   build/release/bin/bench_cpu softmax    (only the masked-softmax section)
+//   build/release/bin/bench_cpu compile    (only the cold-compile section)
+//   build/release/bin/bench_cpu math       (only y = f(x) for exp, log, log2, tanh, erf)
 #include "tessel/samples/samples.h"
 #include "tessel/tessel.h"
 
@@ -265,6 +269,84 @@ void dot_matmul() {
   }
 }
 
+// The softmax sample on 4096 rows of `cols` columns with BLOCK = 1024: every width but 1024 has
+// masked lanes, whose -inf `other` values go through exp (libmvec's vector expf took a scalar
+// path for those; tessel's own exp has none). Wall and process CPU time of a launch, min and
+// median of 9, and CPU ns per element.
+void masked_softmax() {
+  std::printf("\n== softmax 4096 rows, BLOCK 1024 (masked partial blocks), f32; min and median of "
+              "9 ==\n");
+  std::printf("%6s %8s %8s %8s %8s %10s\n", "cols", "wall", "(med)", "cpu", "(med)", "cpu ns/el");
+  const int64_t rows = 4096;
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> d(-4, 4);
+  for (int64_t cols : {513, 781, 1023, 1024}) {
+    std::vector<float> x(size_t(rows * cols)), y(size_t(rows * cols));
+    for (float& v : x)
+      v = d(rng);
+    auto launch = [&] {
+      samples::softmax().launch({rows}, {}, y.data(), x.data(), cols, cols, 1024);
+    };
+    launch();
+    MinMedian wall, cpu;
+    for (int i = 0; i < 9; ++i) {
+      double c0 = process_cpu_ms();
+      auto t0 = Clock::now();
+      launch();
+      wall.add(ms_since(t0));
+      cpu.add(process_cpu_ms() - c0);
+    }
+    double cpu_min = cpu.min();
+    std::printf("%6lld %7.2fms %7.2fms %7.2fms %7.2fms %10.2f\n", static_cast<long long>(cols),
+                wall.min(), wall.median(), cpu_min, cpu.median(),
+                cpu_min * 1e6 / double(rows * cols));
+  }
+}
+
+// out = f(in) for the captureless lambda F.
+template <class F> tessel::Kernel unary_kernel(const char* name, F) {
+  return tl::kernel(name, "out, in, n, BLOCK",
+                    [](tl::Ptr out, tl::Ptr in, tl::Int n, tl::Const<int> BLOCK) {
+                      auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+                      auto mask = offs < n;
+                      tl::store(out + offs, F{}(tl::load(in + offs, mask)), mask);
+                    });
+}
+
+// One f32 math function over 16M elements (BLOCK 4096): tanh and erf were scalar libm calls
+// before tessel's own routines; exp, log and log2 went through libmvec.
+void unary_math() {
+  std::printf("\n== y = f(x), 16M f32, BLOCK 4096; min and median of 7 ==\n");
+  std::printf("%-5s %8s %8s %8s %8s %10s\n", "f", "wall", "(med)", "cpu", "(med)", "cpu ns/el");
+  const int64_t n = 16 << 20;
+  std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> d(-4, 4);
+  for (float& v : x)
+    v = std::fabs(d(rng)) + 1e-3f; // positive, so that log and log2 take their ordinary path
+  auto run = [&](const char* name, tessel::Kernel k) {
+    const int block = 4096;
+    auto launch = [&] { k.launch({n / block}, {}, y.data(), x.data(), n, block); };
+    launch();
+    MinMedian wall, cpu;
+    for (int i = 0; i < 7; ++i) {
+      double c0 = process_cpu_ms();
+      auto t0 = Clock::now();
+      launch();
+      wall.add(ms_since(t0));
+      cpu.add(process_cpu_ms() - c0);
+    }
+    double cpu_min = cpu.min();
+    std::printf("%-5s %7.2fms %7.2fms %7.2fms %7.2fms %10.2f\n", name, wall.min(),
+                wall.median(), cpu_min, cpu.median(), cpu_min * 1e6 / double(n));
+  };
+  run("exp", unary_kernel("exp", [](const tl::Tensor& v) { return tl::exp(v); }));
+  run("log", unary_kernel("log", [](const tl::Tensor& v) { return tl::log(v); }));
+  run("log2", unary_kernel("log2", [](const tl::Tensor& v) { return tl::log2(v); }));
+  run("tanh", unary_kernel("tanh", [](const tl::Tensor& v) { return tl::tanh(v); }));
+  run("erf", unary_kernel("erf", [](const tl::Tensor& v) { return tl::erf(v); }));
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -276,9 +358,23 @@ int main(int argc, char** argv) {
     dot_matmul();
     return 0;
   }
+  if (argc > 1 && std::string(argv[1]) == "compile") {
+    cold_compile();
+    return 0;
+  }
+  if (argc > 1 && std::string(argv[1]) == "softmax") {
+    masked_softmax();
+    return 0;
+  }
+  if (argc > 1 && std::string(argv[1]) == "math") {
+    unary_math();
+    return 0;
+  }
   cold_compile();
   launch_overhead();
   throughput();
+  masked_softmax();
+  unary_math();
   dot_matmul();
   return 0;
 }

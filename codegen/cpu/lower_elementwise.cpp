@@ -4,6 +4,7 @@
 // the CPU's hooks: f16/bf16 as f32, math from LLVM intrinsics and libm.
 #include "codegen/cpu/lowering.h"
 
+#include "codegen/cpu/vector_math.h"
 #include "codegen/scalar_semantics.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -72,8 +73,10 @@ int Lowering::lazy_cost(const ir::Value* v) {
 
 namespace {
 
-// The CPU's side of the scalar semantics: f16/bf16 travel as f32, math from LLVM's intrinsics
-// (libm calls after instruction selection) and libm itself.
+// The CPU's side of the scalar semantics: f16/bf16 travel as f32; f32 exp, exp2, log, log2, tanh
+// and erf from tessel's own branch-free routines (codegen/cpu/vector_math.h: they vectorise with
+// special lanes, where libmvec falls back to scalar calls), the rest from LLVM's intrinsics (libm
+// calls after instruction selection) and libm itself.
 class CpuScalarTarget final : public ScalarTarget {
 public:
   explicit CpuScalarTarget(Lowering& l) : l_(l) {}
@@ -109,6 +112,9 @@ llvm::Value* CpuScalarTarget::math(ir::Opcode op, std::span<llvm::Value* const> 
   using ir::Opcode;
   auto& b = l_.b;
   auto call = [&](llvm::Intrinsic::ID id) { return b.CreateUnaryIntrinsic(id, a[0]); };
+  if (a.size() == 1)
+    if (llvm::Value* own = emit_vector_math(b, op, a[0]))
+      return own;
   switch (op) {
   case Opcode::Rem: return b.CreateFRem(a[0], a[1]); // fmodf/fmod: exact
   case Opcode::Exp: return call(llvm::Intrinsic::exp);

@@ -1,0 +1,288 @@
+// tessel's own f32 transcendental functions for the CPU backend (see the header for the accuracy).
+// Every routine is branch-free: inputs are clamped into the range where the reduction is valid,
+// the polynomial runs on every lane, and special values are patched in with selects. Comparisons
+// are ordered (false on NaN) so that a NaN input passes through the clamps and the arithmetic to
+// a NaN result. No fast-math flags: the rounding trick in `round_to_int` relies on exact IEEE
+// evaluation.
+#include "codegen/cpu/vector_math.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+#include <bit>
+#include <cmath>
+#include <initializer_list>
+#include <vector>
+
+namespace tessel::codegen::cpu {
+
+namespace {
+
+// ln 2 split for Cody-Waite reduction: kLn2Hi is ln 2 rounded to f32; kLn2Lo the rest. With an
+// fma, x - k * kLn2Hi is exact for the |k| <= 151 that the clamps allow (the result fits in 24
+// bits), so the reduced argument is off only by k * (ln 2 - kLn2Hi - kLn2Lo), about 2^-47.
+constexpr float kLn2Hi = 0x1.62e430p-1f;
+constexpr float kLn2Lo = -0x1.05c610p-29f;
+constexpr float kLog2e = 0x1.715476p+0f;
+
+class F32Math {
+public:
+  explicit F32Math(llvm::IRBuilder<>& b) : b(b) {}
+
+  llvm::Value* exp(llvm::Value* x);
+  llvm::Value* exp2(llvm::Value* x);
+  llvm::Value* log(llvm::Value* x);
+  llvm::Value* log2(llvm::Value* x);
+  llvm::Value* tanh(llvm::Value* x);
+  llvm::Value* erf(llvm::Value* x);
+
+private:
+  llvm::Value* c(double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
+  llvm::Value* i(int32_t v) { return b.getInt32(static_cast<uint32_t>(v)); }
+  llvm::Value* fma(llvm::Value* x, llvm::Value* y, llvm::Value* z) {
+    return b.CreateIntrinsic(b.getFloatTy(), llvm::Intrinsic::fma, {x, y, z});
+  }
+  // c0 + x * (c1 + x * (c2 + ...)), by fma.
+  llvm::Value* horner(llvm::Value* x, std::initializer_list<double> coeffs);
+  // x clamped to [lo, hi]; NaN stays NaN.
+  llvm::Value* clamp(llvm::Value* x, double lo, double hi);
+  llvm::Value* as_int(llvm::Value* f) { return b.CreateBitCast(f, b.getInt32Ty()); }
+  llvm::Value* as_float(llvm::Value* n) { return b.CreateBitCast(n, b.getFloatTy()); }
+  // 2^k as a float for k in [-126, 127].
+  llvm::Value* pow2(llvm::Value* k) { return as_float(b.CreateShl(b.CreateAdd(k, i(127)), 23)); }
+  // p * 2^k for k in [-252, 254], rounded once: 2^k is applied in two normal halves, and p * 2^k1
+  // is exact for the p in [0.5, 2] that the polynomials give, so only the second product rounds
+  // (to a subnormal, to +inf, or exactly).
+  llvm::Value* scale(llvm::Value* p, llvm::Value* k);
+  struct Rounded {
+    llvm::Value* f; // round-to-nearest of t as a float
+    llvm::Value* k; // the same as an i32
+  };
+  // t rounded to the nearest integer, for |t| < 2^22: adding 1.5 * 2^23 leaves the integer in the
+  // low mantissa bits (no fptosi, so no poison for NaN lanes: their k is garbage that the NaN
+  // result ignores).
+  Rounded round_to_int(llvm::Value* t);
+  struct LogParts {
+    // x = 2^e (1 + f); log(1 + f) = f - hfsq + correction, hfsq = f^2 / 2.
+    llvm::Value* e; // as a float
+    llvm::Value* f;
+    llvm::Value* hfsq;
+    llvm::Value* correction;
+  };
+  LogParts log_parts(llvm::Value* x);
+  llvm::Value* log_special_values(llvm::Value* x, llvm::Value* r);
+  // e^y - 1 for y in [0, 19], accurate relative to the result for small y (tanh's core).
+  llvm::Value* expm1_nonnegative(llvm::Value* y);
+  // e^r - 1 for |r| <= ln 2 / 2 (a little more: k is rounded from a rounded product) as
+  // r + r^2 T(r), T of degree 5 interpolating (e^r - 1 - r) / r^2 at the Chebyshev nodes of
+  // [-0.35, 0.35] (fitted for tessel in f64): relative error 6e-10 for e^r - 1, 2.4e-10 for e^r,
+  // one fma fewer than the Taylor series of the same accuracy.
+  llvm::Value* expm1_reduced(llvm::Value* r);
+
+  llvm::IRBuilder<>& b;
+};
+
+llvm::Value* F32Math::horner(llvm::Value* x, std::initializer_list<double> coeffs) {
+  const double* last = coeffs.end() - 1;
+  llvm::Value* acc = c(*last);
+  for (const double* p = last; p != coeffs.begin();)
+    acc = fma(acc, x, c(*--p));
+  return acc;
+}
+
+llvm::Value* F32Math::clamp(llvm::Value* x, double lo, double hi) {
+  x = b.CreateSelect(b.CreateFCmpOLT(x, c(lo)), c(lo), x);
+  return b.CreateSelect(b.CreateFCmpOGT(x, c(hi)), c(hi), x);
+}
+
+llvm::Value* F32Math::scale(llvm::Value* p, llvm::Value* k) {
+  llvm::Value* k1 = b.CreateAShr(k, 1);
+  llvm::Value* k2 = b.CreateSub(k, k1);
+  return b.CreateFMul(b.CreateFMul(p, pow2(k1)), pow2(k2));
+}
+
+F32Math::Rounded F32Math::round_to_int(llvm::Value* t) {
+  constexpr float kMagic = 0x1.8p23f;
+  llvm::Value* shifted = b.CreateFAdd(t, c(kMagic));
+  llvm::Value* f = b.CreateFSub(shifted, c(kMagic));
+  llvm::Value* k = b.CreateSub(as_int(shifted), i(std::bit_cast<int32_t>(kMagic)));
+  return {f, k};
+}
+
+llvm::Value* F32Math::expm1_reduced(llvm::Value* r) {
+  llvm::Value* tail =
+      horner(r, {0.5000000014276582, 0.1666666668252385, 0.041666456904077075, 0.008333310034678892,
+                 0.0013934531654217072, 0.000198919699106141});
+  return fma(b.CreateFMul(r, r), tail, r);
+}
+
+// e^x = 2^k * e^r with k = round(x / ln 2), r = x - k ln 2 in [-ln 2 / 2, ln 2 / 2]. The clamp
+// maps -inf and everything below e^-104 (under half the smallest subnormal) to 0, and +inf and
+// everything above 89 (past FLT_MAX) to +inf, through the same arithmetic.
+llvm::Value* F32Math::exp(llvm::Value* x) {
+  llvm::Value* xc = clamp(x, -104.0, 89.0);
+  Rounded k = round_to_int(b.CreateFMul(xc, c(kLog2e)));
+  llvm::Value* r = fma(k.f, c(-kLn2Hi), xc);
+  r = fma(k.f, c(-kLn2Lo), r);
+  return scale(b.CreateFAdd(c(1.0), expm1_reduced(r)), k.k);
+}
+
+// 2^x = 2^k * 2^r with k = round(x), r = x - k exact; 2^r - 1 by its Taylor series in r
+// (coefficients ln2^n / n!, degree 8).
+llvm::Value* F32Math::exp2(llvm::Value* x) {
+  llvm::Value* xc = clamp(x, -151.0, 128.0);
+  Rounded k = round_to_int(xc);
+  llvm::Value* r = b.CreateFSub(xc, k.f);
+  const double l = std::log(2.0);
+  llvm::Value* tail =
+      horner(r, {l * l / 2, std::pow(l, 3) / 6, std::pow(l, 4) / 24, std::pow(l, 5) / 120,
+                 std::pow(l, 6) / 720, std::pow(l, 7) / 5040, std::pow(l, 8) / 40320});
+  // r ln 2 with ln 2 in two floats: its rounding would otherwise cost a tenth of an ulp.
+  const float l_hi = float(l);
+  llvm::Value* q =
+      fma(r, c(l_hi), fma(r, c(l - double(l_hi)), b.CreateFMul(b.CreateFMul(r, r), tail)));
+  return scale(b.CreateFAdd(c(1.0), q), k.k);
+}
+
+// log x = e ln 2 + log(1 + f), x = 2^e (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)) (the mantissa
+// is recentred by subtracting the bits of sqrt(2)/2 before splitting). With s = f / (2 + f),
+// log(1 + f) = 2 atanh(s) = 2s + s R(s^2); it is assembled as f - (f^2/2 - s (f^2/2 + R)) so that
+// the large terms are exact and the rounding errors stay below f's last place.
+F32Math::LogParts F32Math::log_parts(llvm::Value* x) {
+  llvm::Value* tiny = b.CreateFCmpOLT(x, c(0x1p-126));
+  llvm::Value* xs = b.CreateSelect(tiny, b.CreateFMul(x, c(0x1p23)), x);
+  llvm::Value* e_bias = b.CreateSelect(tiny, i(-23), i(0));
+  constexpr int32_t kSqrtHalf = 0x3f3504f3;
+  llvm::Value* ix = b.CreateSub(as_int(xs), i(kSqrtHalf));
+  llvm::Value* e = b.CreateAdd(b.CreateAShr(ix, 23), e_bias);
+  llvm::Value* m = as_float(b.CreateAdd(b.CreateAnd(ix, i(0x7fffff)), i(kSqrtHalf)));
+  llvm::Value* f = b.CreateFSub(m, c(1.0)); // exact (Sterbenz)
+  llvm::Value* s = b.CreateFDiv(f, b.CreateFAdd(c(2.0), f));
+  llvm::Value* z = b.CreateFMul(s, s);
+  llvm::Value* big_r = b.CreateFMul(z, horner(z, {2.0 / 3, 2.0 / 5, 2.0 / 7, 2.0 / 9, 2.0 / 11}));
+  llvm::Value* hfsq = b.CreateFMul(c(0.5), b.CreateFMul(f, f));
+  llvm::Value* correction = b.CreateFMul(s, b.CreateFAdd(hfsq, big_r));
+  return {b.CreateSIToFP(e, b.getFloatTy()), f, hfsq, correction};
+}
+
+// log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, log(NaN) = NaN; `r` elsewhere.
+llvm::Value* F32Math::log_special_values(llvm::Value* x, llvm::Value* r) {
+  r = b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), c(-INFINITY), r);
+  r = b.CreateSelect(b.CreateFCmpOLT(x, c(0.0)), c(NAN), r);
+  return b.CreateSelect(b.CreateFCmpUEQ(x, c(INFINITY)), x, r);
+}
+
+// log x = e ln 2 + log(1 + f) (see log_parts).
+llvm::Value* F32Math::log(llvm::Value* x) {
+  LogParts p = log_parts(x);
+  llvm::Value* log1p = b.CreateFSub(p.f, b.CreateFSub(p.hfsq, p.correction));
+  return log_special_values(x, fma(p.e, c(kLn2Hi), fma(p.e, c(kLn2Lo), log1p)));
+}
+
+// log2 x = e + log(1 + f) / ln 2. log(1 + f) is split into hi = f - f^2/2 (rounded) and the
+// rest, lo (f - hi is exact by Sterbenz), and 1 / ln 2 into two floats, so that hi / ln 2, the
+// large term, is rounded only once, with e, in the last fma.
+llvm::Value* F32Math::log2(llvm::Value* x) {
+  LogParts p = log_parts(x);
+  llvm::Value* hi = b.CreateFSub(p.f, p.hfsq);
+  llvm::Value* lo = b.CreateFAdd(b.CreateFSub(b.CreateFSub(p.f, hi), p.hfsq), p.correction);
+  const double log2e_lo = 1.0 / std::log(2.0) - double(kLog2e);
+  llvm::Value* small = fma(hi, c(log2e_lo), fma(lo, c(kLog2e), p.e));
+  return log_special_values(x, fma(hi, c(kLog2e), small));
+}
+
+llvm::Value* F32Math::expm1_nonnegative(llvm::Value* y) {
+  Rounded k = round_to_int(b.CreateFMul(y, c(kLog2e)));
+  llvm::Value* r = fma(k.f, c(-kLn2Hi), y);
+  r = fma(k.f, c(-kLn2Lo), r);
+  llvm::Value* s = pow2(k.k); // k in [0, 28]
+  // 2^k (e^r - 1) + (2^k - 1): 2^k - 1 is exact up to k = 24; beyond, tanh no longer sees it.
+  return fma(s, expm1_reduced(r), b.CreateFSub(s, c(1.0)));
+}
+
+// tanh on two pieces of |x|, both computed on every lane and one selected:
+//  * |x| < 0.625: x + x^3 Q(x^2), Q a degree-5 polynomial interpolating (tanh(x)/x - 1) / x^2 at
+//    the Chebyshev nodes of x^2 in [0, 0.625^2] (relative error 6e-10, fitted for tessel in f64);
+//    the final fma adds a correction under a seventh of x, so x's rounding dominates;
+//  * otherwise u / (u + 2) with u = e^(2|x|) - 1, |x| clamped to 9.1, where tanh rounds to 1, and
+//    the sign copied back.
+llvm::Value* F32Math::tanh(llvm::Value* x) {
+  llvm::Value* z = b.CreateFMul(x, x);
+  llvm::Value* q = horner(z, {-0.3333333317214349, 0.13333303557031662, -0.053959259590425065,
+                              0.021768918716475367, -0.008343945663248697, 0.0022927449401041666});
+  llvm::Value* small = fma(b.CreateFMul(x, z), q, x);
+  llvm::Value* a = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+  llvm::Value* u = expm1_nonnegative(b.CreateFMul(clamp(a, 0.0, 9.1), c(2.0)));
+  llvm::Value* large = b.CreateFDiv(u, b.CreateFAdd(u, c(2.0)));
+  // Ordered: NaN takes the small path, where it stays NaN. tanh is odd: the sign of x, also for
+  // -0 (the fma would give +0).
+  return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign,
+                                 b.CreateSelect(b.CreateFCmpOGE(a, c(0.625)), large, small), x);
+}
+
+// erf on two pieces of |x|, both computed on every lane and one selected:
+//  * |x| < 1: x * P(x^2), P the Taylor series of erf(x) / x (2/sqrt(pi) (-1)^n / (n! (2n+1)),
+//    through n = 11: truncation below 1e-10);
+//  * 1 <= |x|: 1 - erfc(|x|) with erfc a degree-16 polynomial in |x| - 2.5 interpolating erfc at
+//    the Chebyshev nodes of [1, 4] (max error 7e-10, fitted for tessel in f64); |x| is clamped to
+//    4, where erf rounds to 1. |x| - 2.5 is exact on [1, 4].
+llvm::Value* F32Math::erf(llvm::Value* x) {
+  llvm::Value* a = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+  llvm::Value* z = b.CreateFMul(x, x);
+  const double two_over_sqrt_pi = 2.0 / std::sqrt(M_PI);
+  std::vector<double> taylor;
+  double factorial = 1;
+  for (int n = 0; n <= 11; ++n) {
+    factorial *= n == 0 ? 1 : n;
+    taylor.push_back(two_over_sqrt_pi * (n % 2 ? -1 : 1) / (factorial * (2 * n + 1)));
+  }
+  llvm::Value* acc = c(taylor.back());
+  for (size_t k = taylor.size() - 1; k-- > 1;)
+    acc = fma(acc, z, c(taylor[k]));
+  // x (c0 + z R(z)) as x c0 + (x z) R: c0 = 2/sqrt(pi) split in two floats, so that only the
+  // small correction term carries the polynomial's rounding.
+  const float c0_hi = float(taylor[0]);
+  const double c0_lo = taylor[0] - double(c0_hi);
+  llvm::Value* small = fma(x, c(c0_hi), fma(x, c(c0_lo), b.CreateFMul(b.CreateFMul(x, z), acc)));
+  llvm::Value* u = b.CreateFSub(clamp(a, 1.0, 4.0), c(2.5));
+  llvm::Value* erfc =
+      horner(u, {0.00040695201744507444, -0.002178278477151469, 0.005445708486662901,
+                 -0.008350212261728844, 0.00862241984489354, -0.006116585071708631,
+                 0.0027982086374942644, -0.0005445393423315163, -0.0002598692586999081,
+                 0.0002534303813135009, -8.002250186507353e-05, -7.760157414969489e-06,
+                 1.5153995233976754e-05, -3.4615283631553085e-06, -7.357495099807463e-07,
+                 3.5116320464183546e-07, -1.713328036553885e-08});
+  llvm::Value* large = b.CreateFSub(c(1.0), erfc);
+  // Ordered: NaN takes the small path, where it stays NaN. erf is odd: the sign of x, also for
+  // -0 (the fmas would give +0).
+  return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign,
+                                 b.CreateSelect(b.CreateFCmpOGE(a, c(1.0)), large, small), x);
+}
+
+} // namespace
+
+llvm::Value* emit_vector_math(llvm::IRBuilder<>& b, ir::Opcode op, llvm::Value* x) {
+  if (!x->getType()->isFloatTy())
+    return nullptr;
+  // Exact IEEE arithmetic whatever the builder carries (see the top of the file).
+  llvm::IRBuilderBase::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
+  F32Math m(b);
+  switch (op) {
+  case ir::Opcode::Exp:
+    return m.exp(x);
+  case ir::Opcode::Exp2:
+    return m.exp2(x);
+  case ir::Opcode::Log:
+    return m.log(x);
+  case ir::Opcode::Log2:
+    return m.log2(x);
+  case ir::Opcode::Tanh:
+    return m.tanh(x);
+  case ir::Opcode::Erf:
+    return m.erf(x);
+  default:
+    return nullptr; // the other math functions: LLVM intrinsics or libm
+  }
+}
+
+} // namespace tessel::codegen::cpu
