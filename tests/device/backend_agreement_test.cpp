@@ -4,6 +4,7 @@
 // num_warps), a read-modify-write of a tensor smaller than the threads (replicated: done once).
 // The element-level rules (compares on i1, division by zero, shifts, casts, fmod) are in
 // scalar_semantics_test.cpp.
+#include "support/require_sim_device.h"
 #include "tessel/codegen/gpu.h"
 #include "tessel/runtime/device.h"
 #include "tessel/runtime/device_buffer.h"
@@ -20,15 +21,6 @@ namespace {
 
 namespace rt = tessel::runtime;
 namespace tl = tessel::lang;
-
-#define REQUIRE_SIM_DEVICE()                                                                       \
-  do {                                                                                             \
-    if (!rt::sim_available())                                                                      \
-      GTEST_SKIP() << "tessel was built without the PTX simulator";                               \
-    if (!std::filesystem::exists(tessel::codegen::gpu::libdevice_path()) ||                        \
-        !std::filesystem::exists(tessel::codegen::gpu::nvjitlink_path()))                          \
-      GTEST_SKIP() << "CUDA toolkit (libdevice, nvJitLink) not found";                             \
-  } while (0)
 
 // i32 buffers on the CPU (host memory) or the simulated device, read back after a launch.
 struct Buffer {

@@ -6,6 +6,7 @@
 //
 // The outputs are poisoned with different bytes on the two devices, so an element that a kernel
 // does not write differs between them.
+#include "support/require_sim_device.h"
 #include "support/expect_error.h"
 #include "tessel/codegen/gpu.h"
 #include "tessel/runtime/device.h"
@@ -319,15 +320,6 @@ const std::vector<Row>& table() {
   return rows;
 }
 // clang-format on
-
-#define REQUIRE_SIM_DEVICE()                                                                       \
-  do {                                                                                             \
-    if (!rt::sim_available())                                                                      \
-      GTEST_SKIP() << "tessel was built without the PTX simulator";                               \
-    if (!std::filesystem::exists(tessel::codegen::gpu::libdevice_path()) ||                        \
-        !std::filesystem::exists(tessel::codegen::gpu::nvjitlink_path()))                          \
-      GTEST_SKIP() << "CUDA toolkit (libdevice, nvJitLink) not found";                             \
-  } while (0)
 
 TEST(ScalarSemantics, EveryRuleIsTheSameOnTheCpuAndInTheSimulator) {
   REQUIRE_SIM_DEVICE();

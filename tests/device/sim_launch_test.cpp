@@ -2,6 +2,7 @@
 // for vector_add and softmax) with poisoned outputs; an out-of-bounds store is an error naming the
 // kernel; a host pointer beside a simulated buffer is an error; a second launch does not compile.
 // Sizes are small: the simulator runs about 150M thread-instructions a second.
+#include "support/require_sim_device.h"
 #include "samples/reference.h"
 #include "support/expect_error.h"
 #include "tessel/codegen/gpu.h"
@@ -22,15 +23,6 @@ namespace rt = tessel::runtime;
 namespace ref = tessel::samples::reference;
 namespace tl = tessel::lang;
 using tessel::testing::expect_error;
-
-#define REQUIRE_SIM_DEVICE()                                                                       \
-  do {                                                                                             \
-    if (!rt::sim_available())                                                                      \
-      GTEST_SKIP() << "tessel was built without the PTX simulator";                               \
-    if (!std::filesystem::exists(tessel::codegen::gpu::libdevice_path()) ||                        \
-        !std::filesystem::exists(tessel::codegen::gpu::nvjitlink_path()))                          \
-      GTEST_SKIP() << "CUDA toolkit (libdevice, nvJitLink) not found";                             \
-  } while (0)
 
 constexpr float kPoison = -777.0f; // exact in f16 too
 
