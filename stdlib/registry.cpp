@@ -20,10 +20,10 @@ using P = SignatureParam;
 using detail::Activation;
 
 constexpr int64_t kBlock = 1024;   // columns per program for a 1024-column row
-constexpr int64_t kGradRows = 16;  // norms.cpp's weight-gradient tile: 16 rows x 256 columns
-constexpr int64_t kGradBlock = 256;
-constexpr int64_t kPoolSeq = 8;    // pooling.cpp's mean_pool tile: 8 positions x 256 columns
-constexpr int64_t kPoolBlock = 256;
+using detail::kGradBlock; // the tiles the ops launch (stdlib/common/kernels.h)
+using detail::kGradRows;
+using detail::kPoolBlock;
+using detail::kPoolSeq;
 
 // A kernel's parameters in the order every stdlib kernel declares them: pointers (f32, 16-byte
 // aligned), integers (strides and sizes, divisible by 16), floats (eps), then constants. The
