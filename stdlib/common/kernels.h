@@ -20,6 +20,9 @@ const Kernel& norm_forward_kernel();
 const Kernel& norm_backward_kernel();
 // Params: dweight, dbias, dy, x, mean, rstd, strides..., rows, n, LAYER, ROWS, BLOCK.
 const Kernel& norm_weight_grad_kernel();
+// The weight-gradient kernel's tile as the backward ops launch it: ROWS x BLOCK at 4 warps.
+inline constexpr int kGradRows = 16;
+inline constexpr int kGradBlock = 256;
 
 } // namespace tessel::ops::detail
 
@@ -39,6 +42,9 @@ namespace tessel::ops::detail {
 
 // Params: y, x, mask, strides..., seq, hidden, SEQ, BLOCK. Grid: (batch, hidden blocks).
 const Kernel& mean_pool_kernel();
+// mean_pool's tile: SEQ positions x BLOCK hidden columns (at 8 warps: 8 values per thread).
+inline constexpr int kPoolSeq = 8;
+inline constexpr int kPoolBlock = 256;
 // Params: y, x, y_stride, x_stride, n, eps, LOOPED, BLOCK.
 const Kernel& l2_normalize_kernel();
 

@@ -14,8 +14,8 @@ using detail::OpSite;
 using detail::Rows;
 
 constexpr int kMaxBlock = 16384; // one row block in registers: 32 f32 per thread at 16 warps
-constexpr int kGradRows = 16;  // rows per tile of the weight-gradient kernel
-constexpr int kGradBlock = 256; // columns per program of the weight-gradient kernel
+using detail::kGradBlock;
+using detail::kGradRows;
 
 // The tensors of one forward call; absent ones (no residual, RMS norm's bias and mean) are null.
 struct Forward {

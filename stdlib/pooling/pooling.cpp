@@ -19,8 +19,8 @@ namespace tl = tessel::lang;
 
 namespace {
 
-constexpr int kPoolSeq = 8;      // sequence positions per tile
-constexpr int kPoolBlock = 256;  // hidden columns per program (8 x 256 tile at 8 warps: 8 / thread)
+using detail::kPoolBlock;
+using detail::kPoolSeq;
 constexpr int kL2MaxBlock = 4096;
 
 tl::Tensor i64(const tl::Tensor& t) { return t.to(DType::i64); }

@@ -6,7 +6,7 @@
 //   tessel compile KERNEL [--target sm_90a|cpu] [--emit ir|ir-opt|ir-final|llvm|asm|ptx|cubin|stats]
 //                  [--load LIB.so ...] [--num-warps N] [-D NAME=VALUE ...] [-o FILE]
 //                  [--no-line-info] [--no-cache]
-//   tessel compile [--load LIB.so ...] --list
+//   tessel compile [--load LIB.so ...] --list   (the samples, the stdlib ops and the libraries' kernels)
 //
 // `--emit ptx|cubin|stats` go through the JIT's compile pipeline, so they use (and fill) the disk
 // cache like a launch does, and `stats` says where the kernel came from: the disk cache or
@@ -16,6 +16,7 @@
 #include "tessel/codegen/gpu.h"
 #include "tessel/jit/compile.h"
 #include "tessel/jit/registry.h"
+#include "tessel/ops/registry.h"
 #include "tessel/samples/registry.h"
 
 #include <fmt/format.h>
@@ -235,6 +236,7 @@ const std::string& emitted(const Options& o, const tessel::CompileResult& r) {
 int run_compile_command(int argc, char** argv) {
   Options o = parse(argc, argv);
   tessel::samples::register_samples();
+  tessel::ops::register_kernels();
   for (const std::string& lib : o.libraries)
     (void)tessel::load_kernel_library(lib);
   if (o.list) {

@@ -1,0 +1,123 @@
+// The stdlib's entries in the kernel registry (tessel/ops/registry.h). Each op kernel is
+// registered with the specialization its op launches for rows of 1024 f32 columns, 16-byte
+// aligned pointers and strides divisible by 16: one block per row, BLOCK = 1024, which the ops
+// launch with 4 warps, the `tessel compile` default, so that what the tool prints is what the op
+// runs. mean_pool is the exception: its 8 x 256 tile runs at 8 warps (--num-warps 8). A longer
+// row is `-D BLOCK=4096 --num-warps 16` (norms, softmax, l2_normalize: BLOCK / 256 warps).
+#include "tessel/ops/registry.h"
+
+#include "stdlib/common/kernels.h"
+#include "tessel/jit/registry.h"
+
+#include <cstdint>
+#include <initializer_list>
+#include <mutex>
+
+namespace tessel::ops {
+namespace {
+
+using P = SignatureParam;
+using detail::Activation;
+
+constexpr int64_t kBlock = 1024;   // columns per program for a 1024-column row
+using detail::kGradBlock; // the tiles the ops launch (stdlib/common/kernels.h)
+using detail::kGradRows;
+using detail::kPoolBlock;
+using detail::kPoolSeq;
+
+// A kernel's parameters in the order every stdlib kernel declares them: pointers (f32, 16-byte
+// aligned), integers (strides and sizes, divisible by 16), floats (eps), then constants. The
+// names come from the kernels' own parameter lists.
+Signature signature(int pointers, int integers, int floats, std::initializer_list<int64_t> consts) {
+  Signature s;
+  s.params.insert(s.params.end(), pointers, P::pointer(DType::f32, /*alignment=*/16));
+  s.params.insert(s.params.end(), integers, P::integer(/*divisibility=*/16));
+  s.params.insert(s.params.end(), floats, P::floating());
+  for (int64_t c : consts)
+    s.params.push_back(P::constant(c));
+  return s;
+}
+
+void add(const char* name, const char* summary, const Kernel& (*kernel)(), Signature defaults) {
+  register_kernel({name, summary, kernel, std::move(defaults), ""});
+}
+
+// y, residual_out, mean, rstd, x, residual, weight, bias; 4 strides, n; eps; LAYER, RESIDUAL,
+// LOOPED, BLOCK.
+Signature norm_forward(int64_t layer, int64_t residual) {
+  return signature(8, 5, 1, {layer, residual, /*LOOPED=*/0, kBlock});
+}
+
+void register_norms() {
+  add("rms_norm", "op rms_norm: y = x * rstd(x) * weight, one program per row",
+      &detail::norm_forward_kernel, norm_forward(0, 0));
+  add("add_rms_norm", "op add_rms_norm: h = x + residual, rms_norm(h)",
+      &detail::norm_forward_kernel, norm_forward(0, 1));
+  add("ops.layer_norm", "op layer_norm: (x - mean) * rstd * weight + bias, one program per row",
+      &detail::norm_forward_kernel, norm_forward(1, 0));
+  add("add_layer_norm", "op add_layer_norm: h = x + residual, layer_norm(h)",
+      &detail::norm_forward_kernel, norm_forward(1, 1));
+  add("rms_norm_backward", "op rms_norm_backward, first kernel: dx, one program per row",
+      &detail::norm_backward_kernel, signature(6, 4, 0, {/*LAYER=*/0, /*LOOPED=*/0, kBlock}));
+  add("layer_norm_backward", "op layer_norm_backward, first kernel: dx, one program per row",
+      &detail::norm_backward_kernel, signature(6, 4, 0, {/*LAYER=*/1, /*LOOPED=*/0, kBlock}));
+  add("rms_norm_weight_grad", "op rms_norm_backward, second kernel: dweight, 16 x 256 tiles",
+      &detail::norm_weight_grad_kernel, signature(6, 4, 0, {/*LAYER=*/0, kGradRows, kGradBlock}));
+  add("layer_norm_weight_grad", "op layer_norm_backward, second kernel: dweight, dbias",
+      &detail::norm_weight_grad_kernel, signature(6, 4, 0, {/*LAYER=*/1, kGradRows, kGradBlock}));
+}
+
+void register_softmax() {
+  // y, x; y_stride, x_stride, n; LOG, LOOPED, BLOCK. Backward: dx, y, dy; 3 strides, n.
+  add("ops.softmax", "op softmax: row-wise, one program per row", &detail::softmax_forward_kernel,
+      signature(2, 3, 0, {/*LOG=*/0, /*LOOPED=*/0, kBlock}));
+  add("log_softmax", "op log_softmax: row-wise, one program per row",
+      &detail::softmax_forward_kernel, signature(2, 3, 0, {/*LOG=*/1, /*LOOPED=*/0, kBlock}));
+  add("softmax_backward", "op softmax_backward: dx = y * (dy - sum(y * dy))",
+      &detail::softmax_backward_kernel, signature(3, 4, 0, {/*LOG=*/0, /*LOOPED=*/0, kBlock}));
+  add("log_softmax_backward", "op log_softmax_backward: dx = dy - exp(y) * sum(dy)",
+      &detail::softmax_backward_kernel, signature(3, 4, 0, {/*LOG=*/1, /*LOOPED=*/0, kBlock}));
+}
+
+// y, gate, up; 3 strides, n; ACT, GATED, BLOCK. Backward: dgate, dup, gate, up, dy; 5 strides, n.
+void add_activation(const char* name, const char* backward_name, const char* summary,
+                    const char* backward_summary, Activation act, int64_t gated) {
+  add(name, summary, &detail::activation_forward_kernel,
+      signature(3, 4, 0, {int64_t(act), gated, kBlock}));
+  add(backward_name, backward_summary, &detail::activation_backward_kernel,
+      signature(5, 6, 0, {int64_t(act), gated, kBlock}));
+}
+
+void register_activations() {
+  add_activation("silu", "silu_backward", "op silu: x * sigmoid(x), elementwise",
+                 "op silu_backward", Activation::silu, 0);
+  add_activation("gelu", "gelu_backward", "op gelu (erf; -D ACT=2 for tanh), elementwise",
+                 "op gelu_backward (erf; -D ACT=2 for tanh)", Activation::gelu_erf, 0);
+  add_activation("swiglu", "swiglu_backward", "op swiglu: silu(gate) * up", "op swiglu_backward",
+                 Activation::silu, 1);
+  add_activation("geglu", "geglu_backward", "op geglu: gelu(gate) * up (erf)",
+                 "op geglu_backward (erf)", Activation::gelu_erf, 1);
+}
+
+void register_pooling() {
+  // y, x, mask; y_stride, 2 x strides, mask_stride, seq, hidden; SEQ, BLOCK.
+  add("mean_pool", "op mean_pool: masked mean over seq, 8 x 256 tiles (op: --num-warps 8)",
+      &detail::mean_pool_kernel, signature(3, 6, 0, {kPoolSeq, kPoolBlock}));
+  // y, x; y_stride, x_stride, n; eps; LOOPED, BLOCK.
+  add("l2_normalize", "op l2_normalize: x / max(|x|, eps), one program per row",
+      &detail::l2_normalize_kernel, signature(2, 3, 1, {/*LOOPED=*/0, kBlock}));
+}
+
+} // namespace
+
+void register_kernels() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    register_norms();
+    register_softmax();
+    register_activations();
+    register_pooling();
+  });
+}
+
+} // namespace tessel::ops

@@ -1,0 +1,77 @@
+// The stdlib's entries in the kernel registry (tessel/ops/registry.h): every op kernel is there
+// under its documented name, and each default specialization (what the op launches for rows of
+// 1024 f32 columns) compiles for sm_80 and sm_90a through the registry without spills.
+#include "tessel/ops/registry.h"
+
+#include "gpu/gpu_test_util.h"
+#include "tessel/codegen/gpu.h"
+#include "tessel/jit/registry.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace tessel::testing {
+namespace {
+
+// docs/stdlib.md's table, in registration order.
+const std::vector<std::string> kOpKernels = {
+    "rms_norm", "add_rms_norm", "ops.layer_norm", "add_layer_norm", "rms_norm_backward",
+    "layer_norm_backward", "rms_norm_weight_grad", "layer_norm_weight_grad", "ops.softmax",
+    "log_softmax", "softmax_backward", "log_softmax_backward", "silu", "silu_backward", "gelu",
+    "gelu_backward", "swiglu", "swiglu_backward", "geglu", "geglu_backward", "mean_pool",
+    "l2_normalize"};
+
+// The warps the op launches its default specialization with (docs/stdlib.md).
+int op_num_warps(const std::string& name) { return name == "mean_pool" ? 8 : 4; }
+
+TEST(OpsRegistry, EveryOpKernelIsRegistered) {
+  ops::register_kernels();
+  ops::register_kernels(); // a second call registers nothing twice
+  // The samples may be registered too (by another test of this program): they are not ops.
+  const std::vector<std::string> samples = {"vector_add", "softmax", "layer_norm", "matmul"};
+  std::vector<std::string> names;
+  for (const RegisteredKernel& k : registered_kernels())
+    if (std::find(samples.begin(), samples.end(), k.name) == samples.end())
+      names.push_back(k.name);
+  EXPECT_EQ(names, kOpKernels);
+}
+
+TEST(OpsRegistry, DefaultsNameEveryParameter) {
+  ops::register_kernels();
+  for (const std::string& name : kOpKernels) {
+    RegisteredKernel k = find_registered_kernel(name);
+    EXPECT_FALSE(k.summary.empty()) << name;
+    ASSERT_EQ(k.defaults.params.size(), k.kernel().def().params.size()) << name;
+    for (const SignatureParam& p : k.defaults.params)
+      EXPECT_FALSE(p.name.empty()) << name;
+  }
+}
+
+TEST(OpsRegistry, EveryOpCompilesUnspilled) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  ops::register_kernels();
+  for (const std::string& name : kOpKernels)
+    for (const char* target : {"sm_80", "sm_90a"}) {
+      RegisteredKernel k = find_registered_kernel(name);
+      CompileOptions options;
+      options.num_warps = op_num_warps(name);
+      options.cache = CacheMode::off;
+      CompileResult r = k.kernel().compile(Target::parse(target), k.defaults, options);
+      std::string what = name + " " + target;
+      EXPECT_EQ(r.entry, k.kernel().name()) << what;
+      EXPECT_TRUE(r.resources.parsed) << what;
+      EXPECT_GT(r.resources.registers, 0) << what;
+      EXPECT_EQ(r.resources.spill_stores, 0) << what;
+      EXPECT_EQ(r.resources.spill_loads, 0) << what;
+      codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(r.ptx);
+      EXPECT_EQ(st.get("local"), 0) << what;
+      // f32 rows, 16-byte aligned, strides divisible by 16: every kernel reads 16 bytes at once.
+      EXPECT_GT(st.get("ld.global.v4"), 0) << what;
+    }
+}
+
+} // namespace
+} // namespace tessel::testing
