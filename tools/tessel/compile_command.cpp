@@ -131,7 +131,7 @@ void list_kernels() {
     for (const tessel::SignatureParam& p : k.defaults.params)
       params += std::string(params.empty() ? "" : ", ") + p.name;
     std::string from = k.library.empty() ? "" : "  [" + k.library + "]";
-    std::printf("%-11s %s (%s)%s\n", k.name.c_str(), k.summary.c_str(), params.c_str(),
+    std::printf("%-22s %s (%s)%s\n", k.name.c_str(), k.summary.c_str(), params.c_str(),
                 from.c_str());
   }
 }
