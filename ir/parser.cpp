@@ -265,6 +265,15 @@ private:
     return module_->ctx.layout(*kind, std::move(bases));
   }
 
+  // One coordinate of a basis image; whether it lies in the tensor is the verifier's question.
+  int32_t coordinate() {
+    size_t pos = after_ws();
+    int64_t c = integer("a basis coordinate");
+    if (c < 0 || c > INT32_MAX)
+      fail_at(pos, "expected a basis coordinate in 0..2^31-1, found " + std::to_string(c));
+    return static_cast<int32_t>(c);
+  }
+
   int layout_in_dim(std::string_view name, size_t pos) {
     for (int d = 0; d < LayoutAttr::kNumInDims; ++d)
       if (name == LayoutAttr::in_dim_name(d))
@@ -281,7 +290,7 @@ private:
       if (!out.empty())
         expect_char(',');
       if (rank == 1) {
-        out.push_back({static_cast<int32_t>(integer("a basis coordinate"))});
+        out.push_back({coordinate()});
         continue;
       }
       LayoutAttr::Basis b;
@@ -289,7 +298,7 @@ private:
       while (!try_char(']')) {
         if (!b.empty())
           expect_char(',');
-        b.push_back(static_cast<int32_t>(integer("a basis coordinate")));
+        b.push_back(coordinate());
       }
       out.push_back(std::move(b));
     }

@@ -102,6 +102,11 @@ TEST(LayoutParseError, MissingBasisList) {
             "bad.tir:2:66: expected '[', found '1'");
 }
 
+TEST(LayoutParseError, CoordinateOutOfRange) {
+  EXPECT_EQ(parse_error("tensor<4xi32, #blocked<lane=[1,-2]>>"),
+            "bad.tir:2:69: expected a basis coordinate in 0..2^31-1, found -2");
+}
+
 std::string verify_message(const std::string& body) {
   auto m = parse_module("kernel @k(%arg0: i32) {\n" + body + "  return\n}\n", "v.tir");
   auto e = verify(*m);
