@@ -30,6 +30,12 @@ using support::Stopwatch;
 void check_types(const ir::Function& function, const Target& target) {
   ir::walk(function.body, [&](const ir::Op& op) {
     for (const ir::Value* v : op.results()) {
+      // The emission plans its own layouts (LayoutPlan) and does not read the IR's yet.
+      if (v->type()->layout())
+        throw Error(op.loc, fmt::format("kernel `{}` carries layouts (it went through "
+                                        "assign-layouts); the GPU emission takes IR before "
+                                        "assign-layouts: compile the kernel without that pass",
+                                        function.name));
       const ir::Type* e = v->type()->element();
       if (e->is_pointer())
         e = e->pointee();

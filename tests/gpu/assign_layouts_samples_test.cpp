@@ -55,6 +55,24 @@ TEST_P(AssignLayoutsOnSample, IrLayoutsAreThePlansLayouts) {
   }
 }
 
+// The emission does not read IR layouts yet: IR after assign-layouts is refused, not miscompiled.
+TEST(AssignLayouts, CompileRefusesLaidOutIr) {
+  auto module = samples::trace_kernel(samples::find_kernel("softmax"), {}, /*optimize=*/true);
+  ir::PassManager pm;
+  pm.add(assign_layouts_pass(parse_target("sm_80")));
+  pm.run(*module);
+  try {
+    compile(*module->functions.front(), parse_target("sm_80"), {}, Stage::Llvm);
+    ADD_FAILURE() << "compile accepted IR with layouts";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "kernel `softmax` carries layouts (it went through assign-layouts); the GPU "
+                  "emission takes IR before assign-layouts: compile the kernel without that pass"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Samples, AssignLayoutsOnSample,
                          ::testing::Combine(::testing::Values("vector_add", "softmax", "layer_norm",
                                                               "matmul"),
