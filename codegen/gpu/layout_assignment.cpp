@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <functional>
 
 namespace tessel::codegen::gpu {
 
@@ -301,30 +300,6 @@ void LayoutPlan::visit_control(const ir::Op& op) {
   }
   default: return; // return: no operands
   }
-}
-
-std::string LayoutPlan::str(const ir::Function& function) const {
-  std::string out = "layouts @" + function.name + " (num_warps = " + std::to_string(num_warps_) + ")\n";
-  int next = 0;
-  std::function<void(const ir::Block&)> block = [&](const ir::Block& b) {
-    for (const auto& op : b.ops()) {
-      for (const ir::Value* r : op->results()) {
-        int n = next++;
-        if (const LinearLayout* l = of(r))
-          out += "  %" + std::to_string(n) + " = " + op->name() + ": " + l->str() + "\n";
-      }
-      for (size_t i = 0; i < op->num_regions(); ++i) {
-        for (const ir::Value* a : op->region(i).args()) {
-          int n = next++;
-          if (const LinearLayout* l = of(a))
-            out += "  %" + std::to_string(n) + " = region-arg: " + l->str() + "\n";
-        }
-        block(op->region(i));
-      }
-    }
-  };
-  block(function.body);
-  return out;
 }
 
 } // namespace tessel::codegen::gpu

@@ -52,8 +52,6 @@ public:
   Vector vector_of(const ir::Op& op, const LinearLayout& layout) const;
   // The coalesced layout for the pointer tensor of a load or store.
   LinearLayout anchor(const ir::Op& op) const;
-  // Every value's layout as text, after `ir::print`'s numbering (for `--emit ir-final`).
-  std::string str(const ir::Function& function) const;
 
 private:
   void visit_block(const ir::Block& block);
