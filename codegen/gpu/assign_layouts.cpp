@@ -11,7 +11,9 @@
 //   for inits and yields, while inits, conditions: the layout of the region argument or result
 //     they flow into.
 // The priority of anchors over other users is LayoutPlan's rule (its header). A dot's a and b
-// operands have no wanted layout yet: operand layouts come with the tensor-core work.
+// operands have no wanted layout yet (operand layouts come with the tensor-core work), and a scan
+// converts its operand itself to the layout its algorithm needs: those two conversions are still
+// made inside the emission.
 //
 // Layout kinds: a reduction's result is `slice`; any other layout is `blocked` when every basis
 // moves along one dimension (LinearLayout::is_dim_separable), else `linear`.
