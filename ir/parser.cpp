@@ -234,6 +234,77 @@ private:
     fail_at(pos, "expected a defined value, found %" + name + " (undefined)");
   }
 
+  // ---- layouts (types.h): #kind<register=[...], lane=[...], ...> ---------------------------------
+
+  const LayoutAttr* layout_attr(size_t rank) {
+    expect_char('#');
+    size_t kind_pos = after_ws();
+    std::string_view kind_name = identifier("a layout kind");
+    std::optional<LayoutKind> kind;
+    for (LayoutKind k : {LayoutKind::Blocked, LayoutKind::Slice, LayoutKind::Shared, LayoutKind::Linear})
+      if (kind_name == layout_kind_name(k))
+        kind = k;
+    if (!kind)
+      fail_at(kind_pos, "expected a layout kind (blocked, slice, shared or linear), found '" +
+                            std::string(kind_name) + "'");
+    expect_char('<');
+    LayoutAttr::Bases bases;
+    int last_dim = -1;
+    while (!try_char('>')) {
+      if (last_dim >= 0)
+        expect_char(',');
+      size_t dim_pos = after_ws();
+      int d = layout_in_dim(identifier("a layout input dim"), dim_pos);
+      if (d <= last_dim)
+        fail_at(dim_pos, "expected the layout input dims in the order register, lane, warp, block, "
+                         "each at most once");
+      last_dim = d;
+      expect_char('=');
+      bases[d] = layout_bases(rank);
+    }
+    return module_->ctx.layout(*kind, std::move(bases));
+  }
+
+  // One coordinate of a basis image; whether it lies in the tensor is the verifier's question.
+  int32_t coordinate() {
+    size_t pos = after_ws();
+    int64_t c = integer("a basis coordinate");
+    if (c < 0 || c > INT32_MAX)
+      fail_at(pos, "expected a basis coordinate in 0..2^31-1, found " + std::to_string(c));
+    return static_cast<int32_t>(c);
+  }
+
+  int layout_in_dim(std::string_view name, size_t pos) {
+    for (int d = 0; d < LayoutAttr::kNumInDims; ++d)
+      if (name == LayoutAttr::in_dim_name(d))
+        return d;
+    fail_at(pos, "expected a layout input dim (register, lane, warp or block), found '" +
+                     std::string(name) + "'");
+  }
+
+  // `[b, b, ...]`, each b an integer for rank 1 and `[c0, c1, ...]` (rank coordinates) otherwise.
+  std::vector<LayoutAttr::Basis> layout_bases(size_t rank) {
+    std::vector<LayoutAttr::Basis> out;
+    expect_char('[');
+    while (!try_char(']')) {
+      if (!out.empty())
+        expect_char(',');
+      if (rank == 1) {
+        out.push_back({coordinate()});
+        continue;
+      }
+      LayoutAttr::Basis b;
+      expect_char('[');
+      while (!try_char(']')) {
+        if (!b.empty())
+          expect_char(',');
+        b.push_back(coordinate());
+      }
+      out.push_back(std::move(b));
+    }
+    return out;
+  }
+
   // ---- types -------------------------------------------------------------------------------------
 
   const Type* type() {
@@ -285,8 +356,9 @@ private:
       const Type* element = type();
       if (element->is_tensor())
         fail_at(elem_pos, "expected a scalar or pointer element type, found '" + element->str() + "'");
+      const LayoutAttr* layout = try_char(',') ? layout_attr(dims.size()) : nullptr;
       expect_char('>');
-      return module_->ctx.tensor(dims, element);
+      return module_->ctx.tensor(dims, element, layout);
     }
     for (size_t k = 0; k <= size_t(ScalarKind::F64); ++k) {
       if (id == scalar_kind_name(ScalarKind(k))) {

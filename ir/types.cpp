@@ -80,7 +80,10 @@ std::string Type::str() const {
     std::string s = "tensor<";
     for (int64_t d : shape_)
       s += std::to_string(d) + "x";
-    return s + element_->str() + ">";
+    s += element_->str();
+    if (layout_)
+      s += ", " + layout_->str();
+    return s + ">";
   }
   }
   TESSEL_UNREACHABLE("bad type kind");
@@ -113,18 +116,20 @@ const Type* Context::pointer(const Type* pointee, unsigned address_space) {
   return it->second;
 }
 
-const Type* Context::tensor(std::span<const int64_t> shape, const Type* element) {
+const Type* Context::tensor(std::span<const int64_t> shape, const Type* element,
+                            const LayoutAttr* layout) {
   TESSEL_ASSERT(!element->is_tensor(), "tensor elements are scalars or pointers");
   if (shape.empty())
     return element;
   std::vector<int64_t> dims(shape.begin(), shape.end());
   for (int64_t d : dims)
     TESSEL_ASSERT(is_power_of_two(d), "tensor dims must be powers of two (the DSL checks this)");
-  auto [it, inserted] = tensors_.try_emplace({dims, element}, nullptr);
+  auto [it, inserted] = tensors_.try_emplace({dims, element, layout}, nullptr);
   if (inserted) {
     Type& t = new_type();
     t.kind_ = Type::Kind::Tensor;
     t.element_ = element;
+    t.layout_ = layout;
     t.shape_ = std::move(dims);
     it->second = &t;
   }
@@ -132,7 +137,81 @@ const Type* Context::tensor(std::span<const int64_t> shape, const Type* element)
 }
 
 const Type* Context::with_element(const Type* like, const Type* element) {
-  return tensor(like->dims(), element);
+  return tensor(like->dims(), element, like->layout());
+}
+
+const Type* Context::with_layout(const Type* like, const LayoutAttr* layout) {
+  if (!like->is_tensor())
+    return like;
+  return tensor(like->dims(), like->element(), layout);
+}
+
+const LayoutAttr* Context::layout(LayoutKind kind, LayoutAttr::Bases bases) {
+  auto [it, inserted] = layouts_.try_emplace({kind, bases}, nullptr);
+  if (inserted) {
+    it->second.reset(new LayoutAttr());
+    it->second->kind_ = kind;
+    it->second->bases_ = std::move(bases);
+  }
+  return it->second.get();
+}
+
+const char* layout_kind_name(LayoutKind k) {
+  switch (k) {
+  case LayoutKind::Blocked: return "blocked";
+  case LayoutKind::Slice: return "slice";
+  case LayoutKind::Shared: return "shared";
+  case LayoutKind::Linear: return "linear";
+  }
+  TESSEL_UNREACHABLE("bad layout kind");
+}
+
+const char* LayoutAttr::in_dim_name(int d) {
+  static constexpr const char* kNames[kNumInDims] = {"register", "lane", "warp", "block"};
+  TESSEL_ASSERT(d >= 0 && d < kNumInDims, "bad layout input dim");
+  return kNames[d];
+}
+
+std::optional<std::string> LayoutAttr::mismatch(std::span<const int64_t> shape) const {
+  for (int d = 0; d < kNumInDims; ++d) {
+    for (const Basis& b : bases_[d]) {
+      if (b.size() != shape.size())
+        return std::string("a ") + in_dim_name(d) + " basis has " + std::to_string(b.size()) +
+               " coordinates for a rank-" + std::to_string(shape.size()) + " tensor";
+      for (size_t i = 0; i < b.size(); ++i)
+        if (b[i] < 0 || b[i] >= shape[i])
+          return std::string("a ") + in_dim_name(d) + " basis has coordinate " +
+                 std::to_string(b[i]) + " outside dim " + std::to_string(i) + " of size " +
+                 std::to_string(shape[i]);
+    }
+  }
+  return std::nullopt;
+}
+
+// A basis is written as a plain integer when it has one coordinate (rank 1), else as a list.
+std::string LayoutAttr::str() const {
+  std::string s = std::string("#") + layout_kind_name(kind_) + "<";
+  bool first_dim = true;
+  for (int d = 0; d < kNumInDims; ++d) {
+    if (bases_[d].empty())
+      continue;
+    s += (first_dim ? "" : ", ") + std::string(in_dim_name(d)) + "=[";
+    first_dim = false;
+    for (size_t j = 0; j < bases_[d].size(); ++j) {
+      const Basis& b = bases_[d][j];
+      s += j ? "," : "";
+      if (b.size() == 1) {
+        s += std::to_string(b[0]);
+        continue;
+      }
+      s += "[";
+      for (size_t i = 0; i < b.size(); ++i)
+        s += (i ? "," : "") + std::to_string(b[i]);
+      s += "]";
+    }
+    s += "]";
+  }
+  return s + ">";
 }
 
 const char* Context::intern(std::string_view s) {

@@ -7,6 +7,9 @@
 //   * terminators: every block ends in the terminator its owner expects (`return` for a kernel
 //     body, `condition` for region 0 of `while`, `yield` elsewhere), and terminators appear only
 //     there;
+//   * layouts (types.h): every layout fits its tensor's shape; a kernel is in one stage: either no
+//     tensor value carries a layout (after tracing) or every one does (GPU lowering has started,
+//     from assign-layouts on), and GPU_STAGE ops (ops.def) appear only in the second;
 // then runs the op's own hook from ops.def (verify_ops.cpp), after its regions, so that a hook may
 // rely on its regions being well formed. The first failure is reported, naming the op.
 #include "tessel/ir/verifier.h"
@@ -95,10 +98,43 @@ public:
                                " has divisibility " + std::to_string(f.arg_divisibility[i]) +
                                ", expected >= 1",
                            {}};
+    if (auto e = stage(f))
+      return e;
     return block(f.body, nullptr, 0);
   }
 
 private:
+  // The layout rules above, before the per-op checks. `laid_out_` is whether the kernel is past
+  // the start of GPU lowering: whether its first tensor value carries a layout.
+  std::optional<VerifyError> stage(const Function& f) {
+    std::optional<bool> laid_out;
+    std::optional<VerifyError> error;
+    auto check = [&](const Value* v, const Op& at) {
+      const Type* t = v->type();
+      if (error || !t->is_tensor())
+        return;
+      if (!laid_out)
+        laid_out = t->layout() != nullptr;
+      if (*laid_out != (t->layout() != nullptr))
+        error = error_at(at, "mixes tensors with and without layouts (" + t->str() +
+                                 "): once GPU lowering starts every tensor carries a layout");
+      else if (t->layout())
+        if (auto m = t->layout()->mismatch(t->dims()))
+          error = error_at(at, "has a layout that does not fit " + t->str() + ": " + *m);
+    };
+    walk(f.body, [&](const Op& op) {
+      for (size_t r = 0; r < op.num_regions(); ++r)
+        for (const Value* a : op.region(r).args())
+          check(a, op);
+      for (const Value* v : op.results())
+        check(v, op);
+    });
+    laid_out_ = laid_out.value_or(false);
+    if (error)
+      return error;
+    return std::nullopt;
+  }
+
   std::optional<VerifyError> block(const Block& b, const Op* owner, size_t region) {
     std::vector<const Value*> added; // removed again on the way out: this block's scope
     auto leave = [&] {
@@ -150,6 +186,9 @@ private:
     }
     if (auto msg = check_attrs(op))
       return error_at(op, *msg);
+    if (op.has(GPU_STAGE) && !laid_out_)
+      return error_at(op, "may only appear once GPU lowering has started (in a kernel whose tensor "
+                          "types carry layouts, from assign-layouts on)");
     if (size_t(op.info().num_regions) != op.num_regions())
       return error_at(op, "has " + std::to_string(op.num_regions()) + " regions, expected " +
                               std::to_string(op.info().num_regions));
@@ -170,6 +209,7 @@ private:
 
   // Lookups only; never iterated.
   std::unordered_set<const Value*> visible_;
+  bool laid_out_ = false;
 };
 
 } // namespace

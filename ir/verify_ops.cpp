@@ -172,6 +172,17 @@ Message verify_broadcast(const Op& op) {
   return std::nullopt;
 }
 
+Message verify_convert_layout(const Op& op) {
+  const Type* in = op.operand(0)->type();
+  const Type* r = op.result()->type();
+  if (!in->is_tensor() || !same_shape(in, r) || in->element() != r->element())
+    return "result must be the operand's tensor type in another layout, found " + str(in) +
+           " -> " + str(r);
+  if (!in->layout() || !r->layout())
+    return "operand and result must carry layouts, found " + str(in) + " -> " + str(r);
+  return std::nullopt;
+}
+
 Message verify_reshape(const Op& op) {
   const Type* in = op.operand(0)->type();
   const Type* r = op.result()->type();

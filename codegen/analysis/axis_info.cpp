@@ -111,6 +111,7 @@ void shape_rule(const Rule& r, AxisInfo& out) {
   }
   case Opcode::Broadcast: return broadcast_rule(r, out);
   case Opcode::ExpandDims: return expand_dims_rule(r, out);
+  case Opcode::ConvertLayout: out = r.in(0); return; // the same tensor, held elsewhere
   default: return; // reshape, permute: nothing known
   }
 }

@@ -8,6 +8,8 @@
 #include "codegen/gpu/nvptx.h"
 #include "codegen/llvm_text.h"
 #include "support/stopwatch.h"
+#include "tessel/ir/parser.h"
+#include "tessel/ir/pass.h"
 #include "tessel/ir/printer.h"
 #include "tessel/support/dump.h"
 
@@ -40,6 +42,27 @@ void check_types(const ir::Function& function, const Target& target) {
   });
 }
 
+bool has_layouts(const ir::Function& function) {
+  bool found = false;
+  ir::walk(function.body, [&](const ir::Op& op) {
+    for (const ir::Value* v : op.results())
+      found = found || v->type()->layout() != nullptr;
+  });
+  return found;
+}
+
+// The kernel with its layouts and conversions in the IR, which is what the emission reads: a copy
+// (printed and parsed back; the IR has no clone yet) through assign-layouts. TESSEL_DUMP=ir shows
+// it after the pass.
+std::unique_ptr<ir::Module> laid_out_copy(const ir::Function& function, const Target& target,
+                                          int num_warps) {
+  auto copy = ir::parse_module(ir::print(function), function.name);
+  ir::PassManager pm(/*verify_each=*/false);
+  pm.add(assign_layouts_pass(target, num_warps));
+  pm.run(*copy);
+  return copy;
+}
+
 } // namespace
 
 CompiledKernel compile(const ir::Function& function, const Target& target,
@@ -56,17 +79,23 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   out.target = target;
   out.num_warps = options.num_warps;
 
-  analysis::AxisAnalysis axis(function);
-  LayoutPlan plan(function, axis, options.num_warps);
+  // A kernel that went through assign-layouts already (tessel-opt's output) is emitted as it is.
+  std::unique_ptr<ir::Module> copy;
+  if (!has_layouts(function))
+    copy = laid_out_copy(function, target, options.num_warps);
+  const ir::Function& kernel = copy ? *copy->functions.front() : function;
+  // The emission still asks the plan for anchors, vector widths and reduction layouts.
+  analysis::AxisAnalysis axis(kernel);
+  LayoutPlan plan(kernel, axis, options.num_warps);
   out.times.layout_ms = clock.lap_ms();
-  out.layouts = ir::print(function) + plan.str(function);
+  out.layouts = ir::print(kernel);
 
   llvm::LLVMContext ctx;
   llvm::Module module(function.name, ctx);
   std::unique_ptr<llvm::TargetMachine> tm = detail::create_nvptx_target_machine(target, options.opt_level);
   module.setDataLayout(tm->createDataLayout());
   module.setTargetTriple(tm->getTargetTriple().str());
-  detail::Lowering lowering(ctx, module, function, target, plan, options.line_info);
+  detail::Lowering lowering(ctx, module, kernel, target, plan, options.line_info);
   lowering.run();
   std::string broken;
   llvm::raw_string_ostream err(broken);

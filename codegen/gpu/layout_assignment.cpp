@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <functional>
 
 namespace tessel::codegen::gpu {
 
@@ -136,16 +135,21 @@ const LinearLayout* LayoutPlan::of(const ir::Value* v) const {
   return it == layouts_.end() ? nullptr : &it->second;
 }
 
-void LayoutPlan::request(const ir::Value* v, const LinearLayout& l) {
+// The walk runs backwards, so the first request met is the last user's (rule 3), and every anchor
+// request met later is an earlier anchor's: an anchor request replaces whatever is there, which
+// leaves the first anchor in program order (rule 2).
+void LayoutPlan::request(const ir::Value* v, const LinearLayout& l, bool anchor) {
   if (v->type()->rank() == 0)
     return;
-  requested_.try_emplace(v, l);
+  auto [it, inserted] = requested_.try_emplace(v, Request{l, anchor});
+  if (!inserted && anchor)
+    it->second = Request{l, anchor};
 }
 
 LinearLayout LayoutPlan::decided(const ir::Value* v) const {
   auto it = requested_.find(v);
   if (it != requested_.end())
-    return it->second;
+    return it->second.layout;
   return default_for(shape_of(v));
 }
 
@@ -170,7 +174,7 @@ void LayoutPlan::assign_results(const ir::Op& op) {
     LinearLayout in = default_for(shape_of(op.operand(0)));
     if (op.result()->type()->rank() != 0)
       set(op.result(), in.slice(static_cast<int>(op.int_attr("axis"))));
-    request(op.operand(0), in);
+    request(op.operand(0), in, /*anchor=*/true);
     return;
   }
   for (const ir::Value* r : op.results())
@@ -197,7 +201,7 @@ void LayoutPlan::visit(const ir::Op& op) {
       return;
     LinearLayout a = anchor(op);
     for (const ir::Value* v : op.operands())
-      request(v, a);
+      request(v, a, /*anchor=*/true);
     return;
   }
   case ir::OpFamily::Scan: return request(op.operand(0), result_layout(0));
@@ -296,30 +300,6 @@ void LayoutPlan::visit_control(const ir::Op& op) {
   }
   default: return; // return: no operands
   }
-}
-
-std::string LayoutPlan::str(const ir::Function& function) const {
-  std::string out = "layouts @" + function.name + " (num_warps = " + std::to_string(num_warps_) + ")\n";
-  int next = 0;
-  std::function<void(const ir::Block&)> block = [&](const ir::Block& b) {
-    for (const auto& op : b.ops()) {
-      for (const ir::Value* r : op->results()) {
-        int n = next++;
-        if (const LinearLayout* l = of(r))
-          out += "  %" + std::to_string(n) + " = " + op->name() + ": " + l->str() + "\n";
-      }
-      for (size_t i = 0; i < op->num_regions(); ++i) {
-        for (const ir::Value* a : op->region(i).args()) {
-          int n = next++;
-          if (const LinearLayout* l = of(a))
-            out += "  %" + std::to_string(n) + " = region-arg: " + l->str() + "\n";
-        }
-        block(op->region(i));
-      }
-    }
-  };
-  block(function.body);
-  return out;
 }
 
 } // namespace tessel::codegen::gpu

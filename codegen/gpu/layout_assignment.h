@@ -1,5 +1,7 @@
 // Layout assignment: a distributed layout (codegen/gpu/linear_layout.h) for every tensor value of a
-// kernel, chosen so that global accesses are coalesced and vectorized.
+// kernel, chosen so that global accesses are coalesced and vectorized. The `assign-layouts` pass
+// (assign_layouts.cpp) writes these layouts into the IR's types and makes every conversion an
+// explicit `convert_layout` op.
 //
 // Loads and stores are the anchors: the pointer tensor of each gets a blocked layout whose
 // fastest dimension is the pointer's most contiguous one (axis info), with each thread holding up
@@ -8,8 +10,16 @@
 // contiguous span. Other values take the layout their users want, found by one walk over the
 // kernel from its end: elementwise ops want their result's layout for their operands, broadcast
 // and expand_dims want the "un-broadcast"/sliced layout of theirs, reductions want their shape's
-// default and produce its slice. A value used in several layouts gets the one its last user wants;
-// the lowering converts it for the others (registers, or shared memory).
+// default and produce its slice.
+//
+// The rule for a value with several users, in priority order:
+//   1. a load's result has its anchor layout, a reduction's result the slice of its operand's
+//      layout: the producer decides, whatever the users want;
+//   2. else, when anchors use the value (a load or store, as pointer, mask or value; a
+//      reduction, as its operand), the first such anchor in program order decides;
+//   3. else the last user in program order decides (the first met by the backward walk).
+// Every other user gets a conversion (a `convert_layout` after assign-layouts; registers, warp
+// shuffles or shared memory in the lowering).
 #pragma once
 
 #include "codegen/analysis/axis_info.h"
@@ -17,6 +27,7 @@
 #include "tessel/ir/ir.h"
 
 #include <map>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -41,8 +52,6 @@ public:
   Vector vector_of(const ir::Op& op, const LinearLayout& layout) const;
   // The coalesced layout for the pointer tensor of a load or store.
   LinearLayout anchor(const ir::Op& op) const;
-  // Every value's layout as text, after `ir::print`'s numbering (for `--emit ir-final`).
-  std::string str(const ir::Function& function) const;
 
 private:
   void visit_block(const ir::Block& block);
@@ -51,13 +60,18 @@ private:
   void request_shape_operand(const ir::Op& op);
   void visit_control(const ir::Op& op);
   void set(const ir::Value* v, const LinearLayout& l);
-  void request(const ir::Value* v, const LinearLayout& l);
+  // Asks for `v` in layout `l`; `anchor` for the requests of rule 2 above.
+  void request(const ir::Value* v, const LinearLayout& l, bool anchor = false);
   LinearLayout decided(const ir::Value* v) const;
 
   const analysis::AxisAnalysis& axis_;
   int num_warps_;
   std::map<std::vector<int32_t>, LinearLayout> shape_default_;
-  std::unordered_map<const ir::Value*, LinearLayout> requested_;
+  struct Request {
+    LinearLayout layout;
+    bool anchor;
+  };
+  std::unordered_map<const ir::Value*, Request> requested_;
   std::unordered_map<const ir::Value*, LinearLayout> layouts_;
 };
 
@@ -66,5 +80,9 @@ std::vector<int32_t> shape_of(const ir::Value* v);
 // `order[0]`, lanes then warps filling dimensions in `order`.
 LinearLayout make_blocked(const std::vector<int32_t>& shape, int num_warps, int vec,
                           const std::vector<int>& order);
+
+// The IR's layout attribute (ir/types.h) of a linear layout and back; `shape` is the tensor's.
+const ir::LayoutAttr* to_attr(ir::Context& ctx, const LinearLayout& layout, ir::LayoutKind kind);
+LinearLayout from_attr(const ir::LayoutAttr& attr, std::span<const int64_t> shape);
 
 } // namespace tessel::codegen::gpu

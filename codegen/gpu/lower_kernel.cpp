@@ -55,16 +55,20 @@ const Vals& Lowering::vals(const ir::Value* v) const {
 }
 
 void Lowering::set_vals(const ir::Value* v, Vals vs) {
-  if (const LinearLayout* l = plan.of(v))
-    TESSEL_ASSERT(static_cast<int64_t>(vs.size()) == l->in_size(InDim::Register),
+  if (v->type()->rank() != 0)
+    TESSEL_ASSERT(static_cast<int64_t>(vs.size()) == layout(v).in_size(InDim::Register),
                   "register count does not match the layout");
   vals_[v] = std::move(vs);
 }
 
+// The layout in `v`'s type (assign-layouts wrote it), as a LinearLayout made once per type.
 const LinearLayout& Lowering::layout(const ir::Value* v) const {
-  const LinearLayout* l = plan.of(v);
-  TESSEL_ASSERT(l, "tensor value without a layout");
-  return *l;
+  const ir::Type* t = v->type();
+  TESSEL_ASSERT(t->layout(), "tensor value without a layout (assign-layouts runs first)");
+  auto it = layouts_.find(t);
+  if (it == layouts_.end())
+    it = layouts_.emplace(t, from_attr(*t->layout(), t->dims())).first;
+  return it->second;
 }
 
 Vals Lowering::vals_in(const ir::Value* v, const LinearLayout& want) {
@@ -396,6 +400,9 @@ void Lowering::lower_shape_op(const ir::Op& op) {
     set_vals(res, std::move(vs));
     return;
   }
+  case Opcode::ConvertLayout: // registers, shuffles or shared memory (convert_layout.cpp)
+    set_vals(res, vals_in(op.operand(0), layout(res)));
+    return;
   case Opcode::Permute: {
     const auto& order = op.attr("order").ints;
     std::vector<int> inverse(order.size());

@@ -137,6 +137,7 @@ public:
   llvm::Module& module;
   const ir::Function& fn;
   const Target& target;
+  // Anchors, vector widths and reduction input layouts; value layouts are in the IR's types.
   const LayoutPlan& plan;
   llvm::IRBuilder<> b;
   llvm::Function* llfn = nullptr;
@@ -146,6 +147,8 @@ private:
   llvm::Value* thread_part(const LinearLayout& l, InDim in, int dim);
 
   std::unordered_map<const ir::Value*, Vals> vals_;
+  // layout()'s conversions of the IR's layout attributes, by tensor type.
+  mutable std::unordered_map<const ir::Type*, LinearLayout> layouts_;
   // Thread-dependent parts of coordinates, emitted once in the entry block.
   std::map<std::pair<std::string, int>, llvm::Value*> coord_cache_;
   llvm::IRBuilder<> prologue_;

@@ -1,7 +1,11 @@
 // tessel-opt: the tile IR on the command line. Reads a file of IR text (see ir/printer.h), verifies
 // it, runs the named passes in order and prints the result; the FileCheck tests of passes drive it.
 //
-//   tessel-opt FILE [--passes=a,b,c] [--verify-each] [--no-locations] [--print-axis-info]
+//   tessel-opt FILE [--passes=a,b,c] [--target T] [--num-warps N] [--verify-each]
+//              [--no-locations] [--print-axis-info]
+//
+// GPU passes (assign-layouts) need an NVPTX --target (sm_80 ... sm_90a); --num-warps (default 4)
+// is the kernel's warp count they plan for.
 //
 // Errors (unreadable file, malformed or invalid IR, unknown pass) go to stderr with exit code 1.
 #include "tessel/codegen/gpu.h"
@@ -26,10 +30,13 @@ struct Options {
   bool verify_each = false;
   bool locations = true;
   bool print_axis_info = false; // append the axis analysis (codegen/analysis/axis_info.h)
+  std::string target;           // for GPU passes; empty: none given
+  int num_warps = 4;
 };
 
 const char* const kUsage =
-    "usage: tessel-opt FILE [--passes=a,b,c] [--verify-each] [--no-locations] [--print-axis-info]\n";
+    "usage: tessel-opt FILE [--passes=a,b,c] [--target T] [--num-warps N] [--verify-each]\n"
+    "                  [--no-locations] [--print-axis-info]\n";
 
 std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
@@ -41,12 +48,41 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
+int parse_num_warps(const std::string& text) {
+  size_t end = 0;
+  int n = 0;
+  try {
+    n = std::stoi(text, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  if (end != text.size() || n < 1 || n > 32 || (n & (n - 1)) != 0)
+    throw tessel::Error("--num-warps must be a power of two in 1..32, found '" + text + "'");
+  return n;
+}
+
+void add_pass(tessel::ir::PassManager& pm, const std::string& name, const Options& o) {
+  if (!tessel::codegen::gpu::is_gpu_pass(name))
+    return tessel::codegen::add_pass(pm, name);
+  if (o.target.empty())
+    throw tessel::Error("pass '" + name + "' is a GPU pass and needs a target: add --target sm_90a "
+                        "(or sm_80, sm_86, sm_89, sm_90)");
+  tessel::codegen::gpu::add_gpu_pass(pm, name, tessel::codegen::Target::parse(o.target),
+                                     o.num_warps);
+}
+
 Options parse_args(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--passes=", 0) == 0)
       o.passes = split(arg.substr(9), ',');
+    else if (arg == "--target" && i + 1 < argc)
+      o.target = argv[++i];
+    else if (arg.rfind("--target=", 0) == 0)
+      o.target = arg.substr(9);
+    else if ((arg == "--num-warps" && i + 1 < argc) || arg.rfind("--num-warps=", 0) == 0)
+      o.num_warps = parse_num_warps(arg == "--num-warps" ? argv[++i] : arg.substr(12));
     else if (arg == "--verify-each")
       o.verify_each = true;
     else if (arg == "--no-locations")
@@ -78,7 +114,7 @@ int run(int argc, char** argv) {
   tessel::ir::verify_or_throw(*module, "after parsing");
   tessel::ir::PassManager pm(o.verify_each);
   for (const std::string& name : o.passes)
-    tessel::codegen::add_pass(pm, name);
+    add_pass(pm, name, o);
   pm.run(*module);
   if (!o.verify_each)
     tessel::ir::verify_or_throw(*module, "after the passes");

@@ -12,11 +12,13 @@
 
 #include "tessel/codegen/target.h"
 #include "tessel/ir/ir.h"
+#include "tessel/ir/pass.h"
 
 #include <array>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tessel::codegen::gpu {
@@ -114,6 +116,14 @@ ResourceReport parse_info_log(const std::string& log, const std::string& kernel_
 // Where libdevice.10.bc and libnvJitLink.so are looked for, in order.
 std::string libdevice_path();
 std::string nvjitlink_path();
+
+// The GPU passes (IR to IR, tessel-opt --target ... --passes=...): "assign-layouts" (layouts in
+// the tensor types, explicit convert_layout ops; codegen/gpu/assign_layouts.cpp). Throws
+// tessel::Error for an unknown name or a target that is not NVPTX.
+void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& target,
+                  int num_warps = 4);
+bool is_gpu_pass(std::string_view name);
+ir::PassInfo assign_layouts_pass(const Target& target, int num_warps = 4);
 
 // The axis analysis of every kernel of `module`, as text (`tessel-opt --print-axis-info`).
 std::string print_axis_info(const ir::Module& module);

@@ -86,6 +86,8 @@ enum OpTrait : uint32_t {
   SCAN = 1u << 12,
   CONTRACTION = 1u << 13,
   CONTROL = 1u << 14,
+  // Only after GPU lowering starts (ops.def explains; the verifier checks).
+  GPU_STAGE = 1u << 15,
 };
 inline constexpr int VAR = -1;
 

@@ -1,0 +1,210 @@
+// The `assign-layouts` pass: LayoutPlan's decisions (layout_assignment.h) written into the IR.
+//
+// Every tensor value (op results and region arguments) gets its layout in its type; then, for
+// every use of a tensor by an op that needs its operand in another layout than the operand's own,
+// an explicit `convert_layout` to that layout is inserted just before the op (one per use). What each use needs (`wanted`) is what the lowering reads:
+//   elementwise ops, scans, a dot's accumulator: the result's layout;
+//   loads and stores: the anchor (coalesced) layout of the pointer, for pointer, mask and value;
+//   reductions: the default layout of the operand's shape (whose slice their result has);
+//   broadcast / expand_dims / permute / reshape: the result's layout un-broadcast / sliced /
+//     permuted back / reshaped back, so that the op itself moves no data between threads;
+//   for inits and yields, while inits, conditions: the layout of the region argument or result
+//     they flow into.
+// The priority of anchors over other users is LayoutPlan's rule (its header). A dot's a and b
+// operands have no wanted layout yet (operand layouts come with the tensor-core work), and a scan
+// converts its operand itself to the layout its algorithm needs: those two conversions are still
+// made inside the emission.
+//
+// Layout kinds: a reduction's result is `slice`; any other layout is `blocked` when every basis
+// moves along one dimension (LinearLayout::is_dim_separable), else `linear`.
+#include "codegen/gpu/layout_assignment.h"
+
+#include "codegen/analysis/axis_info.h"
+#include "tessel/codegen/gpu.h"
+#include "tessel/error.h"
+
+#include <optional>
+
+namespace tessel::codegen::gpu {
+
+using ir::Opcode;
+
+const ir::LayoutAttr* to_attr(ir::Context& ctx, const LinearLayout& layout, ir::LayoutKind kind) {
+  ir::LayoutAttr::Bases bases;
+  for (int d = 0; d < kNumInDims; ++d)
+    bases[d] = layout.bases(static_cast<InDim>(d));
+  return ctx.layout(kind, std::move(bases));
+}
+
+LinearLayout from_attr(const ir::LayoutAttr& attr, std::span<const int64_t> shape) {
+  std::array<std::vector<LinearLayout::Basis>, kNumInDims> bases;
+  for (int d = 0; d < kNumInDims; ++d)
+    bases[d] = attr.bases()[d];
+  return LinearLayout(std::move(bases), std::vector<int32_t>(shape.begin(), shape.end()));
+}
+
+namespace {
+
+class AssignLayouts {
+public:
+  AssignLayouts(ir::Module& module, ir::Function& function, int num_warps, ir::PassStats& stats)
+      : ctx_(module.ctx), axis_(function), plan_(function, axis_, num_warps), stats_(stats) {
+    // The wanted layouts are read from the plan, which is keyed by value: compute them all
+    // before any type changes or conversion is inserted.
+    ir::walk(function.body, [&](ir::Op& op) { collect(op); });
+    ir::walk(function.body, [&](ir::Op& op) { annotate(op); });
+    for (const Use& use : uses_)
+      convert(use);
+  }
+
+private:
+  struct Use {
+    ir::Op* op;
+    size_t operand;
+    LinearLayout layout;
+  };
+
+  ir::LayoutKind kind_of(const ir::Op* producer, const LinearLayout& l) const {
+    if (producer && producer->has(ir::REDUCTION))
+      return ir::LayoutKind::Slice;
+    return l.is_dim_separable() ? ir::LayoutKind::Blocked : ir::LayoutKind::Linear;
+  }
+
+  void set_layout(ir::Value* v, const ir::Op* producer) {
+    if (v->type()->rank() == 0)
+      return;
+    const LinearLayout* l = plan_.of(v);
+    TESSEL_ASSERT(l, "layout assignment left a tensor value without a layout");
+    v->set_type(ctx_.with_layout(v->type(), to_attr(ctx_, *l, kind_of(producer, *l))));
+    ++stats_["annotated"];
+  }
+
+  void annotate(ir::Op& op) {
+    for (ir::Value* r : op.results())
+      set_layout(r, &op);
+    for (size_t i = 0; i < op.num_regions(); ++i)
+      for (ir::Value* a : op.region(i).args())
+        set_layout(a, nullptr);
+  }
+
+  void collect(ir::Op& op) {
+    for (size_t i = 0; i < op.num_operands(); ++i) {
+      const ir::Value* v = op.operand(i);
+      if (v->type()->rank() == 0)
+        continue;
+      std::optional<LinearLayout> want = wanted(op, i);
+      const LinearLayout* have = plan_.of(v);
+      TESSEL_ASSERT(have, "layout assignment left a tensor operand without a layout");
+      if (want && !(*want == *have))
+        uses_.push_back(Use{&op, i, *want});
+    }
+  }
+
+  LinearLayout result_layout(const ir::Value* r) const {
+    const LinearLayout* l = plan_.of(r);
+    TESSEL_ASSERT(l, "a tensor result without a layout");
+    return *l;
+  }
+
+  std::optional<LinearLayout> wanted(const ir::Op& op, size_t i) const {
+    switch (op.info().family()) {
+    case ir::OpFamily::Source: return std::nullopt;
+    case ir::OpFamily::Elementwise:
+    case ir::OpFamily::Scan: return result_layout(op.result());
+    case ir::OpFamily::Memory: return plan_.anchor(op);
+    case ir::OpFamily::Reduction: return plan_.default_for(shape_of(op.operand(0)));
+    case ir::OpFamily::Contraction:
+      if (i == 2)
+        return result_layout(op.result());
+      return std::nullopt;
+    case ir::OpFamily::Shape: return wanted_by_shape_op(op);
+    case ir::OpFamily::Control: return wanted_by_control(op, i);
+    }
+    TESSEL_UNREACHABLE("bad op family");
+  }
+
+  std::optional<LinearLayout> wanted_by_shape_op(const ir::Op& op) const {
+    if (op.result()->type()->rank() == 0)
+      return std::nullopt;
+    LinearLayout r = result_layout(op.result());
+    switch (op.opcode()) {
+    case Opcode::Broadcast: return r.unbroadcast(shape_of(op.operand(0)));
+    case Opcode::ExpandDims: return r.slice(static_cast<int>(op.int_attr("axis")));
+    case Opcode::Permute: {
+      const auto& order = op.attr("order").ints;
+      std::vector<int> inverse(order.size());
+      for (size_t k = 0; k < order.size(); ++k)
+        inverse[order[k]] = static_cast<int>(k);
+      return r.permute(inverse);
+    }
+    case Opcode::Reshape: return r.reshape(shape_of(op.operand(0)));
+    default: return std::nullopt; // splat: a scalar operand; convert_layout: is the conversion
+    }
+  }
+
+  // The layout of the region argument or op result operand `i` of a control op flows into.
+  std::optional<LinearLayout> wanted_by_control(const ir::Op& op, size_t i) const {
+    const ir::Op* parent = op.parent_op();
+    switch (op.opcode()) {
+    case Opcode::For: return i >= 3 ? std::optional(result_layout(op.result(i - 3))) : std::nullopt;
+    case Opcode::While: return result_layout(op.region(0).arg(i));
+    case Opcode::Yield:
+      if (parent->opcode() == Opcode::While && op.parent_block() == &parent->region(1))
+        return result_layout(parent->region(0).arg(i));
+      return result_layout(parent->result(i));
+    case Opcode::Condition:
+      return i >= 1 ? std::optional(result_layout(parent->result(i - 1))) : std::nullopt;
+    default: return std::nullopt; // if: a scalar condition; return: no operands
+    }
+  }
+
+  // Inserts the conversion of `use`'s operand just before its op: one per use, as the emission
+  // converted implicitly before, so that the generated code is unchanged. Conversions of one
+  // value to one layout are pure and equal, so `cse` after this pass shares them (matmul: 12
+  // fewer PTX instructions).
+  void convert(const Use& use) {
+    ir::Value* v = use.op->operand(use.operand);
+    const ir::LayoutAttr* attr = to_attr(ctx_, use.layout, kind_of(nullptr, use.layout));
+    ir::Block* block = use.op->parent_block();
+    const ir::Type* type = ctx_.with_layout(v->type(), attr);
+    auto op = std::make_unique<ir::Op>(Opcode::ConvertLayout, std::vector<ir::Value*>{v},
+                                       std::span<const ir::Type* const>(&type, 1),
+                                       std::vector<ir::Attr>{}, use.op->loc);
+    ir::Value* converted = (*block->insert(block->find(use.op), std::move(op)))->result();
+    use.op->set_operand(use.operand, converted);
+    ++stats_["converts"];
+  }
+
+  ir::Context& ctx_;
+  analysis::AxisAnalysis axis_;
+  LayoutPlan plan_;
+  ir::PassStats& stats_;
+  std::vector<Use> uses_;
+};
+
+} // namespace
+
+ir::PassInfo assign_layouts_pass(const Target& target, int num_warps) {
+  if (!target.is_nvptx())
+    throw Error("pass 'assign-layouts' needs an NVPTX target (e.g. --target sm_90a), found '" +
+                target.name() + "'");
+  auto run = [num_warps](ir::Module& module, ir::PassStats& stats) {
+    for (auto& f : module.functions)
+      AssignLayouts(module, *f, num_warps, stats);
+  };
+  return {"assign-layouts",
+          "Writes each tensor's layout into its type and inserts convert_layout where a producer's "
+          "and a consumer's layouts differ.",
+          run};
+}
+
+void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& target,
+                  int num_warps) {
+  if (name == "assign-layouts")
+    return pm.add(assign_layouts_pass(target, num_warps));
+  throw Error("unknown GPU pass '" + std::string(name) + "'; valid GPU passes: assign-layouts");
+}
+
+bool is_gpu_pass(std::string_view name) { return name == "assign-layouts"; }
+
+} // namespace tessel::codegen::gpu
