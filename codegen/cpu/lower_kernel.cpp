@@ -297,6 +297,8 @@ void Lowering::lower_block(const ir::Block& block) {
 // Dispatch by family (ops.def), as the GPU lowering does: a new op of an existing family needs no
 // case here.
 void Lowering::lower_op(const ir::Op& op) {
+  if (op.has(ir::GPU_STAGE))
+    return unsupported(op, "it belongs to the GPU lowering (layouts, shared memory)");
   switch (ir::family_of(op.opcode())) {
   case ir::OpFamily::Source:
     if (op.opcode() == ir::Opcode::ProgramId || op.opcode() == ir::Opcode::NumPrograms)
