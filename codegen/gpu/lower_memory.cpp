@@ -2,8 +2,9 @@
 // each thread runs of consecutive registers along the contiguous dimension, and the vector width
 // (layout_assignment.h) is the run length that alignment, contiguity and the mask allow, up to 16
 // bytes. An unmasked vector is an LLVM vector load/store (ld.global.v4.f32); a masked one is
-// inline PTX, predicated as a whole: `@p ld.global.v4.b32` after moving the `other` values into
-// the destination registers (what Triton emits), so no branches are needed. Threads that hold
+// inline PTX, predicated as a whole: `@%p ld.global.v4.b32` after moving the `other` values into
+// the destination registers (what Triton emits), so no branches are needed. The mask reaches the
+// PTX as a predicate register and f32 words stay in f32 registers, so nothing converts either. Threads that hold
 // replicated copies of an element do not store it; a scalar store is issued by thread 0 of warp 0.
 #include "codegen/gpu/lowering.h"
 
