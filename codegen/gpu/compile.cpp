@@ -6,6 +6,7 @@
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/nvptx.h"
+#include "codegen/transforms/passes.h"
 #include "codegen/llvm_text.h"
 #include "support/stopwatch.h"
 #include "tessel/ir/parser.h"
@@ -59,6 +60,9 @@ std::unique_ptr<ir::Module> laid_out_copy(const ir::Function& function, const Ta
   auto copy = ir::parse_module(ir::print(function), function.name);
   ir::PassManager pm(/*verify_each=*/false);
   pm.add(assign_layouts_pass(target, num_warps));
+  // assign-layouts inserts one convert_layout per use; cse merges those of one value to the same
+  // layout, so each conversion (a shared-memory round trip) is emitted once.
+  pm.add(codegen::cse_pass());
   pm.run(*copy);
   return copy;
 }

@@ -2,8 +2,9 @@
 // each thread runs of consecutive registers along the contiguous dimension, and the vector width
 // (layout_assignment.h) is the run length that alignment, contiguity and the mask allow, up to 16
 // bytes. An unmasked vector is an LLVM vector load/store (ld.global.v4.f32); a masked one is
-// inline PTX, predicated as a whole: `@p ld.global.v4.b32` after moving the `other` values into
-// the destination registers (what Triton emits), so no branches are needed. Threads that hold
+// inline PTX, predicated as a whole: `@%p ld.global.v4.b32` after moving the `other` values into
+// the destination registers (what Triton emits), so no branches are needed. The mask reaches the
+// PTX as a predicate register and f32 words stay in f32 registers, so nothing converts either. Threads that hold
 // replicated copies of an element do not store it; a scalar store is issued by thread 0 of warp 0.
 #include "codegen/gpu/lowering.h"
 
@@ -60,9 +61,23 @@ static void branchy_store(Lowering& L, llvm::Value* v, llvm::Value* ptr, llvm::V
   b.SetInsertPoint(join);
 }
 
-// Packs a vector value into `words` 32-bit words.
-static std::vector<llvm::Value*> to_words(llvm::IRBuilder<>& b, llvm::Value* vec, int words) {
-  llvm::Value* w = b.CreateBitCast(vec, llvm::FixedVectorType::get(b.getInt32Ty(), words));
+// The 32-bit word an inline-PTX access moves: f32 elements stay in f32 registers ("f"), so no
+// `mov.b32` between the .b32 and .f32 register files surrounds the access; everything else
+// (packed f16 pairs, integers) is an i32 word ("r").
+struct Word {
+  llvm::Type* type;
+  const char* constraint;
+};
+
+static Word word_of(llvm::IRBuilder<>& b, llvm::Type* mt) {
+  if (mt->isFloatTy())
+    return {mt, "f"};
+  return {b.getInt32Ty(), "r"};
+}
+
+// Packs a vector value into `words` 32-bit words of type `wt`.
+static std::vector<llvm::Value*> to_words(llvm::IRBuilder<>& b, llvm::Value* vec, int words, llvm::Type* wt) {
+  llvm::Value* w = b.CreateBitCast(vec, llvm::FixedVectorType::get(wt, words));
   std::vector<llvm::Value*> out;
   for (int i = 0; i < words; ++i)
     out.push_back(b.CreateExtractElement(w, b.getInt32(i)));
@@ -83,6 +98,61 @@ static llvm::Value* build_vector(llvm::IRBuilder<>& b, llvm::Type* vty, std::spa
   for (size_t i = 0; i < els.size(); ++i)
     v = b.CreateInsertElement(v, els[i], b.getInt32(static_cast<int>(i)));
   return v;
+}
+
+// A masked global load of `words` 32-bit words as one predicated `ld.global`: the mask is a
+// predicate operand ("b"), so no selp/setp pair converts it; the `other` words are moved into the
+// destination registers first, which the load overwrites where the predicate holds.
+static llvm::Value* predicated_global_load(llvm::IRBuilder<>& b, llvm::LLVMContext& ctx, llvm::Type* vty,
+                                           Word word, llvm::Value* ptr, llvm::Value* mask,
+                                           llvm::Value* other_vec, int words) {
+  std::vector<llvm::Value*> other_words = to_words(b, other_vec, words, word.type);
+  // $0..$words-1: results; $words: address; $words+1: predicate; then the other words.
+  std::string text;
+  for (int i = 0; i < words; ++i)
+    text += fmt::format("mov.b32 ${}, ${};\n ", i, words + 2 + i);
+  text += fmt::format("@${} ld.global{}.b32 {}, [${}];", words + 1, vector_suffix(words), word_list(0, words),
+                      words);
+  std::string constraints;
+  for (int i = 0; i < words; ++i)
+    constraints += fmt::format("={},", word.constraint);
+  constraints += "l,b";
+  for (int i = 0; i < words; ++i)
+    constraints += fmt::format(",{}", word.constraint);
+  std::vector<llvm::Type*> outs(words, word.type);
+  llvm::Type* ret = words == 1 ? word.type : llvm::StructType::get(ctx, outs);
+  std::vector<llvm::Type*> arg_types{ptr->getType(), b.getInt1Ty()};
+  std::vector<llvm::Value*> args{ptr, mask};
+  for (llvm::Value* ow : other_words) {
+    arg_types.push_back(word.type);
+    args.push_back(ow);
+  }
+  auto* asm_fn = llvm::InlineAsm::get(llvm::FunctionType::get(ret, arg_types, false), text, constraints,
+                                      /*hasSideEffects=*/true);
+  llvm::Value* r = b.CreateCall(asm_fn, args);
+  llvm::Value* wv = llvm::PoisonValue::get(llvm::FixedVectorType::get(word.type, words));
+  for (int i = 0; i < words; ++i)
+    wv = b.CreateInsertElement(wv, words == 1 ? r : b.CreateExtractValue(r, i), b.getInt32(i));
+  return b.CreateBitCast(wv, vty);
+}
+
+// A masked global store of `words` 32-bit words as one predicated `st.global`.
+static void predicated_global_store(llvm::IRBuilder<>& b, Word word, llvm::Value* v, llvm::Value* ptr,
+                                    llvm::Value* mask, int words) {
+  std::vector<llvm::Value*> ws = to_words(b, v, words, word.type);
+  std::string text = fmt::format("@$0 st.global{}.b32 [$1], {};", vector_suffix(words), word_list(2, words));
+  std::string constraints = "b,l";
+  std::vector<llvm::Type*> arg_types{b.getInt1Ty(), ptr->getType()};
+  std::vector<llvm::Value*> args{mask, ptr};
+  for (llvm::Value* x : ws) {
+    constraints += fmt::format(",{}", word.constraint);
+    arg_types.push_back(word.type);
+    args.push_back(x);
+  }
+  constraints += ",~{memory}";
+  auto* asm_fn = llvm::InlineAsm::get(llvm::FunctionType::get(b.getVoidTy(), arg_types, false), text,
+                                      constraints, /*hasSideEffects=*/true);
+  b.CreateCall(asm_fn, args);
 }
 
 void Lowering::lower_load(const ir::Op& op) {
@@ -121,34 +191,7 @@ void Lowering::lower_load(const ir::Op& op) {
     if (!has_mask) {
       v = b.CreateAlignedLoad(vty, ptrs[g], llvm::Align(bytes));
     } else if (global && bytes >= 4) {
-      const int words = bytes / 4;
-      std::vector<llvm::Value*> other_words = to_words(b, other_vec, words);
-      // $0..$words-1: results; $words: address; $words+1: mask; then the other words.
-      std::string text = fmt::format("{{\n .reg .pred p;\n setp.ne.b32 p, ${}, 0;\n", words + 1);
-      for (int i = 0; i < words; ++i)
-        text += fmt::format(" mov.b32 ${}, ${};\n", i, words + 2 + i);
-      text += fmt::format(" @p ld.global{}.b32 {}, [${}];\n}}", vector_suffix(words), word_list(0, words), words);
-      std::string constraints;
-      for (int i = 0; i < words; ++i)
-        constraints += "=r,";
-      constraints += "l,r";
-      for (int i = 0; i < words; ++i)
-        constraints += ",r";
-      std::vector<llvm::Type*> outs(words, b.getInt32Ty());
-      llvm::Type* ret = words == 1 ? static_cast<llvm::Type*>(b.getInt32Ty()) : llvm::StructType::get(ctx, outs);
-      std::vector<llvm::Type*> arg_types{ptrs[g]->getType(), b.getInt32Ty()};
-      std::vector<llvm::Value*> args{ptrs[g], b.CreateZExt(masks[g], b.getInt32Ty())};
-      for (llvm::Value* ow : other_words) {
-        arg_types.push_back(b.getInt32Ty());
-        args.push_back(ow);
-      }
-      auto* asm_fn = llvm::InlineAsm::get(llvm::FunctionType::get(ret, arg_types, false), text,
-                                          constraints, /*hasSideEffects=*/true);
-      llvm::Value* r = b.CreateCall(asm_fn, args);
-      llvm::Value* wv = llvm::PoisonValue::get(llvm::FixedVectorType::get(b.getInt32Ty(), words));
-      for (int i = 0; i < words; ++i)
-        wv = b.CreateInsertElement(wv, words == 1 ? r : b.CreateExtractValue(r, i), b.getInt32(i));
-      v = b.CreateBitCast(wv, vty);
+      v = predicated_global_load(b, ctx, vty, word_of(b, mt), ptrs[g], masks[g], other_vec, bytes / 4);
     } else {
       v = branchy_load(*this, vty, ptrs[g], masks[g], other_vec, bytes);
     }
@@ -196,22 +239,7 @@ void Lowering::lower_store(const ir::Op& op) {
       mask = mask ? b.CreateAnd(mask, owner) : owner;
     const int bytes = w * static_cast<int>(elem_bytes);
     if (mask && global && bytes >= 4) {
-      const int words = bytes / 4;
-      std::vector<llvm::Value*> ws = to_words(b, v, words);
-      std::string text = fmt::format("{{\n .reg .pred p;\n setp.ne.b32 p, $0, 0;\n @p st.global{}.b32 [$1], {};\n}}",
-                                     vector_suffix(words), word_list(2, words));
-      std::string constraints = "r,l";
-      std::vector<llvm::Type*> arg_types{b.getInt32Ty(), ptrs[g]->getType()};
-      std::vector<llvm::Value*> args{b.CreateZExt(mask, b.getInt32Ty()), ptrs[g]};
-      for (llvm::Value* x : ws) {
-        constraints += ",r";
-        arg_types.push_back(b.getInt32Ty());
-        args.push_back(x);
-      }
-      constraints += ",~{memory}";
-      auto* asm_fn = llvm::InlineAsm::get(llvm::FunctionType::get(b.getVoidTy(), arg_types, false),
-                                          text, constraints, /*hasSideEffects=*/true);
-      b.CreateCall(asm_fn, args);
+      predicated_global_store(b, word_of(b, mt), v, ptrs[g], mask, bytes / 4);
     } else {
       branchy_store(*this, v, ptrs[g], mask, bytes);
     }

@@ -2,6 +2,7 @@
 // carries exactly the layout LayoutPlan gives the original kernel, so that the emission, which
 // reads the IR's layouts, generates the code the side table did.
 #include "codegen/gpu/layout_assignment.h"
+#include "codegen/transforms/passes.h"
 #include "gpu_test_util.h"
 
 #include "tessel/codegen/gpu.h"
@@ -56,14 +57,15 @@ TEST_P(AssignLayoutsOnSample, IrLayoutsAreThePlansLayouts) {
 }
 
 // The emission reads layouts and conversions from the IR: a kernel that went through
-// assign-layouts already (as tessel-opt prints it) compiles to the same PTX as the plain kernel,
-// which compile() sends through the pass itself.
+// assign-layouts and cse already (as `tessel-opt --passes=assign-layouts,cse` prints it) compiles
+// to the same PTX as the plain kernel, which compile() sends through those two passes itself.
 TEST(AssignLayouts, LaidOutIrCompilesToTheSamePtx) {
   for (const char* name : {"softmax", "matmul"}) {
     auto plain = samples::trace_kernel(samples::find_kernel(name), {}, /*optimize=*/true);
     auto laid_out = samples::trace_kernel(samples::find_kernel(name), {}, /*optimize=*/true);
     ir::PassManager pm;
     pm.add(assign_layouts_pass(parse_target("sm_80")));
+    pm.add(codegen::cse_pass());
     pm.run(*laid_out);
     std::string a = compile(*plain->functions.front(), parse_target("sm_80"), {}, Stage::Ptx).ptx;
     std::string b = compile(*laid_out->functions.front(), parse_target("sm_80"), {}, Stage::Ptx).ptx;
