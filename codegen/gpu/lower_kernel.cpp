@@ -305,6 +305,9 @@ void Lowering::lower_block(const ir::Block& block) {
 
 void Lowering::lower_op(const ir::Op& op) {
   set_location(op);
+  if (op.has(ir::GPU_STAGE) && op.opcode() != Opcode::ConvertLayout)
+    return unsupported(op, "explicit shared-memory ops are not emitted yet (allocate-shared only "
+                           "plans them)");
   switch (ir::family_of(op.opcode())) {
   case ir::OpFamily::Source:
   case ir::OpFamily::Shape: return lower_shape_op(op);

@@ -13,6 +13,7 @@
 // dot is an FMA loop for now: each thread holds the rows of A and the columns of B its output
 // elements need, with the whole K dimension in registers.
 #include "codegen/gpu/lowering.h"
+#include "codegen/gpu/scratch.h"
 
 #include <llvm/IR/IntrinsicsNVPTX.h>
 
@@ -114,7 +115,7 @@ private:
 // through shared memory.
 std::vector<Acc> combine_across_warps(Lowering& l, const Combiner& combine, std::vector<Acc> acc,
                                       const LinearLayout& out, const std::vector<int>& warp_bits,
-                                      llvm::Type* acc_type, bool arg) {
+                                      llvm::Type* acc_type, bool arg, int64_t scratch_bytes) {
   llvm::IRBuilder<>& b = l.b;
   const int32_t groups = int32_t(1) << warp_bits.size();
   int64_t out_numel = 1;
@@ -122,7 +123,9 @@ std::vector<Acc> combine_across_warps(Lowering& l, const Combiner& combine, std:
     out_numel *= s;
   const int64_t value_bytes = std::max<int64_t>(1, acc_type->getPrimitiveSizeInBits() / 8);
   const int64_t value_region = (out_numel * groups * value_bytes + 15) / 16 * 16;
-  llvm::Value* base = l.scratch(value_region + (arg ? out_numel * groups * 4 : 0));
+  TESSEL_ASSERT(scratch_bytes == value_region + (arg ? out_numel * groups * 4 : 0),
+                "reduction scratch differs from reduce_scratch_bytes");
+  llvm::Value* base = l.scratch(scratch_bytes);
   llvm::Value* index_base = b.CreateGEP(b.getInt8Ty(), base, b.getInt32(static_cast<int32_t>(value_region)));
   llvm::Value* group = b.getInt32(0);
   for (size_t j = 0; j < warp_bits.size(); ++j)
@@ -232,7 +235,8 @@ void Lowering::lower_reduce(const ir::Op& op) {
   // 3. Across warps, through shared memory.
   std::vector<int> warp_bits = in.bits_along(InDim::Warp, axis);
   if (!warp_bits.empty())
-    acc = combine_across_warps(*this, combine, std::move(acc), out, warp_bits, acc_type, arg);
+    acc = combine_across_warps(*this, combine, std::move(acc), out, warp_bits, acc_type, arg,
+                               reduce_scratch_bytes(op, in));
   Vals result;
   for (const Acc& a : acc) {
     llvm::Value* v = arg ? a.index : a.value;
@@ -377,6 +381,15 @@ TotalsLayouts warp_totals_layouts(const LinearLayout& l, const std::vector<int32
 // Step 3 of lower_scan, the exchange: each warp's segment total of every row (`segment`, rows
 // numbered by `row_of`) through shared memory; returns, per row, the totals of all `warps` warps
 // along the axis, in axis order.
+// The bytes of the warp totals exchanged by a scan (exchange_warp_totals).
+int64_t warp_totals_bytes(std::vector<int32_t> shape, int axis, int32_t warps, int64_t acc_bytes) {
+  shape[axis] = warps;
+  int64_t numel = 1;
+  for (int32_t s : shape)
+    numel *= s;
+  return numel * acc_bytes;
+}
+
 std::vector<Vals> exchange_warp_totals(Lowering& L, const LinearLayout& l,
                                        const std::vector<int32_t>& shape, int axis, int32_t warps,
                                        const std::map<std::vector<int32_t>, int>& row_of,
@@ -390,6 +403,8 @@ std::vector<Vals> exchange_warp_totals(Lowering& L, const LinearLayout& l,
   for (int32_t s : tshape)
     tnumel *= s;
   const int64_t bytes = std::max<int64_t>(1, acc_type->getPrimitiveSizeInBits() / 8);
+  TESSEL_ASSERT(tnumel * bytes == warp_totals_bytes(shape, axis, warps, bytes),
+                "scan scratch differs from warp_totals_bytes");
   AccessSide write{&wl, access_vector(wl, bytes), /*store=*/true, /*owners_only=*/true, {}};
   AccessSide read{&rl, access_vector(rl, bytes), /*store=*/false, /*owners_only=*/false, {}};
   const Swizzle swizzle = choose_swizzle(write, read, tnumel, bytes);
@@ -587,6 +602,43 @@ void Lowering::lower_dot(const ir::Op& op) {
                               : b.CreateAdd(acc[r], b.CreateMul(x, y));
     }
   set_vals(res, std::move(acc));
+}
+
+// Accumulators: f16/bf16 sums in f32, argmax/argmin values in their type (scratch.h).
+int64_t acc_bytes(const ir::Type* elem, bool widen) {
+  return widen ? 4 : std::max<int64_t>(1, elem->element_bits() / 8);
+}
+
+int64_t reduce_scratch_bytes(const ir::Op& op, const LinearLayout& in) {
+  const int axis = static_cast<int>(op.int_attr("axis"));
+  const std::vector<int> warp_bits = in.bits_along(InDim::Warp, axis);
+  if (warp_bits.empty())
+    return 0;
+  const ir::Type* elem = op.operand(0)->type()->element();
+  const bool arg = op.opcode() == Opcode::ReduceArgmax || op.opcode() == Opcode::ReduceArgmin;
+  const bool widen = op.opcode() == Opcode::ReduceSum && elem->is_float() && elem->element_bits() == 16;
+  const int64_t groups = int64_t(1) << warp_bits.size();
+  const LinearLayout out = in.slice(axis);
+  int64_t out_numel = 1;
+  for (int32_t s : out.out_shape())
+    out_numel *= s;
+  const int64_t value_region = (out_numel * groups * acc_bytes(elem, widen) + 15) / 16 * 16;
+  return value_region + (arg ? out_numel * groups * 4 : 0);
+}
+
+int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& given, int num_warps) {
+  const int axis = static_cast<int>(op.int_attr("axis"));
+  const ir::Type* elem = op.operand(0)->type()->element();
+  std::vector<int32_t> shape(given.out_shape().begin(), given.out_shape().end());
+  const LinearLayout l = scan_ready(given, axis) ? given : scan_layout(shape, axis, num_warps);
+  const int64_t conversion = conversion_scratch_bytes(given, l, elem);
+  const std::vector<int> warp_bits = l.bits_along(InDim::Warp, axis);
+  if (warp_bits.empty())
+    return conversion;
+  const bool narrow = elem->is_float() && elem->element_bits() == 16;
+  const int64_t totals = warp_totals_bytes(shape, axis, int32_t(1) << warp_bits.size(),
+                                           acc_bytes(elem, narrow));
+  return std::max(conversion, totals);
 }
 
 } // namespace tessel::codegen::gpu::detail
