@@ -103,11 +103,16 @@ private:
     case ir::OpFamily::Reduction:
       return detail::reduce_scratch_bytes(op, layout_of(op, op.operand(0)));
     case ir::OpFamily::Scan:
-      return detail::scan_scratch_bytes(op, layout_of(op, op.operand(0)), num_warps_);
+      return detail::scan_scratch_bytes(op, layout_of(op, op.operand(0)), layout_of(op, op.result()),
+                                        num_warps_);
+    case ir::OpFamily::Contraction: {
+      const LinearLayout operands[3] = {layout_of(op, op.operand(0)), layout_of(op, op.operand(1)),
+                                        layout_of(op, op.operand(2))};
+      return detail::dot_scratch_bytes(op, operands, layout_of(op, op.result()));
+    }
     case ir::OpFamily::Source:
     case ir::OpFamily::Elementwise:
     case ir::OpFamily::Memory:
-    case ir::OpFamily::Contraction: // dot converts its operands inside the emission (not planned)
     case ir::OpFamily::Control: return 0;
     }
     TESSEL_UNREACHABLE("bad op family");

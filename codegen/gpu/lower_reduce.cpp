@@ -553,29 +553,32 @@ void Lowering::lower_scan(const ir::Op& op) {
   set_vals(op.result(), convert(out, elem, l, layout(op.result())));
 }
 
+// The layout a dot reads an operand in: A (keep = 0, K the second dim) the rows of the result's
+// layout `lc` with the whole K in registers; B (keep = 1, K the first dim) its columns.
+LinearLayout dot_operand_layout(const LinearLayout& lc, const std::vector<int32_t>& shape,
+                                int32_t k_size, int keep, bool k_first_dim) {
+  std::array<std::vector<LinearLayout::Basis>, kNumInDims> bases;
+  for (int32_t k = 1; k < k_size; k *= 2)
+    bases[0].push_back(k_first_dim ? LinearLayout::Basis{k, 0} : LinearLayout::Basis{0, k});
+  auto project = [&](const LinearLayout::Basis& c) {
+    return k_first_dim ? LinearLayout::Basis{0, c[keep]} : LinearLayout::Basis{c[keep], 0};
+  };
+  for (const auto& c : lc.bases(InDim::Register))
+    if (c[keep] != 0)
+      bases[0].push_back(project(c));
+  for (InDim in : {InDim::Lane, InDim::Warp})
+    for (const auto& c : lc.bases(in))
+      bases[static_cast<int>(in)].push_back(project(c));
+  return LinearLayout(std::move(bases), shape);
+}
+
 void Lowering::lower_dot(const ir::Op& op) {
   const ir::Value* res = op.result();
   const LinearLayout& lc = layout(res);
   std::vector<int32_t> shape_a = shape_of(op.operand(0)), shape_b = shape_of(op.operand(1));
   const int32_t k_size = shape_a[1];
-  // A: the rows of lc's layout, the whole K in registers; B: the columns, K in registers.
-  auto operand_layout = [&](int keep, bool k_first_dim) {
-    std::array<std::vector<LinearLayout::Basis>, kNumInDims> bases;
-    for (int32_t k = 1; k < k_size; k *= 2)
-      bases[0].push_back(k_first_dim ? LinearLayout::Basis{k, 0} : LinearLayout::Basis{0, k});
-    auto project = [&](const LinearLayout::Basis& c) {
-      return k_first_dim ? LinearLayout::Basis{0, c[keep]} : LinearLayout::Basis{c[keep], 0};
-    };
-    for (const auto& c : lc.bases(InDim::Register))
-      if (c[keep] != 0)
-        bases[0].push_back(project(c));
-    for (InDim in : {InDim::Lane, InDim::Warp})
-      for (const auto& c : lc.bases(in))
-        bases[static_cast<int>(in)].push_back(project(c));
-    return LinearLayout(std::move(bases), k_first_dim ? shape_b : shape_a);
-  };
-  const LinearLayout la = operand_layout(/*keep=*/0, /*k_first_dim=*/false);
-  const LinearLayout lb = operand_layout(/*keep=*/1, /*k_first_dim=*/true);
+  const LinearLayout la = dot_operand_layout(lc, shape_a, k_size, /*keep=*/0, /*k_first_dim=*/false);
+  const LinearLayout lb = dot_operand_layout(lc, shape_b, k_size, /*keep=*/1, /*k_first_dim=*/true);
   Vals a = vals_in(op.operand(0), la);
   Vals bv = vals_in(op.operand(1), lb);
   Vals acc = vals_in(op.operand(2), lc);
@@ -626,12 +629,15 @@ int64_t reduce_scratch_bytes(const ir::Op& op, const LinearLayout& in) {
   return value_region + (arg ? out_numel * groups * 4 : 0);
 }
 
-int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& given, int num_warps) {
+int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& given, const LinearLayout& result,
+                           int num_warps) {
   const int axis = static_cast<int>(op.int_attr("axis"));
   const ir::Type* elem = op.operand(0)->type()->element();
   std::vector<int32_t> shape(given.out_shape().begin(), given.out_shape().end());
   const LinearLayout l = scan_ready(given, axis) ? given : scan_layout(shape, axis, num_warps);
-  const int64_t conversion = conversion_scratch_bytes(given, l, elem);
+  // In, and back out to the result's layout.
+  const int64_t conversion = std::max(conversion_scratch_bytes(given, l, elem),
+                                      conversion_scratch_bytes(l, result, elem));
   const std::vector<int> warp_bits = l.bits_along(InDim::Warp, axis);
   if (warp_bits.empty())
     return conversion;
@@ -639,6 +645,19 @@ int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& given, int num_
   const int64_t totals = warp_totals_bytes(shape, axis, int32_t(1) << warp_bits.size(),
                                            acc_bytes(elem, narrow));
   return std::max(conversion, totals);
+}
+
+int64_t dot_scratch_bytes(const ir::Op& op, std::span<const LinearLayout> operands,
+                          const LinearLayout& result) {
+  std::vector<int32_t> shape_a = operands[0].out_shape(), shape_b = operands[1].out_shape();
+  const int32_t k_size = shape_a[1];
+  const LinearLayout want[3] = {dot_operand_layout(result, shape_a, k_size, 0, false),
+                                dot_operand_layout(result, shape_b, k_size, 1, true), result};
+  int64_t bytes = 0;
+  for (int i = 0; i < 3; ++i)
+    bytes = std::max(bytes, conversion_scratch_bytes(operands[i], want[i],
+                                                     op.operand(i)->type()->element()));
+  return bytes;
 }
 
 } // namespace tessel::codegen::gpu::detail

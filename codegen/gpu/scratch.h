@@ -10,6 +10,7 @@
 #include "tessel/ir/pass.h"
 
 #include <cstdint>
+#include <span>
 
 namespace tessel::codegen::gpu::detail {
 
@@ -22,10 +23,16 @@ int64_t conversion_scratch_bytes(const LinearLayout& from, const LinearLayout& t
 // axis (0 when the axis stays within a warp), values rounded up to 16 bytes, then argmax indices.
 int64_t reduce_scratch_bytes(const ir::Op& op, const LinearLayout& in);
 
-// A scan `op` whose operand is in layout `given`: the larger of the conversion to the layout the
-// scan runs in and the exchange of the warps' totals (each use starts with a barrier, so the two
-// share the space).
-int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& given, int num_warps);
+// A scan `op` whose operand is in layout `given` and result in `result`: the largest of the
+// conversions to the layout the scan runs in and back, and the exchange of the warps' totals
+// (each use starts with a barrier, so they share the space).
+int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& given, const LinearLayout& result,
+                           int num_warps);
+
+// A dot `op` whose operands (a, b, acc) are in `operands` and result in `result`: the largest of
+// the conversions of its operands to the layouts it reads them in.
+int64_t dot_scratch_bytes(const ir::Op& op, std::span<const LinearLayout> operands,
+                          const LinearLayout& result);
 
 } // namespace tessel::codegen::gpu::detail
 

@@ -1,0 +1,49 @@
+// allocate-shared on the sample kernels: the plan's total (`shared(N)` in the IR) is the shared
+// memory the emission uses when it compiles the same kernel, for 1, 4 and 8 warps, and every
+// planned scratch buffer lies inside that total.
+#include "codegen/gpu/scratch.h"
+#include "gpu_test_util.h"
+
+#include "tessel/codegen/gpu.h"
+#include "tessel/ir/pass.h"
+
+#include <gtest/gtest.h>
+
+namespace tessel::codegen::gpu {
+namespace {
+
+class AllocateSharedOnSample
+    : public ::testing::TestWithParam<std::tuple<const char*, std::vector<std::string>, int>> {};
+
+TEST_P(AllocateSharedOnSample, PlannedTotalIsWhatTheEmissionUses) {
+  auto [name, defines, num_warps] = GetParam();
+  const Target target = parse_target("sm_80");
+  auto planned = samples::trace_kernel(samples::find_kernel(name), defines, /*optimize=*/true);
+  auto plain = samples::trace_kernel(samples::find_kernel(name), defines, /*optimize=*/true);
+  ir::PassManager pm(/*verify_each=*/true);
+  add_gpu_pass(pm, "assign-layouts", target, num_warps);
+  add_gpu_pass(pm, "allocate-shared", target, num_warps);
+  pm.run(*planned);
+  const ir::Function& f = *planned->functions.front();
+
+  CompileOptions options;
+  options.num_warps = num_warps;
+  const int64_t emitted = compile(*plain->functions.front(), target, options, Stage::Ptx).shared_bytes;
+  EXPECT_EQ(f.shared_bytes, emitted) << name << " with " << num_warps << " warps";
+  ir::walk(f.body, [&](const ir::Op& op) {
+    for (size_t i = 0; i < op.info().attrs.size(); ++i)
+      if (op.info().attrs[i].name == "scratch_bytes" && op.attrs()[i].kind == ir::Attr::Kind::Int) {
+        EXPECT_LE(op.int_attr("scratch_offset") + op.attrs()[i].i, f.shared_bytes) << op.name();
+      }
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Samples, AllocateSharedOnSample,
+    ::testing::Combine(::testing::Values("vector_add", "softmax", "layer_norm", "matmul"),
+                       ::testing::Values(std::vector<std::string>{},
+                                         std::vector<std::string>{"DTYPE=f16"}),
+                       ::testing::Values(1, 4, 8)));
+
+} // namespace
+} // namespace tessel::codegen::gpu
