@@ -51,14 +51,16 @@ bool has_layouts(const ir::Function& function) {
   return found;
 }
 
-// The kernel with its layouts and conversions in the IR, which is what the emission reads: a copy
-// (printed and parsed back; the IR has no clone yet) through assign-layouts. TESSEL_DUMP=ir shows
-// it after the pass.
-std::unique_ptr<ir::Module> laid_out_copy(const ir::Function& function, const Target& target,
-                                          int num_warps) {
+// The kernel with its layouts, conversions and shared-memory plan in the IR, which is what the
+// emission reads: a copy (printed and parsed back; the IR has no clone yet) through assign-layouts
+// (unless it carries layouts already) and allocate-shared. TESSEL_DUMP=ir shows it after each pass.
+std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Target& target,
+                                         int num_warps) {
   auto copy = ir::parse_module(ir::print(function), function.name);
   ir::PassManager pm(/*verify_each=*/false);
-  pm.add(assign_layouts_pass(target, num_warps));
+  if (!has_layouts(function))
+    pm.add(assign_layouts_pass(target, num_warps));
+  add_gpu_pass(pm, "allocate-shared", target, num_warps);
   pm.run(*copy);
   return copy;
 }
@@ -79,10 +81,10 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   out.target = target;
   out.num_warps = options.num_warps;
 
-  // A kernel that went through assign-layouts already (tessel-opt's output) is emitted as it is.
+  // A kernel that went through both passes already (tessel-opt's output) is emitted as it is.
   std::unique_ptr<ir::Module> copy;
-  if (!has_layouts(function))
-    copy = laid_out_copy(function, target, options.num_warps);
+  if (!has_layouts(function) || function.shared_bytes < 0)
+    copy = planned_copy(function, target, options.num_warps);
   const ir::Function& kernel = copy ? *copy->functions.front() : function;
   // The emission still asks the plan for anchors, vector widths and reduction layouts.
   analysis::AxisAnalysis axis(kernel);
