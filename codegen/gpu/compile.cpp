@@ -42,6 +42,18 @@ void check_types(const ir::Function& function, const Target& target) {
   });
 }
 
+// The explicit shared-memory ops (local_alloc, local_load, local_store, barrier) verify and are
+// planned by allocate-shared, but neither the analyses nor the emission handle them yet: refused
+// before either sees them.
+void check_no_shared_memory_ops(const ir::Function& function) {
+  ir::walk(function.body, [](const ir::Op& op) {
+    if (op.has(ir::GPU_STAGE) && op.opcode() != ir::Opcode::ConvertLayout)
+      throw Error(op.loc, fmt::format("the NVPTX backend cannot lower `{}`: explicit shared-memory "
+                                      "ops are not emitted yet (allocate-shared only plans them)\n  {}",
+                                      op.name(), ir::print_op(op)));
+  });
+}
+
 bool has_layouts(const ir::Function& function) {
   bool found = false;
   ir::walk(function.body, [&](const ir::Op& op) {
@@ -75,6 +87,7 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
       !std::has_single_bit(static_cast<unsigned>(options.num_warps)))
     throw Error(fmt::format("num_warps must be a power of two from 1 to 32, not {}", options.num_warps));
   check_types(function, target);
+  check_no_shared_memory_ops(function);
   Stopwatch clock;
   CompiledKernel out;
   out.name = function.name;

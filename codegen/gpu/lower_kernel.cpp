@@ -322,9 +322,6 @@ void Lowering::lower_op(const ir::Op& op) {
     ~CurrentOp() { slot = saved; }
   } current{current_op_, current_op_};
   current_op_ = &op;
-  if (op.has(ir::GPU_STAGE) && op.opcode() != Opcode::ConvertLayout)
-    return unsupported(op, "explicit shared-memory ops are not emitted yet (allocate-shared only "
-                           "plans them)");
   switch (ir::family_of(op.opcode())) {
   case ir::OpFamily::Source:
   case ir::OpFamily::Shape: return lower_shape_op(op);
