@@ -46,7 +46,8 @@ public:
   AllocateShared(ir::Function& f, const Target& target, int num_warps)
       : f_(f), target_(target), num_warps_(num_warps) {}
 
-  void run() {
+  // Returns the number of buffers placed.
+  int64_t run() {
     number(f_.body);
     collect(f_.body);
     place();
@@ -58,6 +59,7 @@ public:
     for (const Buffer& b : buffers_)
       record(b);
     f_.shared_bytes = total;
+    return static_cast<int64_t>(buffers_.size());
   }
 
 private:
@@ -203,9 +205,9 @@ ir::PassInfo allocate_shared_pass(const Target& target, int num_warps) {
   if (!target.is_nvptx())
     throw Error("pass 'allocate-shared' needs an NVPTX target (e.g. --target sm_80), found '" +
                 target.name() + "'");
-  auto run = [target, num_warps](ir::Module& module, ir::PassStats&) {
+  auto run = [target, num_warps](ir::Module& module, ir::PassStats& stats) {
     for (auto& f : module.functions)
-      AllocateShared(*f, target, num_warps).run();
+      stats["buffers"] += AllocateShared(*f, target, num_warps).run();
   };
   return {"allocate-shared",
           "Plans every op's shared-memory scratch and every local_alloc: live ranges, offsets "
