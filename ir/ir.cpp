@@ -20,6 +20,10 @@ std::vector<AttrSpec> parse_attr_specs(std::string_view spec) {
     TESSEL_ASSERT(colon != std::string_view::npos, "ops.def attribute without a kind");
     std::string_view kind = item.substr(colon + 1);
     AttrSpec a{std::string(item.substr(0, colon)), AttrSpec::Kind::Int};
+    if (kind.ends_with('?')) {
+      a.optional = true;
+      kind.remove_suffix(1);
+    }
     if (kind == "int")
       a.kind = AttrSpec::Kind::Int;
     else if (kind == "float")
@@ -110,6 +114,9 @@ Op::Op(Opcode opcode, std::vector<Value*> operands, std::span<const Type* const>
        std::vector<Attr> attrs, SourceLoc loc_)
     : loc(loc_), opcode_(opcode), operands_(std::move(operands)), attrs_(std::move(attrs)) {
   const OpInfo& i = info();
+  // Builders name the required attributes only; the optional ones (ops.def "?") start absent.
+  while (attrs_.size() < i.attrs.size() && i.attrs[attrs_.size()].optional)
+    attrs_.emplace_back();
   TESSEL_ASSERT(i.num_operands == VAR || size_t(i.num_operands) == operands_.size(),
                 "operand count differs from ops.def");
   TESSEL_ASSERT(i.num_results == VAR || size_t(i.num_results) == result_types.size(),

@@ -436,6 +436,36 @@ private:
     return a;
   }
 
+  // `{name = value, ...}` in ops.def order; optional attributes (and the whole block, when every
+  // attribute is optional) may be left out.
+  void attribute_block(const OpInfo& info, std::vector<RawAttr>& raw) {
+    bool any_required = false;
+    for (const AttrSpec& spec : info.attrs)
+      any_required |= !spec.optional;
+    if (!any_required && !try_char('{'))
+      return;
+    if (any_required)
+      expect_char('{');
+    size_t written = 0;
+    for (size_t i = 0; i < info.attrs.size(); ++i) {
+      const AttrSpec& spec = info.attrs[i];
+      size_t save = pos_;
+      bool comma = written == 0 || try_char(',');
+      if (spec.optional && (!comma || !try_keyword(spec.name))) {
+        pos_ = save;
+        continue;
+      }
+      if (!comma)
+        expect_char(',');
+      if (!spec.optional && !try_keyword(spec.name))
+        fail_expected("attribute '" + spec.name + "' of '" + info.name + "'");
+      expect_char('=');
+      raw[i] = raw_attr();
+      ++written;
+    }
+    expect_char('}');
+  }
+
   // Converts what was written to the kind ops.def declares; `float_result` says whether a `num`
   // attribute is a float (by the result's element type).
   Attr convert_attr(const RawAttr& raw, const AttrSpec& spec, const OpInfo& info, bool float_result) {
@@ -562,20 +592,9 @@ private:
       fail_at(results_pos, "expected " + std::to_string(info->num_results) + " result(s) for '" +
                                info->name + "', found " + std::to_string(result_names.size()));
     // Attributes, in ops.def order.
-    std::vector<RawAttr> raw;
-    if (!info->attrs.empty()) {
-      expect_char('{');
-      for (size_t i = 0; i < info->attrs.size(); ++i) {
-        if (i)
-          expect_char(',');
-        const std::string& attr_name = info->attrs[i].name;
-        if (!try_keyword(attr_name))
-          fail_expected("attribute '" + attr_name + "' of '" + info->name + "'");
-        expect_char('=');
-        raw.push_back(raw_attr());
-      }
-      expect_char('}');
-    }
+    std::vector<RawAttr> raw(info->attrs.size()); // absent optional ones stay None
+    if (!info->attrs.empty())
+      attribute_block(*info, raw);
     // Result types.
     std::vector<const Type*> types;
     if (!result_names.empty()) {
@@ -651,6 +670,15 @@ private:
         }
         define(arg, pos, f.add_arg(t, div));
       } while (try_char(','));
+      expect_char(')');
+    }
+    if (try_keyword("shared")) {
+      expect_char('(');
+      skip_ws();
+      size_t bytes_pos = pos_;
+      f.shared_bytes = integer("a byte count");
+      if (f.shared_bytes < 0)
+        fail_at(bytes_pos, "expected a byte count >= 0, found " + std::to_string(f.shared_bytes));
       expect_char(')');
     }
     expect_char('{');

@@ -23,7 +23,10 @@ public:
       if (i < f.arg_divisibility.size() && f.arg_divisibility[i] != 1)
         out_ += " {div = " + std::to_string(f.arg_divisibility[i]) + "}";
     }
-    out_ += ") {\n";
+    out_ += ")";
+    if (f.shared_bytes >= 0)
+      out_ += " shared(" + std::to_string(f.shared_bytes) + ")";
+    out_ += " {\n";
     ops(f.body, 1);
     out_ += "}\n";
     return std::move(out_);
@@ -92,14 +95,16 @@ private:
 
   void attributes(const Op& op) {
     const auto& specs = op.info().attrs;
-    if (specs.empty())
-      return;
-    out_ += " {";
+    std::string_view sep = " {";
     for (size_t i = 0; i < specs.size(); ++i) {
-      out_ += (i ? ", " : "") + specs[i].name + " = ";
+      if (specs[i].optional && op.attrs()[i].kind == Attr::Kind::None)
+        continue; // absent optional attributes are not printed
+      out_ += std::string(sep) + specs[i].name + " = ";
       attr_value(op.attrs()[i]);
+      sep = ", ";
     }
-    out_ += "}";
+    if (sep == ", ")
+      out_ += "}";
   }
 
   void attr_value(const Attr& a) {

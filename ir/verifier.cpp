@@ -75,6 +75,8 @@ std::optional<std::string> check_attrs(const Op& op) {
       want = Attr::Kind::Ints;
       break;
     }
+    if (specs[i].optional && op.attrs()[i].kind == Attr::Kind::None)
+      continue;
     if (op.attrs()[i].kind != want) {
       static const char* const kNames[] = {"none", "an integer", "a float", "a list of integers"};
       return "attribute '" + specs[i].name + "' must be " + kNames[size_t(want)] + ", found " +

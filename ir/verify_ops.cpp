@@ -183,6 +183,46 @@ Message verify_convert_layout(const Op& op) {
   return std::nullopt;
 }
 
+namespace {
+bool is_shared_buffer(const Type* t) {
+  return t->is_tensor() && t->layout() && t->layout()->kind() == LayoutKind::Shared;
+}
+} // namespace
+
+Message verify_local_alloc(const Op& op) {
+  const Type* r = op.result()->type();
+  if (!is_shared_buffer(r))
+    return "result must be a tensor type with a #shared layout (a shared-memory buffer), found " +
+           str(r);
+  if (op.int_attr("offset") < -1)
+    return "offset must be a byte offset >= 0, or -1 before allocate-shared, found " +
+           std::to_string(op.int_attr("offset"));
+  return std::nullopt;
+}
+
+namespace {
+// `buffer` a shared buffer, `value` the same tensor held in registers (not #shared).
+Message check_buffer_and_value(const Type* buffer, const Type* value) {
+  if (!is_shared_buffer(buffer))
+    return "buffer must be a tensor type with a #shared layout, found " + str(buffer);
+  if (!same_shape(buffer, value) || buffer->element() != value->element() || !value->layout() ||
+      value->layout()->kind() == LayoutKind::Shared)
+    return "value must be the buffer's shape and element in a register layout, found " +
+           str(buffer) + " and " + str(value);
+  return std::nullopt;
+}
+} // namespace
+
+Message verify_local_load(const Op& op) {
+  return check_buffer_and_value(op.operand(0)->type(), op.result()->type());
+}
+
+Message verify_local_store(const Op& op) {
+  return check_buffer_and_value(op.operand(0)->type(), op.operand(1)->type());
+}
+
+Message verify_barrier(const Op&) { return std::nullopt; }
+
 Message verify_reshape(const Op& op) {
   const Type* in = op.operand(0)->type();
   const Type* r = op.result()->type();

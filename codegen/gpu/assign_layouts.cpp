@@ -18,6 +18,7 @@
 // Layout kinds: a reduction's result is `slice`; any other layout is `blocked` when every basis
 // moves along one dimension (LinearLayout::is_dim_separable), else `linear`.
 #include "codegen/gpu/layout_assignment.h"
+#include "codegen/gpu/scratch.h"
 
 #include "codegen/analysis/axis_info.h"
 #include "tessel/codegen/gpu.h"
@@ -202,9 +203,14 @@ void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& targ
                   int num_warps) {
   if (name == "assign-layouts")
     return pm.add(assign_layouts_pass(target, num_warps));
-  throw Error("unknown GPU pass '" + std::string(name) + "'; valid GPU passes: assign-layouts");
+  if (name == "allocate-shared")
+    return pm.add(allocate_shared_pass(target, num_warps));
+  throw Error("unknown GPU pass '" + std::string(name) +
+              "'; valid GPU passes: assign-layouts, allocate-shared");
 }
 
-bool is_gpu_pass(std::string_view name) { return name == "assign-layouts"; }
+bool is_gpu_pass(std::string_view name) {
+  return name == "assign-layouts" || name == "allocate-shared";
+}
 
 } // namespace tessel::codegen::gpu

@@ -9,6 +9,7 @@
 // conflicts wherever a swizzle of that family allows (tests/gpu proves it for every conversion
 // the samples emit).
 #include "codegen/gpu/lowering.h"
+#include "codegen/gpu/scratch.h"
 
 #include <fmt/format.h>
 
@@ -23,7 +24,35 @@ std::string describe(const LinearLayout& l, const ir::Type* elem) {
   return fmt::format("convert {} {}", shape.empty() ? "scalar" : shape, elem->str());
 }
 
+// The tensor's bytes; pointers travel as 64-bit integers.
+int64_t tensor_bytes(const LinearLayout& l, const ir::Type* elem) {
+  const int64_t elem_bytes = elem->is_pointer() ? 8 : std::max(1u, elem->element_bits() / 8);
+  int64_t numel = 1;
+  for (int32_t s : l.out_shape())
+    numel *= s;
+  return numel * elem_bytes;
+}
+
+// Every register of `to` is one of `from` in the same thread.
+bool renames_registers(const LinearLayout& from, const LinearLayout& to) {
+  if (from.bases(InDim::Lane) != to.bases(InDim::Lane) ||
+      from.bases(InDim::Warp) != to.bases(InDim::Warp))
+    return false;
+  auto index = Lowering::reg_index(from);
+  for (int32_t r = 0; r < to.in_size(InDim::Register); ++r)
+    if (!index.contains(Lowering::reg_coord(to, r)))
+      return false;
+  return true;
+}
+
 } // namespace
+
+int64_t conversion_scratch_bytes(const LinearLayout& from, const LinearLayout& to,
+                                 const ir::Type* elem) {
+  if (from == to || renames_registers(from, to))
+    return 0;
+  return tensor_bytes(to, elem);
+}
 
 Vals Lowering::convert(const Vals& v, const ir::Type* elem, const LinearLayout& from,
                        const LinearLayout& to) {
@@ -61,7 +90,7 @@ Vals Lowering::convert(const Vals& v, const ir::Type* elem, const LinearLayout& 
   const Swizzle swizzle = choose_swizzle(write, read, numel, elem_bytes);
   record_accesses(write, swizzle, elem_bytes, describe(from, elem));
   record_accesses(read, swizzle, elem_bytes, describe(to, elem));
-  llvm::Value* base = scratch(numel * elem_bytes);
+  llvm::Value* base = scratch(conversion_scratch_bytes(from, to, elem));
   // One copy of each element is written (replicated copies would race, harmlessly but
   // wastefully).
   only_if(owner_predicate(from), [&] {

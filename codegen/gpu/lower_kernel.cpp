@@ -17,7 +17,10 @@ using ir::Opcode;
 
 Lowering::Lowering(llvm::LLVMContext& c, llvm::Module& m, const ir::Function& f, const Target& t,
                    const LayoutPlan& p, bool line_info)
-    : ctx(c), module(m), fn(f), target(t), plan(p), b(c), prologue_(c), line_info_(line_info) {}
+    : ctx(c), module(m), fn(f), target(t), plan(p), b(c), prologue_(c), line_info_(line_info) {
+  TESSEL_ASSERT(f.shared_bytes >= 0, "the kernel has not been through allocate-shared");
+  shared_bytes_ = f.shared_bytes;
+}
 
 llvm::Type* Lowering::reg_type(const ir::Type* e) {
   if (e->is_pointer())
@@ -201,10 +204,17 @@ void Lowering::record_accesses(const AccessSide& side, const Swizzle& s, int64_t
     shared_accesses_.push_back(std::move(a));
 }
 
+// The op being lowered borrows the scratch allocate-shared planned for it (scratch_offset,
+// scratch_bytes); the emission decides nothing about shared memory.
 llvm::Value* Lowering::scratch(int64_t bytes) {
-  shared_bytes_ = std::max(shared_bytes_, bytes);
+  TESSEL_ASSERT(current_op_, "scratch requested outside an op");
+  const ir::Attr& planned = current_op_->attr("scratch_bytes");
+  TESSEL_ASSERT(planned.kind == ir::Attr::Kind::Int && planned.i >= bytes,
+                "scratch beyond allocate-shared's plan");
+  const int64_t offset = current_op_->int_attr("scratch_offset");
+  TESSEL_ASSERT(offset + bytes <= shared_bytes_, "scratch beyond the kernel's shared(N)");
   barrier();
-  return smem_;
+  return offset == 0 ? smem_ : b.CreateGEP(b.getInt8Ty(), smem_, b.getInt32(static_cast<int32_t>(offset)));
 }
 
 [[noreturn]] void Lowering::unsupported(const ir::Op& op, std::string_view why) {
@@ -305,6 +315,13 @@ void Lowering::lower_block(const ir::Block& block) {
 
 void Lowering::lower_op(const ir::Op& op) {
   set_location(op);
+  // Ops of a region (a loop body, a reduction's combiner) restore the enclosing op on return.
+  struct CurrentOp {
+    const ir::Op*& slot;
+    const ir::Op* saved;
+    ~CurrentOp() { slot = saved; }
+  } current{current_op_, current_op_};
+  current_op_ = &op;
   switch (ir::family_of(op.opcode())) {
   case ir::OpFamily::Source:
   case ir::OpFamily::Shape: return lower_shape_op(op);

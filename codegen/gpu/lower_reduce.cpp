@@ -13,6 +13,7 @@
 // dot is an FMA loop for now: each thread holds the rows of A and the columns of B its output
 // elements need, with the whole K dimension in registers.
 #include "codegen/gpu/lowering.h"
+#include "codegen/gpu/scratch.h"
 
 #include <llvm/IR/IntrinsicsNVPTX.h>
 
@@ -114,7 +115,7 @@ private:
 // through shared memory.
 std::vector<Acc> combine_across_warps(Lowering& l, const Combiner& combine, std::vector<Acc> acc,
                                       const LinearLayout& out, const std::vector<int>& warp_bits,
-                                      llvm::Type* acc_type, bool arg) {
+                                      llvm::Type* acc_type, bool arg, int64_t scratch_bytes) {
   llvm::IRBuilder<>& b = l.b;
   const int32_t groups = int32_t(1) << warp_bits.size();
   int64_t out_numel = 1;
@@ -122,7 +123,9 @@ std::vector<Acc> combine_across_warps(Lowering& l, const Combiner& combine, std:
     out_numel *= s;
   const int64_t value_bytes = std::max<int64_t>(1, acc_type->getPrimitiveSizeInBits() / 8);
   const int64_t value_region = (out_numel * groups * value_bytes + 15) / 16 * 16;
-  llvm::Value* base = l.scratch(value_region + (arg ? out_numel * groups * 4 : 0));
+  TESSEL_ASSERT(scratch_bytes == value_region + (arg ? out_numel * groups * 4 : 0),
+                "reduction scratch differs from reduce_scratch_bytes");
+  llvm::Value* base = l.scratch(scratch_bytes);
   llvm::Value* index_base = b.CreateGEP(b.getInt8Ty(), base, b.getInt32(static_cast<int32_t>(value_region)));
   llvm::Value* group = b.getInt32(0);
   for (size_t j = 0; j < warp_bits.size(); ++j)
@@ -232,7 +235,8 @@ void Lowering::lower_reduce(const ir::Op& op) {
   // 3. Across warps, through shared memory.
   std::vector<int> warp_bits = in.bits_along(InDim::Warp, axis);
   if (!warp_bits.empty())
-    acc = combine_across_warps(*this, combine, std::move(acc), out, warp_bits, acc_type, arg);
+    acc = combine_across_warps(*this, combine, std::move(acc), out, warp_bits, acc_type, arg,
+                               reduce_scratch_bytes(op, in));
   Vals result;
   for (const Acc& a : acc) {
     llvm::Value* v = arg ? a.index : a.value;
@@ -377,6 +381,15 @@ TotalsLayouts warp_totals_layouts(const LinearLayout& l, const std::vector<int32
 // Step 3 of lower_scan, the exchange: each warp's segment total of every row (`segment`, rows
 // numbered by `row_of`) through shared memory; returns, per row, the totals of all `warps` warps
 // along the axis, in axis order.
+// The bytes of the warp totals exchanged by a scan (exchange_warp_totals).
+int64_t warp_totals_bytes(std::vector<int32_t> shape, int axis, int32_t warps, int64_t acc_bytes) {
+  shape[axis] = warps;
+  int64_t numel = 1;
+  for (int32_t s : shape)
+    numel *= s;
+  return numel * acc_bytes;
+}
+
 std::vector<Vals> exchange_warp_totals(Lowering& L, const LinearLayout& l,
                                        const std::vector<int32_t>& shape, int axis, int32_t warps,
                                        const std::map<std::vector<int32_t>, int>& row_of,
@@ -390,6 +403,8 @@ std::vector<Vals> exchange_warp_totals(Lowering& L, const LinearLayout& l,
   for (int32_t s : tshape)
     tnumel *= s;
   const int64_t bytes = std::max<int64_t>(1, acc_type->getPrimitiveSizeInBits() / 8);
+  TESSEL_ASSERT(tnumel * bytes == warp_totals_bytes(shape, axis, warps, bytes),
+                "scan scratch differs from warp_totals_bytes");
   AccessSide write{&wl, access_vector(wl, bytes), /*store=*/true, /*owners_only=*/true, {}};
   AccessSide read{&rl, access_vector(rl, bytes), /*store=*/false, /*owners_only=*/false, {}};
   const Swizzle swizzle = choose_swizzle(write, read, tnumel, bytes);
@@ -538,29 +553,32 @@ void Lowering::lower_scan(const ir::Op& op) {
   set_vals(op.result(), convert(out, elem, l, layout(op.result())));
 }
 
+// The layout a dot reads an operand in: A (keep = 0, K the second dim) the rows of the result's
+// layout `lc` with the whole K in registers; B (keep = 1, K the first dim) its columns.
+LinearLayout dot_operand_layout(const LinearLayout& lc, const std::vector<int32_t>& shape,
+                                int32_t k_size, int keep, bool k_first_dim) {
+  std::array<std::vector<LinearLayout::Basis>, kNumInDims> bases;
+  for (int32_t k = 1; k < k_size; k *= 2)
+    bases[0].push_back(k_first_dim ? LinearLayout::Basis{k, 0} : LinearLayout::Basis{0, k});
+  auto project = [&](const LinearLayout::Basis& c) {
+    return k_first_dim ? LinearLayout::Basis{0, c[keep]} : LinearLayout::Basis{c[keep], 0};
+  };
+  for (const auto& c : lc.bases(InDim::Register))
+    if (c[keep] != 0)
+      bases[0].push_back(project(c));
+  for (InDim in : {InDim::Lane, InDim::Warp})
+    for (const auto& c : lc.bases(in))
+      bases[static_cast<int>(in)].push_back(project(c));
+  return LinearLayout(std::move(bases), shape);
+}
+
 void Lowering::lower_dot(const ir::Op& op) {
   const ir::Value* res = op.result();
   const LinearLayout& lc = layout(res);
   std::vector<int32_t> shape_a = shape_of(op.operand(0)), shape_b = shape_of(op.operand(1));
   const int32_t k_size = shape_a[1];
-  // A: the rows of lc's layout, the whole K in registers; B: the columns, K in registers.
-  auto operand_layout = [&](int keep, bool k_first_dim) {
-    std::array<std::vector<LinearLayout::Basis>, kNumInDims> bases;
-    for (int32_t k = 1; k < k_size; k *= 2)
-      bases[0].push_back(k_first_dim ? LinearLayout::Basis{k, 0} : LinearLayout::Basis{0, k});
-    auto project = [&](const LinearLayout::Basis& c) {
-      return k_first_dim ? LinearLayout::Basis{0, c[keep]} : LinearLayout::Basis{c[keep], 0};
-    };
-    for (const auto& c : lc.bases(InDim::Register))
-      if (c[keep] != 0)
-        bases[0].push_back(project(c));
-    for (InDim in : {InDim::Lane, InDim::Warp})
-      for (const auto& c : lc.bases(in))
-        bases[static_cast<int>(in)].push_back(project(c));
-    return LinearLayout(std::move(bases), k_first_dim ? shape_b : shape_a);
-  };
-  const LinearLayout la = operand_layout(/*keep=*/0, /*k_first_dim=*/false);
-  const LinearLayout lb = operand_layout(/*keep=*/1, /*k_first_dim=*/true);
+  const LinearLayout la = dot_operand_layout(lc, shape_a, k_size, /*keep=*/0, /*k_first_dim=*/false);
+  const LinearLayout lb = dot_operand_layout(lc, shape_b, k_size, /*keep=*/1, /*k_first_dim=*/true);
   Vals a = vals_in(op.operand(0), la);
   Vals bv = vals_in(op.operand(1), lb);
   Vals acc = vals_in(op.operand(2), lc);
@@ -587,6 +605,59 @@ void Lowering::lower_dot(const ir::Op& op) {
                               : b.CreateAdd(acc[r], b.CreateMul(x, y));
     }
   set_vals(res, std::move(acc));
+}
+
+// Accumulators: f16/bf16 sums in f32, argmax/argmin values in their type (scratch.h).
+int64_t acc_bytes(const ir::Type* elem, bool widen) {
+  return widen ? 4 : std::max<int64_t>(1, elem->element_bits() / 8);
+}
+
+int64_t reduce_scratch_bytes(const ir::Op& op, const LinearLayout& in) {
+  const int axis = static_cast<int>(op.int_attr("axis"));
+  const std::vector<int> warp_bits = in.bits_along(InDim::Warp, axis);
+  if (warp_bits.empty())
+    return 0;
+  const ir::Type* elem = op.operand(0)->type()->element();
+  const bool arg = op.opcode() == Opcode::ReduceArgmax || op.opcode() == Opcode::ReduceArgmin;
+  const bool widen = op.opcode() == Opcode::ReduceSum && elem->is_float() && elem->element_bits() == 16;
+  const int64_t groups = int64_t(1) << warp_bits.size();
+  const LinearLayout out = in.slice(axis);
+  int64_t out_numel = 1;
+  for (int32_t s : out.out_shape())
+    out_numel *= s;
+  const int64_t value_region = (out_numel * groups * acc_bytes(elem, widen) + 15) / 16 * 16;
+  return value_region + (arg ? out_numel * groups * 4 : 0);
+}
+
+int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& given, const LinearLayout& result,
+                           int num_warps) {
+  const int axis = static_cast<int>(op.int_attr("axis"));
+  const ir::Type* elem = op.operand(0)->type()->element();
+  std::vector<int32_t> shape(given.out_shape().begin(), given.out_shape().end());
+  const LinearLayout l = scan_ready(given, axis) ? given : scan_layout(shape, axis, num_warps);
+  // In, and back out to the result's layout.
+  const int64_t conversion = std::max(conversion_scratch_bytes(given, l, elem),
+                                      conversion_scratch_bytes(l, result, elem));
+  const std::vector<int> warp_bits = l.bits_along(InDim::Warp, axis);
+  if (warp_bits.empty())
+    return conversion;
+  const bool narrow = elem->is_float() && elem->element_bits() == 16;
+  const int64_t totals = warp_totals_bytes(shape, axis, int32_t(1) << warp_bits.size(),
+                                           acc_bytes(elem, narrow));
+  return std::max(conversion, totals);
+}
+
+int64_t dot_scratch_bytes(const ir::Op& op, std::span<const LinearLayout> operands,
+                          const LinearLayout& result) {
+  std::vector<int32_t> shape_a = operands[0].out_shape(), shape_b = operands[1].out_shape();
+  const int32_t k_size = shape_a[1];
+  const LinearLayout want[3] = {dot_operand_layout(result, shape_a, k_size, 0, false),
+                                dot_operand_layout(result, shape_b, k_size, 1, true), result};
+  int64_t bytes = 0;
+  for (int i = 0; i < 3; ++i)
+    bytes = std::max(bytes, conversion_scratch_bytes(operands[i], want[i],
+                                                     op.operand(i)->type()->element()));
+  return bytes;
 }
 
 } // namespace tessel::codegen::gpu::detail

@@ -10,9 +10,10 @@
 // add/sub/mul/neg/abs (whose native rounding gives the same bits) is done in f32 and rounded back,
 // as ir.h specifies (codegen/scalar_semantics.h).
 //
-// Shared memory is one dynamic buffer (`global_smem`) reused by every op that needs scratch
-// (layout conversions, reductions across warps); each use starts with a barrier, so uses never
-// overlap; `shared_bytes` is the largest use.
+// Shared memory is one dynamic buffer (`global_smem`) of the kernel's `shared(N)` bytes; each op
+// that needs scratch (layout conversions, reductions and scans across warps, a dot's operand
+// conversions) uses the bytes allocate-shared planned for it (scratch_offset / scratch_bytes in the
+// IR; allocate_shared.cpp), after a barrier.
 #pragma once
 
 #include "codegen/gpu/layout_assignment.h"
@@ -155,6 +156,7 @@ private:
   llvm::Value* lane_ = nullptr;
   llvm::Value* warp_ = nullptr;
   llvm::GlobalVariable* smem_ = nullptr;
+  const ir::Op* current_op_ = nullptr; // the op being lowered, whose scratch plan scratch() reads
   int64_t shared_bytes_ = 0;
   std::vector<SharedAccess> shared_accesses_;
   bool line_info_;

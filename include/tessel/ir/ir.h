@@ -148,6 +148,7 @@ struct AttrSpec {
   enum class Kind : uint8_t { Int, Float, Num, Ints };
   std::string name;
   Kind kind;
+  bool optional = false; // "name:kind?": may be absent (Attr::Kind::None), printed only when set
 };
 
 class Op;
@@ -300,6 +301,9 @@ struct Function {
   std::string name;
   Block body;
   std::vector<int64_t> arg_divisibility;
+  // Bytes of shared memory the kernel uses, set by allocate-shared (codegen/gpu/allocate_shared.cpp);
+  // -1 before. Printed as `kernel @k(...) shared(N) {`.
+  int64_t shared_bytes = -1;
 
   Function() = default;
   Value* add_arg(const Type* t, int64_t divisibility = 1) {

@@ -1,0 +1,218 @@
+// The allocate-shared pass: every byte of shared memory a kernel uses is planned here, before the
+// emission, and written into the IR.
+//
+// Two kinds of buffer: the scratch an op borrows while it runs (a layout conversion through
+// shared memory, the cross-warp step of a reduction or a scan; sizes from scratch.h, the functions
+// the emission asks) and the buffers of `local_alloc`. A scratch buffer lives for its op only; a
+// local_alloc buffer from the alloc to its last use, where a use inside a loop or branch keeps the
+// buffer alive to the end of the enclosing op in the alloc's block (a loop re-reads it on the next
+// iteration). Buffers whose live ranges are disjoint may share bytes: offsets are assigned
+// largest buffer first, each at the lowest 16-byte-aligned offset that overlaps no placed buffer
+// live at the same time (the interference-graph first fit of Triton's Allocation.cpp, in spirit).
+// The result: `scratch_offset` / `scratch_bytes` on each op that borrows scratch, `offset` on each
+// local_alloc, and the kernel's total in `shared(N)`; a total above the target's limit is an
+// error naming the kernel and every buffer.
+#include "codegen/gpu/layout_assignment.h"
+#include "codegen/gpu/scratch.h"
+#include "tessel/codegen/gpu.h"
+#include "tessel/error.h"
+#include "tessel/ir/printer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace tessel::codegen::gpu {
+
+namespace {
+
+using gpu::LinearLayout;
+using ir::Opcode;
+
+constexpr int64_t kAlign = 16;
+
+struct Buffer {
+  ir::Op* op;       // the op that borrows it, or its local_alloc
+  int64_t bytes;
+  int64_t first, last; // live range, in program-order op numbers (inclusive)
+  int64_t offset = -1;
+};
+
+int64_t align_up(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+class AllocateShared {
+public:
+  AllocateShared(ir::Function& f, const Target& target, int num_warps)
+      : f_(f), target_(target), num_warps_(num_warps) {}
+
+  // Returns the number of buffers placed.
+  int64_t run() {
+    number(f_.body);
+    collect(f_.body);
+    place();
+    int64_t total = 0;
+    for (const Buffer& b : buffers_)
+      total = std::max(total, b.offset + b.bytes);
+    if (total > target_.limits().max_shared_bytes)
+      throw Error(over_limit(total));
+    for (const Buffer& b : buffers_)
+      record(b);
+    f_.shared_bytes = total;
+    return static_cast<int64_t>(buffers_.size());
+  }
+
+private:
+  // Program order: each op a number; an op with regions spans to the last op inside it.
+  void number(ir::Block& block) {
+    for (auto& op : block.ops()) {
+      first_[op.get()] = next_++;
+      for (size_t r = 0; r < op->num_regions(); ++r)
+        number(op->region(r));
+      last_[op.get()] = next_ - 1;
+    }
+  }
+
+  void collect(ir::Block& block) {
+    for (auto& op : block.ops()) {
+      if (op->opcode() == Opcode::LocalAlloc)
+        buffers_.push_back(local_buffer(*op));
+      else if (int64_t bytes = scratch_bytes(*op); bytes > 0)
+        buffers_.push_back({op.get(), bytes, first_[op.get()], first_[op.get()]});
+      for (size_t r = 0; r < op->num_regions(); ++r)
+        collect(op->region(r));
+    }
+  }
+
+  LinearLayout layout_of(const ir::Op& op, const ir::Value* v) const {
+    const ir::LayoutAttr* attr = v->type()->layout();
+    if (!attr)
+      throw Error(op.loc, fmt::format("allocate-shared needs the layouts of assign-layouts, but "
+                                      "the operand of `{}` has none: run "
+                                      "--passes=assign-layouts,allocate-shared\n  {}",
+                                      op.name(), ir::print_op(op)));
+    return from_attr(*attr, v->type()->dims());
+  }
+
+  int64_t scratch_bytes(const ir::Op& op) const {
+    switch (ir::family_of(op.opcode())) {
+    case ir::OpFamily::Shape:
+      if (op.opcode() != Opcode::ConvertLayout)
+        return 0;
+      return detail::conversion_scratch_bytes(layout_of(op, op.operand(0)),
+                                              layout_of(op, op.result()),
+                                              op.result()->type()->element());
+    case ir::OpFamily::Reduction:
+      return detail::reduce_scratch_bytes(op, layout_of(op, op.operand(0)));
+    case ir::OpFamily::Scan:
+      return detail::scan_scratch_bytes(op, layout_of(op, op.operand(0)), layout_of(op, op.result()),
+                                        num_warps_);
+    case ir::OpFamily::Contraction: {
+      const LinearLayout operands[3] = {layout_of(op, op.operand(0)), layout_of(op, op.operand(1)),
+                                        layout_of(op, op.operand(2))};
+      return detail::dot_scratch_bytes(op, operands, layout_of(op, op.result()));
+    }
+    case ir::OpFamily::Source:
+    case ir::OpFamily::Elementwise:
+    case ir::OpFamily::Memory:
+    case ir::OpFamily::Control: return 0;
+    }
+    TESSEL_UNREACHABLE("bad op family");
+  }
+
+  Buffer local_buffer(ir::Op& alloc) {
+    const ir::Type* t = alloc.result()->type();
+    const int64_t elem_bytes = t->element()->is_pointer() ? 8 : std::max(1u, t->element_bits() / 8);
+    Buffer b{&alloc, t->num_elements() * elem_bytes, first_[&alloc], first_[&alloc]};
+    ir::walk(f_.body, [&](ir::Op& user) {
+      for (ir::Value* v : user.operands())
+        if (v == alloc.result())
+          b.last = std::max(b.last, last_[&outermost_below(user, alloc.parent_block())]);
+    });
+    return b;
+  }
+
+  // `op` or the op enclosing it whose block is `block` (a use in a loop body extends to the loop).
+  static ir::Op& outermost_below(ir::Op& op, const ir::Block* block) {
+    ir::Op* o = &op;
+    while (o->parent_block() != block && o->parent_op())
+      o = o->parent_op();
+    return *o;
+  }
+
+  // Largest first; each at the lowest aligned offset clear of every placed buffer live with it.
+  void place() {
+    std::vector<Buffer*> order;
+    for (Buffer& b : buffers_)
+      order.push_back(&b);
+    std::stable_sort(order.begin(), order.end(),
+                     [](const Buffer* a, const Buffer* b) { return a->bytes > b->bytes; });
+    std::vector<const Buffer*> placed;
+    for (Buffer* b : order) {
+      int64_t offset = 0;
+      for (bool moved = true; moved;) {
+        moved = false;
+        for (const Buffer* p : placed)
+          if (p->first <= b->last && b->first <= p->last && p->offset < offset + b->bytes &&
+              offset < p->offset + p->bytes) {
+            offset = align_up(p->offset + p->bytes);
+            moved = true;
+          }
+      }
+      b->offset = offset;
+      placed.push_back(b);
+    }
+  }
+
+  static void set_attr(ir::Op& op, std::string_view name, int64_t value) {
+    const auto& specs = op.info().attrs;
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (specs[i].name == name) {
+        op.attrs()[i] = ir::Attr::of_int(value);
+        return;
+      }
+    TESSEL_UNREACHABLE("ops.def lacks a shared-memory attribute");
+  }
+
+  static void record(const Buffer& b) {
+    if (b.op->opcode() == Opcode::LocalAlloc)
+      return set_attr(*b.op, "offset", b.offset);
+    set_attr(*b.op, "scratch_offset", b.offset);
+    set_attr(*b.op, "scratch_bytes", b.bytes);
+  }
+
+  std::string over_limit(int64_t total) const {
+    std::string list;
+    for (const Buffer& b : buffers_)
+      list += fmt::format("\n  {} bytes at offset {} for `{}` ({})", b.bytes, b.offset, b.op->name(),
+                          b.op->loc.str());
+    return fmt::format("kernel `{}` needs {} bytes of shared memory but {} allows at most {} bytes "
+                       "per block; its buffers:{}\nuse smaller blocks or fewer layout changes",
+                       f_.name, total, target_.name(), target_.limits().max_shared_bytes, list);
+  }
+
+  ir::Function& f_;
+  const Target& target_;
+  int num_warps_;
+  int64_t next_ = 0;
+  std::unordered_map<const ir::Op*, int64_t> first_, last_;
+  std::vector<Buffer> buffers_;
+};
+
+} // namespace
+
+ir::PassInfo allocate_shared_pass(const Target& target, int num_warps) {
+  if (!target.is_nvptx())
+    throw Error("pass 'allocate-shared' needs an NVPTX target (e.g. --target sm_80), found '" +
+                target.name() + "'");
+  auto run = [target, num_warps](ir::Module& module, ir::PassStats& stats) {
+    for (auto& f : module.functions)
+      stats["buffers"] += AllocateShared(*f, target, num_warps).run();
+  };
+  return {"allocate-shared",
+          "Plans every op's shared-memory scratch and every local_alloc: live ranges, offsets "
+          "(disjoint live ranges share bytes) and the kernel's total, checked against the target.",
+          run};
+}
+
+} // namespace tessel::codegen::gpu

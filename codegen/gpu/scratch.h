@@ -1,0 +1,42 @@
+// Private to codegen/gpu: how many bytes of shared memory each op borrows while it runs. The
+// emission (convert_layout.cpp, lower_reduce.cpp) and the allocate-shared pass
+// (allocate_shared.cpp) both ask these functions, so the plan in the IR and what the emission
+// touches cannot drift apart.
+#pragma once
+
+#include "codegen/gpu/linear_layout.h"
+#include "tessel/codegen/target.h"
+#include "tessel/ir/ir.h"
+#include "tessel/ir/pass.h"
+
+#include <cstdint>
+#include <span>
+
+namespace tessel::codegen::gpu::detail {
+
+// A conversion between two layouts of one tensor of `elem`: 0 when registers can be renamed
+// (same lane and warp bases), else the tensor's bytes (pointers travel as 8-byte integers).
+int64_t conversion_scratch_bytes(const LinearLayout& from, const LinearLayout& to,
+                                 const ir::Type* elem);
+
+// A reduction `op` whose operand is in layout `in`: the partials of the warp groups along the
+// axis (0 when the axis stays within a warp), values rounded up to 16 bytes, then argmax indices.
+int64_t reduce_scratch_bytes(const ir::Op& op, const LinearLayout& in);
+
+// A scan `op` whose operand is in layout `given` and result in `result`: the largest of the
+// conversions to the layout the scan runs in and back, and the exchange of the warps' totals
+// (each use starts with a barrier, so they share the space).
+int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& given, const LinearLayout& result,
+                           int num_warps);
+
+// A dot `op` whose operands (a, b, acc) are in `operands` and result in `result`: the largest of
+// the conversions of its operands to the layouts it reads them in.
+int64_t dot_scratch_bytes(const ir::Op& op, std::span<const LinearLayout> operands,
+                          const LinearLayout& result);
+
+} // namespace tessel::codegen::gpu::detail
+
+namespace tessel::codegen::gpu {
+// The allocate-shared pass (allocate_shared.cpp); registered by add_gpu_pass.
+ir::PassInfo allocate_shared_pass(const Target& target, int num_warps);
+} // namespace tessel::codegen::gpu
