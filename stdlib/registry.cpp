@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <mutex>
+#include <tuple>
 
 namespace tessel::ops {
 namespace {
@@ -108,6 +109,22 @@ void register_pooling() {
       &detail::l2_normalize_kernel, signature(2, 3, 1, {/*LOOPED=*/0, kBlock}));
 }
 
+// y, a, b; d1, d2, n, 3 y strides, 4 a strides, 4 b strides; OP, A_LAST, B_LAST, BLOCK. The
+// default is two contiguous operands of the output's shape; -D B_LAST=0 is a per-row operand.
+void register_elementwise() {
+  using detail::BinaryArith;
+  using detail::LastAxis;
+  for (auto [name, summary, op] :
+       {std::tuple{"add", "op add: a + b with broadcasting (strides, 0 where broadcast)",
+                   BinaryArith::add},
+        std::tuple{"mul", "op mul: a * b with broadcasting (strides, 0 where broadcast)",
+                   BinaryArith::mul}})
+    add(name, summary, &detail::broadcast_binary_kernel,
+        signature(3, 14, 0,
+                  {int64_t(op), int64_t(LastAxis::contiguous), int64_t(LastAxis::contiguous),
+                   detail::kBinaryBlock}));
+}
+
 } // namespace
 
 void register_kernels() {
@@ -117,6 +134,7 @@ void register_kernels() {
     register_softmax();
     register_activations();
     register_pooling();
+    register_elementwise();
   });
 }
 

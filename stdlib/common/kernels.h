@@ -49,3 +49,17 @@ inline constexpr int kPoolBlock = 256;
 const Kernel& l2_normalize_kernel();
 
 } // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// The arithmetic of broadcast_binary_kernel (its OP parameter).
+enum class BinaryArith : int { add = 0, mul = 1 };
+// How an operand's last dimension is read (the A_LAST / B_LAST parameters): broadcast (stride 0,
+// one value per row), contiguous (16-byte accesses where aligned) or with a run-time stride.
+enum class LastAxis : int { broadcast = 0, contiguous = 1, strided = 2 };
+// Params: y, a, b, d1, d2, n, 3 y strides, 4 a strides, 4 b strides, OP, A_LAST, B_LAST, BLOCK.
+// Grid: (d0 * d1 * d2 rows of the rank-4 output, blocks of its n columns).
+const Kernel& broadcast_binary_kernel();
+inline constexpr int kBinaryBlock = 1024;
+
+} // namespace tessel::ops::detail
