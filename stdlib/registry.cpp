@@ -8,6 +8,7 @@
 
 #include "stdlib/common/kernels.h"
 #include "tessel/jit/registry.h"
+#include "tessel/ops/loss.h"
 
 #include <cstdint>
 #include <initializer_list>
@@ -125,6 +126,27 @@ void register_elementwise() {
                    detail::kBinaryBlock}));
 }
 
+// The label pointer (parameter `index`) of a cross-entropy kernel: i64, as PyTorch's labels.
+Signature with_i64_labels(Signature s, size_t index) {
+  s.params[index] = P::pointer(DType::i64, /*alignment=*/16);
+  return s;
+}
+
+void register_loss() {
+  const auto mean = int64_t(Reduction::mean);
+  // losses, logits, labels; logit_stride, label_stride, n, ignore_index; smoothing; BLOCK.
+  add("cross_entropy", "op cross_entropy: per-row loss, online log-sum-exp over column blocks",
+      &detail::cross_entropy_kernel, with_i64_labels(signature(3, 4, 1, {kBlock}), 2));
+  // loss, losses, labels; label_stride, rows, ignore_index; MEAN, BLOCK.
+  add("cross_entropy_reduce", "op cross_entropy, second kernel: mean (-D MEAN=0: sum), one program",
+      &detail::cross_entropy_reduce_kernel,
+      with_i64_labels(signature(3, 3, 0, {/*MEAN=*/1, detail::kCrossEntropyReduceBlock}), 2));
+  // dlogits, logits, labels, dloss; 4 strides, rows, n, ignore_index; smoothing; REDUCTION, BLOCK.
+  add("cross_entropy_backward", "op cross_entropy_backward: dlogits (may be logits), mean",
+      &detail::cross_entropy_backward_kernel,
+      with_i64_labels(signature(4, 7, 1, {mean, kBlock}), 2));
+}
+
 } // namespace
 
 void register_kernels() {
@@ -135,6 +157,7 @@ void register_kernels() {
     register_activations();
     register_pooling();
     register_elementwise();
+    register_loss();
   });
 }
 

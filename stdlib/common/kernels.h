@@ -63,3 +63,18 @@ const Kernel& broadcast_binary_kernel();
 inline constexpr int kBinaryBlock = 1024;
 
 } // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// Params: losses, logits, labels, logit_stride, label_stride, n, ignore_index, smoothing, BLOCK.
+// One program per row, looping over column blocks.
+const Kernel& cross_entropy_kernel();
+// Params: loss, losses, labels, label_stride, rows, ignore_index, MEAN, BLOCK. One program.
+const Kernel& cross_entropy_reduce_kernel();
+// Params: dlogits, logits, labels, dloss, dlogits_stride, logit_stride, label_stride,
+// dloss_stride, rows, n, ignore_index, smoothing, REDUCTION, BLOCK. One program per row.
+const Kernel& cross_entropy_backward_kernel();
+inline constexpr int kCrossEntropyMaxBlock = 4096;
+inline constexpr int kCrossEntropyReduceBlock = 1024;
+
+} // namespace tessel::ops::detail

@@ -22,7 +22,8 @@ const std::vector<std::string> kOpKernels = {
     "layer_norm_backward", "rms_norm_weight_grad", "layer_norm_weight_grad", "ops.softmax",
     "log_softmax", "softmax_backward", "log_softmax_backward", "silu", "silu_backward", "gelu",
     "gelu_backward", "swiglu", "swiglu_backward", "geglu", "geglu_backward", "mean_pool",
-    "l2_normalize", "add", "mul"};
+    "l2_normalize", "add", "mul", "cross_entropy", "cross_entropy_reduce",
+    "cross_entropy_backward"};
 
 // The warps the op launches its default specialization with (docs/stdlib.md).
 int op_num_warps(const std::string& name) { return name == "mean_pool" ? 8 : 4; }
