@@ -147,6 +147,14 @@ void register_loss() {
       with_i64_labels(signature(4, 7, 1, {mean, kBlock}), 2));
 }
 
+// y, x, cos, sin, positions; heads, seq, 6 strides, 3 table strides, half, head_dim; freq_scale;
+// INTERLEAVED, FROM_POSITIONS, INVERSE, BLOCK: half-split tables for head_dim 128 (64 pairs, the
+// op's block, which it launches at 1 warp: --num-warps 1).
+void register_rotary() {
+  add("rotary_embedding", "op rotary_embedding: half-split, tables, 64 pairs (op: --num-warps 1)",
+      &detail::rotary_kernel, signature(5, 13, 1, {0, 0, 0, 64}));
+}
+
 } // namespace
 
 void register_kernels() {
@@ -158,6 +166,7 @@ void register_kernels() {
     register_pooling();
     register_elementwise();
     register_loss();
+    register_rotary();
   });
 }
 

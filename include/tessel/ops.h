@@ -6,4 +6,5 @@
 #include "tessel/ops/loss.h"
 #include "tessel/ops/norms.h"
 #include "tessel/ops/pooling.h"
+#include "tessel/ops/rotary.h"
 #include "tessel/ops/softmax.h"

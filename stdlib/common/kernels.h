@@ -78,3 +78,12 @@ inline constexpr int kCrossEntropyMaxBlock = 4096;
 inline constexpr int kCrossEntropyReduceBlock = 1024;
 
 } // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// Params: y, x, cos, sin, positions, heads, seq, 3 x strides, 3 y strides, cos_stride,
+// sin_stride, pos_stride, half, head_dim, freq_scale, INTERLEAVED, FROM_POSITIONS, INVERSE, BLOCK.
+// One program per (batch, position, head) row; BLOCK >= half pairs.
+const Kernel& rotary_kernel();
+
+} // namespace tessel::ops::detail
