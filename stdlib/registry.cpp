@@ -155,6 +155,14 @@ void register_rotary() {
       &detail::rotary_kernel, signature(5, 13, 1, {0, 0, 0, 64}));
 }
 
+void register_reduce() {
+  // indices (i64), x; x_stride, n; BLOCK.
+  Signature s = signature(2, 2, 0, {kBlock});
+  s.params[0] = P::pointer(DType::i64, /*alignment=*/16);
+  add("argmax", "op argmax: first index of the row maximum (first NaN), one program per row",
+      &detail::argmax_kernel, std::move(s));
+}
+
 } // namespace
 
 void register_kernels() {
@@ -167,6 +175,7 @@ void register_kernels() {
     register_elementwise();
     register_loss();
     register_rotary();
+    register_reduce();
   });
 }
 

@@ -6,5 +6,6 @@
 #include "tessel/ops/loss.h"
 #include "tessel/ops/norms.h"
 #include "tessel/ops/pooling.h"
+#include "tessel/ops/reduce.h"
 #include "tessel/ops/rotary.h"
 #include "tessel/ops/softmax.h"

@@ -87,3 +87,11 @@ namespace tessel::ops::detail {
 const Kernel& rotary_kernel();
 
 } // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// Params: indices, x, x_stride, n, BLOCK. One program per row, looping over column blocks.
+const Kernel& argmax_kernel();
+inline constexpr int kArgmaxMaxBlock = 4096;
+
+} // namespace tessel::ops::detail

@@ -123,7 +123,11 @@ void launch(const OpSite& s, const Launch& l, const RotaryOptions& o, Stream* st
   if (rows > INT32_MAX)
     s.fail(fmt::format("x has {} rows (batch x seq x heads); the kernel takes 32-bit row counts",
                        rows));
-  int block = detail::block_for(s, l.half, 1 << 14, 0);
+  constexpr int kMaxPairs = 1 << 14; // one block holds every pair of a row
+  if (l.half > kMaxPairs)
+    s.fail(fmt::format("rotary_dim is {}; expected at most {} (one block of pairs per row)",
+                       2 * l.half, 2 * kMaxPairs));
+  int block = detail::block_for(s, l.half, kMaxPairs, 0);
   detail::rotary_kernel().launch(
       detail::grid_at(s, rows), detail::launch_options(block, stream), y, x, *l.cos, *l.sin,
       *l.positions, x.shape[2], x.shape[1], x.strides[0], x.strides[1], x.strides[2],
