@@ -228,6 +228,25 @@ TEST(CrossEntropy, DeviceLabelOutOfRangeIsNaN) {
   EXPECT_TRUE(std::isnan(v[2]));
 }
 
+// A NaN logit makes its row's loss and gradient NaN (the exp sum is NaN) and nothing else.
+TEST(CrossEntropy, NaNLogitStaysInItsRow) {
+  auto x0 = random_values(3 * 40, 4);
+  x0[40 + 33] = std::nan("");
+  TestTensor x(DeviceKind::cpu, DType::f32, {3, 40}, x0), labels(DeviceKind::cpu, DType::i32, {3}, {1, 2, 3});
+  auto losses = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {3});
+  auto loss = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {1});
+  ops::cross_entropy(x.view(), labels.view(), losses.view(), loss.view(), {.block_cols = 16});
+  auto v = losses.values();
+  EXPECT_TRUE(std::isfinite(v[0]) && std::isnan(v[1]) && std::isfinite(v[2]));
+  EXPECT_TRUE(std::isnan(loss.values()[0]));
+  TestTensor dloss(DeviceKind::cpu, DType::f32, {1}, {1.0});
+  auto dx = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {3, 40});
+  ops::cross_entropy_backward(x.view(), labels.view(), dloss.view(), dx.view(), {.block_cols = 16});
+  auto g = dx.values();
+  for (int64_t i = 0; i < 120; ++i)
+    EXPECT_EQ(std::isnan(g[i]), i / 40 == 1) << i;
+}
+
 TEST(CrossEntropy, ZeroRows) {
   TestTensor x(DeviceKind::cpu, DType::f32, {0, 8}, {}), labels(DeviceKind::cpu, DType::i32, {0}, {});
   TestTensor losses(DeviceKind::cpu, DType::f32, {0}, {}), dx(DeviceKind::cpu, DType::f32, {0, 8}, {});

@@ -182,6 +182,14 @@ TEST(RotaryErrors, OddRotaryDim) {
                 "2 to 8 (0: all of head_dim)"});
 }
 
+TEST(RotaryErrors, RotaryDimTooLarge) {
+  std::vector<float> x(32770), t(16385);
+  expect_error([&] {
+    ops::rotary_embedding(TensorView(x.data(), {1, 1, 1, 32770}), TensorView(t.data(), {1, 16385}),
+                          TensorView(t.data(), {1, 16385}), TensorView(x.data(), {1, 1, 1, 32770}));
+  }, {"rotary_embedding: rotary_dim is 32770; expected at most 32768 (one block of pairs per row)"});
+}
+
 TEST(RotaryErrors, TableShape) {
   ErrorInputs in;
   expect_error([&] { ops::rotary_embedding(in.xv(), in.tv(3, 8), in.tv(3, 4), in.xv()); },
