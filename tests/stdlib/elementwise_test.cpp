@@ -210,6 +210,32 @@ TEST(ElementwiseErrors, BroadcastOutput) {
                {"mul: y has stride 0 in a dimension of size > 1; an output may not broadcast"});
 }
 
+TEST(ElementwiseErrors, NegativeStride) {
+  std::vector<float> a(8), y(8);
+  TensorView av(a.data() + 7, {8});
+  av.strides = {-1};
+  expect_error([&] { ops::add(av, TensorView(a.data(), {8}), TensorView(y.data(), {8})); },
+               {"add: a, b or y has more than 2^31 - 1 rows, columns or elements between "
+                "neighbours, or a negative stride; the kernel takes 32-bit non-negative sizes and "
+                "strides"});
+}
+
+TEST(ElementwiseErrors, NullData) {
+  std::vector<float> y(8);
+  expect_error([&] {
+    ops::mul(TensorView(static_cast<float*>(nullptr), {8}), TensorView(y.data(), {8}),
+             TensorView(y.data(), {8}));
+  }, {"mul: a has shape [8] but a null data pointer"});
+}
+
+TEST(ElementwiseErrors, Device) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  TestTensor a(DeviceKind::sim, DType::f32, {4}, random_values(4, 1));
+  std::vector<float> b(4), y(4);
+  expect_error([&] { ops::add(a.view(), TensorView(b.data(), {4}), TensorView(y.data(), {4})); },
+               {"add: b is on device cpu:0 but a is on ", "; pass tensors on one device"});
+}
+
 TEST(ElementwisePtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   using ops::detail::LastAxis;

@@ -335,6 +335,48 @@ TEST(CrossEntropyErrors, DlossPerRow) {
   }, {"cross_entropy_backward: dloss has shape [1] but logits has 3 rows; expected shape [3]"});
 }
 
+TEST(CrossEntropyErrors, NoClasses) {
+  std::vector<float> x(1), losses(2), loss(1);
+  std::vector<int32_t> labels(2);
+  expect_error([&] {
+    ops::cross_entropy(TensorView(x.data(), {2, 0}), TensorView(labels.data(), {2}),
+                       TensorView(losses.data(), {2}), TensorView(loss.data(), {1}));
+  }, {"cross_entropy: logits has 0 classes; expected at least one"});
+}
+
+TEST(CrossEntropyErrors, IgnoreIndexRange) {
+  ErrorInputs in;
+  expect_error([&] {
+    ops::cross_entropy(in.xv(), in.lv(), in.losses_v(), in.loss_v(),
+                       {.ignore_index = int64_t(1) << 40});
+  }, {"cross_entropy: ignore_index is 1099511627776; expected a 32-bit integer"});
+}
+
+TEST(CrossEntropyErrors, LossesStrided) {
+  ErrorInputs in;
+  std::vector<float> buf(6);
+  TensorView losses(buf.data(), {3});
+  losses.strides = {2};
+  expect_error([&] { ops::cross_entropy(in.xv(), in.lv(), losses, in.loss_v()); },
+               {"cross_entropy: losses has stride 2; expected a contiguous tensor"});
+}
+
+TEST(CrossEntropyErrors, LossDtype) {
+  ErrorInputs in;
+  std::vector<int32_t> l(1);
+  expect_error([&] {
+    ops::cross_entropy(in.xv(), in.lv(), in.losses_v(), TensorView(l.data(), {1}));
+  }, {"cross_entropy: loss has dtype i32; expected f32"});
+}
+
+TEST(CrossEntropyErrors, NullLabels) {
+  ErrorInputs in;
+  expect_error([&] {
+    ops::cross_entropy(in.xv(), TensorView(static_cast<int32_t*>(nullptr), {3}), in.losses_v(),
+                       in.loss_v());
+  }, {"cross_entropy: labels has a null data pointer"});
+}
+
 TEST(CrossEntropyPtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   struct K {

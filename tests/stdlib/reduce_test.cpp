@@ -111,6 +111,22 @@ TEST(ArgmaxErrors, EmptyRows) {
                {"argmax: x's last dimension is 0; expected at least one element"});
 }
 
+TEST(ArgmaxErrors, IndicesNotContiguous) {
+  std::vector<float> x(6);
+  std::vector<int32_t> idx(4);
+  TensorView iv(idx.data(), {2});
+  iv.strides = {2};
+  expect_error([&] { ops::argmax(TensorView(x.data(), {2, 3}), iv); },
+               {"argmax: indices has shape [2] and is not contiguous; expected a contiguous tensor"});
+}
+
+TEST(ArgmaxErrors, NullIndices) {
+  std::vector<float> x(6);
+  expect_error([&] {
+    ops::argmax(TensorView(x.data(), {2, 3}), TensorView(static_cast<int32_t*>(nullptr), {2}));
+  }, {"argmax: indices has a null data pointer"});
+}
+
 TEST(ArgmaxPtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (int64_t block : {1024, 4096})

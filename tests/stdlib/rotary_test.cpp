@@ -228,6 +228,40 @@ TEST(RotaryErrors, PositionsShape) {
       "shape [3]"});
 }
 
+TEST(RotaryErrors, Base) {
+  ErrorInputs in;
+  std::vector<int32_t> pos(3);
+  expect_error([&] {
+    ops::rotary_embedding_from_positions(in.xv(), TensorView(pos.data(), {3}), in.xv(),
+                                         {.base = 1.0f});
+  }, {"rotary_embedding_from_positions: base is 1; expected a number above 1"});
+}
+
+TEST(RotaryErrors, TableStrided) {
+  ErrorInputs in;
+  TensorView cos = in.tv(3, 4);
+  cos.strides = {8, 2};
+  expect_error([&] { ops::rotary_embedding(in.xv(), cos, in.tv(3, 4), in.xv()); },
+               {"rotary_embedding: cos's last dimension has stride 2; expected a contiguous last "
+                "dimension"});
+}
+
+TEST(RotaryErrors, HeadDimStrided) {
+  ErrorInputs in;
+  TensorView x(in.x.data(), {1, 3, 2, 4});
+  x.strides = {48, 16, 8, 2};
+  expect_error([&] { ops::rotary_embedding(x, in.tv(3, 2), in.tv(3, 2), x); },
+               {"rotary_embedding: x's last dimension has stride 2; the last dimension must be "
+                "contiguous (stride 1): copy x to a contiguous tensor first"});
+}
+
+TEST(RotaryErrors, NullData) {
+  ErrorInputs in;
+  TensorView x(static_cast<float*>(nullptr), {2, 3, 2, 8});
+  expect_error([&] { ops::rotary_embedding(x, in.tv(3, 4), in.tv(3, 4), x); },
+               {"rotary_embedding: a tensor argument has a null data pointer"});
+}
+
 TEST(RotaryPtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (std::vector<int64_t> consts : {std::vector<int64_t>{0, 0, 0, 64}, {1, 0, 1, 64},
