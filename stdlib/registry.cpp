@@ -8,10 +8,12 @@
 
 #include "stdlib/common/kernels.h"
 #include "tessel/jit/registry.h"
+#include "tessel/ops/loss.h"
 
 #include <cstdint>
 #include <initializer_list>
 #include <mutex>
+#include <tuple>
 
 namespace tessel::ops {
 namespace {
@@ -108,6 +110,59 @@ void register_pooling() {
       &detail::l2_normalize_kernel, signature(2, 3, 1, {/*LOOPED=*/0, kBlock}));
 }
 
+// y, a, b; d1, d2, n, 3 y strides, 4 a strides, 4 b strides; OP, A_LAST, B_LAST, BLOCK. The
+// default is two contiguous operands of the output's shape; -D B_LAST=0 is a per-row operand.
+void register_elementwise() {
+  using detail::BinaryArith;
+  using detail::LastAxis;
+  for (auto [name, summary, op] :
+       {std::tuple{"add", "op add: a + b with broadcasting (strides, 0 where broadcast)",
+                   BinaryArith::add},
+        std::tuple{"mul", "op mul: a * b with broadcasting (strides, 0 where broadcast)",
+                   BinaryArith::mul}})
+    add(name, summary, &detail::broadcast_binary_kernel,
+        signature(3, 14, 0,
+                  {int64_t(op), int64_t(LastAxis::contiguous), int64_t(LastAxis::contiguous),
+                   detail::kBinaryBlock}));
+}
+
+// The label pointer (parameter `index`) of a cross-entropy kernel: i64, as PyTorch's labels.
+Signature with_i64_labels(Signature s, size_t index) {
+  s.params[index] = P::pointer(DType::i64, /*alignment=*/16);
+  return s;
+}
+
+void register_loss() {
+  const auto mean = int64_t(Reduction::mean);
+  // losses, logits, labels; logit_stride, label_stride, n, ignore_index; smoothing; BLOCK.
+  add("cross_entropy", "op cross_entropy: per-row loss, online log-sum-exp over column blocks",
+      &detail::cross_entropy_kernel, with_i64_labels(signature(3, 4, 1, {kBlock}), 2));
+  // loss, losses, labels; label_stride, rows, ignore_index; MEAN, BLOCK.
+  add("cross_entropy_reduce", "op cross_entropy, second kernel: mean (-D MEAN=0: sum), one program",
+      &detail::cross_entropy_reduce_kernel,
+      with_i64_labels(signature(3, 3, 0, {/*MEAN=*/1, detail::kCrossEntropyReduceBlock}), 2));
+  // dlogits, logits, labels, dloss; 4 strides, rows, n, ignore_index; smoothing; REDUCTION, BLOCK.
+  add("cross_entropy_backward", "op cross_entropy_backward: dlogits (may be logits), mean",
+      &detail::cross_entropy_backward_kernel,
+      with_i64_labels(signature(4, 7, 1, {mean, kBlock}), 2));
+}
+
+// y, x, cos, sin, positions; heads, seq, 6 strides, 3 table strides, half, head_dim; freq_scale;
+// INTERLEAVED, FROM_POSITIONS, INVERSE, BLOCK: half-split tables for head_dim 128 (64 pairs, the
+// op's block, which it launches at 1 warp: --num-warps 1).
+void register_rotary() {
+  add("rotary_embedding", "op rotary_embedding: half-split, tables, 64 pairs (op: --num-warps 1)",
+      &detail::rotary_kernel, signature(5, 13, 1, {0, 0, 0, 64}));
+}
+
+void register_reduce() {
+  // indices (i64), x; x_stride, n; BLOCK.
+  Signature s = signature(2, 2, 0, {kBlock});
+  s.params[0] = P::pointer(DType::i64, /*alignment=*/16);
+  add("argmax", "op argmax: first index of the row maximum (first NaN), one program per row",
+      &detail::argmax_kernel, std::move(s));
+}
+
 } // namespace
 
 void register_kernels() {
@@ -117,6 +172,10 @@ void register_kernels() {
     register_softmax();
     register_activations();
     register_pooling();
+    register_elementwise();
+    register_loss();
+    register_rotary();
+    register_reduce();
   });
 }
 

@@ -2,6 +2,10 @@
 #pragma once
 
 #include "tessel/ops/activations.h"
+#include "tessel/ops/elementwise.h"
+#include "tessel/ops/loss.h"
 #include "tessel/ops/norms.h"
 #include "tessel/ops/pooling.h"
+#include "tessel/ops/reduce.h"
+#include "tessel/ops/rotary.h"
 #include "tessel/ops/softmax.h"

@@ -49,3 +49,49 @@ inline constexpr int kPoolBlock = 256;
 const Kernel& l2_normalize_kernel();
 
 } // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// The arithmetic of broadcast_binary_kernel (its OP parameter).
+enum class BinaryArith : int { add = 0, mul = 1 };
+// How an operand's last dimension is read (the A_LAST / B_LAST parameters): broadcast (stride 0,
+// one value per row), contiguous (16-byte accesses where aligned) or with a run-time stride.
+enum class LastAxis : int { broadcast = 0, contiguous = 1, strided = 2 };
+// Params: y, a, b, d1, d2, n, 3 y strides, 4 a strides, 4 b strides, OP, A_LAST, B_LAST, BLOCK.
+// Grid: (d0 * d1 * d2 rows of the rank-4 output, blocks of its n columns).
+const Kernel& broadcast_binary_kernel();
+inline constexpr int kBinaryBlock = 1024;
+
+} // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// Params: losses, logits, labels, logit_stride, label_stride, n, ignore_index, smoothing, BLOCK.
+// One program per row, looping over column blocks.
+const Kernel& cross_entropy_kernel();
+// Params: loss, losses, labels, label_stride, rows, ignore_index, MEAN, BLOCK. One program.
+const Kernel& cross_entropy_reduce_kernel();
+// Params: dlogits, logits, labels, dloss, dlogits_stride, logit_stride, label_stride,
+// dloss_stride, rows, n, ignore_index, smoothing, REDUCTION, BLOCK. One program per row.
+const Kernel& cross_entropy_backward_kernel();
+inline constexpr int kCrossEntropyMaxBlock = 4096;
+inline constexpr int kCrossEntropyReduceBlock = 1024;
+
+} // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// Params: y, x, cos, sin, positions, heads, seq, 3 x strides, 3 y strides, cos_stride,
+// sin_stride, pos_stride, half, head_dim, freq_scale, INTERLEAVED, FROM_POSITIONS, INVERSE, BLOCK.
+// One program per (batch, position, head) row; BLOCK >= half pairs.
+const Kernel& rotary_kernel();
+
+} // namespace tessel::ops::detail
+
+namespace tessel::ops::detail {
+
+// Params: indices, x, x_stride, n, BLOCK. One program per row, looping over column blocks.
+const Kernel& argmax_kernel();
+inline constexpr int kArgmaxMaxBlock = 4096;
+
+} // namespace tessel::ops::detail
