@@ -197,16 +197,8 @@ TEST(ActivationsPtx, NoSpills) {
     for (int64_t act : {0, 1, 2})
       for (const char* target : {"sm_80", "sm_90a"}) {
         auto module = trace_dsl(*k, {act, /*GATED=*/1, 1024}, DType::bf16);
-        codegen::gpu::CompileOptions opts;
-        opts.num_warps = ops::detail::num_warps_for(1024);
-        auto out = codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
-        std::string what = k->name() + " act " + std::to_string(act) + " " + target;
-        EXPECT_TRUE(out.resources.parsed) << out.info_log;
-        EXPECT_EQ(out.resources.spill_stores, 0) << what;
-        EXPECT_EQ(out.resources.spill_loads, 0) << what;
-        EXPECT_EQ(codegen::gpu::ptx_stats(out.ptx).get("local"), 0) << what;
         // bf16 rows of 1024 at 4 warps: 8 elements (16 bytes) per thread, one v4 access each.
-        EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("ld.global.v4"), 0) << what;
+        expect_lean_ptx(*module, target, ops::detail::num_warps_for(1024), k->name() + " act " + std::to_string(act) + " " + target);
       }
 }
 

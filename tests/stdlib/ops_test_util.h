@@ -4,6 +4,8 @@
 #pragma once
 
 #include "tessel/codegen/gpu.h"
+#include "tessel/codegen/target.h"
+#include "tessel/ir/ir.h"
 #include "tessel/runtime/device.h"
 #include "tessel/runtime/device_buffer.h"
 #include "tessel/tessel.h"
@@ -16,6 +18,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace tessel::testing {
@@ -179,6 +182,20 @@ inline void expect_close(const std::vector<double>& got, const std::vector<doubl
   for (size_t i = 0; i < got.size(); ++i)
     ASSERT_LE(std::fabs(got[i] - want[i]), rtol * (std::fabs(want[i]) + 0.01 * scale) + atol)
         << what << ": element " << i << " is " << got[i] << ", expected " << want[i];
+}
+
+// What every op kernel's PTX must show for `target` at `num_warps`: nvJitLink's report parsed, no
+// spills, no local memory, and 16-byte global loads.
+inline void expect_lean_ptx(const ir::Module& module, const char* target, int num_warps,
+                            const std::string& what) {
+  codegen::gpu::CompileOptions opts;
+  opts.num_warps = num_warps;
+  auto out = codegen::gpu::compile(*module.functions.front(), codegen::parse_target(target), opts);
+  EXPECT_TRUE(out.resources.parsed) << out.info_log;
+  EXPECT_EQ(out.resources.spill_stores, 0) << what;
+  EXPECT_EQ(out.resources.spill_loads, 0) << what;
+  EXPECT_EQ(codegen::gpu::ptx_stats(out.ptx).get("local"), 0) << what;
+  EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("ld.global.v4"), 0) << what;
 }
 
 } // namespace tessel::testing

@@ -196,16 +196,8 @@ TEST(PoolingPtx, NoSpills) {
   for (const K& k : kernels)
     for (const char* target : {"sm_80", "sm_90a"}) {
       auto module = trace_dsl(*k.kernel, k.consts, DType::bf16);
-      codegen::gpu::CompileOptions opts;
-      opts.num_warps = k.num_warps;
-      auto out = codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
-      std::string what = k.kernel->name() + " " + target;
-      EXPECT_TRUE(out.resources.parsed) << out.info_log;
-      EXPECT_EQ(out.resources.spill_stores, 0) << what;
-      EXPECT_EQ(out.resources.spill_loads, 0) << what;
-      EXPECT_EQ(codegen::gpu::ptx_stats(out.ptx).get("local"), 0) << what;
       // bf16 rows with 16-byte aligned pointers and strides: 16-byte loads.
-      EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("ld.global.v4"), 0) << what;
+      expect_lean_ptx(*module, target, k.num_warps, k.kernel->name() + " " + target);
     }
 }
 

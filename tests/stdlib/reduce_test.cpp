@@ -132,15 +132,7 @@ TEST(ArgmaxPtx, NoSpills) {
   for (int64_t block : {1024, 4096})
     for (const char* target : {"sm_80", "sm_90a"}) {
       auto module = trace_dsl(ops::detail::argmax_kernel(), {block}, DType::bf16);
-      codegen::gpu::CompileOptions opts;
-      opts.num_warps = ops::detail::num_warps_for(int(block));
-      auto out = codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
-      std::string what = std::string(target) + " BLOCK " + std::to_string(block);
-      EXPECT_TRUE(out.resources.parsed) << out.info_log;
-      EXPECT_EQ(out.resources.spill_stores, 0) << what;
-      EXPECT_EQ(out.resources.spill_loads, 0) << what;
-      EXPECT_EQ(codegen::gpu::ptx_stats(out.ptx).get("local"), 0) << what;
-      EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("ld.global.v4"), 0) << what;
+      expect_lean_ptx(*module, target, ops::detail::num_warps_for(int(block)), std::string(target) + " BLOCK " + std::to_string(block));
     }
 }
 
