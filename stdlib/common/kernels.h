@@ -1,5 +1,6 @@
 // The stdlib's DSL kernels, for tests and tools that compile them on their own (PTX for a GPU
-// target, resource reports). Private to stdlib/ and tests/stdlib/.
+// target, resource reports). Private to stdlib/ and tests/stdlib/. The parameter lists below are
+// for orientation; each kernel's definition names its parameters (`kernel.def().param_names`).
 #pragma once
 
 #include "tessel/jit/kernel.h"
@@ -9,9 +10,6 @@ namespace tessel::ops::detail {
 const Kernel& softmax_forward_kernel();
 const Kernel& softmax_backward_kernel();
 
-} // namespace tessel::ops::detail
-
-namespace tessel::ops::detail {
 
 // Params: y, residual_out, mean, rstd, x, residual, weight, bias, strides..., n, eps,
 // LAYER, RESIDUAL, BLOCK.
@@ -24,9 +22,6 @@ const Kernel& norm_weight_grad_kernel();
 inline constexpr int kGradRows = 16;
 inline constexpr int kGradBlock = 256;
 
-} // namespace tessel::ops::detail
-
-namespace tessel::ops::detail {
 
 // The activation of activation_forward_kernel / activation_backward_kernel (their ACT parameter).
 enum class Activation : int { silu = 0, gelu_erf = 1, gelu_tanh = 2 };
@@ -36,9 +31,6 @@ const Kernel& activation_forward_kernel();
 // Params: dgate, dup, gate, up, dy, strides..., n, ACT, GATED, BLOCK.
 const Kernel& activation_backward_kernel();
 
-} // namespace tessel::ops::detail
-
-namespace tessel::ops::detail {
 
 // Params: y, x, mask, strides..., seq, hidden, SEQ, BLOCK. Grid: (batch, hidden blocks).
 const Kernel& mean_pool_kernel();
@@ -48,9 +40,6 @@ inline constexpr int kPoolBlock = 256;
 // Params: y, x, y_stride, x_stride, n, eps, LOOPED, BLOCK.
 const Kernel& l2_normalize_kernel();
 
-} // namespace tessel::ops::detail
-
-namespace tessel::ops::detail {
 
 // The arithmetic of broadcast_binary_kernel (its OP parameter).
 enum class BinaryArith : int { add = 0, mul = 1 };
@@ -62,9 +51,6 @@ enum class LastAxis : int { broadcast = 0, contiguous = 1, strided = 2 };
 const Kernel& broadcast_binary_kernel();
 inline constexpr int kBinaryBlock = 1024;
 
-} // namespace tessel::ops::detail
-
-namespace tessel::ops::detail {
 
 // Params: losses, logits, labels, logit_stride, label_stride, n, ignore_index, smoothing, BLOCK.
 // One program per row, looping over column blocks.
@@ -77,18 +63,12 @@ const Kernel& cross_entropy_backward_kernel();
 inline constexpr int kCrossEntropyMaxBlock = 4096;
 inline constexpr int kCrossEntropyReduceBlock = 1024;
 
-} // namespace tessel::ops::detail
-
-namespace tessel::ops::detail {
 
 // Params: y, x, cos, sin, positions, heads, seq, 3 x strides, 3 y strides, cos_stride,
 // sin_stride, pos_stride, half, head_dim, freq_scale, INTERLEAVED, FROM_POSITIONS, INVERSE, BLOCK.
 // One program per (batch, position, head) row; BLOCK >= half pairs.
 const Kernel& rotary_kernel();
 
-} // namespace tessel::ops::detail
-
-namespace tessel::ops::detail {
 
 // Params: indices, x, x_stride, n, BLOCK. One program per row, looping over column blocks.
 const Kernel& argmax_kernel();
