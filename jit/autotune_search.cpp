@@ -31,20 +31,6 @@ struct Candidate {
   double ms = -1;
 };
 
-std::string device_name(DeviceKind d, int ordinal) {
-  switch (d) {
-  case DeviceKind::cpu: {
-    static const std::string cpu = "cpu " + llvm::sys::getHostCPUName().str();
-    return cpu;
-  }
-  case DeviceKind::sim:
-    return "sim " + runtime::sim_target_name();
-  case DeviceKind::cuda:
-    return runtime::Device::get(ordinal).properties().name;
-  }
-  TESSEL_UNREACHABLE("bad DeviceKind");
-}
-
 std::string bucket_text(const AutotunerState& s, const TuneKey& key) {
   std::string t;
   for (size_t i = 0; i < s.options.key.size(); ++i)
@@ -276,6 +262,20 @@ bool timed_on(const AutotunerState& s, DeviceKind d) {
 
 } // namespace
 
+std::string tune_device_name(DeviceKind d, int ordinal) {
+  switch (d) {
+  case DeviceKind::cpu: {
+    static const std::string cpu = "cpu " + llvm::sys::getHostCPUName().str();
+    return cpu;
+  }
+  case DeviceKind::sim:
+    return "sim " + runtime::sim_target_name();
+  case DeviceKind::cuda:
+    return runtime::Device::get(ordinal).properties().name;
+  }
+  TESSEL_UNREACHABLE("bad DeviceKind");
+}
+
 TuneKey AutotunerState::key_of(std::span<const detail::ArgValue> all,
                                const SignatureKey& sig) const {
   TuneKey k;
@@ -313,7 +313,7 @@ TuneChoice tune(const AutotunerState& s, const LaunchOptions& options,
   const SourceLoc site = SourceLoc::from(where);
   const TuneContext ctx = s.context_of(all, key.device);
   TuningEntry entry{s.kernel.name(), bucket_text(s, key), dtypes_text(key),
-                    device_name(key.device, key.device_index), "", ""};
+                    tune_device_name(key.device, key.device_index), "", ""};
   std::string report = fmt::format("autotune {}: {} -> key {} | {} | {} | {}\n", s.kernel.name(),
                                     values_text(s, ctx), entry.key, entry.dtypes, entry.device,
                                     tuning_build_id());

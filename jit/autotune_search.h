@@ -50,6 +50,10 @@ struct AutotunerState {
   Grid grid_of(size_t config, const TuneContext& context) const;
 };
 
+// The device field of a tuning key: "cpu <LLVM's host CPU name>", "sim sm_80", or the CUDA
+// device's name ("NVIDIA H200").
+std::string tune_device_name(DeviceKind d, int ordinal);
+
 // Decides the config for a key not seen before in this process (see autotune.h for the order).
 // `all` are the arguments as assembled with config 0. Throws tessel::Error naming `where` (the
 // call) when no config fits, listing each config's reason.
