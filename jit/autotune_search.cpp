@@ -89,25 +89,6 @@ std::optional<size_t> from_files(const AutotunerState& s, const std::string& id,
   return std::nullopt;
 }
 
-// Why a compiled GPU config cannot run on `target`, or "".
-std::string resource_problem(const CompileResult& r, const Target& target, int num_warps) {
-  const codegen::TargetLimits& lim = target.limits();
-  int64_t shared = r.shared_bytes + r.resources.static_shared_bytes;
-  if (shared > lim.max_shared_bytes)
-    return fmt::format("needs {} bytes of shared memory, {} allows {}", shared, target.name(),
-                       lim.max_shared_bytes);
-  if (r.resources.registers > lim.max_registers_per_thread)
-    return fmt::format("needs {} registers per thread, at most {}", r.resources.registers,
-                       lim.max_registers_per_thread);
-  if (int64_t(r.resources.registers) * num_warps * 32 > lim.max_registers_per_block)
-    return fmt::format("{} registers x {} threads exceed the {} registers of a block",
-                       r.resources.registers, num_warps * 32, lim.max_registers_per_block);
-  if (r.resources.spill_stores + r.resources.spill_loads > 0)
-    return fmt::format("spills ({} bytes stored, {} loaded)", r.resources.spill_stores,
-                       r.resources.spill_loads);
-  return "";
-}
-
 struct CompileJob {
   const AutotunerState* s;
   const Target* target;
@@ -261,6 +242,24 @@ bool timed_on(const AutotunerState& s, DeviceKind d) {
 }
 
 } // namespace
+
+std::string resource_problem(const CompileResult& r, const Target& target, int num_warps) {
+  const codegen::TargetLimits& lim = target.limits();
+  int64_t shared = r.shared_bytes + r.resources.static_shared_bytes;
+  if (shared > lim.max_shared_bytes)
+    return fmt::format("needs {} bytes of shared memory, {} allows {}", shared, target.name(),
+                       lim.max_shared_bytes);
+  if (r.resources.registers > lim.max_registers_per_thread)
+    return fmt::format("needs {} registers per thread, at most {}", r.resources.registers,
+                       lim.max_registers_per_thread);
+  if (int64_t(r.resources.registers) * num_warps * 32 > lim.max_registers_per_block)
+    return fmt::format("{} registers x {} threads exceed the {} registers of a block",
+                       r.resources.registers, num_warps * 32, lim.max_registers_per_block);
+  if (r.resources.spill_stores + r.resources.spill_loads > 0)
+    return fmt::format("spills ({} bytes stored, {} loaded)", r.resources.spill_stores,
+                       r.resources.spill_loads);
+  return "";
+}
 
 std::string tune_device_name(DeviceKind d, int ordinal) {
   switch (d) {

@@ -5,6 +5,7 @@
 
 #include "jit/signature.h"
 #include "tessel/jit/autotune.h"
+#include "tessel/jit/compile.h"
 
 #include <array>
 #include <cstdint>
@@ -53,6 +54,11 @@ struct AutotunerState {
 // The device field of a tuning key: "cpu <LLVM's host CPU name>", "sim sm_80", or the CUDA
 // device's name ("NVIDIA H200").
 std::string tune_device_name(DeviceKind d, int ordinal);
+
+// Why a config compiled for `target` with `num_warps` warps cannot run there, or "": shared
+// memory over the target's limit, more registers per thread than it has (or than a block of
+// num_warps warps may hold), or spills.
+std::string resource_problem(const CompileResult& r, const Target& target, int num_warps);
 
 // Decides the config for a key not seen before in this process (see autotune.h for the order).
 // `all` are the arguments as assembled with config 0. Throws tessel::Error naming `where` (the

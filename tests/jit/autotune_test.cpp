@@ -3,6 +3,7 @@
 // CPU timing writes the tuning file, TESSEL_DUMP=tune says why, on the simulated device every
 // config is compiled and checked first, and each user mistake is an error naming it.
 #include "jit/autotune_kernels.h"
+#include "jit/autotune_search.h"
 #include "support/expect_error.h"
 #include "support/require_sim_device.h"
 #include "support/scoped_env.h"
@@ -185,6 +186,31 @@ TEST(Autotune, OnTheSimulatedDeviceEveryConfigIsCompiledAndChecked) {
   dout.copy_to_host(out.data(), size_t(n) * 4);
   for (int64_t i = 0; i < n; ++i)
     ASSERT_EQ(out[size_t(i)], 2 * x[size_t(i)]) << i;
+}
+
+// Static pruning reads the compiled config's resources: each limit alone drops it.
+TEST(Autotune, ResourcesThatDoNotFitAreReasons) {
+  using tessel::jit::resource_problem;
+  const tessel::Target sm80 = tessel::Target::parse("sm_80");
+  tessel::CompileResult r;
+  r.resources.registers = 96;
+  EXPECT_EQ(resource_problem(r, sm80, 4), "");
+  r.shared_bytes = sm80.limits().max_shared_bytes; // all dynamic: fits exactly
+  EXPECT_EQ(resource_problem(r, sm80, 4), "");
+  r.resources.static_shared_bytes = 16;
+  EXPECT_EQ(resource_problem(r, sm80, 4),
+            "needs " + std::to_string(sm80.limits().max_shared_bytes + 16) +
+                " bytes of shared memory, sm_80 allows " +
+                std::to_string(sm80.limits().max_shared_bytes));
+  r.shared_bytes = r.resources.static_shared_bytes = 0;
+  r.resources.registers = 256;
+  EXPECT_EQ(resource_problem(r, sm80, 1), "needs 256 registers per thread, at most 255");
+  r.resources.registers = 128;
+  EXPECT_EQ(resource_problem(r, sm80, 32),
+            "128 registers x 1024 threads exceed the 65536 registers of a block");
+  r.resources.registers = 64;
+  r.resources.spill_stores = 8;
+  EXPECT_EQ(resource_problem(r, sm80, 4), "spills (8 bytes stored, 0 loaded)");
 }
 
 // ---- user mistakes: one test per diagnostic -----------------------------------------------------
