@@ -98,9 +98,9 @@ TEST_P(Samples, Matmul) {
   a.fill_random(7, -1, 1);
   b.fill_random(8, -1, 1);
   c.poison();
-  const int bm = 16, bn = 32, bk = 16;
-  samples::matmul().launch({(m + bm - 1) / bm, (n + bn - 1) / bn}, {}, c.arg(), a.arg(),
-                           b.arg(), m, n, k, k, n, n, bm, bn, bk);
+  const int bm = 16, bn = 32, bk = 16, group = 2; // 3 x 3 tiles: a ragged last group
+  samples::matmul().launch({((m + bm - 1) / bm) * ((n + bn - 1) / bn)}, {}, c.arg(), a.arg(),
+                           b.arg(), m, n, k, k, 1, n, 1, n, 1, bm, bn, bk, group);
   std::vector<float> want(static_cast<size_t>(m * n));
   ref::matmul(to_floats(a), to_floats(b), want, m, n, k);
   expect_close(c, want, 1e-5, "matmul");
