@@ -122,6 +122,40 @@ TEST(SamplesInt, VectorAddI32) {
     ASSERT_EQ(out.get(i), a.get(i) + b.get(i)) << i;
 }
 
+// The autotuned host entry: on the CPU the heuristic takes the 32 x 32 x 32 config; the f16
+// output goes through the kernel's cast; B is read transposed through its strides.
+TEST(SamplesMatmul, AutotunedWithOutputCastAndStrides) {
+  const int64_t m = 70, n = 45, k = 67;
+  HostArray a(DType::f32, size_t(m * k)), bt(DType::f32, size_t(n * k)), c(DType::f16, size_t(m * n));
+  a.fill_random(11, -1, 1);
+  bt.fill_random(12, -1, 1); // B^T, N x K row-major
+  c.poison();
+  tessel::TensorView b(bt.data(), DType::f32, {k, n});
+  b.strides = {1, k}; // B[kk][j] = bt[j * k + kk]
+  tessel::TuneChoice choice = samples::launch_matmul(
+      tessel::TensorView(a.data(), DType::f32, {m, k}), b, tessel::TensorView(c.data(), DType::f16, {m, n}));
+  EXPECT_EQ(choice.config->to_string(),
+            "BLOCK_M=32,BLOCK_N=32,BLOCK_K=32,GROUP_M=8,num_warps=4,num_stages=2");
+  std::vector<float> bf = to_floats(bt), want(size_t(m * n)), b_rows(size_t(k * n));
+  for (int64_t kk = 0; kk < k; ++kk)
+    for (int64_t j = 0; j < n; ++j)
+      b_rows[size_t(kk * n + j)] = bf[size_t(j * k + kk)];
+  ref::matmul(to_floats(a), b_rows, want, m, n, k);
+  expect_close(c, want, tessel::testing::tolerance_for(DType::f16, 2), "autotuned matmul");
+}
+
+TEST(SamplesMatmul, MismatchedShapesAreAnError) {
+  std::vector<float> a(12), b(12), c(16);
+  try {
+    samples::launch_matmul(tessel::TensorView(a.data(), {3, 4}), tessel::TensorView(b.data(), {3, 4}),
+                           tessel::TensorView(c.data(), {4, 4}));
+    ADD_FAILURE() << "expected an error";
+  } catch (const tessel::Error& e) {
+    EXPECT_STREQ(e.what(), "samples::launch_matmul: C (4x4) = A (3x4) @ B (3x4) needs A MxK, B "
+                           "KxN and C MxN");
+  }
+}
+
 TEST(Demo, EverySampleIsWithinTolerance) {
   for (const auto& s : samples::demo_samples()) {
     samples::DemoResult r = s.run();
