@@ -186,8 +186,12 @@ Autotuner::Autotuner(Kernel kernel, std::vector<TuneConfig> configs, AutotuneOpt
 
 Autotuner::~Autotuner() = default;
 
-const Kernel& Autotuner::kernel() const { return impl_->state.kernel; }
-std::span<const TuneConfig> Autotuner::configs() const { return impl_->state.configs; }
+const Kernel& Autotuner::kernel() const {
+  return impl_->state.kernel;
+}
+std::span<const TuneConfig> Autotuner::configs() const {
+  return impl_->state.configs;
+}
 
 TuneChoice Autotuner::choose_args(const LaunchOptions& options,
                                   std::span<const detail::ArgValue> args,
@@ -196,10 +200,10 @@ TuneChoice Autotuner::choose_args(const LaunchOptions& options,
   const SourceLoc site = SourceLoc::from(where);
   const lang::KernelDef& def = s.kernel.def();
   if (args.size() != s.user_args)
-    throw Error(site, fmt::format("autotuned kernel '{}' takes {} arguments (its parameters "
-                                  "except the tuned constants {}), got {}",
-                                  def.name, s.user_args, names_of(s.configs[0].values),
-                                  args.size()));
+    throw Error(site,
+                fmt::format("autotuned kernel '{}' takes {} arguments (its parameters "
+                            "except the tuned constants {}), got {}",
+                            def.name, s.user_args, names_of(s.configs[0].values), args.size()));
   std::array<detail::ArgValue, kMaxParams> full;
   s.assemble(args, 0, full);
   std::span<const detail::ArgValue> all(full.data(), def.params.size());

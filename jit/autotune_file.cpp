@@ -48,7 +48,9 @@ std::vector<std::string_view> split(std::string_view line, char sep) {
   }
 }
 
-bool is_comment(std::string_view line) { return line.empty() || line[0] == '#'; }
+bool is_comment(std::string_view line) {
+  return line.empty() || line[0] == '#';
+}
 
 std::optional<TuningEntry> parse_entry(std::string_view line, size_t number, std::string& error) {
   std::vector<std::string_view> f = split(line, '\t');
@@ -121,7 +123,9 @@ std::string errno_text(int err) {
 
 } // namespace
 
-std::string TuningEntry::id() const { return kernel + '\t' + key + '\t' + dtypes + '\t' + device; }
+std::string TuningEntry::id() const {
+  return kernel + '\t' + key + '\t' + dtypes + '\t' + device;
+}
 
 const std::string& tuning_build_id() {
   static const std::string id = build_id();
@@ -185,8 +189,8 @@ std::optional<TuningEntries> read_tuning_file(const std::string& path) {
 bool store_tuning_entry(const std::string& path, const TuningEntry& entry) {
   static std::atomic<uint64_t> counter{0};
   auto fail = [&](const std::string& what, int err) {
-    warn_once(path + " (write)", what + " (" + errno_text(err) +
-                                     "); tuning results stay in this process only");
+    warn_once(path + " (write)",
+              what + " (" + errno_text(err) + "); tuning results stay in this process only");
     return false;
   };
   std::error_code ec;
@@ -203,8 +207,8 @@ bool store_tuning_entry(const std::string& path, const TuningEntry& entry) {
   // replaced (read_tuning_file has warned about it).
   TuningEntries entries = read_tuning_file(path).value_or(TuningEntries{});
   entries[entry.id()] = entry;
-  std::string temp = path + ".tmp." + std::to_string(::getpid()) + "." +
-                     std::to_string(counter.fetch_add(1));
+  std::string temp =
+      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
   {
     Fd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (out.fd < 0)

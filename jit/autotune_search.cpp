@@ -132,8 +132,8 @@ void prune_by_resources(const AutotunerState& s, const TuneKey& key,
   auto t0 = std::chrono::steady_clock::now();
   ThreadPool::instance().run(int64_t(job.todo.size()), 1, &compile_range, &job,
                              /*caller_helps=*/true);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
-                  .count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   report += fmt::format("  compiled {} configs for {} in parallel ({:.0f} ms)\n", job.todo.size(),
                         target.name(), ms);
 }
@@ -203,9 +203,9 @@ std::string candidates_text(const AutotunerState& s, const std::vector<Candidate
   std::string t;
   for (const Candidate& c : cands) {
     std::string state = !c.pruned.empty() ? "pruned: " + c.pruned
-                        : c.ms >= 0       ? fmt::format("{:.4f} ms (median of {})", c.ms,
-                                                        s.options.repeats)
-                                          : std::string("fits");
+                        : c.ms >= 0
+                            ? fmt::format("{:.4f} ms (median of {})", c.ms, s.options.repeats)
+                            : std::string("fits");
     t += fmt::format("  config {} {}: {}\n", c.index, s.config_text[c.index], state);
   }
   return t;
@@ -230,10 +230,10 @@ size_t pick_by_heuristic(const AutotunerState& s, const std::vector<Candidate>& 
     }
   size_t pick = s.options.heuristic ? s.options.heuristic(fitting, ctx) : 0;
   if (pick >= fitting.size())
-    throw Error(where, fmt::format("autotuned kernel '{}': the heuristic '{}' returned {}, but "
-                                   "only {} configs fit; return an index into `fitting`",
-                                   s.kernel.name(), s.options.heuristic_name, pick,
-                                   fitting.size()));
+    throw Error(where,
+                fmt::format("autotuned kernel '{}': the heuristic '{}' returned {}, but "
+                            "only {} configs fit; return an index into `fitting`",
+                            s.kernel.name(), s.options.heuristic_name, pick, fitting.size()));
   return index[pick];
 }
 
@@ -311,11 +311,15 @@ TuneChoice tune(const AutotunerState& s, const LaunchOptions& options,
                 std::source_location where) {
   const SourceLoc site = SourceLoc::from(where);
   const TuneContext ctx = s.context_of(all, key.device);
-  TuningEntry entry{s.kernel.name(), bucket_text(s, key), dtypes_text(key),
-                    tune_device_name(key.device, key.device_index), "", ""};
-  std::string report = fmt::format("autotune {}: {} -> key {} | {} | {} | {}\n", s.kernel.name(),
-                                    values_text(s, ctx), entry.key, entry.dtypes, entry.device,
-                                    tuning_build_id());
+  TuningEntry entry{s.kernel.name(),
+                    bucket_text(s, key),
+                    dtypes_text(key),
+                    tune_device_name(key.device, key.device_index),
+                    "",
+                    ""};
+  std::string report =
+      fmt::format("autotune {}: {} -> key {} | {} | {} | {}\n", s.kernel.name(),
+                  values_text(s, ctx), entry.key, entry.dtypes, entry.device, tuning_build_id());
   auto finish = [&](size_t index, TuneSource source, const std::string& why) {
     report += fmt::format("  chosen: config {} {} ({})\n", index, s.config_text[index], why);
     if (support::dump_enabled("tune"))

@@ -18,8 +18,8 @@ const Kernel& matmul() {
       "BLOCK_M, BLOCK_N, BLOCK_K, GROUP_M",
       [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Int M, tl::Int N, tl::Int K, tl::Int stride_am,
          tl::Int stride_ak, tl::Int stride_bk, tl::Int stride_bn, tl::Int stride_cm,
-         tl::Int stride_cn, tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N,
-         tl::Const<int> BLOCK_K, tl::Const<int> GROUP_M) {
+         tl::Int stride_cn, tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N, tl::Const<int> BLOCK_K,
+         tl::Const<int> GROUP_M) {
         // Grouped ordering: consecutive programs walk down GROUP_M rows of tiles before moving
         // right, so the columns of B they share are still in L2 when the next one needs them.
         auto pid = tl::program_id(0);
@@ -51,8 +51,8 @@ namespace {
 // the CPU backend (whose compile time grows with the tile).
 std::vector<TuneConfig> matmul_configs() {
   auto c = [](int64_t m, int64_t n, int64_t k, int warps, int stages) {
-    return TuneConfig{{{"BLOCK_M", m}, {"BLOCK_N", n}, {"BLOCK_K", k}, {"GROUP_M", 8}}, warps,
-                      stages};
+    return TuneConfig{
+        {{"BLOCK_M", m}, {"BLOCK_N", n}, {"BLOCK_K", k}, {"GROUP_M", 8}}, warps, stages};
   };
   return {c(128, 256, 64, 8, 3), c(64, 256, 32, 4, 4), c(128, 128, 32, 4, 4),
           c(128, 64, 32, 4, 4),  c(64, 128, 32, 4, 4), c(128, 32, 32, 4, 4),
@@ -106,8 +106,8 @@ TuneChoice launch_matmul(const TensorView& a, const TensorView& b, const TensorV
   check_operands(a, b, c);
   const Autotuner& t = matmul_autotuner();
   const int64_t m = a.shape[0], n = b.shape[1], k = a.shape[1];
-  TuneChoice choice = t.choose(options, c, a, b, m, n, k, a.strides[0], a.strides[1],
-                               b.strides[0], b.strides[1], c.strides[0], c.strides[1]);
+  TuneChoice choice = t.choose(options, c, a, b, m, n, k, a.strides[0], a.strides[1], b.strides[0],
+                               b.strides[1], c.strides[0], c.strides[1]);
   t.launch(options, c, a, b, m, n, k, a.strides[0], a.strides[1], b.strides[0], b.strides[1],
            c.strides[0], c.strides[1]);
   return choice;

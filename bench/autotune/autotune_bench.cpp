@@ -77,7 +77,8 @@ int main() {
   double first_heuristic_ms = ms_since(t0);
   tuner.launch({}, out.data(), x.data(), n);
   const int reps = 20001;
-  double direct_us = median_us(reps, [&] { direct.launch({1}, {}, out.data(), x.data(), n, 1024); });
+  double direct_us =
+      median_us(reps, [&] { direct.launch({1}, {}, out.data(), x.data(), n, 1024); });
   double tuned_us = median_us(reps, [&] { tuner.launch({}, out.data(), x.data(), n); });
   double choose_us = median_us(reps, [&] { (void)tuner.choose({}, out.data(), x.data(), n); });
 

@@ -15,11 +15,14 @@ double element_bytes(const ir::Type* t) {
   return double(ir::scalar_kind_bits(e->scalar_kind())) / 8.0;
 }
 
-double elements(const ir::Type* t) { return t->is_tensor() ? double(t->num_elements()) : 1.0; }
+double elements(const ir::Type* t) {
+  return t->is_tensor() ? double(t->num_elements()) : 1.0;
+}
 
 std::optional<int64_t> constant_int(const ir::Value* v) {
   const ir::Op* def = v->defining_op();
-  if (!def || def->opcode() != ir::Opcode::Constant || def->attr("value").kind != ir::Attr::Kind::Int)
+  if (!def || def->opcode() != ir::Opcode::Constant ||
+      def->attr("value").kind != ir::Attr::Kind::Int)
     return std::nullopt;
   return def->int_attr("value");
 }
@@ -37,9 +40,8 @@ std::optional<double> constant_trips(const ir::Op& loop) {
 
 std::string loop_text(const ir::Op& loop) {
   std::string at = loop.loc.known() ? " at " + loop.loc.str() : "";
-  std::optional<int64_t> step = loop.opcode() == ir::Opcode::For
-                                    ? constant_int(loop.operand(2))
-                                    : std::nullopt;
+  std::optional<int64_t> step =
+      loop.opcode() == ir::Opcode::For ? constant_int(loop.operand(2)) : std::nullopt;
   return std::string(loop.name()) + at + (step ? fmt::format(" (step {})", *step) : "");
 }
 
@@ -124,7 +126,9 @@ Work& Work::operator+=(const Work& o) {
   return *this;
 }
 
-Work Work::scaled(double n) const { return {flops * n, load_bytes * n, store_bytes * n}; }
+Work Work::scaled(double n) const {
+  return {flops * n, load_bytes * n, store_bytes * n};
+}
 
 Work ProgramCost::total(double trips) const {
   Work w = fixed;

@@ -24,9 +24,9 @@
 namespace tessel::codegen::analysis {
 
 struct Work {
-  double flops = 0;         // dot FLOPs
-  double load_bytes = 0;    // global loads
-  double store_bytes = 0;   // global stores
+  double flops = 0;       // dot FLOPs
+  double load_bytes = 0;  // global loads
+  double store_bytes = 0; // global stores
   double bytes() const { return load_bytes + store_bytes; }
   Work& operator+=(const Work& o);
   Work scaled(double n) const;
@@ -39,10 +39,10 @@ struct RuntimeLoop {
 };
 
 struct ProgramCost {
-  Work fixed;                      // outside run-time loops (constant trip counts multiplied in)
-  std::vector<RuntimeLoop> loops;  // outermost run-time loops first, in program order
+  Work fixed;                     // outside run-time loops (constant trip counts multiplied in)
+  std::vector<RuntimeLoop> loops; // outermost run-time loops first, in program order
   std::vector<ir::ScalarKind> dot_operands; // the element type of each dot's a operand
-  bool has_if = false;             // some work was counted for both branches
+  bool has_if = false;                      // some work was counted for both branches
 
   // fixed + each run-time loop times `trips`.
   Work total(double trips) const;

@@ -4,8 +4,8 @@
 // order, an entry naming a config the kernel lacks is never used, and concurrent writers in
 // separate processes keep every entry.
 #include "jit/autotune_file.h"
-#include "jit/autotune_search.h"
 #include "jit/autotune_kernels.h"
+#include "jit/autotune_search.h"
 #include "support/scoped_env.h"
 
 #include "cache/process.h"
@@ -66,8 +66,12 @@ tessel::AutotuneOptions timed() {
 
 TEST(TuningFile, FormatRoundTrips) {
   TuningEntries e;
-  TuningEntry a{"matmul", "M=256,N=256,K=512", "f16,f16,f16", "NVIDIA H200",
-                "BLOCK_M=128,num_warps=8,num_stages=3", "timed 0.1 ms"};
+  TuningEntry a{"matmul",
+                "M=256,N=256,K=512",
+                "f16,f16,f16",
+                "NVIDIA H200",
+                "BLOCK_M=128,num_warps=8,num_stages=3",
+                "timed 0.1 ms"};
   e[a.id()] = a;
   std::string text = tessel::jit::format_tuning_file(e, "tessel X");
   std::string error;
@@ -85,8 +89,7 @@ TEST(TuningFile, ParseNamesWhatIsWrong) {
   EXPECT_FALSE(tessel::jit::parse_tuning_file("tessel-tuning 1\nbuild\tb\nk\tkey\n", "b", error));
   EXPECT_EQ(error, "line 3 has 2 tab-separated fields, an entry has 6");
   EXPECT_FALSE(tessel::jit::parse_tuning_file("tessel-tuning 1\nbuild\told\n", "new", error));
-  EXPECT_NE(error.find("written by another tessel build ('old'; this is 'new')"),
-            std::string::npos)
+  EXPECT_NE(error.find("written by another tessel build ('old'; this is 'new')"), std::string::npos)
       << error;
   EXPECT_FALSE(tessel::jit::parse_tuning_file("tessel-tuning 1\nk\n", "b", error));
   EXPECT_EQ(error, "line 2 is not the 'build<TAB>...' line");
@@ -113,7 +116,8 @@ TEST(TuningFile, RoundTripAcrossTwoProcesses) {
 
 TEST(TuningFile, CorruptFileIsIgnoredWithOneWarningAndReplaced) {
   Files f;
-  write_text_file(f.writable, "\x7f" "ELF garbage\n\n");
+  write_text_file(f.writable, "\x7f"
+                              "ELF garbage\n\n");
   ::testing::internal::CaptureStderr();
   tessel::TuneChoice a = choose(timed(), 100);
   tessel::TuneChoice b = choose(timed(), 1000);
@@ -191,7 +195,8 @@ TEST(TuningFile, ConcurrentWritersKeepEveryEntry) {
   const std::vector<std::string> sizes = {"100", "300", "600", "1500", "3000", "6000"};
   std::vector<tessel::testing::Child> children;
   for (const std::string& n : sizes)
-    children.push_back(tessel::testing::spawn_process({TESSEL_AUTOTUNE_HELPER, n}, env, dir.path()));
+    children.push_back(
+        tessel::testing::spawn_process({TESSEL_AUTOTUNE_HELPER, n}, env, dir.path()));
   for (const tessel::testing::Child& c : children) {
     tessel::testing::ProcessResult r = tessel::testing::wait_process(c);
     EXPECT_EQ(r.exit_code, 0) << r.err;

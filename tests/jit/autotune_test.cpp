@@ -86,7 +86,7 @@ TEST(Autotune, PrunedConfigsAndTheChoiceAreDumped) {
   AutotuneOptions o = tune_scale_options();
   o.prune = [](const TuneConfig& c, const TuneContext& t) -> std::string {
     return c.get("BLOCK") < t.value("n") / 8 ? "blocks smaller than n/8 make too many programs"
-                                              : "";
+                                             : "";
   };
   Autotuner tuner(tune_scale_kernel(), tune_scale_configs(), o);
   std::vector<float> x(1000), out(1000);
@@ -170,13 +170,15 @@ TEST(Autotune, OnTheSimulatedDeviceEveryConfigIsCompiledAndChecked) {
   ScopedEnv dump("TESSEL_DUMP", "tune");
   Autotuner tuner(tune_scale_kernel(), tune_scale_configs(), tune_scale_options());
   const int64_t n = 700;
-  std::vector<float> x = random_input(size_t(n), 7), poison(size_t(n), std::nanf("")), out(size_t(n), 0.0f);
+  std::vector<float> x = random_input(size_t(n), 7), poison(size_t(n), std::nanf("")),
+                     out(size_t(n), 0.0f);
   using tessel::runtime::DeviceBuffer;
   DeviceBuffer dx = DeviceBuffer::allocate_on(tessel::DeviceKind::sim, size_t(n) * 4);
   DeviceBuffer dout = DeviceBuffer::allocate_on(tessel::DeviceKind::sim, size_t(n) * 4);
   dx.copy_from_host(x.data(), size_t(n) * 4);
   dout.copy_from_host(poison.data(), size_t(n) * 4);
-  tessel::TensorView vx = dx.view(tessel::DType::f32, {n}), vout = dout.view(tessel::DType::f32, {n});
+  tessel::TensorView vx = dx.view(tessel::DType::f32, {n}),
+                     vout = dout.view(tessel::DType::f32, {n});
   ::testing::internal::CaptureStderr();
   tuner.launch({}, vout, vx, n);
   std::string err = ::testing::internal::GetCapturedStderr();
@@ -198,10 +200,10 @@ TEST(Autotune, ResourcesThatDoNotFitAreReasons) {
   r.shared_bytes = sm80.limits().max_shared_bytes; // all dynamic: fits exactly
   EXPECT_EQ(resource_problem(r, sm80, 4), "");
   r.resources.static_shared_bytes = 16;
-  EXPECT_EQ(resource_problem(r, sm80, 4),
-            "needs " + std::to_string(sm80.limits().max_shared_bytes + 16) +
-                " bytes of shared memory, sm_80 allows " +
-                std::to_string(sm80.limits().max_shared_bytes));
+  EXPECT_EQ(resource_problem(r, sm80, 4), "needs " +
+                                              std::to_string(sm80.limits().max_shared_bytes + 16) +
+                                              " bytes of shared memory, sm_80 allows " +
+                                              std::to_string(sm80.limits().max_shared_bytes));
   r.shared_bytes = r.resources.static_shared_bytes = 0;
   r.resources.registers = 256;
   EXPECT_EQ(resource_problem(r, sm80, 1), "needs 256 registers per thread, at most 255");
@@ -222,9 +224,14 @@ TEST(AutotuneErrors, KernelWithoutParameterNames) {
   });
   AutotuneOptions o;
   o.grid = [](const TuneConfig&, const TuneContext&) { return tessel::Grid(1); };
-  expect_error([&] { Autotuner t(k, {{{{"BLOCK", 16}}}}, o); },
-               {"autotune_test.cpp:", "autotuner for kernel 'unnamed': the kernel has no "
-                                      "parameter names", "tl::kernel(\"unnamed\", \"a, b, ...\""});
+  expect_error(
+      [&] {
+        Autotuner t(k, {{{{"BLOCK", 16}}}}, o);
+      },
+      {"autotune_test.cpp:",
+       "autotuner for kernel 'unnamed': the kernel has no "
+       "parameter names",
+       "tl::kernel(\"unnamed\", \"a, b, ...\""});
 }
 
 TEST(AutotuneErrors, NoConfigs) {
@@ -301,8 +308,7 @@ TEST(AutotuneErrors, WrongArgumentCount) {
 TEST(AutotuneErrors, BadLaunchArgumentNamesTheCaller) {
   Autotuner tuner(tune_scale_kernel(), tune_scale_configs(), tune_scale_options());
   std::vector<float> out(16);
-  expect_error([&] { tuner.launch({}, out.data(), nullptr, 16); },
-               {"autotune_test.cpp:", "'x'"});
+  expect_error([&] { tuner.launch({}, out.data(), nullptr, 16); }, {"autotune_test.cpp:", "'x'"});
 }
 
 TEST(AutotuneErrors, HeuristicOutOfRange) {

@@ -61,8 +61,8 @@ PeakKind peak_for(const ProgramCost& c) {
 }
 
 std::string work_text(const Work& w) {
-  return fmt::format("{:.0f} FLOPs, {:.0f} bytes ({:.0f} loaded, {:.0f} stored)", w.flops, w.bytes(),
-                     w.load_bytes, w.store_bytes);
+  return fmt::format("{:.0f} FLOPs, {:.0f} bytes ({:.0f} loaded, {:.0f} stored)", w.flops,
+                     w.bytes(), w.load_bytes, w.store_bytes);
 }
 
 std::string bound_text(const GpuPeak& g, const PeakKind& kind, double intensity) {

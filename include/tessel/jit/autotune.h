@@ -2,7 +2,8 @@
 // num_warps and num_stages), and a choice per tuning key, made once and remembered.
 //
 //   const tessel::Autotuner mm(matmul_kernel,
-//       {{{{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 32}}, /*num_warps=*/8, /*num_stages=*/3},
+//       {{{{"BLOCK_M", 128}, {"BLOCK_N", 128}, {"BLOCK_K", 32}}, /*num_warps=*/8,
+//       /*num_stages=*/3},
 //        {{{"BLOCK_M", 64}, {"BLOCK_N", 64}, {"BLOCK_K", 32}}, 4, 2}},
 //       {.key = {"M", "N", "K"},
 //        .grid = [](const tessel::TuneConfig& c, const tessel::TuneContext& t) {
@@ -66,9 +67,9 @@ struct TuneConfig {
 struct TuneContext {
   static constexpr size_t kMaxKey = 8;
 
-  std::span<const std::string> names;       // the key parameters, in AutotuneOptions::key order
-  std::array<int64_t, kMaxKey> values{};     // their values in this call
-  std::array<int64_t, kMaxKey> buckets{};    // the same, bucketed
+  std::span<const std::string> names;     // the key parameters, in AutotuneOptions::key order
+  std::array<int64_t, kMaxKey> values{};  // their values in this call
+  std::array<int64_t, kMaxKey> buckets{}; // the same, bucketed
   DeviceKind device = DeviceKind::cpu;
 
   // The value of key parameter `name`; throws tessel::Error naming the key when it is not one.
