@@ -14,7 +14,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <atomic>
 #include <random>
+#include <thread>
 
 namespace {
 
@@ -126,6 +128,31 @@ TEST(Autotune, OneBucketOneChoice) {
   EXPECT_EQ(calls, 2);
   expect_scaled(tuner, 120);
   expect_scaled(tuner, 600);
+}
+
+// Concurrent first calls of one key decide once; every thread runs the one choice.
+TEST(Autotune, ConcurrentFirstCallsDecideOnce) {
+  IsolatedTuning files;
+  std::atomic<int> calls{0};
+  AutotuneOptions o = tune_scale_options();
+  o.heuristic = [&](std::span<const TuneConfig> fitting, const TuneContext&) {
+    ++calls;
+    return fitting.size() - 1;
+  };
+  Autotuner tuner(tune_scale_kernel(), tune_scale_configs(), o);
+  std::vector<std::thread> threads;
+  std::vector<size_t> chosen(4);
+  for (size_t t = 0; t < chosen.size(); ++t)
+    threads.emplace_back([&, t] {
+      std::vector<float> x(900), out(900);
+      chosen[t] = tuner.choose({}, out.data(), x.data(), 900).index;
+      expect_scaled(tuner, 900);
+    });
+  for (std::thread& t : threads)
+    t.join();
+  EXPECT_EQ(calls.load(), 1);
+  for (size_t c : chosen)
+    EXPECT_EQ(c, 2u);
 }
 
 TEST(Autotune, BucketsArePowersOfTwo) {
