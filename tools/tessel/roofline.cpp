@@ -47,7 +47,7 @@ PeakKind peak_for(const ProgramCost& c) {
   case ir::ScalarKind::BF16:
     return {"f16/bf16 tensor", &GpuPeak::f16_tflops};
   case ir::ScalarKind::F32:
-    return {"tf32 tensor (f32 dots use tf32 on the GPU by default)", &GpuPeak::tf32_tflops};
+    return {"tf32 tensor (f32 dots)", &GpuPeak::tf32_tflops};
   case ir::ScalarKind::I8:
     return {"int8 tensor", &GpuPeak::int8_tops};
   case ir::ScalarKind::I1:
