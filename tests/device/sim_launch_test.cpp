@@ -118,9 +118,9 @@ TEST(SimDevice, MatmulF32) {
   auto da = upload<float>(a), db = upload<float>(b),
        dc = upload<float>(std::vector<float>(m * n, kPoison));
   const tessel::Kernel& mm = tessel::samples::matmul();
-  mm.launch({(m + bm - 1) / bm, (n + bn - 1) / bn}, {}, dc.view(tessel::f32, {m, n}),
-            da.view(tessel::f32, {m, k}), db.view(tessel::f32, {k, n}), m, n, k, k, n, n, bm, bn,
-            bk);
+  mm.launch({((m + bm - 1) / bm) * ((n + bn - 1) / bn)}, {}, dc.view(tessel::f32, {m, n}),
+            da.view(tessel::f32, {m, k}), db.view(tessel::f32, {k, n}), m, n, k, k, 1, n, 1, n, 1,
+            bm, bn, bk, /*GROUP_M=*/8);
   std::vector<float> want(m * n);
   ref::matmul(a, b, want, m, n, k);
   EXPECT_LE(ref::compare(download<float>(dc, m * n), want).max_abs, 1e-4);
