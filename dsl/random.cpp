@@ -14,6 +14,7 @@
 #include "dsl/tracer.h"
 #include "dsl/type_rules.h"
 
+#include <initializer_list>
 #include <numbers>
 
 namespace tessel::lang {
@@ -29,8 +30,6 @@ constexpr uint32_t kPhiloxM0 = 0xD2511F53, kPhiloxM1 = 0xCD9E8D57;
 constexpr uint32_t kPhiloxW0 = 0x9E3779B9, kPhiloxW1 = 0xBB67AE85;
 constexpr int kPhiloxRounds = 10;
 constexpr double kTwoToMinus24 = 0x1p-24;
-// 2 pi rounded to f32 (0x40c90fdb): IR constants are exact in their type.
-constexpr double kTwoPiF32 = double(float(2 * std::numbers::pi));
 
 // A 64-bit quantity as two 32-bit words (i32 values of one shape).
 struct Words {
@@ -53,8 +52,15 @@ public:
   ir::Value* to_shape(ir::Value* scalar, const ir::Type* like) {
     return detail::broadcast_to_shape(scalar, like->dims(), loc_, op_);
   }
+  // `v` rounded to f32 (IR constants are exact in their type).
   ir::Value* f32(double v, const ir::Type* like) {
-    return b_.constant_float(b_.ctx().with_element(like, b_.ctx().f32()), v);
+    return b_.constant_float(b_.ctx().with_element(like, b_.ctx().f32()), double(float(v)));
+  }
+  ir::Value* compare(Opcode o, ir::Value* x, ir::Value* y) {
+    return b_.value(o, {x, y}, b_.ctx().with_element(x->type(), b_.ctx().i1()));
+  }
+  ir::Value* select(ir::Value* c, ir::Value* x, ir::Value* y) {
+    return b_.value(Opcode::Select, {c, x, y}, x->type());
   }
 
   // An i64 value's low and high words.
@@ -158,6 +164,74 @@ ir::Value* scaled(Emitter& e, ir::Value* k) {
   return e.op(Opcode::Mul, f, e.f32(kTwoToMinus24, f->type()));
 }
 
+// ---- Box-Muller from exactly rounded operations ------------------------------------------------
+// randn's log and cos are computed here from +, -, *, /, sqrt, integer ops and selects rather than
+// by the math library: those are exactly rounded on both backends (and never contracted to fma),
+// so randn has the same bits on the CPU and the GPU, which libm's and libdevice's logf/cosf would
+// not give (nor could the simulator run libdevice's cosf, whose slow path uses madc.hi.u32).
+
+// A polynomial in z by Horner's rule, coefficients from the highest power down.
+ir::Value* horner(Emitter& e, ir::Value* z, std::initializer_list<double> coefficients) {
+  ir::Value* acc = nullptr;
+  for (double c : coefficients) {
+    ir::Value* k = e.f32(c, z->type());
+    acc = acc ? e.op(Opcode::Add, e.op(Opcode::Mul, acc, z), k) : k;
+  }
+  return acc;
+}
+
+// ln(m 2^-24) for an integer 1 <= m <= 2^24 (an i32 tile), in f32: m = 2^x g with g in
+// [sqrt(1/2), sqrt(2)] found exactly, then ln g = 2 atanh(s) = 2 (s + s^3/3 + ... + s^9/9) with
+// s = (g - 1) / (g + 1), |s| <= 0.172 (the first term left out is below 10^-9).
+ir::Value* log_of_fraction(Emitter& e, ir::Value* m) {
+  const ir::Type* it = m->type();
+  ir::Value* x = e.word(0, it);
+  ir::Value* v = m;
+  for (uint32_t step : {16u, 8u, 4u, 2u, 1u}) { // x = floor(log2 m), by halving the range
+    ir::Value* big = e.compare(Opcode::CmpGe, v, e.word(1u << step, it));
+    v = e.select(big, e.op(Opcode::Shr, v, e.word(step, it)), v);
+    x = e.select(big, e.op(Opcode::Add, x, e.word(step, it)), x);
+  }
+  // g = m 2^(24 - x) 2^-24 in [1, 2): each factor a power of two, so exact.
+  ir::Value* up = e.cast(e.op(Opcode::Shl, e.word(1, it), e.op(Opcode::Sub, e.word(24, it), x)),
+                         DType::f32);
+  ir::Value* g = e.op(Opcode::Mul, e.op(Opcode::Mul, e.cast(m, DType::f32), up),
+                      e.f32(0x1p-24, up->type()));
+  ir::Value* halve = e.compare(Opcode::CmpGt, g, e.f32(std::numbers::sqrt2, g->type()));
+  g = e.select(halve, e.op(Opcode::Mul, g, e.f32(0.5, g->type())), g);
+  x = e.select(halve, e.op(Opcode::Add, x, e.word(1, it)), x);
+  ir::Value* one = e.f32(1.0, g->type());
+  ir::Value* s = e.op(Opcode::Div, e.op(Opcode::Sub, g, one), e.op(Opcode::Add, g, one));
+  ir::Value* series = horner(e, e.op(Opcode::Mul, s, s), {1.0 / 9, 1.0 / 7, 1.0 / 5, 1.0 / 3, 1.0});
+  ir::Value* ln_g = e.op(Opcode::Mul, e.op(Opcode::Mul, s, series), e.f32(2.0, g->type()));
+  ir::Value* exponent = e.cast(e.op(Opcode::Sub, x, e.word(24, it)), DType::f32);
+  return e.op(Opcode::Add, e.op(Opcode::Mul, exponent, e.f32(std::numbers::ln2, g->type())), ln_g);
+}
+
+// cos(2 pi k 2^-24) for an integer 0 <= k < 2^24, in f32: the quadrant q = round(4 k 2^-24) and
+// the rest f = 4 k 2^-24 - q in [-1/2, 1/2] exactly (integer arithmetic), then sin or cos of
+// phi = f pi/2 (|phi| <= pi/4) by their Taylor series to phi^9 and phi^10 (error below 2 10^-9).
+ir::Value* cos_of_turns(Emitter& e, ir::Value* k) {
+  const ir::Type* it = k->type();
+  ir::Value* q = e.op(Opcode::Shr, e.op(Opcode::Add, k, e.word(1u << 21, it)), e.word(22, it));
+  ir::Value* rest = e.op(Opcode::Sub, k, e.op(Opcode::Shl, q, e.word(22, it)));
+  ir::Value* rest_f = e.cast(rest, DType::f32); // |rest| <= 2^21: exact
+  ir::Value* f = e.op(Opcode::Mul, rest_f, e.f32(0x1p-22, rest_f->type()));
+  ir::Value* phi = e.op(Opcode::Mul, f, e.f32(std::numbers::pi / 2, f->type()));
+  ir::Value* z = e.op(Opcode::Mul, phi, phi);
+  ir::Value* sin_phi = e.op(Opcode::Mul, phi,
+                            horner(e, z, {1.0 / 362880, -1.0 / 5040, 1.0 / 120, -1.0 / 6, 1.0}));
+  ir::Value* cos_phi =
+      horner(e, z, {-1.0 / 3628800, 1.0 / 40320, -1.0 / 720, 1.0 / 24, -0.5, 1.0});
+  // cos(q pi/2 + phi): cos, -sin, -cos, sin for q mod 4 = 0, 1, 2, 3.
+  ir::Value* zero = e.word(0, it);
+  ir::Value* odd = e.compare(Opcode::CmpNe, e.op(Opcode::And, q, e.word(1, it)), zero);
+  ir::Value* negative = e.compare(
+      Opcode::CmpNe, e.op(Opcode::And, e.op(Opcode::Add, q, e.word(1, it)), e.word(2, it)), zero);
+  ir::Value* c = e.select(odd, sin_phi, cos_phi);
+  return e.select(negative, e.op(Opcode::Neg, c), c);
+}
+
 Tensor constant_seed(int64_t seed, const SourceLoc& loc) {
   ir::Builder& b = detail::builder_at(loc);
   return Tensor(b.constant_int(b.ctx().tensor({}, b.ctx().i64()), seed));
@@ -189,18 +263,15 @@ Tensor rand(const Tensor& seed, const Tensor& offset, Loc l) {
   return Tensor(scaled(e, top24(e, randint4x_values(e, seed, offset)[0])));
 }
 
-// Box-Muller: u1 = (k1 + 1) 2^-24 in (0, 1] keeps the log finite (at most 24 ln 2 in magnitude,
-// so |n| < 5.8); u2 = k2 2^-24 in [0, 1).
+// Box-Muller on the first two words: sqrt(-2 ln u1) cos(2 pi u2) with u1 = (k1 + 1) 2^-24 in
+// (0, 1] (the log is finite: |n| < 5.8) and u2 = k2 2^-24 in [0, 1).
 Tensor randn(const Tensor& seed, const Tensor& offset, Loc l) {
   Emitter e(SourceLoc::from(l), "randn");
   std::array<ir::Value*, 4> w = randint4x_values(e, seed, offset);
   ir::Value* k1 = top24(e, w[0]);
-  ir::Value* u1 = scaled(e, e.op(Opcode::Add, k1, e.word(1, k1->type())));
-  ir::Value* u2 = scaled(e, top24(e, w[1]));
-  ir::Value* minus_two_log = e.op(Opcode::Mul, e.op(Opcode::Log, u1), e.f32(-2.0, u1->type()));
-  ir::Value* radius = e.op(Opcode::Sqrt, minus_two_log);
-  ir::Value* theta = e.op(Opcode::Mul, u2, e.f32(kTwoPiF32, u2->type()));
-  return Tensor(e.op(Opcode::Mul, radius, e.op(Opcode::Cos, theta)));
+  ir::Value* ln_u1 = log_of_fraction(e, e.op(Opcode::Add, k1, e.word(1, k1->type())));
+  ir::Value* radius = e.op(Opcode::Sqrt, e.op(Opcode::Mul, ln_u1, e.f32(-2.0, ln_u1->type())));
+  return Tensor(e.op(Opcode::Mul, radius, cos_of_turns(e, top24(e, w[1]))));
 }
 
 std::array<Tensor, 4> philox(int64_t seed, const Tensor& c0, const Tensor& c1, const Tensor& c2,

@@ -84,7 +84,8 @@ Tensor randint(int64_t seed, const Tensor& offset, Loc loc = Loc::current());
 Tensor rand(const Tensor& seed, const Tensor& offset, Loc loc = Loc::current());
 Tensor rand(int64_t seed, const Tensor& offset, Loc loc = Loc::current());
 // Standard normal f32 by Box-Muller on the first two words: sqrt(-2 ln u1) cos(2 pi u2) with
-// u1 in (0, 1] and u2 in [0, 1) (docs/language.md gives the exact formula).
+// u1 in (0, 1] and u2 in [0, 1), its log and cos made of exactly rounded operations so that the
+// bits are the same on every backend (docs/language.md gives the exact formula).
 Tensor randn(const Tensor& seed, const Tensor& offset, Loc loc = Loc::current());
 Tensor randn(int64_t seed, const Tensor& offset, Loc loc = Loc::current());
 
