@@ -42,7 +42,9 @@ class Emitter {
 public:
   Emitter(const SourceLoc& loc, const char* op) : loc_(loc), op_(op), b_(detail::builder_at(loc)) {}
 
-  const ir::Type* i32_like(const ir::Value* v) { return b_.ctx().with_element(v->type(), b_.ctx().i32()); }
+  const ir::Type* i32_like(const ir::Value* v) {
+    return b_.ctx().with_element(v->type(), b_.ctx().i32());
+  }
   ir::Value* word(uint32_t bits, const ir::Type* type) {
     return b_.constant_int(type, static_cast<int32_t>(bits));
   }
@@ -193,10 +195,10 @@ ir::Value* log_of_fraction(Emitter& e, ir::Value* m) {
     x = e.select(big, e.op(Opcode::Add, x, e.word(step, it)), x);
   }
   // g = m 2^(24 - x) 2^-24 in [1, 2): each factor a power of two, so exact.
-  ir::Value* up = e.cast(e.op(Opcode::Shl, e.word(1, it), e.op(Opcode::Sub, e.word(24, it), x)),
-                         DType::f32);
-  ir::Value* g = e.op(Opcode::Mul, e.op(Opcode::Mul, e.cast(m, DType::f32), up),
-                      e.f32(0x1p-24, up->type()));
+  ir::Value* up =
+      e.cast(e.op(Opcode::Shl, e.word(1, it), e.op(Opcode::Sub, e.word(24, it), x)), DType::f32);
+  ir::Value* g =
+      e.op(Opcode::Mul, e.op(Opcode::Mul, e.cast(m, DType::f32), up), e.f32(0x1p-24, up->type()));
   ir::Value* halve = e.compare(Opcode::CmpGt, g, e.f32(std::numbers::sqrt2, g->type()));
   g = e.select(halve, e.op(Opcode::Mul, g, e.f32(0.5, g->type())), g);
   x = e.select(halve, e.op(Opcode::Add, x, e.word(1, it)), x);
@@ -219,10 +221,9 @@ ir::Value* cos_of_turns(Emitter& e, ir::Value* k) {
   ir::Value* f = e.op(Opcode::Mul, rest_f, e.f32(0x1p-22, rest_f->type()));
   ir::Value* phi = e.op(Opcode::Mul, f, e.f32(std::numbers::pi / 2, f->type()));
   ir::Value* z = e.op(Opcode::Mul, phi, phi);
-  ir::Value* sin_phi = e.op(Opcode::Mul, phi,
-                            horner(e, z, {1.0 / 362880, -1.0 / 5040, 1.0 / 120, -1.0 / 6, 1.0}));
-  ir::Value* cos_phi =
-      horner(e, z, {-1.0 / 3628800, 1.0 / 40320, -1.0 / 720, 1.0 / 24, -0.5, 1.0});
+  ir::Value* sin_phi =
+      e.op(Opcode::Mul, phi, horner(e, z, {1.0 / 362880, -1.0 / 5040, 1.0 / 120, -1.0 / 6, 1.0}));
+  ir::Value* cos_phi = horner(e, z, {-1.0 / 3628800, 1.0 / 40320, -1.0 / 720, 1.0 / 24, -0.5, 1.0});
   // cos(q pi/2 + phi): cos, -sin, -cos, sin for q mod 4 = 0, 1, 2, 3.
   ir::Value* zero = e.word(0, it);
   ir::Value* odd = e.compare(Opcode::CmpNe, e.op(Opcode::And, q, e.word(1, it)), zero);

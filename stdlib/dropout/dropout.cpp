@@ -15,8 +15,12 @@ using detail::Rows;
 
 constexpr int kMaxBlock = 1024; // columns per program, as the activations
 
-int32_t low_word(uint64_t v) { return int32_t(uint32_t(v)); }
-int32_t high_word(uint64_t v) { return int32_t(uint32_t(v >> 32)); }
+int32_t low_word(uint64_t v) {
+  return int32_t(uint32_t(v));
+}
+int32_t high_word(uint64_t v) {
+  return int32_t(uint32_t(v >> 32));
+}
 
 void check_probability(const OpSite& s, float p) {
   if (!(p >= 0.0f && p <= 1.0f)) // NaN too
@@ -36,10 +40,10 @@ void apply(const OpSite& s, const char* in_arg, const TensorView& in, const char
   int block = detail::block_for(s, r.cols, kMaxBlock, 0);
   if (r.empty())
     return;
-  detail::dropout_kernel().launch(
-      detail::grid_at(s, r.rows, (r.cols + block - 1) / block),
-      detail::launch_options(block, stream), out, in, w.stride, r.stride, r.cols,
-      low_word(o.seed), high_word(o.seed), low_word(o.offset), high_word(o.offset), o.p, block);
+  detail::dropout_kernel().launch(detail::grid_at(s, r.rows, (r.cols + block - 1) / block),
+                                  detail::launch_options(block, stream), out, in, w.stride,
+                                  r.stride, r.cols, low_word(o.seed), high_word(o.seed),
+                                  low_word(o.offset), high_word(o.offset), o.p, block);
 }
 
 } // namespace

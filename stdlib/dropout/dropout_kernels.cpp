@@ -21,7 +21,8 @@ lang::Tensor dropout_mask(const lang::Tensor& seed, const lang::Tensor& offset,
 lang::Tensor dropout(const lang::Tensor& x, const lang::Tensor& seed, const lang::Tensor& offset,
                      const lang::Tensor& p, Loc loc) {
   const SourceLoc at = SourceLoc::from(loc);
-  auto keep = tl::binary(tl::BinaryOp::Sub, tl::scalar(1, DType::f32, loc), p.to(DType::f32, loc), at);
+  auto keep =
+      tl::binary(tl::BinaryOp::Sub, tl::scalar(1, DType::f32, loc), p.to(DType::f32, loc), at);
   auto scale = tl::binary(tl::BinaryOp::Div, tl::scalar(1, DType::f32, loc), keep, at);
   auto scaled = tl::binary(tl::BinaryOp::Mul, x.to(DType::f32, loc), scale, at);
   return tl::where(dropout_mask(seed, offset, p, loc), scaled, 0.0, loc);
@@ -30,8 +31,8 @@ lang::Tensor dropout(const lang::Tensor& x, const lang::Tensor& seed, const lang
 lang::Tensor join_words(const lang::Tensor& lo, const lang::Tensor& hi, Loc loc) {
   const SourceLoc at = SourceLoc::from(loc);
   auto high = tl::binary_scalar(tl::BinaryOp::Shl, hi.to(DType::i64, loc), 32, true, false, at);
-  auto low = tl::binary_scalar(tl::BinaryOp::And, lo.to(DType::i64, loc), 0xffffffffLL, true,
-                               false, at);
+  auto low =
+      tl::binary_scalar(tl::BinaryOp::And, lo.to(DType::i64, loc), 0xffffffffLL, true, false, at);
   return tl::binary(tl::BinaryOp::Or, high, low, at);
 }
 
@@ -48,8 +49,8 @@ const Kernel& dropout_kernel() {
         auto cols = tl::program_id(1) * BLOCK + tl::arange(0, BLOCK);
         auto mask = cols < n;
         // The element's row-major index, whatever the strides: the mask is a function of it.
-        auto offset = dsl::join_words(offset_lo, offset_hi) + row * n.to(DType::i64) +
-                      cols.to(DType::i64);
+        auto offset =
+            dsl::join_words(offset_lo, offset_hi) + row * n.to(DType::i64) + cols.to(DType::i64);
         auto v = tl::load(x + row * x_stride.to(DType::i64) + cols, mask, 0.0);
         tl::store(y + row * y_stride.to(DType::i64) + cols,
                   dsl::dropout(v, dsl::join_words(seed_lo, seed_hi), offset, p), mask);

@@ -57,7 +57,8 @@ TEST(RandomOnTheSimulator, PhiloxGivesRandom123KnownAnswers) {
   const PhiloxWords ctr[] = {{0, 0, 0, 0},
                              {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
                              {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}};
-  const std::array<uint32_t, 2> key[] = {{0, 0}, {0xffffffff, 0xffffffff}, {0xa4093822, 0x299f31d0}};
+  const std::array<uint32_t, 2> key[] = {
+      {0, 0}, {0xffffffff, 0xffffffff}, {0xa4093822, 0x299f31d0}};
   const PhiloxWords want[] = {{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
                               {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
                               {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}};
@@ -80,10 +81,11 @@ std::vector<int32_t> randint4x_on(DeviceKind where, const std::vector<Offset>& o
                                   int64_t seed, bool seed64, int num_warps) {
   const int n = int(offsets.size()), block = 128;
   Buffer<Offset> in(where, offsets);
-  Buffer<int32_t> out(where, std::vector<int32_t>(offsets.size() * 4, where == DeviceKind::sim ? -1 : -2));
+  Buffer<int32_t> out(where,
+                      std::vector<int32_t>(offsets.size() * 4, where == DeviceKind::sim ? -1 : -2));
   randint4x_kernel().launch({(n + block - 1) / block}, on(where, num_warps), out.view(), in.view(),
-                            int32_t(uint64_t(seed)), int32_t(uint64_t(seed) >> 32), n,
-                            int(seed64), block);
+                            int32_t(uint64_t(seed)), int32_t(uint64_t(seed) >> 32), n, int(seed64),
+                            block);
   return out.read();
 }
 
@@ -97,7 +99,8 @@ TEST(RandomOnTheSimulator, Randint4xHasTheCpusBits) {
     off64[i] = int64_t(gen());
   }
   const std::vector<int32_t> cpu32 = randint4x_on(DeviceKind::cpu, off32, -7, false, 4);
-  const std::vector<int32_t> cpu64 = randint4x_on(DeviceKind::cpu, off64, 0x299f31d0a4093822, true, 4);
+  const std::vector<int32_t> cpu64 =
+      randint4x_on(DeviceKind::cpu, off64, 0x299f31d0a4093822, true, 4);
   for (int warps : {1, 4, 8}) {
     SCOPED_TRACE(warps);
     EXPECT_EQ(randint4x_on(DeviceKind::sim, off32, -7, false, warps), cpu32);
@@ -117,7 +120,8 @@ struct Floats {
 Floats random_floats_on(DeviceKind where, int seed, int base, int n) {
   const int block = 256;
   Buffer<int32_t> words(where, std::vector<int32_t>(n, -1));
-  Buffer<float> uniform(where, std::vector<float>(n, NAN)), normal(where, std::vector<float>(n, NAN));
+  Buffer<float> uniform(where, std::vector<float>(n, NAN)),
+      normal(where, std::vector<float>(n, NAN));
   random_floats_kernel().launch({(n + block - 1) / block}, on(where), words.view(), uniform.view(),
                                 normal.view(), seed, base, n, block);
   return {words.read(), uniform.read(), normal.read()};
@@ -130,7 +134,8 @@ TEST(RandomOnTheSimulator, RandintRandAndRandnHaveTheCpusBits) {
   Floats sim = random_floats_on(DeviceKind::sim, 31337, 17, n);
   EXPECT_EQ(sim.words, cpu.words);
   for (int i = 0; i < n; ++i) {
-    ASSERT_EQ(std::bit_cast<uint32_t>(sim.uniform[i]), std::bit_cast<uint32_t>(cpu.uniform[i])) << i;
+    ASSERT_EQ(std::bit_cast<uint32_t>(sim.uniform[i]), std::bit_cast<uint32_t>(cpu.uniform[i]))
+        << i;
     // randn's log and cos are built from exactly rounded operations (dsl/random.cpp): the same
     // bits on both backends, and close to the f64 Box-Muller of the same words.
     ASSERT_EQ(std::bit_cast<uint32_t>(sim.normal[i]), std::bit_cast<uint32_t>(cpu.normal[i]))
@@ -155,7 +160,8 @@ TEST(RandomPtx, NoSpillsOnSm80AndSm90a) {
       auto module = trace_dsl(*c.kernel, c.consts, DType::i32);
       codegen::gpu::CompileOptions opts;
       opts.num_warps = 4;
-      auto out = codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
+      auto out =
+          codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
       SCOPED_TRACE(c.kernel->name() + " " + target);
       EXPECT_TRUE(out.resources.parsed) << out.info_log;
       EXPECT_EQ(out.resources.spill_stores, 0);

@@ -11,7 +11,9 @@ using tessel::testing::expect_error;
 
 namespace {
 
-std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }
+std::string here(int line) {
+  return std::string(__FILE__) + ":" + std::to_string(line);
+}
 
 float g_buffer[64];
 int g_line = 0;
@@ -24,9 +26,10 @@ TEST(RandomErrors, SeedMustBeAScalar) {
   });
   expect_error([&] { k.ir_for(false, g_buffer); },
                [] {
-                 return std::vector<std::string>{here(g_line), "rand",
-                                                 "the seed must be a scalar (an i32 or i64 value), "
-                                                 "got i32[16]; vary the offset per element instead"};
+                 return std::vector<std::string>{
+                     here(g_line), "rand",
+                     "the seed must be a scalar (an i32 or i64 value), "
+                     "got i32[16]; vary the offset per element instead"};
                });
 }
 
@@ -38,8 +41,8 @@ TEST(RandomErrors, SeedMustBeAnInteger) {
   });
   expect_error([&] { k.ir_for(false, g_buffer, 1.5f); },
                [] {
-                 return std::vector<std::string>{here(g_line), "randn",
-                                                 "the seed must be an integer (i32 or i64), got f32"};
+                 return std::vector<std::string>{
+                     here(g_line), "randn", "the seed must be an integer (i32 or i64), got f32"};
                });
 }
 
@@ -67,8 +70,9 @@ TEST(RandomErrors, OffsetMustNotBeAFloat) {
   });
   expect_error([&] { k.ir_for(false, g_buffer, 3); },
                [] {
-                 return std::vector<std::string>{here(g_line), "randint4x",
-                                                 "the offset must be an i32 or i64 tile, got f32[16]"};
+                 return std::vector<std::string>{
+                     here(g_line), "randint4x",
+                     "the offset must be an i32 or i64 tile, got f32[16]"};
                });
 }
 
@@ -82,8 +86,8 @@ TEST(RandomErrors, PhiloxCounterWordsAreI32) {
   });
   expect_error([&] { k.ir_for(false, g_buffer, 3); },
                [] {
-                 return std::vector<std::string>{here(g_line), "philox",
-                                                 "counter word c2 must be an i32 tile, got i64[16]"};
+                 return std::vector<std::string>{
+                     here(g_line), "philox", "counter word c2 must be an i32 tile, got i64[16]"};
                });
 }
 

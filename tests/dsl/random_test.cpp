@@ -62,8 +62,8 @@ TEST(Philox, KnownAnswersOnTheCpu) {
 
 // randint4x of n offsets with `seed`; the words as written by the kernel.
 template <class Offset>
-std::vector<uint32_t> randint4x_on_cpu(const std::vector<Offset>& offsets, int64_t seed, bool seed64,
-                                       int block) {
+std::vector<uint32_t> randint4x_on_cpu(const std::vector<Offset>& offsets, int64_t seed,
+                                       bool seed64, int block) {
   std::vector<uint32_t> out(offsets.size() * 4, 0xDEADBEEF);
   const int n = int(offsets.size());
   randint4x_kernel().launch({(n + block - 1) / block}, on_cpu(),

@@ -24,10 +24,11 @@ struct DropoutOptions {
 };
 
 void dropout(const TensorView& x, const TensorView& y, const DropoutOptions& options = {},
-             Stream* stream = nullptr, std::source_location where = std::source_location::current());
+             Stream* stream = nullptr,
+             std::source_location where = std::source_location::current());
 // dx = dy / (1 - p) where the forward with the same options kept the element, 0 elsewhere.
-void dropout_backward(const TensorView& dy, const TensorView& dx, const DropoutOptions& options = {},
-                      Stream* stream = nullptr,
+void dropout_backward(const TensorView& dy, const TensorView& dx,
+                      const DropoutOptions& options = {}, Stream* stream = nullptr,
                       std::source_location where = std::source_location::current());
 
 // The same dropout as DSL functions, for a kernel that fuses it (an epilogue, a residual add):
@@ -39,8 +40,8 @@ namespace dsl {
 using Loc = std::source_location;
 
 // True where dropout keeps the element: rand(seed, offset) >= p.
-lang::Tensor dropout_mask(const lang::Tensor& seed, const lang::Tensor& offset, const lang::Tensor& p,
-                          Loc loc = Loc::current());
+lang::Tensor dropout_mask(const lang::Tensor& seed, const lang::Tensor& offset,
+                          const lang::Tensor& p, Loc loc = Loc::current());
 // x / (1 - p) where dropout_mask, else 0; in f32 (x is converted).
 lang::Tensor dropout(const lang::Tensor& x, const lang::Tensor& seed, const lang::Tensor& offset,
                      const lang::Tensor& p, Loc loc = Loc::current());
