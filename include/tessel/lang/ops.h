@@ -65,9 +65,10 @@ Tensor umulhi(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 // ---- random numbers (dsl/random.cpp; docs/language.md "Random numbers") -------------------------
 // Philox 4x32-10 (Salmon et al., SC'11) with Triton's (seed, offset) convention: key = (seed lo,
 // seed hi) of `seed` sign-extended to 64 bits, counter = (offset lo, offset hi, 0, 0) per element
-// (an i32 offset is read as unsigned: hi = 0). `seed` is an i32 or i64 scalar (or a C++ integer),
+// (an i32 offset is read as unsigned: hi = 0). `seed` is an integer scalar (or a C++ integer),
 // `offset` an i32 or i64 tile (or scalar); results have offset's shape. The same (seed, offset)
 // gives the same bits on every backend, every launch configuration and every run.
+
 // Philox itself on a whole counter (c0, c1, c2, c3): i32 tiles (or scalars), broadcast together;
 // the four output words as i32 tiles (read them as unsigned). Triton's tl.philox.
 std::array<Tensor, 4> philox(const Tensor& seed, const Tensor& c0, const Tensor& c1,
