@@ -191,6 +191,16 @@ llvm::Value* ScalarSemantics::shift_amount(llvm::Value* y) {
   return b.CreateAnd(y, y->getType()->getIntegerBitWidth() - 1);
 }
 
+// The high half of the unsigned double-width product: zero-extend, multiply, shift. NVPTX selects
+// mul.hi.u32 / mul.hi.u64 for this pattern; x86 a widening mul.
+llvm::Value* ScalarSemantics::unsigned_mul_hi(llvm::Value* x, llvm::Value* y) {
+  llvm::Type* it = x->getType();
+  const unsigned bits = it->getIntegerBitWidth();
+  llvm::Type* wide = b.getIntNTy(2 * bits);
+  llvm::Value* p = b.CreateMul(b.CreateZExt(x, wide), b.CreateZExt(y, wide), "", /*HasNUW=*/true);
+  return b.CreateTrunc(b.CreateLShr(p, bits), it);
+}
+
 llvm::Value* ScalarSemantics::apply_integer(const ir::Op& op, const ir::Type* elem,
                                             std::span<llvm::Value* const> a) {
   const bool is_bool = elem->is_bool();
@@ -215,6 +225,7 @@ llvm::Value* ScalarSemantics::apply_integer(const ir::Op& op, const ir::Type* el
   case Opcode::Not: return b.CreateNot(a[0]);
   case Opcode::Abs: // abs(INT_MIN) = INT_MIN (wraps)
     return b.CreateBinaryIntrinsic(llvm::Intrinsic::abs, a[0], b.getFalse());
+  case Opcode::Umulhi: return unsigned_mul_hi(a[0], a[1]);
   default: break; // the caller routes only integer arithmetic here
   }
   target.unsupported(op, "a float op with integer operands");
@@ -304,7 +315,7 @@ std::optional<ScalarRule> scalar_rule(Opcode op) {
   case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div: case Opcode::Rem:
   case Opcode::Min: case Opcode::Max: case Opcode::And: case Opcode::Or: case Opcode::Xor:
   case Opcode::Shl: case Opcode::Shr: case Opcode::Neg: case Opcode::Not: case Opcode::Abs:
-  case Opcode::Fma: case Opcode::Sigmoid:
+  case Opcode::Fma: case Opcode::Sigmoid: case Opcode::Umulhi:
     return ScalarRule::Arithmetic;
   case Opcode::Exp: case Opcode::Exp2: case Opcode::Log: case Opcode::Log2: case Opcode::Sqrt:
   case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos: case Opcode::Erf: case Opcode::Tanh:

@@ -10,7 +10,8 @@
 // The rules (docs/architecture.md, "Scalar semantics", lists them with their edge cases):
 //  * Integers are two's complement and wrap. div/rem truncate (C); x / 0 = x, x % 0 = 0,
 //    INT_MIN / -1 = INT_MIN, INT_MIN % -1 = 0 (the divisor is replaced by 1, never a trap or
-//    poison). Shift amounts are taken modulo the bit width; shr is arithmetic.
+//    poison). Shift amounts are taken modulo the bit width; shr is arithmetic. umulhi reads its
+//    operands as unsigned (the high half of the double-width product).
 //  * i1 is ordered false < true: comparisons, min and max on i1 are unsigned (as pointers are).
 //  * Floats: IEEE round to nearest even; f16/bf16 in f32, rounded back after each op. min/max
 //    return the other operand for one NaN and -0 / +0 for min / max of zeros of both signs.
@@ -72,6 +73,7 @@ private:
   llvm::Value* float_min_max(ir::Opcode op, llvm::Value* x, llvm::Value* y);
   llvm::Value* safe_divisor(llvm::Value* x, llvm::Value* y);
   llvm::Value* shift_amount(llvm::Value* y);
+  llvm::Value* unsigned_mul_hi(llvm::Value* x, llvm::Value* y);
   llvm::Value* f64_to_f32_round_to_odd(llvm::Value* d);
 
   llvm::IRBuilder<>& b;

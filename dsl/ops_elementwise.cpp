@@ -287,6 +287,22 @@ TESSEL_MATH(floor, Floor)
 TESSEL_MATH(ceil, Ceil)
 #undef TESSEL_MATH
 
+Tensor umulhi(const Tensor& x, const Tensor& y, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  ir::Value* a = x.value(loc);
+  ir::Value* c = y.value(loc);
+  for (ir::Value* v : {a, c})
+    if (v->type()->is_pointer_like() || !v->type()->is_integer() || v->type()->is_bool())
+      fail(loc, "umulhi",
+           "needs integer operands (i8 to i64), got " + type_str(a->type()) + " and " +
+               type_str(c->type()));
+  DType t = detail::promote(x.dtype(), y.dtype());
+  Shape shape = broadcast_shapes(a->type()->dims(), c->type()->dims(), loc, "umulhi");
+  a = broadcast_to_shape(convert(a, t, loc), shape, loc, "umulhi");
+  c = broadcast_to_shape(convert(c, t, loc), shape, loc, "umulhi");
+  return Tensor(builder_at(loc).value(Opcode::Umulhi, {a, c}, a->type()));
+}
+
 Tensor abs(const Tensor& x, Loc l) {
   return unary(Opcode::Abs, "abs", x, SourceLoc::from(l), /*float_only=*/false);
 }

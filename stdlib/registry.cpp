@@ -155,6 +155,12 @@ void register_rotary() {
       &detail::rotary_kernel, signature(5, 13, 1, {0, 0, 0, 64}));
 }
 
+// y, x; y_stride, x_stride, n, seed_lo, seed_hi, offset_lo, offset_hi; p; BLOCK.
+void register_dropout() {
+  add("dropout", "op dropout (and dropout_backward): Philox mask, x / (1 - p) where kept",
+      &detail::dropout_kernel, signature(2, 7, 1, {kBlock}));
+}
+
 void register_reduce() {
   // indices (i64), x; x_stride, n; BLOCK.
   Signature s = signature(2, 2, 0, {kBlock});
@@ -175,6 +181,7 @@ void register_kernels() {
     register_elementwise();
     register_loss();
     register_rotary();
+    register_dropout(); // before argmax: the tools' tests list argmax last
     register_reduce();
   });
 }

@@ -70,6 +70,11 @@ inline constexpr int kCrossEntropyReduceBlock = 1024;
 const Kernel& rotary_kernel();
 
 
+// Params: y, x, y_stride, x_stride, n, seed_lo, seed_hi, offset_lo, offset_hi, p, BLOCK. Grid:
+// (rows, column blocks).
+const Kernel& dropout_kernel();
+
+
 // Params: indices, x, x_stride, n, BLOCK. One program per row, looping over column blocks.
 const Kernel& argmax_kernel();
 inline constexpr int kArgmaxMaxBlock = 4096;

@@ -233,6 +233,11 @@ const std::vector<Row>& table() {
     {"abs i32", [](T a, T, T) { return tl::abs(a); }, {i32}, i32, {{kI32Min, kI32Min}, {-5, 5}, {0, 0}}},
     {"neg i32", [](T a, T, T) { return -a; }, {i32}, i32, {{kI32Min, kI32Min}, {5, -5}}},
     {"min i32", [](T a, T b, T) { return tl::minimum(a, b); }, {i32, i32}, i32, {{-1, 1, -1}, {kI32Min, kI32Max, kI32Min}}},
+    // umulhi: the high half of the unsigned double-width product (the operands' bits as unsigned).
+    {"umulhi i32", [](T a, T b, T) { return tl::umulhi(a, b); }, {i32, i32}, i32,
+     {{-1, -1, -2}, {65536, 65536, 1}, {kI32Min, 2, 1}, {-1, 2, 1}, {kI32Max, kI32Max, 1073741823}, {-766435501, 1, 0}, {0, -1, 0}}},
+    {"umulhi i64", [](T a, T b, T) { return tl::umulhi(a, b); }, {i64, i64}, i64, {{-1, -1, -2}, {kI64Min, 2, 1}, {4294967296.0, 4294967296.0, 1}, {-1, 3, 2}}},
+    {"umulhi i8", [](T a, T b, T) { return tl::umulhi(a, b); }, {i8, i8}, i8, {{-1, -1, -2}, {16, 16, 1}, {-128, 2, 1}}},
     // float -> int truncates and saturates; NaN -> 0.
     {"cast f32->i32", [](T a, T, T) { return a.to(tl::i32); }, {f32}, i32,
      {{2.9, 2}, {-2.9, -2}, {kNaN, 0}, {kInf, kI32Max}, {-kInf, kI32Min}, {3e9, kI32Max}, {-3e9, kI32Min}, {-0.0, 0}}},

@@ -10,7 +10,8 @@
 //  * Elementwise ops take operands of one shape (the DSL inserts broadcasts) and apply per element.
 //  * Integers are signed two's complement (i1: false < true). `div` truncates, `rem` has the sign of
 //    the dividend (C); x / 0 and INT_MIN / -1 give a value fixed by codegen/scalar_semantics.h (never
-//    a trap), as do shifts by >= the width. `shr` is arithmetic. Overflow wraps.
+//    a trap), as do shifts by >= the width. `shr` is arithmetic. Overflow wraps. `umulhi` is the
+//    high half of the double-width product of its operands' bits read as unsigned integers.
 //  * Floats are IEEE-754 with round-to-nearest-even; f16 and bf16 arithmetic is performed in f32 and
 //    rounded back to the element type after each op. `min`/`max` on floats return the other operand
 //    when one is NaN. `cmp_ne` is true for NaN operands; the other comparisons are false for NaN.

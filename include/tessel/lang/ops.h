@@ -5,6 +5,7 @@
 
 #include "tessel/lang/tensor.h"
 
+#include <array>
 #include <functional>
 #include <source_location>
 
@@ -57,6 +58,37 @@ Tensor tanh(const Tensor& x, Loc loc = Loc::current());
 Tensor sigmoid(const Tensor& x, Loc loc = Loc::current());
 Tensor floor(const Tensor& x, Loc loc = Loc::current());
 Tensor ceil(const Tensor& x, Loc loc = Loc::current());
+// The high half of the double-width product of a and b read as unsigned integers (Triton's
+// umulhi; PTX mul.hi.u32). Integer operands (i8 to i64), promoted and broadcast like `*`.
+Tensor umulhi(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
+
+// ---- random numbers (dsl/random.cpp; docs/language.md "Random numbers") -------------------------
+// Philox 4x32-10 (Salmon et al., SC'11) with Triton's (seed, offset) convention: key = (seed lo,
+// seed hi) of `seed` sign-extended to 64 bits, counter = (offset lo, offset hi, 0, 0) per element
+// (an i32 offset is read as unsigned: hi = 0). `seed` is an integer scalar (or a C++ integer),
+// `offset` an i32 or i64 tile (or scalar); results have offset's shape. The same (seed, offset)
+// gives the same bits on every backend, every launch configuration and every run.
+
+// Philox itself on a whole counter (c0, c1, c2, c3): i32 tiles (or scalars), broadcast together;
+// the four output words as i32 tiles (read them as unsigned). Triton's tl.philox.
+std::array<Tensor, 4> philox(const Tensor& seed, const Tensor& c0, const Tensor& c1,
+                             const Tensor& c2, const Tensor& c3, Loc loc = Loc::current());
+std::array<Tensor, 4> philox(int64_t seed, const Tensor& c0, const Tensor& c1, const Tensor& c2,
+                             const Tensor& c3, Loc loc = Loc::current());
+// philox(seed, offset lo, offset hi, 0, 0).
+std::array<Tensor, 4> randint4x(const Tensor& seed, const Tensor& offset, Loc loc = Loc::current());
+std::array<Tensor, 4> randint4x(int64_t seed, const Tensor& offset, Loc loc = Loc::current());
+// The first word of randint4x.
+Tensor randint(const Tensor& seed, const Tensor& offset, Loc loc = Loc::current());
+Tensor randint(int64_t seed, const Tensor& offset, Loc loc = Loc::current());
+// Uniform f32 in [0, 1): the top 24 bits of randint as a multiple of 2^-24 (exact, never 1).
+Tensor rand(const Tensor& seed, const Tensor& offset, Loc loc = Loc::current());
+Tensor rand(int64_t seed, const Tensor& offset, Loc loc = Loc::current());
+// Standard normal f32 by Box-Muller on the first two words: sqrt(-2 ln u1) cos(2 pi u2) with
+// u1 in (0, 1] and u2 in [0, 1), its log and cos made of exactly rounded operations so that the
+// bits are the same on every backend (docs/language.md gives the exact formula).
+Tensor randn(const Tensor& seed, const Tensor& offset, Loc loc = Loc::current());
+Tensor randn(int64_t seed, const Tensor& offset, Loc loc = Loc::current());
 
 // ---- memory -------------------------------------------------------------------------------------
 // Loads the elements `ptr` points at. Where `mask` is false nothing is read and the element is
