@@ -131,7 +131,12 @@ Vals Lowering::ldmatrix_load(const ir::Op& op, const LdMatrix& plan, llvm::Value
   const ir::Value* res = op.result();
   llvm::Type* mt = mem_type(res->type()->element());
   llvm::Type* pair = llvm::FixedVectorType::get(mt, 2);
-  llvm::Function* fn = llvm::Intrinsic::getDeclaration(&module, ldmatrix_id(plan.num, plan.trans));
+  // The intrinsic is overloaded on its pointer's address space in some LLVM versions.
+  const llvm::Intrinsic::ID id = ldmatrix_id(plan.num, plan.trans);
+  llvm::Type* ptr_type = base->getType();
+  llvm::Function* fn = llvm::Intrinsic::isOverloaded(id)
+                           ? llvm::Intrinsic::getDeclaration(&module, id, {ptr_type})
+                           : llvm::Intrinsic::getDeclaration(&module, id);
   const int32_t regs = layout(res).in_size(InDim::Register);
   Vals out(regs);
   for (int32_t q = 0; q < plan.address.in_size(InDim::Register); ++q) {
