@@ -67,6 +67,9 @@ std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Tar
     // assign-layouts inserts one convert_layout per use; cse merges those of one value to the
     // same layout, so each conversion (a shared-memory round trip) is emitted once.
     pm.add(codegen::cse_pass());
+  } else {
+    // Laid out elsewhere (tessel-opt --passes=assign-layouts): dots not prepared yet are now.
+    add_gpu_pass(pm, "prepare-dot-operands", target, num_warps);
   }
   add_gpu_pass(pm, "allocate-shared", target, num_warps);
   pm.run(*copy);

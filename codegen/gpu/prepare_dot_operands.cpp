@@ -17,6 +17,7 @@
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_layout.h"
 #include "codegen/gpu/mma_select.h"
+#include "codegen/gpu/swizzle.h"
 
 #include "tessel/error.h"
 
@@ -27,6 +28,34 @@ namespace {
 using ir::Opcode;
 
 int elem_bytes(const ir::Type* t) { return std::max(1u, t->element_bits() / 8); }
+
+// The #shared layout of a row-major buffer whose element i lives at `s.apply(i)`: bit b of a
+// buffer position p names the element s.apply(1 << b) (the swizzle is a linear involution).
+LinearLayout shared_of_swizzle(const std::vector<int32_t>& shape, const detail::Swizzle& s) {
+  std::array<std::vector<LinearLayout::Basis>, kNumInDims> bases;
+  const int64_t numel = int64_t(shape[0]) * shape[1];
+  for (int64_t bit = 1; bit < numel; bit *= 2) {
+    const int64_t i = s.apply(bit);
+    bases[0].push_back({static_cast<int32_t>(i / shape[1]), static_cast<int32_t>(i % shape[1])});
+  }
+  return LinearLayout(std::move(bases), shape);
+}
+
+// The buffer layout of an operand written from registers in `from` and read in `to`: for 16-bit
+// elements (read with ldmatrix) the chunk swizzle of mma_shared_layout; for others (plain loads
+// of 4 bytes or less, whose lanes walk the buffer differently: tf32 B reads 4 rows of 8 words)
+// the swizzle the conversion search of swizzle.h finds conflict-free for both sides.
+LinearLayout operand_shared_layout(const LinearLayout& from, const LinearLayout& to, int eb,
+                                   int contiguous) {
+  const std::vector<int32_t>& shape = from.out_shape();
+  if (eb == 2)
+    return mma_shared_layout(shape, contiguous, eb);
+  detail::AccessSide write{&from, detail::access_vector(from, eb), /*store=*/true,
+                           /*owners_only=*/true};
+  detail::AccessSide read{&to, detail::access_vector(to, eb), /*store=*/false,
+                          /*owners_only=*/false};
+  return shared_of_swizzle(shape, detail::choose_swizzle(write, read, int64_t(shape[0]) * shape[1], eb));
+}
 
 // The dimension a register layout's threads hold consecutive elements along (the last on ties).
 int contiguous_dim(const LinearLayout& l) {
@@ -46,6 +75,9 @@ public:
         dots.push_back(&op);
     });
     for (ir::Op* dot : dots) {
+      const ir::LayoutAttr* have = dot->result()->type()->layout();
+      if (have && have->kind() == ir::LayoutKind::Mma)
+        continue; // prepared already
       std::optional<MmaInstr> instr = select_mma(*dot, target_);
       if (!instr) {
         ++stats_["fma"];
@@ -69,8 +101,8 @@ private:
       staged[i] = retype_pipelined(dot, v, want);
       if (staged[i])
         continue;
-      const LinearLayout shared =
-          mma_shared_layout(shape_of(v), contiguous_dim(layout_of(v)), elem_bytes(v->type()));
+      const LinearLayout shared = operand_shared_layout(layout_of(v), want, elem_bytes(v->type()),
+                                                        contiguous_dim(layout_of(v)));
       ir::Value* buffer = insert(dot, Opcode::LocalAlloc, {}, with(v, shared, ir::LayoutKind::Shared),
                                  {ir::Attr::of_int(-1)});
       stores.emplace_back(buffer, v);

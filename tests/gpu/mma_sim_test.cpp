@@ -195,7 +195,7 @@ const Case kCases[] = {
     {DType::bf16, false, 16, 8, 16, 1},   {DType::bf16, false, 64, 64, 32, 4},
     {DType::bf16, false, 128, 64, 16, 8}, {DType::f16, true, 16, 8, 16, 1},
     {DType::f16, true, 64, 64, 32, 4},    {DType::f32, false, 16, 8, 8, 1},
-    {DType::f32, false, 64, 64, 32, 4},   {DType::i8, false, 16, 8, 32, 1},
+    {DType::f32, false, 64, 64, 32, 4},   {DType::i8, false, 32, 32, 32, 2},
     {DType::i8, false, 64, 64, 64, 4},
 };
 
