@@ -100,7 +100,7 @@ void Lowering::lower_local_store(const ir::Op& op) {
       store_shared(mt, base, coordinate(offsets, r, 0), run);
     }
   });
-  AccessSide side{&offsets, vec, /*store=*/true, /*owners_only=*/true};
+  AccessSide side{&offsets, vec, /*store=*/true, /*owners_only=*/true, /*ignore_warp=*/{}};
   record_accesses(side, Swizzle{}, eb, "local_store " + v->type()->element()->str());
 }
 
@@ -122,7 +122,7 @@ void Lowering::lower_local_load(const ir::Op& op) {
   for (int32_t r = 0; r < offsets.in_size(InDim::Register); r += vec)
     for (llvm::Value* x : load_shared(mt, base, coordinate(offsets, r, 0), vec))
       out.push_back(from_mem(x, elem));
-  AccessSide side{&offsets, vec, /*store=*/false, /*owners_only=*/false};
+  AccessSide side{&offsets, vec, /*store=*/false, /*owners_only=*/false, /*ignore_warp=*/{}};
   record_accesses(side, Swizzle{}, eb, "local_load " + res->type()->element()->str());
   set_vals(res, std::move(out));
 }

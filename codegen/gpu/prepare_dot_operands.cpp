@@ -13,7 +13,8 @@
 //   - an operand that already comes from a `local_load` used only by this dot (the pipeliner's
 //     form: a ring buffer filled by async copies) is not staged again: that local_load's result
 //     is retyped to `#dot_op` and its buffer to the swizzled `#shared` layout.
-// Dots left on the FMA loop are untouched. Statistics: mma, fma, staged, retyped.
+//   - an accumulator carried by a for loop (`acc = dot(a, b, acc)`) is carried in #mma itself.
+// Dots left on the FMA loop are untouched. Statistics: mma, fma, staged, retyped, carried.
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_layout.h"
 #include "codegen/gpu/mma_select.h"
@@ -51,9 +52,9 @@ LinearLayout operand_shared_layout(const LinearLayout& from, const LinearLayout&
   if (eb == 2)
     return mma_shared_layout(shape, contiguous, eb);
   detail::AccessSide write{&from, detail::access_vector(from, eb), /*store=*/true,
-                           /*owners_only=*/true};
+                           /*owners_only=*/true, /*ignore_warp=*/{}};
   detail::AccessSide read{&to, detail::access_vector(to, eb), /*store=*/false,
-                          /*owners_only=*/false};
+                          /*owners_only=*/false, /*ignore_warp=*/{}};
   return shared_of_swizzle(shape, detail::choose_swizzle(write, read, int64_t(shape[0]) * shape[1], eb));
 }
 
@@ -127,6 +128,50 @@ private:
       if (staged[i]->defining_op()->opcode() == Opcode::LocalLoad)
         dot.set_operand(i, staged[i]);
     set_accumulator(dot, mma_acc_layout(info, m, n, warps, num_warps_));
+    carry_in_mma(dot);
+  }
+
+  // `acc = dot(a, b, acc)` in a loop: the carried accumulator itself takes the #mma layout (its
+  // initial value converted before the loop, its final value after it), so that the conversions
+  // set_accumulator made around the dot (two shared-memory round trips per iteration) go away and
+  // the accumulator stays in registers across the K loop.
+  void carry_in_mma(ir::Op& dot) {
+    ir::Op* in = dot.operand(2)->defining_op();
+    if (!in || in->opcode() != Opcode::ConvertLayout)
+      return;
+    ir::Value* arg = in->operand(0);
+    ir::Op* loop = arg->is_block_arg() ? arg->owner_block()->parent_op() : nullptr;
+    if (!loop || loop->opcode() != Opcode::For || arg->index() == 0 || uses(arg) != 1)
+      return;
+    const size_t j = arg->index() - 1; // carried value j: operand 3 + j, result j, yield operand j
+    ir::Op* yield = loop->region(0).terminator();
+    ir::Value* back = yield->operand(j);
+    ir::Op* back_op = back->defining_op();
+    if (!back_op || back_op->opcode() != Opcode::ConvertLayout || back_op->operand(0) != dot.result())
+      return;
+    const ir::Type* mma = dot.result()->type();
+    arg->set_type(mma);
+    dot.set_operand(2, arg);
+    in->parent_block()->erase(in);
+    yield->set_operand(j, dot.result());
+    if (uses(back) == 0)
+      back_op->parent_block()->erase(back_op);
+    ir::Value* init = loop->operand(3 + j);
+    const ir::Op* init_def = init->defining_op();
+    if (init_def && init_def->opcode() == Opcode::Constant)
+      loop->set_operand(3 + j, insert(*loop, Opcode::Constant, {}, mma, init_def->attrs()));
+    else
+      loop->set_operand(3 + j, insert(*loop, Opcode::ConvertLayout, {init}, mma, {}));
+    ir::Value* result = loop->result(j);
+    const ir::Type* old = result->type();
+    result->set_type(mma);
+    auto out = std::make_unique<ir::Op>(Opcode::ConvertLayout, std::vector<ir::Value*>{result},
+                                        std::span<const ir::Type* const>(&old, 1),
+                                        std::vector<ir::Attr>{}, loop->loc);
+    ir::replace_all_uses(f_.body, result, out->result());
+    ir::Block* block = loop->parent_block();
+    block->insert(std::next(block->find(loop)), std::move(out));
+    ++stats_["carried"];
   }
 
   // The accumulator converted to `acc` before the dot, the result back after it.
