@@ -6,6 +6,9 @@
 #include "codegen/gpu/mma_select.h"
 
 #include "codegen/gpu/layout_assignment.h"
+#include "tessel/ir/parser.h"
+#include "tessel/ir/printer.h"
+#include "tessel/ir/verifier.h"
 
 #include <gtest/gtest.h>
 
@@ -216,6 +219,83 @@ TEST(MmaShared, LdmatrixPlans) {
   const MmaInfo& tf32 = mma_info(MmaInstr::TF32_F32);
   const LinearLayout at = mma_operand_layout(tf32, 0, {64, 32}, w, 4);
   EXPECT_EQ(plan_ldmatrix(buffer_offsets(at, mma_shared_layout({64, 32}, 1, 4))).num, 0);
+}
+
+
+// ---- the IR's #mma, #dot_op and #shared layouts ------------------------------------------------
+
+// tessel-opt --target sm_80 --num-warps 4 --passes=assign-layouts,prepare-dot-operands,
+// allocate-shared on tests/gpu/prepare_dot_operands_f16.tir.
+const char* kPrepared = R"(kernel @dot_f16(%arg0: ptr<f32> {div = 16}, %arg1: ptr<f16> {div = 16}, %arg2: ptr<f16> {div = 16}) shared(4096) {
+  %0 = arange {start = 0, end = 32} : tensor<32xi32, #blocked<register=[1,2], lane=[4,8,16,0,0], warp=[0,0]>>
+  %1 = convert_layout %0 {scratch_offset = 0, scratch_bytes = 128} : tensor<32xi32, #blocked<register=[16], lane=[0,0,0,1,2], warp=[4,8]>>
+  %2 = expand_dims %1 {axis = 1} : tensor<32x1xi32, #blocked<register=[[16,0]], lane=[[0,0],[0,0],[0,0],[1,0],[2,0]], warp=[[4,0],[8,0]]>>
+  %3 = expand_dims %0 {axis = 0} : tensor<1x32xi32, #blocked<register=[[0,1],[0,2]], lane=[[0,4],[0,8],[0,16],[0,0],[0,0]], warp=[[0,0],[0,0]]>>
+  %4 = constant {value = 32} : tensor<32x1xi32, #blocked<register=[[16,0]], lane=[[0,0],[0,0],[0,0],[1,0],[2,0]], warp=[[4,0],[8,0]]>>
+  %5 = mul %2, %4 : tensor<32x1xi32, #blocked<register=[[16,0]], lane=[[0,0],[0,0],[0,0],[1,0],[2,0]], warp=[[4,0],[8,0]]>>
+  %6 = broadcast %5 : tensor<32x32xi32, #blocked<register=[[0,1],[0,2],[16,0]], lane=[[0,4],[0,8],[0,16],[1,0],[2,0]], warp=[[4,0],[8,0]]>>
+  %7 = broadcast %3 : tensor<32x32xi32, #blocked<register=[[0,1],[0,2],[16,0]], lane=[[0,4],[0,8],[0,16],[1,0],[2,0]], warp=[[4,0],[8,0]]>>
+  %8 = add %6, %7 : tensor<32x32xi32, #blocked<register=[[0,1],[0,2],[16,0]], lane=[[0,4],[0,8],[0,16],[1,0],[2,0]], warp=[[4,0],[8,0]]>>
+  %9 = splat %arg1 : tensor<32x32xptr<f16>, #blocked<register=[[0,1],[0,2],[0,4]], lane=[[0,8],[0,16],[1,0],[2,0],[4,0]], warp=[[8,0],[16,0]]>>
+  %10 = convert_layout %8 {scratch_offset = 0, scratch_bytes = 4096} : tensor<32x32xi32, #blocked<register=[[0,1],[0,2],[0,4]], lane=[[0,8],[0,16],[1,0],[2,0],[4,0]], warp=[[8,0],[16,0]]>>
+  %11 = addptr %9, %10 : tensor<32x32xptr<f16>, #blocked<register=[[0,1],[0,2],[0,4]], lane=[[0,8],[0,16],[1,0],[2,0],[4,0]], warp=[[8,0],[16,0]]>>
+  %12 = load %11 : tensor<32x32xf16, #blocked<register=[[0,1],[0,2],[0,4]], lane=[[0,8],[0,16],[1,0],[2,0],[4,0]], warp=[[8,0],[16,0]]>>
+  %13 = splat %arg2 : tensor<32x32xptr<f16>, #blocked<register=[[0,1],[0,2],[0,4]], lane=[[0,8],[0,16],[1,0],[2,0],[4,0]], warp=[[8,0],[16,0]]>>
+  %14 = convert_layout %8 {scratch_offset = 0, scratch_bytes = 4096} : tensor<32x32xi32, #blocked<register=[[0,1],[0,2],[0,4]], lane=[[0,8],[0,16],[1,0],[2,0],[4,0]], warp=[[8,0],[16,0]]>>
+  %15 = addptr %13, %14 : tensor<32x32xptr<f16>, #blocked<register=[[0,1],[0,2],[0,4]], lane=[[0,8],[0,16],[1,0],[2,0],[4,0]], warp=[[8,0],[16,0]]>>
+  %16 = load %15 : tensor<32x32xf16, #blocked<register=[[0,1],[0,2],[0,4]], lane=[[0,8],[0,16],[1,0],[2,0],[4,0]], warp=[[8,0],[16,0]]>>
+  %17 = constant {value = 0.0} : tensor<32x32xf32, #blocked<register=[[0,1],[0,2],[16,0]], lane=[[0,4],[0,8],[0,16],[1,0],[2,0]], warp=[[4,0],[8,0]]>>
+  %18 = local_alloc {offset = 0} : tensor<32x32xf16, #shared<register=[[0,1],[0,2],[0,4],[0,8],[0,16],[1,0],[2,8],[4,16],[8,0],[16,0]]>>
+  %19 = local_alloc {offset = 2048} : tensor<32x32xf16, #shared<register=[[0,1],[0,2],[0,4],[0,8],[0,16],[1,0],[2,8],[4,16],[8,0],[16,0]]>>
+  barrier
+  local_store %18, %12
+  local_store %19, %16
+  barrier
+  %20 = local_load %18 : tensor<32x32xf16, #dot_op<register=[[0,1],[8,0],[0,8],[0,16]], lane=[[0,2],[0,4],[1,0],[2,0],[4,0]], warp=[[16,0],[0,0]]>>
+  %21 = local_load %19 : tensor<32x32xf16, #dot_op<register=[[1,0],[8,0],[16,0],[0,8]], lane=[[2,0],[4,0],[0,1],[0,2],[0,4]], warp=[[0,0],[0,16]]>>
+  %22 = constant {value = 0.0} : tensor<32x32xf32, #mma<register=[[0,1],[8,0],[0,8]], lane=[[0,2],[0,4],[1,0],[2,0],[4,0]], warp=[[16,0],[0,16]]>>
+  %23 = dot %20, %21, %22 : tensor<32x32xf32, #mma<register=[[0,1],[8,0],[0,8]], lane=[[0,2],[0,4],[1,0],[2,0],[4,0]], warp=[[16,0],[0,16]]>>
+  %24 = convert_layout %23 {scratch_offset = 0, scratch_bytes = 4096} : tensor<32x32xf32, #blocked<register=[[0,1],[0,2],[16,0]], lane=[[0,4],[0,8],[0,16],[1,0],[2,0]], warp=[[4,0],[8,0]]>>
+  %25 = splat %arg0 : tensor<32x32xptr<f32>, #blocked<register=[[0,1],[0,2],[16,0]], lane=[[0,4],[0,8],[0,16],[1,0],[2,0]], warp=[[4,0],[8,0]]>>
+  %26 = addptr %25, %8 : tensor<32x32xptr<f32>, #blocked<register=[[0,1],[0,2],[16,0]], lane=[[0,4],[0,8],[0,16],[1,0],[2,0]], warp=[[4,0],[8,0]]>>
+  store %26, %24
+  return
+}
+)";
+
+TEST(MmaIr, PreparedKernelRoundTripsAndVerifies) {
+  auto m = ir::parse_module(kPrepared, "prepared.tir");
+  EXPECT_EQ(ir::print(*m), kPrepared);
+  EXPECT_FALSE(ir::verify(*m).has_value());
+  // The layouts in the types are the ones mma_layout.h computes.
+  const MmaInfo& f16 = mma_info(MmaInstr::F16_F32);
+  bool found = false;
+  ir::walk(m->functions.front()->body, [&](const ir::Op& op) {
+    if (op.opcode() != ir::Opcode::Dot)
+      return;
+    found = true;
+    const auto* t = op.result()->type();
+    EXPECT_EQ(t->layout()->kind(), ir::LayoutKind::Mma);
+    EXPECT_EQ(from_attr(*t->layout(), t->dims()), mma_acc_layout(f16, 32, 32, {2, 2}, 4));
+    EXPECT_EQ(op.operand(0)->type()->layout()->kind(), ir::LayoutKind::DotOperand);
+    EXPECT_EQ(from_attr(*op.operand(0)->type()->layout(), op.operand(0)->type()->dims()),
+              mma_operand_layout(f16, 0, {32, 32}, {2, 2}, 4));
+  });
+  EXPECT_TRUE(found);
+}
+
+// A dot's result must carry its accumulator's type, #mma included.
+TEST(MmaIr, DotResultLayoutMustBeTheAccumulators) {
+  std::string text = kPrepared;
+  const std::string dot_line = "%23 = dot %20, %21, %22 : tensor<32x32xf32, #mma<";
+  const size_t at = text.find(dot_line);
+  ASSERT_NE(at, std::string::npos);
+  text.replace(text.find("#mma<", at), 4, "#linear");
+  auto m = ir::parse_module(text, "bad.tir");
+  auto error = ir::verify(*m);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_NE(error->message.find("result must have the accumulator's type"), std::string::npos)
+      << error->message;
 }
 
 } // namespace
