@@ -207,5 +207,27 @@ INSTANTIATE_TEST_SUITE_P(Tiles, MmaSim,
                                   case_name(std::get<1>(info.param));
                          });
 
+// The matmul sample (a K loop carrying the accumulator) for sm_80 and sm_90a through nvJitLink:
+// mma.sync in the loop, ldmatrix for f16 operands, no spills, no local memory. (With its default
+// BK = 8 an f16 matmul is below one m16n8k16 and stays on FMA, as documented; BK = 32 here.)
+TEST(MmaPtx, MatmulSampleRunsOnTensorCores) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  for (const char* target : {"sm_80", "sm_90a"})
+    for (const std::vector<std::string>& defines :
+         {std::vector<std::string>{}, std::vector<std::string>{"DTYPE=f16", "BK=32"}}) {
+      SCOPED_TRACE(fmt::format("{} {}", target, fmt::join(defines, " ")));
+      CompiledKernel k = testing::compile_sample("matmul", target, defines);
+      EXPECT_TRUE(k.resources.parsed) << k.info_log;
+      EXPECT_EQ(k.resources.spill_stores, 0);
+      PtxStats s = ptx_stats(k.ptx);
+      EXPECT_EQ(s.get("local"), 0);
+      EXPECT_GT(s.get("mma"), 0);
+      EXPECT_EQ(s.get("fma"), 0) << "the dot should not fall back to FMA";
+      if (!defines.empty()) {
+        EXPECT_GT(s.get("ldmatrix"), 0);
+      }
+    }
+}
+
 } // namespace
 } // namespace tessel::codegen::gpu
