@@ -207,6 +207,82 @@ INSTANTIATE_TEST_SUITE_P(Tiles, MmaSim,
                                   case_name(std::get<1>(info.param));
                          });
 
+// A K loop carrying the accumulator (in #mma across iterations), masked ragged edges: f16
+// operands of an M x K and K x N matrix, BM x BN x BK tiles, one program per output tile.
+const Kernel& looped_f16() {
+  static const Kernel k = tl::kernel(
+      "mma_looped", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::Int M, tl::Int N, tl::Int K,
+                       tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK) {
+        auto rm = tl::program_id(0) * BM + tl::arange(0, BM);
+        auto rn = tl::program_id(1) * BN + tl::arange(0, BN);
+        auto rk = tl::arange(0, BK);
+        auto row = tl::expand_dims(rm, 1);
+        auto col = tl::expand_dims(rn, 0);
+        auto acc = tl::zeros({BM, BN}, tl::f32);
+        tl::for_range(0, K, BK, [&](tl::Int k) {
+          auto ka = tl::expand_dims(k + rk, 0);
+          auto kb = tl::expand_dims(k + rk, 1);
+          auto x = tl::load(a + row * K + ka, (row < M) & (ka < K), 0.0);
+          auto y = tl::load(b + kb * N + col, (kb < K) & (col < N), 0.0);
+          acc = tl::dot(x, y, acc);
+        });
+        tl::store(c + row * N + col, acc, (row < M) & (col < N));
+      });
+  return k;
+}
+
+TEST(MmaSimLoop, RaggedF16MatmulWithACarriedAccumulator) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const int m = 50, n = 40, k = 88, bm = 32, bn = 32, bk = 32, warps = 4; // 3 K steps, last partial
+  std::vector<lang::ParamBinding> bind(9);
+  bind[0].dtype = DType::f32;
+  bind[1].dtype = bind[2].dtype = DType::f16;
+  for (int i = 0; i < 3; ++i)
+    bind[i].divisibility = 16;
+  for (int i = 3; i < 6; ++i)
+    bind[i].divisibility = 1; // 50, 40, 88: not multiples of 16
+  for (auto [i, v] : {std::pair{6, bm}, {7, bn}, {8, bk}})
+    bind[i].const_int = v;
+  auto module = lang::trace(looped_f16().def(), bind);
+  ir::PassManager pm(/*verify_each=*/true);
+  codegen::add_default_pipeline(pm);
+  pm.run(*module);
+  CompileOptions options;
+  options.num_warps = warps;
+  CompiledKernel ck = compile(*module->functions.front(), parse_target("sm_80"), options);
+  EXPECT_EQ(ck.resources.spill_stores, 0);
+  EXPECT_GT(ptx_stats(ck.ptx).get("ldmatrix"), 0);
+
+  const auto a = values(DType::f16, size_t(m) * k, 3), b = values(DType::f16, size_t(k) * n, 4);
+  sim::Device dev;
+  auto upload = [&](const std::vector<uint8_t>& bytes) {
+    auto p = dev.malloc(bytes.size() + 16);
+    EXPECT_TRUE(p.ok());
+    EXPECT_TRUE(dev.memcpy_to_device(*p, bytes.data(), bytes.size()).ok());
+    return *p;
+  };
+  const uint64_t da = upload(encode(DType::f16, a)), db = upload(encode(DType::f16, b));
+  const uint64_t dc = upload(std::vector<uint8_t>(size_t(m) * n * 4, 0xff));
+  const std::vector<KernelArg> args = {KernelArg::ptr(dc), KernelArg::ptr(da), KernelArg::ptr(db),
+                                       KernelArg::i32(m),  KernelArg::i32(n),  KernelArg::i32(k)};
+  auto r = dev.launch(ck.ptx, ck.name, sim::Dim3{(m + bm - 1) / bm, (n + bn - 1) / bn, 1},
+                      sim::Dim3{uint32_t(32 * warps), 1, 1}, static_cast<uint32_t>(ck.shared_bytes),
+                      args);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  for (const auto& e : r->errors)
+    ADD_FAILURE() << e.to_string();
+  EXPECT_EQ(r->profile.total_bank_conflicts(), 0u) << r->profile.to_string();
+  std::vector<float> got(size_t(m) * n);
+  ASSERT_TRUE(dev.memcpy_to_host(got.data(), dc, got.size() * 4).ok());
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double want = 0;
+      for (int p = 0; p < k; ++p)
+        want += a[size_t(i) * k + p] * b[size_t(p) * n + j];
+      ASSERT_EQ(got[size_t(i) * n + j], want) << "(" << i << ", " << j << ")";
+    }
+}
+
 // The matmul sample (a K loop carrying the accumulator) for sm_80 and sm_90a through nvJitLink:
 // mma.sync in the loop, ldmatrix for f16 operands, no spills, no local memory. (With its default
 // BK = 8 an f16 matmul is below one m16n8k16 and stays on FMA, as documented; BK = 32 here.)
