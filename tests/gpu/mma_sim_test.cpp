@@ -6,12 +6,15 @@
 #include "gpu_test_util.h"
 
 #include "tessel/codegen/gpu.h"
+#include "tessel/ir/parser.h"
 
 #include <tessel/sim/sim.h>
 
 #include <fmt/format.h>
 
 #include <bit>
+#include <fstream>
+#include <sstream>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -279,6 +282,47 @@ TEST(MmaSimLoop, RaggedF16MatmulWithACarriedAccumulator) {
       double want = 0;
       for (int p = 0; p < k; ++p)
         want += a[size_t(i) * k + p] * b[size_t(p) * n + j];
+      ASSERT_EQ(got[size_t(i) * n + j], want) << "(" << i << ", " << j << ")";
+    }
+}
+
+// The software pipeliner's form, emitted and run: prepare_dot_operands_pipelined.tir (operand A
+// already a local_load of a plain #shared buffer, retyped by the pass to the swizzle and #dot_op)
+// through prepare-dot-operands, cse, allocate-shared and the emission, against the same product.
+TEST(MmaSimPipelinedForm, RetypedLocalLoadOperandRuns) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  std::ifstream in(std::string(TESSEL_SOURCE_DIR) + "/tests/gpu/prepare_dot_operands_pipelined.tir");
+  ASSERT_TRUE(in) << "source tree not found";
+  std::stringstream text;
+  text << in.rdbuf();
+  auto module = ir::parse_module(text.str(), "prepare_dot_operands_pipelined.tir");
+  CompiledKernel ck = compile(*module->functions.front(), parse_target("sm_80"), {}, Stage::Ptx);
+  EXPECT_GT(ptx_stats(ck.ptx).get("ldmatrix"), 0);
+  const int n = 32;
+  const auto a = values(DType::f16, n * n, 5), b = values(DType::f16, n * n, 6);
+  sim::Device dev;
+  auto upload = [&](const std::vector<uint8_t>& bytes) {
+    auto p = dev.malloc(bytes.size() + 16);
+    EXPECT_TRUE(p.ok());
+    EXPECT_TRUE(dev.memcpy_to_device(*p, bytes.data(), bytes.size()).ok());
+    return *p;
+  };
+  const uint64_t da = upload(encode(DType::f16, a)), db = upload(encode(DType::f16, b));
+  const uint64_t dc = upload(std::vector<uint8_t>(n * n * 4, 0xff));
+  const std::vector<KernelArg> args = {KernelArg::ptr(dc), KernelArg::ptr(da), KernelArg::ptr(db)};
+  auto r = dev.launch(ck.ptx, ck.name, sim::Dim3{1, 1, 1}, sim::Dim3{128, 1, 1},
+                      static_cast<uint32_t>(ck.shared_bytes), args);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  for (const auto& e : r->errors)
+    ADD_FAILURE() << e.to_string();
+  EXPECT_EQ(r->profile.total_bank_conflicts(), 0u) << r->profile.to_string();
+  std::vector<float> got(n * n);
+  ASSERT_TRUE(dev.memcpy_to_host(got.data(), dc, got.size() * 4).ok());
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      double want = 0;
+      for (int p = 0; p < n; ++p)
+        want += a[size_t(i) * n + p] * b[size_t(p) * n + j];
       ASSERT_EQ(got[size_t(i) * n + j], want) << "(" << i << ", " << j << ")";
     }
 }
