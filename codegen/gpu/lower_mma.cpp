@@ -10,7 +10,8 @@
 // instruction grid: for each repetition along M and N, the accumulator's 4 elements, and for each
 // repetition along K, the A and B registers, packed 32 bits at a time (tf32: the f32 rounded to
 // tf32, to nearest with ties away, as the CPU backend does), into one mma.sync (inline PTX from
-// mma_instrs.def's row).
+// mma_instrs.def's row); with precision tf32x3 each f32 is split into tf32 high and low parts and
+// three mma.sync (lo*hi, hi*lo, hi*hi) give nearly f32 products.
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/mma_select.h"
 
@@ -225,12 +226,21 @@ void Lowering::lower_mma(const ir::Op& op) {
   const Vals& bv = vals(op.operand(1));
   Vals acc = vals(op.operand(2));
   llvm::Type* i32 = b.getInt32Ty();
+  // tf32: an f32 rounded to nearest, ties away, keeping 10 mantissa bits (as bits).
+  auto tf32_bits = [&](llvm::Value* x) {
+    llvm::Value* bits = b.CreateBitCast(x, i32);
+    return b.CreateAnd(b.CreateAdd(bits, b.getInt32(0x1000)), b.getInt32(static_cast<int32_t>(0xffffe000u)));
+  };
+  // tf32x3's low part: what the high part left, rounded to tf32 itself.
+  auto tf32_low = [&](llvm::Value* x) {
+    llvm::Value* hi = b.CreateBitCast(tf32_bits(x), x->getType());
+    return tf32_bits(b.CreateFSub(x, hi));
+  };
+  const bool split = dot_precision(op) == DotPrecision::Tf32x3 && e == 1;
   // `e` operand elements from `vs[at]` as one 32-bit register.
   auto pack = [&](const Vals& vs, int32_t at) -> llvm::Value* {
-    if (e == 1) { // tf32: round the f32 to nearest, ties away, keeping 10 mantissa bits
-      llvm::Value* bits = b.CreateBitCast(vs[at], i32);
-      return b.CreateAnd(b.CreateAdd(bits, b.getInt32(0x1000)), b.getInt32(static_cast<int32_t>(0xffffe000u)));
-    }
+    if (e == 1)
+      return tf32_bits(vs[at]);
     llvm::Value* v = llvm::PoisonValue::get(llvm::FixedVectorType::get(vs[at]->getType(), e));
     for (int i = 0; i < e; ++i)
       v = b.CreateInsertElement(v, vs[at + i], b.getInt32(i));
@@ -254,15 +264,32 @@ void Lowering::lower_mma(const ir::Op& op) {
         c.assign(acc.begin() + c0, acc.begin() + c0 + 4);
       }
       for (int32_t ki = 0; ki < reps_k; ++ki) {
-        std::vector<llvm::Value*> args;
-        for (int j = 0; j < 4; ++j)
-          args.push_back(pack(a, 4 * e * (ki + reps_k * mi) + e * j));
-        for (int j = 0; j < 2; ++j)
-          args.push_back(pack(bv, 2 * e * (ki + reps_k * ni) + e * j));
-        args.insert(args.end(), c.begin(), c.end());
-        llvm::Value* d = b.CreateCall(mma.asm_, args);
-        for (int j = 0; j < mma.d_regs; ++j)
-          c[j] = b.CreateExtractValue(d, {static_cast<unsigned>(j)});
+        std::vector<llvm::Value*> ah, bh, al, bl;
+        for (int j = 0; j < 4; ++j) {
+          const int32_t at = 4 * e * (ki + reps_k * mi) + e * j;
+          ah.push_back(pack(a, at));
+          if (split)
+            al.push_back(tf32_low(a[at]));
+        }
+        for (int j = 0; j < 2; ++j) {
+          const int32_t at = 2 * e * (ki + reps_k * ni) + e * j;
+          bh.push_back(pack(bv, at));
+          if (split)
+            bl.push_back(tf32_low(bv[at]));
+        }
+        auto issue = [&](const std::vector<llvm::Value*>& x, const std::vector<llvm::Value*>& y) {
+          std::vector<llvm::Value*> args(x);
+          args.insert(args.end(), y.begin(), y.end());
+          args.insert(args.end(), c.begin(), c.end());
+          llvm::Value* d = b.CreateCall(mma.asm_, args);
+          for (int j = 0; j < mma.d_regs; ++j)
+            c[j] = b.CreateExtractValue(d, {static_cast<unsigned>(j)});
+        };
+        if (split) { // the small terms first, so that they are not lost in the large one
+          issue(al, bh);
+          issue(ah, bl);
+        }
+        issue(ah, bh);
       }
       if (f16_acc) {
         for (int i = 0; i < 2; ++i) {

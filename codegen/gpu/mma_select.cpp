@@ -26,8 +26,8 @@ std::optional<MmaInstr> mma_for_types(const ir::Type* a, const ir::Type* c, DotP
     return MmaInstr::BF16_F32;
   if (is(a, K::F16) && is(c, K::F16))
     return MmaInstr::F16_F16;
-  if (is(a, K::F32) && is(c, K::F32) && precision == DotPrecision::Tf32)
-    return MmaInstr::TF32_F32;
+  if (is(a, K::F32) && is(c, K::F32) && precision != DotPrecision::Ieee)
+    return MmaInstr::TF32_F32; // tf32x3: three of them per product (lower_mma.cpp)
   if (is(a, K::I8) && is(c, K::I32))
     return MmaInstr::S8_S32;
   return std::nullopt;

@@ -3,10 +3,11 @@
 // The rule (docs/gpu_codegen.md, "Tensor cores: MMA layouts and selection"): the target must
 // have mma.sync and the row's feature; the operand and accumulator types pick the row
 //     f16 x f16 -> f32: F16_F32     bf16 x bf16 -> f32: BF16_F32     f16 x f16 -> f16: F16_F16
-//     f32 x f32 -> f32 with precision tf32 (the GPU default): TF32_F32
+//     f32 x f32 -> f32 with precision tf32 (the GPU default) or tf32x3: TF32_F32 (tf32x3 splits
+//       each operand into tf32 high and low parts and issues hi*lo, lo*hi, hi*hi)
 //     i8 x i8 -> i32: S8_S32
 // and the tile must hold one instruction: M >= 16, N >= 8, K >= the row's k (16, 8 or 32).
-// Everything else — f32 with ieee or tf32x3, f64, i16/i32/i64 operands, bf16 or f16 sums of bf16,
+// Everything else — f32 with ieee, f64, i16/i32/i64 operands, bf16 or f16 sums of bf16,
 // smaller tiles, CPU targets — stays on the FMA loop, which computes the same products exactly.
 #pragma once
 

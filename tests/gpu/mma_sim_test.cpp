@@ -210,6 +210,60 @@ INSTANTIATE_TEST_SUITE_P(Tiles, MmaSim,
                                   case_name(std::get<1>(info.param));
                          });
 
+// precision tf32x3: three tf32 mma.sync per product (hi*lo, lo*hi, hi*hi), nearly f32 accuracy.
+TEST(MmaSimTf32x3, NearlyF32Accurate) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  static const Kernel kernel = tl::kernel(
+      "mma_tf32x3", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M, tl::Const<int> N,
+                       tl::Const<int> K) {
+        auto rm = tl::expand_dims(tl::arange(0, M), 1);
+        auto rn = tl::expand_dims(tl::arange(0, N), 0);
+        auto rk = tl::arange(0, K);
+        auto x = tl::load(a + rm * K + tl::expand_dims(rk, 0));
+        auto y = tl::load(b + tl::expand_dims(rk, 1) * N + rn);
+        tl::store(c + rm * N + rn, tl::dot(x, y, tl::Precision::tf32x3));
+      });
+  const int m = 64, n = 64, k = 32;
+  auto module = testing::trace_dsl(kernel, {m, n, k}, DType::f32);
+  CompileOptions options;
+  options.num_warps = 4;
+  CompiledKernel ck = compile(*module->functions.front(), parse_target("sm_80"), options);
+  EXPECT_EQ(ck.resources.spill_stores, 0);
+  // Per warp (2x2 warps of 32x32): 2 x 4 instructions along M and N, 4 along K, three each.
+  EXPECT_EQ(ptx_stats(ck.ptx).get("mma"), 3 * 2 * 4 * 4);
+  const auto a = values(DType::f32, m * k, 8), b = values(DType::f32, k * n, 9);
+  sim::Device dev;
+  auto upload = [&](const std::vector<uint8_t>& bytes) {
+    auto p = dev.malloc(bytes.size() + 16);
+    EXPECT_TRUE(p.ok());
+    EXPECT_TRUE(dev.memcpy_to_device(*p, bytes.data(), bytes.size()).ok());
+    return *p;
+  };
+  const uint64_t da = upload(encode(DType::f32, a)), db = upload(encode(DType::f32, b));
+  const uint64_t dc = upload(std::vector<uint8_t>(m * n * 4, 0xff));
+  const std::vector<KernelArg> args = {KernelArg::ptr(dc), KernelArg::ptr(da), KernelArg::ptr(db)};
+  auto r = dev.launch(ck.ptx, ck.name, sim::Dim3{1, 1, 1}, sim::Dim3{128, 1, 1},
+                      static_cast<uint32_t>(ck.shared_bytes), args);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  for (const auto& e : r->errors)
+    ADD_FAILURE() << e.to_string();
+  std::vector<float> got(m * n);
+  ASSERT_TRUE(dev.memcpy_to_host(got.data(), dc, got.size() * 4).ok());
+  double worst = 0, worst_tf32 = 0;
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double exact = 0, rounded = 0;
+      for (int p = 0; p < k; ++p) {
+        exact += a[size_t(i) * k + p] * b[size_t(p) * n + j];
+        rounded += tf32(a[size_t(i) * k + p]) * tf32(b[size_t(p) * n + j]);
+      }
+      worst = std::max(worst, std::fabs(got[size_t(i) * n + j] - exact));
+      worst_tf32 = std::max(worst_tf32, std::fabs(rounded - exact));
+    }
+  EXPECT_LT(worst, 1e-5) << "tf32x3 should be close to f32";
+  EXPECT_LT(worst * 20, worst_tf32) << "tf32x3 no better than tf32";
+}
+
 // A K loop carrying the accumulator (in #mma across iterations), masked ragged edges: f16
 // operands of an M x K and K x N matrix, BM x BN x BK tiles, one program per output tile.
 const Kernel& looped_f16() {
