@@ -210,6 +210,57 @@ INSTANTIATE_TEST_SUITE_P(Tiles, MmaSim,
                                   case_name(std::get<1>(info.param));
                          });
 
+// Column-major operands: a stored K-major (a[k * M + m]) and b N-major (b[n * K + k]). The loads'
+// blocked layouts then run along M and K, the buffers are contiguous along those dimensions, and
+// ldmatrix reads A with .trans and B without.
+TEST(MmaSimColumnMajor, TransposedOperandsUseTheOtherLdmatrix) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  static const Kernel kernel = tl::kernel(
+      "mma_col_major", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
+                          tl::Const<int> N, tl::Const<int> K) {
+        auto rm = tl::expand_dims(tl::arange(0, M), 1);
+        auto rn = tl::expand_dims(tl::arange(0, N), 0);
+        auto rk = tl::arange(0, K);
+        auto x = tl::load(a + tl::expand_dims(rk, 0) * M + rm);
+        auto y = tl::load(b + rn * K + tl::expand_dims(rk, 1));
+        tl::store(c + rm * N + rn, tl::dot(x, y));
+      });
+  const int m = 64, n = 32, k = 32;
+  auto module = testing::trace_dsl(kernel, {m, n, k}, DType::f16);
+  CompileOptions options;
+  options.num_warps = 4;
+  CompiledKernel ck = compile(*module->functions.front(), parse_target("sm_80"), options);
+  EXPECT_EQ(ck.resources.spill_stores, 0);
+  EXPECT_NE(ck.ptx.find("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), std::string::npos);
+  EXPECT_NE(ck.ptx.find("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), std::string::npos);
+  const auto a = values(DType::f16, m * k, 10), b = values(DType::f16, k * n, 11);
+  sim::Device dev;
+  auto upload = [&](const std::vector<uint8_t>& bytes) {
+    auto p = dev.malloc(bytes.size() + 16);
+    EXPECT_TRUE(p.ok());
+    EXPECT_TRUE(dev.memcpy_to_device(*p, bytes.data(), bytes.size()).ok());
+    return *p;
+  };
+  const uint64_t da = upload(encode(DType::f16, a)), db = upload(encode(DType::f16, b));
+  const uint64_t dc = upload(std::vector<uint8_t>(m * n * 4, 0xff));
+  const std::vector<KernelArg> args = {KernelArg::ptr(dc), KernelArg::ptr(da), KernelArg::ptr(db)};
+  auto r = dev.launch(ck.ptx, ck.name, sim::Dim3{1, 1, 1}, sim::Dim3{128, 1, 1},
+                      static_cast<uint32_t>(ck.shared_bytes), args);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  for (const auto& e : r->errors)
+    ADD_FAILURE() << e.to_string();
+  EXPECT_EQ(r->profile.total_bank_conflicts(), 0u) << r->profile.to_string();
+  std::vector<float> got(m * n);
+  ASSERT_TRUE(dev.memcpy_to_host(got.data(), dc, got.size() * 4).ok());
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      double want = 0;
+      for (int p = 0; p < k; ++p)
+        want += a[size_t(p) * m + i] * b[size_t(j) * k + p];
+      ASSERT_EQ(got[size_t(i) * n + j], want) << "(" << i << ", " << j << ")";
+    }
+}
+
 // precision tf32x3: three tf32 mma.sync per product (hi*lo, lo*hi, hi*hi), nearly f32 accuracy.
 TEST(MmaSimTf32x3, NearlyF32Accurate) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
