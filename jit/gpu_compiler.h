@@ -36,4 +36,9 @@ GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Targe
                                         const codegen::gpu::CompileOptions& options,
                                         bool want_ptx = false, bool use_cache = true);
 
+// The target CUDA device `ordinal` runs (defined in jit/kernel.cpp, which launches on it): its own
+// SM version where codegen has it, else the closest older one of its major version; sm_90a on an
+// sm_90 GPU. Throws tessel::Error naming `kernel` and `where` without CUDA or for an older GPU.
+codegen::Target cuda_target(const std::string& kernel, int ordinal, const SourceLoc& where);
+
 } // namespace tessel::jit

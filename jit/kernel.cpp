@@ -57,31 +57,6 @@ struct Specialization {
   std::shared_ptr<const runtime::simdev::SimKernel> sim_kernel;
 };
 
-// The target a CUDA device runs: its own SM version where codegen has it, else the closest older
-// one of the same major version (cubins run on later minor versions of their major), sm_90a on
-// an sm_90 GPU.
-codegen::Target cuda_target(const std::string& kernel, int ordinal, const SourceLoc& where) {
-  if (!runtime::cuda_available())
-    throw Error(where, "kernel '" + kernel + "': its pointer arguments are CUDA device buffers, "
-                       "so it would run on CUDA device " + std::to_string(ordinal) +
-                           ", but CUDA is not available: " + runtime::driver_info().error +
-                           ". Run on the PTX simulator with TESSEL_DEVICE=sim, or pass host "
-                           "memory to run on the CPU backend");
-  runtime::Device device = runtime::Device::get(ordinal);
-  const runtime::DeviceProperties& p = device.properties();
-  int sm = p.sm_version();
-  if (sm == 90)
-    return codegen::Target::nvptx(90, /*arch_specific=*/true);
-  for (int candidate : {89, 86, 80})
-    if (candidate / 10 == sm / 10 && candidate <= sm)
-      return codegen::Target::nvptx(candidate);
-  throw Error(where,
-              "kernel '" + kernel + "': CUDA device " + std::to_string(ordinal) + " (" + p.name +
-                  ") is sm_" + std::to_string(sm) +
-                  "; tessel compiles for sm_80, sm_86, sm_89 and sm_90 (and GPUs that run their "
-                  "cubins)");
-}
-
 CompileTimes gpu_times(const jit::GpuCompileResult& r) {
   const codegen::gpu::StageTimes& t = r.kernel.times;
   CompileTimes c;
@@ -146,6 +121,31 @@ void run_checked_on_cpu(const lang::KernelDef& def, const Specialization& spec,
 }
 
 } // namespace
+
+// The target a CUDA device runs: its own SM version where codegen has it, else the closest older
+// one of the same major version (cubins run on later minor versions of their major), sm_90a on
+// an sm_90 GPU.
+codegen::Target jit::cuda_target(const std::string& kernel, int ordinal, const SourceLoc& where) {
+  if (!runtime::cuda_available())
+    throw Error(where, "kernel '" + kernel + "': its pointer arguments are CUDA device buffers, "
+                       "so it would run on CUDA device " + std::to_string(ordinal) +
+                           ", but CUDA is not available: " + runtime::driver_info().error +
+                           ". Run on the PTX simulator with TESSEL_DEVICE=sim, or pass host "
+                           "memory to run on the CPU backend");
+  runtime::Device device = runtime::Device::get(ordinal);
+  const runtime::DeviceProperties& p = device.properties();
+  int sm = p.sm_version();
+  if (sm == 90)
+    return codegen::Target::nvptx(90, /*arch_specific=*/true);
+  for (int candidate : {89, 86, 80})
+    if (candidate / 10 == sm / 10 && candidate <= sm)
+      return codegen::Target::nvptx(candidate);
+  throw Error(where,
+              "kernel '" + kernel + "': CUDA device " + std::to_string(ordinal) + " (" + p.name +
+                  ") is sm_" + std::to_string(sm) +
+                  "; tessel compiles for sm_80, sm_86, sm_89 and sm_90 (and GPUs that run their "
+                  "cubins)");
+}
 
 struct Kernel::Impl {
   static constexpr size_t kSlots = 64;
@@ -269,7 +269,7 @@ struct Kernel::Impl {
                          const LaunchOptions& options, const SourceLoc& where) {
     const bool sim = spec.key.device == DeviceKind::sim;
     codegen::Target target = sim ? codegen::parse_target(runtime::sim_target_name())
-                                 : cuda_target(def.name, spec.key.device_index, where);
+                                 : jit::cuda_target(def.name, spec.key.device_index, where);
     codegen::gpu::CompileOptions gpu_options;
     gpu_options.num_warps = options.num_warps;
     gpu_options.num_stages = options.num_stages;

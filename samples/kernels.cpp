@@ -54,30 +54,6 @@ const Kernel& layer_norm() {
   return k;
 }
 
-const Kernel& matmul() {
-  static const Kernel k =
-      tl::kernel("matmul", "c, a, b, M, N, K, stride_am, stride_bk, stride_cm, BM, BN, BK",
-                 [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Int M, tl::Int N, tl::Int K,
-                    tl::Int stride_am, tl::Int stride_bk, tl::Int stride_cm, tl::Const<int> BM,
-                    tl::Const<int> BN, tl::Const<int> BK) {
-                   auto rm = tl::program_id(0) * BM + tl::arange(0, BM);
-                   auto rn = tl::program_id(1) * BN + tl::arange(0, BN);
-                   auto rk = tl::arange(0, BK);
-                   auto row = tl::expand_dims(rm, 1); // BM x 1
-                   auto col = tl::expand_dims(rn, 0); // 1 x BN
-                   auto acc = tl::zeros({BM, BN}, tl::f32);
-                   tl::for_range(0, K, BK, [&](tl::Int k) {
-                     auto ka = tl::expand_dims(k + rk, 0); // 1 x BK
-                     auto kb = tl::expand_dims(k + rk, 1); // BK x 1
-                     auto a_tile = tl::load(a + row * stride_am + ka, (row < M) & (ka < K), 0.0);
-                     auto b_tile = tl::load(b + kb * stride_bk + col, (kb < K) & (col < N), 0.0);
-                     acc = tl::dot(a_tile, b_tile, acc);
-                   });
-                   tl::store(c + row * stride_cm + col, acc, (row < M) & (col < N));
-                 });
-  return k;
-}
-
 int64_t next_power_of_two(int64_t n) {
   int64_t p = 1;
   while (p < n)

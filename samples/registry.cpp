@@ -20,6 +20,7 @@ using P = SignatureParam;
 // The names come from the kernels' own (tl::kernel("vector_add", "out, a, b, n, BLOCK", ...)).
 P ptr() { return P::pointer(DType::f32, /*alignment=*/16); }
 P int16() { return P::integer(/*divisibility=*/16); }
+P one() { return P::integer_one(); }
 
 } // namespace
 
@@ -33,9 +34,14 @@ void register_samples() {
     register_kernel({"layer_norm", "layer norm forward, one program per row", &layer_norm,
                      Signature{{ptr(), ptr(), ptr(), ptr(), int16(), int16(), P::floating(),
                                 P::constant(1024)}}, ""});
-    register_kernel({"matmul", "C = A @ B, BM x BN tiles, K loop of BK", &matmul,
-                     Signature{{ptr(), ptr(), ptr(), int16(), int16(), int16(), int16(), int16(),
-                                int16(), P::constant(64), P::constant(64), P::constant(8)}}, ""});
+    // Row-major operands: the inner strides are 1 (compiled in), the outer ones divisible by 16.
+    register_kernel({"matmul",
+                     "C = A @ B, Triton-tutorial style: grouped tiles, masked edges, f32 acc",
+                     &matmul,
+                     Signature{{ptr(), ptr(), ptr(), int16(), int16(), int16(), int16(), one(),
+                                int16(), one(), int16(), one(), P::constant(64), P::constant(64),
+                                P::constant(16), P::constant(8)}},
+                     ""});
   });
 }
 

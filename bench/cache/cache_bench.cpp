@@ -73,7 +73,8 @@ int run_child() {
     s::layer_norm().launch({64}, {}, y.data(), x.data(), w.data(), b.data(), 64, 64, 1e-5f, 64);
   });
   report("matmul", s::matmul(), [&] {
-    s::matmul().launch({2, 2}, {}, y.data(), x.data(), x.data(), 64, 64, 64, 64, 64, 64, 32, 32, 32);
+    s::matmul().launch({4}, {}, y.data(), x.data(), x.data(), 64, 64, 64, 64, 1, 64, 1, 64, 1, 32,
+                       32, 32, 8);
   });
   return 0;
 }

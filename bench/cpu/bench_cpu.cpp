@@ -227,8 +227,8 @@ template <class T> void dot_case(const char* type, DotTile t) {
   const int64_t m = 512, n = 512, k = 512;
   MatmulOperands<T> x(m, n, k);
   auto launch = [&](const tessel::Kernel& kernel) {
-    kernel.launch({m / t.bm, n / t.bn}, {}, x.c.data(), x.a.data(), x.b.data(), m, n, k, k, n, n,
-                  t.bm, t.bn, t.bk);
+    kernel.launch({(m / t.bm) * (n / t.bn)}, {}, x.c.data(), x.a.data(), x.b.data(), m, n, k, k,
+                  1, n, 1, n, 1, t.bm, t.bn, t.bk, /*GROUP_M=*/8);
   };
   MinMedian total, o3, compile_cpu;
   for (int i = 0; i < 5; ++i) {

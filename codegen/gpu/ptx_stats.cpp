@@ -1,6 +1,8 @@
 // The instruction mix of PTX text: counts of the instruction kinds that say whether the code
 // generator did its job (vector widths of global accesses, shuffles, barriers, shared memory,
-// tensor-core and async-copy instructions, local memory).
+// tensor-core and async-copy instructions, local memory). The async-copy family is split the
+// way a pipeline is read: the copies (`cp.async`), `cp.async.commit_group`, the waits
+// (`cp.async.wait_group`, wait_all included) and the bulk (TMA) copies.
 #include "tessel/codegen/gpu.h"
 
 #include <sstream>
@@ -63,8 +65,14 @@ PtxStats ptx_stats(const std::string& ptx) {
       bump("wgmma");
     else if (starts("mma"))
       bump("mma");
+    else if (starts("cp.async.commit_group"))
+      bump("cp.async.commit_group");
+    else if (starts("cp.async.wait_group") || starts("cp.async.wait_all"))
+      bump("cp.async.wait_group"); // wait_all is wait_group 0
+    else if (starts("cp.async.bulk"))
+      bump("cp.async.bulk"); // TMA (sm_90)
     else if (starts("cp.async"))
-      bump("cp.async");
+      bump("cp.async"); // the copies: cp.async.ca / .cg.shared.global
     else if (starts("ldmatrix"))
       bump("ldmatrix");
     else if (starts("fma"))

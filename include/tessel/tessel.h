@@ -6,6 +6,7 @@
 
 #include "tessel/dtype.h"
 #include "tessel/error.h"
+#include "tessel/jit/autotune.h"
 #include "tessel/jit/compile.h"
 #include "tessel/jit/kernel.h"
 #include "tessel/jit/registry.h"

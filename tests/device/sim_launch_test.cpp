@@ -119,9 +119,9 @@ TEST(SimDevice, MatmulF32) {
   auto da = upload<float>(a), db = upload<float>(b),
        dc = upload<float>(std::vector<float>(m * n, kPoison));
   const tessel::Kernel& mm = tessel::samples::matmul();
-  mm.launch({(m + bm - 1) / bm, (n + bn - 1) / bn}, {}, dc.view(tessel::f32, {m, n}),
-            da.view(tessel::f32, {m, k}), db.view(tessel::f32, {k, n}), m, n, k, k, n, n, bm, bn,
-            bk);
+  mm.launch({((m + bm - 1) / bm) * ((n + bn - 1) / bn)}, {}, dc.view(tessel::f32, {m, n}),
+            da.view(tessel::f32, {m, k}), db.view(tessel::f32, {k, n}), m, n, k, k, 1, n, 1, n, 1,
+            bm, bn, bk, /*GROUP_M=*/8);
   // f32 dots run as tf32 on the GPU by default (docs/gpu_codegen.md): the reference rounds the
   // operands the same way (to nearest, ties away).
   auto tf32 = [](std::vector<float> v) {

@@ -112,7 +112,7 @@ TEST_P(BankConflictFree, Samples) {
   const std::vector<SampleCase> cases = {
       {"vector_add", {}, 4, 0}, {"softmax", {}, 4, 1},       {"softmax", {"DTYPE=f16"}, 4, 1},
       {"softmax", {}, 8, 1},    {"layer_norm", {}, 4, 1},    {"layer_norm", {"DTYPE=f16"}, 4, 1},
-      {"matmul", {}, 4, 4},     {"matmul", {"BK=16"}, 8, 4},
+      {"matmul", {}, 4, 4},     {"matmul", {"BLOCK_K=32"}, 8, 4},
   };
   for (const SampleCase& c : cases) {
     SCOPED_TRACE(

@@ -433,13 +433,12 @@ TEST(MmaSimPipelinedForm, RetypedLocalLoadOperandRuns) {
 }
 
 // The matmul sample (a K loop carrying the accumulator) for sm_80 and sm_90a through nvJitLink:
-// mma.sync in the loop, ldmatrix for f16 operands, no spills, no local memory. (With its default
-// BK = 8 an f16 matmul is below one m16n8k16 and stays on FMA, as documented; BK = 32 here.)
+// mma.sync in the loop, ldmatrix for f16 operands, no spills, no local memory.
 TEST(MmaPtx, MatmulSampleRunsOnTensorCores) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (const char* target : {"sm_80", "sm_90a"})
     for (const std::vector<std::string>& defines :
-         {std::vector<std::string>{}, std::vector<std::string>{"DTYPE=f16", "BK=32"}}) {
+         {std::vector<std::string>{}, std::vector<std::string>{"DTYPE=f16", "BLOCK_K=32"}}) {
       SCOPED_TRACE(fmt::format("{} {}", target, fmt::join(defines, " ")));
       CompiledKernel k = testing::compile_sample("matmul", target, defines);
       EXPECT_TRUE(k.resources.parsed) << k.info_log;

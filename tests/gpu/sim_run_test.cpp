@@ -155,8 +155,8 @@ TEST_P(SimOnTarget, Matmul) {
   uint64_t da = s.upload(a), db = s.upload(b), dc = s.upload(std::vector<float>(M * N));
   EXPECT_EQ(s.run(k, {1, 1, 1},
                   {KernelArg::ptr(dc), KernelArg::ptr(da), KernelArg::ptr(db), KernelArg::i32(M),
-                   KernelArg::i32(N), KernelArg::i32(K), KernelArg::i32(K), KernelArg::i32(N),
-                   KernelArg::i32(N)}),
+                   KernelArg::i32(N), KernelArg::i32(K), KernelArg::i32(K), KernelArg::i32(1),
+                   KernelArg::i32(N), KernelArg::i32(1), KernelArg::i32(N), KernelArg::i32(1)}),
             0u)
       << kProvenFree;
   auto c = s.download(dc, M * N);

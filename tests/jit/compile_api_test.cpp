@@ -405,8 +405,9 @@ TEST(KernelRegistry, SamplesTakeNamesFromTheirKernels) {
     for (const SignatureParam& p : k.defaults.params)
       EXPECT_FALSE(p.name.empty()) << k.name;
   Signature s = apply_defines(samples::find_kernel("matmul").kernel(),
-                              samples::find_kernel("matmul").defaults, {"BK=16"});
-  EXPECT_EQ(s.params[11].int_value, 16);
+                              samples::find_kernel("matmul").defaults, {"BLOCK_K=32"});
+  EXPECT_EQ(s.params[14].name, "BLOCK_K");
+  EXPECT_EQ(s.params[14].int_value, 32);
 }
 
 TEST(CompileApiErrors, SignatureNameDiffersFromTheKernels) {

@@ -5,14 +5,17 @@
 //
 //   tessel compile KERNEL [--target sm_90a|cpu] [--emit ir|ir-opt|ir-final|llvm|asm|ptx|cubin|stats]
 //                  [--load LIB.so ...] [--num-warps N] [-D NAME=VALUE ...] [-o FILE]
-//                  [--no-line-info] [--no-cache]
+//                  [--no-line-info] [--no-cache] [--trips N]
 //   tessel compile [--load LIB.so ...] --list   (the samples, the stdlib ops and the libraries' kernels)
 //
 // `--emit ptx|cubin|stats` go through the JIT's compile pipeline, so they use (and fill) the disk
 // cache like a launch does, and `stats` says where the kernel came from: the disk cache or
 // compiled now (`--no-cache` compiles and leaves the cache alone). `ir`, `ir-opt`, `ir-final`,
-// `llvm` and `asm` stop early and never touch the cache.
+// `llvm` and `asm` stop early and never touch the cache. On a GPU target `stats` also prints the
+// tensor-core and cp.async counts and a static roofline (tools/tessel/roofline.h); `--trips N`
+// assumes N iterations for its loops whose trip count is a run-time value.
 #include "jit/disk_cache.h"
+#include "tools/tessel/roofline.h"
 #include "tessel/codegen/gpu.h"
 #include "tessel/jit/compile.h"
 #include "tessel/jit/registry.h"
@@ -24,6 +27,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -34,7 +38,7 @@ const char* const kUsage =
     "usage: tessel compile KERNEL [--target sm_90a|cpu]\n"
     "                      [--emit ir|ir-opt|ir-final|llvm|asm|ptx|cubin|stats]\n"
     "                      [--load LIB.so ...] [--num-warps N] [-D NAME=VALUE ...] [-o FILE]\n"
-    "                      [--no-line-info] [--no-cache]\n"
+    "                      [--no-line-info] [--no-cache] [--trips N]\n"
     "       tessel compile [--load LIB.so ...] --list\n";
 
 const char* const kEmits[] = {"ir", "ir-opt", "ir-final", "llvm", "asm", "ptx", "cubin", "stats"};
@@ -48,6 +52,7 @@ struct Options {
   bool line_info = true;
   bool list = false;
   bool use_cache = true;
+  std::optional<double> trips; // --trips: for the roofline's run-time loops
   std::vector<std::string> defines;
   std::vector<std::string> libraries;
 };
@@ -98,6 +103,10 @@ Options parse(int argc, char** argv) {
       o.line_info = false;
     else if (a == "--no-cache")
       o.use_cache = false;
+    else if (a == "--trips")
+      o.trips = parse_int(a, value(i, a));
+    else if (a.starts_with("--trips="))
+      o.trips = parse_int("--trips", a.substr(8));
     else if (a == "--list")
       o.list = true;
     else if (!a.empty() && a[0] == '-')
@@ -184,7 +193,7 @@ std::string header_text(const Options& o, const tessel::CompileResult& r) {
   return s + "\nsource: " + source + "\nsignature: " + r.signature.to_string() + "\n";
 }
 
-std::string gpu_stats_text(const tessel::CompileResult& r) {
+std::string gpu_stats_text(const Options& o, const tessel::CompileResult& r) {
   const tessel::ResourceReport& res = r.resources;
   std::string s = "\nresources (nvJitLink):\n";
   s += fmt::format("  registers            {}\n  spill stores         {} bytes\n  spill loads          {} bytes\n"
@@ -196,6 +205,13 @@ std::string gpu_stats_text(const tessel::CompileResult& r) {
   s += fmt::format("\ninstruction mix (PTX, {} instructions):\n", st.instructions);
   for (const auto& [name, count] : st.counts)
     s += fmt::format("  {:<16} {}\n", name, count);
+  // Always shown, zeros included: whether a dot runs on tensor cores and streams its operands
+  // through a cp.async pipeline is the first question about a matmul-like kernel.
+  s += "\ntensor cores and async copies (PTX):\n";
+  for (const char* name : {"mma", "ldmatrix", "cp.async", "cp.async.commit_group",
+                           "cp.async.wait_group", "wgmma"})
+    s += fmt::format("  {:<22} {}\n", name, st.get(name));
+  s += tessel::tools::roofline_text(r, o.trips);
   const tessel::CompileStageTimes& t = r.times;
   s += fmt::format("\nstage times (ms):\n  trace      {:8.2f}\n  passes     {:8.2f}\n  cache      {:8.2f}\n"
                    "  layouts    {:8.2f}\n  lower      {:8.2f}\n  libdevice  {:8.2f}\n  llvm O3    {:8.2f}\n"
@@ -257,6 +273,6 @@ int run_compile_command(int argc, char** argv) {
     write_output(o, emitted(o, r));
     return 0;
   }
-  write_output(o, header_text(o, r) + (target.is_nvptx() ? gpu_stats_text(r) : cpu_stats_text(r)));
+  write_output(o, header_text(o, r) + (target.is_nvptx() ? gpu_stats_text(o, r) : cpu_stats_text(r)));
   return 0;
 }

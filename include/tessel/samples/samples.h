@@ -2,6 +2,7 @@
 // reference. `tessel demo` runs them all; the test suite runs each on several dtypes and sizes.
 #pragma once
 
+#include "tessel/jit/autotune.h"
 #include "tessel/jit/kernel.h"
 
 #include <functional>
@@ -16,8 +17,18 @@ const Kernel& vector_add();
 const Kernel& softmax();
 // Layer norm forward: y = (x - mean) * rstd * w + b per row, one program per row.
 const Kernel& layer_norm();
-// C = A @ B with BM x BN output tiles and a K loop of BK steps; f32 accumulation.
+// C = A @ B in the style of Triton's matmul tutorial (samples/matmul.cpp): one program per
+// BLOCK_M x BLOCK_N tile of C in grouped order (GROUP_M rows of tiles at a time, for L2 reuse),
+// a K loop of BLOCK_K steps, masks for ragged edges, f32 accumulation, and the result cast to
+// C's element type. Strides in elements; a grid of cdiv(M, BLOCK_M) * cdiv(N, BLOCK_N) programs.
 const Kernel& matmul();
+// The sample's autotuner over matmul(): Triton's sm_80 tutorial configs plus a 32 x 32 x 32 one;
+// without a GPU its heuristic picks (the smallest tile on the CPU). Key: M, N, K.
+const Autotuner& matmul_autotuner();
+// C = A @ B for 2-D views (any strides) on one device, through matmul_autotuner(); returns the
+// config it ran. Throws tessel::Error naming the shapes when they do not fit together.
+TuneChoice launch_matmul(const TensorView& a, const TensorView& b, const TensorView& c,
+                         const LaunchOptions& options = {});
 
 // One demo run: what was computed and how close it came to the reference.
 struct DemoResult {

@@ -5,6 +5,7 @@
 //     asm        the host assembly of each CPU specialization
 //     ptx        the PTX of each GPU specialization
 //     recompile  why a kernel is specialized again (which parameter changed, and how)
+//     tune       what an Autotuner chose for a new tuning key and why (tessel/jit/autotune.h)
 //     all        every kind above
 //   TESSEL_DUMP_DIR=path      write dumps there as files (<title>.<kind>) instead of to stderr;
 //                             the directory is created (with its parents) if it is missing
