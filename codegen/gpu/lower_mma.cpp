@@ -26,7 +26,9 @@ using ir::Opcode;
 
 namespace {
 
-int64_t elem_bytes_of(const ir::Type* t) { return std::max(1u, t->element_bits() / 8); }
+int64_t elem_bytes_of(const ir::Type* t) {
+  return std::max(1u, t->element_bits() / 8);
+}
 
 // Elements per access: the run of consecutive indices register 0 starts, at most 16 bytes, that
 // every other basis keeps aligned.
@@ -48,9 +50,15 @@ int access_width(const LinearLayout& offsets, int64_t elem_bytes) {
 llvm::Intrinsic::ID ldmatrix_id(int num, bool trans) {
   using namespace llvm::Intrinsic;
   switch (num) {
-  case 1: return trans ? nvvm_ldmatrix_sync_aligned_m8n8_x1_trans_b16 : nvvm_ldmatrix_sync_aligned_m8n8_x1_b16;
-  case 2: return trans ? nvvm_ldmatrix_sync_aligned_m8n8_x2_trans_b16 : nvvm_ldmatrix_sync_aligned_m8n8_x2_b16;
-  case 4: return trans ? nvvm_ldmatrix_sync_aligned_m8n8_x4_trans_b16 : nvvm_ldmatrix_sync_aligned_m8n8_x4_b16;
+  case 1:
+    return trans ? nvvm_ldmatrix_sync_aligned_m8n8_x1_trans_b16
+                 : nvvm_ldmatrix_sync_aligned_m8n8_x1_b16;
+  case 2:
+    return trans ? nvvm_ldmatrix_sync_aligned_m8n8_x2_trans_b16
+                 : nvvm_ldmatrix_sync_aligned_m8n8_x2_b16;
+  case 4:
+    return trans ? nvvm_ldmatrix_sync_aligned_m8n8_x4_trans_b16
+                 : nvvm_ldmatrix_sync_aligned_m8n8_x4_b16;
   }
   TESSEL_UNREACHABLE("ldmatrix takes 1, 2 or 4 matrices");
 }
@@ -65,11 +73,16 @@ llvm::Value* Lowering::buffer(const ir::Value* v) const {
 
 void Lowering::lower_shared_op(const ir::Op& op) {
   switch (op.opcode()) {
-  case Opcode::LocalAlloc: return lower_local_alloc(op);
-  case Opcode::LocalStore: return lower_local_store(op);
-  case Opcode::LocalLoad: return lower_local_load(op);
-  case Opcode::Barrier: return barrier();
-  default: unsupported(op, "a memory op without a lowering");
+  case Opcode::LocalAlloc:
+    return lower_local_alloc(op);
+  case Opcode::LocalStore:
+    return lower_local_store(op);
+  case Opcode::LocalLoad:
+    return lower_local_load(op);
+  case Opcode::Barrier:
+    return barrier();
+  default:
+    unsupported(op, "a memory op without a lowering");
   }
 }
 
@@ -80,7 +93,8 @@ void Lowering::lower_local_alloc(const ir::Op& op) {
   TESSEL_ASSERT(offset + t->num_elements() * elem_bytes_of(t) <= shared_bytes_,
                 "a buffer beyond the kernel's shared(N)");
   buffers_[op.result()] =
-      offset == 0 ? smem_ : b.CreateGEP(b.getInt8Ty(), smem_, b.getInt32(static_cast<int32_t>(offset)));
+      offset == 0 ? smem_
+                  : b.CreateGEP(b.getInt8Ty(), smem_, b.getInt32(static_cast<int32_t>(offset)));
 }
 
 void Lowering::lower_local_store(const ir::Op& op) {
@@ -144,7 +158,8 @@ Vals Lowering::ldmatrix_load(const ir::Op& op, const LdMatrix& plan, llvm::Value
     llvm::Value* ptr = b.CreateGEP(mt, base, coordinate(plan.address, q, 0));
     llvm::Value* got = b.CreateCall(fn, {ptr});
     for (int j = 0; j < plan.num; ++j) {
-      llvm::Value* word = plan.num == 1 ? got : b.CreateExtractValue(got, {static_cast<unsigned>(j)});
+      llvm::Value* word =
+          plan.num == 1 ? got : b.CreateExtractValue(got, {static_cast<unsigned>(j)});
       llvm::Value* two = b.CreateBitCast(word, pair);
       for (int e = 0; e < 2; ++e)
         out[2 * plan.num * q + 2 * j + e] = b.CreateExtractElement(two, b.getInt32(e));
@@ -176,9 +191,9 @@ MmaAsm mma_asm(llvm::LLVMContext& ctx, const MmaInfo& info) {
   const bool f16_acc = info.acc_bits == 16;
   const bool int_acc = std::string_view(info.acc_ptx) == "s32";
   const int d = f16_acc ? 2 : 4;
-  std::string text = fmt::format("mma.sync.aligned.m{}n{}k{}.row.col.{}.{}.{}.{} {{", info.m,
-                                 info.n, info.k, info.acc_ptx, info.operand_ptx, info.operand_ptx,
-                                 info.acc_ptx);
+  std::string text =
+      fmt::format("mma.sync.aligned.m{}n{}k{}.row.col.{}.{}.{}.{} {{", info.m, info.n, info.k,
+                  info.acc_ptx, info.operand_ptx, info.operand_ptx, info.acc_ptx);
   std::string constraints;
   int next = 0;
   auto group = [&](int count, const char* c, bool output) {
@@ -215,11 +230,12 @@ void Lowering::lower_mma(const ir::Op& op) {
   const std::vector<int32_t> sa = shape_of(op.operand(0)), sc = shape_of(res);
   const int32_t m = sc[0], n = sc[1], k = sa[1];
   const auto warps = mma_warps(m, n, plan.num_warps(), info);
-  TESSEL_ASSERT(layout(res) == mma_acc_layout(info, m, n, warps, plan.num_warps()) &&
-                    layout(op.operand(0)) == mma_operand_layout(info, 0, sa, warps, plan.num_warps()) &&
-                    layout(op.operand(1)) ==
-                        mma_operand_layout(info, 1, shape_of(op.operand(1)), warps, plan.num_warps()),
-                "a tensor-core dot whose layouts are not prepare-dot-operands'");
+  TESSEL_ASSERT(
+      layout(res) == mma_acc_layout(info, m, n, warps, plan.num_warps()) &&
+          layout(op.operand(0)) == mma_operand_layout(info, 0, sa, warps, plan.num_warps()) &&
+          layout(op.operand(1)) ==
+              mma_operand_layout(info, 1, shape_of(op.operand(1)), warps, plan.num_warps()),
+      "a tensor-core dot whose layouts are not prepare-dot-operands'");
   const int32_t reps_m = m / warps[0] / info.m, reps_n = n / warps[1] / info.n, reps_k = k / info.k;
   const int e = info.per_register();
   const Vals& a = vals(op.operand(0));
@@ -229,7 +245,8 @@ void Lowering::lower_mma(const ir::Op& op) {
   // tf32: an f32 rounded to nearest, ties away, keeping 10 mantissa bits (as bits).
   auto tf32_bits = [&](llvm::Value* x) {
     llvm::Value* bits = b.CreateBitCast(x, i32);
-    return b.CreateAnd(b.CreateAdd(bits, b.getInt32(0x1000)), b.getInt32(static_cast<int32_t>(0xffffe000u)));
+    return b.CreateAnd(b.CreateAdd(bits, b.getInt32(0x1000)),
+                       b.getInt32(static_cast<int32_t>(0xffffe000u)));
   };
   // tf32x3's low part: what the high part left, rounded to tf32 itself.
   auto tf32_low = [&](llvm::Value* x) {

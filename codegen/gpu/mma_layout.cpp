@@ -24,9 +24,13 @@ constexpr MmaInfo kInfos[] = {
 #undef TESSEL_MMA
 };
 
-int log2i(int64_t v) { return std::countr_zero(static_cast<uint64_t>(v)); }
+int log2i(int64_t v) {
+  return std::countr_zero(static_cast<uint64_t>(v));
+}
 
-Basis at(int32_t row, int32_t col) { return Basis{row, col}; }
+Basis at(int32_t row, int32_t col) {
+  return Basis{row, col};
+}
 
 // Repetitions of `step` along one dimension until `extent`: step, 2 step, 4 step, ...
 void repeat(std::vector<Basis>& out, int32_t step, int32_t extent, bool along_rows) {
@@ -54,7 +58,9 @@ int32_t basis_value(const LinearLayout& l, InDim d, int bit) {
 
 } // namespace
 
-const MmaInfo& mma_info(MmaInstr id) { return kInfos[static_cast<int>(id)]; }
+const MmaInfo& mma_info(MmaInstr id) {
+  return kInfos[static_cast<int>(id)];
+}
 
 std::array<int32_t, 2> mma_warps(int32_t m, int32_t n, int num_warps, const MmaInfo& info) {
   TESSEL_ASSERT(m >= info.m && n >= info.n, "mma_warps: tile below one instruction");
@@ -172,9 +178,11 @@ LdMatrix plan_ldmatrix(const LinearLayout& offsets) {
   Bases bases;
   // Lane i supplies row i % 8 of matrix i / 8.
   if (direct)
-    bases[kLane] = {{b(InDim::Lane, 2)}, {b(InDim::Lane, 3)}, {b(InDim::Lane, 4)}, {reg(1)}, {reg(2)}};
+    bases[kLane] = {
+        {b(InDim::Lane, 2)}, {b(InDim::Lane, 3)}, {b(InDim::Lane, 4)}, {reg(1)}, {reg(2)}};
   else
-    bases[kLane] = {{b(InDim::Register, 0)}, {b(InDim::Lane, 0)}, {b(InDim::Lane, 1)}, {reg(1)}, {reg(2)}};
+    bases[kLane] = {
+        {b(InDim::Register, 0)}, {b(InDim::Lane, 0)}, {b(InDim::Lane, 1)}, {reg(1)}, {reg(2)}};
   for (int i = 1 + matrix_bits; i < reg_bits; ++i)
     bases[kReg].push_back({b(InDim::Register, i)});
   for (int i = 0; i < offsets.in_bits(InDim::Warp); ++i)

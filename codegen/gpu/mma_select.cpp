@@ -7,7 +7,9 @@ namespace tessel::codegen::gpu {
 
 namespace {
 
-bool is(const ir::Type* t, ir::ScalarKind k) { return t->is_scalar() && t->scalar_kind() == k; }
+bool is(const ir::Type* t, ir::ScalarKind k) {
+  return t->is_scalar() && t->scalar_kind() == k;
+}
 
 } // namespace
 
@@ -18,7 +20,8 @@ DotPrecision dot_precision(const ir::Op& dot) {
   return static_cast<DotPrecision>(p.i);
 }
 
-std::optional<MmaInstr> mma_for_types(const ir::Type* a, const ir::Type* c, DotPrecision precision) {
+std::optional<MmaInstr> mma_for_types(const ir::Type* a, const ir::Type* c,
+                                      DotPrecision precision) {
   using K = ir::ScalarKind;
   if (is(a, K::F16) && is(c, K::F32))
     return MmaInstr::F16_F32;

@@ -31,7 +31,8 @@ std::optional<MmaInstr> mma_for_types(const ir::Type* operand, const ir::Type* a
 
 // The instruction `dot` runs on for `target`, or nullopt for the FMA loop; `why` (when given)
 // receives the reason for nullopt.
-std::optional<MmaInstr> select_mma(const ir::Op& dot, const Target& target, std::string* why = nullptr);
+std::optional<MmaInstr> select_mma(const ir::Op& dot, const Target& target,
+                                   std::string* why = nullptr);
 
 // The prepare-dot-operands pass (prepare_dot_operands.cpp); registered by add_gpu_pass.
 ir::PassInfo prepare_dot_operands_pass(const Target& target, int num_warps);

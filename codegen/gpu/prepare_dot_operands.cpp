@@ -28,7 +28,9 @@ namespace {
 
 using ir::Opcode;
 
-int elem_bytes(const ir::Type* t) { return std::max(1u, t->element_bits() / 8); }
+int elem_bytes(const ir::Type* t) {
+  return std::max(1u, t->element_bits() / 8);
+}
 
 // The #shared layout of a row-major buffer whose element i lives at `s.apply(i)`: bit b of a
 // buffer position p names the element s.apply(1 << b) (the swizzle is a linear involution).
@@ -55,7 +57,8 @@ LinearLayout operand_shared_layout(const LinearLayout& from, const LinearLayout&
                            /*owners_only=*/true, /*ignore_warp=*/{}};
   detail::AccessSide read{&to, detail::access_vector(to, eb), /*store=*/false,
                           /*owners_only=*/false, /*ignore_warp=*/{}};
-  return shared_of_swizzle(shape, detail::choose_swizzle(write, read, int64_t(shape[0]) * shape[1], eb));
+  return shared_of_swizzle(shape,
+                           detail::choose_swizzle(write, read, int64_t(shape[0]) * shape[1], eb));
 }
 
 // The dimension a register layout's threads hold consecutive elements along (the last on ties).
@@ -104,8 +107,8 @@ private:
         continue;
       const LinearLayout shared = operand_shared_layout(layout_of(v), want, elem_bytes(v->type()),
                                                         contiguous_dim(layout_of(v)));
-      ir::Value* buffer = insert(dot, Opcode::LocalAlloc, {}, with(v, shared, ir::LayoutKind::Shared),
-                                 {ir::Attr::of_int(-1)});
+      ir::Value* buffer = insert(dot, Opcode::LocalAlloc, {},
+                                 with(v, shared, ir::LayoutKind::Shared), {ir::Attr::of_int(-1)});
       stores.emplace_back(buffer, v);
       staged[i] = buffer; // loaded below, after the stores and a barrier
       ++stats_["staged"];
@@ -147,7 +150,8 @@ private:
     ir::Op* yield = loop->region(0).terminator();
     ir::Value* back = yield->operand(j);
     ir::Op* back_op = back->defining_op();
-    if (!back_op || back_op->opcode() != Opcode::ConvertLayout || back_op->operand(0) != dot.result())
+    if (!back_op || back_op->opcode() != Opcode::ConvertLayout ||
+        back_op->operand(0) != dot.result())
       return;
     const ir::Type* mma = dot.result()->type();
     arg->set_type(mma);

@@ -38,14 +38,19 @@ Coord isa_a(MmaInstr id, int lane, int i) {
 Coord isa_b(MmaInstr id, int lane, int i) {
   const int g = lane / 4, t = lane % 4;
   switch (id) {
-  case MmaInstr::TF32_F32: return {t + 4 * i, g};
-  case MmaInstr::S8_S32: return {t * 4 + (i & 3) + (i >= 4 ? 16 : 0), g};
-  default: return {t * 2 + (i & 1) + (i >= 2 ? 8 : 0), g};
+  case MmaInstr::TF32_F32:
+    return {t + 4 * i, g};
+  case MmaInstr::S8_S32:
+    return {t * 4 + (i & 3) + (i >= 4 ? 16 : 0), g};
+  default:
+    return {t * 2 + (i & 1) + (i >= 2 ? 8 : 0), g};
   }
 }
 
 // c0..c3 (f32 and s32; the f16 accumulator's two f16x2 registers hold the same four elements).
-Coord isa_c(int lane, int i) { return {lane / 4 + (i >= 2 ? 8 : 0), (lane % 4) * 2 + (i & 1)}; }
+Coord isa_c(int lane, int i) {
+  return {lane / 4 + (i >= 2 ? 8 : 0), (lane % 4) * 2 + (i & 1)};
+}
 
 class MmaFragments : public ::testing::TestWithParam<MmaInstr> {};
 
@@ -59,9 +64,11 @@ TEST_P(MmaFragments, MatchTheIsaTables) {
   ASSERT_EQ(c.in_size(InDim::Register), 4);
   for (int lane = 0; lane < 32; ++lane) {
     for (int i = 0; i < a.in_size(InDim::Register); ++i)
-      EXPECT_EQ(a.apply(i, lane, 0), isa_a(info.id, lane, i)) << info.name << " a" << i << " lane " << lane;
+      EXPECT_EQ(a.apply(i, lane, 0), isa_a(info.id, lane, i))
+          << info.name << " a" << i << " lane " << lane;
     for (int i = 0; i < b.in_size(InDim::Register); ++i)
-      EXPECT_EQ(b.apply(i, lane, 0), isa_b(info.id, lane, i)) << info.name << " b" << i << " lane " << lane;
+      EXPECT_EQ(b.apply(i, lane, 0), isa_b(info.id, lane, i))
+          << info.name << " b" << i << " lane " << lane;
     for (int i = 0; i < 4; ++i)
       EXPECT_EQ(c.apply(i, lane, 0), isa_c(lane, i)) << info.name << " c" << i << " lane " << lane;
   }
@@ -80,11 +87,11 @@ INSTANTIATE_TEST_SUITE_P(Instrs, MmaFragments,
 TEST(MmaWarps, SquareWarpTilesMAlongFirst) {
   const MmaInfo& f16 = mma_info(MmaInstr::F16_F32);
   using W = std::array<int32_t, 2>;
-  EXPECT_EQ(mma_warps(128, 128, 4, f16), (W{2, 2}));  // 64x64 per warp
-  EXPECT_EQ(mma_warps(128, 128, 8, f16), (W{4, 2}));  // 32x64
-  EXPECT_EQ(mma_warps(64, 128, 4, f16), (W{2, 2}));   // N is wider (64x64), then M on the tie
-  EXPECT_EQ(mma_warps(16, 64, 4, f16), (W{1, 4}));    // M holds one instruction
-  EXPECT_EQ(mma_warps(16, 8, 4, f16), (W{1, 1}));     // one instruction: the rest replicate
+  EXPECT_EQ(mma_warps(128, 128, 4, f16), (W{2, 2})); // 64x64 per warp
+  EXPECT_EQ(mma_warps(128, 128, 8, f16), (W{4, 2})); // 32x64
+  EXPECT_EQ(mma_warps(64, 128, 4, f16), (W{2, 2}));  // N is wider (64x64), then M on the tie
+  EXPECT_EQ(mma_warps(16, 64, 4, f16), (W{1, 4}));   // M holds one instruction
+  EXPECT_EQ(mma_warps(16, 8, 4, f16), (W{1, 1}));    // one instruction: the rest replicate
   EXPECT_EQ(mma_warps(32, 8, 8, f16), (W{2, 1}));
 }
 
@@ -183,7 +190,7 @@ TEST(MmaShared, WidestSwizzlePerRowWidth) {
   auto chunk_of = [](const LinearLayout& s, int32_t row, int32_t cols, int vec) {
     return (s.invert().apply_linear(row * cols, 0, 0) % cols) / vec;
   };
-  const LinearLayout wide = mma_shared_layout({16, 64}, 1, 2); // 128-byte rows: c ^ (r % 8)
+  const LinearLayout wide = mma_shared_layout({16, 64}, 1, 2);   // 128-byte rows: c ^ (r % 8)
   const LinearLayout narrow = mma_shared_layout({16, 16}, 1, 2); // 32-byte rows: c ^ (r / 4 % 2)
   const LinearLayout one = mma_shared_layout({16, 8}, 1, 2);     // 16-byte rows: nothing
   for (int r = 0; r < 16; ++r) {
@@ -213,7 +220,8 @@ TEST(MmaShared, LdmatrixPlans) {
   const LinearLayout inv = mma_shared_layout({64, 32}, 1, 2);
   for (int lane = 0; lane < 32; ++lane) {
     const Coord want{lane % 8 + 8 * ((lane / 8) % 2), 8 * (lane / 16)};
-    EXPECT_EQ(inv.apply(static_cast<int32_t>(pa.address.apply_linear(0, lane, 0)), 0, 0), want) << lane;
+    EXPECT_EQ(inv.apply(static_cast<int32_t>(pa.address.apply_linear(0, lane, 0)), 0, 0), want)
+        << lane;
   }
   // Non-16-bit rows: no ldmatrix (tf32 A's registers are not 8 contiguous 16-bit elements).
   const MmaInfo& tf32 = mma_info(MmaInstr::TF32_F32);
@@ -221,12 +229,12 @@ TEST(MmaShared, LdmatrixPlans) {
   EXPECT_EQ(plan_ldmatrix(buffer_offsets(at, mma_shared_layout({64, 32}, 1, 4))).num, 0);
 }
 
-
 // ---- the IR's #mma, #dot_op and #shared layouts ------------------------------------------------
 
 // tessel-opt --target sm_80 --num-warps 4 --passes=assign-layouts,prepare-dot-operands,
 // allocate-shared on tests/gpu/prepare_dot_operands_f16.tir.
-const char* kPrepared = R"(kernel @dot_f16(%arg0: ptr<f32> {div = 16}, %arg1: ptr<f16> {div = 16}, %arg2: ptr<f16> {div = 16}) shared(4096) {
+const char* kPrepared =
+    R"(kernel @dot_f16(%arg0: ptr<f32> {div = 16}, %arg1: ptr<f16> {div = 16}, %arg2: ptr<f16> {div = 16}) shared(4096) {
   %0 = arange {start = 0, end = 32} : tensor<32xi32, #blocked<register=[1,2], lane=[4,8,16,0,0], warp=[0,0]>>
   %1 = convert_layout %0 {scratch_offset = 0, scratch_bytes = 128} : tensor<32xi32, #blocked<register=[16], lane=[0,0,0,1,2], warp=[4,8]>>
   %2 = expand_dims %1 {axis = 1} : tensor<32x1xi32, #blocked<register=[[16,0]], lane=[[0,0],[0,0],[0,0],[1,0],[2,0]], warp=[[4,0],[8,0]]>>

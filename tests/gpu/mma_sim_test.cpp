@@ -13,11 +13,11 @@
 #include <fmt/format.h>
 
 #include <bit>
-#include <fstream>
-#include <sstream>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <sstream>
 
 namespace tessel::codegen::gpu {
 namespace {
@@ -27,9 +27,9 @@ using sim::KernelArg;
 
 // c[M, N] = a[M, K] . b[K, N], row-major, f32 out (f16/bf16/f32 operands).
 const Kernel& dot_f32() {
-  static const Kernel k = tl::kernel(
-      "mma_dot_f32", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M, tl::Const<int> N,
-                        tl::Const<int> K) {
+  static const Kernel k =
+      tl::kernel("mma_dot_f32", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
+                                   tl::Const<int> N, tl::Const<int> K) {
         auto rm = tl::expand_dims(tl::arange(0, M), 1);
         auto rn = tl::expand_dims(tl::arange(0, N), 0);
         auto rk = tl::arange(0, K);
@@ -42,9 +42,9 @@ const Kernel& dot_f32() {
 
 // The same with an f16 accumulator and output.
 const Kernel& dot_f16_acc() {
-  static const Kernel k = tl::kernel(
-      "mma_dot_f16_acc", [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Const<int> M, tl::Const<int> N,
-                            tl::Const<int> K) {
+  static const Kernel k =
+      tl::kernel("mma_dot_f16_acc", [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
+                                       tl::Const<int> N, tl::Const<int> K) {
         auto rm = tl::expand_dims(tl::arange(0, M), 1);
         auto rn = tl::expand_dims(tl::arange(0, N), 0);
         auto rk = tl::arange(0, K);
@@ -57,9 +57,9 @@ const Kernel& dot_f16_acc() {
 
 // i8 operands, i32 out.
 const Kernel& dot_i8() {
-  static const Kernel k = tl::kernel(
-      "mma_dot_i8", [](tl::PtrOf<int32_t> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
-                       tl::Const<int> N, tl::Const<int> K) {
+  static const Kernel k =
+      tl::kernel("mma_dot_i8", [](tl::PtrOf<int32_t> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
+                                  tl::Const<int> N, tl::Const<int> K) {
         auto rm = tl::expand_dims(tl::arange(0, M), 1);
         auto rn = tl::expand_dims(tl::arange(0, N), 0);
         auto rk = tl::arange(0, K);
@@ -71,14 +71,14 @@ const Kernel& dot_i8() {
 }
 
 struct Case {
-  DType dtype;   // operands
-  bool f16_acc;  // f16 accumulator (dot_f16_acc) instead of f32 / i32
+  DType dtype;  // operands
+  bool f16_acc; // f16 accumulator (dot_f16_acc) instead of f32 / i32
   int m, n, k, warps;
 };
 
 std::string case_name(const Case& c) {
-  return fmt::format("{}{}_{}x{}x{}_w{}", dtype_name(c.dtype), c.f16_acc ? "_f16acc" : "", c.m,
-                     c.n, c.k, c.warps);
+  return fmt::format("{}{}_{}x{}x{}_w{}", dtype_name(c.dtype), c.f16_acc ? "_f16acc" : "", c.m, c.n,
+                     c.k, c.warps);
 }
 
 // Operand values: multiples of 1/8 in [-2, 2] for the 16-bit types (exact in f16 and bf16, and so
@@ -103,11 +103,31 @@ std::vector<uint8_t> encode(DType t, const std::vector<double>& v) {
     uint8_t bytes[4];
     size_t n = 0;
     switch (t) {
-    case DType::f16: { uint16_t h = float_to_half(static_cast<float>(x)); std::memcpy(bytes, &h, 2); n = 2; break; }
-    case DType::bf16: { uint16_t h = float_to_bfloat16(static_cast<float>(x)); std::memcpy(bytes, &h, 2); n = 2; break; }
-    case DType::f32: { float f = static_cast<float>(x); std::memcpy(bytes, &f, 4); n = 4; break; }
-    case DType::i8: bytes[0] = static_cast<uint8_t>(static_cast<int8_t>(x)); n = 1; break;
-    default: ADD_FAILURE() << "no encoding"; break;
+    case DType::f16: {
+      uint16_t h = float_to_half(static_cast<float>(x));
+      std::memcpy(bytes, &h, 2);
+      n = 2;
+      break;
+    }
+    case DType::bf16: {
+      uint16_t h = float_to_bfloat16(static_cast<float>(x));
+      std::memcpy(bytes, &h, 2);
+      n = 2;
+      break;
+    }
+    case DType::f32: {
+      float f = static_cast<float>(x);
+      std::memcpy(bytes, &f, 4);
+      n = 4;
+      break;
+    }
+    case DType::i8:
+      bytes[0] = static_cast<uint8_t>(static_cast<int8_t>(x));
+      n = 1;
+      break;
+    default:
+      ADD_FAILURE() << "no encoding";
+      break;
     }
     out.insert(out.end(), bytes, bytes + n);
   }
@@ -215,9 +235,9 @@ INSTANTIATE_TEST_SUITE_P(Tiles, MmaSim,
 // ldmatrix reads A with .trans and B without.
 TEST(MmaSimColumnMajor, TransposedOperandsUseTheOtherLdmatrix) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  static const Kernel kernel = tl::kernel(
-      "mma_col_major", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
-                          tl::Const<int> N, tl::Const<int> K) {
+  static const Kernel kernel =
+      tl::kernel("mma_col_major", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
+                                     tl::Const<int> N, tl::Const<int> K) {
         auto rm = tl::expand_dims(tl::arange(0, M), 1);
         auto rn = tl::expand_dims(tl::arange(0, N), 0);
         auto rk = tl::arange(0, K);
@@ -264,9 +284,9 @@ TEST(MmaSimColumnMajor, TransposedOperandsUseTheOtherLdmatrix) {
 // precision tf32x3: three tf32 mma.sync per product (hi*lo, lo*hi, hi*hi), nearly f32 accuracy.
 TEST(MmaSimTf32x3, NearlyF32Accurate) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  static const Kernel kernel = tl::kernel(
-      "mma_tf32x3", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M, tl::Const<int> N,
-                       tl::Const<int> K) {
+  static const Kernel kernel =
+      tl::kernel("mma_tf32x3", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
+                                  tl::Const<int> N, tl::Const<int> K) {
         auto rm = tl::expand_dims(tl::arange(0, M), 1);
         auto rn = tl::expand_dims(tl::arange(0, N), 0);
         auto rk = tl::arange(0, K);
@@ -396,7 +416,8 @@ TEST(MmaSimLoop, RaggedF16MatmulWithACarriedAccumulator) {
 // through prepare-dot-operands, cse, allocate-shared and the emission, against the same product.
 TEST(MmaSimPipelinedForm, RetypedLocalLoadOperandRuns) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  std::ifstream in(std::string(TESSEL_SOURCE_DIR) + "/tests/gpu/prepare_dot_operands_pipelined.tir");
+  std::ifstream in(std::string(TESSEL_SOURCE_DIR) +
+                   "/tests/gpu/prepare_dot_operands_pipelined.tir");
   ASSERT_TRUE(in) << "source tree not found";
   std::stringstream text;
   text << in.rdbuf();
