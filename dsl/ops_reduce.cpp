@@ -120,7 +120,8 @@ Tensor cumsum(const Tensor& x, int axis, Loc l) {
   return Tensor(builder_at(loc).value(Opcode::ScanSum, {v}, v->type(), {Attr::of_int(a)}));
 }
 
-static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, const SourceLoc& loc) {
+static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, const SourceLoc& loc,
+                       std::optional<Precision> precision = std::nullopt) {
   ir::Value* x = a.value(loc);
   ir::Value* y = b.value(loc);
   if (x->type()->rank() != 2 || y->type()->rank() != 2)
@@ -153,8 +154,16 @@ static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, cons
   } else {
     c = detail::constant_like(0, acc_type, out, loc);
   }
+  std::vector<Attr> attrs;
+  if (precision) {
+    if (t != DType::f32)
+      fail(loc, "dot",
+           std::string("a precision applies to f32 operands only, the operands are ") +
+               dtype_name(t) + "; drop the precision argument");
+    attrs.push_back(Attr::of_int(static_cast<int64_t>(*precision)));
+  }
   ir::Builder& bld = builder_at(loc);
-  return Tensor(bld.value(Opcode::Dot, {x, y, c}, c->type()));
+  return Tensor(bld.value(Opcode::Dot, {x, y, c}, c->type(), std::move(attrs)));
 }
 
 Tensor dot(const Tensor& a, const Tensor& b, Loc l) {
@@ -162,6 +171,12 @@ Tensor dot(const Tensor& a, const Tensor& b, Loc l) {
 }
 Tensor dot(const Tensor& a, const Tensor& b, const Tensor& acc, Loc l) {
   return dot_impl(a, b, &acc, SourceLoc::from(l));
+}
+Tensor dot(const Tensor& a, const Tensor& b, Precision precision, Loc l) {
+  return dot_impl(a, b, nullptr, SourceLoc::from(l), precision);
+}
+Tensor dot(const Tensor& a, const Tensor& b, const Tensor& acc, Precision precision, Loc l) {
+  return dot_impl(a, b, &acc, SourceLoc::from(l), precision);
 }
 
 } // namespace tessel::lang

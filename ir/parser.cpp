@@ -241,11 +241,12 @@ private:
     size_t kind_pos = after_ws();
     std::string_view kind_name = identifier("a layout kind");
     std::optional<LayoutKind> kind;
-    for (LayoutKind k : {LayoutKind::Blocked, LayoutKind::Slice, LayoutKind::Shared, LayoutKind::Linear})
+    for (LayoutKind k : {LayoutKind::Blocked, LayoutKind::Slice, LayoutKind::Shared, LayoutKind::Linear,
+                         LayoutKind::Mma, LayoutKind::DotOperand})
       if (kind_name == layout_kind_name(k))
         kind = k;
     if (!kind)
-      fail_at(kind_pos, "expected a layout kind (blocked, slice, shared or linear), found '" +
+      fail_at(kind_pos, "expected a layout kind (blocked, slice, shared, linear, mma or dot_op), found '" +
                             std::string(kind_name) + "'");
     expect_char('<');
     LayoutAttr::Bases bases;

@@ -162,6 +162,8 @@ const char* layout_kind_name(LayoutKind k) {
   case LayoutKind::Slice: return "slice";
   case LayoutKind::Shared: return "shared";
   case LayoutKind::Linear: return "linear";
+  case LayoutKind::Mma: return "mma";
+  case LayoutKind::DotOperand: return "dot_op";
   }
   TESSEL_UNREACHABLE("bad layout kind");
 }

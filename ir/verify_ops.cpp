@@ -415,6 +415,9 @@ Message verify_dot(const Op& op) {
   if (!ok)
     return std::string("accumulator must be ") +
            (a->is_float() ? "f32 or " + str(a->element()) : std::string("i32")) + ", found " + found;
+  const Attr& precision = op.attr("precision");
+  if (precision.kind == Attr::Kind::Int && (precision.i < 0 || precision.i > 2))
+    return "precision must be 0 (ieee), 1 (tf32) or 2 (tf32x3), found " + std::to_string(precision.i);
   return std::nullopt;
 }
 

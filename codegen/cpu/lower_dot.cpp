@@ -16,6 +16,8 @@
 //     K are, so LLVM has no large scalar loop nest to unroll and vectorize (the old scalar
 //     C[m, :] += a[m, k] * b[k, :] loop nest cost 1.3 s of O3 for one 32x32x16 f16 dot).
 //  4. Accumulators narrower than ct (f16, bf16) are rounded once, at the end, as ir.h says.
+// With precision tf32 (asked for explicitly; the CPU default is ieee) step 1 also rounds each f32
+// operand to tf32 exactly as the GPU does, so CPU and GPU agree within f32 summation order.
 //
 // Each C element is still accumulated as acc + a[i,0]*b[0,j] + a[i,1]*b[1,j] + ... in order, one
 // ct rounding per step (fmuladd may fuse the multiply; f16 and bf16 products are exact in f32,
@@ -121,6 +123,8 @@ private:
   int64_t m_ = 0, k_ = 0, n_ = 0;
   llvm::Type* ct_ = nullptr;
   bool float_ = false;
+  // f32 operands with precision tf32 asked for explicitly (absent: ieee on the CPU).
+  bool tf32_ = false;
   MicroTile tile_;
   llvm::Value* a_ = nullptr; // a, row-major, in ct
   llvm::Value* bt_ = nullptr; // b in panels of V columns, in ct
@@ -140,6 +144,9 @@ void DotLowering::check_operands() {
     l_.unsupported(op_, fmt::format("shapes {} x {} -> {} do not match", a->str(), bm->str(),
                                     rt->str()));
   float_ = rt->element()->is_float();
+  const ir::Attr& precision = op_.attr("precision");
+  tf32_ = precision.kind == ir::Attr::Kind::Int && precision.i == 1 && a->element()->is_float() &&
+          a->element()->element_bits() == 32;
   if (float_ != a->is_float() || float_ != bm->is_float())
     l_.unsupported(op_, "operands and accumulator must all be float or all be integer");
 }
@@ -150,6 +157,12 @@ llvm::Value* DotLowering::at(llvm::Value* array, llvm::Value* row, llvm::Value* 
 }
 
 llvm::Value* DotLowering::widen(llvm::Value* v, const ir::Type* elem) {
+  if (tf32_) { // round to tf32 as mma.sync's operands are (lower_mma.cpp): nearest, ties away
+    llvm::Value* bits = b_.CreateBitCast(v, b_.getInt32Ty());
+    bits = b_.CreateAnd(b_.CreateAdd(bits, b_.getInt32(0x1000)),
+                        b_.getInt32(static_cast<int32_t>(0xffffe000u)));
+    return b_.CreateBitCast(bits, ct_);
+  }
   if (float_)
     return b_.CreateFPCast(v, ct_);
   return elem->is_bool() ? b_.CreateZExt(v, ct_) : b_.CreateSExtOrTrunc(v, ct_);
@@ -158,7 +171,7 @@ llvm::Value* DotLowering::widen(llvm::Value* v, const ir::Type* elem) {
 llvm::Value* DotLowering::rows_of(const ir::Value* v) {
   const ir::Type* elem = v->type()->element();
   const Rep& r = l_.rep(v);
-  if (r.kind == Rep::Kind::Stored && l_.storage_type(elem) == ct_)
+  if (r.kind == Rep::Kind::Stored && l_.storage_type(elem) == ct_ && !tf32_)
     return r.storage;
   llvm::Value* array = l_.new_array(v->type(), ct_);
   int64_t cols = v->type()->dims()[1];

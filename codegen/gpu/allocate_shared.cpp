@@ -108,6 +108,10 @@ private:
       return detail::scan_scratch_bytes(op, layout_of(op, op.operand(0)), layout_of(op, op.result()),
                                         num_warps_);
     case ir::OpFamily::Contraction: {
+      // A tensor-core dot reads its operands in the layouts prepare-dot-operands gave them.
+      if (op.result()->type()->layout() &&
+          op.result()->type()->layout()->kind() == ir::LayoutKind::Mma)
+        return 0;
       const LinearLayout operands[3] = {layout_of(op, op.operand(0)), layout_of(op, op.operand(1)),
                                         layout_of(op, op.operand(2))};
       return detail::dot_scratch_bytes(op, operands, layout_of(op, op.result()));

@@ -18,6 +18,7 @@
 // Layout kinds: a reduction's result is `slice`; any other layout is `blocked` when every basis
 // moves along one dimension (LinearLayout::is_dim_separable), else `linear`.
 #include "codegen/gpu/layout_assignment.h"
+#include "codegen/gpu/mma_select.h"
 #include "codegen/gpu/scratch.h"
 
 #include "codegen/analysis/axis_info.h"
@@ -205,12 +206,14 @@ void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& targ
     return pm.add(assign_layouts_pass(target, num_warps));
   if (name == "allocate-shared")
     return pm.add(allocate_shared_pass(target, num_warps));
+  if (name == "prepare-dot-operands")
+    return pm.add(prepare_dot_operands_pass(target, num_warps));
   throw Error("unknown GPU pass '" + std::string(name) +
-              "'; valid GPU passes: assign-layouts, allocate-shared");
+              "'; valid GPU passes: assign-layouts, prepare-dot-operands, allocate-shared");
 }
 
 bool is_gpu_pass(std::string_view name) {
-  return name == "assign-layouts" || name == "allocate-shared";
+  return name == "assign-layouts" || name == "prepare-dot-operands" || name == "allocate-shared";
 }
 
 } // namespace tessel::codegen::gpu

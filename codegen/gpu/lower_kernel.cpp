@@ -326,10 +326,18 @@ void Lowering::lower_op(const ir::Op& op) {
   case ir::OpFamily::Source:
   case ir::OpFamily::Shape: return lower_shape_op(op);
   case ir::OpFamily::Elementwise: return lower_elementwise(op);
-  case ir::OpFamily::Memory: return op.opcode() == Opcode::Load ? lower_load(op) : lower_store(op);
+  case ir::OpFamily::Memory:
+    if (op.opcode() == Opcode::Load)
+      return lower_load(op);
+    if (op.opcode() == Opcode::Store)
+      return lower_store(op);
+    return lower_shared_op(op); // lower_mma.cpp
+  case ir::OpFamily::Contraction:
+    if (layout_kind(op.result()) == ir::LayoutKind::Mma)
+      return lower_mma(op); // lower_mma.cpp
+    return lower_dot(op);
   case ir::OpFamily::Reduction: return lower_reduce(op);
   case ir::OpFamily::Scan: return lower_scan(op);
-  case ir::OpFamily::Contraction: return lower_dot(op);
   case ir::OpFamily::Control: return lower_control_op(op);
   }
   TESSEL_UNREACHABLE("bad op family");

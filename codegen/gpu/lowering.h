@@ -17,6 +17,7 @@
 #pragma once
 
 #include "codegen/gpu/layout_assignment.h"
+#include "codegen/gpu/mma_layout.h"
 #include "codegen/gpu/swizzle.h"
 #include "tessel/codegen/target.h"
 #include "tessel/ir/ir.h"
@@ -92,7 +93,8 @@ public:
   void store_shared(llvm::Type* mt, llvm::Value* base, llvm::Value* index, std::span<llvm::Value* const> xs);
   // Loads `n` contiguous elements at element `index` of `base` as one access.
   Vals load_shared(llvm::Type* mt, llvm::Value* base, llvm::Value* index, int n);
-  // Notes the accesses of `side` for CompiledKernel::shared_accesses.
+  // Notes one access (or those of `side`) for CompiledKernel::shared_accesses.
+  void record_shared_access(SharedAccess a) { shared_accesses_.push_back(std::move(a)); }
   void record_accesses(const AccessSide& side, const Swizzle& s, int64_t elem_bytes, const std::string& what);
 
   // ---- ops ----
@@ -123,6 +125,12 @@ public:
   llvm::Value* shuffle_xor(llvm::Value* v, int lane_mask);
   llvm::Value* shuffle_up(llvm::Value* v, int delta);       // from lane - delta (own value below 0)
   llvm::Value* shuffle_idx(llvm::Value* v, llvm::Value* lane);
+  // lower_mma.cpp: local_alloc / local_store / local_load / barrier, and dots on tensor cores.
+  void lower_shared_op(const ir::Op& op);
+  void lower_mma(const ir::Op& op);
+  static ir::LayoutKind layout_kind(const ir::Value* v) {
+    return v->type()->layout() ? v->type()->layout()->kind() : ir::LayoutKind::Linear;
+  }
   // lower_control.cpp
   // for, if, while, return (yield and condition end their regions, lowered with their op).
   void lower_control_op(const ir::Op& op);
@@ -148,6 +156,13 @@ private:
   llvm::Value* thread_part(const LinearLayout& l, InDim in, int dim);
 
   std::unordered_map<const ir::Value*, Vals> vals_;
+  // Shared-memory buffers (local_alloc results): their base pointers.
+  std::unordered_map<const ir::Value*, llvm::Value*> buffers_;
+  llvm::Value* buffer(const ir::Value* v) const;
+  void lower_local_alloc(const ir::Op& op);
+  void lower_local_store(const ir::Op& op);
+  void lower_local_load(const ir::Op& op);
+  Vals ldmatrix_load(const ir::Op& op, const LdMatrix& plan, llvm::Value* base);
   // layout()'s conversions of the IR's layout attributes, by tensor type.
   mutable std::unordered_map<const ir::Type*, LinearLayout> layouts_;
   // Thread-dependent parts of coordinates, emitted once in the entry block.

@@ -106,6 +106,22 @@ TEST(DslErrors, DotInnerDimensionsDiffer) {
                });
 }
 
+TEST(DslErrors, DotPrecisionOnNonF32Operands) {
+  auto k = tl::kernel("bad_precision", [](tl::Ptr p) {
+    auto a = tl::zeros({16, 16}, tl::f16);
+    auto b = tl::zeros({16, 16}, tl::f16);
+    g_line = __LINE__ + 1;
+    auto c = tl::dot(a, b, tl::Precision::tf32);
+    tl::store(p, tl::sum(tl::sum(c, 0), 0));
+  });
+  expect_error([&] { k.ir_for(false, g_buffer); },
+               [] {
+                 return std::vector<std::string>{here(g_line), "dot",
+                                                 "a precision applies to f32 operands only",
+                                                 "f16", "drop the precision argument"};
+               });
+}
+
 TEST(DslErrors, LoadFromANonPointer) {
   auto k = tl::kernel("bad_load", [](tl::Ptr p, tl::Int n) {
     g_line = __LINE__ + 1;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -178,6 +179,41 @@ INSTANTIATE_TEST_SUITE_P(Types, Dot, ::testing::Values(DType::f32, DType::f16, D
                          [](const ::testing::TestParamInfo<DType>& info) {
                            return std::string(tessel::dtype_name(info.param));
                          });
+
+// precision tf32 on the CPU: the operands are rounded to tf32 (nearest, ties away) as on the GPU's
+// tensor cores, so CPU and GPU agree; the result differs from the ieee product.
+TEST(DotPrecision, Tf32RoundsTheOperandsOnTheCpu) {
+  static const tessel::Kernel k = tl::kernel("dot_tf32", [](tl::Ptr c, tl::Ptr a, tl::Ptr b) {
+    auto m = tl::expand_dims(tl::arange(0, 16), 1);
+    auto n = tl::expand_dims(tl::arange(0, 16), 0);
+    auto at = tl::load(a + m * 16 + n);
+    auto bt = tl::load(b + m * 16 + n);
+    tl::store(c + m * 16 + n, tl::dot(at, bt, tl::Precision::tf32));
+  });
+  HostArray a(DType::f32, 256), b(DType::f32, 256), c(DType::f32, 256);
+  a.fill_random(6, -2, 2);
+  b.fill_random(7, -2, 2);
+  c.poison();
+  k.launch({1}, {}, c.arg(), a.arg(), b.arg());
+  auto tf32 = [](double x) {
+    return double(std::bit_cast<float>((std::bit_cast<uint32_t>(float(x)) + 0x1000u) & 0xffffe000u));
+  };
+  int differs = 0;
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j) {
+      double want = 0, ieee = 0, magnitude = 0;
+      for (int p = 0; p < 16; ++p) {
+        const double x = a.get(size_t(i * 16 + p)), y = b.get(size_t(p * 16 + j));
+        want += tf32(x) * tf32(y);
+        ieee += x * y;
+        magnitude += std::fabs(x * y);
+      }
+      const double got = c.get(size_t(i * 16 + j));
+      EXPECT_NEAR(got, want, 1e-6 * magnitude) << i << "," << j;
+      differs += std::fabs(got - ieee) > 1e-6 * magnitude;
+    }
+  EXPECT_GT(differs, 0) << "tf32 rounding had no effect";
+}
 
 TEST(DotInt, AccumulatesInI32) {
   auto k = tl::kernel("dot_i8", [](tl::Ptr c, tl::Ptr a, tl::Ptr b) {

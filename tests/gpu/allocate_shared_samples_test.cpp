@@ -24,6 +24,7 @@ TEST_P(AllocateSharedOnSample, PlannedTotalIsWhatTheEmissionUses) {
   auto plain = samples::trace_kernel(samples::find_kernel(name), defines, /*optimize=*/true);
   ir::PassManager pm(/*verify_each=*/true);
   add_gpu_pass(pm, "assign-layouts", target, num_warps);
+  add_gpu_pass(pm, "prepare-dot-operands", target, num_warps);
   add_gpu_pass(pm, "allocate-shared", target, num_warps);
   pm.run(*planned);
   const ir::Function& f = *planned->functions.front();
@@ -40,21 +41,20 @@ TEST_P(AllocateSharedOnSample, PlannedTotalIsWhatTheEmissionUses) {
   });
 }
 
-// The shared-memory ops verify and are planned, but the emission does not lower them yet: a located
-// error, not a crash.
-TEST(AllocateShared, ExplicitSharedMemoryOpsAreNotEmittedYet) {
+// The shared-memory ops verify, are planned and are emitted (lower_mma.cpp): a 16-byte store.
+TEST(AllocateShared, ExplicitSharedMemoryOpsAreEmitted) {
   auto m = ir::parse_module(
       "kernel @staged(%arg0: ptr<i32> {div = 16}) {\n"
       "  %0 = arange {start = 0, end = 8} : tensor<8xi32, #blocked<register=[1], lane=[2,4]>>\n"
       "  %1 = local_alloc {offset = -1} : tensor<8xi32, #shared<register=[1,2,4]>>\n"
       "  local_store %1, %0\n"
+      "  barrier\n"
       "  return\n"
       "}\n",
       "staged.tir");
-  testing::expect_error(
-      [&] { compile(*m->functions.front(), parse_target("sm_80"), {}, Stage::Ptx); },
-      {"the NVPTX backend cannot lower `local_alloc`: explicit shared-memory ops are not emitted "
-       "yet (allocate-shared only plans them)"});
+  const std::string ptx = compile(*m->functions.front(), parse_target("sm_80"), {}, Stage::Ptx).ptx;
+  EXPECT_NE(ptx.find("st.shared.v2.u32"), std::string::npos) << ptx;
+  EXPECT_NE(ptx.find("bar.sync"), std::string::npos) << ptx;
 }
 
 INSTANTIATE_TEST_SUITE_P(

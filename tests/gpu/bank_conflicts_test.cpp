@@ -4,7 +4,9 @@
 // lane by lane and shown to need one wavefront per phase — one per 128 bytes moved: 32 lanes at
 // once for accesses of up to 4 bytes, 16 lanes for 8 bytes, 8 lanes for 16 bytes, and no bank
 // asked for two distinct 4-byte words within a phase. The counting here is written independently
-// of codegen/gpu/swizzle.cpp; sim_run_test.cpp checks the same kernels in the simulator.
+// of codegen/gpu/swizzle.cpp; sim_run_test.cpp checks the same kernels in the simulator. The
+// tensor-core path (operand staging, ldmatrix, the accumulator's epilogue) is proved the same way,
+// and its swizzle once more from the formula alone; mma_sim_test.cpp runs those kernels.
 #include "gpu_test_util.h"
 #include "test_kernels.h"
 
@@ -16,6 +18,8 @@
 
 namespace tessel::codegen::gpu {
 namespace {
+
+namespace tl = tessel::lang;
 
 // Wavefronts beyond one per active phase.
 int conflicts(const SharedAccess& a) {
@@ -143,6 +147,84 @@ TEST_P(BankConflictFree, ReductionsScansAndControlFlow) {
         expect_conflict_free(build(testing::scan_1d_kernel(), {n}, GetParam(), dtype, warps), 2);
       expect_conflict_free(build(testing::scan_2d_kernel(), {64, 64}, GetParam(), dtype, warps), 4);
       expect_conflict_free(build(testing::scan_2d_kernel(), {16, 256}, GetParam(), dtype, warps), 4);
+    }
+}
+
+// ---- tensor-core operands -------------------------------------------------------------------
+
+// The operand swizzle of docs/gpu_codegen.md, written out independently of mma_layout.cpp: 16-byte
+// chunk c of row r of a tile with `chunks` chunks per row lives at chunk c ^ ((r / per_phase) %
+// max_phase). Every warp-wide access the MMA path makes to such a tile, enumerated lane by lane:
+//   ldmatrix (each 8-lane phase reads one 8x8 matrix: 8 consecutive rows, one chunk each; rows
+//     start at 8-row boundaries, chunks anywhere), and
+//   the 16-byte stores of a row-major blocked layout (8 lanes: consecutive chunks, row by row),
+// needs one wavefront per phase.
+uint32_t swizzled_offset(uint32_t row, uint32_t chunk, uint32_t chunks) {
+  const uint32_t max_phase = std::min(8u, chunks), per_phase = std::max(1u, 8 / chunks);
+  return (row * chunks + (chunk ^ ((row / per_phase) % max_phase))) * 16;
+}
+
+TEST(BankConflictFreeMma, SwizzledOperandTilesTakeOneWavefrontPerPhase) {
+  for (uint32_t chunks : {1u, 2u, 4u, 8u, 16u}) // rows of 16 to 256 bytes
+    for (uint32_t rows : {16u, 32u, 64u, 128u}) {
+      SCOPED_TRACE(fmt::format("{} rows of {} bytes", rows, chunks * 16));
+      for (uint32_t row0 = 0; row0 < rows; row0 += 8)
+        for (uint32_t c = 0; c < chunks; ++c) {
+          SharedAccess ld; // one ldmatrix phase per matrix; four matrices of one row block
+          ld.bytes = 16;
+          for (uint32_t lane = 0; lane < 32; ++lane) {
+            ld.active |= 1u << lane;
+            ld.offsets[lane] = swizzled_offset(row0 + lane % 8, c, chunks);
+          }
+          EXPECT_EQ(conflicts(ld), 0) << "ldmatrix rows " << row0 << ".. chunk " << c << lanes_of(ld);
+        }
+      for (uint32_t first = 0; first < rows * chunks; first += 32) {
+        SharedAccess st; // 32 lanes, each the next 16-byte chunk in row-major order
+        st.bytes = 16;
+        st.store = true;
+        for (uint32_t lane = 0; lane < 32 && first + lane < rows * chunks; ++lane) {
+          st.active |= 1u << lane;
+          st.offsets[lane] = swizzled_offset((first + lane) / chunks, (first + lane) % chunks, chunks);
+        }
+        EXPECT_EQ(conflicts(st), 0) << "store from chunk " << first << lanes_of(st);
+      }
+    }
+}
+
+const Kernel& mma_dot_kernel() {
+  static const Kernel k = tl::kernel(
+      "bank_mma_dot", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
+                         tl::Const<int> N, tl::Const<int> K) {
+        auto rm = tl::expand_dims(tl::arange(0, M), 1);
+        auto rn = tl::expand_dims(tl::arange(0, N), 0);
+        auto rk = tl::arange(0, K);
+        auto x = tl::load(a + rm * K + tl::expand_dims(rk, 0));
+        auto y = tl::load(b + tl::expand_dims(rk, 1) * N + rn);
+        tl::store(c + rm * N + rn, tl::dot(x, y));
+      });
+  return k;
+}
+
+// What the emission records of tensor-core dots: the operand stores, the ldmatrix (16-bit) or
+// plain (tf32) operand reads and the epilogue's conversion of the accumulator, all conflict-free.
+TEST_P(BankConflictFree, TensorCoreDots) {
+  struct Shape {
+    int64_t m, n, k;
+    int warps;
+  };
+  for (DType dtype : {DType::f16, DType::bf16, DType::f32})
+    for (Shape s : {Shape{16, 8, 16, 1}, Shape{64, 64, 32, 4}, Shape{64, 32, 64, 2},
+                    Shape{128, 128, 32, 8}}) {
+      SCOPED_TRACE(fmt::format("{} {}x{}x{} num_warps={}", dtype_name(dtype), s.m, s.n, s.k, s.warps));
+      CompiledKernel k = build(mma_dot_kernel(), {s.m, s.n, s.k}, GetParam(), dtype, s.warps);
+      expect_conflict_free(k, 4);
+      size_t ldmatrix = 0, stores = 0;
+      for (const SharedAccess& a : k.shared_accesses) {
+        ldmatrix += a.what.rfind("ldmatrix", 0) == 0;
+        stores += a.what.rfind("local_store", 0) == 0;
+      }
+      EXPECT_EQ(ldmatrix > 0, dtype != DType::f32);
+      EXPECT_GT(stores, 0u);
     }
 }
 

@@ -202,9 +202,25 @@ const Kernel& small_dot() {
   return k;
 }
 
+// f32 with input_precision ieee: no tensor-core instruction takes it, the FMA loop does.
+const Kernel& small_dot_ieee() {
+  static const Kernel k =
+      tl::kernel("small_dot_ieee", [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
+                                      tl::Const<int> N, tl::Const<int> K) {
+        auto rm = tl::expand_dims(tl::arange(0, M), 1);
+        auto rn = tl::expand_dims(tl::arange(0, N), 0);
+        auto rk = tl::arange(0, K);
+        auto x = tl::load(a + rm * K + tl::expand_dims(rk, 0));
+        auto y = tl::load(b + tl::expand_dims(rk, 1) * N + rn);
+        tl::store(c + rm * N + rn, tl::dot(x, y, tl::Precision::ieee));
+      });
+  return k;
+}
+
 TEST(GpuOps, DotAsFma) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  CompiledKernel k = build(small_dot(), {32, 32, 16});
+  CompiledKernel k = build(small_dot_ieee(), {32, 32, 16});
+  EXPECT_EQ(ptx_stats(k.ptx).get("mma"), 0);
   EXPECT_GE(ptx_stats(k.ptx).get("fma"), 32 * 32 * 16 / 128);
   build(small_dot(), {32, 32, 16}, "sm_90a", DType::f16);
 }

@@ -10,6 +10,7 @@
 #include <tessel/sim/sim.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -159,12 +160,17 @@ TEST_P(SimOnTarget, Matmul) {
             0u)
       << kProvenFree;
   auto c = s.download(dc, M * N);
+  // f32 dots run as tf32 on the GPU by default (mma.sync; docs/gpu_codegen.md): the operands are
+  // rounded to tf32 (nearest, ties away), the products summed in f32.
+  auto tf32 = [](float x) {
+    return std::bit_cast<float>((std::bit_cast<uint32_t>(x) + 0x1000u) & 0xffffe000u);
+  };
   std::vector<float> want(M * N);
   for (int i = 0; i < M; ++i)
     for (int j = 0; j < N; ++j) {
       float acc = 0;
       for (int kk = 0; kk < K; ++kk)
-        acc += a[i * K + kk] * b[kk * N + j];
+        acc += tf32(a[i * K + kk]) * tf32(b[kk * N + j]);
       want[i * N + j] = acc;
     }
   expect_close(c, want, 1e-4f);

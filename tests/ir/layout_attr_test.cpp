@@ -81,7 +81,7 @@ std::string parse_error(const std::string& type) {
 
 TEST(LayoutParseError, UnknownKind) {
   EXPECT_EQ(parse_error("tensor<4xi32, #striped<lane=[1]>>"),
-            "bad.tir:2:53: expected a layout kind (blocked, slice, shared or linear), found "
+            "bad.tir:2:53: expected a layout kind (blocked, slice, shared, linear, mma or dot_op), found "
             "'striped'");
 }
 

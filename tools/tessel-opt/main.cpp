@@ -4,7 +4,7 @@
 //   tessel-opt FILE [--passes=a,b,c] [--target T] [--num-warps N] [--verify-each]
 //              [--no-locations] [--print-axis-info]
 //
-// GPU passes (assign-layouts, allocate-shared) need an NVPTX --target (sm_80 ... sm_90a); --num-warps (default 4)
+// GPU passes (assign-layouts, prepare-dot-operands, allocate-shared) need an NVPTX --target (sm_80 ... sm_90a); --num-warps (default 4)
 // is the kernel's warp count they plan for.
 //
 // Errors (unreadable file, malformed or invalid IR, unknown pass) go to stderr with exit code 1.

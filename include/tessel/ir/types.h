@@ -10,8 +10,10 @@
 // as lists of basis images, one coordinate per tensor dim, e.g. for a tensor<4x64xf32>
 //     #blocked<register=[[0,1],[0,2]], lane=[[0,4],[0,8],[0,16],[0,32],[1,0]], warp=[[2,0]]>
 // and for rank 1 the images are plain integers: #blocked<register=[1,2], lane=[4,8,16,32,64]>.
-// Input dims without bases are omitted. The kind (blocked, slice, shared, linear) names where the
-// layout came from; two layouts are equal only when kind and bases are.
+// Input dims without bases are omitted. The kind (blocked, slice, shared, linear, mma, dot_op) names
+// where the layout came from; two layouts are equal only when kind and bases are. `mma` is the
+// accumulator of a tensor-core dot (mma.sync fragments tiled over warps), `dot_op` an operand of
+// one in the fragment layout its instruction reads (codegen/gpu/mma_layout.h).
 // A scalar or pointer is the rank-0 case of a tensor: ops that take tensors take them too.
 #pragma once
 
@@ -37,8 +39,8 @@ unsigned scalar_kind_bits(ScalarKind k);
 bool scalar_kind_is_float(ScalarKind k);
 
 // What a layout was made as; the bases alone say what it is.
-enum class LayoutKind : uint8_t { Blocked, Slice, Shared, Linear };
-const char* layout_kind_name(LayoutKind k); // "blocked", "slice", "shared", "linear"
+enum class LayoutKind : uint8_t { Blocked, Slice, Shared, Linear, Mma, DotOperand };
+const char* layout_kind_name(LayoutKind k); // "blocked", "slice", "shared", "linear", "mma", "dot_op"
 
 // The layout of a tensor type (see above), uniqued in a Context. The IR does not interpret it;
 // codegen/gpu converts it to and from its LinearLayout.

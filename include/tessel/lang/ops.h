@@ -114,5 +114,14 @@ Tensor cumsum(const Tensor& x, int axis, Loc loc = Loc::current()); // inclusive
 // a (MxK) times b (KxN) plus acc (MxN). Without acc: zeros of f32 (float operands) or i32.
 Tensor dot(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 Tensor dot(const Tensor& a, const Tensor& b, const Tensor& acc, Loc loc = Loc::current());
+// How a dot of f32 operands multiplies (Triton's input_precision): `ieee` in f32; `tf32` with the
+// operands rounded to tf32 (10-bit mantissa, to nearest, ties away) and f32 sums, on tensor cores
+// where the target has them; `tf32x3` as tf32 but each operand split into a tf32 high part and a
+// tf32 low part, three products (hi*hi + hi*lo + lo*hi), near-f32 accuracy. Without a precision a
+// GPU target uses tf32 and the CPU ieee. Only f32 operands take one.
+enum class Precision { ieee = 0, tf32 = 1, tf32x3 = 2 };
+Tensor dot(const Tensor& a, const Tensor& b, Precision precision, Loc loc = Loc::current());
+Tensor dot(const Tensor& a, const Tensor& b, const Tensor& acc, Precision precision,
+           Loc loc = Loc::current());
 
 } // namespace tessel::lang

@@ -1,0 +1,324 @@
+// The NVPTX lowering of explicit shared memory (local_alloc, local_store, local_load, barrier) and
+// of dots on tensor cores (result in an #mma layout: mma.sync).
+//
+// Every shared access is derived from two layouts: the register layout of the value and the
+// #shared layout of the buffer. Their composition `offsets` (mma_layout.h: buffer_offsets) maps
+// (register, lane, warp) to the element's index in the buffer; a thread's run of registers whose
+// indices are consecutive (and aligned) is one vector access. A local_load of 16-bit elements into
+// a layout whose 8-element rows are 16 contiguous bytes of the buffer is read with ldmatrix
+// (plan_ldmatrix; .trans when the rows run along the other dimension). The dot then walks the
+// instruction grid: for each repetition along M and N, the accumulator's 4 elements, and for each
+// repetition along K, the A and B registers, packed 32 bits at a time (tf32: the f32 rounded to
+// tf32, to nearest with ties away, as the CPU backend does), into one mma.sync (inline PTX from
+// mma_instrs.def's row); with precision tf32x3 each f32 is split into tf32 high and low parts and
+// three mma.sync (lo*hi, hi*lo, hi*hi) give nearly f32 products.
+#include "codegen/gpu/lowering.h"
+#include "codegen/gpu/mma_select.h"
+
+#include <llvm/IR/InlineAsm.h>
+#include <llvm/IR/IntrinsicsNVPTX.h>
+
+#include <fmt/format.h>
+
+namespace tessel::codegen::gpu::detail {
+
+using ir::Opcode;
+
+namespace {
+
+int64_t elem_bytes_of(const ir::Type* t) {
+  return std::max(1u, t->element_bits() / 8);
+}
+
+// Elements per access: the run of consecutive indices register 0 starts, at most 16 bytes, that
+// every other basis keeps aligned.
+int access_width(const LinearLayout& offsets, int64_t elem_bytes) {
+  int vec = static_cast<int>(std::min<int64_t>(offsets.contiguous_registers(0), 16 / elem_bytes));
+  auto aligned = [&](int v) {
+    const int vbits = std::countr_zero(static_cast<unsigned>(v));
+    for (InDim d : {InDim::Register, InDim::Lane, InDim::Warp})
+      for (int i = d == InDim::Register ? vbits : 0; i < offsets.in_bits(d); ++i)
+        if (offsets.basis(d, i)[0] % v != 0)
+          return false;
+    return true;
+  };
+  while (vec > 1 && !aligned(vec))
+    vec /= 2;
+  return std::max(vec, 1);
+}
+
+llvm::Intrinsic::ID ldmatrix_id(int num, bool trans) {
+  using namespace llvm::Intrinsic;
+  switch (num) {
+  case 1:
+    return trans ? nvvm_ldmatrix_sync_aligned_m8n8_x1_trans_b16
+                 : nvvm_ldmatrix_sync_aligned_m8n8_x1_b16;
+  case 2:
+    return trans ? nvvm_ldmatrix_sync_aligned_m8n8_x2_trans_b16
+                 : nvvm_ldmatrix_sync_aligned_m8n8_x2_b16;
+  case 4:
+    return trans ? nvvm_ldmatrix_sync_aligned_m8n8_x4_trans_b16
+                 : nvvm_ldmatrix_sync_aligned_m8n8_x4_b16;
+  }
+  TESSEL_UNREACHABLE("ldmatrix takes 1, 2 or 4 matrices");
+}
+
+} // namespace
+
+llvm::Value* Lowering::buffer(const ir::Value* v) const {
+  auto it = buffers_.find(v);
+  TESSEL_ASSERT(it != buffers_.end(), "a shared buffer used before its local_alloc");
+  return it->second;
+}
+
+void Lowering::lower_shared_op(const ir::Op& op) {
+  switch (op.opcode()) {
+  case Opcode::LocalAlloc:
+    return lower_local_alloc(op);
+  case Opcode::LocalStore:
+    return lower_local_store(op);
+  case Opcode::LocalLoad:
+    return lower_local_load(op);
+  case Opcode::Barrier:
+    return barrier();
+  default:
+    unsupported(op, "a memory op without a lowering");
+  }
+}
+
+void Lowering::lower_local_alloc(const ir::Op& op) {
+  const int64_t offset = op.int_attr("offset");
+  TESSEL_ASSERT(offset >= 0, "local_alloc before allocate-shared");
+  const ir::Type* t = op.result()->type();
+  TESSEL_ASSERT(offset + t->num_elements() * elem_bytes_of(t) <= shared_bytes_,
+                "a buffer beyond the kernel's shared(N)");
+  buffers_[op.result()] =
+      offset == 0 ? smem_
+                  : b.CreateGEP(b.getInt8Ty(), smem_, b.getInt32(static_cast<int32_t>(offset)));
+}
+
+void Lowering::lower_local_store(const ir::Op& op) {
+  const ir::Value* buf = op.operand(0);
+  const ir::Value* v = op.operand(1);
+  const ir::Type* elem = v->type()->element();
+  const LinearLayout offsets = buffer_offsets(layout(v), layout(buf));
+  const int64_t eb = elem_bytes_of(v->type());
+  const int vec = access_width(offsets, eb);
+  llvm::Type* mt = mem_type(elem);
+  llvm::Value* base = buffer(buf);
+  const Vals& xs = vals(v);
+  only_if(owner_predicate(layout(v)), [&] {
+    for (int32_t r = 0; r < offsets.in_size(InDim::Register); r += vec) {
+      Vals run;
+      for (int i = 0; i < vec; ++i)
+        run.push_back(to_mem(xs[r + i], elem));
+      store_shared(mt, base, coordinate(offsets, r, 0), run);
+    }
+  });
+  AccessSide side{&offsets, vec, /*store=*/true, /*owners_only=*/true, /*ignore_warp=*/{}};
+  record_accesses(side, Swizzle{}, eb, "local_store " + v->type()->element()->str());
+}
+
+void Lowering::lower_local_load(const ir::Op& op) {
+  const ir::Value* buf = op.operand(0);
+  const ir::Value* res = op.result();
+  const ir::Type* elem = res->type()->element();
+  const LinearLayout offsets = buffer_offsets(layout(res), layout(buf));
+  const int64_t eb = elem_bytes_of(res->type());
+  llvm::Value* base = buffer(buf);
+  if (eb == 2 && target.has_ldmatrix()) {
+    LdMatrix plan = plan_ldmatrix(offsets);
+    if (plan.num > 0)
+      return set_vals(res, ldmatrix_load(op, plan, base));
+  }
+  const int vec = access_width(offsets, eb);
+  llvm::Type* mt = mem_type(elem);
+  Vals out;
+  for (int32_t r = 0; r < offsets.in_size(InDim::Register); r += vec)
+    for (llvm::Value* x : load_shared(mt, base, coordinate(offsets, r, 0), vec))
+      out.push_back(from_mem(x, elem));
+  AccessSide side{&offsets, vec, /*store=*/false, /*owners_only=*/false, /*ignore_warp=*/{}};
+  record_accesses(side, Swizzle{}, eb, "local_load " + res->type()->element()->str());
+  set_vals(res, std::move(out));
+}
+
+Vals Lowering::ldmatrix_load(const ir::Op& op, const LdMatrix& plan, llvm::Value* base) {
+  const ir::Value* res = op.result();
+  llvm::Type* mt = mem_type(res->type()->element());
+  llvm::Type* pair = llvm::FixedVectorType::get(mt, 2);
+  // The intrinsic is overloaded on its pointer's address space in some LLVM versions.
+  const llvm::Intrinsic::ID id = ldmatrix_id(plan.num, plan.trans);
+  llvm::Type* ptr_type = base->getType();
+  llvm::Function* fn = llvm::Intrinsic::isOverloaded(id)
+                           ? llvm::Intrinsic::getDeclaration(&module, id, {ptr_type})
+                           : llvm::Intrinsic::getDeclaration(&module, id);
+  const int32_t regs = layout(res).in_size(InDim::Register);
+  Vals out(regs);
+  for (int32_t q = 0; q < plan.address.in_size(InDim::Register); ++q) {
+    llvm::Value* ptr = b.CreateGEP(mt, base, coordinate(plan.address, q, 0));
+    llvm::Value* got = b.CreateCall(fn, {ptr});
+    for (int j = 0; j < plan.num; ++j) {
+      llvm::Value* word =
+          plan.num == 1 ? got : b.CreateExtractValue(got, {static_cast<unsigned>(j)});
+      llvm::Value* two = b.CreateBitCast(word, pair);
+      for (int e = 0; e < 2; ++e)
+        out[2 * plan.num * q + 2 * j + e] = b.CreateExtractElement(two, b.getInt32(e));
+    }
+  }
+  // The bank-conflict record: lane i's 16-byte row, for the first group of warp 0.
+  SharedAccess a;
+  a.what = fmt::format("ldmatrix.x{}{} {}", plan.num, plan.trans ? ".trans" : "",
+                       res->type()->element()->str());
+  a.bytes = 16;
+  const int64_t eb = elem_bytes_of(res->type());
+  for (int32_t lane = 0; lane < 8 * plan.num; ++lane) {
+    a.active |= 1u << lane;
+    a.offsets[lane] = static_cast<uint32_t>(plan.address.apply_linear(0, lane, 0) * eb);
+  }
+  record_shared_access(std::move(a));
+  return out;
+}
+
+namespace {
+
+// One mma.sync as inline PTX: D = A * B + C for `info`'s row.
+struct MmaAsm {
+  llvm::InlineAsm* asm_;
+  int d_regs;
+};
+
+MmaAsm mma_asm(llvm::LLVMContext& ctx, const MmaInfo& info) {
+  const bool f16_acc = info.acc_bits == 16;
+  const bool int_acc = std::string_view(info.acc_ptx) == "s32";
+  const int d = f16_acc ? 2 : 4;
+  std::string text =
+      fmt::format("mma.sync.aligned.m{}n{}k{}.row.col.{}.{}.{}.{} {{", info.m, info.n, info.k,
+                  info.acc_ptx, info.operand_ptx, info.operand_ptx, info.acc_ptx);
+  std::string constraints;
+  int next = 0;
+  auto group = [&](int count, const char* c, bool output) {
+    text += next == 0 ? "" : ", {";
+    for (int i = 0; i < count; ++i) {
+      text += fmt::format("{}${}", i ? ", " : "", next++);
+      constraints += fmt::format("{}{}{}", constraints.empty() ? "" : ",", output ? "=" : "", c);
+    }
+    text += "}";
+  };
+  const char* acc_c = f16_acc || int_acc ? "r" : "f";
+  group(d, acc_c, true);
+  group(4, "r", false);
+  group(2, "r", false);
+  group(d, acc_c, false);
+  text += ";";
+  llvm::Type* at = f16_acc || int_acc ? llvm::Type::getInt32Ty(ctx) : llvm::Type::getFloatTy(ctx);
+  std::vector<llvm::Type*> outs(d, at);
+  std::vector<llvm::Type*> ins(6, llvm::Type::getInt32Ty(ctx));
+  ins.insert(ins.end(), d, at);
+  auto* fty = llvm::FunctionType::get(llvm::StructType::get(ctx, outs), ins, false);
+  return {llvm::InlineAsm::get(fty, text, constraints, /*hasSideEffects=*/false), d};
+}
+
+} // namespace
+
+void Lowering::lower_mma(const ir::Op& op) {
+  const ir::Value* res = op.result();
+  const ir::Type* ea = op.operand(0)->type()->element();
+  const ir::Type* ec = res->type()->element();
+  std::optional<MmaInstr> instr = mma_for_types(ea, ec, dot_precision(op));
+  TESSEL_ASSERT(instr, "an #mma dot whose types no mma.sync takes");
+  const MmaInfo& info = mma_info(*instr);
+  const std::vector<int32_t> sa = shape_of(op.operand(0)), sc = shape_of(res);
+  const int32_t m = sc[0], n = sc[1], k = sa[1];
+  const auto warps = mma_warps(m, n, plan.num_warps(), info);
+  TESSEL_ASSERT(
+      layout(res) == mma_acc_layout(info, m, n, warps, plan.num_warps()) &&
+          layout(op.operand(0)) == mma_operand_layout(info, 0, sa, warps, plan.num_warps()) &&
+          layout(op.operand(1)) ==
+              mma_operand_layout(info, 1, shape_of(op.operand(1)), warps, plan.num_warps()),
+      "a tensor-core dot whose layouts are not prepare-dot-operands'");
+  const int32_t reps_m = m / warps[0] / info.m, reps_n = n / warps[1] / info.n, reps_k = k / info.k;
+  const int e = info.per_register();
+  const Vals& a = vals(op.operand(0));
+  const Vals& bv = vals(op.operand(1));
+  Vals acc = vals(op.operand(2));
+  llvm::Type* i32 = b.getInt32Ty();
+  // tf32: an f32 rounded to nearest, ties away, keeping 10 mantissa bits (as bits).
+  auto tf32_bits = [&](llvm::Value* x) {
+    llvm::Value* bits = b.CreateBitCast(x, i32);
+    return b.CreateAnd(b.CreateAdd(bits, b.getInt32(0x1000)),
+                       b.getInt32(static_cast<int32_t>(0xffffe000u)));
+  };
+  // tf32x3's low part: what the high part left, rounded to tf32 itself.
+  auto tf32_low = [&](llvm::Value* x) {
+    llvm::Value* hi = b.CreateBitCast(tf32_bits(x), x->getType());
+    return tf32_bits(b.CreateFSub(x, hi));
+  };
+  const bool split = dot_precision(op) == DotPrecision::Tf32x3 && e == 1;
+  // `e` operand elements from `vs[at]` as one 32-bit register.
+  auto pack = [&](const Vals& vs, int32_t at) -> llvm::Value* {
+    if (e == 1)
+      return tf32_bits(vs[at]);
+    llvm::Value* v = llvm::PoisonValue::get(llvm::FixedVectorType::get(vs[at]->getType(), e));
+    for (int i = 0; i < e; ++i)
+      v = b.CreateInsertElement(v, vs[at + i], b.getInt32(i));
+    return b.CreateBitCast(v, i32);
+  };
+  const MmaAsm mma = mma_asm(ctx, info);
+  const bool f16_acc = info.acc_bits == 16;
+  llvm::Type* half2 = llvm::FixedVectorType::get(reg_type(ec), 2);
+  for (int32_t mi = 0; mi < reps_m; ++mi)
+    for (int32_t ni = 0; ni < reps_n; ++ni) {
+      const int32_t c0 = 4 * (ni + reps_n * mi);
+      std::vector<llvm::Value*> c;
+      if (f16_acc) {
+        for (int i = 0; i < 2; ++i) {
+          llvm::Value* v = llvm::PoisonValue::get(half2);
+          v = b.CreateInsertElement(v, acc[c0 + 2 * i], b.getInt32(0));
+          v = b.CreateInsertElement(v, acc[c0 + 2 * i + 1], b.getInt32(1));
+          c.push_back(b.CreateBitCast(v, i32));
+        }
+      } else {
+        c.assign(acc.begin() + c0, acc.begin() + c0 + 4);
+      }
+      for (int32_t ki = 0; ki < reps_k; ++ki) {
+        std::vector<llvm::Value*> ah, bh, al, bl;
+        for (int j = 0; j < 4; ++j) {
+          const int32_t at = 4 * e * (ki + reps_k * mi) + e * j;
+          ah.push_back(pack(a, at));
+          if (split)
+            al.push_back(tf32_low(a[at]));
+        }
+        for (int j = 0; j < 2; ++j) {
+          const int32_t at = 2 * e * (ki + reps_k * ni) + e * j;
+          bh.push_back(pack(bv, at));
+          if (split)
+            bl.push_back(tf32_low(bv[at]));
+        }
+        auto issue = [&](const std::vector<llvm::Value*>& x, const std::vector<llvm::Value*>& y) {
+          std::vector<llvm::Value*> args(x);
+          args.insert(args.end(), y.begin(), y.end());
+          args.insert(args.end(), c.begin(), c.end());
+          llvm::Value* d = b.CreateCall(mma.asm_, args);
+          for (int j = 0; j < mma.d_regs; ++j)
+            c[j] = b.CreateExtractValue(d, {static_cast<unsigned>(j)});
+        };
+        if (split) { // the small terms first, so that they are not lost in the large one
+          issue(al, bh);
+          issue(ah, bl);
+        }
+        issue(ah, bh);
+      }
+      if (f16_acc) {
+        for (int i = 0; i < 2; ++i) {
+          llvm::Value* v = b.CreateBitCast(c[i], half2);
+          acc[c0 + 2 * i] = b.CreateExtractElement(v, b.getInt32(0));
+          acc[c0 + 2 * i + 1] = b.CreateExtractElement(v, b.getInt32(1));
+        }
+      } else {
+        std::copy(c.begin(), c.end(), acc.begin() + c0);
+      }
+    }
+  set_vals(res, std::move(acc));
+}
+
+} // namespace tessel::codegen::gpu::detail

@@ -1,0 +1,62 @@
+// MMA selection (mma_select.h).
+#include "codegen/gpu/mma_select.h"
+
+#include <fmt/format.h>
+
+namespace tessel::codegen::gpu {
+
+namespace {
+
+bool is(const ir::Type* t, ir::ScalarKind k) {
+  return t->is_scalar() && t->scalar_kind() == k;
+}
+
+} // namespace
+
+DotPrecision dot_precision(const ir::Op& dot) {
+  const ir::Attr& p = dot.attr("precision");
+  if (p.kind != ir::Attr::Kind::Int)
+    return DotPrecision::Tf32; // the GPU default for f32 operands
+  return static_cast<DotPrecision>(p.i);
+}
+
+std::optional<MmaInstr> mma_for_types(const ir::Type* a, const ir::Type* c,
+                                      DotPrecision precision) {
+  using K = ir::ScalarKind;
+  if (is(a, K::F16) && is(c, K::F32))
+    return MmaInstr::F16_F32;
+  if (is(a, K::BF16) && is(c, K::F32))
+    return MmaInstr::BF16_F32;
+  if (is(a, K::F16) && is(c, K::F16))
+    return MmaInstr::F16_F16;
+  if (is(a, K::F32) && is(c, K::F32) && precision != DotPrecision::Ieee)
+    return MmaInstr::TF32_F32; // tf32x3: three of them per product (lower_mma.cpp)
+  if (is(a, K::I8) && is(c, K::I32))
+    return MmaInstr::S8_S32;
+  return std::nullopt;
+}
+
+std::optional<MmaInstr> select_mma(const ir::Op& dot, const Target& target, std::string* why) {
+  auto none = [&](std::string reason) -> std::optional<MmaInstr> {
+    if (why)
+      *why = std::move(reason);
+    return std::nullopt;
+  };
+  if (!target.has_mma_sync())
+    return none(target.name() + " has no mma.sync");
+  const ir::Type* a = dot.operand(0)->type();
+  const ir::Type* c = dot.result()->type();
+  std::optional<MmaInstr> instr = mma_for_types(a->element(), c->element(), dot_precision(dot));
+  if (!instr)
+    return none("no mma.sync takes these operand and accumulator types");
+  const MmaInfo& info = mma_info(*instr);
+  if (!(target.*info.needs)())
+    return none(fmt::format("{} needs a newer target than {}", info.name, target.name()));
+  const int64_t m = a->dims()[0], k = a->dims()[1], n = c->dims()[1];
+  if (m < info.m || n < info.n || k < info.k)
+    return none(fmt::format("the tile {}x{}x{} is below one m{}n{}k{} instruction", m, n, k, info.m,
+                            info.n, info.k));
+  return instr;
+}
+
+} // namespace tessel::codegen::gpu

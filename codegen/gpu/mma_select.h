@@ -1,0 +1,40 @@
+// MMA selection: which tensor-core instruction (mma_instrs.def) a `dot` runs on, if any.
+//
+// The rule (docs/gpu_codegen.md, "Tensor cores: MMA layouts and selection"): the target must
+// have mma.sync and the row's feature; the operand and accumulator types pick the row
+//     f16 x f16 -> f32: F16_F32     bf16 x bf16 -> f32: BF16_F32     f16 x f16 -> f16: F16_F16
+//     f32 x f32 -> f32 with precision tf32 (the GPU default) or tf32x3: TF32_F32 (tf32x3 splits
+//       each operand into tf32 high and low parts and issues hi*lo, lo*hi, hi*hi)
+//     i8 x i8 -> i32: S8_S32
+// and the tile must hold one instruction: M >= 16, N >= 8, K >= the row's k (16, 8 or 32).
+// Everything else — f32 with ieee, f64, i16/i32/i64 operands, bf16 or f16 sums of bf16,
+// smaller tiles, CPU targets — stays on the FMA loop, which computes the same products exactly.
+#pragma once
+
+#include "codegen/gpu/mma_layout.h"
+#include "tessel/codegen/target.h"
+#include "tessel/ir/ir.h"
+#include "tessel/ir/pass.h"
+
+#include <optional>
+#include <string>
+
+namespace tessel::codegen::gpu {
+
+// The precision of a dot (ops.def: absent, 0 ieee, 1 tf32, 2 tf32x3) on an NVPTX target.
+enum class DotPrecision : uint8_t { Ieee, Tf32, Tf32x3 };
+DotPrecision dot_precision(const ir::Op& dot);
+
+// The instruction for the operand and accumulator types alone (no target, no shapes), or none.
+std::optional<MmaInstr> mma_for_types(const ir::Type* operand, const ir::Type* acc,
+                                      DotPrecision precision);
+
+// The instruction `dot` runs on for `target`, or nullopt for the FMA loop; `why` (when given)
+// receives the reason for nullopt.
+std::optional<MmaInstr> select_mma(const ir::Op& dot, const Target& target,
+                                   std::string* why = nullptr);
+
+// The prepare-dot-operands pass (prepare_dot_operands.cpp); registered by add_gpu_pass.
+ir::PassInfo prepare_dot_operands_pass(const Target& target, int num_warps);
+
+} // namespace tessel::codegen::gpu

@@ -1,0 +1,275 @@
+// The `prepare-dot-operands` pass: every dot that MMA selection (mma_select.h) puts on tensor
+// cores gets its layouts and its shared-memory staging written into the IR, so that the emission
+// (lower_mma.cpp) only reads them.
+//
+// For such a dot, in place (after assign-layouts, before cse and allocate-shared):
+//   - the result and the accumulator take the `#mma` layout of mma_layout.h (a convert_layout of
+//     the accumulator before the dot, one of the result back to its old layout after it);
+//   - each operand is staged: a `local_alloc` in the swizzled `#shared` layout of
+//     mma_shared_layout (its contiguous dimension the one the operand's registers run along, so
+//     the writes are 16-byte vectors), a `barrier` (the previous reads of the buffer, e.g. of the
+//     last loop iteration, are done), the `local_store`s, a `barrier`, and a `local_load` into the
+//     `#dot_op` layout the instruction reads, which the emission reads with ldmatrix;
+//   - an operand that already comes from a `local_load` used only by this dot (the pipeliner's
+//     form: a ring buffer filled by async copies) is not staged again: that local_load's result
+//     is retyped to `#dot_op` and its buffer to the swizzled `#shared` layout.
+//   - an accumulator carried by a for loop (`acc = dot(a, b, acc)`) is carried in #mma itself.
+// Dots left on the FMA loop are untouched. Statistics: mma, fma, staged, retyped, carried.
+#include "codegen/gpu/layout_assignment.h"
+#include "codegen/gpu/mma_layout.h"
+#include "codegen/gpu/mma_select.h"
+#include "codegen/gpu/swizzle.h"
+
+#include "tessel/error.h"
+
+namespace tessel::codegen::gpu {
+
+namespace {
+
+using ir::Opcode;
+
+int elem_bytes(const ir::Type* t) {
+  return std::max(1u, t->element_bits() / 8);
+}
+
+// The #shared layout of a row-major buffer whose element i lives at `s.apply(i)`: bit b of a
+// buffer position p names the element s.apply(1 << b) (the swizzle is a linear involution).
+LinearLayout shared_of_swizzle(const std::vector<int32_t>& shape, const detail::Swizzle& s) {
+  std::array<std::vector<LinearLayout::Basis>, kNumInDims> bases;
+  const int64_t numel = int64_t(shape[0]) * shape[1];
+  for (int64_t bit = 1; bit < numel; bit *= 2) {
+    const int64_t i = s.apply(bit);
+    bases[0].push_back({static_cast<int32_t>(i / shape[1]), static_cast<int32_t>(i % shape[1])});
+  }
+  return LinearLayout(std::move(bases), shape);
+}
+
+// The buffer layout of an operand written from registers in `from` and read in `to`: for 16-bit
+// elements (read with ldmatrix) the chunk swizzle of mma_shared_layout; for others (plain loads
+// of 4 bytes or less, whose lanes walk the buffer differently: tf32 B reads 4 rows of 8 words)
+// the swizzle the conversion search of swizzle.h finds conflict-free for both sides.
+LinearLayout operand_shared_layout(const LinearLayout& from, const LinearLayout& to, int eb,
+                                   int contiguous) {
+  const std::vector<int32_t>& shape = from.out_shape();
+  if (eb == 2)
+    return mma_shared_layout(shape, contiguous, eb);
+  detail::AccessSide write{&from, detail::access_vector(from, eb), /*store=*/true,
+                           /*owners_only=*/true, /*ignore_warp=*/{}};
+  detail::AccessSide read{&to, detail::access_vector(to, eb), /*store=*/false,
+                          /*owners_only=*/false, /*ignore_warp=*/{}};
+  return shared_of_swizzle(shape,
+                           detail::choose_swizzle(write, read, int64_t(shape[0]) * shape[1], eb));
+}
+
+// The dimension a register layout's threads hold consecutive elements along (the last on ties).
+int contiguous_dim(const LinearLayout& l) {
+  return l.contiguous_registers(0) > l.contiguous_registers(1) ? 0 : 1;
+}
+
+class PrepareDotOperands {
+public:
+  PrepareDotOperands(ir::Module& module, ir::Function& f, const Target& target, int num_warps,
+                     ir::PassStats& stats)
+      : ctx_(module.ctx), f_(f), target_(target), num_warps_(num_warps), stats_(stats) {}
+
+  void run() {
+    std::vector<ir::Op*> dots;
+    ir::walk(f_.body, [&](ir::Op& op) {
+      if (op.opcode() == Opcode::Dot)
+        dots.push_back(&op);
+    });
+    for (ir::Op* dot : dots) {
+      const ir::LayoutAttr* have = dot->result()->type()->layout();
+      if (have && have->kind() == ir::LayoutKind::Mma)
+        continue; // prepared already
+      std::optional<MmaInstr> instr = select_mma(*dot, target_);
+      if (!instr) {
+        ++stats_["fma"];
+        continue;
+      }
+      prepare(*dot, mma_info(*instr));
+      ++stats_["mma"];
+    }
+  }
+
+private:
+  void prepare(ir::Op& dot, const MmaInfo& info) {
+    const auto dims = dot.result()->type()->dims();
+    const int32_t m = static_cast<int32_t>(dims[0]), n = static_cast<int32_t>(dims[1]);
+    const std::array<int32_t, 2> warps = mma_warps(m, n, num_warps_, info);
+    ir::Value* staged[2] = {};
+    std::vector<std::pair<ir::Value*, ir::Value*>> stores; // buffer, value
+    for (int i = 0; i < 2; ++i) {
+      ir::Value* v = dot.operand(i);
+      const LinearLayout want = mma_operand_layout(info, i, shape_of(v), warps, num_warps_);
+      staged[i] = retype_pipelined(dot, v, want);
+      if (staged[i])
+        continue;
+      const LinearLayout shared = operand_shared_layout(layout_of(v), want, elem_bytes(v->type()),
+                                                        contiguous_dim(layout_of(v)));
+      ir::Value* buffer = insert(dot, Opcode::LocalAlloc, {},
+                                 with(v, shared, ir::LayoutKind::Shared), {ir::Attr::of_int(-1)});
+      stores.emplace_back(buffer, v);
+      staged[i] = buffer; // loaded below, after the stores and a barrier
+      ++stats_["staged"];
+    }
+    if (!stores.empty()) {
+      insert(dot, Opcode::Barrier, {}, nullptr, {});
+      for (const auto& [buffer, v] : stores)
+        insert(dot, Opcode::LocalStore, {buffer, v}, nullptr, {});
+      insert(dot, Opcode::Barrier, {}, nullptr, {});
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (staged[i]->defining_op()->opcode() != Opcode::LocalAlloc)
+        continue;
+      ir::Value* v = dot.operand(i);
+      const LinearLayout want = mma_operand_layout(info, i, shape_of(v), warps, num_warps_);
+      dot.set_operand(i, insert(dot, Opcode::LocalLoad, {staged[i]},
+                                with(v, want, ir::LayoutKind::DotOperand), {}));
+    }
+    for (int i = 0; i < 2; ++i)
+      if (staged[i]->defining_op()->opcode() == Opcode::LocalLoad)
+        dot.set_operand(i, staged[i]);
+    set_accumulator(dot, mma_acc_layout(info, m, n, warps, num_warps_));
+    carry_in_mma(dot);
+  }
+
+  // `acc = dot(a, b, acc)` in a loop: the carried accumulator itself takes the #mma layout (its
+  // initial value converted before the loop, its final value after it), so that the conversions
+  // set_accumulator made around the dot (two shared-memory round trips per iteration) go away and
+  // the accumulator stays in registers across the K loop.
+  void carry_in_mma(ir::Op& dot) {
+    ir::Op* in = dot.operand(2)->defining_op();
+    if (!in || in->opcode() != Opcode::ConvertLayout)
+      return;
+    ir::Value* arg = in->operand(0);
+    ir::Op* loop = arg->is_block_arg() ? arg->owner_block()->parent_op() : nullptr;
+    if (!loop || loop->opcode() != Opcode::For || arg->index() == 0 || uses(arg) != 1)
+      return;
+    const size_t j = arg->index() - 1; // carried value j: operand 3 + j, result j, yield operand j
+    ir::Op* yield = loop->region(0).terminator();
+    ir::Value* back = yield->operand(j);
+    ir::Op* back_op = back->defining_op();
+    if (!back_op || back_op->opcode() != Opcode::ConvertLayout ||
+        back_op->operand(0) != dot.result())
+      return;
+    const ir::Type* mma = dot.result()->type();
+    arg->set_type(mma);
+    dot.set_operand(2, arg);
+    in->parent_block()->erase(in);
+    yield->set_operand(j, dot.result());
+    if (uses(back) == 0)
+      back_op->parent_block()->erase(back_op);
+    ir::Value* init = loop->operand(3 + j);
+    const ir::Op* init_def = init->defining_op();
+    if (init_def && init_def->opcode() == Opcode::Constant)
+      loop->set_operand(3 + j, insert(*loop, Opcode::Constant, {}, mma, init_def->attrs()));
+    else
+      loop->set_operand(3 + j, insert(*loop, Opcode::ConvertLayout, {init}, mma, {}));
+    ir::Value* result = loop->result(j);
+    const ir::Type* old = result->type();
+    result->set_type(mma);
+    auto out = std::make_unique<ir::Op>(Opcode::ConvertLayout, std::vector<ir::Value*>{result},
+                                        std::span<const ir::Type* const>(&old, 1),
+                                        std::vector<ir::Attr>{}, loop->loc);
+    ir::replace_all_uses(f_.body, result, out->result());
+    ir::Block* block = loop->parent_block();
+    block->insert(std::next(block->find(loop)), std::move(out));
+    ++stats_["carried"];
+  }
+
+  // The accumulator converted to `acc` before the dot, the result back after it.
+  void set_accumulator(ir::Op& dot, const LinearLayout& acc) {
+    ir::Value* c = dot.operand(2);
+    const ir::Type* old = dot.result()->type();
+    const ir::Type* mma = with(c, acc, ir::LayoutKind::Mma);
+    // A constant accumulator (zeros, mostly) is made in the new layout, not converted to it.
+    const ir::Op* def = c->defining_op();
+    if (def && def->opcode() == Opcode::Constant)
+      dot.set_operand(2, insert(dot, Opcode::Constant, {}, mma, def->attrs()));
+    else
+      dot.set_operand(2, insert(dot, Opcode::ConvertLayout, {c}, mma, {}));
+    ir::Value* r = dot.result();
+    r->set_type(mma);
+    auto conv = std::make_unique<ir::Op>(Opcode::ConvertLayout, std::vector<ir::Value*>{r},
+                                         std::span<const ir::Type* const>(&old, 1),
+                                         std::vector<ir::Attr>{}, dot.loc);
+    // Every use but the new conversion's (not in the kernel yet) reads the converted result.
+    ir::replace_all_uses(f_.body, r, conv->result());
+    ir::Block* block = dot.parent_block();
+    block->insert(std::next(block->find(&dot)), std::move(conv));
+  }
+
+  // The pipeliner's form: `v` is a local_load of a buffer of v's shape, used by `dot` alone. Its
+  // result is retyped to `want` (#dot_op) and its buffer to the swizzled layout; null otherwise.
+  ir::Value* retype_pipelined(const ir::Op& dot, ir::Value* v, const LinearLayout& want) {
+    ir::Op* load = v->defining_op();
+    if (!load || load->opcode() != Opcode::LocalLoad || uses(v) != 1)
+      return nullptr;
+    ir::Value* buffer = load->operand(0);
+    if (buffer->type()->dims().size() != 2 || shape_of(buffer) != shape_of(v))
+      return nullptr;
+    const LinearLayout shared =
+        mma_shared_layout(shape_of(v), contiguous_dim(layout_of(buffer)), elem_bytes(v->type()));
+    buffer->set_type(with(buffer, shared, ir::LayoutKind::Shared));
+    v->set_type(with(v, want, ir::LayoutKind::DotOperand));
+    (void)dot;
+    ++stats_["retyped"];
+    return v;
+  }
+
+  int64_t uses(const ir::Value* v) const {
+    int64_t n = 0;
+    ir::walk(f_.body, [&](const ir::Op& op) {
+      for (const ir::Value* o : op.operands())
+        n += o == v;
+    });
+    return n;
+  }
+
+  static LinearLayout layout_of(const ir::Value* v) {
+    TESSEL_ASSERT(v->type()->layout(), "prepare-dot-operands runs after assign-layouts");
+    return from_attr(*v->type()->layout(), v->type()->dims());
+  }
+
+  const ir::Type* with(const ir::Value* like, const LinearLayout& l, ir::LayoutKind kind) {
+    return ctx_.with_layout(like->type(), to_attr(ctx_, l, kind));
+  }
+
+  // A new op just before `before`; its result (null for none).
+  ir::Value* insert(ir::Op& before, Opcode opcode, std::vector<ir::Value*> operands,
+                    const ir::Type* result, std::vector<ir::Attr> attrs) {
+    std::vector<const ir::Type*> results;
+    if (result)
+      results.push_back(result);
+    auto op = std::make_unique<ir::Op>(opcode, std::move(operands), results, std::move(attrs),
+                                       before.loc);
+    ir::Block* block = before.parent_block();
+    ir::Op* placed = block->insert(block->find(&before), std::move(op))->get();
+    return result ? placed->result() : nullptr;
+  }
+
+  ir::Context& ctx_;
+  ir::Function& f_;
+  const Target& target_;
+  int num_warps_;
+  ir::PassStats& stats_;
+};
+
+} // namespace
+
+ir::PassInfo prepare_dot_operands_pass(const Target& target, int num_warps) {
+  if (!target.is_nvptx())
+    throw Error("pass 'prepare-dot-operands' needs an NVPTX target (e.g. --target sm_80), found '" +
+                target.name() + "'");
+  auto run = [target, num_warps](ir::Module& module, ir::PassStats& stats) {
+    for (auto& f : module.functions)
+      PrepareDotOperands(module, *f, target, num_warps, stats).run();
+  };
+  return {"prepare-dot-operands",
+          "Gives each dot selected for mma.sync its #mma result and accumulator and stages its "
+          "operands through swizzled shared memory into #dot_op layouts.",
+          run};
+}
+
+} // namespace tessel::codegen::gpu
