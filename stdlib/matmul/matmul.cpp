@@ -96,7 +96,8 @@ Problem check_shapes(const OpSite& s, const TensorView& a, const TensorView& b,
   check_batch(s, "a", a, p.a, p.batch, c);
   check_batch(s, "b", b, p.b, p.batch, c);
   // Distinct output elements must be distinct memory.
-  if ((p.m > 1 && p.c.sr == 0) || (p.n > 1 && p.c.sc == 0) || (p.batch > 1 && p.c.sb == 0))
+  bool empty = p.batch == 0 || p.m == 0 || p.n == 0;
+  if (!empty && ((p.m > 1 && p.c.sr == 0) || (p.n > 1 && p.c.sc == 0) || (p.batch > 1 && p.c.sb == 0)))
     s.fail(fmt::format("c has strides [{}] with a zero stride: its elements overlap; pass an "
                        "output with distinct elements",
                        fmt::join(std::vector<int64_t>(c.strides.begin(), c.strides.begin() + c.rank), ", ")));

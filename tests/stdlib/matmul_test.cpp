@@ -127,11 +127,6 @@ std::vector<double> operand_values(DType t, size_t n, uint32_t seed) {
   return v;
 }
 
-// The f64 reference of the provided epilogues, applied in order to one element at (b, i, j).
-struct RefStep {
-  std::function<double(double acc, int64_t b, int64_t i, int64_t j)> f;
-};
-
 double gelu_erf(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
 double gelu_tanh(double x) {
   return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
@@ -143,16 +138,52 @@ struct Layout {
 
 struct Case {
   int64_t m, n, k;
-  int64_t batch = 0;        // 0: rank-2 operands
-  bool shared_b = false;    // batched a and c, rank-2 b (batch stride 0)
+  int64_t batch = 0;     // 0: rank-2 operands
+  bool shared_b = false; // batched a and c, rank-2 b (batch stride 0)
   int split_k = 1;
   std::optional<MatmulConfig> config;
 };
 
-std::string case_str(DeviceKind dev, DType t, const Case& c, Layout l, const std::string& epi) {
-  return fmt::format("{} {} {}x{}x{} batch {}{} split_k {} a {} b {} [{}]", device_kind_name(dev),
-                     dtype_name(t), c.m, c.n, c.k, c.batch, c.shared_b ? " (shared b)" : "",
-                     c.split_k, l.a_col ? "col" : "row", l.b_col ? "col" : "row", epi);
+struct MatmulRun {
+  DeviceKind dev;
+  DType t;
+  Case c;
+  Layout l = {};
+  DType c_dtype = DType::f32; // f32 here means "the operands' default" unless set_c
+  bool set_c = false;
+};
+
+DType c_dtype_of(const MatmulRun& r) {
+  if (r.set_c)
+    return r.c_dtype;
+  return r.t == DType::i8 ? DType::i32 : r.t;
+}
+
+std::vector<int64_t> c_shape_of(const Case& c) {
+  std::vector<int64_t> shape{c.m, c.n};
+  if (c.batch > 0)
+    shape.insert(shape.begin(), c.batch);
+  return shape;
+}
+
+// An epilogue chain under test and its f64 reference, element by element at (batch, i, j).
+struct ChainUnderTest {
+  std::string name;
+  std::vector<Epilogue> epilogues;
+  std::vector<std::function<double(double, int64_t, int64_t, int64_t)>> ref;
+  std::vector<std::unique_ptr<StridedTensor>> keep; // operands, alive until the check ends
+  std::vector<double> c_old;                        // c's contents before the call, when read
+};
+using ChainMaker = std::function<void(const MatmulRun&, ChainUnderTest&)>;
+
+// A [shape] operand of the epilogue on the run's device, random values rounded to `t`.
+const std::vector<double>& add_operand(const MatmulRun& r, ChainUnderTest& ch, DType t,
+                                       std::vector<int64_t> shape, uint32_t seed,
+                                       std::vector<double>& values) {
+  ch.keep.push_back(std::make_unique<StridedTensor>(r.dev, t, shape, StridedTensor::contiguous(shape)));
+  values = rounded(random_values(size_t(ch.keep.back()->numel()), seed, -2, 2), t);
+  ch.keep.back()->set(values);
+  return values;
 }
 
 // Strides of a [batch?, r, c] operand in the given majority.
@@ -166,26 +197,23 @@ std::vector<int64_t> strides_for(const std::vector<int64_t>& shape, bool col_maj
   return s;
 }
 
-DType default_c_dtype(DType t) { return t == DType::i8 ? DType::i32 : t; }
+std::string case_str(const MatmulRun& r, const std::string& epi) {
+  const Case& c = r.c;
+  return fmt::format("{} {} -> {} {}x{}x{} batch {}{} split_k {} a {} b {} [{}]",
+                     device_kind_name(r.dev), dtype_name(r.t), dtype_name(c_dtype_of(r)), c.m, c.n,
+                     c.k, c.batch, c.shared_b ? " (shared b)" : "", c.split_k,
+                     r.l.a_col ? "col" : "row", r.l.b_col ? "col" : "row", epi);
+}
 
-// Tolerance of one matmul element: |got - want| <= tol * (sum_k |a b| + |epilogue terms|) + the
-// output rounding. f32: f32 accumulation over K terms (K * 2^-24 is < 1e-5 at these K); f16/bf16
-// operands are exact in f32, so the accumulation error is f32's, plus one output rounding;
-// int8 into i32 is exact.
-double accumulate_tol(DType t) { return t == DType::i8 ? 0 : 1e-5; }
-double output_rounding(DType c) { return c == DType::f16 ? 1e-3 : c == DType::bf16 ? 8e-3 : 1e-6; }
+// Tolerance of one element: f32 accumulation of K products (f16/bf16 operands are exact in f32)
+// bounded by 1e-5 of sum |a b| (K * 2^-24 < 1e-5 for these K), the epilogue's f32 math by 1e-5 of
+// its magnitude, then one rounding to c's dtype. int8 into i32 is exact.
+double output_rounding(DType c) {
+  return c == DType::f16 ? 1e-3 : c == DType::bf16 ? 8e-3 : c == DType::i32 ? 0 : 2e-6;
+}
 
-struct Run {
-  DeviceKind dev;
-  DType t;
-  Case c;
-  Layout l;
-};
-
-// c = chain(a @ b) and the reference; c's old contents (for beta) are `c_old` when given.
-void check(const Run& r, const std::string& epi_name, const std::vector<Epilogue>& chain,
-           const std::vector<RefStep>& ref_steps, StridedTensor& c_out,
-           const std::vector<double>& c_old = {}) {
+// c = chain(a @ b) on the run's device, against the f64 reference.
+void check(const MatmulRun& r, const ChainMaker& make = {}) {
   const Case& c = r.c;
   std::vector<int64_t> a_shape{c.m, c.k}, b_shape{c.k, c.n};
   if (c.batch > 0) {
@@ -199,16 +227,25 @@ void check(const Run& r, const std::string& epi_name, const std::vector<Epilogue
   auto bv = operand_values(r.t, size_t(b.numel()), uint32_t(c.n * 7 + c.k + 1));
   a.set(av);
   b.set(bv);
+  std::vector<int64_t> c_shape = c_shape_of(c);
+  StridedTensor out(r.dev, c_dtype_of(r), c_shape, StridedTensor::contiguous(c_shape));
+  ChainUnderTest ch{"none", {}, {}, {}, {}};
+  if (make)
+    make(r, ch);
+  if (!ch.c_old.empty())
+    out.set(ch.c_old);
   int64_t batches = std::max<int64_t>(c.batch, 1);
   std::optional<StridedTensor> ws;
-  MatmulOptions o{.epilogue = chain, .split_k = c.split_k, .config = c.config};
-  DType acc = r.t == DType::i8 ? DType::i32 : DType::f32;
+  MatmulOptions o{.epilogue = ch.epilogues, .split_k = c.split_k, .config = c.config};
   if (c.split_k > 1) {
-    ws.emplace(r.dev, acc, std::vector<int64_t>{c.split_k * batches * c.m * c.n}, std::vector<int64_t>{1});
+    DType acc = r.t == DType::i8 ? DType::i32 : DType::f32;
+    ws.emplace(r.dev, acc, std::vector<int64_t>{ops::matmul_workspace_elements(out.view(), c.split_k)},
+               std::vector<int64_t>{1});
     o.workspace = ws->view();
   }
-  ops::matmul(a.view(), b.view(), c_out.view(), o);
-  std::vector<double> got = c_out.get(), want(got.size()), bound(got.size());
+  ops::matmul(a.view(), b.view(), out.view(), o);
+  std::vector<double> got = out.get();
+  std::string what = case_str(r, ch.name);
   for (int64_t bi = 0; bi < batches; ++bi)
     for (int64_t i = 0; i < c.m; ++i)
       for (int64_t j = 0; j < c.n; ++j) {
@@ -219,35 +256,292 @@ void check(const Run& r, const std::string& epi_name, const std::vector<Epilogue
           s += x * y;
           mag += std::fabs(x * y);
         }
+        for (const auto& f : ch.ref)
+          s = f(s, bi, i, j);
+        // A float epilogue result stored to i32 truncates toward zero (ir.h); f32 rounding of the
+        // epilogue can move it across an integer, hence the tolerance of 1 there.
+        bool to_int = out.view().dtype == DType::i32 && !ch.ref.empty();
+        if (to_int)
+          s = std::trunc(s);
+        double tol = r.t == DType::i8 && ch.ref.empty() ? 0
+                     : to_int                               ? 1
+                                                            : 1e-5 * (mag + std::fabs(s) + 1) + output_rounding(out.view().dtype) * std::fabs(s);
         size_t at = size_t(bi * c.m * c.n + i * c.n + j);
-        for (const RefStep& st : ref_steps)
-          s = st.f(s, bi, i, j);
-        want[at] = s;
-        bound[at] = accumulate_tol(r.t) * (mag + 1) * (ref_steps.empty() ? 1 : 4) +
-                    output_rounding(c_out.view().dtype) * std::fabs(s);
+        ASSERT_LE(std::fabs(got[at] - s), tol)
+            << what << ": element (" << bi << ", " << i << ", " << j << ") is " << got[at]
+            << ", expected " << s;
       }
-  (void)c_old;
-  std::string what = case_str(r.dev, r.t, c, r.l, epi_name);
-  for (size_t i = 0; i < got.size(); ++i)
-    ASSERT_LE(std::fabs(got[i] - want[i]), bound[i])
-        << what << ": element " << i << " is " << got[i] << ", expected " << want[i];
 }
 
-StridedTensor output(const Run& r, DType dtype) {
-  std::vector<int64_t> shape{r.c.m, r.c.n};
-  if (r.c.batch > 0)
-    shape.insert(shape.begin(), r.c.batch);
-  return StridedTensor(r.dev, dtype, shape, StridedTensor::contiguous(shape));
+// ---- the epilogues under test -------------------------------------------------------------------
+
+using RefFn = std::function<double(double)>;
+
+ChainMaker activation(const char* name, Epilogue (*make)(), RefFn f) {
+  return [=](const MatmulRun&, ChainUnderTest& ch) {
+    ch.name = name;
+    ch.epilogues.push_back(make());
+    ch.ref.push_back([f](double x, int64_t, int64_t, int64_t) { return f(x); });
+  };
 }
 
-void check_plain(const Run& r) {
-  StridedTensor c = output(r, default_c_dtype(r.t));
-  check(r, "none", {}, {}, c);
+void add_bias(const MatmulRun& r, ChainUnderTest& ch) {
+  std::vector<double> v;
+  add_operand(r, ch, DType::f32, {r.c.n}, 5, v);
+  ch.epilogues.push_back(ops::bias(ch.keep.back()->view()));
+  ch.ref.push_back([v](double x, int64_t, int64_t, int64_t j) { return x + v[size_t(j)]; });
 }
 
-TEST(Matmul, SmokeCpu) {
-  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::i8})
-    check_plain({DeviceKind::cpu, t, Case{17, 33, 65}, {}});
+void add_row_bias(const MatmulRun& r, ChainUnderTest& ch) {
+  std::vector<double> v;
+  add_operand(r, ch, DType::bf16, {r.c.m}, 6, v);
+  ch.epilogues.push_back(ops::row_bias(ch.keep.back()->view()));
+  ch.ref.push_back([v](double x, int64_t, int64_t i, int64_t) { return x + v[size_t(i)]; });
+}
+
+void add_residual(const MatmulRun& r, ChainUnderTest& ch) {
+  std::vector<double> v;
+  add_operand(r, ch, c_dtype_of(r) == DType::i32 ? DType::f32 : c_dtype_of(r), c_shape_of(r.c), 7, v);
+  ch.epilogues.push_back(ops::residual(ch.keep.back()->view()));
+  int64_t m = r.c.m, n = r.c.n;
+  ch.ref.push_back([v, m, n](double x, int64_t b, int64_t i, int64_t j) {
+    return x + v[size_t(b * m * n + i * n + j)];
+  });
+}
+
+const std::vector<std::pair<std::string, ChainMaker>>& epilogue_cases() {
+  static const std::vector<std::pair<std::string, ChainMaker>> cases = {
+      {"bias", [](const MatmulRun& r, ChainUnderTest& ch) { ch.name = "bias"; add_bias(r, ch); }},
+      {"row_bias", [](const MatmulRun& r, ChainUnderTest& ch) { ch.name = "row_bias"; add_row_bias(r, ch); }},
+      {"relu", activation("relu", ops::relu, [](double x) { return std::max(x, 0.0); })},
+      {"gelu", activation("gelu", [] { return ops::gelu(); }, gelu_erf)},
+      {"gelu_tanh", activation("gelu_tanh", [] { return ops::gelu(ops::GeluApprox::tanh); }, gelu_tanh)},
+      {"silu", activation("silu", ops::silu, [](double x) { return x / (1 + std::exp(-x)); })},
+      {"residual", [](const MatmulRun& r, ChainUnderTest& ch) { ch.name = "residual"; add_residual(r, ch); }},
+      {"scale", [](const MatmulRun&, ChainUnderTest& ch) {
+         ch.name = "scale";
+         ch.epilogues.push_back(ops::scale(0.5f));
+         ch.ref.push_back([](double x, int64_t, int64_t, int64_t) { return 0.5 * x; });
+       }},
+      {"scale_c", [](const MatmulRun& r, ChainUnderTest& ch) {
+         ch.name = "scale(alpha, beta)";
+         int64_t numel = std::max<int64_t>(r.c.batch, 1) * r.c.m * r.c.n;
+         ch.c_old = rounded(random_values(size_t(numel), 9, -2, 2), c_dtype_of(r));
+         if (c_dtype_of(r) == DType::i32)
+           for (double& x : ch.c_old)
+             x = std::round(x);
+         ch.epilogues.push_back(ops::scale(1.5f, -0.25f));
+         int64_t m = r.c.m, n = r.c.n;
+         ch.ref.push_back([old = ch.c_old, m, n](double x, int64_t b, int64_t i, int64_t j) {
+           return 1.5 * x - 0.25 * old[size_t(b * m * n + i * n + j)];
+         });
+       }},
+      {"bias+gelu+residual", [](const MatmulRun& r, ChainUnderTest& ch) {
+         ch.name = "bias, gelu_tanh, residual";
+         add_bias(r, ch);
+         activation("", [] { return ops::gelu(ops::GeluApprox::tanh); }, gelu_tanh)(r, ch);
+         add_residual(r, ch);
+         ch.name = "bias, gelu_tanh, residual";
+       }},
+  };
+  return cases;
+}
+
+// A user epilogue: a leaky ReLU whose slope is a scalar, times a per-column gate operand.
+void add_user(const MatmulRun& r, ChainUnderTest& ch) {
+  ch.name = "user leaky_gate";
+  std::vector<double> g;
+  add_operand(r, ch, DType::f32, {1, r.c.n}, 11, g);
+  ch.epilogues.push_back(ops::epilogue(
+      "leaky_gate",
+      [](const EpilogueTile& t) {
+        auto x = t.acc.to(tl::f32);
+        return tl::where(x > 0.0, x, x * t.scalars[0]) * t.operands[0];
+      },
+      {ch.keep.back()->view()}, {0.125f}));
+  ch.ref.push_back([g](double x, int64_t, int64_t, int64_t j) {
+    return (x > 0 ? x : 0.125 * x) * g[size_t(j)];
+  });
+}
+
+const std::vector<Case> kShapes = {{1, 1, 1}, {17, 33, 65}, {128, 256, 64}, {255, 129, 97}};
+const std::vector<DType> kDtypes = {DType::f32, DType::f16, DType::bf16, DType::i8};
+
+// ---- CPU backend --------------------------------------------------------------------------------
+
+TEST(Matmul, DtypesShapesAndLayoutsCpu) {
+  for (DType t : kDtypes)
+    for (const Case& c : kShapes)
+      for (Layout l : {Layout{false, false}, Layout{true, true}})
+        check({DeviceKind::cpu, t, c, l});
+  for (DType t : kDtypes)
+    for (Layout l : {Layout{true, false}, Layout{false, true}})
+      check({DeviceKind::cpu, t, Case{17, 33, 65}, l});
+}
+
+TEST(Matmul, DecodeShapesCpu) {
+  for (DType t : {DType::f32, DType::bf16})
+    for (int64_t m = 1; m <= 16; ++m)
+      check({DeviceKind::cpu, t, Case{m, 96, 200}});
+}
+
+TEST(Matmul, BatchedCpu) {
+  for (DType t : kDtypes) {
+    check({DeviceKind::cpu, t, Case{17, 33, 65, /*batch=*/3}});
+    check({DeviceKind::cpu, t, Case{17, 33, 65, /*batch=*/2, /*shared_b=*/true}, {true, false}});
+  }
+}
+
+TEST(Matmul, SplitKCpu) {
+  for (DType t : kDtypes)
+    for (int split : {2, 3})
+      check({DeviceKind::cpu, t, Case{17, 33, 65, 0, false, split}});
+  check({DeviceKind::cpu, DType::f32, Case{255, 129, 97, 2, false, 4}, {true, true}});
+  check({DeviceKind::cpu, DType::bf16, Case{5, 33, 300, 0, false, 8}}, epilogue_cases().back().second);
+}
+
+TEST(Matmul, EpiloguesCpu) {
+  for (DType t : {DType::f32, DType::bf16, DType::i8})
+    for (const auto& [name, make] : epilogue_cases())
+      check({DeviceKind::cpu, t, Case{17, 33, 65}}, make);
+  for (const auto& [name, make] : epilogue_cases())
+    check({DeviceKind::cpu, DType::f16, Case{5, 40, 24, /*batch=*/2}}, make);
+  check({DeviceKind::cpu, DType::f32, Case{17, 33, 65, 0, false, 3}}, epilogue_cases()[8].second);
+}
+
+TEST(Matmul, OutputCastCpu) {
+  for (DType c : {DType::f32, DType::f16, DType::bf16}) {
+    MatmulRun r{DeviceKind::cpu, DType::bf16, Case{17, 33, 65}};
+    r.c_dtype = c;
+    r.set_c = true;
+    check(r, epilogue_cases()[0].second);
+    r.t = DType::i8; // int8 operands dequantised by the scale epilogue into a float c
+    check(r, epilogue_cases()[7].second);
+  }
+}
+
+TEST(Matmul, UserEpilogueCpu) {
+  for (DType t : kDtypes)
+    check({DeviceKind::cpu, t, Case{17, 33, 65}}, add_user);
+  check({DeviceKind::cpu, DType::f32, Case{17, 33, 65, 2, false, 2}}, add_user);
+}
+
+TEST(Matmul, ConfigOverrideCpu) {
+  for (MatmulConfig cfg : {MatmulConfig{1, 1, 1, 1, 1, 1}, MatmulConfig{16, 32, 8, 2, 4, 2},
+                           MatmulConfig{128, 16, 128, 1, 4, 2}})
+    check({DeviceKind::cpu, DType::f32, Case{37, 45, 70, 0, false, 1, cfg}});
+}
+
+// M = 0 or N = 0 writes nothing (the poison stays); K = 0 is c = epilogue(0).
+TEST(Matmul, ZeroSizes) {
+  for (auto [m, n] : {std::pair<int64_t, int64_t>{0, 5}, {4, 0}})
+    check({DeviceKind::cpu, DType::f32, Case{m, n, 7}});
+  check({DeviceKind::cpu, DType::f32, Case{4, 5, 0}});
+  check({DeviceKind::cpu, DType::bf16, Case{4, 5, 0}}, epilogue_cases()[0].second);
+  check({DeviceKind::cpu, DType::f32, Case{4, 5, 0, 0, false, 2}}, epilogue_cases()[0].second);
+}
+
+// Split-K sums its partials in a fixed order: two runs give the same bits.
+TEST(Matmul, SplitKIsDeterministic) {
+  const int64_t m = 33, n = 40, k = 1000;
+  auto run = [&] {
+    StridedTensor a(DeviceKind::cpu, DType::f32, {m, k}, {k, 1}), b(DeviceKind::cpu, DType::f32, {k, n}, {n, 1});
+    a.set(random_values(size_t(m * k), 1));
+    b.set(random_values(size_t(k * n), 2));
+    StridedTensor c(DeviceKind::cpu, DType::f32, {m, n}, {n, 1}), w(DeviceKind::cpu, DType::f32, {8 * m * n}, {1});
+    ops::matmul(a.view(), b.view(), c.view(), {.split_k = 8, .workspace = w.view()});
+    return c.get();
+  };
+  auto first = run();
+  EXPECT_EQ(first, run());
+}
+
+// A user epilogue is part of the kernel's identity: a different function under the same name
+// gets its own kernel (and the right answer); the same function again reuses the kernel.
+TEST(Matmul, UserEpilogueIdentity) {
+  const int64_t m = 9, n = 12, k = 5;
+  StridedTensor a(DeviceKind::cpu, DType::f32, {m, k}, {k, 1}), b(DeviceKind::cpu, DType::f32, {k, n}, {n, 1});
+  auto av = operand_values(DType::f32, size_t(m * k), 3), bv = operand_values(DType::f32, size_t(k * n), 4);
+  a.set(av);
+  b.set(bv);
+  auto product = [&](int64_t i, int64_t j) {
+    double s = 0;
+    for (int64_t q = 0; q < k; ++q)
+      s += av[size_t(i * k + q)] * bv[size_t(q * n + j)];
+    return s;
+  };
+  auto run = [&](const Epilogue& e) {
+    StridedTensor c(DeviceKind::cpu, DType::f32, {m, n}, {n, 1});
+    ops::matmul(a.view(), b.view(), c.view(), {.epilogue = {e}});
+    return c.get();
+  };
+  auto twice = ops::epilogue("mine", [](const EpilogueTile& t) { return t.acc * 2.0f; });
+  auto square = ops::epilogue("mine", [](const EpilogueTile& t) { return t.acc * t.acc; });
+  auto got_twice = run(twice), got_square = run(square);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double p = product(i, j);
+      ASSERT_NEAR(got_twice[size_t(i * n + j)], 2 * p, 1e-5 * (std::fabs(p) + 1));
+      ASSERT_NEAR(got_square[size_t(i * n + j)], p * p, 1e-5 * (p * p + 1));
+    }
+  // A function whose trace depends on a captured value: the value is in its IR, so a different
+  // value is a different kernel too.
+  for (float f : {3.0f, -1.0f}) {
+    auto got = run(ops::epilogue("scaled", [f](const EpilogueTile& t) { return t.acc * f; }));
+    ASSERT_NEAR(got[5], f * product(0, 5), 1e-5 * (std::fabs(product(0, 5)) + 1)) << f;
+  }
+  // The same function again: its kernel is found, nothing is traced again.
+  const auto& kernels = ops::detail::matmul_kernels(
+      "user:mine\n" + ops::detail::step_ir({"matmul", std::source_location::current()},
+                                           [&] {
+                                             int o = 0, s = 0;
+                                             return ops::detail::chain_step(twice, o, s);
+                                           }(),
+                                           DType::f32, ops::choose_config(DeviceKind::cpu, m, n, k, DType::f32).block_m,
+                                           ops::choose_config(DeviceKind::cpu, m, n, k, DType::f32).block_n) +
+          "\n|\n",
+      {});
+  int64_t traces = kernels.tile.stats().traces;
+  EXPECT_EQ(traces, 1);
+  run(twice);
+  EXPECT_EQ(kernels.tile.stats().traces, traces);
+}
+
+// ---- the simulated device -----------------------------------------------------------------------
+
+// Memcheck and racecheck are on for every launch there (findings are errors).
+TEST(Matmul, SimulatedDeviceDtypesAndLayouts) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (DType t : kDtypes)
+    for (const Case& c : {Case{1, 1, 1}, Case{17, 33, 65}, Case{255, 129, 97}})
+      for (Layout l : {Layout{false, false}, Layout{true, true}})
+        check({DeviceKind::sim, t, c, l});
+  check({DeviceKind::sim, DType::f16, Case{128, 256, 64}});
+  check({DeviceKind::sim, DType::bf16, Case{17, 33, 65}, {true, false}});
+}
+
+TEST(Matmul, SimulatedDeviceDecodeShapes) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (int64_t m = 1; m <= 16; ++m)
+    check({DeviceKind::sim, DType::f16, Case{m, 96, 200}});
+}
+
+TEST(Matmul, SimulatedDeviceBatchedAndSplitK) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (DType t : kDtypes) {
+    check({DeviceKind::sim, t, Case{17, 33, 65, /*batch=*/3}});
+    check({DeviceKind::sim, t, Case{17, 33, 65, 0, false, /*split_k=*/3}});
+  }
+  check({DeviceKind::sim, DType::f32, Case{17, 33, 65, 2, /*shared_b=*/true, 2}}, add_user);
+}
+
+TEST(Matmul, SimulatedDeviceEpilogues) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (const auto& [name, make] : epilogue_cases())
+    check({DeviceKind::sim, DType::f32, Case{17, 33, 65}}, make);
+  check({DeviceKind::sim, DType::bf16, Case{17, 33, 65}}, epilogue_cases().back().second);
+  check({DeviceKind::sim, DType::i8, Case{17, 33, 65}}, epilogue_cases()[8].second);
+  check({DeviceKind::sim, DType::f16, Case{17, 33, 65}}, add_user);
 }
 
 } // namespace
