@@ -30,32 +30,28 @@ MatmulConfig cpu_config(int64_t m) {
   return c;
 }
 
-// GPU (and the simulated device): 128 x 128 x 32 tiles at 8 warps for large outputs, the
-// sm_80-class shape of Triton's tutorial configs; 64 x 64 for mid-sized M; for decode shapes
-// (M <= 16) one 16-row tile (the smallest MMA tile) over wider K slices, so that the programs
-// spread over N. int8 takes K slices of at least 64 (the MMA K for s8 is 32).
+// GPU (and the simulated device). Today tl::dot lowers to an FMA loop on GPU targets (mma.sync
+// is being added), and the FMA loop keeps a BM x BK slice of a and a BK x BN slice of b in
+// registers beside the accumulators: 128 x 128 tiles spill at any K slice and warp count
+// (measured with nvJitLink for sm_80, tests/stdlib/matmul_test.cpp `MatmulPtx`). So the largest
+// tiles that compile without spills and with 16-byte loads are used: 64 x 64, with K slices of 16
+// (f32), 32 (f16, bf16) or 64 (int8, four to a 32-bit register). For decode shapes (M <= 16) one
+// 16-row tile over 64-wide K slices, so that programs spread over N. When tl::dot runs on tensor
+// cores this is where 128 x 128 x 32 tiles at 8 warps for large outputs come in.
 MatmulConfig gpu_config(int64_t m, DType dtype) {
   MatmulConfig c;
   c.num_stages = 3;
   c.group_m = 8;
+  c.block_n = 64;
   if (m <= 16) {
     c.block_m = 16;
-    c.block_n = 64;
     c.block_k = 64;
-    c.num_warps = 4;
-  } else if (m <= 64) {
-    c.block_m = 64;
-    c.block_n = 64;
-    c.block_k = 32;
-    c.num_warps = 4;
-  } else {
-    c.block_m = 128;
-    c.block_n = 128;
-    c.block_k = 32;
     c.num_warps = 8;
+    return c;
   }
-  if (dtype == DType::i8)
-    c.block_k = std::max(c.block_k, 64);
+  c.block_m = 64;
+  c.block_k = dtype == DType::f32 ? 16 : dtype == DType::i8 ? 64 : 32;
+  c.num_warps = dtype == DType::f32 ? 4 : 8;
   return c;
 }
 

@@ -185,10 +185,12 @@ void check_split(const OpSite& s, const MatmulOptions& o, const Problem& p, cons
   int64_t need = int64_t(o.split_k) * p.batch * p.m * p.n;
   const TensorView& w = o.workspace;
   if (w.data == nullptr || w.numel() < need)
-    s.fail(fmt::format("split_k is {} but workspace has {} elements{}; expected a contiguous {} "
-                       "tensor of at least split_k * batch * M * N = {} elements "
+    s.fail(fmt::format("split_k is {} but {}; pass as workspace a contiguous {} tensor of at "
+                       "least split_k * batch * M * N = {} elements "
                        "(ops::matmul_workspace_elements)",
-                       o.split_k, w.numel(), w.data == nullptr ? " and no data" : "",
+                       o.split_k,
+                       w.data == nullptr ? std::string("no workspace was given")
+                                         : fmt::format("workspace has {} elements", w.numel()),
                        dtype_name(acc), need));
   detail::check_dtype(s, "workspace", w, acc);
   detail::check_device(s, "workspace", w, "c", c);

@@ -8,7 +8,10 @@
 #include "gpu/gpu_test_util.h"
 #include "stdlib/matmul/matmul_kernels.h"
 #include "support/expect_error.h"
+#include "tessel/codegen/transforms.h"
+#include "tessel/ir/pass.h"
 #include "tessel/lang/ops.h"
+#include "tessel/lang/trace.h"
 #include "tessel/ops.h"
 
 #include <fmt/format.h>
@@ -141,7 +144,7 @@ struct Case {
   int64_t batch = 0;     // 0: rank-2 operands
   bool shared_b = false; // batched a and c, rank-2 b (batch stride 0)
   int split_k = 1;
-  std::optional<MatmulConfig> config;
+  std::optional<MatmulConfig> config = std::nullopt;
 };
 
 struct MatmulRun {
@@ -546,3 +549,272 @@ TEST(Matmul, SimulatedDeviceEpilogues) {
 
 } // namespace
 } // namespace tessel::testing
+
+namespace tessel::testing {
+namespace {
+
+// ---- bad input: one test per diagnostic ---------------------------------------------------------
+
+// Host f32 views over one buffer, big enough for every shape below.
+struct Views {
+  std::vector<float> buf = std::vector<float>(4096, 0.0f);
+  TensorView f32(std::initializer_list<int64_t> shape) { return TensorView(buf.data(), DType::f32, shape); }
+  TensorView of(DType t, std::initializer_list<int64_t> shape) { return TensorView(buf.data(), t, shape); }
+};
+
+std::string here(int line) { return "matmul_test.cpp:" + std::to_string(line); }
+
+TEST(MatmulErrors, KMismatchNamesBothShapes) {
+  Views v;
+  int line = __LINE__ + 1;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({7, 5}), v.f32({4, 5})); },
+               {here(line), "matmul: a has shape [4, 8] and b has shape [7, 5]: a's K (8) differs "
+                            "from b's K (7)"});
+}
+
+TEST(MatmulErrors, OutputShape) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 6})); },
+               {"matmul: c has shape [4, 6] but a @ b is [4, 5] (a [4, 8], b [8, 5])"});
+}
+
+TEST(MatmulErrors, Rank) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({8}), v.f32({8, 5}), v.f32({1, 5})); },
+               {"matmul: a has shape [8]; expected [M, K] or [batch, M, K]"});
+}
+
+TEST(MatmulErrors, OperandDtype) {
+  Views v;
+  expect_error([&] { ops::matmul(v.of(DType::i32, {4, 8}), v.of(DType::i32, {8, 5}), v.f32({4, 5})); },
+               {"matmul: a has dtype i32; expected f16, bf16, f32 or i8"});
+}
+
+TEST(MatmulErrors, MixedOperandDtypes) {
+  Views v;
+  expect_error([&] { ops::matmul(v.of(DType::f16, {4, 8}), v.of(DType::bf16, {8, 5}), v.f32({4, 5})); },
+               {"matmul: b has dtype bf16 but a has dtype f16; expected operands of one dtype"});
+}
+
+TEST(MatmulErrors, OutputDtype) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.of(DType::i32, {4, 5})); },
+               {"matmul: c has dtype i32; expected f32, f16 or bf16 for f32 operands"});
+  expect_error([&] { ops::matmul(v.of(DType::i8, {4, 8}), v.of(DType::i8, {8, 5}), v.of(DType::i8, {4, 5})); },
+               {"matmul: c has dtype i8; expected i32 (or f32, f16, bf16) for i8 operands"});
+}
+
+TEST(MatmulErrors, MixedDevices) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  Views v;
+  StridedTensor b(DeviceKind::sim, DType::f32, {8, 5}, {5, 1});
+  expect_error([&] { ops::matmul(v.f32({4, 8}), b.view(), v.f32({4, 5})); },
+               {"matmul: b is on device sim:0 but a is on cpu:0; pass tensors on one device"});
+}
+
+TEST(MatmulErrors, BatchMismatch) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({3, 4, 8}), v.f32({8, 5}), v.f32({2, 4, 5})); },
+               {"matmul: a has shape [3, 4, 8] but c has shape [2, 4, 5]; expected a's batch to be "
+                "c's (2) or 1 (shared by every batch)"});
+}
+
+TEST(MatmulErrors, BatchedOperandsNeedABatchedOutput) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({3, 4, 8}), v.f32({8, 5}), v.f32({4, 5})); },
+               {"matmul: c has shape [4, 5] but a has shape [3, 4, 8] and b has shape [8, 5]; a "
+                "batched product needs c of shape [batch, 4, 5]"});
+}
+
+TEST(MatmulErrors, NegativeStride) {
+  Views v;
+  TensorView a = v.f32({4, 8});
+  a.strides[0] = -8;
+  expect_error([&] { ops::matmul(a, v.f32({8, 5}), v.f32({4, 5})); },
+               {"matmul: a has a negative stride (-8 in dimension 0); expected strides >= 0"});
+}
+
+TEST(MatmulErrors, NullData) {
+  Views v;
+  TensorView b = v.f32({8, 5});
+  b.data = nullptr;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), b, v.f32({4, 5})); },
+               {"matmul: b has shape [8, 5] but a null data pointer"});
+}
+
+TEST(MatmulErrors, TooLargeForI32Offsets) {
+  Views v;
+  TensorView a = v.f32({4, 8});
+  a.strides[0] = int64_t(1) << 30;
+  expect_error([&] { ops::matmul(a, v.f32({8, 5}), v.f32({4, 5})); },
+               {"matmul: a has shape [4, 8] with strides reaching element 3221225479; one matrix of "
+                "a batch must span fewer than 2^31 elements"});
+}
+
+TEST(MatmulErrors, OverlappingOutput) {
+  Views v;
+  TensorView c = v.f32({4, 5});
+  c.strides[0] = 0;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), c); },
+               {"matmul: c has strides [0, 1] with a zero stride: its elements overlap"});
+}
+
+TEST(MatmulErrors, SplitKRange) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.split_k = 0}); },
+               {"matmul: split_k is 0; expected 1 (no split) to 1024"});
+}
+
+TEST(MatmulErrors, SplitKNeedsAWorkspace) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.split_k = 2}); },
+               {"matmul: split_k is 2 but no workspace was given; pass as workspace a contiguous f32 "
+                "tensor of at least split_k * batch * M * N = 40 elements"});
+}
+
+TEST(MatmulErrors, WorkspaceDtype) {
+  Views v;
+  std::vector<int32_t> w(64);
+  expect_error([&] {
+    ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}),
+                {.split_k = 2, .workspace = TensorView(w.data(), {64})});
+  }, {"matmul: workspace has dtype i32; expected f32"});
+}
+
+TEST(MatmulErrors, EpilogueOperandDoesNotBroadcast) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {ops::bias(v.f32({4}))}}); },
+               {"matmul: epilogue 'bias' operand 0 has shape [4]; it does not broadcast to c's "
+                "shape [4, 5]"});
+}
+
+TEST(MatmulErrors, TooManyEpilogueOperands) {
+  Views v;
+  TensorView r = v.f32({4, 5});
+  expect_error([&] {
+    ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}),
+                {.epilogue = {ops::bias(v.f32({5})), ops::residual(r), ops::residual(r)}});
+  }, {"matmul: the epilogues read 3 tensors and 0 scalars up to 'residual'; a matmul epilogue "
+      "list reads at most 2 tensors"});
+}
+
+TEST(MatmulErrors, EpilogueOperandDevice) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  Views v;
+  StridedTensor r(DeviceKind::sim, DType::f32, {4, 5}, {5, 1});
+  expect_error([&] {
+    ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {ops::residual(r.view())}});
+  }, {"matmul: epilogue 'residual' operand 0 is on device sim:0 but c is on cpu:0"});
+}
+
+TEST(MatmulErrors, EpilogueWithoutFunction) {
+  Views v;
+  expect_error([&] {
+    ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {ops::epilogue("nothing", {})}});
+  }, {"matmul: epilogue 'nothing' has no function"});
+}
+
+TEST(MatmulErrors, EpilogueChangesTheTileShape) {
+  Views v;
+  int made = __LINE__ + 1;
+  auto rows = ops::epilogue("row_sums", [](const EpilogueTile& t) { return tl::sum(t.acc, 1); });
+  int line = __LINE__ + 1;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {rows}}); },
+               {here(line), "matmul: epilogue 'row_sums' (made at ", here(made),
+                "returned a tile of [4] f32 but the accumulator tile is [4, 128] f32; an epilogue "
+                "returns a tile of the accumulator's shape in f32"});
+}
+
+TEST(MatmulErrors, EpilogueChangesTheTileDtype) {
+  Views v;
+  auto half = ops::epilogue("to_half", [](const EpilogueTile& t) { return t.acc.to(tl::f16); });
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {half}}); },
+               {"matmul: epilogue 'to_half' (made at ", "returned a tile of [4, 128] f16 but the "
+                "accumulator tile is [4, 128] f32", "convert with .to(tl::f32)"});
+}
+
+TEST(MatmulErrors, ConfigBlockSize) {
+  Views v;
+  MatmulConfig cfg;
+  cfg.block_m = 48;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.config = cfg}); },
+               {"matmul: config.block_m is 48; expected a power of two from 1 to 256"});
+}
+
+TEST(MatmulErrors, ConfigTileTooLarge) {
+  Views v;
+  MatmulConfig cfg{256, 256, 32, 8, 8, 2};
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.config = cfg}); },
+               {"matmul: config is 256 x 256: a tile of more than 32768 accumulators does not fit"});
+}
+
+TEST(MatmulErrors, ConfigWarps) {
+  Views v;
+  MatmulConfig cfg;
+  cfg.num_warps = 3;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.config = cfg}); },
+               {"matmul: config.num_warps is 3; expected 1, 2, 4, 8 or 16"});
+}
+
+TEST(MatmulErrors, GpuConfigMinimumBlock) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  StridedTensor a(DeviceKind::sim, DType::f16, {4, 8}, {8, 1}), b(DeviceKind::sim, DType::f16, {8, 5}, {5, 1});
+  StridedTensor c(DeviceKind::sim, DType::f32, {4, 5}, {5, 1});
+  MatmulConfig cfg{16, 16, 8, 1, 4, 2};
+  expect_error([&] { ops::matmul(a.view(), b.view(), c.view(), {.config = cfg}); },
+               {"matmul: config.block_k is 8; expected a power of two from 16 to 256"});
+}
+
+// ---- PTX ----------------------------------------------------------------------------------------
+
+// The tile kernel as the op launches it for contiguous row-major operands (unit column strides
+// traced as 1, the rest divisible by 16, 16-byte aligned pointers) with the default config.
+std::unique_ptr<ir::Module> trace_tile(const Kernel& k, DType operand, DType out,
+                                       const MatmulConfig& cfg) {
+  const std::vector<std::string>& names = k.def().param_names;
+  std::vector<lang::ParamBinding> b;
+  for (size_t i = 0; i < k.def().params.size(); ++i) {
+    const std::string& name = names[i];
+    lang::ParamBinding pb;
+    switch (k.def().params[i].kind) {
+    case lang::ParamKind::Ptr:
+      pb.dtype = name == "a" || name == "b" ? operand : out;
+      pb.divisibility = 16;
+      break;
+    case lang::ParamKind::Int:
+      pb.divisibility = 16;
+      pb.equals_one = name == "a_k" || name == "b_n" || name == "c_n" || name == "e0_n" || name == "e1_n";
+      break;
+    case lang::ParamKind::Float:
+      break;
+    case lang::ParamKind::Const:
+      pb.const_int = name == "BM" ? cfg.block_m : name == "BN" ? cfg.block_n
+                   : name == "BK" ? cfg.block_k : cfg.group_m;
+      break;
+    }
+    b.push_back(pb);
+  }
+  auto module = lang::trace(k.def(), b);
+  ir::PassManager pm(/*verify_each=*/true);
+  codegen::add_default_pipeline(pm);
+  pm.run(*module);
+  return module;
+}
+
+TEST(MatmulPtx, DefaultConfigsNoSpills) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto& kernels = ops::detail::matmul_kernels("", {});
+  for (const char* target : {"sm_80", "sm_90a"})
+    for (auto [operand, out] : {std::pair{DType::f16, DType::f32}, {DType::bf16, DType::bf16},
+                                {DType::f32, DType::f32}, {DType::i8, DType::i32}})
+      for (int64_t m : {8, 4096}) {
+        MatmulConfig cfg = ops::choose_config(DeviceKind::sim, m, 4096, 4096, operand);
+        std::string what = fmt::format("{} {} M={} ({}x{}x{}, {} warps)", target, dtype_name(operand), m,
+                                       cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_warps);
+        expect_lean_ptx(*trace_tile(kernels.tile, operand, out, cfg), target, cfg.num_warps, what);
+      }
+}
+
+} // namespace
+} // namespace tessel::testing
+

@@ -108,17 +108,17 @@ enum class MatmulPrecision {
 };
 
 struct MatmulOptions {
-  std::vector<Epilogue> epilogue;
+  std::vector<Epilogue> epilogue = {};
   // K split over this many programs per output tile: each writes an f32 partial tile to
   // `workspace`, and a second kernel sums them in a fixed order (the same bits on every run),
   // then applies the epilogue. For skinny outputs with a long K.
   int split_k = 1;
   // f32, contiguous, at least split_k * batch * M * N elements; needed only when split_k > 1
   // (ops do not allocate).
-  TensorView workspace;
+  TensorView workspace = {};
   MatmulPrecision precision = MatmulPrecision::ieee;
   // Unset: choose_config's heuristic.
-  std::optional<MatmulConfig> config;
+  std::optional<MatmulConfig> config = std::nullopt;
 };
 
 void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
