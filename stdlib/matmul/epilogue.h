@@ -11,7 +11,10 @@
 #include "tessel/ops/matmul.h"
 
 #include <array>
+#include <map>
+#include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace tessel::ops {
@@ -27,6 +30,11 @@ struct Epilogue::Impl {
   // its name and the IR it traces to (see matmul_kernels.cpp, `step_key`).
   bool builtin = false;
   SourceLoc where;
+  // A user step's IR per (accumulator dtype, BM, BN), traced once per Epilogue object: the same
+  // object always holds the same function (docs/stdlib.md §9.1: the function must trace the same
+  // IR every time for the same tile).
+  mutable std::mutex probe_mutex;
+  mutable std::map<std::tuple<DType, int, int>, std::string> probe_ir;
 };
 
 } // namespace tessel::ops

@@ -130,6 +130,17 @@ std::array<int64_t, 3> broadcast_strides(const OpSite& s, const std::string& wha
   return strides;
 }
 
+// A user step's identity: the IR it traces to on this tile, traced once per Epilogue object.
+const std::string& user_step_ir(const OpSite& s, const Epilogue::Impl& impl,
+                                const detail::ChainStep& step, DType acc, const MatmulConfig& cfg) {
+  std::lock_guard<std::mutex> lock(impl.probe_mutex);
+  auto key = std::tuple{acc, cfg.block_m, cfg.block_n};
+  auto it = impl.probe_ir.find(key);
+  if (it == impl.probe_ir.end())
+    it = impl.probe_ir.emplace(key, detail::step_ir(s, step, acc, cfg.block_m, cfg.block_n)).first;
+  return it->second;
+}
+
 // The chain of a call: its steps, the kernels' key, and what the slots are bound to.
 struct BoundChain {
   detail::Chain chain;
@@ -167,9 +178,7 @@ BoundChain bind_chain(const OpSite& s, const MatmulOptions& o, const Problem& p,
       bc.operands.push_back(v);
     }
     bc.scalars.insert(bc.scalars.end(), impl.scalars.begin(), impl.scalars.end());
-    bc.key += impl.builtin ? impl.name
-                           : "user:" + impl.name + "\n" +
-                                 detail::step_ir(s, step, acc, cfg.block_m, cfg.block_n);
+    bc.key += impl.builtin ? impl.name : "user:" + impl.name + "\n" + user_step_ir(s, impl, step, acc, cfg);
     bc.key += "\n|\n";
     bc.chain.push_back(std::move(step));
   }

@@ -460,7 +460,8 @@ TEST(Matmul, SplitKIsDeterministic) {
 }
 
 // A user epilogue is part of the kernel's identity: a different function under the same name
-// gets its own kernel (and the right answer); the same function again reuses the kernel.
+// gets its own kernel (and the right answer); the same function again reuses the kernel, from
+// the same Epilogue object without tracing anything.
 TEST(Matmul, UserEpilogueIdentity) {
   const int64_t m = 9, n = 12, k = 5;
   StridedTensor a(DeviceKind::cpu, DType::f32, {m, k}, {k, 1}), b(DeviceKind::cpu, DType::f32, {k, n}, {n, 1});
@@ -478,7 +479,8 @@ TEST(Matmul, UserEpilogueIdentity) {
     ops::matmul(a.view(), b.view(), c.view(), {.epilogue = {e}});
     return c.get();
   };
-  auto twice = ops::epilogue("mine", [](const EpilogueTile& t) { return t.acc * 2.0f; });
+  auto twice_fn = [](const EpilogueTile& t) { return t.acc * 2.0f; };
+  auto twice = ops::epilogue("mine", twice_fn);
   auto square = ops::epilogue("mine", [](const EpilogueTile& t) { return t.acc * t.acc; });
   auto got_twice = run(twice), got_square = run(square);
   for (int64_t i = 0; i < m; ++i)
@@ -507,6 +509,9 @@ TEST(Matmul, UserEpilogueIdentity) {
   int64_t traces = kernels.tile.stats().traces;
   EXPECT_EQ(traces, 1);
   run(twice);
+  EXPECT_EQ(kernels.tile.stats().traces, traces);
+  // A new Epilogue object with the same function probes again and finds the same kernels.
+  run(ops::epilogue("mine", twice_fn));
   EXPECT_EQ(kernels.tile.stats().traces, traces);
 }
 
