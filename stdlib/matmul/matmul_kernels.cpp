@@ -198,11 +198,12 @@ const MatmulKernels& matmul_kernels(const std::string& key, const Chain& chain) 
   static std::mutex mutex;
   static std::map<std::string, std::unique_ptr<MatmulKernels>> kernels;
   std::lock_guard<std::mutex> lock(mutex);
+  // Partials take no epilogue: one kernel (copies share its specializations) serves every chain.
+  static const Kernel partial = make_tile_kernel("ops_matmul_partial", {}, /*partial=*/true);
   auto& slot = kernels[key];
   if (!slot)
     slot = std::make_unique<MatmulKernels>(MatmulKernels{
-        make_tile_kernel(kernel_name("ops_matmul", chain), chain, /*partial=*/false),
-        make_tile_kernel(kernel_name("ops_matmul_partial", {}), {}, /*partial=*/true),
+        make_tile_kernel(kernel_name("ops_matmul", chain), chain, /*partial=*/false), partial,
         make_reduce_kernel(kernel_name("ops_matmul_reduce", chain), chain)});
   return *slot;
 }

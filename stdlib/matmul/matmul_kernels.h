@@ -21,7 +21,7 @@ struct MatmulKernels {
   // Params: c, a, b, e0, e1, M, N, K, k_split, 3 a strides, 3 b strides, 3 c strides (batch,
   // row, column), 2 x 3 operand strides, s0..s3, BM, BN, BK, GROUP_M.
   Kernel tile;
-  // The same parameters, storing partial tiles to c = the workspace.
+  // The same parameters, storing partial tiles to c = the workspace (one kernel for every chain).
   Kernel partial;
   // Params: c, w, e0, e1, M, N, splits, 3 c strides, 2 x 3 operand strides, s0..s3, BM, BN.
   Kernel reduce;
