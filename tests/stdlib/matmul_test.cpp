@@ -39,9 +39,23 @@ public:
     bytes_.assign(size_t(span) * dtype_bytes(t), 0);
     for (int64_t i = 0; i < span; ++i)
       put(i, std::nan(""));
+    poison_ = bytes_;
     if (dev_ != DeviceKind::cpu)
       buf_.emplace(runtime::DeviceBuffer::allocate_on(dev_, bytes_.size()));
     sync_to_device();
+  }
+  // True when every element outside the view (the gaps of strides > extents) is still poison.
+  bool outside_untouched() {
+    if (buf_)
+      buf_->copy_to_host(bytes_.data(), bytes_.size());
+    std::vector<bool> inside(bytes_.size() / dtype_bytes(dtype_), false);
+    for (int64_t i = 0; i < numel(); ++i)
+      inside[size_t(offset(i))] = true;
+    for (size_t i = 0; i < inside.size(); ++i)
+      if (!inside[i] && std::memcmp(&bytes_[i * dtype_bytes(dtype_)], &poison_[i * dtype_bytes(dtype_)],
+                                    dtype_bytes(dtype_)) != 0)
+        return false;
+    return true;
   }
   // Row-major strides of `shape`.
   static std::vector<int64_t> contiguous(const std::vector<int64_t>& shape) {
@@ -113,7 +127,7 @@ private:
   DeviceKind dev_;
   DType dtype_;
   std::vector<int64_t> shape_, strides_;
-  std::vector<unsigned char> bytes_;
+  std::vector<unsigned char> bytes_, poison_;
   std::optional<runtime::DeviceBuffer> buf_;
 };
 
@@ -137,6 +151,8 @@ double gelu_tanh(double x) {
 
 struct Layout {
   bool a_col = false, b_col = false; // column-major (the first matrix dim has stride 1)
+  bool c_col = false;                // c column-major too
+  int64_t spread = 1; // every stride times this: no unit stride at all (the gather path)
 };
 
 struct Case {
@@ -190,22 +206,26 @@ const std::vector<double>& add_operand(const MatmulRun& r, ChainUnderTest& ch, D
 }
 
 // Strides of a [batch?, r, c] operand in the given majority.
-std::vector<int64_t> strides_for(const std::vector<int64_t>& shape, bool col_major) {
+std::vector<int64_t> strides_for(const std::vector<int64_t>& shape, bool col_major,
+                                 int64_t spread = 1) {
   std::vector<int64_t> s = StridedTensor::contiguous(shape);
-  if (!col_major)
-    return s;
-  size_t r = shape.size() - 2;
-  s[r] = 1;
-  s[r + 1] = shape[r];
+  if (col_major) {
+    size_t r = shape.size() - 2;
+    s[r] = 1;
+    s[r + 1] = shape[r];
+  }
+  for (int64_t& x : s)
+    x *= spread;
   return s;
 }
 
 std::string case_str(const MatmulRun& r, const std::string& epi) {
   const Case& c = r.c;
-  return fmt::format("{} {} -> {} {}x{}x{} batch {}{} split_k {} a {} b {} [{}]",
+  return fmt::format("{} {} -> {} {}x{}x{} batch {}{} split_k {} a {} b {} c {} spread {} [{}]",
                      device_kind_name(r.dev), dtype_name(r.t), dtype_name(c_dtype_of(r)), c.m, c.n,
                      c.k, c.batch, c.shared_b ? " (shared b)" : "", c.split_k,
-                     r.l.a_col ? "col" : "row", r.l.b_col ? "col" : "row", epi);
+                     r.l.a_col ? "col" : "row", r.l.b_col ? "col" : "row",
+                     r.l.c_col ? "col" : "row", r.l.spread, epi);
 }
 
 // Tolerance of one element: f32 accumulation of K products (f16/bf16 operands are exact in f32)
@@ -224,14 +244,14 @@ void check(const MatmulRun& r, const ChainMaker& make = {}) {
     if (!c.shared_b)
       b_shape.insert(b_shape.begin(), c.batch);
   }
-  StridedTensor a(r.dev, r.t, a_shape, strides_for(a_shape, r.l.a_col));
-  StridedTensor b(r.dev, r.t, b_shape, strides_for(b_shape, r.l.b_col));
+  StridedTensor a(r.dev, r.t, a_shape, strides_for(a_shape, r.l.a_col, r.l.spread));
+  StridedTensor b(r.dev, r.t, b_shape, strides_for(b_shape, r.l.b_col, r.l.spread));
   auto av = operand_values(r.t, size_t(a.numel()), uint32_t(c.m * 131 + c.k));
   auto bv = operand_values(r.t, size_t(b.numel()), uint32_t(c.n * 7 + c.k + 1));
   a.set(av);
   b.set(bv);
   std::vector<int64_t> c_shape = c_shape_of(c);
-  StridedTensor out(r.dev, c_dtype_of(r), c_shape, StridedTensor::contiguous(c_shape));
+  StridedTensor out(r.dev, c_dtype_of(r), c_shape, strides_for(c_shape, r.l.c_col, r.l.spread));
   ChainUnderTest ch{"none", {}, {}, {}, {}};
   if (make)
     make(r, ch);
@@ -249,6 +269,7 @@ void check(const MatmulRun& r, const ChainMaker& make = {}) {
   ops::matmul(a.view(), b.view(), out.view(), o);
   std::vector<double> got = out.get();
   std::string what = case_str(r, ch.name);
+  EXPECT_TRUE(out.outside_untouched()) << what << ": c's gaps were written";
   for (int64_t bi = 0; bi < batches; ++bi)
     for (int64_t i = 0; i < c.m; ++i)
       for (int64_t j = 0; j < c.n; ++j) {
@@ -380,6 +401,17 @@ TEST(Matmul, DtypesShapesAndLayoutsCpu) {
   for (DType t : kDtypes)
     for (Layout l : {Layout{true, false}, Layout{false, true}})
       check({DeviceKind::cpu, t, Case{17, 33, 65}, l});
+}
+
+// No unit stride in a or b (every element two apart: gathers), a column-major c, and both with a
+// batch and an epilogue that reads c.
+TEST(Matmul, GeneralStridesCpu) {
+  for (DType t : {DType::f32, DType::bf16})
+    for (Layout l : {Layout{false, false, false, 2}, Layout{true, false, true, 2},
+                     Layout{false, true, true, 1}})
+      check({DeviceKind::cpu, t, Case{17, 33, 65}, l});
+  check({DeviceKind::cpu, DType::f32, Case{17, 33, 65, 2}, Layout{true, true, true, 3}},
+        epilogue_cases()[8].second);
 }
 
 TEST(Matmul, DecodeShapesCpu) {
@@ -546,6 +578,7 @@ TEST(Matmul, SimulatedDeviceDtypesAndLayouts) {
         check({DeviceKind::sim, t, c, l});
   check({DeviceKind::sim, DType::f16, Case{128, 256, 64}});
   check({DeviceKind::sim, DType::bf16, Case{17, 33, 65}, {true, false}});
+  check({DeviceKind::sim, DType::f32, Case{17, 33, 65}, Layout{false, true, true, 2}});
 }
 
 TEST(Matmul, SimulatedDeviceDecodeShapes) {
