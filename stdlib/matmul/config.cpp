@@ -17,10 +17,11 @@ int64_t next_power_of_two(int64_t n) {
 }
 
 // The CPU backend runs one program per thread at a time and its `dot` is a register-blocked
-// micro-kernel over packed panels of b: large tiles amortise the packing and the loads, and 64
-// rows by 128 columns by 64 of K was the fastest of the sizes measured for f32 at 1024^3 (bench/
-// cpu_matmul). Decode shapes (M <= 16) take M's power of two as the row block, so no multiply-add
-// is spent on rows that do not exist.
+// micro-kernel over packed panels of b: large tiles amortise the packing and the loads. 64 rows
+// by 128 columns by 64 of K is within the noise of the fastest sizes measured for f32 at 1024^3
+// (bench/cpu_matmul `configs`, bench/RESULTS.md) and masks fewer columns of narrow outputs than
+// 256-wide tiles. Decode shapes (M <= 16) take M's power of two as the row block, so no
+// multiply-add is spent on rows that do not exist.
 MatmulConfig cpu_config(int64_t m) {
   MatmulConfig c;
   c.block_m = int(std::clamp<int64_t>(next_power_of_two(m), 1, 64));
