@@ -20,13 +20,13 @@ int64_t next_power_of_two(int64_t n) {
 // micro-kernel over packed panels of b: large tiles amortise the packing and the loads. 64 rows
 // by 128 columns by 64 of K is within the noise of the fastest sizes measured for f32 at 1024^3
 // (bench/cpu_matmul `configs`, bench/RESULTS.md) and masks fewer columns of narrow outputs than
-// 256-wide tiles. Decode shapes (M <= 16) take M's power of two as the row block, so no
-// multiply-add is spent on rows that do not exist.
-MatmulConfig cpu_config(int64_t m) {
+// 256-wide tiles. Small dimensions shrink the tile to their power of two (decode shapes, M <= 16,
+// take M's), so no multiply-add is spent on rows, columns or K steps that do not exist.
+MatmulConfig cpu_config(int64_t m, int64_t n, int64_t k) {
   MatmulConfig c;
   c.block_m = int(std::clamp<int64_t>(next_power_of_two(m), 1, 64));
-  c.block_n = 128;
-  c.block_k = 64;
+  c.block_n = int(std::clamp<int64_t>(next_power_of_two(n), 1, 128));
+  c.block_k = int(std::clamp<int64_t>(next_power_of_two(k), 1, 64));
   c.group_m = 8;
   return c;
 }
@@ -66,11 +66,9 @@ void check_block(const detail::OpSite& s, const char* field, int value, int min)
 } // namespace
 
 MatmulConfig choose_config(DeviceKind device, int64_t m, int64_t n, int64_t k, DType dtype) {
-  (void)n;
-  (void)k;
   switch (device) {
   case DeviceKind::cpu:
-    return cpu_config(m);
+    return cpu_config(m, n, k);
   case DeviceKind::cuda:
   case DeviceKind::sim:
     return gpu_config(m, dtype);

@@ -779,7 +779,7 @@ TEST(MatmulErrors, EpilogueChangesTheTileShape) {
   int line = __LINE__ + 1;
   expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {rows}}); },
                {here(line), "matmul: epilogue 'row_sums' (made at ", here(made),
-                "returned a tile of [4] f32 but the accumulator tile is [4, 128] f32; an epilogue "
+                "returned a tile of [4] f32 but the accumulator tile is [4, 8] f32; an epilogue "
                 "returns a tile of the accumulator's shape in f32"});
 }
 
@@ -787,8 +787,8 @@ TEST(MatmulErrors, EpilogueChangesTheTileDtype) {
   Views v;
   auto half = ops::epilogue("to_half", [](const EpilogueTile& t) { return t.acc.to(tl::f16); });
   expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {half}}); },
-               {"matmul: epilogue 'to_half' (made at ", "returned a tile of [4, 128] f16 but the "
-                "accumulator tile is [4, 128] f32", "convert with .to(tl::f32)"});
+               {"matmul: epilogue 'to_half' (made at ", "returned a tile of [4, 8] f16 but the "
+                "accumulator tile is [4, 8] f32", "convert with .to(tl::f32)"});
 }
 
 TEST(MatmulErrors, ConfigBlockSize) {
