@@ -7,8 +7,10 @@
 #include "tessel/ops/registry.h"
 
 #include "stdlib/common/kernels.h"
+#include "stdlib/matmul/matmul_kernels.h"
 #include "tessel/jit/registry.h"
 #include "tessel/ops/loss.h"
+#include "tessel/ops/matmul.h"
 
 #include <cstdint>
 #include <initializer_list>
@@ -169,6 +171,35 @@ void register_reduce() {
       &detail::argmax_kernel, std::move(s));
 }
 
+// The matmul tile kernel without an epilogue (epilogues trace their own kernels) for contiguous
+// row-major f32 operands (unit column strides compiled in as 1) and its default GPU config for a
+// large f32 output, 64 x 64 x 16 at 4 warps; the split-K reduction over the same tiles.
+const Kernel& matmul_tile_kernel() { return detail::matmul_kernels("", {}).tile; }
+const Kernel& matmul_reduce_kernel() { return detail::matmul_kernels("", {}).reduce; }
+
+Signature with_unit_strides(Signature s, const Kernel& k, std::initializer_list<const char*> names) {
+  const std::vector<std::string>& params = k.def().param_names;
+  for (const char* name : names)
+    for (size_t i = 0; i < params.size(); ++i)
+      if (params[i] == name)
+        s.params[i] = P::integer_one();
+  return s;
+}
+
+void register_matmul() {
+  MatmulConfig cfg = choose_config(DeviceKind::sim, 4096, 4096, 4096, DType::f32);
+  // c, a, b, e0, e1; M, N, K, k_split, 9 strides, 6 operand strides; s0..s3; BM, BN, BK, GROUP_M.
+  add("ops.matmul", "op matmul: one tile per program, grouped order (epilogues: own kernels)",
+      &matmul_tile_kernel,
+      with_unit_strides(signature(5, 19, 4, {cfg.block_m, cfg.block_n, cfg.block_k, cfg.group_m}),
+                        matmul_tile_kernel(), {"a_k", "b_n", "c_n", "e0_n", "e1_n"}));
+  // c, w, e0, e1; M, N, splits, 3 c strides, 6 operand strides; s0..s3; BM, BN.
+  add("matmul_split_k_reduce", "op matmul, split-K: sums the partial tiles in order",
+      &matmul_reduce_kernel,
+      with_unit_strides(signature(4, 12, 4, {cfg.block_m, cfg.block_n}), matmul_reduce_kernel(),
+                        {"c_n", "e0_n", "e1_n"}));
+}
+
 } // namespace
 
 void register_kernels() {
@@ -183,6 +214,7 @@ void register_kernels() {
     register_rotary();
     register_dropout(); // before argmax: the tools' tests list argmax last
     register_reduce();
+    register_matmul();
   });
 }
 

@@ -1,0 +1,99 @@
+// The matmul config heuristic (docs/stdlib.md, "matmul config") and the checks of a config the
+// caller gives. choose_config is the one place a tuner would plug in.
+#include "stdlib/matmul/config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace tessel::ops {
+namespace {
+
+int64_t next_power_of_two(int64_t n) {
+  int64_t p = 1;
+  while (p < n)
+    p *= 2;
+  return p;
+}
+
+// The CPU backend runs one program per thread at a time and its `dot` is a register-blocked
+// micro-kernel over packed panels of b: large tiles amortise the packing and the loads. 64 rows
+// by 128 columns by 64 of K is within the noise of the fastest sizes measured for f32 at 1024^3
+// (bench/cpu_matmul `configs`, bench/RESULTS.md) and masks fewer columns of narrow outputs than
+// 256-wide tiles. Small dimensions shrink the tile to their power of two (decode shapes, M <= 16,
+// take M's), so no multiply-add is spent on rows, columns or K steps that do not exist.
+MatmulConfig cpu_config(int64_t m, int64_t n, int64_t k) {
+  MatmulConfig c;
+  c.block_m = int(std::clamp<int64_t>(next_power_of_two(m), 1, 64));
+  c.block_n = int(std::clamp<int64_t>(next_power_of_two(n), 1, 128));
+  c.block_k = int(std::clamp<int64_t>(next_power_of_two(k), 1, 64));
+  c.group_m = 8;
+  return c;
+}
+
+// GPU (and the simulated device). Today tl::dot lowers to an FMA loop on GPU targets (mma.sync
+// is being added), and the FMA loop keeps a BM x BK slice of a and a BK x BN slice of b in
+// registers beside the accumulators: 128 x 128 tiles spill at any K slice and warp count
+// (measured with nvJitLink for sm_80, tests/stdlib/matmul_test.cpp `MatmulPtx`). So the largest
+// tiles that compile without spills and with 16-byte loads are used: 64 x 64, with K slices of 16
+// (f32), 32 (f16, bf16) or 64 (int8, four to a 32-bit register). For decode shapes (M <= 16) one
+// 16-row tile over 64-wide K slices, so that programs spread over N. When tl::dot runs on tensor
+// cores this is where 128 x 128 x 32 tiles at 8 warps for large outputs come in.
+MatmulConfig gpu_config(int64_t m, DType dtype) {
+  MatmulConfig c;
+  c.num_stages = 3;
+  c.group_m = 8;
+  c.block_n = 64;
+  if (m <= 16) {
+    c.block_m = 16;
+    c.block_k = 64;
+    c.num_warps = 8;
+    return c;
+  }
+  c.block_m = 64;
+  c.block_k = dtype == DType::f32 ? 16 : dtype == DType::i8 ? 64 : 32;
+  c.num_warps = dtype == DType::f32 ? 4 : 8;
+  return c;
+}
+
+bool is_power_of_two(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
+
+void check_block(const detail::OpSite& s, const char* field, int value, int min) {
+  if (!is_power_of_two(value) || value < min || value > 256)
+    s.fail(fmt::format("config.{} is {}; expected a power of two from {} to 256", field, value, min));
+}
+
+} // namespace
+
+MatmulConfig choose_config(DeviceKind device, int64_t m, int64_t n, int64_t k, DType dtype) {
+  switch (device) {
+  case DeviceKind::cpu:
+    return cpu_config(m, n, k);
+  case DeviceKind::cuda:
+  case DeviceKind::sim:
+    return gpu_config(m, dtype);
+  }
+  TESSEL_UNREACHABLE("unknown DeviceKind");
+}
+
+namespace detail {
+
+void check_config(const OpSite& s, const MatmulConfig& c, DeviceKind device, DType dtype) {
+  bool gpu = device != DeviceKind::cpu;
+  check_block(s, "block_m", c.block_m, gpu ? 16 : 1);
+  check_block(s, "block_n", c.block_n, gpu ? 16 : 1);
+  check_block(s, "block_k", c.block_k, gpu ? (dtype == DType::i8 ? 32 : 16) : 1);
+  if (int64_t(c.block_m) * c.block_n > 128 * 256)
+    s.fail(fmt::format("config is {} x {}: a tile of more than 32768 accumulators does not fit in "
+                       "registers; use a smaller block_m or block_n",
+                       c.block_m, c.block_n));
+  if (c.group_m < 1)
+    s.fail(fmt::format("config.group_m is {}; expected 1 or more", c.group_m));
+  if (!is_power_of_two(c.num_warps) || c.num_warps > 16)
+    s.fail(fmt::format("config.num_warps is {}; expected 1, 2, 4, 8 or 16", c.num_warps));
+  if (c.num_stages < 1)
+    s.fail(fmt::format("config.num_stages is {}; expected 1 or more", c.num_stages));
+}
+
+} // namespace detail
+} // namespace tessel::ops

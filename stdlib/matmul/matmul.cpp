@@ -1,0 +1,312 @@
+// ops::matmul: argument checks, the epilogue chain and its kernel key, the config, and the
+// launches of matmul_kernels.cpp (one tile kernel; with split-K, partials and a reduction).
+#include "stdlib/matmul/config.h"
+#include "stdlib/matmul/matmul_kernels.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace tessel::ops {
+namespace {
+
+using detail::OpSite;
+
+// An operand as a batch of matrices: extents and strides in elements (batch stride 0 when the
+// matrix is shared by every batch).
+struct Mat {
+  int64_t batch = 1, rows = 0, cols = 0;
+  int64_t sb = 0, sr = 0, sc = 0;
+};
+
+constexpr int64_t kMaxI32 = INT32_MAX;
+
+Mat mat_of(const OpSite& s, const char* arg, const TensorView& v, const char* dims) {
+  if (v.rank != 2 && v.rank != 3)
+    s.fail(fmt::format("{} has shape {}; expected [{}] or [batch, {}]", arg, detail::shape_str(v),
+                       dims, dims));
+  int o = v.rank - 2;
+  Mat m{v.rank == 3 ? v.shape[0] : 1, v.shape[o], v.shape[o + 1],
+        v.rank == 3 ? v.strides[0] : 0, v.strides[o], v.strides[o + 1]};
+  if (m.batch == 1)
+    m.sb = 0;
+  for (int i = 0; i < v.rank; ++i)
+    if (v.strides[i] < 0)
+      s.fail(fmt::format("{} has a negative stride ({} in dimension {}); expected strides >= 0",
+                         arg, v.strides[i], i));
+  if (v.numel() > 0 && v.data == nullptr)
+    s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(v)));
+  // In-matrix offsets are i32 in the kernels; batch offsets are i64 but the stride is an i32.
+  int64_t last = std::max<int64_t>(m.rows - 1, 0) * m.sr + std::max<int64_t>(m.cols - 1, 0) * m.sc;
+  if (last > kMaxI32 || m.sb > kMaxI32 || m.rows > kMaxI32 || m.cols > kMaxI32)
+    s.fail(fmt::format("{} has shape {} with strides reaching element {}; one matrix of a batch "
+                       "must span fewer than 2^31 elements",
+                       arg, detail::shape_str(v), std::max(last, m.sb)));
+  return m;
+}
+
+bool is_float(DType t) { return t == DType::f32 || t == DType::f16 || t == DType::bf16; }
+
+void check_dtypes(const OpSite& s, const TensorView& a, const TensorView& b, const TensorView& c) {
+  if (!is_float(a.dtype) && a.dtype != DType::i8)
+    s.fail(fmt::format("a has dtype {}; expected f16, bf16, f32 or i8", dtype_name(a.dtype)));
+  if (b.dtype != a.dtype)
+    s.fail(fmt::format("b has dtype {} but a has dtype {}; expected operands of one dtype",
+                       dtype_name(b.dtype), dtype_name(a.dtype)));
+  if (a.dtype == DType::i8 ? !(c.dtype == DType::i32 || is_float(c.dtype)) : !is_float(c.dtype))
+    s.fail(fmt::format("c has dtype {}; expected {} for {} operands", dtype_name(c.dtype),
+                       a.dtype == DType::i8 ? "i32 (or f32, f16, bf16)" : "f32, f16 or bf16",
+                       dtype_name(a.dtype)));
+}
+
+// A batched operand's batch must be c's or be shared (1).
+void check_batch(const OpSite& s, const char* arg, const TensorView& v, const Mat& m, int64_t batch,
+                 const TensorView& c) {
+  if (m.batch != 1 && m.batch != batch)
+    s.fail(fmt::format("{} has shape {} but c has shape {}; expected {}'s batch to be c's ({}) or "
+                       "1 (shared by every batch)",
+                       arg, detail::shape_str(v), detail::shape_str(c), arg, batch));
+}
+
+// The shapes of a call: a [batch?, M, K] @ b [batch?, K, N] -> c [batch?, M, N].
+struct Problem {
+  Mat a, b, c;
+  int64_t batch = 1, m = 0, n = 0, k = 0;
+};
+
+Problem check_shapes(const OpSite& s, const TensorView& a, const TensorView& b,
+                     const TensorView& c) {
+  Problem p{mat_of(s, "a", a, "M, K"), mat_of(s, "b", b, "K, N"), mat_of(s, "c", c, "M, N")};
+  if (p.a.cols != p.b.rows)
+    s.fail(fmt::format("a has shape {} and b has shape {}: a's K ({}) differs from b's K ({})",
+                       detail::shape_str(a), detail::shape_str(b), p.a.cols, p.b.rows));
+  p.batch = p.c.batch;
+  p.m = p.a.rows;
+  p.n = p.b.cols;
+  p.k = p.a.cols;
+  if (c.rank == 2 && std::max(p.a.batch, p.b.batch) > 1)
+    s.fail(fmt::format("c has shape {} but a has shape {} and b has shape {}; a batched product "
+                       "needs c of shape [batch, {}, {}]",
+                       detail::shape_str(c), detail::shape_str(a), detail::shape_str(b), p.m, p.n));
+  if (p.c.rows != p.m || p.c.cols != p.n)
+    s.fail(fmt::format("c has shape {} but a @ b is [{}, {}] (a {}, b {}); expected c's last two "
+                       "dimensions to be [{}, {}]",
+                       detail::shape_str(c), p.m, p.n, detail::shape_str(a), detail::shape_str(b),
+                       p.m, p.n));
+  check_batch(s, "a", a, p.a, p.batch, c);
+  check_batch(s, "b", b, p.b, p.batch, c);
+  // Distinct output elements must be distinct memory.
+  bool empty = p.batch == 0 || p.m == 0 || p.n == 0;
+  if (!empty && ((p.m > 1 && p.c.sr == 0) || (p.n > 1 && p.c.sc == 0) || (p.batch > 1 && p.c.sb == 0)))
+    s.fail(fmt::format("c has strides [{}] with a zero stride: its elements overlap; pass an "
+                       "output with distinct elements",
+                       fmt::join(std::vector<int64_t>(c.strides.begin(), c.strides.begin() + c.rank), ", ")));
+  return p;
+}
+
+// The operand strides (batch, row, column) that broadcast `v` to c's [batch, M, N].
+std::array<int64_t, 3> broadcast_strides(const OpSite& s, const std::string& what,
+                                         const TensorView& v, const Problem& p,
+                                         const TensorView& c) {
+  std::array<int64_t, 3> extents{p.batch, p.m, p.n}, strides{0, 0, 0};
+  if (v.rank > 3)
+    s.fail(fmt::format("{} has shape {}; it does not broadcast to c's shape {}", what,
+                       detail::shape_str(v), detail::shape_str(c)));
+  for (int i = 0; i < v.rank; ++i) {
+    int d = 3 - v.rank + i;
+    if (v.shape[i] == 1)
+      continue;
+    if (v.shape[i] != extents[size_t(d)])
+      s.fail(fmt::format("{} has shape {}; it does not broadcast to c's shape {}", what,
+                         detail::shape_str(v), detail::shape_str(c)));
+    if (v.strides[i] < 0 || v.strides[i] > kMaxI32)
+      s.fail(fmt::format("{} has stride {} in dimension {}; expected a stride from 0 to 2^31 - 1",
+                         what, v.strides[i], i));
+    strides[size_t(d)] = v.strides[i];
+  }
+  if (std::max<int64_t>(p.m - 1, 0) * strides[1] + std::max<int64_t>(p.n - 1, 0) * strides[2] >
+      kMaxI32)
+    s.fail(fmt::format("{} spans more than 2^31 elements per matrix", what));
+  return strides;
+}
+
+// A user step's identity: the IR it traces to on this tile, traced once per Epilogue object.
+const std::string& user_step_ir(const OpSite& s, const Epilogue::Impl& impl,
+                                const detail::ChainStep& step, DType acc, const MatmulConfig& cfg) {
+  std::lock_guard<std::mutex> lock(impl.probe_mutex);
+  auto key = std::tuple{acc, cfg.block_m, cfg.block_n};
+  auto it = impl.probe_ir.find(key);
+  if (it == impl.probe_ir.end())
+    it = impl.probe_ir.emplace(key, detail::step_ir(s, step, acc, cfg.block_m, cfg.block_n)).first;
+  return it->second;
+}
+
+// The chain of a call: its steps, the kernels' key, and what the slots are bound to.
+struct BoundChain {
+  detail::Chain chain;
+  std::string key;
+  std::vector<TensorView> operands;
+  std::vector<std::array<int64_t, 3>> operand_strides;
+  std::vector<float> scalars;
+};
+
+BoundChain bind_chain(const OpSite& s, const MatmulOptions& o, const Problem& p,
+                      const TensorView& c, DType acc, const MatmulConfig& cfg) {
+  BoundChain bc;
+  int next_operand = 0, next_scalar = 0;
+  for (const Epilogue& e : o.epilogue) {
+    const Epilogue::Impl& impl = e.impl();
+    if (!impl.fn)
+      s.fail(fmt::format("epilogue '{}' has no function", impl.name));
+    detail::ChainStep step = detail::chain_step(e, next_operand, next_scalar);
+    if (next_operand > detail::kEpilogueOperandSlots || next_scalar > detail::kEpilogueScalarSlots)
+      s.fail(fmt::format("the epilogues read {} tensors and {} scalars up to '{}'; a matmul "
+                         "epilogue list reads at most {} tensors (c itself not counted) and {} "
+                         "scalars: fuse the rest into a separate op",
+                         next_operand, next_scalar, impl.name, detail::kEpilogueOperandSlots,
+                         detail::kEpilogueScalarSlots));
+    for (size_t i = 0; i < impl.operands.size(); ++i) {
+      const TensorView& v = impl.operands[i];
+      std::string what = fmt::format("epilogue '{}' operand {}", impl.name, i);
+      detail::check_device(s, what.c_str(), v, "c", c);
+      if (!is_float(v.dtype) && v.dtype != DType::i32 && v.dtype != DType::i8)
+        s.fail(fmt::format("{} has dtype {}; expected f32, f16, bf16, i32 or i8", what,
+                           dtype_name(v.dtype)));
+      if (v.numel() > 0 && v.data == nullptr)
+        s.fail(fmt::format("{} has a null data pointer", what));
+      bc.operand_strides.push_back(broadcast_strides(s, what, v, p, c));
+      bc.operands.push_back(v);
+    }
+    bc.scalars.insert(bc.scalars.end(), impl.scalars.begin(), impl.scalars.end());
+    bc.key += impl.builtin ? impl.name : "user:" + impl.name + "\n" + user_step_ir(s, impl, step, acc, cfg);
+    bc.key += "\n|\n";
+    bc.chain.push_back(std::move(step));
+  }
+  return bc;
+}
+
+void check_split(const OpSite& s, const MatmulOptions& o, const Problem& p, const TensorView& c,
+                 DType acc) {
+  if (o.split_k < 1 || o.split_k > 1024)
+    s.fail(fmt::format("split_k is {}; expected 1 (no split) to 1024", o.split_k));
+  if (o.split_k == 1)
+    return;
+  int64_t need = int64_t(o.split_k) * p.batch * p.m * p.n;
+  const TensorView& w = o.workspace;
+  if (w.data == nullptr || w.numel() < need)
+    s.fail(fmt::format("split_k is {} but {}; pass as workspace a contiguous {} tensor of at "
+                       "least split_k * batch * M * N = {} elements "
+                       "(ops::matmul_workspace_elements)",
+                       o.split_k,
+                       w.data == nullptr ? std::string("no workspace was given")
+                                         : fmt::format("workspace has {} elements", w.numel()),
+                       dtype_name(acc), need));
+  detail::check_dtype(s, "workspace", w, acc);
+  detail::check_device(s, "workspace", w, "c", c);
+  int64_t expected = 1;
+  for (int i = w.rank - 1; i >= 0; --i) {
+    if (w.shape[i] != 1 && w.strides[i] != expected)
+      s.fail("workspace is not contiguous; expected a contiguous tensor");
+    expected *= w.shape[i];
+  }
+  if (p.m * p.n > kMaxI32)
+    s.fail(fmt::format("split_k with an M x N of {} elements; split-K takes outputs of fewer than "
+                       "2^31 elements per batch",
+                       p.m * p.n));
+}
+
+int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Launch arguments of the slots: unused ones point at c and are never read.
+struct SlotArgs {
+  std::array<TensorView, detail::kEpilogueOperandSlots> views;
+  std::array<std::array<int, 3>, detail::kEpilogueOperandSlots> strides{};
+  std::array<float, detail::kEpilogueScalarSlots> scalars{};
+};
+
+SlotArgs slot_args(const BoundChain& bc, const TensorView& c) {
+  SlotArgs sa;
+  sa.views.fill(c);
+  for (size_t i = 0; i < bc.operands.size(); ++i) {
+    sa.views[i] = bc.operands[i];
+    for (size_t d = 0; d < 3; ++d)
+      sa.strides[i][d] = int(bc.operand_strides[i][d]);
+  }
+  for (size_t i = 0; i < bc.scalars.size(); ++i)
+    sa.scalars[i] = bc.scalars[i];
+  return sa;
+}
+
+struct Launch {
+  const OpSite& site;
+  const Problem& p;
+  const MatmulConfig& cfg;
+  LaunchOptions options;
+};
+
+void launch_tile(const Launch& l, const Kernel& k, const TensorView& a, const TensorView& b,
+                 const TensorView& out, std::array<int64_t, 3> out_strides, int splits,
+                 const SlotArgs& sa) {
+  const Problem& p = l.p;
+  int64_t k_split = p.k;
+  if (splits > 1)
+    k_split = cdiv(cdiv(p.k, splits), l.cfg.block_k) * l.cfg.block_k;
+  int64_t tiles = cdiv(p.m, l.cfg.block_m) * cdiv(p.n, l.cfg.block_n);
+  k.launch(GridAt(Grid(tiles, p.batch, splits), l.site.where), l.options, out, a, b, sa.views[0],
+           sa.views[1], int(p.m), int(p.n), int(p.k), int(std::max<int64_t>(k_split, 1)),
+           int(p.a.sb), int(p.a.sr), int(p.a.sc), int(p.b.sb), int(p.b.sr), int(p.b.sc),
+           int(out_strides[0]), int(out_strides[1]), int(out_strides[2]), sa.strides[0][0],
+           sa.strides[0][1], sa.strides[0][2], sa.strides[1][0], sa.strides[1][1],
+           sa.strides[1][2], sa.scalars[0], sa.scalars[1], sa.scalars[2], sa.scalars[3],
+           l.cfg.block_m, l.cfg.block_n, l.cfg.block_k, l.cfg.group_m);
+}
+
+void launch_reduce(const Launch& l, const Kernel& k, const TensorView& w, const TensorView& c,
+                   int splits, const SlotArgs& sa) {
+  const Problem& p = l.p;
+  int64_t tiles = cdiv(p.m, l.cfg.block_m) * cdiv(p.n, l.cfg.block_n);
+  k.launch(GridAt(Grid(tiles, p.batch), l.site.where), l.options, c, w, sa.views[0], sa.views[1],
+           int(p.m), int(p.n), splits, int(p.c.sb), int(p.c.sr), int(p.c.sc), sa.strides[0][0],
+           sa.strides[0][1], sa.strides[0][2], sa.strides[1][0], sa.strides[1][1],
+           sa.strides[1][2], sa.scalars[0], sa.scalars[1], sa.scalars[2], sa.scalars[3],
+           l.cfg.block_m, l.cfg.block_n);
+}
+
+} // namespace
+
+int64_t matmul_workspace_elements(const TensorView& c, int split_k) {
+  int64_t mn = c.rank >= 2 ? c.shape[c.rank - 2] * c.shape[c.rank - 1] : 0;
+  return int64_t(split_k) * (c.rank == 3 ? c.shape[0] : 1) * mn;
+}
+
+void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
+            const MatmulOptions& options, Stream* stream, std::source_location where) {
+  OpSite s{"matmul", where};
+  check_dtypes(s, a, b, c);
+  detail::check_device(s, "b", b, "a", a);
+  detail::check_device(s, "c", c, "a", a);
+  Problem p = check_shapes(s, a, b, c);
+  DType acc = a.dtype == DType::i8 ? DType::i32 : DType::f32;
+  MatmulConfig cfg = options.config ? *options.config : choose_config(c.device, p.m, p.n, p.k, a.dtype);
+  detail::check_config(s, cfg, c.device, a.dtype);
+  check_split(s, options, p, c, acc);
+  BoundChain bc = bind_chain(s, options, p, c, acc, cfg);
+  if (p.batch == 0 || p.m == 0 || p.n == 0)
+    return;
+  const detail::MatmulKernels& kernels = detail::matmul_kernels(bc.key, bc.chain);
+  Launch l{s, p, cfg, {}};
+  l.options.num_warps = cfg.num_warps;
+  l.options.num_stages = cfg.num_stages;
+  l.options.stream = stream;
+  SlotArgs sa = slot_args(bc, c);
+  if (options.split_k == 1) {
+    launch_tile(l, kernels.tile, a, b, c, {p.c.sb, p.c.sr, p.c.sc}, 1, sa);
+    return;
+  }
+  SlotArgs none = slot_args(BoundChain{}, c);
+  launch_tile(l, kernels.partial, a, b, options.workspace, {p.m * p.n, p.n, 1}, options.split_k,
+              none);
+  launch_reduce(l, kernels.reduce, options.workspace, c, options.split_k, sa);
+}
+
+} // namespace tessel::ops

@@ -1,0 +1,246 @@
+// The matmul op's DSL kernels (see matmul_kernels.h): the tile kernel with the grouped program
+// ordering and masks for ragged edges, its split-K partial form and the split-K reduction, each
+// traced with the epilogue chain of its key. In-matrix offsets are i32 (the op checks that every
+// operand's largest offset fits); batch and split offsets are i64.
+#include "stdlib/matmul/matmul_kernels.h"
+
+#include "tessel/lang/control.h"
+#include "tessel/lang/ops.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace tessel::ops::detail {
+namespace {
+
+namespace tl = tessel::lang;
+
+constexpr const char* kTileParams =
+    "c, a, b, e0, e1, M, N, K, k_split, a_batch, a_m, a_k, b_batch, b_k, b_n, c_batch, c_m, c_n, "
+    "e0_batch, e0_m, e0_n, e1_batch, e1_m, e1_n, s0, s1, s2, s3, BM, BN, BK, GROUP_M";
+constexpr const char* kReduceParams =
+    "c, w, e0, e1, M, N, splits, c_batch, c_m, c_n, e0_batch, e0_m, e0_n, e1_batch, e1_m, e1_n, "
+    "s0, s1, s2, s3, BM, BN";
+
+// A [BM, BN] tile of c: its row and column indices, which of them are inside c, and the mask.
+struct TilePos {
+  tl::Tensor rows, cols, row_in, col_in, mask;
+};
+
+TilePos tile_at(const tl::Tensor& pid_m, const tl::Tensor& pid_n, const tl::Int& M,
+                const tl::Int& N, int BM, int BN) {
+  auto rows = tl::expand_dims(pid_m * BM + tl::arange(0, BM), 1);
+  auto cols = tl::expand_dims(pid_n * BN + tl::arange(0, BN), 0);
+  auto row_in = rows < M, col_in = cols < N;
+  return {rows, cols, row_in, col_in, row_in & col_in};
+}
+
+// Triton's grouped ordering: consecutive programs take GROUP_M tile rows column by column, so a
+// wave of programs shares a few rows of a and columns of b instead of sweeping all of b.
+TilePos grouped_tile(const tl::Int& M, const tl::Int& N, int BM, int BN, int GROUP_M) {
+  auto pid = tl::program_id(0);
+  auto num_m = (M + (BM - 1)) / BM, num_n = (N + (BN - 1)) / BN;
+  auto in_group = num_n * GROUP_M;
+  auto first_m = (pid / in_group) * GROUP_M;
+  auto size_m = tl::minimum(num_m - first_m, tl::scalar(GROUP_M, DType::i32));
+  auto pid_m = first_m + (pid % in_group) % size_m;
+  auto pid_n = (pid % in_group) / size_m;
+  return tile_at(pid_m, pid_n, M, N, BM, BN);
+}
+
+// Plain row-major tile order (the reduction reads each partial once: no reuse to order for).
+TilePos row_major_tile(const tl::Int& M, const tl::Int& N, int BM, int BN) {
+  auto pid = tl::program_id(0);
+  auto num_n = (N + (BN - 1)) / BN;
+  return tile_at(pid / num_n, pid % num_n, M, N, BM, BN);
+}
+
+tl::Tensor offsets(const TilePos& t, const tl::Int& sm, const tl::Int& sn) {
+  return t.rows * sm + t.cols * sn;
+}
+
+tl::Tensor batch_offset(const tl::Tensor& batch, const tl::Int& stride) {
+  return batch * stride.to(DType::i64);
+}
+
+using Strides = std::array<tl::Int, 3>; // batch, row, column
+
+// The epilogue operands and scalars of a launch.
+struct Slots {
+  std::array<tl::Ptr, kEpilogueOperandSlots> ptrs;
+  std::array<Strides, kEpilogueOperandSlots> strides;
+  std::array<tl::Tensor, kEpilogueScalarSlots> scalars;
+};
+
+// Applies the chain to `acc` for the tile `t` of batch `batch` and stores it into c.
+void finish(const Chain& chain, const tl::Tensor& acc, const TilePos& t, const tl::Tensor& batch,
+            const tl::Ptr& c, const Strides& cs, const Slots& slots) {
+  TileContext ctx;
+  ctx.rows = t.rows;
+  ctx.cols = t.cols;
+  ctx.mask = t.mask;
+  ctx.batch = batch;
+  ctx.c_old_ptrs = c + batch_offset(batch, cs[0]) + offsets(t, cs[1], cs[2]);
+  for (size_t i = 0; i < slots.ptrs.size(); ++i)
+    ctx.operand_ptrs[i] = slots.ptrs[i] + batch_offset(batch, slots.strides[i][0]) +
+                          offsets(t, slots.strides[i][1], slots.strides[i][2]);
+  ctx.scalars = slots.scalars;
+  tl::store(ctx.c_old_ptrs, apply_chain(chain, acc, ctx), t.mask);
+}
+
+// The accumulator over [k_lo, k_hi): BK-wide slices of a's rows and b's columns, masked at the
+// edges (M, N and the end of the range) to zero.
+tl::Tensor k_loop(const TilePos& t, const tl::Ptr& a, const tl::Ptr& b, const tl::Tensor& k_lo,
+                  const tl::Tensor& k_hi, const Strides& as, const Strides& bs, int BM, int BN,
+                  int BK) {
+  DType acc_type = dtype_is_float(a.dtype()) ? DType::f32 : DType::i32;
+  auto rk = tl::arange(0, BK);
+  tl::Tensor acc = tl::zeros({BM, BN}, acc_type);
+  auto a_rows = t.rows * as[1], b_cols = t.cols * bs[2];
+  tl::for_range(k_lo, k_hi, BK, [&](tl::Int k) {
+    auto ka = tl::expand_dims(k + rk, 0), kb = tl::expand_dims(k + rk, 1);
+    auto a_tile = tl::load(a + (a_rows + ka * as[2]), t.row_in & (ka < k_hi), 0.0);
+    auto b_tile = tl::load(b + (kb * bs[1] + b_cols), (kb < k_hi) & t.col_in, 0.0);
+    acc = tl::dot(a_tile, b_tile, acc);
+  });
+  return acc;
+}
+
+struct TileArgs {
+  tl::Ptr c, a, b;
+  tl::Int M, N, K, k_split;
+  Strides as, bs, cs;
+  Slots slots;
+  int BM, BN, BK, GROUP_M;
+};
+
+// The tile kernel's body; `partial` stores the raw accumulator into the workspace (c) at split s.
+void tile_body(const Chain& chain, bool partial, const TileArgs& p) {
+  TilePos t = grouped_tile(p.M, p.N, p.BM, p.BN, p.GROUP_M);
+  auto batch = tl::program_id(1).to(DType::i64);
+  auto split = tl::program_id(2);
+  auto k_lo = split * p.k_split;
+  auto k_hi = tl::minimum(k_lo + p.k_split, p.K);
+  auto a = p.a + batch_offset(batch, p.as[0]);
+  auto b = p.b + batch_offset(batch, p.bs[0]);
+  auto acc = k_loop(t, a, b, k_lo, k_hi, p.as, p.bs, p.BM, p.BN, p.BK);
+  if (!partial) {
+    finish(chain, acc, t, batch, p.c, p.cs, p.slots);
+    return;
+  }
+  // The workspace is [split_k, batch, M, N], contiguous: split s starts batch * M * N further on.
+  auto split_offset = split.to(DType::i64) * tl::num_programs(1).to(DType::i64) *
+                      p.cs[0].to(DType::i64);
+  tl::store(p.c + split_offset + batch_offset(batch, p.cs[0]) + offsets(t, p.cs[1], p.cs[2]), acc,
+            t.mask);
+}
+
+Kernel make_tile_kernel(const std::string& name, Chain chain, bool partial) {
+  return tl::kernel(
+      name, kTileParams,
+      [chain = std::move(chain), partial](
+          tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N, tl::Int K,
+          tl::Int k_split, tl::Int a_batch, tl::Int a_m, tl::Int a_k, tl::Int b_batch, tl::Int b_k,
+          tl::Int b_n, tl::Int c_batch, tl::Int c_m, tl::Int c_n, tl::Int e0_batch, tl::Int e0_m,
+          tl::Int e0_n, tl::Int e1_batch, tl::Int e1_m, tl::Int e1_n, tl::Float s0, tl::Float s1,
+          tl::Float s2, tl::Float s3, tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK,
+          tl::Const<int> GROUP_M) {
+        TileArgs p{c, a, b, M, N, K, k_split, {a_batch, a_m, a_k}, {b_batch, b_k, b_n},
+                   {c_batch, c_m, c_n},
+                   Slots{{e0, e1}, {Strides{e0_batch, e0_m, e0_n}, Strides{e1_batch, e1_m, e1_n}},
+                         {s0, s1, s2, s3}},
+                   BM, BN, BK, GROUP_M};
+        tile_body(chain, partial, p);
+      });
+}
+
+Kernel make_reduce_kernel(const std::string& name, Chain chain) {
+  return tl::kernel(
+      name, kReduceParams,
+      [chain = std::move(chain)](
+          tl::Ptr c, tl::Ptr w, tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N, tl::Int splits,
+          tl::Int c_batch, tl::Int c_m, tl::Int c_n, tl::Int e0_batch, tl::Int e0_m, tl::Int e0_n,
+          tl::Int e1_batch, tl::Int e1_m, tl::Int e1_n, tl::Float s0, tl::Float s1, tl::Float s2,
+          tl::Float s3, tl::Const<int> BM, tl::Const<int> BN) {
+        TilePos t = row_major_tile(M, N, BM, BN);
+        auto batch = tl::program_id(1).to(DType::i64);
+        // Workspace [splits, batch, M, N], contiguous; summed in order of the split index.
+        auto mn = M.to(DType::i64) * N.to(DType::i64);
+        auto split_stride = tl::num_programs(1).to(DType::i64) * mn;
+        auto tile = w + batch * mn + (t.rows * N + t.cols);
+        tl::Tensor acc = tl::zeros({BM, BN}, dtype_is_float(w.dtype()) ? DType::f32 : DType::i32);
+        tl::for_range(0, splits, 1, [&](tl::Int s) {
+          acc = acc + tl::load(tile + s.to(DType::i64) * split_stride, t.mask, 0.0);
+        });
+        Slots slots{{e0, e1}, {Strides{e0_batch, e0_m, e0_n}, Strides{e1_batch, e1_m, e1_n}},
+                    {s0, s1, s2, s3}};
+        finish(chain, acc, t, batch, c, {c_batch, c_m, c_n}, slots);
+      });
+}
+
+// A kernel name for dumps and PTX entries: the steps' names, reduced to identifier characters.
+std::string kernel_name(const char* base, const Chain& chain) {
+  std::string name = base;
+  for (const ChainStep& s : chain) {
+    name += "__";
+    for (char ch : s.name)
+      name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+  }
+  return name;
+}
+
+} // namespace
+
+const MatmulKernels& matmul_kernels(const std::string& key, const Chain& chain) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<MatmulKernels>> kernels;
+  std::lock_guard<std::mutex> lock(mutex);
+  // Partials take no epilogue: one kernel (copies share its specializations) serves every chain.
+  static const Kernel partial = make_tile_kernel("ops_matmul_partial", {}, /*partial=*/true);
+  auto& slot = kernels[key];
+  if (!slot)
+    slot = std::make_unique<MatmulKernels>(MatmulKernels{
+        make_tile_kernel(kernel_name("ops_matmul", chain), chain, /*partial=*/false), partial,
+        make_reduce_kernel(kernel_name("ops_matmul_reduce", chain), chain)});
+  return *slot;
+}
+
+// A kernel that loads the step's operands and scalars from its parameters, applies the step to a
+// zero accumulator and stores the result: its IR is the step's, for this tile.
+std::string step_ir(const OpSite& site, const ChainStep& step, DType acc, int bm, int bn) {
+  std::string why;
+  Kernel probe = tl::kernel(
+      "epilogue_probe", "out, e0, e1, M, N, s0, s1, s2, s3",
+      [&](tl::Ptr out, tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N, tl::Float s0, tl::Float s1,
+          tl::Float s2, tl::Float s3) {
+        TilePos t = tile_at(tl::program_id(0), tl::program_id(1), M, N, bm, bn);
+        TileContext ctx;
+        ctx.rows = t.rows;
+        ctx.cols = t.cols;
+        ctx.mask = t.mask;
+        ctx.batch = tl::program_id(2).to(DType::i64);
+        ctx.c_old_ptrs = out + offsets(t, N, tl::scalar(1, DType::i32));
+        ctx.operand_ptrs = {e0 + offsets(t, N, tl::scalar(1, DType::i32)),
+                            e1 + offsets(t, N, tl::scalar(1, DType::i32))};
+        ctx.scalars = {s0, s1, s2, s3};
+        tl::Tensor acc_tile = tl::zeros({bm, bn}, acc);
+        tl::Tensor result = apply_step(step, acc_tile, ctx);
+        std::string bad = bad_step_result(result, acc, bm, bn);
+        if (!bad.empty()) {
+          why = step_label(step, /*builtin=*/false) + " " + bad;
+          result = acc_tile;
+        }
+        tl::store(ctx.c_old_ptrs, result, t.mask);
+      });
+  static float dummy[1];
+  std::string ir = probe.ir_for(/*optimized=*/false, dummy, dummy, dummy, 1, 1, 0.0f, 0.0f, 0.0f,
+                                0.0f);
+  if (!why.empty())
+    site.fail(why);
+  return ir;
+}
+
+} // namespace tessel::ops::detail

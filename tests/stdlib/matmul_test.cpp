@@ -1,0 +1,878 @@
+// ops::matmul against an f64 reference written here, on the CPU backend and on the simulated
+// device: f16, bf16, f32 and int8 operands; row- and column-major a and b; batched (with a shared
+// operand) and split-K; each provided epilogue and a user epilogue; ragged shapes (1x1x1,
+// 17x33x65, 128x256x64, 255x129x97) and decode shapes (M = 1..16); outputs poisoned with NaN.
+// Then the kernel identity of user epilogues, bad input with its message, and PTX without spills.
+#include "ops_test_util.h"
+
+#include "gpu/gpu_test_util.h"
+#include "stdlib/matmul/matmul_kernels.h"
+#include "support/expect_error.h"
+#include "tessel/codegen/transforms.h"
+#include "tessel/ir/pass.h"
+#include "tessel/lang/ops.h"
+#include "tessel/lang/trace.h"
+#include "tessel/ops.h"
+
+#include <fmt/format.h>
+
+#include <functional>
+
+namespace tessel::testing {
+namespace {
+
+namespace tl = tessel::lang;
+using ops::Epilogue;
+using ops::EpilogueTile;
+using ops::MatmulConfig;
+using ops::MatmulOptions;
+
+// A tensor of any dtype the op takes, with explicit strides, on the host or the simulated device;
+// elements not covered by the view (and, until written, the view itself) hold NaN (-1 for ints).
+class StridedTensor {
+public:
+  StridedTensor(DeviceKind dev, DType t, std::vector<int64_t> shape, std::vector<int64_t> strides)
+      : dev_(dev), dtype_(t), shape_(std::move(shape)), strides_(std::move(strides)) {
+    int64_t span = 1;
+    for (size_t i = 0; i < shape_.size(); ++i)
+      span += std::max<int64_t>(shape_[i] - 1, 0) * strides_[i];
+    bytes_.assign(size_t(span) * dtype_bytes(t), 0);
+    for (int64_t i = 0; i < span; ++i)
+      put(i, std::nan(""));
+    poison_ = bytes_;
+    if (dev_ != DeviceKind::cpu)
+      buf_.emplace(runtime::DeviceBuffer::allocate_on(dev_, bytes_.size()));
+    sync_to_device();
+  }
+  // True when every element outside the view (the gaps of strides > extents) is still poison.
+  bool outside_untouched() {
+    if (buf_)
+      buf_->copy_to_host(bytes_.data(), bytes_.size());
+    std::vector<bool> inside(bytes_.size() / dtype_bytes(dtype_), false);
+    for (int64_t i = 0; i < numel(); ++i)
+      inside[size_t(offset(i))] = true;
+    for (size_t i = 0; i < inside.size(); ++i)
+      if (!inside[i] && std::memcmp(&bytes_[i * dtype_bytes(dtype_)], &poison_[i * dtype_bytes(dtype_)],
+                                    dtype_bytes(dtype_)) != 0)
+        return false;
+    return true;
+  }
+  // Row-major strides of `shape`.
+  static std::vector<int64_t> contiguous(const std::vector<int64_t>& shape) {
+    std::vector<int64_t> s(shape.size(), 1);
+    for (int i = int(shape.size()) - 2; i >= 0; --i)
+      s[size_t(i)] = s[size_t(i) + 1] * shape[size_t(i) + 1];
+    return s;
+  }
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t e : shape_)
+      n *= e;
+    return n;
+  }
+  // Values in row-major order of the shape.
+  void set(const std::vector<double>& v) {
+    for (int64_t i = 0; i < numel(); ++i)
+      put(offset(i), v[size_t(i)]);
+    sync_to_device();
+  }
+  std::vector<double> get() {
+    if (buf_)
+      buf_->copy_to_host(bytes_.data(), bytes_.size());
+    std::vector<double> v(static_cast<size_t>(numel()));
+    for (int64_t i = 0; i < numel(); ++i)
+      v[size_t(i)] = at(offset(i));
+    return v;
+  }
+  TensorView view() {
+    TensorView v;
+    v.data = buf_ ? buf_->data() : static_cast<void*>(bytes_.data());
+    v.dtype = dtype_;
+    v.device = dev_;
+    v.rank = int(shape_.size());
+    for (int i = 0; i < v.rank; ++i) {
+      v.shape[size_t(i)] = shape_[size_t(i)];
+      v.strides[size_t(i)] = strides_[size_t(i)];
+    }
+    return v;
+  }
+
+private:
+  int64_t offset(int64_t linear) const {
+    int64_t off = 0;
+    for (int i = int(shape_.size()) - 1; i >= 0; --i) {
+      off += (linear % shape_[size_t(i)]) * strides_[size_t(i)];
+      linear /= shape_[size_t(i)];
+    }
+    return off;
+  }
+  void put(int64_t i, double v) {
+    unsigned char* p = &bytes_[size_t(i) * dtype_bytes(dtype_)];
+    if (dtype_ == DType::i8) {
+      *reinterpret_cast<int8_t*>(p) = std::isnan(v) ? int8_t(-1) : int8_t(v);
+      return;
+    }
+    encode(dtype_, v, p);
+  }
+  double at(int64_t i) const {
+    const unsigned char* p = &bytes_[size_t(i) * dtype_bytes(dtype_)];
+    return dtype_ == DType::i8 ? double(*reinterpret_cast<const int8_t*>(p)) : decode(dtype_, p);
+  }
+  void sync_to_device() {
+    if (buf_)
+      buf_->copy_from_host(bytes_.data(), bytes_.size());
+  }
+
+  DeviceKind dev_;
+  DType dtype_;
+  std::vector<int64_t> shape_, strides_;
+  std::vector<unsigned char> bytes_, poison_;
+  std::optional<runtime::DeviceBuffer> buf_;
+};
+
+// Operand values: small integers for int8 (exact products), else uniform in [-1, 1] rounded to
+// the dtype, as the kernel sees them.
+std::vector<double> operand_values(DType t, size_t n, uint32_t seed) {
+  if (t != DType::i8)
+    return rounded(random_values(n, seed, -1, 1), t);
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> d(-8, 8);
+  std::vector<double> v(n);
+  for (double& x : v)
+    x = d(gen);
+  return v;
+}
+
+double gelu_erf(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
+double gelu_tanh(double x) {
+  return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+}
+
+struct Layout {
+  bool a_col = false, b_col = false; // column-major (the first matrix dim has stride 1)
+  bool c_col = false;                // c column-major too
+  int64_t spread = 1; // every stride times this: no unit stride at all (the gather path)
+};
+
+struct Case {
+  int64_t m, n, k;
+  int64_t batch = 0;     // 0: rank-2 operands
+  bool shared_b = false; // batched a and c, rank-2 b (batch stride 0)
+  int split_k = 1;
+  std::optional<MatmulConfig> config = std::nullopt;
+};
+
+struct MatmulRun {
+  DeviceKind dev;
+  DType t;
+  Case c;
+  Layout l = {};
+  DType c_dtype = DType::f32; // f32 here means "the operands' default" unless set_c
+  bool set_c = false;
+};
+
+DType c_dtype_of(const MatmulRun& r) {
+  if (r.set_c)
+    return r.c_dtype;
+  return r.t == DType::i8 ? DType::i32 : r.t;
+}
+
+std::vector<int64_t> c_shape_of(const Case& c) {
+  std::vector<int64_t> shape{c.m, c.n};
+  if (c.batch > 0)
+    shape.insert(shape.begin(), c.batch);
+  return shape;
+}
+
+// An epilogue chain under test and its f64 reference, element by element at (batch, i, j).
+struct ChainUnderTest {
+  std::string name;
+  std::vector<Epilogue> epilogues;
+  std::vector<std::function<double(double, int64_t, int64_t, int64_t)>> ref;
+  std::vector<std::unique_ptr<StridedTensor>> keep; // operands, alive until the check ends
+  std::vector<double> c_old;                        // c's contents before the call, when read
+};
+using ChainMaker = std::function<void(const MatmulRun&, ChainUnderTest&)>;
+
+// A [shape] operand of the epilogue on the run's device, random values rounded to `t`.
+const std::vector<double>& add_operand(const MatmulRun& r, ChainUnderTest& ch, DType t,
+                                       std::vector<int64_t> shape, uint32_t seed,
+                                       std::vector<double>& values) {
+  ch.keep.push_back(std::make_unique<StridedTensor>(r.dev, t, shape, StridedTensor::contiguous(shape)));
+  values = rounded(random_values(size_t(ch.keep.back()->numel()), seed, -2, 2), t);
+  ch.keep.back()->set(values);
+  return values;
+}
+
+// Strides of a [batch?, r, c] operand in the given majority.
+std::vector<int64_t> strides_for(const std::vector<int64_t>& shape, bool col_major,
+                                 int64_t spread = 1) {
+  std::vector<int64_t> s = StridedTensor::contiguous(shape);
+  if (col_major) {
+    size_t r = shape.size() - 2;
+    s[r] = 1;
+    s[r + 1] = shape[r];
+  }
+  for (int64_t& x : s)
+    x *= spread;
+  return s;
+}
+
+std::string case_str(const MatmulRun& r, const std::string& epi) {
+  const Case& c = r.c;
+  return fmt::format("{} {} -> {} {}x{}x{} batch {}{} split_k {} a {} b {} c {} spread {} [{}]",
+                     device_kind_name(r.dev), dtype_name(r.t), dtype_name(c_dtype_of(r)), c.m, c.n,
+                     c.k, c.batch, c.shared_b ? " (shared b)" : "", c.split_k,
+                     r.l.a_col ? "col" : "row", r.l.b_col ? "col" : "row",
+                     r.l.c_col ? "col" : "row", r.l.spread, epi);
+}
+
+// Tolerance of one element: f32 accumulation of K products (f16/bf16 operands are exact in f32)
+// bounded by 1e-5 of sum |a b| (K * 2^-24 < 1e-5 for these K), the epilogue's f32 math by 1e-5 of
+// its magnitude, then one rounding to c's dtype. int8 into i32 is exact.
+double output_rounding(DType c) {
+  return c == DType::f16 ? 1e-3 : c == DType::bf16 ? 8e-3 : c == DType::i32 ? 0 : 2e-6;
+}
+
+// c = chain(a @ b) on the run's device, against the f64 reference.
+void check(const MatmulRun& r, const ChainMaker& make = {}) {
+  const Case& c = r.c;
+  std::vector<int64_t> a_shape{c.m, c.k}, b_shape{c.k, c.n};
+  if (c.batch > 0) {
+    a_shape.insert(a_shape.begin(), c.batch);
+    if (!c.shared_b)
+      b_shape.insert(b_shape.begin(), c.batch);
+  }
+  StridedTensor a(r.dev, r.t, a_shape, strides_for(a_shape, r.l.a_col, r.l.spread));
+  StridedTensor b(r.dev, r.t, b_shape, strides_for(b_shape, r.l.b_col, r.l.spread));
+  auto av = operand_values(r.t, size_t(a.numel()), uint32_t(c.m * 131 + c.k));
+  auto bv = operand_values(r.t, size_t(b.numel()), uint32_t(c.n * 7 + c.k + 1));
+  a.set(av);
+  b.set(bv);
+  std::vector<int64_t> c_shape = c_shape_of(c);
+  StridedTensor out(r.dev, c_dtype_of(r), c_shape, strides_for(c_shape, r.l.c_col, r.l.spread));
+  ChainUnderTest ch{"none", {}, {}, {}, {}};
+  if (make)
+    make(r, ch);
+  if (!ch.c_old.empty())
+    out.set(ch.c_old);
+  int64_t batches = std::max<int64_t>(c.batch, 1);
+  std::optional<StridedTensor> ws;
+  MatmulOptions o{.epilogue = ch.epilogues, .split_k = c.split_k, .config = c.config};
+  if (c.split_k > 1) {
+    DType acc = r.t == DType::i8 ? DType::i32 : DType::f32;
+    ws.emplace(r.dev, acc, std::vector<int64_t>{ops::matmul_workspace_elements(out.view(), c.split_k)},
+               std::vector<int64_t>{1});
+    o.workspace = ws->view();
+  }
+  ops::matmul(a.view(), b.view(), out.view(), o);
+  std::vector<double> got = out.get();
+  std::string what = case_str(r, ch.name);
+  EXPECT_TRUE(out.outside_untouched()) << what << ": c's gaps were written";
+  for (int64_t bi = 0; bi < batches; ++bi)
+    for (int64_t i = 0; i < c.m; ++i)
+      for (int64_t j = 0; j < c.n; ++j) {
+        double s = 0, mag = 0;
+        for (int64_t k = 0; k < c.k; ++k) {
+          double x = av[size_t((c.batch ? bi * c.m * c.k : 0) + i * c.k + k)];
+          double y = bv[size_t((c.batch && !c.shared_b ? bi * c.k * c.n : 0) + k * c.n + j)];
+          s += x * y;
+          mag += std::fabs(x * y);
+        }
+        for (const auto& f : ch.ref)
+          s = f(s, bi, i, j);
+        // A float epilogue result stored to i32 truncates toward zero (ir.h); f32 rounding of the
+        // epilogue can move it across an integer, hence the tolerance of 1 there.
+        bool to_int = out.view().dtype == DType::i32 && !ch.ref.empty();
+        if (to_int)
+          s = std::trunc(s);
+        double tol = r.t == DType::i8 && ch.ref.empty() ? 0
+                     : to_int                               ? 1
+                                                            : 1e-5 * (mag + std::fabs(s) + 1) + output_rounding(out.view().dtype) * std::fabs(s);
+        size_t at = size_t(bi * c.m * c.n + i * c.n + j);
+        ASSERT_LE(std::fabs(got[at] - s), tol)
+            << what << ": element (" << bi << ", " << i << ", " << j << ") is " << got[at]
+            << ", expected " << s;
+      }
+}
+
+// ---- the epilogues under test -------------------------------------------------------------------
+
+using RefFn = std::function<double(double)>;
+
+ChainMaker activation(const char* name, Epilogue (*make)(), RefFn f) {
+  return [=](const MatmulRun&, ChainUnderTest& ch) {
+    ch.name = name;
+    ch.epilogues.push_back(make());
+    ch.ref.push_back([f](double x, int64_t, int64_t, int64_t) { return f(x); });
+  };
+}
+
+void add_bias(const MatmulRun& r, ChainUnderTest& ch) {
+  std::vector<double> v;
+  add_operand(r, ch, DType::f32, {r.c.n}, 5, v);
+  ch.epilogues.push_back(ops::bias(ch.keep.back()->view()));
+  ch.ref.push_back([v](double x, int64_t, int64_t, int64_t j) { return x + v[size_t(j)]; });
+}
+
+void add_row_bias(const MatmulRun& r, ChainUnderTest& ch) {
+  std::vector<double> v;
+  add_operand(r, ch, DType::bf16, {r.c.m}, 6, v);
+  ch.epilogues.push_back(ops::row_bias(ch.keep.back()->view()));
+  ch.ref.push_back([v](double x, int64_t, int64_t i, int64_t) { return x + v[size_t(i)]; });
+}
+
+void add_residual(const MatmulRun& r, ChainUnderTest& ch) {
+  std::vector<double> v;
+  add_operand(r, ch, c_dtype_of(r) == DType::i32 ? DType::f32 : c_dtype_of(r), c_shape_of(r.c), 7, v);
+  ch.epilogues.push_back(ops::residual(ch.keep.back()->view()));
+  int64_t m = r.c.m, n = r.c.n;
+  ch.ref.push_back([v, m, n](double x, int64_t b, int64_t i, int64_t j) {
+    return x + v[size_t(b * m * n + i * n + j)];
+  });
+}
+
+const std::vector<std::pair<std::string, ChainMaker>>& epilogue_cases() {
+  static const std::vector<std::pair<std::string, ChainMaker>> cases = {
+      {"bias", [](const MatmulRun& r, ChainUnderTest& ch) { ch.name = "bias"; add_bias(r, ch); }},
+      {"row_bias", [](const MatmulRun& r, ChainUnderTest& ch) { ch.name = "row_bias"; add_row_bias(r, ch); }},
+      {"relu", activation("relu", ops::relu, [](double x) { return std::max(x, 0.0); })},
+      {"gelu", activation("gelu", [] { return ops::gelu(); }, gelu_erf)},
+      {"gelu_tanh", activation("gelu_tanh", [] { return ops::gelu(ops::GeluApprox::tanh); }, gelu_tanh)},
+      {"silu", activation("silu", ops::silu, [](double x) { return x / (1 + std::exp(-x)); })},
+      {"residual", [](const MatmulRun& r, ChainUnderTest& ch) { ch.name = "residual"; add_residual(r, ch); }},
+      {"scale", [](const MatmulRun&, ChainUnderTest& ch) {
+         ch.name = "scale";
+         ch.epilogues.push_back(ops::scale(0.5f));
+         ch.ref.push_back([](double x, int64_t, int64_t, int64_t) { return 0.5 * x; });
+       }},
+      {"scale_c", [](const MatmulRun& r, ChainUnderTest& ch) {
+         ch.name = "scale(alpha, beta)";
+         int64_t numel = std::max<int64_t>(r.c.batch, 1) * r.c.m * r.c.n;
+         ch.c_old = rounded(random_values(size_t(numel), 9, -2, 2), c_dtype_of(r));
+         if (c_dtype_of(r) == DType::i32)
+           for (double& x : ch.c_old)
+             x = std::round(x);
+         ch.epilogues.push_back(ops::scale(1.5f, -0.25f));
+         int64_t m = r.c.m, n = r.c.n;
+         ch.ref.push_back([old = ch.c_old, m, n](double x, int64_t b, int64_t i, int64_t j) {
+           return 1.5 * x - 0.25 * old[size_t(b * m * n + i * n + j)];
+         });
+       }},
+      {"bias+gelu+residual", [](const MatmulRun& r, ChainUnderTest& ch) {
+         ch.name = "bias, gelu_tanh, residual";
+         add_bias(r, ch);
+         activation("", [] { return ops::gelu(ops::GeluApprox::tanh); }, gelu_tanh)(r, ch);
+         add_residual(r, ch);
+         ch.name = "bias, gelu_tanh, residual";
+       }},
+  };
+  return cases;
+}
+
+// A user epilogue: a leaky ReLU whose slope is a scalar, times a per-column gate operand.
+void add_user(const MatmulRun& r, ChainUnderTest& ch) {
+  ch.name = "user leaky_gate";
+  std::vector<double> g;
+  add_operand(r, ch, DType::f32, {1, r.c.n}, 11, g);
+  ch.epilogues.push_back(ops::epilogue(
+      "leaky_gate",
+      [](const EpilogueTile& t) {
+        auto x = t.acc.to(tl::f32);
+        return tl::where(x > 0.0, x, x * t.scalars[0]) * t.operands[0];
+      },
+      {ch.keep.back()->view()}, {0.125f}));
+  ch.ref.push_back([g](double x, int64_t, int64_t, int64_t j) {
+    return (x > 0 ? x : 0.125 * x) * g[size_t(j)];
+  });
+}
+
+const std::vector<Case> kShapes = {{1, 1, 1}, {17, 33, 65}, {128, 256, 64}, {255, 129, 97}};
+const std::vector<DType> kDtypes = {DType::f32, DType::f16, DType::bf16, DType::i8};
+
+// ---- CPU backend --------------------------------------------------------------------------------
+
+TEST(Matmul, DtypesShapesAndLayoutsCpu) {
+  for (DType t : kDtypes)
+    for (const Case& c : kShapes)
+      for (Layout l : {Layout{false, false}, Layout{true, true}})
+        check({DeviceKind::cpu, t, c, l});
+  for (DType t : kDtypes)
+    for (Layout l : {Layout{true, false}, Layout{false, true}})
+      check({DeviceKind::cpu, t, Case{17, 33, 65}, l});
+}
+
+// No unit stride in a or b (every element two apart: gathers), a column-major c, and both with a
+// batch and an epilogue that reads c.
+TEST(Matmul, GeneralStridesCpu) {
+  for (DType t : {DType::f32, DType::bf16})
+    for (Layout l : {Layout{false, false, false, 2}, Layout{true, false, true, 2},
+                     Layout{false, true, true, 1}})
+      check({DeviceKind::cpu, t, Case{17, 33, 65}, l});
+  check({DeviceKind::cpu, DType::f32, Case{17, 33, 65, 2}, Layout{true, true, true, 3}},
+        epilogue_cases()[8].second);
+}
+
+TEST(Matmul, DecodeShapesCpu) {
+  for (int64_t m = 1; m <= 16; ++m)
+    check({DeviceKind::cpu, DType::f32, Case{m, 96, 200}});
+  for (int64_t m : {1, 7, 16})
+    check({DeviceKind::cpu, DType::bf16, Case{m, 96, 200}});
+}
+
+TEST(Matmul, BatchedCpu) {
+  for (DType t : kDtypes) {
+    check({DeviceKind::cpu, t, Case{17, 33, 65, /*batch=*/3}});
+    check({DeviceKind::cpu, t, Case{17, 33, 65, /*batch=*/2, /*shared_b=*/true}, {true, false}});
+  }
+}
+
+TEST(Matmul, SplitKCpu) {
+  for (DType t : kDtypes)
+    for (int split : {2, 3})
+      check({DeviceKind::cpu, t, Case{17, 33, 65, 0, false, split}});
+  check({DeviceKind::cpu, DType::f32, Case{255, 129, 97, 2, false, 4}, {true, true}});
+  check({DeviceKind::cpu, DType::bf16, Case{5, 33, 300, 0, false, 8}}, epilogue_cases().back().second);
+}
+
+// Every provided epilogue on f32; on bf16 and int8 (i32 accumulator, float epilogue, i32 c) and
+// batched f16 those that read tensors or c, one activation and the chain (each case is a kernel
+// of its own to compile).
+TEST(Matmul, EpiloguesCpu) {
+  const auto& cases = epilogue_cases();
+  for (const auto& [name, make] : cases)
+    check({DeviceKind::cpu, DType::f32, Case{17, 33, 65}}, make);
+  for (DType t : {DType::bf16, DType::i8})
+    for (size_t i : {0, 1, 3, 8, 9})
+      check({DeviceKind::cpu, t, Case{17, 33, 65}}, cases[i].second);
+  for (size_t i : {0, 6, 8, 9})
+    check({DeviceKind::cpu, DType::f16, Case{5, 40, 24, /*batch=*/2}}, cases[i].second);
+  check({DeviceKind::cpu, DType::f32, Case{17, 33, 65, 0, false, 3}}, cases[8].second);
+}
+
+TEST(Matmul, OutputCastCpu) {
+  for (DType c : {DType::f32, DType::f16, DType::bf16}) {
+    MatmulRun r{DeviceKind::cpu, DType::bf16, Case{17, 33, 65}};
+    r.c_dtype = c;
+    r.set_c = true;
+    check(r, epilogue_cases()[0].second);
+    r.t = DType::i8; // int8 operands dequantised by the scale epilogue into a float c
+    check(r, epilogue_cases()[7].second);
+  }
+}
+
+TEST(Matmul, UserEpilogueCpu) {
+  for (DType t : kDtypes)
+    check({DeviceKind::cpu, t, Case{17, 33, 65}}, add_user);
+  check({DeviceKind::cpu, DType::f32, Case{17, 33, 65, 2, false, 2}}, add_user);
+}
+
+TEST(Matmul, ConfigOverrideCpu) {
+  for (MatmulConfig cfg : {MatmulConfig{1, 1, 1, 1, 1, 1}, MatmulConfig{16, 32, 8, 2, 4, 2},
+                           MatmulConfig{128, 16, 128, 1, 4, 2}})
+    check({DeviceKind::cpu, DType::f32, Case{37, 45, 70, 0, false, 1, cfg}});
+}
+
+// tf32 is accepted and, until tl::dot takes an input precision, computed as ieee (docs/stdlib.md):
+// the f32 tolerance holds.
+TEST(Matmul, Tf32IsComputedAsIeeeForNow) {
+  const int64_t m = 17, n = 33, k = 65;
+  StridedTensor a(DeviceKind::cpu, DType::f32, {m, k}, {k, 1}), b(DeviceKind::cpu, DType::f32, {k, n}, {n, 1});
+  a.set(random_values(size_t(m * k), 1));
+  b.set(random_values(size_t(k * n), 2));
+  StridedTensor c(DeviceKind::cpu, DType::f32, {m, n}, {n, 1}), d(DeviceKind::cpu, DType::f32, {m, n}, {n, 1});
+  ops::matmul(a.view(), b.view(), c.view(), {.precision = ops::MatmulPrecision::tf32});
+  ops::matmul(a.view(), b.view(), d.view(), {.precision = ops::MatmulPrecision::ieee});
+  EXPECT_EQ(c.get(), d.get());
+}
+
+// M = 0 or N = 0 writes nothing (the poison stays); K = 0 is c = epilogue(0).
+TEST(Matmul, ZeroSizes) {
+  for (auto [m, n] : {std::pair<int64_t, int64_t>{0, 5}, {4, 0}})
+    check({DeviceKind::cpu, DType::f32, Case{m, n, 7}});
+  check({DeviceKind::cpu, DType::f32, Case{4, 5, 0}});
+  check({DeviceKind::cpu, DType::bf16, Case{4, 5, 0}}, epilogue_cases()[0].second);
+  check({DeviceKind::cpu, DType::f32, Case{4, 5, 0, 0, false, 2}}, epilogue_cases()[0].second);
+}
+
+// Split-K sums its partials in a fixed order: two runs give the same bits.
+TEST(Matmul, SplitKIsDeterministic) {
+  const int64_t m = 33, n = 40, k = 1000;
+  auto run = [&] {
+    StridedTensor a(DeviceKind::cpu, DType::f32, {m, k}, {k, 1}), b(DeviceKind::cpu, DType::f32, {k, n}, {n, 1});
+    a.set(random_values(size_t(m * k), 1));
+    b.set(random_values(size_t(k * n), 2));
+    StridedTensor c(DeviceKind::cpu, DType::f32, {m, n}, {n, 1}), w(DeviceKind::cpu, DType::f32, {8 * m * n}, {1});
+    ops::matmul(a.view(), b.view(), c.view(), {.split_k = 8, .workspace = w.view()});
+    return c.get();
+  };
+  auto first = run();
+  EXPECT_EQ(first, run());
+}
+
+// A user epilogue is part of the kernel's identity: a different function under the same name
+// gets its own kernel (and the right answer); the same function again reuses the kernel, from
+// the same Epilogue object without tracing anything.
+TEST(Matmul, UserEpilogueIdentity) {
+  const int64_t m = 9, n = 12, k = 5;
+  StridedTensor a(DeviceKind::cpu, DType::f32, {m, k}, {k, 1}), b(DeviceKind::cpu, DType::f32, {k, n}, {n, 1});
+  auto av = operand_values(DType::f32, size_t(m * k), 3), bv = operand_values(DType::f32, size_t(k * n), 4);
+  a.set(av);
+  b.set(bv);
+  auto product = [&](int64_t i, int64_t j) {
+    double s = 0;
+    for (int64_t q = 0; q < k; ++q)
+      s += av[size_t(i * k + q)] * bv[size_t(q * n + j)];
+    return s;
+  };
+  auto run = [&](const Epilogue& e) {
+    StridedTensor c(DeviceKind::cpu, DType::f32, {m, n}, {n, 1});
+    ops::matmul(a.view(), b.view(), c.view(), {.epilogue = {e}});
+    return c.get();
+  };
+  auto twice_fn = [](const EpilogueTile& t) { return t.acc * 2.0f; };
+  auto twice = ops::epilogue("mine", twice_fn);
+  auto square = ops::epilogue("mine", [](const EpilogueTile& t) { return t.acc * t.acc; });
+  auto got_twice = run(twice), got_square = run(square);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double p = product(i, j);
+      ASSERT_NEAR(got_twice[size_t(i * n + j)], 2 * p, 1e-5 * (std::fabs(p) + 1));
+      ASSERT_NEAR(got_square[size_t(i * n + j)], p * p, 1e-5 * (p * p + 1));
+    }
+  // A function whose trace depends on a captured value: the value is in its IR, so a different
+  // value is a different kernel too.
+  for (float f : {3.0f, -1.0f}) {
+    auto got = run(ops::epilogue("scaled", [f](const EpilogueTile& t) { return t.acc * f; }));
+    ASSERT_NEAR(got[5], f * product(0, 5), 1e-5 * (std::fabs(product(0, 5)) + 1)) << f;
+  }
+  // The same function again: its kernel is found, nothing is traced again.
+  const auto& kernels = ops::detail::matmul_kernels(
+      "user:mine\n" + ops::detail::step_ir({"matmul", std::source_location::current()},
+                                           [&] {
+                                             int o = 0, s = 0;
+                                             return ops::detail::chain_step(twice, o, s);
+                                           }(),
+                                           DType::f32, ops::choose_config(DeviceKind::cpu, m, n, k, DType::f32).block_m,
+                                           ops::choose_config(DeviceKind::cpu, m, n, k, DType::f32).block_n) +
+          "\n|\n",
+      {});
+  int64_t traces = kernels.tile.stats().traces;
+  EXPECT_EQ(traces, 1);
+  run(twice);
+  EXPECT_EQ(kernels.tile.stats().traces, traces);
+  // A new Epilogue object with the same function probes again and finds the same kernels.
+  run(ops::epilogue("mine", twice_fn));
+  EXPECT_EQ(kernels.tile.stats().traces, traces);
+}
+
+// ---- the simulated device -----------------------------------------------------------------------
+
+// Memcheck and racecheck are on for every launch there (findings are errors).
+TEST(Matmul, SimulatedDeviceDtypesAndLayouts) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (DType t : kDtypes)
+    for (const Case& c : {Case{1, 1, 1}, Case{17, 33, 65}, Case{255, 129, 97}})
+      for (Layout l : {Layout{false, false}, Layout{true, true}})
+        check({DeviceKind::sim, t, c, l});
+  check({DeviceKind::sim, DType::f16, Case{128, 256, 64}});
+  check({DeviceKind::sim, DType::bf16, Case{17, 33, 65}, {true, false}});
+  check({DeviceKind::sim, DType::f32, Case{17, 33, 65}, Layout{false, true, true, 2}});
+}
+
+TEST(Matmul, SimulatedDeviceDecodeShapes) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (int64_t m = 1; m <= 16; ++m)
+    check({DeviceKind::sim, DType::f16, Case{m, 96, 200}});
+}
+
+TEST(Matmul, SimulatedDeviceBatchedAndSplitK) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (DType t : kDtypes) {
+    check({DeviceKind::sim, t, Case{17, 33, 65, /*batch=*/3}});
+    check({DeviceKind::sim, t, Case{17, 33, 65, 0, false, /*split_k=*/3}});
+  }
+  check({DeviceKind::sim, DType::f32, Case{17, 33, 65, 2, /*shared_b=*/true, 2}}, add_user);
+}
+
+TEST(Matmul, SimulatedDeviceEpilogues) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (const auto& [name, make] : epilogue_cases())
+    check({DeviceKind::sim, DType::f32, Case{17, 33, 65}}, make);
+  check({DeviceKind::sim, DType::bf16, Case{17, 33, 65}}, epilogue_cases().back().second);
+  check({DeviceKind::sim, DType::i8, Case{17, 33, 65}}, epilogue_cases()[8].second);
+  check({DeviceKind::sim, DType::f16, Case{17, 33, 65}}, add_user);
+}
+
+} // namespace
+} // namespace tessel::testing
+
+namespace tessel::testing {
+namespace {
+
+// ---- bad input: one test per diagnostic ---------------------------------------------------------
+
+// Host f32 views over one buffer, big enough for every shape below.
+struct Views {
+  std::vector<float> buf = std::vector<float>(4096, 0.0f);
+  TensorView f32(std::initializer_list<int64_t> shape) { return TensorView(buf.data(), DType::f32, shape); }
+  TensorView of(DType t, std::initializer_list<int64_t> shape) { return TensorView(buf.data(), t, shape); }
+};
+
+std::string here(int line) { return "matmul_test.cpp:" + std::to_string(line); }
+
+TEST(MatmulErrors, KMismatchNamesBothShapes) {
+  Views v;
+  int line = __LINE__ + 1;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({7, 5}), v.f32({4, 5})); },
+               {here(line), "matmul: a has shape [4, 8] and b has shape [7, 5]: a's K (8) differs "
+                            "from b's K (7)"});
+}
+
+TEST(MatmulErrors, OutputShape) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 6})); },
+               {"matmul: c has shape [4, 6] but a @ b is [4, 5] (a [4, 8], b [8, 5])"});
+}
+
+TEST(MatmulErrors, Rank) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({8}), v.f32({8, 5}), v.f32({1, 5})); },
+               {"matmul: a has shape [8]; expected [M, K] or [batch, M, K]"});
+}
+
+TEST(MatmulErrors, OperandDtype) {
+  Views v;
+  expect_error([&] { ops::matmul(v.of(DType::i32, {4, 8}), v.of(DType::i32, {8, 5}), v.f32({4, 5})); },
+               {"matmul: a has dtype i32; expected f16, bf16, f32 or i8"});
+}
+
+TEST(MatmulErrors, MixedOperandDtypes) {
+  Views v;
+  expect_error([&] { ops::matmul(v.of(DType::f16, {4, 8}), v.of(DType::bf16, {8, 5}), v.f32({4, 5})); },
+               {"matmul: b has dtype bf16 but a has dtype f16; expected operands of one dtype"});
+}
+
+TEST(MatmulErrors, OutputDtype) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.of(DType::i32, {4, 5})); },
+               {"matmul: c has dtype i32; expected f32, f16 or bf16 for f32 operands"});
+  expect_error([&] { ops::matmul(v.of(DType::i8, {4, 8}), v.of(DType::i8, {8, 5}), v.of(DType::i8, {4, 5})); },
+               {"matmul: c has dtype i8; expected i32 (or f32, f16, bf16) for i8 operands"});
+}
+
+TEST(MatmulErrors, MixedDevices) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  Views v;
+  StridedTensor b(DeviceKind::sim, DType::f32, {8, 5}, {5, 1});
+  expect_error([&] { ops::matmul(v.f32({4, 8}), b.view(), v.f32({4, 5})); },
+               {"matmul: b is on device sim:0 but a is on cpu:0; pass tensors on one device"});
+}
+
+TEST(MatmulErrors, BatchMismatch) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({3, 4, 8}), v.f32({8, 5}), v.f32({2, 4, 5})); },
+               {"matmul: a has shape [3, 4, 8] but c has shape [2, 4, 5]; expected a's batch to be "
+                "c's (2) or 1 (shared by every batch)"});
+}
+
+TEST(MatmulErrors, BatchedOperandsNeedABatchedOutput) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({3, 4, 8}), v.f32({8, 5}), v.f32({4, 5})); },
+               {"matmul: c has shape [4, 5] but a has shape [3, 4, 8] and b has shape [8, 5]; a "
+                "batched product needs c of shape [batch, 4, 5]"});
+}
+
+TEST(MatmulErrors, NegativeStride) {
+  Views v;
+  TensorView a = v.f32({4, 8});
+  a.strides[0] = -8;
+  expect_error([&] { ops::matmul(a, v.f32({8, 5}), v.f32({4, 5})); },
+               {"matmul: a has a negative stride (-8 in dimension 0); expected strides >= 0"});
+}
+
+TEST(MatmulErrors, NullData) {
+  Views v;
+  TensorView b = v.f32({8, 5});
+  b.data = nullptr;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), b, v.f32({4, 5})); },
+               {"matmul: b has shape [8, 5] but a null data pointer"});
+}
+
+TEST(MatmulErrors, TooLargeForI32Offsets) {
+  Views v;
+  TensorView a = v.f32({4, 8});
+  a.strides[0] = int64_t(1) << 30;
+  expect_error([&] { ops::matmul(a, v.f32({8, 5}), v.f32({4, 5})); },
+               {"matmul: a has shape [4, 8] with strides reaching element 3221225479; one matrix of "
+                "a batch must span fewer than 2^31 elements"});
+}
+
+TEST(MatmulErrors, OverlappingOutput) {
+  Views v;
+  TensorView c = v.f32({4, 5});
+  c.strides[0] = 0;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), c); },
+               {"matmul: c has strides [0, 1] with a zero stride: its elements overlap"});
+}
+
+TEST(MatmulErrors, SplitKRange) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.split_k = 0}); },
+               {"matmul: split_k is 0; expected 1 (no split) to 1024"});
+}
+
+TEST(MatmulErrors, SplitKNeedsAWorkspace) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.split_k = 2}); },
+               {"matmul: split_k is 2 but no workspace was given; pass as workspace a contiguous f32 "
+                "tensor of at least split_k * batch * M * N = 40 elements"});
+}
+
+TEST(MatmulErrors, WorkspaceDtype) {
+  Views v;
+  std::vector<int32_t> w(64);
+  expect_error([&] {
+    ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}),
+                {.split_k = 2, .workspace = TensorView(w.data(), {64})});
+  }, {"matmul: workspace has dtype i32; expected f32"});
+}
+
+TEST(MatmulErrors, EpilogueOperandDoesNotBroadcast) {
+  Views v;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {ops::bias(v.f32({4}))}}); },
+               {"matmul: epilogue 'bias' operand 0 has shape [4]; it does not broadcast to c's "
+                "shape [4, 5]"});
+}
+
+TEST(MatmulErrors, TooManyEpilogueOperands) {
+  Views v;
+  TensorView r = v.f32({4, 5});
+  expect_error([&] {
+    ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}),
+                {.epilogue = {ops::bias(v.f32({5})), ops::residual(r), ops::residual(r)}});
+  }, {"matmul: the epilogues read 3 tensors and 0 scalars up to 'residual'; a matmul epilogue "
+      "list reads at most 2 tensors"});
+}
+
+TEST(MatmulErrors, EpilogueOperandDevice) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  Views v;
+  StridedTensor r(DeviceKind::sim, DType::f32, {4, 5}, {5, 1});
+  expect_error([&] {
+    ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {ops::residual(r.view())}});
+  }, {"matmul: epilogue 'residual' operand 0 is on device sim:0 but c is on cpu:0"});
+}
+
+TEST(MatmulErrors, EpilogueWithoutFunction) {
+  Views v;
+  expect_error([&] {
+    ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {ops::epilogue("nothing", {})}});
+  }, {"matmul: epilogue 'nothing' has no function"});
+}
+
+TEST(MatmulErrors, EpilogueChangesTheTileShape) {
+  Views v;
+  int made = __LINE__ + 1;
+  auto rows = ops::epilogue("row_sums", [](const EpilogueTile& t) { return tl::sum(t.acc, 1); });
+  int line = __LINE__ + 1;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {rows}}); },
+               {here(line), "matmul: epilogue 'row_sums' (made at ", here(made),
+                "returned a tile of [4] f32 but the accumulator tile is [4, 8] f32; an epilogue "
+                "returns a tile of the accumulator's shape in f32"});
+}
+
+TEST(MatmulErrors, EpilogueChangesTheTileDtype) {
+  Views v;
+  auto half = ops::epilogue("to_half", [](const EpilogueTile& t) { return t.acc.to(tl::f16); });
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {half}}); },
+               {"matmul: epilogue 'to_half' (made at ", "returned a tile of [4, 8] f16 but the "
+                "accumulator tile is [4, 8] f32", "convert with .to(tl::f32)"});
+}
+
+TEST(MatmulErrors, ConfigBlockSize) {
+  Views v;
+  MatmulConfig cfg;
+  cfg.block_m = 48;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.config = cfg}); },
+               {"matmul: config.block_m is 48; expected a power of two from 1 to 256"});
+}
+
+TEST(MatmulErrors, ConfigTileTooLarge) {
+  Views v;
+  MatmulConfig cfg{256, 256, 32, 8, 8, 2};
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.config = cfg}); },
+               {"matmul: config is 256 x 256: a tile of more than 32768 accumulators does not fit"});
+}
+
+TEST(MatmulErrors, ConfigWarps) {
+  Views v;
+  MatmulConfig cfg;
+  cfg.num_warps = 3;
+  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.config = cfg}); },
+               {"matmul: config.num_warps is 3; expected 1, 2, 4, 8 or 16"});
+}
+
+TEST(MatmulErrors, GpuConfigMinimumBlock) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  StridedTensor a(DeviceKind::sim, DType::f16, {4, 8}, {8, 1}), b(DeviceKind::sim, DType::f16, {8, 5}, {5, 1});
+  StridedTensor c(DeviceKind::sim, DType::f32, {4, 5}, {5, 1});
+  MatmulConfig cfg{16, 16, 8, 1, 4, 2};
+  expect_error([&] { ops::matmul(a.view(), b.view(), c.view(), {.config = cfg}); },
+               {"matmul: config.block_k is 8; expected a power of two from 16 to 256"});
+}
+
+// ---- PTX ----------------------------------------------------------------------------------------
+
+// The tile kernel as the op launches it for contiguous row-major operands (unit column strides
+// traced as 1, the rest divisible by 16, 16-byte aligned pointers) with the default config.
+std::unique_ptr<ir::Module> trace_tile(const Kernel& k, DType operand, DType out,
+                                       const MatmulConfig& cfg) {
+  const std::vector<std::string>& names = k.def().param_names;
+  std::vector<lang::ParamBinding> b;
+  for (size_t i = 0; i < k.def().params.size(); ++i) {
+    const std::string& name = names[i];
+    lang::ParamBinding pb;
+    switch (k.def().params[i].kind) {
+    case lang::ParamKind::Ptr:
+      pb.dtype = name == "a" || name == "b" ? operand : out;
+      pb.divisibility = 16;
+      break;
+    case lang::ParamKind::Int:
+      pb.divisibility = 16;
+      pb.equals_one = name == "a_k" || name == "b_n" || name == "c_n" || name == "e0_n" || name == "e1_n";
+      break;
+    case lang::ParamKind::Float:
+      break;
+    case lang::ParamKind::Const:
+      pb.const_int = name == "BM" ? cfg.block_m : name == "BN" ? cfg.block_n
+                   : name == "BK" ? cfg.block_k : cfg.group_m;
+      break;
+    }
+    b.push_back(pb);
+  }
+  auto module = lang::trace(k.def(), b);
+  ir::PassManager pm(/*verify_each=*/true);
+  codegen::add_default_pipeline(pm);
+  pm.run(*module);
+  return module;
+}
+
+TEST(MatmulPtx, DefaultConfigsNoSpills) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto& kernels = ops::detail::matmul_kernels("", {});
+  for (const char* target : {"sm_80", "sm_90a"})
+    for (auto [operand, out] : {std::pair{DType::f16, DType::f32}, {DType::bf16, DType::bf16},
+                                {DType::f32, DType::f32}, {DType::i8, DType::i32}})
+      for (int64_t m : {8, 4096}) {
+        MatmulConfig cfg = ops::choose_config(DeviceKind::sim, m, 4096, 4096, operand);
+        std::string what = fmt::format("{} {} M={} ({}x{}x{}, {} warps)", target, dtype_name(operand), m,
+                                       cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_warps);
+        expect_lean_ptx(*trace_tile(kernels.tile, operand, out, cfg), target, cfg.num_warps, what);
+      }
+}
+
+} // namespace
+} // namespace tessel::testing
+
