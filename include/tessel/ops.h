@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tessel/ops/activations.h"
+#include "tessel/ops/attention.h"
 #include "tessel/ops/elementwise.h"
 #include "tessel/ops/loss.h"
 #include "tessel/ops/norms.h"

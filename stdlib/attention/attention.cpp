@@ -1,0 +1,217 @@
+// attention (attention.h): the argument checks, the tile heuristic and the launch of the forward
+// kernel (attention_kernels.cpp).
+#include "tessel/ops/attention.h"
+
+#include "stdlib/common/args.h"
+#include "stdlib/common/kernels.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+
+namespace tessel::ops {
+namespace {
+
+using detail::OpSite;
+
+// One of q, k, v, out seen through the layout: sizes and strides in (batch, seq, head) order.
+struct Heads {
+  int64_t batch, seq, heads, dim;
+  int64_t s_batch, s_seq, s_head;
+};
+
+Heads heads_of(const OpSite& s, const char* arg, const TensorView& v, AttentionLayout layout) {
+  detail::check_float(s, arg, v);
+  const bool bshd = layout == AttentionLayout::bshd;
+  if (v.rank != 4)
+    s.fail(fmt::format("{} has shape {}; expected rank 4 ({})", arg, detail::shape_str(v),
+                       bshd ? "[batch, seqlen, heads, head_dim]"
+                            : "[batch, heads, seqlen, head_dim] (layout = bhsd)"));
+  if (v.shape[3] > 1 && v.strides[3] != 1)
+    s.fail(fmt::format("{}'s head_dim has stride {}; head_dim must be contiguous (stride 1): copy "
+                       "{} to a contiguous tensor first", arg, v.strides[3], arg));
+  const int seq = bshd ? 1 : 2, head = bshd ? 2 : 1;
+  Heads h{v.shape[0], v.shape[seq], v.shape[head], v.shape[3],
+          v.strides[0], v.strides[seq], v.strides[head]};
+  for (int64_t stride : {h.s_batch, h.s_seq, h.s_head})
+    if (stride < 0 || stride > INT32_MAX)
+      s.fail(fmt::format("{} has a stride of {}; the kernel takes strides in [0, 2^31)", arg,
+                         stride));
+  if (v.data == nullptr && v.numel() > 0)
+    s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(v)));
+  return h;
+}
+
+void check_head_dim(const OpSite& s, int64_t dim) {
+  for (int64_t d : {32, 64, 96, 128, 256})
+    if (dim == d)
+      return;
+  s.fail(fmt::format("q has head_dim {}; supported head dims are 32, 64, 96, 128 and 256", dim));
+}
+
+std::string dims_str(const Heads& h) {
+  return fmt::format("batch {}, seqlen {}, heads {}, head_dim {}", h.batch, h.seq, h.heads, h.dim);
+}
+
+void check_kv(const OpSite& s, const Heads& q, const Heads& k, const Heads& v) {
+  if (k.batch != q.batch || k.dim != q.dim)
+    s.fail(fmt::format("k has {} but q has {}; expected the same batch and head_dim", dims_str(k),
+                       dims_str(q)));
+  if (v.batch != k.batch || v.seq != k.seq || v.heads != k.heads || v.dim != k.dim)
+    s.fail(fmt::format("v has {} but k has {}; expected the same shape", dims_str(v),
+                       dims_str(k)));
+  if (k.heads == 0 || q.heads % k.heads != 0)
+    s.fail(fmt::format("q has {} heads but k and v have {}; the kv heads must divide the q heads "
+                       "(GQA; 1 for MQA)", q.heads, k.heads));
+}
+
+void check_same_dtype(const OpSite& s, const char* arg, const TensorView& v, const TensorView& q) {
+  if (v.dtype != q.dtype)
+    s.fail(fmt::format("{} has dtype {} but q has {}; q, k and v must share one dtype", arg,
+                       dtype_name(v.dtype), dtype_name(q.dtype)));
+}
+
+void check_lse(const OpSite& s, const TensorView& lse, const TensorView& q, const Heads& qh) {
+  detail::check_dtype(s, "lse", lse, DType::f32);
+  if (lse.rank != 3 || lse.shape[0] != qh.batch || lse.shape[1] != qh.heads ||
+      lse.shape[2] != qh.seq)
+    s.fail(fmt::format("lse has shape {}; expected [{}, {}, {}] (batch, heads, seqlen_q)",
+                       detail::shape_str(lse), qh.batch, qh.heads, qh.seq));
+  int64_t expected = 1;
+  for (int i = 2; i >= 0; --i) {
+    if (lse.shape[i] != 1 && lse.strides[i] != expected)
+      s.fail(fmt::format("lse has strides [{}, {}, {}]; expected a contiguous tensor",
+                         lse.strides[0], lse.strides[1], lse.strides[2]));
+    expected *= lse.shape[i];
+  }
+  detail::check_device(s, "lse", lse, "q", q);
+}
+
+void check_kv_lens(const OpSite& s, const TensorView& lens, const TensorView& q, int64_t batch) {
+  detail::check_dtype(s, "kv_lens", lens, DType::i32);
+  if (lens.rank != 1 || lens.shape[0] != batch)
+    s.fail(fmt::format("kv_lens has shape {}; expected [{}] (one length per batch entry)",
+                       detail::shape_str(lens), batch));
+  detail::check_device(s, "kv_lens", lens, "q", q);
+}
+
+void check_key_mask(const OpSite& s, const TensorView& mask, const TensorView& q, int64_t batch,
+                    int64_t seqlen_k) {
+  if (mask.dtype == DType::f64)
+    s.fail("key_padding_mask has dtype f64; expected an integer, bool or f32/f16/bf16 mask");
+  if (mask.rank != 2 || mask.shape[0] != batch || mask.shape[1] != seqlen_k)
+    s.fail(fmt::format("key_padding_mask has shape {}; expected [{}, {}] (batch, seqlen_k)",
+                       detail::shape_str(mask), batch, seqlen_k));
+  if (seqlen_k > 1 && mask.strides[1] != 1)
+    s.fail(fmt::format("key_padding_mask's seqlen_k dimension has stride {}; expected 1",
+                       mask.strides[1]));
+  detail::check_device(s, "key_padding_mask", mask, "q", q);
+}
+
+// The band of visible keys as the kernel takes it: bounds clamped to what the sequences can
+// reach (an unbounded side is seqlen_q + seqlen_k), or nothing when every key is visible.
+struct Band {
+  bool on = false;
+  int64_t left = 0, right = 0;
+};
+
+Band band_of(const OpSite& s, const AttentionOptions& o, int64_t seqlen_q, int64_t seqlen_k) {
+  if (o.causal && o.window_right > 0)
+    s.fail(fmt::format("causal is set and window_right is {}; causal means window_right = 0: set "
+                       "one of them", o.window_right));
+  Band b;
+  b.on = o.causal || o.window_left >= 0 || o.window_right >= 0;
+  const int64_t reach = seqlen_q + seqlen_k;
+  b.left = o.window_left < 0 ? reach : std::min(o.window_left, reach);
+  b.right = o.causal ? 0 : o.window_right < 0 ? reach : std::min(o.window_right, reach);
+  return b;
+}
+
+bool is_tile(int b) { return b >= 16 && b <= 128 && (b & (b - 1)) == 0; }
+
+int next_pow2_at_least_16(int64_t n) {
+  int p = 16;
+  while (p < n && p < 128)
+    p *= 2;
+  return p;
+}
+
+// Tiles: 64 x 64 on the CPU (the Q tile and a K/V tile of head_dim 128 in f32 are 64 KB, within
+// L2), 32 x 32 on a GPU while dot is an FMA loop (acc, Q and scores stay in registers at
+// head_dim 128 with 4 warps); never more rows or keys than the sequences have.
+struct Tiles {
+  int m, n;
+};
+
+Tiles tiles_for(const OpSite& s, const AttentionOptions& o, DeviceKind dev, int64_t dim,
+                int64_t seqlen_q, int64_t seqlen_k) {
+  for (auto [name, b] : {std::pair{"block_m", o.block_m}, std::pair{"block_n", o.block_n}})
+    if (b != 0 && !is_tile(b))
+      s.fail(fmt::format("{} is {}; expected 0 (chosen from the shape) or a power of two from 16 "
+                         "to 128", name, b));
+  const bool cpu = dev == DeviceKind::cpu;
+  int m = cpu ? 64 : 32, n = cpu ? (dim > 128 ? 32 : 64) : (dim > 128 ? 16 : 32);
+  m = std::min(m, next_pow2_at_least_16(seqlen_q));
+  n = std::min(n, next_pow2_at_least_16(seqlen_k));
+  return {o.block_m ? o.block_m : m, o.block_n ? o.block_n : n};
+}
+
+int flags(bool band, bool kv_lens, bool key_mask, bool save_lse) {
+  return (band ? detail::kAttentionBand : 0) | (kv_lens ? detail::kAttentionKvLens : 0) |
+         (key_mask ? detail::kAttentionKeyMask : 0) | (save_lse ? detail::kAttentionSaveLse : 0);
+}
+
+} // namespace
+
+void attention(const TensorView& q, const TensorView& k, const TensorView& v,
+               const TensorView& out, const AttentionOptions& o, Stream* stream,
+               std::source_location where) {
+  OpSite s{"attention", where};
+  Heads qh = heads_of(s, "q", q, o.layout), kh = heads_of(s, "k", k, o.layout);
+  Heads vh = heads_of(s, "v", v, o.layout), oh = heads_of(s, "out", out, o.layout);
+  check_same_dtype(s, "k", k, q);
+  check_same_dtype(s, "v", v, q);
+  check_head_dim(s, qh.dim);
+  check_kv(s, qh, kh, vh);
+  detail::check_like(s, "out", out, "q", q);
+  detail::check_device(s, "k", k, "q", q);
+  detail::check_device(s, "v", v, "q", q);
+  const bool save_lse = o.lse.data != nullptr, has_lens = o.kv_lens.data != nullptr;
+  const bool has_mask = o.key_padding_mask.data != nullptr;
+  if (save_lse)
+    check_lse(s, o.lse, q, qh);
+  if (has_lens)
+    check_kv_lens(s, o.kv_lens, q, qh.batch);
+  if (has_mask)
+    check_key_mask(s, o.key_padding_mask, q, qh.batch, kh.seq);
+  if (!std::isfinite(o.softmax_scale))
+    s.fail(fmt::format("softmax_scale is {}; expected a finite number (0: 1 / sqrt(head_dim))",
+                       o.softmax_scale));
+  if (qh.seq + kh.seq > INT32_MAX / 2 || qh.batch * qh.heads > INT32_MAX)
+    s.fail(fmt::format("q has {} and k seqlen {}; the kernel takes 32-bit sequence lengths and "
+                       "batch x heads", dims_str(qh), kh.seq));
+  Band band = band_of(s, o, qh.seq, kh.seq);
+  Tiles t = tiles_for(s, o, q.device, qh.dim, qh.seq, kh.seq);
+  if (qh.batch * qh.heads * qh.seq == 0)
+    return;
+
+  const double scale = o.softmax_scale != 0 ? o.softmax_scale : 1.0 / std::sqrt(double(qh.dim));
+  // Absent optional tensors: q stands in for their pointers, which the kernel never reads.
+  const TensorView& lse = save_lse ? o.lse : q;
+  const TensorView& lens = has_lens ? o.kv_lens : q;
+  const TensorView& mask = has_mask ? o.key_padding_mask : q;
+  LaunchOptions launch;
+  launch.num_warps = 4;
+  launch.stream = stream;
+  detail::attention_forward_kernel().launch(
+      detail::grid_at(s, (qh.seq + t.m - 1) / t.m, qh.batch * qh.heads), launch, out, lse, q, k,
+      v, lens, mask, qh.s_batch, qh.s_seq, qh.s_head, kh.s_batch, kh.s_seq, kh.s_head, vh.s_batch,
+      vh.s_seq, vh.s_head, oh.s_batch, oh.s_seq, oh.s_head,
+      has_mask ? o.key_padding_mask.strides[0] : 0, qh.heads, qh.heads / kh.heads, qh.seq, kh.seq,
+      band.left, band.right, float(scale * M_LOG2E), flags(band.on, has_lens, has_mask, save_lse),
+      int(qh.dim), t.m, t.n);
+}
+
+} // namespace tessel::ops

@@ -1,0 +1,155 @@
+// The DSL kernel of attention (attention.h): FlashAttention-2's forward (Dao, 2023).
+//
+// One program owns BLOCK_M query rows of one (batch, head). Its Q tile stays in registers; K and V
+// tiles of BLOCK_N keys stream through a for_range. For each key tile the scores s = q kᵀ are
+// scaled by scale · log2(e), so that exp(x) = exp2(x · log2(e)) costs one multiply per score and
+// the softmax runs on exp2; a running row maximum m and a running row sum l of exp2(s - m) are
+// kept, and when m grows the sum and the output accumulator are rescaled by exp2(m_old - m_new)
+// (the online softmax of Milakov and Gimelshein). The division by l happens once, at the end.
+//
+// Invisible keys (past kv_len, outside the band, padded) are -inf scores. A row that has seen only
+// -inf keeps m = -inf; the exponent then uses 0 in its place, so that exp2(-inf - -inf) never
+// makes a NaN, and its l stays 0: the epilogue writes 0 and lse = -inf for it.
+//
+// The loop visits only key tiles the band can reach: [lo, hi) from the first row's left edge
+// (rounded down to a tile) to the last row's right edge, clamped to kv_len. head_dim 96 runs in a
+// 128-wide tile whose last 32 columns are masked off (tiles are powers of two).
+#include "stdlib/common/kernels.h"
+
+#include "tessel/lang/control.h"
+#include "tessel/lang/ops.h"
+
+#include <cmath>
+
+namespace tessel::ops::detail {
+
+namespace tl = tessel::lang;
+
+namespace {
+
+constexpr double kInf = INFINITY;
+
+tl::Tensor i64(const tl::Tensor& t) { return t.to(DType::i64); }
+tl::Tensor col(const tl::Tensor& t) { return tl::expand_dims(t, 1); } // [n] -> [n, 1]
+tl::Tensor row(const tl::Tensor& t) { return tl::expand_dims(t, 0); } // [n] -> [1, n]
+
+// Where one (batch, head)'s rows start in a tensor of strides (batch, seq, head).
+struct Head {
+  tl::Tensor base;     // pointer to element [b, 0, h, 0]
+  tl::Tensor seq;      // i64 stride between positions
+};
+
+Head head_of(const tl::Ptr& p, const tl::Tensor& b, const tl::Tensor& h, const tl::Int& s_batch,
+             const tl::Int& s_seq, const tl::Int& s_head) {
+  return {p + b * i64(s_batch) + h * i64(s_head), i64(s_seq)};
+}
+
+// The [positions, BLOCK_D] tile of `hd` at `pos` (a [n] vector), masked by `in` ([n]) and by the
+// head_dim columns when the tile is wider than head_dim (96 in 128).
+struct DimCols {
+  tl::Tensor d;     // arange(0, BLOCK_D)
+  tl::Tensor in;    // d < head_dim, or empty when every column is real
+  tl::Tensor mask(const tl::Tensor& rows_in) const {
+    return in.valid() ? col(rows_in) & row(in) : col(rows_in);
+  }
+};
+
+tl::Tensor load_tile(const Head& hd, const tl::Tensor& pos, const tl::Tensor& in,
+                     const DimCols& dc) {
+  auto ptrs = (hd.base + col(i64(pos) * hd.seq)) + row(dc.d);
+  return tl::load(ptrs, dc.mask(in), 0.0);
+}
+
+// Which keys of the tile `cols` ([1, BLOCK_N]) the query rows `rows` ([BLOCK_M, 1]) may see, by
+// the band i + diag - left <= j <= i + diag + right.
+tl::Tensor in_band(const tl::Tensor& rows, const tl::Tensor& cols, const tl::Tensor& diag,
+                   const tl::Int& left, const tl::Int& right) {
+  auto i = rows + diag;
+  return (cols >= i - left) & (cols <= i + right);
+}
+
+} // namespace
+
+const Kernel& attention_forward_kernel() {
+  static const Kernel k = tl::kernel(
+      "attention_forward",
+      "out, lse, q, k, v, kv_lens, key_mask, "
+      "q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, o_ss, o_sh, mask_sb, heads, "
+      "group, seqlen_q, seqlen_k, window_left, window_right, scale_log2, FLAGS, HEAD_DIM, "
+      "BLOCK_M, BLOCK_N",
+      [](tl::Ptr out, tl::Ptr lse, tl::Ptr q, tl::Ptr k, tl::Ptr v, tl::Ptr kv_lens,
+         tl::Ptr key_mask, tl::Int q_sb, tl::Int q_ss, tl::Int q_sh, tl::Int k_sb, tl::Int k_ss,
+         tl::Int k_sh, tl::Int v_sb, tl::Int v_ss, tl::Int v_sh, tl::Int o_sb, tl::Int o_ss,
+         tl::Int o_sh, tl::Int mask_sb, tl::Int heads, tl::Int group, tl::Int seqlen_q,
+         tl::Int seqlen_k, tl::Int window_left, tl::Int window_right, tl::Float scale_log2,
+         tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM, tl::Const<int> BLOCK_M,
+         tl::Const<int> BLOCK_N) {
+        const bool BAND = FLAGS & kAttentionBand, KV_LENS = FLAGS & kAttentionKvLens;
+        const bool KEY_MASK = FLAGS & kAttentionKeyMask, SAVE_LSE = FLAGS & kAttentionSaveLse;
+        const int BLOCK_D = attention_block_d(HEAD_DIM);
+        auto bh = tl::program_id(1);
+        auto b = i64(bh / heads), h = i64(bh % heads), kvh = i64((bh % heads) / group);
+        auto m0 = tl::program_id(0) * BLOCK_M;
+        auto rows = m0 + tl::arange(0, BLOCK_M);
+        auto q_in = rows < seqlen_q;
+        DimCols dc{tl::arange(0, BLOCK_D), {}};
+        if (BLOCK_D != HEAD_DIM)
+          dc.in = dc.d < HEAD_DIM;
+
+        tl::Tensor kv_len = seqlen_k;
+        if (KV_LENS)
+          kv_len = tl::minimum(tl::maximum(tl::load(kv_lens + b).to(DType::i32), 0.0), seqlen_k);
+        // The band's diagonal: the last query row meets the last valid key.
+        auto diag = kv_len - seqlen_q;
+        tl::Tensor lo = tl::scalar(0, DType::i32), hi = kv_len;
+        if (BAND) {
+          auto last = tl::minimum(m0 + BLOCK_M, seqlen_q) - 1;
+          lo = tl::maximum(m0 + diag - window_left, 0.0) / BLOCK_N * BLOCK_N;
+          hi = tl::minimum(last + diag + window_right + 1, kv_len);
+        }
+
+        Head qh = head_of(q, b, h, q_sb, q_ss, q_sh);
+        Head kh = head_of(k, b, kvh, k_sb, k_ss, k_sh);
+        Head vh = head_of(v, b, kvh, v_sb, v_ss, v_sh);
+        auto qt = load_tile(qh, rows, q_in, dc);
+
+        tl::Tensor m = tl::full({BLOCK_M}, -kInf, DType::f32);
+        tl::Tensor l = tl::zeros({BLOCK_M}, DType::f32);
+        tl::Tensor acc = tl::zeros({BLOCK_M, BLOCK_D}, DType::f32);
+        auto key = tl::arange(0, BLOCK_N);
+        tl::for_range(lo, hi, BLOCK_N, [&](tl::Int n0) {
+          auto cols = n0 + key;
+          auto k_in = cols < hi;
+          auto kt = tl::trans(load_tile(kh, cols, k_in, dc));
+          auto s = tl::dot(qt, kt) * scale_log2;
+          tl::Tensor visible = row(k_in);
+          if (BAND)
+            visible = visible & in_band(col(rows), row(cols), diag, window_left, window_right);
+          if (KEY_MASK)
+            visible = visible & row(tl::load(key_mask + b * i64(mask_sb) + cols, k_in, 0.0) != 0);
+          s = tl::where(visible, s, -kInf);
+          auto m_new = tl::maximum(m, tl::max(s, 1));
+          auto m_use = tl::where(m_new == -kInf, 0.0, m_new);
+          auto p = tl::exp2(s - col(m_use));
+          auto alpha = tl::exp2(m - m_use);
+          l = l * alpha + tl::sum(p, 1);
+          auto vt = load_tile(vh, cols, k_in, dc);
+          acc = tl::dot(p.to(vt.dtype()), vt, acc * col(alpha));
+          m = m_new;
+        });
+
+        auto l_div = tl::where(l == 0.0, 1.0, l);
+        Head oh = head_of(out, b, h, o_sb, o_ss, o_sh);
+        auto o_ptrs = (oh.base + col(i64(rows) * oh.seq)) + row(dc.d);
+        tl::store(o_ptrs, acc / col(l_div), dc.mask(q_in));
+        if (SAVE_LSE) {
+          // Back from log2 units: lse = (m + log2 l) · ln 2; -inf where l = 0.
+          auto m_use = tl::where(m == -kInf, 0.0, m);
+          auto row_lse = (m_use + tl::log2(l)) * M_LN2;
+          tl::store(lse + i64(bh) * i64(seqlen_q) + rows, row_lse, q_in); // [batch, heads, seqlen_q]
+        }
+      });
+  return k;
+}
+
+} // namespace tessel::ops::detail

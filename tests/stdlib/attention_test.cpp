@@ -1,0 +1,388 @@
+// ops::attention against an f64 reference written here, softmax(q kᵀ · scale + mask) v: ragged
+// sequence lengths (1, 17, 129) against the tiles, every supported head_dim, f32/f16/bf16, causal
+// and not, sliding windows, kv_lens and a key padding mask, GQA and MQA, both layouts with padded
+// strides, the saved log-sum-exp, rows that see no key; the simulated device (memcheck and
+// racecheck on); bad input with its message; PTX unspilled at head_dim 64 and 128.
+#include "ops_test_util.h"
+
+#include "gpu/gpu_test_util.h"
+#include "stdlib/common/kernels.h"
+#include "support/expect_error.h"
+#include "tessel/ops.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace tessel::testing {
+namespace {
+
+using ops::AttentionLayout;
+using ops::AttentionOptions;
+
+struct Problem {
+  int64_t batch, heads, kv_heads, seqlen_q, seqlen_k, dim;
+};
+
+// Where element (b, s, h, d) of a tensor with `seq` positions and `heads` heads lies in the flat
+// (unpadded) order of its layout.
+size_t at(AttentionLayout layout, int64_t seq, int64_t heads, int64_t dim, int64_t b, int64_t s,
+          int64_t h, int64_t d) {
+  if (layout == AttentionLayout::bshd)
+    return size_t(((b * seq + s) * heads + h) * dim + d);
+  return size_t(((b * heads + h) * seq + s) * dim + d);
+}
+
+std::vector<int64_t> shape_of(AttentionLayout layout, int64_t batch, int64_t seq, int64_t heads,
+                              int64_t dim) {
+  if (layout == AttentionLayout::bshd)
+    return {batch, seq, heads, dim};
+  return {batch, heads, seq, dim};
+}
+
+// What the reference needs beyond q, k, v: the options as plain values.
+struct Masks {
+  bool causal = false;
+  int64_t left = -1, right = -1;
+  std::vector<double> kv_lens = {};  // empty: none
+  std::vector<double> key_mask = {}; // [batch, seqlen_k], empty: none
+  double scale = 0;
+};
+
+struct Reference {
+  std::vector<double> out, lse;
+};
+
+bool visible(const Problem& p, const Masks& m, int64_t b, int64_t i, int64_t j) {
+  int64_t kv_len = p.seqlen_k;
+  if (!m.kv_lens.empty())
+    kv_len = std::clamp<int64_t>(int64_t(m.kv_lens[b]), 0, p.seqlen_k);
+  if (j >= kv_len)
+    return false;
+  if (!m.key_mask.empty() && m.key_mask[b * p.seqlen_k + j] == 0)
+    return false;
+  int64_t diag = i + kv_len - p.seqlen_q;
+  if (m.left >= 0 && j < diag - m.left)
+    return false;
+  int64_t right = m.causal ? 0 : m.right;
+  return right < 0 || j <= diag + right;
+}
+
+Reference reference(const Problem& p, AttentionLayout layout, const std::vector<double>& q,
+                    const std::vector<double>& k, const std::vector<double>& v, const Masks& m) {
+  Reference r;
+  r.out.assign(q.size(), 0.0);
+  r.lse.assign(size_t(p.batch * p.heads * p.seqlen_q), -INFINITY);
+  const double scale = m.scale != 0 ? m.scale : 1.0 / std::sqrt(double(p.dim));
+  const int64_t group = p.heads / p.kv_heads;
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < p.heads; ++h)
+      for (int64_t i = 0; i < p.seqlen_q; ++i) {
+        std::vector<double> s(size_t(p.seqlen_k), -INFINITY);
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < p.seqlen_k; ++j) {
+          if (!visible(p, m, b, i, j))
+            continue;
+          double dot = 0;
+          for (int64_t d = 0; d < p.dim; ++d)
+            dot += q[at(layout, p.seqlen_q, p.heads, p.dim, b, i, h, d)] *
+                   k[at(layout, p.seqlen_k, p.kv_heads, p.dim, b, j, h / group, d)];
+          s[j] = dot * scale;
+          mx = std::max(mx, s[j]);
+        }
+        if (mx == -INFINITY)
+          continue; // no visible key: out 0, lse -inf
+        double sum = 0;
+        for (double& x : s)
+          sum += (x = std::exp(x - mx));
+        r.lse[size_t((b * p.heads + h) * p.seqlen_q + i)] = mx + std::log(sum);
+        for (int64_t j = 0; j < p.seqlen_k; ++j)
+          for (int64_t d = 0; d < p.dim; ++d)
+            r.out[at(layout, p.seqlen_q, p.heads, p.dim, b, i, h, d)] +=
+                s[j] / sum * v[at(layout, p.seqlen_k, p.kv_heads, p.dim, b, j, h / group, d)];
+      }
+  return r;
+}
+
+// f16/bf16 inputs: the probabilities are rounded to the input type before the PV product (as on
+// tensor cores) and the output once more, so errors are relative to the output's scale.
+double tol_for(DType t) { return t == DType::f32 ? 2e-5 : t == DType::f16 ? 4e-3 : 3e-2; }
+
+std::string describe(const Problem& p, DType t, AttentionLayout layout, const Masks& m) {
+  return fmt::format("{} {} b{} h{}/{} sq{} sk{} d{}{}{}{}{}", dtype_name(t),
+                     layout == AttentionLayout::bshd ? "bshd" : "bhsd", p.batch, p.heads,
+                     p.kv_heads, p.seqlen_q, p.seqlen_k, p.dim, m.causal ? " causal" : "",
+                     m.left >= 0 || m.right >= 0
+                         ? fmt::format(" window({},{})", m.left, m.right)
+                         : "",
+                     m.kv_lens.empty() ? "" : " kv_lens", m.key_mask.empty() ? "" : " key_mask");
+}
+
+struct Run {
+  DeviceKind dev = DeviceKind::cpu;
+  DType dtype = DType::f32;
+  AttentionLayout layout = AttentionLayout::bshd;
+  int64_t pad = 0; // extra elements after each head's row: padded strides
+  int block_m = 0, block_n = 0;
+};
+
+void check(const Problem& p, const Masks& m, const Run& run) {
+  const DType t = run.dtype;
+  const uint32_t seed = uint32_t(p.seqlen_q * 131 + p.seqlen_k * 7 + p.dim);
+  const size_t nq = size_t(p.batch * p.seqlen_q * p.heads * p.dim);
+  const size_t nk = size_t(p.batch * p.seqlen_k * p.kv_heads * p.dim);
+  auto q0 = rounded(random_values(nq, seed, -2, 2), t);
+  auto k0 = rounded(random_values(nk, seed + 1, -2, 2), t);
+  auto v0 = rounded(random_values(nk, seed + 2, -2, 2), t);
+  auto qs = shape_of(run.layout, p.batch, p.seqlen_q, p.heads, p.dim);
+  auto ks = shape_of(run.layout, p.batch, p.seqlen_k, p.kv_heads, p.dim);
+  TestTensor q(run.dev, t, qs, q0, run.pad), k(run.dev, t, ks, k0, run.pad);
+  TestTensor v(run.dev, t, ks, v0, run.pad);
+  auto out = TestTensor::poisoned(run.dev, t, qs, run.pad);
+  auto lse = TestTensor::poisoned(run.dev, DType::f32, {p.batch, p.heads, p.seqlen_q});
+  std::optional<TestTensor> lens, mask;
+  AttentionOptions o{.causal = m.causal, .softmax_scale = float(m.scale), .window_left = m.left,
+                     .window_right = m.right, .layout = run.layout, .lse = lse.view(),
+                     .block_m = run.block_m, .block_n = run.block_n};
+  if (!m.kv_lens.empty())
+    o.kv_lens = lens.emplace(run.dev, DType::i32, std::vector<int64_t>{p.batch}, m.kv_lens).view();
+  if (!m.key_mask.empty())
+    o.key_padding_mask =
+        mask.emplace(run.dev, DType::i32, std::vector<int64_t>{p.batch, p.seqlen_k}, m.key_mask)
+            .view();
+  ops::attention(q.view(), k.view(), v.view(), out.view(), o);
+
+  Reference want = reference(p, run.layout, q0, k0, v0, m);
+  std::string what = describe(p, t, run.layout, m);
+  expect_close(out.values(), want.out, tol_for(t), what + " out", tol_for(t));
+  EXPECT_TRUE(out.padding_untouched()) << what;
+  auto got_lse = lse.values();
+  for (size_t i = 0; i < got_lse.size(); ++i) {
+    if (std::isinf(want.lse[i])) {
+      ASSERT_EQ(got_lse[i], want.lse[i]) << what << " lse " << i;
+      continue;
+    }
+    // f32 scores; exp2/log2 in f32: a few ulps of the row's largest score.
+    ASSERT_NEAR(got_lse[i], want.lse[i], 2e-5 * (std::fabs(want.lse[i]) + 4)) << what << " lse "
+                                                                             << i;
+  }
+}
+
+const std::vector<Problem>& ragged_problems() {
+  static const std::vector<Problem> p = {
+      {1, 1, 1, 1, 1, 32},    {2, 2, 2, 17, 17, 64},  {1, 2, 1, 129, 129, 32},
+      {1, 2, 2, 17, 129, 128}, {1, 1, 1, 129, 17, 96}, {1, 2, 1, 33, 65, 256}};
+  return p;
+}
+
+TEST(Attention, RaggedShapesCpu) {
+  for (DType t : {DType::f32, DType::f16, DType::bf16})
+    for (const Problem& p : ragged_problems())
+      for (bool causal : {false, true})
+        check(p, {.causal = causal}, {.dtype = t});
+}
+
+TEST(Attention, SmallTilesStreamManyKeyBlocks) {
+  // 16 x 16 tiles: 9 key blocks of a 129-key row, the last one with one key.
+  for (bool causal : {false, true})
+    check({2, 2, 1, 129, 129, 64}, {.causal = causal}, {.block_m = 16, .block_n = 16});
+}
+
+TEST(Attention, SlidingWindow) {
+  for (auto [left, right] : {std::pair<int64_t, int64_t>{8, 0}, {4, 4}, {-1, 3}, {20, -1}, {0, 0}})
+    for (const Problem& p : {Problem{1, 2, 2, 65, 65, 32}, Problem{1, 1, 1, 17, 129, 64}})
+      check(p, {.left = left, .right = right}, {.block_m = 16, .block_n = 16});
+  check({1, 2, 2, 65, 65, 32}, {.causal = true, .left = 7}, {.dtype = DType::bf16});
+}
+
+TEST(Attention, KvLensAndKeyPaddingMask) {
+  Problem p{3, 2, 2, 17, 40, 64};
+  Masks lens{.kv_lens = {40, 1, 23}};
+  check(p, lens, {});
+  Masks causal_lens = lens;
+  causal_lens.causal = true; // the diagonal follows each entry's own length
+  check(p, causal_lens, {.block_m = 16, .block_n = 16});
+  Masks mask;
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t j = 0; j < p.seqlen_k; ++j)
+      mask.key_mask.push_back(j < 30 - 9 * b && (j * 7 + b) % 5 != 0 ? 1 : 0);
+  check(p, mask, {.dtype = DType::f16});
+  mask.kv_lens = {0, 40, 12}; // a batch entry with no keys: zeros and lse -inf
+  check(p, mask, {.block_n = 16});
+}
+
+TEST(Attention, RowsThatSeeNoKey) {
+  // seqlen_k < seqlen_q with causal: the first rows sit above the bottom-right diagonal.
+  check({1, 2, 2, 40, 8, 32}, {.causal = true}, {.block_m = 16, .block_n = 16});
+  Masks none{.key_mask = std::vector<double>(2 * 17, 0.0)};
+  check({2, 1, 1, 5, 17, 32}, none, {});
+}
+
+TEST(Attention, GroupedAndMultiQuery) {
+  for (int64_t kv_heads : {1, 2, 4})
+    check({2, 8, kv_heads, 33, 47, 64}, {.causal = kv_heads == 2}, {.dtype = DType::bf16});
+}
+
+TEST(Attention, BhsdLayoutAndPaddedStrides) {
+  for (AttentionLayout layout : {AttentionLayout::bshd, AttentionLayout::bhsd})
+    for (int64_t pad : {0, 8}) {
+      check({2, 4, 2, 17, 33, 64}, {.causal = true}, {.layout = layout, .pad = pad});
+      check({1, 2, 1, 20, 20, 96}, {.scale = 0.3}, {.dtype = DType::f16, .layout = layout,
+                                                    .pad = pad});
+    }
+}
+
+TEST(Attention, ZeroSizedIsANoOp) {
+  std::vector<float> x(64);
+  TensorView q(x.data(), {2, 0, 2, 32}), k(x.data(), {2, 1, 2, 32});
+  ops::attention(q, k, k, q);
+}
+
+TEST(Attention, SimulatedDevice) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  check({1, 2, 1, 17, 33, 32}, {.causal = true}, {.dev = DeviceKind::sim, .block_m = 16,
+                                                 .block_n = 16});
+  Masks masks{.left = 5, .right = 2, .kv_lens = {9, 20}};
+  check({2, 1, 1, 17, 20, 64}, masks, {.dev = DeviceKind::sim, .dtype = DType::bf16,
+                                       .layout = AttentionLayout::bhsd, .pad = 8});
+}
+
+// ---- bad input ----------------------------------------------------------------------------------
+
+struct Inputs {
+  std::vector<float> data = std::vector<float>(2 * 8 * 4 * 256, 0.5f);
+  std::vector<uint16_t> half_data = std::vector<uint16_t>(2 * 8 * 4 * 64, 0);
+  TensorView t(std::initializer_list<int64_t> shape) { return TensorView(data.data(), shape); }
+};
+
+TEST(AttentionErrors, UnsupportedHeadDim) {
+  Inputs in;
+  auto x = in.t({2, 8, 4, 48});
+  int line = __LINE__ + 1;
+  expect_error([&] { ops::attention(x, x, x, x); },
+               {"attention_test.cpp:" + std::to_string(line),
+                "attention: q has head_dim 48; supported head dims are 32, 64, 96, 128 and 256"});
+}
+
+TEST(AttentionErrors, KvShapeMismatch) {
+  Inputs in;
+  expect_error([&] { ops::attention(in.t({2, 8, 4, 64}), in.t({2, 8, 4, 32}), in.t({2, 8, 4, 32}),
+                                    in.t({2, 8, 4, 64})); },
+               {"attention: k has batch 2, seqlen 8, heads 4, head_dim 32 but q has batch 2, "
+                "seqlen 8, heads 4, head_dim 64; expected the same batch and head_dim"});
+  expect_error([&] { ops::attention(in.t({2, 8, 4, 64}), in.t({2, 8, 4, 64}), in.t({2, 7, 4, 64}),
+                                    in.t({2, 8, 4, 64})); },
+               {"attention: v has batch 2, seqlen 7, heads 4, head_dim 64 but k has batch 2, "
+                "seqlen 8, heads 4, head_dim 64; expected the same shape"});
+}
+
+TEST(AttentionErrors, OutShapeMismatch) {
+  Inputs in;
+  expect_error([&] { ops::attention(in.t({2, 8, 4, 64}), in.t({2, 8, 4, 64}), in.t({2, 8, 4, 64}),
+                                    in.t({2, 8, 2, 64})); },
+               {"attention: out has shape [2, 8, 2, 64] but q has shape [2, 8, 4, 64]"});
+}
+
+TEST(AttentionErrors, DtypeMismatch) {
+  Inputs in;
+  TensorView x = in.t({2, 8, 4, 64});
+  TensorView h(in.half_data.data(), DType::f16, {2, 8, 4, 64});
+  expect_error([&] { ops::attention(x, h, x, x); },
+               {"attention: k has dtype f16 but q has f32; q, k and v must share one dtype"});
+}
+
+TEST(AttentionErrors, KvHeadsDoNotDivideQHeads) {
+  Inputs in;
+  expect_error([&] { ops::attention(in.t({2, 8, 4, 64}), in.t({2, 8, 3, 64}), in.t({2, 8, 3, 64}),
+                                    in.t({2, 8, 4, 64})); },
+               {"attention: q has 4 heads but k and v have 3; the kv heads must divide the q "
+                "heads (GQA; 1 for MQA)"});
+}
+
+TEST(AttentionErrors, Rank) {
+  Inputs in;
+  expect_error([&] { ops::attention(in.t({16, 4, 64}), in.t({2, 8, 4, 64}), in.t({2, 8, 4, 64}),
+                                    in.t({2, 8, 4, 64})); },
+               {"attention: q has shape [16, 4, 64]; expected rank 4 ([batch, seqlen, heads, "
+                "head_dim])"});
+}
+
+TEST(AttentionErrors, NonContiguousHeadDim) {
+  Inputs in;
+  TensorView x = in.t({2, 8, 4, 32});
+  x.strides[3] = 2;
+  expect_error([&] { ops::attention(in.t({2, 8, 4, 32}), x, x, in.t({2, 8, 4, 32})); },
+               {"attention: k's head_dim has stride 2; head_dim must be contiguous"});
+}
+
+TEST(AttentionErrors, CausalWithWindowRight) {
+  Inputs in;
+  TensorView x = in.t({2, 8, 4, 32});
+  expect_error([&] { ops::attention(x, x, x, x, {.causal = true, .window_right = 3}); },
+               {"attention: causal is set and window_right is 3; causal means window_right = 0"});
+}
+
+TEST(AttentionErrors, BadLse) {
+  Inputs in;
+  TensorView x = in.t({2, 8, 4, 32});
+  expect_error([&] { ops::attention(x, x, x, x, {.lse = in.t({2, 8, 4})}); },
+               {"attention: lse has shape [2, 8, 4]; expected [2, 4, 8] (batch, heads, seqlen_q)"});
+}
+
+TEST(AttentionErrors, BadKvLens) {
+  Inputs in;
+  TensorView x = in.t({2, 8, 4, 32});
+  expect_error([&] { ops::attention(x, x, x, x, {.kv_lens = in.t({2})}); },
+               {"attention: kv_lens has dtype f32; expected i32"});
+}
+
+TEST(AttentionErrors, BadKeyPaddingMask) {
+  Inputs in;
+  TensorView x = in.t({2, 8, 4, 32});
+  expect_error([&] { ops::attention(x, x, x, x, {.key_padding_mask = in.t({2, 4})}); },
+               {"attention: key_padding_mask has shape [2, 4]; expected [2, 8] (batch, "
+                "seqlen_k)"});
+}
+
+TEST(AttentionErrors, BadTile) {
+  Inputs in;
+  TensorView x = in.t({2, 8, 4, 32});
+  expect_error([&] { ops::attention(x, x, x, x, {.block_m = 48}); },
+               {"attention: block_m is 48; expected 0 (chosen from the shape) or a power of two "
+                "from 16 to 128"});
+}
+
+TEST(AttentionErrors, BadScale) {
+  Inputs in;
+  TensorView x = in.t({2, 8, 4, 32});
+  expect_error([&] { ops::attention(x, x, x, x, {.softmax_scale = INFINITY}); },
+               {"attention: softmax_scale is inf; expected a finite number"});
+}
+
+TEST(AttentionErrors, MixedDevices) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  TestTensor q(DeviceKind::sim, DType::f32, {1, 4, 1, 32}, random_values(128, 1));
+  TestTensor k(DeviceKind::cpu, DType::f32, {1, 4, 1, 32}, random_values(128, 2));
+  auto out = TestTensor::poisoned(DeviceKind::sim, DType::f32, {1, 4, 1, 32});
+  expect_error([&] { ops::attention(q.view(), k.view(), k.view(), out.view()); },
+               {"attention: k is on device cpu:0 but q is on sim:0; pass tensors on one device"});
+}
+
+// The GPU tiles the op picks (32 x 32 at 4 warps; tiles.h) at head_dim 64 and 128, causal and
+// not, for both targets.
+TEST(AttentionPtx, NoSpills) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  for (const char* target : {"sm_80", "sm_90a"})
+    for (int64_t dim : {64, 128})
+      for (int64_t band : {0, 1}) {
+        // FLAGS, HEAD_DIM, BLOCK_M, BLOCK_N.
+        int64_t flags = ops::detail::kAttentionSaveLse | (band ? ops::detail::kAttentionBand : 0);
+        auto module = trace_dsl(ops::detail::attention_forward_kernel(), {flags, dim, 32, 32},
+                                DType::f16);
+        expect_lean_ptx(*module, target, 4,
+                        fmt::format("attention {} head_dim {} band {}", target, dim, band));
+      }
+}
+
+} // namespace
+} // namespace tessel::testing
