@@ -139,10 +139,12 @@ int next_pow2_at_least_16(int64_t n) {
 }
 
 // Tiles: 64 x 64 on the CPU (the Q tile and a K/V tile of head_dim 128 in f32 are 64 KB, within
-// L2), 32 x 32 on a GPU while dot is an FMA loop (acc, Q and scores stay in registers at
-// head_dim 128 with 4 warps); never more rows or keys than the sequences have.
+// L2). On a GPU, while dot is an FMA loop that holds whole operand rows in registers, 32 query
+// rows x 16 keys with head_dim in chunks of 32 at 4 warps is the largest tile measured without
+// spills at head_dim 64 and 128 on sm_80 and sm_90a (32 x 32 spills; 16 x 16 at head_dim 256).
+// Never more rows or keys than the sequences have.
 struct Tiles {
-  int m, n;
+  int m, n, dchunk;
 };
 
 Tiles tiles_for(const OpSite& s, const AttentionOptions& o, DeviceKind dev, int64_t dim,
@@ -152,10 +154,12 @@ Tiles tiles_for(const OpSite& s, const AttentionOptions& o, DeviceKind dev, int6
       s.fail(fmt::format("{} is {}; expected 0 (chosen from the shape) or a power of two from 16 "
                          "to 128", name, b));
   const bool cpu = dev == DeviceKind::cpu;
-  int m = cpu ? 64 : 32, n = cpu ? (dim > 128 ? 32 : 64) : (dim > 128 ? 16 : 32);
+  int m = cpu ? 64 : dim > 128 ? 16 : 32, n = cpu ? (dim > 128 ? 32 : 64) : 16;
   m = std::min(m, next_pow2_at_least_16(seqlen_q));
   n = std::min(n, next_pow2_at_least_16(seqlen_k));
-  return {o.block_m ? o.block_m : m, o.block_n ? o.block_n : n};
+  // head_dim columns per dot: all of them on the CPU (96: three chunks of 32), 32 on a GPU.
+  int dchunk = cpu && dim != 96 ? int(dim) : 32;
+  return {o.block_m ? o.block_m : m, o.block_n ? o.block_n : n, dchunk};
 }
 
 int flags(bool band, bool kv_lens, bool key_mask, bool save_lse) {
@@ -211,7 +215,7 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
       vh.s_seq, vh.s_head, oh.s_batch, oh.s_seq, oh.s_head,
       has_mask ? o.key_padding_mask.strides[0] : 0, qh.heads, qh.heads / kh.heads, qh.seq, kh.seq,
       band.left, band.right, float(scale * M_LOG2E), flags(band.on, has_lens, has_mask, save_lse),
-      int(qh.dim), t.m, t.n);
+      int(qh.dim), t.dchunk, t.m, t.n);
 }
 
 } // namespace tessel::ops

@@ -12,14 +12,15 @@
 // makes a NaN, and its l stays 0: the epilogue writes 0 and lse = -inf for it.
 //
 // The loop visits only key tiles the band can reach: [lo, hi) from the first row's left edge
-// (rounded down to a tile) to the last row's right edge, clamped to kv_len. head_dim 96 runs in a
-// 128-wide tile whose last 32 columns are masked off (tiles are powers of two).
+// (rounded down to a tile) to the last row's right edge, clamped to kv_len. Tiles are split along
+// head_dim into DCHUNK-wide column chunks (below).
 #include "stdlib/common/kernels.h"
 
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 
 #include <cmath>
+#include <vector>
 
 namespace tessel::ops::detail {
 
@@ -44,20 +45,13 @@ Head head_of(const tl::Ptr& p, const tl::Tensor& b, const tl::Tensor& h, const t
   return {p + b * i64(s_batch) + h * i64(s_head), i64(s_seq)};
 }
 
-// The [positions, BLOCK_D] tile of `hd` at `pos` (a [n] vector), masked by `in` ([n]) and by the
-// head_dim columns when the tile is wider than head_dim (96 in 128).
-struct DimCols {
-  tl::Tensor d;     // arange(0, BLOCK_D)
-  tl::Tensor in;    // d < head_dim, or empty when every column is real
-  tl::Tensor mask(const tl::Tensor& rows_in) const {
-    return in.valid() ? col(rows_in) & row(in) : col(rows_in);
-  }
-};
-
-tl::Tensor load_tile(const Head& hd, const tl::Tensor& pos, const tl::Tensor& in,
-                     const DimCols& dc) {
-  auto ptrs = (hd.base + col(i64(pos) * hd.seq)) + row(dc.d);
-  return tl::load(ptrs, dc.mask(in), 0.0);
+// A head's DCHUNK columns starting at `c0`, the unit every tile is loaded and multiplied in:
+// head_dim is split so that a dot's operands stay small (head_dim 96 is three chunks of 32, so
+// no column is ever masked), and the Q tile and the accumulator are vectors of chunks.
+tl::Tensor load_chunk(const Head& hd, const tl::Tensor& pos, const tl::Tensor& in, int c0,
+                      int chunk) {
+  auto ptrs = (hd.base + col(i64(pos) * hd.seq)) + row(c0 + tl::arange(0, chunk));
+  return tl::load(ptrs, col(in), 0.0);
 }
 
 // Which keys of the tile `cols` ([1, BLOCK_N]) the query rows `rows` ([BLOCK_M, 1]) may see, by
@@ -76,25 +70,22 @@ const Kernel& attention_forward_kernel() {
       "out, lse, q, k, v, kv_lens, key_mask, "
       "q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, o_ss, o_sh, mask_sb, heads, "
       "group, seqlen_q, seqlen_k, window_left, window_right, scale_log2, FLAGS, HEAD_DIM, "
-      "BLOCK_M, BLOCK_N",
+      "DCHUNK, BLOCK_M, BLOCK_N",
       [](tl::Ptr out, tl::Ptr lse, tl::Ptr q, tl::Ptr k, tl::Ptr v, tl::Ptr kv_lens,
          tl::Ptr key_mask, tl::Int q_sb, tl::Int q_ss, tl::Int q_sh, tl::Int k_sb, tl::Int k_ss,
          tl::Int k_sh, tl::Int v_sb, tl::Int v_ss, tl::Int v_sh, tl::Int o_sb, tl::Int o_ss,
          tl::Int o_sh, tl::Int mask_sb, tl::Int heads, tl::Int group, tl::Int seqlen_q,
          tl::Int seqlen_k, tl::Int window_left, tl::Int window_right, tl::Float scale_log2,
-         tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM, tl::Const<int> BLOCK_M,
-         tl::Const<int> BLOCK_N) {
+         tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM, tl::Const<int> DCHUNK,
+         tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
         const bool BAND = FLAGS & kAttentionBand, KV_LENS = FLAGS & kAttentionKvLens;
         const bool KEY_MASK = FLAGS & kAttentionKeyMask, SAVE_LSE = FLAGS & kAttentionSaveLse;
-        const int BLOCK_D = attention_block_d(HEAD_DIM);
+        const int chunks = HEAD_DIM / DCHUNK;
         auto bh = tl::program_id(1);
         auto b = i64(bh / heads), h = i64(bh % heads), kvh = i64((bh % heads) / group);
         auto m0 = tl::program_id(0) * BLOCK_M;
         auto rows = m0 + tl::arange(0, BLOCK_M);
         auto q_in = rows < seqlen_q;
-        DimCols dc{tl::arange(0, BLOCK_D), {}};
-        if (BLOCK_D != HEAD_DIM)
-          dc.in = dc.d < HEAD_DIM;
 
         tl::Tensor kv_len = seqlen_k;
         if (KV_LENS)
@@ -111,17 +102,22 @@ const Kernel& attention_forward_kernel() {
         Head qh = head_of(q, b, h, q_sb, q_ss, q_sh);
         Head kh = head_of(k, b, kvh, k_sb, k_ss, k_sh);
         Head vh = head_of(v, b, kvh, v_sb, v_ss, v_sh);
-        auto qt = load_tile(qh, rows, q_in, dc);
+        std::vector<tl::Tensor> qt, acc;
+        for (int c = 0; c < chunks; ++c) {
+          qt.push_back(load_chunk(qh, rows, q_in, c * DCHUNK, DCHUNK));
+          acc.push_back(tl::zeros({BLOCK_M, DCHUNK}, DType::f32));
+        }
 
         tl::Tensor m = tl::full({BLOCK_M}, -kInf, DType::f32);
         tl::Tensor l = tl::zeros({BLOCK_M}, DType::f32);
-        tl::Tensor acc = tl::zeros({BLOCK_M, BLOCK_D}, DType::f32);
         auto key = tl::arange(0, BLOCK_N);
         tl::for_range(lo, hi, BLOCK_N, [&](tl::Int n0) {
           auto cols = n0 + key;
           auto k_in = cols < hi;
-          auto kt = tl::trans(load_tile(kh, cols, k_in, dc));
-          auto s = tl::dot(qt, kt) * scale_log2;
+          tl::Tensor s = tl::zeros({BLOCK_M, BLOCK_N}, DType::f32);
+          for (int c = 0; c < chunks; ++c)
+            s = tl::dot(qt[c], tl::trans(load_chunk(kh, cols, k_in, c * DCHUNK, DCHUNK)), s);
+          s = s * scale_log2;
           tl::Tensor visible = row(k_in);
           if (BAND)
             visible = visible & in_band(col(rows), row(cols), diag, window_left, window_right);
@@ -133,15 +129,19 @@ const Kernel& attention_forward_kernel() {
           auto p = tl::exp2(s - col(m_use));
           auto alpha = tl::exp2(m - m_use);
           l = l * alpha + tl::sum(p, 1);
-          auto vt = load_tile(vh, cols, k_in, dc);
-          acc = tl::dot(p.to(vt.dtype()), vt, acc * col(alpha));
+          for (int c = 0; c < chunks; ++c) {
+            auto vt = load_chunk(vh, cols, k_in, c * DCHUNK, DCHUNK);
+            acc[c] = tl::dot(p.to(vt.dtype()), vt, acc[c] * col(alpha));
+          }
           m = m_new;
         });
 
         auto l_div = tl::where(l == 0.0, 1.0, l);
         Head oh = head_of(out, b, h, o_sb, o_ss, o_sh);
-        auto o_ptrs = (oh.base + col(i64(rows) * oh.seq)) + row(dc.d);
-        tl::store(o_ptrs, acc / col(l_div), dc.mask(q_in));
+        for (int c = 0; c < chunks; ++c) {
+          auto o_ptrs = (oh.base + col(i64(rows) * oh.seq)) + row(c * DCHUNK + tl::arange(0, DCHUNK));
+          tl::store(o_ptrs, acc[c] / col(l_div), col(q_in));
+        }
         if (SAVE_LSE) {
           // Back from log2 units: lse = (m + log2 l) · ln 2; -inf where l = 0.
           auto m_use = tl::where(m == -kInf, 0.0, m);

@@ -77,14 +77,13 @@ inline constexpr int kArgmaxMaxBlock = 4096;
 
 // Params: out, lse, q, k, v, kv_lens, key_mask, 3 strides (batch, seq, head) each of q, k, v,
 // out, mask_sb, heads, group, seqlen_q, seqlen_k, window_left, window_right, scale_log2, FLAGS,
-// HEAD_DIM, BLOCK_M, BLOCK_N. Grid: (query blocks, batch * heads). lse is contiguous.
+// HEAD_DIM, DCHUNK (head_dim columns per dot, a power of two dividing it), BLOCK_M, BLOCK_N. Grid: (query blocks, batch * heads). lse is contiguous.
 const Kernel& attention_forward_kernel();
 // The bits of its FLAGS parameter (one constant: a kernel takes at most 32 parameters).
 inline constexpr int kAttentionBand = 1;     // a sliding window or causal band
 inline constexpr int kAttentionKvLens = 2;   // kv_lens is read
 inline constexpr int kAttentionKeyMask = 4;  // key_mask is read
 inline constexpr int kAttentionSaveLse = 8;  // lse is written
-// The tile width of a head: head_dim itself, or 128 for 96 (tiles are powers of two).
-constexpr int attention_block_d(int head_dim) { return head_dim == 96 ? 128 : head_dim; }
+
 
 } // namespace tessel::ops::detail

@@ -368,16 +368,16 @@ TEST(AttentionErrors, MixedDevices) {
                {"attention: k is on device cpu:0 but q is on sim:0; pass tensors on one device"});
 }
 
-// The GPU tiles the op picks (32 x 32 at 4 warps; tiles.h) at head_dim 64 and 128, causal and
-// not, for both targets.
+// The GPU tiles the op picks (32 query rows x 16 keys, head_dim in chunks of 32, 4 warps:
+// attention.cpp's tiles_for) at head_dim 64 and 128, causal and not, for both targets.
 TEST(AttentionPtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (const char* target : {"sm_80", "sm_90a"})
     for (int64_t dim : {64, 128})
       for (int64_t band : {0, 1}) {
-        // FLAGS, HEAD_DIM, BLOCK_M, BLOCK_N.
+        // FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N.
         int64_t flags = ops::detail::kAttentionSaveLse | (band ? ops::detail::kAttentionBand : 0);
-        auto module = trace_dsl(ops::detail::attention_forward_kernel(), {flags, dim, 32, 32},
+        auto module = trace_dsl(ops::detail::attention_forward_kernel(), {flags, dim, 32, 32, 16},
                                 DType::f16);
         expect_lean_ptx(*module, target, 4,
                         fmt::format("attention {} head_dim {} band {}", target, dim, band));
@@ -386,3 +386,4 @@ TEST(AttentionPtx, NoSpills) {
 
 } // namespace
 } // namespace tessel::testing
+
