@@ -139,12 +139,14 @@ int next_pow2_at_least_16(int64_t n) {
 }
 
 // Tiles: 64 x 64 on the CPU (the Q tile and a K/V tile of head_dim 128 in f32 are 64 KB, within
-// L2). On a GPU, while dot is an FMA loop that holds whole operand rows in registers, 32 query
-// rows x 16 keys with head_dim in chunks of 32 at 4 warps is the largest tile measured without
-// spills at head_dim 64 and 128 on sm_80 and sm_90a (32 x 32 spills; 16 x 16 at head_dim 256).
+// L2). On a GPU, while dot is an FMA loop that holds whole operand rows in registers, head_dim
+// goes in chunks of 32 and the tiles are the largest measured without spills and with 16-byte
+// loads on sm_80 and sm_90a, causal or not: 32 query rows x 16 keys at 4 warps at head_dim 64,
+// 16 x 16 at 2 warps above (32 x 32 spills at 64, 32 x 16 spills with the band at 128, and 16 x 16
+// at 4 warps leaves each thread 8 bytes of a row: no 16-byte loads).
 // Never more rows or keys than the sequences have.
 struct Tiles {
-  int m, n, dchunk;
+  int m, n, dchunk, num_warps;
 };
 
 Tiles tiles_for(const OpSite& s, const AttentionOptions& o, DeviceKind dev, int64_t dim,
@@ -154,12 +156,13 @@ Tiles tiles_for(const OpSite& s, const AttentionOptions& o, DeviceKind dev, int6
       s.fail(fmt::format("{} is {}; expected 0 (chosen from the shape) or a power of two from 16 "
                          "to 128", name, b));
   const bool cpu = dev == DeviceKind::cpu;
-  int m = cpu ? 64 : dim > 128 ? 16 : 32, n = cpu ? (dim > 128 ? 32 : 64) : 16;
+  int m = cpu ? 64 : dim > 64 ? 16 : 32, n = cpu ? (dim > 128 ? 32 : 64) : 16;
   m = std::min(m, next_pow2_at_least_16(seqlen_q));
   n = std::min(n, next_pow2_at_least_16(seqlen_k));
   // head_dim columns per dot: all of them on the CPU (96: three chunks of 32), 32 on a GPU.
   int dchunk = cpu && dim != 96 ? int(dim) : 32;
-  return {o.block_m ? o.block_m : m, o.block_n ? o.block_n : n, dchunk};
+  int num_warps = cpu || dim <= 64 ? 4 : 2;
+  return {o.block_m ? o.block_m : m, o.block_n ? o.block_n : n, dchunk, num_warps};
 }
 
 int flags(bool band, bool kv_lens, bool key_mask, bool save_lse) {
@@ -207,7 +210,7 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
   const TensorView& lens = has_lens ? o.kv_lens : q;
   const TensorView& mask = has_mask ? o.key_padding_mask : q;
   LaunchOptions launch;
-  launch.num_warps = 4;
+  launch.num_warps = t.num_warps;
   launch.stream = stream;
   detail::attention_forward_kernel().launch(
       detail::grid_at(s, (qh.seq + t.m - 1) / t.m, qh.batch * qh.heads), launch, out, lse, q, k,
