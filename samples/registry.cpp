@@ -36,6 +36,12 @@ void register_samples() {
     register_kernel({"matmul", "C = A @ B, BM x BN tiles, K loop of BK", &matmul,
                      Signature{{ptr(), ptr(), ptr(), int16(), int16(), int16(), int16(), int16(),
                                 int16(), P::constant(64), P::constant(64), P::constant(8)}}, ""});
+    // f16 q, k, v, out at head_dim 64, not causal, 32 x 16 tiles (a GPU tile without spills).
+    P f16 = P::pointer(DType::f16, /*alignment=*/16);
+    register_kernel({"attention", "fused attention tutorial (samples/attention/)", &attention,
+                     Signature{{f16, f16, f16, f16, int16(), int16(), int16(), P::floating(),
+                                P::constant(0), P::constant(64), P::constant(32),
+                                P::constant(16)}}, ""});
   });
 }
 

@@ -9,6 +9,7 @@
 #include "stdlib/common/kernels.h"
 #include "support/expect_error.h"
 #include "tessel/ops.h"
+#include "tessel/samples/samples.h"
 
 #include <fmt/format.h>
 
@@ -245,6 +246,38 @@ TEST(Attention, SimulatedDevice) {
   Masks masks{.left = 5, .right = 2, .kv_lens = {9, 20}};
   check({2, 1, 1, 17, 20, 64}, masks, {.dev = DeviceKind::sim, .dtype = DType::bf16,
                                        .layout = AttentionLayout::bhsd, .pad = 8});
+}
+
+// The tutorial kernel (samples/attention/) against the same reference, launched as its
+// comment says: contiguous [batch, seqlen, heads, head_dim], one program per (row block, head).
+void check_sample(DeviceKind dev, DType t, const Problem& p, bool causal, int block_m,
+                  int block_n) {
+  const size_t n = size_t(p.batch * p.seqlen_q * p.heads * p.dim);
+  auto q0 = rounded(random_values(n, 3, -2, 2), t), k0 = rounded(random_values(n, 4, -2, 2), t);
+  auto v0 = rounded(random_values(n, 5, -2, 2), t);
+  std::vector<int64_t> shape{p.batch, p.seqlen_q, p.heads, p.dim};
+  TestTensor q(dev, t, shape, q0), k(dev, t, shape, k0), v(dev, t, shape, v0);
+  auto out = TestTensor::poisoned(dev, t, shape);
+  const double scale_log2 = 1.0 / std::sqrt(double(p.dim)) * M_LOG2E;
+  samples::attention().launch(
+      {(p.seqlen_q + block_m - 1) / block_m, p.batch * p.heads}, {.num_warps = 4}, out.view(),
+      q.view(), k.view(), v.view(), p.heads * p.dim, p.heads, p.seqlen_q, float(scale_log2),
+      int(causal), int(p.dim), block_m, block_n);
+  Reference want = reference(p, AttentionLayout::bshd, q0, k0, v0, {.causal = causal});
+  expect_close(out.values(), want.out, tol_for(t),
+               "sample " + describe(p, t, AttentionLayout::bshd, {.causal = causal}), tol_for(t));
+}
+
+TEST(AttentionSample, MatchesTheReference) {
+  for (bool causal : {false, true}) {
+    check_sample(DeviceKind::cpu, DType::f32, {2, 3, 3, 129, 129, 64}, causal, 32, 16);
+    check_sample(DeviceKind::cpu, DType::f16, {1, 2, 2, 17, 17, 32}, causal, 16, 16);
+  }
+}
+
+TEST(AttentionSample, SimulatedDevice) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  check_sample(DeviceKind::sim, DType::f16, {1, 2, 2, 20, 20, 32}, /*causal=*/true, 16, 16);
 }
 
 // ---- bad input ----------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ const Kernel& softmax();
 const Kernel& layer_norm();
 // C = A @ B with BM x BN output tiles and a K loop of BK steps; f32 accumulation.
 const Kernel& matmul();
+// Tutorial fused attention (samples/attention/): out = softmax(q kᵀ · scale) v, [b, s, h, d].
+const Kernel& attention();
 
 // One demo run: what was computed and how close it came to the reference.
 struct DemoResult {
