@@ -170,6 +170,21 @@ int flags(bool band, bool kv_lens, bool key_mask, bool save_lse) {
          (key_mask ? detail::kAttentionKeyMask : 0) | (save_lse ? detail::kAttentionSaveLse : 0);
 }
 
+// `grad` is shaped and strided like `like` (so the kernels can share their strides).
+void check_grad(const OpSite& s, const char* arg, const TensorView& grad, const char* like_arg,
+                const TensorView& like) {
+  detail::check_float(s, arg, grad);
+  detail::check_like(s, arg, grad, like_arg, like);
+  for (int i = 0; i < grad.rank; ++i)
+    if (grad.shape[i] > 1 && grad.strides[i] != like.strides[i])
+      s.fail(fmt::format("{} has strides [{}, {}, {}, {}] but {} has [{}, {}, {}, {}]; expected the "
+                         "same strides", arg, grad.strides[0], grad.strides[1], grad.strides[2],
+                         grad.strides[3], like_arg, like.strides[0], like.strides[1],
+                         like.strides[2], like.strides[3]));
+  if (grad.data == nullptr && grad.numel() > 0)
+    s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(grad)));
+}
+
 } // namespace
 
 void attention(const TensorView& q, const TensorView& k, const TensorView& v,
@@ -219,6 +234,61 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
       has_mask ? o.key_padding_mask.strides[0] : 0, qh.heads, qh.heads / kh.heads, qh.seq, kh.seq,
       band.left, band.right, float(scale * M_LOG2E), flags(band.on, has_lens, has_mask, save_lse),
       int(qh.dim), t.dchunk, t.m, t.n);
+}
+
+void attention_backward(const TensorView& q, const TensorView& k, const TensorView& v,
+                        const TensorView& out, const TensorView& dout, const TensorView& lse,
+                        const TensorView& dq, const TensorView& dk, const TensorView& dv,
+                        const AttentionOptions& o, Stream* stream, std::source_location where) {
+  OpSite s{"attention_backward", where};
+  Heads qh = heads_of(s, "q", q, o.layout), kh = heads_of(s, "k", k, o.layout);
+  Heads vh = heads_of(s, "v", v, o.layout), oh = heads_of(s, "out", out, o.layout);
+  check_same_dtype(s, "k", k, q);
+  check_same_dtype(s, "v", v, q);
+  check_head_dim(s, qh.dim);
+  check_kv(s, qh, kh, vh);
+  detail::check_like(s, "out", out, "q", q);
+  detail::check_device(s, "k", k, "q", q);
+  detail::check_device(s, "v", v, "q", q);
+  check_grad(s, "dout", dout, "out", out);
+  check_grad(s, "dq", dq, "q", q);
+  check_grad(s, "dk", dk, "k", k);
+  check_grad(s, "dv", dv, "v", v);
+  check_lse(s, lse, q, qh);
+  if (o.kv_lens.data != nullptr || o.key_padding_mask.data != nullptr)
+    s.fail("kv_lens and key_padding_mask are not supported by attention_backward yet; pass "
+           "neither (causal and window are supported)");
+  if (!std::isfinite(o.softmax_scale))
+    s.fail(fmt::format("softmax_scale is {}; expected a finite number (0: 1 / sqrt(head_dim))",
+                       o.softmax_scale));
+  if (qh.seq + kh.seq > INT32_MAX / 2 || qh.batch * qh.heads > INT32_MAX)
+    s.fail(fmt::format("q has {} and k seqlen {}; the kernel takes 32-bit sequence lengths and "
+                       "batch x heads", dims_str(qh), kh.seq));
+  Band band = band_of(s, o, qh.seq, kh.seq);
+  Tiles t = tiles_for(s, o, q.device, qh.dim, qh.seq, kh.seq);
+  if (qh.batch * qh.heads == 0)
+    return;
+  const double scale = o.softmax_scale != 0 ? o.softmax_scale : 1.0 / std::sqrt(double(qh.dim));
+  LaunchOptions launch;
+  launch.num_warps = t.num_warps;
+  launch.stream = stream;
+  const int64_t group = qh.heads / kh.heads;
+  const int flag = band.on ? detail::kAttentionBand : 0;
+  // Each kernel writes every element of its outputs (zeros where no key or query reaches), so an
+  // empty seqlen_q still zeroes dk and dv, and an empty seqlen_k dq.
+  if (kh.seq > 0)
+    detail::attention_backward_dkdv_kernel().launch(
+      detail::grid_at(s, (kh.seq + t.n - 1) / t.n, kh.batch * kh.heads), launch, dk, dv, q, k, v,
+      out, dout, lse, qh.s_batch, qh.s_seq, qh.s_head, kh.s_batch, kh.s_seq, kh.s_head,
+      vh.s_batch, vh.s_seq, vh.s_head, oh.s_batch, oh.s_seq, oh.s_head, qh.heads, group, qh.seq,
+      kh.seq, band.left, band.right, float(scale * M_LOG2E), flag, int(qh.dim), t.dchunk, t.m,
+      t.n);
+  if (qh.seq > 0)
+    detail::attention_backward_dq_kernel().launch(
+      detail::grid_at(s, (qh.seq + t.m - 1) / t.m, qh.batch * qh.heads), launch, dq, q, k, v, out,
+      dout, lse, qh.s_batch, qh.s_seq, qh.s_head, kh.s_batch, kh.s_seq, kh.s_head, vh.s_batch,
+      vh.s_seq, vh.s_head, oh.s_batch, oh.s_seq, oh.s_head, qh.heads, group, qh.seq, kh.seq,
+      band.left, band.right, float(scale * M_LOG2E), flag, int(qh.dim), t.dchunk, t.m, t.n);
 }
 
 } // namespace tessel::ops

@@ -14,6 +14,7 @@
 // The loop visits only key tiles the band can reach: [lo, hi) from the first row's left edge
 // (rounded down to a tile) to the last row's right edge, clamped to kv_len. Tiles are split along
 // head_dim into DCHUNK-wide column chunks (below).
+#include "stdlib/attention/tiles.h"
 #include "stdlib/common/kernels.h"
 
 #include "tessel/lang/control.h"
@@ -26,43 +27,7 @@ namespace tessel::ops::detail {
 
 namespace tl = tessel::lang;
 
-namespace {
-
-constexpr double kInf = INFINITY;
-
-tl::Tensor i64(const tl::Tensor& t) { return t.to(DType::i64); }
-tl::Tensor col(const tl::Tensor& t) { return tl::expand_dims(t, 1); } // [n] -> [n, 1]
-tl::Tensor row(const tl::Tensor& t) { return tl::expand_dims(t, 0); } // [n] -> [1, n]
-
-// Where one (batch, head)'s rows start in a tensor of strides (batch, seq, head).
-struct Head {
-  tl::Tensor base;     // pointer to element [b, 0, h, 0]
-  tl::Tensor seq;      // i64 stride between positions
-};
-
-Head head_of(const tl::Ptr& p, const tl::Tensor& b, const tl::Tensor& h, const tl::Int& s_batch,
-             const tl::Int& s_seq, const tl::Int& s_head) {
-  return {p + b * i64(s_batch) + h * i64(s_head), i64(s_seq)};
-}
-
-// A head's DCHUNK columns starting at `c0`, the unit every tile is loaded and multiplied in:
-// head_dim is split so that a dot's operands stay small (head_dim 96 is three chunks of 32, so
-// no column is ever masked), and the Q tile and the accumulator are vectors of chunks.
-tl::Tensor load_chunk(const Head& hd, const tl::Tensor& pos, const tl::Tensor& in, int c0,
-                      int chunk) {
-  auto ptrs = (hd.base + col(i64(pos) * hd.seq)) + row(c0 + tl::arange(0, chunk));
-  return tl::load(ptrs, col(in), 0.0);
-}
-
-// Which keys of the tile `cols` ([1, BLOCK_N]) the query rows `rows` ([BLOCK_M, 1]) may see, by
-// the band i + diag - left <= j <= i + diag + right.
-tl::Tensor in_band(const tl::Tensor& rows, const tl::Tensor& cols, const tl::Tensor& diag,
-                   const tl::Int& left, const tl::Int& right) {
-  auto i = rows + diag;
-  return (cols >= i - left) & (cols <= i + right);
-}
-
-} // namespace
+using namespace tiles;
 
 const Kernel& attention_forward_kernel() {
   static const Kernel k = tl::kernel(

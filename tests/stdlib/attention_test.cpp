@@ -259,8 +259,10 @@ void check_sample(DeviceKind dev, DType t, const Problem& p, bool causal, int bl
   TestTensor q(dev, t, shape, q0), k(dev, t, shape, k0), v(dev, t, shape, v0);
   auto out = TestTensor::poisoned(dev, t, shape);
   const double scale_log2 = 1.0 / std::sqrt(double(p.dim)) * M_LOG2E;
+  LaunchOptions launch;
+  launch.num_warps = 4;
   samples::attention().launch(
-      {(p.seqlen_q + block_m - 1) / block_m, p.batch * p.heads}, {.num_warps = 4}, out.view(),
+      {(p.seqlen_q + block_m - 1) / block_m, p.batch * p.heads}, launch, out.view(),
       q.view(), k.view(), v.view(), p.heads * p.dim, p.heads, p.seqlen_q, float(scale_log2),
       int(causal), int(p.dim), block_m, block_n);
   Reference want = reference(p, AttentionLayout::bshd, q0, k0, v0, {.causal = causal});
@@ -278,6 +280,161 @@ TEST(AttentionSample, MatchesTheReference) {
 TEST(AttentionSample, SimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
   check_sample(DeviceKind::sim, DType::f16, {1, 2, 2, 20, 20, 32}, /*causal=*/true, 16, 16);
+}
+
+// ---- backward -----------------------------------------------------------------------------------
+
+struct Grads {
+  std::vector<double> dq, dk, dv;
+};
+
+// The analytic gradients of sum(dout ∘ out) for the reference above, in f64.
+Grads reference_grads(const Problem& p, AttentionLayout layout, const std::vector<double>& q,
+                      const std::vector<double>& k, const std::vector<double>& v,
+                      const std::vector<double>& dout, const Masks& m) {
+  Grads g{std::vector<double>(q.size()), std::vector<double>(k.size()),
+          std::vector<double>(v.size())};
+  const double scale = m.scale != 0 ? m.scale : 1.0 / std::sqrt(double(p.dim));
+  const int64_t group = p.heads / p.kv_heads;
+  auto qi = [&](int64_t b, int64_t i, int64_t h, int64_t d) {
+    return at(layout, p.seqlen_q, p.heads, p.dim, b, i, h, d);
+  };
+  auto kj = [&](int64_t b, int64_t j, int64_t h, int64_t d) {
+    return at(layout, p.seqlen_k, p.kv_heads, p.dim, b, j, h / group, d);
+  };
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t h = 0; h < p.heads; ++h)
+      for (int64_t i = 0; i < p.seqlen_q; ++i) {
+        std::vector<double> pr(size_t(p.seqlen_k), 0.0), dp(size_t(p.seqlen_k), 0.0);
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < p.seqlen_k; ++j) {
+          if (!visible(p, m, b, i, j))
+            continue;
+          double dot = 0;
+          for (int64_t d = 0; d < p.dim; ++d)
+            dot += q[qi(b, i, h, d)] * k[kj(b, j, h, d)];
+          pr[j] = dot * scale;
+          mx = std::max(mx, pr[j]);
+        }
+        if (mx == -INFINITY)
+          continue;
+        double sum = 0;
+        for (int64_t j = 0; j < p.seqlen_k; ++j)
+          sum += visible(p, m, b, i, j) ? (pr[j] = std::exp(pr[j] - mx)) : (pr[j] = 0);
+        double big_d = 0;
+        for (int64_t j = 0; j < p.seqlen_k; ++j) {
+          pr[j] /= sum;
+          for (int64_t d = 0; d < p.dim; ++d)
+            dp[j] += dout[qi(b, i, h, d)] * v[kj(b, j, h, d)];
+          big_d += pr[j] * dp[j];
+        }
+        for (int64_t j = 0; j < p.seqlen_k; ++j) {
+          double ds = pr[j] * (dp[j] - big_d);
+          for (int64_t d = 0; d < p.dim; ++d) {
+            g.dq[qi(b, i, h, d)] += scale * ds * k[kj(b, j, h, d)];
+            g.dk[kj(b, j, h, d)] += scale * ds * q[qi(b, i, h, d)];
+            g.dv[kj(b, j, h, d)] += pr[j] * dout[qi(b, i, h, d)];
+          }
+        }
+      }
+  return g;
+}
+
+Grads run_backward(const Problem& p, const Masks& m, const Run& run, const std::vector<double>& q0,
+                   const std::vector<double>& k0, const std::vector<double>& v0,
+                   const std::vector<double>& do0) {
+  const DType t = run.dtype;
+  auto qs = shape_of(run.layout, p.batch, p.seqlen_q, p.heads, p.dim);
+  auto ks = shape_of(run.layout, p.batch, p.seqlen_k, p.kv_heads, p.dim);
+  TestTensor q(run.dev, t, qs, q0, run.pad), k(run.dev, t, ks, k0, run.pad);
+  TestTensor v(run.dev, t, ks, v0, run.pad), dout(run.dev, t, qs, do0, run.pad);
+  auto out = TestTensor::poisoned(run.dev, t, qs, run.pad);
+  auto lse = TestTensor::poisoned(run.dev, DType::f32, {p.batch, p.heads, p.seqlen_q});
+  AttentionOptions o{.causal = m.causal, .softmax_scale = float(m.scale), .window_left = m.left,
+                     .window_right = m.right, .layout = run.layout, .block_m = run.block_m,
+                     .block_n = run.block_n};
+  AttentionOptions fwd = o;
+  fwd.lse = lse.view();
+  ops::attention(q.view(), k.view(), v.view(), out.view(), fwd);
+  auto dq = TestTensor::poisoned(run.dev, t, qs, run.pad);
+  auto dk = TestTensor::poisoned(run.dev, t, ks, run.pad);
+  auto dv = TestTensor::poisoned(run.dev, t, ks, run.pad);
+  ops::attention_backward(q.view(), k.view(), v.view(), out.view(), dout.view(), lse.view(),
+                          dq.view(), dk.view(), dv.view(), o);
+  EXPECT_TRUE(dq.padding_untouched() && dk.padding_untouched() && dv.padding_untouched());
+  return {dq.values(), dk.values(), dv.values()};
+}
+
+void check_backward(const Problem& p, const Masks& m, const Run& run) {
+  const DType t = run.dtype;
+  const uint32_t seed = uint32_t(p.seqlen_q * 31 + p.seqlen_k + p.dim);
+  const size_t nq = size_t(p.batch * p.seqlen_q * p.heads * p.dim);
+  const size_t nk = size_t(p.batch * p.seqlen_k * p.kv_heads * p.dim);
+  auto q0 = rounded(random_values(nq, seed, -2, 2), t);
+  auto k0 = rounded(random_values(nk, seed + 1, -2, 2), t);
+  auto v0 = rounded(random_values(nk, seed + 2, -2, 2), t);
+  auto do0 = rounded(random_values(nq, seed + 3, -1, 1), t);
+  Grads got = run_backward(p, m, run, q0, k0, v0, do0);
+  Grads want = reference_grads(p, run.layout, q0, k0, v0, do0, m);
+  std::string what = "backward " + describe(p, t, run.layout, m);
+  // f32: the gradients sum seqlen products of f32 terms; f16/bf16 round p, ds to the input type.
+  double tol = t == DType::f32 ? 1e-4 : t == DType::f16 ? 1e-2 : 6e-2;
+  expect_close(got.dq, want.dq, tol, what + " dq", tol);
+  expect_close(got.dk, want.dk, tol, what + " dk", tol);
+  expect_close(got.dv, want.dv, tol, what + " dv", tol);
+}
+
+TEST(AttentionBackward, MatchesAnalyticGradientsCpu) {
+  for (bool causal : {false, true}) {
+    check_backward({1, 2, 2, 17, 17, 32}, {.causal = causal}, {});
+    check_backward({2, 2, 1, 33, 65, 64}, {.causal = causal}, {.block_m = 16, .block_n = 16});
+    check_backward({1, 1, 1, 129, 17, 96}, {.causal = causal}, {});
+  }
+  check_backward({1, 4, 2, 40, 40, 32}, {.left = 5, .right = 3}, {.block_m = 16, .block_n = 16});
+  check_backward({1, 2, 1, 20, 24, 64}, {.causal = true}, {.dtype = DType::bf16,
+                                                          .layout = AttentionLayout::bhsd,
+                                                          .pad = 8});
+  check_backward({1, 2, 2, 9, 9, 128}, {}, {.dtype = DType::f16});
+}
+
+// The reference's gradients are the derivative of sum(dout ∘ out): central differences on a
+// tiny shape check them (and so the kernel, which matches them above, against the forward).
+TEST(AttentionBackward, FiniteDifferences) {
+  Problem p{1, 2, 1, 3, 5, 32};
+  Masks m{.causal = true};
+  const size_t nq = size_t(p.seqlen_q * p.heads * p.dim), nk = size_t(p.seqlen_k * p.dim);
+  auto q0 = random_values(nq, 41, -1, 1), k0 = random_values(nk, 42, -1, 1);
+  auto v0 = random_values(nk, 43, -1, 1), do0 = random_values(nq, 44, -1, 1);
+  Grads got = run_backward(p, m, {}, q0, k0, v0, do0);
+  auto loss = [&] {
+    auto out = reference(p, AttentionLayout::bshd, q0, k0, v0, m).out;
+    double s = 0;
+    for (size_t i = 0; i < out.size(); ++i)
+      s += do0[i] * out[i];
+    return s;
+  };
+  auto numeric = [&](std::vector<double>& x) {
+    std::vector<double> g(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      double x0 = x[i];
+      x[i] = x0 + 1e-5;
+      double up = loss();
+      x[i] = x0 - 1e-5;
+      double down = loss();
+      x[i] = x0;
+      g[i] = (up - down) / 2e-5;
+    }
+    return g;
+  };
+  expect_close(got.dq, numeric(q0), 1e-4, "dq by finite differences", 1e-5);
+  expect_close(got.dk, numeric(k0), 1e-4, "dk by finite differences", 1e-5);
+  expect_close(got.dv, numeric(v0), 1e-4, "dv by finite differences", 1e-5);
+}
+
+TEST(AttentionBackward, SimulatedDevice) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  check_backward({1, 2, 1, 17, 20, 32}, {.causal = true},
+                 {.dev = DeviceKind::sim, .block_m = 16, .block_n = 16});
 }
 
 // ---- bad input ----------------------------------------------------------------------------------
@@ -416,6 +573,27 @@ TEST(AttentionPtx, NoSpills) {
         expect_lean_ptx(*module, target, dim > 64 ? 2 : 4,
                         fmt::format("attention {} head_dim {} band {}", target, dim, band));
       }
+}
+
+TEST(AttentionBackwardErrors, UnsupportedMasks) {
+  Inputs in;
+  TensorView x = in.t({2, 8, 4, 32}), l = in.t({2, 4, 8});
+  std::vector<int32_t> lens(2, 8);
+  expect_error([&] {
+    ops::attention_backward(x, x, x, x, x, l, x, x, x, {.kv_lens = TensorView(lens.data(), {2})});
+  }, {"attention_backward: kv_lens and key_padding_mask are not supported by attention_backward "
+      "yet"});
+}
+
+TEST(AttentionBackwardErrors, GradientStrides) {
+  Inputs in;
+  TensorView x = in.t({2, 8, 4, 32}), l = in.t({2, 4, 8});
+  TensorView dq = x;
+  dq.strides[1] = 4 * 32 + 0; // same
+  dq.strides[0] = 8 * 4 * 32 * 2;
+  expect_error([&] { ops::attention_backward(x, x, x, x, x, l, dq, x, x); },
+               {"attention_backward: dq has strides [2048, 128, 32, 1] but q has [1024, 128, 32, "
+                "1]; expected the same strides"});
 }
 
 } // namespace

@@ -68,4 +68,15 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
                Stream* stream = nullptr,
                std::source_location where = std::source_location::current());
 
+// The gradients of attention (FlashAttention-2's backward: the probabilities are rebuilt from
+// lse, dq in a separate pass over the key blocks, so no atomics and the same bits every run).
+// out and lse are the forward's (lse is required); dout like out, dq like q, dk like k, dv like v,
+// each with the same strides as the tensor it is like, any float dtype. The options must be the
+// forward's; kv_lens and key_padding_mask are not supported by the backward yet (an error).
+void attention_backward(const TensorView& q, const TensorView& k, const TensorView& v,
+                        const TensorView& out, const TensorView& dout, const TensorView& lse,
+                        const TensorView& dq, const TensorView& dk, const TensorView& dv,
+                        const AttentionOptions& options = {}, Stream* stream = nullptr,
+                        std::source_location where = std::source_location::current());
+
 } // namespace tessel::ops
