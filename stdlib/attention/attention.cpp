@@ -270,7 +270,9 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
     return;
   const double scale = o.softmax_scale != 0 ? o.softmax_scale : 1.0 / std::sqrt(double(qh.dim));
   LaunchOptions launch;
-  launch.num_warps = t.num_warps;
+  // The backward holds more per tile (K, V, dK, dV or q, dout, dq): at head_dim above 64 its
+  // 16 x 16 tiles need 4 warps to stay unspilled (test AttentionBackwardPtx.NoSpills).
+  launch.num_warps = 4;
   launch.stream = stream;
   const int64_t group = qh.heads / kh.heads;
   const int flag = band.on ? detail::kAttentionBand : 0;

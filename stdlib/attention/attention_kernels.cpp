@@ -13,7 +13,8 @@
 //
 // The loop visits only key tiles the band can reach: [lo, hi) from the first row's left edge
 // (rounded down to a tile) to the last row's right edge, clamped to kv_len. Tiles are split along
-// head_dim into DCHUNK-wide column chunks (below).
+// head_dim into DCHUNK-wide column chunks (stdlib/attention/tiles.h, load_chunk): the Q tile and
+// the accumulator are vectors of chunks, and each score tile is a sum of one dot per chunk.
 #include "stdlib/attention/tiles.h"
 #include "stdlib/common/kernels.h"
 

@@ -2,6 +2,7 @@
 //
 //   tessel::ops::attention(q, k, v, out);                  // out = softmax(q kᵀ · scale) v
 //   tessel::ops::attention(q, k, v, out, {.causal = true, .lse = lse});
+//   tessel::ops::attention_backward(q, k, v, out, dout, lse, dq, dk, dv, {.causal = true});
 //
 // Semantics, per batch b, query head h and query position i:
 //   out[b, i, h, :] = sum_j p_ij v[b, j, h / group, :],   p_i = softmax_j(s_ij),
