@@ -125,6 +125,8 @@ struct Run {
   AttentionLayout layout = AttentionLayout::bshd;
   int64_t pad = 0; // extra elements after each head's row: padded strides
   int block_m = 0, block_n = 0;
+  bool save_lse = true;
+  std::optional<DType> out_dtype = {}; // default: the inputs'
 };
 
 void check(const Problem& p, const Masks& m, const Run& run) {
@@ -139,12 +141,14 @@ void check(const Problem& p, const Masks& m, const Run& run) {
   auto ks = shape_of(run.layout, p.batch, p.seqlen_k, p.kv_heads, p.dim);
   TestTensor q(run.dev, t, qs, q0, run.pad), k(run.dev, t, ks, k0, run.pad);
   TestTensor v(run.dev, t, ks, v0, run.pad);
-  auto out = TestTensor::poisoned(run.dev, t, qs, run.pad);
+  const DType out_t = run.out_dtype.value_or(t);
+  auto out = TestTensor::poisoned(run.dev, out_t, qs, run.pad);
   auto lse = TestTensor::poisoned(run.dev, DType::f32, {p.batch, p.heads, p.seqlen_q});
   std::optional<TestTensor> lens, mask;
   AttentionOptions o{.causal = m.causal, .softmax_scale = float(m.scale), .window_left = m.left,
-                     .window_right = m.right, .layout = run.layout, .lse = lse.view(),
-                     .block_m = run.block_m, .block_n = run.block_n};
+                     .window_right = m.right, .layout = run.layout,
+                     .lse = run.save_lse ? lse.view() : TensorView{}, .block_m = run.block_m,
+                     .block_n = run.block_n};
   if (!m.kv_lens.empty())
     o.kv_lens = lens.emplace(run.dev, DType::i32, std::vector<int64_t>{p.batch}, m.kv_lens).view();
   if (!m.key_mask.empty())
@@ -155,9 +159,16 @@ void check(const Problem& p, const Masks& m, const Run& run) {
 
   Reference want = reference(p, run.layout, q0, k0, v0, m);
   std::string what = describe(p, t, run.layout, m);
-  expect_close(out.values(), want.out, tol_for(t), what + " out", tol_for(t));
+  // The looser of the inputs' and the output's dtypes (an f32 result stored as bf16 rounds).
+  const double tol = std::max(tol_for(t), tol_for(out_t));
+  expect_close(out.values(), want.out, tol, what + " out", tol);
   EXPECT_TRUE(out.padding_untouched()) << what;
   auto got_lse = lse.values();
+  if (!run.save_lse) {
+    for (double x : got_lse)
+      ASSERT_TRUE(std::isnan(x)) << what << ": lse written though not asked for";
+    return;
+  }
   for (size_t i = 0; i < got_lse.size(); ++i) {
     if (std::isinf(want.lse[i])) {
       ASSERT_EQ(got_lse[i], want.lse[i]) << what << " lse " << i;
@@ -235,6 +246,15 @@ TEST(Attention, BhsdLayoutAndPaddedStrides) {
       check({1, 2, 1, 20, 20, 96}, {.scale = 0.3}, {.dtype = DType::f16, .layout = layout,
                                                     .pad = pad});
     }
+}
+
+// Without lse (the kernel's SAVE_LSE off: lse stays poisoned) and with an out dtype other than
+// the inputs' (the store converts).
+TEST(Attention, WithoutLseAndOtherOutDtype) {
+  check({2, 2, 1, 33, 33, 64}, {.causal = true}, {.save_lse = false});
+  check({1, 2, 2, 17, 40, 32}, {}, {.dtype = DType::f16, .out_dtype = DType::f32});
+  check({1, 2, 2, 17, 40, 32}, {}, {.dtype = DType::f32, .save_lse = false,
+                                    .out_dtype = DType::bf16});
 }
 
 TEST(Attention, ZeroSizedIsANoOp) {
