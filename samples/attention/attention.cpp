@@ -36,9 +36,9 @@ const Kernel& attention() {
         auto batch = (bh / heads).to(tl::i64) * seqlen.to(tl::i64) * seq_stride.to(tl::i64);
         auto head = batch + ((bh % heads) * HEAD_DIM).to(tl::i64);
         auto rows = tl::program_id(0) * BLOCK_M + tl::arange(0, BLOCK_M);
-        auto dims = tl::expand_dims(tl::arange(0, HEAD_DIM), 0); // 1 x HEAD_DIM
+        auto dims = tl::expand_dims(tl::arange(0, HEAD_DIM), 0);      // 1 x HEAD_DIM
         auto tile = [&](const tl::Ptr& base, const tl::Tensor& pos) { // pos: n positions
-          auto at = tl::expand_dims(pos, 1);                         // n x 1
+          auto at = tl::expand_dims(pos, 1);                          // n x 1
           return tl::load(base + head + at * seq_stride + dims, at < seqlen, 0.0);
         };
 

@@ -31,14 +31,15 @@ Heads heads_of(const OpSite& s, const char* arg, const TensorView& v, AttentionL
                             : "[batch, heads, seqlen, head_dim] (layout = bhsd)"));
   if (v.shape[3] > 1 && v.strides[3] != 1)
     s.fail(fmt::format("{}'s head_dim has stride {}; head_dim must be contiguous (stride 1): copy "
-                       "{} to a contiguous tensor first", arg, v.strides[3], arg));
+                       "{} to a contiguous tensor first",
+                       arg, v.strides[3], arg));
   const int seq = bshd ? 1 : 2, head = bshd ? 2 : 1;
-  Heads h{v.shape[0], v.shape[seq], v.shape[head], v.shape[3],
+  Heads h{v.shape[0],   v.shape[seq],   v.shape[head],  v.shape[3],
           v.strides[0], v.strides[seq], v.strides[head]};
   for (int64_t stride : {h.s_batch, h.s_seq, h.s_head})
     if (stride < 0 || stride > INT32_MAX)
-      s.fail(fmt::format("{} has a stride of {}; the kernel takes strides in [0, 2^31)", arg,
-                         stride));
+      s.fail(
+          fmt::format("{} has a stride of {}; the kernel takes strides in [0, 2^31)", arg, stride));
   if (v.data == nullptr && v.numel() > 0)
     s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(v)));
   return h;
@@ -60,11 +61,11 @@ void check_kv(const OpSite& s, const Heads& q, const Heads& k, const Heads& v) {
     s.fail(fmt::format("k has {} but q has {}; expected the same batch and head_dim", dims_str(k),
                        dims_str(q)));
   if (v.batch != k.batch || v.seq != k.seq || v.heads != k.heads || v.dim != k.dim)
-    s.fail(fmt::format("v has {} but k has {}; expected the same shape", dims_str(v),
-                       dims_str(k)));
+    s.fail(fmt::format("v has {} but k has {}; expected the same shape", dims_str(v), dims_str(k)));
   if (k.heads == 0 || q.heads % k.heads != 0)
     s.fail(fmt::format("q has {} heads but k and v have {}; the kv heads must divide the q heads "
-                       "(GQA; 1 for MQA)", q.heads, k.heads));
+                       "(GQA; 1 for MQA)",
+                       q.heads, k.heads));
 }
 
 void check_same_dtype(const OpSite& s, const char* arg, const TensorView& v, const TensorView& q) {
@@ -120,7 +121,8 @@ struct Band {
 Band band_of(const OpSite& s, const AttentionOptions& o, int64_t seqlen_q, int64_t seqlen_k) {
   if (o.causal && o.window_right > 0)
     s.fail(fmt::format("causal is set and window_right is {}; causal means window_right = 0: set "
-                       "one of them", o.window_right));
+                       "one of them",
+                       o.window_right));
   Band b;
   b.on = o.causal || o.window_left >= 0 || o.window_right >= 0;
   const int64_t reach = seqlen_q + seqlen_k;
@@ -129,7 +131,9 @@ Band band_of(const OpSite& s, const AttentionOptions& o, int64_t seqlen_q, int64
   return b;
 }
 
-bool is_tile(int b) { return b >= 16 && b <= 128 && (b & (b - 1)) == 0; }
+bool is_tile(int b) {
+  return b >= 16 && b <= 128 && (b & (b - 1)) == 0;
+}
 
 int next_pow2_at_least_16(int64_t n) {
   int p = 16;
@@ -154,7 +158,8 @@ Tiles tiles_for(const OpSite& s, const AttentionOptions& o, DeviceKind dev, int6
   for (auto [name, b] : {std::pair{"block_m", o.block_m}, std::pair{"block_n", o.block_n}})
     if (b != 0 && !is_tile(b))
       s.fail(fmt::format("{} is {}; expected 0 (chosen from the shape) or a power of two from 16 "
-                         "to 128", name, b));
+                         "to 128",
+                         name, b));
   const bool cpu = dev == DeviceKind::cpu;
   int m = cpu ? 64 : dim > 64 ? 16 : 32, n = cpu ? (dim > 128 ? 32 : 64) : 16;
   m = std::min(m, next_pow2_at_least_16(seqlen_q));
@@ -177,19 +182,19 @@ void check_grad(const OpSite& s, const char* arg, const TensorView& grad, const 
   detail::check_like(s, arg, grad, like_arg, like);
   for (int i = 0; i < grad.rank; ++i)
     if (grad.shape[i] > 1 && grad.strides[i] != like.strides[i])
-      s.fail(fmt::format("{} has strides [{}, {}, {}, {}] but {} has [{}, {}, {}, {}]; expected the "
-                         "same strides", arg, grad.strides[0], grad.strides[1], grad.strides[2],
-                         grad.strides[3], like_arg, like.strides[0], like.strides[1],
-                         like.strides[2], like.strides[3]));
+      s.fail(fmt::format(
+          "{} has strides [{}, {}, {}, {}] but {} has [{}, {}, {}, {}]; expected the "
+          "same strides",
+          arg, grad.strides[0], grad.strides[1], grad.strides[2], grad.strides[3], like_arg,
+          like.strides[0], like.strides[1], like.strides[2], like.strides[3]));
   if (grad.data == nullptr && grad.numel() > 0)
     s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(grad)));
 }
 
 } // namespace
 
-void attention(const TensorView& q, const TensorView& k, const TensorView& v,
-               const TensorView& out, const AttentionOptions& o, Stream* stream,
-               std::source_location where) {
+void attention(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
+               const AttentionOptions& o, Stream* stream, std::source_location where) {
   OpSite s{"attention", where};
   Heads qh = heads_of(s, "q", q, o.layout), kh = heads_of(s, "k", k, o.layout);
   Heads vh = heads_of(s, "v", v, o.layout), oh = heads_of(s, "out", out, o.layout);
@@ -213,7 +218,8 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
                        o.softmax_scale));
   if (qh.seq + kh.seq > INT32_MAX / 2 || qh.batch * qh.heads > INT32_MAX)
     s.fail(fmt::format("q has {} and k seqlen {}; the kernel takes 32-bit sequence lengths and "
-                       "batch x heads", dims_str(qh), kh.seq));
+                       "batch x heads",
+                       dims_str(qh), kh.seq));
   Band band = band_of(s, o, qh.seq, kh.seq);
   Tiles t = tiles_for(s, o, q.device, qh.dim, qh.seq, kh.seq);
   if (qh.batch * qh.heads * qh.seq == 0)
@@ -228,8 +234,8 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v,
   launch.num_warps = t.num_warps;
   launch.stream = stream;
   detail::attention_forward_kernel().launch(
-      detail::grid_at(s, (qh.seq + t.m - 1) / t.m, qh.batch * qh.heads), launch, out, lse, q, k,
-      v, lens, mask, qh.s_batch, qh.s_seq, qh.s_head, kh.s_batch, kh.s_seq, kh.s_head, vh.s_batch,
+      detail::grid_at(s, (qh.seq + t.m - 1) / t.m, qh.batch * qh.heads), launch, out, lse, q, k, v,
+      lens, mask, qh.s_batch, qh.s_seq, qh.s_head, kh.s_batch, kh.s_seq, kh.s_head, vh.s_batch,
       vh.s_seq, vh.s_head, oh.s_batch, oh.s_seq, oh.s_head,
       has_mask ? o.key_padding_mask.strides[0] : 0, qh.heads, qh.heads / kh.heads, qh.seq, kh.seq,
       band.left, band.right, float(scale * M_LOG2E), flags(band.on, has_lens, has_mask, save_lse),
@@ -263,7 +269,8 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
                        o.softmax_scale));
   if (qh.seq + kh.seq > INT32_MAX / 2 || qh.batch * qh.heads > INT32_MAX)
     s.fail(fmt::format("q has {} and k seqlen {}; the kernel takes 32-bit sequence lengths and "
-                       "batch x heads", dims_str(qh), kh.seq));
+                       "batch x heads",
+                       dims_str(qh), kh.seq));
   Band band = band_of(s, o, qh.seq, kh.seq);
   Tiles t = tiles_for(s, o, q.device, qh.dim, qh.seq, kh.seq);
   if (qh.batch * qh.heads == 0)
@@ -280,17 +287,17 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
   // empty seqlen_q still zeroes dk and dv, and an empty seqlen_k dq.
   if (kh.seq > 0)
     detail::attention_backward_dkdv_kernel().launch(
-      detail::grid_at(s, (kh.seq + t.n - 1) / t.n, kh.batch * kh.heads), launch, dk, dv, q, k, v,
-      out, dout, lse, qh.s_batch, qh.s_seq, qh.s_head, kh.s_batch, kh.s_seq, kh.s_head,
-      vh.s_batch, vh.s_seq, vh.s_head, oh.s_batch, oh.s_seq, oh.s_head, qh.heads, group, qh.seq,
-      kh.seq, band.left, band.right, float(scale * M_LOG2E), flag, int(qh.dim), t.dchunk, t.m,
-      t.n);
+        detail::grid_at(s, (kh.seq + t.n - 1) / t.n, kh.batch * kh.heads), launch, dk, dv, q, k, v,
+        out, dout, lse, qh.s_batch, qh.s_seq, qh.s_head, kh.s_batch, kh.s_seq, kh.s_head,
+        vh.s_batch, vh.s_seq, vh.s_head, oh.s_batch, oh.s_seq, oh.s_head, qh.heads, group, qh.seq,
+        kh.seq, band.left, band.right, float(scale * M_LOG2E), flag, int(qh.dim), t.dchunk, t.m,
+        t.n);
   if (qh.seq > 0)
     detail::attention_backward_dq_kernel().launch(
-      detail::grid_at(s, (qh.seq + t.m - 1) / t.m, qh.batch * qh.heads), launch, dq, q, k, v, out,
-      dout, lse, qh.s_batch, qh.s_seq, qh.s_head, kh.s_batch, kh.s_seq, kh.s_head, vh.s_batch,
-      vh.s_seq, vh.s_head, oh.s_batch, oh.s_seq, oh.s_head, qh.heads, group, qh.seq, kh.seq,
-      band.left, band.right, float(scale * M_LOG2E), flag, int(qh.dim), t.dchunk, t.m, t.n);
+        detail::grid_at(s, (qh.seq + t.m - 1) / t.m, qh.batch * qh.heads), launch, dq, q, k, v, out,
+        dout, lse, qh.s_batch, qh.s_seq, qh.s_head, kh.s_batch, kh.s_seq, kh.s_head, vh.s_batch,
+        vh.s_seq, vh.s_head, oh.s_batch, oh.s_seq, oh.s_head, qh.heads, group, qh.seq, kh.seq,
+        band.left, band.right, float(scale * M_LOG2E), flag, int(qh.dim), t.dchunk, t.m, t.n);
 }
 
 } // namespace tessel::ops

@@ -163,9 +163,8 @@ const Kernel& attention_backward_dq_kernel() {
          tl::Int q_sb, tl::Int q_ss, tl::Int q_sh, tl::Int k_sb, tl::Int k_ss, tl::Int k_sh,
          tl::Int v_sb, tl::Int v_ss, tl::Int v_sh, tl::Int o_sb, tl::Int o_ss, tl::Int o_sh,
          tl::Int heads, tl::Int group, tl::Int seqlen_q, tl::Int seqlen_k, tl::Int window_left,
-         tl::Int window_right, tl::Float scale_log2, tl::Const<int> FLAGS,
-         tl::Const<int> HEAD_DIM, tl::Const<int> DCHUNK, tl::Const<int> BLOCK_M,
-         tl::Const<int> BLOCK_N) {
+         tl::Int window_right, tl::Float scale_log2, tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM,
+         tl::Const<int> DCHUNK, tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
         const bool band = FLAGS & kAttentionBand;
         auto bh = tl::program_id(1);
         auto b = i64(bh / heads), h = i64(bh % heads), kvh = i64((bh % heads) / group);
@@ -174,8 +173,8 @@ const Kernel& attention_backward_dq_kernel() {
         auto q_in = rows < seqlen_q;
         Head qh = head_of(q, b, h, q_sb, q_ss, q_sh), oh = head_of(out, b, h, o_sb, o_ss, o_sh);
         Chunks qc = load_chunks(qh, rows, q_in, HEAD_DIM, DCHUNK);
-        Chunks doc = load_chunks(head_of(dout, b, h, o_sb, o_ss, o_sh), rows, q_in, HEAD_DIM,
-                                 DCHUNK);
+        Chunks doc =
+            load_chunks(head_of(dout, b, h, o_sb, o_ss, o_sh), rows, q_in, HEAD_DIM, DCHUNK);
         auto d = row_dot(doc, load_chunks(oh, rows, q_in, HEAD_DIM, DCHUNK));
         auto lse2 = lse_log2_of(lse, i64(bh) * i64(seqlen_q), rows, q_in);
         Chunks dqc = zero_chunks(BLOCK_M, HEAD_DIM, DCHUNK);

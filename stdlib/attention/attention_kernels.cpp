@@ -105,14 +105,16 @@ const Kernel& attention_forward_kernel() {
         auto l_div = tl::where(l == 0.0, 1.0, l);
         Head oh = head_of(out, b, h, o_sb, o_ss, o_sh);
         for (int c = 0; c < chunks; ++c) {
-          auto o_ptrs = (oh.base + col(i64(rows) * oh.seq)) + row(c * DCHUNK + tl::arange(0, DCHUNK));
+          auto o_ptrs =
+              (oh.base + col(i64(rows) * oh.seq)) + row(c * DCHUNK + tl::arange(0, DCHUNK));
           tl::store(o_ptrs, acc[c] / col(l_div), col(q_in));
         }
         if (SAVE_LSE) {
           // Back from log2 units: lse = (m + log2 l) · ln 2; -inf where l = 0.
           auto m_use = tl::where(m == -kInf, 0.0, m);
           auto row_lse = (m_use + tl::log2(l)) * M_LN2;
-          tl::store(lse + i64(bh) * i64(seqlen_q) + rows, row_lse, q_in); // [batch, heads, seqlen_q]
+          tl::store(lse + i64(bh) * i64(seqlen_q) + rows, row_lse,
+                    q_in); // [batch, heads, seqlen_q]
         }
       });
   return k;

@@ -107,15 +107,16 @@ Reference reference(const Problem& p, AttentionLayout layout, const std::vector<
 
 // f16/bf16 inputs: the probabilities are rounded to the input type before the PV product (as on
 // tensor cores) and the output once more, so errors are relative to the output's scale.
-double tol_for(DType t) { return t == DType::f32 ? 2e-5 : t == DType::f16 ? 4e-3 : 3e-2; }
+double tol_for(DType t) {
+  return t == DType::f32 ? 2e-5 : t == DType::f16 ? 4e-3 : 3e-2;
+}
 
 std::string describe(const Problem& p, DType t, AttentionLayout layout, const Masks& m) {
   return fmt::format("{} {} b{} h{}/{} sq{} sk{} d{}{}{}{}{}", dtype_name(t),
                      layout == AttentionLayout::bshd ? "bshd" : "bhsd", p.batch, p.heads,
                      p.kv_heads, p.seqlen_q, p.seqlen_k, p.dim, m.causal ? " causal" : "",
-                     m.left >= 0 || m.right >= 0
-                         ? fmt::format(" window({},{})", m.left, m.right)
-                         : "",
+                     m.left >= 0 || m.right >= 0 ? fmt::format(" window({},{})", m.left, m.right)
+                                                 : "",
                      m.kv_lens.empty() ? "" : " kv_lens", m.key_mask.empty() ? "" : " key_mask");
 }
 
@@ -145,9 +146,13 @@ void check(const Problem& p, const Masks& m, const Run& run) {
   auto out = TestTensor::poisoned(run.dev, out_t, qs, run.pad);
   auto lse = TestTensor::poisoned(run.dev, DType::f32, {p.batch, p.heads, p.seqlen_q});
   std::optional<TestTensor> lens, mask;
-  AttentionOptions o{.causal = m.causal, .softmax_scale = float(m.scale), .window_left = m.left,
-                     .window_right = m.right, .layout = run.layout,
-                     .lse = run.save_lse ? lse.view() : TensorView{}, .block_m = run.block_m,
+  AttentionOptions o{.causal = m.causal,
+                     .softmax_scale = float(m.scale),
+                     .window_left = m.left,
+                     .window_right = m.right,
+                     .layout = run.layout,
+                     .lse = run.save_lse ? lse.view() : TensorView{},
+                     .block_m = run.block_m,
                      .block_n = run.block_n};
   if (!m.kv_lens.empty())
     o.kv_lens = lens.emplace(run.dev, DType::i32, std::vector<int64_t>{p.batch}, m.kv_lens).view();
@@ -175,15 +180,15 @@ void check(const Problem& p, const Masks& m, const Run& run) {
       continue;
     }
     // f32 scores; exp2/log2 in f32: a few ulps of the row's largest score.
-    ASSERT_NEAR(got_lse[i], want.lse[i], 2e-5 * (std::fabs(want.lse[i]) + 4)) << what << " lse "
-                                                                             << i;
+    ASSERT_NEAR(got_lse[i], want.lse[i], 2e-5 * (std::fabs(want.lse[i]) + 4))
+        << what << " lse " << i;
   }
 }
 
 const std::vector<Problem>& ragged_problems() {
-  static const std::vector<Problem> p = {
-      {1, 1, 1, 1, 1, 32},    {2, 2, 2, 17, 17, 64},  {1, 2, 1, 129, 129, 32},
-      {1, 2, 2, 17, 129, 128}, {1, 1, 1, 129, 17, 96}, {1, 2, 1, 33, 65, 256}};
+  static const std::vector<Problem> p = {{1, 1, 1, 1, 1, 32},     {2, 2, 2, 17, 17, 64},
+                                         {1, 2, 1, 129, 129, 32}, {1, 2, 2, 17, 129, 128},
+                                         {1, 1, 1, 129, 17, 96},  {1, 2, 1, 33, 65, 256}};
   return p;
 }
 
@@ -243,8 +248,8 @@ TEST(Attention, BhsdLayoutAndPaddedStrides) {
   for (AttentionLayout layout : {AttentionLayout::bshd, AttentionLayout::bhsd})
     for (int64_t pad : {0, 8}) {
       check({2, 4, 2, 17, 33, 64}, {.causal = true}, {.layout = layout, .pad = pad});
-      check({1, 2, 1, 20, 20, 96}, {.scale = 0.3}, {.dtype = DType::f16, .layout = layout,
-                                                    .pad = pad});
+      check({1, 2, 1, 20, 20, 96}, {.scale = 0.3},
+            {.dtype = DType::f16, .layout = layout, .pad = pad});
     }
 }
 
@@ -253,8 +258,8 @@ TEST(Attention, BhsdLayoutAndPaddedStrides) {
 TEST(Attention, WithoutLseAndOtherOutDtype) {
   check({2, 2, 1, 33, 33, 64}, {.causal = true}, {.save_lse = false});
   check({1, 2, 2, 17, 40, 32}, {}, {.dtype = DType::f16, .out_dtype = DType::f32});
-  check({1, 2, 2, 17, 40, 32}, {}, {.dtype = DType::f32, .save_lse = false,
-                                    .out_dtype = DType::bf16});
+  check({1, 2, 2, 17, 40, 32}, {},
+        {.dtype = DType::f32, .save_lse = false, .out_dtype = DType::bf16});
 }
 
 TEST(Attention, ZeroSizedIsANoOp) {
@@ -265,11 +270,11 @@ TEST(Attention, ZeroSizedIsANoOp) {
 
 TEST(Attention, SimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
-  check({1, 2, 1, 17, 33, 32}, {.causal = true}, {.dev = DeviceKind::sim, .block_m = 16,
-                                                 .block_n = 16});
+  check({1, 2, 1, 17, 33, 32}, {.causal = true},
+        {.dev = DeviceKind::sim, .block_m = 16, .block_n = 16});
   Masks masks{.left = 5, .right = 2, .kv_lens = {9, 20}};
-  check({2, 1, 1, 17, 20, 64}, masks, {.dev = DeviceKind::sim, .dtype = DType::bf16,
-                                       .layout = AttentionLayout::bhsd, .pad = 8});
+  check({2, 1, 1, 17, 20, 64}, masks,
+        {.dev = DeviceKind::sim, .dtype = DType::bf16, .layout = AttentionLayout::bhsd, .pad = 8});
 }
 
 // The tutorial kernel (samples/attention/) against the same reference, launched as its
@@ -285,10 +290,10 @@ void check_sample(DeviceKind dev, DType t, const Problem& p, bool causal, int bl
   const double scale_log2 = 1.0 / std::sqrt(double(p.dim)) * M_LOG2E;
   LaunchOptions launch;
   launch.num_warps = 4;
-  samples::attention().launch(
-      {(p.seqlen_q + block_m - 1) / block_m, p.batch * p.heads}, launch, out.view(),
-      q.view(), k.view(), v.view(), p.heads * p.dim, p.heads, p.seqlen_q, float(scale_log2),
-      int(causal), int(p.dim), block_m, block_n);
+  samples::attention().launch({(p.seqlen_q + block_m - 1) / block_m, p.batch * p.heads}, launch,
+                              out.view(), q.view(), k.view(), v.view(), p.heads * p.dim, p.heads,
+                              p.seqlen_q, float(scale_log2), int(causal), int(p.dim), block_m,
+                              block_n);
   Reference want = reference(p, AttentionLayout::bshd, q0, k0, v0, {.causal = causal});
   expect_close(out.values(), want.out, tol_for(t),
                "sample " + describe(p, t, AttentionLayout::bshd, {.causal = causal}), tol_for(t));
@@ -374,8 +379,12 @@ Grads run_backward(const Problem& p, const Masks& m, const Run& run, const std::
   TestTensor v(run.dev, t, ks, v0, run.pad), dout(run.dev, t, qs, do0, run.pad);
   auto out = TestTensor::poisoned(run.dev, t, qs, run.pad);
   auto lse = TestTensor::poisoned(run.dev, DType::f32, {p.batch, p.heads, p.seqlen_q});
-  AttentionOptions o{.causal = m.causal, .softmax_scale = float(m.scale), .window_left = m.left,
-                     .window_right = m.right, .layout = run.layout, .block_m = run.block_m,
+  AttentionOptions o{.causal = m.causal,
+                     .softmax_scale = float(m.scale),
+                     .window_left = m.left,
+                     .window_right = m.right,
+                     .layout = run.layout,
+                     .block_m = run.block_m,
                      .block_n = run.block_n};
   AttentionOptions fwd = o;
   fwd.lse = lse.view();
@@ -415,9 +424,8 @@ TEST(AttentionBackward, MatchesAnalyticGradientsCpu) {
     check_backward({1, 1, 1, 129, 17, 96}, {.causal = causal}, {});
   }
   check_backward({1, 4, 2, 40, 40, 32}, {.left = 5, .right = 3}, {.block_m = 16, .block_n = 16});
-  check_backward({1, 2, 1, 20, 24, 64}, {.causal = true}, {.dtype = DType::bf16,
-                                                          .layout = AttentionLayout::bhsd,
-                                                          .pad = 8});
+  check_backward({1, 2, 1, 20, 24, 64}, {.causal = true},
+                 {.dtype = DType::bf16, .layout = AttentionLayout::bhsd, .pad = 8});
   check_backward({1, 2, 2, 9, 9, 128}, {}, {.dtype = DType::f16});
 }
 
@@ -480,21 +488,30 @@ TEST(AttentionErrors, UnsupportedHeadDim) {
 
 TEST(AttentionErrors, KvShapeMismatch) {
   Inputs in;
-  expect_error([&] { ops::attention(in.t({2, 8, 4, 64}), in.t({2, 8, 4, 32}), in.t({2, 8, 4, 32}),
-                                    in.t({2, 8, 4, 64})); },
-               {"attention: k has batch 2, seqlen 8, heads 4, head_dim 32 but q has batch 2, "
-                "seqlen 8, heads 4, head_dim 64; expected the same batch and head_dim"});
-  expect_error([&] { ops::attention(in.t({2, 8, 4, 64}), in.t({2, 8, 4, 64}), in.t({2, 7, 4, 64}),
-                                    in.t({2, 8, 4, 64})); },
-               {"attention: v has batch 2, seqlen 7, heads 4, head_dim 64 but k has batch 2, "
-                "seqlen 8, heads 4, head_dim 64; expected the same shape"});
+  expect_error(
+      [&] {
+        ops::attention(in.t({2, 8, 4, 64}), in.t({2, 8, 4, 32}), in.t({2, 8, 4, 32}),
+                       in.t({2, 8, 4, 64}));
+      },
+      {"attention: k has batch 2, seqlen 8, heads 4, head_dim 32 but q has batch 2, "
+       "seqlen 8, heads 4, head_dim 64; expected the same batch and head_dim"});
+  expect_error(
+      [&] {
+        ops::attention(in.t({2, 8, 4, 64}), in.t({2, 8, 4, 64}), in.t({2, 7, 4, 64}),
+                       in.t({2, 8, 4, 64}));
+      },
+      {"attention: v has batch 2, seqlen 7, heads 4, head_dim 64 but k has batch 2, "
+       "seqlen 8, heads 4, head_dim 64; expected the same shape"});
 }
 
 TEST(AttentionErrors, OutShapeMismatch) {
   Inputs in;
-  expect_error([&] { ops::attention(in.t({2, 8, 4, 64}), in.t({2, 8, 4, 64}), in.t({2, 8, 4, 64}),
-                                    in.t({2, 8, 2, 64})); },
-               {"attention: out has shape [2, 8, 2, 64] but q has shape [2, 8, 4, 64]"});
+  expect_error(
+      [&] {
+        ops::attention(in.t({2, 8, 4, 64}), in.t({2, 8, 4, 64}), in.t({2, 8, 4, 64}),
+                       in.t({2, 8, 2, 64}));
+      },
+      {"attention: out has shape [2, 8, 2, 64] but q has shape [2, 8, 4, 64]"});
 }
 
 TEST(AttentionErrors, DtypeMismatch) {
@@ -507,26 +524,35 @@ TEST(AttentionErrors, DtypeMismatch) {
 
 TEST(AttentionErrors, KvHeadsDoNotDivideQHeads) {
   Inputs in;
-  expect_error([&] { ops::attention(in.t({2, 8, 4, 64}), in.t({2, 8, 3, 64}), in.t({2, 8, 3, 64}),
-                                    in.t({2, 8, 4, 64})); },
-               {"attention: q has 4 heads but k and v have 3; the kv heads must divide the q "
-                "heads (GQA; 1 for MQA)"});
+  expect_error(
+      [&] {
+        ops::attention(in.t({2, 8, 4, 64}), in.t({2, 8, 3, 64}), in.t({2, 8, 3, 64}),
+                       in.t({2, 8, 4, 64}));
+      },
+      {"attention: q has 4 heads but k and v have 3; the kv heads must divide the q "
+       "heads (GQA; 1 for MQA)"});
 }
 
 TEST(AttentionErrors, Rank) {
   Inputs in;
-  expect_error([&] { ops::attention(in.t({16, 4, 64}), in.t({2, 8, 4, 64}), in.t({2, 8, 4, 64}),
-                                    in.t({2, 8, 4, 64})); },
-               {"attention: q has shape [16, 4, 64]; expected rank 4 ([batch, seqlen, heads, "
-                "head_dim])"});
+  expect_error(
+      [&] {
+        ops::attention(in.t({16, 4, 64}), in.t({2, 8, 4, 64}), in.t({2, 8, 4, 64}),
+                       in.t({2, 8, 4, 64}));
+      },
+      {"attention: q has shape [16, 4, 64]; expected rank 4 ([batch, seqlen, heads, "
+       "head_dim])"});
 }
 
 TEST(AttentionErrors, NonContiguousHeadDim) {
   Inputs in;
   TensorView x = in.t({2, 8, 4, 32});
   x.strides[3] = 2;
-  expect_error([&] { ops::attention(in.t({2, 8, 4, 32}), x, x, in.t({2, 8, 4, 32})); },
-               {"attention: k's head_dim has stride 2; head_dim must be contiguous"});
+  expect_error(
+      [&] {
+        ops::attention(in.t({2, 8, 4, 32}), x, x, in.t({2, 8, 4, 32}));
+      },
+      {"attention: k's head_dim has stride 2; head_dim must be contiguous"});
 }
 
 TEST(AttentionErrors, CausalWithWindowRight) {
@@ -539,8 +565,11 @@ TEST(AttentionErrors, CausalWithWindowRight) {
 TEST(AttentionErrors, BadLse) {
   Inputs in;
   TensorView x = in.t({2, 8, 4, 32});
-  expect_error([&] { ops::attention(x, x, x, x, {.lse = in.t({2, 8, 4})}); },
-               {"attention: lse has shape [2, 8, 4]; expected [2, 4, 8] (batch, heads, seqlen_q)"});
+  expect_error(
+      [&] {
+        ops::attention(x, x, x, x, {.lse = in.t({2, 8, 4})});
+      },
+      {"attention: lse has shape [2, 8, 4]; expected [2, 4, 8] (batch, heads, seqlen_q)"});
 }
 
 TEST(AttentionErrors, BadKvLens) {
@@ -553,9 +582,12 @@ TEST(AttentionErrors, BadKvLens) {
 TEST(AttentionErrors, BadKeyPaddingMask) {
   Inputs in;
   TensorView x = in.t({2, 8, 4, 32});
-  expect_error([&] { ops::attention(x, x, x, x, {.key_padding_mask = in.t({2, 4})}); },
-               {"attention: key_padding_mask has shape [2, 4]; expected [2, 8] (batch, "
-                "seqlen_k)"});
+  expect_error(
+      [&] {
+        ops::attention(x, x, x, x, {.key_padding_mask = in.t({2, 4})});
+      },
+      {"attention: key_padding_mask has shape [2, 4]; expected [2, 8] (batch, "
+       "seqlen_k)"});
 }
 
 TEST(AttentionErrors, BadTile) {
@@ -592,8 +624,8 @@ TEST(AttentionPtx, NoSpills) {
       for (int64_t band : {0, 1}) {
         // FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N.
         int64_t flags = ops::detail::kAttentionSaveLse | (band ? ops::detail::kAttentionBand : 0);
-        auto module = trace_dsl(ops::detail::attention_forward_kernel(), {flags, dim, 32, dim > 64 ? 16 : 32, 16},
-                                DType::f16);
+        auto module = trace_dsl(ops::detail::attention_forward_kernel(),
+                                {flags, dim, 32, dim > 64 ? 16 : 32, 16}, DType::f16);
         expect_lean_ptx(*module, target, dim > 64 ? 2 : 4,
                         fmt::format("attention {} head_dim {} band {}", target, dim, band));
       }
@@ -603,10 +635,13 @@ TEST(AttentionBackwardErrors, UnsupportedMasks) {
   Inputs in;
   TensorView x = in.t({2, 8, 4, 32}), l = in.t({2, 4, 8});
   std::vector<int32_t> lens(2, 8);
-  expect_error([&] {
-    ops::attention_backward(x, x, x, x, x, l, x, x, x, {.kv_lens = TensorView(lens.data(), {2})});
-  }, {"attention_backward: kv_lens and key_padding_mask are not supported by attention_backward "
-      "yet"});
+  expect_error(
+      [&] {
+        ops::attention_backward(x, x, x, x, x, l, x, x, x,
+                                {.kv_lens = TensorView(lens.data(), {2})});
+      },
+      {"attention_backward: kv_lens and key_padding_mask are not supported by attention_backward "
+       "yet"});
 }
 
 TEST(AttentionBackwardErrors, GradientStrides) {
@@ -639,8 +674,8 @@ TEST(AttentionBackwardPtx, NoSpills) {
         }
         codegen::gpu::CompileOptions opts;
         opts.num_warps = 4;
-        auto out = codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target),
-                                         opts);
+        auto out =
+            codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
         EXPECT_TRUE(out.resources.parsed) << out.info_log;
         EXPECT_EQ(out.resources.spill_stores, 0) << what;
         EXPECT_EQ(out.resources.spill_loads, 0) << what;
@@ -650,4 +685,3 @@ TEST(AttentionBackwardPtx, NoSpills) {
 
 } // namespace
 } // namespace tessel::testing
-

@@ -64,9 +64,8 @@ struct AttentionOptions {
   int block_n = 0;
 };
 
-void attention(const TensorView& q, const TensorView& k, const TensorView& v,
-               const TensorView& out, const AttentionOptions& options = {},
-               Stream* stream = nullptr,
+void attention(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
+               const AttentionOptions& options = {}, Stream* stream = nullptr,
                std::source_location where = std::source_location::current());
 
 // The gradients of attention (FlashAttention-2's backward: the probabilities are rebuilt from
