@@ -463,6 +463,21 @@ TEST(AttentionBackward, FiniteDifferences) {
   expect_close(got.dv, numeric(v0), 1e-4, "dv by finite differences", 1e-5);
 }
 
+// No atomics: two runs give the same bits (GQA sums its group in a fixed order).
+TEST(AttentionBackward, Deterministic) {
+  Problem p{2, 4, 1, 65, 65, 64};
+  const size_t nq = size_t(p.batch * p.seqlen_q * p.heads * p.dim);
+  const size_t nk = size_t(p.batch * p.seqlen_k * p.dim);
+  auto q0 = random_values(nq, 51), k0 = random_values(nk, 52), v0 = random_values(nk, 53);
+  auto do0 = random_values(nq, 54);
+  const testing::Run run{.block_m = 16, .block_n = 16};
+  Grads a = run_backward(p, {.causal = true}, run, q0, k0, v0, do0);
+  Grads b = run_backward(p, {.causal = true}, run, q0, k0, v0, do0);
+  EXPECT_EQ(a.dq, b.dq);
+  EXPECT_EQ(a.dk, b.dk);
+  EXPECT_EQ(a.dv, b.dv);
+}
+
 TEST(AttentionBackward, SimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
   check_backward({1, 2, 1, 17, 20, 32}, {.causal = true},
