@@ -42,6 +42,12 @@ void register_samples() {
                                 int16(), one(), int16(), one(), P::constant(64), P::constant(64),
                                 P::constant(16), P::constant(8)}},
                      ""});
+    // f16 q, k, v, out at head_dim 64, not causal, 32 x 16 tiles (a GPU tile without spills).
+    P f16 = P::pointer(DType::f16, /*alignment=*/16);
+    register_kernel({"attention", "fused attention tutorial (samples/attention/)", &attention,
+                     Signature{{f16, f16, f16, f16, int16(), int16(), int16(), P::floating(),
+                                P::constant(0), P::constant(64), P::constant(32),
+                                P::constant(16)}}, ""});
   });
 }
 

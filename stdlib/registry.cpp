@@ -198,6 +198,17 @@ void register_matmul() {
       &matmul_reduce_kernel,
       with_unit_strides(signature(4, 12, 4, {cfg.block_m, cfg.block_n}), matmul_reduce_kernel(),
                         {"c_n", "e0_n", "e1_n"}));
+// out, lse, q, k, v, kv_lens, key_mask; 12 strides, mask_sb, heads, group, seqlen_q, seqlen_k,
+// window_left, window_right; scale_log2; FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N: f16 q, k, v
+// and out at head_dim 64, not causal, the lse saved, the GPU tile the op launches (32 x 16, 4 warps).
+void register_attention() {
+  Signature s = signature(7, 19, 1, {detail::kAttentionSaveLse, 64, 32, 32, 16});
+  for (size_t i : {0, 2, 3, 4})
+    s.params[i] = P::pointer(DType::f16, /*alignment=*/16);
+  s.params[5] = P::pointer(DType::i32, /*alignment=*/16);
+  s.params[6] = P::pointer(DType::i32, /*alignment=*/16);
+  add("ops.attention", "op attention: FlashAttention-2 forward, f16, head_dim 64, 32 x 16 tiles",
+      &detail::attention_forward_kernel, std::move(s));
 }
 
 } // namespace
@@ -215,6 +226,7 @@ void register_kernels() {
     register_dropout(); // before argmax: the tools' tests list argmax last
     register_reduce();
     register_matmul();
+    register_attention();
   });
 }
 

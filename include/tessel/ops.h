@@ -3,6 +3,7 @@
 
 #include "tessel/ops/activations.h"
 #include "tessel/ops/dropout.h"
+#include "tessel/ops/attention.h"
 #include "tessel/ops/elementwise.h"
 #include "tessel/ops/loss.h"
 #include "tessel/ops/matmul.h"

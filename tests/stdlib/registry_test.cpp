@@ -24,7 +24,7 @@ const std::vector<std::string> kOpKernels = {
     "gelu_backward", "swiglu", "swiglu_backward", "geglu", "geglu_backward", "mean_pool",
     "l2_normalize", "add", "mul", "cross_entropy", "cross_entropy_reduce",
     "cross_entropy_backward", "rotary_embedding", "dropout", "argmax", "ops.matmul",
-    "matmul_split_k_reduce"};
+    "matmul_split_k_reduce", "ops.attention"};
 
 // The warps the op launches its default specialization with (docs/stdlib.md).
 int op_num_warps(const std::string& name) {
@@ -35,7 +35,8 @@ TEST(OpsRegistry, EveryOpKernelIsRegistered) {
   ops::register_kernels();
   ops::register_kernels(); // a second call registers nothing twice
   // The samples may be registered too (by another test of this program): they are not ops.
-  const std::vector<std::string> samples = {"vector_add", "softmax", "layer_norm", "matmul"};
+  const std::vector<std::string> samples = {"vector_add", "softmax", "layer_norm", "matmul",
+                                             "attention"};
   std::vector<std::string> names;
   for (const RegisteredKernel& k : registered_kernels())
     if (std::find(samples.begin(), samples.end(), k.name) == samples.end())

@@ -29,6 +29,8 @@ const Autotuner& matmul_autotuner();
 // config it ran. Throws tessel::Error naming the shapes when they do not fit together.
 TuneChoice launch_matmul(const TensorView& a, const TensorView& b, const TensorView& c,
                          const LaunchOptions& options = {});
+// Tutorial fused attention (samples/attention/): out = softmax(q kᵀ · scale) v, [b, s, h, d].
+const Kernel& attention();
 
 // One demo run: what was computed and how close it came to the reference.
 struct DemoResult {

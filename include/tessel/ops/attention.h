@@ -1,0 +1,82 @@
+// Scaled dot-product attention, FlashAttention-2 style (docs/stdlib.md, "Attention").
+//
+//   tessel::ops::attention(q, k, v, out);                  // out = softmax(q kᵀ · scale) v
+//   tessel::ops::attention(q, k, v, out, {.causal = true, .lse = lse});
+//   tessel::ops::attention_backward(q, k, v, out, dout, lse, dq, dk, dv, {.causal = true});
+//
+// Semantics, per batch b, query head h and query position i:
+//   out[b, i, h, :] = sum_j p_ij v[b, j, h / group, :],   p_i = softmax_j(s_ij),
+//   s_ij = scale · <q[b, i, h, :], k[b, j, h / group, :]>  where key j is visible to query i,
+//   and -inf where it is not, with group = q heads / kv heads (GQA; 1 kv head is MQA).
+// Key j is visible to query i when all of these hold:
+//   - j < kv_len[b]                    (kv_lens given; else every key of seqlen_k),
+//   - key_padding_mask[b, j] != 0      (mask given),
+//   - i + d - window_left <= j <= i + d + window_right, with d = kv_len[b] - seqlen_q: the band
+//     is aligned to the bottom-right corner as in FlashAttention, so with seqlen_q == seqlen_k
+//     it is the ordinary diagonal and a query block at the end of a KV cache sees its past;
+//     causal is window_right = 0. A negative window bound is unbounded.
+// A query row that sees no key gets out = 0 and lse = -inf (never NaN).
+//
+// Tensors: q [batch, seqlen_q, heads, head_dim], k and v [batch, seqlen_k, kv_heads, head_dim],
+// out like q — or [batch, heads, seqlen, head_dim] for all four with layout = bhsd. Any strides
+// with a contiguous head_dim (so a transposed view or a packed qkv buffer needs no copy). q, k, v
+// share one dtype (f32, f16 or bf16); out is any of the three; the scores, the softmax and the
+// accumulation are f32. head_dim is 32, 64, 96, 128 or 256.
+//
+// The kernel: one program per (block of query rows, batch · head) keeps its Q tile resident and
+// streams K/V tiles through a for_range with an online softmax (running max and sum, exp2 with
+// log2(e) folded into the scale). Only key blocks that the band and kv_len can reach are visited.
+#pragma once
+
+#include "tessel/ops/common.h"
+
+#include <source_location>
+
+namespace tessel::ops {
+
+// How the four tensors' dimensions are ordered (strides are free either way).
+enum class AttentionLayout {
+  bshd, // [batch, seqlen, heads, head_dim] (FlashAttention, most inference engines)
+  bhsd, // [batch, heads, seqlen, head_dim] (PyTorch's scaled_dot_product_attention)
+};
+
+struct AttentionOptions {
+  bool causal = false;
+  // Multiplies q kᵀ; 0 means 1 / sqrt(head_dim).
+  float softmax_scale = 0;
+  // Sliding window: query i sees keys i + d - window_left ..= i + d + window_right (see above);
+  // -1 is unbounded on that side. causal = true is window_right = 0.
+  int64_t window_left = -1;
+  int64_t window_right = -1;
+  AttentionLayout layout = AttentionLayout::bshd;
+  // Optional (null data: absent). i32 [batch]: the number of valid keys of each batch entry
+  // (clamped to [0, seqlen_k]); keys past it are never read.
+  TensorView kv_lens = {};
+  // Optional (null data: absent). [batch, seqlen_k] of any integer or float dtype but f64,
+  // seqlen_k contiguous: 0 hides a key (padding), anything else keeps it.
+  TensorView key_padding_mask = {};
+  // Optional output (null data: not written). f32 [batch, heads, seqlen_q], contiguous:
+  // the natural log-sum-exp of each query row's scores, as the backward pass needs it.
+  TensorView lse = {};
+  // Query rows and keys per tile; 0 picks them from the shape and the device. Powers of two,
+  // 16 to 128. Tests set them small.
+  int block_m = 0;
+  int block_n = 0;
+};
+
+void attention(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
+               const AttentionOptions& options = {}, Stream* stream = nullptr,
+               std::source_location where = std::source_location::current());
+
+// The gradients of attention (FlashAttention-2's backward: the probabilities are rebuilt from
+// lse, dq in a separate pass over the key blocks, so no atomics and the same bits every run).
+// out and lse are the forward's (lse is required); dout like out, dq like q, dk like k, dv like v,
+// each with the same strides as the tensor it is like, any float dtype. The options must be the
+// forward's; kv_lens and key_padding_mask are not supported by the backward yet (an error).
+void attention_backward(const TensorView& q, const TensorView& k, const TensorView& v,
+                        const TensorView& out, const TensorView& dout, const TensorView& lse,
+                        const TensorView& dq, const TensorView& dk, const TensorView& dv,
+                        const AttentionOptions& options = {}, Stream* stream = nullptr,
+                        std::source_location where = std::source_location::current());
+
+} // namespace tessel::ops

@@ -1,0 +1,204 @@
+// The DSL kernels of attention_backward (attention.h): FlashAttention-2's backward (Dao, 2023),
+// recomputing the probabilities from the forward's saved log-sum-exp instead of storing them.
+//
+// With s = scale · q kᵀ, p = exp(s - lse) (the forward's softmax, rebuilt per tile) and
+// D_i = Σ_d dout_id · out_id (= Σ_j p_ij dp_ij), the gradients are
+//   dv = pᵀ dout,   dp = dout vᵀ,   ds = p ∘ (dp - D),   dk = scale · dsᵀ q,   dq = scale · ds k.
+// Two kernels, so that nothing is accumulated with atomics and every run gives the same bits:
+//   - dk/dv: one program per (key block, batch, kv head) keeps its K and V tiles and walks the
+//     query blocks of every q head of its group (GQA sums them here, in a fixed order);
+//   - dq: one program per (query block, batch, head) keeps q and dout and walks the key blocks,
+//     as the forward does.
+// D is recomputed from dout and out where it is needed (no scratch tensor: ops do not allocate).
+// A row whose lse is -inf saw no key; its p is 0 everywhere (lse is replaced by +inf).
+#include "stdlib/attention/tiles.h"
+#include "stdlib/common/kernels.h"
+
+#include "tessel/lang/control.h"
+#include "tessel/lang/ops.h"
+
+#include <vector>
+
+namespace tessel::ops::detail {
+
+namespace tl = tessel::lang;
+using namespace tiles;
+
+namespace {
+
+using Chunks = std::vector<tl::Tensor>;
+
+Chunks load_chunks(const Head& hd, const tl::Tensor& pos, const tl::Tensor& in, int head_dim,
+                   int chunk) {
+  Chunks c;
+  for (int c0 = 0; c0 < head_dim; c0 += chunk)
+    c.push_back(load_chunk(hd, pos, in, c0, chunk));
+  return c;
+}
+
+Chunks zero_chunks(int rows, int head_dim, int chunk) {
+  return Chunks(size_t(head_dim / chunk), tl::zeros({rows, chunk}, DType::f32));
+}
+
+// a bᵀ summed over head_dim chunks: [rows_a, rows_b] in f32.
+tl::Tensor dot_t(const Chunks& a, const Chunks& b, int rows_a, int rows_b) {
+  tl::Tensor s = tl::zeros({rows_a, rows_b}, DType::f32);
+  for (size_t c = 0; c < a.size(); ++c)
+    s = tl::dot(a[c], tl::trans(b[c]), s);
+  return s;
+}
+
+// D = Σ_d dout ∘ out per row.
+tl::Tensor row_dot(const Chunks& dout, const Chunks& out) {
+  tl::Tensor d = tl::sum(dout[0].to(DType::f32) * out[0].to(DType::f32), 1);
+  for (size_t c = 1; c < dout.size(); ++c)
+    d = d + tl::sum(dout[c].to(DType::f32) * out[c].to(DType::f32), 1);
+  return d;
+}
+
+// What both kernels rebuild for one (query block, key block) pair: p and ds, [BM, BN] in f32.
+struct Tile {
+  tl::Tensor p, ds;
+};
+
+struct Scores {
+  tl::Tensor rows, q_in, cols, k_in, diag;
+  const tl::Int *left, *right;
+  bool band;
+};
+
+Tile rebuild(const Scores& sc, const Chunks& q, const Chunks& k, const Chunks& v,
+             const Chunks& dout, const tl::Tensor& lse_log2, const tl::Tensor& d,
+             const tl::Float& scale_log2, int bm, int bn) {
+  auto s = dot_t(q, k, bm, bn) * scale_log2;
+  tl::Tensor visible = col(sc.q_in) & row(sc.k_in);
+  if (sc.band)
+    visible = visible & in_band(col(sc.rows), row(sc.cols), sc.diag, *sc.left, *sc.right);
+  auto p = tl::where(visible, tl::exp2(s - col(lse_log2)), 0.0);
+  auto dp = dot_t(dout, v, bm, bn);
+  return {p, p * (dp - col(d))};
+}
+
+// The row's lse in log2 units, +inf for a row that saw no key (so that its p is 0).
+tl::Tensor lse_log2_of(const tl::Ptr& lse, const tl::Tensor& row0, const tl::Tensor& rows,
+                       const tl::Tensor& q_in) {
+  auto v = tl::load(lse + row0 + rows, q_in, 0.0) * M_LOG2E;
+  return tl::where(v == -kInf, kInf, v);
+}
+
+void store_chunks(const Head& hd, const tl::Tensor& pos, const tl::Tensor& in, const Chunks& c,
+                  int chunk, const tl::Tensor& scale) {
+  for (size_t i = 0; i < c.size(); ++i) {
+    auto ptrs = (hd.base + col(i64(pos) * hd.seq)) + row(int(i) * chunk + tl::arange(0, chunk));
+    tl::store(ptrs, c[i] * scale, col(in));
+  }
+}
+
+} // namespace
+
+const Kernel& attention_backward_dkdv_kernel() {
+  static const Kernel k = tl::kernel(
+      "attention_backward_dkdv",
+      "dk, dv, q, k, v, out, dout, lse, q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, "
+      "o_sb, o_ss, o_sh, heads, group, seqlen_q, seqlen_k, window_left, window_right, "
+      "scale_log2, FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N",
+      [](tl::Ptr dk, tl::Ptr dv, tl::Ptr q, tl::Ptr k, tl::Ptr v, tl::Ptr out, tl::Ptr dout,
+         tl::Ptr lse, tl::Int q_sb, tl::Int q_ss, tl::Int q_sh, tl::Int k_sb, tl::Int k_ss,
+         tl::Int k_sh, tl::Int v_sb, tl::Int v_ss, tl::Int v_sh, tl::Int o_sb, tl::Int o_ss,
+         tl::Int o_sh, tl::Int heads, tl::Int group, tl::Int seqlen_q, tl::Int seqlen_k,
+         tl::Int window_left, tl::Int window_right, tl::Float scale_log2, tl::Const<int> FLAGS,
+         tl::Const<int> HEAD_DIM, tl::Const<int> DCHUNK, tl::Const<int> BLOCK_M,
+         tl::Const<int> BLOCK_N) {
+        const bool band = FLAGS & kAttentionBand;
+        auto kv_heads = heads / group;
+        auto b = i64(tl::program_id(1) / kv_heads), kvh = i64(tl::program_id(1) % kv_heads);
+        auto n0 = tl::program_id(0) * BLOCK_N;
+        auto cols = n0 + tl::arange(0, BLOCK_N), diag = seqlen_k - seqlen_q;
+        auto k_in = cols < seqlen_k;
+        Head kh = head_of(k, b, kvh, k_sb, k_ss, k_sh), vh = head_of(v, b, kvh, v_sb, v_ss, v_sh);
+        Chunks kc = load_chunks(kh, cols, k_in, HEAD_DIM, DCHUNK);
+        Chunks vc = load_chunks(vh, cols, k_in, HEAD_DIM, DCHUNK);
+        Chunks dkc = zero_chunks(BLOCK_N, HEAD_DIM, DCHUNK), dvc = dkc;
+        // The query rows whose band reaches this key block (all of them without a band).
+        tl::Tensor lo = tl::scalar(0, DType::i32), hi = seqlen_q;
+        if (band) {
+          lo = tl::maximum(n0 - diag - window_right, 0.0) / BLOCK_M * BLOCK_M;
+          hi = tl::minimum(n0 + BLOCK_N - diag + window_left, seqlen_q);
+        }
+        tl::for_range(0, group, 1, [&](tl::Int g) {
+          auto h = kvh * i64(group) + i64(g);
+          Head qh = head_of(q, b, h, q_sb, q_ss, q_sh), oh = head_of(out, b, h, o_sb, o_ss, o_sh);
+          Head doh = head_of(dout, b, h, o_sb, o_ss, o_sh);
+          auto row0 = (b * i64(heads) + h) * i64(seqlen_q);
+          tl::for_range(lo, hi, BLOCK_M, [&](tl::Int m0) {
+            auto rows = m0 + tl::arange(0, BLOCK_M);
+            Scores sc{rows, rows < seqlen_q, cols, k_in, diag, &window_left, &window_right, band};
+            Chunks qc = load_chunks(qh, sc.rows, sc.q_in, HEAD_DIM, DCHUNK);
+            Chunks doc = load_chunks(doh, sc.rows, sc.q_in, HEAD_DIM, DCHUNK);
+            auto d = row_dot(doc, load_chunks(oh, sc.rows, sc.q_in, HEAD_DIM, DCHUNK));
+            auto lse2 = lse_log2_of(lse, row0, sc.rows, sc.q_in);
+            Tile t = rebuild(sc, qc, kc, vc, doc, lse2, d, scale_log2, BLOCK_M, BLOCK_N);
+            auto pt = tl::trans(t.p).to(qc[0].dtype()), dst = tl::trans(t.ds).to(qc[0].dtype());
+            for (size_t c = 0; c < dkc.size(); ++c) {
+              dvc[c] = tl::dot(pt, doc[c], dvc[c]);
+              dkc[c] = tl::dot(dst, qc[c], dkc[c]);
+            }
+          });
+        });
+        store_chunks(head_of(dk, b, kvh, k_sb, k_ss, k_sh), cols, k_in, dkc, DCHUNK,
+                     scale_log2 * M_LN2);
+        store_chunks(head_of(dv, b, kvh, v_sb, v_ss, v_sh), cols, k_in, dvc, DCHUNK,
+                     tl::scalar(1.0, DType::f32));
+      });
+  return k;
+}
+
+const Kernel& attention_backward_dq_kernel() {
+  static const Kernel k = tl::kernel(
+      "attention_backward_dq",
+      "dq, q, k, v, out, dout, lse, q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, "
+      "o_ss, o_sh, heads, group, seqlen_q, seqlen_k, window_left, window_right, scale_log2, "
+      "FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N",
+      [](tl::Ptr dq, tl::Ptr q, tl::Ptr k, tl::Ptr v, tl::Ptr out, tl::Ptr dout, tl::Ptr lse,
+         tl::Int q_sb, tl::Int q_ss, tl::Int q_sh, tl::Int k_sb, tl::Int k_ss, tl::Int k_sh,
+         tl::Int v_sb, tl::Int v_ss, tl::Int v_sh, tl::Int o_sb, tl::Int o_ss, tl::Int o_sh,
+         tl::Int heads, tl::Int group, tl::Int seqlen_q, tl::Int seqlen_k, tl::Int window_left,
+         tl::Int window_right, tl::Float scale_log2, tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM,
+         tl::Const<int> DCHUNK, tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
+        const bool band = FLAGS & kAttentionBand;
+        auto bh = tl::program_id(1);
+        auto b = i64(bh / heads), h = i64(bh % heads), kvh = i64((bh % heads) / group);
+        auto m0 = tl::program_id(0) * BLOCK_M;
+        auto rows = m0 + tl::arange(0, BLOCK_M), diag = seqlen_k - seqlen_q;
+        auto q_in = rows < seqlen_q;
+        Head qh = head_of(q, b, h, q_sb, q_ss, q_sh), oh = head_of(out, b, h, o_sb, o_ss, o_sh);
+        Chunks qc = load_chunks(qh, rows, q_in, HEAD_DIM, DCHUNK);
+        Chunks doc =
+            load_chunks(head_of(dout, b, h, o_sb, o_ss, o_sh), rows, q_in, HEAD_DIM, DCHUNK);
+        auto d = row_dot(doc, load_chunks(oh, rows, q_in, HEAD_DIM, DCHUNK));
+        auto lse2 = lse_log2_of(lse, i64(bh) * i64(seqlen_q), rows, q_in);
+        Chunks dqc = zero_chunks(BLOCK_M, HEAD_DIM, DCHUNK);
+        tl::Tensor lo = tl::scalar(0, DType::i32), hi = seqlen_k;
+        if (band) {
+          auto last = tl::minimum(m0 + BLOCK_M, seqlen_q) - 1;
+          lo = tl::maximum(m0 + diag - window_left, 0.0) / BLOCK_N * BLOCK_N;
+          hi = tl::minimum(last + diag + window_right + 1, seqlen_k);
+        }
+        Head kh = head_of(k, b, kvh, k_sb, k_ss, k_sh), vh = head_of(v, b, kvh, v_sb, v_ss, v_sh);
+        tl::for_range(lo, hi, BLOCK_N, [&](tl::Int n0) {
+          auto cols = n0 + tl::arange(0, BLOCK_N);
+          Scores sc{rows, q_in, cols, cols < seqlen_k, diag, &window_left, &window_right, band};
+          Chunks kc = load_chunks(kh, cols, sc.k_in, HEAD_DIM, DCHUNK);
+          Chunks vc = load_chunks(vh, cols, sc.k_in, HEAD_DIM, DCHUNK);
+          Tile t = rebuild(sc, qc, kc, vc, doc, lse2, d, scale_log2, BLOCK_M, BLOCK_N);
+          auto ds = t.ds.to(qc[0].dtype());
+          for (size_t c = 0; c < dqc.size(); ++c)
+            dqc[c] = tl::dot(ds, kc[c], dqc[c]);
+        });
+        store_chunks(head_of(dq, b, h, q_sb, q_ss, q_sh), rows, q_in, dqc, DCHUNK,
+                     scale_log2 * M_LN2);
+      });
+  return k;
+}
+
+} // namespace tessel::ops::detail

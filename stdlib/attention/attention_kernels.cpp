@@ -1,0 +1,123 @@
+// The DSL kernel of attention (attention.h): FlashAttention-2's forward (Dao, 2023).
+//
+// One program owns BLOCK_M query rows of one (batch, head). Its Q tile stays in registers; K and V
+// tiles of BLOCK_N keys stream through a for_range. For each key tile the scores s = q kᵀ are
+// scaled by scale · log2(e), so that exp(x) = exp2(x · log2(e)) costs one multiply per score and
+// the softmax runs on exp2; a running row maximum m and a running row sum l of exp2(s - m) are
+// kept, and when m grows the sum and the output accumulator are rescaled by exp2(m_old - m_new)
+// (the online softmax of Milakov and Gimelshein). The division by l happens once, at the end.
+//
+// Invisible keys (past kv_len, outside the band, padded) are -inf scores. A row that has seen only
+// -inf keeps m = -inf; the exponent then uses 0 in its place, so that exp2(-inf - -inf) never
+// makes a NaN, and its l stays 0: the epilogue writes 0 and lse = -inf for it.
+//
+// The loop visits only key tiles the band can reach: [lo, hi) from the first row's left edge
+// (rounded down to a tile) to the last row's right edge, clamped to kv_len. Tiles are split along
+// head_dim into DCHUNK-wide column chunks (stdlib/attention/tiles.h, load_chunk): the Q tile and
+// the accumulator are vectors of chunks, and each score tile is a sum of one dot per chunk.
+#include "stdlib/attention/tiles.h"
+#include "stdlib/common/kernels.h"
+
+#include "tessel/lang/control.h"
+#include "tessel/lang/ops.h"
+
+#include <cmath>
+#include <vector>
+
+namespace tessel::ops::detail {
+
+namespace tl = tessel::lang;
+
+using namespace tiles;
+
+const Kernel& attention_forward_kernel() {
+  static const Kernel k = tl::kernel(
+      "attention_forward",
+      "out, lse, q, k, v, kv_lens, key_mask, "
+      "q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, o_ss, o_sh, mask_sb, heads, "
+      "group, seqlen_q, seqlen_k, window_left, window_right, scale_log2, FLAGS, HEAD_DIM, "
+      "DCHUNK, BLOCK_M, BLOCK_N",
+      [](tl::Ptr out, tl::Ptr lse, tl::Ptr q, tl::Ptr k, tl::Ptr v, tl::Ptr kv_lens,
+         tl::Ptr key_mask, tl::Int q_sb, tl::Int q_ss, tl::Int q_sh, tl::Int k_sb, tl::Int k_ss,
+         tl::Int k_sh, tl::Int v_sb, tl::Int v_ss, tl::Int v_sh, tl::Int o_sb, tl::Int o_ss,
+         tl::Int o_sh, tl::Int mask_sb, tl::Int heads, tl::Int group, tl::Int seqlen_q,
+         tl::Int seqlen_k, tl::Int window_left, tl::Int window_right, tl::Float scale_log2,
+         tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM, tl::Const<int> DCHUNK,
+         tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
+        const bool BAND = FLAGS & kAttentionBand, KV_LENS = FLAGS & kAttentionKvLens;
+        const bool KEY_MASK = FLAGS & kAttentionKeyMask, SAVE_LSE = FLAGS & kAttentionSaveLse;
+        const int chunks = HEAD_DIM / DCHUNK;
+        auto bh = tl::program_id(1);
+        auto b = i64(bh / heads), h = i64(bh % heads), kvh = i64((bh % heads) / group);
+        auto m0 = tl::program_id(0) * BLOCK_M;
+        auto rows = m0 + tl::arange(0, BLOCK_M);
+        auto q_in = rows < seqlen_q;
+
+        tl::Tensor kv_len = seqlen_k;
+        if (KV_LENS)
+          kv_len = tl::minimum(tl::maximum(tl::load(kv_lens + b).to(DType::i32), 0.0), seqlen_k);
+        // The band's diagonal: the last query row meets the last valid key.
+        auto diag = kv_len - seqlen_q;
+        tl::Tensor lo = tl::scalar(0, DType::i32), hi = kv_len;
+        if (BAND) {
+          auto last = tl::minimum(m0 + BLOCK_M, seqlen_q) - 1;
+          lo = tl::maximum(m0 + diag - window_left, 0.0) / BLOCK_N * BLOCK_N;
+          hi = tl::minimum(last + diag + window_right + 1, kv_len);
+        }
+
+        Head qh = head_of(q, b, h, q_sb, q_ss, q_sh);
+        Head kh = head_of(k, b, kvh, k_sb, k_ss, k_sh);
+        Head vh = head_of(v, b, kvh, v_sb, v_ss, v_sh);
+        std::vector<tl::Tensor> qt, acc;
+        for (int c = 0; c < chunks; ++c) {
+          qt.push_back(load_chunk(qh, rows, q_in, c * DCHUNK, DCHUNK));
+          acc.push_back(tl::zeros({BLOCK_M, DCHUNK}, DType::f32));
+        }
+
+        tl::Tensor m = tl::full({BLOCK_M}, -kInf, DType::f32);
+        tl::Tensor l = tl::zeros({BLOCK_M}, DType::f32);
+        auto key = tl::arange(0, BLOCK_N);
+        tl::for_range(lo, hi, BLOCK_N, [&](tl::Int n0) {
+          auto cols = n0 + key;
+          auto k_in = cols < hi;
+          tl::Tensor s = tl::zeros({BLOCK_M, BLOCK_N}, DType::f32);
+          for (int c = 0; c < chunks; ++c)
+            s = tl::dot(qt[c], tl::trans(load_chunk(kh, cols, k_in, c * DCHUNK, DCHUNK)), s);
+          s = s * scale_log2;
+          tl::Tensor visible = row(k_in);
+          if (BAND)
+            visible = visible & in_band(col(rows), row(cols), diag, window_left, window_right);
+          if (KEY_MASK)
+            visible = visible & row(tl::load(key_mask + b * i64(mask_sb) + cols, k_in, 0.0) != 0);
+          s = tl::where(visible, s, -kInf);
+          auto m_new = tl::maximum(m, tl::max(s, 1));
+          auto m_use = tl::where(m_new == -kInf, 0.0, m_new);
+          auto p = tl::exp2(s - col(m_use));
+          auto alpha = tl::exp2(m - m_use);
+          l = l * alpha + tl::sum(p, 1);
+          for (int c = 0; c < chunks; ++c) {
+            auto vt = load_chunk(vh, cols, k_in, c * DCHUNK, DCHUNK);
+            acc[c] = tl::dot(p.to(vt.dtype()), vt, acc[c] * col(alpha));
+          }
+          m = m_new;
+        });
+
+        auto l_div = tl::where(l == 0.0, 1.0, l);
+        Head oh = head_of(out, b, h, o_sb, o_ss, o_sh);
+        for (int c = 0; c < chunks; ++c) {
+          auto o_ptrs =
+              (oh.base + col(i64(rows) * oh.seq)) + row(c * DCHUNK + tl::arange(0, DCHUNK));
+          tl::store(o_ptrs, acc[c] / col(l_div), col(q_in));
+        }
+        if (SAVE_LSE) {
+          // Back from log2 units: lse = (m + log2 l) · ln 2; -inf where l = 0.
+          auto m_use = tl::where(m == -kInf, 0.0, m);
+          auto row_lse = (m_use + tl::log2(l)) * M_LN2;
+          tl::store(lse + i64(bh) * i64(seqlen_q) + rows, row_lse,
+                    q_in); // [batch, heads, seqlen_q]
+        }
+      });
+  return k;
+}
+
+} // namespace tessel::ops::detail
