@@ -79,6 +79,24 @@ TEST(AtomicPtx, OrderingsReachThePtx) {
   }
 }
 
+// atomic_add(x + offs, 1.0, sem = relaxed, scope = SCOPE), old values used.
+const Kernel& scoped() {
+  static const Kernel k = tl::kernel("ptx_atomic_scoped", [](tl::Ptr out, tl::Ptr x, tl::Const<int> SCOPE) {
+    auto offs = tl::arange(0, 256);
+    tl::store(out + offs, tl::atomic_add(x + offs, 1.0, tl::MemSem::relaxed, tl::MemScope(int(SCOPE))));
+  });
+  return k;
+}
+
+TEST(AtomicPtx, ScopesReachThePtx) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const char* names[] = {"cta", "gpu", "sys"};
+  for (int scope = 0; scope < 3; ++scope) {
+    CompiledKernel k = build(scoped(), {scope}, "sm_90a", DType::f32);
+    EXPECT_TRUE(has(k.ptx, std::string("atom.relaxed.") + names[scope] + ".global.add.f32")) << k.ptx;
+  }
+}
+
 TEST(AtomicPtx, FloatMaxMinAreTwoIntegerAtomicsOnTheBits) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (const char* target : {"sm_80", "sm_90a"}) {
