@@ -22,6 +22,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace {
@@ -118,9 +119,9 @@ template <class T> T apply(Op op, T old, T v, T cmp) {
 }
 
 // old = atomic_OP(x + offs, v, mask) (cas: atomic_cas(x + offs, c, v)); out = old.
-const tessel::Kernel& rmw_kernel() {
-  static const tessel::Kernel k = tl::kernel(
-      "atomic_rmw", "out, x, v, c, n, OP, MASKED, BLOCK",
+tessel::Kernel make_rmw_kernel(const char* name) {
+  return tl::kernel(
+      name, "out, x, v, c, n, OP, MASKED, BLOCK",
       [](tl::Ptr out, tl::Ptr x, tl::Ptr v, tl::Ptr c, tl::Int n, tl::Const<int> OP, tl::Const<bool> MASKED,
          tl::Const<int> BLOCK) {
         auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
@@ -148,6 +149,10 @@ const tessel::Kernel& rmw_kernel() {
         }
         tl::store(out + offs, old, mask);
       });
+}
+
+const tessel::Kernel& rmw_kernel() {
+  static const tessel::Kernel k = make_rmw_kernel("atomic_rmw");
   return k;
 }
 
@@ -245,7 +250,7 @@ TEST_F(Atomics, FloatMaxMinRulesByHand) {
 
 // f16 and bf16 add: the packed-register targets' 16-bit forms (GPU: atom .add.noftz.f16, bf16
 // through a cas loop before sm_90), masked, with the old values.
-template <class H> void check_half_add(DeviceKind where) {
+template <class H> void check_half_add(DeviceKind where, const tessel::Kernel& kernel = rmw_kernel()) {
   const int64_t n = 1000, total = n + 24, block = 128;
   std::vector<float> xf = random_values<float>(total, 3, false), vf = random_values<float>(total, 4, false);
   std::vector<H> x0, v0;
@@ -254,8 +259,8 @@ template <class H> void check_half_add(DeviceKind where) {
     v0.push_back(H(vf[i]));
   }
   Buffer<H> x(where, x0), v(where, v0), c(where, x0), out(where, std::vector<H>(total, H(-99.0f)));
-  rmw_kernel().launch({(n + block - 1) / block}, on(where), out.view(), x.view(), v.view(), c.view(), n,
-                      int(Add), true, int(block));
+  kernel.launch({(n + block - 1) / block}, on(where), out.view(), x.view(), v.view(), c.view(), n, int(Add),
+                true, int(block));
   std::vector<H> got_x = x.read(), got_old = out.read();
   for (int64_t i = 0; i < total; ++i) {
     const float want = i < n ? float(x0[i]) + float(v0[i]) : float(x0[i]); // exact: eighths
@@ -264,15 +269,17 @@ template <class H> void check_half_add(DeviceKind where) {
   }
 }
 
-// The simulator runs sm_80 (bf16 by the cas loop) and sm_90a (native bf16 add) code.
+// The simulator runs sm_80 (bf16 by the cas loop) and sm_90a (native bf16 add) code: a kernel
+// object of its own for each target, since a kernel keeps what it compiled for a signature.
 TEST_F(Atomics, AddOnF16AndBF16) {
   check_half_add<tessel::half>(DeviceKind::cpu);
   check_half_add<tessel::bfloat16>(DeviceKind::cpu);
   for (const char* target : {"sm_80", "sm_90a"}) {
     SCOPED_TRACE(target);
     setenv("TESSEL_SIM_TARGET", target, /*overwrite=*/1);
-    check_half_add<tessel::half>(DeviceKind::sim);
-    check_half_add<tessel::bfloat16>(DeviceKind::sim);
+    const tessel::Kernel k = make_rmw_kernel((std::string("atomic_rmw_") + target).c_str());
+    check_half_add<tessel::half>(DeviceKind::sim, k);
+    check_half_add<tessel::bfloat16>(DeviceKind::sim, k);
   }
   unsetenv("TESSEL_SIM_TARGET");
 }
