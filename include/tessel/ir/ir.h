@@ -29,7 +29,8 @@
 //    elements whose mask is false touch nothing and yield 0. Elements of one op that share an
 //    address are all applied, in an unspecified order. Float max/min order values as IEEE
 //    totalOrder on the sign and magnitude: -0.0 < +0.0, and a NaN counts as above +inf (sign
-//    clear) or below -inf (sign set), so a NaN written is kept (unlike `max`). `atomic_cas ptr,
+//    clear) or below -inf (sign set): max keeps a NaN with its sign clear, min one with it set,
+//    whether in memory or written (`max`/`min` drop NaNs instead). `atomic_cas ptr,
 //    cmp, val` writes val where the memory's bits equal cmp's and yields the old value. `sem` and
 //    `scope` (atomic.h) order the op with the program's other memory accesses.
 //  * `reduce_* {axis}` removes `axis` from the shape. The order of combination is unspecified
