@@ -28,8 +28,9 @@ ir::Value* atomic_pointer(const Tensor& ptr, Opcode op, const SourceLoc& loc) {
   const ir::Type* pointee = p->type()->element()->pointee();
   if (pointee->is_pointer() || !ir::atomic_accepts(op, pointee->scalar_kind()))
     fail(loc, name,
-         std::string("applies to ") + ir::atomic_accepted_types(op) + " elements, but the pointer's elements are " +
-             dtype_name(detail::to_dtype(pointee)) + "; pass a pointer to one of those types");
+         std::string("applies to ") + ir::atomic_accepted_types(op) +
+             " elements, but the pointer's elements are " + dtype_name(detail::to_dtype(pointee)) +
+             "; pass a pointer to one of those types");
   return p;
 }
 
@@ -39,7 +40,8 @@ ir::Value* atomic_value(const AtomicValue& v, DType elem, Opcode op, const Sourc
   if (v.tensor) {
     ir::Value* t = v.tensor->value(loc);
     if (t->type()->is_pointer_like())
-      fail(loc, name, "the value must be a number or a tile of numbers, got " + type_str(t->type()));
+      fail(loc, name,
+           "the value must be a number or a tile of numbers, got " + type_str(t->type()));
     return detail::convert(t, elem, loc);
   }
   if (!dtype_is_float(elem) && !integer_fits(v.number, elem))
@@ -50,7 +52,8 @@ ir::Value* atomic_value(const AtomicValue& v, DType elem, Opcode op, const Sourc
 }
 
 std::vector<ir::Attr> sem_scope(MemSem sem, MemScope scope) {
-  return {ir::Attr::of_int(static_cast<int64_t>(sem)), ir::Attr::of_int(static_cast<int64_t>(scope))};
+  return {ir::Attr::of_int(static_cast<int64_t>(sem)),
+          ir::Attr::of_int(static_cast<int64_t>(scope))};
 }
 
 Tensor build_atomic(Opcode op, ir::Value* ptr, std::vector<ir::Value*> values, ir::Value* mask,
@@ -88,12 +91,12 @@ Tensor rmw(Opcode op, const Tensor& ptr, const AtomicValue& val, const Tensor* m
 } // namespace
 
 #define TESSEL_ATOMIC_RMW(NAME, OPCODE)                                                            \
-  Tensor NAME(const Tensor& ptr, AtomicValue val, MemSem sem, MemScope scope, Loc l) {          \
-    return rmw(Opcode::OPCODE, ptr, val, nullptr, sem, scope, l);                                \
-  }                                                                                              \
-  Tensor NAME(const Tensor& ptr, AtomicValue val, const Tensor& mask, MemSem sem, MemScope scope, \
-              Loc l) {                                                                           \
-    return rmw(Opcode::OPCODE, ptr, val, &mask, sem, scope, l);                                  \
+  Tensor NAME(const Tensor& ptr, AtomicValue val, MemSem sem, MemScope scope, Loc l) {             \
+    return rmw(Opcode::OPCODE, ptr, val, nullptr, sem, scope, l);                                  \
+  }                                                                                                \
+  Tensor NAME(const Tensor& ptr, AtomicValue val, const Tensor& mask, MemSem sem, MemScope scope,  \
+              Loc l) {                                                                             \
+    return rmw(Opcode::OPCODE, ptr, val, &mask, sem, scope, l);                                    \
   }
 TESSEL_ATOMIC_RMW(atomic_add, AtomicAdd)
 TESSEL_ATOMIC_RMW(atomic_max, AtomicMax)
@@ -104,12 +107,14 @@ TESSEL_ATOMIC_RMW(atomic_xor, AtomicXor)
 TESSEL_ATOMIC_RMW(atomic_xchg, AtomicXchg)
 #undef TESSEL_ATOMIC_RMW
 
-Tensor atomic_cas(const Tensor& ptr, AtomicValue cmp, AtomicValue val, MemSem sem, MemScope scope, Loc l) {
+Tensor atomic_cas(const Tensor& ptr, AtomicValue cmp, AtomicValue val, MemSem sem, MemScope scope,
+                  Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   ir::Value* p = atomic_pointer(ptr, Opcode::AtomicCas, loc);
   DType elem = detail::to_dtype(p->type()->element()->pointee());
   return build_atomic(Opcode::AtomicCas, p,
-                      {atomic_value(cmp, elem, Opcode::AtomicCas, loc), atomic_value(val, elem, Opcode::AtomicCas, loc)},
+                      {atomic_value(cmp, elem, Opcode::AtomicCas, loc),
+                       atomic_value(val, elem, Opcode::AtomicCas, loc)},
                       nullptr, sem, scope, loc);
 }
 

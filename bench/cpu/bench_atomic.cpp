@@ -32,11 +32,13 @@ template <class F> double median_ms(int reps, F&& f) {
 }
 
 const tessel::Kernel& histogram() {
-  static const tessel::Kernel k = tl::kernel(
-      "bench_atomic_histogram", [](tl::Ptr bins, tl::Ptr idx, tl::Int n, tl::Const<bool> RELAXED, tl::Const<int> BLOCK) {
+  static const tessel::Kernel k =
+      tl::kernel("bench_atomic_histogram", [](tl::Ptr bins, tl::Ptr idx, tl::Int n,
+                                              tl::Const<bool> RELAXED, tl::Const<int> BLOCK) {
         auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
         auto mask = offs < n;
-        tl::atomic_add(bins + tl::load(idx + offs, mask), 1, mask, RELAXED ? tl::MemSem::relaxed : tl::MemSem::acq_rel);
+        tl::atomic_add(bins + tl::load(idx + offs, mask), 1, mask,
+                       RELAXED ? tl::MemSem::relaxed : tl::MemSem::acq_rel);
       });
   return k;
 }
@@ -53,9 +55,11 @@ int main() {
       idx[i] = bins == n ? int32_t(i) : int32_t(rng() % bins);
     for (bool relaxed : {true, false}) {
       std::vector<int32_t> hist(bins, 0);
-      histogram().launch({n / block}, {}, hist.data(), idx.data(), int32_t(n), relaxed, int(block)); // compile
+      histogram().launch({n / block}, {}, hist.data(), idx.data(), int32_t(n), relaxed,
+                         int(block)); // compile
       double ms = median_ms(5, [&] {
-        histogram().launch({n / block}, {}, hist.data(), idx.data(), int32_t(n), relaxed, int(block));
+        histogram().launch({n / block}, {}, hist.data(), idx.data(), int32_t(n), relaxed,
+                           int(block));
       });
       std::printf("%-28s %-8s %12.1f\n", (std::to_string(bins) + " bins, tessel").c_str(),
                   relaxed ? "relaxed" : "acq_rel", double(n) / ms / 1e3);
@@ -65,8 +69,8 @@ int main() {
       for (int64_t i = 0; i < n; ++i)
         plain[idx[i]].fetch_add(1, std::memory_order_relaxed);
     });
-    std::printf("%-28s %-8s %12.1f\n", (std::to_string(bins) + " bins, C++ 1 thread").c_str(), "relaxed",
-                double(n) / ms / 1e3);
+    std::printf("%-28s %-8s %12.1f\n", (std::to_string(bins) + " bins, C++ 1 thread").c_str(),
+                "relaxed", double(n) / ms / 1e3);
   }
   return 0;
 }

@@ -15,10 +15,14 @@ namespace {
 
 llvm::AtomicOrdering ordering(ir::MemSem s) {
   switch (s) {
-  case ir::MemSem::relaxed: return llvm::AtomicOrdering::Monotonic;
-  case ir::MemSem::acquire: return llvm::AtomicOrdering::Acquire;
-  case ir::MemSem::release: return llvm::AtomicOrdering::Release;
-  case ir::MemSem::acq_rel: return llvm::AtomicOrdering::AcquireRelease;
+  case ir::MemSem::relaxed:
+    return llvm::AtomicOrdering::Monotonic;
+  case ir::MemSem::acquire:
+    return llvm::AtomicOrdering::Acquire;
+  case ir::MemSem::release:
+    return llvm::AtomicOrdering::Release;
+  case ir::MemSem::acq_rel:
+    return llvm::AtomicOrdering::AcquireRelease;
   }
   TESSEL_UNREACHABLE("bad MemSem");
 }
@@ -26,21 +30,31 @@ llvm::AtomicOrdering ordering(ir::MemSem s) {
 // cmpxchg's failure ordering may not release (a failed cas writes nothing).
 llvm::AtomicOrdering failure_ordering(ir::MemSem s) {
   return s == ir::MemSem::acquire || s == ir::MemSem::acq_rel ? llvm::AtomicOrdering::Acquire
-                                                               : llvm::AtomicOrdering::Monotonic;
+                                                              : llvm::AtomicOrdering::Monotonic;
 }
 
-bool is_float(const ir::Type* elem) { return ir::scalar_kind_is_float(elem->scalar_kind()); }
+bool is_float(const ir::Type* elem) {
+  return ir::scalar_kind_is_float(elem->scalar_kind());
+}
 
 llvm::AtomicRMWInst::BinOp integer_op(ir::Opcode op) {
   switch (op) {
-  case ir::Opcode::AtomicAdd: return llvm::AtomicRMWInst::Add;
-  case ir::Opcode::AtomicMax: return llvm::AtomicRMWInst::Max;
-  case ir::Opcode::AtomicMin: return llvm::AtomicRMWInst::Min;
-  case ir::Opcode::AtomicAnd: return llvm::AtomicRMWInst::And;
-  case ir::Opcode::AtomicOr: return llvm::AtomicRMWInst::Or;
-  case ir::Opcode::AtomicXor: return llvm::AtomicRMWInst::Xor;
-  case ir::Opcode::AtomicXchg: return llvm::AtomicRMWInst::Xchg;
-  default: TESSEL_UNREACHABLE("not a read-modify-write atomic"); // cas is lowered apart
+  case ir::Opcode::AtomicAdd:
+    return llvm::AtomicRMWInst::Add;
+  case ir::Opcode::AtomicMax:
+    return llvm::AtomicRMWInst::Max;
+  case ir::Opcode::AtomicMin:
+    return llvm::AtomicRMWInst::Min;
+  case ir::Opcode::AtomicAnd:
+    return llvm::AtomicRMWInst::And;
+  case ir::Opcode::AtomicOr:
+    return llvm::AtomicRMWInst::Or;
+  case ir::Opcode::AtomicXor:
+    return llvm::AtomicRMWInst::Xor;
+  case ir::Opcode::AtomicXchg:
+    return llvm::AtomicRMWInst::Xchg;
+  default:
+    TESSEL_UNREACHABLE("not a read-modify-write atomic"); // cas is lowered apart
   }
 }
 
@@ -48,7 +62,8 @@ llvm::AtomicRMWInst::BinOp integer_op(ir::Opcode op) {
 
 // One element's atomic on the compute-typed `val` (and `cmp` for cas); returns the old value in
 // the compute type.
-llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* ptr, llvm::Value* val, llvm::Value* cmp) {
+llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* ptr, llvm::Value* val,
+                                      llvm::Value* cmp) {
   const ir::Type* elem = op.result()->type()->element();
   const ir::MemSem sem = ir::atomic_sem(op);
   llvm::Type* st = storage_type(elem);
@@ -57,17 +72,21 @@ llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* ptr, llvm::
   auto as_int = [&](llvm::Value* v) { return b.CreateBitCast(to_storage(v, elem), it); };
   auto from_int = [&](llvm::Value* v) { return from_storage(b.CreateBitCast(v, st), elem); };
   if (op.opcode() == ir::Opcode::AtomicCas) {
-    llvm::Value* pair = b.CreateAtomicCmpXchg(ptr, as_int(cmp), as_int(val), llvm::MaybeAlign(bits / 8),
-                                              ordering(sem), failure_ordering(sem));
+    llvm::Value* pair =
+        b.CreateAtomicCmpXchg(ptr, as_int(cmp), as_int(val), llvm::MaybeAlign(bits / 8),
+                              ordering(sem), failure_ordering(sem));
     return from_int(b.CreateExtractValue(pair, 0));
   }
   if (!is_float(elem))
-    return b.CreateAtomicRMW(integer_op(op.opcode()), ptr, val, llvm::MaybeAlign(bits / 8), ordering(sem));
+    return b.CreateAtomicRMW(integer_op(op.opcode()), ptr, val, llvm::MaybeAlign(bits / 8),
+                             ordering(sem));
   switch (op.opcode()) {
   case ir::Opcode::AtomicAdd:
     if (bits == 16)
-      return atomic_cas_loop(ptr, elem, sem, [&](llvm::Value* old) { return round_to(b.CreateFAdd(old, val), elem); });
-    return b.CreateAtomicRMW(llvm::AtomicRMWInst::FAdd, ptr, val, llvm::MaybeAlign(bits / 8), ordering(sem));
+      return atomic_cas_loop(
+          ptr, elem, sem, [&](llvm::Value* old) { return round_to(b.CreateFAdd(old, val), elem); });
+    return b.CreateAtomicRMW(llvm::AtomicRMWInst::FAdd, ptr, val, llvm::MaybeAlign(bits / 8),
+                             ordering(sem));
   case ir::Opcode::AtomicMax:
   case ir::Opcode::AtomicMin: {
     const bool max = op.opcode() == ir::Opcode::AtomicMax;
@@ -79,12 +98,14 @@ llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* ptr, llvm::
     auto* join = llvm::BasicBlock::Create(ctx, "atomic.join", llfn);
     b.CreateCondBr(negative, neg, pos);
     b.SetInsertPoint(neg);
-    llvm::Value* old_neg = b.CreateAtomicRMW(max ? llvm::AtomicRMWInst::UMin : llvm::AtomicRMWInst::UMax, ptr,
-                                             bitsv, llvm::MaybeAlign(bits / 8), ordering(sem));
+    llvm::Value* old_neg =
+        b.CreateAtomicRMW(max ? llvm::AtomicRMWInst::UMin : llvm::AtomicRMWInst::UMax, ptr, bitsv,
+                          llvm::MaybeAlign(bits / 8), ordering(sem));
     b.CreateBr(join);
     b.SetInsertPoint(pos);
-    llvm::Value* old_pos = b.CreateAtomicRMW(max ? llvm::AtomicRMWInst::Max : llvm::AtomicRMWInst::Min, ptr,
-                                             bitsv, llvm::MaybeAlign(bits / 8), ordering(sem));
+    llvm::Value* old_pos =
+        b.CreateAtomicRMW(max ? llvm::AtomicRMWInst::Max : llvm::AtomicRMWInst::Min, ptr, bitsv,
+                          llvm::MaybeAlign(bits / 8), ordering(sem));
     b.CreateBr(join);
     b.SetInsertPoint(join);
     llvm::PHINode* old = b.CreatePHI(it, 2);
@@ -93,9 +114,10 @@ llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* ptr, llvm::
     return from_int(old);
   }
   case ir::Opcode::AtomicXchg:
-    return from_int(b.CreateAtomicRMW(llvm::AtomicRMWInst::Xchg, ptr, as_int(val), llvm::MaybeAlign(bits / 8),
-                                      ordering(sem)));
-  default: TESSEL_UNREACHABLE("the verifier admits no other float atomic");
+    return from_int(b.CreateAtomicRMW(llvm::AtomicRMWInst::Xchg, ptr, as_int(val),
+                                      llvm::MaybeAlign(bits / 8), ordering(sem)));
+  default:
+    TESSEL_UNREACHABLE("the verifier admits no other float atomic");
   }
 }
 
@@ -116,8 +138,10 @@ llvm::Value* Lowering::atomic_cas_loop(llvm::Value* ptr, const ir::Type* elem, i
   b.SetInsertPoint(loop);
   llvm::PHINode* old = b.CreatePHI(it, 2);
   old->addIncoming(first, entry);
-  llvm::Value* next = b.CreateBitCast(to_storage(update(from_storage(b.CreateBitCast(old, st), elem)), elem), it);
-  llvm::Value* pair = b.CreateAtomicCmpXchg(ptr, old, next, align, ordering(sem), failure_ordering(sem));
+  llvm::Value* next =
+      b.CreateBitCast(to_storage(update(from_storage(b.CreateBitCast(old, st), elem)), elem), it);
+  llvm::Value* pair =
+      b.CreateAtomicCmpXchg(ptr, old, next, align, ordering(sem), failure_ordering(sem));
   llvm::Value* seen = b.CreateExtractValue(pair, 0);
   old->addIncoming(seen, b.GetInsertBlock());
   b.CreateCondBr(b.CreateExtractValue(pair, 1), done, loop);
@@ -131,7 +155,9 @@ void Lowering::lower_atomic(const ir::Op& op) {
   const ir::Type* rt = op.result()->type();
   const ir::Type* elem = rt->element();
   auto one = [&](const Index& idx) -> llvm::Value* {
-    auto at = [&](const ir::Value* v) { return element(v, v->type()->rank() == 0 ? Index{} : idx); };
+    auto at = [&](const ir::Value* v) {
+      return element(v, v->type()->rank() == 0 ? Index{} : idx);
+    };
     llvm::Value* p = at(op.operand(0));
     llvm::Value* val = at(op.operand(cas ? 2 : 1));
     llvm::Value* cmp = cas ? at(op.operand(1)) : nullptr;
@@ -161,7 +187,9 @@ void Lowering::lower_atomic(const ir::Op& op) {
     return;
   }
   llvm::Value* storage = new_array(rt);
-  loop_nest(rt->dims(), [&](const Index& idx) { store_element(one(idx), element_address(storage, rt, idx), elem); });
+  loop_nest(rt->dims(), [&](const Index& idx) {
+    store_element(one(idx), element_address(storage, rt, idx), elem);
+  });
   set_stored(op.result(), storage);
 }
 

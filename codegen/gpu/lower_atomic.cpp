@@ -6,10 +6,11 @@
 //    block). Only the owning thread (zero replicating lane and warp bits, owner_predicate) issues
 //    the atomic, so an update is applied once; when the result is used, the owners write the old
 //    values to shared scratch (planned by allocate-shared: atomic_scratch_bytes) and every copy
-//    reads them back after a barrier. A scalar atomic is issued by thread 0 and shared the same way;
-//    it is the program's atomic, so with release ordering a barrier before it puts every thread's
-//    earlier accesses before it, and with acquire ordering a barrier after it puts every thread's
-//    later accesses after it (a lock taken by cas and given back by xchg guards the whole program).
+//    reads them back after a barrier. A scalar atomic is issued by thread 0 and shared the same
+//    way; it is the program's atomic, so with release ordering a barrier before it puts every
+//    thread's earlier accesses before it, and with acquire ordering a barrier after it puts every
+//    thread's later accesses after it (a lock taken by cas and given back by xchg guards the whole
+//    program).
 //  * An unused result becomes `red`, which PTX allows only for relaxed and release ordering and
 //    has no exch/cas; otherwise `atom` with a result nothing reads.
 //  * Float max/min (atomic.h's total order): a value with its sign bit clear is combined with
@@ -31,20 +32,31 @@ namespace {
 
 using ir::Opcode;
 
-bool is_float(const ir::Type* elem) { return ir::scalar_kind_is_float(elem->scalar_kind()); }
+bool is_float(const ir::Type* elem) {
+  return ir::scalar_kind_is_float(elem->scalar_kind());
+}
 
 // The PTX operation (without the type) of an atomic on integers or on a float's bits.
 const char* ptx_op(Opcode op) {
   switch (op) {
-  case Opcode::AtomicAdd: return "add";
-  case Opcode::AtomicMax: return "max";
-  case Opcode::AtomicMin: return "min";
-  case Opcode::AtomicAnd: return "and";
-  case Opcode::AtomicOr: return "or";
-  case Opcode::AtomicXor: return "xor";
-  case Opcode::AtomicXchg: return "exch";
-  case Opcode::AtomicCas: return "cas";
-  default: TESSEL_UNREACHABLE("not an atomic op");
+  case Opcode::AtomicAdd:
+    return "add";
+  case Opcode::AtomicMax:
+    return "max";
+  case Opcode::AtomicMin:
+    return "min";
+  case Opcode::AtomicAnd:
+    return "and";
+  case Opcode::AtomicOr:
+    return "or";
+  case Opcode::AtomicXor:
+    return "xor";
+  case Opcode::AtomicXchg:
+    return "exch";
+  case Opcode::AtomicCas:
+    return "cas";
+  default:
+    TESSEL_UNREACHABLE("not an atomic op");
   }
 }
 
@@ -53,7 +65,8 @@ const char* ptx_op(Opcode op) {
 std::string ptx_type(Opcode op, const ir::Type* elem) {
   const unsigned bits = elem->element_bits();
   if (op == Opcode::AtomicAdd && is_float(elem))
-    return bits == 16 ? fmt::format("noftz.{}", elem->scalar_kind() == ir::ScalarKind::F16 ? "f16" : "bf16")
+    return bits == 16 ? fmt::format("noftz.{}",
+                                    elem->scalar_kind() == ir::ScalarKind::F16 ? "f16" : "bf16")
                       : fmt::format("f{}", bits);
   if (op == Opcode::AtomicAdd)
     return fmt::format("u{}", bits);
@@ -62,11 +75,14 @@ std::string ptx_type(Opcode op, const ir::Type* elem) {
   return fmt::format("b{}", bits);
 }
 
-const char* constraint(unsigned bits) { return bits == 64 ? "l" : bits == 16 ? "h" : "r"; }
+const char* constraint(unsigned bits) {
+  return bits == 64 ? "l" : bits == 16 ? "h" : "r";
+}
 
 // `.sem.scope` of `atom` (always written, so the PTX says what the IR asked for).
 std::string sem_scope(const ir::Op& op) {
-  return fmt::format(".{}.{}", ir::mem_sem_name(ir::atomic_sem(op)), ir::mem_scope_name(ir::atomic_scope(op)));
+  return fmt::format(".{}.{}", ir::mem_sem_name(ir::atomic_sem(op)),
+                     ir::mem_scope_name(ir::atomic_scope(op)));
 }
 
 bool result_used(const ir::Function& f, const ir::Value* v) {
@@ -81,8 +97,8 @@ bool result_used(const ir::Function& f, const ir::Value* v) {
 // red exists for relaxed and release ordering, and not for exch and cas.
 bool can_use_red(const ir::Op& op) {
   const ir::MemSem s = ir::atomic_sem(op);
-  return (s == ir::MemSem::relaxed || s == ir::MemSem::release) && op.opcode() != Opcode::AtomicXchg &&
-         op.opcode() != Opcode::AtomicCas;
+  return (s == ir::MemSem::relaxed || s == ir::MemSem::release) &&
+         op.opcode() != Opcode::AtomicXchg && op.opcode() != Opcode::AtomicCas;
 }
 
 bool replicates(const LinearLayout& l) {
@@ -97,7 +113,8 @@ bool replicates(const LinearLayout& l) {
 
 } // namespace
 
-int64_t atomic_scratch_bytes(const ir::Op& op, const ir::Function& f, const LinearLayout* ptr_layout) {
+int64_t atomic_scratch_bytes(const ir::Op& op, const ir::Function& f,
+                             const LinearLayout* ptr_layout) {
   if (!result_used(f, op.result()))
     return 0;
   const int64_t elem_bytes = std::max(1u, op.result()->type()->element()->element_bits() / 8);
@@ -109,9 +126,10 @@ int64_t atomic_scratch_bytes(const ir::Op& op, const ir::Function& f, const Line
 // `@pred atom.SEM.SCOPE.global.OP d, [ptr], args...` for each (pred, OP) in `forms` (the float
 // max/min pair; one form otherwise), d = 0 where no predicate holds; `red` without d when the
 // result is not wanted. Integer registers of `bits`.
-llvm::Value* Lowering::ptx_atomic(const ir::Op& op, std::span<const std::pair<llvm::Value*, std::string>> forms,
-                                  llvm::Value* ptr, std::span<llvm::Value* const> args, unsigned bits,
-                                  bool want_result) {
+llvm::Value* Lowering::ptx_atomic(const ir::Op& op,
+                                  std::span<const std::pair<llvm::Value*, std::string>> forms,
+                                  llvm::Value* ptr, std::span<llvm::Value* const> args,
+                                  unsigned bits, bool want_result) {
   llvm::Type* it = b.getIntNTy(bits);
   // Operands: [$0 d,] one predicate per form, the address, the arguments.
   const int first_pred = want_result ? 1 : 0;
@@ -123,10 +141,11 @@ llvm::Value* Lowering::ptx_atomic(const ir::Op& op, std::span<const std::pair<ll
   for (size_t i = 0; i < forms.size(); ++i) {
     const int pred = first_pred + static_cast<int>(i);
     if (want_result)
-      text += fmt::format("@${} atom{}.global.{} $0, [${}]{};\n\t", pred, sem_scope(op), forms[i].second, addr,
-                          operands);
+      text += fmt::format("@${} atom{}.global.{} $0, [${}]{};\n\t", pred, sem_scope(op),
+                          forms[i].second, addr, operands);
     else
-      text += fmt::format("@${} red{}.global.{} [${}]{};\n\t", pred, sem_scope(op), forms[i].second, addr, operands);
+      text += fmt::format("@${} red{}.global.{} [${}]{};\n\t", pred, sem_scope(op), forms[i].second,
+                          addr, operands);
   }
   std::string cons = want_result ? fmt::format("={},", constraint(bits)) : "";
   std::vector<llvm::Type*> types;
@@ -146,12 +165,15 @@ llvm::Value* Lowering::ptx_atomic(const ir::Op& op, std::span<const std::pair<ll
   }
   cons += ",~{memory}";
   auto* fty = llvm::FunctionType::get(want_result ? it : b.getVoidTy(), types, false);
-  llvm::Value* r = b.CreateCall(llvm::InlineAsm::get(fty, text, cons, /*hasSideEffects=*/true), values);
+  llvm::Value* r =
+      b.CreateCall(llvm::InlineAsm::get(fty, text, cons, /*hasSideEffects=*/true), values);
   return want_result ? r : nullptr;
 }
 
-// bf16 add before sm_90: read, add in f32, round, `atom.cas.b16` until no other thread came between.
-llvm::Value* Lowering::bf16_add_cas_loop(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr, llvm::Value* val) {
+// bf16 add before sm_90: read, add in f32, round, `atom.cas.b16` until no other thread came
+// between.
+llvm::Value* Lowering::bf16_add_cas_loop(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr,
+                                         llvm::Value* val) {
   llvm::Type* i16 = b.getInt16Ty();
   llvm::BasicBlock* from = b.GetInsertBlock();
   auto* start = llvm::BasicBlock::Create(ctx, "bf16.cas.start", llfn);
@@ -165,8 +187,9 @@ llvm::Value* Lowering::bf16_add_cas_loop(const ir::Op& op, llvm::Value* pred, ll
   b.SetInsertPoint(loop);
   llvm::PHINode* old = b.CreatePHI(i16, 2);
   old->addIncoming(first, start);
-  llvm::Value* sum = b.CreateFAdd(b.CreateFPExt(b.CreateBitCast(old, b.getBFloatTy()), b.getFloatTy()),
-                                  b.CreateFPExt(val, b.getFloatTy()));
+  llvm::Value* sum =
+      b.CreateFAdd(b.CreateFPExt(b.CreateBitCast(old, b.getBFloatTy()), b.getFloatTy()),
+                   b.CreateFPExt(val, b.getFloatTy()));
   llvm::Value* next = b.CreateBitCast(b.CreateFPTrunc(sum, b.getBFloatTy()), i16);
   std::pair<llvm::Value*, std::string> form{b.getTrue(), "cas.b16"};
   llvm::Value* cas_args[] = {old, next};
@@ -182,14 +205,15 @@ llvm::Value* Lowering::bf16_add_cas_loop(const ir::Op& op, llvm::Value* pred, ll
 }
 
 // One element: `pred` (mask and ownership) says whether this thread applies it.
-llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr, llvm::Value* val,
-                                      llvm::Value* cmp, bool want_result) {
+llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr,
+                                      llvm::Value* val, llvm::Value* cmp, bool want_result) {
   const ir::Type* elem = op.result()->type()->element();
   const unsigned bits = elem->element_bits();
   llvm::Type* rt = reg_type(elem);
   llvm::Type* it = b.getIntNTy(bits);
   const Opcode code = op.opcode();
-  if (code == Opcode::AtomicAdd && elem->scalar_kind() == ir::ScalarKind::BF16 && !target.has_bf16_atomic_add())
+  if (code == Opcode::AtomicAdd && elem->scalar_kind() == ir::ScalarKind::BF16 &&
+      !target.has_bf16_atomic_add())
     return bf16_add_cas_loop(op, pred, ptr, val);
   auto bits_of = [&](llvm::Value* v) { return b.CreateBitCast(v, it); };
   std::vector<llvm::Value*> args;
@@ -200,8 +224,10 @@ llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* pred, llvm:
   if ((code == Opcode::AtomicMax || code == Opcode::AtomicMin) && is_float(elem)) {
     llvm::Value* negative = b.CreateICmpSLT(args.back(), llvm::ConstantInt::get(it, 0));
     const bool max = code == Opcode::AtomicMax;
-    forms.emplace_back(b.CreateAnd(pred, b.CreateNot(negative)), fmt::format("{}.s{}", max ? "max" : "min", bits));
-    forms.emplace_back(b.CreateAnd(pred, negative), fmt::format("{}.u{}", max ? "min" : "max", bits));
+    forms.emplace_back(b.CreateAnd(pred, b.CreateNot(negative)),
+                       fmt::format("{}.s{}", max ? "max" : "min", bits));
+    forms.emplace_back(b.CreateAnd(pred, negative),
+                       fmt::format("{}.u{}", max ? "min" : "max", bits));
   } else {
     forms.emplace_back(pred, fmt::format("{}.{}", ptx_op(code), ptx_type(code, elem)));
   }
@@ -218,7 +244,8 @@ void Lowering::lower_atomic(const ir::Op& op) {
   const size_t val_at = cas ? 2 : 1;
   const bool used = result_used(fn, res);
   if (res->type()->rank() == 0) {
-    llvm::Value* first = b.CreateAnd(b.CreateICmpEQ(lane_id(), b.getInt32(0)), b.CreateICmpEQ(warp_id(), b.getInt32(0)));
+    llvm::Value* first = b.CreateAnd(b.CreateICmpEQ(lane_id(), b.getInt32(0)),
+                                     b.CreateICmpEQ(warp_id(), b.getInt32(0)));
     llvm::Value* pred = has_mask ? b.CreateAnd(scalar(op.operand(2)), first) : first;
     const ir::MemSem sem = ir::atomic_sem(op);
     if (sem == ir::MemSem::release || sem == ir::MemSem::acq_rel)
@@ -253,7 +280,8 @@ void Lowering::lower_atomic(const ir::Op& op) {
     old[r] = atomic_element(op, pred, ptrs[r], vals[r], cas ? cmps[r] : nullptr, used);
   }
   if (!used) {
-    set_vals(res, Vals(layout(res).in_size(InDim::Register), llvm::Constant::getNullValue(reg_type(elem))));
+    set_vals(res, Vals(layout(res).in_size(InDim::Register),
+                       llvm::Constant::getNullValue(reg_type(elem))));
     return;
   }
   if (const int64_t bytes = atomic_scratch_bytes(op, fn, &a); bytes > 0) {

@@ -61,7 +61,8 @@ template <class T> struct Buffer {
   }
   tessel::TensorView view() {
     const int64_t n = int64_t(host.size());
-    return device ? device->view(tessel::dtype_of_v<T>, {n}) : tessel::TensorView(host.data(), tessel::dtype_of_v<T>, {n});
+    return device ? device->view(tessel::dtype_of_v<T>, {n})
+                  : tessel::TensorView(host.data(), tessel::dtype_of_v<T>, {n});
   }
   std::vector<T> read() {
     if (device)
@@ -95,7 +96,8 @@ template <class T> uint64_t bits_of(T v) {
 
 // The total order of atomic.h on floats: by sign and magnitude, NaNs outside the infinities.
 template <class T> bool total_less(T a, T b) {
-  using I = std::conditional_t<sizeof(T) == 8, int64_t, std::conditional_t<sizeof(T) == 4, int32_t, int16_t>>;
+  using I = std::conditional_t<sizeof(T) == 8, int64_t,
+                               std::conditional_t<sizeof(T) == 4, int32_t, int16_t>>;
   I x = I(bits_of(a)), y = I(bits_of(b));
   // Negative values order by decreasing magnitude, below the non-negative ones (-0.0 just below).
   auto k = [](I v) { return v < 0 ? -I(v & std::numeric_limits<I>::max()) - 1 : v; };
@@ -105,25 +107,41 @@ template <class T> bool total_less(T a, T b) {
 template <class T> T apply(Op op, T old, T v, T cmp) {
   if constexpr (std::is_floating_point_v<T>) {
     switch (op) {
-    case Add: return old + v;
-    case Max: return total_less(old, v) ? v : old;
-    case Min: return total_less(v, old) ? v : old;
-    case Xchg: return v;
-    case Cas: return bits_of(old) == bits_of(cmp) ? v : old;
-    default: ADD_FAILURE() << "no float form"; return old;
+    case Add:
+      return old + v;
+    case Max:
+      return total_less(old, v) ? v : old;
+    case Min:
+      return total_less(v, old) ? v : old;
+    case Xchg:
+      return v;
+    case Cas:
+      return bits_of(old) == bits_of(cmp) ? v : old;
+    default:
+      ADD_FAILURE() << "no float form";
+      return old;
     }
   } else {
     using U = std::make_unsigned_t<T>;
     switch (op) {
-    case Add: return T(U(old) + U(v));
-    case Max: return std::max(old, v);
-    case Min: return std::min(old, v);
-    case And: return old & v;
-    case Or: return old | v;
-    case Xor: return old ^ v;
-    case Xchg: return v;
-    case Cas: return old == cmp ? v : old;
-    case NumOps: break;
+    case Add:
+      return T(U(old) + U(v));
+    case Max:
+      return std::max(old, v);
+    case Min:
+      return std::min(old, v);
+    case And:
+      return old & v;
+    case Or:
+      return old | v;
+    case Xor:
+      return old ^ v;
+    case Xchg:
+      return v;
+    case Cas:
+      return old == cmp ? v : old;
+    case NumOps:
+      break;
     }
     return old;
   }
@@ -131,35 +149,42 @@ template <class T> T apply(Op op, T old, T v, T cmp) {
 
 // old = atomic_OP(x + offs, v, mask) (cas: atomic_cas(x + offs, c, v)); out = old.
 tessel::Kernel make_rmw_kernel(const char* name) {
-  return tl::kernel(
-      name, "out, x, v, c, n, OP, MASKED, BLOCK",
-      [](tl::Ptr out, tl::Ptr x, tl::Ptr v, tl::Ptr c, tl::Int n, tl::Const<int> OP, tl::Const<bool> MASKED,
-         tl::Const<int> BLOCK) {
-        auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
-        auto mask = offs < n;
-        auto val = tl::load(v + offs, mask);
-        tl::Tensor old;
-        if (OP == Cas) {
-          old = tl::atomic_cas(x + offs, tl::load(c + offs, mask), val);
-        } else {
-          auto rmw = [&](auto&&... a) -> tl::Tensor {
-            switch (Op(int(OP))) {
-            case Add: return tl::atomic_add(x + offs, val, a...);
-            case Max: return tl::atomic_max(x + offs, val, a...);
-            case Min: return tl::atomic_min(x + offs, val, a...);
-            case And: return tl::atomic_and(x + offs, val, a...);
-            case Or: return tl::atomic_or(x + offs, val, a...);
-            case Xor: return tl::atomic_xor(x + offs, val, a...);
-            case Xchg: return tl::atomic_xchg(x + offs, val, a...);
-            case Cas:
-            case NumOps: break;
-            }
-            return tl::Tensor();
-          };
-          old = MASKED ? rmw(mask) : rmw();
-        }
-        tl::store(out + offs, old, mask);
-      });
+  return tl::kernel(name, "out, x, v, c, n, OP, MASKED, BLOCK",
+                    [](tl::Ptr out, tl::Ptr x, tl::Ptr v, tl::Ptr c, tl::Int n, tl::Const<int> OP,
+                       tl::Const<bool> MASKED, tl::Const<int> BLOCK) {
+                      auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+                      auto mask = offs < n;
+                      auto val = tl::load(v + offs, mask);
+                      tl::Tensor old;
+                      if (OP == Cas) {
+                        old = tl::atomic_cas(x + offs, tl::load(c + offs, mask), val);
+                      } else {
+                        auto rmw = [&](auto&&... a) -> tl::Tensor {
+                          switch (Op(int(OP))) {
+                          case Add:
+                            return tl::atomic_add(x + offs, val, a...);
+                          case Max:
+                            return tl::atomic_max(x + offs, val, a...);
+                          case Min:
+                            return tl::atomic_min(x + offs, val, a...);
+                          case And:
+                            return tl::atomic_and(x + offs, val, a...);
+                          case Or:
+                            return tl::atomic_or(x + offs, val, a...);
+                          case Xor:
+                            return tl::atomic_xor(x + offs, val, a...);
+                          case Xchg:
+                            return tl::atomic_xchg(x + offs, val, a...);
+                          case Cas:
+                          case NumOps:
+                            break;
+                          }
+                          return tl::Tensor();
+                        };
+                        old = MASKED ? rmw(mask) : rmw();
+                      }
+                      tl::store(out + offs, old, mask);
+                    });
 }
 
 const tessel::Kernel& rmw_kernel() {
@@ -203,14 +228,15 @@ template <class T> void check_rmw(DeviceKind where, Op op, bool masked) {
   Buffer<T> x(where, x0), v(where, v0), c(where, c0), out(where, std::vector<T>(total, poison));
   // Unmasked kernels address every element of every program: give them whole programs.
   const int64_t launched = masked || op == Cas ? n : (n / block) * block;
-  rmw_kernel().launch({(launched + block - 1) / block}, on(where), out.view(), x.view(), v.view(), c.view(),
-                      launched, int(op), masked, int(block));
+  rmw_kernel().launch({(launched + block - 1) / block}, on(where), out.view(), x.view(), v.view(),
+                      c.view(), launched, int(op), masked, int(block));
   std::vector<T> got_x = x.read(), got_old = out.read();
   for (int64_t i = 0; i < total; ++i) {
     const bool live = i < launched;
     const T want_x = live ? apply(op, x0[i], v0[i], c0[i]) : x0[i];
-    ASSERT_EQ(bits_of(got_x[i]), bits_of(want_x)) << "memory at " << i << ": " << got_x[i] << " vs " << want_x
-                                                  << " (old " << x0[i] << ", value " << v0[i] << ")";
+    ASSERT_EQ(bits_of(got_x[i]), bits_of(want_x))
+        << "memory at " << i << ": " << got_x[i] << " vs " << want_x << " (old " << x0[i]
+        << ", value " << v0[i] << ")";
     ASSERT_EQ(bits_of(got_old[i]), bits_of(live ? x0[i] : poison)) << "old value at " << i;
   }
 }
@@ -222,20 +248,32 @@ template <class T> void check_all_ops(std::initializer_list<Op> ops) {
         check_rmw<T>(where, op, masked);
 }
 
-TEST_F(Atomics, EveryOpOnI32) { check_all_ops<int32_t>({Add, Max, Min, And, Or, Xor, Xchg, Cas}); }
-TEST_F(Atomics, EveryOpOnI64) { check_all_ops<int64_t>({Add, Max, Min, And, Or, Xor, Xchg, Cas}); }
-TEST_F(Atomics, FloatOpsOnF32WithNegativesSignedZerosAndNaN) { check_all_ops<float>({Add, Max, Min, Xchg, Cas}); }
-TEST_F(Atomics, FloatOpsOnF64WithNegativesSignedZerosAndNaN) { check_all_ops<double>({Add, Max, Min, Xchg, Cas}); }
+TEST_F(Atomics, EveryOpOnI32) {
+  check_all_ops<int32_t>({Add, Max, Min, And, Or, Xor, Xchg, Cas});
+}
+TEST_F(Atomics, EveryOpOnI64) {
+  check_all_ops<int64_t>({Add, Max, Min, And, Or, Xor, Xchg, Cas});
+}
+TEST_F(Atomics, FloatOpsOnF32WithNegativesSignedZerosAndNaN) {
+  check_all_ops<float>({Add, Max, Min, Xchg, Cas});
+}
+TEST_F(Atomics, FloatOpsOnF64WithNegativesSignedZerosAndNaN) {
+  check_all_ops<double>({Add, Max, Min, Xchg, Cas});
+}
 
 // The pinned corner cases of float max/min, spelled out: max(-0, +0) = +0, min(+0, -0) = -0, a
 // NaN in memory stays, a NaN written wins max (sign clear) or min (sign set).
 TEST_F(Atomics, FloatMaxMinRulesByHand) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  struct Case { Op op; float old, val, want; };
-  const Case cases[] = {{Max, -0.0f, 0.0f, 0.0f}, {Max, 0.0f, -0.0f, 0.0f},   {Min, 0.0f, -0.0f, -0.0f},
-                        {Min, -0.0f, 0.0f, -0.0f}, {Max, -3.0f, -2.0f, -2.0f}, {Min, -3.0f, -2.0f, -3.0f},
-                        {Max, -1.0f, 2.0f, 2.0f},  {Min, 1.0f, -2.0f, -2.0f},  {Max, nan, 5.0f, nan},
-                        {Max, 5.0f, nan, nan},     {Min, 5.0f, -nan, -nan},    {Min, 5.0f, nan, 5.0f}};
+  struct Case {
+    Op op;
+    float old, val, want;
+  };
+  const Case cases[] = {
+      {Max, -0.0f, 0.0f, 0.0f},  {Max, 0.0f, -0.0f, 0.0f},   {Min, 0.0f, -0.0f, -0.0f},
+      {Min, -0.0f, 0.0f, -0.0f}, {Max, -3.0f, -2.0f, -2.0f}, {Min, -3.0f, -2.0f, -3.0f},
+      {Max, -1.0f, 2.0f, 2.0f},  {Min, 1.0f, -2.0f, -2.0f},  {Max, nan, 5.0f, nan},
+      {Max, 5.0f, nan, nan},     {Min, 5.0f, -nan, -nan},    {Min, 5.0f, nan, 5.0f}};
   const int64_t n = std::size(cases);
   for (DeviceKind where : both()) {
     std::vector<float> x0, v0;
@@ -248,8 +286,10 @@ TEST_F(Atomics, FloatMaxMinRulesByHand) {
       for (int64_t i = 0; i < n; ++i)
         if (cases[i].op != op) // the other op's rows: an identity update
           vs[i] = xs[i];
-      Buffer<float> x(where, xs), v(where, vs), c(where, xs), out(where, std::vector<float>(n, -99.0f));
-      rmw_kernel().launch({1}, on(where), out.view(), x.view(), v.view(), c.view(), n, int(op), true, 16);
+      Buffer<float> x(where, xs), v(where, vs), c(where, xs),
+          out(where, std::vector<float>(n, -99.0f));
+      rmw_kernel().launch({1}, on(where), out.view(), x.view(), v.view(), c.view(), n, int(op),
+                          true, 16);
       std::vector<float> got = x.read();
       for (int64_t i = 0; i < n; ++i)
         if (cases[i].op == op)
@@ -261,17 +301,19 @@ TEST_F(Atomics, FloatMaxMinRulesByHand) {
 
 // f16 and bf16 add: the packed-register targets' 16-bit forms (GPU: atom .add.noftz.f16, bf16
 // through a cas loop before sm_90), masked, with the old values.
-template <class H> void check_half_add(DeviceKind where, const tessel::Kernel& kernel = rmw_kernel()) {
+template <class H>
+void check_half_add(DeviceKind where, const tessel::Kernel& kernel = rmw_kernel()) {
   const int64_t n = 1000, total = n + 24, block = 128;
-  std::vector<float> xf = random_values<float>(total, 3, false), vf = random_values<float>(total, 4, false);
+  std::vector<float> xf = random_values<float>(total, 3, false),
+                     vf = random_values<float>(total, 4, false);
   std::vector<H> x0, v0;
   for (int64_t i = 0; i < total; ++i) {
     x0.push_back(H(xf[i]));
     v0.push_back(H(vf[i]));
   }
   Buffer<H> x(where, x0), v(where, v0), c(where, x0), out(where, std::vector<H>(total, H(-99.0f)));
-  kernel.launch({(n + block - 1) / block}, on(where), out.view(), x.view(), v.view(), c.view(), n, int(Add),
-                true, int(block));
+  kernel.launch({(n + block - 1) / block}, on(where), out.view(), x.view(), v.view(), c.view(), n,
+                int(Add), true, int(block));
   std::vector<H> got_x = x.read(), got_old = out.read();
   for (int64_t i = 0; i < total; ++i) {
     const float want = i < n ? float(x0[i]) + float(v0[i]) : float(x0[i]); // exact: eighths
@@ -301,17 +343,17 @@ TEST_F(Atomics, AddOnF16AndBF16) {
 // and weights (exact in f32: multiples of 1/4) added atomically; the old values are not used
 // (GPU: `red`) with relaxed ordering, and are used with the default acq_rel.
 const tessel::Kernel& histogram_kernel() {
-  static const tessel::Kernel k = tl::kernel(
-      "atomic_histogram", "counts, sums, idx, w, n, RELAXED, BLOCK",
-      [](tl::Ptr counts, tl::Ptr sums, tl::Ptr idx, tl::Ptr w, tl::Int n, tl::Const<bool> RELAXED,
-         tl::Const<int> BLOCK) {
-        auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
-        auto mask = offs < n;
-        auto bin = tl::load(idx + offs, mask);
-        auto sem = RELAXED ? tl::MemSem::relaxed : tl::MemSem::acq_rel;
-        tl::atomic_add(counts + bin, 1, mask, sem);
-        tl::atomic_add(sums + bin, tl::load(w + offs, mask), mask, sem);
-      });
+  static const tessel::Kernel k =
+      tl::kernel("atomic_histogram", "counts, sums, idx, w, n, RELAXED, BLOCK",
+                 [](tl::Ptr counts, tl::Ptr sums, tl::Ptr idx, tl::Ptr w, tl::Int n,
+                    tl::Const<bool> RELAXED, tl::Const<int> BLOCK) {
+                   auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+                   auto mask = offs < n;
+                   auto bin = tl::load(idx + offs, mask);
+                   auto sem = RELAXED ? tl::MemSem::relaxed : tl::MemSem::acq_rel;
+                   tl::atomic_add(counts + bin, 1, mask, sem);
+                   tl::atomic_add(sums + bin, tl::load(w + offs, mask), mask, sem);
+                 });
   return k;
 }
 
@@ -330,11 +372,12 @@ TEST_F(Atomics, HistogramAppliesEveryDuplicateAddress) {
   }
   for (DeviceKind where : both())
     for (bool relaxed : {true, false}) {
-      SCOPED_TRACE(testing::Message() << (where == DeviceKind::cpu ? "cpu" : "sim") << " relaxed=" << relaxed);
+      SCOPED_TRACE(testing::Message()
+                   << (where == DeviceKind::cpu ? "cpu" : "sim") << " relaxed=" << relaxed);
       Buffer<int32_t> counts(where, std::vector<int32_t>(bins, 0)), bi(where, idx);
       Buffer<float> sums(where, std::vector<float>(bins, 0)), bw(where, w);
-      histogram_kernel().launch({(n + block - 1) / block}, on(where), counts.view(), sums.view(), bi.view(), bw.view(),
-                                n, relaxed, int(block));
+      histogram_kernel().launch({(n + block - 1) / block}, on(where), counts.view(), sums.view(),
+                                bi.view(), bw.view(), n, relaxed, int(block));
       EXPECT_EQ(counts.read(), want_counts);
       EXPECT_EQ(sums.read(), want_sums);
     }
@@ -353,7 +396,8 @@ TEST_F(Atomics, ReplicatedLayoutAppliesOnceAndSharesTheOldValue) {
   const int programs = 8, block = 16;
   for (DeviceKind where : both())
     for (int warps : {1, 4}) {
-      SCOPED_TRACE(testing::Message() << (where == DeviceKind::cpu ? "cpu" : "sim") << " warps=" << warps);
+      SCOPED_TRACE(testing::Message()
+                   << (where == DeviceKind::cpu ? "cpu" : "sim") << " warps=" << warps);
       Buffer<int32_t> counters(where, std::vector<int32_t>(block, 0)),
           out(where, std::vector<int32_t>(programs * block, -1));
       k.launch({programs}, on(where, warps), counters.view(), out.view(), block);
@@ -373,15 +417,17 @@ TEST_F(Atomics, ReplicatedLayoutAppliesOnceAndSharesTheOldValue) {
 // Scalar atomics: one per program on a scalar pointer; the olds are a permutation of 0..P-1; a
 // masked-off scalar atomic does nothing and yields 0.
 TEST_F(Atomics, ScalarAtomicsOncePerProgram) {
-  static const tessel::Kernel k = tl::kernel("atomic_scalar", [](tl::Ptr counter, tl::Ptr idle, tl::Ptr out) {
-    auto pid = tl::program_id(0);
-    tl::store(out + pid, tl::atomic_add(counter, 1));
-    tl::store(out + 64 + pid, tl::atomic_max(idle, pid, pid < 0)); // never applied
-  });
+  static const tessel::Kernel k =
+      tl::kernel("atomic_scalar", [](tl::Ptr counter, tl::Ptr idle, tl::Ptr out) {
+        auto pid = tl::program_id(0);
+        tl::store(out + pid, tl::atomic_add(counter, 1));
+        tl::store(out + 64 + pid, tl::atomic_max(idle, pid, pid < 0)); // never applied
+      });
   const int programs = 40;
   for (DeviceKind where : both()) {
     SCOPED_TRACE(where == DeviceKind::cpu ? "cpu" : "sim");
-    Buffer<int32_t> counter(where, {0}), idle(where, {-5}), out(where, std::vector<int32_t>(128, -1));
+    Buffer<int32_t> counter(where, {0}), idle(where, {-5}),
+        out(where, std::vector<int32_t>(128, -1));
     k.launch({programs}, on(where), counter.view(), idle.view(), out.view());
     EXPECT_EQ(counter.read()[0], programs);
     EXPECT_EQ(idle.read()[0], -5);
@@ -399,8 +445,8 @@ TEST_F(Atomics, ScalarAtomicsOncePerProgram) {
 // read-modify-write of a counter and of a 32-element tile, then release with xchg(lock, 0).
 // Without the lock, concurrent programs would lose updates.
 TEST_F(Atomics, SpinLockSerialisesAPlainReadModifyWrite) {
-  static const tessel::Kernel k =
-      tl::kernel("atomic_spin_lock", [](tl::Ptr lock, tl::Ptr counter, tl::Ptr tile, tl::Const<int> BLOCK) {
+  static const tessel::Kernel k = tl::kernel(
+      "atomic_spin_lock", [](tl::Ptr lock, tl::Ptr counter, tl::Ptr tile, tl::Const<int> BLOCK) {
         auto got = tl::scalar(1, tl::i32);
         tl::while_([&] { return got != 0; },
                    [&] { got = tl::atomic_cas(lock, 0, 1, tl::MemSem::acquire); });
@@ -413,7 +459,8 @@ TEST_F(Atomics, SpinLockSerialisesAPlainReadModifyWrite) {
   for (DeviceKind where : both()) {
     SCOPED_TRACE(where == DeviceKind::cpu ? "cpu" : "sim");
     const int p = where == DeviceKind::cpu ? 400 : 16; // the simulator runs programs one by one
-    Buffer<int32_t> lock(where, {0}), counter(where, {0}), tile(where, std::vector<int32_t>(block, 0));
+    Buffer<int32_t> lock(where, {0}), counter(where, {0}),
+        tile(where, std::vector<int32_t>(block, 0));
     k.launch({p}, on(where), lock.view(), counter.view(), tile.view(), block);
     EXPECT_EQ(lock.read()[0], 0);
     EXPECT_EQ(counter.read()[0], p);
@@ -442,8 +489,8 @@ TEST_F(Atomics, CheckedModeReportsAnOutOfBoundsAtomic) {
   tessel::testing::expect_error([&] { k.launch({1}, checked, view, 8); },
                                 [] {
                                   return std::vector<std::string>{
-                                      std::string(__FILE__) + ":" + std::to_string(line), "kernel 'atomic_oob'",
-                                      "element 8 of a view with 8 elements"};
+                                      std::string(__FILE__) + ":" + std::to_string(line),
+                                      "kernel 'atomic_oob'", "element 8 of a view with 8 elements"};
                                 });
 }
 

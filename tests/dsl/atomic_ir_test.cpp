@@ -18,7 +18,9 @@ using tessel::testing::expect_error;
 
 namespace {
 
-std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }
+std::string here(int line) {
+  return std::string(__FILE__) + ":" + std::to_string(line);
+}
 
 float g_f32[64];
 int32_t g_i32[64];
@@ -45,13 +47,16 @@ const tessel::Kernel& every_atomic() {
 
 TEST(AtomicIr, TracedOpsCarrySemScopeAndBroadcastOperands) {
   std::string ir = every_atomic().ir_for(false, g_i32, g_i32, 16);
-  for (const char* want : {"atomic_add", "atomic_max", "atomic_min", "atomic_and", "atomic_or", "atomic_xor",
-                           "atomic_xchg", "atomic_cas"})
+  for (const char* want : {"atomic_add", "atomic_max", "atomic_min", "atomic_and", "atomic_or",
+                           "atomic_xor", "atomic_xchg", "atomic_cas"})
     EXPECT_NE(ir.find(std::string("= ") + want + " "), std::string::npos) << want << "\n" << ir;
-  EXPECT_NE(ir.find("{sem = 0, scope = 0} : tensor<16xi32>"), std::string::npos) << ir; // relaxed, cta
-  EXPECT_NE(ir.find("{sem = 1, scope = 2} : tensor<16xi32>"), std::string::npos) << ir; // acquire, sys
-  EXPECT_NE(ir.find("{sem = 2, scope = 1} : tensor<16xi32>"), std::string::npos) << ir; // release, gpu
-  EXPECT_NE(ir.find("{sem = 3, scope = 1} : i32"), std::string::npos) << ir;            // the scalar atomic
+  EXPECT_NE(ir.find("{sem = 0, scope = 0} : tensor<16xi32>"), std::string::npos)
+      << ir; // relaxed, cta
+  EXPECT_NE(ir.find("{sem = 1, scope = 2} : tensor<16xi32>"), std::string::npos)
+      << ir; // acquire, sys
+  EXPECT_NE(ir.find("{sem = 2, scope = 1} : tensor<16xi32>"), std::string::npos)
+      << ir;                                                                 // release, gpu
+  EXPECT_NE(ir.find("{sem = 3, scope = 1} : i32"), std::string::npos) << ir; // the scalar atomic
 }
 
 TEST(AtomicIr, KernelWithEveryAtomicRoundTripsAndVerifies) {
@@ -62,22 +67,25 @@ TEST(AtomicIr, KernelWithEveryAtomicRoundTripsAndVerifies) {
   EXPECT_FALSE(e) << e->message;
 }
 
-// ---- verifier rules ------------------------------------------------------------------------------
+// ---- verifier rules
+// ------------------------------------------------------------------------------
 
 std::string verify_message(const std::string& body) {
-  std::string text = "kernel @k(%arg0: tensor<4xptr<f32>>, %arg1: tensor<4xf32>, %arg2: tensor<4xi1>, "
-                     "%arg3: tensor<4xptr<i32>>, %arg4: tensor<4xi32>, %arg5: tensor<4xptr<f16>>, "
-                     "%arg6: tensor<4xf16>) {\n" +
-                     body + "  return\n}\n";
+  std::string text =
+      "kernel @k(%arg0: tensor<4xptr<f32>>, %arg1: tensor<4xf32>, %arg2: tensor<4xi1>, "
+      "%arg3: tensor<4xptr<i32>>, %arg4: tensor<4xi32>, %arg5: tensor<4xptr<f16>>, "
+      "%arg6: tensor<4xf16>) {\n" +
+      body + "  return\n}\n";
   auto e = tessel::ir::verify(*tessel::ir::parse_module(text, "v.tir"));
   return e ? e->message : "";
 }
 
 TEST(AtomicIr, VerifierAcceptsWellFormedAtomics) {
-  EXPECT_EQ(verify_message("  %0 = atomic_add %arg0, %arg1, %arg2 {sem = 3, scope = 1} : tensor<4xf32>\n"
-                           "  %1 = atomic_cas %arg3, %arg4, %arg4 {sem = 0, scope = 2} : tensor<4xi32>\n"
-                           "  %2 = atomic_add %arg5, %arg6 {sem = 0, scope = 0} : tensor<4xf16>\n"),
-            "");
+  EXPECT_EQ(
+      verify_message("  %0 = atomic_add %arg0, %arg1, %arg2 {sem = 3, scope = 1} : tensor<4xf32>\n"
+                     "  %1 = atomic_cas %arg3, %arg4, %arg4 {sem = 0, scope = 2} : tensor<4xi32>\n"
+                     "  %2 = atomic_add %arg5, %arg6 {sem = 0, scope = 0} : tensor<4xf16>\n"),
+      "");
 }
 
 TEST(AtomicIr, VerifierRejectsBitwiseAtomicOnFloats) {
@@ -111,9 +119,10 @@ TEST(AtomicIr, VerifierRejectsValueOfAnotherType) {
 }
 
 TEST(AtomicIr, VerifierRejectsMaskThatIsNotBoolean) {
-  EXPECT_NE(verify_message("  %0 = atomic_add %arg3, %arg4, %arg4 {sem = 0, scope = 1} : tensor<4xi32>\n")
-                .find("mask must be i1 of the pointer's shape"),
-            std::string::npos);
+  EXPECT_NE(
+      verify_message("  %0 = atomic_add %arg3, %arg4, %arg4 {sem = 0, scope = 1} : tensor<4xi32>\n")
+          .find("mask must be i1 of the pointer's shape"),
+      std::string::npos);
 }
 
 TEST(AtomicIr, VerifierRejectsResultOfAnotherType) {
@@ -122,7 +131,8 @@ TEST(AtomicIr, VerifierRejectsResultOfAnotherType) {
             std::string::npos);
 }
 
-// ---- DSL diagnostics -----------------------------------------------------------------------------
+// ---- DSL diagnostics
+// -----------------------------------------------------------------------------
 
 TEST(AtomicDslErrors, BitwiseAtomicOnFloatPointer) {
   auto k = tl::kernel("bad_atomic_or", [](tl::Ptr p) {
@@ -131,9 +141,9 @@ TEST(AtomicDslErrors, BitwiseAtomicOnFloatPointer) {
   });
   expect_error([&] { k.ir_for(false, g_f32); },
                [] {
-                 return std::vector<std::string>{here(g_line), "atomic_or", "applies to i32 or i64 elements",
-                                                 "the pointer's elements are f32",
-                                                 "pass a pointer to one of those types"};
+                 return std::vector<std::string>{
+                     here(g_line), "atomic_or", "applies to i32 or i64 elements",
+                     "the pointer's elements are f32", "pass a pointer to one of those types"};
                });
 }
 
@@ -144,7 +154,8 @@ TEST(AtomicDslErrors, MaxOnF16Pointer) {
   });
   expect_error([&] { k.ir_for(false, g_f16); },
                [] {
-                 return std::vector<std::string>{here(g_line), "atomic_max", "applies to i32, i64, f32 or f64",
+                 return std::vector<std::string>{here(g_line), "atomic_max",
+                                                 "applies to i32, i64, f32 or f64",
                                                  "the pointer's elements are f16"};
                });
 }
@@ -157,9 +168,9 @@ TEST(AtomicDslErrors, AtomicOnANumberNotAPointer) {
   });
   expect_error([&] { k.ir_for(false, g_i32); },
                [] {
-                 return std::vector<std::string>{here(g_line), "atomic_add",
-                                                 "the first operand must be a pointer or a tile of pointers",
-                                                 "i32[16]"};
+                 return std::vector<std::string>{
+                     here(g_line), "atomic_add",
+                     "the first operand must be a pointer or a tile of pointers", "i32[16]"};
                });
 }
 
@@ -170,7 +181,8 @@ TEST(AtomicDslErrors, ValueThatTheElementTypeCannotHold) {
   });
   expect_error([&] { k.ir_for(false, g_i32); },
                [] {
-                 return std::vector<std::string>{here(g_line), "atomic_add", "the value 2.5 is not a i32",
+                 return std::vector<std::string>{here(g_line), "atomic_add",
+                                                 "the value 2.5 is not a i32",
                                                  "pass a value of i32"};
                });
 }
@@ -183,7 +195,8 @@ TEST(AtomicDslErrors, MaskThatIsNotBoolean) {
   });
   expect_error([&] { k.ir_for(false, g_i32); },
                [] {
-                 return std::vector<std::string>{here(g_line), "atomic_add", "the mask must be a boolean (i1) tile",
+                 return std::vector<std::string>{here(g_line), "atomic_add",
+                                                 "the mask must be a boolean (i1) tile",
                                                  "offs < n"};
                });
 }
@@ -195,7 +208,8 @@ TEST(AtomicDslErrors, ValueOfAnIncompatibleShape) {
   });
   expect_error([&] { k.ir_for(false, g_i32); },
                [] {
-                 return std::vector<std::string>{here(g_line), "atomic_xchg", "cannot broadcast shapes [16] and [32]"};
+                 return std::vector<std::string>{here(g_line), "atomic_xchg",
+                                                 "cannot broadcast shapes [16] and [32]"};
                });
 }
 
