@@ -291,10 +291,12 @@ TEST_F(Atomics, FloatMaxMinRulesByHand) {
       rmw_kernel().launch({1}, on(where), out.view(), x.view(), v.view(), c.view(), n, int(op),
                           true, 16);
       std::vector<float> got = x.read();
-      for (int64_t i = 0; i < n; ++i)
-        if (cases[i].op == op)
-          EXPECT_EQ(bits_of(got[i]), bits_of(cases[i].want))
-              << kOpNames[op] << "(" << cases[i].old << ", " << cases[i].val << ") gave " << got[i];
+      for (int64_t i = 0; i < n; ++i) {
+        if (cases[i].op != op)
+          continue;
+        EXPECT_EQ(bits_of(got[i]), bits_of(cases[i].want))
+            << kOpNames[op] << "(" << cases[i].old << ", " << cases[i].val << ") gave " << got[i];
+      }
     }
   }
 }
