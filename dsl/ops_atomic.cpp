@@ -5,6 +5,7 @@
 
 #include "dsl/tracer.h"
 #include "dsl/type_rules.h"
+#include "tessel/ir/atomic.h"
 
 namespace tessel::lang {
 

@@ -3,7 +3,7 @@
 // the operation and the shapes/types involved.
 #pragma once
 
-#include "tessel/ir/atomic.h"
+#include "tessel/ir/mem_order.h"
 #include "tessel/lang/tensor.h"
 
 #include <functional>
