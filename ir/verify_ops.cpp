@@ -6,6 +6,7 @@
 #include "ir/verify_ops.h"
 
 #include "tessel/dtype.h"
+#include "tessel/ir/atomic.h"
 #include "tessel/ir/printer.h"
 
 #include <cmath>
@@ -354,6 +355,44 @@ Message verify_store(const Op& op) {
     return "value must be the pointee type " + str(p->element()->pointee()) +
            " in the pointer's shape, found " + str(v) + " for " + str(p);
   return std::nullopt;
+}
+
+// What every atomic op shares: sem/scope in range, a pointee the op accepts, a result of the
+// pointee type in the pointer's shape, and value operands (from 1 to `values`) of that type.
+static Message check_atomic(const Op& op, size_t values) {
+  const Type* p = op.operand(0)->type();
+  const Type* r = op.result()->type();
+  const int64_t sem = op.int_attr("sem"), scope = op.int_attr("scope");
+  if (sem < 0 || sem >= kNumMemSems)
+    return "sem must be 0 (relaxed), 1 (acquire), 2 (release) or 3 (acq_rel), found " + std::to_string(sem);
+  if (scope < 0 || scope >= kNumMemScopes)
+    return "scope must be 0 (cta), 1 (gpu) or 2 (sys), found " + std::to_string(scope);
+  const Type* pointee = p->element()->pointee();
+  if (pointee->is_pointer() || !atomic_accepts(op.opcode(), pointee->scalar_kind()))
+    return std::string("applies to ") + atomic_accepted_types(op.opcode()) + " elements, found " + str(p);
+  if (r->element() != pointee || !same_shape(r, p))
+    return "result must be the pointee type " + str(pointee) + " in the pointer's shape, found " + str(p) +
+           " -> " + str(r);
+  for (size_t i = 1; i <= values; ++i)
+    if (op.operand(i)->type() != r)
+      return "operand " + std::to_string(i) + " must have the result's type " + str(r) + ", found " +
+             str(op.operand(i)->type());
+  return std::nullopt;
+}
+
+Message verify_atomic_rmw(const Op& op) {
+  if (op.num_operands() < 2 || op.num_operands() > 3)
+    return "takes a pointer, a value and an optional mask, found " + std::to_string(op.num_operands()) +
+           " operands";
+  if (auto m = check_pointer_and_mask(op.operand(0), op.num_operands() > 2 ? op.operand(2) : nullptr))
+    return m;
+  return check_atomic(op, 1);
+}
+
+Message verify_atomic_cas(const Op& op) {
+  if (auto m = check_pointer_and_mask(op.operand(0), nullptr))
+    return m;
+  return check_atomic(op, 2);
 }
 
 Message verify_reduce(const Op& op) {

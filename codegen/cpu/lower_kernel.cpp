@@ -307,6 +307,8 @@ void Lowering::lower_op(const ir::Op& op) {
   case ir::OpFamily::Shape:
   case ir::OpFamily::Elementwise: return lower_lazy(op);
   case ir::OpFamily::Memory:
+    if (op.has(ir::ATOMIC))
+      return lower_atomic(op);
     return op.opcode() == ir::Opcode::Load ? lower_load(op) : lower_store(op);
   case ir::OpFamily::Reduction: return lower_reduce(op);
   case ir::OpFamily::Scan: return lower_scan(op);

@@ -60,7 +60,7 @@ void with_full_mask_fast_path(Lowering& l, const ir::Value* mask, std::span<cons
 
 bool writes_memory(const ir::Op& op) {
   // Regions may hold stores; look no further.
-  return op.opcode() == ir::Opcode::Store || op.num_regions() > 0;
+  return op.opcode() == ir::Opcode::Store || op.has(ir::ATOMIC) || op.num_regions() > 0;
 }
 
 } // namespace

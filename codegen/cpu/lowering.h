@@ -1,5 +1,5 @@
 // Private to codegen/cpu: the state shared by the files that lower tile IR to LLVM IR, one file
-// per op family (lower_elementwise.cpp, lower_memory.cpp, lower_reduce.cpp, lower_dot.cpp,
+// per op family (lower_elementwise.cpp, lower_memory.cpp, lower_atomic.cpp, lower_reduce.cpp, lower_dot.cpp,
 // lower_control.cpp; bounds checks of checked mode in lower_checks.cpp) around the driver in
 // lower_kernel.cpp.
 //
@@ -28,6 +28,7 @@
 // new values, as it does on a GPU, where the threads of a program are not ordered either.
 #pragma once
 
+#include "tessel/ir/atomic.h"
 #include "tessel/ir/ir.h"
 
 #include <llvm/IR/IRBuilder.h>
@@ -117,6 +118,11 @@ public:
   // lower_memory.cpp
   void lower_load(const ir::Op& op);
   void lower_store(const ir::Op& op);
+  // lower_atomic.cpp
+  void lower_atomic(const ir::Op& op);
+  llvm::Value* atomic_element(const ir::Op& op, llvm::Value* ptr, llvm::Value* val, llvm::Value* cmp);
+  llvm::Value* atomic_cas_loop(llvm::Value* ptr, const ir::Type* elem, ir::MemSem sem,
+                               const std::function<llvm::Value*(llvm::Value*)>& update);
   // lower_reduce.cpp
   void lower_reduce(const ir::Op& op);
   void lower_scan(const ir::Op& op);

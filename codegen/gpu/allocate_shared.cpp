@@ -116,9 +116,16 @@ private:
                                         layout_of(op, op.operand(2))};
       return detail::dot_scratch_bytes(op, operands, layout_of(op, op.result()));
     }
+    case ir::OpFamily::Memory: {
+      if (!op.has(ir::ATOMIC))
+        return 0;
+      if (op.operand(0)->type()->rank() == 0)
+        return detail::atomic_scratch_bytes(op, f_, nullptr);
+      const LinearLayout l = layout_of(op, op.operand(0));
+      return detail::atomic_scratch_bytes(op, f_, &l);
+    }
     case ir::OpFamily::Source:
     case ir::OpFamily::Elementwise:
-    case ir::OpFamily::Memory:
     case ir::OpFamily::Control: return 0;
     }
     TESSEL_UNREACHABLE("bad op family");

@@ -59,12 +59,23 @@ int64_t numel(const std::vector<int32_t>& s) {
 
 int64_t floor_pow2(int64_t v) { return v <= 1 ? 1 : int64_t(1) << (63 - std::countl_zero(static_cast<uint64_t>(v))); }
 
+// The mask operand of a global access, or null: load ptr, mask, other; store ptr, value, mask;
+// atomic_OP ptr, value, mask; atomic_cas has none.
+const ir::Value* mask_of(const ir::Op& op) {
+  if (op.opcode() == Opcode::Load)
+    return op.num_operands() > 1 ? op.operand(1) : nullptr;
+  if (op.opcode() == Opcode::AtomicCas)
+    return nullptr;
+  return op.num_operands() > 2 ? op.operand(2) : nullptr;
+}
+
 } // namespace
 
 LayoutPlan::LayoutPlan(const ir::Function& function, const analysis::AxisAnalysis& axis,
                        int num_warps)
     : axis_(axis), num_warps_(num_warps) {
-  // Anchors: the first load or store of each shape sets that shape's default.
+  // Anchors: the first load or store of each shape sets that shape's default (atomics anchor
+  // their own operands, one element per register, but set no default).
   ir::walk(function.body, [&](const ir::Op& op) {
     if (op.opcode() != Opcode::Load && op.opcode() != Opcode::Store)
       return;
@@ -97,11 +108,12 @@ LinearLayout LayoutPlan::anchor(const ir::Op& op) const {
   int64_t vec = 16 / elem_bytes;
   vec = std::min(vec, info.contiguity[d0]);
   vec = std::min(vec, std::max<int64_t>(1, info.divisibility[d0] / elem_bytes));
-  const size_t mask_index = 1;
-  if (op.num_operands() > (op.opcode() == Opcode::Load ? mask_index : 2)) {
-    const ir::Value* mask = op.operand(op.opcode() == Opcode::Load ? 1 : 2);
+  if (const ir::Value* mask = mask_of(op))
     vec = std::min(vec, axis_.info(mask).constancy[d0]);
-  }
+  // An atomic is one instruction per element: consecutive lanes on consecutive elements make a
+  // warp's atomics one contiguous span (coalesced), which runs of registers per thread would not.
+  if (op.has(ir::ATOMIC))
+    vec = 1;
   vec = std::min<int64_t>(vec, std::max<int64_t>(1, numel(shape) / (32 * num_warps_)));
   vec = floor_pow2(std::max<int64_t>(1, vec));
   return make_blocked(shape, num_warps_, static_cast<int>(vec), order);
@@ -123,9 +135,8 @@ LayoutPlan::Vector LayoutPlan::vector_of(const ir::Op& op, const LinearLayout& l
   w = std::min(w, 16 / elem_bytes);
   w = std::min(w, info.contiguity[v.dim]);
   w = std::min(w, std::max<int64_t>(1, info.divisibility[v.dim] / elem_bytes));
-  size_t mask_at = op.opcode() == Opcode::Load ? 1 : 2;
-  if (op.num_operands() > mask_at)
-    w = std::min(w, axis_.info(op.operand(mask_at)).constancy[v.dim]);
+  if (const ir::Value* mask = mask_of(op))
+    w = std::min(w, axis_.info(mask).constancy[v.dim]);
   v.width = static_cast<int>(floor_pow2(std::max<int64_t>(1, w)));
   return v;
 }
@@ -163,10 +174,10 @@ void LayoutPlan::set(const ir::Value* v, const LinearLayout& l) {
     layouts_.insert_or_assign(v, l);
 }
 
-// The layouts of `op`'s results: loads and reductions anchor theirs (coalesced addresses; the
-// input's default layout, sliced), every other op takes what its users asked for.
+// The layouts of `op`'s results: loads, atomics and reductions anchor theirs (coalesced
+// addresses; the input's default layout, sliced), every other op takes what its users asked for.
 void LayoutPlan::assign_results(const ir::Op& op) {
-  if (op.opcode() == Opcode::Load && op.result()->type()->rank() != 0) {
+  if ((op.opcode() == Opcode::Load || op.has(ir::ATOMIC)) && op.result()->type()->rank() != 0) {
     set(op.result(), anchor(op));
     return;
   }

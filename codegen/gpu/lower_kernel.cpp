@@ -327,6 +327,8 @@ void Lowering::lower_op(const ir::Op& op) {
   case ir::OpFamily::Shape: return lower_shape_op(op);
   case ir::OpFamily::Elementwise: return lower_elementwise(op);
   case ir::OpFamily::Memory:
+    if (op.has(ir::ATOMIC))
+      return lower_atomic(op);
     if (op.opcode() == Opcode::Load)
       return lower_load(op);
     if (op.opcode() == Opcode::Store)

@@ -1,5 +1,5 @@
 // Private to codegen/gpu: the state shared by the files that lower tile IR to LLVM IR for NVPTX,
-// one file per op family (lower_elementwise.cpp, lower_memory.cpp, lower_reduce.cpp,
+// one file per op family (lower_elementwise.cpp, lower_memory.cpp, lower_atomic.cpp, lower_reduce.cpp,
 // lower_control.cpp, convert_layout.cpp) around the driver in lower_kernel.cpp.
 //
 // How tensors are lowered. Every tensor value has a distributed layout (layout_assignment.h); in
@@ -116,6 +116,13 @@ public:
   // lower_memory.cpp
   void lower_load(const ir::Op& op);
   void lower_store(const ir::Op& op);
+  // lower_atomic.cpp
+  void lower_atomic(const ir::Op& op);
+  llvm::Value* atomic_element(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr, llvm::Value* val,
+                              llvm::Value* cmp, bool want_result);
+  llvm::Value* ptx_atomic(const ir::Op& op, std::span<const std::pair<llvm::Value*, std::string>> forms,
+                          llvm::Value* ptr, std::span<llvm::Value* const> args, unsigned bits, bool want_result);
+  llvm::Value* bf16_add_cas_loop(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr, llvm::Value* val);
   // lower_reduce.cpp
   void lower_reduce(const ir::Op& op);
   void lower_scan(const ir::Op& op);

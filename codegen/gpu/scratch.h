@@ -34,6 +34,11 @@ int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& given, const Li
 int64_t dot_scratch_bytes(const ir::Op& op, std::span<const LinearLayout> operands,
                           const LinearLayout& result);
 
+// An atomic `op` whose pointer is in layout `ptr_layout` (null for a scalar pointer): when its
+// result is used, the old values the owning threads hand to the replicated copies (0 when the
+// layout replicates nothing, the element for a scalar).
+int64_t atomic_scratch_bytes(const ir::Op& op, const ir::Function& f, const LinearLayout* ptr_layout);
+
 } // namespace tessel::codegen::gpu::detail
 
 namespace tessel::codegen::gpu {

@@ -64,6 +64,8 @@ public:
   bool has_bf16_math() const { return is_nvptx() && sm_ >= 80; }
   // Native f16 arithmetic (add.f16, fma.rn.f16x2).
   bool has_f16_math() const { return is_nvptx() && sm_ >= 53; }
+  // atom/red .add.noftz.bf16 (sm_90); f16 (.add.noftz.f16) has it from sm_70.
+  bool has_bf16_atomic_add() const { return is_nvptx() && sm_ >= 90; }
   // fp8 (e4m3, e5m2) conversions and mma: sm_89 and later.
   bool has_fp8() const { return is_nvptx() && sm_ >= 89; }
   bool has_fp8_mma() const { return has_fp8(); }

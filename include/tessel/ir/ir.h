@@ -25,6 +25,15 @@
 //    program, a load and a later store that touch the same address in *different* elements are not
 //    ordered (as on a GPU, where the program's threads are not): an in-place update must not read
 //    elements that another element of the same store writes.
+//  * `atomic_add|max|min|and|or|xor|xchg ptr, val [, mask] {sem, scope}` performs, for each element
+//    whose mask holds, one atomic read-modify-write of its address and yields the value it read;
+//    elements whose mask is false touch nothing and yield 0. Elements of one op that share an
+//    address are all applied, in an unspecified order. Float max/min order values as IEEE
+//    totalOrder on the sign and magnitude: -0.0 < +0.0, and a NaN counts as above +inf (sign
+//    clear) or below -inf (sign set): max keeps a NaN with its sign clear, min one with it set,
+//    whether in memory or written (`max`/`min` drop NaNs instead). `atomic_cas ptr,
+//    cmp, val` writes val where the memory's bits equal cmp's and yields the old value. `sem` and
+//    `scope` (atomic.h) order the op with the program's other memory accesses.
 //  * `reduce_* {axis}` removes `axis` from the shape. The order of combination is unspecified
 //    (sums may differ from a sequential loop by rounding); f16/bf16 sums and scans accumulate in
 //    f32 and round once. `reduce_argmax/argmin` return the i32 index of the first maximum/minimum,
@@ -89,6 +98,8 @@ enum OpTrait : uint32_t {
   CONTROL = 1u << 14,
   // Only after GPU lowering starts (ops.def explains; the verifier checks).
   GPU_STAGE = 1u << 15,
+  // An atomic read-modify-write of memory (ops.def; include/tessel/ir/atomic.h).
+  ATOMIC = 1u << 16,
 };
 inline constexpr int VAR = -1;
 

@@ -3,6 +3,7 @@
 // the operation and the shapes/types involved.
 #pragma once
 
+#include "tessel/ir/mem_order.h"
 #include "tessel/lang/tensor.h"
 
 #include <array>
@@ -100,6 +101,43 @@ Tensor load(const Tensor& ptr, const Tensor& mask, const Tensor& other, Loc loc 
 // Stores `value` (converted to the pointee type) where `mask` is true.
 void store(const Tensor& ptr, const Tensor& value, Loc loc = Loc::current());
 void store(const Tensor& ptr, const Tensor& value, const Tensor& mask, Loc loc = Loc::current());
+
+// ---- atomics (docs/language.md#atomics) ---------------------------------------------------------
+// Each element of `ptr` (a pointer tile, or a scalar pointer) is updated atomically with the
+// matching element of `val` (converted to the pointee type; ptr, val and mask broadcast to one
+// shape), and the result holds the values memory had before. Elements whose mask is false touch
+// nothing and return 0. Elements that share an address are all applied. `sem` orders the atomic
+// with the program's other accesses, `scope` says to which threads (Triton's defaults: acq_rel,
+// gpu). Element types: add i32/i64/f16/bf16/f32/f64; max, min, xchg, cas i32/i64/f32/f64;
+// and, or, xor i32/i64. Float max/min order -0.0 below +0.0 and keep a NaN they meet.
+using MemSem = ir::MemSem;
+using MemScope = ir::MemScope;
+
+// An atomic's value operand: a tile, or a C++ number of the pointee type.
+struct AtomicValue {
+  AtomicValue(const Tensor& t) : tensor(&t) {}
+  template <Scalar S> AtomicValue(S v) : number(static_cast<double>(v)) {}
+  template <class S> AtomicValue(Const<S> v) : number(static_cast<double>(v.value)) {}
+  const Tensor* tensor = nullptr; // null: `number`
+  double number = 0;
+};
+
+#define TESSEL_ATOMIC_RMW(NAME)                                                                    \
+  Tensor NAME(const Tensor& ptr, AtomicValue val, MemSem sem = MemSem::acq_rel,                  \
+              MemScope scope = MemScope::gpu, Loc loc = Loc::current());                         \
+  Tensor NAME(const Tensor& ptr, AtomicValue val, const Tensor& mask,                            \
+              MemSem sem = MemSem::acq_rel, MemScope scope = MemScope::gpu, Loc loc = Loc::current());
+TESSEL_ATOMIC_RMW(atomic_add)  // memory += val
+TESSEL_ATOMIC_RMW(atomic_max)  // memory = max(memory, val)
+TESSEL_ATOMIC_RMW(atomic_min)  // memory = min(memory, val)
+TESSEL_ATOMIC_RMW(atomic_and)  // memory &= val
+TESSEL_ATOMIC_RMW(atomic_or)   // memory |= val
+TESSEL_ATOMIC_RMW(atomic_xor)  // memory ^= val
+TESSEL_ATOMIC_RMW(atomic_xchg) // memory = val
+#undef TESSEL_ATOMIC_RMW
+// Where memory's bits equal `cmp`'s, writes `val`; returns the old value either way.
+Tensor atomic_cas(const Tensor& ptr, AtomicValue cmp, AtomicValue val, MemSem sem = MemSem::acq_rel,
+                  MemScope scope = MemScope::gpu, Loc loc = Loc::current());
 
 // ---- reductions, scans, dot ---------------------------------------------------------------------
 Tensor sum(const Tensor& x, int axis, Loc loc = Loc::current());
