@@ -198,6 +198,8 @@ void register_matmul() {
       &matmul_reduce_kernel,
       with_unit_strides(signature(4, 12, 4, {cfg.block_m, cfg.block_n}), matmul_reduce_kernel(),
                         {"c_n", "e0_n", "e1_n"}));
+}
+
 // out, lse, q, k, v, kv_lens, key_mask; 12 strides, mask_sb, heads, group, seqlen_q, seqlen_k,
 // window_left, window_right; scale_log2; FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N: f16 q, k, v
 // and out at head_dim 64, not causal, the lse saved, the GPU tile the op launches (32 x 16, 4 warps).
