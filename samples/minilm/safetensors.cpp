@@ -23,14 +23,16 @@ constexpr uint64_t kMaxHeader = 100u << 20;
   throw Error(fmt::format("{}: not a valid safetensors file: {}", file, what));
 }
 
-std::optional<DType> dtype_named(const std::string& name) {
-  if (name == "F32")
-    return DType::f32;
-  if (name == "F16")
-    return DType::f16;
-  if (name == "BF16")
-    return DType::bf16;
-  return std::nullopt;
+// The element size of each dtype the format defines; 0 for a name it does not define.
+unsigned element_bytes(const std::string& name) {
+  static const std::pair<const char*, unsigned> kDtypes[] = {
+      {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1},
+      {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
+      {"U32", 4},  {"F32", 4}, {"F64", 8}, {"I64", 8},     {"U64", 8}};
+  for (const auto& [n, bytes] : kDtypes)
+    if (name == n)
+      return bytes;
+  return 0;
 }
 
 std::vector<int64_t> read_shape(const std::string& file, const std::string& name,
@@ -76,18 +78,17 @@ TensorInfo read_entry(const std::string& file, const std::string& name, const js
   TensorInfo t;
   t.name = name;
   const json::Value& dt = field(file, name, v, "dtype");
-  std::optional<DType> dtype = dt.kind == json::Value::Kind::string ? dtype_named(dt.text)
-                                                                    : std::nullopt;
-  if (!dtype)
-    fail(file, fmt::format("tensor '{}' has dtype {}; this reader takes F32, F16 and BF16", name,
-                           dt.kind == json::Value::Kind::string ? dt.text : json::kind_name(dt.kind)));
-  t.dtype = *dtype;
+  t.dtype = dt.kind == json::Value::Kind::string ? dt.text : json::kind_name(dt.kind);
+  t.element_bytes = dt.kind == json::Value::Kind::string ? element_bytes(dt.text) : 0;
+  if (t.element_bytes == 0)
+    fail(file, fmt::format("tensor '{}' has dtype {}, which safetensors does not define", name,
+                           t.dtype));
   t.shape = read_shape(file, name, field(file, name, v, "shape"));
   std::tie(t.begin, t.end) = read_offsets(file, name, field(file, name, v, "data_offsets"));
-  uint64_t bytes = uint64_t(t.numel()) * dtype_bytes(t.dtype);
+  uint64_t bytes = uint64_t(t.numel()) * t.element_bytes;
   if (t.end - t.begin != bytes)
     fail(file, fmt::format("tensor '{}' of shape [{}] {} needs {} bytes but data_offsets [{}, {}] "
-                           "hold {}", name, fmt::join(t.shape, ", "), dtype_name(t.dtype), bytes,
+                           "hold {}", name, fmt::join(t.shape, ", "), t.dtype, bytes,
                            t.begin, t.end, t.end - t.begin));
   if (t.end > data_size)
     fail(file, fmt::format("tensor '{}' ends at byte {} of the data but the data has {} bytes (a "
@@ -107,10 +108,10 @@ void check_disjoint(const std::string& file, const std::map<std::string, TensorI
                              by_offset[i]->name));
 }
 
-float bits_to_f32(DType dtype, const unsigned char* p) {
+float bits_to_f32(bool f16, const unsigned char* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
-  return dtype == DType::f16 ? half_to_float(h) : bfloat16_to_float(h);
+  return f16 ? half_to_float(h) : bfloat16_to_float(h);
 }
 
 } // namespace
@@ -185,14 +186,17 @@ std::vector<float> Safetensors::to_f32(const std::string& name,
   if (t.shape != expected)
     throw Error(fmt::format("{}: tensor '{}' has shape [{}]; expected [{}]", file_, name,
                             fmt::join(t.shape, ", "), fmt::join(expected, ", ")));
+  if (t.dtype != "F32" && t.dtype != "F16" && t.dtype != "BF16")
+    throw Error(fmt::format("{}: tensor '{}' has dtype {}; expected F32, F16 or BF16", file_, name,
+                            t.dtype));
   std::vector<float> out(size_t(t.numel()));
   const unsigned char* p = bytes_.data() + data_start_ + t.begin;
-  if (t.dtype == DType::f32) {
+  if (t.dtype == "F32") {
     std::memcpy(out.data(), p, out.size() * 4);
     return out;
   }
   for (size_t i = 0; i < out.size(); ++i)
-    out[i] = bits_to_f32(t.dtype, p + 2 * i);
+    out[i] = bits_to_f32(t.dtype == "F16", p + 2 * i);
   return out;
 }
 

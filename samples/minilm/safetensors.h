@@ -2,12 +2,14 @@
 //
 //   [8 bytes: N, little-endian u64] [N bytes: a JSON object] [the tensor data]
 //
-// The JSON object maps each tensor's name to {"dtype": "F32"|"F16"|"BF16", "shape": [..],
+// The JSON object maps each tensor's name to {"dtype": "F32", "shape": [..],
 // "data_offsets": [begin, end]} (offsets into the data that follows the header), plus an optional
 // "__metadata__" object of strings. Everything is checked before a tensor is handed out: the
 // header length against the file size, the JSON's syntax, each entry's fields, that end - begin is
 // the shape's element count times the dtype's size, that the ranges lie within the data and do
-// not overlap. Errors are tessel::Error naming the file and the problem.
+// not overlap. Every dtype of the format is accepted in the header (BOOL, U8, I8, F8_E5M2,
+// F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64: BERT files hold an I64 position_ids);
+// only F32, F16 and BF16 tensors can be read as f32. Errors are tessel::Error naming the file and the problem.
 //
 //   auto st = tessel::minilm::Safetensors::open("model.safetensors");
 //   const tessel::minilm::TensorInfo& t = st.tensor("embeddings.word_embeddings.weight");
@@ -26,7 +28,8 @@ namespace tessel::minilm {
 
 struct TensorInfo {
   std::string name;
-  DType dtype = DType::f32; // f32, f16 or bf16
+  std::string dtype;          // as the header names it: "F32", "I64"...
+  unsigned element_bytes = 4;
   std::vector<int64_t> shape;
   uint64_t begin = 0, end = 0; // byte offsets into the data section
   int64_t numel() const;

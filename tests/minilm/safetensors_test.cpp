@@ -45,7 +45,7 @@ TEST(Safetensors, ReadsF32F16AndBf16) {
     bytes.push_back(c);
   Safetensors st = Safetensors::parse(bytes, "ok.safetensors");
   EXPECT_EQ(st.tensors().size(), 3u);
-  EXPECT_EQ(st.tensor("b").dtype, DType::bf16);
+  EXPECT_EQ(st.tensor("b").dtype, "BF16");
   EXPECT_EQ(st.to_f32("a", {2}), (std::vector<float>{1.f, -2.f}));
   EXPECT_EQ(st.to_f32("h", {1}), (std::vector<float>{1.5f}));
   EXPECT_EQ(st.to_f32("b", {2, 1}), (std::vector<float>{2.f, -0.5f}));
@@ -69,9 +69,17 @@ TEST(SafetensorsErrors, HeaderIsNotAnObject) {
   expect_bad("[1, 2]", 0, "the JSON header is an array; expected an object");
 }
 
-TEST(SafetensorsErrors, UnsupportedDtype) {
-  expect_bad(R"({"a":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", 8,
-             "tensor 'a' has dtype I64; this reader takes F32, F16 and BF16");
+TEST(SafetensorsErrors, UnknownDtype) {
+  expect_bad(R"({"a":{"dtype":"Q7","shape":[1],"data_offsets":[0,8]}})", 8,
+             "tensor 'a' has dtype Q7, which safetensors does not define");
+}
+
+TEST(SafetensorsErrors, IntegerTensorReadAsFloat) {
+  // An I64 tensor (BERT's position_ids) is fine in the file, but not as weights.
+  Safetensors st = Safetensors::parse(
+      file_bytes(R"({"ids":{"dtype":"I64","shape":[1,2],"data_offsets":[0,16]}})", 16), "i.safetensors");
+  expect_error([&] { st.to_f32("ids", {1, 2}); },
+               {"i.safetensors: tensor 'ids' has dtype I64; expected F32, F16 or BF16"});
 }
 
 TEST(SafetensorsErrors, MissingField) {
@@ -85,7 +93,7 @@ TEST(SafetensorsErrors, BadShapeEntry) {
 
 TEST(SafetensorsErrors, SizeDisagreesWithShape) {
   expect_bad(R"({"a":{"dtype":"F16","shape":[3],"data_offsets":[0,4]}})", 4,
-             "tensor 'a' of shape [3] f16 needs 6 bytes but data_offsets [0, 4] hold 4");
+             "tensor 'a' of shape [3] F16 needs 6 bytes but data_offsets [0, 4] hold 4");
 }
 
 TEST(SafetensorsErrors, OffsetsEndBeforeTheyBegin) {
