@@ -20,9 +20,9 @@ void self_attention(const TensorView& qkv, const TensorView& mask, const TensorV
   Operand v{qkv, 2 * hidden, seq * width, s.head_dim, width, 1};
   Operand sc{scores, 0, s.heads * zs, zs, seq, 1};
   Operand out{ctx, 0, seq * hidden, s.head_dim, hidden, 1};
-  batched_matmul(q, kt, sc, {s.batch, s.heads, seq, seq, s.head_dim},
-                 {.alpha = float(1.0 / std::sqrt(double(s.head_dim))), .key_mask = &mask,
-                  .mask_stride = seq});
+  batched_matmul(
+      q, kt, sc, {s.batch, s.heads, seq, seq, s.head_dim},
+      {.alpha = float(1.0 / std::sqrt(double(s.head_dim))), .key_mask = &mask, .mask_stride = seq});
   TensorView rows = scores;
   rows.rank = 2;
   rows.shape[0] = s.batch * s.heads * seq;

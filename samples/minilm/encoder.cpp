@@ -87,20 +87,20 @@ std::vector<float> transposed(const std::vector<float>& w, int64_t out, int64_t 
 
 // Word + position + token type (0) embedding of each token: one program per token.
 const Kernel& embed_kernel() {
-  static const Kernel k = tl::kernel(
-      "minilm_embed", "y, ids, word, pos, type, seq, hidden, BLOCK",
-      [](tl::Ptr y, tl::Ptr ids, tl::Ptr word, tl::Ptr pos, tl::Ptr type, tl::Int seq,
-         tl::Int hidden, tl::Const<int> BLOCK) {
-        auto t = tl::program_id(0);
-        auto cols = tl::arange(0, BLOCK);
-        auto in = cols < hidden;
-        auto id = tl::load(ids + t).to(DType::i64);
-        auto p = (t % seq).to(DType::i64);
-        auto h = hidden.to(DType::i64);
-        auto v = tl::load(word + id * h + cols, in, 0.0) + tl::load(pos + p * h + cols, in, 0.0) +
-                 tl::load(type + cols, in, 0.0);
-        tl::store(y + t.to(DType::i64) * h + cols, v, in);
-      });
+  static const Kernel k =
+      tl::kernel("minilm_embed", "y, ids, word, pos, type, seq, hidden, BLOCK",
+                 [](tl::Ptr y, tl::Ptr ids, tl::Ptr word, tl::Ptr pos, tl::Ptr type, tl::Int seq,
+                    tl::Int hidden, tl::Const<int> BLOCK) {
+                   auto t = tl::program_id(0);
+                   auto cols = tl::arange(0, BLOCK);
+                   auto in = cols < hidden;
+                   auto id = tl::load(ids + t).to(DType::i64);
+                   auto p = (t % seq).to(DType::i64);
+                   auto h = hidden.to(DType::i64);
+                   auto v = tl::load(word + id * h + cols, in, 0.0) +
+                            tl::load(pos + p * h + cols, in, 0.0) + tl::load(type + cols, in, 0.0);
+                   tl::store(y + t.to(DType::i64) * h + cols, v, in);
+                 });
   return k;
 }
 
@@ -147,8 +147,12 @@ Encoder::Encoder() : impl_(std::make_unique<Impl>()) {}
 Encoder::~Encoder() = default;
 Encoder::Encoder(Encoder&&) noexcept = default;
 Encoder& Encoder::operator=(Encoder&&) noexcept = default;
-const EncoderConfig& Encoder::config() const { return impl_->cfg; }
-DeviceKind Encoder::device() const { return impl_->device; }
+const EncoderConfig& Encoder::config() const {
+  return impl_->cfg;
+}
+DeviceKind Encoder::device() const {
+  return impl_->device;
+}
 
 Encoder Encoder::load(const std::filesystem::path& file, DeviceKind device) {
   Safetensors st = Safetensors::open(file);
@@ -198,12 +202,13 @@ Encoder Encoder::load(const std::filesystem::path& file, DeviceKind device) {
 void Encoder::Impl::check_batch(const TokenBatch& b) const {
   if (b.seq > cfg.positions)
     throw Error(fmt::format("embed: a sequence of {} tokens is longer than the model's {} "
-                            "positions; tokenize with max_length <= {}", b.seq, cfg.positions,
-                            cfg.positions));
+                            "positions; tokenize with max_length <= {}",
+                            b.seq, cfg.positions, cfg.positions));
   for (int32_t id : b.ids)
     if (id < 0 || id >= cfg.vocab)
       throw Error(fmt::format("embed: token id {} is outside the model's vocabulary of {}; is "
-                              "vocab.txt the one of this model?", id, cfg.vocab));
+                              "vocab.txt the one of this model?",
+                              id, cfg.vocab));
 }
 
 void Encoder::Impl::run_layer(const Layer& l, Activations& a, const AttentionShape& s) const {

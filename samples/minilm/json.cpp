@@ -20,7 +20,8 @@ public:
 
   std::optional<Value> document(std::string& error) {
     Value v;
-    if (!value(v, 0) || (skip_space(), pos_ != s_.size() && fail("trailing characters after the value"))) {
+    if (!value(v, 0) ||
+        (skip_space(), pos_ != s_.size() && fail("trailing characters after the value"))) {
       error = error_;
       return std::nullopt;
     }
@@ -34,8 +35,8 @@ private:
     return false;
   }
   void skip_space() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' ||
-                                s_[pos_] == '\r'))
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
       ++pos_;
   }
   bool literal(std::string_view word) {
@@ -148,8 +149,10 @@ private:
       if (pos_ >= s_.size())
         return fail("unexpected end of the text in a \\u escape");
       char c = s_[pos_];
-      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      int d = c >= '0' && c <= '9'   ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                     : -1;
       if (d < 0)
         return fail("expected 4 hex digits after \\u");
       out = out << 4 | uint32_t(d);
@@ -160,14 +163,30 @@ private:
   bool escape(std::string& out) {
     char e = s_[pos_++];
     switch (e) {
-    case '"': case '\\': case '/': out += e; return true;
-    case 'b': out += '\b'; return true;
-    case 'f': out += '\f'; return true;
-    case 'n': out += '\n'; return true;
-    case 'r': out += '\r'; return true;
-    case 't': out += '\t'; return true;
-    case 'u': break;
-    default: return --pos_, fail(fmt::format("unknown escape '\\{}' in a string", e));
+    case '"':
+    case '\\':
+    case '/':
+      out += e;
+      return true;
+    case 'b':
+      out += '\b';
+      return true;
+    case 'f':
+      out += '\f';
+      return true;
+    case 'n':
+      out += '\n';
+      return true;
+    case 'r':
+      out += '\r';
+      return true;
+    case 't':
+      out += '\t';
+      return true;
+    case 'u':
+      break;
+    default:
+      return --pos_, fail(fmt::format("unknown escape '\\{}' in a string", e));
     }
     uint32_t c = 0;
     if (!hex4(c))
@@ -268,12 +287,18 @@ std::optional<uint64_t> Value::as_uint() const {
 
 const char* kind_name(Value::Kind kind) {
   switch (kind) {
-  case Value::Kind::null: return "null";
-  case Value::Kind::boolean: return "a boolean";
-  case Value::Kind::number: return "a number";
-  case Value::Kind::string: return "a string";
-  case Value::Kind::array: return "an array";
-  case Value::Kind::object: return "an object";
+  case Value::Kind::null:
+    return "null";
+  case Value::Kind::boolean:
+    return "a boolean";
+  case Value::Kind::number:
+    return "a number";
+  case Value::Kind::string:
+    return "a string";
+  case Value::Kind::array:
+    return "an array";
+  case Value::Kind::object:
+    return "an object";
   }
   TESSEL_UNREACHABLE("a json::Value::Kind without a name");
 }

@@ -17,10 +17,14 @@ namespace tl = tessel::lang;
 
 namespace {
 
-tl::Tensor i64(const tl::Tensor& t) { return t.to(DType::i64); }
+tl::Tensor i64(const tl::Tensor& t) {
+  return t.to(DType::i64);
+}
 
 // The GELU of BERT: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)).
-tl::Tensor gelu(const tl::Tensor& x) { return x * 0.5 * (tl::erf(x * 0.7071067811865476) + 1.0); }
+tl::Tensor gelu(const tl::Tensor& x) {
+  return x * 0.5 * (tl::erf(x * 0.7071067811865476) + 1.0);
+}
 
 const Kernel& bmm_kernel() {
   static const Kernel k = tl::kernel(
@@ -82,12 +86,11 @@ void batched_matmul(const Operand& a, const Operand& b, const Operand& c, const 
   const TensorView& bias = e.bias ? *e.bias : c.data;
   const TensorView& mask = e.key_mask ? *e.key_mask : c.data;
   bmm_kernel().launch(
-      {(s.m + bm - 1) / bm, (s.n + bn - 1) / bn, s.batch * s.heads}, {}, c.data,
-      a.data, b.data, bias, mask, s.m, s.n, s.k, s.heads, a.offset, a.batch_stride, a.head_stride,
-      a.row_stride, a.col_stride, b.offset, b.batch_stride, b.head_stride, b.row_stride,
-      b.col_stride, c.offset, c.batch_stride, c.head_stride, c.row_stride, c.col_stride,
-      e.mask_stride, e.alpha, bm, bn, bk, int(e.bias != nullptr),
-      int(e.activation == Activation::gelu), int(e.key_mask != nullptr));
+      {(s.m + bm - 1) / bm, (s.n + bn - 1) / bn, s.batch * s.heads}, {}, c.data, a.data, b.data,
+      bias, mask, s.m, s.n, s.k, s.heads, a.offset, a.batch_stride, a.head_stride, a.row_stride,
+      a.col_stride, b.offset, b.batch_stride, b.head_stride, b.row_stride, b.col_stride, c.offset,
+      c.batch_stride, c.head_stride, c.row_stride, c.col_stride, e.mask_stride, e.alpha, bm, bn, bk,
+      int(e.bias != nullptr), int(e.activation == Activation::gelu), int(e.key_mask != nullptr));
 }
 
 void linear(const TensorView& x, const TensorView& w, const TensorView& bias, const TensorView& y,

@@ -7,8 +7,8 @@
 //                mask[z / heads][n] == 0
 //
 // z runs over batch * heads; each operand addresses element (z, i, j) as
-// offset + (z / heads) * batch_stride + (z % heads) * head_stride + i * row_stride + j * col_stride,
-// so Q, K and V can be read in place from one [tokens, 3 * hidden] projection.
+// offset + (z / heads) * batch_stride + (z % heads) * head_stride + i * row_stride + j *
+// col_stride, so Q, K and V can be read in place from one [tokens, 3 * hidden] projection.
 #pragma once
 
 #include "tessel/runtime/tensor_view.h"
@@ -26,7 +26,7 @@ struct Operand {
 
 struct MatmulEpilogue {
   float alpha = 1.0f;
-  const TensorView* bias = nullptr;     // [N] f32
+  const TensorView* bias = nullptr; // [N] f32
   Activation activation = Activation::none;
   const TensorView* key_mask = nullptr; // [batch, N] i32, row stride mask_stride
   int64_t mask_stride = 0;

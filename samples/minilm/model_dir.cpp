@@ -23,7 +23,8 @@ constexpr const char* kInstallHint =
 
 bool holds_model(const fs::path& dir) {
   std::error_code ec;
-  return fs::is_regular_file(dir / "model.safetensors", ec) && fs::is_regular_file(dir / "vocab.txt", ec);
+  return fs::is_regular_file(dir / "model.safetensors", ec) &&
+         fs::is_regular_file(dir / "vocab.txt", ec);
 }
 
 // prefix/lib/python3.*/{site,dist}-packages/<package>, newest python first.
@@ -70,15 +71,17 @@ std::optional<fs::path> find_model_dir() {
 fs::path resolve_model_dir(const std::optional<fs::path>& explicit_dir) {
   if (explicit_dir) {
     if (!holds_model(*explicit_dir))
-      throw Error(fmt::format("--model {}: the directory has no model.safetensors and vocab.txt; {}",
-                              explicit_dir->string(), kInstallHint));
+      throw Error(
+          fmt::format("--model {}: the directory has no model.safetensors and vocab.txt; {}",
+                      explicit_dir->string(), kInstallHint));
     return *explicit_dir;
   }
   if (std::optional<fs::path> d = find_model_dir())
     return *d;
   throw Error(fmt::format("the all-MiniLM-L6-v2 model files were not found ($TESSEL_MINILM_DIR, "
                           "then python site-packages under $VIRTUAL_ENV, /work/venv-minilm, "
-                          "~/.local, /usr/local, /usr, /opt/venv); {}", kInstallHint));
+                          "~/.local, /usr/local, /usr, /opt/venv); {}",
+                          kInstallHint));
 }
 
 } // namespace tessel::minilm

@@ -56,10 +56,11 @@ std::pair<uint64_t, uint64_t> read_offsets(const std::string& file, const std::s
     fail(file, fmt::format("tensor '{}': \"data_offsets\" must be an array [begin, end]", name));
   std::optional<uint64_t> b = v.items[0].as_uint(), e = v.items[1].as_uint();
   if (!b || !e)
-    fail(file, fmt::format("tensor '{}': \"data_offsets\" entries must be non-negative integers",
-                           name));
+    fail(file,
+         fmt::format("tensor '{}': \"data_offsets\" entries must be non-negative integers", name));
   if (*b > *e)
-    fail(file, fmt::format("tensor '{}': data_offsets [{}, {}] end before they begin", name, *b, *e));
+    fail(file,
+         fmt::format("tensor '{}': data_offsets [{}, {}] end before they begin", name, *b, *e));
   return {*b, *e};
 }
 
@@ -81,18 +82,20 @@ TensorInfo read_entry(const std::string& file, const std::string& name, const js
   t.dtype = dt.kind == json::Value::Kind::string ? dt.text : json::kind_name(dt.kind);
   t.element_bytes = dt.kind == json::Value::Kind::string ? element_bytes(dt.text) : 0;
   if (t.element_bytes == 0)
-    fail(file, fmt::format("tensor '{}' has dtype {}, which safetensors does not define", name,
-                           t.dtype));
+    fail(file,
+         fmt::format("tensor '{}' has dtype {}, which safetensors does not define", name, t.dtype));
   t.shape = read_shape(file, name, field(file, name, v, "shape"));
   std::tie(t.begin, t.end) = read_offsets(file, name, field(file, name, v, "data_offsets"));
   uint64_t bytes = uint64_t(t.numel()) * t.element_bytes;
   if (t.end - t.begin != bytes)
     fail(file, fmt::format("tensor '{}' of shape [{}] {} needs {} bytes but data_offsets [{}, {}] "
-                           "hold {}", name, fmt::join(t.shape, ", "), t.dtype, bytes,
-                           t.begin, t.end, t.end - t.begin));
+                           "hold {}",
+                           name, fmt::join(t.shape, ", "), t.dtype, bytes, t.begin, t.end,
+                           t.end - t.begin));
   if (t.end > data_size)
     fail(file, fmt::format("tensor '{}' ends at byte {} of the data but the data has {} bytes (a "
-                           "truncated file?)", name, t.end, data_size));
+                           "truncated file?)",
+                           name, t.end, data_size));
   return t;
 }
 
@@ -136,8 +139,8 @@ Safetensors Safetensors::open(const std::filesystem::path& file) {
 
 Safetensors Safetensors::parse(std::vector<unsigned char> bytes, const std::string& name) {
   if (bytes.size() < 8)
-    fail(name, fmt::format("the file has {} bytes, less than the 8-byte header length",
-                           bytes.size()));
+    fail(name,
+         fmt::format("the file has {} bytes, less than the 8-byte header length", bytes.size()));
   uint64_t n = 0;
   for (int k = 7; k >= 0; --k)
     n = n << 8 | bytes[size_t(k)];
@@ -150,7 +153,8 @@ Safetensors Safetensors::parse(std::vector<unsigned char> bytes, const std::stri
   if (!header)
     fail(name, "the JSON header is malformed " + error);
   if (header->kind != json::Value::Kind::object)
-    fail(name, fmt::format("the JSON header is {}; expected an object", json::kind_name(header->kind)));
+    fail(name,
+         fmt::format("the JSON header is {}; expected an object", json::kind_name(header->kind)));
   Safetensors st;
   st.file_ = name;
   st.data_start_ = size_t(8 + n);
@@ -176,8 +180,8 @@ const TensorInfo& Safetensors::tensor(const std::string& name) const {
     if (some.size() < 4)
       some.push_back(k);
   throw Error(fmt::format("{}: no tensor named '{}' ({} tensors, e.g. {}); is this the "
-                          "all-MiniLM-L6-v2 model?", file_, name, tensors_.size(),
-                          fmt::join(some, ", ")));
+                          "all-MiniLM-L6-v2 model?",
+                          file_, name, tensors_.size(), fmt::join(some, ", ")));
 }
 
 std::vector<float> Safetensors::to_f32(const std::string& name,

@@ -9,7 +9,8 @@
 // the shape's element count times the dtype's size, that the ranges lie within the data and do
 // not overlap. Every dtype of the format is accepted in the header (BOOL, U8, I8, F8_E5M2,
 // F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64: BERT files hold an I64 position_ids);
-// only F32, F16 and BF16 tensors can be read as f32. Errors are tessel::Error naming the file and the problem.
+// only F32, F16 and BF16 tensors can be read as f32. Errors are tessel::Error naming the file and
+// the problem.
 //
 //   auto st = tessel::minilm::Safetensors::open("model.safetensors");
 //   const tessel::minilm::TensorInfo& t = st.tensor("embeddings.word_embeddings.weight");
@@ -28,7 +29,7 @@ namespace tessel::minilm {
 
 struct TensorInfo {
   std::string name;
-  std::string dtype;          // as the header names it: "F32", "I64"...
+  std::string dtype; // as the header names it: "F32", "I64"...
   unsigned element_bytes = 4;
   std::vector<int64_t> shape;
   uint64_t begin = 0, end = 0; // byte offsets into the data section

@@ -22,8 +22,8 @@ const std::array<std::string_view, 5> kSpecialTokens = {"[PAD]", "[UNK]", "[CLS]
 
 bool in_ranges(char32_t c, const unicode::CodeRange* r, size_t n) {
   const unicode::CodeRange* end = r + n;
-  const unicode::CodeRange* it =
-      std::upper_bound(r, end, c, [](char32_t v, const unicode::CodeRange& x) { return v < x.first; });
+  const unicode::CodeRange* it = std::upper_bound(
+      r, end, c, [](char32_t v, const unicode::CodeRange& x) { return v < x.first; });
   return it != r && c <= (it - 1)->last;
 }
 
@@ -88,7 +88,9 @@ void append_utf8(std::string& out, char32_t c) {
 }
 
 // Hangul syllables decompose algorithmically (Unicode 3.12); their jamo are letters, kept.
-bool hangul_syllable(char32_t c) { return c >= 0xAC00 && c <= 0xD7A3; }
+bool hangul_syllable(char32_t c) {
+  return c >= 0xAC00 && c <= 0xD7A3;
+}
 void append_hangul(std::u32string& out, char32_t c) {
   char32_t s = c - 0xAC00;
   out.push_back(0x1100 + s / 588);
@@ -113,14 +115,16 @@ void normalize(char32_t c, std::u32string& out) {
   if (hangul_syllable(c))
     return append_hangul(out, c);
   const Rewrite* end = kRewrites + kRewritesCount;
-  const Rewrite* it = std::lower_bound(kRewrites, end, c,
-                                       [](const Rewrite& r, char32_t v) { return r.code < v; });
+  const Rewrite* it =
+      std::lower_bound(kRewrites, end, c, [](const Rewrite& r, char32_t v) { return r.code < v; });
   if (it == end || it->code != c)
     return out.push_back(c);
   out += decode_utf8(it->utf8);
 }
 
-bool is_punct(char32_t c) { return in_ranges(c, unicode::kPunct, unicode::kPunctCount); }
+bool is_punct(char32_t c) {
+  return in_ranges(c, unicode::kPunct, unicode::kPunctCount);
+}
 
 // BertPreTokenizer: words between spaces, each punctuation character a word of its own.
 std::vector<std::u32string> split_words(const std::u32string& text) {
@@ -178,8 +182,8 @@ Tokenizer Tokenizer::load(const std::filesystem::path& vocab_file, int max_lengt
                             "directory that holds vocab.txt (samples/minilm/README.md)",
                             vocab_file.string()));
   if (max_length < 2)
-    throw Error(fmt::format("tokenizer: max_length {} leaves no room for [CLS] and [SEP]",
-                            max_length));
+    throw Error(
+        fmt::format("tokenizer: max_length {} leaves no room for [CLS] and [SEP]", max_length));
   Tokenizer t;
   t.max_length_ = max_length;
   std::string line;

@@ -48,7 +48,9 @@ std::vector<float> random_f32(size_t n, uint32_t seed) {
   std::vector<double> d = tessel::testing::random_values(n, seed, -1, 1);
   return std::vector<float>(d.begin(), d.end());
 }
-std::vector<float> poison(size_t n) { return std::vector<float>(n, std::nanf("")); }
+std::vector<float> poison(size_t n) {
+  return std::vector<float>(n, std::nanf(""));
+}
 
 class OnDevice : public ::testing::TestWithParam<DeviceKind> {
 protected:
@@ -78,8 +80,8 @@ TEST_P(OnDevice, LinearWithBiasAndGeluMatchesPlainReference) {
 }
 
 // Plain masked multi-head attention over a fused [tokens, 3 * hidden] projection, in f64.
-std::vector<double> attention_reference(const std::vector<float>& qkv, const std::vector<int32_t>& mask,
-                                        const AttentionShape& s) {
+std::vector<double> attention_reference(const std::vector<float>& qkv,
+                                        const std::vector<int32_t>& mask, const AttentionShape& s) {
   const int64_t H = s.hidden(), W = 3 * H, D = s.head_dim, S = s.seq;
   std::vector<double> ctx(size_t(s.batch * S * H));
   for (int64_t b = 0; b < s.batch; ++b)
@@ -119,8 +121,8 @@ TEST_P(OnDevice, MaskedSelfAttentionMatchesPlainReference) {
     mask[size_t(2 * s.seq + j)] = 0; // sentence 2 has 2
   std::vector<float> mask_f(mask.size());
   std::memcpy(mask_f.data(), mask.data(), mask.size() * 4); // i32 bits in a float buffer
-  Buf bq(GetParam(), qkv), bm(GetParam(), mask_f), bs(GetParam(), poison(s.batch * s.heads * s.seq * s.seq)),
-      bc(GetParam(), poison(T * H));
+  Buf bq(GetParam(), qkv), bm(GetParam(), mask_f),
+      bs(GetParam(), poison(s.batch * s.heads * s.seq * s.seq)), bc(GetParam(), poison(T * H));
   self_attention(bq.view({T, 3 * H}), bm.view({s.batch, s.seq}, DType::i32),
                  bs.view({s.batch * s.heads * s.seq * s.seq}), bc.view({T, H}), s);
   std::vector<float> got = bc.read();
@@ -134,7 +136,9 @@ TEST_P(OnDevice, MaskedSelfAttentionMatchesPlainReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Minilm, OnDevice, ::testing::Values(DeviceKind::cpu, DeviceKind::sim),
-                         [](const auto& info) { return std::string(device_kind_name(info.param)); });
+                         [](const auto& info) {
+                           return std::string(device_kind_name(info.param));
+                         });
 
 // The whole model against the reference embeddings; needs the model files.
 std::optional<std::filesystem::path> model_or_skip_reason(std::string& why) {
@@ -206,8 +210,9 @@ std::filesystem::path write_safetensors(const std::string& name, const std::stri
 }
 
 TEST(EncoderErrors, MissingTensor) {
-  auto path = write_safetensors("tessel_minilm_no_words.safetensors",
-                                R"({"pooler.dense.bias":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4);
+  auto path = write_safetensors(
+      "tessel_minilm_no_words.safetensors",
+      R"({"pooler.dense.bias":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4);
   expect_error([&] { Encoder::load(path, DeviceKind::cpu); },
                {path.string(), "no tensor named 'embeddings.word_embeddings.weight'",
                 "is this the all-MiniLM-L6-v2 model?"});

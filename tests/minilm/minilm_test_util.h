@@ -22,14 +22,12 @@ inline std::string from_hex(const std::string& hex) {
 }
 
 // One line of a reference file: the sentence's bytes and the numbers after the tab.
-template <class T>
-struct Row {
+template <class T> struct Row {
   std::string text;
   std::vector<T> values;
 };
 
-template <class T>
-std::vector<Row<T>> read_rows(const std::string& name) {
+template <class T> std::vector<Row<T>> read_rows(const std::string& name) {
   std::ifstream in(data_path(name));
   std::vector<Row<T>> rows;
   std::string line;

@@ -52,17 +52,22 @@ TEST(Safetensors, ReadsF32F16AndBf16) {
 }
 
 TEST(SafetensorsErrors, ShorterThanTheHeaderLength) {
-  expect_error([] { Safetensors::parse({1, 2, 3}, "tiny.safetensors"); },
-               {"tiny.safetensors", "the file has 3 bytes, less than the 8-byte header length"});
+  expect_error(
+      [] {
+        Safetensors::parse({1, 2, 3}, "tiny.safetensors");
+      },
+      {"tiny.safetensors", "the file has 3 bytes, less than the 8-byte header length"});
 }
 
 TEST(SafetensorsErrors, HeaderLengthPastTheFile) {
-  expect_error([] { Safetensors::parse(file_bytes("{}", 0, 4096), "cut.safetensors"); },
-               {"cut.safetensors", "the header length is 4096 bytes but the file has 2 bytes after it"});
+  expect_error(
+      [] { Safetensors::parse(file_bytes("{}", 0, 4096), "cut.safetensors"); },
+      {"cut.safetensors", "the header length is 4096 bytes but the file has 2 bytes after it"});
 }
 
 TEST(SafetensorsErrors, MalformedJson) {
-  expect_bad(R"({"a":{"dtype":"F32",})", 0, "the JSON header is malformed at byte 20: expected a string key");
+  expect_bad(R"({"a":{"dtype":"F32",})", 0,
+             "the JSON header is malformed at byte 20: expected a string key");
 }
 
 TEST(SafetensorsErrors, HeaderIsNotAnObject) {
@@ -77,9 +82,13 @@ TEST(SafetensorsErrors, UnknownDtype) {
 TEST(SafetensorsErrors, IntegerTensorReadAsFloat) {
   // An I64 tensor (BERT's position_ids) is fine in the file, but not as weights.
   Safetensors st = Safetensors::parse(
-      file_bytes(R"({"ids":{"dtype":"I64","shape":[1,2],"data_offsets":[0,16]}})", 16), "i.safetensors");
-  expect_error([&] { st.to_f32("ids", {1, 2}); },
-               {"i.safetensors: tensor 'ids' has dtype I64; expected F32, F16 or BF16"});
+      file_bytes(R"({"ids":{"dtype":"I64","shape":[1,2],"data_offsets":[0,16]}})", 16),
+      "i.safetensors");
+  expect_error(
+      [&] {
+        st.to_f32("ids", {1, 2});
+      },
+      {"i.safetensors: tensor 'ids' has dtype I64; expected F32, F16 or BF16"});
 }
 
 TEST(SafetensorsErrors, MissingField) {
@@ -102,20 +111,21 @@ TEST(SafetensorsErrors, OffsetsEndBeforeTheyBegin) {
 }
 
 TEST(SafetensorsErrors, TruncatedData) {
-  expect_bad(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 10,
-             "tensor 'a' ends at byte 16 of the data but the data has 10 bytes (a truncated file?)");
+  expect_bad(
+      R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 10,
+      "tensor 'a' ends at byte 16 of the data but the data has 10 bytes (a truncated file?)");
 }
 
 TEST(SafetensorsErrors, OverlappingTensors) {
   expect_bad(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-             R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8,
-             "tensors 'a' and 'b' overlap in the data");
+             R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+             8, "tensors 'a' and 'b' overlap in the data");
 }
 
 TEST(SafetensorsErrors, DuplicateTensor) {
   expect_bad(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-             R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8,
-             "tensor 'a' appears twice in the header");
+             R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+             8, "tensor 'a' appears twice in the header");
 }
 
 TEST(SafetensorsErrors, MissingTensorAndWrongShape) {
@@ -138,8 +148,8 @@ TEST(SafetensorsErrors, TruncatedFileOnDisk) {
   std::vector<unsigned char> b =
       file_bytes(R"({"w":{"dtype":"F32","shape":[8],"data_offsets":[0,32]}})", 32);
   b.resize(b.size() - 5); // cut off the end, as an interrupted copy would
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()),
-                                              std::streamsize(b.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
   expect_error([&] { Safetensors::open(path); },
                {path.string(), "tensor 'w' ends at byte 32 of the data but the data has 27 bytes"});
 }

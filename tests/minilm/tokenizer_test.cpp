@@ -17,7 +17,9 @@ namespace {
 
 using testing::data_path;
 
-Tokenizer vocab() { return Tokenizer::load(data_path("vocab.txt")); }
+Tokenizer vocab() {
+  return Tokenizer::load(data_path("vocab.txt"));
+}
 
 std::string printable(const std::string& s) {
   std::string out;
@@ -62,7 +64,9 @@ TEST(Tokenizer, InvalidUtf8BytesVanishLikeReplacementCharacters) {
   Tokenizer tok = vocab();
   // U+FFFD (what Python's "replace" decoding gives) is dropped by clean_text, so "ab\xffcd"
   // reads as "abcd", and a lone byte between spaces leaves nothing.
-  EXPECT_EQ(tok.pieces("ab\xff" "cd"), tok.pieces("abcd"));
+  EXPECT_EQ(tok.pieces("ab\xff"
+                       "cd"),
+            tok.pieces("abcd"));
   EXPECT_EQ(tok.pieces("a \xc0\xaf b"), tok.pieces("a b"));
   EXPECT_EQ(tok.pieces("caf\xc3"), tok.pieces("caf"));
 }
@@ -74,9 +78,9 @@ TEST(Tokenizer, LongWordIsUnknown) {
 }
 
 TEST(TokenizerErrors, MissingVocabFile) {
-  tessel::testing::expect_error([] { Tokenizer::load("/nonexistent/vocab.txt"); },
-                                {"/nonexistent/vocab.txt", "cannot open the vocabulary file",
-                                 "--model DIR"});
+  tessel::testing::expect_error(
+      [] { Tokenizer::load("/nonexistent/vocab.txt"); },
+      {"/nonexistent/vocab.txt", "cannot open the vocabulary file", "--model DIR"});
 }
 
 TEST(TokenizerErrors, EmptyVocabFile) {

@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -100,8 +100,8 @@ EmbedArgs parse_args(int argc, char** argv) {
 
 // Embeddings of all texts, [n, dim], in batches of sentences of similar length (sorted by token
 // count, as sentence-transformers does, so little padding is computed).
-std::vector<float> embed_all(const minilm::Encoder& enc, const std::vector<std::vector<int32_t>>& ids,
-                             int batch) {
+std::vector<float> embed_all(const minilm::Encoder& enc,
+                             const std::vector<std::vector<int32_t>>& ids, int batch) {
   const int64_t dim = enc.config().hidden;
   std::vector<size_t> order(ids.size());
   std::iota(order.begin(), order.end(), 0);
