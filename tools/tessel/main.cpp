@@ -25,6 +25,8 @@ void print_usage(std::FILE* out) {
                "  cache     stats|list|clear|verify: the on-disk kernel cache (tessel cache help)\n"
                "  doctor    what this machine has and lacks: LLVM, CUDA toolkit, nvJitLink,\n"
                "            driver, GPUs, kernel cache\n"
+               "  embed     all-MiniLM-L6-v2 sentence embeddings of TEXT... on tessel (tessel embed\n"
+               "            --help; samples/minilm/README.md)\n"
                "  help      print this message\n"
                "\n"
                "environment: TESSEL_DUMP=ir,llvm,asm,ptx,recompile  TESSEL_DUMP_DIR=path\n"
@@ -72,6 +74,7 @@ int run_version() {
 
 int run_cache_command(int argc, char** argv); // cache_command.cpp
 int run_doctor_command();                     // doctor_command.cpp
+int run_embed_command(int argc, char** argv); // embed_command.cpp
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -90,6 +93,8 @@ int main(int argc, char** argv) {
       return run_cache_command(argc - 1, argv + 1);
     if (cmd == "doctor")
       return run_doctor_command();
+    if (cmd == "embed")
+      return run_embed_command(argc - 2, argv + 2);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
       print_usage(stdout);
       return 0;
