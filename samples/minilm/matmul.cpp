@@ -50,7 +50,10 @@ const Kernel& bmm_kernel() {
           auto ka = tl::expand_dims(k0 + rk, 0), kb = tl::expand_dims(k0 + rk, 1);
           auto at = tl::load(a_base + i64(ka) * i64(a_sk), (row < M) & (ka < K), 0.0);
           auto bt = tl::load(b_base + i64(kb) * i64(b_sk), (kb < K) & (col < N), 0.0);
-          acc = tl::dot(at, bt, acc);
+          // f32 products in f32 (tl::dot's GPU default for f32 is tf32): embeddings must match
+          // the f32 reference to 1e-4.
+          acc = at.dtype() == DType::f32 ? tl::dot(at, bt, acc, tl::Precision::ieee)
+                                         : tl::dot(at, bt, acc);
         });
         acc = acc * alpha;
         if (HAS_BIAS)

@@ -14,6 +14,7 @@
 #include "stdlib/attention/tiles.h"
 #include "stdlib/common/kernels.h"
 
+#include "stdlib/common/exact_dot.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 
@@ -44,7 +45,7 @@ Chunks zero_chunks(int rows, int head_dim, int chunk) {
 tl::Tensor dot_t(const Chunks& a, const Chunks& b, int rows_a, int rows_b) {
   tl::Tensor s = tl::zeros({rows_a, rows_b}, DType::f32);
   for (size_t c = 0; c < a.size(); ++c)
-    s = tl::dot(a[c], tl::trans(b[c]), s);
+    s = ::tessel::ops::detail::exact_dot(a[c], tl::trans(b[c]), s);
   return s;
 }
 
@@ -140,8 +141,8 @@ const Kernel& attention_backward_dkdv_kernel() {
             Tile t = rebuild(sc, qc, kc, vc, doc, lse2, d, scale_log2, BLOCK_M, BLOCK_N);
             auto pt = tl::trans(t.p).to(qc[0].dtype()), dst = tl::trans(t.ds).to(qc[0].dtype());
             for (size_t c = 0; c < dkc.size(); ++c) {
-              dvc[c] = tl::dot(pt, doc[c], dvc[c]);
-              dkc[c] = tl::dot(dst, qc[c], dkc[c]);
+              dvc[c] = ::tessel::ops::detail::exact_dot(pt, doc[c], dvc[c]);
+              dkc[c] = ::tessel::ops::detail::exact_dot(dst, qc[c], dkc[c]);
             }
           });
         });
@@ -193,7 +194,7 @@ const Kernel& attention_backward_dq_kernel() {
           Tile t = rebuild(sc, qc, kc, vc, doc, lse2, d, scale_log2, BLOCK_M, BLOCK_N);
           auto ds = t.ds.to(qc[0].dtype());
           for (size_t c = 0; c < dqc.size(); ++c)
-            dqc[c] = tl::dot(ds, kc[c], dqc[c]);
+            dqc[c] = ::tessel::ops::detail::exact_dot(ds, kc[c], dqc[c]);
         });
         store_chunks(head_of(dq, b, h, q_sb, q_ss, q_sh), rows, q_in, dqc, DCHUNK,
                      scale_log2 * M_LN2);

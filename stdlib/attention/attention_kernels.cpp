@@ -18,6 +18,7 @@
 #include "stdlib/attention/tiles.h"
 #include "stdlib/common/kernels.h"
 
+#include "stdlib/common/exact_dot.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 
@@ -82,7 +83,7 @@ const Kernel& attention_forward_kernel() {
           auto k_in = cols < hi;
           tl::Tensor s = tl::zeros({BLOCK_M, BLOCK_N}, DType::f32);
           for (int c = 0; c < chunks; ++c)
-            s = tl::dot(qt[c], tl::trans(load_chunk(kh, cols, k_in, c * DCHUNK, DCHUNK)), s);
+            s = ::tessel::ops::detail::exact_dot(qt[c], tl::trans(load_chunk(kh, cols, k_in, c * DCHUNK, DCHUNK)), s);
           s = s * scale_log2;
           tl::Tensor visible = row(k_in);
           if (BAND)
@@ -97,7 +98,7 @@ const Kernel& attention_forward_kernel() {
           l = l * alpha + tl::sum(p, 1);
           for (int c = 0; c < chunks; ++c) {
             auto vt = load_chunk(vh, cols, k_in, c * DCHUNK, DCHUNK);
-            acc[c] = tl::dot(p.to(vt.dtype()), vt, acc[c] * col(alpha));
+            acc[c] = ::tessel::ops::detail::exact_dot(p.to(vt.dtype()), vt, acc[c] * col(alpha));
           }
           m = m_new;
         });

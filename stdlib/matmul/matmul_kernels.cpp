@@ -4,6 +4,7 @@
 // operand's largest offset fits); batch and split offsets are i64.
 #include "stdlib/matmul/matmul_kernels.h"
 
+#include "stdlib/common/exact_dot.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 
@@ -104,7 +105,7 @@ tl::Tensor k_loop(const TilePos& t, const tl::Ptr& a, const tl::Ptr& b, const tl
     auto ka = tl::expand_dims(k + rk, 0), kb = tl::expand_dims(k + rk, 1);
     auto a_tile = tl::load(a + (a_rows + ka * as[2]), t.row_in & (ka < k_hi), 0.0);
     auto b_tile = tl::load(b + (kb * bs[1] + b_cols), (kb < k_hi) & t.col_in, 0.0);
-    acc = tl::dot(a_tile, b_tile, acc);
+    acc = ::tessel::ops::detail::exact_dot(a_tile, b_tile, acc);
   });
   return acc;
 }
