@@ -24,10 +24,6 @@ constexpr MmaInfo kInfos[] = {
 #undef TESSEL_MMA
 };
 
-int log2i(int64_t v) {
-  return std::countr_zero(static_cast<uint64_t>(v));
-}
-
 Basis at(int32_t row, int32_t col) {
   return Basis{row, col};
 }
