@@ -22,7 +22,7 @@
 namespace tessel::support {
 namespace {
 
-constexpr std::array<std::string_view, 6> kKinds = {"ir", "llvm", "asm", "ptx", "recompile", "all"};
+constexpr std::array<std::string_view, 7> kKinds = {"ir", "llvm", "asm", "ptx", "recompile", "pipeline", "all"};
 constexpr uint32_t kAll = (1u << (kKinds.size() - 1)) - 1;
 
 struct DumpConfig {

@@ -43,18 +43,6 @@ void check_types(const ir::Function& function, const Target& target) {
   });
 }
 
-// The explicit shared-memory ops (local_alloc, local_load, local_store, barrier) verify and are
-// planned by allocate-shared, but neither the analyses nor the emission handle them yet: refused
-// before either sees them.
-void check_no_shared_memory_ops(const ir::Function& function) {
-  ir::walk(function.body, [](const ir::Op& op) {
-    if (op.has(ir::GPU_STAGE) && op.opcode() != ir::Opcode::ConvertLayout)
-      throw Error(op.loc, fmt::format("the NVPTX backend cannot lower `{}`: explicit shared-memory "
-                                      "ops are not emitted yet (allocate-shared only plans them)\n  {}",
-                                      op.name(), ir::print_op(op)));
-  });
-}
-
 bool has_layouts(const ir::Function& function) {
   bool found = false;
   ir::walk(function.body, [&](const ir::Op& op) {
@@ -68,13 +56,16 @@ bool has_layouts(const ir::Function& function) {
 // emission reads: a copy (printed and parsed back; the IR has no clone yet) through assign-layouts
 // (unless it carries layouts already) and allocate-shared. TESSEL_DUMP=ir shows it after each pass.
 std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Target& target,
-                                         int num_warps) {
+                                         const CompileOptions& options) {
+  const int num_warps = options.num_warps;
   auto copy = ir::parse_module(ir::print(function), function.name);
   ir::PassManager pm(/*verify_each=*/false);
   if (!has_layouts(function)) {
     pm.add(assign_layouts_pass(target, num_warps));
     // assign-layouts inserts one convert_layout per use; cse merges those of one value to the
     // same layout, so each conversion (a shared-memory round trip) is emitted once.
+    // The loads that feed a dot stream through cp.async rings (codegen/gpu/pipeline.cpp).
+    add_gpu_pass(pm, "pipeline", target, num_warps, options.num_stages);
     pm.add(codegen::cse_pass());
   }
   add_gpu_pass(pm, "allocate-shared", target, num_warps);
@@ -92,7 +83,6 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
       !std::has_single_bit(static_cast<unsigned>(options.num_warps)))
     throw Error(fmt::format("num_warps must be a power of two from 1 to 32, not {}", options.num_warps));
   check_types(function, target);
-  check_no_shared_memory_ops(function);
   Stopwatch clock;
   CompiledKernel out;
   out.name = function.name;
@@ -102,7 +92,7 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   // A kernel that went through both passes already (tessel-opt's output) is emitted as it is.
   std::unique_ptr<ir::Module> copy;
   if (!has_layouts(function) || function.shared_bytes < 0)
-    copy = planned_copy(function, target, options.num_warps);
+    copy = planned_copy(function, target, options);
   const ir::Function& kernel = copy ? *copy->functions.front() : function;
   // The emission still asks the plan for anchors, vector widths and reduction layouts.
   analysis::AxisAnalysis axis(kernel);

@@ -326,7 +326,10 @@ void Lowering::lower_op(const ir::Op& op) {
   case ir::OpFamily::Source:
   case ir::OpFamily::Shape: return lower_shape_op(op);
   case ir::OpFamily::Elementwise: return lower_elementwise(op);
-  case ir::OpFamily::Memory: return op.opcode() == Opcode::Load ? lower_load(op) : lower_store(op);
+  case ir::OpFamily::Memory:
+    if (op.has(ir::GPU_STAGE))
+      return lower_shared_op(op);
+    return op.opcode() == Opcode::Load ? lower_load(op) : lower_store(op);
   case ir::OpFamily::Reduction: return lower_reduce(op);
   case ir::OpFamily::Scan: return lower_scan(op);
   case ir::OpFamily::Contraction: return lower_dot(op);

@@ -114,6 +114,14 @@ public:
   // lower_memory.cpp
   void lower_load(const ir::Op& op);
   void lower_store(const ir::Op& op);
+  // lower_async.cpp: local_alloc, local_slot, local_load, local_store, barrier, async_*
+  void lower_shared_op(const ir::Op& op);
+  void lower_local_load(const ir::Op& op);
+  void lower_local_store(const ir::Op& op);
+  void lower_async_copy(const ir::Op& op);
+  // The shared-memory address of a buffer value (a local_alloc or local_slot result).
+  llvm::Value* buffer(const ir::Value* v) const;
+  std::unordered_map<const ir::Value*, llvm::Value*> shared_buffers;
   // lower_reduce.cpp
   void lower_reduce(const ir::Op& op);
   void lower_scan(const ir::Op& op);
