@@ -120,11 +120,11 @@ void run_and_check(const CompiledKernel& k, const Shape& s, DType dtype) {
   ASSERT_TRUE(dc.ok());
   ASSERT_TRUE(dev.memcpy_to_device(*dc, poison.data(), poison.size() * 4).ok());
   sim::Dim3 grid{uint32_t((s.M + s.BM - 1) / s.BM), uint32_t((s.N + s.BN - 1) / s.BN), 1};
+  const std::vector<KernelArg> args = {
+      KernelArg::ptr(*dc),  KernelArg::ptr(da),  KernelArg::ptr(db),  KernelArg::i32(s.M), KernelArg::i32(s.N),
+      KernelArg::i32(s.K), KernelArg::i32(s.K), KernelArg::i32(s.N), KernelArg::i32(s.N)};
   auto r = dev.launch(k.ptx, k.name, grid, sim::Dim3{uint32_t(32 * k.num_warps), 1, 1},
-                      static_cast<uint32_t>(k.shared_bytes),
-                      {KernelArg::ptr(*dc), KernelArg::ptr(da), KernelArg::ptr(db), KernelArg::i32(s.M),
-                       KernelArg::i32(s.N), KernelArg::i32(s.K), KernelArg::i32(s.K), KernelArg::i32(s.N),
-                       KernelArg::i32(s.N)});
+                      static_cast<uint32_t>(k.shared_bytes), args);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   for (const auto& e : r->errors)
     ADD_FAILURE() << e.to_string();
@@ -204,7 +204,9 @@ TEST(PipelinedMatmulPtx, CompilesWithoutSpills) {
   for (const char* target : {"sm_80", "sm_90a"})
     for (DType dtype : {DType::f32, DType::f16}) {
       SCOPED_TRACE(target);
-      CompiledKernel k = build(matmul_kernel(0), Shape{64, 64, 64}, dtype, 3, target, Stage::Cubin);
+      // Tiles whose loads move 16 bytes per thread (4 f32 or 8 f16).
+      Shape s{64, 64, 64, 32, 32, dtype == DType::f16 ? 32 : 16};
+      CompiledKernel k = build(matmul_kernel(0), s, dtype, 3, target, Stage::Cubin);
       EXPECT_TRUE(has(k.ptx, "cp.async.cg.shared.global")) << stats_line(k);
       EXPECT_TRUE(has(k.ptx, "cp.async.commit_group"));
       EXPECT_TRUE(has(k.ptx, "cp.async.wait_group 1;"));
@@ -278,8 +280,9 @@ TEST(UnpipelinedLoops, DumpSaysWhyAndResultsStayRight) {
     return *p;
   };
   uint64_t dout = up(poison), da = up(a), db = up(b);
-  auto r = dev.launch(ck.ptx, ck.name, {1, 1, 1}, {128, 1, 1}, uint32_t(ck.shared_bytes),
-                      {KernelArg::ptr(dout), KernelArg::ptr(da), KernelArg::ptr(db), KernelArg::i32(3)});
+  const std::vector<KernelArg> args = {KernelArg::ptr(dout), KernelArg::ptr(da), KernelArg::ptr(db),
+                                       KernelArg::i32(3)};
+  auto r = dev.launch(ck.ptx, ck.name, {1, 1, 1}, {128, 1, 1}, uint32_t(ck.shared_bytes), args);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   for (const auto& e : r->errors)
     ADD_FAILURE() << e.to_string();
