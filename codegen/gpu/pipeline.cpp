@@ -177,8 +177,8 @@ private:
     if (ir::is_defined_outside(v, loop_) || induction(v))
       return std::nullopt;
     if (v->is_block_arg())
-      return fmt::format("its address depends on loop-carried value #{}, which the previous "
-                         "iteration computes",
+      return fmt::format("its address depends on the body's argument #{} (a loop-carried value, "
+                         "which the previous iteration computes)",
                          v->index());
     const Op* def = v->defining_op();
     if (def->opcode() == Opcode::Load)
