@@ -2,7 +2,8 @@
 // shape of samples/matmul compiled with num_stages 1..4, f32 and f16 operands, run in the PTX
 // simulator with memcheck, racecheck and its cp.async-before-wait check on (any finding fails the
 // test), against a plain C++ reference, for trip counts of 1, 2, S-1, S and many iterations and
-// ragged edges handled by masks. Outputs are poisoned (NaN) before the kernel writes them. Also:
+// ragged edges handled by masks, with zero bank conflicts. Outputs are poisoned (NaN) before the
+// kernel writes them. Also:
 // the PTX for sm_80 and sm_90a through nvJitLink (cp.async, wait_group, no spills), loops the pass
 // leaves alone (same results, TESSEL_DUMP=pipeline says why), the per-loop tl::Stages override, and
 // a ring that does not fit in shared memory.
@@ -128,6 +129,8 @@ void run_and_check(const CompiledKernel& k, const Shape& s, DType dtype) {
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   for (const auto& e : r->errors)
     ADD_FAILURE() << e.to_string();
+  // The ring's swizzle (choose_swizzle) keeps the cp.async writes and the reads conflict-free.
+  EXPECT_EQ(r->profile.total_bank_conflicts(), 0u) << "M=" << s.M << " N=" << s.N << " K=" << s.K;
   std::vector<float> c(poison.size());
   ASSERT_TRUE(dev.memcpy_to_host(c.data(), *dc, c.size() * 4).ok());
   for (int i = 0; i < s.M; ++i)
@@ -241,6 +244,16 @@ TEST(PipelinedMatmulSharedMemory, RingThatDoesNotFitIsAnError) {
       [] { build(matmul_kernel(0), Shape{128, 128, 512, 128, 128, 128}, DType::f32, 4); },
       {"kernel `pipelined_matmul` needs", "bytes of shared memory but sm_80 allows at most",
        "a 4-stage pipeline ring of 65536 bytes per stage", "fewer num_stages"});
+}
+
+// Rings above 48 KiB: 4 stages of 64x32 and 32x64 f32 tiles (64 KiB). The kernel reports its
+// dynamic shared memory (a CUDA launch opts in above 48 KiB, runtime/cuda_module.cpp), and runs.
+TEST(PipelinedMatmulSharedMemory, RingsAbove48KiB) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  Shape s{64, 64, 160, 64, 64, 32};
+  CompiledKernel k = build(matmul_kernel(0), s, DType::f32, 4);
+  EXPECT_GT(k.shared_bytes, 48 * 1024);
+  run_and_check(k, s, DType::f32);
 }
 
 // A loop whose load address depends on the previous iteration (a carried offset doubled each

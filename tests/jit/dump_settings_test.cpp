@@ -46,7 +46,7 @@ TEST(DumpSettings, UnknownWordIsAnErrorAtTheFirstLaunch) {
   HostArray out(DType::f32, 16);
   expect_error([&] { k.launch({1}, {}, out.arg(), 16); },
                {"TESSEL_DUMP: unknown dump kind 'bogus'",
-                "the valid kinds are ir, llvm, asm, ptx, recompile, all"});
+                "the valid kinds are ir, llvm, asm, ptx, recompile, pipeline, all"});
   EXPECT_EQ(k.stats().traces, 0);
 }
 
