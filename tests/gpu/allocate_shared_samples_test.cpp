@@ -46,13 +46,13 @@ TEST(AllocateShared, ExplicitSharedMemoryOpsAreEmitted) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   auto m = ir::parse_module(
       "kernel @staged(%arg0: ptr<i32> {div = 16}) {\n"
-      "  %0 = arange {start = 0, end = 8} : tensor<8xi32, #blocked<register=[1], lane=[2,4]>>\n"
+      "  %0 = arange {start = 0, end = 8} : tensor<8xi32, #blocked<lane=[1,2,4,0,0], warp=[0,0]>>\n"
       "  %1 = local_alloc {offset = -1} : tensor<8xi32, #shared<register=[1,2,4]>>\n"
       "  local_store %1, %0\n"
       "  barrier\n"
-      "  %2 = local_load %1 : tensor<8xi32, #blocked<register=[1], lane=[2,4]>>\n"
-      "  %3 = splat %arg0 : tensor<8xptr<i32>, #blocked<register=[1], lane=[2,4]>>\n"
-      "  %4 = addptr %3, %0 : tensor<8xptr<i32>, #blocked<register=[1], lane=[2,4]>>\n"
+      "  %2 = local_load %1 : tensor<8xi32, #blocked<lane=[1,2,4,0,0], warp=[0,0]>>\n"
+      "  %3 = splat %arg0 : tensor<8xptr<i32>, #blocked<lane=[1,2,4,0,0], warp=[0,0]>>\n"
+      "  %4 = addptr %3, %0 : tensor<8xptr<i32>, #blocked<lane=[1,2,4,0,0], warp=[0,0]>>\n"
       "  store %4, %2\n"
       "  return\n"
       "}\n",
