@@ -54,7 +54,8 @@ bool has_layouts(const ir::Function& function) {
 
 // The kernel with its layouts, conversions and shared-memory plan in the IR, which is what the
 // emission reads: a copy (printed and parsed back; the IR has no clone yet) through assign-layouts
-// (unless it carries layouts already) and allocate-shared. TESSEL_DUMP=ir shows it after each pass.
+// (unless it carries layouts already), pipeline, cse and allocate-shared. TESSEL_DUMP=ir shows it
+// after each pass.
 std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Target& target,
                                          const CompileOptions& options) {
   const int num_warps = options.num_warps;
@@ -64,10 +65,11 @@ std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Tar
     pm.add(assign_layouts_pass(target, num_warps));
     // assign-layouts inserts one convert_layout per use; cse merges those of one value to the
     // same layout, so each conversion (a shared-memory round trip) is emitted once.
-    // The loads that feed a dot stream through cp.async rings (codegen/gpu/pipeline.cpp).
-    add_gpu_pass(pm, "pipeline", target, num_warps, options.num_stages);
-    pm.add(codegen::cse_pass());
   }
+  // The loads that feed a dot stream through cp.async rings (codegen/gpu/pipeline.cpp); cse then
+  // shares the conversions assign-layouts inserted and the pipeliner's index arithmetic.
+  add_gpu_pass(pm, "pipeline", target, num_warps, options.num_stages);
+  pm.add(codegen::cse_pass());
   add_gpu_pass(pm, "allocate-shared", target, num_warps);
   pm.run(*copy);
   return copy;

@@ -23,13 +23,14 @@ TEST_P(AllocateSharedOnSample, PlannedTotalIsWhatTheEmissionUses) {
   auto planned = samples::trace_kernel(samples::find_kernel(name), defines, /*optimize=*/true);
   auto plain = samples::trace_kernel(samples::find_kernel(name), defines, /*optimize=*/true);
   ir::PassManager pm(/*verify_each=*/true);
+  CompileOptions options;
+  options.num_warps = num_warps;
   add_gpu_pass(pm, "assign-layouts", target, num_warps);
+  add_gpu_pass(pm, "pipeline", target, num_warps, options.num_stages); // matmul's rings
   add_gpu_pass(pm, "allocate-shared", target, num_warps);
   pm.run(*planned);
   const ir::Function& f = *planned->functions.front();
 
-  CompileOptions options;
-  options.num_warps = num_warps;
   const int64_t emitted = compile(*plain->functions.front(), target, options, Stage::Ptx).shared_bytes;
   EXPECT_EQ(f.shared_bytes, emitted) << name << " with " << num_warps << " warps";
   ir::walk(f.body, [&](const ir::Op& op) {
