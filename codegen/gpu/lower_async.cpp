@@ -98,6 +98,8 @@ void Lowering::lower_local_load(const ir::Op& op) {
   const int64_t eb = module.getDataLayout().getTypeStoreSize(mt);
   const SharedMap m = shared_map(layout(op.operand(0)), l, eb, 16);
   llvm::Value* base = buffer(op.operand(0));
+  record_accesses(AccessSide{&l, m.vec, /*store=*/false, /*owners_only=*/false, {}}, m.swizzle, eb,
+                  "local_load " + res->type()->str());
   const int n = l.in_size(InDim::Register);
   Vals out(n);
   for (int g = 0; g < n; g += m.vec) {
@@ -116,6 +118,8 @@ void Lowering::lower_local_store(const ir::Op& op) {
   const int64_t eb = module.getDataLayout().getTypeStoreSize(mt);
   const SharedMap m = shared_map(layout(op.operand(0)), l, eb, 16);
   llvm::Value* base = buffer(op.operand(0));
+  record_accesses(AccessSide{&l, m.vec, /*store=*/true, /*owners_only=*/true, {}}, m.swizzle, eb,
+                  "local_store " + value->type()->str());
   const Vals& vs = vals(value);
   only_if(owner_predicate(l), [&] {
     for (int g = 0; g < static_cast<int>(vs.size()); g += m.vec) {
@@ -143,6 +147,8 @@ void Lowering::lower_async_copy(const ir::Op& op) {
   const llvm::Intrinsic::ID id = bytes == 16 ? llvm::Intrinsic::nvvm_cp_async_cg_shared_global_16_s
                                  : bytes == 8 ? llvm::Intrinsic::nvvm_cp_async_ca_shared_global_8_s
                                               : llvm::Intrinsic::nvvm_cp_async_ca_shared_global_4_s;
+  record_accesses(AccessSide{&l, vec, /*store=*/true, /*owners_only=*/true, {}}, m.swizzle, eb,
+                  "cp.async " + op.operand(1)->type()->str());
   llvm::Function* copy = llvm::Intrinsic::getDeclaration(&module, id);
   llvm::Value* base = buffer(op.operand(1));
   const Vals& src = vals(ptrs);

@@ -7,6 +7,7 @@
 // the PTX for sm_80 and sm_90a through nvJitLink (cp.async, wait_group, no spills), loops the pass
 // leaves alone (same results, TESSEL_DUMP=pipeline says why), the per-loop tl::Stages override, and
 // a ring that does not fit in shared memory.
+#include "codegen/gpu/swizzle.h"
 #include "gpu_test_util.h"
 #include "support/expect_error.h"
 
@@ -218,6 +219,26 @@ TEST(PipelinedMatmulPtx, CompilesWithoutSpills) {
       EXPECT_EQ(k.resources.spill_stores, 0);
       EXPECT_EQ(k.resources.spill_loads, 0);
     }
+}
+
+// Every warp-wide access to the rings (cp.async writes, local_load reads), enumerated from the
+// layouts the emission used, takes one wavefront per phase: the ring's swizzle is conflict-free.
+TEST(PipelinedMatmulPtx, RingAccessesAreConflictFree) {
+  for (DType dtype : {DType::f32, DType::f16}) {
+    Shape s{64, 64, 64, 32, 32, dtype == DType::f16 ? 32 : 16};
+    CompiledKernel k = build(matmul_kernel(0), s, dtype, 3, "sm_80", Stage::Llvm);
+    int copies = 0, reads = 0;
+    for (const SharedAccess& a : k.shared_accesses) {
+      copies += a.what.rfind("cp.async", 0) == 0;
+      reads += a.what.rfind("local_load", 0) == 0;
+      if (a.what.rfind("cp.async", 0) == 0 || a.what.rfind("local_load", 0) == 0) {
+        EXPECT_EQ(detail::access_wavefronts(a), detail::access_phases(a)) << a.what;
+      }
+    }
+    // Per ring and warp: two copies in the prologue and one in the body for each read.
+    EXPECT_GT(reads, 0);
+    EXPECT_EQ(copies, 3 * reads);
+  }
 }
 
 // tl::Stages{1} on the loop overrides num_stages = 3: no cp.async; Stages{4} overrides 1.
