@@ -37,7 +37,7 @@ fs::path fresh_dir(const std::string& stem) {
 TEST(DumpSettings, TheKindsAreListed) {
   std::vector<std::string> kinds(tessel::support::dump_kinds().begin(),
                                  tessel::support::dump_kinds().end());
-  EXPECT_EQ(kinds, (std::vector<std::string>{"ir", "llvm", "asm", "ptx", "recompile", "all"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"ir", "llvm", "asm", "ptx", "recompile", "pipeline", "all"}));
 }
 
 TEST(DumpSettings, UnknownWordIsAnErrorAtTheFirstLaunch) {
