@@ -37,6 +37,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <optional>
 
@@ -195,14 +196,14 @@ private:
 
   std::optional<std::string> check(const Op& load) const {
     const ir::Type* ptr = load.operand(0)->type();
-    if (ptr->rank() == 0 || ptr->element()->address_space() != 1)
-      return std::string("it is not a tensor load from global memory");
+    if (ptr->rank() == 0 || ptr->element()->address_space() != 1 || !ptr->layout())
+      return std::string("it is not a tensor load from global memory with a layout");
     if (load.num_operands() > 2 && !is_zero_constant(load.operand(2)))
       return std::string("its `other` is not zero (cp.async fills masked elements with zeros)");
     for (size_t i = 0; i < std::min<size_t>(2, load.num_operands()); ++i)
       if (auto why = why_not_computable(load.operand(i)))
         return why;
-    const int64_t bytes = plan_.vector_of(load, plan_.anchor(load)).width * elem_bytes(load);
+    const int64_t bytes = vector_width(load) * elem_bytes(load);
     if (bytes < 4)
       return fmt::format("its accesses move {} bytes per thread (alignment, contiguity or the "
                          "mask allow no more) and cp.async copies 4, 8 or 16",
@@ -210,12 +211,18 @@ private:
     return std::nullopt;
   }
 
+  // Elements per access of `load` in the layout its pointers have in the IR.
+  int vector_width(const Op& load) const {
+    const ir::Type* ptrs = load.operand(0)->type();
+    return plan_.vector_of(load, from_attr(*ptrs->layout(), ptrs->dims())).width;
+  }
+
   // The copy width and the ring's swizzle: cp.async writes and local_load reads, both in the
   // load's layout, conflict-free where choose_swizzle finds a way.
   Candidate plan_candidate(Op& load) const {
     const int64_t eb = elem_bytes(load);
     const LinearLayout layout = from_attr(*load.result()->type()->layout(), load.result()->type()->dims());
-    const int vec = plan_.vector_of(load, plan_.anchor(load)).width;
+    const int vec = vector_width(load);
     detail::AccessSide write{&layout, vec, /*store=*/true, /*owners_only=*/true, {}};
     detail::AccessSide read{&layout, detail::access_vector(layout, eb), /*store=*/false,
                             /*owners_only=*/false, {}};
@@ -428,6 +435,10 @@ void pipeline_function(ir::Module& module, ir::Function& f, const Target& target
   collect_loops(f.body, loops);
   if (loops.empty())
     return;
+  if (f.shared_bytes >= 0)
+    throw Error(fmt::format("kernel `{}`: pass 'pipeline' must run before 'allocate-shared' (its "
+                            "rings need offsets): --passes=assign-layouts,pipeline,allocate-shared",
+                            f.name));
   // Vector widths come from the axis facts of the IR as it is before any rewrite.
   analysis::AxisAnalysis axis(f);
   LayoutPlan plan(f, axis, num_warps);
