@@ -15,7 +15,8 @@
 //     and its vector (layout_assignment.h) moves 4, 8 or 16 bytes (cp.async's sizes).
 // Rewrite: one ring `local_alloc {slots = S}` per load, in a swizzled #shared layout chosen by
 // choose_swizzle for the cp.async writes and the local_load reads (both in the load's layout);
-// before the loop, copies for iterations 0..S-2, each masked by "the iteration exists" so that
+// before the loop, a barrier (the rings may take bytes that scratch before the loop used, and a
+// copy may land while a slower warp still reads them), then copies for iterations 0..S-2, each masked by "the iteration exists" so that
 // short loops read nothing they should not, one commit group per iteration; in the body
 //     async_wait {pending = S-2}; barrier; local_load slot it%S (the load's type, so the dot's
 //     operand path is unchanged); async_copy for iteration it+S-1 into slot (it+S-1)%S; commit
@@ -203,7 +204,13 @@ private:
     for (size_t i = 0; i < std::min<size_t>(2, load.num_operands()); ++i)
       if (auto why = why_not_computable(load.operand(i)))
         return why;
-    const int64_t bytes = vector_width(load) * elem_bytes(load);
+    const ir::Type* ptrs = load.operand(0)->type();
+    const LayoutPlan::Vector v = plan_.vector_of(load, from_attr(*ptrs->layout(), ptrs->dims()));
+    if (v.width > 1 && v.dim != static_cast<int>(ptrs->rank()) - 1)
+      return fmt::format("its contiguous dimension is {}, not the last (the ring holds tiles "
+                         "row-major; column-major operands are not staged yet)",
+                         v.dim);
+    const int64_t bytes = v.width * elem_bytes(load);
     if (bytes < 4)
       return fmt::format("its accesses move {} bytes per thread (alignment, contiguity or the "
                          "mask allow no more) and cp.async copies 4, 8 or 16",
@@ -323,6 +330,11 @@ private:
   }
 
   void prologue() {
+    // The rings may reuse the bytes of scratch that ops before the loop used (allocate-shared:
+    // their live ranges end there), and a thread's copies can land while a slower warp still
+    // reads that scratch; every warp must be past those reads first.
+    b_.set_location(loop_.loc);
+    b_.create(Opcode::Barrier, {}, std::span<const ir::Type* const>{});
     for (int64_t j = 0; j + 1 < stages_; ++j) {
       b_.set_location(loop_.loc);
       std::map<const Value*, Value*> env = shifted(j, /*from_start=*/true);
