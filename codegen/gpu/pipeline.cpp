@@ -20,8 +20,9 @@
 // short loops read nothing they should not, one commit group per iteration; in the body
 //     async_wait {pending = S-2}; barrier; local_load slot it%S (the load's type, so the dot's
 //     operand path is unchanged); async_copy for iteration it+S-1 into slot (it+S-1)%S; commit
-// with `it` a new carried i32 counter; after the loop async_wait {pending = 0}, so that no copy
-// (all of them masked off by then) is in flight when later ops reuse the ring's bytes.
+// with `it` a new carried i32 counter; after the loop async_wait {pending = 0} and a barrier, so
+// that no copy (all of them masked off by then) is in flight and no warp still reads a ring when
+// later ops reuse its bytes.
 // Wait counts: at the top of iteration i, S-1+i groups were committed and group i must be
 // complete, so S-2 may stay in flight. The barrier after the wait makes every thread's copies
 // visible and orders the previous iteration's reads of slot (i-1)%S before this iteration's copy
@@ -416,6 +417,8 @@ private:
     b_.set_insertion_point(*outer, std::next(outer->find(&loop_)));
     b_.set_location(loop_.loc);
     b_.create(Opcode::AsyncWait, {}, std::span<const ir::Type* const>{}, {ir::Attr::of_int(0)});
+    // Later buffers may take the rings' bytes; every warp must be done reading them.
+    b_.create(Opcode::Barrier, {}, std::span<const ir::Type* const>{});
   }
 
   ir::Context& ctx_;
