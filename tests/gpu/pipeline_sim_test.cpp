@@ -1,7 +1,7 @@
 // Software pipelining (codegen/gpu/pipeline.cpp, lower_async.cpp), executed: a matmul in the
 // shape of samples/matmul compiled with num_stages 1..4, f32 and f16 operands, run in the PTX
 // simulator with memcheck, racecheck and its cp.async-before-wait check on (any finding fails the
-// test), against a plain C++ reference, for trip counts of 1, 2, S-1, S and many iterations and
+// test), against a plain C++ reference, for trip counts of 0, 1, 2, S-1, S and many iterations and
 // ragged edges handled by masks, with zero bank conflicts. Outputs are poisoned (NaN) before the
 // kernel writes them. Also:
 // the PTX for sm_80 and sm_90a through nvJitLink (cp.async, wait_group, no spills), loops the pass
@@ -158,12 +158,13 @@ struct Case {
 
 class PipelinedMatmul : public ::testing::TestWithParam<Case> {};
 
-// Trip counts 1, 2, S-1, S and many (K = 16 * iterations), and ragged M and N.
+// Trip counts 0 (every prologue copy masked off), 1, 2, S-1, S and many (K = 16 * iterations),
+// and ragged M and N.
 TEST_P(PipelinedMatmul, TripCountsAgainstReference) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   const auto [dtype, stages] = GetParam();
   Kernel k = matmul_kernel(0);
-  for (int iterations : {1, 2, std::max(1, stages - 1), stages, 9}) {
+  for (int iterations : {0, 1, 2, std::max(1, stages - 1), stages, 9}) {
     Shape s{48, 40, 16 * iterations};
     SCOPED_TRACE("iterations " + std::to_string(iterations));
     CompiledKernel ck = build(k, s, dtype, stages);
