@@ -24,6 +24,15 @@ struct SharedMap {
   int vec = 1;
 };
 
+// The dim a layout's first register basis moves along (its contiguous run's), else the last.
+int run_dim(const LinearLayout& regs) {
+  if (regs.in_bits(InDim::Register) > 0)
+    for (int d = 0; d < regs.rank(); ++d)
+      if (regs.basis(InDim::Register, 0)[d] != 0)
+        return d;
+  return regs.rank() - 1;
+}
+
 SharedMap shared_map(const LinearLayout& buffer, const LinearLayout& regs, int64_t elem_bytes,
                      int max_vec) {
   SharedMap m;
@@ -31,17 +40,23 @@ SharedMap shared_map(const LinearLayout& buffer, const LinearLayout& regs, int64
   for (size_t bit = 0; bit < cols.size(); ++bit)
     if (cols[bit] != uint64_t(1) << bit)
       m.swizzle.masks.emplace_back(static_cast<int>(bit), static_cast<int64_t>(cols[bit] ^ (uint64_t(1) << bit)));
-  const int last = regs.rank() - 1;
-  int vec = std::min<int>({regs.contiguous_registers(last), buffer.contiguous_registers(last),
-                           static_cast<int>(16 / elem_bytes), max_vec});
-  // A run stays in one aligned place only when no mask moves its low bits.
-  auto moves_run = [&](int v) {
-    for (const auto& entry : m.swizzle.masks)
-      if ((entry.second & (v - 1)) != 0)
-        return true;
-    return false;
+  // A run of v elements along `dim` moves with one access when the run's coordinate bits map to
+  // the low physical bits in order and no other coordinate bit reaches below v.
+  const int dim = run_dim(regs);
+  int low = 0; // the row-major index's bit of `dim`'s lowest bit
+  for (int d = regs.rank() - 1; d > dim; --d)
+    low += regs.out_bits(d);
+  auto keeps_run = [&](int v) {
+    for (size_t bit = 0; bit < cols.size(); ++bit) {
+      const int k = static_cast<int>(bit) - low;
+      const bool in_run = k >= 0 && (1 << k) < v;
+      if (in_run ? cols[bit] != uint64_t(1) << k : (cols[bit] & uint64_t(v - 1)) != 0)
+        return false;
+    }
+    return true;
   };
-  while (vec > 1 && moves_run(vec))
+  int vec = std::min<int>({regs.contiguous_registers(dim), static_cast<int>(16 / elem_bytes), max_vec});
+  while (vec > 1 && !keeps_run(vec))
     vec /= 2;
   m.vec = std::max(1, vec);
   return m;

@@ -61,6 +61,7 @@ struct Induction {
 struct Candidate {
   Op* load;
   int vec;
+  std::vector<int> order; // the tile's dims in the ring, fastest last
   detail::Swizzle swizzle;
 };
 
@@ -72,11 +73,12 @@ bool is_zero_constant(const Value* v) {
   return a.kind == ir::Attr::Kind::Int ? a.i == 0 : a.f == 0.0 && !std::signbit(a.f);
 }
 
-// The #shared layout of a tile swizzled by `s`: physical index bit j holds the element whose
-// row-major index is s.apply(1 << j) (the swizzle is an involution: it moves only bank bits, by
-// amounts that depend only on row bits it leaves alone).
+// The #shared layout of a tile stored with its dims in `order` (order.back() fastest, so that a
+// thread's contiguous run stays contiguous) and swizzled by `s`: physical index bit j holds the
+// element whose index, row-major over the permuted shape, is s.apply(1 << j) (the swizzle is an
+// involution: it moves only bank bits, by amounts that depend only on row bits it leaves alone).
 const ir::LayoutAttr* shared_attr(ir::Context& ctx, const std::vector<int64_t>& shape,
-                                  const detail::Swizzle& s) {
+                                  const std::vector<int>& order, const detail::Swizzle& s) {
   int64_t numel = 1;
   for (int64_t d : shape)
     numel *= d;
@@ -84,9 +86,10 @@ const ir::LayoutAttr* shared_attr(ir::Context& ctx, const std::vector<int64_t>& 
   for (int64_t bit = 1; bit < numel; bit <<= 1) {
     int64_t flat = s.apply(bit);
     std::vector<int32_t> coord(shape.size());
-    for (size_t d = shape.size(); d-- > 0;) {
-      coord[d] = static_cast<int32_t>(flat % shape[d]);
-      flat /= shape[d];
+    for (size_t i = order.size(); i-- > 0;) {
+      const int64_t d = shape[order[i]];
+      coord[order[i]] = static_cast<int32_t>(flat % d);
+      flat /= d;
     }
     bases[0].push_back(coord);
   }
@@ -207,10 +210,6 @@ private:
         return why;
     const ir::Type* ptrs = load.operand(0)->type();
     const LayoutPlan::Vector v = plan_.vector_of(load, from_attr(*ptrs->layout(), ptrs->dims()));
-    if (v.width > 1 && v.dim != static_cast<int>(ptrs->rank()) - 1)
-      return fmt::format("its contiguous dimension is {}, not the last (the ring holds tiles "
-                         "row-major; column-major operands are not staged yet)",
-                         v.dim);
     const int64_t bytes = v.width * elem_bytes(load);
     if (bytes < 4)
       return fmt::format("its accesses move {} bytes per thread (alignment, contiguity or the "
@@ -219,27 +218,28 @@ private:
     return std::nullopt;
   }
 
-  // Elements per access of `load` in the layout its pointers have in the IR.
-  int vector_width(const Op& load) const {
-    const ir::Type* ptrs = load.operand(0)->type();
-    return plan_.vector_of(load, from_attr(*ptrs->layout(), ptrs->dims())).width;
-  }
-
-  // The copy width and the ring's swizzle: cp.async writes and local_load reads, both in the
-  // load's layout, conflict-free where choose_swizzle finds a way.
+  // The copy width, the ring's dim order (the copies' contiguous dim fastest) and its swizzle:
+  // cp.async writes and local_load reads, both in the load's layout, conflict-free where
+  // choose_swizzle finds a way. The swizzle is chosen over the tile with its dims in that order.
   Candidate plan_candidate(Op& load) const {
     const int64_t eb = elem_bytes(load);
-    const LinearLayout layout = from_attr(*load.result()->type()->layout(), load.result()->type()->dims());
-    const int vec = vector_width(load);
-    detail::AccessSide write{&layout, vec, /*store=*/true, /*owners_only=*/true, {}};
+    const ir::Type* t = load.result()->type();
+    const ir::Type* ptrs = load.operand(0)->type();
+    const LayoutPlan::Vector v = plan_.vector_of(load, from_attr(*ptrs->layout(), ptrs->dims()));
+    std::vector<int> order;
+    for (int d = 0; d < static_cast<int>(t->rank()); ++d)
+      if (d != v.dim)
+        order.push_back(d);
+    order.push_back(v.dim);
+    const LinearLayout layout = from_attr(*t->layout(), t->dims()).permute(order);
+    detail::AccessSide write{&layout, v.width, /*store=*/true, /*owners_only=*/true, {}};
     detail::AccessSide read{&layout, detail::access_vector(layout, eb), /*store=*/false,
                             /*owners_only=*/false, {}};
-    detail::Swizzle s =
-        detail::choose_swizzle(write, read, load.result()->type()->num_elements(), eb);
+    detail::Swizzle s = detail::choose_swizzle(write, read, t->num_elements(), eb);
     // The swizzle must keep each copy's run contiguous; else copy unswizzled at the planned width.
     if (write.vec * eb < 4 || (int64_t(1) << s.vec_bits) < write.vec)
-      return {&load, vec, detail::Swizzle{}};
-    return {&load, write.vec, s};
+      return {&load, v.width, order, detail::Swizzle{}};
+    return {&load, write.vec, order, s};
   }
 
   // ---- the rewrite ----
@@ -323,7 +323,7 @@ private:
     for (const Candidate& c : candidates_) {
       const ir::Type* t = c.load->result()->type();
       std::vector<int64_t> shape(t->dims().begin(), t->dims().end());
-      const ir::Type* ring = ctx_.with_layout(t, shared_attr(ctx_, shape, c.swizzle));
+      const ir::Type* ring = ctx_.with_layout(t, shared_attr(ctx_, shape, c.order, c.swizzle));
       b_.set_location(c.load->loc);
       rings_.push_back(b_.value(Opcode::LocalAlloc, {}, ring,
                                 {ir::Attr::of_int(-1), ir::Attr::of_int(stages_)}));
