@@ -6,8 +6,9 @@
 // index * the tile's bytes), not registers. Where an element lives comes from the buffer's
 // #shared layout, which maps physical index bits to coordinates: its inverse (one GF(2) column per
 // bit of the row-major index) is the identity plus XOR masks, i.e. a Swizzle as shared_index
-// applies it, so the emission reads the layout and decides nothing. A run of `w` registers moves
-// with one access when the layout keeps w consecutive elements of the last dimension consecutive.
+// applies it, so the emission reads the layout and decides nothing. A run of `w` registers (along
+// whichever dim the register layout's run goes) moves with one access when the buffer's layout
+// keeps those w elements consecutive and aligned.
 // cp.async uses the NVVM intrinsics (llvm.nvvm.cp.async.{cg,ca}.shared.global.N.s), the src-size
 // operand being 0 where the mask is off, which zero-fills without reading the address.
 #include "codegen/gpu/lowering.h"

@@ -13,8 +13,9 @@
 //     iteration's results) or on another load is not pipelined;
 //   * its `other` is absent or zero (cp.async zero-fills masked elements), it reads global memory,
 //     and its vector (layout_assignment.h) moves 4, 8 or 16 bytes (cp.async's sizes).
-// Rewrite: one ring `local_alloc {slots = S}` per load, in a swizzled #shared layout chosen by
-// choose_swizzle for the cp.async writes and the local_load reads (both in the load's layout);
+// Rewrite: one ring `local_alloc {slots = S}` per load, its #shared layout the tile with the
+// copies' contiguous dim fastest, swizzled by choose_swizzle for the cp.async writes and the
+// local_load reads (both in the load's layout);
 // before the loop, a barrier (the rings may take bytes that scratch before the loop used, and a
 // copy may land while a slower warp still reads them), then copies for iterations 0..S-2, each masked by "the iteration exists" so that
 // short loops read nothing they should not, one commit group per iteration; in the body
