@@ -10,6 +10,7 @@
 #include "codegen/gpu/swizzle.h"
 #include "gpu_test_util.h"
 #include "support/expect_error.h"
+#include "tessel/ir/parser.h"
 
 #include <tessel/sim/sim.h>
 
@@ -330,6 +331,24 @@ TEST(PipelinedMatmulLayouts, ColumnMajorOperand) {
         want += double(a[i * K + kk]) * b[j * K + kk];
       ASSERT_NEAR(c[i * 32 + j], want, 1e-4 * (1 + std::fabs(want))) << i << "," << j;
     }
+}
+
+// Hand-written IR the emission cannot honour is a located error naming the op, not wrong code:
+// 4-element copies into a buffer whose layout scatters those elements.
+TEST(PipelineEmissionErrors, CopyRunsMustStayTogether) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  auto m = ir::parse_module(
+      "kernel @scatter(%arg0: ptr<f32> {div = 16}) {\n"
+      "  %0 = splat %arg0 : tensor<128xptr<f32>, #blocked<register=[1,2], lane=[4,8,16,32,64], warp=[0,0]>>\n"
+      "  %1 = local_alloc {offset = -1} : tensor<128xf32, #shared<register=[64,32,16,8,4,2,1]>>\n"
+      "  async_copy %0, %1 {vec = 4}\n"
+      "  return\n"
+      "}\n",
+      "scatter.tir");
+  testing::expect_error(
+      [&] { compile(*m->functions.front(), parse_target("sm_80"), {}, Stage::Ptx); },
+      {"the NVPTX backend cannot lower `async_copy`: the buffer's layout does not keep each copy's "
+       "elements together"});
 }
 
 // A loop whose load address depends on the previous iteration (a carried offset doubled each
