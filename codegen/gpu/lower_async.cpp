@@ -17,7 +17,8 @@ namespace tessel::codegen::gpu::detail {
 
 void Lowering::lower_local_slot(const ir::Op& op) {
   const ir::Type* t = op.result()->type();
-  const int64_t bytes = t->num_elements() * module.getDataLayout().getTypeStoreSize(mem_type(t->element()));
+  const int64_t bytes =
+      t->num_elements() * module.getDataLayout().getTypeStoreSize(mem_type(t->element()));
   llvm::Value* at = b.CreateMul(scalar(op.operand(1)), b.getInt32(static_cast<int32_t>(bytes)));
   buffers_[op.result()] = b.CreateGEP(b.getInt8Ty(), buffer(op.operand(0)), at);
 }
@@ -35,11 +36,11 @@ void Lowering::lower_async_copy(const ir::Op& op) {
   if (shared_access_width(offsets, eb) < vec)
     unsupported(op, "the buffer's layout does not keep each copy's elements together");
   const int32_t bytes = static_cast<int32_t>(vec * eb);
-  const llvm::Intrinsic::ID id = bytes == 16 ? llvm::Intrinsic::nvvm_cp_async_cg_shared_global_16_s
+  const llvm::Intrinsic::ID id = bytes == 16  ? llvm::Intrinsic::nvvm_cp_async_cg_shared_global_16_s
                                  : bytes == 8 ? llvm::Intrinsic::nvvm_cp_async_ca_shared_global_8_s
                                               : llvm::Intrinsic::nvvm_cp_async_ca_shared_global_4_s;
-  record_accesses(AccessSide{&offsets, vec, /*store=*/true, /*owners_only=*/true, {}}, Swizzle{}, eb,
-                  "cp.async " + op.operand(1)->type()->str());
+  record_accesses(AccessSide{&offsets, vec, /*store=*/true, /*owners_only=*/true, {}}, Swizzle{},
+                  eb, "cp.async " + op.operand(1)->type()->str());
   llvm::Function* copy = llvm::Intrinsic::getDeclaration(&module, id);
   llvm::Value* base = buffer(op.operand(1));
   const Vals& src = vals(ptrs);
@@ -49,15 +50,17 @@ void Lowering::lower_async_copy(const ir::Op& op) {
   only_if(owner_predicate(l), [&] {
     for (int32_t g = 0; g < static_cast<int32_t>(src.size()); g += vec) {
       llvm::Value* dst = b.CreateGEP(mt, base, coordinate(offsets, g, 0));
-      llvm::Value* size = masks.empty() ? b.getInt32(bytes)
-                                        : b.CreateSelect(masks[g], b.getInt32(bytes), b.getInt32(0));
+      llvm::Value* size = masks.empty()
+                              ? b.getInt32(bytes)
+                              : b.CreateSelect(masks[g], b.getInt32(bytes), b.getInt32(0));
       b.CreateCall(copy, {dst, src[g], size});
     }
   });
 }
 
 void Lowering::lower_async_commit() {
-  b.CreateCall(llvm::Intrinsic::getDeclaration(&module, llvm::Intrinsic::nvvm_cp_async_commit_group));
+  b.CreateCall(
+      llvm::Intrinsic::getDeclaration(&module, llvm::Intrinsic::nvvm_cp_async_commit_group));
 }
 
 void Lowering::lower_async_wait(const ir::Op& op) {

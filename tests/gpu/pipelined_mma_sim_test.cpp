@@ -31,6 +31,14 @@ struct Shape {
   // Leading dimensions padded to 16 elements, so that ragged sizes keep the rows aligned.
   int lda() const { return (K + 15) / 16 * 16; }
   int ldb() const { return (N + 15) / 16 * 16; }
+  // b stored column-major (element (k, n) at k + n * lda()): its copies run along K.
+  bool b_cols = false;
+  int stride_bk() const { return b_cols ? 1 : ldb(); }
+  int stride_bn() const { return b_cols ? lda() : 1; }
+  size_t b_elems() const { return b_cols ? size_t(N) * lda() : size_t(K) * ldb(); }
+  size_t b_at(int k, int n) const {
+    return b_cols ? size_t(k) + size_t(n) * lda() : size_t(k) * ldb() + n;
+  }
 };
 
 // samples/matmul traced for `dtype` operands (c f32), row-major, unit inner strides, with the
@@ -41,7 +49,7 @@ std::unique_ptr<ir::Module> trace(const Shape& s, DType dtype) {
   b[1] = {dtype, 16};
   b[2] = {dtype, 16};
   // M, N, K, stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn
-  const int ints[9] = {s.M, s.N, s.K, s.lda(), 1, s.ldb(), 1, s.ldb(), 1};
+  const int ints[9] = {s.M, s.N, s.K, s.lda(), 1, s.stride_bk(), s.stride_bn(), s.ldb(), 1};
   for (int i = 0; i < 9; ++i) {
     b[3 + i] = {DType::i32, s.div(ints[i])};
     b[3 + i].equals_one = ints[i] == 1;
@@ -95,7 +103,7 @@ double tf32(double x) {
 
 void run_and_check(const CompiledKernel& k, const Shape& s, DType dtype) {
   const auto a = values(dtype, size_t(s.M) * s.lda(), 7 + s.K);
-  const auto b = values(dtype, size_t(s.K) * s.ldb(), 13 + s.N);
+  const auto b = values(dtype, s.b_elems(), 13 + s.N);
   sim::Device dev;
   auto upload = [&](const std::vector<uint8_t>& bytes) {
     auto p = dev.malloc(bytes.size() + 16);
@@ -105,14 +113,22 @@ void run_and_check(const CompiledKernel& k, const Shape& s, DType dtype) {
   };
   const uint64_t da = upload(encode(dtype, a)), db = upload(encode(dtype, b));
   const uint64_t dc = upload(std::vector<uint8_t>(size_t(s.M) * s.ldb() * 4, 0xff)); // poison: NaN
-  const std::vector<KernelArg> args = {
-      KernelArg::ptr(dc),   KernelArg::ptr(da),  KernelArg::ptr(db),  KernelArg::i32(s.M),
-      KernelArg::i32(s.N),  KernelArg::i32(s.K), KernelArg::i32(s.lda()), KernelArg::i32(1),
-      KernelArg::i32(s.ldb()), KernelArg::i32(1), KernelArg::i32(s.ldb()), KernelArg::i32(1)};
+  const std::vector<KernelArg> args = {KernelArg::ptr(dc),
+                                       KernelArg::ptr(da),
+                                       KernelArg::ptr(db),
+                                       KernelArg::i32(s.M),
+                                       KernelArg::i32(s.N),
+                                       KernelArg::i32(s.K),
+                                       KernelArg::i32(s.lda()),
+                                       KernelArg::i32(1),
+                                       KernelArg::i32(s.stride_bk()),
+                                       KernelArg::i32(s.stride_bn()),
+                                       KernelArg::i32(s.ldb()),
+                                       KernelArg::i32(1)};
   const uint32_t tiles = uint32_t((s.M + s.BM - 1) / s.BM) * uint32_t((s.N + s.BN - 1) / s.BN);
-  auto r = dev.launch(k.ptx, k.name, sim::Dim3{tiles, 1, 1},
-                      sim::Dim3{uint32_t(32 * k.num_warps), 1, 1},
-                      static_cast<uint32_t>(k.shared_bytes), args);
+  auto r =
+      dev.launch(k.ptx, k.name, sim::Dim3{tiles, 1, 1}, sim::Dim3{uint32_t(32 * k.num_warps), 1, 1},
+                 static_cast<uint32_t>(k.shared_bytes), args);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   for (const auto& e : r->errors)
     ADD_FAILURE() << e.to_string();
@@ -123,7 +139,7 @@ void run_and_check(const CompiledKernel& k, const Shape& s, DType dtype) {
     for (int j = 0; j < s.N; ++j) {
       double want = 0, magnitude = 0;
       for (int kk = 0; kk < s.K; ++kk) {
-        double x = a[size_t(i) * s.lda() + kk], y = b[size_t(kk) * s.ldb() + j];
+        double x = a[size_t(i) * s.lda() + kk], y = b[s.b_at(kk, j)];
         if (dtype == DType::f32) {
           x = tf32(x);
           y = tf32(y);
@@ -216,6 +232,22 @@ TEST_P(PipelinedMma, OneRingPerOperandNoSecondStaging) {
   EXPECT_EQ(rings, 2);
   EXPECT_EQ(stores, 0);
   EXPECT_EQ(dot_op_loads, 2);
+}
+
+// b column-major: its ring holds the tile with K fastest (the copies run along K), and
+// prepare-dot-operands keeps that in the swizzle it picks; right results (16-bit read with
+// ldmatrix), no race, no bank conflict.
+TEST_P(PipelinedMma, ColumnMajorB) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto [dtype, stages] = GetParam();
+  Shape s{64, 64, 96};
+  s.b_cols = true;
+  CompiledKernel k = build(s, dtype, stages);
+  EXPECT_GT(ptx_stats(k.ptx).get("cp.async"), 0);
+  if (dtype != DType::f32) {
+    EXPECT_GT(ptx_stats(k.ptx).get("ldmatrix"), 0);
+  }
+  run_and_check(k, s, dtype);
 }
 
 INSTANTIATE_TEST_SUITE_P(Sim, PipelinedMma,
