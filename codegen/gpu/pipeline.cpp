@@ -66,8 +66,13 @@ struct Candidate {
   detail::Swizzle swizzle;
 };
 
+// Also through the ops that only move a value (assign-layouts converts the `other` of a load
+// whose layout is not the default one, e.g. a column-major operand's).
 bool is_zero_constant(const Value* v) {
   const Op* def = v->defining_op();
+  if (def && (def->opcode() == Opcode::ConvertLayout || def->opcode() == Opcode::Splat ||
+              def->opcode() == Opcode::Broadcast))
+    return is_zero_constant(def->operand(0));
   if (!def || def->opcode() != Opcode::Constant)
     return false;
   const ir::Attr& a = def->attrs()[0];

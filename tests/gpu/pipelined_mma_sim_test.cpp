@@ -205,11 +205,21 @@ TEST_P(PipelinedMma, PtxForSm80AndSm90a) {
   }
 }
 
+void expect_one_ring_per_operand(std::unique_ptr<ir::Module> module, int stages);
+
 // No second staging: after pipeline and prepare-dot-operands the kernel has one buffer per
 // operand, the ring, in the swizzled layout, read straight into #dot_op, and no local_store.
 TEST_P(PipelinedMma, OneRingPerOperandNoSecondStaging) {
   const auto [dtype, stages] = GetParam();
-  auto module = trace(Shape{64, 64, 128}, dtype);
+  Shape b_cols{64, 64, 96};
+  b_cols.b_cols = true;
+  for (const Shape& s : {Shape{64, 64, 128}, b_cols}) {
+    SCOPED_TRACE(s.b_cols ? "b column-major" : "row-major");
+    expect_one_ring_per_operand(trace(s, dtype), stages);
+  }
+}
+
+void expect_one_ring_per_operand(std::unique_ptr<ir::Module> module, int stages) {
   const Target target = parse_target("sm_80");
   ir::PassManager pm(/*verify_each=*/true);
   add_gpu_pass(pm, "assign-layouts", target, 4);
