@@ -1,4 +1,4 @@
-# Runs one FileCheck test: every line "// RUN: [not] %tool ARGS [2>&1] [| FileCheck %s FCARGS]" of
+# Runs one FileCheck test: every line "// RUN: [not] [env NAME=VALUE...] %tool ARGS [2>&1] [| FileCheck %s FCARGS]" of
 # INPUT runs TOOL with ARGS (%s is INPUT) and, when the line pipes into FileCheck, checks the tool's
 # stdout followed by its stderr with `FileCheck INPUT FCARGS` (the checks come from INPUT itself).
 # "not" expects the tool to fail. Arguments are split before %s is substituted, so paths with spaces
@@ -35,6 +35,11 @@ foreach(line IN LISTS run_lines)
     set(expect_fail TRUE)
     string(REGEX REPLACE "^not " "" cmd "${cmd}")
   endif()
+  # "env NAME=VALUE ..." before %tool sets variables for the tool (e.g. TESSEL_DUMP=pipeline).
+  while(cmd MATCHES "^env +([A-Za-z_][A-Za-z0-9_]*)=([^ ]*) +")
+    set(ENV{${CMAKE_MATCH_1}} "${CMAKE_MATCH_2}")
+    string(REGEX REPLACE "^env +[^ ]+ +" "" cmd "${cmd}")
+  endwhile()
   string(REPLACE "2>&1" "" cmd "${cmd}")
   string(REGEX REPLACE "^ *%tool( |$)" " " cmd "${cmd}")
   split_and_substitute("${cmd}" tool_args)

@@ -190,7 +190,8 @@ std::vector<ir::Value*> originals(const std::vector<Assignment>& carried) {
 namespace detail {
 
 void trace_for(const Tensor& lo, const Tensor& hi, const Tensor& step,
-               const std::function<void(Int)>& body, Closure closure, std::source_location l) {
+               const std::function<void(Int)>& body, Closure closure, std::source_location l,
+               std::optional<int> num_stages) {
   SourceLoc loc = SourceLoc::from(l);
   Tracer& tracer = Tracer::current(loc);
   ir::Value* vlo = loop_bound(lo, loc, "lower bound");
@@ -205,6 +206,10 @@ void trace_for(const Tensor& lo, const Tensor& hi, const Tensor& step,
   vhi = detail::convert(vhi, t, loc);
   vstep = detail::convert(vstep, t, loc);
   const ir::Type* iv_type = vlo->type();
+  if (num_stages && (*num_stages < 1 || *num_stages > 16))
+    fail(loc, "for_range",
+         "tl::Stages{" + std::to_string(*num_stages) +
+             "} is out of range: a loop's pipelining depth is 1 (none) to 16 stages");
 
   auto carried = discover_carried(
       tracer, iv_type, [&](ir::Value* iv) { body(Int(iv)); }, std::span(&closure, 1), loc,
@@ -215,6 +220,8 @@ void trace_for(const Tensor& lo, const Tensor& hi, const Tensor& step,
   for (ir::Value* v : originals(carried))
     operands.push_back(v);
   ir::Op* op = b.create(Opcode::For, operands, types_of(originals(carried)));
+  if (num_stages)
+    op->attrs()[0] = ir::Attr::of_int(*num_stages); // ops.def: num_stages, the for's one attribute
   ir::Block& region = op->region(0);
   ir::Value* iv = region.add_arg(iv_type);
   std::vector<ir::Value*> args;
@@ -231,20 +238,21 @@ void trace_for(const Tensor& lo, const Tensor& hi, const Tensor& step,
 }
 
 void trace_for(int64_t lo, const Tensor& hi, int64_t step, const std::function<void(Int)>& body,
-               Closure closure, std::source_location l) {
+               Closure closure, std::source_location l, std::optional<int> num_stages) {
   trace_for(scalar(double(lo), hi.dtype(), l), hi, scalar(double(step), hi.dtype(), l), body,
-            closure, l);
+            closure, l, num_stages);
 }
 
 void trace_for(int64_t lo, int64_t hi, int64_t step, const std::function<void(Int)>& body,
-               Closure closure, std::source_location l) {
+               Closure closure, std::source_location l, std::optional<int> num_stages) {
   trace_for(scalar(double(lo), DType::i32, l), scalar(double(hi), DType::i32, l),
-            scalar(double(step), DType::i32, l), body, closure, l);
+            scalar(double(step), DType::i32, l), body, closure, l, num_stages);
 }
 
 void trace_for(const Tensor& lo, const Tensor& hi, int64_t step,
-               const std::function<void(Int)>& body, Closure closure, std::source_location l) {
-  trace_for(lo, hi, scalar(double(step), hi.dtype(), l), body, closure, l);
+               const std::function<void(Int)>& body, Closure closure, std::source_location l,
+               std::optional<int> num_stages) {
+  trace_for(lo, hi, scalar(double(step), hi.dtype(), l), body, closure, l, num_stages);
 }
 
 void trace_if(const Tensor& cond, const std::function<void()>& then_body, Closure then_closure,

@@ -443,8 +443,14 @@ private:
     bool any_required = false;
     for (const AttrSpec& spec : info.attrs)
       any_required |= !spec.optional;
+    const size_t before = pos_;
     if (!any_required && !try_char('{'))
       return;
+    // A `for` without its optional attributes: that brace opens its region.
+    if (!any_required && try_char('^')) {
+      pos_ = before;
+      return;
+    }
     if (any_required)
       expect_char('{');
     size_t written = 0;

@@ -198,6 +198,54 @@ Message verify_local_alloc(const Op& op) {
   if (op.int_attr("offset") < -1)
     return "offset must be a byte offset >= 0, or -1 before allocate-shared, found " +
            std::to_string(op.int_attr("offset"));
+  const Attr& slots = op.attr("slots");
+  if (slots.kind == Attr::Kind::Int && slots.i < 1)
+    return "slots must be at least 1, found " + std::to_string(slots.i);
+  return std::nullopt;
+}
+
+Message verify_local_slot(const Op& op) {
+  const Type* buffer = op.operand(0)->type();
+  if (!is_shared_buffer(buffer))
+    return "buffer must be a tensor type with a #shared layout, found " + str(buffer);
+  if (!is_scalar_of(op.operand(1)->type(), ScalarKind::I32))
+    return "the slot index must be an i32 scalar, found " + str(op.operand(1)->type());
+  if (op.result()->type() != buffer)
+    return "result must have the buffer's type " + str(buffer) + ", found " +
+           str(op.result()->type());
+  return std::nullopt;
+}
+
+// cp.async moves 4, 8 or 16 bytes per copy.
+Message verify_async_copy(const Op& op) {
+  if (op.num_operands() != 2 && op.num_operands() != 3)
+    return "takes a pointer tensor, a buffer and an optional mask, found " +
+           std::to_string(op.num_operands()) + " operands";
+  const Type* ptrs = op.operand(0)->type();
+  const Type* buffer = op.operand(1)->type();
+  if (!ptrs->is_tensor() || !ptrs->element()->is_pointer() || ptrs->element()->address_space() != 1 ||
+      !ptrs->layout())
+    return "the source must be a tensor of global pointers with a layout, found " + str(ptrs);
+  if (!is_shared_buffer(buffer) || !same_shape(ptrs, buffer) ||
+      buffer->element() != ptrs->element()->pointee())
+    return "the destination must be a #shared buffer of the source's shape and pointee, found " +
+           str(ptrs) + " and " + str(buffer);
+  if (op.num_operands() == 3) {
+    const Type* mask = op.operand(2)->type();
+    if (!mask->is_bool() || !same_shape(mask, ptrs) || mask->layout() != ptrs->layout())
+      return "the mask must be i1 of the source's shape and layout, found " + str(mask);
+  }
+  const int64_t vec = op.int_attr("vec");
+  const int64_t bytes = vec * std::max(1u, buffer->element_bits() / 8);
+  if (vec < 1 || !is_power_of_two(vec) || (bytes != 4 && bytes != 8 && bytes != 16))
+    return "vec = " + std::to_string(vec) + " elements of " + str(buffer->element()) +
+           " is not a 4, 8 or 16-byte copy";
+  return std::nullopt;
+}
+
+Message verify_async_wait(const Op& op) {
+  if (op.int_attr("pending") < 0)
+    return "pending must be >= 0, found " + std::to_string(op.int_attr("pending"));
   return std::nullopt;
 }
 
@@ -461,6 +509,9 @@ Message verify_dot(const Op& op) {
 }
 
 Message verify_for(const Op& op) {
+  const Attr& stages = op.attr("num_stages");
+  if (stages.kind == Attr::Kind::Int && (stages.i < 1 || stages.i > 16))
+    return "num_stages must be between 1 and 16, found " + std::to_string(stages.i);
   if (op.num_operands() < 3)
     return "takes lo, hi, step and initial values, found " + std::to_string(op.num_operands()) +
            " operands";

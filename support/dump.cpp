@@ -22,8 +22,8 @@
 namespace tessel::support {
 namespace {
 
-constexpr std::array<std::string_view, 7> kKinds = {"ir",        "llvm", "asm", "ptx",
-                                                     "recompile", "tune", "all"};
+constexpr std::array<std::string_view, 8> kKinds = {"ir",   "llvm",     "asm", "ptx", "recompile",
+                                                     "tune", "pipeline", "all"};
 constexpr uint32_t kAll = (1u << (kKinds.size() - 1)) - 1;
 
 struct DumpConfig {

@@ -134,7 +134,9 @@ private:
   Buffer local_buffer(ir::Op& alloc) {
     const ir::Type* t = alloc.result()->type();
     const int64_t elem_bytes = t->element()->is_pointer() ? 8 : std::max(1u, t->element_bits() / 8);
-    Buffer b{&alloc, t->num_elements() * elem_bytes, first_[&alloc], first_[&alloc]};
+    const ir::Attr& slots = alloc.attr("slots");
+    const int64_t copies = slots.kind == ir::Attr::Kind::Int ? slots.i : 1;
+    Buffer b{&alloc, t->num_elements() * elem_bytes * copies, first_[&alloc], first_[&alloc]};
     ir::walk(f_.body, [&](ir::Op& user) {
       for (ir::Value* v : user.operands())
         if (v == alloc.result())
@@ -192,14 +194,29 @@ private:
     set_attr(*b.op, "scratch_bytes", b.bytes);
   }
 
+  // The stages of a software-pipelining ring (local_alloc {slots}), else 1.
+  static int64_t ring_stages(const ir::Op& op) {
+    if (op.opcode() != Opcode::LocalAlloc)
+      return 1;
+    const ir::Attr& slots = op.attr("slots");
+    return slots.kind == ir::Attr::Kind::Int ? slots.i : 1;
+  }
+
   std::string over_limit(int64_t total) const {
     std::string list;
-    for (const Buffer& b : buffers_)
+    bool ring = false;
+    for (const Buffer& b : buffers_) {
       list += fmt::format("\n  {} bytes at offset {} for `{}` ({})", b.bytes, b.offset, b.op->name(),
                           b.op->loc.str());
+      if (const int64_t stages = ring_stages(*b.op); stages > 1) {
+        list += fmt::format(" — a {}-stage pipeline ring of {} bytes per stage", stages, b.bytes / stages);
+        ring = true;
+      }
+    }
     return fmt::format("kernel `{}` needs {} bytes of shared memory but {} allows at most {} bytes "
-                       "per block; its buffers:{}\nuse smaller blocks or fewer layout changes",
-                       f_.name, total, target_.name(), target_.limits().max_shared_bytes, list);
+                       "per block; its buffers:{}\nuse smaller blocks{}",
+                       f_.name, total, target_.name(), target_.limits().max_shared_bytes, list,
+                       ring ? ", fewer num_stages or fewer layout changes" : " or fewer layout changes");
   }
 
   ir::Function& f_;

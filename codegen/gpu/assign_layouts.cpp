@@ -19,6 +19,7 @@
 // moves along one dimension (LinearLayout::is_dim_separable), else `linear`.
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_select.h"
+#include "codegen/gpu/pipeline.h"
 #include "codegen/gpu/scratch.h"
 
 #include "codegen/analysis/axis_info.h"
@@ -201,19 +202,23 @@ ir::PassInfo assign_layouts_pass(const Target& target, int num_warps) {
 }
 
 void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& target,
-                  int num_warps) {
+                  int num_warps, int num_stages) {
   if (name == "assign-layouts")
     return pm.add(assign_layouts_pass(target, num_warps));
+  if (name == "pipeline")
+    return pm.add(pipeline_pass(target, num_warps, num_stages));
   if (name == "allocate-shared")
     return pm.add(allocate_shared_pass(target, num_warps));
   if (name == "prepare-dot-operands")
     return pm.add(prepare_dot_operands_pass(target, num_warps));
   throw Error("unknown GPU pass '" + std::string(name) +
-              "'; valid GPU passes: assign-layouts, prepare-dot-operands, allocate-shared");
+              "'; valid GPU passes: assign-layouts, pipeline, prepare-dot-operands, "
+              "allocate-shared");
 }
 
 bool is_gpu_pass(std::string_view name) {
-  return name == "assign-layouts" || name == "prepare-dot-operands" || name == "allocate-shared";
+  return name == "assign-layouts" || name == "pipeline" || name == "prepare-dot-operands" ||
+         name == "allocate-shared";
 }
 
 } // namespace tessel::codegen::gpu

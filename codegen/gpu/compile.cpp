@@ -54,23 +54,25 @@ bool has_layouts(const ir::Function& function) {
 
 // The kernel with its layouts, conversions and shared-memory plan in the IR, which is what the
 // emission reads: a copy (printed and parsed back; the IR has no clone yet) through assign-layouts
-// and prepare-dot-operands (unless it carries layouts already) and allocate-shared. TESSEL_DUMP=ir shows it after each pass.
+// (unless it carries layouts already), pipeline, prepare-dot-operands, cse and allocate-shared.
+// TESSEL_DUMP=ir shows it after each pass.
 std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Target& target,
-                                         int num_warps) {
+                                         const CompileOptions& options) {
+  const int num_warps = options.num_warps;
   auto copy = ir::parse_module(ir::print(function), function.name);
   ir::PassManager pm(/*verify_each=*/false);
-  if (!has_layouts(function)) {
+  if (!has_layouts(function))
     pm.add(assign_layouts_pass(target, num_warps));
-    // Hook for the software pipeliner (branch s2): `pipeline` goes here, between assign-layouts
-    // and prepare-dot-operands, which accepts its local_load operands (prepare_dot_operands.cpp).
-    add_gpu_pass(pm, "prepare-dot-operands", target, num_warps);
-    // assign-layouts inserts one convert_layout per use; cse merges those of one value to the
-    // same layout, so each conversion (a shared-memory round trip) is emitted once.
-    pm.add(codegen::cse_pass());
-  } else {
-    // Laid out elsewhere (tessel-opt --passes=assign-layouts): dots not prepared yet are now.
-    add_gpu_pass(pm, "prepare-dot-operands", target, num_warps);
-  }
+  // The loads that feed a dot stream through cp.async rings (codegen/gpu/pipeline.cpp); then the
+  // dots not prepared yet (also those laid out elsewhere, tessel-opt --passes=assign-layouts) read
+  // their operands as #dot_op (prepare_dot_operands.cpp), the pipeliner's rings included. Both
+  // leave IR they already rewrote as it is.
+  add_gpu_pass(pm, "pipeline", target, num_warps, options.num_stages);
+  add_gpu_pass(pm, "prepare-dot-operands", target, num_warps);
+  // assign-layouts inserts one convert_layout per use; cse merges those of one value to the same
+  // layout, so each conversion (a shared-memory round trip) is emitted once, and shares the
+  // pipeliner's index arithmetic.
+  pm.add(codegen::cse_pass());
   add_gpu_pass(pm, "allocate-shared", target, num_warps);
   pm.run(*copy);
   return copy;
@@ -95,7 +97,7 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   // A kernel that went through both passes already (tessel-opt's output) is emitted as it is.
   std::unique_ptr<ir::Module> copy;
   if (!has_layouts(function) || function.shared_bytes < 0)
-    copy = planned_copy(function, target, options.num_warps);
+    copy = planned_copy(function, target, options);
   const ir::Function& kernel = copy ? *copy->functions.front() : function;
   // The emission still asks the plan for anchors, vector widths and reduction layouts.
   analysis::AxisAnalysis axis(kernel);

@@ -208,11 +208,9 @@ void LayoutPlan::visit(const ir::Op& op) {
         request(v, result_layout(0));
     return;
   case ir::OpFamily::Memory: {
-    // Shared-memory ops come after assign-layouts, with their layouts in their types; global
-    // loads, stores and atomics are anchors.
-    if (op.has(ir::GPU_STAGE))
-      return;
-    if (op.operand(0)->type()->rank() == 0)
+    // Shared-memory and cp.async ops (after the pipeline pass) state their layouts in their types;
+    // global loads, stores and atomics are anchors.
+    if (op.has(ir::GPU_STAGE) || op.operand(0)->type()->rank() == 0)
       return;
     LinearLayout a = anchor(op);
     for (const ir::Value* v : op.operands())

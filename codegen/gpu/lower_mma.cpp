@@ -1,5 +1,6 @@
-// The NVPTX lowering of explicit shared memory (local_alloc, local_store, local_load, barrier) and
-// of dots on tensor cores (result in an #mma layout: mma.sync).
+// The NVPTX lowering of explicit shared memory (local_alloc, local_store, local_load, barrier; the
+// pipeliner's local_slot and cp.async ops are in lower_async.cpp) and of dots on tensor cores
+// (result in an #mma layout: mma.sync).
 //
 // Every shared access is derived from two layouts: the register layout of the value and the
 // #shared layout of the buffer. Their composition `offsets` (mma_layout.h: buffer_offsets) maps
@@ -30,23 +31,6 @@ int64_t elem_bytes_of(const ir::Type* t) {
   return std::max(1u, t->element_bits() / 8);
 }
 
-// Elements per access: the run of consecutive indices register 0 starts, at most 16 bytes, that
-// every other basis keeps aligned.
-int access_width(const LinearLayout& offsets, int64_t elem_bytes) {
-  int vec = static_cast<int>(std::min<int64_t>(offsets.contiguous_registers(0), 16 / elem_bytes));
-  auto aligned = [&](int v) {
-    const int vbits = std::countr_zero(static_cast<unsigned>(v));
-    for (InDim d : {InDim::Register, InDim::Lane, InDim::Warp})
-      for (int i = d == InDim::Register ? vbits : 0; i < offsets.in_bits(d); ++i)
-        if (offsets.basis(d, i)[0] % v != 0)
-          return false;
-    return true;
-  };
-  while (vec > 1 && !aligned(vec))
-    vec /= 2;
-  return std::max(vec, 1);
-}
-
 llvm::Intrinsic::ID ldmatrix_id(int num, bool trans) {
   using namespace llvm::Intrinsic;
   switch (num) {
@@ -71,17 +55,26 @@ llvm::Value* Lowering::buffer(const ir::Value* v) const {
   return it->second;
 }
 
+// Every GPU-stage memory op: lower_kernel.cpp sends them all here.
 void Lowering::lower_shared_op(const ir::Op& op) {
   switch (op.opcode()) {
   case Opcode::LocalAlloc:
     return lower_local_alloc(op);
+  case Opcode::LocalSlot:
+    return lower_local_slot(op); // lower_async.cpp
   case Opcode::LocalStore:
     return lower_local_store(op);
   case Opcode::LocalLoad:
     return lower_local_load(op);
   case Opcode::Barrier:
     return barrier();
-  default:
+  case Opcode::AsyncCopy:
+    return lower_async_copy(op);
+  case Opcode::AsyncCommit:
+    return lower_async_commit();
+  case Opcode::AsyncWait:
+    return lower_async_wait(op);
+  default: // lower_op sends only the memory ops other than load and store here
     unsupported(op, "a memory op without a lowering");
   }
 }
@@ -90,7 +83,9 @@ void Lowering::lower_local_alloc(const ir::Op& op) {
   const int64_t offset = op.int_attr("offset");
   TESSEL_ASSERT(offset >= 0, "local_alloc before allocate-shared");
   const ir::Type* t = op.result()->type();
-  TESSEL_ASSERT(offset + t->num_elements() * elem_bytes_of(t) <= shared_bytes_,
+  const ir::Attr& slots = op.attr("slots"); // a pipeliner's ring: that many tiles back to back
+  const int64_t copies = slots.kind == ir::Attr::Kind::Int ? slots.i : 1;
+  TESSEL_ASSERT(offset + copies * t->num_elements() * elem_bytes_of(t) <= shared_bytes_,
                 "a buffer beyond the kernel's shared(N)");
   buffers_[op.result()] =
       offset == 0 ? smem_
@@ -103,7 +98,7 @@ void Lowering::lower_local_store(const ir::Op& op) {
   const ir::Type* elem = v->type()->element();
   const LinearLayout offsets = buffer_offsets(layout(v), layout(buf));
   const int64_t eb = elem_bytes_of(v->type());
-  const int vec = access_width(offsets, eb);
+  const int vec = shared_access_width(offsets, eb);
   llvm::Type* mt = mem_type(elem);
   llvm::Value* base = buffer(buf);
   const Vals& xs = vals(v);
@@ -131,7 +126,7 @@ void Lowering::lower_local_load(const ir::Op& op) {
     if (plan.num > 0)
       return set_vals(res, ldmatrix_load(op, plan, base));
   }
-  const int vec = access_width(offsets, eb);
+  const int vec = shared_access_width(offsets, eb);
   llvm::Type* mt = mem_type(elem);
   Vals out;
   for (int32_t r = 0; r < offsets.in_size(InDim::Register); r += vec)

@@ -132,7 +132,8 @@ public:
   llvm::Value* shuffle_xor(llvm::Value* v, int lane_mask);
   llvm::Value* shuffle_up(llvm::Value* v, int delta);       // from lane - delta (own value below 0)
   llvm::Value* shuffle_idx(llvm::Value* v, llvm::Value* lane);
-  // lower_mma.cpp: local_alloc / local_store / local_load / barrier, and dots on tensor cores.
+  // lower_mma.cpp: the GPU-stage memory ops (local_alloc / local_slot / local_store / local_load /
+  // barrier, the cp.async ops via lower_async.cpp), and dots on tensor cores.
   void lower_shared_op(const ir::Op& op);
   void lower_mma(const ir::Op& op);
   static ir::LayoutKind layout_kind(const ir::Value* v) {
@@ -163,10 +164,15 @@ private:
   llvm::Value* thread_part(const LinearLayout& l, InDim in, int dim);
 
   std::unordered_map<const ir::Value*, Vals> vals_;
-  // Shared-memory buffers (local_alloc results): their base pointers.
+  // Shared-memory buffers (local_alloc and local_slot results): their base pointers.
   std::unordered_map<const ir::Value*, llvm::Value*> buffers_;
   llvm::Value* buffer(const ir::Value* v) const;
   void lower_local_alloc(const ir::Op& op);
+  // lower_async.cpp: a ring's slot, and cp.async with its commit and wait.
+  void lower_local_slot(const ir::Op& op);
+  void lower_async_copy(const ir::Op& op);
+  void lower_async_commit();
+  void lower_async_wait(const ir::Op& op);
   void lower_local_store(const ir::Op& op);
   void lower_local_load(const ir::Op& op);
   Vals ldmatrix_load(const ir::Op& op, const LdMatrix& plan, llvm::Value* base);

@@ -4,6 +4,7 @@
 
 #include "tessel/error.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace tessel::codegen::gpu {
@@ -142,6 +143,21 @@ LinearLayout mma_shared_layout(const std::vector<int32_t>& shape, int contiguous
 LinearLayout buffer_offsets(const LinearLayout& reg_layout, const LinearLayout& shared_layout) {
   TESSEL_ASSERT(reg_layout.out_shape() == shared_layout.out_shape(), "one tile, two shapes");
   return reg_layout.compose(shared_layout.invert());
+}
+
+int shared_access_width(const LinearLayout& offsets, int64_t elem_bytes) {
+  int vec = static_cast<int>(std::min<int64_t>(offsets.contiguous_registers(0), 16 / elem_bytes));
+  auto aligned = [&](int v) {
+    const int vbits = std::countr_zero(static_cast<unsigned>(v));
+    for (InDim d : {InDim::Register, InDim::Lane, InDim::Warp})
+      for (int i = d == InDim::Register ? vbits : 0; i < offsets.in_bits(d); ++i)
+        if (offsets.basis(d, i)[0] % v != 0)
+          return false;
+    return true;
+  };
+  while (vec > 1 && !aligned(vec))
+    vec /= 2;
+  return std::max(vec, 1);
 }
 
 LdMatrix plan_ldmatrix(const LinearLayout& offsets) {

@@ -92,4 +92,8 @@ LdMatrix plan_ldmatrix(const LinearLayout& offsets);
 // reg_layout o shared_layout^-1 (see LdMatrix). Requires: shared_layout bijective, same shape.
 LinearLayout buffer_offsets(const LinearLayout& reg_layout, const LinearLayout& shared_layout);
 
+// Elements per shared access of `offsets` (a buffer_offsets result): the run of consecutive
+// indices register 0 starts, at most 16 bytes, that every other basis keeps aligned.
+int shared_access_width(const LinearLayout& offsets, int64_t elem_bytes);
+
 } // namespace tessel::codegen::gpu

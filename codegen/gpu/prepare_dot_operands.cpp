@@ -12,7 +12,9 @@
 //     `#dot_op` layout the instruction reads, which the emission reads with ldmatrix;
 //   - an operand that already comes from a `local_load` used only by this dot (the pipeliner's
 //     form: a ring buffer filled by async copies) is not staged again: that local_load's result
-//     is retyped to `#dot_op` and its buffer to the swizzled `#shared` layout.
+//     is retyped to `#dot_op` and its buffer -- the whole ring, local_alloc {slots} and its
+//     local_slot results -- to the swizzled `#shared` layout of the staged case, chosen for the
+//     ring's cp.async writes and the #dot_op reads.
 //   - an accumulator carried by a for loop (`acc = dot(a, b, acc)`) is carried in #mma itself.
 // Dots left on the FMA loop are untouched. Statistics: mma, fma, staged, retyped, carried.
 #include "codegen/gpu/layout_assignment.h"
@@ -174,8 +176,25 @@ private:
                                         std::vector<ir::Attr>{}, loop->loc);
     ir::replace_all_uses(f_.body, result, out->result());
     ir::Block* block = loop->parent_block();
-    block->insert(std::next(block->find(loop)), std::move(out));
+    block->insert(after_drain(*loop), std::move(out));
     ++stats_["carried"];
+  }
+
+  // Where an op after `loop` goes: past the pipeliner's drain (async_wait, barrier) when there is
+  // one, since the copies still in flight (the last iterations' zero-filling ones) write the rings,
+  // whose bytes the op's scratch may share.
+  static ir::Block::iterator after_drain(ir::Op& loop) {
+    ir::Block* block = loop.parent_block();
+    auto it = std::next(block->find(&loop));
+    auto next_is = [&](Opcode opcode) {
+      return it != block->ops().end() && (*it)->opcode() == opcode;
+    };
+    if (next_is(Opcode::AsyncWait)) {
+      ++it;
+      if (next_is(Opcode::Barrier))
+        ++it;
+    }
+    return it;
   }
 
   // The accumulator converted to `acc` before the dot, the result back after it.
@@ -202,20 +221,77 @@ private:
 
   // The pipeliner's form: `v` is a local_load of a buffer of v's shape, used by `dot` alone. Its
   // result is retyped to `want` (#dot_op) and its buffer to the swizzled layout; null otherwise.
+  // A buffer that is a slot of a ring (local_alloc {slots} read through local_slot, whose results
+  // repeat the ring's type) is retyped with the whole ring, so that the cp.async copies fill the
+  // swizzled tiles ldmatrix reads and nothing is staged a second time.
   ir::Value* retype_pipelined(const ir::Op& dot, ir::Value* v, const LinearLayout& want) {
+    (void)dot;
     ir::Op* load = v->defining_op();
     if (!load || load->opcode() != Opcode::LocalLoad || uses(v) != 1)
       return nullptr;
     ir::Value* buffer = load->operand(0);
     if (buffer->type()->dims().size() != 2 || shape_of(buffer) != shape_of(v))
       return nullptr;
-    const LinearLayout shared =
-        mma_shared_layout(shape_of(v), contiguous_dim(layout_of(buffer)), elem_bytes(v->type()));
-    buffer->set_type(with(buffer, shared, ir::LayoutKind::Shared));
+    ir::Value* ring = ring_of(buffer);
+    const int eb = elem_bytes(v->type());
+    const int contiguous = contiguous_dim(layout_of(buffer));
+    // The staged case's layout when the ring's copies keep their vectors in it; else the chunk
+    // swizzle along the ring's contiguous dim (a column-major ring); else the ring's own layout.
+    std::vector<LinearLayout> candidates;
+    const std::vector<const ir::Op*> copies = copies_into(ring);
+    if (!copies.empty() && eb != 2)
+      candidates.push_back(
+          operand_shared_layout(layout_of(copies.front()->operand(0)), want, eb, contiguous));
+    candidates.push_back(mma_shared_layout(shape_of(v), contiguous, eb));
+    candidates.push_back(layout_of(buffer));
+    for (const LinearLayout& shared : candidates) {
+      if (!keeps_copies(copies, shared, eb))
+        continue;
+      const ir::Type* type = with(buffer, shared, ir::LayoutKind::Shared);
+      ring->set_type(type);
+      for (ir::Value* slot : slots_of(ring))
+        slot->set_type(type);
+      break;
+    }
     v->set_type(with(v, want, ir::LayoutKind::DotOperand));
-    (void)dot;
     ++stats_["retyped"];
     return v;
+  }
+
+  // True when each copy's `vec` elements stay one aligned access in a buffer laid out `shared`.
+  static bool keeps_copies(const std::vector<const ir::Op*>& copies, const LinearLayout& shared,
+                           int eb) {
+    for (const ir::Op* copy : copies)
+      if (shared_access_width(buffer_offsets(layout_of(copy->operand(0)), shared), eb) <
+          copy->int_attr("vec"))
+        return false;
+    return true;
+  }
+
+  // The local_alloc a buffer value comes from: itself, or the ring a local_slot indexes.
+  static ir::Value* ring_of(ir::Value* buffer) {
+    ir::Op* def = buffer->defining_op();
+    return def && def->opcode() == Opcode::LocalSlot ? def->operand(0) : buffer;
+  }
+
+  // The local_slot results of `ring`.
+  std::vector<ir::Value*> slots_of(const ir::Value* ring) const {
+    std::vector<ir::Value*> slots;
+    ir::walk(f_.body, [&](ir::Op& op) {
+      if (op.opcode() == Opcode::LocalSlot && op.operand(0) == ring)
+        slots.push_back(op.result());
+    });
+    return slots;
+  }
+
+  // The async_copy ops into `ring` or one of its slots.
+  std::vector<const ir::Op*> copies_into(const ir::Value* ring) const {
+    std::vector<const ir::Op*> copies;
+    ir::walk(f_.body, [&](const ir::Op& op) {
+      if (op.opcode() == Opcode::AsyncCopy && ring_of(op.operand(1)) == ring)
+        copies.push_back(&op);
+    });
+    return copies;
   }
 
   int64_t uses(const ir::Value* v) const {

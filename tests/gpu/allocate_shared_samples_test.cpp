@@ -23,14 +23,15 @@ TEST_P(AllocateSharedOnSample, PlannedTotalIsWhatTheEmissionUses) {
   auto planned = samples::trace_kernel(samples::find_kernel(name), defines, /*optimize=*/true);
   auto plain = samples::trace_kernel(samples::find_kernel(name), defines, /*optimize=*/true);
   ir::PassManager pm(/*verify_each=*/true);
+  CompileOptions options;
+  options.num_warps = num_warps;
   add_gpu_pass(pm, "assign-layouts", target, num_warps);
+  add_gpu_pass(pm, "pipeline", target, num_warps, options.num_stages); // matmul's rings
   add_gpu_pass(pm, "prepare-dot-operands", target, num_warps);
   add_gpu_pass(pm, "allocate-shared", target, num_warps);
   pm.run(*planned);
   const ir::Function& f = *planned->functions.front();
 
-  CompileOptions options;
-  options.num_warps = num_warps;
   const int64_t emitted = compile(*plain->functions.front(), target, options, Stage::Ptx).shared_bytes;
   EXPECT_EQ(f.shared_bytes, emitted) << name << " with " << num_warps << " warps";
   ir::walk(f.body, [&](const ir::Op& op) {
@@ -55,6 +56,29 @@ TEST(AllocateShared, ExplicitSharedMemoryOpsAreEmitted) {
   const std::string ptx = compile(*m->functions.front(), parse_target("sm_80"), {}, Stage::Ptx).ptx;
   EXPECT_NE(ptx.find("st.shared.v2.u32"), std::string::npos) << ptx;
   EXPECT_NE(ptx.find("bar.sync"), std::string::npos) << ptx;
+}
+
+// A store, barrier and load round trip through one buffer: st.shared, bar.sync, ld.shared.
+// (pipeline_sim_test.cpp runs such a kernel in the simulator.)
+TEST(AllocateShared, ExplicitSharedMemoryRoundTripIsEmitted) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  auto m = ir::parse_module(
+      "kernel @staged(%arg0: ptr<i32> {div = 16}) {\n"
+      "  %0 = arange {start = 0, end = 8} : tensor<8xi32, #blocked<lane=[1,2,4,0,0], warp=[0,0]>>\n"
+      "  %1 = local_alloc {offset = -1} : tensor<8xi32, #shared<register=[1,2,4]>>\n"
+      "  local_store %1, %0\n"
+      "  barrier\n"
+      "  %2 = local_load %1 : tensor<8xi32, #blocked<lane=[1,2,4,0,0], warp=[0,0]>>\n"
+      "  %3 = splat %arg0 : tensor<8xptr<i32>, #blocked<lane=[1,2,4,0,0], warp=[0,0]>>\n"
+      "  %4 = addptr %3, %0 : tensor<8xptr<i32>, #blocked<lane=[1,2,4,0,0], warp=[0,0]>>\n"
+      "  store %4, %2\n"
+      "  return\n"
+      "}\n",
+      "staged.tir");
+  CompiledKernel k = compile(*m->functions.front(), parse_target("sm_80"), {}, Stage::Ptx);
+  EXPECT_NE(k.ptx.find("st.shared"), std::string::npos) << k.ptx;
+  EXPECT_NE(k.ptx.find("bar.sync"), std::string::npos) << k.ptx;
+  EXPECT_NE(k.ptx.find("ld.shared"), std::string::npos) << k.ptx;
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -113,6 +113,10 @@ TEST_P(BankConflictFree, Samples) {
       {"vector_add", {}, 4, 0}, {"softmax", {}, 4, 1},       {"softmax", {"DTYPE=f16"}, 4, 1},
       {"softmax", {}, 8, 1},    {"layer_norm", {}, 4, 1},    {"layer_norm", {"DTYPE=f16"}, 4, 1},
       {"matmul", {}, 4, 4},     {"matmul", {"BLOCK_K=32"}, 8, 4},
+      // Pipelined on tensor cores: cp.async 16-byte writes and ldmatrix reads of the swizzled
+      // rings (prepare-dot-operands retypes them), conflict-free on both sides.
+      {"matmul", {"DTYPE=f16", "BLOCK_K=32"}, 4, 4}, {"matmul", {"DTYPE=bf16"}, 4, 4},
+      {"matmul", {"DTYPE=f16", "BLOCK_K=64"}, 8, 4},
   };
   for (const SampleCase& c : cases) {
     SCOPED_TRACE(

@@ -37,7 +37,8 @@ fs::path fresh_dir(const std::string& stem) {
 TEST(DumpSettings, TheKindsAreListed) {
   std::vector<std::string> kinds(tessel::support::dump_kinds().begin(),
                                  tessel::support::dump_kinds().end());
-  EXPECT_EQ(kinds, (std::vector<std::string>{"ir", "llvm", "asm", "ptx", "recompile", "tune", "all"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"ir", "llvm", "asm", "ptx", "recompile", "tune",
+                                              "pipeline", "all"}));
 }
 
 TEST(DumpSettings, UnknownWordIsAnErrorAtTheFirstLaunch) {
@@ -46,7 +47,7 @@ TEST(DumpSettings, UnknownWordIsAnErrorAtTheFirstLaunch) {
   HostArray out(DType::f32, 16);
   expect_error([&] { k.launch({1}, {}, out.arg(), 16); },
                {"TESSEL_DUMP: unknown dump kind 'bogus'",
-                "the valid kinds are ir, llvm, asm, ptx, recompile, tune, all"});
+                "the valid kinds are ir, llvm, asm, ptx, recompile, tune, pipeline, all"});
   EXPECT_EQ(k.stats().traces, 0);
 }
 

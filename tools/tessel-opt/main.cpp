@@ -1,11 +1,12 @@
 // tessel-opt: the tile IR on the command line. Reads a file of IR text (see ir/printer.h), verifies
 // it, runs the named passes in order and prints the result; the FileCheck tests of passes drive it.
 //
-//   tessel-opt FILE [--passes=a,b,c] [--target T] [--num-warps N] [--verify-each]
+//   tessel-opt FILE [--passes=a,b,c] [--target T] [--num-warps N] [--num-stages S] [--verify-each]
 //              [--no-locations] [--print-axis-info]
 //
-// GPU passes (assign-layouts, prepare-dot-operands, allocate-shared) need an NVPTX --target (sm_80 ... sm_90a); --num-warps (default 4)
-// is the kernel's warp count they plan for.
+// GPU passes (assign-layouts, pipeline, prepare-dot-operands, allocate-shared) need an NVPTX
+// --target (sm_80 ... sm_90a); --num-warps (default 4) is the kernel's warp count they plan for,
+// --num-stages (default 2) the pipeline pass's depth.
 //
 // Errors (unreadable file, malformed or invalid IR, unknown pass) go to stderr with exit code 1.
 #include "tessel/codegen/gpu.h"
@@ -32,10 +33,12 @@ struct Options {
   bool print_axis_info = false; // append the axis analysis (codegen/analysis/axis_info.h)
   std::string target;           // for GPU passes; empty: none given
   int num_warps = 4;
+  int num_stages = 2;
 };
 
 const char* const kUsage =
-    "usage: tessel-opt FILE [--passes=a,b,c] [--target T] [--num-warps N] [--verify-each]\n"
+    "usage: tessel-opt FILE [--passes=a,b,c] [--target T] [--num-warps N] [--num-stages S]\n"
+    "                  [--verify-each]\n"
     "                  [--no-locations] [--print-axis-info]\n";
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -61,6 +64,19 @@ int parse_num_warps(const std::string& text) {
   return n;
 }
 
+int parse_num_stages(const std::string& text) {
+  size_t end = 0;
+  int n = 0;
+  try {
+    n = std::stoi(text, &end);
+  } catch (const std::exception&) {
+    end = 0;
+  }
+  if (end != text.size() || n < 1 || n > 16)
+    throw tessel::Error("--num-stages must be an integer in 1..16, found '" + text + "'");
+  return n;
+}
+
 void add_pass(tessel::ir::PassManager& pm, const std::string& name, const Options& o) {
   if (!tessel::codegen::gpu::is_gpu_pass(name))
     return tessel::codegen::add_pass(pm, name);
@@ -68,7 +84,7 @@ void add_pass(tessel::ir::PassManager& pm, const std::string& name, const Option
     throw tessel::Error("pass '" + name + "' is a GPU pass and needs a target: add --target sm_90a "
                         "(or sm_80, sm_86, sm_89, sm_90)");
   tessel::codegen::gpu::add_gpu_pass(pm, name, tessel::codegen::Target::parse(o.target),
-                                     o.num_warps);
+                                     o.num_warps, o.num_stages);
 }
 
 Options parse_args(int argc, char** argv) {
@@ -83,6 +99,8 @@ Options parse_args(int argc, char** argv) {
       o.target = arg.substr(9);
     else if ((arg == "--num-warps" && i + 1 < argc) || arg.rfind("--num-warps=", 0) == 0)
       o.num_warps = parse_num_warps(arg == "--num-warps" ? argv[++i] : arg.substr(12));
+    else if ((arg == "--num-stages" && i + 1 < argc) || arg.rfind("--num-stages=", 0) == 0)
+      o.num_stages = parse_num_stages(arg == "--num-stages" ? argv[++i] : arg.substr(13));
     else if (arg == "--verify-each")
       o.verify_each = true;
     else if (arg == "--no-locations")

@@ -4,7 +4,7 @@
 // (tessel/jit/compile.h), the object the compile API returns.
 //
 //   tessel compile KERNEL [--target sm_90a|cpu] [--emit ir|ir-opt|ir-final|llvm|asm|ptx|cubin|stats]
-//                  [--load LIB.so ...] [--num-warps N] [-D NAME=VALUE ...] [-o FILE]
+//                  [--load LIB.so ...] [--num-warps N] [--num-stages S] [-D NAME=VALUE ...] [-o FILE]
 //                  [--no-line-info] [--no-cache] [--trips N]
 //   tessel compile [--load LIB.so ...] --list   (the samples, the stdlib ops and the libraries' kernels)
 //
@@ -37,7 +37,8 @@ namespace {
 const char* const kUsage =
     "usage: tessel compile KERNEL [--target sm_90a|cpu]\n"
     "                      [--emit ir|ir-opt|ir-final|llvm|asm|ptx|cubin|stats]\n"
-    "                      [--load LIB.so ...] [--num-warps N] [-D NAME=VALUE ...] [-o FILE]\n"
+    "                      [--load LIB.so ...] [--num-warps N] [--num-stages S] [-D NAME=VALUE ...]\n"
+    "                      [-o FILE]\n"
     "                      [--no-line-info] [--no-cache] [--trips N]\n"
     "       tessel compile [--load LIB.so ...] --list\n";
 
@@ -49,6 +50,7 @@ struct Options {
   std::string emit = "ptx";
   std::string output;
   int num_warps = 4;
+  int num_stages = 2;
   bool line_info = true;
   bool list = false;
   bool use_cache = true;
@@ -93,6 +95,10 @@ Options parse(int argc, char** argv) {
       o.num_warps = parse_int(a, value(i, a));
     else if (a.starts_with("--num-warps="))
       o.num_warps = parse_int("--num-warps", a.substr(12));
+    else if (a == "--num-stages")
+      o.num_stages = parse_int(a, value(i, a));
+    else if (a.starts_with("--num-stages="))
+      o.num_stages = parse_int("--num-stages", a.substr(13));
     else if (a == "-D")
       o.defines.push_back(value(i, a));
     else if (a.starts_with("-D"))
@@ -264,6 +270,7 @@ int run_compile_command(int argc, char** argv) {
   tessel::Target target = tessel::Target::parse(o.target);
   tessel::CompileOptions options;
   options.num_warps = o.num_warps;
+  options.num_stages = o.num_stages;
   options.line_info = o.line_info;
   options.until = until_for(o, target);
   options.cache = o.use_cache ? tessel::CacheMode::read_write : tessel::CacheMode::off;

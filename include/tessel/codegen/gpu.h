@@ -25,7 +25,7 @@ namespace tessel::codegen::gpu {
 
 struct CompileOptions {
   int num_warps = 4;   // warps per program; a power of two in [1, 32]
-  int num_stages = 2;  // software-pipelining depth (reserved: no pipelining yet)
+  int num_stages = 2;  // software-pipelining depth (the pipeline pass; 1 = none)
   int opt_level = 3;   // LLVM optimisation level
   bool line_info = true; // .loc / .file directives pointing at the user's source
 };
@@ -120,8 +120,10 @@ std::string nvjitlink_path();
 // The GPU passes (IR to IR, tessel-opt --target ... --passes=...): "assign-layouts" (layouts in
 // the tensor types, explicit convert_layout ops; codegen/gpu/assign_layouts.cpp). Throws
 // tessel::Error for an unknown name or a target that is not NVPTX.
+// "pipeline" (cp.async software pipelining of the loads that feed a dot, `num_stages` deep unless
+// a loop says otherwise; codegen/gpu/pipeline.cpp), "allocate-shared".
 void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& target,
-                  int num_warps = 4);
+                  int num_warps = 4, int num_stages = 2);
 bool is_gpu_pass(std::string_view name);
 ir::PassInfo assign_layouts_pass(const Target& target, int num_warps = 4);
 

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <source_location>
 
 namespace tessel::lang {
@@ -45,13 +46,17 @@ template <class F> Closure closure_of(const F& f) {
 }
 
 void trace_for(const Tensor& lo, const Tensor& hi, const Tensor& step,
-               const std::function<void(Int)>& body, Closure closure, std::source_location loc);
+               const std::function<void(Int)>& body, Closure closure, std::source_location loc,
+               std::optional<int> num_stages = std::nullopt);
 void trace_for(int64_t lo, const Tensor& hi, int64_t step, const std::function<void(Int)>& body,
-               Closure closure, std::source_location loc);
+               Closure closure, std::source_location loc,
+               std::optional<int> num_stages = std::nullopt);
 void trace_for(int64_t lo, int64_t hi, int64_t step, const std::function<void(Int)>& body,
-               Closure closure, std::source_location loc);
+               Closure closure, std::source_location loc,
+               std::optional<int> num_stages = std::nullopt);
 void trace_for(const Tensor& lo, const Tensor& hi, int64_t step,
-               const std::function<void(Int)>& body, Closure closure, std::source_location loc);
+               const std::function<void(Int)>& body, Closure closure, std::source_location loc,
+               std::optional<int> num_stages = std::nullopt);
 void trace_if(const Tensor& cond, const std::function<void()>& then_body, Closure then_closure,
               const std::function<void()>& else_body, Closure else_closure,
               std::source_location loc);
@@ -83,6 +88,34 @@ template <std::invocable<Int> Body>
 void for_range(const Tensor& lo, const Tensor& hi, int64_t step, Body&& body,
                std::source_location loc = std::source_location::current()) {
   detail::trace_for(lo, hi, step, std::ref(body), detail::closure_of(body), loc);
+}
+
+// The same with the loop's own software-pipelining depth (like Triton's
+// `tl.range(..., num_stages=)`): on the GPU, the loads that feed a dot in the body are issued
+// `stages - 1` iterations ahead through cp.async (codegen/gpu/pipeline.cpp), overriding
+// LaunchOptions::num_stages for this loop; Stages{1} turns pipelining off. 1 to 16.
+struct Stages {
+  int value = 0;
+};
+template <std::invocable<Int> Body>
+void for_range(const Tensor& lo, const Tensor& hi, const Tensor& step, Body&& body, Stages stages,
+               std::source_location loc = std::source_location::current()) {
+  detail::trace_for(lo, hi, step, std::ref(body), detail::closure_of(body), loc, stages.value);
+}
+template <std::invocable<Int> Body>
+void for_range(int64_t lo, const Tensor& hi, int64_t step, Body&& body, Stages stages,
+               std::source_location loc = std::source_location::current()) {
+  detail::trace_for(lo, hi, step, std::ref(body), detail::closure_of(body), loc, stages.value);
+}
+template <std::invocable<Int> Body>
+void for_range(int64_t lo, int64_t hi, int64_t step, Body&& body, Stages stages,
+               std::source_location loc = std::source_location::current()) {
+  detail::trace_for(lo, hi, step, std::ref(body), detail::closure_of(body), loc, stages.value);
+}
+template <std::invocable<Int> Body>
+void for_range(const Tensor& lo, const Tensor& hi, int64_t step, Body&& body, Stages stages,
+               std::source_location loc = std::source_location::current()) {
+  detail::trace_for(lo, hi, step, std::ref(body), detail::closure_of(body), loc, stages.value);
 }
 
 // if (cond) then_body() else else_body(). `cond` is an i1 scalar.

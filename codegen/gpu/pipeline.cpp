@@ -1,0 +1,495 @@
+// The pipeline pass: software pipelining of the global loads that feed a `dot` in a `for` loop.
+//
+// Algorithm, per loop with S = num_stages >= 2 (the loop's `num_stages` attribute, else the
+// compile option). A load is pipelined when
+//   * its result reaches operand a or b of a dot in the same body, directly or through
+//     convert_layout ops;
+//   * its pointer and mask are computed in the body by pure ops from values defined before the
+//     loop and from the loop's *inductions*: the induction variable, and carried pointer tensors
+//     that the body advances by a loop-invariant amount (`yield addptr %p, %inc` with %inc defined
+//     before the loop). Such a value is known at any later iteration without running the
+//     iterations in between: iteration j's is the same computation with iv = lo + j*step and
+//     p = p0 + j*inc. A load whose address depends on another carried value (the previous
+//     iteration's results) or on another load is not pipelined;
+//   * its `other` is absent or zero (cp.async zero-fills masked elements), it reads global memory,
+//     and its vector (layout_assignment.h) moves 4, 8 or 16 bytes (cp.async's sizes).
+// Rewrite: one ring `local_alloc {slots = S}` per load, its #shared layout the tile with the
+// copies' contiguous dim fastest, swizzled by choose_swizzle for the cp.async writes and the
+// local_load reads (both in the load's layout);
+// before the loop, a barrier (the rings may take bytes that scratch before the loop used, and a
+// copy may land while a slower warp still reads them), then copies for iterations 0..S-2, each masked by "the iteration exists" so that
+// short loops read nothing they should not, one commit group per iteration; in the body
+//     async_wait {pending = S-2}; barrier; local_load slot it%S (the load's type, so the dot's
+//     operand path is unchanged); async_copy for iteration it+S-1 into slot (it+S-1)%S; commit
+// with `it` a new carried i32 counter; after the loop async_wait {pending = 0} and a barrier, so
+// that no copy (all of them masked off by then) is in flight and no warp still reads a ring when
+// later ops reuse its bytes.
+// Wait counts: at the top of iteration i, S-1+i groups were committed and group i must be
+// complete, so S-2 may stay in flight. The barrier after the wait makes every thread's copies
+// visible and orders the previous iteration's reads of slot (i-1)%S before this iteration's copy
+// into it. TESSEL_DUMP=pipeline prints, per loop, what was done or why not.
+#include "codegen/gpu/pipeline.h"
+
+#include "codegen/analysis/axis_info.h"
+#include "codegen/gpu/layout_assignment.h"
+#include "codegen/gpu/swizzle.h"
+#include "tessel/error.h"
+#include "tessel/ir/builder.h"
+#include "tessel/support/dump.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+
+namespace tessel::codegen::gpu {
+
+namespace {
+
+using ir::Op;
+using ir::Opcode;
+using ir::Value;
+
+// A value of the loop known at every iteration j: start + j * inc (addptr for pointers).
+struct Induction {
+  Value* arg;   // the body's block argument
+  Value* start; // its value at iteration 0 (outside the loop)
+  Value* inc;   // per iteration, defined outside the loop
+};
+
+struct Candidate {
+  Op* load;
+  int vec;
+  std::vector<int> order; // the tile's dims in the ring, fastest last
+  detail::Swizzle swizzle;
+};
+
+// Also through the ops that only move a value (assign-layouts converts the `other` of a load
+// whose layout is not the default one, e.g. a column-major operand's).
+bool is_zero_constant(const Value* v) {
+  const Op* def = v->defining_op();
+  if (def && (def->opcode() == Opcode::ConvertLayout || def->opcode() == Opcode::Splat ||
+              def->opcode() == Opcode::Broadcast))
+    return is_zero_constant(def->operand(0));
+  if (!def || def->opcode() != Opcode::Constant)
+    return false;
+  const ir::Attr& a = def->attrs()[0];
+  return a.kind == ir::Attr::Kind::Int ? a.i == 0 : a.f == 0.0 && !std::signbit(a.f);
+}
+
+// The #shared layout of a tile stored with its dims in `order` (order.back() fastest, so that a
+// thread's contiguous run stays contiguous) and swizzled by `s`: physical index bit j holds the
+// element whose index, row-major over the permuted shape, is s.apply(1 << j) (the swizzle is an
+// involution: it moves only bank bits, by amounts that depend only on row bits it leaves alone).
+const ir::LayoutAttr* shared_attr(ir::Context& ctx, const std::vector<int64_t>& shape,
+                                  const std::vector<int>& order, const detail::Swizzle& s) {
+  int64_t numel = 1;
+  for (int64_t d : shape)
+    numel *= d;
+  ir::LayoutAttr::Bases bases;
+  for (int64_t bit = 1; bit < numel; bit <<= 1) {
+    int64_t flat = s.apply(bit);
+    std::vector<int32_t> coord(shape.size());
+    for (size_t i = order.size(); i-- > 0;) {
+      const int64_t d = shape[order[i]];
+      coord[order[i]] = static_cast<int32_t>(flat % d);
+      flat /= d;
+    }
+    bases[0].push_back(coord);
+  }
+  return ctx.layout(ir::LayoutKind::Shared, bases);
+}
+
+class LoopPipeliner {
+public:
+  LoopPipeliner(ir::Context& ctx, Op& loop, int stages, const LayoutPlan& plan, const Target& target)
+      : ctx_(ctx), loop_(loop), body_(loop.region(0)), stages_(stages), plan_(plan),
+        target_(target), b_(ctx) {}
+
+  // What happened, for TESSEL_DUMP=pipeline; `pipelined` tells whether the loop was rewritten.
+  std::string run(bool& pipelined) {
+    pipelined = false;
+    if (stages_ < 2)
+      return "not pipelined: num_stages is 1";
+    if (!target_.has_cp_async())
+      return "not pipelined: " + target_.name() + " has no cp.async (sm_80 or later)";
+    find_inductions();
+    std::vector<Op*> loads;
+    if (!feeding_loads(loads))
+      return "not pipelined: no dot in the loop body";
+    if (loads.empty())
+      return "not pipelined: no operand of a dot comes from a global load in the loop body";
+    std::string rejected;
+    for (Op* load : loads) {
+      std::optional<std::string> why = check(*load);
+      if (why)
+        rejected += fmt::format("; the load at {} stays: {}", load->loc.str(), *why);
+      else
+        candidates_.push_back(plan_candidate(*load));
+    }
+    if (candidates_.empty())
+      return "not pipelined" + rejected;
+    std::string which;
+    for (const Candidate& c : candidates_)
+      which += fmt::format("{}{} ({}-byte copies)", which.empty() ? "" : ", ", c.load->loc.str(),
+                           c.vec * elem_bytes(*c.load));
+    rewrite(); // erases the loads
+    pipelined = true;
+    return fmt::format("pipelined with {} stages: the loads at {}{}", stages_, which, rejected);
+  }
+
+private:
+  static int64_t elem_bytes(const Op& load) {
+    return std::max(1u, load.result()->type()->element_bits() / 8);
+  }
+
+  // The induction variable and the carried pointers advanced by an invariant amount.
+  void find_inductions() {
+    inductions_.push_back({body_.arg(0), loop_.operand(0), loop_.operand(2)});
+    const Op* yield = body_.terminator();
+    for (size_t k = 0; k + 1 < body_.num_args(); ++k) {
+      Value* arg = body_.arg(k + 1);
+      const Op* next = yield->operand(k)->defining_op();
+      if (next && next->opcode() == Opcode::AddPtr && next->operand(0) == arg &&
+          ir::is_defined_outside(next->operand(1), loop_))
+        inductions_.push_back({arg, loop_.operand(3 + k), next->operand(1)});
+    }
+  }
+
+  const Induction* induction(const Value* v) const {
+    for (const Induction& i : inductions_)
+      if (i.arg == v)
+        return &i;
+    return nullptr;
+  }
+
+  // The loads in the body whose results reach a dot's a or b; false when there is no dot.
+  bool feeding_loads(std::vector<Op*>& loads) const {
+    bool any_dot = false;
+    for (auto& op : body_.ops()) {
+      if (op->opcode() != Opcode::Dot)
+        continue;
+      any_dot = true;
+      for (size_t i = 0; i < 2; ++i) {
+        Op* def = op->operand(i)->defining_op();
+        while (def && def->opcode() == Opcode::ConvertLayout && def->parent_block() == &body_)
+          def = def->operand(0)->defining_op();
+        if (def && def->opcode() == Opcode::Load && def->parent_block() == &body_ &&
+            std::find(loads.begin(), loads.end(), def) == loads.end())
+          loads.push_back(def);
+      }
+    }
+    return any_dot;
+  }
+
+  // Why `v` cannot be computed for a later iteration, or nothing when it can.
+  std::optional<std::string> why_not_computable(const Value* v) const {
+    if (ir::is_defined_outside(v, loop_) || induction(v))
+      return std::nullopt;
+    if (v->is_block_arg())
+      return fmt::format("its address depends on the body's argument #{} (a loop-carried value, "
+                         "which the previous iteration computes)",
+                         v->index());
+    const Op* def = v->defining_op();
+    if (def->opcode() == Opcode::Load)
+      return fmt::format("its address depends on the load at {}", def->loc.str());
+    if (!def->has(ir::PURE) || def->num_regions() != 0 || def->parent_block() != &body_)
+      return fmt::format("its address depends on `{}` at {}, which cannot be recomputed for a "
+                         "later iteration",
+                         def->name(), def->loc.str());
+    for (const Value* operand : def->operands())
+      if (auto why = why_not_computable(operand))
+        return why;
+    return std::nullopt;
+  }
+
+  std::optional<std::string> check(const Op& load) const {
+    const ir::Type* ptr = load.operand(0)->type();
+    if (ptr->rank() == 0 || ptr->element()->address_space() != 1 || !ptr->layout())
+      return std::string("it is not a tensor load from global memory with a layout");
+    if (load.num_operands() > 2 && !is_zero_constant(load.operand(2)))
+      return std::string("its `other` is not zero (cp.async fills masked elements with zeros)");
+    for (size_t i = 0; i < std::min<size_t>(2, load.num_operands()); ++i)
+      if (auto why = why_not_computable(load.operand(i)))
+        return why;
+    const ir::Type* ptrs = load.operand(0)->type();
+    const LayoutPlan::Vector v = plan_.vector_of(load, from_attr(*ptrs->layout(), ptrs->dims()));
+    const int64_t bytes = v.width * elem_bytes(load);
+    if (bytes < 4)
+      return fmt::format("its accesses move {} bytes per thread (alignment, contiguity or the "
+                         "mask allow no more) and cp.async copies 4, 8 or 16",
+                         bytes);
+    return std::nullopt;
+  }
+
+  // The copy width, the ring's dim order (the copies' contiguous dim fastest) and its swizzle:
+  // cp.async writes and local_load reads, both in the load's layout, conflict-free where
+  // choose_swizzle finds a way. The swizzle is chosen over the tile with its dims in that order.
+  Candidate plan_candidate(Op& load) const {
+    const int64_t eb = elem_bytes(load);
+    const ir::Type* t = load.result()->type();
+    const ir::Type* ptrs = load.operand(0)->type();
+    const LayoutPlan::Vector v = plan_.vector_of(load, from_attr(*ptrs->layout(), ptrs->dims()));
+    std::vector<int> order;
+    for (int d = 0; d < static_cast<int>(t->rank()); ++d)
+      if (d != v.dim)
+        order.push_back(d);
+    order.push_back(v.dim);
+    const LinearLayout layout = from_attr(*t->layout(), t->dims()).permute(order);
+    detail::AccessSide write{&layout, v.width, /*store=*/true, /*owners_only=*/true, {}};
+    detail::AccessSide read{&layout, detail::access_vector(layout, eb), /*store=*/false,
+                            /*owners_only=*/false, {}};
+    detail::Swizzle s = detail::choose_swizzle(write, read, t->num_elements(), eb);
+    // The swizzle must keep each copy's run contiguous; else copy unswizzled at the planned width.
+    if (write.vec * eb < 4 || (int64_t(1) << s.vec_bits) < write.vec)
+      return {&load, v.width, order, detail::Swizzle{}};
+    return {&load, write.vec, order, s};
+  }
+
+  // ---- the rewrite ----
+
+  Value* i32(int64_t v) { return b_.constant_int(ctx_.i32(), v); }
+  Value* i64(int64_t v) { return b_.constant_int(ctx_.i64(), v); }
+  Value* op1(Opcode opcode, std::vector<Value*> operands, const ir::Type* type) {
+    return b_.value(opcode, std::move(operands), type);
+  }
+  Value* to_i64(Value* v) {
+    return v->type() == ctx_.i64() ? v : op1(Opcode::Cast, {v}, ctx_.i64());
+  }
+
+  // True when iteration `iv` (computed as iv0 + d*step, in i64 so it cannot wrap) exists.
+  Value* exists(Value* iv0, int64_t d, bool check_step) {
+    Value* step = to_i64(loop_.operand(2));
+    Value* iv = to_i64(iv0);
+    if (d != 0)
+      iv = op1(Opcode::Add, {iv, op1(Opcode::Mul, {step, i64(d)}, ctx_.i64())}, ctx_.i64());
+    Value* in_range = op1(Opcode::CmpLt, {iv, to_i64(loop_.operand(1))}, ctx_.i1());
+    if (!check_step)
+      return in_range;
+    return op1(Opcode::And, {in_range, op1(Opcode::CmpGt, {step, i64(0)}, ctx_.i1())}, ctx_.i1());
+  }
+
+  // Each induction's value `d` iterations after `base` (iv: base(iv); pointers: base(p)).
+  std::map<const Value*, Value*> shifted(int64_t d, bool from_start) {
+    std::map<const Value*, Value*> env;
+    for (const Induction& ind : inductions_) {
+      Value* base = from_start ? ind.start : ind.arg;
+      if (d == 0) {
+        env[ind.arg] = base;
+        continue;
+      }
+      const ir::Type* t = ind.inc->type();
+      Value* delta = op1(Opcode::Mul, {ind.inc, b_.constant_int(t, d)}, t);
+      env[ind.arg] = op1(base->type()->is_pointer_like() ? Opcode::AddPtr : Opcode::Add, {base, delta},
+                         base->type());
+    }
+    return env;
+  }
+
+  // `v` at the iteration `env` describes: the ops of its slice cloned with the inductions replaced.
+  Value* clone(Value* v, std::map<const Value*, Value*>& env) {
+    if (auto it = env.find(v); it != env.end())
+      return it->second;
+    if (ir::is_defined_outside(v, loop_))
+      return v;
+    const Op* def = v->defining_op();
+    std::vector<Value*> operands;
+    for (Value* o : def->operands())
+      operands.push_back(clone(o, env));
+    std::vector<const ir::Type*> types;
+    for (const Value* r : def->results())
+      types.push_back(r->type());
+    b_.set_location(def->loc);
+    Op* copy = b_.create(def->opcode(), operands, types, def->attrs());
+    for (size_t i = 0; i < def->num_results(); ++i)
+      env[def->result(i)] = copy->result(i);
+    return env[v];
+  }
+
+  // The copies of one iteration (described by `env`, existing where `valid` holds) into `slot`.
+  void issue(std::map<const Value*, Value*>& env, Value* valid, Value* slot) {
+    for (size_t c = 0; c < candidates_.size(); ++c) {
+      Op& load = *candidates_[c].load;
+      Value* ptrs = clone(load.operand(0), env);
+      const ir::Type* mask_type = ctx_.with_element(ptrs->type(), ctx_.i1());
+      b_.set_location(load.loc);
+      Value* mask = op1(Opcode::Splat, {valid}, mask_type);
+      if (load.num_operands() > 1)
+        mask = op1(Opcode::And, {clone(load.operand(1), env), mask}, mask_type);
+      Value* view = op1(Opcode::LocalSlot, {rings_[c], slot}, rings_[c]->type());
+      b_.create(Opcode::AsyncCopy, {ptrs, view, mask}, std::span<const ir::Type* const>{},
+                {ir::Attr::of_int(candidates_[c].vec)});
+    }
+    b_.create(Opcode::AsyncCommit, {}, std::span<const ir::Type* const>{});
+  }
+
+  void make_rings() {
+    for (const Candidate& c : candidates_) {
+      const ir::Type* t = c.load->result()->type();
+      std::vector<int64_t> shape(t->dims().begin(), t->dims().end());
+      const ir::Type* ring = ctx_.with_layout(t, shared_attr(ctx_, shape, c.order, c.swizzle));
+      b_.set_location(c.load->loc);
+      rings_.push_back(b_.value(Opcode::LocalAlloc, {}, ring,
+                                {ir::Attr::of_int(-1), ir::Attr::of_int(stages_)}));
+    }
+  }
+
+  void prologue() {
+    // The rings may reuse the bytes of scratch that ops before the loop used (allocate-shared:
+    // their live ranges end there), and a thread's copies can land while a slower warp still
+    // reads that scratch; every warp must be past those reads first.
+    b_.set_location(loop_.loc);
+    b_.create(Opcode::Barrier, {}, std::span<const ir::Type* const>{});
+    for (int64_t j = 0; j + 1 < stages_; ++j) {
+      b_.set_location(loop_.loc);
+      std::map<const Value*, Value*> env = shifted(j, /*from_start=*/true);
+      Value* valid = exists(loop_.operand(0), j, /*check_step=*/true);
+      issue(env, valid, i32(j));
+    }
+  }
+
+  // A carried i32 counter of iterations (0, 1, ...): the slots rotate with it.
+  Value* add_counter() {
+    b_.set_location(loop_.loc);
+    std::vector<Value*> operands = loop_.operands();
+    operands.push_back(i32(0));
+    loop_.set_operands(std::move(operands));
+    loop_.add_result(ctx_.i32());
+    Value* it = body_.add_arg(ctx_.i32());
+    Op* yield = body_.terminator();
+    b_.set_insertion_point_before(*yield);
+    std::vector<Value*> yielded = yield->operands();
+    yielded.push_back(op1(Opcode::Add, {it, i32(1)}, ctx_.i32()));
+    yield->set_operands(std::move(yielded));
+    return it;
+  }
+
+  void steady_state(Value* it) {
+    b_.set_insertion_point(body_, body_.ops().begin());
+    b_.set_location(loop_.loc);
+    b_.create(Opcode::AsyncWait, {}, std::span<const ir::Type* const>{},
+              {ir::Attr::of_int(stages_ - 2)});
+    b_.create(Opcode::Barrier, {}, std::span<const ir::Type* const>{});
+    Value* read = op1(Opcode::Rem, {it, i32(stages_)}, ctx_.i32());
+    for (size_t c = 0; c < candidates_.size(); ++c) {
+      Op& load = *candidates_[c].load;
+      b_.set_location(load.loc);
+      Value* view = op1(Opcode::LocalSlot, {rings_[c], read}, rings_[c]->type());
+      Value* tile = op1(Opcode::LocalLoad, {view}, load.result()->type());
+      ir::replace_all_uses(body_, load.result(), tile);
+    }
+    b_.set_location(loop_.loc);
+    Value* write = op1(Opcode::Rem, {op1(Opcode::Add, {it, i32(stages_ - 1)}, ctx_.i32()), i32(stages_)},
+                       ctx_.i32());
+    std::map<const Value*, Value*> env = shifted(stages_ - 1, /*from_start=*/false);
+    issue(env, exists(body_.arg(0), stages_ - 1, /*check_step=*/false), write);
+  }
+
+  // The replaced loads and the ops only they used.
+  void erase_dead() {
+    for (const Candidate& c : candidates_)
+      body_.erase(c.load);
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (auto it = body_.ops().begin(); it != body_.ops().end();) {
+        Op* op = (it++)->get();
+        if (op->has(ir::PURE) && op->num_regions() == 0 && !used(*op)) {
+          body_.erase(op);
+          changed = true;
+        }
+      }
+    }
+  }
+
+  bool used(const Op& op) const {
+    bool found = false;
+    ir::walk(body_, [&](const Op& user) {
+      for (const Value* v : user.operands())
+        found = found || v->defining_op() == &op;
+    });
+    return found;
+  }
+
+  void rewrite() {
+    b_.set_insertion_point_before(loop_);
+    make_rings();
+    prologue();
+    Value* it = add_counter();
+    steady_state(it);
+    erase_dead();
+    ir::Block* outer = loop_.parent_block();
+    b_.set_insertion_point(*outer, std::next(outer->find(&loop_)));
+    b_.set_location(loop_.loc);
+    b_.create(Opcode::AsyncWait, {}, std::span<const ir::Type* const>{}, {ir::Attr::of_int(0)});
+    // Later buffers may take the rings' bytes; every warp must be done reading them.
+    b_.create(Opcode::Barrier, {}, std::span<const ir::Type* const>{});
+  }
+
+  ir::Context& ctx_;
+  Op& loop_;
+  ir::Block& body_;
+  int64_t stages_;
+  const LayoutPlan& plan_;
+  const Target& target_;
+  ir::Builder b_;
+  std::vector<Induction> inductions_;
+  std::vector<Candidate> candidates_;
+  std::vector<Value*> rings_;
+};
+
+// Every `for` of `f`, innermost first (a pipelined inner loop is rewritten before its parent is
+// looked at; the parent finds no dot of its own body and stays).
+void collect_loops(ir::Block& block, std::vector<Op*>& loops) {
+  for (auto& op : block.ops()) {
+    for (size_t r = 0; r < op->num_regions(); ++r)
+      collect_loops(op->region(r), loops);
+    if (op->opcode() == Opcode::For)
+      loops.push_back(op.get());
+  }
+}
+
+void pipeline_function(ir::Module& module, ir::Function& f, const Target& target, int num_warps,
+                       int num_stages, ir::PassStats& stats) {
+  std::vector<Op*> loops;
+  collect_loops(f.body, loops);
+  if (loops.empty())
+    return;
+  if (f.shared_bytes >= 0)
+    throw Error(fmt::format("kernel `{}`: pass 'pipeline' must run before 'allocate-shared' (its "
+                            "rings need offsets): --passes=assign-layouts,pipeline,allocate-shared",
+                            f.name));
+  // Vector widths come from the axis facts of the IR as it is before any rewrite.
+  analysis::AxisAnalysis axis(f);
+  LayoutPlan plan(f, axis, num_warps);
+  std::string report;
+  for (Op* loop : loops) {
+    const ir::Attr& own = loop->attr("num_stages");
+    const int stages = own.kind == ir::Attr::Kind::Int ? static_cast<int>(own.i) : num_stages;
+    bool pipelined = false;
+    std::string what = LoopPipeliner(module.ctx, *loop, stages, plan, target).run(pipelined);
+    ++stats[pipelined ? "loops pipelined" : "loops not pipelined"];
+    report += fmt::format("loop at {}: {}\n", loop->loc.str(), what);
+  }
+  if (support::dump_enabled("pipeline"))
+    support::dump("pipeline", f.name, report);
+}
+
+} // namespace
+
+ir::PassInfo pipeline_pass(const Target& target, int num_warps, int num_stages) {
+  if (!target.is_nvptx())
+    throw Error("pass 'pipeline' needs an NVPTX target (e.g. --target sm_80), found '" +
+                target.name() + "'");
+  auto run = [target, num_warps, num_stages](ir::Module& module, ir::PassStats& stats) {
+    for (auto& f : module.functions)
+      pipeline_function(module, *f, target, num_warps, num_stages, stats);
+  };
+  return {"pipeline",
+          "Streams the global loads that feed a dot in a for loop through a ring of num_stages "
+          "shared buffers filled by cp.async for iteration i+S-1 while iteration i computes.",
+          run};
+}
+
+} // namespace tessel::codegen::gpu

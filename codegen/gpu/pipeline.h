@@ -1,0 +1,14 @@
+// Private to codegen/gpu: the software pipeliner (pipeline.cpp), registered by add_gpu_pass.
+#pragma once
+
+#include "tessel/codegen/target.h"
+#include "tessel/ir/pass.h"
+
+namespace tessel::codegen::gpu {
+
+// The `pipeline` pass: the global loads that feed a dot in a `for` loop stream through a ring of
+// `num_stages` shared buffers filled by cp.async for iteration i+S-1 while iteration i computes.
+// A loop's own `num_stages` attribute overrides `num_stages`. Runs after assign-layouts.
+ir::PassInfo pipeline_pass(const Target& target, int num_warps, int num_stages);
+
+} // namespace tessel::codegen::gpu

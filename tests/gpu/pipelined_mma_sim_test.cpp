@@ -1,0 +1,272 @@
+// The software pipeliner and tensor cores together: samples/matmul with f16, bf16 and f32 (as
+// tf32) operands, num_stages 2, 3 and 4, through pipeline + prepare-dot-operands, whose rings are
+// retyped to the swizzled #shared layout so that the cp.async copies fill the tiles ldmatrix (or,
+// for tf32, ld.shared) reads: nothing is staged a second time. Run in the PTX simulator with
+// memcheck, racecheck and the cp.async-before-wait check on (any finding fails), outputs poisoned
+// (NaN) first, ragged M, N and K, against an f64 reference, with zero bank conflicts in the
+// simulator's profile. Also the PTX for sm_80 and sm_90a through nvJitLink, and the planned IR.
+#include "gpu_test_util.h"
+
+#include "tessel/codegen/gpu.h"
+#include "tessel/samples/samples.h"
+
+#include <tessel/sim/sim.h>
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+namespace tessel::codegen::gpu {
+namespace {
+
+using sim::KernelArg;
+
+struct Shape {
+  int M, N, K;
+  int BM = 32, BN = 32, BK = 32;
+  int64_t div(int v) const { return v % 16 == 0 ? 16 : 1; }
+  // Leading dimensions padded to 16 elements, so that ragged sizes keep the rows aligned.
+  int lda() const { return (K + 15) / 16 * 16; }
+  int ldb() const { return (N + 15) / 16 * 16; }
+  // b stored column-major (element (k, n) at k + n * lda()): its copies run along K.
+  bool b_cols = false;
+  int stride_bk() const { return b_cols ? 1 : ldb(); }
+  int stride_bn() const { return b_cols ? lda() : 1; }
+  size_t b_elems() const { return b_cols ? size_t(N) * lda() : size_t(K) * ldb(); }
+  size_t b_at(int k, int n) const {
+    return b_cols ? size_t(k) + size_t(n) * lda() : size_t(k) * ldb() + n;
+  }
+};
+
+// samples/matmul traced for `dtype` operands (c f32), row-major, unit inner strides, with the
+// specialization a launch with these arguments would get.
+std::unique_ptr<ir::Module> trace(const Shape& s, DType dtype) {
+  std::vector<lang::ParamBinding> b(16);
+  b[0] = {DType::f32, 16};
+  b[1] = {dtype, 16};
+  b[2] = {dtype, 16};
+  // M, N, K, stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn
+  const int ints[9] = {s.M, s.N, s.K, s.lda(), 1, s.stride_bk(), s.stride_bn(), s.ldb(), 1};
+  for (int i = 0; i < 9; ++i) {
+    b[3 + i] = {DType::i32, s.div(ints[i])};
+    b[3 + i].equals_one = ints[i] == 1;
+  }
+  b[12].const_int = s.BM;
+  b[13].const_int = s.BN;
+  b[14].const_int = s.BK;
+  b[15].const_int = 8; // GROUP_M
+  auto module = lang::trace(samples::matmul().def(), b);
+  ir::PassManager pm(/*verify_each=*/true);
+  codegen::add_default_pipeline(pm);
+  pm.run(*module);
+  return module;
+}
+
+CompiledKernel build(const Shape& s, DType dtype, int stages, const char* target = "sm_80",
+                     Stage until = Stage::Ptx) {
+  auto module = trace(s, dtype);
+  CompileOptions o;
+  o.num_stages = stages;
+  return compile(*module->functions.front(), parse_target(target), o, until);
+}
+
+// Multiples of 1/8 in [-2, 2] for the 16-bit types (exact, and so are their products and f32
+// sums), any float for tf32.
+std::vector<double> values(DType t, size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<double> v(n);
+  for (double& x : v)
+    x = t == DType::f32 ? std::uniform_real_distribution<float>(-2, 2)(rng)
+                        : (static_cast<int>(rng() % 33) - 16) / 8.0;
+  return v;
+}
+
+std::vector<uint8_t> encode(DType t, const std::vector<double>& v) {
+  const size_t eb = t == DType::f32 ? 4 : 2;
+  std::vector<uint8_t> out(v.size() * eb);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const float f = static_cast<float>(v[i]);
+    const uint16_t h = t == DType::f16 ? float_to_half(f) : float_to_bfloat16(f);
+    std::memcpy(&out[i * eb], eb == 4 ? static_cast<const void*>(&f) : &h, eb);
+  }
+  return out;
+}
+
+// f32 rounded to tf32: to nearest, ties away from zero (cvt.rna.tf32.f32).
+double tf32(double x) {
+  uint32_t bits = std::bit_cast<uint32_t>(static_cast<float>(x));
+  return std::bit_cast<float>((bits + 0x1000u) & 0xffffe000u);
+}
+
+void run_and_check(const CompiledKernel& k, const Shape& s, DType dtype) {
+  const auto a = values(dtype, size_t(s.M) * s.lda(), 7 + s.K);
+  const auto b = values(dtype, s.b_elems(), 13 + s.N);
+  sim::Device dev;
+  auto upload = [&](const std::vector<uint8_t>& bytes) {
+    auto p = dev.malloc(bytes.size() + 16);
+    EXPECT_TRUE(p.ok());
+    EXPECT_TRUE(dev.memcpy_to_device(*p, bytes.data(), bytes.size()).ok());
+    return *p;
+  };
+  const uint64_t da = upload(encode(dtype, a)), db = upload(encode(dtype, b));
+  const uint64_t dc = upload(std::vector<uint8_t>(size_t(s.M) * s.ldb() * 4, 0xff)); // poison: NaN
+  const std::vector<KernelArg> args = {KernelArg::ptr(dc),
+                                       KernelArg::ptr(da),
+                                       KernelArg::ptr(db),
+                                       KernelArg::i32(s.M),
+                                       KernelArg::i32(s.N),
+                                       KernelArg::i32(s.K),
+                                       KernelArg::i32(s.lda()),
+                                       KernelArg::i32(1),
+                                       KernelArg::i32(s.stride_bk()),
+                                       KernelArg::i32(s.stride_bn()),
+                                       KernelArg::i32(s.ldb()),
+                                       KernelArg::i32(1)};
+  const uint32_t tiles = uint32_t((s.M + s.BM - 1) / s.BM) * uint32_t((s.N + s.BN - 1) / s.BN);
+  auto r =
+      dev.launch(k.ptx, k.name, sim::Dim3{tiles, 1, 1}, sim::Dim3{uint32_t(32 * k.num_warps), 1, 1},
+                 static_cast<uint32_t>(k.shared_bytes), args);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  for (const auto& e : r->errors)
+    ADD_FAILURE() << e.to_string();
+  EXPECT_EQ(r->profile.total_bank_conflicts(), 0u) << r->profile.to_string();
+  std::vector<float> c(size_t(s.M) * s.ldb());
+  ASSERT_TRUE(dev.memcpy_to_host(c.data(), dc, c.size() * 4).ok());
+  for (int i = 0; i < s.M; ++i)
+    for (int j = 0; j < s.N; ++j) {
+      double want = 0, magnitude = 0;
+      for (int kk = 0; kk < s.K; ++kk) {
+        double x = a[size_t(i) * s.lda() + kk], y = b[s.b_at(kk, j)];
+        if (dtype == DType::f32) {
+          x = tf32(x);
+          y = tf32(y);
+        }
+        want += x * y;
+        magnitude += std::fabs(x * y);
+      }
+      ASSERT_NEAR(c[size_t(i) * s.ldb() + j], want, 1e-5 * (1 + magnitude))
+          << "c[" << i << "][" << j << "] with M=" << s.M << " N=" << s.N << " K=" << s.K;
+    }
+}
+
+struct Case {
+  DType dtype;
+  int stages;
+};
+
+std::string name_of(const ::testing::TestParamInfo<Case>& info) {
+  return fmt::format("{}_stages{}", dtype_name(info.param.dtype), info.param.stages);
+}
+
+class PipelinedMma : public ::testing::TestWithParam<Case> {};
+
+// Aligned (16-byte copies, several iterations); ragged M and N with K = 80 (the last K tile half
+// masked, zero-filled by cp.async; b's mask varies along its rows, so b is loaded and staged, a
+// pipelined); and for f32 K = 72 too (masks per element: 4-byte copies).
+TEST_P(PipelinedMma, MatchesTheReferenceInTheSimulator) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto [dtype, stages] = GetParam();
+  std::vector<Shape> shapes = {Shape{64, 64, 128}, Shape{50, 36, 80}};
+  if (dtype == DType::f32)
+    shapes.push_back(Shape{50, 36, 72});
+  for (const Shape& s : shapes) {
+    SCOPED_TRACE(fmt::format("M={} N={} K={}", s.M, s.N, s.K));
+    CompiledKernel k = build(s, dtype, stages);
+    PtxStats st = ptx_stats(k.ptx);
+    EXPECT_GT(st.get("mma"), 0);
+    EXPECT_GT(st.get("cp.async"), 0);
+    if (dtype != DType::f32) {
+      EXPECT_GT(st.get("ldmatrix"), 0);
+    }
+    run_and_check(k, s, dtype);
+  }
+}
+
+// nvJitLink takes the PTX for sm_80 and sm_90a: mma.sync, ldmatrix, 16-byte cp.async and
+// wait_group are there, and nothing spills.
+TEST_P(PipelinedMma, PtxForSm80AndSm90a) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto [dtype, stages] = GetParam();
+  for (const char* target : {"sm_80", "sm_90a"}) {
+    SCOPED_TRACE(target);
+    CompiledKernel k = build(Shape{128, 128, 256, 64, 64, 32}, dtype, stages, target, Stage::Cubin);
+    EXPECT_NE(k.ptx.find("mma.sync.aligned"), std::string::npos);
+    if (dtype != DType::f32) {
+      EXPECT_NE(k.ptx.find("ldmatrix.sync.aligned"), std::string::npos);
+    }
+    EXPECT_NE(k.ptx.find("cp.async.cg.shared.global"), std::string::npos);
+    EXPECT_NE(k.ptx.find(fmt::format("cp.async.wait_group {};", stages - 2)), std::string::npos);
+    ASSERT_TRUE(k.resources.parsed) << k.info_log;
+    EXPECT_EQ(k.resources.spill_stores, 0);
+    EXPECT_EQ(k.resources.spill_loads, 0);
+  }
+}
+
+void expect_one_ring_per_operand(std::unique_ptr<ir::Module> module, int stages);
+
+// No second staging: after pipeline and prepare-dot-operands the kernel has one buffer per
+// operand, the ring, in the swizzled layout, read straight into #dot_op, and no local_store.
+TEST_P(PipelinedMma, OneRingPerOperandNoSecondStaging) {
+  const auto [dtype, stages] = GetParam();
+  Shape b_cols{64, 64, 96};
+  b_cols.b_cols = true;
+  for (const Shape& s : {Shape{64, 64, 128}, b_cols}) {
+    SCOPED_TRACE(s.b_cols ? "b column-major" : "row-major");
+    expect_one_ring_per_operand(trace(s, dtype), stages);
+  }
+}
+
+void expect_one_ring_per_operand(std::unique_ptr<ir::Module> module, int stages) {
+  const Target target = parse_target("sm_80");
+  ir::PassManager pm(/*verify_each=*/true);
+  add_gpu_pass(pm, "assign-layouts", target, 4);
+  add_gpu_pass(pm, "pipeline", target, 4, stages);
+  add_gpu_pass(pm, "prepare-dot-operands", target, 4);
+  pm.run(*module);
+  int rings = 0, stores = 0, dot_op_loads = 0;
+  ir::walk(module->functions.front()->body, [&](const ir::Op& op) {
+    if (op.opcode() == ir::Opcode::LocalAlloc) {
+      EXPECT_EQ(op.attr("slots").kind, ir::Attr::Kind::Int);
+      if (op.attr("slots").kind == ir::Attr::Kind::Int) {
+        EXPECT_EQ(op.attr("slots").i, stages);
+      }
+      ++rings;
+    }
+    stores += op.opcode() == ir::Opcode::LocalStore;
+    dot_op_loads += op.opcode() == ir::Opcode::LocalLoad &&
+                    op.result()->type()->layout()->kind() == ir::LayoutKind::DotOperand;
+  });
+  EXPECT_EQ(rings, 2);
+  EXPECT_EQ(stores, 0);
+  EXPECT_EQ(dot_op_loads, 2);
+}
+
+// b column-major: its ring holds the tile with K fastest (the copies run along K), and
+// prepare-dot-operands keeps that in the swizzle it picks; right results (16-bit read with
+// ldmatrix), no race, no bank conflict.
+TEST_P(PipelinedMma, ColumnMajorB) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto [dtype, stages] = GetParam();
+  Shape s{64, 64, 96};
+  s.b_cols = true;
+  CompiledKernel k = build(s, dtype, stages);
+  EXPECT_GT(ptx_stats(k.ptx).get("cp.async"), 0);
+  if (dtype != DType::f32) {
+    EXPECT_GT(ptx_stats(k.ptx).get("ldmatrix"), 0);
+  }
+  run_and_check(k, s, dtype);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sim, PipelinedMma,
+                         ::testing::Values(Case{DType::f16, 2}, Case{DType::f16, 3},
+                                           Case{DType::f16, 4}, Case{DType::bf16, 2},
+                                           Case{DType::bf16, 3}, Case{DType::bf16, 4},
+                                           Case{DType::f32, 2}, Case{DType::f32, 3},
+                                           Case{DType::f32, 4}),
+                         name_of);
+
+} // namespace
+} // namespace tessel::codegen::gpu
