@@ -1,6 +1,7 @@
 // The JSON reader of json.h: a recursive-descent parser over the text, one function per
 // production, depth-limited so a hostile header cannot exhaust the stack.
 #include "samples/minilm/json.h"
+#include "samples/minilm/utf8.h"
 
 #include "tessel/error.h"
 
@@ -122,24 +123,6 @@ private:
       if (pos_ < s_.size() && s_[pos_] == ']')
         return ++pos_, true;
       return fail("expected ',' or ']' in an array");
-    }
-  }
-
-  static void append_utf8(std::string& out, uint32_t c) {
-    if (c < 0x80) {
-      out += char(c);
-    } else if (c < 0x800) {
-      out += char(0xC0 | c >> 6);
-      out += char(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-      out += char(0xE0 | c >> 12);
-      out += char(0x80 | (c >> 6 & 0x3F));
-      out += char(0x80 | (c & 0x3F));
-    } else {
-      out += char(0xF0 | c >> 18);
-      out += char(0x80 | (c >> 12 & 0x3F));
-      out += char(0x80 | (c >> 6 & 0x3F));
-      out += char(0x80 | (c & 0x3F));
     }
   }
 

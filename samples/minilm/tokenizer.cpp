@@ -2,6 +2,7 @@
 // per-code-point normalisation from the generated tables, word and punctuation splitting, and the
 // greedy longest-match piece search.
 #include "samples/minilm/tokenizer.h"
+#include "samples/minilm/utf8.h"
 
 #include "samples/minilm/unicode_table.h"
 #include "tessel/error.h"
@@ -67,24 +68,6 @@ std::u32string decode_utf8(std::string_view s) {
     i += n;
   }
   return out;
-}
-
-void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out += char(c);
-  } else if (c < 0x800) {
-    out += char(0xC0 | c >> 6);
-    out += char(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += char(0xE0 | c >> 12);
-    out += char(0x80 | (c >> 6 & 0x3F));
-    out += char(0x80 | (c & 0x3F));
-  } else {
-    out += char(0xF0 | c >> 18);
-    out += char(0x80 | (c >> 12 & 0x3F));
-    out += char(0x80 | (c >> 6 & 0x3F));
-    out += char(0x80 | (c & 0x3F));
-  }
 }
 
 // Hangul syllables decompose algorithmically (Unicode 3.12); their jamo are letters, kept.
