@@ -27,6 +27,8 @@ void print_usage(std::FILE* out) {
                "            driver, GPUs, kernel cache\n"
                "  embed     all-MiniLM-L6-v2 sentence embeddings of TEXT... on tessel (tessel embed\n"
                "            --help; samples/minilm/README.md)\n"
+               "  aot       compile registered kernels ahead of time for GPU targets into a bundle\n"
+               "            (cubins, PTX, a C++ header) that libtessel_runtime loads without LLVM\n"
                "  help      print this message\n"
                "\n"
                "environment: TESSEL_DUMP=ir,llvm,asm,ptx,recompile  TESSEL_DUMP_DIR=path\n"
@@ -75,6 +77,7 @@ int run_version() {
 int run_cache_command(int argc, char** argv); // cache_command.cpp
 int run_doctor_command();                     // doctor_command.cpp
 int run_embed_command(int argc, char** argv); // embed_command.cpp
+int run_aot_command(int argc, char** argv);   // aot_command.cpp
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -95,6 +98,8 @@ int main(int argc, char** argv) {
       return run_doctor_command();
     if (cmd == "embed")
       return run_embed_command(argc - 2, argv + 2);
+    if (cmd == "aot")
+      return run_aot_command(argc - 2, argv + 2);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
       print_usage(stdout);
       return 0;
