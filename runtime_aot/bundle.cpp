@@ -314,6 +314,16 @@ std::vector<std::string> Bundle::targets() const {
   return out;
 }
 
+void Bundle::verify() const {
+  for (const auto& k : state_->kernels) {
+    (void)state_->read_checked(k->info.ir, k->info.name);
+    for (const format::TargetCode& t : k->info.targets) {
+      (void)state_->read_checked(t.cubin, k->info.name);
+      (void)state_->read_checked(t.ptx, k->info.name);
+    }
+  }
+}
+
 std::string Bundle::target_for(DeviceKind device, int device_index) const {
   std::string jit, why;
   DeviceKind d = device == DeviceKind::cpu ? runtime::selected_device() : device;

@@ -93,6 +93,10 @@ public:
   // the cuLaunchKernel convention). What the generated functions call.
   void launch(const KernelAbi& abi, const Launch& launch, void** params) const;
 
+  // Reads every file of the bundle and checks its size and checksum against the manifest (a
+  // launch checks only the file it loads); throws tessel::Error naming the first bad file.
+  void verify() const;
+
   // The target whose code runs on `device` (loading nothing): "sm_90a", or "jit sm_86" when the
   // JIT fallback would compile it. Throws the error a launch would.
   std::string target_for(DeviceKind device, int device_index = 0) const;
