@@ -13,8 +13,8 @@
 #include <cstring>
 #include <exception>
 #include <memory>
-#include <type_traits>
 #include <string_view>
+#include <type_traits>
 
 namespace {
 

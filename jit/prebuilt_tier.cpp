@@ -31,6 +31,8 @@ const std::string& installed_tier_dir() {
   return dir;
 }
 
-std::string default_readonly_dirs() { return installed_tier_dir(); }
+std::string default_readonly_dirs() {
+  return installed_tier_dir();
+}
 
 } // namespace tessel::jit

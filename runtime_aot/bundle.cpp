@@ -85,7 +85,8 @@ struct Bundle::State {
     if (bytes.size() != f.size || format::fnv1a(bytes) != f.hash)
       throw Error("AOT bundle " + dir + ": kernel '" + kernel + "': " + path + " is corrupt (" +
                   std::to_string(bytes.size()) + " bytes, the manifest says " +
-                  std::to_string(f.size) + (bytes.size() == f.size ? " but its checksum differs" : "") +
+                  std::to_string(f.size) +
+                  (bytes.size() == f.size ? " but its checksum differs" : "") +
                   "); make the bundle again with `tessel aot`");
     return bytes;
   }
@@ -103,8 +104,8 @@ struct Bundle::State {
     std::vector<std::string> names;
     for (const auto& k : kernels)
       names.push_back(k->info.name);
-    throw Error("AOT bundle " + dir + " has no kernel '" + std::string(abi.name) +
-                "'; it has " + join(names));
+    throw Error("AOT bundle " + dir + " has no kernel '" + std::string(abi.name) + "'; it has " +
+                join(names));
   }
 
   const Loaded& load(const KernelState& k, DeviceKind device, int index);
@@ -183,8 +184,8 @@ std::unique_ptr<Loaded> Bundle::State::jit_fallback(const format::Kernel& k, Dev
   char *cubin = nullptr, *ptx = nullptr;
   size_t cubin_size = 0, ptx_size = 0;
   long long shared = 0;
-  int rc = fn(ir.data(), ir.size(), target.c_str(), k.num_warps, k.num_stages, &cubin,
-              &cubin_size, &ptx, &ptx_size, &shared);
+  int rc = fn(ir.data(), ir.size(), target.c_str(), k.num_warps, k.num_stages, &cubin, &cubin_size,
+              &ptx, &ptx_size, &shared);
   std::string cubin_bytes = cubin ? std::string(cubin, rc ? std::strlen(cubin) : cubin_size) : "";
   std::string ptx_text = ptx ? std::string(ptx, ptx_size) : "";
   std::free(cubin);
@@ -234,20 +235,26 @@ void check_arguments(const std::string& dir, const format::Kernel& k, void** par
       if (v == 0)
         bad_argument(dir, k, p, "is a null pointer");
       if (p.alignment == 16 && v % 16 != 0)
-        bad_argument(dir, k, p, "is not 16-byte aligned, which the bundle's code assumes; make "
-                                "the bundle with -D " + k.name + ":" + p.name + ".align=any");
+        bad_argument(dir, k, p,
+                     "is not 16-byte aligned, which the bundle's code assumes; make "
+                     "the bundle with -D " +
+                         k.name + ":" + p.name + ".align=any");
       break;
     }
     case format::ArgKind::i32: {
       int32_t v = *static_cast<const int32_t*>(params[i]);
       if (p.equals_one && v != 1)
-        bad_argument(dir, k, p, "is " + std::to_string(v) + ", but the bundle's code was "
-                                "compiled for the value 1; make the bundle with -D " + k.name +
-                                ":" + p.name + "=any");
+        bad_argument(dir, k, p,
+                     "is " + std::to_string(v) +
+                         ", but the bundle's code was "
+                         "compiled for the value 1; make the bundle with -D " +
+                         k.name + ":" + p.name + "=any");
       if (!p.equals_one && p.divisibility == 16 && v % 16 != 0)
-        bad_argument(dir, k, p, "is " + std::to_string(v) + ", not divisible by 16 as the "
-                                "bundle's code assumes; make the bundle with -D " + k.name + ":" +
-                                p.name + "=any");
+        bad_argument(dir, k, p,
+                     "is " + std::to_string(v) +
+                         ", not divisible by 16 as the "
+                         "bundle's code assumes; make the bundle with -D " +
+                         k.name + ":" + p.name + "=any");
       break;
     }
     case format::ArgKind::f32:
@@ -256,14 +263,14 @@ void check_arguments(const std::string& dir, const format::Kernel& k, void** par
   }
 }
 
-runtime::LaunchDims launch_dims(const std::string& dir, const format::Kernel& k,
-                                const Loaded& l, const Grid& g) {
+runtime::LaunchDims launch_dims(const std::string& dir, const format::Kernel& k, const Loaded& l,
+                                const Grid& g) {
   const int64_t dims[3] = {g.x, g.y, g.z};
   runtime::LaunchDims d = l.dims;
   for (size_t i = 0; i < 3; ++i) {
     if (dims[i] < 1 || dims[i] > int64_t(UINT32_MAX))
-      throw Error("AOT bundle " + dir + ": kernel '" + k.name + "': grid (" +
-                  std::to_string(g.x) + ", " + std::to_string(g.y) + ", " + std::to_string(g.z) +
+      throw Error("AOT bundle " + dir + ": kernel '" + k.name + "': grid (" + std::to_string(g.x) +
+                  ", " + std::to_string(g.y) + ", " + std::to_string(g.z) +
                   ") must be positive and below 2^32 in every dimension");
     d.grid[i] = uint32_t(dims[i]);
   }
@@ -295,8 +302,12 @@ Bundle Bundle::load(const std::string& dir) {
   return b;
 }
 
-const std::string& Bundle::directory() const { return state_->dir; }
-const std::string& Bundle::tessel_version() const { return state_->manifest.tessel_version; }
+const std::string& Bundle::directory() const {
+  return state_->dir;
+}
+const std::string& Bundle::tessel_version() const {
+  return state_->manifest.tessel_version;
+}
 
 std::vector<std::string> Bundle::kernel_names() const {
   std::vector<std::string> out;

@@ -4,16 +4,18 @@
 //
 // The format is text, one record per line, fields separated by tabs:
 //
-//   tessel-aot-bundle  1                          bundle format (kBundleFormat)
-//   kernel-abi         1                          argument packing (kKernelAbi)
-//   tessel             0.1.0                      the version that made it
+// clang-format off
+//   tessel-aot-bundle  1                       bundle format (kBundleFormat)
+//   kernel-abi         1                       argument packing (kKernelAbi)
+//   tessel             0.1.0                   the version that made it
 //   build              tessel 0.1.0 (git …, LLVM 19.1.7)
-//   kernel   vector_add  entry vector_add  num_warps 4  num_stages 2
-//   param    out   ptr  f32  a16                  a pointer, assumed 16-byte aligned (or a1)
-//   param    n     i32  -    d16                  an Int: divisible by 16 (d16), anything (d1), 1 (one)
-//   const    BLOCK 1024                           compiled in, not an argument
-//   ir       vector_add.tir  <bytes>  <fnv64>     the traced tile IR (the JIT fallback compiles it)
-//   target   sm_90a  <shared bytes>  <cubin file> <bytes> <fnv64>  <ptx file> <bytes> <fnv64>
+//   kernel  vector_add  entry vector_add  num_warps 4  num_stages 2
+//   param   out  ptr  f32  a16                 a pointer, assumed 16-byte aligned (or a1)
+//   param   n    i32  -    d16                 an Int: divisible by 16 (d16), any (d1), 1 (one)
+//   const   BLOCK 1024                         compiled in, not an argument
+//   ir      vector_add.tir  <bytes>  <fnv64>   the traced tile IR (the JIT fallback compiles it)
+//   target  sm_90a  <shared bytes>  <cubin file> <bytes> <fnv64>  <ptx file> <bytes> <fnv64>
+// clang-format on
 //
 // Checksums are 64-bit FNV-1a in hex: they catch a truncated or damaged file, which is all a
 // bundle needs (it is not a security boundary; sign the directory if that matters).

@@ -49,12 +49,14 @@ std::vector<float> to_host(const DeviceBuffer& b, size_t n) {
   return v;
 }
 
-float* device_ptr(const DeviceBuffer& b) { return static_cast<float*>(b.data()); }
+float* device_ptr(const DeviceBuffer& b) {
+  return static_cast<float*>(b.data());
+}
 
 // A copy of the test bundle in a fresh directory, for tests that damage it.
 fs::path copy_bundle(const std::string& name, const char* from = TESSEL_TEST_BUNDLE) {
-  fs::path dir = fs::temp_directory_path() / ("tessel_aot_test_" + name + "_" +
-                                              std::to_string(::getpid()));
+  fs::path dir =
+      fs::temp_directory_path() / ("tessel_aot_test_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::copy(from, dir);
   return dir;
@@ -90,7 +92,8 @@ TEST(AotBundle, ManifestNamesKernelsTargetsAndVersion) {
 TEST(AotBundle, VectorAddRunsOnTheSimulatedDevice) {
   const int n = 1000; // not a multiple of 16 nor of BLOCK: the bundle was made with -D n=any
   std::vector<float> a = random_floats(n, 1), b = random_floats(n, 2);
-  DeviceBuffer da = sim_buffer(a), db = sim_buffer(b), dout = sim_buffer(std::vector<float>(n, NAN));
+  DeviceBuffer da = sim_buffer(a), db = sim_buffer(b),
+               dout = sim_buffer(std::vector<float>(n, NAN));
   Bundle bundle = Bundle::load(TESSEL_TEST_BUNDLE);
   for (int round = 0; round < 2; ++round) // cold (loads the PTX), then warm
     tessel_aot::vector_add(bundle, {.grid = {(n + 1023) / 1024}, .device = DeviceKind::sim},
@@ -126,8 +129,11 @@ TEST(AotBundle, NoCudaDeviceIsAnErrorAtTheLaunch) {
     GTEST_SKIP() << "this machine has a CUDA driver";
   Bundle bundle = Bundle::load(TESSEL_TEST_BUNDLE);
   float* p = reinterpret_cast<float*>(uintptr_t(1) << 20);
-  expect_error([&] { tessel_aot::vector_add(bundle, {.grid = {1}, .device = DeviceKind::cuda}, p, p, p, 16); },
-               {"no CUDA device: ", "TESSEL_DEVICE=sim"});
+  expect_error(
+      [&] {
+        tessel_aot::vector_add(bundle, {.grid = {1}, .device = DeviceKind::cuda}, p, p, p, 16);
+      },
+      {"no CUDA device: ", "TESSEL_DEVICE=sim"});
 }
 
 TEST(AotBundle, BundleOfAnotherTesselVersion) {
@@ -164,10 +170,13 @@ TEST(AotBundle, TargetTheBundleLacks) {
   // libtessel in the process there is no JIT fallback.
   Bundle bundle = Bundle::load(TESSEL_TEST_BUNDLE_SM90A);
   DeviceBuffer d = sim_buffer(std::vector<float>(64, 1.f));
-  expect_error([&] { tessel_aot::vector_add(bundle, {.grid = {1}, .device = DeviceKind::sim}, device_ptr(d),
-                                            device_ptr(d), device_ptr(d), 64); },
-               {"kernel 'vector_add' has code for sm_90a", "the simulated device runs sm_80 PTX",
-                "add sm_80 to `tessel aot --targets`", "link libtessel"});
+  expect_error(
+      [&] {
+        tessel_aot::vector_add(bundle, {.grid = {1}, .device = DeviceKind::sim}, device_ptr(d),
+                               device_ptr(d), device_ptr(d), 64);
+      },
+      {"kernel 'vector_add' has code for sm_90a", "the simulated device runs sm_80 PTX",
+       "add sm_80 to `tessel aot --targets`", "link libtessel"});
 }
 
 TEST(AotBundle, CorruptCodeIsReportedNotLoaded) {
@@ -177,9 +186,11 @@ TEST(AotBundle, CorruptCodeIsReportedNotLoaded) {
   write(dir / "vector_add.sm_80.ptx", ptx);
   Bundle bundle = Bundle::load(dir);
   DeviceBuffer d = sim_buffer(std::vector<float>(64, 1.f));
-  expect_error([&] { tessel_aot::vector_add(bundle, kSim, device_ptr(d), device_ptr(d),
-                                            device_ptr(d), 64); },
-               {"vector_add.sm_80.ptx is corrupt", "its checksum differs"});
+  expect_error(
+      [&] {
+        tessel_aot::vector_add(bundle, kSim, device_ptr(d), device_ptr(d), device_ptr(d), 64);
+      },
+      {"vector_add.sm_80.ptx is corrupt", "its checksum differs"});
   fs::remove_all(dir);
 }
 
@@ -208,11 +219,17 @@ TEST(AotBundle, MissingCodeFile) {
 TEST(AotBundle, HeaderOfAnotherBundle) {
   Bundle bundle = Bundle::load(TESSEL_TEST_BUNDLE);
   void* params[1] = {nullptr};
-  expect_error([&] { bundle.launch({"vector_add", "out:ptr:f16:a16"}, kSim, params); },
-               {"kernel 'vector_add' takes (out:ptr:f32:a16", "the caller packs (out:ptr:f16:a16)",
-                "the generated header is not this bundle's"});
-  expect_error([&] { bundle.launch({"gemm", ""}, kSim, params); },
-               {"has no kernel 'gemm'; it has vector_add, softmax"});
+  expect_error(
+      [&] {
+        bundle.launch({"vector_add", "out:ptr:f16:a16"}, kSim, params);
+      },
+      {"kernel 'vector_add' takes (out:ptr:f32:a16", "the caller packs (out:ptr:f16:a16)",
+       "the generated header is not this bundle's"});
+  expect_error(
+      [&] {
+        bundle.launch({"gemm", ""}, kSim, params);
+      },
+      {"has no kernel 'gemm'; it has vector_add, softmax"});
 }
 
 TEST(AotBundle, ArgumentsThatBreakTheCompiledAssumptions) {
@@ -225,9 +242,11 @@ TEST(AotBundle, ArgumentsThatBreakTheCompiledAssumptions) {
                {"argument 'stride' is 1000, not divisible by 16", "-D softmax:stride=any"});
   expect_error([&] { tessel_aot::vector_add(bundle, kSim, nullptr, p, p, 16); },
                {"argument 'out' is a null pointer"});
-  expect_error([&] { tessel_aot::vector_add(bundle, {.grid = {0}, .device = DeviceKind::sim}, p, p,
-                                            p, 16); },
-               {"grid (0, 1, 1) must be positive"});
+  expect_error(
+      [&] {
+        tessel_aot::vector_add(bundle, {.grid = {0}, .device = DeviceKind::sim}, p, p, p, 16);
+      },
+      {"grid (0, 1, 1) must be positive"});
 }
 
 } // namespace

@@ -40,7 +40,8 @@ struct Graphs {
       return g;
     g.begin = reinterpret_cast<decltype(g.begin)>(::dlsym(lib, "cuStreamBeginCapture_v2"));
     g.end = reinterpret_cast<decltype(g.end)>(::dlsym(lib, "cuStreamEndCapture"));
-    g.instantiate = reinterpret_cast<decltype(g.instantiate)>(::dlsym(lib, "cuGraphInstantiateWithFlags"));
+    g.instantiate =
+        reinterpret_cast<decltype(g.instantiate)>(::dlsym(lib, "cuGraphInstantiateWithFlags"));
     g.launch = reinterpret_cast<decltype(g.launch)>(::dlsym(lib, "cuGraphLaunch"));
     g.exec_destroy = reinterpret_cast<decltype(g.exec_destroy)>(::dlsym(lib, "cuGraphExecDestroy"));
     g.destroy = reinterpret_cast<decltype(g.destroy)>(::dlsym(lib, "cuGraphDestroy"));
@@ -52,13 +53,13 @@ struct Graphs {
 constexpr int kCaptureModeThreadLocal = 1; // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
 
 const tessel::Kernel& scale_kernel() {
-  static const tessel::Kernel k = tl::kernel(
-      "graph_capture_scale", "out, x, n, BLOCK",
-      [](tl::Ptr out, tl::Ptr x, tl::Int n, tl::Const<int> BLOCK) {
-        auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
-        auto mask = offs < n;
-        tl::store(out + offs, tl::load(x + offs, mask) * 2.0f, mask);
-      });
+  static const tessel::Kernel k =
+      tl::kernel("graph_capture_scale", "out, x, n, BLOCK",
+                 [](tl::Ptr out, tl::Ptr x, tl::Int n, tl::Const<int> BLOCK) {
+                   auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+                   auto mask = offs < n;
+                   tl::store(out + offs, tl::load(x + offs, mask) * 2.0f, mask);
+                 });
   return k;
 }
 
@@ -85,15 +86,16 @@ TEST(GpuGraphs, WarmLaunchesAreCapturedAndReplayed) {
   void *px = dx.data(), *pscaled = dscaled.data(), *psum = dsum.data();
   int32_t count = n;
   void* add_params[] = {&psum, &pscaled, &px, &count};
-  const tessel::aot::KernelAbi add{"vector_add", "out:ptr:f32:a16 a:ptr:f32:a16 b:ptr:f32:a16 n:i32:d1"};
-  const tessel::aot::Launch add_launch{.grid = {(n + 1023) / 1024}, .stream = &stream,
-                                       .device = DeviceKind::cuda};
+  const tessel::aot::KernelAbi add{"vector_add",
+                                   "out:ptr:f32:a16 a:ptr:f32:a16 b:ptr:f32:a16 n:i32:d1"};
+  const tessel::aot::Launch add_launch{
+      .grid = {(n + 1023) / 1024}, .stream = &stream, .device = DeviceKind::cuda};
   auto work = [&] {
     scale_kernel().launch({n / 256}, options, dscaled.view(tessel::f32, {n}),
-                          dx.view(tessel::f32, {n}), n, 256);     // scaled = 2x
-    bundle.launch(add, add_launch, add_params);                    // sum = 3x
-    tessel::ops::softmax(dsum.view(tessel::f32, {rows, cols}), dsoft.view(tessel::f32, {rows, cols}),
-                         {}, &stream);                             // softmax(3x)
+                          dx.view(tessel::f32, {n}), n, 256); // scaled = 2x
+    bundle.launch(add, add_launch, add_params);               // sum = 3x
+    tessel::ops::softmax(dsum.view(tessel::f32, {rows, cols}),
+                         dsoft.view(tessel::f32, {rows, cols}), {}, &stream); // softmax(3x)
   };
   work(); // cold: compiles and loads everything
   stream.synchronize();

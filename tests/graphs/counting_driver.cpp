@@ -42,19 +42,34 @@ CUresult note(const char* call) {
 
 int attribute(int a) {
   switch (a) {
-  case kMaxThreadsPerBlock: return 1024;
-  case kMaxBlockDimX: case kMaxBlockDimY: return 1024;
-  case kMaxBlockDimZ: return 64;
-  case kMaxGridDimX: return 2147483647;
-  case kMaxGridDimY: case kMaxGridDimZ: return 65535;
-  case kMaxSharedMemoryPerBlock: return 48 << 10;
-  case kWarpSize: return 32;
-  case kMaxRegistersPerBlock: return 65536;
-  case kMultiprocessorCount: return 132;
-  case kComputeCapabilityMajor: return 9;
-  case kComputeCapabilityMinor: return 0;
-  case kMaxSharedMemoryPerMultiprocessor: return 228 << 10;
-  case kMaxSharedMemoryPerBlockOptin: return 227 << 10;
+  case kMaxThreadsPerBlock:
+    return 1024;
+  case kMaxBlockDimX:
+  case kMaxBlockDimY:
+    return 1024;
+  case kMaxBlockDimZ:
+    return 64;
+  case kMaxGridDimX:
+    return 2147483647;
+  case kMaxGridDimY:
+  case kMaxGridDimZ:
+    return 65535;
+  case kMaxSharedMemoryPerBlock:
+    return 48 << 10;
+  case kWarpSize:
+    return 32;
+  case kMaxRegistersPerBlock:
+    return 65536;
+  case kMultiprocessorCount:
+    return 132;
+  case kComputeCapabilityMajor:
+    return 9;
+  case kComputeCapabilityMinor:
+    return 0;
+  case kMaxSharedMemoryPerMultiprocessor:
+    return 228 << 10;
+  case kMaxSharedMemoryPerBlockOptin:
+    return 227 << 10;
   }
   return 0;
 }
@@ -63,7 +78,9 @@ thread_local CUcontext t_current = nullptr;
 int g_context_token, g_module_token, g_function_token;
 std::atomic<uintptr_t> g_next_handle{0x1000};
 
-template <class T> T next_handle() { return reinterpret_cast<T>(g_next_handle.fetch_add(16)); }
+template <class T> T next_handle() {
+  return reinterpret_cast<T>(g_next_handle.fetch_add(16));
+}
 
 } // namespace
 
@@ -91,11 +108,25 @@ const char* tessel_counting_driver_sequence() {
   return copy.c_str();
 }
 
-CUresult cuInit(unsigned) { return note("cuInit"); }
-CUresult cuDriverGetVersion(int* v) { *v = 13000; return note("cuDriverGetVersion"); }
-CUresult cuGetErrorName(CUresult, const char** s) { *s = "CUDA_ERROR_COUNTING_DRIVER"; return 0; }
-CUresult cuGetErrorString(CUresult, const char** s) { *s = "counting driver"; return 0; }
-CUresult cuDeviceGetCount(int* n) { *n = 1; return note("cuDeviceGetCount"); }
+CUresult cuInit(unsigned) {
+  return note("cuInit");
+}
+CUresult cuDriverGetVersion(int* v) {
+  *v = 13000;
+  return note("cuDriverGetVersion");
+}
+CUresult cuGetErrorName(CUresult, const char** s) {
+  *s = "CUDA_ERROR_COUNTING_DRIVER";
+  return 0;
+}
+CUresult cuGetErrorString(CUresult, const char** s) {
+  *s = "counting driver";
+  return 0;
+}
+CUresult cuDeviceGetCount(int* n) {
+  *n = 1;
+  return note("cuDeviceGetCount");
+}
 CUresult cuDeviceGet(CUdevice* d, int ordinal) {
   *d = ordinal;
   return ordinal == 0 ? note("cuDeviceGet") : CUDA_ERROR_INVALID_VALUE;
@@ -116,17 +147,31 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext* c, CUdevice) {
   *c = reinterpret_cast<CUcontext>(&g_context_token);
   return note("cuDevicePrimaryCtxRetain");
 }
-CUresult cuCtxSetCurrent(CUcontext c) { t_current = c; return note("cuCtxSetCurrent"); }
-CUresult cuCtxGetCurrent(CUcontext* c) { *c = t_current; return note("cuCtxGetCurrent"); }
-CUresult cuCtxSynchronize() { return note("cuCtxSynchronize"); }
+CUresult cuCtxSetCurrent(CUcontext c) {
+  t_current = c;
+  return note("cuCtxSetCurrent");
+}
+CUresult cuCtxGetCurrent(CUcontext* c) {
+  *c = t_current;
+  return note("cuCtxGetCurrent");
+}
+CUresult cuCtxSynchronize() {
+  return note("cuCtxSynchronize");
+}
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
   void* m = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
   *p = CUdeviceptr(uintptr_t(m));
-  { std::lock_guard lock(log().mutex); log().allocations.insert(uintptr_t(m)); }
+  {
+    std::lock_guard lock(log().mutex);
+    log().allocations.insert(uintptr_t(m));
+  }
   return note("cuMemAlloc");
 }
 CUresult cuMemFree_v2(CUdeviceptr p) {
-  { std::lock_guard lock(log().mutex); log().allocations.erase(uintptr_t(p)); }
+  {
+    std::lock_guard lock(log().mutex);
+    log().allocations.erase(uintptr_t(p));
+  }
   std::free(reinterpret_cast<void*>(uintptr_t(p)));
   return note("cuMemFree");
 }
@@ -139,7 +184,8 @@ CUresult cuMemcpyDtoH_v2(void* d, CUdeviceptr s, size_t n) {
   return note("cuMemcpyDtoH");
 }
 CUresult cuMemcpyDtoD_v2(CUdeviceptr d, CUdeviceptr s, size_t n) {
-  std::memcpy(reinterpret_cast<void*>(uintptr_t(d)), reinterpret_cast<const void*>(uintptr_t(s)), n);
+  std::memcpy(reinterpret_cast<void*>(uintptr_t(d)), reinterpret_cast<const void*>(uintptr_t(s)),
+              n);
   return note("cuMemcpyDtoD");
 }
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* s, size_t n, CUstream) {
@@ -154,27 +200,57 @@ CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) {
   std::memset(reinterpret_cast<void*>(uintptr_t(d)), v, n);
   return note("cuMemsetD8");
 }
-CUresult cuStreamCreate(CUstream* s, unsigned) { *s = next_handle<CUstream>(); return note("cuStreamCreate"); }
-CUresult cuStreamDestroy_v2(CUstream) { return note("cuStreamDestroy"); }
-CUresult cuStreamSynchronize(CUstream) { return note("cuStreamSynchronize"); }
-CUresult cuEventCreate(CUevent* e, unsigned) { *e = next_handle<CUevent>(); return note("cuEventCreate"); }
-CUresult cuEventDestroy_v2(CUevent) { return note("cuEventDestroy"); }
-CUresult cuEventRecord(CUevent, CUstream) { return note("cuEventRecord"); }
-CUresult cuEventSynchronize(CUevent) { return note("cuEventSynchronize"); }
-CUresult cuEventElapsedTime(float* ms, CUevent, CUevent) { *ms = 1; return note("cuEventElapsedTime"); }
+CUresult cuStreamCreate(CUstream* s, unsigned) {
+  *s = next_handle<CUstream>();
+  return note("cuStreamCreate");
+}
+CUresult cuStreamDestroy_v2(CUstream) {
+  return note("cuStreamDestroy");
+}
+CUresult cuStreamSynchronize(CUstream) {
+  return note("cuStreamSynchronize");
+}
+CUresult cuEventCreate(CUevent* e, unsigned) {
+  *e = next_handle<CUevent>();
+  return note("cuEventCreate");
+}
+CUresult cuEventDestroy_v2(CUevent) {
+  return note("cuEventDestroy");
+}
+CUresult cuEventRecord(CUevent, CUstream) {
+  return note("cuEventRecord");
+}
+CUresult cuEventSynchronize(CUevent) {
+  return note("cuEventSynchronize");
+}
+CUresult cuEventElapsedTime(float* ms, CUevent, CUevent) {
+  *ms = 1;
+  return note("cuEventElapsedTime");
+}
 CUresult cuModuleLoadData(CUmodule* m, const void* image) {
-  if (std::memcmp(image, "\x7f" "ELF", 4) != 0 && std::memcmp(image, "\x50\xed\x55\xba", 4) != 0)
+  if (std::memcmp(image,
+                  "\x7f"
+                  "ELF",
+                  4) != 0 &&
+      std::memcmp(image, "\x50\xed\x55\xba", 4) != 0)
     return 200; // CUDA_ERROR_INVALID_IMAGE
   *m = reinterpret_cast<CUmodule>(&g_module_token);
   return note("cuModuleLoadData");
 }
-CUresult cuModuleUnload(CUmodule) { return note("cuModuleUnload"); }
+CUresult cuModuleUnload(CUmodule) {
+  return note("cuModuleUnload");
+}
 CUresult cuModuleGetFunction(CUfunction* f, CUmodule, const char*) {
   *f = reinterpret_cast<CUfunction>(&g_function_token);
   return note("cuModuleGetFunction");
 }
-CUresult cuFuncGetAttribute(int* v, int, CUfunction) { *v = 0; return note("cuFuncGetAttribute"); }
-CUresult cuFuncSetAttribute(CUfunction, int, int) { return note("cuFuncSetAttribute"); }
+CUresult cuFuncGetAttribute(int* v, int, CUfunction) {
+  *v = 0;
+  return note("cuFuncGetAttribute");
+}
+CUresult cuFuncSetAttribute(CUfunction, int, int) {
+  return note("cuFuncSetAttribute");
+}
 CUresult cuLaunchKernelEx(const LaunchConfig*, CUfunction, void**, void**) {
   return note("cuLaunchKernelEx");
 }

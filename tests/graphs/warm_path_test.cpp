@@ -43,7 +43,8 @@ struct CountingDriver {
       return d;
     d.reset = reinterpret_cast<void (*)()>(::dlsym(lib, "tessel_counting_driver_reset"));
     d.count = reinterpret_cast<long (*)(const char*)>(::dlsym(lib, "tessel_counting_driver_count"));
-    d.sequence = reinterpret_cast<const char* (*)()>(::dlsym(lib, "tessel_counting_driver_sequence"));
+    d.sequence =
+        reinterpret_cast<const char* (*)()>(::dlsym(lib, "tessel_counting_driver_sequence"));
     return d;
   }
   bool ok() const { return reset && count && sequence; }
@@ -72,13 +73,13 @@ protected:
 };
 
 const tessel::Kernel& scale_kernel() {
-  static const tessel::Kernel k = tl::kernel(
-      "graph_scale", "out, x, n, BLOCK",
-      [](tl::Ptr out, tl::Ptr x, tl::Int n, tl::Const<int> BLOCK) {
-        auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
-        auto mask = offs < n;
-        tl::store(out + offs, tl::load(x + offs, mask) * 2.0f, mask);
-      });
+  static const tessel::Kernel k =
+      tl::kernel("graph_scale", "out, x, n, BLOCK",
+                 [](tl::Ptr out, tl::Ptr x, tl::Int n, tl::Const<int> BLOCK) {
+                   auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+                   auto mask = offs < n;
+                   tl::store(out + offs, tl::load(x + offs, mask) * 2.0f, mask);
+                 });
   return k;
 }
 
@@ -129,7 +130,8 @@ TEST_F(WarmPath, AotBundleLaunchMakesOnlyTheLaunchCall) {
   void* p = a.data();
   int32_t count = n;
   void* params[] = {&p, &p, &p, &count};
-  const tessel::aot::KernelAbi abi{"vector_add", "out:ptr:f32:a16 a:ptr:f32:a16 b:ptr:f32:a16 n:i32:d1"};
+  const tessel::aot::KernelAbi abi{"vector_add",
+                                   "out:ptr:f32:a16 a:ptr:f32:a16 b:ptr:f32:a16 n:i32:d1"};
   const tessel::aot::Launch launch{.grid = {1}, .stream = &stream, .device = DeviceKind::cuda};
   bundle.launch(abi, launch, params);
   driver.reset();

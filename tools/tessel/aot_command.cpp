@@ -197,7 +197,8 @@ format::Kernel compile_kernel(const Options& o, const std::string& name, std::st
     tessel::Target target = tessel::Target::parse(t);
     if (!target.is_nvptx())
       throw tessel::Error("tessel aot: --targets takes GPU targets (sm_80, sm_86, sm_89, sm_90, "
-                          "sm_90a), not '" + t + "'");
+                          "sm_90a), not '" +
+                          t + "'");
     tessel::CompileResult r = kernel.compile(target, sig, s.options);
     if (k.params.empty() && k.constants.empty()) {
       add_params(r.signature, k);
@@ -258,7 +259,8 @@ int run_aot_command(int argc, char** argv) {
   for (size_t i = 0; i < m.kernels.size(); ++i)
     header.push_back({&m.kernels[i], summaries[i]});
   const std::filesystem::path dir(o.out);
-  write_file(dir / o.header, tessel::tools::aot_header_text(header, o.ns, command_line(argc, argv)));
+  write_file(dir / o.header,
+             tessel::tools::aot_header_text(header, o.ns, command_line(argc, argv)));
   write_file(dir / "manifest.tsv", format::print(m)); // last: a bundle is whole once it exists
   std::printf("tessel aot: wrote %zu kernel(s) for %zu target(s) to %s (%s, manifest.tsv)\n",
               m.kernels.size(), o.targets.size(), o.out.c_str(), o.header.c_str());

@@ -59,8 +59,8 @@ std::string function_name(const std::string& kernel) {
 std::string assumptions(const aot::format::Kernel& k) {
   std::string s;
   for (const aot::format::Param& p : k.params) {
-    std::string a = p.kind == ArgKind::ptr && p.alignment == 16 ? "16-byte aligned"
-                    : p.kind == ArgKind::i32 && p.equals_one    ? "== 1"
+    std::string a = p.kind == ArgKind::ptr && p.alignment == 16      ? "16-byte aligned"
+                    : p.kind == ArgKind::i32 && p.equals_one         ? "== 1"
                     : p.kind == ArgKind::i32 && p.divisibility == 16 ? "divisible by 16"
                                                                      : "";
     if (!a.empty())
@@ -80,19 +80,18 @@ std::string kernel_function(const HeaderKernel& hk) {
     args += ",\n    " + arg_type(p) + " " + p.name;
     packs += (packs.empty() ? "" : ", ") + ("&" + p.name);
   }
-  return fmt::format(
-      "// {}: {}\n"
-      "//   compiled for {}; num_warps {}, num_stages {}{}\n"
-      "//   assumes {} (checked at launch)\n"
-      "inline void {}(const tessel::aot::Bundle& tessel_bundle,\n"
-      "    const tessel::aot::Launch& tessel_launch{}) {{\n"
-      "  static constexpr tessel::aot::KernelAbi tessel_abi{{\"{}\", \"{}\"}};\n"
-      "  void* tessel_params[] = {{{}}};\n"
-      "  tessel_bundle.launch(tessel_abi, tessel_launch, tessel_params);\n"
-      "}}\n\n",
-      k.name, hk.summary.empty() ? "(no summary)" : hk.summary, targets, k.num_warps, k.num_stages,
-      constants, assumptions(k), function_name(k.name), args, k.name,
-      aot::format::params_text(k), packs.empty() ? "nullptr" : packs);
+  return fmt::format("// {}: {}\n"
+                     "//   compiled for {}; num_warps {}, num_stages {}{}\n"
+                     "//   assumes {} (checked at launch)\n"
+                     "inline void {}(const tessel::aot::Bundle& tessel_bundle,\n"
+                     "    const tessel::aot::Launch& tessel_launch{}) {{\n"
+                     "  static constexpr tessel::aot::KernelAbi tessel_abi{{\"{}\", \"{}\"}};\n"
+                     "  void* tessel_params[] = {{{}}};\n"
+                     "  tessel_bundle.launch(tessel_abi, tessel_launch, tessel_params);\n"
+                     "}}\n\n",
+                     k.name, hk.summary.empty() ? "(no summary)" : hk.summary, targets, k.num_warps,
+                     k.num_stages, constants, assumptions(k), function_name(k.name), args, k.name,
+                     aot::format::params_text(k), packs.empty() ? "nullptr" : packs);
 }
 
 } // namespace

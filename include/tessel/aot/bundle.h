@@ -25,7 +25,8 @@
 // "no CUDA device" at the first launch on a machine without one.
 //
 // The warm path (a kernel launched before on this device) allocates nothing, takes no lock and
-// calls only cuLaunchKernelEx (plus cuCtxGetCurrent), so launches can be captured into a CUDA graph.
+// calls only cuLaunchKernelEx (plus cuCtxGetCurrent), so launches can be captured into a CUDA
+// graph.
 #pragma once
 
 #include "tessel/runtime/tensor_view.h"
@@ -73,8 +74,8 @@ struct KernelAbi {
 // PTX (malloc'd; the caller frees them) and the dynamic shared memory, or returns nonzero with a
 // malloc'd error message in *cubin.
 using JitFallbackFn = int (*)(const char* ir, size_t ir_size, const char* target, int num_warps,
-                             int num_stages, char** cubin, size_t* cubin_size, char** ptx,
-                             size_t* ptx_size, long long* shared_bytes);
+                              int num_stages, char** cubin, size_t* cubin_size, char** ptx,
+                              size_t* ptx_size, long long* shared_bytes);
 inline constexpr const char* kJitFallbackSymbol = "tessel_aot_jit_compile_v1";
 
 class Bundle {
