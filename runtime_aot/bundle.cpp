@@ -40,7 +40,7 @@ struct KernelState {
   format::Kernel info;
   std::string params_text;
   // Slot 0: the simulated device; slot 1 + i: CUDA device i.
-  std::array<std::atomic<const Loaded*>, 1 + kMaxCudaDevices> loaded{};
+  mutable std::array<std::atomic<const Loaded*>, 1 + kMaxCudaDevices> loaded{};
 };
 
 std::string read_file(const std::string& path, bool& ok) {
@@ -213,7 +213,7 @@ const Loaded& Bundle::State::load(const KernelState& k, DeviceKind device, int i
   if (const Loaded* l = k.loaded[slot].load(std::memory_order_acquire))
     return *l;
   owned.push_back(load_code(k.info, device, index));
-  const_cast<KernelState&>(k).loaded[slot].store(owned.back().get(), std::memory_order_release);
+  k.loaded[slot].store(owned.back().get(), std::memory_order_release);
   return *owned.back();
 }
 

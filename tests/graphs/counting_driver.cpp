@@ -8,23 +8,35 @@
 // on a real GPU).
 #include "runtime/cuda_api.h"
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <mutex>
 #include <set>
-#include <string>
 
 using namespace tessel::runtime::cuda;
 
 namespace {
 
+// The log allocates nothing once made, so the test can also count the heap allocations of the
+// code under test (warm_path_test.cpp replaces operator new) without seeing the driver's own.
 struct Log {
+  static constexpr size_t kCalls = 64, kSequence = 1 << 16;
   std::mutex mutex;
-  std::map<std::string, long> counts;
-  std::string sequence; // "cuCtxGetCurrent cuLaunchKernelEx ..."
+  std::array<const char*, kCalls> names{}; // string literals: compared by content
+  std::array<long, kCalls> counts{};
+  std::array<char, kSequence> sequence{}; // "cuCtxGetCurrent cuLaunchKernelEx ..."
+  size_t length = 0;
   std::set<uintptr_t> allocations;
+
+  long& count_of(const char* call) {
+    size_t i = 0;
+    while (names[i] && std::strcmp(names[i], call) != 0)
+      ++i;
+    names[i] = call;
+    return counts[i];
+  }
 };
 
 Log& log() {
@@ -35,8 +47,15 @@ Log& log() {
 CUresult note(const char* call) {
   Log& l = log();
   std::lock_guard lock(l.mutex);
-  ++l.counts[call];
-  l.sequence += l.sequence.empty() ? call : std::string(" ") + call;
+  ++l.count_of(call);
+  size_t n = std::strlen(call);
+  if (l.length + n + 2 < l.sequence.size()) { // a longer log is cut, never overrun
+    if (l.length)
+      l.sequence[l.length++] = ' ';
+    std::memcpy(l.sequence.data() + l.length, call, n);
+    l.length += n;
+    l.sequence[l.length] = '\0';
+  }
   return CUDA_SUCCESS;
 }
 
@@ -90,22 +109,20 @@ extern "C" {
 void tessel_counting_driver_reset() {
   Log& l = log();
   std::lock_guard lock(l.mutex);
-  l.counts.clear();
-  l.sequence.clear();
+  l.counts.fill(0);
+  l.length = 0;
+  l.sequence[0] = '\0';
 }
 long tessel_counting_driver_count(const char* call) {
   Log& l = log();
   std::lock_guard lock(l.mutex);
-  auto it = l.counts.find(call);
-  return it == l.counts.end() ? 0 : it->second;
+  return l.count_of(call);
 }
 // Every call since the last reset, in order; valid until the next driver call.
 const char* tessel_counting_driver_sequence() {
-  static thread_local std::string copy;
   Log& l = log();
   std::lock_guard lock(l.mutex);
-  copy = l.sequence;
-  return copy.c_str();
+  return l.sequence.data();
 }
 
 CUresult cuInit(unsigned) {

@@ -16,9 +16,34 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <set>
 #include <sstream>
 #include <string>
+
+// Heap allocations while `g_counting` is set: operator new is replaced for the whole process (the
+// counting driver's log does not allocate), so an allocation on the warm path shows up here.
+// (GCC takes the free() in operator delete for a mismatch with new; here new is malloc.)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+} // namespace
+
+void* operator new(size_t n) {
+  if (g_counting.load(std::memory_order_relaxed))
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1))
+    return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) { return ::operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -49,8 +74,15 @@ struct CountingDriver {
   }
   bool ok() const { return reset && count && sequence; }
 
-  // Every call since the last reset is allowed, and there were `launches` launches.
-  void expect_warm(long launches) const {
+  // Runs `warm` with the log and the allocation counter cleared, then checks that every driver
+  // call was allowed, that there were `launches` launches, and that nothing was allocated.
+  template <class F> void expect_warm(long launches, F&& warm) const {
+    reset();
+    g_allocations = 0;
+    g_counting = true;
+    warm();
+    g_counting = false;
+    EXPECT_EQ(g_allocations.load(), 0) << "heap allocations on the warm path";
     std::istringstream calls(sequence());
     std::string seen = sequence();
     for (std::string call; calls >> call;)
@@ -83,6 +115,17 @@ const tessel::Kernel& scale_kernel() {
   return k;
 }
 
+int* volatile g_sink = nullptr;
+
+TEST(AllocationCounter, SeesAnAllocation) { // the check below can fail
+  g_allocations = 0;
+  g_counting = true;
+  g_sink = new int(1);
+  g_counting = false;
+  EXPECT_EQ(g_allocations.load(), 1);
+  delete g_sink;
+}
+
 TEST_F(WarmPath, KernelLaunchMakesOnlyTheLaunchCall) {
   const int n = 4096;
   DeviceBuffer x = DeviceBuffer::allocate_on(DeviceKind::cuda, n * sizeof(float));
@@ -96,10 +139,10 @@ TEST_F(WarmPath, KernelLaunchMakesOnlyTheLaunchCall) {
   // The cold launch loads the module: the log sees what the warm path must not do.
   EXPECT_EQ(driver.count("cuModuleLoadData"), 1) << driver.sequence();
   EXPECT_EQ(driver.count("cuModuleGetFunction"), 1) << driver.sequence();
-  driver.reset();
-  for (int i = 0; i < 10; ++i)
-    k.launch({n / 256}, options, out.view(tessel::f32, {n}), x.view(tessel::f32, {n}), n, 256);
-  driver.expect_warm(10);
+  driver.expect_warm(10, [&] {
+    for (int i = 0; i < 10; ++i)
+      k.launch({n / 256}, options, out.view(tessel::f32, {n}), x.view(tessel::f32, {n}), n, 256);
+  });
 }
 
 TEST_F(WarmPath, OpsMakeOnlyTheLaunchCall) {
@@ -113,12 +156,12 @@ TEST_F(WarmPath, OpsMakeOnlyTheLaunchCall) {
   auto wv = w.view(tessel::f32, {cols}), rv = rstd.view(tessel::f32, {rows});
   tessel::ops::softmax(xv, yv, {}, &stream);
   tessel::ops::rms_norm(xv, wv, yv, rv, {}, &stream);
-  driver.reset();
-  for (int i = 0; i < 5; ++i) {
-    tessel::ops::softmax(xv, yv, {}, &stream);
-    tessel::ops::rms_norm(xv, wv, yv, rv, {}, &stream);
-  }
-  driver.expect_warm(10);
+  driver.expect_warm(10, [&] {
+    for (int i = 0; i < 5; ++i) {
+      tessel::ops::softmax(xv, yv, {}, &stream);
+      tessel::ops::rms_norm(xv, wv, yv, rv, {}, &stream);
+    }
+  });
 }
 
 TEST_F(WarmPath, AotBundleLaunchMakesOnlyTheLaunchCall) {
@@ -134,10 +177,10 @@ TEST_F(WarmPath, AotBundleLaunchMakesOnlyTheLaunchCall) {
                                    "out:ptr:f32:a16 a:ptr:f32:a16 b:ptr:f32:a16 n:i32:d1"};
   const tessel::aot::Launch launch{.grid = {1}, .stream = &stream, .device = DeviceKind::cuda};
   bundle.launch(abi, launch, params);
-  driver.reset();
-  for (int i = 0; i < 10; ++i)
-    bundle.launch(abi, launch, params);
-  driver.expect_warm(10);
+  driver.expect_warm(10, [&] {
+    for (int i = 0; i < 10; ++i)
+      bundle.launch(abi, launch, params);
+  });
 }
 
 } // namespace
