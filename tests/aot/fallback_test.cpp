@@ -4,6 +4,7 @@
 // has sm_90a only.
 #include "tessel_aot.h"
 
+#include "aot/test_bundles.h"
 #include "tessel/aot/bundle.h"
 #include "tessel/runtime/device_buffer.h"
 
@@ -19,7 +20,7 @@ using tessel::DeviceKind;
 using tessel::runtime::DeviceBuffer;
 
 TEST(AotFallback, CompilesTheTargetTheBundleLacksFromItsIr) {
-  tessel::aot::Bundle bundle = tessel::aot::Bundle::load(TESSEL_TEST_BUNDLE_SM90A);
+  tessel::aot::Bundle bundle = tessel::aot::Bundle::load(tessel::testing::test_bundle("bundle_sm90a"));
   ASSERT_EQ(bundle.targets(), std::vector<std::string>{"sm_90a"});
   EXPECT_EQ(bundle.target_for(DeviceKind::sim), "jit sm_80");
 

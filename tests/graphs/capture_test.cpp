@@ -4,6 +4,7 @@
 // synchronised, allocated or loaded a module would fail the capture (CUDA_ERROR_STREAM_CAPTURE_*).
 // The capture entry points are not in tessel's driver table (runtime/cuda_api.h) — tessel never
 // captures on its own — so the test resolves them from the same libcuda.so.1.
+#include "aot/test_bundles.h"
 #include "tessel/aot/bundle.h"
 #include "tessel/ops/softmax.h"
 #include "tessel/runtime/device.h"
@@ -82,7 +83,7 @@ TEST(GpuGraphs, WarmLaunchesAreCapturedAndReplayed) {
   tessel::runtime::Stream stream;
   tessel::LaunchOptions options;
   options.stream = &stream;
-  tessel::aot::Bundle bundle = tessel::aot::Bundle::load(TESSEL_TEST_BUNDLE);
+  tessel::aot::Bundle bundle = tessel::aot::Bundle::load(tessel::testing::test_bundle("bundle"));
   void *px = dx.data(), *pscaled = dscaled.data(), *psum = dsum.data();
   int32_t count = n;
   void* add_params[] = {&psum, &pscaled, &px, &count};

@@ -4,6 +4,7 @@
 // query, which stream capture forbids or which would stall it. This process runs on the counting
 // driver (tests/graphs/counting_driver.cpp, via TESSEL_CUDA_LIBRARY), so it needs no GPU; the
 // kernels' results are checked on a real GPU by capture_test.cpp.
+#include "aot/test_bundles.h"
 #include "tessel/aot/bundle.h"
 #include "tessel/ops/norms.h"
 #include "tessel/ops/softmax.h"
@@ -165,7 +166,7 @@ TEST_F(WarmPath, OpsMakeOnlyTheLaunchCall) {
 }
 
 TEST_F(WarmPath, AotBundleLaunchMakesOnlyTheLaunchCall) {
-  tessel::aot::Bundle bundle = tessel::aot::Bundle::load(TESSEL_TEST_BUNDLE);
+  tessel::aot::Bundle bundle = tessel::aot::Bundle::load(tessel::testing::test_bundle("bundle"));
   ASSERT_EQ(bundle.target_for(DeviceKind::cuda), "sm_90a");
   const int n = 1000;
   DeviceBuffer a = DeviceBuffer::allocate_on(DeviceKind::cuda, n * sizeof(float));
