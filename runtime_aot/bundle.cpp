@@ -12,6 +12,7 @@
 #include "tessel/error.h"
 #include "tessel/runtime/cuda_module.h"
 #include "tessel/runtime/device.h"
+#include "tessel/runtime/stream.h"
 
 #include <dlfcn.h>
 
@@ -349,6 +350,10 @@ void Bundle::launch(const KernelAbi& abi, const Launch& launch, void** params) c
   if (launch.device_index < 0 || size_t(launch.device_index) >= kMaxCudaDevices)
     throw Error("AOT bundle " + s.dir + ": CUDA device " + std::to_string(launch.device_index) +
                 " does not exist");
+  if (device == DeviceKind::cuda && launch.stream && launch.stream->device() != launch.device_index)
+    throw Error("AOT bundle " + s.dir + ": kernel '" + k.info.name + "': the stream is on CUDA "
+                "device " + std::to_string(launch.stream->device()) + " but Launch::device_index "
+                "is " + std::to_string(launch.device_index) + "; launch on the stream's device");
   check_arguments(s.dir, k.info, params);
   const Loaded& l = s.load(k, device, launch.device_index);
   runtime::LaunchDims dims = launch_dims(s.dir, k.info, l, launch.grid);

@@ -9,6 +9,7 @@
 #include "tessel/aot/bundle.h"
 #include "tessel/runtime/device.h"
 #include "tessel/runtime/device_buffer.h"
+#include "tessel/runtime/stream.h"
 
 #include <gtest/gtest.h>
 
@@ -136,6 +137,19 @@ TEST(AotBundle, NoCudaDeviceIsAnErrorAtTheLaunch) {
         tessel_aot::vector_add(bundle, {.grid = {1}, .device = DeviceKind::cuda}, p, p, p, 16);
       },
       {"no CUDA device: ", "TESSEL_DEVICE=sim"});
+}
+
+TEST(AotBundle, StreamOfAnotherDevice) {
+  Bundle bundle = Bundle::load(tessel::testing::test_bundle("bundle"));
+  tessel::runtime::Stream other = tessel::runtime::Stream::wrap(nullptr, /*device=*/1);
+  float* p = reinterpret_cast<float*>(uintptr_t(1) << 20);
+  expect_error(
+      [&] {
+        tessel_aot::vector_add(
+            bundle, {.grid = {1}, .stream = &other, .device = DeviceKind::cuda, .device_index = 0},
+            p, p, p, 16);
+      },
+      {"the stream is on CUDA device 1 but Launch::device_index is 0"});
 }
 
 TEST(AotBundle, BundleOfAnotherTesselVersion) {
