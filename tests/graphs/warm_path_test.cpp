@@ -40,11 +40,21 @@ void* operator new(size_t n) {
     return p;
   throw std::bad_alloc();
 }
-void* operator new[](size_t n) { return ::operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void* operator new[](size_t n) {
+  return ::operator new(n);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, size_t) noexcept {
+  std::free(p);
+}
 
 namespace {
 
@@ -182,6 +192,25 @@ TEST_F(WarmPath, AotBundleLaunchMakesOnlyTheLaunchCall) {
     for (int i = 0; i < 10; ++i)
       bundle.launch(abi, launch, params);
   });
+}
+
+TEST_F(WarmPath, AotJitFallbackLoadsACubinForTheGpu) {
+  // An sm_80-only bundle on the counting driver's sm_90 device: no cubin of the bundle runs
+  // there (another major version), so libtessel, linked into this test, compiles sm_90a from the
+  // bundle's IR and the runtime loads that cubin.
+  tessel::aot::Bundle bundle =
+      tessel::aot::Bundle::load(tessel::testing::test_bundle("bundle_sm80"));
+  EXPECT_EQ(bundle.target_for(DeviceKind::cuda), "jit sm_90a");
+  DeviceBuffer a = DeviceBuffer::allocate_on(DeviceKind::cuda, 64 * sizeof(float));
+  void* p = a.data();
+  int32_t count = 64;
+  void* params[] = {&p, &p, &p, &count};
+  const tessel::aot::KernelAbi abi{"vector_add",
+                                   "out:ptr:f32:a16 a:ptr:f32:a16 b:ptr:f32:a16 n:i32:d1"};
+  driver.reset();
+  bundle.launch(abi, {.grid = {1}, .device = DeviceKind::cuda}, params);
+  EXPECT_EQ(driver.count("cuModuleLoadData"), 1) << driver.sequence();
+  EXPECT_EQ(driver.count("cuLaunchKernelEx"), 1) << driver.sequence();
 }
 
 } // namespace
