@@ -29,10 +29,14 @@ def doctor() -> str:
 
 
 def include_dir() -> str | None:
-    """tessel's C++ headers when the wheel carries them (built from a build tree), else None:
-    compile a kernel library with ``-I`` this and link ``library_path()``."""
-    d = _os.path.join(_here, "include")
-    return d if _os.path.isdir(d) else None
+    """tessel's C++ headers: the wheel's copy (built from a build tree), else the installed
+    prefix's beside its libtessel; None when neither exists. Compile a kernel library with ``-I``
+    this and link ``library_path()``."""
+    for d in (_os.path.join(_here, "include"),
+              _os.path.join(_os.path.dirname(library_path()), _os.pardir, "include")):
+        if _os.path.isfile(_os.path.join(d, "tessel", "tessel.h")):
+            return _os.path.normpath(d)
+    return None
 
 
 def library_path() -> str:
