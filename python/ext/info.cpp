@@ -6,6 +6,7 @@
 #include "tessel/jit/cache_stats.h"
 #include "tessel/jit/doctor.h"
 #include "tessel/jit/registry.h"
+#include "tessel/runtime/device.h"
 #include "tessel/version.h"
 
 #include <dlfcn.h>
@@ -59,6 +60,8 @@ void register_info(nb::module_& m) {
   m.def("doctor_text", &doctor_text, "`tessel doctor`'s report for this process.");
   m.def("libtessel_path", &libtessel_path, "The libtessel this extension loaded.");
   m.def("build_id", [] { return tessel::build_id(); });
+  m.def("cuda_available", &runtime::cuda_available,
+        "Whether the CUDA driver loaded (tensors in CUDA memory can then run on the GPU).");
   m.attr("__version__") = tessel::version();
 }
 

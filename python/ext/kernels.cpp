@@ -100,8 +100,7 @@ void launch(const PyKernel& k, Grid grid, nb::args args, nb::kwargs kwargs) {
   std::deque<TensorView> views;
   std::vector<detail::ArgValue> values;
   for (size_t i = 0; i < args.size(); ++i) {
-    std::string param = i < names.size() && !names[i].empty() ? "'" + names[i] + "'"
-                                                                : std::to_string(i);
+    std::string param = i < names.size() && !names[i].empty() ? names[i] : std::to_string(i);
     values.push_back(to_arg(args[i], param, ctx, views));
   }
   options.stream = ctx.stream();
