@@ -35,16 +35,20 @@ struct BoundLaunch {
   Grid grid;
 };
 
+// An int, or anything with __index__ (NumPy's integer scalars).
+bool is_index(nb::handle h) { return PyIndex_Check(h.ptr()) && !is_dlpack_tensor(h); }
+int64_t index_value(nb::handle h) { return nb::cast<int64_t>(nb::steal(PyNumber_Index(h.ptr()))); }
+
 Grid grid_from(nb::handle g, const std::string& what) {
   std::vector<int64_t> dims;
-  if (nb::isinstance<nb::int_>(g)) {
-    dims.push_back(nb::cast<int64_t>(g));
+  if (is_index(g)) {
+    dims.push_back(index_value(g));
   } else if (nb::isinstance<nb::tuple>(g) || nb::isinstance<nb::list>(g)) {
     for (nb::handle d : g) {
-      if (!nb::isinstance<nb::int_>(d))
+      if (!is_index(d))
         raise_error(what + ": the grid " + nb::cast<std::string>(nb::repr(g)) +
                     " holds a non-integer; pass an int or a tuple of 1 to 3 ints");
-      dims.push_back(nb::cast<int64_t>(d));
+      dims.push_back(index_value(d));
     }
   }
   if (dims.empty() || dims.size() > 3)
@@ -69,7 +73,16 @@ detail::ArgValue to_arg(nb::handle a, const std::string& param, CallContext& ctx
   }
   if (PyFloat_Check(a.ptr()))
     return detail::to_arg(PyFloat_AsDouble(a.ptr()));
-  views.push_back(ctx.take(a, param));
+  if (is_dlpack_tensor(a)) {
+    views.push_back(ctx.take(a, param));
+    return detail::to_arg(views.back());
+  }
+  // Other numbers, such as NumPy's scalars (np.int64, np.float32), by their Python protocols.
+  if (PyIndex_Check(a.ptr()))
+    return to_arg(nb::steal(PyNumber_Index(a.ptr())), param, ctx, views);
+  if (nb::hasattr(a, "__float__"))
+    return detail::to_arg(PyFloat_AsDouble(a.ptr()));
+  views.push_back(ctx.take(a, param)); // raises: neither a number nor a tensor
   return detail::to_arg(views.back());
 }
 

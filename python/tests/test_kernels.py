@@ -30,6 +30,13 @@ def test_launch_with_grid_subscript(axpb, rng):
     assert data_ptr(out) == ptr
 
 
+def test_numpy_scalars_are_numbers(axpb, rng):
+    x = rng.standard_normal(64).astype(np.float32)
+    out = poisoned(64)
+    axpb[np.int64(1)](out, x, np.float32(2.0), np.float64(0.5), np.int32(64), 256)
+    np.testing.assert_allclose(out, 2 * x + 0.5, rtol=1e-6)
+
+
 def test_launch_method_and_memory_hit(axpb, rng):
     n = 300
     x = rng.standard_normal(n).astype(np.float32)
