@@ -58,7 +58,8 @@ while IFS= read -r -d '' f; do
   case "$rel" in CMakeFiles/*|*/CMakeFiles/*) continue ;; esac
   mkdir -p "$root/$(dirname "$rel")"
   cp "$f" "$root/$rel"
-done < <(find "$build" -type f \( -name '*.ptx' -o -name '*.cubin' -o -name '*.fatbin' \) -print0)
+done < <(find "$build" -type f \( -name '*.ptx' -o -name '*.cubin' -o -name '*.fatbin' \
+                            -o -name manifest.tsv -o -name '*.tir' \) -print0) # + AOT test bundles
 
 # 2. The shared libraries they need, except glibc, the driver and the CUDA toolkit's.
 skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libcuda\.so|libnvidia-|libnvJitLink|libnvrtc|libcudart)'

@@ -3,7 +3,7 @@
 // each embed() allocates its activations for the batch and runs, per layer:
 //
 //   qkv = h Wqkv + b                  (matmul, bias epilogue)
-//   ctx = attention(qkv, mask)        (attention.h: Q K^T masked, softmax, P V)
+//   ctx = attention(qkv, mask)        (ops::attention on strided views of qkv, key mask)
 //   h   = layer_norm(ctx Wo + bo + h) (matmul, then ops::add_layer_norm)
 //   f   = gelu(h W1 + b1)             (matmul, bias + GELU(erf) epilogue)
 //   h   = layer_norm(f W2 + b2 + h)   (matmul, then ops::add_layer_norm)
@@ -12,7 +12,7 @@
 #include "samples/minilm/encoder.h"
 
 #include "samples/minilm/attention.h"
-#include "samples/minilm/matmul.h"
+#include "samples/minilm/linear.h"
 #include "samples/minilm/safetensors.h"
 #include "tessel/error.h"
 #include "tessel/jit/kernel.h"
@@ -122,7 +122,7 @@ namespace {
 
 // The activations of one batch, allocated per embed() call on the encoder's device.
 struct Activations {
-  Array ids, mask, h, next, proj, qkv, ctx, ff, scores, mean, rstd, pooled, out;
+  Array ids, mask, h, next, proj, qkv, ctx, ff, mean, rstd, pooled, out;
   Activations(DeviceKind d, const EncoderConfig& c, int64_t batch, int64_t seq) {
     size_t t = size_t(batch * seq), f = 4;
     ids = Array(d, t * 4);
@@ -133,7 +133,6 @@ struct Activations {
     qkv = Array(d, t * 3 * c.hidden * f);
     ctx = Array(d, t * c.hidden * f);
     ff = Array(d, t * c.intermediate * f);
-    scores = Array(d, size_t(batch * c.heads * seq * seq) * f);
     mean = Array(d, t * f);
     rstd = Array(d, t * f);
     pooled = Array(d, size_t(batch * c.hidden) * f);
@@ -218,7 +217,7 @@ void Encoder::Impl::run_layer(const Layer& l, Activations& a, const AttentionSha
   TensorView mean = a.mean.f32({T}), rstd = a.rstd.f32({T});
   linear(h, l.wqkv.f32({H, 3 * H}), l.bqkv.f32({3 * H}), a.qkv.f32({T, 3 * H}));
   self_attention(a.qkv.f32({T, 3 * H}), a.mask.view(DType::i32, {s.batch, s.seq}),
-                 a.scores.f32({s.batch * s.heads * s.seq * s.seq}), a.ctx.f32({T, H}), s);
+                 a.ctx.f32({T, H}), s);
   linear(a.ctx.f32({T, H}), l.wo.f32({H, H}), l.bo.f32({H}), proj);
   ops::add_layer_norm(proj, h, l.ln1_w.f32({H}), l.ln1_b.f32({H}), next, h, mean, rstd, ln);
   linear(next, l.w1.f32({H, I}), l.b1.f32({I}), a.ff.f32({T, I}), Activation::gelu);

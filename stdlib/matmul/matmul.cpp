@@ -272,6 +272,15 @@ void launch_reduce(const Launch& l, const Kernel& k, const TensorView& w, const 
            l.cfg.block_m, l.cfg.block_n);
 }
 
+lang::Precision dot_precision(MatmulPrecision precision) {
+  switch (precision) {
+  case MatmulPrecision::ieee: return lang::Precision::ieee;
+  case MatmulPrecision::tf32: return lang::Precision::tf32;
+  case MatmulPrecision::tf32x3: return lang::Precision::tf32x3;
+  }
+  return lang::Precision::ieee;
+}
+
 } // namespace
 
 int64_t matmul_workspace_elements(const TensorView& c, int split_k) {
@@ -293,7 +302,8 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
   BoundChain bc = bind_chain(s, options, p, c, acc, cfg);
   if (p.batch == 0 || p.m == 0 || p.n == 0)
     return;
-  const detail::MatmulKernels& kernels = detail::matmul_kernels(bc.key, bc.chain);
+  const detail::MatmulKernels& kernels =
+      detail::matmul_kernels(bc.key, bc.chain, dot_precision(options.precision));
   Launch l{s, p, cfg, {}};
   l.options.num_warps = cfg.num_warps;
   l.options.num_stages = cfg.num_stages;

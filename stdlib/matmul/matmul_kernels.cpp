@@ -4,7 +4,6 @@
 // operand's largest offset fits); batch and split offsets are i64.
 #include "stdlib/matmul/matmul_kernels.h"
 
-#include "stdlib/common/exact_dot.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 
@@ -93,10 +92,12 @@ void finish(const Chain& chain, const tl::Tensor& acc, const TilePos& t, const t
 }
 
 // The accumulator over [k_lo, k_hi): BK-wide slices of a's rows and b's columns, masked at the
-// edges (M, N and the end of the range) to zero.
+// edges (M, N and the end of the range) to zero. f32 operands multiply at the op's precision
+// (MatmulPrecision, ieee by default: never tl::dot's tf32 GPU default unasked); 16-bit and
+// integer operands take none.
 tl::Tensor k_loop(const TilePos& t, const tl::Ptr& a, const tl::Ptr& b, const tl::Tensor& k_lo,
                   const tl::Tensor& k_hi, const Strides& as, const Strides& bs, int BM, int BN,
-                  int BK) {
+                  int BK, tl::Precision precision) {
   DType acc_type = dtype_is_float(a.dtype()) ? DType::f32 : DType::i32;
   auto rk = tl::arange(0, BK);
   tl::Tensor acc = tl::zeros({BM, BN}, acc_type);
@@ -105,7 +106,8 @@ tl::Tensor k_loop(const TilePos& t, const tl::Ptr& a, const tl::Ptr& b, const tl
     auto ka = tl::expand_dims(k + rk, 0), kb = tl::expand_dims(k + rk, 1);
     auto a_tile = tl::load(a + (a_rows + ka * as[2]), t.row_in & (ka < k_hi), 0.0);
     auto b_tile = tl::load(b + (kb * bs[1] + b_cols), (kb < k_hi) & t.col_in, 0.0);
-    acc = ::tessel::ops::detail::exact_dot(a_tile, b_tile, acc);
+    acc = a_tile.dtype() == DType::f32 ? tl::dot(a_tile, b_tile, acc, precision)
+                                       : tl::dot(a_tile, b_tile, acc);
   });
   return acc;
 }
@@ -116,6 +118,7 @@ struct TileArgs {
   Strides as, bs, cs;
   Slots slots;
   int BM, BN, BK, GROUP_M;
+  tl::Precision precision;
 };
 
 // The tile kernel's body; `partial` stores the raw accumulator into the workspace (c) at split s.
@@ -127,7 +130,7 @@ void tile_body(const Chain& chain, bool partial, const TileArgs& p) {
   auto k_hi = tl::minimum(k_lo + p.k_split, p.K);
   auto a = p.a + batch_offset(batch, p.as[0]);
   auto b = p.b + batch_offset(batch, p.bs[0]);
-  auto acc = k_loop(t, a, b, k_lo, k_hi, p.as, p.bs, p.BM, p.BN, p.BK);
+  auto acc = k_loop(t, a, b, k_lo, k_hi, p.as, p.bs, p.BM, p.BN, p.BK, p.precision);
   if (!partial) {
     finish(chain, acc, t, batch, p.c, p.cs, p.slots);
     return;
@@ -139,10 +142,11 @@ void tile_body(const Chain& chain, bool partial, const TileArgs& p) {
             t.mask);
 }
 
-Kernel make_tile_kernel(const std::string& name, Chain chain, bool partial) {
+Kernel make_tile_kernel(const std::string& name, Chain chain, bool partial,
+                        tl::Precision precision) {
   return tl::kernel(
       name, kTileParams,
-      [chain = std::move(chain), partial](
+      [chain = std::move(chain), partial, precision](
           tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N, tl::Int K,
           tl::Int k_split, tl::Int a_batch, tl::Int a_m, tl::Int a_k, tl::Int b_batch, tl::Int b_k,
           tl::Int b_n, tl::Int c_batch, tl::Int c_m, tl::Int c_n, tl::Int e0_batch, tl::Int e0_m,
@@ -153,7 +157,7 @@ Kernel make_tile_kernel(const std::string& name, Chain chain, bool partial) {
                    {c_batch, c_m, c_n},
                    Slots{{e0, e1}, {Strides{e0_batch, e0_m, e0_n}, Strides{e1_batch, e1_m, e1_n}},
                          {s0, s1, s2, s3}},
-                   BM, BN, BK, GROUP_M};
+                   BM, BN, BK, GROUP_M, precision};
         tile_body(chain, partial, p);
       });
 }
@@ -195,17 +199,37 @@ std::string kernel_name(const char* base, const Chain& chain) {
 
 } // namespace
 
-const MatmulKernels& matmul_kernels(const std::string& key, const Chain& chain) {
+// "" for ieee (the names of the default kernels stay as they were), else "_tf32" / "_tf32x3".
+const char* precision_suffix(tl::Precision precision) {
+  switch (precision) {
+  case tl::Precision::ieee: return "";
+  case tl::Precision::tf32: return "_tf32";
+  case tl::Precision::tf32x3: return "_tf32x3";
+  }
+  return "";
+}
+
+const MatmulKernels& matmul_kernels(const std::string& key, const Chain& chain,
+                                    tl::Precision precision) {
   static std::mutex mutex;
   static std::map<std::string, std::unique_ptr<MatmulKernels>> kernels;
+  // Partials take no epilogue: one kernel per precision (copies share its specializations)
+  // serves every chain.
+  static std::map<tl::Precision, Kernel> partials;
   std::lock_guard<std::mutex> lock(mutex);
-  // Partials take no epilogue: one kernel (copies share its specializations) serves every chain.
-  static const Kernel partial = make_tile_kernel("ops_matmul_partial", {}, /*partial=*/true);
-  auto& slot = kernels[key];
+  const std::string suffix = precision_suffix(precision);
+  auto partial = partials.find(precision);
+  if (partial == partials.end())
+    partial = partials
+                  .emplace(precision, make_tile_kernel("ops_matmul_partial" + suffix, {},
+                                                       /*partial=*/true, precision))
+                  .first;
+  auto& slot = kernels[key + suffix];
   if (!slot)
     slot = std::make_unique<MatmulKernels>(MatmulKernels{
-        make_tile_kernel(kernel_name("ops_matmul", chain), chain, /*partial=*/false), partial,
-        make_reduce_kernel(kernel_name("ops_matmul_reduce", chain), chain)});
+        make_tile_kernel(kernel_name("ops_matmul", chain) + suffix, chain, /*partial=*/false,
+                         precision),
+        partial->second, make_reduce_kernel(kernel_name("ops_matmul_reduce", chain), chain)});
   return *slot;
 }
 

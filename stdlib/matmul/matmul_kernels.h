@@ -12,6 +12,7 @@
 
 #include "stdlib/matmul/epilogue.h"
 #include "tessel/jit/kernel.h"
+#include "tessel/lang/ops.h"
 
 #include <string>
 
@@ -29,7 +30,9 @@ struct MatmulKernels {
 
 // The kernels of one chain, made once per `key` (the chain's identity: its steps' keys) and kept
 // for the life of the process.
-const MatmulKernels& matmul_kernels(const std::string& key, const Chain& chain);
+// `precision` is how f32 operands multiply (ignored for other dtypes): part of the identity.
+const MatmulKernels& matmul_kernels(const std::string& key, const Chain& chain,
+                                    lang::Precision precision = lang::Precision::ieee);
 
 // The IR `step` traces to on a [bm, bn] accumulator tile of `acc`: a user step's identity in the
 // kernel key. Throws tessel::Error (from `site`) when the step returns the wrong tile.

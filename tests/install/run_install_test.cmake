@@ -14,6 +14,8 @@
 #      Ninja and runs: CPU and simulated device against a C++ loop.
 #   7. pkg_config_main.cpp builds with `pkg-config --cflags --libs tessel` and runs (skipped, with
 #      a message, when pkg-config is missing).
+#   8. examples/aot builds with tessel_add_aot (the installed `tessel aot` makes its bundle), needs
+#      libtessel_runtime and no libtessel or LLVM (readelf), and runs on the simulated device.
 cmake_minimum_required(VERSION 3.25)
 
 foreach(v BUILD_DIR SOURCE_DIR WORK_ROOT CXX VERSION)
@@ -55,7 +57,8 @@ step("cmake --install (if files are missing, build everything first)"
   ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${STAGE})
 set(expected include/tessel/tessel.h include/tessel/ir/ops.def lib/libtessel.so bin/tessel
   lib/cmake/tessel/tesselConfig.cmake lib/cmake/tessel/tesselConfigVersion.cmake
-  lib/cmake/tessel/tesselTargets.cmake lib/pkgconfig/tessel.pc)
+  lib/cmake/tessel/tesselTargets.cmake lib/pkgconfig/tessel.pc lib/libtessel_runtime.so
+  lib/cmake/tessel/tessel_aot.cmake include/tessel/aot/bundle.h)
 if(HAVE_SIM)
   list(APPEND expected bin/tessel-sim)
 endif()
@@ -160,6 +163,23 @@ else()
     ${CXX} -std=c++20 ${SOURCE_DIR}/tests/install/pkg_config_main.cpp ${flags}
       -Wl,-rpath,${PREFIX}/lib -o ${RUN}/pkg_config_main)
   step("run the pkg-config program" ${RUN}/pkg_config_main)
+  message(STATUS "${STEP_OUTPUT}")
+endif()
+
+# ---- 8. an AOT bundle through tessel_add_aot, in a program linked to tessel::runtime only ---------
+step("configure examples/aot"
+  ${CMAKE_COMMAND} -S ${SOURCE_DIR}/examples/aot -B ${RUN}/aot -G Ninja
+    -DCMAKE_MAKE_PROGRAM=${NINJA} -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_PREFIX_PATH=${PREFIX}
+    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_BUILD_TYPE=Release)
+step("build examples/aot (runs tessel aot)" ${CMAKE_COMMAND} --build ${RUN}/aot)
+if(READELF)
+  execute_process(COMMAND ${READELF} -d ${RUN}/aot/aot_app OUTPUT_VARIABLE dyn)
+  if(dyn MATCHES "libtessel\\.so" OR dyn MATCHES "LLVM" OR NOT dyn MATCHES "libtessel_runtime")
+    fail("examples/aot's program must need libtessel_runtime and neither libtessel nor LLVM:\n${dyn}")
+  endif()
+endif()
+if(HAVE_SIM)
+  step("run examples/aot" ${RUN}/aot/aot_app)
   message(STATUS "${STEP_OUTPUT}")
 endif()
 

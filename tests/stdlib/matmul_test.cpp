@@ -474,17 +474,62 @@ TEST(Matmul, ConfigOverrideCpu) {
     check({DeviceKind::cpu, DType::f32, Case{37, 45, 70, 0, false, 1, cfg}});
 }
 
-// tf32 is accepted and, until tl::dot takes an input precision, computed as ieee (docs/stdlib.md):
-// the f32 tolerance holds.
-TEST(Matmul, Tf32IsComputedAsIeeeForNow) {
+// An f32 value rounded to tf32 as mma.sync's operands are: 10 mantissa bits, nearest, ties away
+// from zero (written here from the PTX ISA's cvt.rna.tf32.f32, independently of the backends).
+double to_tf32(double v) {
+  float f = float(v);
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  bits = (bits + 0x1000u) & 0xffffe000u; // add half an ulp of tf32 to the magnitude, truncate
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// MatmulPrecision reaches tl::dot: tf32 rounds the operands (on the CPU exactly as the GPU does:
+// the f64 product of the rounded operands is met to f32 summation error, while the ieee result
+// is off by the rounding), tf32x3 is near f32, on the CPU and on the simulated device.
+void check_precision(DeviceKind dev) {
   const int64_t m = 17, n = 33, k = 65;
-  StridedTensor a(DeviceKind::cpu, DType::f32, {m, k}, {k, 1}), b(DeviceKind::cpu, DType::f32, {k, n}, {n, 1});
-  a.set(random_values(size_t(m * k), 1));
-  b.set(random_values(size_t(k * n), 2));
-  StridedTensor c(DeviceKind::cpu, DType::f32, {m, n}, {n, 1}), d(DeviceKind::cpu, DType::f32, {m, n}, {n, 1});
-  ops::matmul(a.view(), b.view(), c.view(), {.precision = ops::MatmulPrecision::tf32});
-  ops::matmul(a.view(), b.view(), d.view(), {.precision = ops::MatmulPrecision::ieee});
-  EXPECT_EQ(c.get(), d.get());
+  std::vector<double> av = random_values(size_t(m * k), 1), bv = random_values(size_t(k * n), 2);
+  StridedTensor a(dev, DType::f32, {m, k}, {k, 1}), b(dev, DType::f32, {k, n}, {n, 1});
+  a.set(av);
+  b.set(bv);
+  auto run = [&](ops::MatmulPrecision precision) {
+    StridedTensor c(dev, DType::f32, {m, n}, {n, 1});
+    ops::matmul(a.view(), b.view(), c.view(), {.precision = precision});
+    return c.get();
+  };
+  std::vector<double> ieee = run(ops::MatmulPrecision::ieee), tf32 = run(ops::MatmulPrecision::tf32),
+                      tf32x3 = run(ops::MatmulPrecision::tf32x3);
+  // Bounds in units of sum |a_iq b_qj| (a tf32 x tf32 product is exact in f32, so what is left is
+  // f32 summation: at most (k - 1) 2^-24 of it, plus tf32x3's dropped lo x lo terms, 2^-22).
+  double over_tf32 = 0, over_x3 = 0, ieee_off = 0;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double exact = 0, rounded = 0, magnitude = 0;
+      for (int64_t q = 0; q < k; ++q) {
+        double x = float(av[size_t(i * k + q)]), y = float(bv[size_t(q * n + j)]);
+        exact += x * y;
+        magnitude += std::abs(x * y);
+        rounded += to_tf32(x) * to_tf32(y);
+      }
+      size_t e = size_t(i * n + j);
+      over_tf32 = std::max(over_tf32, std::abs(tf32[e] - rounded) / (4e-6 * magnitude));
+      over_x3 = std::max(over_x3, std::abs(tf32x3[e] - exact) / (8e-6 * magnitude));
+      ieee_off = std::max(ieee_off, std::abs(ieee[e] - rounded));
+    }
+  EXPECT_LE(over_tf32, 1.0) << "the tf32 result is not the product of tf32-rounded operands";
+  EXPECT_LE(over_x3, 1.0) << "tf32x3 is not near f32";
+  EXPECT_GT(ieee_off, 1e-3) << "the ieee result looks tf32-rounded";
+}
+
+TEST(Matmul, PrecisionReachesTheDotOnTheCpu) {
+  check_precision(DeviceKind::cpu);
+}
+
+TEST(Matmul, PrecisionReachesTheDotOnTheSimulatedDevice) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  check_precision(DeviceKind::sim);
 }
 
 // M = 0 or N = 0 writes nothing (the poison stays); K = 0 is c = epilogue(0).

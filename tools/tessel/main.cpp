@@ -1,9 +1,11 @@
 // The `tessel` command: demo, version (and later compile, cache, doctor).
+#include "jit/prebuilt_tier.h"
 #include "tessel/codegen/cpu.h"
 #include "tessel/samples/samples.h"
 #include "tessel/version.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -27,6 +29,10 @@ void print_usage(std::FILE* out) {
                "            driver, GPUs, kernel cache\n"
                "  embed     all-MiniLM-L6-v2 sentence embeddings of TEXT... on tessel (tessel embed\n"
                "            --help; samples/minilm/README.md)\n"
+               "  aot       compile registered kernels ahead of time for GPU targets into a bundle\n"
+               "            (cubins, PTX, a C++ header) that libtessel_runtime loads without LLVM\n"
+               "  prebuild  compile the stdlib's kernels for sm_80..sm_90a into a read-only cache tier\n"
+               "            (what cmake --install does with -DTESSEL_PREBUILD_STDLIB=ON)\n"
                "  help      print this message\n"
                "\n"
                "environment: TESSEL_DUMP=ir,llvm,asm,ptx,recompile  TESSEL_DUMP_DIR=path\n"
@@ -75,6 +81,8 @@ int run_version() {
 int run_cache_command(int argc, char** argv); // cache_command.cpp
 int run_doctor_command();                     // doctor_command.cpp
 int run_embed_command(int argc, char** argv); // embed_command.cpp
+int run_aot_command(int argc, char** argv);   // aot_command.cpp
+int run_prebuild_command(int argc, char** argv); // prebuild_command.cpp
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -82,6 +90,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string cmd = argv[1];
+  // An installed tessel searches its prebuilt tier (share/tessel/cache) unless the user names
+  // the tiers; set here, before anything reads the environment or starts a thread.
+  if (!std::getenv("TESSEL_CACHE_READONLY_DIRS") && !tessel::jit::default_readonly_dirs().empty())
+    ::setenv("TESSEL_CACHE_READONLY_DIRS", tessel::jit::default_readonly_dirs().c_str(), 0);
   try {
     if (cmd == "demo")
       return run_demo();
@@ -95,6 +107,10 @@ int main(int argc, char** argv) {
       return run_doctor_command();
     if (cmd == "embed")
       return run_embed_command(argc - 2, argv + 2);
+    if (cmd == "aot")
+      return run_aot_command(argc - 2, argv + 2);
+    if (cmd == "prebuild")
+      return run_prebuild_command(argc - 2, argv + 2);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
       print_usage(stdout);
       return 0;

@@ -101,10 +101,14 @@ struct MatmulConfig {
   int num_stages = 2; // GPU only
 };
 
+// How f32 operands multiply (tl::Precision; other dtypes ignore it). The default is ieee on every
+// device, as PyTorch's matmul: unlike tl::dot, whose GPU default for f32 is tf32.
 enum class MatmulPrecision {
-  ieee, // f32 operands multiplied in f32
-  tf32, // f32 operands rounded to tf32 (a tensor-core mode): accepted, computed as ieee until
-        // tl::dot takes an input precision (docs/stdlib.md)
+  ieee,   // f32 operands multiplied in f32 (FMA on a GPU: no f32 tensor-core instruction)
+  tf32,   // operands rounded to tf32 (10-bit mantissa, nearest, ties away), f32 sums: tensor cores
+          // on sm_80+; the CPU rounds the operands the same way, so the two agree
+  tf32x3, // each operand split into a tf32 high and low part, three tensor-core products:
+          // near-f32 accuracy at tensor-core speed
 };
 
 struct MatmulOptions {
