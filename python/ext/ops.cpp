@@ -161,10 +161,13 @@ template <class O, size_t N, OpFn<O, N> Fn>
 void bind_op(nb::module_& m, nb::list& names, const char* name, const char* params,
              const char* summary) {
   auto op = std::make_shared<const OpSpec>(name, params);
+  std::string outputs;
+  for (const TensorParam& p : op->params)
+    if (p.output)
+      outputs += (outputs.empty() ? "" : ", ") + p.name;
   std::string doc = std::string(summary) + "\n\ntessel::ops::" + name +
-                    " (docs/stdlib.md). Returns the output tensors (" +
-                    std::string(params).substr(std::string(params).find(';') + 2) +
-                    "), which the caller allocates.";
+                    " (docs/stdlib.md). Writes and returns " + outputs +
+                    ", which the caller allocates.";
   m.def(name, [op](nb::args args, nb::kwargs kwargs) { return call_op<O, N, Fn>(*op, args, kwargs); },
         nb::sig(op->signature<O>().c_str()), doc.c_str());
   names.append(name);
