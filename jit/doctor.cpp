@@ -23,7 +23,9 @@
 namespace tessel {
 namespace {
 
-bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool exists(const std::string& path) {
+  return ::access(path.c_str(), F_OK) == 0;
+}
 
 // The toolkit root: $CUDA_HOME, $CUDA_PATH, the directory above the nvcc on PATH, /usr/local/cuda.
 std::string find_toolkit() {
@@ -99,7 +101,9 @@ std::string human_bytes(int64_t n) {
 std::vector<DoctorLine> doctor_report() {
   namespace rt = tessel::runtime;
   std::vector<DoctorLine> lines;
-  auto add = [&](const std::string& what, const std::string& text) { lines.push_back({what, text}); };
+  auto add = [&](const std::string& what, const std::string& text) {
+    lines.push_back({what, text});
+  };
 
   add("tessel", tessel::build_id());
   add("LLVM", std::string(tessel::llvm_version()) + " (linked into libtessel)");
@@ -108,7 +112,7 @@ std::vector<DoctorLine> doctor_report() {
   std::string toolkit = find_toolkit();
   if (toolkit.empty()) {
     add("CUDA toolkit", "not found (looked at $CUDA_HOME, $CUDA_PATH, nvcc on PATH, "
-                         "/usr/local/cuda); needed to build GPU tests, not to run kernels");
+                        "/usr/local/cuda); needed to build GPU tests, not to run kernels");
   } else {
     add("CUDA toolkit", toolkit + " (CUDA " + toolkit_version(toolkit) + ")");
     add("  nvcc", exists(toolkit + "/bin/nvcc") ? toolkit + "/bin/nvcc" : "not found");
@@ -117,10 +121,11 @@ std::vector<DoctorLine> doctor_report() {
   }
   std::string jitlink_version;
   std::string jitlink = find_nvjitlink(toolkit, jitlink_version);
-  add("nvJitLink", jitlink.empty() ? "not found: PTX cannot be turned into cubins in-process "
-                                      "(install the CUDA toolkit's libnvjitlink)"
-                                    : jitlink + (jitlink_version.empty() ? "" : " (version " +
-                                                                                    jitlink_version + ")"));
+  add("nvJitLink",
+      jitlink.empty()
+          ? "not found: PTX cannot be turned into cubins in-process "
+            "(install the CUDA toolkit's libnvjitlink)"
+          : jitlink + (jitlink_version.empty() ? "" : " (version " + jitlink_version + ")"));
 
   rt::DriverInfo driver = rt::driver_info();
   if (!driver.available) {
@@ -128,7 +133,7 @@ std::vector<DoctorLine> doctor_report() {
     add("GPUs", "none usable; kernels run on the CPU backend");
   } else {
     add("CUDA driver", driver.library + " (CUDA " + std::to_string(driver.version / 1000) + "." +
-                            std::to_string(driver.version % 1000 / 10) + ")");
+                           std::to_string(driver.version % 1000 / 10) + ")");
     int n = rt::Device::count();
     add("GPUs", n == 0 ? "none found by the driver" : std::to_string(n));
     for (int i = 0; i < n; ++i) {
@@ -137,7 +142,8 @@ std::vector<DoctorLine> doctor_report() {
         const rt::DeviceProperties& p = d.properties();
         char buf[256];
         std::snprintf(buf, sizeof buf, "%s, sm_%d, %d SMs, %s, %lld KiB shared memory per block",
-                      p.name.c_str(), p.sm_version(), p.sm_count, human_bytes(p.total_memory).c_str(),
+                      p.name.c_str(), p.sm_version(), p.sm_count,
+                      human_bytes(p.total_memory).c_str(),
                       (long long)(p.max_shared_per_block_optin >> 10));
         add(("  device " + std::to_string(i)).c_str(), buf);
       } catch (const std::exception& e) {
@@ -149,7 +155,7 @@ std::vector<DoctorLine> doctor_report() {
   // The GPU device DeviceBuffer and launches on device memory use.
   const char* env_device = std::getenv("TESSEL_DEVICE");
   std::string selection = env_device && *env_device ? std::string("TESSEL_DEVICE=") + env_device
-                                                     : std::string("TESSEL_DEVICE unset: cuda");
+                                                    : std::string("TESSEL_DEVICE unset: cuda");
   try {
     selection += std::string(" -> ") + tessel::device_kind_name(rt::selected_device());
   } catch (const tessel::Error& e) {
@@ -157,9 +163,9 @@ std::vector<DoctorLine> doctor_report() {
   }
   add("GPU device", selection);
   add("  sim device", rt::sim_available()
-                           ? "available (PTX simulator built in; TESSEL_DEVICE=sim, target " +
-                                 rt::sim_target_name() + ")"
-                           : std::string("not built (configure with -DTESSEL_BUILD_SIM=ON)"));
+                          ? "available (PTX simulator built in; TESSEL_DEVICE=sim, target " +
+                                rt::sim_target_name() + ")"
+                          : std::string("not built (configure with -DTESSEL_BUILD_SIM=ON)"));
 
   tessel::jit::DiskCache& cache = tessel::jit::DiskCache::instance();
   const tessel::jit::CacheConfig& c = cache.config();
@@ -175,7 +181,7 @@ std::vector<DoctorLine> doctor_report() {
     bool dir_ok = ::access(c.root.c_str(), W_OK) == 0 || !exists(c.root);
     add("kernel cache", c.root + (dir_ok ? "" : "  (NOT WRITABLE: memory-only caching)"));
     add("  entries", std::to_string(entries) + ", " + human_bytes(bytes) + " of " +
-                          human_bytes(c.max_bytes) + " (TESSEL_CACHE_MAX_BYTES)");
+                         human_bytes(c.max_bytes) + " (TESSEL_CACHE_MAX_BYTES)");
     for (const std::string& ro : c.read_only_roots)
       add("  read-only tier", ro + (exists(ro) ? "" : "  (does not exist)"));
   }

@@ -16,9 +16,13 @@ using namespace nb::literals;
 constexpr const char* kCapsuleName = "dltensor";
 constexpr const char* kUsedCapsuleName = "used_dltensor";
 
-std::string py_type_name(nb::handle obj) { return Py_TYPE(obj.ptr())->tp_name; }
+std::string py_type_name(nb::handle obj) {
+  return Py_TYPE(obj.ptr())->tp_name;
+}
 
-bool is_capsule(nb::handle obj) { return PyCapsule_IsValid(obj.ptr(), kCapsuleName) != 0; }
+bool is_capsule(nb::handle obj) {
+  return PyCapsule_IsValid(obj.ptr(), kCapsuleName) != 0;
+}
 
 // The producer's module ("torch", "cupy", "numpy"...), from its type.
 std::string producer_module(nb::handle obj) {
@@ -75,7 +79,8 @@ std::optional<nb::object> torch_cpu_capsule(nb::handle obj) {
 } // namespace
 
 bool is_dlpack_tensor(nb::handle obj) {
-  return is_capsule(obj) || (nb::hasattr(obj, "__dlpack__") && nb::hasattr(obj, "__dlpack_device__"));
+  return is_capsule(obj) ||
+         (nb::hasattr(obj, "__dlpack__") && nb::hasattr(obj, "__dlpack_device__"));
 }
 
 CallContext::CallContext(std::string what, nb::handle stream)

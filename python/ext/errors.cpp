@@ -16,12 +16,15 @@ std::string g_package_dir;        // ".../site-packages/tessel/": frames there a
 const std::string& package_dir() {
   if (g_package_dir.empty()) {
     nb::object init = nb::module_::import_("tessel").attr("__file__");
-    g_package_dir = nb::cast<std::string>(nb::module_::import_("os.path").attr("dirname")(init)) + "/";
+    g_package_dir =
+        nb::cast<std::string>(nb::module_::import_("os.path").attr("dirname")(init)) + "/";
   }
   return g_package_dir;
 }
 
-bool in_package(const std::string& file) { return file.rfind(package_dir(), 0) == 0; }
+bool in_package(const std::string& file) {
+  return file.rfind(package_dir(), 0) == 0;
+}
 
 } // namespace
 

@@ -36,8 +36,12 @@ struct BoundLaunch {
 };
 
 // An int, or anything with __index__ (NumPy's integer scalars).
-bool is_index(nb::handle h) { return PyIndex_Check(h.ptr()) && !is_dlpack_tensor(h); }
-int64_t index_value(nb::handle h) { return nb::cast<int64_t>(nb::steal(PyNumber_Index(h.ptr()))); }
+bool is_index(nb::handle h) {
+  return PyIndex_Check(h.ptr()) && !is_dlpack_tensor(h);
+}
+int64_t index_value(nb::handle h) {
+  return nb::cast<int64_t>(nb::steal(PyNumber_Index(h.ptr())));
+}
 
 Grid grid_from(nb::handle g, const std::string& what) {
   std::vector<int64_t> dims;
@@ -162,18 +166,20 @@ void register_kernels(nb::module_& m) {
       .def_prop_ro("summary", [](const PyKernel& k) { return k.reg.summary; })
       .def_prop_ro("library", [](const PyKernel& k) { return k.reg.library; })
       .def_prop_ro("params", &PyKernel::param_names, "The parameter names, in launch order.")
-      .def("stats", [](const PyKernel& k) { return kernel_stats(k.reg.kernel()); },
-           "Traces, compiles, disk-cache loads and launches of this kernel in this process.")
+      .def(
+          "stats", [](const PyKernel& k) { return kernel_stats(k.reg.kernel()); },
+          "Traces, compiles, disk-cache loads and launches of this kernel in this process.")
       .def("__getitem__",
            [](const PyKernel& k, nb::handle grid) {
              return BoundLaunch{k, grid_from(grid, "kernel '" + k.reg.name + "'")};
            })
-      .def("launch",
-           [](const PyKernel& k, nb::handle grid, nb::args args, nb::kwargs kwargs) {
-             launch(k, grid_from(grid, "kernel '" + k.reg.name + "'"), args, kwargs);
-           },
-           nb::arg("grid"), nb::arg("args"), nb::arg("kwargs"),
-           "Kernel::launch(grid, options, args...): the same as kernel[grid](args...).")
+      .def(
+          "launch",
+          [](const PyKernel& k, nb::handle grid, nb::args args, nb::kwargs kwargs) {
+            launch(k, grid_from(grid, "kernel '" + k.reg.name + "'"), args, kwargs);
+          },
+          nb::arg("grid"), nb::arg("args"), nb::arg("kwargs"),
+          "Kernel::launch(grid, options, args...): the same as kernel[grid](args...).")
       .def("__repr__", [](const PyKernel& k) {
         std::string params;
         for (const std::string& n : k.param_names())

@@ -26,26 +26,40 @@ struct EpilogueStep {
 
 const char* step_name(StepKind k) {
   switch (k) {
-  case StepKind::bias: return "bias";
-  case StepKind::row_bias: return "row_bias";
-  case StepKind::relu: return "relu";
-  case StepKind::gelu: return "gelu";
-  case StepKind::silu: return "silu";
-  case StepKind::residual: return "residual";
-  case StepKind::scale: return "scale";
+  case StepKind::bias:
+    return "bias";
+  case StepKind::row_bias:
+    return "row_bias";
+  case StepKind::relu:
+    return "relu";
+  case StepKind::gelu:
+    return "gelu";
+  case StepKind::silu:
+    return "silu";
+  case StepKind::residual:
+    return "residual";
+  case StepKind::scale:
+    return "scale";
   }
   TESSEL_UNREACHABLE("bad epilogue step");
 }
 
 ops::Epilogue to_epilogue(const EpilogueStep& s, CallContext& c, const std::string& arg) {
   switch (s.kind) {
-  case StepKind::bias: return ops::bias(c.take(s.tensor, arg));
-  case StepKind::row_bias: return ops::row_bias(c.take(s.tensor, arg));
-  case StepKind::relu: return ops::relu();
-  case StepKind::gelu: return ops::gelu(s.approx);
-  case StepKind::silu: return ops::silu();
-  case StepKind::residual: return ops::residual(c.take(s.tensor, arg));
-  case StepKind::scale: return ops::scale(s.alpha, s.beta);
+  case StepKind::bias:
+    return ops::bias(c.take(s.tensor, arg));
+  case StepKind::row_bias:
+    return ops::row_bias(c.take(s.tensor, arg));
+  case StepKind::relu:
+    return ops::relu();
+  case StepKind::gelu:
+    return ops::gelu(s.approx);
+  case StepKind::silu:
+    return ops::silu();
+  case StepKind::residual:
+    return ops::residual(c.take(s.tensor, arg));
+  case StepKind::scale:
+    return ops::scale(s.alpha, s.beta);
   }
   TESSEL_UNREACHABLE("bad epilogue step");
 }
@@ -87,16 +101,15 @@ std::vector<ops::Epilogue> Convert<std::vector<ops::Epilogue>>::from(nb::handle 
       bad_option(c, (std::string(key) + "[" + std::to_string(i) + "]").c_str(), item,
                  "a step made by tessel.epilogue.bias, row_bias, relu, gelu, silu, residual or "
                  "scale");
-    steps.push_back(to_epilogue(*s, c, std::string(key) + "[" + std::to_string(i) + "] (" +
-                                           step_name(s->kind) + ")"));
+    steps.push_back(to_epilogue(
+        *s, c, std::string(key) + "[" + std::to_string(i) + "] (" + step_name(s->kind) + ")"));
     ++i;
   }
   return steps;
 }
 
-std::optional<ops::MatmulConfig> Convert<std::optional<ops::MatmulConfig>>::from(nb::handle v,
-                                                                                 CallContext& c,
-                                                                                 const char* key) {
+std::optional<ops::MatmulConfig>
+Convert<std::optional<ops::MatmulConfig>>::from(nb::handle v, CallContext& c, const char* key) {
   if (v.is_none())
     return std::nullopt;
   if (!nb::isinstance<nb::dict>(v))
@@ -130,11 +143,14 @@ void register_epilogues(nb::module_& m) {
     return [k](nb::object t) { return EpilogueStep{k, std::move(t)}; };
   };
   e.def("bias", with_tensor(StepKind::bias), nb::arg("bias"), "acc + bias[col]; bias is [N].");
-  e.def("row_bias", with_tensor(StepKind::row_bias), nb::arg("bias"), "acc + bias[row]; bias is [M].");
+  e.def("row_bias", with_tensor(StepKind::row_bias), nb::arg("bias"),
+        "acc + bias[row]; bias is [M].");
   e.def("residual", with_tensor(StepKind::residual), nb::arg("residual"),
         "acc + residual (broadcast to c's shape; it may be c).");
-  e.def("relu", [] { return EpilogueStep{StepKind::relu}; }, "max(acc, 0).");
-  e.def("silu", [] { return EpilogueStep{StepKind::silu}; }, "acc * sigmoid(acc).");
+  e.def(
+      "relu", [] { return EpilogueStep{StepKind::relu}; }, "max(acc, 0).");
+  e.def(
+      "silu", [] { return EpilogueStep{StepKind::silu}; }, "acc * sigmoid(acc).");
   e.def(
       "gelu",
       [](nb::handle approximate) {

@@ -45,8 +45,7 @@ template <> struct Convert<float> {
 };
 
 template <class I>
-  requires std::is_integral_v<I> && (!std::is_same_v<I, bool>)
-struct Convert<I> {
+requires std::is_integral_v<I> &&(!std::is_same_v<I, bool>)struct Convert<I> {
   static constexpr const char* type = "int";
   static I from(nb::handle v, CallContext& c, const char* key) {
     if (!PyLong_Check(v.ptr()) || PyBool_Check(v.ptr()))
@@ -83,7 +82,7 @@ template <> struct Convert<TensorView> {
 template <class E> struct EnumNames;
 
 template <class E>
-  requires std::is_enum_v<E>
+requires std::is_enum_v<E>
 struct Convert<E> {
   static constexpr const char* type = "str";
   static E from(nb::handle v, CallContext& c, const char* key) {
@@ -126,17 +125,20 @@ template <class O> struct OptionField {
 };
 
 template <auto Member> struct MemberOf;
-template <class O, class T, T O::* M> struct MemberOf<M> {
+template <class O, class T, T O::*M> struct MemberOf<M> {
   using Options = O;
   using Type = T;
 };
 
 // field<&RmsNormOptions::eps>("eps"): the keyword `eps`, converted as float.
-template <auto Member> constexpr OptionField<typename MemberOf<Member>::Options> field(const char* name) {
+template <auto Member>
+constexpr OptionField<typename MemberOf<Member>::Options> field(const char* name) {
   using O = typename MemberOf<Member>::Options;
   using T = typename MemberOf<Member>::Type;
   return {name, Convert<T>::type,
-          [](O& o, nb::handle v, CallContext& c, const char* key) { o.*Member = Convert<T>::from(v, c, key); },
+          [](O& o, nb::handle v, CallContext& c, const char* key) {
+            o.*Member = Convert<T>::from(v, c, key);
+          },
           [](const O& o) { return Convert<T>::text(o.*Member); }};
 }
 

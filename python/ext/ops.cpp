@@ -137,7 +137,8 @@ nb::object call_op(const OpSpec& op, nb::args args, nb::kwargs kw) {
     try {
       [&]<size_t... I>(std::index_sequence<I...>) {
         Fn(views[I]..., options, ctx.stream(), here);
-      }(std::make_index_sequence<N>{});
+      }
+      (std::make_index_sequence<N>{});
     } catch (const Error& e) {
       failure = e.what();
     }
@@ -168,8 +169,9 @@ void bind_op(nb::module_& m, nb::list& names, const char* name, const char* para
   std::string doc = std::string(summary) + "\n\ntessel::ops::" + name +
                     " (docs/stdlib.md). Writes and returns " + outputs +
                     ", which the caller allocates.";
-  m.def(name, [op](nb::args args, nb::kwargs kwargs) { return call_op<O, N, Fn>(*op, args, kwargs); },
-        nb::sig(op->signature<O>().c_str()), doc.c_str());
+  m.def(
+      name, [op](nb::args args, nb::kwargs kwargs) { return call_op<O, N, Fn>(*op, args, kwargs); },
+      nb::sig(op->signature<O>().c_str()), doc.c_str());
   names.append(name);
 }
 
