@@ -14,7 +14,8 @@ action="${1:-demo}"
 preset="${TESSEL_PRESET:-release}"
 
 packages=(cmake ninja-build g++ ccache llvm-19-dev llvm-19-tools libfmt-dev libgtest-dev
-          libbenchmark-dev libdlpack-dev zlib1g-dev libzstd-dev pkg-config)
+          libbenchmark-dev libdlpack-dev zlib1g-dev libzstd-dev pkg-config
+          python3-venv python3-dev) # python3-*: the Python package's test (ctest python.pytest)
 
 missing=()
 for p in "${packages[@]}"; do
