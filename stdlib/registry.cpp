@@ -200,15 +200,16 @@ void register_matmul() {
                         {"c_n", "e0_n", "e1_n"}));
 }
 
-// out, lse, q, k, v, kv_lens, key_mask; 12 strides, mask_sb, heads, group, seqlen_q, seqlen_k,
-// window_left, window_right; scale_log2; FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N: f16 q, k, v
-// and out at head_dim 64, not causal, the lse saved, the GPU tile the op launches (32 x 16, 4 warps).
+// out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k; 12 strides, mask_sb, heads, group, seqlen_q,
+// seqlen_k, window_left, window_right, 4 dropout seed/offset words; scale_log2, dropout_p; FLAGS,
+// HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N: f16 q, k, v and out at head_dim 64, not causal, the lse
+// saved, the GPU tile the op launches (32 x 16, 4 warps).
 void register_attention() {
-  Signature s = signature(7, 19, 1, {detail::kAttentionSaveLse, 64, 32, 32, 16});
+  Signature s = signature(9, 23, 2, {detail::kAttentionSaveLse, 64, 32, 32, 16});
   for (size_t i : {0, 2, 3, 4})
     s.params[i] = P::pointer(DType::f16, /*alignment=*/16);
-  s.params[5] = P::pointer(DType::i32, /*alignment=*/16);
-  s.params[6] = P::pointer(DType::i32, /*alignment=*/16);
+  for (size_t i : {5, 6, 7, 8})
+    s.params[i] = P::pointer(DType::i32, /*alignment=*/16);
   add("ops.attention", "op attention: FlashAttention-2 forward, f16, head_dim 64, 32 x 16 tiles",
       &detail::attention_forward_kernel, std::move(s));
 }

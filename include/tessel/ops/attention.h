@@ -57,7 +57,32 @@ struct AttentionOptions {
   TensorView key_padding_mask = {};
   // Optional output (null data: not written). f32 [batch, heads, seqlen_q], contiguous:
   // the natural log-sum-exp of each query row's scores, as the backward pass needs it.
+  // With varlen: f32 [heads, total_q] (FlashAttention's varlen lse).
   TensorView lse = {};
+  // Variable-length batches (varlen; null data: absent, both or neither): i32 [batch + 1] prefix
+  // sums, entry b's queries being tokens cu_seqlens_q[b] ..< cu_seqlens_q[b + 1] of q packed as
+  // [total_q, heads, head_dim] (k and v: [total_k, kv_heads, head_dim], cut by cu_seqlens_k),
+  // FlashAttention's varlen layout; out like q. Each entry is its own sequence: causal and the
+  // window align to its own bottom-right corner. max_seqlen_q/k bound the lengths (the grid): 0
+  // reads them from cu_seqlens, which host (CPU) views allow; device views must pass them.
+  // Host views are checked (non-decreasing, within the tensors, within max_seqlen); device views
+  // are not read on the host: there a wrong cu_seqlens is undefined (the simulator's memcheck
+  // reports reads past the tensors). Tokens outside cu[0] ..< cu[batch] are not written.
+  // kv_lens and key_padding_mask do not combine with varlen.
+  TensorView cu_seqlens_q = {};
+  TensorView cu_seqlens_k = {};
+  int64_t max_seqlen_q = 0;
+  int64_t max_seqlen_k = 0;
+  // Dropout on the attention probabilities, FlashAttention-2's: key j of query row r is kept
+  // with probability 1 - dropout_p and scaled by 1 / (1 - dropout_p), the keep bit being
+  // rand(dropout_seed, dropout_offset + r · n_keys + j) >= dropout_p (tl::rand, Philox 4x32-10, the
+  // mapping of ops::dropout), r the row's index in lse (b · heads · seqlen_q + h · seqlen_q + i;
+  // varlen: h · total_q + token) and n_keys seqlen_k (varlen: total_k, j the key's token index).
+  // The normaliser (lse) sums the undropped probabilities. The backward regenerates the same
+  // bits: pass it the forward's options. dropout_p = 0 is the plain kernel, no random numbers.
+  float dropout_p = 0;
+  uint64_t dropout_seed = 0;
+  uint64_t dropout_offset = 0;
   // Query rows and keys per tile; 0 picks them from the shape and the device. Powers of two,
   // 16 to 128. Tests set them small.
   int block_m = 0;
@@ -72,7 +97,8 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
 // lse, dq in a separate pass over the key blocks, so no atomics and the same bits every run).
 // out and lse are the forward's (lse is required); dout like out, dq like q, dk like k, dv like v,
 // each with the same strides as the tensor it is like, any float dtype. The options must be the
-// forward's; kv_lens and key_padding_mask are not supported by the backward yet (an error).
+// forward's (varlen and dropout included); kv_lens and key_padding_mask are not supported by the
+// backward yet (an error).
 void attention_backward(const TensorView& q, const TensorView& k, const TensorView& v,
                         const TensorView& out, const TensorView& dout, const TensorView& lse,
                         const TensorView& dq, const TensorView& dk, const TensorView& dv,
