@@ -103,5 +103,17 @@ inline constexpr int kAttentionSaveLse = 8;  // lse is written
 inline constexpr int kAttentionVarlen = 16;  // cu_q and cu_k cut packed tensors (varlen)
 inline constexpr int kAttentionDropout = 32; // dropout on the probabilities (Philox)
 
+// attention_decode's kernels (stdlib/attention/decode_kernels.cpp). Decode: out, lse, q, k_cache,
+// v_cache, block_table, seq_lens, q_sb, q_sh, o_sb, o_sh, k_sblk, k_stok, k_sh, v_sblk, v_stok,
+// v_sh, bt_sb, kv_heads, group, max_blocks, pages_per_split, scale_log2, FLAGS, HEAD_DIM, DCHUNK,
+// BLOCK_H (query heads per program, >= group), PAGE (the cache's block size); grid (splits,
+// batch * kv heads). With kDecodePartial, out and lse are the f32 workspace's partials. Combine:
+// out, lse, part_out, part_lse, o_sb, o_sh, heads, splits, FLAGS, HEAD_DIM, BLOCK_D, BLOCK_S;
+// grid
+// (batch * heads). FLAGS: kAttentionSaveLse, kDecodePartial.
+const Kernel& attention_decode_kernel();
+const Kernel& attention_decode_combine_kernel();
+inline constexpr int kDecodePartial = 64; // one split of several: partials to the workspace
+
 
 } // namespace tessel::ops::detail

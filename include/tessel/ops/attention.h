@@ -105,4 +105,50 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
                         const AttentionOptions& options = {}, Stream* stream = nullptr,
                         std::source_location where = std::source_location::current());
 
+// ---- decode over a paged KV cache ---------------------------------------------------------------
+//
+//   tessel::ops::attention_decode(q, k_cache, v_cache, block_table, seq_lens, out);
+//
+// One query token per sequence against its cached keys, as an inference engine's decode step:
+//   out[b, h, :] = Σ_j p_j v_j,  p = softmax_j(scale · <q[b, h, :], k_j>),  j < seq_lens[b],
+// key j of sequence b being k_cache[block_table[b, j / block_size], j % block_size, h / group, :]
+// (vLLM's paged layout; v likewise). Tensors: q and out [batch, heads, head_dim]; k_cache and
+// v_cache [num_blocks, block_size, kv_heads, head_dim] (any strides, head_dim contiguous), kv
+// heads dividing heads (GQA; the heads of a group share one program and each page is read once
+// per kv head); block_table i32 [batch, max_blocks] (blocks contiguous); seq_lens i32 [batch].
+// block_size is 16, 32, 64 or 128; head_dim as attention's; dtypes as attention's. A sequence
+// of length 0 gets out = 0 and lse = -inf.
+//
+// Flash-decoding: the pages of each sequence are split across num_splits programs that each write
+// a partial output and log-sum-exp to `workspace`, and a second kernel combines them. Host views
+// are checked before launch: every block id a sequence reaches must be a block of the cache and
+// seq_lens[b] <= max_blocks · block_size. Device views are not read on the host; there a bad id
+// is undefined (the simulator's memcheck reports the read) and a longer seq_lens is cut at the
+// table's end.
+//
+// A contiguous (non-paged) KV cache [batch, seqlen_k, kv_heads, head_dim] needs no other op: either
+// ops::attention with seqlen_q = 1 and kv_lens (one program per head, no split), or this op on the
+// cache viewed as blocks — k_cache [batch · seqlen_k / bs, bs, kv_heads, head_dim] with
+// block_table[b, i] = b · seqlen_k / bs + i — to split long contexts.
+struct AttentionDecodeOptions {
+  float softmax_scale = 0; // 0: 1 / sqrt(head_dim)
+  // Optional output (null data: not written): f32 [batch, heads], contiguous.
+  TensorView lse = {};
+  // KV splits per sequence; 0 picks from the shape (batch · kv heads against the table's length),
+  // bounded by the workspace; 1 is one kernel and no workspace.
+  int num_splits = 0;
+  // f32, contiguous, at least attention_decode_workspace(...) elements: the partials of
+  // num_splits > 1. Absent (null data): num_splits 0 means 1; num_splits > 1 is an error.
+  TensorView workspace = {};
+};
+
+// The f32 elements of workspace that attention_decode needs for `num_splits` splits.
+int64_t attention_decode_workspace(int64_t batch, int64_t heads, int64_t head_dim, int num_splits);
+
+void attention_decode(const TensorView& q, const TensorView& k_cache, const TensorView& v_cache,
+                      const TensorView& block_table, const TensorView& seq_lens,
+                      const TensorView& out, const AttentionDecodeOptions& options = {},
+                      Stream* stream = nullptr,
+                      std::source_location where = std::source_location::current());
+
 } // namespace tessel::ops
