@@ -45,7 +45,7 @@ const Kernel& attention_decode_kernel() {
       "k_stok, k_sh, v_sblk, v_stok, v_sh, bt_sb, kv_heads, group, max_blocks, pages_per_split, "
       "scale_log2, FLAGS, HEAD_DIM, DCHUNK, BLOCK_H, PAGE",
       [](tl::Ptr out, tl::Ptr lse, tl::Ptr q, tl::Ptr k_cache, tl::Ptr v_cache,
-         tl::Ptr block_table, tl::Ptr seq_lens, tl::Int q_sb, tl::Int q_sh, tl::Int o_sb,
+         tl::PtrOf<int32_t> block_table, tl::PtrOf<int32_t> seq_lens, tl::Int q_sb, tl::Int q_sh, tl::Int o_sb,
          tl::Int o_sh, tl::Int k_sblk, tl::Int k_stok, tl::Int k_sh, tl::Int v_sblk,
          tl::Int v_stok, tl::Int v_sh, tl::Int bt_sb, tl::Int kv_heads, tl::Int group,
          tl::Int max_blocks, tl::Int pages_per_split, tl::Float scale_log2, tl::Const<int> FLAGS,

@@ -80,8 +80,10 @@ inline Seqs seqs_of(bool varlen, const tl::Tensor& b, const tl::Tensor& h, const
   if (!varlen)
     return {b, b, seqlen_q, seqlen_k, lse_row0_of(false, b, h, heads, b, seqlen_q),
             tl::scalar(0, DType::i64)};
-  auto q0 = tl::load(cu_q + b), q1 = tl::load(cu_q + b + 1);
-  auto k0 = tl::load(cu_k + b), k1 = tl::load(cu_k + b + 1);
+  // i32 prefix sums (the host checks their dtype; converting keeps the kernel traceable with any
+  // stand-in pointer, as when cu_seqlens are absent).
+  auto q0 = tl::load(cu_q + b).to(DType::i32), q1 = tl::load(cu_q + b + 1).to(DType::i32);
+  auto k0 = tl::load(cu_k + b).to(DType::i32), k1 = tl::load(cu_k + b + 1).to(DType::i32);
   return {i64(q0), i64(k0), q1 - q0, k1 - k0, lse_row0_of(true, b, h, heads, i64(q0), seqlen_q),
           i64(k0)};
 }

@@ -7,6 +7,8 @@
 #include "ops_test_util.h"
 
 #include "attention_reference.h"
+#include "gpu/gpu_test_util.h"
+#include "stdlib/common/kernels.h"
 #include "support/expect_error.h"
 #include "tessel/ops.h"
 
@@ -396,6 +398,35 @@ TEST(AttentionDropoutErrors, ProbabilityOutOfRange) {
   for (float p : {1.0f, -0.5f, NAN})
     expect_error([&] { ops::attention(x, x, x, x, {.dropout_p = p}); },
                  {"attention: dropout_p is", "expected a probability in [0, 1) (0: no dropout)"});
+}
+
+// The forward and both backward kernels with varlen and with dropout (causal) at the GPU tiles
+// the ops pick (attention.cpp's tiles_for: forward 32 x 16 at 4 warps for head_dim 64, 16 x 16 at
+// 2 above; backward 4 warps): zero spills and no local memory for sm_80 and sm_90a.
+TEST(AttentionVarlenPtx, NoSpills) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  using namespace ops::detail;
+  for (const char* target : {"sm_80", "sm_90a"})
+    for (int64_t dim : {64, 128})
+      for (int64_t extra : {kAttentionVarlen, kAttentionDropout}) {
+        const int64_t bm = dim > 64 ? 16 : 32;
+        std::string what = fmt::format("{} head_dim {} flags {}", target, dim, extra);
+        auto fwd = trace_dsl(attention_forward_kernel(),
+                             {kAttentionSaveLse | kAttentionBand | extra, dim, 32, bm, 16},
+                             DType::f16);
+        expect_lean_ptx(*fwd, target, dim > 64 ? 2 : 4, "forward " + what);
+        for (const Kernel* k : {&attention_backward_dkdv_kernel(), &attention_backward_dq_kernel()}) {
+          auto module = trace_dsl(*k, {kAttentionBand | extra, dim, 32, bm, 16}, DType::f16);
+          codegen::gpu::CompileOptions opts;
+          opts.num_warps = 4;
+          auto out = codegen::gpu::compile(*module->functions.front(),
+                                           codegen::parse_target(target), opts);
+          EXPECT_TRUE(out.resources.parsed) << out.info_log;
+          EXPECT_EQ(out.resources.spill_stores, 0) << k->name() << " " << what;
+          EXPECT_EQ(out.resources.spill_loads, 0) << k->name() << " " << what;
+          EXPECT_EQ(codegen::gpu::ptx_stats(out.ptx).get("local"), 0) << k->name() << " " << what;
+        }
+      }
 }
 
 } // namespace
