@@ -333,6 +333,24 @@ TEST(AttentionDecodeErrors, BadLse) {
                 "heads)"});
 }
 
+// A device view's table is not read on the host (attention.h): a block id past the cache is a read
+// outside k_cache that the simulator's memcheck reports, never a silent wrong value.
+TEST(AttentionDecodeErrors, BlockIdPastTheCacheInTheSimulator) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  const DeviceKind sim = DeviceKind::sim;
+  TestTensor q(sim, DType::f32, {1, 2, 32}, random_values(64, 1));
+  TestTensor k(sim, DType::f32, {2, 16, 1, 32}, random_values(1024, 2));
+  TestTensor table(sim, DType::i32, {1, 2}, {1, 1000});
+  TestTensor lens(sim, DType::i32, {1}, {20});
+  auto out = TestTensor::poisoned(sim, DType::f32, {1, 2, 32});
+  expect_error(
+      [&] {
+        ops::attention_decode(q.view(), k.view(), k.view(), table.view(), lens.view(), out.view(),
+                              {.num_splits = 1});
+      },
+      {"memcheck"});
+}
+
 // The decode kernel at the tiles the op launches on a GPU (head_dim in chunks of 32, 16 q heads
 // per program; 2 warps for 16-token pages, so that a thread reads 16 bytes of a [16, 32] f16
 // chunk, 4 for longer pages) for 16- and 32-token pages at head_dim 64 and 128, final and partial, and
