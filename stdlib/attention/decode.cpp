@@ -29,8 +29,7 @@ void check_strides(const OpSite& s, const char* arg, const TensorView& v) {
     s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(v)));
 }
 
-void check_rank(const OpSite& s, const char* arg, const TensorView& v, int rank,
-                const char* dims) {
+void check_rank(const OpSite& s, const char* arg, const TensorView& v, int rank, const char* dims) {
   if (v.rank != rank)
     s.fail(fmt::format("{} has shape {}; expected rank {} ({})", arg, detail::shape_str(v), rank,
                        dims));
@@ -48,8 +47,8 @@ Decode check_tensors(const OpSite& s, const TensorView& q, const TensorView& kc,
   detail::check_like(s, "v_cache", vc, "k_cache", kc);
   for (auto [arg, t] : {std::pair{"k_cache", &kc}, std::pair{"v_cache", &vc}}) {
     if (t->dtype != q.dtype)
-      s.fail(fmt::format("{} has dtype {} but q has {}; q and the caches must share one dtype",
-                         arg, dtype_name(t->dtype), dtype_name(q.dtype)));
+      s.fail(fmt::format("{} has dtype {} but q has {}; q and the caches must share one dtype", arg,
+                         dtype_name(t->dtype), dtype_name(q.dtype)));
     detail::check_device(s, arg, *t, "q", q);
     check_strides(s, arg, *t);
   }
@@ -60,14 +59,14 @@ Decode check_tensors(const OpSite& s, const TensorView& q, const TensorView& kc,
   check_strides(s, "out", out);
   Decode d{q.shape[0], q.shape[1], q.shape[2], kc.shape[0], kc.shape[1], kc.shape[2], 0};
   if (kc.shape[3] != d.dim)
-    s.fail(fmt::format("k_cache has head_dim {} but q has {}; expected the same", kc.shape[3],
-                       d.dim));
+    s.fail(
+        fmt::format("k_cache has head_dim {} but q has {}; expected the same", kc.shape[3], d.dim));
   bool known_dim = false;
   for (int64_t x : {32, 64, 96, 128, 256})
     known_dim = known_dim || d.dim == x;
   if (!known_dim)
-    s.fail(fmt::format("q has head_dim {}; supported head dims are 32, 64, 96, 128 and 256",
-                       d.dim));
+    s.fail(
+        fmt::format("q has head_dim {}; supported head dims are 32, 64, 96, 128 and 256", d.dim));
   if (d.block_size != 16 && d.block_size != 32 && d.block_size != 64 && d.block_size != 128)
     s.fail(fmt::format("k_cache has block_size {} (its dimension 1); supported block sizes are "
                        "16, 32, 64 and 128 tokens",
@@ -135,8 +134,8 @@ int splits_for(const OpSite& s, const AttentionDecodeOptions& o, const Decode& d
                        o.num_splits));
   const bool has_ws = o.workspace.data != nullptr;
   auto capacity = [&](int splits) {
-    return has_ws && o.workspace.numel() >= attention_decode_workspace(d.batch, d.heads, d.dim,
-                                                                       splits);
+    return has_ws &&
+           o.workspace.numel() >= attention_decode_workspace(d.batch, d.heads, d.dim, splits);
   };
   if (o.num_splits > 1 && !capacity(o.num_splits))
     s.fail(fmt::format("num_splits is {} but workspace holds {} f32 elements; expected at least "
@@ -219,10 +218,11 @@ void attention_decode(const TensorView& q, const TensorView& k_cache, const Tens
   const int64_t parts = d.batch * d.heads * splits;
   const bool partial = splits > 1;
   const TensorView part_out = partial ? flat_f32(o.workspace, 0, parts * d.dim) : out;
-  const TensorView part_lse =
-      partial ? flat_f32(o.workspace, parts * d.dim, parts) : save_lse ? o.lse : q;
-  const int flags = (partial ? detail::kDecodePartial : 0) |
-                    (save_lse ? detail::kAttentionSaveLse : 0);
+  const TensorView part_lse = partial    ? flat_f32(o.workspace, parts * d.dim, parts)
+                              : save_lse ? o.lse
+                                         : q;
+  const int flags =
+      (partial ? detail::kDecodePartial : 0) | (save_lse ? detail::kAttentionSaveLse : 0);
   detail::attention_decode_kernel().launch(
       detail::grid_at(s, splits, d.batch * d.kv_heads), launch, part_out, part_lse, q, k_cache,
       v_cache, block_table, seq_lens, q.strides[0], q.strides[1], out.strides[0], out.strides[1],
@@ -234,10 +234,9 @@ void attention_decode(const TensorView& q, const TensorView& k_cache, const Tens
     return;
   launch.num_warps = 4;
   detail::attention_decode_combine_kernel().launch(
-      detail::grid_at(s, d.batch * d.heads), launch, out, save_lse ? o.lse : q, part_out,
-      part_lse, out.strides[0], out.strides[1], d.heads, splits,
-      save_lse ? detail::kAttentionSaveLse : 0, int(d.dim), next_pow2(d.dim, 16),
-      next_pow2(splits, 2));
+      detail::grid_at(s, d.batch * d.heads), launch, out, save_lse ? o.lse : q, part_out, part_lse,
+      out.strides[0], out.strides[1], d.heads, splits, save_lse ? detail::kAttentionSaveLse : 0,
+      int(d.dim), next_pow2(d.dim, 16), next_pow2(splits, 2));
 }
 
 } // namespace tessel::ops

@@ -45,8 +45,8 @@ const Kernel& attention_decode_kernel() {
       "k_stok, k_sh, v_sblk, v_stok, v_sh, bt_sb, kv_heads, group, max_blocks, pages_per_split, "
       "scale_log2, FLAGS, HEAD_DIM, DCHUNK, BLOCK_H, PAGE",
       [](tl::Ptr out, tl::Ptr lse, tl::Ptr q, tl::Ptr k_cache, tl::Ptr v_cache,
-         tl::PtrOf<int32_t> block_table, tl::PtrOf<int32_t> seq_lens, tl::Int q_sb, tl::Int q_sh, tl::Int o_sb,
-         tl::Int o_sh, tl::Int k_sblk, tl::Int k_stok, tl::Int k_sh, tl::Int v_sblk,
+         tl::PtrOf<int32_t> block_table, tl::PtrOf<int32_t> seq_lens, tl::Int q_sb, tl::Int q_sh,
+         tl::Int o_sb, tl::Int o_sh, tl::Int k_sblk, tl::Int k_stok, tl::Int k_sh, tl::Int v_sblk,
          tl::Int v_stok, tl::Int v_sh, tl::Int bt_sb, tl::Int kv_heads, tl::Int group,
          tl::Int max_blocks, tl::Int pages_per_split, tl::Float scale_log2, tl::Const<int> FLAGS,
          tl::Const<int> HEAD_DIM, tl::Const<int> DCHUNK, tl::Const<int> BLOCK_H,
@@ -104,12 +104,11 @@ const Kernel& attention_decode_kernel() {
           auto o = acc[c] / col(l_div);
           auto cols = row(c * DCHUNK + tl::arange(0, DCHUNK));
           if (PARTIAL)
-            tl::store(out + col((qrow * i64(splits) + i64(split)) * HEAD_DIM) + cols, o,
-                      col(h_in));
+            tl::store(out + col((qrow * i64(splits) + i64(split)) * HEAD_DIM) + cols, o, col(h_in));
           else
-            tl::store(head_rows(out + b * i64(o_sb) + h0 * i64(o_sh), rows, o_sh, c * DCHUNK,
-                                DCHUNK),
-                      o, col(h_in));
+            tl::store(
+                head_rows(out + b * i64(o_sb) + h0 * i64(o_sh), rows, o_sh, c * DCHUNK, DCHUNK), o,
+                col(h_in));
         }
         if (SAVE_LSE || PARTIAL) {
           auto m_use = tl::where(m == -kInf, 0.0, m);

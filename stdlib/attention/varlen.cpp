@@ -97,10 +97,10 @@ Varlen varlen_of(const OpSite& s, const AttentionOptions& o, const TensorView& q
   Varlen v;
   v.on = true;
   v.batch = o.cu_seqlens_q.shape[0] - 1;
-  v.max_q = max_len(s, "cu_seqlens_q", o.cu_seqlens_q, "max_seqlen_q", o.max_seqlen_q, total_q,
-                    "q");
-  v.max_k = max_len(s, "cu_seqlens_k", o.cu_seqlens_k, "max_seqlen_k", o.max_seqlen_k, total_k,
-                    "k");
+  v.max_q =
+      max_len(s, "cu_seqlens_q", o.cu_seqlens_q, "max_seqlen_q", o.max_seqlen_q, total_q, "q");
+  v.max_k =
+      max_len(s, "cu_seqlens_k", o.cu_seqlens_k, "max_seqlen_k", o.max_seqlen_k, total_k, "k");
   return v;
 }
 

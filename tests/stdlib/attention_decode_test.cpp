@@ -67,8 +67,7 @@ std::string describe(const Case& c, DType t) {
                      c.workspace ? "" : " no workspace", lens);
 }
 
-void check(const Case& c, DeviceKind dev = DeviceKind::cpu, DType t = DType::f32,
-           int64_t pad = 0) {
+void check(const Case& c, DeviceKind dev = DeviceKind::cpu, DType t = DType::f32, int64_t pad = 0) {
   const int64_t batch = int64_t(c.lens.size());
   const uint32_t seed = uint32_t(batch * 131 + c.dim * 7 + c.block_size + c.heads);
   Cache cache = random_cache(c, seed);
@@ -91,8 +90,7 @@ void check(const Case& c, DeviceKind dev = DeviceKind::cpu, DType t = DType::f32
   AttentionDecodeOptions o{.lse = lse.view(), .num_splits = c.num_splits};
   if (c.workspace)
     o.workspace = ws.view();
-  ops::attention_decode(q.view(), k.view(), v.view(), table.view(), seq_lens.view(), out.view(),
-                        o);
+  ops::attention_decode(q.view(), k.view(), v.view(), table.view(), seq_lens.view(), out.view(), o);
 
   std::vector<double> want_out(q0.size()), want_lse(size_t(batch * c.heads));
   for (int64_t b = 0; b < batch; ++b) {
@@ -104,7 +102,8 @@ void check(const Case& c, DeviceKind dev = DeviceKind::cpu, DType t = DType::f32
       kb.insert(kb.end(), k0.begin() + at, k0.begin() + at + kv_row);
       vb.insert(vb.end(), v0.begin() + at, v0.begin() + at + kv_row);
     }
-    std::vector<double> qb(q0.begin() + b * c.heads * c.dim, q0.begin() + (b + 1) * c.heads * c.dim);
+    std::vector<double> qb(q0.begin() + b * c.heads * c.dim,
+                           q0.begin() + (b + 1) * c.heads * c.dim);
     SeqResult r = seq_reference({1, n, c.heads, c.kv_heads, c.dim}, qb, kb, vb);
     std::copy(r.out.begin(), r.out.end(), want_out.begin() + b * c.heads * c.dim);
     std::copy(r.lse.begin(), r.lse.end(), want_lse.begin() + b * c.heads);
@@ -119,8 +118,8 @@ void check(const Case& c, DeviceKind dev = DeviceKind::cpu, DType t = DType::f32
       ASSERT_EQ(got_lse[i], want_lse[i]) << what << " lse " << i;
       continue;
     }
-    ASSERT_NEAR(got_lse[i], want_lse[i], 2e-5 * (std::fabs(want_lse[i]) + 4)) << what << " lse "
-                                                                              << i;
+    ASSERT_NEAR(got_lse[i], want_lse[i], 2e-5 * (std::fabs(want_lse[i]) + 4))
+        << what << " lse " << i;
   }
 }
 
@@ -144,27 +143,31 @@ TEST(AttentionDecode, SplitsChosenAndWithoutWorkspaceCpu) {
 
 TEST(AttentionDecode, GroupedAndMultiQueryCpu) {
   for (int64_t kv_heads : {1, 2, 8})
-    check({.lens = {40, 33}, .heads = 8, .kv_heads = kv_heads, .dim = 64, .block_size = 32,
+    check({.lens = {40, 33},
+           .heads = 8,
+           .kv_heads = kv_heads,
+           .dim = 64,
+           .block_size = 32,
            .num_splits = 2});
   // 32 q heads per kv head: BLOCK_H 32.
   check({.lens = {21}, .heads = 32, .kv_heads = 1, .dim = 32, .num_splits = 2});
 }
 
 TEST(AttentionDecode, DtypesAndHeadDimsCpu) {
-  check({.lens = {50, 3}, .heads = 4, .kv_heads = 2, .dim = 128, .num_splits = 2},
-        DeviceKind::cpu, DType::bf16, /*pad=*/8);
+  check({.lens = {50, 3}, .heads = 4, .kv_heads = 2, .dim = 128, .num_splits = 2}, DeviceKind::cpu,
+        DType::bf16, /*pad=*/8);
   check({.lens = {50, 3}, .heads = 4, .kv_heads = 2, .dim = 96, .num_splits = 3}, DeviceKind::cpu,
         DType::f16);
   check({.lens = {20}, .heads = 2, .kv_heads = 1, .dim = 256, .block_size = 16, .num_splits = 2},
         DeviceKind::cpu, DType::f16);
-  check({.lens = {20, 47}, .heads = 2, .kv_heads = 1, .dim = 32, .num_splits = 1},
-        DeviceKind::cpu, DType::bf16);
+  check({.lens = {20, 47}, .heads = 2, .kv_heads = 1, .dim = 32, .num_splits = 1}, DeviceKind::cpu,
+        DType::bf16);
 }
 
 TEST(AttentionDecode, SimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
-  check({.lens = {5, 40}, .heads = 4, .kv_heads = 2, .dim = 32, .num_splits = 2},
-        DeviceKind::sim, DType::f16);
+  check({.lens = {5, 40}, .heads = 4, .kv_heads = 2, .dim = 32, .num_splits = 2}, DeviceKind::sim,
+        DType::f16);
   check({.lens = {33}, .heads = 2, .kv_heads = 2, .dim = 64, .block_size = 32, .num_splits = 1},
         DeviceKind::sim, DType::f32, /*pad=*/8);
 }
@@ -206,8 +209,7 @@ struct Inputs {
   TensorView lens_view() { return TensorView(lens.data(), {2}); }
   void run(const AttentionDecodeOptions& o = {},
            std::source_location where = std::source_location::current()) {
-    ops::attention_decode(q(), cache(), cache(), table_view(), lens_view(), q(), o, nullptr,
-                          where);
+    ops::attention_decode(q(), cache(), cache(), table_view(), lens_view(), q(), o, nullptr, where);
   }
 };
 
@@ -226,7 +228,7 @@ TEST(AttentionDecodeErrors, BlockIdPastTheCache) {
 TEST(AttentionDecodeErrors, UnreachedTableEntriesAreNotChecked) {
   Inputs in;
   in.table[2] = 1000; // sequence 0 has 30 tokens: two pages, the third entry is never read
-  in.lens[1] = 32; // two pages: the third entry of sequence 1 is never read either
+  in.lens[1] = 32;    // two pages: the third entry of sequence 1 is never read either
   in.table[5] = -1;
   EXPECT_NO_THROW(in.run());
 }
@@ -254,9 +256,7 @@ TEST(AttentionDecodeErrors, KvHeads) {
   Inputs in;
   TensorView q(in.data.data(), {2, 3, 32});
   expect_error(
-      [&] {
-        ops::attention_decode(q, in.cache(), in.cache(), in.table_view(), in.lens_view(), q);
-      },
+      [&] { ops::attention_decode(q, in.cache(), in.cache(), in.table_view(), in.lens_view(), q); },
       {"attention_decode: q has 3 heads but the caches have 2 kv heads; the kv heads must "
        "divide the q heads"});
 }
@@ -320,17 +320,18 @@ TEST(AttentionDecodeErrors, Rank) {
   Inputs in;
   TensorView q(in.data.data(), {2, 1, 4, 32});
   expect_error(
-      [&] {
-        ops::attention_decode(q, in.cache(), in.cache(), in.table_view(), in.lens_view(), q);
-      },
+      [&] { ops::attention_decode(q, in.cache(), in.cache(), in.table_view(), in.lens_view(), q); },
       {"attention_decode: q has shape [2, 1, 4, 32]; expected rank 3 ([batch, heads, head_dim])"});
 }
 
 TEST(AttentionDecodeErrors, BadLse) {
   Inputs in;
-  expect_error([&] { in.run({.lse = TensorView(in.data.data(), {4, 2})}); },
-               {"attention_decode: lse has shape [4, 2]; expected a contiguous [2, 4] (batch, "
-                "heads)"});
+  expect_error(
+      [&] {
+        in.run({.lse = TensorView(in.data.data(), {4, 2})});
+      },
+      {"attention_decode: lse has shape [4, 2]; expected a contiguous [2, 4] (batch, "
+       "heads)"});
 }
 
 // A device view's table is not read on the host (attention.h): a block id past the cache is a read
@@ -353,21 +354,21 @@ TEST(AttentionDecodeErrors, BlockIdPastTheCacheInTheSimulator) {
 
 // The decode kernel at the tiles the op launches on a GPU (head_dim in chunks of 32, 16 q heads
 // per program; 2 warps for 16-token pages, so that a thread reads 16 bytes of a [16, 32] f16
-// chunk, 4 for longer pages) for 16- and 32-token pages at head_dim 64 and 128, final and partial, and
-// the combine kernel: zero spills, 16-byte loads, on both targets.
+// chunk, 4 for longer pages) for 16- and 32-token pages at head_dim 64 and 128, final and partial,
+// and the combine kernel: zero spills, 16-byte loads, on both targets.
 TEST(AttentionDecodePtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (const char* target : {"sm_80", "sm_90a"}) {
     for (int64_t dim : {64, 128})
       for (int64_t page : {16, 32})
-        for (int64_t flags : {int64_t(ops::detail::kAttentionSaveLse),
-                              int64_t(ops::detail::kDecodePartial)}) {
+        for (int64_t flags :
+             {int64_t(ops::detail::kAttentionSaveLse), int64_t(ops::detail::kDecodePartial)}) {
           // FLAGS, HEAD_DIM, DCHUNK, BLOCK_H, PAGE.
           auto module = trace_dsl(ops::detail::attention_decode_kernel(),
                                   {flags, dim, 32, 16, page}, DType::f16);
-          expect_lean_ptx(*module, target, page == 16 ? 2 : 4,
-                          fmt::format("decode {} head_dim {} page {} flags {}", target, dim, page,
-                                      flags));
+          expect_lean_ptx(
+              *module, target, page == 16 ? 2 : 4,
+              fmt::format("decode {} head_dim {} page {} flags {}", target, dim, page, flags));
         }
     auto module = trace_dsl(ops::detail::attention_decode_combine_kernel(),
                             {ops::detail::kAttentionSaveLse, 128, 128, 8}, DType::f32);

@@ -25,8 +25,8 @@ struct SeqProblem {
 };
 
 struct SeqResult {
-  std::vector<double> out, lse;    // [seq_q, heads, dim], [heads, seq_q]
-  std::vector<double> dq, dk, dv;  // like q, k, v (with dout)
+  std::vector<double> out, lse;   // [seq_q, heads, dim], [heads, seq_q]
+  std::vector<double> dq, dk, dv; // like q, k, v (with dout)
 };
 
 inline bool seq_visible(const SeqProblem& p, int64_t i, int64_t j) {

@@ -195,7 +195,10 @@ void check(const Case& c, const Mode& m) {
 TEST(AttentionVarlen, RaggedEntriesCpu) {
   // An empty entry, a single token, entries longer and shorter than their keys, one longer than a
   // tile: each entry is its own sequence (its own bottom-right diagonal).
-  Case c{.lens_q = {17, 0, 1, 40, 9}, .lens_k = {17, 5, 33, 40, 2}, .heads = 4, .kv_heads = 2,
+  Case c{.lens_q = {17, 0, 1, 40, 9},
+         .lens_k = {17, 5, 33, 40, 2},
+         .heads = 4,
+         .kv_heads = 2,
          .dim = 64};
   for (bool causal : {false, true}) {
     c.causal = causal;
@@ -222,7 +225,11 @@ TEST(AttentionVarlen, BackwardCpu) {
 
 TEST(AttentionVarlen, SimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
-  Case c{.lens_q = {5, 0, 17}, .lens_k = {9, 2, 17}, .heads = 2, .kv_heads = 1, .dim = 32,
+  Case c{.lens_q = {5, 0, 17},
+         .lens_k = {9, 2, 17},
+         .heads = 2,
+         .kv_heads = 1,
+         .dim = 32,
          .causal = true};
   check(c, {.dev = DeviceKind::sim, .pass_max = true, .backward = true});
 }
@@ -230,8 +237,14 @@ TEST(AttentionVarlen, SimulatedDevice) {
 // ---- dropout ------------------------------------------------------------------------------------
 
 TEST(AttentionDropout, ForwardAndBackwardCpu) {
-  Case c{.lens_q = {17, 17}, .lens_k = {33, 33}, .heads = 2, .kv_heads = 1, .dim = 32,
-         .p = 0.25f, .seed = 0x1234'5678'9abcULL, .offset = 77};
+  Case c{.lens_q = {17, 17},
+         .lens_k = {33, 33},
+         .heads = 2,
+         .kv_heads = 1,
+         .dim = 32,
+         .p = 0.25f,
+         .seed = 0x1234'5678'9abcULL,
+         .offset = 77};
   check(c, {.dense = true, .backward = true});
   c.causal = true;
   c.p = 0.6f;
@@ -240,8 +253,15 @@ TEST(AttentionDropout, ForwardAndBackwardCpu) {
 }
 
 TEST(AttentionDropout, WithVarlen) {
-  Case c{.lens_q = {9, 0, 20}, .lens_k = {12, 4, 20}, .heads = 2, .kv_heads = 2, .dim = 32,
-         .causal = true, .p = 0.3f, .seed = 5, .offset = 1ULL << 33};
+  Case c{.lens_q = {9, 0, 20},
+         .lens_k = {12, 4, 20},
+         .heads = 2,
+         .kv_heads = 2,
+         .dim = 32,
+         .causal = true,
+         .p = 0.3f,
+         .seed = 5,
+         .offset = 1ULL << 33};
   check(c, {.backward = true});
 }
 
@@ -268,10 +288,52 @@ TEST(AttentionDropout, KeepsAboutOneMinusP) {
   EXPECT_NEAR(double(kept) / n, 0.75, 0.03);
 }
 
+// The reference's gradients with a fixed keep mask are the derivative of sum(dout ∘ out): central
+// differences on a tiny shape check them (and so the kernels, which match them above).
+TEST(AttentionDropout, ReferenceGradientsByFiniteDifferences) {
+  SeqProblem p{3, 5, 2, 1, 32, /*causal=*/true};
+  p.p = 0.4f;
+  p.keep = [](int64_t h, int64_t i, int64_t j) {
+    return attention_keep(21, 0, h * 3 + i, 5, j, 0.4f);
+  };
+  auto q0 = random_values(3 * 2 * 32, 61, -1, 1), k0 = random_values(5 * 32, 62, -1, 1);
+  auto v0 = random_values(5 * 32, 63, -1, 1), do0 = random_values(3 * 2 * 32, 64, -1, 1);
+  SeqResult r = seq_reference(p, q0, k0, v0, do0);
+  auto loss = [&] {
+    auto out = seq_reference(p, q0, k0, v0).out;
+    double s = 0;
+    for (size_t i = 0; i < out.size(); ++i)
+      s += do0[i] * out[i];
+    return s;
+  };
+  auto numeric = [&](std::vector<double>& x) {
+    std::vector<double> g(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double x0 = x[i];
+      x[i] = x0 + 1e-5;
+      const double up = loss();
+      x[i] = x0 - 1e-5;
+      const double down = loss();
+      x[i] = x0;
+      g[i] = (up - down) / 2e-5;
+    }
+    return g;
+  };
+  expect_close(r.dq, numeric(q0), 1e-5, "dropout dq by finite differences", 1e-6);
+  expect_close(r.dk, numeric(k0), 1e-5, "dropout dk by finite differences", 1e-6);
+  expect_close(r.dv, numeric(v0), 1e-5, "dropout dv by finite differences", 1e-6);
+}
+
 TEST(AttentionDropout, SimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
-  Case c{.lens_q = {9}, .lens_k = {20}, .heads = 1, .kv_heads = 1, .dim = 32, .p = 0.5f,
-         .seed = 3, .offset = 11};
+  Case c{.lens_q = {9},
+         .lens_k = {20},
+         .heads = 1,
+         .kv_heads = 1,
+         .dim = 32,
+         .p = 0.5f,
+         .seed = 3,
+         .offset = 11};
   check(c, {.dev = DeviceKind::sim, .dense = true, .backward = true});
 }
 
@@ -411,11 +473,12 @@ TEST(AttentionVarlenPtx, NoSpills) {
       for (int64_t extra : {kAttentionVarlen, kAttentionDropout}) {
         const int64_t bm = dim > 64 ? 16 : 32;
         std::string what = fmt::format("{} head_dim {} flags {}", target, dim, extra);
-        auto fwd = trace_dsl(attention_forward_kernel(),
-                             {kAttentionSaveLse | kAttentionBand | extra, dim, 32, bm, 16},
-                             DType::f16);
+        auto fwd =
+            trace_dsl(attention_forward_kernel(),
+                      {kAttentionSaveLse | kAttentionBand | extra, dim, 32, bm, 16}, DType::f16);
         expect_lean_ptx(*fwd, target, dim > 64 ? 2 : 4, "forward " + what);
-        for (const Kernel* k : {&attention_backward_dkdv_kernel(), &attention_backward_dq_kernel()}) {
+        for (const Kernel* k :
+             {&attention_backward_dkdv_kernel(), &attention_backward_dq_kernel()}) {
           auto module = trace_dsl(*k, {kAttentionBand | extra, dim, 32, bm, 16}, DType::f16);
           codegen::gpu::CompileOptions opts;
           opts.num_warps = 4;

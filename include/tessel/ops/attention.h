@@ -126,10 +126,11 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
 // is undefined (the simulator's memcheck reports the read) and a longer seq_lens is cut at the
 // table's end.
 //
-// A contiguous (non-paged) KV cache [batch, seqlen_k, kv_heads, head_dim] needs no other op: either
-// ops::attention with seqlen_q = 1 and kv_lens (one program per head, no split), or this op on the
-// cache viewed as blocks — k_cache [batch · seqlen_k / bs, bs, kv_heads, head_dim] with
-// block_table[b, i] = b · seqlen_k / bs + i — to split long contexts.
+// A contiguous (non-paged) KV cache [batch, seqlen_k, kv_heads, head_dim] needs no other op: this
+// op on the cache viewed as blocks — k_cache [batch · seqlen_k / bs, bs, kv_heads, head_dim] with
+// block_table[b, i] = b · seqlen_k / bs + i — which splits long contexts and shares each page
+// among a GQA group; or ops::attention with seqlen_q = 1 and kv_lens, correct but several times
+// slower (one program per q head, no split; docs/stdlib.md §8.2).
 struct AttentionDecodeOptions {
   float softmax_scale = 0; // 0: 1 / sqrt(head_dim)
   // Optional output (null data: not written): f32 [batch, heads], contiguous.
