@@ -94,6 +94,9 @@ void check_table(const OpSite& s, const TensorView& table, const TensorView& len
                        detail::shape_str(lens), d.batch));
   detail::check_device(s, "block_table", table, "q", q);
   detail::check_device(s, "seq_lens", lens, "q", q);
+  for (auto [arg, t] : {std::pair{"block_table", &table}, std::pair{"seq_lens", &lens}})
+    if (t->data == nullptr && t->numel() > 0)
+      s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(*t)));
   d.max_blocks = table.shape[1];
 }
 

@@ -289,6 +289,14 @@ TEST(AttentionDecodeErrors, TableShapeAndDtype) {
       {"attention_decode: block_table has dtype f32; expected i32"});
 }
 
+TEST(AttentionDecodeErrors, NullTable) {
+  Inputs in;
+  TensorView t(static_cast<int32_t*>(nullptr), {2, 3});
+  expect_error(
+      [&] { ops::attention_decode(in.q(), in.cache(), in.cache(), t, in.lens_view(), in.q()); },
+      {"attention_decode: block_table has shape [2, 3] but a null data pointer"});
+}
+
 TEST(AttentionDecodeErrors, CacheDtype) {
   Inputs in;
   std::vector<uint16_t> h(8 * 16 * 2 * 32);
