@@ -98,6 +98,12 @@ void check_table(const OpSite& s, const TensorView& table, const TensorView& len
     if (t->data == nullptr && t->numel() > 0)
       s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(*t)));
   d.max_blocks = table.shape[1];
+  if (d.max_blocks * d.block_size > INT32_MAX || table.strides[0] > INT32_MAX ||
+      d.num_blocks > INT32_MAX)
+    s.fail(fmt::format("block_table has {} blocks of {} tokens per sequence (row stride {}) and "
+                       "the cache {} blocks; the kernel takes 32-bit token counts, strides and "
+                       "block ids",
+                       d.max_blocks, d.block_size, table.strides[0], d.num_blocks));
 }
 
 // Host views only: every length within the table, every block a length reaches within the cache.

@@ -297,6 +297,15 @@ TEST(AttentionDecodeErrors, NullTable) {
       {"attention_decode: block_table has shape [2, 3] but a null data pointer"});
 }
 
+TEST(AttentionDecodeErrors, TableTooLongFor32Bits) {
+  Inputs in;
+  TensorView t(in.table.data(), {2, int64_t(1) << 28}); // shape only: it is refused before a read
+  expect_error(
+      [&] { ops::attention_decode(in.q(), in.cache(), in.cache(), t, in.lens_view(), in.q()); },
+      {"attention_decode: block_table has 268435456 blocks of 16 tokens per sequence",
+       "the kernel takes 32-bit token counts, strides and block ids"});
+}
+
 TEST(AttentionDecodeErrors, CacheDtype) {
   Inputs in;
   std::vector<uint16_t> h(8 * 16 * 2 * 32);
