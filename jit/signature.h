@@ -11,7 +11,10 @@
 
 namespace tessel::jit {
 
-inline constexpr size_t kMaxParams = 32;
+// Parameters per kernel: the launch fast path keeps fixed arrays of this size on the stack (no
+// allocation per launch). 64 leaves room for the widest stdlib kernel (attention with varlen,
+// dropout and its strides) with a margin.
+inline constexpr size_t kMaxParams = 64;
 
 // One word per parameter: what the compiled code depends on (see signature.cpp), and where it
 // runs: the device of the pointer arguments, and for a GPU launch the device index, num_warps and

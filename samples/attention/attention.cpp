@@ -13,6 +13,12 @@
 //   3. acc += p v, with p = exp(s - m_new), also in registers.
 // At the end out = acc / l. Scores are pre-multiplied by scale · log2(e) so that exp(x) becomes
 // exp2, the GPU's native exponential.
+//
+// Decoding (one new query token per sequence against a KV cache) is the same loop with one query
+// row, which leaves a GPU idle at small batch: tessel::ops::attention_decode runs it over a paged
+// cache (vLLM's block tables), puts the query heads that share a kv head in one tile (GQA), and
+// splits each sequence's pages across programs whose partial (acc / l, lse) a second kernel
+// combines — flash-decoding (stdlib/attention/decode_kernels.cpp).
 #include "tessel/samples/samples.h"
 
 #include "tessel/tessel.h"

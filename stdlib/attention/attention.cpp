@@ -2,6 +2,7 @@
 // kernel (attention_kernels.cpp).
 #include "tessel/ops/attention.h"
 
+#include "stdlib/attention/varlen.h"
 #include "stdlib/common/args.h"
 #include "stdlib/common/kernels.h"
 
@@ -22,6 +23,20 @@ struct Heads {
   int64_t s_batch, s_seq, s_head;
 };
 
+void check_strides_and_data(const OpSite& s, const char* arg, const TensorView& v,
+                            const Heads& h) {
+  if (v.shape[v.rank - 1] > 1 && v.strides[v.rank - 1] != 1)
+    s.fail(fmt::format("{}'s head_dim has stride {}; head_dim must be contiguous (stride 1): copy "
+                       "{} to a contiguous tensor first",
+                       arg, v.strides[v.rank - 1], arg));
+  for (int64_t stride : {h.s_batch, h.s_seq, h.s_head})
+    if (stride < 0 || stride > INT32_MAX)
+      s.fail(
+          fmt::format("{} has a stride of {}; the kernel takes strides in [0, 2^31)", arg, stride));
+  if (v.data == nullptr && v.numel() > 0)
+    s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(v)));
+}
+
 Heads heads_of(const OpSite& s, const char* arg, const TensorView& v, AttentionLayout layout) {
   detail::check_float(s, arg, v);
   const bool bshd = layout == AttentionLayout::bshd;
@@ -29,20 +44,57 @@ Heads heads_of(const OpSite& s, const char* arg, const TensorView& v, AttentionL
     s.fail(fmt::format("{} has shape {}; expected rank 4 ({})", arg, detail::shape_str(v),
                        bshd ? "[batch, seqlen, heads, head_dim]"
                             : "[batch, heads, seqlen, head_dim] (layout = bhsd)"));
-  if (v.shape[3] > 1 && v.strides[3] != 1)
-    s.fail(fmt::format("{}'s head_dim has stride {}; head_dim must be contiguous (stride 1): copy "
-                       "{} to a contiguous tensor first",
-                       arg, v.strides[3], arg));
   const int seq = bshd ? 1 : 2, head = bshd ? 2 : 1;
   Heads h{v.shape[0],   v.shape[seq],   v.shape[head],  v.shape[3],
           v.strides[0], v.strides[seq], v.strides[head]};
-  for (int64_t stride : {h.s_batch, h.s_seq, h.s_head})
-    if (stride < 0 || stride > INT32_MAX)
-      s.fail(
-          fmt::format("{} has a stride of {}; the kernel takes strides in [0, 2^31)", arg, stride));
-  if (v.data == nullptr && v.numel() > 0)
-    s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(v)));
+  check_strides_and_data(s, arg, v, h);
   return h;
+}
+
+// A packed varlen tensor [total_tokens, heads, head_dim] seen as `batch` entries of at most
+// `max_seq` tokens: the batch stride is the token stride (the kernels start each entry at its
+// first token; tiles.h, Seqs).
+Heads packed_heads_of(const OpSite& s, const char* arg, const TensorView& v, int64_t batch,
+                      int64_t max_seq) {
+  detail::check_float(s, arg, v);
+  if (v.rank != 3)
+    s.fail(fmt::format("{} has shape {}; expected rank 3 ([total_tokens, heads, head_dim]) with "
+                       "cu_seqlens (varlen)",
+                       arg, detail::shape_str(v)));
+  Heads h{batch, max_seq, v.shape[1], v.shape[2], v.strides[0], v.strides[0], v.strides[1]};
+  check_strides_and_data(s, arg, v, h);
+  return h;
+}
+
+// q, k, v and out as the kernels see them, dense or varlen; `total_q`/`total_k` are what the
+// kernels' seqlen parameters take (the packed token counts for varlen).
+struct Problem {
+  Heads q, k, v, o;
+  detail::Varlen varlen;
+  int64_t total_q, total_k;
+};
+
+Problem problem_of(const OpSite& s, const TensorView& q, const TensorView& k, const TensorView& v,
+                   const TensorView& out, const AttentionOptions& o) {
+  const bool packed = o.cu_seqlens_q.data != nullptr || o.cu_seqlens_k.data != nullptr;
+  if (!packed) {
+    Heads qh = heads_of(s, "q", q, o.layout), kh = heads_of(s, "k", k, o.layout);
+    return {qh, kh, heads_of(s, "v", v, o.layout), heads_of(s, "out", out, o.layout), {},
+            qh.seq,  kh.seq};
+  }
+  for (auto [arg, t] : {std::pair{"q", &q}, std::pair{"k", &k}})
+    if (t->rank != 3)
+      s.fail(fmt::format("{} has shape {}; expected rank 3 ([total_tokens, heads, head_dim]) "
+                         "with cu_seqlens (varlen)",
+                         arg, detail::shape_str(*t)));
+  detail::Varlen vl = detail::varlen_of(s, o, q, q.shape[0], k.shape[0]);
+  return {packed_heads_of(s, "q", q, vl.batch, vl.max_q),
+          packed_heads_of(s, "k", k, vl.batch, vl.max_k),
+          packed_heads_of(s, "v", v, vl.batch, vl.max_k),
+          packed_heads_of(s, "out", out, vl.batch, vl.max_q),
+          vl,
+          q.shape[0],
+          k.shape[0]};
 }
 
 void check_head_dim(const OpSite& s, int64_t dim) {
@@ -74,17 +126,23 @@ void check_same_dtype(const OpSite& s, const char* arg, const TensorView& v, con
                        dtype_name(v.dtype), dtype_name(q.dtype)));
 }
 
-void check_lse(const OpSite& s, const TensorView& lse, const TensorView& q, const Heads& qh) {
+void check_lse(const OpSite& s, const TensorView& lse, const TensorView& q, const Problem& p) {
   detail::check_dtype(s, "lse", lse, DType::f32);
-  if (lse.rank != 3 || lse.shape[0] != qh.batch || lse.shape[1] != qh.heads ||
-      lse.shape[2] != qh.seq)
+  if (p.varlen.on) {
+    if (lse.rank != 2 || lse.shape[0] != p.q.heads || lse.shape[1] != p.total_q)
+      s.fail(fmt::format("lse has shape {}; expected [{}, {}] (heads, total_q) with cu_seqlens",
+                         detail::shape_str(lse), p.q.heads, p.total_q));
+  } else if (lse.rank != 3 || lse.shape[0] != p.q.batch || lse.shape[1] != p.q.heads ||
+             lse.shape[2] != p.q.seq) {
     s.fail(fmt::format("lse has shape {}; expected [{}, {}, {}] (batch, heads, seqlen_q)",
-                       detail::shape_str(lse), qh.batch, qh.heads, qh.seq));
+                       detail::shape_str(lse), p.q.batch, p.q.heads, p.q.seq));
+  }
   int64_t expected = 1;
-  for (int i = 2; i >= 0; --i) {
+  for (int i = lse.rank - 1; i >= 0; --i) {
     if (lse.shape[i] != 1 && lse.strides[i] != expected)
-      s.fail(fmt::format("lse has strides [{}, {}, {}]; expected a contiguous tensor",
-                         lse.strides[0], lse.strides[1], lse.strides[2]));
+      s.fail(fmt::format("lse has shape {} with strides not contiguous; expected a contiguous "
+                         "tensor",
+                         detail::shape_str(lse)));
     expected *= lse.shape[i];
   }
   detail::check_device(s, "lse", lse, "q", q);
@@ -170,25 +228,76 @@ Tiles tiles_for(const OpSite& s, const AttentionOptions& o, DeviceKind dev, int6
   return {o.block_m ? o.block_m : m, o.block_n ? o.block_n : n, dchunk, num_warps};
 }
 
-int flags(bool band, bool kv_lens, bool key_mask, bool save_lse) {
-  return (band ? detail::kAttentionBand : 0) | (kv_lens ? detail::kAttentionKvLens : 0) |
-         (key_mask ? detail::kAttentionKeyMask : 0) | (save_lse ? detail::kAttentionSaveLse : 0);
-}
-
 // `grad` is shaped and strided like `like` (so the kernels can share their strides).
 void check_grad(const OpSite& s, const char* arg, const TensorView& grad, const char* like_arg,
                 const TensorView& like) {
   detail::check_float(s, arg, grad);
   detail::check_like(s, arg, grad, like_arg, like);
+  auto strides = [](const TensorView& t) {
+    std::string out = "[";
+    for (int i = 0; i < t.rank; ++i)
+      out += fmt::format("{}{}", i ? ", " : "", t.strides[i]);
+    return out + "]";
+  };
   for (int i = 0; i < grad.rank; ++i)
     if (grad.shape[i] > 1 && grad.strides[i] != like.strides[i])
-      s.fail(fmt::format(
-          "{} has strides [{}, {}, {}, {}] but {} has [{}, {}, {}, {}]; expected the "
-          "same strides",
-          arg, grad.strides[0], grad.strides[1], grad.strides[2], grad.strides[3], like_arg,
-          like.strides[0], like.strides[1], like.strides[2], like.strides[3]));
+      s.fail(fmt::format("{} has strides {} but {} has {}; expected the same strides", arg,
+                         strides(grad), like_arg, strides(like)));
   if (grad.data == nullptr && grad.numel() > 0)
     s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(grad)));
+}
+
+void check_dropout(const OpSite& s, const AttentionOptions& o) {
+  if (!(o.dropout_p >= 0 && o.dropout_p < 1))
+    s.fail(fmt::format("dropout_p is {}; expected a probability in [0, 1) (0: no dropout)",
+                       o.dropout_p));
+}
+
+// What every kernel of the op takes after its pointers and before its tiles: the checked problem,
+// the band, the scale and the dropout words.
+struct Common {
+  Problem p;
+  Band band;
+  Tiles t;
+  float scale_log2;
+  int flags;
+};
+
+Common common_of(const OpSite& s, const TensorView& q, const TensorView& k, const TensorView& v,
+                 const TensorView& out, const AttentionOptions& o) {
+  Problem p = problem_of(s, q, k, v, out, o);
+  check_same_dtype(s, "k", k, q);
+  check_same_dtype(s, "v", v, q);
+  check_head_dim(s, p.q.dim);
+  check_kv(s, p.q, p.k, p.v);
+  if (p.varlen.on)
+    detail::check_like(s, "v", v, "k", k);
+  detail::check_like(s, "out", out, "q", q);
+  detail::check_device(s, "k", k, "q", q);
+  detail::check_device(s, "v", v, "q", q);
+  check_dropout(s, o);
+  if (!std::isfinite(o.softmax_scale))
+    s.fail(fmt::format("softmax_scale is {}; expected a finite number (0: 1 / sqrt(head_dim))",
+                       o.softmax_scale));
+  if (p.total_q + p.total_k > INT32_MAX / 2 || p.q.batch * p.q.heads > INT32_MAX)
+    s.fail(fmt::format("q has {} and k seqlen {}; the kernel takes 32-bit sequence lengths and "
+                       "batch x heads",
+                       dims_str(p.q), p.total_k));
+  Common c{p, band_of(s, o, p.q.seq, p.k.seq), tiles_for(s, o, q.device, p.q.dim, p.q.seq, p.k.seq),
+           0, 0};
+  const double scale = o.softmax_scale != 0 ? o.softmax_scale : 1.0 / std::sqrt(double(p.q.dim));
+  c.scale_log2 = float(scale * M_LOG2E);
+  c.flags = (c.band.on ? detail::kAttentionBand : 0) |
+            (p.varlen.on ? detail::kAttentionVarlen : 0) |
+            (o.dropout_p > 0 ? detail::kAttentionDropout : 0);
+  return c;
+}
+
+int32_t lo_word(uint64_t x) {
+  return int32_t(uint32_t(x));
+}
+int32_t hi_word(uint64_t x) {
+  return int32_t(uint32_t(x >> 32));
 }
 
 } // namespace
@@ -196,50 +305,39 @@ void check_grad(const OpSite& s, const char* arg, const TensorView& grad, const 
 void attention(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& out,
                const AttentionOptions& o, Stream* stream, std::source_location where) {
   OpSite s{"attention", where};
-  Heads qh = heads_of(s, "q", q, o.layout), kh = heads_of(s, "k", k, o.layout);
-  Heads vh = heads_of(s, "v", v, o.layout), oh = heads_of(s, "out", out, o.layout);
-  check_same_dtype(s, "k", k, q);
-  check_same_dtype(s, "v", v, q);
-  check_head_dim(s, qh.dim);
-  check_kv(s, qh, kh, vh);
-  detail::check_like(s, "out", out, "q", q);
-  detail::check_device(s, "k", k, "q", q);
-  detail::check_device(s, "v", v, "q", q);
+  Common c = common_of(s, q, k, v, out, o);
+  const Problem& p = c.p;
   const bool save_lse = o.lse.data != nullptr, has_lens = o.kv_lens.data != nullptr;
   const bool has_mask = o.key_padding_mask.data != nullptr;
   if (save_lse)
-    check_lse(s, o.lse, q, qh);
+    check_lse(s, o.lse, q, p);
   if (has_lens)
-    check_kv_lens(s, o.kv_lens, q, qh.batch);
+    check_kv_lens(s, o.kv_lens, q, p.q.batch);
   if (has_mask)
-    check_key_mask(s, o.key_padding_mask, q, qh.batch, kh.seq);
-  if (!std::isfinite(o.softmax_scale))
-    s.fail(fmt::format("softmax_scale is {}; expected a finite number (0: 1 / sqrt(head_dim))",
-                       o.softmax_scale));
-  if (qh.seq + kh.seq > INT32_MAX / 2 || qh.batch * qh.heads > INT32_MAX)
-    s.fail(fmt::format("q has {} and k seqlen {}; the kernel takes 32-bit sequence lengths and "
-                       "batch x heads",
-                       dims_str(qh), kh.seq));
-  Band band = band_of(s, o, qh.seq, kh.seq);
-  Tiles t = tiles_for(s, o, q.device, qh.dim, qh.seq, kh.seq);
-  if (qh.batch * qh.heads * qh.seq == 0)
+    check_key_mask(s, o.key_padding_mask, q, p.q.batch, p.k.seq);
+  if (p.q.batch * p.q.heads * p.q.seq == 0)
     return;
 
-  const double scale = o.softmax_scale != 0 ? o.softmax_scale : 1.0 / std::sqrt(double(qh.dim));
   // Absent optional tensors: q stands in for their pointers, which the kernel never reads.
   const TensorView& lse = save_lse ? o.lse : q;
   const TensorView& lens = has_lens ? o.kv_lens : q;
   const TensorView& mask = has_mask ? o.key_padding_mask : q;
+  const TensorView& cu_q = p.varlen.on ? o.cu_seqlens_q : q;
+  const TensorView& cu_k = p.varlen.on ? o.cu_seqlens_k : q;
+  const int flags = c.flags | (has_lens ? detail::kAttentionKvLens : 0) |
+                    (has_mask ? detail::kAttentionKeyMask : 0) |
+                    (save_lse ? detail::kAttentionSaveLse : 0);
   LaunchOptions launch;
-  launch.num_warps = t.num_warps;
+  launch.num_warps = c.t.num_warps;
   launch.stream = stream;
   detail::attention_forward_kernel().launch(
-      detail::grid_at(s, (qh.seq + t.m - 1) / t.m, qh.batch * qh.heads), launch, out, lse, q, k, v,
-      lens, mask, qh.s_batch, qh.s_seq, qh.s_head, kh.s_batch, kh.s_seq, kh.s_head, vh.s_batch,
-      vh.s_seq, vh.s_head, oh.s_batch, oh.s_seq, oh.s_head,
-      has_mask ? o.key_padding_mask.strides[0] : 0, qh.heads, qh.heads / kh.heads, qh.seq, kh.seq,
-      band.left, band.right, float(scale * M_LOG2E), flags(band.on, has_lens, has_mask, save_lse),
-      int(qh.dim), t.dchunk, t.m, t.n);
+      detail::grid_at(s, (p.q.seq + c.t.m - 1) / c.t.m, p.q.batch * p.q.heads), launch, out, lse, q,
+      k, v, lens, mask, cu_q, cu_k, p.q.s_batch, p.q.s_seq, p.q.s_head, p.k.s_batch, p.k.s_seq,
+      p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head, p.o.s_batch, p.o.s_seq, p.o.s_head,
+      has_mask ? o.key_padding_mask.strides[0] : 0, p.q.heads, p.q.heads / p.k.heads, p.total_q,
+      p.total_k, c.band.left, c.band.right, lo_word(o.dropout_seed), hi_word(o.dropout_seed),
+      lo_word(o.dropout_offset), hi_word(o.dropout_offset), c.scale_log2, o.dropout_p, flags,
+      int(p.q.dim), c.t.dchunk, c.t.m, c.t.n);
 }
 
 void attention_backward(const TensorView& q, const TensorView& k, const TensorView& v,
@@ -247,57 +345,46 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
                         const TensorView& dq, const TensorView& dk, const TensorView& dv,
                         const AttentionOptions& o, Stream* stream, std::source_location where) {
   OpSite s{"attention_backward", where};
-  Heads qh = heads_of(s, "q", q, o.layout), kh = heads_of(s, "k", k, o.layout);
-  Heads vh = heads_of(s, "v", v, o.layout), oh = heads_of(s, "out", out, o.layout);
-  check_same_dtype(s, "k", k, q);
-  check_same_dtype(s, "v", v, q);
-  check_head_dim(s, qh.dim);
-  check_kv(s, qh, kh, vh);
-  detail::check_like(s, "out", out, "q", q);
-  detail::check_device(s, "k", k, "q", q);
-  detail::check_device(s, "v", v, "q", q);
+  if (o.kv_lens.data != nullptr || o.key_padding_mask.data != nullptr)
+    s.fail("kv_lens and key_padding_mask are not supported by attention_backward yet; pass "
+           "neither (causal, window, varlen and dropout are supported)");
+  Common c = common_of(s, q, k, v, out, o);
+  const Problem& p = c.p;
   check_grad(s, "dout", dout, "out", out);
   check_grad(s, "dq", dq, "q", q);
   check_grad(s, "dk", dk, "k", k);
   check_grad(s, "dv", dv, "v", v);
-  check_lse(s, lse, q, qh);
-  if (o.kv_lens.data != nullptr || o.key_padding_mask.data != nullptr)
-    s.fail("kv_lens and key_padding_mask are not supported by attention_backward yet; pass "
-           "neither (causal and window are supported)");
-  if (!std::isfinite(o.softmax_scale))
-    s.fail(fmt::format("softmax_scale is {}; expected a finite number (0: 1 / sqrt(head_dim))",
-                       o.softmax_scale));
-  if (qh.seq + kh.seq > INT32_MAX / 2 || qh.batch * qh.heads > INT32_MAX)
-    s.fail(fmt::format("q has {} and k seqlen {}; the kernel takes 32-bit sequence lengths and "
-                       "batch x heads",
-                       dims_str(qh), kh.seq));
-  Band band = band_of(s, o, qh.seq, kh.seq);
-  Tiles t = tiles_for(s, o, q.device, qh.dim, qh.seq, kh.seq);
-  if (qh.batch * qh.heads == 0)
+  check_lse(s, lse, q, p);
+  if (p.q.batch * p.q.heads == 0)
     return;
-  const double scale = o.softmax_scale != 0 ? o.softmax_scale : 1.0 / std::sqrt(double(qh.dim));
   LaunchOptions launch;
   // The backward holds more per tile (K, V, dK, dV or q, dout, dq): at head_dim above 64 its
   // 16 x 16 tiles need 4 warps to stay unspilled (test AttentionBackwardPtx.NoSpills).
   launch.num_warps = 4;
   launch.stream = stream;
-  const int64_t group = qh.heads / kh.heads;
-  const int flag = band.on ? detail::kAttentionBand : 0;
+  const int64_t group = p.q.heads / p.k.heads;
+  const TensorView& cu_q = p.varlen.on ? o.cu_seqlens_q : q;
+  const TensorView& cu_k = p.varlen.on ? o.cu_seqlens_k : q;
   // Each kernel writes every element of its outputs (zeros where no key or query reaches), so an
   // empty seqlen_q still zeroes dk and dv, and an empty seqlen_k dq.
-  if (kh.seq > 0)
+  if (p.k.seq > 0)
     detail::attention_backward_dkdv_kernel().launch(
-        detail::grid_at(s, (kh.seq + t.n - 1) / t.n, kh.batch * kh.heads), launch, dk, dv, q, k, v,
-        out, dout, lse, qh.s_batch, qh.s_seq, qh.s_head, kh.s_batch, kh.s_seq, kh.s_head,
-        vh.s_batch, vh.s_seq, vh.s_head, oh.s_batch, oh.s_seq, oh.s_head, qh.heads, group, qh.seq,
-        kh.seq, band.left, band.right, float(scale * M_LOG2E), flag, int(qh.dim), t.dchunk, t.m,
-        t.n);
-  if (qh.seq > 0)
+        detail::grid_at(s, (p.k.seq + c.t.n - 1) / c.t.n, p.k.batch * p.k.heads), launch, dk, dv,
+        q, k, v, out, dout, lse, cu_q, cu_k, p.q.s_batch, p.q.s_seq, p.q.s_head, p.k.s_batch,
+        p.k.s_seq, p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head, p.o.s_batch, p.o.s_seq,
+        p.o.s_head, p.q.heads, group, p.total_q, p.total_k, c.band.left, c.band.right,
+        lo_word(o.dropout_seed), hi_word(o.dropout_seed), lo_word(o.dropout_offset),
+        hi_word(o.dropout_offset), c.scale_log2, o.dropout_p, c.flags, int(p.q.dim), c.t.dchunk,
+        c.t.m, c.t.n);
+  if (p.q.seq > 0)
     detail::attention_backward_dq_kernel().launch(
-        detail::grid_at(s, (qh.seq + t.m - 1) / t.m, qh.batch * qh.heads), launch, dq, q, k, v, out,
-        dout, lse, qh.s_batch, qh.s_seq, qh.s_head, kh.s_batch, kh.s_seq, kh.s_head, vh.s_batch,
-        vh.s_seq, vh.s_head, oh.s_batch, oh.s_seq, oh.s_head, qh.heads, group, qh.seq, kh.seq,
-        band.left, band.right, float(scale * M_LOG2E), flag, int(qh.dim), t.dchunk, t.m, t.n);
+        detail::grid_at(s, (p.q.seq + c.t.m - 1) / c.t.m, p.q.batch * p.q.heads), launch, dq, q,
+        k, v, out, dout, lse, cu_q, cu_k, p.q.s_batch, p.q.s_seq, p.q.s_head, p.k.s_batch,
+        p.k.s_seq, p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head, p.o.s_batch, p.o.s_seq,
+        p.o.s_head, p.q.heads, group, p.total_q, p.total_k, c.band.left, c.band.right,
+        lo_word(o.dropout_seed), hi_word(o.dropout_seed), lo_word(o.dropout_offset),
+        hi_word(o.dropout_offset), c.scale_log2, o.dropout_p, c.flags, int(p.q.dim), c.t.dchunk,
+        c.t.m, c.t.n);
 }
 
 } // namespace tessel::ops

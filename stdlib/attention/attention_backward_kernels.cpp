@@ -11,6 +11,8 @@
 //     as the forward does.
 // D is recomputed from dout and out where it is needed (no scratch tensor: ops do not allocate).
 // A row whose lse is -inf saw no key; its p is 0 everywhere (lse is replaced by +inf).
+// Varlen and dropout follow the forward (stdlib/attention/tiles.h: Seqs, keep_mask): the same
+// rows, keys and keep bits, regenerated from (seed, offset) rather than stored.
 #include "stdlib/attention/tiles.h"
 #include "stdlib/common/kernels.h"
 
@@ -66,8 +68,12 @@ struct Scores {
   tl::Tensor rows, q_in, cols, k_in, diag;
   const tl::Int *left, *right;
   bool band;
+  const Dropout* drop;      // null without dropout
+  tl::Tensor lse_rows, keys; // the dropout counters' row and key indices (with drop)
 };
 
+// With dropout (keep mask z, scale 1 / (1 - p_drop)): out = (p ∘ z) v, so dv takes p ∘ z, and
+// ds = p ∘ (dp ∘ z - D) with D = Σ dout ∘ out as before; `p` returned is the dropped one.
 Tile rebuild(const Scores& sc, const Chunks& q, const Chunks& k, const Chunks& v,
              const Chunks& dout, const tl::Tensor& lse_log2, const tl::Tensor& d,
              const tl::Float& scale_log2, int bm, int bn) {
@@ -77,7 +83,11 @@ Tile rebuild(const Scores& sc, const Chunks& q, const Chunks& k, const Chunks& v
     visible = visible & in_band(col(sc.rows), row(sc.cols), sc.diag, *sc.left, *sc.right);
   auto p = tl::where(visible, tl::exp2(s - col(lse_log2)), 0.0);
   auto dp = dot_t(dout, v, bm, bn);
-  return {p, p * (dp - col(d))};
+  if (sc.drop == nullptr)
+    return {p, p * (dp - col(d))};
+  auto keep = keep_mask(*sc.drop, sc.lse_rows, sc.keys);
+  auto ds = p * (tl::where(keep, dp * sc.drop->scale, 0.0) - col(d));
+  return {tl::where(keep, p * sc.drop->scale, 0.0), ds};
 }
 
 // The row's lse in log2 units, +inf for a row that saw no key (so that its p is 0).
@@ -100,40 +110,55 @@ void store_chunks(const Head& hd, const tl::Tensor& pos, const tl::Tensor& in, c
 const Kernel& attention_backward_dkdv_kernel() {
   static const Kernel k = tl::kernel(
       "attention_backward_dkdv",
-      "dk, dv, q, k, v, out, dout, lse, q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, "
-      "o_sb, o_ss, o_sh, heads, group, seqlen_q, seqlen_k, window_left, window_right, "
-      "scale_log2, FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N",
+      "dk, dv, q, k, v, out, dout, lse, cu_q, cu_k, q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, "
+      "v_ss, v_sh, o_sb, o_ss, o_sh, heads, group, seqlen_q, seqlen_k, window_left, "
+      "window_right, seed_lo, seed_hi, offset_lo, offset_hi, scale_log2, dropout_p, FLAGS, "
+      "HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N",
       [](tl::Ptr dk, tl::Ptr dv, tl::Ptr q, tl::Ptr k, tl::Ptr v, tl::Ptr out, tl::Ptr dout,
-         tl::Ptr lse, tl::Int q_sb, tl::Int q_ss, tl::Int q_sh, tl::Int k_sb, tl::Int k_ss,
-         tl::Int k_sh, tl::Int v_sb, tl::Int v_ss, tl::Int v_sh, tl::Int o_sb, tl::Int o_ss,
-         tl::Int o_sh, tl::Int heads, tl::Int group, tl::Int seqlen_q, tl::Int seqlen_k,
-         tl::Int window_left, tl::Int window_right, tl::Float scale_log2, tl::Const<int> FLAGS,
-         tl::Const<int> HEAD_DIM, tl::Const<int> DCHUNK, tl::Const<int> BLOCK_M,
-         tl::Const<int> BLOCK_N) {
-        const bool band = FLAGS & kAttentionBand;
+         tl::Ptr lse, tl::Ptr cu_q, tl::Ptr cu_k, tl::Int q_sb, tl::Int q_ss, tl::Int q_sh,
+         tl::Int k_sb, tl::Int k_ss, tl::Int k_sh, tl::Int v_sb, tl::Int v_ss, tl::Int v_sh,
+         tl::Int o_sb, tl::Int o_ss, tl::Int o_sh, tl::Int heads, tl::Int group, tl::Int seqlen_q,
+         tl::Int seqlen_k, tl::Int window_left, tl::Int window_right, tl::Int seed_lo,
+         tl::Int seed_hi, tl::Int offset_lo, tl::Int offset_hi, tl::Float scale_log2,
+         tl::Float dropout_p, tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM,
+         tl::Const<int> DCHUNK, tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
+        const bool band = FLAGS & kAttentionBand, varlen = FLAGS & kAttentionVarlen;
+        const bool dropout = FLAGS & kAttentionDropout;
         auto kv_heads = heads / group;
         auto b = i64(tl::program_id(1) / kv_heads), kvh = i64(tl::program_id(1) % kv_heads);
+        // The entry's lengths (its lse rows are found per q head of the group below).
+        Seqs sq = seqs_of(varlen, b, kvh, heads, cu_q, cu_k, seqlen_q, seqlen_k);
+        Dropout drop;
+        if (dropout)
+          drop = dropout_of(seed_lo, seed_hi, offset_lo, offset_hi, dropout_p, seqlen_k);
         auto n0 = tl::program_id(0) * BLOCK_N;
-        auto cols = n0 + tl::arange(0, BLOCK_N), diag = seqlen_k - seqlen_q;
-        auto k_in = cols < seqlen_k;
-        Head kh = head_of(k, b, kvh, k_sb, k_ss, k_sh), vh = head_of(v, b, kvh, v_sb, v_ss, v_sh);
+        auto cols = n0 + tl::arange(0, BLOCK_N), diag = sq.len_k - sq.len_q;
+        auto k_in = cols < sq.len_k;
+        Head kh = head_of(k, sq.k_at, kvh, k_sb, k_ss, k_sh);
+        Head vh = head_of(v, sq.k_at, kvh, v_sb, v_ss, v_sh);
         Chunks kc = load_chunks(kh, cols, k_in, HEAD_DIM, DCHUNK);
         Chunks vc = load_chunks(vh, cols, k_in, HEAD_DIM, DCHUNK);
         Chunks dkc = zero_chunks(BLOCK_N, HEAD_DIM, DCHUNK), dvc = dkc;
         // The query rows whose band reaches this key block (all of them without a band).
-        tl::Tensor lo = tl::scalar(0, DType::i32), hi = seqlen_q;
+        tl::Tensor lo = tl::scalar(0, DType::i32), hi = sq.len_q;
         if (band) {
           lo = tl::maximum(n0 - diag - window_right, 0.0) / BLOCK_M * BLOCK_M;
-          hi = tl::minimum(n0 + BLOCK_N - diag + window_left, seqlen_q);
+          hi = tl::minimum(n0 + BLOCK_N - diag + window_left, sq.len_q);
         }
+        if (varlen) // a block past this entry's keys (the grid covers the longest) visits nothing
+          hi = tl::where(n0 < sq.len_k, hi, lo);
         tl::for_range(0, group, 1, [&](tl::Int g) {
           auto h = kvh * i64(group) + i64(g);
-          Head qh = head_of(q, b, h, q_sb, q_ss, q_sh), oh = head_of(out, b, h, o_sb, o_ss, o_sh);
-          Head doh = head_of(dout, b, h, o_sb, o_ss, o_sh);
-          auto row0 = (b * i64(heads) + h) * i64(seqlen_q);
+          Head qh = head_of(q, sq.q_at, h, q_sb, q_ss, q_sh);
+          Head oh = head_of(out, sq.q_at, h, o_sb, o_ss, o_sh);
+          Head doh = head_of(dout, sq.q_at, h, o_sb, o_ss, o_sh);
+          auto row0 = lse_row0_of(varlen, b, h, heads, sq.q_at, seqlen_q);
           tl::for_range(lo, hi, BLOCK_M, [&](tl::Int m0) {
             auto rows = m0 + tl::arange(0, BLOCK_M);
-            Scores sc{rows, rows < seqlen_q, cols, k_in, diag, &window_left, &window_right, band};
+            Scores sc{rows,          rows < sq.len_q, cols, k_in,
+                      diag,          &window_left,    &window_right,
+                      band,          dropout ? &drop : nullptr,
+                      row0 + i64(rows), sq.key0 + i64(cols)};
             Chunks qc = load_chunks(qh, sc.rows, sc.q_in, HEAD_DIM, DCHUNK);
             Chunks doc = load_chunks(doh, sc.rows, sc.q_in, HEAD_DIM, DCHUNK);
             auto d = row_dot(doc, load_chunks(oh, sc.rows, sc.q_in, HEAD_DIM, DCHUNK));
@@ -141,14 +166,14 @@ const Kernel& attention_backward_dkdv_kernel() {
             Tile t = rebuild(sc, qc, kc, vc, doc, lse2, d, scale_log2, BLOCK_M, BLOCK_N);
             auto pt = tl::trans(t.p).to(qc[0].dtype()), dst = tl::trans(t.ds).to(qc[0].dtype());
             for (size_t c = 0; c < dkc.size(); ++c) {
-              dvc[c] = ::tessel::ops::detail::exact_dot(pt, doc[c], dvc[c]);
-              dkc[c] = ::tessel::ops::detail::exact_dot(dst, qc[c], dkc[c]);
+              dvc[c] = exact_dot(pt, doc[c], dvc[c]);
+              dkc[c] = exact_dot(dst, qc[c], dkc[c]);
             }
           });
         });
-        store_chunks(head_of(dk, b, kvh, k_sb, k_ss, k_sh), cols, k_in, dkc, DCHUNK,
+        store_chunks(head_of(dk, sq.k_at, kvh, k_sb, k_ss, k_sh), cols, k_in, dkc, DCHUNK,
                      scale_log2 * M_LN2);
-        store_chunks(head_of(dv, b, kvh, v_sb, v_ss, v_sh), cols, k_in, dvc, DCHUNK,
+        store_chunks(head_of(dv, sq.k_at, kvh, v_sb, v_ss, v_sh), cols, k_in, dvc, DCHUNK,
                      tl::scalar(1.0, DType::f32));
       });
   return k;
@@ -157,46 +182,68 @@ const Kernel& attention_backward_dkdv_kernel() {
 const Kernel& attention_backward_dq_kernel() {
   static const Kernel k = tl::kernel(
       "attention_backward_dq",
-      "dq, q, k, v, out, dout, lse, q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, "
-      "o_ss, o_sh, heads, group, seqlen_q, seqlen_k, window_left, window_right, scale_log2, "
-      "FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N",
+      "dq, q, k, v, out, dout, lse, cu_q, cu_k, q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, "
+      "v_sh, o_sb, o_ss, o_sh, heads, group, seqlen_q, seqlen_k, window_left, window_right, "
+      "seed_lo, seed_hi, offset_lo, offset_hi, scale_log2, dropout_p, FLAGS, HEAD_DIM, DCHUNK, "
+      "BLOCK_M, BLOCK_N",
       [](tl::Ptr dq, tl::Ptr q, tl::Ptr k, tl::Ptr v, tl::Ptr out, tl::Ptr dout, tl::Ptr lse,
-         tl::Int q_sb, tl::Int q_ss, tl::Int q_sh, tl::Int k_sb, tl::Int k_ss, tl::Int k_sh,
-         tl::Int v_sb, tl::Int v_ss, tl::Int v_sh, tl::Int o_sb, tl::Int o_ss, tl::Int o_sh,
-         tl::Int heads, tl::Int group, tl::Int seqlen_q, tl::Int seqlen_k, tl::Int window_left,
-         tl::Int window_right, tl::Float scale_log2, tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM,
+         tl::Ptr cu_q, tl::Ptr cu_k, tl::Int q_sb, tl::Int q_ss, tl::Int q_sh, tl::Int k_sb,
+         tl::Int k_ss, tl::Int k_sh, tl::Int v_sb, tl::Int v_ss, tl::Int v_sh, tl::Int o_sb,
+         tl::Int o_ss, tl::Int o_sh, tl::Int heads, tl::Int group, tl::Int seqlen_q,
+         tl::Int seqlen_k, tl::Int window_left, tl::Int window_right, tl::Int seed_lo,
+         tl::Int seed_hi, tl::Int offset_lo, tl::Int offset_hi, tl::Float scale_log2,
+         tl::Float dropout_p, tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM,
          tl::Const<int> DCHUNK, tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
-        const bool band = FLAGS & kAttentionBand;
+        const bool band = FLAGS & kAttentionBand, varlen = FLAGS & kAttentionVarlen;
+        const bool dropout = FLAGS & kAttentionDropout;
         auto bh = tl::program_id(1);
         auto b = i64(bh / heads), h = i64(bh % heads), kvh = i64((bh % heads) / group);
+        Seqs sq = seqs_of(varlen, b, h, heads, cu_q, cu_k, seqlen_q, seqlen_k);
+        Dropout drop;
+        if (dropout)
+          drop = dropout_of(seed_lo, seed_hi, offset_lo, offset_hi, dropout_p, seqlen_k);
         auto m0 = tl::program_id(0) * BLOCK_M;
-        auto rows = m0 + tl::arange(0, BLOCK_M), diag = seqlen_k - seqlen_q;
-        auto q_in = rows < seqlen_q;
-        Head qh = head_of(q, b, h, q_sb, q_ss, q_sh), oh = head_of(out, b, h, o_sb, o_ss, o_sh);
+        auto rows = m0 + tl::arange(0, BLOCK_M), diag = sq.len_k - sq.len_q;
+        auto q_in = rows < sq.len_q;
+        Head qh = head_of(q, sq.q_at, h, q_sb, q_ss, q_sh);
+        Head oh = head_of(out, sq.q_at, h, o_sb, o_ss, o_sh);
         Chunks qc = load_chunks(qh, rows, q_in, HEAD_DIM, DCHUNK);
         Chunks doc =
-            load_chunks(head_of(dout, b, h, o_sb, o_ss, o_sh), rows, q_in, HEAD_DIM, DCHUNK);
+            load_chunks(head_of(dout, sq.q_at, h, o_sb, o_ss, o_sh), rows, q_in, HEAD_DIM, DCHUNK);
         auto d = row_dot(doc, load_chunks(oh, rows, q_in, HEAD_DIM, DCHUNK));
-        auto lse2 = lse_log2_of(lse, i64(bh) * i64(seqlen_q), rows, q_in);
+        auto lse2 = lse_log2_of(lse, sq.lse_row0, rows, q_in);
         Chunks dqc = zero_chunks(BLOCK_M, HEAD_DIM, DCHUNK);
-        tl::Tensor lo = tl::scalar(0, DType::i32), hi = seqlen_k;
+        tl::Tensor lo = tl::scalar(0, DType::i32), hi = sq.len_k;
         if (band) {
-          auto last = tl::minimum(m0 + BLOCK_M, seqlen_q) - 1;
+          auto last = tl::minimum(m0 + BLOCK_M, sq.len_q) - 1;
           lo = tl::maximum(m0 + diag - window_left, 0.0) / BLOCK_N * BLOCK_N;
-          hi = tl::minimum(last + diag + window_right + 1, seqlen_k);
+          hi = tl::minimum(last + diag + window_right + 1, sq.len_k);
         }
-        Head kh = head_of(k, b, kvh, k_sb, k_ss, k_sh), vh = head_of(v, b, kvh, v_sb, v_ss, v_sh);
+        if (varlen)
+          hi = tl::where(m0 < sq.len_q, hi, lo);
+        Head kh = head_of(k, sq.k_at, kvh, k_sb, k_ss, k_sh);
+        Head vh = head_of(v, sq.k_at, kvh, v_sb, v_ss, v_sh);
         tl::for_range(lo, hi, BLOCK_N, [&](tl::Int n0) {
           auto cols = n0 + tl::arange(0, BLOCK_N);
-          Scores sc{rows, q_in, cols, cols < seqlen_k, diag, &window_left, &window_right, band};
+          Scores sc{rows,
+                    q_in,
+                    cols,
+                    cols < sq.len_k,
+                    diag,
+                    &window_left,
+                    &window_right,
+                    band,
+                    dropout ? &drop : nullptr,
+                    sq.lse_row0 + i64(rows),
+                    sq.key0 + i64(cols)};
           Chunks kc = load_chunks(kh, cols, sc.k_in, HEAD_DIM, DCHUNK);
           Chunks vc = load_chunks(vh, cols, sc.k_in, HEAD_DIM, DCHUNK);
           Tile t = rebuild(sc, qc, kc, vc, doc, lse2, d, scale_log2, BLOCK_M, BLOCK_N);
           auto ds = t.ds.to(qc[0].dtype());
           for (size_t c = 0; c < dqc.size(); ++c)
-            dqc[c] = ::tessel::ops::detail::exact_dot(ds, kc[c], dqc[c]);
+            dqc[c] = exact_dot(ds, kc[c], dqc[c]);
         });
-        store_chunks(head_of(dq, b, h, q_sb, q_ss, q_sh), rows, q_in, dqc, DCHUNK,
+        store_chunks(head_of(dq, sq.q_at, h, q_sb, q_ss, q_sh), rows, q_in, dqc, DCHUNK,
                      scale_log2 * M_LN2);
       });
   return k;

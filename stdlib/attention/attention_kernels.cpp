@@ -34,41 +34,49 @@ using namespace tiles;
 const Kernel& attention_forward_kernel() {
   static const Kernel k = tl::kernel(
       "attention_forward",
-      "out, lse, q, k, v, kv_lens, key_mask, "
+      "out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, "
       "q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, o_ss, o_sh, mask_sb, heads, "
-      "group, seqlen_q, seqlen_k, window_left, window_right, scale_log2, FLAGS, HEAD_DIM, "
-      "DCHUNK, BLOCK_M, BLOCK_N",
+      "group, seqlen_q, seqlen_k, window_left, window_right, seed_lo, seed_hi, offset_lo, "
+      "offset_hi, scale_log2, dropout_p, FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N",
       [](tl::Ptr out, tl::Ptr lse, tl::Ptr q, tl::Ptr k, tl::Ptr v, tl::Ptr kv_lens,
-         tl::Ptr key_mask, tl::Int q_sb, tl::Int q_ss, tl::Int q_sh, tl::Int k_sb, tl::Int k_ss,
-         tl::Int k_sh, tl::Int v_sb, tl::Int v_ss, tl::Int v_sh, tl::Int o_sb, tl::Int o_ss,
-         tl::Int o_sh, tl::Int mask_sb, tl::Int heads, tl::Int group, tl::Int seqlen_q,
-         tl::Int seqlen_k, tl::Int window_left, tl::Int window_right, tl::Float scale_log2,
-         tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM, tl::Const<int> DCHUNK,
-         tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
+         tl::Ptr key_mask, tl::Ptr cu_q, tl::Ptr cu_k, tl::Int q_sb, tl::Int q_ss, tl::Int q_sh,
+         tl::Int k_sb, tl::Int k_ss, tl::Int k_sh, tl::Int v_sb, tl::Int v_ss, tl::Int v_sh,
+         tl::Int o_sb, tl::Int o_ss, tl::Int o_sh, tl::Int mask_sb, tl::Int heads, tl::Int group,
+         tl::Int seqlen_q, tl::Int seqlen_k, tl::Int window_left, tl::Int window_right,
+         tl::Int seed_lo, tl::Int seed_hi, tl::Int offset_lo, tl::Int offset_hi,
+         tl::Float scale_log2, tl::Float dropout_p, tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM,
+         tl::Const<int> DCHUNK, tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
         const bool BAND = FLAGS & kAttentionBand, KV_LENS = FLAGS & kAttentionKvLens;
         const bool KEY_MASK = FLAGS & kAttentionKeyMask, SAVE_LSE = FLAGS & kAttentionSaveLse;
+        const bool VARLEN = FLAGS & kAttentionVarlen, DROPOUT = FLAGS & kAttentionDropout;
         const int chunks = HEAD_DIM / DCHUNK;
         auto bh = tl::program_id(1);
         auto b = i64(bh / heads), h = i64(bh % heads), kvh = i64((bh % heads) / group);
+        Seqs sq = seqs_of(VARLEN, b, h, heads, cu_q, cu_k, seqlen_q, seqlen_k);
         auto m0 = tl::program_id(0) * BLOCK_M;
         auto rows = m0 + tl::arange(0, BLOCK_M);
-        auto q_in = rows < seqlen_q;
+        auto q_in = rows < sq.len_q;
 
-        tl::Tensor kv_len = seqlen_k;
+        tl::Tensor kv_len = sq.len_k;
         if (KV_LENS)
           kv_len = tl::minimum(tl::maximum(tl::load(kv_lens + b).to(DType::i32), 0.0), seqlen_k);
         // The band's diagonal: the last query row meets the last valid key.
-        auto diag = kv_len - seqlen_q;
+        auto diag = kv_len - sq.len_q;
         tl::Tensor lo = tl::scalar(0, DType::i32), hi = kv_len;
         if (BAND) {
-          auto last = tl::minimum(m0 + BLOCK_M, seqlen_q) - 1;
+          auto last = tl::minimum(m0 + BLOCK_M, sq.len_q) - 1;
           lo = tl::maximum(m0 + diag - window_left, 0.0) / BLOCK_N * BLOCK_N;
           hi = tl::minimum(last + diag + window_right + 1, kv_len);
         }
+        if (VARLEN) // a block past this entry's queries (the grid covers the longest) visits nothing
+          hi = tl::where(m0 < sq.len_q, hi, lo);
+        Dropout drop;
+        if (DROPOUT)
+          drop = dropout_of(seed_lo, seed_hi, offset_lo, offset_hi, dropout_p, seqlen_k);
 
-        Head qh = head_of(q, b, h, q_sb, q_ss, q_sh);
-        Head kh = head_of(k, b, kvh, k_sb, k_ss, k_sh);
-        Head vh = head_of(v, b, kvh, v_sb, v_ss, v_sh);
+        Head qh = head_of(q, sq.q_at, h, q_sb, q_ss, q_sh);
+        Head kh = head_of(k, sq.k_at, kvh, k_sb, k_ss, k_sh);
+        Head vh = head_of(v, sq.k_at, kvh, v_sb, v_ss, v_sh);
         std::vector<tl::Tensor> qt, acc;
         for (int c = 0; c < chunks; ++c) {
           qt.push_back(load_chunk(qh, rows, q_in, c * DCHUNK, DCHUNK));
@@ -83,7 +91,7 @@ const Kernel& attention_forward_kernel() {
           auto k_in = cols < hi;
           tl::Tensor s = tl::zeros({BLOCK_M, BLOCK_N}, DType::f32);
           for (int c = 0; c < chunks; ++c)
-            s = ::tessel::ops::detail::exact_dot(qt[c], tl::trans(load_chunk(kh, cols, k_in, c * DCHUNK, DCHUNK)), s);
+            s = exact_dot(qt[c], tl::trans(load_chunk(kh, cols, k_in, c * DCHUNK, DCHUNK)), s);
           s = s * scale_log2;
           tl::Tensor visible = row(k_in);
           if (BAND)
@@ -95,16 +103,21 @@ const Kernel& attention_forward_kernel() {
           auto m_use = tl::where(m_new == -kInf, 0.0, m_new);
           auto p = tl::exp2(s - col(m_use));
           auto alpha = tl::exp2(m - m_use);
+          // The normaliser sums every probability; dropout zeroes (and rescales) only what
+          // reaches the output, as in FlashAttention.
           l = l * alpha + tl::sum(p, 1);
+          if (DROPOUT)
+            p = tl::where(keep_mask(drop, sq.lse_row0 + i64(rows), sq.key0 + i64(cols)),
+                          p * drop.scale, 0.0);
           for (int c = 0; c < chunks; ++c) {
             auto vt = load_chunk(vh, cols, k_in, c * DCHUNK, DCHUNK);
-            acc[c] = ::tessel::ops::detail::exact_dot(p.to(vt.dtype()), vt, acc[c] * col(alpha));
+            acc[c] = exact_dot(p.to(vt.dtype()), vt, acc[c] * col(alpha));
           }
           m = m_new;
         });
 
         auto l_div = tl::where(l == 0.0, 1.0, l);
-        Head oh = head_of(out, b, h, o_sb, o_ss, o_sh);
+        Head oh = head_of(out, sq.q_at, h, o_sb, o_ss, o_sh);
         for (int c = 0; c < chunks; ++c) {
           auto o_ptrs =
               (oh.base + col(i64(rows) * oh.seq)) + row(c * DCHUNK + tl::arange(0, DCHUNK));
@@ -114,8 +127,7 @@ const Kernel& attention_forward_kernel() {
           // Back from log2 units: lse = (m + log2 l) · ln 2; -inf where l = 0.
           auto m_use = tl::where(m == -kInf, 0.0, m);
           auto row_lse = (m_use + tl::log2(l)) * M_LN2;
-          tl::store(lse + i64(bh) * i64(seqlen_q) + rows, row_lse,
-                    q_in); // [batch, heads, seqlen_q]
+          tl::store(lse + sq.lse_row0 + rows, row_lse, q_in);
         }
       });
   return k;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "tessel/lang/ops.h"
+#include "tessel/ops/dropout.h"
 
 #include <cmath>
 
@@ -51,6 +52,59 @@ inline tl::Tensor in_band(const tl::Tensor& rows, const tl::Tensor& cols, const 
                           const tl::Int& left, const tl::Int& right) {
   auto i = rows + diag;
   return (cols >= i - left) & (cols <= i + right);
+}
+
+// Where one batch entry's queries and keys are, for the dense layout or for varlen (packed
+// [total_tokens, heads, head_dim] tensors cut by cu_seqlens prefix sums). In varlen mode the host
+// passes each tensor's seq stride as its batch stride, so that head_of(p, q_at, …) with q_at the
+// entry's first token finds its rows, and the kernel's seqlen_q/seqlen_k parameters carry the
+// packed totals (the lse rows are [heads, total_q], the dropout counters run over total_k keys).
+struct Seqs {
+  tl::Tensor q_at, k_at;   // i64 "batch index" for head_of: b, or the entry's first token
+  tl::Tensor len_q, len_k; // i32 lengths of this entry
+  tl::Tensor lse_row0;     // i64 index of this (entry, head)'s first query row in lse
+  tl::Tensor key0;         // i64 index of the entry's first key among all keys (dropout)
+};
+
+// Where (entry b, head h)'s query rows start in lse: [batch, heads, seqlen_q], or [heads, total_q]
+// for varlen (q_at: the entry's first token, seqlen_q: the total).
+inline tl::Tensor lse_row0_of(bool varlen, const tl::Tensor& b, const tl::Tensor& h,
+                              const tl::Int& heads, const tl::Tensor& q_at,
+                              const tl::Int& seqlen_q) {
+  return varlen ? h * i64(seqlen_q) + q_at : (b * i64(heads) + h) * i64(seqlen_q);
+}
+
+inline Seqs seqs_of(bool varlen, const tl::Tensor& b, const tl::Tensor& h, const tl::Int& heads,
+                    const tl::Ptr& cu_q, const tl::Ptr& cu_k, const tl::Int& seqlen_q,
+                    const tl::Int& seqlen_k) {
+  if (!varlen)
+    return {b, b, seqlen_q, seqlen_k, lse_row0_of(false, b, h, heads, b, seqlen_q),
+            tl::scalar(0, DType::i64)};
+  // i32 prefix sums (the host checks their dtype; converting keeps the kernel traceable with any
+  // stand-in pointer, as when cu_seqlens are absent).
+  auto q0 = tl::load(cu_q + b).to(DType::i32), q1 = tl::load(cu_q + b + 1).to(DType::i32);
+  auto k0 = tl::load(cu_k + b).to(DType::i32), k1 = tl::load(cu_k + b + 1).to(DType::i32);
+  return {i64(q0), i64(k0), q1 - q0, k1 - k0, lse_row0_of(true, b, h, heads, i64(q0), seqlen_q),
+          i64(k0)};
+}
+
+// Dropout's keep mask for a (query rows, key columns) tile, the same bits in the forward and both
+// backward kernels: key j of query row r (r the row's index in lse) is kept when
+// rand(seed, offset + r · n_keys + j) >= p, j counted among all keys (ops::dsl::dropout_mask).
+struct Dropout {
+  tl::Tensor seed, offset, p, scale; // i64, i64, f32, f32 1 / (1 - p)
+  tl::Tensor n_keys;                 // i64
+};
+
+inline Dropout dropout_of(const tl::Int& seed_lo, const tl::Int& seed_hi, const tl::Int& offset_lo,
+                          const tl::Int& offset_hi, const tl::Float& p, const tl::Int& n_keys) {
+  return {ops::dsl::join_words(seed_lo, seed_hi), ops::dsl::join_words(offset_lo, offset_hi), p,
+          1.0 / (1.0 - p), i64(n_keys)};
+}
+
+inline tl::Tensor keep_mask(const Dropout& d, const tl::Tensor& lse_rows, const tl::Tensor& keys) {
+  auto counter = d.offset + col(lse_rows) * d.n_keys + row(keys);
+  return ops::dsl::dropout_mask(d.seed, counter, d.p);
 }
 
 } // namespace tessel::ops::detail::tiles

@@ -80,22 +80,40 @@ const Kernel& argmax_kernel();
 inline constexpr int kArgmaxMaxBlock = 4096;
 
 
-// Params: out, lse, q, k, v, kv_lens, key_mask, 3 strides (batch, seq, head) each of q, k, v,
-// out, mask_sb, heads, group, seqlen_q, seqlen_k, window_left, window_right, scale_log2, FLAGS,
-// HEAD_DIM, DCHUNK (head_dim columns per dot, a power of two dividing it), BLOCK_M, BLOCK_N. Grid: (query blocks, batch * heads). lse is contiguous.
+// Params: out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, 3 strides (batch, seq, head) each of
+// q, k, v, out, mask_sb, heads, group, seqlen_q, seqlen_k, window_left, window_right, seed_lo,
+// seed_hi, offset_lo, offset_hi, scale_log2, dropout_p, FLAGS, HEAD_DIM, DCHUNK (head_dim columns
+// per dot, a power of two dividing it), BLOCK_M, BLOCK_N. Grid: (query blocks, batch * heads).
+// lse is contiguous. Varlen (stdlib/attention/tiles.h, Seqs): batch strides are the seq strides
+// and seqlen_q/seqlen_k the packed totals.
 const Kernel& attention_forward_kernel();
 // attention_backward's kernels, FlashAttention-2's two passes. dk/dv: dk, dv, q, k, v, out, dout,
-// lse, 3 strides each of q, k, v, out (dk, dv, dout take those of k, v, out), heads, group,
-// seqlen_q, seqlen_k, window_left, window_right, scale_log2, FLAGS, HEAD_DIM, DCHUNK, BLOCK_M,
-// BLOCK_N; grid (key blocks, batch * kv heads). dq: dq first, then as dk/dv without dk, dv;
-// grid (query blocks, batch * heads). Only the band bit of FLAGS is read.
+// lse, cu_q, cu_k, 3 strides each of q, k, v, out (dk, dv, dout take those of k, v, out), heads,
+// group, seqlen_q, seqlen_k, window_left, window_right, seed_lo, seed_hi, offset_lo, offset_hi,
+// scale_log2, dropout_p, FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N; grid (key blocks,
+// batch * kv heads). dq: dq first, then as dk/dv without dk, dv; grid (query blocks,
+// batch * heads). The band, varlen and dropout bits of FLAGS are read.
 const Kernel& attention_backward_dkdv_kernel();
 const Kernel& attention_backward_dq_kernel();
-// The bits of its FLAGS parameter (one constant: a kernel takes at most 32 parameters).
+// The bits of their FLAGS parameter (one constant keeps the parameter lists short).
 inline constexpr int kAttentionBand = 1;     // a sliding window or causal band
 inline constexpr int kAttentionKvLens = 2;   // kv_lens is read
 inline constexpr int kAttentionKeyMask = 4;  // key_mask is read
 inline constexpr int kAttentionSaveLse = 8;  // lse is written
+inline constexpr int kAttentionVarlen = 16;  // cu_q and cu_k cut packed tensors (varlen)
+inline constexpr int kAttentionDropout = 32; // dropout on the probabilities (Philox)
+
+// attention_decode's kernels (stdlib/attention/decode_kernels.cpp). Decode: out, lse, q, k_cache,
+// v_cache, block_table, seq_lens, q_sb, q_sh, o_sb, o_sh, k_sblk, k_stok, k_sh, v_sblk, v_stok,
+// v_sh, bt_sb, kv_heads, group, max_blocks, pages_per_split, scale_log2, FLAGS, HEAD_DIM, DCHUNK,
+// BLOCK_H (query heads per program, >= group), PAGE (the cache's block size); grid (splits,
+// batch * kv heads). With kDecodePartial, out and lse are the f32 workspace's partials. Combine:
+// out, lse, part_out, part_lse, o_sb, o_sh, heads, splits, FLAGS, HEAD_DIM, BLOCK_D, BLOCK_S;
+// grid
+// (batch * heads). FLAGS: kAttentionSaveLse, kDecodePartial.
+const Kernel& attention_decode_kernel();
+const Kernel& attention_decode_combine_kernel();
+inline constexpr int kDecodePartial = 64; // one split of several: partials to the workspace
 
 
 } // namespace tessel::ops::detail

@@ -57,7 +57,32 @@ struct AttentionOptions {
   TensorView key_padding_mask = {};
   // Optional output (null data: not written). f32 [batch, heads, seqlen_q], contiguous:
   // the natural log-sum-exp of each query row's scores, as the backward pass needs it.
+  // With varlen: f32 [heads, total_q] (FlashAttention's varlen lse).
   TensorView lse = {};
+  // Variable-length batches (varlen; null data: absent, both or neither): i32 [batch + 1] prefix
+  // sums, entry b's queries being tokens cu_seqlens_q[b] ..< cu_seqlens_q[b + 1] of q packed as
+  // [total_q, heads, head_dim] (k and v: [total_k, kv_heads, head_dim], cut by cu_seqlens_k),
+  // FlashAttention's varlen layout; out like q. Each entry is its own sequence: causal and the
+  // window align to its own bottom-right corner. max_seqlen_q/k bound the lengths (the grid): 0
+  // reads them from cu_seqlens, which host (CPU) views allow; device views must pass them.
+  // Host views are checked (non-decreasing, within the tensors, within max_seqlen); device views
+  // are not read on the host: there a wrong cu_seqlens is undefined (the simulator's memcheck
+  // reports reads past the tensors). Tokens outside cu[0] ..< cu[batch] are not written.
+  // kv_lens and key_padding_mask do not combine with varlen.
+  TensorView cu_seqlens_q = {};
+  TensorView cu_seqlens_k = {};
+  int64_t max_seqlen_q = 0;
+  int64_t max_seqlen_k = 0;
+  // Dropout on the attention probabilities, FlashAttention-2's: key j of query row r is kept
+  // with probability 1 - dropout_p and scaled by 1 / (1 - dropout_p), the keep bit being
+  // rand(dropout_seed, dropout_offset + r · n_keys + j) >= dropout_p (tl::rand, Philox 4x32-10, the
+  // mapping of ops::dropout), r the row's index in lse (b · heads · seqlen_q + h · seqlen_q + i;
+  // varlen: h · total_q + token) and n_keys seqlen_k (varlen: total_k, j the key's token index).
+  // The normaliser (lse) sums the undropped probabilities. The backward regenerates the same
+  // bits: pass it the forward's options. dropout_p = 0 is the plain kernel, no random numbers.
+  float dropout_p = 0;
+  uint64_t dropout_seed = 0;
+  uint64_t dropout_offset = 0;
   // Query rows and keys per tile; 0 picks them from the shape and the device. Powers of two,
   // 16 to 128. Tests set them small.
   int block_m = 0;
@@ -72,11 +97,59 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
 // lse, dq in a separate pass over the key blocks, so no atomics and the same bits every run).
 // out and lse are the forward's (lse is required); dout like out, dq like q, dk like k, dv like v,
 // each with the same strides as the tensor it is like, any float dtype. The options must be the
-// forward's; kv_lens and key_padding_mask are not supported by the backward yet (an error).
+// forward's (varlen and dropout included); kv_lens and key_padding_mask are not supported by the
+// backward yet (an error).
 void attention_backward(const TensorView& q, const TensorView& k, const TensorView& v,
                         const TensorView& out, const TensorView& dout, const TensorView& lse,
                         const TensorView& dq, const TensorView& dk, const TensorView& dv,
                         const AttentionOptions& options = {}, Stream* stream = nullptr,
                         std::source_location where = std::source_location::current());
+
+// ---- decode over a paged KV cache ---------------------------------------------------------------
+//
+//   tessel::ops::attention_decode(q, k_cache, v_cache, block_table, seq_lens, out);
+//
+// One query token per sequence against its cached keys, as an inference engine's decode step:
+//   out[b, h, :] = Σ_j p_j v_j,  p = softmax_j(scale · <q[b, h, :], k_j>),  j < seq_lens[b],
+// key j of sequence b being k_cache[block_table[b, j / block_size], j % block_size, h / group, :]
+// (vLLM's paged layout; v likewise). Tensors: q and out [batch, heads, head_dim]; k_cache and
+// v_cache [num_blocks, block_size, kv_heads, head_dim] (any strides, head_dim contiguous), kv
+// heads dividing heads (GQA; the heads of a group share one program and each page is read once
+// per kv head); block_table i32 [batch, max_blocks] (blocks contiguous); seq_lens i32 [batch].
+// block_size is 16, 32, 64 or 128; head_dim as attention's; dtypes as attention's. A sequence
+// of length 0 gets out = 0 and lse = -inf.
+//
+// Flash-decoding: the pages of each sequence are split across num_splits programs that each write
+// a partial output and log-sum-exp to `workspace`, and a second kernel combines them. Host views
+// are checked before launch: every block id a sequence reaches must be a block of the cache and
+// seq_lens[b] <= max_blocks · block_size. Device views are not read on the host; there a bad id
+// is undefined (the simulator's memcheck reports the read) and a longer seq_lens is cut at the
+// table's end.
+//
+// A contiguous (non-paged) KV cache [batch, seqlen_k, kv_heads, head_dim] needs no other op: this
+// op on the cache viewed as blocks — k_cache [batch · seqlen_k / bs, bs, kv_heads, head_dim] with
+// block_table[b, i] = b · seqlen_k / bs + i — which splits long contexts and shares each page
+// among a GQA group; or ops::attention with seqlen_q = 1 and kv_lens, correct but several times
+// slower (one program per q head, no split; docs/stdlib.md §8.2).
+struct AttentionDecodeOptions {
+  float softmax_scale = 0; // 0: 1 / sqrt(head_dim)
+  // Optional output (null data: not written): f32 [batch, heads], contiguous.
+  TensorView lse = {};
+  // KV splits per sequence; 0 picks from the shape (batch · kv heads against the table's length),
+  // bounded by the workspace; 1 is one kernel and no workspace.
+  int num_splits = 0;
+  // f32, contiguous, at least attention_decode_workspace(...) elements: the partials of
+  // num_splits > 1. Absent (null data): num_splits 0 means 1; num_splits > 1 is an error.
+  TensorView workspace = {};
+};
+
+// The f32 elements of workspace that attention_decode needs for `num_splits` splits.
+int64_t attention_decode_workspace(int64_t batch, int64_t heads, int64_t head_dim, int num_splits);
+
+void attention_decode(const TensorView& q, const TensorView& k_cache, const TensorView& v_cache,
+                      const TensorView& block_table, const TensorView& seq_lens,
+                      const TensorView& out, const AttentionDecodeOptions& options = {},
+                      Stream* stream = nullptr,
+                      std::source_location where = std::source_location::current());
 
 } // namespace tessel::ops
