@@ -78,6 +78,10 @@ const Kernel& dropout_kernel();
 // Params: indices, x, x_stride, n, BLOCK. One program per row, looping over column blocks.
 const Kernel& argmax_kernel();
 inline constexpr int kArgmaxMaxBlock = 4096;
+// Params: values, indices, x, x_stride, v_stride, i_stride, n, k, LARGEST, KB (candidate slots, a
+// power of two >= k), BLOCK. One program per row, looping over column blocks.
+const Kernel& topk_kernel();
+inline constexpr int kTopkMaxBlock = 4096;
 
 
 // Params: out, lse, q, k, v, kv_lens, key_mask, 3 strides (batch, seq, head) each of q, k, v,
