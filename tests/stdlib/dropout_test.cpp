@@ -24,7 +24,8 @@ std::vector<double> dropout_reference(const std::vector<double>& x, DType t,
   const float scale = 1.0f / (1.0f - o.p);
   std::vector<double> y(x.size());
   for (size_t i = 0; i < x.size(); ++i) {
-    const float u = uniform_reference(randint4x_reference(int64_t(o.seed), o.offset + i)[0]);
+    const uint64_t g = o.offset + i; // element g: word g % 4 of counter g / 4
+    const float u = uniform_reference(randint4x_reference(int64_t(o.seed), g / 4)[g % 4]);
     y[i] = u >= o.p ? round_to_dtype(double(float(x[i]) * scale), t) : 0.0;
   }
   return y;
@@ -79,6 +80,9 @@ TEST(Dropout, SimulatedDeviceHasTheCpusBits) {
     expect_same(ys.values(), dropout_reference(x, t, o), dtype_name(t));
     EXPECT_TRUE(ys.padding_untouched());
   }
+  // The ALIGNED kernel (offset and row length multiples of 4), rows of several programs.
+  check_forward(DeviceKind::sim, DType::f32, {2, 2048 + 64}, 4, {.p = 0.5f, .seed = 3, .offset = 8});
+  check_forward(DeviceKind::sim, DType::f16, {3, 37}, 0, {.p = 0.5f, .seed = 3, .offset = 2});
 }
 
 // 2^16 elements: the dropped fraction is p within 0.01 (~5 standard errors at p = 0.5).
@@ -108,9 +112,25 @@ TEST(Dropout, DeterministicPerSeedAndOffset) {
   EXPECT_EQ(a, b) << "the same (seed, offset) gives the same mask";
   run(c, n, 43, 100);
   EXPECT_NE(a, c) << "another seed gives another mask";
-  // Element i uses counter offset + i: offset 100 is offset 0 shifted by 100 elements.
+  // Element i uses counter offset + i (word (offset + i) % 4 of Philox counter (offset + i) / 4):
+  // offset 100 is offset 0 shifted by 100 elements.
   run(shifted, n + 100, 42, 0);
   EXPECT_TRUE(std::equal(a.begin(), a.end(), shifted.begin() + 100));
+}
+
+// Counters past 2^63 and wrapping at 2^64: the group counter (offset + i) / 4 is a logical shift,
+// in rows whose first counter is a multiple of 4 (the ALIGNED kernel) and in rows that are not.
+TEST(Dropout, CountersPastTwoToThe63AndWrapping) {
+  for (uint64_t offset : {uint64_t(1) << 63, (uint64_t(1) << 63) - 6, ~uint64_t(0) - 37})
+    for (int64_t cols : {64, 33})
+      check_forward(DeviceKind::cpu, DType::f32, {3, cols}, 1, {.p = 0.5f, .seed = 11, .offset = offset});
+}
+
+// A row of 1 to 9 elements at every offset modulo 4: groups of four split across rows.
+TEST(Dropout, ShortRowsAtEveryShift) {
+  for (int64_t cols = 1; cols <= 9; ++cols)
+    for (uint64_t offset = 0; offset < 4; ++offset)
+      check_forward(DeviceKind::cpu, DType::bf16, {5, cols}, 0, {.p = 0.5f, .seed = 2, .offset = offset});
 }
 
 TEST(Dropout, CountersCrossIntoTheHighWord) {
@@ -219,7 +239,7 @@ TEST(DropoutDsl, FusedIntoAnotherKernelGivesTheOpsBits) {
 TEST(DropoutPtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (const char* target : {"sm_80", "sm_90a"}) {
-    auto module = trace_dsl(ops::detail::dropout_kernel(), {1024}, DType::bf16);
+    auto module = trace_dsl(ops::detail::dropout_kernel(), {/*ALIGNED=*/1, 1024}, DType::bf16);
     expect_lean_ptx(*module, target, ops::detail::num_warps_for(1024),
                     std::string("dropout ") + target);
   }
