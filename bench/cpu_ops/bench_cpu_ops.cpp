@@ -27,6 +27,22 @@ using tessel::TensorView;
 
 namespace {
 
+namespace tl = tessel::lang;
+
+// Dropout as a user kernel fusing ops::dsl::dropout, which evaluates Philox once per element
+// (the op shares one evaluation between four): the figure of what the sharing saves.
+const tessel::Kernel& dropout_per_element() {
+  static const tessel::Kernel k = tl::kernel(
+      "bench_dropout_per_element", "y, x, n, p, BLOCK",
+      [](tl::Ptr y, tl::Ptr x, tl::Int n, tl::Float p, tl::Const<int> BLOCK) {
+        auto i = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+        auto m = i < n;
+        tl::store(y + i, ops::dsl::dropout(tl::load(x + i, m), tl::scalar(1, DType::i64), i, p),
+                  m);
+      });
+  return k;
+}
+
 using Clock = std::chrono::steady_clock;
 
 struct Times {
@@ -144,6 +160,15 @@ std::vector<Op> make_ops(Tensors& T) {
       {"add", [&T] { ops::add(T.m(T.x), T.m(T.x2), T.m(T.y)); }, 3 * n * e},
       {"mul_row", [&T] { ops::mul(T.m(T.x), T.vec(T.w), T.m(T.y)); }, 2 * n * e},
       {"dropout", [&T] { ops::dropout(T.m(T.x), T.m(T.y), {.p = 0.1f, .seed = 1}); }, 2 * n * e},
+      {"dropout_per_element",
+       [&T] {
+         int64_t n = T.s.rows * T.s.cols;
+         tessel::LaunchOptions cpu;
+         cpu.device = tessel::DeviceKind::cpu;
+         dropout_per_element().launch({(n + 1023) / 1024}, cpu, T.m(T.y), T.m(T.x), n, 0.1f,
+                                      1024);
+       },
+       2 * n * e},
       {"cross_entropy",
        [&T, loss] { ops::cross_entropy(T.m(T.x), T.rows(T.labels), T.rows(T.stats), loss); },
        n * e + 2 * rows4},

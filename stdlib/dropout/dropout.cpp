@@ -13,7 +13,7 @@ namespace {
 using detail::OpSite;
 using detail::Rows;
 
-constexpr int kMaxBlock = 1024; // columns per program, as the activations
+constexpr int kMaxBlock = 4096; // columns per program, as the activations
 
 int32_t low_word(uint64_t v) {
   return int32_t(uint32_t(v));

@@ -2,7 +2,8 @@
 // kernels call to fuse dropout, and the op's own kernel. Element g (its counter: offset + its
 // row-major index) takes word g % 4 of Philox 4x32-10 on counter g / 4, so one ten-round
 // evaluation serves four consecutive elements. The op's kernel evaluates Philox once per group of
-// four on a [BLOCK / 4, 4] tile and reshapes the words into the row; the DSL helpers take any
+// four on a 1-D tile of groups and spreads the words over a [BLOCK / 4, 4] tile, reshaped into
+// the row; the DSL helpers take any
 // counter tile and evaluate Philox per element (the same bits, without the sharing).
 #include "tessel/ops/dropout.h"
 
@@ -32,7 +33,7 @@ std::array<tl::Tensor, 4> words_of_quad(const tl::Tensor& seed, const tl::Tensor
                   loc);
 }
 
-// word[w] where w (an i32 tile broadcasting with the words) is 0..3.
+// word[w] where w (an i32 tile broadcasting with the words) is 0..3 (words or their uniforms).
 tl::Tensor pick(const std::array<tl::Tensor, 4>& word, const tl::Tensor& w, tl::Loc loc) {
   auto high = tl::where(w == 2, word[2], word[3], loc);
   return tl::where(w == 0, word[0], tl::where(w == 1, word[1], high, loc), loc);
@@ -100,11 +101,18 @@ const Kernel& dropout_kernel() {
         auto start = dsl::join_words(offset_lo, offset_hi) + row * n.to(DType::i64);
         tl::Tensor shift = ALIGNED ? tl::scalar(0, DType::i32) : (start & 3).to(DType::i32);
         auto first = start - shift.to(DType::i64) + (tl::program_id(1) * BLOCK).to(DType::i64);
-        auto group = tl::expand_dims(tl::arange(0, quads), 1).to(DType::i64) * 4 + first;
-        auto word = pick(words_of_quad(dsl::join_words(seed_lo, seed_hi), group,
-                                       std::source_location::current()),
-                         tl::expand_dims(tl::arange(0, 4), 0), std::source_location::current());
-        auto u = tl::reshape(uniform(word, std::source_location::current()), {BLOCK});
+        // Philox on a 1-D tile of the program's groups (a [quads, 1] tile would make the CPU
+        // backend's loops one element long: no vector code), the uniforms of each word too; then
+        // [quads, 4] by choosing the word per column, flattened in row-major order.
+        auto group = tl::arange(0, quads).to(DType::i64) * 4 + first;
+        auto words = words_of_quad(dsl::join_words(seed_lo, seed_hi), group,
+                                   std::source_location::current());
+        std::array<tl::Tensor, 4> column;
+        for (int i = 0; i < 4; ++i)
+          column[i] = tl::expand_dims(uniform(words[i], std::source_location::current()), 1);
+        auto u = tl::reshape(pick(column, tl::expand_dims(tl::arange(0, 4), 0),
+                                  std::source_location::current()),
+                             {BLOCK});
         auto cols = tl::program_id(1) * BLOCK + tl::arange(0, BLOCK) - shift;
         auto mask = (cols >= 0) & (cols < n);
         auto v = tl::load(x + row * x_stride.to(DType::i64) + cols, mask, 0.0).to(DType::f32);

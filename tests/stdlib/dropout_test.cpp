@@ -238,11 +238,12 @@ TEST(DropoutDsl, FusedIntoAnotherKernelGivesTheOpsBits) {
 
 TEST(DropoutPtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  for (const char* target : {"sm_80", "sm_90a"}) {
-    auto module = trace_dsl(ops::detail::dropout_kernel(), {/*ALIGNED=*/1, 1024}, DType::bf16);
-    expect_lean_ptx(*module, target, ops::detail::num_warps_for(1024),
-                    std::string("dropout ") + target);
-  }
+  for (int64_t block : {1024, 4096})
+    for (const char* target : {"sm_80", "sm_90a"}) {
+      auto module = trace_dsl(ops::detail::dropout_kernel(), {/*ALIGNED=*/1, block}, DType::bf16);
+      expect_lean_ptx(*module, target, ops::detail::num_warps_for(int(block)),
+                      std::string("dropout ") + target + " BLOCK " + std::to_string(block));
+    }
 }
 
 } // namespace
