@@ -36,7 +36,8 @@ RowStats row_stats(const tl::Tensor& xr, const tl::Tensor& label, const tl::Int&
     auto in = c < n;
     auto v = tl::load(xr + c, in, -kInf).to(DType::f32);
     auto m = tl::maximum(r.max, tl::max(v, 0));
-    r.sum = r.sum * tl::exp(r.max - m) + tl::sum(tl::exp(v - m), 0);
+    auto shift = tl::where(m == -kInf, 0.0, m); // a masked (-inf) prefix: not -inf - -inf = NaN
+    r.sum = r.sum * tl::exp(r.max - shift) + tl::sum(tl::exp(v - shift), 0);
     r.max = m;
     r.sum_x = r.sum_x + tl::sum(tl::where(in, v, 0.0), 0);
     r.target = r.target + tl::sum(tl::where(i64(c) == label, v, 0.0), 0);
@@ -76,7 +77,11 @@ const Kernel& cross_entropy_kernel() {
         auto row = i64(tl::program_id(0));
         auto label = i64(tl::load(labels + row * i64(label_stride)));
         RowStats r = row_stats(logits + row * i64(logit_stride), label, n, BLOCK);
-        auto loss = r.lse() - (1.0 - smoothing) * r.target - smoothing * r.sum_x / n.to(DType::f32);
+        // Without smoothing the mean of the logits is not used: a -inf logit (a masked class)
+        // would make 0 * -inf = NaN of it (PyTorch gives the finite loss too).
+        auto smoothed = tl::where(smoothing == 0.0, tl::scalar(0.0, DType::f32),
+                                  smoothing * r.sum_x / n.to(DType::f32));
+        auto loss = r.lse() - (1.0 - smoothing) * r.target - smoothed;
         auto w = row_weight(label, n, ignore_index);
         // w * loss would turn an ignored row with an infinite lse into NaN: select instead.
         tl::store(losses + row, tl::where(w == 1.0, loss, w));

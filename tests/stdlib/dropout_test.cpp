@@ -86,6 +86,18 @@ TEST(Dropout, SimulatedDeviceHasTheCpusBits) {
 }
 
 // 2^16 elements: the dropped fraction is p within 0.01 (~5 standard errors at p = 0.5).
+// dropout_backward on the simulated device: the forward's mask on dy, the CPU's bits.
+TEST(Dropout, BackwardOnTheSimulatedDevice) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  const ops::DropoutOptions o{.p = 0.4f, .seed = 99, .offset = 13};
+  std::vector<double> dy = rounded(random_values(3 * 50, 21), DType::f32);
+  TestTensor dyt(DeviceKind::sim, DType::f32, {3, 50}, dy, 2);
+  TestTensor dx = TestTensor::poisoned(DeviceKind::sim, DType::f32, {3, 50}, 2);
+  ops::dropout_backward(dyt.view(), dx.view(), o);
+  expect_same(dx.values(), dropout_reference(dy, DType::f32, o), "backward, simulated device");
+  EXPECT_TRUE(dx.padding_untouched());
+}
+
 TEST(Dropout, DropsAFractionPOfTheElements) {
   const int64_t n = 1 << 16;
   std::vector<float> x(n, 1.0f), y(n);
@@ -199,6 +211,14 @@ TEST(DropoutErrors, OutputShape) {
   std::vector<float> x(8), y(8);
   expect_error([&] { ops::dropout(TensorView(x.data(), {8}), TensorView(y.data(), {2, 4})); },
                {"dropout: y has shape [2, 4] but x has shape [8]"});
+}
+
+TEST(DropoutErrors, NonContiguousRows) {
+  std::vector<float> x(8), y(8);
+  TensorView xt(x.data(), {4, 2});
+  xt.strides = {1, 4};
+  expect_error([&] { ops::dropout(xt, TensorView(y.data(), {4, 2})); },
+               {"dropout: x's last dimension has stride 4; the last dimension must be contiguous"});
 }
 
 TEST(DropoutErrors, IntegerInput) {
