@@ -143,10 +143,11 @@ void register_loss() {
   add("cross_entropy_reduce", "op cross_entropy, second kernel: mean (-D MEAN=0: sum), one program",
       &detail::cross_entropy_reduce_kernel,
       with_i64_labels(signature(3, 3, 0, {/*MEAN=*/1, detail::kCrossEntropyReduceBlock}), 2));
-  // dlogits, logits, labels, dloss; 4 strides, rows, n, ignore_index; smoothing; REDUCTION, BLOCK.
+  // dlogits, logits, labels, dloss; 4 strides, rows, n, ignore_index, counted; smoothing;
+  // REDUCTION, BLOCK.
   add("cross_entropy_backward", "op cross_entropy_backward: dlogits (may be logits), mean",
       &detail::cross_entropy_backward_kernel,
-      with_i64_labels(signature(4, 7, 1, {mean, kBlock}), 2));
+      with_i64_labels(signature(4, 8, 1, {mean, kBlock}), 2));
 }
 
 // y, x, cos, sin, positions; heads, seq, 6 strides, 3 table strides, half, head_dim; freq_scale;

@@ -58,7 +58,8 @@ const Kernel& cross_entropy_kernel();
 // Params: loss, losses, labels, label_stride, rows, ignore_index, MEAN, BLOCK. One program.
 const Kernel& cross_entropy_reduce_kernel();
 // Params: dlogits, logits, labels, dloss, dlogits_stride, logit_stride, label_stride,
-// dloss_stride, rows, n, ignore_index, smoothing, REDUCTION, BLOCK. One program per row.
+// dloss_stride, rows, n, ignore_index, counted (rows not ignored; -1: counted in the kernel),
+// smoothing, REDUCTION, BLOCK. One program per row.
 const Kernel& cross_entropy_backward_kernel();
 inline constexpr int kCrossEntropyMaxBlock = 4096;
 inline constexpr int kCrossEntropyReduceBlock = 1024;

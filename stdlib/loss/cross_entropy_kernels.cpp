@@ -110,10 +110,10 @@ const Kernel& cross_entropy_backward_kernel() {
   static const Kernel k = tl::kernel(
       "cross_entropy_backward",
       "dlogits, logits, labels, dloss, dlogits_stride, logit_stride, label_stride, dloss_stride, "
-      "rows, n, ignore_index, smoothing, REDUCTION, BLOCK",
+      "rows, n, ignore_index, counted, smoothing, REDUCTION, BLOCK",
       [](tl::Ptr dlogits, tl::Ptr logits, tl::Ptr labels, tl::Ptr dloss, tl::Int dlogits_stride,
          tl::Int logit_stride, tl::Int label_stride, tl::Int dloss_stride, tl::Int rows, tl::Int n,
-         tl::Int ignore_index, tl::Float smoothing, tl::Const<int> REDUCTION,
+         tl::Int ignore_index, tl::Int counted, tl::Float smoothing, tl::Const<int> REDUCTION,
          tl::Const<int> BLOCK) {
         auto row = i64(tl::program_id(0));
         auto label = i64(tl::load(labels + row * i64(label_stride)));
@@ -121,8 +121,16 @@ const Kernel& cross_entropy_backward_kernel() {
         auto lse = row_stats(xr, label, n, BLOCK).lse();
         const bool per_row = Reduction(int(REDUCTION)) == Reduction::none;
         tl::Tensor g = tl::load(dloss + (per_row ? row * i64(dloss_stride) : row * 0)).to(DType::f32);
+        // The mean's count: given by the host when it read the labels (counted >= 0), else
+        // counted here, a pass over every label in every program (rows^2 work in all).
         if (Reduction(int(REDUCTION)) == Reduction::mean)
-          g = g / count_rows(labels, label_stride, rows, ignore_index, kCrossEntropyReduceBlock);
+          tl::if_(
+              counted < 0,
+              [&] {
+                g = g / count_rows(labels, label_stride, rows, ignore_index,
+                                   kCrossEntropyReduceBlock);
+              },
+              [&] { g = g / counted.to(DType::f32); });
         auto w = row_weight(label, n, ignore_index);
         auto dr = dlogits + row * i64(dlogits_stride);
         auto cols = tl::arange(0, BLOCK);
