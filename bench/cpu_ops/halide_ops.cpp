@@ -40,14 +40,13 @@ Times time_runs(int reps, const std::function<void()>& f) {
 }
 
 // A reduction over r of a row (y), vectorized: rfactor over kLanes lanes, then the lanes summed.
-Func vector_reduce(Func f, RDom r, Var y, Func out_at, Var at) {
+Func vector_reduce(Func f, RDom r, Func out_at, Var at) {
   RVar ro("ro"), ri("ri");
   Var u("u");
   Func inner = f.update().split(r.x, ro, ri, kLanes, TailStrategy::GuardWithIf).rfactor(ri, u);
   inner.compute_at(out_at, at).vectorize(u);
   inner.update().vectorize(u);
   f.compute_at(out_at, at);
-  (void)y;
   return inner;
 }
 
@@ -64,8 +63,8 @@ Func softmax(ImageParam in, Type out_type, int cols) {
   out(x, y) = cast(out_type, e(x, y) / s(y));
   out.parallel(y).vectorize(x, kLanes);
   e.compute_at(out, y).vectorize(x, kLanes);
-  vector_reduce(mx, r, y, out, y);
-  vector_reduce(s, r, y, out, y);
+  vector_reduce(mx, r, out, y);
+  vector_reduce(s, r, out, y);
   return out;
 }
 
@@ -85,8 +84,8 @@ Func layer_norm(ImageParam in, ImageParam w, ImageParam b, Type out_type, int co
   out.parallel(y).vectorize(x, kLanes);
   mean.compute_at(out, y);
   rstd.compute_at(out, y);
-  vector_reduce(sum, r, y, out, y);
-  vector_reduce(sq, r, y, out, y);
+  vector_reduce(sum, r, out, y);
+  vector_reduce(sq, r, out, y);
   return out;
 }
 

@@ -84,12 +84,14 @@ void check_infinities(DeviceKind dev) {
     const std::string what = "softmax block " + std::to_string(block_cols);
     EXPECT_EQ(v[5], 0.0) << what;
     for (int c = 0; c < cols; ++c) {
-      if (c != 5)
+      if (c != 5) {
         EXPECT_TRUE(std::isfinite(v[c]) && v[c] > 0) << what << " row 0 column " << c;
-      if (c < 20)
+      }
+      if (c < 20) {
         EXPECT_EQ(v[cols + c], 0.0) << what << " row 1 column " << c;
-      else
+      } else {
         EXPECT_TRUE(std::isfinite(v[cols + c]) && v[cols + c] > 0) << what << " row 1 column " << c;
+      }
       EXPECT_TRUE(std::isnan(v[2 * cols + c])) << what << " row 2 column " << c;
       EXPECT_TRUE(std::isnan(v[3 * cols + c])) << what << " row 3 column " << c;
     }
