@@ -12,3 +12,4 @@
 #include "tessel/ops/reduce.h"
 #include "tessel/ops/rotary.h"
 #include "tessel/ops/softmax.h"
+#include "tessel/ops/topk.h"
