@@ -12,6 +12,8 @@
 namespace tessel::jit {
 
 inline constexpr size_t kMaxParams = 32;
+// The bit of SignatureKey::launch of a launch with LaunchOptions::fp_fusion off (any device).
+inline constexpr uint64_t kNoFpFusion = uint64_t(1) << 61;
 
 // One word per parameter: what the compiled code depends on (see signature.cpp), and where it
 // runs: the device of the pointer arguments, and for a GPU launch the device index, num_warps and
