@@ -45,7 +45,7 @@ llvm::Value* Lowering::shuffle(llvm::Intrinsic::ID id, llvm::Value* v, llvm::Val
   if (t->isIntegerTy(32))
     return shfl32(v);
   if (t->isFloatTy())
-    return b.CreateBitCast(shfl32(b.CreateBitCast(v, b.getInt32Ty())), t); // SHUFFLE_F32_TODO
+    return b.CreateIntrinsic(f32_shuffle(id), {}, {b.getInt32(0xffffffffu), v, arg, b.getInt32(c)});
   if (t->isHalfTy() || t->isBFloatTy())
     return b.CreateBitCast(b.CreateTrunc(shfl32(b.CreateZExt(b.CreateBitCast(v, b.getInt16Ty()), b.getInt32Ty())), b.getInt16Ty()), t);
   if (t->isIntegerTy() && t->getIntegerBitWidth() < 32)

@@ -4,7 +4,6 @@
 
 #include "codegen/transforms/passes.h"
 #include "tessel/error.h"
-#include <cstdlib> // T6_TEMP_REMOVE
 
 namespace tessel::codegen {
 
@@ -41,7 +40,7 @@ void add_default_pipeline(ir::PassManager& pm, const PipelineOptions& options) {
   for (const char* name : {"canonicalize", "cse", "licm", "dce"})
     add_pass(pm, name);
   // Last: cse has merged equal products (a shared one is not fused) and dce dropped unused ones.
-  if (options.fp_fusion && !std::getenv("T6_TEMP_NOFUSE")) // T6_TEMP_REMOVE
+  if (options.fp_fusion)
     add_pass(pm, "contract-fma");
 }
 
