@@ -178,6 +178,8 @@ void Lowering::lower_load(const ir::Op& op) {
   Vals others = has_other ? vals_in(op.operand(2), a) : Vals();
   const int w = access_width(op);
   const int n = a.in_size(InDim::Register);
+  if (n % w != 0 || a.contiguous_registers(vector_dim(a)) < w)
+    unsupported(op, "its `vec` is more than the contiguous registers of its layout");
   const bool global = elem->is_pointer() ? false : op.operand(0)->type()->element()->address_space() == 1;
   Vals loaded(n);
   for (int g = 0; g < n; g += w) {
@@ -226,6 +228,8 @@ void Lowering::lower_store(const ir::Op& op) {
   llvm::Value* owner = owner_predicate(a);
   const int w = access_width(op);
   const int n = a.in_size(InDim::Register);
+  if (n % w != 0 || a.contiguous_registers(vector_dim(a)) < w)
+    unsupported(op, "its `vec` is more than the contiguous registers of its layout");
   const bool global = ptr->type()->element()->address_space() == 1;
   for (int g = 0; g < n; g += w) {
     llvm::Type* vty = llvm::FixedVectorType::get(mt, w);

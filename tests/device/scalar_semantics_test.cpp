@@ -365,3 +365,25 @@ TEST(ScalarSemantics, EveryRuleIsTheSameOnTheCpuAndInTheSimulator) {
 }
 
 } // namespace
+
+namespace {
+
+// One kernel, launched with fp_fusion on, off and on again: each setting is a specialization of
+// its own (two compiles, the third launch a memory hit), and each gives its rounding.
+TEST(FpFusion, IsASpecializationOfItsOwn) {
+  Row row{"a*b+c f32", [](T a, T b, T c) { return a * b + c; }, {DType::f32, DType::f32, DType::f32},
+          DType::f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, 0}}};
+  const tessel::Kernel k = row_kernel(row, 1000);
+  const Inputs in = inputs_of(row);
+  auto result = [&](bool fusion) {
+    row.fp_fusion = fusion;
+    return std::bit_cast<float>(uint32_t(unpack(row.out, run_on_cpu(k, row, in))[0]));
+  };
+  EXPECT_EQ(result(true), -0x1p-46f);
+  EXPECT_EQ(result(false), 0.0f);
+  EXPECT_EQ(result(true), -0x1p-46f);
+  EXPECT_EQ(k.stats().compiles, 2);
+  EXPECT_EQ(k.stats().last_source, tessel::KernelSource::memory);
+}
+
+} // namespace
