@@ -12,8 +12,6 @@
 namespace tessel::jit {
 
 inline constexpr size_t kMaxParams = 32;
-// The bit of SignatureKey::launch of a launch with LaunchOptions::fp_fusion off (any device).
-inline constexpr uint64_t kNoFpFusion = uint64_t(1) << 61;
 
 // One word per parameter: what the compiled code depends on (see signature.cpp), and where it
 // runs: the device of the pointer arguments, and for a GPU launch the device index, num_warps and
@@ -33,6 +31,9 @@ struct SignatureKey {
     return true;
   }
 };
+
+// The bit of SignatureKey::launch of a launch with LaunchOptions::fp_fusion off (any device).
+inline constexpr uint64_t kNoFpFusion = uint64_t(1) << 61;
 
 // "parameter 'n' (Int)" when the kernel's parameters have names, else "parameter 3 (Int)".
 std::string param_desc(const lang::KernelDef& def, size_t i);
