@@ -374,6 +374,15 @@ Message verify_addptr(const Op& op) {
   return std::nullopt;
 }
 
+// `vec` (elements per global access, set by assign-layouts): a power of two up to 16.
+static Message check_vec(const Op& op) {
+  const Attr& vec = op.attr("vec");
+  if (vec.kind == Attr::Kind::Int && (vec.i < 1 || vec.i > 16 || !is_power_of_two(vec.i)))
+    return "vec must be a power of two from 1 to 16 (elements per access), found " +
+           std::to_string(vec.i);
+  return std::nullopt;
+}
+
 Message verify_load(const Op& op) {
   if (op.num_operands() < 1 || op.num_operands() > 3)
     return "takes a pointer, an optional mask and an optional other value, found " +
@@ -388,7 +397,7 @@ Message verify_load(const Op& op) {
   if (op.num_operands() == 3 && op.operand(2)->type() != r)
     return "other value must have the result's type " + str(r) + ", found " +
            str(op.operand(2)->type());
-  return std::nullopt;
+  return check_vec(op);
 }
 
 Message verify_store(const Op& op) {
@@ -402,7 +411,7 @@ Message verify_store(const Op& op) {
   if (v->element() != p->element()->pointee() || !same_shape(v, p))
     return "value must be the pointee type " + str(p->element()->pointee()) +
            " in the pointer's shape, found " + str(v) + " for " + str(p);
-  return std::nullopt;
+  return check_vec(op);
 }
 
 // What every atomic op shares: sem/scope in range, a pointee the op accepts, a result of the

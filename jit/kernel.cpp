@@ -238,7 +238,8 @@ struct Kernel::Impl {
     spec->key = key;
     if (key.device == DeviceKind::cpu) {
       jit::CpuCompileResult compiled =
-          jit::compile_for_cpu(def, bound, (key.launch & jit::kCheckedLaunch) != 0);
+          jit::compile_for_cpu(def, bound, (key.launch & jit::kCheckedLaunch) != 0,
+                               (key.launch & jit::kNoFpFusion) == 0);
       source = compiled.source;
       last_times = compiled.times;
       spec->entry = compiled.kernel->entry();
@@ -273,6 +274,7 @@ struct Kernel::Impl {
     codegen::gpu::CompileOptions gpu_options;
     gpu_options.num_warps = options.num_warps;
     gpu_options.num_stages = options.num_stages;
+    gpu_options.fp_fusion = options.fp_fusion;
     jit::GpuCompileResult compiled =
         jit::compile_for_gpu(def, bindings, target, gpu_options, /*want_ptx=*/sim);
     last_times = gpu_times(compiled);

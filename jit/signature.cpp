@@ -206,12 +206,15 @@ SignatureKey signature_of(const lang::KernelDef& def, std::span<const ArgValue> 
       mixed_devices(site, first_ptr, args[first_ptr], i, a);
     }
   }
-  if (key.device == DeviceKind::cpu)
+  const uint64_t fusion = options.fp_fusion ? 0 : kNoFpFusion;
+  if (key.device == DeviceKind::cpu) {
+    key.launch = fusion;
     return key;
+  }
   check_gpu_options(site, options);
   key.launch = uint64_t(key.device) | uint64_t(uint16_t(key.device_index)) << 8 |
                uint64_t(uint8_t(options.num_warps)) << 24 |
-               uint64_t(uint8_t(options.num_stages)) << 32 | (uint64_t(1) << 63);
+               uint64_t(uint8_t(options.num_stages)) << 32 | (uint64_t(1) << 63) | fusion;
   return key;
 }
 
@@ -322,13 +325,14 @@ std::string word_change(const lang::ParamSpec& p, uint64_t was, uint64_t now) {
 }
 
 std::string launch_text(const SignatureKey& k) {
-  if (k.device == DeviceKind::cpu) // the only launch bit of a CPU key is checked mode's
-    return k.launch ? "cpu checked" : "cpu";
+  const std::string fusion = (k.launch & kNoFpFusion) ? " fp_fusion=0" : "";
+  if (k.device == DeviceKind::cpu) // the launch bits of a CPU key: checked mode, fp_fusion
+    return std::string((k.launch & ~kNoFpFusion) ? "cpu checked" : "cpu") + fusion;
   std::string s = device_kind_name(k.device);
   if (k.device == DeviceKind::cuda)
     s += " " + std::to_string(k.device_index);
   return s + " num_warps=" + std::to_string(k.launch >> 24 & 0xff) +
-         " num_stages=" + std::to_string(k.launch >> 32 & 0xff);
+         " num_stages=" + std::to_string(k.launch >> 32 & 0xff) + fusion;
 }
 
 } // namespace

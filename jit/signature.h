@@ -35,6 +35,9 @@ struct SignatureKey {
   }
 };
 
+// The bit of SignatureKey::launch of a launch with LaunchOptions::fp_fusion off (any device).
+inline constexpr uint64_t kNoFpFusion = uint64_t(1) << 61;
+
 // "parameter 'n' (Int)" when the kernel's parameters have names, else "parameter 3 (Int)".
 std::string param_desc(const lang::KernelDef& def, size_t i);
 

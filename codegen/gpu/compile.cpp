@@ -3,13 +3,12 @@
 #include "tessel/codegen/gpu.h"
 
 #include "codegen/analysis/axis_info.h"
-#include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/nvptx.h"
 #include "codegen/transforms/passes.h"
 #include "codegen/llvm_text.h"
 #include "support/stopwatch.h"
-#include "tessel/ir/parser.h"
+#include "tessel/ir/clone.h"
 #include "tessel/ir/pass.h"
 #include "tessel/ir/printer.h"
 #include "tessel/support/dump.h"
@@ -53,13 +52,13 @@ bool has_layouts(const ir::Function& function) {
 }
 
 // The kernel with its layouts, conversions and shared-memory plan in the IR, which is what the
-// emission reads: a copy (printed and parsed back; the IR has no clone yet) through assign-layouts
+// emission reads: a copy (ir::clone_function) through assign-layouts
 // (unless it carries layouts already), pipeline, prepare-dot-operands, cse and allocate-shared.
 // TESSEL_DUMP=ir shows it after each pass.
 std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Target& target,
                                          const CompileOptions& options) {
   const int num_warps = options.num_warps;
-  auto copy = ir::parse_module(ir::print(function), function.name);
+  auto copy = ir::clone_function(function);
   ir::PassManager pm(/*verify_each=*/false);
   if (!has_layouts(function))
     pm.add(assign_layouts_pass(target, num_warps));
@@ -99,9 +98,6 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   if (!has_layouts(function) || function.shared_bytes < 0)
     copy = planned_copy(function, target, options);
   const ir::Function& kernel = copy ? *copy->functions.front() : function;
-  // The emission still asks the plan for anchors, vector widths and reduction layouts.
-  analysis::AxisAnalysis axis(kernel);
-  LayoutPlan plan(kernel, axis, options.num_warps);
   out.times.layout_ms = clock.lap_ms();
   out.layouts = ir::print(kernel);
 
@@ -110,7 +106,7 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   std::unique_ptr<llvm::TargetMachine> tm = detail::create_nvptx_target_machine(target, options.opt_level);
   module.setDataLayout(tm->createDataLayout());
   module.setTargetTriple(tm->getTargetTriple().str());
-  detail::Lowering lowering(ctx, module, kernel, target, plan, options.line_info);
+  detail::Lowering lowering(ctx, module, kernel, target, options.num_warps, options.line_info);
   lowering.run();
   std::string broken;
   llvm::raw_string_ostream err(broken);

@@ -16,8 +16,9 @@ namespace tessel::codegen::gpu::detail {
 using ir::Opcode;
 
 Lowering::Lowering(llvm::LLVMContext& c, llvm::Module& m, const ir::Function& f, const Target& t,
-                   const LayoutPlan& p, bool line_info)
-    : ctx(c), module(m), fn(f), target(t), plan(p), b(c), prologue_(c), line_info_(line_info) {
+                   int num_warps, bool line_info)
+    : ctx(c), module(m), fn(f), target(t), b(c), prologue_(c), num_warps_(num_warps),
+      line_info_(line_info) {
   TESSEL_ASSERT(f.shared_bytes >= 0, "the kernel has not been through allocate-shared");
   shared_bytes_ = f.shared_bytes;
 }
@@ -245,7 +246,7 @@ llvm::Function* Lowering::run() {
         a->addAttr(llvm::Attribute::getWithAlignment(ctx, llvm::Align(std::min<int64_t>(align, 4096))));
     }
   }
-  const int threads = plan.num_warps() * 32;
+  const int threads = num_warps_ * 32;
   llvm::NamedMDNode* annotations = module.getOrInsertNamedMetadata("nvvm.annotations");
   llvm::Metadata* kernel_md[] = {llvm::ValueAsMetadata::get(llfn), llvm::MDString::get(ctx, "kernel"),
                                  llvm::ConstantAsMetadata::get(b.getInt32(1))};

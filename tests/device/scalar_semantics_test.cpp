@@ -47,6 +47,7 @@ struct Row {
   DType out;
   std::vector<std::vector<double>> cases; // operands, then the expected result (or U)
   int ulps = 0;                           // 0: exact; else the allowed error in units in the last place
+  bool fp_fusion = true;                  // LaunchOptions::fp_fusion of both launches
 };
 
 // One element of `t` holding `v`, which must be representable (integers saturate).
@@ -144,6 +145,7 @@ std::vector<uint8_t> run_on_cpu(const tessel::Kernel& k, const Row& row, Inputs 
   std::vector<uint8_t> out(size_t(in.n) * ob, 0x5A);
   tessel::LaunchOptions cpu;
   cpu.device = tessel::DeviceKind::cpu;
+  cpu.fp_fusion = row.fp_fusion;
   auto view = [&](std::vector<uint8_t>& bytes, DType t) {
     return tessel::TensorView(bytes.data(), t, {in.n});
   };
@@ -163,7 +165,9 @@ std::vector<uint8_t> run_on_sim(const tessel::Kernel& k, const Row& row, const I
   std::vector<uint8_t> out(size_t(in.n) * ob, 0xA5);
   auto dout = upload(out), da = upload(in.operand[0]), db = upload(in.operand[1]),
        dc = upload(in.operand[2]);
-  k.launch({1}, {}, dout.view(row.out, {in.n}), da.view(operand_type(row, 0), {in.n}),
+  tessel::LaunchOptions sim;
+  sim.fp_fusion = row.fp_fusion;
+  k.launch({1}, sim, dout.view(row.out, {in.n}), da.view(operand_type(row, 0), {in.n}),
            db.view(operand_type(row, 1), {in.n}), dc.view(operand_type(row, 2), {in.n}), in.n,
            in.block);
   dout.copy_to_host(out.data(), out.size());
@@ -303,6 +307,20 @@ const std::vector<Row>& table() {
      {{1 + 3 * 0x1p-10, (1 - 3 * 0x1p-10) * 0x1p-11, 1 + 0x1p-10, 1 + 0x1p-9}, {1 + 0x1p-10, 1 + 0x1p-10, -1, U}, {2, 3, 4, 10}, {kInf, 0, 1, kNaN}}},
     {"fma bf16", [](T a, T b, T c) { return tl::fma(a, b, c); }, {bf16, bf16, bf16}, bf16, {{3, 1 + 0x1p-7, 0x1p-100, 3 + 0x1p-5}, {2, 3, 4, 10}}},
     {"fma f32", [](T a, T b, T c) { return tl::fma(a, b, c); }, {f32, f32, f32}, f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, -0x1p-46}, {kInf, 0, 1, kNaN}}},
+    // FMA contraction (contract-fma, docs/language.md): a*b + c is one fma with fp_fusion on (the
+    // default), two roundings with it off; either way the same bits on both backends. The first
+    // case's exact product 1 - 2^-46 rounds to 1 on its own.
+    {"a*b+c f32 fused", [](T a, T b, T c) { return a * b + c; }, {f32, f32, f32}, f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, -0x1p-46}, {2, 3, 4, 10}, {kInf, 0, 1, kNaN}}},
+    {"c+a*b f32 fused", [](T a, T b, T c) { return c + a * b; }, {f32, f32, f32}, f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, -0x1p-46}}},
+    {"a*b+c f32 separate", [](T a, T b, T c) { return a * b + c; }, {f32, f32, f32}, f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, 0}, {2, 3, 4, 10}}, 0, false},
+    {"a*b+c f64 fused", [](T a, T b, T c) { return a * b + c; }, {f64, f64, f64}, f64, {{1 + 0x1p-52, 1 - 0x1p-52, -1, -0x1p-104}}},
+    {"a*b+c f64 separate", [](T a, T b, T c) { return a * b + c; }, {f64, f64, f64}, f64, {{1 + 0x1p-52, 1 - 0x1p-52, -1, 0}}, 0, false},
+    // f16: fused is the f16 fma rule above (an f32 fma rounded once more); separate rounds the
+    // product to f16 first ((1 + 2^-10)(1 + 2^-9) = 1 + 3 * 2^-10 + 2^-19 -> 1 + 3 * 2^-10).
+    {"a*b+c f16 fused", [](T a, T b, T c) { return a * b + c; }, {f16, f16, f16}, f16, {{1 + 0x1p-10, 1 + 0x1p-9, -1, 3 * 0x1p-10 + 0x1p-19}}},
+    {"a*b+c f16 separate", [](T a, T b, T c) { return a * b + c; }, {f16, f16, f16}, f16, {{1 + 0x1p-10, 1 + 0x1p-9, -1, 3 * 0x1p-10}}, 0, false},
+    // A product with two uses is not fused (each user would see another rounding of it).
+    {"a*b used twice f32", [](T a, T b, T c) { tl::Tensor p = a * b; return (p + c) * p; }, {f32, f32, f32}, f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, 0}}},
     {"neg f32", [](T a, T, T) { return -a; }, {f32}, f32, {{0.0, -0.0}, {-0.0, 0.0}, {kInf, -kInf}}},
     {"abs f32", [](T a, T, T) { return tl::abs(a); }, {f32}, f32, {{-0.0, 0.0}, {-kInf, kInf}, {-3, 3}}},
     {"abs bf16", [](T a, T, T) { return tl::abs(a); }, {bf16}, bf16, {{-0.0, 0.0}, {-3, 3}}},
@@ -344,6 +362,28 @@ TEST(ScalarSemantics, EveryRuleIsTheSameOnTheCpuAndInTheSimulator) {
           << describe(row, i, cpu[i], sim[i]) << ", expected " << want;
     }
   }
+}
+
+} // namespace
+
+namespace {
+
+// One kernel, launched with fp_fusion on, off and on again: each setting is a specialization of
+// its own (two compiles, the third launch a memory hit), and each gives its rounding.
+TEST(FpFusion, IsASpecializationOfItsOwn) {
+  Row row{"a*b+c f32", [](T a, T b, T c) { return a * b + c; }, {DType::f32, DType::f32, DType::f32},
+          DType::f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, 0}}};
+  const tessel::Kernel k = row_kernel(row, 1000);
+  const Inputs in = inputs_of(row);
+  auto result = [&](bool fusion) {
+    row.fp_fusion = fusion;
+    return std::bit_cast<float>(uint32_t(unpack(row.out, run_on_cpu(k, row, in))[0]));
+  };
+  EXPECT_EQ(result(true), -0x1p-46f);
+  EXPECT_EQ(result(false), 0.0f);
+  EXPECT_EQ(result(true), -0x1p-46f);
+  EXPECT_EQ(k.stats().compiles, 2);
+  EXPECT_EQ(k.stats().last_source, tessel::KernelSource::memory);
 }
 
 } // namespace

@@ -89,6 +89,10 @@ struct LaunchOptions {
   // Also on for every launch under TESSEL_DEBUG=1. A separate specialization: unchecked
   // launches keep their speed. GPU launches ignore it (TESSEL_DEVICE=sim checks them).
   bool checked = false;
+  // Contract a*b + c into one fma (one rounding; Triton's default, enable_fp_fusion) on every
+  // backend alike; false keeps the multiply's and the add's own roundings. A specialization of
+  // its own. docs/language.md "FMA contraction".
+  bool fp_fusion = true;
 };
 
 namespace detail {
