@@ -1,0 +1,238 @@
+// The quantized and low-rank matmul ops: argument checks and launches of quant_kernels.cpp, and
+// matmul_w8a8 as a composition of ops::matmul with a dequantising epilogue.
+#include "stdlib/common/args.h"
+#include "stdlib/matmul/config.h"
+#include "stdlib/quant/quant_kernels.h"
+#include "tessel/lang/ops.h"
+#include "tessel/ops/quant.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace tessel::ops {
+namespace {
+
+using detail::OpSite;
+
+constexpr int kMaxQuantRow = 16384; // a row is held in registers by one program
+
+int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+bool is_half(DType t) { return t == DType::f16 || t == DType::bf16; }
+
+void check_out_dtype(const OpSite& s, const TensorView& out) {
+  detail::check_float(s, "out", out);
+}
+
+// A matrix [rows, cols] with contiguous rows (any row stride), on `ref`'s device, whose largest
+// offset fits the kernels' i32 arithmetic.
+detail::Rows matrix_of(const OpSite& s, const char* arg, const TensorView& v, const char* dims) {
+  if (v.rank != 2)
+    s.fail(fmt::format("{} has shape {}; expected [{}]", arg, detail::shape_str(v), dims));
+  detail::Rows r = detail::rows_of(s, arg, v);
+  if ((r.rows > 0 ? r.rows - 1 : 0) * r.stride + r.cols > INT32_MAX)
+    s.fail(fmt::format("{} has shape {}: one matrix must span fewer than 2^31 elements", arg,
+                       detail::shape_str(v)));
+  return r;
+}
+
+void expect_shape(const OpSite& s, const char* arg, const TensorView& v, int64_t rows,
+                  int64_t cols, const std::string& why) {
+  if (v.rank != 2 || v.shape[0] != rows || v.shape[1] != cols)
+    s.fail(fmt::format("{} has shape {}; expected [{}, {}] ({})", arg, detail::shape_str(v), rows,
+                       cols, why));
+}
+
+void expect_contiguous(const OpSite& s, const char* arg, const TensorView& v) {
+  if (v.rank == 2 && v.shape[0] > 1 && v.shape[1] > 0 && v.strides[0] != v.shape[1])
+    s.fail(fmt::format("{} has row stride {}; expected a contiguous tensor (stride {})", arg,
+                       v.strides[0], v.shape[1]));
+}
+
+void run_quantize(const OpSite& s, const TensorView& x, const TensorView* weight,
+                  const TensorView& q, const TensorView& scales, float eps, Stream* stream) {
+  detail::check_float(s, "x", x);
+  detail::check_dtype(s, "q", q, DType::i8);
+  detail::check_like(s, "q", q, "x", x);
+  detail::Rows xr = detail::rows_of(s, "x", x), qr = detail::rows_of(s, "q", q);
+  detail::check_row_stats(s, "scales", scales, xr.rows);
+  detail::check_device(s, "scales", scales, "x", x);
+  if (weight) {
+    detail::check_vector(s, "weight", *weight, xr.cols, "x's last dimension");
+    detail::check_device(s, "weight", *weight, "x", x);
+  }
+  if (xr.cols > kMaxQuantRow)
+    s.fail(fmt::format("x has rows of {} elements; quantize_per_token_int8 takes rows of up to {}",
+                       xr.cols, kMaxQuantRow));
+  if (xr.empty())
+    return;
+  int block = detail::block_for(s, xr.cols, kMaxQuantRow, 0);
+  detail::quantize_int8_kernel().launch(detail::grid_at(s, xr.rows),
+                                        detail::launch_options(block, stream), q, scales, x,
+                                        weight ? *weight : x, int(qr.stride), int(xr.stride),
+                                        int(xr.cols), eps, weight ? 1 : 0, block);
+}
+
+// The dequantising epilogue of matmul_w8a8: acc (i32) * x_scales[row] * w_scales[col], in f32.
+Epilogue dequant_step(const TensorView& x_scales, const TensorView& w_scales) {
+  TensorView per_row = x_scales; // [M] as [M, 1]: broadcast along the columns
+  per_row.rank = 2;
+  per_row.shape[1] = 1;
+  per_row.strides[0] = 1;
+  per_row.strides[1] = 1;
+  return epilogue(
+      "w8a8_dequant",
+      [](const EpilogueTile& t) {
+        return t.acc.to(DType::f32) * t.operands[0] * t.operands[1];
+      },
+      {per_row, w_scales});
+}
+
+void check_scale_vector(const OpSite& s, const char* arg, const TensorView& v, int64_t n,
+                        const char* what) {
+  detail::check_dtype(s, arg, v, DType::f32);
+  detail::check_vector(s, arg, v, n, what);
+}
+
+MatmulConfig w4a16_config(const OpSite& s, const W4A16Options& o, int64_t m) {
+  MatmulConfig c;
+  c.block_m = m <= 16 ? 16 : 64;
+  c.block_n = 64;
+  c.block_k = 32;
+  c.num_warps = 4;
+  if (o.config)
+    c = *o.config;
+  auto pow2 = [](int v) { return v >= 16 && v <= 256 && (v & (v - 1)) == 0; };
+  if (!pow2(c.block_m) || !pow2(c.block_n) || !pow2(c.block_k))
+    s.fail(fmt::format("config is {} x {} x {}; expected block sizes that are powers of two from "
+                       "16 to 256",
+                       c.block_m, c.block_n, c.block_k));
+  return c;
+}
+
+} // namespace
+
+void quantize_per_token_int8(const TensorView& x, const TensorView& q, const TensorView& scales,
+                             Stream* stream, std::source_location where) {
+  run_quantize({"quantize_per_token_int8", where}, x, nullptr, q, scales, 0.0f, stream);
+}
+
+void rms_norm_quantize_int8(const TensorView& x, const TensorView& weight, const TensorView& q,
+                            const TensorView& scales, float eps, Stream* stream,
+                            std::source_location where) {
+  OpSite s{"rms_norm_quantize_int8", where};
+  if (!(eps >= 0.0f))
+    s.fail(fmt::format("eps is {}; expected a value >= 0", eps));
+  run_quantize(s, x, &weight, q, scales, eps, stream);
+}
+
+void matmul_w8a8(const TensorView& xq, const TensorView& x_scales, const TensorView& wq,
+                 const TensorView& w_scales, const TensorView& out,
+                 const std::vector<Epilogue>& epilogue, Stream* stream,
+                 std::source_location where) {
+  OpSite s{"matmul_w8a8", where};
+  detail::check_dtype(s, "xq", xq, DType::i8);
+  detail::check_dtype(s, "wq", wq, DType::i8);
+  check_out_dtype(s, out);
+  if (xq.rank != 2 || wq.rank != 2)
+    s.fail(fmt::format("xq has shape {} and wq has shape {}; expected [M, K] and [K, N]",
+                       detail::shape_str(xq), detail::shape_str(wq)));
+  check_scale_vector(s, "x_scales", x_scales, xq.shape[0], "xq's M");
+  check_scale_vector(s, "w_scales", w_scales, wq.shape[1], "wq's N");
+  detail::check_device(s, "x_scales", x_scales, "xq", xq);
+  detail::check_device(s, "w_scales", w_scales, "xq", xq);
+  MatmulOptions o;
+  o.epilogue.push_back(dequant_step(x_scales, w_scales));
+  o.epilogue.insert(o.epilogue.end(), epilogue.begin(), epilogue.end());
+  matmul(xq, wq, out, o, stream, where);
+}
+
+void matmul_w4a16(const TensorView& x, const TensorView& packed, const TensorView& scales,
+                  const TensorView& zeros, const TensorView& out, const W4A16Options& options,
+                  Stream* stream, std::source_location where) {
+  OpSite s{"matmul_w4a16", where};
+  if (!is_half(x.dtype))
+    s.fail(fmt::format("x has dtype {}; expected f16 or bf16", dtype_name(x.dtype)));
+  detail::check_dtype(s, "packed", packed, DType::i8);
+  detail::check_dtype(s, "scales", scales, DType::f32);
+  check_out_dtype(s, out);
+  detail::Rows xr = matrix_of(s, "x", x, "M, K");
+  matrix_of(s, "packed", packed, "K / 2, N");
+  int64_t m = xr.rows, k = xr.cols, n = packed.shape[1];
+  if (k % 2 != 0)
+    s.fail(fmt::format("x has K = {}; int4 weights pack two rows per byte: expected an even K", k));
+  expect_shape(s, "packed", packed, k / 2, n, "two int4 weights of rows k and k + K / 2 per byte");
+  expect_contiguous(s, "packed", packed);
+  if (scales.rank != 2 || scales.shape[1] != n || scales.shape[0] < 1 || k % scales.shape[0] != 0)
+    s.fail(fmt::format("scales has shape {}; expected [K / group_size, N] with K = {} and N = {} "
+                       "(one row per group of K)",
+                       detail::shape_str(scales), k, n));
+  expect_contiguous(s, "scales", scales);
+  int64_t group = k / scales.shape[0];
+  bool has_zeros = zeros.rank != 0 || zeros.data != nullptr;
+  if (has_zeros) {
+    detail::check_dtype(s, "zeros", zeros, DType::f32);
+    detail::check_like(s, "zeros", zeros, "scales", scales);
+    expect_contiguous(s, "zeros", zeros);
+  }
+  detail::Rows outr = matrix_of(s, "out", out, "M, N");
+  expect_shape(s, "out", out, m, n, "x's M by packed's N");
+  for (auto [arg, v] : {std::pair{"packed", &packed}, {"scales", &scales}, {"out", &out}})
+    detail::check_device(s, arg, *v, "x", x);
+  if (has_zeros)
+    detail::check_device(s, "zeros", zeros, "x", x);
+  MatmulConfig cfg = w4a16_config(s, options, m);
+  if (m == 0 || n == 0)
+    return;
+  LaunchOptions lo;
+  lo.num_warps = cfg.num_warps;
+  lo.stream = stream;
+  detail::w4a16_kernel().launch(
+      GridAt(Grid(cdiv(m, cfg.block_m) * cdiv(n, cfg.block_n)), where), lo, out, x, packed,
+      scales, has_zeros ? zeros : scales, int(m), int(n), int(k), int(group), int(xr.stride),
+      int(outr.stride), has_zeros ? 1 : 0, cfg.block_m, cfg.block_n, cfg.block_k);
+}
+
+void matmul_lora(const TensorView& x, const TensorView& w, const TensorView& a,
+                 const TensorView& b, float scale, const TensorView& out, Stream* stream,
+                 std::source_location where) {
+  OpSite s{"matmul_lora", where};
+  if (!is_half(x.dtype))
+    s.fail(fmt::format("x has dtype {}; expected f16 or bf16", dtype_name(x.dtype)));
+  for (auto [arg, v] : {std::pair{"w", &w}, {"a", &a}, {"b", &b}})
+    if (v->dtype != x.dtype)
+      s.fail(fmt::format("{} has dtype {} but x has dtype {}; expected one dtype", arg,
+                         dtype_name(v->dtype), dtype_name(x.dtype)));
+  check_out_dtype(s, out);
+  detail::Rows xr = matrix_of(s, "x", x, "M, K");
+  detail::Rows wr = matrix_of(s, "w", w, "K, N");
+  detail::Rows ar = matrix_of(s, "a", a, "K, rank");
+  detail::Rows br = matrix_of(s, "b", b, "rank, N");
+  detail::Rows outr = matrix_of(s, "out", out, "M, N");
+  int64_t m = xr.rows, k = xr.cols, n = wr.cols, rank = ar.cols;
+  expect_shape(s, "w", w, k, w.shape[1], "x's K rows");
+  if (rank < 1 || rank > kMaxLoraRank)
+    s.fail(fmt::format("a has shape {}: rank {} is not supported; expected a rank from 1 to {}",
+                       detail::shape_str(a), rank, kMaxLoraRank));
+  expect_shape(s, "a", a, k, rank, "x's K by the rank");
+  expect_shape(s, "b", b, rank, n, "a's rank by w's N");
+  expect_shape(s, "out", out, m, n, "x's M by w's N");
+  for (auto [arg, v] : {std::pair{"w", &w}, {"a", &a}, {"b", &b}, {"out", &out}})
+    detail::check_device(s, arg, *v, "x", x);
+  if (m == 0 || n == 0)
+    return;
+  int r_pad = 16;
+  while (r_pad < rank)
+    r_pad *= 2;
+  int bm = m <= 16 ? 16 : 64, bn = 64, bk = 32;
+  LaunchOptions lo;
+  lo.num_warps = r_pad >= 128 ? 8 : 4;
+  lo.stream = stream;
+  detail::lora_kernel().launch(GridAt(Grid(cdiv(m, bm) * cdiv(n, bn)), where), lo, out, x, w, a,
+                               b, int(m), int(n), int(k), int(rank), int(xr.stride),
+                               int(wr.stride), int(ar.stride), int(br.stride), int(outr.stride),
+                               scale, bm, bn, bk, r_pad);
+}
+
+} // namespace tessel::ops

@@ -1,0 +1,144 @@
+// The quantized and low-rank matmul kernels (see quant_kernels.h). In-matrix offsets are i32 (the
+// ops check that every operand's largest offset fits).
+//
+// The int4 weights are dequantised with a mask, a shift and an int -> float conversion: the
+// magic-number form (OR the nibble into the mantissa of 1024.0h, subtract 1024) needs a bit cast
+// from i16 to f16, which the tile language does not have yet; it can switch when tl gains one.
+#include "stdlib/quant/quant_kernels.h"
+
+#include "tessel/lang/control.h"
+#include "tessel/lang/ops.h"
+
+namespace tessel::ops::detail {
+namespace {
+
+namespace tl = tessel::lang;
+
+// Round to nearest, ties to even, of f32 values of magnitude below 2^22 (where t + 0.5 is exact):
+// floor(t + 0.5) rounds ties up, so a tie that landed on an odd integer steps back by one.
+tl::Tensor round_half_even(const tl::Tensor& t) {
+  auto r = tl::floor(t + 0.5);
+  auto odd = (r - 2.0 * tl::floor(r * 0.5)) != 0.0;
+  return tl::where(((r - t) == 0.5) & odd, r - 1.0, r);
+}
+
+// The [BM, BN] tile `pid` of an M x N output, tiles in row-major order (for decode, M <= BM,
+// the programs walk the columns: each streams its own strip of the weights once).
+struct Tile {
+  tl::Tensor rows, cols, row_in, col_in;
+};
+
+Tile tile_of(const tl::Int& M, const tl::Int& N, int BM, int BN) {
+  auto pid = tl::program_id(0);
+  auto num_n = (N + (BN - 1)) / BN;
+  auto rows = tl::expand_dims((pid / num_n) * BM + tl::arange(0, BM), 1);
+  auto cols = tl::expand_dims((pid % num_n) * BN + tl::arange(0, BN), 0);
+  return {rows, cols, rows < M, cols < N};
+}
+
+// The weights of packed rows `kr` ([BK, 1], weight rows kr + k_off) from their nibbles `q`
+// ([BK, BN] i8, 0..15): (q - zero) * scale of their group, in `dtype`.
+struct Dequant {
+  tl::Ptr scales, zeros;
+  tl::Int N, group;
+  bool has_zeros;
+  DType dtype;
+
+  tl::Tensor operator()(const tl::Tensor& q, const tl::Tensor& k, const tl::Tensor& mask,
+                        const tl::Tensor& cols) const {
+    auto at = (k / group) * N + cols;
+    auto s = tl::load(scales + at, mask, 0.0);
+    auto z = has_zeros ? tl::load(zeros + at, mask, 0.0) : tl::full({1, 1}, 8.0, DType::f32);
+    return ((q.to(DType::f32) - z) * s).to(dtype);
+  }
+};
+
+} // namespace
+
+const Kernel& quantize_int8_kernel() {
+  static const Kernel k = tl::kernel(
+      "ops_quantize_int8", "q, scales, x, weight, q_stride, x_stride, n, eps, NORM, BLOCK",
+      [](tl::Ptr q, tl::Ptr scales, tl::Ptr x, tl::Ptr weight, tl::Int q_stride, tl::Int x_stride,
+         tl::Int n, tl::Float eps, tl::Const<int> NORM, tl::Const<int> BLOCK) {
+        auto row = tl::program_id(0);
+        auto cols = tl::arange(0, BLOCK);
+        auto in = cols < n;
+        auto v = tl::load(x + row.to(DType::i64) * x_stride.to(DType::i64) + cols, in, 0.0)
+                     .to(DType::f32);
+        if (NORM) {
+          auto rstd = tl::rsqrt(tl::sum(v * v, 0) / n + eps);
+          v = v * rstd * tl::load(weight + cols, in, 0.0).to(DType::f32);
+        }
+        auto amax = tl::max(tl::abs(v), 0);
+        auto scale = amax / 127.0;
+        // An all-zero row: scale 0, and q = 0 / 1 = 0 rather than 0 / 0.
+        auto t = v / tl::where(amax > 0.0, scale, 1.0);
+        auto r = tl::minimum(tl::maximum(round_half_even(t), -127.0), 127.0);
+        tl::store(q + row.to(DType::i64) * q_stride.to(DType::i64) + cols, r.to(DType::i8), in);
+        tl::store(scales + row, scale);
+      });
+  return k;
+}
+
+const Kernel& w4a16_kernel() {
+  static const Kernel k = tl::kernel(
+      "ops_matmul_w4a16",
+      "out, x, packed, scales, zeros, M, N, K, group, x_stride, out_stride, ZEROS, BM, BN, BK",
+      [](tl::Ptr out, tl::Ptr x, tl::Ptr packed, tl::Ptr scales, tl::Ptr zeros, tl::Int M,
+         tl::Int N, tl::Int K, tl::Int group, tl::Int x_stride, tl::Int out_stride,
+         tl::Const<int> ZEROS, tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK) {
+        Tile t = tile_of(M, N, BM, BN);
+        Dequant dq{scales, zeros, N, group, ZEROS != 0, x.dtype()};
+        auto half = K / 2;
+        auto rk = tl::arange(0, BK);
+        auto x_rows = x + t.rows * x_stride;
+        tl::Tensor acc = tl::zeros({BM, BN}, DType::f32);
+        tl::for_range(0, half, BK, [&](tl::Int kp) {
+          auto kr = tl::expand_dims(kp + rk, 1), kc = tl::expand_dims(kp + rk, 0);
+          auto w_in = (kr < half) & t.col_in;
+          auto p = tl::load(packed + (kr * N + t.cols), w_in, 0.0);
+          // Low nibbles are weight rows kp.., high nibbles rows half + kp.. (the half-split layout).
+          auto w_lo = dq(p & 15, kr, w_in, t.cols);
+          auto w_hi = dq((p >> 4) & 15, kr + half, w_in, t.cols);
+          auto x_in = t.row_in & (kc < half);
+          auto x_lo = tl::load(x_rows + kc, x_in, 0.0);
+          auto x_hi = tl::load(x_rows + (kc + half), x_in, 0.0);
+          acc = tl::dot(x_lo, w_lo, acc);
+          acc = tl::dot(x_hi, w_hi, acc);
+        });
+        tl::store(out + (t.rows * out_stride + t.cols), acc.to(out.dtype()), t.row_in & t.col_in);
+      });
+  return k;
+}
+
+const Kernel& lora_kernel() {
+  static const Kernel k = tl::kernel(
+      "ops_matmul_lora",
+      "out, x, w, a, b, M, N, K, rank, x_stride, w_stride, a_stride, b_stride, out_stride, scale, "
+      "BM, BN, BK, R",
+      [](tl::Ptr out, tl::Ptr x, tl::Ptr w, tl::Ptr a, tl::Ptr b, tl::Int M, tl::Int N, tl::Int K,
+         tl::Int rank, tl::Int x_stride, tl::Int w_stride, tl::Int a_stride, tl::Int b_stride,
+         tl::Int out_stride, tl::Float scale, tl::Const<int> BM, tl::Const<int> BN,
+         tl::Const<int> BK, tl::Const<int> R) {
+        Tile t = tile_of(M, N, BM, BN);
+        auto rk = tl::arange(0, BK);
+        auto r_cols = tl::expand_dims(tl::arange(0, R), 0);
+        auto r_rows = tl::expand_dims(tl::arange(0, R), 1);
+        tl::Tensor acc = tl::zeros({BM, BN}, DType::f32);
+        tl::Tensor xa = tl::zeros({BM, R}, DType::f32);
+        tl::for_range(0, K, BK, [&](tl::Int k) {
+          auto kr = tl::expand_dims(k + rk, 1), kc = tl::expand_dims(k + rk, 0);
+          auto x_tile = tl::load(x + (t.rows * x_stride + kc), t.row_in & (kc < K), 0.0);
+          auto w_tile = tl::load(w + (kr * w_stride + t.cols), (kr < K) & t.col_in, 0.0);
+          auto a_tile = tl::load(a + (kr * a_stride + r_cols), (kr < K) & (r_cols < rank), 0.0);
+          acc = tl::dot(x_tile, w_tile, acc);
+          xa = tl::dot(x_tile, a_tile, xa);
+        });
+        auto b_tile = tl::load(b + (r_rows * b_stride + t.cols), (r_rows < rank) & t.col_in, 0.0);
+        acc = acc + scale * tl::dot(xa.to(x.dtype()), b_tile);
+        tl::store(out + (t.rows * out_stride + t.cols), acc.to(out.dtype()), t.row_in & t.col_in);
+      });
+  return k;
+}
+
+} // namespace tessel::ops::detail
