@@ -95,19 +95,35 @@ void check_scale_vector(const OpSite& s, const char* arg, const TensorView& v, i
   detail::check_vector(s, arg, v, n, what);
 }
 
-MatmulConfig w4a16_config(const OpSite& s, const W4A16Options& o, int64_t m) {
+int next_power_of_two(int64_t v, int lo, int hi) {
+  int p = lo;
+  while (p < v && p < hi)
+    p *= 2;
+  return p;
+}
+
+// The tile of the quantized and low-rank kernels. GPU: block_m 16 for decode (M <= 16: one row
+// of programs, each streaming its own strip of the weights once), else 64; 64 columns; 4 warps.
+// CPU: ops::matmul's CPU shapes (block_m M's power of two up to 64, 128 columns), whose dot is a
+// register-blocked micro-kernel that wants wide tiles and no rows that do not exist.
+MatmulConfig quant_config(DeviceKind device, int64_t m) {
   MatmulConfig c;
-  c.block_m = m <= 16 ? 16 : 64;
-  c.block_n = 64;
+  bool cpu = device == DeviceKind::cpu;
+  c.block_m = cpu ? next_power_of_two(m, 1, 64) : m <= 16 ? 16 : 64;
+  c.block_n = cpu ? 128 : 64;
   c.block_k = 32;
   c.num_warps = 4;
-  if (o.config)
-    c = *o.config;
-  auto pow2 = [](int v) { return v >= 16 && v <= 256 && (v & (v - 1)) == 0; };
+  return c;
+}
+
+MatmulConfig w4a16_config(const OpSite& s, const W4A16Options& o, DeviceKind device, int64_t m) {
+  MatmulConfig c = o.config ? *o.config : quant_config(device, m);
+  int lo = device == DeviceKind::cpu ? 1 : 16;
+  auto pow2 = [lo](int v) { return v >= lo && v <= 256 && (v & (v - 1)) == 0; };
   if (!pow2(c.block_m) || !pow2(c.block_n) || !pow2(c.block_k))
     s.fail(fmt::format("config is {} x {} x {}; expected block sizes that are powers of two from "
-                       "16 to 256",
-                       c.block_m, c.block_n, c.block_k));
+                       "{} to 256",
+                       c.block_m, c.block_n, c.block_k, lo));
   return c;
 }
 
@@ -182,7 +198,7 @@ void matmul_w4a16(const TensorView& x, const TensorView& packed, const TensorVie
     detail::check_device(s, arg, *v, "x", x);
   if (has_zeros)
     detail::check_device(s, "zeros", zeros, "x", x);
-  MatmulConfig cfg = w4a16_config(s, options, m);
+  MatmulConfig cfg = w4a16_config(s, options, x.device, m);
   if (m == 0 || n == 0)
     return;
   LaunchOptions lo;
@@ -222,10 +238,10 @@ void matmul_lora(const TensorView& x, const TensorView& w, const TensorView& a,
     detail::check_device(s, arg, *v, "x", x);
   if (m == 0 || n == 0)
     return;
-  int r_pad = 16;
-  while (r_pad < rank)
-    r_pad *= 2;
-  int bm = m <= 16 ? 16 : 64, bn = 64, bk = 32;
+  // The rank padded to a power of two: at least 16 on a GPU (the mma's K), itself on the CPU.
+  int r_pad = next_power_of_two(rank, x.device == DeviceKind::cpu ? 1 : 16, kMaxLoraRank);
+  MatmulConfig cfg = quant_config(x.device, m);
+  int bm = cfg.block_m, bn = cfg.block_n, bk = cfg.block_k;
   LaunchOptions lo;
   lo.num_warps = r_pad >= 128 ? 8 : 4;
   lo.stream = stream;

@@ -71,8 +71,10 @@ void unpack_int4(const TensorView& packed, const TensorView& q,
                  std::source_location where = std::source_location::current());
 
 struct W4A16Options {
-  // Unset: block_m 16 for M <= 16 (decode: one row of programs, each streaming a strip of the
-  // weights) else 64; block_n 64, block_k 32 (packed rows per step = 64 weight rows); 4 warps.
+  // Unset, on a GPU: block_m 16 for M <= 16 (decode: one row of programs, each streaming a strip
+  // of the weights) else 64; block_n 64; on the CPU: block_m M's power of two up to 64, block_n
+  // 128. block_k 32 packed rows per step (64 weight rows); 4 warps. Block sizes are powers of two
+  // (at least 16 on a GPU).
   std::optional<MatmulConfig> config = std::nullopt;
 };
 
