@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
 namespace tessel::ops {
 namespace {
@@ -127,6 +128,27 @@ MatmulConfig w4a16_config(const OpSite& s, const W4A16Options& o, DeviceKind dev
   return c;
 }
 
+// indices: contiguous i32 [M] on x's device; host indices are checked to be -1 (no adapter) or
+// in [0, adapters). Device indices are not read back (that would synchronise): the kernel
+// writes NaN into the rows of out-of-range ones.
+void check_indices(const OpSite& s, const TensorView& v, const TensorView& x, int64_t m,
+                   int64_t adapters) {
+  detail::check_dtype(s, "indices", v, DType::i32);
+  if (v.rank != 1 || v.shape[0] != m || (m > 1 && v.strides[0] != 1))
+    s.fail(fmt::format("indices has shape {}; expected a contiguous [{}] (one adapter per row of x)",
+                       detail::shape_str(v), m));
+  detail::check_device(s, "indices", v, "x", x);
+  if (m > 0 && v.data == nullptr)
+    s.fail("indices has a null data pointer");
+  if (v.device != DeviceKind::cpu)
+    return;
+  const auto* p = static_cast<const int32_t*>(v.data);
+  for (int64_t i = 0; i < m; ++i)
+    if (p[i] < -1 || p[i] >= adapters)
+      s.fail(fmt::format("indices[{}] is {}; expected -1 (no adapter) or an adapter from 0 to {}",
+                         i, p[i], adapters - 1));
+}
+
 } // namespace
 
 void quantize_per_token_int8(const TensorView& x, const TensorView& q, const TensorView& scales,
@@ -210,45 +232,120 @@ void matmul_w4a16(const TensorView& x, const TensorView& packed, const TensorVie
       int(outr.stride), has_zeros ? 1 : 0, cfg.block_m, cfg.block_n, cfg.block_k);
 }
 
+namespace {
+
+// The adapters of a LoRA call: A [L, K, r] and B [L, r, N] (a rank-2 A or B is one adapter).
+struct Adapters {
+  int64_t count = 1, rank = 0;
+  int64_t a_batch = 0, a_stride = 0, b_batch = 0, b_stride = 0;
+};
+
+// A [L?, rows, cols] operand with contiguous rows: its batch and row strides, checked to fit i32.
+std::array<int64_t, 3> adapter_operand(const OpSite& s, const char* arg, const TensorView& v,
+                                       const char* dims) {
+  if (v.rank != 2 && v.rank != 3)
+    s.fail(fmt::format("{} has shape {}; expected [{}] or [adapters, {}]", arg,
+                       detail::shape_str(v), dims, dims));
+  int o = v.rank - 2;
+  int64_t batch = v.rank == 3 ? v.shape[0] : 1, rows = v.shape[o], cols = v.shape[o + 1];
+  int64_t sb = v.rank == 3 ? v.strides[0] : 0, sr = v.strides[o];
+  if (cols > 1 && v.strides[o + 1] != 1)
+    s.fail(fmt::format("{}'s last dimension has stride {}; expected a contiguous last dimension",
+                       arg, v.strides[o + 1]));
+  if (batch * rows * cols > 0 && v.data == nullptr)
+    s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(v)));
+  if ((batch - 1) * sb + (rows - 1) * sr + cols > INT32_MAX || sb < 0 || sr < 0)
+    s.fail(fmt::format("{} has shape {}: it must span fewer than 2^31 elements", arg,
+                       detail::shape_str(v)));
+  return {batch, sb, sr};
+}
+
+Adapters check_adapters(const OpSite& s, const TensorView& a, const TensorView& b, int64_t k,
+                        int64_t n) {
+  auto [la, a_batch, a_stride] = adapter_operand(s, "a", a, "K, rank");
+  auto [lb, b_batch, b_stride] = adapter_operand(s, "b", b, "rank, N");
+  Adapters ad{la, a.shape[a.rank - 1], a_batch, a_stride, b_batch, b_stride};
+  if (ad.rank < 1 || ad.rank > kMaxLoraRank)
+    s.fail(fmt::format("a has shape {}: rank {} is not supported; expected a rank from 1 to {}",
+                       detail::shape_str(a), ad.rank, kMaxLoraRank));
+  if (a.shape[a.rank - 2] != k)
+    s.fail(fmt::format("a has shape {}; expected {} rows (x's K)", detail::shape_str(a), k));
+  if (lb != la || b.shape[b.rank - 2] != ad.rank || b.shape[b.rank - 1] != n)
+    s.fail(fmt::format("b has shape {}; expected [{}, {}] (a's rank by w's N){}",
+                       detail::shape_str(b), ad.rank, n,
+                       la > 1 ? fmt::format(" for each of a's {} adapters", la) : ""));
+  return ad;
+}
+
+struct LoraCall {
+  const TensorView &x, &w, &a, &b, &out;
+  const TensorView* indices; // null: one adapter for every row
+  float scale;
+};
+
+void run_lora(const OpSite& s, const LoraCall& c, Stream* stream) {
+  if (!is_half(c.x.dtype))
+    s.fail(fmt::format("x has dtype {}; expected f16 or bf16", dtype_name(c.x.dtype)));
+  for (auto [arg, v] : {std::pair{"w", &c.w}, {"a", &c.a}, {"b", &c.b}})
+    if (v->dtype != c.x.dtype)
+      s.fail(fmt::format("{} has dtype {} but x has dtype {}; expected one dtype", arg,
+                         dtype_name(v->dtype), dtype_name(c.x.dtype)));
+  check_out_dtype(s, c.out);
+  detail::Rows xr = matrix_of(s, "x", c.x, "M, K");
+  detail::Rows wr = matrix_of(s, "w", c.w, "K, N");
+  detail::Rows outr = matrix_of(s, "out", c.out, "M, N");
+  int64_t m = xr.rows, k = xr.cols, n = wr.cols;
+  expect_shape(s, "w", c.w, k, n, "x's K rows");
+  Adapters ad = check_adapters(s, c.a, c.b, k, n);
+  expect_shape(s, "out", c.out, m, n, "x's M by w's N");
+  for (auto [arg, v] : {std::pair{"w", &c.w}, {"a", &c.a}, {"b", &c.b}, {"out", &c.out}})
+    detail::check_device(s, arg, *v, "x", c.x);
+  if (c.indices)
+    check_indices(s, *c.indices, c.x, m, ad.count);
+  bool cpu = c.x.device == DeviceKind::cpu;
+  // The rank padded to a power of two: at least 16 on a GPU (the mma's K), itself on the CPU.
+  int r_pad = next_power_of_two(ad.rank, cpu ? 1 : 16, kMaxLoraRank);
+  int l_pad = next_power_of_two(ad.count, 1, 1 << 20);
+  if (int64_t(l_pad) * r_pad > kMaxLoraRank)
+    s.fail(fmt::format("a has {} adapters of rank {}: {} x {} stacked rank columns (adapters and "
+                       "rank padded to powers of two) exceed {}; split the adapters over calls",
+                       ad.count, ad.rank, l_pad, r_pad, kMaxLoraRank));
+  if (m == 0 || n == 0)
+    return;
+  MatmulConfig cfg = quant_config(c.x.device, m);
+  LaunchOptions lo;
+  lo.num_warps = l_pad * r_pad >= 128 ? 8 : 4;
+  lo.stream = stream;
+  detail::lora_kernel().launch(
+      GridAt(Grid(cdiv(m, cfg.block_m) * cdiv(n, cfg.block_n)), s.where), lo, c.out, c.x, c.w,
+      c.a, c.b, c.indices ? *c.indices : c.out, int(m), int(n), int(k), int(ad.rank),
+      int(ad.count), int(xr.stride), int(wr.stride), int(ad.a_batch), int(ad.a_stride),
+      int(ad.b_batch), int(ad.b_stride), int(outr.stride), c.scale, cfg.block_m, cfg.block_n,
+      cfg.block_k, r_pad, l_pad, c.indices ? 1 : 0);
+}
+
+} // namespace
+
 void matmul_lora(const TensorView& x, const TensorView& w, const TensorView& a,
                  const TensorView& b, float scale, const TensorView& out, Stream* stream,
                  std::source_location where) {
   OpSite s{"matmul_lora", where};
-  if (!is_half(x.dtype))
-    s.fail(fmt::format("x has dtype {}; expected f16 or bf16", dtype_name(x.dtype)));
-  for (auto [arg, v] : {std::pair{"w", &w}, {"a", &a}, {"b", &b}})
-    if (v->dtype != x.dtype)
-      s.fail(fmt::format("{} has dtype {} but x has dtype {}; expected one dtype", arg,
-                         dtype_name(v->dtype), dtype_name(x.dtype)));
-  check_out_dtype(s, out);
-  detail::Rows xr = matrix_of(s, "x", x, "M, K");
-  detail::Rows wr = matrix_of(s, "w", w, "K, N");
-  detail::Rows ar = matrix_of(s, "a", a, "K, rank");
-  detail::Rows br = matrix_of(s, "b", b, "rank, N");
-  detail::Rows outr = matrix_of(s, "out", out, "M, N");
-  int64_t m = xr.rows, k = xr.cols, n = wr.cols, rank = ar.cols;
-  expect_shape(s, "w", w, k, w.shape[1], "x's K rows");
-  if (rank < 1 || rank > kMaxLoraRank)
-    s.fail(fmt::format("a has shape {}: rank {} is not supported; expected a rank from 1 to {}",
-                       detail::shape_str(a), rank, kMaxLoraRank));
-  expect_shape(s, "a", a, k, rank, "x's K by the rank");
-  expect_shape(s, "b", b, rank, n, "a's rank by w's N");
-  expect_shape(s, "out", out, m, n, "x's M by w's N");
-  for (auto [arg, v] : {std::pair{"w", &w}, {"a", &a}, {"b", &b}, {"out", &out}})
-    detail::check_device(s, arg, *v, "x", x);
-  if (m == 0 || n == 0)
-    return;
-  // The rank padded to a power of two: at least 16 on a GPU (the mma's K), itself on the CPU.
-  int r_pad = next_power_of_two(rank, x.device == DeviceKind::cpu ? 1 : 16, kMaxLoraRank);
-  MatmulConfig cfg = quant_config(x.device, m);
-  int bm = cfg.block_m, bn = cfg.block_n, bk = cfg.block_k;
-  LaunchOptions lo;
-  lo.num_warps = r_pad >= 128 ? 8 : 4;
-  lo.stream = stream;
-  detail::lora_kernel().launch(GridAt(Grid(cdiv(m, bm) * cdiv(n, bn)), where), lo, out, x, w, a,
-                               b, int(m), int(n), int(k), int(rank), int(xr.stride),
-                               int(wr.stride), int(ar.stride), int(br.stride), int(outr.stride),
-                               scale, bm, bn, bk, r_pad);
+  if (a.rank != 2 || b.rank != 2)
+    s.fail(fmt::format("a has shape {} and b has shape {}; expected [K, rank] and [rank, N] "
+                       "(ops::matmul_multi_lora takes stacked adapters)",
+                       detail::shape_str(a), detail::shape_str(b)));
+  run_lora(s, {x, w, a, b, out, nullptr, scale}, stream);
+}
+
+void matmul_multi_lora(const TensorView& x, const TensorView& w, const TensorView& a,
+                       const TensorView& b, const TensorView& indices, float scale,
+                       const TensorView& out, Stream* stream, std::source_location where) {
+  OpSite s{"matmul_multi_lora", where};
+  if (a.rank != 3 || b.rank != 3)
+    s.fail(fmt::format("a has shape {} and b has shape {}; expected [adapters, K, rank] and "
+                       "[adapters, rank, N]",
+                       detail::shape_str(a), detail::shape_str(b)));
+  run_lora(s, {x, w, a, b, out, &indices, scale}, stream);
 }
 
 } // namespace tessel::ops

@@ -9,6 +9,8 @@
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 
+#include <cmath>
+
 namespace tessel::ops::detail {
 namespace {
 
@@ -111,31 +113,51 @@ const Kernel& w4a16_kernel() {
   return k;
 }
 
+// Every adapter's A columns side by side ([K, L * R]: column c is rank c % R of adapter c / R), so
+// that one dot computes x @ A for all of them; a row keeps only its own adapter's columns of xa,
+// and one dot with B stacked the same way ([L * R, N]) adds its low-rank product. With one
+// adapter (L = 1, no indices) this is plain LoRA.
 const Kernel& lora_kernel() {
   static const Kernel k = tl::kernel(
       "ops_matmul_lora",
-      "out, x, w, a, b, M, N, K, rank, x_stride, w_stride, a_stride, b_stride, out_stride, scale, "
-      "BM, BN, BK, R",
-      [](tl::Ptr out, tl::Ptr x, tl::Ptr w, tl::Ptr a, tl::Ptr b, tl::Int M, tl::Int N, tl::Int K,
-         tl::Int rank, tl::Int x_stride, tl::Int w_stride, tl::Int a_stride, tl::Int b_stride,
-         tl::Int out_stride, tl::Float scale, tl::Const<int> BM, tl::Const<int> BN,
-         tl::Const<int> BK, tl::Const<int> R) {
+      "out, x, w, a, b, idx, M, N, K, rank, adapters, x_stride, w_stride, a_batch, a_stride, "
+      "b_batch, b_stride, out_stride, scale, BM, BN, BK, R, L, INDEXED",
+      [](tl::Ptr out, tl::Ptr x, tl::Ptr w, tl::Ptr a, tl::Ptr b, tl::Ptr idx, tl::Int M,
+         tl::Int N, tl::Int K, tl::Int rank, tl::Int adapters, tl::Int x_stride, tl::Int w_stride,
+         tl::Int a_batch, tl::Int a_stride, tl::Int b_batch, tl::Int b_stride, tl::Int out_stride,
+         tl::Float scale, tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK,
+         tl::Const<int> R, tl::Const<int> L, tl::Const<int> INDEXED) {
         Tile t = tile_of(M, N, BM, BN);
         auto rk = tl::arange(0, BK);
-        auto r_cols = tl::expand_dims(tl::arange(0, R), 0);
-        auto r_rows = tl::expand_dims(tl::arange(0, R), 1);
+        auto lr_cols = tl::expand_dims(tl::arange(0, L * R), 0);
+        auto lr_rows = tl::expand_dims(tl::arange(0, L * R), 1);
+        auto col_adapter = lr_cols / R, col_rank = lr_cols % R;
+        auto row_adapter = lr_rows / R, row_rank = lr_rows % R;
+        auto a_ok = (col_rank < rank) & (col_adapter < adapters);
+        auto a_off = col_adapter * a_batch + col_rank;
         tl::Tensor acc = tl::zeros({BM, BN}, DType::f32);
-        tl::Tensor xa = tl::zeros({BM, R}, DType::f32);
+        tl::Tensor xa = tl::zeros({BM, L * R}, DType::f32);
         tl::for_range(0, K, BK, [&](tl::Int k) {
           auto kr = tl::expand_dims(k + rk, 1), kc = tl::expand_dims(k + rk, 0);
           auto x_tile = tl::load(x + (t.rows * x_stride + kc), t.row_in & (kc < K), 0.0);
           auto w_tile = tl::load(w + (kr * w_stride + t.cols), (kr < K) & t.col_in, 0.0);
-          auto a_tile = tl::load(a + (kr * a_stride + r_cols), (kr < K) & (r_cols < rank), 0.0);
+          auto a_tile = tl::load(a + (kr * a_stride + a_off), (kr < K) & a_ok, 0.0);
           acc = tl::dot(x_tile, w_tile, acc);
           xa = tl::dot(x_tile, a_tile, xa);
         });
-        auto b_tile = tl::load(b + (r_rows * b_stride + t.cols), (r_rows < rank) & t.col_in, 0.0);
+        tl::Tensor bad;
+        if (INDEXED) {
+          // -1: no adapter. Any other index outside [0, adapters) poisons its row with NaN
+          // (the op checks host indices before launching; device indices are not read back).
+          auto sel = tl::load(idx + t.rows, t.row_in, -1.0);
+          xa = tl::where(col_adapter == sel, xa, 0.0);
+          bad = (sel < -1) | (sel >= adapters);
+        }
+        auto b_ok = (row_rank < rank) & (row_adapter < adapters) & t.col_in;
+        auto b_tile = tl::load(b + (row_adapter * b_batch + row_rank * b_stride + t.cols), b_ok, 0.0);
         acc = acc + scale * tl::dot(xa.to(x.dtype()), b_tile);
+        if (INDEXED)
+          acc = tl::where(bad, std::nan(""), acc);
         tl::store(out + (t.rows * out_stride + t.cols), acc.to(out.dtype()), t.row_in & t.col_in);
       });
   return k;

@@ -14,8 +14,9 @@ const Kernel& quantize_int8_kernel();
 // out_stride, ZEROS, BM, BN, BK. BK counts packed rows (2 * BK weight rows per step).
 const Kernel& w4a16_kernel();
 
-// Grid: tiles of out. Params: out, x, w, a, b, M, N, K, rank, x_stride, w_stride, a_stride,
-// b_stride, out_stride, scale, BM, BN, BK, R (rank padded to a power of two >= 16).
+// Grid: tiles of out. Params: out, x, w, a, b, idx, M, N, K, rank, adapters, x_stride, w_stride,
+// a_batch, a_stride, b_batch, b_stride, out_stride, scale, BM, BN, BK, R (rank padded to a power
+// of two), L (adapters padded to a power of two), INDEXED (idx: i32 adapter per row, -1 none).
 const Kernel& lora_kernel();
 
 } // namespace tessel::ops::detail

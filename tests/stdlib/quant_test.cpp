@@ -379,6 +379,102 @@ TEST(MatmulLora, AgainstReference) {
     }
 }
 
+// Mat's memory seen as [batches, rows, cols] (a contiguous [batches * rows, cols] Mat).
+TensorView stacked(Mat& m, int64_t batches, int64_t rows, int64_t cols) {
+  TensorView v = m.view();
+  v.rank = 3;
+  v.shape[0] = batches;
+  v.shape[1] = rows;
+  v.shape[2] = cols;
+  v.strides[0] = rows * cols;
+  v.strides[1] = cols;
+  v.strides[2] = 1;
+  return v;
+}
+
+TEST(MatmulMultiLora, PerRowAdapters) {
+  struct Case {
+    int64_t m, n, k, rank, adapters;
+    DType t;
+  };
+  std::vector<Case> cases{{1, 33, 40, 8, 2, DType::f16}, {19, 70, 64, 16, 8, DType::f16},
+                          {40, 50, 96, 30, 3, DType::bf16}, {5, 17, 33, 1, 1, DType::bf16}};
+  for (DeviceKind dev : devices())
+    for (const Case& c : cases) {
+      auto xv = rounded(random_values(size_t(c.m * c.k), 71, -1, 1), c.t);
+      auto wv = rounded(random_values(size_t(c.k * c.n), 72, -1, 1), c.t);
+      auto av = rounded(random_values(size_t(c.adapters * c.k * c.rank), 73, -1, 1), c.t);
+      auto bv = rounded(random_values(size_t(c.adapters * c.rank * c.n), 74, -1, 1), c.t);
+      auto iv = random_ints(size_t(c.m), 75, -1, int(c.adapters) - 1);
+      Mat x(dev, c.t, c.m, c.k, xv), w(dev, c.t, c.k, c.n, wv);
+      Mat a(dev, c.t, c.adapters * c.k, c.rank, av), b(dev, c.t, c.adapters * c.rank, c.n, bv);
+      Mat idx(dev, DType::i32, c.m, 1, iv), out(dev, DType::f32, c.m, c.n);
+      float scale = 0.25f;
+      ops::matmul_multi_lora(x.view(), w.view(), stacked(a, c.adapters, c.k, c.rank),
+                             stacked(b, c.adapters, c.rank, c.n), idx.vec(), scale, out.view());
+      auto want = ref_matmul(xv, wv, c.m, c.k, c.n);
+      double xa_max = 0;
+      for (int64_t i = 0; i < c.m; ++i) {
+        if (iv[size_t(i)] < 0)
+          continue;
+        size_t l = size_t(iv[size_t(i)]);
+        std::vector<double> xr(xv.begin() + i * c.k, xv.begin() + (i + 1) * c.k);
+        std::vector<double> al(av.begin() + l * c.k * c.rank, av.begin() + (l + 1) * c.k * c.rank);
+        std::vector<double> bl(bv.begin() + l * c.rank * c.n, bv.begin() + (l + 1) * c.rank * c.n);
+        auto xa = rounded(ref_matmul(xr, al, 1, c.k, c.rank), c.t);
+        for (double v : xa)
+          xa_max = std::max(xa_max, std::fabs(v));
+        auto low = ref_matmul(xa, bl, 1, c.rank, c.n);
+        for (int64_t j = 0; j < c.n; ++j)
+          want[size_t(i * c.n + j)] += scale * low[size_t(j)];
+      }
+      double ulp = std::ldexp(xa_max, c.t == DType::f16 ? -10 : -7); // as in MatmulLora
+      expect_close(out.get(), want, c.t == DType::f16 ? 2e-3 : 1.6e-2,
+                   fmt::format("{} {}x{}x{} rank {} x {} adapters {}", device_kind_name(dev), c.m,
+                               c.n, c.k, c.rank, c.adapters, dtype_name(c.t)),
+                   2 * scale * ulp);
+    }
+}
+
+// Device indices are not read back: an out-of-range one gives its row NaN, the others are right.
+TEST(MatmulMultiLora, DeviceIndexOutOfRangeGivesNaNRow) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  int64_t m = 3, n = 16, k = 16, r = 8;
+  Mat x(DeviceKind::sim, DType::f16, m, k, std::vector<double>(size_t(m * k), 0.5));
+  Mat w(DeviceKind::sim, DType::f16, k, n, std::vector<double>(size_t(k * n), 0.25));
+  Mat a(DeviceKind::sim, DType::f16, 2 * k, r, std::vector<double>(size_t(2 * k * r), 0.0));
+  Mat b(DeviceKind::sim, DType::f16, 2 * r, n, std::vector<double>(size_t(2 * r * n), 0.0));
+  Mat idx(DeviceKind::sim, DType::i32, m, 1, {0, 5, -1}), out(DeviceKind::sim, DType::f32, m, n);
+  ops::matmul_multi_lora(x.view(), w.view(), stacked(a, 2, k, r), stacked(b, 2, r, n), idx.vec(),
+                         1.0f, out.view());
+  auto got = out.get();
+  for (int64_t j = 0; j < n; ++j) {
+    EXPECT_EQ(got[size_t(j)], 2.0);
+    EXPECT_TRUE(std::isnan(got[size_t(n + j)]));
+    EXPECT_EQ(got[size_t(2 * n + j)], 2.0);
+  }
+}
+
+TEST(QuantErrors, MultiLoraHostIndexOutOfRange) {
+  Mat x(DeviceKind::cpu, DType::f16, 2, 16), w(DeviceKind::cpu, DType::f16, 16, 8);
+  Mat a(DeviceKind::cpu, DType::f16, 2 * 16, 8), b(DeviceKind::cpu, DType::f16, 2 * 8, 8);
+  Mat idx(DeviceKind::cpu, DType::i32, 2, 1, {1, 2}), out(DeviceKind::cpu, DType::f32, 2, 8);
+  expect_error([&] {
+    ops::matmul_multi_lora(x.view(), w.view(), stacked(a, 2, 16, 8), stacked(b, 2, 8, 8), idx.vec(),
+                           1.0f, out.view());
+  }, {"matmul_multi_lora: indices[1] is 2; expected -1 (no adapter) or an adapter from 0 to 1"});
+}
+
+TEST(QuantErrors, MultiLoraTooManyRankColumns) {
+  Mat x(DeviceKind::cpu, DType::f16, 2, 16), w(DeviceKind::cpu, DType::f16, 16, 8);
+  Mat a(DeviceKind::cpu, DType::f16, 3 * 16, 64), b(DeviceKind::cpu, DType::f16, 3 * 64, 8);
+  Mat idx(DeviceKind::cpu, DType::i32, 2, 1, {0, 2}), out(DeviceKind::cpu, DType::f32, 2, 8);
+  expect_error([&] {
+    ops::matmul_multi_lora(x.view(), w.view(), stacked(a, 3, 16, 64), stacked(b, 3, 64, 8),
+                           idx.vec(), 1.0f, out.view());
+  }, {"matmul_multi_lora: a has 3 adapters of rank 64: 4 x 64 stacked rank columns"});
+}
+
 // ---- bad input -----------------------------------------------------------------------------------
 
 TEST(QuantErrors, GroupSizeNotDividingK) {
@@ -519,12 +615,14 @@ TEST(QuantPtx, W4A16F16MmaNoSpills) {
 
 TEST(QuantPtx, LoraF16MmaNoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  for (auto [r, warps] : {std::pair{16, 4}, {128, 8}}) {
+  // Plain LoRA at ranks 16 and 128, and 8 adapters of rank 16 selected per row.
+  for (auto [r, l, warps] : {std::tuple{16, 1, 4}, {128, 1, 8}, {16, 8, 8}}) {
     auto module = trace_for(ops::detail::lora_kernel(),
                             {{"out", DType::f16}, {"x", DType::f16}, {"w", DType::f16},
-                             {"a", DType::f16}, {"b", DType::f16}},
-                            {{"BM", 64}, {"BN", 64}, {"BK", 32}, {"R", r}});
-    std::string ptx = sm80_ptx(*module, warps, fmt::format("lora R={}", r));
+                             {"a", DType::f16}, {"b", DType::f16}, {"idx", DType::i32}},
+                            {{"BM", 64}, {"BN", 64}, {"BK", 32}, {"R", r}, {"L", l},
+                             {"INDEXED", l > 1 ? 1 : 0}});
+    std::string ptx = sm80_ptx(*module, warps, fmt::format("lora R={} L={}", r, l));
     EXPECT_NE(ptx.find("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"), std::string::npos);
   }
 }

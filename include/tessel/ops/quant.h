@@ -100,4 +100,16 @@ void matmul_lora(const TensorView& x, const TensorView& w, const TensorView& a,
                  Stream* stream = nullptr,
                  std::source_location where = std::source_location::current());
 
+// Batched multi-LoRA (as Punica and S-LoRA serve many adapters at once): row m of x takes adapter
+// indices[m] (i32 [M]; -1 for none): out[m] = x[m] @ W + scale * (x[m] @ A[i]) @ B[i], with
+// A [adapters, K, r] and B [adapters, r, N]. One kernel: every adapter's A columns are stacked
+// into one [K, adapters * r] operand of the k-loop's second dot and each row keeps its own
+// adapter's columns, so adapters x rank (each padded to a power of two) is at most kMaxLoraRank
+// (e.g. 8 adapters of rank 16). Host indices are checked; device indices out of range give NaN
+// rows (they are not read back).
+void matmul_multi_lora(const TensorView& x, const TensorView& w, const TensorView& a,
+                       const TensorView& b, const TensorView& indices, float scale,
+                       const TensorView& out, Stream* stream = nullptr,
+                       std::source_location where = std::source_location::current());
+
 } // namespace tessel::ops
