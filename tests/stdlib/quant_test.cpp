@@ -16,6 +16,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 namespace tessel::testing {
 namespace {
 
@@ -565,7 +567,8 @@ TEST(QuantErrors, QuantizeWrongScales) {
 // `k` traced as the ops launch it for contiguous operands: pointers 16-byte aligned with the
 // dtypes given by name, integers divisible by 16, the constants given by name.
 std::unique_ptr<ir::Module> trace_for(const Kernel& k, const std::map<std::string, DType>& dtypes,
-                                      const std::map<std::string, int>& consts) {
+                                      const std::map<std::string, int>& consts,
+                                      const std::set<std::string>& unit_strides = {}) {
   const std::vector<std::string>& names = k.def().param_names;
   std::vector<lang::ParamBinding> b;
   for (size_t i = 0; i < k.def().params.size(); ++i) {
@@ -575,7 +578,10 @@ std::unique_ptr<ir::Module> trace_for(const Kernel& k, const std::map<std::strin
       pb.dtype = dtypes.at(names[i]);
       pb.divisibility = 16;
       break;
-    case lang::ParamKind::Int: pb.divisibility = 16; break;
+    case lang::ParamKind::Int:
+      pb.divisibility = 16;
+      pb.equals_one = unit_strides.count(names[i]) != 0;
+      break;
     case lang::ParamKind::Float: break;
     case lang::ParamKind::Const: pb.const_int = consts.at(names[i]); break;
     }
@@ -596,6 +602,10 @@ std::string sm80_ptx(const ir::Module& module, int num_warps, const std::string&
   EXPECT_EQ(out.resources.spill_stores, 0) << what;
   EXPECT_EQ(out.resources.spill_loads, 0) << what;
   EXPECT_EQ(codegen::gpu::ptx_stats(out.ptx).get("local"), 0) << what;
+  // 16-byte reads: ld.global.v4, or cp.async.cg (16 bytes by definition) for pipelined operands.
+  EXPECT_TRUE(codegen::gpu::ptx_stats(out.ptx).get("ld.global.v4") > 0 ||
+              out.ptx.find("cp.async.cg") != std::string::npos)
+      << what;
   return out.ptx;
 }
 
@@ -637,7 +647,8 @@ TEST(QuantPtx, W8A8S8MmaNoSpills) {
                             {{"c", DType::f32}, {"a", DType::i8}, {"b", DType::i8},
                              {"e0", DType::f32}, {"e1", DType::f32}},
                             {{"BM", cfg.block_m}, {"BN", cfg.block_n}, {"BK", cfg.block_k},
-                             {"GROUP_M", cfg.group_m}});
+                             {"GROUP_M", cfg.group_m}},
+                            {"a_k", "b_n", "c_n", "e0_n", "e1_n"});
     std::string ptx = sm80_ptx(*module, cfg.num_warps, fmt::format("w8a8 M={}", m));
     EXPECT_NE(ptx.find("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32"), std::string::npos);
   }
