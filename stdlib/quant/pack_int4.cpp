@@ -146,8 +146,12 @@ void quantize_weights_int4(const TensorView& w, int group_size, Int4Mode mode,
   else if (zeros.data != nullptr || zeros.rank != 0)
     s.fail("zeros is given but the mode is symmetric (zero point 8); pass an empty TensorView");
   std::vector<float> wf(size_t(k * n));
-  for (int64_t i = 0; i < k * n; ++i)
+  for (int64_t i = 0; i < k * n; ++i) {
     wf[size_t(i)] = load_float(w, i);
+    if (!std::isfinite(wf[size_t(i)]))
+      s.fail(fmt::format("w[{}, {}] is {}; int4 quantization needs finite weights", i / n, i % n,
+                         wf[size_t(i)]));
+  }
   std::vector<int8_t> q(size_t(k * n));
   auto* sc = static_cast<float*>(scales.data);
   auto* zr = asym ? static_cast<float*>(zeros.data) : nullptr;

@@ -76,6 +76,11 @@ const Kernel& quantize_int8_kernel() {
         // An all-zero row: scale 0, and q = 0 / 1 = 0 rather than 0 / 0.
         auto t = v / tl::where(amax > 0.0, scale, 1.0);
         auto r = tl::minimum(tl::maximum(round_half_even(t), -127.0), 127.0);
+        // A NaN has no int8: the max above skips NaN, so a row holding one gets a NaN scale here
+        // (the result is visibly unusable) and q = 0 where x is NaN (not the clamp's -127).
+        auto has_nan = tl::max((v != v).to(DType::f32), 0) > 0.0;
+        scale = tl::where(has_nan, std::nan(""), scale);
+        r = tl::where(t != t, 0.0, r);
         tl::store(q + row.to(DType::i64) * q_stride.to(DType::i64) + cols, r.to(DType::i8), in);
         tl::store(scales + row, scale);
       });

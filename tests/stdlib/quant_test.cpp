@@ -164,6 +164,21 @@ TEST(QuantInt8, RoundsHalfToEven) {
   }
 }
 
+// A NaN in a row makes that row's scale NaN (the int8 values cannot carry it); other rows are
+// unaffected and the row's q is 0 where x is NaN, never an undefined conversion.
+TEST(QuantInt8, NaNRowGetsNaNScale) {
+  std::vector<double> xv{1, 2, std::nan(""), 4, 1, -2, 3, 0.5};
+  for (DeviceKind dev : devices()) {
+    Mat x(dev, DType::f32, 2, 4, xv), q(dev, DType::i8, 2, 4), s(dev, DType::f32, 2, 1);
+    ops::quantize_per_token_int8(x.view(), q.view(), s.vec());
+    auto sv = s.get(), qv = q.get();
+    EXPECT_TRUE(std::isnan(sv[0])) << device_kind_name(dev);
+    EXPECT_EQ(qv[2], 0) << device_kind_name(dev);
+    EXPECT_FLOAT_EQ(float(sv[1]), 3.0f / 127.0f) << device_kind_name(dev);
+    EXPECT_EQ(qv[6], 127) << device_kind_name(dev);
+  }
+}
+
 TEST(QuantInt8, RmsNormFused) {
   for (DeviceKind dev : devices())
     for (DType t : {DType::f32, DType::f16}) {
@@ -478,6 +493,15 @@ TEST(QuantErrors, MultiLoraTooManyRankColumns) {
 }
 
 // ---- bad input -----------------------------------------------------------------------------------
+
+TEST(QuantErrors, NonFiniteWeight) {
+  std::vector<double> wv(64 * 4, 0.5);
+  wv[5 * 4 + 2] = std::nan("");
+  Mat w(DeviceKind::cpu, DType::f32, 64, 4, wv), p(DeviceKind::cpu, DType::i8, 32, 4);
+  Mat s(DeviceKind::cpu, DType::f32, 2, 4);
+  expect_error([&] { ops::quantize_weights_int4(w.view(), 32, ops::Int4Mode::symmetric, p.view(), s.view()); },
+               {"quantize_weights_int4: w[5, 2] is nan; int4 quantization needs finite weights"});
+}
 
 TEST(QuantErrors, GroupSizeNotDividingK) {
   Mat w(DeviceKind::cpu, DType::f16, 96, 8), p(DeviceKind::cpu, DType::i8, 48, 8);
