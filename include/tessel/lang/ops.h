@@ -185,7 +185,7 @@ Tensor flip(const Tensor& x, int dim = -1, Loc loc = Loc::current());
 // x as a 1-D tile, row-major.
 Tensor ravel(const Tensor& x, Loc loc = Loc::current());
 // result[.., j, ..] = src[.., index[.., j, ..], ..] along `axis`: index (integers) has src's rank
-// and src's dims except at `axis`. An index outside [0, src dim) gives 0.
+// and src's dims except at `axis`. An index outside [0, src dim) gives 0 (-0.0 for floats).
 Tensor gather(const Tensor& src, const Tensor& index, int axis, Loc loc = Loc::current());
 // Counts of the values 0 .. num_bins-1 of a 1-D integer tile (i32[num_bins]); values outside
 // that range, and where `mask` is false, are not counted.
@@ -222,7 +222,7 @@ Values reduce(const Values& values, int axis, const Combine& combine, bool keep_
 
 struct ReduceOptions {
   bool keep_dims = false;     // keep the reduced axis, with size 1
-  std::optional<DType> dtype; // convert to this first (sum: default i32 for i1/i8/i16)
+  std::optional<DType> dtype = std::nullopt; // convert first (sum: default i32 for i1/i8/i16)
   // Float sums in the pairwise tree order above (f16/bf16 in f32): the same bits on every run,
   // backend and num_warps. Without it the order is the backend's (unspecified; faster).
   bool deterministic = false;
@@ -245,7 +245,7 @@ std::pair<Tensor, Tensor> mean_var(const Tensor& x, int axis, const Tensor& mask
 
 struct ScanOptions {
   bool reverse = false;       // from the last element to the first
-  std::optional<DType> dtype; // convert to this first (default: i32 for i1/i8/i16; integers wrap)
+  std::optional<DType> dtype = std::nullopt; // convert first (default i32 for i1/i8/i16; wraps)
 };
 Tensor cumsum(const Tensor& x, int axis, const ScanOptions& options, Loc loc = Loc::current());
 Tensor cumprod(const Tensor& x, int axis, const ScanOptions& options = {}, Loc loc = Loc::current());
