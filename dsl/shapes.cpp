@@ -187,8 +187,7 @@ Tensor gather(const Tensor& src, const Tensor& index, int axis, Loc l) {
   int a = detail::normalize_dim(src, axis, l, "gather");
   detail::require_numbers(src, l, "gather");
   if (index.is_pointer(l) || dtype_is_float(index.dtype(l)) || index.dtype(l) == DType::i1)
-    fail(loc, "gather",
-         "the index must be integers, got " + type_str(index.value(loc)->type()));
+    fail(loc, "gather", "the index must be integers, got " + type_str(index.value(loc)->type()));
   Shape ss = src.shape(l), is = index.shape(l);
   bool fits = ss.size() == is.size();
   for (size_t d = 0; fits && d < ss.size(); ++d)
@@ -235,15 +234,14 @@ Tensor histogram(const Tensor& x, int num_bins, Loc l) {
 Tensor histogram(const Tensor& x, int num_bins, const Tensor& mask, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   if (x.rank(l) != 1 || x.is_pointer(l) || dtype_is_float(x.dtype(l)))
-    fail(loc, "histogram",
-         "needs a 1-D tile of integers, got " + type_str(x.value(loc)->type()));
+    fail(loc, "histogram", "needs a 1-D tile of integers, got " + type_str(x.value(loc)->type()));
   if (num_bins <= 0 || !ir::is_power_of_two(num_bins))
     fail(loc, "histogram",
          "num_bins must be a positive power of two, got " + std::to_string(num_bins));
   if (mask.dtype(l) != DType::i1)
     fail(loc, "histogram", "the mask must be i1, got " + type_str(mask.value(loc)->type()));
   Tensor bins = detail::iota_along(2, 1, num_bins, l); // [1, B]
-  Tensor values = expand_dims(x, 1, l);                  // [N, 1]
+  Tensor values = expand_dims(x, 1, l);                // [N, 1]
   Tensor hit = binary(BinaryOp::And, binary(BinaryOp::Eq, values, bins, loc),
                       expand_dims(broadcast_to(mask, x.shape(l), l), 1, l), loc);
   return sum(hit.to(DType::i32, l), 0, l);

@@ -48,8 +48,8 @@ private:
     if (dtype_is_float(a.dtype(l_))) { // NaN above every number, NaNs equal among themselves
       Tensor nan_a = cmp(BinaryOp::Ne, a, a), nan_b = cmp(BinaryOp::Ne, b, b);
       Tensor not_nan_a = cmp(BinaryOp::Eq, a, a), not_nan_b = cmp(BinaryOp::Eq, b, b);
-      Tensor nan_first = descending_ ? cmp(BinaryOp::And, nan_a, not_nan_b)
-                                     : cmp(BinaryOp::And, not_nan_a, nan_b);
+      Tensor nan_first =
+          descending_ ? cmp(BinaryOp::And, nan_a, not_nan_b) : cmp(BinaryOp::And, not_nan_a, nan_b);
       first = cmp(BinaryOp::Or, first, nan_first);
       equal = cmp(BinaryOp::Or, equal, cmp(BinaryOp::And, nan_a, nan_b));
     }

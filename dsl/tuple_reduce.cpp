@@ -78,8 +78,8 @@ Tensor sum(const Tensor& x, int axis, const ReduceOptions& o, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   DType t = o.dtype ? *o.dtype : detail::default_sum_dtype(x.dtype(l));
   if (!o.deterministic)
-    return kept(detail::raw_sum(cast(x, t, l), axis, l), detail::normalize_dim(x, axis, l, "sum"), o.keep_dims,
-                l);
+    return kept(detail::raw_sum(cast(x, t, l), axis, l), detail::normalize_dim(x, axis, l, "sum"),
+                o.keep_dims, l);
   // f16 and bf16 add in f32 and round once, as the built-in sum does.
   DType acc = t == DType::f16 || t == DType::bf16 ? DType::f32 : t;
   Combine add = [loc](const Values& a, const Values& b) {
@@ -144,7 +144,8 @@ std::pair<Tensor, Tensor> mean_var(const Tensor& x, int axis, const Tensor& mask
     Tensor empty = binary_scalar(BinaryOp::Eq, n, 0, /*integral=*/true, false, loc);
     Tensor share = where(empty, 0.0, op(BinaryOp::Div, b[0], n), l); // nb / n, 0 when empty
     Tensor mean = op(BinaryOp::Add, a[1], op(BinaryOp::Mul, delta, share));
-    Tensor spread = op(BinaryOp::Mul, op(BinaryOp::Mul, delta, delta), op(BinaryOp::Mul, a[0], share));
+    Tensor spread =
+        op(BinaryOp::Mul, op(BinaryOp::Mul, delta, delta), op(BinaryOp::Mul, a[0], share));
     Tensor m2 = op(BinaryOp::Add, op(BinaryOp::Add, a[2], b[2]), spread);
     return Values{n, mean, m2};
   };

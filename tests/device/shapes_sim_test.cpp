@@ -50,29 +50,46 @@ void same_bits(const std::vector<double>& a, const std::vector<double>& b, size_
 // except cumsum's scan_sum, whose GPU order differs (compared with a tolerance).
 TEST(ShapesOnTheSimulator, OneDimensionalOpsMatchTheCpuBackend) {
   REQUIRE_SIM_DEVICE();
-  struct C { int op; DType t; int64_t N, n; int K; };
+  struct C {
+    int op;
+    DType t;
+    int64_t N, n;
+    int K;
+  };
   const C cases[] = {
-      {Join, DType::f32, 16, 11, 1},        {Interleave, DType::f16, 32, 32, 1},
-      {Cat, DType::i32, 8, 5, 1},           {Split, DType::f32, 16, 13, 1},
-      {Flip, DType::f32, 64, 50, 1},        {Flip, DType::i8, 1, 1, 1},
-      {Gather, DType::f32, 32, 30, 1},      {Sort, DType::f32, 32, 27, 1},
-      {SortDesc, DType::i32, 16, 16, 1},    {SortIdx, DType::f16, 16, 9, 1},
-      {SortIdxDesc, DType::f32, 64, 64, 1}, {TopK, DType::f32, 32, 20, 4},
-      {Histogram, DType::i32, 64, 40, 8},   {CumsumRev, DType::i32, 32, 31, 1},
-      {Cumprod, DType::f32, 16, 16, 1},     {Recurrence, DType::f32, 32, 25, 1},
-      {RecurrenceRev, DType::f32, 16, 16, 1}, {CumsumTree, DType::f32, 64, 60, 1},
+      {Join, DType::f32, 16, 11, 1},
+      {Interleave, DType::f16, 32, 32, 1},
+      {Cat, DType::i32, 8, 5, 1},
+      {Split, DType::f32, 16, 13, 1},
+      {Flip, DType::f32, 64, 50, 1},
+      {Flip, DType::i8, 1, 1, 1},
+      {Gather, DType::f32, 32, 30, 1},
+      {Sort, DType::f32, 32, 27, 1},
+      {SortDesc, DType::i32, 16, 16, 1},
+      {SortIdx, DType::f16, 16, 9, 1},
+      {SortIdxDesc, DType::f32, 64, 64, 1},
+      {TopK, DType::f32, 32, 20, 4},
+      {Histogram, DType::i32, 64, 40, 8},
+      {CumsumRev, DType::i32, 32, 31, 1},
+      {Cumprod, DType::f32, 16, 16, 1},
+      {Recurrence, DType::f32, 32, 25, 1},
+      {RecurrenceRev, DType::f32, 16, 16, 1},
+      {CumsumTree, DType::f32, 64, 60, 1},
       {Cumsum, DType::f32, 64, 60, 1},
   };
   for (const C& c : cases) {
-    SCOPED_TRACE("op " + std::to_string(c.op) + " " + dtype_name(c.t) + " N=" + std::to_string(c.N));
+    SCOPED_TRACE("op " + std::to_string(c.op) + " " + dtype_name(c.t) +
+                 " N=" + std::to_string(c.N));
     Inputs in = random_inputs(c.t, size_t(2 * c.N), 11, int(c.op == Histogram ? c.K : c.N));
     if (c.op == Histogram)
       for (int32_t& v : in.ia)
         v = v % (c.K + 2);
     size_t len = size_t(std::max<int64_t>(2 * c.N, c.K));
     std::vector<int32_t> ci, si;
-    auto cpu = values_of(shapes_1d_kernel(), DeviceKind::cpu, in, len, {c.n, c.op, c.N, c.K}, false, 4, &ci);
-    auto sim = values_of(shapes_1d_kernel(), DeviceKind::sim, in, len, {c.n, c.op, c.N, c.K}, false, 4, &si);
+    auto cpu = values_of(shapes_1d_kernel(), DeviceKind::cpu, in, len, {c.n, c.op, c.N, c.K}, false,
+                         4, &ci);
+    auto sim = values_of(shapes_1d_kernel(), DeviceKind::sim, in, len, {c.n, c.op, c.N, c.K}, false,
+                         4, &si);
     if (c.op == Cumsum) {
       for (size_t i = 0; i < size_t(c.N); ++i)
         EXPECT_NEAR(sim[i], cpu[i], 1e-4 * std::max(1.0, std::fabs(cpu[i]))) << i;
@@ -94,7 +111,7 @@ TEST(ShapesOnTheSimulator, TwoDimensionalOpsMatchTheCpuBackend) {
     auto cpu = values_of(shapes_2d_kernel(), DeviceKind::cpu, in, 2 * 8 * 16, ints, true, 4, &ci);
     auto sim = values_of(shapes_2d_kernel(), DeviceKind::sim, in, 2 * 8 * 16, ints, true, 4, &si);
     if (op == SumKeep0 || op == MeanVar1) { // built-in sums: the order is the backend's
-      for (size_t i = 0; i < 16; ++i) // MeanVar1: 8 means, 8 variances (NaN for empty rows)
+      for (size_t i = 0; i < 16; ++i)       // MeanVar1: 8 means, 8 variances (NaN for empty rows)
         EXPECT_TRUE(std::isnan(cpu[i]) ? std::isnan(sim[i]) : std::fabs(sim[i] - cpu[i]) <= 1e-4)
             << i << ": " << sim[i] << " vs " << cpu[i];
     } else {
@@ -128,7 +145,11 @@ TEST(ShapesOnTheSimulator, DeterministicSumsHaveTheSameBitsForEveryNumWarps) {
 // PTX for sm_80 and sm_90a: nvJitLink accepts it, no spills, no local memory.
 TEST(ShapesPtx, CompilesWithoutSpillsForSm80AndSm90a) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  struct C { const Kernel* k; std::vector<int64_t> consts; DType t; };
+  struct C {
+    const Kernel* k;
+    std::vector<int64_t> consts;
+    DType t;
+  };
   const C cases[] = {
       {&shapes_1d_kernel(), {SortIdx, 256, 1}, DType::f32},
       {&shapes_1d_kernel(), {TopK, 128, 8}, DType::f16},

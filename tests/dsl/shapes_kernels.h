@@ -21,10 +21,28 @@ namespace tessel::testing {
 
 namespace tl = tessel::lang;
 
-// ---- 1-D: x = a[0..n) and y = b[0..n) as N-element tiles ------------------------------------------
+// ---- 1-D: x = a[0..n) and y = b[0..n) as N-element tiles
+// ------------------------------------------
 enum Op1 : int {
-  Join, Interleave, Cat, Split, Flip, Sort, SortDesc, SortIdx, SortIdxDesc, TopK, Gather,
-  Histogram, Cumsum, CumsumRev, Cumprod, CumprodRev, Recurrence, RecurrenceRev, CumsumTree
+  Join,
+  Interleave,
+  Cat,
+  Split,
+  Flip,
+  Sort,
+  SortDesc,
+  SortIdx,
+  SortIdxDesc,
+  TopK,
+  Gather,
+  Histogram,
+  Cumsum,
+  CumsumRev,
+  Cumprod,
+  CumprodRev,
+  Recurrence,
+  RecurrenceRev,
+  CumsumTree
 };
 
 inline const Kernel& shapes_1d_kernel() {
@@ -43,8 +61,12 @@ inline const Kernel& shapes_1d_kernel() {
           tl::store(out + pos, tl::join(x, y));
           break;
         }
-        case Interleave: tl::store(out + i2, tl::interleave(x, y)); break;
-        case Cat: tl::store(out + i2, tl::cat(x, y, /*can_reorder=*/true)); break;
+        case Interleave:
+          tl::store(out + i2, tl::interleave(x, y));
+          break;
+        case Cat:
+          tl::store(out + i2, tl::cat(x, y, /*can_reorder=*/true));
+          break;
         case Split: {
           auto z = tl::reshape(tl::load(a + i2, i2 < 2 * n), {N, 2});
           auto [p, q] = tl::split(z);
@@ -52,9 +74,15 @@ inline const Kernel& shapes_1d_kernel() {
           tl::store(out + N + i, q);
           break;
         }
-        case Flip: tl::store(out + i, tl::flip(x)); break;
-        case Sort: tl::store(out + i, tl::sort(x)); break;
-        case SortDesc: tl::store(out + i, tl::sort(x, 0, /*descending=*/true)); break;
+        case Flip:
+          tl::store(out + i, tl::flip(x));
+          break;
+        case Sort:
+          tl::store(out + i, tl::sort(x));
+          break;
+        case SortDesc:
+          tl::store(out + i, tl::sort(x, 0, /*descending=*/true));
+          break;
         case SortIdx:
         case SortIdxDesc: {
           auto [v, ix] = tl::sort_with_indices(x, -1, OP == SortIdxDesc);
@@ -69,16 +97,22 @@ inline const Kernel& shapes_1d_kernel() {
           tl::store(out_idx + j, ix);
           break;
         }
-        case Gather: tl::store(out + i, tl::gather(x, tl::load(ia + i, m), 0)); break;
+        case Gather:
+          tl::store(out + i, tl::gather(x, tl::load(ia + i, m), 0));
+          break;
         case Histogram: {
           auto h = tl::histogram(tl::load(ia + i, m), K, m);
           tl::store(out_idx + tl::arange(0, K), h);
           break;
         }
         case Cumsum:
-        case CumsumRev: tl::store(out + i, tl::cumsum(x, 0, {.reverse = OP == CumsumRev})); break;
+        case CumsumRev:
+          tl::store(out + i, tl::cumsum(x, 0, {.reverse = OP == CumsumRev}));
+          break;
         case Cumprod:
-        case CumprodRev: tl::store(out + i, tl::cumprod(x, 0, {.reverse = OP == CumprodRev})); break;
+        case CumprodRev:
+          tl::store(out + i, tl::cumprod(x, 0, {.reverse = OP == CumprodRev}));
+          break;
         case Recurrence:
         case RecurrenceRev: { // h[i] = x[i] h[i-1] + y[i] as a scan of the pairs (x, y)
           auto step = [](const tl::Values& l, const tl::Values& r) {
@@ -89,16 +123,31 @@ inline const Kernel& shapes_1d_kernel() {
           break;
         }
         case CumsumTree: // the general scan with +, against cumsum's reference
-          tl::store(out + i, tl::associative_scan(x, 0, [](tl::Tensor p, tl::Tensor q) { return p + q; }));
+          tl::store(out + i,
+                    tl::associative_scan(x, 0, [](tl::Tensor p, tl::Tensor q) { return p + q; }));
           break;
         }
       });
   return k;
 }
 
-// ---- 2-D: x = a[rows x cols] as an R x C tile (row stride cols) ----------------------------------
-enum Op2 : int { Flip0, Sort0, Cat1, Gather1, Cummax0, CumsumRev0, MaxIdx0, MinIdx1, MeanVar1,
-                 DetSum1, TupleArgmax1, Ravel, SumKeep0 };
+// ---- 2-D: x = a[rows x cols] as an R x C tile (row stride cols)
+// ----------------------------------
+enum Op2 : int {
+  Flip0,
+  Sort0,
+  Cat1,
+  Gather1,
+  Cummax0,
+  CumsumRev0,
+  MaxIdx0,
+  MinIdx1,
+  MeanVar1,
+  DetSum1,
+  TupleArgmax1,
+  Ravel,
+  SumKeep0
+};
 
 inline const Kernel& shapes_2d_kernel() {
   static const Kernel k = tl::kernel(
@@ -113,14 +162,27 @@ inline const Kernel& shapes_2d_kernel() {
         auto ri = tl::arange(0, R);
         auto ci = tl::arange(0, C);
         switch (OP) {
-        case Flip0: tl::store(out + all, tl::flip(x, 0)); break;
-        case Sort0: tl::store(out + all, tl::sort(x, 0)); break;
-        case Cat1: tl::store(out + r * (2 * C) + tl::expand_dims(tl::arange(0, 2 * C), 0), tl::cat(x, x * 2, false, 1)); break;
-        case Gather1: tl::store(out + all, tl::gather(x, tl::load(ia + all), 1)); break;
-        case Cummax0:
-          tl::store(out + all, tl::associative_scan(x, 0, [](tl::Tensor p, tl::Tensor q) { return tl::maximum(p, q); }));
+        case Flip0:
+          tl::store(out + all, tl::flip(x, 0));
           break;
-        case CumsumRev0: tl::store(out + all, tl::cumsum(x, 0, {.reverse = true})); break;
+        case Sort0:
+          tl::store(out + all, tl::sort(x, 0));
+          break;
+        case Cat1:
+          tl::store(out + r * (2 * C) + tl::expand_dims(tl::arange(0, 2 * C), 0),
+                    tl::cat(x, x * 2, false, 1));
+          break;
+        case Gather1:
+          tl::store(out + all, tl::gather(x, tl::load(ia + all), 1));
+          break;
+        case Cummax0:
+          tl::store(out + all, tl::associative_scan(x, 0, [](tl::Tensor p, tl::Tensor q) {
+                      return tl::maximum(p, q);
+                    }));
+          break;
+        case CumsumRev0:
+          tl::store(out + all, tl::cumsum(x, 0, {.reverse = true}));
+          break;
         case MaxIdx0: {
           auto [v, ix] = tl::max_with_indices(x, 0, /*keep_dims=*/true); // [1, C]
           tl::store(out + c, v);
@@ -139,7 +201,9 @@ inline const Kernel& shapes_2d_kernel() {
           tl::store(out + R + ri, var);
           break;
         }
-        case DetSum1: tl::store(out + ri, tl::sum(x, 1, {.deterministic = true})); break;
+        case DetSum1:
+          tl::store(out + ri, tl::sum(x, 1, {.deterministic = true}));
+          break;
         case TupleArgmax1: { // (value, index) with a non-commutative combine: the later wins ties
           auto idx = tl::broadcast_to(c, {R, C});
           auto pick_later = [](const tl::Values& p, const tl::Values& q) {
@@ -151,16 +215,20 @@ inline const Kernel& shapes_2d_kernel() {
           tl::store(out_idx + ri, res[1]);
           break;
         }
-        case Ravel: tl::store(out + tl::arange(0, R * C), tl::ravel(x)); break;
-        case SumKeep0: tl::store(out + c, tl::sum(x, 0, {.keep_dims = true, .dtype = tl::f32})); break;
+        case Ravel:
+          tl::store(out + tl::arange(0, R * C), tl::ravel(x));
+          break;
+        case SumKeep0:
+          tl::store(out + c, tl::sum(x, 0, {.keep_dims = true, .dtype = tl::f32}));
+          break;
         }
       });
   return k;
 }
 
-// ---- running a case ---------------------------------------------------------------------------------
-// A buffer of `dtype` on the host or the simulated device; `host` is what the kernel wrote after
-// `read()`.
+// ---- running a case
+// --------------------------------------------------------------------------------- A buffer of
+// `dtype` on the host or the simulated device; `host` is what the kernel wrote after `read()`.
 struct Buf {
   HostArray host;
   std::optional<runtime::DeviceBuffer> device;
@@ -226,8 +294,9 @@ inline Outputs run_case(const Kernel& k, DeviceKind where, const Inputs& in, siz
   return r;
 }
 
-// ---- references -------------------------------------------------------------------------------------
-// The tile as loaded: the first n elements, then zeros.
+// ---- references
+// ------------------------------------------------------------------------------------- The tile as
+// loaded: the first n elements, then zeros.
 inline std::vector<double> loaded(const std::vector<double>& v, int64_t n, int64_t N) {
   std::vector<double> t(size_t(N), 0);
   for (int64_t i = 0; i < n; ++i)

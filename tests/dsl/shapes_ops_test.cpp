@@ -22,7 +22,9 @@ struct Expected {
   bool zero_sign_free = false; // plain sorts order -0.0 and +0.0 as equals
 };
 
-inline double wrap_i32(double v) { return double(int32_t(uint32_t(int64_t(v)))); }
+inline double wrap_i32(double v) {
+  return double(int32_t(uint32_t(int64_t(v))));
+}
 
 // The 1-D reference for `op` on the loaded tiles x, y (and integer tile ia).
 inline Expected reference_1d(int op, const std::vector<double>& x, const std::vector<double>& y,
@@ -51,7 +53,9 @@ inline Expected reference_1d(int op, const std::vector<double>& x, const std::ve
     e.values.insert(e.values.end(), hi.begin(), hi.end());
     break;
   }
-  case Flip: e.values.assign(x.rbegin(), x.rend()); break;
+  case Flip:
+    e.values.assign(x.rbegin(), x.rend());
+    break;
   case Sort:
   case SortDesc:
   case SortIdx:
@@ -152,8 +156,8 @@ void check_1d(const Case1& c, DeviceKind where, uint64_t seed = 1, int num_warps
   Expected e = reference_1d(c.op, x, y, ia, c.n, c.K, c.dtype);
   for (size_t i = 0; i < e.values.size(); ++i) {
     if (e.tol == 0) {
-      bool same = got.values[i] == e.values[i] ||
-                  (std::isnan(got.values[i]) && std::isnan(e.values[i]));
+      bool same =
+          got.values[i] == e.values[i] || (std::isnan(got.values[i]) && std::isnan(e.values[i]));
       EXPECT_TRUE(same) << "value " << i << ": got " << got.values[i] << ", want " << e.values[i];
       if (e.values[i] == 0 && got.values[i] == 0 && !e.zero_sign_free) {
         EXPECT_EQ(std::signbit(got.values[i]), std::signbit(e.values[i])) << "sign of zero " << i;
@@ -266,8 +270,8 @@ void check_2d(const Case2& c, DeviceKind where, int num_warps = 4,
                       : double(ints(rng)));
     in.ia.push_back(index(rng));
   }
-  Outputs got = run_case(shapes_2d_kernel(), where, in, 2 * R * C,
-                         {c.rows, c.cols, c.op, c.R, c.C}, /*two_d=*/true, num_warps);
+  Outputs got = run_case(shapes_2d_kernel(), where, in, 2 * R * C, {c.rows, c.cols, c.op, c.R, c.C},
+                         /*two_d=*/true, num_warps);
   if (values_out)
     *values_out = got.values;
   // The tile as loaded.
@@ -367,7 +371,8 @@ void check_2d(const Case2& c, DeviceKind where, int num_warps = 4,
   case DetSum1:
     for (size_t r = 0; r < R; ++r) {
       std::vector<float> row(x[r].begin(), x[r].end());
-      exact(r, fl ? round_to_dtype(double(tree_sum(row)), c.dtype) : std::accumulate(x[r].begin(), x[r].end(), 0.0));
+      exact(r, fl ? round_to_dtype(double(tree_sum(row)), c.dtype)
+                  : std::accumulate(x[r].begin(), x[r].end(), 0.0));
     }
     break;
   case TupleArgmax1:
@@ -400,8 +405,7 @@ namespace {
 
 TEST(ShapesOnCpu, TwoDimensionalOps) {
   for (int op : {Flip0, Sort0, Cat1, Gather1, Cummax0, CumsumRev0, MaxIdx0, MinIdx1, MeanVar1,
-                 DetSum1, TupleArgmax1, Ravel, SumKeep0})
-  {
+                 DetSum1, TupleArgmax1, Ravel, SumKeep0}) {
     for (auto [R, C, rows, cols] : {std::array<int64_t, 4>{8, 16, 5, 13}, {16, 1, 16, 1}})
       check_2d({op, DType::f32, R, C, rows, cols}, DeviceKind::cpu);
     if (op != MeanVar1)
