@@ -1,7 +1,8 @@
 // join/split/interleave/cat/flip/gather/histogram, sort/topk, scans and tuple reductions on the
 // CPU backend against C++ references (kernels and references: shapes_kernels.h), for several
-// dtypes, tile sizes from 1 to 1024 (sorts to 128: their IR grows as log^2) and masked (non-power-of-two valid extents) and unmasked
-// loads. The IR and the diagnostics: shapes_ir_test.cpp.
+// dtypes, tile sizes from 1 to 1024 (sorts to 128: their IR grows as log^2 n), masked
+// (non-power-of-two valid extents) and unmasked loads. The IR and the diagnostics:
+// shapes_ir_test.cpp.
 #include "dsl/shapes_kernels.h"
 
 #include "support/expect_error.h"
