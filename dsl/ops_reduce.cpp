@@ -1,6 +1,7 @@
 // Reductions along an axis (built-in and with a user combine), scans, and dot.
 #include "tessel/lang/ops.h"
 
+#include "dsl/compose.h"
 #include "dsl/tracer.h"
 #include "dsl/type_rules.h"
 
@@ -56,7 +57,12 @@ Tensor builtin_reduce(Opcode opcode, const char* op, const Tensor& x, int axis, 
 
 } // namespace
 
+// i1/i8/i16 sum in i32 unless a dtype is given (Triton's rule; docs/language.md).
 Tensor sum(const Tensor& x, int axis, Loc l) {
+  return detail::raw_sum(x.to(detail::default_sum_dtype(x.dtype(l)), l), axis, l);
+}
+
+Tensor detail::raw_sum(const Tensor& x, int axis, Loc l) {
   return builtin_reduce(Opcode::ReduceSum, "sum", x, axis, l, false);
 }
 Tensor max(const Tensor& x, int axis, Loc l) {
@@ -113,7 +119,9 @@ Tensor reduce(const Tensor& x, int axis, const std::function<Tensor(Tensor, Tens
   return Tensor(op->result());
 }
 
-Tensor cumsum(const Tensor& x, int axis, Loc l) {
+Tensor cumsum(const Tensor& x, int axis, Loc l) { return cumsum(x, axis, ScanOptions{}, l); }
+
+Tensor detail::raw_cumsum(const Tensor& x, int axis, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   ir::Value* v = reducible(x, loc, "cumsum");
   int a = normalize_axis(v, axis, loc, "cumsum");
