@@ -125,7 +125,7 @@ Message verify_constant(const Op& op) {
     if (!std::isnan(value.f) && round_to_dtype(value.f, dt) != value.f)
       return "value " + format_float(value.f) + " is not exactly representable in " + str(t->element());
   } else if (value.kind == Attr::Kind::Int) {
-    if (!integer_fits(double(value.i), dt) && dt != DType::i64)
+    if (!integer_fits(double(value.i), dt) && dt != DType::i64 && dt != DType::u64) // 64-bit: the bits
       return "value " + std::to_string(value.i) + " does not fit in " + str(t->element());
   }
   return std::nullopt;

@@ -84,12 +84,12 @@ std::vector<bool> devices() {
 // ---- unsigned tiles ------------------------------------------------------------------------------
 
 // u32: (a / b) ^ (a >> 3), a % b, max(a, b), a < b — the unsigned meaning of each.
-TEST(Types, UnsignedTilesEndToEnd) {
+TEST(ElementTypes, UnsignedTilesEndToEnd) {
   const tessel::Kernel k = tl::kernel("u32_mix", [](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Int n) {
     auto i = tl::arange(0, 64);
     auto m = i < n;
     auto x = tl::load(a + i, m), y = tl::load(b + i, m);
-    auto r = ((x / y) ^ (x >> 3)) + (x % y) + tl::maximum(x, y) + tl::where(x < y, 1, 0);
+    auto r = ((x / y) ^ (x >> 3)) + (x % y) + tl::maximum(x, y) + (x < y).to(tl::u32);
     tl::store(out + i, r, m);
   });
   std::mt19937 rng(14);
@@ -113,7 +113,7 @@ TEST(Types, UnsignedTilesEndToEnd) {
 }
 
 // u8 + u32 offsets: unsigned offsets zero-extend (a u32 offset past 2^31 is not negative).
-TEST(Types, UnsignedOffsetsZeroExtend) {
+TEST(ElementTypes, UnsignedOffsetsZeroExtend) {
   const tessel::Kernel k = tl::kernel("u8_offsets", [](tl::Ptr out, tl::Ptr idx, tl::Int n) {
     auto i = tl::arange(0, 16);
     auto m = i < n;
@@ -135,7 +135,7 @@ TEST(Types, UnsignedOffsetsZeroExtend) {
 // ---- int4 ----------------------------------------------------------------------------------------
 
 // Unpack signed and unsigned nibbles, recombine them as hi * 16 + lo in i32, and repack swapped.
-TEST(Types, Int4UnpackAndPack) {
+TEST(ElementTypes, Int4UnpackAndPack) {
   const tessel::Kernel k = tl::kernel("int4", [](tl::Ptr out, tl::Ptr packed, tl::Int n) {
     auto i = tl::arange(0, 256);
     auto m = i < n;
@@ -184,7 +184,7 @@ std::string traced_type(DType a, DType b) {
   return ir.substr(at + 10, ir.find('>', at) - at - 10);
 }
 
-TEST(Types, PromotionTable) {
+TEST(ElementTypes, PromotionTable) {
   using enum DType;
   struct Case {
     DType a, b;
@@ -202,7 +202,7 @@ TEST(Types, PromotionTable) {
 
 // A C++ literal next to a tile takes the tile's type unless it is of a higher kind (a non-integer
 // next to an integer tile gives f32), as Triton's scalars do; one that does not fit is an error.
-TEST(Types, LiteralsTakeTheTilesType) {
+TEST(ElementTypes, LiteralsTakeTheTilesType) {
   const tessel::Kernel k = tl::kernel("literals", [](tl::Ptr out, tl::Ptr x) {
     auto i = tl::arange(0, 16);
     auto v = tl::load(x + i);
@@ -228,13 +228,14 @@ TEST(Types, LiteralsTakeTheTilesType) {
 
 // ---- load's other --------------------------------------------------------------------------------
 
-// -1.5 for i32 is cast (to -1), 300 for i8 wraps (to 44), 1e10 for i32 saturates, as a cast does.
-TEST(Types, LoadOtherIsCastToTheElementType) {
+// -1.5 for i32 is cast (to -1), 300 for i8 wraps (to 44), 1e10 (an integer: i64) for i32 wraps,
+// 3e10 + 0.5 (an f32) saturates — as casts do.
+TEST(ElementTypes, LoadOtherIsCastToTheElementType) {
   struct Case {
     DType t;
     double other;
     int32_t want;
-  } cases[] = {{DType::i32, -1.5, -1}, {DType::i8, 300, 44}, {DType::i32, 1e10, INT32_MAX},
+  } cases[] = {{DType::i32, -1.5, -1}, {DType::i8, 300, 44}, {DType::i32, 1e10, 1410065408}, {DType::i32, 3e10 + 0.5, INT32_MAX},
                {DType::u8, -1, 255},   {DType::i16, 2.75, 2}, {DType::u32, 7, 7}};
   for (bool sim : devices()) {
     if (sim && !std::filesystem::exists(tessel::codegen::gpu::nvjitlink_path()))
@@ -260,7 +261,7 @@ TEST(Types, LoadOtherIsCastToTheElementType) {
 
 // A compile-time step of 0 or -1 runs no iteration (ir.h), on both backends: the carried sum stays
 // at its initial value.
-TEST(Types, ForRangeWithAStepAtMostZeroRunsNoIteration) {
+TEST(ElementTypes, ForRangeWithAStepAtMostZeroRunsNoIteration) {
   for (bool sim : devices()) {
     if (sim && !std::filesystem::exists(tessel::codegen::gpu::nvjitlink_path()))
       continue;
@@ -283,7 +284,7 @@ TEST(Types, ForRangeWithAStepAtMostZeroRunsNoIteration) {
 // A virtual [2^20, 2^12] tensor with row stride 0 (every row is the same 4096 elements): row
 // 2^20 - 1, column c is element (2^20 - 1) * 2^12 + c > 2^31 of the flat index space, computed in
 // i64 and then reduced back to the buffer through the stride-0 dim — i32 arithmetic would wrap.
-TEST(Types, I64IndicesPast2To31) {
+TEST(ElementTypes, I64IndicesPast2To31) {
   const tessel::Kernel k = tl::kernel("big_index", [](tl::Ptr out, tl::Ptr a, tl::Int cols) {
     auto row = tl::scalar((1 << 20) - 1, tl::i64);
     auto c = tl::arange(0, 16).to(tl::i64);
@@ -303,11 +304,47 @@ TEST(Types, I64IndicesPast2To31) {
   }
 }
 
+// ---- integer arguments typed by value ------------------------------------------------------------
+
+// As Triton: i32 when the value fits, else i64, and u64 above INT64_MAX; the type is part of the
+// specialization, and the kernel computes with the full value (n >> 33 would be 0 in i32).
+TEST(ElementTypes, IntArgumentsTypedByValue) {
+  const tessel::Kernel k = tl::kernel("int_by_value", [](tl::Ptr out, tl::Ptr unused, tl::Int n) {
+    auto i = tl::arange(0, 2);
+    auto v = tl::where(i == 0, (n >> 33).to(tl::i64), (n & 1023).to(tl::i64));
+    tl::store(out + i, v + tl::load(unused + i) * 0);
+  });
+  struct Case {
+    uint64_t value;
+    const char* type;
+    int64_t hi, lo;
+  } cases[] = {{5, "i32", 2, 5}, // i32: the shift amount is 33 mod 32
+               {(uint64_t(1) << 40) + 7, "i64", 128, 7},
+               {~uint64_t(0), "u64", int64_t(~uint64_t(0) >> 33), 1023}};
+  for (const Case& c : cases) {
+    Buffer unused(DType::i64, 2, 0);
+    const std::string ir =
+        c.value > uint64_t(INT64_MAX)
+            ? k.ir_for(false, unused.view(), unused.view(), c.value)
+            : k.ir_for(false, unused.view(), unused.view(), int64_t(c.value));
+    EXPECT_NE(ir.find(std::string("%arg2: ") + c.type), std::string::npos) << ir;
+    for (bool sim : devices()) {
+      if (sim && !std::filesystem::exists(tessel::codegen::gpu::nvjitlink_path()))
+        continue;
+      Buffer out = c.value > uint64_t(INT64_MAX)
+                       ? launch(k, sim, Buffer(DType::i64, 2, 0xA5), {unused}, 1, c.value)
+                       : launch(k, sim, Buffer(DType::i64, 2, 0xA5), {unused}, 1, int64_t(c.value));
+      EXPECT_EQ(out.at<int64_t>(0), c.hi) << c.type << (sim ? " sim" : " cpu");
+      EXPECT_EQ(out.at<int64_t>(1), c.lo) << c.type << (sim ? " sim" : " cpu");
+    }
+  }
+}
+
 // ---- diagnostics ---------------------------------------------------------------------------------
 
 float g_f32[64];
 
-TEST(TypesErrors, ArithmeticOnFp8) {
+TEST(ElementTypesErrors, ArithmeticOnFp8) {
   auto k = tl::kernel("fp8_add", [](tl::Ptr out, tl::Ptr a) {
     auto i = tl::arange(0, 16);
     auto x = tl::load(a + i);
@@ -324,7 +361,7 @@ TEST(TypesErrors, ArithmeticOnFp8) {
                });
 }
 
-TEST(TypesErrors, SaturateToANonFp8Type) {
+TEST(ElementTypesErrors, SaturateToANonFp8Type) {
   auto k = tl::kernel("sat_f16", [](tl::Ptr out, tl::Ptr a) {
     auto i = tl::arange(0, 16);
     g_line = __LINE__ + 1;
@@ -337,7 +374,7 @@ TEST(TypesErrors, SaturateToANonFp8Type) {
                });
 }
 
-TEST(TypesErrors, MixedSignednessDivision) {
+TEST(ElementTypesErrors, MixedSignednessDivision) {
   auto k = tl::kernel("mixed_div", [](tl::Ptr out, tl::PtrOf<int32_t> a, tl::PtrOf<uint32_t> b) {
     auto i = tl::arange(0, 16);
     g_line = __LINE__ + 1;
@@ -353,7 +390,7 @@ TEST(TypesErrors, MixedSignednessDivision) {
                });
 }
 
-TEST(TypesErrors, UnpackInt4OfAWideType) {
+TEST(ElementTypesErrors, UnpackInt4OfAWideType) {
   auto k = tl::kernel("unpack_i32", [](tl::Ptr out, tl::PtrOf<int32_t> a) {
     auto i = tl::arange(0, 16);
     g_line = __LINE__ + 1;
@@ -368,7 +405,7 @@ TEST(TypesErrors, UnpackInt4OfAWideType) {
                });
 }
 
-TEST(TypesErrors, PackInt4OfFloats) {
+TEST(ElementTypesErrors, PackInt4OfFloats) {
   auto k = tl::kernel("pack_f32", [](tl::Ptr out, tl::Ptr a) {
     auto i = tl::arange(0, 16);
     g_line = __LINE__ + 1;
@@ -381,7 +418,7 @@ TEST(TypesErrors, PackInt4OfFloats) {
                });
 }
 
-TEST(TypesErrors, MaxReductionOfUnsigned) {
+TEST(ElementTypesErrors, MaxReductionOfUnsigned) {
   auto k = tl::kernel("umax", [](tl::Ptr out, tl::PtrOf<uint32_t> a) {
     auto i = tl::arange(0, 16);
     g_line = __LINE__ + 1;
@@ -395,7 +432,7 @@ TEST(TypesErrors, MaxReductionOfUnsigned) {
                });
 }
 
-TEST(TypesErrors, ReductionOfFp8) {
+TEST(ElementTypesErrors, ReductionOfFp8) {
   auto k = tl::kernel("fp8_sum", [](tl::Ptr out, tl::Ptr a) {
     auto i = tl::arange(0, 16);
     g_line = __LINE__ + 1;
@@ -409,7 +446,7 @@ TEST(TypesErrors, ReductionOfFp8) {
                });
 }
 
-TEST(TypesErrors, DotOfFp8) {
+TEST(ElementTypesErrors, DotOfFp8) {
   auto k = tl::kernel("fp8_dot", [](tl::Ptr out, tl::Ptr a) {
     auto i = tl::arange(0, 16);
     auto x = tl::load(a + tl::expand_dims(i, 1) * 16 + tl::expand_dims(i, 0));
