@@ -65,7 +65,7 @@ int reference_encode(const Format& f, double x, bool saturate) {
   const int sign = std::signbit(x) ? 0x80 : 0;
   const double a = std::fabs(x);
   int best = 0;
-  if (std::isinf(a)) {
+  if (std::isinf(a) || a >= magnitude(f, f.max_code + 1)) { // at or past the overflow candidate
     best = f.max_code + 1;
   } else {
     for (int c = 1; c <= f.max_code + 1; ++c) { // max_code + 1: the overflow candidate
