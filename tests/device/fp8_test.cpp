@@ -322,4 +322,33 @@ TEST(Fp8, TheSimulatorGivesTheSameBits) {
   }
 }
 
+// The conversions compile for sm_80 and sm_90a without spills or local memory (nvJitLink's
+// report), so the emulated bit arithmetic costs registers only.
+TEST(Fp8, CastsCompileLeanForSm80AndSm90a) {
+  if (!std::filesystem::exists(tessel::codegen::gpu::nvjitlink_path()) ||
+      !std::filesystem::exists(tessel::codegen::gpu::libdevice_path()))
+    GTEST_SKIP() << "CUDA toolkit (libdevice, nvJitLink) not found";
+  std::vector<uint8_t> buf(64);
+  struct Case {
+    DType from, to;
+    bool saturate;
+  } cases[] = {{DType::f32, DType::f8e4m3, false}, {DType::f32, DType::f8e5m2, true},
+               {DType::f8e4m3, DType::f32, false}, {DType::f8e5m2, DType::f16, false},
+               {DType::f64, DType::f8e4m3, true},  {DType::bf16, DType::f8e5m2, false}};
+  for (const char* target : {"sm_80", "sm_90a"})
+    for (const Case& c : cases) {
+      const tessel::Kernel k = cast_kernel(c.to, c.saturate);
+      const tessel::CompileResult r = k.compile(
+          tessel::Target::parse(target),
+          tessel::Signature::from_args(tessel::TensorView(buf.data(), c.to, {8}),
+                                       tessel::TensorView(buf.data(), c.from, {8}), 1000, kBlock));
+      const std::string what = std::string(target) + " " + tessel::dtype_name(c.from) + " -> " +
+                               tessel::dtype_name(c.to);
+      EXPECT_TRUE(r.resources.parsed) << what << ": " << r.info_log;
+      EXPECT_EQ(r.resources.spill_stores, 0) << what;
+      EXPECT_EQ(r.resources.spill_loads, 0) << what;
+      EXPECT_EQ(r.ptx.find(".local"), std::string::npos) << what;
+    }
+}
+
 } // namespace
