@@ -223,14 +223,15 @@ llvm::Value* ScalarSemantics::fp8_to_f32(llvm::Value* bits, const ir::Type* from
   llvm::Value* man = b.CreateAnd(mag, (1u << fmt.man_bits) - 1);
   llvm::Value* normal = b.CreateAdd(b.CreateShl(mag, 23 - fmt.man_bits),
                                     b.getInt32(uint32_t(127 - fmt.bias) << 23));
+  const double unit = std::ldexp(1.0, 1 - fmt.bias - int(fmt.man_bits)); // the least subnormal
   llvm::Value* sub_f = b.CreateFMul(b.CreateUIToFP(man, b.getFloatTy()),
-                                    llvm::ConstantFP::get(b.getFloatTy(),
-                                                          std::ldexp(1.0, 1 - fmt.bias - int(fmt.man_bits))));
+                                    llvm::ConstantFP::get(b.getFloatTy(), unit));
   llvm::Value* sub = b.CreateBitCast(sub_f, b.getInt32Ty());
   llvm::Value* special = b.getInt32(0x7fc00000u);
   if (fmt.has_inf())
     special = b.CreateSelect(b.CreateICmpEQ(man, b.getInt32(0)), b.getInt32(0x7f800000u), special);
-  llvm::Value* r = b.CreateSelect(b.CreateICmpULT(mag, b.getInt32(1u << fmt.man_bits)), sub, normal);
+  llvm::Value* is_sub = b.CreateICmpULT(mag, b.getInt32(1u << fmt.man_bits));
+  llvm::Value* r = b.CreateSelect(is_sub, sub, normal);
   r = b.CreateSelect(b.CreateICmpUGT(mag, b.getInt32(fmt.max_code)), special, r);
   return b.CreateBitCast(b.CreateOr(r, sign), b.getFloatTy());
 }
@@ -249,9 +250,9 @@ llvm::Value* ScalarSemantics::f32_to_fp8(llvm::Value* f, const ir::Type* to, boo
   llvm::Value* rounded = b.CreateAdd(a, b.CreateAdd(lsb, b.getInt32((1u << (drop - 1)) - 1)));
   llvm::Value* normal = b.CreateSub(b.CreateLShr(rounded, drop),
                                     b.getInt32(uint32_t(127 - fmt.bias) << fmt.man_bits));
+  const double per_unit = std::ldexp(1.0, fmt.bias - 1 + int(fmt.man_bits)); // 1 / least subnormal
   llvm::Value* scaled = b.CreateFMul(b.CreateBitCast(a, b.getFloatTy()),
-                                     llvm::ConstantFP::get(b.getFloatTy(),
-                                                           std::ldexp(1.0, fmt.bias - 1 + int(fmt.man_bits))));
+                                     llvm::ConstantFP::get(b.getFloatTy(), per_unit));
   llvm::Value* units = b.CreateUnaryIntrinsic(llvm::Intrinsic::roundeven, scaled);
   llvm::Value* sub = b.CreateIntrinsic(b.getInt32Ty(), llvm::Intrinsic::fptoui_sat, {units});
   llvm::Value* is_normal = b.CreateICmpUGE(a, b.getInt32(uint32_t(128 - fmt.bias) << 23));

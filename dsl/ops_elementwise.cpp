@@ -228,11 +228,11 @@ Tensor cast(const Tensor& x, DType dtype, CastOptions options, Loc loc) {
     fail(at, "cast", "cannot convert a pointer tile " + type_str(v->type()) + " to " +
                          dtype_name(dtype));
   ir::Builder& b = builder_at(at);
-  return Tensor(b.value(Opcode::CastSat, {v}, b.ctx().with_element(v->type(),
-                                                                    detail::to_ir(b.ctx(), dtype))));
+  const ir::Type* to = b.ctx().with_element(v->type(), detail::to_ir(b.ctx(), dtype));
+  return Tensor(b.value(Opcode::CastSat, {v}, to));
 }
 
-// ---- int4 packed in bytes ------------------------------------------------------------------------
+// ---- int4 packed in bytes -----------------------------------------------------------------------
 
 static void check_int4_operand(const Tensor& t, const SourceLoc& loc, std::string_view op,
                                std::string_view what) {

@@ -26,14 +26,19 @@ namespace {
 // The largest magnitude each quantized type holds (int8 symmetric: -127..127).
 double qmax_of(detail::QuantCode c) {
   switch (c) {
-  case detail::QuantCode::int8: return 127;
-  case detail::QuantCode::f8e4m3: return 448;
-  case detail::QuantCode::f8e5m2: return 57344;
+  case detail::QuantCode::int8:
+    return 127;
+  case detail::QuantCode::f8e4m3:
+    return 448;
+  case detail::QuantCode::f8e5m2:
+    return 57344;
   }
   TESSEL_UNREACHABLE("bad QuantCode");
 }
 
-tl::Tensor i64(const tl::Tensor& t) { return t.to(DType::i64); }
+tl::Tensor i64(const tl::Tensor& t) {
+  return t.to(DType::i64);
+}
 
 // amax / qmax, or 1 for an all-zero group (which then quantizes to zeros).
 tl::Tensor scale_of(const tl::Tensor& amax, double qmax) {
@@ -95,9 +100,12 @@ namespace {
 tl::Tensor group_scale(const tl::Ptr& scales, const tl::Tensor& row, const tl::Tensor& cols,
                        const tl::Tensor& in, int gran) {
   switch (QuantGranularity(gran)) {
-  case QuantGranularity::per_tensor: return tl::load(scales);
-  case QuantGranularity::per_token: return tl::load(scales + row);
-  case QuantGranularity::per_channel: return tl::load(scales + cols, in, 1.0);
+  case QuantGranularity::per_tensor:
+    return tl::load(scales);
+  case QuantGranularity::per_token:
+    return tl::load(scales + row);
+  case QuantGranularity::per_channel:
+    return tl::load(scales + cols, in, 1.0);
   }
   TESSEL_UNREACHABLE("bad QuantGranularity");
 }
@@ -116,10 +124,9 @@ const Kernel& quantize_kernel() {
         auto v = tl::load(x + i64(row) * i64(x_stride) + c, in, 0.0).to(DType::f32) /
                  group_scale(scales, row, c, in, GRAN);
         const QuantCode code = QuantCode(int(QDTYPE));
-        tl::Tensor out = code == QuantCode::int8
-                             ? to_int8(v)
-                             : tl::cast(v, code == QuantCode::f8e4m3 ? DType::f8e4m3 : DType::f8e5m2,
-                                        {.saturate = SATURATE != 0});
+        const DType fp8 = code == QuantCode::f8e4m3 ? DType::f8e4m3 : DType::f8e5m2;
+        tl::Tensor out =
+            code == QuantCode::int8 ? to_int8(v) : tl::cast(v, fp8, {.saturate = SATURATE != 0});
         tl::store(q + i64(row) * i64(q_stride) + c, out, in);
       });
   return k;
@@ -153,14 +160,18 @@ detail::QuantCode quant_code(const OpSite& s, DType t) {
   if (t == DType::f8e5m2)
     return detail::QuantCode::f8e5m2;
   s.fail(fmt::format("the quantized dtype is {}; quantize and dequantize support i8, f8e4m3 and "
-                     "f8e5m2", dtype_name(t)));
+                     "f8e5m2",
+                     dtype_name(t)));
 }
 
 const char* granularity_name(QuantGranularity g) {
   switch (g) {
-  case QuantGranularity::per_tensor: return "per_tensor";
-  case QuantGranularity::per_channel: return "per_channel";
-  case QuantGranularity::per_token: return "per_token";
+  case QuantGranularity::per_tensor:
+    return "per_tensor";
+  case QuantGranularity::per_channel:
+    return "per_channel";
+  case QuantGranularity::per_token:
+    return "per_token";
   }
   TESSEL_UNREACHABLE("bad QuantGranularity");
 }
@@ -201,17 +212,16 @@ void quantize(const TensorView& x, const TensorView& q, const TensorView& scales
   const int64_t col_blocks = (rx.cols + block - 1) / block;
   const int gran = int(options.granularity);
   if (options.compute_scales) {
-    const int64_t programs = options.granularity == QuantGranularity::per_token    ? rx.rows
+    const int64_t programs = options.granularity == QuantGranularity::per_token     ? rx.rows
                              : options.granularity == QuantGranularity::per_channel ? col_blocks
                                                                                     : 1;
     detail::quant_scales_kernel().launch(detail::grid_at(s, programs),
                                          detail::launch_options(block, stream), scales, x, rx.rows,
                                          rx.cols, rx.stride, gran, int(code), block);
   }
-  detail::quantize_kernel().launch(detail::grid_at(s, rx.rows, col_blocks),
-                                   detail::launch_options(block, stream), q, x, scales, rx.cols,
-                                   rx.stride, rq.stride, gran, int(code),
-                                   options.saturate ? 1 : 0, block);
+  detail::quantize_kernel().launch(
+      detail::grid_at(s, rx.rows, col_blocks), detail::launch_options(block, stream), q, x, scales,
+      rx.cols, rx.stride, rq.stride, gran, int(code), options.saturate ? 1 : 0, block);
 }
 
 void dequantize(const TensorView& q, const TensorView& scales, const TensorView& y,
@@ -225,10 +235,9 @@ void dequantize(const TensorView& q, const TensorView& scales, const TensorView&
   if (rq.empty())
     return;
   const int block = detail::block_for(s, rq.cols, detail::kQuantBlock, 0);
-  detail::dequantize_kernel().launch(
-      detail::grid_at(s, rq.rows, (rq.cols + block - 1) / block),
-      detail::launch_options(block, stream), y, q, scales, rq.cols, rq.stride, ry.stride,
-      int(options.granularity), block);
+  detail::dequantize_kernel().launch(detail::grid_at(s, rq.rows, (rq.cols + block - 1) / block),
+                                     detail::launch_options(block, stream), y, q, scales, rq.cols,
+                                     rq.stride, ry.stride, int(options.granularity), block);
 }
 
 } // namespace tessel::ops

@@ -116,7 +116,8 @@ std::vector<float> encode_inputs(const Format& f, size_t random_count) {
   return v;
 }
 
-// ---- running a cast on both devices --------------------------------------------------------------
+// ---- running a cast on both devices
+// --------------------------------------------------------------
 
 tessel::Kernel cast_kernel(DType to, bool saturate) {
   return tl::kernel(std::string("fp8_cast_") + tessel::dtype_name(to) + (saturate ? "_sat" : ""),
@@ -170,11 +171,10 @@ void check_encode(const Format& f, DType from, const std::vector<double>& values
     const bool ok = want < 0 ? is_nan_code(f, got[i]) : got[i] == want;
     if (!ok)
       ++failures;
-    EXPECT_TRUE(ok) << tessel::dtype_name(from) << " " << values[i] << " ("
-                    << std::hexfloat << values[i] << std::defaultfloat << ") -> "
-                    << tessel::dtype_name(f.dtype) << (saturate ? " saturating" : "") << " on "
-                    << (sim ? "sim" : "cpu") << ": got 0x" << std::hex << int(got[i])
-                    << ", want 0x" << want << std::dec;
+    EXPECT_TRUE(ok) << tessel::dtype_name(from) << " " << values[i] << " (" << std::hexfloat
+                    << values[i] << std::defaultfloat << ") -> " << tessel::dtype_name(f.dtype)
+                    << (saturate ? " saturating" : "") << " on " << (sim ? "sim" : "cpu")
+                    << ": got 0x" << std::hex << int(got[i]) << ", want 0x" << want << std::dec;
   }
 }
 
@@ -271,22 +271,22 @@ TEST(Fp8, HostConversionsMatchTheReference) {
 // A few values worked out by hand, so that the reference itself is checked.
 TEST(Fp8, TheReferenceAgreesWithHandWorkedValues) {
   EXPECT_EQ(reference_encode(kE4M3, 448, false), 0x7e);
-  EXPECT_EQ(reference_encode(kE4M3, 464, false), 0x7e);   // tie: 448 (mantissa 110) is even
+  EXPECT_EQ(reference_encode(kE4M3, 464, false), 0x7e);    // tie: 448 (mantissa 110) is even
   EXPECT_EQ(reference_encode(kE4M3, 464.01, false), 0x7f); // past it: NaN, no infinity
   EXPECT_EQ(reference_encode(kE4M3, 1e9, true), 0x7e);
   EXPECT_EQ(reference_encode(kE4M3, -INFINITY, true), 0xfe);
-  EXPECT_EQ(reference_encode(kE4M3, 0x1p-9, false), 0x01);  // the smallest subnormal
-  EXPECT_EQ(reference_encode(kE4M3, 0x1p-10, false), 0x00); // tie with zero: zero is even
+  EXPECT_EQ(reference_encode(kE4M3, 0x1p-9, false), 0x01);      // the smallest subnormal
+  EXPECT_EQ(reference_encode(kE4M3, 0x1p-10, false), 0x00);     // tie with zero: zero is even
   EXPECT_EQ(reference_encode(kE4M3, 3 * 0x1p-10, false), 0x02); // tie 1.5 units: to 2
-  EXPECT_EQ(reference_encode(kE4M3, 1.0625, false), 0x38);  // 1 + 1/16: tie, 1.0 is even
-  EXPECT_EQ(reference_encode(kE4M3, 1.1875, false), 0x3a);  // 1 + 3/16: tie, to 1.25
+  EXPECT_EQ(reference_encode(kE4M3, 1.0625, false), 0x38);      // 1 + 1/16: tie, 1.0 is even
+  EXPECT_EQ(reference_encode(kE4M3, 1.1875, false), 0x3a);      // 1 + 3/16: tie, to 1.25
   EXPECT_EQ(reference_encode(kE5M2, 57344, false), 0x7b);
-  EXPECT_EQ(reference_encode(kE5M2, 61440, false), 0x7c);   // tie: rounds to the even 2^16: inf
+  EXPECT_EQ(reference_encode(kE5M2, 61440, false), 0x7c); // tie: rounds to the even 2^16: inf
   EXPECT_EQ(reference_encode(kE5M2, 61439, false), 0x7b);
   EXPECT_EQ(reference_encode(kE5M2, INFINITY, true), 0x7b);
   EXPECT_EQ(reference_encode(kE5M2, 0x1p-16, false), 0x01);
   EXPECT_EQ(reference_decode(kE4M3, 0x7e), 448);
-  EXPECT_EQ(reference_decode(kE4M3, 0x08), 0x1p-6);        // the smallest normal
+  EXPECT_EQ(reference_decode(kE4M3, 0x08), 0x1p-6); // the smallest normal
   EXPECT_TRUE(std::isnan(reference_decode(kE4M3, 0xff)));
   EXPECT_EQ(reference_decode(kE5M2, 0xfc), -INFINITY);
   EXPECT_TRUE(std::isnan(reference_decode(kE5M2, 0x7d)));

@@ -21,7 +21,9 @@ namespace tl = tessel::lang;
 using tessel::DType;
 using tessel::testing::expect_error;
 
-std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }
+std::string here(int line) {
+  return std::string(__FILE__) + ":" + std::to_string(line);
+}
 int g_line = 0;
 
 // A host buffer of `n` elements of `t`, and the same bytes on the simulated device.
@@ -81,7 +83,8 @@ std::vector<bool> devices() {
   return d;
 }
 
-// ---- unsigned tiles ------------------------------------------------------------------------------
+// ---- unsigned tiles
+// ------------------------------------------------------------------------------
 
 // u32: (a / b) ^ (a >> 3), a % b, max(a, b), a < b — the unsigned meaning of each.
 TEST(ElementTypes, UnsignedTilesEndToEnd) {
@@ -105,8 +108,8 @@ TEST(ElementTypes, UnsignedTilesEndToEnd) {
                         {Buffer::of(DType::u32, a), Buffer::of(DType::u32, b)}, 1, 50);
     for (size_t i = 0; i < a.size(); ++i) {
       const uint32_t x = a[i], y = b[i];
-      const uint32_t want = ((y ? x / y : x) ^ (x >> 3)) + (y ? x % y : 0) + std::max(x, y) +
-                            (x < y ? 1 : 0);
+      const uint32_t want =
+          ((y ? x / y : x) ^ (x >> 3)) + (y ? x % y : 0) + std::max(x, y) + (x < y ? 1 : 0);
       EXPECT_EQ(out.at<uint32_t>(i), want) << i << (sim ? " sim" : " cpu");
     }
   }
@@ -132,7 +135,8 @@ TEST(ElementTypes, UnsignedOffsetsZeroExtend) {
   }
 }
 
-// ---- int4 ----------------------------------------------------------------------------------------
+// ---- int4
+// ----------------------------------------------------------------------------------------
 
 // Unpack signed and unsigned nibbles, recombine them as hi * 16 + lo in i32, and repack swapped.
 TEST(ElementTypes, Int4UnpackAndPack) {
@@ -167,7 +171,8 @@ TEST(ElementTypes, Int4UnpackAndPack) {
   }
 }
 
-// ---- promotion -----------------------------------------------------------------------------------
+// ---- promotion
+// -----------------------------------------------------------------------------------
 
 // The element type of a op on two tiles, read from the traced IR.
 std::string traced_type(DType a, DType b) {
@@ -190,10 +195,11 @@ TEST(ElementTypes, PromotionTable) {
     DType a, b;
     const char* want;
   } cases[] = {
-      {i8, u8, "u8"},      {i32, u8, "i32"},    {u32, i64, "i64"},  {i64, u64, "u64"},
-      {u16, u32, "u32"},   {i1, u8, "u8"},      {f16, bf16, "f32"}, {bf16, i64, "bf16"},
-      {u32, f16, "f16"},   {f8e4m3, f8e5m2, "f16"}, {f8e4m3, f16, "f16"}, {f8e5m2, bf16, "bf16"},
-      {f8e4m3, f32, "f32"}, {f8e4m3, f8e4m3, "f8e4m3"}, {i32, f8e5m2, "f8e5m2"},
+      {i8, u8, "u8"},          {i32, u8, "i32"},           {u32, i64, "i64"},
+      {i64, u64, "u64"},       {u16, u32, "u32"},          {i1, u8, "u8"},
+      {f16, bf16, "f32"},      {bf16, i64, "bf16"},        {u32, f16, "f16"},
+      {f8e4m3, f8e5m2, "f16"}, {f8e4m3, f16, "f16"},       {f8e5m2, bf16, "bf16"},
+      {f8e4m3, f32, "f32"},    {f8e4m3, f8e4m3, "f8e4m3"}, {i32, f8e5m2, "f8e5m2"},
   };
   for (const Case& c : cases)
     EXPECT_EQ(traced_type(c.a, c.b), c.want)
@@ -226,7 +232,8 @@ TEST(ElementTypes, LiteralsTakeTheTilesType) {
   EXPECT_NE(ir.find("tensor<16xu8>"), std::string::npos) << ir;
 }
 
-// ---- load's other --------------------------------------------------------------------------------
+// ---- load's other
+// --------------------------------------------------------------------------------
 
 // -1.5 for i32 is cast (to -1), 300 for i8 wraps (to 44), 1e10 (an integer: i64) for i32 wraps,
 // 3e10 + 0.5 (an f32) saturates — as casts do.
@@ -235,8 +242,13 @@ TEST(ElementTypes, LoadOtherIsCastToTheElementType) {
     DType t;
     double other;
     int32_t want;
-  } cases[] = {{DType::i32, -1.5, -1}, {DType::i8, 300, 44}, {DType::i32, 1e10, 1410065408}, {DType::i32, 3e10 + 0.5, INT32_MAX},
-               {DType::u8, -1, 255},   {DType::i16, 2.75, 2}, {DType::u32, 7, 7}};
+  } cases[] = {{DType::i32, -1.5, -1},
+               {DType::i8, 300, 44},
+               {DType::i32, 1e10, 1410065408},
+               {DType::i32, 3e10 + 0.5, INT32_MAX},
+               {DType::u8, -1, 255},
+               {DType::i16, 2.75, 2},
+               {DType::u32, 7, 7}};
   for (bool sim : devices()) {
     if (sim && !std::filesystem::exists(tessel::codegen::gpu::nvjitlink_path()))
       continue;
@@ -252,12 +264,15 @@ TEST(ElementTypes, LoadOtherIsCastToTheElementType) {
       Buffer out = launch(k, sim, Buffer(DType::i32, 16, 0xA5), {in}, 1, 4);
       EXPECT_EQ(out.at<int32_t>(15), c.want)
           << tessel::dtype_name(c.t) << " other " << c.other << (sim ? " sim" : " cpu");
-      EXPECT_EQ(out.at<int32_t>(0), c.t == DType::i8 || c.t == DType::u8 ? 3 : c.t == DType::i16 ? 0x0303 : 0x03030303);
+      EXPECT_EQ(out.at<int32_t>(0), c.t == DType::i8 || c.t == DType::u8 ? 3
+                                    : c.t == DType::i16                  ? 0x0303
+                                                                         : 0x03030303);
     }
   }
 }
 
-// ---- for_range with a step <= 0 ------------------------------------------------------------------
+// ---- for_range with a step <= 0
+// ------------------------------------------------------------------
 
 // A compile-time step of 0 or -1 runs no iteration (ir.h), on both backends: the carried sum stays
 // at its initial value.
@@ -279,7 +294,8 @@ TEST(ElementTypes, ForRangeWithAStepAtMostZeroRunsNoIteration) {
   }
 }
 
-// ---- i64 offsets past 2^31 -----------------------------------------------------------------------
+// ---- i64 offsets past 2^31
+// -----------------------------------------------------------------------
 
 // A virtual [2^20, 2^12] tensor with row stride 0 (every row is the same 4096 elements): row
 // 2^20 - 1, column c is element (2^20 - 1) * 2^12 + c > 2^31 of the flat index space, computed in
@@ -288,7 +304,7 @@ TEST(ElementTypes, I64IndicesPast2To31) {
   const tessel::Kernel k = tl::kernel("big_index", [](tl::Ptr out, tl::Ptr a, tl::Int cols) {
     auto row = tl::scalar((1 << 20) - 1, tl::i64);
     auto c = tl::arange(0, 16).to(tl::i64);
-    auto flat = row * tl::scalar(4096, tl::i64) + c;          // > 2^32
+    auto flat = row * tl::scalar(4096, tl::i64) + c;             // > 2^32
     auto col = flat - (flat / tl::scalar(4096, tl::i64)) * 4096; // the column again
     tl::store(out + tl::arange(0, 16), (flat >> 20).to(tl::i32) * 0 + tl::load(a + col), c < cols);
   });
@@ -304,7 +320,8 @@ TEST(ElementTypes, I64IndicesPast2To31) {
   }
 }
 
-// ---- integer arguments typed by value ------------------------------------------------------------
+// ---- integer arguments typed by value
+// ------------------------------------------------------------
 
 // As Triton: i32 when the value fits, else i64, and u64 above INT64_MAX; the type is part of the
 // specialization, and the kernel computes with the full value (n >> 33 would be 0 in i32).
@@ -323,10 +340,9 @@ TEST(ElementTypes, IntArgumentsTypedByValue) {
                {~uint64_t(0), "u64", int64_t(~uint64_t(0) >> 33), 1023}};
   for (const Case& c : cases) {
     Buffer unused(DType::i64, 2, 0);
-    const std::string ir =
-        c.value > uint64_t(INT64_MAX)
-            ? k.ir_for(false, unused.view(), unused.view(), c.value)
-            : k.ir_for(false, unused.view(), unused.view(), int64_t(c.value));
+    const std::string ir = c.value > uint64_t(INT64_MAX)
+                               ? k.ir_for(false, unused.view(), unused.view(), c.value)
+                               : k.ir_for(false, unused.view(), unused.view(), int64_t(c.value));
     EXPECT_NE(ir.find(std::string("%arg2: ") + c.type), std::string::npos) << ir;
     for (bool sim : devices()) {
       if (sim && !std::filesystem::exists(tessel::codegen::gpu::nvjitlink_path()))
@@ -340,7 +356,8 @@ TEST(ElementTypes, IntArgumentsTypedByValue) {
   }
 }
 
-// ---- diagnostics ---------------------------------------------------------------------------------
+// ---- diagnostics
+// ---------------------------------------------------------------------------------
 
 float g_f32[64];
 
@@ -352,13 +369,15 @@ TEST(ElementTypesErrors, ArithmeticOnFp8) {
     tl::store(out + i, x + x);
   });
   std::vector<uint8_t> buf(16);
-  expect_error([&] { k.ir_for(false, tessel::TensorView(buf.data(), DType::f8e4m3, {16}),
-                              tessel::TensorView(buf.data(), DType::f8e4m3, {16})); },
-               [] {
-                 return std::vector<std::string>{here(g_line), "operator+",
-                                                 "arithmetic on f8e4m3 is not defined",
-                                                 "x.to(tl::f32)"};
-               });
+  expect_error(
+      [&] {
+        k.ir_for(false, tessel::TensorView(buf.data(), DType::f8e4m3, {16}),
+                 tessel::TensorView(buf.data(), DType::f8e4m3, {16}));
+      },
+      [] {
+        return std::vector<std::string>{here(g_line), "operator+",
+                                        "arithmetic on f8e4m3 is not defined", "x.to(tl::f32)"};
+      });
 }
 
 TEST(ElementTypesErrors, SaturateToANonFp8Type) {

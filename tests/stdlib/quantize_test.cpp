@@ -23,7 +23,9 @@ using tessel::ops::QuantGranularity;
 using tessel::testing::expect_error;
 using tessel::testing::TestTensor;
 
-double qmax_of(DType t) { return t == DType::i8 ? 127 : t == DType::f8e4m3 ? 448 : 57344; }
+double qmax_of(DType t) {
+  return t == DType::i8 ? 127 : t == DType::f8e4m3 ? 448 : 57344;
+}
 
 float reference_quantize_value(float v, DType t, bool saturate) {
   if (t == DType::i8) {
@@ -148,8 +150,10 @@ TEST(Quantize, NonSaturatingFp8Overflows) {
     TestTensor q = TestTensor::poisoned(DeviceKind::cpu, t, {1, 4});
     TestTensor s(DeviceKind::cpu, DType::f32, {1}, {0.0078125}); // 1000 / s = 128000
     ops::quantize(x.view(), q.view(), s.view(),
-                  {.dtype = t, .granularity = QuantGranularity::per_tensor,
-                   .compute_scales = false, .saturate = false});
+                  {.dtype = t,
+                   .granularity = QuantGranularity::per_tensor,
+                   .compute_scales = false,
+                   .saturate = false});
     const double last = q.values()[3];
     if (t == DType::f8e4m3)
       EXPECT_TRUE(std::isnan(last));
@@ -206,7 +210,8 @@ TEST(Quantize, KernelsCompileWithoutSpills) {
       }
 }
 
-// ---- diagnostics ---------------------------------------------------------------------------------
+// ---- diagnostics
+// ---------------------------------------------------------------------------------
 
 TEST(QuantizeErrors, ScalesOfTheWrongShape) {
   TestTensor x(DeviceKind::cpu, DType::f32, {5, 7}, std::vector<double>(35, 1));
