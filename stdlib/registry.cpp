@@ -146,7 +146,7 @@ void register_quantize() {
   quant.params[0] = P::pointer(DType::i8, /*alignment=*/16);
   add("ops.quantize", "op quantize: q = int8/fp8(x / scale), one program per row block",
       &detail::quantize_kernel, quant);
-  Signature dequant = signature(3, 3, 0, {/*GRAN=*/2, kQuantBlock});
+  Signature dequant = signature(3, 3, 0, {/*GRAN=*/2, detail::kDequantBlock}); // at 4 warps
   dequant.params[1] = P::pointer(DType::i8, /*alignment=*/16);
   add("ops.dequantize", "op dequantize: y = q * scale, one program per row block",
       &detail::dequantize_kernel, dequant);

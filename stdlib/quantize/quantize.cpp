@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace tessel::ops {
 
 namespace tl = tessel::lang;
@@ -234,10 +236,14 @@ void dequantize(const TensorView& q, const TensorView& scales, const TensorView&
   check_scales(s, scales, options.granularity, rq, q, "q");
   if (rq.empty())
     return;
-  const int block = detail::block_for(s, rq.cols, detail::kQuantBlock, 0);
+  // 16 one-byte elements per thread (half the warps of the heuristic), so that q is read 16
+  // bytes at a time.
+  const int block = detail::block_for(s, rq.cols, detail::kDequantBlock, 0);
+  LaunchOptions launch = detail::launch_options(block, stream);
+  launch.num_warps = std::max(1, launch.num_warps / 2);
   detail::dequantize_kernel().launch(detail::grid_at(s, rq.rows, (rq.cols + block - 1) / block),
-                                     detail::launch_options(block, stream), y, q, scales, rq.cols,
-                                     rq.stride, ry.stride, int(options.granularity), block);
+                                     launch, y, q, scales, rq.cols, rq.stride, ry.stride,
+                                     int(options.granularity), block);
 }
 
 } // namespace tessel::ops

@@ -20,5 +20,7 @@ const Kernel& quantize_kernel();
 const Kernel& dequantize_kernel();
 
 inline constexpr int kQuantBlock = 1024;
+// dequantize's block, at half the warps of num_warps_for: 16 bytes of q per thread.
+inline constexpr int kDequantBlock = 2048;
 
 } // namespace tessel::ops::detail
