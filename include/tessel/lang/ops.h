@@ -47,6 +47,20 @@ Tensor minimum(const Tensor& a, double b, Loc loc = Loc::current());
 Tensor maximum(const Tensor& a, double b, Loc loc = Loc::current());
 Tensor fma(const Tensor& a, const Tensor& b, const Tensor& c, Loc loc = Loc::current());
 Tensor cast(const Tensor& x, DType dtype, Loc loc = Loc::current());
+// How a conversion treats values beyond the destination's range (docs/semantics.md, "Casts").
+// saturate: fp8 destinations only — beyond the largest finite value (and +-inf) gives it, NaN stays
+// NaN (PTX's .satfinite); without it an overflow is NaN for f8e4m3 and inf for f8e5m2, as torch.
+// Float -> integer conversions always saturate.
+struct CastOptions {
+  bool saturate = false;
+};
+Tensor cast(const Tensor& x, DType dtype, CastOptions options, Loc loc = Loc::current());
+// Two 4-bit integers per byte, the low nibble first (the element order of packed int4 weights).
+// unpack_int4 of an i8 tile gives the sign-extended nibbles (-8..7) as i8 tiles; of a u8 tile the
+// zero-extended ones (0..15) as u8. pack_int4 keeps the low 4 bits of each integer operand: i8 out
+// for signed operands, u8 for unsigned.
+std::pair<Tensor, Tensor> unpack_int4(const Tensor& packed, Loc loc = Loc::current());
+Tensor pack_int4(const Tensor& lo, const Tensor& hi, Loc loc = Loc::current());
 
 Tensor exp(const Tensor& x, Loc loc = Loc::current());
 Tensor exp2(const Tensor& x, Loc loc = Loc::current());
