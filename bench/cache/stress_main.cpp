@@ -3,11 +3,15 @@
 // under a cap that makes them evict. Prints the counts; exit 1 when any launch was wrong or any
 // worker crashed or hung. Figures: docs/reliability.md.
 //
-//   tessel_cache_stress [--seconds 600] [--processes 4] [--kernels 8] [--kill-every-ms 400]
-//                       [--cap-percent 40] [--seed 1]
+//   tessel_cache_stress [--seconds 600] [--processes 4] [--kernels 8] [--kill-every-ms MS]
+//                       [--fault-every-ms MS] [--cap-percent 40] [--seed 1]
+// --kill-every-ms: the mean time between two SIGKILLs; by default half the time a first, clean
+// worker took (so that about half the workers finish).
 #include "cache/stress.h"
 #include "jit/disk_cache.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +24,8 @@ int main(int argc, char** argv) {
   StressConfig c;
   c.seconds = 600;
   int cap_percent = 40;
+  c.kill_every_ms = -1;  // half a worker's time, measured below
+  c.fault_every_ms = -1; // a twentieth of it
   for (int i = 1; i + 1 < argc; i += 2) {
     auto is = [&](const char* flag) { return std::strcmp(argv[i], flag) == 0; };
     int v = std::atoi(argv[i + 1]);
@@ -31,6 +37,8 @@ int main(int argc, char** argv) {
       c.kernels = v;
     else if (is("--kill-every-ms"))
       c.kill_every_ms = v;
+    else if (is("--fault-every-ms"))
+      c.fault_every_ms = v;
     else if (is("--cap-percent"))
       cap_percent = v;
     else if (is("--seed"))
@@ -41,7 +49,14 @@ int main(int argc, char** argv) {
   c.cache_dir = work.path() + "/cache";
   c.work_dir = work.path();
   EnvVars env = {{"TESSEL_CACHE_DIR", c.cache_dir}, {"TESSEL_CACHE_MAX_BYTES", ""}};
+  auto begin = std::chrono::steady_clock::now();
   ProcessResult first = run_process({c.worker, "--kernels", std::to_string(c.kernels)}, env, work.path());
+  const double worker_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
+  if (c.kill_every_ms < 0)
+    c.kill_every_ms = std::max(100, int(worker_ms / 2));
+  if (c.fault_every_ms < 0)
+    c.fault_every_ms = std::max(5, int(worker_ms / 20));
   if (first.exit_code != 0) {
     std::fprintf(stderr, "the first worker failed: %s\n", first.err.c_str());
     return 1;
@@ -51,9 +66,10 @@ int main(int argc, char** argv) {
     if (e.is_regular_file())
       all += int64_t(e.file_size());
   c.max_bytes = all * cap_percent / 100;
-  std::printf("%d processes x %d kernels for %.0f s, a kill every ~%d ms, cap %lld of %lld bytes\n",
-              c.processes, c.kernels, c.seconds, c.kill_every_ms, (long long)c.max_bytes,
-              (long long)all);
+  std::printf("%d processes x %d kernels for %.0f s, a kill every ~%d ms, a fault every ~%d ms, "
+              "cap %lld of %lld bytes\n",
+              c.processes, c.kernels, c.seconds, c.kill_every_ms, c.fault_every_ms,
+              (long long)c.max_bytes, (long long)all);
   StressCounts n = run_stress(c);
   std::printf("%s\n", n.summary().c_str());
   for (const std::string& f : n.failures)

@@ -53,7 +53,8 @@ public:
     Child corrupter;
     if (c_.corrupt)
       corrupter = spawn_process({c_.worker, "--corrupt", c_.cache_dir, "--seed",
-                                 std::to_string(c_.seed + 1000), "--until", until},
+                                 std::to_string(c_.seed + 1000), "--until", until, "--every-ms",
+                                 std::to_string(c_.fault_every_ms)},
                                 {}, c_.work_dir);
     Clock::time_point next_kill = Clock::now() + kill_gap();
     while (seconds_since(start) < c_.seconds || !running_.empty()) {

@@ -23,7 +23,8 @@ struct StressConfig {
   double seconds = 20;       // how long new workers are started
   int64_t max_bytes = 0;     // TESSEL_CACHE_MAX_BYTES (0: the default cap)
   bool corrupt = true;       // run the corrupter
-  int kill_every_ms = 400;   // mean time between two SIGKILLs (0: no kills)
+  int fault_every_ms = 20;   // its mean time between two faults
+  int kill_every_ms = 1000;  // mean time between two SIGKILLs (0: no kills)
   double worker_timeout = 120; // a worker alive longer than this is a hang
   uint32_t seed = 1;
   EnvVars extra_env;         // more variables for the workers (e.g. a read-only tier)

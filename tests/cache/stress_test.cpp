@@ -6,6 +6,8 @@
 // is whole again after one clean run. TESSEL_STRESS_SECONDS changes the length of the main run
 // (default 20 s); bench/cache's tessel_cache_stress is the long version.
 #include "cache/stress.h"
+#include "jit/cache_key.h"
+#include "jit/cache_manifest.h"
 #include "jit/disk_cache.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -113,23 +117,71 @@ private:
   bool mounted_ = false;
 };
 
+// The check the stress test relies on can fail: an entry of K=2 that holds K=1's code, with a
+// manifest that agrees (no checksum can catch it: only the output can), makes the worker exit 3
+// naming the wrong output.
+TEST(CacheStress, WorkerCatchesAnotherKernelsCode) {
+  TempDir work;
+  const std::string cache = work.path() + "/cache";
+  auto names = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(cache + "/v1"))
+      out.push_back(e.path().string());
+    return out;
+  };
+  EXPECT_RAN(run_worker(work, cache, {}, 1)); // the entry of K=1
+  const std::string k1 = names().at(0);
+  EXPECT_RAN(run_worker(work, cache, {}, 2)); // and of K=2
+  std::vector<std::string> both = names();
+  ASSERT_EQ(both.size(), 2u);
+  const std::string k2 = both[0] == k1 ? both[1] : both[0];
+
+  const std::string object = read_text_file(k1 + "/object.o");
+  std::string error;
+  std::optional<tessel::jit::Manifest> m =
+      tessel::jit::manifest_from_json(read_text_file(k2 + "/manifest.json"), error);
+  ASSERT_TRUE(m) << error;
+  for (tessel::jit::Manifest::File& f : m->files) {
+    if (f.name == "object.o") {
+      f.bytes = int64_t(object.size());
+      f.sha256 = tessel::jit::sha256_hex(object);
+    }
+  }
+  write_text_file(k2 + "/object.o", object);
+  write_text_file(k2 + "/manifest.json", tessel::jit::manifest_to_json(*m));
+  EXPECT_TRUE(verify(cache).empty()) << "the forged entry should pass every checksum";
+
+  ProcessResult fooled = run_worker(work, cache, {}, 2);
+  EXPECT_EQ(fooled.exit_code, 3) << fooled.out << fooled.err;
+  EXPECT_NE(fooled.err.find("cache_stress_worker: K=2 wrong at "), std::string::npos) << fooled.err;
+  EXPECT_NE(fooled.out.find("wrong=1"), std::string::npos) << fooled.out;
+}
+
 TEST(CacheStress, WorkersUnderCorruptionKillsAndEviction) {
   TempDir work;
   const std::string cache = work.path() + "/cache";
-  // One clean run gives the size of the M entries; a cap of 40% of it makes workers evict.
+  // One clean run gives the size of the M entries (a cap of 40% of it makes workers evict) and
+  // how long a worker takes here: a kill every half of that, on average, lets about half of the
+  // workers finish, and a fault every twentieth of it keeps the damage per worker the same,
+  // under ASan or on a loaded machine as on a quiet one.
+  auto begin = std::chrono::steady_clock::now();
   EXPECT_RAN(run_worker(work, cache));
+  const double worker_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
   const int64_t all = entry_bytes(cache);
   ASSERT_GT(all, 0);
   StressConfig c = base_config(work, cache);
   c.seconds = stress_seconds();
   c.max_bytes = all * 4 / 10;
+  c.kill_every_ms = std::max(100, int(worker_ms / 2));
+  c.fault_every_ms = std::max(5, int(worker_ms / 20)); // ~20 faults per worker lifetime
   StressCounts n = run_stress(c);
   expect_clean(n);
   EXPECT_GT(n.faults, 0);
   EXPECT_GT(n.corrupt_detected, 0);
   EXPECT_GT(n.kills, 0);
-  EXPECT_GT(n.evicted, 0);
-  EXPECT_GT(n.disk_loads, 0);
+  // Evictions and disk loads depend on timing (the corrupter removes entries too): reported in
+  // the summary, asserted by disk_cache_test and the heal below.
   RecordProperty("summary", n.summary());
 
   // Whatever the faults left, one clean run heals the cache, and the next loads every kernel.

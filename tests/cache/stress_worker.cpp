@@ -7,8 +7,9 @@
 //     Each K computes out[i] = K * x[i] + K, so a wrong entry served for a key (another K's code)
 //     shows in the output. Exit 0; 3 when an output is wrong; 2 when a launch threw.
 //
-//   cache_stress_worker --corrupt DIR --seed S --until FILE
-//     damages entries under DIR/v1 until FILE exists (one fault every 5-20 ms: a flipped byte, a
+//   cache_stress_worker --corrupt DIR --seed S --until FILE [--every-ms MS]
+//     damages entries under DIR/v1 until FILE exists (one fault every MS ms on average, default
+//     20, at uniformly random gaps from 0 to 2*MS: a flipped byte, a
 //     truncated or deleted file, a deleted entry, two entries' names swapped, a manifest replaced
 //     by garbage, a file replaced by a FIFO), then prints `faults=N flip=.. truncate=.. ...`.
 #include "jit/disk_cache.h"
@@ -162,13 +163,13 @@ bool inject(Fault fault, const fs::path& entry, const std::vector<fs::path>& ent
   return false;
 }
 
-int run_corrupter(const std::string& root, uint32_t seed, const std::string& until) {
+int run_corrupter(const std::string& root, uint32_t seed, const std::string& until, int every_ms) {
   std::mt19937 rng(seed);
   std::array<long long, kFaultNames.size()> counts{};
   long long total = 0;
   const fs::path dir = fs::path(root) / "v1";
   while (::access(until.c_str(), F_OK) != 0) {
-    ::usleep(5000 + rng() % 15000);
+    ::usleep(useconds_t(rng() % uint32_t(2000 * std::max(1, every_ms) + 1)));
     std::vector<fs::path> entries = children(dir, /*files=*/false);
     if (entries.empty())
       continue;
@@ -188,7 +189,7 @@ int run_corrupter(const std::string& root, uint32_t seed, const std::string& unt
 } // namespace
 
 int main(int argc, char** argv) {
-  int kernels = 8;
+  int kernels = 8, every_ms = 20;
   uint32_t seed = 1;
   std::string corrupt, until;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -200,8 +201,10 @@ int main(int argc, char** argv) {
       corrupt = argv[i + 1];
     else if (std::strcmp(argv[i], "--until") == 0)
       until = argv[i + 1];
+    else if (std::strcmp(argv[i], "--every-ms") == 0)
+      every_ms = std::atoi(argv[i + 1]);
   }
   if (!corrupt.empty())
-    return run_corrupter(corrupt, seed, until);
+    return run_corrupter(corrupt, seed, until, every_ms);
   return run_worker(kernels, seed);
 }
