@@ -308,6 +308,7 @@ bool DiskCache::ensure_writable() {
 }
 
 void DiskCache::report_bad(const std::string& path, const std::string& why, bool read_only) {
+  corrupt_.fetch_add(1, std::memory_order_relaxed);
   bool first;
   {
     std::lock_guard lock(warned_mutex_);
@@ -332,12 +333,16 @@ std::optional<CacheEntry> DiskCache::lookup(const CacheKey& key,
   if (!config_.enabled)
     return std::nullopt;
   bool writable_root = ensure_writable();
-  if (auto hit = lookup_in(entries_dir(), key, wanted, /*read_only=*/!writable_root))
-    return hit;
-  for (const std::string& root : config_.read_only_roots)
-    if (auto hit = lookup_in(root + "/v1", key, wanted, /*read_only=*/true))
-      return hit;
-  return std::nullopt;
+  std::optional<CacheEntry> hit = lookup_in(entries_dir(), key, wanted, /*read_only=*/!writable_root);
+  for (size_t i = 0; !hit && i < config_.read_only_roots.size(); ++i)
+    hit = lookup_in(config_.read_only_roots[i] + "/v1", key, wanted, /*read_only=*/true);
+  (hit ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
+  return hit;
+}
+
+CacheCounters DiskCache::counters() const {
+  auto get = [](const std::atomic<int64_t>& n) { return n.load(std::memory_order_relaxed); };
+  return {get(hits_), get(misses_), get(corrupt_), get(stored_), get(evicted_)};
 }
 
 std::optional<CacheEntry> DiskCache::lookup_in(const std::string& dir, const CacheKey& key,
@@ -572,6 +577,7 @@ bool DiskCache::store(const CacheKey& key, const CacheEntry& entry) {
     }
   }
   fsync_dir(dir);
+  stored_.fetch_add(1, std::memory_order_relaxed);
   int64_t estimate = estimated_bytes_.load(std::memory_order_relaxed);
   if (estimate >= 0)
     estimate = estimated_bytes_.fetch_add(stored, std::memory_order_relaxed) + stored;
@@ -631,6 +637,7 @@ int64_t DiskCache::evict_to(int64_t max_bytes) {
     ++removed;
   }
   estimated_bytes_.store(total, std::memory_order_relaxed);
+  evicted_.fetch_add(removed, std::memory_order_relaxed);
   return removed;
 }
 

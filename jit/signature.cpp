@@ -274,6 +274,21 @@ std::array<int32_t, 3> check_grid(const lang::KernelDef& def, const Grid& grid,
   return out;
 }
 
+void check_gpu_grid(const lang::KernelDef& def, const std::array<int32_t, 3>& dims,
+                    const codegen::Target& target, const SourceLoc& where) {
+  const std::array<int64_t, 3>& max = target.limits().max_grid;
+  for (int d = 0; d < 3; ++d) {
+    if (dims[size_t(d)] <= max[size_t(d)])
+      continue;
+    throw Error(where, "kernel '" + def.name + "': grid dimension " + std::to_string(d) + " (" +
+                           "xyz"[d] + ") is " + std::to_string(dims[size_t(d)]) + ", but " +
+                           target.name() + " allows at most " + std::to_string(max[size_t(d)]) +
+                           " programs along " + "xyz"[d] +
+                           "; put the largest count on dimension 0 (x, up to " +
+                           std::to_string(max[0]) + ") or loop inside the kernel");
+  }
+}
+
 void pack_args(const lang::KernelDef& def, std::span<const ArgValue> args, PackedArgs& out) {
   size_t n = 0;
   for (size_t i = 0; i < def.params.size(); ++i) {

@@ -3,6 +3,7 @@
 #include "tessel/codegen/gpu.h"
 
 #include "codegen/analysis/axis_info.h"
+#include "codegen/gpu/check_resources.h"
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/nvptx.h"
 #include "codegen/transforms/passes.h"
@@ -139,8 +140,33 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   if (until == Stage::Ptx)
     return out;
   link_cubin(out.ptx, function.name, target, out);
+  check_resources(out, target);
   out.times.cubin_ms = clock.lap_ms();
   return out;
+}
+
+void check_resources(const CompiledKernel& out, const Target& target) {
+  const ResourceReport& r = out.resources;
+  if (!r.parsed)
+    return;
+  const TargetLimits& lim = target.limits();
+  const int64_t threads = int64_t(out.num_warps) * lim.warp_size;
+  auto fail = [&](const std::string& what) {
+    throw Error(fmt::format("kernel `{}` cannot run on {}: {}", out.name, target.name(), what));
+  };
+  if (r.registers > lim.max_registers_per_thread)
+    fail(fmt::format("it needs {} registers per thread, the limit is {}; use smaller tiles",
+                     r.registers, lim.max_registers_per_thread));
+  if (int64_t(r.registers) * threads > lim.max_registers_per_block)
+    fail(fmt::format("it needs {} registers per block ({} per thread x {} threads), the limit is "
+                     "{}; use fewer num_warps or smaller tiles",
+                     int64_t(r.registers) * threads, r.registers, threads,
+                     lim.max_registers_per_block));
+  if (out.shared_bytes + r.static_shared_bytes > lim.max_shared_bytes)
+    fail(fmt::format("it needs {} bytes of shared memory ({} dynamic + {} static), the limit is {} "
+                     "per block; use smaller tiles or fewer num_stages",
+                     out.shared_bytes + r.static_shared_bytes, out.shared_bytes,
+                     r.static_shared_bytes, lim.max_shared_bytes));
 }
 
 // The GPU analysis as text: the axis facts the lowering uses to choose access widths.
