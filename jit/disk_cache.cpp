@@ -2,6 +2,8 @@
 // See disk_cache.h for the layout and the guarantees.
 #include "jit/disk_cache.h"
 
+#include "jit/prebuilt_tier.h"
+
 #include "jit/cache_manifest.h"
 #include "tessel/support/dump.h"
 
@@ -249,7 +251,13 @@ CacheConfig CacheConfig::from_environment() {
     c.root = std::string(home) + "/.cache/tessel";
   else
     c.enabled = false;
-  if (const char* ro = std::getenv("TESSEL_CACHE_READONLY_DIRS")) {
+  // Unset: the prebuilt tier of an installed tessel, if it has one (jit/prebuilt_tier.h).
+  std::string default_tiers = std::getenv("TESSEL_CACHE_READONLY_DIRS") ? std::string()
+                                                                          : default_readonly_dirs();
+  const char* ro = std::getenv("TESSEL_CACHE_READONLY_DIRS");
+  if (!ro && !default_tiers.empty())
+    ro = default_tiers.c_str();
+  if (ro) {
     std::string_view list = ro;
     while (!list.empty()) {
       size_t colon = list.find(':');
