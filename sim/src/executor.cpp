@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -344,8 +345,11 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
           if (in.nops >= 2)
             b.expected = static_cast<uint32_t>(x.src(in, 1)[lane]);
           b.arrived_threads += static_cast<uint32_t>(std::popcount(w.valid & ~w.exited));
-          if (in.op == Op::bar_arrive || in.op == Op::barrier_arrive)
+          join_clock(b.joined, w.vc);
+          if (in.op == Op::bar_arrive || in.op == Op::barrier_arrive) {
+            ++w.vc[w.index]; // what the arriving warp does next is not released by it
             continue;
+          }
           w.state = WarpState::at_barrier;
           w.barrier = id;
           return;
@@ -412,6 +416,37 @@ void init_warp_frame(Launch& L, Cta& cta, Warp& w) {
   w.frames.back().stack.push_back({0, kNoReconverge, w.valid});
 }
 
+void join_clock(VectorClock& into, const VectorClock& from) {
+  if (into.size() < from.size())
+    into.resize(from.size(), 0);
+  for (size_t i = 0; i < from.size(); ++i)
+    into[i] = std::max(into[i], from[i]);
+}
+
+namespace {
+
+// Wakes the warps waiting at barrier `id`. Racecheck: each waiter's clock joins the clocks of
+// every warp that arrived (bar.sync and bar.arrive alike), then advances its own component
+// so its later accesses are not mistaken for ones before the barrier. A barrier over all
+// threads (no count) also orders after the warps that exited, as exited threads count as
+// arrived on hardware.
+void release_barrier(Cta& cta, uint32_t id) {
+  BarrierState& b = cta.barriers[id];
+  if (!b.expected)
+    for (auto& w : cta.warps)
+      if (w.state == WarpState::done)
+        join_clock(b.joined, w.vc);
+  for (auto& w : cta.warps)
+    if (w.state == WarpState::at_barrier && w.barrier == id) {
+      w.state = WarpState::ready;
+      join_clock(w.vc, b.joined);
+      ++w.vc[w.index];
+    }
+  b = BarrierState{};
+}
+
+} // namespace
+
 void run_cta(Launch& L, Cta& cta) {
   for (;;) {
     for (auto& w : cta.warps)
@@ -442,11 +477,7 @@ void run_cta(Launch& L, Cta& cta) {
       bool complete = b.expected ? b.arrived_threads >= b.expected : waiting == live;
       if (!complete)
         continue;
-      for (auto& w : cta.warps)
-        if (w.state == WarpState::at_barrier && w.barrier == id)
-          w.state = WarpState::ready;
-      b = BarrierState{};
-      ++cta.epoch;
+      release_barrier(cta, id);
       released = true;
     }
     if (!released) {

@@ -29,10 +29,26 @@ inline constexpr uint64_t kSharedWindow = 0x0000'7e00'0000'0000ull;
 inline constexpr uint64_t kLocalWindow = 0x0000'7f00'0000'0000ull;
 inline constexpr uint64_t kWindowSize = 0x0000'0001'0000'0000ull;
 
+// Per-byte racecheck state of global memory (see sim/README.md, "racecheck"). `launch` is
+// the launch that recorded it: an older value means "untouched in this launch", so the
+// shadow never needs clearing. Threads are named by CTA (linear) and linear thread id; the
+// clocks are the thread's warp's own vector-clock component at the access.
+struct GlobalShadowByte {
+  uint32_t launch = 0;
+  uint32_t writer_cta = 0;
+  uint32_t write_clock = 0; // 0: no write in this launch
+  uint32_t reader_cta = 0;
+  uint32_t read_clock = 0; // 0: no read since the last write
+  uint16_t writer = 0;
+  uint16_t reader = 0;
+  uint8_t value = 0; // the byte the last writer stored (identical rewrites are benign)
+};
+
 struct Allocation {
   uint64_t base = 0;
   size_t size = 0;
   std::unique_ptr<uint8_t[]> data;
+  std::vector<GlobalShadowByte> shadow; // sized on the first racechecked access
 };
 
 // The device's global memory: allocations with guard gaps between them.
@@ -58,15 +74,21 @@ private:
   Allocation* last_ = nullptr;
 };
 
+// Vector-clock racecheck (sim/README.md): every warp keeps a clock with one component per
+// warp of its CTA. An access stamped (warp u, clock c) happens before the current warp's
+// access when the current warp's clock has vc[u] >= c; barriers join their participants.
+using VectorClock = std::vector<uint32_t>;
+
 // Per-byte shadow state of shared memory, for racecheck, initcheck and cp.async tracking.
+// Up to two unordered readers are remembered since the last write (a third replaces the
+// second: a write racing only with a forgotten reader is missed, never invented).
 struct ShadowByte {
-  uint32_t write_epoch = 0;
-  uint32_t read_epoch = 0;
-  uint16_t writer = 0; // linear thread id of the last writer
-  uint16_t reader = 0; // linear thread id of the first reader in read_epoch
+  uint32_t write_clock = 0;   // the writer warp's own clock at the write; 0: never written
+  uint32_t read_clock[2] = {}; // 0: slot empty
+  uint16_t writer = 0;        // linear thread id of the last writer
+  uint16_t reader[2] = {};    // linear thread ids of the remembered readers
   uint8_t initialized = 0;
   uint8_t pending = 0; // written by a cp.async not yet waited for
-  uint8_t multi_warp_read = 0;
 };
 
 struct StackEntry {
@@ -104,11 +126,13 @@ struct Warp {
   std::vector<AsyncCopy> open_group;
   std::deque<std::vector<AsyncCopy>> groups;
   uint64_t clock = 0;
+  VectorClock vc; // racecheck clock, one component per warp of the CTA
 };
 
 struct BarrierState {
   uint32_t arrived_threads = 0;
   uint32_t expected = 0; // 0: all non-exited threads
+  VectorClock joined;    // join of the clocks of the warps that arrived (racecheck)
 };
 
 struct Launch;
@@ -121,7 +145,6 @@ struct Cta {
   std::vector<ShadowByte> shadow;
   std::vector<uint8_t> local;      // threads * local_bytes
   std::vector<uint8_t> local_init; // same size, 1 when written
-  uint32_t epoch = 1;              // barrier epoch for racecheck
   BarrierState barriers[16];
 };
 
@@ -151,6 +174,7 @@ struct Launch {
   uint64_t warp_instructions = 0;
   uint64_t thread_instructions = 0;
   LaunchReport* report = nullptr;
+  uint32_t generation = 0; // this launch's number on its device (global racecheck shadow)
   std::set<ErrorKey> seen;
   bool aborted = false;
 };
@@ -187,6 +211,9 @@ template <typename F> inline void for_lanes(uint32_t mask, F&& f) {
     f(l);
   }
 }
+
+// Racecheck clocks: `into` becomes the component-wise maximum of both.
+void join_clock(VectorClock& into, const VectorClock& from);
 
 // Runs one CTA to completion (or to an error that stops the launch).
 void run_cta(Launch& launch, Cta& cta);
