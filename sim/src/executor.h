@@ -127,6 +127,21 @@ struct Warp {
   std::deque<std::vector<AsyncCopy>> groups;
   uint64_t clock = 0;
   VectorClock vc; // racecheck clock, one component per warp of the CTA
+  bool yield = false;      // a failed mbarrier wait: let the other warps run
+  uint32_t wait_pc = 0;    // the failed wait (for the hang report)
+  uint32_t wait_offset = 0; // the mbarrier it waits on
+  uint32_t max_regs = 0;   // setmaxnreg's budget for the warp (0: the launch's)
+};
+
+// An mbarrier object in shared memory (PTX ISA "Parallel synchronization ... mbarrier").
+// The simulator keeps its state beside the 8 bytes of shared memory it occupies.
+struct MBarrier {
+  uint32_t expected = 0;  // arrivals per phase (init's count)
+  uint32_t pending = 0;   // arrivals still missing in the current phase
+  int64_t tx = 0;         // transaction bytes still expected in the current phase
+  uint64_t phase = 0;     // number of completed phases
+  VectorClock arrived;    // racecheck: join of the arrivers' clocks so far
+  VectorClock released;   // racecheck: what a wait on a completed phase acquires
 };
 
 struct BarrierState {
@@ -146,6 +161,8 @@ struct Cta {
   std::vector<uint8_t> local;      // threads * local_bytes
   std::vector<uint8_t> local_init; // same size, 1 when written
   BarrierState barriers[16];
+  std::map<uint32_t, MBarrier> mbarriers; // by shared offset; erased by mbarrier.inval
+  uint64_t progress = 0; // bumped by every arrival: a round without it can hang
 };
 
 struct ErrorKey {
@@ -232,6 +249,11 @@ void exec_atomic(Exec& x, const Inst& in, uint32_t mask);
 void exec_warp(Exec& x, const Inst& in, uint32_t mask, uint32_t active);
 void exec_mma(Exec& x, const Inst& in, uint32_t mask);
 void exec_async(Exec& x, const Inst& in, uint32_t mask);
+void exec_mbarrier(Exec& x, const Inst& in, uint32_t mask);
+
+// Counts `bytes` of an asynchronous transfer as arrived on the mbarrier at shared `offset`
+// (complete_tx); false when there is no initialised mbarrier there.
+bool mbarrier_complete_tx(Exec& x, const Inst& in, uint32_t offset, int64_t bytes, uint32_t lane);
 
 // Completes the cp.async groups of `warp` until at most `keep` remain pending.
 void complete_async_groups(Exec& x, const Inst& in, size_t keep);
