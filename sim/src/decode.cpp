@@ -138,8 +138,17 @@ const char* hopper_scope(std::string_view mnemonic, const std::vector<std::strin
       p0 == "getctarank" || p0 == "griddepcontrol" ||
       p0 == "clusterlaunchcontrol" || p0 == "tcgen05" || p0 == "stackrestore" || p0 == "stacksave")
     return "out of scope until the Hopper work";
-  if (mnemonic.starts_with("cp.async.bulk") || mnemonic.starts_with("cp.reduce.async.bulk"))
-    return "TMA (cp.async.bulk) is out of scope until the Hopper work";
+  const bool tensor_tile = mnemonic.starts_with("cp.async.bulk.tensor") &&
+                           mnemonic.find("im2col") == std::string_view::npos;
+  const bool bulk_group = mnemonic.starts_with("cp.async.bulk.commit_group") ||
+                          mnemonic.starts_with("cp.async.bulk.wait_group");
+  if ((mnemonic.starts_with("cp.async.bulk") && !tensor_tile && !bulk_group) ||
+      mnemonic.starts_with("cp.reduce.async.bulk"))
+    return "TMA beyond tile-mode cp.async.bulk.tensor is out of scope";
+  if (tensor_tile && mnemonic.find("multicast") != std::string_view::npos)
+    return "TMA multicast needs clusters, out of scope";
+  if (tensor_tile)
+    return nullptr; // its .shared::cluster destination is the CTA's own (a cluster of one)
   if (mnemonic.starts_with("barrier.cluster") ||
       mnemonic.find("shared::cluster") != std::string_view::npos)
     return "clusters are out of scope until the Hopper work";
@@ -443,6 +452,17 @@ bool decode_mnemonic(std::string_view mnemonic, Inst& inst, DecodeError& error) 
         continue;
       }
     }
+    if (inst.op == Op::cp_bulk_tensor) {
+      if (p.size() == 2 && p[1] == 'd' && p[0] >= '1' && p[0] <= '5') {
+        inst.num = static_cast<uint8_t>(p[0] - '0');
+        continue;
+      }
+      if (p == "shared::cluster" || p == "tile" || p == "mbarrier::complete_tx::bytes" ||
+          p == "bulk_group")
+        continue;
+    }
+    if (inst.op == Op::cp_bulk_wait && p == "read")
+      continue;
     if (inst.op == Op::setmaxnreg && (p == "inc" || p == "dec")) {
       inst.sub = p == "inc" ? Sub::inc : Sub::dec;
       continue;

@@ -210,6 +210,8 @@ void exec_mbarrier(Exec& x, const Inst& in, uint32_t mask) {
   case Op::mbarrier_try_wait:
   case Op::mbarrier_test_wait:
     return wait(x, in, mask);
+  case Op::cp_bulk_tensor:
+    return exec_tensor_copy(x, in, mask);
   default:
     return; // other families' ops never reach here
   }

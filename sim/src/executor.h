@@ -250,6 +250,7 @@ void exec_warp(Exec& x, const Inst& in, uint32_t mask, uint32_t active);
 void exec_mma(Exec& x, const Inst& in, uint32_t mask);
 void exec_async(Exec& x, const Inst& in, uint32_t mask);
 void exec_mbarrier(Exec& x, const Inst& in, uint32_t mask);
+void exec_tensor_copy(Exec& x, const Inst& in, uint32_t mask); // exec_tma.cpp
 
 // Counts `bytes` of an asynchronous transfer as arrived on the mbarrier at shared `offset`
 // (complete_tx); false when there is no initialised mbarrier there.
