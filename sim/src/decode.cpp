@@ -135,7 +135,7 @@ constexpr const char* kIgnored[] = {
 const char* hopper_scope(std::string_view mnemonic, const std::vector<std::string_view>& parts) {
   std::string_view p0 = parts[0];
   if (p0 == "wgmma" || p0 == "tensormap" || p0 == "multimem" || p0 == "mapa" ||
-      p0 == "getctarank" || p0 == "griddepcontrol" ||
+      p0 == "getctarank" ||
       p0 == "clusterlaunchcontrol" || p0 == "tcgen05" || p0 == "stackrestore" || p0 == "stacksave")
     return "out of scope until the Hopper work";
   const bool tensor_tile = mnemonic.starts_with("cp.async.bulk.tensor") &&
@@ -461,6 +461,8 @@ bool decode_mnemonic(std::string_view mnemonic, Inst& inst, DecodeError& error) 
           p == "bulk_group")
         continue;
     }
+    if (inst.op == Op::griddepcontrol && (p == "launch_dependents" || p == "wait"))
+      continue;
     if (inst.op == Op::cp_bulk_wait && p == "read")
       continue;
     if (inst.op == Op::setmaxnreg && (p == "inc" || p == "dec")) {

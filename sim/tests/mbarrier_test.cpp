@@ -232,7 +232,9 @@ STORE:
 }
 
 TEST(Setmaxnreg, AcceptedWithinTheRules) {
-  KernelRun ok = run("  setmaxnreg.inc.sync.aligned.u32 240;\n  fence.proxy.async.shared::cta;\n", 32);
+  KernelRun ok = run("  setmaxnreg.inc.sync.aligned.u32 240;\n  fence.proxy.async.shared::cta;\n"
+                     "  griddepcontrol.launch_dependents;\n  griddepcontrol.wait;\n",
+                     32);
   EXPECT_TRUE(ok.report.errors.empty()) << errors_text(ok.report);
   KernelRun bad = run("  setmaxnreg.dec.sync.aligned.u32 100;\n", 32);
   const Error* e = find_error(bad.report, ErrorKind::sync);
