@@ -29,7 +29,12 @@ uint64_t GlobalMemory::allocate(size_t bytes) {
 
 bool GlobalMemory::release(uint64_t base) {
   last_ = nullptr;
-  return allocs_.erase(base) == 1;
+  auto it = allocs_.find(base);
+  if (it == allocs_.end())
+    return false;
+  shadow_bytes -= it->second.shadow.size() * sizeof(GlobalShadowByte);
+  allocs_.erase(it);
+  return true;
 }
 
 Allocation* GlobalMemory::find_slow(uint64_t addr, size_t size) {

@@ -49,7 +49,13 @@ struct Allocation {
   size_t size = 0;
   std::unique_ptr<uint8_t[]> data;
   std::vector<GlobalShadowByte> shadow; // sized on the first racechecked access
+  bool unshadowed = false; // over the device's shadow budget: not racechecked
 };
+
+// Global racecheck keeps 28 bytes of shadow per byte of an allocation it has seen; past this
+// many bytes of live shadow per device, further allocations are not racechecked (a model's
+// weights would otherwise cost gigabytes). See sim/README.md, "racecheck".
+inline constexpr size_t kGlobalShadowBudget = size_t(1) << 30;
 
 // The device's global memory: allocations with guard gaps between them.
 class GlobalMemory {
@@ -69,6 +75,11 @@ public:
 
 private:
   Allocation* find_slow(uint64_t addr, size_t size);
+
+public:
+  size_t shadow_bytes = 0; // live global racecheck shadow, against kGlobalShadowBudget
+
+private:
   std::map<uint64_t, Allocation> allocs_;
   uint64_t next_ = kGlobalBase;
   Allocation* last_ = nullptr;

@@ -125,8 +125,17 @@ std::string thread_name(const Exec& x, uint32_t cta, uint32_t tid) {
 // write stores (null: unknown), for the identical-value exception.
 void global_checks(Exec& x, const Inst& in, Allocation& a, uint64_t addr, uint32_t size,
                    uint32_t lane, AccessKind kind, const uint8_t* value) {
-  if (a.shadow.size() != a.size)
+  if (a.unshadowed)
+    return;
+  if (a.shadow.size() != a.size) {
+    size_t bytes = a.size * sizeof(GlobalShadowByte);
+    if (x.launch.gmem->shadow_bytes + bytes > kGlobalShadowBudget) {
+      a.unshadowed = true;
+      return;
+    }
     a.shadow.assign(a.size, GlobalShadowByte{});
+    x.launch.gmem->shadow_bytes += bytes;
+  }
   const uint32_t gen = x.launch.generation;
   const uint32_t tid = x.tid_linear(lane);
   const uint32_t clock = x.warp.vc[x.warp.index];

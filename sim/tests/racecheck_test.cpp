@@ -279,6 +279,20 @@ TEST(GlobalRacecheck, AtomicsAreNotRaces) {
   EXPECT_EQ(race(r), nullptr) << errors_text(r);
 }
 
+// Documented limit: past 1 GiB of shadow (28 bytes per byte) a device stops racechecking
+// further allocations; a small one allocated first is still checked.
+TEST(GlobalRacecheck, AllocationsPastTheShadowBudgetAreNotChecked) {
+  Device dev;
+  uint64_t small = *dev.malloc(64), big = *dev.malloc(40u << 20);
+  const std::string ptx = kernel("  st.global.u32 [%rd1], %r7;\n");
+  for (uint64_t out : {small, big}) {
+    std::vector<KernelArg> args = {KernelArg::ptr(out)};
+    auto r = dev.launch(ptx, "k", {2, 1, 1}, {32, 1, 1}, 0, args);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(race(*r) != nullptr, out == small) << errors_text(*r);
+  }
+}
+
 TEST(GlobalRacecheck, ConsecutiveLaunchesAreOrdered) {
   Device dev;
   uint64_t out = *dev.malloc(64);
