@@ -39,6 +39,8 @@ struct GlobalShadowByte {
   uint32_t write_clock = 0; // 0: no write in this launch
   uint32_t reader_cta = 0;
   uint32_t read_clock = 0; // 0: no read since the last write
+  uint32_t write_seq = 0; // Launch::atomic_seq at the write / the read
+  uint32_t read_seq = 0;
   uint16_t writer = 0;
   uint16_t reader = 0;
   uint8_t value = 0; // the byte the last writer stored (identical rewrites are benign)
@@ -203,6 +205,10 @@ struct Launch {
   uint64_t thread_instructions = 0;
   LaunchReport* report = nullptr;
   uint32_t generation = 0; // this launch's number on its device (global racecheck shadow)
+  // Global atomics as synchronisation (racecheck): every global atomic gets a sequence number;
+  // the last one of each warp is kept by (CTA << 8 | warp).
+  uint32_t atomic_seq = 0;
+  std::map<uint64_t, uint32_t> last_atomic;
   std::set<ErrorKey> seen;
   bool aborted = false;
 };

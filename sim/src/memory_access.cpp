@@ -110,10 +110,21 @@ void shared_checks(Exec& x, const Inst& in, uint32_t off, uint32_t size, uint32_
   }
 }
 
-// Whether the global access recorded as (CTA, thread, clock) is ordered before the current
-// one. Different CTAs of a launch are ordered only by its end (atomics are not racechecked).
-bool global_ordered_before(const Exec& x, uint32_t cta, uint32_t tid, uint32_t clock) {
-  return cta == x.cta.linear && ordered_before(x, tid, clock);
+uint32_t last_atomic_of(const Exec& x, uint32_t cta, uint32_t warp) {
+  auto it = x.launch.last_atomic.find(uint64_t(cta) << 8 | warp);
+  return it == x.launch.last_atomic.end() ? 0 : it->second;
+}
+
+// Whether the global access recorded as (CTA, thread, clock, atomic sequence number) is
+// ordered before the current one: by the CTA's barriers, or through global atomics treated as
+// acquire-release (the recorded thread's warp ran an atomic after the access, and the current
+// warp ran one after that: a lock, a ticket, a flag). Otherwise only the launch's end orders.
+bool global_ordered_before(const Exec& x, uint32_t cta, uint32_t tid, uint32_t clock,
+                           uint32_t seq) {
+  if (cta == x.cta.linear && ordered_before(x, tid, clock))
+    return true;
+  uint32_t released = last_atomic_of(x, cta, tid / 32);
+  return released > seq && last_atomic_of(x, x.cta.linear, x.warp.index) > released;
 }
 
 std::string thread_name(const Exec& x, uint32_t cta, uint32_t tid) {
@@ -144,18 +155,23 @@ void global_checks(Exec& x, const Inst& in, Allocation& a, uint64_t addr, uint32
     if (sh.launch != gen)
       sh = GlobalShadowByte{gen};
     const uint64_t at = addr + i;
-    bool racing_writer =
-        sh.write_clock && !global_ordered_before(x, sh.writer_cta, sh.writer, sh.write_clock);
+    bool racing_writer = sh.write_clock && !global_ordered_before(x, sh.writer_cta, sh.writer,
+                                                                  sh.write_clock, sh.write_seq);
     if (kind == AccessKind::read) {
-      if (racing_writer)
+      // Exception (3), sim/README.md: a read of what a thread of the same CTA wrote is not
+      // reported (replicated tensors load in every thread that holds a copy, the owner
+      // alone stores; the other copies are dead).
+      if (racing_writer && sh.writer_cta != x.cta.linear)
         x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, at,
                  fmt::format("global read-after-write hazard at address {:#x}: written by {} "
                              "in this launch with nothing ordering the write before this read",
                              at, thread_name(x, sh.writer_cta, sh.writer)));
-      if (!sh.read_clock || global_ordered_before(x, sh.reader_cta, sh.reader, sh.read_clock)) {
+      if (!sh.read_clock ||
+          global_ordered_before(x, sh.reader_cta, sh.reader, sh.read_clock, sh.read_seq)) {
         sh.reader_cta = x.cta.linear;
         sh.reader = static_cast<uint16_t>(tid);
         sh.read_clock = clock;
+        sh.read_seq = x.launch.atomic_seq;
       }
       continue;
     }
@@ -165,7 +181,8 @@ void global_checks(Exec& x, const Inst& in, Allocation& a, uint64_t addr, uint32
                fmt::format("global write-after-write hazard at address {:#x}: {} wrote a "
                            "different value in this launch with nothing ordering the two writes",
                            at, thread_name(x, sh.writer_cta, sh.writer)));
-    else if (sh.read_clock && !global_ordered_before(x, sh.reader_cta, sh.reader, sh.read_clock))
+    else if (sh.read_clock &&
+             !global_ordered_before(x, sh.reader_cta, sh.reader, sh.read_clock, sh.read_seq))
       x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, at,
                fmt::format("global write-after-read hazard at address {:#x}: read by {} in "
                            "this launch with nothing ordering the read before this write",
@@ -173,6 +190,7 @@ void global_checks(Exec& x, const Inst& in, Allocation& a, uint64_t addr, uint32
     sh.writer_cta = x.cta.linear;
     sh.writer = static_cast<uint16_t>(tid);
     sh.write_clock = clock;
+    sh.write_seq = x.launch.atomic_seq;
     sh.value = value ? value[i] : 0;
     sh.read_clock = 0;
   }
@@ -221,7 +239,9 @@ Resolved access_memory(Exec& x, const Inst& in, Space space, uint64_t addr, uint
     }
     if (space == Space::const_ && kind != AccessKind::read)
       return fail(ErrorKind::memcheck, "write to .const memory");
-    if (L.options.racecheck && kind != AccessKind::atomic && space != Space::const_)
+    if (L.options.racecheck && kind == AccessKind::atomic)
+      L.last_atomic[uint64_t(x.cta.linear) << 8 | x.warp.index] = ++L.atomic_seq;
+    else if (L.options.racecheck && space != Space::const_)
       global_checks(x, in, *alloc, addr, size, lane, kind, value);
     r.ptr = p;
     r.space = Space::global;
