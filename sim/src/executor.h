@@ -206,9 +206,13 @@ struct Launch {
   LaunchReport* report = nullptr;
   uint32_t generation = 0; // this launch's number on its device (global racecheck shadow)
   // Global atomics as synchronisation (racecheck): every global atomic gets a sequence number;
-  // the last one of each warp is kept by (CTA << 8 | warp).
+  // the last one of each warp is kept by (CTA << 8 | warp) with the warp's clock then.
+  struct AtomicMark {
+    uint32_t seq = 0;
+    VectorClock vc;
+  };
   uint32_t atomic_seq = 0;
-  std::map<uint64_t, uint32_t> last_atomic;
+  std::map<uint64_t, AtomicMark> last_atomic;
   std::set<ErrorKey> seen;
   bool aborted = false;
 };

@@ -110,21 +110,52 @@ void shared_checks(Exec& x, const Inst& in, uint32_t off, uint32_t size, uint32_
   }
 }
 
-uint32_t last_atomic_of(const Exec& x, uint32_t cta, uint32_t warp) {
-  auto it = x.launch.last_atomic.find(uint64_t(cta) << 8 | warp);
-  return it == x.launch.last_atomic.end() ? 0 : it->second;
+// The earliest last-atomic of a warp of `cta` that the access (warp u, clock, seq) happens
+// before: u's own later atomic, or another warp's atomic after a barrier with u. 0: none.
+uint32_t release_of(const Exec& x, uint32_t cta, uint32_t u, uint32_t clock, uint32_t seq) {
+  uint32_t best = 0;
+  auto& marks = x.launch.last_atomic;
+  for (auto it = marks.lower_bound(uint64_t(cta) << 8);
+       it != marks.end() && it->first >> 8 == cta; ++it) {
+    uint32_t v = static_cast<uint32_t>(it->first & 0xff);
+    const auto& m = it->second;
+    bool after = v == u ? m.seq > seq : u < m.vc.size() && m.vc[u] >= clock;
+    if (after && (!best || m.seq < best))
+      best = m.seq;
+  }
+  return best;
+}
+
+// The latest last-atomic of a warp of this CTA that the current warp is ordered after (its
+// own, or another warp's before a barrier they both passed). 0: none.
+uint32_t acquire_of(const Exec& x) {
+  uint32_t best = 0;
+  const uint32_t cta = x.cta.linear;
+  auto& marks = x.launch.last_atomic;
+  for (auto it = marks.lower_bound(uint64_t(cta) << 8);
+       it != marks.end() && it->first >> 8 == cta; ++it) {
+    uint32_t v = static_cast<uint32_t>(it->first & 0xff);
+    const auto& m = it->second;
+    bool before = v == x.warp.index || x.warp.vc[v] >= m.vc[v];
+    if (before && m.seq > best)
+      best = m.seq;
+  }
+  return best;
 }
 
 // Whether the global access recorded as (CTA, thread, clock, atomic sequence number) is
 // ordered before the current one: by the CTA's barriers, or through global atomics treated as
-// acquire-release (the recorded thread's warp ran an atomic after the access, and the current
-// warp ran one after that: a lock, a ticket, a flag). Otherwise only the launch's end orders.
+// acquire-release (a warp of the recorded CTA ran an atomic after the access, by program order
+// or a barrier, and a warp the current one is ordered after ran a later one: a lock, a
+// ticket, a flag). Otherwise only the launch's end orders.
 bool global_ordered_before(const Exec& x, uint32_t cta, uint32_t tid, uint32_t clock,
                            uint32_t seq) {
   if (cta == x.cta.linear && ordered_before(x, tid, clock))
     return true;
-  uint32_t released = last_atomic_of(x, cta, tid / 32);
-  return released > seq && last_atomic_of(x, x.cta.linear, x.warp.index) > released;
+  if (x.launch.last_atomic.empty())
+    return false;
+  uint32_t released = release_of(x, cta, tid / 32, clock, seq);
+  return released && acquire_of(x) > released;
 }
 
 std::string thread_name(const Exec& x, uint32_t cta, uint32_t tid) {
@@ -240,7 +271,7 @@ Resolved access_memory(Exec& x, const Inst& in, Space space, uint64_t addr, uint
     if (space == Space::const_ && kind != AccessKind::read)
       return fail(ErrorKind::memcheck, "write to .const memory");
     if (L.options.racecheck && kind == AccessKind::atomic)
-      L.last_atomic[uint64_t(x.cta.linear) << 8 | x.warp.index] = ++L.atomic_seq;
+      L.last_atomic[uint64_t(x.cta.linear) << 8 | x.warp.index] = {++L.atomic_seq, x.warp.vc};
     else if (L.options.racecheck && space != Space::const_)
       global_checks(x, in, *alloc, addr, size, lane, kind, value);
     r.ptr = p;
