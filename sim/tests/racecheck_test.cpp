@@ -296,6 +296,26 @@ TEST(GlobalRacecheck, AllocationsPastTheShadowBudgetAreNotChecked) {
   }
 }
 
+// Block 0 writes then bumps a flag atomically; block 1 bumps it and then overwrites: the
+// atomics order the two writes (acquire-release). Without block 1's atomic, a race.
+TEST(GlobalRacecheck, AtomicsOrderAccessesAcrossBlocks) {
+  const std::string head = R"(
+  setp.ne.u32 %p0, %r0, 0;
+  @%p0 bra DONE;
+  setp.ne.u32 %p1, %r7, 0;
+  @%p1 bra SECOND;
+  st.global.u32 [%rd1], %r7;
+  atom.global.add.u32 %r8, [%rd1+64], 1;
+  bra DONE;
+SECOND:
+)";
+  auto ordered = run(head + "  atom.global.add.u32 %r8, [%rd1+64], 1;\n  st.global.u32 [%rd1], %r7;\n",
+                     2, 32);
+  EXPECT_EQ(race(ordered), nullptr) << errors_text(ordered);
+  auto racy = run(head + "  st.global.u32 [%rd1], %r7;\n", 2, 32);
+  EXPECT_NE(race(racy), nullptr) << errors_text(racy);
+}
+
 TEST(GlobalRacecheck, ConsecutiveLaunchesAreOrdered) {
   Device dev;
   uint64_t out = *dev.malloc(64);
