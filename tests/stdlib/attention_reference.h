@@ -101,12 +101,13 @@ inline SeqResult seq_reference(const SeqProblem& p, const std::vector<double>& q
   return r;
 }
 
-// The keep bit of ops::attention's dropout (attention.h): rand(seed, offset + row · n_keys + key)
-// >= p, on the host from tests/support/philox_reference.h.
+// The keep bit of ops::attention's dropout (attention.h): element g = offset + row · n_keys + key
+// is kept when u >= p, u from word g % 4 of Philox counter g / 4 (ops::dsl::dropout_mask's
+// mapping, the same as ops::dropout's), on the host from tests/support/philox_reference.h.
 inline bool attention_keep(uint64_t seed, uint64_t offset, int64_t lse_row, int64_t n_keys,
                            int64_t key, float p) {
-  const uint64_t counter = offset + uint64_t(lse_row) * uint64_t(n_keys) + uint64_t(key);
-  return uniform_reference(randint4x_reference(int64_t(seed), counter)[0]) >= p;
+  const uint64_t g = offset + uint64_t(lse_row) * uint64_t(n_keys) + uint64_t(key);
+  return uniform_reference(randint4x_reference(int64_t(seed), g / 4)[g % 4]) >= p;
 }
 
 } // namespace tessel::testing

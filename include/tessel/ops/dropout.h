@@ -41,7 +41,9 @@ namespace dsl {
 
 using Loc = std::source_location;
 
-// True where dropout keeps the element: u(seed, offset) >= p (one Philox evaluation per element).
+// True where dropout keeps the element: u >= p, u from word offset % 4 of Philox counter
+// offset / 4 — the bits of ops::dropout (which shares one evaluation among four elements; this
+// helper evaluates Philox once per element).
 lang::Tensor dropout_mask(const lang::Tensor& seed, const lang::Tensor& offset,
                           const lang::Tensor& p, Loc loc = Loc::current());
 // x / (1 - p) where dropout_mask, else 0; in f32 (x is converted).
