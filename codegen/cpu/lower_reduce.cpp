@@ -131,10 +131,44 @@ private:
     return eb.CreateAlloca(t);
   }
 
+  // A float max/min has no fast-math flags (NaN is its identity and inputs may be NaN), and
+  // LLVM's loop vectoriser only turns a maxnum/minnum chain into a vector reduction under nnan
+  // and nsz: a single accumulator stays a serial scalar chain of n steps (softmax's row max at
+  // 128 columns was most of its time). kLanes accumulators, lane j taking the columns congruent
+  // to j, make the inner loop elementwise (vector maxnum/minnum); llvm.vector.reduce.fmax/fmin,
+  // which have maxnum/minnum's NaN semantics, then combine the lanes. max and min are exact, so
+  // only the sign of a zero result when +0 and -0 tie may differ from the serial order.
+  static constexpr int64_t kLanes = 16;
+  bool splits_into_lanes(int64_t n) const {
+    return elem_->is_float() && (kind_ == Kind::Max || kind_ == Kind::Min) && n > kLanes &&
+           n % kLanes == 0;
+  }
+
+  // The max/min of x's row at `idx` (its last index is overwritten) through kLanes accumulators.
+  llvm::Value* reduce_in_lanes(Index& idx, int64_t n, llvm::Value* lanes) {
+    auto* vec_type = llvm::FixedVectorType::get(acc_type_, unsigned(kLanes));
+    b_.CreateStore(llvm::ConstantVector::getSplat(vec_type->getElementCount(),
+                                                  llvm::cast<llvm::Constant>(identity())),
+                   lanes);
+    l_.counted_loop(l_.i64(0), l_.i64(n / kLanes), [&](llvm::Value* chunk) {
+      llvm::Value* base = b_.CreateMul(chunk, l_.i64(kLanes), "", true, true);
+      l_.counted_loop(l_.i64(0), l_.i64(kLanes), [&](llvm::Value* j) {
+        idx.back() = b_.CreateAdd(base, j, "", true, true);
+        llvm::Value* at = b_.CreateInBoundsGEP(acc_type_, lanes, j);
+        Acc next = combine({b_.CreateLoad(acc_type_, at), nullptr}, l_.element(x_, idx), nullptr);
+        b_.CreateStore(next.value, at);
+      }, "lane");
+    }, "red");
+    llvm::Value* all = b_.CreateLoad(vec_type, lanes);
+    return kind_ == Kind::Max ? b_.CreateFPMaxReduce(all) : b_.CreateFPMinReduce(all);
+  }
+
   // One accumulator per output element, running over the contiguous axis.
   void along_last(std::span<const int64_t> shape, const ir::Type* rt) {
     std::vector<int64_t> outer(shape.begin(), shape.end() - 1);
     int64_t n = shape.back();
+    if (splits_into_lanes(n))
+      return along_last_in_lanes(outer, n, rt);
     llvm::Value* storage = rt->rank() == 0 ? nullptr : l_.new_array(rt);
     llvm::Value* value_slot = slot(acc_type_);
     llvm::Value* index_slot = has_index() ? slot(b_.getInt32Ty()) : nullptr;
@@ -162,6 +196,23 @@ private:
       Acc acc{b_.CreateLoad(acc_type_, value_slot),
               index_slot ? b_.CreateLoad(b_.getInt32Ty(), index_slot) : nullptr};
       llvm::Value* out = finish(acc);
+      if (storage)
+        l_.store_element(out, l_.element_address(storage, rt, oidx), rt->element());
+      else
+        l_.set_scalar(op_.result(), out);
+    });
+    if (storage)
+      l_.set_stored(op_.result(), storage);
+  }
+
+  // along_last for a float max/min whose rows split into kLanes lanes.
+  void along_last_in_lanes(std::span<const int64_t> outer, int64_t n, const ir::Type* rt) {
+    llvm::Value* storage = rt->rank() == 0 ? nullptr : l_.new_array(rt);
+    llvm::Value* lanes = slot(llvm::FixedVectorType::get(acc_type_, unsigned(kLanes)));
+    l_.loop_nest(outer, [&](const Index& oidx) {
+      Index idx = oidx;
+      idx.push_back(l_.i64(0));
+      llvm::Value* out = finish({reduce_in_lanes(idx, n, lanes), nullptr});
       if (storage)
         l_.store_element(out, l_.element_address(storage, rt, oidx), rt->element());
       else

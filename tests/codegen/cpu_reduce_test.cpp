@@ -89,6 +89,53 @@ TEST(CpuReduce, MaxAndArgmaxSkipNaN) {
   }
 }
 
+// Float max/min along the last axis split rows longer than 16 into 16 lanes (lower_reduce.cpp,
+// reduce_in_lanes); rows of 16 or fewer take the serial chain. Both must skip NaN wherever it
+// falls (first lane, last lane, every lane of one chunk), give NaN only for an all-NaN row, and
+// keep +-inf. Columns 8 (serial), 16 (serial, exactly one lane group) and 64 (four chunks).
+TEST(CpuReduce, FloatMaxMinInLanesSkipNaN) {
+  for (int64_t cols : {8, 16, 64}) {
+    for (Opcode op : {Opcode::ReduceMax, Opcode::ReduceMin}) {
+      KernelBuilder k("reduce_lanes");
+      ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
+      ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
+      ir::Value* x = k.load(k.addptr(in, k.offsets_2d(kR, cols, k.cint(cols))));
+      ir::Value* r = k.op(op, {x}, reduce_result_type(k, x, 1, k.s(ScalarKind::F32)),
+                          {ir::Attr::of_int(1)});
+      k.store(k.addptr(out, k.arange(kR)), r);
+      k.ret();
+      auto kernel = codegen::cpu::compile(k.fn);
+      Buffer in_buf(ScalarKind::F32, kR * cols);
+      in_buf.fill_random(int(cols) + 11, -4, 4);
+      in_buf.set(0, NAN);                           // row 0: NaN in lane 0
+      in_buf.set(cols + cols - 1, NAN);             // row 1: NaN in the last lane
+      for (int64_t j = 0; j < std::min<int64_t>(cols, 16); ++j)
+        in_buf.set(2 * cols + j, NAN);              // row 2: a whole first chunk of NaN
+      for (int64_t j = 0; j < cols; ++j)
+        in_buf.set(3 * cols + j, NAN);              // row 3: all NaN
+      in_buf.set(4 * cols + cols / 2, INFINITY);    // row 4: +inf
+      in_buf.set(5 * cols + cols / 3, -INFINITY);   // row 5: -inf
+      Buffer out_buf(ScalarKind::F32, kR);
+      void *po = out_buf.data(), *pi = in_buf.data();
+      launch(*kernel, {&po, &pi}, {1, 1, 1});
+      bool mx = op == Opcode::ReduceMax;
+      for (int64_t row = 0; row < kR; ++row) {
+        double best = NAN;
+        for (int64_t j = 0; j < cols; ++j) {
+          double v = in_buf.get(row * cols + j);
+          if (!std::isnan(v) && (std::isnan(best) || (mx ? v > best : v < best)))
+            best = v;
+        }
+        std::string what = fmt::format("{} cols {} row {}", ir::op_info(op).name, cols, row);
+        if (std::isnan(best))
+          EXPECT_TRUE(std::isnan(out_buf.get(row))) << what;
+        else
+          EXPECT_EQ(out_buf.get(row), best) << what;
+      }
+    }
+  }
+}
+
 // reduce with a region: product for i32, max-by-select for f32; to a scalar and along axis 0.
 TEST(CpuReduce, CustomCombineRegion) {
   for (ScalarKind kind : {ScalarKind::I32, ScalarKind::F32}) {
