@@ -125,7 +125,7 @@ Message verify_constant(const Op& op) {
     if (!std::isnan(value.f) && round_to_dtype(value.f, dt) != value.f)
       return "value " + format_float(value.f) + " is not exactly representable in " + str(t->element());
   } else if (value.kind == Attr::Kind::Int) {
-    if (!integer_fits(double(value.i), dt) && dt != DType::i64)
+    if (!integer_fits(double(value.i), dt) && dt != DType::i64 && dt != DType::u64) // 64-bit: the bits
       return "value " + std::to_string(value.i) + " does not fit in " + str(t->element());
   }
   return std::nullopt;
@@ -327,6 +327,8 @@ Message verify_arith(const Op& op) {
     return "operands must be integers, found " + str(t);
   if (op.has(FLOAT_ONLY) && !t->is_float())
     return "operands must be floats, found " + str(t);
+  if (t->is_fp8())
+    return "fp8 is a storage format (cast, select and memory ops only), found " + str(t);
   return std::nullopt;
 }
 
@@ -335,6 +337,8 @@ Message verify_compare(const Op& op) {
   const Type* r = op.result()->type();
   if (op.operand(1)->type() != a)
     return "operands must have one type, found " + list(op.operands());
+  if (a->is_fp8())
+    return "fp8 is a storage format (cast, select and memory ops only), found " + str(a);
   if (!r->is_bool() || !same_shape(a, r))
     return "result must be i1 of the operands' shape, found " + list(op.operands()) + " -> " +
            str(r);
@@ -359,6 +363,15 @@ Message verify_cast(const Op& op) {
     return "result must have the operand's shape, found " + str(in) + " -> " + str(r);
   if (in->is_pointer_like() || r->is_pointer_like())
     return "casts numbers only, found " + str(in) + " -> " + str(r);
+  return std::nullopt;
+}
+
+Message verify_cast_sat(const Op& op) {
+  if (auto m = verify_cast(op))
+    return m;
+  if (!op.result()->type()->is_fp8())
+    return "saturates to fp8 types only, found " + str(op.operand(0)->type()) + " -> " +
+           str(op.result()->type());
   return std::nullopt;
 }
 

@@ -69,6 +69,16 @@ std::string null_pointer_text(const ArgValue& a) {
          "runtime::DeviceBuffer's view() for a GPU)";
 }
 
+// The type of a run-time integer argument, by its value as Triton types it: i32 when it fits, else
+// i64, and u64 above INT64_MAX (to_arg marks those). The type is part of the signature key.
+DType int_arg_type(const ArgValue& a) {
+  if (a.dtype == DType::u64)
+    return DType::u64;
+  return a.i >= INT32_MIN && a.i <= INT32_MAX ? DType::i32 : DType::i64;
+}
+
+unsigned int_arg_class(DType t) { return t == DType::i32 ? 0 : t == DType::i64 ? 1 : 2; }
+
 uint64_t key_word(const Site& site, size_t i, const ArgValue& a) {
   const lang::ParamSpec& p = site.def.params[i];
   switch (p.kind) {
@@ -87,9 +97,8 @@ uint64_t key_word(const Site& site, size_t i, const ArgValue& a) {
   case ParamKind::Int: {
     if (a.kind != ArgValue::Kind::Int)
       bad_arg(site, i, std::string("expects an integer, got ") + a.cpp_type);
-    if (a.i < INT32_MIN || a.i > INT32_MAX)
-      bad_arg(site, i, "value " + std::to_string(a.i) + " does not fit in i32");
-    return kIntTag | uint64_t(a.i == 1) | (uint64_t(a.i % 16 == 0) << 1);
+    return kIntTag | uint64_t(a.i == 1) | (uint64_t(uint64_t(a.i) % 16 == 0) << 1) |
+           (uint64_t(int_arg_class(int_arg_type(a))) << 2);
   }
   case ParamKind::Float:
     if (a.kind != ArgValue::Kind::Float && a.kind != ArgValue::Kind::Int)
@@ -242,9 +251,9 @@ void bindings_for(const lang::KernelDef& def, std::span<const ArgValue> args,
       b.divisibility = (reinterpret_cast<uintptr_t>(a.ptr) % 16) == 0 ? 16 : 1;
       break;
     case ParamKind::Int:
-      b.dtype = DType::i32;
+      b.dtype = int_arg_type(a);
       b.equals_one = a.i == 1;
-      b.divisibility = a.i % 16 == 0 ? 16 : 1;
+      b.divisibility = uint64_t(a.i) % 16 == 0 ? 16 : 1;
       break;
     case ParamKind::Float:
       b.dtype = DType::f32;
@@ -287,7 +296,10 @@ void pack_args(const lang::KernelDef& def, std::span<const ArgValue> args, Packe
       s.p = a.ptr;
       break;
     case ParamKind::Int:
-      s.i32 = int32_t(a.i);
+      if (int_arg_type(a) == DType::i32)
+        s.i32 = int32_t(a.i);
+      else
+        s.i64 = a.i;
       break;
     case ParamKind::Float:
       s.f32 = a.kind == ArgValue::Kind::Float ? float(a.f) : float(a.i);
@@ -323,6 +335,10 @@ std::string word_change(const lang::ParamSpec& p, uint64_t was, uint64_t now) {
     if ((was & 2) != (now & 2))
       s += std::string(s.empty() ? "" : ", ") +
            (now & 2 ? "was not divisible by 16, now is" : "was divisible by 16, now not");
+    static const char* kWidth[] = {"i32", "i64", "u64"};
+    if ((was >> 2 & 3) != (now >> 2 & 3))
+      s += std::string(s.empty() ? "" : ", ") + "type " + kWidth[was >> 2 & 3] + " -> " +
+           kWidth[now >> 2 & 3];
     return s;
   }
   case ParamKind::Float:

@@ -62,6 +62,7 @@ struct PackedArgs {
   union Slot {
     const void* p;
     int32_t i32;
+    int64_t i64; // an Int argument typed i64 or u64 (int_arg_type)
     float f32;
   };
   std::array<Slot, kMaxParams> slots;

@@ -8,6 +8,7 @@
 
 #include "stdlib/common/kernels.h"
 #include "stdlib/matmul/matmul_kernels.h"
+#include "stdlib/quantize/quantize_kernels.h"
 #include "tessel/jit/registry.h"
 #include "tessel/ops/loss.h"
 #include "tessel/ops/matmul.h"
@@ -133,6 +134,23 @@ void register_elementwise() {
 Signature with_i64_labels(Signature s, size_t index) {
   s.params[index] = P::pointer(DType::i64, /*alignment=*/16);
   return s;
+}
+
+// quantize: q (i8), x, scales; cols, 2 strides; GRAN (per_token), QDTYPE (int8), SATURATE, BLOCK.
+// -D QDTYPE=1 with an f8e4m3 q (or 2, f8e5m2) is the fp8 variant.
+void register_quantize() {
+  using detail::kQuantBlock;
+  Signature scales = signature(2, 3, 0, {/*GRAN=*/2, /*QDTYPE=*/0, kQuantBlock});
+  add("quant_scales", "op quantize, first kernel: scales = amax / qmax per row (per_token)",
+      &detail::quant_scales_kernel, scales);
+  Signature quant = signature(3, 3, 0, {/*GRAN=*/2, /*QDTYPE=*/0, /*SATURATE=*/1, kQuantBlock});
+  quant.params[0] = P::pointer(DType::i8, /*alignment=*/16);
+  add("ops.quantize", "op quantize: q = int8/fp8(x / scale), one program per row block",
+      &detail::quantize_kernel, quant);
+  Signature dequant = signature(3, 3, 0, {/*GRAN=*/2, detail::kDequantBlock}); // at 4 warps
+  dequant.params[1] = P::pointer(DType::i8, /*alignment=*/16);
+  add("ops.dequantize", "op dequantize: y = q * scale, one program per row block",
+      &detail::dequantize_kernel, dequant);
 }
 
 void register_loss() {
@@ -267,6 +285,7 @@ void register_kernels() {
     register_reduce();
     register_matmul();
     register_attention();
+    register_quantize();
   });
 }
 

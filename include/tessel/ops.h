@@ -9,6 +9,8 @@
 #include "tessel/ops/matmul.h"
 #include "tessel/ops/norms.h"
 #include "tessel/ops/pooling.h"
+#include "tessel/ops/quant.h"
+#include "tessel/ops/quantize.h"
 #include "tessel/ops/reduce.h"
 #include "tessel/ops/rotary.h"
 #include "tessel/ops/softmax.h"
