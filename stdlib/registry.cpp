@@ -220,7 +220,8 @@ void register_matmul() {
                         matmul_tile_kernel(), {"a_k", "b_n", "c_n", "e0_n", "e1_n"}));
   // The tensor-core tile f16 and bf16 operands get for large outputs (f32 c): the op launches it
   // at 8 warps and 3 stages (--num-warps 8 --num-stages 3).
-  for (auto [name, dtype] : {std::pair{"ops.matmul_f16", DType::f16}, {"ops.matmul_bf16", DType::bf16}}) {
+  for (auto [name, dtype] :
+       {std::pair{"ops.matmul_f16", DType::f16}, {"ops.matmul_bf16", DType::bf16}}) {
     MatmulConfig tc = choose_config(DeviceKind::sim, 4096, 4096, 4096, dtype);
     Signature s = with_unit_strides(
         signature(5, 19, 4, {tc.block_m, tc.block_n, tc.block_k, tc.group_m}),

@@ -7,10 +7,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <span>
+#include <utility>
 
 namespace tessel::ops {
 namespace {
@@ -340,6 +342,21 @@ const Autotuner& tuner_for(const Kernel& tile, DType dtype) {
   return *t;
 }
 
+// The bytes from a view's first element to past its last (strides >= 0, checked before).
+std::pair<uintptr_t, uintptr_t> byte_span(const TensorView& v) {
+  int64_t last = 0;
+  for (int i = 0; i < v.rank; ++i)
+    last += std::max<int64_t>(v.shape[i] - 1, 0) * v.strides[i];
+  uintptr_t begin = reinterpret_cast<uintptr_t>(v.data);
+  return {begin, begin + uintptr_t((last + 1) * dtype_bytes(v.dtype))};
+}
+
+bool overlaps(const TensorView& x, const TensorView& y) {
+  auto [xb, xe] = byte_span(x);
+  auto [yb, ye] = byte_span(y);
+  return xb < ye && yb < xe;
+}
+
 // Whether this call tunes: asked for, no config given, a GPU or the simulated device, one K
 // split (split-K's k_split depends on BK), and no epilogue reading c (timing launches the kernel
 // several times on the caller's c).
@@ -351,7 +368,7 @@ bool tunes(const MatmulOptions& o, const TensorView& c, const detail::Chain& cha
     if (step.reads_output)
       return false;
   for (const TensorView& v : operands)
-    if (v.data == c.data)
+    if (overlaps(v, c))
       return false;
   return true;
 }

@@ -641,9 +641,10 @@ TEST(Matmul, SimulatedDeviceDtypesAndLayouts) {
 TEST(Matmul, SimulatedDeviceTensorCoreTiles) {
   TESSEL_REQUIRE_SIM_DEVICE();
   EXPECT_EQ(ops::choose_config(DeviceKind::sim, 255, 129, 97, DType::f16).block_m, 128);
-  check({DeviceKind::sim, DType::f16, Case{255, 129, 97, 0, false, 1, MatmulConfig{128, 128, 32, 8, 8, 3}}});
-  check({DeviceKind::sim, DType::bf16, Case{200, 70, 130, 0, false, 1, MatmulConfig{128, 64, 32, 8, 4, 4}}});
-  check({DeviceKind::sim, DType::f16, Case{70, 200, 130, 0, false, 1, MatmulConfig{64, 128, 32, 8, 4, 4}}});
+  using C = MatmulConfig;
+  check({DeviceKind::sim, DType::f16, Case{255, 129, 97, 0, false, 1, C{128, 128, 32, 8, 8, 3}}});
+  check({DeviceKind::sim, DType::bf16, Case{200, 70, 130, 0, false, 1, C{128, 64, 32, 8, 4, 4}}});
+  check({DeviceKind::sim, DType::f16, Case{70, 200, 130, 0, false, 1, C{64, 128, 32, 8, 4, 4}}});
 }
 
 // MatmulOptions::autotune on the simulated device: nothing is timed there, so the candidate
@@ -691,6 +692,50 @@ TEST(Matmul, AutotuneUsesTheTuningFileEntry) {
   EXPECT_NE(err.find("chosen: config 7 BM=64,BN=128,BK=32,GROUP_M=8,num_warps=4,num_stages=4 "
                      "(tuning file)"),
             std::string::npos) << err;
+}
+
+// The default configs of every tensor-core dtype (f16, bf16; f32 with tf32) and of the FMA
+// paths (f32 ieee, int8) on the simulated device, large (128 x 128 tiles), small and decode
+// shapes: the simulator's bank profile counts no conflicts (cp.async writes into the swizzled
+// ring, ldmatrix reads, the epilogue's staging).
+TEST(Matmul, SimulatedDeviceDefaultConfigsHaveNoBankConflicts) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (DType t : {DType::f16, DType::bf16, DType::f32, DType::i8})
+    for (const Case& c : {Case{255, 129, 97}, Case{17, 33, 65}, Case{8, 96, 200}}) {
+      SimBankConflicts banks;
+      check({DeviceKind::sim, t, c});
+      banks.expect_none(fmt::format("{} {}x{}x{}", dtype_name(t), c.m, c.n, c.k));
+    }
+  for (const Case& c : {Case{255, 129, 97}, Case{17, 33, 65}}) {
+    StridedTensor a(DeviceKind::sim, DType::f32, {c.m, c.k}, {c.k, 1});
+    StridedTensor b(DeviceKind::sim, DType::f32, {c.k, c.n}, {c.n, 1});
+    StridedTensor out(DeviceKind::sim, DType::f32, {c.m, c.n}, {c.n, 1});
+    a.set(random_values(size_t(c.m * c.k), 3));
+    b.set(random_values(size_t(c.k * c.n), 4));
+    SimBankConflicts banks;
+    ops::matmul(a.view(), b.view(), out.view(), {.precision = ops::MatmulPrecision::tf32});
+    banks.expect_none(fmt::format("f32 tf32 {}x{}x{}", c.m, c.n, c.k));
+  }
+}
+
+// An epilogue that reads c (scale with beta, a residual that is c) keeps the heuristic: timing
+// would launch the kernel several times over the c it reads.
+TEST(Matmul, AutotuneIsSkippedWhenAnEpilogueReadsC) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  TuningScope t;
+  StridedTensor a(DeviceKind::sim, DType::f16, {40, 24}, {24, 1});
+  StridedTensor b(DeviceKind::sim, DType::f16, {24, 48}, {48, 1});
+  StridedTensor c(DeviceKind::sim, DType::f32, {40, 48}, {48, 1});
+  a.set(random_values(40 * 24, 5));
+  b.set(random_values(24 * 48, 6));
+  c.set(random_values(40 * 48, 7));
+  ::testing::internal::CaptureStderr();
+  ops::matmul(a.view(), b.view(), c.view(),
+              {.epilogue = {ops::scale(1.0f, 0.5f)}, .autotune = true});
+  ops::matmul(a.view(), b.view(), c.view(),
+              {.epilogue = {ops::residual(c.view())}, .autotune = true});
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err.find("autotune "), std::string::npos) << err;
 }
 
 TEST(Matmul, SimulatedDeviceDecodeShapes) {
@@ -1004,8 +1049,8 @@ TEST(MatmulPtx, TensorCoreTiles) {
       codegen::gpu::CompileOptions opts;
       opts.num_warps = t.warps;
       opts.num_stages = t.stages;
-      auto out = codegen::gpu::compile(*trace_tile(kernels.tile, operand, DType::f32, cfg)->functions.front(),
-                                       codegen::parse_target("sm_80"), opts);
+      auto module = trace_tile(kernels.tile, operand, DType::f32, cfg);
+      auto out = codegen::gpu::compile(*module->functions.front(), codegen::parse_target("sm_80"), opts);
       codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
       ASSERT_TRUE(out.resources.parsed) << out.info_log;
       EXPECT_EQ(out.resources.spill_stores, 0) << what;
@@ -1016,7 +1061,8 @@ TEST(MatmulPtx, TensorCoreTiles) {
       EXPECT_GT(st.get("cp.async"), 0) << what;
       EXPECT_GT(st.get("cp.async.wait_group"), 0) << what;
       EXPECT_LE(out.shared_bytes + out.resources.static_shared_bytes, 227 * 1024) << what;
-      std::printf("%s: %d registers, %lld B dynamic shared, %lld mma, %lld ldmatrix, %lld cp.async\n",
+      std::printf("%s: %d registers, %lld B dynamic shared, %lld mma, %lld ldmatrix, "
+                  "%lld cp.async\n",
                   what.c_str(), out.resources.registers, (long long)out.shared_bytes,
                   (long long)st.get("mma"), (long long)st.get("ldmatrix"),
                   (long long)st.get("cp.async"));
