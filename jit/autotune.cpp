@@ -193,10 +193,18 @@ std::span<const TuneConfig> Autotuner::configs() const {
   return impl_->state.configs;
 }
 
-TuneChoice Autotuner::choose_args(const LaunchOptions& options,
-                                  std::span<const detail::ArgValue> args,
-                                  std::source_location where) const {
-  const jit::AutotunerState& s = impl_->state;
+namespace {
+
+// The config for `args` (the caller's, without the tuned constants), and their signature with
+// config 0's constants: the one argument check of a launch.
+struct Checked {
+  TuneChoice choice;
+  jit::SignatureKey signature;
+};
+
+Checked check_and_choose(Autotuner::Impl& impl, const LaunchOptions& options,
+                         std::span<const detail::ArgValue> args, std::source_location where) {
+  const jit::AutotunerState& s = impl.state;
   const SourceLoc site = SourceLoc::from(where);
   const lang::KernelDef& def = s.kernel.def();
   if (args.size() != s.user_args)
@@ -209,26 +217,46 @@ TuneChoice Autotuner::choose_args(const LaunchOptions& options,
   std::span<const detail::ArgValue> all(full.data(), def.params.size());
   jit::SignatureKey sig = jit::signature_of(def, all, options, site); // checks the arguments
   jit::TuneKey key = s.key_of(all, sig);
-  std::lock_guard lock(impl_->mutex);
-  for (const auto& [k, index] : impl_->known)
+  std::lock_guard lock(impl.mutex);
+  for (const auto& [k, index] : impl.known)
     if (k == key)
-      return {&s.configs[index], index, TuneSource::memory, key.device};
+      return {{&s.configs[index], index, TuneSource::memory, key.device}, sig};
   TuneChoice c = jit::tune(s, options, all, key, where);
-  impl_->known.emplace_back(key, c.index);
-  return c;
+  impl.known.emplace_back(key, c.index);
+  return {c, sig};
 }
 
+} // namespace
+
+TuneChoice Autotuner::choose_args(const LaunchOptions& options,
+                                  std::span<const detail::ArgValue> args,
+                                  std::source_location where) const {
+  return check_and_choose(*impl_, options, args, where).choice;
+}
+
+// Launches with the chosen config. The arguments were checked once (check_and_choose); only the
+// tuned constants and the launch options enter the signature anew, so a known key costs one
+// argument check, as a plain Kernel::launch does.
 void Autotuner::launch_args(const LaunchOptions& options, std::span<const detail::ArgValue> args,
                             std::source_location where) const {
   const jit::AutotunerState& s = impl_->state;
-  TuneChoice c = choose_args(options, args, where);
+  Checked checked = check_and_choose(*impl_, options, args, where);
+  const TuneChoice& c = checked.choice;
   std::array<detail::ArgValue, kMaxParams> full;
   s.assemble(args, c.index, full);
   std::span<const detail::ArgValue> all(full.data(), s.kernel.def().params.size());
   LaunchOptions o = options;
   o.num_warps = c.config->num_warps;
   o.num_stages = c.config->num_stages;
-  s.kernel.launch_args(s.grid_of(c.index, s.context_of(all, c.device)), o, all, where);
+  std::array<size_t, kMaxParams> slots;
+  size_t tuned = 0;
+  for (size_t p = 0; p < s.tuned_slot.size(); ++p)
+    if (s.tuned_slot[p] >= 0)
+      slots[tuned++] = p;
+  jit::respecialize(s.kernel.def(), all, std::span(slots.data(), tuned), o, checked.signature,
+                    SourceLoc::from(where));
+  s.kernel.launch_keyed(s.grid_of(c.index, s.context_of(all, c.device)), o, all,
+                        checked.signature, where);
 }
 
 } // namespace tessel

@@ -384,9 +384,16 @@ CompileTimes Kernel::last_compile_times() const {
 
 void Kernel::launch_args(Grid grid, const LaunchOptions& options,
                          std::span<const detail::ArgValue> args, std::source_location where) const {
+  SignatureKey key = jit::signature_of(impl_->def, args, options, SourceLoc::from(where));
+  launch_keyed(grid, options, args, key, where);
+}
+
+void Kernel::launch_keyed(Grid grid, const LaunchOptions& options,
+                          std::span<const detail::ArgValue> args, const SignatureKey& checked,
+                          std::source_location where) const {
   Impl& k = *impl_;
   const SourceLoc site = SourceLoc::from(where);
-  SignatureKey key = jit::signature_of(k.def, args, options, site);
+  SignatureKey key = checked;
   if (key.device == DeviceKind::cpu && jit::checked_launch(options))
     key.launch |= jit::kCheckedLaunch; // a specialization of its own
   std::array<int32_t, 3> dims = jit::check_grid(k.def, grid, site);

@@ -169,6 +169,17 @@ void check_gpu_options(const Site& site, const LaunchOptions& options) {
               "; it must be between 1 and 16");
 }
 
+// SignatureKey::launch of a launch with `options` on key.device (the GPU options checked).
+uint64_t launch_word(const Site& site, const SignatureKey& key, const LaunchOptions& options) {
+  const uint64_t fusion = options.fp_fusion ? 0 : kNoFpFusion;
+  if (key.device == DeviceKind::cpu)
+    return fusion;
+  check_gpu_options(site, options);
+  return uint64_t(key.device) | uint64_t(uint16_t(key.device_index)) << 8 |
+         uint64_t(uint8_t(options.num_warps)) << 24 |
+         uint64_t(uint8_t(options.num_stages)) << 32 | (uint64_t(1) << 63) | fusion;
+}
+
 } // namespace
 
 std::string param_desc(const lang::KernelDef& def, size_t i) {
@@ -215,16 +226,17 @@ SignatureKey signature_of(const lang::KernelDef& def, std::span<const ArgValue> 
       mixed_devices(site, first_ptr, args[first_ptr], i, a);
     }
   }
-  const uint64_t fusion = options.fp_fusion ? 0 : kNoFpFusion;
-  if (key.device == DeviceKind::cpu) {
-    key.launch = fusion;
-    return key;
-  }
-  check_gpu_options(site, options);
-  key.launch = uint64_t(key.device) | uint64_t(uint16_t(key.device_index)) << 8 |
-               uint64_t(uint8_t(options.num_warps)) << 24 |
-               uint64_t(uint8_t(options.num_stages)) << 32 | (uint64_t(1) << 63) | fusion;
+  key.launch = launch_word(site, key, options);
   return key;
+}
+
+void respecialize(const lang::KernelDef& def, std::span<const ArgValue> args,
+                  std::span<const size_t> slots, const LaunchOptions& options, SignatureKey& key,
+                  const SourceLoc& where) {
+  const Site site{def, where};
+  for (size_t i : slots)
+    key.words[i] = key_word(site, i, args[i]);
+  key.launch = launch_word(site, key, options);
 }
 
 void bindings_for(const lang::KernelDef& def, std::span<const ArgValue> args,

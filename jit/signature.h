@@ -47,6 +47,12 @@ std::string param_desc(const lang::KernelDef& def, size_t i);
 // and must agree on their device; `options` (num_warps, num_stages) enter the key of a GPU launch.
 SignatureKey signature_of(const lang::KernelDef& def, std::span<const detail::ArgValue> args,
                           const LaunchOptions& options = {}, const SourceLoc& where = {});
+// `key` — signature_of's for `args` — after the Const parameters at `slots` took new values
+// in `args` and the launch options changed to `options`: the key of the autotuner's chosen
+// config, without checking the other arguments a second time.
+void respecialize(const lang::KernelDef& def, std::span<const detail::ArgValue> args,
+                  std::span<const size_t> slots, const LaunchOptions& options, SignatureKey& key,
+                  const SourceLoc& where = {});
 void bindings_for(const lang::KernelDef& def, std::span<const detail::ArgValue> args,
                   std::array<lang::ParamBinding, kMaxParams>& out);
 std::array<int32_t, 3> check_grid(const lang::KernelDef& def, const Grid& grid,

@@ -29,6 +29,7 @@ struct SimState {
   std::mutex mutex;
   sim::Device device;
   std::map<uint64_t, size_t> allocations; // base -> bytes
+  BankTally banks;
 };
 
 std::atomic<bool> g_used{false};
@@ -128,14 +129,28 @@ std::shared_ptr<const SimKernel> SimKernel::load(const std::string& ptx, const s
   return k;
 }
 
+BankTally bank_tally() {
+  SimState& s = state();
+  std::lock_guard lock(s.mutex);
+  return s.banks;
+}
+
 void SimKernel::launch(const LaunchDims& dims, void* const* params) const {
   SimState& s = state();
   sim::Dim3 grid{dims.grid[0], dims.grid[1], dims.grid[2]};
   sim::Dim3 block{dims.block[0], dims.block[1], dims.block[2]};
   sim::Result<sim::LaunchReport> r = [&] {
     std::lock_guard lock(s.mutex);
-    return s.device.launch_with_param_pointers(parsed_->module, entry_, grid, block,
-                                               dims.shared_bytes, params);
+    sim::Result<sim::LaunchReport> report = s.device.launch_with_param_pointers(
+        parsed_->module, entry_, grid, block, dims.shared_bytes, params);
+    if (report.ok()) {
+      uint64_t conflicts = report->profile.total_bank_conflicts();
+      s.banks.wavefronts += report->profile.total_wavefronts();
+      s.banks.conflicts += conflicts;
+      if (conflicts)
+        s.banks.by_kernel[entry_] += conflicts;
+    }
+    return report;
   }();
   if (!r.ok())
     throw Error("kernel '" + entry_ + "' could not be launched on the simulated device: " +
@@ -187,6 +202,7 @@ std::shared_ptr<const SimKernel> SimKernel::load(const std::string&, const std::
   unavailable();
 }
 void SimKernel::launch(const LaunchDims&, void* const*) const { unavailable(); }
+BankTally bank_tally() { return {}; }
 
 #endif
 

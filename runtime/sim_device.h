@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,16 @@ void fill(uint64_t dst, unsigned char value, size_t bytes);
 // Whether `p` is inside a live simulated allocation (a sim address passed as a host pointer).
 // No lock and no work unless the process has allocated simulated memory.
 bool owns(const void* p);
+
+// The simulator's shared-memory bank profile summed over every launch of the process (per
+// kernel entry): tests read it before and after a run to assert that the kernels they ran took
+// no more wavefronts than their accesses need.
+struct BankTally {
+  uint64_t wavefronts = 0;
+  uint64_t conflicts = 0;                    // wavefronts beyond the conflict-free minimum
+  std::map<std::string, uint64_t> by_kernel; // conflicts per entry (entries with conflicts)
+};
+BankTally bank_tally();
 
 // A kernel's PTX, parsed once, launchable many times.
 class SimKernel {

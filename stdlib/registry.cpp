@@ -17,6 +17,7 @@
 #include <initializer_list>
 #include <mutex>
 #include <tuple>
+#include <utility>
 
 namespace tessel::ops {
 namespace {
@@ -217,6 +218,18 @@ void register_matmul() {
       &matmul_tile_kernel,
       with_unit_strides(signature(5, 19, 4, {cfg.block_m, cfg.block_n, cfg.block_k, cfg.group_m}),
                         matmul_tile_kernel(), {"a_k", "b_n", "c_n", "e0_n", "e1_n"}));
+  // The tensor-core tile f16 and bf16 operands get for large outputs (f32 c): the op launches it
+  // at 8 warps and 3 stages (--num-warps 8 --num-stages 3).
+  for (auto [name, dtype] :
+       {std::pair{"ops.matmul_f16", DType::f16}, {"ops.matmul_bf16", DType::bf16}}) {
+    MatmulConfig tc = choose_config(DeviceKind::sim, 4096, 4096, 4096, dtype);
+    Signature s = with_unit_strides(
+        signature(5, 19, 4, {tc.block_m, tc.block_n, tc.block_k, tc.group_m}),
+        matmul_tile_kernel(), {"a_k", "b_n", "c_n", "e0_n", "e1_n"});
+    s.params[1] = s.params[2] = P::pointer(dtype, /*alignment=*/16);
+    add(name, "op matmul on tensor cores: 128 x 128 x 32 (op: --num-warps 8 --num-stages 3)",
+        &matmul_tile_kernel, std::move(s));
+  }
   // c, w, e0, e1; M, N, splits, 3 c strides, 6 operand strides; s0..s3; BM, BN.
   add("matmul_split_k_reduce", "op matmul, split-K: sums the partial tiles in order",
       &matmul_reduce_kernel,

@@ -31,15 +31,21 @@ MatmulConfig cpu_config(int64_t m, int64_t n, int64_t k) {
   return c;
 }
 
-// GPU (and the simulated device). Today tl::dot lowers to an FMA loop on GPU targets (mma.sync
-// is being added), and the FMA loop keeps a BM x BK slice of a and a BK x BN slice of b in
-// registers beside the accumulators: 128 x 128 tiles spill at any K slice and warp count
-// (measured with nvJitLink for sm_80, tests/stdlib/matmul_test.cpp `MatmulPtx`). So the largest
-// tiles that compile without spills and with 16-byte loads are used: 64 x 64, with K slices of 16
-// (f32), 32 (f16, bf16) or 64 (int8, four to a 32-bit register). For decode shapes (M <= 16) one
-// 16-row tile over 64-wide K slices, so that programs spread over N. When tl::dot runs on tensor
-// cores this is where 128 x 128 x 32 tiles at 8 warps for large outputs come in.
-MatmulConfig gpu_config(int64_t m, DType dtype) {
+// GPU (and the simulated device). f16 and bf16 dots run on tensor cores (mma.sync m16n8k16,
+// operands through swizzled shared memory by ldmatrix, a cp.async ring of num_stages), so their
+// accumulators are spread as mma fragments and large tiles no longer spill: 128 x 128 x 32 at 8
+// warps and 3 stages (48 KiB of shared ring) compiles for sm_80 without spills (tests/stdlib/
+// matmul_test.cpp `MatmulPtx.TensorCoreTiles`), and reuses each operand byte 128 times. The rule
+// (docs/stdlib.md, "matmul config"): big tiles for big shapes, a tile no larger than the output
+// along each side otherwise, so that small outputs still spread over the SMs:
+//   M <= 16 (decode)              16 x 64 x 64, 8 warps: programs spread over N
+//   M >= 128 and N >= 128         128 x 128 x 32, 8 warps
+//   M >= 128, N < 128             128 x 64 x 32, 4 warps
+//   M < 128, N >= 128             64 x 128 x 32, 4 warps
+//   otherwise                     64 x 64 x 32, 8 warps (as before)
+// f32 (an FMA dot for ieee, whose a and b slices sit in registers: 128 x 128 spills at any K
+// slice) and int8 keep 64 x 64 with K slices of 16 and 64.
+MatmulConfig gpu_config(int64_t m, int64_t n, DType dtype) {
   MatmulConfig c;
   c.num_stages = 3;
   c.group_m = 8;
@@ -55,6 +61,15 @@ MatmulConfig gpu_config(int64_t m, DType dtype) {
   // 8 warps for f32 too: its ieee FMA dot with a pipelined ring needs 255+ registers a thread
   // at 4 warps (104-112 bytes of spills on sm_80/sm_90a).
   c.num_warps = 8;
+  if (dtype != DType::f16 && dtype != DType::bf16)
+    return c;
+  bool tall = m >= 128, wide = n >= 128;
+  if (tall)
+    c.block_m = 128;
+  if (wide)
+    c.block_n = 128;
+  if (tall != wide)
+    c.num_warps = 4; // 64 x 32 accumulators a warp, as 128 x 128 at 8 warps
   return c;
 }
 
@@ -73,7 +88,7 @@ MatmulConfig choose_config(DeviceKind device, int64_t m, int64_t n, int64_t k, D
     return cpu_config(m, n, k);
   case DeviceKind::cuda:
   case DeviceKind::sim:
-    return gpu_config(m, dtype);
+    return gpu_config(m, n, dtype);
   }
   TESSEL_UNREACHABLE("unknown DeviceKind");
 }
@@ -95,6 +110,21 @@ void check_config(const OpSite& s, const MatmulConfig& c, DeviceKind device, DTy
     s.fail(fmt::format("config.num_warps is {}; expected 1, 2, 4, 8 or 16", c.num_warps));
   if (c.num_stages < 1)
     s.fail(fmt::format("config.num_stages is {}; expected 1 or more", c.num_stages));
+}
+
+std::vector<MatmulConfig> tuning_candidates(DType dtype) {
+  // {block_m, block_n, block_k, group_m, num_warps, num_stages}
+  if (dtype == DType::f16 || dtype == DType::bf16)
+    return {{16, 64, 64, 8, 8, 3},   {64, 64, 32, 8, 8, 3},   {128, 128, 32, 8, 8, 3},
+            {128, 64, 32, 8, 4, 3},  {64, 128, 32, 8, 4, 3},  {128, 128, 32, 8, 8, 4},
+            {128, 64, 32, 8, 4, 4},  {64, 128, 32, 8, 4, 4},  {64, 64, 32, 8, 4, 4},
+            {128, 128, 64, 8, 8, 3}, {16, 128, 64, 8, 4, 3}};
+  if (dtype == DType::i8)
+    return {{16, 64, 64, 8, 8, 3}, {64, 64, 64, 8, 8, 3}, {64, 64, 64, 8, 8, 4},
+            {128, 64, 64, 8, 8, 3}};
+  // f32
+  return {{16, 64, 64, 8, 8, 3}, {64, 64, 16, 8, 8, 3}, {64, 64, 32, 8, 8, 2},
+          {32, 64, 32, 8, 4, 3}};
 }
 
 } // namespace detail

@@ -2,10 +2,17 @@
 // launches of matmul_kernels.cpp (one tile kernel; with split-K, partials and a reduction).
 #include "stdlib/matmul/config.h"
 #include "stdlib/matmul/matmul_kernels.h"
+#include "tessel/jit/autotune.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <utility>
 
 namespace tessel::ops {
 namespace {
@@ -244,6 +251,20 @@ struct Launch {
   LaunchOptions options;
 };
 
+// Calls f with the tile kernel's arguments but its four constants (BM, BN, BK, GROUP_M): the one
+// list of them, for a launch and for the autotuner's choice.
+template <class F>
+void with_tile_args(const Launch& l, const TensorView& a, const TensorView& b,
+                    const TensorView& out, std::array<int64_t, 3> out_strides, int64_t k_split,
+                    const SlotArgs& sa, F&& f) {
+  const Problem& p = l.p;
+  f(out, a, b, sa.views[0], sa.views[1], int(p.m), int(p.n), int(p.k),
+    int(std::max<int64_t>(k_split, 1)), int(p.a.sb), int(p.a.sr), int(p.a.sc), int(p.b.sb),
+    int(p.b.sr), int(p.b.sc), int(out_strides[0]), int(out_strides[1]), int(out_strides[2]),
+    sa.strides[0][0], sa.strides[0][1], sa.strides[0][2], sa.strides[1][0], sa.strides[1][1],
+    sa.strides[1][2], sa.scalars[0], sa.scalars[1], sa.scalars[2], sa.scalars[3]);
+}
+
 void launch_tile(const Launch& l, const Kernel& k, const TensorView& a, const TensorView& b,
                  const TensorView& out, std::array<int64_t, 3> out_strides, int splits,
                  const SlotArgs& sa) {
@@ -252,13 +273,104 @@ void launch_tile(const Launch& l, const Kernel& k, const TensorView& a, const Te
   if (splits > 1)
     k_split = cdiv(cdiv(p.k, splits), l.cfg.block_k) * l.cfg.block_k;
   int64_t tiles = cdiv(p.m, l.cfg.block_m) * cdiv(p.n, l.cfg.block_n);
-  k.launch(GridAt(Grid(tiles, p.batch, splits), l.site.where), l.options, out, a, b, sa.views[0],
-           sa.views[1], int(p.m), int(p.n), int(p.k), int(std::max<int64_t>(k_split, 1)),
-           int(p.a.sb), int(p.a.sr), int(p.a.sc), int(p.b.sb), int(p.b.sr), int(p.b.sc),
-           int(out_strides[0]), int(out_strides[1]), int(out_strides[2]), sa.strides[0][0],
-           sa.strides[0][1], sa.strides[0][2], sa.strides[1][0], sa.strides[1][1],
-           sa.strides[1][2], sa.scalars[0], sa.scalars[1], sa.scalars[2], sa.scalars[3],
-           l.cfg.block_m, l.cfg.block_n, l.cfg.block_k, l.cfg.group_m);
+  with_tile_args(l, a, b, out, out_strides, k_split, sa, [&](const auto&... args) {
+    k.launch(GridAt(Grid(tiles, p.batch, splits), l.site.where), l.options, args...,
+             l.cfg.block_m, l.cfg.block_n, l.cfg.block_k, l.cfg.group_m);
+  });
+}
+
+// ---- autotuning (MatmulOptions::autotune; docs/stdlib.md, "matmul autotuning") ----------------
+
+TuneConfig tune_config(const MatmulConfig& c) {
+  return {{{"BM", c.block_m}, {"BN", c.block_n}, {"BK", c.block_k}, {"GROUP_M", c.group_m}},
+          c.num_warps, c.num_stages};
+}
+
+MatmulConfig matmul_config(const TuneConfig& t) {
+  return {int(t.get("BM")), int(t.get("BN")), int(t.get("BK")), int(t.get("GROUP_M")),
+          t.num_warps, t.num_stages};
+}
+
+bool same_config(const MatmulConfig& x, const MatmulConfig& y) {
+  return x.block_m == y.block_m && x.block_n == y.block_n && x.block_k == y.block_k &&
+         x.group_m == y.group_m && x.num_warps == y.num_warps && x.num_stages == y.num_stages;
+}
+
+int64_t pow2_at_least(int64_t n) {
+  int64_t p = 1;
+  while (p < n)
+    p *= 2;
+  return p;
+}
+
+// One autotuner per tile kernel (one per epilogue chain and precision) and operand dtype, over
+// detail::tuning_candidates: keyed by M, N, K (power-of-two buckets); tiles much larger than the
+// output pruned; without a GPU, the candidate choose_config names. Kept for the process's life,
+// as the kernels are.
+const Autotuner& tuner_for(const Kernel& tile, DType dtype) {
+  static std::mutex mutex;
+  static std::map<std::pair<const Kernel*, DType>, std::unique_ptr<Autotuner>> tuners;
+  std::lock_guard lock(mutex);
+  std::unique_ptr<Autotuner>& t = tuners[{&tile, dtype}];
+  if (t)
+    return *t;
+  std::vector<TuneConfig> configs;
+  for (const MatmulConfig& c : detail::tuning_candidates(dtype))
+    configs.push_back(tune_config(c));
+  AutotuneOptions o;
+  o.key = {"M", "N", "K"};
+  // The first batch's tiles: what timing launches (every batch's tiles run the same code).
+  o.grid = [](const TuneConfig& c, const TuneContext& t) {
+    return Grid(cdiv(t.value("M"), c.get("BM")) * cdiv(t.value("N"), c.get("BN")));
+  };
+  o.prune = [](const TuneConfig& c, const TuneContext& t) -> std::string {
+    if (c.get("BM") > std::max<int64_t>(64, pow2_at_least(t.value("M"))) ||
+        c.get("BN") > std::max<int64_t>(64, pow2_at_least(t.value("N"))))
+      return fmt::format("a {} x {} tile for a {} x {} output computes mostly padding",
+                         c.get("BM"), c.get("BN"), t.value("M"), t.value("N"));
+    return "";
+  };
+  o.heuristic = [dtype](std::span<const TuneConfig> fitting, const TuneContext& t) -> size_t {
+    MatmulConfig h = choose_config(t.device, t.value("M"), t.value("N"), t.value("K"), dtype);
+    for (size_t i = 0; i < fitting.size(); ++i)
+      if (same_config(matmul_config(fitting[i]), h))
+        return i;
+    return 0;
+  };
+  o.heuristic_name = "choose_config";
+  t = std::make_unique<Autotuner>(tile, std::move(configs), std::move(o));
+  return *t;
+}
+
+// The bytes from a view's first element to past its last (strides >= 0, checked before).
+std::pair<uintptr_t, uintptr_t> byte_span(const TensorView& v) {
+  int64_t last = 0;
+  for (int i = 0; i < v.rank; ++i)
+    last += std::max<int64_t>(v.shape[i] - 1, 0) * v.strides[i];
+  uintptr_t begin = reinterpret_cast<uintptr_t>(v.data);
+  return {begin, begin + uintptr_t((last + 1) * dtype_bytes(v.dtype))};
+}
+
+bool overlaps(const TensorView& x, const TensorView& y) {
+  auto [xb, xe] = byte_span(x);
+  auto [yb, ye] = byte_span(y);
+  return xb < ye && yb < xe;
+}
+
+// Whether this call tunes: asked for, no config given, a GPU or the simulated device, one K
+// split (split-K's k_split depends on BK), and no epilogue reading c (timing launches the kernel
+// several times on the caller's c).
+bool tunes(const MatmulOptions& o, const TensorView& c, const detail::Chain& chain,
+           const std::vector<TensorView>& operands) {
+  if (!o.autotune || o.config || o.split_k != 1 || c.device == DeviceKind::cpu)
+    return false;
+  for (const detail::ChainStep& step : chain)
+    if (step.reads_output)
+      return false;
+  for (const TensorView& v : operands)
+    if (overlaps(v, c))
+      return false;
+  return true;
 }
 
 void launch_reduce(const Launch& l, const Kernel& k, const TensorView& w, const TensorView& c,
@@ -305,10 +417,17 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
   const detail::MatmulKernels& kernels =
       detail::matmul_kernels(bc.key, bc.chain, dot_precision(options.precision));
   Launch l{s, p, cfg, {}};
-  l.options.num_warps = cfg.num_warps;
-  l.options.num_stages = cfg.num_stages;
   l.options.stream = stream;
   SlotArgs sa = slot_args(bc, c);
+  if (tunes(options, c, bc.chain, bc.operands)) {
+    with_tile_args(l, a, b, c, {p.c.sb, p.c.sr, p.c.sc}, p.k, sa, [&](const auto&... args) {
+      cfg = matmul_config(*tuner_for(kernels.tile, a.dtype)
+                               .choose(LaunchOptionsAt(l.options, s.where), args...)
+                               .config);
+    });
+  }
+  l.options.num_warps = cfg.num_warps;
+  l.options.num_stages = cfg.num_stages;
   if (options.split_k == 1) {
     launch_tile(l, kernels.tile, a, b, c, {p.c.sb, p.c.sr, p.c.sc}, 1, sa);
     return;

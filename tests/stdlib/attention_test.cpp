@@ -268,13 +268,17 @@ TEST(Attention, ZeroSizedIsANoOp) {
   ops::attention(q, k, k, q);
 }
 
+// The forward kernel on the simulated device; its bank profile shows no conflicts
+// (SimBankConflicts, ops_test_util.h).
 TEST(Attention, SimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
+  SimBankConflicts banks;
   check({1, 2, 1, 17, 33, 32}, {.causal = true},
         {.dev = DeviceKind::sim, .block_m = 16, .block_n = 16});
   Masks masks{.left = 5, .right = 2, .kv_lens = {9, 20}};
   check({2, 1, 1, 17, 20, 64}, masks,
         {.dev = DeviceKind::sim, .dtype = DType::bf16, .layout = AttentionLayout::bhsd, .pad = 8});
+  banks.expect_none("attention forward");
 }
 
 // The tutorial kernel (samples/attention/) against the same reference, launched as its
@@ -480,8 +484,10 @@ TEST(AttentionBackward, Deterministic) {
 
 TEST(AttentionBackward, SimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
+  SimBankConflicts banks;
   check_backward({1, 2, 1, 17, 20, 32}, {.causal = true},
                  {.dev = DeviceKind::sim, .block_m = 16, .block_n = 16});
+  banks.expect_none("attention backward");
 }
 
 // ---- bad input ----------------------------------------------------------------------------------

@@ -223,8 +223,10 @@ TEST(AttentionVarlen, BackwardCpu) {
   check(c, {.dtype = DType::bf16, .pad = 8, .backward = true});
 }
 
+// On the simulated device (forward and backward), without bank conflicts (SimBankConflicts).
 TEST(AttentionVarlen, SimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
+  SimBankConflicts banks;
   Case c{.lens_q = {5, 0, 17},
          .lens_k = {9, 2, 17},
          .heads = 2,
@@ -232,6 +234,7 @@ TEST(AttentionVarlen, SimulatedDevice) {
          .dim = 32,
          .causal = true};
   check(c, {.dev = DeviceKind::sim, .pass_max = true, .backward = true});
+  banks.expect_none("attention varlen");
 }
 
 // ---- dropout ------------------------------------------------------------------------------------

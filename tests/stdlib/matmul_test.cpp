@@ -6,8 +6,11 @@
 #include "ops_test_util.h"
 
 #include "gpu/gpu_test_util.h"
+#include "jit/autotune_file.h"
+#include "jit/autotune_search.h"
 #include "stdlib/matmul/matmul_kernels.h"
 #include "support/expect_error.h"
+#include "support/scoped_env.h"
 #include "tessel/codegen/transforms.h"
 #include "tessel/ir/pass.h"
 #include "tessel/lang/ops.h"
@@ -15,7 +18,11 @@
 #include "tessel/ops.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 
 namespace tessel::testing {
@@ -161,6 +168,7 @@ struct Case {
   bool shared_b = false; // batched a and c, rank-2 b (batch stride 0)
   int split_k = 1;
   std::optional<MatmulConfig> config = std::nullopt;
+  bool autotune = false; // MatmulOptions::autotune
 };
 
 struct MatmulRun {
@@ -259,7 +267,8 @@ void check(const MatmulRun& r, const ChainMaker& make = {}) {
     out.set(ch.c_old);
   int64_t batches = std::max<int64_t>(c.batch, 1);
   std::optional<StridedTensor> ws;
-  MatmulOptions o{.epilogue = ch.epilogues, .split_k = c.split_k, .config = c.config};
+  MatmulOptions o{.epilogue = ch.epilogues, .split_k = c.split_k, .config = c.config,
+                  .autotune = c.autotune};
   if (c.split_k > 1) {
     DType acc = r.t == DType::i8 ? DType::i32 : DType::f32;
     ws.emplace(r.dev, acc, std::vector<int64_t>{ops::matmul_workspace_elements(out.view(), c.split_k)},
@@ -626,6 +635,109 @@ TEST(Matmul, SimulatedDeviceDtypesAndLayouts) {
   check({DeviceKind::sim, DType::f32, Case{17, 33, 65}, Layout{false, true, true, 2}});
 }
 
+// The tensor-core tiles on the simulated device, ragged on every side: the default for f16 at
+// 255 x 129 (128 x 128 x 32, 8 warps, 3 stages; SimulatedDeviceDtypesAndLayouts runs it too), and
+// 128 x 64 / 64 x 128 at 4 warps with a 4-stage ring.
+TEST(Matmul, SimulatedDeviceTensorCoreTiles) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  EXPECT_EQ(ops::choose_config(DeviceKind::sim, 255, 129, 97, DType::f16).block_m, 128);
+  using C = MatmulConfig;
+  check({DeviceKind::sim, DType::f16, Case{255, 129, 97, 0, false, 1, C{128, 128, 32, 8, 8, 3}}});
+  check({DeviceKind::sim, DType::bf16, Case{200, 70, 130, 0, false, 1, C{128, 64, 32, 8, 4, 4}}});
+  check({DeviceKind::sim, DType::f16, Case{70, 200, 130, 0, false, 1, C{64, 128, 32, 8, 4, 4}}});
+}
+
+// MatmulOptions::autotune on the simulated device: nothing is timed there, so the candidate
+// choose_config names is chosen (and said so under TESSEL_DUMP=tune), and a tuning file's entry
+// for the call's key is used instead when there is one; both compute the right product.
+struct TuningScope {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      fmt::format("tessel_matmul_tune_{}.tsv", ::getpid())).string();
+  ScopedEnv file{"TESSEL_TUNING_FILE", path.c_str()};
+  ScopedEnv readonly{"TESSEL_TUNING_READONLY_FILES", nullptr};
+  ScopedEnv dump{"TESSEL_DUMP", "tune"};
+  ~TuningScope() { std::filesystem::remove(path); }
+};
+
+std::string tuned_run(const MatmulRun& r) {
+  ::testing::internal::CaptureStderr();
+  check(r);
+  return ::testing::internal::GetCapturedStderr();
+}
+
+TEST(Matmul, AutotuneOnTheSimulatedDeviceChoosesTheHeuristicCandidate) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  TuningScope t;
+  std::string err = tuned_run({DeviceKind::sim, DType::f16,
+                               Case{200, 70, 130, 0, false, 1, std::nullopt, /*autotune=*/true}});
+  EXPECT_NE(err.find("-> key M=256,N=128,K=256 | f16,f16,f16,f16,f16 | sim sm_80"),
+            std::string::npos) << err;
+  // choose_config: M >= 128, N < 128 -> 128 x 64 x 32 at 4 warps.
+  EXPECT_NE(err.find("BM=128,BN=64,BK=32,GROUP_M=8,num_warps=4,num_stages=3 (heuristic "
+                     "'choose_config'"),
+            std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(t.path)) << "nothing is written without timing";
+}
+
+TEST(Matmul, AutotuneUsesTheTuningFileEntry) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  TuningScope t;
+  const Kernel& tile = ops::detail::matmul_kernels("", {}).tile;
+  std::ofstream(t.path) << "tessel-tuning 1\nbuild\t" << jit::tuning_build_id() << "\n"
+                        << tile.name() << "\tM=512,N=256,K=256\tbf16,bf16,bf16,bf16,bf16\t"
+                        << jit::tune_device_name(DeviceKind::sim, 0)
+                        << "\tBM=64,BN=128,BK=32,GROUP_M=8,num_warps=4,num_stages=4\tby a test\n";
+  std::string err = tuned_run({DeviceKind::sim, DType::bf16,
+                               Case{300, 200, 130, 0, false, 1, std::nullopt, /*autotune=*/true}});
+  EXPECT_NE(err.find("chosen: config 7 BM=64,BN=128,BK=32,GROUP_M=8,num_warps=4,num_stages=4 "
+                     "(tuning file)"),
+            std::string::npos) << err;
+}
+
+// The default configs of every tensor-core dtype (f16, bf16; f32 with tf32) and of the FMA
+// paths (f32 ieee, int8) on the simulated device, large (128 x 128 tiles), small and decode
+// shapes: the simulator's bank profile counts no conflicts (cp.async writes into the swizzled
+// ring, ldmatrix reads, the epilogue's staging).
+TEST(Matmul, SimulatedDeviceDefaultConfigsHaveNoBankConflicts) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (DType t : {DType::f16, DType::bf16, DType::f32, DType::i8})
+    for (const Case& c : {Case{255, 129, 97}, Case{17, 33, 65}, Case{8, 96, 200}}) {
+      SimBankConflicts banks;
+      check({DeviceKind::sim, t, c});
+      banks.expect_none(fmt::format("{} {}x{}x{}", dtype_name(t), c.m, c.n, c.k));
+    }
+  for (const Case& c : {Case{255, 129, 97}, Case{17, 33, 65}}) {
+    StridedTensor a(DeviceKind::sim, DType::f32, {c.m, c.k}, {c.k, 1});
+    StridedTensor b(DeviceKind::sim, DType::f32, {c.k, c.n}, {c.n, 1});
+    StridedTensor out(DeviceKind::sim, DType::f32, {c.m, c.n}, {c.n, 1});
+    a.set(random_values(size_t(c.m * c.k), 3));
+    b.set(random_values(size_t(c.k * c.n), 4));
+    SimBankConflicts banks;
+    ops::matmul(a.view(), b.view(), out.view(), {.precision = ops::MatmulPrecision::tf32});
+    banks.expect_none(fmt::format("f32 tf32 {}x{}x{}", c.m, c.n, c.k));
+  }
+}
+
+// An epilogue that reads c (scale with beta, a residual that is c) keeps the heuristic: timing
+// would launch the kernel several times over the c it reads.
+TEST(Matmul, AutotuneIsSkippedWhenAnEpilogueReadsC) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  TuningScope t;
+  StridedTensor a(DeviceKind::sim, DType::f16, {40, 24}, {24, 1});
+  StridedTensor b(DeviceKind::sim, DType::f16, {24, 48}, {48, 1});
+  StridedTensor c(DeviceKind::sim, DType::f32, {40, 48}, {48, 1});
+  a.set(random_values(40 * 24, 5));
+  b.set(random_values(24 * 48, 6));
+  c.set(random_values(40 * 48, 7));
+  ::testing::internal::CaptureStderr();
+  ops::matmul(a.view(), b.view(), c.view(),
+              {.epilogue = {ops::scale(1.0f, 0.5f)}, .autotune = true});
+  ops::matmul(a.view(), b.view(), c.view(),
+              {.epilogue = {ops::residual(c.view())}, .autotune = true});
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err.find("autotune "), std::string::npos) << err;
+}
+
 TEST(Matmul, SimulatedDeviceDecodeShapes) {
   TESSEL_REQUIRE_SIM_DEVICE();
   for (int64_t m = 1; m <= 16; ++m)
@@ -916,6 +1028,45 @@ TEST(MatmulPtx, DefaultConfigsNoSpills) {
                                        cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_warps);
         expect_lean_ptx(*trace_tile(kernels.tile, operand, out, cfg), target, cfg.num_warps, what);
       }
+}
+
+// The tensor-core tiles the GPU heuristic picks for f16 and bf16 (and their 4-stage and 4-warp
+// neighbours): sm_80 PTX through nvJitLink with zero spills and no local memory, mma.sync fed by
+// ldmatrix from a cp.async ring, and the ring inside the 227 KiB a block may hold. Prints the
+// registers and shared memory of each (the figures in docs/stdlib.md, "matmul config").
+TEST(MatmulPtx, TensorCoreTiles) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto& kernels = ops::detail::matmul_kernels("", {});
+  struct Tile { int bm, bn, warps, stages; };
+  // (128 x 128 at 4 warps, 128 f32 accumulators a thread, spills 200 bytes: not a candidate.)
+  const Tile tiles[] = {{128, 128, 8, 3}, {128, 128, 8, 4}, {128, 64, 4, 3},
+                        {128, 64, 4, 4},  {64, 128, 4, 3},  {64, 128, 4, 4}};
+  for (DType operand : {DType::f16, DType::bf16})
+    for (const Tile& t : tiles) {
+      MatmulConfig cfg{t.bm, t.bn, 32, 8, t.warps, t.stages};
+      std::string what = fmt::format("sm_80 {} {}x{}x32, {} warps, {} stages", dtype_name(operand),
+                                     t.bm, t.bn, t.warps, t.stages);
+      codegen::gpu::CompileOptions opts;
+      opts.num_warps = t.warps;
+      opts.num_stages = t.stages;
+      auto module = trace_tile(kernels.tile, operand, DType::f32, cfg);
+      auto out = codegen::gpu::compile(*module->functions.front(), codegen::parse_target("sm_80"), opts);
+      codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
+      ASSERT_TRUE(out.resources.parsed) << out.info_log;
+      EXPECT_EQ(out.resources.spill_stores, 0) << what;
+      EXPECT_EQ(out.resources.spill_loads, 0) << what;
+      EXPECT_EQ(st.get("local"), 0) << what;
+      EXPECT_GT(st.get("mma"), 0) << what;
+      EXPECT_GT(st.get("ldmatrix"), 0) << what;
+      EXPECT_GT(st.get("cp.async"), 0) << what;
+      EXPECT_GT(st.get("cp.async.wait_group"), 0) << what;
+      EXPECT_LE(out.shared_bytes + out.resources.static_shared_bytes, 227 * 1024) << what;
+      std::printf("%s: %d registers, %lld B dynamic shared, %lld mma, %lld ldmatrix, "
+                  "%lld cp.async\n",
+                  what.c_str(), out.resources.registers, (long long)out.shared_bytes,
+                  (long long)st.get("mma"), (long long)st.get("ldmatrix"),
+                  (long long)st.get("cp.async"));
+    }
 }
 
 } // namespace

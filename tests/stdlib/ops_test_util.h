@@ -3,6 +3,7 @@
 // with NaN so that an element the kernel did not write fails the comparison; per-dtype tolerances.
 #pragma once
 
+#include "runtime/sim_device.h"
 #include "tessel/codegen/gpu.h"
 #include "tessel/codegen/target.h"
 #include "tessel/ir/ir.h"
@@ -209,5 +210,29 @@ inline void expect_lean_ptx(const ir::Module& module, const char* target, int nu
               out.ptx.find("cp.async.cg") != std::string::npos)
       << what;
 }
+
+// The simulator's bank profile over a stretch of a test (runtime/sim_device.h): construct one
+// before the simulated launches, call expect_none() after. Every stdlib kernel's shared accesses
+// are meant to take the conflict-free number of wavefronts; a finding names the kernels.
+class SimBankConflicts {
+public:
+  SimBankConflicts() : before_(runtime::simdev::bank_tally()) {}
+  void expect_none(const std::string& what) const {
+    runtime::simdev::BankTally now = runtime::simdev::bank_tally();
+    std::string kernels;
+    for (const auto& [kernel, n] : now.by_kernel) {
+      auto was = before_.by_kernel.find(kernel);
+      uint64_t grew = n - (was == before_.by_kernel.end() ? 0 : was->second);
+      if (grew)
+        kernels += " " + kernel + ": " + std::to_string(grew);
+    }
+    EXPECT_GT(now.wavefronts, before_.wavefronts) << what << ": no shared-memory access was run";
+    EXPECT_EQ(now.conflicts - before_.conflicts, 0u)
+        << what << ": bank conflicts (wavefronts beyond the minimum) in" << kernels;
+  }
+
+private:
+  runtime::simdev::BankTally before_;
+};
 
 } // namespace tessel::testing

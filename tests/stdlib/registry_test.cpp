@@ -24,12 +24,15 @@ const std::vector<std::string> kOpKernels = {
     "gelu_backward", "swiglu", "swiglu_backward", "geglu", "geglu_backward", "mean_pool",
     "l2_normalize", "add", "mul", "cross_entropy", "cross_entropy_reduce",
     "cross_entropy_backward", "rotary_embedding", "dropout", "argmax", "topk", "ops.matmul",
-    "matmul_split_k_reduce", "ops.attention", "ops.attention_decode", "attention_decode_combine",
-    "quant_scales", "ops.quantize", "ops.dequantize"};
+    "ops.matmul_f16", "ops.matmul_bf16", "matmul_split_k_reduce", "ops.attention",
+    "ops.attention_decode", "attention_decode_combine", "quant_scales", "ops.quantize",
+    "ops.dequantize"};
 
 // The warps the op launches its default specialization with (docs/stdlib.md).
 int op_num_warps(const std::string& name) {
-  return name == "mean_pool" || name == "ops.matmul" ? 8 : name == "rotary_embedding" ? 1 : 4;
+  if (name == "mean_pool" || name.starts_with("ops.matmul"))
+    return 8;
+  return name == "rotary_embedding" ? 1 : 4;
 }
 
 TEST(OpsRegistry, EveryOpKernelIsRegistered) {

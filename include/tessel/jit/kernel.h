@@ -48,6 +48,10 @@ class Stream;
 namespace codegen {
 class Target;
 }
+namespace jit {
+struct SignatureKey; // jit/signature.h (private)
+}
+class Autotuner; // tessel/jit/autotune.h
 struct CompileOptions; // tessel/jit/compile.h
 struct CompileResult;
 struct Signature;
@@ -243,6 +247,12 @@ public:
                         const CompileOptions& options) const;
 
 private:
+  friend class Autotuner;
+  // launch_args once the arguments are checked: `key` is their signature (jit/signature.h), so
+  // that the autotuner, which checked them to find its tuning key, does not check them again.
+  void launch_keyed(Grid grid, const LaunchOptions& options, std::span<const detail::ArgValue> args,
+                    const jit::SignatureKey& key, std::source_location where) const;
+
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

@@ -123,6 +123,13 @@ struct MatmulOptions {
   MatmulPrecision precision = MatmulPrecision::ieee;
   // Unset: choose_config's heuristic.
   std::optional<MatmulConfig> config = std::nullopt;
+  // With no config given, on a GPU or the simulated device, with split_k 1 and no epilogue that
+  // reads c: choose among a documented candidate set (docs/stdlib.md, "matmul autotuning") with
+  // tessel::Autotuner. The first call per (shape bucket, dtypes, device, build) on a CUDA GPU
+  // times the candidates on this call's arguments and stores the winner in the tuning file
+  // (TESSEL_TUNING_FILE), which later calls and processes reuse; without a GPU a tuning file's
+  // entry is used, else choose_config's candidate. Otherwise the heuristic, as when false.
+  bool autotune = false;
 };
 
 void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
