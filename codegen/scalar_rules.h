@@ -13,6 +13,7 @@ namespace tessel::codegen {
 
 enum class ScalarRule : uint8_t {
   Cast,       // conversions, rounded once (ScalarSemantics::cast)
+  Bitcast,    // the same bits read as another type of one width
   Select,     // select(c, a, b)
   AddPtr,     // pointer + offset, scaled by the pointee
   Compare,    // cmp_*, by signedness; an i1 result

@@ -130,6 +130,27 @@ llvm::Value* ScalarSemantics::constant(const ir::Type* elem, const ir::Attr& val
   return llvm::ConstantInt::get(t, static_cast<uint64_t>(i), /*IsSigned=*/true);
 }
 
+// ---- bitcast -----------------------------------------------------------------------------------
+
+// f16/bf16 may travel as float (the CPU): their bits are those of the exact narrowing, and bits
+// become a value by the exact widening.
+llvm::Value* ScalarSemantics::bitcast(llvm::Value* v, const ir::Type* from, const ir::Type* to) {
+  from = from->element();
+  to = to->element();
+  const unsigned bits = from->element_bits();
+  auto storage = [&](const ir::Type* e) -> llvm::Type* {
+    return e->scalar_kind() == ir::ScalarKind::BF16 ? b.getBFloatTy() : b.getHalfTy();
+  };
+  if (is_narrow(from) && v->getType()->isFloatTy())
+    v = b.CreateFPTrunc(v, storage(from));
+  llvm::Value* raw = b.CreateBitCast(v, b.getIntNTy(bits));
+  llvm::Type* tt = target.value_type(to);
+  if (!is_narrow(to))
+    return b.CreateBitCast(raw, tt);
+  llvm::Value* narrow_value = b.CreateBitCast(raw, storage(to));
+  return tt == narrow_value->getType() ? narrow_value : b.CreateFPExt(narrow_value, tt);
+}
+
 // ---- casts -------------------------------------------------------------------------------------
 
 llvm::Value* ScalarSemantics::int_to_int(llvm::Value* v, const ir::Type* from, const ir::Type* to) {
@@ -366,6 +387,9 @@ llvm::Value* ScalarSemantics::apply_integer(const ir::Op& op, const ir::Type* el
       return a[0];
     return b.CreateBinaryIntrinsic(llvm::Intrinsic::abs, a[0], b.getFalse());
   case Opcode::Umulhi: return unsigned_mul_hi(a[0], a[1]);
+  case Opcode::Popc: return b.CreateUnaryIntrinsic(llvm::Intrinsic::ctpop, a[0]);
+  case Opcode::Clz: // defined at zero: the width
+    return b.CreateBinaryIntrinsic(llvm::Intrinsic::ctlz, a[0], b.getFalse());
   default: break; // the caller routes only integer arithmetic here
   }
   target.unsupported(op, "a float op with integer operands");
@@ -430,6 +454,7 @@ llvm::Value* ScalarSemantics::apply(const ir::Op& op, std::span<llvm::Value* con
   TESSEL_ASSERT(rule, "scalar semantics of an op outside the elementwise family");
   switch (*rule) {
   case ScalarRule::Cast: return cast(a[0], elem, rt, /*saturate=*/o == Opcode::CastSat);
+  case ScalarRule::Bitcast: return bitcast(a[0], elem, rt);
   case ScalarRule::Select: return b.CreateSelect(a[0], a[1], a[2]);
   case ScalarRule::AddPtr:
     return b.CreateGEP(target.memory_type(rt->pointee()), a[0],
@@ -452,12 +477,13 @@ std::optional<ScalarRule> scalar_rule(Opcode op) {
     return ScalarRule::Compare;
   switch (op) {
   case Opcode::Cast: case Opcode::CastSat: return ScalarRule::Cast;
+  case Opcode::Bitcast: return ScalarRule::Bitcast;
   case Opcode::Select: return ScalarRule::Select;
   case Opcode::AddPtr: return ScalarRule::AddPtr;
   case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div: case Opcode::Rem:
   case Opcode::Min: case Opcode::Max: case Opcode::And: case Opcode::Or: case Opcode::Xor:
   case Opcode::Shl: case Opcode::Shr: case Opcode::Neg: case Opcode::Not: case Opcode::Abs:
-  case Opcode::Fma: case Opcode::Sigmoid: case Opcode::Umulhi:
+  case Opcode::Fma: case Opcode::Sigmoid: case Opcode::Umulhi: case Opcode::Popc: case Opcode::Clz:
     return ScalarRule::Arithmetic;
   case Opcode::Exp: case Opcode::Exp2: case Opcode::Log: case Opcode::Log2: case Opcode::Sqrt:
   case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos: case Opcode::Erf: case Opcode::Tanh:

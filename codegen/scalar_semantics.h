@@ -11,7 +11,10 @@
 //  * Integers are two's complement and wrap. div/rem truncate (C); x / 0 = x, x % 0 = 0,
 //    INT_MIN / -1 = INT_MIN, INT_MIN % -1 = 0 (the divisor is replaced by 1, never a trap or
 //    poison). Shift amounts are taken modulo the bit width; shr is arithmetic. umulhi reads its
-//    operands as unsigned (the high half of the double-width product).
+//    operands as unsigned (the high half of the double-width product). popc/clz count bits
+//    (clz(0) is the width).
+//  * bitcast reinterprets bits; on the CPU an f16/bf16 NaN's payload may be quieted on the way
+//    through its f32 value type (the value stays a NaN).
 //  * i1 is ordered false < true: comparisons, min and max on i1 are unsigned (as pointers are).
 //  * Floats: IEEE round to nearest even; f16/bf16 in f32, rounded back after each op. min/max
 //    return the other operand for one NaN and -0 / +0 for min / max of zeros of both signs.
@@ -68,6 +71,8 @@ public:
                     bool saturate = false);
   // The literal `value` as an element of `elem` (rounded once, to nearest even, for floats).
   llvm::Value* constant(const ir::Type* elem, const ir::Attr& value);
+  // The bits of `v` (of element type `from`) read as `to`, of the same width.
+  llvm::Value* bitcast(llvm::Value* v, const ir::Type* from, const ir::Type* to);
 
   // f16/bf16 values as float (exact), others unchanged.
   llvm::Value* widen(llvm::Value* v);

@@ -375,6 +375,19 @@ Message verify_cast_sat(const Op& op) {
   return std::nullopt;
 }
 
+// Same width, numbers only: i1 has no byte of its own and pointers are not numbers.
+Message verify_bitcast(const Op& op) {
+  const Type* in = op.operand(0)->type();
+  const Type* r = op.result()->type();
+  if (!same_shape(in, r))
+    return "result must have the operand's shape, found " + str(in) + " -> " + str(r);
+  if (in->is_pointer_like() || r->is_pointer_like() || in->is_bool() || r->is_bool())
+    return "bitcasts numbers other than i1 only, found " + str(in) + " -> " + str(r);
+  if (in->element_bits() != r->element_bits())
+    return "the element types must have one width, found " + str(in) + " -> " + str(r);
+  return std::nullopt;
+}
+
 Message verify_addptr(const Op& op) {
   const Type* p = op.operand(0)->type();
   const Type* off = op.operand(1)->type();

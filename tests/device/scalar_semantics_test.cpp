@@ -406,6 +406,39 @@ const std::vector<Row>& table() {
     {"cast f16->f8e4m3", [](T a, T, T) { return a.to(tl::f8e4m3); }, {f16}, f8e4m3, {{65504, kNaN}, {0x1p-24, 0}, {1.0625, 1}, {kInf, kNaN}}},
     {"cast f64->f8e5m2", [](T a, T, T) { return a.to(tl::f8e5m2); }, {f64}, f8e5m2, {{1.125 + 0x1p-40, 1.25}, {1.125, 1}, {1e300, kInf}}},
     {"where f8e4m3", [](T a, T b, T c) { return tl::where(a, b, c); }, {i1, f8e4m3, f8e4m3}, f8e4m3, {{1, -0.0, 1, -0.0}, {0, 1, kNaN, kNaN}}},
+    // ---- element math (dsl/element_math.cpp): exact on every backend ----
+    // bitcast reads the bits as the other type (f32 1 = 0x3f800000, -0 = 0x80000000; f16 1 =
+    // 0x3c00, inf = 0x7c00; bf16 1 = 0x3f80; f64 1 = 0x3ff0000000000000).
+    {"bitcast f32->i32", [](T a, T, T) { return tl::bitcast(a, DType::i32); }, {f32}, i32, {{1, 1065353216}, {-0.0, kI32Min}, {kInf, 2139095040}, {0x1p-149, 1}}},
+    {"bitcast i32->f32", [](T a, T, T) { return tl::bitcast(a, DType::f32); }, {i32}, f32, {{1065353216, 1}, {kI32Min, -0.0}, {2139095040, kInf}, {1, 0x1p-149}, {-1, kNaN}}},
+    {"bitcast f16->i16", [](T a, T, T) { return tl::bitcast(a, DType::i16); }, {f16}, i16, {{1, 15360}, {-0.0, -32768}, {kInf, 31744}, {0x1p-24, 1}}},
+    {"bitcast i16->f16", [](T a, T, T) { return tl::bitcast(a, DType::f16); }, {i16}, f16, {{15360, 1}, {-32768, -0.0}, {31744, kInf}, {1, 0x1p-24}, {-1, kNaN}}},
+    {"bitcast bf16->u16", [](T a, T, T) { return tl::bitcast(a, DType::u16); }, {bf16}, u16, {{1, 16256}, {-2, 49152}}},
+    {"bitcast f16->bf16", [](T a, T, T) { return tl::bitcast(a, DType::bf16); }, {f16}, bf16, {{1, 0.0078125}, {2, 2}}},
+    {"bitcast f64->i64", [](T a, T, T) { return tl::bitcast(a, DType::i64); }, {f64}, i64, {{1, 4607182418800017408.0}, {-0.0, kI64Min}}},
+    {"bitcast u32->i32", [](T a, T, T) { return tl::bitcast(a, DType::i32); }, {u32}, i32, {{4294967295.0, -1}, {5, 5}}},
+    // popc / clz count bits of the two's complement pattern; clz(0) is the width.
+    {"popc i32", [](T a, T, T) { return tl::popc(a); }, {i32}, i32, {{-1, 32}, {0, 0}, {255, 8}, {kI32Min, 1}}},
+    {"popc i8", [](T a, T, T) { return tl::popc(a); }, {i8}, i8, {{-1, 8}, {-128, 1}, {0, 0}}},
+    {"popc i64", [](T a, T, T) { return tl::popc(a); }, {i64}, i64, {{-1, 64}, {kI64Min, 1}, {4294967295.0, 32}}},
+    {"clz i32", [](T a, T, T) { return tl::clz(a); }, {i32}, i32, {{0, 32}, {1, 31}, {-1, 0}, {65536, 15}}},
+    {"clz i8", [](T a, T, T) { return tl::clz(a); }, {i8}, i8, {{0, 8}, {1, 7}, {-128, 0}, {15, 4}}},
+    {"clz u16", [](T a, T, T) { return tl::clz(a); }, {u16}, u16, {{0, 16}, {255, 8}, {65535, 0}}},
+    {"clz i64", [](T a, T, T) { return tl::clz(a); }, {i64}, i64, {{0, 64}, {1, 63}, {4294967296.0, 31}}},
+    // isnan / isinf / signbit (the sign bit of -0 too).
+    {"isnan f32", [](T a, T, T) { return tl::isnan(a); }, {f32}, i1, {{kNaN, 1}, {kInf, 0}, {0, 0}}},
+    {"isnan f16", [](T a, T, T) { return tl::isnan(a); }, {f16}, i1, {{kNaN, 1}, {65504, 0}}},
+    {"isinf f32", [](T a, T, T) { return tl::isinf(a); }, {f32}, i1, {{kInf, 1}, {-kInf, 1}, {kNaN, 0}, {3.4e38, 0}}},
+    {"isinf bf16", [](T a, T, T) { return tl::isinf(a); }, {bf16}, i1, {{-kInf, 1}, {1, 0}}},
+    {"signbit f32", [](T a, T, T) { return tl::signbit(a); }, {f32}, i1, {{-0.0, 1}, {0.0, 0}, {-kInf, 1}, {2, 0}}},
+    {"signbit f16", [](T a, T, T) { return tl::signbit(a); }, {f16}, i1, {{-0.0, 1}, {0.0, 0}, {-1, 1}}},
+    {"signbit f64", [](T a, T, T) { return tl::signbit(a); }, {f64}, i1, {{-0.0, 1}, {1e-300, 0}}},
+    // propagate_nan: none gives the other operand (clamp: lo) for a NaN, all gives NaN.
+    {"minimum f32 propagate_nan=all", [](T a, T b, T) { return tl::minimum(a, b, tl::PropagateNan::all); }, {f32, f32}, f32, {{kNaN, 1, kNaN}, {1, kNaN, kNaN}, {1, 2, 1}, {-0.0, 0.0, -0.0}}},
+    {"maximum f16 propagate_nan=all", [](T a, T b, T) { return tl::maximum(a, b, tl::PropagateNan::all); }, {f16, f16}, f16, {{kNaN, 1, kNaN}, {1, 2, 2}}},
+    {"clamp f32", [](T a, T b, T c) { return tl::clamp(a, b, c); }, {f32, f32, f32}, f32, {{5, 0, 1, 1}, {-5, 0, 1, 0}, {0.5, 0, 1, 0.5}, {kNaN, 0, 1, 0}, {-0.0, 0, 1, 0.0}}},
+    {"clamp f32 propagate_nan=all", [](T a, T b, T c) { return tl::clamp(a, b, c, tl::PropagateNan::all); }, {f32, f32, f32}, f32, {{kNaN, 0, 1, kNaN}, {5, 0, 1, 1}, {-5, 0, 1, 0}}},
+    {"clamp i32", [](T a, T b, T c) { return tl::clamp(a, b, c); }, {i32, i32, i32}, i32, {{5, 0, 3, 3}, {-5, 0, 3, 0}, {2, 0, 3, 2}}},
   };
   return rows;
 }

@@ -80,6 +80,28 @@ Tensor ceil(const Tensor& x, Loc loc = Loc::current());
 // umulhi; PTX mul.hi.u32). Integer operands (i8 to i64), promoted and broadcast like `*`.
 Tensor umulhi(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 
+// ---- element math (dsl/element_math.cpp; docs/language.md "Element math") ----------------------
+// x's bits read as `dtype`, of the same width (Triton's x.to(dtype, bitcast=True)); not i1 or
+// pointers. Every bit pattern survives, but on the CPU an f16/bf16 signalling NaN may come back
+// quieted (the value stays a NaN).
+Tensor bitcast(const Tensor& x, DType dtype, Loc loc = Loc::current());
+// Set bits / leading zero bits of an integer tile, in its type (clz(0) is the width).
+Tensor popc(const Tensor& x, Loc loc = Loc::current());
+Tensor clz(const Tensor& x, Loc loc = Loc::current());
+// i1 tiles: x is NaN / +-inf / has its sign bit set (also -0 and negative NaNs). Float tiles only.
+Tensor isnan(const Tensor& x, Loc loc = Loc::current());
+Tensor isinf(const Tensor& x, Loc loc = Loc::current());
+Tensor signbit(const Tensor& x, Loc loc = Loc::current());
+// Triton's propagate_nan: `none` (the default minimum/maximum: one NaN operand gives the other
+// operand), `all` (a NaN operand gives NaN).
+enum class PropagateNan { none, all };
+Tensor minimum(const Tensor& a, const Tensor& b, PropagateNan nan, Loc loc = Loc::current());
+Tensor maximum(const Tensor& a, const Tensor& b, PropagateNan nan, Loc loc = Loc::current());
+// minimum(maximum(x, lo), hi) (lo <= hi expected, as in Triton); with PropagateNan::all a NaN x
+// gives NaN, otherwise lo.
+Tensor clamp(const Tensor& x, const Tensor& lo, const Tensor& hi,
+             PropagateNan nan = PropagateNan::none, Loc loc = Loc::current());
+
 // ---- random numbers (dsl/random.cpp; docs/language.md "Random numbers") -------------------------
 // Philox 4x32-10 (Salmon et al., SC'11) with Triton's (seed, offset) convention: key = (seed lo,
 // seed hi) of `seed` sign-extended to 64 bits, counter = (offset lo, offset hi, 0, 0) per element
