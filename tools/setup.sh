@@ -4,6 +4,7 @@
 #   bash tools/setup.sh demo    install what is missing, build (release), run `tessel demo`
 #   bash tools/setup.sh test    install what is missing, build (release), run the whole test suite
 #   bash tools/setup.sh build   install what is missing and build
+#   TESSEL_PRESET=fuzz bash tools/setup.sh test   the fuzz targets: replay + 60 s of fuzzing each
 #
 # Idempotent. As root it installs missing Debian packages with apt-get; otherwise it prints the
 # exact `sudo apt-get install ...` line and stops. ccache is used when present. CUDA is optional.
@@ -16,6 +17,9 @@ preset="${TESSEL_PRESET:-release}"
 packages=(cmake ninja-build g++ ccache llvm-19-dev llvm-19-tools libfmt-dev libgtest-dev
           libbenchmark-dev libdlpack-dev zlib1g-dev libzstd-dev pkg-config
           python3-venv python3-dev) # python3-*: the Python package's test (ctest python.pytest)
+if [[ "$preset" == fuzz ]]; then # libFuzzer targets (tests/fuzz/, docs/reliability.md)
+  packages+=(clang-19 libclang-rt-19-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

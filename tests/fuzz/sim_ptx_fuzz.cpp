@@ -12,6 +12,8 @@
 #include <tessel/sim/module.h>
 #include <tessel/sim/sim.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -63,6 +65,10 @@ void launch_each(const std::shared_ptr<const sim::Module>& module) {
         device.launch(module, kernels[k].name, {2, 1, 1}, {64, 1, 1}, 0, args, options);
     if (!report.ok() && report.error().message.empty())
       tessel::fuzz::fail("launch error without a message");
+    if (std::getenv("TESSEL_FUZZ_VERBOSE"))
+      std::fprintf(stderr, "  %s: %s\n", kernels[k].name.c_str(),
+                   report.ok() ? (report->ok() ? "ran clean" : report->errors[0].to_string().c_str())
+                               : report.error().to_string().c_str());
   }
 }
 
@@ -73,6 +79,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     sim::Result<std::shared_ptr<const sim::Module>> module =
         sim::parse_module(tessel::fuzz::as_text(data, size), "fuzz.ptx");
     if (!module.ok()) {
+      if (std::getenv("TESSEL_FUZZ_VERBOSE"))
+        std::fprintf(stderr, "  %s\n", module.error().to_string().c_str());
       if (module.error().message.empty())
         tessel::fuzz::fail("parse error without a message");
       return 0;
