@@ -35,6 +35,20 @@ TEST(Parser, UndeclaredRegister) {
   EXPECT_NE(e.message.find("%r7"), std::string::npos) << e.to_string();
 }
 
+// Found by the sim_ptx fuzzer (tests/fuzz/regressions/sim_ptx/): too few operands were read
+// past by the executor, a host SEGV.
+TEST(Parser, TooFewOperandsIsAnError) {
+  Error e = parse_error(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  shl.b32 %r0;\n}\n");
+  EXPECT_EQ(e.kind, ErrorKind::parse);
+  EXPECT_EQ(e.ptx_line, 7);
+  EXPECT_NE(e.message.find("'shl.b32' takes at least 3 operands, found 1"), std::string::npos)
+      << e.to_string();
+  Error mad = parse_error(
+      ".visible .entry k()\n{\n  .reg .b32 %r<4>;\n  mad.lo.s32 %r0, %r1, %r2;\n}\n");
+  EXPECT_NE(mad.message.find("'mad.lo.s32' takes at least 4 operands, found 3"), std::string::npos)
+      << mad.to_string();
+}
+
 TEST(Parser, UndefinedLabel) {
   Error e = parse_error(".visible .entry k()\n{\n  bra.uni NOWHERE;\n}\n");
   EXPECT_EQ(e.ptx_line, 6);
