@@ -49,6 +49,20 @@ TEST(Parser, TooFewOperandsIsAnError) {
       << mad.to_string();
 }
 
+TEST(Parser, VectorAccessNeedsThatManyElementsAndAnAddress) {
+  Error v = parse_error(".visible .entry k(.param .u64 p)\n{\n  .reg .f32 %f<4>;\n  .reg .b64 %rd<2>;\n"
+                        "  st.global.v4.f32 [%rd0], {%f0, %f1};\n}\n");
+  EXPECT_EQ(v.kind, ErrorKind::parse);
+  EXPECT_NE(v.message.find("'st.global.v4.f32' moves 4 element(s) but its value has 2"),
+            std::string::npos)
+      << v.to_string();
+  Error a = parse_error(".visible .entry k()\n{\n  .reg .f32 %f<4>;\n  .reg .b64 %rd<2>;\n"
+                        "  ld.global.f32 %f0, %rd0;\n}\n");
+  EXPECT_NE(a.message.find("'ld.global.f32' needs an address in brackets as its second operand"),
+            std::string::npos)
+      << a.to_string();
+}
+
 TEST(Parser, UndefinedLabel) {
   Error e = parse_error(".visible .entry k()\n{\n  bra.uni NOWHERE;\n}\n");
   EXPECT_EQ(e.ptx_line, 6);
