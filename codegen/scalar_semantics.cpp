@@ -6,8 +6,12 @@
 #include "codegen/scalar_semantics.h"
 #include "codegen/scalar_rules.h"
 
+#include "tessel/dtype.h"
+
 #include <llvm/ADT/APFloat.h>
 #include <llvm/IR/Intrinsics.h>
+
+#include <cmath>
 
 namespace tessel::codegen {
 
@@ -29,10 +33,33 @@ const llvm::fltSemantics& semantics_of(const ir::Type* elem) {
   case ir::ScalarKind::I8:
   case ir::ScalarKind::I16:
   case ir::ScalarKind::I32:
-  case ir::ScalarKind::I64: break;
+  case ir::ScalarKind::I64:
+  case ir::ScalarKind::U8:
+  case ir::ScalarKind::U16:
+  case ir::ScalarKind::U32:
+  case ir::ScalarKind::U64:
+  case ir::ScalarKind::F8E4M3: // fp8 constants are encoded by tessel's own conversion
+  case ir::ScalarKind::F8E5M2: break;
   }
-  TESSEL_UNREACHABLE("semantics_of an integer type");
+  TESSEL_UNREACHABLE("semantics_of an integer or fp8 type");
 }
+
+// An fp8 format as the bit arithmetic below needs it.
+struct Fp8Format {
+  unsigned man_bits;  // 3 (e4m3) or 2 (e5m2)
+  int bias;           // 7 or 15
+  uint32_t max_code;  // the largest finite magnitude: 0x7e (448) or 0x7b (57344)
+  uint32_t overflow;  // a non-saturating overflow: 0x7f (NaN) or 0x7c (inf)
+  bool has_inf() const { return overflow != 0x7f; }
+};
+
+Fp8Format fp8_format(const ir::Type* elem) {
+  TESSEL_ASSERT(elem->is_fp8(), "fp8_format of a non-fp8 type");
+  return elem->scalar_kind() == ir::ScalarKind::F8E4M3 ? Fp8Format{3, 7, 0x7e, 0x7f}
+                                                       : Fp8Format{2, 15, 0x7b, 0x7c};
+}
+
+bool zero_extends(const ir::Type* elem) { return elem->is_bool() || elem->is_unsigned(); }
 
 } // namespace
 
@@ -80,6 +107,11 @@ llvm::Value* ScalarSemantics::constant(const ir::Type* elem, const ir::Attr& val
   llvm::Type* t = target.value_type(elem);
   if (elem->is_pointer())
     return llvm::ConstantExpr::getIntToPtr(b.getInt64(value.i), t);
+  if (elem->is_fp8()) { // the verifier has checked that the value is one of the type's
+    const float f = value.kind == ir::Attr::Kind::Float ? float(value.f) : float(value.i);
+    return b.getInt8(elem->scalar_kind() == ir::ScalarKind::F8E4M3 ? float_to_f8e4m3(f)
+                                                                   : float_to_f8e5m2(f));
+  }
   if (elem->is_float()) {
     // Rounded once from the literal (a double, or an exact i64) to the element type.
     llvm::APFloat f(value.kind == ir::Attr::Kind::Float ? value.f : 0.0);
@@ -100,41 +132,135 @@ llvm::Value* ScalarSemantics::constant(const ir::Type* elem, const ir::Attr& val
 
 // ---- casts -------------------------------------------------------------------------------------
 
-llvm::Value* ScalarSemantics::cast(llvm::Value* v, const ir::Type* from, const ir::Type* to) {
+llvm::Value* ScalarSemantics::int_to_int(llvm::Value* v, const ir::Type* from, const ir::Type* to) {
+  llvm::Type* tt = target.value_type(to);
+  return zero_extends(from) ? b.CreateZExtOrTrunc(v, tt) : b.CreateSExtOrTrunc(v, tt);
+}
+
+llvm::Value* ScalarSemantics::int_to_float(llvm::Value* v, const ir::Type* from, llvm::Type* to) {
+  return zero_extends(from) ? b.CreateUIToFP(v, to) : b.CreateSIToFP(v, to);
+}
+
+llvm::Value* ScalarSemantics::cast(llvm::Value* v, const ir::Type* from, const ir::Type* to,
+                                   bool saturate) {
   from = from->element();
   to = to->element();
   llvm::Type* tt = target.value_type(to);
-  if (from == to)
+  if (from == to && !saturate)
     return v;
   if (from->is_pointer() || to->is_pointer()) {
     if (from->is_pointer() && to->is_pointer())
       return v;
     if (from->is_pointer())
       return to->is_bool() ? b.CreateIsNotNull(v) : b.CreatePtrToInt(v, tt);
-    return b.CreateIntToPtr(b.CreateSExtOrTrunc(v, b.getInt64Ty()), tt);
+    return b.CreateIntToPtr(zero_extends(from) ? b.CreateZExtOrTrunc(v, b.getInt64Ty())
+                                               : b.CreateSExtOrTrunc(v, b.getInt64Ty()),
+                            tt);
   }
+  if (from->is_fp8() || to->is_fp8())
+    return cast_fp8(v, from, to, saturate);
   if (to->is_bool()) // compares with zero: NaN is true
     return from->is_float() ? b.CreateFCmpUNE(v, llvm::ConstantFP::get(v->getType(), 0.0))
                             : b.CreateICmpNE(v, llvm::ConstantInt::get(v->getType(), 0));
   if (from->is_integer() && to->is_integer())
-    return from->is_bool() ? b.CreateZExt(v, tt) : b.CreateSExtOrTrunc(v, tt);
+    return int_to_int(v, from, to);
   if (from->is_integer()) {
     if (!is_narrow(to))
-      return from->is_bool() ? b.CreateUIToFP(v, tt) : b.CreateSIToFP(v, tt);
+      return int_to_float(v, from, tt);
     // Through f64 (exact up to 2^53), then one rounding to 16 bits.
-    llvm::Value* d =
-        from->is_bool() ? b.CreateUIToFP(v, b.getDoubleTy()) : b.CreateSIToFP(v, b.getDoubleTy());
-    return narrow(d, to);
+    return narrow(int_to_float(v, from, b.getDoubleTy()), to);
   }
-  if (to->is_integer())
-    // Saturating, NaN -> 0 (fptosi would be poison out of range).
-    return b.CreateIntrinsic(tt, llvm::Intrinsic::fptosi_sat, {widen(v)});
+  if (to->is_integer()) // saturating, NaN -> 0 (fptosi/fptoui would be poison out of range)
+    return b.CreateIntrinsic(tt, to->is_unsigned() ? llvm::Intrinsic::fptoui_sat
+                                                   : llvm::Intrinsic::fptosi_sat,
+                             {widen(v)});
   // float -> float: widening is exact, narrowing rounds once.
   if (to->element_bits() > from->element_bits() || (is_narrow(from) && is_narrow(to))) {
     llvm::Value* f = widen(v);
     return is_narrow(to) ? narrow(f, to) : (f->getType() == tt ? f : b.CreateFPExt(f, tt));
   }
   return narrow(widen(v), to);
+}
+
+// ---- fp8 ---------------------------------------------------------------------------------------
+
+// A cast from or to fp8, through f32: every fp8 value is an f32 (exactly), and every source is
+// first made an f32 that rounds to the same fp8 value as the source itself — f16/bf16 exactly,
+// f64 rounded to odd (f32 keeps more than 2 * 4 + 2 bits), integers rounded to nearest (only
+// integers beyond 2^24, far past fp8's range, round at all, and they overflow either way).
+llvm::Value* ScalarSemantics::cast_fp8(llvm::Value* v, const ir::Type* from, const ir::Type* to,
+                                       bool saturate) {
+  if (from->is_fp8() && to->is_bool()) // every bit but the sign is zero only for +-0
+    return b.CreateICmpNE(b.CreateAnd(v, b.getInt8(0x7f)), b.getInt8(0));
+  llvm::Value* f;
+  if (from->is_fp8())
+    f = fp8_to_f32(v, from);
+  else if (from->is_integer())
+    f = int_to_float(v, from, b.getFloatTy());
+  else if (v->getType()->isDoubleTy())
+    f = f64_to_f32_round_to_odd(v);
+  else
+    f = widen(v);
+  if (to->is_fp8())
+    return f32_to_fp8(f, to, saturate);
+  llvm::Type* tt = target.value_type(to);
+  if (to->is_integer())
+    return b.CreateIntrinsic(tt, to->is_unsigned() ? llvm::Intrinsic::fptoui_sat
+                                                   : llvm::Intrinsic::fptosi_sat,
+                             {f});
+  if (is_narrow(to))
+    return narrow(f, to); // exact: fp8 values are f16 and bf16 values
+  return tt->isDoubleTy() ? b.CreateFPExt(f, tt) : f;
+}
+
+// fp8 bits -> f32, exactly: normals rebias the exponent, subnormals are man * 2^(1-bias-man_bits)
+// (an exact product), and the codes above the largest finite one are NaN or (e5m2) infinity.
+llvm::Value* ScalarSemantics::fp8_to_f32(llvm::Value* bits, const ir::Type* from) {
+  const Fp8Format fmt = fp8_format(from);
+  llvm::Value* c = b.CreateZExt(bits, b.getInt32Ty());
+  llvm::Value* sign = b.CreateShl(b.CreateAnd(c, 0x80), 24);
+  llvm::Value* mag = b.CreateAnd(c, 0x7f);
+  llvm::Value* man = b.CreateAnd(mag, (1u << fmt.man_bits) - 1);
+  llvm::Value* normal = b.CreateAdd(b.CreateShl(mag, 23 - fmt.man_bits),
+                                    b.getInt32(uint32_t(127 - fmt.bias) << 23));
+  const double unit = std::ldexp(1.0, 1 - fmt.bias - int(fmt.man_bits)); // the least subnormal
+  llvm::Value* sub_f = b.CreateFMul(b.CreateUIToFP(man, b.getFloatTy()),
+                                    llvm::ConstantFP::get(b.getFloatTy(), unit));
+  llvm::Value* sub = b.CreateBitCast(sub_f, b.getInt32Ty());
+  llvm::Value* special = b.getInt32(0x7fc00000u);
+  if (fmt.has_inf())
+    special = b.CreateSelect(b.CreateICmpEQ(man, b.getInt32(0)), b.getInt32(0x7f800000u), special);
+  llvm::Value* is_sub = b.CreateICmpULT(mag, b.getInt32(1u << fmt.man_bits));
+  llvm::Value* r = b.CreateSelect(is_sub, sub, normal);
+  r = b.CreateSelect(b.CreateICmpUGT(mag, b.getInt32(fmt.max_code)), special, r);
+  return b.CreateBitCast(b.CreateOr(r, sign), b.getFloatTy());
+}
+
+// f32 -> fp8 bits, rounded once to nearest even. Where the result is normal in fp8, rounding the
+// f32's bits at the fp8's last mantissa bit (add half an ulp less one, plus the kept lsb) carries
+// into the exponent exactly as the value does; below, the value is scaled (exactly) to units of
+// the fp8's smallest subnormal and rounded to an integer, which may reach the smallest normal.
+llvm::Value* ScalarSemantics::f32_to_fp8(llvm::Value* f, const ir::Type* to, bool saturate) {
+  const Fp8Format fmt = fp8_format(to);
+  const unsigned drop = 23 - fmt.man_bits;
+  llvm::Value* u = b.CreateBitCast(f, b.getInt32Ty());
+  llvm::Value* sign = b.CreateAnd(b.CreateLShr(u, 24), 0x80);
+  llvm::Value* a = b.CreateAnd(u, 0x7fffffffu);
+  llvm::Value* lsb = b.CreateAnd(b.CreateLShr(a, drop), 1);
+  llvm::Value* rounded = b.CreateAdd(a, b.CreateAdd(lsb, b.getInt32((1u << (drop - 1)) - 1)));
+  llvm::Value* normal = b.CreateSub(b.CreateLShr(rounded, drop),
+                                    b.getInt32(uint32_t(127 - fmt.bias) << fmt.man_bits));
+  const double per_unit = std::ldexp(1.0, fmt.bias - 1 + int(fmt.man_bits)); // 1 / least subnormal
+  llvm::Value* scaled = b.CreateFMul(b.CreateBitCast(a, b.getFloatTy()),
+                                     llvm::ConstantFP::get(b.getFloatTy(), per_unit));
+  llvm::Value* units = b.CreateUnaryIntrinsic(llvm::Intrinsic::roundeven, scaled);
+  llvm::Value* sub = b.CreateIntrinsic(b.getInt32Ty(), llvm::Intrinsic::fptoui_sat, {units});
+  llvm::Value* is_normal = b.CreateICmpUGE(a, b.getInt32(uint32_t(128 - fmt.bias) << 23));
+  llvm::Value* code = b.CreateSelect(is_normal, normal, sub);
+  llvm::Value* beyond = b.getInt32(saturate ? fmt.max_code : fmt.overflow);
+  code = b.CreateSelect(b.CreateICmpUGT(code, b.getInt32(fmt.max_code)), beyond, code);
+  code = b.CreateSelect(b.CreateICmpUGT(a, b.getInt32(0x7f800000u)), b.getInt32(0x7f), code);
+  return b.CreateTrunc(b.CreateOr(code, sign), b.getInt8Ty());
 }
 
 // ---- comparisons, min, max ---------------------------------------------------------------------
@@ -153,7 +279,7 @@ llvm::Value* ScalarSemantics::compare(Opcode op, const ir::Type* elem, llvm::Val
   TESSEL_ASSERT(k < 6, "compare of a non-comparison");
   if (elem->is_float())
     return b.CreateCmp(fp[k], widen(x), widen(y));
-  return b.CreateCmp(elem->is_pointer() || elem->is_bool() ? ui[k] : si[k], x, y);
+  return b.CreateCmp(elem->is_pointer() || zero_extends(elem) ? ui[k] : si[k], x, y);
 }
 
 // minnum/maxnum leave the sign of a zero result open (x86's minss returns its second operand,
@@ -173,6 +299,12 @@ llvm::Value* ScalarSemantics::float_min_max(Opcode op, llvm::Value* x, llvm::Val
 }
 
 // ---- integers ----------------------------------------------------------------------------------
+
+// An unsigned divisor with 1 for 0: x / 0 = x and x % 0 = 0, as for the signed types.
+static llvm::Value* safe_unsigned_divisor(llvm::IRBuilder<>& b, llvm::Value* y) {
+  llvm::Value* zero = b.CreateICmpEQ(y, llvm::ConstantInt::get(y->getType(), 0));
+  return b.CreateSelect(zero, llvm::ConstantInt::get(y->getType(), 1), y);
+}
 
 // The divisor, with 1 where the quotient would trap or be poison (x / 0, INT_MIN / -1): then
 // x / 0 = x, x % 0 = 0, INT_MIN / -1 = INT_MIN and INT_MIN % -1 = 0.
@@ -203,27 +335,35 @@ llvm::Value* ScalarSemantics::unsigned_mul_hi(llvm::Value* x, llvm::Value* y) {
 
 llvm::Value* ScalarSemantics::apply_integer(const ir::Op& op, const ir::Type* elem,
                                             std::span<llvm::Value* const> a) {
-  const bool is_bool = elem->is_bool();
+  const bool is_unsigned = zero_extends(elem); // i1 orders false < true
   switch (op.opcode()) {
   case Opcode::Add: return b.CreateAdd(a[0], a[1]);
   case Opcode::Sub: return b.CreateSub(a[0], a[1]);
   case Opcode::Mul: return b.CreateMul(a[0], a[1]);
-  case Opcode::Div: return b.CreateSDiv(a[0], safe_divisor(a[0], a[1]));
-  case Opcode::Rem: return b.CreateSRem(a[0], safe_divisor(a[0], a[1]));
+  case Opcode::Div:
+    return is_unsigned ? b.CreateUDiv(a[0], safe_unsigned_divisor(b, a[1]))
+                       : b.CreateSDiv(a[0], safe_divisor(a[0], a[1]));
+  case Opcode::Rem:
+    return is_unsigned ? b.CreateURem(a[0], safe_unsigned_divisor(b, a[1]))
+                       : b.CreateSRem(a[0], safe_divisor(a[0], a[1]));
   case Opcode::Min:
-    return b.CreateBinaryIntrinsic(is_bool ? llvm::Intrinsic::umin : llvm::Intrinsic::smin, a[0],
-                                   a[1]);
+    return b.CreateBinaryIntrinsic(is_unsigned ? llvm::Intrinsic::umin : llvm::Intrinsic::smin,
+                                   a[0], a[1]);
   case Opcode::Max:
-    return b.CreateBinaryIntrinsic(is_bool ? llvm::Intrinsic::umax : llvm::Intrinsic::smax, a[0],
-                                   a[1]);
+    return b.CreateBinaryIntrinsic(is_unsigned ? llvm::Intrinsic::umax : llvm::Intrinsic::smax,
+                                   a[0], a[1]);
   case Opcode::And: return b.CreateAnd(a[0], a[1]);
   case Opcode::Or: return b.CreateOr(a[0], a[1]);
   case Opcode::Xor: return b.CreateXor(a[0], a[1]);
   case Opcode::Shl: return b.CreateShl(a[0], shift_amount(a[1]));
-  case Opcode::Shr: return b.CreateAShr(a[0], shift_amount(a[1]));
+  case Opcode::Shr: // logical on unsigned types, arithmetic on signed ones
+    return is_unsigned ? b.CreateLShr(a[0], shift_amount(a[1]))
+                       : b.CreateAShr(a[0], shift_amount(a[1]));
   case Opcode::Neg: return b.CreateNeg(a[0]);
   case Opcode::Not: return b.CreateNot(a[0]);
-  case Opcode::Abs: // abs(INT_MIN) = INT_MIN (wraps)
+  case Opcode::Abs: // abs(INT_MIN) = INT_MIN (wraps); unsigned values are their own
+    if (is_unsigned)
+      return a[0];
     return b.CreateBinaryIntrinsic(llvm::Intrinsic::abs, a[0], b.getFalse());
   case Opcode::Umulhi: return unsigned_mul_hi(a[0], a[1]);
   default: break; // the caller routes only integer arithmetic here
@@ -289,11 +429,13 @@ llvm::Value* ScalarSemantics::apply(const ir::Op& op, std::span<llvm::Value* con
   const std::optional<ScalarRule> rule = scalar_rule(o);
   TESSEL_ASSERT(rule, "scalar semantics of an op outside the elementwise family");
   switch (*rule) {
-  case ScalarRule::Cast: return cast(a[0], elem, rt);
+  case ScalarRule::Cast: return cast(a[0], elem, rt, /*saturate=*/o == Opcode::CastSat);
   case ScalarRule::Select: return b.CreateSelect(a[0], a[1], a[2]);
   case ScalarRule::AddPtr:
     return b.CreateGEP(target.memory_type(rt->pointee()), a[0],
-                       b.CreateSExtOrTrunc(a[1], b.getInt64Ty()));
+                       zero_extends(op.operand(1)->type()->element())
+                           ? b.CreateZExtOrTrunc(a[1], b.getInt64Ty())
+                           : b.CreateSExtOrTrunc(a[1], b.getInt64Ty()));
   case ScalarRule::Compare: return compare(o, elem, a[0], a[1]);
   case ScalarRule::Arithmetic:
   case ScalarRule::Math: break; // below
@@ -309,7 +451,7 @@ std::optional<ScalarRule> scalar_rule(Opcode op) {
   if (ir::has_trait(op, ir::COMPARISON))
     return ScalarRule::Compare;
   switch (op) {
-  case Opcode::Cast: return ScalarRule::Cast;
+  case Opcode::Cast: case Opcode::CastSat: return ScalarRule::Cast;
   case Opcode::Select: return ScalarRule::Select;
   case Opcode::AddPtr: return ScalarRule::AddPtr;
   case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div: case Opcode::Rem:

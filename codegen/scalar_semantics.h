@@ -18,6 +18,13 @@
 //    rem is the exact fmod. cmp_ne is true on NaN; every other comparison is false.
 //  * Casts: float -> int saturates (NaN -> 0); every narrowing float cast and int -> f16/bf16
 //    rounds once (to nearest even); f16 <-> bf16 goes through f32 (exact) with one rounding.
+//  * Unsigned integers (u8 ... u64) compare, divide, take min/max and shift right as unsigned,
+//    and widen with zeros; the rest is the signed rules' bits.
+//  * fp8 (f8e4m3 = E4M3FN, f8e5m2) values travel as their i8 bits on every target and are
+//    converted by integer arithmetic here (the same bits on the CPU and every GPU): decoding is
+//    exact; encoding rounds once to nearest even and overflows to NaN (e4m3) or inf (e5m2), or
+//    with cast_sat to the largest finite value (PTX's .satfinite; NaN stays NaN).
+// docs/semantics.md states them for users.
 #pragma once
 
 #include "tessel/ir/ir.h"
@@ -56,8 +63,9 @@ public:
 
   // The result of elementwise `op` on one element; `args` are in the targets' value types.
   llvm::Value* apply(const ir::Op& op, std::span<llvm::Value* const> args);
-  // `v` of element type `from` converted to `to`.
-  llvm::Value* cast(llvm::Value* v, const ir::Type* from, const ir::Type* to);
+  // `v` of element type `from` converted to `to`; `saturate` only for fp8 destinations.
+  llvm::Value* cast(llvm::Value* v, const ir::Type* from, const ir::Type* to,
+                    bool saturate = false);
   // The literal `value` as an element of `elem` (rounded once, to nearest even, for floats).
   llvm::Value* constant(const ir::Type* elem, const ir::Attr& value);
 
@@ -75,6 +83,11 @@ private:
   llvm::Value* shift_amount(llvm::Value* y);
   llvm::Value* unsigned_mul_hi(llvm::Value* x, llvm::Value* y);
   llvm::Value* f64_to_f32_round_to_odd(llvm::Value* d);
+  llvm::Value* cast_fp8(llvm::Value* v, const ir::Type* from, const ir::Type* to, bool saturate);
+  llvm::Value* fp8_to_f32(llvm::Value* bits, const ir::Type* from);
+  llvm::Value* f32_to_fp8(llvm::Value* f, const ir::Type* to, bool saturate);
+  llvm::Value* int_to_int(llvm::Value* v, const ir::Type* from, const ir::Type* to);
+  llvm::Value* int_to_float(llvm::Value* v, const ir::Type* from, llvm::Type* to);
 
   llvm::IRBuilder<>& b;
   ScalarTarget& target;

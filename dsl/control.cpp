@@ -196,11 +196,8 @@ void trace_for(const Tensor& lo, const Tensor& hi, const Tensor& step,
   Tracer& tracer = Tracer::current(loc);
   ir::Value* vlo = loop_bound(lo, loc, "lower bound");
   ir::Value* vhi = loop_bound(hi, loc, "upper bound");
+  // A step <= 0, known now or only at run time, runs no iteration (ir.h; docs/semantics.md).
   ir::Value* vstep = loop_bound(step, loc, "step");
-  if (vstep->defining_op() && vstep->defining_op()->opcode() == Opcode::Constant &&
-      vstep->defining_op()->attrs()[0].i <= 0)
-    fail(loc, "for_range",
-         "the step must be positive, got " + std::to_string(vstep->defining_op()->attrs()[0].i));
   DType t = detail::promote(detail::promote(lo.dtype(), hi.dtype()), step.dtype());
   vlo = detail::convert(vlo, t, loc);
   vhi = detail::convert(vhi, t, loc);

@@ -68,6 +68,16 @@ std::string op_name(const BinaryInfo& info) {
   return std::string("operator") + info.symbol;
 }
 
+// fp8 is a storage and conversion format: no arithmetic, comparison or math on it (Triton computes
+// it through f16/f32 implicitly; tessel makes the conversion, and so its rounding, visible).
+void reject_fp8(DType t, const SourceLoc& loc, std::string_view op) {
+  if (dtype_is_fp8(t))
+    fail(loc, op,
+         std::string("arithmetic on ") + dtype_name(t) +
+             " is not defined (fp8 is a storage format); convert first, e.g. x.to(tl::f32), and "
+             "back with .to(tl::" + dtype_name(t) + ")");
+}
+
 // ptr +/- integer offsets.
 Tensor pointer_arith(BinaryOp op, ir::Value* ptr, ir::Value* offset, const SourceLoc& loc) {
   const BinaryInfo info = info_of(op);
@@ -103,6 +113,13 @@ Tensor arith(BinaryOp op, ir::Value* a, ir::Value* c, const SourceLoc& loc) {
   }
   DType ta = detail::to_dtype(a->type()->element()), tc = detail::to_dtype(c->type()->element());
   DType t = detail::promote(ta, tc);
+  reject_fp8(t, loc, op_name(info));
+  if ((op == BinaryOp::Div || op == BinaryOp::Rem) && ta != DType::i1 && tc != DType::i1 &&
+      !dtype_is_float(t) && dtype_is_unsigned(ta) != dtype_is_unsigned(tc))
+    fail(loc, op_name(info),
+         "mixes a signed and an unsigned operand (" + type_str(a->type()) + " and " +
+             type_str(c->type()) + "), whose quotient differs by signedness; convert one with "
+             ".to() first");
   if (info.integer_only && dtype_is_float(t))
     fail(loc, op_name(info),
          "needs integer operands, got " + type_str(a->type()) + " and " + type_str(c->type()));
@@ -125,6 +142,7 @@ Tensor unary(Opcode opcode, const char* name, const Tensor& x, const SourceLoc& 
   ir::Value* v = x.value(loc);
   if (v->type()->is_pointer_like())
     fail(loc, name, "not defined for pointers (" + type_str(v->type()) + ")");
+  reject_fp8(detail::to_dtype(v->type()->element()), loc, name);
   if (float_only && !v->type()->is_float())
     v = convert(v, DType::f32, loc); // math on integers computes in f32
   ir::Builder& b = builder_at(loc);
@@ -138,6 +156,7 @@ Tensor min_max(Opcode opcode, const char* name, const Tensor& x, const Tensor& y
   if (a->type()->is_pointer_like() || c->type()->is_pointer_like())
     fail(loc, name, "not defined for pointers");
   DType t = detail::promote(x.dtype(), y.dtype());
+  reject_fp8(t, loc, name);
   Shape shape = broadcast_shapes(a->type()->dims(), c->type()->dims(), loc, name);
   a = broadcast_to_shape(convert(a, t, loc), shape, loc, name);
   c = broadcast_to_shape(convert(c, t, loc), shape, loc, name);
@@ -193,6 +212,57 @@ Tensor Tensor::to(DType t, std::source_location loc) const {
 Tensor cast(const Tensor& x, DType dtype, Loc loc) {
   SourceLoc at = SourceLoc::from(loc);
   return Tensor(convert(x.value(at), dtype, at));
+}
+
+Tensor cast(const Tensor& x, DType dtype, CastOptions options, Loc loc) {
+  SourceLoc at = SourceLoc::from(loc);
+  if (!options.saturate)
+    return cast(x, dtype, loc);
+  if (!dtype_is_fp8(dtype))
+    fail(at, "cast",
+         std::string("saturate applies to fp8 destinations (f8e4m3, f8e5m2), not ") +
+             dtype_name(dtype) + "; float -> integer casts always saturate, and other float "
+             "casts round to infinity as IEEE does — clamp with tl::minimum/maximum first");
+  ir::Value* v = x.value(at);
+  if (v->type()->is_pointer_like())
+    fail(at, "cast", "cannot convert a pointer tile " + type_str(v->type()) + " to " +
+                         dtype_name(dtype));
+  ir::Builder& b = builder_at(at);
+  const ir::Type* to = b.ctx().with_element(v->type(), detail::to_ir(b.ctx(), dtype));
+  return Tensor(b.value(Opcode::CastSat, {v}, to));
+}
+
+// ---- int4 packed in bytes -----------------------------------------------------------------------
+
+static void check_int4_operand(const Tensor& t, const SourceLoc& loc, std::string_view op,
+                               std::string_view what) {
+  if (t.is_pointer() || !t.value(loc)->type()->is_integer() || t.dtype() == DType::i1)
+    fail(loc, op, std::string(what) + " must be an integer tile, got " +
+                      type_str(t.value(loc)->type()));
+}
+
+std::pair<Tensor, Tensor> unpack_int4(const Tensor& packed, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  if (packed.is_pointer() || (packed.dtype() != DType::i8 && packed.dtype() != DType::u8))
+    fail(loc, "unpack_int4",
+         "takes the packed bytes as an i8 (signed nibbles) or u8 (unsigned nibbles) tile, got " +
+             type_str(packed.value(loc)->type()) + "; convert it with .to(tl::i8) or .to(tl::u8)");
+  // shr is arithmetic on i8 and logical on u8: one formula gives both variants.
+  Tensor lo = binary_scalar(BinaryOp::Shr,
+                            binary_scalar(BinaryOp::Shl, packed, 4, true, false, loc), 4, true,
+                            false, loc);
+  Tensor hi = binary_scalar(BinaryOp::Shr, packed, 4, true, false, loc);
+  return {lo, hi};
+}
+
+Tensor pack_int4(const Tensor& lo, const Tensor& hi, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  check_int4_operand(lo, loc, "pack_int4", "lo");
+  check_int4_operand(hi, loc, "pack_int4", "hi");
+  const DType byte = dtype_is_unsigned(lo.dtype()) ? DType::u8 : DType::i8;
+  Tensor low = binary_scalar(BinaryOp::And, cast(lo, byte, l), 15, true, false, loc);
+  Tensor high = binary_scalar(BinaryOp::Shl, cast(hi, byte, l), 4, true, false, loc);
+  return binary(BinaryOp::Or, low, high, loc);
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& c, Loc l) {
@@ -255,6 +325,7 @@ Tensor maximum(const Tensor& a, double b, Loc l) {
 Tensor fma(const Tensor& a, const Tensor& b, const Tensor& c, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   DType t = detail::promote(detail::promote(a.dtype(), b.dtype()), c.dtype());
+  reject_fp8(t, loc, "fma");
   if (!dtype_is_float(t))
     t = DType::f32;
   Shape shape = broadcast_shapes(a.shape(), b.shape(), loc, "fma");

@@ -32,21 +32,17 @@ ir::Value* check_mask(ir::Value* mask, const SourceLoc& loc, const char* op) {
   return mask;
 }
 
-// load's `other` given as a C++ number: a constant of the pointee type. A value that type cannot
-// hold is reported as a mistake in load's `other` argument (not as a failing "constant").
+// load's `other` given as a C++ number, converted to the pointee type as Triton does: the literal
+// takes its own type (a non-integer f32, an integer i32, or i64 when it needs more) and is cast
+// like any value (docs/semantics.md, "Literals"): -1.5 for i32 is -1, 300 for i8 wraps to 44.
 ir::Value* other_constant(double v, DType elem, const SourceLoc& loc) {
-  if (!dtype_is_float(elem) && v != std::trunc(v))
-    fail(loc, "load",
-         "`other` is " + detail::format_value(v) + ", but the pointer's elements are " +
-             dtype_name(elem) + ", which cannot hold it; pass a value of " + dtype_name(elem) +
-             " (e.g. 0), or convert the loaded tile with .to() and choose with where()");
-  if (!dtype_is_float(elem) && !integer_fits(v, elem))
-    fail(loc, "load",
-         "`other` is " + detail::format_value(v) +
-             ", which does not fit in the pointer's "
-             "element type " +
-             dtype_name(elem) + "; pass a value of " + dtype_name(elem));
-  return detail::constant_like(v, elem, {}, loc);
+  if (dtype_is_float(elem))
+    return detail::constant_like(v, elem, {}, loc); // rounded once, to nearest even
+  const bool integral = v == std::trunc(v);
+  const DType literal = !integral ? DType::f32 : integer_fits(v, DType::i32) ? DType::i32
+                        : integer_fits(v, DType::i64)                        ? DType::i64
+                                                                             : DType::f64;
+  return detail::convert(detail::constant_like(v, literal, {}, loc), elem, loc);
 }
 
 Tensor load_impl(ir::Value* ptr, ir::Value* mask, ir::Value* other, bool other_is_const,

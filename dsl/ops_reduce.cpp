@@ -1,6 +1,7 @@
 // Reductions along an axis (built-in and with a user combine), scans, and dot.
 #include "tessel/lang/ops.h"
 
+#include "dsl/compose.h"
 #include "dsl/tracer.h"
 #include "dsl/type_rules.h"
 
@@ -41,6 +42,14 @@ ir::Value* reducible(const Tensor& x, const SourceLoc& loc, const char* op) {
     fail(loc, op, "cannot reduce pointers (" + type_str(v->type()) + ")");
   if (v->type()->is_bool())
     v = detail::convert(v, DType::i32, loc);
+  // Not yet lowered (docs/semantics.md, "Unsigned integers" and "fp8"): say so at trace time.
+  const DType t = detail::to_dtype(v->type()->element());
+  if (dtype_is_fp8(t))
+    fail(loc, op, std::string("cannot reduce ") + dtype_name(t) +
+                      " (fp8 is a storage format); convert first, e.g. x.to(tl::f32)");
+  if (dtype_is_unsigned(t) && std::string_view(op) != "sum")
+    fail(loc, op, std::string("is not implemented for unsigned ") + dtype_name(t) +
+                      " tiles; convert to a wider signed type first, e.g. x.to(tl::i64)");
   return v;
 }
 
@@ -56,7 +65,12 @@ Tensor builtin_reduce(Opcode opcode, const char* op, const Tensor& x, int axis, 
 
 } // namespace
 
+// i1/i8/i16 sum in i32 unless a dtype is given (Triton's rule; docs/language.md).
 Tensor sum(const Tensor& x, int axis, Loc l) {
+  return detail::raw_sum(x.to(detail::default_sum_dtype(x.dtype(l)), l), axis, l);
+}
+
+Tensor detail::raw_sum(const Tensor& x, int axis, Loc l) {
   return builtin_reduce(Opcode::ReduceSum, "sum", x, axis, l, false);
 }
 Tensor max(const Tensor& x, int axis, Loc l) {
@@ -113,7 +127,9 @@ Tensor reduce(const Tensor& x, int axis, const std::function<Tensor(Tensor, Tens
   return Tensor(op->result());
 }
 
-Tensor cumsum(const Tensor& x, int axis, Loc l) {
+Tensor cumsum(const Tensor& x, int axis, Loc l) { return cumsum(x, axis, ScanOptions{}, l); }
+
+Tensor detail::raw_cumsum(const Tensor& x, int axis, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   ir::Value* v = reducible(x, loc, "cumsum");
   int a = normalize_axis(v, axis, loc, "cumsum");
@@ -136,6 +152,9 @@ static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, cons
          "inner dimensions differ: " + type_str(x->type()) + " times " + type_str(y->type()) +
              " (" + std::to_string(xs[1]) + " vs " + std::to_string(ys[0]) + ")");
   DType t = detail::promote(a.dtype(), b.dtype());
+  if (dtype_is_fp8(t) || dtype_is_unsigned(t))
+    fail(loc, "dot", std::string("operands of type ") + dtype_name(t) +
+                         " are not supported yet; convert them to f16/bf16 (fp8) or i8 first");
   x = detail::convert(x, t, loc);
   y = detail::convert(y, t, loc);
   DType acc_type = dtype_is_float(t) ? (t == DType::f64 ? DType::f64 : DType::f32) : DType::i32;

@@ -23,7 +23,14 @@ static_assert(same_order(DType::i1, ir::ScalarKind::I1) &&
                   same_order(DType::f16, ir::ScalarKind::F16) &&
                   same_order(DType::bf16, ir::ScalarKind::BF16) &&
                   same_order(DType::f32, ir::ScalarKind::F32) &&
-                  same_order(DType::f64, ir::ScalarKind::F64),
+                  same_order(DType::f64, ir::ScalarKind::F64) &&
+                  same_order(DType::u8, ir::ScalarKind::U8) &&
+                  same_order(DType::u16, ir::ScalarKind::U16) &&
+                  same_order(DType::u32, ir::ScalarKind::U32) &&
+                  same_order(DType::u64, ir::ScalarKind::U64) &&
+                  same_order(DType::f8e4m3, ir::ScalarKind::F8E4M3) &&
+                  same_order(DType::f8e5m2, ir::ScalarKind::F8E5M2) &&
+                  same_order(DType::f8e5m2, ir::kLastScalarKind),
               "DType and ir::ScalarKind differ");
 
 DType to_dtype(const ir::Type* scalar) {
@@ -130,35 +137,56 @@ ir::Value* broadcast_to_shape(ir::Value* v, std::span<const int64_t> shape, cons
   return b.value(ir::Opcode::Broadcast, {v}, ctx.tensor(shape, elem));
 }
 
+// The promotion table (docs/semantics.md, "Promotion"): Triton's, but f16 with bf16 gives f32
+// (neither holds the other) and an integer with bf16 gives bf16.
 static int float_rank(DType t) {
   switch (t) {
+  case DType::f8e4m3:
+  case DType::f8e5m2:
+    return 1;
   case DType::f16:
   case DType::bf16:
-    return 1;
-  case DType::f32:
     return 2;
-  case DType::f64:
+  case DType::f32:
     return 3;
+  case DType::f64:
+    return 4;
   case DType::i1:
   case DType::i8:
   case DType::i16:
   case DType::i32:
   case DType::i64:
+  case DType::u8:
+  case DType::u16:
+  case DType::u32:
+  case DType::u64:
     return 0;
   }
   TESSEL_UNREACHABLE("bad dtype");
+}
+
+// Two different integer types: i1 yields; otherwise as C and Triton — the wider wins, and at equal
+// width the unsigned one.
+static DType promote_integers(DType a, DType b) {
+  if (a == DType::i1 || b == DType::i1)
+    return a == DType::i1 ? b : a;
+  const unsigned wa = dtype_bytes(a), wb = dtype_bytes(b);
+  if (wa != wb)
+    return wa > wb ? a : b;
+  return dtype_is_unsigned(a) ? a : b;
 }
 
 DType promote(DType a, DType b) {
   if (a == b)
     return a;
   int fa = float_rank(a), fb = float_rank(b);
-  if (fa || fb) {
-    if ((a == DType::f16 && b == DType::bf16) || (a == DType::bf16 && b == DType::f16))
-      return DType::f32;
-    return fa >= fb ? a : b;
-  }
-  return dtype_bytes(a) >= dtype_bytes(b) && a != DType::i1 ? a : b;
+  if (!fa && !fb)
+    return promote_integers(a, b);
+  if ((a == DType::f16 && b == DType::bf16) || (a == DType::bf16 && b == DType::f16))
+    return DType::f32;
+  if (dtype_is_fp8(a) && dtype_is_fp8(b)) // e4m3 with e5m2: f16 holds both exactly
+    return DType::f16;
+  return fa >= fb ? a : b;
 }
 
 ir::Value* convert(ir::Value* v, DType t, const SourceLoc& loc) {

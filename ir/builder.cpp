@@ -13,6 +13,8 @@ Op* Builder::create(Opcode opcode, std::vector<Value*> operands,
 Value* Builder::constant(const Type* type, double v) {
   if (type->is_float())
     return constant_float(type, v);
+  if (type->is_unsigned() && v >= 0x1p63) // a u64 above INT64_MAX: its bits
+    return constant_int(type, static_cast<int64_t>(static_cast<uint64_t>(v)));
   return constant_int(type, static_cast<int64_t>(v));
 }
 

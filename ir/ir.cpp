@@ -150,6 +150,16 @@ const Attr& Op::attr(std::string_view name) const {
   TESSEL_UNREACHABLE("op has no attribute of this name");
 }
 
+void Op::set_attr(std::string_view name, Attr value) {
+  const auto& specs = info().attrs;
+  for (size_t i = 0; i < specs.size(); ++i)
+    if (specs[i].name == name) {
+      attrs_[i] = std::move(value);
+      return;
+    }
+  TESSEL_UNREACHABLE("op has no attribute of this name");
+}
+
 Op* Op::parent_op() const { return parent_ ? parent_->parent_op() : nullptr; }
 
 // ---- Function, Module, walks -------------------------------------------------------------------

@@ -361,7 +361,7 @@ private:
       expect_char('>');
       return module_->ctx.tensor(dims, element, layout);
     }
-    for (size_t k = 0; k <= size_t(ScalarKind::F64); ++k) {
+    for (size_t k = 0; k <= size_t(kLastScalarKind); ++k) {
       if (id == scalar_kind_name(ScalarKind(k))) {
         consume(id);
         return module_->ctx.scalar(ScalarKind(k));

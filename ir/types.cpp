@@ -10,17 +10,23 @@ struct ScalarInfo {
   const char* name;
   unsigned bits;
   bool is_float;
+  bool is_unsigned;
 };
 constexpr ScalarInfo kScalars[] = {
-    {"i1", 1, false},   {"i8", 8, false},  {"i16", 16, false}, {"i32", 32, false}, {"i64", 64, false},
-    {"f16", 16, true},  {"bf16", 16, true}, {"f32", 32, true},  {"f64", 64, true},
+    {"i1", 1, false, false},      {"i8", 8, false, false},      {"i16", 16, false, false},
+    {"i32", 32, false, false},    {"i64", 64, false, false},    {"f16", 16, true, false},
+    {"bf16", 16, true, false},    {"f32", 32, true, false},     {"f64", 64, true, false},
+    {"u8", 8, false, true},       {"u16", 16, false, true},     {"u32", 32, false, true},
+    {"u64", 64, false, true},     {"f8e4m3", 8, true, false},   {"f8e5m2", 8, true, false},
 };
+static_assert(std::size(kScalars) == size_t(kLastScalarKind) + 1, "one row per ScalarKind");
 const ScalarInfo& info(ScalarKind k) { return kScalars[static_cast<size_t>(k)]; }
 } // namespace
 
 const char* scalar_kind_name(ScalarKind k) { return info(k).name; }
 unsigned scalar_kind_bits(ScalarKind k) { return info(k).bits; }
 bool scalar_kind_is_float(ScalarKind k) { return info(k).is_float; }
+bool scalar_kind_is_unsigned(ScalarKind k) { return info(k).is_unsigned; }
 
 bool is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
@@ -58,6 +64,14 @@ bool Type::is_float() const {
 bool Type::is_integer() const {
   const Type* e = element();
   return e->is_scalar() && !scalar_kind_is_float(e->scalar_);
+}
+bool Type::is_unsigned() const {
+  const Type* e = element();
+  return e->is_scalar() && scalar_kind_is_unsigned(e->scalar_);
+}
+bool Type::is_fp8() const {
+  const Type* e = element();
+  return e->is_scalar() && (e->scalar_ == ScalarKind::F8E4M3 || e->scalar_ == ScalarKind::F8E5M2);
 }
 bool Type::is_bool() const {
   const Type* e = element();

@@ -125,7 +125,7 @@ Message verify_constant(const Op& op) {
     if (!std::isnan(value.f) && round_to_dtype(value.f, dt) != value.f)
       return "value " + format_float(value.f) + " is not exactly representable in " + str(t->element());
   } else if (value.kind == Attr::Kind::Int) {
-    if (!integer_fits(double(value.i), dt) && dt != DType::i64)
+    if (!integer_fits(double(value.i), dt) && dt != DType::i64 && dt != DType::u64) // 64-bit: the bits
       return "value " + std::to_string(value.i) + " does not fit in " + str(t->element());
   }
   return std::nullopt;
@@ -327,6 +327,8 @@ Message verify_arith(const Op& op) {
     return "operands must be integers, found " + str(t);
   if (op.has(FLOAT_ONLY) && !t->is_float())
     return "operands must be floats, found " + str(t);
+  if (t->is_fp8())
+    return "fp8 is a storage format (cast, select and memory ops only), found " + str(t);
   return std::nullopt;
 }
 
@@ -335,6 +337,8 @@ Message verify_compare(const Op& op) {
   const Type* r = op.result()->type();
   if (op.operand(1)->type() != a)
     return "operands must have one type, found " + list(op.operands());
+  if (a->is_fp8())
+    return "fp8 is a storage format (cast, select and memory ops only), found " + str(a);
   if (!r->is_bool() || !same_shape(a, r))
     return "result must be i1 of the operands' shape, found " + list(op.operands()) + " -> " +
            str(r);
@@ -362,6 +366,15 @@ Message verify_cast(const Op& op) {
   return std::nullopt;
 }
 
+Message verify_cast_sat(const Op& op) {
+  if (auto m = verify_cast(op))
+    return m;
+  if (!op.result()->type()->is_fp8())
+    return "saturates to fp8 types only, found " + str(op.operand(0)->type()) + " -> " +
+           str(op.result()->type());
+  return std::nullopt;
+}
+
 Message verify_addptr(const Op& op) {
   const Type* p = op.operand(0)->type();
   const Type* off = op.operand(1)->type();
@@ -371,6 +384,15 @@ Message verify_addptr(const Op& op) {
     return "offset must be an integer of the pointer's shape, found " + list(op.operands());
   if (op.result()->type() != p)
     return "result must have the pointer's type " + str(p) + ", found " + str(op.result()->type());
+  return std::nullopt;
+}
+
+// `vec` (elements per global access, set by assign-layouts): a power of two up to 16.
+static Message check_vec(const Op& op) {
+  const Attr& vec = op.attr("vec");
+  if (vec.kind == Attr::Kind::Int && (vec.i < 1 || vec.i > 16 || !is_power_of_two(vec.i)))
+    return "vec must be a power of two from 1 to 16 (elements per access), found " +
+           std::to_string(vec.i);
   return std::nullopt;
 }
 
@@ -388,7 +410,7 @@ Message verify_load(const Op& op) {
   if (op.num_operands() == 3 && op.operand(2)->type() != r)
     return "other value must have the result's type " + str(r) + ", found " +
            str(op.operand(2)->type());
-  return std::nullopt;
+  return check_vec(op);
 }
 
 Message verify_store(const Op& op) {
@@ -402,7 +424,7 @@ Message verify_store(const Op& op) {
   if (v->element() != p->element()->pointee() || !same_shape(v, p))
     return "value must be the pointee type " + str(p->element()->pointee()) +
            " in the pointer's shape, found " + str(v) + " for " + str(p);
-  return std::nullopt;
+  return check_vec(op);
 }
 
 // What every atomic op shares: sem/scope in range, a pointee the op accepts, a result of the

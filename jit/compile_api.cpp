@@ -39,10 +39,10 @@ void check_options(const std::string& kernel, const Target& target, const Compil
 }
 
 // Runs the tile-IR pipeline on `module` in place and keeps the result's text.
-void optimize_into(ir::Module& module, CompileResult& r) {
+void optimize_into(ir::Module& module, const CompileOptions& o, CompileResult& r) {
   auto t0 = std::chrono::steady_clock::now();
   ir::PassManager pm(jit::verify_each_pass());
-  codegen::add_default_pipeline(pm);
+  codegen::add_default_pipeline(pm, {o.fp_fusion});
   pm.run(module);
   r.times.passes_ms += ms_since(t0);
   r.optimized_ir = ir::print(module);
@@ -71,8 +71,9 @@ void compile_gpu(ir::Module& module, const CompileOptions& o, CompileResult& r) 
   gpu.num_warps = o.num_warps;
   gpu.num_stages = o.num_stages;
   gpu.line_info = o.line_info;
+  gpu.fp_fusion = o.fp_fusion;
   if (o.until != CompileUntil::binary) {
-    optimize_into(module, r);
+    optimize_into(module, o, r);
     using codegen::gpu::Stage;
     codegen::gpu::CompiledKernel k = codegen::gpu::compile(
         *module.functions.front(), r.target, gpu,
@@ -88,7 +89,7 @@ void compile_gpu(ir::Module& module, const CompileOptions& o, CompileResult& r) 
   r.times.cache_ms = g.cache_ms;
   r.times.passes_ms = g.passes_ms;
   if (g.source == KernelSource::disk)
-    optimize_into(module, r); // the cache keys the traced IR: optimise it only to show it
+    optimize_into(module, o, r); // the cache keys the traced IR: optimise it only to show it
   else
     r.optimized_ir = ir::print(module);
 }
@@ -96,8 +97,9 @@ void compile_gpu(ir::Module& module, const CompileOptions& o, CompileResult& r) 
 void compile_cpu(ir::Module& module, const CompileOptions& o, CompileResult& r) {
   codegen::cpu::CompileOptions cpu;
   cpu.keep_text = true;
+  cpu.fp_fusion = o.fp_fusion;
   if (o.until == CompileUntil::llvm) {
-    optimize_into(module, r);
+    optimize_into(module, o, r);
     std::unique_ptr<codegen::cpu::CompiledKernel> k =
         codegen::cpu::compile(*module.functions.front(), cpu);
     r.llvm_ir = k->llvm_ir();
@@ -123,7 +125,7 @@ void compile_cpu(ir::Module& module, const CompileOptions& o, CompileResult& r) 
   r.times.codegen_ms = c.times.codegen_ms;
   r.times.link_ms = c.times.link_ms;
   if (c.source == KernelSource::disk)
-    optimize_into(module, r);
+    optimize_into(module, o, r);
   else
     r.optimized_ir = ir::print(module);
 }
@@ -171,7 +173,7 @@ CompileResult Kernel::compile(const codegen::Target& target, const Signature& si
   r.entry = module->functions.front()->name;
   r.traced_ir = ir::print(*module);
   if (options.until == CompileUntil::ir) {
-    optimize_into(*module, r);
+    optimize_into(*module, options, r);
     return r;
   }
   if (target.is_nvptx())

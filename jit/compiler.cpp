@@ -58,8 +58,10 @@ namespace {
 
 // The CPU backend's compile options, as the disk-cache key sees them (num_warps and num_stages
 // do not change CPU code, so they are not part of it; checked mode does).
-constexpr const char* kCpuOptions = "backend=cpu opt_level=3";
-constexpr const char* kCpuCheckedOptions = "backend=cpu opt_level=3 checked=1";
+std::string cpu_options_text(const codegen::cpu::CompileOptions& o) {
+  return std::string("backend=cpu opt_level=3") + (o.checked ? " checked=1" : "") +
+         " fp_fusion=" + (o.fp_fusion ? "1" : "0");
+}
 const std::string kCpuObjectFile = "object.o";
 
 // The specialization from the disk cache, or null on a miss (or an entry that does not load,
@@ -85,11 +87,13 @@ std::unique_ptr<codegen::cpu::CompiledKernel> load_from_disk(DiskCache& cache, c
 } // namespace
 
 CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
-                                 std::span<const lang::ParamBinding> bindings, bool checked) {
+                                 std::span<const lang::ParamBinding> bindings, bool checked,
+                                 bool fp_fusion) {
   CompileTimes trace_times;
   std::unique_ptr<ir::Module> module = trace_and_optimize(def, bindings, false, &trace_times);
   codegen::cpu::CompileOptions options;
   options.checked = checked;
+  options.fp_fusion = fp_fusion;
   CpuCompileResult result = compile_module_for_cpu(*module, def.name, /*use_cache=*/true, options);
   result.times.trace_ms = trace_times.trace_ms;
   return result;
@@ -105,8 +109,7 @@ CpuCompileResult compile_module_for_cpu(ir::Module& module, const std::string& k
   std::optional<CacheKey> key;
   if (use_cache && cache.config().enabled) {
     auto t0 = std::chrono::steady_clock::now();
-    key = make_cache_key(ir::print(module), host_cpu_target(),
-                         options.checked ? kCpuCheckedOptions : kCpuOptions);
+    key = make_cache_key(ir::print(module), host_cpu_target(), cpu_options_text(options));
     result.cache_key = key->hex;
     result.kernel = load_from_disk(cache, *key, kernel_name);
     result.times.cache_ms = ms_since(t0);
@@ -120,7 +123,7 @@ CpuCompileResult compile_module_for_cpu(ir::Module& module, const std::string& k
 
   auto t1 = std::chrono::steady_clock::now();
   ir::PassManager pm(verify_each_pass());
-  codegen::add_default_pipeline(pm);
+  codegen::add_default_pipeline(pm, {options.fp_fusion});
   pm.run(module);
   result.times.passes_ms = ms_since(t1);
   result.kernel = codegen::cpu::compile(*module.functions.front(), options);

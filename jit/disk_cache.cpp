@@ -2,6 +2,8 @@
 // See disk_cache.h for the layout and the guarantees.
 #include "jit/disk_cache.h"
 
+#include "jit/prebuilt_tier.h"
+
 #include "jit/cache_manifest.h"
 #include "tessel/support/dump.h"
 
@@ -249,7 +251,13 @@ CacheConfig CacheConfig::from_environment() {
     c.root = std::string(home) + "/.cache/tessel";
   else
     c.enabled = false;
-  if (const char* ro = std::getenv("TESSEL_CACHE_READONLY_DIRS")) {
+  // Unset: the prebuilt tier of an installed tessel, if it has one (jit/prebuilt_tier.h).
+  std::string default_tiers = std::getenv("TESSEL_CACHE_READONLY_DIRS") ? std::string()
+                                                                          : default_readonly_dirs();
+  const char* ro = std::getenv("TESSEL_CACHE_READONLY_DIRS");
+  if (!ro && !default_tiers.empty())
+    ro = default_tiers.c_str();
+  if (ro) {
     std::string_view list = ro;
     while (!list.empty()) {
       size_t colon = list.find(':');
@@ -308,6 +316,7 @@ bool DiskCache::ensure_writable() {
 }
 
 void DiskCache::report_bad(const std::string& path, const std::string& why, bool read_only) {
+  corrupt_.fetch_add(1, std::memory_order_relaxed);
   bool first;
   {
     std::lock_guard lock(warned_mutex_);
@@ -332,12 +341,16 @@ std::optional<CacheEntry> DiskCache::lookup(const CacheKey& key,
   if (!config_.enabled)
     return std::nullopt;
   bool writable_root = ensure_writable();
-  if (auto hit = lookup_in(entries_dir(), key, wanted, /*read_only=*/!writable_root))
-    return hit;
-  for (const std::string& root : config_.read_only_roots)
-    if (auto hit = lookup_in(root + "/v1", key, wanted, /*read_only=*/true))
-      return hit;
-  return std::nullopt;
+  std::optional<CacheEntry> hit = lookup_in(entries_dir(), key, wanted, /*read_only=*/!writable_root);
+  for (size_t i = 0; !hit && i < config_.read_only_roots.size(); ++i)
+    hit = lookup_in(config_.read_only_roots[i] + "/v1", key, wanted, /*read_only=*/true);
+  (hit ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
+  return hit;
+}
+
+CacheCounters DiskCache::counters() const {
+  auto get = [](const std::atomic<int64_t>& n) { return n.load(std::memory_order_relaxed); };
+  return {get(hits_), get(misses_), get(corrupt_), get(stored_), get(evicted_)};
 }
 
 std::optional<CacheEntry> DiskCache::lookup_in(const std::string& dir, const CacheKey& key,
@@ -572,6 +585,7 @@ bool DiskCache::store(const CacheKey& key, const CacheEntry& entry) {
     }
   }
   fsync_dir(dir);
+  stored_.fetch_add(1, std::memory_order_relaxed);
   int64_t estimate = estimated_bytes_.load(std::memory_order_relaxed);
   if (estimate >= 0)
     estimate = estimated_bytes_.fetch_add(stored, std::memory_order_relaxed) + stored;
@@ -631,6 +645,7 @@ int64_t DiskCache::evict_to(int64_t max_bytes) {
     ++removed;
   }
   estimated_bytes_.store(total, std::memory_order_relaxed);
+  evicted_.fetch_add(removed, std::memory_order_relaxed);
   return removed;
 }
 

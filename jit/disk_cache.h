@@ -64,6 +64,16 @@ struct CacheProblem {
   bool read_only = false; // in a read-only tier: reported, never removed
 };
 
+// What this process's cache has done since it started: for tests and the stress benchmark
+// (bench/cache: tessel_cache_stress), which report them.
+struct CacheCounters {
+  int64_t hits = 0;    // lookups answered from disk
+  int64_t misses = 0;  // lookups that found no usable entry
+  int64_t corrupt = 0; // bad entries found (each time, though warned once per path)
+  int64_t stored = 0;  // entries this process published
+  int64_t evicted = 0; // entries this process removed to stay under the cap
+};
+
 struct CacheConfig {
   std::string root;                          // the user's (writable) cache
   std::vector<std::string> read_only_roots;  // searched after it, never written
@@ -114,6 +124,8 @@ public:
   // returns how many were removed. Also removes abandoned temporary directories.
   int64_t evict_to(int64_t max_bytes);
 
+  CacheCounters counters() const;
+
 private:
   std::optional<CacheEntry> lookup_in(const std::string& dir, const CacheKey& key,
                                       std::span<const std::string> wanted, bool read_only);
@@ -134,6 +146,7 @@ private:
   // costs one directory scan per process, not one per store; what other processes add is seen
   // at the next scan.
   std::atomic<int64_t> estimated_bytes_{-1};
+  std::atomic<int64_t> hits_{0}, misses_{0}, corrupt_{0}, stored_{0}, evicted_{0};
 };
 
 } // namespace tessel::jit

@@ -52,6 +52,7 @@ struct Specialization {
 
   // A GPU specialization (key.device cuda or sim): the grid is the launch's.
   runtime::LaunchDims gpu_dims;
+  codegen::Target target; // what it was compiled for: its grid limits
   runtime::CudaModule cuda_module;
   runtime::CudaFunction cuda_function;
   std::shared_ptr<const runtime::simdev::SimKernel> sim_kernel;
@@ -238,7 +239,8 @@ struct Kernel::Impl {
     spec->key = key;
     if (key.device == DeviceKind::cpu) {
       jit::CpuCompileResult compiled =
-          jit::compile_for_cpu(def, bound, (key.launch & jit::kCheckedLaunch) != 0);
+          jit::compile_for_cpu(def, bound, (key.launch & jit::kCheckedLaunch) != 0,
+                               (key.launch & jit::kNoFpFusion) == 0);
       source = compiled.source;
       last_times = compiled.times;
       spec->entry = compiled.kernel->entry();
@@ -273,10 +275,12 @@ struct Kernel::Impl {
     codegen::gpu::CompileOptions gpu_options;
     gpu_options.num_warps = options.num_warps;
     gpu_options.num_stages = options.num_stages;
+    gpu_options.fp_fusion = options.fp_fusion;
     jit::GpuCompileResult compiled =
         jit::compile_for_gpu(def, bindings, target, gpu_options, /*want_ptx=*/sim);
     last_times = gpu_times(compiled);
     const codegen::gpu::CompiledKernel& k = compiled.kernel;
+    spec.target = target;
     spec.gpu_dims.block = {uint32_t(k.num_warps * 32), 1, 1};
     spec.gpu_dims.shared_bytes = uint32_t(k.shared_bytes);
     if (sim) {
@@ -399,6 +403,7 @@ void Kernel::launch_args(Grid grid, const LaunchOptions& options,
   jit::PackedArgs packed;
   jit::pack_args(k.def, args, packed);
   if (key.device != DeviceKind::cpu) {
+    jit::check_gpu_grid(k.def, dims, spec->target, site);
     runtime::LaunchDims launch_dims = spec->gpu_dims;
     launch_dims.grid = {uint32_t(dims[0]), uint32_t(dims[1]), uint32_t(dims[2])};
     if (spec->sim_kernel)

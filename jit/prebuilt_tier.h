@@ -14,7 +14,7 @@ namespace tessel::jit {
 const std::string& installed_tier_dir();
 
 // The read-only tiers to search when TESSEL_CACHE_READONLY_DIRS is unset: the installed tier,
-// if any. (CacheConfig::from_environment should append this; see docs/runtime.md.)
+// if any; CacheConfig::from_environment uses it (docs/runtime.md).
 std::string default_readonly_dirs();
 
 } // namespace tessel::jit

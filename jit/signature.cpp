@@ -69,6 +69,16 @@ std::string null_pointer_text(const ArgValue& a) {
          "runtime::DeviceBuffer's view() for a GPU)";
 }
 
+// The type of a run-time integer argument, by its value as Triton types it: i32 when it fits, else
+// i64, and u64 above INT64_MAX (to_arg marks those). The type is part of the signature key.
+DType int_arg_type(const ArgValue& a) {
+  if (a.dtype == DType::u64)
+    return DType::u64;
+  return a.i >= INT32_MIN && a.i <= INT32_MAX ? DType::i32 : DType::i64;
+}
+
+unsigned int_arg_class(DType t) { return t == DType::i32 ? 0 : t == DType::i64 ? 1 : 2; }
+
 uint64_t key_word(const Site& site, size_t i, const ArgValue& a) {
   const lang::ParamSpec& p = site.def.params[i];
   switch (p.kind) {
@@ -87,9 +97,8 @@ uint64_t key_word(const Site& site, size_t i, const ArgValue& a) {
   case ParamKind::Int: {
     if (a.kind != ArgValue::Kind::Int)
       bad_arg(site, i, std::string("expects an integer, got ") + a.cpp_type);
-    if (a.i < INT32_MIN || a.i > INT32_MAX)
-      bad_arg(site, i, "value " + std::to_string(a.i) + " does not fit in i32");
-    return kIntTag | uint64_t(a.i == 1) | (uint64_t(a.i % 16 == 0) << 1);
+    return kIntTag | uint64_t(a.i == 1) | (uint64_t(uint64_t(a.i) % 16 == 0) << 1) |
+           (uint64_t(int_arg_class(int_arg_type(a))) << 2);
   }
   case ParamKind::Float:
     if (a.kind != ArgValue::Kind::Float && a.kind != ArgValue::Kind::Int)
@@ -206,12 +215,15 @@ SignatureKey signature_of(const lang::KernelDef& def, std::span<const ArgValue> 
       mixed_devices(site, first_ptr, args[first_ptr], i, a);
     }
   }
-  if (key.device == DeviceKind::cpu)
+  const uint64_t fusion = options.fp_fusion ? 0 : kNoFpFusion;
+  if (key.device == DeviceKind::cpu) {
+    key.launch = fusion;
     return key;
+  }
   check_gpu_options(site, options);
   key.launch = uint64_t(key.device) | uint64_t(uint16_t(key.device_index)) << 8 |
                uint64_t(uint8_t(options.num_warps)) << 24 |
-               uint64_t(uint8_t(options.num_stages)) << 32 | (uint64_t(1) << 63);
+               uint64_t(uint8_t(options.num_stages)) << 32 | (uint64_t(1) << 63) | fusion;
   return key;
 }
 
@@ -227,9 +239,9 @@ void bindings_for(const lang::KernelDef& def, std::span<const ArgValue> args,
       b.divisibility = (reinterpret_cast<uintptr_t>(a.ptr) % 16) == 0 ? 16 : 1;
       break;
     case ParamKind::Int:
-      b.dtype = DType::i32;
+      b.dtype = int_arg_type(a);
       b.equals_one = a.i == 1;
-      b.divisibility = a.i % 16 == 0 ? 16 : 1;
+      b.divisibility = uint64_t(a.i) % 16 == 0 ? 16 : 1;
       break;
     case ParamKind::Float:
       b.dtype = DType::f32;
@@ -262,6 +274,21 @@ std::array<int32_t, 3> check_grid(const lang::KernelDef& def, const Grid& grid,
   return out;
 }
 
+void check_gpu_grid(const lang::KernelDef& def, const std::array<int32_t, 3>& dims,
+                    const codegen::Target& target, const SourceLoc& where) {
+  const std::array<int64_t, 3>& max = target.limits().max_grid;
+  for (int d = 0; d < 3; ++d) {
+    if (dims[size_t(d)] <= max[size_t(d)])
+      continue;
+    throw Error(where, "kernel '" + def.name + "': grid dimension " + std::to_string(d) + " (" +
+                           "xyz"[d] + ") is " + std::to_string(dims[size_t(d)]) + ", but " +
+                           target.name() + " allows at most " + std::to_string(max[size_t(d)]) +
+                           " programs along " + "xyz"[d] +
+                           "; put the largest count on dimension 0 (x, up to " +
+                           std::to_string(max[0]) + ") or loop inside the kernel");
+  }
+}
+
 void pack_args(const lang::KernelDef& def, std::span<const ArgValue> args, PackedArgs& out) {
   size_t n = 0;
   for (size_t i = 0; i < def.params.size(); ++i) {
@@ -272,7 +299,10 @@ void pack_args(const lang::KernelDef& def, std::span<const ArgValue> args, Packe
       s.p = a.ptr;
       break;
     case ParamKind::Int:
-      s.i32 = int32_t(a.i);
+      if (int_arg_type(a) == DType::i32)
+        s.i32 = int32_t(a.i);
+      else
+        s.i64 = a.i;
       break;
     case ParamKind::Float:
       s.f32 = a.kind == ArgValue::Kind::Float ? float(a.f) : float(a.i);
@@ -308,6 +338,10 @@ std::string word_change(const lang::ParamSpec& p, uint64_t was, uint64_t now) {
     if ((was & 2) != (now & 2))
       s += std::string(s.empty() ? "" : ", ") +
            (now & 2 ? "was not divisible by 16, now is" : "was divisible by 16, now not");
+    static const char* kWidth[] = {"i32", "i64", "u64"};
+    if ((was >> 2 & 3) != (now >> 2 & 3))
+      s += std::string(s.empty() ? "" : ", ") + "type " + kWidth[was >> 2 & 3] + " -> " +
+           kWidth[now >> 2 & 3];
     return s;
   }
   case ParamKind::Float:
@@ -322,13 +356,14 @@ std::string word_change(const lang::ParamSpec& p, uint64_t was, uint64_t now) {
 }
 
 std::string launch_text(const SignatureKey& k) {
-  if (k.device == DeviceKind::cpu) // the only launch bit of a CPU key is checked mode's
-    return k.launch ? "cpu checked" : "cpu";
+  const std::string fusion = (k.launch & kNoFpFusion) ? " fp_fusion=0" : "";
+  if (k.device == DeviceKind::cpu) // the launch bits of a CPU key: checked mode, fp_fusion
+    return std::string((k.launch & ~kNoFpFusion) ? "cpu checked" : "cpu") + fusion;
   std::string s = device_kind_name(k.device);
   if (k.device == DeviceKind::cuda)
     s += " " + std::to_string(k.device_index);
   return s + " num_warps=" + std::to_string(k.launch >> 24 & 0xff) +
-         " num_stages=" + std::to_string(k.launch >> 32 & 0xff);
+         " num_stages=" + std::to_string(k.launch >> 32 & 0xff) + fusion;
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 // they select, the bindings that trace that specialization, and packing them for the backend.
 #pragma once
 
+#include "tessel/codegen/target.h"
 #include "tessel/jit/kernel.h"
 
 #include <array>
@@ -35,6 +36,9 @@ struct SignatureKey {
   }
 };
 
+// The bit of SignatureKey::launch of a launch with LaunchOptions::fp_fusion off (any device).
+inline constexpr uint64_t kNoFpFusion = uint64_t(1) << 61;
+
 // "parameter 'n' (Int)" when the kernel's parameters have names, else "parameter 3 (Int)".
 std::string param_desc(const lang::KernelDef& def, size_t i);
 
@@ -47,12 +51,18 @@ void bindings_for(const lang::KernelDef& def, std::span<const detail::ArgValue> 
                   std::array<lang::ParamBinding, kMaxParams>& out);
 std::array<int32_t, 3> check_grid(const lang::KernelDef& def, const Grid& grid,
                                   const SourceLoc& where = {});
+// A GPU launch's grid (as check_grid returned it) against the programs `target` allows per axis
+// (y and z: 65535): a tessel::Error naming the axis, the grid and the limit, before any driver
+// call or simulated launch.
+void check_gpu_grid(const lang::KernelDef& def, const std::array<int32_t, 3>& dims,
+                    const codegen::Target& target, const SourceLoc& where = {});
 
 // The backend's argument array: pointers[i] points at the value of the i-th IR argument.
 struct PackedArgs {
   union Slot {
     const void* p;
     int32_t i32;
+    int64_t i64; // an Int argument typed i64 or u64 (int_arg_type)
     float f32;
   };
   std::array<Slot, kMaxParams> slots;

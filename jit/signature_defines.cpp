@@ -18,10 +18,12 @@ std::string param_names(const Signature& sig) {
 
 DType parse_dtype(const std::string& v) {
   for (DType t : {DType::i1, DType::i8, DType::i16, DType::i32, DType::i64, DType::f16, DType::bf16,
-                  DType::f32, DType::f64})
+                  DType::f32, DType::f64, DType::u8, DType::u16, DType::u32, DType::u64,
+                  DType::f8e4m3, DType::f8e5m2})
     if (v == dtype_name(t))
       return t;
-  throw Error("unknown element type '" + v + "' (i1, i8, i16, i32, i64, f16, bf16, f32, f64)");
+  throw Error("unknown element type '" + v +
+              "' (i1, i8, i16, i32, i64, u8, u16, u32, u64, f16, bf16, f32, f64, f8e4m3, f8e5m2)");
 }
 
 // "16" -> 16, "any" -> 1; anything else not a positive number throws std::logic_error.

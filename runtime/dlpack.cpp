@@ -11,8 +11,10 @@
 namespace tessel::runtime {
 namespace {
 
-// DLPack 0.8 added kDLBool = 6; 0.6 (the installed header) does not name it.
+// DLPack 0.8 added kDLBool = 6 and 1.1 the fp8 codes; 0.6 (the installed header) names none.
 constexpr uint8_t kDLBoolCode = 6;
+constexpr uint8_t kDLFloat8E4M3FnCode = 10; // kDLFloat8_e4m3fn: no infinities, as tessel's f8e4m3
+constexpr uint8_t kDLFloat8E5M2Code = 12;   // kDLFloat8_e5m2
 
 std::string dl_dtype_text(DLDataType t) {
   const char* code = t.code == kDLInt     ? "int"
@@ -20,6 +22,8 @@ std::string dl_dtype_text(DLDataType t) {
                      : t.code == kDLFloat ? "float"
                      : t.code == kDLBfloat ? "bfloat"
                      : t.code == kDLBoolCode ? "bool"
+                     : t.code == kDLFloat8E4M3FnCode ? "float8_e4m3fn"
+                     : t.code == kDLFloat8E5M2Code ? "float8_e5m2"
                                            : "code ";
   std::string s = code;
   if (s == "code ")
@@ -54,10 +58,20 @@ DType dtype_from_dl(DLDataType t) {
   } else if (t.code == kDLBoolCode && t.bits == 8) {
     return DType::i1;
   } else if (t.code == kDLUInt) {
-    return unsupported("tessel has no unsigned types; view the memory as the signed type of the "
-                       "same width");
+    switch (t.bits) {
+    case 8: return DType::u8;
+    case 16: return DType::u16;
+    case 32: return DType::u32;
+    case 64: return DType::u64;
+    }
+  } else if (t.code == kDLFloat8E4M3FnCode && t.bits == 8) {
+    return DType::f8e4m3;
+  } else if (t.code == kDLFloat8E5M2Code && t.bits == 8) {
+    return DType::f8e5m2;
   }
-  return unsupported("tessel takes int8/16/32/64, float16/32/64, bfloat16 and bool");
+  return unsupported("tessel takes int8/16/32/64, uint8/16/32/64, float16/32/64, bfloat16, "
+                     "float8_e4m3fn, float8_e5m2 and bool (the other fp8 variants — e4m3 with "
+                     "infinities, fnuz — have other encodings)");
 }
 
 DLDataType dl_from_dtype(DType t) {
@@ -71,6 +85,12 @@ DLDataType dl_from_dtype(DType t) {
   case DType::bf16: return {kDLBfloat, 16, 1};
   case DType::f32: return {kDLFloat, 32, 1};
   case DType::f64: return {kDLFloat, 64, 1};
+  case DType::u8: return {kDLUInt, 8, 1};
+  case DType::u16: return {kDLUInt, 16, 1};
+  case DType::u32: return {kDLUInt, 32, 1};
+  case DType::u64: return {kDLUInt, 64, 1};
+  case DType::f8e4m3: return {kDLFloat8E4M3FnCode, 8, 1};
+  case DType::f8e5m2: return {kDLFloat8E5M2Code, 8, 1};
   }
   TESSEL_UNREACHABLE("bad DType");
 }

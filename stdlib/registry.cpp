@@ -8,6 +8,7 @@
 
 #include "stdlib/common/kernels.h"
 #include "stdlib/matmul/matmul_kernels.h"
+#include "stdlib/quantize/quantize_kernels.h"
 #include "tessel/jit/registry.h"
 #include "tessel/ops/loss.h"
 #include "tessel/ops/matmul.h"
@@ -134,6 +135,23 @@ Signature with_i64_labels(Signature s, size_t index) {
   return s;
 }
 
+// quantize: q (i8), x, scales; cols, 2 strides; GRAN (per_token), QDTYPE (int8), SATURATE, BLOCK.
+// -D QDTYPE=1 with an f8e4m3 q (or 2, f8e5m2) is the fp8 variant.
+void register_quantize() {
+  using detail::kQuantBlock;
+  Signature scales = signature(2, 3, 0, {/*GRAN=*/2, /*QDTYPE=*/0, kQuantBlock});
+  add("quant_scales", "op quantize, first kernel: scales = amax / qmax per row (per_token)",
+      &detail::quant_scales_kernel, scales);
+  Signature quant = signature(3, 3, 0, {/*GRAN=*/2, /*QDTYPE=*/0, /*SATURATE=*/1, kQuantBlock});
+  quant.params[0] = P::pointer(DType::i8, /*alignment=*/16);
+  add("ops.quantize", "op quantize: q = int8/fp8(x / scale), one program per row block",
+      &detail::quantize_kernel, quant);
+  Signature dequant = signature(3, 3, 0, {/*GRAN=*/2, detail::kDequantBlock}); // at 4 warps
+  dequant.params[1] = P::pointer(DType::i8, /*alignment=*/16);
+  add("ops.dequantize", "op dequantize: y = q * scale, one program per row block",
+      &detail::dequantize_kernel, dequant);
+}
+
 void register_loss() {
   const auto mean = int64_t(Reduction::mean);
   // losses, logits, labels; logit_stride, label_stride, n, ignore_index; smoothing; BLOCK.
@@ -143,10 +161,11 @@ void register_loss() {
   add("cross_entropy_reduce", "op cross_entropy, second kernel: mean (-D MEAN=0: sum), one program",
       &detail::cross_entropy_reduce_kernel,
       with_i64_labels(signature(3, 3, 0, {/*MEAN=*/1, detail::kCrossEntropyReduceBlock}), 2));
-  // dlogits, logits, labels, dloss; 4 strides, rows, n, ignore_index; smoothing; REDUCTION, BLOCK.
+  // dlogits, logits, labels, dloss; 4 strides, rows, n, ignore_index, counted; smoothing;
+  // REDUCTION, BLOCK.
   add("cross_entropy_backward", "op cross_entropy_backward: dlogits (may be logits), mean",
       &detail::cross_entropy_backward_kernel,
-      with_i64_labels(signature(4, 7, 1, {mean, kBlock}), 2));
+      with_i64_labels(signature(4, 8, 1, {mean, kBlock}), 2));
 }
 
 // y, x, cos, sin, positions; heads, seq, 6 strides, 3 table strides, half, head_dim; freq_scale;
@@ -157,10 +176,10 @@ void register_rotary() {
       &detail::rotary_kernel, signature(5, 13, 1, {0, 0, 0, 64}));
 }
 
-// y, x; y_stride, x_stride, n, seed_lo, seed_hi, offset_lo, offset_hi; p; BLOCK.
+// y, x; y_stride, x_stride, n, seed_lo, seed_hi, offset_lo, offset_hi; p; ALIGNED, BLOCK.
 void register_dropout() {
   add("dropout", "op dropout (and dropout_backward): Philox mask, x / (1 - p) where kept",
-      &detail::dropout_kernel, signature(2, 7, 1, {kBlock}));
+      &detail::dropout_kernel, signature(2, 7, 1, {/*ALIGNED=*/1, kBlock}));
 }
 
 void register_reduce() {
@@ -169,6 +188,11 @@ void register_reduce() {
   s.params[0] = P::pointer(DType::i64, /*alignment=*/16);
   add("argmax", "op argmax: first index of the row maximum (first NaN), one program per row",
       &detail::argmax_kernel, std::move(s));
+  // values, indices (i64), x; x_stride, v_stride, i_stride, n, k; LARGEST, KB, BLOCK: k = 16.
+  Signature t = signature(3, 5, 0, {/*LARGEST=*/1, /*KB=*/16, kBlock});
+  t.params[1] = P::pointer(DType::i64, /*alignment=*/16);
+  add("topk", "op topk: k rounds of selection per column block, one program per row",
+      &detail::topk_kernel, std::move(t));
 }
 
 // The matmul tile kernel without an epilogue (epilogues trace their own kernels) for contiguous
@@ -249,6 +273,7 @@ void register_kernels() {
     register_reduce();
     register_matmul();
     register_attention();
+    register_quantize();
   });
 }
 

@@ -63,6 +63,38 @@ if triton is not None:
         tl.store(y_ptr + row * stride + cols, centered * rstd * scale + shift, mask=mask)
 
 
+    @triton.jit
+    def matmul(c_ptr, a_ptr, b_ptr, M, N, K, stride_am, stride_ak, stride_bk, stride_bn, stride_cm,
+               stride_cn, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+               GROUP_M: tl.constexpr):
+        # Tutorial 03, as samples/matmul.cpp: grouped tile order, masked edges, f32 accumulator.
+        pid = tl.program_id(0)
+        num_m = tl.cdiv(M, BLOCK_M)
+        num_n = tl.cdiv(N, BLOCK_N)
+        group = GROUP_M * num_n
+        first_m = (pid // group) * GROUP_M
+        size_m = min(num_m - first_m, GROUP_M)
+        pid_m = first_m + (pid % group) % size_m
+        pid_n = (pid % group) // size_m
+        rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+        rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+        rk = tl.arange(0, BLOCK_K)
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        for k in range(0, K, BLOCK_K):
+            ka = k + rk
+            a = tl.load(a_ptr + rm[:, None] * stride_am + ka[None, :] * stride_ak,
+                        mask=(rm[:, None] < M) & (ka[None, :] < K), other=0.0)
+            b = tl.load(b_ptr + ka[:, None] * stride_bk + rn[None, :] * stride_bn,
+                        mask=(ka[:, None] < K) & (rn[None, :] < N), other=0.0)
+            acc = tl.dot(a, b, acc)
+        tl.store(c_ptr + rm[:, None] * stride_cm + rn[None, :] * stride_cn,
+                 acc.to(c_ptr.dtype.element_ty), mask=(rm[:, None] < M) & (rn[None, :] < N))
+
+
+    def with_dtype(signature, ptr):
+        return {k: (ptr if v == "*fp32" else v) for k, v in signature.items()}
+
+
     KERNELS = {
         "vector_add": (vector_add, {"out_ptr": "*fp32", "a_ptr": "*fp32", "b_ptr": "*fp32", "n": "i32",
                                     "BLOCK": "constexpr"}),
@@ -70,13 +102,24 @@ if triton is not None:
                               "BLOCK": "constexpr"}),
         "layer_norm": (layer_norm, {"y_ptr": "*fp32", "x_ptr": "*fp32", "w_ptr": "*fp32", "b_ptr": "*fp32",
                                     "stride": "i32", "n": "i32", "eps": "fp32", "BLOCK": "constexpr"}),
+        # stride_ak, stride_bn, stride_cn are 1 (constexpr), as tessel's default specialization.
+        "matmul": (matmul, {"c_ptr": "*fp32", "a_ptr": "*fp32", "b_ptr": "*fp32", "M": "i32", "N": "i32",
+                            "K": "i32", "stride_am": "i32", "stride_ak": "constexpr", "stride_bk": "i32",
+                            "stride_bn": "constexpr", "stride_cm": "i32", "stride_cn": "constexpr",
+                            "BLOCK_M": "constexpr", "BLOCK_N": "constexpr", "BLOCK_K": "constexpr",
+                            "GROUP_M": "constexpr"}),
     }
+    # The same kernels on f16 tensors (f32 arithmetic inside, as written).
+    for _name in list(KERNELS):
+        _fn, _sig = KERNELS[_name]
+        KERNELS[_name + ".f16"] = (_fn, with_dtype(_sig, "*fp16"))
 
 
 def attrs_for(fn, signature):
     """16-byte alignment / divisibility for pointers and integers (Triton's tt.divisibility=16)."""
     names = list(signature)
     specs = [(i,) for i, n in enumerate(names) if signature[n].startswith("*") or signature[n] == "i32"]
+    # M, N, K and the strides: divisible by 16 as tessel's defaults (the M/N/K edges stay masked).
     try:  # Triton >= 3.3: attrs as {(index,): [["tt.divisibility", 16]]}
         return {s: [["tt.divisibility", 16]] for s in specs}
     except Exception:  # pragma: no cover
@@ -86,6 +129,9 @@ def attrs_for(fn, signature):
 def compile_once(name, target):
     fn, signature = KERNELS[name]
     constexprs = {"BLOCK": 1024}
+    if name.startswith("matmul"):
+        constexprs = {"stride_ak": 1, "stride_bn": 1, "stride_cn": 1, "BLOCK_M": 64, "BLOCK_N": 64,
+                      "BLOCK_K": 16, "GROUP_M": 8}
     src = triton.compiler.ASTSource(fn, signature, constexprs, attrs_for(fn, signature))
     with tempfile.TemporaryDirectory() as cache:
         os.environ["TRITON_CACHE_DIR"] = cache
@@ -118,7 +164,8 @@ def opcodes(ptx):
 def mix(out_dir):
     print("| kernel | compiler | instructions | " + " | ".join(c for c, _ in MIX) + " |")
     print("|---|---|---:|" + "---:|" * len(MIX))
-    for name in ("vector_add", "softmax", "layer_norm"):
+    for name in ("vector_add", "softmax", "layer_norm", "matmul", "vector_add.f16", "softmax.f16",
+                 "layer_norm.f16", "matmul.f16"):
         for who in ("tessel", "triton"):
             path = os.path.join(out_dir, f"{name}.{who}.ptx")
             if not os.path.exists(path):

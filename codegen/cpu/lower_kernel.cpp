@@ -35,10 +35,16 @@ llvm::Type* Lowering::compute_type(const ir::Type* t) {
     return b.getPtrTy();
   switch (t->scalar_kind()) {
   case ir::ScalarKind::I1: return b.getInt1Ty();
-  case ir::ScalarKind::I8: return b.getInt8Ty();
-  case ir::ScalarKind::I16: return b.getInt16Ty();
-  case ir::ScalarKind::I32: return b.getInt32Ty();
-  case ir::ScalarKind::I64: return b.getInt64Ty();
+  case ir::ScalarKind::I8:
+  case ir::ScalarKind::U8:
+  case ir::ScalarKind::F8E4M3: // fp8 travels as its bits (codegen/scalar_semantics.h)
+  case ir::ScalarKind::F8E5M2: return b.getInt8Ty();
+  case ir::ScalarKind::I16:
+  case ir::ScalarKind::U16: return b.getInt16Ty();
+  case ir::ScalarKind::I32:
+  case ir::ScalarKind::U32: return b.getInt32Ty();
+  case ir::ScalarKind::I64:
+  case ir::ScalarKind::U64: return b.getInt64Ty();
   case ir::ScalarKind::F16:
   case ir::ScalarKind::BF16:
   case ir::ScalarKind::F32: return b.getFloatTy();
@@ -59,6 +65,12 @@ llvm::Type* Lowering::storage_type(const ir::Type* t) {
   case ir::ScalarKind::I16:
   case ir::ScalarKind::I32:
   case ir::ScalarKind::I64:
+  case ir::ScalarKind::U8:
+  case ir::ScalarKind::U16:
+  case ir::ScalarKind::U32:
+  case ir::ScalarKind::U64:
+  case ir::ScalarKind::F8E4M3:
+  case ir::ScalarKind::F8E5M2:
   case ir::ScalarKind::F32:
   case ir::ScalarKind::F64: return compute_type(t);
   }

@@ -43,8 +43,7 @@ int64_t align_up(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
 class AllocateShared {
 public:
-  AllocateShared(ir::Function& f, const Target& target, int num_warps)
-      : f_(f), target_(target), num_warps_(num_warps) {}
+  AllocateShared(ir::Function& f, const Target& target) : f_(f), target_(target) {}
 
   // Returns the number of buffers placed.
   int64_t run() {
@@ -104,18 +103,10 @@ private:
                                               op.result()->type()->element());
     case ir::OpFamily::Reduction:
       return detail::reduce_scratch_bytes(op, layout_of(op, op.operand(0)));
-    case ir::OpFamily::Scan:
-      return detail::scan_scratch_bytes(op, layout_of(op, op.operand(0)), layout_of(op, op.result()),
-                                        num_warps_);
-    case ir::OpFamily::Contraction: {
-      // A tensor-core dot reads its operands in the layouts prepare-dot-operands gave them.
-      if (op.result()->type()->layout() &&
-          op.result()->type()->layout()->kind() == ir::LayoutKind::Mma)
-        return 0;
-      const LinearLayout operands[3] = {layout_of(op, op.operand(0)), layout_of(op, op.operand(1)),
-                                        layout_of(op, op.operand(2))};
-      return detail::dot_scratch_bytes(op, operands, layout_of(op, op.result()));
-    }
+    case ir::OpFamily::Scan: return detail::scan_scratch_bytes(op, layout_of(op, op.operand(0)));
+    case ir::OpFamily::Contraction:
+      // Every dot reads its operands in the layouts prepare-dot-operands converted them to.
+      return 0;
     case ir::OpFamily::Memory: {
       if (!op.has(ir::ATOMIC))
         return 0;
@@ -221,7 +212,6 @@ private:
 
   ir::Function& f_;
   const Target& target_;
-  int num_warps_;
   int64_t next_ = 0;
   std::unordered_map<const ir::Op*, int64_t> first_, last_;
   std::vector<Buffer> buffers_;
@@ -229,13 +219,13 @@ private:
 
 } // namespace
 
-ir::PassInfo allocate_shared_pass(const Target& target, int num_warps) {
+ir::PassInfo allocate_shared_pass(const Target& target) {
   if (!target.is_nvptx())
     throw Error("pass 'allocate-shared' needs an NVPTX target (e.g. --target sm_80), found '" +
                 target.name() + "'");
-  auto run = [target, num_warps](ir::Module& module, ir::PassStats& stats) {
+  auto run = [target](ir::Module& module, ir::PassStats& stats) {
     for (auto& f : module.functions)
-      stats["buffers"] += AllocateShared(*f, target, num_warps).run();
+      stats["buffers"] += AllocateShared(*f, target).run();
   };
   return {"allocate-shared",
           "Plans every op's shared-memory scratch and every local_alloc: live ranges, offsets "

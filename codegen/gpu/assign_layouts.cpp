@@ -11,9 +11,15 @@
 //   for inits and yields, while inits, conditions: the layout of the region argument or result
 //     they flow into.
 // The priority of anchors over other users is LayoutPlan's rule (its header). A dot's a and b
-// operands have no wanted layout yet (operand layouts come with the tensor-core work), and a scan
-// converts its operand itself to the layout its algorithm needs: those two conversions are still
-// made inside the emission.
+// operands have no wanted layout here: prepare-dot-operands gives them theirs.
+//
+// Two more decisions are written into the IR, so that the emission only reads them:
+//   - each tensor load and store gets `vec`, the elements per global access (LayoutPlan::vector_of:
+//     the run of contiguous registers, capped at 16 bytes, by contiguity, alignment and the mask's
+//     constancy);
+//   - a scan whose result layout is not one its algorithm runs in (scan_ready) runs in
+//     scan_layout: a convert_layout of its operand before it, its result in that layout, and a
+//     convert_layout back after it for its users.
 //
 // Layout kinds: a reduction's result is `slice`; any other layout is `blocked` when every basis
 // moves along one dimension (LinearLayout::is_dim_separable), else `linear`.
@@ -51,13 +57,18 @@ namespace {
 class AssignLayouts {
 public:
   AssignLayouts(ir::Module& module, ir::Function& function, int num_warps, ir::PassStats& stats)
-      : ctx_(module.ctx), axis_(function), plan_(function, axis_, num_warps), stats_(stats) {
+      : ctx_(module.ctx), function_(function), num_warps_(num_warps), axis_(function),
+        plan_(function, axis_, num_warps), stats_(stats) {
     // The wanted layouts are read from the plan, which is keyed by value: compute them all
     // before any type changes or conversion is inserted.
     ir::walk(function.body, [&](ir::Op& op) { collect(op); });
     ir::walk(function.body, [&](ir::Op& op) { annotate(op); });
     for (const Use& use : uses_)
       convert(use);
+    for (const auto& [op, width] : widths_)
+      op->set_attr("vec", ir::Attr::of_int(width));
+    for (ir::Op* scan : scans_)
+      run_in_scan_layout(*scan);
   }
 
 private:
@@ -91,6 +102,11 @@ private:
   }
 
   void collect(ir::Op& op) {
+    if ((op.opcode() == Opcode::Load || op.opcode() == Opcode::Store) &&
+        op.operand(0)->type()->rank() != 0)
+      widths_.emplace_back(&op, plan_.vector_of(op, plan_.anchor(op)).width);
+    if (op.has(ir::SCAN))
+      scans_.push_back(&op);
     for (size_t i = 0; i < op.num_operands(); ++i) {
       const ir::Value* v = op.operand(i);
       if (v->type()->rank() == 0)
@@ -161,6 +177,28 @@ private:
     }
   }
 
+  // A scan whose layout its algorithm cannot run in: converted in and back out, as the emission
+  // did before it only read layouts (the same two conversions; cse may share the first).
+  void run_in_scan_layout(ir::Op& scan) {
+    ir::Value* r = scan.result();
+    const LinearLayout have = from_attr(*r->type()->layout(), r->type()->dims());
+    const int axis = static_cast<int>(scan.int_attr("axis"));
+    if (scan_ready(have, axis))
+      return;
+    const LinearLayout l = scan_layout(shape_of(r), axis, num_warps_);
+    convert(Use{&scan, 0, l});
+    const ir::Type* old_type = r->type();
+    r->set_type(ctx_.with_layout(old_type, to_attr(ctx_, l, kind_of(nullptr, l))));
+    ir::Block* block = scan.parent_block();
+    auto op = std::make_unique<ir::Op>(Opcode::ConvertLayout, std::vector<ir::Value*>{r},
+                                       std::span<const ir::Type* const>(&old_type, 1),
+                                       std::vector<ir::Attr>{}, scan.loc);
+    ir::Op* back = block->insert(std::next(block->find(&scan)), std::move(op))->get();
+    ir::replace_all_uses(function_.body, r, back->result());
+    back->set_operand(0, r);
+    ++stats_["scan layouts"];
+  }
+
   // Inserts the conversion of `use`'s operand just before its op: one per use, as the emission
   // converted implicitly before, so that the generated code is unchanged. Conversions of one
   // value to one layout are pure and equal, so `cse` after this pass shares them (matmul: 12
@@ -179,10 +217,14 @@ private:
   }
 
   ir::Context& ctx_;
+  ir::Function& function_;
+  int num_warps_;
   analysis::AxisAnalysis axis_;
   LayoutPlan plan_;
   ir::PassStats& stats_;
   std::vector<Use> uses_;
+  std::vector<std::pair<ir::Op*, int>> widths_; // tensor loads and stores: their `vec`
+  std::vector<ir::Op*> scans_;
 };
 
 } // namespace
@@ -206,9 +248,9 @@ void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& targ
   if (name == "assign-layouts")
     return pm.add(assign_layouts_pass(target, num_warps));
   if (name == "pipeline")
-    return pm.add(pipeline_pass(target, num_warps, num_stages));
+    return pm.add(pipeline_pass(target, num_stages));
   if (name == "allocate-shared")
-    return pm.add(allocate_shared_pass(target, num_warps));
+    return pm.add(allocate_shared_pass(target));
   if (name == "prepare-dot-operands")
     return pm.add(prepare_dot_operands_pass(target, num_warps));
   throw Error("unknown GPU pass '" + std::string(name) +

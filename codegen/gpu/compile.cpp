@@ -3,13 +3,13 @@
 #include "tessel/codegen/gpu.h"
 
 #include "codegen/analysis/axis_info.h"
-#include "codegen/gpu/layout_assignment.h"
+#include "codegen/gpu/check_resources.h"
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/nvptx.h"
 #include "codegen/transforms/passes.h"
 #include "codegen/llvm_text.h"
 #include "support/stopwatch.h"
-#include "tessel/ir/parser.h"
+#include "tessel/ir/clone.h"
 #include "tessel/ir/pass.h"
 #include "tessel/ir/printer.h"
 #include "tessel/support/dump.h"
@@ -53,13 +53,13 @@ bool has_layouts(const ir::Function& function) {
 }
 
 // The kernel with its layouts, conversions and shared-memory plan in the IR, which is what the
-// emission reads: a copy (printed and parsed back; the IR has no clone yet) through assign-layouts
+// emission reads: a copy (ir::clone_function) through assign-layouts
 // (unless it carries layouts already), pipeline, prepare-dot-operands, cse and allocate-shared.
 // TESSEL_DUMP=ir shows it after each pass.
 std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Target& target,
                                          const CompileOptions& options) {
   const int num_warps = options.num_warps;
-  auto copy = ir::parse_module(ir::print(function), function.name);
+  auto copy = ir::clone_function(function);
   ir::PassManager pm(/*verify_each=*/false);
   if (!has_layouts(function))
     pm.add(assign_layouts_pass(target, num_warps));
@@ -99,9 +99,6 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   if (!has_layouts(function) || function.shared_bytes < 0)
     copy = planned_copy(function, target, options);
   const ir::Function& kernel = copy ? *copy->functions.front() : function;
-  // The emission still asks the plan for anchors, vector widths and reduction layouts.
-  analysis::AxisAnalysis axis(kernel);
-  LayoutPlan plan(kernel, axis, options.num_warps);
   out.times.layout_ms = clock.lap_ms();
   out.layouts = ir::print(kernel);
 
@@ -110,7 +107,7 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   std::unique_ptr<llvm::TargetMachine> tm = detail::create_nvptx_target_machine(target, options.opt_level);
   module.setDataLayout(tm->createDataLayout());
   module.setTargetTriple(tm->getTargetTriple().str());
-  detail::Lowering lowering(ctx, module, kernel, target, plan, options.line_info);
+  detail::Lowering lowering(ctx, module, kernel, target, options.num_warps, options.line_info);
   lowering.run();
   std::string broken;
   llvm::raw_string_ostream err(broken);
@@ -143,8 +140,33 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   if (until == Stage::Ptx)
     return out;
   link_cubin(out.ptx, function.name, target, out);
+  check_resources(out, target);
   out.times.cubin_ms = clock.lap_ms();
   return out;
+}
+
+void check_resources(const CompiledKernel& out, const Target& target) {
+  const ResourceReport& r = out.resources;
+  if (!r.parsed)
+    return;
+  const TargetLimits& lim = target.limits();
+  const int64_t threads = int64_t(out.num_warps) * lim.warp_size;
+  auto fail = [&](const std::string& what) {
+    throw Error(fmt::format("kernel `{}` cannot run on {}: {}", out.name, target.name(), what));
+  };
+  if (r.registers > lim.max_registers_per_thread)
+    fail(fmt::format("it needs {} registers per thread, the limit is {}; use smaller tiles",
+                     r.registers, lim.max_registers_per_thread));
+  if (int64_t(r.registers) * threads > lim.max_registers_per_block)
+    fail(fmt::format("it needs {} registers per block ({} per thread x {} threads), the limit is "
+                     "{}; use fewer num_warps or smaller tiles",
+                     int64_t(r.registers) * threads, r.registers, threads,
+                     lim.max_registers_per_block));
+  if (out.shared_bytes + r.static_shared_bytes > lim.max_shared_bytes)
+    fail(fmt::format("it needs {} bytes of shared memory ({} dynamic + {} static), the limit is {} "
+                     "per block; use smaller tiles or fewer num_stages",
+                     out.shared_bytes + r.static_shared_bytes, out.shared_bytes,
+                     r.static_shared_bytes, lim.max_shared_bytes));
 }
 
 // The GPU analysis as text: the axis facts the lowering uses to choose access widths.

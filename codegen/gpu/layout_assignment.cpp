@@ -119,16 +119,28 @@ LinearLayout LayoutPlan::anchor(const ir::Op& op) const {
   return make_blocked(shape, num_warps_, static_cast<int>(vec), order);
 }
 
+int vector_dim(const LinearLayout& l) {
+  int dim = 0;
+  if (l.in_bits(InDim::Register) == 0)
+    return dim;
+  const auto& b0 = l.basis(InDim::Register, 0);
+  for (int d = 0; d < l.rank(); ++d)
+    if (b0[d] != 0)
+      dim = d;
+  return dim;
+}
+
+int access_width(const ir::Op& op) {
+  const ir::Attr& vec = op.attr("vec");
+  return vec.kind == ir::Attr::Kind::Int ? static_cast<int>(vec.i) : 1;
+}
+
 LayoutPlan::Vector LayoutPlan::vector_of(const ir::Op& op, const LinearLayout& layout) const {
   Vector v;
   const ir::Value* ptr = op.operand(0);
   if (layout.in_bits(InDim::Register) == 0)
     return v;
-  // The dimension the first register basis moves along.
-  const auto& b0 = layout.basis(InDim::Register, 0);
-  for (int d = 0; d < layout.rank(); ++d)
-    if (b0[d] != 0)
-      v.dim = d;
+  v.dim = vector_dim(layout);
   const analysis::AxisInfo& info = axis_.info(ptr);
   const int64_t elem_bytes = std::max(1u, ptr->type()->element()->pointee()->element_bits() / 8);
   int64_t w = layout.contiguous_registers(v.dim);

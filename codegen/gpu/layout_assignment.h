@@ -20,6 +20,11 @@
 //   3. else the last user in program order decides (the first met by the backward walk).
 // Every other user gets a conversion (a `convert_layout` after assign-layouts; registers, warp
 // shuffles or shared memory in the lowering).
+//
+// LayoutPlan is assign-layouts' engine only: the passes after it and the emission read what it
+// decided from the IR -- layouts in the types, the access width of each load and store in its
+// `vec` attribute (access_width), the layouts scans and FMA dots read their operands in as
+// convert_layouts before them (scan_layout, fma_dot_operand_layout).
 #pragma once
 
 #include "codegen/analysis/axis_info.h"
@@ -39,7 +44,6 @@ public:
 
   // The layout of tensor value `v`; null for rank-0 values (held by every thread).
   const LinearLayout* of(const ir::Value* v) const;
-  int num_warps() const { return num_warps_; }
   // The default layout of a shape: the first anchor layout of that shape, else a blocked layout
   // with the last dimension fastest.
   LinearLayout default_for(const std::vector<int32_t>& shape) const;
@@ -76,6 +80,24 @@ private:
 };
 
 std::vector<int32_t> shape_of(const ir::Value* v);
+// The dimension the first register basis of `l` moves along (0 without register bases): the one
+// a thread's vector accesses run along.
+int vector_dim(const LinearLayout& l);
+// The elements per global access of a tensor load or store: its `vec` attribute (assign-layouts),
+// 1 where absent.
+int access_width(const ir::Op& op);
+
+// True when `l` is lowered by the parallel scan along `axis` as it is (lower_reduce.cpp): no
+// replicated registers, its register bits along the axis the lowest bits of the axis coordinate,
+// then consecutive lane bits, then warp bits, each in increasing order.
+bool scan_ready(const LinearLayout& l, int axis);
+// The scan_ready layout a scan along `axis` of `shape` runs in when its operand's layout is not:
+// each thread a contiguous run of the axis, the lowest lane bits, then the warps along it.
+LinearLayout scan_layout(const std::vector<int32_t>& shape, int axis, int num_warps);
+// The layout an FMA dot (lower_dot) reads operand 0 (a, `shape` M x K) or 1 (b, K x N) in, for a
+// result in `result`: each thread the rows (a) or columns (b) of its outputs, all of K in registers.
+LinearLayout fma_dot_operand_layout(const LinearLayout& result, const std::vector<int32_t>& shape,
+                                    int operand);
 // A blocked layout of `shape` for `num_warps` warps with `vec` elements per thread along
 // `order[0]`, lanes then warps filling dimensions in `order`.
 LinearLayout make_blocked(const std::vector<int32_t>& shape, int num_warps, int vec,

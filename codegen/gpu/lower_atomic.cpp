@@ -265,8 +265,8 @@ void Lowering::lower_atomic(const ir::Op& op) {
     set_vals(res, load_shared(reg_type(elem), base, b.getInt32(0), 1));
     return;
   }
-  const LinearLayout a = plan.anchor(op);
-  Vals ptrs = vals_in(op.operand(0), a);
+  const LinearLayout& a = layout(op.operand(0));
+  Vals ptrs = vals(op.operand(0));
   Vals vals = vals_in(op.operand(val_at), a);
   Vals cmps = cas ? vals_in(op.operand(1), a) : Vals();
   Vals masks = has_mask ? vals_in(op.operand(2), a) : Vals();

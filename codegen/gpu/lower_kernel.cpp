@@ -16,8 +16,9 @@ namespace tessel::codegen::gpu::detail {
 using ir::Opcode;
 
 Lowering::Lowering(llvm::LLVMContext& c, llvm::Module& m, const ir::Function& f, const Target& t,
-                   const LayoutPlan& p, bool line_info)
-    : ctx(c), module(m), fn(f), target(t), plan(p), b(c), prologue_(c), line_info_(line_info) {
+                   int num_warps, bool line_info)
+    : ctx(c), module(m), fn(f), target(t), b(c), prologue_(c), num_warps_(num_warps),
+      line_info_(line_info) {
   TESSEL_ASSERT(f.shared_bytes >= 0, "the kernel has not been through allocate-shared");
   shared_bytes_ = f.shared_bytes;
 }
@@ -27,10 +28,16 @@ llvm::Type* Lowering::reg_type(const ir::Type* e) {
     return llvm::PointerType::get(ctx, e->address_space() == 3 ? 3 : (e->address_space() == 1 ? 1 : 0));
   switch (e->scalar_kind()) {
   case ir::ScalarKind::I1: return b.getInt1Ty();
-  case ir::ScalarKind::I8: return b.getInt8Ty();
-  case ir::ScalarKind::I16: return b.getInt16Ty();
-  case ir::ScalarKind::I32: return b.getInt32Ty();
-  case ir::ScalarKind::I64: return b.getInt64Ty();
+  case ir::ScalarKind::I8:
+  case ir::ScalarKind::U8:
+  case ir::ScalarKind::F8E4M3: // fp8 travels as its bits (codegen/scalar_semantics.h)
+  case ir::ScalarKind::F8E5M2: return b.getInt8Ty();
+  case ir::ScalarKind::I16:
+  case ir::ScalarKind::U16: return b.getInt16Ty();
+  case ir::ScalarKind::I32:
+  case ir::ScalarKind::U32: return b.getInt32Ty();
+  case ir::ScalarKind::I64:
+  case ir::ScalarKind::U64: return b.getInt64Ty();
   case ir::ScalarKind::F16: return b.getHalfTy();
   case ir::ScalarKind::BF16: return b.getBFloatTy();
   case ir::ScalarKind::F32: return b.getFloatTy();
@@ -245,7 +252,7 @@ llvm::Function* Lowering::run() {
         a->addAttr(llvm::Attribute::getWithAlignment(ctx, llvm::Align(std::min<int64_t>(align, 4096))));
     }
   }
-  const int threads = plan.num_warps() * 32;
+  const int threads = num_warps_ * 32;
   llvm::NamedMDNode* annotations = module.getOrInsertNamedMetadata("nvvm.annotations");
   llvm::Metadata* kernel_md[] = {llvm::ValueAsMetadata::get(llfn), llvm::MDString::get(ctx, "kernel"),
                                  llvm::ConstantAsMetadata::get(b.getInt32(1))};

@@ -171,13 +171,15 @@ void Lowering::lower_load(const ir::Op& op) {
     set_vals(res, {from_mem(v, elem)});
     return;
   }
-  const LinearLayout a = plan.anchor(op);
-  const LayoutPlan::Vector vec = plan.vector_of(op, a);
-  Vals ptrs = vals_in(op.operand(0), a);
+  // The pointer's layout is the access's (assign-layouts made it the coalesced anchor).
+  const LinearLayout& a = layout(op.operand(0));
+  Vals ptrs = vals(op.operand(0));
   Vals masks = has_mask ? vals_in(op.operand(1), a) : Vals();
   Vals others = has_other ? vals_in(op.operand(2), a) : Vals();
-  const int w = vec.width;
+  const int w = access_width(op);
   const int n = a.in_size(InDim::Register);
+  if (n % w != 0 || a.contiguous_registers(vector_dim(a)) < w)
+    unsupported(op, "its `vec` is more than the contiguous registers of its layout");
   const bool global = elem->is_pointer() ? false : op.operand(0)->type()->element()->address_space() == 1;
   Vals loaded(n);
   for (int g = 0; g < n; g += w) {
@@ -218,15 +220,16 @@ void Lowering::lower_store(const ir::Op& op) {
     branchy_store(*this, to_mem(scalar(op.operand(1)), elem), scalar(ptr), mask, elem_bytes);
     return;
   }
-  const LinearLayout a = plan.anchor(op);
-  const LayoutPlan::Vector vec = plan.vector_of(op, a);
-  Vals ptrs = vals_in(ptr, a);
+  const LinearLayout& a = layout(ptr);
+  Vals ptrs = vals(ptr);
   Vals values = vals_in(op.operand(1), a);
   Vals masks = has_mask ? vals_in(op.operand(2), a) : Vals();
   // Replicated copies: only the thread whose replicating lane and warp bits are zero stores.
   llvm::Value* owner = owner_predicate(a);
-  const int w = vec.width;
+  const int w = access_width(op);
   const int n = a.in_size(InDim::Register);
+  if (n % w != 0 || a.contiguous_registers(vector_dim(a)) < w)
+    unsupported(op, "its `vec` is more than the contiguous registers of its layout");
   const bool global = ptr->type()->element()->address_space() == 1;
   for (int g = 0; g < n; g += w) {
     llvm::Type* vty = llvm::FixedVectorType::get(mt, w);

@@ -224,12 +224,12 @@ void Lowering::lower_mma(const ir::Op& op) {
   const MmaInfo& info = mma_info(*instr);
   const std::vector<int32_t> sa = shape_of(op.operand(0)), sc = shape_of(res);
   const int32_t m = sc[0], n = sc[1], k = sa[1];
-  const auto warps = mma_warps(m, n, plan.num_warps(), info);
+  const auto warps = mma_warps(m, n, num_warps(), info);
   TESSEL_ASSERT(
-      layout(res) == mma_acc_layout(info, m, n, warps, plan.num_warps()) &&
-          layout(op.operand(0)) == mma_operand_layout(info, 0, sa, warps, plan.num_warps()) &&
+      layout(res) == mma_acc_layout(info, m, n, warps, num_warps()) &&
+          layout(op.operand(0)) == mma_operand_layout(info, 0, sa, warps, num_warps()) &&
           layout(op.operand(1)) ==
-              mma_operand_layout(info, 1, shape_of(op.operand(1)), warps, plan.num_warps()),
+              mma_operand_layout(info, 1, shape_of(op.operand(1)), warps, num_warps()),
       "a tensor-core dot whose layouts are not prepare-dot-operands'");
   const int32_t reps_m = m / warps[0] / info.m, reps_n = n / warps[1] / info.n, reps_k = k / info.k;
   const int e = info.per_register();

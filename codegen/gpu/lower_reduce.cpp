@@ -21,6 +21,22 @@ namespace tessel::codegen::gpu::detail {
 
 using ir::Opcode;
 
+namespace {
+
+// The f32 form of a 32-bit shuffle: an f32 moves in its own register (no mov.b32 to and from an
+// integer register around each shfl.sync in the PTX).
+llvm::Intrinsic::ID f32_shuffle(llvm::Intrinsic::ID id) {
+  switch (id) {
+  case llvm::Intrinsic::nvvm_shfl_sync_bfly_i32: return llvm::Intrinsic::nvvm_shfl_sync_bfly_f32;
+  case llvm::Intrinsic::nvvm_shfl_sync_up_i32: return llvm::Intrinsic::nvvm_shfl_sync_up_f32;
+  case llvm::Intrinsic::nvvm_shfl_sync_idx_i32: return llvm::Intrinsic::nvvm_shfl_sync_idx_f32;
+  case llvm::Intrinsic::nvvm_shfl_sync_down_i32: return llvm::Intrinsic::nvvm_shfl_sync_down_f32;
+  }
+  TESSEL_UNREACHABLE("not a 32-bit shfl.sync intrinsic");
+}
+
+} // namespace
+
 llvm::Value* Lowering::shuffle(llvm::Intrinsic::ID id, llvm::Value* v, llvm::Value* arg, int c) {
   llvm::Type* t = v->getType();
   auto shfl32 = [&](llvm::Value* x) {
@@ -29,7 +45,7 @@ llvm::Value* Lowering::shuffle(llvm::Intrinsic::ID id, llvm::Value* v, llvm::Val
   if (t->isIntegerTy(32))
     return shfl32(v);
   if (t->isFloatTy())
-    return b.CreateBitCast(shfl32(b.CreateBitCast(v, b.getInt32Ty())), t);
+    return b.CreateIntrinsic(f32_shuffle(id), {}, {b.getInt32(0xffffffffu), v, arg, b.getInt32(c)});
   if (t->isHalfTy() || t->isBFloatTy())
     return b.CreateBitCast(b.CreateTrunc(shfl32(b.CreateZExt(b.CreateBitCast(v, b.getInt16Ty()), b.getInt32Ty())), b.getInt16Ty()), t);
   if (t->isIntegerTy() && t->getIntegerBitWidth() < 32)
@@ -199,11 +215,12 @@ void Lowering::lower_reduce(const ir::Op& op) {
   const Opcode code = op.opcode();
   const bool arg = code == Opcode::ReduceArgmax || code == Opcode::ReduceArgmin;
   const bool fl = elem->is_float();
-  const LinearLayout in = plan.default_for(shape_of(src));
+  // The operand's layout is the one assign-layouts chose for the reduction (its shape's default).
+  const LinearLayout& in = layout(src);
   const LinearLayout out = in.slice(axis);
   if (!in.is_dim_separable())
     unsupported(op, "reductions of layouts whose bases mix dimensions");
-  Vals x = vals_in(src, in);
+  const Vals& x = vals(src);
   // Sums of f16/bf16 accumulate in f32 and round once at the end.
   llvm::Type* acc_type = reg_type(elem);
   const bool widen = code == Opcode::ReduceSum && fl && elem->element_bits() == 16;
@@ -259,81 +276,6 @@ Basis unit(int rank, int dim, int32_t v) {
   Basis b(rank, 0);
   b[dim] = v;
   return b;
-}
-
-bool is_zero(const Basis& b) {
-  return std::all_of(b.begin(), b.end(), [](int32_t c) { return c == 0; });
-}
-
-// True when `l` is lowered by the parallel scan as it is: dim-separable, no replicated registers,
-// its register bits along `axis` the lowest bits of the axis coordinate (1, 2, ... in order), then
-// consecutive lane bits, then warp bits, each in increasing order.
-bool scan_ready(const LinearLayout& l, int axis) {
-  if (!l.is_dim_separable())
-    return false;
-  int32_t next = 1;
-  for (const Basis& c : l.bases(InDim::Register)) {
-    if (is_zero(c))
-      return false;
-    if (c[axis] != 0) {
-      if (c[axis] != next)
-        return false;
-      next *= 2;
-    }
-  }
-  std::vector<int> lanes = l.bits_along(InDim::Lane, axis);
-  for (size_t i = 0; i < lanes.size(); ++i) {
-    if (lanes[i] != lanes[0] + static_cast<int>(i) || l.basis(InDim::Lane, lanes[i])[axis] != next)
-      return false;
-    next *= 2;
-  }
-  for (int w : l.bits_along(InDim::Warp, axis)) {
-    if (l.basis(InDim::Warp, w)[axis] != next)
-      return false;
-    next *= 2;
-  }
-  return next == l.out_shape()[axis];
-}
-
-// The layout a scan along `axis` runs in when its operand's is not scan_ready: each thread holds
-// a contiguous run of the axis (numel / threads elements, at most the whole axis), the lowest
-// lane bits continue along the axis, then the warps; the rest of the lanes and warps spread over
-// the other dimensions (fastest first), replicating where those are too small, and further
-// registers cover what the threads do not.
-LinearLayout scan_layout(const std::vector<int32_t>& shape, int axis, int num_warps) {
-  const int rank = static_cast<int>(shape.size());
-  int64_t numel = 1;
-  for (int32_t s : shape)
-    numel *= s;
-  const int64_t threads = int64_t(32) * num_warps;
-  const int32_t run = static_cast<int32_t>(std::min<int64_t>(shape[axis], std::max<int64_t>(1, numel / threads)));
-  std::array<std::vector<Basis>, kNumInDims> bases;
-  std::vector<int32_t> covered(rank, 1);
-  for (int32_t v = 1; v < run; v *= 2)
-    bases[0].push_back(unit(rank, axis, v));
-  covered[axis] = run;
-  auto next_basis = [&]() {
-    if (covered[axis] < shape[axis]) {
-      Basis b = unit(rank, axis, covered[axis]);
-      covered[axis] *= 2;
-      return b;
-    }
-    for (int d = rank - 1; d >= 0; --d)
-      if (d != axis && covered[d] < shape[d]) {
-        Basis b = unit(rank, d, covered[d]);
-        covered[d] *= 2;
-        return b;
-      }
-    return Basis(rank, 0);
-  };
-  for (int i = 0; i < 5; ++i)
-    bases[1].push_back(next_basis());
-  for (int w = 1; w < num_warps; w *= 2)
-    bases[2].push_back(next_basis());
-  for (int d = rank - 1; d >= 0; --d)
-    for (; covered[d] < shape[d]; covered[d] *= 2)
-      bases[0].push_back(unit(rank, d, covered[d]));
-  return LinearLayout(std::move(bases), shape);
 }
 
 // The layouts of a scan's warp totals (step 3 of lower_scan), written and read.
@@ -467,9 +409,12 @@ void Lowering::lower_scan(const ir::Op& op) {
   const ir::Type* elem = src->type()->element();
   const int axis = static_cast<int>(op.int_attr("axis"));
   std::vector<int32_t> shape = shape_of(src);
-  const LinearLayout& given = layout(src);
-  const LinearLayout l = scan_ready(given, axis) ? given : scan_layout(shape, axis, num_warps());
-  Vals x = vals_in(src, l);
+  // assign-layouts put the operand and the result in a layout the algorithm runs in.
+  const LinearLayout& l = layout(src);
+  if (!scan_ready(l, axis) || !(layout(op.result()) == l))
+    unsupported(op, "its operand and result need one layout whose threads hold contiguous runs "
+                    "of the axis (scan_ready); run assign-layouts, which converts to one");
+  const Vals& x = vals(src);
   const bool fl = elem->is_float();
   const bool narrow = fl && elem->element_bits() == 16;
   llvm::Type* acc_type = narrow ? b.getFloatTy() : reg_type(elem);
@@ -550,26 +495,7 @@ void Lowering::lower_scan(const ir::Op& op) {
       v = b.CreateSelect(has_prefix, add(prefix[row[r]], v), v);
     out[r] = narrow ? b.CreateFPTrunc(v, reg_type(elem)) : v;
   }
-  set_vals(op.result(), convert(out, elem, l, layout(op.result())));
-}
-
-// The layout a dot reads an operand in: A (keep = 0, K the second dim) the rows of the result's
-// layout `lc` with the whole K in registers; B (keep = 1, K the first dim) its columns.
-LinearLayout dot_operand_layout(const LinearLayout& lc, const std::vector<int32_t>& shape,
-                                int32_t k_size, int keep, bool k_first_dim) {
-  std::array<std::vector<LinearLayout::Basis>, kNumInDims> bases;
-  for (int32_t k = 1; k < k_size; k *= 2)
-    bases[0].push_back(k_first_dim ? LinearLayout::Basis{k, 0} : LinearLayout::Basis{0, k});
-  auto project = [&](const LinearLayout::Basis& c) {
-    return k_first_dim ? LinearLayout::Basis{0, c[keep]} : LinearLayout::Basis{c[keep], 0};
-  };
-  for (const auto& c : lc.bases(InDim::Register))
-    if (c[keep] != 0)
-      bases[0].push_back(project(c));
-  for (InDim in : {InDim::Lane, InDim::Warp})
-    for (const auto& c : lc.bases(in))
-      bases[static_cast<int>(in)].push_back(project(c));
-  return LinearLayout(std::move(bases), shape);
+  set_vals(op.result(), std::move(out));
 }
 
 void Lowering::lower_dot(const ir::Op& op) {
@@ -577,11 +503,17 @@ void Lowering::lower_dot(const ir::Op& op) {
   const LinearLayout& lc = layout(res);
   std::vector<int32_t> shape_a = shape_of(op.operand(0)), shape_b = shape_of(op.operand(1));
   const int32_t k_size = shape_a[1];
-  const LinearLayout la = dot_operand_layout(lc, shape_a, k_size, /*keep=*/0, /*k_first_dim=*/false);
-  const LinearLayout lb = dot_operand_layout(lc, shape_b, k_size, /*keep=*/1, /*k_first_dim=*/true);
-  Vals a = vals_in(op.operand(0), la);
-  Vals bv = vals_in(op.operand(1), lb);
-  Vals acc = vals_in(op.operand(2), lc);
+  // prepare-dot-operands converted a and b to the layouts this loop reads (whole K per thread).
+  const LinearLayout& la = layout(op.operand(0));
+  const LinearLayout& lb = layout(op.operand(1));
+  if (!(la == fma_dot_operand_layout(lc, shape_a, 0)) ||
+      !(lb == fma_dot_operand_layout(lc, shape_b, 1)) || !(layout(op.operand(2)) == lc))
+    unsupported(op, "its operands are not in the layouts an FMA dot reads (a's rows and b's "
+                    "columns of each thread's outputs, the accumulator in the result's); run "
+                    "prepare-dot-operands, which converts them");
+  const Vals& a = vals(op.operand(0));
+  const Vals& bv = vals(op.operand(1));
+  Vals acc = vals(op.operand(2));
   auto ia = reg_index(la), ib = reg_index(lb);
   const ir::Type* ea = op.operand(0)->type()->element();
   const ir::Type* ec = res->type()->element();
@@ -629,35 +561,15 @@ int64_t reduce_scratch_bytes(const ir::Op& op, const LinearLayout& in) {
   return value_region + (arg ? out_numel * groups * 4 : 0);
 }
 
-int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& given, const LinearLayout& result,
-                           int num_warps) {
+int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& l) {
   const int axis = static_cast<int>(op.int_attr("axis"));
   const ir::Type* elem = op.operand(0)->type()->element();
-  std::vector<int32_t> shape(given.out_shape().begin(), given.out_shape().end());
-  const LinearLayout l = scan_ready(given, axis) ? given : scan_layout(shape, axis, num_warps);
-  // In, and back out to the result's layout.
-  const int64_t conversion = std::max(conversion_scratch_bytes(given, l, elem),
-                                      conversion_scratch_bytes(l, result, elem));
   const std::vector<int> warp_bits = l.bits_along(InDim::Warp, axis);
   if (warp_bits.empty())
-    return conversion;
+    return 0;
+  std::vector<int32_t> shape(l.out_shape().begin(), l.out_shape().end());
   const bool narrow = elem->is_float() && elem->element_bits() == 16;
-  const int64_t totals = warp_totals_bytes(shape, axis, int32_t(1) << warp_bits.size(),
-                                           acc_bytes(elem, narrow));
-  return std::max(conversion, totals);
-}
-
-int64_t dot_scratch_bytes(const ir::Op& op, std::span<const LinearLayout> operands,
-                          const LinearLayout& result) {
-  std::vector<int32_t> shape_a = operands[0].out_shape(), shape_b = operands[1].out_shape();
-  const int32_t k_size = shape_a[1];
-  const LinearLayout want[3] = {dot_operand_layout(result, shape_a, k_size, 0, false),
-                                dot_operand_layout(result, shape_b, k_size, 1, true), result};
-  int64_t bytes = 0;
-  for (int i = 0; i < 3; ++i)
-    bytes = std::max(bytes, conversion_scratch_bytes(operands[i], want[i],
-                                                     op.operand(i)->type()->element()));
-  return bytes;
+  return warp_totals_bytes(shape, axis, int32_t(1) << warp_bits.size(), acc_bytes(elem, narrow));
 }
 
 } // namespace tessel::codegen::gpu::detail

@@ -2,6 +2,9 @@
 // one file per op family (lower_elementwise.cpp, lower_memory.cpp, lower_atomic.cpp, lower_reduce.cpp,
 // lower_control.cpp, convert_layout.cpp) around the driver in lower_kernel.cpp.
 //
+// The emission decides nothing: layouts (and the conversions between them), access widths and
+// shared-memory offsets are in the IR the GPU passes wrote (compile.cpp).
+//
 // How tensors are lowered. Every tensor value has a distributed layout (layout_assignment.h); in
 // LLVM it is the list of its registers in this thread: `Vals[r]` holds the element at
 // layout.apply(r, lane, warp). Rank-0 values are one LLVM value, the same in every thread.
@@ -42,14 +45,14 @@ using Vals = std::vector<llvm::Value*>;
 class Lowering {
 public:
   Lowering(llvm::LLVMContext& ctx, llvm::Module& module, const ir::Function& function,
-           const Target& target, const LayoutPlan& plan, bool line_info);
+           const Target& target, int num_warps, bool line_info);
 
   // Builds the kernel entry named like the IR function.
   llvm::Function* run();
   int64_t shared_bytes() const { return shared_bytes_; }
   // Every warp-wide shared-memory access emitted, once per op (for the bank-conflict proof).
   std::vector<SharedAccess> take_shared_accesses() { return std::move(shared_accesses_); }
-  int num_warps() const { return plan.num_warps(); }
+  int num_warps() const { return num_warps_; }
 
   // ---- types ----
   llvm::Type* reg_type(const ir::Type* elem); // the element's register type
@@ -154,8 +157,6 @@ public:
   llvm::Module& module;
   const ir::Function& fn;
   const Target& target;
-  // Anchors, vector widths and reduction input layouts; value layouts are in the IR's types.
-  const LayoutPlan& plan;
   llvm::IRBuilder<> b;
   llvm::Function* llfn = nullptr;
   llvm::BasicBlock* exit_block = nullptr;
@@ -187,6 +188,7 @@ private:
   const ir::Op* current_op_ = nullptr; // the op being lowered, whose scratch plan scratch() reads
   int64_t shared_bytes_ = 0;
   std::vector<SharedAccess> shared_accesses_;
+  int num_warps_;
   bool line_info_;
   std::unique_ptr<llvm::DIBuilder> dib_;
   llvm::DISubprogram* subprogram_ = nullptr;

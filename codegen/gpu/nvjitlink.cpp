@@ -152,7 +152,12 @@ void link_cubin(const std::string& ptx, const std::string& kernel_name, const Ta
                 CompiledKernel& out) {
   if (!target.is_nvptx())
     throw Error("nvJitLink compiles only NVPTX targets, not '" + target.name() + "'");
-  const Api api = load_api(); // dlopen of a loaded library is cheap; env overrides apply per call
+  Api api{};
+  try {
+    api = load_api(); // dlopen of a loaded library is cheap; env overrides apply per call
+  } catch (const Error& e) {
+    throw Error("kernel `" + kernel_name + "` for " + target.name() + ": " + e.what());
+  }
   std::string arch = target.arch_option();
   const char* options[] = {arch.c_str(), "-verbose", "-lineinfo", "-O3"};
   Handle h = nullptr;

@@ -106,7 +106,13 @@ bool link_libdevice(llvm::Module& module, const std::string& kernel) {
   for (const llvm::Function& f : module)
     needed = needed || (f.isDeclaration() && f.getName().starts_with("__nv_"));
   if (needed) {
-    const std::string& bc = libdevice_bitcode();
+    const std::string* found = nullptr;
+    try {
+      found = &libdevice_bitcode();
+    } catch (const Error& e) {
+      throw Error("kernel `" + kernel + "` uses math functions: " + e.what());
+    }
+    const std::string& bc = *found;
     auto lib = llvm::getLazyBitcodeModule(llvm::MemoryBufferRef(bc, "libdevice.10.bc"), module.getContext());
     if (!lib)
       throw Error("cannot read libdevice (" + libdevice_path() + "): " + llvm::toString(lib.takeError()));

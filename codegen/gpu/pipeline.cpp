@@ -104,9 +104,8 @@ const ir::LayoutAttr* shared_attr(ir::Context& ctx, const std::vector<int64_t>& 
 
 class LoopPipeliner {
 public:
-  LoopPipeliner(ir::Context& ctx, Op& loop, int stages, const LayoutPlan& plan, const Target& target)
-      : ctx_(ctx), loop_(loop), body_(loop.region(0)), stages_(stages), plan_(plan),
-        target_(target), b_(ctx) {}
+  LoopPipeliner(ir::Context& ctx, Op& loop, int stages, const Target& target)
+      : ctx_(ctx), loop_(loop), body_(loop.region(0)), stages_(stages), target_(target), b_(ctx) {}
 
   // What happened, for TESSEL_DUMP=pipeline; `pipelined` tells whether the loop was rewritten.
   std::string run(bool& pipelined) {
@@ -214,9 +213,7 @@ private:
     for (size_t i = 0; i < std::min<size_t>(2, load.num_operands()); ++i)
       if (auto why = why_not_computable(load.operand(i)))
         return why;
-    const ir::Type* ptrs = load.operand(0)->type();
-    const LayoutPlan::Vector v = plan_.vector_of(load, from_attr(*ptrs->layout(), ptrs->dims()));
-    const int64_t bytes = v.width * elem_bytes(load);
+    const int64_t bytes = access_width(load) * elem_bytes(load);
     if (bytes < 4)
       return fmt::format("its accesses move {} bytes per thread (alignment, contiguity or the "
                          "mask allow no more) and cp.async copies 4, 8 or 16",
@@ -231,20 +228,22 @@ private:
     const int64_t eb = elem_bytes(load);
     const ir::Type* t = load.result()->type();
     const ir::Type* ptrs = load.operand(0)->type();
-    const LayoutPlan::Vector v = plan_.vector_of(load, from_attr(*ptrs->layout(), ptrs->dims()));
+    // assign-layouts' access width, along the dimension the pointer's registers run.
+    const int width = access_width(load);
+    const int dim = vector_dim(from_attr(*ptrs->layout(), ptrs->dims()));
     std::vector<int> order;
     for (int d = 0; d < static_cast<int>(t->rank()); ++d)
-      if (d != v.dim)
+      if (d != dim)
         order.push_back(d);
-    order.push_back(v.dim);
+    order.push_back(dim);
     const LinearLayout layout = from_attr(*t->layout(), t->dims()).permute(order);
-    detail::AccessSide write{&layout, v.width, /*store=*/true, /*owners_only=*/true, {}};
+    detail::AccessSide write{&layout, width, /*store=*/true, /*owners_only=*/true, {}};
     detail::AccessSide read{&layout, detail::access_vector(layout, eb), /*store=*/false,
                             /*owners_only=*/false, {}};
     detail::Swizzle s = detail::choose_swizzle(write, read, t->num_elements(), eb);
     // The swizzle must keep each copy's run contiguous; else copy unswizzled at the planned width.
     if (write.vec * eb < 4 || (int64_t(1) << s.vec_bits) < write.vec)
-      return {&load, v.width, order, detail::Swizzle{}};
+      return {&load, width, order, detail::Swizzle{}};
     return {&load, write.vec, order, s};
   }
 
@@ -431,7 +430,6 @@ private:
   Op& loop_;
   ir::Block& body_;
   int64_t stages_;
-  const LayoutPlan& plan_;
   const Target& target_;
   ir::Builder b_;
   std::vector<Induction> inductions_;
@@ -450,8 +448,8 @@ void collect_loops(ir::Block& block, std::vector<Op*>& loops) {
   }
 }
 
-void pipeline_function(ir::Module& module, ir::Function& f, const Target& target, int num_warps,
-                       int num_stages, ir::PassStats& stats) {
+void pipeline_function(ir::Module& module, ir::Function& f, const Target& target, int num_stages,
+                       ir::PassStats& stats) {
   std::vector<Op*> loops;
   collect_loops(f.body, loops);
   if (loops.empty())
@@ -460,15 +458,12 @@ void pipeline_function(ir::Module& module, ir::Function& f, const Target& target
     throw Error(fmt::format("kernel `{}`: pass 'pipeline' must run before 'allocate-shared' (its "
                             "rings need offsets): --passes=assign-layouts,pipeline,allocate-shared",
                             f.name));
-  // Vector widths come from the axis facts of the IR as it is before any rewrite.
-  analysis::AxisAnalysis axis(f);
-  LayoutPlan plan(f, axis, num_warps);
   std::string report;
   for (Op* loop : loops) {
     const ir::Attr& own = loop->attr("num_stages");
     const int stages = own.kind == ir::Attr::Kind::Int ? static_cast<int>(own.i) : num_stages;
     bool pipelined = false;
-    std::string what = LoopPipeliner(module.ctx, *loop, stages, plan, target).run(pipelined);
+    std::string what = LoopPipeliner(module.ctx, *loop, stages, target).run(pipelined);
     ++stats[pipelined ? "loops pipelined" : "loops not pipelined"];
     report += fmt::format("loop at {}: {}\n", loop->loc.str(), what);
   }
@@ -478,13 +473,13 @@ void pipeline_function(ir::Module& module, ir::Function& f, const Target& target
 
 } // namespace
 
-ir::PassInfo pipeline_pass(const Target& target, int num_warps, int num_stages) {
+ir::PassInfo pipeline_pass(const Target& target, int num_stages) {
   if (!target.is_nvptx())
     throw Error("pass 'pipeline' needs an NVPTX target (e.g. --target sm_80), found '" +
                 target.name() + "'");
-  auto run = [target, num_warps, num_stages](ir::Module& module, ir::PassStats& stats) {
+  auto run = [target, num_stages](ir::Module& module, ir::PassStats& stats) {
     for (auto& f : module.functions)
-      pipeline_function(module, *f, target, num_warps, num_stages, stats);
+      pipeline_function(module, *f, target, num_stages, stats);
   };
   return {"pipeline",
           "Streams the global loads that feed a dot in a for loop through a ring of num_stages "

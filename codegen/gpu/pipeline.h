@@ -9,6 +9,6 @@ namespace tessel::codegen::gpu {
 // The `pipeline` pass: the global loads that feed a dot in a `for` loop stream through a ring of
 // `num_stages` shared buffers filled by cp.async for iteration i+S-1 while iteration i computes.
 // A loop's own `num_stages` attribute overrides `num_stages`. Runs after assign-layouts.
-ir::PassInfo pipeline_pass(const Target& target, int num_warps, int num_stages);
+ir::PassInfo pipeline_pass(const Target& target, int num_stages);
 
 } // namespace tessel::codegen::gpu

@@ -16,7 +16,9 @@
 //     local_slot results -- to the swizzled `#shared` layout of the staged case, chosen for the
 //     ring's cp.async writes and the #dot_op reads.
 //   - an accumulator carried by a for loop (`acc = dot(a, b, acc)`) is carried in #mma itself.
-// Dots left on the FMA loop are untouched. Statistics: mma, fma, staged, retyped, carried.
+// A dot left on the FMA loop gets a convert_layout of a and b to the layouts the loop reads
+// (fma_dot_operand_layout), unless they have them. Statistics: mma, fma, staged, retyped,
+// carried, fma operand conversions.
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_layout.h"
 #include "codegen/gpu/mma_select.h"
@@ -86,6 +88,7 @@ public:
         continue; // prepared already
       std::optional<MmaInstr> instr = select_mma(*dot, target_);
       if (!instr) {
+        read_on_fma(*dot);
         ++stats_["fma"];
         continue;
       }
@@ -95,6 +98,22 @@ public:
   }
 
 private:
+  // A dot left on the FMA loop reads a and b in fma_dot_operand_layout (each thread the rows of a
+  // and columns of b its outputs need, all of K): a convert_layout of each, unless it has it.
+  void read_on_fma(ir::Op& dot) {
+    const LinearLayout result = layout_of(dot.result());
+    for (int i = 0; i < 2; ++i) {
+      ir::Value* v = dot.operand(i);
+      const LinearLayout want = fma_dot_operand_layout(result, shape_of(v), i);
+      if (layout_of(v) == want)
+        continue;
+      const ir::LayoutKind kind =
+          want.is_dim_separable() ? ir::LayoutKind::Blocked : ir::LayoutKind::Linear;
+      dot.set_operand(i, insert(dot, Opcode::ConvertLayout, {v}, with(v, want, kind), {}));
+      ++stats_["fma operand conversions"];
+    }
+  }
+
   void prepare(ir::Op& dot, const MmaInfo& info) {
     const auto dims = dot.result()->type()->dims();
     const int32_t m = static_cast<int32_t>(dims[0]), n = static_cast<int32_t>(dims[1]);

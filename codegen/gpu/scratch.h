@@ -23,16 +23,10 @@ int64_t conversion_scratch_bytes(const LinearLayout& from, const LinearLayout& t
 // axis (0 when the axis stays within a warp), values rounded up to 16 bytes, then argmax indices.
 int64_t reduce_scratch_bytes(const ir::Op& op, const LinearLayout& in);
 
-// A scan `op` whose operand is in layout `given` and result in `result`: the largest of the
-// conversions to the layout the scan runs in and back, and the exchange of the warps' totals
-// (each use starts with a barrier, so they share the space).
-int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& given, const LinearLayout& result,
-                           int num_warps);
-
-// A dot `op` whose operands (a, b, acc) are in `operands` and result in `result`: the largest of
-// the conversions of its operands to the layouts it reads them in.
-int64_t dot_scratch_bytes(const ir::Op& op, std::span<const LinearLayout> operands,
-                          const LinearLayout& result);
+// A scan `op` running in layout `l` (its operand's and result's): the exchange of the warps'
+// totals (0 when the axis stays within a warp). The conversions into and out of `l` are
+// convert_layout ops of their own (assign-layouts).
+int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& l);
 
 // An atomic `op` whose pointer is in layout `ptr_layout` (null for a scalar pointer): when its
 // result is used, the old values the owning threads hand to the replicated copies (0 when the
@@ -43,5 +37,5 @@ int64_t atomic_scratch_bytes(const ir::Op& op, const ir::Function& f, const Line
 
 namespace tessel::codegen::gpu {
 // The allocate-shared pass (allocate_shared.cpp); registered by add_gpu_pass.
-ir::PassInfo allocate_shared_pass(const Target& target, int num_warps);
+ir::PassInfo allocate_shared_pass(const Target& target);
 } // namespace tessel::codegen::gpu

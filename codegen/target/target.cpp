@@ -62,6 +62,7 @@ Target Target::nvptx(int sm, bool arch_specific) {
   t.limits_.max_registers_per_thread = 255;
   t.limits_.max_registers_per_block = 64 * 1024;
   t.limits_.max_threads_per_block = 1024;
+  t.limits_.max_grid = {(int64_t(1) << 31) - 1, 65535, 65535};
   return t;
 }
 

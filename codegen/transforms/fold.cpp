@@ -5,6 +5,8 @@
 // folded, so the backends' behaviour is kept.
 #include "codegen/transforms/fold.h"
 
+#include "tessel/dtype.h"
+
 #include <cmath>
 #include <limits>
 
@@ -27,11 +29,18 @@ double round_to_float_type(double v, ScalarKind element) {
   case ScalarKind::BF16:
     mantissa_bits = 8, min_exponent = -126, max_finite = 0x1.fep127;
     break;
+  case ScalarKind::F8E4M3:
+  case ScalarKind::F8E5M2:
+    return round_to_dtype(v, static_cast<DType>(element));
   case ScalarKind::I1:
   case ScalarKind::I8:
   case ScalarKind::I16:
   case ScalarKind::I32:
   case ScalarKind::I64:
+  case ScalarKind::U8:
+  case ScalarKind::U16:
+  case ScalarKind::U32:
+  case ScalarKind::U64:
     TESSEL_UNREACHABLE("round_to_float_type of an integer type");
   }
   if (std::isnan(v) || std::isinf(v) || v == 0)
@@ -182,6 +191,11 @@ std::optional<ConstValue> fold_elementwise(Opcode op, const std::vector<ConstVal
                                            const ir::Type* result_element) {
   TESSEL_ASSERT(operand_element->is_scalar() && result_element->is_scalar(),
                 "folding works on scalar elements");
+  // Unsigned and fp8 elements are left to the backends (the folder's integers are signed and its
+  // floats have no fp8 saturation): one emitter of their rules is enough.
+  for (const ir::Type* e : {operand_element, result_element})
+    if (e->is_unsigned() || e->is_fp8())
+      return std::nullopt;
   const ConstValue& a = operands[0];
   if (op == Opcode::Cast)
     return cast(a, operand_element, result_element);

@@ -7,6 +7,7 @@
 namespace tessel::codegen {
 
 ir::PassInfo canonicalize_pass();
+ir::PassInfo contract_fma_pass();
 ir::PassInfo cse_pass();
 ir::PassInfo dce_pass();
 ir::PassInfo licm_pass();

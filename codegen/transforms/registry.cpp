@@ -13,6 +13,7 @@ const std::vector<ir::PassInfo>& registered_passes() {
       cse_pass(),
       dce_pass(),
       licm_pass(),
+      contract_fma_pass(),
   };
   return passes;
 }
@@ -35,9 +36,12 @@ void add_pass(ir::PassManager& pm, std::string_view name) {
   throw Error("unknown pass '" + std::string(name) + "'; valid passes: " + valid);
 }
 
-void add_default_pipeline(ir::PassManager& pm) {
+void add_default_pipeline(ir::PassManager& pm, const PipelineOptions& options) {
   for (const char* name : {"canonicalize", "cse", "licm", "dce"})
     add_pass(pm, name);
+  // Last: cse has merged equal products (a shared one is not fused) and dce dropped unused ones.
+  if (options.fp_fusion)
+    add_pass(pm, "contract-fma");
 }
 
 } // namespace tessel::codegen

@@ -134,17 +134,24 @@ constexpr const char* kIgnored[] = {
 
 const char* hopper_scope(std::string_view mnemonic, const std::vector<std::string_view>& parts) {
   std::string_view p0 = parts[0];
-  if (p0 == "wgmma" || p0 == "mbarrier" || p0 == "tensormap" || p0 == "multimem" || p0 == "mapa" ||
-      p0 == "getctarank" || p0 == "setmaxnreg" || p0 == "elect" || p0 == "griddepcontrol" ||
+  if (p0 == "wgmma" || p0 == "tensormap" || p0 == "multimem" || p0 == "mapa" ||
+      p0 == "getctarank" ||
       p0 == "clusterlaunchcontrol" || p0 == "tcgen05" || p0 == "stackrestore" || p0 == "stacksave")
     return "out of scope until the Hopper work";
-  if (mnemonic.starts_with("cp.async.bulk") || mnemonic.starts_with("cp.reduce.async.bulk"))
-    return "TMA (cp.async.bulk) is out of scope until the Hopper work";
+  const bool tensor_tile = mnemonic.starts_with("cp.async.bulk.tensor") &&
+                           mnemonic.find("im2col") == std::string_view::npos;
+  const bool bulk_group = mnemonic.starts_with("cp.async.bulk.commit_group") ||
+                          mnemonic.starts_with("cp.async.bulk.wait_group");
+  if ((mnemonic.starts_with("cp.async.bulk") && !tensor_tile && !bulk_group) ||
+      mnemonic.starts_with("cp.reduce.async.bulk"))
+    return "TMA beyond tile-mode cp.async.bulk.tensor is out of scope";
+  if (tensor_tile && mnemonic.find("multicast") != std::string_view::npos)
+    return "TMA multicast needs clusters, out of scope";
+  if (tensor_tile)
+    return nullptr; // its .shared::cluster destination is the CTA's own (a cluster of one)
   if (mnemonic.starts_with("barrier.cluster") ||
       mnemonic.find("shared::cluster") != std::string_view::npos)
     return "clusters are out of scope until the Hopper work";
-  if (mnemonic.starts_with("fence.proxy.async") || mnemonic.starts_with("fence.mbarrier_init"))
-    return "async-proxy fences belong to TMA/mbarrier, out of scope until the Hopper work";
   return nullptr;
 }
 
@@ -438,7 +445,30 @@ bool decode_mnemonic(std::string_view mnemonic, Inst& inst, DecodeError& error) 
     if (parse_shape(p, inst))
       continue;
     if (inst.op == Op::membar || inst.op == Op::fence)
-      continue; // .gl/.cta/.sys/.sc/.acq_rel
+      continue; // .gl/.cta/.sys/.sc/.acq_rel, .proxy.async, .mbarrier_init.release.cluster
+    if (inst.op == Op::mbarrier_try_wait || inst.op == Op::mbarrier_test_wait) {
+      if (p == "parity") {
+        inst.flags |= kParity;
+        continue;
+      }
+    }
+    if (inst.op == Op::cp_bulk_tensor) {
+      if (p.size() == 2 && p[1] == 'd' && p[0] >= '1' && p[0] <= '5') {
+        inst.num = static_cast<uint8_t>(p[0] - '0');
+        continue;
+      }
+      if (p == "shared::cluster" || p == "tile" || p == "mbarrier::complete_tx::bytes" ||
+          p == "bulk_group")
+        continue;
+    }
+    if (inst.op == Op::griddepcontrol && (p == "launch_dependents" || p == "wait"))
+      continue;
+    if (inst.op == Op::cp_bulk_wait && p == "read")
+      continue;
+    if (inst.op == Op::setmaxnreg && (p == "inc" || p == "dec")) {
+      inst.sub = p == "inc" ? Sub::inc : Sub::dec;
+      continue;
+    }
     return bad();
   }
   // Type assignment.

@@ -29,7 +29,12 @@ uint64_t GlobalMemory::allocate(size_t bytes) {
 
 bool GlobalMemory::release(uint64_t base) {
   last_ = nullptr;
-  return allocs_.erase(base) == 1;
+  auto it = allocs_.find(base);
+  if (it == allocs_.end())
+    return false;
+  shadow_bytes -= it->second.shadow.size() * sizeof(GlobalShadowByte);
+  allocs_.erase(it);
+  return true;
 }
 
 Allocation* GlobalMemory::find_slow(uint64_t addr, size_t size) {
@@ -50,6 +55,7 @@ struct Device::State {
   // Addresses of each module's .global/.const variables, allocated on first launch.
   std::map<const Module*, std::vector<uint64_t>> globals;
   std::vector<std::shared_ptr<const Module>> keep_alive;
+  uint32_t launches = 0; // numbers launches for the global racecheck shadow
 };
 
 Device::Device(DeviceLimits limits) : limits_(limits), state_(std::make_unique<State>()) {}
@@ -264,6 +270,7 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
   }
   LaunchReport report;
   L.report = &report;
+  L.generation = ++state_->launches;
 
   Cta cta;
   const uint32_t lb = m.local_bytes;
@@ -271,7 +278,7 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
     for (uint32_t y = 0; y < grid.y && !L.aborted; ++y)
       for (uint32_t x = 0; x < grid.x && !L.aborted; ++x) {
         cta.id = {x, y, z};
-        cta.epoch = 1;
+        cta.linear = (z * grid.y + y) * grid.x + x;
         for (auto& b : cta.barriers)
           b = BarrierState{};
         cta.smem.assign(L.smem_bytes, 0);
@@ -285,6 +292,8 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
           warp.index = w;
           uint32_t n = std::min<uint32_t>(32, L.threads_per_cta - w * 32);
           warp.valid = n == 32 ? 0xffffffffu : (1u << n) - 1;
+          warp.vc.assign(L.warps_per_cta, 0);
+          warp.vc[w] = 1;
           init_warp_frame(L, cta, warp);
         }
         run_cta(L, cta);

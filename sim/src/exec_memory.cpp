@@ -44,8 +44,15 @@ void load_store(Exec& x, const Inst& in, uint32_t mask, bool store) {
     uint64_t a = (base ? base[l] : 0) + static_cast<uint64_t>(addr_op.imm);
     if (addr32)
       a &= 0xffffffffu;
+    uint8_t bytes[64];
+    if (store)
+      for (unsigned i = 0; i < n && (i + 1) * esize <= sizeof bytes; ++i) {
+        uint64_t v = x.R[size_t(slots[i]) * 32 + l];
+        std::memcpy(bytes + i * esize, &v, esize);
+      }
     Resolved r = access_memory(x, in, in.space, a, total, total, l,
-                               store ? AccessKind::write : AccessKind::read);
+                               store ? AccessKind::write : AccessKind::read,
+                               store && total <= sizeof bytes ? bytes : nullptr);
     if (r.space == Space::shared && r.ptr) {
       shared_offsets[l] = r.offset;
       shared_mask |= 1u << l;

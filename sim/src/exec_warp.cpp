@@ -48,10 +48,28 @@ void exec_warp(Exec& x, const Inst& in, uint32_t mask, uint32_t active) {
   case Op::match:
     check_membermask(x, in, mask, 2);
     break;
+  case Op::elect:
+    check_membermask(x, in, mask, 1);
+    break;
   default:
     break;
   }
   switch (in.op) {
+  case Op::elect: {
+    // elect.sync d|p, membermask: the leader is the lowest active lane of the membermask;
+    // every lane gets its id, only the leader a true predicate.
+    if (!mask)
+      return;
+    uint32_t members = mask & static_cast<uint32_t>(x.src(in, 1)[__builtin_ctz(mask)]);
+    uint32_t leader = members ? static_cast<uint32_t>(__builtin_ctz(members)) : 0;
+    uint64_t* d = x.dst(in, 0);
+    for_lanes(mask, [&](uint32_t l) { d[l] = leader; });
+    if (in.ops[5].kind == OperandKind::pred) {
+      uint32_t& dp = x.P[in.ops[5].index];
+      dp = (dp & ~mask) | (members ? 1u << leader : 0u);
+    }
+    return;
+  }
   case Op::activemask: {
     if (!mask)
       return;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -168,7 +169,20 @@ void copy_local(Launch& L, Cta& cta, Warp& w, uint32_t mask, uint32_t dst_off, u
   });
 }
 
-// Executes the warp until it waits at a barrier or finishes.
+// setmaxnreg.inc/dec.sync.aligned.u32 N: N in 24..256, a multiple of 8 (PTX ISA). Registers
+// are not a resource the simulator runs out of; the budget is kept per warp for reports.
+void set_max_registers(Exec& x, const Inst& in, uint32_t mask) {
+  uint64_t n = x.src(in, 0)[first_lane(mask)];
+  if (n < 24 || n > 256 || n % 8 != 0) {
+    x.report(ErrorKind::sync, in, static_cast<int>(first_lane(mask)), false, 0,
+             fmt::format("setmaxnreg {} is outside 24..256 or not a multiple of 8", n));
+    return;
+  }
+  x.warp.max_regs = static_cast<uint32_t>(n);
+}
+
+// Executes the warp until it waits at a barrier, yields at a failed mbarrier wait, or
+// finishes.
 void run_warp(Launch& L, Cta& cta, Warp& w) {
   while (w.state == WarpState::ready) {
     if (L.aborted)
@@ -180,6 +194,7 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
         Inst none;
         complete_async_groups(x, none, 0);
         w.state = WarpState::done;
+        ++cta.progress;
         return;
       }
       // Return from a call: copy return parameters back, continue after the call.
@@ -274,7 +289,12 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
       case Family::async:
         exec_async(x, in, mask);
         break;
+      case Family::mbarrier:
+        exec_mbarrier(x, in, mask);
+        break;
       case Family::misc:
+        if (in.op == Op::setmaxnreg)
+          set_max_registers(x, in, mask);
         break;
       case Family::control: {
         switch (in.op) {
@@ -344,8 +364,12 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
           if (in.nops >= 2)
             b.expected = static_cast<uint32_t>(x.src(in, 1)[lane]);
           b.arrived_threads += static_cast<uint32_t>(std::popcount(w.valid & ~w.exited));
-          if (in.op == Op::bar_arrive || in.op == Op::barrier_arrive)
+          join_clock(b.joined, w.vc);
+          ++cta.progress;
+          if (in.op == Op::bar_arrive || in.op == Op::barrier_arrive) {
+            ++w.vc[w.index]; // what the arriving warp does next is not released by it
             continue;
+          }
           w.state = WarpState::at_barrier;
           w.barrier = id;
           return;
@@ -397,6 +421,10 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
       }
       }
       top.pc = pc + 1;
+      if (w.yield) {
+        w.yield = false;
+        return; // a failed mbarrier wait: the other warps run first
+      }
     }
   next_frame:;
   }
@@ -412,13 +440,74 @@ void init_warp_frame(Launch& L, Cta& cta, Warp& w) {
   w.frames.back().stack.push_back({0, kNoReconverge, w.valid});
 }
 
+void join_clock(VectorClock& into, const VectorClock& from) {
+  if (into.size() < from.size())
+    into.resize(from.size(), 0);
+  for (size_t i = 0; i < from.size(); ++i)
+    into[i] = std::max(into[i], from[i]);
+}
+
+namespace {
+
+// Wakes the warps waiting at barrier `id`. Racecheck: each waiter's clock joins the clocks of
+// every warp that arrived (bar.sync and bar.arrive alike), then advances its own component
+// so its later accesses are not mistaken for ones before the barrier. A barrier over all
+// threads (no count) also orders after the warps that exited, as exited threads count as
+// arrived on hardware.
+void release_barrier(Cta& cta, uint32_t id) {
+  BarrierState& b = cta.barriers[id];
+  if (!b.expected)
+    for (auto& w : cta.warps)
+      if (w.state == WarpState::done)
+        join_clock(b.joined, w.vc);
+  for (auto& w : cta.warps)
+    if (w.state == WarpState::at_barrier && w.barrier == id) {
+      w.state = WarpState::ready;
+      join_clock(w.vc, b.joined);
+      ++w.vc[w.index];
+    }
+  b = BarrierState{};
+}
+
+} // namespace
+
+// A round in which every warp that ran yielded at a failed mbarrier wait and nothing
+// arrived anywhere repeats forever: reports the first waiter's mbarrier as a hang.
+void report_mbarrier_hang(Launch& L, Cta& cta) {
+  for (auto& w : cta.warps) {
+    if (w.state != WarpState::ready)
+      continue;
+    Frame& f = w.frames.back();
+    Exec x{L, cta, w, f, f.regs.data(), f.preds.data(), w.wait_pc};
+    auto it = cta.mbarriers.find(w.wait_offset);
+    std::string state = it == cta.mbarriers.end()
+                            ? "no longer initialised"
+                            : fmt::format("phase {}, {} of {} arrivals and {} transaction bytes "
+                                          "pending",
+                                          it->second.phase, it->second.pending,
+                                          it->second.expected, it->second.tx);
+    x.report(ErrorKind::sync, f.fn->code[w.wait_pc],
+             static_cast<int>(first_lane(w.valid & ~w.exited)), true, w.wait_offset,
+             fmt::format("mbarrier hang: warp {} waits on the mbarrier at shared offset {:#x} "
+                         "({}) for a phase that can never complete: no other warp can arrive "
+                         "(every warp is waiting); the budget of {} warp instructions would "
+                         "never end it",
+                         w.index, w.wait_offset, state, L.options.max_warp_instructions));
+    break;
+  }
+  L.aborted = true;
+}
+
 void run_cta(Launch& L, Cta& cta) {
   for (;;) {
+    uint64_t progress = cta.progress;
+    bool yielded = false;
     for (auto& w : cta.warps)
       if (w.state == WarpState::ready) {
         run_warp(L, cta, w);
         if (L.aborted)
           return;
+        yielded |= w.state == WarpState::ready;
       }
     bool all_done = true;
     for (auto& w : cta.warps)
@@ -442,12 +531,13 @@ void run_cta(Launch& L, Cta& cta) {
       bool complete = b.expected ? b.arrived_threads >= b.expected : waiting == live;
       if (!complete)
         continue;
-      for (auto& w : cta.warps)
-        if (w.state == WarpState::at_barrier && w.barrier == id)
-          w.state = WarpState::ready;
-      b = BarrierState{};
-      ++cta.epoch;
+      release_barrier(cta, id);
       released = true;
+    }
+    if (yielded) {
+      if (!released && cta.progress == progress)
+        return report_mbarrier_hang(L, cta);
+      continue;
     }
     if (!released) {
       for (auto& w : cta.warps) {

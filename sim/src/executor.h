@@ -29,11 +29,35 @@ inline constexpr uint64_t kSharedWindow = 0x0000'7e00'0000'0000ull;
 inline constexpr uint64_t kLocalWindow = 0x0000'7f00'0000'0000ull;
 inline constexpr uint64_t kWindowSize = 0x0000'0001'0000'0000ull;
 
+// Per-byte racecheck state of global memory (see sim/README.md, "racecheck"). `launch` is
+// the launch that recorded it: an older value means "untouched in this launch", so the
+// shadow never needs clearing. Threads are named by CTA (linear) and linear thread id; the
+// clocks are the thread's warp's own vector-clock component at the access.
+struct GlobalShadowByte {
+  uint32_t launch = 0;
+  uint32_t writer_cta = 0;
+  uint32_t write_clock = 0; // 0: no write in this launch
+  uint32_t reader_cta = 0;
+  uint32_t read_clock = 0; // 0: no read since the last write
+  uint32_t write_seq = 0; // Launch::atomic_seq at the write / the read
+  uint32_t read_seq = 0;
+  uint16_t writer = 0;
+  uint16_t reader = 0;
+  uint8_t value = 0; // the byte the last writer stored (identical rewrites are benign)
+};
+
 struct Allocation {
   uint64_t base = 0;
   size_t size = 0;
   std::unique_ptr<uint8_t[]> data;
+  std::vector<GlobalShadowByte> shadow; // sized on the first racechecked access
+  bool unshadowed = false; // over the device's shadow budget: not racechecked
 };
+
+// Global racecheck keeps 28 bytes of shadow per byte of an allocation it has seen; past this
+// many bytes of live shadow per device, further allocations are not racechecked (a model's
+// weights would otherwise cost gigabytes). See sim/README.md, "racecheck".
+inline constexpr size_t kGlobalShadowBudget = size_t(1) << 30;
 
 // The device's global memory: allocations with guard gaps between them.
 class GlobalMemory {
@@ -53,20 +77,31 @@ public:
 
 private:
   Allocation* find_slow(uint64_t addr, size_t size);
+
+public:
+  size_t shadow_bytes = 0; // live global racecheck shadow, against kGlobalShadowBudget
+
+private:
   std::map<uint64_t, Allocation> allocs_;
   uint64_t next_ = kGlobalBase;
   Allocation* last_ = nullptr;
 };
 
+// Vector-clock racecheck (sim/README.md): every warp keeps a clock with one component per
+// warp of its CTA. An access stamped (warp u, clock c) happens before the current warp's
+// access when the current warp's clock has vc[u] >= c; barriers join their participants.
+using VectorClock = std::vector<uint32_t>;
+
 // Per-byte shadow state of shared memory, for racecheck, initcheck and cp.async tracking.
+// Up to two unordered readers are remembered since the last write (a third replaces the
+// second: a write racing only with a forgotten reader is missed, never invented).
 struct ShadowByte {
-  uint32_t write_epoch = 0;
-  uint32_t read_epoch = 0;
-  uint16_t writer = 0; // linear thread id of the last writer
-  uint16_t reader = 0; // linear thread id of the first reader in read_epoch
+  uint32_t write_clock = 0;   // the writer warp's own clock at the write; 0: never written
+  uint32_t read_clock[2] = {}; // 0: slot empty
+  uint16_t writer = 0;        // linear thread id of the last writer
+  uint16_t reader[2] = {};    // linear thread ids of the remembered readers
   uint8_t initialized = 0;
   uint8_t pending = 0; // written by a cp.async not yet waited for
-  uint8_t multi_warp_read = 0;
 };
 
 struct StackEntry {
@@ -104,11 +139,28 @@ struct Warp {
   std::vector<AsyncCopy> open_group;
   std::deque<std::vector<AsyncCopy>> groups;
   uint64_t clock = 0;
+  VectorClock vc; // racecheck clock, one component per warp of the CTA
+  bool yield = false;      // a failed mbarrier wait: let the other warps run
+  uint32_t wait_pc = 0;    // the failed wait (for the hang report)
+  uint32_t wait_offset = 0; // the mbarrier it waits on
+  uint32_t max_regs = 0;   // setmaxnreg's budget for the warp (0: the launch's)
+};
+
+// An mbarrier object in shared memory (PTX ISA "Parallel synchronization ... mbarrier").
+// The simulator keeps its state beside the 8 bytes of shared memory it occupies.
+struct MBarrier {
+  uint32_t expected = 0;  // arrivals per phase (init's count)
+  uint32_t pending = 0;   // arrivals still missing in the current phase
+  int64_t tx = 0;         // transaction bytes still expected in the current phase
+  uint64_t phase = 0;     // number of completed phases
+  VectorClock arrived;    // racecheck: join of the arrivers' clocks so far
+  VectorClock released;   // racecheck: what a wait on a completed phase acquires
 };
 
 struct BarrierState {
   uint32_t arrived_threads = 0;
   uint32_t expected = 0; // 0: all non-exited threads
+  VectorClock joined;    // join of the clocks of the warps that arrived (racecheck)
 };
 
 struct Launch;
@@ -121,8 +173,9 @@ struct Cta {
   std::vector<ShadowByte> shadow;
   std::vector<uint8_t> local;      // threads * local_bytes
   std::vector<uint8_t> local_init; // same size, 1 when written
-  uint32_t epoch = 1;              // barrier epoch for racecheck
   BarrierState barriers[16];
+  std::map<uint32_t, MBarrier> mbarriers; // by shared offset; erased by mbarrier.inval
+  uint64_t progress = 0; // bumped by every arrival: a round without it can hang
 };
 
 struct ErrorKey {
@@ -151,6 +204,15 @@ struct Launch {
   uint64_t warp_instructions = 0;
   uint64_t thread_instructions = 0;
   LaunchReport* report = nullptr;
+  uint32_t generation = 0; // this launch's number on its device (global racecheck shadow)
+  // Global atomics as synchronisation (racecheck): every global atomic gets a sequence number;
+  // the last one of each warp is kept by (CTA << 8 | warp) with the warp's clock then.
+  struct AtomicMark {
+    uint32_t seq = 0;
+    VectorClock vc;
+  };
+  uint32_t atomic_seq = 0;
+  std::map<uint64_t, AtomicMark> last_atomic;
   std::set<ErrorKey> seen;
   bool aborted = false;
 };
@@ -188,6 +250,9 @@ template <typename F> inline void for_lanes(uint32_t mask, F&& f) {
   }
 }
 
+// Racecheck clocks: `into` becomes the component-wise maximum of both.
+void join_clock(VectorClock& into, const VectorClock& from);
+
 // Runs one CTA to completion (or to an error that stops the launch).
 void run_cta(Launch& launch, Cta& cta);
 // Sets up the entry frame of a warp whose index and valid mask are set.
@@ -205,6 +270,12 @@ void exec_atomic(Exec& x, const Inst& in, uint32_t mask);
 void exec_warp(Exec& x, const Inst& in, uint32_t mask, uint32_t active);
 void exec_mma(Exec& x, const Inst& in, uint32_t mask);
 void exec_async(Exec& x, const Inst& in, uint32_t mask);
+void exec_mbarrier(Exec& x, const Inst& in, uint32_t mask);
+void exec_tensor_copy(Exec& x, const Inst& in, uint32_t mask); // exec_tma.cpp
+
+// Counts `bytes` of an asynchronous transfer as arrived on the mbarrier at shared `offset`
+// (complete_tx); false when there is no initialised mbarrier there.
+bool mbarrier_complete_tx(Exec& x, const Inst& in, uint32_t offset, int64_t bytes, uint32_t lane);
 
 // Completes the cp.async groups of `warp` until at most `keep` remain pending.
 void complete_async_groups(Exec& x, const Inst& in, size_t keep);

@@ -21,13 +21,60 @@ const char* kind_name(AccessKind k) {
   return "access";
 }
 
+// Whether the access stamped (linear thread `tid`, its warp's clock `clock`) of this CTA
+// happens before the current warp's access: same warp (lanes run in lockstep, the
+// warp-synchronous model) or ordered by the barriers both passed.
+bool ordered_before(const Exec& x, uint32_t tid, uint32_t clock) {
+  uint32_t u = tid / 32;
+  return u == x.warp.index || x.warp.vc[u] >= clock;
+}
+
+void shared_race_checks(Exec& x, const Inst& in, ShadowByte& sh, uint32_t at, uint32_t lane,
+                        AccessKind kind) {
+  bool racing_writer = sh.write_clock && !ordered_before(x, sh.writer, sh.write_clock);
+  if (kind == AccessKind::read && racing_writer)
+    x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, at,
+             fmt::format("read-after-write hazard on shared offset {}: written by thread {} "
+                         "with no barrier between the write and this read",
+                         at, sh.writer));
+  if (kind != AccessKind::write)
+    return;
+  if (racing_writer) {
+    x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, at,
+             fmt::format("write-after-write hazard on shared offset {}: also written by "
+                         "thread {} with no barrier between",
+                         at, sh.writer));
+    return;
+  }
+  for (int s = 0; s < 2; ++s)
+    if (sh.read_clock[s] && !ordered_before(x, sh.reader[s], sh.read_clock[s])) {
+      x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, at,
+               fmt::format("write-after-read hazard on shared offset {}: read by thread {} "
+                           "with no barrier between the read and this write",
+                           at, sh.reader[s]));
+      return;
+    }
+}
+
+// Remembers a read: it replaces a remembered read it is ordered after (or of its own warp);
+// otherwise it takes a free slot, or the second one.
+void remember_read(const Exec& x, ShadowByte& sh, uint32_t tid) {
+  uint32_t clock = x.warp.vc[x.warp.index];
+  int slot = 1;
+  for (int s = 0; s < 2; ++s)
+    if (!sh.read_clock[s] || ordered_before(x, sh.reader[s], sh.read_clock[s])) {
+      slot = s;
+      break;
+    }
+  sh.reader[slot] = static_cast<uint16_t>(tid);
+  sh.read_clock[slot] = clock;
+}
+
 void shared_checks(Exec& x, const Inst& in, uint32_t off, uint32_t size, uint32_t lane,
                    AccessKind kind) {
   Cta& cta = x.cta;
   const LaunchOptions& opt = x.launch.options;
   const uint32_t tid = x.tid_linear(lane);
-  const uint32_t warp = x.warp.index;
-  const uint32_t epoch = cta.epoch;
   for (uint32_t i = 0; i < size; ++i) {
     ShadowByte& sh = cta.shadow[off + i];
     if (kind != AccessKind::write) {
@@ -46,49 +93,144 @@ void shared_checks(Exec& x, const Inst& in, uint32_t off, uint32_t size, uint32_
       sh.initialized = 1;
       continue;
     }
-    if (opt.racecheck) {
-      bool other_writer = sh.write_epoch == epoch && sh.writer / 32 != warp;
-      if (kind == AccessKind::read && other_writer) {
-        x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, off + i,
-                 fmt::format("read-after-write hazard on shared offset {}: written by thread {} "
-                             "with no barrier between the write and this read",
-                             off + i, sh.writer));
-      }
-      if (kind == AccessKind::write) {
-        if (other_writer)
-          x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, off + i,
-                   fmt::format("write-after-write hazard on shared offset {}: also written by "
-                               "thread {} with no barrier between",
-                               off + i, sh.writer));
-        else if (sh.read_epoch == epoch && (sh.multi_warp_read || sh.reader / 32 != warp))
-          x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, off + i,
-                   fmt::format("write-after-read hazard on shared offset {}: read by thread {} "
-                               "with no barrier between the read and this write",
-                               off + i, sh.reader));
-      }
-    }
+    if (opt.racecheck)
+      shared_race_checks(x, in, sh, off + i, lane, kind);
     if (kind == AccessKind::write) {
       sh.initialized = 1;
       sh.writer = static_cast<uint16_t>(tid);
-      sh.write_epoch = epoch;
+      sh.write_clock = x.warp.vc[x.warp.index];
+      sh.read_clock[0] = sh.read_clock[1] = 0;
       if (sh.pending)
         x.report(ErrorKind::sync, in, static_cast<int>(lane), true, off + i,
                  fmt::format("shared offset {} is written while a cp.async to it is in flight",
                              off + i));
-    } else if (sh.read_epoch != epoch) {
-      sh.read_epoch = epoch;
-      sh.reader = static_cast<uint16_t>(tid);
-      sh.multi_warp_read = 0;
-    } else if (sh.reader / 32 != warp) {
-      sh.multi_warp_read = 1;
+    } else {
+      remember_read(x, sh, tid);
     }
+  }
+}
+
+// The earliest last-atomic of a warp of `cta` that the access (warp u, clock, seq) happens
+// before: u's own later atomic, or another warp's atomic after a barrier with u. 0: none.
+uint32_t release_of(const Exec& x, uint32_t cta, uint32_t u, uint32_t clock, uint32_t seq) {
+  uint32_t best = 0;
+  auto& marks = x.launch.last_atomic;
+  for (auto it = marks.lower_bound(uint64_t(cta) << 8);
+       it != marks.end() && it->first >> 8 == cta; ++it) {
+    uint32_t v = static_cast<uint32_t>(it->first & 0xff);
+    const auto& m = it->second;
+    bool after = v == u ? m.seq > seq : u < m.vc.size() && m.vc[u] >= clock;
+    if (after && (!best || m.seq < best))
+      best = m.seq;
+  }
+  return best;
+}
+
+// The latest last-atomic of a warp of this CTA that the current warp is ordered after (its
+// own, or another warp's before a barrier they both passed). 0: none.
+uint32_t acquire_of(const Exec& x) {
+  uint32_t best = 0;
+  const uint32_t cta = x.cta.linear;
+  auto& marks = x.launch.last_atomic;
+  for (auto it = marks.lower_bound(uint64_t(cta) << 8);
+       it != marks.end() && it->first >> 8 == cta; ++it) {
+    uint32_t v = static_cast<uint32_t>(it->first & 0xff);
+    const auto& m = it->second;
+    bool before = v == x.warp.index || x.warp.vc[v] >= m.vc[v];
+    if (before && m.seq > best)
+      best = m.seq;
+  }
+  return best;
+}
+
+// Whether the global access recorded as (CTA, thread, clock, atomic sequence number) is
+// ordered before the current one: by the CTA's barriers, or through global atomics treated as
+// acquire-release (a warp of the recorded CTA ran an atomic after the access, by program order
+// or a barrier, and a warp the current one is ordered after ran a later one: a lock, a
+// ticket, a flag). Otherwise only the launch's end orders.
+bool global_ordered_before(const Exec& x, uint32_t cta, uint32_t tid, uint32_t clock,
+                           uint32_t seq) {
+  if (cta == x.cta.linear && ordered_before(x, tid, clock))
+    return true;
+  if (x.launch.last_atomic.empty())
+    return false;
+  uint32_t released = release_of(x, cta, tid / 32, clock, seq);
+  return released && acquire_of(x) > released;
+}
+
+std::string thread_name(const Exec& x, uint32_t cta, uint32_t tid) {
+  return cta == x.cta.linear ? fmt::format("thread {} of this block", tid)
+                             : fmt::format("thread {} of block {} (linear)", tid, cta);
+}
+
+// Global racecheck for one lane's access of [addr, addr+size) inside `a`; `value` is what a
+// write stores (null: unknown), for the identical-value exception.
+void global_checks(Exec& x, const Inst& in, Allocation& a, uint64_t addr, uint32_t size,
+                   uint32_t lane, AccessKind kind, const uint8_t* value) {
+  if (a.unshadowed)
+    return;
+  if (a.shadow.size() != a.size) {
+    size_t bytes = a.size * sizeof(GlobalShadowByte);
+    if (x.launch.gmem->shadow_bytes + bytes > kGlobalShadowBudget) {
+      a.unshadowed = true;
+      return;
+    }
+    a.shadow.assign(a.size, GlobalShadowByte{});
+    x.launch.gmem->shadow_bytes += bytes;
+  }
+  const uint32_t gen = x.launch.generation;
+  const uint32_t tid = x.tid_linear(lane);
+  const uint32_t clock = x.warp.vc[x.warp.index];
+  for (uint32_t i = 0; i < size; ++i) {
+    GlobalShadowByte& sh = a.shadow[addr - a.base + i];
+    if (sh.launch != gen)
+      sh = GlobalShadowByte{gen};
+    const uint64_t at = addr + i;
+    bool racing_writer = sh.write_clock && !global_ordered_before(x, sh.writer_cta, sh.writer,
+                                                                  sh.write_clock, sh.write_seq);
+    if (kind == AccessKind::read) {
+      // Exception (3), sim/README.md: a read of what a thread of the same CTA wrote is not
+      // reported (replicated tensors load in every thread that holds a copy, the owner
+      // alone stores; the other copies are dead).
+      if (racing_writer && sh.writer_cta != x.cta.linear)
+        x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, at,
+                 fmt::format("global read-after-write hazard at address {:#x}: written by {} "
+                             "in this launch with nothing ordering the write before this read",
+                             at, thread_name(x, sh.writer_cta, sh.writer)));
+      if (!sh.read_clock ||
+          global_ordered_before(x, sh.reader_cta, sh.reader, sh.read_clock, sh.read_seq)) {
+        sh.reader_cta = x.cta.linear;
+        sh.reader = static_cast<uint16_t>(tid);
+        sh.read_clock = clock;
+        sh.read_seq = x.launch.atomic_seq;
+      }
+      continue;
+    }
+    bool same_value = value && sh.value == value[i];
+    if (racing_writer && !same_value)
+      x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, at,
+               fmt::format("global write-after-write hazard at address {:#x}: {} wrote a "
+                           "different value in this launch with nothing ordering the two writes",
+                           at, thread_name(x, sh.writer_cta, sh.writer)));
+    else if (sh.read_clock &&
+             !global_ordered_before(x, sh.reader_cta, sh.reader, sh.read_clock, sh.read_seq))
+      x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, at,
+               fmt::format("global write-after-read hazard at address {:#x}: read by {} in "
+                           "this launch with nothing ordering the read before this write",
+                           at, thread_name(x, sh.reader_cta, sh.reader)));
+    sh.writer_cta = x.cta.linear;
+    sh.writer = static_cast<uint16_t>(tid);
+    sh.write_clock = clock;
+    sh.write_seq = x.launch.atomic_seq;
+    sh.value = value ? value[i] : 0;
+    sh.read_clock = 0;
   }
 }
 
 } // namespace
 
 Resolved access_memory(Exec& x, const Inst& in, Space space, uint64_t addr, uint32_t size,
-                       uint32_t align, uint32_t lane, AccessKind kind) {
+                       uint32_t align, uint32_t lane, AccessKind kind, const uint8_t* value) {
   Resolved r;
   Launch& L = x.launch;
   auto fail = [&](ErrorKind k, const std::string& msg) {
@@ -117,7 +259,8 @@ Resolved access_memory(Exec& x, const Inst& in, Space space, uint64_t addr, uint
   case Space::global:
   case Space::const_:
   case Space::generic: {
-    uint8_t* p = L.gmem->host(addr, size);
+    Allocation* alloc = L.gmem->find(addr, size);
+    uint8_t* p = alloc ? alloc->data.get() + (addr - alloc->base) : nullptr;
     if (!p) {
       std::string where = addr == 0 ? " (null pointer)" : "";
       return fail(ErrorKind::memcheck,
@@ -127,6 +270,10 @@ Resolved access_memory(Exec& x, const Inst& in, Space space, uint64_t addr, uint
     }
     if (space == Space::const_ && kind != AccessKind::read)
       return fail(ErrorKind::memcheck, "write to .const memory");
+    if (L.options.racecheck && kind == AccessKind::atomic)
+      L.last_atomic[uint64_t(x.cta.linear) << 8 | x.warp.index] = {++L.atomic_seq, x.warp.vc};
+    else if (L.options.racecheck && space != Space::const_)
+      global_checks(x, in, *alloc, addr, size, lane, kind, value);
     r.ptr = p;
     r.space = Space::global;
     return r;

@@ -102,6 +102,15 @@ void Parser::parse_operand(Inst& inst, int index, std::vector<RawLabelRef>& labe
       fail(b, "expected an address, found '" + describe(b) + "'");
     }
     Token n = lex_.next();
+    if (n.is(',') && index + 1 < 6) {
+      // `[tensorMap, {c0, ...}]` (cp.async.bulk.tensor): the coordinates become the next
+      // operand; `count = 1` marks the address as followed by them.
+      op.count = 1;
+      parse_operand(inst, index + 1, labels);
+      if (inst.ops[index + 1].kind != OperandKind::vec)
+        fail(n, "expected a braced coordinate list after the tensor map");
+      n = lex_.next();
+    }
     if (n.is('+') || n.is('-')) {
       bool negative = n.is('-');
       Token v = lex_.next();
@@ -328,6 +337,8 @@ void Parser::parse_instruction(Token first) {
       if (index >= 6)
         fail(lex_.peek(), "too many operands");
       parse_operand(inst, index, labels);
+      if (inst.ops[index].kind == OperandKind::addr && inst.ops[index].count == 1)
+        ++index; // the coordinate vector parse_operand put after it
       ++index;
       Token sep = lex_.next();
       if (sep.is('|')) {

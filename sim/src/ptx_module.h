@@ -35,6 +35,7 @@ enum class Family : uint8_t {
   warp,
   mma,
   async,
+  mbarrier,
 };
 
 const char* op_key(Op op);
@@ -161,6 +162,7 @@ enum Flag : uint32_t {
   kAll = 1u << 18,
   kAny = 1u << 19,
   kTo = 1u << 20,
+  kParity = 1u << 21, // mbarrier.try_wait/test_wait.parity
 };
 
 enum class OperandKind : uint8_t { none, reg, imm, pred, vec, addr, label, clock, clock64, symbol };

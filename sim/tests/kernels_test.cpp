@@ -230,6 +230,33 @@ TEST_P(Kernels, OutOfBoundsWriteIsReported) {
   EXPECT_NE(e.to_string().find("out-of-bounds"), std::string::npos) << e.to_string();
 }
 
+// nvcc's cuda::barrier PTX (mbarrier.init/arrive/try_wait with a token, nanosleep backoff):
+// warp 0 produces `rounds` rows, warps 1..3 sum them; clean under racecheck.
+TEST_P(Kernels, MbarrierRingFromCudaBarrier) {
+  SIM_LOAD_PTX(ptx, "mbarrier", GetParam());
+  const int rounds = 5;
+  std::mt19937 rng(11);
+  std::vector<int32_t> in(rounds * 32);
+  for (auto& v : in)
+    v = static_cast<int32_t>(rng() % 1000);
+  Device dev;
+  uint64_t pin = upload(dev, in), pout = *dev.malloc(96 * 4);
+  std::vector<int32_t> poison(96, -1);
+  ASSERT_TRUE(dev.memcpy_to_device(pout, poison.data(), 96 * 4).ok());
+  std::vector<KernelArg> args = {KernelArg::ptr(pin), KernelArg::ptr(pout), KernelArg::i32(rounds)};
+  auto r = dev.launch(ptx, "ring", {1, 1, 1}, {128, 1, 1}, 0, args);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  EXPECT_TRUE(r->errors.empty()) << errors_text(*r);
+  std::vector<int32_t> out(96);
+  ASSERT_TRUE(dev.memcpy_to_host(out.data(), pout, 96 * 4).ok());
+  for (int t = 0; t < 96; ++t) {
+    int32_t want = 0;
+    for (int k = 0; k < rounds; ++k)
+      want += in[k * 32 + t % 32];
+    EXPECT_EQ(out[t], want) << "consumer thread " << t;
+  }
+}
+
 TEST_P(Kernels, SharedRaceIsReported) {
   SIM_LOAD_PTX(ptx, "bugs", GetParam());
   std::vector<float> in(256, 1.0f);

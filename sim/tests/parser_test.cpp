@@ -91,9 +91,8 @@ TEST(Parser, UnsupportedModifierIsNamed) {
 
 TEST(Parser, HopperInstructionsAreOutOfScope) {
   for (const char* inst : {"wgmma.fence.sync.aligned;",
-                           "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::"
-                           "bytes [%r0], [%rd0, {%r1, %r1}], [%r1];",
-                           "mbarrier.init.shared.b64 [%r0], 1;"}) {
+                           "tensormap.replace.tile.global_address.global.b1024.b64 [%rd0], %rd1;",
+                           "mapa.u32 %r0, %r1, %r1;"}) {
     Error e = parse_error(
         std::string(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  .reg .b64 %rd<2>;\n  ") + inst +
         "\n}\n");

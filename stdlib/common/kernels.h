@@ -58,7 +58,8 @@ const Kernel& cross_entropy_kernel();
 // Params: loss, losses, labels, label_stride, rows, ignore_index, MEAN, BLOCK. One program.
 const Kernel& cross_entropy_reduce_kernel();
 // Params: dlogits, logits, labels, dloss, dlogits_stride, logit_stride, label_stride,
-// dloss_stride, rows, n, ignore_index, smoothing, REDUCTION, BLOCK. One program per row.
+// dloss_stride, rows, n, ignore_index, counted (rows not ignored; -1: counted in the kernel),
+// smoothing, REDUCTION, BLOCK. One program per row.
 const Kernel& cross_entropy_backward_kernel();
 inline constexpr int kCrossEntropyMaxBlock = 4096;
 inline constexpr int kCrossEntropyReduceBlock = 1024;
@@ -78,6 +79,10 @@ const Kernel& dropout_kernel();
 // Params: indices, x, x_stride, n, BLOCK. One program per row, looping over column blocks.
 const Kernel& argmax_kernel();
 inline constexpr int kArgmaxMaxBlock = 4096;
+// Params: values, indices, x, x_stride, v_stride, i_stride, n, k, LARGEST, KB (candidate slots, a
+// power of two >= k), BLOCK. One program per row, looping over column blocks.
+const Kernel& topk_kernel();
+inline constexpr int kTopkMaxBlock = 4096;
 
 
 // Params: out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, 3 strides (batch, seq, head) each of

@@ -13,7 +13,7 @@ namespace {
 using detail::OpSite;
 using detail::Rows;
 
-constexpr int kMaxBlock = 1024; // columns per program, as the activations
+constexpr int kMaxBlock = 4096; // columns per program, as the activations
 
 int32_t low_word(uint64_t v) {
   return int32_t(uint32_t(v));
@@ -40,10 +40,15 @@ void apply(const OpSite& s, const char* in_arg, const TensorView& in, const char
   int block = detail::block_for(s, r.cols, kMaxBlock, 0);
   if (r.empty())
     return;
-  detail::dropout_kernel().launch(detail::grid_at(s, r.rows, (r.cols + block - 1) / block),
+  // Every row's first counter (offset + row * cols) a multiple of 4: no program straddles a
+  // group of four, and one more program per row is never needed.
+  bool aligned = o.offset % 4 == 0 && (r.cols % 4 == 0 || r.rows == 1);
+  int64_t programs = (r.cols + (aligned ? 0 : 3) + block - 1) / block;
+  detail::dropout_kernel().launch(detail::grid_at(s, r.rows, programs),
                                   detail::launch_options(block, stream), out, in, w.stride,
                                   r.stride, r.cols, low_word(o.seed), high_word(o.seed),
-                                  low_word(o.offset), high_word(o.offset), o.p, block);
+                                  low_word(o.offset), high_word(o.offset), o.p, int(aligned),
+                                  block);
 }
 
 } // namespace

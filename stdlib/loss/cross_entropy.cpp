@@ -65,17 +65,21 @@ int64_t label_at(const TensorView& labels, int64_t i) {
   return v;
 }
 
-// Host labels are checked here; device labels give NaN rows (loss.h).
-void check_label_values(const OpSite& s, const TensorView& labels, int64_t rows, int64_t classes,
-                        int64_t ignore_index) {
+// Host labels are checked here; device labels give NaN rows (loss.h). Returns the number of rows
+// that are not ignore_index for host labels, -1 for device labels (the kernels count them).
+int64_t check_label_values(const OpSite& s, const TensorView& labels, int64_t rows,
+                           int64_t classes, int64_t ignore_index) {
   if (labels.device != DeviceKind::cpu)
-    return;
+    return -1;
+  int64_t counted = 0;
   for (int64_t i = 0; i < rows; ++i) {
     int64_t v = label_at(labels, i);
     if (v != ignore_index && (v < 0 || v >= classes))
       s.fail(fmt::format("labels[{}] is {}, outside [0, {}) and not ignore_index ({}); expected a "
                          "class index of logits' last dimension", i, v, classes, ignore_index));
+    counted += v != ignore_index;
   }
+  return counted;
 }
 
 void check_options(const OpSite& s, const CrossEntropyOptions& o) {
@@ -149,11 +153,11 @@ void cross_entropy_backward(const TensorView& logits, const TensorView& labels,
   int block = detail::block_for(s, x.cols, detail::kCrossEntropyMaxBlock, o.block_cols);
   if (x.empty())
     return;
-  check_label_values(s, labels, x.rows, x.cols, o.ignore_index);
+  int64_t counted = check_label_values(s, labels, x.rows, x.cols, o.ignore_index);
   detail::cross_entropy_backward_kernel().launch(
       detail::grid_at(s, x.rows), detail::launch_options(block, stream), dlogits, logits, labels,
       dloss, d.stride, x.stride, label_stride(labels), per_row && x.rows > 1 ? dloss.strides[0] : 0,
-      x.rows, x.cols, int(o.ignore_index), o.label_smoothing, int(o.reduction), block);
+      x.rows, x.cols, int(o.ignore_index), counted, o.label_smoothing, int(o.reduction), block);
 }
 
 } // namespace tessel::ops

@@ -36,7 +36,8 @@ RowStats row_stats(const tl::Tensor& xr, const tl::Tensor& label, const tl::Int&
     auto in = c < n;
     auto v = tl::load(xr + c, in, -kInf).to(DType::f32);
     auto m = tl::maximum(r.max, tl::max(v, 0));
-    r.sum = r.sum * tl::exp(r.max - m) + tl::sum(tl::exp(v - m), 0);
+    auto shift = tl::where(m == -kInf, 0.0, m); // a masked (-inf) prefix: not -inf - -inf = NaN
+    r.sum = r.sum * tl::exp(r.max - shift) + tl::sum(tl::exp(v - shift), 0);
     r.max = m;
     r.sum_x = r.sum_x + tl::sum(tl::where(in, v, 0.0), 0);
     r.target = r.target + tl::sum(tl::where(i64(c) == label, v, 0.0), 0);
@@ -76,7 +77,11 @@ const Kernel& cross_entropy_kernel() {
         auto row = i64(tl::program_id(0));
         auto label = i64(tl::load(labels + row * i64(label_stride)));
         RowStats r = row_stats(logits + row * i64(logit_stride), label, n, BLOCK);
-        auto loss = r.lse() - (1.0 - smoothing) * r.target - smoothing * r.sum_x / n.to(DType::f32);
+        // Without smoothing the mean of the logits is not used: a -inf logit (a masked class)
+        // would make 0 * -inf = NaN of it (PyTorch gives the finite loss too).
+        auto smoothed = tl::where(smoothing == 0.0, tl::scalar(0.0, DType::f32),
+                                  smoothing * r.sum_x / n.to(DType::f32));
+        auto loss = r.lse() - (1.0 - smoothing) * r.target - smoothed;
         auto w = row_weight(label, n, ignore_index);
         // w * loss would turn an ignored row with an infinite lse into NaN: select instead.
         tl::store(losses + row, tl::where(w == 1.0, loss, w));
@@ -105,10 +110,10 @@ const Kernel& cross_entropy_backward_kernel() {
   static const Kernel k = tl::kernel(
       "cross_entropy_backward",
       "dlogits, logits, labels, dloss, dlogits_stride, logit_stride, label_stride, dloss_stride, "
-      "rows, n, ignore_index, smoothing, REDUCTION, BLOCK",
+      "rows, n, ignore_index, counted, smoothing, REDUCTION, BLOCK",
       [](tl::Ptr dlogits, tl::Ptr logits, tl::Ptr labels, tl::Ptr dloss, tl::Int dlogits_stride,
          tl::Int logit_stride, tl::Int label_stride, tl::Int dloss_stride, tl::Int rows, tl::Int n,
-         tl::Int ignore_index, tl::Float smoothing, tl::Const<int> REDUCTION,
+         tl::Int ignore_index, tl::Int counted, tl::Float smoothing, tl::Const<int> REDUCTION,
          tl::Const<int> BLOCK) {
         auto row = i64(tl::program_id(0));
         auto label = i64(tl::load(labels + row * i64(label_stride)));
@@ -116,8 +121,16 @@ const Kernel& cross_entropy_backward_kernel() {
         auto lse = row_stats(xr, label, n, BLOCK).lse();
         const bool per_row = Reduction(int(REDUCTION)) == Reduction::none;
         tl::Tensor g = tl::load(dloss + (per_row ? row * i64(dloss_stride) : row * 0)).to(DType::f32);
+        // The mean's count: given by the host when it read the labels (counted >= 0), else
+        // counted here, a pass over every label in every program (rows^2 work in all).
         if (Reduction(int(REDUCTION)) == Reduction::mean)
-          g = g / count_rows(labels, label_stride, rows, ignore_index, kCrossEntropyReduceBlock);
+          tl::if_(
+              counted < 0,
+              [&] {
+                g = g / count_rows(labels, label_stride, rows, ignore_index,
+                                   kCrossEntropyReduceBlock);
+              },
+              [&] { g = g / counted.to(DType::f32); });
         auto w = row_weight(label, n, ignore_index);
         auto dr = dlogits + row * i64(dlogits_stride);
         auto cols = tl::arange(0, BLOCK);

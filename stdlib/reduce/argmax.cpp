@@ -35,7 +35,10 @@ const Kernel& argmax_kernel() {
           auto v = tl::load(xr + c, c < n, -kInf).to(DType::f32);
           auto block_max = tl::max(v, 0);
           auto take = block_max > best;
-          best_index = tl::where(take, tl::argmax(v, 0) + k, best_index);
+          // The first column holding the block's maximum, as a min reduction (the CPU backend
+          // vectorizes min; its tl::argmax lowering was ~10x a memcpy of the row).
+          auto first = tl::min(tl::where(v == block_max, c, n + 0), 0);
+          best_index = tl::where(take, first, best_index);
           best = tl::where(take, block_max, best);
           first_nan = tl::minimum(first_nan, tl::min(tl::where(v != v, c, n + 0), 0));
         });

@@ -49,7 +49,10 @@ const Kernel& forward_kernel() {
           auto c = k + cols;
           auto v = tl::load(xr + c, c < n, -INFINITY).to(DType::f32);
           auto m_new = tl::maximum(m, tl::max(v, 0));
-          s = s * tl::exp(m - m_new) + tl::sum(tl::exp(v - m_new), 0);
+          // While every element so far is -inf (a masked prefix), shift by 0: -inf - -inf would
+          // make the sum NaN although later blocks are finite.
+          auto shift = tl::where(m_new == -INFINITY, 0.0, m_new);
+          s = s * tl::exp(m - shift) + tl::sum(tl::exp(v - shift), 0);
           m = m_new;
         });
         auto log_s = tl::log(s);

@@ -62,13 +62,10 @@ Child spawn_process(const std::vector<std::string>& argv, const EnvVars& env, co
   return child;
 }
 
-ProcessResult wait_process(const Child& child) {
+namespace {
+
+ProcessResult result_of(const Child& child, int status) {
   ProcessResult r;
-  int status = 0;
-  while (::waitpid(child.pid, &status, 0) < 0) {
-    if (errno != EINTR)
-      throw std::runtime_error("waitpid failed");
-  }
   if (WIFEXITED(status))
     r.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status))
@@ -76,6 +73,29 @@ ProcessResult wait_process(const Child& child) {
   r.out = read_text_file(child.out_path);
   r.err = read_text_file(child.err_path);
   return r;
+}
+
+} // namespace
+
+ProcessResult wait_process(const Child& child) {
+  int status = 0;
+  while (::waitpid(child.pid, &status, 0) < 0) {
+    if (errno != EINTR)
+      throw std::runtime_error("waitpid failed");
+  }
+  return result_of(child, status);
+}
+
+std::optional<ProcessResult> poll_process(const Child& child) {
+  int status = 0;
+  pid_t got;
+  while ((got = ::waitpid(child.pid, &status, WNOHANG)) < 0) {
+    if (errno != EINTR)
+      throw std::runtime_error("waitpid failed");
+  }
+  if (got == 0)
+    return std::nullopt;
+  return result_of(child, status);
 }
 
 ProcessResult run_process(const std::vector<std::string>& argv, const EnvVars& env,

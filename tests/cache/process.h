@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,8 @@ struct Child {
 
 Child spawn_process(const std::vector<std::string>& argv, const EnvVars& env, const std::string& dir);
 ProcessResult wait_process(const Child& child);
+// The child's result when it has ended, else nullopt (does not wait).
+std::optional<ProcessResult> poll_process(const Child& child);
 ProcessResult run_process(const std::vector<std::string>& argv, const EnvVars& env,
                           const std::string& dir);
 

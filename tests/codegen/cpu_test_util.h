@@ -5,6 +5,7 @@
 #pragma once
 
 #include "tessel/codegen/cpu.h"
+#include "tessel/dtype.h"
 #include "tessel/ir/builder.h"
 
 #include <gtest/gtest.h>
@@ -45,10 +46,11 @@ inline double round_to(ScalarKind kind, double v) {
 
 inline size_t size_of(ScalarKind k) {
   switch (k) {
-  case ScalarKind::I1: case ScalarKind::I8: return 1;
-  case ScalarKind::I16: case ScalarKind::F16: case ScalarKind::BF16: return 2;
-  case ScalarKind::I32: case ScalarKind::F32: return 4;
-  case ScalarKind::I64: case ScalarKind::F64: return 8;
+  case ScalarKind::I1: case ScalarKind::I8: case ScalarKind::U8: return 1;
+  case ScalarKind::F8E4M3: case ScalarKind::F8E5M2: return 1;
+  case ScalarKind::I16: case ScalarKind::U16: case ScalarKind::F16: case ScalarKind::BF16: return 2;
+  case ScalarKind::I32: case ScalarKind::U32: case ScalarKind::F32: return 4;
+  case ScalarKind::I64: case ScalarKind::U64: case ScalarKind::F64: return 8;
   }
   return 0;
 }
@@ -82,6 +84,12 @@ struct Buffer {
     case ScalarKind::BF16: { uint16_t v; std::memcpy(&v, p, 2); return bf16_to_f32(v); }
     case ScalarKind::F32: { float v; std::memcpy(&v, p, 4); return v; }
     case ScalarKind::F64: { double v; std::memcpy(&v, p, 8); return v; }
+    case ScalarKind::U8: return double(*p);
+    case ScalarKind::U16: { uint16_t v; std::memcpy(&v, p, 2); return v; }
+    case ScalarKind::U32: { uint32_t v; std::memcpy(&v, p, 4); return v; }
+    case ScalarKind::U64: { uint64_t v; std::memcpy(&v, p, 8); return double(v); }
+    case ScalarKind::F8E4M3: return tessel::f8e4m3_to_float(*p);
+    case ScalarKind::F8E5M2: return tessel::f8e5m2_to_float(*p);
     }
     return 0;
   }
@@ -97,6 +105,12 @@ struct Buffer {
     case ScalarKind::BF16: { uint16_t x = f32_to_bf16(float(v)); std::memcpy(p, &x, 2); return; }
     case ScalarKind::F32: { float x = float(v); std::memcpy(p, &x, 4); return; }
     case ScalarKind::F64: std::memcpy(p, &v, 8); return;
+    case ScalarKind::U8: *p = uint8_t(v); return;
+    case ScalarKind::U16: { uint16_t x = uint16_t(v); std::memcpy(p, &x, 2); return; }
+    case ScalarKind::U32: { uint32_t x = uint32_t(v); std::memcpy(p, &x, 4); return; }
+    case ScalarKind::U64: { uint64_t x = uint64_t(v); std::memcpy(p, &x, 8); return; }
+    case ScalarKind::F8E4M3: *p = tessel::float_to_f8e4m3(float(v)); return;
+    case ScalarKind::F8E5M2: *p = tessel::float_to_f8e5m2(float(v)); return;
     }
   }
   // Uniform random values in [lo, hi] (integers: whole numbers), fixed seed.

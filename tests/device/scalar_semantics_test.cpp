@@ -47,12 +47,16 @@ struct Row {
   DType out;
   std::vector<std::vector<double>> cases; // operands, then the expected result (or U)
   int ulps = 0;                           // 0: exact; else the allowed error in units in the last place
+  bool fp_fusion = true;                  // LaunchOptions::fp_fusion of both launches
 };
 
 // One element of `t` holding `v`, which must be representable (integers saturate).
 uint64_t encode(DType t, double v) {
   auto sat = [&](double lo, double hi) {
     return static_cast<uint64_t>(static_cast<int64_t>(std::isnan(v) ? 0 : v >= hi ? hi : v < lo ? lo : v));
+  };
+  auto usat = [&](double hi) {
+    return static_cast<uint64_t>(std::isnan(v) || v < 0 ? 0 : v >= hi ? hi : v);
   };
   switch (t) {
   case DType::i1: return v != 0;
@@ -65,6 +69,13 @@ uint64_t encode(DType t, double v) {
   case DType::bf16: return tessel::float_to_bfloat16(float(v));
   case DType::f32: return std::bit_cast<uint32_t>(float(v));
   case DType::f64: return std::bit_cast<uint64_t>(v);
+  case DType::u8: return usat(255) & 0xff;
+  case DType::u16: return usat(65535) & 0xffff;
+  case DType::u32: return usat(4294967295.0) & 0xffffffffu;
+  case DType::u64: return v >= 18446744073709551615.0 ? ~uint64_t(0) : usat(1.8e19);
+  // Exact values only (the table's inputs are fp8 values; results are checked bit for bit).
+  case DType::f8e4m3: return tessel::float_to_f8e4m3(float(v));
+  case DType::f8e5m2: return tessel::float_to_f8e5m2(float(v));
   }
   return 0;
 }
@@ -80,6 +91,12 @@ double decode(DType t, uint64_t bits) {
   case DType::bf16: return tessel::bfloat16_to_float(uint16_t(bits));
   case DType::f32: return std::bit_cast<float>(uint32_t(bits));
   case DType::f64: return std::bit_cast<double>(bits);
+  case DType::u8: return uint8_t(bits);
+  case DType::u16: return uint16_t(bits);
+  case DType::u32: return uint32_t(bits);
+  case DType::u64: return double(bits);
+  case DType::f8e4m3: return tessel::f8e4m3_to_float(uint8_t(bits));
+  case DType::f8e5m2: return tessel::f8e5m2_to_float(uint8_t(bits));
   }
   return 0;
 }
@@ -144,6 +161,7 @@ std::vector<uint8_t> run_on_cpu(const tessel::Kernel& k, const Row& row, Inputs 
   std::vector<uint8_t> out(size_t(in.n) * ob, 0x5A);
   tessel::LaunchOptions cpu;
   cpu.device = tessel::DeviceKind::cpu;
+  cpu.fp_fusion = row.fp_fusion;
   auto view = [&](std::vector<uint8_t>& bytes, DType t) {
     return tessel::TensorView(bytes.data(), t, {in.n});
   };
@@ -163,7 +181,9 @@ std::vector<uint8_t> run_on_sim(const tessel::Kernel& k, const Row& row, const I
   std::vector<uint8_t> out(size_t(in.n) * ob, 0xA5);
   auto dout = upload(out), da = upload(in.operand[0]), db = upload(in.operand[1]),
        dc = upload(in.operand[2]);
-  k.launch({1}, {}, dout.view(row.out, {in.n}), da.view(operand_type(row, 0), {in.n}),
+  tessel::LaunchOptions sim;
+  sim.fp_fusion = row.fp_fusion;
+  k.launch({1}, sim, dout.view(row.out, {in.n}), da.view(operand_type(row, 0), {in.n}),
            db.view(operand_type(row, 1), {in.n}), dc.view(operand_type(row, 2), {in.n}), in.n,
            in.block);
   dout.copy_to_host(out.data(), out.size());
@@ -176,7 +196,8 @@ bool is_float_nan(DType t, uint64_t bits) {
 
 // Units in the last place of `t` at magnitude |x| (at least the smallest normal's).
 double ulp_of(DType t, double x) {
-  int digits = t == DType::f64 ? 53 : t == DType::f32 ? 24 : t == DType::f16 ? 11 : 8;
+  int digits = t == DType::f64 ? 53 : t == DType::f32 ? 24 : t == DType::f16 ? 11
+               : t == DType::bf16 ? 8 : t == DType::f8e4m3 ? 4 : 3;
   int e = 0;
   std::frexp(std::max(std::fabs(x), 1e-30), &e);
   return std::ldexp(1.0, e - digits);
@@ -303,6 +324,20 @@ const std::vector<Row>& table() {
      {{1 + 3 * 0x1p-10, (1 - 3 * 0x1p-10) * 0x1p-11, 1 + 0x1p-10, 1 + 0x1p-9}, {1 + 0x1p-10, 1 + 0x1p-10, -1, U}, {2, 3, 4, 10}, {kInf, 0, 1, kNaN}}},
     {"fma bf16", [](T a, T b, T c) { return tl::fma(a, b, c); }, {bf16, bf16, bf16}, bf16, {{3, 1 + 0x1p-7, 0x1p-100, 3 + 0x1p-5}, {2, 3, 4, 10}}},
     {"fma f32", [](T a, T b, T c) { return tl::fma(a, b, c); }, {f32, f32, f32}, f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, -0x1p-46}, {kInf, 0, 1, kNaN}}},
+    // FMA contraction (contract-fma, docs/language.md): a*b + c is one fma with fp_fusion on (the
+    // default), two roundings with it off; either way the same bits on both backends. The first
+    // case's exact product 1 - 2^-46 rounds to 1 on its own.
+    {"a*b+c f32 fused", [](T a, T b, T c) { return a * b + c; }, {f32, f32, f32}, f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, -0x1p-46}, {2, 3, 4, 10}, {kInf, 0, 1, kNaN}}},
+    {"c+a*b f32 fused", [](T a, T b, T c) { return c + a * b; }, {f32, f32, f32}, f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, -0x1p-46}}},
+    {"a*b+c f32 separate", [](T a, T b, T c) { return a * b + c; }, {f32, f32, f32}, f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, 0}, {2, 3, 4, 10}}, 0, false},
+    {"a*b+c f64 fused", [](T a, T b, T c) { return a * b + c; }, {f64, f64, f64}, f64, {{1 + 0x1p-52, 1 - 0x1p-52, -1, -0x1p-104}}},
+    {"a*b+c f64 separate", [](T a, T b, T c) { return a * b + c; }, {f64, f64, f64}, f64, {{1 + 0x1p-52, 1 - 0x1p-52, -1, 0}}, 0, false},
+    // f16: fused is the f16 fma rule above (an f32 fma rounded once more); separate rounds the
+    // product to f16 first ((1 + 2^-10)(1 + 2^-9) = 1 + 3 * 2^-10 + 2^-19 -> 1 + 3 * 2^-10).
+    {"a*b+c f16 fused", [](T a, T b, T c) { return a * b + c; }, {f16, f16, f16}, f16, {{1 + 0x1p-10, 1 + 0x1p-9, -1, 3 * 0x1p-10 + 0x1p-19}}},
+    {"a*b+c f16 separate", [](T a, T b, T c) { return a * b + c; }, {f16, f16, f16}, f16, {{1 + 0x1p-10, 1 + 0x1p-9, -1, 3 * 0x1p-10}}, 0, false},
+    // A product with two uses is not fused (each user would see another rounding of it).
+    {"a*b used twice f32", [](T a, T b, T c) { tl::Tensor p = a * b; return (p + c) * p; }, {f32, f32, f32}, f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, 0}}},
     {"neg f32", [](T a, T, T) { return -a; }, {f32}, f32, {{0.0, -0.0}, {-0.0, 0.0}, {kInf, -kInf}}},
     {"abs f32", [](T a, T, T) { return tl::abs(a); }, {f32}, f32, {{-0.0, 0.0}, {-kInf, kInf}, {-3, 3}}},
     {"abs bf16", [](T a, T, T) { return tl::abs(a); }, {bf16}, bf16, {{-0.0, 0.0}, {-3, 3}}},
@@ -321,6 +356,56 @@ const std::vector<Row>& table() {
     {"exp f16", [](T a, T, T) { return tl::exp(a); }, {f16}, f16, {{12, kInf}, {-20, 0}, {1, U}}, 1},
     // select and where pass their values through unchanged (NaN and -0 included).
     {"where f32", [](T a, T b, T c) { return tl::where(a, b, c); }, {i1, f32, f32}, f32, {{1, -0.0, 1, -0.0}, {0, 1, kNaN, kNaN}}},
+    // Unsigned integers compare, divide, take min/max and shift right as unsigned; x / 0 = x, x % 0 = 0.
+    {"cmp_lt u32", [](T a, T b, T) { return a < b; }, {u32, u32}, i1, {{4294967295.0, 1, 0}, {1, 4294967295.0, 1}, {0, 0, 0}}},
+    {"cmp_ge u8", [](T a, T b, T) { return a >= b; }, {u8, u8}, i1, {{255, 1, 1}, {0, 128, 0}}},
+    {"div u32", [](T a, T b, T) { return a / b; }, {u32, u32}, u32, {{4294967295.0, 2, 2147483647}, {7, 0, 7}, {4294967295.0, 4294967295.0, 1}, {2147483648.0, 4294967295.0, 0}}},
+    {"rem u32", [](T a, T b, T) { return a % b; }, {u32, u32}, u32, {{4294967295.0, 10, 5}, {7, 0, 0}}},
+    {"div u8", [](T a, T b, T) { return a / b; }, {u8, u8}, u8, {{255, 2, 127}, {200, 0, 200}, {128, 255, 0}}},
+    {"rem u64", [](T a, T b, T) { return a % b; }, {u64, u64}, u64, {{18446744073709551615.0, 10, 5}, {5, 0, 0}}},
+    {"shr u32", [](T a, T b, T) { return a >> b; }, {u32, u32}, u32, {{2147483648.0, 31, 1}, {4294967295.0, 28, 15}, {8, 33, 4}}},
+    {"shr u8", [](T a, T b, T) { return a >> b; }, {u8, u8}, u8, {{128, 7, 1}, {255, 4, 15}, {255, 9, 127}}},
+    {"shl u16", [](T a, T b, T) { return a << b; }, {u16, u16}, u16, {{1, 15, 32768}, {65535, 8, 65280}, {1, 16, 1}}},
+    {"min u32", [](T a, T b, T) { return tl::minimum(a, b); }, {u32, u32}, u32, {{4294967295.0, 1, 1}, {0, 5, 0}}},
+    {"max u64", [](T a, T b, T) { return tl::maximum(a, b); }, {u64, u64}, u64, {{9223372036854775808.0, 1, 9223372036854775808.0}, {3, 5, 5}}},
+    {"add u8", [](T a, T b, T) { return a + b; }, {u8, u8}, u8, {{255, 1, 0}, {200, 100, 44}}},
+    {"sub u32", [](T a, T b, T) { return a - b; }, {u32, u32}, u32, {{0, 1, 4294967295.0}}},
+    {"abs u32", [](T a, T, T) { return tl::abs(a); }, {u32}, u32, {{4294967295.0, 4294967295.0}, {3, 3}}},
+    // Integer conversions extend by the source's signedness and wrap to the destination's width.
+    {"cast u8->i32", [](T a, T, T) { return a.to(tl::i32); }, {u8}, i32, {{255, 255}, {128, 128}}},
+    {"cast i8->u32", [](T a, T, T) { return a.to(tl::u32); }, {i8}, u32, {{-1, 4294967295.0}, {127, 127}}},
+    {"cast u32->i64", [](T a, T, T) { return a.to(tl::i64); }, {u32}, i64, {{4294967295.0, 4294967295.0}}},
+    {"cast i32->u8", [](T a, T, T) { return a.to(tl::u8); }, {i32}, u8, {{300, 44}, {-1, 255}}},
+    {"cast u32->f32", [](T a, T, T) { return a.to(tl::f32); }, {u32}, f32, {{4294967295.0, 4294967296.0}, {2147483649.0, 2147483648.0}}},
+    {"cast u64->f64", [](T a, T, T) { return a.to(tl::f64); }, {u64}, f64, {{18446744073709551615.0, 18446744073709551616.0}}},
+    {"cast u16->f16", [](T a, T, T) { return a.to(tl::f16); }, {u16}, f16, {{65535, kInf}, {65504, 65504}, {2049, 2048}}},
+    // float -> unsigned saturates to [0, max]; NaN -> 0.
+    {"cast f32->u8", [](T a, T, T) { return a.to(tl::u8); }, {f32}, u8, {{300, 255}, {-5, 0}, {kNaN, 0}, {254.9, 254}, {-0.5, 0}}},
+    {"cast f32->u32", [](T a, T, T) { return a.to(tl::u32); }, {f32}, u32, {{5e9, 4294967295.0}, {-1, 0}, {kInf, 4294967295.0}, {3e9, 3e9}}},
+    {"cast f64->u64", [](T a, T, T) { return a.to(tl::u64); }, {f64}, u64, {{1e20, 18446744073709551615.0}, {-1e20, 0}, {kNaN, 0}}},
+    // fp8: decoding is exact; encoding rounds once to nearest even; e4m3 overflows to NaN (no
+    // infinity), e5m2 to inf; saturating casts clamp to the largest finite value (NaN stays).
+    {"cast f32->f8e4m3", [](T a, T, T) { return a.to(tl::f8e4m3); }, {f32}, f8e4m3,
+     {{448, 448}, {464, 448}, {465, kNaN}, {kInf, kNaN}, {-kInf, kNaN}, {1.0625, 1}, {1.1875, 1.25}, {0x1p-10, 0}, {3 * 0x1p-10, 0x1p-8}, {-0.0, -0.0}, {kNaN, kNaN}, {1e-30, 0}, {0x1p-6, 0x1p-6}, {-240, -240}}},
+    {"cast_sat f32->f8e4m3", [](T a, T, T) { return tl::cast(a, tl::f8e4m3, {.saturate = true}); }, {f32}, f8e4m3,
+     {{465, 448}, {1e30, 448}, {kInf, 448}, {-kInf, -448}, {kNaN, kNaN}, {100, 96}, {104, 104}}},
+    {"cast f32->f8e5m2", [](T a, T, T) { return a.to(tl::f8e5m2); }, {f32}, f8e5m2,
+     {{57344, 57344}, {61439, 57344}, {61440, kInf}, {kInf, kInf}, {-kInf, -kInf}, {1.125, 1}, {1.375, 1.5}, {0x1p-17, 0}, {3 * 0x1p-17, 0x1p-15}, {kNaN, kNaN}}},
+    {"cast_sat f32->f8e5m2", [](T a, T, T) { return tl::cast(a, tl::f8e5m2, {.saturate = true}); }, {f32}, f8e5m2,
+     {{61440, 57344}, {kInf, 57344}, {-kInf, -57344}, {kNaN, kNaN}, {3, 3}}},
+    {"cast f8e4m3->f32", [](T a, T, T) { return a.to(tl::f32); }, {f8e4m3}, f32, {{448, 448}, {0x1p-9, 0x1p-9}, {-0.0, -0.0}, {kNaN, kNaN}, {-1.75, -1.75}}},
+    {"cast f8e5m2->f16", [](T a, T, T) { return a.to(tl::f16); }, {f8e5m2}, f16, {{57344, 57344}, {kInf, kInf}, {0x1p-16, 0x1p-16}, {kNaN, kNaN}}},
+    {"cast f8e4m3->bf16", [](T a, T, T) { return a.to(tl::bf16); }, {f8e4m3}, bf16, {{448, 448}, {0x1p-9, 0x1p-9}, {-3.5, -3.5}}},
+    {"cast f8e4m3->f8e5m2", [](T a, T, T) { return a.to(tl::f8e5m2); }, {f8e4m3}, f8e5m2, {{448, 448}, {0x1p-9, 0x1p-9}, {3 * 0x1p-9, 3 * 0x1p-9}, {kNaN, kNaN}, {1.125, 1}, {-0.0, -0.0}}},
+    {"cast f8e5m2->f8e4m3", [](T a, T, T) { return a.to(tl::f8e4m3); }, {f8e5m2}, f8e4m3, {{57344, kNaN}, {kInf, kNaN}, {0.75, 0.75}, {0x1p-16, 0}}},
+    {"cast f8e4m3->i32", [](T a, T, T) { return a.to(tl::i32); }, {f8e4m3}, i32, {{-448, -448}, {kNaN, 0}, {2.5, 2}}},
+    {"cast f8e5m2->u8", [](T a, T, T) { return a.to(tl::u8); }, {f8e5m2}, u8, {{kInf, 255}, {-2, 0}, {96, 96}}},
+    {"cast f8e4m3->i1", [](T a, T, T) { return a.to(tl::i1); }, {f8e4m3}, i1, {{-0.0, 0}, {kNaN, 1}, {0x1p-9, 1}}},
+    {"cast i32->f8e4m3", [](T a, T, T) { return a.to(tl::f8e4m3); }, {i32}, f8e4m3, {{17, 16}, {19, 20}, {1000, kNaN}, {kI32Min, kNaN}, {-7, -7}}},
+    {"cast u8->f8e5m2", [](T a, T, T) { return a.to(tl::f8e5m2); }, {u8}, f8e5m2, {{255, 256}, {9, 8}, {10, 10}}},
+    {"cast f16->f8e4m3", [](T a, T, T) { return a.to(tl::f8e4m3); }, {f16}, f8e4m3, {{65504, kNaN}, {0x1p-24, 0}, {1.0625, 1}, {kInf, kNaN}}},
+    {"cast f64->f8e5m2", [](T a, T, T) { return a.to(tl::f8e5m2); }, {f64}, f8e5m2, {{1.125 + 0x1p-40, 1.25}, {1.125, 1}, {1e300, kInf}}},
+    {"where f8e4m3", [](T a, T b, T c) { return tl::where(a, b, c); }, {i1, f8e4m3, f8e4m3}, f8e4m3, {{1, -0.0, 1, -0.0}, {0, 1, kNaN, kNaN}}},
   };
   return rows;
 }
@@ -344,6 +429,28 @@ TEST(ScalarSemantics, EveryRuleIsTheSameOnTheCpuAndInTheSimulator) {
           << describe(row, i, cpu[i], sim[i]) << ", expected " << want;
     }
   }
+}
+
+} // namespace
+
+namespace {
+
+// One kernel, launched with fp_fusion on, off and on again: each setting is a specialization of
+// its own (two compiles, the third launch a memory hit), and each gives its rounding.
+TEST(FpFusion, IsASpecializationOfItsOwn) {
+  Row row{"a*b+c f32", [](T a, T b, T c) { return a * b + c; }, {DType::f32, DType::f32, DType::f32},
+          DType::f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, 0}}};
+  const tessel::Kernel k = row_kernel(row, 1000);
+  const Inputs in = inputs_of(row);
+  auto result = [&](bool fusion) {
+    row.fp_fusion = fusion;
+    return std::bit_cast<float>(uint32_t(unpack(row.out, run_on_cpu(k, row, in))[0]));
+  };
+  EXPECT_EQ(result(true), -0x1p-46f);
+  EXPECT_EQ(result(false), 0.0f);
+  EXPECT_EQ(result(true), -0x1p-46f);
+  EXPECT_EQ(k.stats().compiles, 2);
+  EXPECT_EQ(k.stats().last_source, tessel::KernelSource::memory);
 }
 
 } // namespace

@@ -217,10 +217,6 @@ TEST(LaunchErrors2, InvalidKernelName) {
                {"kernel name 'my-kernel' is not valid"});
 }
 
-TEST(LaunchErrors2, HugeUnsignedValue) {
-  auto k = tl::kernel("u64", [](tl::Ptr p, tl::Int n) { tl::store(p, n.to(tl::f32)); });
-  float buf[1];
-  expect_error([&] { k.launch({1}, {}, buf, ~uint64_t(0)); }, {"does not fit in i32"});
-}
+// ~uint64_t(0) is a u64 argument now (tests/device/types_test.cpp, ElementTypes.IntArgumentsTypedByValue).
 
 } // namespace

@@ -61,7 +61,10 @@ TEST(DLPack, ImportsStridesByteOffsetAndEveryDtype) {
   } cases[] = {{{kDLInt, 8, 1}, DType::i8},     {{kDLInt, 32, 1}, DType::i32},
                {{kDLInt, 64, 1}, DType::i64},   {{kDLFloat, 16, 1}, DType::f16},
                {{kDLFloat, 64, 1}, DType::f64}, {{kDLBfloat, 16, 1}, DType::bf16},
-               {{6, 8, 1}, DType::i1}};
+               {{6, 8, 1}, DType::i1},          {{kDLUInt, 8, 1}, DType::u8},
+               {{kDLUInt, 16, 1}, DType::u16},  {{kDLUInt, 32, 1}, DType::u32},
+               {{kDLUInt, 64, 1}, DType::u64},  {{10, 8, 1}, DType::f8e4m3},
+               {{12, 8, 1}, DType::f8e5m2}};
   for (const Case& c : cases) {
     DLTensor u = host_tensor(data.data(), c.dl, shape);
     EXPECT_EQ(rt::from_dlpack(u).dtype, c.dtype) << tessel::dtype_name(c.dtype);
@@ -71,8 +74,9 @@ TEST(DLPack, ImportsStridesByteOffsetAndEveryDtype) {
 TEST(DLPack, RejectsWhatTesselCannotTake) {
   std::vector<float> data(4);
   std::vector<int64_t> shape = {4};
-  expect_error([&] { rt::from_dlpack(host_tensor(data.data(), {kDLUInt, 8, 1}, shape)); },
-               {"element type uint8", "no unsigned types"});
+  // DLPack 1.1's kDLFloat8_e4m3 (code 8) has infinities: not tessel's f8e4m3 (e4m3fn, code 10).
+  expect_error([&] { rt::from_dlpack(host_tensor(data.data(), {8, 8, 1}, shape)); },
+               {"element type code 8 8", "float8_e4m3fn", "other encodings"});
   expect_error([&] { rt::from_dlpack(host_tensor(data.data(), {kDLFloat, 32, 4}, shape)); },
                {"float32x4", "vector lanes"});
   expect_error([&] { rt::from_dlpack(host_tensor(data.data(), {kDLComplex, 64, 1}, shape)); },

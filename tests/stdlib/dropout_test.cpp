@@ -24,7 +24,8 @@ std::vector<double> dropout_reference(const std::vector<double>& x, DType t,
   const float scale = 1.0f / (1.0f - o.p);
   std::vector<double> y(x.size());
   for (size_t i = 0; i < x.size(); ++i) {
-    const float u = uniform_reference(randint4x_reference(int64_t(o.seed), o.offset + i)[0]);
+    const uint64_t g = o.offset + i; // element g: word g % 4 of counter g / 4
+    const float u = uniform_reference(randint4x_reference(int64_t(o.seed), g / 4)[g % 4]);
     y[i] = u >= o.p ? round_to_dtype(double(float(x[i]) * scale), t) : 0.0;
   }
   return y;
@@ -79,9 +80,24 @@ TEST(Dropout, SimulatedDeviceHasTheCpusBits) {
     expect_same(ys.values(), dropout_reference(x, t, o), dtype_name(t));
     EXPECT_TRUE(ys.padding_untouched());
   }
+  // The ALIGNED kernel (offset and row length multiples of 4), rows of several programs.
+  check_forward(DeviceKind::sim, DType::f32, {2, 2048 + 64}, 4, {.p = 0.5f, .seed = 3, .offset = 8});
+  check_forward(DeviceKind::sim, DType::f16, {3, 37}, 0, {.p = 0.5f, .seed = 3, .offset = 2});
 }
 
 // 2^16 elements: the dropped fraction is p within 0.01 (~5 standard errors at p = 0.5).
+// dropout_backward on the simulated device: the forward's mask on dy, the CPU's bits.
+TEST(Dropout, BackwardOnTheSimulatedDevice) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  const ops::DropoutOptions o{.p = 0.4f, .seed = 99, .offset = 13};
+  std::vector<double> dy = rounded(random_values(3 * 50, 21), DType::f32);
+  TestTensor dyt(DeviceKind::sim, DType::f32, {3, 50}, dy, 2);
+  TestTensor dx = TestTensor::poisoned(DeviceKind::sim, DType::f32, {3, 50}, 2);
+  ops::dropout_backward(dyt.view(), dx.view(), o);
+  expect_same(dx.values(), dropout_reference(dy, DType::f32, o), "backward, simulated device");
+  EXPECT_TRUE(dx.padding_untouched());
+}
+
 TEST(Dropout, DropsAFractionPOfTheElements) {
   const int64_t n = 1 << 16;
   std::vector<float> x(n, 1.0f), y(n);
@@ -108,9 +124,25 @@ TEST(Dropout, DeterministicPerSeedAndOffset) {
   EXPECT_EQ(a, b) << "the same (seed, offset) gives the same mask";
   run(c, n, 43, 100);
   EXPECT_NE(a, c) << "another seed gives another mask";
-  // Element i uses counter offset + i: offset 100 is offset 0 shifted by 100 elements.
+  // Element i uses counter offset + i (word (offset + i) % 4 of Philox counter (offset + i) / 4):
+  // offset 100 is offset 0 shifted by 100 elements.
   run(shifted, n + 100, 42, 0);
   EXPECT_TRUE(std::equal(a.begin(), a.end(), shifted.begin() + 100));
+}
+
+// Counters past 2^63 and wrapping at 2^64: the group counter (offset + i) / 4 is a logical shift,
+// in rows whose first counter is a multiple of 4 (the ALIGNED kernel) and in rows that are not.
+TEST(Dropout, CountersPastTwoToThe63AndWrapping) {
+  for (uint64_t offset : {uint64_t(1) << 63, (uint64_t(1) << 63) - 6, ~uint64_t(0) - 37})
+    for (int64_t cols : {64, 33})
+      check_forward(DeviceKind::cpu, DType::f32, {3, cols}, 1, {.p = 0.5f, .seed = 11, .offset = offset});
+}
+
+// A row of 1 to 9 elements at every offset modulo 4: groups of four split across rows.
+TEST(Dropout, ShortRowsAtEveryShift) {
+  for (int64_t cols = 1; cols <= 9; ++cols)
+    for (uint64_t offset = 0; offset < 4; ++offset)
+      check_forward(DeviceKind::cpu, DType::bf16, {5, cols}, 0, {.p = 0.5f, .seed = 2, .offset = offset});
 }
 
 TEST(Dropout, CountersCrossIntoTheHighWord) {
@@ -181,6 +213,14 @@ TEST(DropoutErrors, OutputShape) {
                {"dropout: y has shape [2, 4] but x has shape [8]"});
 }
 
+TEST(DropoutErrors, NonContiguousRows) {
+  std::vector<float> x(8), y(8);
+  TensorView xt(x.data(), {4, 2});
+  xt.strides = {1, 4};
+  expect_error([&] { ops::dropout(xt, TensorView(y.data(), {4, 2})); },
+               {"dropout: x's last dimension has stride 4; the last dimension must be contiguous"});
+}
+
 TEST(DropoutErrors, IntegerInput) {
   std::vector<int32_t> x(8);
   std::vector<float> y(8);
@@ -218,11 +258,12 @@ TEST(DropoutDsl, FusedIntoAnotherKernelGivesTheOpsBits) {
 
 TEST(DropoutPtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  for (const char* target : {"sm_80", "sm_90a"}) {
-    auto module = trace_dsl(ops::detail::dropout_kernel(), {1024}, DType::bf16);
-    expect_lean_ptx(*module, target, ops::detail::num_warps_for(1024),
-                    std::string("dropout ") + target);
-  }
+  for (int64_t block : {1024, 4096})
+    for (const char* target : {"sm_80", "sm_90a"}) {
+      auto module = trace_dsl(ops::detail::dropout_kernel(), {/*ALIGNED=*/1, block}, DType::bf16);
+      expect_lean_ptx(*module, target, ops::detail::num_warps_for(int(block)),
+                      std::string("dropout ") + target + " BLOCK " + std::to_string(block));
+    }
 }
 
 } // namespace

@@ -153,6 +153,15 @@ void check_backward(DeviceKind dev, DType t, const Case& c, Reduction red, float
   EXPECT_TRUE(dx.padding_untouched()) << what;
 }
 
+// The backward on the simulated device against the same finite differences (issue 12's bad-input
+// slice: every backward on the simulated device), looped rows and every reduction.
+TEST(CrossEntropyBackward, SimulatedDevice) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (DType t : {DType::f32, DType::bf16})
+    for (Reduction red : {Reduction::none, Reduction::mean})
+      check_backward(DeviceKind::sim, t, Case{5, 40, 16}, red, red == Reduction::mean ? 0.2f : 0.0f);
+}
+
 TEST(CrossEntropyBackward, FiniteDifferences) {
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (const Case& c : {Case{1, 1}, Case{3, 7}, Case{7, 33, 16}, Case{2, 300}})
@@ -283,6 +292,23 @@ TEST(CrossEntropyErrors, LabelOutOfRangeBackward) {
   in.labels[2] = -1;
   expect_error([&] { ops::cross_entropy_backward(in.xv(), in.lv(), in.loss_v(), in.xv()); },
                {"cross_entropy_backward: labels[2] is -1, outside [0, 4)"});
+}
+
+TEST(CrossEntropyErrors, LogitsDtype) {
+  ErrorInputs in;
+  std::vector<int32_t> ints(12);
+  expect_error([&] {
+    ops::cross_entropy(TensorView(ints.data(), {3, 4}), in.lv(), in.losses_v(), in.loss_v());
+  }, {"cross_entropy: logits has dtype i32; expected f32, f16 or bf16"});
+}
+
+TEST(CrossEntropyErrors, LogitsNotContiguous) {
+  ErrorInputs in;
+  TensorView xt = in.xv();
+  xt.strides = {1, 3}; // [3, 4] read column-major
+  expect_error([&] { ops::cross_entropy(xt, in.lv(), in.losses_v(), in.loss_v()); },
+               {"cross_entropy: logits's last dimension has stride 3; the last dimension must be "
+                "contiguous"});
 }
 
 TEST(CrossEntropyErrors, LabelDtype) {

@@ -227,6 +227,27 @@ TEST(Norms, ZeroSized) {
   EXPECT_EQ(dw.values(), std::vector<double>(8, 0.0));
 }
 
+TEST(NormsErrors, XDtype) {
+  std::vector<int32_t> x(16);
+  TestTensor w(DeviceKind::cpu, DType::f32, {8}, random_values(8, 2));
+  auto y = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {2, 8});
+  auto rstd = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {2});
+  expect_error([&] { ops::rms_norm(TensorView(x.data(), {2, 8}), w.view(), y.view(), rstd.view()); },
+               {"rms_norm: x has dtype i32; expected f32, f16 or bf16"});
+}
+
+TEST(NormsErrors, BackwardDyShape) {
+  TestTensor x(DeviceKind::cpu, DType::f32, {2, 8}, random_values(16, 1));
+  TestTensor dy(DeviceKind::cpu, DType::f32, {2, 4}, random_values(8, 3));
+  TestTensor w(DeviceKind::cpu, DType::f32, {8}, random_values(8, 2));
+  auto dx = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {2, 8});
+  auto dw = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {8});
+  auto rstd = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {2});
+  expect_error([&] {
+    ops::rms_norm_backward(dy.view(), x.view(), w.view(), rstd.view(), dx.view(), dw.view());
+  }, {"rms_norm_backward: dy has shape [2, 4] but x has shape [2, 8]; expected the same shape"});
+}
+
 TEST(NormsErrors, WeightShape) {
   TestTensor x(DeviceKind::cpu, DType::f32, {2, 4096}, random_values(8192, 1));
   TestTensor w(DeviceKind::cpu, DType::f32, {1024}, random_values(1024, 2));

@@ -43,7 +43,8 @@ inline std::vector<double> random_values(size_t n, uint32_t seed, double lo = -3
   return v;
 }
 
-// Only the dtypes the ops take (f32, f16, bf16, and i32 for masks); anything else is a test bug.
+// Only the dtypes the ops take (f32, f16, bf16, i32 for masks, i8/fp8 for quantize); anything else
+// is a test bug. NaN (the poison) is -128 for i8, which quantize never writes.
 inline void encode(DType t, double v, unsigned char* out) {
   if (t == DType::f32) {
     float f = float(v);
@@ -54,6 +55,10 @@ inline void encode(DType t, double v, unsigned char* out) {
   } else if (t == DType::i32) {
     int32_t i = std::isnan(v) ? -1 : int32_t(v);
     std::memcpy(out, &i, 4);
+  } else if (t == DType::i8) {
+    *out = uint8_t(std::isnan(v) ? -128 : int8_t(v));
+  } else if (t == DType::f8e4m3 || t == DType::f8e5m2) {
+    *out = t == DType::f8e4m3 ? float_to_f8e4m3(float(v)) : float_to_f8e5m2(float(v));
   } else {
     ADD_FAILURE() << "test helper: unsupported dtype " << dtype_name(t);
   }
@@ -75,6 +80,10 @@ inline double decode(DType t, const unsigned char* in) {
     std::memcpy(&i, in, 4);
     return i;
   }
+  if (t == DType::i8)
+    return int8_t(*in);
+  if (t == DType::f8e4m3 || t == DType::f8e5m2)
+    return t == DType::f8e4m3 ? f8e4m3_to_float(*in) : f8e5m2_to_float(*in);
   ADD_FAILURE() << "test helper: unsupported dtype " << dtype_name(t);
   return 0;
 }

@@ -181,6 +181,22 @@ TEST(PoolingErrors, L2ShapeMismatch) {
                {"l2_normalize: y has shape [8, 2] but x has shape [2, 8]; expected the same shape"});
 }
 
+TEST(PoolingErrors, L2Dtype) {
+  std::vector<int32_t> x(16);
+  auto y = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {2, 8});
+  expect_error([&] { ops::l2_normalize(TensorView(x.data(), {2, 8}), y.view()); },
+               {"l2_normalize: x has dtype i32; expected f32, f16 or bf16"});
+}
+
+TEST(PoolingErrors, L2NonContiguousRows) {
+  std::vector<float> x(16), y(16);
+  TensorView xt(x.data(), {8, 2});
+  xt.strides = {1, 8};
+  expect_error([&] { ops::l2_normalize(xt, TensorView(y.data(), {8, 2})); },
+               {"l2_normalize: x's last dimension has stride 8; the last dimension must be "
+                "contiguous"});
+}
+
 TEST(PoolingPtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   struct K {

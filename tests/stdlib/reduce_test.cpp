@@ -96,6 +96,21 @@ TEST(ArgmaxErrors, IndicesDtype) {
                 "argmax: indices has dtype f32; expected i32 or i64"});
 }
 
+TEST(ArgmaxErrors, XDtype) {
+  std::vector<int32_t> x(6), idx(2);
+  expect_error([&] { ops::argmax(TensorView(x.data(), {2, 3}), TensorView(idx.data(), {2})); },
+               {"argmax: x has dtype i32; expected f32, f16 or bf16"});
+}
+
+TEST(ArgmaxErrors, NonContiguousRows) {
+  std::vector<float> x(6);
+  std::vector<int32_t> idx(3);
+  TensorView xt(x.data(), {3, 2});
+  xt.strides = {1, 3};
+  expect_error([&] { ops::argmax(xt, TensorView(idx.data(), {3})); },
+               {"argmax: x's last dimension has stride 3; the last dimension must be contiguous"});
+}
+
 TEST(ArgmaxErrors, IndicesShape) {
   std::vector<float> x(6);
   std::vector<int32_t> idx(3);

@@ -23,8 +23,9 @@ const std::vector<std::string> kOpKernels = {
     "log_softmax", "softmax_backward", "log_softmax_backward", "silu", "silu_backward", "gelu",
     "gelu_backward", "swiglu", "swiglu_backward", "geglu", "geglu_backward", "mean_pool",
     "l2_normalize", "add", "mul", "cross_entropy", "cross_entropy_reduce",
-    "cross_entropy_backward", "rotary_embedding", "dropout", "argmax", "ops.matmul",
-    "matmul_split_k_reduce", "ops.attention", "ops.attention_decode", "attention_decode_combine"};
+    "cross_entropy_backward", "rotary_embedding", "dropout", "argmax", "topk", "ops.matmul",
+    "matmul_split_k_reduce", "ops.attention", "ops.attention_decode", "attention_decode_combine",
+    "quant_scales", "ops.quantize", "ops.dequantize"};
 
 // The warps the op launches its default specialization with (docs/stdlib.md).
 int op_num_warps(const std::string& name) {

@@ -127,39 +127,48 @@ TEST(Rotary, FromPositions) {
 }
 
 // d/dx of sum(dy * rope(x)) by central differences (exact for a linear map up to rounding).
+void check_backward(DeviceKind dev, DType t, RotaryStyle style, const Case& c) {
+  auto dy0 = rounded(random_values(numel(c), 23), t);
+  auto cos0 = rounded(tables(c, [](double a) { return std::cos(a); }), t);
+  auto sin0 = rounded(tables(c, [](double a) { return std::sin(a); }), t);
+  const int64_t half = rot(c) / 2;
+  TestTensor dy(dev, t, {c.batch, c.seq, c.heads, c.head_dim}, dy0);
+  TestTensor cos(dev, t, {c.seq, half}, cos0), sin(dev, t, {c.seq, half}, sin0);
+  auto dx = TestTensor::poisoned(dev, t, {c.batch, c.seq, c.heads, c.head_dim}, 2);
+  ops::rotary_embedding_backward(dy.view(), cos.view(), sin.view(), dx.view(),
+                                 {.style = style, .rotary_dim = c.rotary_dim});
+  std::vector<double> x(numel(c), 0.5), want(numel(c));
+  auto f = [&] {
+    auto y = rotate(x, c, style, cos0, sin0, false);
+    double s = 0;
+    for (size_t i = 0; i < y.size(); ++i)
+      s += dy0[i] * y[i];
+    return s;
+  };
+  for (size_t i = 0; i < x.size(); ++i) {
+    x[i] = 0.5 + 1e-6;
+    double up = f();
+    x[i] = 0.5 - 1e-6;
+    double down = f();
+    x[i] = 0.5;
+    want[i] = (up - down) / 2e-6;
+  }
+  std::string what = fmt_case("rotary_embedding_backward", t, style, c);
+  expect_close(dx.values(), want, std::max(rtol_for(t), 1e-5), what, 1e-6);
+  EXPECT_TRUE(dx.padding_untouched()) << what;
+}
+
 TEST(RotaryBackward, FiniteDifferences) {
   for (DType t : {DType::f32, DType::bf16})
     for (RotaryStyle style : {RotaryStyle::half_split, RotaryStyle::interleaved})
-      for (const Case& c : {Case{1, 3, 2, 8, 0}, Case{2, 2, 1, 12, 4}}) {
-        auto dy0 = rounded(random_values(numel(c), 23), t);
-        auto cos0 = rounded(tables(c, [](double a) { return std::cos(a); }), t);
-        auto sin0 = rounded(tables(c, [](double a) { return std::sin(a); }), t);
-        const int64_t half = rot(c) / 2;
-        TestTensor dy(DeviceKind::cpu, t, {c.batch, c.seq, c.heads, c.head_dim}, dy0);
-        TestTensor cos(DeviceKind::cpu, t, {c.seq, half}, cos0), sin(DeviceKind::cpu, t, {c.seq, half}, sin0);
-        auto dx = TestTensor::poisoned(DeviceKind::cpu, t, {c.batch, c.seq, c.heads, c.head_dim}, 2);
-        ops::rotary_embedding_backward(dy.view(), cos.view(), sin.view(), dx.view(),
-                                       {.style = style, .rotary_dim = c.rotary_dim});
-        std::vector<double> x(numel(c), 0.5), want(numel(c));
-        auto f = [&] {
-          auto y = rotate(x, c, style, cos0, sin0, false);
-          double s = 0;
-          for (size_t i = 0; i < y.size(); ++i)
-            s += dy0[i] * y[i];
-          return s;
-        };
-        for (size_t i = 0; i < x.size(); ++i) {
-          x[i] = 0.5 + 1e-6;
-          double up = f();
-          x[i] = 0.5 - 1e-6;
-          double down = f();
-          x[i] = 0.5;
-          want[i] = (up - down) / 2e-6;
-        }
-        std::string what = fmt_case("rotary_embedding_backward", t, style, c);
-        expect_close(dx.values(), want, std::max(rtol_for(t), 1e-5), what, 1e-6);
-        EXPECT_TRUE(dx.padding_untouched()) << what;
-      }
+      for (const Case& c : {Case{1, 3, 2, 8, 0}, Case{2, 2, 1, 12, 4}})
+        check_backward(DeviceKind::cpu, t, style, c);
+}
+
+TEST(RotaryBackward, SimulatedDevice) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (RotaryStyle style : {RotaryStyle::half_split, RotaryStyle::interleaved})
+    check_backward(DeviceKind::sim, DType::f32, style, Case{2, 2, 1, 12, 4});
 }
 
 TEST(Rotary, ZeroSizedIsANoOp) {
@@ -210,6 +219,14 @@ TEST(RotaryErrors, OutputShape) {
                                    TensorView(in.x.data(), {2, 3, 1, 16}));
   }, {"rotary_embedding_backward: dx has shape [2, 3, 1, 16] but dy has shape [2, 3, 2, 8]; "
       "expected the same shape"});
+}
+
+TEST(RotaryErrors, XDtype) {
+  ErrorInputs in;
+  std::vector<int32_t> ints(in.x.size());
+  expect_error([&] {
+    ops::rotary_embedding(TensorView(ints.data(), {2, 3, 2, 8}), in.tv(3, 4), in.tv(3, 4), in.xv());
+  }, {"rotary_embedding: x has dtype i32; expected f32, f16 or bf16"});
 }
 
 TEST(RotaryErrors, PositionsDtype) {

@@ -37,6 +37,12 @@ public:
     case DType::bf16: return bfloat16_to_float(load<uint16_t>(p));
     case DType::f32: return double(load<float>(p));
     case DType::f64: return load<double>(p);
+    case DType::u8: return double(*p);
+    case DType::u16: return double(load<uint16_t>(p));
+    case DType::u32: return double(load<uint32_t>(p));
+    case DType::u64: return double(load<uint64_t>(p));
+    case DType::f8e4m3: return f8e4m3_to_float(*p);
+    case DType::f8e5m2: return f8e5m2_to_float(*p);
     }
     return 0;
   }
@@ -53,6 +59,12 @@ public:
     case DType::bf16: store(p, float_to_bfloat16(float(v))); return;
     case DType::f32: store(p, float(v)); return;
     case DType::f64: store(p, v); return;
+    case DType::u8: store(p, uint8_t(v)); return;
+    case DType::u16: store(p, uint16_t(v)); return;
+    case DType::u32: store(p, uint32_t(v)); return;
+    case DType::u64: store(p, uint64_t(v)); return;
+    case DType::f8e4m3: store(p, float_to_f8e4m3(float(v))); return;
+    case DType::f8e5m2: store(p, float_to_f8e5m2(float(v))); return;
     }
   }
 
@@ -93,6 +105,12 @@ inline double tolerance_for(DType t, double scale_ulps = 4) {
   case DType::bf16: return scale_ulps * 7.9e-3;
   case DType::f32: return scale_ulps * 1.2e-7;
   case DType::f64: return scale_ulps * 2.3e-16;
+  case DType::f8e4m3: return scale_ulps * 6.25e-2;
+  case DType::f8e5m2: return scale_ulps * 0.125;
+  case DType::u8:
+  case DType::u16:
+  case DType::u32:
+  case DType::u64:
   case DType::i1:
   case DType::i8:
   case DType::i16:

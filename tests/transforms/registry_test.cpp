@@ -1,5 +1,6 @@
 // The pass registry: every pass is found by name with a summary, unknown names are a user error
-// listing the valid ones, and the default pipeline runs the four passes in order.
+// listing the valid ones, and the default pipeline runs its passes in order (contract-fma last,
+// only with fp_fusion).
 #include "tessel/codegen/transforms.h"
 #include "tessel/ir/parser.h"
 #include "tessel/ir/printer.h"
@@ -16,7 +17,7 @@ TEST(PassRegistry, EveryPassHasANameAndASummary) {
     EXPECT_FALSE(pass.summary.empty()) << pass.name;
     EXPECT_EQ(find_pass(pass.name), &pass);
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"canonicalize", "cse", "dce", "licm"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"canonicalize", "cse", "dce", "licm", "contract-fma"}));
   EXPECT_EQ(find_pass("inline"), nullptr);
 }
 
@@ -26,7 +27,7 @@ TEST(PassRegistry, UnknownPassListsTheValidNames) {
     add_pass(pm, "gvn");
     FAIL() << "add_pass accepted an unknown pass";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "unknown pass 'gvn'; valid passes: canonicalize, cse, dce, licm");
+    EXPECT_STREQ(e.what(), "unknown pass 'gvn'; valid passes: canonicalize, cse, dce, licm, contract-fma");
   }
   EXPECT_TRUE(pm.passes().empty());
 }
@@ -37,7 +38,7 @@ TEST(PassRegistry, DefaultPipeline) {
   std::vector<std::string> names;
   for (const ir::PassInfo& pass : pm.passes())
     names.push_back(pass.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"canonicalize", "cse", "licm", "dce"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"canonicalize", "cse", "licm", "dce", "contract-fma"}));
 
   auto m = ir::parse_module("kernel @k(%arg0: i32, %arg1: ptr<i32>) {\n"
                             "  %0 = constant {value = 2} : i32\n"
@@ -69,6 +70,15 @@ TEST(PassRegistry, PassesReportStatistics) {
   ir::PassStats stats;
   find_pass("cse")->run(*m, stats);
   EXPECT_EQ(stats["eliminated"], 1);
+}
+
+TEST(PassRegistry, DefaultPipelineWithoutFpFusionHasNoContraction) {
+  ir::PassManager pm;
+  add_default_pipeline(pm, PipelineOptions{.fp_fusion = false});
+  std::vector<std::string> names;
+  for (const ir::PassInfo& pass : pm.passes())
+    names.push_back(pass.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"canonicalize", "cse", "licm", "dce"}));
 }
 
 } // namespace

@@ -1,5 +1,4 @@
 // The `tessel` command: demo, version (and later compile, cache, doctor).
-#include "jit/prebuilt_tier.h"
 #include "tessel/codegen/cpu.h"
 #include "tessel/samples/samples.h"
 #include "tessel/version.h"
@@ -90,10 +89,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string cmd = argv[1];
-  // An installed tessel searches its prebuilt tier (share/tessel/cache) unless the user names
-  // the tiers; set here, before anything reads the environment or starts a thread.
-  if (!std::getenv("TESSEL_CACHE_READONLY_DIRS") && !tessel::jit::default_readonly_dirs().empty())
-    ::setenv("TESSEL_CACHE_READONLY_DIRS", tessel::jit::default_readonly_dirs().c_str(), 0);
   try {
     if (cmd == "demo")
       return run_demo();

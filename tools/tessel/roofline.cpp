@@ -55,6 +55,12 @@ PeakKind peak_for(const ProgramCost& c) {
   case ir::ScalarKind::I32:
   case ir::ScalarKind::I64:
   case ir::ScalarKind::F64:
+  case ir::ScalarKind::U8:
+  case ir::ScalarKind::U16:
+  case ir::ScalarKind::U32:
+  case ir::ScalarKind::U64:
+  case ir::ScalarKind::F8E4M3:
+  case ir::ScalarKind::F8E5M2:
     return {};
   }
   TESSEL_UNREACHABLE("bad ScalarKind");

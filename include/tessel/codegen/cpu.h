@@ -35,6 +35,9 @@ struct CompileOptions {
   int opt_level = 3;
   bool keep_text = false; // keep the optimised LLVM IR and the host assembly (compile API, tools)
   bool checked = false; // bounds-check every executed load and store (see BoundsTable)
+  // The tile-IR pipeline's contract-fma (tessel/codegen/transforms.h PipelineOptions), carried
+  // here so that it reaches the pipeline the JIT runs and the cache key.
+  bool fp_fusion = true;
 };
 
 // [begin, end) in bytes that accesses through one pointer parameter may touch ([0, UINTPTR_MAX)

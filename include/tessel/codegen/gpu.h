@@ -28,6 +28,9 @@ struct CompileOptions {
   int num_stages = 2;  // software-pipelining depth (the pipeline pass; 1 = none)
   int opt_level = 3;   // LLVM optimisation level
   bool line_info = true; // .loc / .file directives pointing at the user's source
+  // The tile-IR pipeline's contract-fma (tessel/codegen/transforms.h PipelineOptions), carried
+  // here so that it reaches the pipeline the JIT runs and the cache key.
+  bool fp_fusion = true;
 };
 
 // What nvJitLink's info log says of the kernel (ptxas -v).

@@ -7,6 +7,7 @@
 //   if (t.has_wgmma()) ...
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ struct TargetLimits {
   int max_registers_per_thread = 0;
   int max_registers_per_block = 0;
   int max_threads_per_block = 0;
+  // Programs (blocks) per launch along x, y, z: a grid past them is an error before any driver
+  // call (jit::check_gpu_grid), naming the axis and the limit.
+  std::array<int64_t, 3> max_grid{};
   int warp_size = 32;
   int shared_banks = 32; // 4-byte banks
 };

@@ -1,4 +1,4 @@
-// The target-independent passes (codegen/transforms/): canonicalize, cse, dce, licm.
+// The target-independent passes (codegen/transforms/): canonicalize, cse, dce, licm, contract-fma.
 #pragma once
 
 #include "tessel/ir/pass.h"
@@ -15,7 +15,14 @@ const std::vector<ir::PassInfo>& registered_passes();
 const ir::PassInfo* find_pass(std::string_view name);
 // Adds the pass named `name`; throws tessel::Error listing the valid names when unknown.
 void add_pass(ir::PassManager& pm, std::string_view name);
-// The pipeline run after tracing: canonicalize, cse, licm, dce.
-void add_default_pipeline(ir::PassManager& pm);
+// What the pipeline after tracing depends on: part of every cache key.
+struct PipelineOptions {
+  // Contract a*b + c into fma (one rounding), as Triton's enable_fp_fusion; false keeps the
+  // separate roundings of the multiply and the add (docs/language.md "FMA contraction").
+  bool fp_fusion = true;
+};
+// The pipeline run after tracing: canonicalize, cse, licm, dce, then contract-fma when
+// options.fp_fusion.
+void add_default_pipeline(ir::PassManager& pm, const PipelineOptions& options = {});
 
 } // namespace tessel::codegen

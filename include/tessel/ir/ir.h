@@ -286,6 +286,8 @@ public:
   // The attribute named `name`; asserts that the op declares it.
   const Attr& attr(std::string_view name) const;
   int64_t int_attr(std::string_view name) const { return attr(name).i; }
+  // Sets the attribute named `name` (a pass filling an optional one); asserts that the op declares it.
+  void set_attr(std::string_view name, Attr value);
 
   size_t num_regions() const { return regions_.size(); }
   Block& region(size_t i) const { return *regions_[i]; }

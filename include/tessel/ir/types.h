@@ -1,7 +1,9 @@
 // Types of the tile IR, uniqued in a Context so that type equality is pointer equality.
 //
 // A type is one of:
-//   scalar   i1 i8 i16 i32 i64 f16 bf16 f32 f64   (integers are signed; i1 is a boolean)
+//   scalar   i1 i8 i16 i32 i64 f16 bf16 f32 f64   (i-integers are signed; i1 is a boolean)
+//            u8 u16 u32 u64 f8e4m3 f8e5m2          (unsigned integers; fp8, a storage and
+//                                                   conversion format: docs/semantics.md)
 //   pointer  ptr<T> or ptr<T, AS>                  (T a scalar; AS the address space, 1 = global)
 //   tensor   tensor<D0xD1x...xE>                   (E a scalar or pointer; every Di a power of two)
 //            tensor<D0x...xE, #kind<...>>          (the same with a layout, from assign-layouts on)
@@ -32,11 +34,16 @@
 
 namespace tessel::ir {
 
-enum class ScalarKind : uint8_t { I1, I8, I16, I32, I64, F16, BF16, F32, F64 };
+// The same values in the same order as tessel::DType (dsl/type_rules.cpp checks it).
+enum class ScalarKind : uint8_t {
+  I1, I8, I16, I32, I64, F16, BF16, F32, F64, U8, U16, U32, U64, F8E4M3, F8E5M2
+};
+inline constexpr ScalarKind kLastScalarKind = ScalarKind::F8E5M2;
 
 const char* scalar_kind_name(ScalarKind k); // "i1", "f16", ...
 unsigned scalar_kind_bits(ScalarKind k);
-bool scalar_kind_is_float(ScalarKind k);
+bool scalar_kind_is_float(ScalarKind k);    // fp8 included
+bool scalar_kind_is_unsigned(ScalarKind k); // u8 ... u64
 
 // What a layout was made as; the bases alone say what it is.
 enum class LayoutKind : uint8_t { Blocked, Slice, Shared, Linear, Mma, DotOperand };
@@ -93,8 +100,10 @@ public:
   int64_t num_elements() const;
 
   // Queries on the element type.
-  bool is_float() const; // element is f16, bf16, f32 or f64
-  bool is_integer() const; // element is i1 ... i64
+  bool is_float() const; // element is f16, bf16, f32, f64, f8e4m3 or f8e5m2
+  bool is_integer() const; // element is i1 ... i64 or u8 ... u64
+  bool is_unsigned() const; // element is u8 ... u64
+  bool is_fp8() const;      // element is f8e4m3 or f8e5m2 (only cast, select and memory ops)
   bool is_bool() const;  // element is i1
   bool is_pointer_like() const { return element()->is_pointer(); }
   unsigned element_bits() const; // pointers are 64 bits

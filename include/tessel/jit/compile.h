@@ -112,6 +112,7 @@ struct CompileOptions {
   int num_warps = 4;  // GPU: warps per program, a power of two from 1 to 32
   int num_stages = 2; // GPU: software-pipelining depth, 1 to 16
   bool line_info = true; // GPU: .loc directives pointing at the kernel's source lines
+  bool fp_fusion = true;  // contract a*b + c into fma (docs/language.md "FMA contraction")
   CompileUntil until = CompileUntil::binary;
   CacheMode cache = CacheMode::read_write; // only `binary` uses the disk cache
 };

@@ -89,6 +89,10 @@ struct LaunchOptions {
   // Also on for every launch under TESSEL_DEBUG=1. A separate specialization: unchecked
   // launches keep their speed. GPU launches ignore it (TESSEL_DEVICE=sim checks them).
   bool checked = false;
+  // Contract a*b + c into one fma (one rounding; Triton's default, enable_fp_fusion) on every
+  // backend alike; false keeps the multiply's and the add's own roundings. A specialization of
+  // its own. docs/language.md "FMA contraction".
+  bool fp_fusion = true;
 };
 
 namespace detail {
@@ -139,11 +143,10 @@ template <class T> ArgValue to_arg(const T& v) {
   } else if constexpr (std::is_integral_v<U>) {
     a.kind = ArgValue::Kind::Int;
     a.dtype = sizeof(U) > 4 ? DType::i64 : DType::i32;
-    // An unsigned value above INT64_MAX saturates, so range checks reject it instead of wrapping.
+    a.i = static_cast<int64_t>(v); // the bits; an unsigned value above INT64_MAX is marked u64
     if constexpr (std::is_unsigned_v<U> && sizeof(U) >= 8)
-      a.i = v > uint64_t(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(v);
-    else
-      a.i = static_cast<int64_t>(v);
+      if (v > uint64_t(INT64_MAX))
+        a.dtype = DType::u64;
     a.cpp_type = "an integer";
   } else if constexpr (std::is_floating_point_v<U>) {
     a.kind = ArgValue::Kind::Float;

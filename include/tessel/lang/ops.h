@@ -8,7 +8,10 @@
 
 #include <array>
 #include <functional>
+#include <optional>
 #include <source_location>
+#include <utility>
+#include <vector>
 
 namespace tessel::lang {
 
@@ -44,6 +47,20 @@ Tensor minimum(const Tensor& a, double b, Loc loc = Loc::current());
 Tensor maximum(const Tensor& a, double b, Loc loc = Loc::current());
 Tensor fma(const Tensor& a, const Tensor& b, const Tensor& c, Loc loc = Loc::current());
 Tensor cast(const Tensor& x, DType dtype, Loc loc = Loc::current());
+// How a conversion treats values beyond the destination's range (docs/semantics.md, "Casts").
+// saturate: fp8 destinations only — beyond the largest finite value (and +-inf) gives it, NaN stays
+// NaN (PTX's .satfinite); without it an overflow is NaN for f8e4m3 and inf for f8e5m2, as torch.
+// Float -> integer conversions always saturate.
+struct CastOptions {
+  bool saturate = false;
+};
+Tensor cast(const Tensor& x, DType dtype, CastOptions options, Loc loc = Loc::current());
+// Two 4-bit integers per byte, the low nibble first (the element order of packed int4 weights).
+// unpack_int4 of an i8 tile gives the sign-extended nibbles (-8..7) as i8 tiles; of a u8 tile the
+// zero-extended ones (0..15) as u8. pack_int4 keeps the low 4 bits of each integer operand: i8 out
+// for signed operands, u8 for unsigned.
+std::pair<Tensor, Tensor> unpack_int4(const Tensor& packed, Loc loc = Loc::current());
+Tensor pack_int4(const Tensor& lo, const Tensor& hi, Loc loc = Loc::current());
 
 Tensor exp(const Tensor& x, Loc loc = Loc::current());
 Tensor exp2(const Tensor& x, Loc loc = Loc::current());
@@ -161,5 +178,90 @@ enum class Precision { ieee = 0, tf32 = 1, tf32x3 = 2 };
 Tensor dot(const Tensor& a, const Tensor& b, Precision precision, Loc loc = Loc::current());
 Tensor dot(const Tensor& a, const Tensor& b, const Tensor& acc, Precision precision,
            Loc loc = Loc::current());
+
+// ---- shapes built from the ops above (dsl/shapes.cpp, dsl/sort.cpp) ------------------------------
+// These are compositions of where, broadcasts, reshape, permute and one-element sums (a sum along
+// an axis in which every element but one is -0.0 or 0 is that element, bit for bit), so every
+// backend runs them and none needs a lowering of its own. Pointer tiles are not accepted by the
+// ops that extract elements (split, gather, flip, sort, topk): split the offsets instead.
+// join: a and b (broadcast together, promoted like where) stacked in a new minor dim of 2.
+Tensor join(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
+// The inverse of join: x's last dim must be 2; the two halves without it.
+std::pair<Tensor, Tensor> split(const Tensor& x, Loc loc = Loc::current());
+// a0 b0 a1 b1 ... along the last dim (join, then merge the new dim into the last).
+Tensor interleave(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
+// a then b along `dim` (same shapes). `can_reorder` is Triton's deprecated hint: tessel accepts it
+// and always returns the concatenation in order (docs/language.md).
+Tensor cat(const Tensor& a, const Tensor& b, bool can_reorder = false, int dim = 0,
+           Loc loc = Loc::current());
+// x reversed along `dim` (default: the last).
+Tensor flip(const Tensor& x, int dim = -1, Loc loc = Loc::current());
+// x as a 1-D tile, row-major.
+Tensor ravel(const Tensor& x, Loc loc = Loc::current());
+// result[.., j, ..] = src[.., index[.., j, ..], ..] along `axis`: index (integers) has src's rank
+// and src's dims except at `axis`. An index outside [0, src dim) gives 0 (-0.0 for floats).
+Tensor gather(const Tensor& src, const Tensor& index, int axis, Loc loc = Loc::current());
+// Counts of the values 0 .. num_bins-1 of a 1-D integer tile (i32[num_bins]); values outside
+// that range, and where `mask` is false, are not counted.
+Tensor histogram(const Tensor& x, int num_bins, Loc loc = Loc::current());
+Tensor histogram(const Tensor& x, int num_bins, const Tensor& mask, Loc loc = Loc::current());
+// Bitonic sort along `dim`. NaN sorts above every number. With indices: also where each result
+// element came from (i32); ties keep the lower index first, so the result is unique (stable).
+Tensor sort(const Tensor& x, int dim = -1, bool descending = false, Loc loc = Loc::current());
+std::pair<Tensor, Tensor> sort_with_indices(const Tensor& x, int dim = -1, bool descending = false,
+                                            Loc loc = Loc::current());
+// The k largest elements along the last dim, largest first, with their indices (ties: lower
+// index first). k is a power of two no larger than the last dim.
+std::pair<Tensor, Tensor> topk(const Tensor& x, int k, Loc loc = Loc::current());
+
+// ---- general scans and reductions (dsl/scans.cpp, dsl/tuple_reduce.cpp) ---------------------------
+// A combine function over a tuple of values: combine(lhs, rhs) with lhs the earlier elements. It
+// is called on tiles (it must be elementwise and associative; commutative is not needed) and its
+// results are converted to the values' dtypes. Both run as fixed trees over the bits of the index
+// along the axis, so their results (floats included) are the same bits on every backend and for
+// every num_warps (docs/language.md "Scans and reductions").
+using Values = std::vector<Tensor>;
+using Combine = std::function<Values(const Values& lhs, const Values& rhs)>;
+// Inclusive scan: out[i] = x[0] (+) x[1] (+) ... (+) x[i]; with `reverse`,
+// out[i] = x[n-1] (+) x[n-2] (+) ... (+) x[i]. Values share one shape.
+Values associative_scan(const Values& values, int axis, const Combine& combine, bool reverse = false,
+                        Loc loc = Loc::current());
+Tensor associative_scan(const Tensor& x, int axis,
+                        const std::function<Tensor(Tensor, Tensor)>& combine, bool reverse = false,
+                        Loc loc = Loc::current());
+// A reduction of a tuple of values with a user combine (the pairwise tree (x0 (+) x1) (+) (x2 (+)
+// x3) ...); `keep_dims` keeps the axis with size 1.
+Values reduce(const Values& values, int axis, const Combine& combine, bool keep_dims = false,
+              Loc loc = Loc::current());
+
+struct ReduceOptions {
+  bool keep_dims = false;     // keep the reduced axis, with size 1
+  std::optional<DType> dtype = std::nullopt; // convert first (sum: default i32 for i1/i8/i16)
+  // Float sums in the pairwise tree order above (f16/bf16 in f32): the same bits on every run,
+  // backend and num_warps. Without it the order is the backend's (unspecified; faster).
+  bool deterministic = false;
+};
+Tensor sum(const Tensor& x, int axis, const ReduceOptions& options, Loc loc = Loc::current());
+Tensor max(const Tensor& x, int axis, const ReduceOptions& options, Loc loc = Loc::current());
+Tensor min(const Tensor& x, int axis, const ReduceOptions& options, Loc loc = Loc::current());
+Tensor argmax(const Tensor& x, int axis, const ReduceOptions& options, Loc loc = Loc::current());
+Tensor argmin(const Tensor& x, int axis, const ReduceOptions& options, Loc loc = Loc::current());
+// (value, index): the maximum (minimum) and its first index (i32); NaNs are ignored unless all are.
+std::pair<Tensor, Tensor> max_with_indices(const Tensor& x, int axis, bool keep_dims = false,
+                                           Loc loc = Loc::current());
+std::pair<Tensor, Tensor> min_with_indices(const Tensor& x, int axis, bool keep_dims = false,
+                                           Loc loc = Loc::current());
+// (mean, population variance) along `axis` by Welford/Chan's combine, in f32 (f64 for f64), over
+// the elements where `mask` is true; no element: mean 0, variance NaN.
+std::pair<Tensor, Tensor> mean_var(const Tensor& x, int axis, Loc loc = Loc::current());
+std::pair<Tensor, Tensor> mean_var(const Tensor& x, int axis, const Tensor& mask,
+                                   Loc loc = Loc::current());
+
+struct ScanOptions {
+  bool reverse = false;       // from the last element to the first
+  std::optional<DType> dtype = std::nullopt; // convert first (default i32 for i1/i8/i16; wraps)
+};
+Tensor cumsum(const Tensor& x, int axis, const ScanOptions& options, Loc loc = Loc::current());
+Tensor cumprod(const Tensor& x, int axis, const ScanOptions& options = {}, Loc loc = Loc::current());
 
 } // namespace tessel::lang

@@ -31,7 +31,8 @@ namespace tessel::lang {
 
 using tessel::DType;
 using tessel::i1, tessel::i8, tessel::i16, tessel::i32, tessel::i64, tessel::f16, tessel::bf16,
-    tessel::f32, tessel::f64;
+    tessel::f32, tessel::f64, tessel::u8, tessel::u16, tessel::u32, tessel::u64, tessel::f8e4m3,
+    tessel::f8e5m2;
 using Shape = std::vector<int64_t>;
 
 class Tensor {

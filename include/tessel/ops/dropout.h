@@ -1,12 +1,14 @@
 // Dropout with Philox 4x32-10 counters (docs/stdlib.md, "dropout"): deterministic per (seed,
 // offset), the same bits on the CPU and the GPU, and fusable into other kernels.
 //
-//   y = x / (1 - p)  where rand(seed, offset + i) >= p,   y = 0 elsewhere,
+//   y = x / (1 - p)  where u(seed, offset + i) >= p,   y = 0 elsewhere,
 //
-// i being the element's row-major index in x (whatever its strides), rand tl::rand (a multiple of
-// 2^-24 in [0, 1)), p and 1 / (1 - p) f32. The backward applies the same mask to dy: pass the
-// forward's options. Tensors are f32, f16 or bf16 (each its own), rows of contiguous elements
-// with any row stride; y may be x.
+// i being the element's row-major index in x (whatever its strides) and u(seed, g) the top 24 bits
+// of word g % 4 of Philox 4x32-10 on counter g / 4, times 2^-24 (one Philox evaluation serves four
+// consecutive elements; note that this is not tl::rand(seed, g), which is word 0 of counter g).
+// p and 1 / (1 - p) are f32. The backward applies the same mask to dy: pass the forward's options.
+// Tensors are f32, f16 or bf16 (each its own), rows of contiguous elements with any row stride; y
+// may be x.
 #pragma once
 
 #include "tessel/lang/ops.h"
@@ -39,7 +41,7 @@ namespace dsl {
 
 using Loc = std::source_location;
 
-// True where dropout keeps the element: rand(seed, offset) >= p.
+// True where dropout keeps the element: u(seed, offset) >= p (one Philox evaluation per element).
 lang::Tensor dropout_mask(const lang::Tensor& seed, const lang::Tensor& offset,
                           const lang::Tensor& p, Loc loc = Loc::current());
 // x / (1 - p) where dropout_mask, else 0; in f32 (x is converted).

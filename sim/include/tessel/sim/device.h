@@ -22,7 +22,7 @@
 
 namespace tessel::sim {
 
-class Module; // a parsed PTX module, see module.h
+struct Module; // a parsed PTX module, see module.h (a struct, as defined in src/ptx_module.h)
 
 // One kernel argument: the bytes of a `.param`, checked against its declared size.
 struct KernelArg {
@@ -44,7 +44,7 @@ struct KernelArg {
 };
 
 struct LaunchOptions {
-  bool racecheck = true;                          // shared-memory hazards between barriers
+  bool racecheck = true;                          // shared and global hazards (vector clocks)
   bool check_uninitialized = true;                // reads of never-written shared/local bytes
   uint64_t max_warp_instructions = 2'000'000'000; // guards against endless loops
   size_t max_errors = 64;                         // further errors are counted, not kept

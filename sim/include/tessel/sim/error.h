@@ -23,8 +23,8 @@ enum class ErrorKind {
   unsupported, // an instruction or directive outside the simulated subset
   bad_launch,  // unknown entry, wrong arguments, block too large, too much shared memory
   memcheck,    // out-of-bounds, misaligned or uninitialised access
-  racecheck,   // shared-memory hazard between threads with no barrier between
-  sync,        // barrier deadlock, cp.async data read before its wait
+  racecheck,   // shared/global hazard between threads not ordered by barriers or atomics
+  sync,        // barrier deadlock, mbarrier hang/misuse, cp.async data read before its wait
   limit,       // the instruction budget of a launch ran out
   io,          // a file the command line tool could not read or write
 };

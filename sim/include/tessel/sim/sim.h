@@ -5,3 +5,4 @@
 #include <tessel/sim/error.h>
 #include <tessel/sim/module.h>
 #include <tessel/sim/profile.h>
+#include <tessel/sim/tensor_map.h>

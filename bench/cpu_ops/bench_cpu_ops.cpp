@@ -1,0 +1,231 @@
+// tessel::ops on the CPU backend, each memory-bound op at 4096 x 4096, 8192 x 1024 and
+// 32768 x 128 in f32 and bf16, next to a memcpy of the same bytes in the same run (bench/RESULTS.md,
+// "tessel::ops on the CPU against PyTorch and Halide"). One line per (op, shape, dtype), tab
+// separated, the format bench/cpu_ops/peers.py and bench_cpu_ops_halide print too, so that
+// bench/cpu_ops/compare.py can put them side by side:
+//
+//   impl  op  rows  cols  dtype  min_ms  median_ms  bytes  (bytes: read + written, what a memcpy
+//                                                            of bytes / 2 moves)
+//
+//   TESSEL_CPU_THREADS=2 build/release/bin/bench_cpu_ops [reps] [op...] > tessel.tsv
+#include "tessel/tessel.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ops = tessel::ops;
+using tessel::DType;
+using tessel::TensorView;
+
+namespace {
+
+namespace tl = tessel::lang;
+
+// Dropout as a user kernel fusing ops::dsl::dropout, which evaluates Philox once per element
+// (the op shares one evaluation between four): the figure of what the sharing saves.
+const tessel::Kernel& dropout_per_element() {
+  static const tessel::Kernel k = tl::kernel(
+      "bench_dropout_per_element", "y, x, n, p, BLOCK",
+      [](tl::Ptr y, tl::Ptr x, tl::Int n, tl::Float p, tl::Const<int> BLOCK) {
+        auto i = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+        auto m = i < n;
+        tl::store(y + i, ops::dsl::dropout(tl::load(x + i, m), tl::scalar(1, DType::i64), i, p),
+                  m);
+      });
+  return k;
+}
+
+using Clock = std::chrono::steady_clock;
+
+struct Times {
+  double min_ms, median_ms;
+};
+
+Times time_runs(int reps, const std::function<void()>& f) {
+  f(); // warm-up: compiles (or loads from the kernel cache), faults the pages in
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    f();
+    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return {t.front(), t[t.size() / 2]};
+}
+
+// A host buffer of `n` elements of `t`, filled with values in [-2, 2] (and bf16 rounded).
+struct Buffer {
+  std::vector<unsigned char> bytes;
+  DType dtype;
+  Buffer(DType t, int64_t n, unsigned seed) : bytes(size_t(n) * tessel::dtype_bytes(t)), dtype(t) {
+    std::mt19937 gen(seed);
+    std::uniform_real_distribution<float> d(-2, 2);
+    for (int64_t i = 0; i < n; ++i) {
+      float v = d(gen);
+      if (t == DType::f32)
+        std::memcpy(&bytes[size_t(i) * 4], &v, 4);
+      else {
+        uint16_t b = tessel::float_to_bfloat16(v);
+        std::memcpy(&bytes[size_t(i) * 2], &b, 2);
+      }
+    }
+  }
+  TensorView view(std::initializer_list<int64_t> shape) {
+    return TensorView(bytes.data(), dtype, shape);
+  }
+  size_t size() const { return bytes.size(); }
+};
+
+struct Shape {
+  int64_t rows, cols;
+};
+
+// One op at one shape and dtype: its run and the bytes it reads and writes.
+struct Op {
+  const char* name;
+  std::function<void()> run;
+  double bytes;
+};
+
+// The tensors every op draws from (allocated once per shape and dtype).
+struct Tensors {
+  Shape s;
+  DType t;
+  Buffer x, x2, dy, y, y2, w, b, stats, stats2, f32row, labels, idx;
+  Tensors(Shape sh, DType dt)
+      : s(sh), t(dt), x(dt, sh.rows * sh.cols, 1), x2(dt, sh.rows * sh.cols, 2),
+        dy(dt, sh.rows * sh.cols, 3), y(dt, sh.rows * sh.cols, 4), y2(dt, sh.rows * sh.cols, 5),
+        w(dt, sh.cols, 6), b(dt, sh.cols, 7), stats(DType::f32, sh.rows, 8),
+        stats2(DType::f32, sh.rows, 9), f32row(DType::f32, sh.cols, 10),
+        labels(DType::i32, sh.rows, 11), idx(DType::i32, sh.rows * 8, 12) {
+    auto* l = reinterpret_cast<int32_t*>(labels.bytes.data());
+    for (int64_t r = 0; r < sh.rows; ++r)
+      l[r] = int32_t((r * 7919) % sh.cols);
+  }
+  TensorView m(Buffer& buf) { return buf.view({s.rows, s.cols}); }
+  TensorView vec(Buffer& buf) { return buf.view({s.cols}); }
+  TensorView rows(Buffer& buf) { return buf.view({s.rows}); }
+};
+
+std::vector<Op> make_ops(Tensors& T) {
+  const double e = double(tessel::dtype_bytes(T.t)), n = double(T.s.rows * T.s.cols);
+  const double rows4 = 4.0 * T.s.rows; // one f32 per row
+  static float loss_out, dloss_in = 1; // cross_entropy's mean and its gradient
+  TensorView loss(&loss_out, {1}), dl(&dloss_in, {1});
+  return {
+      {"softmax", [&T] { ops::softmax(T.m(T.x), T.m(T.y)); }, 2 * n * e},
+      {"log_softmax", [&T] { ops::log_softmax(T.m(T.x), T.m(T.y)); }, 2 * n * e},
+      {"softmax_backward", [&T] { ops::softmax_backward(T.m(T.y), T.m(T.dy), T.m(T.y2)); },
+       3 * n * e},
+      {"rms_norm", [&T] { ops::rms_norm(T.m(T.x), T.vec(T.w), T.m(T.y), T.rows(T.stats)); },
+       2 * n * e + rows4},
+      {"add_rms_norm",
+       [&T] {
+         ops::add_rms_norm(T.m(T.x), T.m(T.x2), T.vec(T.w), T.m(T.y), T.m(T.y2), T.rows(T.stats));
+       },
+       4 * n * e + rows4},
+      {"rms_norm_backward",
+       [&T] {
+         ops::rms_norm_backward(T.m(T.dy), T.m(T.x), T.vec(T.w), T.rows(T.stats), T.m(T.y),
+                                T.vec(T.b));
+       },
+       4 * n * e + rows4},
+      {"layer_norm",
+       [&T] {
+         ops::layer_norm(T.m(T.x), T.vec(T.w), T.vec(T.b), T.m(T.y), T.rows(T.stats),
+                         T.rows(T.stats2));
+       },
+       2 * n * e + 2 * rows4},
+      {"layer_norm_backward",
+       [&T] {
+         ops::layer_norm_backward(T.m(T.dy), T.m(T.x), T.vec(T.w), T.rows(T.stats),
+                                  T.rows(T.stats2), T.m(T.y), T.vec(T.f32row), T.vec(T.b));
+       },
+       4 * n * e + 2 * rows4},
+      {"gelu", [&T] { ops::gelu(T.m(T.x), T.m(T.y)); }, 2 * n * e},
+      {"gelu_tanh",
+       [&T] { ops::gelu(T.m(T.x), T.m(T.y), {.approximate = ops::GeluApproximation::tanh}); },
+       2 * n * e},
+      {"gelu_backward", [&T] { ops::gelu_backward(T.m(T.x), T.m(T.dy), T.m(T.y)); }, 3 * n * e},
+      {"silu", [&T] { ops::silu(T.m(T.x), T.m(T.y)); }, 2 * n * e},
+      {"swiglu", [&T] { ops::swiglu(T.m(T.x), T.m(T.x2), T.m(T.y)); }, 3 * n * e},
+      {"add", [&T] { ops::add(T.m(T.x), T.m(T.x2), T.m(T.y)); }, 3 * n * e},
+      {"mul_row", [&T] { ops::mul(T.m(T.x), T.vec(T.w), T.m(T.y)); }, 2 * n * e},
+      {"dropout", [&T] { ops::dropout(T.m(T.x), T.m(T.y), {.p = 0.1f, .seed = 1}); }, 2 * n * e},
+      {"dropout_per_element",
+       [&T] {
+         int64_t n = T.s.rows * T.s.cols;
+         tessel::LaunchOptions cpu;
+         cpu.device = tessel::DeviceKind::cpu;
+         dropout_per_element().launch({(n + 1023) / 1024}, cpu, T.m(T.y), T.m(T.x), n, 0.1f,
+                                      1024);
+       },
+       2 * n * e},
+      {"cross_entropy",
+       [&T, loss] { ops::cross_entropy(T.m(T.x), T.rows(T.labels), T.rows(T.stats), loss); },
+       n * e + 2 * rows4},
+      {"cross_entropy_backward",
+       [&T, dl] { ops::cross_entropy_backward(T.m(T.x), T.rows(T.labels), dl, T.m(T.y)); },
+       2 * n * e + rows4},
+      {"l2_normalize", [&T] { ops::l2_normalize(T.m(T.x), T.m(T.y)); }, 2 * n * e},
+      {"argmax", [&T] { ops::argmax(T.m(T.x), T.rows(T.labels)); }, n * e + rows4},
+      {"topk8",
+       [&T] {
+         ops::topk(T.m(T.x), T.y.view({T.s.rows, 8}), T.idx.view({T.s.rows, 8}), 8);
+       },
+       n * e + T.s.rows * 8 * (e + 4)},
+  };
+}
+
+// memcpy of `half` bytes (2 * half of traffic) on one thread (memcpy1) and on two threads, each
+// copying one half (memcpy2): the ops run on two, and one core alone may not reach the bandwidth.
+Times time_memcpy(size_t half, int reps, int threads) {
+  std::vector<unsigned char> a(half, 1), b(half, 0);
+  return time_runs(reps, [&] {
+    if (threads == 1) {
+      std::memcpy(b.data(), a.data(), half);
+      return;
+    }
+    size_t mid = half / 2;
+    std::thread t([&] { std::memcpy(b.data(), a.data(), mid); });
+    std::memcpy(b.data() + mid, a.data() + mid, half - mid);
+    t.join();
+  });
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  int reps = argc > 1 ? std::atoi(argv[1]) : 7;
+  std::vector<std::string> only(argv + std::min(argc, 2), argv + argc);
+  const Shape shapes[] = {{4096, 4096}, {8192, 1024}, {32768, 128}};
+  std::printf("impl\top\trows\tcols\tdtype\tmin_ms\tmedian_ms\tbytes\n");
+  for (Shape s : shapes)
+    for (DType t : {DType::f32, DType::bf16}) {
+      Tensors T(s, t);
+      for (const Op& op : make_ops(T)) {
+        if (!only.empty() && std::find(only.begin(), only.end(), op.name) == only.end())
+          continue;
+        Times tm = time_runs(reps, op.run);
+        std::printf("tessel\t%s\t%lld\t%lld\t%s\t%.3f\t%.3f\t%.0f\n", op.name, (long long)s.rows,
+                    (long long)s.cols, tessel::dtype_name(t), tm.min_ms, tm.median_ms, op.bytes);
+        std::fflush(stdout);
+      }
+      // The copy of one tensor of this shape and dtype: 2 * its bytes of traffic.
+      size_t bytes = size_t(s.rows * s.cols) * tessel::dtype_bytes(t);
+      for (int threads : {1, 2}) {
+        Times tm = time_memcpy(bytes, reps, threads);
+        std::printf("memcpy%d\tcopy\t%lld\t%lld\t%s\t%.3f\t%.3f\t%.0f\n", threads,
+                    (long long)s.rows, (long long)s.cols, tessel::dtype_name(t), tm.min_ms,
+                    tm.median_ms, 2.0 * double(bytes));
+      }
+    }
+}

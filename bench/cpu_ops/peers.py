@@ -1,0 +1,95 @@
+"""PyTorch CPU's figures for bench/cpu_ops: each op of bench_cpu_ops at the same shapes and dtypes,
+on torch.set_num_threads(2), min and median of several runs after a warm-up, printed in
+bench_cpu_ops's tab-separated format (impl torch). PyTorch allocates its outputs (its usual use);
+backward ops are timed through the aten backward kernels or autograd.grad on a kept graph, so the
+forward is not in the figure.
+
+    python bench/cpu_ops/peers.py [reps] > torch.tsv   # any Python with torch (CPU) and numpy
+"""
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+SHAPES = [(4096, 4096), (8192, 1024), (32768, 128)]
+DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16}
+
+
+def timed(reps, f):
+    f()
+    t = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        f()
+        t.append((time.perf_counter() - t0) * 1e3)
+    t.sort()
+    return t[0], t[len(t) // 2]
+
+
+def grad_of(fn, inputs, dy):
+    """A closure that runs only the backward of fn(*inputs) for the output gradient dy."""
+    leaves = [i.detach().requires_grad_(True) for i in inputs]
+    out = fn(*leaves)
+    return lambda: torch.autograd.grad(out, leaves, dy, retain_graph=True)
+
+
+def ops(rows, cols, dt):
+    g = torch.Generator().manual_seed(1)
+    r = lambda: (torch.rand(rows, cols, generator=g) * 4 - 2).to(dt)
+    x, x2, dy = r(), r(), r()
+    w = (torch.rand(cols, generator=g) * 4 - 2).to(dt)
+    b = (torch.rand(cols, generator=g) * 4 - 2).to(dt)
+    y = torch.softmax(x, -1)
+    labels = (torch.arange(rows) * 7919) % cols
+    e = x.element_size()
+    n = rows * cols
+    _, mean, rstd = torch.ops.aten.native_layer_norm(x, (cols,), w, b, 1e-5)
+    ce = grad_of(lambda t: F.cross_entropy(t, labels), [x], torch.tensor(1.0))
+    return [
+        ("softmax", lambda: torch.softmax(x, -1), 2 * n * e),
+        ("log_softmax", lambda: torch.log_softmax(x, -1), 2 * n * e),
+        ("softmax_backward", lambda: torch.ops.aten._softmax_backward_data(dy, y, -1, dt),
+         3 * n * e),
+        ("rms_norm", lambda: F.rms_norm(x, (cols,), w, 1e-6), 2 * n * e + 4 * rows),
+        ("add_rms_norm", lambda: F.rms_norm(x + x2, (cols,), w, 1e-6), 4 * n * e + 4 * rows),
+        ("rms_norm_backward", grad_of(lambda t, v: F.rms_norm(t, (cols,), v, 1e-6), [x, w], dy),
+         4 * n * e + 4 * rows),
+        ("layer_norm", lambda: F.layer_norm(x, (cols,), w, b, 1e-5), 2 * n * e + 8 * rows),
+        ("layer_norm_backward",
+         lambda: torch.ops.aten.native_layer_norm_backward(
+             dy, x, (cols,), mean, rstd, w, b, [True, True, True]),
+         4 * n * e + 8 * rows),
+        ("gelu", lambda: F.gelu(x), 2 * n * e),
+        ("gelu_tanh", lambda: F.gelu(x, approximate="tanh"), 2 * n * e),
+        ("gelu_backward", lambda: torch.ops.aten.gelu_backward(dy, x), 3 * n * e),
+        ("silu", lambda: F.silu(x), 2 * n * e),
+        ("swiglu", lambda: F.silu(x) * x2, 3 * n * e),
+        ("add", lambda: x + x2, 3 * n * e),
+        ("mul_row", lambda: x * w, 2 * n * e),
+        ("dropout", lambda: F.dropout(x, 0.1, training=True), 2 * n * e),
+        ("cross_entropy", lambda: F.cross_entropy(x, labels), n * e + 8 * rows),
+        ("cross_entropy_backward", ce, 2 * n * e + 4 * rows),
+        ("l2_normalize", lambda: F.normalize(x, dim=-1), 2 * n * e),
+        ("argmax", lambda: torch.argmax(x, -1), n * e + 4 * rows),
+        ("topk8", lambda: torch.topk(x, 8, -1), n * e + rows * 8 * (e + 4)),
+    ]
+
+
+def main():
+    reps = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    only = set(sys.argv[2:])
+    torch.set_num_threads(2)
+    print("impl\top\trows\tcols\tdtype\tmin_ms\tmedian_ms\tbytes")
+    for rows, cols in SHAPES:
+        for name, dt in DTYPES.items():
+            for op, f, nbytes in ops(rows, cols, dt):
+                if only and op not in only:
+                    continue
+                lo, med = timed(reps, f)
+                print(f"torch\t{op}\t{rows}\t{cols}\t{name}\t{lo:.3f}\t{med:.3f}\t{nbytes:.0f}",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()

