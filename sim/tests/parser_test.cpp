@@ -63,6 +63,15 @@ TEST(Parser, VectorAccessNeedsThatManyElementsAndAnAddress) {
       << a.to_string();
 }
 
+// Found by the sim_ptx fuzzer as a timeout: every one of the registers got a name.
+TEST(Parser, HugeRegisterCountIsAnError) {
+  Error e = parse_error(".visible .entry k()\n{\n  .reg .b32 %r<48888888888888888>;\n  ret;\n}\n");
+  EXPECT_EQ(e.kind, ErrorKind::parse);
+  EXPECT_NE(e.message.find("register count 48888888888888888 is outside 0..65536"),
+            std::string::npos)
+      << e.to_string();
+}
+
 TEST(Parser, UndefinedLabel) {
   Error e = parse_error(".visible .entry k()\n{\n  bra.uni NOWHERE;\n}\n");
   EXPECT_EQ(e.ptx_line, 6);
