@@ -239,6 +239,10 @@ void Parser::check_operand_count(const Token& mnemonic, const Inst& inst) {
     if (m.op == inst.op && inst.nops < m.count)
       fail(mnemonic, name + " takes at least " + std::to_string(m.count) + " operands, found " +
                          std::to_string(inst.nops));
+  // The CFG indexes instructions by a bra's label (a register or number there overflowed it at
+  // parse time: found by the sim_ptx fuzzer).
+  if (inst.op == Op::bra && (inst.nops < 1 || inst.ops[0].kind != OperandKind::label))
+    fail(mnemonic, name + " needs a label as its target");
   if (inst.op != Op::ld && inst.op != Op::ldu && inst.op != Op::st)
     return;
   // ld/st read an address and vec elements at fixed places (a .v4 load into a 2-element list

@@ -72,6 +72,14 @@ TEST(Parser, HugeRegisterCountIsAnError) {
       << e.to_string();
 }
 
+// Found by the sim_ptx fuzzer: a register as a bra target overflowed the CFG at parse time.
+TEST(Parser, BranchTargetMustBeALabel) {
+  Error e = parse_error(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  bra.uni %r0;\n}\n");
+  EXPECT_EQ(e.kind, ErrorKind::parse);
+  EXPECT_NE(e.message.find("'bra.uni' needs a label as its target"), std::string::npos)
+      << e.to_string();
+}
+
 TEST(Parser, UndefinedLabel) {
   Error e = parse_error(".visible .entry k()\n{\n  bra.uni NOWHERE;\n}\n");
   EXPECT_EQ(e.ptx_line, 6);
