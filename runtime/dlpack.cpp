@@ -5,6 +5,7 @@
 
 #include <dlpack/dlpack.h>
 
+#include <cstring>
 #include <string>
 
 namespace tessel::runtime {
@@ -116,11 +117,47 @@ struct Exported {
 
 void delete_exported(DLManagedTensor* t) { delete static_cast<Exported*>(t->manager_ctx); }
 
+// The number of elements of `t` (shape checked non-null for rank > 0): extents must be
+// non-negative, and the count of a non-empty tensor must fit in int64 (found by the DLPack fuzzer:
+// the row-major stride product overflowed).
+int64_t element_count(const DLTensor& t) {
+  int64_t numel = 1;
+  bool empty = false;
+  for (int k = 0; k < t.ndim; ++k) {
+    if (t.shape[k] < 0)
+      throw Error("DLPack tensor has a negative extent " + std::to_string(t.shape[k]) +
+                  " in dimension " + std::to_string(k));
+    empty = empty || t.shape[k] == 0;
+  }
+  for (int k = 0; !empty && k < t.ndim; ++k)
+    if (__builtin_mul_overflow(numel, t.shape[k], &numel))
+      throw Error("DLPack tensor's extents multiply past 2^63 elements (dimension " +
+                  std::to_string(k) + " has extent " + std::to_string(t.shape[k]) + ")");
+  return empty ? 0 : numel;
+}
+
+// data + byte_offset, computed as an address: a null data pointer of an empty tensor stays null,
+// and an offset that wraps the address space is an error rather than a wild pointer.
+void* offset_data(const DLTensor& t) {
+  if (!t.data)
+    return nullptr;
+  uintptr_t address = 0;
+  if (__builtin_add_overflow(reinterpret_cast<uintptr_t>(t.data), t.byte_offset, &address))
+    throw Error("DLPack tensor's byte_offset " + std::to_string(t.byte_offset) +
+                " runs past the end of the address space");
+  return reinterpret_cast<void*>(address);
+}
+
 } // namespace
 
 TensorView from_dlpack(const DLTensor& t) {
   TensorView v;
-  switch (t.device.device_type) {
+  // Read as an int: a producer with a newer dlpack.h may send a device type this header's enum
+  // lacks, and loading that as DLDeviceType is undefined (found by the DLPack fuzzer, UBSan).
+  int device_type = 0;
+  static_assert(sizeof(device_type) == sizeof(t.device.device_type));
+  std::memcpy(&device_type, &t.device.device_type, sizeof(device_type));
+  switch (device_type) {
   case kDLCPU:
   case kDLCUDAHost:
     v.device = DeviceKind::cpu;
@@ -130,7 +167,7 @@ TensorView from_dlpack(const DLTensor& t) {
     v.device = DeviceKind::cuda;
     break;
   default:
-    throw Error("DLPack tensor on device type " + std::to_string(int(t.device.device_type)) +
+    throw Error("DLPack tensor on device type " + std::to_string(device_type) +
                 " is not supported: tessel takes CPU (1), CUDA (2), CUDA host (3) and CUDA "
                 "managed (13) memory");
   }
@@ -140,19 +177,21 @@ TensorView from_dlpack(const DLTensor& t) {
     throw Error("DLPack tensor of rank " + std::to_string(t.ndim) + " is not supported: at most " +
                 std::to_string(TensorView::kMaxRank) + " dimensions");
   v.rank = t.ndim;
+  if (v.rank > 0 && !t.shape)
+    throw Error("DLPack tensor of rank " + std::to_string(v.rank) + " has a null shape pointer");
+  int64_t numel = element_count(t);
   int64_t contiguous = 1;
   for (int k = v.rank - 1; k >= 0; --k) {
-    if (t.shape[k] < 0)
-      throw Error("DLPack tensor has a negative extent " + std::to_string(t.shape[k]) +
-                  " in dimension " + std::to_string(k));
     v.shape[size_t(k)] = t.shape[k];
     v.strides[size_t(k)] = t.strides ? t.strides[k] : contiguous; // null strides: row-major
-    contiguous *= t.shape[k];
+    // Only an empty tensor's suffix products can overflow; its strides address nothing.
+    if (__builtin_mul_overflow(contiguous, t.shape[k], &contiguous))
+      contiguous = 0;
   }
-  if (!t.data && v.numel() > 0)
-    throw Error("DLPack tensor has a null data pointer but " + std::to_string(v.numel()) +
+  if (!t.data && numel > 0)
+    throw Error("DLPack tensor has a null data pointer but " + std::to_string(numel) +
                 " elements");
-  v.data = static_cast<char*>(t.data) + t.byte_offset;
+  v.data = offset_data(t);
   return v;
 }
 

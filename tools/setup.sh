@@ -5,6 +5,7 @@
 #   bash tools/setup.sh test    install what is missing, build (release), run the whole test suite
 #                               (in CI also the sanitizer and no-toolkit lanes: see the end)
 #   bash tools/setup.sh build   install what is missing and build
+#   TESSEL_PRESET=fuzz bash tools/setup.sh test   the fuzz targets: replay + 60 s of fuzzing each
 #
 # Idempotent. As root it installs missing Debian packages with apt-get; otherwise it prints the
 # exact `sudo apt-get install ...` line and stops. ccache is used when present. CUDA is optional.
@@ -17,6 +18,9 @@ preset="${TESSEL_PRESET:-release}"
 packages=(cmake ninja-build g++ ccache llvm-19-dev llvm-19-tools libfmt-dev libgtest-dev
           libbenchmark-dev libdlpack-dev zlib1g-dev libzstd-dev pkg-config
           python3-venv python3-dev) # python3-*: the Python package's test (ctest python.pytest)
+if [[ "$preset" == fuzz ]]; then # libFuzzer targets (tests/fuzz/, docs/reliability.md)
+  packages+=(clang-19 libclang-rt-19-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -72,7 +76,8 @@ esac
 # TESSEL_LANES=1; TESSEL_LANES=0 skips them.
 #  * sanitizer: the debug preset (ASan + UBSan) builds the unit tests of ir, transforms, dsl, jit,
 #    cache, runtime and the simulator and runs them (not the stdlib/minilm/device suites, whose
-#    simulated launches are many minutes under ASan);
+#    simulated launches are many minutes under ASan), and the fuzz targets' replays of their
+#    corpus and regression inputs (tests/fuzz/; the crashes they found were ASan/UBSan reports);
 #  * no-toolkit: a configuration without the CUDA toolkit (nvcc, ptxas, cuda.h not used) builds
 #    the CPU tests and runs them with nvJitLink, libdevice and libcuda pointed at nothing.
 lanes="${TESSEL_LANES:-}"
@@ -80,8 +85,9 @@ lanes="${TESSEL_LANES:-}"
 if [[ "$action" == test && "$lanes" == 1 ]]; then
   asan_targets=(ir_tests transforms_tests dsl_tests jit_tests jit_resource_bounds_tests
                 cache_tests cache_helper cache_stress_tests cache_stress_worker tessel_enospc_shim
-                runtime_tests runtime_nodriver_tests runtime_notoolkit_tests tessel_sim_tests)
-  asan_tests='^(ir_tests|transforms_tests|dsl_tests|jit_tests|jit_resource_bounds_tests|cache_tests|cache_stress_tests|runtime_tests|runtime_nodriver_tests|runtime_notoolkit_tests|sim)\.'
+                runtime_tests runtime_nodriver_tests runtime_notoolkit_tests tessel_sim_tests
+                fuzz_replay_ir_parser fuzz_replay_sim_ptx fuzz_replay_cache_manifest fuzz_replay_dlpack)
+  asan_tests='^(ir_tests|transforms_tests|dsl_tests|jit_tests|jit_resource_bounds_tests|cache_tests|cache_stress_tests|runtime_tests|runtime_nodriver_tests|runtime_notoolkit_tests|sim|fuzz)\.'
   [[ -f build/debug/build.ninja ]] || cmake --preset debug "${configure_flags[@]}" >/dev/null
   cmake --build --preset debug --target "${asan_targets[@]}"
   TESSEL_STRESS_SECONDS=10 ctest --preset debug -R "$asan_tests" -E '^runtime_tests\.sim\.'

@@ -212,6 +212,56 @@ void Parser::parse_operand(Inst& inst, int index, std::vector<RawLabelRef>& labe
   fail(t, "undeclared identifier '" + name + "'");
 }
 
+// The fewest operands (destination included) each arithmetic, logic, compare, move and convert
+// opcode takes; their executors read these positions unconditionally, so `shl.b32 %r1;` must be
+// a parse error, not a read of a missing operand (found by the sim_ptx fuzzer: a host SEGV).
+// Opcodes not listed check their operands where they decode or execute them.
+struct MinOperands {
+  Op op;
+  int count;
+};
+constexpr MinOperands kMinOperands[] = {
+    {Op::add, 3},     {Op::sub, 3},    {Op::mul, 3},      {Op::mad, 4},   {Op::fma, 4},
+    {Op::div, 3},     {Op::rem, 3},    {Op::min, 3},      {Op::max, 3},   {Op::abs, 2},
+    {Op::neg, 2},     {Op::rcp, 2},    {Op::sqrt, 2},     {Op::rsqrt, 2}, {Op::ex2, 2},
+    {Op::lg2, 2},     {Op::sin, 2},    {Op::cos, 2},      {Op::tanh, 2},  {Op::copysign, 3},
+    {Op::testp, 2},   {Op::shl, 3},    {Op::shr, 3},      {Op::and_, 3},  {Op::or_, 3},
+    {Op::xor_, 3},    {Op::not_, 2},   {Op::cnot, 2},     {Op::lop3, 5},  {Op::bfe, 4},
+    {Op::bfi, 5},     {Op::popc, 2},   {Op::clz, 2},      {Op::brev, 2},  {Op::bfind, 2},
+    {Op::prmt, 4},    {Op::shf, 4},    {Op::mul24, 3},    {Op::mad24, 4}, {Op::sad, 4},
+    {Op::dp4a, 4},    {Op::setp, 3},   {Op::set, 3},      {Op::selp, 4},  {Op::slct, 4},
+    {Op::mov, 2},     {Op::cvt, 2},    {Op::cvta, 2},
+};
+
+void Parser::check_operand_count(const Token& mnemonic, const Inst& inst) {
+  std::string name = "'" + std::string(mnemonic.text) + "'";
+  for (const MinOperands& m : kMinOperands)
+    if (m.op == inst.op && inst.nops < m.count)
+      fail(mnemonic, name + " takes at least " + std::to_string(m.count) + " operands, found " +
+                         std::to_string(inst.nops));
+  // The CFG indexes instructions by a bra's label (a register or number there overflowed it at
+  // parse time: found by the sim_ptx fuzzer).
+  if (inst.op == Op::bra && (inst.nops < 1 || inst.ops[0].kind != OperandKind::label))
+    fail(mnemonic, name + " needs a label as its target");
+  if (inst.op != Op::ld && inst.op != Op::ldu && inst.op != Op::st)
+    return;
+  // ld/st read an address and vec elements at fixed places (a .v4 load into a 2-element list
+  // read past the function's vector pool: found by the sim_ptx fuzzer, a heap overflow).
+  if (inst.nops < 2)
+    fail(mnemonic, name + " takes a value and an address, found " + std::to_string(inst.nops) +
+                       " operands");
+  const bool store = inst.op == Op::st;
+  const Operand& addr = store ? inst.ops[0] : inst.ops[1];
+  const Operand& value = store ? inst.ops[1] : inst.ops[0];
+  if (addr.kind != OperandKind::addr)
+    fail(mnemonic, name + " needs an address in brackets as its " +
+                       std::string(store ? "first" : "second") + " operand");
+  const unsigned elements = value.kind == OperandKind::vec ? value.count : 1;
+  if (elements != inst.vec)
+    fail(mnemonic, name + " moves " + std::to_string(inst.vec) + " element(s) but its value has " +
+                       std::to_string(elements));
+}
+
 void Parser::parse_instruction(Token first) {
   Inst inst;
   inst.line = first.line;
@@ -313,6 +363,7 @@ void Parser::parse_instruction(Token first) {
     lex_.next();
   }
   inst.nops = static_cast<uint8_t>(index);
+  check_operand_count(mn, inst);
   for (auto& l : labels)
     label_refs_.push_back(l);
   fn_->code.push_back(inst);

@@ -12,6 +12,9 @@
 
 namespace tessel::sim {
 
+// The most registers one `.reg %r<N>` declares (LLVM and nvcc declare at most a few thousand).
+constexpr uint64_t kMaxRegistersPerDeclaration = 65536;
+
 int Module::find_function(const std::string& name) const {
   for (size_t i = 0; i < functions.size(); ++i)
     if (functions[i].name == name)
@@ -285,7 +288,14 @@ void Parser::parse_body() {
         int count = -1;
         if (lex_.peek().is('<')) {
           lex_.next();
-          count = static_cast<int>(expect_int("a register count"));
+          Token c = lex_.peek();
+          uint64_t n = expect_int("a register count");
+          // Each register is a name and a slot of 32 lanes: a huge count (the sim_ptx fuzzer's
+          // %f<48888888888888888>) made the parse run for minutes; real PTX declares thousands.
+          if (n > kMaxRegistersPerDeclaration)
+            fail(c, "register count " + std::to_string(n) + " is outside 0.." +
+                        std::to_string(kMaxRegistersPerDeclaration));
+          count = static_cast<int>(n);
           expect_punct('>');
         }
         auto declare = [&](const std::string& name) {

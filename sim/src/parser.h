@@ -76,6 +76,7 @@ private:
   void parse_variable(Space space, bool is_extern, int function_index);
   void parse_initializer(Symbol& sym, Type elem);
   void parse_instruction(Token first);
+  void check_operand_count(const Token& mnemonic, const Inst& inst);
   void parse_operand(Inst& inst, int index, std::vector<RawLabelRef>& labels);
   uint32_t reg_slot(const Token& t);
   uint32_t const_slot(uint64_t value);

@@ -35,6 +35,51 @@ TEST(Parser, UndeclaredRegister) {
   EXPECT_NE(e.message.find("%r7"), std::string::npos) << e.to_string();
 }
 
+// Found by the sim_ptx fuzzer (tests/fuzz/regressions/sim_ptx/): too few operands were read
+// past by the executor, a host SEGV.
+TEST(Parser, TooFewOperandsIsAnError) {
+  Error e = parse_error(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  shl.b32 %r0;\n}\n");
+  EXPECT_EQ(e.kind, ErrorKind::parse);
+  EXPECT_EQ(e.ptx_line, 7);
+  EXPECT_NE(e.message.find("'shl.b32' takes at least 3 operands, found 1"), std::string::npos)
+      << e.to_string();
+  Error mad = parse_error(
+      ".visible .entry k()\n{\n  .reg .b32 %r<4>;\n  mad.lo.s32 %r0, %r1, %r2;\n}\n");
+  EXPECT_NE(mad.message.find("'mad.lo.s32' takes at least 4 operands, found 3"), std::string::npos)
+      << mad.to_string();
+}
+
+TEST(Parser, VectorAccessNeedsThatManyElementsAndAnAddress) {
+  Error v = parse_error(".visible .entry k(.param .u64 p)\n{\n  .reg .f32 %f<4>;\n  .reg .b64 %rd<2>;\n"
+                        "  st.global.v4.f32 [%rd0], {%f0, %f1};\n}\n");
+  EXPECT_EQ(v.kind, ErrorKind::parse);
+  EXPECT_NE(v.message.find("'st.global.v4.f32' moves 4 element(s) but its value has 2"),
+            std::string::npos)
+      << v.to_string();
+  Error a = parse_error(".visible .entry k()\n{\n  .reg .f32 %f<4>;\n  .reg .b64 %rd<2>;\n"
+                        "  ld.global.f32 %f0, %rd0;\n}\n");
+  EXPECT_NE(a.message.find("'ld.global.f32' needs an address in brackets as its second operand"),
+            std::string::npos)
+      << a.to_string();
+}
+
+// Found by the sim_ptx fuzzer as a timeout: every one of the registers got a name.
+TEST(Parser, HugeRegisterCountIsAnError) {
+  Error e = parse_error(".visible .entry k()\n{\n  .reg .b32 %r<48888888888888888>;\n  ret;\n}\n");
+  EXPECT_EQ(e.kind, ErrorKind::parse);
+  EXPECT_NE(e.message.find("register count 48888888888888888 is outside 0..65536"),
+            std::string::npos)
+      << e.to_string();
+}
+
+// Found by the sim_ptx fuzzer: a register as a bra target overflowed the CFG at parse time.
+TEST(Parser, BranchTargetMustBeALabel) {
+  Error e = parse_error(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n  bra.uni %r0;\n}\n");
+  EXPECT_EQ(e.kind, ErrorKind::parse);
+  EXPECT_NE(e.message.find("'bra.uni' needs a label as its target"), std::string::npos)
+      << e.to_string();
+}
+
 TEST(Parser, UndefinedLabel) {
   Error e = parse_error(".visible .entry k()\n{\n  bra.uni NOWHERE;\n}\n");
   EXPECT_EQ(e.ptx_line, 6);

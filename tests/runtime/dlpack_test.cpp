@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
 namespace tl = tessel::lang;
@@ -88,6 +89,42 @@ TEST(DLPack, RejectsWhatTesselCannotTake) {
                {"rank 9", "at most 8"});
   expect_error([&] { rt::from_dlpack(host_tensor(nullptr, {kDLFloat, 32, 1}, shape)); },
                {"null data pointer"});
+}
+
+// Found by the DLPack fuzzer (tests/fuzz/dlpack_fuzz.cpp; inputs in regressions/dlpack/).
+TEST(DLPack, ExtentsWhoseProductOverflowsAreAnError) {
+  std::vector<float> data(4);
+  std::vector<int64_t> shape = {int64_t(1) << 40, int64_t(5) << 40};
+  expect_error([&] { rt::from_dlpack(host_tensor(data.data(), {kDLFloat, 32, 1}, shape)); },
+               {"DLPack", "extents multiply past 2^63", "dimension 1"});
+  // An empty tensor has 0 elements whatever its other extents.
+  std::vector<int64_t> empty = {0, int64_t(1) << 40, int64_t(5) << 40};
+  EXPECT_EQ(rt::from_dlpack(host_tensor(nullptr, {kDLFloat, 32, 1}, empty)).numel(), 0);
+}
+
+TEST(DLPack, UnknownDeviceTypeIsAnErrorNotUndefined) {
+  std::vector<float> data(4);
+  std::vector<int64_t> shape = {4};
+  DLTensor t = host_tensor(data.data(), {kDLFloat, 32, 1}, shape);
+  int newer_device = 19; // past this dlpack.h's enum, as a newer producer may send
+  std::memcpy(&t.device.device_type, &newer_device, sizeof(newer_device));
+  expect_error([&] { rt::from_dlpack(t); }, {"device type 19", "CPU (1), CUDA (2)"});
+}
+
+TEST(DLPack, NullShapeAndWrappingByteOffsetAreErrors) {
+  std::vector<float> data(4);
+  std::vector<int64_t> shape = {4};
+  DLTensor no_shape = host_tensor(data.data(), {kDLFloat, 32, 1}, shape);
+  no_shape.shape = nullptr;
+  expect_error([&] { rt::from_dlpack(no_shape); }, {"rank 1", "null shape pointer"});
+  DLTensor wraps = host_tensor(data.data(), {kDLFloat, 32, 1}, shape);
+  wraps.byte_offset = ~uint64_t(0);
+  expect_error([&] { rt::from_dlpack(wraps); }, {"byte_offset", "end of the address space"});
+  // An empty tensor with a null data pointer and an offset stays a null view.
+  std::vector<int64_t> zero = {0};
+  DLTensor empty = host_tensor(nullptr, {kDLFloat, 32, 1}, zero);
+  empty.byte_offset = 64;
+  EXPECT_EQ(rt::from_dlpack(empty).data, nullptr);
 }
 
 TEST(DLPack, CudaTensorsAreDeviceViews) {

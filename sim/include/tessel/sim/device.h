@@ -22,7 +22,7 @@
 
 namespace tessel::sim {
 
-class Module; // a parsed PTX module, see module.h
+struct Module; // a parsed PTX module, see module.h (a struct, as defined in src/ptx_module.h)
 
 // One kernel argument: the bytes of a `.param`, checked against its declared size.
 struct KernelArg {

@@ -12,7 +12,7 @@
 
 namespace tessel::sim {
 
-class Module;
+struct Module; // defined in src/ptx_module.h
 
 struct ParamInfo {
   std::string name;
