@@ -55,7 +55,13 @@ float load_float(const TensorView& v, int64_t i) {
   case DType::i16:
   case DType::i32:
   case DType::i64:
-  case DType::f64: break;
+  case DType::f64:
+  case DType::u8:
+  case DType::u16:
+  case DType::u32:
+  case DType::u64:
+  case DType::f8e4m3:
+  case DType::f8e5m2: break;
   }
   return 0.0f; // not reached: the dtype was checked
 }
