@@ -31,6 +31,18 @@ std::string pointer_type(DType t) {
     return "float*";
   case DType::f64:
     return "double*";
+  case DType::u8:
+    return "uint8_t*";
+  case DType::u16:
+    return "uint16_t*";
+  case DType::u32:
+    return "uint32_t*";
+  case DType::u64:
+    return "uint64_t*";
+  case DType::f8e4m3:
+    return "tessel::float8_e4m3*";
+  case DType::f8e5m2:
+    return "tessel::float8_e5m2*";
   }
   TESSEL_UNREACHABLE("bad dtype");
 }
