@@ -12,6 +12,7 @@
 // once per kernel the traced tile IR (which the JIT fallback compiles for a target the bundle
 // lacks). DIR/manifest.tsv names the tessel version and kernel ABI; DIR/tessel_aot.h has the
 // typed launch functions. Compiles go through the disk cache like `tessel compile`.
+#include "tools/tessel/cli_number.h"
 #include "runtime_aot/bundle_manifest.h"
 #include "tessel/aot/bundle.h"
 #include "tessel/jit/compile.h"
@@ -55,16 +56,7 @@ std::vector<std::string> split_commas(const std::string& s) {
   return out;
 }
 
-int parse_int(const std::string& flag, const std::string& v) {
-  try {
-    size_t used = 0;
-    int n = std::stoi(v, &used);
-    if (used == v.size())
-      return n;
-  } catch (const std::logic_error&) {
-  }
-  throw tessel::Error(flag + " needs a number, not '" + v + "'");
-}
+using tessel::tools::parse_int;
 
 Options parse(int argc, char** argv) {
   Options o;

@@ -14,6 +14,7 @@
 // `llvm` and `asm` stop early and never touch the cache. On a GPU target `stats` also prints the
 // tensor-core and cp.async counts and a static roofline (tools/tessel/roofline.h); `--trips N`
 // assumes N iterations for its loops whose trip count is a run-time value.
+#include "tools/tessel/cli_number.h"
 #include "jit/disk_cache.h"
 #include "tools/tessel/roofline.h"
 #include "tessel/codegen/gpu.h"
@@ -60,16 +61,7 @@ struct Options {
   std::vector<std::string> libraries;
 };
 
-int parse_int(const std::string& flag, const std::string& v) {
-  try {
-    size_t used = 0;
-    int n = std::stoi(v, &used);
-    if (used == v.size())
-      return n;
-  } catch (const std::logic_error&) {
-  }
-  throw tessel::Error(flag + " needs a number, not '" + v + "'");
-}
+using tessel::tools::parse_int;
 
 Options parse(int argc, char** argv) {
   Options o;
