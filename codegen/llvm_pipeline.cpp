@@ -40,8 +40,8 @@ void run_default_pipeline(llvm::Module& module, llvm::TargetMachine& tm, int opt
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
   const llvm::OptimizationLevel level = level_of(opt_level);
-  llvm::ModulePassManager mpm = opt_level <= 0 ? pb.buildO0DefaultPipeline(level)
-                                               : pb.buildPerModuleDefaultPipeline(level);
+  llvm::ModulePassManager mpm =
+      opt_level <= 0 ? pb.buildO0DefaultPipeline(level) : pb.buildPerModuleDefaultPipeline(level);
   mpm.run(module, mam);
 }
 

@@ -19,16 +19,18 @@ using ir::Opcode;
 
 namespace {
 
-bool is_narrow(const ir::Type* elem) {
-  return elem->is_float() && elem->element_bits() == 16;
-}
+bool is_narrow(const ir::Type* elem) { return elem->is_float() && elem->element_bits() == 16; }
 
 const llvm::fltSemantics& semantics_of(const ir::Type* elem) {
   switch (elem->scalar_kind()) {
-  case ir::ScalarKind::F16: return llvm::APFloat::IEEEhalf();
-  case ir::ScalarKind::BF16: return llvm::APFloat::BFloat();
-  case ir::ScalarKind::F32: return llvm::APFloat::IEEEsingle();
-  case ir::ScalarKind::F64: return llvm::APFloat::IEEEdouble();
+  case ir::ScalarKind::F16:
+    return llvm::APFloat::IEEEhalf();
+  case ir::ScalarKind::BF16:
+    return llvm::APFloat::BFloat();
+  case ir::ScalarKind::F32:
+    return llvm::APFloat::IEEEsingle();
+  case ir::ScalarKind::F64:
+    return llvm::APFloat::IEEEdouble();
   case ir::ScalarKind::I1:
   case ir::ScalarKind::I8:
   case ir::ScalarKind::I16:
@@ -39,17 +41,18 @@ const llvm::fltSemantics& semantics_of(const ir::Type* elem) {
   case ir::ScalarKind::U32:
   case ir::ScalarKind::U64:
   case ir::ScalarKind::F8E4M3: // fp8 constants are encoded by tessel's own conversion
-  case ir::ScalarKind::F8E5M2: break;
+  case ir::ScalarKind::F8E5M2:
+    break;
   }
   TESSEL_UNREACHABLE("semantics_of an integer or fp8 type");
 }
 
 // An fp8 format as the bit arithmetic below needs it.
 struct Fp8Format {
-  unsigned man_bits;  // 3 (e4m3) or 2 (e5m2)
-  int bias;           // 7 or 15
-  uint32_t max_code;  // the largest finite magnitude: 0x7e (448) or 0x7b (57344)
-  uint32_t overflow;  // a non-saturating overflow: 0x7f (NaN) or 0x7c (inf)
+  unsigned man_bits; // 3 (e4m3) or 2 (e5m2)
+  int bias;          // 7 or 15
+  uint32_t max_code; // the largest finite magnitude: 0x7e (448) or 0x7b (57344)
+  uint32_t overflow; // a non-saturating overflow: 0x7f (NaN) or 0x7c (inf)
   bool has_inf() const { return overflow != 0x7f; }
 };
 
@@ -192,9 +195,9 @@ llvm::Value* ScalarSemantics::cast(llvm::Value* v, const ir::Type* from, const i
     return narrow(int_to_float(v, from, b.getDoubleTy()), to);
   }
   if (to->is_integer()) // saturating, NaN -> 0 (fptosi/fptoui would be poison out of range)
-    return b.CreateIntrinsic(tt, to->is_unsigned() ? llvm::Intrinsic::fptoui_sat
-                                                   : llvm::Intrinsic::fptosi_sat,
-                             {widen(v)});
+    return b.CreateIntrinsic(
+        tt, to->is_unsigned() ? llvm::Intrinsic::fptoui_sat : llvm::Intrinsic::fptosi_sat,
+        {widen(v)});
   // float -> float: widening is exact, narrowing rounds once.
   if (to->element_bits() > from->element_bits() || (is_narrow(from) && is_narrow(to))) {
     llvm::Value* f = widen(v);
@@ -226,9 +229,8 @@ llvm::Value* ScalarSemantics::cast_fp8(llvm::Value* v, const ir::Type* from, con
     return f32_to_fp8(f, to, saturate);
   llvm::Type* tt = target.value_type(to);
   if (to->is_integer())
-    return b.CreateIntrinsic(tt, to->is_unsigned() ? llvm::Intrinsic::fptoui_sat
-                                                   : llvm::Intrinsic::fptosi_sat,
-                             {f});
+    return b.CreateIntrinsic(
+        tt, to->is_unsigned() ? llvm::Intrinsic::fptoui_sat : llvm::Intrinsic::fptosi_sat, {f});
   if (is_narrow(to))
     return narrow(f, to); // exact: fp8 values are f16 and bf16 values
   return tt->isDoubleTy() ? b.CreateFPExt(f, tt) : f;
@@ -242,8 +244,8 @@ llvm::Value* ScalarSemantics::fp8_to_f32(llvm::Value* bits, const ir::Type* from
   llvm::Value* sign = b.CreateShl(b.CreateAnd(c, 0x80), 24);
   llvm::Value* mag = b.CreateAnd(c, 0x7f);
   llvm::Value* man = b.CreateAnd(mag, (1u << fmt.man_bits) - 1);
-  llvm::Value* normal = b.CreateAdd(b.CreateShl(mag, 23 - fmt.man_bits),
-                                    b.getInt32(uint32_t(127 - fmt.bias) << 23));
+  llvm::Value* normal =
+      b.CreateAdd(b.CreateShl(mag, 23 - fmt.man_bits), b.getInt32(uint32_t(127 - fmt.bias) << 23));
   const double unit = std::ldexp(1.0, 1 - fmt.bias - int(fmt.man_bits)); // the least subnormal
   llvm::Value* sub_f = b.CreateFMul(b.CreateUIToFP(man, b.getFloatTy()),
                                     llvm::ConstantFP::get(b.getFloatTy(), unit));
@@ -291,10 +293,10 @@ llvm::Value* ScalarSemantics::compare(Opcode op, const ir::Type* elem, llvm::Val
   using P = llvm::CmpInst::Predicate;
   static constexpr P fp[] = {P::FCMP_OEQ, P::FCMP_UNE, P::FCMP_OLT,
                              P::FCMP_OLE, P::FCMP_OGT, P::FCMP_OGE};
-  static constexpr P si[] = {P::ICMP_EQ, P::ICMP_NE, P::ICMP_SLT,
+  static constexpr P si[] = {P::ICMP_EQ,  P::ICMP_NE,  P::ICMP_SLT,
                              P::ICMP_SLE, P::ICMP_SGT, P::ICMP_SGE};
   // Pointers and booleans compare unsigned: false < true, as in C++ and Triton.
-  static constexpr P ui[] = {P::ICMP_EQ, P::ICMP_NE, P::ICMP_ULT,
+  static constexpr P ui[] = {P::ICMP_EQ,  P::ICMP_NE,  P::ICMP_ULT,
                              P::ICMP_ULE, P::ICMP_UGT, P::ICMP_UGE};
   size_t k = size_t(op) - size_t(Opcode::CmpEq);
   TESSEL_ASSERT(k < 6, "compare of a non-comparison");
@@ -314,8 +316,8 @@ llvm::Value* ScalarSemantics::float_min_max(Opcode op, llvm::Value* x, llvm::Val
   llvm::Type* bits_t = b.getIntNTy(x->getType()->getPrimitiveSizeInBits());
   llvm::Value* xb = b.CreateBitCast(x, bits_t);
   llvm::Value* yb = b.CreateBitCast(y, bits_t);
-  llvm::Value* zeros = b.CreateBitCast(is_min ? b.CreateOr(xb, yb) : b.CreateAnd(xb, yb),
-                                       x->getType());
+  llvm::Value* zeros =
+      b.CreateBitCast(is_min ? b.CreateOr(xb, yb) : b.CreateAnd(xb, yb), x->getType());
   return b.CreateSelect(b.CreateFCmpOEQ(x, y), zeros, r);
 }
 
@@ -334,8 +336,8 @@ llvm::Value* ScalarSemantics::safe_divisor(llvm::Value* x, llvm::Value* y) {
   llvm::Value* zero = b.CreateICmpEQ(y, llvm::ConstantInt::get(it, 0));
   llvm::Value* min =
       llvm::ConstantInt::get(it, llvm::APInt::getSignedMinValue(it->getIntegerBitWidth()));
-  llvm::Value* overflow = b.CreateAnd(b.CreateICmpEQ(x, min),
-                                      b.CreateICmpEQ(y, llvm::ConstantInt::getSigned(it, -1)));
+  llvm::Value* overflow =
+      b.CreateAnd(b.CreateICmpEQ(x, min), b.CreateICmpEQ(y, llvm::ConstantInt::getSigned(it, -1)));
   return b.CreateSelect(b.CreateOr(zero, overflow), llvm::ConstantInt::get(it, 1), y);
 }
 
@@ -358,9 +360,12 @@ llvm::Value* ScalarSemantics::apply_integer(const ir::Op& op, const ir::Type* el
                                             std::span<llvm::Value* const> a) {
   const bool is_unsigned = zero_extends(elem); // i1 orders false < true
   switch (op.opcode()) {
-  case Opcode::Add: return b.CreateAdd(a[0], a[1]);
-  case Opcode::Sub: return b.CreateSub(a[0], a[1]);
-  case Opcode::Mul: return b.CreateMul(a[0], a[1]);
+  case Opcode::Add:
+    return b.CreateAdd(a[0], a[1]);
+  case Opcode::Sub:
+    return b.CreateSub(a[0], a[1]);
+  case Opcode::Mul:
+    return b.CreateMul(a[0], a[1]);
   case Opcode::Div:
     return is_unsigned ? b.CreateUDiv(a[0], safe_unsigned_divisor(b, a[1]))
                        : b.CreateSDiv(a[0], safe_divisor(a[0], a[1]));
@@ -373,24 +378,33 @@ llvm::Value* ScalarSemantics::apply_integer(const ir::Op& op, const ir::Type* el
   case Opcode::Max:
     return b.CreateBinaryIntrinsic(is_unsigned ? llvm::Intrinsic::umax : llvm::Intrinsic::smax,
                                    a[0], a[1]);
-  case Opcode::And: return b.CreateAnd(a[0], a[1]);
-  case Opcode::Or: return b.CreateOr(a[0], a[1]);
-  case Opcode::Xor: return b.CreateXor(a[0], a[1]);
-  case Opcode::Shl: return b.CreateShl(a[0], shift_amount(a[1]));
+  case Opcode::And:
+    return b.CreateAnd(a[0], a[1]);
+  case Opcode::Or:
+    return b.CreateOr(a[0], a[1]);
+  case Opcode::Xor:
+    return b.CreateXor(a[0], a[1]);
+  case Opcode::Shl:
+    return b.CreateShl(a[0], shift_amount(a[1]));
   case Opcode::Shr: // logical on unsigned types, arithmetic on signed ones
     return is_unsigned ? b.CreateLShr(a[0], shift_amount(a[1]))
                        : b.CreateAShr(a[0], shift_amount(a[1]));
-  case Opcode::Neg: return b.CreateNeg(a[0]);
-  case Opcode::Not: return b.CreateNot(a[0]);
+  case Opcode::Neg:
+    return b.CreateNeg(a[0]);
+  case Opcode::Not:
+    return b.CreateNot(a[0]);
   case Opcode::Abs: // abs(INT_MIN) = INT_MIN (wraps); unsigned values are their own
     if (is_unsigned)
       return a[0];
     return b.CreateBinaryIntrinsic(llvm::Intrinsic::abs, a[0], b.getFalse());
-  case Opcode::Umulhi: return unsigned_mul_hi(a[0], a[1]);
-  case Opcode::Popc: return b.CreateUnaryIntrinsic(llvm::Intrinsic::ctpop, a[0]);
+  case Opcode::Umulhi:
+    return unsigned_mul_hi(a[0], a[1]);
+  case Opcode::Popc:
+    return b.CreateUnaryIntrinsic(llvm::Intrinsic::ctpop, a[0]);
   case Opcode::Clz: // defined at zero: the width
     return b.CreateBinaryIntrinsic(llvm::Intrinsic::ctlz, a[0], b.getFalse());
-  default: break; // the caller routes only integer arithmetic here
+  default:
+    break; // the caller routes only integer arithmetic here
   }
   target.unsupported(op, "a float op with integer operands");
   TESSEL_UNREACHABLE("ScalarTarget::unsupported returned");
@@ -404,11 +418,16 @@ llvm::Value* ScalarSemantics::apply_float(const ir::Op& op, const ir::Type* elem
   // add/sub/mul/neg on half/bfloat registers where the target has the math: the same bits.
   if (is_narrow(elem) && target.has_native_narrow_arith(elem)) {
     switch (o) {
-    case Opcode::Add: return b.CreateFAdd(args[0], args[1]);
-    case Opcode::Sub: return b.CreateFSub(args[0], args[1]);
-    case Opcode::Mul: return b.CreateFMul(args[0], args[1]);
-    case Opcode::Neg: return b.CreateFNeg(args[0]);
-    default: break; // the others in f32
+    case Opcode::Add:
+      return b.CreateFAdd(args[0], args[1]);
+    case Opcode::Sub:
+      return b.CreateFSub(args[0], args[1]);
+    case Opcode::Mul:
+      return b.CreateFMul(args[0], args[1]);
+    case Opcode::Neg:
+      return b.CreateFNeg(args[0]);
+    default:
+      break; // the others in f32
     }
   }
   // In f32 for f16/bf16 (exact), rounded back once at the end.
@@ -419,22 +438,40 @@ llvm::Value* ScalarSemantics::apply_float(const ir::Op& op, const ir::Type* elem
   auto one = [&] { return llvm::ConstantFP::get(t, 1.0); };
   llvm::Value* r = nullptr;
   switch (o) {
-  case Opcode::Add: r = b.CreateFAdd(a[0], a[1]); break;
-  case Opcode::Sub: r = b.CreateFSub(a[0], a[1]); break;
-  case Opcode::Mul: r = b.CreateFMul(a[0], a[1]); break;
-  case Opcode::Div: r = b.CreateFDiv(a[0], a[1]); break;
+  case Opcode::Add:
+    r = b.CreateFAdd(a[0], a[1]);
+    break;
+  case Opcode::Sub:
+    r = b.CreateFSub(a[0], a[1]);
+    break;
+  case Opcode::Mul:
+    r = b.CreateFMul(a[0], a[1]);
+    break;
+  case Opcode::Div:
+    r = b.CreateFDiv(a[0], a[1]);
+    break;
   case Opcode::Min:
-  case Opcode::Max: r = float_min_max(o, a[0], a[1]); break;
-  case Opcode::Neg: r = b.CreateFNeg(a[0]); break;
-  case Opcode::Abs: r = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a[0]); break;
-  case Opcode::Fma: r = b.CreateIntrinsic(t, llvm::Intrinsic::fma, {a[0], a[1], a[2]}); break;
+  case Opcode::Max:
+    r = float_min_max(o, a[0], a[1]);
+    break;
+  case Opcode::Neg:
+    r = b.CreateFNeg(a[0]);
+    break;
+  case Opcode::Abs:
+    r = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, a[0]);
+    break;
+  case Opcode::Fma:
+    r = b.CreateIntrinsic(t, llvm::Intrinsic::fma, {a[0], a[1], a[2]});
+    break;
   case Opcode::Sigmoid: {
     llvm::Value* neg = b.CreateFNeg(a[0]);
     llvm::Value* e = target.math(Opcode::Exp, std::span<llvm::Value* const>(&neg, 1));
     r = b.CreateFDiv(one(), b.CreateFAdd(one(), e));
     break;
   }
-  case Opcode::Rem: r = target.math(o, a); break; // fmod, exact
+  case Opcode::Rem:
+    r = target.math(o, a);
+    break; // fmod, exact
   default:
     if (scalar_rule(o) == ScalarRule::Math) {
       r = target.math(o, a);
@@ -453,17 +490,22 @@ llvm::Value* ScalarSemantics::apply(const ir::Op& op, std::span<llvm::Value* con
   const std::optional<ScalarRule> rule = scalar_rule(o);
   TESSEL_ASSERT(rule, "scalar semantics of an op outside the elementwise family");
   switch (*rule) {
-  case ScalarRule::Cast: return cast(a[0], elem, rt, /*saturate=*/o == Opcode::CastSat);
-  case ScalarRule::Bitcast: return bitcast(a[0], elem, rt);
-  case ScalarRule::Select: return b.CreateSelect(a[0], a[1], a[2]);
+  case ScalarRule::Cast:
+    return cast(a[0], elem, rt, /*saturate=*/o == Opcode::CastSat);
+  case ScalarRule::Bitcast:
+    return bitcast(a[0], elem, rt);
+  case ScalarRule::Select:
+    return b.CreateSelect(a[0], a[1], a[2]);
   case ScalarRule::AddPtr:
     return b.CreateGEP(target.memory_type(rt->pointee()), a[0],
                        zero_extends(op.operand(1)->type()->element())
                            ? b.CreateZExtOrTrunc(a[1], b.getInt64Ty())
                            : b.CreateSExtOrTrunc(a[1], b.getInt64Ty()));
-  case ScalarRule::Compare: return compare(o, elem, a[0], a[1]);
+  case ScalarRule::Compare:
+    return compare(o, elem, a[0], a[1]);
   case ScalarRule::Arithmetic:
-  case ScalarRule::Math: break; // below
+  case ScalarRule::Math:
+    break; // below
   }
   if (elem->is_pointer())
     target.unsupported(op, "arithmetic on pointers (use addptr)");
@@ -476,20 +518,51 @@ std::optional<ScalarRule> scalar_rule(Opcode op) {
   if (ir::has_trait(op, ir::COMPARISON))
     return ScalarRule::Compare;
   switch (op) {
-  case Opcode::Cast: case Opcode::CastSat: return ScalarRule::Cast;
-  case Opcode::Bitcast: return ScalarRule::Bitcast;
-  case Opcode::Select: return ScalarRule::Select;
-  case Opcode::AddPtr: return ScalarRule::AddPtr;
-  case Opcode::Add: case Opcode::Sub: case Opcode::Mul: case Opcode::Div: case Opcode::Rem:
-  case Opcode::Min: case Opcode::Max: case Opcode::And: case Opcode::Or: case Opcode::Xor:
-  case Opcode::Shl: case Opcode::Shr: case Opcode::Neg: case Opcode::Not: case Opcode::Abs:
-  case Opcode::Fma: case Opcode::Sigmoid: case Opcode::Umulhi: case Opcode::Popc: case Opcode::Clz:
+  case Opcode::Cast:
+  case Opcode::CastSat:
+    return ScalarRule::Cast;
+  case Opcode::Bitcast:
+    return ScalarRule::Bitcast;
+  case Opcode::Select:
+    return ScalarRule::Select;
+  case Opcode::AddPtr:
+    return ScalarRule::AddPtr;
+  case Opcode::Add:
+  case Opcode::Sub:
+  case Opcode::Mul:
+  case Opcode::Div:
+  case Opcode::Rem:
+  case Opcode::Min:
+  case Opcode::Max:
+  case Opcode::And:
+  case Opcode::Or:
+  case Opcode::Xor:
+  case Opcode::Shl:
+  case Opcode::Shr:
+  case Opcode::Neg:
+  case Opcode::Not:
+  case Opcode::Abs:
+  case Opcode::Fma:
+  case Opcode::Sigmoid:
+  case Opcode::Umulhi:
+  case Opcode::Popc:
+  case Opcode::Clz:
     return ScalarRule::Arithmetic;
-  case Opcode::Exp: case Opcode::Exp2: case Opcode::Log: case Opcode::Log2: case Opcode::Sqrt:
-  case Opcode::Rsqrt: case Opcode::Sin: case Opcode::Cos: case Opcode::Erf: case Opcode::Tanh:
-  case Opcode::Floor: case Opcode::Ceil:
+  case Opcode::Exp:
+  case Opcode::Exp2:
+  case Opcode::Log:
+  case Opcode::Log2:
+  case Opcode::Sqrt:
+  case Opcode::Rsqrt:
+  case Opcode::Sin:
+  case Opcode::Cos:
+  case Opcode::Erf:
+  case Opcode::Tanh:
+  case Opcode::Floor:
+  case Opcode::Ceil:
     return ScalarRule::Math;
-  default: return std::nullopt; // an elementwise op without semantics: op_families_test fails
+  default:
+    return std::nullopt; // an elementwise op without semantics: op_families_test fails
   }
 }
 

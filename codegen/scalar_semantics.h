@@ -81,7 +81,8 @@ public:
 
 private:
   llvm::Value* apply_float(const ir::Op& op, const ir::Type* elem, std::span<llvm::Value* const> a);
-  llvm::Value* apply_integer(const ir::Op& op, const ir::Type* elem, std::span<llvm::Value* const> a);
+  llvm::Value* apply_integer(const ir::Op& op, const ir::Type* elem,
+                             std::span<llvm::Value* const> a);
   llvm::Value* compare(ir::Opcode op, const ir::Type* elem, llvm::Value* x, llvm::Value* y);
   llvm::Value* float_min_max(ir::Opcode op, llvm::Value* x, llvm::Value* y);
   llvm::Value* safe_divisor(llvm::Value* x, llvm::Value* y);

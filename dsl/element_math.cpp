@@ -27,16 +27,18 @@ ir::Value* number_operand(const Tensor& x, const SourceLoc& loc, const char* nam
 ir::Value* float_operand(const Tensor& x, const SourceLoc& loc, const char* name) {
   ir::Value* v = number_operand(x, loc, name);
   if (!v->type()->is_float())
-    fail(loc, name, "needs a float tile (f16, bf16, f32, f64), got " + type_str(v->type()) +
-                        "; convert first, e.g. x.to(tl::f32)");
+    fail(loc, name,
+         "needs a float tile (f16, bf16, f32, f64), got " + type_str(v->type()) +
+             "; convert first, e.g. x.to(tl::f32)");
   return v;
 }
 
 Tensor bit_count(Opcode opcode, const char* name, const Tensor& x, const SourceLoc& loc) {
   ir::Value* v = number_operand(x, loc, name);
   if (!v->type()->is_integer() || v->type()->is_bool())
-    fail(loc, name, "needs an integer tile (i8 to i64, u8 to u64), got " + type_str(v->type()) +
-                        "; for a float's bits use tl::bitcast(x, DType::i32) first");
+    fail(loc, name,
+         "needs an integer tile (i8 to i64, u8 to u64), got " + type_str(v->type()) +
+             "; for a float's bits use tl::bitcast(x, DType::i32) first");
   return Tensor(builder_at(loc).value(opcode, {v}, v->type()));
 }
 
@@ -62,7 +64,9 @@ Tensor bitcast(const Tensor& x, DType dtype, Loc l) {
   return Tensor(b.value(Opcode::Bitcast, {v}, to));
 }
 
-Tensor popc(const Tensor& x, Loc l) { return bit_count(Opcode::Popc, "popc", x, SourceLoc::from(l)); }
+Tensor popc(const Tensor& x, Loc l) {
+  return bit_count(Opcode::Popc, "popc", x, SourceLoc::from(l));
+}
 Tensor clz(const Tensor& x, Loc l) { return bit_count(Opcode::Clz, "clz", x, SourceLoc::from(l)); }
 
 Tensor isnan(const Tensor& x, Loc l) {

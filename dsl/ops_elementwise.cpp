@@ -64,9 +64,7 @@ BinaryInfo info_of(BinaryOp op) {
   TESSEL_UNREACHABLE("bad binary op");
 }
 
-std::string op_name(const BinaryInfo& info) {
-  return std::string("operator") + info.symbol;
-}
+std::string op_name(const BinaryInfo& info) { return std::string("operator") + info.symbol; }
 
 // fp8 is a storage and conversion format: no arithmetic, comparison or math on it (Triton computes
 // it through f16/f32 implicitly; tessel makes the conversion, and so its rounding, visible).
@@ -75,7 +73,8 @@ void reject_fp8(DType t, const SourceLoc& loc, std::string_view op) {
     fail(loc, op,
          std::string("arithmetic on ") + dtype_name(t) +
              " is not defined (fp8 is a storage format); convert first, e.g. x.to(tl::f32), and "
-             "back with .to(tl::" + dtype_name(t) + ")");
+             "back with .to(tl::" +
+             dtype_name(t) + ")");
 }
 
 // ptr +/- integer offsets.
@@ -118,7 +117,8 @@ Tensor arith(BinaryOp op, ir::Value* a, ir::Value* c, const SourceLoc& loc) {
       !dtype_is_float(t) && dtype_is_unsigned(ta) != dtype_is_unsigned(tc))
     fail(loc, op_name(info),
          "mixes a signed and an unsigned operand (" + type_str(a->type()) + " and " +
-             type_str(c->type()) + "), whose quotient differs by signedness; convert one with "
+             type_str(c->type()) +
+             "), whose quotient differs by signedness; convert one with "
              ".to() first");
   if (info.integer_only && dtype_is_float(t))
     fail(loc, op_name(info),
@@ -188,9 +188,7 @@ Tensor binary_scalar(BinaryOp op, const Tensor& t, double s, bool integral, bool
   return arith(op, v, c, loc);
 }
 
-Tensor operator-(At<Tensor> a) {
-  return unary(Opcode::Neg, "operator-", a.value, a.loc, false);
-}
+Tensor operator-(At<Tensor> a) { return unary(Opcode::Neg, "operator-", a.value, a.loc, false); }
 
 Tensor operator~(At<Tensor> a) {
   ir::Value* v = a.value.value(a.loc);
@@ -205,9 +203,7 @@ Tensor operator!(const Tensor& a) {
   return binary_scalar(BinaryOp::Eq, a, 0, true, false, {});
 }
 
-Tensor Tensor::to(DType t, std::source_location loc) const {
-  return cast(*this, t, loc);
-}
+Tensor Tensor::to(DType t, std::source_location loc) const { return cast(*this, t, loc); }
 
 Tensor cast(const Tensor& x, DType dtype, Loc loc) {
   SourceLoc at = SourceLoc::from(loc);
@@ -221,12 +217,13 @@ Tensor cast(const Tensor& x, DType dtype, CastOptions options, Loc loc) {
   if (!dtype_is_fp8(dtype))
     fail(at, "cast",
          std::string("saturate applies to fp8 destinations (f8e4m3, f8e5m2), not ") +
-             dtype_name(dtype) + "; float -> integer casts always saturate, and other float "
+             dtype_name(dtype) +
+             "; float -> integer casts always saturate, and other float "
              "casts round to infinity as IEEE does — clamp with tl::minimum/maximum first");
   ir::Value* v = x.value(at);
   if (v->type()->is_pointer_like())
-    fail(at, "cast", "cannot convert a pointer tile " + type_str(v->type()) + " to " +
-                         dtype_name(dtype));
+    fail(at, "cast",
+         "cannot convert a pointer tile " + type_str(v->type()) + " to " + dtype_name(dtype));
   ir::Builder& b = builder_at(at);
   const ir::Type* to = b.ctx().with_element(v->type(), detail::to_ir(b.ctx(), dtype));
   return Tensor(b.value(Opcode::CastSat, {v}, to));
@@ -237,8 +234,8 @@ Tensor cast(const Tensor& x, DType dtype, CastOptions options, Loc loc) {
 static void check_int4_operand(const Tensor& t, const SourceLoc& loc, std::string_view op,
                                std::string_view what) {
   if (t.is_pointer() || !t.value(loc)->type()->is_integer() || t.dtype() == DType::i1)
-    fail(loc, op, std::string(what) + " must be an integer tile, got " +
-                      type_str(t.value(loc)->type()));
+    fail(loc, op,
+         std::string(what) + " must be an integer tile, got " + type_str(t.value(loc)->type()));
 }
 
 std::pair<Tensor, Tensor> unpack_int4(const Tensor& packed, Loc l) {
@@ -248,9 +245,9 @@ std::pair<Tensor, Tensor> unpack_int4(const Tensor& packed, Loc l) {
          "takes the packed bytes as an i8 (signed nibbles) or u8 (unsigned nibbles) tile, got " +
              type_str(packed.value(loc)->type()) + "; convert it with .to(tl::i8) or .to(tl::u8)");
   // shr is arithmetic on i8 and logical on u8: one formula gives both variants.
-  Tensor lo = binary_scalar(BinaryOp::Shr,
-                            binary_scalar(BinaryOp::Shl, packed, 4, true, false, loc), 4, true,
-                            false, loc);
+  Tensor lo =
+      binary_scalar(BinaryOp::Shr, binary_scalar(BinaryOp::Shl, packed, 4, true, false, loc), 4,
+                    true, false, loc);
   Tensor hi = binary_scalar(BinaryOp::Shr, packed, 4, true, false, loc);
   return {lo, hi};
 }

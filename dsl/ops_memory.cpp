@@ -39,9 +39,10 @@ ir::Value* other_constant(double v, DType elem, const SourceLoc& loc) {
   if (dtype_is_float(elem))
     return detail::constant_like(v, elem, {}, loc); // rounded once, to nearest even
   const bool integral = v == std::trunc(v);
-  const DType literal = !integral ? DType::f32 : integer_fits(v, DType::i32) ? DType::i32
-                        : integer_fits(v, DType::i64)                        ? DType::i64
-                                                                             : DType::f64;
+  const DType literal = !integral                     ? DType::f32
+                        : integer_fits(v, DType::i32) ? DType::i32
+                        : integer_fits(v, DType::i64) ? DType::i64
+                                                      : DType::f64;
   return detail::convert(detail::constant_like(v, literal, {}, loc), elem, loc);
 }
 

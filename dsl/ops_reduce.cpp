@@ -45,11 +45,13 @@ ir::Value* reducible(const Tensor& x, const SourceLoc& loc, const char* op) {
   // Not yet lowered (docs/semantics.md, "Unsigned integers" and "fp8"): say so at trace time.
   const DType t = detail::to_dtype(v->type()->element());
   if (dtype_is_fp8(t))
-    fail(loc, op, std::string("cannot reduce ") + dtype_name(t) +
-                      " (fp8 is a storage format); convert first, e.g. x.to(tl::f32)");
+    fail(loc, op,
+         std::string("cannot reduce ") + dtype_name(t) +
+             " (fp8 is a storage format); convert first, e.g. x.to(tl::f32)");
   if (dtype_is_unsigned(t) && std::string_view(op) != "sum")
-    fail(loc, op, std::string("is not implemented for unsigned ") + dtype_name(t) +
-                      " tiles; convert to a wider signed type first, e.g. x.to(tl::i64)");
+    fail(loc, op,
+         std::string("is not implemented for unsigned ") + dtype_name(t) +
+             " tiles; convert to a wider signed type first, e.g. x.to(tl::i64)");
   return v;
 }
 
@@ -153,8 +155,9 @@ static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, cons
              " (" + std::to_string(xs[1]) + " vs " + std::to_string(ys[0]) + ")");
   DType t = detail::promote(a.dtype(), b.dtype());
   if (dtype_is_fp8(t) || dtype_is_unsigned(t))
-    fail(loc, "dot", std::string("operands of type ") + dtype_name(t) +
-                         " are not supported yet; convert them to f16/bf16 (fp8) or i8 first");
+    fail(loc, "dot",
+         std::string("operands of type ") + dtype_name(t) +
+             " are not supported yet; convert them to f16/bf16 (fp8) or i8 first");
   x = detail::convert(x, t, loc);
   y = detail::convert(y, t, loc);
   DType acc_type = dtype_is_float(t) ? (t == DType::f64 ? DType::f64 : DType::f32) : DType::i32;

@@ -25,9 +25,7 @@ static Tensor grid_query(Opcode opcode, const char* name, int axis, Loc l) {
   return Tensor(b.value(opcode, {}, b.ctx().i32(), {Attr::of_int(axis)}));
 }
 
-Tensor program_id(int axis, Loc l) {
-  return grid_query(Opcode::ProgramId, "program_id", axis, l);
-}
+Tensor program_id(int axis, Loc l) { return grid_query(Opcode::ProgramId, "program_id", axis, l); }
 Tensor num_programs(int axis, Loc l) {
   return grid_query(Opcode::NumPrograms, "num_programs", axis, l);
 }

@@ -41,9 +41,7 @@ Tensor& Tensor::operator=(const Tensor& other) {
   return *this;
 }
 
-Tensor& Tensor::operator=(Tensor&& other) {
-  return *this = static_cast<const Tensor&>(other);
-}
+Tensor& Tensor::operator=(Tensor&& other) { return *this = static_cast<const Tensor&>(other); }
 
 ir::Value* Tensor::value(const SourceLoc& use) const {
   if (!value_)

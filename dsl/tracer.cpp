@@ -59,17 +59,11 @@ void fail_foreign_handle(const SourceLoc& use, uint64_t made_by, const Tracer* r
   throw Error(use, origin + " is used while tracing kernel '" + running->kernel_name() + "'" + fix);
 }
 
-Tracer::~Tracer() {
-  g_current = previous_;
-}
+Tracer::~Tracer() { g_current = previous_; }
 
-ir::Context& Tracer::ctx() {
-  return module_.ctx;
-}
+ir::Context& Tracer::ctx() { return module_.ctx; }
 
-Tracer* Tracer::current_or_null() {
-  return g_current;
-}
+Tracer* Tracer::current_or_null() { return g_current; }
 
 Tracer& Tracer::current(const SourceLoc& loc) {
   if (!g_current)

@@ -30,12 +30,8 @@ const char* mem_scope_name(MemScope s) {
   TESSEL_UNREACHABLE("bad MemScope");
 }
 
-MemSem atomic_sem(const Op& op) {
-  return static_cast<MemSem>(op.int_attr("sem"));
-}
-MemScope atomic_scope(const Op& op) {
-  return static_cast<MemScope>(op.int_attr("scope"));
-}
+MemSem atomic_sem(const Op& op) { return static_cast<MemSem>(op.int_attr("sem")); }
+MemScope atomic_scope(const Op& op) { return static_cast<MemScope>(op.int_attr("scope")); }
 
 namespace {
 

@@ -20,9 +20,15 @@ public:
       return it->second;
     const Type* copy = nullptr;
     switch (t->kind()) {
-    case Type::Kind::Scalar: copy = ctx_.scalar(t->scalar_kind()); break;
-    case Type::Kind::Pointer: copy = ctx_.pointer(type(t->pointee()), t->address_space()); break;
-    case Type::Kind::Tensor: copy = ctx_.tensor(t->dims(), type(t->element()), layout(t->layout())); break;
+    case Type::Kind::Scalar:
+      copy = ctx_.scalar(t->scalar_kind());
+      break;
+    case Type::Kind::Pointer:
+      copy = ctx_.pointer(type(t->pointee()), t->address_space());
+      break;
+    case Type::Kind::Tensor:
+      copy = ctx_.tensor(t->dims(), type(t->element()), layout(t->layout()));
+      break;
     }
     TESSEL_ASSERT(copy, "bad type kind");
     types_.emplace(t, copy);
@@ -57,7 +63,8 @@ private:
     SourceLoc loc = from.loc;
     if (loc.file)
       loc.file = ctx_.intern(loc.file);
-    auto copy = std::make_unique<Op>(from.opcode(), std::move(operands), results, from.attrs(), loc);
+    auto copy =
+        std::make_unique<Op>(from.opcode(), std::move(operands), results, from.attrs(), loc);
     for (size_t i = 0; i < from.num_results(); ++i)
       values_.emplace(from.result(i), copy->result(i));
     for (size_t r = 0; r < from.num_regions(); ++r)

@@ -46,8 +46,8 @@ const std::vector<OpInfo>& op_table() {
   static const std::vector<OpInfo> table = [] {
     std::vector<OpInfo> t;
 #define TESSEL_OP(id, name, operands, results, regions, traits, attrs, verifier)                   \
-  t.push_back(OpInfo{Opcode::id, name, operands, results, regions, traits, parse_attr_specs(attrs), \
-                     &verifier});
+  t.push_back(OpInfo{Opcode::id, name, operands, results, regions, traits,                         \
+                     parse_attr_specs(attrs), &verifier});
 #include "tessel/ir/ops.def"
 #undef TESSEL_OP
     return t;
@@ -138,7 +138,8 @@ std::vector<Value*> Op::results() const {
 }
 
 Value* Op::add_result(const Type* t) {
-  results_.push_back(std::unique_ptr<Value>(new Value(t, this, nullptr, unsigned(results_.size()))));
+  results_.push_back(
+      std::unique_ptr<Value>(new Value(t, this, nullptr, unsigned(results_.size()))));
   return results_.back().get();
 }
 
@@ -204,7 +205,7 @@ void replace_all_uses(Block& scope, Value* from, Value* to) {
 bool is_defined_outside(const Value* v, const Op& op) {
   const Block* def_block = v->is_block_arg() ? v->owner_block() : v->defining_op()->parent_block();
   // Defined outside `op` unless its block is one of op's regions or nested inside them.
-  for (const Block* b = def_block; b; ) {
+  for (const Block* b = def_block; b;) {
     const Op* parent = b->parent_op();
     if (parent == &op)
       return false;

@@ -38,7 +38,9 @@ struct Binding {
   size_t pos; // where the name was defined
 };
 
-bool is_ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'; }
+bool is_ident_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+}
 bool is_ident_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -59,7 +61,8 @@ public:
   }
 
 private:
-  // ---- errors ------------------------------------------------------------------------------------
+  // ---- errors
+  // ------------------------------------------------------------------------------------
 
   std::pair<uint32_t, uint32_t> line_column(size_t pos) const {
     uint32_t line = 1, column = 1;
@@ -99,7 +102,8 @@ private:
     return "'" + std::string(text_.substr(pos_, end - pos_)) + "'";
   }
 
-  // ---- characters and tokens ---------------------------------------------------------------------
+  // ---- characters and tokens
+  // ---------------------------------------------------------------------
 
   bool at_end() const { return pos_ >= text_.size(); }
   char peek() const { return at_end() ? '\0' : text_[pos_]; }
@@ -197,7 +201,8 @@ private:
     return std::string(text_.substr(start, pos_ - start));
   }
 
-  // ---- SSA names and scopes ----------------------------------------------------------------------
+  // ---- SSA names and scopes
+  // ----------------------------------------------------------------------
 
   Binding* lookup(const std::string& name) {
     for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it) {
@@ -234,20 +239,22 @@ private:
     fail_at(pos, "expected a defined value, found %" + name + " (undefined)");
   }
 
-  // ---- layouts (types.h): #kind<register=[...], lane=[...], ...> ---------------------------------
+  // ---- layouts (types.h): #kind<register=[...], lane=[...], ...>
+  // ---------------------------------
 
   const LayoutAttr* layout_attr(size_t rank) {
     expect_char('#');
     size_t kind_pos = after_ws();
     std::string_view kind_name = identifier("a layout kind");
     std::optional<LayoutKind> kind;
-    for (LayoutKind k : {LayoutKind::Blocked, LayoutKind::Slice, LayoutKind::Shared, LayoutKind::Linear,
-                         LayoutKind::Mma, LayoutKind::DotOperand})
+    for (LayoutKind k : {LayoutKind::Blocked, LayoutKind::Slice, LayoutKind::Shared,
+                         LayoutKind::Linear, LayoutKind::Mma, LayoutKind::DotOperand})
       if (kind_name == layout_kind_name(k))
         kind = k;
     if (!kind)
-      fail_at(kind_pos, "expected a layout kind (blocked, slice, shared, linear, mma or dot_op), found '" +
-                            std::string(kind_name) + "'");
+      fail_at(kind_pos,
+              "expected a layout kind (blocked, slice, shared, linear, mma or dot_op), found '" +
+                  std::string(kind_name) + "'");
     expect_char('<');
     LayoutAttr::Bases bases;
     int last_dim = -1;
@@ -306,7 +313,8 @@ private:
     return out;
   }
 
-  // ---- types -------------------------------------------------------------------------------------
+  // ---- types
+  // -------------------------------------------------------------------------------------
 
   const Type* type() {
     skip_ws();
@@ -356,7 +364,8 @@ private:
       size_t elem_pos = pos_;
       const Type* element = type();
       if (element->is_tensor())
-        fail_at(elem_pos, "expected a scalar or pointer element type, found '" + element->str() + "'");
+        fail_at(elem_pos,
+                "expected a scalar or pointer element type, found '" + element->str() + "'");
       const LayoutAttr* layout = try_char(',') ? layout_attr(dims.size()) : nullptr;
       expect_char('>');
       return module_->ctx.tensor(dims, element, layout);
@@ -371,7 +380,8 @@ private:
     fail_expected("a type");
   }
 
-  // ---- attributes --------------------------------------------------------------------------------
+  // ---- attributes
+  // --------------------------------------------------------------------------------
 
   RawAttr raw_attr() {
     skip_ws();
@@ -475,12 +485,15 @@ private:
 
   // Converts what was written to the kind ops.def declares; `float_result` says whether a `num`
   // attribute is a float (by the result's element type).
-  Attr convert_attr(const RawAttr& raw, const AttrSpec& spec, const OpInfo& info, bool float_result) {
+  Attr convert_attr(const RawAttr& raw, const AttrSpec& spec, const OpInfo& info,
+                    bool float_result) {
     using K = AttrSpec::Kind;
     if (raw.kind == RawAttr::Kind::None)
       return Attr{};
     bool want_float = spec.kind == K::Float || (spec.kind == K::Num && float_result);
-    const char* want = spec.kind == K::Ints ? "a list of integers" : want_float ? "a float" : "an integer";
+    const char* want = spec.kind == K::Ints ? "a list of integers"
+                       : want_float         ? "a float"
+                                            : "an integer";
     auto wrong = [&]() {
       fail_at(raw.pos, std::string("expected ") + want + " for attribute '" + spec.name + "' of '" +
                            info.name + "', found " + raw.text);
@@ -502,7 +515,8 @@ private:
     return Attr::of_int(raw.i);
   }
 
-  // ---- ops, blocks, kernels ----------------------------------------------------------------------
+  // ---- ops, blocks, kernels
+  // ----------------------------------------------------------------------
 
   SourceLoc location() {
     expect_char('(');
@@ -620,7 +634,8 @@ private:
     for (size_t i = 0; i < attrs.size(); ++i)
       if (info->attrs[i].kind == AttrSpec::Kind::Num && attrs[i].kind == Attr::Kind::Float &&
           float_result)
-        attrs[i].f = round_to_dtype(attrs[i].f, static_cast<DType>(types.front()->element()->scalar_kind()));
+        attrs[i].f =
+            round_to_dtype(attrs[i].f, static_cast<DType>(types.front()->element()->scalar_kind()));
 
     Op* op = block.append(std::make_unique<Op>(info->opcode, std::move(operands), types,
                                                std::move(attrs), SourceLoc{}));

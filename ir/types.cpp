@@ -13,11 +13,11 @@ struct ScalarInfo {
   bool is_unsigned;
 };
 constexpr ScalarInfo kScalars[] = {
-    {"i1", 1, false, false},      {"i8", 8, false, false},      {"i16", 16, false, false},
-    {"i32", 32, false, false},    {"i64", 64, false, false},    {"f16", 16, true, false},
-    {"bf16", 16, true, false},    {"f32", 32, true, false},     {"f64", 64, true, false},
-    {"u8", 8, false, true},       {"u16", 16, false, true},     {"u32", 32, false, true},
-    {"u64", 64, false, true},     {"f8e4m3", 8, true, false},   {"f8e5m2", 8, true, false},
+    {"i1", 1, false, false},   {"i8", 8, false, false},    {"i16", 16, false, false},
+    {"i32", 32, false, false}, {"i64", 64, false, false},  {"f16", 16, true, false},
+    {"bf16", 16, true, false}, {"f32", 32, true, false},   {"f64", 64, true, false},
+    {"u8", 8, false, true},    {"u16", 16, false, true},   {"u32", 32, false, true},
+    {"u64", 64, false, true},  {"f8e4m3", 8, true, false}, {"f8e5m2", 8, true, false},
 };
 static_assert(std::size(kScalars) == size_t(kLastScalarKind) + 1, "one row per ScalarKind");
 const ScalarInfo& info(ScalarKind k) { return kScalars[static_cast<size_t>(k)]; }
@@ -172,12 +172,18 @@ const LayoutAttr* Context::layout(LayoutKind kind, LayoutAttr::Bases bases) {
 
 const char* layout_kind_name(LayoutKind k) {
   switch (k) {
-  case LayoutKind::Blocked: return "blocked";
-  case LayoutKind::Slice: return "slice";
-  case LayoutKind::Shared: return "shared";
-  case LayoutKind::Linear: return "linear";
-  case LayoutKind::Mma: return "mma";
-  case LayoutKind::DotOperand: return "dot_op";
+  case LayoutKind::Blocked:
+    return "blocked";
+  case LayoutKind::Slice:
+    return "slice";
+  case LayoutKind::Shared:
+    return "shared";
+  case LayoutKind::Linear:
+    return "linear";
+  case LayoutKind::Mma:
+    return "mma";
+  case LayoutKind::DotOperand:
+    return "dot_op";
   }
   TESSEL_UNREACHABLE("bad layout kind");
 }
@@ -230,8 +236,6 @@ std::string LayoutAttr::str() const {
   return s + ">";
 }
 
-const char* Context::intern(std::string_view s) {
-  return strings_.emplace(s).first->c_str();
-}
+const char* Context::intern(std::string_view s) { return strings_.emplace(s).first->c_str(); }
 
 } // namespace tessel::ir

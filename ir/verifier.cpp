@@ -69,7 +69,7 @@ std::optional<std::string> check_attrs(const Op& op) {
       break;
     case AttrSpec::Kind::Num:
       want = op.num_results() && op.result(0)->type()->is_float() ? Attr::Kind::Float
-                                                                   : Attr::Kind::Int;
+                                                                  : Attr::Kind::Int;
       break;
     case AttrSpec::Kind::Ints:
       want = Attr::Kind::Ints;
@@ -216,7 +216,9 @@ private:
 
 } // namespace
 
-std::optional<VerifyError> verify(const Function& function) { return Verifier().function(function); }
+std::optional<VerifyError> verify(const Function& function) {
+  return Verifier().function(function);
+}
 
 std::optional<VerifyError> verify(const Module& module) {
   for (const auto& f : module.functions)

@@ -34,9 +34,7 @@ std::string shape_str(std::span<const int64_t> dims) {
   return s + "]";
 }
 
-bool same_shape(const Type* a, const Type* b) {
-  return std::ranges::equal(a->dims(), b->dims());
-}
+bool same_shape(const Type* a, const Type* b) { return std::ranges::equal(a->dims(), b->dims()); }
 
 bool is_scalar_int(const Type* t) { return t->is_scalar() && t->is_integer(); }
 bool is_scalar_of(const Type* t, ScalarKind k) { return t->is_scalar() && t->scalar_kind() == k; }
@@ -123,9 +121,11 @@ Message verify_constant(const Op& op) {
   DType dt = static_cast<DType>(t->element()->scalar_kind());
   if (value.kind == Attr::Kind::Float) {
     if (!std::isnan(value.f) && round_to_dtype(value.f, dt) != value.f)
-      return "value " + format_float(value.f) + " is not exactly representable in " + str(t->element());
+      return "value " + format_float(value.f) + " is not exactly representable in " +
+             str(t->element());
   } else if (value.kind == Attr::Kind::Int) {
-    if (!integer_fits(double(value.i), dt) && dt != DType::i64 && dt != DType::u64) // 64-bit: the bits
+    if (!integer_fits(double(value.i), dt) && dt != DType::i64 &&
+        dt != DType::u64) // 64-bit: the bits
       return "value " + std::to_string(value.i) + " does not fit in " + str(t->element());
   }
   return std::nullopt;
@@ -169,7 +169,8 @@ Message verify_broadcast(const Op& op) {
     ok = in->dims()[i] == r->dims()[i] || in->dims()[i] == 1;
   if (!ok)
     return "result must have the operand's rank and element, each dim equal or broadcast from 1, "
-           "found " + str(in) + " -> " + str(r);
+           "found " +
+           str(in) + " -> " + str(r);
   return std::nullopt;
 }
 
@@ -177,8 +178,8 @@ Message verify_convert_layout(const Op& op) {
   const Type* in = op.operand(0)->type();
   const Type* r = op.result()->type();
   if (!in->is_tensor() || !same_shape(in, r) || in->element() != r->element())
-    return "result must be the operand's tensor type in another layout, found " + str(in) +
-           " -> " + str(r);
+    return "result must be the operand's tensor type in another layout, found " + str(in) + " -> " +
+           str(r);
   if (!in->layout() || !r->layout())
     return "operand and result must carry layouts, found " + str(in) + " -> " + str(r);
   return std::nullopt;
@@ -223,8 +224,8 @@ Message verify_async_copy(const Op& op) {
            std::to_string(op.num_operands()) + " operands";
   const Type* ptrs = op.operand(0)->type();
   const Type* buffer = op.operand(1)->type();
-  if (!ptrs->is_tensor() || !ptrs->element()->is_pointer() || ptrs->element()->address_space() != 1 ||
-      !ptrs->layout())
+  if (!ptrs->is_tensor() || !ptrs->element()->is_pointer() ||
+      ptrs->element()->address_space() != 1 || !ptrs->layout())
     return "the source must be a tensor of global pointers with a layout, found " + str(ptrs);
   if (!is_shared_buffer(buffer) || !same_shape(ptrs, buffer) ||
       buffer->element() != ptrs->element()->pointee())
@@ -311,8 +312,10 @@ Message verify_permute(const Op& op) {
   for (int64_t o : order)
     dims.push_back(in->dims()[size_t(o)]);
   if (!std::ranges::equal(r->dims(), dims) || r->element() != in->element())
-    return "result must have shape " + shape_str(dims) + " (result dim i = operand dim order[i]), "
-           "found " + str(in) + " -> " + str(r);
+    return "result must have shape " + shape_str(dims) +
+           " (result dim i = operand dim order[i]), "
+           "found " +
+           str(in) + " -> " + str(r);
   return std::nullopt;
 }
 
@@ -413,7 +416,8 @@ Message verify_load(const Op& op) {
   if (op.num_operands() < 1 || op.num_operands() > 3)
     return "takes a pointer, an optional mask and an optional other value, found " +
            std::to_string(op.num_operands()) + " operands";
-  if (auto m = check_pointer_and_mask(op.operand(0), op.num_operands() > 1 ? op.operand(1) : nullptr))
+  if (auto m =
+          check_pointer_and_mask(op.operand(0), op.num_operands() > 1 ? op.operand(1) : nullptr))
     return m;
   const Type* p = op.operand(0)->type();
   const Type* r = op.result()->type();
@@ -430,7 +434,8 @@ Message verify_store(const Op& op) {
   if (op.num_operands() < 2 || op.num_operands() > 3)
     return "takes a pointer, a value and an optional mask, found " +
            std::to_string(op.num_operands()) + " operands";
-  if (auto m = check_pointer_and_mask(op.operand(0), op.num_operands() > 2 ? op.operand(2) : nullptr))
+  if (auto m =
+          check_pointer_and_mask(op.operand(0), op.num_operands() > 2 ? op.operand(2) : nullptr))
     return m;
   const Type* p = op.operand(0)->type();
   const Type* v = op.operand(1)->type();
@@ -447,27 +452,30 @@ static Message check_atomic(const Op& op, size_t values) {
   const Type* r = op.result()->type();
   const int64_t sem = op.int_attr("sem"), scope = op.int_attr("scope");
   if (sem < 0 || sem >= kNumMemSems)
-    return "sem must be 0 (relaxed), 1 (acquire), 2 (release) or 3 (acq_rel), found " + std::to_string(sem);
+    return "sem must be 0 (relaxed), 1 (acquire), 2 (release) or 3 (acq_rel), found " +
+           std::to_string(sem);
   if (scope < 0 || scope >= kNumMemScopes)
     return "scope must be 0 (cta), 1 (gpu) or 2 (sys), found " + std::to_string(scope);
   const Type* pointee = p->element()->pointee();
   if (pointee->is_pointer() || !atomic_accepts(op.opcode(), pointee->scalar_kind()))
-    return std::string("applies to ") + atomic_accepted_types(op.opcode()) + " elements, found " + str(p);
+    return std::string("applies to ") + atomic_accepted_types(op.opcode()) + " elements, found " +
+           str(p);
   if (r->element() != pointee || !same_shape(r, p))
-    return "result must be the pointee type " + str(pointee) + " in the pointer's shape, found " + str(p) +
-           " -> " + str(r);
+    return "result must be the pointee type " + str(pointee) + " in the pointer's shape, found " +
+           str(p) + " -> " + str(r);
   for (size_t i = 1; i <= values; ++i)
     if (op.operand(i)->type() != r)
-      return "operand " + std::to_string(i) + " must have the result's type " + str(r) + ", found " +
-             str(op.operand(i)->type());
+      return "operand " + std::to_string(i) + " must have the result's type " + str(r) +
+             ", found " + str(op.operand(i)->type());
   return std::nullopt;
 }
 
 Message verify_atomic_rmw(const Op& op) {
   if (op.num_operands() < 2 || op.num_operands() > 3)
-    return "takes a pointer, a value and an optional mask, found " + std::to_string(op.num_operands()) +
-           " operands";
-  if (auto m = check_pointer_and_mask(op.operand(0), op.num_operands() > 2 ? op.operand(2) : nullptr))
+    return "takes a pointer, a value and an optional mask, found " +
+           std::to_string(op.num_operands()) + " operands";
+  if (auto m =
+          check_pointer_and_mask(op.operand(0), op.num_operands() > 2 ? op.operand(2) : nullptr))
     return m;
   return check_atomic(op, 1);
 }
@@ -533,13 +541,15 @@ Message verify_dot(const Op& op) {
     return "a and b must have one numeric element type, found " + found;
   const Type* want = acc->element();
   bool ok = a->is_float() ? is_scalar_of(want, ScalarKind::F32) || want == a->element()
-                       : is_scalar_of(want, ScalarKind::I32);
+                          : is_scalar_of(want, ScalarKind::I32);
   if (!ok)
     return std::string("accumulator must be ") +
-           (a->is_float() ? "f32 or " + str(a->element()) : std::string("i32")) + ", found " + found;
+           (a->is_float() ? "f32 or " + str(a->element()) : std::string("i32")) + ", found " +
+           found;
   const Attr& precision = op.attr("precision");
   if (precision.kind == Attr::Kind::Int && (precision.i < 0 || precision.i > 2))
-    return "precision must be 0 (ieee), 1 (tf32) or 2 (tf32x3), found " + std::to_string(precision.i);
+    return "precision must be 0 (ieee), 1 (tf32) or 2 (tf32x3), found " +
+           std::to_string(precision.i);
   return std::nullopt;
 }
 
@@ -594,8 +604,7 @@ Message verify_while(const Op& op) {
   if (cond.empty())
     return std::string("region 0 must end in 'condition' with an i1");
   std::vector<Value*> passed(cond.begin() + 1, cond.end());
-  if (auto m = types_match(passed, results,
-                           "'condition' must pass values of the results' types"))
+  if (auto m = types_match(passed, results, "'condition' must pass values of the results' types"))
     return m;
   if (auto m = types_match(op.region(1).args(), results,
                            "region 1 arguments must have the results' types"))

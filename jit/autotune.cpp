@@ -186,12 +186,8 @@ Autotuner::Autotuner(Kernel kernel, std::vector<TuneConfig> configs, AutotuneOpt
 
 Autotuner::~Autotuner() = default;
 
-const Kernel& Autotuner::kernel() const {
-  return impl_->state.kernel;
-}
-std::span<const TuneConfig> Autotuner::configs() const {
-  return impl_->state.configs;
-}
+const Kernel& Autotuner::kernel() const { return impl_->state.kernel; }
+std::span<const TuneConfig> Autotuner::configs() const { return impl_->state.configs; }
 
 namespace {
 
@@ -255,8 +251,8 @@ void Autotuner::launch_args(const LaunchOptions& options, std::span<const detail
       slots[tuned++] = p;
   jit::respecialize(s.kernel.def(), all, std::span(slots.data(), tuned), o, checked.signature,
                     SourceLoc::from(where));
-  s.kernel.launch_keyed(s.grid_of(c.index, s.context_of(all, c.device)), o, all,
-                        checked.signature, where);
+  s.kernel.launch_keyed(s.grid_of(c.index, s.context_of(all, c.device)), o, all, checked.signature,
+                        where);
 }
 
 } // namespace tessel

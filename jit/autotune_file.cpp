@@ -48,9 +48,7 @@ std::vector<std::string_view> split(std::string_view line, char sep) {
   }
 }
 
-bool is_comment(std::string_view line) {
-  return line.empty() || line[0] == '#';
-}
+bool is_comment(std::string_view line) { return line.empty() || line[0] == '#'; }
 
 std::optional<TuningEntry> parse_entry(std::string_view line, size_t number, std::string& error) {
   std::vector<std::string_view> f = split(line, '\t');
@@ -123,9 +121,7 @@ std::string errno_text(int err) {
 
 } // namespace
 
-std::string TuningEntry::id() const {
-  return kernel + '\t' + key + '\t' + dtypes + '\t' + device;
-}
+std::string TuningEntry::id() const { return kernel + '\t' + key + '\t' + dtypes + '\t' + device; }
 
 const std::string& tuning_build_id() {
   static const std::string id = build_id();

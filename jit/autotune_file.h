@@ -6,8 +6,8 @@
 //   tessel-tuning 1
 //   build	tessel 0.1.0 (git 1a2b3c4d5e6f, LLVM 19.1.7)
 //   # kernel	key	dtypes	device	config	how
-//   matmul	M=256,N=256,K=512	f32,f32,f32	cpu znver3	BLOCK_M=32,...,num_stages=2	timed
-//   0.41 ms
+//   matmul	M=256,N=256,K=512	f32,f32,f32	cpu znver3	BLOCK_M=32,...,num_stages=2
+//   timed 0.41 ms
 //
 // Fields are separated by tabs; '#' lines and blank lines are comments. The first four fields are
 // the tuning key (the build is the file's, line 2), the fifth the chosen config as

@@ -27,8 +27,8 @@ void add_field(llvm::SHA256& h, std::string_view name, std::string_view value) {
 }
 
 struct BuildIdSearch {
-  uintptr_t base = 0;    // load address of the object to look for
-  std::string hex;       // its NT_GNU_BUILD_ID, when found
+  uintptr_t base = 0; // load address of the object to look for
+  std::string hex;    // its NT_GNU_BUILD_ID, when found
 };
 
 int find_build_id(dl_phdr_info* info, size_t, void* data) {
@@ -45,7 +45,8 @@ int find_build_id(dl_phdr_info* info, size_t, void* data) {
       const auto* note = reinterpret_cast<const ElfW(Nhdr)*>(p);
       const char* name = p + sizeof(ElfW(Nhdr));
       const char* desc = name + ((note->n_namesz + 3) & ~3u);
-      if (note->n_type == NT_GNU_BUILD_ID && note->n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0) {
+      if (note->n_type == NT_GNU_BUILD_ID && note->n_namesz == 4 &&
+          std::memcmp(name, "GNU", 4) == 0) {
         search->hex = llvm::toHex(llvm::StringRef(desc, note->n_descsz), /*LowerCase=*/true);
         return 1;
       }
@@ -102,7 +103,8 @@ const std::string& compiler_identity() {
 
 const std::string& host_cpu_target() {
   static const std::string target = [] {
-    std::string s = "cpu " + llvm::sys::getProcessTriple() + " " + llvm::sys::getHostCPUName().str();
+    std::string s =
+        "cpu " + llvm::sys::getProcessTriple() + " " + llvm::sys::getHostCPUName().str();
     // StringMap order is not meaningful: sort, so the text is canonical.
     std::vector<std::string> features;
     for (const auto& [name, enabled] : llvm::sys::getHostCPUFeatures())

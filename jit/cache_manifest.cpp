@@ -74,7 +74,8 @@ bool get_string(const llvm::json::Object& o, llvm::StringRef name, std::string& 
 } // namespace
 
 std::optional<Manifest> manifest_from_json(std::string_view text, std::string& error) {
-  llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(llvm::StringRef(text.data(), text.size()));
+  llvm::Expected<llvm::json::Value> parsed =
+      llvm::json::parse(llvm::StringRef(text.data(), text.size()));
   if (!parsed) {
     error = "manifest.json is not JSON: " + llvm::toString(parsed.takeError());
     return std::nullopt;
@@ -114,8 +115,9 @@ std::optional<Manifest> manifest_from_json(std::string_view text, std::string& e
     const llvm::json::Object* f = v.getAsObject();
     Manifest::File file;
     std::optional<int64_t> bytes = f ? f->getInteger("bytes") : std::nullopt;
-    if (!f || !bytes || !get_string(*f, "name", file.name) || !get_string(*f, "sha256", file.sha256) ||
-        file.name.empty() || file.name.find('/') != std::string::npos || file.name[0] == '.') {
+    if (!f || !bytes || !get_string(*f, "name", file.name) ||
+        !get_string(*f, "sha256", file.sha256) || file.name.empty() ||
+        file.name.find('/') != std::string::npos || file.name[0] == '.') {
       error = "manifest.json has a malformed file record";
       return std::nullopt;
     }

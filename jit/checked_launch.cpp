@@ -57,8 +57,8 @@ std::string place_in_view(const TensorView& view, const BoundsViolation& v) {
   int64_t esize = int64_t(dtype_bytes(view.dtype));
   int64_t offset = int64_t(v.address - reinterpret_cast<uintptr_t>(view.data));
   std::span<const int64_t> shape(view.shape.data(), size_t(view.rank));
-  std::string view_text = fmt::format("a view with {} elements (shape {}", view.numel(),
-                                      dims_text(shape));
+  std::string view_text =
+      fmt::format("a view with {} elements (shape {}", view.numel(), dims_text(shape));
   if (!is_row_major(view))
     view_text += ", strides " + dims_text(std::span(view.strides.data(), size_t(view.rank))) +
                  "; checked against the bytes it spans";
@@ -127,7 +127,8 @@ void CheckedLaunch::throw_if_violated(const std::array<int32_t, 3>& grid) const 
   std::string what;
   if (v.arg < 0) {
     what = fmt::format("its address 0x{:x} is not derived from one pointer parameter and lies "
-                       "outside every TensorView passed", v.address);
+                       "outside every TensorView passed",
+                       v.address);
   } else {
     size_t param = param_of_arg_[size_t(v.arg)];
     const ArgValue& a = args_[param];

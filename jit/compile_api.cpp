@@ -25,8 +25,10 @@ using support::ms_since;
 void check_options(const std::string& kernel, const Target& target, const CompileOptions& o) {
   if (!target.is_nvptx()) {
     if (o.until == CompileUntil::ptx)
-      throw Error("kernel '" + kernel + "': CompileUntil::ptx needs a GPU target (sm_80 ... "
-                  "sm_90a), not '" + target.name() + "'");
+      throw Error("kernel '" + kernel +
+                  "': CompileUntil::ptx needs a GPU target (sm_80 ... "
+                  "sm_90a), not '" +
+                  target.name() + "'");
     return;
   }
   int w = o.num_warps;
@@ -75,9 +77,9 @@ void compile_gpu(ir::Module& module, const CompileOptions& o, CompileResult& r) 
   if (o.until != CompileUntil::binary) {
     optimize_into(module, o, r);
     using codegen::gpu::Stage;
-    codegen::gpu::CompiledKernel k = codegen::gpu::compile(
-        *module.functions.front(), r.target, gpu,
-        o.until == CompileUntil::ptx ? Stage::Ptx : Stage::Llvm);
+    codegen::gpu::CompiledKernel k =
+        codegen::gpu::compile(*module.functions.front(), r.target, gpu,
+                              o.until == CompileUntil::ptx ? Stage::Ptx : Stage::Llvm);
     take_gpu_kernel(k, r);
     return;
   }
@@ -156,8 +158,7 @@ CompileResult Kernel::compile(const codegen::Target& target, const Signature& si
 CompileResult Kernel::compile(const codegen::Target& target, const Signature& signature,
                               const CompileOptions& options) const {
   const lang::KernelDef& d = def();
-  jit::ResolvedSignature resolved =
-      jit::resolve_signature(d, jit::with_param_names(d, signature));
+  jit::ResolvedSignature resolved = jit::resolve_signature(d, jit::with_param_names(d, signature));
   check_options(d.name, target, options);
   CompileResult r;
   r.kernel = d.name;

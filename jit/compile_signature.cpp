@@ -63,8 +63,8 @@ SignatureParam SignatureParam::constant_float(double value, std::string name) {
 
 bool SignatureParam::operator==(const SignatureParam& o) const {
   return kind == o.kind && dtype == o.dtype && alignment == o.alignment &&
-         divisibility == o.divisibility && equals_one == o.equals_one &&
-         has_value == o.has_value && int_value == o.int_value &&
+         divisibility == o.divisibility && equals_one == o.equals_one && has_value == o.has_value &&
+         int_value == o.int_value &&
          (float_value == o.float_value || (std::isnan(float_value) && std::isnan(o.float_value)));
 }
 
@@ -162,14 +162,16 @@ SignatureParam resolve_pointer(const lang::KernelDef& def, size_t i, const Signa
                                lang::ParamBinding& b) {
   const lang::ParamSpec& p = def.params[i];
   if (s.kind != Kind::pointer)
-    bad_param(def, i, s, "the kernel takes a pointer, the signature gives " + given_text(s) +
-                             "; use SignatureParam::pointer(dtype)");
+    bad_param(def, i, s,
+              "the kernel takes a pointer, the signature gives " + given_text(s) +
+                  "; use SignatureParam::pointer(dtype)");
   if (p.dtype_fixed && s.dtype != p.dtype)
-    bad_param(def, i, s, fmt::format("the kernel takes elements of type {}, the signature gives "
-                                     "{}", dtype_name(p.dtype), dtype_name(s.dtype)));
+    bad_param(def, i, s,
+              fmt::format("the kernel takes elements of type {}, the signature gives "
+                          "{}",
+                          dtype_name(p.dtype), dtype_name(s.dtype)));
   if (s.alignment < 1)
-    bad_param(def, i, s, fmt::format("alignment {} is not a byte count; use 16 or 1",
-                                     s.alignment));
+    bad_param(def, i, s, fmt::format("alignment {} is not a byte count; use 16 or 1", s.alignment));
   SignatureParam r = SignatureParam::pointer(s.dtype, s.alignment % 16 == 0 ? 16 : 1, s.name);
   b.dtype = r.dtype;
   b.divisibility = r.alignment;
@@ -179,8 +181,9 @@ SignatureParam resolve_pointer(const lang::KernelDef& def, size_t i, const Signa
 SignatureParam resolve_int(const lang::KernelDef& def, size_t i, const SignatureParam& s,
                            lang::ParamBinding& b) {
   if (s.kind != Kind::integer)
-    bad_param(def, i, s, "the kernel takes a run-time integer, the signature gives " +
-                             given_text(s) + "; use SignatureParam::integer(divisibility)");
+    bad_param(def, i, s,
+              "the kernel takes a run-time integer, the signature gives " + given_text(s) +
+                  "; use SignatureParam::integer(divisibility)");
   if (s.has_value && (s.int_value < INT32_MIN || s.int_value > INT32_MAX))
     bad_param(def, i, s, "value " + std::to_string(s.int_value) + " does not fit in i32");
   if (!s.has_value && s.divisibility < 1)
@@ -198,8 +201,9 @@ SignatureParam resolve_int(const lang::KernelDef& def, size_t i, const Signature
 SignatureParam resolve_float(const lang::KernelDef& def, size_t i, const SignatureParam& s,
                              lang::ParamBinding& b) {
   if (s.kind != Kind::floating && s.kind != Kind::integer)
-    bad_param(def, i, s, "the kernel takes a run-time float, the signature gives " +
-                             given_text(s) + "; use SignatureParam::floating()");
+    bad_param(def, i, s,
+              "the kernel takes a run-time float, the signature gives " + given_text(s) +
+                  "; use SignatureParam::floating()");
   b.dtype = DType::f32;
   return SignatureParam::floating(s.name);
 }
@@ -208,9 +212,11 @@ SignatureParam resolve_const(const lang::KernelDef& def, size_t i, const Signatu
                              lang::ParamBinding& b) {
   const lang::ParamSpec& p = def.params[i];
   if (s.kind == Kind::pointer || !s.has_value)
-    bad_param(def, i, s, "a compile-time constant needs its value, the signature gives " +
-                             given_text(s) + "; use SignatureParam::constant(value)");
-  bool float_value = s.kind == Kind::floating || (s.kind == Kind::constant && dtype_is_float(s.dtype));
+    bad_param(def, i, s,
+              "a compile-time constant needs its value, the signature gives " + given_text(s) +
+                  "; use SignatureParam::constant(value)");
+  bool float_value =
+      s.kind == Kind::floating || (s.kind == Kind::constant && dtype_is_float(s.dtype));
   SignatureParam r = s;
   r.kind = Kind::constant;
   r.dtype = p.dtype;
@@ -218,11 +224,14 @@ SignatureParam resolve_const(const lang::KernelDef& def, size_t i, const Signatu
     r.int_value = int64_t(s.float_value);
   } else {
     if (float_value)
-      bad_param(def, i, s, fmt::format("an integer constant cannot take the floating-point value "
-                                       "{}", s.float_value));
+      bad_param(def, i, s,
+                fmt::format("an integer constant cannot take the floating-point value "
+                            "{}",
+                            s.float_value));
     if (s.int_value < p.const_min || s.int_value > p.const_max)
-      bad_param(def, i, s, fmt::format("value {} is outside the range of its C++ type ({} to {})",
-                                       s.int_value, p.const_min, p.const_max));
+      bad_param(def, i, s,
+                fmt::format("value {} is outside the range of its C++ type ({} to {})", s.int_value,
+                            p.const_min, p.const_max));
     r.float_value = double(s.int_value);
   }
   r.alignment = 16;
@@ -249,8 +258,7 @@ ResolvedSignature resolve_signature(const lang::KernelDef& def, const Signature&
   if (signature.params.size() != def.params.size())
     throw Error(fmt::format("kernel '{}' takes {} parameters {} but the signature has {}: give "
                             "one SignatureParam (or example argument) per parameter, in order",
-                            def.name, def.params.size(), kinds_text(def),
-                            signature.params.size()));
+                            def.name, def.params.size(), kinds_text(def), signature.params.size()));
   ResolvedSignature r;
   r.bindings.resize(def.params.size());
   for (size_t i = 0; i < def.params.size(); ++i) {

@@ -21,7 +21,8 @@ ResolvedSignature resolve_signature(const lang::KernelDef& def, const Signature&
 
 // `signature` with its empty parameter names taken from the kernel's (tl::kernel("k", "out, n",
 // fn)), so a signature need not repeat them. Throws tessel::Error when a given name differs from
-// the kernel's. A signature of the wrong length is returned as it is (resolve_signature reports it).
+// the kernel's. A signature of the wrong length is returned as it is (resolve_signature reports
+// it).
 Signature with_param_names(const lang::KernelDef& def, Signature signature);
 
 } // namespace tessel::jit

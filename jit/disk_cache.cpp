@@ -226,7 +226,7 @@ int64_t parse_bytes(std::string_view text) {
   std::string_view suffix = text.substr(i);
   if (suffix.empty() || suffix == "B")
     return value;
-  int shift = suffix[0] == 'K' || suffix[0] == 'k' ? 10
+  int shift = suffix[0] == 'K' || suffix[0] == 'k'   ? 10
               : suffix[0] == 'M' || suffix[0] == 'm' ? 20
               : suffix[0] == 'G' || suffix[0] == 'g' ? 30
                                                      : -1;
@@ -252,8 +252,8 @@ CacheConfig CacheConfig::from_environment() {
   else
     c.enabled = false;
   // Unset: the prebuilt tier of an installed tessel, if it has one (jit/prebuilt_tier.h).
-  std::string default_tiers = std::getenv("TESSEL_CACHE_READONLY_DIRS") ? std::string()
-                                                                          : default_readonly_dirs();
+  std::string default_tiers =
+      std::getenv("TESSEL_CACHE_READONLY_DIRS") ? std::string() : default_readonly_dirs();
   const char* ro = std::getenv("TESSEL_CACHE_READONLY_DIRS");
   if (!ro && !default_tiers.empty())
     ro = default_tiers.c_str();
@@ -341,7 +341,8 @@ std::optional<CacheEntry> DiskCache::lookup(const CacheKey& key,
   if (!config_.enabled)
     return std::nullopt;
   bool writable_root = ensure_writable();
-  std::optional<CacheEntry> hit = lookup_in(entries_dir(), key, wanted, /*read_only=*/!writable_root);
+  std::optional<CacheEntry> hit =
+      lookup_in(entries_dir(), key, wanted, /*read_only=*/!writable_root);
   for (size_t i = 0; !hit && i < config_.read_only_roots.size(); ++i)
     hit = lookup_in(config_.read_only_roots[i] + "/v1", key, wanted, /*read_only=*/true);
   (hit ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
@@ -369,7 +370,8 @@ std::optional<CacheEntry> DiskCache::lookup_in(const std::string& dir, const Cac
   // An entry moved away (evicted, or removed as bad) by another process while we read it is a
   // miss, not corruption: the path no longer names the directory we opened.
   auto vanished = [&] {
-    struct stat opened {}, now {};
+    struct stat opened {
+    }, now{};
     if (::fstat(dfd.get(), &opened) != 0 || ::stat(path.c_str(), &now) != 0)
       return true;
     return opened.st_ino != now.st_ino || opened.st_dev != now.st_dev;
@@ -534,8 +536,8 @@ bool DiskCache::store(const CacheKey& key, const CacheEntry& entry) {
     report_bad(final_path, "it is not a directory", /*read_only=*/false);
   }
 
-  const std::string temp_name = ".tmp." + key.hex + "." + std::to_string(::getpid()) + "." +
-                                std::to_string(temp_counter_++);
+  const std::string temp_name =
+      ".tmp." + key.hex + "." + std::to_string(::getpid()) + "." + std::to_string(temp_counter_++);
   const std::string temp_path = dir + "/" + temp_name;
   if (::mkdir(temp_path.c_str(), 0755) != 0) {
     int err = errno;

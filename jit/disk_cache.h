@@ -75,8 +75,8 @@ struct CacheCounters {
 };
 
 struct CacheConfig {
-  std::string root;                          // the user's (writable) cache
-  std::vector<std::string> read_only_roots;  // searched after it, never written
+  std::string root;                         // the user's (writable) cache
+  std::vector<std::string> read_only_roots; // searched after it, never written
   int64_t max_bytes = int64_t(1) << 30;
   bool enabled = true;
 

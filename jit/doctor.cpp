@@ -23,9 +23,7 @@
 namespace tessel {
 namespace {
 
-bool exists(const std::string& path) {
-  return ::access(path.c_str(), F_OK) == 0;
-}
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 // The toolkit root: $CUDA_HOME, $CUDA_PATH, the directory above the nvcc on PATH, /usr/local/cuda.
 std::string find_toolkit() {

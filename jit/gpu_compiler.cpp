@@ -33,7 +33,8 @@ const std::string& toolchain_identity() {
     if (lib) {
       using VersionFn = int (*)(unsigned*, unsigned*);
       unsigned major = 0, minor = 0;
-      if (auto fn = reinterpret_cast<VersionFn>(::dlsym(lib, "nvJitLinkVersion")); fn && fn(&major, &minor) == 0)
+      if (auto fn = reinterpret_cast<VersionFn>(::dlsym(lib, "nvJitLinkVersion"));
+          fn && fn(&major, &minor) == 0)
         version = std::to_string(major) + "." + std::to_string(minor);
     }
     return " nvjitlink " + version + " libdevice " + codegen::gpu::libdevice_path();
@@ -47,9 +48,10 @@ std::string target_text(const codegen::Target& target) {
 }
 
 std::string options_text(const codegen::gpu::CompileOptions& o) {
-  return "backend=cuda num_warps=" + std::to_string(o.num_warps) + " num_stages=" +
-         std::to_string(o.num_stages) + " opt_level=" + std::to_string(o.opt_level) +
-         " line_info=" + (o.line_info ? "1" : "0") + " fp_fusion=" + (o.fp_fusion ? "1" : "0");
+  return "backend=cuda num_warps=" + std::to_string(o.num_warps) +
+         " num_stages=" + std::to_string(o.num_stages) +
+         " opt_level=" + std::to_string(o.opt_level) + " line_info=" + (o.line_info ? "1" : "0") +
+         " fp_fusion=" + (o.fp_fusion ? "1" : "0");
 }
 
 // The numbers a launch and `tessel compile --emit stats` need, in the manifest.
@@ -67,9 +69,9 @@ void put_numbers(const codegen::gpu::CompiledKernel& k, std::map<std::string, in
 
 // False when a number is missing (an entry of another format: rebuilt).
 bool get_numbers(const std::map<std::string, int64_t>& n, codegen::gpu::CompiledKernel& k) {
-  const char* names[] = {"num_warps",   "shared_bytes",        "registers",   "spill_stores",
-                         "spill_loads", "stack_bytes",         "static_shared_bytes",
-                         "const_bytes", "resources_parsed"};
+  const char* names[] = {"num_warps",           "shared_bytes", "registers",
+                         "spill_stores",        "spill_loads",  "stack_bytes",
+                         "static_shared_bytes", "const_bytes",  "resources_parsed"};
   for (const char* name : names)
     if (!n.count(name))
       return false;
@@ -88,8 +90,8 @@ bool get_numbers(const std::map<std::string, int64_t>& n, codegen::gpu::Compiled
 } // namespace
 
 GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Target& target,
-                                        const codegen::gpu::CompileOptions& options,
-                                        bool want_ptx, bool use_cache) {
+                                        const codegen::gpu::CompileOptions& options, bool want_ptx,
+                                        bool use_cache) {
   TESSEL_ASSERT(target.is_nvptx(), "compile_module_for_gpu needs an NVPTX target");
   support::check_dump_settings(); // a bad TESSEL_DUMP fails even when the disk cache hits
   GpuCompileResult result;
@@ -126,8 +128,8 @@ GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Targe
   codegen::add_default_pipeline(pm, {options.fp_fusion});
   pm.run(module);
   result.passes_ms = ms_since(t_passes);
-  result.kernel = codegen::gpu::compile(*module.functions.front(), target, options,
-                                        codegen::gpu::Stage::Cubin);
+  result.kernel =
+      codegen::gpu::compile(*module.functions.front(), target, options, codegen::gpu::Stage::Cubin);
   result.source = KernelSource::compiled;
   if (key) {
     auto t1 = std::chrono::steady_clock::now();

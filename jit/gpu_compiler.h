@@ -28,7 +28,8 @@ struct GpuCompileResult {
 GpuCompileResult compile_for_gpu(const lang::KernelDef& def,
                                  std::span<const lang::ParamBinding> bindings,
                                  const codegen::Target& target,
-                                 const codegen::gpu::CompileOptions& options, bool want_ptx = false);
+                                 const codegen::gpu::CompileOptions& options,
+                                 bool want_ptx = false);
 
 // The same for a module already traced (not optimised); `module` is optimised in place on a miss.
 // `use_cache` false: compile now and leave the disk cache alone.

@@ -98,8 +98,8 @@ void run_range(void* ctx, int64_t begin, int64_t end) {
 
 // Runs the programs of a CPU launch: on the caller's thread when there is one and it fits in
 // the caller's stack, else on the thread pool.
-void run_on_cpu(const Specialization& spec, void* const* args,
-                const std::array<int32_t, 3>& dims, int64_t total) {
+void run_on_cpu(const Specialization& spec, void* const* args, const std::array<int32_t, 3>& dims,
+                int64_t total) {
   RunContext rc{spec.entry, args, dims.data()};
   bool caller_can_run = spec.stack_bytes <= caller_stack_budget();
   if (total == 1 && caller_can_run) {
@@ -128,8 +128,10 @@ void run_checked_on_cpu(const lang::KernelDef& def, const Specialization& spec,
 // an sm_90 GPU.
 codegen::Target jit::cuda_target(const std::string& kernel, int ordinal, const SourceLoc& where) {
   if (!runtime::cuda_available())
-    throw Error(where, "kernel '" + kernel + "': its pointer arguments are CUDA device buffers, "
-                       "so it would run on CUDA device " + std::to_string(ordinal) +
+    throw Error(where, "kernel '" + kernel +
+                           "': its pointer arguments are CUDA device buffers, "
+                           "so it would run on CUDA device " +
+                           std::to_string(ordinal) +
                            ", but CUDA is not available: " + runtime::driver_info().error +
                            ". Run on the PTX simulator with TESSEL_DEVICE=sim, or pass host "
                            "memory to run on the CPU backend");
@@ -360,12 +362,8 @@ const char* kernel_source_name(KernelSource s) {
   TESSEL_UNREACHABLE("bad KernelSource");
 }
 
-const std::string& Kernel::name() const {
-  return impl_->def.name;
-}
-const lang::KernelDef& Kernel::def() const {
-  return impl_->def;
-}
+const std::string& Kernel::name() const { return impl_->def.name; }
+const lang::KernelDef& Kernel::def() const { return impl_->def; }
 
 KernelStats Kernel::stats() const {
   KernelStats s;

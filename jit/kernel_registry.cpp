@@ -111,9 +111,10 @@ RegisteredKernel find_registered_kernel(std::string_view name) {
       lock.unlock(); // named() builds the kernel: user code, not under the registry's lock
       return named(std::move(found));
     }
-  std::string failed = r.failures.empty() ? "" : " (and one that failed: " + r.failures.front() + ")";
-  throw Error(fmt::format("unknown kernel '{}'; registered kernels: {}{}", name, names(r.kernels),
-                          failed));
+  std::string failed =
+      r.failures.empty() ? "" : " (and one that failed: " + r.failures.front() + ")";
+  throw Error(
+      fmt::format("unknown kernel '{}'; registered kernels: {}{}", name, names(r.kernels), failed));
 }
 
 std::vector<std::string> load_kernel_library(const std::string& path) {
@@ -142,7 +143,8 @@ std::vector<std::string> load_kernel_library(const std::string& path) {
   for (size_t i = before; i < r.kernels.size(); ++i)
     added.push_back(r.kernels[i].name);
   if (added.empty())
-    throw Error("the kernel library '" + path + "' registered no kernels (a library already "
+    throw Error("the kernel library '" + path +
+                "' registered no kernels (a library already "
                 "loaded registers nothing new); register them with TESSEL_REGISTER_KERNEL");
   return added;
 }
@@ -153,8 +155,7 @@ KernelRegistration::KernelRegistration(const char* name, const Kernel& (*kernel)
                                        Signature defaults, const char* summary) noexcept
     : name_(name) {
   try {
-    RegisteredKernel k{name, summary ? summary : "", kernel, std::move(defaults),
-                       library_of(this)};
+    RegisteredKernel k{name, summary ? summary : "", kernel, std::move(defaults), library_of(this)};
     Registry& r = registry();
     std::lock_guard lock(r.mutex);
     std::string why = add(r, std::move(k));

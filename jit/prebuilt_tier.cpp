@@ -31,8 +31,6 @@ const std::string& installed_tier_dir() {
   return dir;
 }
 
-std::string default_readonly_dirs() {
-  return installed_tier_dir();
-}
+std::string default_readonly_dirs() { return installed_tier_dir(); }
 
 } // namespace tessel::jit

@@ -176,8 +176,8 @@ uint64_t launch_word(const Site& site, const SignatureKey& key, const LaunchOpti
     return fusion;
   check_gpu_options(site, options);
   return uint64_t(key.device) | uint64_t(uint16_t(key.device_index)) << 8 |
-         uint64_t(uint8_t(options.num_warps)) << 24 |
-         uint64_t(uint8_t(options.num_stages)) << 32 | (uint64_t(1) << 63) | fusion;
+         uint64_t(uint8_t(options.num_warps)) << 24 | uint64_t(uint8_t(options.num_stages)) << 32 |
+         (uint64_t(1) << 63) | fusion;
 }
 
 } // namespace

@@ -59,8 +59,8 @@ enum FunctionAttribute : int {
   kFuncMaxDynamicSharedSizeBytes = 8,
 };
 
-inline constexpr int kPointerAttributeMemoryType = 2;      // CU_POINTER_ATTRIBUTE_MEMORY_TYPE
-inline constexpr int kPointerAttributeDeviceOrdinal = 9;   // CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL
+inline constexpr int kPointerAttributeMemoryType = 2;    // CU_POINTER_ATTRIBUTE_MEMORY_TYPE
+inline constexpr int kPointerAttributeDeviceOrdinal = 9; // CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL
 inline constexpr unsigned kMemoryTypeHost = 1, kMemoryTypeDevice = 2, kMemoryTypeUnified = 4;
 inline constexpr unsigned kStreamNonBlocking = 1;          // CU_STREAM_NON_BLOCKING
 inline constexpr unsigned kEventDefault = 0;               // CU_EVENT_DEFAULT

@@ -80,8 +80,8 @@ Loaded load() {
     return l;
   }
   Dl_info info{};
-  a.library = ::dladdr(reinterpret_cast<void*>(a.cuInit), &info) && info.dli_fname ? info.dli_fname
-                                                                                  : path;
+  a.library =
+      ::dladdr(reinterpret_cast<void*>(a.cuInit), &info) && info.dli_fname ? info.dli_fname : path;
   if (CUresult r = a.cuInit(0); r != CUDA_SUCCESS) {
     l.ok = false;
     const char* name = nullptr;
@@ -165,7 +165,8 @@ void make_current(int ordinal) {
   CUcontext current = nullptr;
   if (a.cuCtxGetCurrent(&current) == CUDA_SUCCESS && current == ctx)
     return;
-  check(a.cuCtxSetCurrent(ctx), "cuCtxSetCurrent", "selecting CUDA device " + std::to_string(ordinal));
+  check(a.cuCtxSetCurrent(ctx), "cuCtxSetCurrent",
+        "selecting CUDA device " + std::to_string(ordinal));
 }
 
 } // namespace tessel::runtime::cuda

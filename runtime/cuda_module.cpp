@@ -30,7 +30,8 @@ const DeviceProperties& cached_properties(int device) {
 }
 
 std::string dims_text(const std::array<uint32_t, 3>& d) {
-  return "(" + std::to_string(d[0]) + ", " + std::to_string(d[1]) + ", " + std::to_string(d[2]) + ")";
+  return "(" + std::to_string(d[0]) + ", " + std::to_string(d[1]) + ", " + std::to_string(d[2]) +
+         ")";
 }
 
 [[noreturn]] void bad_launch(const CudaFunction& fn, const std::string& why) {
@@ -55,9 +56,11 @@ void check_dims(const CudaFunction& fn, const LaunchDims& dims, const DeviceProp
     bad_launch(fn, "a block of " + std::to_string(threads) + " threads exceeds the device's " +
                        std::to_string(p.max_threads_per_block) + " (use fewer warps)");
   if (int64_t(dims.shared_bytes) > p.max_shared_per_block_optin)
-    bad_launch(fn, std::to_string(dims.shared_bytes) + " bytes of dynamic shared memory exceed the "
-                   "device's " + std::to_string(p.max_shared_per_block_optin) +
-                   " per block (use smaller tiles or fewer stages)");
+    bad_launch(fn, std::to_string(dims.shared_bytes) +
+                       " bytes of dynamic shared memory exceed the "
+                       "device's " +
+                       std::to_string(p.max_shared_per_block_optin) +
+                       " per block (use smaller tiles or fewer stages)");
 }
 
 } // namespace
@@ -79,11 +82,15 @@ CudaModule CudaModule::from_cubin(std::string_view cubin, std::string_view what,
   std::string doing = "loading the cubin of kernel '" + std::string(what) + "'";
   const cuda::Api& a = cuda::api(doing);
   // A cubin is an ELF image; a fatbin (several cubins) starts with 0xBA55ED50 (little endian).
-  bool elf = cubin.size() >= 4 && cubin.substr(0, 4) == std::string_view("\x7f" "ELF", 4);
+  bool elf = cubin.size() >= 4 && cubin.substr(0, 4) == std::string_view("\x7f"
+                                                                         "ELF",
+                                                                         4);
   bool fatbin = cubin.size() >= 4 && cubin.substr(0, 4) == std::string_view("\x50\xed\x55\xba", 4);
   if (!elf && !fatbin)
-    throw Error("cannot load kernel '" + std::string(what) + "': its image is neither a cubin "
-                "(ELF) nor a fatbin (" + std::to_string(cubin.size()) + " bytes)");
+    throw Error("cannot load kernel '" + std::string(what) +
+                "': its image is neither a cubin "
+                "(ELF) nor a fatbin (" +
+                std::to_string(cubin.size()) + " bytes)");
   cuda::make_current(device);
   CudaModule m;
   m.loaded_ = std::make_shared<Loaded>();
@@ -127,16 +134,18 @@ CudaFunction CudaModule::function(const std::string& entry) const {
 
 int CudaFunction::num_registers() const {
   int v = 0;
-  cuda::check(cuda::api("querying a kernel").cuFuncGetAttribute(
-                  &v, cuda::kFuncNumRegs, static_cast<cuda::CUfunction>(handle_)),
-              "cuFuncGetAttribute", "querying the registers of kernel '" + name() + "'");
+  cuda::check(
+      cuda::api("querying a kernel")
+          .cuFuncGetAttribute(&v, cuda::kFuncNumRegs, static_cast<cuda::CUfunction>(handle_)),
+      "cuFuncGetAttribute", "querying the registers of kernel '" + name() + "'");
   return v;
 }
 
 int CudaFunction::static_shared_bytes() const {
   int v = 0;
-  cuda::check(cuda::api("querying a kernel").cuFuncGetAttribute(
-                  &v, cuda::kFuncSharedSizeBytes, static_cast<cuda::CUfunction>(handle_)),
+  cuda::check(cuda::api("querying a kernel")
+                  .cuFuncGetAttribute(&v, cuda::kFuncSharedSizeBytes,
+                                      static_cast<cuda::CUfunction>(handle_)),
               "cuFuncGetAttribute", "querying the shared memory of kernel '" + name() + "'");
   return v;
 }
@@ -153,10 +162,11 @@ void launch(const CudaFunction& fn, const LaunchDims& dims, void** params, const
   cuda::make_current(st.device);
   auto* f = static_cast<cuda::CUfunction>(fn.handle_);
   if (dims.shared_bytes > st.dynamic_shared_limit.load(std::memory_order_relaxed)) {
-    cuda::check(a.cuFuncSetAttribute(f, cuda::kFuncMaxDynamicSharedSizeBytes, int(dims.shared_bytes)),
-                "cuFuncSetAttribute",
-                "enabling " + std::to_string(dims.shared_bytes) +
-                    " bytes of dynamic shared memory for kernel '" + fn.name() + "'");
+    cuda::check(
+        a.cuFuncSetAttribute(f, cuda::kFuncMaxDynamicSharedSizeBytes, int(dims.shared_bytes)),
+        "cuFuncSetAttribute",
+        "enabling " + std::to_string(dims.shared_bytes) +
+            " bytes of dynamic shared memory for kernel '" + fn.name() + "'");
     st.dynamic_shared_limit.store(dims.shared_bytes, std::memory_order_relaxed);
   }
   cuda::LaunchAttribute attrs[1] = {};

@@ -3,8 +3,8 @@
 
 #include "runtime/cuda_api.h"
 #include "runtime/sim_device.h"
-#include "tessel/runtime/device.h"
 #include "tessel/error.h"
+#include "tessel/runtime/device.h"
 #include "tessel/runtime/stream.h"
 
 #include <string>
@@ -38,8 +38,8 @@ DeviceBuffer DeviceBuffer::allocate_on(DeviceKind kind, size_t bytes, int device
     b.ptr_ = simdev::allocate(bytes);
     return b;
   }
-  std::string doing = "allocating " + std::to_string(bytes) + " bytes on CUDA device " +
-                      std::to_string(device);
+  std::string doing =
+      "allocating " + std::to_string(bytes) + " bytes on CUDA device " + std::to_string(device);
   const cuda::Api& a = cuda::api(doing);
   cuda::make_current(device);
   DeviceBuffer b;

@@ -17,14 +17,14 @@ constexpr uint8_t kDLFloat8E4M3FnCode = 10; // kDLFloat8_e4m3fn: no infinities, 
 constexpr uint8_t kDLFloat8E5M2Code = 12;   // kDLFloat8_e5m2
 
 std::string dl_dtype_text(DLDataType t) {
-  const char* code = t.code == kDLInt     ? "int"
-                     : t.code == kDLUInt  ? "uint"
-                     : t.code == kDLFloat ? "float"
-                     : t.code == kDLBfloat ? "bfloat"
-                     : t.code == kDLBoolCode ? "bool"
+  const char* code = t.code == kDLInt                ? "int"
+                     : t.code == kDLUInt             ? "uint"
+                     : t.code == kDLFloat            ? "float"
+                     : t.code == kDLBfloat           ? "bfloat"
+                     : t.code == kDLBoolCode         ? "bool"
                      : t.code == kDLFloat8E4M3FnCode ? "float8_e4m3fn"
-                     : t.code == kDLFloat8E5M2Code ? "float8_e5m2"
-                                           : "code ";
+                     : t.code == kDLFloat8E5M2Code   ? "float8_e5m2"
+                                                     : "code ";
   std::string s = code;
   if (s == "code ")
     s += std::to_string(t.code) + " ";
@@ -42,16 +42,23 @@ DType dtype_from_dl(DLDataType t) {
     return unsupported("vector lanes; pass a tensor of scalars");
   if (t.code == kDLInt) {
     switch (t.bits) {
-    case 8: return DType::i8;
-    case 16: return DType::i16;
-    case 32: return DType::i32;
-    case 64: return DType::i64;
+    case 8:
+      return DType::i8;
+    case 16:
+      return DType::i16;
+    case 32:
+      return DType::i32;
+    case 64:
+      return DType::i64;
     }
   } else if (t.code == kDLFloat) {
     switch (t.bits) {
-    case 16: return DType::f16;
-    case 32: return DType::f32;
-    case 64: return DType::f64;
+    case 16:
+      return DType::f16;
+    case 32:
+      return DType::f32;
+    case 64:
+      return DType::f64;
     }
   } else if (t.code == kDLBfloat && t.bits == 16) {
     return DType::bf16;
@@ -59,10 +66,14 @@ DType dtype_from_dl(DLDataType t) {
     return DType::i1;
   } else if (t.code == kDLUInt) {
     switch (t.bits) {
-    case 8: return DType::u8;
-    case 16: return DType::u16;
-    case 32: return DType::u32;
-    case 64: return DType::u64;
+    case 8:
+      return DType::u8;
+    case 16:
+      return DType::u16;
+    case 32:
+      return DType::u32;
+    case 64:
+      return DType::u64;
     }
   } else if (t.code == kDLFloat8E4M3FnCode && t.bits == 8) {
     return DType::f8e4m3;
@@ -76,21 +87,36 @@ DType dtype_from_dl(DLDataType t) {
 
 DLDataType dl_from_dtype(DType t) {
   switch (t) {
-  case DType::i1: return {kDLBoolCode, 8, 1};
-  case DType::i8: return {kDLInt, 8, 1};
-  case DType::i16: return {kDLInt, 16, 1};
-  case DType::i32: return {kDLInt, 32, 1};
-  case DType::i64: return {kDLInt, 64, 1};
-  case DType::f16: return {kDLFloat, 16, 1};
-  case DType::bf16: return {kDLBfloat, 16, 1};
-  case DType::f32: return {kDLFloat, 32, 1};
-  case DType::f64: return {kDLFloat, 64, 1};
-  case DType::u8: return {kDLUInt, 8, 1};
-  case DType::u16: return {kDLUInt, 16, 1};
-  case DType::u32: return {kDLUInt, 32, 1};
-  case DType::u64: return {kDLUInt, 64, 1};
-  case DType::f8e4m3: return {kDLFloat8E4M3FnCode, 8, 1};
-  case DType::f8e5m2: return {kDLFloat8E5M2Code, 8, 1};
+  case DType::i1:
+    return {kDLBoolCode, 8, 1};
+  case DType::i8:
+    return {kDLInt, 8, 1};
+  case DType::i16:
+    return {kDLInt, 16, 1};
+  case DType::i32:
+    return {kDLInt, 32, 1};
+  case DType::i64:
+    return {kDLInt, 64, 1};
+  case DType::f16:
+    return {kDLFloat, 16, 1};
+  case DType::bf16:
+    return {kDLBfloat, 16, 1};
+  case DType::f32:
+    return {kDLFloat, 32, 1};
+  case DType::f64:
+    return {kDLFloat, 64, 1};
+  case DType::u8:
+    return {kDLUInt, 8, 1};
+  case DType::u16:
+    return {kDLUInt, 16, 1};
+  case DType::u32:
+    return {kDLUInt, 32, 1};
+  case DType::u64:
+    return {kDLUInt, 64, 1};
+  case DType::f8e4m3:
+    return {kDLFloat8E4M3FnCode, 8, 1};
+  case DType::f8e5m2:
+    return {kDLFloat8E5M2Code, 8, 1};
   }
   TESSEL_UNREACHABLE("bad DType");
 }
@@ -189,8 +215,7 @@ TensorView from_dlpack(const DLTensor& t) {
       contiguous = 0;
   }
   if (!t.data && numel > 0)
-    throw Error("DLPack tensor has a null data pointer but " + std::to_string(numel) +
-                " elements");
+    throw Error("DLPack tensor has a null data pointer but " + std::to_string(numel) + " elements");
   v.data = offset_data(t);
   return v;
 }

@@ -114,8 +114,8 @@ bool owns(const void* p) {
 std::shared_ptr<const SimKernel> SimKernel::load(const std::string& ptx, const std::string& entry) {
   sim::Result<std::shared_ptr<const sim::Module>> m = sim::parse_module(ptx, entry + ".ptx");
   if (!m.ok())
-    throw Error("kernel '" + entry + "': the simulator cannot run its PTX: " +
-                m.error().to_string());
+    throw Error("kernel '" + entry +
+                "': the simulator cannot run its PTX: " + m.error().to_string());
   bool found = false;
   for (const sim::KernelInfo& k : sim::module_kernels(**m))
     found = found || k.name == entry;
@@ -153,13 +153,15 @@ void SimKernel::launch(const LaunchDims& dims, void* const* params) const {
     return report;
   }();
   if (!r.ok())
-    throw Error("kernel '" + entry_ + "' could not be launched on the simulated device: " +
-                r.error().to_string());
+    throw Error("kernel '" + entry_ +
+                "' could not be launched on the simulated device: " + r.error().to_string());
   const sim::LaunchReport& report = *r;
   if (report.ok())
     return;
-  std::string msg = "kernel '" + entry_ + "' failed on the simulated device (TESSEL_DEVICE=sim) "
-                    "with " + std::to_string(report.errors.size()) + " error" +
+  std::string msg = "kernel '" + entry_ +
+                    "' failed on the simulated device (TESSEL_DEVICE=sim) "
+                    "with " +
+                    std::to_string(report.errors.size()) + " error" +
                     (report.errors.size() == 1 ? "" : "s");
   if (report.dropped_errors)
     msg += " (and " + std::to_string(report.dropped_errors) + " more occurrences not listed)";
@@ -170,12 +172,13 @@ void SimKernel::launch(const LaunchDims& dims, void* const* params) const {
     over_budget = over_budget || e.kind == sim::ErrorKind::limit;
   }
   if (over_budget)
-    msg += "\n  A tessel launch on the simulated device runs with the simulator's default budget (" +
-           std::to_string(sim::LaunchOptions{}.max_warp_instructions) +
-           " warp instructions), which tessel::LaunchOptions does not change: look for a loop that "
-           "never ends (a while_ whose condition stays true), or run a smaller grid; to run the "
-           "kernel's PTX with a larger budget, use `tessel-sim run --max-instructions N` on the "
-           "output of `tessel compile --emit ptx`.";
+    msg +=
+        "\n  A tessel launch on the simulated device runs with the simulator's default budget (" +
+        std::to_string(sim::LaunchOptions{}.max_warp_instructions) +
+        " warp instructions), which tessel::LaunchOptions does not change: look for a loop that "
+        "never ends (a while_ whose condition stays true), or run a smaller grid; to run the "
+        "kernel's PTX with a larger budget, use `tessel-sim run --max-instructions N` on the "
+        "output of `tessel compile --emit ptx`.";
   throw Error(msg);
 }
 

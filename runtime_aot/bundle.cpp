@@ -303,12 +303,8 @@ Bundle Bundle::load(const std::string& dir) {
   return b;
 }
 
-const std::string& Bundle::directory() const {
-  return state_->dir;
-}
-const std::string& Bundle::tessel_version() const {
-  return state_->manifest.tessel_version;
-}
+const std::string& Bundle::directory() const { return state_->dir; }
+const std::string& Bundle::tessel_version() const { return state_->manifest.tessel_version; }
 
 std::vector<std::string> Bundle::kernel_names() const {
   std::vector<std::string> out;
@@ -351,9 +347,13 @@ void Bundle::launch(const KernelAbi& abi, const Launch& launch, void** params) c
     throw Error("AOT bundle " + s.dir + ": CUDA device " + std::to_string(launch.device_index) +
                 " does not exist");
   if (device == DeviceKind::cuda && launch.stream && launch.stream->device() != launch.device_index)
-    throw Error("AOT bundle " + s.dir + ": kernel '" + k.info.name + "': the stream is on CUDA "
-                "device " + std::to_string(launch.stream->device()) + " but Launch::device_index "
-                "is " + std::to_string(launch.device_index) + "; launch on the stream's device");
+    throw Error("AOT bundle " + s.dir + ": kernel '" + k.info.name +
+                "': the stream is on CUDA "
+                "device " +
+                std::to_string(launch.stream->device()) +
+                " but Launch::device_index "
+                "is " +
+                std::to_string(launch.device_index) + "; launch on the stream's device");
   check_arguments(s.dir, k.info, params);
   const Loaded& l = s.load(k, device, launch.device_index);
   runtime::LaunchDims dims = launch_dims(s.dir, k.info, l, launch.grid);

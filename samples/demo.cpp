@@ -81,8 +81,7 @@ DemoResult run_layer_norm() {
                                  " columns, f32"};
   const int block = int(next_power_of_two(cols));
   time_runs(r, [&] {
-    layer_norm().launch({rows}, {}, y.data(), x.data(), w.data(), b.data(), cols, cols, eps,
-                        block);
+    layer_norm().launch({rows}, {}, y.data(), x.data(), w.data(), b.data(), cols, cols, eps, block);
   });
   reference::layer_norm(x, w, b, want, rows, cols, eps);
   auto e = reference::compare(y, want);
@@ -94,7 +93,8 @@ DemoResult run_layer_norm() {
 
 DemoResult run_matmul() {
   const int64_t m = 200, n = 136, k = 300; // no multiple of any tile: every edge is masked
-  auto a = reference::random_floats(size_t(m * k), 7), b = reference::random_floats(size_t(k * n), 8);
+  auto a = reference::random_floats(size_t(m * k), 7),
+       b = reference::random_floats(size_t(k * n), 8);
   std::vector<float> c(static_cast<size_t>(m * n)), want(static_cast<size_t>(m * n));
   poison(c);
   TensorView va(a.data(), {m, k}), vb(b.data(), {k, n}), vc(c.data(), {m, n});
@@ -106,8 +106,9 @@ DemoResult run_matmul() {
       chosen = c;
   });
   r.what = "C = A @ B with " + std::to_string(m) + "x" + std::to_string(k) + " times " +
-           std::to_string(k) + "x" + std::to_string(n) + ", f32 accumulation, autotuned: " +
-           chosen.config->to_string() + " (" + tune_source_name(chosen.source) + ")";
+           std::to_string(k) + "x" + std::to_string(n) +
+           ", f32 accumulation, autotuned: " + chosen.config->to_string() + " (" +
+           tune_source_name(chosen.source) + ")";
   reference::matmul(a, b, want, m, n, k);
   auto e = reference::compare(c, want);
   r.max_abs_error = e.max_abs;

@@ -66,8 +66,8 @@ ErrorStats compare(std::span<const float> got, std::span<const float> want) {
     double g = got[i], w = want[i];
     if (std::isnan(w) && std::isnan(g))
       continue;
-    double abs = std::isnan(g) || std::isnan(w) ? std::numeric_limits<double>::infinity()
-                                                : std::fabs(g - w);
+    double abs =
+        std::isnan(g) || std::isnan(w) ? std::numeric_limits<double>::infinity() : std::fabs(g - w);
     e.max_abs = std::max(e.max_abs, abs);
     e.max_rel = std::max(e.max_rel, abs / std::max(std::fabs(w), 1e-6));
   }

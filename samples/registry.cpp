@@ -33,7 +33,8 @@ void register_samples() {
                      Signature{{ptr(), ptr(), int16(), int16(), P::constant(1024)}}, ""});
     register_kernel({"layer_norm", "layer norm forward, one program per row", &layer_norm,
                      Signature{{ptr(), ptr(), ptr(), ptr(), int16(), int16(), P::floating(),
-                                P::constant(1024)}}, ""});
+                                P::constant(1024)}},
+                     ""});
     // Row-major operands: the inner strides are 1 (compiled in), the outer ones divisible by 16.
     register_kernel({"matmul",
                      "C = A @ B, Triton-tutorial style: grouped tiles, masked edges, f32 acc",
@@ -46,8 +47,8 @@ void register_samples() {
     P f16 = P::pointer(DType::f16, /*alignment=*/16);
     register_kernel({"attention", "fused attention tutorial (samples/attention/)", &attention,
                      Signature{{f16, f16, f16, f16, int16(), int16(), int16(), P::floating(),
-                                P::constant(0), P::constant(64), P::constant(32),
-                                P::constant(16)}}, ""});
+                                P::constant(0), P::constant(64), P::constant(32), P::constant(16)}},
+                     ""});
   });
 }
 

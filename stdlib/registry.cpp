@@ -25,8 +25,8 @@ namespace {
 using P = SignatureParam;
 using detail::Activation;
 
-constexpr int64_t kBlock = 1024;   // columns per program for a 1024-column row
-using detail::kGradBlock; // the tiles the ops launch (stdlib/common/kernels.h)
+constexpr int64_t kBlock = 1024; // columns per program for a 1024-column row
+using detail::kGradBlock;        // the tiles the ops launch (stdlib/common/kernels.h)
 using detail::kGradRows;
 using detail::kPoolBlock;
 using detail::kPoolSeq;
@@ -202,7 +202,8 @@ void register_reduce() {
 const Kernel& matmul_tile_kernel() { return detail::matmul_kernels("", {}).tile; }
 const Kernel& matmul_reduce_kernel() { return detail::matmul_kernels("", {}).reduce; }
 
-Signature with_unit_strides(Signature s, const Kernel& k, std::initializer_list<const char*> names) {
+Signature with_unit_strides(Signature s, const Kernel& k,
+                            std::initializer_list<const char*> names) {
   const std::vector<std::string>& params = k.def().param_names;
   for (const char* name : names)
     for (size_t i = 0; i < params.size(); ++i)
@@ -223,9 +224,9 @@ void register_matmul() {
   for (auto [name, dtype] :
        {std::pair{"ops.matmul_f16", DType::f16}, {"ops.matmul_bf16", DType::bf16}}) {
     MatmulConfig tc = choose_config(DeviceKind::sim, 4096, 4096, 4096, dtype);
-    Signature s = with_unit_strides(
-        signature(5, 19, 4, {tc.block_m, tc.block_n, tc.block_k, tc.group_m}),
-        matmul_tile_kernel(), {"a_k", "b_n", "c_n", "e0_n", "e1_n"});
+    Signature s =
+        with_unit_strides(signature(5, 19, 4, {tc.block_m, tc.block_n, tc.block_k, tc.group_m}),
+                          matmul_tile_kernel(), {"a_k", "b_n", "c_n", "e0_n", "e1_n"});
     s.params[1] = s.params[2] = P::pointer(dtype, /*alignment=*/16);
     add(name, "op matmul on tensor cores: 128 x 128 x 32 (op: --num-warps 8 --num-stages 3)",
         &matmul_tile_kernel, std::move(s));

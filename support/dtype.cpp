@@ -10,21 +10,36 @@ namespace tessel {
 
 const char* dtype_name(DType t) {
   switch (t) {
-  case DType::i1: return "i1";
-  case DType::i8: return "i8";
-  case DType::i16: return "i16";
-  case DType::i32: return "i32";
-  case DType::i64: return "i64";
-  case DType::f16: return "f16";
-  case DType::bf16: return "bf16";
-  case DType::f32: return "f32";
-  case DType::f64: return "f64";
-  case DType::u8: return "u8";
-  case DType::u16: return "u16";
-  case DType::u32: return "u32";
-  case DType::u64: return "u64";
-  case DType::f8e4m3: return "f8e4m3";
-  case DType::f8e5m2: return "f8e5m2";
+  case DType::i1:
+    return "i1";
+  case DType::i8:
+    return "i8";
+  case DType::i16:
+    return "i16";
+  case DType::i32:
+    return "i32";
+  case DType::i64:
+    return "i64";
+  case DType::f16:
+    return "f16";
+  case DType::bf16:
+    return "bf16";
+  case DType::f32:
+    return "f32";
+  case DType::f64:
+    return "f64";
+  case DType::u8:
+    return "u8";
+  case DType::u16:
+    return "u16";
+  case DType::u32:
+    return "u32";
+  case DType::u64:
+    return "u64";
+  case DType::f8e4m3:
+    return "f8e4m3";
+  case DType::f8e5m2:
+    return "f8e5m2";
   }
   TESSEL_UNREACHABLE("bad dtype");
 }
@@ -35,17 +50,21 @@ unsigned dtype_bytes(DType t) {
   case DType::i8:
   case DType::u8:
   case DType::f8e4m3:
-  case DType::f8e5m2: return 1;
+  case DType::f8e5m2:
+    return 1;
   case DType::i16:
   case DType::u16:
   case DType::f16:
-  case DType::bf16: return 2;
+  case DType::bf16:
+    return 2;
   case DType::i32:
   case DType::u32:
-  case DType::f32: return 4;
+  case DType::f32:
+    return 4;
   case DType::i64:
   case DType::u64:
-  case DType::f64: return 8;
+  case DType::f64:
+    return 8;
   }
   TESSEL_UNREACHABLE("bad dtype");
 }
@@ -117,10 +136,10 @@ uint16_t float_to_bfloat16(float f) {
 // kernels (tests/codegen/fp8_test.cpp checks both against an independent reference).
 namespace {
 struct Fp8Format {
-  int man_bits;      // 3 (e4m3) or 2 (e5m2)
-  int bias;          // 7 or 15
-  uint8_t max_code;  // the largest finite magnitude: 0x7e (448) or 0x7b (57344)
-  uint8_t overflow;  // what a non-saturating overflow gives: 0x7f (NaN) or 0x7c (inf)
+  int man_bits;     // 3 (e4m3) or 2 (e5m2)
+  int bias;         // 7 or 15
+  uint8_t max_code; // the largest finite magnitude: 0x7e (448) or 0x7b (57344)
+  uint8_t overflow; // what a non-saturating overflow gives: 0x7f (NaN) or 0x7c (inf)
 };
 constexpr Fp8Format kE4M3{3, 7, 0x7e, 0x7f};
 constexpr Fp8Format kE5M2{2, 15, 0x7b, 0x7c};
@@ -181,12 +200,18 @@ static float round_to_odd_f32(double v) {
 
 double round_to_dtype(double v, DType t) {
   switch (t) {
-  case DType::f64: return v;
-  case DType::f32: return static_cast<double>(static_cast<float>(v));
-  case DType::f16: return half_to_float(float_to_half(round_to_odd_f32(v)));
-  case DType::bf16: return bfloat16_to_float(float_to_bfloat16(round_to_odd_f32(v)));
-  case DType::f8e4m3: return f8e4m3_to_float(float_to_f8e4m3(round_to_odd_f32(v)));
-  case DType::f8e5m2: return f8e5m2_to_float(float_to_f8e5m2(round_to_odd_f32(v)));
+  case DType::f64:
+    return v;
+  case DType::f32:
+    return static_cast<double>(static_cast<float>(v));
+  case DType::f16:
+    return half_to_float(float_to_half(round_to_odd_f32(v)));
+  case DType::bf16:
+    return bfloat16_to_float(float_to_bfloat16(round_to_odd_f32(v)));
+  case DType::f8e4m3:
+    return f8e4m3_to_float(float_to_f8e4m3(round_to_odd_f32(v)));
+  case DType::f8e5m2:
+    return f8e5m2_to_float(float_to_f8e5m2(round_to_odd_f32(v)));
   case DType::i1:
   case DType::i8:
   case DType::i16:
@@ -195,7 +220,8 @@ double round_to_dtype(double v, DType t) {
   case DType::u8:
   case DType::u16:
   case DType::u32:
-  case DType::u64: return v;
+  case DType::u64:
+    return v;
   }
   TESSEL_UNREACHABLE("bad dtype");
 }

@@ -22,8 +22,8 @@
 namespace tessel::support {
 namespace {
 
-constexpr std::array<std::string_view, 8> kKinds = {"ir",   "llvm",     "asm", "ptx", "recompile",
-                                                     "tune", "pipeline", "all"};
+constexpr std::array<std::string_view, 8> kKinds = {"ir",        "llvm", "asm",      "ptx",
+                                                    "recompile", "tune", "pipeline", "all"};
 constexpr uint32_t kAll = (1u << (kKinds.size() - 1)) - 1;
 
 struct DumpConfig {
@@ -128,13 +128,9 @@ std::string file_safe(std::string_view s) {
 
 } // namespace
 
-std::span<const std::string_view> dump_kinds() {
-  return kKinds;
-}
+std::span<const std::string_view> dump_kinds() { return kKinds; }
 
-void check_dump_settings() {
-  (void)config();
-}
+void check_dump_settings() { (void)config(); }
 
 bool dump_enabled(std::string_view what) {
   uint32_t bit = kind_bit(what);

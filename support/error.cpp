@@ -20,7 +20,8 @@ Error::Error(const SourceLoc& where, const std::string& message)
 
 namespace detail {
 void assertion_failed(const char* condition, const char* message, const char* file, int line) {
-  std::fprintf(stderr, "tessel: internal error at %s:%d: %s (%s)\n", file, line, message, condition);
+  std::fprintf(stderr, "tessel: internal error at %s:%d: %s (%s)\n", file, line, message,
+               condition);
   std::abort();
 }
 } // namespace detail

@@ -17,7 +17,8 @@ preset="${TESSEL_PRESET:-release}"
 
 packages=(cmake ninja-build g++ ccache llvm-19-dev llvm-19-tools libfmt-dev libgtest-dev
           libbenchmark-dev libdlpack-dev zlib1g-dev libzstd-dev pkg-config
-          python3-venv python3-dev) # python3-*: the Python package's test (ctest python.pytest)
+          python3-venv python3-dev # python3-*: the Python package's test (ctest python.pytest)
+          clang-format) # ctest style.clang_format (tools/format.sh)
 if [[ "$preset" == fuzz ]]; then # libFuzzer targets (tests/fuzz/, docs/reliability.md)
   packages+=(clang-19 libclang-rt-19-dev)
 fi

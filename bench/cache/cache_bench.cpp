@@ -68,7 +68,8 @@ int run_child() {
          [&] { warmup_kernel().launch({1}, {}, y.data(), 16); });
   report("vector_add", s::vector_add(),
          [&] { s::vector_add().launch({4}, {}, y.data(), x.data(), x.data(), 4096, 1024); });
-  report("softmax", s::softmax(), [&] { s::softmax().launch({64}, {}, y.data(), x.data(), 64, 64, 64); });
+  report("softmax", s::softmax(),
+         [&] { s::softmax().launch({64}, {}, y.data(), x.data(), 64, 64, 64); });
   report("layer_norm", s::layer_norm(), [&] {
     s::layer_norm().launch({64}, {}, y.data(), x.data(), w.data(), b.data(), 64, 64, 1e-5f, 64);
   });
@@ -133,7 +134,8 @@ ChildRun spawn_child(const std::string& self, const std::string& cache_dir) {
   return r;
 }
 
-const char* kKernels[] = {"(process:first-kernel)", "vector_add", "softmax", "layer_norm", "matmul"};
+const char* kKernels[] = {"(process:first-kernel)", "vector_add", "softmax", "layer_norm",
+                          "matmul"};
 
 void print_table(const char* title, const std::vector<ChildRun>& runs) {
   std::printf("\n%s (median of %zu processes)\n", title, runs.size());
@@ -152,7 +154,8 @@ void print_table(const char* title, const std::vector<ChildRun>& runs) {
         cols[c].push_back(std::atof(it->second[size_t(c) + 2].c_str()));
     }
     std::printf("%-24s %-9s %9.3f ms %6.3f ms %6.3f ms %8.3f ms %5.3f ms\n", k, source.c_str(),
-                median(cols[0]), median(cols[1]), median(cols[2]), median(cols[3]), median(cols[4]));
+                median(cols[0]), median(cols[1]), median(cols[2]), median(cols[3]),
+                median(cols[4]));
   }
   std::vector<double> wall;
   for (const ChildRun& r : runs)
@@ -161,10 +164,11 @@ void print_table(const char* title, const std::vector<ChildRun>& runs) {
 }
 
 void bench_dispatch() {
-  const tessel::Kernel empty = tl::kernel("bench_empty", [](tl::Ptr out, tl::Int n, tl::Const<int> B) {
-    auto offs = tl::arange(0, B);
-    tl::store(out + offs, tl::zeros({B}, tl::f32), offs < n);
-  });
+  const tessel::Kernel empty =
+      tl::kernel("bench_empty", [](tl::Ptr out, tl::Int n, tl::Const<int> B) {
+        auto offs = tl::arange(0, B);
+        tl::store(out + offs, tl::zeros({B}, tl::f32), offs < n);
+      });
   float out[16];
   empty.launch({1}, {}, out, 0, 16); // compile (or load) once
   const tessel::Kernel& add = tessel::samples::vector_add();

@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
   c.work_dir = work.path();
   EnvVars env = {{"TESSEL_CACHE_DIR", c.cache_dir}, {"TESSEL_CACHE_MAX_BYTES", ""}};
   auto begin = std::chrono::steady_clock::now();
-  ProcessResult first = run_process({c.worker, "--kernels", std::to_string(c.kernels)}, env, work.path());
+  ProcessResult first =
+      run_process({c.worker, "--kernels", std::to_string(c.kernels)}, env, work.path());
   const double worker_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
   if (c.kill_every_ms < 0)
@@ -74,7 +75,8 @@ int main(int argc, char** argv) {
   std::printf("%s\n", n.summary().c_str());
   for (const std::string& f : n.failures)
     std::printf("FAILURE: %s\n", f.c_str());
-  ProcessResult heal = run_process({c.worker, "--kernels", std::to_string(c.kernels)}, env, work.path());
+  ProcessResult heal =
+      run_process({c.worker, "--kernels", std::to_string(c.kernels)}, env, work.path());
   tessel::jit::CacheConfig config;
   config.root = c.cache_dir;
   size_t problems = tessel::jit::DiskCache(config).verify(false).size();

@@ -18,7 +18,9 @@ namespace {
 
 struct Row {
   double trace, passes, layout, lower, libdevice, optimize, ptx, cubin;
-  double total() const { return trace + passes + layout + lower + libdevice + optimize + ptx + cubin; }
+  double total() const {
+    return trace + passes + layout + lower + libdevice + optimize + ptx + cubin;
+  }
 };
 
 Row run_once(const tessel::samples::RegisteredKernel& k, const tessel::codegen::Target& target) {
@@ -26,7 +28,8 @@ Row run_once(const tessel::samples::RegisteredKernel& k, const tessel::codegen::
   auto module = tessel::samples::trace_kernel(k, {}, /*optimize=*/true, &tt);
   auto c = tessel::codegen::gpu::compile(*module->functions.front(), target);
   const auto& t = c.times;
-  return {tt.trace_ms, tt.passes_ms, t.layout_ms, t.lower_ms, t.libdevice_ms, t.optimize_ms, t.ptx_ms, t.cubin_ms};
+  return {tt.trace_ms,    tt.passes_ms,  t.layout_ms, t.lower_ms,
+          t.libdevice_ms, t.optimize_ms, t.ptx_ms,    t.cubin_ms};
 }
 
 double median(std::vector<double> v) {
@@ -35,8 +38,9 @@ double median(std::vector<double> v) {
 }
 
 void print(const char* name, const char* what, const Row& r) {
-  std::printf("%-11s %-7s %6.2f %6.2f %6.2f %6.2f %8.2f %7.2f %6.2f %7.2f %8.2f\n", name, what, r.trace,
-              r.passes, r.layout, r.lower, r.libdevice, r.optimize, r.ptx, r.cubin, r.total());
+  std::printf("%-11s %-7s %6.2f %6.2f %6.2f %6.2f %8.2f %7.2f %6.2f %7.2f %8.2f\n", name, what,
+              r.trace, r.passes, r.layout, r.lower, r.libdevice, r.optimize, r.ptx, r.cubin,
+              r.total());
 }
 
 } // namespace
@@ -52,10 +56,11 @@ int main(int argc, char** argv) {
   }
   try {
     tessel::codegen::Target target = tessel::codegen::parse_target(target_name);
-    std::printf("cold compile to cubin for %s, milliseconds per stage (median of %d runs after the first)\n\n",
+    std::printf("cold compile to cubin for %s, milliseconds per stage (median of %d runs after the "
+                "first)\n\n",
                 target.name().c_str(), runs);
-    std::printf("%-11s %-7s %6s %6s %6s %6s %8s %7s %6s %7s %8s\n", "kernel", "run", "trace", "passes",
-                "layout", "lower", "libdev", "O3", "ptx", "cubin", "total");
+    std::printf("%-11s %-7s %6s %6s %6s %6s %8s %7s %6s %7s %8s\n", "kernel", "run", "trace",
+                "passes", "layout", "lower", "libdev", "O3", "ptx", "cubin", "total");
     for (const char* name : {"vector_add", "softmax", "layer_norm", "matmul"}) {
       const auto& k = tessel::samples::find_kernel(name);
       Row first = run_once(k, target);
@@ -68,8 +73,8 @@ int main(int argc, char** argv) {
           v.push_back(r.*m);
         return median(v);
       };
-      Row med{pick(&Row::trace), pick(&Row::passes), pick(&Row::layout), pick(&Row::lower),
-              pick(&Row::libdevice), pick(&Row::optimize), pick(&Row::ptx), pick(&Row::cubin)};
+      Row med{pick(&Row::trace),     pick(&Row::passes),   pick(&Row::layout), pick(&Row::lower),
+              pick(&Row::libdevice), pick(&Row::optimize), pick(&Row::ptx),    pick(&Row::cubin)};
       print(name, "first", first);
       print(name, "median", med);
     }

@@ -72,7 +72,9 @@ void cold_compile() {
   };
   std::vector<Case> cases = {
       {"softmax", samples::softmax(),
-       [&](const tessel::Kernel& k) { k.launch({rows}, {}, y.data(), x.data(), cols, cols, 1024); }},
+       [&](const tessel::Kernel& k) {
+         k.launch({rows}, {}, y.data(), x.data(), cols, cols, 1024);
+       }},
       {"layer_norm", samples::layer_norm(),
        [&](const tessel::Kernel& k) {
          k.launch({rows}, {}, y.data(), x.data(), w.data(), b.data(), cols, cols, 1e-5f, 1024);
@@ -221,14 +223,14 @@ struct MinMedian {
 
 // One line per (operand type, tile): the cold compile of the first launch (Kernel's
 // last_compile_times total and its O3 share, and the process CPU time of that launch, which
-// includes one run of the kernel; min and median of 5 fresh kernels) and the run time of C = A @ B at 512x512x512 with that tile (wall
-// and process CPU time, min and median of 7 warm launches).
+// includes one run of the kernel; min and median of 5 fresh kernels) and the run time of C = A @ B
+// at 512x512x512 with that tile (wall and process CPU time, min and median of 7 warm launches).
 template <class T> void dot_case(const char* type, DotTile t) {
   const int64_t m = 512, n = 512, k = 512;
   MatmulOperands<T> x(m, n, k);
   auto launch = [&](const tessel::Kernel& kernel) {
-    kernel.launch({(m / t.bm) * (n / t.bn)}, {}, x.c.data(), x.a.data(), x.b.data(), m, n, k, k,
-                  1, n, 1, n, 1, t.bm, t.bn, t.bk, /*GROUP_M=*/8);
+    kernel.launch({(m / t.bm) * (n / t.bn)}, {}, x.c.data(), x.a.data(), x.b.data(), m, n, k, k, 1,
+                  n, 1, n, 1, t.bm, t.bn, t.bk, /*GROUP_M=*/8);
   };
   MinMedian total, o3, compile_cpu;
   for (int i = 0; i < 5; ++i) {
@@ -249,10 +251,11 @@ template <class T> void dot_case(const char* type, DotTile t) {
     run_cpu.add(process_cpu_ms() - c0);
   }
   double gflop = 2.0 * double(m) * double(n) * double(k) / 1e9;
-  std::printf("%-5s %3dx%3dx%3d %7.1f %7.1f %6.1f %6.1f %7.1f %7.1f | %6.2f %6.2f %6.2f %6.2f %6.1f\n",
-              type, t.bm, t.bn, t.bk, total.min(), total.median(), o3.min(), o3.median(),
-              compile_cpu.min(), compile_cpu.median(), run.min(), run.median(), run_cpu.min(),
-              run_cpu.median(), gflop / (run_cpu.min() / 1e3));
+  std::printf(
+      "%-5s %3dx%3dx%3d %7.1f %7.1f %6.1f %6.1f %7.1f %7.1f | %6.2f %6.2f %6.2f %6.2f %6.1f\n",
+      type, t.bm, t.bn, t.bk, total.min(), total.median(), o3.min(), o3.median(), compile_cpu.min(),
+      compile_cpu.median(), run.min(), run.median(), run_cpu.min(), run_cpu.median(),
+      gflop / (run_cpu.min() / 1e3));
 }
 
 void dot_matmul() {
@@ -337,8 +340,8 @@ void unary_math() {
       cpu.add(process_cpu_ms() - c0);
     }
     double cpu_min = cpu.min();
-    std::printf("%-5s %7.2fms %7.2fms %7.2fms %7.2fms %10.2f\n", name, wall.min(),
-                wall.median(), cpu_min, cpu.median(), cpu_min * 1e6 / double(n));
+    std::printf("%-5s %7.2fms %7.2fms %7.2fms %7.2fms %10.2f\n", name, wall.min(), wall.median(),
+                cpu_min, cpu.median(), cpu_min * 1e6 / double(n));
   };
   run("exp", unary_kernel("exp", [](const tl::Tensor& v) { return tl::exp(v); }));
   run("log", unary_kernel("log", [](const tl::Tensor& v) { return tl::log(v); }));

@@ -82,11 +82,10 @@ void configs(int64_t s) {
   auto a = random_floats(size_t(s * s), 1), b = random_floats(size_t(s * s), 2);
   std::vector<float> c(size_t(s * s));
   tessel::TensorView av(a.data(), {s, s}), bv(b.data(), {s, s}), cv(c.data(), {s, s});
-  for (ops::MatmulConfig cfg :
-       {ops::MatmulConfig{32, 32, 32}, ops::MatmulConfig{64, 64, 32}, ops::MatmulConfig{64, 64, 64},
-        ops::MatmulConfig{64, 128, 64}, ops::MatmulConfig{128, 128, 64},
-        ops::MatmulConfig{64, 256, 64}, ops::MatmulConfig{128, 64, 128},
-        ops::MatmulConfig{64, 128, 128}}) {
+  for (ops::MatmulConfig cfg : {ops::MatmulConfig{32, 32, 32}, ops::MatmulConfig{64, 64, 32},
+                                ops::MatmulConfig{64, 64, 64}, ops::MatmulConfig{64, 128, 64},
+                                ops::MatmulConfig{128, 128, 64}, ops::MatmulConfig{64, 256, 64},
+                                ops::MatmulConfig{128, 64, 128}, ops::MatmulConfig{64, 128, 128}}) {
     Times t = time_runs(3, [&] { ops::matmul(av, bv, cv, {.config = cfg}); });
     std::printf("config %d x %d x %d: min %.1f ms median %.1f ms (%.1f GFLOP/s)\n", cfg.block_m,
                 cfg.block_n, cfg.block_k, t.min_ms, t.median_ms, gflops(s, s, s, t.median_ms));

@@ -1,8 +1,8 @@
 // tessel::ops on the CPU backend, each memory-bound op at 4096 x 4096, 8192 x 1024 and
-// 32768 x 128 in f32 and bf16, next to a memcpy of the same bytes in the same run (bench/RESULTS.md,
-// "tessel::ops on the CPU against PyTorch and Halide"). One line per (op, shape, dtype), tab
-// separated, the format bench/cpu_ops/peers.py and bench_cpu_ops_halide print too, so that
-// bench/cpu_ops/compare.py can put them side by side:
+// 32768 x 128 in f32 and bf16, next to a memcpy of the same bytes in the same run
+// (bench/RESULTS.md, "tessel::ops on the CPU against PyTorch and Halide"). One line per (op, shape,
+// dtype), tab separated, the format bench/cpu_ops/peers.py and bench_cpu_ops_halide print too, so
+// that bench/cpu_ops/compare.py can put them side by side:
 //
 //   impl  op  rows  cols  dtype  min_ms  median_ms  bytes  (bytes: read + written, what a memcpy
 //                                                            of bytes / 2 moves)
@@ -37,8 +37,7 @@ const tessel::Kernel& dropout_per_element() {
       [](tl::Ptr y, tl::Ptr x, tl::Int n, tl::Float p, tl::Const<int> BLOCK) {
         auto i = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
         auto m = i < n;
-        tl::store(y + i, ops::dsl::dropout(tl::load(x + i, m), tl::scalar(1, DType::i64), i, p),
-                  m);
+        tl::store(y + i, ops::dsl::dropout(tl::load(x + i, m), tl::scalar(1, DType::i64), i, p), m);
       });
   return k;
 }
@@ -165,8 +164,7 @@ std::vector<Op> make_ops(Tensors& T) {
          int64_t n = T.s.rows * T.s.cols;
          tessel::LaunchOptions cpu;
          cpu.device = tessel::DeviceKind::cpu;
-         dropout_per_element().launch({(n + 1023) / 1024}, cpu, T.m(T.y), T.m(T.x), n, 0.1f,
-                                      1024);
+         dropout_per_element().launch({(n + 1023) / 1024}, cpu, T.m(T.y), T.m(T.x), n, 0.1f, 1024);
        },
        2 * n * e},
       {"cross_entropy",

@@ -79,8 +79,7 @@ Func layer_norm(ImageParam in, ImageParam w, ImageParam b, Type out_type, int co
   sq(y) = 0.0f;
   sq(y) += (v(r, y) - mean(y)) * (v(r, y) - mean(y));
   rstd(y) = 1.0f / sqrt(sq(y) / float(cols) + 1e-5f);
-  out(x, y) = cast(out_type, (v(x, y) - mean(y)) * rstd(y) * cast<float>(w(x)) +
-                                 cast<float>(b(x)));
+  out(x, y) = cast(out_type, (v(x, y) - mean(y)) * rstd(y) * cast<float>(w(x)) + cast<float>(b(x)));
   out.parallel(y).vectorize(x, kLanes);
   mean.compute_at(out, y);
   rstd.compute_at(out, y);

@@ -74,7 +74,8 @@ void run_case(const Case& s, DType t, runtime::Stream& stream) {
   da.copy_from_host(ha.data(), ha.size() * 2);
   db.copy_from_host(hb.data(), hb.size() * 2);
   dc.copy_from_host(hc.data(), hc.size() * 2);
-  const TensorView a = da.view(t, {s.m, s.k}), b = db.view(t, {s.k, s.n}), c = dc.view(t, {s.m, s.n});
+  const TensorView a = da.view(t, {s.m, s.k}), b = db.view(t, {s.k, s.n}),
+                   c = dc.view(t, {s.m, s.n});
 
   const auto t0 = std::chrono::steady_clock::now();
   ops::matmul(a, b, c, {}, &stream);
@@ -99,9 +100,9 @@ void run_case(const Case& s, DType t, runtime::Stream& stream) {
   std::sort(ms.begin(), ms.end());
   const double median = ms[ms.size() / 2];
   std::printf("tessel %s %lld %lld %lld %.4f %.1f %.2e first_call_ms=%.1f min_ms=%.4f\n",
-              t == bf16 ? "bf16" : "f16", static_cast<long long>(s.m),
-              static_cast<long long>(s.n), static_cast<long long>(s.k), median,
-              flops / (median * 1e-3) / 1e12, err, first_ms, double(ms.front()));
+              t == bf16 ? "bf16" : "f16", static_cast<long long>(s.m), static_cast<long long>(s.n),
+              static_cast<long long>(s.k), median, flops / (median * 1e-3) / 1e12, err, first_ms,
+              double(ms.front()));
   std::fflush(stdout);
 }
 

@@ -28,9 +28,7 @@ std::vector<int64_t> dims_of(const ir::Value* v) {
   return {d.begin(), d.end()};
 }
 
-bool tracked(const ir::Type* t) {
-  return t->element()->is_pointer() || (t->is_integer());
-}
+bool tracked(const ir::Type* t) { return t->element()->is_pointer() || (t->is_integer()); }
 
 // What the rule of one op sees: the op, its operands' facts and its result's shape.
 struct Rule {
@@ -109,10 +107,15 @@ void shape_rule(const Rule& r, AxisInfo& out) {
     out.constant = a.constant;
     return;
   }
-  case Opcode::Broadcast: return broadcast_rule(r, out);
-  case Opcode::ExpandDims: return expand_dims_rule(r, out);
-  case Opcode::ConvertLayout: out = r.in(0); return; // the same tensor, held elsewhere
-  default: return; // reshape, permute: nothing known
+  case Opcode::Broadcast:
+    return broadcast_rule(r, out);
+  case Opcode::ExpandDims:
+    return expand_dims_rule(r, out);
+  case Opcode::ConvertLayout:
+    out = r.in(0);
+    return; // the same tensor, held elsewhere
+  default:
+    return; // reshape, permute: nothing known
   }
 }
 
@@ -187,8 +190,7 @@ void divide_rule(const Rule& r, AxisInfo& out) {
   if (divisor && r.op.opcode() == Opcode::Shr)
     divisor = *divisor >= 0 && *divisor < 30 ? std::optional<int64_t>(int64_t(1) << *divisor)
                                              : std::nullopt;
-  const bool pow2 =
-      divisor && *divisor > 0 && std::has_single_bit(static_cast<uint64_t>(*divisor));
+  const bool pow2 = divisor && *divisor > 0 && std::has_single_bit(static_cast<uint64_t>(*divisor));
   for (size_t d = 0; d < r.rank(); ++d) {
     out.constancy[d] = gcd(a.constancy[d], b.constancy[d]);
     if (!pow2)
@@ -285,15 +287,23 @@ void elementwise_rule(const Rule& r, AxisInfo& out) {
   switch (r.op.opcode()) {
   case Opcode::Add:
   case Opcode::Sub:
-  case Opcode::AddPtr: return additive_rule(r, out);
-  case Opcode::Mul: return mul_rule(r, out);
-  case Opcode::Shl: return shl_rule(r, out);
+  case Opcode::AddPtr:
+    return additive_rule(r, out);
+  case Opcode::Mul:
+    return mul_rule(r, out);
+  case Opcode::Shl:
+    return shl_rule(r, out);
   case Opcode::Div:
-  case Opcode::Shr: return divide_rule(r, out);
-  case Opcode::Rem: return rem_rule(r, out);
-  case Opcode::Select: return select_rule(r, out);
-  case Opcode::Cast: return cast_rule(r, out);
-  default: return pointwise_rule(r, out);
+  case Opcode::Shr:
+    return divide_rule(r, out);
+  case Opcode::Rem:
+    return rem_rule(r, out);
+  case Opcode::Select:
+    return select_rule(r, out);
+  case Opcode::Cast:
+    return cast_rule(r, out);
+  default:
+    return pointwise_rule(r, out);
   }
 }
 
@@ -312,7 +322,8 @@ AxisAnalysis::AxisAnalysis(const ir::Function& function) {
     // A pointer is at least aligned to its element.
     const ir::Type* t = function.body.arg(i)->type();
     if (t->is_pointer())
-      a.divisibility[0] = std::max<int64_t>(a.divisibility[0], std::max(1u, t->pointee()->element_bits() / 8));
+      a.divisibility[0] =
+          std::max<int64_t>(a.divisibility[0], std::max(1u, t->pointee()->element_bits() / 8));
     set(function.body.arg(i), a);
   }
   ir::walk(function.body, [&](const ir::Op& op) { visit(op); });
@@ -334,7 +345,8 @@ void AxisAnalysis::visit(const ir::Op& op) {
   if (op.opcode() == Opcode::For) {
     // The induction variable lo, lo+step, ...: divisible by gcd(lo, step).
     AxisInfo iv = AxisInfo::unknown(0);
-    iv.divisibility[0] = gcd(info(op.operand(0)).divisibility[0], info(op.operand(2)).divisibility[0]);
+    iv.divisibility[0] =
+        gcd(info(op.operand(0)).divisibility[0], info(op.operand(2)).divisibility[0]);
     set(op.region(0).arg(0), iv);
   }
   if (op.num_results() != 1) {
@@ -346,9 +358,15 @@ void AxisAnalysis::visit(const ir::Op& op) {
   const Rule r{op, *this, dims_of(res)};
   AxisInfo out = AxisInfo::unknown(res->type()->rank());
   switch (ir::family_of(op.opcode())) {
-  case ir::OpFamily::Source: source_rule(r, out); break;
-  case ir::OpFamily::Shape: shape_rule(r, out); break;
-  case ir::OpFamily::Elementwise: elementwise_rule(r, out); break;
+  case ir::OpFamily::Source:
+    source_rule(r, out);
+    break;
+  case ir::OpFamily::Shape:
+    shape_rule(r, out);
+    break;
+  case ir::OpFamily::Elementwise:
+    elementwise_rule(r, out);
+    break;
   case ir::OpFamily::Memory:
     // Equal addresses load equal values.
     if (op.opcode() == Opcode::Load)

@@ -5,7 +5,8 @@
 //   contiguity[d]   = c: along d, v splits into runs of c elements each increasing by 1 (for
 //                    pointers: by one element of the pointee).
 //   divisibility[d] = k: the first element of every such run (and of every constancy run) is a
-//                    multiple of k — in bytes for pointers (their alignment), in units for integers.
+//                    multiple of k — in bytes for pointers (their alignment), in units for
+//                    integers.
 //   constancy[d]    = c: along d, v splits into runs of c equal elements.
 // All three are powers of two. Scalars have one entry (as a 1-element tensor). Facts flow from
 // constants, arange, the kernel arguments' specialization (`{div = 16}`) and loop bounds through

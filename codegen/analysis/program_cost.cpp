@@ -15,9 +15,7 @@ double element_bytes(const ir::Type* t) {
   return double(ir::scalar_kind_bits(e->scalar_kind())) / 8.0;
 }
 
-double elements(const ir::Type* t) {
-  return t->is_tensor() ? double(t->num_elements()) : 1.0;
-}
+double elements(const ir::Type* t) { return t->is_tensor() ? double(t->num_elements()) : 1.0; }
 
 std::optional<int64_t> constant_int(const ir::Value* v) {
   const ir::Op* def = v->defining_op();
@@ -126,9 +124,7 @@ Work& Work::operator+=(const Work& o) {
   return *this;
 }
 
-Work Work::scaled(double n) const {
-  return {flops * n, load_bytes * n, store_bytes * n};
-}
+Work Work::scaled(double n) const { return {flops * n, load_bytes * n, store_bytes * n}; }
 
 Work ProgramCost::total(double trips) const {
   Work w = fixed;

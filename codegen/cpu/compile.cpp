@@ -56,7 +56,8 @@ std::string symbol_of(const std::string& kernel_name) { return "tessel.kernel." 
 
 } // namespace
 
-std::unique_ptr<CompiledKernel> compile(const ir::Function& function, const CompileOptions& options) {
+std::unique_ptr<CompiledKernel> compile(const ir::Function& function,
+                                        const CompileOptions& options) {
   Stopwatch clock;
   StageTimes times;
   const std::string symbol = symbol_of(function.name);
@@ -76,13 +77,13 @@ std::unique_ptr<CompiledKernel> compile(const ir::Function& function, const Comp
   f->addFnAttr("probe-stack", "inline-asm");
   if (lowering.stack_bytes() > kMaxStackBytes)
     throw Error(fmt::format("kernel `{}` needs {} MiB of stack for its tensors (at most {} MiB); "
-                            "use smaller blocks", function.name, lowering.stack_bytes() >> 20,
-                            kMaxStackBytes >> 20));
+                            "use smaller blocks",
+                            function.name, lowering.stack_bytes() >> 20, kMaxStackBytes >> 20));
   std::string broken;
   llvm::raw_string_ostream err(broken);
   if (llvm::verifyModule(module, &err))
-    TESSEL_UNREACHABLE(("CPU lowering produced invalid LLVM IR: " + broken + "\n" +
-                        print_module(module)).c_str());
+    TESSEL_UNREACHABLE(
+        ("CPU lowering produced invalid LLVM IR: " + broken + "\n" + print_module(module)).c_str());
   times.lower_ms = clock.lap_ms();
 
   detail::optimize_module(module, *tm, options.opt_level);
@@ -104,8 +105,8 @@ std::unique_ptr<CompiledKernel> compile(const ir::Function& function, const Comp
 
   std::unique_ptr<detail::LinkedObject> linked = detail::link_object(object, symbol);
   times.link_ms = clock.lap_ms();
-  return std::make_unique<CpuKernel>(function.name, std::move(object), lowering.stack_bytes(), times,
-                                     std::move(linked), options.keep_text ? llvm_text : "",
+  return std::make_unique<CpuKernel>(function.name, std::move(object), lowering.stack_bytes(),
+                                     times, std::move(linked), options.keep_text ? llvm_text : "",
                                      options.keep_text ? assembly : "");
 }
 
@@ -113,7 +114,8 @@ std::unique_ptr<CompiledKernel> load(const std::string& kernel_name, std::string
                                      int64_t max_stack_bytes) {
   Stopwatch clock;
   StageTimes times;
-  std::unique_ptr<detail::LinkedObject> linked = detail::link_object(object_code, symbol_of(kernel_name));
+  std::unique_ptr<detail::LinkedObject> linked =
+      detail::link_object(object_code, symbol_of(kernel_name));
   times.link_ms = clock.lap_ms();
   return std::make_unique<CpuKernel>(kernel_name, std::move(object_code), max_stack_bytes, times,
                                      std::move(linked));

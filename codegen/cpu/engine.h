@@ -43,7 +43,8 @@ public:
   virtual void* address() const = 0;
 };
 // Links `object_code` and looks up `symbol`. Thread-safe. Throws tessel::Error on failure.
-std::unique_ptr<LinkedObject> link_object(const std::string& object_code, const std::string& symbol);
+std::unique_ptr<LinkedObject> link_object(const std::string& object_code,
+                                          const std::string& symbol);
 
 // ---- runtime_symbols.cpp ----
 // Functions JIT'd code may call that need not be in the process (compiler-rt's f16 conversions,

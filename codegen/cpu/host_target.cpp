@@ -50,8 +50,9 @@ std::unique_ptr<llvm::TargetMachine> create_host_target_machine(int opt_level) {
                                 : opt_level == 2 ? llvm::CodeGenOptLevel::Default
                                                  : llvm::CodeGenOptLevel::Aggressive;
   // PIC: JITLink places code anywhere; calls into the process go through its stubs.
-  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
-      host.triple, host.cpu, host.features, options, llvm::Reloc::PIC_, llvm::CodeModel::Small, level));
+  std::unique_ptr<llvm::TargetMachine> tm(
+      target->createTargetMachine(host.triple, host.cpu, host.features, options, llvm::Reloc::PIC_,
+                                  llvm::CodeModel::Small, level));
   if (!tm)
     throw Error(fmt::format("CPU backend: cannot create a target machine for {}", host.triple));
   return tm;

@@ -3,8 +3,8 @@
 // TargetTransformInfo (vector widths, costs), the vectorizers on from O2 and glibc's libmvec as
 // the vector math library, then object code into memory (what a disk cache stores and what ORC
 // links).
-#include "codegen/cpu/engine.h"
 #include "codegen/llvm_pipeline.h"
+#include "codegen/cpu/engine.h"
 
 #include <llvm/Analysis/TargetLibraryInfo.h>
 #include <llvm/TargetParser/Triple.h>

@@ -22,8 +22,8 @@ namespace tessel::codegen::cpu::detail {
 
 namespace {
 
-constexpr int64_t kNoOrigin = -1;      // not known yet, or a cycle back to the value itself
-constexpr int64_t kManyOrigins = -2;   // more than one parameter, or memory
+constexpr int64_t kNoOrigin = -1;    // not known yet, or a cycle back to the value itself
+constexpr int64_t kManyOrigins = -2; // more than one parameter, or memory
 
 int64_t join(int64_t a, int64_t b) {
   if (a == kNoOrigin)
@@ -108,9 +108,9 @@ void Lowering::load_bounds_table(llvm::Value* args) {
       continue;
     llvm::Value* range = b.CreateConstInBoundsGEP1_64(b.getInt64Ty(), ranges, 2 * i);
     llvm::Value* begin = b.CreateLoad(b.getInt64Ty(), range, fmt::format("arg{}.begin", i));
-    llvm::Value* end = b.CreateLoad(b.getInt64Ty(), b.CreateConstInBoundsGEP1_64(
-                                                        b.getInt64Ty(), range, 1),
-                                    fmt::format("arg{}.end", i));
+    llvm::Value* end =
+        b.CreateLoad(b.getInt64Ty(), b.CreateConstInBoundsGEP1_64(b.getInt64Ty(), range, 1),
+                     fmt::format("arg{}.end", i));
     arg_ranges.push_back({int64_t(i), begin, end});
   }
 }
@@ -152,14 +152,16 @@ void Lowering::check_access(const ir::Op& op, llvm::Value* address, const ir::Ty
     ok = b.getFalse();
   auto* fail = llvm::BasicBlock::Create(ctx, "bounds.fail", llfn);
   auto* pass = llvm::BasicBlock::Create(ctx, "bounds.ok", llfn);
-  b.CreateCondBr(ok, pass, fail,
-                 llvm::MDBuilder(ctx).createBranchWeights(/*TrueWeight=*/1 << 20, /*FalseWeight=*/1));
+  b.CreateCondBr(
+      ok, pass, fail,
+      llvm::MDBuilder(ctx).createBranchWeights(/*TrueWeight=*/1 << 20, /*FalseWeight=*/1));
   b.SetInsertPoint(fail);
   llvm::Type* i64t = b.getInt64Ty();
   llvm::FunctionCallee report = module.getOrInsertFunction(
-      kBoundsViolationSymbol, llvm::FunctionType::get(
-                                  b.getVoidTy(), {b.getPtrTy(), i64t, i64t, i64t, b.getPtrTy(),
-                                                  b.getInt32Ty(), i64t}, false));
+      kBoundsViolationSymbol,
+      llvm::FunctionType::get(b.getVoidTy(),
+                              {b.getPtrTy(), i64t, i64t, i64t, b.getPtrTy(), b.getInt32Ty(), i64t},
+                              false));
   llvm::Value* where = b.CreateGlobalString(op.loc.str(), "access.loc");
   b.CreateCall(report, {bounds_table, b.getInt64(uint64_t(origin >= 0 ? origin : -1)), a,
                         b.getInt64(uint64_t(bytes)), where, b.getInt32(is_store ? 1 : 0),

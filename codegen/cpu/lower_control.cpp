@@ -11,14 +11,19 @@ namespace tessel::codegen::cpu::detail {
 void Lowering::lower_control_op(const ir::Op& op) {
   using ir::Opcode;
   switch (op.opcode()) {
-  case Opcode::For: return lower_for(op);
-  case Opcode::If: return lower_if(op);
-  case Opcode::While: return lower_while(op);
-  case Opcode::Return: return lower_return(op);
+  case Opcode::For:
+    return lower_for(op);
+  case Opcode::If:
+    return lower_if(op);
+  case Opcode::While:
+    return lower_while(op);
+  case Opcode::Return:
+    return lower_return(op);
   case Opcode::Yield:
   case Opcode::Condition:
     unsupported(op, "a region terminator outside the region of a for, if, while or reduce");
-  default: break; // lower_op sends only the control family here
+  default:
+    break; // lower_op sends only the control family here
   }
   TESSEL_UNREACHABLE("not a control op");
 }

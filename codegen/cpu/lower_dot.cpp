@@ -45,7 +45,8 @@ struct MicroTile {
 // two, so the tile divides them.
 MicroTile micro_tile(int vector_bits, unsigned elem_bits, int64_t m, int64_t n) {
   int64_t lanes = std::max<int64_t>(1, vector_bits / int64_t(elem_bits));
-  return MicroTile{std::min<int64_t>(m, vector_bits >= 512 ? 8 : 4), std::min<int64_t>(n, 2 * lanes)};
+  return MicroTile{std::min<int64_t>(m, vector_bits >= 512 ? 8 : 4),
+                   std::min<int64_t>(n, 2 * lanes)};
 }
 
 // A loop for i in [0, trip) (trip >= 1) whose body maps the carried values to the next ones;
@@ -126,9 +127,9 @@ private:
   // f32 operands with precision tf32 asked for explicitly (absent: ieee on the CPU).
   bool tf32_ = false;
   MicroTile tile_;
-  llvm::Value* a_ = nullptr; // a, row-major, in ct
+  llvm::Value* a_ = nullptr;  // a, row-major, in ct
   llvm::Value* bt_ = nullptr; // b in panels of V columns, in ct
-  llvm::Value* c_ = nullptr; // M x N in ct
+  llvm::Value* c_ = nullptr;  // M x N in ct
 };
 
 void DotLowering::check_operands() {
@@ -141,8 +142,8 @@ void DotLowering::check_operands() {
   k_ = a->dims()[1];
   n_ = bm->dims()[1];
   if (bm->dims()[0] != k_ || rt->dims()[0] != m_ || rt->dims()[1] != n_)
-    l_.unsupported(op_, fmt::format("shapes {} x {} -> {} do not match", a->str(), bm->str(),
-                                    rt->str()));
+    l_.unsupported(
+        op_, fmt::format("shapes {} x {} -> {} do not match", a->str(), bm->str(), rt->str()));
   float_ = rt->element()->is_float();
   const ir::Attr& precision = op_.attr("precision");
   tf32_ = precision.kind == ir::Attr::Kind::Int && precision.i == 1 && a->element()->is_float() &&
@@ -152,8 +153,8 @@ void DotLowering::check_operands() {
 }
 
 llvm::Value* DotLowering::at(llvm::Value* array, llvm::Value* row, llvm::Value* col, int64_t cols) {
-  return b_.CreateInBoundsGEP(ct_, array,
-                              b_.CreateAdd(b_.CreateShl(row, log2_exact(cols)), col, "", true, true));
+  return b_.CreateInBoundsGEP(
+      ct_, array, b_.CreateAdd(b_.CreateShl(row, log2_exact(cols)), col, "", true, true));
 }
 
 llvm::Value* DotLowering::widen(llvm::Value* v, const ir::Type* elem) {

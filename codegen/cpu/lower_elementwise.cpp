@@ -9,7 +9,6 @@
 
 #include <llvm/IR/Intrinsics.h>
 
-
 namespace tessel::codegen::cpu::detail {
 
 namespace {
@@ -116,21 +115,34 @@ llvm::Value* CpuScalarTarget::math(ir::Opcode op, std::span<llvm::Value* const> 
     if (llvm::Value* own = emit_vector_math(b, op, a[0]))
       return own;
   switch (op) {
-  case Opcode::Rem: return b.CreateFRem(a[0], a[1]); // fmodf/fmod: exact
-  case Opcode::Exp: return call(llvm::Intrinsic::exp);
-  case Opcode::Exp2: return call(llvm::Intrinsic::exp2);
-  case Opcode::Log: return call(llvm::Intrinsic::log);
-  case Opcode::Log2: return call(llvm::Intrinsic::log2);
-  case Opcode::Sqrt: return call(llvm::Intrinsic::sqrt);
+  case Opcode::Rem:
+    return b.CreateFRem(a[0], a[1]); // fmodf/fmod: exact
+  case Opcode::Exp:
+    return call(llvm::Intrinsic::exp);
+  case Opcode::Exp2:
+    return call(llvm::Intrinsic::exp2);
+  case Opcode::Log:
+    return call(llvm::Intrinsic::log);
+  case Opcode::Log2:
+    return call(llvm::Intrinsic::log2);
+  case Opcode::Sqrt:
+    return call(llvm::Intrinsic::sqrt);
   case Opcode::Rsqrt:
     return b.CreateFDiv(llvm::ConstantFP::get(a[0]->getType(), 1.0), call(llvm::Intrinsic::sqrt));
-  case Opcode::Sin: return call(llvm::Intrinsic::sin);
-  case Opcode::Cos: return call(llvm::Intrinsic::cos);
-  case Opcode::Erf: return libm("erff", "erf", a[0]);
-  case Opcode::Tanh: return libm("tanhf", "tanh", a[0]);
-  case Opcode::Floor: return call(llvm::Intrinsic::floor);
-  case Opcode::Ceil: return call(llvm::Intrinsic::ceil);
-  default: break; // ScalarSemantics asks only for the functions above
+  case Opcode::Sin:
+    return call(llvm::Intrinsic::sin);
+  case Opcode::Cos:
+    return call(llvm::Intrinsic::cos);
+  case Opcode::Erf:
+    return libm("erff", "erf", a[0]);
+  case Opcode::Tanh:
+    return libm("tanhf", "tanh", a[0]);
+  case Opcode::Floor:
+    return call(llvm::Intrinsic::floor);
+  case Opcode::Ceil:
+    return call(llvm::Intrinsic::ceil);
+  default:
+    break; // ScalarSemantics asks only for the functions above
   }
   TESSEL_UNREACHABLE("not a math function");
 }

@@ -34,21 +34,28 @@ llvm::Type* Lowering::compute_type(const ir::Type* t) {
   if (t->is_pointer())
     return b.getPtrTy();
   switch (t->scalar_kind()) {
-  case ir::ScalarKind::I1: return b.getInt1Ty();
+  case ir::ScalarKind::I1:
+    return b.getInt1Ty();
   case ir::ScalarKind::I8:
   case ir::ScalarKind::U8:
   case ir::ScalarKind::F8E4M3: // fp8 travels as its bits (codegen/scalar_semantics.h)
-  case ir::ScalarKind::F8E5M2: return b.getInt8Ty();
+  case ir::ScalarKind::F8E5M2:
+    return b.getInt8Ty();
   case ir::ScalarKind::I16:
-  case ir::ScalarKind::U16: return b.getInt16Ty();
+  case ir::ScalarKind::U16:
+    return b.getInt16Ty();
   case ir::ScalarKind::I32:
-  case ir::ScalarKind::U32: return b.getInt32Ty();
+  case ir::ScalarKind::U32:
+    return b.getInt32Ty();
   case ir::ScalarKind::I64:
-  case ir::ScalarKind::U64: return b.getInt64Ty();
+  case ir::ScalarKind::U64:
+    return b.getInt64Ty();
   case ir::ScalarKind::F16:
   case ir::ScalarKind::BF16:
-  case ir::ScalarKind::F32: return b.getFloatTy();
-  case ir::ScalarKind::F64: return b.getDoubleTy();
+  case ir::ScalarKind::F32:
+    return b.getFloatTy();
+  case ir::ScalarKind::F64:
+    return b.getDoubleTy();
   }
   TESSEL_UNREACHABLE("unknown scalar kind");
 }
@@ -58,9 +65,12 @@ llvm::Type* Lowering::storage_type(const ir::Type* t) {
   if (t->is_pointer())
     return b.getPtrTy();
   switch (t->scalar_kind()) {
-  case ir::ScalarKind::I1: return b.getInt8Ty();
-  case ir::ScalarKind::F16: return b.getHalfTy();
-  case ir::ScalarKind::BF16: return b.getInt16Ty();
+  case ir::ScalarKind::I1:
+    return b.getInt8Ty();
+  case ir::ScalarKind::F16:
+    return b.getHalfTy();
+  case ir::ScalarKind::BF16:
+    return b.getInt16Ty();
   case ir::ScalarKind::I8:
   case ir::ScalarKind::I16:
   case ir::ScalarKind::I32:
@@ -72,7 +82,8 @@ llvm::Type* Lowering::storage_type(const ir::Type* t) {
   case ir::ScalarKind::F8E4M3:
   case ir::ScalarKind::F8E5M2:
   case ir::ScalarKind::F32:
-  case ir::ScalarKind::F64: return compute_type(t);
+  case ir::ScalarKind::F64:
+    return compute_type(t);
   }
   TESSEL_UNREACHABLE("unknown scalar kind");
 }
@@ -97,10 +108,14 @@ llvm::Value* Lowering::to_storage(llvm::Value* v, const ir::Type* elem) {
   if (elem->is_pointer())
     return v;
   switch (elem->scalar_kind()) {
-  case ir::ScalarKind::I1: return b.CreateZExt(v, b.getInt8Ty());
-  case ir::ScalarKind::F16: return b.CreateFPTrunc(v, b.getHalfTy());
-  case ir::ScalarKind::BF16: return f32_to_bf16_bits(b, v);
-  default: return v;
+  case ir::ScalarKind::I1:
+    return b.CreateZExt(v, b.getInt8Ty());
+  case ir::ScalarKind::F16:
+    return b.CreateFPTrunc(v, b.getHalfTy());
+  case ir::ScalarKind::BF16:
+    return f32_to_bf16_bits(b, v);
+  default:
+    return v;
   }
 }
 
@@ -109,10 +124,14 @@ llvm::Value* Lowering::from_storage(llvm::Value* v, const ir::Type* elem) {
   if (elem->is_pointer())
     return v;
   switch (elem->scalar_kind()) {
-  case ir::ScalarKind::I1: return b.CreateICmpNE(v, b.getInt8(0));
-  case ir::ScalarKind::F16: return b.CreateFPExt(v, b.getFloatTy());
-  case ir::ScalarKind::BF16: return bf16_bits_to_f32(b, v);
-  default: return v;
+  case ir::ScalarKind::I1:
+    return b.CreateICmpNE(v, b.getInt8(0));
+  case ir::ScalarKind::F16:
+    return b.CreateFPExt(v, b.getFloatTy());
+  case ir::ScalarKind::BF16:
+    return bf16_bits_to_f32(b, v);
+  default:
+    return v;
   }
 }
 
@@ -317,15 +336,20 @@ void Lowering::lower_op(const ir::Op& op) {
       return lower_grid_query(op);
     return lower_lazy(op);
   case ir::OpFamily::Shape:
-  case ir::OpFamily::Elementwise: return lower_lazy(op);
+  case ir::OpFamily::Elementwise:
+    return lower_lazy(op);
   case ir::OpFamily::Memory:
     if (op.has(ir::ATOMIC))
       return lower_atomic(op);
     return op.opcode() == ir::Opcode::Load ? lower_load(op) : lower_store(op);
-  case ir::OpFamily::Reduction: return lower_reduce(op);
-  case ir::OpFamily::Scan: return lower_scan(op);
-  case ir::OpFamily::Contraction: return lower_dot(op);
-  case ir::OpFamily::Control: return lower_control_op(op);
+  case ir::OpFamily::Reduction:
+    return lower_reduce(op);
+  case ir::OpFamily::Scan:
+    return lower_scan(op);
+  case ir::OpFamily::Contraction:
+    return lower_dot(op);
+  case ir::OpFamily::Control:
+    return lower_control_op(op);
   }
   TESSEL_UNREACHABLE("bad op family");
 }
@@ -365,8 +389,8 @@ void Lowering::lower_return(const ir::Op& op) {
 llvm::Function* Lowering::run(const std::string& symbol) {
   count_uses(fn.body);
   llvm::Type* ptr = b.getPtrTy();
-  auto* fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, b.getInt64Ty(), b.getInt64Ty()},
-                                      false);
+  auto* fty =
+      llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, b.getInt64Ty(), b.getInt64Ty()}, false);
   llfn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, symbol, module);
   llfn->addFnAttr(llvm::Attribute::NoUnwind);
   llvm::Value* args = llfn->getArg(0);
@@ -379,14 +403,16 @@ llvm::Function* Lowering::run(const std::string& symbol) {
   entry_block = llvm::BasicBlock::Create(ctx, "entry", llfn);
   b.SetInsertPoint(entry_block);
   for (int a = 0; a < 3; ++a)
-    grid[a] = b.CreateLoad(b.getInt32Ty(), b.CreateConstInBoundsGEP1_64(b.getInt32Ty(), grid_ptr, a),
-                           fmt::format("grid{}", a));
+    grid[a] =
+        b.CreateLoad(b.getInt32Ty(), b.CreateConstInBoundsGEP1_64(b.getInt32Ty(), grid_ptr, a),
+                     fmt::format("grid{}", a));
   // Unpack the arguments: args[i] points at the value of parameter i.
   for (size_t i = 0; i < fn.body.num_args(); ++i) {
     const ir::Value* param = fn.body.arg(i);
     if (param->type()->rank() != 0)
       throw Error(fmt::format("kernel `{}`: parameter {} is a tensor ({}); parameters must be "
-                              "scalars or pointers", fn.name, i, param->type()->str()));
+                              "scalars or pointers",
+                              fn.name, i, param->type()->str()));
     llvm::Value* slot = b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, args, i));
     llvm::Type* st = storage_type(param->type());
     // Booleans arrive as one byte (C++ bool).

@@ -77,7 +77,8 @@ bool Lowering::can_fuse_load(const ir::Op& load) {
     if (u.count != 1 || u.outside_block)
       return false;
     user = u.user;
-    if (!can_be_lazy(user->opcode()) || user->num_results() != 1 || user->result()->type()->rank() == 0)
+    if (!can_be_lazy(user->opcode()) || user->num_results() != 1 ||
+        user->result()->type()->rank() == 0)
       break;
     v = user->result();
   }
@@ -101,7 +102,8 @@ llvm::Value* Lowering::fused_load_element(const ir::Op& op, const Index& idx) {
   const ir::Type* elem = op.result()->type()->element();
   llvm::Value* p = at(op.operand(0));
   const ir::Value* mask = op.num_operands() > 1 ? op.operand(1) : nullptr;
-  if (!mask || std::find(known_true_masks.begin(), known_true_masks.end(), mask) != known_true_masks.end())
+  if (!mask ||
+      std::find(known_true_masks.begin(), known_true_masks.end(), mask) != known_true_masks.end())
     return load_element(p, elem);
   // No branches in lazy code: masked-off elements read a stack slot instead of their address.
   llvm::Value* m = at(mask);
@@ -112,7 +114,8 @@ llvm::Value* Lowering::fused_load_element(const ir::Op& op, const Index& idx) {
     eb.CreateStore(b.getInt64(0), dummy);
   }
   llvm::Value* v = load_element(b.CreateSelect(m, p, dummy), elem);
-  llvm::Value* other = op.num_operands() > 2 ? at(op.operand(2)) : llvm::Constant::getNullValue(v->getType());
+  llvm::Value* other =
+      op.num_operands() > 2 ? at(op.operand(2)) : llvm::Constant::getNullValue(v->getType());
   return b.CreateSelect(m, v, other);
 }
 
@@ -132,7 +135,9 @@ void Lowering::lower_load(const ir::Op& op) {
   }
 
   auto one = [&](const Index& idx, bool masked) -> llvm::Value* {
-    auto at = [&](const ir::Value* v) { return element(v, v->type()->rank() == 0 ? Index{} : idx); };
+    auto at = [&](const ir::Value* v) {
+      return element(v, v->type()->rank() == 0 ? Index{} : idx);
+    };
     llvm::Value* p = at(ptr);
     if (!masked) {
       check_access(op, p, elem, /*is_store=*/false);
@@ -142,17 +147,18 @@ void Lowering::lower_load(const ir::Op& op) {
     llvm::Value* m = at(mask);
     llvm::Value* loaded = nullptr;
     llvm::Value* out = nullptr;
-    guarded(*this, m,
-            [&] {
-              check_access(op, p, elem, /*is_store=*/false);
-              loaded = load_element(p, elem);
-            },
-            [&](llvm::BasicBlock* from_access, llvm::BasicBlock* from_skip) {
-              llvm::PHINode* phi = b.CreatePHI(fallback->getType(), 2);
-              phi->addIncoming(loaded, from_access);
-              phi->addIncoming(fallback, from_skip);
-              out = phi;
-            });
+    guarded(
+        *this, m,
+        [&] {
+          check_access(op, p, elem, /*is_store=*/false);
+          loaded = load_element(p, elem);
+        },
+        [&](llvm::BasicBlock* from_access, llvm::BasicBlock* from_skip) {
+          llvm::PHINode* phi = b.CreatePHI(fallback->getType(), 2);
+          phi->addIncoming(loaded, from_access);
+          phi->addIncoming(fallback, from_skip);
+          out = phi;
+        });
     return out;
   };
 
@@ -185,7 +191,9 @@ void Lowering::lower_store(const ir::Op& op) {
   const ir::Type* elem = ptr->type()->element()->pointee();
   auto write = [&](bool masked) {
     loop_nest(ptr->type()->dims(), [&](const Index& idx) {
-      auto at = [&](const ir::Value* v) { return element(v, v->type()->rank() == 0 ? Index{} : idx); };
+      auto at = [&](const ir::Value* v) {
+        return element(v, v->type()->rank() == 0 ? Index{} : idx);
+      };
       // Value and address are computed unconditionally (they never trap); only the access is
       // predicated, which keeps the loop body simple for the vectorizer.
       llvm::Value* p = at(ptr);

@@ -20,13 +20,20 @@ enum class Kind { Sum, Max, Min, Argmax, Argmin, Custom };
 Kind kind_of(ir::Opcode op) {
   TESSEL_ASSERT(ir::family_of(op) == ir::OpFamily::Reduction, "reduce lowering of a non-reduction");
   switch (op) {
-  case ir::Opcode::ReduceSum: return Kind::Sum;
-  case ir::Opcode::ReduceMax: return Kind::Max;
-  case ir::Opcode::ReduceMin: return Kind::Min;
-  case ir::Opcode::ReduceArgmax: return Kind::Argmax;
-  case ir::Opcode::ReduceArgmin: return Kind::Argmin;
-  case ir::Opcode::Reduce: return Kind::Custom;
-  default: break; // the other families never reach here
+  case ir::Opcode::ReduceSum:
+    return Kind::Sum;
+  case ir::Opcode::ReduceMax:
+    return Kind::Max;
+  case ir::Opcode::ReduceMin:
+    return Kind::Min;
+  case ir::Opcode::ReduceArgmax:
+    return Kind::Argmax;
+  case ir::Opcode::ReduceArgmin:
+    return Kind::Argmin;
+  case ir::Opcode::Reduce:
+    return Kind::Custom;
+  default:
+    break; // the other families never reach here
   }
   TESSEL_UNREACHABLE("a reduction without a reduce kind");
 }
@@ -48,16 +55,19 @@ public:
     bool fl = elem_->is_float();
     switch (kind_) {
     case Kind::Sum:
-      return fl ? llvm::ConstantFP::getNegativeZero(acc_type_) : llvm::ConstantInt::get(acc_type_, 0);
+      return fl ? llvm::ConstantFP::getNegativeZero(acc_type_)
+                : llvm::ConstantInt::get(acc_type_, 0);
     case Kind::Max:
     case Kind::Argmax:
       // NaN is neutral for maxnum: maxnum(NaN, x) = x.
       return fl ? llvm::ConstantFP::getNaN(acc_type_)
-                : llvm::ConstantInt::get(acc_type_, llvm::APInt::getSignedMinValue(acc_type_->getIntegerBitWidth()));
+                : llvm::ConstantInt::get(
+                      acc_type_, llvm::APInt::getSignedMinValue(acc_type_->getIntegerBitWidth()));
     case Kind::Min:
     case Kind::Argmin:
       return fl ? llvm::ConstantFP::getNaN(acc_type_)
-                : llvm::ConstantInt::get(acc_type_, llvm::APInt::getSignedMaxValue(acc_type_->getIntegerBitWidth()));
+                : llvm::ConstantInt::get(
+                      acc_type_, llvm::APInt::getSignedMaxValue(acc_type_->getIntegerBitWidth()));
     case Kind::Custom:
       return nullptr;
     }
@@ -76,23 +86,27 @@ public:
     }
     case Kind::Max:
       return {fl ? b_.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, acc.value, x)
-                 : b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, acc.value, x), nullptr};
+                 : b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, acc.value, x),
+              nullptr};
     case Kind::Min:
       return {fl ? b_.CreateBinaryIntrinsic(llvm::Intrinsic::minnum, acc.value, x)
-                 : b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, acc.value, x), nullptr};
+                 : b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, acc.value, x),
+              nullptr};
     case Kind::Argmax:
     case Kind::Argmin: {
       bool mx = kind_ == Kind::Argmax;
-      llvm::Value* better = fl ? (mx ? b_.CreateFCmpOGT(x, acc.value) : b_.CreateFCmpOLT(x, acc.value))
-                               : (mx ? b_.CreateICmpSGT(x, acc.value) : b_.CreateICmpSLT(x, acc.value));
+      llvm::Value* better =
+          fl ? (mx ? b_.CreateFCmpOGT(x, acc.value) : b_.CreateFCmpOLT(x, acc.value))
+             : (mx ? b_.CreateICmpSGT(x, acc.value) : b_.CreateICmpSLT(x, acc.value));
       if (fl) // A number beats the NaN start value (and NaN inputs never win).
-        better = b_.CreateOr(better, b_.CreateAnd(b_.CreateFCmpUNO(acc.value, acc.value),
-                                                  b_.CreateFCmpORD(x, x)));
+        better = b_.CreateOr(
+            better, b_.CreateAnd(b_.CreateFCmpUNO(acc.value, acc.value), b_.CreateFCmpORD(x, x)));
       return {b_.CreateSelect(better, x, acc.value), b_.CreateSelect(better, i, acc.index)};
     }
     case Kind::Custom: {
       const ir::Block& region = op_.region(0);
-      if (region.num_args() != 2 || !region.terminator() || region.terminator()->num_operands() != 1)
+      if (region.num_args() != 2 || !region.terminator() ||
+          region.terminator()->num_operands() != 1)
         l_.unsupported(op_, "the combine region must take two scalars and yield one");
       l_.set_scalar(region.arg(0), acc.value);
       l_.set_scalar(region.arg(1), x);
@@ -150,15 +164,22 @@ private:
     b_.CreateStore(llvm::ConstantVector::getSplat(vec_type->getElementCount(),
                                                   llvm::cast<llvm::Constant>(identity())),
                    lanes);
-    l_.counted_loop(l_.i64(0), l_.i64(n / kLanes), [&](llvm::Value* chunk) {
-      llvm::Value* base = b_.CreateMul(chunk, l_.i64(kLanes), "", true, true);
-      l_.counted_loop(l_.i64(0), l_.i64(kLanes), [&](llvm::Value* j) {
-        idx.back() = b_.CreateAdd(base, j, "", true, true);
-        llvm::Value* at = b_.CreateInBoundsGEP(acc_type_, lanes, j);
-        Acc next = combine({b_.CreateLoad(acc_type_, at), nullptr}, l_.element(x_, idx), nullptr);
-        b_.CreateStore(next.value, at);
-      }, "lane");
-    }, "red");
+    l_.counted_loop(
+        l_.i64(0), l_.i64(n / kLanes),
+        [&](llvm::Value* chunk) {
+          llvm::Value* base = b_.CreateMul(chunk, l_.i64(kLanes), "", true, true);
+          l_.counted_loop(
+              l_.i64(0), l_.i64(kLanes),
+              [&](llvm::Value* j) {
+                idx.back() = b_.CreateAdd(base, j, "", true, true);
+                llvm::Value* at = b_.CreateInBoundsGEP(acc_type_, lanes, j);
+                Acc next =
+                    combine({b_.CreateLoad(acc_type_, at), nullptr}, l_.element(x_, idx), nullptr);
+                b_.CreateStore(next.value, at);
+              },
+              "lane");
+        },
+        "red");
     llvm::Value* all = b_.CreateLoad(vec_type, lanes);
     return kind_ == Kind::Max ? b_.CreateFPMaxReduce(all) : b_.CreateFPMinReduce(all);
   }
@@ -184,15 +205,18 @@ private:
       b_.CreateStore(start, value_slot);
       if (index_slot)
         b_.CreateStore(b_.getInt32(0), index_slot);
-      l_.counted_loop(l_.i64(first), l_.i64(n), [&](llvm::Value* k) {
-        idx.back() = k;
-        Acc acc{b_.CreateLoad(acc_type_, value_slot),
-                index_slot ? b_.CreateLoad(b_.getInt32Ty(), index_slot) : nullptr};
-        Acc next = combine(acc, l_.element(x_, idx), b_.CreateTrunc(k, b_.getInt32Ty()));
-        b_.CreateStore(next.value, value_slot);
-        if (index_slot)
-          b_.CreateStore(next.index, index_slot);
-      }, "red");
+      l_.counted_loop(
+          l_.i64(first), l_.i64(n),
+          [&](llvm::Value* k) {
+            idx.back() = k;
+            Acc acc{b_.CreateLoad(acc_type_, value_slot),
+                    index_slot ? b_.CreateLoad(b_.getInt32Ty(), index_slot) : nullptr};
+            Acc next = combine(acc, l_.element(x_, idx), b_.CreateTrunc(k, b_.getInt32Ty()));
+            b_.CreateStore(next.value, value_slot);
+            if (index_slot)
+              b_.CreateStore(next.index, index_slot);
+          },
+          "red");
       Acc acc{b_.CreateLoad(acc_type_, value_slot),
               index_slot ? b_.CreateLoad(b_.getInt32Ty(), index_slot) : nullptr};
       llvm::Value* out = finish(acc);
@@ -322,8 +346,11 @@ void Lowering::lower_scan(const ir::Op& op) {
   const ir::Type* elem = t->element();
   llvm::Type* acc_type = compute_type(elem);
   bool fl = elem->is_float();
-  auto add = [&](llvm::Value* a, llvm::Value* c) { return fl ? b.CreateFAdd(a, c) : b.CreateAdd(a, c); };
-  llvm::Value* zero = fl ? llvm::ConstantFP::getNegativeZero(acc_type) : llvm::ConstantInt::get(acc_type, 0);
+  auto add = [&](llvm::Value* a, llvm::Value* c) {
+    return fl ? b.CreateFAdd(a, c) : b.CreateAdd(a, c);
+  };
+  llvm::Value* zero =
+      fl ? llvm::ConstantFP::getNegativeZero(acc_type) : llvm::ConstantInt::get(acc_type, 0);
   // Running sums in the compute type, rounded (f16/bf16) only where written out.
   llvm::Value* sums = new_array(t, acc_type);
   auto sum_at = [&](const Index& idx) {

@@ -1,7 +1,7 @@
 // Private to codegen/cpu: the state shared by the files that lower tile IR to LLVM IR, one file
-// per op family (lower_elementwise.cpp, lower_memory.cpp, lower_atomic.cpp, lower_reduce.cpp, lower_dot.cpp,
-// lower_control.cpp; bounds checks of checked mode in lower_checks.cpp) around the driver in
-// lower_kernel.cpp.
+// per op family (lower_elementwise.cpp, lower_memory.cpp, lower_atomic.cpp, lower_reduce.cpp,
+// lower_dot.cpp, lower_control.cpp; bounds checks of checked mode in lower_checks.cpp) around the
+// driver in lower_kernel.cpp.
 //
 // How tensors are lowered. A rank-0 value (scalar or pointer) is a plain LLVM SSA value. A tensor
 // value is one of two things:
@@ -120,7 +120,8 @@ public:
   void lower_store(const ir::Op& op);
   // lower_atomic.cpp
   void lower_atomic(const ir::Op& op);
-  llvm::Value* atomic_element(const ir::Op& op, llvm::Value* ptr, llvm::Value* val, llvm::Value* cmp);
+  llvm::Value* atomic_element(const ir::Op& op, llvm::Value* ptr, llvm::Value* val,
+                              llvm::Value* cmp);
   llvm::Value* atomic_cas_loop(llvm::Value* ptr, const ir::Type* elem, ir::MemSem sem,
                                const std::function<llvm::Value*(llvm::Value*)>& update);
   // lower_reduce.cpp
@@ -176,7 +177,7 @@ public:
   const ir::Function& fn;
   llvm::IRBuilder<> b;
   llvm::Function* llfn = nullptr;
-  llvm::BasicBlock* entry_block = nullptr; // allocas go here
+  llvm::BasicBlock* entry_block = nullptr;   // allocas go here
   llvm::BasicBlock* program_latch = nullptr; // `return` branches here
   llvm::Value* grid[3] = {};
   llvm::Value* program_id[3] = {};
@@ -184,7 +185,7 @@ public:
 private:
   struct UseInfo {
     int count = 0;
-    bool outside_block = false; // used in a block other than the defining one
+    bool outside_block = false;   // used in a block other than the defining one
     const ir::Op* user = nullptr; // the last user seen
   };
   void count_uses(const ir::Block& block);

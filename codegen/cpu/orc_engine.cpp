@@ -63,7 +63,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<LinkedObject> link_object(const std::string& object_code, const std::string& symbol) {
+std::unique_ptr<LinkedObject> link_object(const std::string& object_code,
+                                          const std::string& symbol) {
   Engine& e = engine();
   std::lock_guard lock(e.mutex);
   llvm::orc::LLJIT& jit = *e.jit;

@@ -69,10 +69,7 @@ _Float16 truncdfhf2(double d) {
   return truncsfhf2(f);
 }
 
-template <class F>
-void* fn(F* f) {
-  return reinterpret_cast<void*>(f);
-}
+template <class F> void* fn(F* f) { return reinterpret_cast<void*>(f); }
 
 // The compiled code reads these fields at fixed offsets (lower_checks.cpp).
 static_assert(offsetof(BoundsTable, ranges) == 0 && offsetof(BoundsTable, first_program) == 8,
@@ -88,27 +85,23 @@ std::vector<std::pair<const char*, void*>> runtime_symbols() {
   using f2 = float(float, float);
   using d2 = double(double, double);
   return {
-      {"__truncsfhf2", fn(&truncsfhf2)},
-      {"__gnu_f2h_ieee", fn(&truncsfhf2)},
-      {"__extendhfsf2", fn(&extendhfsf2)},
-      {"__gnu_h2f_ieee", fn(&extendhfsf2)},
-      {"__extendhfdf2", fn(&extendhfdf2)},
-      {"__truncdfhf2", fn(&truncdfhf2)},
-      {"expf", fn<f1>(&::expf)},     {"exp", fn<d1>(&::exp)},
-      {"exp2f", fn<f1>(&::exp2f)},   {"exp2", fn<d1>(&::exp2)},
-      {"logf", fn<f1>(&::logf)},     {"log", fn<d1>(&::log)},
-      {"log2f", fn<f1>(&::log2f)},   {"log2", fn<d1>(&::log2)},
-      {"sinf", fn<f1>(&::sinf)},     {"sin", fn<d1>(&::sin)},
-      {"cosf", fn<f1>(&::cosf)},     {"cos", fn<d1>(&::cos)},
-      {"erff", fn<f1>(&::erff)},     {"erf", fn<d1>(&::erf)},
-      {"tanhf", fn<f1>(&::tanhf)},   {"tanh", fn<d1>(&::tanh)},
-      {"fmodf", fn<f2>(&::fmodf)},   {"fmod", fn<d2>(&::fmod)},
-      {"floorf", fn<f1>(&::floorf)}, {"floor", fn<d1>(&::floor)},
-      {"ceilf", fn<f1>(&::ceilf)},   {"ceil", fn<d1>(&::ceil)},
-      {"sqrtf", fn<f1>(&::sqrtf)},   {"sqrt", fn<d1>(&::sqrt)},
-      {"memcpy", fn(&::memcpy)},     {"memmove", fn(&::memmove)},
-      {"memset", fn(&::memset)},
-      {kBoundsViolationSymbol, fn(&bounds_violation)},
+      {"__truncsfhf2", fn(&truncsfhf2)},   {"__gnu_f2h_ieee", fn(&truncsfhf2)},
+      {"__extendhfsf2", fn(&extendhfsf2)}, {"__gnu_h2f_ieee", fn(&extendhfsf2)},
+      {"__extendhfdf2", fn(&extendhfdf2)}, {"__truncdfhf2", fn(&truncdfhf2)},
+      {"expf", fn<f1>(&::expf)},           {"exp", fn<d1>(&::exp)},
+      {"exp2f", fn<f1>(&::exp2f)},         {"exp2", fn<d1>(&::exp2)},
+      {"logf", fn<f1>(&::logf)},           {"log", fn<d1>(&::log)},
+      {"log2f", fn<f1>(&::log2f)},         {"log2", fn<d1>(&::log2)},
+      {"sinf", fn<f1>(&::sinf)},           {"sin", fn<d1>(&::sin)},
+      {"cosf", fn<f1>(&::cosf)},           {"cos", fn<d1>(&::cos)},
+      {"erff", fn<f1>(&::erff)},           {"erf", fn<d1>(&::erf)},
+      {"tanhf", fn<f1>(&::tanhf)},         {"tanh", fn<d1>(&::tanh)},
+      {"fmodf", fn<f2>(&::fmodf)},         {"fmod", fn<d2>(&::fmod)},
+      {"floorf", fn<f1>(&::floorf)},       {"floor", fn<d1>(&::floor)},
+      {"ceilf", fn<f1>(&::ceilf)},         {"ceil", fn<d1>(&::ceil)},
+      {"sqrtf", fn<f1>(&::sqrtf)},         {"sqrt", fn<d1>(&::sqrt)},
+      {"memcpy", fn(&::memcpy)},           {"memmove", fn(&::memmove)},
+      {"memset", fn(&::memset)},           {kBoundsViolationSymbol, fn(&bounds_violation)},
   };
 }
 

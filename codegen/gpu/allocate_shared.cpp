@@ -33,7 +33,7 @@ using ir::Opcode;
 constexpr int64_t kAlign = 16;
 
 struct Buffer {
-  ir::Op* op;       // the op that borrows it, or its local_alloc
+  ir::Op* op; // the op that borrows it, or its local_alloc
   int64_t bytes;
   int64_t first, last; // live range, in program-order op numbers (inclusive)
   int64_t offset = -1;
@@ -98,12 +98,12 @@ private:
     case ir::OpFamily::Shape:
       if (op.opcode() != Opcode::ConvertLayout)
         return 0;
-      return detail::conversion_scratch_bytes(layout_of(op, op.operand(0)),
-                                              layout_of(op, op.result()),
-                                              op.result()->type()->element());
+      return detail::conversion_scratch_bytes(
+          layout_of(op, op.operand(0)), layout_of(op, op.result()), op.result()->type()->element());
     case ir::OpFamily::Reduction:
       return detail::reduce_scratch_bytes(op, layout_of(op, op.operand(0)));
-    case ir::OpFamily::Scan: return detail::scan_scratch_bytes(op, layout_of(op, op.operand(0)));
+    case ir::OpFamily::Scan:
+      return detail::scan_scratch_bytes(op, layout_of(op, op.operand(0)));
     case ir::OpFamily::Contraction:
       // Every dot reads its operands in the layouts prepare-dot-operands converted them to.
       return 0;
@@ -117,7 +117,8 @@ private:
     }
     case ir::OpFamily::Source:
     case ir::OpFamily::Elementwise:
-    case ir::OpFamily::Control: return 0;
+    case ir::OpFamily::Control:
+      return 0;
     }
     TESSEL_UNREACHABLE("bad op family");
   }
@@ -197,17 +198,19 @@ private:
     std::string list;
     bool ring = false;
     for (const Buffer& b : buffers_) {
-      list += fmt::format("\n  {} bytes at offset {} for `{}` ({})", b.bytes, b.offset, b.op->name(),
-                          b.op->loc.str());
+      list += fmt::format("\n  {} bytes at offset {} for `{}` ({})", b.bytes, b.offset,
+                          b.op->name(), b.op->loc.str());
       if (const int64_t stages = ring_stages(*b.op); stages > 1) {
-        list += fmt::format(" — a {}-stage pipeline ring of {} bytes per stage", stages, b.bytes / stages);
+        list += fmt::format(" — a {}-stage pipeline ring of {} bytes per stage", stages,
+                            b.bytes / stages);
         ring = true;
       }
     }
     return fmt::format("kernel `{}` needs {} bytes of shared memory but {} allows at most {} bytes "
                        "per block; its buffers:{}\nuse smaller blocks{}",
                        f_.name, total, target_.name(), target_.limits().max_shared_bytes, list,
-                       ring ? ", fewer num_stages or fewer layout changes" : " or fewer layout changes");
+                       ring ? ", fewer num_stages or fewer layout changes"
+                            : " or fewer layout changes");
   }
 
   ir::Function& f_;

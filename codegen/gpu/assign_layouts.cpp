@@ -2,7 +2,8 @@
 //
 // Every tensor value (op results and region arguments) gets its layout in its type; then, for
 // every use of a tensor by an op that needs its operand in another layout than the operand's own,
-// an explicit `convert_layout` to that layout is inserted just before the op (one per use). What each use needs (`wanted`) is what the lowering reads:
+// an explicit `convert_layout` to that layout is inserted just before the op (one per use). What
+// each use needs (`wanted`) is what the lowering reads:
 //   elementwise ops, scans, a dot's accumulator: the result's layout;
 //   loads and stores: the anchor (coalesced) layout of the pointer, for pointer, mask and value;
 //   reductions: the default layout of the operand's shape (whose slice their result has);
@@ -127,17 +128,23 @@ private:
 
   std::optional<LinearLayout> wanted(const ir::Op& op, size_t i) const {
     switch (op.info().family()) {
-    case ir::OpFamily::Source: return std::nullopt;
+    case ir::OpFamily::Source:
+      return std::nullopt;
     case ir::OpFamily::Elementwise:
-    case ir::OpFamily::Scan: return result_layout(op.result());
-    case ir::OpFamily::Memory: return plan_.anchor(op);
-    case ir::OpFamily::Reduction: return plan_.default_for(shape_of(op.operand(0)));
+    case ir::OpFamily::Scan:
+      return result_layout(op.result());
+    case ir::OpFamily::Memory:
+      return plan_.anchor(op);
+    case ir::OpFamily::Reduction:
+      return plan_.default_for(shape_of(op.operand(0)));
     case ir::OpFamily::Contraction:
       if (i == 2)
         return result_layout(op.result());
       return std::nullopt;
-    case ir::OpFamily::Shape: return wanted_by_shape_op(op);
-    case ir::OpFamily::Control: return wanted_by_control(op, i);
+    case ir::OpFamily::Shape:
+      return wanted_by_shape_op(op);
+    case ir::OpFamily::Control:
+      return wanted_by_control(op, i);
     }
     TESSEL_UNREACHABLE("bad op family");
   }
@@ -147,8 +154,10 @@ private:
       return std::nullopt;
     LinearLayout r = result_layout(op.result());
     switch (op.opcode()) {
-    case Opcode::Broadcast: return r.unbroadcast(shape_of(op.operand(0)));
-    case Opcode::ExpandDims: return r.slice(static_cast<int>(op.int_attr("axis")));
+    case Opcode::Broadcast:
+      return r.unbroadcast(shape_of(op.operand(0)));
+    case Opcode::ExpandDims:
+      return r.slice(static_cast<int>(op.int_attr("axis")));
     case Opcode::Permute: {
       const auto& order = op.attr("order").ints;
       std::vector<int> inverse(order.size());
@@ -156,8 +165,10 @@ private:
         inverse[order[k]] = static_cast<int>(k);
       return r.permute(inverse);
     }
-    case Opcode::Reshape: return r.reshape(shape_of(op.operand(0)));
-    default: return std::nullopt; // splat: a scalar operand; convert_layout: is the conversion
+    case Opcode::Reshape:
+      return r.reshape(shape_of(op.operand(0)));
+    default:
+      return std::nullopt; // splat: a scalar operand; convert_layout: is the conversion
     }
   }
 
@@ -165,15 +176,18 @@ private:
   std::optional<LinearLayout> wanted_by_control(const ir::Op& op, size_t i) const {
     const ir::Op* parent = op.parent_op();
     switch (op.opcode()) {
-    case Opcode::For: return i >= 3 ? std::optional(result_layout(op.result(i - 3))) : std::nullopt;
-    case Opcode::While: return result_layout(op.region(0).arg(i));
+    case Opcode::For:
+      return i >= 3 ? std::optional(result_layout(op.result(i - 3))) : std::nullopt;
+    case Opcode::While:
+      return result_layout(op.region(0).arg(i));
     case Opcode::Yield:
       if (parent->opcode() == Opcode::While && op.parent_block() == &parent->region(1))
         return result_layout(parent->region(0).arg(i));
       return result_layout(parent->result(i));
     case Opcode::Condition:
       return i >= 1 ? std::optional(result_layout(parent->result(i - 1))) : std::nullopt;
-    default: return std::nullopt; // if: a scalar condition; return: no operands
+    default:
+      return std::nullopt; // if: a scalar condition; return: no operands
     }
   }
 
@@ -243,8 +257,8 @@ ir::PassInfo assign_layouts_pass(const Target& target, int num_warps) {
           run};
 }
 
-void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& target,
-                  int num_warps, int num_stages) {
+void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& target, int num_warps,
+                  int num_stages) {
   if (name == "assign-layouts")
     return pm.add(assign_layouts_pass(target, num_warps));
   if (name == "pipeline")

@@ -6,8 +6,8 @@
 #include "codegen/gpu/check_resources.h"
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/nvptx.h"
-#include "codegen/transforms/passes.h"
 #include "codegen/llvm_text.h"
+#include "codegen/transforms/passes.h"
 #include "support/stopwatch.h"
 #include "tessel/ir/clone.h"
 #include "tessel/ir/pass.h"
@@ -86,7 +86,8 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
     throw Error("codegen::gpu::compile needs an NVPTX target, not '" + target.name() + "'");
   if (options.num_warps < 1 || options.num_warps > 32 ||
       !std::has_single_bit(static_cast<unsigned>(options.num_warps)))
-    throw Error(fmt::format("num_warps must be a power of two from 1 to 32, not {}", options.num_warps));
+    throw Error(
+        fmt::format("num_warps must be a power of two from 1 to 32, not {}", options.num_warps));
   check_types(function, target);
   Stopwatch clock;
   CompiledKernel out;
@@ -104,7 +105,8 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
 
   llvm::LLVMContext ctx;
   llvm::Module module(function.name, ctx);
-  std::unique_ptr<llvm::TargetMachine> tm = detail::create_nvptx_target_machine(target, options.opt_level);
+  std::unique_ptr<llvm::TargetMachine> tm =
+      detail::create_nvptx_target_machine(target, options.opt_level);
   module.setDataLayout(tm->createDataLayout());
   module.setTargetTriple(tm->getTargetTriple().str());
   detail::Lowering lowering(ctx, module, kernel, target, options.num_warps, options.line_info);
@@ -112,7 +114,9 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   std::string broken;
   llvm::raw_string_ostream err(broken);
   if (llvm::verifyModule(module, &err))
-    TESSEL_UNREACHABLE(("NVPTX lowering produced invalid LLVM IR: " + broken + "\n" + print_module(module)).c_str());
+    TESSEL_UNREACHABLE(
+        ("NVPTX lowering produced invalid LLVM IR: " + broken + "\n" + print_module(module))
+            .c_str());
   out.shared_bytes = lowering.shared_bytes();
   out.shared_accesses = lowering.take_shared_accesses();
   if (out.shared_bytes > target.limits().max_shared_bytes)

@@ -57,7 +57,9 @@ int64_t numel(const std::vector<int32_t>& s) {
   return n;
 }
 
-int64_t floor_pow2(int64_t v) { return v <= 1 ? 1 : int64_t(1) << (63 - std::countl_zero(static_cast<uint64_t>(v))); }
+int64_t floor_pow2(int64_t v) {
+  return v <= 1 ? 1 : int64_t(1) << (63 - std::countl_zero(static_cast<uint64_t>(v)));
+}
 
 // The mask operand of a global access, or null: load ptr, mask, other; store ptr, value, mask;
 // atomic_OP ptr, value, mask; atomic_cas has none.
@@ -212,7 +214,8 @@ void LayoutPlan::visit(const ir::Op& op) {
   case ir::OpFamily::Source:
   case ir::OpFamily::Reduction: // its operand was requested with its result
     return;
-  case ir::OpFamily::Shape: return request_shape_operand(op);
+  case ir::OpFamily::Shape:
+    return request_shape_operand(op);
   case ir::OpFamily::Elementwise:
     // Elementwise ops want their result's layout for their operands.
     if (op.result()->type()->rank() != 0)
@@ -229,9 +232,12 @@ void LayoutPlan::visit(const ir::Op& op) {
       request(v, a, /*anchor=*/true);
     return;
   }
-  case ir::OpFamily::Scan: return request(op.operand(0), result_layout(0));
-  case ir::OpFamily::Contraction: return request(op.operand(2), result_layout(0));
-  case ir::OpFamily::Control: return visit_control(op);
+  case ir::OpFamily::Scan:
+    return request(op.operand(0), result_layout(0));
+  case ir::OpFamily::Contraction:
+    return request(op.operand(2), result_layout(0));
+  case ir::OpFamily::Control:
+    return visit_control(op);
   }
   TESSEL_UNREACHABLE("bad op family");
 }
@@ -260,7 +266,8 @@ void LayoutPlan::request_shape_operand(const ir::Op& op) {
     if (op.operand(0)->type()->rank() != 0 && op.result()->type()->rank() != 0)
       request(op.operand(0), result().reshape(shape_of(op.operand(0))));
     return;
-  default: return; // splat: a scalar operand
+  default:
+    return; // splat: a scalar operand
   }
 }
 
@@ -323,7 +330,8 @@ void LayoutPlan::visit_control(const ir::Op& op) {
         request(op.operand(i), *l);
     break;
   }
-  default: return; // return: no operands
+  default:
+    return; // return: no operands
   }
 }
 

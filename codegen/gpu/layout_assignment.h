@@ -95,7 +95,8 @@ bool scan_ready(const LinearLayout& l, int axis);
 // each thread a contiguous run of the axis, the lowest lane bits, then the warps along it.
 LinearLayout scan_layout(const std::vector<int32_t>& shape, int axis, int num_warps);
 // The layout an FMA dot (lower_dot) reads operand 0 (a, `shape` M x K) or 1 (b, K x N) in, for a
-// result in `result`: each thread the rows (a) or columns (b) of its outputs, all of K in registers.
+// result in `result`: each thread the rows (a) or columns (b) of its outputs, all of K in
+// registers.
 LinearLayout fma_dot_operand_layout(const LinearLayout& result, const std::vector<int32_t>& shape,
                                     int operand);
 // A blocked layout of `shape` for `num_warps` warps with `vec` elements per thread along

@@ -27,7 +27,8 @@ public:
     if (v == 0)
       return false;
     rows_.push_back({v, combo, 63 - std::countl_zero(v)});
-    std::sort(rows_.begin(), rows_.end(), [](const Row& a, const Row& b) { return a.pivot > b.pivot; });
+    std::sort(rows_.begin(), rows_.end(),
+              [](const Row& a, const Row& b) { return a.pivot > b.pivot; });
     return true;
   }
   // Reduces v by the stored rows; combo accumulates the inputs used.
@@ -58,20 +59,28 @@ private:
 
 const char* in_dim_name(InDim d) {
   switch (d) {
-  case InDim::Register: return "register";
-  case InDim::Lane: return "lane";
-  case InDim::Warp: return "warp";
-  case InDim::Block: return "block";
+  case InDim::Register:
+    return "register";
+  case InDim::Lane:
+    return "lane";
+  case InDim::Warp:
+    return "warp";
+  case InDim::Block:
+    return "block";
   }
   TESSEL_UNREACHABLE("bad InDim");
 }
 
 const char* conversion_kind_name(ConversionKind k) {
   switch (k) {
-  case ConversionKind::None: return "none";
-  case ConversionKind::Registers: return "registers";
-  case ConversionKind::WarpShuffle: return "warp-shuffle";
-  case ConversionKind::SharedMemory: return "shared-memory";
+  case ConversionKind::None:
+    return "none";
+  case ConversionKind::Registers:
+    return "registers";
+  case ConversionKind::WarpShuffle:
+    return "warp-shuffle";
+  case ConversionKind::SharedMemory:
+    return "shared-memory";
   }
   TESSEL_UNREACHABLE("bad ConversionKind");
 }
@@ -134,7 +143,9 @@ LinearLayout LinearLayout::blocked(const std::vector<int32_t>& shape,
       push(InDim::Register, dim);
   // A thread's zero register bases would only duplicate its own elements: drop them.
   auto& regs = bases[0];
-  std::erase_if(regs, [](const Basis& b) { return std::all_of(b.begin(), b.end(), [](int32_t c) { return c == 0; }); });
+  std::erase_if(regs, [](const Basis& b) {
+    return std::all_of(b.begin(), b.end(), [](int32_t c) { return c == 0; });
+  });
   return LinearLayout(std::move(bases), shape);
 }
 

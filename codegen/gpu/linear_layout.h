@@ -123,7 +123,8 @@ public:
   int64_t apply_linear(int32_t reg, int32_t lane, int32_t warp, int32_t block = 0) const;
   // Coordinates of registers 0..in_size(Register)-1 of one thread, in register order: the
   // elements the thread owns (with repeats when registers replicate).
-  std::vector<std::vector<int32_t>> elements_of(int32_t lane, int32_t warp, int32_t block = 0) const;
+  std::vector<std::vector<int32_t>> elements_of(int32_t lane, int32_t warp,
+                                                int32_t block = 0) const;
 
   // ---- the GF(2) matrix ----
   // Column j (input bit j in flattened order) as a bit mask over the flattened output bits.

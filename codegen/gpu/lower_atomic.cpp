@@ -32,9 +32,7 @@ namespace {
 
 using ir::Opcode;
 
-bool is_float(const ir::Type* elem) {
-  return ir::scalar_kind_is_float(elem->scalar_kind());
-}
+bool is_float(const ir::Type* elem) { return ir::scalar_kind_is_float(elem->scalar_kind()); }
 
 // The PTX operation (without the type) of an atomic on integers or on a float's bits.
 const char* ptx_op(Opcode op) {
@@ -75,9 +73,7 @@ std::string ptx_type(Opcode op, const ir::Type* elem) {
   return fmt::format("b{}", bits);
 }
 
-const char* constraint(unsigned bits) {
-  return bits == 64 ? "l" : bits == 16 ? "h" : "r";
-}
+const char* constraint(unsigned bits) { return bits == 64 ? "l" : bits == 16 ? "h" : "r"; }
 
 // `.sem.scope` of `atom` (always written, so the PTX says what the IR asked for).
 std::string sem_scope(const ir::Op& op) {

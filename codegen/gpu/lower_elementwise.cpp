@@ -45,23 +45,36 @@ llvm::Value* GpuScalarTarget::math(ir::Opcode op, std::span<llvm::Value* const> 
   switch (op) {
   case Opcode::Rem: { // libdevice's fmod is exact (frem would become x - trunc(x / y) * y)
     llvm::Type* t = a[0]->getType();
-    llvm::FunctionCallee f = l_.module.getOrInsertFunction(
-        t->isDoubleTy() ? "__nv_fmod" : "__nv_fmodf", t, t, t);
+    llvm::FunctionCallee f =
+        l_.module.getOrInsertFunction(t->isDoubleTy() ? "__nv_fmod" : "__nv_fmodf", t, t, t);
     return l_.b.CreateCall(f, {a[0], a[1]});
   }
-  case Opcode::Exp: return call("__nv_expf", "__nv_exp");
-  case Opcode::Exp2: return call("__nv_exp2f", "__nv_exp2");
-  case Opcode::Log: return call("__nv_logf", "__nv_log");
-  case Opcode::Log2: return call("__nv_log2f", "__nv_log2");
-  case Opcode::Sqrt: return call("__nv_sqrtf", "__nv_sqrt");
-  case Opcode::Rsqrt: return call("__nv_rsqrtf", "__nv_rsqrt");
-  case Opcode::Sin: return call("__nv_sinf", "__nv_sin");
-  case Opcode::Cos: return call("__nv_cosf", "__nv_cos");
-  case Opcode::Erf: return call("__nv_erff", "__nv_erf");
-  case Opcode::Tanh: return call("__nv_tanhf", "__nv_tanh");
-  case Opcode::Floor: return call("__nv_floorf", "__nv_floor");
-  case Opcode::Ceil: return call("__nv_ceilf", "__nv_ceil");
-  default: break; // ScalarSemantics asks only for the functions above
+  case Opcode::Exp:
+    return call("__nv_expf", "__nv_exp");
+  case Opcode::Exp2:
+    return call("__nv_exp2f", "__nv_exp2");
+  case Opcode::Log:
+    return call("__nv_logf", "__nv_log");
+  case Opcode::Log2:
+    return call("__nv_log2f", "__nv_log2");
+  case Opcode::Sqrt:
+    return call("__nv_sqrtf", "__nv_sqrt");
+  case Opcode::Rsqrt:
+    return call("__nv_rsqrtf", "__nv_rsqrt");
+  case Opcode::Sin:
+    return call("__nv_sinf", "__nv_sin");
+  case Opcode::Cos:
+    return call("__nv_cosf", "__nv_cos");
+  case Opcode::Erf:
+    return call("__nv_erff", "__nv_erf");
+  case Opcode::Tanh:
+    return call("__nv_tanhf", "__nv_tanh");
+  case Opcode::Floor:
+    return call("__nv_floorf", "__nv_floor");
+  case Opcode::Ceil:
+    return call("__nv_ceilf", "__nv_ceil");
+  default:
+    break; // ScalarSemantics asks only for the functions above
   }
   TESSEL_UNREACHABLE("not a math function");
 }
@@ -93,9 +106,7 @@ namespace {
 
 // Ops computed in the packed f16x2/bf16x2 forms: those whose one hardware rounding gives the bits
 // of f32-then-round (fma is not one: it rounds once where ir.h rounds twice).
-bool is_packable(Opcode op) {
-  return is_exact_narrow_op(op);
-}
+bool is_packable(Opcode op) { return is_exact_narrow_op(op); }
 
 } // namespace
 

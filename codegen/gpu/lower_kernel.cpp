@@ -25,23 +25,33 @@ Lowering::Lowering(llvm::LLVMContext& c, llvm::Module& m, const ir::Function& f,
 
 llvm::Type* Lowering::reg_type(const ir::Type* e) {
   if (e->is_pointer())
-    return llvm::PointerType::get(ctx, e->address_space() == 3 ? 3 : (e->address_space() == 1 ? 1 : 0));
+    return llvm::PointerType::get(ctx,
+                                  e->address_space() == 3 ? 3 : (e->address_space() == 1 ? 1 : 0));
   switch (e->scalar_kind()) {
-  case ir::ScalarKind::I1: return b.getInt1Ty();
+  case ir::ScalarKind::I1:
+    return b.getInt1Ty();
   case ir::ScalarKind::I8:
   case ir::ScalarKind::U8:
   case ir::ScalarKind::F8E4M3: // fp8 travels as its bits (codegen/scalar_semantics.h)
-  case ir::ScalarKind::F8E5M2: return b.getInt8Ty();
+  case ir::ScalarKind::F8E5M2:
+    return b.getInt8Ty();
   case ir::ScalarKind::I16:
-  case ir::ScalarKind::U16: return b.getInt16Ty();
+  case ir::ScalarKind::U16:
+    return b.getInt16Ty();
   case ir::ScalarKind::I32:
-  case ir::ScalarKind::U32: return b.getInt32Ty();
+  case ir::ScalarKind::U32:
+    return b.getInt32Ty();
   case ir::ScalarKind::I64:
-  case ir::ScalarKind::U64: return b.getInt64Ty();
-  case ir::ScalarKind::F16: return b.getHalfTy();
-  case ir::ScalarKind::BF16: return b.getBFloatTy();
-  case ir::ScalarKind::F32: return b.getFloatTy();
-  case ir::ScalarKind::F64: return b.getDoubleTy();
+  case ir::ScalarKind::U64:
+    return b.getInt64Ty();
+  case ir::ScalarKind::F16:
+    return b.getHalfTy();
+  case ir::ScalarKind::BF16:
+    return b.getBFloatTy();
+  case ir::ScalarKind::F32:
+    return b.getFloatTy();
+  case ir::ScalarKind::F64:
+    return b.getDoubleTy();
   }
   TESSEL_UNREACHABLE("bad scalar kind");
 }
@@ -118,7 +128,8 @@ llvm::Value* Lowering::thread_part(const LinearLayout& l, InDim in, int dim) {
 
 llvm::Value* Lowering::coordinate(const LinearLayout& l, int32_t reg, int dim) {
   int32_t r = reg_coord(l, reg)[dim];
-  llvm::Value* t = prologue_.CreateXor(thread_part(l, InDim::Lane, dim), thread_part(l, InDim::Warp, dim));
+  llvm::Value* t =
+      prologue_.CreateXor(thread_part(l, InDim::Lane, dim), thread_part(l, InDim::Warp, dim));
   // Blocked layouts give registers and threads disjoint bits; xor is then an add, which LLVM
   // folds into address offsets.
   if (l.is_dim_separable())
@@ -133,7 +144,8 @@ llvm::Value* Lowering::owner_predicate(const LinearLayout& l, const std::vector<
       const auto& basis = l.basis(in, i);
       if (std::any_of(basis.begin(), basis.end(), [](int32_t c) { return c != 0; }))
         continue;
-      if (in == InDim::Warp && std::find(ignore_warp.begin(), ignore_warp.end(), i) != ignore_warp.end())
+      if (in == InDim::Warp &&
+          std::find(ignore_warp.begin(), ignore_warp.end(), i) != ignore_warp.end())
         continue;
       llvm::Value* id = in == InDim::Lane ? lane_ : warp_;
       llvm::Value* zero = b.CreateICmpEQ(b.CreateAnd(id, 1u << i), b.getInt32(0));
@@ -164,14 +176,16 @@ llvm::Value* Lowering::shared_index(const LinearLayout& l, int32_t reg, const Sw
   llvm::Value* index = b.getInt32(0);
   int64_t stride = 1;
   for (int d = l.rank() - 1; d >= 0; --d) {
-    index = b.CreateAdd(index, b.CreateMul(coordinate(l, reg, d), b.getInt32(static_cast<int32_t>(stride))));
+    index = b.CreateAdd(
+        index, b.CreateMul(coordinate(l, reg, d), b.getInt32(static_cast<int32_t>(stride))));
     stride *= l.out_shape()[d];
   }
   // i ^ sum over row bits of (bit set ? mask : 0), each term from the unswizzled index (the
   // masks leave the row bits alone).
   llvm::Value* x = nullptr;
   for (const auto& [bit, mask] : s.masks) {
-    llvm::Value* term = b.CreateMul(b.CreateAnd(b.CreateLShr(index, bit), 1), b.getInt32(static_cast<int32_t>(mask)));
+    llvm::Value* term = b.CreateMul(b.CreateAnd(b.CreateLShr(index, bit), 1),
+                                    b.getInt32(static_cast<int32_t>(mask)));
     x = x ? b.CreateXor(x, term) : term;
   }
   return x ? b.CreateXor(index, x) : index;
@@ -221,7 +235,8 @@ llvm::Value* Lowering::scratch(int64_t bytes) {
   const int64_t offset = current_op_->int_attr("scratch_offset");
   TESSEL_ASSERT(offset + bytes <= shared_bytes_, "scratch beyond the kernel's shared(N)");
   barrier();
-  return offset == 0 ? smem_ : b.CreateGEP(b.getInt8Ty(), smem_, b.getInt32(static_cast<int32_t>(offset)));
+  return offset == 0 ? smem_
+                     : b.CreateGEP(b.getInt8Ty(), smem_, b.getInt32(static_cast<int32_t>(offset)));
 }
 
 [[noreturn]] void Lowering::unsupported(const ir::Op& op, std::string_view why) {
@@ -249,15 +264,18 @@ llvm::Function* Lowering::run() {
       a->addAttr(llvm::Attribute::NoUndef);
       int64_t align = i < fn.arg_divisibility.size() ? fn.arg_divisibility[i] : 1;
       if (align > 1)
-        a->addAttr(llvm::Attribute::getWithAlignment(ctx, llvm::Align(std::min<int64_t>(align, 4096))));
+        a->addAttr(
+            llvm::Attribute::getWithAlignment(ctx, llvm::Align(std::min<int64_t>(align, 4096))));
     }
   }
   const int threads = num_warps_ * 32;
   llvm::NamedMDNode* annotations = module.getOrInsertNamedMetadata("nvvm.annotations");
-  llvm::Metadata* kernel_md[] = {llvm::ValueAsMetadata::get(llfn), llvm::MDString::get(ctx, "kernel"),
+  llvm::Metadata* kernel_md[] = {llvm::ValueAsMetadata::get(llfn),
+                                 llvm::MDString::get(ctx, "kernel"),
                                  llvm::ConstantAsMetadata::get(b.getInt32(1))};
   annotations->addOperand(llvm::MDNode::get(ctx, kernel_md));
-  llvm::Metadata* ntid_md[] = {llvm::ValueAsMetadata::get(llfn), llvm::MDString::get(ctx, "maxntidx"),
+  llvm::Metadata* ntid_md[] = {llvm::ValueAsMetadata::get(llfn),
+                               llvm::MDString::get(ctx, "maxntidx"),
                                llvm::ConstantAsMetadata::get(b.getInt32(threads))};
   annotations->addOperand(llvm::MDNode::get(ctx, ntid_md));
 
@@ -277,12 +295,12 @@ llvm::Function* Lowering::run() {
                                          /*isOptimized=*/true, "", 0, llvm::StringRef(),
                                          llvm::DICompileUnit::DebugDirectivesOnly);
       auto* sty = dib_->createSubroutineType(dib_->getOrCreateTypeArray({}));
-      subprogram_ = dib_->createFunction(cu, fn.name, fn.name, difile, 0, sty, 0,
-                                         llvm::DINode::FlagZero,
-                                         llvm::DISubprogram::SPFlagDefinition |
-                                             llvm::DISubprogram::SPFlagOptimized);
+      subprogram_ = dib_->createFunction(
+          cu, fn.name, fn.name, difile, 0, sty, 0, llvm::DINode::FlagZero,
+          llvm::DISubprogram::SPFlagDefinition | llvm::DISubprogram::SPFlagOptimized);
       llfn->setSubprogram(subprogram_);
-      module.addModuleFlag(llvm::Module::Warning, "Debug Info Version", llvm::DEBUG_METADATA_VERSION);
+      module.addModuleFlag(llvm::Module::Warning, "Debug Info Version",
+                           llvm::DEBUG_METADATA_VERSION);
       module.addModuleFlag(llvm::Module::Warning, "Dwarf Version", 2);
     }
   }
@@ -331,8 +349,10 @@ void Lowering::lower_op(const ir::Op& op) {
   current_op_ = &op;
   switch (ir::family_of(op.opcode())) {
   case ir::OpFamily::Source:
-  case ir::OpFamily::Shape: return lower_shape_op(op);
-  case ir::OpFamily::Elementwise: return lower_elementwise(op);
+  case ir::OpFamily::Shape:
+    return lower_shape_op(op);
+  case ir::OpFamily::Elementwise:
+    return lower_elementwise(op);
   case ir::OpFamily::Memory:
     if (op.has(ir::ATOMIC))
       return lower_atomic(op);
@@ -345,26 +365,34 @@ void Lowering::lower_op(const ir::Op& op) {
     if (layout_kind(op.result()) == ir::LayoutKind::Mma)
       return lower_mma(op); // lower_mma.cpp
     return lower_dot(op);
-  case ir::OpFamily::Reduction: return lower_reduce(op);
-  case ir::OpFamily::Scan: return lower_scan(op);
-  case ir::OpFamily::Control: return lower_control_op(op);
+  case ir::OpFamily::Reduction:
+    return lower_reduce(op);
+  case ir::OpFamily::Scan:
+    return lower_scan(op);
+  case ir::OpFamily::Control:
+    return lower_control_op(op);
   }
   TESSEL_UNREACHABLE("bad op family");
 }
 
 void Lowering::lower_control_op(const ir::Op& op) {
   switch (op.opcode()) {
-  case Opcode::For: return lower_for(op);
-  case Opcode::If: return lower_if(op);
-  case Opcode::While: return lower_while(op);
+  case Opcode::For:
+    return lower_for(op);
+  case Opcode::If:
+    return lower_if(op);
+  case Opcode::While:
+    return lower_while(op);
   case Opcode::Return:
     b.CreateBr(exit_block);
     // Ops after a return are unreachable; give them a block of their own.
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "after.return", llfn));
     return;
   case Opcode::Yield:
-  case Opcode::Condition: unsupported(op, "a terminator outside its region");
-  default: TESSEL_UNREACHABLE("not a control op");
+  case Opcode::Condition:
+    unsupported(op, "a terminator outside its region");
+  default:
+    TESSEL_UNREACHABLE("not a control op");
   }
 }
 
@@ -385,7 +413,8 @@ void Lowering::lower_shape_op(const ir::Op& op) {
          llvm::Intrinsic::nvvm_read_ptx_sreg_nctaid_z}};
     int which = op.opcode() == Opcode::NumPrograms;
     int axis = static_cast<int>(op.int_attr("axis"));
-    set_vals(res, {prologue_.CreateCall(llvm::Intrinsic::getDeclaration(&module, ids[which][axis]))});
+    set_vals(res,
+             {prologue_.CreateCall(llvm::Intrinsic::getDeclaration(&module, ids[which][axis]))});
     return;
   }
   case Opcode::Arange: {
@@ -456,7 +485,8 @@ void Lowering::lower_shape_op(const ir::Op& op) {
     set_vals(res, vals_in(src, layout(res).reshape(shape_of(src))));
     return;
   }
-  default: break; // lower_op sends only the source and shape families here
+  default:
+    break; // lower_op sends only the source and shape families here
   }
   TESSEL_UNREACHABLE("a source or shape op without a lowering");
 }

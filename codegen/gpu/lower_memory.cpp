@@ -4,8 +4,9 @@
 // bytes. An unmasked vector is an LLVM vector load/store (ld.global.v4.f32); a masked one is
 // inline PTX, predicated as a whole: `@%p ld.global.v4.b32` after moving the `other` values into
 // the destination registers (what Triton emits), so no branches are needed. The mask reaches the
-// PTX as a predicate register and f32 words stay in f32 registers, so nothing converts either. Threads that hold
-// replicated copies of an element do not store it; a scalar store is issued by thread 0 of warp 0.
+// PTX as a predicate register and f32 words stay in f32 registers, so nothing converts either.
+// Threads that hold replicated copies of an element do not store it; a scalar store is issued by
+// thread 0 of warp 0.
 #include "codegen/gpu/lowering.h"
 
 #include <llvm/IR/InlineAsm.h>
@@ -18,7 +19,7 @@ namespace {
 
 struct Access {
   llvm::Value* ptr;
-  llvm::Value* mask; // i1 or null
+  llvm::Value* mask;                // i1 or null
   std::vector<llvm::Value*> values; // store: the elements; load: the `other` values (or empty)
 };
 
@@ -76,7 +77,8 @@ static Word word_of(llvm::IRBuilder<>& b, llvm::Type* mt) {
 }
 
 // Packs a vector value into `words` 32-bit words of type `wt`.
-static std::vector<llvm::Value*> to_words(llvm::IRBuilder<>& b, llvm::Value* vec, int words, llvm::Type* wt) {
+static std::vector<llvm::Value*> to_words(llvm::IRBuilder<>& b, llvm::Value* vec, int words,
+                                          llvm::Type* wt) {
   llvm::Value* w = b.CreateBitCast(vec, llvm::FixedVectorType::get(wt, words));
   std::vector<llvm::Value*> out;
   for (int i = 0; i < words; ++i)
@@ -93,7 +95,8 @@ static std::string word_list(int first, int n) {
 
 static const char* vector_suffix(int words) { return words == 4 ? ".v4" : words == 2 ? ".v2" : ""; }
 
-static llvm::Value* build_vector(llvm::IRBuilder<>& b, llvm::Type* vty, std::span<llvm::Value* const> els) {
+static llvm::Value* build_vector(llvm::IRBuilder<>& b, llvm::Type* vty,
+                                 std::span<llvm::Value* const> els) {
   llvm::Value* v = llvm::PoisonValue::get(vty);
   for (size_t i = 0; i < els.size(); ++i)
     v = b.CreateInsertElement(v, els[i], b.getInt32(static_cast<int>(i)));
@@ -103,16 +106,16 @@ static llvm::Value* build_vector(llvm::IRBuilder<>& b, llvm::Type* vty, std::spa
 // A masked global load of `words` 32-bit words as one predicated `ld.global`: the mask is a
 // predicate operand ("b"), so no selp/setp pair converts it; the `other` words are moved into the
 // destination registers first, which the load overwrites where the predicate holds.
-static llvm::Value* predicated_global_load(llvm::IRBuilder<>& b, llvm::LLVMContext& ctx, llvm::Type* vty,
-                                           Word word, llvm::Value* ptr, llvm::Value* mask,
-                                           llvm::Value* other_vec, int words) {
+static llvm::Value* predicated_global_load(llvm::IRBuilder<>& b, llvm::LLVMContext& ctx,
+                                           llvm::Type* vty, Word word, llvm::Value* ptr,
+                                           llvm::Value* mask, llvm::Value* other_vec, int words) {
   std::vector<llvm::Value*> other_words = to_words(b, other_vec, words, word.type);
   // $0..$words-1: results; $words: address; $words+1: predicate; then the other words.
   std::string text;
   for (int i = 0; i < words; ++i)
     text += fmt::format("mov.b32 ${}, ${};\n ", i, words + 2 + i);
-  text += fmt::format("@${} ld.global{}.b32 {}, [${}];", words + 1, vector_suffix(words), word_list(0, words),
-                      words);
+  text += fmt::format("@${} ld.global{}.b32 {}, [${}];", words + 1, vector_suffix(words),
+                      word_list(0, words), words);
   std::string constraints;
   for (int i = 0; i < words; ++i)
     constraints += fmt::format("={},", word.constraint);
@@ -127,8 +130,9 @@ static llvm::Value* predicated_global_load(llvm::IRBuilder<>& b, llvm::LLVMConte
     arg_types.push_back(word.type);
     args.push_back(ow);
   }
-  auto* asm_fn = llvm::InlineAsm::get(llvm::FunctionType::get(ret, arg_types, false), text, constraints,
-                                      /*hasSideEffects=*/true);
+  auto* asm_fn =
+      llvm::InlineAsm::get(llvm::FunctionType::get(ret, arg_types, false), text, constraints,
+                           /*hasSideEffects=*/true);
   llvm::Value* r = b.CreateCall(asm_fn, args);
   llvm::Value* wv = llvm::PoisonValue::get(llvm::FixedVectorType::get(word.type, words));
   for (int i = 0; i < words; ++i)
@@ -137,10 +141,11 @@ static llvm::Value* predicated_global_load(llvm::IRBuilder<>& b, llvm::LLVMConte
 }
 
 // A masked global store of `words` 32-bit words as one predicated `st.global`.
-static void predicated_global_store(llvm::IRBuilder<>& b, Word word, llvm::Value* v, llvm::Value* ptr,
-                                    llvm::Value* mask, int words) {
+static void predicated_global_store(llvm::IRBuilder<>& b, Word word, llvm::Value* v,
+                                    llvm::Value* ptr, llvm::Value* mask, int words) {
   std::vector<llvm::Value*> ws = to_words(b, v, words, word.type);
-  std::string text = fmt::format("@$0 st.global{}.b32 [$1], {};", vector_suffix(words), word_list(2, words));
+  std::string text =
+      fmt::format("@$0 st.global{}.b32 [$1], {};", vector_suffix(words), word_list(2, words));
   std::string constraints = "b,l";
   std::vector<llvm::Type*> arg_types{b.getInt1Ty(), ptr->getType()};
   std::vector<llvm::Value*> args{mask, ptr};
@@ -150,8 +155,8 @@ static void predicated_global_store(llvm::IRBuilder<>& b, Word word, llvm::Value
     args.push_back(x);
   }
   constraints += ",~{memory}";
-  auto* asm_fn = llvm::InlineAsm::get(llvm::FunctionType::get(b.getVoidTy(), arg_types, false), text,
-                                      constraints, /*hasSideEffects=*/true);
+  auto* asm_fn = llvm::InlineAsm::get(llvm::FunctionType::get(b.getVoidTy(), arg_types, false),
+                                      text, constraints, /*hasSideEffects=*/true);
   b.CreateCall(asm_fn, args);
 }
 
@@ -165,9 +170,10 @@ void Lowering::lower_load(const ir::Op& op) {
   const bool has_mask = op.num_operands() > 1;
   const bool has_other = op.num_operands() > 2;
   if (res->type()->rank() == 0) {
-    llvm::Value* other = has_other ? to_mem(scalar(op.operand(2)), elem) : llvm::Constant::getNullValue(mt);
-    llvm::Value* v = branchy_load(*this, mt, scalar(op.operand(0)), has_mask ? scalar(op.operand(1)) : nullptr,
-                                  other, elem_bytes);
+    llvm::Value* other =
+        has_other ? to_mem(scalar(op.operand(2)), elem) : llvm::Constant::getNullValue(mt);
+    llvm::Value* v = branchy_load(*this, mt, scalar(op.operand(0)),
+                                  has_mask ? scalar(op.operand(1)) : nullptr, other, elem_bytes);
     set_vals(res, {from_mem(v, elem)});
     return;
   }
@@ -180,7 +186,8 @@ void Lowering::lower_load(const ir::Op& op) {
   const int n = a.in_size(InDim::Register);
   if (n % w != 0 || a.contiguous_registers(vector_dim(a)) < w)
     unsupported(op, "its `vec` is more than the contiguous registers of its layout");
-  const bool global = elem->is_pointer() ? false : op.operand(0)->type()->element()->address_space() == 1;
+  const bool global =
+      elem->is_pointer() ? false : op.operand(0)->type()->element()->address_space() == 1;
   Vals loaded(n);
   for (int g = 0; g < n; g += w) {
     llvm::Type* vty = llvm::FixedVectorType::get(mt, w);
@@ -193,7 +200,8 @@ void Lowering::lower_load(const ir::Op& op) {
     if (!has_mask) {
       v = b.CreateAlignedLoad(vty, ptrs[g], llvm::Align(bytes));
     } else if (global && bytes >= 4) {
-      v = predicated_global_load(b, ctx, vty, word_of(b, mt), ptrs[g], masks[g], other_vec, bytes / 4);
+      v = predicated_global_load(b, ctx, vty, word_of(b, mt), ptrs[g], masks[g], other_vec,
+                                 bytes / 4);
     } else {
       v = branchy_load(*this, vty, ptrs[g], masks[g], other_vec, bytes);
     }

@@ -27,9 +27,7 @@ using ir::Opcode;
 
 namespace {
 
-int64_t elem_bytes_of(const ir::Type* t) {
-  return std::max(1u, t->element_bits() / 8);
-}
+int64_t elem_bytes_of(const ir::Type* t) { return std::max(1u, t->element_bits() / 8); }
 
 llvm::Intrinsic::ID ldmatrix_id(int num, bool trans) {
   using namespace llvm::Intrinsic;
@@ -225,12 +223,11 @@ void Lowering::lower_mma(const ir::Op& op) {
   const std::vector<int32_t> sa = shape_of(op.operand(0)), sc = shape_of(res);
   const int32_t m = sc[0], n = sc[1], k = sa[1];
   const auto warps = mma_warps(m, n, num_warps(), info);
-  TESSEL_ASSERT(
-      layout(res) == mma_acc_layout(info, m, n, warps, num_warps()) &&
-          layout(op.operand(0)) == mma_operand_layout(info, 0, sa, warps, num_warps()) &&
-          layout(op.operand(1)) ==
-              mma_operand_layout(info, 1, shape_of(op.operand(1)), warps, num_warps()),
-      "a tensor-core dot whose layouts are not prepare-dot-operands'");
+  TESSEL_ASSERT(layout(res) == mma_acc_layout(info, m, n, warps, num_warps()) &&
+                    layout(op.operand(0)) == mma_operand_layout(info, 0, sa, warps, num_warps()) &&
+                    layout(op.operand(1)) ==
+                        mma_operand_layout(info, 1, shape_of(op.operand(1)), warps, num_warps()),
+                "a tensor-core dot whose layouts are not prepare-dot-operands'");
   const int32_t reps_m = m / warps[0] / info.m, reps_n = n / warps[1] / info.n, reps_k = k / info.k;
   const int e = info.per_register();
   const Vals& a = vals(op.operand(0));

@@ -27,10 +27,14 @@ namespace {
 // integer register around each shfl.sync in the PTX).
 llvm::Intrinsic::ID f32_shuffle(llvm::Intrinsic::ID id) {
   switch (id) {
-  case llvm::Intrinsic::nvvm_shfl_sync_bfly_i32: return llvm::Intrinsic::nvvm_shfl_sync_bfly_f32;
-  case llvm::Intrinsic::nvvm_shfl_sync_up_i32: return llvm::Intrinsic::nvvm_shfl_sync_up_f32;
-  case llvm::Intrinsic::nvvm_shfl_sync_idx_i32: return llvm::Intrinsic::nvvm_shfl_sync_idx_f32;
-  case llvm::Intrinsic::nvvm_shfl_sync_down_i32: return llvm::Intrinsic::nvvm_shfl_sync_down_f32;
+  case llvm::Intrinsic::nvvm_shfl_sync_bfly_i32:
+    return llvm::Intrinsic::nvvm_shfl_sync_bfly_f32;
+  case llvm::Intrinsic::nvvm_shfl_sync_up_i32:
+    return llvm::Intrinsic::nvvm_shfl_sync_up_f32;
+  case llvm::Intrinsic::nvvm_shfl_sync_idx_i32:
+    return llvm::Intrinsic::nvvm_shfl_sync_idx_f32;
+  case llvm::Intrinsic::nvvm_shfl_sync_down_i32:
+    return llvm::Intrinsic::nvvm_shfl_sync_down_f32;
   }
   TESSEL_UNREACHABLE("not a 32-bit shfl.sync intrinsic");
 }
@@ -47,14 +51,19 @@ llvm::Value* Lowering::shuffle(llvm::Intrinsic::ID id, llvm::Value* v, llvm::Val
   if (t->isFloatTy())
     return b.CreateIntrinsic(f32_shuffle(id), {}, {b.getInt32(0xffffffffu), v, arg, b.getInt32(c)});
   if (t->isHalfTy() || t->isBFloatTy())
-    return b.CreateBitCast(b.CreateTrunc(shfl32(b.CreateZExt(b.CreateBitCast(v, b.getInt16Ty()), b.getInt32Ty())), b.getInt16Ty()), t);
+    return b.CreateBitCast(
+        b.CreateTrunc(shfl32(b.CreateZExt(b.CreateBitCast(v, b.getInt16Ty()), b.getInt32Ty())),
+                      b.getInt16Ty()),
+        t);
   if (t->isIntegerTy() && t->getIntegerBitWidth() < 32)
     return b.CreateTrunc(shfl32(b.CreateZExt(v, b.getInt32Ty())), t);
   // 64-bit values: two shuffles.
-  llvm::Value* i = t->isPointerTy() ? b.CreatePtrToInt(v, b.getInt64Ty()) : b.CreateBitCast(v, b.getInt64Ty());
+  llvm::Value* i =
+      t->isPointerTy() ? b.CreatePtrToInt(v, b.getInt64Ty()) : b.CreateBitCast(v, b.getInt64Ty());
   llvm::Value* lo = shfl32(b.CreateTrunc(i, b.getInt32Ty()));
   llvm::Value* hi = shfl32(b.CreateTrunc(b.CreateLShr(i, 32), b.getInt32Ty()));
-  llvm::Value* r = b.CreateOr(b.CreateZExt(lo, b.getInt64Ty()), b.CreateShl(b.CreateZExt(hi, b.getInt64Ty()), 32));
+  llvm::Value* r = b.CreateOr(b.CreateZExt(lo, b.getInt64Ty()),
+                              b.CreateShl(b.CreateZExt(hi, b.getInt64Ty()), 32));
   return t->isPointerTy() ? b.CreateIntToPtr(r, t) : b.CreateBitCast(r, t);
 }
 
@@ -88,9 +97,12 @@ public:
       return {fl_ ? b.CreateIntrinsic(llvm::Intrinsic::minnum, {acc_type_}, {a.value, c.value})
                   : b.CreateSelect(b.CreateICmpSLT(a.value, c.value), a.value, c.value)};
     case Opcode::ReduceArgmax:
-    case Opcode::ReduceArgmin: return arg(a, c, op_.opcode() == Opcode::ReduceArgmax);
-    case Opcode::Reduce: return custom(a, c);
-    default: break; // lower_op sends only the reduction family here
+    case Opcode::ReduceArgmin:
+      return arg(a, c, op_.opcode() == Opcode::ReduceArgmax);
+    case Opcode::Reduce:
+      return custom(a, c);
+    default:
+      break; // lower_op sends only the reduction family here
     }
     TESSEL_UNREACHABLE("a reduction without a combine");
   }
@@ -98,10 +110,12 @@ public:
 private:
   // The better value and its index; ties keep the first index.
   Acc arg(const Acc& a, const Acc& c, bool max) const {
-    llvm::Value* better = fl_ ? (max ? b.CreateFCmpOGT(c.value, a.value) : b.CreateFCmpOLT(c.value, a.value))
-                              : (max ? b.CreateICmpSGT(c.value, a.value) : b.CreateICmpSLT(c.value, a.value));
-    llvm::Value* tie = b.CreateAnd(fl_ ? b.CreateFCmpOEQ(c.value, a.value) : b.CreateICmpEQ(c.value, a.value),
-                                   b.CreateICmpSLT(c.index, a.index));
+    llvm::Value* better =
+        fl_ ? (max ? b.CreateFCmpOGT(c.value, a.value) : b.CreateFCmpOLT(c.value, a.value))
+            : (max ? b.CreateICmpSGT(c.value, a.value) : b.CreateICmpSLT(c.value, a.value));
+    llvm::Value* tie =
+        b.CreateAnd(fl_ ? b.CreateFCmpOEQ(c.value, a.value) : b.CreateICmpEQ(c.value, a.value),
+                    b.CreateICmpSLT(c.index, a.index));
     better = b.CreateOr(better, tie);
     if (fl_) // a number beats NaN; among NaNs the first index wins
       better = b.CreateOr(better, b.CreateAnd(b.CreateFCmpUNO(a.value, a.value),
@@ -142,10 +156,12 @@ std::vector<Acc> combine_across_warps(Lowering& l, const Combiner& combine, std:
   TESSEL_ASSERT(scratch_bytes == value_region + (arg ? out_numel * groups * 4 : 0),
                 "reduction scratch differs from reduce_scratch_bytes");
   llvm::Value* base = l.scratch(scratch_bytes);
-  llvm::Value* index_base = b.CreateGEP(b.getInt8Ty(), base, b.getInt32(static_cast<int32_t>(value_region)));
+  llvm::Value* index_base =
+      b.CreateGEP(b.getInt8Ty(), base, b.getInt32(static_cast<int32_t>(value_region)));
   llvm::Value* group = b.getInt32(0);
   for (size_t j = 0; j < warp_bits.size(); ++j)
-    group = b.CreateOr(group, b.CreateShl(b.CreateAnd(b.CreateLShr(l.warp_id(), warp_bits[j]), 1), static_cast<int>(j)));
+    group = b.CreateOr(group, b.CreateShl(b.CreateAnd(b.CreateLShr(l.warp_id(), warp_bits[j]), 1),
+                                          static_cast<int>(j)));
   // Group-major slots (group * elements + swizzled element), each side moving its runs of
   // contiguous registers with one access: one writer per (element, warp group) — lanes and
   // warps that hold copies stay out — and every thread reads each group's partials. A group's
@@ -157,7 +173,8 @@ std::vector<Acc> combine_across_warps(Lowering& l, const Combiner& combine, std:
   auto region = [&](int64_t bytes) {
     const int vec = access_vector(out, bytes);
     Region g{{&out, vec, /*store=*/true, /*owners_only=*/true, warp_bits},
-             {&out, vec, /*store=*/false, /*owners_only=*/false, {}}, {}};
+             {&out, vec, /*store=*/false, /*owners_only=*/false, {}},
+             {}};
     g.swizzle = choose_swizzle(g.write, g.read, out_numel, bytes);
     l.record_accesses(g.write, g.swizzle, bytes, "reduce partials");
     l.record_accesses(g.read, g.swizzle, bytes, "reduce partials");
@@ -181,7 +198,8 @@ std::vector<Acc> combine_across_warps(Lowering& l, const Combiner& combine, std:
         Vals xs;
         for (int32_t i = 0; i < indices.write.vec; ++i)
           xs.push_back(acc[r + i].index);
-        l.store_shared(b.getInt32Ty(), index_base, at(l.shared_index(out, r, indices.swizzle), group), xs);
+        l.store_shared(b.getInt32Ty(), index_base,
+                       at(l.shared_index(out, r, indices.swizzle), group), xs);
       }
   });
   l.barrier();
@@ -189,14 +207,17 @@ std::vector<Acc> combine_across_warps(Lowering& l, const Combiner& combine, std:
   for (int32_t g = 0; g < groups; ++g) {
     std::vector<Acc> part(acc.size(), Acc{nullptr});
     for (int32_t r = 0; r < nregs; r += values.read.vec) {
-      Vals xs = l.load_shared(acc_type, base, at(l.shared_index(out, r, values.swizzle), b.getInt32(g)), values.read.vec);
+      Vals xs =
+          l.load_shared(acc_type, base, at(l.shared_index(out, r, values.swizzle), b.getInt32(g)),
+                        values.read.vec);
       for (int32_t i = 0; i < values.read.vec; ++i)
         part[r + i].value = xs[i];
     }
     if (arg)
       for (int32_t r = 0; r < nregs; r += indices.read.vec) {
-        Vals xs = l.load_shared(b.getInt32Ty(), index_base, at(l.shared_index(out, r, indices.swizzle), b.getInt32(g)),
-                              indices.read.vec);
+        Vals xs = l.load_shared(b.getInt32Ty(), index_base,
+                                at(l.shared_index(out, r, indices.swizzle), b.getInt32(g)),
+                                indices.read.vec);
         for (int32_t i = 0; i < indices.read.vec; ++i)
           part[r + i].index = xs[i];
       }
@@ -283,8 +304,8 @@ struct TotalsLayouts {
   LinearLayout write, read;
 };
 
-TotalsLayouts warp_totals_layouts(const LinearLayout& l, const std::vector<int32_t>& shape, int axis,
-                                  int32_t warps) {
+TotalsLayouts warp_totals_layouts(const LinearLayout& l, const std::vector<int32_t>& shape,
+                                  int axis, int32_t warps) {
   const int rank = static_cast<int>(shape.size());
   // The totals as a tensor of `shape` with the axis cut to the warps along it: written in
   // `wl` (the axis coordinate is the warp's position; lanes along the axis hold copies), read
@@ -418,7 +439,9 @@ void Lowering::lower_scan(const ir::Op& op) {
   const bool fl = elem->is_float();
   const bool narrow = fl && elem->element_bits() == 16;
   llvm::Type* acc_type = narrow ? b.getFloatTy() : reg_type(elem);
-  auto add = [&](llvm::Value* p, llvm::Value* q) { return fl ? b.CreateFAdd(p, q) : b.CreateAdd(p, q); };
+  auto add = [&](llvm::Value* p, llvm::Value* q) {
+    return fl ? b.CreateFAdd(p, q) : b.CreateAdd(p, q);
+  };
 
   // Rows: the register part of the coordinates but the axis, numbered in register order.
   std::map<std::vector<int32_t>, int> row_of;
@@ -476,14 +499,18 @@ void Lowering::lower_scan(const ir::Op& op) {
     // The position of this warp along the axis.
     llvm::Value* wpos = b.getInt32(0);
     for (size_t j = 0; j < warp_bits.size(); ++j)
-      wpos = b.CreateOr(wpos, b.CreateShl(b.CreateAnd(b.CreateLShr(warp_id(), warp_bits[j]), 1), static_cast<int>(j)));
+      wpos = b.CreateOr(wpos, b.CreateShl(b.CreateAnd(b.CreateLShr(warp_id(), warp_bits[j]), 1),
+                                          static_cast<int>(j)));
     llvm::Value* has_warp = b.CreateICmpNE(wpos, b.getInt32(0));
     for (size_t k = 0; k < nrows; ++k) {
       llvm::Value* carry = tot[k][0];
       for (int32_t w = 1; w + 1 < warps; ++w)
         carry = b.CreateSelect(b.CreateICmpULT(b.getInt32(w), wpos), add(carry, tot[k][w]), carry);
-      prefix[k] = prefix[k] ? b.CreateSelect(has_warp, b.CreateSelect(has_prefix, add(carry, prefix[k]), carry), prefix[k])
-                            : carry;
+      prefix[k] =
+          prefix[k]
+              ? b.CreateSelect(has_warp, b.CreateSelect(has_prefix, add(carry, prefix[k]), carry),
+                               prefix[k])
+              : carry;
     }
     has_prefix = has_prefix ? b.CreateOr(has_prefix, has_warp) : has_warp;
   }
@@ -551,7 +578,8 @@ int64_t reduce_scratch_bytes(const ir::Op& op, const LinearLayout& in) {
     return 0;
   const ir::Type* elem = op.operand(0)->type()->element();
   const bool arg = op.opcode() == Opcode::ReduceArgmax || op.opcode() == Opcode::ReduceArgmin;
-  const bool widen = op.opcode() == Opcode::ReduceSum && elem->is_float() && elem->element_bits() == 16;
+  const bool widen =
+      op.opcode() == Opcode::ReduceSum && elem->is_float() && elem->element_bits() == 16;
   const int64_t groups = int64_t(1) << warp_bits.size();
   const LinearLayout out = in.slice(axis);
   int64_t out_numel = 1;

@@ -1,6 +1,6 @@
 // Private to codegen/gpu: the state shared by the files that lower tile IR to LLVM IR for NVPTX,
-// one file per op family (lower_elementwise.cpp, lower_memory.cpp, lower_atomic.cpp, lower_reduce.cpp,
-// lower_control.cpp, convert_layout.cpp) around the driver in lower_kernel.cpp.
+// one file per op family (lower_elementwise.cpp, lower_memory.cpp, lower_atomic.cpp,
+// lower_reduce.cpp, lower_control.cpp, convert_layout.cpp) around the driver in lower_kernel.cpp.
 //
 // The emission decides nothing: layouts (and the conversions between them), access widths and
 // shared-memory offsets are in the IR the GPU passes wrote (compile.cpp).
@@ -93,12 +93,14 @@ public:
   // the whole tensor.
   llvm::Value* shared_index(const LinearLayout& l, int32_t reg, const Swizzle& s);
   // Stores `xs` (memory-typed, contiguous elements) at element `index` of `base` as one access.
-  void store_shared(llvm::Type* mt, llvm::Value* base, llvm::Value* index, std::span<llvm::Value* const> xs);
+  void store_shared(llvm::Type* mt, llvm::Value* base, llvm::Value* index,
+                    std::span<llvm::Value* const> xs);
   // Loads `n` contiguous elements at element `index` of `base` as one access.
   Vals load_shared(llvm::Type* mt, llvm::Value* base, llvm::Value* index, int n);
   // Notes one access (or those of `side`) for CompiledKernel::shared_accesses.
   void record_shared_access(SharedAccess a) { shared_accesses_.push_back(std::move(a)); }
-  void record_accesses(const AccessSide& side, const Swizzle& s, int64_t elem_bytes, const std::string& what);
+  void record_accesses(const AccessSide& side, const Swizzle& s, int64_t elem_bytes,
+                       const std::string& what);
 
   // ---- ops ----
   void lower_block(const ir::Block& block);
@@ -121,11 +123,14 @@ public:
   void lower_store(const ir::Op& op);
   // lower_atomic.cpp
   void lower_atomic(const ir::Op& op);
-  llvm::Value* atomic_element(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr, llvm::Value* val,
-                              llvm::Value* cmp, bool want_result);
-  llvm::Value* ptx_atomic(const ir::Op& op, std::span<const std::pair<llvm::Value*, std::string>> forms,
-                          llvm::Value* ptr, std::span<llvm::Value* const> args, unsigned bits, bool want_result);
-  llvm::Value* bf16_add_cas_loop(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr, llvm::Value* val);
+  llvm::Value* atomic_element(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr,
+                              llvm::Value* val, llvm::Value* cmp, bool want_result);
+  llvm::Value* ptx_atomic(const ir::Op& op,
+                          std::span<const std::pair<llvm::Value*, std::string>> forms,
+                          llvm::Value* ptr, std::span<llvm::Value* const> args, unsigned bits,
+                          bool want_result);
+  llvm::Value* bf16_add_cas_loop(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr,
+                                 llvm::Value* val);
   // lower_reduce.cpp
   void lower_reduce(const ir::Op& op);
   void lower_scan(const ir::Op& op);
@@ -133,7 +138,7 @@ public:
   // shfl.sync of any register type (64-bit values as two shuffles) over the full warp.
   llvm::Value* shuffle(llvm::Intrinsic::ID id, llvm::Value* v, llvm::Value* arg, int c);
   llvm::Value* shuffle_xor(llvm::Value* v, int lane_mask);
-  llvm::Value* shuffle_up(llvm::Value* v, int delta);       // from lane - delta (own value below 0)
+  llvm::Value* shuffle_up(llvm::Value* v, int delta); // from lane - delta (own value below 0)
   llvm::Value* shuffle_idx(llvm::Value* v, llvm::Value* lane);
   // lower_mma.cpp: the GPU-stage memory ops (local_alloc / local_slot / local_store / local_load /
   // barrier, the cp.async ops via lower_async.cpp), and dots on tensor cores.
@@ -151,7 +156,8 @@ public:
   // Lowers the region's ops but its terminator, which it returns.
   const ir::Op* lower_region_ops(const ir::Block& region);
   // convert_layout.cpp
-  Vals convert(const Vals& v, const ir::Type* elem, const LinearLayout& from, const LinearLayout& to);
+  Vals convert(const Vals& v, const ir::Type* elem, const LinearLayout& from,
+               const LinearLayout& to);
 
   llvm::LLVMContext& ctx;
   llvm::Module& module;

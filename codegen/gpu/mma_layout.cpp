@@ -25,9 +25,7 @@ constexpr MmaInfo kInfos[] = {
 #undef TESSEL_MMA
 };
 
-Basis at(int32_t row, int32_t col) {
-  return Basis{row, col};
-}
+Basis at(int32_t row, int32_t col) { return Basis{row, col}; }
 
 // Repetitions of `step` along one dimension until `extent`: step, 2 step, 4 step, ...
 void repeat(std::vector<Basis>& out, int32_t step, int32_t extent, bool along_rows) {
@@ -55,9 +53,7 @@ int32_t basis_value(const LinearLayout& l, InDim d, int bit) {
 
 } // namespace
 
-const MmaInfo& mma_info(MmaInstr id) {
-  return kInfos[static_cast<int>(id)];
-}
+const MmaInfo& mma_info(MmaInstr id) { return kInfos[static_cast<int>(id)]; }
 
 std::array<int32_t, 2> mma_warps(int32_t m, int32_t n, int num_warps, const MmaInfo& info) {
   TESSEL_ASSERT(m >= info.m && n >= info.n, "mma_warps: tile below one instruction");

@@ -7,9 +7,7 @@ namespace tessel::codegen::gpu {
 
 namespace {
 
-bool is(const ir::Type* t, ir::ScalarKind k) {
-  return t->is_scalar() && t->scalar_kind() == k;
-}
+bool is(const ir::Type* t, ir::ScalarKind k) { return t->is_scalar() && t->scalar_kind() == k; }
 
 } // namespace
 

@@ -66,14 +66,16 @@ Api load_api() {
     tried += (tried.empty() ? "'" : ", '") + path + "'";
   }
   if (!lib)
-    throw Error(fmt::format("nvJitLink (needed to compile PTX to a cubin) was not found: tried {}{}; "
-                            "install the CUDA toolkit (12 or later), or set TESSEL_NVJITLINK to "
-                            "libnvJitLink.so or CUDA_HOME to the toolkit",
-                            tried, std::getenv("TESSEL_NVJITLINK") ? " (from TESSEL_NVJITLINK)" : ""));
+    throw Error(
+        fmt::format("nvJitLink (needed to compile PTX to a cubin) was not found: tried {}{}; "
+                    "install the CUDA toolkit (12 or later), or set TESSEL_NVJITLINK to "
+                    "libnvJitLink.so or CUDA_HOME to the toolkit",
+                    tried, std::getenv("TESSEL_NVJITLINK") ? " (from TESSEL_NVJITLINK)" : ""));
   auto sym = [&](const char* name) {
     void* p = dlsym(lib, name);
     if (!p)
-      throw Error(fmt::format("nvJitLink lacks `{}`: the library is too old (CUDA 12 or later needed)", name));
+      throw Error(fmt::format(
+          "nvJitLink lacks `{}`: the library is too old (CUDA 12 or later needed)", name));
     return p;
   };
   Api a;
@@ -129,8 +131,8 @@ ResourceReport parse_info_log(const std::string& log, const std::string& kernel_
   while (std::getline(in, line)) {
     if (line.find("Function properties for ") != std::string::npos ||
         line.find("Compiling entry function") != std::string::npos)
-      ours = line.find(quoted) != std::string::npos ||
-             line.ends_with("for " + kernel_name) || line.find(" " + kernel_name + "\n") != std::string::npos;
+      ours = line.find(quoted) != std::string::npos || line.ends_with("for " + kernel_name) ||
+             line.find(" " + kernel_name + "\n") != std::string::npos;
     if (!ours)
       continue;
     if (line.find("stack frame") != std::string::npos) {
@@ -174,8 +176,9 @@ void link_cubin(const std::string& ptx, const std::string& kernel_name, const Ta
     rc = api.complete(h);
   out.info_log = read_log(api, h, api.info_log_size, api.info_log);
   if (rc != 0)
-    throw Error(fmt::format("nvJitLink could not compile kernel `{}` for {} (error {}):\n{}", kernel_name,
-                            target.name(), rc, read_log(api, h, api.error_log_size, api.error_log)));
+    throw Error(fmt::format("nvJitLink could not compile kernel `{}` for {} (error {}):\n{}",
+                            kernel_name, target.name(), rc,
+                            read_log(api, h, api.error_log_size, api.error_log)));
   size_t size = 0;
   api.cubin_size(h, &size);
   out.cubin.assign(size, '\0');

@@ -11,7 +11,8 @@
 
 namespace tessel::codegen::gpu::detail {
 
-std::unique_ptr<llvm::TargetMachine> create_nvptx_target_machine(const Target& target, int opt_level);
+std::unique_ptr<llvm::TargetMachine> create_nvptx_target_machine(const Target& target,
+                                                                 int opt_level);
 // Links the libdevice functions the module calls (when it calls any; throws tessel::Error naming
 // the path when libdevice is missing) and internalizes everything but `kernel`. True when
 // libdevice was needed.

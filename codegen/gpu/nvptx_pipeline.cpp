@@ -69,17 +69,19 @@ const std::string& libdevice_bitcode() {
     else
       for (const std::string& root : cuda_roots())
         tried += (tried.empty() ? "'" : ", '") + root + "/nvvm/libdevice/libdevice.10.bc'";
-    throw Error(fmt::format("CUDA's libdevice (needed for math functions on the GPU) was not found: "
-                            "tried {}; install the CUDA toolkit, or set TESSEL_LIBDEVICE to "
-                            "libdevice.10.bc or CUDA_HOME to the toolkit",
-                            tried));
+    throw Error(
+        fmt::format("CUDA's libdevice (needed for math functions on the GPU) was not found: "
+                    "tried {}; install the CUDA toolkit, or set TESSEL_LIBDEVICE to "
+                    "libdevice.10.bc or CUDA_HOME to the toolkit",
+                    tried));
   }
   std::stringstream s;
   s << in.rdbuf();
   return cache[path] = s.str();
 }
 
-std::unique_ptr<llvm::TargetMachine> create_nvptx_target_machine(const Target& target, int opt_level) {
+std::unique_ptr<llvm::TargetMachine> create_nvptx_target_machine(const Target& target,
+                                                                 int opt_level) {
   static std::once_flag once;
   std::call_once(once, [] {
     LLVMInitializeNVPTXTargetInfo();
@@ -93,12 +95,13 @@ std::unique_ptr<llvm::TargetMachine> create_nvptx_target_machine(const Target& t
   if (!t)
     throw Error("this LLVM has no NVPTX target: " + error);
   llvm::TargetOptions options;
-  auto level = opt_level >= 3 ? llvm::CodeGenOptLevel::Aggressive
+  auto level = opt_level >= 3   ? llvm::CodeGenOptLevel::Aggressive
                : opt_level >= 2 ? llvm::CodeGenOptLevel::Default
                : opt_level >= 1 ? llvm::CodeGenOptLevel::Less
                                 : llvm::CodeGenOptLevel::None;
-  return std::unique_ptr<llvm::TargetMachine>(t->createTargetMachine(
-      triple, target.llvm_cpu(), target.llvm_features(), options, std::nullopt, std::nullopt, level));
+  return std::unique_ptr<llvm::TargetMachine>(
+      t->createTargetMachine(triple, target.llvm_cpu(), target.llvm_features(), options,
+                             std::nullopt, std::nullopt, level));
 }
 
 bool link_libdevice(llvm::Module& module, const std::string& kernel) {
@@ -113,9 +116,11 @@ bool link_libdevice(llvm::Module& module, const std::string& kernel) {
       throw Error("kernel `" + kernel + "` uses math functions: " + e.what());
     }
     const std::string& bc = *found;
-    auto lib = llvm::getLazyBitcodeModule(llvm::MemoryBufferRef(bc, "libdevice.10.bc"), module.getContext());
+    auto lib = llvm::getLazyBitcodeModule(llvm::MemoryBufferRef(bc, "libdevice.10.bc"),
+                                          module.getContext());
     if (!lib)
-      throw Error("cannot read libdevice (" + libdevice_path() + "): " + llvm::toString(lib.takeError()));
+      throw Error("cannot read libdevice (" + libdevice_path() +
+                  "): " + llvm::toString(lib.takeError()));
     (*lib)->setTargetTriple(module.getTargetTriple());
     (*lib)->setDataLayout(module.getDataLayout());
     if (llvm::Linker::linkModules(module, std::move(*lib), llvm::Linker::LinkOnlyNeeded))

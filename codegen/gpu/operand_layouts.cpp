@@ -83,7 +83,8 @@ LinearLayout scan_layout(const std::vector<int32_t>& shape, int axis, int num_wa
   for (int32_t s : shape)
     numel *= s;
   const int64_t threads = int64_t(32) * num_warps;
-  const int32_t run = static_cast<int32_t>(std::min<int64_t>(shape[axis], std::max<int64_t>(1, numel / threads)));
+  const int32_t run =
+      static_cast<int32_t>(std::min<int64_t>(shape[axis], std::max<int64_t>(1, numel / threads)));
   std::array<std::vector<Basis>, kNumInDims> bases;
   std::vector<int32_t> covered(rank, 1);
   for (int32_t v = 1; v < run; v *= 2)

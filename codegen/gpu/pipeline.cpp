@@ -17,8 +17,9 @@
 // copies' contiguous dim fastest, swizzled by choose_swizzle for the cp.async writes and the
 // local_load reads (both in the load's layout);
 // before the loop, a barrier (the rings may take bytes that scratch before the loop used, and a
-// copy may land while a slower warp still reads them), then copies for iterations 0..S-2, each masked by "the iteration exists" so that
-// short loops read nothing they should not, one commit group per iteration; in the body
+// copy may land while a slower warp still reads them), then copies for iterations 0..S-2, each
+// masked by "the iteration exists" so that short loops read nothing they should not, one commit
+// group per iteration; in the body
 //     async_wait {pending = S-2}; barrier; local_load slot it%S (the load's type, so the dot's
 //     operand path is unchanged); async_copy for iteration it+S-1 into slot (it+S-1)%S; commit
 // with `it` a new carried i32 counter; after the loop async_wait {pending = 0} and a barrier, so
@@ -238,8 +239,11 @@ private:
     order.push_back(dim);
     const LinearLayout layout = from_attr(*t->layout(), t->dims()).permute(order);
     detail::AccessSide write{&layout, width, /*store=*/true, /*owners_only=*/true, {}};
-    detail::AccessSide read{&layout, detail::access_vector(layout, eb), /*store=*/false,
-                            /*owners_only=*/false, {}};
+    detail::AccessSide read{&layout,
+                            detail::access_vector(layout, eb),
+                            /*store=*/false,
+                            /*owners_only=*/false,
+                            {}};
     detail::Swizzle s = detail::choose_swizzle(write, read, t->num_elements(), eb);
     // The swizzle must keep each copy's run contiguous; else copy unswizzled at the planned width.
     if (write.vec * eb < 4 || (int64_t(1) << s.vec_bits) < write.vec)
@@ -281,8 +285,8 @@ private:
       }
       const ir::Type* t = ind.inc->type();
       Value* delta = op1(Opcode::Mul, {ind.inc, b_.constant_int(t, d)}, t);
-      env[ind.arg] = op1(base->type()->is_pointer_like() ? Opcode::AddPtr : Opcode::Add, {base, delta},
-                         base->type());
+      env[ind.arg] = op1(base->type()->is_pointer_like() ? Opcode::AddPtr : Opcode::Add,
+                         {base, delta}, base->type());
     }
     return env;
   }
@@ -380,8 +384,9 @@ private:
       ir::replace_all_uses(body_, load.result(), tile);
     }
     b_.set_location(loop_.loc);
-    Value* write = op1(Opcode::Rem, {op1(Opcode::Add, {it, i32(stages_ - 1)}, ctx_.i32()), i32(stages_)},
-                       ctx_.i32());
+    Value* write =
+        op1(Opcode::Rem, {op1(Opcode::Add, {it, i32(stages_ - 1)}, ctx_.i32()), i32(stages_)},
+            ctx_.i32());
     std::map<const Value*, Value*> env = shifted(stages_ - 1, /*from_start=*/false);
     issue(env, exists(body_.arg(0), stages_ - 1, /*check_step=*/false), write);
   }

@@ -32,9 +32,7 @@ namespace {
 
 using ir::Opcode;
 
-int elem_bytes(const ir::Type* t) {
-  return std::max(1u, t->element_bits() / 8);
-}
+int elem_bytes(const ir::Type* t) { return std::max(1u, t->element_bits() / 8); }
 
 // The #shared layout of a row-major buffer whose element i lives at `s.apply(i)`: bit b of a
 // buffer position p names the element s.apply(1 << b) (the swizzle is a linear involution).

@@ -31,7 +31,8 @@ int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& l);
 // An atomic `op` whose pointer is in layout `ptr_layout` (null for a scalar pointer): when its
 // result is used, the old values the owning threads hand to the replicated copies (0 when the
 // layout replicates nothing, the element for a scalar).
-int64_t atomic_scratch_bytes(const ir::Op& op, const ir::Function& f, const LinearLayout* ptr_layout);
+int64_t atomic_scratch_bytes(const ir::Op& op, const ir::Function& f,
+                             const LinearLayout* ptr_layout);
 
 } // namespace tessel::codegen::gpu::detail
 

@@ -118,7 +118,8 @@ FlatAccesses flat_accesses(const AccessSide& side, int64_t elem_bytes) {
   for (int32_t w = 0; w < l.in_size(InDim::Warp); ++w)
     warps += !side.owners_only || is_owner(l, InDim::Warp, w, side.ignore_warp);
   f.count = warps * (l.in_size(InDim::Register) / side.vec);
-  for (const SharedAccess& a : enumerate_accesses(side, Swizzle{}, elem_bytes, "", /*first_only=*/true)) {
+  for (const SharedAccess& a :
+       enumerate_accesses(side, Swizzle{}, elem_bytes, "", /*first_only=*/true)) {
     std::array<int64_t, 32> index{};
     for (int lane = 0; lane < 32; ++lane)
       index[lane] = a.offsets[lane] / elem_bytes;

@@ -22,11 +22,8 @@ struct SmInfo {
 // The table of supported GPUs. Shared memory per block with the opt-in attribute: 163 KiB on
 // sm_80, 99 KiB on sm_86 and sm_89, 227 KiB on sm_90.
 constexpr SmInfo kSms[] = {
-    {80, false, 78, 163 * 1024},
-    {86, false, 78, 99 * 1024},
-    {89, false, 78, 99 * 1024},
-    {90, false, 80, 227 * 1024},
-    {90, true, 80, 227 * 1024},
+    {80, false, 78, 163 * 1024}, {86, false, 78, 99 * 1024}, {89, false, 78, 99 * 1024},
+    {90, false, 80, 227 * 1024}, {90, true, 80, 227 * 1024},
 };
 
 const SmInfo* find_sm(int sm, bool arch_specific) {

@@ -212,8 +212,9 @@ private:
     }
     case Opcode::Permute:
       return x->type() == type && std::ranges::is_sorted(op.attrs()[0].ints) ? simplified(x)
-                                                                              : nullptr;
-    default: return nullptr; // no identity known for this op
+                                                                             : nullptr;
+    default:
+      return nullptr; // no identity known for this op
     }
   }
 

@@ -24,7 +24,9 @@ namespace {
 
 using namespace ir;
 
-bool is_candidate(const Op& op) { return op.has(PURE) && op.num_regions() == 0 && op.num_results(); }
+bool is_candidate(const Op& op) {
+  return op.has(PURE) && op.num_regions() == 0 && op.num_results();
+}
 
 // The bytes of `v` appended to `key`.
 template <typename T> void append(std::string& key, const T& v) {

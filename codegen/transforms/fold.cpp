@@ -71,30 +71,54 @@ namespace {
 
 template <typename F> std::optional<F> float_op(Opcode op, F a, F b, F c) {
   switch (op) {
-  case Opcode::Add: return a + b;
-  case Opcode::Sub: return a - b;
-  case Opcode::Mul: return a * b;
-  case Opcode::Div: return a / b;
-  case Opcode::Rem: return std::fmod(a, b);
-  case Opcode::Min: return std::fmin(a, b); // returns the other operand when one is NaN
-  case Opcode::Max: return std::fmax(a, b);
-  case Opcode::Neg: return -a;
-  case Opcode::Abs: return std::fabs(a);
-  case Opcode::Fma: return std::fma(a, b, c);
-  case Opcode::Exp: return std::exp(a);
-  case Opcode::Exp2: return std::exp2(a);
-  case Opcode::Log: return std::log(a);
-  case Opcode::Log2: return std::log2(a);
-  case Opcode::Sqrt: return std::sqrt(a);
-  case Opcode::Rsqrt: return F(1) / std::sqrt(a);
-  case Opcode::Sin: return std::sin(a);
-  case Opcode::Cos: return std::cos(a);
-  case Opcode::Erf: return std::erf(a);
-  case Opcode::Tanh: return std::tanh(a);
-  case Opcode::Sigmoid: return F(1) / (F(1) + std::exp(-a));
-  case Opcode::Floor: return std::floor(a);
-  case Opcode::Ceil: return std::ceil(a);
-  default: return std::nullopt; // not foldable arithmetic on this type
+  case Opcode::Add:
+    return a + b;
+  case Opcode::Sub:
+    return a - b;
+  case Opcode::Mul:
+    return a * b;
+  case Opcode::Div:
+    return a / b;
+  case Opcode::Rem:
+    return std::fmod(a, b);
+  case Opcode::Min:
+    return std::fmin(a, b); // returns the other operand when one is NaN
+  case Opcode::Max:
+    return std::fmax(a, b);
+  case Opcode::Neg:
+    return -a;
+  case Opcode::Abs:
+    return std::fabs(a);
+  case Opcode::Fma:
+    return std::fma(a, b, c);
+  case Opcode::Exp:
+    return std::exp(a);
+  case Opcode::Exp2:
+    return std::exp2(a);
+  case Opcode::Log:
+    return std::log(a);
+  case Opcode::Log2:
+    return std::log2(a);
+  case Opcode::Sqrt:
+    return std::sqrt(a);
+  case Opcode::Rsqrt:
+    return F(1) / std::sqrt(a);
+  case Opcode::Sin:
+    return std::sin(a);
+  case Opcode::Cos:
+    return std::cos(a);
+  case Opcode::Erf:
+    return std::erf(a);
+  case Opcode::Tanh:
+    return std::tanh(a);
+  case Opcode::Sigmoid:
+    return F(1) / (F(1) + std::exp(-a));
+  case Opcode::Floor:
+    return std::floor(a);
+  case Opcode::Ceil:
+    return std::ceil(a);
+  default:
+    return std::nullopt; // not foldable arithmetic on this type
   }
 }
 
@@ -104,17 +128,42 @@ std::optional<int64_t> int_op(Opcode op, int64_t a, int64_t b, unsigned bits) {
   int64_t int_min = bits == 64 ? std::numeric_limits<int64_t>::min() : -(int64_t(1) << (bits - 1));
   bool is_bool = bits == 1;
   switch (op) {
-  case Opcode::And: return a & b;
-  case Opcode::Or: return a | b;
-  case Opcode::Xor: return a ^ b;
-  case Opcode::Not: return ~a;
-  case Opcode::Add: if (is_bool) return std::nullopt; return int64_t(ua + ub);
-  case Opcode::Sub: if (is_bool) return std::nullopt; return int64_t(ua - ub);
-  case Opcode::Mul: if (is_bool) return std::nullopt; return int64_t(ua * ub);
-  case Opcode::Neg: if (is_bool) return std::nullopt; return int64_t(0 - ua);
-  case Opcode::Abs: if (is_bool) return std::nullopt; return a < 0 ? int64_t(0 - ua) : a;
-  case Opcode::Min: if (is_bool) return std::nullopt; return std::min(a, b);
-  case Opcode::Max: if (is_bool) return std::nullopt; return std::max(a, b);
+  case Opcode::And:
+    return a & b;
+  case Opcode::Or:
+    return a | b;
+  case Opcode::Xor:
+    return a ^ b;
+  case Opcode::Not:
+    return ~a;
+  case Opcode::Add:
+    if (is_bool)
+      return std::nullopt;
+    return int64_t(ua + ub);
+  case Opcode::Sub:
+    if (is_bool)
+      return std::nullopt;
+    return int64_t(ua - ub);
+  case Opcode::Mul:
+    if (is_bool)
+      return std::nullopt;
+    return int64_t(ua * ub);
+  case Opcode::Neg:
+    if (is_bool)
+      return std::nullopt;
+    return int64_t(0 - ua);
+  case Opcode::Abs:
+    if (is_bool)
+      return std::nullopt;
+    return a < 0 ? int64_t(0 - ua) : a;
+  case Opcode::Min:
+    if (is_bool)
+      return std::nullopt;
+    return std::min(a, b);
+  case Opcode::Max:
+    if (is_bool)
+      return std::nullopt;
+    return std::max(a, b);
   case Opcode::Div:
     if (is_bool || b == 0 || (a == int_min && b == -1))
       return std::nullopt;
@@ -131,7 +180,8 @@ std::optional<int64_t> int_op(Opcode op, int64_t a, int64_t b, unsigned bits) {
     if (is_bool || b < 0 || uint64_t(b) >= bits)
       return std::nullopt;
     return a >> b; // arithmetic: a is sign-extended
-  default: return std::nullopt; // not foldable arithmetic on this type
+  default:
+    return std::nullopt; // not foldable arithmetic on this type
   }
 }
 

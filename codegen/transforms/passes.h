@@ -1,5 +1,5 @@
-// Private: the passes of this folder, one per .cpp, each described by a PassInfo (name, one-sentence
-// summary, entry point). registry.cpp lists them; nothing registers itself.
+// Private: the passes of this folder, one per .cpp, each described by a PassInfo (name,
+// one-sentence summary, entry point). registry.cpp lists them; nothing registers itself.
 #pragma once
 
 #include "tessel/ir/pass.h"

@@ -9,11 +9,7 @@ namespace tessel::codegen {
 
 const std::vector<ir::PassInfo>& registered_passes() {
   static const std::vector<ir::PassInfo> passes = {
-      canonicalize_pass(),
-      cse_pass(),
-      dce_pass(),
-      licm_pass(),
-      contract_fma_pass(),
+      canonicalize_pass(), cse_pass(), dce_pass(), licm_pass(), contract_fma_pass(),
   };
   return passes;
 }

@@ -14,7 +14,21 @@ namespace tessel {
 // them) keep their numbers. f8e4m3 is OCP's E4M3FN (bias 7, no infinities, NaN = S.1111.111,
 // largest finite 448); f8e5m2 is E5M2 (bias 15, IEEE-like with infinities, largest finite 57344).
 enum class DType : uint8_t {
-  i1, i8, i16, i32, i64, f16, bf16, f32, f64, u8, u16, u32, u64, f8e4m3, f8e5m2
+  i1,
+  i8,
+  i16,
+  i32,
+  i64,
+  f16,
+  bf16,
+  f32,
+  f64,
+  u8,
+  u16,
+  u32,
+  u64,
+  f8e4m3,
+  f8e5m2
 };
 
 inline constexpr DType i1 = DType::i1, i8 = DType::i8, i16 = DType::i16, i32 = DType::i32,
@@ -23,7 +37,7 @@ inline constexpr DType i1 = DType::i1, i8 = DType::i8, i16 = DType::i16, i32 = D
                        u64 = DType::u64, f8e4m3 = DType::f8e4m3, f8e5m2 = DType::f8e5m2;
 
 const char* dtype_name(DType t);
-unsigned dtype_bytes(DType t); // i1 is stored as one byte
+unsigned dtype_bytes(DType t);   // i1 is stored as one byte
 bool dtype_is_float(DType t);    // fp8 types included
 bool dtype_is_unsigned(DType t); // u8 ... u64 (i1 is a boolean, not counted)
 bool dtype_is_fp8(DType t);
@@ -60,9 +74,9 @@ struct float8_e5m2 {
 };
 
 float half_to_float(uint16_t bits);
-uint16_t float_to_half(float f);        // round to nearest even; NaN stays NaN
+uint16_t float_to_half(float f); // round to nearest even; NaN stays NaN
 float bfloat16_to_float(uint16_t bits);
-uint16_t float_to_bfloat16(float f);    // round to nearest even; NaN stays NaN
+uint16_t float_to_bfloat16(float f); // round to nearest even; NaN stays NaN
 // fp8 <-> f32. Decoding is exact. Encoding rounds once to nearest even; with `saturate`, values
 // beyond the largest finite one (and infinities) become it, NaN stays NaN; without, an overflow
 // is NaN (e4m3, which has no infinity) or infinity (e5m2).
@@ -96,6 +110,8 @@ template <class T> struct dtype_of<const T> : dtype_of<T> {};
 template <class T> inline constexpr DType dtype_of_v = dtype_of<T>::value;
 
 template <class T>
-concept Element = requires { dtype_of<T>::value; };
+concept Element = requires {
+  dtype_of<T>::value;
+};
 
 } // namespace tessel

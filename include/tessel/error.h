@@ -47,4 +47,5 @@ namespace detail {
       ::tessel::detail::assertion_failed(#cond, msg, __FILE__, __LINE__);                          \
   } while (0)
 
-#define TESSEL_UNREACHABLE(msg) ::tessel::detail::assertion_failed("unreachable", msg, __FILE__, __LINE__)
+#define TESSEL_UNREACHABLE(msg)                                                                    \
+  ::tessel::detail::assertion_failed("unreachable", msg, __FILE__, __LINE__)

@@ -2,8 +2,8 @@
 #pragma once
 
 #include "tessel/ops/activations.h"
-#include "tessel/ops/dropout.h"
 #include "tessel/ops/attention.h"
+#include "tessel/ops/dropout.h"
 #include "tessel/ops/elementwise.h"
 #include "tessel/ops/loss.h"
 #include "tessel/ops/matmul.h"

@@ -16,13 +16,9 @@ using namespace nb::literals;
 constexpr const char* kCapsuleName = "dltensor";
 constexpr const char* kUsedCapsuleName = "used_dltensor";
 
-std::string py_type_name(nb::handle obj) {
-  return Py_TYPE(obj.ptr())->tp_name;
-}
+std::string py_type_name(nb::handle obj) { return Py_TYPE(obj.ptr())->tp_name; }
 
-bool is_capsule(nb::handle obj) {
-  return PyCapsule_IsValid(obj.ptr(), kCapsuleName) != 0;
-}
+bool is_capsule(nb::handle obj) { return PyCapsule_IsValid(obj.ptr(), kCapsuleName) != 0; }
 
 // The producer's module ("torch", "cupy", "numpy"...), from its type.
 std::string producer_module(nb::handle obj) {

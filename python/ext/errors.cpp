@@ -22,9 +22,7 @@ const std::string& package_dir() {
   return g_package_dir;
 }
 
-bool in_package(const std::string& file) {
-  return file.rfind(package_dir(), 0) == 0;
-}
+bool in_package(const std::string& file) { return file.rfind(package_dir(), 0) == 0; }
 
 } // namespace
 

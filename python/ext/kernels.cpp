@@ -36,12 +36,8 @@ struct BoundLaunch {
 };
 
 // An int, or anything with __index__ (NumPy's integer scalars).
-bool is_index(nb::handle h) {
-  return PyIndex_Check(h.ptr()) && !is_dlpack_tensor(h);
-}
-int64_t index_value(nb::handle h) {
-  return nb::cast<int64_t>(nb::steal(PyNumber_Index(h.ptr())));
-}
+bool is_index(nb::handle h) { return PyIndex_Check(h.ptr()) && !is_dlpack_tensor(h); }
+int64_t index_value(nb::handle h) { return nb::cast<int64_t>(nb::steal(PyNumber_Index(h.ptr()))); }
 
 Grid grid_from(nb::handle g, const std::string& what) {
   std::vector<int64_t> dims;

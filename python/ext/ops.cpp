@@ -135,9 +135,7 @@ nb::object call_op(const OpSpec& op, nb::args args, nb::kwargs kw) {
   {
     nb::gil_scoped_release release;
     try {
-      [&]<size_t... I>(std::index_sequence<I...>) {
-        Fn(views[I]..., options, ctx.stream(), here);
-      }
+      [&]<size_t... I>(std::index_sequence<I...>) { Fn(views[I]..., options, ctx.stream(), here); }
       (std::make_index_sequence<N>{});
     } catch (const Error& e) {
       failure = e.what();

@@ -34,9 +34,7 @@ TESSEL_PY_ENUM(ops::MatmulPrecision, {"ieee", ops::MatmulPrecision::ieee},
   }
 // An Options struct without fields.
 #define TESSEL_PY_NO_OPTIONS(O)                                                                    \
-  template <> inline std::span<const OptionField<O>> option_fields<O>() {                          \
-    return {};                                                                                     \
-  }
+  template <> inline std::span<const OptionField<O>> option_fields<O>() { return {}; }
 
 using namespace ops;
 

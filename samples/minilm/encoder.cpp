@@ -146,12 +146,8 @@ Encoder::Encoder() : impl_(std::make_unique<Impl>()) {}
 Encoder::~Encoder() = default;
 Encoder::Encoder(Encoder&&) noexcept = default;
 Encoder& Encoder::operator=(Encoder&&) noexcept = default;
-const EncoderConfig& Encoder::config() const {
-  return impl_->cfg;
-}
-DeviceKind Encoder::device() const {
-  return impl_->device;
-}
+const EncoderConfig& Encoder::config() const { return impl_->cfg; }
+DeviceKind Encoder::device() const { return impl_->device; }
 
 Encoder Encoder::load(const std::filesystem::path& file, DeviceKind device) {
   Safetensors st = Safetensors::open(file);

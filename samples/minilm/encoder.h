@@ -1,6 +1,7 @@
 // all-MiniLM-L6-v2's encoder on tessel: BERT embeddings, 6 transformer layers, masked mean
 // pooling and L2 normalisation, every step a tessel kernel — tessel::ops (matmul with fused bias /
-// GELU epilogues, attention, layer norm, pooling) but for the embedding gather — f32 throughout, on the CPU backend or a device (the simulated GPU, or CUDA).
+// GELU epilogues, attention, layer norm, pooling) but for the embedding gather — f32 throughout, on
+// the CPU backend or a device (the simulated GPU, or CUDA).
 //
 //   auto enc = tessel::minilm::Encoder::load(dir / "model.safetensors", tessel::DeviceKind::cpu);
 //   std::vector<float> e = enc.embed(tokenizer.encode_batch(texts));   // [batch, 384], unit rows

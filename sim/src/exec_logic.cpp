@@ -10,13 +10,9 @@ namespace tessel::sim {
 
 namespace {
 
-unsigned bits_of(Type t) {
-  return type_size(t) * 8;
-}
+unsigned bits_of(Type t) { return type_size(t) * 8; }
 
-uint64_t low_mask(unsigned bits) {
-  return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1;
-}
+uint64_t low_mask(unsigned bits) { return bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1; }
 
 int64_t sext(uint64_t v, unsigned bits) {
   if (bits >= 64)

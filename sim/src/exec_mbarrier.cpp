@@ -19,8 +19,8 @@ constexpr int64_t kMaxTx = (1 << 20) - 1;
 // The shared offset of lane `l`'s address operand, or false (reported) when it is not an
 // 8-byte aligned address inside the CTA's shared memory.
 bool mbarrier_offset(Exec& x, const Inst& in, const Operand& a, uint32_t l, uint32_t& off) {
-  uint64_t addr = (a.index == kNoSlot ? 0 : x.R[size_t(a.index) * 32 + l]) +
-                  static_cast<uint64_t>(a.imm);
+  uint64_t addr =
+      (a.index == kNoSlot ? 0 : x.R[size_t(a.index) * 32 + l]) + static_cast<uint64_t>(a.imm);
   if (in.space == Space::shared)
     addr &= 0xffffffffu;
   else if (addr >= kSharedWindow && addr < kSharedWindow + kWindowSize)

@@ -89,8 +89,7 @@ bool shared_box(Exec& x, const Inst& in, uint64_t addr, uint32_t bytes, uint32_t
     x.report(ErrorKind::memcheck, in, static_cast<int>(l), true, addr,
              fmt::format("cp.async.bulk.tensor shared box at offset {:#x} ({} bytes) is {}", addr,
                          bytes,
-                         addr % 128 ? "not 128-byte aligned"
-                                    : "outside the CTA's shared memory"));
+                         addr % 128 ? "not 128-byte aligned" : "outside the CTA's shared memory"));
     return false;
   }
   off = static_cast<uint32_t>(addr);

@@ -246,11 +246,12 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
       ++w.clock;
       if (++L.warp_instructions > L.options.max_warp_instructions) {
         x.pc = pc;
-        x.report(ErrorKind::limit, in, static_cast<int>(first_lane(active)), false, 0,
-                 fmt::format("the launch ran past its budget of {} warp instructions (an endless "
-                             "loop?); raise sim::LaunchOptions::max_warp_instructions (tessel-sim run: "
-                             "--max-instructions N) if intended",
-                             L.options.max_warp_instructions));
+        x.report(
+            ErrorKind::limit, in, static_cast<int>(first_lane(active)), false, 0,
+            fmt::format("the launch ran past its budget of {} warp instructions (an endless "
+                        "loop?); raise sim::LaunchOptions::max_warp_instructions (tessel-sim run: "
+                        "--max-instructions N) if intended",
+                        L.options.max_warp_instructions));
         L.aborted = true;
         return;
       }
@@ -480,12 +481,12 @@ void report_mbarrier_hang(Launch& L, Cta& cta) {
     Frame& f = w.frames.back();
     Exec x{L, cta, w, f, f.regs.data(), f.preds.data(), w.wait_pc};
     auto it = cta.mbarriers.find(w.wait_offset);
-    std::string state = it == cta.mbarriers.end()
-                            ? "no longer initialised"
-                            : fmt::format("phase {}, {} of {} arrivals and {} transaction bytes "
-                                          "pending",
-                                          it->second.phase, it->second.pending,
-                                          it->second.expected, it->second.tx);
+    std::string state =
+        it == cta.mbarriers.end()
+            ? "no longer initialised"
+            : fmt::format("phase {}, {} of {} arrivals and {} transaction bytes "
+                          "pending",
+                          it->second.phase, it->second.pending, it->second.expected, it->second.tx);
     x.report(ErrorKind::sync, f.fn->code[w.wait_pc],
              static_cast<int>(first_lane(w.valid & ~w.exited)), true, w.wait_offset,
              fmt::format("mbarrier hang: warp {} waits on the mbarrier at shared offset {:#x} "

@@ -39,7 +39,7 @@ struct GlobalShadowByte {
   uint32_t write_clock = 0; // 0: no write in this launch
   uint32_t reader_cta = 0;
   uint32_t read_clock = 0; // 0: no read since the last write
-  uint32_t write_seq = 0; // Launch::atomic_seq at the write / the read
+  uint32_t write_seq = 0;  // Launch::atomic_seq at the write / the read
   uint32_t read_seq = 0;
   uint16_t writer = 0;
   uint16_t reader = 0;
@@ -51,7 +51,7 @@ struct Allocation {
   size_t size = 0;
   std::unique_ptr<uint8_t[]> data;
   std::vector<GlobalShadowByte> shadow; // sized on the first racechecked access
-  bool unshadowed = false; // over the device's shadow budget: not racechecked
+  bool unshadowed = false;              // over the device's shadow budget: not racechecked
 };
 
 // Global racecheck keeps 28 bytes of shadow per byte of an allocation it has seen; past this
@@ -96,10 +96,10 @@ using VectorClock = std::vector<uint32_t>;
 // Up to two unordered readers are remembered since the last write (a third replaces the
 // second: a write racing only with a forgotten reader is missed, never invented).
 struct ShadowByte {
-  uint32_t write_clock = 0;   // the writer warp's own clock at the write; 0: never written
+  uint32_t write_clock = 0;    // the writer warp's own clock at the write; 0: never written
   uint32_t read_clock[2] = {}; // 0: slot empty
-  uint16_t writer = 0;        // linear thread id of the last writer
-  uint16_t reader[2] = {};    // linear thread ids of the remembered readers
+  uint16_t writer = 0;         // linear thread id of the last writer
+  uint16_t reader[2] = {};     // linear thread ids of the remembered readers
   uint8_t initialized = 0;
   uint8_t pending = 0; // written by a cp.async not yet waited for
 };
@@ -139,22 +139,22 @@ struct Warp {
   std::vector<AsyncCopy> open_group;
   std::deque<std::vector<AsyncCopy>> groups;
   uint64_t clock = 0;
-  VectorClock vc; // racecheck clock, one component per warp of the CTA
-  bool yield = false;      // a failed mbarrier wait: let the other warps run
-  uint32_t wait_pc = 0;    // the failed wait (for the hang report)
+  VectorClock vc;           // racecheck clock, one component per warp of the CTA
+  bool yield = false;       // a failed mbarrier wait: let the other warps run
+  uint32_t wait_pc = 0;     // the failed wait (for the hang report)
   uint32_t wait_offset = 0; // the mbarrier it waits on
-  uint32_t max_regs = 0;   // setmaxnreg's budget for the warp (0: the launch's)
+  uint32_t max_regs = 0;    // setmaxnreg's budget for the warp (0: the launch's)
 };
 
 // An mbarrier object in shared memory (PTX ISA "Parallel synchronization ... mbarrier").
 // The simulator keeps its state beside the 8 bytes of shared memory it occupies.
 struct MBarrier {
-  uint32_t expected = 0;  // arrivals per phase (init's count)
-  uint32_t pending = 0;   // arrivals still missing in the current phase
-  int64_t tx = 0;         // transaction bytes still expected in the current phase
-  uint64_t phase = 0;     // number of completed phases
-  VectorClock arrived;    // racecheck: join of the arrivers' clocks so far
-  VectorClock released;   // racecheck: what a wait on a completed phase acquires
+  uint32_t expected = 0; // arrivals per phase (init's count)
+  uint32_t pending = 0;  // arrivals still missing in the current phase
+  int64_t tx = 0;        // transaction bytes still expected in the current phase
+  uint64_t phase = 0;    // number of completed phases
+  VectorClock arrived;   // racecheck: join of the arrivers' clocks so far
+  VectorClock released;  // racecheck: what a wait on a completed phase acquires
 };
 
 struct BarrierState {
@@ -175,7 +175,7 @@ struct Cta {
   std::vector<uint8_t> local_init; // same size, 1 when written
   BarrierState barriers[16];
   std::map<uint32_t, MBarrier> mbarriers; // by shared offset; erased by mbarrier.inval
-  uint64_t progress = 0; // bumped by every arrival: a round without it can hang
+  uint64_t progress = 0;                  // bumped by every arrival: a round without it can hang
 };
 
 struct ErrorKey {

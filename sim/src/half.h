@@ -66,9 +66,7 @@ inline uint16_t double_to_half(double v) {
     return sign | 0x7c00;
   return sign | static_cast<uint16_t>(encode_narrow(a, 10, -14, 15, 0x7c00));
 }
-inline uint16_t float_to_half(float v) {
-  return double_to_half(v);
-}
+inline uint16_t float_to_half(float v) { return double_to_half(v); }
 
 inline float half_to_float(uint16_t h) {
   uint32_t sign = (h & 0x8000u) << 16;
@@ -91,9 +89,7 @@ inline uint16_t float_to_bf16(float f) {
   b += 0x7fff + lsb;
   return static_cast<uint16_t>(b >> 16);
 }
-inline float bf16_to_float(uint16_t h) {
-  return bits_f32(uint32_t(h) << 16);
-}
+inline float bf16_to_float(uint16_t h) { return bits_f32(uint32_t(h) << 16); }
 
 // cvt.rna.tf32.f32: round to 10 mantissa bits, ties away from zero; the result is an f32
 // bit pattern with the low 13 bits clear.
@@ -142,8 +138,6 @@ inline uint8_t float_to_e5m2(float v, bool satfinite) {
     code = 0x7b;
   return sign | static_cast<uint8_t>(code);
 }
-inline float e5m2_to_float(uint8_t c) {
-  return half_to_float(static_cast<uint16_t>(c) << 8);
-}
+inline float e5m2_to_float(uint8_t c) { return half_to_float(static_cast<uint16_t>(c) << 8); }
 
 } // namespace tessel::sim

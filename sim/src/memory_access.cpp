@@ -115,8 +115,8 @@ void shared_checks(Exec& x, const Inst& in, uint32_t off, uint32_t size, uint32_
 uint32_t release_of(const Exec& x, uint32_t cta, uint32_t u, uint32_t clock, uint32_t seq) {
   uint32_t best = 0;
   auto& marks = x.launch.last_atomic;
-  for (auto it = marks.lower_bound(uint64_t(cta) << 8);
-       it != marks.end() && it->first >> 8 == cta; ++it) {
+  for (auto it = marks.lower_bound(uint64_t(cta) << 8); it != marks.end() && it->first >> 8 == cta;
+       ++it) {
     uint32_t v = static_cast<uint32_t>(it->first & 0xff);
     const auto& m = it->second;
     bool after = v == u ? m.seq > seq : u < m.vc.size() && m.vc[u] >= clock;
@@ -132,8 +132,8 @@ uint32_t acquire_of(const Exec& x) {
   uint32_t best = 0;
   const uint32_t cta = x.cta.linear;
   auto& marks = x.launch.last_atomic;
-  for (auto it = marks.lower_bound(uint64_t(cta) << 8);
-       it != marks.end() && it->first >> 8 == cta; ++it) {
+  for (auto it = marks.lower_bound(uint64_t(cta) << 8); it != marks.end() && it->first >> 8 == cta;
+       ++it) {
     uint32_t v = static_cast<uint32_t>(it->first & 0xff);
     const auto& m = it->second;
     bool before = v == x.warp.index || x.warp.vc[v] >= m.vc[v];

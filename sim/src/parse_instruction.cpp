@@ -221,16 +221,14 @@ struct MinOperands {
   int count;
 };
 constexpr MinOperands kMinOperands[] = {
-    {Op::add, 3},     {Op::sub, 3},    {Op::mul, 3},      {Op::mad, 4},   {Op::fma, 4},
-    {Op::div, 3},     {Op::rem, 3},    {Op::min, 3},      {Op::max, 3},   {Op::abs, 2},
-    {Op::neg, 2},     {Op::rcp, 2},    {Op::sqrt, 2},     {Op::rsqrt, 2}, {Op::ex2, 2},
-    {Op::lg2, 2},     {Op::sin, 2},    {Op::cos, 2},      {Op::tanh, 2},  {Op::copysign, 3},
-    {Op::testp, 2},   {Op::shl, 3},    {Op::shr, 3},      {Op::and_, 3},  {Op::or_, 3},
-    {Op::xor_, 3},    {Op::not_, 2},   {Op::cnot, 2},     {Op::lop3, 5},  {Op::bfe, 4},
-    {Op::bfi, 5},     {Op::popc, 2},   {Op::clz, 2},      {Op::brev, 2},  {Op::bfind, 2},
-    {Op::prmt, 4},    {Op::shf, 4},    {Op::mul24, 3},    {Op::mad24, 4}, {Op::sad, 4},
-    {Op::dp4a, 4},    {Op::setp, 3},   {Op::set, 3},      {Op::selp, 4},  {Op::slct, 4},
-    {Op::mov, 2},     {Op::cvt, 2},    {Op::cvta, 2},
+    {Op::add, 3},  {Op::sub, 3},      {Op::mul, 3},   {Op::mad, 4},  {Op::fma, 4},   {Op::div, 3},
+    {Op::rem, 3},  {Op::min, 3},      {Op::max, 3},   {Op::abs, 2},  {Op::neg, 2},   {Op::rcp, 2},
+    {Op::sqrt, 2}, {Op::rsqrt, 2},    {Op::ex2, 2},   {Op::lg2, 2},  {Op::sin, 2},   {Op::cos, 2},
+    {Op::tanh, 2}, {Op::copysign, 3}, {Op::testp, 2}, {Op::shl, 3},  {Op::shr, 3},   {Op::and_, 3},
+    {Op::or_, 3},  {Op::xor_, 3},     {Op::not_, 2},  {Op::cnot, 2}, {Op::lop3, 5},  {Op::bfe, 4},
+    {Op::bfi, 5},  {Op::popc, 2},     {Op::clz, 2},   {Op::brev, 2}, {Op::bfind, 2}, {Op::prmt, 4},
+    {Op::shf, 4},  {Op::mul24, 3},    {Op::mad24, 4}, {Op::sad, 4},  {Op::dp4a, 4},  {Op::setp, 3},
+    {Op::set, 3},  {Op::selp, 4},     {Op::slct, 4},  {Op::mov, 2},  {Op::cvt, 2},   {Op::cvta, 2},
 };
 
 void Parser::check_operand_count(const Token& mnemonic, const Inst& inst) {
@@ -248,8 +246,8 @@ void Parser::check_operand_count(const Token& mnemonic, const Inst& inst) {
   // ld/st read an address and vec elements at fixed places (a .v4 load into a 2-element list
   // read past the function's vector pool: found by the sim_ptx fuzzer, a heap overflow).
   if (inst.nops < 2)
-    fail(mnemonic, name + " takes a value and an address, found " + std::to_string(inst.nops) +
-                       " operands");
+    fail(mnemonic,
+         name + " takes a value and an address, found " + std::to_string(inst.nops) + " operands");
   const bool store = inst.op == Op::st;
   const Operand& addr = store ? inst.ops[0] : inst.ops[1];
   const Operand& value = store ? inst.ops[1] : inst.ops[0];

@@ -92,12 +92,8 @@ inline uint64_t load_unsigned(Type t, uint64_t v) {
   unsigned bits = type_size(t) * 8;
   return bits >= 64 ? v : v & ((uint64_t(1) << bits) - 1);
 }
-inline bool is_float(Type t) {
-  return type_class(t) == TypeClass::flt;
-}
-inline bool is_signed(Type t) {
-  return type_class(t) == TypeClass::sint;
-}
+inline bool is_float(Type t) { return type_class(t) == TypeClass::flt; }
+inline bool is_signed(Type t) { return type_class(t) == TypeClass::sint; }
 
 enum class Space : uint8_t { generic, global, shared, local, param, const_ };
 const char* space_name(Space s);

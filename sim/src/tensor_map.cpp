@@ -66,14 +66,13 @@ Result<TensorMap> encode_tensor_map_tiled(const TensorMapSpec& s) {
     if (s.box_dim[i] == 0 || s.box_dim[i] > 256)
       return rule(fmt::format("box_dim[{}] = {} is outside 1..256", i, s.box_dim[i]));
     if (s.element_strides[i] == 0 || s.element_strides[i] > 8)
-      return rule(fmt::format("element_strides[{}] = {} is outside 1..8", i,
-                              s.element_strides[i]));
+      return rule(fmt::format("element_strides[{}] = {} is outside 1..8", i, s.element_strides[i]));
   }
   for (uint32_t i = 0; i + 1 < s.rank; ++i) {
     uint64_t st = s.global_strides[i];
     if (st % 16 != 0 || st >= (uint64_t(1) << 40))
-      return rule(fmt::format("global_strides[{}] = {} bytes is not a multiple of 16 below 2^40",
-                              i, st));
+      return rule(
+          fmt::format("global_strides[{}] = {} bytes is not a multiple of 16 below 2^40", i, st));
   }
   if (s.rank > 1 && s.global_strides[0] < s.global_dim[0] * esize)
     return rule(fmt::format("global_strides[0] = {} bytes is less than a row of global_dim[0] "

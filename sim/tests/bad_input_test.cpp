@@ -27,9 +27,7 @@ Error launch_error(Dim3 grid, Dim3 block, std::vector<KernelArg> args, const cha
   return r.ok() ? Error{} : r.error();
 }
 
-std::vector<KernelArg> good_args() {
-  return {KernelArg::ptr(0), KernelArg::f32(1)};
-}
+std::vector<KernelArg> good_args() { return {KernelArg::ptr(0), KernelArg::f32(1)}; }
 
 TEST(BadInput, UnknownEntryListsTheKernels) {
   Error e = launch_error({1, 1, 1}, {32, 1, 1}, good_args(), "sclae");

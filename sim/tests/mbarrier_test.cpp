@@ -34,7 +34,8 @@ std::string kernel(const std::string& body, const std::string& target = "sm_90a"
   add.s64 %rd3, %rd1, %rd2;
   mov.u32 %r10, bars;
   add.u32 %r12, %r10, 8;
-)" + body + R"(
+)" + body +
+         R"(
 DONE:
   ret;
 }
@@ -155,7 +156,7 @@ INITED:
   mbarrier.arrive.shared::cta.b64 %rd5, [%r10], 10;
   mbarrier.arrive.shared::cta.b64 %rd5, [%r10], 10;
 )",
-              32);
+                    32);
   // 10 of 16 arrive, then 10 more on a phase with 6 pending (per-lane arrivals past a
   // phase's count are the next phase's, as on hardware; a count larger than what is
   // pending is the undefined case).
@@ -205,7 +206,7 @@ TEST(Mbarrier, TransactionBytesCompleteThePhase) {
   st.global.u32 [%rd1+12], %r21;
   mbarrier.inval.shared::cta.b64 [%r10];
 )",
-              32);
+                    32);
   EXPECT_TRUE(r.report.errors.empty()) << errors_text(r.report);
   EXPECT_EQ(r.out[0], 0u);
   EXPECT_EQ(r.out[1], 0u);
@@ -225,7 +226,7 @@ TEST(Elect, LowestActiveMemberLeads) {
 STORE:
   st.global.u32 [%rd3], %r20;
 )",
-              32);
+                    32);
   EXPECT_TRUE(r.report.errors.empty()) << errors_text(r.report);
   for (uint32_t l = 0; l < 32; ++l)
     EXPECT_EQ(r.out[l], l < 5 ? 99u : l == 5 ? 1005u : 5u) << "lane " << l;

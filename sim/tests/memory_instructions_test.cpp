@@ -148,7 +148,8 @@ TEST(MemoryInstructions, HintsAreAccepted) {
   membar.gl;
   fence.acq_rel.gpu;
   discard.global.L2 [%rd5], 128;
-)", {42});
+)",
+                       {42});
   ASSERT_TRUE(r.report.ok()) << errors_text(r.report);
   EXPECT_EQ(r.out[0], 42u);
 }

@@ -43,15 +43,16 @@ TEST(Parser, TooFewOperandsIsAnError) {
   EXPECT_EQ(e.ptx_line, 7);
   EXPECT_NE(e.message.find("'shl.b32' takes at least 3 operands, found 1"), std::string::npos)
       << e.to_string();
-  Error mad = parse_error(
-      ".visible .entry k()\n{\n  .reg .b32 %r<4>;\n  mad.lo.s32 %r0, %r1, %r2;\n}\n");
+  Error mad =
+      parse_error(".visible .entry k()\n{\n  .reg .b32 %r<4>;\n  mad.lo.s32 %r0, %r1, %r2;\n}\n");
   EXPECT_NE(mad.message.find("'mad.lo.s32' takes at least 4 operands, found 3"), std::string::npos)
       << mad.to_string();
 }
 
 TEST(Parser, VectorAccessNeedsThatManyElementsAndAnAddress) {
-  Error v = parse_error(".visible .entry k(.param .u64 p)\n{\n  .reg .f32 %f<4>;\n  .reg .b64 %rd<2>;\n"
-                        "  st.global.v4.f32 [%rd0], {%f0, %f1};\n}\n");
+  Error v =
+      parse_error(".visible .entry k(.param .u64 p)\n{\n  .reg .f32 %f<4>;\n  .reg .b64 %rd<2>;\n"
+                  "  st.global.v4.f32 [%rd0], {%f0, %f1};\n}\n");
   EXPECT_EQ(v.kind, ErrorKind::parse);
   EXPECT_NE(v.message.find("'st.global.v4.f32' moves 4 element(s) but its value has 2"),
             std::string::npos)

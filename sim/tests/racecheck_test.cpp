@@ -32,7 +32,8 @@ std::string kernel(const std::string& body) {
   mul.wide.u32 %rd2, %r2, 4;
   add.s64 %rd3, %rd1, %rd2;
   mov.u32 %r7, %ctaid.x;
-)" + body + R"(
+)" + body +
+         R"(
 DONE:
   ret;
 }
@@ -192,8 +193,7 @@ TEST(GlobalRacecheck, TwoBlocksWritingDifferentValuesIsReported) {
   auto r = run("  st.global.u32 [%rd1], %r7;\n", 2, 32);
   const Error* e = race(r);
   ASSERT_NE(e, nullptr) << errors_text(r);
-  EXPECT_NE(e->message.find("global write-after-write hazard"), std::string::npos)
-      << e->message;
+  EXPECT_NE(e->message.find("global write-after-write hazard"), std::string::npos) << e->message;
   EXPECT_NE(e->message.find("block 0"), std::string::npos) << e->message;
   EXPECT_EQ(e->block.x, 1u);
 }
@@ -231,8 +231,7 @@ READER:
                2, 32);
   const Error* e = race(r);
   ASSERT_NE(e, nullptr) << errors_text(r);
-  EXPECT_NE(e->message.find("global read-after-write hazard"), std::string::npos)
-      << e->message;
+  EXPECT_NE(e->message.find("global read-after-write hazard"), std::string::npos) << e->message;
 }
 
 TEST(GlobalRacecheck, WriteAfterAnotherBlocksReadIsReported) {
@@ -249,8 +248,7 @@ WRITER:
                2, 32);
   const Error* e = race(r);
   ASSERT_NE(e, nullptr) << errors_text(r);
-  EXPECT_NE(e->message.find("global write-after-read hazard"), std::string::npos)
-      << e->message;
+  EXPECT_NE(e->message.find("global write-after-read hazard"), std::string::npos) << e->message;
 }
 
 // Warp 0 reads, warp 1 then overwrites the same elements: ordered by bar.sync 0, a
@@ -309,8 +307,8 @@ TEST(GlobalRacecheck, AtomicsOrderAccessesAcrossBlocks) {
   bra DONE;
 SECOND:
 )";
-  auto ordered = run(head + "  atom.global.add.u32 %r8, [%rd1+64], 1;\n  st.global.u32 [%rd1], %r7;\n",
-                     2, 32);
+  auto ordered =
+      run(head + "  atom.global.add.u32 %r8, [%rd1+64], 1;\n  st.global.u32 [%rd1], %r7;\n", 2, 32);
   EXPECT_EQ(race(ordered), nullptr) << errors_text(ordered);
   auto racy = run(head + "  st.global.u32 [%rd1], %r7;\n", 2, 32);
   EXPECT_NE(race(racy), nullptr) << errors_text(racy);

@@ -66,18 +66,10 @@ template <typename T> std::vector<T> download(Device& d, uint64_t p, size_t n) {
   return v;
 }
 
-inline uint16_t half_bits(float f) {
-  return float_to_half(f);
-}
-inline float half_value(uint16_t h) {
-  return half_to_float(h);
-}
-inline uint16_t bf16_bits(float f) {
-  return float_to_bf16(f);
-}
-inline float bf16_value(uint16_t h) {
-  return bf16_to_float(h);
-}
+inline uint16_t half_bits(float f) { return float_to_half(f); }
+inline float half_value(uint16_t h) { return half_to_float(h); }
+inline uint16_t bf16_bits(float f) { return float_to_bf16(f); }
+inline float bf16_value(uint16_t h) { return bf16_to_float(h); }
 
 inline std::string errors_text(const LaunchReport& r) {
   std::string s;

@@ -20,7 +20,7 @@ namespace {
 // 128 bytes; for a span of S bytes (32/64/128) the 16-byte chunk index within the S-byte
 // group is XORed with (row / (128 / S)) mod (S / 16).
 uint32_t swizzle_reference(uint32_t o, TensorMapSwizzle mode) {
-  uint32_t span = mode == TensorMapSwizzle::b128 ? 128
+  uint32_t span = mode == TensorMapSwizzle::b128  ? 128
                   : mode == TensorMapSwizzle::b64 ? 64
                   : mode == TensorMapSwizzle::b32 ? 32
                                                   : 0;
@@ -66,8 +66,8 @@ std::string load_kernel(uint32_t rank) {
   mbarrier.arrive.expect_tx.shared::cta.b64 %rd5, [%r10], %r12;
   cp.async.bulk.tensor.)" +
          std::to_string(rank) +
-         R"(d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%r11], [tmap, {)" +
-         coords + R"(}], [%r10];
+         R"(d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%r11], [tmap, {)" + coords +
+         R"(}], [%r10];
 WAIT:
   mov.u32 %r3, 0;
 SPIN:
@@ -160,8 +160,8 @@ void check_load(const Tensor& t, std::vector<uint32_t> box, std::vector<int32_t>
   std::vector<KernelArg> args = {KernelArg::of(*map), KernelArg::ptr(out), KernelArg::u32(words)};
   for (int32_t c : start)
     args.push_back(KernelArg::i32(c));
-  auto r = dev.launch(load_kernel(static_cast<uint32_t>(box.size())), "k", {1, 1, 1},
-                      {32, 1, 1}, 0, args);
+  auto r = dev.launch(load_kernel(static_cast<uint32_t>(box.size())), "k", {1, 1, 1}, {32, 1, 1}, 0,
+                      args);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_TRUE(r->errors.empty()) << errors_text(*r);
   std::vector<uint32_t> got(words);
@@ -188,8 +188,7 @@ TEST(Tma, Load2DSwizzleModes) {
 
 TEST(Tma, Load3DTo5D) {
   check_load(random_tensor({12, 7, 5}, 4, 4), {8, 4, 4}, {6, -1, 2}, TensorMapSwizzle::none);
-  check_load(random_tensor({8, 3, 4, 3}, 0, 5), {4, 2, 2, 2}, {2, 1, 3, 1},
-             TensorMapSwizzle::none);
+  check_load(random_tensor({8, 3, 4, 3}, 0, 5), {4, 2, 2, 2}, {2, 1, 3, 1}, TensorMapSwizzle::none);
   check_load(random_tensor({8, 3, 2, 3, 2}, 4, 6), {4, 2, 2, 2, 2}, {4, 2, 1, 0, 1},
              TensorMapSwizzle::none);
 }
@@ -254,9 +253,9 @@ DONE:
     for (uint32_t x = 0; x < 24; ++x) {
       int bx = int(x) - 12, by = int(y) + 3;
       bool inside = x < 20 && bx >= 0 && bx < 16 && by < 16;
-      uint32_t want = inside ? image[swizzle_reference((by * 16 + bx) * 4,
-                                                       TensorMapSwizzle::b64) / 4]
-                             : 0xdeadbeefu;
+      uint32_t want = inside
+                          ? image[swizzle_reference((by * 16 + bx) * 4, TensorMapSwizzle::b64) / 4]
+                          : 0xdeadbeefu;
       ASSERT_EQ(got[y * 24 + x], want) << "x " << x << " y " << y;
     }
 }
@@ -354,15 +353,13 @@ TEST(TmaEncode, StrideNotAMultipleOf16IsAnError) {
 TEST(TmaEncode, BoxOver256IsAnError) {
   auto s = good_spec();
   s.box_dim[1] = 257;
-  EXPECT_NE(encode_error(s).message.find("box_dim[1] = 257 is outside 1..256"),
-            std::string::npos);
+  EXPECT_NE(encode_error(s).message.find("box_dim[1] = 257 is outside 1..256"), std::string::npos);
 }
 
 TEST(TmaEncode, BoxWiderThanTheSwizzleSpanIsAnError) {
   auto s = good_spec();
   s.swizzle = TensorMapSwizzle::b64; // 64 f16 = 128 bytes > 64
-  EXPECT_NE(encode_error(s).message.find("more than the 64-byte swizzle span"),
-            std::string::npos);
+  EXPECT_NE(encode_error(s).message.find("more than the 64-byte swizzle span"), std::string::npos);
 }
 
 TEST(TmaEncode, InnerBoxNotAMultipleOf16BytesIsAnError) {

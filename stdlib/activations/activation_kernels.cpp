@@ -12,8 +12,8 @@ namespace {
 
 namespace tl = tessel::lang;
 
-constexpr double kSqrtHalf = 0.70710678118654752440;   // 1 / sqrt(2)
-constexpr double kInvSqrt2Pi = 0.39894228040143267794; // 1 / sqrt(2 pi)
+constexpr double kSqrtHalf = 0.70710678118654752440;    // 1 / sqrt(2)
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1 / sqrt(2 pi)
 constexpr double kSqrt2OverPi = 0.79788456080286535588; // sqrt(2 / pi)
 constexpr double kTanhCubic = 0.044715;
 
@@ -52,9 +52,8 @@ tl::Tensor at(const tl::Ptr& base, const tl::Int& stride, const tl::Tensor& cols
 const Kernel& activation_forward_kernel() {
   static const Kernel k = tl::kernel(
       "activation_forward", "y, gate, up, y_stride, g_stride, u_stride, n, ACT, GATED, BLOCK",
-      [](tl::Ptr y, tl::Ptr gate, tl::Ptr up, tl::Int y_stride, tl::Int g_stride,
-         tl::Int u_stride, tl::Int n, tl::Const<int> ACT, tl::Const<int> GATED,
-         tl::Const<int> BLOCK) {
+      [](tl::Ptr y, tl::Ptr gate, tl::Ptr up, tl::Int y_stride, tl::Int g_stride, tl::Int u_stride,
+         tl::Int n, tl::Const<int> ACT, tl::Const<int> GATED, tl::Const<int> BLOCK) {
         auto cols = tl::program_id(1) * BLOCK + tl::arange(0, BLOCK);
         auto mask = cols < n;
         auto g = tl::load(at(gate, g_stride, cols), mask, 0.0).to(DType::f32);

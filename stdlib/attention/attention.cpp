@@ -23,8 +23,7 @@ struct Heads {
   int64_t s_batch, s_seq, s_head;
 };
 
-void check_strides_and_data(const OpSite& s, const char* arg, const TensorView& v,
-                            const Heads& h) {
+void check_strides_and_data(const OpSite& s, const char* arg, const TensorView& v, const Heads& h) {
   if (v.shape[v.rank - 1] > 1 && v.strides[v.rank - 1] != 1)
     s.fail(fmt::format("{}'s head_dim has stride {}; head_dim must be contiguous (stride 1): copy "
                        "{} to a contiguous tensor first",
@@ -79,8 +78,8 @@ Problem problem_of(const OpSite& s, const TensorView& q, const TensorView& k, co
   const bool packed = o.cu_seqlens_q.data != nullptr || o.cu_seqlens_k.data != nullptr;
   if (!packed) {
     Heads qh = heads_of(s, "q", q, o.layout), kh = heads_of(s, "k", k, o.layout);
-    return {qh, kh, heads_of(s, "v", v, o.layout), heads_of(s, "out", out, o.layout), {},
-            qh.seq,  kh.seq};
+    return {qh,     kh,    heads_of(s, "v", v, o.layout), heads_of(s, "out", out, o.layout), {},
+            qh.seq, kh.seq};
   }
   for (auto [arg, t] : {std::pair{"q", &q}, std::pair{"k", &k}})
     if (t->rank != 3)
@@ -189,9 +188,7 @@ Band band_of(const OpSite& s, const AttentionOptions& o, int64_t seqlen_q, int64
   return b;
 }
 
-bool is_tile(int b) {
-  return b >= 16 && b <= 128 && (b & (b - 1)) == 0;
-}
+bool is_tile(int b) { return b >= 16 && b <= 128 && (b & (b - 1)) == 0; }
 
 int next_pow2_at_least_16(int64_t n) {
   int p = 16;
@@ -293,12 +290,8 @@ Common common_of(const OpSite& s, const TensorView& q, const TensorView& k, cons
   return c;
 }
 
-int32_t lo_word(uint64_t x) {
-  return int32_t(uint32_t(x));
-}
-int32_t hi_word(uint64_t x) {
-  return int32_t(uint32_t(x >> 32));
-}
+int32_t lo_word(uint64_t x) { return int32_t(uint32_t(x)); }
+int32_t hi_word(uint64_t x) { return int32_t(uint32_t(x >> 32)); }
 
 } // namespace
 
@@ -369,8 +362,8 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
   // empty seqlen_q still zeroes dk and dv, and an empty seqlen_k dq.
   if (p.k.seq > 0)
     detail::attention_backward_dkdv_kernel().launch(
-        detail::grid_at(s, (p.k.seq + c.t.n - 1) / c.t.n, p.k.batch * p.k.heads), launch, dk, dv,
-        q, k, v, out, dout, lse, cu_q, cu_k, p.q.s_batch, p.q.s_seq, p.q.s_head, p.k.s_batch,
+        detail::grid_at(s, (p.k.seq + c.t.n - 1) / c.t.n, p.k.batch * p.k.heads), launch, dk, dv, q,
+        k, v, out, dout, lse, cu_q, cu_k, p.q.s_batch, p.q.s_seq, p.q.s_head, p.k.s_batch,
         p.k.s_seq, p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head, p.o.s_batch, p.o.s_seq,
         p.o.s_head, p.q.heads, group, p.total_q, p.total_k, c.band.left, c.band.right,
         lo_word(o.dropout_seed), hi_word(o.dropout_seed), lo_word(o.dropout_offset),
@@ -378,13 +371,12 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
         c.t.m, c.t.n);
   if (p.q.seq > 0)
     detail::attention_backward_dq_kernel().launch(
-        detail::grid_at(s, (p.q.seq + c.t.m - 1) / c.t.m, p.q.batch * p.q.heads), launch, dq, q,
-        k, v, out, dout, lse, cu_q, cu_k, p.q.s_batch, p.q.s_seq, p.q.s_head, p.k.s_batch,
-        p.k.s_seq, p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head, p.o.s_batch, p.o.s_seq,
-        p.o.s_head, p.q.heads, group, p.total_q, p.total_k, c.band.left, c.band.right,
-        lo_word(o.dropout_seed), hi_word(o.dropout_seed), lo_word(o.dropout_offset),
-        hi_word(o.dropout_offset), c.scale_log2, o.dropout_p, c.flags, int(p.q.dim), c.t.dchunk,
-        c.t.m, c.t.n);
+        detail::grid_at(s, (p.q.seq + c.t.m - 1) / c.t.m, p.q.batch * p.q.heads), launch, dq, q, k,
+        v, out, dout, lse, cu_q, cu_k, p.q.s_batch, p.q.s_seq, p.q.s_head, p.k.s_batch, p.k.s_seq,
+        p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head, p.o.s_batch, p.o.s_seq, p.o.s_head,
+        p.q.heads, group, p.total_q, p.total_k, c.band.left, c.band.right, lo_word(o.dropout_seed),
+        hi_word(o.dropout_seed), lo_word(o.dropout_offset), hi_word(o.dropout_offset), c.scale_log2,
+        o.dropout_p, c.flags, int(p.q.dim), c.t.dchunk, c.t.m, c.t.n);
 }
 
 } // namespace tessel::ops

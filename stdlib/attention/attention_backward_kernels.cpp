@@ -68,7 +68,7 @@ struct Scores {
   tl::Tensor rows, q_in, cols, k_in, diag;
   const tl::Int *left, *right;
   bool band;
-  const Dropout* drop;      // null without dropout
+  const Dropout* drop;       // null without dropout
   tl::Tensor lse_rows, keys; // the dropout counters' row and key indices (with drop)
 };
 
@@ -120,8 +120,8 @@ const Kernel& attention_backward_dkdv_kernel() {
          tl::Int o_sb, tl::Int o_ss, tl::Int o_sh, tl::Int heads, tl::Int group, tl::Int seqlen_q,
          tl::Int seqlen_k, tl::Int window_left, tl::Int window_right, tl::Int seed_lo,
          tl::Int seed_hi, tl::Int offset_lo, tl::Int offset_hi, tl::Float scale_log2,
-         tl::Float dropout_p, tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM,
-         tl::Const<int> DCHUNK, tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
+         tl::Float dropout_p, tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM, tl::Const<int> DCHUNK,
+         tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
         const bool band = FLAGS & kAttentionBand, varlen = FLAGS & kAttentionVarlen;
         const bool dropout = FLAGS & kAttentionDropout;
         auto kv_heads = heads / group;
@@ -155,10 +155,17 @@ const Kernel& attention_backward_dkdv_kernel() {
           auto row0 = lse_row0_of(varlen, b, h, heads, sq.q_at, seqlen_q);
           tl::for_range(lo, hi, BLOCK_M, [&](tl::Int m0) {
             auto rows = m0 + tl::arange(0, BLOCK_M);
-            Scores sc{rows,          rows < sq.len_q, cols, k_in,
-                      diag,          &window_left,    &window_right,
-                      band,          dropout ? &drop : nullptr,
-                      row0 + i64(rows), sq.key0 + i64(cols)};
+            Scores sc{rows,
+                      rows < sq.len_q,
+                      cols,
+                      k_in,
+                      diag,
+                      &window_left,
+                      &window_right,
+                      band,
+                      dropout ? &drop : nullptr,
+                      row0 + i64(rows),
+                      sq.key0 + i64(cols)};
             Chunks qc = load_chunks(qh, sc.rows, sc.q_in, HEAD_DIM, DCHUNK);
             Chunks doc = load_chunks(doh, sc.rows, sc.q_in, HEAD_DIM, DCHUNK);
             auto d = row_dot(doc, load_chunks(oh, sc.rows, sc.q_in, HEAD_DIM, DCHUNK));
@@ -192,8 +199,8 @@ const Kernel& attention_backward_dq_kernel() {
          tl::Int o_ss, tl::Int o_sh, tl::Int heads, tl::Int group, tl::Int seqlen_q,
          tl::Int seqlen_k, tl::Int window_left, tl::Int window_right, tl::Int seed_lo,
          tl::Int seed_hi, tl::Int offset_lo, tl::Int offset_hi, tl::Float scale_log2,
-         tl::Float dropout_p, tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM,
-         tl::Const<int> DCHUNK, tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
+         tl::Float dropout_p, tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM, tl::Const<int> DCHUNK,
+         tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
         const bool band = FLAGS & kAttentionBand, varlen = FLAGS & kAttentionVarlen;
         const bool dropout = FLAGS & kAttentionDropout;
         auto bh = tl::program_id(1);

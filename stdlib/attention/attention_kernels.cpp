@@ -68,7 +68,8 @@ const Kernel& attention_forward_kernel() {
           lo = tl::maximum(m0 + diag - window_left, 0.0) / BLOCK_N * BLOCK_N;
           hi = tl::minimum(last + diag + window_right + 1, kv_len);
         }
-        if (VARLEN) // a block past this entry's queries (the grid covers the longest) visits nothing
+        if (VARLEN) // a block past this entry's queries (the grid covers the longest) visits
+                    // nothing
           hi = tl::where(m0 < sq.len_q, hi, lo);
         Dropout drop;
         if (DROPOUT)

@@ -14,17 +14,11 @@ namespace tl = tessel::lang;
 
 inline constexpr double kInf = INFINITY;
 
-inline tl::Tensor i64(const tl::Tensor& t) {
-  return t.to(DType::i64);
-}
+inline tl::Tensor i64(const tl::Tensor& t) { return t.to(DType::i64); }
 // [n] -> [n, 1]
-inline tl::Tensor col(const tl::Tensor& t) {
-  return tl::expand_dims(t, 1);
-}
+inline tl::Tensor col(const tl::Tensor& t) { return tl::expand_dims(t, 1); }
 // [n] -> [1, n]
-inline tl::Tensor row(const tl::Tensor& t) {
-  return tl::expand_dims(t, 0);
-}
+inline tl::Tensor row(const tl::Tensor& t) { return tl::expand_dims(t, 0); }
 
 // Where one (batch, head)'s rows start in a tensor of strides (batch, seq, head).
 struct Head {
@@ -78,7 +72,11 @@ inline Seqs seqs_of(bool varlen, const tl::Tensor& b, const tl::Tensor& h, const
                     const tl::Ptr& cu_q, const tl::Ptr& cu_k, const tl::Int& seqlen_q,
                     const tl::Int& seqlen_k) {
   if (!varlen)
-    return {b, b, seqlen_q, seqlen_k, lse_row0_of(false, b, h, heads, b, seqlen_q),
+    return {b,
+            b,
+            seqlen_q,
+            seqlen_k,
+            lse_row0_of(false, b, h, heads, b, seqlen_q),
             tl::scalar(0, DType::i64)};
   // i32 prefix sums (the host checks their dtype; converting keeps the kernel traceable with any
   // stand-in pointer, as when cu_seqlens are absent).

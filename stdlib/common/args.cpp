@@ -103,11 +103,14 @@ Rows rows_of(const OpSite& s, const char* arg, const TensorView& v) {
                        arg, shape_str(v), strides_str(v)));
   r.stride = row_stride(v);
   if (r.rows > 1 && r.stride < r.cols)
-    s.fail(fmt::format("{} has rows of {} elements {} apart: rows overlap; expected a row stride of "
-                       "at least {}", arg, r.cols, r.stride, r.cols));
+    s.fail(
+        fmt::format("{} has rows of {} elements {} apart: rows overlap; expected a row stride of "
+                    "at least {}",
+                    arg, r.cols, r.stride, r.cols));
   if (r.stride > INT32_MAX || r.rows > INT32_MAX)
     s.fail(fmt::format("{} has {} rows with a stride of {}; the kernels take 32-bit row counts and "
-                       "strides", arg, r.rows, r.stride));
+                       "strides",
+                       arg, r.rows, r.stride));
   return r;
 }
 
@@ -145,7 +148,8 @@ int block_for(const OpSite& s, int64_t cols, int max_block, int requested) {
   if (requested != 0) {
     if (!is_power_of_two(requested) || requested > max_block)
       s.fail(fmt::format("block_cols is {}; expected 0 (chosen from the shape) or a power of two "
-                         "up to {}", requested, max_block));
+                         "up to {}",
+                         requested, max_block));
     return requested;
   }
   int64_t b = 16;

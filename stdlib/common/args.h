@@ -4,8 +4,8 @@
 #pragma once
 
 #include "tessel/error.h"
-#include "tessel/ops/common.h"
 #include "tessel/jit/kernel.h"
+#include "tessel/ops/common.h"
 #include "tessel/runtime/tensor_view.h"
 
 #include <cstdint>

@@ -10,7 +10,6 @@ namespace tessel::ops::detail {
 const Kernel& softmax_forward_kernel();
 const Kernel& softmax_backward_kernel();
 
-
 // Params: y, residual_out, mean, rstd, x, residual, weight, bias, strides..., n, eps,
 // LAYER, RESIDUAL, BLOCK.
 const Kernel& norm_forward_kernel();
@@ -22,7 +21,6 @@ const Kernel& norm_weight_grad_kernel();
 inline constexpr int kGradRows = 16;
 inline constexpr int kGradBlock = 256;
 
-
 // The activation of activation_forward_kernel / activation_backward_kernel (their ACT parameter).
 enum class Activation : int { silu = 0, gelu_erf = 1, gelu_tanh = 2 };
 
@@ -31,7 +29,6 @@ const Kernel& activation_forward_kernel();
 // Params: dgate, dup, gate, up, dy, strides..., n, ACT, GATED, BLOCK.
 const Kernel& activation_backward_kernel();
 
-
 // Params: y, x, mask, strides..., seq, hidden, SEQ, BLOCK. Grid: (batch, hidden blocks).
 const Kernel& mean_pool_kernel();
 // mean_pool's tile: SEQ positions x BLOCK hidden columns (at 8 warps: 8 values per thread).
@@ -39,7 +36,6 @@ inline constexpr int kPoolSeq = 8;
 inline constexpr int kPoolBlock = 256;
 // Params: y, x, y_stride, x_stride, n, eps, LOOPED, BLOCK.
 const Kernel& l2_normalize_kernel();
-
 
 // The arithmetic of broadcast_binary_kernel (its OP parameter).
 enum class BinaryArith : int { add = 0, mul = 1 };
@@ -50,7 +46,6 @@ enum class LastAxis : int { broadcast = 0, contiguous = 1, strided = 2 };
 // Grid: (d0 * d1 * d2 rows of the rank-4 output, blocks of its n columns).
 const Kernel& broadcast_binary_kernel();
 inline constexpr int kBinaryBlock = 1024;
-
 
 // Params: losses, logits, labels, logit_stride, label_stride, n, ignore_index, smoothing, BLOCK.
 // One program per row, looping over column blocks.
@@ -64,17 +59,14 @@ const Kernel& cross_entropy_backward_kernel();
 inline constexpr int kCrossEntropyMaxBlock = 4096;
 inline constexpr int kCrossEntropyReduceBlock = 1024;
 
-
 // Params: y, x, cos, sin, positions, heads, seq, 3 x strides, 3 y strides, cos_stride,
 // sin_stride, pos_stride, half, head_dim, freq_scale, INTERLEAVED, FROM_POSITIONS, INVERSE, BLOCK.
 // One program per (batch, position, head) row; BLOCK >= half pairs.
 const Kernel& rotary_kernel();
 
-
 // Params: y, x, y_stride, x_stride, n, seed_lo, seed_hi, offset_lo, offset_hi, p, BLOCK. Grid:
 // (rows, column blocks).
 const Kernel& dropout_kernel();
-
 
 // Params: indices, x, x_stride, n, BLOCK. One program per row, looping over column blocks.
 const Kernel& argmax_kernel();
@@ -83,7 +75,6 @@ inline constexpr int kArgmaxMaxBlock = 4096;
 // power of two >= k), BLOCK. One program per row, looping over column blocks.
 const Kernel& topk_kernel();
 inline constexpr int kTopkMaxBlock = 4096;
-
 
 // Params: out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, 3 strides (batch, seq, head) each of
 // q, k, v, out, mask_sb, heads, group, seqlen_q, seqlen_k, window_left, window_right, seed_lo,
@@ -119,6 +110,5 @@ inline constexpr int kAttentionDropout = 32; // dropout on the probabilities (Ph
 const Kernel& attention_decode_kernel();
 const Kernel& attention_decode_combine_kernel();
 inline constexpr int kDecodePartial = 64; // one split of several: partials to the workspace
-
 
 } // namespace tessel::ops::detail

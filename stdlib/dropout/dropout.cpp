@@ -15,12 +15,8 @@ using detail::Rows;
 
 constexpr int kMaxBlock = 4096; // columns per program, as the activations
 
-int32_t low_word(uint64_t v) {
-  return int32_t(uint32_t(v));
-}
-int32_t high_word(uint64_t v) {
-  return int32_t(uint32_t(v >> 32));
-}
+int32_t low_word(uint64_t v) { return int32_t(uint32_t(v)); }
+int32_t high_word(uint64_t v) { return int32_t(uint32_t(v >> 32)); }
 
 void check_probability(const OpSite& s, float p) {
   if (!(p >= 0.0f && p <= 1.0f)) // NaN too
@@ -44,11 +40,10 @@ void apply(const OpSite& s, const char* in_arg, const TensorView& in, const char
   // group of four, and one more program per row is never needed.
   bool aligned = o.offset % 4 == 0 && (r.cols % 4 == 0 || r.rows == 1);
   int64_t programs = (r.cols + (aligned ? 0 : 3) + block - 1) / block;
-  detail::dropout_kernel().launch(detail::grid_at(s, r.rows, programs),
-                                  detail::launch_options(block, stream), out, in, w.stride,
-                                  r.stride, r.cols, low_word(o.seed), high_word(o.seed),
-                                  low_word(o.offset), high_word(o.offset), o.p, int(aligned),
-                                  block);
+  detail::dropout_kernel().launch(
+      detail::grid_at(s, r.rows, programs), detail::launch_options(block, stream), out, in,
+      w.stride, r.stride, r.cols, low_word(o.seed), high_word(o.seed), low_word(o.offset),
+      high_word(o.offset), o.p, int(aligned), block);
 }
 
 } // namespace

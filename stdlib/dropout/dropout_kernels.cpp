@@ -27,8 +27,7 @@ std::array<tl::Tensor, 4> words_of(const tl::Tensor& seed, const tl::Tensor& lo,
 
 // The words of counter q >> 2 for an i64 tile q: a logical shift (Shr is arithmetic, so the high
 // word keeps 30 bits), then the low 32 bits by truncation.
-std::array<tl::Tensor, 4> words_of_quad(const tl::Tensor& seed, const tl::Tensor& g,
-                                        tl::Loc loc) {
+std::array<tl::Tensor, 4> words_of_quad(const tl::Tensor& seed, const tl::Tensor& g, tl::Loc loc) {
   return words_of(seed, (g >> 2).to(DType::i32, loc), ((g >> 34) & 0x3FFFFFFF).to(DType::i32, loc),
                   loc);
 }
@@ -93,8 +92,8 @@ const Kernel& dropout_kernel() {
       "dropout",
       "y, x, y_stride, x_stride, n, seed_lo, seed_hi, offset_lo, offset_hi, p, ALIGNED, BLOCK",
       [](tl::Ptr y, tl::Ptr x, tl::Int y_stride, tl::Int x_stride, tl::Int n, tl::Int seed_lo,
-         tl::Int seed_hi, tl::Int offset_lo, tl::Int offset_hi, tl::Float p,
-         tl::Const<int> ALIGNED, tl::Const<int> BLOCK) {
+         tl::Int seed_hi, tl::Int offset_lo, tl::Int offset_hi, tl::Float p, tl::Const<int> ALIGNED,
+         tl::Const<int> BLOCK) {
         const int quads = BLOCK / 4;
         auto row = tl::program_id(0).to(DType::i64);
         // The counter of the row's first element: its row-major index, whatever the strides.
@@ -110,9 +109,9 @@ const Kernel& dropout_kernel() {
         std::array<tl::Tensor, 4> column;
         for (int i = 0; i < 4; ++i)
           column[i] = tl::expand_dims(uniform(words[i], std::source_location::current()), 1);
-        auto u = tl::reshape(pick(column, tl::expand_dims(tl::arange(0, 4), 0),
-                                  std::source_location::current()),
-                             {BLOCK});
+        auto u = tl::reshape(
+            pick(column, tl::expand_dims(tl::arange(0, 4), 0), std::source_location::current()),
+            {BLOCK});
         auto cols = tl::program_id(1) * BLOCK + tl::arange(0, BLOCK) - shift;
         auto mask = (cols >= 0) & (cols < n);
         auto v = tl::load(x + row * x_stride.to(DType::i64) + cols, mask, 0.0).to(DType::f32);

@@ -129,7 +129,8 @@ void check_output(const OpSite& s, const TensorView& y, const Rank4& ry,
     return;
   if (out[kRank - 1] > 1 && ry.strides[kRank - 1] != 1)
     s.fail(fmt::format("y's last dimension has stride {}; the last dimension must be contiguous "
-                       "(stride 1): write to a contiguous tensor and copy", ry.strides[kRank - 1]));
+                       "(stride 1): write to a contiguous tensor and copy",
+                       ry.strides[kRank - 1]));
   for (int i = 0; i < kRank - 1; ++i)
     if (out[i] > 1 && ry.strides[i] == 0)
       s.fail("y has stride 0 in a dimension of size > 1; an output may not broadcast (its "

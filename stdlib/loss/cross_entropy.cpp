@@ -39,7 +39,8 @@ void check_labels(const OpSite& s, const TensorView& labels, int64_t rows) {
 void check_one(const OpSite& s, const char* arg, const TensorView& v) {
   if (v.numel() != 1)
     s.fail(fmt::format("{} has shape {}; expected one element (rank 0 or shape [1]) for reduction "
-                       "mean or sum", arg, detail::shape_str(v)));
+                       "mean or sum",
+                       arg, detail::shape_str(v)));
   if (v.data == nullptr)
     s.fail(fmt::format("{} has a null data pointer", arg));
 }
@@ -67,8 +68,8 @@ int64_t label_at(const TensorView& labels, int64_t i) {
 
 // Host labels are checked here; device labels give NaN rows (loss.h). Returns the number of rows
 // that are not ignore_index for host labels, -1 for device labels (the kernels count them).
-int64_t check_label_values(const OpSite& s, const TensorView& labels, int64_t rows,
-                           int64_t classes, int64_t ignore_index) {
+int64_t check_label_values(const OpSite& s, const TensorView& labels, int64_t rows, int64_t classes,
+                           int64_t ignore_index) {
   if (labels.device != DeviceKind::cpu)
     return -1;
   int64_t counted = 0;
@@ -76,7 +77,8 @@ int64_t check_label_values(const OpSite& s, const TensorView& labels, int64_t ro
     int64_t v = label_at(labels, i);
     if (v != ignore_index && (v < 0 || v >= classes))
       s.fail(fmt::format("labels[{}] is {}, outside [0, {}) and not ignore_index ({}); expected a "
-                         "class index of logits' last dimension", i, v, classes, ignore_index));
+                         "class index of logits' last dimension",
+                         i, v, classes, ignore_index));
     counted += v != ignore_index;
   }
   return counted;
@@ -89,7 +91,9 @@ void check_options(const OpSite& s, const CrossEntropyOptions& o) {
     s.fail(fmt::format("ignore_index is {}; expected a 32-bit integer", o.ignore_index));
 }
 
-int64_t label_stride(const TensorView& labels) { return labels.shape[0] > 1 ? labels.strides[0] : 1; }
+int64_t label_stride(const TensorView& labels) {
+  return labels.shape[0] > 1 ? labels.strides[0] : 1;
+}
 
 } // namespace
 
@@ -126,8 +130,8 @@ void cross_entropy(const TensorView& logits, const TensorView& labels, const Ten
   const TensorView& lv = x.rows > 0 ? losses : loss;
   const TensorView& lb = x.rows > 0 ? labels : loss;
   detail::cross_entropy_reduce_kernel().launch(
-      detail::grid_at(s, 1), detail::launch_options(detail::kCrossEntropyReduceBlock, stream),
-      loss, lv, lb, x.rows > 0 ? label_stride(labels) : 1, x.rows, int(o.ignore_index),
+      detail::grid_at(s, 1), detail::launch_options(detail::kCrossEntropyReduceBlock, stream), loss,
+      lv, lb, x.rows > 0 ? label_stride(labels) : 1, x.rows, int(o.ignore_index),
       int(o.reduction == Reduction::mean), detail::kCrossEntropyReduceBlock);
 }
 

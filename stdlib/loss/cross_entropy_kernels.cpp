@@ -57,8 +57,7 @@ tl::Tensor count_rows(const tl::Ptr& labels, const tl::Int& label_stride, const 
   auto r = tl::arange(0, block);
   tl::Tensor count = tl::scalar(0.0, DType::f32);
   tl::for_range(0, rows, block, [&](tl::Int k) {
-    auto label = i64(tl::load(labels + i64(k + r) * i64(label_stride), k + r < rows,
-                              double(0)));
+    auto label = i64(tl::load(labels + i64(k + r) * i64(label_stride), k + r < rows, double(0)));
     auto counted = (k + r < rows) & (label != i64(ignore_index));
     count = count + tl::sum(counted.to(DType::f32), 0);
   });
@@ -71,9 +70,8 @@ const Kernel& cross_entropy_kernel() {
   static const Kernel k = tl::kernel(
       "cross_entropy",
       "losses, logits, labels, logit_stride, label_stride, n, ignore_index, smoothing, BLOCK",
-      [](tl::Ptr losses, tl::Ptr logits, tl::Ptr labels, tl::Int logit_stride,
-         tl::Int label_stride, tl::Int n, tl::Int ignore_index, tl::Float smoothing,
-         tl::Const<int> BLOCK) {
+      [](tl::Ptr losses, tl::Ptr logits, tl::Ptr labels, tl::Int logit_stride, tl::Int label_stride,
+         tl::Int n, tl::Int ignore_index, tl::Float smoothing, tl::Const<int> BLOCK) {
         auto row = i64(tl::program_id(0));
         auto label = i64(tl::load(labels + row * i64(label_stride)));
         RowStats r = row_stats(logits + row * i64(logit_stride), label, n, BLOCK);
@@ -120,15 +118,16 @@ const Kernel& cross_entropy_backward_kernel() {
         auto xr = logits + row * i64(logit_stride);
         auto lse = row_stats(xr, label, n, BLOCK).lse();
         const bool per_row = Reduction(int(REDUCTION)) == Reduction::none;
-        tl::Tensor g = tl::load(dloss + (per_row ? row * i64(dloss_stride) : row * 0)).to(DType::f32);
+        tl::Tensor g =
+            tl::load(dloss + (per_row ? row * i64(dloss_stride) : row * 0)).to(DType::f32);
         // The mean's count: given by the host when it read the labels (counted >= 0), else
         // counted here, a pass over every label in every program (rows^2 work in all).
         if (Reduction(int(REDUCTION)) == Reduction::mean)
           tl::if_(
               counted < 0,
               [&] {
-                g = g / count_rows(labels, label_stride, rows, ignore_index,
-                                   kCrossEntropyReduceBlock);
+                g = g /
+                    count_rows(labels, label_stride, rows, ignore_index, kCrossEntropyReduceBlock);
               },
               [&] { g = g / counted.to(DType::f32); });
         auto w = row_weight(label, n, ignore_index);

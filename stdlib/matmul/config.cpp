@@ -77,7 +77,8 @@ bool is_power_of_two(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
 void check_block(const detail::OpSite& s, const char* field, int value, int min) {
   if (!is_power_of_two(value) || value < min || value > 256)
-    s.fail(fmt::format("config.{} is {}; expected a power of two from {} to 256", field, value, min));
+    s.fail(
+        fmt::format("config.{} is {}; expected a power of two from {} to 256", field, value, min));
 }
 
 } // namespace
@@ -115,16 +116,18 @@ void check_config(const OpSite& s, const MatmulConfig& c, DeviceKind device, DTy
 std::vector<MatmulConfig> tuning_candidates(DType dtype) {
   // {block_m, block_n, block_k, group_m, num_warps, num_stages}
   if (dtype == DType::f16 || dtype == DType::bf16)
-    return {{16, 64, 64, 8, 8, 3},   {64, 64, 32, 8, 8, 3},   {128, 128, 32, 8, 8, 3},
-            {128, 64, 32, 8, 4, 3},  {64, 128, 32, 8, 4, 3},  {128, 128, 32, 8, 8, 4},
-            {128, 64, 32, 8, 4, 4},  {64, 128, 32, 8, 4, 4},  {64, 64, 32, 8, 4, 4},
+    return {{16, 64, 64, 8, 8, 3},   {64, 64, 32, 8, 8, 3},  {128, 128, 32, 8, 8, 3},
+            {128, 64, 32, 8, 4, 3},  {64, 128, 32, 8, 4, 3}, {128, 128, 32, 8, 8, 4},
+            {128, 64, 32, 8, 4, 4},  {64, 128, 32, 8, 4, 4}, {64, 64, 32, 8, 4, 4},
             {128, 128, 64, 8, 8, 3}, {16, 128, 64, 8, 4, 3}};
   if (dtype == DType::i8)
-    return {{16, 64, 64, 8, 8, 3}, {64, 64, 64, 8, 8, 3}, {64, 64, 64, 8, 8, 4},
+    return {{16, 64, 64, 8, 8, 3},
+            {64, 64, 64, 8, 8, 3},
+            {64, 64, 64, 8, 8, 4},
             {128, 64, 64, 8, 8, 3}};
   // f32
-  return {{16, 64, 64, 8, 8, 3}, {64, 64, 16, 8, 8, 3}, {64, 64, 32, 8, 8, 2},
-          {32, 64, 32, 8, 4, 3}};
+  return {
+      {16, 64, 64, 8, 8, 3}, {64, 64, 16, 8, 8, 3}, {64, 64, 32, 8, 8, 2}, {32, 64, 32, 8, 4, 3}};
 }
 
 } // namespace detail

@@ -60,7 +60,9 @@ TensorView as_column(const TensorView& v) {
 } // namespace
 
 Epilogue bias(const TensorView& bias) { return builtin("bias", add_operand, {bias}); }
-Epilogue row_bias(const TensorView& bias) { return builtin("row_bias", add_operand, {as_column(bias)}); }
+Epilogue row_bias(const TensorView& bias) {
+  return builtin("row_bias", add_operand, {as_column(bias)});
+}
 Epilogue residual(const TensorView& residual) {
   return builtin("residual", add_operand, {residual});
 }
@@ -96,8 +98,9 @@ Epilogue silu() {
 // beta == 0 does not read c: c may hold anything (NaN) before a matmul that overwrites it.
 Epilogue scale(float alpha, float beta) {
   if (beta == 0.0f)
-    return builtin("scale", [](const EpilogueTile& t) { return t.acc.to(DType::f32) * t.scalars[0]; },
-                   {}, {alpha});
+    return builtin("scale",
+                   [](const EpilogueTile& t) { return t.acc.to(DType::f32) * t.scalars[0]; }, {},
+                   {alpha});
   return builtin(
       "scale_c",
       [](const EpilogueTile& t) {

@@ -33,7 +33,7 @@ Mat mat_of(const OpSite& s, const char* arg, const TensorView& v, const char* di
     s.fail(fmt::format("{} has shape {}; expected [{}] or [batch, {}]", arg, detail::shape_str(v),
                        dims, dims));
   int o = v.rank - 2;
-  Mat m{v.rank == 3 ? v.shape[0] : 1, v.shape[o], v.shape[o + 1],
+  Mat m{v.rank == 3 ? v.shape[0] : 1,   v.shape[o],   v.shape[o + 1],
         v.rank == 3 ? v.strides[0] : 0, v.strides[o], v.strides[o + 1]};
   if (m.batch == 1)
     m.sb = 0;
@@ -104,10 +104,12 @@ Problem check_shapes(const OpSite& s, const TensorView& a, const TensorView& b,
   check_batch(s, "b", b, p.b, p.batch, c);
   // Distinct output elements must be distinct memory.
   bool empty = p.batch == 0 || p.m == 0 || p.n == 0;
-  if (!empty && ((p.m > 1 && p.c.sr == 0) || (p.n > 1 && p.c.sc == 0) || (p.batch > 1 && p.c.sb == 0)))
-    s.fail(fmt::format("c has strides [{}] with a zero stride: its elements overlap; pass an "
-                       "output with distinct elements",
-                       fmt::join(std::vector<int64_t>(c.strides.begin(), c.strides.begin() + c.rank), ", ")));
+  if (!empty &&
+      ((p.m > 1 && p.c.sr == 0) || (p.n > 1 && p.c.sc == 0) || (p.batch > 1 && p.c.sb == 0)))
+    s.fail(fmt::format(
+        "c has strides [{}] with a zero stride: its elements overlap; pass an "
+        "output with distinct elements",
+        fmt::join(std::vector<int64_t>(c.strides.begin(), c.strides.begin() + c.rank), ", ")));
   return p;
 }
 
@@ -185,7 +187,8 @@ BoundChain bind_chain(const OpSite& s, const MatmulOptions& o, const Problem& p,
       bc.operands.push_back(v);
     }
     bc.scalars.insert(bc.scalars.end(), impl.scalars.begin(), impl.scalars.end());
-    bc.key += impl.builtin ? impl.name : "user:" + impl.name + "\n" + user_step_ir(s, impl, step, acc, cfg);
+    bc.key += impl.builtin ? impl.name
+                           : "user:" + impl.name + "\n" + user_step_ir(s, impl, step, acc, cfg);
     bc.key += "\n|\n";
     bc.chain.push_back(std::move(step));
   }
@@ -274,8 +277,8 @@ void launch_tile(const Launch& l, const Kernel& k, const TensorView& a, const Te
     k_split = cdiv(cdiv(p.k, splits), l.cfg.block_k) * l.cfg.block_k;
   int64_t tiles = cdiv(p.m, l.cfg.block_m) * cdiv(p.n, l.cfg.block_n);
   with_tile_args(l, a, b, out, out_strides, k_split, sa, [&](const auto&... args) {
-    k.launch(GridAt(Grid(tiles, p.batch, splits), l.site.where), l.options, args...,
-             l.cfg.block_m, l.cfg.block_n, l.cfg.block_k, l.cfg.group_m);
+    k.launch(GridAt(Grid(tiles, p.batch, splits), l.site.where), l.options, args..., l.cfg.block_m,
+             l.cfg.block_n, l.cfg.block_k, l.cfg.group_m);
   });
 }
 
@@ -283,12 +286,13 @@ void launch_tile(const Launch& l, const Kernel& k, const TensorView& a, const Te
 
 TuneConfig tune_config(const MatmulConfig& c) {
   return {{{"BM", c.block_m}, {"BN", c.block_n}, {"BK", c.block_k}, {"GROUP_M", c.group_m}},
-          c.num_warps, c.num_stages};
+          c.num_warps,
+          c.num_stages};
 }
 
 MatmulConfig matmul_config(const TuneConfig& t) {
-  return {int(t.get("BM")), int(t.get("BN")), int(t.get("BK")), int(t.get("GROUP_M")),
-          t.num_warps, t.num_stages};
+  return {int(t.get("BM")),      int(t.get("BN")), int(t.get("BK")),
+          int(t.get("GROUP_M")), t.num_warps,      t.num_stages};
 }
 
 bool same_config(const MatmulConfig& x, const MatmulConfig& y) {
@@ -326,8 +330,8 @@ const Autotuner& tuner_for(const Kernel& tile, DType dtype) {
   o.prune = [](const TuneConfig& c, const TuneContext& t) -> std::string {
     if (c.get("BM") > std::max<int64_t>(64, pow2_at_least(t.value("M"))) ||
         c.get("BN") > std::max<int64_t>(64, pow2_at_least(t.value("N"))))
-      return fmt::format("a {} x {} tile for a {} x {} output computes mostly padding",
-                         c.get("BM"), c.get("BN"), t.value("M"), t.value("N"));
+      return fmt::format("a {} x {} tile for a {} x {} output computes mostly padding", c.get("BM"),
+                         c.get("BN"), t.value("M"), t.value("N"));
     return "";
   };
   o.heuristic = [dtype](std::span<const TuneConfig> fitting, const TuneContext& t) -> size_t {
@@ -379,16 +383,19 @@ void launch_reduce(const Launch& l, const Kernel& k, const TensorView& w, const 
   int64_t tiles = cdiv(p.m, l.cfg.block_m) * cdiv(p.n, l.cfg.block_n);
   k.launch(GridAt(Grid(tiles, p.batch), l.site.where), l.options, c, w, sa.views[0], sa.views[1],
            int(p.m), int(p.n), splits, int(p.c.sb), int(p.c.sr), int(p.c.sc), sa.strides[0][0],
-           sa.strides[0][1], sa.strides[0][2], sa.strides[1][0], sa.strides[1][1],
-           sa.strides[1][2], sa.scalars[0], sa.scalars[1], sa.scalars[2], sa.scalars[3],
-           l.cfg.block_m, l.cfg.block_n);
+           sa.strides[0][1], sa.strides[0][2], sa.strides[1][0], sa.strides[1][1], sa.strides[1][2],
+           sa.scalars[0], sa.scalars[1], sa.scalars[2], sa.scalars[3], l.cfg.block_m,
+           l.cfg.block_n);
 }
 
 lang::Precision dot_precision(MatmulPrecision precision) {
   switch (precision) {
-  case MatmulPrecision::ieee: return lang::Precision::ieee;
-  case MatmulPrecision::tf32: return lang::Precision::tf32;
-  case MatmulPrecision::tf32x3: return lang::Precision::tf32x3;
+  case MatmulPrecision::ieee:
+    return lang::Precision::ieee;
+  case MatmulPrecision::tf32:
+    return lang::Precision::tf32;
+  case MatmulPrecision::tf32x3:
+    return lang::Precision::tf32x3;
   }
   return lang::Precision::ieee;
 }
@@ -408,7 +415,8 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
   detail::check_device(s, "c", c, "a", a);
   Problem p = check_shapes(s, a, b, c);
   DType acc = a.dtype == DType::i8 ? DType::i32 : DType::f32;
-  MatmulConfig cfg = options.config ? *options.config : choose_config(c.device, p.m, p.n, p.k, a.dtype);
+  MatmulConfig cfg =
+      options.config ? *options.config : choose_config(c.device, p.m, p.n, p.k, a.dtype);
   detail::check_config(s, cfg, c.device, a.dtype);
   check_split(s, options, p, c, acc);
   BoundChain bc = bind_chain(s, options, p, c, acc, cfg);

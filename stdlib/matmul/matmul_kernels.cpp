@@ -136,8 +136,8 @@ void tile_body(const Chain& chain, bool partial, const TileArgs& p) {
     return;
   }
   // The workspace is [split_k, batch, M, N], contiguous: split s starts batch * M * N further on.
-  auto split_offset = split.to(DType::i64) * tl::num_programs(1).to(DType::i64) *
-                      p.cs[0].to(DType::i64);
+  auto split_offset =
+      split.to(DType::i64) * tl::num_programs(1).to(DType::i64) * p.cs[0].to(DType::i64);
   tl::store(p.c + split_offset + batch_offset(batch, p.cs[0]) + offsets(t, p.cs[1], p.cs[2]), acc,
             t.mask);
 }
@@ -153,11 +153,24 @@ Kernel make_tile_kernel(const std::string& name, Chain chain, bool partial,
           tl::Int e0_n, tl::Int e1_batch, tl::Int e1_m, tl::Int e1_n, tl::Float s0, tl::Float s1,
           tl::Float s2, tl::Float s3, tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK,
           tl::Const<int> GROUP_M) {
-        TileArgs p{c, a, b, M, N, K, k_split, {a_batch, a_m, a_k}, {b_batch, b_k, b_n},
+        TileArgs p{c,
+                   a,
+                   b,
+                   M,
+                   N,
+                   K,
+                   k_split,
+                   {a_batch, a_m, a_k},
+                   {b_batch, b_k, b_n},
                    {c_batch, c_m, c_n},
-                   Slots{{e0, e1}, {Strides{e0_batch, e0_m, e0_n}, Strides{e1_batch, e1_m, e1_n}},
+                   Slots{{e0, e1},
+                         {Strides{e0_batch, e0_m, e0_n}, Strides{e1_batch, e1_m, e1_n}},
                          {s0, s1, s2, s3}},
-                   BM, BN, BK, GROUP_M, precision};
+                   BM,
+                   BN,
+                   BK,
+                   GROUP_M,
+                   precision};
         tile_body(chain, partial, p);
       });
 }
@@ -165,11 +178,11 @@ Kernel make_tile_kernel(const std::string& name, Chain chain, bool partial,
 Kernel make_reduce_kernel(const std::string& name, Chain chain) {
   return tl::kernel(
       name, kReduceParams,
-      [chain = std::move(chain)](
-          tl::Ptr c, tl::Ptr w, tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N, tl::Int splits,
-          tl::Int c_batch, tl::Int c_m, tl::Int c_n, tl::Int e0_batch, tl::Int e0_m, tl::Int e0_n,
-          tl::Int e1_batch, tl::Int e1_m, tl::Int e1_n, tl::Float s0, tl::Float s1, tl::Float s2,
-          tl::Float s3, tl::Const<int> BM, tl::Const<int> BN) {
+      [chain = std::move(chain)](tl::Ptr c, tl::Ptr w, tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N,
+                                 tl::Int splits, tl::Int c_batch, tl::Int c_m, tl::Int c_n,
+                                 tl::Int e0_batch, tl::Int e0_m, tl::Int e0_n, tl::Int e1_batch,
+                                 tl::Int e1_m, tl::Int e1_n, tl::Float s0, tl::Float s1,
+                                 tl::Float s2, tl::Float s3, tl::Const<int> BM, tl::Const<int> BN) {
         TilePos t = row_major_tile(M, N, BM, BN);
         auto batch = tl::program_id(1).to(DType::i64);
         // Workspace [splits, batch, M, N], contiguous; summed in order of the split index.
@@ -180,7 +193,8 @@ Kernel make_reduce_kernel(const std::string& name, Chain chain) {
         tl::for_range(0, splits, 1, [&](tl::Int s) {
           acc = acc + tl::load(tile + s.to(DType::i64) * split_stride, t.mask, 0.0);
         });
-        Slots slots{{e0, e1}, {Strides{e0_batch, e0_m, e0_n}, Strides{e1_batch, e1_m, e1_n}},
+        Slots slots{{e0, e1},
+                    {Strides{e0_batch, e0_m, e0_n}, Strides{e1_batch, e1_m, e1_n}},
                     {s0, s1, s2, s3}};
         finish(chain, acc, t, batch, c, {c_batch, c_m, c_n}, slots);
       });
@@ -202,9 +216,12 @@ std::string kernel_name(const char* base, const Chain& chain) {
 // "" for ieee (the names of the default kernels stay as they were), else "_tf32" / "_tf32x3".
 const char* precision_suffix(tl::Precision precision) {
   switch (precision) {
-  case tl::Precision::ieee: return "";
-  case tl::Precision::tf32: return "_tf32";
-  case tl::Precision::tf32x3: return "_tf32x3";
+  case tl::Precision::ieee:
+    return "";
+  case tl::Precision::tf32:
+    return "_tf32";
+  case tl::Precision::tf32x3:
+    return "_tf32x3";
   }
   return "";
 }
@@ -237,32 +254,32 @@ const MatmulKernels& matmul_kernels(const std::string& key, const Chain& chain,
 // zero accumulator and stores the result: its IR is the step's, for this tile.
 std::string step_ir(const OpSite& site, const ChainStep& step, DType acc, int bm, int bn) {
   std::string why;
-  Kernel probe = tl::kernel(
-      "epilogue_probe", "out, e0, e1, M, N, s0, s1, s2, s3",
-      [&](tl::Ptr out, tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N, tl::Float s0, tl::Float s1,
-          tl::Float s2, tl::Float s3) {
-        TilePos t = tile_at(tl::program_id(0), tl::program_id(1), M, N, bm, bn);
-        TileContext ctx;
-        ctx.rows = t.rows;
-        ctx.cols = t.cols;
-        ctx.mask = t.mask;
-        ctx.batch = tl::program_id(2).to(DType::i64);
-        ctx.c_old_ptrs = out + offsets(t, N, tl::scalar(1, DType::i32));
-        ctx.operand_ptrs = {e0 + offsets(t, N, tl::scalar(1, DType::i32)),
-                            e1 + offsets(t, N, tl::scalar(1, DType::i32))};
-        ctx.scalars = {s0, s1, s2, s3};
-        tl::Tensor acc_tile = tl::zeros({bm, bn}, acc);
-        tl::Tensor result = apply_step(step, acc_tile, ctx);
-        std::string bad = bad_step_result(result, acc, bm, bn);
-        if (!bad.empty()) {
-          why = step_label(step, /*builtin=*/false) + " " + bad;
-          result = acc_tile;
-        }
-        tl::store(ctx.c_old_ptrs, result, t.mask);
-      });
+  Kernel probe = tl::kernel("epilogue_probe", "out, e0, e1, M, N, s0, s1, s2, s3",
+                            [&](tl::Ptr out, tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N,
+                                tl::Float s0, tl::Float s1, tl::Float s2, tl::Float s3) {
+                              TilePos t =
+                                  tile_at(tl::program_id(0), tl::program_id(1), M, N, bm, bn);
+                              TileContext ctx;
+                              ctx.rows = t.rows;
+                              ctx.cols = t.cols;
+                              ctx.mask = t.mask;
+                              ctx.batch = tl::program_id(2).to(DType::i64);
+                              ctx.c_old_ptrs = out + offsets(t, N, tl::scalar(1, DType::i32));
+                              ctx.operand_ptrs = {e0 + offsets(t, N, tl::scalar(1, DType::i32)),
+                                                  e1 + offsets(t, N, tl::scalar(1, DType::i32))};
+                              ctx.scalars = {s0, s1, s2, s3};
+                              tl::Tensor acc_tile = tl::zeros({bm, bn}, acc);
+                              tl::Tensor result = apply_step(step, acc_tile, ctx);
+                              std::string bad = bad_step_result(result, acc, bm, bn);
+                              if (!bad.empty()) {
+                                why = step_label(step, /*builtin=*/false) + " " + bad;
+                                result = acc_tile;
+                              }
+                              tl::store(ctx.c_old_ptrs, result, t.mask);
+                            });
   static float dummy[1];
-  std::string ir = probe.ir_for(/*optimized=*/false, dummy, dummy, dummy, 1, 1, 0.0f, 0.0f, 0.0f,
-                                0.0f);
+  std::string ir =
+      probe.ir_for(/*optimized=*/false, dummy, dummy, dummy, 1, 1, 0.0f, 0.0f, 0.0f, 0.0f);
   if (!why.empty())
     site.fail(why);
   return ir;

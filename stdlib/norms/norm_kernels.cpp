@@ -23,7 +23,8 @@ tl::Tensor row_offset(const tl::Tensor& row, const tl::Int& stride) {
 }
 
 // x - mean (layer norm) or x (RMS norm), zero outside the row.
-tl::Tensor centred(const tl::Tensor& v, const tl::Tensor& mask, const tl::Tensor& mean, bool layer) {
+tl::Tensor centred(const tl::Tensor& v, const tl::Tensor& mask, const tl::Tensor& mean,
+                   bool layer) {
   return layer ? tl::where(mask, v - mean, 0.0) : v;
 }
 
@@ -39,10 +40,10 @@ const Kernel& norm_forward_kernel() {
       "norm_forward",
       "y, residual_out, mean, rstd, x, residual, weight, bias, y_stride, ro_stride, x_stride, "
       "r_stride, n, eps, LAYER, RESIDUAL, LOOPED, BLOCK",
-      [](tl::Ptr y, tl::Ptr residual_out, tl::Ptr mean, tl::Ptr rstd, tl::Ptr x,
-         tl::Ptr residual, tl::Ptr weight, tl::Ptr bias, tl::Int y_stride, tl::Int ro_stride,
-         tl::Int x_stride, tl::Int r_stride, tl::Int n, tl::Float eps, tl::Const<int> LAYER,
-         tl::Const<int> RESIDUAL, tl::Const<int> LOOPED, tl::Const<int> BLOCK) {
+      [](tl::Ptr y, tl::Ptr residual_out, tl::Ptr mean, tl::Ptr rstd, tl::Ptr x, tl::Ptr residual,
+         tl::Ptr weight, tl::Ptr bias, tl::Int y_stride, tl::Int ro_stride, tl::Int x_stride,
+         tl::Int r_stride, tl::Int n, tl::Float eps, tl::Const<int> LAYER, tl::Const<int> RESIDUAL,
+         tl::Const<int> LOOPED, tl::Const<int> BLOCK) {
         auto row = tl::program_id(0);
         auto xr = x + row_offset(row, x_stride), rr = residual + row_offset(row, r_stride);
         auto ror = residual_out + row_offset(row, ro_stride), yr = y + row_offset(row, y_stride);
@@ -153,21 +154,23 @@ const Kernel& norm_backward_kernel() {
           if (LAYER)
             sum_wg = sum_wg + tl::sum(t.wg, 0);
         });
-        tl::for_range(0, n, BLOCK, [&](tl::Int k) { write(k + cols, terms(k + cols), sum_wgx, sum_wg); });
+        tl::for_range(0, n, BLOCK,
+                      [&](tl::Int k) { write(k + cols, terms(k + cols), sum_wgx, sum_wg); });
       });
   return k;
 }
 
 const Kernel& norm_weight_grad_kernel() {
   static const Kernel k = tl::kernel(
-      "norm_weight_grad", "dweight, dbias, dy, x, mean, rstd, dy_stride, x_stride, rows, n, LAYER, "
-                          "ROWS, BLOCK",
+      "norm_weight_grad",
+      "dweight, dbias, dy, x, mean, rstd, dy_stride, x_stride, rows, n, LAYER, "
+      "ROWS, BLOCK",
       [](tl::Ptr dweight, tl::Ptr dbias, tl::Ptr dy, tl::Ptr x, tl::Ptr mean, tl::Ptr rstd,
          tl::Int dy_stride, tl::Int x_stride, tl::Int rows, tl::Int n, tl::Const<int> LAYER,
          tl::Const<int> ROWS, tl::Const<int> BLOCK) {
         auto cols = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
-        auto col = tl::expand_dims(cols, 0);   // 1 x BLOCK
-        auto tile_rows = tl::arange(0, ROWS);  // ROWS
+        auto col = tl::expand_dims(cols, 0);  // 1 x BLOCK
+        auto tile_rows = tl::arange(0, ROWS); // ROWS
         tl::Tensor acc_w = tl::zeros({ROWS, BLOCK}, DType::f32);
         tl::Tensor acc_b = tl::zeros({ROWS, BLOCK}, DType::f32);
         tl::for_range(0, rows, ROWS, [&](tl::Int r0) {

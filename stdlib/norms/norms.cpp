@@ -99,7 +99,8 @@ void run_backward(const OpSite& s, const Backward& b, Stream* stream) {
   // The weight-gradient kernel reads dy (and x) after the first kernel has written dx.
   if (!xr.empty() && (b.dx->data == b.dy->data || b.dx->data == x.data))
     s.fail(fmt::format("dx is the same memory as {}, which the weight gradient reads after dx is "
-                       "written; pass a separate dx", b.dx->data == b.dy->data ? "dy" : "x"));
+                       "written; pass a separate dx",
+                       b.dx->data == b.dy->data ? "dy" : "x"));
   detail::check_vector(s, "weight", *b.weight, xr.cols, "x's last dimension");
   detail::check_device(s, "weight", *b.weight, "x", x);
   detail::check_vector(s, "dweight", *b.dweight, xr.cols, "x's last dimension");
@@ -118,11 +119,10 @@ void run_backward(const OpSite& s, const Backward& b, Stream* stream) {
   bool layer = b.mean != nullptr;
   const TensorView& mean = layer ? *b.mean : *b.rstd;
   if (xr.rows > 0)
-    detail::norm_backward_kernel().launch(detail::grid_at(s, xr.rows),
-                                          detail::launch_options(block, stream), *b.dx, *b.dy, x,
-                                          *b.weight, mean, *b.rstd, dxr.stride, dyr.stride,
-                                          xr.stride, xr.cols, int(layer),
-                                          int(xr.cols > block), block);
+    detail::norm_backward_kernel().launch(
+        detail::grid_at(s, xr.rows), detail::launch_options(block, stream), *b.dx, *b.dy, x,
+        *b.weight, mean, *b.rstd, dxr.stride, dyr.stride, xr.stride, xr.cols, int(layer),
+        int(xr.cols > block), block);
   // With no rows the gradients are sums of nothing: the kernel writes zeros. Its row pointers are
   // never dereferenced then, but must not be null: the weight stands in for them.
   const TensorView& dy = xr.rows > 0 ? *b.dy : *b.weight;
@@ -132,9 +132,9 @@ void run_backward(const OpSite& s, const Backward& b, Stream* stream) {
   int grad_block = std::min(kGradBlock, detail::block_for(s, xr.cols, kGradBlock, 0));
   detail::norm_weight_grad_kernel().launch(
       detail::grid_at(s, (xr.cols + grad_block - 1) / grad_block),
-      detail::launch_options(/*4 warps for a 16 x 256 tile=*/grad_block * kGradRows / 4, stream), *b.dweight,
-      layer ? *b.dbias : *b.dweight, dy, xv, meanv, rstdv, dyr.stride, xr.stride, xr.rows, xr.cols,
-      int(layer), kGradRows, grad_block);
+      detail::launch_options(/*4 warps for a 16 x 256 tile=*/grad_block * kGradRows / 4, stream),
+      *b.dweight, layer ? *b.dbias : *b.dweight, dy, xv, meanv, rstdv, dyr.stride, xr.stride,
+      xr.rows, xr.cols, int(layer), kGradRows, grad_block);
 }
 
 } // namespace
@@ -143,15 +143,17 @@ void rms_norm(const TensorView& x, const TensorView& weight, const TensorView& y
               const TensorView& rstd, const RmsNormOptions& o, Stream* stream,
               std::source_location where) {
   run_forward({"rms_norm", where},
-              {&x, nullptr, &weight, nullptr, &y, nullptr, nullptr, &rstd, o.eps, o.block_cols}, stream);
+              {&x, nullptr, &weight, nullptr, &y, nullptr, nullptr, &rstd, o.eps, o.block_cols},
+              stream);
 }
 
 void add_rms_norm(const TensorView& x, const TensorView& residual, const TensorView& weight,
                   const TensorView& y, const TensorView& residual_out, const TensorView& rstd,
                   const RmsNormOptions& o, Stream* stream, std::source_location where) {
-  run_forward({"add_rms_norm", where},
-              {&x, &residual, &weight, nullptr, &y, &residual_out, nullptr, &rstd, o.eps,
-               o.block_cols}, stream);
+  run_forward(
+      {"add_rms_norm", where},
+      {&x, &residual, &weight, nullptr, &y, &residual_out, nullptr, &rstd, o.eps, o.block_cols},
+      stream);
 }
 
 void rms_norm_backward(const TensorView& dy, const TensorView& x, const TensorView& weight,
@@ -164,8 +166,8 @@ void rms_norm_backward(const TensorView& dy, const TensorView& x, const TensorVi
 void layer_norm(const TensorView& x, const TensorView& weight, const TensorView& bias,
                 const TensorView& y, const TensorView& mean, const TensorView& rstd,
                 const LayerNormOptions& o, Stream* stream, std::source_location where) {
-  run_forward({"layer_norm", where}, {&x, nullptr, &weight, &bias, &y, nullptr, &mean, &rstd, o.eps,
-               o.block_cols},
+  run_forward({"layer_norm", where},
+              {&x, nullptr, &weight, &bias, &y, nullptr, &mean, &rstd, o.eps, o.block_cols},
               stream);
 }
 
@@ -174,8 +176,8 @@ void add_layer_norm(const TensorView& x, const TensorView& residual, const Tenso
                     const TensorView& mean, const TensorView& rstd, const LayerNormOptions& o,
                     Stream* stream, std::source_location where) {
   run_forward({"add_layer_norm", where},
-              {&x, &residual, &weight, &bias, &y, &residual_out, &mean, &rstd, o.eps,
-               o.block_cols}, stream);
+              {&x, &residual, &weight, &bias, &y, &residual_out, &mean, &rstd, o.eps, o.block_cols},
+              stream);
 }
 
 void layer_norm_backward(const TensorView& dy, const TensorView& x, const TensorView& weight,

@@ -37,11 +37,12 @@ namespace detail {
 
 const Kernel& mean_pool_kernel() {
   static const Kernel k = tl::kernel(
-      "mean_pool", "y, x, mask, y_stride, x_batch_stride, x_seq_stride, mask_stride, seq, hidden, "
-                   "SEQ, BLOCK",
+      "mean_pool",
+      "y, x, mask, y_stride, x_batch_stride, x_seq_stride, mask_stride, seq, hidden, "
+      "SEQ, BLOCK",
       [](tl::Ptr y, tl::Ptr x, tl::Ptr mask, tl::Int y_stride, tl::Int x_batch_stride,
-         tl::Int x_seq_stride, tl::Int mask_stride, tl::Int seq, tl::Int hidden,
-         tl::Const<int> SEQ, tl::Const<int> BLOCK) {
+         tl::Int x_seq_stride, tl::Int mask_stride, tl::Int seq, tl::Int hidden, tl::Const<int> SEQ,
+         tl::Const<int> BLOCK) {
         auto b = i64(tl::program_id(0));
         auto cols = tl::program_id(1) * BLOCK + tl::arange(0, BLOCK);
         auto col = tl::expand_dims(cols, 0);
@@ -53,9 +54,9 @@ const Kernel& mean_pool_kernel() {
           auto m = tl::load(mask + b * i64(mask_stride) + s, s < seq, 0.0) != 0;
           auto rows = tl::expand_dims(i64(s), 1);
           auto take = tl::expand_dims(m, 1) & (col < hidden);
-          acc = acc + tl::load(x + b * i64(x_batch_stride) + rows * i64(x_seq_stride) + col, take,
-                               0.0)
-                          .to(DType::f32);
+          acc = acc +
+                tl::load(x + b * i64(x_batch_stride) + rows * i64(x_seq_stride) + col, take, 0.0)
+                    .to(DType::f32);
           count = count + m.to(DType::f32);
         });
         auto total = tl::maximum(tl::sum(count, 0), 1e-9);
@@ -65,30 +66,30 @@ const Kernel& mean_pool_kernel() {
 }
 
 const Kernel& l2_normalize_kernel() {
-  static const Kernel k = tl::kernel(
-      "l2_normalize", "y, x, y_stride, x_stride, n, eps, LOOPED, BLOCK",
-      [](tl::Ptr y, tl::Ptr x, tl::Int y_stride, tl::Int x_stride, tl::Int n, tl::Float eps,
-         tl::Const<int> LOOPED, tl::Const<int> BLOCK) {
-        auto row = i64(tl::program_id(0));
-        auto xr = x + row * i64(x_stride), yr = y + row * i64(y_stride);
-        auto cols = tl::arange(0, BLOCK);
-        if (!LOOPED) {
-          auto v = tl::load(xr + cols, cols < n, 0.0).to(DType::f32);
-          auto norm = at_least(tl::sqrt(tl::sum(v * v, 0)), eps);
-          tl::store(yr + cols, v / norm, cols < n);
-          return;
-        }
-        tl::Tensor sq = tl::scalar(0.0, DType::f32);
-        tl::for_range(0, n, BLOCK, [&](tl::Int k) {
-          auto v = tl::load(xr + k + cols, k + cols < n, 0.0).to(DType::f32);
-          sq = sq + tl::sum(v * v, 0);
-        });
-        auto norm = at_least(tl::sqrt(sq), eps);
-        tl::for_range(0, n, BLOCK, [&](tl::Int k) {
-          auto v = tl::load(xr + k + cols, k + cols < n, 0.0).to(DType::f32);
-          tl::store(yr + k + cols, v / norm, k + cols < n);
-        });
-      });
+  static const Kernel k =
+      tl::kernel("l2_normalize", "y, x, y_stride, x_stride, n, eps, LOOPED, BLOCK",
+                 [](tl::Ptr y, tl::Ptr x, tl::Int y_stride, tl::Int x_stride, tl::Int n,
+                    tl::Float eps, tl::Const<int> LOOPED, tl::Const<int> BLOCK) {
+                   auto row = i64(tl::program_id(0));
+                   auto xr = x + row * i64(x_stride), yr = y + row * i64(y_stride);
+                   auto cols = tl::arange(0, BLOCK);
+                   if (!LOOPED) {
+                     auto v = tl::load(xr + cols, cols < n, 0.0).to(DType::f32);
+                     auto norm = at_least(tl::sqrt(tl::sum(v * v, 0)), eps);
+                     tl::store(yr + cols, v / norm, cols < n);
+                     return;
+                   }
+                   tl::Tensor sq = tl::scalar(0.0, DType::f32);
+                   tl::for_range(0, n, BLOCK, [&](tl::Int k) {
+                     auto v = tl::load(xr + k + cols, k + cols < n, 0.0).to(DType::f32);
+                     sq = sq + tl::sum(v * v, 0);
+                   });
+                   auto norm = at_least(tl::sqrt(sq), eps);
+                   tl::for_range(0, n, BLOCK, [&](tl::Int k) {
+                     auto v = tl::load(xr + k + cols, k + cols < n, 0.0).to(DType::f32);
+                     tl::store(yr + k + cols, v / norm, k + cols < n);
+                   });
+                 });
   return k;
 }
 
@@ -135,7 +136,8 @@ void mean_pool(const TensorView& x, const TensorView& mask, const TensorView& y,
     s.fail(fmt::format("x has shape {} but a null data pointer", detail::shape_str(x)));
   if (hidden > 1 && x.strides[2] != 1)
     s.fail(fmt::format("x's last dimension has stride {}; the last dimension must be contiguous "
-                       "(stride 1): copy x to a contiguous tensor first", x.strides[2]));
+                       "(stride 1): copy x to a contiguous tensor first",
+                       x.strides[2]));
   // With no positions, nothing of x or mask is read; y (non-null) stands in for them.
   const TensorView& xv = seq > 0 ? x : y;
   const TensorView& mv = seq > 0 ? mask : y;

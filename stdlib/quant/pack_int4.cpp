@@ -61,7 +61,8 @@ float load_float(const TensorView& v, int64_t i) {
   case DType::u32:
   case DType::u64:
   case DType::f8e4m3:
-  case DType::f8e5m2: break;
+  case DType::f8e5m2:
+    break;
   }
   return 0.0f; // not reached: the dtype was checked
 }
@@ -70,8 +71,7 @@ float load_float(const TensorView& v, int64_t i) {
 float rne(float v) { return std::nearbyint(v); }
 
 // One group's scale and zero (zero 8 for symmetric) from its values.
-std::pair<float, float> group_params(const float* v, int64_t count, int64_t stride,
-                                     Int4Mode mode) {
+std::pair<float, float> group_params(const float* v, int64_t count, int64_t stride, Int4Mode mode) {
   float lo = 0.0f, hi = 0.0f, amax = 0.0f;
   for (int64_t i = 0; i < count; ++i) {
     lo = std::min(lo, v[i * stride]);
@@ -79,7 +79,8 @@ std::pair<float, float> group_params(const float* v, int64_t count, int64_t stri
     amax = std::max(amax, std::fabs(v[i * stride]));
   }
   switch (mode) {
-  case Int4Mode::symmetric: return {amax / 7.0f, 8.0f};
+  case Int4Mode::symmetric:
+    return {amax / 7.0f, 8.0f};
   case Int4Mode::asymmetric: {
     float scale = (hi - lo) / 15.0f;
     return {scale, scale > 0.0f ? std::clamp(rne(-lo / scale), 0.0f, 15.0f) : 0.0f};

@@ -1,11 +1,11 @@
 // The quantized and low-rank matmul ops: argument checks and launches of quant_kernels.cpp, and
 // matmul_w8a8 as a composition of ops::matmul with a dequantising epilogue.
+#include "tessel/ops/quant.h"
 #include "stdlib/common/args.h"
 #include "stdlib/matmul/config.h"
 #include "stdlib/matmul/epilogue.h"
 #include "stdlib/quant/quant_kernels.h"
 #include "tessel/lang/ops.h"
-#include "tessel/ops/quant.h"
 
 #include <fmt/format.h>
 
@@ -23,9 +23,7 @@ int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 bool is_half(DType t) { return t == DType::f16 || t == DType::bf16; }
 
-void check_out_dtype(const OpSite& s, const TensorView& out) {
-  detail::check_float(s, "out", out);
-}
+void check_out_dtype(const OpSite& s, const TensorView& out) { detail::check_float(s, "out", out); }
 
 // A matrix [rows, cols] with contiguous rows (any row stride), on `ref`'s device, whose largest
 // offset fits the kernels' i32 arithmetic.
@@ -39,8 +37,8 @@ detail::Rows matrix_of(const OpSite& s, const char* arg, const TensorView& v, co
   return r;
 }
 
-void expect_shape(const OpSite& s, const char* arg, const TensorView& v, int64_t rows,
-                  int64_t cols, const std::string& why) {
+void expect_shape(const OpSite& s, const char* arg, const TensorView& v, int64_t rows, int64_t cols,
+                  const std::string& why) {
   if (v.rank != 2 || v.shape[0] != rows || v.shape[1] != cols)
     s.fail(fmt::format("{} has shape {}; expected [{}, {}] ({})", arg, detail::shape_str(v), rows,
                        cols, why));
@@ -140,8 +138,9 @@ void check_indices(const OpSite& s, const TensorView& v, const TensorView& x, in
                    int64_t adapters) {
   detail::check_dtype(s, "indices", v, DType::i32);
   if (v.rank != 1 || v.shape[0] != m || (m > 1 && v.strides[0] != 1))
-    s.fail(fmt::format("indices has shape {}; expected a contiguous [{}] (one adapter per row of x)",
-                       detail::shape_str(v), m));
+    s.fail(
+        fmt::format("indices has shape {}; expected a contiguous [{}] (one adapter per row of x)",
+                    detail::shape_str(v), m));
   detail::check_device(s, "indices", v, "x", x);
   if (m > 0 && v.data == nullptr)
     s.fail("indices has a null data pointer");
@@ -231,10 +230,10 @@ void matmul_w4a16(const TensorView& x, const TensorView& packed, const TensorVie
   LaunchOptions lo;
   lo.num_warps = cfg.num_warps;
   lo.stream = stream;
-  detail::w4a16_kernel().launch(
-      GridAt(Grid(cdiv(m, cfg.block_m) * cdiv(n, cfg.block_n)), where), lo, out, x, packed,
-      scales, has_zeros ? zeros : scales, int(m), int(n), int(k), int(group), int(xr.stride),
-      int(outr.stride), has_zeros ? 1 : 0, cfg.block_m, cfg.block_n, cfg.block_k);
+  detail::w4a16_kernel().launch(GridAt(Grid(cdiv(m, cfg.block_m) * cdiv(n, cfg.block_n)), where),
+                                lo, out, x, packed, scales, has_zeros ? zeros : scales, int(m),
+                                int(n), int(k), int(group), int(xr.stride), int(outr.stride),
+                                has_zeros ? 1 : 0, cfg.block_m, cfg.block_n, cfg.block_k);
 }
 
 namespace {
@@ -321,19 +320,18 @@ void run_lora(const OpSite& s, const LoraCall& c, Stream* stream) {
   LaunchOptions lo;
   lo.num_warps = l_pad * r_pad >= 128 ? 8 : 4;
   lo.stream = stream;
-  detail::lora_kernel().launch(
-      GridAt(Grid(cdiv(m, cfg.block_m) * cdiv(n, cfg.block_n)), s.where), lo, c.out, c.x, c.w,
-      c.a, c.b, c.indices ? *c.indices : c.out, int(m), int(n), int(k), int(ad.rank),
-      int(ad.count), int(xr.stride), int(wr.stride), int(ad.a_batch), int(ad.a_stride),
-      int(ad.b_batch), int(ad.b_stride), int(outr.stride), c.scale, cfg.block_m, cfg.block_n,
-      cfg.block_k, r_pad, l_pad, c.indices ? 1 : 0);
+  detail::lora_kernel().launch(GridAt(Grid(cdiv(m, cfg.block_m) * cdiv(n, cfg.block_n)), s.where),
+                               lo, c.out, c.x, c.w, c.a, c.b, c.indices ? *c.indices : c.out,
+                               int(m), int(n), int(k), int(ad.rank), int(ad.count), int(xr.stride),
+                               int(wr.stride), int(ad.a_batch), int(ad.a_stride), int(ad.b_batch),
+                               int(ad.b_stride), int(outr.stride), c.scale, cfg.block_m,
+                               cfg.block_n, cfg.block_k, r_pad, l_pad, c.indices ? 1 : 0);
 }
 
 } // namespace
 
-void matmul_lora(const TensorView& x, const TensorView& w, const TensorView& a,
-                 const TensorView& b, float scale, const TensorView& out, Stream* stream,
-                 std::source_location where) {
+void matmul_lora(const TensorView& x, const TensorView& w, const TensorView& a, const TensorView& b,
+                 float scale, const TensorView& out, Stream* stream, std::source_location where) {
   OpSite s{"matmul_lora", where};
   if (a.rank != 2 || b.rank != 2)
     s.fail(fmt::format("a has shape {} and b has shape {}; expected [K, rank] and [rank, N] "

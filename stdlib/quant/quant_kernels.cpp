@@ -104,7 +104,8 @@ const Kernel& w4a16_kernel() {
           auto kr = tl::expand_dims(kp + rk, 1), kc = tl::expand_dims(kp + rk, 0);
           auto w_in = (kr < half) & t.col_in;
           auto p = tl::load(packed + (kr * N + t.cols), w_in, 0.0);
-          // Low nibbles are weight rows kp.., high nibbles rows half + kp.. (the half-split layout).
+          // Low nibbles are weight rows kp.., high nibbles rows half + kp.. (the half-split
+          // layout).
           auto w_lo = dq(p & 15, kr, w_in, t.cols);
           auto w_hi = dq((p >> 4) & 15, kr + half, w_in, t.cols);
           auto x_in = t.row_in & (kc < half);
@@ -127,11 +128,11 @@ const Kernel& lora_kernel() {
       "ops_matmul_lora",
       "out, x, w, a, b, idx, M, N, K, rank, adapters, x_stride, w_stride, a_batch, a_stride, "
       "b_batch, b_stride, out_stride, scale, BM, BN, BK, R, L, INDEXED",
-      [](tl::Ptr out, tl::Ptr x, tl::Ptr w, tl::Ptr a, tl::Ptr b, tl::Ptr idx, tl::Int M,
-         tl::Int N, tl::Int K, tl::Int rank, tl::Int adapters, tl::Int x_stride, tl::Int w_stride,
+      [](tl::Ptr out, tl::Ptr x, tl::Ptr w, tl::Ptr a, tl::Ptr b, tl::Ptr idx, tl::Int M, tl::Int N,
+         tl::Int K, tl::Int rank, tl::Int adapters, tl::Int x_stride, tl::Int w_stride,
          tl::Int a_batch, tl::Int a_stride, tl::Int b_batch, tl::Int b_stride, tl::Int out_stride,
-         tl::Float scale, tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK,
-         tl::Const<int> R, tl::Const<int> L, tl::Const<int> INDEXED) {
+         tl::Float scale, tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK, tl::Const<int> R,
+         tl::Const<int> L, tl::Const<int> INDEXED) {
         Tile t = tile_of(M, N, BM, BN);
         auto rk = tl::arange(0, BK);
         auto lr_cols = tl::expand_dims(tl::arange(0, L * R), 0);
@@ -159,7 +160,8 @@ const Kernel& lora_kernel() {
           bad = (sel < -1) | (sel >= adapters);
         }
         auto b_ok = (row_rank < rank) & (row_adapter < adapters) & t.col_in;
-        auto b_tile = tl::load(b + (row_adapter * b_batch + row_rank * b_stride + t.cols), b_ok, 0.0);
+        auto b_tile =
+            tl::load(b + (row_adapter * b_batch + row_rank * b_stride + t.cols), b_ok, 0.0);
         acc = acc + scale * tl::dot(xa.to(x.dtype()), b_tile);
         if (INDEXED)
           acc = tl::where(bad, std::nan(""), acc);

@@ -38,9 +38,7 @@ double qmax_of(detail::QuantCode c) {
   TESSEL_UNREACHABLE("bad QuantCode");
 }
 
-tl::Tensor i64(const tl::Tensor& t) {
-  return t.to(DType::i64);
-}
+tl::Tensor i64(const tl::Tensor& t) { return t.to(DType::i64); }
 
 // amax / qmax, or 1 for an all-zero group (which then quantizes to zeros).
 tl::Tensor scale_of(const tl::Tensor& amax, double qmax) {

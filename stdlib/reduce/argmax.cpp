@@ -20,30 +20,31 @@ namespace tl = tessel::lang;
 namespace detail {
 
 const Kernel& argmax_kernel() {
-  static const Kernel k = tl::kernel(
-      "argmax", "indices, x, x_stride, n, BLOCK",
-      [](tl::Ptr indices, tl::Ptr x, tl::Int x_stride, tl::Int n, tl::Const<int> BLOCK) {
-        constexpr double kInf = std::numeric_limits<double>::infinity();
-        auto row = tl::program_id(0).to(DType::i64);
-        auto xr = x + row * x_stride.to(DType::i64);
-        auto cols = tl::arange(0, BLOCK);
-        tl::Tensor best = tl::scalar(-kInf, DType::f32);
-        tl::Tensor best_index = tl::scalar(0, DType::i32);
-        tl::Tensor first_nan = n + 0; // n: no NaN seen
-        tl::for_range(0, n, BLOCK, [&](tl::Int k) {
-          auto c = k + cols;
-          auto v = tl::load(xr + c, c < n, -kInf).to(DType::f32);
-          auto block_max = tl::max(v, 0);
-          auto take = block_max > best;
-          // The first column holding the block's maximum, as a min reduction (the CPU backend
-          // vectorizes min; its tl::argmax lowering was ~10x a memcpy of the row).
-          auto first = tl::min(tl::where(v == block_max, c, n + 0), 0);
-          best_index = tl::where(take, first, best_index);
-          best = tl::where(take, block_max, best);
-          first_nan = tl::minimum(first_nan, tl::min(tl::where(v != v, c, n + 0), 0));
-        });
-        tl::store(indices + row, tl::where(first_nan < n, first_nan, best_index));
-      });
+  static const Kernel k =
+      tl::kernel("argmax", "indices, x, x_stride, n, BLOCK",
+                 [](tl::Ptr indices, tl::Ptr x, tl::Int x_stride, tl::Int n, tl::Const<int> BLOCK) {
+                   constexpr double kInf = std::numeric_limits<double>::infinity();
+                   auto row = tl::program_id(0).to(DType::i64);
+                   auto xr = x + row * x_stride.to(DType::i64);
+                   auto cols = tl::arange(0, BLOCK);
+                   tl::Tensor best = tl::scalar(-kInf, DType::f32);
+                   tl::Tensor best_index = tl::scalar(0, DType::i32);
+                   tl::Tensor first_nan = n + 0; // n: no NaN seen
+                   tl::for_range(0, n, BLOCK, [&](tl::Int k) {
+                     auto c = k + cols;
+                     auto v = tl::load(xr + c, c < n, -kInf).to(DType::f32);
+                     auto block_max = tl::max(v, 0);
+                     auto take = block_max > best;
+                     // The first column holding the block's maximum, as a min reduction (the CPU
+                     // backend vectorizes min; its tl::argmax lowering was ~10x a memcpy of the
+                     // row).
+                     auto first = tl::min(tl::where(v == block_max, c, n + 0), 0);
+                     best_index = tl::where(take, first, best_index);
+                     best = tl::where(take, block_max, best);
+                     first_nan = tl::minimum(first_nan, tl::min(tl::where(v != v, c, n + 0), 0));
+                   });
+                   tl::store(indices + row, tl::where(first_nan < n, first_nan, best_index));
+                 });
   return k;
 }
 
@@ -59,12 +60,14 @@ void argmax(const TensorView& x, const TensorView& indices, const ArgmaxOptions&
   int64_t n = indices.rank == 0 ? 1 : indices.numel();
   if (n != r.rows)
     s.fail(fmt::format("indices has shape {} ({} elements) but x has {} rows; expected one index "
-                       "per row", detail::shape_str(indices), n, r.rows));
+                       "per row",
+                       detail::shape_str(indices), n, r.rows));
   int64_t expected = 1;
   for (int i = indices.rank - 1; i >= 0; --i) {
     if (indices.shape[i] != 1 && indices.strides[i] != expected)
       s.fail(fmt::format("indices has shape {} and is not contiguous; expected a contiguous "
-                         "tensor", detail::shape_str(indices)));
+                         "tensor",
+                         detail::shape_str(indices)));
     expected *= indices.shape[i];
   }
   detail::check_device(s, "indices", indices, "x", x);

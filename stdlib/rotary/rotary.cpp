@@ -33,9 +33,9 @@ const Kernel& rotary_kernel() {
       "BLOCK",
       [](tl::Ptr y, tl::Ptr x, tl::Ptr cos, tl::Ptr sin, tl::Ptr positions, tl::Int heads,
          tl::Int seq, tl::Int xs0, tl::Int xs1, tl::Int xs2, tl::Int ys0, tl::Int ys1, tl::Int ys2,
-         tl::Int cos_stride, tl::Int sin_stride, tl::Int pos_stride, tl::Int half,
-         tl::Int head_dim, tl::Float freq_scale, tl::Const<int> INTERLEAVED,
-         tl::Const<int> FROM_POSITIONS, tl::Const<int> INVERSE, tl::Const<int> BLOCK) {
+         tl::Int cos_stride, tl::Int sin_stride, tl::Int pos_stride, tl::Int half, tl::Int head_dim,
+         tl::Float freq_scale, tl::Const<int> INTERLEAVED, tl::Const<int> FROM_POSITIONS,
+         tl::Const<int> INVERSE, tl::Const<int> BLOCK) {
         auto row = tl::program_id(0);
         auto h = i64(row % heads), s = i64((row / heads) % seq), b = i64(row / (heads * seq));
         auto xr = x + b * i64(xs0) + s * i64(xs1) + h * i64(xs2);
@@ -81,14 +81,16 @@ void check_qk(const OpSite& s, const char* arg, const TensorView& v) {
                        detail::shape_str(v)));
   if (v.shape[3] > 1 && v.strides[3] != 1)
     s.fail(fmt::format("{}'s last dimension has stride {}; the last dimension must be contiguous "
-                       "(stride 1): copy {} to a contiguous tensor first", arg, v.strides[3], arg));
+                       "(stride 1): copy {} to a contiguous tensor first",
+                       arg, v.strides[3], arg));
 }
 
 int64_t rotary_dim_of(const OpSite& s, const TensorView& x, const RotaryOptions& o) {
   int64_t head_dim = x.shape[3], rd = o.rotary_dim == 0 ? head_dim : o.rotary_dim;
   if (rd <= 0 || rd % 2 != 0 || rd > head_dim)
     s.fail(fmt::format("rotary_dim is {} but head_dim is {}; expected an even number from 2 to {} "
-                       "(0: all of head_dim)", o.rotary_dim, head_dim, head_dim));
+                       "(0: all of head_dim)",
+                       o.rotary_dim, head_dim, head_dim));
   return rd;
 }
 
@@ -118,7 +120,8 @@ void launch(const OpSite& s, const Launch& l, const RotaryOptions& o, Stream* st
     if (v->data == nullptr)
       s.fail("a tensor argument has a null data pointer");
   for (int i = 0; i < 4; ++i)
-    if (x.strides[i] > INT32_MAX || y.strides[i] > INT32_MAX || x.strides[i] < 0 || y.strides[i] < 0)
+    if (x.strides[i] > INT32_MAX || y.strides[i] > INT32_MAX || x.strides[i] < 0 ||
+        y.strides[i] < 0)
       s.fail("x or y has a stride outside [0, 2^31); the kernel takes 32-bit strides");
   if (rows > INT32_MAX)
     s.fail(fmt::format("x has {} rows (batch x seq x heads); the kernel takes 32-bit row counts",
@@ -130,8 +133,8 @@ void launch(const OpSite& s, const Launch& l, const RotaryOptions& o, Stream* st
   int block = detail::block_for(s, l.half, kMaxPairs, 0);
   detail::rotary_kernel().launch(
       detail::grid_at(s, rows), detail::launch_options(block, stream), y, x, *l.cos, *l.sin,
-      *l.positions, x.shape[2], x.shape[1], x.strides[0], x.strides[1], x.strides[2],
-      y.strides[0], y.strides[1], y.strides[2], l.cos->rank == 2 ? l.cos->strides[0] : 0,
+      *l.positions, x.shape[2], x.shape[1], x.strides[0], x.strides[1], x.strides[2], y.strides[0],
+      y.strides[1], y.strides[2], l.cos->rank == 2 ? l.cos->strides[0] : 0,
       l.sin->rank == 2 ? l.sin->strides[0] : 0,
       l.positions->rank == 1 ? l.positions->strides[0] : 0, l.half, x.shape[3], l.freq_scale,
       int(o.style == RotaryStyle::interleaved), int(l.from_positions), int(l.inverse), block);

@@ -29,39 +29,40 @@ tl::Tensor row_start(const tl::Ptr& base, const tl::Int& stride) {
 
 // The forward kernel. LOG: log-softmax. LOOPED: the row is longer than BLOCK.
 const Kernel& forward_kernel() {
-  static const Kernel k = tl::kernel(
-      "softmax_forward", "y, x, y_stride, x_stride, n, LOG, LOOPED, BLOCK",
-      [](tl::Ptr y, tl::Ptr x, tl::Int y_stride, tl::Int x_stride, tl::Int n, tl::Const<int> LOG,
-         tl::Const<int> LOOPED, tl::Const<int> BLOCK) {
-        auto xr = row_start(x, x_stride), yr = row_start(y, y_stride);
-        auto cols = tl::arange(0, BLOCK);
-        if (!LOOPED) {
-          auto mask = cols < n;
-          auto v = tl::load(xr + cols, mask, -INFINITY).to(DType::f32);
-          auto shifted = v - tl::max(v, 0);
-          auto e = tl::exp(shifted);
-          auto s = tl::sum(e, 0);
-          tl::store(yr + cols, LOG ? shifted - tl::log(s) : e / s, mask);
-          return;
-        }
-        tl::Tensor m = tl::scalar(-INFINITY, DType::f32), s = tl::scalar(0.0, DType::f32);
-        tl::for_range(0, n, BLOCK, [&](tl::Int k) {
-          auto c = k + cols;
-          auto v = tl::load(xr + c, c < n, -INFINITY).to(DType::f32);
-          auto m_new = tl::maximum(m, tl::max(v, 0));
-          // While every element so far is -inf (a masked prefix), shift by 0: -inf - -inf would
-          // make the sum NaN although later blocks are finite.
-          auto shift = tl::where(m_new == -INFINITY, 0.0, m_new);
-          s = s * tl::exp(m - shift) + tl::sum(tl::exp(v - shift), 0);
-          m = m_new;
-        });
-        auto log_s = tl::log(s);
-        tl::for_range(0, n, BLOCK, [&](tl::Int k) {
-          auto c = k + cols;
-          auto v = tl::load(xr + c, c < n, 0.0).to(DType::f32);
-          tl::store(yr + c, LOG ? v - m - log_s : tl::exp(v - m) / s, c < n);
-        });
-      });
+  static const Kernel k =
+      tl::kernel("softmax_forward", "y, x, y_stride, x_stride, n, LOG, LOOPED, BLOCK",
+                 [](tl::Ptr y, tl::Ptr x, tl::Int y_stride, tl::Int x_stride, tl::Int n,
+                    tl::Const<int> LOG, tl::Const<int> LOOPED, tl::Const<int> BLOCK) {
+                   auto xr = row_start(x, x_stride), yr = row_start(y, y_stride);
+                   auto cols = tl::arange(0, BLOCK);
+                   if (!LOOPED) {
+                     auto mask = cols < n;
+                     auto v = tl::load(xr + cols, mask, -INFINITY).to(DType::f32);
+                     auto shifted = v - tl::max(v, 0);
+                     auto e = tl::exp(shifted);
+                     auto s = tl::sum(e, 0);
+                     tl::store(yr + cols, LOG ? shifted - tl::log(s) : e / s, mask);
+                     return;
+                   }
+                   tl::Tensor m = tl::scalar(-INFINITY, DType::f32),
+                              s = tl::scalar(0.0, DType::f32);
+                   tl::for_range(0, n, BLOCK, [&](tl::Int k) {
+                     auto c = k + cols;
+                     auto v = tl::load(xr + c, c < n, -INFINITY).to(DType::f32);
+                     auto m_new = tl::maximum(m, tl::max(v, 0));
+                     // While every element so far is -inf (a masked prefix), shift by 0: -inf -
+                     // -inf would make the sum NaN although later blocks are finite.
+                     auto shift = tl::where(m_new == -INFINITY, 0.0, m_new);
+                     s = s * tl::exp(m - shift) + tl::sum(tl::exp(v - shift), 0);
+                     m = m_new;
+                   });
+                   auto log_s = tl::log(s);
+                   tl::for_range(0, n, BLOCK, [&](tl::Int k) {
+                     auto c = k + cols;
+                     auto v = tl::load(xr + c, c < n, 0.0).to(DType::f32);
+                     tl::store(yr + c, LOG ? v - m - log_s : tl::exp(v - m) / s, c < n);
+                   });
+                 });
   return k;
 }
 
@@ -69,9 +70,8 @@ const Kernel& forward_kernel() {
 const Kernel& backward_kernel() {
   static const Kernel k = tl::kernel(
       "softmax_backward", "dx, y, dy, dx_stride, y_stride, dy_stride, n, LOG, LOOPED, BLOCK",
-      [](tl::Ptr dx, tl::Ptr y, tl::Ptr dy, tl::Int dx_stride, tl::Int y_stride,
-         tl::Int dy_stride, tl::Int n, tl::Const<int> LOG, tl::Const<int> LOOPED,
-         tl::Const<int> BLOCK) {
+      [](tl::Ptr dx, tl::Ptr y, tl::Ptr dy, tl::Int dx_stride, tl::Int y_stride, tl::Int dy_stride,
+         tl::Int n, tl::Const<int> LOG, tl::Const<int> LOOPED, tl::Const<int> BLOCK) {
         auto dxr = row_start(dx, dx_stride), yr = row_start(y, y_stride);
         auto dyr = row_start(dy, dy_stride);
         auto cols = tl::arange(0, BLOCK);
@@ -116,9 +116,8 @@ void forward(const detail::OpSite& s, const TensorView& x, const TensorView& y, 
   int block = detail::block_for(s, xr.cols, kMaxBlock, o.block_cols);
   if (xr.empty())
     return;
-  forward_kernel().launch(detail::grid_at(s, xr.rows), detail::launch_options(block, stream), y,
-                          x, yr.stride, xr.stride, xr.cols, int(log), int(xr.cols > block),
-                          block);
+  forward_kernel().launch(detail::grid_at(s, xr.rows), detail::launch_options(block, stream), y, x,
+                          yr.stride, xr.stride, xr.cols, int(log), int(xr.cols > block), block);
 }
 
 void backward(const detail::OpSite& s, const TensorView& y, const TensorView& dy,

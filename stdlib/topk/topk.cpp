@@ -112,8 +112,8 @@ const Kernel& topk_kernel() {
           auto bv = LARGEST ? raw : -raw;
           auto cls = tl::where(raw != raw, tl::scalar(nan_class, DType::i32),
                                tl::scalar(kNumber, DType::i32));
-          Candidates merged =
-              merge_block(list, bv, tl::where(inside, cls, tl::scalar(kTaken, DType::i32)), c, slots, k);
+          Candidates merged = merge_block(
+              list, bv, tl::where(inside, cls, tl::scalar(kTaken, DType::i32)), c, slots, k);
           list.value = merged.value;
           list.cls = merged.cls;
           list.index = merged.index;
@@ -121,8 +121,8 @@ const Kernel& topk_kernel() {
         auto wanted = slots < k;
         tl::store(indices + row * i_stride.to(DType::i64) + slots, list.index, wanted);
         // The values are read back from x (exact: -0 stays -0, a NaN keeps its payload).
-        tl::store(values + row * v_stride.to(DType::i64) + slots,
-                  tl::load(xr + list.index, wanted), wanted);
+        tl::store(values + row * v_stride.to(DType::i64) + slots, tl::load(xr + list.index, wanted),
+                  wanted);
       });
   return kernel;
 }
@@ -139,7 +139,8 @@ void topk(const TensorView& x, const TensorView& values, const TensorView& indic
                        r.cols));
   if (k > kTopkMaxK)
     s.fail(fmt::format("k is {}; expected at most {} (the op selects in k rounds per row; sort "
-                       "the rows instead for a larger k)", k, kTopkMaxK));
+                       "the rows instead for a larger k)",
+                       k, kTopkMaxK));
   detail::check_float(s, "values", values);
   check_result(s, "values", values, x, k);
   if (indices.dtype != DType::i32 && indices.dtype != DType::i64)
@@ -151,10 +152,9 @@ void topk(const TensorView& x, const TensorView& values, const TensorView& indic
   if (r.rows == 0 || k == 0)
     return;
   int kb = next_power_of_two(k, 16);
-  detail::topk_kernel().launch(detail::grid_at(s, r.rows),
-                               detail::launch_options(std::max(block, kb), stream), values,
-                               indices, x, r.stride, vr.stride, ir.stride, r.cols, k,
-                               int(o.largest), kb, block);
+  detail::topk_kernel().launch(
+      detail::grid_at(s, r.rows), detail::launch_options(std::max(block, kb), stream), values,
+      indices, x, r.stride, vr.stride, ir.stride, r.cols, k, int(o.largest), kb, block);
 }
 
 } // namespace tessel::ops

@@ -52,9 +52,7 @@ std::vector<float> to_host(const DeviceBuffer& b, size_t n) {
   return v;
 }
 
-float* device_ptr(const DeviceBuffer& b) {
-  return static_cast<float*>(b.data());
-}
+float* device_ptr(const DeviceBuffer& b) { return static_cast<float*>(b.data()); }
 
 // A copy of the test bundle in a fresh directory, for tests that damage it.
 fs::path copy_bundle(const std::string& name,

@@ -20,7 +20,8 @@ using tessel::DeviceKind;
 using tessel::runtime::DeviceBuffer;
 
 TEST(AotFallback, CompilesTheTargetTheBundleLacksFromItsIr) {
-  tessel::aot::Bundle bundle = tessel::aot::Bundle::load(tessel::testing::test_bundle("bundle_sm90a"));
+  tessel::aot::Bundle bundle =
+      tessel::aot::Bundle::load(tessel::testing::test_bundle("bundle_sm90a"));
   ASSERT_EQ(bundle.targets(), std::vector<std::string>{"sm_90a"});
   EXPECT_EQ(bundle.target_for(DeviceKind::sim), "jit sm_80");
 

@@ -38,8 +38,9 @@ int main(int argc, char** argv) {
   while (!wait_for.empty() && ::access(wait_for.c_str(), F_OK) != 0)
     ::usleep(1000);
 
-  const tessel::Kernel axpy = tl::kernel(
-      "cache_axpy", [](tl::Ptr out, tl::Ptr x, tl::Ptr y, tl::Float a, tl::Int n, tl::Const<int> BLOCK) {
+  const tessel::Kernel axpy =
+      tl::kernel("cache_axpy", [](tl::Ptr out, tl::Ptr x, tl::Ptr y, tl::Float a, tl::Int n,
+                                  tl::Const<int> BLOCK) {
         auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
         auto mask = offs < n;
         tl::store(out + offs, a * tl::load(x + offs, mask) + tl::load(y + offs, mask), mask);
@@ -65,7 +66,11 @@ int main(int argc, char** argv) {
       std::printf("gpu source=%s cubin_bytes=%zu registers=%d num_warps=%d\n",
                   tessel::kernel_source_name(r.source), r.kernel.cubin.size(),
                   r.kernel.resources.registers, r.kernel.num_warps);
-      return r.kernel.cubin.size() > 4 && r.kernel.cubin.compare(0, 4, "\x7f" "ELF") == 0 ? 0 : 3;
+      return r.kernel.cubin.size() > 4 && r.kernel.cubin.compare(0, 4,
+                                                                 "\x7f"
+                                                                 "ELF") == 0
+                 ? 0
+                 : 3;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "cache_helper: %s\n", e.what());
       return 2;

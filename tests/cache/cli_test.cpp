@@ -16,8 +16,8 @@ using tessel::testing::ProcessResult;
 using tessel::testing::read_text_file;
 using tessel::testing::run_process;
 using tessel::testing::spawn_process;
-using tessel::testing::wait_process;
 using tessel::testing::TempDir;
+using tessel::testing::wait_process;
 using tessel::testing::write_text_file;
 
 namespace {
@@ -102,16 +102,16 @@ TEST(DoctorCommand, ReportsEveryComponent) {
   TempDir work;
   ProcessResult r = tessel_cmd(work, work.path() + "/cache", {"doctor"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  for (const char* what : {"tessel ", "LLVM ", "CUDA toolkit", "nvJitLink", "CUDA driver", "GPUs",
-                           "kernel cache"})
+  for (const char* what :
+       {"tessel ", "LLVM ", "CUDA toolkit", "nvJitLink", "CUDA driver", "GPUs", "kernel cache"})
     EXPECT_NE(r.out.find(what), std::string::npos) << "no line for " << what << "\n" << r.out;
   EXPECT_NE(r.out.find(work.path() + "/cache"), std::string::npos) << r.out;
 }
 
 TEST(DoctorCommand, SaysWhyThereIsNoDriver) {
   TempDir work;
-  ProcessResult r = run_process({kTessel, "doctor"},
-                                {{"TESSEL_CUDA_LIBRARY", "/nonexistent/libcuda.so.1"}}, work.path());
+  ProcessResult r = run_process(
+      {kTessel, "doctor"}, {{"TESSEL_CUDA_LIBRARY", "/nonexistent/libcuda.so.1"}}, work.path());
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("CUDA driver      not available: cannot load /nonexistent/libcuda.so.1"),
             std::string::npos)
@@ -216,8 +216,9 @@ TEST(CacheCommand, VerifyRemoveLeavesReadOnlyTierEntriesAndSaysSo) {
   ASSERT_EQ(run_process({kHelper}, {{"TESSEL_CACHE_DIR", tier}}, work.path()).exit_code, 0);
   std::string entry = only_entry(tier);
   fs::resize_file(entry + "/object.o", 10);
-  ProcessResult r = tessel_with(work, {{"TESSEL_CACHE_DIR", user}, {"TESSEL_CACHE_READONLY_DIRS", tier}},
-                                {"cache", "verify", "--remove"});
+  ProcessResult r =
+      tessel_with(work, {{"TESSEL_CACHE_DIR", user}, {"TESSEL_CACHE_READONLY_DIRS", tier}},
+                  {"cache", "verify", "--remove"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("BAD  " + entry + ": file object.o has 10 bytes, the manifest says"),
             std::string::npos)
@@ -231,7 +232,8 @@ TEST(CacheCommand, VerifyRemoveLeavesReadOnlyTierEntriesAndSaysSo) {
 TEST(CacheCommand, ZeroCapStoresNothingAndStatsSaySo) {
   TempDir work;
   std::string cache = work.path() + "/cache";
-  EnvVars env = {{"TESSEL_CACHE_DIR", cache}, {"TESSEL_CACHE_READONLY_DIRS", ""},
+  EnvVars env = {{"TESSEL_CACHE_DIR", cache},
+                 {"TESSEL_CACHE_READONLY_DIRS", ""},
                  {"TESSEL_CACHE_MAX_BYTES", "0"}};
   for (int run = 0; run < 2; ++run) {
     ProcessResult r = run_process({kHelper}, env, work.path());
@@ -251,7 +253,8 @@ TEST(CacheCommand, CapSmallerThanAnEntryStoresNothingWithOneWarning) {
   TempDir work;
   std::string cache = work.path() + "/cache";
   ProcessResult r = run_process({kHelper, "--also", "64"},
-                                {{"TESSEL_CACHE_DIR", cache}, {"TESSEL_CACHE_READONLY_DIRS", ""},
+                                {{"TESSEL_CACHE_DIR", cache},
+                                 {"TESSEL_CACHE_READONLY_DIRS", ""},
                                  {"TESSEL_CACHE_MAX_BYTES", "1K"}},
                                 work.path());
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -269,9 +272,10 @@ TEST(CompileCommand, StatsNameTheCacheTierOfAHit) {
   ProcessResult build = tessel_cmd(work, tier, args);
   ASSERT_EQ(build.exit_code, 0) << build.err;
   ProcessResult again = tessel_cmd(work, tier, args);
-  EXPECT_NE(again.out.find("source: disk cache, user cache (entry "), std::string::npos) << again.out;
-  ProcessResult from_tier = tessel_with(
-      work, {{"TESSEL_CACHE_DIR", user}, {"TESSEL_CACHE_READONLY_DIRS", tier}}, args);
+  EXPECT_NE(again.out.find("source: disk cache, user cache (entry "), std::string::npos)
+      << again.out;
+  ProcessResult from_tier =
+      tessel_with(work, {{"TESSEL_CACHE_DIR", user}, {"TESSEL_CACHE_READONLY_DIRS", tier}}, args);
   ASSERT_EQ(from_tier.exit_code, 0) << from_tier.err;
   EXPECT_NE(from_tier.out.find("source: disk cache, read-only tier " + tier + " (entry "),
             std::string::npos)

@@ -31,12 +31,9 @@ namespace {
 const std::string kHelper = tessel::testing::find_tool("cache_helper", TESSEL_CACHE_HELPER);
 
 EnvVars cache_env(const std::string& dir) {
-  return {{"TESSEL_CACHE_DIR", dir},
-          {"TESSEL_CACHE_READONLY_DIRS", ""},
-          {"TESSEL_CACHE_MAX_BYTES", ""},
-          {"TESSEL_CACHE_DISABLE", ""},
-          {"TESSEL_CACHE_TEST_PAUSE", ""},
-          {"TESSEL_DUMP", ""}};
+  return {{"TESSEL_CACHE_DIR", dir},       {"TESSEL_CACHE_READONLY_DIRS", ""},
+          {"TESSEL_CACHE_MAX_BYTES", ""},  {"TESSEL_CACHE_DISABLE", ""},
+          {"TESSEL_CACHE_TEST_PAUSE", ""}, {"TESSEL_DUMP", ""}};
 }
 
 ProcessResult run_helper(const TempDir& work, const std::string& cache_dir, EnvVars extra = {},
@@ -184,8 +181,8 @@ TEST(CrossProcess, DumpWritesEveryStageOfACompiledKernel) {
   TempDir work;
   std::string cache = work.path() + "/cache", dumps = work.path() + "/dumps";
   fs::create_directories(dumps);
-  ProcessResult r = run_helper(work, cache,
-                               {{"TESSEL_DUMP", "ir,llvm,asm"}, {"TESSEL_DUMP_DIR", dumps}});
+  ProcessResult r =
+      run_helper(work, cache, {{"TESSEL_DUMP", "ir,llvm,asm"}, {"TESSEL_DUMP_DIR", dumps}});
   EXPECT_RAN(r);
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dumps))
@@ -207,8 +204,9 @@ TEST(CrossProcess, DumpKeepsEverySpecialization) {
   TempDir work;
   std::string cache = work.path() + "/cache", dumps = work.path() + "/dumps";
   fs::create_directories(dumps);
-  ProcessResult r = run_helper(work, cache, {{"TESSEL_DUMP", "ir,llvm"}, {"TESSEL_DUMP_DIR", dumps}},
-                               {"--block", "64", "--also", "256"});
+  ProcessResult r =
+      run_helper(work, cache, {{"TESSEL_DUMP", "ir,llvm"}, {"TESSEL_DUMP_DIR", dumps}},
+                 {"--block", "64", "--also", "256"});
   EXPECT_RAN(r);
   EXPECT_EQ(r.out, "source=compiled traces=2 compiles=2 disk_loads=0 compiled_now=2\n");
   std::string first = read_text_file(dumps + "/cache_axpy.llvm");

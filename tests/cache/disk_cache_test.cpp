@@ -187,18 +187,17 @@ TEST(DiskCache, UnparseableManifestIsDetected) {
 }
 
 TEST(DiskCache, MissingManifestIsDetected) {
-  expect_detected(
-      [](const std::string& root, const CacheKey& key) {
-        fs::remove(entry_path(root, key) + "/manifest.json");
-      },
-      "cannot read manifest.json");
+  expect_detected([](const std::string& root,
+                     const CacheKey& key) { fs::remove(entry_path(root, key) + "/manifest.json"); },
+                  "cannot read manifest.json");
 }
 
 TEST(DiskCache, ManifestOfAnotherKeyIsDetected) {
   expect_detected(
       [](const std::string& root, const CacheKey& key) {
         fs::copy_file(entry_path(root, key_for("b")) + "/manifest.json",
-                      entry_path(root, key) + "/manifest.json", fs::copy_options::overwrite_existing);
+                      entry_path(root, key) + "/manifest.json",
+                      fs::copy_options::overwrite_existing);
       },
       "another key");
 }
@@ -382,7 +381,8 @@ TEST(CacheConfig, LocationFromTheEnvironment) {
   EXPECT_EQ(c.read_only_roots, (std::vector<std::string>{"/ro/one", "/ro/two"}));
   EXPECT_EQ(c.max_bytes, int64_t(512) << 20);
   ::setenv("TESSEL_CACHE_MAX_BYTES", "lots", 1);
-  std::string err = stderr_of([&] { EXPECT_EQ(CacheConfig::from_environment().max_bytes, 1 << 30); });
+  std::string err =
+      stderr_of([&] { EXPECT_EQ(CacheConfig::from_environment().max_bytes, 1 << 30); });
   EXPECT_NE(err.find("TESSEL_CACHE_MAX_BYTES"), std::string::npos);
   ::unsetenv("TESSEL_CACHE_READONLY_DIRS");
   ::unsetenv("TESSEL_CACHE_MAX_BYTES");

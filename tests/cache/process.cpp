@@ -15,7 +15,8 @@
 
 namespace tessel::testing {
 
-Child spawn_process(const std::vector<std::string>& argv, const EnvVars& env, const std::string& dir) {
+Child spawn_process(const std::vector<std::string>& argv, const EnvVars& env,
+                    const std::string& dir) {
   static std::atomic<int> counter{0};
   int n = counter++;
   Child child;

@@ -25,7 +25,8 @@ struct Child {
   std::string out_path, err_path;
 };
 
-Child spawn_process(const std::vector<std::string>& argv, const EnvVars& env, const std::string& dir);
+Child spawn_process(const std::vector<std::string>& argv, const EnvVars& env,
+                    const std::string& dir);
 ProcessResult wait_process(const Child& child);
 // The child's result when it has ended, else nullopt (does not wait).
 std::optional<ProcessResult> poll_process(const Child& child);

@@ -82,18 +82,19 @@ private:
   }
 
   void start_worker() {
-    EnvVars env = {{"TESSEL_CACHE_DIR", c_.cache_dir},
-                   {"TESSEL_CACHE_READONLY_DIRS", ""},
-                   {"TESSEL_CACHE_DISABLE", ""},
-                   {"TESSEL_CACHE_TEST_PAUSE", ""},
-                   {"TESSEL_DUMP", ""},
-                   {"TESSEL_CPU_THREADS", "1"},
-                   {"TESSEL_CACHE_MAX_BYTES", c_.max_bytes > 0 ? std::to_string(c_.max_bytes) : ""}};
+    EnvVars env = {
+        {"TESSEL_CACHE_DIR", c_.cache_dir},
+        {"TESSEL_CACHE_READONLY_DIRS", ""},
+        {"TESSEL_CACHE_DISABLE", ""},
+        {"TESSEL_CACHE_TEST_PAUSE", ""},
+        {"TESSEL_DUMP", ""},
+        {"TESSEL_CPU_THREADS", "1"},
+        {"TESSEL_CACHE_MAX_BYTES", c_.max_bytes > 0 ? std::to_string(c_.max_bytes) : ""}};
     env.insert(env.end(), c_.extra_env.begin(), c_.extra_env.end());
     Running r;
-    r.child = spawn_process({c_.worker, "--kernels", std::to_string(c_.kernels), "--seed",
-                             std::to_string(rng_())},
-                            env, c_.work_dir);
+    r.child = spawn_process(
+        {c_.worker, "--kernels", std::to_string(c_.kernels), "--seed", std::to_string(rng_())}, env,
+        c_.work_dir);
     r.started = Clock::now();
     running_.push_back(r);
   }

@@ -36,7 +36,8 @@ using tessel::testing::write_text_file;
 namespace {
 
 const std::string kWorker = tessel::testing::find_tool("cache_stress_worker", TESSEL_STRESS_WORKER);
-const std::string kShim = tessel::testing::find_tool("libtessel_enospc_shim.so", TESSEL_ENOSPC_SHIM);
+const std::string kShim =
+    tessel::testing::find_tool("libtessel_enospc_shim.so", TESSEL_ENOSPC_SHIM);
 constexpr int kKernels = 8;
 
 double stress_seconds() {
@@ -45,9 +46,9 @@ double stress_seconds() {
 }
 
 EnvVars worker_env(const std::string& cache, EnvVars extra = {}) {
-  EnvVars env = {{"TESSEL_CACHE_DIR", cache},       {"TESSEL_CACHE_READONLY_DIRS", ""},
-                 {"TESSEL_CACHE_MAX_BYTES", ""},    {"TESSEL_CACHE_DISABLE", ""},
-                 {"TESSEL_CACHE_TEST_PAUSE", ""},   {"TESSEL_DUMP", ""}};
+  EnvVars env = {{"TESSEL_CACHE_DIR", cache},     {"TESSEL_CACHE_READONLY_DIRS", ""},
+                 {"TESSEL_CACHE_MAX_BYTES", ""},  {"TESSEL_CACHE_DISABLE", ""},
+                 {"TESSEL_CACHE_TEST_PAUSE", ""}, {"TESSEL_DUMP", ""}};
   env.insert(env.end(), extra.begin(), extra.end());
   return env;
 }
@@ -187,7 +188,8 @@ TEST(CacheStress, WorkersUnderCorruptionKillsAndEviction) {
   // Whatever the faults left, one clean run heals the cache, and the next loads every kernel.
   ProcessResult heal = run_worker(work, cache);
   EXPECT_RAN(heal);
-  EXPECT_TRUE(verify(cache).empty()) << verify(cache).front().path << ": " << verify(cache).front().what;
+  EXPECT_TRUE(verify(cache).empty())
+      << verify(cache).front().path << ": " << verify(cache).front().what;
   ProcessResult warm = run_worker(work, cache);
   EXPECT_RAN(warm);
   EXPECT_EQ(warm.out.find("disk=" + std::to_string(kKernels) + " compiled=0"),
@@ -210,7 +212,8 @@ void expect_full_disk_is_harmless(const TempDir& work, const std::string& cache,
   EXPECT_RAN(one);
   EXPECT_NE(one.err.find("No space left on device"), std::string::npos) << one.err;
   EXPECT_NE(one.err.find("caching compiled kernels in memory only"), std::string::npos) << one.err;
-  EXPECT_TRUE(verify(cache).empty()) << verify(cache).front().path << ": " << verify(cache).front().what;
+  EXPECT_TRUE(verify(cache).empty())
+      << verify(cache).front().path << ": " << verify(cache).front().what;
   for (const auto& e : fs::directory_iterator(cache + "/v1"))
     EXPECT_NE(e.path().filename().string().rfind(".tmp.", 0), 0u) << "left behind: " << e.path();
 }

@@ -35,13 +35,14 @@ namespace fs = std::filesystem;
 namespace {
 
 int run_worker(int kernels, uint32_t seed) {
-  const tessel::Kernel scale = tl::kernel(
-      "stress_scale", [](tl::Ptr out, tl::Ptr x, tl::Int n, tl::Const<int> K, tl::Const<int> BLOCK) {
-        auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
-        auto mask = offs < n;
-        auto k = tl::scalar(float(K), tl::f32);
-        tl::store(out + offs, k * tl::load(x + offs, mask) + k, mask);
-      });
+  const tessel::Kernel scale =
+      tl::kernel("stress_scale",
+                 [](tl::Ptr out, tl::Ptr x, tl::Int n, tl::Const<int> K, tl::Const<int> BLOCK) {
+                   auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+                   auto mask = offs < n;
+                   auto k = tl::scalar(float(K), tl::f32);
+                   tl::store(out + offs, k * tl::load(x + offs, mask) + k, mask);
+                 });
   std::vector<int> order(static_cast<size_t>(kernels));
   for (int i = 0; i < kernels; ++i)
     order[size_t(i)] = i + 1;
@@ -62,7 +63,8 @@ int run_worker(int kernels, uint32_t seed) {
     }
     for (int i = 0; i < n; ++i) {
       if (out[size_t(i)] != float(k) * x[size_t(i)] + float(k)) {
-        std::fprintf(stderr, "cache_stress_worker: K=%d wrong at %d: %g\n", k, i, double(out[size_t(i)]));
+        std::fprintf(stderr, "cache_stress_worker: K=%d wrong at %d: %g\n", k, i,
+                     double(out[size_t(i)]));
         ++wrong;
         break;
       }
@@ -80,9 +82,8 @@ int run_worker(int kernels, uint32_t seed) {
 
 // The faults the corrupter injects, in the order of its counts.
 enum class Fault { flip, truncate, delete_file, delete_entry, swap, garbage_manifest, fifo };
-constexpr std::array<const char*, 7> kFaultNames = {"flip",   "truncate",         "delete_file",
-                                                   "delete_entry", "swap", "garbage_manifest",
-                                                   "fifo"};
+constexpr std::array<const char*, 7> kFaultNames = {
+    "flip", "truncate", "delete_file", "delete_entry", "swap", "garbage_manifest", "fifo"};
 
 std::vector<fs::path> children(const fs::path& dir, bool files) {
   std::vector<fs::path> out;
@@ -148,7 +149,8 @@ bool inject(Fault fault, const fs::path& entry, const std::vector<fs::path>& ent
     return !ec;
   }
   case Fault::garbage_manifest: {
-    int fd = ::open((entry / "manifest.json").c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    int fd = ::open((entry / "manifest.json").c_str(),
+                    O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
       return false;
     const char garbage[] = "{\"key\": \"0\", \"files\": [{\"name\": \"object.o\", \"bytes\": -1}";

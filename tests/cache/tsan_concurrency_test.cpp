@@ -68,8 +68,8 @@ TEST(TsanDiskCache, ThreadsAndProcessesOnOneRoot) {
   tessel::testing::TempDir work;
   tessel::jit::CacheConfig config;
   config.root = work.path() + "/cache";
-  config.max_bytes = 5 * 2600; // about five of the eight entries: stores evict
-  DiskCache shared(config);               // one process's cache, used by four threads
+  config.max_bytes = 5 * 2600;                // about five of the eight entries: stores evict
+  DiskCache shared(config);                   // one process's cache, used by four threads
   DiskCache other_a(config), other_b(config); // two more "processes"
   constexpr int kKeys = 8, kRounds = 60;
   std::atomic<int> wrong{0}, hits{0};

@@ -16,8 +16,8 @@ void build_store_then_copy(KernelBuilder& k) {
   ir::Value* out2 = k.arg(k.ptr(ScalarKind::F32));
   ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
   const ir::Type* vec = k.t({kB}, k.s(ScalarKind::F32));
-  ir::Value* offs = k.bin(Opcode::Add, k.splat(k.bin(Opcode::Mul, k.pid(), k.cint(kB)), {kB}),
-                          k.arange(kB));
+  ir::Value* offs =
+      k.bin(Opcode::Add, k.splat(k.bin(Opcode::Mul, k.pid(), k.cint(kB)), {kB}), k.arange(kB));
   k.store(k.addptr(out, offs), k.cfloat(1, vec));
   k.store(k.addptr(out2, offs), k.load(k.addptr(in, offs)));
   k.ret();
@@ -50,8 +50,8 @@ TEST(CpuChecked, FailingProgramStopsAndLaterProgramsAreSkipped) {
       in(ScalarKind::F32, programs * kB);
   in.fill_random(1, -1, 1);
   // `in` is said to hold two programs' worth: programs 2 and 3 read past it.
-  std::array<codegen::cpu::ByteRange, 3> ranges{bytes_of(out, programs * kB),
-                                                bytes_of(out2, programs * kB), bytes_of(in, 2 * kB)};
+  std::array<codegen::cpu::ByteRange, 3> ranges{
+      bytes_of(out, programs * kB), bytes_of(out2, programs * kB), bytes_of(in, 2 * kB)};
   codegen::cpu::BoundsTable table;
   table.ranges = ranges.data();
   table.num_ranges = 3;

@@ -11,8 +11,10 @@ namespace {
 constexpr int64_t kB = 64;
 
 // Appends `for lo, hi, step, inits...`; `body(iv, carried)` returns the yielded values.
-ir::Op* build_for(KernelBuilder& k, ir::Value* lo, ir::Value* hi, ir::Value* step, std::vector<ir::Value*> inits,
-                  const std::function<std::vector<ir::Value*>(ir::Value*, std::vector<ir::Value*>)>& body) {
+ir::Op*
+build_for(KernelBuilder& k, ir::Value* lo, ir::Value* hi, ir::Value* step,
+          std::vector<ir::Value*> inits,
+          const std::function<std::vector<ir::Value*>(ir::Value*, std::vector<ir::Value*>)>& body) {
   std::vector<ir::Value*> operands{lo, hi, step};
   std::vector<const ir::Type*> types;
   for (ir::Value* v : inits) {
@@ -39,12 +41,14 @@ TEST(CpuControl, ForWithCarriedTensorAndScalar) {
   ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
   ir::Value* n = k.arg(k.i32());
   const ir::Type* vec = k.t({kB}, k.s(ScalarKind::F32));
-  ir::Op* loop = build_for(k, k.cint(0), n, k.cint(1), {k.cfloat(0, vec), k.cint(0)},
-                           [&](ir::Value* i, std::vector<ir::Value*> c) -> std::vector<ir::Value*> {
-                             ir::Value* offs = k.bin(Opcode::Add, k.splat(k.bin(Opcode::Mul, i, k.cint(kB)), {kB}), k.arange(kB));
-                             ir::Value* x = k.load(k.addptr(in, offs));
-                             return {k.bin(Opcode::Add, c[0], k.un(Opcode::Exp, x)), k.bin(Opcode::Add, c[1], i)};
-                           });
+  ir::Op* loop = build_for(
+      k, k.cint(0), n, k.cint(1), {k.cfloat(0, vec), k.cint(0)},
+      [&](ir::Value* i, std::vector<ir::Value*> c) -> std::vector<ir::Value*> {
+        ir::Value* offs =
+            k.bin(Opcode::Add, k.splat(k.bin(Opcode::Mul, i, k.cint(kB)), {kB}), k.arange(kB));
+        ir::Value* x = k.load(k.addptr(in, offs));
+        return {k.bin(Opcode::Add, c[0], k.un(Opcode::Exp, x)), k.bin(Opcode::Add, c[1], i)};
+      });
   k.store(k.addptr(out, k.arange(kB)), loop->result(0));
   k.store(out_count, loop->result(1));
   k.ret();
@@ -101,7 +105,8 @@ TEST(CpuControl, IfElseWithTensorAndScalarResults) {
   ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
   ir::Value* out_s = k.arg(k.ptr(ScalarKind::I32));
   ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
-  ir::Value* offs = k.bin(Opcode::Add, k.splat(k.bin(Opcode::Mul, k.pid(), k.cint(kB)), {kB}), k.arange(kB));
+  ir::Value* offs =
+      k.bin(Opcode::Add, k.splat(k.bin(Opcode::Mul, k.pid(), k.cint(kB)), {kB}), k.arange(kB));
   ir::Value* x = k.load(k.addptr(in, offs));
   ir::Value* even = k.cmp(Opcode::CmpEq, k.bin(Opcode::Rem, k.pid(), k.cint(2)), k.cint(0));
   ir::Op* branch = k.b.create(Opcode::If, {even}, std::vector<const ir::Type*>{x->type(), k.i32()});
@@ -115,7 +120,8 @@ TEST(CpuControl, IfElseWithTensorAndScalarResults) {
   k.ret();
   auto kernel = codegen::cpu::compile(k.fn);
   const int progs = 4;
-  Buffer bin(ScalarKind::F32, progs * kB), bout(ScalarKind::F32, progs * kB), bs(ScalarKind::I32, progs);
+  Buffer bin(ScalarKind::F32, progs * kB), bout(ScalarKind::F32, progs * kB),
+      bs(ScalarKind::I32, progs);
   bin.fill_random(3, -5, 5);
   void *po = bout.data(), *ps = bs.data(), *pi = bin.data();
   launch(*kernel, {&po, &ps, &pi}, {progs, 1, 1});
@@ -146,7 +152,8 @@ TEST(CpuControl, WhileWithScalarAndTensor) {
   ir::Value* c2 = after.add_arg(k.i32());
   ir::Value* t2 = after.add_arg(t0->type());
   k.b.set_insertion_point_to_end(after);
-  k.effect(Opcode::Yield, {k.bin(Opcode::Mul, c2, k.cint(2)), k.bin(Opcode::Add, t2, k.splat(k.cint(1), {kB}))});
+  k.effect(Opcode::Yield,
+           {k.bin(Opcode::Mul, c2, k.cint(2)), k.bin(Opcode::Add, t2, k.splat(k.cint(1), {kB}))});
   k.b.set_insertion_point_to_end(k.fn.body);
   k.store(k.addptr(out, k.arange(kB)), loop->result(1));
   k.store(out_c, loop->result(0));
@@ -198,10 +205,11 @@ TEST(CpuControl, LoadAfterStoreSeesTheStore) {
 TEST(CpuControl, UnloweredOpIsAnErrorWithItsLocation) {
   KernelBuilder k("bad");
   k.b.set_location(SourceLoc{"user_kernel.cpp", 42, 7});
-  ir::Op* loop = build_for(k, k.cint(0), k.cint(4), k.cint(1), {}, [&](ir::Value*, std::vector<ir::Value*>) {
-    k.ret(); // `return` inside a loop body
-    return std::vector<ir::Value*>{};
-  });
+  ir::Op* loop =
+      build_for(k, k.cint(0), k.cint(4), k.cint(1), {}, [&](ir::Value*, std::vector<ir::Value*>) {
+        k.ret(); // `return` inside a loop body
+        return std::vector<ir::Value*>{};
+      });
   (void)loop;
   k.ret();
   try {

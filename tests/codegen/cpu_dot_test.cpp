@@ -28,8 +28,8 @@ std::string shape_name(const Shape& s) { return fmt::format("{}x{}x{}", s.m, s.n
 // Square and non-square tiles, K from 16 to 128, N below a vector register (2, 8), M of 1.
 const std::vector<Shape>& shapes() {
   static const std::vector<Shape> all = {
-      {16, 16, 16}, {32, 32, 16}, {64, 32, 32}, {16, 64, 64}, {8, 128, 128},
-      {128, 16, 32}, {32, 8, 128}, {4, 2, 16}, {1, 32, 64}, {64, 64, 16},
+      {16, 16, 16},  {32, 32, 16}, {64, 32, 32}, {16, 64, 64}, {8, 128, 128},
+      {128, 16, 32}, {32, 8, 128}, {4, 2, 16},   {1, 32, 64},  {64, 64, 16},
   };
   return all;
 }
@@ -37,11 +37,16 @@ const std::vector<Shape>& shapes() {
 // The unit roundoff of a float accumulator type (0 for integers: they must be exact).
 double unit_roundoff(ScalarKind k) {
   switch (k) {
-  case ScalarKind::F16: return std::ldexp(1.0, -11);
-  case ScalarKind::BF16: return std::ldexp(1.0, -8);
-  case ScalarKind::F32: return std::ldexp(1.0, -24);
-  case ScalarKind::F64: return std::ldexp(1.0, -53);
-  default: return 0;
+  case ScalarKind::F16:
+    return std::ldexp(1.0, -11);
+  case ScalarKind::BF16:
+    return std::ldexp(1.0, -8);
+  case ScalarKind::F32:
+    return std::ldexp(1.0, -24);
+  case ScalarKind::F64:
+    return std::ldexp(1.0, -53);
+  default:
+    return 0;
   }
 }
 
@@ -50,8 +55,8 @@ double unit_roundoff(ScalarKind k) {
 enum class Operand : uint8_t { Loaded, CastFromF32 };
 
 struct DotCase {
-  ScalarKind in;   // a and b
-  ScalarKind acc;  // accumulator and result
+  ScalarKind in;  // a and b
+  ScalarKind acc; // accumulator and result
   Shape shape;
   Operand operand = Operand::Loaded;
   bool zero_acc = false; // acc is a splat constant 0 instead of a load
@@ -74,7 +79,7 @@ std::unique_ptr<codegen::cpu::CompiledKernel> build_dot(const DotCase& c) {
   }
   ir::Value* c_offs = kb.offsets_2d(m, n, kb.cint(n));
   const ir::Type* acc_type = kb.t({m, n}, kb.s(c.acc));
-  ir::Value* acc = !c.zero_acc          ? kb.load(kb.addptr(acc_ptr, c_offs))
+  ir::Value* acc = !c.zero_acc       ? kb.load(kb.addptr(acc_ptr, c_offs))
                    : is_float(c.acc) ? kb.cfloat(0, acc_type)
                                      : kb.cint(0, acc_type);
   ir::Value* r = kb.op(Opcode::Dot, {a, b, acc}, acc->type());
@@ -84,8 +89,8 @@ std::unique_ptr<codegen::cpu::CompiledKernel> build_dot(const DotCase& c) {
 }
 
 std::string case_name(const DotCase& c) {
-  return fmt::format("{} x {} -> {} at {}{}{}", ir::scalar_kind_name(c.in), ir::scalar_kind_name(c.in),
-                     ir::scalar_kind_name(c.acc), shape_name(c.shape),
+  return fmt::format("{} x {} -> {} at {}{}{}", ir::scalar_kind_name(c.in),
+                     ir::scalar_kind_name(c.in), ir::scalar_kind_name(c.acc), shape_name(c.shape),
                      c.operand == Operand::CastFromF32 ? ", cast operands" : "",
                      c.zero_acc ? ", zero acc" : "");
 }
@@ -107,10 +112,9 @@ void check_dot(const DotCase& c, double lo, double hi, uint32_t seed) {
   // The operands as the dot sees them (rounded to c.in when cast from f32).
   auto operand = [&](const Buffer& x, size_t i) { return round_to(c.in, x.get(i)); };
   double u = unit_roundoff(c.acc == ScalarKind::F16 || c.acc == ScalarKind::BF16 ? ScalarKind::F32
-                                                                                  : c.acc);
+                                                                                 : c.acc);
   // f32 and f64 products round once each (unless fused); f16 and bf16 ones are exact in f32.
-  double product_u =
-      c.in == ScalarKind::F32 || c.in == ScalarKind::F64 ? unit_roundoff(c.in) : 0;
+  double product_u = c.in == ScalarKind::F32 || c.in == ScalarKind::F64 ? unit_roundoff(c.in) : 0;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       double init = c.zero_acc ? 0.0 : acc.get(size_t(i * n + j));
@@ -180,7 +184,8 @@ TEST(CpuDot, IntegerValuedHalfOperandsSumExactlyInF32) {
     for (const Shape& s : {Shape{32, 32, 128}, Shape{16, 64, 64}}) {
       DotCase c{in, ScalarKind::F32, s};
       SCOPED_TRACE(case_name(c));
-      Buffer a(in, size_t(s.m * s.k)), b(in, size_t(s.k * s.n)), acc(ScalarKind::F32, size_t(s.m * s.n));
+      Buffer a(in, size_t(s.m * s.k)), b(in, size_t(s.k * s.n)),
+          acc(ScalarKind::F32, size_t(s.m * s.n));
       Buffer out(ScalarKind::F32, size_t(s.m * s.n));
       a.fill_random(81, 0, 9); // whole numbers 0..8 (fill_random floors for integers only)
       b.fill_random(82, 0, 9);

@@ -53,7 +53,8 @@ Buffer run_map(const CompiledKernel& kernel, std::vector<Buffer>& ins, ScalarKin
     if (is_float(out_kind))
       EXPECT_TRUE(std::isnan(out.get(i))) << "masked-off element " << i << " was written";
     else
-      EXPECT_EQ(out.bytes[i * size_of(out_kind)], 0xCD) << "masked-off element " << i << " was written";
+      EXPECT_EQ(out.bytes[i * size_of(out_kind)], 0xCD)
+          << "masked-off element " << i << " was written";
   }
   return out;
 }
@@ -87,9 +88,8 @@ TEST(CpuElementwise, BinaryArithmeticAllTypes) {
     }
     for (const BinaryCase& c : all) {
       std::string what = fmt::format("{} {}", ir::op_info(c.op).name, name_of(kind));
-      auto kernel = compile_map("binary", {kind, kind}, kind, [&](KernelBuilder& k, auto& x) {
-        return k.bin(c.op, x[0], x[1]);
-      });
+      auto kernel = compile_map("binary", {kind, kind}, kind,
+                                [&](KernelBuilder& k, auto& x) { return k.bin(c.op, x[0], x[1]); });
       std::vector<Buffer> ins{Buffer(kind, kN), Buffer(kind, kN)};
       double range = kind == ScalarKind::I8 ? 11 : 100;
       ins[0].fill_random(1, -range, range);
@@ -109,11 +109,10 @@ TEST(CpuElementwise, BinaryArithmeticAllTypes) {
 }
 
 TEST(CpuElementwise, MinMaxIgnoreNaN) {
-  auto kernel = compile_map("maxnan", {ScalarKind::F32, ScalarKind::F32}, ScalarKind::F32,
-                            [](KernelBuilder& k, auto& x) {
-                              return k.bin(Opcode::Add, k.bin(Opcode::Max, x[0], x[1]),
-                                           k.bin(Opcode::Min, x[0], x[1]));
-                            });
+  auto kernel = compile_map(
+      "maxnan", {ScalarKind::F32, ScalarKind::F32}, ScalarKind::F32, [](KernelBuilder& k, auto& x) {
+        return k.bin(Opcode::Add, k.bin(Opcode::Max, x[0], x[1]), k.bin(Opcode::Min, x[0], x[1]));
+      });
   std::vector<Buffer> ins{Buffer(ScalarKind::F32, kN), Buffer(ScalarKind::F32, kN)};
   ins[0].fill_random(3, -1, 1);
   ins[1].fill_random(4, -1, 1);
@@ -122,7 +121,9 @@ TEST(CpuElementwise, MinMaxIgnoreNaN) {
   Buffer out = run_map(*kernel, ins, ScalarKind::F32);
   for (size_t i = 0; i < kN; ++i) {
     double a = ins[0].get(i), b = ins[1].get(i);
-    double want = std::isnan(a) ? 2 * b : std::isnan(b) ? 2 * a : float(std::max(a, b) + std::min(a, b));
+    double want = std::isnan(a)   ? 2 * b
+                  : std::isnan(b) ? 2 * a
+                                  : float(std::max(a, b) + std::min(a, b));
     ASSERT_NEAR(out.get(i), want, 1e-6) << i;
   }
 }
@@ -153,12 +154,15 @@ TEST(CpuElementwise, UnaryMath) {
   for (ScalarKind kind : {ScalarKind::F32, ScalarKind::F16, ScalarKind::BF16, ScalarKind::F64}) {
     for (const Case& c : cases) {
       std::string what = fmt::format("{} {}", ir::op_info(c.op).name, name_of(kind));
-      auto kernel = compile_map("unary", {kind}, kind, [&](KernelBuilder& k, auto& x) { return k.un(c.op, x[0]); });
+      auto kernel = compile_map("unary", {kind}, kind,
+                                [&](KernelBuilder& k, auto& x) { return k.un(c.op, x[0]); });
       std::vector<Buffer> ins{Buffer(kind, kN)};
       ins[0].fill_random(7, c.lo, c.hi);
       Buffer out = run_map(*kernel, ins, kind);
       // Sin/cos/exp... of f32 may differ from the double reference by a few ulp.
-      double tol = kind == ScalarKind::F64 ? 1e-13 : kind == ScalarKind::F32 ? 4e-6 : tolerance(kind);
+      double tol = kind == ScalarKind::F64   ? 1e-13
+                   : kind == ScalarKind::F32 ? 4e-6
+                                             : tolerance(kind);
       for (size_t i = 0; i < kN; ++i)
         ASSERT_NO_FATAL_FAILURE(
             expect_near_rel(out.get(i), round_to(kind, c.ref(ins[0].get(i))), tol, what));
@@ -186,7 +190,8 @@ TEST(CpuElementwise, IntegerBitOpsAndShifts) {
     ins[1].fill_random(12, 0, 31);
     Buffer out = run_map(*kernel, ins, ScalarKind::I32);
     for (size_t i = 0; i < kN; ++i)
-      ASSERT_EQ(out.get(i), c.ref(int32_t(ins[0].get(i)), int32_t(ins[1].get(i)))) << ir::op_info(c.op).name;
+      ASSERT_EQ(out.get(i), c.ref(int32_t(ins[0].get(i)), int32_t(ins[1].get(i))))
+          << ir::op_info(c.op).name;
   }
   auto kernel = compile_map("not", {ScalarKind::I32}, ScalarKind::I32,
                             [&](KernelBuilder& k, auto& x) { return k.un(Opcode::Not, x[0]); });
@@ -218,11 +223,12 @@ TEST(CpuElementwise, IntegerDivisionByZeroDoesNotTrap) {
 
 TEST(CpuElementwise, FmaSelectCompare) {
   for (ScalarKind kind : {ScalarKind::F32, ScalarKind::F16, ScalarKind::BF16}) {
-    auto kernel = compile_map("fma_select", {kind, kind, kind}, kind, [&](KernelBuilder& k, auto& x) {
-      ir::Value* f = k.op(Opcode::Fma, {x[0], x[1], x[2]}, x[0]->type());
-      ir::Value* c = k.cmp(Opcode::CmpGt, x[0], x[1]);
-      return k.op(Opcode::Select, {c, f, x[2]}, x[0]->type());
-    });
+    auto kernel =
+        compile_map("fma_select", {kind, kind, kind}, kind, [&](KernelBuilder& k, auto& x) {
+          ir::Value* f = k.op(Opcode::Fma, {x[0], x[1], x[2]}, x[0]->type());
+          ir::Value* c = k.cmp(Opcode::CmpGt, x[0], x[1]);
+          return k.op(Opcode::Select, {c, f, x[2]}, x[0]->type());
+        });
     std::vector<Buffer> ins{Buffer(kind, kN), Buffer(kind, kN), Buffer(kind, kN)};
     for (int i = 0; i < 3; ++i)
       ins[i].fill_random(20 + i, -4, 4);
@@ -234,11 +240,13 @@ TEST(CpuElementwise, FmaSelectCompare) {
     }
   }
   // Every comparison, as 0/1 in i32.
-  for (Opcode op : {Opcode::CmpEq, Opcode::CmpNe, Opcode::CmpLt, Opcode::CmpLe, Opcode::CmpGt, Opcode::CmpGe}) {
+  for (Opcode op :
+       {Opcode::CmpEq, Opcode::CmpNe, Opcode::CmpLt, Opcode::CmpLe, Opcode::CmpGt, Opcode::CmpGe}) {
     for (ScalarKind kind : {ScalarKind::F32, ScalarKind::I32}) {
-      auto kernel = compile_map("cmp", {kind, kind}, ScalarKind::I32, [&](KernelBuilder& k, auto& x) {
-        return k.cast(k.cmp(op, x[0], x[1]), k.i32());
-      });
+      auto kernel =
+          compile_map("cmp", {kind, kind}, ScalarKind::I32, [&](KernelBuilder& k, auto& x) {
+            return k.cast(k.cmp(op, x[0], x[1]), k.i32());
+          });
       std::vector<Buffer> ins{Buffer(kind, kN), Buffer(kind, kN)};
       ins[0].fill_random(30, -3, 3);
       ins[1].fill_random(31, -3, 3);
@@ -247,8 +255,12 @@ TEST(CpuElementwise, FmaSelectCompare) {
       Buffer out = run_map(*kernel, ins, ScalarKind::I32);
       for (size_t i = 0; i < kN; ++i) {
         double a = ins[0].get(i), b = ins[1].get(i);
-        bool want = op == Opcode::CmpEq ? a == b : op == Opcode::CmpNe ? a != b : op == Opcode::CmpLt ? a < b
-                  : op == Opcode::CmpLe ? a <= b : op == Opcode::CmpGt ? a > b : a >= b;
+        bool want = op == Opcode::CmpEq   ? a == b
+                    : op == Opcode::CmpNe ? a != b
+                    : op == Opcode::CmpLt ? a < b
+                    : op == Opcode::CmpLe ? a <= b
+                    : op == Opcode::CmpGt ? a > b
+                                          : a >= b;
         ASSERT_EQ(out.get(i), want ? 1 : 0) << ir::op_info(op).name << " " << a << " " << b;
       }
     }
@@ -261,21 +273,28 @@ TEST(CpuElementwise, Casts) {
     double lo, hi;
   };
   std::vector<Case> cases = {
-      {ScalarKind::F32, ScalarKind::I32, -1000, 1000}, {ScalarKind::I32, ScalarKind::F32, -1000, 1000},
-      {ScalarKind::F32, ScalarKind::F16, -100, 100},   {ScalarKind::F16, ScalarKind::F32, -100, 100},
-      {ScalarKind::F32, ScalarKind::BF16, -100, 100},  {ScalarKind::BF16, ScalarKind::F32, -100, 100},
-      {ScalarKind::F16, ScalarKind::BF16, -100, 100},  {ScalarKind::F64, ScalarKind::F16, -100, 100},
-      {ScalarKind::F32, ScalarKind::F64, -100, 100},   {ScalarKind::I32, ScalarKind::I8, -1000, 1000},
-      {ScalarKind::I8, ScalarKind::I32, -100, 100},    {ScalarKind::I32, ScalarKind::I64, -1e6, 1e6},
-      {ScalarKind::I64, ScalarKind::I32, -1e6, 1e6},   {ScalarKind::F32, ScalarKind::I1, -2, 2},
-      {ScalarKind::I32, ScalarKind::I1, -2, 2},        {ScalarKind::I1, ScalarKind::I32, 0, 1.99},
+      {ScalarKind::F32, ScalarKind::I32, -1000, 1000},
+      {ScalarKind::I32, ScalarKind::F32, -1000, 1000},
+      {ScalarKind::F32, ScalarKind::F16, -100, 100},
+      {ScalarKind::F16, ScalarKind::F32, -100, 100},
+      {ScalarKind::F32, ScalarKind::BF16, -100, 100},
+      {ScalarKind::BF16, ScalarKind::F32, -100, 100},
+      {ScalarKind::F16, ScalarKind::BF16, -100, 100},
+      {ScalarKind::F64, ScalarKind::F16, -100, 100},
+      {ScalarKind::F32, ScalarKind::F64, -100, 100},
+      {ScalarKind::I32, ScalarKind::I8, -1000, 1000},
+      {ScalarKind::I8, ScalarKind::I32, -100, 100},
+      {ScalarKind::I32, ScalarKind::I64, -1e6, 1e6},
+      {ScalarKind::I64, ScalarKind::I32, -1e6, 1e6},
+      {ScalarKind::F32, ScalarKind::I1, -2, 2},
+      {ScalarKind::I32, ScalarKind::I1, -2, 2},
+      {ScalarKind::I1, ScalarKind::I32, 0, 1.99},
       {ScalarKind::BF16, ScalarKind::I32, -100, 100},
   };
   for (const Case& c : cases) {
     std::string what = fmt::format("cast {} -> {}", name_of(c.from), name_of(c.to));
-    auto kernel = compile_map("cast", {c.from}, c.to, [&](KernelBuilder& k, auto& x) {
-      return k.cast(x[0], k.s(c.to));
-    });
+    auto kernel = compile_map("cast", {c.from}, c.to,
+                              [&](KernelBuilder& k, auto& x) { return k.cast(x[0], k.s(c.to)); });
     std::vector<Buffer> ins{Buffer(c.from, kN)};
     ins[0].fill_random(40, c.lo, c.hi);
     if (c.from == ScalarKind::F32 && c.to == ScalarKind::I1)
@@ -303,7 +322,8 @@ TEST(CpuElementwise, ShapeOps) {
   ir::Value* out_bcast = k.arg(k.ptr(ScalarKind::F32));
   ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
   ir::Value* x = k.load(k.addptr(in, k.offsets_2d(4, 8, k.cint(8))));
-  ir::Value* xt = k.op(Opcode::Permute, {x}, k.t({8, 4}, k.s(ScalarKind::F32)), {ir::Attr::of_ints({1, 0})});
+  ir::Value* xt =
+      k.op(Opcode::Permute, {x}, k.t({8, 4}, k.s(ScalarKind::F32)), {ir::Attr::of_ints({1, 0})});
   k.store(k.addptr(out_t, k.offsets_2d(8, 4, k.cint(4))), xt);
   ir::Value* flat = k.op(Opcode::Reshape, {xt}, k.t({32}, k.s(ScalarKind::F32)));
   k.store(k.addptr(out_flat, k.arange(32)), flat);
@@ -314,7 +334,8 @@ TEST(CpuElementwise, ShapeOps) {
   k.store(k.addptr(out_bcast, k.offsets_2d(2, 16, k.cint(16))), sum);
   k.ret();
   auto kernel = codegen::cpu::compile(k.fn);
-  Buffer bin(ScalarKind::F32, 32), bt(ScalarKind::F32, 32), bf(ScalarKind::F32, 32), bb(ScalarKind::F32, 32);
+  Buffer bin(ScalarKind::F32, 32), bt(ScalarKind::F32, 32), bf(ScalarKind::F32, 32),
+      bb(ScalarKind::F32, 32);
   bin.fill_random(50, -10, 10);
   void *pt = bt.data(), *pf = bf.data(), *pb = bb.data(), *pi = bin.data();
   launch(*kernel, {&pt, &pf, &pb, &pi}, {1, 1, 1});
@@ -337,7 +358,9 @@ TEST(CpuElementwise, ScalarsAndProgramIds) {
   ir::Value* scale = k.arg(k.i32());
   ir::Value* gx = k.op(Opcode::NumPrograms, {}, k.i32(), {ir::Attr::of_int(0)});
   ir::Value* gy = k.op(Opcode::NumPrograms, {}, k.i32(), {ir::Attr::of_int(1)});
-  ir::Value* lin = k.bin(Opcode::Add, k.pid(0), k.bin(Opcode::Mul, gx, k.bin(Opcode::Add, k.pid(1), k.bin(Opcode::Mul, gy, k.pid(2)))));
+  ir::Value* lin =
+      k.bin(Opcode::Add, k.pid(0),
+            k.bin(Opcode::Mul, gx, k.bin(Opcode::Add, k.pid(1), k.bin(Opcode::Mul, gy, k.pid(2)))));
   ir::Value* v = k.load(k.addptr(in, lin));
   ir::Value* never = k.cmp(Opcode::CmpLt, lin, k.cint(0));
   ir::Value* wild = k.load(k.addptr(in, k.cint(1 << 30)), never, k.cint(7));
@@ -358,11 +381,12 @@ TEST(CpuElementwise, ScalarsAndProgramIds) {
 
 TEST(CpuElementwise, ChainedF16Rounding) {
   // (a * b) + c in f16 rounds after the multiply (ir.h), unlike one f32 fma.
-  auto kernel = compile_map("chain", {ScalarKind::F16, ScalarKind::F16, ScalarKind::F16}, ScalarKind::F16,
-                            [](KernelBuilder& k, auto& x) {
+  auto kernel = compile_map("chain", {ScalarKind::F16, ScalarKind::F16, ScalarKind::F16},
+                            ScalarKind::F16, [](KernelBuilder& k, auto& x) {
                               return k.bin(Opcode::Add, k.bin(Opcode::Mul, x[0], x[1]), x[2]);
                             });
-  std::vector<Buffer> ins{Buffer(ScalarKind::F16, kN), Buffer(ScalarKind::F16, kN), Buffer(ScalarKind::F16, kN)};
+  std::vector<Buffer> ins{Buffer(ScalarKind::F16, kN), Buffer(ScalarKind::F16, kN),
+                          Buffer(ScalarKind::F16, kN)};
   for (int i = 0; i < 3; ++i)
     ins[i].fill_random(70 + i, -30, 30);
   Buffer out = run_map(*kernel, ins, ScalarKind::F16);

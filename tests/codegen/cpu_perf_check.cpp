@@ -1,7 +1,8 @@
 // A standalone performance check of the CPU backend (not a test; no timing assertions): vector
 // add over 16M floats against a plain -O3 C++ loop, row softmax of 4096 x 4096 f32 against a
 // straightforward two-pass C++ softmax, both single-threaded on the same arrays in the same run,
-// and the cold compile latency of each kernel. Run: build/release/tests/codegen/codegen_cpu_perf_check
+// and the cold compile latency of each kernel. Run:
+// build/release/tests/codegen/codegen_cpu_perf_check
 #include "tests/codegen/cpu_test_util.h"
 
 #include <algorithm>
@@ -12,11 +13,12 @@ namespace tessel::test {
 namespace {
 
 double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
-template <class F>
-double best_of(int reps, F&& f) {
+template <class F> double best_of(int reps, F&& f) {
   double best = 1e30;
   for (int i = 0; i < reps; ++i) {
     double t0 = now_ms();
@@ -52,8 +54,10 @@ __attribute__((noinline)) void plain_softmax(float* out, const float* in, int ro
 
 void report(const char* what, const codegen::cpu::CompiledKernel& k, double wall) {
   const auto& t = k.times();
-  std::printf("%-12s cold compile %.1f ms (lower %.1f, O3 %.1f, codegen %.1f, link %.1f), stack %lld B\n",
-              what, wall, t.lower_ms, t.optimize_ms, t.codegen_ms, t.link_ms, (long long)k.max_stack_bytes());
+  std::printf(
+      "%-12s cold compile %.1f ms (lower %.1f, O3 %.1f, codegen %.1f, link %.1f), stack %lld B\n",
+      what, wall, t.lower_ms, t.optimize_ms, t.codegen_ms, t.link_ms,
+      (long long)k.max_stack_bytes());
 }
 
 int run() {
@@ -67,7 +71,9 @@ int run() {
     ir::Value* a = k.arg(k.ptr(ScalarKind::F32));
     ir::Value* b = k.arg(k.ptr(ScalarKind::F32));
     ir::Value* n = k.arg(k.i32());
-    ir::Value* offs = k.bin(Opcode::Add, k.splat(k.bin(Opcode::Mul, k.pid(), k.cint(kBlock)), {kBlock}), k.arange(kBlock));
+    ir::Value* offs =
+        k.bin(Opcode::Add, k.splat(k.bin(Opcode::Mul, k.pid(), k.cint(kBlock)), {kBlock}),
+              k.arange(kBlock));
     ir::Value* mask = k.cmp(Opcode::CmpLt, offs, k.splat(n, {kBlock}));
     ir::Value* x = k.load(k.addptr(a, offs), mask);
     ir::Value* y = k.load(k.addptr(b, offs), mask);
@@ -97,9 +103,10 @@ int run() {
   });
   bool ok = std::equal(c.begin(), c.end(), c_ref.begin());
   double gb = 3.0 * n * 4 / 1e9;
-  std::printf("vector_add 16M f32: plain loop %.2f ms (%.1f GB/s), tessel %.2f ms (%.1f GB/s): %.2fx %s\n",
-              t_plain, gb / (t_plain / 1e3), t_kernel, gb / (t_kernel / 1e3), t_plain / t_kernel,
-              ok ? "(results equal)" : "(RESULTS DIFFER)");
+  std::printf(
+      "vector_add 16M f32: plain loop %.2f ms (%.1f GB/s), tessel %.2f ms (%.1f GB/s): %.2fx %s\n",
+      t_plain, gb / (t_plain / 1e3), t_kernel, gb / (t_kernel / 1e3), t_plain / t_kernel,
+      ok ? "(results equal)" : "(RESULTS DIFFER)");
 
   // ---- softmax ----
   constexpr int64_t kCols = 4096;
@@ -142,8 +149,9 @@ int run() {
   double max_err = 0;
   for (size_t i = 0; i < y.size(); ++i)
     max_err = std::max(max_err, double(std::fabs(y[i] - y_ref[i])));
-  std::printf("softmax 4096x4096 f32: two-pass C++ %.1f ms, tessel %.1f ms: %.2fx (max abs diff %.2g)\n",
-              t_plain, t_kernel, t_plain / t_kernel, max_err);
+  std::printf(
+      "softmax 4096x4096 f32: two-pass C++ %.1f ms, tessel %.1f ms: %.2fx (max abs diff %.2g)\n",
+      t_plain, t_kernel, t_plain / t_kernel, max_err);
   return 0;
 }
 

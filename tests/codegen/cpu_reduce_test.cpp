@@ -9,21 +9,24 @@ namespace {
 
 constexpr int64_t kR = 8, kC = 32; // an R x C tile, R != C so that axis mix-ups show
 
-const ir::Type* reduce_result_type(KernelBuilder& k, ir::Value* x, int64_t axis, const ir::Type* elem) {
+const ir::Type* reduce_result_type(KernelBuilder& k, ir::Value* x, int64_t axis,
+                                   const ir::Type* elem) {
   auto sh = k.shape(x);
   sh.erase(sh.begin() + axis);
   return k.t(sh, elem);
 }
 
 // out = reduce(in[R, C], axis), stored contiguously.
-std::unique_ptr<codegen::cpu::CompiledKernel> compile_reduce(Opcode op, ScalarKind kind, int64_t axis) {
+std::unique_ptr<codegen::cpu::CompiledKernel> compile_reduce(Opcode op, ScalarKind kind,
+                                                             int64_t axis) {
   KernelBuilder k("reduce");
   bool arg = op == Opcode::ReduceArgmax || op == Opcode::ReduceArgmin;
   ScalarKind out_kind = arg ? ScalarKind::I32 : kind;
   ir::Value* out = k.arg(k.ptr(out_kind));
   ir::Value* in = k.arg(k.ptr(kind));
   ir::Value* x = k.load(k.addptr(in, k.offsets_2d(kR, kC, k.cint(kC))));
-  ir::Value* r = k.op(op, {x}, reduce_result_type(k, x, axis, k.s(out_kind)), {ir::Attr::of_int(axis)});
+  ir::Value* r =
+      k.op(op, {x}, reduce_result_type(k, x, axis, k.s(out_kind)), {ir::Attr::of_int(axis)});
   k.store(k.addptr(out, k.arange(axis == 0 ? kC : kR)), r);
   k.ret();
   return codegen::cpu::compile(k.fn);
@@ -34,7 +37,8 @@ TEST(CpuReduce, BuiltinReductionsEachAxis) {
     for (Opcode op : {Opcode::ReduceSum, Opcode::ReduceMax, Opcode::ReduceMin, Opcode::ReduceArgmax,
                       Opcode::ReduceArgmin}) {
       for (int64_t axis : {0, 1}) {
-        std::string what = fmt::format("{} {} axis {}", ir::op_info(op).name, ir::scalar_kind_name(kind), axis);
+        std::string what =
+            fmt::format("{} {} axis {}", ir::op_info(op).name, ir::scalar_kind_name(kind), axis);
         auto kernel = compile_reduce(op, kind, axis);
         Buffer in(kind, kR * kC);
         in.fill_random(100 + axis, -8, 8); // integers in floats too: many ties for arg*
@@ -49,8 +53,9 @@ TEST(CpuReduce, BuiltinReductionsEachAxis) {
           for (int64_t j = 0; j < n_red; ++j) {
             double v = axis == 0 ? in.get(j * kC + o) : in.get(o * kC + j);
             acc += v;
-            bool better = best_i < 0 ||
-                          ((op == Opcode::ReduceMax || op == Opcode::ReduceArgmax) ? v > best : v < best);
+            bool better =
+                best_i < 0 ||
+                ((op == Opcode::ReduceMax || op == Opcode::ReduceArgmax) ? v > best : v < best);
             if (better) {
               best = v;
               best_i = j;
@@ -100,21 +105,21 @@ TEST(CpuReduce, FloatMaxMinInLanesSkipNaN) {
       ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
       ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
       ir::Value* x = k.load(k.addptr(in, k.offsets_2d(kR, cols, k.cint(cols))));
-      ir::Value* r = k.op(op, {x}, reduce_result_type(k, x, 1, k.s(ScalarKind::F32)),
-                          {ir::Attr::of_int(1)});
+      ir::Value* r =
+          k.op(op, {x}, reduce_result_type(k, x, 1, k.s(ScalarKind::F32)), {ir::Attr::of_int(1)});
       k.store(k.addptr(out, k.arange(kR)), r);
       k.ret();
       auto kernel = codegen::cpu::compile(k.fn);
       Buffer in_buf(ScalarKind::F32, kR * cols);
       in_buf.fill_random(int(cols) + 11, -4, 4);
-      in_buf.set(0, NAN);                           // row 0: NaN in lane 0
-      in_buf.set(cols + cols - 1, NAN);             // row 1: NaN in the last lane
+      in_buf.set(0, NAN);               // row 0: NaN in lane 0
+      in_buf.set(cols + cols - 1, NAN); // row 1: NaN in the last lane
       for (int64_t j = 0; j < std::min<int64_t>(cols, 16); ++j)
-        in_buf.set(2 * cols + j, NAN);              // row 2: a whole first chunk of NaN
+        in_buf.set(2 * cols + j, NAN); // row 2: a whole first chunk of NaN
       for (int64_t j = 0; j < cols; ++j)
-        in_buf.set(3 * cols + j, NAN);              // row 3: all NaN
-      in_buf.set(4 * cols + cols / 2, INFINITY);    // row 4: +inf
-      in_buf.set(5 * cols + cols / 3, -INFINITY);   // row 5: -inf
+        in_buf.set(3 * cols + j, NAN);            // row 3: all NaN
+      in_buf.set(4 * cols + cols / 2, INFINITY);  // row 4: +inf
+      in_buf.set(5 * cols + cols / 3, -INFINITY); // row 5: -inf
       Buffer out_buf(ScalarKind::F32, kR);
       void *po = out_buf.data(), *pi = in_buf.data();
       launch(*kernel, {&po, &pi}, {1, 1, 1});
@@ -144,7 +149,8 @@ TEST(CpuReduce, CustomCombineRegion) {
       ir::Value* out = k.arg(k.ptr(kind));
       ir::Value* in = k.arg(k.ptr(kind));
       ir::Value* x = k.load(k.addptr(in, k.offsets_2d(kR, kC, k.cint(kC))));
-      ir::Op* red = k.b.create(Opcode::Reduce, {x}, reduce_result_type(k, x, axis, k.s(kind)), {ir::Attr::of_int(axis)});
+      ir::Op* red = k.b.create(Opcode::Reduce, {x}, reduce_result_type(k, x, axis, k.s(kind)),
+                               {ir::Attr::of_int(axis)});
       ir::Block& region = red->region(0);
       ir::Value* a = region.add_arg(k.s(kind));
       ir::Value* b = region.add_arg(k.s(kind));
@@ -166,7 +172,8 @@ TEST(CpuReduce, CustomCombineRegion) {
         double acc = kind == ScalarKind::I32 ? 1 : -INFINITY;
         for (int64_t j = 0; j < n_red; ++j) {
           double v = axis == 0 ? bin.get(j * kC + o) : bin.get(o * kC + j);
-          acc = kind == ScalarKind::I32 ? double(int32_t(int64_t(acc) * int64_t(v))) : std::max(acc, v);
+          acc = kind == ScalarKind::I32 ? double(int32_t(int64_t(acc) * int64_t(v)))
+                                        : std::max(acc, v);
         }
         ASSERT_EQ(bout.get(o), acc) << o;
       }

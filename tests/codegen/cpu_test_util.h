@@ -37,26 +37,46 @@ inline float bf16_to_f32(uint16_t h) { return std::bit_cast<float>(uint32_t(h) <
 // Rounds `v` to what a value of `kind` can hold (f16/bf16/f32: RNE; ints: unchanged).
 inline double round_to(ScalarKind kind, double v) {
   switch (kind) {
-  case ScalarKind::F16: return double(float(_Float16(float(v))));
-  case ScalarKind::BF16: return bf16_to_f32(f32_to_bf16(float(v)));
-  case ScalarKind::F32: return double(float(v));
-  default: return v;
+  case ScalarKind::F16:
+    return double(float(_Float16(float(v))));
+  case ScalarKind::BF16:
+    return bf16_to_f32(f32_to_bf16(float(v)));
+  case ScalarKind::F32:
+    return double(float(v));
+  default:
+    return v;
   }
 }
 
 inline size_t size_of(ScalarKind k) {
   switch (k) {
-  case ScalarKind::I1: case ScalarKind::I8: case ScalarKind::U8: return 1;
-  case ScalarKind::F8E4M3: case ScalarKind::F8E5M2: return 1;
-  case ScalarKind::I16: case ScalarKind::U16: case ScalarKind::F16: case ScalarKind::BF16: return 2;
-  case ScalarKind::I32: case ScalarKind::U32: case ScalarKind::F32: return 4;
-  case ScalarKind::I64: case ScalarKind::U64: case ScalarKind::F64: return 8;
+  case ScalarKind::I1:
+  case ScalarKind::I8:
+  case ScalarKind::U8:
+    return 1;
+  case ScalarKind::F8E4M3:
+  case ScalarKind::F8E5M2:
+    return 1;
+  case ScalarKind::I16:
+  case ScalarKind::U16:
+  case ScalarKind::F16:
+  case ScalarKind::BF16:
+    return 2;
+  case ScalarKind::I32:
+  case ScalarKind::U32:
+  case ScalarKind::F32:
+    return 4;
+  case ScalarKind::I64:
+  case ScalarKind::U64:
+  case ScalarKind::F64:
+    return 8;
   }
   return 0;
 }
 
 inline bool is_float(ScalarKind k) {
-  return k == ScalarKind::F16 || k == ScalarKind::BF16 || k == ScalarKind::F32 || k == ScalarKind::F64;
+  return k == ScalarKind::F16 || k == ScalarKind::BF16 || k == ScalarKind::F32 ||
+         k == ScalarKind::F64;
 }
 
 // A host array of `kind`, accessed as doubles.
@@ -75,42 +95,135 @@ struct Buffer {
   double get(size_t i) const {
     const unsigned char* p = bytes.data() + i * size_of(kind);
     switch (kind) {
-    case ScalarKind::I1: return *p != 0;
-    case ScalarKind::I8: return double(int8_t(*p));
-    case ScalarKind::I16: { int16_t v; std::memcpy(&v, p, 2); return v; }
-    case ScalarKind::I32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-    case ScalarKind::I64: { int64_t v; std::memcpy(&v, p, 8); return double(v); }
-    case ScalarKind::F16: { _Float16 v; std::memcpy(&v, p, 2); return double(float(v)); }
-    case ScalarKind::BF16: { uint16_t v; std::memcpy(&v, p, 2); return bf16_to_f32(v); }
-    case ScalarKind::F32: { float v; std::memcpy(&v, p, 4); return v; }
-    case ScalarKind::F64: { double v; std::memcpy(&v, p, 8); return v; }
-    case ScalarKind::U8: return double(*p);
-    case ScalarKind::U16: { uint16_t v; std::memcpy(&v, p, 2); return v; }
-    case ScalarKind::U32: { uint32_t v; std::memcpy(&v, p, 4); return v; }
-    case ScalarKind::U64: { uint64_t v; std::memcpy(&v, p, 8); return double(v); }
-    case ScalarKind::F8E4M3: return tessel::f8e4m3_to_float(*p);
-    case ScalarKind::F8E5M2: return tessel::f8e5m2_to_float(*p);
+    case ScalarKind::I1:
+      return *p != 0;
+    case ScalarKind::I8:
+      return double(int8_t(*p));
+    case ScalarKind::I16: {
+      int16_t v;
+      std::memcpy(&v, p, 2);
+      return v;
+    }
+    case ScalarKind::I32: {
+      int32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case ScalarKind::I64: {
+      int64_t v;
+      std::memcpy(&v, p, 8);
+      return double(v);
+    }
+    case ScalarKind::F16: {
+      _Float16 v;
+      std::memcpy(&v, p, 2);
+      return double(float(v));
+    }
+    case ScalarKind::BF16: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return bf16_to_f32(v);
+    }
+    case ScalarKind::F32: {
+      float v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case ScalarKind::F64: {
+      double v;
+      std::memcpy(&v, p, 8);
+      return v;
+    }
+    case ScalarKind::U8:
+      return double(*p);
+    case ScalarKind::U16: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return v;
+    }
+    case ScalarKind::U32: {
+      uint32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case ScalarKind::U64: {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      return double(v);
+    }
+    case ScalarKind::F8E4M3:
+      return tessel::f8e4m3_to_float(*p);
+    case ScalarKind::F8E5M2:
+      return tessel::f8e5m2_to_float(*p);
     }
     return 0;
   }
   void set(size_t i, double v) {
     unsigned char* p = bytes.data() + i * size_of(kind);
     switch (kind) {
-    case ScalarKind::I1: *p = v != 0; return;
-    case ScalarKind::I8: *p = uint8_t(int8_t(v)); return;
-    case ScalarKind::I16: { int16_t x = int16_t(v); std::memcpy(p, &x, 2); return; }
-    case ScalarKind::I32: { int32_t x = int32_t(v); std::memcpy(p, &x, 4); return; }
-    case ScalarKind::I64: { int64_t x = int64_t(v); std::memcpy(p, &x, 8); return; }
-    case ScalarKind::F16: { _Float16 x = _Float16(float(v)); std::memcpy(p, &x, 2); return; }
-    case ScalarKind::BF16: { uint16_t x = f32_to_bf16(float(v)); std::memcpy(p, &x, 2); return; }
-    case ScalarKind::F32: { float x = float(v); std::memcpy(p, &x, 4); return; }
-    case ScalarKind::F64: std::memcpy(p, &v, 8); return;
-    case ScalarKind::U8: *p = uint8_t(v); return;
-    case ScalarKind::U16: { uint16_t x = uint16_t(v); std::memcpy(p, &x, 2); return; }
-    case ScalarKind::U32: { uint32_t x = uint32_t(v); std::memcpy(p, &x, 4); return; }
-    case ScalarKind::U64: { uint64_t x = uint64_t(v); std::memcpy(p, &x, 8); return; }
-    case ScalarKind::F8E4M3: *p = tessel::float_to_f8e4m3(float(v)); return;
-    case ScalarKind::F8E5M2: *p = tessel::float_to_f8e5m2(float(v)); return;
+    case ScalarKind::I1:
+      *p = v != 0;
+      return;
+    case ScalarKind::I8:
+      *p = uint8_t(int8_t(v));
+      return;
+    case ScalarKind::I16: {
+      int16_t x = int16_t(v);
+      std::memcpy(p, &x, 2);
+      return;
+    }
+    case ScalarKind::I32: {
+      int32_t x = int32_t(v);
+      std::memcpy(p, &x, 4);
+      return;
+    }
+    case ScalarKind::I64: {
+      int64_t x = int64_t(v);
+      std::memcpy(p, &x, 8);
+      return;
+    }
+    case ScalarKind::F16: {
+      _Float16 x = _Float16(float(v));
+      std::memcpy(p, &x, 2);
+      return;
+    }
+    case ScalarKind::BF16: {
+      uint16_t x = f32_to_bf16(float(v));
+      std::memcpy(p, &x, 2);
+      return;
+    }
+    case ScalarKind::F32: {
+      float x = float(v);
+      std::memcpy(p, &x, 4);
+      return;
+    }
+    case ScalarKind::F64:
+      std::memcpy(p, &v, 8);
+      return;
+    case ScalarKind::U8:
+      *p = uint8_t(v);
+      return;
+    case ScalarKind::U16: {
+      uint16_t x = uint16_t(v);
+      std::memcpy(p, &x, 2);
+      return;
+    }
+    case ScalarKind::U32: {
+      uint32_t x = uint32_t(v);
+      std::memcpy(p, &x, 4);
+      return;
+    }
+    case ScalarKind::U64: {
+      uint64_t x = uint64_t(v);
+      std::memcpy(p, &x, 8);
+      return;
+    }
+    case ScalarKind::F8E4M3:
+      *p = tessel::float_to_f8e4m3(float(v));
+      return;
+    case ScalarKind::F8E5M2:
+      *p = tessel::float_to_f8e5m2(float(v));
+      return;
     }
   }
   // Uniform random values in [lo, hi] (integers: whole numbers), fixed seed.
@@ -125,11 +238,16 @@ struct Buffer {
 // Tolerance for comparing a kernel's result with a reference computed in double.
 inline double tolerance(ScalarKind k) {
   switch (k) {
-  case ScalarKind::F16: return 2e-3;
-  case ScalarKind::BF16: return 1.6e-2;
-  case ScalarKind::F32: return 2e-6;
-  case ScalarKind::F64: return 1e-12;
-  default: return 0;
+  case ScalarKind::F16:
+    return 2e-3;
+  case ScalarKind::BF16:
+    return 1.6e-2;
+  case ScalarKind::F32:
+    return 2e-6;
+  case ScalarKind::F64:
+    return 1e-12;
+  default:
+    return 0;
   }
 }
 
@@ -147,7 +265,8 @@ struct KernelBuilder {
   ir::Function& fn;
   ir::Builder b;
 
-  explicit KernelBuilder(std::string name) : fn(module.add_function(std::move(name))), b(module.ctx) {
+  explicit KernelBuilder(std::string name)
+      : fn(module.add_function(std::move(name))), b(module.ctx) {
     b.set_insertion_point_to_end(fn.body);
   }
   ir::Context& ctx() { return module.ctx; }
@@ -158,14 +277,17 @@ struct KernelBuilder {
   const ir::Type* t(std::vector<int64_t> shape, const ir::Type* elem) {
     return ctx().tensor(std::span<const int64_t>(shape), elem);
   }
-  const ir::Type* like(const ir::Value* v, const ir::Type* elem) { return ctx().with_element(v->type(), elem); }
+  const ir::Type* like(const ir::Value* v, const ir::Type* elem) {
+    return ctx().with_element(v->type(), elem);
+  }
   std::vector<int64_t> shape(const ir::Value* v) {
     auto d = v->type()->dims();
     return {d.begin(), d.end()};
   }
 
   ir::Value* arg(const ir::Type* type) { return fn.add_arg(type); }
-  ir::Value* op(Opcode o, std::vector<ir::Value*> operands, const ir::Type* type, std::vector<ir::Attr> attrs = {}) {
+  ir::Value* op(Opcode o, std::vector<ir::Value*> operands, const ir::Type* type,
+                std::vector<ir::Attr> attrs = {}) {
     return b.value(o, std::move(operands), type, std::move(attrs));
   }
   void effect(Opcode o, std::vector<ir::Value*> operands) {
@@ -175,11 +297,16 @@ struct KernelBuilder {
   ir::Value* bin(Opcode o, ir::Value* x, ir::Value* y) { return op(o, {x, y}, x->type()); }
   ir::Value* cmp(Opcode o, ir::Value* x, ir::Value* y) { return op(o, {x, y}, like(x, i1())); }
   ir::Value* un(Opcode o, ir::Value* x) { return op(o, {x}, x->type()); }
-  ir::Value* cint(int64_t v, const ir::Type* type = nullptr) { return b.constant_int(type ? type : i32(), v); }
+  ir::Value* cint(int64_t v, const ir::Type* type = nullptr) {
+    return b.constant_int(type ? type : i32(), v);
+  }
   ir::Value* cfloat(double v, const ir::Type* type) { return b.constant_float(type, v); }
-  ir::Value* pid(int axis = 0) { return op(Opcode::ProgramId, {}, i32(), {ir::Attr::of_int(axis)}); }
+  ir::Value* pid(int axis = 0) {
+    return op(Opcode::ProgramId, {}, i32(), {ir::Attr::of_int(axis)});
+  }
   ir::Value* arange(int64_t n, int64_t start = 0) {
-    return op(Opcode::Arange, {}, t({n}, i32()), {ir::Attr::of_int(start), ir::Attr::of_int(start + n)});
+    return op(Opcode::Arange, {}, t({n}, i32()),
+              {ir::Attr::of_int(start), ir::Attr::of_int(start + n)});
   }
   ir::Value* splat(ir::Value* scalar, std::vector<int64_t> shape) {
     return op(Opcode::Splat, {scalar}, t(shape, scalar->type()));
@@ -192,7 +319,9 @@ struct KernelBuilder {
     sh.insert(sh.begin() + axis, 1);
     return op(Opcode::ExpandDims, {v}, t(sh, v->type()->element()), {ir::Attr::of_int(axis)});
   }
-  ir::Value* cast(ir::Value* v, const ir::Type* elem) { return op(Opcode::Cast, {v}, like(v, elem)); }
+  ir::Value* cast(ir::Value* v, const ir::Type* elem) {
+    return op(Opcode::Cast, {v}, like(v, elem));
+  }
   ir::Value* addptr(ir::Value* base, ir::Value* offs) {
     ir::Value* p = offs->type()->rank() == 0 ? base : splat(base, shape(offs));
     return op(Opcode::AddPtr, {p, offs}, like(offs, base->type()));
@@ -230,7 +359,8 @@ inline void run_on_big_stack(const std::function<void()>& body) {
     (*static_cast<const std::function<void()>*>(p))();
     return nullptr;
   };
-  ASSERT_EQ(pthread_create(&thread, &attr, trampoline, const_cast<std::function<void()>*>(&body)), 0);
+  ASSERT_EQ(pthread_create(&thread, &attr, trampoline, const_cast<std::function<void()>*>(&body)),
+            0);
   pthread_join(thread, nullptr);
   pthread_attr_destroy(&attr);
 }

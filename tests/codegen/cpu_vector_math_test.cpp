@@ -110,24 +110,12 @@ const MathCase kLog2{Opcode::Log2, "log2", [](double x) { return std::log2(x); }
 const MathCase kTanh{Opcode::Tanh, "tanh", [](double x) { return std::tanh(x); }, 2.0, -10, 10};
 const MathCase kErf{Opcode::Erf, "erf", [](double x) { return std::erf(x); }, 2.0, -4.5, 4.5};
 
-TEST(CpuVectorMath, ExpWithinBoundOverTheF32Range) {
-  sweep(kExp);
-}
-TEST(CpuVectorMath, Exp2WithinBoundOverTheF32Range) {
-  sweep(kExp2);
-}
-TEST(CpuVectorMath, LogWithinBoundOverTheF32Range) {
-  sweep(kLog);
-}
-TEST(CpuVectorMath, Log2WithinBoundOverTheF32Range) {
-  sweep(kLog2);
-}
-TEST(CpuVectorMath, TanhWithinBoundOverTheF32Range) {
-  sweep(kTanh);
-}
-TEST(CpuVectorMath, ErfWithinBoundOverTheF32Range) {
-  sweep(kErf);
-}
+TEST(CpuVectorMath, ExpWithinBoundOverTheF32Range) { sweep(kExp); }
+TEST(CpuVectorMath, Exp2WithinBoundOverTheF32Range) { sweep(kExp2); }
+TEST(CpuVectorMath, LogWithinBoundOverTheF32Range) { sweep(kLog); }
+TEST(CpuVectorMath, Log2WithinBoundOverTheF32Range) { sweep(kLog2); }
+TEST(CpuVectorMath, TanhWithinBoundOverTheF32Range) { sweep(kTanh); }
+TEST(CpuVectorMath, ErfWithinBoundOverTheF32Range) { sweep(kErf); }
 
 // Exact results, bit for bit (NaN: any NaN).
 void expect_exact(Opcode op, const std::vector<std::pair<float, float>>& cases) {

@@ -26,9 +26,7 @@ CompiledKernel build(const Kernel& k, std::vector<int64_t> consts, const char* t
   return out;
 }
 
-bool has(const std::string& ptx, const std::string& s) {
-  return ptx.find(s) != std::string::npos;
-}
+bool has(const std::string& ptx, const std::string& s) { return ptx.find(s) != std::string::npos; }
 
 enum Op : int { Add, Max, Min, And, Or, Xor, Xchg, Cas };
 

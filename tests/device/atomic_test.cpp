@@ -248,12 +248,8 @@ template <class T> void check_all_ops(std::initializer_list<Op> ops) {
         check_rmw<T>(where, op, masked);
 }
 
-TEST_F(Atomics, EveryOpOnI32) {
-  check_all_ops<int32_t>({Add, Max, Min, And, Or, Xor, Xchg, Cas});
-}
-TEST_F(Atomics, EveryOpOnI64) {
-  check_all_ops<int64_t>({Add, Max, Min, And, Or, Xor, Xchg, Cas});
-}
+TEST_F(Atomics, EveryOpOnI32) { check_all_ops<int32_t>({Add, Max, Min, And, Or, Xor, Xchg, Cas}); }
+TEST_F(Atomics, EveryOpOnI64) { check_all_ops<int64_t>({Add, Max, Min, And, Or, Xor, Xchg, Cas}); }
 TEST_F(Atomics, FloatOpsOnF32WithNegativesSignedZerosAndNaN) {
   check_all_ops<float>({Add, Max, Min, Xchg, Cas});
 }

@@ -36,7 +36,8 @@ struct Buffer {
   }
   tessel::TensorView view() {
     int64_t n = int64_t(host.size());
-    return device ? device->view(tessel::i32, {n}) : tessel::TensorView(host.data(), tessel::i32, {n});
+    return device ? device->view(tessel::i32, {n})
+                  : tessel::TensorView(host.data(), tessel::i32, {n});
   }
   std::vector<int32_t> read() {
     if (device)

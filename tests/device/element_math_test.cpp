@@ -26,21 +26,21 @@ constexpr int kN = 1000;
 
 // popc, clz, the f32 bits, signbit and clamp(x, -1, 1, all) of each element.
 const tessel::Kernel& math_kernel() {
-  static const tessel::Kernel k = tl::kernel(
-      "element_math_mix", "pop, lz, bits, sign, clamped, xi, xf, n, BLOCK",
-      [](tl::Ptr pop, tl::Ptr lz, tl::Ptr bits, tl::Ptr sign, tl::Ptr clamped, tl::Ptr xi,
-         tl::Ptr xf, tl::Int n, tl::Const<int> BLOCK) {
-        auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
-        auto m = offs < n;
-        auto i = tl::load(xi + offs, m);
-        auto f = tl::load(xf + offs, m);
-        tl::store(pop + offs, tl::popc(i), m);
-        tl::store(lz + offs, tl::clz(i), m);
-        tl::store(bits + offs, tl::bitcast(f, DType::i32), m);
-        tl::store(sign + offs, tl::signbit(f).to(tl::i32), m);
-        auto lo = tl::full({BLOCK}, -1.0, tl::f32), hi = tl::full({BLOCK}, 1.0, tl::f32);
-        tl::store(clamped + offs, tl::clamp(f, lo, hi, tl::PropagateNan::all), m);
-      });
+  static const tessel::Kernel k =
+      tl::kernel("element_math_mix", "pop, lz, bits, sign, clamped, xi, xf, n, BLOCK",
+                 [](tl::Ptr pop, tl::Ptr lz, tl::Ptr bits, tl::Ptr sign, tl::Ptr clamped,
+                    tl::Ptr xi, tl::Ptr xf, tl::Int n, tl::Const<int> BLOCK) {
+                   auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+                   auto m = offs < n;
+                   auto i = tl::load(xi + offs, m);
+                   auto f = tl::load(xf + offs, m);
+                   tl::store(pop + offs, tl::popc(i), m);
+                   tl::store(lz + offs, tl::clz(i), m);
+                   tl::store(bits + offs, tl::bitcast(f, DType::i32), m);
+                   tl::store(sign + offs, tl::signbit(f).to(tl::i32), m);
+                   auto lo = tl::full({BLOCK}, -1.0, tl::f32), hi = tl::full({BLOCK}, 1.0, tl::f32);
+                   tl::store(clamped + offs, tl::clamp(f, lo, hi, tl::PropagateNan::all), m);
+                 });
   return k;
 }
 
@@ -53,7 +53,7 @@ Data random_data() {
   Data d;
   std::mt19937 rng(14);
   for (int j = 0; j < kN; ++j) {
-    d.xi[j] = int32_t(rng() >> (rng() % 32)); // every leading-zero count
+    d.xi[j] = int32_t(rng() >> (rng() % 32));        // every leading-zero count
     d.xf[j] = std::bit_cast<float>(uint32_t(rng())); // NaNs, infinities, subnormals, -0 included
   }
   d.xi[0] = 0;
@@ -105,9 +105,10 @@ TEST(ElementMath, SimulatorMatchesAPlainReference) {
     return b;
   };
   const size_t b4 = kN * 4;
-  auto pop = upload(r.pop.data(), b4), lz = upload(r.lz.data(), b4), bits = upload(r.bits.data(), b4),
-       sign = upload(r.sign.data(), b4), cl = upload(r.clamped.data(), b4),
-       xi = upload(d.xi.data(), b4), xf = upload(d.xf.data(), b4);
+  auto pop = upload(r.pop.data(), b4), lz = upload(r.lz.data(), b4),
+       bits = upload(r.bits.data(), b4), sign = upload(r.sign.data(), b4),
+       cl = upload(r.clamped.data(), b4), xi = upload(d.xi.data(), b4),
+       xf = upload(d.xf.data(), b4);
   math_kernel().launch({(kN + kBlock - 1) / kBlock}, {}, pop.view(DType::i32, {kN}),
                        lz.view(DType::i32, {kN}), bits.view(DType::i32, {kN}),
                        sign.view(DType::i32, {kN}), cl.view(DType::f32, {kN}),

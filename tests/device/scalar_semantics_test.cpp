@@ -6,8 +6,8 @@
 //
 // The outputs are poisoned with different bytes on the two devices, so an element that a kernel
 // does not write differs between them.
-#include "support/require_sim_device.h"
 #include "support/expect_error.h"
+#include "support/require_sim_device.h"
 #include "tessel/codegen/gpu.h"
 #include "tessel/runtime/device.h"
 #include "tessel/runtime/device_buffer.h"
@@ -46,57 +46,89 @@ struct Row {
   std::vector<DType> in; // operand types (1 to 3)
   DType out;
   std::vector<std::vector<double>> cases; // operands, then the expected result (or U)
-  int ulps = 0;                           // 0: exact; else the allowed error in units in the last place
-  bool fp_fusion = true;                  // LaunchOptions::fp_fusion of both launches
+  int ulps = 0;          // 0: exact; else the allowed error in units in the last place
+  bool fp_fusion = true; // LaunchOptions::fp_fusion of both launches
 };
 
 // One element of `t` holding `v`, which must be representable (integers saturate).
 uint64_t encode(DType t, double v) {
   auto sat = [&](double lo, double hi) {
-    return static_cast<uint64_t>(static_cast<int64_t>(std::isnan(v) ? 0 : v >= hi ? hi : v < lo ? lo : v));
+    return static_cast<uint64_t>(static_cast<int64_t>(std::isnan(v) ? 0
+                                                      : v >= hi     ? hi
+                                                      : v < lo      ? lo
+                                                                    : v));
   };
   auto usat = [&](double hi) {
     return static_cast<uint64_t>(std::isnan(v) || v < 0 ? 0 : v >= hi ? hi : v);
   };
   switch (t) {
-  case DType::i1: return v != 0;
-  case DType::i8: return sat(-128, 127) & 0xff;
-  case DType::i16: return sat(-32768, 32767) & 0xffff;
-  case DType::i32: return sat(kI32Min, kI32Max) & 0xffffffffu;
+  case DType::i1:
+    return v != 0;
+  case DType::i8:
+    return sat(-128, 127) & 0xff;
+  case DType::i16:
+    return sat(-32768, 32767) & 0xffff;
+  case DType::i32:
+    return sat(kI32Min, kI32Max) & 0xffffffffu;
   case DType::i64:
     return v >= 9223372036854775807.0 ? uint64_t(INT64_MAX) : sat(kI64Min, 9.2e18);
-  case DType::f16: return tessel::float_to_half(float(v));
-  case DType::bf16: return tessel::float_to_bfloat16(float(v));
-  case DType::f32: return std::bit_cast<uint32_t>(float(v));
-  case DType::f64: return std::bit_cast<uint64_t>(v);
-  case DType::u8: return usat(255) & 0xff;
-  case DType::u16: return usat(65535) & 0xffff;
-  case DType::u32: return usat(4294967295.0) & 0xffffffffu;
-  case DType::u64: return v >= 18446744073709551615.0 ? ~uint64_t(0) : usat(1.8e19);
+  case DType::f16:
+    return tessel::float_to_half(float(v));
+  case DType::bf16:
+    return tessel::float_to_bfloat16(float(v));
+  case DType::f32:
+    return std::bit_cast<uint32_t>(float(v));
+  case DType::f64:
+    return std::bit_cast<uint64_t>(v);
+  case DType::u8:
+    return usat(255) & 0xff;
+  case DType::u16:
+    return usat(65535) & 0xffff;
+  case DType::u32:
+    return usat(4294967295.0) & 0xffffffffu;
+  case DType::u64:
+    return v >= 18446744073709551615.0 ? ~uint64_t(0) : usat(1.8e19);
   // Exact values only (the table's inputs are fp8 values; results are checked bit for bit).
-  case DType::f8e4m3: return tessel::float_to_f8e4m3(float(v));
-  case DType::f8e5m2: return tessel::float_to_f8e5m2(float(v));
+  case DType::f8e4m3:
+    return tessel::float_to_f8e4m3(float(v));
+  case DType::f8e5m2:
+    return tessel::float_to_f8e5m2(float(v));
   }
   return 0;
 }
 
 double decode(DType t, uint64_t bits) {
   switch (t) {
-  case DType::i1: return bits != 0;
-  case DType::i8: return int8_t(bits);
-  case DType::i16: return int16_t(bits);
-  case DType::i32: return int32_t(bits);
-  case DType::i64: return double(int64_t(bits));
-  case DType::f16: return tessel::half_to_float(uint16_t(bits));
-  case DType::bf16: return tessel::bfloat16_to_float(uint16_t(bits));
-  case DType::f32: return std::bit_cast<float>(uint32_t(bits));
-  case DType::f64: return std::bit_cast<double>(bits);
-  case DType::u8: return uint8_t(bits);
-  case DType::u16: return uint16_t(bits);
-  case DType::u32: return uint32_t(bits);
-  case DType::u64: return double(bits);
-  case DType::f8e4m3: return tessel::f8e4m3_to_float(uint8_t(bits));
-  case DType::f8e5m2: return tessel::f8e5m2_to_float(uint8_t(bits));
+  case DType::i1:
+    return bits != 0;
+  case DType::i8:
+    return int8_t(bits);
+  case DType::i16:
+    return int16_t(bits);
+  case DType::i32:
+    return int32_t(bits);
+  case DType::i64:
+    return double(int64_t(bits));
+  case DType::f16:
+    return tessel::half_to_float(uint16_t(bits));
+  case DType::bf16:
+    return tessel::bfloat16_to_float(uint16_t(bits));
+  case DType::f32:
+    return std::bit_cast<float>(uint32_t(bits));
+  case DType::f64:
+    return std::bit_cast<double>(bits);
+  case DType::u8:
+    return uint8_t(bits);
+  case DType::u16:
+    return uint16_t(bits);
+  case DType::u32:
+    return uint32_t(bits);
+  case DType::u64:
+    return double(bits);
+  case DType::f8e4m3:
+    return tessel::f8e4m3_to_float(uint8_t(bits));
+  case DType::f8e5m2:
+    return tessel::f8e5m2_to_float(uint8_t(bits));
   }
   return 0;
 }
@@ -123,14 +155,14 @@ std::vector<uint64_t> unpack(DType t, const std::vector<uint8_t>& bytes) {
 // DCE).
 tessel::Kernel row_kernel(const Row& row, int index) {
   Fn fn = row.fn;
-  return tl::kernel("sem_row_" + std::to_string(index),
-                    [fn](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Ptr c, tl::Int n, tl::Const<int> B) {
-                      auto offs = tl::arange(0, B);
-                      auto m = offs < n;
-                      tl::store(out + offs,
-                                fn(tl::load(a + offs, m), tl::load(b + offs, m), tl::load(c + offs, m)),
-                                m);
-                    });
+  return tl::kernel(
+      "sem_row_" + std::to_string(index),
+      [fn](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Ptr c, tl::Int n, tl::Const<int> B) {
+        auto offs = tl::arange(0, B);
+        auto m = offs < n;
+        tl::store(out + offs,
+                  fn(tl::load(a + offs, m), tl::load(b + offs, m), tl::load(c + offs, m)), m);
+      });
 }
 
 struct Inputs {
@@ -196,8 +228,12 @@ bool is_float_nan(DType t, uint64_t bits) {
 
 // Units in the last place of `t` at magnitude |x| (at least the smallest normal's).
 double ulp_of(DType t, double x) {
-  int digits = t == DType::f64 ? 53 : t == DType::f32 ? 24 : t == DType::f16 ? 11
-               : t == DType::bf16 ? 8 : t == DType::f8e4m3 ? 4 : 3;
+  int digits = t == DType::f64      ? 53
+               : t == DType::f32    ? 24
+               : t == DType::f16    ? 11
+               : t == DType::bf16   ? 8
+               : t == DType::f8e4m3 ? 4
+                                    : 3;
   int e = 0;
   std::frexp(std::max(std::fabs(x), 1e-30), &e);
   return std::ldexp(1.0, e - digits);
@@ -471,8 +507,11 @@ namespace {
 // One kernel, launched with fp_fusion on, off and on again: each setting is a specialization of
 // its own (two compiles, the third launch a memory hit), and each gives its rounding.
 TEST(FpFusion, IsASpecializationOfItsOwn) {
-  Row row{"a*b+c f32", [](T a, T b, T c) { return a * b + c; }, {DType::f32, DType::f32, DType::f32},
-          DType::f32, {{1 + 0x1p-23, 1 - 0x1p-23, -1, 0}}};
+  Row row{"a*b+c f32",
+          [](T a, T b, T c) { return a * b + c; },
+          {DType::f32, DType::f32, DType::f32},
+          DType::f32,
+          {{1 + 0x1p-23, 1 - 0x1p-23, -1, 0}}};
   const tessel::Kernel k = row_kernel(row, 1000);
   const Inputs in = inputs_of(row);
   auto result = [&](bool fusion) {

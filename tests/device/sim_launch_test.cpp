@@ -2,9 +2,9 @@
 // for vector_add and softmax) with poisoned outputs; an out-of-bounds store is an error naming the
 // kernel; a host pointer beside a simulated buffer is an error; a second launch does not compile.
 // Sizes are small: the simulator runs about 150M thread-instructions a second.
-#include "support/require_sim_device.h"
 #include "samples/reference.h"
 #include "support/expect_error.h"
+#include "support/require_sim_device.h"
 #include "tessel/codegen/gpu.h"
 #include "tessel/runtime/device.h"
 #include "tessel/runtime/device_buffer.h"
@@ -103,10 +103,9 @@ TEST(SimDevice, LayerNormF32) {
        b = ref::random_floats(cols, 6);
   auto dx = upload<float>(x), dw = upload<float>(w), db = upload<float>(b),
        dy = upload<float>(std::vector<float>(rows * cols, kPoison));
-  tessel::samples::layer_norm().launch({rows}, {}, dy.view(tessel::f32, {rows, cols}),
-                                       dx.view(tessel::f32, {rows, cols}),
-                                       dw.view(tessel::f32, {cols}), db.view(tessel::f32, {cols}),
-                                       cols, cols, eps, block);
+  tessel::samples::layer_norm().launch(
+      {rows}, {}, dy.view(tessel::f32, {rows, cols}), dx.view(tessel::f32, {rows, cols}),
+      dw.view(tessel::f32, {cols}), db.view(tessel::f32, {cols}), cols, cols, eps, block);
   std::vector<float> want(rows * cols);
   ref::layer_norm(x, w, b, want, rows, cols, eps);
   EXPECT_LE(ref::compare(download<float>(dy, rows * cols), want).max_abs, 1e-4);
@@ -157,9 +156,11 @@ TEST(SimDevice, SecondLaunchDoesNotCompileAndNumWarpsIsPartOfTheKey) {
     ASSERT_EQ(got[i], 2 * x[i]) << i;
   tessel::LaunchOptions three_warps;
   three_warps.num_warps = 3;
-  expect_error([&] { k.launch({1}, three_warps, out.view(tessel::f32, {64}),
-                              in.view(tessel::f32, {64}), 64); },
-               {"kernel 'sim_scale'", "num_warps is 3", "power of two"});
+  expect_error(
+      [&] {
+        k.launch({1}, three_warps, out.view(tessel::f32, {64}), in.view(tessel::f32, {64}), 64);
+      },
+      {"kernel 'sim_scale'", "num_warps is 3", "power of two"});
 }
 
 TEST(SimDevice, OutOfBoundsStoreIsAnErrorNamingTheKernel) {
@@ -183,7 +184,8 @@ TEST(SimDevice, HostPointerBesideASimBufferIsAnError) {
   std::vector<float> host(16);
   auto buf = rt::DeviceBuffer::allocate_on(tessel::DeviceKind::sim, 16 * 4);
   expect_error([&] { k.launch({1}, {}, buf.view(tessel::f32, {16}), host.data(), 16); },
-               {"kernel 'sim_mixed'", "different devices", "parameter 0 (Ptr) is in the simulated device",
+               {"kernel 'sim_mixed'", "different devices",
+                "parameter 0 (Ptr) is in the simulated device",
                 "parameter 1 (Ptr) is in host memory", "DeviceBuffer"});
   expect_error([&] { k.launch({1}, {}, host.data(), buf.view(tessel::f32, {16}), 16); },
                {"parameter 0 (Ptr) is in host memory", "parameter 1 (Ptr) is in the simulated"});

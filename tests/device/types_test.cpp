@@ -21,9 +21,7 @@ namespace tl = tessel::lang;
 using tessel::DType;
 using tessel::testing::expect_error;
 
-std::string here(int line) {
-  return std::string(__FILE__) + ":" + std::to_string(line);
-}
+std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }
 int g_line = 0;
 
 // A host buffer of `n` elements of `t`, and the same bytes on the simulated device.

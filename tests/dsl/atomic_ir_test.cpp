@@ -18,9 +18,7 @@ using tessel::testing::expect_error;
 
 namespace {
 
-std::string here(int line) {
-  return std::string(__FILE__) + ":" + std::to_string(line);
-}
+std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }
 
 float g_f32[64];
 int32_t g_i32[64];

@@ -12,9 +12,7 @@ using tessel::testing::expect_error;
 
 namespace {
 
-std::string here(int line) {
-  return std::string(__FILE__) + ":" + std::to_string(line);
-}
+std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }
 
 float g_buffer[64];
 int g_line = 0;
@@ -54,11 +52,11 @@ TEST(ElementMathErrors, BitcastRejectsPointers) {
     auto bits = tl::bitcast(p + tl::arange(0, 16), DType::i64);
     tl::store(p + tl::arange(0, 16), bits.to(tl::f32));
   });
-  expect_error([&] { k.ir_for(false, g_buffer); },
-               [] {
-                 return std::vector<std::string>{here(g_line), "bitcast",
-                                                 "not defined for pointers"};
-               });
+  expect_error(
+      [&] { k.ir_for(false, g_buffer); },
+      [] {
+        return std::vector<std::string>{here(g_line), "bitcast", "not defined for pointers"};
+      });
 }
 
 TEST(ElementMathErrors, PopcNeedsIntegers) {

@@ -10,9 +10,7 @@ using tessel::testing::expect_error;
 
 namespace {
 
-std::string here(int line) {
-  return std::string(__FILE__) + ":" + std::to_string(line);
-}
+std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }
 
 float g_buffer[64];
 
@@ -117,8 +115,8 @@ TEST(DslErrors, DotPrecisionOnNonF32Operands) {
   expect_error([&] { k.ir_for(false, g_buffer); },
                [] {
                  return std::vector<std::string>{here(g_line), "dot",
-                                                 "a precision applies to f32 operands only",
-                                                 "f16", "drop the precision argument"};
+                                                 "a precision applies to f32 operands only", "f16",
+                                                 "drop the precision argument"};
                });
 }
 
@@ -396,7 +394,8 @@ TEST(LaunchErrors, TypedPointerGivenOtherElementType) {
                {"parameter 0 (PtrOf<f32>)", "expects elements of type f32, got i32"});
 }
 
-// An integer launch argument past i32 is typed i64 (u64 above INT64_MAX) now: tests/device/types_test.cpp.
+// An integer launch argument past i32 is typed i64 (u64 above INT64_MAX) now:
+// tests/device/types_test.cpp.
 
 TEST(LaunchErrors, ConstOutsideItsCppType) {
   auto k = tl::kernel("const_i8", [](tl::Ptr p, tl::Const<int8_t> C) {
@@ -421,9 +420,7 @@ TEST(LaunchErrors, NegativeGrid) {
 
 TEST(LaunchErrors, DevicePointerOnCpuLaunch) {
   // A device view beside a host pointer: one launch runs on one device.
-  auto k = tl::kernel("device_ptr", [](tl::Ptr p, tl::Ptr q) {
-    tl::store(p, tl::load(q));
-  });
+  auto k = tl::kernel("device_ptr", [](tl::Ptr p, tl::Ptr q) { tl::store(p, tl::load(q)); });
   tessel::TensorView view(g_buffer, tessel::f32, {64}, tessel::DeviceKind::cuda);
   float host[4] = {};
   expect_error([&] { k.launch({1}, {}, view, host); },

@@ -23,8 +23,42 @@ constexpr int64_t kN = 1000; // 15 full blocks and a partial one
 // ---- elementwise ops, selected by a Const at trace time -----------------------------------------
 
 enum Op : int {
-  Add, Sub, Mul, Div, Rem, Min, Max, Neg, Abs, Exp, Exp2, Log, Log2, Sqrt, Rsqrt, Sin, Cos, Erf,
-  Tanh, Sigmoid, Floor, Ceil, Fma, Lt, Le, Gt, Ge, Eq, Ne, Where, And, Or, Xor, Shl, Shr, BitNot,
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Rem,
+  Min,
+  Max,
+  Neg,
+  Abs,
+  Exp,
+  Exp2,
+  Log,
+  Log2,
+  Sqrt,
+  Rsqrt,
+  Sin,
+  Cos,
+  Erf,
+  Tanh,
+  Sigmoid,
+  Floor,
+  Ceil,
+  Fma,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  Eq,
+  Ne,
+  Where,
+  And,
+  Or,
+  Xor,
+  Shl,
+  Shr,
+  BitNot,
   NumOps
 };
 
@@ -73,7 +107,8 @@ const std::vector<OpCase>& op_cases() {
       {Ge, ">=", 2, false, false, -3, 3, [](double a, double b) { return double(a >= b); }},
       {Eq, "==", 2, false, false, -3, 3, [](double a, double b) { return double(a == b); }},
       {Ne, "!=", 2, false, false, -3, 3, [](double a, double b) { return double(a != b); }},
-      {Where, "where", 2, false, false, -50, 50, [](double a, double b) { return a > b ? a : b * 2; }},
+      {Where, "where", 2, false, false, -50, 50,
+       [](double a, double b) { return a > b ? a : b * 2; }},
       {And, "&", 2, false, true, -100, 100,
        [](double a, double b) { return double(int64_t(a) & int64_t(b)); }},
       {Or, "|", 2, false, true, -100, 100,
@@ -84,50 +119,88 @@ const std::vector<OpCase>& op_cases() {
        [](double a, double b) { return double(int64_t(a) << int64_t(b)); }},
       {Shr, ">>", 2, false, true, -100, 100,
        [](double a, double b) { return double(int64_t(a) >> (int64_t(std::fabs(b)) % 8)); }},
-      {BitNot, "~", 1, false, true, -100, 100, [](double a, double) { return double(~int64_t(a)); }},
+      {BitNot, "~", 1, false, true, -100, 100,
+       [](double a, double) { return double(~int64_t(a)); }},
   };
   return cases;
 }
 
 tl::Tensor apply(int op, const tl::Tensor& a, const tl::Tensor& b) {
   switch (Op(op)) {
-  case Add: return a + b;
-  case Sub: return a - b;
-  case Mul: return a * b;
-  case Div: return a / b;
-  case Rem: return a % b;
-  case Min: return tl::minimum(a, b);
-  case Max: return tl::maximum(a, b);
-  case Neg: return -a;
-  case Abs: return tl::abs(a);
-  case Exp: return tl::exp(a);
-  case Exp2: return tl::exp2(a);
-  case Log: return tl::log(a);
-  case Log2: return tl::log2(a);
-  case Sqrt: return tl::sqrt(a);
-  case Rsqrt: return tl::rsqrt(a);
-  case Sin: return tl::sin(a);
-  case Cos: return tl::cos(a);
-  case Erf: return tl::erf(a);
-  case Tanh: return tl::tanh(a);
-  case Sigmoid: return tl::sigmoid(a);
-  case Floor: return tl::floor(a);
-  case Ceil: return tl::ceil(a);
-  case Fma: return tl::fma(a, b, a);
-  case Lt: return a < b;
-  case Le: return a <= b;
-  case Gt: return a > b;
-  case Ge: return a >= b;
-  case Eq: return a == b;
-  case Ne: return a != b;
-  case Where: return tl::where(a > b, a, b * 2);
-  case And: return a & b;
-  case Or: return a | b;
-  case Xor: return a ^ b;
-  case Shl: return a << b;
-  case Shr: return a >> (tl::abs(b) % 8);
-  case BitNot: return ~a;
-  case NumOps: break;
+  case Add:
+    return a + b;
+  case Sub:
+    return a - b;
+  case Mul:
+    return a * b;
+  case Div:
+    return a / b;
+  case Rem:
+    return a % b;
+  case Min:
+    return tl::minimum(a, b);
+  case Max:
+    return tl::maximum(a, b);
+  case Neg:
+    return -a;
+  case Abs:
+    return tl::abs(a);
+  case Exp:
+    return tl::exp(a);
+  case Exp2:
+    return tl::exp2(a);
+  case Log:
+    return tl::log(a);
+  case Log2:
+    return tl::log2(a);
+  case Sqrt:
+    return tl::sqrt(a);
+  case Rsqrt:
+    return tl::rsqrt(a);
+  case Sin:
+    return tl::sin(a);
+  case Cos:
+    return tl::cos(a);
+  case Erf:
+    return tl::erf(a);
+  case Tanh:
+    return tl::tanh(a);
+  case Sigmoid:
+    return tl::sigmoid(a);
+  case Floor:
+    return tl::floor(a);
+  case Ceil:
+    return tl::ceil(a);
+  case Fma:
+    return tl::fma(a, b, a);
+  case Lt:
+    return a < b;
+  case Le:
+    return a <= b;
+  case Gt:
+    return a > b;
+  case Ge:
+    return a >= b;
+  case Eq:
+    return a == b;
+  case Ne:
+    return a != b;
+  case Where:
+    return tl::where(a > b, a, b * 2);
+  case And:
+    return a & b;
+  case Or:
+    return a | b;
+  case Xor:
+    return a ^ b;
+  case Shl:
+    return a << b;
+  case Shr:
+    return a >> (tl::abs(b) % 8);
+  case BitNot:
+    return ~a;
+  case NumOps:
+    break;
   }
   throw tessel::Error("bad op");
 }
@@ -168,8 +241,8 @@ TEST_P(Elementwise, MatchesReference) {
     for (size_t i = 0; i < kN; i += 7)
       b.set(i, 0); // integer division by zero gives an unspecified value, never a trap
   out.poison();
-  elementwise_kernel().launch({(kN + kBlock - 1) / kBlock}, {}, out.arg(), a.arg(), b.arg(),
-                              kN, int(c.op));
+  elementwise_kernel().launch({(kN + kBlock - 1) / kBlock}, {}, out.arg(), a.arg(), b.arg(), kN,
+                              int(c.op));
   // Float math on f16/bf16 is computed in f32 and rounded once; compare in the output's precision.
   double tol = tolerance_for(out.dtype(), c.float_only && t == DType::f32 ? 8 : 2);
   int bad = 0;
@@ -209,8 +282,9 @@ INSTANTIATE_TEST_SUITE_P(AllOps, Elementwise, ::testing::ValuesIn(elementwise_pa
                            std::string n = op_cases()[size_t(info.param.op_index)].name;
                            std::string safe;
                            for (char ch : n)
-                             safe += std::isalnum(static_cast<unsigned char>(ch)) ? std::string(1, ch)
-                                                                                  : "op" + std::to_string(int(ch));
+                             safe += std::isalnum(static_cast<unsigned char>(ch))
+                                         ? std::string(1, ch)
+                                         : "op" + std::to_string(int(ch));
                            return safe + "_" + tessel::dtype_name(info.param.dtype);
                          });
 
@@ -220,8 +294,8 @@ class Casts : public ::testing::TestWithParam<std::pair<DType, DType>> {};
 
 TEST_P(Casts, RoundLikeTheReference) {
   auto [from, to] = GetParam();
-  static const tessel::Kernel k = tl::kernel(
-      "cast", [](tl::Ptr out, tl::Ptr in, tl::Int n, tl::Const<int> TO) {
+  static const tessel::Kernel k =
+      tl::kernel("cast", [](tl::Ptr out, tl::Ptr in, tl::Int n, tl::Const<int> TO) {
         auto offs = tl::program_id(0) * kBlock + tl::arange(0, kBlock);
         auto mask = offs < n;
         tl::store(out + offs, tl::load(in + offs, mask).to(DType(int(TO))), mask);
@@ -236,8 +310,9 @@ TEST_P(Casts, RoundLikeTheReference) {
       v = std::trunc(v);
     HostArray expect(to, 1);
     expect.set(0, v);
-    ASSERT_EQ(out.get(i), expect.get(0)) << tessel::dtype_name(from) << " -> "
-                                         << tessel::dtype_name(to) << " at " << i << " of " << in.get(i);
+    ASSERT_EQ(out.get(i), expect.get(0))
+        << tessel::dtype_name(from) << " -> " << tessel::dtype_name(to) << " at " << i << " of "
+        << in.get(i);
   }
 }
 

@@ -11,9 +11,7 @@ using tessel::testing::expect_error;
 
 namespace {
 
-std::string here(int line) {
-  return std::string(__FILE__) + ":" + std::to_string(line);
-}
+std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }
 
 float g_buffer[64];
 int g_line = 0;

@@ -66,16 +66,15 @@ std::vector<uint32_t> randint4x_on_cpu(const std::vector<Offset>& offsets, int64
                                        bool seed64, int block) {
   std::vector<uint32_t> out(offsets.size() * 4, 0xDEADBEEF);
   const int n = int(offsets.size());
-  randint4x_kernel().launch({(n + block - 1) / block}, on_cpu(),
-                            reinterpret_cast<int32_t*>(out.data()), offsets.data(),
-                            int32_t(uint64_t(seed)), int32_t(uint64_t(seed) >> 32), n,
-                            int(seed64), block);
+  randint4x_kernel().launch(
+      {(n + block - 1) / block}, on_cpu(), reinterpret_cast<int32_t*>(out.data()), offsets.data(),
+      int32_t(uint64_t(seed)), int32_t(uint64_t(seed) >> 32), n, int(seed64), block);
   return out;
 }
 
-template <class Offset> void expect_reference_words(const std::vector<Offset>& offsets,
-                                                    const std::vector<uint32_t>& out,
-                                                    int64_t seed) {
+template <class Offset>
+void expect_reference_words(const std::vector<Offset>& offsets, const std::vector<uint32_t>& out,
+                            int64_t seed) {
   for (size_t i = 0; i < offsets.size(); ++i) {
     // An i32 offset is read as unsigned: counter (offset, 0, 0, 0).
     uint64_t off = sizeof(Offset) == 4 ? uint64_t(uint32_t(offsets[i])) : uint64_t(offsets[i]);
@@ -197,13 +196,14 @@ TEST(Random, ScalarOffsetPerProgram) {
 }
 
 TEST(Umulhi, CpuMatchesAWideMultiply) {
-  static const Kernel k = tl::kernel("test_umulhi", "out32, a32, b32, out64, a64, b64, BLOCK",
-      [](tl::Ptr out32, tl::Ptr a32, tl::Ptr b32, tl::Ptr out64, tl::Ptr a64, tl::Ptr b64,
-         tl::Const<int> BLOCK) {
-        auto i = tl::arange(0, BLOCK);
-        tl::store(out32 + i, tl::umulhi(tl::load(a32 + i), tl::load(b32 + i)));
-        tl::store(out64 + i, tl::umulhi(tl::load(a64 + i), tl::load(b64 + i)));
-      });
+  static const Kernel k =
+      tl::kernel("test_umulhi", "out32, a32, b32, out64, a64, b64, BLOCK",
+                 [](tl::Ptr out32, tl::Ptr a32, tl::Ptr b32, tl::Ptr out64, tl::Ptr a64,
+                    tl::Ptr b64, tl::Const<int> BLOCK) {
+                   auto i = tl::arange(0, BLOCK);
+                   tl::store(out32 + i, tl::umulhi(tl::load(a32 + i), tl::load(b32 + i)));
+                   tl::store(out64 + i, tl::umulhi(tl::load(a64 + i), tl::load(b64 + i)));
+                 });
   const int n = 256;
   std::mt19937_64 gen(3);
   std::vector<uint32_t> a32(n), b32(n), o32(n);

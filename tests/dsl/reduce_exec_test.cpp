@@ -24,50 +24,79 @@ enum Reduction : int { Sum, Max, Min, Argmax, Argmin, Custom, Cumsum };
 const tessel::Kernel& reduce_kernel() {
   // Loads a kR x kC matrix into a 16x32 tile (masked elements are neutral for the reduction),
   // reduces along AXIS, stores the result.
-  static const tessel::Kernel k = tl::kernel(
-      "reduce2d", [](tl::Ptr out, tl::Ptr in, tl::Int rows, tl::Int cols, tl::Const<int> KIND,
-                     tl::Const<int> AXIS) {
-        auto r = tl::expand_dims(tl::arange(0, kRows), 1);
-        auto c = tl::expand_dims(tl::arange(0, kCols), 0);
-        auto mask = (r < rows) & (c < cols);
-        double big = tessel::dtype_is_float(in.dtype()) ? 1e30 : 2e9;
-        double neutral = KIND == Max || KIND == Argmax ? -big : KIND == Min || KIND == Argmin ? big : 0;
-        if (KIND == Custom)
-          neutral = 1;
-        auto x = tl::load(in + r * cols + c, mask, neutral);
-        if (KIND == Cumsum) {
-          auto s = tl::cumsum(x, AXIS);
-          tl::store(out + r * cols + c, s, mask);
-          return;
-        }
-        tl::Tensor y;
-        switch (KIND) {
-        case Sum: y = tl::sum(x, AXIS); break;
-        case Max: y = tl::max(x, AXIS); break;
-        case Min: y = tl::min(x, AXIS); break;
-        case Argmax: y = tl::argmax(x, AXIS); break;
-        case Argmin: y = tl::argmin(x, AXIS); break;
-        case Custom: // product of absolute values (associative)
-          y = tl::reduce(x, AXIS, [](tl::Tensor a, tl::Tensor b) { return tl::abs(a) * tl::abs(b); });
-          break;
-        }
-        auto idx = tl::arange(0, AXIS == 0 ? kCols : kRows);
-        tl::store(out + idx, y, idx < (AXIS == 0 ? cols : rows));
-      });
+  static const tessel::Kernel k = tl::kernel("reduce2d", [](tl::Ptr out, tl::Ptr in, tl::Int rows,
+                                                            tl::Int cols, tl::Const<int> KIND,
+                                                            tl::Const<int> AXIS) {
+    auto r = tl::expand_dims(tl::arange(0, kRows), 1);
+    auto c = tl::expand_dims(tl::arange(0, kCols), 0);
+    auto mask = (r < rows) & (c < cols);
+    double big = tessel::dtype_is_float(in.dtype()) ? 1e30 : 2e9;
+    double neutral = KIND == Max || KIND == Argmax ? -big : KIND == Min || KIND == Argmin ? big : 0;
+    if (KIND == Custom)
+      neutral = 1;
+    auto x = tl::load(in + r * cols + c, mask, neutral);
+    if (KIND == Cumsum) {
+      auto s = tl::cumsum(x, AXIS);
+      tl::store(out + r * cols + c, s, mask);
+      return;
+    }
+    tl::Tensor y;
+    switch (KIND) {
+    case Sum:
+      y = tl::sum(x, AXIS);
+      break;
+    case Max:
+      y = tl::max(x, AXIS);
+      break;
+    case Min:
+      y = tl::min(x, AXIS);
+      break;
+    case Argmax:
+      y = tl::argmax(x, AXIS);
+      break;
+    case Argmin:
+      y = tl::argmin(x, AXIS);
+      break;
+    case Custom: // product of absolute values (associative)
+      y = tl::reduce(x, AXIS, [](tl::Tensor a, tl::Tensor b) { return tl::abs(a) * tl::abs(b); });
+      break;
+    }
+    auto idx = tl::arange(0, AXIS == 0 ? kCols : kRows);
+    tl::store(out + idx, y, idx < (AXIS == 0 ? cols : rows));
+  });
   return k;
 }
 
 double reduce_ref(const HostArray& in, int kind, int axis, int64_t j) {
   int64_t len = axis == 0 ? kR : kC;
-  double acc = kind == Sum ? 0 : kind == Custom ? 1 : kind == Max || kind == Argmax ? -INFINITY : INFINITY;
+  double acc = kind == Sum                     ? 0
+               : kind == Custom                ? 1
+               : kind == Max || kind == Argmax ? -INFINITY
+                                               : INFINITY;
   int64_t best = 0;
   for (int64_t i = 0; i < len; ++i) {
     double v = axis == 0 ? in.get(size_t(i * kC + j)) : in.get(size_t(j * kC + i));
     switch (kind) {
-    case Sum: acc += v; break;
-    case Custom: acc = std::fabs(acc) * std::fabs(v); break;
-    case Max: case Argmax: if (v > acc) { acc = v; best = i; } break;
-    case Min: case Argmin: if (v < acc) { acc = v; best = i; } break;
+    case Sum:
+      acc += v;
+      break;
+    case Custom:
+      acc = std::fabs(acc) * std::fabs(v);
+      break;
+    case Max:
+    case Argmax:
+      if (v > acc) {
+        acc = v;
+        best = i;
+      }
+      break;
+    case Min:
+    case Argmin:
+      if (v < acc) {
+        acc = v;
+        best = i;
+      }
+      break;
     }
   }
   return kind == Argmax || kind == Argmin ? double(best) : acc;
@@ -99,12 +128,14 @@ TEST_P(Reduce, MatchesReference) {
       for (int64_t c = 0; c < kC; ++c) {
         double want = 0;
         if (axis == 1)
-          for (int64_t k = 0; k <= c; ++k) want += in.get(size_t(r * kC + k));
+          for (int64_t k = 0; k <= c; ++k)
+            want += in.get(size_t(r * kC + k));
         else
-          for (int64_t k = 0; k <= r; ++k) want += in.get(size_t(k * kC + c));
+          for (int64_t k = 0; k <= r; ++k)
+            want += in.get(size_t(k * kC + c));
         ASSERT_TRUE(tessel::testing::close_enough(out.get(size_t(r * kC + c)), want, tol))
-            << "cumsum axis " << axis << " at " << r << "," << c << ": got " << out.get(size_t(r * kC + c))
-            << " want " << want;
+            << "cumsum axis " << axis << " at " << r << "," << c << ": got "
+            << out.get(size_t(r * kC + c)) << " want " << want;
       }
     }
     return;
@@ -149,8 +180,8 @@ class Dot : public ::testing::TestWithParam<DType> {};
 
 TEST_P(Dot, MatchesReference) {
   const DType t = GetParam();
-  static const tessel::Kernel k = tl::kernel(
-      "dot_tile", [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Ptr bias) {
+  static const tessel::Kernel k =
+      tl::kernel("dot_tile", [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Ptr bias) {
         auto m = tl::expand_dims(tl::arange(0, 16), 1);
         auto n = tl::expand_dims(tl::arange(0, 32), 0);
         auto kk = tl::arange(0, 8);
@@ -196,7 +227,8 @@ TEST(DotPrecision, Tf32RoundsTheOperandsOnTheCpu) {
   c.poison();
   k.launch({1}, {}, c.arg(), a.arg(), b.arg());
   auto tf32 = [](double x) {
-    return double(std::bit_cast<float>((std::bit_cast<uint32_t>(float(x)) + 0x1000u) & 0xffffe000u));
+    return double(
+        std::bit_cast<float>((std::bit_cast<uint32_t>(float(x)) + 0x1000u) & 0xffffe000u));
   };
   int differs = 0;
   for (int i = 0; i < 16; ++i)
@@ -237,16 +269,17 @@ TEST(DotInt, AccumulatesInI32) {
     }
 }
 
-// ---- shape ops ------------------------------------------------------------------------------------
+// ---- shape ops
+// ------------------------------------------------------------------------------------
 
 TEST(ShapeOps, TransPermuteReshapeBroadcast) {
   auto k = tl::kernel("shapes", [](tl::Ptr out, tl::Ptr in) {
     auto r = tl::expand_dims(tl::arange(0, 4), 1);
     auto c = tl::expand_dims(tl::arange(0, 8), 0);
-    auto x = tl::load(in + r * 8 + c);                       // 4 x 8
-    auto t = tl::trans(x);                                   // 8 x 4
-    auto flat = tl::reshape(t, {32});                        // row-major flatten of the 8x4
-    auto back = tl::reshape(flat, {2, 16});                  // 2 x 16
+    auto x = tl::load(in + r * 8 + c);                             // 4 x 8
+    auto t = tl::trans(x);                                         // 8 x 4
+    auto flat = tl::reshape(t, {32});                              // row-major flatten of the 8x4
+    auto back = tl::reshape(flat, {2, 16});                        // 2 x 16
     auto p = tl::permute(tl::reshape(back, {2, 4, 4}), {2, 0, 1}); // 4 x 2 x 4
     auto colsum = tl::broadcast_to(tl::expand_dims(tl::sum(x, 0), 0), {4, 8});
     tl::store(out + tl::arange(0, 32), flat);

@@ -217,6 +217,7 @@ TEST(LaunchErrors2, InvalidKernelName) {
                {"kernel name 'my-kernel' is not valid"});
 }
 
-// ~uint64_t(0) is a u64 argument now (tests/device/types_test.cpp, ElementTypes.IntArgumentsTypedByValue).
+// ~uint64_t(0) is a u64 argument now (tests/device/types_test.cpp,
+// ElementTypes.IntArgumentsTypedByValue).
 
 } // namespace

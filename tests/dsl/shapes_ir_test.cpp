@@ -17,9 +17,7 @@ using tessel::testing::expect_error;
 
 namespace {
 
-std::string here(int line) {
-  return std::string(__FILE__) + ":" + std::to_string(line);
-}
+std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }
 
 float g_f32[256];
 int8_t g_i8[256];

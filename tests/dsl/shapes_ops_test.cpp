@@ -23,9 +23,7 @@ struct Expected {
   bool zero_sign_free = false; // plain sorts order -0.0 and +0.0 as equals
 };
 
-inline double wrap_i32(double v) {
-  return double(int32_t(uint32_t(int64_t(v))));
-}
+inline double wrap_i32(double v) { return double(int32_t(uint32_t(int64_t(v)))); }
 
 // The 1-D reference for `op` on the loaded tiles x, y (and integer tile ia).
 inline Expected reference_1d(int op, const std::vector<double>& x, const std::vector<double>& y,

@@ -86,17 +86,17 @@ TEST(Trace, OpsCarryTheUsersSourceLocation) {
 TEST(Trace, TypePromotionFollowsTheRules) {
   auto k = tl::kernel("promote", [](tl::Ptr p, tl::Ptr q) {
     auto offs = tl::arange(0, 16);
-    auto h = tl::load(p + offs);        // f16
-    auto b = tl::load(q + offs);        // bf16
-    tl::store(p + offs, (h + b) * 2);   // f16 + bf16 -> f32, then stored as f16
-    tl::store(q + offs, offs / 2 + b);  // i32 + bf16 -> bf16
+    auto h = tl::load(p + offs);       // f16
+    auto b = tl::load(q + offs);       // bf16
+    tl::store(p + offs, (h + b) * 2);  // f16 + bf16 -> f32, then stored as f16
+    tl::store(q + offs, offs / 2 + b); // i32 + bf16 -> bf16
   });
   std::vector<tessel::half> h(16);
   std::vector<tessel::bfloat16> b(16);
   std::string ir = k.ir_for(false, h.data(), b.data());
-  EXPECT_NE(ir.find("add %") , std::string::npos);
+  EXPECT_NE(ir.find("add %"), std::string::npos);
   EXPECT_NE(ir.find(": tensor<16xf32>"), std::string::npos) << ir;
-  EXPECT_NE(ir.find("cast %") , std::string::npos);
+  EXPECT_NE(ir.find("cast %"), std::string::npos);
   EXPECT_NE(ir.find("div %"), std::string::npos) << ir;
 }
 

@@ -55,7 +55,8 @@ void check_accepted(const DLTensor& t, const tessel::TensorView& v) {
       tessel::fuzz::fail("accepted a tensor whose element count overflows int64");
   DLManagedTensor* back = tessel::runtime::to_dlpack(v);
   bool same = back->dl_tensor.ndim == t.ndim && back->dl_tensor.data == v.data &&
-              back->dl_tensor.dtype.code == t.dtype.code && back->dl_tensor.dtype.bits == t.dtype.bits;
+              back->dl_tensor.dtype.code == t.dtype.code &&
+              back->dl_tensor.dtype.bits == t.dtype.bits;
   for (int k = 0; same && k < t.ndim; ++k)
     same = back->dl_tensor.shape[k] == t.shape[k];
   back->deleter(back);

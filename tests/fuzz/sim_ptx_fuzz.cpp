@@ -67,8 +67,9 @@ void launch_each(const std::shared_ptr<const sim::Module>& module) {
       tessel::fuzz::fail("launch error without a message");
     if (std::getenv("TESSEL_FUZZ_VERBOSE"))
       std::fprintf(stderr, "  %s: %s\n", kernels[k].name.c_str(),
-                   report.ok() ? (report->ok() ? "ran clean" : report->errors[0].to_string().c_str())
-                               : report.error().to_string().c_str());
+                   report.ok()
+                       ? (report->ok() ? "ran clean" : report->errors[0].to_string().c_str())
+                       : report.error().to_string().c_str());
   }
 }
 

@@ -4,10 +4,10 @@
 #include "codegen/gpu/scratch.h"
 #include "gpu_test_util.h"
 
+#include "support/expect_error.h"
 #include "tessel/codegen/gpu.h"
 #include "tessel/ir/parser.h"
 #include "tessel/ir/pass.h"
-#include "support/expect_error.h"
 
 #include <gtest/gtest.h>
 
@@ -32,7 +32,8 @@ TEST_P(AllocateSharedOnSample, PlannedTotalIsWhatTheEmissionUses) {
   pm.run(*planned);
   const ir::Function& f = *planned->functions.front();
 
-  const int64_t emitted = compile(*plain->functions.front(), target, options, Stage::Ptx).shared_bytes;
+  const int64_t emitted =
+      compile(*plain->functions.front(), target, options, Stage::Ptx).shared_bytes;
   EXPECT_EQ(f.shared_bytes, emitted) << name << " with " << num_warps << " warps";
   ir::walk(f.body, [&](const ir::Op& op) {
     for (size_t i = 0; i < op.info().attrs.size(); ++i)

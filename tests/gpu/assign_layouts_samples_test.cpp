@@ -68,7 +68,8 @@ TEST(AssignLayouts, LaidOutIrCompilesToTheSamePtx) {
     pm.add(codegen::cse_pass());
     pm.run(*laid_out);
     std::string a = compile(*plain->functions.front(), parse_target("sm_80"), {}, Stage::Ptx).ptx;
-    std::string b = compile(*laid_out->functions.front(), parse_target("sm_80"), {}, Stage::Ptx).ptx;
+    std::string b =
+        compile(*laid_out->functions.front(), parse_target("sm_80"), {}, Stage::Ptx).ptx;
     EXPECT_FALSE(a.empty());
     EXPECT_EQ(a, b) << name;
   }

@@ -110,12 +110,18 @@ class BankConflictFree : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(BankConflictFree, Samples) {
   const std::vector<SampleCase> cases = {
-      {"vector_add", {}, 4, 0}, {"softmax", {}, 4, 1},       {"softmax", {"DTYPE=f16"}, 4, 1},
-      {"softmax", {}, 8, 1},    {"layer_norm", {}, 4, 1},    {"layer_norm", {"DTYPE=f16"}, 4, 1},
-      {"matmul", {}, 4, 4},     {"matmul", {"BLOCK_K=32"}, 8, 4},
+      {"vector_add", {}, 4, 0},
+      {"softmax", {}, 4, 1},
+      {"softmax", {"DTYPE=f16"}, 4, 1},
+      {"softmax", {}, 8, 1},
+      {"layer_norm", {}, 4, 1},
+      {"layer_norm", {"DTYPE=f16"}, 4, 1},
+      {"matmul", {}, 4, 4},
+      {"matmul", {"BLOCK_K=32"}, 8, 4},
       // Pipelined on tensor cores: cp.async 16-byte writes and ldmatrix reads of the swizzled
       // rings (prepare-dot-operands retypes them), conflict-free on both sides.
-      {"matmul", {"DTYPE=f16", "BLOCK_K=32"}, 4, 4}, {"matmul", {"DTYPE=bf16"}, 4, 4},
+      {"matmul", {"DTYPE=f16", "BLOCK_K=32"}, 4, 4},
+      {"matmul", {"DTYPE=bf16"}, 4, 4},
       {"matmul", {"DTYPE=f16", "BLOCK_K=64"}, 8, 4},
   };
   for (const SampleCase& c : cases) {
@@ -150,7 +156,8 @@ TEST_P(BankConflictFree, ReductionsScansAndControlFlow) {
       for (int64_t n : {4096, 1024, 64})
         expect_conflict_free(build(testing::scan_1d_kernel(), {n}, GetParam(), dtype, warps), 2);
       expect_conflict_free(build(testing::scan_2d_kernel(), {64, 64}, GetParam(), dtype, warps), 4);
-      expect_conflict_free(build(testing::scan_2d_kernel(), {16, 256}, GetParam(), dtype, warps), 4);
+      expect_conflict_free(build(testing::scan_2d_kernel(), {16, 256}, GetParam(), dtype, warps),
+                           4);
     }
 }
 
@@ -180,7 +187,8 @@ TEST(BankConflictFreeMma, SwizzledOperandTilesTakeOneWavefrontPerPhase) {
             ld.active |= 1u << lane;
             ld.offsets[lane] = swizzled_offset(row0 + lane % 8, c, chunks);
           }
-          EXPECT_EQ(conflicts(ld), 0) << "ldmatrix rows " << row0 << ".. chunk " << c << lanes_of(ld);
+          EXPECT_EQ(conflicts(ld), 0)
+              << "ldmatrix rows " << row0 << ".. chunk " << c << lanes_of(ld);
         }
       for (uint32_t first = 0; first < rows * chunks; first += 32) {
         SharedAccess st; // 32 lanes, each the next 16-byte chunk in row-major order
@@ -188,7 +196,8 @@ TEST(BankConflictFreeMma, SwizzledOperandTilesTakeOneWavefrontPerPhase) {
         st.store = true;
         for (uint32_t lane = 0; lane < 32 && first + lane < rows * chunks; ++lane) {
           st.active |= 1u << lane;
-          st.offsets[lane] = swizzled_offset((first + lane) / chunks, (first + lane) % chunks, chunks);
+          st.offsets[lane] =
+              swizzled_offset((first + lane) / chunks, (first + lane) % chunks, chunks);
         }
         EXPECT_EQ(conflicts(st), 0) << "store from chunk " << first << lanes_of(st);
       }
@@ -196,9 +205,9 @@ TEST(BankConflictFreeMma, SwizzledOperandTilesTakeOneWavefrontPerPhase) {
 }
 
 const Kernel& mma_dot_kernel() {
-  static const Kernel k = tl::kernel(
-      "bank_mma_dot", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
-                         tl::Const<int> N, tl::Const<int> K) {
+  static const Kernel k =
+      tl::kernel("bank_mma_dot", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
+                                    tl::Const<int> N, tl::Const<int> K) {
         auto rm = tl::expand_dims(tl::arange(0, M), 1);
         auto rn = tl::expand_dims(tl::arange(0, N), 0);
         auto rk = tl::arange(0, K);
@@ -219,7 +228,8 @@ TEST_P(BankConflictFree, TensorCoreDots) {
   for (DType dtype : {DType::f16, DType::bf16, DType::f32})
     for (Shape s : {Shape{16, 8, 16, 1}, Shape{64, 64, 32, 4}, Shape{64, 32, 64, 2},
                     Shape{128, 128, 32, 8}}) {
-      SCOPED_TRACE(fmt::format("{} {}x{}x{} num_warps={}", dtype_name(dtype), s.m, s.n, s.k, s.warps));
+      SCOPED_TRACE(
+          fmt::format("{} {}x{}x{} num_warps={}", dtype_name(dtype), s.m, s.n, s.k, s.warps));
       CompiledKernel k = build(mma_dot_kernel(), {s.m, s.n, s.k}, GetParam(), dtype, s.warps);
       expect_conflict_free(k, 4);
       size_t ldmatrix = 0, stores = 0;

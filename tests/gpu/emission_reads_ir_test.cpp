@@ -24,9 +24,11 @@ TEST(EmissionReadsIr, ScanOperandNotInAScanLayoutIsAnError) {
   testing::expect_error(
       [] {
         compile_text("kernel @bad_scan() shared(0) {\n"
-                     "  %0 = constant {value = 1.0} : tensor<4x64xf32, #blocked<register=[[0,1],[0,2],[2,0]], "
+                     "  %0 = constant {value = 1.0} : tensor<4x64xf32, "
+                     "#blocked<register=[[0,1],[0,2],[2,0]], "
                      "lane=[[0,4],[0,8],[0,16],[0,32],[1,0]]>> loc(\"scan.cpp\":7:3)\n"
-                     "  %1 = scan_sum %0 {axis = 0} : tensor<4x64xf32, #blocked<register=[[0,1],[0,2],[2,0]], "
+                     "  %1 = scan_sum %0 {axis = 0} : tensor<4x64xf32, "
+                     "#blocked<register=[[0,1],[0,2],[2,0]], "
                      "lane=[[0,4],[0,8],[0,16],[0,32],[1,0]]>> loc(\"scan.cpp\":8:5)\n"
                      "  return\n"
                      "}\n");
@@ -38,12 +40,14 @@ TEST(EmissionReadsIr, ScanOperandNotInAScanLayoutIsAnError) {
 TEST(EmissionReadsIr, FmaDotOperandsNotInTheirLayoutsIsAnError) {
   testing::expect_error(
       [] {
-        compile_text("kernel @bad_dot() shared(0) {\n"
-                     "  %0 = constant {value = 1.0} : tensor<8x8xf32, #blocked<register=[[0,1]], lane=[[0,2],[0,4],[1,0],[2,0],[4,0]]>>\n"
-                     "  %1 = dot %0, %0, %0 {precision = 0} : tensor<8x8xf32, #blocked<register=[[0,1]], "
-                     "lane=[[0,2],[0,4],[1,0],[2,0],[4,0]]>> loc(\"dot.cpp\":12:9)\n"
-                     "  return\n"
-                     "}\n");
+        compile_text(
+            "kernel @bad_dot() shared(0) {\n"
+            "  %0 = constant {value = 1.0} : tensor<8x8xf32, #blocked<register=[[0,1]], "
+            "lane=[[0,2],[0,4],[1,0],[2,0],[4,0]]>>\n"
+            "  %1 = dot %0, %0, %0 {precision = 0} : tensor<8x8xf32, #blocked<register=[[0,1]], "
+            "lane=[[0,2],[0,4],[1,0],[2,0],[4,0]]>> loc(\"dot.cpp\":12:9)\n"
+            "  return\n"
+            "}\n");
       },
       {"dot.cpp:12", "cannot lower `dot`", "run prepare-dot-operands"});
 }

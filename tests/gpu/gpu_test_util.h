@@ -25,14 +25,15 @@ inline bool cuda_toolkit_available() {
       GTEST_SKIP() << "CUDA toolkit (libdevice, nvJitLink) not found";                             \
   } while (0)
 
-inline codegen::gpu::CompiledKernel compile_sample(const std::string& name, const std::string& target,
-                                                   const std::vector<std::string>& defines = {},
-                                                   codegen::gpu::Stage until = codegen::gpu::Stage::Cubin,
-                                                   int num_warps = 4) {
+inline codegen::gpu::CompiledKernel
+compile_sample(const std::string& name, const std::string& target,
+               const std::vector<std::string>& defines = {},
+               codegen::gpu::Stage until = codegen::gpu::Stage::Cubin, int num_warps = 4) {
   auto module = samples::trace_kernel(samples::find_kernel(name), defines, /*optimize=*/true);
   codegen::gpu::CompileOptions options;
   options.num_warps = num_warps;
-  return codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), options, until);
+  return codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), options,
+                               until);
 }
 
 // Traces a DSL kernel with every pointer f32 (or `dtype`) and 16-byte aligned, integers divisible

@@ -48,8 +48,9 @@ TEST(LayoutAttrConvert, PrintedLayoutsParseBackToTheSameAttr) {
     std::vector<int64_t> dims(shape.begin(), shape.end());
     const ir::Type* t = module->ctx.tensor(dims, module->ctx.f32(),
                                            to_attr(module->ctx, l, ir::LayoutKind::Blocked));
-    std::string text = "kernel @k() {\n  %0 = constant {value = 0.0} : f32\n  %1 = splat %0 : " +
-                       t->str() + "\n  return\n}\n";
+    std::string text =
+        "kernel @k() {\n  %0 = constant {value = 0.0} : f32\n  %1 = splat %0 : " + t->str() +
+        "\n  return\n}\n";
     auto parsed = ir::parse_module(text);
     const ir::Type* back = (*std::next(parsed->functions[0]->body.ops().begin()))->result()->type();
     EXPECT_EQ(back->str(), t->str());

@@ -201,8 +201,10 @@ TEST(LinearLayoutProperty, ClassificationMatchesEnumeration) {
     if (trial % 7 == 1) { // the same elements per thread, registers renamed
       std::vector<uint64_t> cols = src.columns();
       std::reverse(cols.begin(), cols.begin() + src.in_bits(InDim::Register));
-      dst = LinearLayout::from_columns(cols, {src.in_bits(InDim::Register), src.in_bits(InDim::Lane),
-                                              src.in_bits(InDim::Warp), 0}, src.out_shape());
+      dst = LinearLayout::from_columns(
+          cols,
+          {src.in_bits(InDim::Register), src.in_bits(InDim::Lane), src.in_bits(InDim::Warp), 0},
+          src.out_shape());
     }
     if (src.in_bits(InDim::Lane) != dst.in_bits(InDim::Lane) ||
         src.in_bits(InDim::Warp) != dst.in_bits(InDim::Warp))
@@ -222,10 +224,10 @@ TEST(LinearLayoutProperty, ClassificationMatchesEnumeration) {
           in_warp = in_warp && warp.count(x);
         }
       }
-    ConversionKind want = src == dst      ? ConversionKind::None
-                          : in_thread     ? ConversionKind::Registers
-                          : in_warp       ? ConversionKind::WarpShuffle
-                                          : ConversionKind::SharedMemory;
+    ConversionKind want = src == dst  ? ConversionKind::None
+                          : in_thread ? ConversionKind::Registers
+                          : in_warp   ? ConversionKind::WarpShuffle
+                                      : ConversionKind::SharedMemory;
     EXPECT_EQ(classify_conversion(src, dst), want) << src.str() << "\n" << dst.str();
     ++seen[static_cast<int>(want)];
   }

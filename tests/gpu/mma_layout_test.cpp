@@ -48,9 +48,7 @@ Coord isa_b(MmaInstr id, int lane, int i) {
 }
 
 // c0..c3 (f32 and s32; the f16 accumulator's two f16x2 registers hold the same four elements).
-Coord isa_c(int lane, int i) {
-  return {lane / 4 + (i >= 2 ? 8 : 0), (lane % 4) * 2 + (i & 1)};
-}
+Coord isa_c(int lane, int i) { return {lane / 4 + (i >= 2 ? 8 : 0), (lane % 4) * 2 + (i & 1)}; }
 
 class MmaFragments : public ::testing::TestWithParam<MmaInstr> {};
 

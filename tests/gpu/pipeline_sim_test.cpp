@@ -110,7 +110,8 @@ double tf32(float x) {
 // read them).
 void run_and_check(const CompiledKernel& k, const Shape& s, DType dtype) {
   sim::Device dev;
-  std::vector<float> a = random_matrix(size_t(s.M) * s.K, 11 + s.K), b = random_matrix(size_t(s.K) * s.N, 29 + s.N);
+  std::vector<float> a = random_matrix(size_t(s.M) * s.K, 11 + s.K),
+                     b = random_matrix(size_t(s.K) * s.N, 29 + s.N);
   const size_t eb = dtype == DType::f16 ? 2 : 4;
   auto upload = [&](std::vector<float>& v) {
     std::vector<uint8_t> bytes(v.size() * eb + 16);
@@ -135,8 +136,9 @@ void run_and_check(const CompiledKernel& k, const Shape& s, DType dtype) {
   ASSERT_TRUE(dev.memcpy_to_device(*dc, poison.data(), poison.size() * 4).ok());
   sim::Dim3 grid{uint32_t((s.M + s.BM - 1) / s.BM), uint32_t((s.N + s.BN - 1) / s.BN), 1};
   const std::vector<KernelArg> args = {
-      KernelArg::ptr(*dc),  KernelArg::ptr(da),  KernelArg::ptr(db),  KernelArg::i32(s.M), KernelArg::i32(s.N),
-      KernelArg::i32(s.K), KernelArg::i32(s.K), KernelArg::i32(s.N), KernelArg::i32(s.N)};
+      KernelArg::ptr(*dc), KernelArg::ptr(da),  KernelArg::ptr(db),
+      KernelArg::i32(s.M), KernelArg::i32(s.N), KernelArg::i32(s.K),
+      KernelArg::i32(s.K), KernelArg::i32(s.N), KernelArg::i32(s.N)};
   auto r = dev.launch(k.ptx, k.name, grid, sim::Dim3{uint32_t(32 * k.num_warps), 1, 1},
                       static_cast<uint32_t>(k.shared_bytes), args);
   ASSERT_TRUE(r.ok()) << r.error().to_string();
@@ -162,7 +164,9 @@ std::string stats_line(const CompiledKernel& k) {
   return "cp.async " + std::to_string(st.get("cp.async"));
 }
 
-bool has(const std::string& ptx, const std::string& what) { return ptx.find(what) != std::string::npos; }
+bool has(const std::string& ptx, const std::string& what) {
+  return ptx.find(what) != std::string::npos;
+}
 
 struct Case {
   DType dtype;
@@ -200,8 +204,9 @@ std::string name_of(const ::testing::TestParamInfo<Case>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sim, PipelinedMatmul,
-                         ::testing::Values(Case{DType::f32, 1}, Case{DType::f32, 2}, Case{DType::f32, 3},
-                                           Case{DType::f32, 4}, Case{DType::f16, 1}, Case{DType::f16, 2},
+                         ::testing::Values(Case{DType::f32, 1}, Case{DType::f32, 2},
+                                           Case{DType::f32, 3}, Case{DType::f32, 4},
+                                           Case{DType::f16, 1}, Case{DType::f16, 2},
                                            Case{DType::f16, 3}, Case{DType::f16, 4}),
                          name_of);
 
@@ -270,15 +275,21 @@ TEST(PipelinedMatmulOverride, LoopStagesWin) {
 }
 
 TEST(PipelinedMatmulOverride, StagesOutOfRangeIsAnError) {
-  testing::expect_error([] { trace(matmul_kernel(17), Shape{32, 32, 64}, DType::f32); },
-                        {"pipeline_sim_test.cpp", "tl::Stages{17} is out of range: a loop's pipelining depth is 1 (none) to 16 stages"});
+  testing::expect_error(
+      [] {
+        trace(matmul_kernel(17), Shape{32, 32, 64}, DType::f32);
+      },
+      {"pipeline_sim_test.cpp",
+       "tl::Stages{17} is out of range: a loop's pipelining depth is 1 (none) to 16 stages"});
 }
 
 // 4 stages of 128x128 f32 tiles of a and b (4 * 2 * 64 KiB) cannot fit: the error names the
 // kernel, each ring with its stages and the limit.
 TEST(PipelinedMatmulSharedMemory, RingThatDoesNotFitIsAnError) {
   testing::expect_error(
-      [] { build(matmul_kernel(0), Shape{128, 128, 512, 128, 128, 128}, DType::f32, 4); },
+      [] {
+        build(matmul_kernel(0), Shape{128, 128, 512, 128, 128, 128}, DType::f32, 4);
+      },
       {"kernel `pipelined_matmul` needs", "bytes of shared memory but sm_80 allows at most",
        "a 4-stage pipeline ring of 65536 bytes per stage", "fewer num_stages"});
 }
@@ -322,7 +333,8 @@ TEST(PipelinedMatmulLayouts, ColumnMajorOperand) {
   EXPECT_EQ(dumped.find("(4-byte copies)"), std::string::npos) << dumped;
   const int K = 48;
   sim::Device dev;
-  std::vector<float> a = random_matrix(32 * K, 5), b = random_matrix(K * 32, 6), poison(32 * 32, std::nanf(""));
+  std::vector<float> a = random_matrix(32 * K, 5), b = random_matrix(K * 32, 6),
+                     poison(32 * 32, std::nanf(""));
   auto up = [&](const std::vector<float>& v) {
     auto p = dev.malloc(v.size() * 4);
     EXPECT_TRUE(dev.memcpy_to_device(*p, v.data(), v.size() * 4).ok());
@@ -353,7 +365,8 @@ TEST(PipelineEmissionErrors, CopyRunsMustStayTogether) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   auto m = ir::parse_module(
       "kernel @scatter(%arg0: ptr<f32> {div = 16}) {\n"
-      "  %0 = splat %arg0 : tensor<128xptr<f32>, #blocked<register=[1,2], lane=[4,8,16,32,64], warp=[0,0]>>\n"
+      "  %0 = splat %arg0 : tensor<128xptr<f32>, #blocked<register=[1,2], lane=[4,8,16,32,64], "
+      "warp=[0,0]>>\n"
       "  %1 = local_alloc {offset = -1} : tensor<128xf32, #shared<register=[64,32,16,8,4,2,1]>>\n"
       "  async_copy %0, %1 {vec = 4}\n"
       "  return\n"
@@ -392,10 +405,12 @@ TEST(UnpipelinedLoops, DumpSaysWhyAndResultsStayRight) {
   std::string dumped = ::testing::internal::GetCapturedStderr();
   ::unsetenv("TESSEL_DUMP");
   EXPECT_NE(dumped.find("not pipelined; the load at"), std::string::npos) << dumped;
-  EXPECT_NE(dumped.find("stays: its address depends on the body's argument #"), std::string::npos) << dumped;
+  EXPECT_NE(dumped.find("stays: its address depends on the body's argument #"), std::string::npos)
+      << dumped;
   EXPECT_FALSE(has(ck.ptx, "cp.async")) << dumped;
   sim::Device dev;
-  std::vector<float> a = random_matrix(256, 3), b = random_matrix(256, 4), poison(256, std::nanf(""));
+  std::vector<float> a = random_matrix(256, 3), b = random_matrix(256, 4),
+                     poison(256, std::nanf(""));
   auto up = [&](const std::vector<float>& v) {
     auto p = dev.malloc(v.size() * 4);
     EXPECT_TRUE(dev.memcpy_to_device(*p, v.data(), v.size() * 4).ok());

@@ -67,10 +67,11 @@ TEST_P(SampleOnTarget, ReductionsUseWarpShuffles) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Gpu, SampleOnTarget,
-                         ::testing::Values(Case{"vector_add", "sm_80"}, Case{"vector_add", "sm_90a"},
-                                           Case{"softmax", "sm_80"}, Case{"softmax", "sm_90a"},
-                                           Case{"layer_norm", "sm_80"}, Case{"layer_norm", "sm_90a"},
-                                           Case{"matmul", "sm_80"}, Case{"matmul", "sm_90a"}),
+                         ::testing::Values(Case{"vector_add", "sm_80"},
+                                           Case{"vector_add", "sm_90a"}, Case{"softmax", "sm_80"},
+                                           Case{"softmax", "sm_90a"}, Case{"layer_norm", "sm_80"},
+                                           Case{"layer_norm", "sm_90a"}, Case{"matmul", "sm_80"},
+                                           Case{"matmul", "sm_90a"}),
                          [](const auto& info) {
                            return std::string(info.param.kernel) + "_" + info.param.target;
                          });

@@ -256,12 +256,20 @@ TEST_P(SimOnTarget, ParallelScans) {
   struct Case {
     int rows, cols, warps;
   };
-  for (const Case& c : std::vector<Case>{{1, 4096, 4}, {1, 4096, 8}, {1, 64, 4}, {1, 32, 4},
-                                         {64, 64, 4}, {16, 256, 4}, {16, 256, 8}, {128, 8, 4}}) {
+  for (const Case& c : std::vector<Case>{{1, 4096, 4},
+                                         {1, 4096, 8},
+                                         {1, 64, 4},
+                                         {1, 32, 4},
+                                         {64, 64, 4},
+                                         {16, 256, 4},
+                                         {16, 256, 8},
+                                         {128, 8, 4}}) {
     SCOPED_TRACE(::testing::Message() << c.rows << "x" << c.cols << " num_warps=" << c.warps);
     const bool one_d = c.rows == 1;
-    CompiledKernel ck = one_d ? build_warps(testing::scan_1d_kernel(), {c.cols}, GetParam(), DType::f32, c.warps)
-                              : build_warps(testing::scan_2d_kernel(), {c.rows, c.cols}, GetParam(), DType::f32, c.warps);
+    CompiledKernel ck =
+        one_d ? build_warps(testing::scan_1d_kernel(), {c.cols}, GetParam(), DType::f32, c.warps)
+              : build_warps(testing::scan_2d_kernel(), {c.rows, c.cols}, GetParam(), DType::f32,
+                            c.warps);
     const size_t n = size_t(c.rows) * c.cols;
     Sim s;
     auto x = random_vector(n, 30 + c.cols);
@@ -274,7 +282,8 @@ TEST_P(SimOnTarget, ParallelScans) {
       auto want = prefix_sums(x, c.rows, c.cols, axis);
       const size_t at = axis == 1 ? 0 : n;
       for (size_t i = 0; i < n; ++i)
-        ASSERT_NEAR(out[at + i], want[i], 1e-4 * (1 + std::fabs(want[i]))) << "axis " << axis << " at " << i;
+        ASSERT_NEAR(out[at + i], want[i], 1e-4 * (1 + std::fabs(want[i])))
+            << "axis " << axis << " at " << i;
     }
   }
 }
@@ -284,8 +293,12 @@ TEST_P(SimOnTarget, ParallelHalfScans) {
   for (DType d : {DType::f16, DType::bf16}) {
     const int B = 1024;
     CompiledKernel ck = build_warps(testing::scan_1d_kernel(), {B}, GetParam(), d, 4);
-    auto to_bits = [&](float f) { return d == DType::f16 ? float_to_half(f) : float_to_bfloat16(f); };
-    auto from_bits = [&](uint16_t h) { return d == DType::f16 ? half_to_float(h) : bfloat16_to_float(h); };
+    auto to_bits = [&](float f) {
+      return d == DType::f16 ? float_to_half(f) : float_to_bfloat16(f);
+    };
+    auto from_bits = [&](uint16_t h) {
+      return d == DType::f16 ? half_to_float(h) : bfloat16_to_float(h);
+    };
     std::vector<uint16_t> in;
     std::vector<float> xs;
     for (float v : random_vector(B, 40, -2, 2)) {

@@ -65,8 +65,9 @@ TEST(Target, CpuHasNoGpuFeatures) {
 
 TEST(TargetErrors, UnknownNameListsValidOnes) {
   for (const char* bad : {"sm_75", "sm_80a", "sm_", "sm_9x", "gfx90a", "", "sm_100a"})
-    testing::expect_error([&] { (void)parse_target(bad); },
-                          {"unsupported target", "valid targets: cpu, sm_80, sm_86, sm_89, sm_90, sm_90a"});
+    testing::expect_error(
+        [&] { (void)parse_target(bad); },
+        {"unsupported target", "valid targets: cpu, sm_80, sm_86, sm_89, sm_90, sm_90a"});
 }
 
 TEST(TargetErrors, NvptxConstructorRejectsUnknownSm) {

@@ -47,8 +47,8 @@ inline const Kernel& scan_1d_kernel() {
 
 // Prefix sums of an R x C tile along its rows (out[0, R*C)) and down its columns (out[R*C, 2RC)).
 inline const Kernel& scan_2d_kernel() {
-  static const Kernel k = tl::kernel(
-      "scan_2d", [](tl::Ptr out, tl::Ptr in, tl::Const<int> R, tl::Const<int> C) {
+  static const Kernel k =
+      tl::kernel("scan_2d", [](tl::Ptr out, tl::Ptr in, tl::Const<int> R, tl::Const<int> C) {
         auto offs = tl::expand_dims(tl::arange(0, R), 1) * C + tl::expand_dims(tl::arange(0, C), 0);
         auto x = tl::load(in + offs);
         tl::store(out + offs, tl::cumsum(x, 1));

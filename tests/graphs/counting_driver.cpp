@@ -97,9 +97,7 @@ thread_local CUcontext t_current = nullptr;
 int g_context_token, g_module_token, g_function_token;
 std::atomic<uintptr_t> g_next_handle{0x1000};
 
-template <class T> T next_handle() {
-  return reinterpret_cast<T>(g_next_handle.fetch_add(16));
-}
+template <class T> T next_handle() { return reinterpret_cast<T>(g_next_handle.fetch_add(16)); }
 
 } // namespace
 
@@ -125,9 +123,7 @@ const char* tessel_counting_driver_sequence() {
   return l.sequence.data();
 }
 
-CUresult cuInit(unsigned) {
-  return note("cuInit");
-}
+CUresult cuInit(unsigned) { return note("cuInit"); }
 CUresult cuDriverGetVersion(int* v) {
   *v = 13000;
   return note("cuDriverGetVersion");
@@ -172,9 +168,7 @@ CUresult cuCtxGetCurrent(CUcontext* c) {
   *c = t_current;
   return note("cuCtxGetCurrent");
 }
-CUresult cuCtxSynchronize() {
-  return note("cuCtxSynchronize");
-}
+CUresult cuCtxSynchronize() { return note("cuCtxSynchronize"); }
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
   void* m = std::aligned_alloc(256, (bytes + 255) / 256 * 256);
   *p = CUdeviceptr(uintptr_t(m));
@@ -221,25 +215,15 @@ CUresult cuStreamCreate(CUstream* s, unsigned) {
   *s = next_handle<CUstream>();
   return note("cuStreamCreate");
 }
-CUresult cuStreamDestroy_v2(CUstream) {
-  return note("cuStreamDestroy");
-}
-CUresult cuStreamSynchronize(CUstream) {
-  return note("cuStreamSynchronize");
-}
+CUresult cuStreamDestroy_v2(CUstream) { return note("cuStreamDestroy"); }
+CUresult cuStreamSynchronize(CUstream) { return note("cuStreamSynchronize"); }
 CUresult cuEventCreate(CUevent* e, unsigned) {
   *e = next_handle<CUevent>();
   return note("cuEventCreate");
 }
-CUresult cuEventDestroy_v2(CUevent) {
-  return note("cuEventDestroy");
-}
-CUresult cuEventRecord(CUevent, CUstream) {
-  return note("cuEventRecord");
-}
-CUresult cuEventSynchronize(CUevent) {
-  return note("cuEventSynchronize");
-}
+CUresult cuEventDestroy_v2(CUevent) { return note("cuEventDestroy"); }
+CUresult cuEventRecord(CUevent, CUstream) { return note("cuEventRecord"); }
+CUresult cuEventSynchronize(CUevent) { return note("cuEventSynchronize"); }
 CUresult cuEventElapsedTime(float* ms, CUevent, CUevent) {
   *ms = 1;
   return note("cuEventElapsedTime");
@@ -254,9 +238,7 @@ CUresult cuModuleLoadData(CUmodule* m, const void* image) {
   *m = reinterpret_cast<CUmodule>(&g_module_token);
   return note("cuModuleLoadData");
 }
-CUresult cuModuleUnload(CUmodule) {
-  return note("cuModuleUnload");
-}
+CUresult cuModuleUnload(CUmodule) { return note("cuModuleUnload"); }
 CUresult cuModuleGetFunction(CUfunction* f, CUmodule, const char*) {
   *f = reinterpret_cast<CUfunction>(&g_function_token);
   return note("cuModuleGetFunction");
@@ -265,9 +247,7 @@ CUresult cuFuncGetAttribute(int* v, int, CUfunction) {
   *v = 0;
   return note("cuFuncGetAttribute");
 }
-CUresult cuFuncSetAttribute(CUfunction, int, int) {
-  return note("cuFuncSetAttribute");
-}
+CUresult cuFuncSetAttribute(CUfunction, int, int) { return note("cuFuncSetAttribute"); }
 CUresult cuLaunchKernelEx(const LaunchConfig*, CUfunction, void**, void**) {
   return note("cuLaunchKernelEx");
 }

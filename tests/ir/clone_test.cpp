@@ -40,13 +40,11 @@ TEST_P(CloneOf, PrintsAsTheOriginal) {
   expect_clone_prints_the_same(*m);
 }
 
-INSTANTIATE_TEST_SUITE_P(RoundTripInputs, CloneOf,
-                         ::testing::Values("ir/roundtrip.tir", "ir/layout_roundtrip.tir",
-                                           "ir/shared_roundtrip.tir",
-                                           "gpu/allocate_shared_softmax.tir",
-                                           "gpu/pipeline_roundtrip.tir",
-                                           "gpu/prepare_dot_operands_f16.tir",
-                                           "gpu/assign_layouts_loop.tir"));
+INSTANTIATE_TEST_SUITE_P(
+    RoundTripInputs, CloneOf,
+    ::testing::Values("ir/roundtrip.tir", "ir/layout_roundtrip.tir", "ir/shared_roundtrip.tir",
+                      "gpu/allocate_shared_softmax.tir", "gpu/pipeline_roundtrip.tir",
+                      "gpu/prepare_dot_operands_f16.tir", "gpu/assign_layouts_loop.tir"));
 
 TEST(Clone, OutlivesTheOriginal) {
   const char* text = "kernel @k(%arg0: ptr<f32> {div = 16}) {\n"
@@ -62,7 +60,8 @@ TEST(Clone, OutlivesTheOriginal) {
 }
 
 TEST(Clone, IsIndependent) {
-  auto original = parse_module("kernel @k(%arg0: i32) {\n  %0 = add %arg0, %arg0 : i32\n  return\n}\n");
+  auto original =
+      parse_module("kernel @k(%arg0: i32) {\n  %0 = add %arg0, %arg0 : i32\n  return\n}\n");
   auto copy = clone_function(*original->functions.front());
   Op& add = *copy->functions.front()->body.ops().front();
   add.set_operand(1, copy->functions.front()->body.arg(0));

@@ -45,8 +45,7 @@ TEST(LayoutAttr, TensorTypesAreUniquedWithTheirLayout) {
 TEST(LayoutAttr, PrintsRank1BasesAsIntegers) {
   Context ctx;
   const Type* t = ctx.tensor({128}, ctx.f32(), ctx.layout(LayoutKind::Blocked, bases_1d()));
-  EXPECT_EQ(t->str(),
-            "tensor<128xf32, #blocked<register=[1,2], lane=[4,8,16,32,64], warp=[0]>>");
+  EXPECT_EQ(t->str(), "tensor<128xf32, #blocked<register=[1,2], lane=[4,8,16,32,64], warp=[0]>>");
 }
 
 TEST(LayoutAttr, PrintsHigherRankBasesAsLists) {
@@ -59,10 +58,11 @@ TEST(LayoutAttr, PrintsHigherRankBasesAsLists) {
 }
 
 TEST(LayoutAttr, ParsedLayoutsAreTheContextsLayouts) {
-  auto m = parse_module("kernel @k() {\n"
-                        "  %0 = arange {start = 0, end = 128} : tensor<128xi32, #blocked<register=[1,2], "
-                        "lane=[4,8,16,32,64], warp=[0]>>\n"
-                        "  return\n}\n");
+  auto m = parse_module(
+      "kernel @k() {\n"
+      "  %0 = arange {start = 0, end = 128} : tensor<128xi32, #blocked<register=[1,2], "
+      "lane=[4,8,16,32,64], warp=[0]>>\n"
+      "  return\n}\n");
   const Type* t = m->functions[0]->body.ops().front()->result()->type();
   EXPECT_EQ(t->layout(), m->ctx.layout(LayoutKind::Blocked, bases_1d()));
   EXPECT_EQ(t, m->ctx.tensor({128}, m->ctx.i32(), t->layout()));
@@ -80,9 +80,10 @@ std::string parse_error(const std::string& type) {
 }
 
 TEST(LayoutParseError, UnknownKind) {
-  EXPECT_EQ(parse_error("tensor<4xi32, #striped<lane=[1]>>"),
-            "bad.tir:2:53: expected a layout kind (blocked, slice, shared, linear, mma or dot_op), found "
-            "'striped'");
+  EXPECT_EQ(
+      parse_error("tensor<4xi32, #striped<lane=[1]>>"),
+      "bad.tir:2:53: expected a layout kind (blocked, slice, shared, linear, mma or dot_op), found "
+      "'striped'");
 }
 
 TEST(LayoutParseError, UnknownInputDim) {
@@ -117,16 +118,17 @@ const char* const kL4 = "#blocked<lane=[1,2]>";
 const char* const kR4 = "#blocked<register=[1,2]>";
 
 TEST(LayoutVerify, LaidOutKernelWithConvertVerifies) {
-  EXPECT_EQ(verify_message(std::string("  %0 = arange {start = 0, end = 4} : tensor<4xi32, ") + kL4 +
-                           ">\n  %1 = convert_layout %0 : tensor<4xi32, " + kR4 + ">\n"),
+  EXPECT_EQ(verify_message(std::string("  %0 = arange {start = 0, end = 4} : tensor<4xi32, ") +
+                           kL4 + ">\n  %1 = convert_layout %0 : tensor<4xi32, " + kR4 + ">\n"),
             "");
 }
 
 TEST(LayoutVerify, BasisArityMustMatchTheRank) {
-  EXPECT_EQ(verify_message("  %0 = splat %arg0 : tensor<4x4xi32, #blocked<lane=[[1,0,0]]>>\n"),
-            "'splat' has a layout that does not fit tensor<4x4xi32, #blocked<lane=[[1,0,0]]>>: a lane "
-            "basis has 3 coordinates for a rank-2 tensor\n  in: %0 = splat %<undefined> : "
-            "tensor<4x4xi32, #blocked<lane=[[1,0,0]]>>");
+  EXPECT_EQ(
+      verify_message("  %0 = splat %arg0 : tensor<4x4xi32, #blocked<lane=[[1,0,0]]>>\n"),
+      "'splat' has a layout that does not fit tensor<4x4xi32, #blocked<lane=[[1,0,0]]>>: a lane "
+      "basis has 3 coordinates for a rank-2 tensor\n  in: %0 = splat %<undefined> : "
+      "tensor<4x4xi32, #blocked<lane=[[1,0,0]]>>");
 }
 
 TEST(LayoutVerify, BasisCoordinatesMustLieInTheShape) {
@@ -137,8 +139,9 @@ TEST(LayoutVerify, BasisCoordinatesMustLieInTheShape) {
 }
 
 TEST(LayoutVerify, AKernelDoesNotMixLaidOutAndPlainTensors) {
-  std::string m = verify_message(std::string("  %0 = arange {start = 0, end = 4} : tensor<4xi32, ") +
-                                 kL4 + ">\n  %1 = arange {start = 0, end = 4} : tensor<4xi32>\n");
+  std::string m =
+      verify_message(std::string("  %0 = arange {start = 0, end = 4} : tensor<4xi32, ") + kL4 +
+                     ">\n  %1 = arange {start = 0, end = 4} : tensor<4xi32>\n");
   EXPECT_NE(m.find("'arange' mixes tensors with and without layouts (tensor<4xi32>): once GPU "
                    "lowering starts every tensor carries a layout"),
             std::string::npos)
@@ -155,8 +158,9 @@ TEST(LayoutVerify, ConvertLayoutOnlyAfterGpuLoweringStarts) {
 }
 
 TEST(LayoutVerify, ConvertLayoutKeepsShapeAndElement) {
-  std::string m = verify_message(std::string("  %0 = arange {start = 0, end = 4} : tensor<4xi32, ") +
-                                 kL4 + ">\n  %1 = convert_layout %0 : tensor<4xi16, " + kR4 + ">\n");
+  std::string m =
+      verify_message(std::string("  %0 = arange {start = 0, end = 4} : tensor<4xi32, ") + kL4 +
+                     ">\n  %1 = convert_layout %0 : tensor<4xi16, " + kR4 + ">\n");
   EXPECT_NE(m.find("'convert_layout' result must be the operand's tensor type in another layout, "
                    "found tensor<4xi32, #blocked<lane=[1,2]>> -> tensor<4xi16, "
                    "#blocked<register=[1,2]>>"),

@@ -1,7 +1,7 @@
 // The family traits of ops.def against what reads them: every op has one family (also a
-// static_assert in ir.h), OpInfo and the constexpr queries agree, every elementwise op has a rule in
-// the scalar semantics (and no other op has one), and the FLOAT_ONLY / INTEGER_ONLY traits are what
-// the verifier enforces. Table-driven over every opcode, so a row added to ops.def is covered
+// static_assert in ir.h), OpInfo and the constexpr queries agree, every elementwise op has a rule
+// in the scalar semantics (and no other op has one), and the FLOAT_ONLY / INTEGER_ONLY traits are
+// what the verifier enforces. Table-driven over every opcode, so a row added to ops.def is covered
 // without touching this file.
 #include "codegen/scalar_rules.h"
 #include "tessel/ir/ir.h"
@@ -29,9 +29,9 @@ TEST(OpFamilies, EveryOpHasExactlyOneFamily) {
 
 TEST(OpFamilies, FamilyQueryMatchesTheTrait) {
   const std::pair<OpTrait, OpFamily> families[] = {
-      {SOURCE, OpFamily::Source},         {SHAPE, OpFamily::Shape},
+      {SOURCE, OpFamily::Source},           {SHAPE, OpFamily::Shape},
       {ELEMENTWISE, OpFamily::Elementwise}, {MEMORY, OpFamily::Memory},
-      {REDUCTION, OpFamily::Reduction},   {SCAN, OpFamily::Scan},
+      {REDUCTION, OpFamily::Reduction},     {SCAN, OpFamily::Scan},
       {CONTRACTION, OpFamily::Contraction}, {CONTROL, OpFamily::Control}};
   for (size_t i = 0; i < kNumOpcodes; ++i)
     for (auto [trait, family] : families)
@@ -69,8 +69,8 @@ std::string verify_one(const OpInfo& info, const std::string& type) {
   std::string operands;
   for (int k = 0; k < info.num_operands; ++k)
     operands += std::string(k ? ", " : "") + "%x";
-  std::string text = "kernel @k(%x: " + type + ") {\n  %0 = " + info.name + " " + operands +
-                     " : " + type + "\n  return\n}\n";
+  std::string text = "kernel @k(%x: " + type + ") {\n  %0 = " + info.name + " " + operands + " : " +
+                     type + "\n  return\n}\n";
   auto e = verify(*parse_module(text, "families.tir"));
   return e ? e->message : "";
 }
@@ -82,13 +82,15 @@ TEST(OpFamilies, VerifierEnforcesOperandKindTraits) {
     if (info.has(FLOAT_ONLY)) {
       EXPECT_EQ(verify_one(info, "tensor<4xf32>"), "") << info.name;
       EXPECT_NE(verify_one(info, "tensor<4xi32>").find("operands must be floats"),
-                std::string::npos) << info.name;
+                std::string::npos)
+          << info.name;
       ++checked;
     }
     if (info.has(INTEGER_ONLY)) {
       EXPECT_EQ(verify_one(info, "tensor<4xi32>"), "") << info.name;
       EXPECT_NE(verify_one(info, "tensor<4xf32>").find("operands must be integers"),
-                std::string::npos) << info.name;
+                std::string::npos)
+          << info.name;
       ++checked;
     }
   }

@@ -86,8 +86,9 @@ TEST(ParseError, WrongAttributeName) {
 TEST(ParseError, WrongAttributeKind) {
   EXPECT_EQ(parse_error(kernel("  %0 = program_id {axis = 1.5} : i32\n")),
             "bad.tir:2:27: expected an integer for attribute 'axis' of 'program_id', found 1.5");
-  EXPECT_EQ(parse_error(kernel("  %0 = permute %arg0 {order = 3} : i32\n")),
-            "bad.tir:2:31: expected a list of integers for attribute 'order' of 'permute', found 3");
+  EXPECT_EQ(
+      parse_error(kernel("  %0 = permute %arg0 {order = 3} : i32\n")),
+      "bad.tir:2:31: expected a list of integers for attribute 'order' of 'permute', found 3");
   // A `num` attribute is an integer when the result is an integer.
   EXPECT_EQ(parse_error(kernel("  %0 = constant {value = 0.5} : i32\n")),
             "bad.tir:2:26: expected an integer for attribute 'value' of 'constant', found 0.5");

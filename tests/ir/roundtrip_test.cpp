@@ -88,7 +88,8 @@ TEST(RoundTrip, EveryOpOfTheTable) {
 
 // A kernel as the printer writes it, using most ops, every kind of region and nested regions; it
 // also verifies.
-const char* const kCanonical = R"(kernel @softmaxish(%arg0: ptr<f32> {div = 16}, %arg1: ptr<f32> {div = 16}, %arg2: i32, %arg3: i32 {div = 16}) {
+const char* const kCanonical =
+    R"(kernel @softmaxish(%arg0: ptr<f32> {div = 16}, %arg1: ptr<f32> {div = 16}, %arg2: i32, %arg3: i32 {div = 16}) {
   %0 = program_id {axis = 0} : i32 loc("softmax.cpp":7:14)
   %1 = num_programs {axis = 1} : i32
   %2 = arange {start = 0, end = 128} : tensor<128xi32>
@@ -179,8 +180,8 @@ TEST(RoundTrip, LocationsAreKept) {
 
 TEST(RoundTrip, FloatsReadBackExactly) {
   for (double v : {0.1, -0.0, 1e30, 5e-324, 1.7976931348623157e308, 3.0, -2.5e-07}) {
-    std::string text = "kernel @k() {\n  %0 = constant {value = " + format_float(v) +
-                       "} : f64\n  return\n}\n";
+    std::string text =
+        "kernel @k() {\n  %0 = constant {value = " + format_float(v) + "} : f64\n  return\n}\n";
     auto m = parse_module(text);
     EXPECT_EQ(m->functions[0]->body.ops().front()->attrs()[0].f, v) << text;
     EXPECT_EQ(print(*m), text);

@@ -1,10 +1,10 @@
 // The shared-memory ops of the GPU stage (ops.def: local_alloc, local_load, local_store, barrier),
 // the optional scratch attributes and the kernel's `shared(N)`: one test per parse and verify
 // diagnostic.
+#include "support/expect_error.h"
 #include "tessel/ir/parser.h"
 #include "tessel/ir/printer.h"
 #include "tessel/ir/verifier.h"
-#include "support/expect_error.h"
 
 #include "tessel/error.h"
 
@@ -32,9 +32,10 @@ TEST(SharedMemoryVerify, StagedKernelVerifies) {
 
 TEST(SharedMemoryVerify, LocalAllocNeedsASharedLayout) {
   std::string m = verify_message(kValue + "  %1 = local_alloc {offset = 0} : " + kRegs + "\n");
-  EXPECT_NE(m.find("'local_alloc' result must be a tensor type with a #shared layout (a "
-                   "shared-memory buffer), found tensor<8xi32, #blocked<register=[1], lane=[2,4]>>"),
-            std::string::npos)
+  EXPECT_NE(
+      m.find("'local_alloc' result must be a tensor type with a #shared layout (a "
+             "shared-memory buffer), found tensor<8xi32, #blocked<register=[1], lane=[2,4]>>"),
+      std::string::npos)
       << m;
 }
 
@@ -77,14 +78,18 @@ TEST(SharedMemoryParse, KernelSharedBytesAreNotNegative) {
 }
 
 TEST(SharedMemoryPrint, OptionalAttributesAppearOnceSet) {
-  auto m = parse_module("kernel @k() {\n" + kValue + "  %1 = reduce_sum %0 {axis = 0} : i32\n"
-                        "  return\n}\n", "p.tir");
+  auto m = parse_module("kernel @k() {\n" + kValue +
+                            "  %1 = reduce_sum %0 {axis = 0} : i32\n"
+                            "  return\n}\n",
+                        "p.tir");
   Op& reduce = **std::next(m->functions[0]->body.ops().begin());
-  EXPECT_NE(print(*m).find("  %1 = reduce_sum %0 {axis = 0} : i32\n"), std::string::npos) << print(*m);
+  EXPECT_NE(print(*m).find("  %1 = reduce_sum %0 {axis = 0} : i32\n"), std::string::npos)
+      << print(*m);
   reduce.attrs()[1] = Attr::of_int(16);
   reduce.attrs()[2] = Attr::of_int(32);
   m->functions[0]->shared_bytes = 48;
-  EXPECT_NE(print(*m).find("  %1 = reduce_sum %0 {axis = 0, scratch_offset = 16, scratch_bytes = 32} : i32\n"),
+  EXPECT_NE(print(*m).find(
+                "  %1 = reduce_sum %0 {axis = 0, scratch_offset = 16, scratch_bytes = 32} : i32\n"),
             std::string::npos)
       << print(*m);
   EXPECT_NE(print(*m).find("kernel @k() shared(48) {"), std::string::npos) << print(*m);
@@ -95,10 +100,11 @@ TEST(SharedMemoryPrint, OptionalAttributesAppearOnceSet) {
 const std::string kPtrs = "tensor<8xptr<i32>, #blocked<register=[1], lane=[2,4]>>";
 const std::string kMask = "tensor<8xi1, #blocked<register=[1], lane=[2,4]>>";
 // %1: the pointers, %2: a mask, %3: a 2-slot ring, %4: slot 0 of it.
-const std::string kAsyncPrelude =
-    "  %0 = splat %arg1 : " + kPtrs + "\n  %1 = arange {start = 0, end = 8} : " + kRegs +
-    "\n  %2 = cmp_lt %1, %1 : " + kMask + "\n  %3 = local_alloc {offset = -1, slots = 2} : " + kBuf +
-    "\n  %4 = local_slot %3, %arg0 : " + kBuf + "\n";
+const std::string kAsyncPrelude = "  %0 = splat %arg1 : " + kPtrs +
+                                  "\n  %1 = arange {start = 0, end = 8} : " + kRegs +
+                                  "\n  %2 = cmp_lt %1, %1 : " + kMask +
+                                  "\n  %3 = local_alloc {offset = -1, slots = 2} : " + kBuf +
+                                  "\n  %4 = local_slot %3, %arg0 : " + kBuf + "\n";
 
 std::string verify_async(const std::string& body) {
   auto m = parse_module("kernel @k(%arg0: i32, %arg1: ptr<i32>) {\n" + kAsyncPrelude + body +
@@ -111,65 +117,76 @@ std::string verify_async(const std::string& body) {
 TEST(SharedMemoryVerify, PipelinedKernelVerifies) {
   EXPECT_EQ(verify_async("  async_copy %0, %4, %2 {vec = 1}\n  async_copy %0, %4 {vec = 1}\n"
                          "  async_commit\n  async_wait {pending = 1}\n  barrier\n"
-                         "  %5 = local_load %4 : " + kRegs + "\n"),
+                         "  %5 = local_load %4 : " +
+                         kRegs + "\n"),
             "");
 }
 
 TEST(SharedMemoryVerify, LocalAllocSlotsAtLeastOne) {
-  std::string m = verify_message(kValue + "  %1 = local_alloc {offset = -1, slots = 0} : " + kBuf + "\n");
+  std::string m =
+      verify_message(kValue + "  %1 = local_alloc {offset = -1, slots = 0} : " + kBuf + "\n");
   EXPECT_NE(m.find("'local_alloc' slots must be at least 1, found 0"), std::string::npos) << m;
 }
 
 TEST(SharedMemoryVerify, LocalSlotIndexIsAnI32) {
   std::string m = verify_async("  %5 = local_slot %3, %1 : " + kBuf + "\n");
   EXPECT_NE(m.find("'local_slot' the slot index must be an i32 scalar, found tensor<8xi32"),
-            std::string::npos) << m;
+            std::string::npos)
+      << m;
 }
 
 TEST(SharedMemoryVerify, LocalSlotHasTheBufferType) {
-  std::string m = verify_async("  %5 = local_slot %3, %arg0 : tensor<8xi32, #shared<register=[4,2,1]>>\n");
+  std::string m =
+      verify_async("  %5 = local_slot %3, %arg0 : tensor<8xi32, #shared<register=[4,2,1]>>\n");
   EXPECT_NE(m.find("'local_slot' result must have the buffer's type tensor<8xi32, "
                    "#shared<register=[1,2,4]>>, found tensor<8xi32, #shared<register=[4,2,1]>>"),
-            std::string::npos) << m;
+            std::string::npos)
+      << m;
 }
 
 TEST(SharedMemoryVerify, LocalSlotOfABuffer) {
   std::string m = verify_async("  %5 = local_slot %1, %arg0 : " + kRegs + "\n");
   EXPECT_NE(m.find("'local_slot' buffer must be a tensor type with a #shared layout"),
-            std::string::npos) << m;
+            std::string::npos)
+      << m;
 }
 
 TEST(SharedMemoryVerify, AsyncCopyReadsGlobalPointers) {
   std::string m = verify_async("  async_copy %1, %4 {vec = 1}\n");
   EXPECT_NE(m.find("'async_copy' the source must be a tensor of global pointers with a layout, "
                    "found tensor<8xi32"),
-            std::string::npos) << m;
+            std::string::npos)
+      << m;
 }
 
 TEST(SharedMemoryVerify, AsyncCopyWritesABufferOfThePointee) {
   std::string m = verify_async("  async_copy %0, %1 {vec = 1}\n");
   EXPECT_NE(m.find("'async_copy' the destination must be a #shared buffer of the source's shape "
                    "and pointee"),
-            std::string::npos) << m;
+            std::string::npos)
+      << m;
 }
 
 TEST(SharedMemoryVerify, AsyncCopyMaskIsBooleanInTheSourceLayout) {
   std::string m = verify_async("  async_copy %0, %4, %1 {vec = 1}\n");
   EXPECT_NE(m.find("'async_copy' the mask must be i1 of the source's shape and layout"),
-            std::string::npos) << m;
+            std::string::npos)
+      << m;
 }
 
 TEST(SharedMemoryVerify, AsyncCopyMovesFourEightOrSixteenBytes) {
   std::string m = verify_async("  async_copy %0, %4 {vec = 8}\n");
   EXPECT_NE(m.find("'async_copy' vec = 8 elements of i32 is not a 4, 8 or 16-byte copy"),
-            std::string::npos) << m;
+            std::string::npos)
+      << m;
 }
 
 TEST(SharedMemoryVerify, AsyncCopyTakesTwoOrThreeOperands) {
   std::string m = verify_async("  async_copy %0 {vec = 1}\n");
   EXPECT_NE(m.find("'async_copy' takes a pointer tensor, a buffer and an optional mask, found 1 "
                    "operands"),
-            std::string::npos) << m;
+            std::string::npos)
+      << m;
 }
 
 TEST(SharedMemoryVerify, AsyncWaitPendingNotNegative) {
@@ -179,13 +196,15 @@ TEST(SharedMemoryVerify, AsyncWaitPendingNotNegative) {
 
 TEST(SharedMemoryVerify, AsyncCommitOnlyAfterGpuLoweringStarts) {
   std::string m = verify_message("  async_commit\n");
-  EXPECT_NE(m.find("'async_commit' may only appear once GPU lowering has started"), std::string::npos)
+  EXPECT_NE(m.find("'async_commit' may only appear once GPU lowering has started"),
+            std::string::npos)
       << m;
 }
 
 TEST(SharedMemoryVerify, ForNumStagesInRange) {
-  std::string m = verify_message("  %0 = constant {value = 0} : i32\n  for %0, %0, %0 {num_stages = 0} {\n"
-                                 "  ^(%i: i32):\n    yield\n  }\n");
+  std::string m =
+      verify_message("  %0 = constant {value = 0} : i32\n  for %0, %0, %0 {num_stages = 0} {\n"
+                     "  ^(%i: i32):\n    yield\n  }\n");
   EXPECT_NE(m.find("'for' num_stages must be between 1 and 16, found 0"), std::string::npos) << m;
 }
 

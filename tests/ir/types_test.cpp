@@ -24,9 +24,12 @@ TEST(Types, UnsignedAndFp8Scalars) {
     const char* name;
     unsigned bits;
     bool is_float, is_unsigned;
-  } cases[] = {{ScalarKind::U8, "u8", 8, false, true},       {ScalarKind::U16, "u16", 16, false, true},
-               {ScalarKind::U32, "u32", 32, false, true},    {ScalarKind::U64, "u64", 64, false, true},
-               {ScalarKind::F8E4M3, "f8e4m3", 8, true, false}, {ScalarKind::F8E5M2, "f8e5m2", 8, true, false}};
+  } cases[] = {{ScalarKind::U8, "u8", 8, false, true},
+               {ScalarKind::U16, "u16", 16, false, true},
+               {ScalarKind::U32, "u32", 32, false, true},
+               {ScalarKind::U64, "u64", 64, false, true},
+               {ScalarKind::F8E4M3, "f8e4m3", 8, true, false},
+               {ScalarKind::F8E5M2, "f8e5m2", 8, true, false}};
   for (const Case& c : cases) {
     const Type* t = ctx.scalar(c.k);
     EXPECT_EQ(t->str(), c.name);
@@ -36,8 +39,9 @@ TEST(Types, UnsignedAndFp8Scalars) {
     EXPECT_EQ(t->is_unsigned(), c.is_unsigned) << c.name;
     EXPECT_EQ(t->is_fp8(), c.is_float) << c.name;
   }
-  auto m = parse_module("kernel @k(%arg0: tensor<4xu32>, %arg1: ptr<f8e4m3>, %arg2: f8e5m2, %arg3: u64) {\n"
-                        "  return\n}\n");
+  auto m = parse_module(
+      "kernel @k(%arg0: tensor<4xu32>, %arg1: ptr<f8e4m3>, %arg2: f8e5m2, %arg3: u64) {\n"
+      "  return\n}\n");
   const Block& body = m->functions[0]->body;
   EXPECT_EQ(body.arg(0)->type(), m->ctx.tensor({4}, m->ctx.scalar(ScalarKind::U32)));
   EXPECT_EQ(body.arg(1)->type(), m->ctx.pointer(m->ctx.scalar(ScalarKind::F8E4M3)));

@@ -54,7 +54,8 @@ TEST(Verifier, ErrorCarriesTheOpLocation) {
     verify_or_throw(*m, "after pass cse");
     FAIL() << "verify_or_throw did not throw";
   } catch (const Error& err) {
-    EXPECT_EQ(std::string(err.what()).rfind("after pass cse: user.cpp:12:5: invalid IR: 'neg' ", 0), 0u)
+    EXPECT_EQ(std::string(err.what()).rfind("after pass cse: user.cpp:12:5: invalid IR: 'neg' ", 0),
+              0u)
         << err.what();
   }
 }
@@ -72,8 +73,9 @@ TEST(Verifier, TerminatorOnlyAtTheEnd) {
 }
 
 TEST(Verifier, RegionMustEndInItsTerminator) {
-  EXPECT_VERIFY_ERROR(kernel("  if %arg7 {\n    %0 = add %arg0, %arg0 : i32\n  } {\n    yield\n  }\n"),
-                      "'add' ends region 0 of 'if', which must end in 'yield'");
+  EXPECT_VERIFY_ERROR(
+      kernel("  if %arg7 {\n    %0 = add %arg0, %arg0 : i32\n  } {\n    yield\n  }\n"),
+      "'add' ends region 0 of 'if', which must end in 'yield'");
   EXPECT_VERIFY_ERROR(kernel("  if %arg7 {\n    return\n  } {\n    yield\n  }\n"),
                       "'return' ends region 0 of 'if', which must end in 'yield'");
   EXPECT_VERIFY_ERROR(kernel("  while {\n    yield\n  } {\n    yield\n  }\n"),
@@ -97,14 +99,15 @@ TEST(Verifier, ValueUsedOutsideItsDefiningRegion) {
   neg.set_operand(0, if_op.region(0).ops().front()->result());
   auto e = verify(*m);
   ASSERT_TRUE(e.has_value());
-  EXPECT_EQ(e->message.rfind("'neg' operand #0 (i32) is used outside the region that defines it", 0),
-            0u)
+  EXPECT_EQ(
+      e->message.rfind("'neg' operand #0 (i32) is used outside the region that defines it", 0), 0u)
       << e->message;
 }
 
 TEST(Verifier, ValueOfASiblingRegion) {
-  auto m = parse_module(kernel("  %0 = if %arg7 : i32 {\n    %1 = add %arg0, %arg0 : i32\n"
-                               "    yield %1\n  } {\n    %2 = neg %arg0 : i32\n    yield %2\n  }\n"));
+  auto m =
+      parse_module(kernel("  %0 = if %arg7 : i32 {\n    %1 = add %arg0, %arg0 : i32\n"
+                          "    yield %1\n  } {\n    %2 = neg %arg0 : i32\n    yield %2\n  }\n"));
   Op& if_op = *m->functions[0]->body.ops().front();
   Op& neg = *if_op.region(1).ops().front();
   neg.set_operand(0, if_op.region(0).ops().front()->result());
@@ -121,11 +124,13 @@ TEST(Verifier, UseBeforeDefinition) {
   add.set_operand(1, (*std::next(body.ops().begin()))->result());
   auto e = verify(*m);
   ASSERT_TRUE(e.has_value());
-  EXPECT_NE(e->message.find("'add' operand #1 (i32) is used before it is defined"), std::string::npos);
+  EXPECT_NE(e->message.find("'add' operand #1 (i32) is used before it is defined"),
+            std::string::npos);
 }
 
 TEST(Verifier, OwnResultInsideItsRegion) {
-  auto m = parse_module(kernel("  %0 = if %arg7 : i32 {\n    yield %arg0\n  } {\n    yield %arg0\n  }\n"));
+  auto m = parse_module(
+      kernel("  %0 = if %arg7 : i32 {\n    yield %arg0\n  } {\n    yield %arg0\n  }\n"));
   Op& if_op = *m->functions[0]->body.ops().front();
   if_op.region(0).ops().front()->set_operand(0, if_op.result());
   EXPECT_NE(verify(*m)->message.find("'yield' operand #0 (i32) is used before it is defined"),
@@ -154,15 +159,17 @@ TEST(Verifier, GridQueryAxis) {
 }
 
 TEST(Verifier, ArangeRange) {
-  EXPECT_VERIFY_ERROR(kernel("  %0 = arange {start = 0, end = 12} : tensor<16xi32>\n"),
-                      "'arange' end - start must be a positive power of two, found start = 0, end = 12");
+  EXPECT_VERIFY_ERROR(
+      kernel("  %0 = arange {start = 0, end = 12} : tensor<16xi32>\n"),
+      "'arange' end - start must be a positive power of two, found start = 0, end = 12");
   EXPECT_VERIFY_ERROR(kernel("  %0 = arange {start = 4, end = 4} : tensor<1xi32>\n"),
                       "end - start must be a positive power of two");
   EXPECT_VERIFY_ERROR(kernel("  %0 = arange {start = 0, end = 16} : tensor<8xi32>\n"),
                       "'arange' result must be tensor<16xi32>, found tensor<8xi32>");
 }
 
-// ---- shapes ---------------------------------------------------------------------------------------
+// ---- shapes
+// ---------------------------------------------------------------------------------------
 
 TEST(Verifier, Splat) {
   EXPECT_VERIFY_ERROR(kernel("  %0 = splat %arg2 : tensor<4xf32>\n"),
@@ -191,13 +198,15 @@ TEST(Verifier, ExpandDims) {
 }
 
 TEST(Verifier, Permute) {
-  EXPECT_VERIFY_ERROR(kernel("  %0 = permute %arg8 {order = [0, 0]} : tensor<4x8xf32>\n"),
-                      "'permute' order [0, 0] must be a permutation of the 2 axes of tensor<4x8xf32>");
+  EXPECT_VERIFY_ERROR(
+      kernel("  %0 = permute %arg8 {order = [0, 0]} : tensor<4x8xf32>\n"),
+      "'permute' order [0, 0] must be a permutation of the 2 axes of tensor<4x8xf32>");
   EXPECT_VERIFY_ERROR(kernel("  %0 = permute %arg8 {order = [1, 0]} : tensor<4x8xf32>\n"),
                       "'permute' result must have shape [8, 4]");
 }
 
-// ---- elementwise ----------------------------------------------------------------------------------
+// ---- elementwise
+// ----------------------------------------------------------------------------------
 
 TEST(Verifier, ElementwiseOperandsShareOneType) {
   EXPECT_VERIFY_ERROR(kernel("  %0 = sub %arg0, %arg1 : i32\n"),
@@ -225,8 +234,9 @@ TEST(Verifier, Compare) {
 }
 
 TEST(Verifier, Select) {
-  EXPECT_VERIFY_ERROR(kernel("  %0 = select %arg7, %arg2, %arg2 : tensor<4xf32>\n"),
-                      "'select' condition must be i1 of the result's shape, found i1 for tensor<4xf32>");
+  EXPECT_VERIFY_ERROR(
+      kernel("  %0 = select %arg7, %arg2, %arg2 : tensor<4xf32>\n"),
+      "'select' condition must be i1 of the result's shape, found i1 for tensor<4xf32>");
   EXPECT_VERIFY_ERROR(kernel("  %0 = select %arg6, %arg2, %arg3 : tensor<4xf32>\n"),
                       "'select' both values must have the result's type");
 }
@@ -247,13 +257,15 @@ TEST(Verifier, AddPtr) {
                       "'addptr' result must have the pointer's type ptr<f32>, found ptr<f16>");
 }
 
-// ---- memory ---------------------------------------------------------------------------------------
+// ---- memory
+// ---------------------------------------------------------------------------------------
 
 TEST(Verifier, Load) {
   EXPECT_VERIFY_ERROR(kernel("  %0 = load : f32\n"), "'load' takes a pointer, an optional mask and "
                                                      "an optional other value, found 0 operands");
-  EXPECT_VERIFY_ERROR(kernel("  %0 = load %arg5, %arg7 : tensor<4xf32>\n"),
-                      "'load' mask must be i1 of the pointer's shape, found i1 for tensor<4xptr<f32>>");
+  EXPECT_VERIFY_ERROR(
+      kernel("  %0 = load %arg5, %arg7 : tensor<4xf32>\n"),
+      "'load' mask must be i1 of the pointer's shape, found i1 for tensor<4xptr<f32>>");
   EXPECT_VERIFY_ERROR(kernel("  %0 = load %arg5 : tensor<4xi32>\n"),
                       "'load' result must be the pointee type f32 in the pointer's shape");
   EXPECT_VERIFY_ERROR(kernel("  %0 = load %arg5, %arg6, %arg1 : tensor<4xf32>\n"),
@@ -269,7 +281,8 @@ TEST(Verifier, Store) {
   EXPECT_VERIFY_ERROR(kernel("  store %arg5, %arg2, %arg3\n"), "'store' mask must be i1");
 }
 
-// ---- reductions, scans, dot -------------------------------------------------------------------------
+// ---- reductions, scans, dot
+// -------------------------------------------------------------------------
 
 TEST(Verifier, ReduceRemovesTheAxis) {
   EXPECT_VERIFY_ERROR(kernel("  %0 = reduce_sum %arg8 {axis = 2} : f32\n"),
@@ -285,11 +298,13 @@ TEST(Verifier, ArgReduceGivesI32) {
 }
 
 TEST(Verifier, CustomReduceRegion) {
-  EXPECT_VERIFY_ERROR(kernel("  %0 = reduce %arg2 {axis = 0} : f32 {\n  ^(%1: f32):\n    yield %1\n  }\n"),
-                      "'reduce' combine region must take two f32 arguments, found (f32)");
-  EXPECT_VERIFY_ERROR(kernel("  %0 = reduce %arg2 {axis = 0} : f32 {\n  ^(%1: f32, %2: f32):\n"
-                             "    yield %1, %2\n  }\n"),
-                      "'reduce' combine region must yield one f32: expected (f32), found (f32, f32)");
+  EXPECT_VERIFY_ERROR(
+      kernel("  %0 = reduce %arg2 {axis = 0} : f32 {\n  ^(%1: f32):\n    yield %1\n  }\n"),
+      "'reduce' combine region must take two f32 arguments, found (f32)");
+  EXPECT_VERIFY_ERROR(
+      kernel("  %0 = reduce %arg2 {axis = 0} : f32 {\n  ^(%1: f32, %2: f32):\n"
+             "    yield %1, %2\n  }\n"),
+      "'reduce' combine region must yield one f32: expected (f32), found (f32, f32)");
 }
 
 TEST(Verifier, ScanKeepsTheShape) {
@@ -309,36 +324,42 @@ TEST(Verifier, Dot) {
   EXPECT_VERIFY_ERROR(kernel("  %0 = constant {value = 0.0} : tensor<4x4xf32>\n"
                              "  %1 = dot %arg8, %arg9, %0 : tensor<4x4xf32>\n"),
                       "'dot' a and b must have one numeric element type");
-  EXPECT_VERIFY_ERROR(kernel("  %0 = constant {value = 0} : tensor<4x4xi64>\n"
-                             "  %1 = cast %arg8 : tensor<4x8xi8>\n  %2 = cast %arg9 : tensor<8x4xi8>\n"
-                             "  %3 = dot %1, %2, %0 : tensor<4x4xi64>\n"),
-                      "'dot' accumulator must be i32");
+  EXPECT_VERIFY_ERROR(
+      kernel("  %0 = constant {value = 0} : tensor<4x4xi64>\n"
+             "  %1 = cast %arg8 : tensor<4x8xi8>\n  %2 = cast %arg9 : tensor<8x4xi8>\n"
+             "  %3 = dot %1, %2, %0 : tensor<4x4xi64>\n"),
+      "'dot' accumulator must be i32");
   EXPECT_VERIFY_ERROR(kernel("  %0 = constant {value = 0.0} : tensor<4x4xf64>\n"
                              "  %1 = cast %arg8 : tensor<4x8xf16>\n"
                              "  %2 = dot %1, %arg9, %0 : tensor<4x4xf64>\n"),
                       "'dot' accumulator must be f32 or f16");
 }
 
-// ---- control flow -----------------------------------------------------------------------------------
+// ---- control flow
+// -----------------------------------------------------------------------------------
 
 TEST(Verifier, ForBounds) {
   EXPECT_VERIFY_ERROR(kernel("  for %arg0, %arg0 {\n  ^(%0: i32):\n    yield\n  }\n"),
                       "'for' takes lo, hi, step and initial values, found 2 operands");
-  EXPECT_VERIFY_ERROR(kernel("  for %arg0, %arg0, %arg1 {\n  ^(%0: i32):\n    yield\n  }\n"),
-                      "'for' lo, hi and step must be scalars of one integer type, found (i32, i32, f32)");
+  EXPECT_VERIFY_ERROR(
+      kernel("  for %arg0, %arg0, %arg1 {\n  ^(%0: i32):\n    yield\n  }\n"),
+      "'for' lo, hi and step must be scalars of one integer type, found (i32, i32, f32)");
 }
 
 TEST(Verifier, ForCarriedValues) {
-  EXPECT_VERIFY_ERROR(kernel("  %0 = for %arg0, %arg0, %arg0, %arg1 : i32 {\n  ^(%1: i32, %2: f32):\n"
-                             "    yield %2\n  }\n"),
-                      "'for' results must have the initial values' types: expected (f32), found (i32)");
-  EXPECT_VERIFY_ERROR(kernel("  %0 = for %arg0, %arg0, %arg0, %arg1 : f32 {\n  ^(%1: f32, %2: f32):\n"
-                             "    yield %2\n  }\n"),
-                      "'for' body arguments must be the induction variable and the carried values: "
-                      "expected (i32, f32), found (f32, f32)");
-  EXPECT_VERIFY_ERROR(kernel("  %0 = for %arg0, %arg0, %arg0, %arg1 : f32 {\n  ^(%1: i32, %2: f32):\n"
-                             "    yield %1\n  }\n"),
-                      "'for' body must yield the carried values: expected (f32), found (i32)");
+  EXPECT_VERIFY_ERROR(
+      kernel("  %0 = for %arg0, %arg0, %arg0, %arg1 : i32 {\n  ^(%1: i32, %2: f32):\n"
+             "    yield %2\n  }\n"),
+      "'for' results must have the initial values' types: expected (f32), found (i32)");
+  EXPECT_VERIFY_ERROR(
+      kernel("  %0 = for %arg0, %arg0, %arg0, %arg1 : f32 {\n  ^(%1: f32, %2: f32):\n"
+             "    yield %2\n  }\n"),
+      "'for' body arguments must be the induction variable and the carried values: "
+      "expected (i32, f32), found (f32, f32)");
+  EXPECT_VERIFY_ERROR(
+      kernel("  %0 = for %arg0, %arg0, %arg0, %arg1 : f32 {\n  ^(%1: i32, %2: f32):\n"
+             "    yield %1\n  }\n"),
+      "'for' body must yield the carried values: expected (f32), found (i32)");
 }
 
 TEST(Verifier, IfCondition) {
@@ -349,8 +370,9 @@ TEST(Verifier, IfCondition) {
 }
 
 TEST(Verifier, IfRegionsYieldTheResults) {
-  EXPECT_VERIFY_ERROR(kernel("  %0 = if %arg7 : i32 {\n    yield %arg0\n  } {\n    yield %arg1\n  }\n"),
-                      "'if' region 1 must yield the results' types: expected (i32), found (f32)");
+  EXPECT_VERIFY_ERROR(
+      kernel("  %0 = if %arg7 : i32 {\n    yield %arg0\n  } {\n    yield %arg1\n  }\n"),
+      "'if' region 1 must yield the results' types: expected (i32), found (f32)");
 }
 
 TEST(Verifier, While) {

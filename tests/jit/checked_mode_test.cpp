@@ -37,7 +37,8 @@ tessel::Kernel make_shifted_copy() {
                                        tl::Const<int> BLOCK) {
     auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
     auto mask = offs < n;
-    g_load_line = __LINE__; auto x = tl::load(in + offs + SHIFT, mask);
+    g_load_line = __LINE__;
+    auto x = tl::load(in + offs + SHIFT, mask);
     tl::store(out + offs, x, mask);
   });
 }
@@ -45,13 +46,14 @@ tessel::Kernel make_shifted_copy() {
 // out[i] = a[i] + b[i] for i <= n (LAST_INCLUSIVE = 1: the classic off-by-one mask) or i < n.
 tessel::Kernel make_add(bool inclusive_bug) {
   if (inclusive_bug)
-    return tl::kernel("add_le", [](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Int n,
-                                   tl::Const<int> BLOCK) {
-      auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
-      auto mask = offs <= n;
-      auto sum = tl::load(a + offs, mask) + tl::load(b + offs, mask);
-      g_store_line = __LINE__; tl::store(out + offs, sum, mask);
-    });
+    return tl::kernel("add_le",
+                      [](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Int n, tl::Const<int> BLOCK) {
+                        auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+                        auto mask = offs <= n;
+                        auto sum = tl::load(a + offs, mask) + tl::load(b + offs, mask);
+                        g_store_line = __LINE__;
+                        tl::store(out + offs, sum, mask);
+                      });
   return tl::kernel("add", [](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Int n, tl::Const<int> BLOCK) {
     auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
     auto mask = offs < n;
@@ -72,14 +74,15 @@ TEST(CheckedMode, OffByOneLoadNamesKernelParameterElementProgramAndLine) {
   HostArray in(DType::f32, 1024 + 1), out(DType::f32, 1024);
   in.fill_random(1, -1, 1);
   TensorView in_view(in.data(), DType::f32, {1024}); // one element fewer than allocated
-  expect_error([&] { k.launch({4}, kChecked, out.arg(), in_view, 1024, 1, 256); },
-               [] {
-                 return std::vector<std::string>{
-                     here(g_load_line), "checked mode", "kernel 'shifted_copy'",
-                     "out-of-bounds load", "parameter 1 (Ptr)",
-                     "element 1024 of a view with 1024 elements (shape [1024])",
-                     "program (3, 0, 0)"};
-               });
+  expect_error(
+      [&] { k.launch({4}, kChecked, out.arg(), in_view, 1024, 1, 256); },
+      [] {
+        return std::vector<std::string>{
+            here(g_load_line),       "checked mode",
+            "kernel 'shifted_copy'", "out-of-bounds load",
+            "parameter 1 (Ptr)",     "element 1024 of a view with 1024 elements (shape [1024])",
+            "program (3, 0, 0)"};
+      });
 }
 
 TEST(CheckedMode, OffByOneStoreInMaskIsCaught) {
@@ -91,10 +94,12 @@ TEST(CheckedMode, OffByOneStoreInMaskIsCaught) {
   TensorView a_view(a.data(), DType::f32, {1001}), b_view(b.data(), DType::f32, {1001});
   expect_error([&] { k.launch({4}, kChecked, out_view, a_view, b_view, 1000, 256); },
                [] {
-                 return std::vector<std::string>{
-                     here(g_store_line), "kernel 'add_le'", "out-of-bounds store",
-                     "parameter 0 (Ptr)", "element 1000 of a view with 1000 elements",
-                     "program (3, 0, 0)"};
+                 return std::vector<std::string>{here(g_store_line),
+                                                 "kernel 'add_le'",
+                                                 "out-of-bounds store",
+                                                 "parameter 0 (Ptr)",
+                                                 "element 1000 of a view with 1000 elements",
+                                                 "program (3, 0, 0)"};
                });
 }
 
@@ -104,21 +109,21 @@ TEST(CheckedMode, AccessBeforeTheStartOfAViewIsCaught) {
   // The view starts one element into the buffer, so reading element -1 stays in the allocation.
   TensorView in_view(static_cast<float*>(in.data()) + 1, {256});
   expect_error([&] { k.launch({1}, kChecked, out.arg(), in_view, 256, -1, 256); },
-               {"out-of-bounds load", "parameter 1 (Ptr)",
-                "element -1 of a view with 256 elements", "program (0, 0, 0)"});
+               {"out-of-bounds load", "parameter 1 (Ptr)", "element -1 of a view with 256 elements",
+                "program (0, 0, 0)"});
 }
 
 TEST(CheckedMode, NamedParametersAreReportedByName) {
-  auto k = tl::kernel("named_copy", "out, in, BLOCK",
-                      [](tl::Ptr out, tl::Ptr in, tl::Const<int> BLOCK) {
-                        auto offs = tl::arange(0, BLOCK);
-                        tl::store(out + offs, tl::load(in + offs));
-                      });
+  auto k =
+      tl::kernel("named_copy", "out, in, BLOCK", [](tl::Ptr out, tl::Ptr in, tl::Const<int> BLOCK) {
+        auto offs = tl::arange(0, BLOCK);
+        tl::store(out + offs, tl::load(in + offs));
+      });
   HostArray in(DType::f32, 64), out(DType::f32, 64);
   TensorView in_view(in.data(), DType::f32, {32});
-  expect_error([&] { k.launch({1}, kChecked, out.arg(), in_view, 64); },
-               {"kernel 'named_copy'", "parameter 'in' (Ptr)",
-                "element 32 of a view with 32 elements"});
+  expect_error(
+      [&] { k.launch({1}, kChecked, out.arg(), in_view, 64); },
+      {"kernel 'named_copy'", "parameter 'in' (Ptr)", "element 32 of a view with 32 elements"});
 }
 
 TEST(CheckedMode, MultiDimensionalViewReportsCoordinates) {
@@ -130,8 +135,8 @@ TEST(CheckedMode, MultiDimensionalViewReportsCoordinates) {
   // Nine programs over an 8-row input: row 8 is one row past the end.
   expect_error([&] { k.launch({9}, kChecked, out_view, in_view, 64); },
                {"kernel 'scale_rows'", "out-of-bounds load", "parameter 1 (Ptr)",
-                "element 512 of a view with 512 elements (shape [8, 64])",
-                "coordinates [8, 0]", "program (8, 0, 0)"});
+                "element 512 of a view with 512 elements (shape [8, 64])", "coordinates [8, 0]",
+                "program (8, 0, 0)"});
 }
 
 TEST(CheckedMode, MaskedAccessesPastTheEndAreNotFlaggedAndResultsMatch) {
@@ -200,7 +205,8 @@ TEST(CheckedMode, StridedViewIsCheckedAgainstTheBytesItSpans) {
   for (size_t i = 0; i < 56; ++i)
     ASSERT_EQ(out.get(i), float(in.get(i) * 2)) << i;
   expect_error([&] { k.launch({8}, kChecked, out.arg(), strided, 8); },
-               {"out-of-bounds load", "parameter 1 (Ptr)", "element 56 of a view with 32 "
+               {"out-of-bounds load", "parameter 1 (Ptr)",
+                "element 56 of a view with 32 "
                 "elements (shape [4, 8], strides [16, 1]; checked against the bytes it spans)",
                 "program (7, 0, 0)"});
 }
@@ -252,7 +258,9 @@ TEST(CheckedMode, CheckedKernelFromTheDiskCacheReportsTheSameLine) {
   EXPECT_THROW(first.launch({4}, kChecked, out.arg(), in_view, 1024, 1, 256), tessel::Error);
   auto second = make_shifted_copy(); // a new kernel object: its table is empty
   expect_error([&] { second.launch({4}, kChecked, out.arg(), in_view, 1024, 1, 256); },
-               [] { return std::vector<std::string>{here(g_load_line), "element 1024"}; });
+               [] {
+                 return std::vector<std::string>{here(g_load_line), "element 1024"};
+               });
   EXPECT_EQ(second.stats().source(), tessel::KernelSource::disk);
 }
 

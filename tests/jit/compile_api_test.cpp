@@ -38,13 +38,13 @@ Signature explicit_add_signature() {
 
 // add_kernel with parameter names, which a signature may then leave out.
 const Kernel& named_add_kernel() {
-  static const Kernel k = tl::kernel(
-      "compile_api_named_add", "out, a, b, n, BLOCK",
-      [](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Int n, tl::Const<int> BLOCK) {
-        auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
-        auto mask = offs < n;
-        tl::store(out + offs, tl::load(a + offs, mask) + tl::load(b + offs, mask), mask);
-      });
+  static const Kernel k =
+      tl::kernel("compile_api_named_add", "out, a, b, n, BLOCK",
+                 [](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Int n, tl::Const<int> BLOCK) {
+                   auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+                   auto mask = offs < n;
+                   tl::store(out + offs, tl::load(a + offs, mask) + tl::load(b + offs, mask), mask);
+                 });
   return k;
 }
 
@@ -124,8 +124,8 @@ TEST(CompileApi, SignatureFromArgsEqualsExplicit) {
   options.until = CompileUntil::ir;
   CompileResult a = add_kernel().compile(Target::cpu(), from_args, options);
   CompileResult b = add_kernel().compile(Target::cpu(), explicit_add_signature(), options);
-  EXPECT_EQ(a.signature, b.signature) << a.signature.to_string() << " vs "
-                                      << b.signature.to_string();
+  EXPECT_EQ(a.signature, b.signature)
+      << a.signature.to_string() << " vs " << b.signature.to_string();
   EXPECT_EQ(a.traced_ir, b.traced_ir);
   EXPECT_EQ(a.optimized_ir, b.optimized_ir);
   // ... and it is what a launch with these arguments traces.
@@ -167,7 +167,8 @@ TEST(CompileApi, CpuTarget) {
   EXPECT_NE(r.llvm_ir.find("tessel.kernel.compile_api_add"), std::string::npos);
   EXPECT_NE(r.assembly.find("tessel.kernel.compile_api_add"), std::string::npos);
   ASSERT_GE(r.binary.size(), 4u);
-  EXPECT_EQ(r.binary.substr(0, 4), "\x7f" "ELF");
+  EXPECT_EQ(r.binary.substr(0, 4), "\x7f"
+                                   "ELF");
   EXPECT_TRUE(r.ptx.empty());
   EXPECT_FALSE(r.resources.parsed);
 
@@ -204,7 +205,8 @@ TEST(CompileApi, NumStagesAndWarpsReachTheResult) {
   CompileOptions options;
   options.num_warps = 8;
   options.until = CompileUntil::ptx;
-  CompileResult r = add_kernel().compile(Target::parse("sm_90a"), explicit_add_signature(), options);
+  CompileResult r =
+      add_kernel().compile(Target::parse("sm_90a"), explicit_add_signature(), options);
   EXPECT_EQ(r.num_warps, 8);
   EXPECT_NE(r.ptx.find(".entry compile_api_add("), std::string::npos);
   EXPECT_TRUE(r.binary.empty()); // stopped after PTX
@@ -267,15 +269,16 @@ TEST(CompileApiErrors, FixedElementType) {
         (void)fixed.compile(Target::cpu(),
                             Signature{{P::pointer(DType::f16, 16, "out"), P::integer(16, "n")}});
       },
-      {"signature parameter 0 (out, PtrOf<f32>)", "takes elements of type f32",
-       "gives f16"});
+      {"signature parameter 0 (out, PtrOf<f32>)", "takes elements of type f32", "gives f16"});
 }
 
 TEST(CompileApiErrors, BadNumWarps) {
   CompileOptions options;
   options.num_warps = 3;
   expect_error(
-      [&] { (void)add_kernel().compile(Target::parse("sm_80"), explicit_add_signature(), options); },
+      [&] {
+        (void)add_kernel().compile(Target::parse("sm_80"), explicit_add_signature(), options);
+      },
       {"kernel 'compile_api_add': num_warps must be a power of two from 1 to 32, not 3"});
 }
 
@@ -294,9 +297,8 @@ TEST(CompileApiErrors, UnknownDefine) {
 }
 
 TEST(CompileApiErrors, BadDefineValue) {
-  expect_error(
-      [] { (void)apply_defines(add_kernel(), explicit_add_signature(), {"BLOCK=big"}); },
-      {"bad value 'big' for parameter 'BLOCK'"});
+  expect_error([] { (void)apply_defines(add_kernel(), explicit_add_signature(), {"BLOCK=big"}); },
+               {"bad value 'big' for parameter 'BLOCK'"});
 }
 
 TEST(CompileApiErrors, DefineOnAFloat) {

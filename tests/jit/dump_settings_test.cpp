@@ -38,7 +38,7 @@ TEST(DumpSettings, TheKindsAreListed) {
   std::vector<std::string> kinds(tessel::support::dump_kinds().begin(),
                                  tessel::support::dump_kinds().end());
   EXPECT_EQ(kinds, (std::vector<std::string>{"ir", "llvm", "asm", "ptx", "recompile", "tune",
-                                              "pipeline", "all"}));
+                                             "pipeline", "all"}));
 }
 
 TEST(DumpSettings, UnknownWordIsAnErrorAtTheFirstLaunch) {
@@ -105,9 +105,9 @@ TEST(DumpSettings, DumpDirThatCannotBeCreatedIsAnError) {
   ScopedEnv dump_dir("TESSEL_DUMP_DIR", dir.c_str());
   auto k = make_kernel("dump_bad_dir");
   HostArray out(DType::f32, 16);
-  expect_error([&] { k.launch({1}, {}, out.arg(), 16); },
-               {"TESSEL_DUMP_DIR=" + dir, "cannot create the dump directory",
-                "unset it to dump to stderr"});
+  expect_error(
+      [&] { k.launch({1}, {}, out.arg(), 16); },
+      {"TESSEL_DUMP_DIR=" + dir, "cannot create the dump directory", "unset it to dump to stderr"});
   fs::remove_all(root);
 }
 

@@ -18,9 +18,7 @@ using tessel::testing::HostArray;
 
 namespace {
 
-std::string here(int line) {
-  return std::string(__FILE__) + ":" + std::to_string(line);
-}
+std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }
 
 // The kernel most tests launch, with named parameters.
 tessel::Kernel make_named_fill(const char* name) {
@@ -53,9 +51,9 @@ TEST(LaunchNull, NullRawPointerOnCpuLaunch) {
 TEST(LaunchNull, NullptrLiteralUnnamedKernel) {
   auto k = make_unnamed_fill("null_literal");
   int line = __LINE__ + 1;
-  expect_error([&] { k.launch({1}, {}, nullptr, 16, 1.0f, 16); },
-               {here(line), "kernel 'null_literal'", "parameter 0 (Ptr)",
-                "is a null pointer (nullptr)"});
+  expect_error(
+      [&] { k.launch({1}, {}, nullptr, 16, 1.0f, 16); },
+      {here(line), "kernel 'null_literal'", "parameter 0 (Ptr)", "is a null pointer (nullptr)"});
 }
 
 TEST(LaunchNull, NullptrForATypedPointerSaysNullNotElementType) {
@@ -168,9 +166,8 @@ TEST(LaunchSite, IntegerArgumentsPastI32AreNotAnError) {
 }
 
 TEST(LaunchSite, MixedDevicesNameBothParameters) {
-  auto k = tl::kernel("site_mixed", "dst, src", [](tl::Ptr dst, tl::Ptr src) {
-    tl::store(dst, tl::load(src));
-  });
+  auto k = tl::kernel("site_mixed", "dst, src",
+                      [](tl::Ptr dst, tl::Ptr src) { tl::store(dst, tl::load(src)); });
   float host[4] = {};
   tessel::TensorView device_view(host, tessel::f32, {4}, tessel::DeviceKind::cuda);
   int line = __LINE__ + 1;
@@ -208,9 +205,9 @@ TEST(LaunchSite, MaxRecompilesNamesTheLaunchAndTheChange) {
   ::setenv("TESSEL_MAX_RECOMPILES", "0", 1);
   k.launch({2}, {}, out.arg(), 64, 1.0f, 32);
   int line = __LINE__ + 1;
-  expect_error([&] { k.launch({1}, {}, out.arg(), 64, 1.0f, 64); },
-               {here(line), "TESSEL_MAX_RECOMPILES=0 exceeded",
-                "parameter 'BLOCK' (Const<int>): 32 -> 64"});
+  expect_error(
+      [&] { k.launch({1}, {}, out.arg(), 64, 1.0f, 64); },
+      {here(line), "TESSEL_MAX_RECOMPILES=0 exceeded", "parameter 'BLOCK' (Const<int>): 32 -> 64"});
   ::unsetenv("TESSEL_MAX_RECOMPILES");
 }
 

@@ -160,8 +160,9 @@ TEST(RecompileReason, WrittenToTheRecompileDump) {
   std::ifstream in(dir / "why_dumped.recompile");
   std::stringstream text;
   text << in.rdbuf();
-  EXPECT_EQ(text.str(),
-            "new specialization of 'why_dumped': parameter 'n' (Int): was divisible by 16, now not");
+  EXPECT_EQ(
+      text.str(),
+      "new specialization of 'why_dumped': parameter 'n' (Int): was divisible by 16, now not");
   fs::remove_all(dir);
 }
 

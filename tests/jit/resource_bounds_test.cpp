@@ -2,9 +2,9 @@
 // registers, programs along y or z — is a tessel::Error when it is compiled or launched, naming
 // the resource, the need and the limit; never a launch failure inside the driver (or the
 // simulator). One test per diagnostic.
+#include "codegen/gpu/check_resources.h"
 #include "support/expect_error.h"
 #include "support/require_sim_device.h"
-#include "codegen/gpu/check_resources.h"
 #include "tessel/codegen/gpu.h"
 #include "tessel/runtime/device_buffer.h"
 #include "tessel/tessel.h"
@@ -97,9 +97,10 @@ TEST(ResourceBounds, StaticPlusDynamicSharedMemory) {
   k.resources.parsed = true;
   k.resources.registers = 32;
   k.resources.static_shared_bytes = 8 * 1024;
-  expect_error([&] { tessel::codegen::gpu::check_resources(k, tessel::Target::parse("sm_80")); },
-               {"kernel `shared` cannot run on sm_80",
-                "172032 bytes of shared memory (163840 dynamic + 8192 static), the limit is 166912"});
+  expect_error(
+      [&] { tessel::codegen::gpu::check_resources(k, tessel::Target::parse("sm_80")); },
+      {"kernel `shared` cannot run on sm_80",
+       "172032 bytes of shared memory (163840 dynamic + 8192 static), the limit is 166912"});
 }
 
 TEST(ResourceBounds, GridYOver65535OnTheSimulatedDevice) {
@@ -110,19 +111,21 @@ TEST(ResourceBounds, GridYOver65535OnTheSimulatedDevice) {
   auto buf = tessel::runtime::DeviceBuffer::allocate_on(tessel::DeviceKind::sim, 4 * 70000);
   tessel::TensorView out = buf.view(tessel::DType::f32, {70000});
   const int line = __LINE__ + 1;
-  expect_error([&] { fill.launch({1, 70000}, {}, out); },
-               {"resource_bounds_test.cpp:" + std::to_string(line),
-                "kernel 'bounds_fill': grid dimension 1 (y) is 70000, but",
-                "allows at most 65535 programs along y",
-                "put the largest count on dimension 0 (x, up to 2147483647)"});
+  expect_error(
+      [&] {
+        fill.launch({1, 70000}, {}, out);
+      },
+      {"resource_bounds_test.cpp:" + std::to_string(line),
+       "kernel 'bounds_fill': grid dimension 1 (y) is 70000, but",
+       "allows at most 65535 programs along y",
+       "put the largest count on dimension 0 (x, up to 2147483647)"});
   // The same count along x launches.
   EXPECT_NO_THROW(fill.launch({1, 1, 1}, {}, out));
 }
 
 TEST(ResourceBounds, GridZOnTheCpuHasNoSuchLimit) {
-  const tessel::Kernel count = tl::kernel("bounds_count", [](tl::Ptr out) {
-    tl::atomic_add(out, tl::scalar(1.0, tl::f32));
-  });
+  const tessel::Kernel count = tl::kernel(
+      "bounds_count", [](tl::Ptr out) { tl::atomic_add(out, tl::scalar(1.0, tl::f32)); });
   float total = 0;
   count.launch({1, 1, 70000}, {}, &total);
   EXPECT_EQ(total, 70000.0f);

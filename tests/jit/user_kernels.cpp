@@ -8,9 +8,9 @@ using P = tessel::SignatureParam;
 namespace {
 
 // out = alpha * x + y over n elements, BLOCK per program.
-const tessel::Kernel axpy = tl::kernel(
-    "mykernel", [](tl::Ptr out, tl::Ptr x, tl::Ptr y, tl::Float alpha, tl::Int n,
-                   tl::Const<int> BLOCK) {
+const tessel::Kernel axpy =
+    tl::kernel("mykernel", [](tl::Ptr out, tl::Ptr x, tl::Ptr y, tl::Float alpha, tl::Int n,
+                              tl::Const<int> BLOCK) {
       auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
       auto mask = offs < n;
       tl::store(out + offs, alpha * tl::load(x + offs, mask) + tl::load(y + offs, mask), mask);

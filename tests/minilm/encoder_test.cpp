@@ -48,9 +48,7 @@ std::vector<float> random_f32(size_t n, uint32_t seed) {
   std::vector<double> d = tessel::testing::random_values(n, seed, -1, 1);
   return std::vector<float>(d.begin(), d.end());
 }
-std::vector<float> poison(size_t n) {
-  return std::vector<float>(n, std::nanf(""));
-}
+std::vector<float> poison(size_t n) { return std::vector<float>(n, std::nanf("")); }
 
 class OnDevice : public ::testing::TestWithParam<DeviceKind> {
 protected:

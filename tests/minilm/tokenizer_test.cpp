@@ -17,9 +17,7 @@ namespace {
 
 using testing::data_path;
 
-Tokenizer vocab() {
-  return Tokenizer::load(data_path("vocab.txt"));
-}
+Tokenizer vocab() { return Tokenizer::load(data_path("vocab.txt")); }
 
 std::string printable(const std::string& s) {
   std::string out;

@@ -75,28 +75,46 @@ TEST(DLPack, RejectsWhatTesselCannotTake) {
   std::vector<float> data(4);
   std::vector<int64_t> shape = {4};
   // DLPack 1.1's kDLFloat8_e4m3 (code 8) has infinities: not tessel's f8e4m3 (e4m3fn, code 10).
-  expect_error([&] { rt::from_dlpack(host_tensor(data.data(), {8, 8, 1}, shape)); },
-               {"element type code 8 8", "float8_e4m3fn", "other encodings"});
-  expect_error([&] { rt::from_dlpack(host_tensor(data.data(), {kDLFloat, 32, 4}, shape)); },
-               {"float32x4", "vector lanes"});
-  expect_error([&] { rt::from_dlpack(host_tensor(data.data(), {kDLComplex, 64, 1}, shape)); },
-               {"not supported"});
+  expect_error(
+      [&] {
+        rt::from_dlpack(host_tensor(data.data(), {8, 8, 1}, shape));
+      },
+      {"element type code 8 8", "float8_e4m3fn", "other encodings"});
+  expect_error(
+      [&] {
+        rt::from_dlpack(host_tensor(data.data(), {kDLFloat, 32, 4}, shape));
+      },
+      {"float32x4", "vector lanes"});
+  expect_error(
+      [&] {
+        rt::from_dlpack(host_tensor(data.data(), {kDLComplex, 64, 1}, shape));
+      },
+      {"not supported"});
   DLTensor opencl = host_tensor(data.data(), {kDLFloat, 32, 1}, shape);
   opencl.device = {kDLOpenCL, 0};
   expect_error([&] { rt::from_dlpack(opencl); }, {"device type 4", "CPU (1), CUDA (2)"});
   std::vector<int64_t> rank9(9, 1);
-  expect_error([&] { rt::from_dlpack(host_tensor(data.data(), {kDLFloat, 32, 1}, rank9)); },
-               {"rank 9", "at most 8"});
-  expect_error([&] { rt::from_dlpack(host_tensor(nullptr, {kDLFloat, 32, 1}, shape)); },
-               {"null data pointer"});
+  expect_error(
+      [&] {
+        rt::from_dlpack(host_tensor(data.data(), {kDLFloat, 32, 1}, rank9));
+      },
+      {"rank 9", "at most 8"});
+  expect_error(
+      [&] {
+        rt::from_dlpack(host_tensor(nullptr, {kDLFloat, 32, 1}, shape));
+      },
+      {"null data pointer"});
 }
 
 // Found by the DLPack fuzzer (tests/fuzz/dlpack_fuzz.cpp; inputs in regressions/dlpack/).
 TEST(DLPack, ExtentsWhoseProductOverflowsAreAnError) {
   std::vector<float> data(4);
   std::vector<int64_t> shape = {int64_t(1) << 40, int64_t(5) << 40};
-  expect_error([&] { rt::from_dlpack(host_tensor(data.data(), {kDLFloat, 32, 1}, shape)); },
-               {"DLPack", "extents multiply past 2^63", "dimension 1"});
+  expect_error(
+      [&] {
+        rt::from_dlpack(host_tensor(data.data(), {kDLFloat, 32, 1}, shape));
+      },
+      {"DLPack", "extents multiply past 2^63", "dimension 1"});
   // An empty tensor has 0 elements whatever its other extents.
   std::vector<int64_t> empty = {0, int64_t(1) << 40, int64_t(5) << 40};
   EXPECT_EQ(rt::from_dlpack(host_tensor(nullptr, {kDLFloat, 32, 1}, empty)).numel(), 0);
@@ -170,11 +188,11 @@ TEST(DLPack, ExportRoundTripsAndTheDeleterReleasesTheOwner) {
 }
 
 TEST(DLPack, KernelRunsOnAnImportedTensorWithoutACopy) {
-  const tessel::Kernel twice = tl::kernel("dlpack_twice", [](tl::Ptr x, tl::Int n,
-                                                              tl::Const<int> BLOCK) {
-    auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
-    tl::store(x + offs, tl::load(x + offs, offs < n) * 2.0f, offs < n);
-  });
+  const tessel::Kernel twice =
+      tl::kernel("dlpack_twice", [](tl::Ptr x, tl::Int n, tl::Const<int> BLOCK) {
+        auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+        tl::store(x + offs, tl::load(x + offs, offs < n) * 2.0f, offs < n);
+      });
   std::vector<float> data(50, 1.5f);
   std::vector<int64_t> shape = {50};
   tessel::TensorView v = rt::from_dlpack(host_tensor(data.data(), {kDLFloat, 32, 1}, shape));
@@ -182,10 +200,10 @@ TEST(DLPack, KernelRunsOnAnImportedTensorWithoutACopy) {
   for (float x : data)
     ASSERT_EQ(x, 3.0f);
   // A DLPack tensor of the wrong dtype for a fixed-type parameter is rejected at launch.
-  const tessel::Kernel f32_only = tl::kernel("dlpack_f32_only", [](tl::PtrOf<float> x,
-                                                                    tl::Const<int> BLOCK) {
-    tl::store(x + tl::arange(0, BLOCK), tl::zeros({BLOCK}, tl::f32));
-  });
+  const tessel::Kernel f32_only =
+      tl::kernel("dlpack_f32_only", [](tl::PtrOf<float> x, tl::Const<int> BLOCK) {
+        tl::store(x + tl::arange(0, BLOCK), tl::zeros({BLOCK}, tl::f32));
+      });
   std::vector<int32_t> ints(16);
   std::vector<int64_t> shape16 = {16};
   tessel::TensorView iv = rt::from_dlpack(host_tensor(ints.data(), {kDLInt, 32, 1}, shape16));

@@ -5,11 +5,11 @@
 // time so, as runtime_tests.sim.*) the tests that need only "a device" run on the PTX simulator;
 // those that need the driver itself (properties, streams and events, fatbins) skip.
 #include "support/expect_error.h"
+#include "tessel/codegen/gpu.h"
 #include "tessel/runtime/cuda_module.h"
 #include "tessel/runtime/device.h"
 #include "tessel/runtime/device_buffer.h"
 #include "tessel/runtime/dlpack.h"
-#include "tessel/codegen/gpu.h"
 #include "tessel/runtime/stream.h"
 #include "tessel/samples/samples.h"
 #include "tessel/tessel.h"
@@ -43,8 +43,8 @@ bool on_sim() { return rt::selected_device() == tessel::DeviceKind::sim; }
 #define SKIP_WITHOUT_GPU()                                                                         \
   do {                                                                                             \
     if (on_sim())                                                                                  \
-      GTEST_SKIP() << "needs a real CUDA device (TESSEL_DEVICE=sim): it tests the driver "        \
-                      "(properties, streams, events, cubin/fatbin modules)";                      \
+      GTEST_SKIP() << "needs a real CUDA device (TESSEL_DEVICE=sim): it tests the driver "         \
+                      "(properties, streams, events, cubin/fatbin modules)";                       \
     if (rt::Device::count() == 0)                                                                  \
       GTEST_SKIP() << "no CUDA GPU: "                                                              \
                    << (rt::cuda_available() ? "the driver sees no device"                          \
@@ -191,7 +191,10 @@ TEST(Gpu, DynamicSharedMemoryAbove48KiB) {
 
 TEST(Gpu, BadImageNamesTheKernelAndTheDriverError) {
   SKIP_WITHOUT_GPU();
-  std::string junk = std::string("\x7f" "ELF", 4) + std::string(200, '\x01');
+  std::string junk = std::string("\x7f"
+                                 "ELF",
+                                 4) +
+                     std::string(200, '\x01');
   expect_error([&] { rt::CudaModule::from_cubin(junk, "broken_kernel"); },
                {"cuModuleLoadData", "kernel 'broken_kernel'", "CUDA_ERROR_"});
   expect_error([&] { rt::CudaModule::from_cubin("not an image", "broken_kernel"); },
@@ -202,8 +205,11 @@ TEST(Gpu, DLPackRoundTripOnTheDevice) {
   SKIP_WITHOUT_DEVICE();
   auto buf = std::make_shared<rt::DeviceBuffer>(rt::DeviceBuffer::allocate(64 * 4));
   if (on_sim()) { // simulated memory cannot be handed to another framework
-    expect_error([&] { rt::to_dlpack(buf->view(tessel::f32, {8, 8}), buf); },
-                 {"simulated-device memory", "copy it to the host"});
+    expect_error(
+        [&] {
+          rt::to_dlpack(buf->view(tessel::f32, {8, 8}), buf);
+        },
+        {"simulated-device memory", "copy it to the host"});
     return;
   }
   tessel::TensorView v = buf->view(tessel::f32, {8, 8});

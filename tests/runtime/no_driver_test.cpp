@@ -38,15 +38,20 @@ TEST(NoDriver, DriverInfoSaysWhy) {
 }
 
 TEST(NoDriver, EveryEntryPointThrowsAClearError) {
-  expect_error([] { rt::Device::get(0); },
-               {"CUDA is not available while looking for CUDA device 0", "cannot load",
-                "CPU backend"});
+  expect_error([] { rt::Device::get(0); }, {"CUDA is not available while looking for CUDA device 0",
+                                            "cannot load", "CPU backend"});
   expect_error([] { rt::DeviceBuffer::allocate(1024); },
                {"CUDA is not available while allocating 1024 bytes on CUDA device 0"});
   expect_error([] { rt::Stream s; }, {"CUDA is not available while creating a CUDA stream"});
   expect_error([] { rt::Event e; }, {"CUDA is not available while creating a CUDA event"});
-  expect_error([] { rt::CudaModule::from_cubin(std::string("\x7f" "ELF....", 8), "softmax"); },
-               {"CUDA is not available while loading the cubin of kernel 'softmax'"});
+  expect_error(
+      [] {
+        rt::CudaModule::from_cubin(std::string("\x7f"
+                                               "ELF....",
+                                               8),
+                                   "softmax");
+      },
+      {"CUDA is not available while loading the cubin of kernel 'softmax'"});
 }
 
 TEST(NoDriver, HostPointersAreHostMemory) {
@@ -58,11 +63,11 @@ TEST(NoDriver, HostPointersAreHostMemory) {
 TEST(NoDriver, CpuBackendKeepsWorking) {
   // After the failures above (in this process when run as one binary), the CPU path is intact.
   EXPECT_THROW(rt::DeviceBuffer::allocate(16), tessel::Error);
-  const tessel::Kernel add = tl::kernel("nodriver_add", [](tl::Ptr out, tl::Ptr a, tl::Int n,
-                                                           tl::Const<int> BLOCK) {
-    auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
-    tl::store(out + offs, tl::load(a + offs, offs < n) + 1.0f, offs < n);
-  });
+  const tessel::Kernel add =
+      tl::kernel("nodriver_add", [](tl::Ptr out, tl::Ptr a, tl::Int n, tl::Const<int> BLOCK) {
+        auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+        tl::store(out + offs, tl::load(a + offs, offs < n) + 1.0f, offs < n);
+      });
   std::vector<float> a(100), out(100);
   for (int i = 0; i < 100; ++i)
     a[size_t(i)] = float(i);
@@ -79,8 +84,8 @@ TEST(NoDriver, LaunchOnACudaBufferIsAClearError) {
   tessel::TensorView device_view(fake, tessel::DType::f32, {16}, tessel::DeviceKind::cuda);
   // A CUDA view makes a CUDA launch, which without a driver is a clear error.
   expect_error([&] { fill.launch({1}, {}, device_view, 16); },
-               {"kernel 'nodriver_fill'", "CUDA device buffers", "CUDA is not available",
-                "libcuda", "TESSEL_DEVICE=sim"});
+               {"kernel 'nodriver_fill'", "CUDA device buffers", "CUDA is not available", "libcuda",
+                "TESSEL_DEVICE=sim"});
 }
 
 } // namespace

@@ -28,8 +28,8 @@ const bool kNoToolkit = [] {
 }();
 
 const tessel::Kernel& exp_kernel() {
-  static const tessel::Kernel k = tl::kernel(
-      "notoolkit_exp", [](tl::Ptr out, tl::Ptr in, tl::Int n, tl::Const<int> BLOCK) {
+  static const tessel::Kernel k =
+      tl::kernel("notoolkit_exp", [](tl::Ptr out, tl::Ptr in, tl::Int n, tl::Const<int> BLOCK) {
         auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
         tl::store(out + offs, tl::exp(tl::load(in + offs, offs < n)), offs < n);
       });
@@ -57,7 +57,8 @@ TEST(NoToolkit, CubinNamesNvJitLink) {
   });
   tessel::Signature sig{{P::pointer(tessel::DType::f32), P::pointer(tessel::DType::f32)}};
   expect_error([&] { (void)copy.compile(tessel::Target::parse("sm_80"), sig); },
-               {"kernel `notoolkit_copy` for sm_80: nvJitLink (needed to compile PTX to a cubin) was not found",
+               {"kernel `notoolkit_copy` for sm_80: nvJitLink (needed to compile PTX to a cubin) "
+                "was not found",
                 "/nonexistent/libnvJitLink.so", "(from TESSEL_NVJITLINK)",
                 "install the CUDA toolkit"});
 }
@@ -65,9 +66,12 @@ TEST(NoToolkit, CubinNamesNvJitLink) {
 TEST(NoToolkit, MathNeedsLibdevice) {
   tessel::CompileOptions options;
   options.until = tessel::CompileUntil::ptx;
-  expect_error([&] { (void)exp_kernel().compile(tessel::Target::parse("sm_90a"), exp_signature(), options); },
-               {"kernel `notoolkit_exp` uses math functions", "/nonexistent/libdevice.10.bc",
-                "TESSEL_LIBDEVICE"});
+  expect_error(
+      [&] {
+        (void)exp_kernel().compile(tessel::Target::parse("sm_90a"), exp_signature(), options);
+      },
+      {"kernel `notoolkit_exp` uses math functions", "/nonexistent/libdevice.10.bc",
+       "TESSEL_LIBDEVICE"});
 }
 
 TEST(NoToolkit, SimulatedLaunchIsAClearError) {

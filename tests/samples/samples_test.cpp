@@ -86,8 +86,8 @@ TEST_P(Samples, LayerNorm) {
     b.fill_random(6, -1, 1);
     y.poison();
     const float eps = 1e-5f;
-    samples::layer_norm().launch({rows}, {}, y.arg(), x.arg(), w.arg(), b.arg(), cols, cols,
-                                 eps, int(samples::next_power_of_two(cols)));
+    samples::layer_norm().launch({rows}, {}, y.arg(), x.arg(), w.arg(), b.arg(), cols, cols, eps,
+                                 int(samples::next_power_of_two(cols)));
     std::vector<float> want(static_cast<size_t>(rows * cols));
     ref::layer_norm(to_floats(x), to_floats(w), to_floats(b), want, rows, cols, eps);
     expect_close(y, want, t == DType::f32 ? 2e-5 : result_tolerance(t) * 2,

@@ -16,18 +16,25 @@ namespace tessel::testing {
 namespace {
 
 enum class Op { gelu_erf, gelu_tanh, silu, swiglu, geglu_erf, geglu_tanh };
-const Op kAllOps[] = {Op::gelu_erf, Op::gelu_tanh, Op::silu, Op::swiglu, Op::geglu_erf, Op::geglu_tanh};
+const Op kAllOps[] = {Op::gelu_erf, Op::gelu_tanh, Op::silu,
+                      Op::swiglu,   Op::geglu_erf, Op::geglu_tanh};
 
 bool gated(Op op) { return op == Op::swiglu || op == Op::geglu_erf || op == Op::geglu_tanh; }
 
 const char* name(Op op) {
   switch (op) {
-  case Op::gelu_erf: return "gelu";
-  case Op::gelu_tanh: return "gelu(tanh)";
-  case Op::silu: return "silu";
-  case Op::swiglu: return "swiglu";
-  case Op::geglu_erf: return "geglu";
-  case Op::geglu_tanh: return "geglu(tanh)";
+  case Op::gelu_erf:
+    return "gelu";
+  case Op::gelu_tanh:
+    return "gelu(tanh)";
+  case Op::silu:
+    return "silu";
+  case Op::swiglu:
+    return "swiglu";
+  case Op::geglu_erf:
+    return "geglu";
+  case Op::geglu_tanh:
+    return "geglu(tanh)";
   }
   return "?";
 }
@@ -124,7 +131,8 @@ void check(DeviceKind dev, DType t, Op op, Case c) {
 TEST(Activations, Cpu) {
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (Op op : kAllOps)
-      for (Case c : {Case{1, 1}, Case{3, 7}, Case{2, 1000}, Case{1, 4096}, Case{2, 5000}, Case{3, 33, 5}})
+      for (Case c :
+           {Case{1, 1}, Case{3, 7}, Case{2, 1000}, Case{1, 4096}, Case{2, 5000}, Case{3, 33, 5}})
         check(DeviceKind::cpu, t, op, c);
 }
 
@@ -186,19 +194,19 @@ TEST(ActivationsErrors, OverlappingRows) {
   std::vector<float> buf(64);
   TensorView x(buf.data(), {8, 8});
   x.strides = {4, 1};
-  expect_error([&] { ops::silu(x, x); },
-               {"silu: x has rows of 8 elements 4 apart: rows overlap"});
+  expect_error([&] { ops::silu(x, x); }, {"silu: x has rows of 8 elements 4 apart: rows overlap"});
 }
 
 TEST(ActivationsPtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  for (const Kernel* k : {&ops::detail::activation_forward_kernel(),
-                          &ops::detail::activation_backward_kernel()})
+  for (const Kernel* k :
+       {&ops::detail::activation_forward_kernel(), &ops::detail::activation_backward_kernel()})
     for (int64_t act : {0, 1, 2})
       for (const char* target : {"sm_80", "sm_90a"}) {
         auto module = trace_dsl(*k, {act, /*GATED=*/1, 1024}, DType::bf16);
         // bf16 rows of 1024 at 4 warps: 8 elements (16 bytes) per thread, one v4 access each.
-        expect_lean_ptx(*module, target, ops::detail::num_warps_for(1024), k->name() + " act " + std::to_string(act) + " " + target);
+        expect_lean_ptx(*module, target, ops::detail::num_warps_for(1024),
+                        k->name() + " act " + std::to_string(act) + " " + target);
       }
 }
 

@@ -20,8 +20,11 @@ TEST(OpsArgsErrors, ScalarInput) {
 TEST(OpsArgsErrors, NullData) {
   TensorView x(nullptr, DType::f32, {2, 8});
   std::vector<float> y(16);
-  expect_error([&] { ops::silu(x, TensorView(y.data(), {2, 8})); },
-               {"silu: x has shape [2, 8] but a null data pointer"});
+  expect_error(
+      [&] {
+        ops::silu(x, TensorView(y.data(), {2, 8}));
+      },
+      {"silu: x has shape [2, 8] but a null data pointer"});
 }
 
 TEST(OpsArgsErrors, StrideTooLargeFor32Bits) {
@@ -37,53 +40,65 @@ TEST(OpsArgsErrors, WeightNotContiguous) {
   std::vector<float> x(16), w(16), rstd(2);
   TensorView wv(w.data(), {8});
   wv.strides = {2};
-  expect_error([&] {
-    ops::rms_norm(TensorView(x.data(), {2, 8}), wv, TensorView(x.data(), {2, 8}),
-                  TensorView(rstd.data(), {2}));
-  }, {"rms_norm: weight has stride 2; expected a contiguous vector"});
+  expect_error(
+      [&] {
+        ops::rms_norm(TensorView(x.data(), {2, 8}), wv, TensorView(x.data(), {2, 8}),
+                      TensorView(rstd.data(), {2}));
+      },
+      {"rms_norm: weight has stride 2; expected a contiguous vector"});
 }
 
 TEST(OpsArgsErrors, WeightNull) {
   std::vector<float> x(16), rstd(2);
-  expect_error([&] {
-    ops::rms_norm(TensorView(x.data(), {2, 8}), TensorView(nullptr, DType::f32, {8}),
-                  TensorView(x.data(), {2, 8}), TensorView(rstd.data(), {2}));
-  }, {"rms_norm: weight has a null data pointer"});
+  expect_error(
+      [&] {
+        ops::rms_norm(TensorView(x.data(), {2, 8}), TensorView(nullptr, DType::f32, {8}),
+                      TensorView(x.data(), {2, 8}), TensorView(rstd.data(), {2}));
+      },
+      {"rms_norm: weight has a null data pointer"});
 }
 
 TEST(OpsArgsErrors, WeightDtype) {
   std::vector<float> x(16), rstd(2);
   std::vector<int32_t> w(8);
-  expect_error([&] {
-    ops::rms_norm(TensorView(x.data(), {2, 8}), TensorView(w.data(), {8}),
-                  TensorView(x.data(), {2, 8}), TensorView(rstd.data(), {2}));
-  }, {"rms_norm: weight has dtype i32; expected f32, f16 or bf16"});
+  expect_error(
+      [&] {
+        ops::rms_norm(TensorView(x.data(), {2, 8}), TensorView(w.data(), {8}),
+                      TensorView(x.data(), {2, 8}), TensorView(rstd.data(), {2}));
+      },
+      {"rms_norm: weight has dtype i32; expected f32, f16 or bf16"});
 }
 
 TEST(OpsArgsErrors, RstdNotContiguous) {
   std::vector<float> x(32), w(8), rstd(8);
   TensorView rv(rstd.data(), {4});
   rv.strides = {2};
-  expect_error([&] {
-    ops::rms_norm(TensorView(x.data(), {4, 8}), TensorView(w.data(), {8}),
-                  TensorView(x.data(), {4, 8}), rv);
-  }, {"rms_norm: rstd has strides [2]; expected a contiguous tensor"});
+  expect_error(
+      [&] {
+        ops::rms_norm(TensorView(x.data(), {4, 8}), TensorView(w.data(), {8}),
+                      TensorView(x.data(), {4, 8}), rv);
+      },
+      {"rms_norm: rstd has strides [2]; expected a contiguous tensor"});
 }
 
 TEST(OpsArgsErrors, RstdNull) {
   std::vector<float> x(32), w(8);
-  expect_error([&] {
-    ops::rms_norm(TensorView(x.data(), {4, 8}), TensorView(w.data(), {8}),
-                  TensorView(x.data(), {4, 8}), TensorView(nullptr, DType::f32, {4}));
-  }, {"rms_norm: rstd has a null data pointer"});
+  expect_error(
+      [&] {
+        ops::rms_norm(TensorView(x.data(), {4, 8}), TensorView(w.data(), {8}),
+                      TensorView(x.data(), {4, 8}), TensorView(nullptr, DType::f32, {4}));
+      },
+      {"rms_norm: rstd has a null data pointer"});
 }
 
 TEST(OpsArgsErrors, MeanPoolNullX) {
   std::vector<float> m(4, 1.0f), y(16);
-  expect_error([&] {
-    ops::mean_pool(TensorView(nullptr, DType::f32, {2, 2, 8}), TensorView(m.data(), {2, 2}),
-                   TensorView(y.data(), {2, 8}));
-  }, {"mean_pool: x has shape [2, 2, 8] but a null data pointer"});
+  expect_error(
+      [&] {
+        ops::mean_pool(TensorView(nullptr, DType::f32, {2, 2, 8}), TensorView(m.data(), {2, 2}),
+                       TensorView(y.data(), {2, 8}));
+      },
+      {"mean_pool: x has shape [2, 2, 8] but a null data pointer"});
 }
 
 TEST(OpsArgsErrors, WeightOnAnotherDevice) {
@@ -91,8 +106,9 @@ TEST(OpsArgsErrors, WeightOnAnotherDevice) {
   TestTensor x(DeviceKind::sim, DType::f32, {2, 8}, random_values(16, 1));
   TestTensor rstd = TestTensor::poisoned(DeviceKind::sim, DType::f32, {2});
   std::vector<float> w(8, 1.0f);
-  expect_error([&] { ops::rms_norm(x.view(), TensorView(w.data(), {8}), x.view(), rstd.view()); },
-               {"rms_norm: weight is on device cpu:0 but x is on sim:0; pass tensors on one device"});
+  expect_error(
+      [&] { ops::rms_norm(x.view(), TensorView(w.data(), {8}), x.view(), rstd.view()); },
+      {"rms_norm: weight is on device cpu:0 but x is on sim:0; pass tensors on one device"});
 }
 
 } // namespace

@@ -107,9 +107,7 @@ Reference reference(const Problem& p, AttentionLayout layout, const std::vector<
 
 // f16/bf16 inputs: the probabilities are rounded to the input type before the PV product (as on
 // tensor cores) and the output once more, so errors are relative to the output's scale.
-double tol_for(DType t) {
-  return t == DType::f32 ? 2e-5 : t == DType::f16 ? 4e-3 : 3e-2;
-}
+double tol_for(DType t) { return t == DType::f32 ? 2e-5 : t == DType::f16 ? 4e-3 : 3e-2; }
 
 std::string describe(const Problem& p, DType t, AttentionLayout layout, const Masks& m) {
   return fmt::format("{} {} b{} h{}/{} sq{} sk{} d{}{}{}{}{}", dtype_name(t),

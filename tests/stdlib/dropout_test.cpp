@@ -53,8 +53,8 @@ void check_forward(DeviceKind dev, DType t, std::vector<int64_t> shape, int64_t 
   TestTensor xt(dev, t, shape, x, pad);
   TestTensor yt = TestTensor::poisoned(dev, t, shape, pad);
   ops::dropout(xt.view(), yt.view(), o);
-  const std::string what = std::string(dtype_name(t)) + " " + std::to_string(n) + " p " +
-                           std::to_string(o.p);
+  const std::string what =
+      std::string(dtype_name(t)) + " " + std::to_string(n) + " p " + std::to_string(o.p);
   expect_same(yt.values(), dropout_reference(x, t, o), what);
   EXPECT_TRUE(yt.padding_untouched()) << what;
 }
@@ -81,7 +81,8 @@ TEST(Dropout, SimulatedDeviceHasTheCpusBits) {
     EXPECT_TRUE(ys.padding_untouched());
   }
   // The ALIGNED kernel (offset and row length multiples of 4), rows of several programs.
-  check_forward(DeviceKind::sim, DType::f32, {2, 2048 + 64}, 4, {.p = 0.5f, .seed = 3, .offset = 8});
+  check_forward(DeviceKind::sim, DType::f32, {2, 2048 + 64}, 4,
+                {.p = 0.5f, .seed = 3, .offset = 8});
   check_forward(DeviceKind::sim, DType::f16, {3, 37}, 0, {.p = 0.5f, .seed = 3, .offset = 2});
 }
 
@@ -135,14 +136,16 @@ TEST(Dropout, DeterministicPerSeedAndOffset) {
 TEST(Dropout, CountersPastTwoToThe63AndWrapping) {
   for (uint64_t offset : {uint64_t(1) << 63, (uint64_t(1) << 63) - 6, ~uint64_t(0) - 37})
     for (int64_t cols : {64, 33})
-      check_forward(DeviceKind::cpu, DType::f32, {3, cols}, 1, {.p = 0.5f, .seed = 11, .offset = offset});
+      check_forward(DeviceKind::cpu, DType::f32, {3, cols}, 1,
+                    {.p = 0.5f, .seed = 11, .offset = offset});
 }
 
 // A row of 1 to 9 elements at every offset modulo 4: groups of four split across rows.
 TEST(Dropout, ShortRowsAtEveryShift) {
   for (int64_t cols = 1; cols <= 9; ++cols)
     for (uint64_t offset = 0; offset < 4; ++offset)
-      check_forward(DeviceKind::cpu, DType::bf16, {5, cols}, 0, {.p = 0.5f, .seed = 2, .offset = offset});
+      check_forward(DeviceKind::cpu, DType::bf16, {5, cols}, 0,
+                    {.p = 0.5f, .seed = 2, .offset = offset});
 }
 
 TEST(Dropout, CountersCrossIntoTheHighWord) {
@@ -209,16 +212,22 @@ TEST(DropoutErrors, POutsideZeroToOne) {
 
 TEST(DropoutErrors, OutputShape) {
   std::vector<float> x(8), y(8);
-  expect_error([&] { ops::dropout(TensorView(x.data(), {8}), TensorView(y.data(), {2, 4})); },
-               {"dropout: y has shape [2, 4] but x has shape [8]"});
+  expect_error(
+      [&] {
+        ops::dropout(TensorView(x.data(), {8}), TensorView(y.data(), {2, 4}));
+      },
+      {"dropout: y has shape [2, 4] but x has shape [8]"});
 }
 
 TEST(DropoutErrors, NonContiguousRows) {
   std::vector<float> x(8), y(8);
   TensorView xt(x.data(), {4, 2});
   xt.strides = {1, 4};
-  expect_error([&] { ops::dropout(xt, TensorView(y.data(), {4, 2})); },
-               {"dropout: x's last dimension has stride 4; the last dimension must be contiguous"});
+  expect_error(
+      [&] {
+        ops::dropout(xt, TensorView(y.data(), {4, 2}));
+      },
+      {"dropout: x's last dimension has stride 4; the last dimension must be contiguous"});
 }
 
 TEST(DropoutErrors, IntegerInput) {
@@ -232,15 +241,15 @@ TEST(DropoutErrors, IntegerInput) {
 // A kernel of the user's that fuses dropout after a bias add: the bits of add then ops::dropout.
 TEST(DropoutDsl, FusedIntoAnotherKernelGivesTheOpsBits) {
   namespace tl = tessel::lang;
-  static const Kernel fused = tl::kernel(
-      "test_bias_dropout", "y, x, bias, n, seed, p, BLOCK",
-      [](tl::Ptr y, tl::Ptr x, tl::Ptr bias, tl::Int n, tl::Int seed, tl::Float p,
-         tl::Const<int> BLOCK) {
-        auto i = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
-        auto m = i < n;
-        auto h = tl::load(x + i, m) + tl::load(bias + i, m);
-        tl::store(y + i, ops::dsl::dropout(h, seed, i, p), m);
-      });
+  static const Kernel fused = tl::kernel("test_bias_dropout", "y, x, bias, n, seed, p, BLOCK",
+                                         [](tl::Ptr y, tl::Ptr x, tl::Ptr bias, tl::Int n,
+                                            tl::Int seed, tl::Float p, tl::Const<int> BLOCK) {
+                                           auto i =
+                                               tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+                                           auto m = i < n;
+                                           auto h = tl::load(x + i, m) + tl::load(bias + i, m);
+                                           tl::store(y + i, ops::dsl::dropout(h, seed, i, p), m);
+                                         });
   const int n = 1000;
   std::vector<float> x(n), bias(n), h(n), want(n), got(n, NAN);
   std::vector<double> xv = random_values(n, 1), bv = random_values(n, 2);

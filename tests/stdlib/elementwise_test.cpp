@@ -45,12 +45,14 @@ Shape broadcast(Shape a, Shape b) {
 double at(const std::vector<double>& values, const Shape& s, const Shape& out, int64_t idx) {
   int64_t offset = 0, stride = 1;
   for (int i = int(out.size()) - 1, j = int(s.size()) - 1; j >= 0; --i, --j) {
-    int64_t coord = (idx / [&] {
-      int64_t inner = 1;
-      for (int k = i + 1; k < int(out.size()); ++k)
-        inner *= out[k];
-      return inner;
-    }()) % out[i];
+    int64_t coord = (idx /
+                     [&] {
+                       int64_t inner = 1;
+                       for (int k = i + 1; k < int(out.size()); ++k)
+                         inner *= out[k];
+                       return inner;
+                     }()) %
+                    out[i];
     offset += (s[j] == 1 ? 0 : coord) * stride;
     stride *= s[j];
   }
@@ -83,8 +85,7 @@ void check_binary(DeviceKind dev, bool is_add, DType at_, DType bt, DType yt, co
   else
     ops::mul(a.view(), b.view(), y.view());
   std::string what = std::string(is_add ? "add " : "mul ") + dtype_name(at_) + "+" +
-                     dtype_name(bt) + "->" + dtype_name(yt) + " " +
-                     str(c.a) + " " + str(c.b);
+                     dtype_name(bt) + "->" + dtype_name(yt) + " " + str(c.a) + " " + str(c.b);
   // One rounding of an exact f32 sum or product of rounded inputs: the output dtype's rtol; a sum
   // may cancel to near zero, so the absolute floor is relative to the inputs' scale (3).
   expect_close(y.values(), reference(is_add, a0, c.a, b0, c.b), rtol_for(yt), what,
@@ -156,7 +157,8 @@ TEST(Elementwise, ZeroSizedIsANoOp) {
   TestTensor a(DeviceKind::cpu, DType::f32, {0, 8}, {}), b(DeviceKind::cpu, DType::f32, {8}, {});
   TestTensor y(DeviceKind::cpu, DType::f32, {0, 8}, {});
   ops::add(a.view(), b.view(), y.view());
-  TestTensor a2(DeviceKind::cpu, DType::f32, {4, 0}, {}), y2(DeviceKind::cpu, DType::f32, {4, 0}, {});
+  TestTensor a2(DeviceKind::cpu, DType::f32, {4, 0}, {}),
+      y2(DeviceKind::cpu, DType::f32, {4, 0}, {});
   ops::mul(a2.view(), a2.view(), y2.view());
 }
 
@@ -189,9 +191,11 @@ TEST(ElementwiseErrors, RankAboveFour) {
 TEST(ElementwiseErrors, Dtype) {
   std::vector<int32_t> i(4);
   std::vector<float> f(4);
-  expect_error([&] {
-    ops::add(TensorView(f.data(), {4}), TensorView(i.data(), {4}), TensorView(f.data(), {4}));
-  }, {"add: b has dtype i32; expected f32, f16 or bf16"});
+  expect_error(
+      [&] {
+        ops::add(TensorView(f.data(), {4}), TensorView(i.data(), {4}), TensorView(f.data(), {4}));
+      },
+      {"add: b has dtype i32; expected f32, f16 or bf16"});
 }
 
 TEST(ElementwiseErrors, NonContiguousOutput) {
@@ -206,8 +210,11 @@ TEST(ElementwiseErrors, BroadcastOutput) {
   std::vector<float> a(8), y(4);
   TensorView yv(y.data(), {2, 4});
   yv.strides = {0, 1};
-  expect_error([&] { ops::mul(TensorView(a.data(), {2, 4}), TensorView(a.data(), {2, 4}), yv); },
-               {"mul: y has stride 0 in a dimension of size > 1; an output may not broadcast"});
+  expect_error(
+      [&] {
+        ops::mul(TensorView(a.data(), {2, 4}), TensorView(a.data(), {2, 4}), yv);
+      },
+      {"mul: y has stride 0 in a dimension of size > 1; an output may not broadcast"});
 }
 
 TEST(ElementwiseErrors, NegativeStride) {
@@ -222,10 +229,12 @@ TEST(ElementwiseErrors, NegativeStride) {
 
 TEST(ElementwiseErrors, NullData) {
   std::vector<float> y(8);
-  expect_error([&] {
-    ops::mul(TensorView(static_cast<float*>(nullptr), {8}), TensorView(y.data(), {8}),
-             TensorView(y.data(), {8}));
-  }, {"mul: a has shape [8] but a null data pointer"});
+  expect_error(
+      [&] {
+        ops::mul(TensorView(static_cast<float*>(nullptr), {8}), TensorView(y.data(), {8}),
+                 TensorView(y.data(), {8}));
+      },
+      {"mul: a has shape [8] but a null data pointer"});
 }
 
 TEST(ElementwiseErrors, Device) {
@@ -240,17 +249,17 @@ TEST(ElementwisePtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   using ops::detail::LastAxis;
   const int kc = int(LastAxis::contiguous);
-  for (std::vector<int64_t> consts :
-       {std::vector<int64_t>{0, kc, kc, 1024}, {1, kc, int(LastAxis::broadcast), 1024},
-        {0, int(LastAxis::strided), kc, 1024}})
+  for (std::vector<int64_t> consts : {std::vector<int64_t>{0, kc, kc, 1024},
+                                      {1, kc, int(LastAxis::broadcast), 1024},
+                                      {0, int(LastAxis::strided), kc, 1024}})
     for (const char* target : {"sm_80", "sm_90a"}) {
       auto module = trace_dsl(ops::detail::broadcast_binary_kernel(), consts, DType::bf16);
       codegen::gpu::CompileOptions opts;
       opts.num_warps = ops::detail::num_warps_for(1024);
-      auto out = codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target),
-                                       opts);
-      std::string what = std::string(target) + " A_LAST " + std::to_string(consts[1]) +
-                         " B_LAST " + std::to_string(consts[2]);
+      auto out =
+          codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
+      std::string what = std::string(target) + " A_LAST " + std::to_string(consts[1]) + " B_LAST " +
+                         std::to_string(consts[2]);
       EXPECT_TRUE(out.resources.parsed) << out.info_log;
       EXPECT_EQ(out.resources.spill_stores, 0) << what;
       EXPECT_EQ(out.resources.spill_loads, 0) << what;

@@ -67,15 +67,16 @@ struct Case {
 };
 
 void check_forward(DeviceKind dev, DType t, const Case& c, Reduction red, float eps) {
-  auto x0 = rounded(random_values(size_t(c.rows * c.classes), uint32_t(c.classes + c.rows), -4, 4), t);
+  auto x0 =
+      rounded(random_values(size_t(c.rows * c.classes), uint32_t(c.classes + c.rows), -4, 4), t);
   auto l0 = labels_for(c.rows, c.classes);
   TestTensor x(dev, t, {c.rows, c.classes}, x0, /*pad=*/c.classes > 1 ? 3 : 0);
   TestTensor labels(dev, DType::i32, {c.rows}, l0);
   auto losses = TestTensor::poisoned(dev, DType::f32, {c.rows});
   auto loss = TestTensor::poisoned(dev, DType::f32, {1});
-  ops::cross_entropy(x.view(), labels.view(), losses.view(), loss.view(),
-                     {.ignore_index = kIgnore, .label_smoothing = eps, .reduction = red,
-                      .block_cols = c.block});
+  ops::cross_entropy(
+      x.view(), labels.view(), losses.view(), loss.view(),
+      {.ignore_index = kIgnore, .label_smoothing = eps, .reduction = red, .block_cols = c.block});
   std::string what = describe("cross_entropy", t, c.rows, c.classes, red, eps, c.block);
   auto want = row_losses(x0, l0, c.classes, eps);
   // f32 results of f32 math over up to 32768 terms (docs/stdlib.md §7).
@@ -87,7 +88,7 @@ void check_forward(DeviceKind dev, DType t, const Case& c, Reduction red, float 
 }
 
 const std::vector<Case>& cases() {
-  static const std::vector<Case> c = {{1, 1},    {3, 7},     {6, 1000}, {2, 4096},
+  static const std::vector<Case> c = {{1, 1},     {3, 7},     {6, 1000},   {2, 4096},
                                       {3, 10000}, {1, 32768}, {4, 100, 16}};
   return c;
 }
@@ -144,9 +145,9 @@ void check_backward(DeviceKind dev, DType t, const Case& c, Reduction red, float
   TestTensor x(dev, t, {c.rows, c.classes}, x0), labels(dev, DType::i32, {c.rows}, l0);
   TestTensor dloss(dev, DType::f32, {int64_t(d0.size())}, d0);
   auto dx = TestTensor::poisoned(dev, t, {c.rows, c.classes}, /*pad=*/2);
-  ops::cross_entropy_backward(x.view(), labels.view(), dloss.view(), dx.view(),
-                              {.ignore_index = kIgnore, .label_smoothing = eps, .reduction = red,
-                               .block_cols = c.block});
+  ops::cross_entropy_backward(
+      x.view(), labels.view(), dloss.view(), dx.view(),
+      {.ignore_index = kIgnore, .label_smoothing = eps, .reduction = red, .block_cols = c.block});
   std::string what = describe("cross_entropy_backward", t, c.rows, c.classes, red, eps, c.block);
   auto want = finite_differences(x0, l0, c.classes, eps, red, d0);
   expect_close(dx.values(), want, std::max(rtol_for(t), 1e-4), what, 1e-6 + atol_for(t));
@@ -159,7 +160,8 @@ TEST(CrossEntropyBackward, SimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
   for (DType t : {DType::f32, DType::bf16})
     for (Reduction red : {Reduction::none, Reduction::mean})
-      check_backward(DeviceKind::sim, t, Case{5, 40, 16}, red, red == Reduction::mean ? 0.2f : 0.0f);
+      check_backward(DeviceKind::sim, t, Case{5, 40, 16}, red,
+                     red == Reduction::mean ? 0.2f : 0.0f);
 }
 
 TEST(CrossEntropyBackward, FiniteDifferences) {
@@ -176,7 +178,8 @@ TEST(CrossEntropyBackward, LongRows) {
       auto x0 = rounded(random_values(size_t(c.rows * c.classes), 5), t);
       auto l0 = labels_for(c.rows, c.classes);
       TestTensor x(DeviceKind::cpu, t, {c.rows, c.classes}, x0);
-      TestTensor labels(DeviceKind::cpu, DType::i32, {c.rows}, l0), dloss(DeviceKind::cpu, DType::f32, {1}, {1.0});
+      TestTensor labels(DeviceKind::cpu, DType::i32, {c.rows}, l0),
+          dloss(DeviceKind::cpu, DType::f32, {1}, {1.0});
       auto dx = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {c.rows, c.classes});
       ops::cross_entropy_backward(x.view(), labels.view(), dloss.view(), dx.view(),
                                   {.ignore_index = kIgnore, .reduction = Reduction::sum});
@@ -187,11 +190,11 @@ TEST(CrossEntropyBackward, LongRows) {
         for (int64_t k = 0; k < c.classes; ++k)
           s += std::exp(row[k] - m);
         for (int64_t k = 0; k < c.classes; ++k)
-          want[r * c.classes + k] = l0[r] == kIgnore ? 0
-                                    : std::exp(row[k] - m) / s - (k == int64_t(l0[r]) ? 1 : 0);
+          want[r * c.classes + k] =
+              l0[r] == kIgnore ? 0 : std::exp(row[k] - m) / s - (k == int64_t(l0[r]) ? 1 : 0);
       }
-      expect_close(dx.values(), want, 1e-4, describe("long rows", t, c.rows, c.classes,
-                                                     Reduction::sum, 0, 0), 1e-7);
+      expect_close(dx.values(), want, 1e-4,
+                   describe("long rows", t, c.rows, c.classes, Reduction::sum, 0, 0), 1e-7);
     }
 }
 
@@ -200,8 +203,10 @@ TEST(CrossEntropyBackward, InPlaceIntoLogits) {
   const int64_t rows = 3, classes = 50;
   auto x0 = random_values(size_t(rows * classes), 9);
   auto l0 = labels_for(rows, classes);
-  TestTensor x(DeviceKind::cpu, DType::f32, {rows, classes}, x0), ref(DeviceKind::cpu, DType::f32, {rows, classes}, x0);
-  TestTensor labels(DeviceKind::cpu, DType::i32, {rows}, l0), dloss(DeviceKind::cpu, DType::f32, {1}, {1.0});
+  TestTensor x(DeviceKind::cpu, DType::f32, {rows, classes}, x0),
+      ref(DeviceKind::cpu, DType::f32, {rows, classes}, x0);
+  TestTensor labels(DeviceKind::cpu, DType::i32, {rows}, l0),
+      dloss(DeviceKind::cpu, DType::f32, {1}, {1.0});
   auto dx = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {rows, classes});
   const ops::CrossEntropyOptions o{.ignore_index = kIgnore, .block_cols = 16};
   ops::cross_entropy_backward(ref.view(), labels.view(), dloss.view(), dx.view(), o);
@@ -241,7 +246,8 @@ TEST(CrossEntropy, DeviceLabelOutOfRangeIsNaN) {
 TEST(CrossEntropy, NaNLogitStaysInItsRow) {
   auto x0 = random_values(3 * 40, 4);
   x0[40 + 33] = std::nan("");
-  TestTensor x(DeviceKind::cpu, DType::f32, {3, 40}, x0), labels(DeviceKind::cpu, DType::i32, {3}, {1, 2, 3});
+  TestTensor x(DeviceKind::cpu, DType::f32, {3, 40}, x0),
+      labels(DeviceKind::cpu, DType::i32, {3}, {1, 2, 3});
   auto losses = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {3});
   auto loss = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {1});
   ops::cross_entropy(x.view(), labels.view(), losses.view(), loss.view(), {.block_cols = 16});
@@ -257,8 +263,10 @@ TEST(CrossEntropy, NaNLogitStaysInItsRow) {
 }
 
 TEST(CrossEntropy, ZeroRows) {
-  TestTensor x(DeviceKind::cpu, DType::f32, {0, 8}, {}), labels(DeviceKind::cpu, DType::i32, {0}, {});
-  TestTensor losses(DeviceKind::cpu, DType::f32, {0}, {}), dx(DeviceKind::cpu, DType::f32, {0, 8}, {});
+  TestTensor x(DeviceKind::cpu, DType::f32, {0, 8}, {}),
+      labels(DeviceKind::cpu, DType::i32, {0}, {});
+  TestTensor losses(DeviceKind::cpu, DType::f32, {0}, {}),
+      dx(DeviceKind::cpu, DType::f32, {0, 8}, {});
   auto loss = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {1});
   ops::cross_entropy(x.view(), labels.view(), losses.view(), loss.view(),
                      {.reduction = Reduction::sum});
@@ -297,9 +305,11 @@ TEST(CrossEntropyErrors, LabelOutOfRangeBackward) {
 TEST(CrossEntropyErrors, LogitsDtype) {
   ErrorInputs in;
   std::vector<int32_t> ints(12);
-  expect_error([&] {
-    ops::cross_entropy(TensorView(ints.data(), {3, 4}), in.lv(), in.losses_v(), in.loss_v());
-  }, {"cross_entropy: logits has dtype i32; expected f32, f16 or bf16"});
+  expect_error(
+      [&] {
+        ops::cross_entropy(TensorView(ints.data(), {3, 4}), in.lv(), in.losses_v(), in.loss_v());
+      },
+      {"cross_entropy: logits has dtype i32; expected f32, f16 or bf16"});
 }
 
 TEST(CrossEntropyErrors, LogitsNotContiguous) {
@@ -313,16 +323,20 @@ TEST(CrossEntropyErrors, LogitsNotContiguous) {
 
 TEST(CrossEntropyErrors, LabelDtype) {
   ErrorInputs in;
-  expect_error([&] {
-    ops::cross_entropy(in.xv(), TensorView(in.losses.data(), {3}), in.losses_v(), in.loss_v());
-  }, {"cross_entropy: labels has dtype f32; expected i32 or i64"});
+  expect_error(
+      [&] {
+        ops::cross_entropy(in.xv(), TensorView(in.losses.data(), {3}), in.losses_v(), in.loss_v());
+      },
+      {"cross_entropy: labels has dtype f32; expected i32 or i64"});
 }
 
 TEST(CrossEntropyErrors, LabelShape) {
   ErrorInputs in;
-  expect_error([&] {
-    ops::cross_entropy(in.xv(), TensorView(in.labels.data(), {2}), in.losses_v(), in.loss_v());
-  }, {"cross_entropy: labels has shape [2] but logits has 3 rows; expected shape [3]"});
+  expect_error(
+      [&] {
+        ops::cross_entropy(in.xv(), TensorView(in.labels.data(), {2}), in.losses_v(), in.loss_v());
+      },
+      {"cross_entropy: labels has shape [2] but logits has 3 rows; expected shape [3]"});
 }
 
 TEST(CrossEntropyErrors, LossShape) {
@@ -334,48 +348,58 @@ TEST(CrossEntropyErrors, LossShape) {
 
 TEST(CrossEntropyErrors, LossesShape) {
   ErrorInputs in;
-  expect_error([&] {
-    ops::cross_entropy(in.xv(), in.lv(), TensorView(in.x.data(), {4}), in.loss_v());
-  }, {"cross_entropy: losses has shape [4] but logits has 3 rows; expected shape [3]"});
+  expect_error(
+      [&] { ops::cross_entropy(in.xv(), in.lv(), TensorView(in.x.data(), {4}), in.loss_v()); },
+      {"cross_entropy: losses has shape [4] but logits has 3 rows; expected shape [3]"});
 }
 
 TEST(CrossEntropyErrors, Smoothing) {
   ErrorInputs in;
-  expect_error([&] {
-    ops::cross_entropy(in.xv(), in.lv(), in.losses_v(), in.loss_v(), {.label_smoothing = 1.5f});
-  }, {"cross_entropy: label_smoothing is 1.5; expected a value in [0, 1]"});
+  expect_error(
+      [&] {
+        ops::cross_entropy(in.xv(), in.lv(), in.losses_v(), in.loss_v(), {.label_smoothing = 1.5f});
+      },
+      {"cross_entropy: label_smoothing is 1.5; expected a value in [0, 1]"});
 }
 
 TEST(CrossEntropyErrors, LogitsRank) {
   ErrorInputs in;
-  expect_error([&] {
-    ops::cross_entropy(TensorView(in.x.data(), {12}), in.lv(), in.losses_v(), in.loss_v());
-  }, {"cross_entropy: logits has shape [12]; expected rank 2 (rows, classes)"});
+  expect_error(
+      [&] {
+        ops::cross_entropy(TensorView(in.x.data(), {12}), in.lv(), in.losses_v(), in.loss_v());
+      },
+      {"cross_entropy: logits has shape [12]; expected rank 2 (rows, classes)"});
 }
 
 TEST(CrossEntropyErrors, DlossPerRow) {
   ErrorInputs in;
-  expect_error([&] {
-    ops::cross_entropy_backward(in.xv(), in.lv(), in.loss_v(), in.xv(),
-                                {.reduction = Reduction::none});
-  }, {"cross_entropy_backward: dloss has shape [1] but logits has 3 rows; expected shape [3]"});
+  expect_error(
+      [&] {
+        ops::cross_entropy_backward(in.xv(), in.lv(), in.loss_v(), in.xv(),
+                                    {.reduction = Reduction::none});
+      },
+      {"cross_entropy_backward: dloss has shape [1] but logits has 3 rows; expected shape [3]"});
 }
 
 TEST(CrossEntropyErrors, NoClasses) {
   std::vector<float> x(1), losses(2), loss(1);
   std::vector<int32_t> labels(2);
-  expect_error([&] {
-    ops::cross_entropy(TensorView(x.data(), {2, 0}), TensorView(labels.data(), {2}),
-                       TensorView(losses.data(), {2}), TensorView(loss.data(), {1}));
-  }, {"cross_entropy: logits has 0 classes; expected at least one"});
+  expect_error(
+      [&] {
+        ops::cross_entropy(TensorView(x.data(), {2, 0}), TensorView(labels.data(), {2}),
+                           TensorView(losses.data(), {2}), TensorView(loss.data(), {1}));
+      },
+      {"cross_entropy: logits has 0 classes; expected at least one"});
 }
 
 TEST(CrossEntropyErrors, IgnoreIndexRange) {
   ErrorInputs in;
-  expect_error([&] {
-    ops::cross_entropy(in.xv(), in.lv(), in.losses_v(), in.loss_v(),
-                       {.ignore_index = int64_t(1) << 40});
-  }, {"cross_entropy: ignore_index is 1099511627776; expected a 32-bit integer"});
+  expect_error(
+      [&] {
+        ops::cross_entropy(in.xv(), in.lv(), in.losses_v(), in.loss_v(),
+                           {.ignore_index = int64_t(1) << 40});
+      },
+      {"cross_entropy: ignore_index is 1099511627776; expected a 32-bit integer"});
 }
 
 TEST(CrossEntropyErrors, LossesStrided) {
@@ -390,17 +414,19 @@ TEST(CrossEntropyErrors, LossesStrided) {
 TEST(CrossEntropyErrors, LossDtype) {
   ErrorInputs in;
   std::vector<int32_t> l(1);
-  expect_error([&] {
-    ops::cross_entropy(in.xv(), in.lv(), in.losses_v(), TensorView(l.data(), {1}));
-  }, {"cross_entropy: loss has dtype i32; expected f32"});
+  expect_error(
+      [&] { ops::cross_entropy(in.xv(), in.lv(), in.losses_v(), TensorView(l.data(), {1})); },
+      {"cross_entropy: loss has dtype i32; expected f32"});
 }
 
 TEST(CrossEntropyErrors, NullLabels) {
   ErrorInputs in;
-  expect_error([&] {
-    ops::cross_entropy(in.xv(), TensorView(static_cast<int32_t*>(nullptr), {3}), in.losses_v(),
-                       in.loss_v());
-  }, {"cross_entropy: labels has a null data pointer"});
+  expect_error(
+      [&] {
+        ops::cross_entropy(in.xv(), TensorView(static_cast<int32_t*>(nullptr), {3}), in.losses_v(),
+                           in.loss_v());
+      },
+      {"cross_entropy: labels has a null data pointer"});
 }
 
 TEST(CrossEntropyPtx, NoSpills) {
@@ -413,7 +439,9 @@ TEST(CrossEntropyPtx, NoSpills) {
   const int64_t mean = int64_t(Reduction::mean);
   const std::vector<K> kernels = {
       {&ops::detail::cross_entropy_kernel(), {4096}, ops::detail::num_warps_for(4096)},
-      {&ops::detail::cross_entropy_backward_kernel(), {mean, 4096}, ops::detail::num_warps_for(4096)},
+      {&ops::detail::cross_entropy_backward_kernel(),
+       {mean, 4096},
+       ops::detail::num_warps_for(4096)},
       {&ops::detail::cross_entropy_reduce_kernel(), {1, 1024}, ops::detail::num_warps_for(1024)},
   };
   for (const K& k : kernels)

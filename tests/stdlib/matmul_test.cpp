@@ -59,8 +59,8 @@ public:
     for (int64_t i = 0; i < numel(); ++i)
       inside[size_t(offset(i))] = true;
     for (size_t i = 0; i < inside.size(); ++i)
-      if (!inside[i] && std::memcmp(&bytes_[i * dtype_bytes(dtype_)], &poison_[i * dtype_bytes(dtype_)],
-                                    dtype_bytes(dtype_)) != 0)
+      if (!inside[i] && std::memcmp(&bytes_[i * dtype_bytes(dtype_)],
+                                    &poison_[i * dtype_bytes(dtype_)], dtype_bytes(dtype_)) != 0)
         return false;
     return true;
   }
@@ -207,7 +207,8 @@ using ChainMaker = std::function<void(const MatmulRun&, ChainUnderTest&)>;
 const std::vector<double>& add_operand(const MatmulRun& r, ChainUnderTest& ch, DType t,
                                        std::vector<int64_t> shape, uint32_t seed,
                                        std::vector<double>& values) {
-  ch.keep.push_back(std::make_unique<StridedTensor>(r.dev, t, shape, StridedTensor::contiguous(shape)));
+  ch.keep.push_back(
+      std::make_unique<StridedTensor>(r.dev, t, shape, StridedTensor::contiguous(shape)));
   values = rounded(random_values(size_t(ch.keep.back()->numel()), seed, -2, 2), t);
   ch.keep.back()->set(values);
   return values;
@@ -267,11 +268,12 @@ void check(const MatmulRun& r, const ChainMaker& make = {}) {
     out.set(ch.c_old);
   int64_t batches = std::max<int64_t>(c.batch, 1);
   std::optional<StridedTensor> ws;
-  MatmulOptions o{.epilogue = ch.epilogues, .split_k = c.split_k, .config = c.config,
-                  .autotune = c.autotune};
+  MatmulOptions o{
+      .epilogue = ch.epilogues, .split_k = c.split_k, .config = c.config, .autotune = c.autotune};
   if (c.split_k > 1) {
     DType acc = r.t == DType::i8 ? DType::i32 : DType::f32;
-    ws.emplace(r.dev, acc, std::vector<int64_t>{ops::matmul_workspace_elements(out.view(), c.split_k)},
+    ws.emplace(r.dev, acc,
+               std::vector<int64_t>{ops::matmul_workspace_elements(out.view(), c.split_k)},
                std::vector<int64_t>{1});
     o.workspace = ws->view();
   }
@@ -297,12 +299,12 @@ void check(const MatmulRun& r, const ChainMaker& make = {}) {
         if (to_int)
           s = std::trunc(s);
         double tol = r.t == DType::i8 && ch.ref.empty() ? 0
-                     : to_int                               ? 1
-                                                            : 1e-5 * (mag + std::fabs(s) + 1) + output_rounding(out.view().dtype) * std::fabs(s);
+                     : to_int                           ? 1
+                                                        : 1e-5 * (mag + std::fabs(s) + 1) +
+                                    output_rounding(out.view().dtype) * std::fabs(s);
         size_t at = size_t(bi * c.m * c.n + i * c.n + j);
-        ASSERT_LE(std::fabs(got[at] - s), tol)
-            << what << ": element (" << bi << ", " << i << ", " << j << ") is " << got[at]
-            << ", expected " << s;
+        ASSERT_LE(std::fabs(got[at] - s), tol) << what << ": element (" << bi << ", " << i << ", "
+                                               << j << ") is " << got[at] << ", expected " << s;
       }
 }
 
@@ -334,7 +336,8 @@ void add_row_bias(const MatmulRun& r, ChainUnderTest& ch) {
 
 void add_residual(const MatmulRun& r, ChainUnderTest& ch) {
   std::vector<double> v;
-  add_operand(r, ch, c_dtype_of(r) == DType::i32 ? DType::f32 : c_dtype_of(r), c_shape_of(r.c), 7, v);
+  add_operand(r, ch, c_dtype_of(r) == DType::i32 ? DType::f32 : c_dtype_of(r), c_shape_of(r.c), 7,
+              v);
   ch.epilogues.push_back(ops::residual(ch.keep.back()->view()));
   int64_t m = r.c.m, n = r.c.n;
   ch.ref.push_back([v, m, n](double x, int64_t b, int64_t i, int64_t j) {
@@ -344,19 +347,35 @@ void add_residual(const MatmulRun& r, ChainUnderTest& ch) {
 
 const std::vector<std::pair<std::string, ChainMaker>>& epilogue_cases() {
   static const std::vector<std::pair<std::string, ChainMaker>> cases = {
-      {"bias", [](const MatmulRun& r, ChainUnderTest& ch) { ch.name = "bias"; add_bias(r, ch); }},
-      {"row_bias", [](const MatmulRun& r, ChainUnderTest& ch) { ch.name = "row_bias"; add_row_bias(r, ch); }},
+      {"bias",
+       [](const MatmulRun& r, ChainUnderTest& ch) {
+         ch.name = "bias";
+         add_bias(r, ch);
+       }},
+      {"row_bias",
+       [](const MatmulRun& r, ChainUnderTest& ch) {
+         ch.name = "row_bias";
+         add_row_bias(r, ch);
+       }},
       {"relu", activation("relu", ops::relu, [](double x) { return std::max(x, 0.0); })},
-      {"gelu", activation("gelu", [] { return ops::gelu(); }, gelu_erf)},
-      {"gelu_tanh", activation("gelu_tanh", [] { return ops::gelu(ops::GeluApprox::tanh); }, gelu_tanh)},
+      {"gelu", activation(
+                   "gelu", [] { return ops::gelu(); }, gelu_erf)},
+      {"gelu_tanh", activation(
+                        "gelu_tanh", [] { return ops::gelu(ops::GeluApprox::tanh); }, gelu_tanh)},
       {"silu", activation("silu", ops::silu, [](double x) { return x / (1 + std::exp(-x)); })},
-      {"residual", [](const MatmulRun& r, ChainUnderTest& ch) { ch.name = "residual"; add_residual(r, ch); }},
-      {"scale", [](const MatmulRun&, ChainUnderTest& ch) {
+      {"residual",
+       [](const MatmulRun& r, ChainUnderTest& ch) {
+         ch.name = "residual";
+         add_residual(r, ch);
+       }},
+      {"scale",
+       [](const MatmulRun&, ChainUnderTest& ch) {
          ch.name = "scale";
          ch.epilogues.push_back(ops::scale(0.5f));
          ch.ref.push_back([](double x, int64_t, int64_t, int64_t) { return 0.5 * x; });
        }},
-      {"scale_c", [](const MatmulRun& r, ChainUnderTest& ch) {
+      {"scale_c",
+       [](const MatmulRun& r, ChainUnderTest& ch) {
          ch.name = "scale(alpha, beta)";
          int64_t numel = std::max<int64_t>(r.c.batch, 1) * r.c.m * r.c.n;
          ch.c_old = rounded(random_values(size_t(numel), 9, -2, 2), c_dtype_of(r));
@@ -369,10 +388,12 @@ const std::vector<std::pair<std::string, ChainMaker>>& epilogue_cases() {
            return 1.5 * x - 0.25 * old[size_t(b * m * n + i * n + j)];
          });
        }},
-      {"bias+gelu+residual", [](const MatmulRun& r, ChainUnderTest& ch) {
+      {"bias+gelu+residual",
+       [](const MatmulRun& r, ChainUnderTest& ch) {
          ch.name = "bias, gelu_tanh, residual";
          add_bias(r, ch);
-         activation("", [] { return ops::gelu(ops::GeluApprox::tanh); }, gelu_tanh)(r, ch);
+         activation(
+             "", [] { return ops::gelu(ops::GeluApprox::tanh); }, gelu_tanh)(r, ch);
          add_residual(r, ch);
          ch.name = "bias, gelu_tanh, residual";
        }},
@@ -385,13 +406,13 @@ void add_user(const MatmulRun& r, ChainUnderTest& ch) {
   ch.name = "user leaky_gate";
   std::vector<double> g;
   add_operand(r, ch, DType::f32, {1, r.c.n}, 11, g);
-  ch.epilogues.push_back(ops::epilogue(
-      "leaky_gate",
-      [](const EpilogueTile& t) {
-        auto x = t.acc.to(tl::f32);
-        return tl::where(x > 0.0, x, x * t.scalars[0]) * t.operands[0];
-      },
-      {ch.keep.back()->view()}, {0.125f}));
+  ch.epilogues.push_back(ops::epilogue("leaky_gate",
+                                       [](const EpilogueTile& t) {
+                                         auto x = t.acc.to(tl::f32);
+                                         return tl::where(x > 0.0, x, x * t.scalars[0]) *
+                                                t.operands[0];
+                                       },
+                                       {ch.keep.back()->view()}, {0.125f}));
   ch.ref.push_back([g](double x, int64_t, int64_t, int64_t j) {
     return (x > 0 ? x : 0.125 * x) * g[size_t(j)];
   });
@@ -442,7 +463,8 @@ TEST(Matmul, SplitKCpu) {
     for (int split : {2, 3})
       check({DeviceKind::cpu, t, Case{17, 33, 65, 0, false, split}});
   check({DeviceKind::cpu, DType::f32, Case{255, 129, 97, 2, false, 4}, {true, true}});
-  check({DeviceKind::cpu, DType::bf16, Case{5, 33, 300, 0, false, 8}}, epilogue_cases().back().second);
+  check({DeviceKind::cpu, DType::bf16, Case{5, 33, 300, 0, false, 8}},
+        epilogue_cases().back().second);
 }
 
 // Every provided epilogue on f32; on bf16 and int8 (i32 accumulator, float epilogue, i32 c) and
@@ -508,7 +530,8 @@ void check_precision(DeviceKind dev) {
     ops::matmul(a.view(), b.view(), c.view(), {.precision = precision});
     return c.get();
   };
-  std::vector<double> ieee = run(ops::MatmulPrecision::ieee), tf32 = run(ops::MatmulPrecision::tf32),
+  std::vector<double> ieee = run(ops::MatmulPrecision::ieee),
+                      tf32 = run(ops::MatmulPrecision::tf32),
                       tf32x3 = run(ops::MatmulPrecision::tf32x3);
   // Bounds in units of sum |a_iq b_qj| (a tf32 x tf32 product is exact in f32, so what is left is
   // f32 summation: at most (k - 1) 2^-24 of it, plus tf32x3's dropped lo x lo terms, 2^-22).
@@ -532,9 +555,7 @@ void check_precision(DeviceKind dev) {
   EXPECT_GT(ieee_off, 1e-3) << "the ieee result looks tf32-rounded";
 }
 
-TEST(Matmul, PrecisionReachesTheDotOnTheCpu) {
-  check_precision(DeviceKind::cpu);
-}
+TEST(Matmul, PrecisionReachesTheDotOnTheCpu) { check_precision(DeviceKind::cpu); }
 
 TEST(Matmul, PrecisionReachesTheDotOnTheSimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
@@ -554,10 +575,12 @@ TEST(Matmul, ZeroSizes) {
 TEST(Matmul, SplitKIsDeterministic) {
   const int64_t m = 33, n = 40, k = 1000;
   auto run = [&] {
-    StridedTensor a(DeviceKind::cpu, DType::f32, {m, k}, {k, 1}), b(DeviceKind::cpu, DType::f32, {k, n}, {n, 1});
+    StridedTensor a(DeviceKind::cpu, DType::f32, {m, k}, {k, 1}),
+        b(DeviceKind::cpu, DType::f32, {k, n}, {n, 1});
     a.set(random_values(size_t(m * k), 1));
     b.set(random_values(size_t(k * n), 2));
-    StridedTensor c(DeviceKind::cpu, DType::f32, {m, n}, {n, 1}), w(DeviceKind::cpu, DType::f32, {8 * m * n}, {1});
+    StridedTensor c(DeviceKind::cpu, DType::f32, {m, n}, {n, 1}),
+        w(DeviceKind::cpu, DType::f32, {8 * m * n}, {1});
     ops::matmul(a.view(), b.view(), c.view(), {.split_k = 8, .workspace = w.view()});
     return c.get();
   };
@@ -570,8 +593,10 @@ TEST(Matmul, SplitKIsDeterministic) {
 // the same Epilogue object without tracing anything.
 TEST(Matmul, UserEpilogueIdentity) {
   const int64_t m = 9, n = 12, k = 5;
-  StridedTensor a(DeviceKind::cpu, DType::f32, {m, k}, {k, 1}), b(DeviceKind::cpu, DType::f32, {k, n}, {n, 1});
-  auto av = operand_values(DType::f32, size_t(m * k), 3), bv = operand_values(DType::f32, size_t(k * n), 4);
+  StridedTensor a(DeviceKind::cpu, DType::f32, {m, k}, {k, 1}),
+      b(DeviceKind::cpu, DType::f32, {k, n}, {n, 1});
+  auto av = operand_values(DType::f32, size_t(m * k), 3),
+       bv = operand_values(DType::f32, size_t(k * n), 4);
   a.set(av);
   b.set(bv);
   auto product = [&](int64_t i, int64_t j) {
@@ -603,13 +628,15 @@ TEST(Matmul, UserEpilogueIdentity) {
   }
   // The same function again: its kernel is found, nothing is traced again.
   const auto& kernels = ops::detail::matmul_kernels(
-      "user:mine\n" + ops::detail::step_ir({"matmul", std::source_location::current()},
-                                           [&] {
-                                             int o = 0, s = 0;
-                                             return ops::detail::chain_step(twice, o, s);
-                                           }(),
-                                           DType::f32, ops::choose_config(DeviceKind::cpu, m, n, k, DType::f32).block_m,
-                                           ops::choose_config(DeviceKind::cpu, m, n, k, DType::f32).block_n) +
+      "user:mine\n" +
+          ops::detail::step_ir(
+              {"matmul", std::source_location::current()},
+              [&] {
+                int o = 0, s = 0;
+                return ops::detail::chain_step(twice, o, s);
+              }(),
+              DType::f32, ops::choose_config(DeviceKind::cpu, m, n, k, DType::f32).block_m,
+              ops::choose_config(DeviceKind::cpu, m, n, k, DType::f32).block_n) +
           "\n|\n",
       {});
   int64_t traces = kernels.tile.stats().traces;
@@ -652,7 +679,8 @@ TEST(Matmul, SimulatedDeviceTensorCoreTiles) {
 // for the call's key is used instead when there is one; both compute the right product.
 struct TuningScope {
   std::string path = (std::filesystem::temp_directory_path() /
-                      fmt::format("tessel_matmul_tune_{}.tsv", ::getpid())).string();
+                      fmt::format("tessel_matmul_tune_{}.tsv", ::getpid()))
+                         .string();
   ScopedEnv file{"TESSEL_TUNING_FILE", path.c_str()};
   ScopedEnv readonly{"TESSEL_TUNING_READONLY_FILES", nullptr};
   ScopedEnv dump{"TESSEL_DUMP", "tune"};
@@ -671,11 +699,13 @@ TEST(Matmul, AutotuneOnTheSimulatedDeviceChoosesTheHeuristicCandidate) {
   std::string err = tuned_run({DeviceKind::sim, DType::f16,
                                Case{200, 70, 130, 0, false, 1, std::nullopt, /*autotune=*/true}});
   EXPECT_NE(err.find("-> key M=256,N=128,K=256 | f16,f16,f16,f16,f16 | sim sm_80"),
-            std::string::npos) << err;
+            std::string::npos)
+      << err;
   // choose_config: M >= 128, N < 128 -> 128 x 64 x 32 at 4 warps.
   EXPECT_NE(err.find("BM=128,BN=64,BK=32,GROUP_M=8,num_warps=4,num_stages=3 (heuristic "
                      "'choose_config'"),
-            std::string::npos) << err;
+            std::string::npos)
+      << err;
   EXPECT_FALSE(std::filesystem::exists(t.path)) << "nothing is written without timing";
 }
 
@@ -691,7 +721,8 @@ TEST(Matmul, AutotuneUsesTheTuningFileEntry) {
                                Case{300, 200, 130, 0, false, 1, std::nullopt, /*autotune=*/true}});
   EXPECT_NE(err.find("chosen: config 7 BM=64,BN=128,BK=32,GROUP_M=8,num_warps=4,num_stages=4 "
                      "(tuning file)"),
-            std::string::npos) << err;
+            std::string::npos)
+      << err;
 }
 
 // The default configs of every tensor-core dtype (f16, bf16; f32 with tf32) and of the FMA
@@ -773,8 +804,12 @@ namespace {
 // Host f32 views over one buffer, big enough for every shape below.
 struct Views {
   std::vector<float> buf = std::vector<float>(4096, 0.0f);
-  TensorView f32(std::initializer_list<int64_t> shape) { return TensorView(buf.data(), DType::f32, shape); }
-  TensorView of(DType t, std::initializer_list<int64_t> shape) { return TensorView(buf.data(), t, shape); }
+  TensorView f32(std::initializer_list<int64_t> shape) {
+    return TensorView(buf.data(), DType::f32, shape);
+  }
+  TensorView of(DType t, std::initializer_list<int64_t> shape) {
+    return TensorView(buf.data(), t, shape);
+  }
 };
 
 std::string here(int line) { return "matmul_test.cpp:" + std::to_string(line); }
@@ -782,151 +817,213 @@ std::string here(int line) { return "matmul_test.cpp:" + std::to_string(line); }
 TEST(MatmulErrors, KMismatchNamesBothShapes) {
   Views v;
   int line = __LINE__ + 1;
-  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({7, 5}), v.f32({4, 5})); },
-               {here(line), "matmul: a has shape [4, 8] and b has shape [7, 5]: a's K (8) differs "
-                            "from b's K (7)"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({7, 5}), v.f32({4, 5}));
+      },
+      {here(line), "matmul: a has shape [4, 8] and b has shape [7, 5]: a's K (8) differs "
+                   "from b's K (7)"});
 }
 
 TEST(MatmulErrors, OutputShape) {
   Views v;
-  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 6})); },
-               {"matmul: c has shape [4, 6] but a @ b is [4, 5] (a [4, 8], b [8, 5])"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 6}));
+      },
+      {"matmul: c has shape [4, 6] but a @ b is [4, 5] (a [4, 8], b [8, 5])"});
 }
 
 TEST(MatmulErrors, Rank) {
   Views v;
-  expect_error([&] { ops::matmul(v.f32({8}), v.f32({8, 5}), v.f32({1, 5})); },
-               {"matmul: a has shape [8]; expected [M, K] or [batch, M, K]"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({8}), v.f32({8, 5}), v.f32({1, 5}));
+      },
+      {"matmul: a has shape [8]; expected [M, K] or [batch, M, K]"});
 }
 
 TEST(MatmulErrors, OperandDtype) {
   Views v;
-  expect_error([&] { ops::matmul(v.of(DType::i32, {4, 8}), v.of(DType::i32, {8, 5}), v.f32({4, 5})); },
-               {"matmul: a has dtype i32; expected f16, bf16, f32 or i8"});
+  expect_error(
+      [&] {
+        ops::matmul(v.of(DType::i32, {4, 8}), v.of(DType::i32, {8, 5}), v.f32({4, 5}));
+      },
+      {"matmul: a has dtype i32; expected f16, bf16, f32 or i8"});
 }
 
 TEST(MatmulErrors, MixedOperandDtypes) {
   Views v;
-  expect_error([&] { ops::matmul(v.of(DType::f16, {4, 8}), v.of(DType::bf16, {8, 5}), v.f32({4, 5})); },
-               {"matmul: b has dtype bf16 but a has dtype f16; expected operands of one dtype"});
+  expect_error(
+      [&] {
+        ops::matmul(v.of(DType::f16, {4, 8}), v.of(DType::bf16, {8, 5}), v.f32({4, 5}));
+      },
+      {"matmul: b has dtype bf16 but a has dtype f16; expected operands of one dtype"});
 }
 
 TEST(MatmulErrors, OutputDtype) {
   Views v;
-  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.of(DType::i32, {4, 5})); },
-               {"matmul: c has dtype i32; expected f32, f16 or bf16 for f32 operands"});
-  expect_error([&] { ops::matmul(v.of(DType::i8, {4, 8}), v.of(DType::i8, {8, 5}), v.of(DType::i8, {4, 5})); },
-               {"matmul: c has dtype i8; expected i32 (or f32, f16, bf16) for i8 operands"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.of(DType::i32, {4, 5}));
+      },
+      {"matmul: c has dtype i32; expected f32, f16 or bf16 for f32 operands"});
+  expect_error(
+      [&] {
+        ops::matmul(v.of(DType::i8, {4, 8}), v.of(DType::i8, {8, 5}), v.of(DType::i8, {4, 5}));
+      },
+      {"matmul: c has dtype i8; expected i32 (or f32, f16, bf16) for i8 operands"});
 }
 
 TEST(MatmulErrors, MixedDevices) {
   TESSEL_REQUIRE_SIM_DEVICE();
   Views v;
   StridedTensor b(DeviceKind::sim, DType::f32, {8, 5}, {5, 1});
-  expect_error([&] { ops::matmul(v.f32({4, 8}), b.view(), v.f32({4, 5})); },
-               {"matmul: b is on device sim:0 but a is on cpu:0; pass tensors on one device"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), b.view(), v.f32({4, 5}));
+      },
+      {"matmul: b is on device sim:0 but a is on cpu:0; pass tensors on one device"});
 }
 
 TEST(MatmulErrors, BatchMismatch) {
   Views v;
-  expect_error([&] { ops::matmul(v.f32({3, 4, 8}), v.f32({8, 5}), v.f32({2, 4, 5})); },
-               {"matmul: a has shape [3, 4, 8] but c has shape [2, 4, 5]; expected a's batch to be "
-                "c's (2) or 1 (shared by every batch)"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({3, 4, 8}), v.f32({8, 5}), v.f32({2, 4, 5}));
+      },
+      {"matmul: a has shape [3, 4, 8] but c has shape [2, 4, 5]; expected a's batch to be "
+       "c's (2) or 1 (shared by every batch)"});
 }
 
 TEST(MatmulErrors, BatchedOperandsNeedABatchedOutput) {
   Views v;
-  expect_error([&] { ops::matmul(v.f32({3, 4, 8}), v.f32({8, 5}), v.f32({4, 5})); },
-               {"matmul: c has shape [4, 5] but a has shape [3, 4, 8] and b has shape [8, 5]; a "
-                "batched product needs c of shape [batch, 4, 5]"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({3, 4, 8}), v.f32({8, 5}), v.f32({4, 5}));
+      },
+      {"matmul: c has shape [4, 5] but a has shape [3, 4, 8] and b has shape [8, 5]; a "
+       "batched product needs c of shape [batch, 4, 5]"});
 }
 
 TEST(MatmulErrors, NegativeStride) {
   Views v;
   TensorView a = v.f32({4, 8});
   a.strides[0] = -8;
-  expect_error([&] { ops::matmul(a, v.f32({8, 5}), v.f32({4, 5})); },
-               {"matmul: a has a negative stride (-8 in dimension 0); expected strides >= 0"});
+  expect_error(
+      [&] {
+        ops::matmul(a, v.f32({8, 5}), v.f32({4, 5}));
+      },
+      {"matmul: a has a negative stride (-8 in dimension 0); expected strides >= 0"});
 }
 
 TEST(MatmulErrors, NullData) {
   Views v;
   TensorView b = v.f32({8, 5});
   b.data = nullptr;
-  expect_error([&] { ops::matmul(v.f32({4, 8}), b, v.f32({4, 5})); },
-               {"matmul: b has shape [8, 5] but a null data pointer"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), b, v.f32({4, 5}));
+      },
+      {"matmul: b has shape [8, 5] but a null data pointer"});
 }
 
 TEST(MatmulErrors, TooLargeForI32Offsets) {
   Views v;
   TensorView a = v.f32({4, 8});
   a.strides[0] = int64_t(1) << 30;
-  expect_error([&] { ops::matmul(a, v.f32({8, 5}), v.f32({4, 5})); },
-               {"matmul: a has shape [4, 8] with strides reaching element 3221225479; one matrix of "
-                "a batch must span fewer than 2^31 elements"});
+  expect_error(
+      [&] {
+        ops::matmul(a, v.f32({8, 5}), v.f32({4, 5}));
+      },
+      {"matmul: a has shape [4, 8] with strides reaching element 3221225479; one matrix of "
+       "a batch must span fewer than 2^31 elements"});
 }
 
 TEST(MatmulErrors, OverlappingOutput) {
   Views v;
   TensorView c = v.f32({4, 5});
   c.strides[0] = 0;
-  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), c); },
-               {"matmul: c has strides [0, 1] with a zero stride: its elements overlap"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), c);
+      },
+      {"matmul: c has strides [0, 1] with a zero stride: its elements overlap"});
 }
 
 TEST(MatmulErrors, SplitKRange) {
   Views v;
-  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.split_k = 0}); },
-               {"matmul: split_k is 0; expected 1 (no split) to 1024"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.split_k = 0});
+      },
+      {"matmul: split_k is 0; expected 1 (no split) to 1024"});
 }
 
 TEST(MatmulErrors, SplitKNeedsAWorkspace) {
   Views v;
-  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.split_k = 2}); },
-               {"matmul: split_k is 2 but no workspace was given; pass as workspace a contiguous f32 "
-                "tensor of at least split_k * batch * M * N = 40 elements"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.split_k = 2});
+      },
+      {"matmul: split_k is 2 but no workspace was given; pass as workspace a contiguous f32 "
+       "tensor of at least split_k * batch * M * N = 40 elements"});
 }
 
 TEST(MatmulErrors, WorkspaceDtype) {
   Views v;
   std::vector<int32_t> w(64);
-  expect_error([&] {
-    ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}),
-                {.split_k = 2, .workspace = TensorView(w.data(), {64})});
-  }, {"matmul: workspace has dtype i32; expected f32"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}),
+                    {.split_k = 2, .workspace = TensorView(w.data(), {64})});
+      },
+      {"matmul: workspace has dtype i32; expected f32"});
 }
 
 TEST(MatmulErrors, EpilogueOperandDoesNotBroadcast) {
   Views v;
-  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {ops::bias(v.f32({4}))}}); },
-               {"matmul: epilogue 'bias' operand 0 has shape [4]; it does not broadcast to c's "
-                "shape [4, 5]"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}),
+                    {.epilogue = {ops::bias(v.f32({4}))}});
+      },
+      {"matmul: epilogue 'bias' operand 0 has shape [4]; it does not broadcast to c's "
+       "shape [4, 5]"});
 }
 
 TEST(MatmulErrors, TooManyEpilogueOperands) {
   Views v;
   TensorView r = v.f32({4, 5});
-  expect_error([&] {
-    ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}),
-                {.epilogue = {ops::bias(v.f32({5})), ops::residual(r), ops::residual(r)}});
-  }, {"matmul: the epilogues read 3 tensors and 0 scalars up to 'residual'; a matmul epilogue "
-      "list reads at most 2 tensors"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}),
+                    {.epilogue = {ops::bias(v.f32({5})), ops::residual(r), ops::residual(r)}});
+      },
+      {"matmul: the epilogues read 3 tensors and 0 scalars up to 'residual'; a matmul epilogue "
+       "list reads at most 2 tensors"});
 }
 
 TEST(MatmulErrors, EpilogueOperandDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
   Views v;
   StridedTensor r(DeviceKind::sim, DType::f32, {4, 5}, {5, 1});
-  expect_error([&] {
-    ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {ops::residual(r.view())}});
-  }, {"matmul: epilogue 'residual' operand 0 is on device sim:0 but c is on cpu:0"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}),
+                    {.epilogue = {ops::residual(r.view())}});
+      },
+      {"matmul: epilogue 'residual' operand 0 is on device sim:0 but c is on cpu:0"});
 }
 
 TEST(MatmulErrors, EpilogueWithoutFunction) {
   Views v;
-  expect_error([&] {
-    ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {ops::epilogue("nothing", {})}});
-  }, {"matmul: epilogue 'nothing' has no function"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}),
+                    {.epilogue = {ops::epilogue("nothing", {})}});
+      },
+      {"matmul: epilogue 'nothing' has no function"});
 }
 
 TEST(MatmulErrors, EpilogueChangesTheTileShape) {
@@ -934,46 +1031,64 @@ TEST(MatmulErrors, EpilogueChangesTheTileShape) {
   int made = __LINE__ + 1;
   auto rows = ops::epilogue("row_sums", [](const EpilogueTile& t) { return tl::sum(t.acc, 1); });
   int line = __LINE__ + 1;
-  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {rows}}); },
-               {here(line), "matmul: epilogue 'row_sums' (made at ", here(made),
-                "returned a tile of [4] f32 but the accumulator tile is [4, 8] f32; an epilogue "
-                "returns a tile of the accumulator's shape in f32"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {rows}});
+      },
+      {here(line), "matmul: epilogue 'row_sums' (made at ", here(made),
+       "returned a tile of [4] f32 but the accumulator tile is [4, 8] f32; an epilogue "
+       "returns a tile of the accumulator's shape in f32"});
 }
 
 TEST(MatmulErrors, EpilogueChangesTheTileDtype) {
   Views v;
   auto half = ops::epilogue("to_half", [](const EpilogueTile& t) { return t.acc.to(tl::f16); });
-  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {half}}); },
-               {"matmul: epilogue 'to_half' (made at ", "returned a tile of [4, 8] f16 but the "
-                "accumulator tile is [4, 8] f32", "convert with .to(tl::f32)"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {half}});
+      },
+      {"matmul: epilogue 'to_half' (made at ",
+       "returned a tile of [4, 8] f16 but the "
+       "accumulator tile is [4, 8] f32",
+       "convert with .to(tl::f32)"});
 }
 
 TEST(MatmulErrors, ConfigBlockSize) {
   Views v;
   MatmulConfig cfg;
   cfg.block_m = 48;
-  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.config = cfg}); },
-               {"matmul: config.block_m is 48; expected a power of two from 1 to 256"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.config = cfg});
+      },
+      {"matmul: config.block_m is 48; expected a power of two from 1 to 256"});
 }
 
 TEST(MatmulErrors, ConfigTileTooLarge) {
   Views v;
   MatmulConfig cfg{256, 256, 32, 8, 8, 2};
-  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.config = cfg}); },
-               {"matmul: config is 256 x 256: a tile of more than 32768 accumulators does not fit"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.config = cfg});
+      },
+      {"matmul: config is 256 x 256: a tile of more than 32768 accumulators does not fit"});
 }
 
 TEST(MatmulErrors, ConfigWarps) {
   Views v;
   MatmulConfig cfg;
   cfg.num_warps = 3;
-  expect_error([&] { ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.config = cfg}); },
-               {"matmul: config.num_warps is 3; expected 1, 2, 4, 8 or 16"});
+  expect_error(
+      [&] {
+        ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.config = cfg});
+      },
+      {"matmul: config.num_warps is 3; expected 1, 2, 4, 8 or 16"});
 }
 
 TEST(MatmulErrors, GpuConfigMinimumBlock) {
   TESSEL_REQUIRE_SIM_DEVICE();
-  StridedTensor a(DeviceKind::sim, DType::f16, {4, 8}, {8, 1}), b(DeviceKind::sim, DType::f16, {8, 5}, {5, 1});
+  StridedTensor a(DeviceKind::sim, DType::f16, {4, 8}, {8, 1}),
+      b(DeviceKind::sim, DType::f16, {8, 5}, {5, 1});
   StridedTensor c(DeviceKind::sim, DType::f32, {4, 5}, {5, 1});
   MatmulConfig cfg{16, 16, 8, 1, 4, 2};
   expect_error([&] { ops::matmul(a.view(), b.view(), c.view(), {.config = cfg}); },
@@ -998,13 +1113,16 @@ std::unique_ptr<ir::Module> trace_tile(const Kernel& k, DType operand, DType out
       break;
     case lang::ParamKind::Int:
       pb.divisibility = 16;
-      pb.equals_one = name == "a_k" || name == "b_n" || name == "c_n" || name == "e0_n" || name == "e1_n";
+      pb.equals_one =
+          name == "a_k" || name == "b_n" || name == "c_n" || name == "e0_n" || name == "e1_n";
       break;
     case lang::ParamKind::Float:
       break;
     case lang::ParamKind::Const:
-      pb.const_int = name == "BM" ? cfg.block_m : name == "BN" ? cfg.block_n
-                   : name == "BK" ? cfg.block_k : cfg.group_m;
+      pb.const_int = name == "BM"   ? cfg.block_m
+                     : name == "BN" ? cfg.block_n
+                     : name == "BK" ? cfg.block_k
+                                    : cfg.group_m;
       break;
     }
     b.push_back(pb);
@@ -1020,12 +1138,15 @@ TEST(MatmulPtx, DefaultConfigsNoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   const auto& kernels = ops::detail::matmul_kernels("", {});
   for (const char* target : {"sm_80", "sm_90a"})
-    for (auto [operand, out] : {std::pair{DType::f16, DType::f32}, {DType::bf16, DType::bf16},
-                                {DType::f32, DType::f32}, {DType::i8, DType::i32}})
+    for (auto [operand, out] : {std::pair{DType::f16, DType::f32},
+                                {DType::bf16, DType::bf16},
+                                {DType::f32, DType::f32},
+                                {DType::i8, DType::i32}})
       for (int64_t m : {8, 4096}) {
         MatmulConfig cfg = ops::choose_config(DeviceKind::sim, m, 4096, 4096, operand);
-        std::string what = fmt::format("{} {} M={} ({}x{}x{}, {} warps)", target, dtype_name(operand), m,
-                                       cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_warps);
+        std::string what =
+            fmt::format("{} {} M={} ({}x{}x{}, {} warps)", target, dtype_name(operand), m,
+                        cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_warps);
         expect_lean_ptx(*trace_tile(kernels.tile, operand, out, cfg), target, cfg.num_warps, what);
       }
 }
@@ -1037,7 +1158,9 @@ TEST(MatmulPtx, DefaultConfigsNoSpills) {
 TEST(MatmulPtx, TensorCoreTiles) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   const auto& kernels = ops::detail::matmul_kernels("", {});
-  struct Tile { int bm, bn, warps, stages; };
+  struct Tile {
+    int bm, bn, warps, stages;
+  };
   // (128 x 128 at 4 warps, 128 f32 accumulators a thread, spills 200 bytes: not a candidate.)
   const Tile tiles[] = {{128, 128, 8, 3}, {128, 128, 8, 4}, {128, 64, 4, 3},
                         {128, 64, 4, 4},  {64, 128, 4, 3},  {64, 128, 4, 4}};
@@ -1050,7 +1173,8 @@ TEST(MatmulPtx, TensorCoreTiles) {
       opts.num_warps = t.warps;
       opts.num_stages = t.stages;
       auto module = trace_tile(kernels.tile, operand, DType::f32, cfg);
-      auto out = codegen::gpu::compile(*module->functions.front(), codegen::parse_target("sm_80"), opts);
+      auto out =
+          codegen::gpu::compile(*module->functions.front(), codegen::parse_target("sm_80"), opts);
       codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
       ASSERT_TRUE(out.resources.parsed) << out.info_log;
       EXPECT_EQ(out.resources.spill_stores, 0) << what;
@@ -1071,4 +1195,3 @@ TEST(MatmulPtx, TensorCoreTiles) {
 
 } // namespace
 } // namespace tessel::testing
-

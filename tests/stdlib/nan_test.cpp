@@ -22,7 +22,8 @@ void check(DeviceKind dev) {
   auto x0 = random_values(rows * cols, 1);
   x0[cols + 17] = std::nan(""); // row 1
   for (int block_cols : {0, 16}) {
-    TestTensor x(dev, DType::f32, {rows, cols}, x0), w(dev, DType::f32, {cols}, random_values(cols, 2));
+    TestTensor x(dev, DType::f32, {rows, cols}, x0),
+        w(dev, DType::f32, {cols}, random_values(cols, 2));
     auto y = TestTensor::poisoned(dev, DType::f32, {rows, cols});
     auto mean = TestTensor::poisoned(dev, DType::f32, {rows});
     auto rstd = TestTensor::poisoned(dev, DType::f32, {rows});
@@ -35,7 +36,8 @@ void check(DeviceKind dev) {
     ops::l2_normalize(x.view(), y.view());
     expect_row_nan(y.values(), cols, 1, "l2_normalize");
   }
-  TestTensor x(dev, DType::f32, {rows, cols}, x0), w(dev, DType::f32, {cols}, random_values(cols, 2));
+  TestTensor x(dev, DType::f32, {rows, cols}, x0),
+      w(dev, DType::f32, {cols}, random_values(cols, 2));
   auto y = TestTensor::poisoned(dev, DType::f32, {rows, cols});
   auto rstd = TestTensor::poisoned(dev, DType::f32, {rows});
   ops::rms_norm(x.view(), w.view(), y.view(), rstd.view(), {.block_cols = 16});
@@ -70,12 +72,12 @@ void check_infinities(DeviceKind dev) {
   const double inf = INFINITY;
   const int64_t rows = 4, cols = 40;
   auto x0 = random_values(rows * cols, 3);
-  x0[5] = -inf;                        // row 0: one masked element
+  x0[5] = -inf; // row 0: one masked element
   for (int c = 0; c < cols; ++c)
     x0[cols + c] = c < 20 ? -inf : x0[cols + c]; // row 1: a masked prefix longer than a block
   for (int c = 0; c < cols; ++c)
-    x0[2 * cols + c] = -inf;           // row 2: all masked
-  x0[3 * cols + 7] = inf;              // row 3: +inf
+    x0[2 * cols + c] = -inf; // row 2: all masked
+  x0[3 * cols + 7] = inf;    // row 3: +inf
   for (int block_cols : {0, 16}) {
     TestTensor x(dev, DType::f32, {rows, cols}, x0);
     auto y = TestTensor::poisoned(dev, DType::f32, {rows, cols});
@@ -96,7 +98,8 @@ void check_infinities(DeviceKind dev) {
       EXPECT_TRUE(std::isnan(v[3 * cols + c])) << what << " row 3 column " << c;
     }
   }
-  TestTensor x(dev, DType::f32, {rows, cols}, x0), w(dev, DType::f32, {cols}, random_values(cols, 2));
+  TestTensor x(dev, DType::f32, {rows, cols}, x0),
+      w(dev, DType::f32, {cols}, random_values(cols, 2));
   auto y = TestTensor::poisoned(dev, DType::f32, {rows, cols});
   auto mean = TestTensor::poisoned(dev, DType::f32, {rows});
   auto rstd = TestTensor::poisoned(dev, DType::f32, {rows});

@@ -105,8 +105,9 @@ TEST(Norms, ForwardCpu) {
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (bool layer : {false, true})
       for (bool residual : {false, true})
-        for (Case c : {Case{1, 1}, Case{3, 7}, Case{2, 1000}, Case{1, 4096}, Case{2, 16384},
-                       Case{1, 20000}, Case{1, 32768}, Case{4, 33, 3}, Case{3, 1000, 0, 256}, Case{2, 33, 3, 16}})
+        for (Case c :
+             {Case{1, 1}, Case{3, 7}, Case{2, 1000}, Case{1, 4096}, Case{2, 16384}, Case{1, 20000},
+              Case{1, 32768}, Case{4, 33, 3}, Case{3, 1000, 0, 256}, Case{2, 33, 3, 16}})
           check_forward({DeviceKind::cpu, t, layer, residual}, c);
 }
 
@@ -219,8 +220,8 @@ TEST(Norms, ZeroSized) {
   TestTensor x(DeviceKind::cpu, DType::f32, {4, 0}, {}), w(DeviceKind::cpu, DType::f32, {0}, {});
   TestTensor rstd = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {4});
   ops::rms_norm(x.view(), w.view(), x.view(), rstd.view());
-  TestTensor x0(DeviceKind::cpu, DType::f32, {0, 8}, {}), w8(DeviceKind::cpu, DType::f32, {8},
-                                                            random_values(8, 1));
+  TestTensor x0(DeviceKind::cpu, DType::f32, {0, 8}, {}),
+      w8(DeviceKind::cpu, DType::f32, {8}, random_values(8, 1));
   TestTensor r0(DeviceKind::cpu, DType::f32, {0}, {});
   auto dw = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {8});
   ops::rms_norm_backward(x0.view(), x0.view(), w8.view(), r0.view(), x0.view(), dw.view());
@@ -232,8 +233,11 @@ TEST(NormsErrors, XDtype) {
   TestTensor w(DeviceKind::cpu, DType::f32, {8}, random_values(8, 2));
   auto y = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {2, 8});
   auto rstd = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {2});
-  expect_error([&] { ops::rms_norm(TensorView(x.data(), {2, 8}), w.view(), y.view(), rstd.view()); },
-               {"rms_norm: x has dtype i32; expected f32, f16 or bf16"});
+  expect_error(
+      [&] {
+        ops::rms_norm(TensorView(x.data(), {2, 8}), w.view(), y.view(), rstd.view());
+      },
+      {"rms_norm: x has dtype i32; expected f32, f16 or bf16"});
 }
 
 TEST(NormsErrors, BackwardDyShape) {
@@ -243,9 +247,11 @@ TEST(NormsErrors, BackwardDyShape) {
   auto dx = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {2, 8});
   auto dw = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {8});
   auto rstd = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {2});
-  expect_error([&] {
-    ops::rms_norm_backward(dy.view(), x.view(), w.view(), rstd.view(), dx.view(), dw.view());
-  }, {"rms_norm_backward: dy has shape [2, 4] but x has shape [2, 8]; expected the same shape"});
+  expect_error(
+      [&] {
+        ops::rms_norm_backward(dy.view(), x.view(), w.view(), rstd.view(), dx.view(), dw.view());
+      },
+      {"rms_norm_backward: dy has shape [2, 4] but x has shape [2, 8]; expected the same shape"});
 }
 
 TEST(NormsErrors, WeightShape) {
@@ -292,10 +298,13 @@ TEST(NormsErrors, NonContiguousRows) {
   std::vector<float> buf(64), w(4), rstd(16), dw(4);
   TensorView x(buf.data(), {16, 4});
   x.strides = {1, 16};
-  expect_error([&] {
-    ops::rms_norm_backward(x, x, TensorView(w.data(), {4}), TensorView(rstd.data(), {16}), x,
-                           TensorView(dw.data(), {4}));
-  }, {"rms_norm_backward: x's last dimension has stride 16; the last dimension must be contiguous"});
+  expect_error(
+      [&] {
+        ops::rms_norm_backward(x, x, TensorView(w.data(), {4}), TensorView(rstd.data(), {16}), x,
+                               TensorView(dw.data(), {4}));
+      },
+      {"rms_norm_backward: x's last dimension has stride 16; the last dimension must be "
+       "contiguous"});
 }
 
 TEST(NormsPtx, NoSpills) {
@@ -320,7 +329,8 @@ TEST(NormsPtx, NoSpills) {
     for (const char* target : {"sm_80", "sm_90a"}) {
       auto module = trace_dsl(*k.kernel, k.consts, DType::bf16);
       // bf16 rows with 16-byte aligned pointers and strides: 16-byte loads.
-      expect_lean_ptx(*module, target, k.num_warps, k.kernel->name() + " " + target + " " + std::to_string(k.consts.back()));
+      expect_lean_ptx(*module, target, k.num_warps,
+                      k.kernel->name() + " " + target + " " + std::to_string(k.consts.back()));
     }
 }
 
@@ -336,7 +346,8 @@ TEST(Norms, InPlaceResidual) {
   auto x0 = random_values(rows * n, 31), r0 = random_values(rows * n, 32);
   auto w0 = random_values(n, 33, 0.5, 1.5);
   for (int block_cols : {0, 32}) {
-    TestTensor x(DeviceKind::cpu, DType::f32, {rows, n}, x0), res(DeviceKind::cpu, DType::f32, {rows, n}, r0);
+    TestTensor x(DeviceKind::cpu, DType::f32, {rows, n}, x0),
+        res(DeviceKind::cpu, DType::f32, {rows, n}, r0);
     TestTensor w(DeviceKind::cpu, DType::f32, {n}, w0);
     auto y = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {rows, n});
     auto rstd = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {rows});
@@ -366,8 +377,11 @@ TEST(NormsErrors, DxAliasesDy) {
   TestTensor rstd(DeviceKind::cpu, DType::f32, {3}, random_values(3, 4, 0.5, 2));
   auto dw = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {8});
   expect_error(
-      [&] { ops::rms_norm_backward(dy.view(), x.view(), w.view(), rstd.view(), dy.view(), dw.view()); },
-      {"rms_norm_backward: dx is the same memory as dy, which the weight gradient reads after dx is "
+      [&] {
+        ops::rms_norm_backward(dy.view(), x.view(), w.view(), rstd.view(), dy.view(), dw.view());
+      },
+      {"rms_norm_backward: dx is the same memory as dy, which the weight gradient reads after dx "
+       "is "
        "written; pass a separate dx"});
 }
 

@@ -32,7 +32,7 @@ inline bool sim_device_ready() {
 #define TESSEL_REQUIRE_SIM_DEVICE()                                                                \
   do {                                                                                             \
     if (!::tessel::testing::sim_device_ready())                                                    \
-      GTEST_SKIP() << "no simulated device (simulator or CUDA toolkit missing)";                  \
+      GTEST_SKIP() << "no simulated device (simulator or CUDA toolkit missing)";                   \
   } while (0)
 
 inline std::vector<double> random_values(size_t n, uint32_t seed, double lo = -3, double hi = 3) {
@@ -172,9 +172,7 @@ inline std::vector<double> rounded(const std::vector<double>& v, DType t) {
 // The documented tolerance (docs/stdlib.md): |got - want| <= rtol * (|want| + 0.01 * max|want|),
 // rtol 2e-5 for f32 (f32 math over up to ~10^4 terms), 2e-3 for f16 (one output rounding of
 // 2^-11 plus f32 math), 1.6e-2 for bf16 (2^-8 rounding plus the cancellation of two rounded terms).
-inline double rtol_for(DType t) {
-  return t == DType::f32 ? 2e-5 : t == DType::f16 ? 2e-3 : 1.6e-2;
-}
+inline double rtol_for(DType t) { return t == DType::f32 ? 2e-5 : t == DType::f16 ? 2e-3 : 1.6e-2; }
 
 // The absolute floor of a dtype: f16 results below 2^-14 are subnormal, spaced 2^-24 apart, so
 // one rounding there costs up to 2^-25 whatever their size (softmax of a 32768-column row is
@@ -183,8 +181,8 @@ inline double atol_for(DType t) { return t == DType::f16 ? std::ldexp(1.0, -24) 
 
 // `atol` adds an absolute floor for results that cancel to (near) zero, such as the gradient of a
 // one-element norm; it is stated where a test uses it.
-inline void expect_close(const std::vector<double>& got, const std::vector<double>& want, double rtol,
-                         const std::string& what, double atol = 0) {
+inline void expect_close(const std::vector<double>& got, const std::vector<double>& want,
+                         double rtol, const std::string& what, double atol = 0) {
   ASSERT_EQ(got.size(), want.size()) << what;
   double scale = 0;
   for (double w : want)

@@ -120,12 +120,14 @@ TEST(L2Normalize, ZeroRowStaysZero) {
 }
 
 TEST(Pooling, ZeroSizedIsANoOp) {
-  TestTensor x(DeviceKind::cpu, DType::f32, {0, 4, 8}, {}), m(DeviceKind::cpu, DType::i32, {0, 4}, {});
+  TestTensor x(DeviceKind::cpu, DType::f32, {0, 4, 8}, {}),
+      m(DeviceKind::cpu, DType::i32, {0, 4}, {});
   TestTensor y(DeviceKind::cpu, DType::f32, {0, 8}, {});
   ops::mean_pool(x.view(), m.view(), y.view());
   ops::l2_normalize(y.view(), y.view());
   // No positions: every sum is empty, the mean is 0.
-  TestTensor x2(DeviceKind::cpu, DType::f32, {2, 0, 8}, {}), m2(DeviceKind::cpu, DType::i32, {2, 0}, {});
+  TestTensor x2(DeviceKind::cpu, DType::f32, {2, 0, 8}, {}),
+      m2(DeviceKind::cpu, DType::i32, {2, 0}, {});
   auto y2 = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {2, 8});
   ops::mean_pool(x2.view(), m2.view(), y2.view());
   EXPECT_EQ(y2.values(), std::vector<double>(16, 0.0));
@@ -161,40 +163,52 @@ TEST(PoolingErrors, MaskDtype) {
   TestTensor x(DeviceKind::cpu, DType::f32, {1, 2, 8}, random_values(16, 1));
   std::vector<double> m(2, 1.0);
   auto y = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {1, 8});
-  expect_error([&] { ops::mean_pool(x.view(), TensorView(m.data(), {1, 2}), y.view()); },
-               {"mean_pool: mask has dtype f64; expected bool, an integer type, f32, f16 or bf16"});
+  expect_error(
+      [&] {
+        ops::mean_pool(x.view(), TensorView(m.data(), {1, 2}), y.view());
+      },
+      {"mean_pool: mask has dtype f64; expected bool, an integer type, f32, f16 or bf16"});
 }
 
 TEST(PoolingErrors, NonContiguousHidden) {
   std::vector<float> buf(64), m(2, 1.0f), y(8);
   TensorView x(buf.data(), {1, 2, 8});
   x.strides = {32, 1, 2};
-  expect_error([&] {
-    ops::mean_pool(x, TensorView(m.data(), {1, 2}), TensorView(y.data(), {1, 8}));
-  }, {"mean_pool: x's last dimension has stride 2; the last dimension must be contiguous"});
+  expect_error(
+      [&] {
+        ops::mean_pool(x, TensorView(m.data(), {1, 2}), TensorView(y.data(), {1, 8}));
+      },
+      {"mean_pool: x's last dimension has stride 2; the last dimension must be contiguous"});
 }
 
 TEST(PoolingErrors, L2ShapeMismatch) {
   TestTensor x(DeviceKind::cpu, DType::f32, {2, 8}, random_values(16, 1));
   auto y = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {8, 2});
-  expect_error([&] { ops::l2_normalize(x.view(), y.view()); },
-               {"l2_normalize: y has shape [8, 2] but x has shape [2, 8]; expected the same shape"});
+  expect_error(
+      [&] { ops::l2_normalize(x.view(), y.view()); },
+      {"l2_normalize: y has shape [8, 2] but x has shape [2, 8]; expected the same shape"});
 }
 
 TEST(PoolingErrors, L2Dtype) {
   std::vector<int32_t> x(16);
   auto y = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {2, 8});
-  expect_error([&] { ops::l2_normalize(TensorView(x.data(), {2, 8}), y.view()); },
-               {"l2_normalize: x has dtype i32; expected f32, f16 or bf16"});
+  expect_error(
+      [&] {
+        ops::l2_normalize(TensorView(x.data(), {2, 8}), y.view());
+      },
+      {"l2_normalize: x has dtype i32; expected f32, f16 or bf16"});
 }
 
 TEST(PoolingErrors, L2NonContiguousRows) {
   std::vector<float> x(16), y(16);
   TensorView xt(x.data(), {8, 2});
   xt.strides = {1, 8};
-  expect_error([&] { ops::l2_normalize(xt, TensorView(y.data(), {8, 2})); },
-               {"l2_normalize: x's last dimension has stride 8; the last dimension must be "
-                "contiguous"});
+  expect_error(
+      [&] {
+        ops::l2_normalize(xt, TensorView(y.data(), {8, 2}));
+      },
+      {"l2_normalize: x's last dimension has stride 8; the last dimension must be "
+       "contiguous"});
 }
 
 TEST(PoolingPtx, NoSpills) {

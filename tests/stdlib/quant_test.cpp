@@ -24,7 +24,8 @@ namespace {
 // A contiguous [rows, cols] tensor of any dtype the ops take, on the host or the simulated device.
 class Mat {
 public:
-  Mat(DeviceKind dev, DType t, int64_t rows, int64_t cols) : dev_(dev), t_(t), rows_(rows), cols_(cols) {
+  Mat(DeviceKind dev, DType t, int64_t rows, int64_t cols)
+      : dev_(dev), t_(t), rows_(rows), cols_(cols) {
     bytes_.assign(size_t(std::max<int64_t>(rows * cols, 1)) * dtype_bytes(t), 0);
     std::vector<double> poison(size_t(rows * cols), std::nan(""));
     set(poison);
@@ -140,7 +141,8 @@ TEST(QuantInt8, PerTokenMatchesReferenceExactly) {
   for (DeviceKind dev : devices())
     for (DType t : {DType::f32, DType::f16, DType::bf16})
       for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {5, 33}, {7, 1000}}) {
-        std::string what = fmt::format("{} {} {}x{}", device_kind_name(dev), dtype_name(t), rows, cols);
+        std::string what =
+            fmt::format("{} {} {}x{}", device_kind_name(dev), dtype_name(t), rows, cols);
         auto xv = rounded(random_values(size_t(rows * cols), 11, -4, 4), t);
         if (rows > 1)
           std::fill(xv.begin() + cols, xv.begin() + 2 * cols, 0.0); // an all-zero row
@@ -160,7 +162,8 @@ TEST(QuantInt8, RoundsHalfToEven) {
   for (DeviceKind dev : devices()) {
     Mat x(dev, DType::f32, 1, 8, xv), q(dev, DType::i8, 1, 8), s(dev, DType::f32, 1, 1);
     ops::quantize_per_token_int8(x.view(), q.view(), s.vec());
-    EXPECT_EQ(q.get(), (std::vector<double>{127, 2, 4, -2, 0, -0, 2, 126})) << device_kind_name(dev);
+    EXPECT_EQ(q.get(), (std::vector<double>{127, 2, 4, -2, 0, -0, 2, 126}))
+        << device_kind_name(dev);
   }
 }
 
@@ -208,17 +211,22 @@ TEST(QuantInt8, RmsNormFused) {
     }
 }
 
-// ---- W8A8: matmul --------------------------------------------------------------------------------
+// ---- W8A8: matmul
+// --------------------------------------------------------------------------------
 
 TEST(MatmulW8A8, AgainstDequantisedReference) {
   for (DeviceKind dev : devices())
-    for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {1, 70, 96}, {16, 33, 65},
+    for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                           {1, 70, 96},
+                           {16, 33, 65},
                            {70, 129, 160}})
       for (DType out_t : {DType::f32, DType::bf16}) {
         if (dev == DeviceKind::sim && m * n * k > 200000)
           continue; // the simulator is slow; the CPU covers the large shape
-        auto xq = random_ints(size_t(m * k), 21, -127, 127), wq = random_ints(size_t(k * n), 22, -127, 127);
-        auto sx = random_values(size_t(m), 23, 0.001, 0.05), sw = random_values(size_t(n), 24, 0.001, 0.05);
+        auto xq = random_ints(size_t(m * k), 21, -127, 127),
+             wq = random_ints(size_t(k * n), 22, -127, 127);
+        auto sx = random_values(size_t(m), 23, 0.001, 0.05),
+             sw = random_values(size_t(n), 24, 0.001, 0.05);
         sx = rounded(sx, DType::f32);
         sw = rounded(sw, DType::f32);
         Mat x(dev, DType::i8, m, k, xq), w(dev, DType::i8, k, n, wq);
@@ -230,8 +238,9 @@ TEST(MatmulW8A8, AgainstDequantisedReference) {
             double& v = want[size_t(i * n + j)];
             v = std::max(0.0, v * sx[size_t(i)] * sw[size_t(j)]);
           }
-        expect_close(out.get(), want, out_t == DType::f32 ? 1e-6 : rtol_for(out_t),
-                     fmt::format("{} {}x{}x{} -> {}", device_kind_name(dev), m, n, k, dtype_name(out_t)));
+        expect_close(
+            out.get(), want, out_t == DType::f32 ? 1e-6 : rtol_for(out_t),
+            fmt::format("{} {}x{}x{} -> {}", device_kind_name(dev), m, n, k, dtype_name(out_t)));
       }
 }
 
@@ -239,7 +248,8 @@ TEST(MatmulW8A8, AgainstDequantisedReference) {
 TEST(MatmulW8A8, QuantizeThenRunIsCloseToFloat) {
   int64_t m = 9, n = 48, k = 256;
   auto xv = rounded(random_values(size_t(m * k), 31, -1, 1), DType::f16);
-  auto wt = rounded(random_values(size_t(n * k), 32, -1, 1), DType::f16); // [N, K]: per-channel rows
+  auto wt =
+      rounded(random_values(size_t(n * k), 32, -1, 1), DType::f16); // [N, K]: per-channel rows
   for (DeviceKind dev : devices()) {
     Mat x(dev, DType::f16, m, k, xv), xq(dev, DType::i8, m, k), xs(dev, DType::f32, m, 1);
     Mat w(dev, DType::f16, n, k, wt), wq(dev, DType::i8, n, k), ws(dev, DType::f32, n, 1);
@@ -264,7 +274,8 @@ TEST(MatmulW8A8, QuantizeThenRunIsCloseToFloat) {
   }
 }
 
-// ---- W4A16 ---------------------------------------------------------------------------------------
+// ---- W4A16
+// ---------------------------------------------------------------------------------------
 
 TEST(Int4Pack, RoundTripIsIdentity) {
   for (auto [k, n] : {std::pair<int64_t, int64_t>{2, 1}, {64, 7}, {256, 33}}) {
@@ -276,7 +287,8 @@ TEST(Int4Pack, RoundTripIsIdentity) {
     EXPECT_EQ(back.get(), nib) << k << "x" << n;
     // The layout: low nibble row r, high nibble row r + K / 2.
     auto pv = p.get();
-    EXPECT_EQ(uint8_t(int8_t(pv[0])), uint8_t(nib[0]) | uint8_t(uint8_t(nib[size_t(k / 2 * n)]) << 4));
+    EXPECT_EQ(uint8_t(int8_t(pv[0])),
+              uint8_t(nib[0]) | uint8_t(uint8_t(nib[size_t(k / 2 * n)]) << 4));
   }
 }
 
@@ -291,7 +303,8 @@ std::vector<double> dequantised(Mat& packed, Mat& scales, Mat* zeros, int64_t k,
   for (int64_t r = 0; r < k; ++r)
     for (int64_t c = 0; c < n; ++c) {
       size_t g = size_t((r / group) * n + c);
-      w[size_t(r * n + c)] = round_to_dtype(double(float((float(qv[size_t(r * n + c)]) - float(zv[g])) * float(sv[g]))), t);
+      w[size_t(r * n + c)] = round_to_dtype(
+          double(float((float(qv[size_t(r * n + c)]) - float(zv[g])) * float(sv[g]))), t);
     }
   return w;
 }
@@ -305,15 +318,18 @@ TEST(Int4Quantize, ErrorWithinHalfAStep) {
       bool asym = mode == ops::Int4Mode::asymmetric;
       Mat w(DeviceKind::cpu, DType::f16, k, n, wv), p(DeviceKind::cpu, DType::i8, k / 2, n);
       Mat s(DeviceKind::cpu, DType::f32, k / g, n), z(DeviceKind::cpu, DType::f32, k / g, n);
-      ops::quantize_weights_int4(w.view(), group, mode, p.view(), s.view(), asym ? z.view() : TensorView{});
+      ops::quantize_weights_int4(w.view(), group, mode, p.view(), s.view(),
+                                 asym ? z.view() : TensorView{});
       auto deq = dequantised(p, s, asym ? &z : nullptr, k, n, g, DType::f32);
       auto sv = s.get();
       for (int64_t r = 0; r < k; ++r)
         for (int64_t c = 0; c < n; ++c) {
           double step = sv[size_t((r / g) * n + c)];
           // Asymmetric: the zero point is rounded, which can shift the grid by up to half a step.
-          ASSERT_LE(std::fabs(deq[size_t(r * n + c)] - wv[size_t(r * n + c)]), step * (asym ? 1.0 : 0.5) * (1 + 1e-5))
-              << "group " << group << (asym ? " asymmetric" : " symmetric") << " at " << r << "," << c;
+          ASSERT_LE(std::fabs(deq[size_t(r * n + c)] - wv[size_t(r * n + c)]),
+                    step * (asym ? 1.0 : 0.5) * (1 + 1e-5))
+              << "group " << group << (asym ? " asymmetric" : " symmetric") << " at " << r << ","
+              << c;
         }
     }
 }
@@ -341,30 +357,37 @@ TEST(MatmulW4A16, AgainstDequantisedReference) {
       auto wv = rounded(random_values(size_t(c.k * c.n), 51, -1, 1), c.t);
       auto xv = rounded(random_values(size_t(c.m * c.k), 52, -1, 1), c.t);
       Mat w(DeviceKind::cpu, c.t, c.k, c.n, wv), hp(DeviceKind::cpu, DType::i8, c.k / 2, c.n);
-      Mat hs(DeviceKind::cpu, DType::f32, c.k / g, c.n), hz(DeviceKind::cpu, DType::f32, c.k / g, c.n);
-      ops::quantize_weights_int4(w.view(), c.group, c.mode, hp.view(), hs.view(), asym ? hz.view() : TensorView{});
+      Mat hs(DeviceKind::cpu, DType::f32, c.k / g, c.n),
+          hz(DeviceKind::cpu, DType::f32, c.k / g, c.n);
+      ops::quantize_weights_int4(w.view(), c.group, c.mode, hp.view(), hs.view(),
+                                 asym ? hz.view() : TensorView{});
       Mat p(dev, DType::i8, c.k / 2, c.n, hp.get()), s(dev, DType::f32, c.k / g, c.n, hs.get());
       Mat z(dev, DType::f32, c.k / g, c.n, hz.get()), x(dev, c.t, c.m, c.k, xv);
       for (DType out_t : {DType::f32, c.t}) {
         Mat out(dev, out_t, c.m, c.n);
         ops::matmul_w4a16(x.view(), p.view(), s.view(), asym ? z.view() : TensorView{}, out.view());
-        auto want = ref_matmul(xv, dequantised(hp, hs, asym ? &hz : nullptr, c.k, c.n, g, c.t), c.m, c.k, c.n);
+        auto want = ref_matmul(xv, dequantised(hp, hs, asym ? &hz : nullptr, c.k, c.n, g, c.t), c.m,
+                               c.k, c.n);
         expect_close(out.get(), want, out_t == DType::f32 ? 1e-4 : rtol_for(out_t),
-                     fmt::format("{} {}x{}x{} group {} {} {} -> {}", device_kind_name(dev), c.m, c.n, c.k,
-                                 c.group, asym ? "asym" : "sym", dtype_name(c.t), dtype_name(out_t)));
+                     fmt::format("{} {}x{}x{} group {} {} {} -> {}", device_kind_name(dev), c.m,
+                                 c.n, c.k, c.group, asym ? "asym" : "sym", dtype_name(c.t),
+                                 dtype_name(out_t)));
       }
     }
 }
 
-// ---- LoRA ----------------------------------------------------------------------------------------
+// ---- LoRA
+// ----------------------------------------------------------------------------------------
 
 TEST(MatmulLora, AgainstReference) {
   struct Case {
     int64_t m, n, k, rank;
     DType t;
   };
-  std::vector<Case> cases{{1, 33, 40, 8, DType::f16},   {16, 64, 96, 16, DType::bf16},
-                          {17, 50, 64, 100, DType::f16}, {70, 129, 72, 128, DType::f16},
+  std::vector<Case> cases{{1, 33, 40, 8, DType::f16},
+                          {16, 64, 96, 16, DType::bf16},
+                          {17, 50, 64, 100, DType::f16},
+                          {70, 129, 72, 128, DType::f16},
                           {3, 1, 1, 1, DType::bf16}};
   for (DeviceKind dev : devices())
     for (const Case& c : cases) {
@@ -390,8 +413,8 @@ TEST(MatmulLora, AgainstReference) {
         xa_max = std::max(xa_max, std::fabs(v));
       double ulp = std::ldexp(xa_max, c.t == DType::f16 ? -10 : -7);
       expect_close(out.get(), xw, c.t == DType::f16 ? 2e-3 : 1.6e-2,
-                   fmt::format("{} {}x{}x{} rank {} {}", device_kind_name(dev), c.m, c.n, c.k, c.rank,
-                               dtype_name(c.t)),
+                   fmt::format("{} {}x{}x{} rank {} {}", device_kind_name(dev), c.m, c.n, c.k,
+                               c.rank, dtype_name(c.t)),
                    2 * scale * ulp);
     }
 }
@@ -414,8 +437,10 @@ TEST(MatmulMultiLora, PerRowAdapters) {
     int64_t m, n, k, rank, adapters;
     DType t;
   };
-  std::vector<Case> cases{{1, 33, 40, 8, 2, DType::f16}, {19, 70, 64, 16, 8, DType::f16},
-                          {40, 50, 96, 30, 3, DType::bf16}, {5, 17, 33, 1, 1, DType::bf16}};
+  std::vector<Case> cases{{1, 33, 40, 8, 2, DType::f16},
+                          {19, 70, 64, 16, 8, DType::f16},
+                          {40, 50, 96, 30, 3, DType::bf16},
+                          {5, 17, 33, 1, 1, DType::bf16}};
   for (DeviceKind dev : devices())
     for (const Case& c : cases) {
       auto xv = rounded(random_values(size_t(c.m * c.k), 71, -1, 1), c.t);
@@ -476,60 +501,78 @@ TEST(QuantErrors, MultiLoraHostIndexOutOfRange) {
   Mat x(DeviceKind::cpu, DType::f16, 2, 16), w(DeviceKind::cpu, DType::f16, 16, 8);
   Mat a(DeviceKind::cpu, DType::f16, 2 * 16, 8), b(DeviceKind::cpu, DType::f16, 2 * 8, 8);
   Mat idx(DeviceKind::cpu, DType::i32, 2, 1, {1, 2}), out(DeviceKind::cpu, DType::f32, 2, 8);
-  expect_error([&] {
-    ops::matmul_multi_lora(x.view(), w.view(), stacked(a, 2, 16, 8), stacked(b, 2, 8, 8), idx.vec(),
-                           1.0f, out.view());
-  }, {"matmul_multi_lora: indices[1] is 2; expected -1 (no adapter) or an adapter from 0 to 1"});
+  expect_error(
+      [&] {
+        ops::matmul_multi_lora(x.view(), w.view(), stacked(a, 2, 16, 8), stacked(b, 2, 8, 8),
+                               idx.vec(), 1.0f, out.view());
+      },
+      {"matmul_multi_lora: indices[1] is 2; expected -1 (no adapter) or an adapter from 0 to 1"});
 }
 
 TEST(QuantErrors, MultiLoraTooManyRankColumns) {
   Mat x(DeviceKind::cpu, DType::f16, 2, 16), w(DeviceKind::cpu, DType::f16, 16, 8);
   Mat a(DeviceKind::cpu, DType::f16, 3 * 16, 64), b(DeviceKind::cpu, DType::f16, 3 * 64, 8);
   Mat idx(DeviceKind::cpu, DType::i32, 2, 1, {0, 2}), out(DeviceKind::cpu, DType::f32, 2, 8);
-  expect_error([&] {
-    ops::matmul_multi_lora(x.view(), w.view(), stacked(a, 3, 16, 64), stacked(b, 3, 64, 8),
-                           idx.vec(), 1.0f, out.view());
-  }, {"matmul_multi_lora: a has 3 adapters of rank 64: 4 x 64 stacked rank columns"});
+  expect_error(
+      [&] {
+        ops::matmul_multi_lora(x.view(), w.view(), stacked(a, 3, 16, 64), stacked(b, 3, 64, 8),
+                               idx.vec(), 1.0f, out.view());
+      },
+      {"matmul_multi_lora: a has 3 adapters of rank 64: 4 x 64 stacked rank columns"});
 }
 
-// ---- bad input -----------------------------------------------------------------------------------
+// ---- bad input
+// -----------------------------------------------------------------------------------
 
 TEST(QuantErrors, NonFiniteWeight) {
   std::vector<double> wv(64 * 4, 0.5);
   wv[5 * 4 + 2] = std::nan("");
   Mat w(DeviceKind::cpu, DType::f32, 64, 4, wv), p(DeviceKind::cpu, DType::i8, 32, 4);
   Mat s(DeviceKind::cpu, DType::f32, 2, 4);
-  expect_error([&] { ops::quantize_weights_int4(w.view(), 32, ops::Int4Mode::symmetric, p.view(), s.view()); },
-               {"quantize_weights_int4: w[5, 2] is nan; int4 quantization needs finite weights"});
+  expect_error(
+      [&] {
+        ops::quantize_weights_int4(w.view(), 32, ops::Int4Mode::symmetric, p.view(), s.view());
+      },
+      {"quantize_weights_int4: w[5, 2] is nan; int4 quantization needs finite weights"});
 }
 
 TEST(QuantErrors, GroupSizeNotDividingK) {
   Mat w(DeviceKind::cpu, DType::f16, 96, 8), p(DeviceKind::cpu, DType::i8, 48, 8);
   Mat s(DeviceKind::cpu, DType::f32, 1, 8);
-  expect_error([&] { ops::quantize_weights_int4(w.view(), 64, ops::Int4Mode::symmetric, p.view(), s.view()); },
-               {"quant_test.cpp:", "quantize_weights_int4: group_size 64 does not divide K = 96"});
+  expect_error(
+      [&] {
+        ops::quantize_weights_int4(w.view(), 64, ops::Int4Mode::symmetric, p.view(), s.view());
+      },
+      {"quant_test.cpp:", "quantize_weights_int4: group_size 64 does not divide K = 96"});
 }
 
 TEST(QuantErrors, GroupSizeUnsupported) {
   Mat w(DeviceKind::cpu, DType::f16, 96, 8), p(DeviceKind::cpu, DType::i8, 48, 8);
   Mat s(DeviceKind::cpu, DType::f32, 2, 8);
-  expect_error([&] { ops::quantize_weights_int4(w.view(), 48, ops::Int4Mode::symmetric, p.view(), s.view()); },
-               {"group_size is 48; expected 32, 64, 128 or kPerChannel"});
+  expect_error(
+      [&] {
+        ops::quantize_weights_int4(w.view(), 48, ops::Int4Mode::symmetric, p.view(), s.view());
+      },
+      {"group_size is 48; expected 32, 64, 128 or kPerChannel"});
 }
 
 TEST(QuantErrors, PackingOnDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
   Mat w(DeviceKind::sim, DType::f16, 64, 8), p(DeviceKind::cpu, DType::i8, 32, 8);
   Mat s(DeviceKind::cpu, DType::f32, 2, 8);
-  expect_error([&] { ops::quantize_weights_int4(w.view(), 32, ops::Int4Mode::symmetric, p.view(), s.view()); },
-               {"w is on device sim; int4 packing is an offline step on host tensors"});
+  expect_error(
+      [&] {
+        ops::quantize_weights_int4(w.view(), 32, ops::Int4Mode::symmetric, p.view(), s.view());
+      },
+      {"w is on device sim; int4 packing is an offline step on host tensors"});
 }
 
 TEST(QuantErrors, W4A16ScalesWrongShape) {
   Mat x(DeviceKind::cpu, DType::f16, 2, 64), p(DeviceKind::cpu, DType::i8, 32, 8);
   Mat s(DeviceKind::cpu, DType::f32, 2, 7), out(DeviceKind::cpu, DType::f32, 2, 8);
   expect_error([&] { ops::matmul_w4a16(x.view(), p.view(), s.view(), {}, out.view()); },
-               {"matmul_w4a16: scales has shape [2, 7]; expected [K / group_size, N] with K = 64 and N = 8"});
+               {"matmul_w4a16: scales has shape [2, 7]; expected [K / group_size, N] with K = 64 "
+                "and N = 8"});
 }
 
 TEST(QuantErrors, W4A16ZerosWrongShape) {
@@ -559,8 +602,12 @@ TEST(QuantErrors, W8A8TensorEpilogueAfterDequant) {
   Mat x(DeviceKind::cpu, DType::i8, 4, 32), w(DeviceKind::cpu, DType::i8, 32, 8);
   Mat xs(DeviceKind::cpu, DType::f32, 4, 1), ws(DeviceKind::cpu, DType::f32, 8, 1);
   Mat bias(DeviceKind::cpu, DType::f32, 8, 1), out(DeviceKind::cpu, DType::f32, 4, 8);
-  expect_error([&] { ops::matmul_w8a8(x.view(), xs.vec(), w.view(), ws.vec(), out.view(), {ops::bias(bias.vec())}); },
-               {"matmul: the epilogues read 3 tensors", "a matmul epilogue list reads at most 2 tensors"});
+  expect_error(
+      [&] {
+        ops::matmul_w8a8(x.view(), xs.vec(), w.view(), ws.vec(), out.view(),
+                         {ops::bias(bias.vec())});
+      },
+      {"matmul: the epilogues read 3 tensors", "a matmul epilogue list reads at most 2 tensors"});
 }
 
 TEST(QuantErrors, LoraRankUnsupported) {
@@ -568,7 +615,8 @@ TEST(QuantErrors, LoraRankUnsupported) {
   Mat a(DeviceKind::cpu, DType::f16, 16, 129), b(DeviceKind::cpu, DType::f16, 129, 8);
   Mat out(DeviceKind::cpu, DType::f32, 2, 8);
   expect_error([&] { ops::matmul_lora(x.view(), w.view(), a.view(), b.view(), 1.0f, out.view()); },
-               {"matmul_lora: a has shape [16, 129]: rank 129 is not supported; expected a rank from 1 to 128"});
+               {"matmul_lora: a has shape [16, 129]: rank 129 is not supported; expected a rank "
+                "from 1 to 128"});
 }
 
 TEST(QuantErrors, LoraRankMismatch) {
@@ -586,7 +634,8 @@ TEST(QuantErrors, QuantizeWrongScales) {
                {"quantize_per_token_int8: scales has shape [3] (3 elements) but x has 4 rows"});
 }
 
-// ---- PTX -----------------------------------------------------------------------------------------
+// ---- PTX
+// -----------------------------------------------------------------------------------------
 
 // `k` traced as the ops launch it for contiguous operands: pointers 16-byte aligned with the
 // dtypes given by name, integers divisible by 16, the constants given by name.
@@ -606,8 +655,11 @@ std::unique_ptr<ir::Module> trace_for(const Kernel& k, const std::map<std::strin
       pb.divisibility = 16;
       pb.equals_one = unit_strides.count(names[i]) != 0;
       break;
-    case lang::ParamKind::Float: break;
-    case lang::ParamKind::Const: pb.const_int = consts.at(names[i]); break;
+    case lang::ParamKind::Float:
+      break;
+    case lang::ParamKind::Const:
+      pb.const_int = consts.at(names[i]);
+      break;
     }
     b.push_back(pb);
   }
@@ -637,8 +689,11 @@ TEST(QuantPtx, W4A16F16MmaNoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (int bm : {16, 64}) {
     auto module = trace_for(ops::detail::w4a16_kernel(),
-                            {{"out", DType::f16}, {"x", DType::f16}, {"packed", DType::i8},
-                             {"scales", DType::f32}, {"zeros", DType::f32}},
+                            {{"out", DType::f16},
+                             {"x", DType::f16},
+                             {"packed", DType::i8},
+                             {"scales", DType::f32},
+                             {"zeros", DType::f32}},
                             {{"ZEROS", 1}, {"BM", bm}, {"BN", 64}, {"BK", 32}});
     std::string ptx = sm80_ptx(*module, 4, fmt::format("w4a16 BM={}", bm));
     EXPECT_NE(ptx.find("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"), std::string::npos);
@@ -651,11 +706,15 @@ TEST(QuantPtx, LoraF16MmaNoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   // Plain LoRA at ranks 16 and 128, and 8 adapters of rank 16 selected per row.
   for (auto [r, l, warps] : {std::tuple{16, 1, 4}, {128, 1, 8}, {16, 8, 8}}) {
-    auto module = trace_for(ops::detail::lora_kernel(),
-                            {{"out", DType::f16}, {"x", DType::f16}, {"w", DType::f16},
-                             {"a", DType::f16}, {"b", DType::f16}, {"idx", DType::i32}},
-                            {{"BM", 64}, {"BN", 64}, {"BK", 32}, {"R", r}, {"L", l},
-                             {"INDEXED", l > 1 ? 1 : 0}});
+    auto module = trace_for(
+        ops::detail::lora_kernel(),
+        {{"out", DType::f16},
+         {"x", DType::f16},
+         {"w", DType::f16},
+         {"a", DType::f16},
+         {"b", DType::f16},
+         {"idx", DType::i32}},
+        {{"BM", 64}, {"BN", 64}, {"BK", 32}, {"R", r}, {"L", l}, {"INDEXED", l > 1 ? 1 : 0}});
     std::string ptx = sm80_ptx(*module, warps, fmt::format("lora R={} L={}", r, l));
     EXPECT_NE(ptx.find("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"), std::string::npos);
   }
@@ -667,12 +726,15 @@ TEST(QuantPtx, W8A8S8MmaNoSpills) {
   const auto& kernels = ops::detail::matmul_kernels("", {});
   for (int64_t m : {8, 4096}) {
     ops::MatmulConfig cfg = ops::choose_config(DeviceKind::sim, m, 4096, 4096, DType::i8);
-    auto module = trace_for(kernels.tile,
-                            {{"c", DType::f32}, {"a", DType::i8}, {"b", DType::i8},
-                             {"e0", DType::f32}, {"e1", DType::f32}},
-                            {{"BM", cfg.block_m}, {"BN", cfg.block_n}, {"BK", cfg.block_k},
-                             {"GROUP_M", cfg.group_m}},
-                            {"a_k", "b_n", "c_n", "e0_n", "e1_n"});
+    auto module = trace_for(
+        kernels.tile,
+        {{"c", DType::f32},
+         {"a", DType::i8},
+         {"b", DType::i8},
+         {"e0", DType::f32},
+         {"e1", DType::f32}},
+        {{"BM", cfg.block_m}, {"BN", cfg.block_n}, {"BK", cfg.block_k}, {"GROUP_M", cfg.group_m}},
+        {"a_k", "b_n", "c_n", "e0_n", "e1_n"});
     std::string ptx = sm80_ptx(*module, cfg.num_warps, fmt::format("w8a8 M={}", m));
     EXPECT_NE(ptx.find("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32"), std::string::npos);
   }
@@ -680,9 +742,10 @@ TEST(QuantPtx, W8A8S8MmaNoSpills) {
 
 TEST(QuantPtx, QuantizeNoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  auto module = trace_for(ops::detail::quantize_int8_kernel(),
-                          {{"q", DType::i8}, {"scales", DType::f32}, {"x", DType::f16}, {"weight", DType::f16}},
-                          {{"NORM", 1}, {"BLOCK", 1024}});
+  auto module = trace_for(
+      ops::detail::quantize_int8_kernel(),
+      {{"q", DType::i8}, {"scales", DType::f32}, {"x", DType::f16}, {"weight", DType::f16}},
+      {{"NORM", 1}, {"BLOCK", 1024}});
   sm80_ptx(*module, 4, "rms_norm_quantize_int8");
 }
 

@@ -23,9 +23,7 @@ using tessel::ops::QuantGranularity;
 using tessel::testing::expect_error;
 using tessel::testing::TestTensor;
 
-double qmax_of(DType t) {
-  return t == DType::i8 ? 127 : t == DType::f8e4m3 ? 448 : 57344;
-}
+double qmax_of(DType t) { return t == DType::i8 ? 127 : t == DType::f8e4m3 ? 448 : 57344; }
 
 float reference_quantize_value(float v, DType t, bool saturate) {
   if (t == DType::i8) {

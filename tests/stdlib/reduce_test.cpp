@@ -46,9 +46,13 @@ void check_argmax(DeviceKind dev, DType t, int64_t rows, int64_t cols, int block
 
 TEST(Argmax, Cpu) {
   for (DType t : {DType::f32, DType::f16, DType::bf16})
-    for (auto [r, c, block, pad] : std::vector<std::array<int64_t, 4>>{
-             {1, 1, 0, 0}, {3, 7, 0, 0}, {6, 1000, 0, 3}, {2, 4096, 0, 0}, {3, 10000, 0, 0},
-             {1, 32768, 0, 0}, {5, 100, 16, 1}})
+    for (auto [r, c, block, pad] : std::vector<std::array<int64_t, 4>>{{1, 1, 0, 0},
+                                                                       {3, 7, 0, 0},
+                                                                       {6, 1000, 0, 3},
+                                                                       {2, 4096, 0, 0},
+                                                                       {3, 10000, 0, 0},
+                                                                       {1, 32768, 0, 0},
+                                                                       {5, 100, 16, 1}})
       check_argmax(DeviceKind::cpu, t, r, c, int(block), pad);
 }
 
@@ -60,16 +64,15 @@ TEST(Argmax, SimulatedDevice) {
 
 TEST(Argmax, NaNAndInfinity) {
   const double nan = std::nan(""), inf = INFINITY;
-  TestTensor x(DeviceKind::cpu, DType::f32, {4, 40},
-               [&] {
-                 std::vector<double> v(160, 1.0);
-                 v[5] = 7, v[33] = nan, v[37] = nan;       // row 0: the first NaN, in block 3
-                 for (int c = 0; c < 40; ++c)
-                   v[40 + c] = -inf;                       // row 1: all -inf: index 0
-                 v[80 + 20] = inf, v[80 + 30] = inf;       // row 2: the first +inf
-                 v[120 + 39] = 2;                          // row 3: the last column
-                 return v;
-               }());
+  TestTensor x(DeviceKind::cpu, DType::f32, {4, 40}, [&] {
+    std::vector<double> v(160, 1.0);
+    v[5] = 7, v[33] = nan, v[37] = nan; // row 0: the first NaN, in block 3
+    for (int c = 0; c < 40; ++c)
+      v[40 + c] = -inf;                 // row 1: all -inf: index 0
+    v[80 + 20] = inf, v[80 + 30] = inf; // row 2: the first +inf
+    v[120 + 39] = 2;                    // row 3: the last column
+    return v;
+  }());
   auto idx = TestTensor::poisoned(DeviceKind::cpu, DType::i32, {4});
   ops::argmax(x.view(), idx.view(), {.block_cols = 16});
   EXPECT_EQ(idx.values(), (std::vector<double>{33, 0, 20, 39}));
@@ -91,15 +94,21 @@ TEST(Argmax, ZeroRowsIsANoOp) {
 TEST(ArgmaxErrors, IndicesDtype) {
   std::vector<float> x(6), idx(2);
   int line = __LINE__ + 1;
-  expect_error([&] { ops::argmax(TensorView(x.data(), {2, 3}), TensorView(idx.data(), {2})); },
-               {"reduce_test.cpp:" + std::to_string(line),
-                "argmax: indices has dtype f32; expected i32 or i64"});
+  expect_error(
+      [&] {
+        ops::argmax(TensorView(x.data(), {2, 3}), TensorView(idx.data(), {2}));
+      },
+      {"reduce_test.cpp:" + std::to_string(line),
+       "argmax: indices has dtype f32; expected i32 or i64"});
 }
 
 TEST(ArgmaxErrors, XDtype) {
   std::vector<int32_t> x(6), idx(2);
-  expect_error([&] { ops::argmax(TensorView(x.data(), {2, 3}), TensorView(idx.data(), {2})); },
-               {"argmax: x has dtype i32; expected f32, f16 or bf16"});
+  expect_error(
+      [&] {
+        ops::argmax(TensorView(x.data(), {2, 3}), TensorView(idx.data(), {2}));
+      },
+      {"argmax: x has dtype i32; expected f32, f16 or bf16"});
 }
 
 TEST(ArgmaxErrors, NonContiguousRows) {
@@ -114,16 +123,22 @@ TEST(ArgmaxErrors, NonContiguousRows) {
 TEST(ArgmaxErrors, IndicesShape) {
   std::vector<float> x(6);
   std::vector<int32_t> idx(3);
-  expect_error([&] { ops::argmax(TensorView(x.data(), {2, 3}), TensorView(idx.data(), {3})); },
-               {"argmax: indices has shape [3] (3 elements) but x has 2 rows; expected one index "
-                "per row"});
+  expect_error(
+      [&] {
+        ops::argmax(TensorView(x.data(), {2, 3}), TensorView(idx.data(), {3}));
+      },
+      {"argmax: indices has shape [3] (3 elements) but x has 2 rows; expected one index "
+       "per row"});
 }
 
 TEST(ArgmaxErrors, EmptyRows) {
   std::vector<float> x(1);
   std::vector<int32_t> idx(2);
-  expect_error([&] { ops::argmax(TensorView(x.data(), {2, 0}), TensorView(idx.data(), {2})); },
-               {"argmax: x's last dimension is 0; expected at least one element"});
+  expect_error(
+      [&] {
+        ops::argmax(TensorView(x.data(), {2, 0}), TensorView(idx.data(), {2}));
+      },
+      {"argmax: x's last dimension is 0; expected at least one element"});
 }
 
 TEST(ArgmaxErrors, IndicesNotContiguous) {
@@ -131,15 +146,20 @@ TEST(ArgmaxErrors, IndicesNotContiguous) {
   std::vector<int32_t> idx(4);
   TensorView iv(idx.data(), {2});
   iv.strides = {2};
-  expect_error([&] { ops::argmax(TensorView(x.data(), {2, 3}), iv); },
-               {"argmax: indices has shape [2] and is not contiguous; expected a contiguous tensor"});
+  expect_error(
+      [&] {
+        ops::argmax(TensorView(x.data(), {2, 3}), iv);
+      },
+      {"argmax: indices has shape [2] and is not contiguous; expected a contiguous tensor"});
 }
 
 TEST(ArgmaxErrors, NullIndices) {
   std::vector<float> x(6);
-  expect_error([&] {
-    ops::argmax(TensorView(x.data(), {2, 3}), TensorView(static_cast<int32_t*>(nullptr), {2}));
-  }, {"argmax: indices has a null data pointer"});
+  expect_error(
+      [&] {
+        ops::argmax(TensorView(x.data(), {2, 3}), TensorView(static_cast<int32_t*>(nullptr), {2}));
+      },
+      {"argmax: indices has a null data pointer"});
 }
 
 TEST(ArgmaxPtx, NoSpills) {
@@ -147,7 +167,8 @@ TEST(ArgmaxPtx, NoSpills) {
   for (int64_t block : {1024, 4096})
     for (const char* target : {"sm_80", "sm_90a"}) {
       auto module = trace_dsl(ops::detail::argmax_kernel(), {block}, DType::bf16);
-      expect_lean_ptx(*module, target, ops::detail::num_warps_for(int(block)), std::string(target) + " BLOCK " + std::to_string(block));
+      expect_lean_ptx(*module, target, ops::detail::num_warps_for(int(block)),
+                      std::string(target) + " BLOCK " + std::to_string(block));
     }
 }
 

@@ -17,16 +17,47 @@ namespace tessel::testing {
 namespace {
 
 // docs/stdlib.md's table, in registration order.
-const std::vector<std::string> kOpKernels = {
-    "rms_norm", "add_rms_norm", "ops.layer_norm", "add_layer_norm", "rms_norm_backward",
-    "layer_norm_backward", "rms_norm_weight_grad", "layer_norm_weight_grad", "ops.softmax",
-    "log_softmax", "softmax_backward", "log_softmax_backward", "silu", "silu_backward", "gelu",
-    "gelu_backward", "swiglu", "swiglu_backward", "geglu", "geglu_backward", "mean_pool",
-    "l2_normalize", "add", "mul", "cross_entropy", "cross_entropy_reduce",
-    "cross_entropy_backward", "rotary_embedding", "dropout", "argmax", "topk", "ops.matmul",
-    "ops.matmul_f16", "ops.matmul_bf16", "matmul_split_k_reduce", "ops.attention",
-    "ops.attention_decode", "attention_decode_combine", "quant_scales", "ops.quantize",
-    "ops.dequantize"};
+const std::vector<std::string> kOpKernels = {"rms_norm",
+                                             "add_rms_norm",
+                                             "ops.layer_norm",
+                                             "add_layer_norm",
+                                             "rms_norm_backward",
+                                             "layer_norm_backward",
+                                             "rms_norm_weight_grad",
+                                             "layer_norm_weight_grad",
+                                             "ops.softmax",
+                                             "log_softmax",
+                                             "softmax_backward",
+                                             "log_softmax_backward",
+                                             "silu",
+                                             "silu_backward",
+                                             "gelu",
+                                             "gelu_backward",
+                                             "swiglu",
+                                             "swiglu_backward",
+                                             "geglu",
+                                             "geglu_backward",
+                                             "mean_pool",
+                                             "l2_normalize",
+                                             "add",
+                                             "mul",
+                                             "cross_entropy",
+                                             "cross_entropy_reduce",
+                                             "cross_entropy_backward",
+                                             "rotary_embedding",
+                                             "dropout",
+                                             "argmax",
+                                             "topk",
+                                             "ops.matmul",
+                                             "ops.matmul_f16",
+                                             "ops.matmul_bf16",
+                                             "matmul_split_k_reduce",
+                                             "ops.attention",
+                                             "ops.attention_decode",
+                                             "attention_decode_combine",
+                                             "quant_scales",
+                                             "ops.quantize",
+                                             "ops.dequantize"};
 
 // The warps the op launches its default specialization with (docs/stdlib.md).
 int op_num_warps(const std::string& name) {
@@ -40,7 +71,7 @@ TEST(OpsRegistry, EveryOpKernelIsRegistered) {
   ops::register_kernels(); // a second call registers nothing twice
   // The samples may be registered too (by another test of this program): they are not ops.
   const std::vector<std::string> samples = {"vector_add", "softmax", "layer_norm", "matmul",
-                                             "attention"};
+                                            "attention"};
   std::vector<std::string> names;
   for (const RegisteredKernel& k : registered_kernels())
     if (std::find(samples.begin(), samples.end(), k.name) == samples.end())

@@ -78,9 +78,9 @@ void check_forward(DeviceKind dev, DType t, RotaryStyle style, const Case& c, in
 }
 
 const std::vector<Case>& cases() {
-  static const std::vector<Case> c = {
-      {1, 1, 1, 2, 0},   {2, 5, 3, 64, 0},   {1, 7, 2, 128, 64}, {2, 3, 4, 80, 32},
-      {1, 2, 1, 1000, 0}, {1, 2, 1, 10000, 0}, {1, 3, 2, 6, 2}};
+  static const std::vector<Case> c = {{1, 1, 1, 2, 0},   {2, 5, 3, 64, 0},   {1, 7, 2, 128, 64},
+                                      {2, 3, 4, 80, 32}, {1, 2, 1, 1000, 0}, {1, 2, 1, 10000, 0},
+                                      {1, 3, 2, 6, 2}};
   return c;
 }
 
@@ -116,11 +116,17 @@ TEST(Rotary, FromPositions) {
       for (int64_t s = 0; s < c.seq; ++s)
         pos.push_back(double(s));
       TestTensor positions(DeviceKind::cpu, DType::i32, {c.seq}, pos);
-      auto y = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {c.batch, c.seq, c.heads, c.head_dim});
-      ops::rotary_embedding_from_positions(x.view(), positions.view(), y.view(),
-                                           {.style = style, .rotary_dim = c.rotary_dim, .base = 500});
-      auto want = rotate(x0, c, style, tables(c, [](double a) { return std::cos(a); }, 500),
-                         tables(c, [](double a) { return std::sin(a); }, 500), false);
+      auto y =
+          TestTensor::poisoned(DeviceKind::cpu, DType::f32, {c.batch, c.seq, c.heads, c.head_dim});
+      ops::rotary_embedding_from_positions(
+          x.view(), positions.view(), y.view(),
+          {.style = style, .rotary_dim = c.rotary_dim, .base = 500});
+      auto want = rotate(x0, c, style,
+                         tables(
+                             c, [](double a) { return std::cos(a); }, 500),
+                         tables(
+                             c, [](double a) { return std::sin(a); }, 500),
+                         false);
       // Angles up to 40 rad computed in f32: an absolute error of ~40 * 2^-24 on each (rotary.h).
       expect_close(y.values(), want, 2e-5, fmt_case("from positions", DType::f32, style, c), 2e-5);
     }
@@ -172,7 +178,8 @@ TEST(RotaryBackward, SimulatedDevice) {
 }
 
 TEST(Rotary, ZeroSizedIsANoOp) {
-  TestTensor x(DeviceKind::cpu, DType::f32, {0, 4, 2, 8}, {}), cos(DeviceKind::cpu, DType::f32, {4, 4}, std::vector<double>(16, 1));
+  TestTensor x(DeviceKind::cpu, DType::f32, {0, 4, 2, 8}, {}),
+      cos(DeviceKind::cpu, DType::f32, {4, 4}, std::vector<double>(16, 1));
   ops::rotary_embedding(x.view(), cos.view(), cos.view(), x.view());
 }
 
@@ -185,18 +192,23 @@ struct ErrorInputs {
 TEST(RotaryErrors, OddRotaryDim) {
   ErrorInputs in;
   int line = __LINE__ + 1;
-  expect_error([&] { ops::rotary_embedding(in.xv(), in.tv(3, 4), in.tv(3, 4), in.xv(), {.rotary_dim = 5}); },
-               {"rotary_test.cpp:" + std::to_string(line),
-                "rotary_embedding: rotary_dim is 5 but head_dim is 8; expected an even number from "
-                "2 to 8 (0: all of head_dim)"});
+  expect_error(
+      [&] { ops::rotary_embedding(in.xv(), in.tv(3, 4), in.tv(3, 4), in.xv(), {.rotary_dim = 5}); },
+      {"rotary_test.cpp:" + std::to_string(line),
+       "rotary_embedding: rotary_dim is 5 but head_dim is 8; expected an even number from "
+       "2 to 8 (0: all of head_dim)"});
 }
 
 TEST(RotaryErrors, RotaryDimTooLarge) {
   std::vector<float> x(32770), t(16385);
-  expect_error([&] {
-    ops::rotary_embedding(TensorView(x.data(), {1, 1, 1, 32770}), TensorView(t.data(), {1, 16385}),
-                          TensorView(t.data(), {1, 16385}), TensorView(x.data(), {1, 1, 1, 32770}));
-  }, {"rotary_embedding: rotary_dim is 32770; expected at most 32768 (one block of pairs per row)"});
+  expect_error(
+      [&] {
+        ops::rotary_embedding(TensorView(x.data(), {1, 1, 1, 32770}),
+                              TensorView(t.data(), {1, 16385}), TensorView(t.data(), {1, 16385}),
+                              TensorView(x.data(), {1, 1, 1, 32770}));
+      },
+      {"rotary_embedding: rotary_dim is 32770; expected at most 32768 (one block of pairs per "
+       "row)"});
 }
 
 TEST(RotaryErrors, TableShape) {
@@ -207,51 +219,61 @@ TEST(RotaryErrors, TableShape) {
 
 TEST(RotaryErrors, Rank) {
   ErrorInputs in;
-  expect_error([&] {
-    ops::rotary_embedding(TensorView(in.x.data(), {6, 2, 8}), in.tv(3, 4), in.tv(3, 4), in.xv());
-  }, {"rotary_embedding: x has shape [6, 2, 8]; expected rank 4 (batch, seq, heads, head_dim)"});
+  expect_error(
+      [&] {
+        ops::rotary_embedding(TensorView(in.x.data(), {6, 2, 8}), in.tv(3, 4), in.tv(3, 4),
+                              in.xv());
+      },
+      {"rotary_embedding: x has shape [6, 2, 8]; expected rank 4 (batch, seq, heads, head_dim)"});
 }
 
 TEST(RotaryErrors, OutputShape) {
   ErrorInputs in;
-  expect_error([&] {
-    ops::rotary_embedding_backward(in.xv(), in.tv(3, 4), in.tv(3, 4),
-                                   TensorView(in.x.data(), {2, 3, 1, 16}));
-  }, {"rotary_embedding_backward: dx has shape [2, 3, 1, 16] but dy has shape [2, 3, 2, 8]; "
-      "expected the same shape"});
+  expect_error(
+      [&] {
+        ops::rotary_embedding_backward(in.xv(), in.tv(3, 4), in.tv(3, 4),
+                                       TensorView(in.x.data(), {2, 3, 1, 16}));
+      },
+      {"rotary_embedding_backward: dx has shape [2, 3, 1, 16] but dy has shape [2, 3, 2, 8]; "
+       "expected the same shape"});
 }
 
 TEST(RotaryErrors, XDtype) {
   ErrorInputs in;
   std::vector<int32_t> ints(in.x.size());
-  expect_error([&] {
-    ops::rotary_embedding(TensorView(ints.data(), {2, 3, 2, 8}), in.tv(3, 4), in.tv(3, 4), in.xv());
-  }, {"rotary_embedding: x has dtype i32; expected f32, f16 or bf16"});
+  expect_error(
+      [&] {
+        ops::rotary_embedding(TensorView(ints.data(), {2, 3, 2, 8}), in.tv(3, 4), in.tv(3, 4),
+                              in.xv());
+      },
+      {"rotary_embedding: x has dtype i32; expected f32, f16 or bf16"});
 }
 
 TEST(RotaryErrors, PositionsDtype) {
   ErrorInputs in;
-  expect_error([&] {
-    ops::rotary_embedding_from_positions(in.xv(), TensorView(in.t.data(), {3}), in.xv());
-  }, {"rotary_embedding_from_positions: positions has dtype f32; expected i32 or i64"});
+  expect_error(
+      [&] { ops::rotary_embedding_from_positions(in.xv(), TensorView(in.t.data(), {3}), in.xv()); },
+      {"rotary_embedding_from_positions: positions has dtype f32; expected i32 or i64"});
 }
 
 TEST(RotaryErrors, PositionsShape) {
   ErrorInputs in;
   std::vector<int32_t> pos(4);
-  expect_error([&] {
-    ops::rotary_embedding_from_positions(in.xv(), TensorView(pos.data(), {4}), in.xv());
-  }, {"rotary_embedding_from_positions: positions has shape [4] but x has 3 positions; expected "
-      "shape [3]"});
+  expect_error(
+      [&] { ops::rotary_embedding_from_positions(in.xv(), TensorView(pos.data(), {4}), in.xv()); },
+      {"rotary_embedding_from_positions: positions has shape [4] but x has 3 positions; expected "
+       "shape [3]"});
 }
 
 TEST(RotaryErrors, Base) {
   ErrorInputs in;
   std::vector<int32_t> pos(3);
-  expect_error([&] {
-    ops::rotary_embedding_from_positions(in.xv(), TensorView(pos.data(), {3}), in.xv(),
-                                         {.base = 1.0f});
-  }, {"rotary_embedding_from_positions: base is 1; expected a number above 1"});
+  expect_error(
+      [&] {
+        ops::rotary_embedding_from_positions(in.xv(), TensorView(pos.data(), {3}), in.xv(),
+                                             {.base = 1.0f});
+      },
+      {"rotary_embedding_from_positions: base is 1; expected a number above 1"});
 }
 
 TEST(RotaryErrors, TableStrided) {
@@ -281,16 +303,17 @@ TEST(RotaryErrors, NullData) {
 
 TEST(RotaryPtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  for (std::vector<int64_t> consts : {std::vector<int64_t>{0, 0, 0, 64}, {1, 0, 1, 64},
-                                      {0, 1, 0, 64}, {0, 0, 0, 8192}})
+  for (std::vector<int64_t> consts :
+       {std::vector<int64_t>{0, 0, 0, 64}, {1, 0, 1, 64}, {0, 1, 0, 64}, {0, 0, 0, 8192}})
     for (const char* target : {"sm_80", "sm_90a"}) {
       auto module = trace_dsl(ops::detail::rotary_kernel(), consts, DType::bf16);
       codegen::gpu::CompileOptions opts;
       opts.num_warps = ops::detail::num_warps_for(int(consts[3]));
-      auto out = codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
+      auto out =
+          codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
       std::string what = std::string(target) + " BLOCK " + std::to_string(consts[3]) +
-                         " INTERLEAVED " + std::to_string(consts[0]) +
-                         " FROM_POSITIONS " + std::to_string(consts[1]);
+                         " INTERLEAVED " + std::to_string(consts[0]) + " FROM_POSITIONS " +
+                         std::to_string(consts[1]);
       EXPECT_TRUE(out.resources.parsed) << out.info_log;
       EXPECT_EQ(out.resources.spill_stores, 0) << what;
       EXPECT_EQ(out.resources.spill_loads, 0) << what;

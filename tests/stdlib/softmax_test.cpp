@@ -33,8 +33,8 @@ std::vector<double> softmax_ref(const std::vector<double>& x, int64_t cols, bool
 }
 
 // The vector-Jacobian product written from the Jacobian: dx_j = sum_i dy_i * dy_i/dx_j.
-std::vector<double> softmax_backward_ref(const std::vector<double>& y, const std::vector<double>& dy,
-                                         int64_t cols, bool log) {
+std::vector<double> softmax_backward_ref(const std::vector<double>& y,
+                                         const std::vector<double>& dy, int64_t cols, bool log) {
   std::vector<double> dx(y.size(), 0.0);
   for (size_t r = 0; r * cols < y.size(); ++r)
     for (int64_t j = 0; j < cols; ++j)
@@ -85,9 +85,14 @@ void check_backward(DeviceKind dev, DType t, Case c, bool log) {
   EXPECT_TRUE(dx.padding_untouched()) << what;
 }
 
-const std::vector<Case> kCpuCases = {
-    {1, 1}, {3, 7}, {2, 1000}, {1, 4096}, {2, 5000}, {1, 32768}, {3, 1000, /*block_cols=*/256},
-    {4, 33, 0, 5}};
+const std::vector<Case> kCpuCases = {{1, 1},
+                                     {3, 7},
+                                     {2, 1000},
+                                     {1, 4096},
+                                     {2, 5000},
+                                     {1, 32768},
+                                     {3, 1000, /*block_cols=*/256},
+                                     {4, 33, 0, 5}};
 
 TEST(Softmax, ForwardCpu) {
   for (DType t : {DType::f32, DType::f16, DType::bf16})
@@ -98,7 +103,8 @@ TEST(Softmax, ForwardCpu) {
 
 TEST(Softmax, BackwardCpu) {
   for (DType t : {DType::f32, DType::f16, DType::bf16})
-    for (const Case& c : {Case{1, 1}, Case{3, 7}, Case{2, 300}, Case{2, 600, 128}, Case{3, 9, 0, 3}})
+    for (const Case& c :
+         {Case{1, 1}, Case{3, 7}, Case{2, 300}, Case{2, 600, 128}, Case{3, 9, 0, 3}})
       for (bool log : {false, true})
         check_backward(DeviceKind::cpu, t, c, log);
 }
@@ -115,8 +121,8 @@ TEST(Softmax, BackwardMatchesFiniteDifferences) {
         dy(DeviceKind::cpu, DType::f32, {rows, cols}, dy0);
     auto dx = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {rows, cols});
     ops::SoftmaxOptions o{.block_cols = 16}; // the looped path too
-    (log ? ops::log_softmax_backward : ops::softmax_backward)(y.view(), dy.view(), dx.view(), o,
-                                                              nullptr, std::source_location::current());
+    (log ? ops::log_softmax_backward : ops::softmax_backward)(
+        y.view(), dy.view(), dx.view(), o, nullptr, std::source_location::current());
     auto loss = [&](const std::vector<double>& x) {
       auto s = softmax_ref(x, cols, log);
       double l = 0;
@@ -131,7 +137,8 @@ TEST(Softmax, BackwardMatchesFiniteDifferences) {
       xm[i] -= 1e-5;
       fd[i] = (loss(xp) - loss(xm)) / 2e-5;
     }
-    expect_close(dx.values(), fd, 1e-4, log ? "log_softmax_backward vs FD" : "softmax_backward vs FD");
+    expect_close(dx.values(), fd, 1e-4,
+                 log ? "log_softmax_backward vs FD" : "softmax_backward vs FD");
   }
 }
 
@@ -148,7 +155,8 @@ TEST(Softmax, SimulatedDevice) {
 TEST(Softmax, ZeroSizedIsANoOp) {
   TestTensor x(DeviceKind::cpu, DType::f32, {0, 8}, {}), y(DeviceKind::cpu, DType::f32, {0, 8}, {});
   ops::softmax(x.view(), y.view());
-  TestTensor x2(DeviceKind::cpu, DType::f32, {4, 0}, {}), y2(DeviceKind::cpu, DType::f32, {4, 0}, {});
+  TestTensor x2(DeviceKind::cpu, DType::f32, {4, 0}, {}),
+      y2(DeviceKind::cpu, DType::f32, {4, 0}, {});
   ops::log_softmax_backward(x2.view(), y2.view(), y2.view());
 }
 
@@ -206,14 +214,16 @@ TEST(SoftmaxErrors, MixedDevices) {
 // Every specialization the heuristic picks for rows up to 4096 and beyond, for both targets.
 TEST(SoftmaxPtx, NoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
-  for (const Kernel* k : {&ops::detail::softmax_forward_kernel(), &ops::detail::softmax_backward_kernel()})
+  for (const Kernel* k :
+       {&ops::detail::softmax_forward_kernel(), &ops::detail::softmax_backward_kernel()})
     for (const char* target : {"sm_80", "sm_90a"})
       for (int64_t looped : {0, 1})
         for (int64_t block : {1024, 4096}) {
           auto module = trace_dsl(*k, {/*LOG=*/looped, looped, block}, DType::bf16);
           codegen::gpu::CompileOptions opts;
           opts.num_warps = ops::detail::num_warps_for(int(block));
-          auto out = codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
+          auto out = codegen::gpu::compile(*module->functions.front(),
+                                           codegen::parse_target(target), opts);
           EXPECT_TRUE(out.resources.parsed) << out.info_log;
           EXPECT_EQ(out.resources.spill_stores, 0) << k->name() << " " << target << " " << block;
           EXPECT_EQ(out.resources.spill_loads, 0) << k->name() << " " << target << " " << block;

@@ -67,8 +67,7 @@ void check_topk(DeviceKind dev, DType t, const Case& c, bool largest, bool ties)
   std::vector<double> seen = x.values(); // x as the kernel sees it (rounded to t)
   auto values = TestTensor::poisoned(dev, t, {c.rows, c.k}, /*pad=*/1);
   auto idx = TestTensor::poisoned(dev, DType::i32, {c.rows, c.k});
-  ops::topk(x.view(), values.view(), idx.view(), c.k,
-            {.largest = largest, .block_cols = c.block});
+  ops::topk(x.view(), values.view(), idx.view(), c.k, {.largest = largest, .block_cols = c.block});
   std::string what = std::string("topk ") + dtype_name(t) + " " + std::to_string(c.rows) + "x" +
                      std::to_string(c.cols) + " k " + std::to_string(c.k) + " block " +
                      std::to_string(c.block) + (largest ? " largest" : " smallest") +
@@ -81,8 +80,8 @@ void check_topk(DeviceKind dev, DType t, const Case& c, bool largest, bool ties)
 }
 
 TEST(Topk, Cpu) {
-  const std::vector<Case> cases = {{1, 1, 1, 0, 0},     {3, 7, 7, 0, 0},   {4, 7, 3, 0, 2},
-                                   {6, 1000, 64, 0, 3}, {3, 1000, 1, 0, 0}, {2, 4096, 17, 0, 0},
+  const std::vector<Case> cases = {{1, 1, 1, 0, 0},      {3, 7, 7, 0, 0},     {4, 7, 3, 0, 2},
+                                   {6, 1000, 64, 0, 3},  {3, 1000, 1, 0, 0},  {2, 4096, 17, 0, 0},
                                    {1, 32768, 64, 0, 0}, {5, 100, 20, 16, 1}, {2, 300, 200, 0, 0}};
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (const Case& c : cases)
@@ -109,9 +108,8 @@ TEST(Topk, NaNZeroAndInfinity) {
     auto values = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {1, 10});
     auto idx = TestTensor::poisoned(DeviceKind::cpu, DType::i32, {1, 10});
     ops::topk(x.view(), values.view(), idx.view(), 10, {.largest = largest, .block_cols = 16});
-    std::vector<double> want =
-        largest ? std::vector<double>{1, 6, 5, 7, 0, 9, 3, 4, 2, 8}
-                : std::vector<double>{2, 8, 3, 4, 0, 9, 7, 5, 1, 6};
+    std::vector<double> want = largest ? std::vector<double>{1, 6, 5, 7, 0, 9, 3, 4, 2, 8}
+                                       : std::vector<double>{2, 8, 3, 4, 0, 9, 7, 5, 1, 6};
     EXPECT_EQ(idx.values(), want) << (largest ? "largest" : "smallest");
     auto v = values.values();
     EXPECT_TRUE(std::signbit(v[largest ? 7 : 3])) << "-0 comes back as -0";
@@ -172,9 +170,12 @@ TEST(TopkErrors, KLargerThanTheRow) {
   std::vector<float> v(16);
   std::vector<int32_t> i(16);
   int line = __LINE__ + 1;
-  expect_error([&] { ops::topk(a.xv, TensorView(v.data(), {2, 8}), TensorView(i.data(), {2, 8}), 8); },
-               {"topk_test.cpp:" + std::to_string(line),
-                "topk: k is 8 but x's last dimension is 7; expected 0 <= k <= 7"});
+  expect_error(
+      [&] {
+        ops::topk(a.xv, TensorView(v.data(), {2, 8}), TensorView(i.data(), {2, 8}), 8);
+      },
+      {"topk_test.cpp:" + std::to_string(line),
+       "topk: k is 8 but x's last dimension is 7; expected 0 <= k <= 7"});
 }
 
 TEST(TopkErrors, NegativeK) {
@@ -186,17 +187,22 @@ TEST(TopkErrors, NegativeK) {
 TEST(TopkErrors, KAboveTheLimit) {
   std::vector<float> x(300), v(257);
   std::vector<int32_t> i(257);
-  expect_error([&] {
-    ops::topk(TensorView(x.data(), {1, 300}), TensorView(v.data(), {1, 257}),
-              TensorView(i.data(), {1, 257}), 257);
-  }, {"topk: k is 257; expected at most 256"});
+  expect_error(
+      [&] {
+        ops::topk(TensorView(x.data(), {1, 300}), TensorView(v.data(), {1, 257}),
+                  TensorView(i.data(), {1, 257}), 257);
+      },
+      {"topk: k is 257; expected at most 256"});
 }
 
 TEST(TopkErrors, ValuesShape) {
   Args a;
-  expect_error([&] { ops::topk(a.xv, TensorView(a.values.data(), {3, 2}), a.iv, 3); },
-               {"topk: values has shape [3, 2] but x has shape [2, 7] and k is 3; expected shape "
-                "[2, 3]"});
+  expect_error(
+      [&] {
+        ops::topk(a.xv, TensorView(a.values.data(), {3, 2}), a.iv, 3);
+      },
+      {"topk: values has shape [3, 2] but x has shape [2, 7] and k is 3; expected shape "
+       "[2, 3]"});
 }
 
 TEST(TopkErrors, IndicesShape) {
@@ -208,20 +214,29 @@ TEST(TopkErrors, IndicesShape) {
 
 TEST(TopkErrors, XDtype) {
   Args a;
-  expect_error([&] { ops::topk(TensorView(a.idx.data(), {2, 3}), a.vv, a.iv, 3); },
-               {"topk: x has dtype i32; expected f32, f16 or bf16"});
+  expect_error(
+      [&] {
+        ops::topk(TensorView(a.idx.data(), {2, 3}), a.vv, a.iv, 3);
+      },
+      {"topk: x has dtype i32; expected f32, f16 or bf16"});
 }
 
 TEST(TopkErrors, ValuesDtype) {
   Args a;
-  expect_error([&] { ops::topk(a.xv, TensorView(a.idx.data(), {2, 3}), a.iv, 3); },
-               {"topk: values has dtype i32; expected f32, f16 or bf16"});
+  expect_error(
+      [&] {
+        ops::topk(a.xv, TensorView(a.idx.data(), {2, 3}), a.iv, 3);
+      },
+      {"topk: values has dtype i32; expected f32, f16 or bf16"});
 }
 
 TEST(TopkErrors, IndicesDtype) {
   Args a;
-  expect_error([&] { ops::topk(a.xv, a.vv, TensorView(a.values.data(), {2, 3}), 3); },
-               {"topk: indices has dtype f32; expected i32 or i64"});
+  expect_error(
+      [&] {
+        ops::topk(a.xv, a.vv, TensorView(a.values.data(), {2, 3}), 3);
+      },
+      {"topk: indices has dtype f32; expected i32 or i64"});
 }
 
 TEST(TopkErrors, NonContiguousRows) {
@@ -229,9 +244,11 @@ TEST(TopkErrors, NonContiguousRows) {
   TensorView xt = a.xv;
   xt.shape = {7, 2};
   xt.strides = {1, 7}; // a transposed view
-  expect_error([&] {
-    ops::topk(xt, TensorView(a.values.data(), {7, 1}), TensorView(a.idx.data(), {7, 1}), 1);
-  }, {"topk: x's last dimension has stride 7; the last dimension must be contiguous"});
+  expect_error(
+      [&] {
+        ops::topk(xt, TensorView(a.values.data(), {7, 1}), TensorView(a.idx.data(), {7, 1}), 1);
+      },
+      {"topk: x's last dimension has stride 7; the last dimension must be contiguous"});
 }
 
 TEST(TopkErrors, BlockNotAPowerOfTwo) {
@@ -246,7 +263,8 @@ TEST(TopkPtx, NoSpills) {
   for (int64_t block : {1024, 4096})
     for (int64_t kb : {16, 64})
       for (const char* target : {"sm_80", "sm_90a"}) {
-        auto module = trace_dsl(ops::detail::topk_kernel(), {/*LARGEST=*/1, kb, block}, DType::bf16);
+        auto module =
+            trace_dsl(ops::detail::topk_kernel(), {/*LARGEST=*/1, kb, block}, DType::bf16);
         expect_lean_ptx(*module, target, ops::detail::num_warps_for(int(block)),
                         std::string(target) + " BLOCK " + std::to_string(block) + " KB " +
                             std::to_string(kb));

@@ -34,9 +34,7 @@ inline PhiloxWords randint4x_reference(int64_t seed, uint64_t offset) {
 }
 
 // rand: the top 24 bits times 2^-24.
-inline float uniform_reference(uint32_t word) {
-  return float(word >> 8) * 0x1p-24f;
-}
+inline float uniform_reference(uint32_t word) { return float(word >> 8) * 0x1p-24f; }
 
 // randn in f64 from the same words: sqrt(-2 ln u1) cos(2 pi u2), u1 = (k1 + 1) 2^-24.
 inline double normal_reference(const PhiloxWords& w) {

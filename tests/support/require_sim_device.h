@@ -13,7 +13,7 @@
 #define REQUIRE_SIM_DEVICE()                                                                       \
   do {                                                                                             \
     if (!::tessel::runtime::sim_available())                                                       \
-      GTEST_SKIP() << "tessel was built without the PTX simulator";                               \
+      GTEST_SKIP() << "tessel was built without the PTX simulator";                                \
     if (!std::filesystem::exists(::tessel::codegen::gpu::libdevice_path()) ||                      \
         !std::filesystem::exists(::tessel::codegen::gpu::nvjitlink_path()))                        \
       GTEST_SKIP() << "CUDA toolkit (libdevice, nvJitLink) not found";                             \

@@ -16,15 +16,15 @@ using ir::ScalarKind;
 
 TEST(Fold, RoundToF16) {
   // f16 has 11 significant bits: between 1 and 2 the spacing is 2^-10.
-  EXPECT_EQ(round_to_float_type(1.0 + 0x1p-11, ScalarKind::F16), 1.0);               // tie -> even
-  EXPECT_EQ(round_to_float_type(1.0 + 3 * 0x1p-11, ScalarKind::F16), 1.0 + 0x1p-9);  // tie -> even
+  EXPECT_EQ(round_to_float_type(1.0 + 0x1p-11, ScalarKind::F16), 1.0);              // tie -> even
+  EXPECT_EQ(round_to_float_type(1.0 + 3 * 0x1p-11, ScalarKind::F16), 1.0 + 0x1p-9); // tie -> even
   EXPECT_EQ(round_to_float_type(2049.0, ScalarKind::F16), 2048.0); // spacing 2 above 2048
   EXPECT_EQ(round_to_float_type(2051.0, ScalarKind::F16), 2052.0);
-  EXPECT_EQ(round_to_float_type(65504.0, ScalarKind::F16), 65504.0);  // the largest finite
-  EXPECT_EQ(round_to_float_type(65519.0, ScalarKind::F16), 65504.0);  // below the midpoint
+  EXPECT_EQ(round_to_float_type(65504.0, ScalarKind::F16), 65504.0);      // the largest finite
+  EXPECT_EQ(round_to_float_type(65519.0, ScalarKind::F16), 65504.0);      // below the midpoint
   EXPECT_TRUE(std::isinf(round_to_float_type(65520.0, ScalarKind::F16))); // the midpoint: to inf
-  EXPECT_EQ(round_to_float_type(0x1p-24, ScalarKind::F16), 0x1p-24);  // smallest subnormal
-  EXPECT_EQ(round_to_float_type(0x1p-25, ScalarKind::F16), 0.0);      // tie -> even (zero)
+  EXPECT_EQ(round_to_float_type(0x1p-24, ScalarKind::F16), 0x1p-24);      // smallest subnormal
+  EXPECT_EQ(round_to_float_type(0x1p-25, ScalarKind::F16), 0.0);          // tie -> even (zero)
   EXPECT_EQ(round_to_float_type(3 * 0x1p-26, ScalarKind::F16), 0x1p-24);
   EXPECT_EQ(round_to_float_type(0.1, ScalarKind::F16), 0.0999755859375);
   EXPECT_TRUE(std::signbit(round_to_float_type(-0.0, ScalarKind::F16)));
@@ -42,7 +42,8 @@ TEST(Fold, WrapToIntegerWidth) {
   EXPECT_EQ(wrap_to_int_type(128, ScalarKind::I8), -128);
   EXPECT_EQ(wrap_to_int_type(300, ScalarKind::I8), 44);
   EXPECT_EQ(wrap_to_int_type(65535, ScalarKind::I16), -1);
-  EXPECT_EQ(wrap_to_int_type(int64_t(1) << 31, ScalarKind::I32), std::numeric_limits<int32_t>::min());
+  EXPECT_EQ(wrap_to_int_type(int64_t(1) << 31, ScalarKind::I32),
+            std::numeric_limits<int32_t>::min());
   EXPECT_EQ(wrap_to_int_type(3, ScalarKind::I1), 1);
   EXPECT_EQ(wrap_to_int_type(-1, ScalarKind::I64), -1);
 }

@@ -17,7 +17,8 @@ TEST(PassRegistry, EveryPassHasANameAndASummary) {
     EXPECT_FALSE(pass.summary.empty()) << pass.name;
     EXPECT_EQ(find_pass(pass.name), &pass);
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"canonicalize", "cse", "dce", "licm", "contract-fma"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"canonicalize", "cse", "dce", "licm", "contract-fma"}));
   EXPECT_EQ(find_pass("inline"), nullptr);
 }
 
@@ -27,7 +28,8 @@ TEST(PassRegistry, UnknownPassListsTheValidNames) {
     add_pass(pm, "gvn");
     FAIL() << "add_pass accepted an unknown pass";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "unknown pass 'gvn'; valid passes: canonicalize, cse, dce, licm, contract-fma");
+    EXPECT_STREQ(e.what(),
+                 "unknown pass 'gvn'; valid passes: canonicalize, cse, dce, licm, contract-fma");
   }
   EXPECT_TRUE(pm.passes().empty());
 }
@@ -38,7 +40,8 @@ TEST(PassRegistry, DefaultPipeline) {
   std::vector<std::string> names;
   for (const ir::PassInfo& pass : pm.passes())
     names.push_back(pass.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"canonicalize", "cse", "licm", "dce", "contract-fma"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"canonicalize", "cse", "licm", "dce", "contract-fma"}));
 
   auto m = ir::parse_module("kernel @k(%arg0: i32, %arg1: ptr<i32>) {\n"
                             "  %0 = constant {value = 2} : i32\n"

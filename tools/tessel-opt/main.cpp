@@ -81,7 +81,8 @@ void add_pass(tessel::ir::PassManager& pm, const std::string& name, const Option
   if (!tessel::codegen::gpu::is_gpu_pass(name))
     return tessel::codegen::add_pass(pm, name);
   if (o.target.empty())
-    throw tessel::Error("pass '" + name + "' is a GPU pass and needs a target: add --target sm_90a "
+    throw tessel::Error("pass '" + name +
+                        "' is a GPU pass and needs a target: add --target sm_90a "
                         "(or sm_80, sm_86, sm_89, sm_90)");
   tessel::codegen::gpu::add_gpu_pass(pm, name, tessel::codegen::Target::parse(o.target),
                                      o.num_warps, o.num_stages);

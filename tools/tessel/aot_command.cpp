@@ -12,7 +12,6 @@
 // once per kernel the traced tile IR (which the JIT fallback compiles for a target the bundle
 // lacks). DIR/manifest.tsv names the tessel version and kernel ABI; DIR/tessel_aot.h has the
 // typed launch functions. Compiles go through the disk cache like `tessel compile`.
-#include "tools/tessel/cli_number.h"
 #include "runtime_aot/bundle_manifest.h"
 #include "tessel/aot/bundle.h"
 #include "tessel/jit/compile.h"
@@ -21,6 +20,7 @@
 #include "tessel/samples/registry.h"
 #include "tessel/version.h"
 #include "tools/tessel/aot_header.h"
+#include "tools/tessel/cli_number.h"
 
 #include <fmt/format.h>
 

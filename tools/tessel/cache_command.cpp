@@ -34,17 +34,17 @@ std::string local_time(int64_t seconds) {
 }
 
 void print_cache_usage(std::FILE* out) {
-  std::fprintf(out,
-               "usage: tessel cache stats|list|clear|verify [--remove]\n"
-               "  stats    the cache directory, its size, entry count and size cap\n"
-               "  list     one line per entry: key, backend, kernel, size, last use\n"
-               "  clear    remove every entry of the user's cache (read-only tiers are kept)\n"
-               "  verify   re-check every file of every entry against its checksum; with --remove,\n"
-               "           remove the bad ones of the user's cache; read-only tiers' are left in\n"
-               "           place (exit status 1 when any is bad)\n"
-               "environment: TESSEL_CACHE_DIR  TESSEL_CACHE_READONLY_DIRS\n"
-               "             TESSEL_CACHE_MAX_BYTES (0: store nothing)\n"
-               "             TESSEL_CACHE_DISABLE=1\n");
+  std::fprintf(
+      out, "usage: tessel cache stats|list|clear|verify [--remove]\n"
+           "  stats    the cache directory, its size, entry count and size cap\n"
+           "  list     one line per entry: key, backend, kernel, size, last use\n"
+           "  clear    remove every entry of the user's cache (read-only tiers are kept)\n"
+           "  verify   re-check every file of every entry against its checksum; with --remove,\n"
+           "           remove the bad ones of the user's cache; read-only tiers' are left in\n"
+           "           place (exit status 1 when any is bad)\n"
+           "environment: TESSEL_CACHE_DIR  TESSEL_CACHE_READONLY_DIRS\n"
+           "             TESSEL_CACHE_MAX_BYTES (0: store nothing)\n"
+           "             TESSEL_CACHE_DISABLE=1\n");
 }
 
 int cache_stats(DiskCache& cache) {
@@ -90,7 +90,9 @@ int cache_verify(DiskCache& cache, bool remove_bad) {
   size_t total = cache.list().size();
   auto problems = cache.verify(remove_bad);
   for (const auto& p : problems) {
-    const char* fate = !remove_bad ? "" : p.read_only ? " (read-only tier: left in place)" : " (removed)";
+    const char* fate = !remove_bad   ? ""
+                       : p.read_only ? " (read-only tier: left in place)"
+                                     : " (removed)";
     std::printf("BAD  %s: %s%s\n", p.path.c_str(), p.what.c_str(), fate);
   }
   std::printf("%zu entries checked, %zu bad\n", total, problems.size());

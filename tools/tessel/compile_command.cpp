@@ -3,10 +3,13 @@
 // prints one stage of the result. Everything printed comes from one tessel::CompileResult
 // (tessel/jit/compile.h), the object the compile API returns.
 //
-//   tessel compile KERNEL [--target sm_90a|cpu] [--emit ir|ir-opt|ir-final|llvm|asm|ptx|cubin|stats]
-//                  [--load LIB.so ...] [--num-warps N] [--num-stages S] [-D NAME=VALUE ...] [-o FILE]
+//   tessel compile KERNEL [--target sm_90a|cpu] [--emit
+//   ir|ir-opt|ir-final|llvm|asm|ptx|cubin|stats]
+//                  [--load LIB.so ...] [--num-warps N] [--num-stages S] [-D NAME=VALUE ...] [-o
+//                  FILE]
 //                  [--no-line-info] [--no-fp-fusion] [--no-cache] [--trips N]
-//   tessel compile [--load LIB.so ...] --list   (the samples, the stdlib ops and the libraries' kernels)
+//   tessel compile [--load LIB.so ...] --list   (the samples, the stdlib ops and the libraries'
+//   kernels)
 //
 // `--emit ptx|cubin|stats` go through the JIT's compile pipeline, so they use (and fill) the disk
 // cache like a launch does, and `stats` says where the kernel came from: the disk cache or
@@ -14,22 +17,22 @@
 // `llvm` and `asm` stop early and never touch the cache. On a GPU target `stats` also prints the
 // tensor-core and cp.async counts and a static roofline (tools/tessel/roofline.h); `--trips N`
 // assumes N iterations for its loops whose trip count is a run-time value.
-#include "tools/tessel/cli_number.h"
 #include "jit/disk_cache.h"
-#include "tools/tessel/roofline.h"
 #include "tessel/codegen/gpu.h"
 #include "tessel/jit/compile.h"
 #include "tessel/jit/registry.h"
 #include "tessel/ops/registry.h"
 #include "tessel/samples/registry.h"
+#include "tools/tessel/cli_number.h"
+#include "tools/tessel/roofline.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
-#include <optional>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,7 +41,8 @@ namespace {
 const char* const kUsage =
     "usage: tessel compile KERNEL [--target sm_90a|cpu]\n"
     "                      [--emit ir|ir-opt|ir-final|llvm|asm|ptx|cubin|stats]\n"
-    "                      [--load LIB.so ...] [--num-warps N] [--num-stages S] [-D NAME=VALUE ...]\n"
+    "                      [--load LIB.so ...] [--num-warps N] [--num-stages S] [-D NAME=VALUE "
+    "...]\n"
     "                      [-o FILE]\n"
     "                      [--no-line-info] [--no-fp-fusion] [--no-cache] [--trips N]\n"
     "       tessel compile [--load LIB.so ...] --list\n";
@@ -172,7 +176,8 @@ tessel::CompileUntil until_for(const Options& o, const tessel::Target& target) {
 
 // Which cache a hit came from: "user cache" or "read-only tier <root>".
 std::string cache_tier_text(const std::string& key_hex) {
-  std::optional<tessel::jit::CacheEntryInfo> info = tessel::jit::DiskCache::instance().find(key_hex);
+  std::optional<tessel::jit::CacheEntryInfo> info =
+      tessel::jit::DiskCache::instance().find(key_hex);
   if (!info || !info->read_only)
     return "user cache";
   const size_t root_length = info->path.size() - key_hex.size() - std::string("/v1/").size();
@@ -180,11 +185,11 @@ std::string cache_tier_text(const std::string& key_hex) {
 }
 
 std::string header_text(const Options& o, const tessel::CompileResult& r) {
-  std::string s = r.target.is_nvptx()
-                      ? fmt::format("kernel {} for {} (PTX ISA {}.{}), num_warps {}", r.entry,
-                                    r.target.name(), r.target.ptx_version() / 10,
-                                    r.target.ptx_version() % 10, r.num_warps)
-                      : fmt::format("kernel {} for the host CPU", r.entry);
+  std::string s =
+      r.target.is_nvptx()
+          ? fmt::format("kernel {} for {} (PTX ISA {}.{}), num_warps {}", r.entry, r.target.name(),
+                        r.target.ptx_version() / 10, r.target.ptx_version() % 10, r.num_warps)
+          : fmt::format("kernel {} for the host CPU", r.entry);
   for (const std::string& d : o.defines)
     s += " -D " + d;
   std::string source = r.source == tessel::KernelSource::disk
@@ -197,11 +202,13 @@ std::string header_text(const Options& o, const tessel::CompileResult& r) {
 std::string gpu_stats_text(const Options& o, const tessel::CompileResult& r) {
   const tessel::ResourceReport& res = r.resources;
   std::string s = "\nresources (nvJitLink):\n";
-  s += fmt::format("  registers            {}\n  spill stores         {} bytes\n  spill loads          {} bytes\n"
-                   "  stack frame          {} bytes\n  static shared memory {} bytes\n"
-                   "  dynamic shared memory {} bytes (launch with this)\n  constant memory      {} bytes\n",
-                   res.registers, res.spill_stores, res.spill_loads, res.stack_bytes,
-                   res.static_shared_bytes, r.shared_bytes, res.const_bytes);
+  s += fmt::format(
+      "  registers            {}\n  spill stores         {} bytes\n  spill loads          {} "
+      "bytes\n"
+      "  stack frame          {} bytes\n  static shared memory {} bytes\n"
+      "  dynamic shared memory {} bytes (launch with this)\n  constant memory      {} bytes\n",
+      res.registers, res.spill_stores, res.spill_loads, res.stack_bytes, res.static_shared_bytes,
+      r.shared_bytes, res.const_bytes);
   tessel::codegen::gpu::PtxStats st = tessel::codegen::gpu::ptx_stats(r.ptx);
   s += fmt::format("\ninstruction mix (PTX, {} instructions):\n", st.instructions);
   for (const auto& [name, count] : st.counts)
@@ -209,16 +216,17 @@ std::string gpu_stats_text(const Options& o, const tessel::CompileResult& r) {
   // Always shown, zeros included: whether a dot runs on tensor cores and streams its operands
   // through a cp.async pipeline is the first question about a matmul-like kernel.
   s += "\ntensor cores and async copies (PTX):\n";
-  for (const char* name : {"mma", "ldmatrix", "cp.async", "cp.async.commit_group",
-                           "cp.async.wait_group", "wgmma"})
+  for (const char* name :
+       {"mma", "ldmatrix", "cp.async", "cp.async.commit_group", "cp.async.wait_group", "wgmma"})
     s += fmt::format("  {:<22} {}\n", name, st.get(name));
   s += tessel::tools::roofline_text(r, o.trips);
   const tessel::CompileStageTimes& t = r.times;
-  s += fmt::format("\nstage times (ms):\n  trace      {:8.2f}\n  passes     {:8.2f}\n  cache      {:8.2f}\n"
-                   "  layouts    {:8.2f}\n  lower      {:8.2f}\n  libdevice  {:8.2f}\n  llvm O3    {:8.2f}\n"
-                   "  ptx        {:8.2f}\n  cubin      {:8.2f}\n  total      {:8.2f}\n",
-                   t.trace_ms, t.passes_ms, t.cache_ms, t.layout_ms, t.lower_ms, t.libdevice_ms,
-                   t.optimize_ms, t.codegen_ms, t.link_ms, t.total_ms());
+  s += fmt::format(
+      "\nstage times (ms):\n  trace      {:8.2f}\n  passes     {:8.2f}\n  cache      {:8.2f}\n"
+      "  layouts    {:8.2f}\n  lower      {:8.2f}\n  libdevice  {:8.2f}\n  llvm O3    {:8.2f}\n"
+      "  ptx        {:8.2f}\n  cubin      {:8.2f}\n  total      {:8.2f}\n",
+      t.trace_ms, t.passes_ms, t.cache_ms, t.layout_ms, t.lower_ms, t.libdevice_ms, t.optimize_ms,
+      t.codegen_ms, t.link_ms, t.total_ms());
   return s;
 }
 
@@ -276,6 +284,7 @@ int run_compile_command(int argc, char** argv) {
     write_output(o, emitted(o, r));
     return 0;
   }
-  write_output(o, header_text(o, r) + (target.is_nvptx() ? gpu_stats_text(o, r) : cpu_stats_text(r)));
+  write_output(o,
+               header_text(o, r) + (target.is_nvptx() ? gpu_stats_text(o, r) : cpu_stats_text(r)));
   return 0;
 }

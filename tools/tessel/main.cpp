@@ -14,30 +14,31 @@ int run_compile_command(int argc, char** argv); // compile_command.cpp
 namespace {
 
 void print_usage(std::FILE* out) {
-  std::fprintf(out,
-               "usage: tessel COMMAND\n"
-               "\n"
-               "commands:\n"
-               "  demo      run every sample kernel on the CPU backend and compare it with a plain\n"
-               "            C++ reference (max abs / rel error, first-call and warm times)\n"
-               "  version   print tessel's version, build id and LLVM target\n"
-               "  compile   compile a registered kernel (a sample, or one of a library given with\n"
-               "            --load LIB.so) for a GPU target or the CPU: ir, llvm, ptx, cubin, stats\n"
-               "  cache     stats|list|clear|verify: the on-disk kernel cache (tessel cache help)\n"
-               "  doctor    what this machine has and lacks: LLVM, CUDA toolkit, nvJitLink,\n"
-               "            driver, GPUs, kernel cache\n"
-               "  embed     all-MiniLM-L6-v2 sentence embeddings of TEXT... on tessel (tessel embed\n"
-               "            --help; samples/minilm/README.md)\n"
-               "  aot       compile registered kernels ahead of time for GPU targets into a bundle\n"
-               "            (cubins, PTX, a C++ header) that libtessel_runtime loads without LLVM\n"
-               "  prebuild  compile the stdlib's kernels for sm_80..sm_90a into a read-only cache tier\n"
-               "            (what cmake --install does with -DTESSEL_PREBUILD_STDLIB=ON)\n"
-               "  help      print this message\n"
-               "\n"
-               "environment: TESSEL_DUMP=ir,llvm,asm,ptx,recompile  TESSEL_DUMP_DIR=path\n"
-               "             TESSEL_MAX_RECOMPILES=N  TESSEL_VERIFY_EACH=1  TESSEL_CPU_THREADS=N\n"
-               "             TESSEL_CACHE_DIR=path  TESSEL_CACHE_DISABLE=1  TESSEL_DEVICE=cuda|sim\n"
-               "             (README.md lists them all)\n");
+  std::fprintf(
+      out,
+      "usage: tessel COMMAND\n"
+      "\n"
+      "commands:\n"
+      "  demo      run every sample kernel on the CPU backend and compare it with a plain\n"
+      "            C++ reference (max abs / rel error, first-call and warm times)\n"
+      "  version   print tessel's version, build id and LLVM target\n"
+      "  compile   compile a registered kernel (a sample, or one of a library given with\n"
+      "            --load LIB.so) for a GPU target or the CPU: ir, llvm, ptx, cubin, stats\n"
+      "  cache     stats|list|clear|verify: the on-disk kernel cache (tessel cache help)\n"
+      "  doctor    what this machine has and lacks: LLVM, CUDA toolkit, nvJitLink,\n"
+      "            driver, GPUs, kernel cache\n"
+      "  embed     all-MiniLM-L6-v2 sentence embeddings of TEXT... on tessel (tessel embed\n"
+      "            --help; samples/minilm/README.md)\n"
+      "  aot       compile registered kernels ahead of time for GPU targets into a bundle\n"
+      "            (cubins, PTX, a C++ header) that libtessel_runtime loads without LLVM\n"
+      "  prebuild  compile the stdlib's kernels for sm_80..sm_90a into a read-only cache tier\n"
+      "            (what cmake --install does with -DTESSEL_PREBUILD_STDLIB=ON)\n"
+      "  help      print this message\n"
+      "\n"
+      "environment: TESSEL_DUMP=ir,llvm,asm,ptx,recompile  TESSEL_DUMP_DIR=path\n"
+      "             TESSEL_MAX_RECOMPILES=N  TESSEL_VERIFY_EACH=1  TESSEL_CPU_THREADS=N\n"
+      "             TESSEL_CACHE_DIR=path  TESSEL_CACHE_DISABLE=1  TESSEL_DEVICE=cuda|sim\n"
+      "             (README.md lists them all)\n");
 }
 
 int run_demo() {
@@ -77,10 +78,10 @@ int run_version() {
 
 } // namespace
 
-int run_cache_command(int argc, char** argv); // cache_command.cpp
-int run_doctor_command();                     // doctor_command.cpp
-int run_embed_command(int argc, char** argv); // embed_command.cpp
-int run_aot_command(int argc, char** argv);   // aot_command.cpp
+int run_cache_command(int argc, char** argv);    // cache_command.cpp
+int run_doctor_command();                        // doctor_command.cpp
+int run_embed_command(int argc, char** argv);    // embed_command.cpp
+int run_aot_command(int argc, char** argv);      // aot_command.cpp
 int run_prebuild_command(int argc, char** argv); // prebuild_command.cpp
 
 int main(int argc, char** argv) {

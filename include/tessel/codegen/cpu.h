@@ -3,7 +3,8 @@
 // The compiled kernel runs a range of program instances. Its ABI (what jit/ passes):
 //   entry(args, grid, begin, end)
 //     args   one pointer per kernel parameter, pointing at the argument's value (like CUDA's
-//            kernelParams): a `void*` for a pointer parameter, an int32_t for i32, a float for f32...
+//            kernelParams): a `void*` for a pointer parameter, an int32_t for i32, a float for
+//            f32...
 //     grid   int32_t[3]: the number of programs along x, y, z (what num_programs returns)
 //     begin, end   the linear program ids to run, [begin, end); id = x + gx * (y + gy * z)
 // Tensors live in stack memory of the calling thread: call it on a thread with a large stack
@@ -34,7 +35,7 @@ using KernelEntry = void (*)(void* const* args, const int32_t* grid, int64_t beg
 struct CompileOptions {
   int opt_level = 3;
   bool keep_text = false; // keep the optimised LLVM IR and the host assembly (compile API, tools)
-  bool checked = false; // bounds-check every executed load and store (see BoundsTable)
+  bool checked = false;   // bounds-check every executed load and store (see BoundsTable)
   // The tile-IR pipeline's contract-fma (tessel/codegen/transforms.h PipelineOptions), carried
   // here so that it reaches the pipeline the JIT runs and the cache key.
   bool fp_fusion = true;
@@ -49,21 +50,21 @@ struct ByteRange {
 
 // The first out-of-bounds access of a checked launch.
 struct BoundsViolation {
-  int64_t arg = -1;         // the IR argument the address comes from; -1: none single one
+  int64_t arg = -1; // the IR argument the address comes from; -1: none single one
   uint64_t address = 0;
-  int64_t bytes = 0;        // the element size of the access
-  const char* where = "";   // the op's source location ("file:line:col", in the object's data)
+  int64_t bytes = 0;      // the element size of the access
+  const char* where = ""; // the op's source location ("file:line:col", in the object's data)
   bool is_store = false;
-  int64_t program = -1;     // linear program id, x + gx * (y + gy * z)
+  int64_t program = -1; // linear program id, x + gx * (y + gy * z)
 };
 
 // Per-launch state of a checked kernel. The compiled code reads `ranges` and `first_program`
 // (offsets 0 and 8: the ABI); the rest belongs to bounds_violation().
 struct BoundsTable {
-  const ByteRange* ranges = nullptr;   // one per IR argument (non-pointer ones unused)
-  int64_t first_program = INT64_MAX;   // the lowest failing program so far (atomic)
+  const ByteRange* ranges = nullptr; // one per IR argument (non-pointer ones unused)
+  int64_t first_program = INT64_MAX; // the lowest failing program so far (atomic)
   int64_t num_ranges = 0;
-  std::mutex mutex;                    // guards `first` against programs on other threads
+  std::mutex mutex; // guards `first` against programs on other threads
   BoundsViolation first;
 };
 

@@ -24,9 +24,9 @@
 namespace tessel::codegen::gpu {
 
 struct CompileOptions {
-  int num_warps = 4;   // warps per program; a power of two in [1, 32]
-  int num_stages = 2;  // software-pipelining depth (the pipeline pass; 1 = none)
-  int opt_level = 3;   // LLVM optimisation level
+  int num_warps = 4;     // warps per program; a power of two in [1, 32]
+  int num_stages = 2;    // software-pipelining depth (the pipeline pass; 1 = none)
+  int opt_level = 3;     // LLVM optimisation level
   bool line_info = true; // .loc / .file directives pointing at the user's source
   // The tile-IR pipeline's contract-fma (tessel/codegen/transforms.h PipelineOptions), carried
   // here so that it reaches the pipeline the JIT runs and the cache key.
@@ -40,8 +40,8 @@ struct ResourceReport {
   int64_t spill_loads = 0;  // bytes
   int64_t stack_bytes = 0;  // stack frame
   int64_t static_shared_bytes = 0;
-  int64_t const_bytes = 0;  // constant bank 0 (kernel parameters) included
-  bool parsed = false;      // the log had a usage line for the kernel
+  int64_t const_bytes = 0; // constant bank 0 (kernel parameters) included
+  bool parsed = false;     // the log had a usage line for the kernel
 };
 
 // Instruction counts read from PTX text (see ptx_stats).
@@ -56,12 +56,12 @@ struct PtxStats {
 
 // Milliseconds per stage.
 struct StageTimes {
-  double layout_ms = 0;   // axis analysis + layout assignment
-  double lower_ms = 0;    // tile IR -> LLVM IR
-  double libdevice_ms = 0;// reading and linking libdevice
-  double optimize_ms = 0; // LLVM O3
-  double ptx_ms = 0;      // NVPTX code generation
-  double cubin_ms = 0;    // nvJitLink
+  double layout_ms = 0;    // axis analysis + layout assignment
+  double lower_ms = 0;     // tile IR -> LLVM IR
+  double libdevice_ms = 0; // reading and linking libdevice
+  double optimize_ms = 0;  // LLVM O3
+  double ptx_ms = 0;       // NVPTX code generation
+  double cubin_ms = 0;     // nvJitLink
   double total_ms() const {
     return layout_ms + lower_ms + libdevice_ms + optimize_ms + ptx_ms + cubin_ms;
   }
@@ -76,23 +76,23 @@ enum class Stage : uint8_t { Llvm, Ptx, Cubin };
 // (a reduction's group offset, the same for a whole warp, is left out: it cannot change banks'
 // relative load).
 struct SharedAccess {
-  std::string what;                  // e.g. "convert 64x8 f32"
+  std::string what; // e.g. "convert 64x8 f32"
   bool store = false;
-  uint32_t bytes = 4;                // per lane: 1, 2, 4, 8 or 16
-  uint32_t active = 0;               // lanes taking part
+  uint32_t bytes = 4;                 // per lane: 1, 2, 4, 8 or 16
+  uint32_t active = 0;                // lanes taking part
   std::array<uint32_t, 32> offsets{}; // per lane
 };
 
 struct CompiledKernel {
-  std::string name;          // the kernel's name (the PTX entry)
+  std::string name; // the kernel's name (the PTX entry)
   Target target;
   int num_warps = 4;
-  int64_t shared_bytes = 0;  // dynamic shared memory to launch with
-  std::string layouts;       // the IR annotated with each value's layout (`--emit ir-final`)
-  std::string llvm_ir;       // after O3
+  int64_t shared_bytes = 0; // dynamic shared memory to launch with
+  std::string layouts;      // the IR annotated with each value's layout (`--emit ir-final`)
+  std::string llvm_ir;      // after O3
   std::string ptx;
-  std::string cubin;         // empty unless Stage::Cubin
-  std::string info_log;      // nvJitLink's
+  std::string cubin;    // empty unless Stage::Cubin
+  std::string info_log; // nvJitLink's
   ResourceReport resources;
   StageTimes times;
   std::vector<SharedAccess> shared_accesses; // every warp-wide shared access, once per op

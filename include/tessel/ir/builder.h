@@ -29,8 +29,8 @@ public:
   void set_location(SourceLoc loc) { loc_ = loc; }
   SourceLoc location() const { return loc_; }
 
-  Op* create(Opcode opcode, std::vector<Value*> operands,
-             std::span<const Type* const> result_types, std::vector<Attr> attrs = {});
+  Op* create(Opcode opcode, std::vector<Value*> operands, std::span<const Type* const> result_types,
+             std::vector<Attr> attrs = {});
   Op* create(Opcode opcode, std::vector<Value*> operands, const Type* result_type,
              std::vector<Attr> attrs = {}) {
     return create(opcode, std::move(operands), std::span<const Type* const>(&result_type, 1),
@@ -61,7 +61,8 @@ private:
 // Restores the builder's insertion point and location when it goes out of scope.
 class InsertionGuard {
 public:
-  explicit InsertionGuard(Builder& b) : b_(b), block_(b.block()), pos_(b.position()), loc_(b.location()) {}
+  explicit InsertionGuard(Builder& b)
+      : b_(b), block_(b.block()), pos_(b.position()), loc_(b.location()) {}
   ~InsertionGuard() {
     if (block_)
       b_.set_insertion_point(*block_, pos_);

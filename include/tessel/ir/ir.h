@@ -8,11 +8,13 @@
 //
 // Semantics (the backends implement exactly this):
 //  * Elementwise ops take operands of one shape (the DSL inserts broadcasts) and apply per element.
-//  * Integers are signed two's complement (i1: false < true). `div` truncates, `rem` has the sign of
-//    the dividend (C); x / 0 and INT_MIN / -1 give a value fixed by codegen/scalar_semantics.h (never
-//    a trap), as do shifts by >= the width. `shr` is arithmetic. Overflow wraps. `umulhi` is the
-//    high half of the double-width product of its operands' bits read as unsigned integers.
-//  * Floats are IEEE-754 with round-to-nearest-even; f16 and bf16 arithmetic is performed in f32 and
+//  * Integers are signed two's complement (i1: false < true). `div` truncates, `rem` has the sign
+//  of
+//    the dividend (C); x / 0 and INT_MIN / -1 give a value fixed by codegen/scalar_semantics.h
+//    (never a trap), as do shifts by >= the width. `shr` is arithmetic. Overflow wraps. `umulhi` is
+//    the high half of the double-width product of its operands' bits read as unsigned integers.
+//  * Floats are IEEE-754 with round-to-nearest-even; f16 and bf16 arithmetic is performed in f32
+//  and
 //    rounded back to the element type after each op. `min`/`max` on floats return the other operand
 //    when one is NaN. `cmp_ne` is true for NaN operands; the other comparisons are false for NaN.
 //  * `cast` between integer widths sign-extends or truncates; i1 -> integer gives 0 or 1; anything
@@ -20,8 +22,8 @@
 //    float -> narrower float rounds to nearest even.
 //  * `addptr p, off` advances p by `off` elements of p's pointee type.
 //  * `load ptr [, mask [, other]]` reads each element whose mask is true; masked-off elements are
-//    `other`, or zero when `other` is absent. `store ptr, value [, mask]` writes only where the mask
-//    is true. Masked-off addresses are never touched, so they may be out of bounds. Within one
+//    `other`, or zero when `other` is absent. `store ptr, value [, mask]` writes only where the
+//    mask is true. Masked-off addresses are never touched, so they may be out of bounds. Within one
 //    program, a load and a later store that touch the same address in *different* elements are not
 //    ordered (as on a GPU, where the program's threads are not): an in-place update must not read
 //    elements that another element of the same store writes.
@@ -37,19 +39,19 @@
 //  * `reduce_* {axis}` removes `axis` from the shape. The order of combination is unspecified
 //    (sums may differ from a sequential loop by rounding); f16/bf16 sums and scans accumulate in
 //    f32 and round once. `reduce_argmax/argmin` return the i32 index of the first maximum/minimum,
-//    ignoring NaN elements (like min/max). `reduce {axis}` combines with its region, whose block takes
-//    two scalars of the element type and yields one; the combine must be associative.
+//    ignoring NaN elements (like min/max). `reduce {axis}` combines with its region, whose block
+//    takes two scalars of the element type and yields one; the combine must be associative.
 //    `scan_sum {axis}` is the inclusive prefix sum along `axis`.
 //  * `dot a, b, acc`: a is MxK, b is KxN, acc and the result MxN; products accumulate into acc's
 //    element type (f32 for float operands, i32 for integer operands); f16/bf16 accumulators
 //    accumulate in f32 and round once.
 //  * `for lo, hi, step, inits...` runs its region for iv = lo, lo+step, ... while iv < hi (computed
 //    without overflow; a step <= 0 runs no iteration);
-//    the region's arguments are (iv, carried...), its `yield` gives the next carried values, and the
-//    op's results are the final carried values. `if cond, ...` runs region 0 or region 1, each ending
-//    in `yield` of the results. `while inits...`: region 0 takes the carried values and ends in
-//    `condition c, vals...`; while c holds, region 1 takes vals and yields the next carried values;
-//    the op's results are the vals of the last `condition`.
+//    the region's arguments are (iv, carried...), its `yield` gives the next carried values, and
+//    the op's results are the final carried values. `if cond, ...` runs region 0 or region 1, each
+//    ending in `yield` of the results. `while inits...`: region 0 takes the carried values and ends
+//    in `condition c, vals...`; while c holds, region 1 takes vals and yields the next carried
+//    values; the op's results are the vals of the last `condition`.
 //  * `program_id {axis}` / `num_programs {axis}` (axis 0..2) are i32.
 #pragma once
 
@@ -205,9 +207,9 @@ class Block;
 class Value {
 public:
   const Type* type() const { return type_; }
-  Op* defining_op() const { return op_; }   // null for block arguments
+  Op* defining_op() const { return op_; }       // null for block arguments
   Block* owner_block() const { return block_; } // the block of a block argument, else null
-  unsigned index() const { return index_; } // result number or argument number
+  unsigned index() const { return index_; }     // result number or argument number
   bool is_block_arg() const { return op_ == nullptr; }
   void set_type(const Type* t) { type_ = t; }
 
@@ -286,7 +288,8 @@ public:
   // The attribute named `name`; asserts that the op declares it.
   const Attr& attr(std::string_view name) const;
   int64_t int_attr(std::string_view name) const { return attr(name).i; }
-  // Sets the attribute named `name` (a pass filling an optional one); asserts that the op declares it.
+  // Sets the attribute named `name` (a pass filling an optional one); asserts that the op declares
+  // it.
   void set_attr(std::string_view name, Attr value);
 
   size_t num_regions() const { return regions_.size(); }
@@ -315,8 +318,8 @@ struct Function {
   std::string name;
   Block body;
   std::vector<int64_t> arg_divisibility;
-  // Bytes of shared memory the kernel uses, set by allocate-shared (codegen/gpu/allocate_shared.cpp);
-  // -1 before. Printed as `kernel @k(...) shared(N) {`.
+  // Bytes of shared memory the kernel uses, set by allocate-shared
+  // (codegen/gpu/allocate_shared.cpp); -1 before. Printed as `kernel @k(...) shared(N) {`.
   int64_t shared_bytes = -1;
 
   Function() = default;

@@ -12,11 +12,11 @@
 // as lists of basis images, one coordinate per tensor dim, e.g. for a tensor<4x64xf32>
 //     #blocked<register=[[0,1],[0,2]], lane=[[0,4],[0,8],[0,16],[0,32],[1,0]], warp=[[2,0]]>
 // and for rank 1 the images are plain integers: #blocked<register=[1,2], lane=[4,8,16,32,64]>.
-// Input dims without bases are omitted. The kind (blocked, slice, shared, linear, mma, dot_op) names
-// where the layout came from; two layouts are equal only when kind and bases are. `mma` is the
-// accumulator of a tensor-core dot (mma.sync fragments tiled over warps), `dot_op` an operand of
-// one in the fragment layout its instruction reads (codegen/gpu/mma_layout.h).
-// A scalar or pointer is the rank-0 case of a tensor: ops that take tensors take them too.
+// Input dims without bases are omitted. The kind (blocked, slice, shared, linear, mma, dot_op)
+// names where the layout came from; two layouts are equal only when kind and bases are. `mma` is
+// the accumulator of a tensor-core dot (mma.sync fragments tiled over warps), `dot_op` an operand
+// of one in the fragment layout its instruction reads (codegen/gpu/mma_layout.h). A scalar or
+// pointer is the rank-0 case of a tensor: ops that take tensors take them too.
 #pragma once
 
 #include <array>
@@ -36,7 +36,21 @@ namespace tessel::ir {
 
 // The same values in the same order as tessel::DType (dsl/type_rules.cpp checks it).
 enum class ScalarKind : uint8_t {
-  I1, I8, I16, I32, I64, F16, BF16, F32, F64, U8, U16, U32, U64, F8E4M3, F8E5M2
+  I1,
+  I8,
+  I16,
+  I32,
+  I64,
+  F16,
+  BF16,
+  F32,
+  F64,
+  U8,
+  U16,
+  U32,
+  U64,
+  F8E4M3,
+  F8E5M2
 };
 inline constexpr ScalarKind kLastScalarKind = ScalarKind::F8E5M2;
 
@@ -47,7 +61,8 @@ bool scalar_kind_is_unsigned(ScalarKind k); // u8 ... u64
 
 // What a layout was made as; the bases alone say what it is.
 enum class LayoutKind : uint8_t { Blocked, Slice, Shared, Linear, Mma, DotOperand };
-const char* layout_kind_name(LayoutKind k); // "blocked", "slice", "shared", "linear", "mma", "dot_op"
+const char*
+layout_kind_name(LayoutKind k); // "blocked", "slice", "shared", "linear", "mma", "dot_op"
 
 // The layout of a tensor type (see above), uniqued in a Context. The IR does not interpret it;
 // codegen/gpu converts it to and from its LinearLayout.
@@ -100,11 +115,11 @@ public:
   int64_t num_elements() const;
 
   // Queries on the element type.
-  bool is_float() const; // element is f16, bf16, f32, f64, f8e4m3 or f8e5m2
-  bool is_integer() const; // element is i1 ... i64 or u8 ... u64
+  bool is_float() const;    // element is f16, bf16, f32, f64, f8e4m3 or f8e5m2
+  bool is_integer() const;  // element is i1 ... i64 or u8 ... u64
   bool is_unsigned() const; // element is u8 ... u64
   bool is_fp8() const;      // element is f8e4m3 or f8e5m2 (only cast, select and memory ops)
-  bool is_bool() const;  // element is i1
+  bool is_bool() const;     // element is i1
   bool is_pointer_like() const { return element()->is_pointer(); }
   unsigned element_bits() const; // pointers are 64 bits
 

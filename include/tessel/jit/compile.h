@@ -109,10 +109,10 @@ enum class CompileUntil : uint8_t { ir, llvm, ptx, binary };
 enum class CacheMode : uint8_t { read_write, off };
 
 struct CompileOptions {
-  int num_warps = 4;  // GPU: warps per program, a power of two from 1 to 32
-  int num_stages = 2; // GPU: software-pipelining depth, 1 to 16
+  int num_warps = 4;     // GPU: warps per program, a power of two from 1 to 32
+  int num_stages = 2;    // GPU: software-pipelining depth, 1 to 16
   bool line_info = true; // GPU: .loc directives pointing at the kernel's source lines
-  bool fp_fusion = true;  // contract a*b + c into fma (docs/language.md "FMA contraction")
+  bool fp_fusion = true; // contract a*b + c into fma (docs/language.md "FMA contraction")
   CompileUntil until = CompileUntil::binary;
   CacheMode cache = CacheMode::read_write; // only `binary` uses the disk cache
 };
@@ -135,8 +135,8 @@ struct CompileStageTimes {
 };
 
 struct CompileResult {
-  std::string kernel;  // the kernel's name
-  std::string entry;   // the PTX entry / the tile-IR function's name
+  std::string kernel; // the kernel's name
+  std::string entry;  // the PTX entry / the tile-IR function's name
   Target target;
   Signature signature; // as compiled: kinds resolved against the kernel (Const -> constant)
   int num_warps = 0, num_stages = 0;
@@ -144,8 +144,8 @@ struct CompileResult {
   std::string cache_key;                        // empty when the disk cache was not used
 
   std::string traced_ir, optimized_ir, final_ir, llvm_ir, ptx, assembly;
-  std::string binary;      // the cubin (GPU) or relocatable object code (CPU)
-  std::string info_log;    // nvJitLink's
+  std::string binary;   // the cubin (GPU) or relocatable object code (CPU)
+  std::string info_log; // nvJitLink's
   ResourceReport resources;
   int64_t shared_bytes = 0; // GPU: dynamic shared memory to launch with
   CompileStageTimes times;

@@ -51,7 +51,7 @@ class Target;
 namespace jit {
 struct SignatureKey; // jit/signature.h (private)
 }
-class Autotuner; // tessel/jit/autotune.h
+class Autotuner;       // tessel/jit/autotune.h
 struct CompileOptions; // tessel/jit/compile.h
 struct CompileResult;
 struct Signature;
@@ -83,9 +83,9 @@ struct LaunchOptions {
   // CUDA: the stream to launch on (null: the default stream). The simulated device runs every
   // launch to completion before returning, and the CPU backend ignores it.
   const runtime::Stream* stream = nullptr;
-  // Where to run. Unset: chosen from the pointer arguments (TensorViews and DeviceBuffer views carry
-  // their device; raw pointers count as host memory). Set: raw pointers are taken as addresses on
-  // this device (e.g. a `float*` from cudaMalloc), and views must be on it.
+  // Where to run. Unset: chosen from the pointer arguments (TensorViews and DeviceBuffer views
+  // carry their device; raw pointers count as host memory). Set: raw pointers are taken as
+  // addresses on this device (e.g. a `float*` from cudaMalloc), and views must be on it.
   std::optional<DeviceKind> device;
   int device_index = 0; // the CUDA ordinal when `device` is set
   // CPU backend: bounds-check every executed load and store against the TensorViews passed
@@ -105,10 +105,10 @@ namespace detail {
 struct ArgValue {
   enum class Kind : uint8_t { Pointer, Int, Float };
   Kind kind = Kind::Int;
-  DType dtype = DType::i32;  // pointers: element type; ints/floats: the C++ type's
+  DType dtype = DType::i32; // pointers: element type; ints/floats: the C++ type's
   DeviceKind device = DeviceKind::cpu;
-  int16_t device_index = 0;  // the CUDA ordinal of a device TensorView
-  const char* cpp_type = ""; // for messages: "a pointer", "an integer", ...
+  int16_t device_index = 0;         // the CUDA ordinal of a device TensorView
+  const char* cpp_type = "";        // for messages: "a pointer", "an integer", ...
   const TensorView* view = nullptr; // a TensorView argument (its bounds, for checked launches)
   union {
     const void* ptr;

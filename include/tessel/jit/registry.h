@@ -35,10 +35,10 @@ namespace tessel {
 
 struct RegisteredKernel {
   std::string name;
-  std::string summary;                // one line for listings; may be empty
+  std::string summary; // one line for listings; may be empty
   const Kernel& (*kernel)() = nullptr;
-  Signature defaults;                 // one parameter per kernel parameter, with names
-  std::string library;                // the shared library that registered it ("" for the program)
+  Signature defaults;  // one parameter per kernel parameter, with names
+  std::string library; // the shared library that registered it ("" for the program)
 };
 
 // Adds `k`. Throws tessel::Error when a kernel of that name is registered already (naming both
@@ -83,8 +83,8 @@ private:
 // tessel::Signature naming every parameter). KERNEL is evaluated on first use, not at load time,
 // so it may name a global Kernel of another translation unit.
 #define TESSEL_REGISTER_KERNEL(NAME, KERNEL, ...)                                                  \
-  static const ::tessel::detail::KernelRegistration TESSEL_REGISTRATION_CAT(                        \
-      tessel_registration_, NAME)(                                                                 \
+  static const ::tessel::detail::KernelRegistration TESSEL_REGISTRATION_CAT(tessel_registration_,  \
+                                                                            NAME)(                 \
       #NAME,                                                                                       \
       []() -> const ::tessel::Kernel& {                                                            \
         static const ::tessel::Kernel kernel = (KERNEL);                                           \

@@ -41,9 +41,7 @@ struct Closure {
     return q >= b && q < b + size;
   }
 };
-template <class F> Closure closure_of(const F& f) {
-  return {std::addressof(f), sizeof(F)};
-}
+template <class F> Closure closure_of(const F& f) { return {std::addressof(f), sizeof(F)}; }
 
 void trace_for(const Tensor& lo, const Tensor& hi, const Tensor& step,
                const std::function<void(Int)>& body, Closure closure, std::source_location loc,

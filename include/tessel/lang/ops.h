@@ -162,10 +162,11 @@ struct AtomicValue {
 };
 
 #define TESSEL_ATOMIC_RMW(NAME)                                                                    \
-  Tensor NAME(const Tensor& ptr, AtomicValue val, MemSem sem = MemSem::acq_rel,                  \
-              MemScope scope = MemScope::gpu, Loc loc = Loc::current());                         \
-  Tensor NAME(const Tensor& ptr, AtomicValue val, const Tensor& mask,                            \
-              MemSem sem = MemSem::acq_rel, MemScope scope = MemScope::gpu, Loc loc = Loc::current());
+  Tensor NAME(const Tensor& ptr, AtomicValue val, MemSem sem = MemSem::acq_rel,                    \
+              MemScope scope = MemScope::gpu, Loc loc = Loc::current());                           \
+  Tensor NAME(const Tensor& ptr, AtomicValue val, const Tensor& mask,                              \
+              MemSem sem = MemSem::acq_rel, MemScope scope = MemScope::gpu,                        \
+              Loc loc = Loc::current());
 TESSEL_ATOMIC_RMW(atomic_add)  // memory += val
 TESSEL_ATOMIC_RMW(atomic_max)  // memory = max(memory, val)
 TESSEL_ATOMIC_RMW(atomic_min)  // memory = min(memory, val)
@@ -201,12 +202,13 @@ Tensor dot(const Tensor& a, const Tensor& b, Precision precision, Loc loc = Loc:
 Tensor dot(const Tensor& a, const Tensor& b, const Tensor& acc, Precision precision,
            Loc loc = Loc::current());
 
-// ---- shapes built from the ops above (dsl/shapes.cpp, dsl/sort.cpp) ------------------------------
-// These are compositions of where, broadcasts, reshape, permute and one-element sums (a sum along
-// an axis in which every element but one is -0.0 or 0 is that element, bit for bit), so every
-// backend runs them and none needs a lowering of its own. Pointer tiles are not accepted by the
-// ops that extract elements (split, gather, flip, sort, topk): split the offsets instead.
-// join: a and b (broadcast together, promoted like where) stacked in a new minor dim of 2.
+// ---- shapes built from the ops above (dsl/shapes.cpp, dsl/sort.cpp)
+// ------------------------------ These are compositions of where, broadcasts, reshape, permute and
+// one-element sums (a sum along an axis in which every element but one is -0.0 or 0 is that
+// element, bit for bit), so every backend runs them and none needs a lowering of its own. Pointer
+// tiles are not accepted by the ops that extract elements (split, gather, flip, sort, topk): split
+// the offsets instead. join: a and b (broadcast together, promoted like where) stacked in a new
+// minor dim of 2.
 Tensor join(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 // The inverse of join: x's last dim must be 2; the two halves without it.
 std::pair<Tensor, Tensor> split(const Tensor& x, Loc loc = Loc::current());
@@ -236,18 +238,18 @@ std::pair<Tensor, Tensor> sort_with_indices(const Tensor& x, int dim = -1, bool 
 // index first). k is a power of two no larger than the last dim.
 std::pair<Tensor, Tensor> topk(const Tensor& x, int k, Loc loc = Loc::current());
 
-// ---- general scans and reductions (dsl/scans.cpp, dsl/tuple_reduce.cpp) ---------------------------
-// A combine function over a tuple of values: combine(lhs, rhs) with lhs the earlier elements. It
-// is called on tiles (it must be elementwise and associative; commutative is not needed) and its
-// results are converted to the values' dtypes. Both run as fixed trees over the bits of the index
-// along the axis, so their results (floats included) are the same bits on every backend and for
-// every num_warps (docs/language.md "Scans and reductions").
+// ---- general scans and reductions (dsl/scans.cpp, dsl/tuple_reduce.cpp)
+// --------------------------- A combine function over a tuple of values: combine(lhs, rhs) with lhs
+// the earlier elements. It is called on tiles (it must be elementwise and associative; commutative
+// is not needed) and its results are converted to the values' dtypes. Both run as fixed trees over
+// the bits of the index along the axis, so their results (floats included) are the same bits on
+// every backend and for every num_warps (docs/language.md "Scans and reductions").
 using Values = std::vector<Tensor>;
 using Combine = std::function<Values(const Values& lhs, const Values& rhs)>;
 // Inclusive scan: out[i] = x[0] (+) x[1] (+) ... (+) x[i]; with `reverse`,
 // out[i] = x[n-1] (+) x[n-2] (+) ... (+) x[i]. Values share one shape.
-Values associative_scan(const Values& values, int axis, const Combine& combine, bool reverse = false,
-                        Loc loc = Loc::current());
+Values associative_scan(const Values& values, int axis, const Combine& combine,
+                        bool reverse = false, Loc loc = Loc::current());
 Tensor associative_scan(const Tensor& x, int axis,
                         const std::function<Tensor(Tensor, Tensor)>& combine, bool reverse = false,
                         Loc loc = Loc::current());
@@ -257,7 +259,7 @@ Values reduce(const Values& values, int axis, const Combine& combine, bool keep_
               Loc loc = Loc::current());
 
 struct ReduceOptions {
-  bool keep_dims = false;     // keep the reduced axis, with size 1
+  bool keep_dims = false;                    // keep the reduced axis, with size 1
   std::optional<DType> dtype = std::nullopt; // convert first (sum: default i32 for i1/i8/i16)
   // Float sums in the pairwise tree order above (f16/bf16 in f32): the same bits on every run,
   // backend and num_warps. Without it the order is the backend's (unspecified; faster).
@@ -280,10 +282,11 @@ std::pair<Tensor, Tensor> mean_var(const Tensor& x, int axis, const Tensor& mask
                                    Loc loc = Loc::current());
 
 struct ScanOptions {
-  bool reverse = false;       // from the last element to the first
+  bool reverse = false;                      // from the last element to the first
   std::optional<DType> dtype = std::nullopt; // convert first (default i32 for i1/i8/i16; wraps)
 };
 Tensor cumsum(const Tensor& x, int axis, const ScanOptions& options, Loc loc = Loc::current());
-Tensor cumprod(const Tensor& x, int axis, const ScanOptions& options = {}, Loc loc = Loc::current());
+Tensor cumprod(const Tensor& x, int axis, const ScanOptions& options = {},
+               Loc loc = Loc::current());
 
 } // namespace tessel::lang

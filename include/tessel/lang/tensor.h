@@ -59,7 +59,7 @@ public:
   // A handle has no C++ truth value: its value is computed on the device, long after tracing.
   // `if (x < n)`, `while (x)`, `x && y` and `c ? a : b` on handles fail here, with the fix.
   template <class B>
-    requires std::same_as<B, bool>
+  requires std::same_as<B, bool>
   explicit operator B() const {
     static_assert(!std::same_as<B, bool>,
                   "tessel: a tile handle cannot be a C++ condition (if, while, &&, ||, ?:): its "
@@ -78,7 +78,7 @@ public:
   explicit Tensor(ir::Value* v);
   ir::Value* value() const { return value(SourceLoc{}); }
   ir::Value* value(const SourceLoc& use) const;
-  void assign(ir::Value* v); // reassignment with the same bookkeeping as operator=
+  void assign(ir::Value* v);                // reassignment with the same bookkeeping as operator=
   void rebind(ir::Value* v) { value_ = v; } // internal: no reassignment bookkeeping
 
 private:
@@ -142,12 +142,30 @@ template <class T> struct Const {
 template <class T>
 concept Scalar = std::is_arithmetic_v<T>;
 
-// ---- operators ------------------------------------------------------------------------------------
-// Tensor (op) Tensor broadcasts with NumPy rules and promotes element types (float beats integer,
-// wider beats narrower, f16 with bf16 gives f32). A C++ scalar takes the tensor's element type
-// (a floating-point scalar with an integer tensor gives f32). Integer / and % follow C.
+// ---- operators
+// ------------------------------------------------------------------------------------ Tensor (op)
+// Tensor broadcasts with NumPy rules and promotes element types (float beats integer, wider beats
+// narrower, f16 with bf16 gives f32). A C++ scalar takes the tensor's element type (a
+// floating-point scalar with an integer tensor gives f32). Integer / and % follow C.
 
-enum class BinaryOp : uint8_t { Add, Sub, Mul, Div, Rem, And, Or, Xor, Shl, Shr, Lt, Le, Gt, Ge, Eq, Ne };
+enum class BinaryOp : uint8_t {
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Rem,
+  And,
+  Or,
+  Xor,
+  Shl,
+  Shr,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  Eq,
+  Ne
+};
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, SourceLoc loc);
 // `s` is a C++ scalar (integral tells whether it was an integer); it takes t's element type.
 Tensor binary_scalar(BinaryOp op, const Tensor& t, double s, bool integral, bool scalar_on_left,
@@ -158,11 +176,11 @@ Tensor binary_scalar(BinaryOp op, const Tensor& t, double s, bool integral, bool
     return binary(BinaryOp::kind, a.value, b, a.loc);                                              \
   }                                                                                                \
   template <Scalar S> Tensor operator op(At<Tensor> a, S b) {                                      \
-    return binary_scalar(BinaryOp::kind, a.value, static_cast<double>(b), std::is_integral_v<S>,  \
+    return binary_scalar(BinaryOp::kind, a.value, static_cast<double>(b), std::is_integral_v<S>,   \
                          false, a.loc);                                                            \
   }                                                                                                \
   template <Scalar S> Tensor operator op(S a, At<Tensor> b) {                                      \
-    return binary_scalar(BinaryOp::kind, b.value, static_cast<double>(a), std::is_integral_v<S>,  \
+    return binary_scalar(BinaryOp::kind, b.value, static_cast<double>(a), std::is_integral_v<S>,   \
                          true, b.loc);                                                             \
   }                                                                                                \
   template <class S> Tensor operator op(At<Tensor> a, Const<S> b) {                                \
@@ -210,7 +228,7 @@ struct AtMut {
     return a.value = binary(BinaryOp::kind, a.value, b, a.loc);                                    \
   }                                                                                                \
   template <Scalar S> Tensor& operator op(AtMut a, S b) {                                          \
-    return a.value = binary_scalar(BinaryOp::kind, a.value, static_cast<double>(b),               \
+    return a.value = binary_scalar(BinaryOp::kind, a.value, static_cast<double>(b),                \
                                    std::is_integral_v<S>, false, a.loc);                           \
   }
 TESSEL_COMPOUND_ASSIGNMENT(+=, Add)

@@ -40,11 +40,11 @@ struct ParamSpec {
 const char* param_kind_name(ParamKind k); // "Ptr", "Int", ...
 
 struct ParamBinding {
-  DType dtype = DType::i32;   // Ptr: the element type of the launch argument
-  int64_t divisibility = 1;   // Ptr: byte alignment known (16 or 1); Int: 16 or 1
-  bool equals_one = false;    // Int: the value is 1 (traced as the constant 1)
-  int64_t const_int = 0;      // Const<integral>
-  double const_float = 0;     // Const<floating>
+  DType dtype = DType::i32; // Ptr: the element type of the launch argument
+  int64_t divisibility = 1; // Ptr: byte alignment known (16 or 1); Int: 16 or 1
+  bool equals_one = false;  // Int: the value is 1 (traced as the constant 1)
+  int64_t const_int = 0;    // Const<integral>
+  double const_float = 0;   // Const<floating>
 };
 
 struct KernelDef {
@@ -124,7 +124,9 @@ template <class T> constexpr const char* cpp_type_name() {
 
 template <> struct ParamTraits<Ptr> {
   static ParamSpec spec() { return {ParamKind::Ptr, DType::f32, false}; }
-  static Ptr make(size_t i, const ParamBinding& b) { return Ptr(param_handle(i, ParamKind::Ptr, b)); }
+  static Ptr make(size_t i, const ParamBinding& b) {
+    return Ptr(param_handle(i, ParamKind::Ptr, b));
+  }
 };
 template <Element T> struct ParamTraits<PtrOf<T>> {
   static ParamSpec spec() { return {ParamKind::Ptr, dtype_of_v<T>, true}; }
@@ -136,7 +138,9 @@ template <Element T> struct ParamTraits<PtrOf<T>> {
 };
 template <> struct ParamTraits<Int> {
   static ParamSpec spec() { return {ParamKind::Int, DType::i32, true}; }
-  static Int make(size_t i, const ParamBinding& b) { return Int(param_handle(i, ParamKind::Int, b)); }
+  static Int make(size_t i, const ParamBinding& b) {
+    return Int(param_handle(i, ParamKind::Int, b));
+  }
 };
 template <> struct ParamTraits<Float> {
   static ParamSpec spec() { return {ParamKind::Float, DType::f32, true}; }

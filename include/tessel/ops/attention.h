@@ -76,10 +76,11 @@ struct AttentionOptions {
   // Dropout on the attention probabilities, FlashAttention-2's: key j of query row r is kept
   // with probability 1 - dropout_p and scaled by 1 / (1 - dropout_p), the keep bit being
   // u >= dropout_p for element g = dropout_offset + r · n_keys + j, u from word g % 4 of Philox
-  // 4x32-10 counter g / 4 (the mapping of ops::dropout), r the row's index in lse (b · heads · seqlen_q + h · seqlen_q + i;
-  // varlen: h · total_q + token) and n_keys seqlen_k (varlen: total_k, j the key's token index).
-  // The normaliser (lse) sums the undropped probabilities. The backward regenerates the same
-  // bits: pass it the forward's options. dropout_p = 0 is the plain kernel, no random numbers.
+  // 4x32-10 counter g / 4 (the mapping of ops::dropout), r the row's index in lse (b · heads ·
+  // seqlen_q + h · seqlen_q + i; varlen: h · total_q + token) and n_keys seqlen_k (varlen: total_k,
+  // j the key's token index). The normaliser (lse) sums the undropped probabilities. The backward
+  // regenerates the same bits: pass it the forward's options. dropout_p = 0 is the plain kernel, no
+  // random numbers.
   float dropout_p = 0;
   uint64_t dropout_seed = 0;
   uint64_t dropout_offset = 0;

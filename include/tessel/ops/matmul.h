@@ -82,7 +82,8 @@ Epilogue bias(const TensorView& bias);
 // acc + bias[row]; bias is [M].
 Epilogue row_bias(const TensorView& bias);
 Epilogue relu();
-// 0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+// 0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715
+// x^3))).
 Epilogue gelu(GeluApprox approx = GeluApprox::erf);
 Epilogue silu(); // x * sigmoid(x)
 // acc + residual; residual broadcasts to c's shape (usually c's shape itself). It may be c.

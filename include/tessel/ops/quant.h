@@ -15,7 +15,8 @@
 
 namespace tessel::ops {
 
-// ---- W8A8 ----------------------------------------------------------------------------------------
+// ---- W8A8
+// ----------------------------------------------------------------------------------------
 
 // x: [rows, n] f32/f16/bf16 (contiguous rows, any row stride); q: i8 of x's shape; scales: f32
 // [rows], contiguous. Each row gets scale amax / 127 (0 for an all-zero row, whose q is 0) and
@@ -41,7 +42,8 @@ void matmul_w8a8(const TensorView& xq, const TensorView& x_scales, const TensorV
                  const std::vector<Epilogue>& epilogue = {}, Stream* stream = nullptr,
                  std::source_location where = std::source_location::current());
 
-// ---- W4A16 ---------------------------------------------------------------------------------------
+// ---- W4A16
+// ---------------------------------------------------------------------------------------
 
 enum class Int4Mode {
   symmetric,  // w ~ (q - 8) * scale, scale = amax / 7, q in [0, 15]; no zeros tensor
@@ -86,7 +88,8 @@ void matmul_w4a16(const TensorView& x, const TensorView& packed, const TensorVie
                   Stream* stream = nullptr,
                   std::source_location where = std::source_location::current());
 
-// ---- LoRA ----------------------------------------------------------------------------------------
+// ---- LoRA
+// ----------------------------------------------------------------------------------------
 
 inline constexpr int kMaxLoraRank = 128;
 
@@ -95,9 +98,8 @@ inline constexpr int kMaxLoraRank = 128;
 // accumulates x @ A for its rows beside x @ W in the k-loop (the x tile is loaded once for both),
 // rounds it to x's dtype (as an unfused x @ A would store it) and adds its product with B's
 // [r, BN] strip before the store.
-void matmul_lora(const TensorView& x, const TensorView& w, const TensorView& a,
-                 const TensorView& b, float scale, const TensorView& out,
-                 Stream* stream = nullptr,
+void matmul_lora(const TensorView& x, const TensorView& w, const TensorView& a, const TensorView& b,
+                 float scale, const TensorView& out, Stream* stream = nullptr,
                  std::source_location where = std::source_location::current());
 
 // Batched multi-LoRA (as Punica and S-LoRA serve many adapters at once): row m of x takes adapter

@@ -21,7 +21,8 @@ struct SoftmaxOptions {
 };
 
 void softmax(const TensorView& x, const TensorView& y, const SoftmaxOptions& options = {},
-             Stream* stream = nullptr, std::source_location where = std::source_location::current());
+             Stream* stream = nullptr,
+             std::source_location where = std::source_location::current());
 void log_softmax(const TensorView& x, const TensorView& y, const SoftmaxOptions& options = {},
                  Stream* stream = nullptr,
                  std::source_location where = std::source_location::current());

@@ -37,8 +37,8 @@ public:
   void* data() const { return reinterpret_cast<void*>(ptr_); }
   uint64_t device_address() const { return ptr_; }
   size_t size() const { return bytes_; }
-  int device() const { return device_; }      // the CUDA ordinal (0 on the simulated device)
-  DeviceKind kind() const { return kind_; }   // cuda or sim
+  int device() const { return device_; }    // the CUDA ordinal (0 on the simulated device)
+  DeviceKind kind() const { return kind_; } // cuda or sim
 
   // Copies; `bytes` (and `offset`) must stay within the buffer. With a stream, asynchronous (the
   // host memory must stay alive, and unchanged, until the stream reaches the copy).

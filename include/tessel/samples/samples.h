@@ -35,7 +35,7 @@ const Kernel& attention();
 // One demo run: what was computed and how close it came to the reference.
 struct DemoResult {
   std::string name;
-  std::string what;     // e.g. "softmax over 1024 rows x 781 columns, f32"
+  std::string what; // e.g. "softmax over 1024 rows x 781 columns, f32"
   double max_abs_error = 0;
   double max_rel_error = 0;
   double tolerance = 0; // max_abs_error must stay within it

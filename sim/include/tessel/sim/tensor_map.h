@@ -19,11 +19,11 @@ enum class TensorMapSwizzle : uint8_t { none, b32, b64, b128 };
 
 struct TensorMapSpec {
   TensorMapDtype dtype = TensorMapDtype::f32;
-  uint32_t rank = 1;                 // 1..5
-  uint64_t global_address = 0;       // 16-byte aligned device address
-  uint64_t global_dim[5] = {};       // elements, innermost first, 1..2^32
-  uint64_t global_strides[4] = {};   // bytes of dims 1..rank-1: multiples of 16, < 2^40
-  uint32_t box_dim[5] = {};          // 1..256; box_dim[0] * element size a multiple of 16
+  uint32_t rank = 1;               // 1..5
+  uint64_t global_address = 0;     // 16-byte aligned device address
+  uint64_t global_dim[5] = {};     // elements, innermost first, 1..2^32
+  uint64_t global_strides[4] = {}; // bytes of dims 1..rank-1: multiples of 16, < 2^40
+  uint32_t box_dim[5] = {};        // 1..256; box_dim[0] * element size a multiple of 16
   uint32_t element_strides[5] = {1, 1, 1, 1, 1}; // 1..8 (the simulator copies stride 1 only)
   TensorMapSwizzle swizzle = TensorMapSwizzle::none;
 };
