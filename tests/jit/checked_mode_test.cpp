@@ -37,7 +37,7 @@ tessel::Kernel make_shifted_copy() {
                                        tl::Const<int> BLOCK) {
     auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
     auto mask = offs < n;
-    g_load_line = __LINE__;
+    g_load_line = __LINE__ + 1; // the load's line
     auto x = tl::load(in + offs + SHIFT, mask);
     tl::store(out + offs, x, mask);
   });
@@ -51,7 +51,7 @@ tessel::Kernel make_add(bool inclusive_bug) {
                         auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
                         auto mask = offs <= n;
                         auto sum = tl::load(a + offs, mask) + tl::load(b + offs, mask);
-                        g_store_line = __LINE__;
+                        g_store_line = __LINE__ + 1; // the store's line
                         tl::store(out + offs, sum, mask);
                       });
   return tl::kernel("add", [](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Int n, tl::Const<int> BLOCK) {

@@ -110,7 +110,7 @@ TEST(ResourceBounds, GridYOver65535OnTheSimulatedDevice) {
   });
   auto buf = tessel::runtime::DeviceBuffer::allocate_on(tessel::DeviceKind::sim, 4 * 70000);
   tessel::TensorView out = buf.view(tessel::DType::f32, {70000});
-  const int line = __LINE__ + 1;
+  const int line = __LINE__ + 3;
   expect_error(
       [&] {
         fill.launch({1, 70000}, {}, out);

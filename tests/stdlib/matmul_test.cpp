@@ -816,7 +816,7 @@ std::string here(int line) { return "matmul_test.cpp:" + std::to_string(line); }
 
 TEST(MatmulErrors, KMismatchNamesBothShapes) {
   Views v;
-  int line = __LINE__ + 1;
+  int line = __LINE__ + 3;
   expect_error(
       [&] {
         ops::matmul(v.f32({4, 8}), v.f32({7, 5}), v.f32({4, 5}));
@@ -1030,7 +1030,7 @@ TEST(MatmulErrors, EpilogueChangesTheTileShape) {
   Views v;
   int made = __LINE__ + 1;
   auto rows = ops::epilogue("row_sums", [](const EpilogueTile& t) { return tl::sum(t.acc, 1); });
-  int line = __LINE__ + 1;
+  int line = __LINE__ + 3;
   expect_error(
       [&] {
         ops::matmul(v.f32({4, 8}), v.f32({8, 5}), v.f32({4, 5}), {.epilogue = {rows}});

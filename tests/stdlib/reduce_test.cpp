@@ -93,7 +93,7 @@ TEST(Argmax, ZeroRowsIsANoOp) {
 
 TEST(ArgmaxErrors, IndicesDtype) {
   std::vector<float> x(6), idx(2);
-  int line = __LINE__ + 1;
+  int line = __LINE__ + 3;
   expect_error(
       [&] {
         ops::argmax(TensorView(x.data(), {2, 3}), TensorView(idx.data(), {2}));

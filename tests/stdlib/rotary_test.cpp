@@ -191,7 +191,7 @@ struct ErrorInputs {
 
 TEST(RotaryErrors, OddRotaryDim) {
   ErrorInputs in;
-  int line = __LINE__ + 1;
+  int line = __LINE__ + 2;
   expect_error(
       [&] { ops::rotary_embedding(in.xv(), in.tv(3, 4), in.tv(3, 4), in.xv(), {.rotary_dim = 5}); },
       {"rotary_test.cpp:" + std::to_string(line),

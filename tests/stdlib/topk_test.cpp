@@ -169,7 +169,7 @@ TEST(TopkErrors, KLargerThanTheRow) {
   Args a;
   std::vector<float> v(16);
   std::vector<int32_t> i(16);
-  int line = __LINE__ + 1;
+  int line = __LINE__ + 3;
   expect_error(
       [&] {
         ops::topk(a.xv, TensorView(v.data(), {2, 8}), TensorView(i.data(), {2, 8}), 8);
