@@ -52,7 +52,7 @@ Tensor bitcast(const Tensor& x, DType dtype, Loc l) {
   if (v->type()->is_bool() || dtype == DType::i1)
     fail(loc, "bitcast", "i1 has no bits of its own to reinterpret; use x.to(...) to convert");
   ir::Builder& b = builder_at(loc);
-  const ir::Type* to = b.ctx().with_element(v->type(), detail::to_ir(b.ctx(), dtype));
+  const ir::Type* to = b.ctx().with_element(v->type(), b.ctx().scalar(dtype));
   if (to->element_bits() != v->type()->element_bits())
     fail(loc, "bitcast",
          "the types must have one width: " + type_str(v->type()) + " has " +

@@ -27,10 +27,10 @@ ir::Value* atomic_pointer(const Tensor& ptr, Opcode op, const SourceLoc& loc) {
          "the first operand must be a pointer or a tile of pointers, got " + type_str(p->type()) +
              " (did you forget to add offsets to a Ptr?)");
   const ir::Type* pointee = p->type()->element()->pointee();
-  if (pointee->is_pointer() || !ir::atomic_accepts(op, pointee->scalar_kind()))
+  if (pointee->is_pointer() || !ir::atomic_accepts(op, pointee->dtype()))
     fail(loc, name,
          std::string("applies to ") + ir::atomic_accepted_types(op) +
-             " elements, but the pointer's elements are " + dtype_name(detail::to_dtype(pointee)) +
+             " elements, but the pointer's elements are " + dtype_name(pointee->dtype()) +
              "; pass a pointer to one of those types");
   return p;
 }
@@ -84,7 +84,7 @@ Tensor rmw(Opcode op, const Tensor& ptr, const AtomicValue& val, const Tensor* m
            MemScope scope, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   ir::Value* p = atomic_pointer(ptr, op, loc);
-  DType elem = detail::to_dtype(p->type()->element()->pointee());
+  DType elem = p->type()->element()->pointee()->dtype();
   return build_atomic(op, p, {atomic_value(val, elem, op, loc)}, mask ? mask->value(loc) : nullptr,
                       sem, scope, loc);
 }
@@ -112,7 +112,7 @@ Tensor atomic_cas(const Tensor& ptr, AtomicValue cmp, AtomicValue val, MemSem se
                   Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   ir::Value* p = atomic_pointer(ptr, Opcode::AtomicCas, loc);
-  DType elem = detail::to_dtype(p->type()->element()->pointee());
+  DType elem = p->type()->element()->pointee()->dtype();
   return build_atomic(Opcode::AtomicCas, p,
                       {atomic_value(cmp, elem, Opcode::AtomicCas, loc),
                        atomic_value(val, elem, Opcode::AtomicCas, loc)},

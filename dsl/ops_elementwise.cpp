@@ -110,7 +110,7 @@ Tensor arith(BinaryOp op, ir::Value* a, ir::Value* c, const SourceLoc& loc) {
                type_str(c->type()) + ")");
     return pointer_arith(op, c, a, loc);
   }
-  DType ta = detail::to_dtype(a->type()->element()), tc = detail::to_dtype(c->type()->element());
+  DType ta = a->type()->element()->dtype(), tc = c->type()->element()->dtype();
   DType t = detail::promote(ta, tc);
   reject_fp8(t, loc, op_name(info));
   if ((op == BinaryOp::Div || op == BinaryOp::Rem) && ta != DType::i1 && tc != DType::i1 &&
@@ -142,7 +142,7 @@ Tensor unary(Opcode opcode, const char* name, const Tensor& x, const SourceLoc& 
   ir::Value* v = x.value(loc);
   if (v->type()->is_pointer_like())
     fail(loc, name, "not defined for pointers (" + type_str(v->type()) + ")");
-  reject_fp8(detail::to_dtype(v->type()->element()), loc, name);
+  reject_fp8(v->type()->element()->dtype(), loc, name);
   if (float_only && !v->type()->is_float())
     v = convert(v, DType::f32, loc); // math on integers computes in f32
   ir::Builder& b = builder_at(loc);
@@ -225,7 +225,7 @@ Tensor cast(const Tensor& x, DType dtype, CastOptions options, Loc loc) {
     fail(at, "cast",
          "cannot convert a pointer tile " + type_str(v->type()) + " to " + dtype_name(dtype));
   ir::Builder& b = builder_at(at);
-  const ir::Type* to = b.ctx().with_element(v->type(), detail::to_ir(b.ctx(), dtype));
+  const ir::Type* to = b.ctx().with_element(v->type(), b.ctx().scalar(dtype));
   return Tensor(b.value(Opcode::CastSat, {v}, to));
 }
 

@@ -97,14 +97,14 @@ Words philox_key(Emitter& e, const Tensor& seed) {
 std::array<ir::Value*, 4> philox_counter(Emitter& e, const Tensor& offset) {
   ir::Value* o = offset.value(e.loc());
   const ir::Type* t = o->type();
-  const bool ok = !t->is_pointer_like() && (t->element()->scalar_kind() == ir::ScalarKind::I32 ||
-                                            t->element()->scalar_kind() == ir::ScalarKind::I64);
+  const bool ok = !t->is_pointer_like() &&
+                  (t->element()->dtype() == DType::i32 || t->element()->dtype() == DType::i64);
   if (!ok)
     fail(e.loc(), e.name(),
          "the offset must be an i32 or i64 tile, got " + type_str(t) +
              (t->is_integer() && !t->is_pointer_like() ? "; convert it with .to(tl::i32)" : ""));
   ir::Value* zero = e.word(0, e.i32_like(o));
-  if (t->element()->scalar_kind() == ir::ScalarKind::I32)
+  if (t->element()->dtype() == DType::i32)
     return {o, zero, zero, zero};
   Words w = e.split(o);
   return {w.lo, w.hi, zero, zero};
@@ -139,7 +139,7 @@ std::array<ir::Value*, 4> explicit_counter(Emitter& e, std::array<const Tensor*,
   for (size_t i = 0; i < 4; ++i) {
     c[i] = words[i]->value(e.loc());
     const ir::Type* t = c[i]->type();
-    if (t->is_pointer_like() || t->element()->scalar_kind() != ir::ScalarKind::I32)
+    if (t->is_pointer_like() || t->element()->dtype() != DType::i32)
       fail(e.loc(), e.name(),
            "counter word c" + std::to_string(i) + " must be an i32 tile, got " + type_str(t));
     shape = detail::broadcast_shapes(shape, t->dims(), e.loc(), e.name());

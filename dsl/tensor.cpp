@@ -57,7 +57,7 @@ DType Tensor::dtype(std::source_location loc) const {
   const ir::Type* e = value(SourceLoc::from(loc))->type()->element();
   if (e->is_pointer())
     e = e->pointee();
-  return detail::to_dtype(e);
+  return e->dtype();
 }
 
 bool Tensor::is_pointer(std::source_location loc) const {

@@ -9,39 +9,6 @@
 
 namespace tessel::lang::detail {
 
-// tessel::DType and ir::ScalarKind list the same element types in the same order, so converting
-// is a cast; this keeps the two lists from drifting apart until one enum replaces the other
-// (docs/architecture.md, "Element types").
-constexpr bool same_order(DType d, ir::ScalarKind k) {
-  return static_cast<int>(d) == static_cast<int>(k);
-}
-static_assert(same_order(DType::i1, ir::ScalarKind::I1) &&
-                  same_order(DType::i8, ir::ScalarKind::I8) &&
-                  same_order(DType::i16, ir::ScalarKind::I16) &&
-                  same_order(DType::i32, ir::ScalarKind::I32) &&
-                  same_order(DType::i64, ir::ScalarKind::I64) &&
-                  same_order(DType::f16, ir::ScalarKind::F16) &&
-                  same_order(DType::bf16, ir::ScalarKind::BF16) &&
-                  same_order(DType::f32, ir::ScalarKind::F32) &&
-                  same_order(DType::f64, ir::ScalarKind::F64) &&
-                  same_order(DType::u8, ir::ScalarKind::U8) &&
-                  same_order(DType::u16, ir::ScalarKind::U16) &&
-                  same_order(DType::u32, ir::ScalarKind::U32) &&
-                  same_order(DType::u64, ir::ScalarKind::U64) &&
-                  same_order(DType::f8e4m3, ir::ScalarKind::F8E4M3) &&
-                  same_order(DType::f8e5m2, ir::ScalarKind::F8E5M2) &&
-                  same_order(DType::f8e5m2, ir::kLastScalarKind),
-              "DType and ir::ScalarKind differ");
-
-DType to_dtype(const ir::Type* scalar) {
-  TESSEL_ASSERT(scalar->is_scalar(), "to_dtype of a non-scalar");
-  return static_cast<DType>(scalar->scalar_kind());
-}
-
-const ir::Type* to_ir(ir::Context& ctx, DType t) {
-  return ctx.scalar(static_cast<ir::ScalarKind>(t));
-}
-
 std::string shape_str(std::span<const int64_t> shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)
@@ -194,10 +161,10 @@ ir::Value* convert(ir::Value* v, DType t, const SourceLoc& loc) {
   if (elem->is_pointer())
     fail(loc, "cast",
          "cannot convert a pointer tile " + type_str(v->type()) + " to " + dtype_name(t));
-  if (to_dtype(elem) == t)
+  if (elem->dtype() == t)
     return v;
   ir::Builder& b = builder_at(loc);
-  return b.value(ir::Opcode::Cast, {v}, b.ctx().with_element(v->type(), to_ir(b.ctx(), t)));
+  return b.value(ir::Opcode::Cast, {v}, b.ctx().with_element(v->type(), b.ctx().scalar(t)));
 }
 
 ir::Value* constant_like(double value, DType t, std::span<const int64_t> shape,
@@ -212,7 +179,7 @@ ir::Value* constant_like(double value, DType t, std::span<const int64_t> shape,
     fail(loc, "constant", "the value " + format_value(value) + " does not fit in " + dtype_name(t));
   }
   ir::Builder& b = builder_at(loc);
-  return b.constant(b.ctx().tensor(shape, to_ir(b.ctx(), t)), value);
+  return b.constant(b.ctx().tensor(shape, b.ctx().scalar(t)), value);
 }
 
 } // namespace tessel::lang::detail

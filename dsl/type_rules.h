@@ -1,4 +1,4 @@
-// Private: the DSL's typing rules — dtype <-> IR type, NumPy broadcasting, element-type
+// Private: the DSL's typing rules — NumPy broadcasting, element-type
 // promotion — and the helpers that turn a violation into a tessel::Error at the user's line.
 #pragma once
 
@@ -9,8 +9,6 @@
 
 namespace tessel::lang::detail {
 
-DType to_dtype(const ir::Type* scalar);
-const ir::Type* to_ir(ir::Context& ctx, DType t);
 std::string shape_str(std::span<const int64_t> shape); // "[128, 64]"
 std::string type_str(const ir::Type* t);               // "tensor<128xf32>" as "f32[128]"
 

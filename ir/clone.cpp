@@ -21,7 +21,7 @@ public:
     const Type* copy = nullptr;
     switch (t->kind()) {
     case Type::Kind::Scalar:
-      copy = ctx_.scalar(t->scalar_kind());
+      copy = ctx_.scalar(t->dtype());
       break;
     case Type::Kind::Pointer:
       copy = ctx_.pointer(type(t->pointee()), t->address_space());

@@ -5,34 +5,11 @@
 
 namespace tessel::ir {
 
-namespace {
-struct ScalarInfo {
-  const char* name;
-  unsigned bits;
-  bool is_float;
-  bool is_unsigned;
-};
-constexpr ScalarInfo kScalars[] = {
-    {"i1", 1, false, false},   {"i8", 8, false, false},    {"i16", 16, false, false},
-    {"i32", 32, false, false}, {"i64", 64, false, false},  {"f16", 16, true, false},
-    {"bf16", 16, true, false}, {"f32", 32, true, false},   {"f64", 64, true, false},
-    {"u8", 8, false, true},    {"u16", 16, false, true},   {"u32", 32, false, true},
-    {"u64", 64, false, true},  {"f8e4m3", 8, true, false}, {"f8e5m2", 8, true, false},
-};
-static_assert(std::size(kScalars) == size_t(kLastScalarKind) + 1, "one row per ScalarKind");
-const ScalarInfo& info(ScalarKind k) { return kScalars[static_cast<size_t>(k)]; }
-} // namespace
-
-const char* scalar_kind_name(ScalarKind k) { return info(k).name; }
-unsigned scalar_kind_bits(ScalarKind k) { return info(k).bits; }
-bool scalar_kind_is_float(ScalarKind k) { return info(k).is_float; }
-bool scalar_kind_is_unsigned(ScalarKind k) { return info(k).is_unsigned; }
-
 bool is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
-ScalarKind Type::scalar_kind() const {
-  TESSEL_ASSERT(is_scalar(), "scalar_kind() of a non-scalar type");
-  return scalar_;
+DType Type::dtype() const {
+  TESSEL_ASSERT(is_scalar(), "dtype() of a non-scalar type");
+  return dtype_;
 }
 const Type* Type::pointee() const {
   TESSEL_ASSERT(is_pointer(), "pointee() of a non-pointer type");
@@ -59,33 +36,33 @@ int64_t Type::num_elements() const {
 }
 bool Type::is_float() const {
   const Type* e = element();
-  return e->is_scalar() && scalar_kind_is_float(e->scalar_);
+  return e->is_scalar() && dtype_is_float(e->dtype_);
 }
 bool Type::is_integer() const {
   const Type* e = element();
-  return e->is_scalar() && !scalar_kind_is_float(e->scalar_);
+  return e->is_scalar() && !dtype_is_float(e->dtype_);
 }
 bool Type::is_unsigned() const {
   const Type* e = element();
-  return e->is_scalar() && scalar_kind_is_unsigned(e->scalar_);
+  return e->is_scalar() && dtype_is_unsigned(e->dtype_);
 }
 bool Type::is_fp8() const {
   const Type* e = element();
-  return e->is_scalar() && (e->scalar_ == ScalarKind::F8E4M3 || e->scalar_ == ScalarKind::F8E5M2);
+  return e->is_scalar() && dtype_is_fp8(e->dtype_);
 }
 bool Type::is_bool() const {
   const Type* e = element();
-  return e->is_scalar() && e->scalar_ == ScalarKind::I1;
+  return e->is_scalar() && e->dtype_ == DType::i1;
 }
 unsigned Type::element_bits() const {
   const Type* e = element();
-  return e->is_pointer() ? 64 : scalar_kind_bits(e->scalar_);
+  return e->is_pointer() ? 64 : dtype_bits(e->dtype_);
 }
 
 std::string Type::str() const {
   switch (kind_) {
   case Kind::Scalar:
-    return scalar_kind_name(scalar_);
+    return dtype_name(dtype_);
   case Kind::Pointer:
     if (address_space_ == 1)
       return "ptr<" + element_->str() + ">";
@@ -109,10 +86,10 @@ Type& Context::new_type() {
 }
 
 Context::Context() {
-  for (size_t k = 0; k < std::size(kScalars); ++k) {
+  for (size_t k = 0; k <= size_t(kLastDType); ++k) {
     Type& t = new_type();
     t.kind_ = Type::Kind::Scalar;
-    t.scalar_ = static_cast<ScalarKind>(k);
+    t.dtype_ = static_cast<DType>(k);
     scalars_.push_back(&t);
   }
 }

@@ -1,4 +1,5 @@
-// DType names and sizes, and exact f16/bf16/fp8 <-> f32 conversions (round to nearest even).
+// DType names, sizes and classes, and exact f16/bf16/fp8 <-> f32 conversions (round to nearest
+// even).
 #include "tessel/dtype.h"
 
 #include "tessel/error.h"
@@ -43,6 +44,8 @@ const char* dtype_name(DType t) {
   }
   TESSEL_UNREACHABLE("bad dtype");
 }
+
+unsigned dtype_bits(DType t) { return t == DType::i1 ? 1 : 8 * dtype_bytes(t); }
 
 unsigned dtype_bytes(DType t) {
   switch (t) {

@@ -12,7 +12,7 @@ double element_bytes(const ir::Type* t) {
   const ir::Type* e = t->element();
   if (e->is_pointer())
     e = e->pointee();
-  return double(ir::scalar_kind_bits(e->scalar_kind())) / 8.0;
+  return double(dtype_bits(e->dtype())) / 8.0;
 }
 
 double elements(const ir::Type* t) { return t->is_tensor() ? double(t->num_elements()) : 1.0; }
@@ -81,7 +81,7 @@ private:
     }
     if (code == ir::Opcode::Dot) {
       into.flops += scale * dot_flops(op);
-      cost_.dot_operands.push_back(op.operand(0)->type()->element()->scalar_kind());
+      cost_.dot_operands.push_back(op.operand(0)->type()->element()->dtype());
       return;
     }
     if (code == ir::Opcode::For) {

@@ -39,10 +39,10 @@ struct RuntimeLoop {
 };
 
 struct ProgramCost {
-  Work fixed;                     // outside run-time loops (constant trip counts multiplied in)
-  std::vector<RuntimeLoop> loops; // outermost run-time loops first, in program order
-  std::vector<ir::ScalarKind> dot_operands; // the element type of each dot's a operand
-  bool has_if = false;                      // some work was counted for both branches
+  Work fixed;                      // outside run-time loops (constant trip counts multiplied in)
+  std::vector<RuntimeLoop> loops;  // outermost run-time loops first, in program order
+  std::vector<DType> dot_operands; // the element type of each dot's a operand
+  bool has_if = false;             // some work was counted for both branches
 
   // fixed + each run-time loop times `trips`.
   Work total(double trips) const;

@@ -33,7 +33,7 @@ llvm::AtomicOrdering failure_ordering(ir::MemSem s) {
                                                               : llvm::AtomicOrdering::Monotonic;
 }
 
-bool is_float(const ir::Type* elem) { return ir::scalar_kind_is_float(elem->scalar_kind()); }
+bool is_float(const ir::Type* elem) { return dtype_is_float(elem->dtype()); }
 
 llvm::AtomicRMWInst::BinOp integer_op(ir::Opcode op) {
   switch (op) {

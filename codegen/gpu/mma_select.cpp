@@ -7,7 +7,7 @@ namespace tessel::codegen::gpu {
 
 namespace {
 
-bool is(const ir::Type* t, ir::ScalarKind k) { return t->is_scalar() && t->scalar_kind() == k; }
+bool is(const ir::Type* t, DType k) { return t->is_scalar() && t->dtype() == k; }
 
 } // namespace
 
@@ -20,16 +20,15 @@ DotPrecision dot_precision(const ir::Op& dot) {
 
 std::optional<MmaInstr> mma_for_types(const ir::Type* a, const ir::Type* c,
                                       DotPrecision precision) {
-  using K = ir::ScalarKind;
-  if (is(a, K::F16) && is(c, K::F32))
+  if (is(a, DType::f16) && is(c, DType::f32))
     return MmaInstr::F16_F32;
-  if (is(a, K::BF16) && is(c, K::F32))
+  if (is(a, DType::bf16) && is(c, DType::f32))
     return MmaInstr::BF16_F32;
-  if (is(a, K::F16) && is(c, K::F16))
+  if (is(a, DType::f16) && is(c, DType::f16))
     return MmaInstr::F16_F16;
-  if (is(a, K::F32) && is(c, K::F32) && precision != DotPrecision::Ieee)
+  if (is(a, DType::f32) && is(c, DType::f32) && precision != DotPrecision::Ieee)
     return MmaInstr::TF32_F32; // tf32x3: three of them per product (lower_mma.cpp)
-  if (is(a, K::I8) && is(c, K::I32))
+  if (is(a, DType::i8) && is(c, DType::i32))
     return MmaInstr::S8_S32;
   return std::nullopt;
 }

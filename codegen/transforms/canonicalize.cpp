@@ -40,7 +40,7 @@ const Attr* constant_of(const Value* v) {
 bool is_int_constant(const Value* v, int64_t x) {
   const Attr* a = constant_of(v);
   return a && v->type()->is_integer() && a->kind == Attr::Kind::Int &&
-         a->i == wrap_to_int_type(x, v->type()->element()->scalar_kind());
+         a->i == wrap_to_int_type(x, v->type()->element()->dtype());
 }
 
 bool is_one(const Value* v) {

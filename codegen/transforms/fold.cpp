@@ -13,34 +13,33 @@
 namespace tessel::codegen {
 
 using ir::Opcode;
-using ir::ScalarKind;
 
-double round_to_float_type(double v, ScalarKind element) {
+double round_to_float_type(double v, DType element) {
   int mantissa_bits = 0, min_exponent = 0; // significant bits (with the implicit one), min normal
   double max_finite = 0;
   switch (element) {
-  case ScalarKind::F64:
+  case DType::f64:
     return v;
-  case ScalarKind::F32:
+  case DType::f32:
     return double(float(v));
-  case ScalarKind::F16:
+  case DType::f16:
     mantissa_bits = 11, min_exponent = -14, max_finite = 65504.0;
     break;
-  case ScalarKind::BF16:
+  case DType::bf16:
     mantissa_bits = 8, min_exponent = -126, max_finite = 0x1.fep127;
     break;
-  case ScalarKind::F8E4M3:
-  case ScalarKind::F8E5M2:
+  case DType::f8e4m3:
+  case DType::f8e5m2:
     return round_to_dtype(v, static_cast<DType>(element));
-  case ScalarKind::I1:
-  case ScalarKind::I8:
-  case ScalarKind::I16:
-  case ScalarKind::I32:
-  case ScalarKind::I64:
-  case ScalarKind::U8:
-  case ScalarKind::U16:
-  case ScalarKind::U32:
-  case ScalarKind::U64:
+  case DType::i1:
+  case DType::i8:
+  case DType::i16:
+  case DType::i32:
+  case DType::i64:
+  case DType::u8:
+  case DType::u16:
+  case DType::u32:
+  case DType::u64:
     TESSEL_UNREACHABLE("round_to_float_type of an integer type");
   }
   if (std::isnan(v) || std::isinf(v) || v == 0)
@@ -55,8 +54,8 @@ double round_to_float_type(double v, ScalarKind element) {
   return r;
 }
 
-int64_t wrap_to_int_type(int64_t v, ScalarKind element) {
-  unsigned bits = ir::scalar_kind_bits(element);
+int64_t wrap_to_int_type(int64_t v, DType element) {
+  unsigned bits = dtype_bits(element);
   if (bits == 1)
     return v & 1;
   if (bits == 64)
@@ -215,19 +214,19 @@ std::optional<ConstValue> compare(Opcode op, std::optional<int> ord, bool is_boo
 }
 
 std::optional<ConstValue> cast(const ConstValue& v, const ir::Type* from, const ir::Type* to) {
-  ScalarKind dst = to->scalar_kind();
+  DType dst = to->dtype();
   if (from->is_float() && to->is_float())
     return ConstValue::of_float(round_to_float_type(v.f, dst));
   if (from->is_integer() && to->is_float()) // exact in double below 2^53, then rounded once
-    return ConstValue::of_float(dst == ScalarKind::F32 ? double(float(v.i))
-                                                       : round_to_float_type(double(v.i), dst));
-  if (dst == ScalarKind::I1) // anything -> i1 compares with zero
+    return ConstValue::of_float(dst == DType::f32 ? double(float(v.i))
+                                                  : round_to_float_type(double(v.i), dst));
+  if (dst == DType::i1) // anything -> i1 compares with zero
     return ConstValue::of_int(from->is_float() ? v.f != 0 : v.i != 0);
   if (from->is_integer()) // sign-extends or truncates; i1 holds 0 or 1
     return ConstValue::of_int(wrap_to_int_type(v.i, dst));
   // float -> integer truncates toward zero; out of range is unspecified, so not folded.
   double t = std::trunc(v.f);
-  unsigned bits = ir::scalar_kind_bits(dst);
+  unsigned bits = dtype_bits(dst);
   double limit = std::ldexp(1.0, int(bits) - 1);
   if (std::isnan(t) || t < -limit || t >= limit)
     return std::nullopt;
@@ -253,7 +252,7 @@ std::optional<ConstValue> fold_elementwise(Opcode op, const std::vector<ConstVal
     return a.i ? operands[1] : operands[2];
   const ConstValue& b = operands.size() > 1 ? operands[1] : a;
   const ConstValue& c = operands.size() > 2 ? operands[2] : a;
-  ScalarKind kind = operand_element->scalar_kind();
+  DType kind = operand_element->dtype();
   bool is_compare = op == Opcode::CmpEq || op == Opcode::CmpNe || op == Opcode::CmpLt ||
                     op == Opcode::CmpLe || op == Opcode::CmpGt || op == Opcode::CmpGe;
   if (is_compare) {
@@ -263,7 +262,7 @@ std::optional<ConstValue> fold_elementwise(Opcode op, const std::vector<ConstVal
   }
   if (operand_element->is_float()) {
     std::optional<double> r;
-    if (kind == ScalarKind::F64) {
+    if (kind == DType::f64) {
       r = float_op<double>(op, a.f, b.f, c.f);
     } else if (auto rf = float_op<float>(op, float(a.f), float(b.f), float(c.f))) {
       r = round_to_float_type(double(*rf), kind);
@@ -272,7 +271,7 @@ std::optional<ConstValue> fold_elementwise(Opcode op, const std::vector<ConstVal
       return std::nullopt;
     return ConstValue::of_float(*r);
   }
-  auto r = int_op(op, a.i, b.i, ir::scalar_kind_bits(kind));
+  auto r = int_op(op, a.i, b.i, dtype_bits(kind));
   if (!r)
     return std::nullopt;
   return ConstValue::of_int(wrap_to_int_type(*r, kind));

@@ -23,8 +23,8 @@ std::optional<ConstValue> fold_elementwise(ir::Opcode op, const std::vector<Cons
                                            const ir::Type* result_element);
 
 // `v` rounded to the float type `element` (round to nearest even, overflow to infinity).
-double round_to_float_type(double v, ir::ScalarKind element);
+double round_to_float_type(double v, DType element);
 // `v` wrapped to the integer type `element` (sign-extended; i1 keeps the low bit).
-int64_t wrap_to_int_type(int64_t v, ir::ScalarKind element);
+int64_t wrap_to_int_type(int64_t v, DType element);
 
 } // namespace tessel::codegen

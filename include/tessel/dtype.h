@@ -10,9 +10,11 @@
 
 namespace tessel {
 
-// The unsigned and fp8 types come last so that the older values (and the cache keys that hash
-// them) keep their numbers. f8e4m3 is OCP's E4M3FN (bias 7, no infinities, NaN = S.1111.111,
-// largest finite 448); f8e5m2 is E5M2 (bias 15, IEEE-like with infinities, largest finite 57344).
+// The element types of tensors and of the tile IR (ir::Type::dtype()): one list for users, the
+// DSL, the IR and both backends. The unsigned and fp8 types come last so that the older values
+// (and the cache keys that hash them) keep their numbers; a new type goes at the end. f8e4m3 is
+// OCP's E4M3FN (bias 7, no infinities, NaN = S.1111.111, largest finite 448); f8e5m2 is E5M2 (bias
+// 15, IEEE-like with infinities, largest finite 57344).
 enum class DType : uint8_t {
   i1,
   i8,
@@ -30,13 +32,15 @@ enum class DType : uint8_t {
   f8e4m3,
   f8e5m2
 };
+inline constexpr DType kLastDType = DType::f8e5m2; // every value lies in [i1, kLastDType]
 
 inline constexpr DType i1 = DType::i1, i8 = DType::i8, i16 = DType::i16, i32 = DType::i32,
                        i64 = DType::i64, f16 = DType::f16, bf16 = DType::bf16, f32 = DType::f32,
                        f64 = DType::f64, u8 = DType::u8, u16 = DType::u16, u32 = DType::u32,
                        u64 = DType::u64, f8e4m3 = DType::f8e4m3, f8e5m2 = DType::f8e5m2;
 
-const char* dtype_name(DType t);
+const char* dtype_name(DType t); // "i1", "f16", ... (the IR text spells types so)
+unsigned dtype_bits(DType t);    // i1 is 1 bit
 unsigned dtype_bytes(DType t);   // i1 is stored as one byte
 bool dtype_is_float(DType t);    // fp8 types included
 bool dtype_is_unsigned(DType t); // u8 ... u64 (i1 is a boolean, not counted)

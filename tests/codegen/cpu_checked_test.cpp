@@ -12,10 +12,10 @@ constexpr int64_t kB = 64;
 
 // Program p: out[p*64 + i] = 1, then out2[p*64 + i] = in[p*64 + i].
 void build_store_then_copy(KernelBuilder& k) {
-  ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
-  ir::Value* out2 = k.arg(k.ptr(ScalarKind::F32));
-  ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
-  const ir::Type* vec = k.t({kB}, k.s(ScalarKind::F32));
+  ir::Value* out = k.arg(k.ptr(DType::f32));
+  ir::Value* out2 = k.arg(k.ptr(DType::f32));
+  ir::Value* in = k.arg(k.ptr(DType::f32));
+  const ir::Type* vec = k.t({kB}, k.s(DType::f32));
   ir::Value* offs =
       k.bin(Opcode::Add, k.splat(k.bin(Opcode::Mul, k.pid(), k.cint(kB)), {kB}), k.arange(kB));
   k.store(k.addptr(out, offs), k.cfloat(1, vec));
@@ -46,8 +46,8 @@ TEST(CpuChecked, FailingProgramStopsAndLaterProgramsAreSkipped) {
   options.checked = true;
   auto kernel = codegen::cpu::compile(k.fn, options);
   const int programs = 4;
-  Buffer out(ScalarKind::F32, programs * kB), out2(ScalarKind::F32, programs * kB),
-      in(ScalarKind::F32, programs * kB);
+  Buffer out(DType::f32, programs * kB), out2(DType::f32, programs * kB),
+      in(DType::f32, programs * kB);
   in.fill_random(1, -1, 1);
   // `in` is said to hold two programs' worth: programs 2 and 3 read past it.
   std::array<codegen::cpu::ByteRange, 3> ranges{

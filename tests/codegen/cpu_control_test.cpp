@@ -36,11 +36,11 @@ build_for(KernelBuilder& k, ir::Value* lo, ir::Value* hi, ir::Value* step,
 
 TEST(CpuControl, ForWithCarriedTensorAndScalar) {
   KernelBuilder k("for_acc");
-  ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
-  ir::Value* out_count = k.arg(k.ptr(ScalarKind::I32));
-  ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* out = k.arg(k.ptr(DType::f32));
+  ir::Value* out_count = k.arg(k.ptr(DType::i32));
+  ir::Value* in = k.arg(k.ptr(DType::f32));
   ir::Value* n = k.arg(k.i32());
-  const ir::Type* vec = k.t({kB}, k.s(ScalarKind::F32));
+  const ir::Type* vec = k.t({kB}, k.s(DType::f32));
   ir::Op* loop = build_for(
       k, k.cint(0), n, k.cint(1), {k.cfloat(0, vec), k.cint(0)},
       [&](ir::Value* i, std::vector<ir::Value*> c) -> std::vector<ir::Value*> {
@@ -54,7 +54,7 @@ TEST(CpuControl, ForWithCarriedTensorAndScalar) {
   k.ret();
   auto kernel = codegen::cpu::compile(k.fn);
   const int rows = 7;
-  Buffer bin(ScalarKind::F32, rows * kB), bout(ScalarKind::F32, kB), bcount(ScalarKind::I32, 1);
+  Buffer bin(DType::f32, rows * kB), bout(DType::f32, kB), bcount(DType::i32, 1);
   bin.fill_random(1, -2, 2);
   int32_t count = rows;
   void *po = bout.data(), *pc = bcount.data(), *pi = bin.data();
@@ -71,9 +71,9 @@ TEST(CpuControl, ForWithCarriedTensorAndScalar) {
 // (a, b) <- (b, a + b): the yield writes each carried tensor from the other's old value.
 TEST(CpuControl, ForSwapsCarriedTensors) {
   KernelBuilder k("for_swap");
-  ir::Value* out_a = k.arg(k.ptr(ScalarKind::I32));
-  ir::Value* out_b = k.arg(k.ptr(ScalarKind::I32));
-  ir::Value* in = k.arg(k.ptr(ScalarKind::I32));
+  ir::Value* out_a = k.arg(k.ptr(DType::i32));
+  ir::Value* out_b = k.arg(k.ptr(DType::i32));
+  ir::Value* in = k.arg(k.ptr(DType::i32));
   ir::Value* a0 = k.load(k.addptr(in, k.arange(kB)));
   ir::Value* b0 = k.load(k.addptr(in, k.arange(kB, kB)));
   ir::Op* loop = build_for(k, k.cint(0), k.cint(10), k.cint(1), {a0, b0},
@@ -84,7 +84,7 @@ TEST(CpuControl, ForSwapsCarriedTensors) {
   k.store(k.addptr(out_b, k.arange(kB)), loop->result(1));
   k.ret();
   auto kernel = codegen::cpu::compile(k.fn);
-  Buffer bin(ScalarKind::I32, 2 * kB), ba(ScalarKind::I32, kB), bb(ScalarKind::I32, kB);
+  Buffer bin(DType::i32, 2 * kB), ba(DType::i32, kB), bb(DType::i32, kB);
   bin.fill_random(2, -10, 10);
   void *pa = ba.data(), *pb = bb.data(), *pi = bin.data();
   launch(*kernel, {&pa, &pb, &pi}, {1, 1, 1});
@@ -102,9 +102,9 @@ TEST(CpuControl, ForSwapsCarriedTensors) {
 
 TEST(CpuControl, IfElseWithTensorAndScalarResults) {
   KernelBuilder k("if_else");
-  ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
-  ir::Value* out_s = k.arg(k.ptr(ScalarKind::I32));
-  ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* out = k.arg(k.ptr(DType::f32));
+  ir::Value* out_s = k.arg(k.ptr(DType::i32));
+  ir::Value* in = k.arg(k.ptr(DType::f32));
   ir::Value* offs =
       k.bin(Opcode::Add, k.splat(k.bin(Opcode::Mul, k.pid(), k.cint(kB)), {kB}), k.arange(kB));
   ir::Value* x = k.load(k.addptr(in, offs));
@@ -120,8 +120,7 @@ TEST(CpuControl, IfElseWithTensorAndScalarResults) {
   k.ret();
   auto kernel = codegen::cpu::compile(k.fn);
   const int progs = 4;
-  Buffer bin(ScalarKind::F32, progs * kB), bout(ScalarKind::F32, progs * kB),
-      bs(ScalarKind::I32, progs);
+  Buffer bin(DType::f32, progs * kB), bout(DType::f32, progs * kB), bs(DType::i32, progs);
   bin.fill_random(3, -5, 5);
   void *po = bout.data(), *ps = bs.data(), *pi = bin.data();
   launch(*kernel, {&po, &ps, &pi}, {progs, 1, 1});
@@ -137,8 +136,8 @@ TEST(CpuControl, IfElseWithTensorAndScalarResults) {
 // while (c < limit) { c *= 2; t += 1 }: the tensor counts the iterations.
 TEST(CpuControl, WhileWithScalarAndTensor) {
   KernelBuilder k("while_loop");
-  ir::Value* out = k.arg(k.ptr(ScalarKind::I32));
-  ir::Value* out_c = k.arg(k.ptr(ScalarKind::I32));
+  ir::Value* out = k.arg(k.ptr(DType::i32));
+  ir::Value* out_c = k.arg(k.ptr(DType::i32));
   ir::Value* limit = k.arg(k.i32());
   ir::Value* t0 = k.arange(kB);
   std::vector<const ir::Type*> types{k.i32(), t0->type()};
@@ -159,7 +158,7 @@ TEST(CpuControl, WhileWithScalarAndTensor) {
   k.store(out_c, loop->result(0));
   k.ret();
   auto kernel = codegen::cpu::compile(k.fn);
-  Buffer bout(ScalarKind::I32, kB), bc(ScalarKind::I32, 1);
+  Buffer bout(DType::i32, kB), bc(DType::i32, 1);
   int32_t lim = 100;
   void *po = bout.data(), *pc = bc.data();
   launch(*kernel, {&po, &pc, &lim}, {1, 1, 1});
@@ -172,8 +171,8 @@ TEST(CpuControl, WhileWithScalarAndTensor) {
 // (a fused load is never moved past a memory write).
 TEST(CpuControl, LoadAfterStoreSeesTheStore) {
   KernelBuilder k("rmw");
-  ir::Value* p = k.arg(k.ptr(ScalarKind::F32));
-  ir::Value* q = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* p = k.arg(k.ptr(DType::f32));
+  ir::Value* q = k.arg(k.ptr(DType::f32));
   ir::Value* n = k.arg(k.i32());
   ir::Value* offs = k.arange(kB);
   ir::Value* mask = k.cmp(Opcode::CmpLt, offs, k.splat(n, {kB}));
@@ -184,7 +183,7 @@ TEST(CpuControl, LoadAfterStoreSeesTheStore) {
   k.ret();
   auto kernel = codegen::cpu::compile(k.fn);
   for (int32_t count : {int32_t(kB), int32_t(kB - 5)}) {
-    Buffer bp(ScalarKind::F32, kB), bq(ScalarKind::F32, kB);
+    Buffer bp(DType::f32, kB), bq(DType::f32, kB);
     bp.fill_random(8, -3, 3);
     Buffer orig = bp;
     void *pp = bp.data(), *pq = bq.data();
@@ -225,7 +224,7 @@ TEST(CpuControl, UnloweredOpIsAnErrorWithItsLocation) {
 // A kernel that writes program id * 3 into out[pid].
 std::unique_ptr<codegen::cpu::CompiledKernel> compile_pid_kernel(const std::string& name) {
   KernelBuilder k(name);
-  ir::Value* out = k.arg(k.ptr(ScalarKind::I32));
+  ir::Value* out = k.arg(k.ptr(DType::i32));
   k.store(k.addptr(out, k.pid()), k.bin(Opcode::Mul, k.pid(), k.cint(3)));
   k.ret();
   return codegen::cpu::compile(k.fn);
@@ -238,7 +237,7 @@ TEST(CpuEngine, ReloadFromObjectCodeAndReport) {
   EXPECT_FALSE(kernel->object_code().empty());
   auto again = codegen::cpu::load("pid3", kernel->object_code(), kernel->max_stack_bytes());
   kernel.reset(); // the reloaded copy must not depend on the original
-  Buffer out(ScalarKind::I32, 8);
+  Buffer out(DType::i32, 8);
   void* po = out.data();
   launch(*again, {&po}, {8, 1, 1});
   for (int i = 0; i < 8; ++i)
@@ -254,7 +253,7 @@ TEST(CpuEngine, ConcurrentCompilesOfOneName) {
   for (auto& th : threads)
     th.join();
   for (auto& kernel : kernels) {
-    Buffer out(ScalarKind::I32, 4);
+    Buffer out(DType::i32, 4);
     void* po = out.data();
     launch(*kernel, {&po}, {4, 1, 1});
     for (int i = 0; i < 4; ++i)
@@ -264,7 +263,7 @@ TEST(CpuEngine, ConcurrentCompilesOfOneName) {
 
 TEST(CpuEngine, PartialProgramRange) {
   auto kernel = compile_pid_kernel("range");
-  Buffer out(ScalarKind::I32, 8);
+  Buffer out(DType::i32, 8);
   void* po = out.data();
   std::vector<void*> args{&po};
   std::array<int32_t, 3> grid{8, 1, 1};

@@ -35,15 +35,15 @@ const std::vector<Shape>& shapes() {
 }
 
 // The unit roundoff of a float accumulator type (0 for integers: they must be exact).
-double unit_roundoff(ScalarKind k) {
+double unit_roundoff(DType k) {
   switch (k) {
-  case ScalarKind::F16:
+  case DType::f16:
     return std::ldexp(1.0, -11);
-  case ScalarKind::BF16:
+  case DType::bf16:
     return std::ldexp(1.0, -8);
-  case ScalarKind::F32:
+  case DType::f32:
     return std::ldexp(1.0, -24);
-  case ScalarKind::F64:
+  case DType::f64:
     return std::ldexp(1.0, -53);
   default:
     return 0;
@@ -55,8 +55,8 @@ double unit_roundoff(ScalarKind k) {
 enum class Operand : uint8_t { Loaded, CastFromF32 };
 
 struct DotCase {
-  ScalarKind in;  // a and b
-  ScalarKind acc; // accumulator and result
+  DType in;  // a and b
+  DType acc; // accumulator and result
   Shape shape;
   Operand operand = Operand::Loaded;
   bool zero_acc = false; // acc is a splat constant 0 instead of a load
@@ -66,7 +66,7 @@ struct DotCase {
 std::unique_ptr<codegen::cpu::CompiledKernel> build_dot(const DotCase& c) {
   const auto [m, n, k] = c.shape;
   KernelBuilder kb("dot");
-  ScalarKind mem_in = c.operand == Operand::CastFromF32 ? ScalarKind::F32 : c.in;
+  DType mem_in = c.operand == Operand::CastFromF32 ? DType::f32 : c.in;
   ir::Value* out = kb.arg(kb.ptr(c.acc));
   ir::Value* acc_ptr = kb.arg(kb.ptr(c.acc));
   ir::Value* a_ptr = kb.arg(kb.ptr(mem_in));
@@ -89,8 +89,8 @@ std::unique_ptr<codegen::cpu::CompiledKernel> build_dot(const DotCase& c) {
 }
 
 std::string case_name(const DotCase& c) {
-  return fmt::format("{} x {} -> {} at {}{}{}", ir::scalar_kind_name(c.in),
-                     ir::scalar_kind_name(c.in), ir::scalar_kind_name(c.acc), shape_name(c.shape),
+  return fmt::format("{} x {} -> {} at {}{}{}", dtype_name(c.in), dtype_name(c.in),
+                     dtype_name(c.acc), shape_name(c.shape),
                      c.operand == Operand::CastFromF32 ? ", cast operands" : "",
                      c.zero_acc ? ", zero acc" : "");
 }
@@ -100,7 +100,7 @@ std::string case_name(const DotCase& c) {
 void check_dot(const DotCase& c, double lo, double hi, uint32_t seed) {
   SCOPED_TRACE(case_name(c));
   const auto [m, n, k] = c.shape;
-  ScalarKind mem_in = c.operand == Operand::CastFromF32 ? ScalarKind::F32 : c.in;
+  DType mem_in = c.operand == Operand::CastFromF32 ? DType::f32 : c.in;
   Buffer a(mem_in, size_t(m * k)), b(mem_in, size_t(k * n)), acc(c.acc, size_t(m * n));
   Buffer out(c.acc, size_t(m * n)); // poisoned
   a.fill_random(seed, lo, hi);
@@ -111,10 +111,9 @@ void check_dot(const DotCase& c, double lo, double hi, uint32_t seed) {
   launch(*kernel, {&po, &pc, &pa, &pb}, {1, 1, 1});
   // The operands as the dot sees them (rounded to c.in when cast from f32).
   auto operand = [&](const Buffer& x, size_t i) { return round_to(c.in, x.get(i)); };
-  double u = unit_roundoff(c.acc == ScalarKind::F16 || c.acc == ScalarKind::BF16 ? ScalarKind::F32
-                                                                                 : c.acc);
+  double u = unit_roundoff(c.acc == DType::f16 || c.acc == DType::bf16 ? DType::f32 : c.acc);
   // f32 and f64 products round once each (unless fused); f16 and bf16 ones are exact in f32.
-  double product_u = c.in == ScalarKind::F32 || c.in == ScalarKind::F64 ? unit_roundoff(c.in) : 0;
+  double product_u = c.in == DType::f32 || c.in == DType::f64 ? unit_roundoff(c.in) : 0;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       double init = c.zero_acc ? 0.0 : acc.get(size_t(i * n + j));
@@ -127,7 +126,7 @@ void check_dot(const DotCase& c, double lo, double hi, uint32_t seed) {
       // 1% over the first-order bound covers the (K u)^2 terms.
       double bound = 1.01 * (double(k) * u + product_u) * magnitude;
       double got = out.get(size_t(i * n + j));
-      if (c.acc == ScalarKind::F16 || c.acc == ScalarKind::BF16)
+      if (c.acc == DType::f16 || c.acc == DType::bf16)
         bound += unit_roundoff(c.acc) * (std::fabs(want) + bound);
       ASSERT_LE(std::fabs(got - want), bound)
           << "at " << i << "," << j << ": got " << got << ", want " << want;
@@ -136,57 +135,56 @@ void check_dot(const DotCase& c, double lo, double hi, uint32_t seed) {
 
 TEST(CpuDot, F16OperandsF32AccMatchReference) {
   for (const Shape& s : shapes())
-    check_dot({ScalarKind::F16, ScalarKind::F32, s}, -2, 2, 11);
+    check_dot({DType::f16, DType::f32, s}, -2, 2, 11);
 }
 
 TEST(CpuDot, BF16OperandsF32AccMatchReference) {
   for (const Shape& s : shapes())
-    check_dot({ScalarKind::BF16, ScalarKind::F32, s}, -2, 2, 21);
+    check_dot({DType::bf16, DType::f32, s}, -2, 2, 21);
 }
 
 TEST(CpuDot, F32OperandsMatchReference) {
   for (const Shape& s : shapes())
-    check_dot({ScalarKind::F32, ScalarKind::F32, s}, -2, 2, 31);
+    check_dot({DType::f32, DType::f32, s}, -2, 2, 31);
 }
 
 TEST(CpuDot, F64OperandsAccumulateInF64) {
   for (const Shape& s : {Shape{16, 16, 16}, Shape{32, 64, 128}, Shape{8, 2, 32}})
-    check_dot({ScalarKind::F64, ScalarKind::F64, s}, -2, 2, 41);
+    check_dot({DType::f64, DType::f64, s}, -2, 2, 41);
 }
 
 // f16 x f16 -> f16 and bf16 x bf16 -> bf16: accumulated in f32, rounded once.
 TEST(CpuDot, HalfAccumulatorsRoundOnce) {
   for (const Shape& s : {Shape{16, 16, 16}, Shape{32, 64, 128}, Shape{64, 8, 32}}) {
-    check_dot({ScalarKind::F16, ScalarKind::F16, s}, -1, 1, 51);
-    check_dot({ScalarKind::BF16, ScalarKind::BF16, s}, -1, 1, 52);
+    check_dot({DType::f16, DType::f16, s}, -1, 1, 51);
+    check_dot({DType::bf16, DType::bf16, s}, -1, 1, 52);
   }
 }
 
 TEST(CpuDot, LazyOperandsAndConstantAccumulator) {
-  for (ScalarKind in : {ScalarKind::F16, ScalarKind::BF16, ScalarKind::F32}) {
-    check_dot({in, ScalarKind::F32, {32, 64, 32}, Operand::CastFromF32}, -3, 3, 61);
-    check_dot({in, ScalarKind::F32, {16, 128, 16}, Operand::Loaded, /*zero_acc=*/true}, -3, 3, 62);
+  for (DType in : {DType::f16, DType::bf16, DType::f32}) {
+    check_dot({in, DType::f32, {32, 64, 32}, Operand::CastFromF32}, -3, 3, 61);
+    check_dot({in, DType::f32, {16, 128, 16}, Operand::Loaded, /*zero_acc=*/true}, -3, 3, 62);
   }
 }
 
 // i8 x i8 -> i32: exact, for every shape (|sums| < 2^31).
 TEST(CpuDot, I8OperandsAccumulateExactlyInI32) {
   for (const Shape& s : shapes())
-    check_dot({ScalarKind::I8, ScalarKind::I32, s}, -128, 127, 71);
-  check_dot({ScalarKind::I8, ScalarKind::I32, {32, 32, 64}, Operand::Loaded, /*zero_acc=*/true},
-            -128, 127, 72);
+    check_dot({DType::i8, DType::i32, s}, -128, 127, 71);
+  check_dot({DType::i8, DType::i32, {32, 32, 64}, Operand::Loaded, /*zero_acc=*/true}, -128, 127,
+            72);
 }
 
 // Small integers: every partial sum is an integer below 2^24, so an f32 accumulator is exact
 // while an f16 one (exact only up to 2048) or a bf16 one (256) would not be.
 TEST(CpuDot, IntegerValuedHalfOperandsSumExactlyInF32) {
-  for (ScalarKind in : {ScalarKind::F16, ScalarKind::BF16})
+  for (DType in : {DType::f16, DType::bf16})
     for (const Shape& s : {Shape{32, 32, 128}, Shape{16, 64, 64}}) {
-      DotCase c{in, ScalarKind::F32, s};
+      DotCase c{in, DType::f32, s};
       SCOPED_TRACE(case_name(c));
-      Buffer a(in, size_t(s.m * s.k)), b(in, size_t(s.k * s.n)),
-          acc(ScalarKind::F32, size_t(s.m * s.n));
-      Buffer out(ScalarKind::F32, size_t(s.m * s.n));
+      Buffer a(in, size_t(s.m * s.k)), b(in, size_t(s.k * s.n)), acc(DType::f32, size_t(s.m * s.n));
+      Buffer out(DType::f32, size_t(s.m * s.n));
       a.fill_random(81, 0, 9); // whole numbers 0..8 (fill_random floors for integers only)
       b.fill_random(82, 0, 9);
       for (size_t i = 0; i < a.n; ++i)
@@ -248,7 +246,7 @@ TEST(CpuDot, DslMatmulWithMaskedEdgesAndCarriedAccumulator) {
       c.poison();
       tiled_matmul().launch({(m + tile.bm - 1) / tile.bm, (n + tile.bn - 1) / tile.bn}, {}, c.arg(),
                             a.arg(), b.arg(), m, n, k, tile.bm, tile.bn, tile.bk);
-      double u = unit_roundoff(ScalarKind::F32) * (t == DType::f32 ? 1 : 0);
+      double u = unit_roundoff(DType::f32) * (t == DType::f32 ? 1 : 0);
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
           double want = 0, magnitude = 0;
@@ -257,7 +255,7 @@ TEST(CpuDot, DslMatmulWithMaskedEdgesAndCarriedAccumulator) {
             want += prod;
             magnitude += std::fabs(prod);
           }
-          double bound = 1.01 * (double(k) * unit_roundoff(ScalarKind::F32) + u) * magnitude;
+          double bound = 1.01 * (double(k) * unit_roundoff(DType::f32) + u) * magnitude;
           double got = c.get(size_t(i * n + j));
           ASSERT_LE(std::fabs(got - want), bound)
               << "at " << i << "," << j << ": got " << got << ", want " << want;

@@ -15,12 +15,12 @@ constexpr int64_t kBlock = 128;
 constexpr size_t kN = 1000; // not a multiple of kBlock
 
 // out[i] = body(in_0[i], in_1[i], ...) for i < n, one program per kBlock elements.
-std::unique_ptr<CompiledKernel> compile_map(const std::string& name, std::vector<ScalarKind> ins,
-                                            ScalarKind out, const MapBody& body) {
+std::unique_ptr<CompiledKernel> compile_map(const std::string& name, std::vector<DType> ins,
+                                            DType out, const MapBody& body) {
   KernelBuilder k(name);
   ir::Value* out_ptr = k.arg(k.ptr(out));
   std::vector<ir::Value*> in_ptrs;
-  for (ScalarKind kind : ins)
+  for (DType kind : ins)
     in_ptrs.push_back(k.arg(k.ptr(kind)));
   ir::Value* n = k.arg(k.i32());
   ir::Value* base = k.bin(Opcode::Mul, k.pid(), k.cint(kBlock));
@@ -36,7 +36,7 @@ std::unique_ptr<CompiledKernel> compile_map(const std::string& name, std::vector
 }
 
 // Runs a map kernel over kN elements; returns the output (kN + a poisoned tail of 16).
-Buffer run_map(const CompiledKernel& kernel, std::vector<Buffer>& ins, ScalarKind out_kind) {
+Buffer run_map(const CompiledKernel& kernel, std::vector<Buffer>& ins, DType out_kind) {
   Buffer out(out_kind, kN + 16);
   int32_t n = kN;
   std::vector<void*> slots;
@@ -59,7 +59,7 @@ Buffer run_map(const CompiledKernel& kernel, std::vector<Buffer>& ins, ScalarKin
   return out;
 }
 
-const char* name_of(ScalarKind k) { return ir::scalar_kind_name(k); }
+const char* name_of(DType k) { return dtype_name(k); }
 
 struct BinaryCase {
   Opcode op;
@@ -76,8 +76,7 @@ TEST(CpuElementwise, BinaryArithmeticAllTypes) {
       {Opcode::Min, [](double a, double b) { return std::min(a, b); }},
       {Opcode::Max, [](double a, double b) { return std::max(a, b); }},
   };
-  for (ScalarKind kind : {ScalarKind::F32, ScalarKind::F16, ScalarKind::BF16, ScalarKind::I32,
-                          ScalarKind::I64, ScalarKind::I8}) {
+  for (DType kind : {DType::f32, DType::f16, DType::bf16, DType::i32, DType::i64, DType::i8}) {
     std::vector<BinaryCase> all = cases;
     if (is_float(kind)) {
       all.push_back({Opcode::Div, [](double a, double b) { return a / b; }});
@@ -91,7 +90,7 @@ TEST(CpuElementwise, BinaryArithmeticAllTypes) {
       auto kernel = compile_map("binary", {kind, kind}, kind,
                                 [&](KernelBuilder& k, auto& x) { return k.bin(c.op, x[0], x[1]); });
       std::vector<Buffer> ins{Buffer(kind, kN), Buffer(kind, kN)};
-      double range = kind == ScalarKind::I8 ? 11 : 100;
+      double range = kind == DType::i8 ? 11 : 100;
       ins[0].fill_random(1, -range, range);
       ins[1].fill_random(2, 1, range); // nonzero divisors; signs mixed below
       for (size_t i = 0; i < kN; i += 3)
@@ -99,7 +98,7 @@ TEST(CpuElementwise, BinaryArithmeticAllTypes) {
       Buffer out = run_map(*kernel, ins, kind);
       for (size_t i = 0; i < kN; ++i) {
         double want = c.ref(ins[0].get(i), ins[1].get(i));
-        if (kind == ScalarKind::I8)
+        if (kind == DType::i8)
           want = double(int8_t(int64_t(want)));
         want = round_to(kind, want);
         ASSERT_NO_FATAL_FAILURE(expect_near_rel(out.get(i), want, tolerance(kind), what));
@@ -109,16 +108,16 @@ TEST(CpuElementwise, BinaryArithmeticAllTypes) {
 }
 
 TEST(CpuElementwise, MinMaxIgnoreNaN) {
-  auto kernel = compile_map(
-      "maxnan", {ScalarKind::F32, ScalarKind::F32}, ScalarKind::F32, [](KernelBuilder& k, auto& x) {
+  auto kernel =
+      compile_map("maxnan", {DType::f32, DType::f32}, DType::f32, [](KernelBuilder& k, auto& x) {
         return k.bin(Opcode::Add, k.bin(Opcode::Max, x[0], x[1]), k.bin(Opcode::Min, x[0], x[1]));
       });
-  std::vector<Buffer> ins{Buffer(ScalarKind::F32, kN), Buffer(ScalarKind::F32, kN)};
+  std::vector<Buffer> ins{Buffer(DType::f32, kN), Buffer(DType::f32, kN)};
   ins[0].fill_random(3, -1, 1);
   ins[1].fill_random(4, -1, 1);
   for (size_t i = 0; i < kN; i += 2)
     ins[i % 4 == 0 ? 0 : 1].set(i, NAN);
-  Buffer out = run_map(*kernel, ins, ScalarKind::F32);
+  Buffer out = run_map(*kernel, ins, DType::f32);
   for (size_t i = 0; i < kN; ++i) {
     double a = ins[0].get(i), b = ins[1].get(i);
     double want = std::isnan(a)   ? 2 * b
@@ -151,7 +150,7 @@ TEST(CpuElementwise, UnaryMath) {
       {Opcode::Abs, -10, 10, [](double x) { return std::fabs(x); }},
       {Opcode::Neg, -10, 10, [](double x) { return -x; }},
   };
-  for (ScalarKind kind : {ScalarKind::F32, ScalarKind::F16, ScalarKind::BF16, ScalarKind::F64}) {
+  for (DType kind : {DType::f32, DType::f16, DType::bf16, DType::f64}) {
     for (const Case& c : cases) {
       std::string what = fmt::format("{} {}", ir::op_info(c.op).name, name_of(kind));
       auto kernel = compile_map("unary", {kind}, kind,
@@ -160,9 +159,7 @@ TEST(CpuElementwise, UnaryMath) {
       ins[0].fill_random(7, c.lo, c.hi);
       Buffer out = run_map(*kernel, ins, kind);
       // Sin/cos/exp... of f32 may differ from the double reference by a few ulp.
-      double tol = kind == ScalarKind::F64   ? 1e-13
-                   : kind == ScalarKind::F32 ? 4e-6
-                                             : tolerance(kind);
+      double tol = kind == DType::f64 ? 1e-13 : kind == DType::f32 ? 4e-6 : tolerance(kind);
       for (size_t i = 0; i < kN; ++i)
         ASSERT_NO_FATAL_FAILURE(
             expect_near_rel(out.get(i), round_to(kind, c.ref(ins[0].get(i))), tol, what));
@@ -183,35 +180,35 @@ TEST(CpuElementwise, IntegerBitOpsAndShifts) {
       {Opcode::Shr, [](int32_t a, int32_t b) { return a >> b; }},
   };
   for (const Case& c : cases) {
-    auto kernel = compile_map("bits", {ScalarKind::I32, ScalarKind::I32}, ScalarKind::I32,
+    auto kernel = compile_map("bits", {DType::i32, DType::i32}, DType::i32,
                               [&](KernelBuilder& k, auto& x) { return k.bin(c.op, x[0], x[1]); });
-    std::vector<Buffer> ins{Buffer(ScalarKind::I32, kN), Buffer(ScalarKind::I32, kN)};
+    std::vector<Buffer> ins{Buffer(DType::i32, kN), Buffer(DType::i32, kN)};
     ins[0].fill_random(11, -100000, 100000);
     ins[1].fill_random(12, 0, 31);
-    Buffer out = run_map(*kernel, ins, ScalarKind::I32);
+    Buffer out = run_map(*kernel, ins, DType::i32);
     for (size_t i = 0; i < kN; ++i)
       ASSERT_EQ(out.get(i), c.ref(int32_t(ins[0].get(i)), int32_t(ins[1].get(i))))
           << ir::op_info(c.op).name;
   }
-  auto kernel = compile_map("not", {ScalarKind::I32}, ScalarKind::I32,
+  auto kernel = compile_map("not", {DType::i32}, DType::i32,
                             [&](KernelBuilder& k, auto& x) { return k.un(Opcode::Not, x[0]); });
-  std::vector<Buffer> ins{Buffer(ScalarKind::I32, kN)};
+  std::vector<Buffer> ins{Buffer(DType::i32, kN)};
   ins[0].fill_random(13, -1000, 1000);
-  Buffer out = run_map(*kernel, ins, ScalarKind::I32);
+  Buffer out = run_map(*kernel, ins, DType::i32);
   for (size_t i = 0; i < kN; ++i)
     ASSERT_EQ(out.get(i), ~int32_t(ins[0].get(i)));
 }
 
 TEST(CpuElementwise, IntegerDivisionByZeroDoesNotTrap) {
   for (Opcode op : {Opcode::Div, Opcode::Rem}) {
-    auto kernel = compile_map("divzero", {ScalarKind::I32, ScalarKind::I32}, ScalarKind::I32,
+    auto kernel = compile_map("divzero", {DType::i32, DType::i32}, DType::i32,
                               [&](KernelBuilder& k, auto& x) { return k.bin(op, x[0], x[1]); });
-    std::vector<Buffer> ins{Buffer(ScalarKind::I32, kN), Buffer(ScalarKind::I32, kN)};
+    std::vector<Buffer> ins{Buffer(DType::i32, kN), Buffer(DType::i32, kN)};
     ins[0].fill_random(5, -100, 100);
     ins[1].fill_random(6, -3, 3); // many zeros
     ins[0].set(0, std::numeric_limits<int32_t>::min());
     ins[1].set(0, -1);
-    Buffer out = run_map(*kernel, ins, ScalarKind::I32);
+    Buffer out = run_map(*kernel, ins, DType::i32);
     for (size_t i = 1; i < kN; ++i) {
       int32_t a = int32_t(ins[0].get(i)), b = int32_t(ins[1].get(i));
       if (b != 0) {
@@ -222,7 +219,7 @@ TEST(CpuElementwise, IntegerDivisionByZeroDoesNotTrap) {
 }
 
 TEST(CpuElementwise, FmaSelectCompare) {
-  for (ScalarKind kind : {ScalarKind::F32, ScalarKind::F16, ScalarKind::BF16}) {
+  for (DType kind : {DType::f32, DType::f16, DType::bf16}) {
     auto kernel =
         compile_map("fma_select", {kind, kind, kind}, kind, [&](KernelBuilder& k, auto& x) {
           ir::Value* f = k.op(Opcode::Fma, {x[0], x[1], x[2]}, x[0]->type());
@@ -242,17 +239,16 @@ TEST(CpuElementwise, FmaSelectCompare) {
   // Every comparison, as 0/1 in i32.
   for (Opcode op :
        {Opcode::CmpEq, Opcode::CmpNe, Opcode::CmpLt, Opcode::CmpLe, Opcode::CmpGt, Opcode::CmpGe}) {
-    for (ScalarKind kind : {ScalarKind::F32, ScalarKind::I32}) {
-      auto kernel =
-          compile_map("cmp", {kind, kind}, ScalarKind::I32, [&](KernelBuilder& k, auto& x) {
-            return k.cast(k.cmp(op, x[0], x[1]), k.i32());
-          });
+    for (DType kind : {DType::f32, DType::i32}) {
+      auto kernel = compile_map("cmp", {kind, kind}, DType::i32, [&](KernelBuilder& k, auto& x) {
+        return k.cast(k.cmp(op, x[0], x[1]), k.i32());
+      });
       std::vector<Buffer> ins{Buffer(kind, kN), Buffer(kind, kN)};
       ins[0].fill_random(30, -3, 3);
       ins[1].fill_random(31, -3, 3);
-      if (kind == ScalarKind::F32)
+      if (kind == DType::f32)
         ins[0].set(5, NAN);
-      Buffer out = run_map(*kernel, ins, ScalarKind::I32);
+      Buffer out = run_map(*kernel, ins, DType::i32);
       for (size_t i = 0; i < kN; ++i) {
         double a = ins[0].get(i), b = ins[1].get(i);
         bool want = op == Opcode::CmpEq   ? a == b
@@ -269,27 +265,19 @@ TEST(CpuElementwise, FmaSelectCompare) {
 
 TEST(CpuElementwise, Casts) {
   struct Case {
-    ScalarKind from, to;
+    DType from, to;
     double lo, hi;
   };
   std::vector<Case> cases = {
-      {ScalarKind::F32, ScalarKind::I32, -1000, 1000},
-      {ScalarKind::I32, ScalarKind::F32, -1000, 1000},
-      {ScalarKind::F32, ScalarKind::F16, -100, 100},
-      {ScalarKind::F16, ScalarKind::F32, -100, 100},
-      {ScalarKind::F32, ScalarKind::BF16, -100, 100},
-      {ScalarKind::BF16, ScalarKind::F32, -100, 100},
-      {ScalarKind::F16, ScalarKind::BF16, -100, 100},
-      {ScalarKind::F64, ScalarKind::F16, -100, 100},
-      {ScalarKind::F32, ScalarKind::F64, -100, 100},
-      {ScalarKind::I32, ScalarKind::I8, -1000, 1000},
-      {ScalarKind::I8, ScalarKind::I32, -100, 100},
-      {ScalarKind::I32, ScalarKind::I64, -1e6, 1e6},
-      {ScalarKind::I64, ScalarKind::I32, -1e6, 1e6},
-      {ScalarKind::F32, ScalarKind::I1, -2, 2},
-      {ScalarKind::I32, ScalarKind::I1, -2, 2},
-      {ScalarKind::I1, ScalarKind::I32, 0, 1.99},
-      {ScalarKind::BF16, ScalarKind::I32, -100, 100},
+      {DType::f32, DType::i32, -1000, 1000}, {DType::i32, DType::f32, -1000, 1000},
+      {DType::f32, DType::f16, -100, 100},   {DType::f16, DType::f32, -100, 100},
+      {DType::f32, DType::bf16, -100, 100},  {DType::bf16, DType::f32, -100, 100},
+      {DType::f16, DType::bf16, -100, 100},  {DType::f64, DType::f16, -100, 100},
+      {DType::f32, DType::f64, -100, 100},   {DType::i32, DType::i8, -1000, 1000},
+      {DType::i8, DType::i32, -100, 100},    {DType::i32, DType::i64, -1e6, 1e6},
+      {DType::i64, DType::i32, -1e6, 1e6},   {DType::f32, DType::i1, -2, 2},
+      {DType::i32, DType::i1, -2, 2},        {DType::i1, DType::i32, 0, 1.99},
+      {DType::bf16, DType::i32, -100, 100},
   };
   for (const Case& c : cases) {
     std::string what = fmt::format("cast {} -> {}", name_of(c.from), name_of(c.to));
@@ -297,16 +285,16 @@ TEST(CpuElementwise, Casts) {
                               [&](KernelBuilder& k, auto& x) { return k.cast(x[0], k.s(c.to)); });
     std::vector<Buffer> ins{Buffer(c.from, kN)};
     ins[0].fill_random(40, c.lo, c.hi);
-    if (c.from == ScalarKind::F32 && c.to == ScalarKind::I1)
+    if (c.from == DType::f32 && c.to == DType::i1)
       ins[0].set(3, 0.0);
     Buffer out = run_map(*kernel, ins, c.to);
     for (size_t i = 0; i < kN; ++i) {
       double x = ins[0].get(i);
       double want;
-      if (c.to == ScalarKind::I1)
+      if (c.to == DType::i1)
         want = x != 0;
       else if (!is_float(c.to))
-        want = c.to == ScalarKind::I8 ? double(int8_t(int64_t(std::trunc(x)))) : std::trunc(x);
+        want = c.to == DType::i8 ? double(int8_t(int64_t(std::trunc(x)))) : std::trunc(x);
       else
         want = round_to(c.to, x);
       ASSERT_EQ(out.get(i), want) << what << " of " << x;
@@ -317,25 +305,24 @@ TEST(CpuElementwise, Casts) {
 // A 4 x 8 tile, transposed with permute and flattened with reshape.
 TEST(CpuElementwise, ShapeOps) {
   KernelBuilder k("shapes");
-  ir::Value* out_t = k.arg(k.ptr(ScalarKind::F32));
-  ir::Value* out_flat = k.arg(k.ptr(ScalarKind::F32));
-  ir::Value* out_bcast = k.arg(k.ptr(ScalarKind::F32));
-  ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* out_t = k.arg(k.ptr(DType::f32));
+  ir::Value* out_flat = k.arg(k.ptr(DType::f32));
+  ir::Value* out_bcast = k.arg(k.ptr(DType::f32));
+  ir::Value* in = k.arg(k.ptr(DType::f32));
   ir::Value* x = k.load(k.addptr(in, k.offsets_2d(4, 8, k.cint(8))));
   ir::Value* xt =
-      k.op(Opcode::Permute, {x}, k.t({8, 4}, k.s(ScalarKind::F32)), {ir::Attr::of_ints({1, 0})});
+      k.op(Opcode::Permute, {x}, k.t({8, 4}, k.s(DType::f32)), {ir::Attr::of_ints({1, 0})});
   k.store(k.addptr(out_t, k.offsets_2d(8, 4, k.cint(4))), xt);
-  ir::Value* flat = k.op(Opcode::Reshape, {xt}, k.t({32}, k.s(ScalarKind::F32)));
+  ir::Value* flat = k.op(Opcode::Reshape, {xt}, k.t({32}, k.s(DType::f32)));
   k.store(k.addptr(out_flat, k.arange(32)), flat);
   // Row 2 of x broadcast over 4 rows: reshape x to 2x16 first to exercise both.
-  ir::Value* r = k.op(Opcode::Reshape, {x}, k.t({2, 16}, k.s(ScalarKind::F32)));
+  ir::Value* r = k.op(Opcode::Reshape, {x}, k.t({2, 16}, k.s(DType::f32)));
   ir::Value* first = k.load(k.addptr(in, k.expand(k.arange(16), 0))); // 1 x 16
   ir::Value* sum = k.bin(Opcode::Add, r, k.broadcast(first, {2, 16}));
   k.store(k.addptr(out_bcast, k.offsets_2d(2, 16, k.cint(16))), sum);
   k.ret();
   auto kernel = codegen::cpu::compile(k.fn);
-  Buffer bin(ScalarKind::F32, 32), bt(ScalarKind::F32, 32), bf(ScalarKind::F32, 32),
-      bb(ScalarKind::F32, 32);
+  Buffer bin(DType::f32, 32), bt(DType::f32, 32), bf(DType::f32, 32), bb(DType::f32, 32);
   bin.fill_random(50, -10, 10);
   void *pt = bt.data(), *pf = bf.data(), *pb = bb.data(), *pi = bin.data();
   launch(*kernel, {&pt, &pf, &pb, &pi}, {1, 1, 1});
@@ -353,8 +340,8 @@ TEST(CpuElementwise, ShapeOps) {
 // load whose address is out of bounds.
 TEST(CpuElementwise, ScalarsAndProgramIds) {
   KernelBuilder k("scalars");
-  ir::Value* out = k.arg(k.ptr(ScalarKind::I32));
-  ir::Value* in = k.arg(k.ptr(ScalarKind::I32));
+  ir::Value* out = k.arg(k.ptr(DType::i32));
+  ir::Value* in = k.arg(k.ptr(DType::i32));
   ir::Value* scale = k.arg(k.i32());
   ir::Value* gx = k.op(Opcode::NumPrograms, {}, k.i32(), {ir::Attr::of_int(0)});
   ir::Value* gy = k.op(Opcode::NumPrograms, {}, k.i32(), {ir::Attr::of_int(1)});
@@ -370,7 +357,7 @@ TEST(CpuElementwise, ScalarsAndProgramIds) {
   k.ret();
   auto kernel = codegen::cpu::compile(k.fn);
   const int gxn = 3, gyn = 2, gzn = 2, total = gxn * gyn * gzn;
-  Buffer bin(ScalarKind::I32, total), bout(ScalarKind::I32, total);
+  Buffer bin(DType::i32, total), bout(DType::i32, total);
   bin.fill_random(60, -50, 50);
   void *po = bout.data(), *pi = bin.data();
   int32_t s = 3;
@@ -381,18 +368,17 @@ TEST(CpuElementwise, ScalarsAndProgramIds) {
 
 TEST(CpuElementwise, ChainedF16Rounding) {
   // (a * b) + c in f16 rounds after the multiply (ir.h), unlike one f32 fma.
-  auto kernel = compile_map("chain", {ScalarKind::F16, ScalarKind::F16, ScalarKind::F16},
-                            ScalarKind::F16, [](KernelBuilder& k, auto& x) {
+  auto kernel = compile_map("chain", {DType::f16, DType::f16, DType::f16}, DType::f16,
+                            [](KernelBuilder& k, auto& x) {
                               return k.bin(Opcode::Add, k.bin(Opcode::Mul, x[0], x[1]), x[2]);
                             });
-  std::vector<Buffer> ins{Buffer(ScalarKind::F16, kN), Buffer(ScalarKind::F16, kN),
-                          Buffer(ScalarKind::F16, kN)};
+  std::vector<Buffer> ins{Buffer(DType::f16, kN), Buffer(DType::f16, kN), Buffer(DType::f16, kN)};
   for (int i = 0; i < 3; ++i)
     ins[i].fill_random(70 + i, -30, 30);
-  Buffer out = run_map(*kernel, ins, ScalarKind::F16);
+  Buffer out = run_map(*kernel, ins, DType::f16);
   for (size_t i = 0; i < kN; ++i) {
-    double m = round_to(ScalarKind::F16, ins[0].get(i) * ins[1].get(i));
-    ASSERT_EQ(out.get(i), round_to(ScalarKind::F16, m + ins[2].get(i)));
+    double m = round_to(DType::f16, ins[0].get(i) * ins[1].get(i));
+    ASSERT_EQ(out.get(i), round_to(DType::f16, m + ins[2].get(i)));
   }
 }
 

@@ -67,9 +67,9 @@ int run() {
   KernelBuilder va("vector_add");
   {
     auto& k = va;
-    ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
-    ir::Value* a = k.arg(k.ptr(ScalarKind::F32));
-    ir::Value* b = k.arg(k.ptr(ScalarKind::F32));
+    ir::Value* out = k.arg(k.ptr(DType::f32));
+    ir::Value* a = k.arg(k.ptr(DType::f32));
+    ir::Value* b = k.arg(k.ptr(DType::f32));
     ir::Value* n = k.arg(k.i32());
     ir::Value* offs =
         k.bin(Opcode::Add, k.splat(k.bin(Opcode::Mul, k.pid(), k.cint(kBlock)), {kBlock}),
@@ -114,9 +114,9 @@ int run() {
   KernelBuilder sm("softmax");
   {
     auto& k = sm;
-    const ir::Type* f32 = k.s(ScalarKind::F32);
-    ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
-    ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
+    const ir::Type* f32 = k.s(DType::f32);
+    ir::Value* out = k.arg(k.ptr(DType::f32));
+    ir::Value* in = k.arg(k.ptr(DType::f32));
     ir::Value* stride = k.arg(k.i32());
     ir::Value* ncols = k.arg(k.i32());
     ir::Value* row = k.bin(Opcode::Mul, k.pid(), stride);

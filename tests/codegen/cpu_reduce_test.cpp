@@ -17,11 +17,10 @@ const ir::Type* reduce_result_type(KernelBuilder& k, ir::Value* x, int64_t axis,
 }
 
 // out = reduce(in[R, C], axis), stored contiguously.
-std::unique_ptr<codegen::cpu::CompiledKernel> compile_reduce(Opcode op, ScalarKind kind,
-                                                             int64_t axis) {
+std::unique_ptr<codegen::cpu::CompiledKernel> compile_reduce(Opcode op, DType kind, int64_t axis) {
   KernelBuilder k("reduce");
   bool arg = op == Opcode::ReduceArgmax || op == Opcode::ReduceArgmin;
-  ScalarKind out_kind = arg ? ScalarKind::I32 : kind;
+  DType out_kind = arg ? DType::i32 : kind;
   ir::Value* out = k.arg(k.ptr(out_kind));
   ir::Value* in = k.arg(k.ptr(kind));
   ir::Value* x = k.load(k.addptr(in, k.offsets_2d(kR, kC, k.cint(kC))));
@@ -33,17 +32,17 @@ std::unique_ptr<codegen::cpu::CompiledKernel> compile_reduce(Opcode op, ScalarKi
 }
 
 TEST(CpuReduce, BuiltinReductionsEachAxis) {
-  for (ScalarKind kind : {ScalarKind::F32, ScalarKind::F16, ScalarKind::BF16, ScalarKind::I32}) {
+  for (DType kind : {DType::f32, DType::f16, DType::bf16, DType::i32}) {
     for (Opcode op : {Opcode::ReduceSum, Opcode::ReduceMax, Opcode::ReduceMin, Opcode::ReduceArgmax,
                       Opcode::ReduceArgmin}) {
       for (int64_t axis : {0, 1}) {
         std::string what =
-            fmt::format("{} {} axis {}", ir::op_info(op).name, ir::scalar_kind_name(kind), axis);
+            fmt::format("{} {} axis {}", ir::op_info(op).name, dtype_name(kind), axis);
         auto kernel = compile_reduce(op, kind, axis);
         Buffer in(kind, kR * kC);
         in.fill_random(100 + axis, -8, 8); // integers in floats too: many ties for arg*
         bool arg = op == Opcode::ReduceArgmax || op == Opcode::ReduceArgmin;
-        Buffer out(arg ? ScalarKind::I32 : kind, 64);
+        Buffer out(arg ? DType::i32 : kind, 64);
         void *po = out.data(), *pi = in.data();
         launch(*kernel, {&po, &pi}, {1, 1, 1});
         int64_t n_out = axis == 0 ? kC : kR, n_red = axis == 0 ? kR : kC;
@@ -65,7 +64,7 @@ TEST(CpuReduce, BuiltinReductionsEachAxis) {
           ASSERT_NO_FATAL_FAILURE(expect_near_rel(out.get(o), want, tolerance(kind) * 4, what));
         }
         for (int64_t o = n_out; o < 64; ++o)
-          ASSERT_TRUE(arg || kind == ScalarKind::I32 || std::isnan(out.get(o))) << what;
+          ASSERT_TRUE(arg || kind == DType::i32 || std::isnan(out.get(o))) << what;
       }
     }
   }
@@ -73,13 +72,13 @@ TEST(CpuReduce, BuiltinReductionsEachAxis) {
 
 TEST(CpuReduce, MaxAndArgmaxSkipNaN) {
   for (Opcode op : {Opcode::ReduceMax, Opcode::ReduceArgmax}) {
-    auto kernel = compile_reduce(op, ScalarKind::F32, 1);
-    Buffer in(ScalarKind::F32, kR * kC);
+    auto kernel = compile_reduce(op, DType::f32, 1);
+    Buffer in(DType::f32, kR * kC);
     in.fill_random(7, -1, 1);
     in.set(0, NAN);    // row 0 starts with NaN
     in.set(kC + 5, 5); // row 1: max at 5 ...
     in.set(kC + 9, 5); // ... tie at 9: first index wins
-    Buffer out(op == Opcode::ReduceMax ? ScalarKind::F32 : ScalarKind::I32, kR);
+    Buffer out(op == Opcode::ReduceMax ? DType::f32 : DType::i32, kR);
     void *po = out.data(), *pi = in.data();
     launch(*kernel, {&po, &pi}, {1, 1, 1});
     double best = -INFINITY;
@@ -102,15 +101,15 @@ TEST(CpuReduce, FloatMaxMinInLanesSkipNaN) {
   for (int64_t cols : {8, 16, 64}) {
     for (Opcode op : {Opcode::ReduceMax, Opcode::ReduceMin}) {
       KernelBuilder k("reduce_lanes");
-      ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
-      ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
+      ir::Value* out = k.arg(k.ptr(DType::f32));
+      ir::Value* in = k.arg(k.ptr(DType::f32));
       ir::Value* x = k.load(k.addptr(in, k.offsets_2d(kR, cols, k.cint(cols))));
       ir::Value* r =
-          k.op(op, {x}, reduce_result_type(k, x, 1, k.s(ScalarKind::F32)), {ir::Attr::of_int(1)});
+          k.op(op, {x}, reduce_result_type(k, x, 1, k.s(DType::f32)), {ir::Attr::of_int(1)});
       k.store(k.addptr(out, k.arange(kR)), r);
       k.ret();
       auto kernel = codegen::cpu::compile(k.fn);
-      Buffer in_buf(ScalarKind::F32, kR * cols);
+      Buffer in_buf(DType::f32, kR * cols);
       in_buf.fill_random(int(cols) + 11, -4, 4);
       in_buf.set(0, NAN);               // row 0: NaN in lane 0
       in_buf.set(cols + cols - 1, NAN); // row 1: NaN in the last lane
@@ -120,7 +119,7 @@ TEST(CpuReduce, FloatMaxMinInLanesSkipNaN) {
         in_buf.set(3 * cols + j, NAN);            // row 3: all NaN
       in_buf.set(4 * cols + cols / 2, INFINITY);  // row 4: +inf
       in_buf.set(5 * cols + cols / 3, -INFINITY); // row 5: -inf
-      Buffer out_buf(ScalarKind::F32, kR);
+      Buffer out_buf(DType::f32, kR);
       void *po = out_buf.data(), *pi = in_buf.data();
       launch(*kernel, {&po, &pi}, {1, 1, 1});
       bool mx = op == Opcode::ReduceMax;
@@ -143,7 +142,7 @@ TEST(CpuReduce, FloatMaxMinInLanesSkipNaN) {
 
 // reduce with a region: product for i32, max-by-select for f32; to a scalar and along axis 0.
 TEST(CpuReduce, CustomCombineRegion) {
-  for (ScalarKind kind : {ScalarKind::I32, ScalarKind::F32}) {
+  for (DType kind : {DType::i32, DType::f32}) {
     for (int64_t axis : {0, 1}) {
       KernelBuilder k("custom");
       ir::Value* out = k.arg(k.ptr(kind));
@@ -155,7 +154,7 @@ TEST(CpuReduce, CustomCombineRegion) {
       ir::Value* a = region.add_arg(k.s(kind));
       ir::Value* b = region.add_arg(k.s(kind));
       k.b.set_insertion_point_to_end(region);
-      ir::Value* c = kind == ScalarKind::I32
+      ir::Value* c = kind == DType::i32
                          ? k.bin(Opcode::Mul, a, b)
                          : k.op(Opcode::Select, {k.cmp(Opcode::CmpGt, a, b), a, b}, a->type());
       k.effect(Opcode::Yield, {c});
@@ -164,16 +163,15 @@ TEST(CpuReduce, CustomCombineRegion) {
       k.ret();
       auto kernel = codegen::cpu::compile(k.fn);
       Buffer bin(kind, kR * kC), bout(kind, kC);
-      bin.fill_random(9, kind == ScalarKind::I32 ? -2 : -10, kind == ScalarKind::I32 ? 3 : 10);
+      bin.fill_random(9, kind == DType::i32 ? -2 : -10, kind == DType::i32 ? 3 : 10);
       void *po = bout.data(), *pi = bin.data();
       launch(*kernel, {&po, &pi}, {1, 1, 1});
       int64_t n_out = axis == 0 ? kC : kR, n_red = axis == 0 ? kR : kC;
       for (int64_t o = 0; o < n_out; ++o) {
-        double acc = kind == ScalarKind::I32 ? 1 : -INFINITY;
+        double acc = kind == DType::i32 ? 1 : -INFINITY;
         for (int64_t j = 0; j < n_red; ++j) {
           double v = axis == 0 ? bin.get(j * kC + o) : bin.get(o * kC + j);
-          acc = kind == ScalarKind::I32 ? double(int32_t(int64_t(acc) * int64_t(v)))
-                                        : std::max(acc, v);
+          acc = kind == DType::i32 ? double(int32_t(int64_t(acc) * int64_t(v))) : std::max(acc, v);
         }
         ASSERT_EQ(bout.get(o), acc) << o;
       }
@@ -183,17 +181,17 @@ TEST(CpuReduce, CustomCombineRegion) {
 
 TEST(CpuReduce, SumOfVectorToScalar) {
   KernelBuilder k("sum1d");
-  ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
-  ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* out = k.arg(k.ptr(DType::f32));
+  ir::Value* in = k.arg(k.ptr(DType::f32));
   ir::Value* n = k.arg(k.i32());
   ir::Value* offs = k.arange(1024);
   ir::Value* mask = k.cmp(Opcode::CmpLt, offs, k.splat(n, {1024}));
   ir::Value* x = k.load(k.addptr(in, offs), mask);
-  ir::Value* s = k.op(Opcode::ReduceSum, {x}, k.s(ScalarKind::F32), {ir::Attr::of_int(0)});
+  ir::Value* s = k.op(Opcode::ReduceSum, {x}, k.s(DType::f32), {ir::Attr::of_int(0)});
   k.store(out, s);
   k.ret();
   auto kernel = codegen::cpu::compile(k.fn);
-  Buffer bin(ScalarKind::F32, 1000), bout(ScalarKind::F32, 1);
+  Buffer bin(DType::f32, 1000), bout(DType::f32, 1);
   bin.fill_random(3, -1, 1);
   int32_t count = 1000;
   void *po = bout.data(), *pi = bin.data();
@@ -205,7 +203,7 @@ TEST(CpuReduce, SumOfVectorToScalar) {
 }
 
 TEST(CpuReduce, ScanSumEachAxis) {
-  for (ScalarKind kind : {ScalarKind::F32, ScalarKind::I32, ScalarKind::F16}) {
+  for (DType kind : {DType::f32, DType::i32, DType::f16}) {
     for (int64_t axis : {0, 1}) {
       KernelBuilder k("scan");
       ir::Value* out = k.arg(k.ptr(kind));
@@ -226,7 +224,7 @@ TEST(CpuReduce, ScanSumEachAxis) {
           for (int64_t j = 0; j <= (axis == 0 ? r : c); ++j)
             want += axis == 0 ? bin.get(j * kC + c) : bin.get(r * kC + j);
           ASSERT_NO_FATAL_FAILURE(expect_near_rel(bout.get(r * kC + c), round_to(kind, want),
-                                                  tolerance(kind) * 4, ir::scalar_kind_name(kind)));
+                                                  tolerance(kind) * 4, dtype_name(kind)));
         }
     }
   }
@@ -235,8 +233,8 @@ TEST(CpuReduce, ScanSumEachAxis) {
 // C[M, N] = A[M, K] @ B[K, N] + C0, for float (f32 accumulate) and i8 (i32 accumulate) operands.
 TEST(CpuReduce, Dot) {
   constexpr int64_t M = 16, K = 32, N = 8;
-  for (ScalarKind kind : {ScalarKind::F32, ScalarKind::F16, ScalarKind::BF16, ScalarKind::I8}) {
-    ScalarKind acc_kind = kind == ScalarKind::I8 ? ScalarKind::I32 : ScalarKind::F32;
+  for (DType kind : {DType::f32, DType::f16, DType::bf16, DType::i8}) {
+    DType acc_kind = kind == DType::i8 ? DType::i32 : DType::f32;
     KernelBuilder k("dot");
     ir::Value* c = k.arg(k.ptr(acc_kind));
     ir::Value* a = k.arg(k.ptr(kind));
@@ -261,7 +259,7 @@ TEST(CpuReduce, Dot) {
         double want = expect.get(i * N + j);
         for (int64_t kk = 0; kk < K; ++kk)
           want += ba.get(i * K + kk) * bb.get(kk * N + j);
-        ASSERT_NEAR(bc.get(i * N + j), want, 1e-3) << ir::scalar_kind_name(kind);
+        ASSERT_NEAR(bc.get(i * N + j), want, 1e-3) << dtype_name(kind);
       }
   }
 }
@@ -271,9 +269,9 @@ TEST(CpuReduce, Dot) {
 TEST(CpuReduce, MaskedSoftmax) {
   constexpr int64_t kBlock = 128;
   KernelBuilder k("softmax");
-  const ir::Type* f32 = k.s(ScalarKind::F32);
-  ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
-  ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
+  const ir::Type* f32 = k.s(DType::f32);
+  ir::Value* out = k.arg(k.ptr(DType::f32));
+  ir::Value* in = k.arg(k.ptr(DType::f32));
   ir::Value* stride = k.arg(k.i32());
   ir::Value* ncols = k.arg(k.i32());
   ir::Value* row = k.bin(Opcode::Mul, k.pid(), stride);
@@ -288,7 +286,7 @@ TEST(CpuReduce, MaskedSoftmax) {
   k.ret();
   auto kernel = codegen::cpu::compile(k.fn);
   constexpr int rows = 5, n = 100, st = 104;
-  Buffer bin(ScalarKind::F32, rows * st), bout(ScalarKind::F32, rows * st);
+  Buffer bin(DType::f32, rows * st), bout(DType::f32, rows * st);
   bin.fill_random(41, -5, 5);
   int32_t s = st, c = n;
   void *po = bout.data(), *pi = bin.data();

@@ -23,7 +23,6 @@
 namespace tessel::test {
 
 using ir::Opcode;
-using ir::ScalarKind;
 
 inline uint16_t f32_to_bf16(float f) {
   uint32_t u = std::bit_cast<uint32_t>(f);
@@ -35,58 +34,33 @@ inline uint16_t f32_to_bf16(float f) {
 inline float bf16_to_f32(uint16_t h) { return std::bit_cast<float>(uint32_t(h) << 16); }
 
 // Rounds `v` to what a value of `kind` can hold (f16/bf16/f32: RNE; ints: unchanged).
-inline double round_to(ScalarKind kind, double v) {
+inline double round_to(DType kind, double v) {
   switch (kind) {
-  case ScalarKind::F16:
+  case DType::f16:
     return double(float(_Float16(float(v))));
-  case ScalarKind::BF16:
+  case DType::bf16:
     return bf16_to_f32(f32_to_bf16(float(v)));
-  case ScalarKind::F32:
+  case DType::f32:
     return double(float(v));
   default:
     return v;
   }
 }
 
-inline size_t size_of(ScalarKind k) {
-  switch (k) {
-  case ScalarKind::I1:
-  case ScalarKind::I8:
-  case ScalarKind::U8:
-    return 1;
-  case ScalarKind::F8E4M3:
-  case ScalarKind::F8E5M2:
-    return 1;
-  case ScalarKind::I16:
-  case ScalarKind::U16:
-  case ScalarKind::F16:
-  case ScalarKind::BF16:
-    return 2;
-  case ScalarKind::I32:
-  case ScalarKind::U32:
-  case ScalarKind::F32:
-    return 4;
-  case ScalarKind::I64:
-  case ScalarKind::U64:
-  case ScalarKind::F64:
-    return 8;
-  }
-  return 0;
-}
+inline size_t size_of(DType k) { return dtype_bytes(k); }
 
-inline bool is_float(ScalarKind k) {
-  return k == ScalarKind::F16 || k == ScalarKind::BF16 || k == ScalarKind::F32 ||
-         k == ScalarKind::F64;
+inline bool is_float(DType k) {
+  return k == DType::f16 || k == DType::bf16 || k == DType::f32 || k == DType::f64;
 }
 
 // A host array of `kind`, accessed as doubles.
 struct Buffer {
-  ScalarKind kind;
+  DType kind;
   size_t n;
   std::vector<unsigned char> bytes;
 
   // Poisoned: NaN for floats, 0xCD bytes for integers.
-  Buffer(ScalarKind k, size_t count) : kind(k), n(count), bytes(count * size_of(k) + 64, 0xCD) {
+  Buffer(DType k, size_t count) : kind(k), n(count), bytes(count * size_of(k) + 64, 0xCD) {
     if (is_float(k))
       for (size_t i = 0; i < n; ++i)
         set(i, std::numeric_limits<double>::quiet_NaN());
@@ -95,65 +69,65 @@ struct Buffer {
   double get(size_t i) const {
     const unsigned char* p = bytes.data() + i * size_of(kind);
     switch (kind) {
-    case ScalarKind::I1:
+    case DType::i1:
       return *p != 0;
-    case ScalarKind::I8:
+    case DType::i8:
       return double(int8_t(*p));
-    case ScalarKind::I16: {
+    case DType::i16: {
       int16_t v;
       std::memcpy(&v, p, 2);
       return v;
     }
-    case ScalarKind::I32: {
+    case DType::i32: {
       int32_t v;
       std::memcpy(&v, p, 4);
       return v;
     }
-    case ScalarKind::I64: {
+    case DType::i64: {
       int64_t v;
       std::memcpy(&v, p, 8);
       return double(v);
     }
-    case ScalarKind::F16: {
+    case DType::f16: {
       _Float16 v;
       std::memcpy(&v, p, 2);
       return double(float(v));
     }
-    case ScalarKind::BF16: {
+    case DType::bf16: {
       uint16_t v;
       std::memcpy(&v, p, 2);
       return bf16_to_f32(v);
     }
-    case ScalarKind::F32: {
+    case DType::f32: {
       float v;
       std::memcpy(&v, p, 4);
       return v;
     }
-    case ScalarKind::F64: {
+    case DType::f64: {
       double v;
       std::memcpy(&v, p, 8);
       return v;
     }
-    case ScalarKind::U8:
+    case DType::u8:
       return double(*p);
-    case ScalarKind::U16: {
+    case DType::u16: {
       uint16_t v;
       std::memcpy(&v, p, 2);
       return v;
     }
-    case ScalarKind::U32: {
+    case DType::u32: {
       uint32_t v;
       std::memcpy(&v, p, 4);
       return v;
     }
-    case ScalarKind::U64: {
+    case DType::u64: {
       uint64_t v;
       std::memcpy(&v, p, 8);
       return double(v);
     }
-    case ScalarKind::F8E4M3:
+    case DType::f8e4m3:
       return tessel::f8e4m3_to_float(*p);
-    case ScalarKind::F8E5M2:
+    case DType::f8e5m2:
       return tessel::f8e5m2_to_float(*p);
     }
     return 0;
@@ -161,67 +135,67 @@ struct Buffer {
   void set(size_t i, double v) {
     unsigned char* p = bytes.data() + i * size_of(kind);
     switch (kind) {
-    case ScalarKind::I1:
+    case DType::i1:
       *p = v != 0;
       return;
-    case ScalarKind::I8:
+    case DType::i8:
       *p = uint8_t(int8_t(v));
       return;
-    case ScalarKind::I16: {
+    case DType::i16: {
       int16_t x = int16_t(v);
       std::memcpy(p, &x, 2);
       return;
     }
-    case ScalarKind::I32: {
+    case DType::i32: {
       int32_t x = int32_t(v);
       std::memcpy(p, &x, 4);
       return;
     }
-    case ScalarKind::I64: {
+    case DType::i64: {
       int64_t x = int64_t(v);
       std::memcpy(p, &x, 8);
       return;
     }
-    case ScalarKind::F16: {
+    case DType::f16: {
       _Float16 x = _Float16(float(v));
       std::memcpy(p, &x, 2);
       return;
     }
-    case ScalarKind::BF16: {
+    case DType::bf16: {
       uint16_t x = f32_to_bf16(float(v));
       std::memcpy(p, &x, 2);
       return;
     }
-    case ScalarKind::F32: {
+    case DType::f32: {
       float x = float(v);
       std::memcpy(p, &x, 4);
       return;
     }
-    case ScalarKind::F64:
+    case DType::f64:
       std::memcpy(p, &v, 8);
       return;
-    case ScalarKind::U8:
+    case DType::u8:
       *p = uint8_t(v);
       return;
-    case ScalarKind::U16: {
+    case DType::u16: {
       uint16_t x = uint16_t(v);
       std::memcpy(p, &x, 2);
       return;
     }
-    case ScalarKind::U32: {
+    case DType::u32: {
       uint32_t x = uint32_t(v);
       std::memcpy(p, &x, 4);
       return;
     }
-    case ScalarKind::U64: {
+    case DType::u64: {
       uint64_t x = uint64_t(v);
       std::memcpy(p, &x, 8);
       return;
     }
-    case ScalarKind::F8E4M3:
+    case DType::f8e4m3:
       *p = tessel::float_to_f8e4m3(float(v));
       return;
-    case ScalarKind::F8E5M2:
+    case DType::f8e5m2:
       *p = tessel::float_to_f8e5m2(float(v));
       return;
     }
@@ -236,15 +210,15 @@ struct Buffer {
 };
 
 // Tolerance for comparing a kernel's result with a reference computed in double.
-inline double tolerance(ScalarKind k) {
+inline double tolerance(DType k) {
   switch (k) {
-  case ScalarKind::F16:
+  case DType::f16:
     return 2e-3;
-  case ScalarKind::BF16:
+  case DType::bf16:
     return 1.6e-2;
-  case ScalarKind::F32:
+  case DType::f32:
     return 2e-6;
-  case ScalarKind::F64:
+  case DType::f64:
     return 1e-12;
   default:
     return 0;
@@ -270,10 +244,10 @@ struct KernelBuilder {
     b.set_insertion_point_to_end(fn.body);
   }
   ir::Context& ctx() { return module.ctx; }
-  const ir::Type* s(ScalarKind k) { return ctx().scalar(k); }
+  const ir::Type* s(DType k) { return ctx().scalar(k); }
   const ir::Type* i32() { return ctx().i32(); }
   const ir::Type* i1() { return ctx().i1(); }
-  const ir::Type* ptr(ScalarKind k) { return ctx().pointer(s(k)); }
+  const ir::Type* ptr(DType k) { return ctx().pointer(s(k)); }
   const ir::Type* t(std::vector<int64_t> shape, const ir::Type* elem) {
     return ctx().tensor(std::span<const int64_t>(shape), elem);
   }

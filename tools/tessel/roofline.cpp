@@ -43,27 +43,27 @@ PeakKind peak_for(const ProgramCost& c) {
   if (c.dot_operands.empty())
     return {};
   switch (c.dot_operands.front()) {
-  case ir::ScalarKind::F16:
-  case ir::ScalarKind::BF16:
+  case DType::f16:
+  case DType::bf16:
     return {"f16/bf16 tensor", &GpuPeak::f16_tflops};
-  case ir::ScalarKind::F32:
+  case DType::f32:
     return {"tf32 tensor (f32 dots)", &GpuPeak::tf32_tflops};
-  case ir::ScalarKind::I8:
+  case DType::i8:
     return {"int8 tensor", &GpuPeak::int8_tops};
-  case ir::ScalarKind::I1:
-  case ir::ScalarKind::I16:
-  case ir::ScalarKind::I32:
-  case ir::ScalarKind::I64:
-  case ir::ScalarKind::F64:
-  case ir::ScalarKind::U8:
-  case ir::ScalarKind::U16:
-  case ir::ScalarKind::U32:
-  case ir::ScalarKind::U64:
-  case ir::ScalarKind::F8E4M3:
-  case ir::ScalarKind::F8E5M2:
+  case DType::i1:
+  case DType::i16:
+  case DType::i32:
+  case DType::i64:
+  case DType::f64:
+  case DType::u8:
+  case DType::u16:
+  case DType::u32:
+  case DType::u64:
+  case DType::f8e4m3:
+  case DType::f8e5m2:
     return {};
   }
-  TESSEL_UNREACHABLE("bad ScalarKind");
+  TESSEL_UNREACHABLE("bad DType");
 }
 
 std::string work_text(const Work& w) {

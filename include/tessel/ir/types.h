@@ -19,6 +19,8 @@
 // pointer is the rank-0 case of a tensor: ops that take tensors take them too.
 #pragma once
 
+#include "tessel/dtype.h"
+
 #include <array>
 #include <cstdint>
 #include <deque>
@@ -33,31 +35,6 @@
 #include <vector>
 
 namespace tessel::ir {
-
-// The same values in the same order as tessel::DType (dsl/type_rules.cpp checks it).
-enum class ScalarKind : uint8_t {
-  I1,
-  I8,
-  I16,
-  I32,
-  I64,
-  F16,
-  BF16,
-  F32,
-  F64,
-  U8,
-  U16,
-  U32,
-  U64,
-  F8E4M3,
-  F8E5M2
-};
-inline constexpr ScalarKind kLastScalarKind = ScalarKind::F8E5M2;
-
-const char* scalar_kind_name(ScalarKind k); // "i1", "f16", ...
-unsigned scalar_kind_bits(ScalarKind k);
-bool scalar_kind_is_float(ScalarKind k);    // fp8 included
-bool scalar_kind_is_unsigned(ScalarKind k); // u8 ... u64
 
 // What a layout was made as; the bases alone say what it is.
 enum class LayoutKind : uint8_t { Blocked, Slice, Shared, Linear, Mma, DotOperand };
@@ -97,8 +74,8 @@ public:
   bool is_pointer() const { return kind_ == Kind::Pointer; }
   bool is_tensor() const { return kind_ == Kind::Tensor; }
 
-  // Scalar only.
-  ScalarKind scalar_kind() const;
+  // Scalar only: its element type (tessel::DType is the IR's list of scalar types).
+  DType dtype() const;
   // Pointer only.
   const Type* pointee() const;
   unsigned address_space() const;
@@ -129,7 +106,7 @@ private:
   friend class Context;
   Type() = default;
   Kind kind_ = Kind::Scalar;
-  ScalarKind scalar_ = ScalarKind::I32;
+  DType dtype_ = DType::i32;
   const Type* element_ = nullptr; // pointee for pointers, element for tensors
   unsigned address_space_ = 0;
   std::vector<int64_t> shape_;
@@ -144,11 +121,11 @@ public:
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
-  const Type* scalar(ScalarKind k) const { return scalars_[static_cast<size_t>(k)]; }
-  const Type* i1() const { return scalar(ScalarKind::I1); }
-  const Type* i32() const { return scalar(ScalarKind::I32); }
-  const Type* i64() const { return scalar(ScalarKind::I64); }
-  const Type* f32() const { return scalar(ScalarKind::F32); }
+  const Type* scalar(DType k) const { return scalars_[static_cast<size_t>(k)]; }
+  const Type* i1() const { return scalar(DType::i1); }
+  const Type* i32() const { return scalar(DType::i32); }
+  const Type* i64() const { return scalar(DType::i64); }
+  const Type* f32() const { return scalar(DType::f32); }
   const Type* pointer(const Type* pointee, unsigned address_space = 1);
   // Requires: every dim a power of two >= 1, element a scalar or pointer. An empty shape gives
   // the element itself.
