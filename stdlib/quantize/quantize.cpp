@@ -1,8 +1,12 @@
 // quantize / dequantize (include/tessel/ops/quantize.h): three DSL kernels and their launches.
 //
 // quant_scales reduces |x| to one amax per group — a row (per_token: one program per row, a loop
-// over column blocks), a column (per_channel: one program per block of columns, a loop over
-// rows) or the whole tensor (per_tensor: one program, both loops) — and writes amax / qmax.
+// over column blocks) or a column (per_channel: one program per block of columns, a loop over
+// rows) — and writes amax / qmax. The whole tensor (per_tensor) is a parallel reduction in two
+// steps: quant_scales' programs each reduce a strip of rows (rows p, p + P, ...) and fold their
+// amax into scales[0] with an atomic max, which quant_tensor_scale zeroed first and turns into
+// amax / qmax after. The max of non-negative floats is exact whatever the order, so the atomics
+// give the same bits every run (NaN never reaches them: each program's maximum drops NaN).
 // quantize and dequantize run one program per (row, block of columns), reading the group's scale:
 // one scalar (per_tensor, per_token) or a vector along the columns (per_channel). The conversions
 // are the language's (docs/semantics.md): f32 division, then int8 by a clamp and a rounding to
@@ -76,9 +80,10 @@ const Kernel& quant_scales_kernel() {
           row_amax(tl::program_id(0));
           tl::store(scales + tl::program_id(0), scale_of(tl::max(amax, 0), qmax));
           return;
-        case QuantGranularity::per_tensor:
-          tl::for_range(0, rows, 1, [&](tl::Int r) { row_amax(r); });
-          tl::store(scales, scale_of(tl::max(amax, 0), qmax));
+        case QuantGranularity::per_tensor: // this program's strip; quant_tensor_scale finishes
+          tl::for_range(tl::program_id(0), rows, tl::num_programs(0),
+                        [&](tl::Int r) { row_amax(r); });
+          tl::atomic_max(scales, tl::max(amax, 0), tl::MemSem::relaxed);
           return;
         case QuantGranularity::per_channel: {
           auto c = tl::program_id(0) * BLOCK + ar;
@@ -91,6 +96,19 @@ const Kernel& quant_scales_kernel() {
         }
         }
       });
+  return k;
+}
+
+const Kernel& quant_tensor_scale_kernel() {
+  static const Kernel k =
+      tl::kernel("quant_tensor_scale", "scales, QDTYPE, FINISH",
+                 [](tl::Ptr scales, tl::Const<int> QDTYPE, tl::Const<int> FINISH) {
+                   if (!FINISH) {
+                     tl::store(scales, tl::scalar(0.0, DType::f32));
+                     return;
+                   }
+                   tl::store(scales, scale_of(tl::load(scales), qmax_of(QuantCode(int(QDTYPE)))));
+                 });
   return k;
 }
 
@@ -193,6 +211,28 @@ void check_scales(const OpSite& s, const TensorView& scales, QuantGranularity g,
     s.fail("scales has a null data pointer");
 }
 
+// Launches quant_scales (per_tensor: between quant_tensor_scale's zeroing and its finish).
+void compute_scales(const OpSite& s, const TensorView& x, const TensorView& scales,
+                    const detail::Rows& rx, QuantGranularity g, detail::QuantCode code, int block,
+                    Stream* stream) {
+  const bool whole = g == QuantGranularity::per_tensor;
+  const int64_t programs = g == QuantGranularity::per_token ? rx.rows
+                           : g == QuantGranularity::per_channel
+                               ? (rx.cols + block - 1) / block
+                               : std::min<int64_t>(rx.rows, detail::kTensorAmaxPrograms);
+  auto finish = [&](int step) {
+    detail::quant_tensor_scale_kernel().launch(
+        detail::grid_at(s, 1), detail::launch_options(16, stream), scales, int(code), step);
+  };
+  if (whole)
+    finish(0);
+  detail::quant_scales_kernel().launch(detail::grid_at(s, programs),
+                                       detail::launch_options(block, stream), scales, x, rx.rows,
+                                       rx.cols, rx.stride, int(g), int(code), block);
+  if (whole)
+    finish(1);
+}
+
 } // namespace
 
 void quantize(const TensorView& x, const TensorView& q, const TensorView& scales,
@@ -211,14 +251,8 @@ void quantize(const TensorView& x, const TensorView& q, const TensorView& scales
   const int block = detail::block_for(s, rx.cols, detail::kQuantBlock, 0);
   const int64_t col_blocks = (rx.cols + block - 1) / block;
   const int gran = int(options.granularity);
-  if (options.compute_scales) {
-    const int64_t programs = options.granularity == QuantGranularity::per_token     ? rx.rows
-                             : options.granularity == QuantGranularity::per_channel ? col_blocks
-                                                                                    : 1;
-    detail::quant_scales_kernel().launch(detail::grid_at(s, programs),
-                                         detail::launch_options(block, stream), scales, x, rx.rows,
-                                         rx.cols, rx.stride, gran, int(code), block);
-  }
+  if (options.compute_scales)
+    compute_scales(s, x, scales, rx, options.granularity, code, block, stream);
   detail::quantize_kernel().launch(
       detail::grid_at(s, rx.rows, col_blocks), detail::launch_options(block, stream), q, x, scales,
       rx.cols, rx.stride, rq.stride, gran, int(code), options.saturate ? 1 : 0, block);
