@@ -17,7 +17,7 @@ namespace {
 namespace tl = tessel::lang;
 using tessel::testing::HostArray;
 
-constexpr int kBlock = 32;
+constexpr int64_t kBlock = 32;
 
 // y[i] = x[s + i] where s + i < n, else -7 (the load's other); z[s + i] = 2 where s + i < n.
 const Kernel& offset_mask() {
@@ -47,14 +47,14 @@ TEST(CpuMask, OffsetColumnMaskAtEveryEnd) {
   HostArray x(DType::f32, size);
   for (int64_t j = 0; j < size; ++j)
     x.set(size_t(j), double(j) + 0.5);
-  for (int64_t s : {0, 5, kBlock})
+  for (int64_t s : {int64_t(0), int64_t(5), kBlock})
     for (int64_t n : {s + kBlock + 1, s + kBlock, s + kBlock - 1, s + 1, s, int64_t(0)}) {
       SCOPED_TRACE(fmt::format("s {} n {}", s, n));
       HostArray y(DType::f32, kBlock), z(DType::f32, size);
       y.poison();
       for (int64_t j = 0; j < size; ++j)
         z.set(size_t(j), -1);
-      offset_mask().launch({1}, {}, y.arg(), z.arg(), x.arg(), s, n, kBlock);
+      offset_mask().launch({1}, {}, y.arg(), z.arg(), x.arg(), s, n, int(kBlock));
       for (int64_t i = 0; i < kBlock; ++i)
         ASSERT_EQ(y.get(size_t(i)), s + i < n ? double(s + i) + 0.5 : -7.0) << "y " << i;
       for (int64_t j = 0; j < size; ++j)
@@ -70,7 +70,7 @@ TEST(CpuMask, ShiftedArangeMask) {
     SCOPED_TRACE(fmt::format("n {}", n));
     HostArray y(DType::f32, kBlock);
     y.poison();
-    shifted_mask().launch({1}, {}, y.arg(), x.arg(), n, kBlock);
+    shifted_mask().launch({1}, {}, y.arg(), x.arg(), n, int(kBlock));
     for (int64_t i = 0; i < kBlock; ++i)
       ASSERT_EQ(y.get(size_t(i)), i + 3 < n ? double(i + 3) : -7.0) << i;
   }

@@ -199,7 +199,7 @@ TEST(TopkErrors, KLargerThanTheRow) {
   Args a;
   std::vector<float> v(16);
   std::vector<int32_t> i(16);
-  int line = __LINE__ + 1;
+  const int line = __LINE__ + 3; // the line of the call below
   expect_error(
       [&] {
         ops::topk(a.xv, TensorView(v.data(), {2, 8}), TensorView(i.data(), {2, 8}), 8);
