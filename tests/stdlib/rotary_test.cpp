@@ -229,7 +229,7 @@ struct ErrorInputs {
 
 TEST(RotaryErrors, OddRotaryDim) {
   ErrorInputs in;
-  const int line = __LINE__ + 3; // the line of the call below
+  const int line = __LINE__ + 2; // the line of the call below
   expect_error(
       [&] { ops::rotary_embedding(in.xv(), in.tv(3, 4), in.tv(3, 4), in.xv(), {.rotary_dim = 5}); },
       {"rotary_test.cpp:" + std::to_string(line),
