@@ -51,7 +51,7 @@ const ir::Value* repeated_scalar(const ir::Value* v) {
 llvm::Value* affine_mask_all_true(Lowering& l, const ir::Value* mask) {
   const ir::Op* cmp = defined_by(mask, ir::Opcode::CmpLt);
   if (!cmp || mask->type()->rank() != 1 ||
-      cmp->operand(0)->type()->element()->scalar_kind() != ir::ScalarKind::I32)
+      cmp->operand(0)->type()->element()->dtype() != DType::i32)
     return nullptr;
   const ir::Value* n = repeated_scalar(cmp->operand(1));
   const ir::Value* offset = nullptr;
