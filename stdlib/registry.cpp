@@ -169,12 +169,12 @@ void register_loss() {
       with_i64_labels(signature(4, 8, 1, {mean, kBlock}), 2));
 }
 
-// y, x, cos, sin, positions; heads, seq, 6 strides, 3 table strides, half, head_dim; freq_scale;
+// y, x, cos, sin, positions; heads, seq, 6 strides, 4 table strides, half, head_dim; freq_scale;
 // INTERLEAVED, FROM_POSITIONS, INVERSE, BLOCK: half-split tables for head_dim 128 (64 pairs, the
 // op's block, which it launches at 1 warp: --num-warps 1).
 void register_rotary() {
   add("rotary_embedding", "op rotary_embedding: half-split, tables, 64 pairs (op: --num-warps 1)",
-      &detail::rotary_kernel, signature(5, 13, 1, {0, 0, 0, 64}));
+      &detail::rotary_kernel, signature(5, 14, 1, {0, 0, 0, 64}));
 }
 
 // y, x; y_stride, x_stride, n, seed_lo, seed_hi, offset_lo, offset_hi; p; ALIGNED, BLOCK.

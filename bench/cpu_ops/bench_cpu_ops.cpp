@@ -60,14 +60,15 @@ Times time_runs(int reps, const std::function<void()>& f) {
   return {t.front(), t[t.size() / 2]};
 }
 
-// A host buffer of `n` elements of `t`, filled with values in [-2, 2] (and bf16 rounded).
+// A host buffer of `n` elements of `t`: f32 and bf16 filled with values in [-2, 2] (bf16
+// rounded), other dtypes zero (outputs, or filled by the caller).
 struct Buffer {
   std::vector<unsigned char> bytes;
   DType dtype;
   Buffer(DType t, int64_t n, unsigned seed) : bytes(size_t(n) * tessel::dtype_bytes(t)), dtype(t) {
     std::mt19937 gen(seed);
     std::uniform_real_distribution<float> d(-2, 2);
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = 0; i < n && (t == DType::f32 || t == DType::bf16); ++i) {
       float v = d(gen);
       if (t == DType::f32)
         std::memcpy(&bytes[size_t(i) * 4], &v, 4);
@@ -94,25 +95,101 @@ struct Op {
   double bytes;
 };
 
+// mean_pool sees the rows as [rows / kPoolSeq, kPoolSeq, cols] (sentences of kPoolSeq tokens,
+// padded: sentence b has kPoolSeq - 16 + b % 17 real tokens); rotary as [1, rows, cols / 128, 128]
+// (head_dim 128, the rows are positions).
+constexpr int64_t kPoolSeq = 64, kHeadDim = 128, kPairs = kHeadDim / 2;
+
 // The tensors every op draws from (allocated once per shape and dtype).
 struct Tensors {
   Shape s;
   DType t;
-  Buffer x, x2, dy, y, y2, w, b, stats, stats2, f32row, labels, idx;
+  Buffer x, x2, dy, y, y2, w, b, stats, stats2, f32row, labels, idx, q8, qf8, mask, pos, cos, sin;
   Tensors(Shape sh, DType dt)
       : s(sh), t(dt), x(dt, sh.rows * sh.cols, 1), x2(dt, sh.rows * sh.cols, 2),
         dy(dt, sh.rows * sh.cols, 3), y(dt, sh.rows * sh.cols, 4), y2(dt, sh.rows * sh.cols, 5),
         w(dt, sh.cols, 6), b(dt, sh.cols, 7), stats(DType::f32, sh.rows, 8),
         stats2(DType::f32, sh.rows, 9), f32row(DType::f32, sh.cols, 10),
-        labels(DType::i32, sh.rows, 11), idx(DType::i32, sh.rows * 8, 12) {
+        labels(DType::i32, sh.rows, 11), idx(DType::i32, sh.rows * 8, 12),
+        q8(DType::i8, sh.rows * sh.cols, 13), qf8(DType::f8e4m3, sh.rows * sh.cols, 14),
+        mask(DType::i32, sh.rows, 15), pos(DType::i32, sh.rows, 18), cos(dt, sh.rows * kPairs, 16),
+        sin(dt, sh.rows * kPairs, 17) {
     auto* l = reinterpret_cast<int32_t*>(labels.bytes.data());
     for (int64_t r = 0; r < sh.rows; ++r)
       l[r] = int32_t((r * 7919) % sh.cols);
+    auto* m = reinterpret_cast<int32_t*>(mask.bytes.data());
+    auto* p = reinterpret_cast<int32_t*>(pos.bytes.data());
+    for (int64_t r = 0; r < sh.rows; ++r) {
+      m[r] = r % kPoolSeq < kPoolSeq - 16 + (r / kPoolSeq) % 17 ? 1 : 0;
+      p[r] = int32_t(r);
+    }
   }
   TensorView m(Buffer& buf) { return buf.view({s.rows, s.cols}); }
   TensorView vec(Buffer& buf) { return buf.view({s.cols}); }
   TensorView rows(Buffer& buf) { return buf.view({s.rows}); }
+  int64_t sentences() const { return s.rows / kPoolSeq; }
+  TensorView pooled_x() { return x.view({sentences(), kPoolSeq, s.cols}); }
+  TensorView pool_mask() { return mask.view({sentences(), kPoolSeq}); }
+  TensorView pooled_y() { return y.view({sentences(), s.cols}); }
+  TensorView heads(Buffer& buf) { return buf.view({1, s.rows, s.cols / kHeadDim, kHeadDim}); }
+  TensorView table(Buffer& buf) { return buf.view({s.rows, kPairs}); }
 };
+
+// The ops with a saved-statistics or gated-pair variant and the quantizers, after make_ops' first
+// list (issue 12's remaining forward and backward ops).
+std::vector<Op> more_ops(Tensors& T) {
+  const double e = double(tessel::dtype_bytes(T.t)), n = double(T.s.rows * T.s.cols);
+  const double rows4 = 4.0 * T.s.rows, table = 2.0 * double(T.s.rows * kPairs) * e;
+  const double pool = double(T.sentences() * kPoolSeq) * 4 + double(T.sentences() * T.s.cols) * e;
+  using ops::QuantGranularity;
+  auto quant = [&T](DType q, QuantGranularity g) {
+    return [&T, q, g] {
+      Buffer& out = q == DType::i8 ? T.q8 : T.qf8;
+      TensorView scales = g == QuantGranularity::per_tensor ? T.stats.view({1}) : T.rows(T.stats);
+      ops::quantize(T.m(T.x), out.view({T.s.rows, T.s.cols}), scales,
+                    {.dtype = q, .granularity = g});
+    };
+  };
+  return {
+      {"log_softmax_backward", [&T] { ops::log_softmax_backward(T.m(T.y), T.m(T.dy), T.m(T.y2)); },
+       3 * n * e},
+      {"add_layer_norm",
+       [&T] {
+         ops::add_layer_norm(T.m(T.x), T.m(T.x2), T.vec(T.w), T.vec(T.b), T.m(T.y), T.m(T.y2),
+                             T.rows(T.stats), T.rows(T.stats2));
+       },
+       4 * n * e + 2 * rows4},
+      {"silu_backward", [&T] { ops::silu_backward(T.m(T.x), T.m(T.dy), T.m(T.y)); }, 3 * n * e},
+      {"swiglu_backward",
+       [&T] { ops::swiglu_backward(T.m(T.x), T.m(T.x2), T.m(T.dy), T.m(T.y), T.m(T.y2)); },
+       5 * n * e},
+      {"geglu", [&T] { ops::geglu(T.m(T.x), T.m(T.x2), T.m(T.y)); }, 3 * n * e},
+      {"geglu_backward",
+       [&T] { ops::geglu_backward(T.m(T.x), T.m(T.x2), T.m(T.dy), T.m(T.y), T.m(T.y2)); },
+       5 * n * e},
+      {"dropout_backward",
+       [&T] { ops::dropout_backward(T.m(T.dy), T.m(T.y), {.p = 0.1f, .seed = 1}); }, 2 * n * e},
+      {"mean_pool", [&T] { ops::mean_pool(T.pooled_x(), T.pool_mask(), T.pooled_y()); },
+       n * e + pool},
+      {"rotary",
+       [&T] { ops::rotary_embedding(T.heads(T.x), T.table(T.cos), T.table(T.sin), T.heads(T.y)); },
+       2 * n * e + table},
+      {"rotary_backward",
+       [&T] {
+         ops::rotary_embedding_backward(T.heads(T.dy), T.table(T.cos), T.table(T.sin),
+                                        T.heads(T.y));
+       },
+       2 * n * e + table},
+      {"rotary_positions",
+       [&T] { ops::rotary_embedding_from_positions(T.heads(T.x), T.rows(T.pos), T.heads(T.y)); },
+       2 * n * e + rows4},
+      {"quantize_int8", quant(DType::i8, QuantGranularity::per_token), n * e + n + rows4},
+      {"quantize_int8_tensor", quant(DType::i8, QuantGranularity::per_tensor), n * e + n + 4},
+      {"quantize_fp8", quant(DType::f8e4m3, QuantGranularity::per_token), n * e + n + rows4},
+      {"dequantize_int8", [&T] { ops::dequantize(T.m(T.q8), T.rows(T.stats), T.m(T.y)); },
+       n * e + n + rows4},
+  };
+}
 
 std::vector<Op> make_ops(Tensors& T) {
   const double e = double(tessel::dtype_bytes(T.t)), n = double(T.s.rows * T.s.cols);
@@ -209,7 +286,9 @@ int main(int argc, char** argv) {
   for (Shape s : shapes)
     for (DType t : {DType::f32, DType::bf16}) {
       Tensors T(s, t);
-      for (const Op& op : make_ops(T)) {
+      std::vector<Op> all = make_ops(T), more = more_ops(T);
+      all.insert(all.end(), more.begin(), more.end());
+      for (const Op& op : all) {
         if (!only.empty() && std::find(only.begin(), only.end(), op.name) == only.end())
           continue;
         Times tm = time_runs(reps, op.run);

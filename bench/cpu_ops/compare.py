@@ -4,6 +4,10 @@ tessel's (by the minima: > 1 means tessel is faster), and the fraction of the me
 tessel reaches (its bytes over its min time, against the faster memcpy of that shape and dtype).
 
     python bench/cpu_ops/compare.py DIR/*.tsv
+    python bench/cpu_ops/compare.py --summary DIR/*.tsv   # docs/stdlib.md's speed column
+
+The summary prints one line per op: the ratios at 4096x4096 / 8192x1024 / 32768x128 for f32, then
+for bf16, and tessel's min at 4096x4096 f32 (several TSVs of one impl: the minimum of each).
 """
 import collections
 import sys
@@ -18,11 +22,33 @@ def read(paths):
                 if c[0] == "impl" or len(c) < 8:
                     continue
                 impl, op, r, k, dt, lo, med, nbytes = c[:8]
-                rows[(op, int(r), int(k), dt)][impl] = (float(lo), float(med), float(nbytes))
+                key, t = (op, int(r), int(k), dt), (float(lo), float(med), float(nbytes))
+                old = rows[key].get(impl)
+                rows[key][impl] = t if old is None or t[0] < old[0] else old
     return rows
 
 
+def ratio(impls):
+    peers = [impls[p][0] for p in ("torch", "halide") if p in impls]
+    return min(peers) / impls["tessel"][0] if peers and "tessel" in impls else None
+
+
+def summary(rows):
+    shapes = [(4096, 4096), (8192, 1024), (32768, 128)]
+    for op in sorted({k[0] for k in rows if k[0] != "copy"}):
+        parts = []
+        for dt in ("f32", "bf16"):
+            rs = [ratio(rows.get((op, r, k, dt), {})) for r, k in shapes]
+            parts.append(dt + " " + " / ".join("—" if x is None else f"{x:.2f}" for x in rs))
+        t = rows.get((op, 4096, 4096, "f32"), {}).get("tessel")
+        ms = f" ({t[0]:.0f} ms at 4096² f32)" if t else ""
+        print(f"{op}: {'; '.join(parts)}{ms}")
+
+
 def main():
+    if sys.argv[1] == "--summary":
+        summary(read(sys.argv[2:]))
+        return
     rows = read(sys.argv[1:])
     copy = {}
     for (op, r, k, dt), impls in rows.items():

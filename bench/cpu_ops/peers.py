@@ -34,6 +34,81 @@ def grad_of(fn, inputs, dy):
     return lambda: torch.autograd.grad(out, leaves, dy, retain_graph=True)
 
 
+POOL_SEQ, HEAD_DIM = 64, 128  # bench_cpu_ops's kPoolSeq and kHeadDim
+
+
+def rotate_half(t):
+    t1, t2 = t.chunk(2, dim=-1)
+    return torch.cat((-t2, t1), dim=-1)
+
+
+def rope(t, cos, sin):
+    """Hugging Face's apply_rotary_pos_emb (half-split) on [1, S, H, D] with [S, 1, D] tables."""
+    return t * cos + rotate_half(t) * sin
+
+
+def rope_tables(positions, dt):
+    """Hugging Face's rotary embedding forward: the tables from positions, base 10000."""
+    inv_freq = 1.0 / (10000 ** (torch.arange(0, HEAD_DIM, 2, dtype=torch.float32) / HEAD_DIM))
+    freqs = positions[:, None].float() * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return emb.cos().to(dt)[:, None, :], emb.sin().to(dt)[:, None, :]
+
+
+def quantize(x, qmax, qdtype, per_tensor=False):
+    """Symmetric quantization as written in PyTorch: amax / qmax scales, RNE, saturation."""
+    amax = x.abs().amax() if per_tensor else x.abs().amax(-1, keepdim=True)
+    scale = amax.float() / qmax
+    v = (x.float() / scale).clamp(-qmax, qmax)
+    return (v.round() if qdtype == torch.int8 else v).to(qdtype), scale
+
+
+def more_ops(rows, cols, dt, x, x2, dy, w, b):
+    """The ops of bench_cpu_ops's more_ops, in its order."""
+    e = x.element_size()
+    n = rows * cols
+    logy = torch.log_softmax(x, -1)
+    _, keep = torch.ops.aten.native_dropout(x, 0.1, True)
+    sentences = rows // POOL_SEQ
+    xs = x.view(sentences, POOL_SEQ, cols)
+    s = torch.arange(rows)
+    mask = (s % POOL_SEQ < POOL_SEQ - 16 + (s // POOL_SEQ) % 17).to(torch.int32)
+    mask = mask.view(sentences, POOL_SEQ)
+    pool_bytes = sentences * POOL_SEQ * 4 + sentences * cols * e
+
+    def mean_pool():  # sentence-transformers' mean pooling
+        m = mask.unsqueeze(-1).to(x.dtype)
+        return (xs * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+    heads = x.view(1, rows, cols // HEAD_DIM, HEAD_DIM)
+    cos, sin = rope_tables(torch.arange(rows), dt)
+    table_bytes = 2 * rows * (HEAD_DIM // 2) * e
+    q8, s8 = quantize(x, 127, torch.int8)
+    return [
+        ("log_softmax_backward",
+         lambda: torch.ops.aten._log_softmax_backward_data(dy, logy, -1, dt), 3 * n * e),
+        ("add_layer_norm", lambda: F.layer_norm(x + x2, (cols,), w, b, 1e-5),
+         4 * n * e + 8 * rows),
+        ("silu_backward", lambda: torch.ops.aten.silu_backward(dy, x), 3 * n * e),
+        ("swiglu_backward", grad_of(lambda g, u: F.silu(g) * u, [x, x2], dy), 5 * n * e),
+        ("geglu", lambda: F.gelu(x) * x2, 3 * n * e),
+        ("geglu_backward", grad_of(lambda g, u: F.gelu(g) * u, [x, x2], dy), 5 * n * e),
+        ("dropout_backward",
+         lambda: torch.ops.aten.native_dropout_backward(dy, keep, 1 / 0.9), 2 * n * e),
+        ("mean_pool", mean_pool, n * e + pool_bytes),
+        ("rotary", lambda: rope(heads, cos, sin), 2 * n * e + table_bytes),
+        ("rotary_backward", grad_of(lambda t: rope(t, cos, sin), [heads], dy.view_as(heads)),
+         2 * n * e + table_bytes),
+        ("rotary_positions", lambda: rope(heads, *rope_tables(torch.arange(rows), dt)),
+         2 * n * e + 4 * rows),
+        ("quantize_int8", lambda: quantize(x, 127, torch.int8), n * e + n + 4 * rows),
+        ("quantize_int8_tensor", lambda: quantize(x, 127, torch.int8, per_tensor=True),
+         n * e + n + 4),
+        ("quantize_fp8", lambda: quantize(x, 448, torch.float8_e4m3fn), n * e + n + 4 * rows),
+        ("dequantize_int8", lambda: (q8.float() * s8).to(dt), n * e + n + 4 * rows),
+    ]
+
+
 def ops(rows, cols, dt):
     g = torch.Generator().manual_seed(1)
     r = lambda: (torch.rand(rows, cols, generator=g) * 4 - 2).to(dt)
@@ -73,7 +148,7 @@ def ops(rows, cols, dt):
         ("l2_normalize", lambda: F.normalize(x, dim=-1), 2 * n * e),
         ("argmax", lambda: torch.argmax(x, -1), n * e + 4 * rows),
         ("topk8", lambda: torch.topk(x, 8, -1), n * e + rows * 8 * (e + 4)),
-    ]
+    ] + more_ops(rows, cols, dt, x, x2, dy, w, b)
 
 
 def main():

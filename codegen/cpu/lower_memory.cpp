@@ -6,6 +6,8 @@
 // access is bounds-checked first (lower_checks.cpp), and no load is fused.
 #include "codegen/cpu/lowering.h"
 
+#include <cstdint>
+
 namespace tessel::codegen::cpu::detail {
 
 namespace {
@@ -27,10 +29,55 @@ void guarded(Lowering& l, llvm::Value* mask, const std::function<void()>& access
     join(access_end, skip_from);
 }
 
-// Emits `emit(/*masked=*/false)` where `mask` holds for every element of `shape`, else
-// `emit(/*masked=*/true)`.
-void with_full_mask_fast_path(Lowering& l, const ir::Value* mask, std::span<const int64_t> shape,
-                              const std::function<void(bool masked)>& emit) {
+const ir::Op* defined_by(const ir::Value* v, ir::Opcode opcode) {
+  const ir::Op* op = v->defining_op();
+  return op && op->opcode() == opcode ? op : nullptr;
+}
+
+// The scalar a tile repeats (splat, or a broadcast of a scalar), else null.
+const ir::Value* repeated_scalar(const ir::Value* v) {
+  const ir::Op* op = defined_by(v, ir::Opcode::Splat);
+  if (!op)
+    op = defined_by(v, ir::Opcode::Broadcast);
+  return op && op->operand(0)->type()->rank() == 0 ? op->operand(0) : nullptr;
+}
+
+// Whether every element of `mask` holds, in closed form, for the column mask of nearly every row
+// kernel: `s + arange(start, end) < n` (i32 elements, s and n scalars, s optional). Its elements
+// all hold exactly when the largest, s + end - 1, is below n (and the smallest, s + start, does
+// not leave i32), so one comparison in 64 bits replaces a loop over the block — in which LLVM
+// widened the i32 compares to 64-bit ones on the loop's i64 index (vpcmpgtq, 8 lanes), a cost
+// paid again for every masked load and store of a row. Null for any other mask.
+llvm::Value* affine_mask_all_true(Lowering& l, const ir::Value* mask) {
+  const ir::Op* cmp = defined_by(mask, ir::Opcode::CmpLt);
+  if (!cmp || mask->type()->rank() != 1 ||
+      cmp->operand(0)->type()->element()->dtype() != DType::i32)
+    return nullptr;
+  const ir::Value* n = repeated_scalar(cmp->operand(1));
+  const ir::Value* offset = nullptr;
+  const ir::Op* range = defined_by(cmp->operand(0), ir::Opcode::Arange);
+  if (const ir::Op* add = defined_by(cmp->operand(0), ir::Opcode::Add); add && !range)
+    for (int i : {0, 1})
+      if (defined_by(add->operand(i), ir::Opcode::Arange) && repeated_scalar(add->operand(1 - i))) {
+        range = add->operand(i)->defining_op();
+        offset = repeated_scalar(add->operand(1 - i));
+      }
+  if (!n || !range)
+    return nullptr;
+  auto& b = l.b;
+  auto wide = [&](const ir::Value* v) { return b.CreateSExt(l.element(v, {}), b.getInt64Ty()); };
+  llvm::Value* s = offset ? wide(offset) : b.getInt64(0);
+  llvm::Value* lo = b.CreateAdd(s, b.getInt64(range->int_attr("start")));
+  llvm::Value* hi = b.CreateAdd(s, b.getInt64(range->int_attr("end") - 1));
+  return b.CreateAnd(b.CreateICmpSLT(hi, wide(n)), b.CreateICmpSGE(lo, b.getInt64(INT32_MIN)),
+                     "mask.affine.full");
+}
+
+// Whether `mask` holds for every element of `shape`: in closed form where it is affine, else by
+// a loop over the elements.
+llvm::Value* mask_all_true(Lowering& l, const ir::Value* mask, std::span<const int64_t> shape) {
+  if (llvm::Value* all = affine_mask_all_true(l, mask))
+    return all;
   auto& b = l.b;
   llvm::Value* slot;
   {
@@ -42,7 +89,15 @@ void with_full_mask_fast_path(Lowering& l, const ir::Value* mask, std::span<cons
     llvm::Value* m = l.element(mask, mask->type()->rank() == 0 ? Index{} : idx);
     b.CreateStore(b.CreateAnd(b.CreateLoad(b.getInt1Ty(), slot), m), slot);
   });
-  llvm::Value* all = b.CreateLoad(b.getInt1Ty(), slot);
+  return b.CreateLoad(b.getInt1Ty(), slot);
+}
+
+// Emits `emit(/*masked=*/false)` where `mask` holds for every element of `shape`, else
+// `emit(/*masked=*/true)`.
+void with_full_mask_fast_path(Lowering& l, const ir::Value* mask, std::span<const int64_t> shape,
+                              const std::function<void(bool masked)>& emit) {
+  auto& b = l.b;
+  llvm::Value* all = mask_all_true(l, mask, shape);
   auto* fast = llvm::BasicBlock::Create(l.ctx, "mask.full", l.llfn);
   auto* slow = llvm::BasicBlock::Create(l.ctx, "mask.partial", l.llfn);
   auto* join = llvm::BasicBlock::Create(l.ctx, "mask.join", l.llfn);

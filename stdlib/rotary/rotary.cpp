@@ -29,13 +29,13 @@ const Kernel& rotary_kernel() {
   static const Kernel k = tl::kernel(
       "rotary",
       "y, x, cos, sin, positions, heads, seq, xs0, xs1, xs2, ys0, ys1, ys2, cos_stride, "
-      "sin_stride, pos_stride, half, head_dim, freq_scale, INTERLEAVED, FROM_POSITIONS, INVERSE, "
-      "BLOCK",
+      "sin_stride, pos_batch_stride, pos_stride, half, head_dim, freq_scale, INTERLEAVED, "
+      "FROM_POSITIONS, INVERSE, BLOCK",
       [](tl::Ptr y, tl::Ptr x, tl::Ptr cos, tl::Ptr sin, tl::Ptr positions, tl::Int heads,
          tl::Int seq, tl::Int xs0, tl::Int xs1, tl::Int xs2, tl::Int ys0, tl::Int ys1, tl::Int ys2,
-         tl::Int cos_stride, tl::Int sin_stride, tl::Int pos_stride, tl::Int half, tl::Int head_dim,
-         tl::Float freq_scale, tl::Const<int> INTERLEAVED, tl::Const<int> FROM_POSITIONS,
-         tl::Const<int> INVERSE, tl::Const<int> BLOCK) {
+         tl::Int cos_stride, tl::Int sin_stride, tl::Int pos_batch_stride, tl::Int pos_stride,
+         tl::Int half, tl::Int head_dim, tl::Float freq_scale, tl::Const<int> INTERLEAVED,
+         tl::Const<int> FROM_POSITIONS, tl::Const<int> INVERSE, tl::Const<int> BLOCK) {
         auto row = tl::program_id(0);
         auto h = i64(row % heads), s = i64((row / heads) % seq), b = i64(row / (heads * seq));
         auto xr = x + b * i64(xs0) + s * i64(xs1) + h * i64(xs2);
@@ -44,7 +44,9 @@ const Kernel& rotary_kernel() {
         auto in = i < half;
         tl::Tensor c, sn;
         if (FROM_POSITIONS) {
-          auto pos = tl::load(positions + s * i64(pos_stride)).to(DType::f32);
+          // positions [seq] (pos_batch_stride 0) or [batch, seq]: each sequence its own.
+          auto pos =
+              tl::load(positions + b * i64(pos_batch_stride) + s * i64(pos_stride)).to(DType::f32);
           auto angle = pos * tl::exp2(i.to(DType::f32) * -freq_scale);
           c = tl::cos(angle), sn = tl::sin(angle);
         } else {
@@ -106,6 +108,7 @@ void check_table(const OpSite& s, const char* arg, const TensorView& t, int64_t 
 
 struct Launch {
   const TensorView *x, *y, *cos, *sin, *positions;
+  int64_t pos_batch_stride, pos_stride; // positions [seq] or [batch, seq]; 0 with tables
   int64_t half;
   bool from_positions, inverse;
   float freq_scale;
@@ -135,9 +138,9 @@ void launch(const OpSite& s, const Launch& l, const RotaryOptions& o, Stream* st
       detail::grid_at(s, rows), detail::launch_options(block, stream), y, x, *l.cos, *l.sin,
       *l.positions, x.shape[2], x.shape[1], x.strides[0], x.strides[1], x.strides[2], y.strides[0],
       y.strides[1], y.strides[2], l.cos->rank == 2 ? l.cos->strides[0] : 0,
-      l.sin->rank == 2 ? l.sin->strides[0] : 0,
-      l.positions->rank == 1 ? l.positions->strides[0] : 0, l.half, x.shape[3], l.freq_scale,
-      int(o.style == RotaryStyle::interleaved), int(l.from_positions), int(l.inverse), block);
+      l.sin->rank == 2 ? l.sin->strides[0] : 0, l.pos_batch_stride, l.pos_stride, l.half,
+      x.shape[3], l.freq_scale, int(o.style == RotaryStyle::interleaved), int(l.from_positions),
+      int(l.inverse), block);
 }
 
 void with_tables(const OpSite& s, const char* in_arg, const TensorView& x, const TensorView& cos,
@@ -152,7 +155,7 @@ void with_tables(const OpSite& s, const char* in_arg, const TensorView& x, const
   detail::check_device(s, "cos", cos, in_arg, x);
   detail::check_device(s, "sin", sin, in_arg, x);
   // The positions pointer is not read (FROM_POSITIONS = 0): cos stands in for it.
-  launch(s, {&x, &y, &cos, &sin, &cos, half, false, inverse, 0.0f}, o, stream);
+  launch(s, {&x, &y, &cos, &sin, &cos, 0, 0, half, false, inverse, 0.0f}, o, stream);
 }
 
 } // namespace
@@ -180,16 +183,23 @@ void rotary_embedding_from_positions(const TensorView& x, const TensorView& posi
   int64_t rd = rotary_dim_of(s, x, o);
   if (positions.dtype != DType::i32 && positions.dtype != DType::i64)
     s.fail(fmt::format("positions has dtype {}; expected i32 or i64", dtype_name(positions.dtype)));
-  if (positions.rank != 1 || positions.shape[0] != x.shape[1])
-    s.fail(fmt::format("positions has shape {} but x has {} positions; expected shape [{}]",
-                       detail::shape_str(positions), x.shape[1], x.shape[1]));
+  const bool per_batch = positions.rank == 2;
+  if ((positions.rank != 1 && !per_batch) || positions.shape[positions.rank - 1] != x.shape[1] ||
+      (per_batch && positions.shape[0] != x.shape[0]))
+    s.fail(fmt::format("positions has shape {} but x has {} positions; expected shape [{}] (one "
+                       "position per token, shared by the batch) or [{}, {}] (batch, seq)",
+                       detail::shape_str(positions), x.shape[1], x.shape[1], x.shape[0],
+                       x.shape[1]));
   if (!(o.base > 1.0f))
     s.fail(fmt::format("base is {}; expected a number above 1", o.base));
   detail::check_device(s, "positions", positions, "x", x);
   // base^(-2i / rd) = 2^(-i * freq_scale).
   float freq_scale = float(2.0 * std::log2(double(o.base)) / double(rd));
-  launch(s, {&x, &y, &positions, &positions, &positions, rd / 2, true, false, freq_scale}, o,
-         stream);
+  const int64_t pos_stride = positions.strides[positions.rank - 1];
+  launch(s,
+         {&x, &y, &positions, &positions, &positions, per_batch ? positions.strides[0] : 0,
+          pos_stride, rd / 2, true, false, freq_scale},
+         o, stream);
 }
 
 } // namespace tessel::ops

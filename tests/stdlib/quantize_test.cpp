@@ -140,6 +140,49 @@ TEST(Quantize, MatchesTheReferenceInTheSimulator) {
            /*compute=*/false, seed++);
 }
 
+// per_tensor scales are a parallel reduction: up to kTensorAmaxPrograms programs, each a strip
+// of rows (r, r + P, ...), folded by an atomic max. More rows than programs, so strips hold
+// several rows, with the largest value in the last row (of the last strip), on the CPU and in
+// the simulator: the scale and every q bit as the reference's, twice (the same bits each run).
+TEST(Quantize, PerTensorScaleOverManyRowStrips) {
+  const int64_t rows = ops::detail::kTensorAmaxPrograms * 2 + 3;
+  for (DType q : {DType::i8, DType::f8e4m3})
+    run_case(DeviceKind::cpu, Case{rows, 33, DType::f32, q, QuantGranularity::per_tensor},
+             /*compute=*/true, 90);
+  std::vector<double> xv(size_t(rows) * 8, 0.5);
+  xv.back() = -9; // amax in the last row
+  xv[3] = NAN;    // ignored by the scale
+  TestTensor x(DeviceKind::cpu, DType::f32, {rows, 8}, xv);
+  for (int run = 0; run < 2; ++run) {
+    TestTensor q = TestTensor::poisoned(DeviceKind::cpu, DType::i8, {rows, 8});
+    TestTensor s = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {1});
+    ops::quantize(x.view(), q.view(), s.view(), {.granularity = QuantGranularity::per_tensor});
+    EXPECT_EQ(float(s.values()[0]), 9.0f / 127.0f);
+    EXPECT_EQ(q.values().back(), -127);
+    EXPECT_EQ(q.values()[3], 0);
+  }
+}
+
+TEST(Quantize, PerTensorScaleInTheSimulator) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  run_case(DeviceKind::sim,
+           Case{ops::detail::kTensorAmaxPrograms + 5, 20, DType::bf16, DType::i8,
+                QuantGranularity::per_tensor},
+           /*compute=*/true, 91);
+}
+
+// An all-NaN or all-zero tensor has amax 0 and scale 1 (NaN quantizes to 0).
+TEST(Quantize, PerTensorScaleOfNanOrZeroTensorIsOne) {
+  for (double v : {double(NAN), 0.0}) {
+    TestTensor x(DeviceKind::cpu, DType::f32, {300, 5}, std::vector<double>(1500, v));
+    TestTensor q = TestTensor::poisoned(DeviceKind::cpu, DType::i8, {300, 5});
+    TestTensor s = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {1});
+    ops::quantize(x.view(), q.view(), s.view(), {.granularity = QuantGranularity::per_tensor});
+    EXPECT_EQ(s.values()[0], 1.0) << v;
+    EXPECT_EQ(q.values(), std::vector<double>(1500, 0.0)) << v;
+  }
+}
+
 // Without saturation fp8 overflows to NaN (e4m3) / inf (e5m2); int8 always clamps.
 TEST(Quantize, NonSaturatingFp8Overflows) {
   std::vector<double> xv = {1, 2, 3, 1000};
@@ -202,6 +245,9 @@ TEST(Quantize, KernelsCompileWithoutSpills) {
         check(ops::detail::quantize_kernel().compile(
                   t, Signature::from_args(qv, f, f, 4096, 4096, 4096, gran, code, 1, 1024)),
               "quantize");
+        check(ops::detail::quant_tensor_scale_kernel().compile(
+                  t, Signature::from_args(f, code, gran == 0 ? 0 : 1)),
+              "quant_tensor_scale");
         check(ops::detail::dequantize_kernel().compile(
                   t, Signature::from_args(f, qv, f, 4096, 4096, 4096, gran, 1024)),
               "dequantize");

@@ -93,7 +93,7 @@ TEST(Argmax, ZeroRowsIsANoOp) {
 
 TEST(ArgmaxErrors, IndicesDtype) {
   std::vector<float> x(6), idx(2);
-  int line = __LINE__ + 3;
+  const int line = __LINE__ + 3; // the line of the call below
   expect_error(
       [&] {
         ops::argmax(TensorView(x.data(), {2, 3}), TensorView(idx.data(), {2}));

@@ -132,6 +132,44 @@ TEST(Rotary, FromPositions) {
     }
 }
 
+// positions [batch, seq]: each sequence its own positions (here a left-padded batch, sequence b
+// starting at position 3 - b, and a strided positions tensor), against the reference applied to
+// each sequence alone with its own tables.
+// (CPU only: libdevice's sinf/cosf use madc.hi.u32, which the PTX simulator does not run yet.)
+void check_per_batch_positions(DeviceKind dev, RotaryStyle style) {
+  const Case c{3, 6, 2, 16, 0}, one{1, 6, 2, 16, 0};
+  auto x0 = random_values(numel(c), 31);
+  TestTensor x(dev, DType::f32, {c.batch, c.seq, c.heads, c.head_dim}, x0);
+  std::vector<double> pos;
+  for (int64_t b = 0; b < c.batch; ++b)
+    for (int64_t s = 0; s < c.seq; ++s)
+      pos.push_back(double(3 - b + s));
+  TestTensor positions(dev, DType::i32, {c.batch, c.seq}, pos, /*pad=*/2);
+  auto y = TestTensor::poisoned(dev, DType::f32, {c.batch, c.seq, c.heads, c.head_dim});
+  ops::rotary_embedding_from_positions(x.view(), positions.view(), y.view(),
+                                       {.style = style, .base = 500});
+  std::vector<double> want;
+  const size_t per = numel(one);
+  for (int64_t b = 0; b < c.batch; ++b) {
+    std::vector<double> cos, sin;
+    for (int64_t s = 0; s < c.seq; ++s)
+      for (int64_t i = 0; i < c.head_dim / 2; ++i) {
+        const double a = double(3 - b + s) * std::pow(500.0, -2.0 * double(i) / double(c.head_dim));
+        cos.push_back(std::cos(a));
+        sin.push_back(std::sin(a));
+      }
+    std::vector<double> xb(x0.begin() + b * per, x0.begin() + (b + 1) * per);
+    auto yb = rotate(xb, one, style, cos, sin, false);
+    want.insert(want.end(), yb.begin(), yb.end());
+  }
+  expect_close(y.values(), want, 2e-5, fmt_case("per-batch positions", DType::f32, style, c), 2e-5);
+}
+
+TEST(Rotary, FromPerBatchPositions) {
+  for (RotaryStyle style : {RotaryStyle::half_split, RotaryStyle::interleaved})
+    check_per_batch_positions(DeviceKind::cpu, style);
+}
+
 // d/dx of sum(dy * rope(x)) by central differences (exact for a linear map up to rounding).
 void check_backward(DeviceKind dev, DType t, RotaryStyle style, const Case& c) {
   auto dy0 = rounded(random_values(numel(c), 23), t);
@@ -191,7 +229,7 @@ struct ErrorInputs {
 
 TEST(RotaryErrors, OddRotaryDim) {
   ErrorInputs in;
-  int line = __LINE__ + 2;
+  const int line = __LINE__ + 2; // the line of the call below
   expect_error(
       [&] { ops::rotary_embedding(in.xv(), in.tv(3, 4), in.tv(3, 4), in.xv(), {.rotary_dim = 5}); },
       {"rotary_test.cpp:" + std::to_string(line),
@@ -262,7 +300,18 @@ TEST(RotaryErrors, PositionsShape) {
   expect_error(
       [&] { ops::rotary_embedding_from_positions(in.xv(), TensorView(pos.data(), {4}), in.xv()); },
       {"rotary_embedding_from_positions: positions has shape [4] but x has 3 positions; expected "
-       "shape [3]"});
+       "shape [3] (one position per token, shared by the batch) or [2, 3] (batch, seq)"});
+}
+
+TEST(RotaryErrors, PerBatchPositionsShape) {
+  ErrorInputs in;
+  std::vector<int32_t> pos(9);
+  expect_error(
+      [&] {
+        ops::rotary_embedding_from_positions(in.xv(), TensorView(pos.data(), {3, 3}), in.xv());
+      },
+      {"rotary_embedding_from_positions: positions has shape [3, 3] but x has 3 positions; "
+       "expected shape [3] (one position per token, shared by the batch) or [2, 3] (batch, seq)"});
 }
 
 TEST(RotaryErrors, Base) {

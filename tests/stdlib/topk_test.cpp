@@ -96,6 +96,36 @@ TEST(Topk, SimulatedDevice) {
   for (DType t : {DType::f32, DType::bf16})
     for (bool largest : {true, false})
       check_topk(DeviceKind::sim, t, {3, 70, 5, 16, 2}, largest, /*ties=*/true);
+  // A 1024-column block: the path that narrows the block to its best groups of 16 first.
+  check_topk(DeviceKind::sim, DType::f32, {2, 1000, 5, 0, 1}, /*largest=*/true, /*ties=*/true);
+}
+
+// The grouped path (blocks of 1024 and 4096 columns narrowed to their k best groups of 16) with
+// NaN, -inf and +inf scattered over groups, and a row of only NaN and -inf: the same order as
+// the stable-sort reference (NaN largest, first by column), also when k takes every NaN and more.
+TEST(Topk, GroupedBlocksWithNaNAndInfinities) {
+  const double nan = std::nan(""), inf = INFINITY;
+  for (int64_t cols : {int64_t(1024), int64_t(3000), int64_t(4096)})
+    for (bool largest : {true, false}) {
+      auto x0 = random_values(size_t(2 * cols), uint32_t(cols), -4, 4);
+      for (size_t i = 0; i < x0.size(); i += 37)
+        x0[i] = std::round(x0[i]); // ties
+      for (int64_t c : {int64_t(5), int64_t(17), cols - 1})
+        x0[size_t(c)] = nan;
+      x0[300] = inf;
+      x0[301] = -inf;
+      for (int64_t c = 0; c < cols; ++c) // row 1: -inf, and NaN every 100 columns
+        x0[size_t(cols + c)] = c % 100 == 99 ? nan : -inf;
+      TestTensor x(DeviceKind::cpu, DType::f32, {2, cols}, x0);
+      for (int64_t k : {int64_t(1), int64_t(3), int64_t(20)}) {
+        auto values = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {2, k});
+        auto idx = TestTensor::poisoned(DeviceKind::cpu, DType::i32, {2, k});
+        ops::topk(x.view(), values.view(), idx.view(), k, {.largest = largest});
+        const std::string what = std::to_string(cols) + " columns k " + std::to_string(k) +
+                                 (largest ? " largest" : " smallest");
+        EXPECT_EQ(idx.values(), reference_indices(x0, 2, cols, k, largest)) << what;
+      }
+    }
 }
 
 // NaN is the largest value (first for largest, last for smallest, in column order among
@@ -169,7 +199,7 @@ TEST(TopkErrors, KLargerThanTheRow) {
   Args a;
   std::vector<float> v(16);
   std::vector<int32_t> i(16);
-  int line = __LINE__ + 3;
+  const int line = __LINE__ + 3; // the line of the call below
   expect_error(
       [&] {
         ops::topk(a.xv, TensorView(v.data(), {2, 8}), TensorView(i.data(), {2, 8}), 8);

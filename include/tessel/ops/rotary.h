@@ -37,7 +37,8 @@ void rotary_embedding_backward(const TensorView& dy, const TensorView& cos, cons
                                const TensorView& dx, const RotaryOptions& options = {},
                                Stream* stream = nullptr,
                                std::source_location where = std::source_location::current());
-// positions: [seq] i32 or i64.
+// positions: i32 or i64, [seq] (one position per token, shared by the batch) or [batch, seq]
+// (each sequence its own: left-padded batches, packed or speculative decoding).
 void rotary_embedding_from_positions(const TensorView& x, const TensorView& positions,
                                      const TensorView& y, const RotaryOptions& options = {},
                                      Stream* stream = nullptr,

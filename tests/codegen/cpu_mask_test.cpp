@@ -1,0 +1,80 @@
+// The CPU backend's full-mask fast path (codegen/cpu/lower_memory.cpp): a masked load or store
+// first asks whether its mask holds everywhere, and the column mask `s + arange(start, end) < n`
+// answers in closed form (s + end - 1 < n) instead of a loop over the block. These kernels put
+// the row's end at every place around the block's last element — all in, the last one out, all
+// out, an arange not starting at 0, no offset — and compare every element with a plain
+// reference, so a closed form that claimed "all in" one element too early (or too late) fails.
+#include "support/host_array.h"
+#include "tessel/tessel.h"
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+namespace tessel::test {
+namespace {
+
+namespace tl = tessel::lang;
+using tessel::testing::HostArray;
+
+constexpr int64_t kBlock = 32;
+
+// y[i] = x[s + i] where s + i < n, else -7 (the load's other); z[s + i] = 2 where s + i < n.
+const Kernel& offset_mask() {
+  static const Kernel k =
+      tl::kernel("mask_test_offset",
+                 [](tl::Ptr y, tl::Ptr z, tl::Ptr x, tl::Int s, tl::Int n, tl::Const<int> BLOCK) {
+                   auto i = tl::arange(0, BLOCK);
+                   auto c = s + i;
+                   tl::store(y + i, tl::load(x + c, c < n, -7.0));
+                   tl::store(z + c, tl::full({BLOCK}, 2.0, DType::f32), c < n);
+                 });
+  return k;
+}
+
+// y[i - 3] = x[i] for i in arange(3, 3 + BLOCK) where i < n (no offset, a non-zero start).
+const Kernel& shifted_mask() {
+  static const Kernel k =
+      tl::kernel("mask_test_shifted", [](tl::Ptr y, tl::Ptr x, tl::Int n, tl::Const<int> BLOCK) {
+        auto i = tl::arange(3, 3 + BLOCK);
+        tl::store(y + i - 3, tl::load(x + i, i < n, -7.0));
+      });
+  return k;
+}
+
+TEST(CpuMask, OffsetColumnMaskAtEveryEnd) {
+  const int64_t size = 3 * kBlock;
+  HostArray x(DType::f32, size);
+  for (int64_t j = 0; j < size; ++j)
+    x.set(size_t(j), double(j) + 0.5);
+  for (int64_t s : {int64_t(0), int64_t(5), kBlock})
+    for (int64_t n : {s + kBlock + 1, s + kBlock, s + kBlock - 1, s + 1, s, int64_t(0)}) {
+      SCOPED_TRACE(fmt::format("s {} n {}", s, n));
+      HostArray y(DType::f32, kBlock), z(DType::f32, size);
+      y.poison();
+      for (int64_t j = 0; j < size; ++j)
+        z.set(size_t(j), -1);
+      offset_mask().launch({1}, {}, y.arg(), z.arg(), x.arg(), s, n, int(kBlock));
+      for (int64_t i = 0; i < kBlock; ++i)
+        ASSERT_EQ(y.get(size_t(i)), s + i < n ? double(s + i) + 0.5 : -7.0) << "y " << i;
+      for (int64_t j = 0; j < size; ++j)
+        ASSERT_EQ(z.get(size_t(j)), j >= s && j < s + kBlock && j < n ? 2.0 : -1.0) << "z " << j;
+    }
+}
+
+TEST(CpuMask, ShiftedArangeMask) {
+  HostArray x(DType::f32, 2 * kBlock);
+  for (int64_t j = 0; j < 2 * kBlock; ++j)
+    x.set(size_t(j), double(j));
+  for (int64_t n : {3 + kBlock, 2 + kBlock, int64_t(4), int64_t(3)}) {
+    SCOPED_TRACE(fmt::format("n {}", n));
+    HostArray y(DType::f32, kBlock);
+    y.poison();
+    shifted_mask().launch({1}, {}, y.arg(), x.arg(), n, int(kBlock));
+    for (int64_t i = 0; i < kBlock; ++i)
+      ASSERT_EQ(y.get(size_t(i)), i + 3 < n ? double(i + 3) : -7.0) << i;
+  }
+}
+
+} // namespace
+} // namespace tessel::test
