@@ -417,11 +417,11 @@ void Kernel::launch_keyed(Grid grid, const LaunchOptions& options,
       runtime::launch(spec->cuda_function, launch_dims, packed.pointers.data(), options.stream);
     return;
   }
-  if (key.launch & jit::kCheckedLaunch) {
+  if (key.launch & jit::kCheckedLaunch)
     run_checked_on_cpu(k.def, *spec, args, packed, dims, total);
-    return;
-  }
-  run_on_cpu(*spec, packed.pointers.data(), dims, total);
+  else
+    run_on_cpu(*spec, packed.pointers.data(), dims, total);
+  spec->cpu->rethrow_host_error(); // what an escape hatch's C++ fallback threw
 }
 
 std::string Kernel::ir_for_args(bool optimized, std::span<const detail::ArgValue> args) const {
