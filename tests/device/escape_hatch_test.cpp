@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cmath>
@@ -63,21 +64,21 @@ template <class T> rt::DeviceBuffer upload(const std::vector<T>& v) {
   return b;
 }
 
-template <class Out, class... In>
-std::vector<Out> run_sim(const tessel::Kernel& k, const std::vector<In>&... ins) {
+template <class Out, class... In, size_t... I>
+std::vector<Out> run_sim_at(const tessel::Kernel& k, std::index_sequence<I...>,
+                            const std::vector<In>&... ins) {
   std::vector<Out> out = poisoned<Out>();
   rt::DeviceBuffer out_buf = upload(out);
-  std::vector<rt::DeviceBuffer> bufs;
-  (bufs.push_back(upload(ins)), ...);
-  size_t i = 0;
-  auto view = [&](auto tag) {
-    using T = decltype(tag);
-    return bufs[i++].view(tessel::dtype_of_v<T>, {kN});
-  };
+  std::array<rt::DeviceBuffer, sizeof...(In)> bufs{upload(ins)...}; // braces: in order
   k.launch({(kN + kBlock - 1) / kBlock}, {}, out_buf.view(tessel::dtype_of_v<Out>, {kN}),
-           view(In{})..., kN, kBlock);
+           bufs[I].view(tessel::dtype_of_v<In>, {kN})..., kN, kBlock);
   out_buf.copy_to_host(out.data(), out.size() * sizeof(Out));
   return out;
+}
+
+template <class Out, class... In>
+std::vector<Out> run_sim(const tessel::Kernel& k, const std::vector<In>&... ins) {
+  return run_sim_at<Out>(k, std::index_sequence_for<In...>{}, ins...);
 }
 
 template <class T> std::vector<T> random_bits(uint32_t seed) {
