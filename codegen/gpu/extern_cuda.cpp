@@ -8,6 +8,8 @@
 
 #include <cctype>
 #include <map>
+#include <regex>
+#include <set>
 #include <sstream>
 
 namespace tessel::codegen::gpu::detail {
@@ -112,6 +114,48 @@ std::pair<size_t, size_t> find_declaration(const std::string& ptx, const std::st
   return {std::string::npos, std::string::npos};
 }
 
+bool is_ptx_ident_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$';
+}
+
+// `ptx` with every whole-word `from` replaced by `to`.
+std::string rename_word(const std::string& ptx, const std::string& from, const std::string& to) {
+  std::string out;
+  size_t pos = 0;
+  for (size_t at = ptx.find(from); at != std::string::npos; at = ptx.find(from, at + 1)) {
+    const size_t end = at + from.size();
+    if ((at > 0 && is_ptx_ident_char(ptx[at - 1])) ||
+        (end < ptx.size() && is_ptx_ident_char(ptx[end])))
+      continue;
+    out.append(ptx, pos, at - pos);
+    out += to;
+    pos = end;
+  }
+  out.append(ptx, pos, std::string::npos);
+  return out;
+}
+
+// NVRTC's PTX with the functions and variables it defines, other than the wrapper `keep`, renamed
+// with `suffix`: two extern sources in one kernel may define the same names (their own `f`, a
+// helper, NVRTC's internal functions), which would clash in the merged module the simulator runs
+// and in nvJitLink's link.
+std::string isolate_symbols(const std::string& ptx, const std::string& keep,
+                            const std::string& suffix) {
+  static const std::regex kDefinition(
+      R"(^\s*(?:\.visible\s+|\.weak\s+)?(?:\.func\s*(?:\([^)]*\)\s*)?|\.(?:global|const)\s+[^;=]*?)([A-Za-z_$][A-Za-z0-9_$]*)\s*(?:\(|\[|;|=))");
+  std::set<std::string> names;
+  std::istringstream in(ptx);
+  std::string line;
+  std::smatch m;
+  while (std::getline(in, line))
+    if (std::regex_search(line, m, kDefinition) && m[1] != keep)
+      names.insert(m[1]);
+  std::string out = ptx;
+  for (const std::string& n : names)
+    out = rename_word(out, n, n + suffix);
+  return out;
+}
+
 } // namespace
 
 std::string extern_symbol(const ir::Op& op) {
@@ -166,7 +210,7 @@ std::string compile_extern_ptx(const ExternFunctionUse& use, const Target& targe
                             kernel, use.name, target.name(), e.what()));
   }
   if (out.ok)
-    return out.ptx;
+    return isolate_symbols(out.ptx, use.symbol, "_" + use.symbol.substr(use.symbol.rfind('_') + 1));
   if (out.log.find("too few arguments") != std::string::npos ||
       out.log.find("too many arguments") != std::string::npos)
     throw Error(use.loc, fmt::format("extern_cuda function '{}' is declared with {} parameter(s) "

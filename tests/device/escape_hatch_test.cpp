@@ -344,6 +344,77 @@ TEST(ExternCuda, NvJitLinkLinksOneCubinForSm80AndSm90aWithoutSpills) {
   }
 }
 
+// Two CUDA C++ functions from two sources in one kernel, each source with its own `helper` of the
+// same signature (the same external symbol): both reach the cubin and the one merged PTX module
+// the simulator runs, each calling its own helper.
+const tessel::Kernel& two_externs_kernel() {
+  static const tl::ExternFunction twice = tl::extern_cuda(
+      "__device__ int helper(int x) { return 2 * x; }\n"
+      "__device__ int twice(int x) { return helper(x); }",
+      "twice", tl::i32, {tl::i32}, [](int32_t x) { return int32_t(uint32_t(x) * 2u); });
+  static const tl::ExternFunction mix =
+      tl::extern_cuda("__device__ int helper(int x) { return x + 7; }\n"
+                      "__device__ unsigned mix(unsigned a, unsigned b) { return __funnelshift_l(a, "
+                      "b, helper(0)) ^ a; }",
+                      "mix", tl::u32, {tl::u32, tl::u32}, [](uint32_t a, uint32_t b) {
+                        return uint32_t(((uint64_t(b) << 32 | a) << 7) >> 32) ^ a;
+                      });
+  static const tessel::Kernel k =
+      tl::kernel("extern_two_functions", "out, a, b, n, BLOCK",
+                 [](tl::Ptr out, tl::Ptr a, tl::Ptr b, tl::Int n, tl::Const<int> BLOCK) {
+                   auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+                   auto m = offs < n;
+                   auto x = tl::load(a + offs, m), y = tl::load(b + offs, m);
+                   auto t = twice(x.to(tl::i32)).to(tl::u32);
+                   tl::store(out + offs, mix(t, y), m);
+                 });
+  return k;
+}
+
+TEST(ExternCuda, TwoFunctionsInOneKernelInTheSimulatorMatchTheFallbacks) {
+  auto a = random_bits<uint32_t>(12), b = random_bits<uint32_t>(13);
+  std::vector<uint32_t> cpu = run_cpu<uint32_t>(two_externs_kernel(), a, b);
+  for (int i = 0; i < kN; ++i) {
+    const uint32_t t = a[i] * 2u;
+    ASSERT_EQ(cpu[i], uint32_t(((uint64_t(b[i]) << 32 | t) << 7) >> 32) ^ t) << i;
+  }
+  REQUIRE_SIM_DEVICE();
+  REQUIRE_NVRTC();
+  EXPECT_EQ(run_sim<uint32_t>(two_externs_kernel(), a, b), cpu);
+}
+
+// The inline-asm kernels' PTX is accepted by nvJitLink for sm_80 and sm_90a, without spills, with
+// the asm in it as written.
+TEST(InlineAsm, CubinsForSm80AndSm90aWithoutSpills) {
+  REQUIRE_SIM_DEVICE(); // the toolkit (nvJitLink, libdevice)
+  std::vector<uint8_t> buf(64);
+  auto v = [&](DType t) { return tessel::TensorView(buf.data(), t, {8}); };
+  struct Case {
+    const tessel::Kernel& kernel;
+    tessel::Signature signature;
+    const char* asm_text;
+  };
+  const Case cases[] = {
+      {add_f16x2_kernel(),
+       tessel::Signature::from_args(v(DType::f16), v(DType::f16), v(DType::f16), kN, kBlock),
+       "add.rn.f16x2"},
+      {bit_trick_kernel(),
+       tessel::Signature::from_args(v(DType::u32), v(DType::u32), v(DType::u32), v(DType::u32), kN,
+                                    kBlock),
+       "lop3.b32"},
+      {pack4_kernel(), tessel::Signature::from_args(v(DType::i8), v(DType::i8), kN, kBlock),
+       "xor.b32"},
+  };
+  for (const Case& c : cases)
+    for (const char* target : {"sm_80", "sm_90a"}) {
+      const tessel::CompileResult r = c.kernel.compile(tessel::Target::parse(target), c.signature);
+      EXPECT_FALSE(r.binary.empty()) << target << " " << c.asm_text;
+      EXPECT_TRUE(r.resources.parsed) << r.info_log;
+      EXPECT_EQ(r.resources.spill_stores + r.resources.spill_loads, 0) << target << c.asm_text;
+      EXPECT_NE(r.ptx.find(c.asm_text), std::string::npos) << r.ptx;
+    }
+}
+
 // ---- the cache key follows the asm and the source
 // -------------------------------------------------
 
