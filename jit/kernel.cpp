@@ -417,10 +417,16 @@ void Kernel::launch_keyed(Grid grid, const LaunchOptions& options,
       runtime::launch(spec->cuda_function, launch_dims, packed.pointers.data(), options.stream);
     return;
   }
-  if (key.launch & jit::kCheckedLaunch)
-    run_checked_on_cpu(k.def, *spec, args, packed, dims, total);
-  else
+  if (key.launch & jit::kCheckedLaunch) {
+    try {
+      run_checked_on_cpu(k.def, *spec, args, packed, dims, total);
+    } catch (const Error&) {
+      spec->cpu->rethrow_host_error(); // reported now, never in a later launch
+      throw;
+    }
+  } else {
     run_on_cpu(*spec, packed.pointers.data(), dims, total);
+  }
   spec->cpu->rethrow_host_error(); // what an escape hatch's C++ fallback threw
 }
 

@@ -268,6 +268,12 @@ TEST(InlineAsm, WhatTheFallbackThrowsReachesTheLauncher) {
   a[500] = 2; // the error is reported once; the next launch is clean
   k.launch({8}, cpu, out.data(), a.data(), kN, kBlock);
   EXPECT_EQ(out[500], 2);
+  // A checked launch (bounds-checked CPU code) reports it too.
+  a[500] = 77;
+  tessel::LaunchOptions checked = cpu;
+  checked.checked = true;
+  expect_error([&] { k.launch({8}, checked, out.data(), a.data(), kN, kBlock); },
+               {"fallback saw 77"});
 }
 
 // ---- extern CUDA C++ through NVRTC
