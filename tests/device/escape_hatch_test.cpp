@@ -548,6 +548,24 @@ TEST(EscapeHatchErrors, PackedConstraintsCountRegistersNotElements) {
   });
 }
 
+TEST(EscapeHatchErrors, RegisterClassMustBeAsWideAsItsOperand) {
+  auto k = kernel_with("asm_bad_register_class", [](tl::Tensor x) {
+    g_line = __LINE__; return tl::inline_asm_elementwise("mov.b32 $0, $1;", "=r,h", {x}, tl::i32, true, 1);
+  });
+  expect_error([&] { launch_on_cpu(k); }, [] {
+    return std::vector<std::string>{here(), "constraint \"h\" (operand $1, argument 0) must name a 32-bit register: use r (or f)"};
+  });
+}
+
+TEST(EscapeHatchErrors, OutputsComeBeforeInputs) {
+  auto k = kernel_with("asm_output_last", [](tl::Tensor x) {
+    g_line = __LINE__; return tl::inline_asm_elementwise("mov.b32 $0, $1;", "r,=r", {x}, tl::i32, true, 1);
+  });
+  expect_error([&] { launch_on_cpu(k); }, [] {
+    return std::vector<std::string>{here(), "list an output ('=...') after an input"};
+  });
+}
+
 TEST(EscapeHatchErrors, PackMustBeOneTwoOrFour) {
   auto k = kernel_with("asm_bad_pack", [](tl::Tensor x) {
     g_line = __LINE__; return tl::inline_asm_elementwise("mov.b32 $0, $1;", "=r,r", {x}, tl::i32, true, 3);
