@@ -129,7 +129,7 @@ void check_constraints(std::string_view constraints, const std::vector<ir::Value
            std::to_string(args.size()) + " argument(s) of dtypes " + dtype_list([&] {
              std::vector<DType> ts;
              for (const ir::Value* v : args)
-               ts.push_back(detail::to_dtype(v->type()->element()));
+               ts.push_back(v->type()->element()->dtype());
              return ts;
            }()) +
            " returning " + dtype_name(result) + " with pack " + std::to_string(pack) + " need " +
@@ -169,7 +169,7 @@ Tensor inline_asm_elementwise(std::string_view asm_text, std::string_view constr
       fail(loc, kAsm,
            "argument " + std::to_string(i) + " is a pointer tile " + type_str(v->type()) +
                "; inline asm takes numbers (load the values first)");
-    DType t = detail::to_dtype(v->type()->element());
+    DType t = v->type()->element()->dtype();
     check_asm_dtype(t, loc, "argument " + std::to_string(i));
     values.push_back(v);
     arg_types.push_back(t);
@@ -178,7 +178,7 @@ Tensor inline_asm_elementwise(std::string_view asm_text, std::string_view constr
   check_fallback(fallback, arg_types, dtype, loc, kAsm);
   values = broadcast_all(std::move(values), loc, kAsm);
   ir::Builder& b = builder_at(loc);
-  const ir::Type* rt = b.ctx().with_element(values[0]->type(), detail::to_ir(b.ctx(), dtype));
+  const ir::Type* rt = b.ctx().with_element(values[0]->type(), b.ctx().scalar(dtype));
   const int64_t slot = register_fallback(fallback, loc);
   return Tensor(
       b.value(is_pure ? Opcode::InlineAsm : Opcode::InlineAsmVolatile, values, rt,
@@ -229,9 +229,8 @@ Tensor ExternFunction::operator()(const std::vector<Tensor>& args, std::source_l
   }
   values = broadcast_all(std::move(values), loc, kExtern);
   ir::Builder& b = builder_at(loc);
-  const ir::Type* rt =
-      b.ctx().with_element(values.empty() ? b.ctx().scalar(ir::ScalarKind::I32) : values[0]->type(),
-                           detail::to_ir(b.ctx(), result_));
+  const ir::Type* rt = b.ctx().with_element(
+      values.empty() ? b.ctx().scalar(DType::i32) : values[0]->type(), b.ctx().scalar(result_));
   const int64_t slot = register_fallback(fallback_, loc);
   return Tensor(
       b.value(Opcode::ExternCall, values, rt,

@@ -37,7 +37,7 @@ void check_types(const ir::Function& function, const Target& target) {
       const ir::Type* e = v->type()->element();
       if (e->is_pointer())
         e = e->pointee();
-      if (e->is_scalar() && e->scalar_kind() == ir::ScalarKind::BF16 && !target.has_bf16_math())
+      if (e->is_scalar() && e->dtype() == DType::bf16 && !target.has_bf16_math())
         throw Error(op.loc, fmt::format("kernel `{}`: bf16 needs sm_80 or later, the target is {}",
                                         function.name, target.name()));
     }

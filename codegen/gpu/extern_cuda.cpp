@@ -27,28 +27,28 @@ uint64_t fnv1a(std::string_view s, uint64_t h = 0xcbf29ce484222325ull) {
 // allows only these).
 const char* cuda_type(const ir::Type* t) {
   const ir::Type* e = t->element();
-  switch (e->scalar_kind()) {
-  case ir::ScalarKind::I32:
+  switch (e->dtype()) {
+  case DType::i32:
     return "int";
-  case ir::ScalarKind::U32:
+  case DType::u32:
     return "unsigned int";
-  case ir::ScalarKind::I64:
+  case DType::i64:
     return "long long";
-  case ir::ScalarKind::U64:
+  case DType::u64:
     return "unsigned long long";
-  case ir::ScalarKind::F32:
+  case DType::f32:
     return "float";
-  case ir::ScalarKind::F64:
+  case DType::f64:
     return "double";
-  case ir::ScalarKind::I1:
-  case ir::ScalarKind::I8:
-  case ir::ScalarKind::I16:
-  case ir::ScalarKind::U8:
-  case ir::ScalarKind::U16:
-  case ir::ScalarKind::F16:
-  case ir::ScalarKind::BF16:
-  case ir::ScalarKind::F8E4M3:
-  case ir::ScalarKind::F8E5M2:
+  case DType::i1:
+  case DType::i8:
+  case DType::i16:
+  case DType::u8:
+  case DType::u16:
+  case DType::f16:
+  case DType::bf16:
+  case DType::f8e4m3:
+  case DType::f8e5m2:
     break;
   }
   TESSEL_UNREACHABLE("an extern function type the verifier rejects");
