@@ -19,6 +19,8 @@ enum class ScalarRule : uint8_t {
   Compare,    // cmp_*, by signedness; an i1 result
   Arithmetic, // integer and float arithmetic computed inline
   Math,       // float functions from the target's math library (ScalarTarget::math)
+  External,   // the user's code (inline_asm, extern_call): each backend lowers it itself
+              // (codegen/gpu/lower_escape.cpp, codegen/cpu/lower_escape.cpp), not `apply`
 };
 
 // The rule for `op`; nothing for an op outside the elementwise family.

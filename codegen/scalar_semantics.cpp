@@ -505,6 +505,8 @@ llvm::Value* ScalarSemantics::apply(const ir::Op& op, std::span<llvm::Value* con
   case ScalarRule::Arithmetic:
   case ScalarRule::Math:
     break; // below
+  case ScalarRule::External:
+    TESSEL_UNREACHABLE("escape hatches are lowered by each backend's lower_escape.cpp");
   }
   if (elem->is_pointer())
     target.unsupported(op, "arithmetic on pointers (use addptr)");
@@ -560,6 +562,10 @@ std::optional<ScalarRule> scalar_rule(Opcode op) {
   case Opcode::Floor:
   case Opcode::Ceil:
     return ScalarRule::Math;
+  case Opcode::InlineAsm:
+  case Opcode::InlineAsmVolatile:
+  case Opcode::ExternCall:
+    return ScalarRule::External;
   default:
     return std::nullopt; // an elementwise op without semantics: op_families_test fails
   }

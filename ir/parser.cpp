@@ -24,11 +24,12 @@ namespace {
 
 // An attribute value as written, before the op's result type says whether a `num` is an integer.
 struct RawAttr {
-  enum class Kind : uint8_t { Int, Float, Ints, None };
+  enum class Kind : uint8_t { Int, Float, Ints, None, Str };
   Kind kind = Kind::None;
   int64_t i = 0;
   double f = 0;
   std::vector<int64_t> ints;
+  std::string s;
   size_t pos = 0;
   std::string text;
 };
@@ -402,6 +403,12 @@ private:
       a.text = "none";
       return a;
     }
+    if (peek() == '"') {
+      a.kind = RawAttr::Kind::Str;
+      a.s = quoted_string();
+      a.text = std::string(text_.substr(a.pos, pos_ - a.pos));
+      return a;
+    }
     // A number: [-] (inf | nan | digits [. digits] [e [+-] digits]).
     size_t start = pos_;
     if (peek() == '-')
@@ -429,7 +436,7 @@ private:
       }
     } else {
       pos_ = start;
-      fail_expected("an attribute value (a number, [integers] or none)");
+      fail_expected("an attribute value (a number, [integers], a \"string\" or none)");
     }
     a.text = std::string(text_.substr(start, pos_ - start));
     const char* first = text_.data() + start;
@@ -445,6 +452,39 @@ private:
     if (res.ec != std::errc() || res.ptr != last || is_ident_char(peek()))
       fail_at(start, "expected a number, found '" + a.text + "'");
     return a;
+  }
+
+  // A string as the printer writes it: `"`, with \\ \" \n \t \xHH escapes, on one line.
+  std::string quoted_string() {
+    const size_t start = pos_;
+    ++pos_; // the opening quote
+    std::string out;
+    while (peek() != '"') {
+      if (at_end() || peek() == '\n')
+        fail_at(start, "expected '\"' closing the string");
+      char c = text_[pos_++];
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      char e = peek();
+      ++pos_;
+      if (e == 'n') {
+        out += '\n';
+      } else if (e == 't') {
+        out += '\t';
+      } else if (e == '"' || e == '\\') {
+        out += e;
+      } else if (e == 'x' && pos_ + 2 <= text_.size() && std::isxdigit(uint8_t(text_[pos_])) &&
+                 std::isxdigit(uint8_t(text_[pos_ + 1]))) {
+        out += char(std::stoi(std::string(text_.substr(pos_, 2)), nullptr, 16));
+        pos_ += 2;
+      } else {
+        fail_at(pos_ - 2, "expected an escape (\\n, \\t, \\\", \\\\ or \\xHH) in the string");
+      }
+    }
+    ++pos_;
+    return out;
   }
 
   // `{name = value, ...}` in ops.def order; optional attributes (and the whole block, when every
@@ -491,9 +531,10 @@ private:
     if (raw.kind == RawAttr::Kind::None)
       return Attr{};
     bool want_float = spec.kind == K::Float || (spec.kind == K::Num && float_result);
-    const char* want = spec.kind == K::Ints ? "a list of integers"
-                       : want_float         ? "a float"
-                                            : "an integer";
+    const char* want = spec.kind == K::Ints  ? "a list of integers"
+                       : spec.kind == K::Str ? "a string"
+                       : want_float          ? "a float"
+                                             : "an integer";
     auto wrong = [&]() {
       fail_at(raw.pos, std::string("expected ") + want + " for attribute '" + spec.name + "' of '" +
                            info.name + "', found " + raw.text);
@@ -503,6 +544,13 @@ private:
         wrong();
       return Attr::of_ints(raw.ints);
     }
+    if (spec.kind == K::Str) {
+      if (raw.kind != RawAttr::Kind::Str)
+        wrong();
+      return Attr::of_str(raw.s);
+    }
+    if (raw.kind == RawAttr::Kind::Str)
+      wrong();
     if (want_float) {
       if (raw.kind == RawAttr::Kind::Float)
         return Attr::of_float(raw.f);

@@ -124,8 +124,34 @@ private:
         out_ += (i ? ", " : "") + std::to_string(a.ints[i]);
       out_ += "]";
       return;
+    case Attr::Kind::Str:
+      quoted(a.s);
+      return;
     }
     TESSEL_UNREACHABLE("bad attribute kind");
+  }
+
+  // A string attribute on one line: `"`, `\` and control characters escaped (\n, \t, \xHH).
+  void quoted(const std::string& text) {
+    static const char kHex[] = "0123456789abcdef";
+    out_ += '"';
+    for (char c : text) {
+      if (c == '"' || c == '\\') {
+        out_ += '\\';
+        out_ += c;
+      } else if (c == '\n') {
+        out_ += "\\n";
+      } else if (c == '\t') {
+        out_ += "\\t";
+      } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        out_ += "\\x";
+        out_ += kHex[(static_cast<unsigned char>(c) >> 4) & 15];
+        out_ += kHex[c & 15];
+      } else {
+        out_ += c;
+      }
+    }
+    out_ += '"';
   }
 
   void location(const SourceLoc& loc) {

@@ -114,6 +114,7 @@ CpuCompileResult compile_module_for_cpu(ir::Module& module, const std::string& k
     result.kernel = load_from_disk(cache, *key, kernel_name);
     result.times.cache_ms = ms_since(t0);
     if (result.kernel) {
+      result.kernel->bind_host_callbacks(module.host_callbacks);
       result.times.link_ms = result.kernel->times().link_ms;
       result.times.cache_ms -= result.times.link_ms;
       result.source = KernelSource::disk;
@@ -127,6 +128,7 @@ CpuCompileResult compile_module_for_cpu(ir::Module& module, const std::string& k
   pm.run(module);
   result.times.passes_ms = ms_since(t1);
   result.kernel = codegen::cpu::compile(*module.functions.front(), options);
+  result.kernel->bind_host_callbacks(module.host_callbacks); // escape-hatch fallbacks
   const codegen::cpu::StageTimes& st = result.kernel->times();
   result.times.lower_ms = st.lower_ms;
   result.times.optimize_ms = st.optimize_ms;

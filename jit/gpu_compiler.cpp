@@ -47,6 +47,17 @@ std::string target_text(const codegen::Target& target) {
          toolchain_identity();
 }
 
+// NVRTC compiles the CUDA C++ of tl::extern_cuda calls: its version is an input of such kernels
+// (their source is in the IR). Other kernels' keys do not depend on it.
+std::string extern_toolchain(const ir::Module& module) {
+  bool calls_extern = false;
+  for (const auto& f : module.functions)
+    ir::walk(f->body, [&](const ir::Op& op) {
+      calls_extern = calls_extern || op.opcode() == ir::Opcode::ExternCall;
+    });
+  return calls_extern ? " " + codegen::gpu::nvrtc_identity() : "";
+}
+
 std::string options_text(const codegen::gpu::CompileOptions& o) {
   return "backend=cuda num_warps=" + std::to_string(o.num_warps) +
          " num_stages=" + std::to_string(o.num_stages) +
@@ -100,7 +111,8 @@ GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Targe
   std::optional<CacheKey> key;
   if (use_cache && cache.config().enabled) {
     auto t0 = std::chrono::steady_clock::now();
-    key = make_cache_key(ir::print(module), target_text(target), options_text(options));
+    key = make_cache_key(ir::print(module), target_text(target) + extern_toolchain(module),
+                         options_text(options));
     result.cache_key = key->hex;
     std::vector<std::string> wanted = {kCubinFile};
     if (want_ptx)

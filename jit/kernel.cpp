@@ -418,10 +418,16 @@ void Kernel::launch_keyed(Grid grid, const LaunchOptions& options,
     return;
   }
   if (key.launch & jit::kCheckedLaunch) {
-    run_checked_on_cpu(k.def, *spec, args, packed, dims, total);
-    return;
+    try {
+      run_checked_on_cpu(k.def, *spec, args, packed, dims, total);
+    } catch (const Error&) {
+      spec->cpu->rethrow_host_error(); // reported now, never in a later launch
+      throw;
+    }
+  } else {
+    run_on_cpu(*spec, packed.pointers.data(), dims, total);
   }
-  run_on_cpu(*spec, packed.pointers.data(), dims, total);
+  spec->cpu->rethrow_host_error(); // what an escape hatch's C++ fallback threw
 }
 
 std::string Kernel::ir_for_args(bool optimized, std::span<const detail::ArgValue> args) const {

@@ -41,6 +41,26 @@ public:
   const StageTimes& times() const override { return times_; }
   const std::string& llvm_ir() const override { return llvm_ir_; }
   const std::string& assembly() const override { return assembly_; }
+  void bind_host_callbacks(std::vector<ir::HostCallback> callbacks) override {
+    void* global = linked_->find(kHostCallbacksSymbol);
+    if (!global)
+      return;
+    table_ = std::make_unique<HostCallbackTable>();
+    table_->callbacks = std::move(callbacks);
+    *static_cast<HostCallbackTable**>(global) = table_.get();
+  }
+  void rethrow_host_error() override {
+    if (!table_ || !table_->failed.load(std::memory_order_acquire))
+      return;
+    std::exception_ptr e;
+    {
+      std::lock_guard lock(table_->mutex);
+      e = std::exchange(table_->first_error, nullptr);
+      table_->failed.store(false, std::memory_order_release);
+    }
+    if (e)
+      std::rethrow_exception(e);
+  }
 
 private:
   std::string name_;
@@ -49,6 +69,7 @@ private:
   StageTimes times_;
   std::unique_ptr<detail::LinkedObject> linked_;
   std::string llvm_ir_, assembly_;
+  std::unique_ptr<HostCallbackTable> table_; // escape-hatch fallbacks (lower_escape.cpp)
 };
 
 // The kernel's symbol: prefixed so that a kernel named like a C function (`exp`) cannot shadow it.

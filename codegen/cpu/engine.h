@@ -41,6 +41,8 @@ class LinkedObject {
 public:
   virtual ~LinkedObject() = default;
   virtual void* address() const = 0;
+  // The address of another symbol of the object (a global), or null when it has none.
+  virtual void* find(const std::string& symbol) const = 0;
 };
 // Links `object_code` and looks up `symbol`. Thread-safe. Throws tessel::Error on failure.
 std::unique_ptr<LinkedObject> link_object(const std::string& object_code,

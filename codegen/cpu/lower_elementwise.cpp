@@ -5,6 +5,7 @@
 #include "codegen/cpu/lowering.h"
 
 #include "codegen/cpu/vector_math.h"
+#include "codegen/scalar_rules.h"
 #include "codegen/scalar_semantics.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -62,6 +63,8 @@ int Lowering::lazy_cost(const ir::Value* v) {
       own = 8;
     if (is_transcendental(op.opcode()))
       own = 20;
+    if (scalar_rule(op.opcode()) == ScalarRule::External)
+      own = 40; // a call per element: worth storing when read twice
   }
   int cost = own;
   for (const ir::Value* o : op.operands())
@@ -230,6 +233,8 @@ llvm::Value* Lowering::lazy_element(const ir::Op& op, const Index& idx) {
   std::vector<llvm::Value*> args;
   for (const ir::Value* o : op.operands())
     args.push_back(element(o, o->type()->rank() == 0 ? Index{} : idx));
+  if (scalar_rule(op.opcode()) == ScalarRule::External)
+    return host_call(op, args); // lower_escape.cpp
   return apply_elementwise(op, args);
 }
 

@@ -4,6 +4,8 @@
 // dispatches each op to the file of its family.
 #include "codegen/cpu/lowering.h"
 
+#include "codegen/scalar_rules.h"
+
 #include "tessel/ir/printer.h"
 
 #include <fmt/format.h>
@@ -365,6 +367,8 @@ void Lowering::lower_grid_query(const ir::Op& op) {
 // Values computed per element where they are read (lazy_element); a scalar is computed at once,
 // a tensor is stored only when re-evaluating it would cost more than reading it back.
 void Lowering::lower_lazy(const ir::Op& op) {
+  if (scalar_rule(op.opcode()) == ScalarRule::External)
+    return lower_escape_hatch(op); // lower_escape.cpp
   const ir::Value* r = op.result();
   if (r->type()->rank() == 0) {
     set_scalar(r, lazy_element(op, {}));

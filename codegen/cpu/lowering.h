@@ -111,6 +111,9 @@ public:
   llvm::Value* cast_value(llvm::Value* v, const ir::Type* from, const ir::Type* to);
   // An f64 rounded once to f16 or bf16 (`to`), returned in the f32 compute type.
   llvm::Value* narrow_from_f64(llvm::Value* d, const ir::Type* to);
+  // lower_escape.cpp: inline_asm / extern_call through their C++ fallbacks (host callbacks).
+  void lower_escape_hatch(const ir::Op& op);
+  llvm::Value* host_call(const ir::Op& op, std::span<llvm::Value* const> args);
   // Per-element cost of evaluating `v` lazily (0 for scalars); decides materialisation.
   int lazy_cost(const ir::Value* v);
   static bool can_be_lazy(ir::Opcode op);

@@ -55,6 +55,16 @@ public:
       llvm::consumeError(std::move(err)); // nothing sensible to do while unloading
   }
   void* address() const override { return address_; }
+  void* find(const std::string& symbol) const override {
+    Engine& e = engine();
+    std::lock_guard lock(e.mutex);
+    auto found = e.jit->lookup(jd_, symbol);
+    if (!found) {
+      llvm::consumeError(found.takeError());
+      return nullptr;
+    }
+    return found->toPtr<void*>();
+  }
 
 private:
   llvm::orc::JITDylib& jd_;

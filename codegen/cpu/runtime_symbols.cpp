@@ -102,12 +102,27 @@ std::vector<std::pair<const char*, void*>> runtime_symbols() {
       {"sqrtf", fn<f1>(&::sqrtf)},         {"sqrt", fn<d1>(&::sqrt)},
       {"memcpy", fn(&::memcpy)},           {"memmove", fn(&::memmove)},
       {"memset", fn(&::memset)},           {kBoundsViolationSymbol, fn(&bounds_violation)},
+      {kHostCallSymbol, fn(&host_call)},
   };
 }
 
 } // namespace tessel::codegen::cpu::detail
 
 namespace tessel::codegen::cpu {
+
+void host_call(HostCallbackTable* table, int64_t slot, const void* const* args, void* out) {
+  if (!table || slot < 0 || size_t(slot) >= table->callbacks.size())
+    return; // unbound (a compile-only kernel): the element stays 0
+  try {
+    table->callbacks[size_t(slot)](args, out);
+  } catch (...) {
+    // The kernel's frames cannot unwind: keep the first error for rethrow_host_error.
+    std::lock_guard lock(table->mutex);
+    if (!table->first_error)
+      table->first_error = std::current_exception();
+    table->failed.store(true, std::memory_order_release);
+  }
+}
 
 void bounds_violation(BoundsTable* table, int64_t arg, uint64_t address, int64_t bytes,
                       const char* where, int32_t is_store, int64_t program) {

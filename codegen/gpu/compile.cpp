@@ -4,6 +4,7 @@
 
 #include "codegen/analysis/axis_info.h"
 #include "codegen/gpu/check_resources.h"
+#include "codegen/gpu/extern_cuda.h"
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/nvptx.h"
 #include "codegen/llvm_text.h"
@@ -138,12 +139,22 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   if (until == Stage::Llvm)
     return out;
   out.ptx = detail::emit_ptx(module, *tm);
+  // CUDA C++ the kernel calls (tl::extern_cuda): NVRTC's PTX, merged into the kernel's for the
+  // simulator and the reports, linked with it by nvJitLink for the cubin (extern_cuda.h).
+  const std::string own_ptx = out.ptx;
+  std::vector<std::string> extern_ptx, extern_symbols;
+  for (const detail::ExternFunctionUse& use : detail::extern_functions(kernel)) {
+    extern_ptx.push_back(detail::compile_extern_ptx(use, target, function.name));
+    extern_symbols.push_back(use.symbol);
+  }
+  if (!extern_ptx.empty())
+    out.ptx = detail::merge_extern_ptx(own_ptx, extern_symbols, extern_ptx);
   out.times.ptx_ms = clock.lap_ms();
   if (support::dump_enabled("ptx"))
     support::dump("ptx", function.name, out.ptx);
   if (until == Stage::Ptx)
     return out;
-  link_cubin(out.ptx, function.name, target, out);
+  link_cubin(own_ptx, extern_ptx, function.name, target, out);
   check_resources(out, target);
   out.times.cubin_ms = clock.lap_ms();
   return out;

@@ -7,6 +7,7 @@
 // (on sm_80, LLVM 19's NVPTX backend computes bf16 pairs in f32: exact, the same bits).
 #include "codegen/gpu/lowering.h"
 
+#include "codegen/scalar_rules.h"
 #include "codegen/scalar_semantics.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -136,6 +137,8 @@ bool Lowering::packs(const ir::Op& op) const {
 }
 
 void Lowering::lower_elementwise(const ir::Op& op) {
+  if (scalar_rule(op.opcode()) == ScalarRule::External)
+    return lower_escape_hatch(op); // lower_escape.cpp
   const ir::Value* res = op.result();
   const ir::Type* out = res->type()->element();
   if (op.opcode() == Opcode::Cast || op.num_operands()) {

@@ -110,6 +110,8 @@ public:
 
   // lower_elementwise.cpp
   void lower_elementwise(const ir::Op& op);
+  // lower_escape.cpp: inline_asm, inline_asm_volatile, extern_call.
+  void lower_escape_hatch(const ir::Op& op);
   llvm::Value* apply_elementwise(const ir::Op& op, std::span<llvm::Value* const> args);
   // True when `op` runs on register pairs in the packed f16x2/bf16x2 forms on this target.
   bool packs(const ir::Op& op) const;

@@ -152,6 +152,11 @@ ResourceReport parse_info_log(const std::string& log, const std::string& kernel_
 
 void link_cubin(const std::string& ptx, const std::string& kernel_name, const Target& target,
                 CompiledKernel& out) {
+  link_cubin(ptx, {}, kernel_name, target, out);
+}
+
+void link_cubin(const std::string& ptx, std::span<const std::string> more_ptx,
+                const std::string& kernel_name, const Target& target, CompiledKernel& out) {
   if (!target.is_nvptx())
     throw Error("nvJitLink compiles only NVPTX targets, not '" + target.name() + "'");
   Api api{};
@@ -172,6 +177,10 @@ void link_cubin(const std::string& ptx, const std::string& kernel_name, const Ta
   } guard{api, h};
   std::string name = kernel_name + ".ptx";
   int rc = api.add_data(h, kInputPtx, ptx.data(), ptx.size(), name.c_str());
+  for (size_t i = 0; rc == 0 && i < more_ptx.size(); ++i) {
+    std::string more = kernel_name + ".extern" + std::to_string(i) + ".ptx";
+    rc = api.add_data(h, kInputPtx, more_ptx[i].data(), more_ptx[i].size(), more.c_str());
+  }
   if (rc == 0)
     rc = api.complete(h);
   out.info_log = read_log(api, h, api.info_log_size, api.info_log);

@@ -50,6 +50,9 @@ std::unique_ptr<Module> module_with_op(const OpInfo& info) {
     case AttrSpec::Kind::Ints:
       attrs.push_back(Attr::of_ints({1, 0, -2}));
       break;
+    case AttrSpec::Kind::Str:
+      attrs.push_back(Attr::of_str("mov.b32 $0, \"$1\";\n\t\\ \x01"));
+      break;
     }
   }
   Builder builder(ctx);

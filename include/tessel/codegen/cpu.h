@@ -23,10 +23,13 @@
 
 #include "tessel/ir/ir.h"
 
+#include <atomic>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace tessel::codegen::cpu {
 
@@ -75,6 +78,21 @@ void bounds_violation(BoundsTable* table, int64_t arg, uint64_t address, int64_t
 // The symbol checked kernels call it by.
 inline constexpr const char* kBoundsViolationSymbol = "tessel.cpu.bounds_violation";
 
+// Escape hatches (tl::inline_asm_elementwise, tl::extern_cuda) run their C++ fallbacks on the
+// CPU: a kernel with such ops reads its table from the global kHostCallbacksSymbol of its object
+// code (set by CompiledKernel::bind_host_callbacks, never stored in the object) and calls
+// host_call per element. What a callback throws is kept (the first of a launch) and rethrown by
+// CompiledKernel::rethrow_host_error; the element becomes 0.
+struct HostCallbackTable {
+  std::vector<ir::HostCallback> callbacks;
+  std::atomic<bool> failed{false};
+  std::mutex mutex; // guards first_error
+  std::exception_ptr first_error;
+};
+void host_call(HostCallbackTable* table, int64_t slot, const void* const* args, void* out);
+inline constexpr const char* kHostCallbacksSymbol = "tessel.cpu.host_callbacks";
+inline constexpr const char* kHostCallSymbol = "tessel.cpu.host_call";
+
 // How long each stage took, in milliseconds.
 struct StageTimes {
   double lower_ms = 0;    // tile IR -> LLVM IR
@@ -96,6 +114,11 @@ public:
   // With CompileOptions::keep_text (else empty): the LLVM IR after O3 and its host assembly.
   virtual const std::string& llvm_ir() const = 0;
   virtual const std::string& assembly() const = 0;
+  // Keeps `callbacks` (ir::Module::host_callbacks of the traced kernel) and points the code at
+  // them; a kernel without escape-hatch fallbacks ignores them.
+  virtual void bind_host_callbacks(std::vector<ir::HostCallback> callbacks) = 0;
+  // Throws what a fallback threw in the launches since the last call (then forgets it).
+  virtual void rethrow_host_error() = 0;
 };
 
 // Compiles `function` (verified IR). Thread-safe: concurrent compiles of different kernels are

@@ -17,6 +17,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -107,6 +108,10 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
 // PTX -> cubin for `target` with nvJitLink; fills `cubin`, `info_log` and `resources`.
 void link_cubin(const std::string& ptx, const std::string& kernel_name, const Target& target,
                 CompiledKernel& out);
+// The same, linking `more_ptx` (relocatable PTX defining functions the kernel's PTX declares
+// .extern, e.g. NVRTC's output for tl::extern_cuda) into the one cubin.
+void link_cubin(const std::string& ptx, std::span<const std::string> more_ptx,
+                const std::string& kernel_name, const Target& target, CompiledKernel& out);
 
 // Counts instruction kinds in PTX text: global loads/stores by vector width ("ld.global",
 // "ld.global.v2", "ld.global.v4", "st.global.v4"...), "ld.shared", "st.shared", "shfl.sync",
@@ -115,6 +120,11 @@ PtxStats ptx_stats(const std::string& ptx);
 
 // Parses nvJitLink's / ptxas's info log for `kernel_name`'s usage lines.
 ResourceReport parse_info_log(const std::string& log, const std::string& kernel_name);
+
+// NVRTC as the cache key of a kernel that calls tl::extern_cuda functions sees it: "nvrtc 13.0"
+// (its version), or "nvrtc absent" when it cannot be loaded (compiling such a kernel then fails
+// with the error naming the paths tried).
+std::string nvrtc_identity();
 
 // Where libdevice.10.bc and libnvJitLink.so are looked for, in order.
 std::string libdevice_path();

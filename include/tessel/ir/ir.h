@@ -56,6 +56,7 @@
 #pragma once
 
 #include "tessel/error.h"
+#include "tessel/ir/escape_hatch.h"
 #include "tessel/ir/types.h"
 
 #include <bit>
@@ -159,7 +160,7 @@ constexpr bool every_op_has_one_family() {
 static_assert(every_op_has_one_family(), "every ops.def row needs exactly one family trait");
 
 struct AttrSpec {
-  enum class Kind : uint8_t { Int, Float, Num, Ints };
+  enum class Kind : uint8_t { Int, Float, Num, Ints, Str };
   std::string name;
   Kind kind;
   bool optional = false; // "name:kind?": may be absent (Attr::Kind::None), printed only when set
@@ -189,15 +190,17 @@ const OpInfo* find_op_info(std::string_view name);
 // An attribute value. `Num` attributes hold an integer or a float according to the result's
 // element type; they are stored as Int or Float.
 struct Attr {
-  enum class Kind : uint8_t { None, Int, Float, Ints };
+  enum class Kind : uint8_t { None, Int, Float, Ints, Str };
   Kind kind = Kind::None;
   int64_t i = 0;
   double f = 0;
   std::vector<int64_t> ints;
+  std::string s; // Kind::Str (an escape hatch's PTX or CUDA source), printed quoted and escaped
 
-  static Attr of_int(int64_t v) { return {Kind::Int, v, 0, {}}; }
-  static Attr of_float(double v) { return {Kind::Float, 0, v, {}}; }
-  static Attr of_ints(std::vector<int64_t> v) { return {Kind::Ints, 0, 0, std::move(v)}; }
+  static Attr of_int(int64_t v) { return {Kind::Int, v, 0, {}, {}}; }
+  static Attr of_float(double v) { return {Kind::Float, 0, v, {}, {}}; }
+  static Attr of_ints(std::vector<int64_t> v) { return {Kind::Ints, 0, 0, std::move(v), {}}; }
+  static Attr of_str(std::string v) { return {Kind::Str, 0, 0, {}, std::move(v)}; }
   bool operator==(const Attr& o) const = default;
 };
 
@@ -332,6 +335,10 @@ struct Function {
 struct Module {
   Context ctx;
   std::vector<std::unique_ptr<Function>> functions;
+  // The C++ fallbacks of escape hatches (inline_asm / extern_call `fallback` attributes index
+  // this), which the CPU backend's code calls per element. Not printed: the IR says only which
+  // slot an op uses, so a fallback's identity never reaches a cache key.
+  std::vector<HostCallback> host_callbacks;
 
   Function& add_function(std::string name);
   Function* find(std::string_view name) const;
