@@ -32,6 +32,8 @@ std::vector<AttrSpec> parse_attr_specs(std::string_view spec) {
       a.kind = AttrSpec::Kind::Num;
     else if (kind == "ints")
       a.kind = AttrSpec::Kind::Ints;
+    else if (kind == "str")
+      a.kind = AttrSpec::Kind::Str;
     else
       TESSEL_UNREACHABLE("ops.def attribute of unknown kind");
     out.push_back(std::move(a));

@@ -24,11 +24,12 @@ namespace {
 
 // An attribute value as written, before the op's result type says whether a `num` is an integer.
 struct RawAttr {
-  enum class Kind : uint8_t { Int, Float, Ints, None };
+  enum class Kind : uint8_t { Int, Float, Ints, Str, None };
   Kind kind = Kind::None;
   int64_t i = 0;
   double f = 0;
   std::vector<int64_t> ints;
+  std::string str;
   size_t pos = 0;
   std::string text;
 };
@@ -402,6 +403,12 @@ private:
       a.text = "none";
       return a;
     }
+    if (peek() == '"') {
+      a.kind = RawAttr::Kind::Str;
+      a.str = string_literal();
+      a.text = std::string(text_.substr(a.pos, pos_ - a.pos));
+      return a;
+    }
     // A number: [-] (inf | nan | digits [. digits] [e [+-] digits]).
     size_t start = pos_;
     if (peek() == '-')
@@ -429,7 +436,7 @@ private:
       }
     } else {
       pos_ = start;
-      fail_expected("an attribute value (a number, [integers] or none)");
+      fail_expected("an attribute value (a number, [integers], a \"string\" or none)");
     }
     a.text = std::string(text_.substr(start, pos_ - start));
     const char* first = text_.data() + start;
@@ -445,6 +452,40 @@ private:
     if (res.ec != std::errc() || res.ptr != last || is_ident_char(peek()))
       fail_at(start, "expected a number, found '" + a.text + "'");
     return a;
+  }
+
+  // A string attribute as the printer writes it: `"`, escapes \" \\ and \xHH.
+  std::string string_literal() {
+    expect_char('"');
+    std::string out;
+    while (peek() != '"') {
+      if (at_end() || peek() == '\n')
+        fail_expected("'\"' closing the string");
+      if (peek() != '\\') {
+        out += text_[pos_++];
+        continue;
+      }
+      ++pos_;
+      if (peek() == '"' || peek() == '\\') {
+        out += text_[pos_++];
+        continue;
+      }
+      if (peek() != 'x' || pos_ + 2 >= text_.size() || !is_hex(text_[pos_ + 1]) ||
+          !is_hex(text_[pos_ + 2]))
+        fail_expected("an escape \\\", \\\\ or \\xHH in the string");
+      out += static_cast<char>(hex_value(text_[pos_ + 1]) * 16 + hex_value(text_[pos_ + 2]));
+      pos_ += 3;
+    }
+    ++pos_;
+    return out;
+  }
+  static bool is_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  }
+  static int hex_value(char c) {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    return (c | 0x20) - 'a' + 10;
   }
 
   // `{name = value, ...}` in ops.def order; optional attributes (and the whole block, when every
@@ -491,9 +532,10 @@ private:
     if (raw.kind == RawAttr::Kind::None)
       return Attr{};
     bool want_float = spec.kind == K::Float || (spec.kind == K::Num && float_result);
-    const char* want = spec.kind == K::Ints ? "a list of integers"
-                       : want_float         ? "a float"
-                                            : "an integer";
+    const char* want = spec.kind == K::Ints  ? "a list of integers"
+                       : spec.kind == K::Str ? "a string"
+                       : want_float          ? "a float"
+                                             : "an integer";
     auto wrong = [&]() {
       fail_at(raw.pos, std::string("expected ") + want + " for attribute '" + spec.name + "' of '" +
                            info.name + "', found " + raw.text);
@@ -502,6 +544,11 @@ private:
       if (raw.kind != RawAttr::Kind::Ints)
         wrong();
       return Attr::of_ints(raw.ints);
+    }
+    if (spec.kind == K::Str) {
+      if (raw.kind != RawAttr::Kind::Str)
+        wrong();
+      return Attr::of_str(raw.str);
     }
     if (want_float) {
       if (raw.kind == RawAttr::Kind::Float)

@@ -124,8 +124,32 @@ private:
         out_ += (i ? ", " : "") + std::to_string(a.ints[i]);
       out_ += "]";
       return;
+    case Attr::Kind::Str:
+      quoted(a.str);
+      return;
     }
     TESSEL_UNREACHABLE("bad attribute kind");
+  }
+
+  // A string attribute: `"` and `\` escaped, control and non-ASCII bytes as \xHH, so that the
+  // text stays one line and parses back to the same bytes.
+  void quoted(std::string_view s) {
+    static const char kHex[] = "0123456789abcdef";
+    out_ += '"';
+    for (char c : s) {
+      auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        out_ += '\\';
+        out_ += c;
+      } else if (u < 0x20 || u >= 0x7f) {
+        out_ += "\\x";
+        out_ += kHex[u >> 4];
+        out_ += kHex[u & 15];
+      } else {
+        out_ += c;
+      }
+    }
+    out_ += '"';
   }
 
   void location(const SourceLoc& loc) {

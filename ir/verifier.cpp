@@ -74,11 +74,15 @@ std::optional<std::string> check_attrs(const Op& op) {
     case AttrSpec::Kind::Ints:
       want = Attr::Kind::Ints;
       break;
+    case AttrSpec::Kind::Str:
+      want = Attr::Kind::Str;
+      break;
     }
     if (specs[i].optional && op.attrs()[i].kind == Attr::Kind::None)
       continue;
     if (op.attrs()[i].kind != want) {
-      static const char* const kNames[] = {"none", "an integer", "a float", "a list of integers"};
+      static const char* const kNames[] = {"none", "an integer", "a float", "a list of integers",
+                                           "a string"};
       return "attribute '" + specs[i].name + "' must be " + kNames[size_t(want)] + ", found " +
              kNames[size_t(op.attrs()[i].kind)];
     }

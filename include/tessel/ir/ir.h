@@ -102,6 +102,8 @@ enum OpTrait : uint32_t {
   GPU_STAGE = 1u << 15,
   // An atomic read-modify-write of memory (ops.def; include/tessel/ir/atomic.h).
   ATOMIC = 1u << 16,
+  // A debugging op (device_print, device_assert): no results, effects outside the kernel's memory.
+  DEBUG_OP = 1u << 17,
 };
 inline constexpr int VAR = -1;
 
@@ -159,7 +161,7 @@ constexpr bool every_op_has_one_family() {
 static_assert(every_op_has_one_family(), "every ops.def row needs exactly one family trait");
 
 struct AttrSpec {
-  enum class Kind : uint8_t { Int, Float, Num, Ints };
+  enum class Kind : uint8_t { Int, Float, Num, Ints, Str };
   std::string name;
   Kind kind;
   bool optional = false; // "name:kind?": may be absent (Attr::Kind::None), printed only when set
@@ -189,15 +191,17 @@ const OpInfo* find_op_info(std::string_view name);
 // An attribute value. `Num` attributes hold an integer or a float according to the result's
 // element type; they are stored as Int or Float.
 struct Attr {
-  enum class Kind : uint8_t { None, Int, Float, Ints };
+  enum class Kind : uint8_t { None, Int, Float, Ints, Str };
   Kind kind = Kind::None;
   int64_t i = 0;
   double f = 0;
   std::vector<int64_t> ints;
+  std::string str; // Kind::Str: any bytes, printed as a quoted string with escapes
 
-  static Attr of_int(int64_t v) { return {Kind::Int, v, 0, {}}; }
-  static Attr of_float(double v) { return {Kind::Float, 0, v, {}}; }
-  static Attr of_ints(std::vector<int64_t> v) { return {Kind::Ints, 0, 0, std::move(v)}; }
+  static Attr of_int(int64_t v) { return {Kind::Int, v, 0, {}, {}}; }
+  static Attr of_float(double v) { return {Kind::Float, 0, v, {}, {}}; }
+  static Attr of_ints(std::vector<int64_t> v) { return {Kind::Ints, 0, 0, std::move(v), {}}; }
+  static Attr of_str(std::string v) { return {Kind::Str, 0, 0, {}, std::move(v)}; }
   bool operator==(const Attr& o) const = default;
 };
 
