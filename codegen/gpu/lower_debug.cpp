@@ -19,6 +19,7 @@
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/GlobalVariable.h>
+#include <llvm/IR/IntrinsicsNVPTX.h>
 
 #include <fmt/format.h>
 

@@ -17,10 +17,11 @@ std::string global_string(const std::string& name, const std::string& text) {
   return fmt::format(".global .align 1 .b8 {}[{}] = {{{}0}};\n", name, text.size() + 1, bytes);
 }
 
-const char* kDecls = ".extern .func (.param .b32 func_retval0) vprintf(.param .b64 vprintf_param_0, "
-                     ".param .b64 vprintf_param_1);\n"
-                     ".extern .func __assertfail(.param .b64 a0, .param .b64 a1, .param .b32 a2, "
-                     ".param .b64 a3, .param .b64 a4);\n";
+const char* kDecls =
+    ".extern .func (.param .b32 func_retval0) vprintf(.param .b64 vprintf_param_0, "
+    ".param .b64 vprintf_param_1);\n"
+    ".extern .func __assertfail(.param .b64 a0, .param .b64 a1, .param .b32 a2, "
+    ".param .b64 a3, .param .b64 a4);\n";
 
 // vprintf(fmt, {tid (u32), in[tid] (u64), 1.5 (f64)}); %r1 = its result.
 const char* kPrintfBody = R"(

@@ -15,13 +15,13 @@ int g_assert_line = 0;
 
 std::string here(int line) { return std::string(__FILE__) + ":" + std::to_string(line); }
 
-// Checks x[offs] >= 0 where offs < n.
+// Checks x[offs] >= 0 where offs < n (x has BLOCK elements per program).
 const Kernel& assert_nonneg() {
   static const Kernel k =
       tl::kernel("assert_nonneg", "x, n, BLOCK", [](tl::Ptr x, tl::Int n, tl::Const<int> BLOCK) {
         auto offs = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
         auto mask = offs < n;
-        auto v = tl::load(x + offs, mask);
+        auto v = tl::load(x + offs); // unmasked: the buffers cover every program's tile
         g_assert_line = __LINE__ + 1;
         tl::device_assert(v >= 0, "x must be >= 0", mask);
       });
@@ -83,9 +83,8 @@ INSTANTIATE_TEST_SUITE_P(Devices, DeviceAssert, ::testing::Values(DeviceKind::cp
 
 // A scalar condition: the failing element has no coordinates.
 TEST(DeviceAssertOnTheCpu, ScalarCondition) {
-  static const Kernel k = tl::kernel("assert_scalar", [](tl::Int n) {
-    tl::device_assert(n < 4, "n is too large");
-  });
+  static const Kernel k =
+      tl::kernel("assert_scalar", [](tl::Int n) { tl::device_assert(n < 4, "n is too large"); });
   k.launch({1}, debug_on(DeviceKind::cpu), 3);
   expect_error([&] { k.launch({2}, debug_on(DeviceKind::cpu), 5); },
                {"n is too large", "at program (0, 0, 0) element [], program (1, 0, 0) element []"});

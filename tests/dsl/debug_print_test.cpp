@@ -25,8 +25,8 @@ const Kernel& print_1d() {
 
 // One R x C tile per program and the program id as a scalar.
 const Kernel& print_2d() {
-  static const Kernel k = tl::kernel(
-      "print_2d", "x, R, C", [](tl::Ptr x, tl::Const<int> R, tl::Const<int> C) {
+  static const Kernel k =
+      tl::kernel("print_2d", "x, R, C", [](tl::Ptr x, tl::Const<int> R, tl::Const<int> C) {
         auto rows = tl::expand_dims(tl::arange(0, R), 1);
         auto cols = tl::expand_dims(tl::arange(0, C), 0);
         auto offs = tl::program_id(0) * (int(R) * int(C)) + rows * int(C) + cols;

@@ -28,7 +28,9 @@ const Kernel& print_and_assert() {
   return k;
 }
 
-bool has(const std::string& text, const std::string& s) { return text.find(s) != std::string::npos; }
+bool has(const std::string& text, const std::string& s) {
+  return text.find(s) != std::string::npos;
+}
 
 void require_toolkit() {
   if (!std::filesystem::exists(codegen::gpu::nvjitlink_path()) ||
@@ -42,8 +44,8 @@ TEST(DebugPtx, PrintAndAssertCompileForSm80AndSm90aWithoutSpills) {
   for (const char* target : {"sm_80", "sm_90a"}) {
     CompileOptions o;
     o.debug = true;
-    CompileResult r = print_and_assert().compile(Target::parse(target),
-                                                 Signature::from_args(buf, 1000), o);
+    CompileResult r =
+        print_and_assert().compile(Target::parse(target), Signature::from_args(buf, 1000), o);
     EXPECT_TRUE(r.resources.parsed) << target << ": " << r.info_log;
     EXPECT_EQ(r.resources.spill_stores, 0) << target;
     EXPECT_EQ(r.resources.spill_loads, 0) << target;
@@ -74,16 +76,15 @@ TEST(DebugPtx, AssertWithoutDebugLeavesNothing) {
 }
 
 TEST(DebugIr, PrintAndAssertRoundTrip) {
-  const std::string text =
-      "kernel @k(%arg0: i32) {\n"
-      "  %0 = arange {start = 0, end = 4} : tensor<4xi32>\n"
-      "  %1 = cmp_gt %0, %0 : tensor<4xi1>\n"
-      "  device_print %0 {prefix = \"say \\\"hi\\\" 100% \\x0a\"}\n"
-      "  device_print %0, %1 {prefix = \"\"}\n"
-      "  device_assert %1 {message = \"x \\\\ y\"}\n"
-      "  device_print %arg0 {prefix = \"n\"}\n"
-      "  return\n"
-      "}\n";
+  const std::string text = "kernel @k(%arg0: i32) {\n"
+                           "  %0 = arange {start = 0, end = 4} : tensor<4xi32>\n"
+                           "  %1 = cmp_gt %0, %0 : tensor<4xi1>\n"
+                           "  device_print %0 {prefix = \"say \\\"hi\\\" 100% \\x0a\"}\n"
+                           "  device_print %0, %1 {prefix = \"\"}\n"
+                           "  device_assert %1 {message = \"x \\\\ y\"}\n"
+                           "  device_print %arg0 {prefix = \"n\"}\n"
+                           "  return\n"
+                           "}\n";
   auto m = ir::parse_module(text);
   ir::verify_or_throw(*m, "parsing");
   std::string printed = ir::print(*m, {.locations = false});

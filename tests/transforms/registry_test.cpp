@@ -17,9 +17,8 @@ TEST(PassRegistry, EveryPassHasANameAndASummary) {
     EXPECT_FALSE(pass.summary.empty()) << pass.name;
     EXPECT_EQ(find_pass(pass.name), &pass);
   }
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"canonicalize", "cse", "dce", "licm", "contract-fma",
-                                      "strip-device-asserts"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"canonicalize", "cse", "dce", "licm", "contract-fma",
+                                             "strip-device-asserts"}));
   EXPECT_EQ(find_pass("inline"), nullptr);
 }
 
@@ -43,7 +42,7 @@ TEST(PassRegistry, DefaultPipeline) {
   for (const ir::PassInfo& pass : pm.passes())
     names.push_back(pass.name);
   EXPECT_EQ(names, (std::vector<std::string>{"strip-device-asserts", "canonicalize", "cse", "licm",
-                                              "dce", "contract-fma"}));
+                                             "dce", "contract-fma"}));
 
   auto m = ir::parse_module("kernel @k(%arg0: i32, %arg1: ptr<i32>) {\n"
                             "  %0 = constant {value = 2} : i32\n"
@@ -83,8 +82,8 @@ TEST(PassRegistry, DefaultPipelineWithoutFpFusionHasNoContraction) {
   std::vector<std::string> names;
   for (const ir::PassInfo& pass : pm.passes())
     names.push_back(pass.name);
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"strip-device-asserts", "canonicalize", "cse", "licm", "dce"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"strip-device-asserts", "canonicalize", "cse", "licm",
+                                             "dce"}));
 }
 
 TEST(PassRegistry, DefaultPipelineWithDebugKeepsDeviceAsserts) {
@@ -93,7 +92,8 @@ TEST(PassRegistry, DefaultPipelineWithDebugKeepsDeviceAsserts) {
   std::vector<std::string> names;
   for (const ir::PassInfo& pass : pm.passes())
     names.push_back(pass.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"canonicalize", "cse", "licm", "dce", "contract-fma"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"canonicalize", "cse", "licm", "dce", "contract-fma"}));
 }
 
 } // namespace
