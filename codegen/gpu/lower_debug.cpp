@@ -75,9 +75,13 @@ void Lowering::vprintf(llvm::Value* format, std::span<llvm::Value* const> args) 
     for (llvm::Value* a : args)
       fields.push_back(a->getType());
     auto* packed = llvm::StructType::get(ctx, fields); // natural alignment: vprintf's packing
-    llvm::BasicBlock& entry = llfn->getEntryBlock();
-    llvm::IRBuilder<> eb(&entry, entry.begin());
-    buffer = eb.CreateAlloca(packed, nullptr, "printf.args");
+    llvm::Value*& slot = printf_buffers_[packed];      // a thread's calls run one after another
+    if (!slot) {
+      llvm::BasicBlock& entry = llfn->getEntryBlock();
+      llvm::IRBuilder<> eb(&entry, entry.begin());
+      slot = eb.CreateAlloca(packed, nullptr, "printf.args");
+    }
+    buffer = slot;
     for (size_t i = 0; i < args.size(); ++i)
       b.CreateStore(args[i], b.CreateStructGEP(packed, buffer, unsigned(i)));
   }

@@ -213,6 +213,8 @@ private:
   const ir::Op* current_op_ = nullptr; // the op being lowered, whose scratch plan scratch() reads
   int64_t shared_bytes_ = 0;
   std::vector<SharedAccess> shared_accesses_;
+  // vprintf's argument buffers, one per packed layout, shared by every call (lower_debug.cpp).
+  std::map<llvm::Type*, llvm::Value*> printf_buffers_;
   int num_warps_;
   bool line_info_;
   std::unique_ptr<llvm::DIBuilder> dib_;

@@ -49,7 +49,9 @@ template <class T> std::vector<T> random_values(size_t n, uint32_t seed) {
 }
 
 template <class T> std::string value_text(T v) {
-  if constexpr (std::is_integral_v<T>)
+  if constexpr (std::is_unsigned_v<T>)
+    return std::to_string(uint64_t(v));
+  else if constexpr (std::is_integral_v<T>)
     return std::to_string(int64_t(v));
   else if constexpr (std::is_same_v<T, double>)
     return float_text(v, /*f64=*/true);
@@ -91,6 +93,35 @@ TEST_P(DevicePrint, MaskedOneDTilesOfSeveralDtypes) {
   check_1d<double>(GetParam(), 4, 4);
   check_1d<int8_t>(GetParam(), 4, 5);
   check_1d<int64_t>(GetParam(), 4, 6);
+  check_1d<bfloat16>(GetParam(), 4, 7);
+  check_1d<uint8_t>(GetParam(), 4, 8); // unsigned: 256 - k for the negative numbers drawn
+  check_1d<uint32_t>(GetParam(), 4, 9);
+  check_1d<float8_e4m3>(GetParam(), 4, 10);
+  check_1d<float8_e5m2>(GetParam(), 4, 11);
+}
+
+// Booleans print as 0 / 1, pointers as their address in hex.
+TEST_P(DevicePrint, BooleanAndPointerTiles) {
+  REQUIRE_DEVICE(GetParam());
+  static const Kernel k = tl::kernel("print_bool_ptr", [](tl::Ptr x) {
+    auto offs = tl::arange(0, 4);
+    tl::device_print("b ", offs < 2);
+    tl::device_print("p ", x + offs);
+  });
+  DebugBuffer<float> x(GetParam(), std::vector<float>(4, 0.f));
+  TensorView view = x.view();
+  CapturedOutput out;
+  k.launch({1}, debug_on(GetParam(), false), view);
+  std::string want;
+  for (int i = 0; i < 4; ++i)
+    want += print_line(0, {i}, "b ", i < 2 ? "1" : "0");
+  for (int i = 0; i < 4; ++i) {
+    char addr[32];
+    std::snprintf(addr, sizeof addr, "0x%llx",
+                  static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(view.data) + 4 * i));
+    want += print_line(0, {i}, "p ", addr);
+  }
+  EXPECT_EQ(out.text(), want);
 }
 
 TEST_P(DevicePrint, TwoDTileAndScalarOnePrintBlockPerProgram) {
