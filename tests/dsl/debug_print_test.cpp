@@ -156,6 +156,29 @@ TEST_P(DevicePrint, PrefixIsPrintedVerbatim) {
                             print_line(0, {1}, "100% \"of\" x: ", "-6"));
 }
 
+// A print in a run-time loop: one block per iteration, in iteration order (the simulator's lines
+// of one print end at its end marker, so iterations are not merged).
+TEST_P(DevicePrint, PrintInALoopGivesOneBlockPerIteration) {
+  REQUIRE_DEVICE(GetParam());
+  static const Kernel k = tl::kernel("print_loop", [](tl::Ptr x, tl::Int n) {
+    auto v = tl::load(x + tl::arange(0, 8));
+    tl::for_range(0, n, 1, [&](tl::Int i) {
+      tl::device_print("v+i ", v + i);
+      tl::device_print("i ", i);
+    });
+  });
+  DebugBuffer<int32_t> x(GetParam(), {7, 6, 5, 4, 3, 2, 1, 0});
+  CapturedOutput out;
+  k.launch({1}, debug_on(GetParam(), false, 2), x.view(), 3);
+  std::string want;
+  for (int i = 0; i < 3; ++i) {
+    for (int e = 0; e < 8; ++e)
+      want += print_line(0, {e}, "v+i ", std::to_string(7 - e + i));
+    want += print_line(0, {}, "i ", std::to_string(i));
+  }
+  EXPECT_EQ(out.text(), want);
+}
+
 INSTANTIATE_TEST_SUITE_P(Devices, DevicePrint, ::testing::Values(DeviceKind::cpu, DeviceKind::sim),
                          device_name);
 
