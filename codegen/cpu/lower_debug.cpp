@@ -8,7 +8,8 @@
 // last element when one failed, so that code the assert guards does not run on bad values.
 #include "codegen/cpu/lowering.h"
 
-#include "support/device_output.h"
+#include "codegen/print_kind.h"
+
 #include "tessel/codegen/cpu.h"
 
 #include <llvm/IR/Constants.h>
@@ -23,31 +24,6 @@ namespace tessel::codegen::cpu::detail {
 namespace {
 
 using support::PrintKind;
-
-PrintKind print_kind(const ir::Type* elem) {
-  if (elem->is_pointer())
-    return PrintKind::Pointer;
-  if (elem->scalar_kind() == ir::ScalarKind::F64)
-    return PrintKind::Double;
-  if (elem->is_float())
-    return PrintKind::Float;
-  return elem->is_unsigned() ? PrintKind::Unsigned : PrintKind::Signed;
-}
-
-// The 64-bit element type a value of `kind` is widened to.
-const ir::Type* wide_type(ir::Context& ctx, PrintKind kind) {
-  switch (kind) {
-  case PrintKind::Signed:
-    return ctx.scalar(ir::ScalarKind::I64);
-  case PrintKind::Unsigned:
-  case PrintKind::Pointer:
-    return ctx.scalar(ir::ScalarKind::U64);
-  case PrintKind::Float:
-  case PrintKind::Double:
-    return ctx.scalar(ir::ScalarKind::F64);
-  }
-  TESSEL_UNREACHABLE("bad print kind");
-}
 
 // "file:line" of an op, as the assert reports it.
 std::string where_of(const ir::Op& op) {
@@ -90,7 +66,7 @@ void Lowering::lower_device_print(const ir::Op& op) {
   const ir::Type* t = v->type();
   const PrintKind kind = print_kind(t->element());
   ir::Context types; // the widened element type; cast_value only reads its kind
-  const ir::Type* wide = wide_type(types, kind);
+  const ir::Type* wide = print_wide_type(types, kind);
   llvm::Type* i64t = b.getInt64Ty();
   llvm::Value* values = new_array(t, i64t);
   llvm::Value* bytes =

@@ -15,7 +15,7 @@
 // simulator fails the launch with the message; a GPU with CUDA_ERROR_ASSERT).
 #include "codegen/gpu/lowering.h"
 
-#include "support/device_output.h"
+#include "codegen/print_kind.h"
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/GlobalVariable.h>
@@ -30,30 +30,6 @@ namespace {
 
 using ir::Opcode;
 using support::PrintKind;
-
-PrintKind print_kind(const ir::Type* elem) {
-  if (elem->is_pointer())
-    return PrintKind::Pointer;
-  if (elem->scalar_kind() == ir::ScalarKind::F64)
-    return PrintKind::Double;
-  if (elem->is_float())
-    return PrintKind::Float;
-  return elem->is_unsigned() ? PrintKind::Unsigned : PrintKind::Signed;
-}
-
-const ir::Type* wide_type(ir::Context& ctx, PrintKind kind) {
-  switch (kind) {
-  case PrintKind::Signed:
-    return ctx.scalar(ir::ScalarKind::I64);
-  case PrintKind::Unsigned:
-  case PrintKind::Pointer:
-    return ctx.scalar(ir::ScalarKind::U64);
-  case PrintKind::Float:
-  case PrintKind::Double:
-    return ctx.scalar(ir::ScalarKind::F64);
-  }
-  TESSEL_UNREACHABLE("bad print kind");
-}
 
 } // namespace
 
@@ -137,7 +113,7 @@ void Lowering::lower_device_print(const ir::Op& op) {
   const ir::Type* elem = v->type()->element();
   const PrintKind kind = print_kind(elem);
   ir::Context types; // the widened element type; cast_value only reads its kind
-  const ir::Type* wide = wide_type(types, kind);
+  const ir::Type* wide = print_wide_type(types, kind);
   llvm::Value* format = global_string(
       support::print_line_format(v->type()->rank(), op.attr("prefix").str, kind), "print.format");
   std::vector<llvm::Value*> pid = program_ids();
