@@ -15,7 +15,7 @@ inline support::PrintKind print_kind(const ir::Type* elem) {
   using support::PrintKind;
   if (elem->is_pointer())
     return PrintKind::Pointer;
-  if (elem->scalar_kind() == ir::ScalarKind::F64)
+  if (elem->dtype() == DType::f64)
     return PrintKind::Double;
   if (elem->is_float())
     return PrintKind::Float;
@@ -28,13 +28,13 @@ inline const ir::Type* print_wide_type(ir::Context& ctx, support::PrintKind kind
   using support::PrintKind;
   switch (kind) {
   case PrintKind::Signed:
-    return ctx.scalar(ir::ScalarKind::I64);
+    return ctx.scalar(DType::i64);
   case PrintKind::Unsigned:
   case PrintKind::Pointer:
-    return ctx.scalar(ir::ScalarKind::U64);
+    return ctx.scalar(DType::u64);
   case PrintKind::Float:
   case PrintKind::Double:
-    return ctx.scalar(ir::ScalarKind::F64);
+    return ctx.scalar(DType::f64);
   }
   TESSEL_UNREACHABLE("bad print kind");
 }

@@ -371,10 +371,10 @@ private:
       expect_char('>');
       return module_->ctx.tensor(dims, element, layout);
     }
-    for (size_t k = 0; k <= size_t(kLastScalarKind); ++k) {
-      if (id == scalar_kind_name(ScalarKind(k))) {
+    for (size_t k = 0; k <= size_t(kLastDType); ++k) {
+      if (id == dtype_name(DType(k))) {
         consume(id);
-        return module_->ctx.scalar(ScalarKind(k));
+        return module_->ctx.scalar(DType(k));
       }
     }
     pos_ = start;
@@ -681,8 +681,7 @@ private:
     for (size_t i = 0; i < attrs.size(); ++i)
       if (info->attrs[i].kind == AttrSpec::Kind::Num && attrs[i].kind == Attr::Kind::Float &&
           float_result)
-        attrs[i].f =
-            round_to_dtype(attrs[i].f, static_cast<DType>(types.front()->element()->scalar_kind()));
+        attrs[i].f = round_to_dtype(attrs[i].f, types.front()->element()->dtype());
 
     Op* op = block.append(std::make_unique<Op>(info->opcode, std::move(operands), types,
                                                std::move(attrs), SourceLoc{}));

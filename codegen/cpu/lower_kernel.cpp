@@ -33,28 +33,28 @@ llvm::Type* Lowering::compute_type(const ir::Type* t) {
   t = t->element();
   if (t->is_pointer())
     return b.getPtrTy();
-  switch (t->scalar_kind()) {
-  case ir::ScalarKind::I1:
+  switch (t->dtype()) {
+  case DType::i1:
     return b.getInt1Ty();
-  case ir::ScalarKind::I8:
-  case ir::ScalarKind::U8:
-  case ir::ScalarKind::F8E4M3: // fp8 travels as its bits (codegen/scalar_semantics.h)
-  case ir::ScalarKind::F8E5M2:
+  case DType::i8:
+  case DType::u8:
+  case DType::f8e4m3: // fp8 travels as its bits (codegen/scalar_semantics.h)
+  case DType::f8e5m2:
     return b.getInt8Ty();
-  case ir::ScalarKind::I16:
-  case ir::ScalarKind::U16:
+  case DType::i16:
+  case DType::u16:
     return b.getInt16Ty();
-  case ir::ScalarKind::I32:
-  case ir::ScalarKind::U32:
+  case DType::i32:
+  case DType::u32:
     return b.getInt32Ty();
-  case ir::ScalarKind::I64:
-  case ir::ScalarKind::U64:
+  case DType::i64:
+  case DType::u64:
     return b.getInt64Ty();
-  case ir::ScalarKind::F16:
-  case ir::ScalarKind::BF16:
-  case ir::ScalarKind::F32:
+  case DType::f16:
+  case DType::bf16:
+  case DType::f32:
     return b.getFloatTy();
-  case ir::ScalarKind::F64:
+  case DType::f64:
     return b.getDoubleTy();
   }
   TESSEL_UNREACHABLE("unknown scalar kind");
@@ -64,25 +64,25 @@ llvm::Type* Lowering::storage_type(const ir::Type* t) {
   t = t->element();
   if (t->is_pointer())
     return b.getPtrTy();
-  switch (t->scalar_kind()) {
-  case ir::ScalarKind::I1:
+  switch (t->dtype()) {
+  case DType::i1:
     return b.getInt8Ty();
-  case ir::ScalarKind::F16:
+  case DType::f16:
     return b.getHalfTy();
-  case ir::ScalarKind::BF16:
+  case DType::bf16:
     return b.getInt16Ty();
-  case ir::ScalarKind::I8:
-  case ir::ScalarKind::I16:
-  case ir::ScalarKind::I32:
-  case ir::ScalarKind::I64:
-  case ir::ScalarKind::U8:
-  case ir::ScalarKind::U16:
-  case ir::ScalarKind::U32:
-  case ir::ScalarKind::U64:
-  case ir::ScalarKind::F8E4M3:
-  case ir::ScalarKind::F8E5M2:
-  case ir::ScalarKind::F32:
-  case ir::ScalarKind::F64:
+  case DType::i8:
+  case DType::i16:
+  case DType::i32:
+  case DType::i64:
+  case DType::u8:
+  case DType::u16:
+  case DType::u32:
+  case DType::u64:
+  case DType::f8e4m3:
+  case DType::f8e5m2:
+  case DType::f32:
+  case DType::f64:
     return compute_type(t);
   }
   TESSEL_UNREACHABLE("unknown scalar kind");
@@ -107,12 +107,12 @@ llvm::Value* Lowering::to_storage(llvm::Value* v, const ir::Type* elem) {
   elem = elem->element();
   if (elem->is_pointer())
     return v;
-  switch (elem->scalar_kind()) {
-  case ir::ScalarKind::I1:
+  switch (elem->dtype()) {
+  case DType::i1:
     return b.CreateZExt(v, b.getInt8Ty());
-  case ir::ScalarKind::F16:
+  case DType::f16:
     return b.CreateFPTrunc(v, b.getHalfTy());
-  case ir::ScalarKind::BF16:
+  case DType::bf16:
     return f32_to_bf16_bits(b, v);
   default:
     return v;
@@ -123,12 +123,12 @@ llvm::Value* Lowering::from_storage(llvm::Value* v, const ir::Type* elem) {
   elem = elem->element();
   if (elem->is_pointer())
     return v;
-  switch (elem->scalar_kind()) {
-  case ir::ScalarKind::I1:
+  switch (elem->dtype()) {
+  case DType::i1:
     return b.CreateICmpNE(v, b.getInt8(0));
-  case ir::ScalarKind::F16:
+  case DType::f16:
     return b.CreateFPExt(v, b.getFloatTy());
-  case ir::ScalarKind::BF16:
+  case DType::bf16:
     return bf16_bits_to_f32(b, v);
   default:
     return v;
@@ -139,9 +139,9 @@ llvm::Value* Lowering::round_to(llvm::Value* v, const ir::Type* elem) {
   elem = elem->element();
   if (elem->is_pointer())
     return v;
-  if (elem->scalar_kind() == ir::ScalarKind::F16)
+  if (elem->dtype() == DType::f16)
     return b.CreateFPExt(b.CreateFPTrunc(v, b.getHalfTy()), b.getFloatTy());
-  if (elem->scalar_kind() == ir::ScalarKind::BF16)
+  if (elem->dtype() == DType::bf16)
     return bf16_bits_to_f32(b, f32_to_bf16_bits(b, v));
   return v;
 }

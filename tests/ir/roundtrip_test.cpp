@@ -24,7 +24,7 @@ std::unique_ptr<Module> module_with_op(const OpInfo& info) {
   Function& f = m->add_function(std::string("op_") + info.name);
   const Type* tile = ctx.tensor({4, 8}, ctx.f32());
   Value* a = f.add_arg(tile);
-  Value* b = f.add_arg(ctx.pointer(ctx.scalar(ScalarKind::F16), 3), 16);
+  Value* b = f.add_arg(ctx.pointer(ctx.scalar(DType::f16), 3), 16);
   Value* c = f.add_arg(ctx.i32());
   std::vector<Value*> pool = {a, b, c};
   size_t num_operands = info.num_operands == VAR ? 3 : size_t(info.num_operands);
@@ -34,7 +34,7 @@ std::unique_ptr<Module> module_with_op(const OpInfo& info) {
     operands.push_back(pool[i % pool.size()]);
   std::vector<const Type*> results;
   for (size_t i = 0; i < num_results; ++i)
-    results.push_back(i == 0 ? tile : ctx.tensor({16}, ctx.scalar(ScalarKind::I8)));
+    results.push_back(i == 0 ? tile : ctx.tensor({16}, ctx.scalar(DType::i8)));
   std::vector<Attr> attrs;
   for (size_t i = 0; i < info.attrs.size(); ++i) {
     switch (info.attrs[i].kind) {
