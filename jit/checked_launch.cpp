@@ -80,12 +80,16 @@ std::string program_text(int64_t id, const std::array<int32_t, 3>& grid) {
 
 } // namespace
 
-bool checked_launch(const LaunchOptions& options) {
+bool debug_launch(const LaunchOptions& options) {
   static const bool by_environment = [] {
     const char* v = std::getenv("TESSEL_DEBUG");
     return v && *v && std::string(v) != "0";
   }();
-  return options.checked || by_environment;
+  return options.debug || by_environment;
+}
+
+bool checked_launch(const LaunchOptions& options) {
+  return options.checked || debug_launch(options);
 }
 
 ByteRange view_bytes(const TensorView& view) {
@@ -119,7 +123,27 @@ CheckedLaunch::CheckedLaunch(const lang::KernelDef& def, std::span<const ArgValu
   pointers_[n] = &table_;
 }
 
+// "FILE:LINE: device_assert failed in kernel 'k': MESSAGE, at program (0, 0, 0) element (3) and
+// ..." for the failures a debug launch recorded (the first ones by program and coordinates).
+static std::string assert_message(const std::string& kernel, const codegen::cpu::BoundsTable& t) {
+  const codegen::cpu::AssertFailure& first = t.asserts.front();
+  std::string at;
+  for (const codegen::cpu::AssertFailure& f : t.asserts) {
+    if (std::string_view(f.where) != first.where)
+      continue; // another assert: the report is about the first one's line
+    at += fmt::format("{}program ({}, {}, {}) element {}", at.empty() ? "" : ", ", f.pid[0],
+                      f.pid[1], f.pid[2], dims_text(f.idx));
+  }
+  std::string more = t.assert_count > int64_t(t.asserts.size())
+                         ? fmt::format(" (and others: {} false elements in all)", t.assert_count)
+                         : "";
+  return fmt::format("{}: device_assert failed in kernel '{}': {}, at {}{}", first.where, kernel,
+                     first.message, at, more);
+}
+
 void CheckedLaunch::throw_if_violated(const std::array<int32_t, 3>& grid) const {
+  if (!table_.asserts.empty())
+    throw Error(assert_message(def_.name, table_));
   if (table_.first_program == INT64_MAX)
     return;
   const BoundsViolation& v = table_.first;

@@ -16,8 +16,11 @@ namespace tessel::jit {
 // The bit of SignatureKey::launch that selects the checked specialization of a CPU launch.
 inline constexpr uint64_t kCheckedLaunch = uint64_t(1) << 62;
 
-// True when this launch is checked: `options.checked`, or TESSEL_DEBUG set to anything but ""
-// or "0" (read once per process).
+// True when this launch is a debug launch (its device_asserts run): `options.debug`, or
+// TESSEL_DEBUG set to anything but "" or "0" (read once per process).
+bool debug_launch(const LaunchOptions& options);
+// True when this launch is checked: `options.checked`, or a debug launch (a CPU debug launch is
+// bounds-checked too, and its asserts report through the BoundsTable).
 bool checked_launch(const LaunchOptions& options);
 
 // The bytes a view covers: from its lowest to past its highest element, whatever the strides

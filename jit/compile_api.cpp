@@ -44,7 +44,7 @@ void check_options(const std::string& kernel, const Target& target, const Compil
 void optimize_into(ir::Module& module, const CompileOptions& o, CompileResult& r) {
   auto t0 = std::chrono::steady_clock::now();
   ir::PassManager pm(jit::verify_each_pass());
-  codegen::add_default_pipeline(pm, {o.fp_fusion});
+  codegen::add_default_pipeline(pm, {o.fp_fusion, o.debug});
   pm.run(module);
   r.times.passes_ms += ms_since(t0);
   r.optimized_ir = ir::print(module);
@@ -74,6 +74,7 @@ void compile_gpu(ir::Module& module, const CompileOptions& o, CompileResult& r) 
   gpu.num_stages = o.num_stages;
   gpu.line_info = o.line_info;
   gpu.fp_fusion = o.fp_fusion;
+  gpu.debug = o.debug;
   if (o.until != CompileUntil::binary) {
     optimize_into(module, o, r);
     using codegen::gpu::Stage;
@@ -100,6 +101,8 @@ void compile_cpu(ir::Module& module, const CompileOptions& o, CompileResult& r) 
   codegen::cpu::CompileOptions cpu;
   cpu.keep_text = true;
   cpu.fp_fusion = o.fp_fusion;
+  cpu.debug = o.debug;
+  cpu.checked = o.debug; // a CPU debug kernel reports its asserts through the BoundsTable
   if (o.until == CompileUntil::llvm) {
     optimize_into(module, o, r);
     std::unique_ptr<codegen::cpu::CompiledKernel> k =

@@ -60,7 +60,7 @@ namespace {
 // do not change CPU code, so they are not part of it; checked mode does).
 std::string cpu_options_text(const codegen::cpu::CompileOptions& o) {
   return std::string("backend=cpu opt_level=3") + (o.checked ? " checked=1" : "") +
-         " fp_fusion=" + (o.fp_fusion ? "1" : "0");
+         " fp_fusion=" + (o.fp_fusion ? "1" : "0") + (o.debug ? " debug=1" : "");
 }
 const std::string kCpuObjectFile = "object.o";
 
@@ -88,12 +88,13 @@ std::unique_ptr<codegen::cpu::CompiledKernel> load_from_disk(DiskCache& cache, c
 
 CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
                                  std::span<const lang::ParamBinding> bindings, bool checked,
-                                 bool fp_fusion) {
+                                 bool fp_fusion, bool debug) {
   CompileTimes trace_times;
   std::unique_ptr<ir::Module> module = trace_and_optimize(def, bindings, false, &trace_times);
   codegen::cpu::CompileOptions options;
-  options.checked = checked;
+  options.checked = checked || debug;
   options.fp_fusion = fp_fusion;
+  options.debug = debug;
   CpuCompileResult result = compile_module_for_cpu(*module, def.name, /*use_cache=*/true, options);
   result.times.trace_ms = trace_times.trace_ms;
   return result;
@@ -124,7 +125,7 @@ CpuCompileResult compile_module_for_cpu(ir::Module& module, const std::string& k
 
   auto t1 = std::chrono::steady_clock::now();
   ir::PassManager pm(verify_each_pass());
-  codegen::add_default_pipeline(pm, {options.fp_fusion});
+  codegen::add_default_pipeline(pm, {options.fp_fusion, options.debug});
   pm.run(module);
   result.times.passes_ms = ms_since(t1);
   result.kernel = codegen::cpu::compile(*module.functions.front(), options);

@@ -29,7 +29,7 @@ struct CpuCompileResult {
 // bounds-checked variant (codegen::cpu::CompileOptions::checked), a cache entry of its own.
 CpuCompileResult compile_for_cpu(const lang::KernelDef& def,
                                  std::span<const lang::ParamBinding> bindings, bool checked = false,
-                                 bool fp_fusion = true);
+                                 bool fp_fusion = true, bool debug = false);
 
 // The same for a module already traced (not optimised); `module` is optimised in place unless the
 // kernel came from the disk cache. `use_cache` false: compile now and leave the cache alone.

@@ -62,7 +62,7 @@ std::string options_text(const codegen::gpu::CompileOptions& o) {
   return "backend=cuda num_warps=" + std::to_string(o.num_warps) +
          " num_stages=" + std::to_string(o.num_stages) +
          " opt_level=" + std::to_string(o.opt_level) + " line_info=" + (o.line_info ? "1" : "0") +
-         " fp_fusion=" + (o.fp_fusion ? "1" : "0");
+         " fp_fusion=" + (o.fp_fusion ? "1" : "0") + (o.debug ? " debug=1" : "");
 }
 
 // The numbers a launch and `tessel compile --emit stats` need, in the manifest.
@@ -137,7 +137,7 @@ GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Targe
 
   auto t_passes = std::chrono::steady_clock::now();
   ir::PassManager pm(verify_each_pass());
-  codegen::add_default_pipeline(pm, {options.fp_fusion});
+  codegen::add_default_pipeline(pm, {options.fp_fusion, options.debug});
   pm.run(module);
   result.passes_ms = ms_since(t_passes);
   result.kernel =

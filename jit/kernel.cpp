@@ -240,9 +240,9 @@ struct Kernel::Impl {
     auto spec = std::make_unique<Specialization>();
     spec->key = key;
     if (key.device == DeviceKind::cpu) {
-      jit::CpuCompileResult compiled =
-          jit::compile_for_cpu(def, bound, (key.launch & jit::kCheckedLaunch) != 0,
-                               (key.launch & jit::kNoFpFusion) == 0);
+      jit::CpuCompileResult compiled = jit::compile_for_cpu(
+          def, bound, (key.launch & jit::kCheckedLaunch) != 0, (key.launch & jit::kNoFpFusion) == 0,
+          (key.launch & jit::kDebugLaunch) != 0);
       source = compiled.source;
       last_times = compiled.times;
       spec->entry = compiled.kernel->entry();
@@ -278,6 +278,7 @@ struct Kernel::Impl {
     gpu_options.num_warps = options.num_warps;
     gpu_options.num_stages = options.num_stages;
     gpu_options.fp_fusion = options.fp_fusion;
+    gpu_options.debug = (spec.key.launch & jit::kDebugLaunch) != 0;
     jit::GpuCompileResult compiled =
         jit::compile_for_gpu(def, bindings, target, gpu_options, /*want_ptx=*/sim);
     last_times = gpu_times(compiled);
@@ -394,6 +395,8 @@ void Kernel::launch_keyed(Grid grid, const LaunchOptions& options,
   SignatureKey key = checked;
   if (key.device == DeviceKind::cpu && jit::checked_launch(options))
     key.launch |= jit::kCheckedLaunch; // a specialization of its own
+  if (jit::debug_launch(options))
+    key.launch |= jit::kDebugLaunch; // so is a debug launch (its asserts compiled in)
   std::array<int32_t, 3> dims = jit::check_grid(k.def, grid, site);
   KernelSource source = KernelSource::memory;
   Specialization* spec = k.find(key);

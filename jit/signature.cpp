@@ -368,9 +368,10 @@ std::string word_change(const lang::ParamSpec& p, uint64_t was, uint64_t now) {
 }
 
 std::string launch_text(const SignatureKey& k) {
-  const std::string fusion = (k.launch & kNoFpFusion) ? " fp_fusion=0" : "";
-  if (k.device == DeviceKind::cpu) // the launch bits of a CPU key: checked mode, fp_fusion
-    return std::string((k.launch & ~kNoFpFusion) ? "cpu checked" : "cpu") + fusion;
+  const std::string fusion = std::string((k.launch & kNoFpFusion) ? " fp_fusion=0" : "") +
+                             ((k.launch & kDebugLaunch) ? " debug" : "");
+  if (k.device == DeviceKind::cpu) // the launch bits of a CPU key: checked mode, fp_fusion, debug
+    return std::string((k.launch & ~(kNoFpFusion | kDebugLaunch)) ? "cpu checked" : "cpu") + fusion;
   std::string s = device_kind_name(k.device);
   if (k.device == DeviceKind::cuda)
     s += " " + std::to_string(k.device_index);

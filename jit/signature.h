@@ -38,6 +38,9 @@ struct SignatureKey {
 
 // The bit of SignatureKey::launch of a launch with LaunchOptions::fp_fusion off (any device).
 inline constexpr uint64_t kNoFpFusion = uint64_t(1) << 61;
+// The bit of SignatureKey::launch of a debug launch (LaunchOptions::debug or TESSEL_DEBUG=1): its
+// device_asserts are compiled in (any device; jit/checked_launch.h).
+inline constexpr uint64_t kDebugLaunch = uint64_t(1) << 60;
 
 // "parameter 'n' (Int)" when the kernel's parameters have names, else "parameter 3 (Int)".
 std::string param_desc(const lang::KernelDef& def, size_t i);

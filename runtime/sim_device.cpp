@@ -156,6 +156,8 @@ void SimKernel::launch(const LaunchDims& dims, void* const* params) const {
     throw Error("kernel '" + entry_ +
                 "' could not be launched on the simulated device: " + r.error().to_string());
   const sim::LaunchReport& report = *r;
+  if (std::string failed = take_debug_output(entry_, report); !failed.empty())
+    throw Error(failed);
   if (report.ok())
     return;
   std::string msg = "kernel '" + entry_ +

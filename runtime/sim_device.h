@@ -17,6 +17,10 @@
 #include <memory>
 #include <string>
 
+namespace tessel::sim {
+struct LaunchReport;
+}
+
 namespace tessel::runtime::simdev {
 
 // True when tessel was built with the simulator.
@@ -44,6 +48,11 @@ struct BankTally {
 BankTally bank_tally();
 
 // A kernel's PTX, parsed once, launchable many times.
+// Writes what a launch's device_prints printed (sim_debug_output.cpp: one block per program and
+// print, in coordinate order) to the device output, and returns the message of its failed
+// device_asserts ("" when none failed).
+std::string take_debug_output(const std::string& kernel, const sim::LaunchReport& report);
+
 class SimKernel {
 public:
   // Throws tessel::Error for PTX the simulator cannot parse or an entry it does not contain.

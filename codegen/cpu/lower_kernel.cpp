@@ -343,6 +343,8 @@ void Lowering::lower_op(const ir::Op& op) {
   case ir::OpFamily::Memory:
     if (op.has(ir::ATOMIC))
       return lower_atomic(op);
+    if (op.has(ir::DEBUG_OP))
+      return lower_debug(op);
     return op.opcode() == ir::Opcode::Load ? lower_load(op) : lower_store(op);
   case ir::OpFamily::Reduction:
     return lower_reduce(op);

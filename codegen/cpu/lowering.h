@@ -1,7 +1,7 @@
 // Private to codegen/cpu: the state shared by the files that lower tile IR to LLVM IR, one file
 // per op family (lower_elementwise.cpp, lower_memory.cpp, lower_atomic.cpp, lower_reduce.cpp,
-// lower_dot.cpp, lower_control.cpp; bounds checks of checked mode in lower_checks.cpp) around the
-// driver in lower_kernel.cpp.
+// lower_dot.cpp, lower_control.cpp, lower_debug.cpp; bounds checks of checked mode in
+// lower_checks.cpp) around the driver in lower_kernel.cpp.
 //
 // How tensors are lowered. A rank-0 value (scalar or pointer) is a plain LLVM SSA value. A tensor
 // value is one of two things:
@@ -127,6 +127,14 @@ public:
                               llvm::Value* cmp);
   llvm::Value* atomic_cas_loop(llvm::Value* ptr, const ir::Type* elem, ir::MemSem sem,
                                const std::function<llvm::Value*(llvm::Value*)>& update);
+  // lower_debug.cpp: device_print and device_assert (ops.def's DEBUG_OP rows).
+  void lower_debug(const ir::Op& op);
+  void lower_device_print(const ir::Op& op);
+  void lower_device_assert(const ir::Op& op);
+  // The row-major linear index (i64) of `index` in `shape`.
+  llvm::Value* linear_index(std::span<const int64_t> shape, const Index& index);
+  // A constant i64 array holding `shape` (null for rank 0).
+  llvm::Value* dims_constant(std::span<const int64_t> shape);
   // lower_reduce.cpp
   void lower_reduce(const ir::Op& op);
   void lower_scan(const ir::Op& op);

@@ -4,7 +4,7 @@
 // __extendhfsf2, __truncdfhf2), which libgcc may lack; they are defined here, bit-exact with
 // round-to-nearest-even. `half` travels in an XMM register in that ABI, hence _Float16.
 // Checked kernels (codegen/cpu.h, BoundsTable) report out-of-bounds accesses through
-// bounds_violation, defined here too.
+// bounds_violation, defined here too; device_print and assert_failed are in debug_runtime.cpp.
 #include "codegen/cpu/engine.h"
 
 #include "tessel/codegen/cpu.h"
@@ -85,24 +85,43 @@ std::vector<std::pair<const char*, void*>> runtime_symbols() {
   using f2 = float(float, float);
   using d2 = double(double, double);
   return {
-      {"__truncsfhf2", fn(&truncsfhf2)},   {"__gnu_f2h_ieee", fn(&truncsfhf2)},
-      {"__extendhfsf2", fn(&extendhfsf2)}, {"__gnu_h2f_ieee", fn(&extendhfsf2)},
-      {"__extendhfdf2", fn(&extendhfdf2)}, {"__truncdfhf2", fn(&truncdfhf2)},
-      {"expf", fn<f1>(&::expf)},           {"exp", fn<d1>(&::exp)},
-      {"exp2f", fn<f1>(&::exp2f)},         {"exp2", fn<d1>(&::exp2)},
-      {"logf", fn<f1>(&::logf)},           {"log", fn<d1>(&::log)},
-      {"log2f", fn<f1>(&::log2f)},         {"log2", fn<d1>(&::log2)},
-      {"sinf", fn<f1>(&::sinf)},           {"sin", fn<d1>(&::sin)},
-      {"cosf", fn<f1>(&::cosf)},           {"cos", fn<d1>(&::cos)},
-      {"erff", fn<f1>(&::erff)},           {"erf", fn<d1>(&::erf)},
-      {"tanhf", fn<f1>(&::tanhf)},         {"tanh", fn<d1>(&::tanh)},
-      {"fmodf", fn<f2>(&::fmodf)},         {"fmod", fn<d2>(&::fmod)},
-      {"floorf", fn<f1>(&::floorf)},       {"floor", fn<d1>(&::floor)},
-      {"ceilf", fn<f1>(&::ceilf)},         {"ceil", fn<d1>(&::ceil)},
-      {"sqrtf", fn<f1>(&::sqrtf)},         {"sqrt", fn<d1>(&::sqrt)},
-      {"memcpy", fn(&::memcpy)},           {"memmove", fn(&::memmove)},
-      {"memset", fn(&::memset)},           {kBoundsViolationSymbol, fn(&bounds_violation)},
+      {"__truncsfhf2", fn(&truncsfhf2)},
+      {"__gnu_f2h_ieee", fn(&truncsfhf2)},
+      {"__extendhfsf2", fn(&extendhfsf2)},
+      {"__gnu_h2f_ieee", fn(&extendhfsf2)},
+      {"__extendhfdf2", fn(&extendhfdf2)},
+      {"__truncdfhf2", fn(&truncdfhf2)},
+      {"expf", fn<f1>(&::expf)},
+      {"exp", fn<d1>(&::exp)},
+      {"exp2f", fn<f1>(&::exp2f)},
+      {"exp2", fn<d1>(&::exp2)},
+      {"logf", fn<f1>(&::logf)},
+      {"log", fn<d1>(&::log)},
+      {"log2f", fn<f1>(&::log2f)},
+      {"log2", fn<d1>(&::log2)},
+      {"sinf", fn<f1>(&::sinf)},
+      {"sin", fn<d1>(&::sin)},
+      {"cosf", fn<f1>(&::cosf)},
+      {"cos", fn<d1>(&::cos)},
+      {"erff", fn<f1>(&::erff)},
+      {"erf", fn<d1>(&::erf)},
+      {"tanhf", fn<f1>(&::tanhf)},
+      {"tanh", fn<d1>(&::tanh)},
+      {"fmodf", fn<f2>(&::fmodf)},
+      {"fmod", fn<d2>(&::fmod)},
+      {"floorf", fn<f1>(&::floorf)},
+      {"floor", fn<d1>(&::floor)},
+      {"ceilf", fn<f1>(&::ceilf)},
+      {"ceil", fn<d1>(&::ceil)},
+      {"sqrtf", fn<f1>(&::sqrtf)},
+      {"sqrt", fn<d1>(&::sqrt)},
+      {"memcpy", fn(&::memcpy)},
+      {"memmove", fn(&::memmove)},
+      {"memset", fn(&::memset)},
+      {kBoundsViolationSymbol, fn(&bounds_violation)},
       {kHostCallSymbol, fn(&host_call)},
+      {kAssertFailedSymbol, fn(&assert_failed)},
+      {kDevicePrintSymbol, fn(&device_print)},
   };
 }
 

@@ -6,6 +6,8 @@
 // each use needs (`wanted`) is what the lowering reads:
 //   elementwise ops, scans, a dot's accumulator: the result's layout;
 //   loads and stores: the anchor (coalesced) layout of the pointer, for pointer, mask and value;
+//   device_print / device_assert: none for the value, whose layout they read; the value's for the
+//     mask;
 //   reductions: the default layout of the operand's shape (whose slice their result has);
 //   broadcast / expand_dims / permute / reshape: the result's layout un-broadcast / sliced /
 //     permuted back / reshaped back, so that the op itself moves no data between threads;
@@ -134,6 +136,8 @@ private:
     case ir::OpFamily::Scan:
       return result_layout(op.result());
     case ir::OpFamily::Memory:
+      if (op.has(ir::DEBUG_OP)) // the value as it is; the mask in the value's layout
+        return i == 0 ? std::nullopt : std::optional(*plan_.of(op.operand(0)));
       return plan_.anchor(op);
     case ir::OpFamily::Reduction:
       return plan_.default_for(shape_of(op.operand(0)));

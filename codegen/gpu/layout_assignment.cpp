@@ -224,8 +224,9 @@ void LayoutPlan::visit(const ir::Op& op) {
     return;
   case ir::OpFamily::Memory: {
     // Shared-memory and cp.async ops (after the pipeline pass) state their layouts in their types;
-    // global loads, stores and atomics are anchors.
-    if (op.has(ir::GPU_STAGE) || op.operand(0)->type()->rank() == 0)
+    // global loads, stores and atomics are anchors. Debugging ops take their value in any layout
+    // (their mask is converted to it: assign-layouts).
+    if (op.has(ir::GPU_STAGE) || op.has(ir::DEBUG_OP) || op.operand(0)->type()->rank() == 0)
       return;
     LinearLayout a = anchor(op);
     for (const ir::Value* v : op.operands())

@@ -356,6 +356,8 @@ void Lowering::lower_op(const ir::Op& op) {
   case ir::OpFamily::Memory:
     if (op.has(ir::ATOMIC))
       return lower_atomic(op);
+    if (op.has(ir::DEBUG_OP))
+      return lower_debug(op); // lower_debug.cpp
     if (op.opcode() == Opcode::Load)
       return lower_load(op);
     if (op.opcode() == Opcode::Store)

@@ -1,6 +1,7 @@
 // Private to codegen/gpu: the state shared by the files that lower tile IR to LLVM IR for NVPTX,
 // one file per op family (lower_elementwise.cpp, lower_memory.cpp, lower_atomic.cpp,
-// lower_reduce.cpp, lower_control.cpp, convert_layout.cpp) around the driver in lower_kernel.cpp.
+// lower_debug.cpp, lower_reduce.cpp, lower_control.cpp, convert_layout.cpp) around the driver in
+// lower_kernel.cpp.
 //
 // The emission decides nothing: layouts (and the conversions between them), access widths and
 // shared-memory offsets are in the IR the GPU passes wrote (compile.cpp).
@@ -123,6 +124,24 @@ public:
   // lower_memory.cpp
   void lower_load(const ir::Op& op);
   void lower_store(const ir::Op& op);
+  // lower_debug.cpp: device_print and device_assert (ops.def's DEBUG_OP rows) through vprintf.
+  void lower_debug(const ir::Op& op);
+  void lower_device_print(const ir::Op& op);
+  void lower_device_assert(const ir::Op& op);
+  // A NUL-terminated constant in global memory, as a generic pointer.
+  llvm::Value* global_string(const std::string& text, const char* name);
+  // vprintf(format, args) with `args` packed at their natural alignments (CUDA's printf ABI).
+  void vprintf(llvm::Value* format, std::span<llvm::Value* const> args);
+  // ctaid.x, .y, .z (i32).
+  std::vector<llvm::Value*> program_ids();
+  // The elements of `v` this thread prints or checks: a register, the predicate that this thread
+  // owns it (null: always), its coordinates (i32). Each element of the tile is owned once.
+  struct OwnedElement {
+    int32_t reg;
+    llvm::Value* owner;
+    std::vector<llvm::Value*> coords;
+  };
+  std::vector<OwnedElement> owned_elements(const ir::Value* v);
   // lower_atomic.cpp
   void lower_atomic(const ir::Op& op);
   llvm::Value* atomic_element(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr,
@@ -196,6 +215,8 @@ private:
   const ir::Op* current_op_ = nullptr; // the op being lowered, whose scratch plan scratch() reads
   int64_t shared_bytes_ = 0;
   std::vector<SharedAccess> shared_accesses_;
+  // vprintf's argument buffers, one per packed layout, shared by every call (lower_debug.cpp).
+  std::map<llvm::Type*, llvm::Value*> printf_buffers_;
   int num_warps_;
   bool line_info_;
   std::unique_ptr<llvm::DIBuilder> dib_;

@@ -11,5 +11,6 @@ ir::PassInfo contract_fma_pass();
 ir::PassInfo cse_pass();
 ir::PassInfo dce_pass();
 ir::PassInfo licm_pass();
+ir::PassInfo strip_device_asserts_pass();
 
 } // namespace tessel::codegen

@@ -9,7 +9,8 @@ namespace tessel::codegen {
 
 const std::vector<ir::PassInfo>& registered_passes() {
   static const std::vector<ir::PassInfo> passes = {
-      canonicalize_pass(), cse_pass(), dce_pass(), licm_pass(), contract_fma_pass(),
+      canonicalize_pass(), cse_pass(),          dce_pass(),
+      licm_pass(),         contract_fma_pass(), strip_device_asserts_pass(),
   };
   return passes;
 }
@@ -33,6 +34,8 @@ void add_pass(ir::PassManager& pm, std::string_view name) {
 }
 
 void add_default_pipeline(ir::PassManager& pm, const PipelineOptions& options) {
+  if (!options.debug) // first, so that dce deletes what only the asserts used
+    add_pass(pm, "strip-device-asserts");
   for (const char* name : {"canonicalize", "cse", "licm", "dce"})
     add_pass(pm, name);
   // Last: cse has merged equal products (a shared one is not fused) and dce dropped unused ones.

@@ -12,6 +12,7 @@
 #include "tessel/jit/registry.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/escape_hatch.h"
+#include "tessel/lang/debug.h"
 #include "tessel/lang/ops.h"
 #include "tessel/lang/tensor.h"
 #include "tessel/ops.h"

@@ -23,6 +23,8 @@ const char* error_kind_name(ErrorKind kind) {
     return "limit";
   case ErrorKind::io:
     return "io";
+  case ErrorKind::assertion:
+    return "assertion";
   }
   return "error";
 }

@@ -3,6 +3,7 @@
 // arrived; handles branches (with the reconvergence stack), calls, returns and exit.
 // Every other instruction goes to its family's handler in exec_*.cpp.
 #include "executor.h"
+#include "exec_printf.h"
 
 #include <fmt/format.h>
 
@@ -381,6 +382,11 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
             continue;
           int ti = in.ops[0].kind == OperandKind::label ? 0 : 1;
           const Function& callee = L.module->functions[in.ops[ti].index];
+          if (!callee.defined && call_builtin(x, in, mask, callee)) {
+            if (L.aborted)
+              return;
+            continue;
+          }
           if (!callee.defined) {
             x.report(ErrorKind::unsupported, in, static_cast<int>(first_lane(mask)), false, 0,
                      "call to '" + callee.name + "', which has no body in this module");

@@ -32,8 +32,9 @@ Each --arg gives the next kernel parameter, in order:
 Buffers are passed as 64-bit device pointers. After the launch every out/inout buffer
 is written to DIR/argN.bin (N = the argument's 0-based position; DIR defaults to .).
 
-The profile is printed: thread instructions per opcode, and for each PTX line with
-shared-memory accesses the requests, wavefronts, ideal wavefronts and bank conflicts.
+What the kernel printed with vprintf (printf) comes first, in execution order. The profile
+is printed: thread instructions per opcode, and for each PTX line with shared-memory
+accesses the requests, wavefronts, ideal wavefronts and bank conflicts.
 Errors found while running (memcheck, racecheck, cp.async ordering) are printed after
 it. Exit status: 0 clean run, 1 errors were found, 2 bad usage or input.
 )";
@@ -319,6 +320,8 @@ int run_command(const std::vector<std::string>& args, std::ostream& out, std::os
       return 2;
     }
   }
+  for (const PrintfRecord& p : report.printf_output) // the kernel's printf, in execution order
+    out << p.text;
   if (!quiet)
     out << report.profile.to_string();
   for (const Error& e : report.errors)

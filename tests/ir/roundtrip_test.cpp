@@ -50,8 +50,8 @@ std::unique_ptr<Module> module_with_op(const OpInfo& info) {
     case AttrSpec::Kind::Ints:
       attrs.push_back(Attr::of_ints({1, 0, -2}));
       break;
-    case AttrSpec::Kind::Str:
-      attrs.push_back(Attr::of_str("mov.b32 $0, \"$1\";\n\t\\ \x01"));
+    case AttrSpec::Kind::Str: // every byte that needs an escape, and a `%`
+      attrs.push_back(Attr::of_str("say \"hi\" \\ 100%\n\x01\xff"));
       break;
     }
   }

@@ -42,6 +42,9 @@ struct CompileOptions {
   // The tile-IR pipeline's contract-fma (tessel/codegen/transforms.h PipelineOptions), carried
   // here so that it reaches the pipeline the JIT runs and the cache key.
   bool fp_fusion = true;
+  // Keep device_assert (strip-device-asserts otherwise); needs `checked`, whose BoundsTable the
+  // failures are recorded in (assert_failed).
+  bool debug = false;
 };
 
 // [begin, end) in bytes that accesses through one pointer parameter may touch ([0, UINTPTR_MAX)
@@ -61,14 +64,28 @@ struct BoundsViolation {
   int64_t program = -1; // linear program id, x + gx * (y + gy * z)
 };
 
+// One element of a device_assert (debug mode) that was false.
+struct AssertFailure {
+  const char* where = "";   // the assert's "file:line" (in the object's data)
+  const char* message = ""; // its message (in the object's data)
+  int64_t program = -1;     // linear program id
+  int32_t pid[3] = {0, 0, 0};
+  std::vector<int64_t> idx; // the element's coordinates in the tile
+};
+
 // Per-launch state of a checked kernel. The compiled code reads `ranges` and `first_program`
-// (offsets 0 and 8: the ABI); the rest belongs to bounds_violation().
+// (offsets 0 and 8: the ABI); the rest belongs to bounds_violation() and assert_failed().
 struct BoundsTable {
   const ByteRange* ranges = nullptr; // one per IR argument (non-pointer ones unused)
   int64_t first_program = INT64_MAX; // the lowest failing program so far (atomic)
   int64_t num_ranges = 0;
-  std::mutex mutex; // guards `first` against programs on other threads
+  std::mutex mutex; // guards `first` and `asserts` against programs on other threads
   BoundsViolation first;
+  // Failed device_assert elements: the first kMaxAssertFailures by (program, coordinates), so
+  // that the report does not depend on the thread schedule; `assert_count` counts them all.
+  static constexpr size_t kMaxAssertFailures = 8;
+  std::vector<AssertFailure> asserts;
+  int64_t assert_count = 0;
 };
 
 // Called by checked kernels on a failing access (thread-safe): keeps the violation of the lowest
@@ -92,6 +109,19 @@ struct HostCallbackTable {
 void host_call(HostCallbackTable* table, int64_t slot, const void* const* args, void* out);
 inline constexpr const char* kHostCallbacksSymbol = "tessel.cpu.host_callbacks";
 inline constexpr const char* kHostCallSymbol = "tessel.cpu.host_call";
+// Called by debug kernels for each false element of a device_assert (thread-safe); `idx` holds
+// `rank` coordinates. The program goes on to its end, then stops (codegen/cpu/lower_debug.cpp).
+void assert_failed(BoundsTable* table, const char* where, const char* message, int64_t program,
+                   int32_t pid_x, int32_t pid_y, int32_t pid_z, const int64_t* idx, int32_t rank);
+inline constexpr const char* kAssertFailedSymbol = "tessel.cpu.assert_failed";
+
+// Called by kernels for each device_print: formats the block of lines of one program (the
+// elements of a tile of `rank` dims `dims`, row-major, as 64-bit values of `kind`, a
+// support::PrintKind; `mask` null or one byte per element) and writes it in one piece.
+void device_print(const char* prefix, int32_t kind, int32_t rank, const int64_t* dims,
+                  int32_t pid_x, int32_t pid_y, int32_t pid_z, const uint64_t* values,
+                  const uint8_t* mask);
+inline constexpr const char* kDevicePrintSymbol = "tessel.cpu.device_print";
 
 // How long each stage took, in milliseconds.
 struct StageTimes {

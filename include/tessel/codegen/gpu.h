@@ -32,6 +32,9 @@ struct CompileOptions {
   // The tile-IR pipeline's contract-fma (tessel/codegen/transforms.h PipelineOptions), carried
   // here so that it reaches the pipeline the JIT runs and the cache key.
   bool fp_fusion = true;
+  // Keep device_assert: a failing element printf's its line and calls __assertfail (the
+  // simulator reports it; a CUDA GPU fails the launch with CUDA_ERROR_ASSERT).
+  bool debug = false;
 };
 
 // What nvJitLink's info log says of the kernel (ptxas -v).

@@ -20,9 +20,11 @@ struct PipelineOptions {
   // Contract a*b + c into fma (one rounding), as Triton's enable_fp_fusion; false keeps the
   // separate roundings of the multiply and the add (docs/language.md "FMA contraction").
   bool fp_fusion = true;
+  // Keep device_assert (Triton's debug=True); false removes them first (strip-device-asserts).
+  bool debug = false;
 };
-// The pipeline run after tracing: canonicalize, cse, licm, dce, then contract-fma when
-// options.fp_fusion.
+// The pipeline run after tracing: strip-device-asserts unless options.debug, canonicalize, cse,
+// licm, dce, then contract-fma when options.fp_fusion.
 void add_default_pipeline(ir::PassManager& pm, const PipelineOptions& options = {});
 
 } // namespace tessel::codegen

@@ -53,6 +53,10 @@
 //    in `condition c, vals...`; while c holds, region 1 takes vals and yields the next carried
 //    values; the op's results are the vals of the last `condition`.
 //  * `program_id {axis}` / `num_programs {axis}` (axis 0..2) are i32.
+//  * `device_print x [, mask] {prefix}` writes one line per element of x where the mask holds, and
+//    `device_assert cond [, mask] {message}` fails the launch where an element of cond is false and
+//    the mask holds (docs/language.md "Debugging"); neither has results or touches the kernel's
+//    memory. Asserts exist only in debug compiles: strip-device-asserts removes them otherwise.
 #pragma once
 
 #include "tessel/error.h"
@@ -103,6 +107,8 @@ enum OpTrait : uint32_t {
   GPU_STAGE = 1u << 15,
   // An atomic read-modify-write of memory (ops.def; include/tessel/ir/atomic.h).
   ATOMIC = 1u << 16,
+  // A debugging op (device_print, device_assert): no results, effects outside the kernel's memory.
+  DEBUG_OP = 1u << 17,
 };
 inline constexpr int VAR = -1;
 

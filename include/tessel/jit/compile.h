@@ -113,6 +113,7 @@ struct CompileOptions {
   int num_stages = 2;    // GPU: software-pipelining depth, 1 to 16
   bool line_info = true; // GPU: .loc directives pointing at the kernel's source lines
   bool fp_fusion = true; // contract a*b + c into fma (docs/language.md "FMA contraction")
+  bool debug = false;    // keep device_assert (docs/language.md "Debugging"); CPU: also checked
   CompileUntil until = CompileUntil::binary;
   CacheMode cache = CacheMode::read_write; // only `binary` uses the disk cache
 };

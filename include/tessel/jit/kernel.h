@@ -97,6 +97,10 @@ struct LaunchOptions {
   // backend alike; false keeps the multiply's and the add's own roundings. A specialization of
   // its own. docs/language.md "FMA contraction".
   bool fp_fusion = true;
+  // Compile device_assert in and report failing elements (docs/language.md "Debugging"), as
+  // Triton's debug=True; also on for every launch under TESSEL_DEBUG=1. On the CPU a debug launch
+  // is also `checked`. A specialization of its own: without it asserts cost nothing.
+  bool debug = false;
 };
 
 namespace detail {

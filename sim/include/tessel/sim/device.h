@@ -50,7 +50,16 @@ struct LaunchOptions {
   size_t max_errors = 64;                         // further errors are counted, not kept
 };
 
+// What one thread's vprintf (device-side printf) wrote.
+struct PrintfRecord {
+  Dim3 block, thread;
+  std::string format; // the format string the kernel passed
+  std::string text;   // the formatted text
+};
+
 struct LaunchReport {
+  // Every vprintf of the launch, in execution order (CTAs run one after another).
+  std::vector<PrintfRecord> printf_output;
   std::vector<Error> errors;   // distinct errors (one per instruction and kind), at most
                                // LaunchOptions::max_errors
   uint64_t dropped_errors = 0; // further occurrences, and errors beyond the cap

@@ -27,6 +27,7 @@ enum class ErrorKind {
   sync,        // barrier deadlock, mbarrier hang/misuse, cp.async data read before its wait
   limit,       // the instruction budget of a launch ran out
   io,          // a file the command line tool could not read or write
+  assertion,   // the kernel called __assertfail (CUDA's assert, tessel's device_assert)
 };
 
 const char* error_kind_name(ErrorKind kind);
