@@ -60,7 +60,8 @@ Accepts accepts(Opcode op) {
 } // namespace
 
 bool atomic_accepts(Opcode op, ScalarKind k) {
-  const bool wide_int = k == ScalarKind::I32 || k == ScalarKind::I64;
+  const bool wide_int =
+      k == ScalarKind::I32 || k == ScalarKind::I64 || k == ScalarKind::U32 || k == ScalarKind::U64;
   const bool wide_float = k == ScalarKind::F32 || k == ScalarKind::F64;
   switch (accepts(op)) {
   case Accepts::Integers:
@@ -76,11 +77,11 @@ bool atomic_accepts(Opcode op, ScalarKind k) {
 const char* atomic_accepted_types(Opcode op) {
   switch (accepts(op)) {
   case Accepts::Integers:
-    return "i32 or i64";
+    return "i32, i64, u32 or u64";
   case Accepts::IntegersAndFloats:
-    return "i32, i64, f32 or f64";
+    return "i32, i64, u32, u64, f32 or f64";
   case Accepts::AllFloats:
-    return "i32, i64, f16, bf16, f32 or f64";
+    return "i32, i64, u32, u64, f16, bf16, f32 or f64";
   }
   TESSEL_UNREACHABLE("bad Accepts");
 }

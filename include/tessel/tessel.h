@@ -11,6 +11,7 @@
 #include "tessel/jit/kernel.h"
 #include "tessel/jit/registry.h"
 #include "tessel/lang/control.h"
+#include "tessel/lang/hints.h"
 #include "tessel/lang/ops.h"
 #include "tessel/lang/tensor.h"
 #include "tessel/ops.h"
