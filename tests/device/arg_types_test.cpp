@@ -46,7 +46,7 @@ TEST(ArgTypes, Float64ArgumentKeepsItsBits) {
   for (DeviceKind where : cpu_and_sim()) {
     SCOPED_TRACE(tessel::device_kind_name(where));
     const int64_t n = 300;
-    std::vector<double> x(size_t(n));
+    std::vector<double> x(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i)
       x[size_t(i)] = double(i) - 150.5;
     Buffer<double> in(where, x);

@@ -63,14 +63,14 @@ CompiledKernel build(const Kernel& k, std::vector<int64_t> consts, const char* t
   return out;
 }
 
-// out[row * stride + c] = in[...] for 256 columns, the row offset hinted when HINT.
+// out[row * stride + c] = in[...] for 1024 columns (8 per thread), the row offset hinted when HINT.
 const Kernel& strided_rows() {
   static const Kernel k = tl::kernel(
       "ptx_strided_rows", [](tl::Ptr out, tl::Ptr in, tl::Int stride, tl::Const<int> HINT) {
         tl::Tensor row = tl::program_id(0) * stride;
         if (HINT)
           row = tl::multiple_of(row, 16);
-        auto cols = tl::arange(0, 256);
+        auto cols = tl::arange(0, 1024);
         tl::store(out + row + cols, tl::load(in + row + cols));
       });
   return k;
@@ -122,7 +122,7 @@ const Kernel& modified() {
         const tl::LoadOptions& lo = kLoads[int(LOAD)];
         const tl::StoreOptions& so = kStores[int(STORE)];
         if (MASKED) {
-          auto mask = offs < n;
+          auto mask = offs < tl::multiple_of(n, 16); // a mask constant over vectors of 4
           tl::store(out + offs, tl::load(in + offs, mask, 0.0, lo) + 1, mask, so);
         } else {
           tl::store(out + offs, tl::load(in + offs, lo) + 1, so);

@@ -96,8 +96,8 @@ template <class T> struct ParamTraits {
 // the check that a Const<Mode> gets a Mode: read from __PRETTY_FUNCTION__ ("... [T = Mode]" in
 // clang, "[with T = Mode]" in GCC), kept in a static of this instantiation.
 template <class T> const char* enum_type_name() {
-  static const std::string name = [] {
-    const std::string_view f = __PRETTY_FUNCTION__;
+  const std::string_view f = __PRETTY_FUNCTION__; // this function's, naming T (not a lambda's)
+  static const std::string name = [f] {
     const size_t begin = f.find("T = ") + 4;
     return std::string(f.substr(begin, f.find_first_of(";]", begin) - begin));
   }();
