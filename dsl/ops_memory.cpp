@@ -77,7 +77,7 @@ Tensor load_impl(ir::Value* ptr, ir::Value* mask, ir::Value* other, bool other_i
     shape = broadcast_shapes(shape, other->type()->dims(), loc, "load");
   ir::Value* p = broadcast_to_shape(ptr, shape, loc, "load");
   const ir::Type* pointee = ptr->type()->element()->pointee();
-  DType elem = detail::to_dtype(pointee);
+  DType elem = pointee->dtype();
   std::vector<ir::Value*> operands{p};
   if (mask) {
     operands.push_back(broadcast_to_shape(mask, shape, loc, "load"));
@@ -126,7 +126,7 @@ static void store_impl(ir::Value* ptr, ir::Value* value, ir::Value* mask, const 
     check_mask(mask, loc, "store");
     merged = broadcast_shapes(merged, mask->type()->dims(), loc, "store");
   }
-  DType elem = detail::to_dtype(ptr->type()->element()->pointee());
+  DType elem = ptr->type()->element()->pointee()->dtype();
   std::vector<ir::Value*> operands{
       broadcast_to_shape(ptr, merged, loc, "store"),
       broadcast_to_shape(detail::convert(value, elem, loc), merged, loc, "store")};

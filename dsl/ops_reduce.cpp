@@ -43,7 +43,7 @@ ir::Value* reducible(const Tensor& x, const SourceLoc& loc, const char* op) {
   if (v->type()->is_bool())
     v = detail::convert(v, DType::i32, loc);
   // Not yet lowered (docs/semantics.md, "Unsigned integers" and "fp8"): say so at trace time.
-  const DType t = detail::to_dtype(v->type()->element());
+  const DType t = v->type()->element()->dtype();
   if (dtype_is_fp8(t))
     fail(loc, op,
          std::string("cannot reduce ") + dtype_name(t) +
@@ -127,7 +127,7 @@ Tensor reduce(const Tensor& x, int axis, const std::function<Tensor(Tensor, Tens
   if (!r->is_scalar())
     fail(loc, "reduce",
          "the combine function must return a scalar, got " + type_str(r->value()->type()));
-  ir::Value* result = detail::convert(r->value(), detail::to_dtype(elem), loc);
+  ir::Value* result = detail::convert(r->value(), elem->dtype(), loc);
   b.set_location(loc);
   b.create(Opcode::Yield, {result}, std::span<const ir::Type* const>{});
   return Tensor(op->result());

@@ -49,15 +49,14 @@ std::unique_ptr<ir::Module> trace(const KernelDef& def, std::span<const ParamBin
     const ParamBinding& b = bindings[i];
     switch (p.kind) {
     case ParamKind::Ptr:
-      tracer.param_values.push_back(
-          fn.add_arg(ctx.pointer(detail::to_ir(ctx, b.dtype)), b.divisibility));
+      tracer.param_values.push_back(fn.add_arg(ctx.pointer(ctx.scalar(b.dtype)), b.divisibility));
       break;
     case ParamKind::Int:
       // i32, i64 or u64 by the argument's value (jit/signature.cpp, int_arg_type).
-      tracer.param_values.push_back(fn.add_arg(detail::to_ir(ctx, b.dtype), b.divisibility));
+      tracer.param_values.push_back(fn.add_arg(ctx.scalar(b.dtype), b.divisibility));
       break;
     case ParamKind::Float: // tl::Float or tl::Float64
-      tracer.param_values.push_back(fn.add_arg(detail::to_ir(ctx, p.dtype)));
+      tracer.param_values.push_back(fn.add_arg(ctx.scalar(p.dtype)));
       break;
     case ParamKind::Const:
       tracer.param_values.push_back(nullptr);

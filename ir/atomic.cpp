@@ -59,17 +59,16 @@ Accepts accepts(Opcode op) {
 
 } // namespace
 
-bool atomic_accepts(Opcode op, ScalarKind k) {
-  const bool wide_int =
-      k == ScalarKind::I32 || k == ScalarKind::I64 || k == ScalarKind::U32 || k == ScalarKind::U64;
-  const bool wide_float = k == ScalarKind::F32 || k == ScalarKind::F64;
+bool atomic_accepts(Opcode op, DType k) {
+  const bool wide_int = k == DType::i32 || k == DType::i64 || k == DType::u32 || k == DType::u64;
+  const bool wide_float = k == DType::f32 || k == DType::f64;
   switch (accepts(op)) {
   case Accepts::Integers:
     return wide_int;
   case Accepts::IntegersAndFloats:
     return wide_int || wide_float;
   case Accepts::AllFloats:
-    return wide_int || wide_float || k == ScalarKind::F16 || k == ScalarKind::BF16;
+    return wide_int || wide_float || k == DType::f16 || k == DType::bf16;
   }
   TESSEL_UNREACHABLE("bad Accepts");
 }

@@ -38,7 +38,7 @@ std::string shape_str(std::span<const int64_t> dims) {
 bool same_shape(const Type* a, const Type* b) { return std::ranges::equal(a->dims(), b->dims()); }
 
 bool is_scalar_int(const Type* t) { return t->is_scalar() && t->is_integer(); }
-bool is_scalar_of(const Type* t, ScalarKind k) { return t->is_scalar() && t->scalar_kind() == k; }
+bool is_scalar_of(const Type* t, DType k) { return t->is_scalar() && t->dtype() == k; }
 
 // The types `values` carry must equal `types`; `what` names the two sides in the message.
 Message types_match(const std::vector<Value*>& values, const std::vector<const Type*>& types,
@@ -119,7 +119,7 @@ Message verify_constant(const Op& op) {
   if (t->is_pointer_like())
     return "result must be a number or a tensor of numbers, found " + str(t);
   const Attr& value = op.attrs()[0];
-  DType dt = static_cast<DType>(t->element()->scalar_kind());
+  DType dt = t->element()->dtype();
   if (value.kind == Attr::Kind::Float) {
     if (!std::isnan(value.f) && round_to_dtype(value.f, dt) != value.f)
       return "value " + format_float(value.f) + " is not exactly representable in " +
@@ -136,7 +136,7 @@ Message verify_grid_query(const Op& op) {
   int64_t axis = op.int_attr("axis");
   if (axis < 0 || axis > 2)
     return "axis must be 0, 1 or 2, found " + std::to_string(axis);
-  if (!is_scalar_of(op.result()->type(), ScalarKind::I32))
+  if (!is_scalar_of(op.result()->type(), DType::i32))
     return "result must be i32, found " + str(op.result()->type());
   return std::nullopt;
 }
@@ -147,7 +147,7 @@ Message verify_arange(const Op& op) {
     return "end - start must be a positive power of two, found start = " + std::to_string(start) +
            ", end = " + std::to_string(end);
   const Type* r = op.result()->type();
-  if (r->rank() != 1 || r->dims()[0] != end - start || !is_scalar_of(r->element(), ScalarKind::I32))
+  if (r->rank() != 1 || r->dims()[0] != end - start || !is_scalar_of(r->element(), DType::i32))
     return "result must be tensor<" + std::to_string(end - start) + "xi32>, found " + str(r);
   return std::nullopt;
 }
@@ -210,7 +210,7 @@ Message verify_local_slot(const Op& op) {
   const Type* buffer = op.operand(0)->type();
   if (!is_shared_buffer(buffer))
     return "buffer must be a tensor type with a #shared layout, found " + str(buffer);
-  if (!is_scalar_of(op.operand(1)->type(), ScalarKind::I32))
+  if (!is_scalar_of(op.operand(1)->type(), DType::i32))
     return "the slot index must be an i32 scalar, found " + str(op.operand(1)->type());
   if (op.result()->type() != buffer)
     return "result must have the buffer's type " + str(buffer) + ", found " +
@@ -479,7 +479,7 @@ static Message check_atomic(const Op& op, size_t values) {
   if (scope < 0 || scope >= kNumMemScopes)
     return "scope must be 0 (cta), 1 (gpu) or 2 (sys), found " + std::to_string(scope);
   const Type* pointee = p->element()->pointee();
-  if (pointee->is_pointer() || !atomic_accepts(op.opcode(), pointee->scalar_kind()))
+  if (pointee->is_pointer() || !atomic_accepts(op.opcode(), pointee->dtype()))
     return std::string("applies to ") + atomic_accepted_types(op.opcode()) + " elements, found " +
            str(p);
   if (r->element() != pointee || !same_shape(r, p))
@@ -519,7 +519,7 @@ Message verify_arg_reduce(const Op& op) {
   if (in->is_pointer_like())
     return "does not apply to pointers, found " + str(in);
   const Type* i32 = op.result()->type()->element();
-  if (!is_scalar_of(i32, ScalarKind::I32))
+  if (!is_scalar_of(i32, DType::i32))
     return "result must be i32 indices, found " + str(op.result()->type());
   return reduce_result(op, i32);
 }
@@ -562,8 +562,8 @@ Message verify_dot(const Op& op) {
   if (a->element() != b->element() || a->is_pointer_like())
     return "a and b must have one numeric element type, found " + found;
   const Type* want = acc->element();
-  bool ok = a->is_float() ? is_scalar_of(want, ScalarKind::F32) || want == a->element()
-                          : is_scalar_of(want, ScalarKind::I32);
+  bool ok = a->is_float() ? is_scalar_of(want, DType::f32) || want == a->element()
+                          : is_scalar_of(want, DType::i32);
   if (!ok)
     return std::string("accumulator must be ") +
            (a->is_float() ? "f32 or " + str(a->element()) : std::string("i32")) + ", found " +
@@ -602,7 +602,7 @@ Message verify_if(const Op& op) {
   if (op.num_operands() != 1)
     return "takes one condition, found " + std::to_string(op.num_operands()) + " operands";
   const Type* c = op.operand(0)->type();
-  if (!is_scalar_of(c, ScalarKind::I1))
+  if (!is_scalar_of(c, DType::i1))
     return "condition must be a scalar i1, found " + str(c);
   std::vector<const Type*> results = types_of(op.results());
   for (size_t r = 0; r < 2; ++r) {
@@ -638,7 +638,7 @@ Message verify_while(const Op& op) {
 Message verify_yield(const Op& op) { return std::nullopt; } // checked by the region's owner
 
 Message verify_condition(const Op& op) {
-  if (op.num_operands() < 1 || !is_scalar_of(op.operand(0)->type(), ScalarKind::I1))
+  if (op.num_operands() < 1 || !is_scalar_of(op.operand(0)->type(), DType::i1))
     return "first operand must be a scalar i1, found " + list(op.operands());
   return std::nullopt;
 }

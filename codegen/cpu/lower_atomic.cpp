@@ -33,7 +33,7 @@ llvm::AtomicOrdering failure_ordering(ir::MemSem s) {
                                                               : llvm::AtomicOrdering::Monotonic;
 }
 
-bool is_float(const ir::Type* elem) { return ir::scalar_kind_is_float(elem->scalar_kind()); }
+bool is_float(const ir::Type* elem) { return dtype_is_float(elem->dtype()); }
 
 // u32/u64 max and min compare as unsigned numbers (PTX atom.max.u32, as the GPU emits).
 llvm::AtomicRMWInst::BinOp integer_op(ir::Opcode op, bool is_unsigned) {

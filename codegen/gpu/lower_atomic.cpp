@@ -32,7 +32,7 @@ namespace {
 
 using ir::Opcode;
 
-bool is_float(const ir::Type* elem) { return ir::scalar_kind_is_float(elem->scalar_kind()); }
+bool is_float(const ir::Type* elem) { return dtype_is_float(elem->dtype()); }
 
 // The PTX operation (without the type) of an atomic on integers or on a float's bits.
 const char* ptx_op(Opcode op) {
@@ -64,8 +64,7 @@ const char* ptx_op(Opcode op) {
 std::string ptx_type(Opcode op, const ir::Type* elem) {
   const unsigned bits = elem->element_bits();
   if (op == Opcode::AtomicAdd && is_float(elem))
-    return bits == 16 ? fmt::format("noftz.{}",
-                                    elem->scalar_kind() == ir::ScalarKind::F16 ? "f16" : "bf16")
+    return bits == 16 ? fmt::format("noftz.{}", elem->dtype() == DType::f16 ? "f16" : "bf16")
                       : fmt::format("f{}", bits);
   if (op == Opcode::AtomicAdd)
     return fmt::format("u{}", bits);
@@ -209,8 +208,7 @@ llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* pred, llvm:
   llvm::Type* rt = reg_type(elem);
   llvm::Type* it = b.getIntNTy(bits);
   const Opcode code = op.opcode();
-  if (code == Opcode::AtomicAdd && elem->scalar_kind() == ir::ScalarKind::BF16 &&
-      !target.has_bf16_atomic_add())
+  if (code == Opcode::AtomicAdd && elem->dtype() == DType::bf16 && !target.has_bf16_atomic_add())
     return bf16_add_cas_loop(op, pred, ptr, val);
   auto bits_of = [&](llvm::Value* v) { return b.CreateBitCast(v, it); };
   std::vector<llvm::Value*> args;

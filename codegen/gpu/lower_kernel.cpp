@@ -27,30 +27,30 @@ llvm::Type* Lowering::reg_type(const ir::Type* e) {
   if (e->is_pointer())
     return llvm::PointerType::get(ctx,
                                   e->address_space() == 3 ? 3 : (e->address_space() == 1 ? 1 : 0));
-  switch (e->scalar_kind()) {
-  case ir::ScalarKind::I1:
+  switch (e->dtype()) {
+  case DType::i1:
     return b.getInt1Ty();
-  case ir::ScalarKind::I8:
-  case ir::ScalarKind::U8:
-  case ir::ScalarKind::F8E4M3: // fp8 travels as its bits (codegen/scalar_semantics.h)
-  case ir::ScalarKind::F8E5M2:
+  case DType::i8:
+  case DType::u8:
+  case DType::f8e4m3: // fp8 travels as its bits (codegen/scalar_semantics.h)
+  case DType::f8e5m2:
     return b.getInt8Ty();
-  case ir::ScalarKind::I16:
-  case ir::ScalarKind::U16:
+  case DType::i16:
+  case DType::u16:
     return b.getInt16Ty();
-  case ir::ScalarKind::I32:
-  case ir::ScalarKind::U32:
+  case DType::i32:
+  case DType::u32:
     return b.getInt32Ty();
-  case ir::ScalarKind::I64:
-  case ir::ScalarKind::U64:
+  case DType::i64:
+  case DType::u64:
     return b.getInt64Ty();
-  case ir::ScalarKind::F16:
+  case DType::f16:
     return b.getHalfTy();
-  case ir::ScalarKind::BF16:
+  case DType::bf16:
     return b.getBFloatTy();
-  case ir::ScalarKind::F32:
+  case DType::f32:
     return b.getFloatTy();
-  case ir::ScalarKind::F64:
+  case DType::f64:
     return b.getDoubleTy();
   }
   TESSEL_UNREACHABLE("bad scalar kind");

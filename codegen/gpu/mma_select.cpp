@@ -7,7 +7,7 @@ namespace tessel::codegen::gpu {
 
 namespace {
 
-bool is(const ir::Type* t, ir::ScalarKind k) { return t->is_scalar() && t->scalar_kind() == k; }
+bool is(const ir::Type* t, DType k) { return t->is_scalar() && t->dtype() == k; }
 
 } // namespace
 
@@ -20,7 +20,7 @@ DotPrecision dot_precision(const ir::Op& dot) {
 
 std::optional<MmaInstr> mma_for_types(const ir::Type* a, const ir::Type* c,
                                       DotPrecision precision) {
-  using K = ir::ScalarKind;
+  using K = DType;
   if (is(a, K::F16) && is(c, K::F32))
     return MmaInstr::F16_F32;
   if (is(a, K::BF16) && is(c, K::F32))
