@@ -1,5 +1,9 @@
-// load and store: pointer tiles with an optional mask and fill value.
+// load and store: pointer tiles with an optional mask and fill value, and the memory modifiers
+// of tessel/lang/hints.h.
 #include "tessel/lang/ops.h"
+
+#include "tessel/ir/mem_hints.h"
+#include "tessel/lang/hints.h"
 
 #include "dsl/tracer.h"
 #include "dsl/type_rules.h"
@@ -46,8 +50,23 @@ ir::Value* other_constant(double v, DType elem, const SourceLoc& loc) {
   return detail::convert(detail::constant_like(v, literal, {}, loc), elem, loc);
 }
 
+// The options as the IR's modifiers; a combination PTX has no form for is the user's error.
+ir::MemModifiers modifiers(CacheModifier cache, EvictionPolicy evict, bool is_volatile,
+                           bool is_store, const SourceLoc& loc) {
+  ir::MemModifiers m{cache, evict, is_volatile};
+  if (auto why = ir::check_modifiers(m, is_store))
+    fail(loc, is_store ? "store" : "load", *why);
+  return m;
+}
+ir::MemModifiers modifiers(const LoadOptions& o, const SourceLoc& loc) {
+  return modifiers(o.cache_modifier, o.eviction_policy, o.is_volatile, /*is_store=*/false, loc);
+}
+ir::MemModifiers modifiers(const StoreOptions& o, const SourceLoc& loc) {
+  return modifiers(o.cache_modifier, o.eviction_policy, o.is_volatile, /*is_store=*/true, loc);
+}
+
 Tensor load_impl(ir::Value* ptr, ir::Value* mask, ir::Value* other, bool other_is_const,
-                 double other_value, const SourceLoc& loc) {
+                 double other_value, const SourceLoc& loc, const ir::MemModifiers& mods = {}) {
   check_pointer(ptr, loc, "load");
   Shape shape(ptr->type()->dims().begin(), ptr->type()->dims().end());
   if (mask) {
@@ -71,7 +90,9 @@ Tensor load_impl(ir::Value* ptr, ir::Value* mask, ir::Value* other, bool other_i
     }
   }
   ir::Builder& b = builder_at(loc);
-  return Tensor(b.value(Opcode::Load, operands, b.ctx().tensor(shape, pointee)));
+  ir::Op* op = b.create(Opcode::Load, operands, b.ctx().tensor(shape, pointee));
+  ir::set_mem_modifiers(*op, mods);
+  return Tensor(op->result());
 }
 
 } // namespace
@@ -93,7 +114,8 @@ Tensor load(const Tensor& ptr, const Tensor& mask, const Tensor& other, Loc l) {
   return load_impl(ptr.value(loc), mask.value(loc), other.value(loc), false, 0, loc);
 }
 
-static void store_impl(ir::Value* ptr, ir::Value* value, ir::Value* mask, const SourceLoc& loc) {
+static void store_impl(ir::Value* ptr, ir::Value* value, ir::Value* mask, const SourceLoc& loc,
+                       const ir::MemModifiers& mods = {}) {
   check_pointer(ptr, loc, "store");
   if (value->type()->is_pointer_like())
     fail(loc, "store", "storing pointers is not supported (value " + type_str(value->type()) + ")");
@@ -110,7 +132,8 @@ static void store_impl(ir::Value* ptr, ir::Value* value, ir::Value* mask, const 
       broadcast_to_shape(detail::convert(value, elem, loc), merged, loc, "store")};
   if (mask)
     operands.push_back(broadcast_to_shape(mask, merged, loc, "store"));
-  builder_at(loc).create(Opcode::Store, operands, std::span<const ir::Type* const>{});
+  ir::Op* op = builder_at(loc).create(Opcode::Store, operands, std::span<const ir::Type* const>{});
+  ir::set_mem_modifiers(*op, mods);
 }
 
 void store(const Tensor& ptr, const Tensor& value, Loc l) {
@@ -120,6 +143,34 @@ void store(const Tensor& ptr, const Tensor& value, Loc l) {
 void store(const Tensor& ptr, const Tensor& value, const Tensor& mask, Loc l) {
   SourceLoc loc = SourceLoc::from(l);
   store_impl(ptr.value(loc), value.value(loc), mask.value(loc), loc);
+}
+
+Tensor load(const Tensor& ptr, const LoadOptions& o, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  return load_impl(ptr.value(loc), nullptr, nullptr, false, 0, loc, modifiers(o, loc));
+}
+Tensor load(const Tensor& ptr, const Tensor& mask, const LoadOptions& o, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  return load_impl(ptr.value(loc), mask.value(loc), nullptr, false, 0, loc, modifiers(o, loc));
+}
+Tensor load(const Tensor& ptr, const Tensor& mask, double other, const LoadOptions& o, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  return load_impl(ptr.value(loc), mask.value(loc), nullptr, true, other, loc, modifiers(o, loc));
+}
+Tensor load(const Tensor& ptr, const Tensor& mask, const Tensor& other, const LoadOptions& o,
+            Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  return load_impl(ptr.value(loc), mask.value(loc), other.value(loc), false, 0, loc,
+                   modifiers(o, loc));
+}
+void store(const Tensor& ptr, const Tensor& value, const StoreOptions& o, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  store_impl(ptr.value(loc), value.value(loc), nullptr, loc, modifiers(o, loc));
+}
+void store(const Tensor& ptr, const Tensor& value, const Tensor& mask, const StoreOptions& o,
+           Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  store_impl(ptr.value(loc), value.value(loc), mask.value(loc), loc, modifiers(o, loc));
 }
 
 } // namespace tessel::lang

@@ -48,7 +48,11 @@ ir::Value* reducible(const Tensor& x, const SourceLoc& loc, const char* op) {
     fail(loc, op,
          std::string("cannot reduce ") + dtype_name(t) +
              " (fp8 is a storage format); convert first, e.g. x.to(tl::f32)");
-  if (dtype_is_unsigned(t) && std::string_view(op) != "sum")
+  // sum, max, min, argmax, argmin order and add unsigned tiles as unsigned numbers (issue 14).
+  const std::string_view name(op);
+  const bool unsigned_ok =
+      name == "sum" || name == "max" || name == "min" || name == "argmax" || name == "argmin";
+  if (dtype_is_unsigned(t) && !unsigned_ok)
     fail(loc, op,
          std::string("is not implemented for unsigned ") + dtype_name(t) +
              " tiles; convert to a wider signed type first, e.g. x.to(tl::i64)");
@@ -154,10 +158,11 @@ static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, cons
          "inner dimensions differ: " + type_str(x->type()) + " times " + type_str(y->type()) +
              " (" + std::to_string(xs[1]) + " vs " + std::to_string(ys[0]) + ")");
   DType t = detail::promote(a.dtype(), b.dtype());
-  if (dtype_is_fp8(t) || dtype_is_unsigned(t))
+  // u8 x u8 -> i32 is a tensor-core product (mma .u8); wider unsigned operands have none.
+  if (dtype_is_fp8(t) || (dtype_is_unsigned(t) && t != DType::u8))
     fail(loc, "dot",
          std::string("operands of type ") + dtype_name(t) +
-             " are not supported yet; convert them to f16/bf16 (fp8) or i8 first");
+             " are not supported yet; convert them to f16/bf16 (fp8), i8/u8 or i32 first");
   x = detail::convert(x, t, loc);
   y = detail::convert(y, t, loc);
   DType acc_type = dtype_is_float(t) ? (t == DType::f64 ? DType::f64 : DType::f32) : DType::i32;

@@ -55,8 +55,8 @@ std::unique_ptr<ir::Module> trace(const KernelDef& def, std::span<const ParamBin
       // i32, i64 or u64 by the argument's value (jit/signature.cpp, int_arg_type).
       tracer.param_values.push_back(fn.add_arg(ctx.scalar(b.dtype), b.divisibility));
       break;
-    case ParamKind::Float:
-      tracer.param_values.push_back(fn.add_arg(ctx.f32()));
+    case ParamKind::Float: // tl::Float or tl::Float64
+      tracer.param_values.push_back(fn.add_arg(ctx.scalar(p.dtype)));
       break;
     case ParamKind::Const:
       tracer.param_values.push_back(nullptr);

@@ -60,7 +60,7 @@ Accepts accepts(Opcode op) {
 } // namespace
 
 bool atomic_accepts(Opcode op, DType k) {
-  const bool wide_int = k == DType::i32 || k == DType::i64;
+  const bool wide_int = k == DType::i32 || k == DType::i64 || k == DType::u32 || k == DType::u64;
   const bool wide_float = k == DType::f32 || k == DType::f64;
   switch (accepts(op)) {
   case Accepts::Integers:
@@ -76,11 +76,11 @@ bool atomic_accepts(Opcode op, DType k) {
 const char* atomic_accepted_types(Opcode op) {
   switch (accepts(op)) {
   case Accepts::Integers:
-    return "i32 or i64";
+    return "i32, i64, u32 or u64";
   case Accepts::IntegersAndFloats:
-    return "i32, i64, f32 or f64";
+    return "i32, i64, u32, u64, f32 or f64";
   case Accepts::AllFloats:
-    return "i32, i64, f16, bf16, f32 or f64";
+    return "i32, i64, u32, u64, f16, bf16, f32 or f64";
   }
   TESSEL_UNREACHABLE("bad Accepts");
 }

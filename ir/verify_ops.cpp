@@ -7,6 +7,7 @@
 
 #include "tessel/dtype.h"
 #include "tessel/ir/atomic.h"
+#include "tessel/ir/mem_hints.h"
 #include "tessel/ir/printer.h"
 
 #include <cmath>
@@ -412,6 +413,23 @@ static Message check_vec(const Op& op) {
   return std::nullopt;
 }
 
+// The memory modifiers (mem_hints.h): each attribute in range, a cache operator of this op, and a
+// combination PTX has a form for.
+static Message check_mem_modifiers(const Op& op) {
+  const bool is_store = op.opcode() == Opcode::Store;
+  const Attr& cache = op.attr("cache");
+  if (cache.kind == Attr::Kind::Int && (cache.i < 1 || cache.i >= kNumCacheModifiers))
+    return "cache must be a cache modifier from 1 (ca) to " +
+           std::to_string(kNumCacheModifiers - 1) + " (wt), found " + std::to_string(cache.i);
+  const Attr& evict = op.attr("evict");
+  if (evict.kind == Attr::Kind::Int && (evict.i < 1 || evict.i >= kNumEvictionPolicies))
+    return "evict must be 1 (evict_first) or 2 (evict_last), found " + std::to_string(evict.i);
+  const Attr& vol = op.attr("volatile");
+  if (vol.kind == Attr::Kind::Int && vol.i != 1)
+    return "volatile must be 1 when present, found " + std::to_string(vol.i);
+  return check_modifiers(mem_modifiers(op), is_store);
+}
+
 Message verify_load(const Op& op) {
   if (op.num_operands() < 1 || op.num_operands() > 3)
     return "takes a pointer, an optional mask and an optional other value, found " +
@@ -427,6 +445,8 @@ Message verify_load(const Op& op) {
   if (op.num_operands() == 3 && op.operand(2)->type() != r)
     return "other value must have the result's type " + str(r) + ", found " +
            str(op.operand(2)->type());
+  if (auto m = check_mem_modifiers(op))
+    return m;
   return check_vec(op);
 }
 
@@ -442,6 +462,8 @@ Message verify_store(const Op& op) {
   if (v->element() != p->element()->pointee() || !same_shape(v, p))
     return "value must be the pointee type " + str(p->element()->pointee()) +
            " in the pointer's shape, found " + str(v) + " for " + str(p);
+  if (auto m = check_mem_modifiers(op))
+    return m;
   return check_vec(op);
 }
 
@@ -622,5 +644,34 @@ Message verify_condition(const Op& op) {
 }
 
 Message verify_return(const Op& op) { return std::nullopt; }
+
+// hint: an integer or pointer operand, a result of its type, and each given list with one value
+// >= 1 per dimension (one for a scalar).
+Message verify_hint(const Op& op) {
+  const Type* t = op.operand(0)->type();
+  if (op.result()->type() != t)
+    return "result must have the operand's type " + str(t) + ", found " + str(op.result()->type());
+  const Type* e = t->element();
+  if (!e->is_pointer() && (!e->is_integer() || e->is_bool()))
+    return "applies to integer or pointer tiles (offsets, strides, pointers), found " + str(t);
+  const size_t rank = std::max<size_t>(1, t->rank());
+  bool any = false;
+  for (const char* name : {"multiple_of", "max_contiguous", "max_constancy"}) {
+    const Attr& a = op.attr(name);
+    if (a.kind == Attr::Kind::None)
+      continue;
+    any = true;
+    if (a.ints.size() != rank)
+      return std::string(name) + " needs " + std::to_string(rank) +
+             " value(s), one per dimension of " + str(t) + ", found " +
+             std::to_string(a.ints.size());
+    for (int64_t v : a.ints)
+      if (v < 1)
+        return std::string(name) + " values must be >= 1, found " + std::to_string(v);
+  }
+  if (!any)
+    return std::string("needs at least one of multiple_of, max_contiguous, max_constancy");
+  return std::nullopt;
+}
 
 } // namespace tessel::ir

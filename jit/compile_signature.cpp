@@ -204,8 +204,10 @@ SignatureParam resolve_float(const lang::KernelDef& def, size_t i, const Signatu
     bad_param(def, i, s,
               "the kernel takes a run-time float, the signature gives " + given_text(s) +
                   "; use SignatureParam::floating()");
-  b.dtype = DType::f32;
-  return SignatureParam::floating(s.name);
+  b.dtype = def.params[i].dtype; // f32, or f64 for tl::Float64
+  SignatureParam r = SignatureParam::floating(s.name);
+  r.dtype = b.dtype;
+  return r;
 }
 
 SignatureParam resolve_const(const lang::KernelDef& def, size_t i, const SignatureParam& s,

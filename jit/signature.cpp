@@ -32,6 +32,8 @@ std::string kind_text(const lang::ParamSpec& p) {
     return std::string("PtrOf<") + dtype_name(p.dtype) + ">";
   if (p.kind == ParamKind::Const)
     return std::string("Const<") + (p.cpp_type ? p.cpp_type : dtype_name(p.dtype)) + ">";
+  if (p.kind == ParamKind::Float && p.dtype == DType::f64)
+    return "Float64";
   return lang::param_kind_name(p.kind);
 }
 
@@ -95,7 +97,7 @@ uint64_t key_word(const Site& site, size_t i, const ArgValue& a) {
     return kPtrTag | (uint64_t(a.dtype) << 8) | uint64_t(aligned16);
   }
   case ParamKind::Int: {
-    if (a.kind != ArgValue::Kind::Int)
+    if (a.kind != ArgValue::Kind::Int || a.is_enum)
       bad_arg(site, i, std::string("expects an integer, got ") + a.cpp_type);
     return kIntTag | uint64_t(a.i == 1) | (uint64_t(uint64_t(a.i) % 16 == 0) << 1) |
            (uint64_t(int_arg_class(int_arg_type(a))) << 2);
@@ -118,6 +120,15 @@ uint64_t key_word(const Site& site, size_t i, const ArgValue& a) {
       bad_arg(site, i,
               "is an integer compile-time constant, got the floating-point value " +
                   std::to_string(a.f));
+    if (p.is_enum && (!a.is_enum || std::string_view(a.cpp_type) != p.cpp_type))
+      bad_arg(site, i,
+              std::string("is a compile-time ") + p.cpp_type + ", got " +
+                  (a.is_enum ? std::string("a value of ") + a.cpp_type : std::string(a.cpp_type)) +
+                  "; pass one of " + p.cpp_type + "'s enumerators");
+    if (!p.is_enum && a.is_enum)
+      bad_arg(site, i,
+              std::string("is an integer compile-time constant, got a value of the enum ") +
+                  a.cpp_type + "; declare the parameter tl::Const<" + a.cpp_type + ">");
     if (a.i < p.const_min || a.i > p.const_max)
       bad_arg(site, i,
               "value " + std::to_string(a.i) + " is outside the range of " +
@@ -256,7 +267,7 @@ void bindings_for(const lang::KernelDef& def, std::span<const ArgValue> args,
       b.divisibility = uint64_t(a.i) % 16 == 0 ? 16 : 1;
       break;
     case ParamKind::Float:
-      b.dtype = DType::f32;
+      b.dtype = def.params[i].dtype; // f32, or f64 for tl::Float64
       break;
     case ParamKind::Const:
       b.dtype = def.params[i].dtype;
@@ -317,7 +328,10 @@ void pack_args(const lang::KernelDef& def, std::span<const ArgValue> args, Packe
         s.i64 = a.i;
       break;
     case ParamKind::Float:
-      s.f32 = a.kind == ArgValue::Kind::Float ? float(a.f) : float(a.i);
+      if (def.params[i].dtype == DType::f64)
+        s.f64 = a.kind == ArgValue::Kind::Float ? a.f : double(a.i);
+      else
+        s.f32 = a.kind == ArgValue::Kind::Float ? float(a.f) : float(a.i);
       break;
     case ParamKind::Const:
       continue; // compiled in; not an argument of the code

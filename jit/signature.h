@@ -73,6 +73,7 @@ struct PackedArgs {
     int32_t i32;
     int64_t i64; // an Int argument typed i64 or u64 (int_arg_type)
     float f32;
+    double f64; // a tl::Float64 argument
   };
   std::array<Slot, kMaxParams> slots;
   std::array<void*, kMaxParams> pointers;

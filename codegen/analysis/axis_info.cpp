@@ -96,6 +96,26 @@ void expand_dims_rule(const Rule& r, AxisInfo& out) {
   out = a;
 }
 
+// tl::multiple_of / max_contiguous / max_constancy: the operand's facts, each raised to what the
+// kernel promises (its largest power-of-two divisor; a run no longer than the dimension).
+void hint_rule(const Rule& r, AxisInfo& out) {
+  out = r.in(0);
+  auto raise = [&](const char* name, std::vector<int64_t>& facts, bool is_run) {
+    const ir::Attr& a = r.op.attr(name);
+    if (a.kind != ir::Attr::Kind::Ints)
+      return;
+    for (size_t d = 0; d < facts.size() && d < a.ints.size(); ++d) {
+      int64_t promised = pow2_divisor(a.ints[d]);
+      if (is_run)
+        promised = std::min(promised, r.shape[d]);
+      facts[d] = std::max(facts[d], promised);
+    }
+  };
+  raise("multiple_of", out.divisibility, /*is_run=*/false);
+  raise("max_contiguous", out.contiguity, /*is_run=*/true);
+  raise("max_constancy", out.constancy, /*is_run=*/true);
+}
+
 void shape_rule(const Rule& r, AxisInfo& out) {
   switch (r.op.opcode()) {
   case Opcode::Splat: {
@@ -114,6 +134,8 @@ void shape_rule(const Rule& r, AxisInfo& out) {
   case Opcode::ConvertLayout:
     out = r.in(0);
     return; // the same tensor, held elsewhere
+  case Opcode::Hint:
+    return hint_rule(r, out);
   default:
     return; // reshape, permute: nothing known
   }

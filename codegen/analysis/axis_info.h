@@ -11,7 +11,9 @@
 // All three are powers of two. Scalars have one entry (as a 1-element tensor). Facts flow from
 // constants, arange, the kernel arguments' specialization (`{div = 16}`) and loop bounds through
 // splat, broadcast, expand_dims, add/sub/mul/div/rem/shifts by constants, comparisons, select and
-// addptr; anything else (loads, reductions, carried loop values) is unknown (all 1).
+// addptr, and from the kernel's hints (tl::multiple_of, max_contiguous, max_constancy: the `hint`
+// op raises each fact to what it promises); anything else (loads, reductions, carried loop values)
+// is unknown (all 1).
 //
 // Example: offs = program_id(0) * 1024 + arange(0, 1024) has contiguity 1024 and divisibility
 // 1024; `x + offs` with x a pointer argument {div = 16} to f32 is contiguous over 1024 elements

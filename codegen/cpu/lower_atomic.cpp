@@ -35,14 +35,15 @@ llvm::AtomicOrdering failure_ordering(ir::MemSem s) {
 
 bool is_float(const ir::Type* elem) { return dtype_is_float(elem->dtype()); }
 
-llvm::AtomicRMWInst::BinOp integer_op(ir::Opcode op) {
+// u32/u64 max and min compare as unsigned numbers (PTX atom.max.u32, as the GPU emits).
+llvm::AtomicRMWInst::BinOp integer_op(ir::Opcode op, bool is_unsigned) {
   switch (op) {
   case ir::Opcode::AtomicAdd:
     return llvm::AtomicRMWInst::Add;
   case ir::Opcode::AtomicMax:
-    return llvm::AtomicRMWInst::Max;
+    return is_unsigned ? llvm::AtomicRMWInst::UMax : llvm::AtomicRMWInst::Max;
   case ir::Opcode::AtomicMin:
-    return llvm::AtomicRMWInst::Min;
+    return is_unsigned ? llvm::AtomicRMWInst::UMin : llvm::AtomicRMWInst::Min;
   case ir::Opcode::AtomicAnd:
     return llvm::AtomicRMWInst::And;
   case ir::Opcode::AtomicOr:
@@ -76,8 +77,8 @@ llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* ptr, llvm::
     return from_int(b.CreateExtractValue(pair, 0));
   }
   if (!is_float(elem))
-    return b.CreateAtomicRMW(integer_op(op.opcode()), ptr, val, llvm::MaybeAlign(bits / 8),
-                             ordering(sem));
+    return b.CreateAtomicRMW(integer_op(op.opcode(), elem->is_unsigned()), ptr, val,
+                             llvm::MaybeAlign(bits / 8), ordering(sem));
   switch (op.opcode()) {
   case ir::Opcode::AtomicAdd:
     if (bits == 16)

@@ -166,7 +166,9 @@ llvm::Value* DotLowering::widen(llvm::Value* v, const ir::Type* elem) {
   }
   if (float_)
     return b_.CreateFPCast(v, ct_);
-  return elem->is_bool() ? b_.CreateZExt(v, ct_) : b_.CreateSExtOrTrunc(v, ct_);
+  // u8 operands are numbers 0..255 (mma.sync's .u8), i1 is 0 or 1; the signed ones sign-extend.
+  return elem->is_bool() || elem->is_unsigned() ? b_.CreateZExtOrTrunc(v, ct_)
+                                                : b_.CreateSExtOrTrunc(v, ct_);
 }
 
 llvm::Value* DotLowering::rows_of(const ir::Value* v) {

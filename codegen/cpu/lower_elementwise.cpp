@@ -41,7 +41,7 @@ bool Lowering::can_be_lazy(ir::Opcode op) {
   using ir::Opcode;
   return op == Opcode::Constant || op == Opcode::Arange || op == Opcode::Splat ||
          op == Opcode::Broadcast || op == Opcode::Reshape || op == Opcode::ExpandDims ||
-         op == Opcode::Permute;
+         op == Opcode::Permute || op == Opcode::Hint;
 }
 
 int Lowering::lazy_cost(const ir::Value* v) {
@@ -182,6 +182,8 @@ llvm::Value* Lowering::lazy_element(const ir::Op& op, const Index& idx) {
   }
   case Opcode::Splat:
     return element(op.operand(0), {});
+  case Opcode::Hint: // a promise for the GPU's axis analysis; the value itself
+    return element(op.operand(0), idx);
   case Opcode::Load:
     return fused_load_element(op, idx);
   case Opcode::Broadcast: {

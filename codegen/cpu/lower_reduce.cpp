@@ -59,15 +59,17 @@ public:
                 : llvm::ConstantInt::get(acc_type_, 0);
     case Kind::Max:
     case Kind::Argmax:
-      // NaN is neutral for maxnum: maxnum(NaN, x) = x.
+      // NaN is neutral for maxnum: maxnum(NaN, x) = x; 0 for an unsigned max.
       return fl ? llvm::ConstantFP::getNaN(acc_type_)
-                : llvm::ConstantInt::get(
-                      acc_type_, llvm::APInt::getSignedMinValue(acc_type_->getIntegerBitWidth()));
+                : llvm::ConstantInt::get(acc_type_,
+                                         uns() ? llvm::APInt::getMinValue(int_bits())
+                                               : llvm::APInt::getSignedMinValue(int_bits()));
     case Kind::Min:
     case Kind::Argmin:
       return fl ? llvm::ConstantFP::getNaN(acc_type_)
-                : llvm::ConstantInt::get(
-                      acc_type_, llvm::APInt::getSignedMaxValue(acc_type_->getIntegerBitWidth()));
+                : llvm::ConstantInt::get(acc_type_,
+                                         uns() ? llvm::APInt::getMaxValue(int_bits())
+                                               : llvm::APInt::getSignedMaxValue(int_bits()));
     case Kind::Custom:
       return nullptr;
     }
@@ -86,18 +88,21 @@ public:
     }
     case Kind::Max:
       return {fl ? b_.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, acc.value, x)
-                 : b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, acc.value, x),
+                 : b_.CreateBinaryIntrinsic(uns() ? llvm::Intrinsic::umax : llvm::Intrinsic::smax,
+                                            acc.value, x),
               nullptr};
     case Kind::Min:
       return {fl ? b_.CreateBinaryIntrinsic(llvm::Intrinsic::minnum, acc.value, x)
-                 : b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, acc.value, x),
+                 : b_.CreateBinaryIntrinsic(uns() ? llvm::Intrinsic::umin : llvm::Intrinsic::smin,
+                                            acc.value, x),
               nullptr};
     case Kind::Argmax:
     case Kind::Argmin: {
       bool mx = kind_ == Kind::Argmax;
       llvm::Value* better =
           fl ? (mx ? b_.CreateFCmpOGT(x, acc.value) : b_.CreateFCmpOLT(x, acc.value))
-             : (mx ? b_.CreateICmpSGT(x, acc.value) : b_.CreateICmpSLT(x, acc.value));
+             : (mx ? (uns() ? b_.CreateICmpUGT(x, acc.value) : b_.CreateICmpSGT(x, acc.value))
+                   : (uns() ? b_.CreateICmpULT(x, acc.value) : b_.CreateICmpSLT(x, acc.value)));
       if (fl) // A number beats the NaN start value (and NaN inputs never win).
         better = b_.CreateOr(
             better, b_.CreateAnd(b_.CreateFCmpUNO(acc.value, acc.value), b_.CreateFCmpORD(x, x)));
@@ -120,6 +125,9 @@ public:
   }
 
   bool has_index() const { return kind_ == Kind::Argmax || kind_ == Kind::Argmin; }
+  // u8..u64 order as unsigned numbers (their compute type is as wide, so no sign bit intrudes).
+  bool uns() const { return elem_->is_unsigned(); }
+  unsigned int_bits() const { return acc_type_->getIntegerBitWidth(); }
   // The op's result element from an accumulator.
   llvm::Value* finish(const Acc& acc) {
     if (has_index())

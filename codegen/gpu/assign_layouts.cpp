@@ -171,6 +171,8 @@ private:
     }
     case Opcode::Reshape:
       return r.reshape(shape_of(op.operand(0)));
+    case Opcode::Hint:
+      return r;
     default:
       return std::nullopt; // splat: a scalar operand; convert_layout: is the conversion
     }

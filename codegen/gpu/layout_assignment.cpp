@@ -267,6 +267,10 @@ void LayoutPlan::request_shape_operand(const ir::Op& op) {
     if (op.operand(0)->type()->rank() != 0 && op.result()->type()->rank() != 0)
       request(op.operand(0), result().reshape(shape_of(op.operand(0))));
     return;
+  case Opcode::Hint:
+    if (op.result()->type()->rank() != 0)
+      request(op.operand(0), result());
+    return;
   default:
     return; // splat: a scalar operand
   }

@@ -58,7 +58,8 @@ const char* ptx_op(Opcode op) {
   }
 }
 
-// The type suffix: add and max/min care about the integers' signedness, bitwise ops, exch and cas
+// The type suffix: add and max/min care about the integers' signedness (u32/u64 max/min are
+// `.u32`/`.u64`), bitwise ops, exch and cas
 // only about the width; float add names the float type.
 std::string ptx_type(Opcode op, const ir::Type* elem) {
   const unsigned bits = elem->element_bits();
@@ -68,7 +69,7 @@ std::string ptx_type(Opcode op, const ir::Type* elem) {
   if (op == Opcode::AtomicAdd)
     return fmt::format("u{}", bits);
   if (op == Opcode::AtomicMax || op == Opcode::AtomicMin)
-    return fmt::format("s{}", bits);
+    return fmt::format("{}{}", elem->is_unsigned() ? "u" : "s", bits);
   return fmt::format("b{}", bits);
 }
 

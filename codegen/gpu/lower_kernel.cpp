@@ -468,6 +468,12 @@ void Lowering::lower_shape_op(const ir::Op& op) {
   case Opcode::ConvertLayout: // registers, shuffles or shared memory (convert_layout.cpp)
     set_vals(res, vals_in(op.operand(0), layout(res)));
     return;
+  case Opcode::Hint: // the operand itself: the axis analysis has read the promise
+    if (res->type()->rank() == 0)
+      set_vals(res, {scalar(op.operand(0))});
+    else
+      set_vals(res, vals_in(op.operand(0), layout(res)));
+    return;
   case Opcode::Permute: {
     const auto& order = op.attr("order").ints;
     std::vector<int> inverse(order.size());

@@ -84,7 +84,8 @@ class Combiner {
 public:
   Combiner(Lowering& l, const ir::Op& op, llvm::Type* acc_type)
       : l_(l), b(l.b), op_(op), acc_type_(acc_type),
-        fl_(op.operand(0)->type()->element()->is_float()) {}
+        fl_(op.operand(0)->type()->element()->is_float()),
+        uns_(op.operand(0)->type()->element()->is_unsigned()) {}
 
   Acc operator()(const Acc& a, const Acc& c) const {
     switch (op_.opcode()) {
@@ -92,10 +93,10 @@ public:
       return {fl_ ? b.CreateFAdd(a.value, c.value) : b.CreateAdd(a.value, c.value)};
     case Opcode::ReduceMax:
       return {fl_ ? b.CreateIntrinsic(llvm::Intrinsic::maxnum, {acc_type_}, {a.value, c.value})
-                  : b.CreateSelect(b.CreateICmpSGT(a.value, c.value), a.value, c.value)};
+                  : b.CreateSelect(greater(a.value, c.value), a.value, c.value)};
     case Opcode::ReduceMin:
       return {fl_ ? b.CreateIntrinsic(llvm::Intrinsic::minnum, {acc_type_}, {a.value, c.value})
-                  : b.CreateSelect(b.CreateICmpSLT(a.value, c.value), a.value, c.value)};
+                  : b.CreateSelect(less(a.value, c.value), a.value, c.value)};
     case Opcode::ReduceArgmax:
     case Opcode::ReduceArgmin:
       return arg(a, c, op_.opcode() == Opcode::ReduceArgmax);
@@ -108,11 +109,19 @@ public:
   }
 
 private:
+  // Integer order: unsigned for u8..u64 (setp.hi / .lo), signed otherwise.
+  llvm::Value* greater(llvm::Value* x, llvm::Value* y) const {
+    return uns_ ? b.CreateICmpUGT(x, y) : b.CreateICmpSGT(x, y);
+  }
+  llvm::Value* less(llvm::Value* x, llvm::Value* y) const {
+    return uns_ ? b.CreateICmpULT(x, y) : b.CreateICmpSLT(x, y);
+  }
+
   // The better value and its index; ties keep the first index.
   Acc arg(const Acc& a, const Acc& c, bool max) const {
     llvm::Value* better =
         fl_ ? (max ? b.CreateFCmpOGT(c.value, a.value) : b.CreateFCmpOLT(c.value, a.value))
-            : (max ? b.CreateICmpSGT(c.value, a.value) : b.CreateICmpSLT(c.value, a.value));
+            : (max ? greater(c.value, a.value) : less(c.value, a.value));
     llvm::Value* tie =
         b.CreateAnd(fl_ ? b.CreateFCmpOEQ(c.value, a.value) : b.CreateICmpEQ(c.value, a.value),
                     b.CreateICmpSLT(c.index, a.index));
@@ -139,6 +148,7 @@ private:
   const ir::Op& op_;
   llvm::Type* acc_type_;
   bool fl_;
+  bool uns_;
 };
 
 // Stage 3 of a reduction: the partials of the warp groups along the axis (`warp_bits`) combined
@@ -548,7 +558,7 @@ void Lowering::lower_dot(const ir::Op& op) {
   auto widen = [&](llvm::Value* v, const ir::Type* e) -> llvm::Value* {
     if (ec->is_float())
       return v->getType() == ct ? v : b.CreateFPExt(v, ct);
-    return b.CreateSExtOrTrunc(v, ct);
+    return e->is_unsigned() ? b.CreateZExtOrTrunc(v, ct) : b.CreateSExtOrTrunc(v, ct);
   };
   std::vector<std::vector<int32_t>> coords;
   for (int32_t r = 0; r < lc.in_size(InDim::Register); ++r)

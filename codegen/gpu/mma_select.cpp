@@ -30,6 +30,8 @@ std::optional<MmaInstr> mma_for_types(const ir::Type* a, const ir::Type* c,
     return MmaInstr::TF32_F32; // tf32x3: three of them per product (lower_mma.cpp)
   if (is(a, DType::i8) && is(c, DType::i32))
     return MmaInstr::S8_S32;
+  if (is(a, DType::u8) && is(c, DType::i32))
+    return MmaInstr::U8_S32;
   return std::nullopt;
 }
 

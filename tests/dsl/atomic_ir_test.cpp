@@ -88,13 +88,13 @@ TEST(AtomicIr, VerifierAcceptsWellFormedAtomics) {
 
 TEST(AtomicIr, VerifierRejectsBitwiseAtomicOnFloats) {
   EXPECT_NE(verify_message("  %0 = atomic_xor %arg0, %arg1 {sem = 3, scope = 1} : tensor<4xf32>\n")
-                .find("applies to i32 or i64 elements, found tensor<4xptr<f32>>"),
+                .find("applies to i32, i64, u32 or u64 elements, found tensor<4xptr<f32>>"),
             std::string::npos);
 }
 
 TEST(AtomicIr, VerifierRejectsMaxOnF16) {
   EXPECT_NE(verify_message("  %0 = atomic_max %arg5, %arg6 {sem = 3, scope = 1} : tensor<4xf16>\n")
-                .find("applies to i32, i64, f32 or f64 elements"),
+                .find("applies to i32, i64, u32, u64, f32 or f64 elements"),
             std::string::npos);
 }
 
@@ -140,7 +140,7 @@ TEST(AtomicDslErrors, BitwiseAtomicOnFloatPointer) {
   expect_error([&] { k.ir_for(false, g_f32); },
                [] {
                  return std::vector<std::string>{
-                     here(g_line), "atomic_or", "applies to i32 or i64 elements",
+                     here(g_line), "atomic_or", "applies to i32, i64, u32 or u64 elements",
                      "the pointer's elements are f32", "pass a pointer to one of those types"};
                });
 }
@@ -153,7 +153,7 @@ TEST(AtomicDslErrors, MaxOnF16Pointer) {
   expect_error([&] { k.ir_for(false, g_f16); },
                [] {
                  return std::vector<std::string>{here(g_line), "atomic_max",
-                                                 "applies to i32, i64, f32 or f64",
+                                                 "applies to i32, i64, u32, u64, f32 or f64",
                                                  "the pointer's elements are f16"};
                });
 }

@@ -18,8 +18,8 @@ MemSem atomic_sem(const Op& op);
 MemScope atomic_scope(const Op& op);
 
 // True when the atomic op `op` (an opcode with the ATOMIC trait) applies to elements of kind `k`:
-// add to i32, i64, f16, bf16, f32, f64; max and min to i32, i64, f32, f64; and, or, xor to i32 and
-// i64; xchg and cas to i32, i64, f32, f64.
+// add to i32, i64, u32, u64, f16, bf16, f32, f64; max and min to i32, i64, u32, u64 (compared as
+// unsigned), f32, f64; and, or, xor to the four integer types; xchg and cas to those and f32, f64.
 bool atomic_accepts(Opcode op, DType k);
 // The element types `op` accepts, for messages: "i32, i64, f32 or f64".
 const char* atomic_accepted_types(Opcode op);

@@ -114,6 +114,7 @@ struct ArgValue {
   int16_t device_index = 0;         // the CUDA ordinal of a device TensorView
   const char* cpp_type = "";        // for messages: "a pointer", "an integer", ...
   const TensorView* view = nullptr; // a TensorView argument (its bounds, for checked launches)
+  bool is_enum = false;             // an enum value (cpp_type: the enum's name), for Const<Enum>
   union {
     const void* ptr;
     int64_t i;
@@ -156,6 +157,12 @@ template <class T> ArgValue to_arg(const T& v) {
       if (v > uint64_t(INT64_MAX))
         a.dtype = DType::u64;
     a.cpp_type = "an integer";
+  } else if constexpr (std::is_enum_v<U>) {
+    a.kind = ArgValue::Kind::Int;
+    a.dtype = sizeof(U) > 4 ? DType::i64 : DType::i32;
+    a.i = static_cast<int64_t>(v);
+    a.is_enum = true;
+    a.cpp_type = lang::detail::enum_type_name<U>();
   } else if constexpr (std::is_floating_point_v<U>) {
     a.kind = ArgValue::Kind::Float;
     a.dtype = sizeof(U) > 4 ? DType::f64 : DType::f32;

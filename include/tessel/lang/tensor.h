@@ -122,7 +122,7 @@ public:
   Int(const Tensor& t) : Tensor(t) {}
 };
 
-// A 32-bit float scalar argument.
+// A 32-bit float scalar argument (Triton's default for a float argument: fp32).
 class Float : public Tensor {
 public:
   using Tensor::Tensor;
@@ -130,11 +130,21 @@ public:
   Float(const Tensor& t) : Tensor(t) {}
 };
 
+// A 64-bit float scalar argument: the launch value is passed as a double, not rounded to f32.
+class Float64 : public Tensor {
+public:
+  using Tensor::Tensor;
+  using Tensor::operator=;
+  Float64(const Tensor& t) : Tensor(t) {}
+};
+
 // A compile-time constant parameter: the kernel is traced once per value, and the value is a
 // plain C++ value inside the kernel (usable in `if constexpr`-like logic, shapes, loop bounds).
+// T may be an enum (Const<Mode>): the kernel is specialised by the enumerator's value, and a launch
+// must pass a value of that enum type.
 template <class T> struct Const {
-  static_assert(std::is_integral_v<T> || std::is_floating_point_v<T>,
-                "Const<T> holds an integer, bool or floating-point compile-time value");
+  static_assert(std::is_integral_v<T> || std::is_floating_point_v<T> || std::is_enum_v<T>,
+                "Const<T> holds an integer, bool, enum or floating-point compile-time value");
   T value;
   constexpr operator T() const { return value; }
 };

@@ -15,6 +15,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <vector>
@@ -29,12 +30,15 @@ enum class ParamKind : uint8_t { Ptr, Int, Float, Const };
 
 struct ParamSpec {
   ParamKind kind;
-  DType dtype = DType::i32; // Ptr: element type when fixed; Int: i32; Float: f32; Const: value type
+  DType dtype = DType::i32; // Ptr: element type when fixed; Int: i32; Float: f32 (Float64: f64);
+                            // Const: value type
   bool dtype_fixed = false; // PtrOf<T>
   // Const<integral>: the C++ type's range, checked at launch.
   int64_t const_min = INT64_MIN, const_max = INT64_MAX;
   // Const<T>: T as the user wrote it ("int8_t"), for messages; null for the other kinds.
   const char* cpp_type = nullptr;
+  // Const<Enum>: launches must pass a value of the enum named cpp_type.
+  bool is_enum = false;
 };
 
 const char* param_kind_name(ParamKind k); // "Ptr", "Int", ...
@@ -87,6 +91,18 @@ template <class T> struct ParamTraits {
   static ParamSpec spec() { return {}; }
   static T make(size_t, const ParamBinding&);
 };
+
+// An enum type's name as the compiler spells it ("Mode", "app::Mode"), for launch messages and
+// the check that a Const<Mode> gets a Mode: read from __PRETTY_FUNCTION__ ("... [T = Mode]" in
+// clang, "[with T = Mode]" in GCC), kept in a static of this instantiation.
+template <class T> const char* enum_type_name() {
+  const std::string_view f = __PRETTY_FUNCTION__; // this function's, naming T (not a lambda's)
+  static const std::string name = [f] {
+    const size_t begin = f.find("T = ") + 4;
+    return std::string(f.substr(begin, f.find_first_of(";]", begin) - begin));
+  }();
+  return name.c_str();
+}
 
 // The C++ spelling of a Const's integer or floating-point type, for launch messages.
 template <class T> constexpr const char* cpp_type_name() {
@@ -148,9 +164,21 @@ template <> struct ParamTraits<Float> {
     return Float(param_handle(i, ParamKind::Float, b));
   }
 };
+template <> struct ParamTraits<Float64> {
+  static ParamSpec spec() { return {ParamKind::Float, DType::f64, true}; }
+  static Float64 make(size_t i, const ParamBinding& b) {
+    return Float64(param_handle(i, ParamKind::Float, b));
+  }
+};
 template <class T> struct ParamTraits<Const<T>> {
   static ParamSpec spec() {
-    if constexpr (std::is_same_v<T, bool>) {
+    if constexpr (std::is_enum_v<T>) {
+      using U = std::underlying_type_t<T>;
+      ParamSpec p = ParamTraits<Const<U>>::spec();
+      p.cpp_type = enum_type_name<T>();
+      p.is_enum = true;
+      return p;
+    } else if constexpr (std::is_same_v<T, bool>) {
       return {ParamKind::Const, DType::i1, true, 0, 1, "bool"};
     } else if constexpr (std::is_integral_v<T>) {
       constexpr auto hi = std::numeric_limits<T>::max();
@@ -166,7 +194,7 @@ template <class T> struct ParamTraits<Const<T>> {
     }
   }
   static Const<T> make(size_t, const ParamBinding& b) {
-    if constexpr (std::is_integral_v<T>)
+    if constexpr (std::is_integral_v<T> || std::is_enum_v<T>)
       return Const<T>{static_cast<T>(b.const_int)};
     else
       return Const<T>{static_cast<T>(b.const_float)};
