@@ -26,4 +26,14 @@ namespace tessel::codegen::cpu {
 // for `op` or for x's type (f64 stays with libm): the caller then calls libm.
 llvm::Value* emit_vector_math(llvm::IRBuilder<>& b, ir::Opcode op, llvm::Value* x);
 
+// erfinv of the f32 or f64 value `x` (libm has none), branch-free. An f32 is computed in double
+// and rounded once: erfinv(x) = x P(x^2) for |x| < 0.5, else x Q(w) with w = -log(1 - x^2) on
+// two pieces of w (polynomials fitted for tessel in f64 against SciPy's erfinv/erfcinv, relative
+// error under 2.2e-9), so the f32 result is within 0.51 ulp. An f64 starts from the same
+// approximation (a third piece for w >= 17) and takes two Newton steps on erf, or on erfc for
+// |x| > 0.5 (1 - |x| is exact there), each squaring the relative error. erfinv(+-1) = +-inf,
+// |x| > 1 and NaN give NaN, the sign of zero is kept. log, erf, erfc and exp are libm's
+// (vectorised through libmvec where it has them).
+llvm::Value* emit_erfinv(llvm::IRBuilder<>& b, llvm::Value* x);
+
 } // namespace tessel::codegen::cpu
