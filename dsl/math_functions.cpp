@@ -92,4 +92,26 @@ TESSEL_BINARY_MATH(hypot, Hypot)
 TESSEL_BINARY_MATH(copysign, Copysign)
 #undef TESSEL_BINARY_MATH
 
+// Triton's cdiv: (x + d - 1) / d on integers, with `/`'s truncation (so the ceiling for x >= 0 and
+// d > 0, which is what grids and loop counts need).
+static void check_cdiv_operand(const Tensor& t, const SourceLoc& loc) {
+  ir::Value* v = t.value(loc);
+  if (v->type()->is_pointer_like() || !v->type()->is_integer() || v->type()->is_bool())
+    fail(loc, "cdiv",
+         "needs integer operands (i8 to i64, u8 to u64), got " + type_str(v->type()) +
+             "; for floats use tl::ceil(x / d)");
+}
+
+Tensor cdiv(const Tensor& x, const Tensor& d, Loc l) {
+  const SourceLoc loc = SourceLoc::from(l);
+  check_cdiv_operand(x, loc);
+  check_cdiv_operand(d, loc);
+  return (x + d - 1) / d;
+}
+
+Tensor cdiv(const Tensor& x, int64_t d, Loc l) {
+  check_cdiv_operand(x, SourceLoc::from(l));
+  return (x + (d - 1)) / d;
+}
+
 } // namespace tessel::lang

@@ -7,6 +7,7 @@
 #include "codegen/cpu/vector_math.h"
 
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
 
 #include <bit>
 #include <cmath>
@@ -34,6 +35,8 @@ public:
   llvm::Value* log2(llvm::Value* x);
   llvm::Value* tanh(llvm::Value* x);
   llvm::Value* erf(llvm::Value* x);
+  llvm::Value* log1p(llvm::Value* x);
+  llvm::Value* expm1(llvm::Value* x);
 
 private:
   llvm::Value* c(double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
@@ -341,6 +344,34 @@ private:
   llvm::IRBuilder<>& b;
 };
 
+// log1p x = log u + (x - (u - 1)) / u with u = 1 + x rounded: the second term is the first-order
+// correction for u's rounding (exactly x when u rounds to 1, and 0 where 1 + x is exact, as near
+// -1). log u is assembled as in `log`, with the correction added to its small terms. The signs of
+// zero are x's.
+llvm::Value* F32Math::log1p(llvm::Value* x) {
+  llvm::Value* u = b.CreateFAdd(c(1.0), x);
+  llvm::Value* rounding = b.CreateFDiv(b.CreateFSub(x, b.CreateFSub(u, c(1.0))), u);
+  LogParts p = log_parts(u);
+  llvm::Value* small = b.CreateFAdd(p.correction, fma(p.e, c(kLn2Lo), rounding));
+  llvm::Value* r = fma(p.e, c(kLn2Hi), b.CreateFSub(p.f, b.CreateFSub(p.hfsq, small)));
+  r = log_special_values(u, r);
+  return b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), x, r);
+}
+
+// expm1 x = 2^k (e^r - 1) + (2^k - 1) with k = round(x / ln 2), r = x - k ln 2 as in `exp`: 2^k - 1
+// is exact for |k| <= 24 and the fma rounds once; beyond, the result is -1 or dominated by 2^k.
+// The clamp to [-30, 89] keeps -1 below and overflows to +inf above (2^k by `scale`). The signs
+// of zero are x's.
+llvm::Value* F32Math::expm1(llvm::Value* x) {
+  llvm::Value* xc = clamp(x, -30.0, 89.0);
+  Rounded k = round_to_int(b.CreateFMul(xc, c(kLog2e)));
+  llvm::Value* r = fma(k.f, c(-kLn2Hi), xc);
+  r = fma(k.f, c(-kLn2Lo), r);
+  llvm::Value* s = scale(c(1.0), k.k);
+  llvm::Value* e = fma(s, expm1_reduced(r), b.CreateFSub(s, c(1.0)));
+  return b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), x, e);
+}
+
 } // namespace
 
 llvm::Value* emit_erfinv(llvm::IRBuilder<>& b, llvm::Value* x) {
@@ -375,6 +406,10 @@ llvm::Value* emit_vector_math(llvm::IRBuilder<>& b, ir::Opcode op, llvm::Value* 
     return m.tanh(x);
   case ir::Opcode::Erf:
     return m.erf(x);
+  case ir::Opcode::Log1p:
+    return m.log1p(x);
+  case ir::Opcode::Expm1:
+    return m.expm1(x);
   default:
     return nullptr; // the other math functions: LLVM intrinsics or libm
   }

@@ -1,4 +1,4 @@
-// Private to codegen/cpu: tessel's own f32 exp, exp2, log, log2, tanh and erf, emitted as
+// Private to codegen/cpu: tessel's own f32 exp, exp2, log, log2, tanh, erf, log1p and expm1, emitted as
 // straight-line LLVM IR (range reduction + polynomial, special values by selects) at the point of
 // use, so that the loop vectoriser turns a tile's elementwise loop into plain SIMD. glibc's vector
 // expf (libmvec) falls back to a scalar call for every vector that holds one special input, such
@@ -10,6 +10,8 @@
 // in brackets (bench/RESULTS.md, "CPU vector math"):
 //   exp <= 1 (0.98)   exp2 <= 1 (0.84)   log <= 1 (0.88)   log2 <= 1.5 (1.17)
 //   tanh <= 2 (1.49)  erf <= 2 (1.27)
+//   log1p and expm1 (issue 14): measured by bench_math_ulp, docs/semantics.md "Accuracy of the
+//   math functions"
 // f64 stays with libm (LLVM's intrinsics and erf/tanh calls).
 // Special values are exact: exp(-inf) = 0, exp(+inf) = +inf, overflow to +inf, results that are
 // subnormal rounded once; log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, subnormal inputs;

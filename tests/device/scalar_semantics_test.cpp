@@ -565,6 +565,9 @@ const std::vector<Row>& table() {
     {"log10 f32 special values", [](T a, T, T) { return tl::log10(a); }, {f32}, f32, {{0.0, -kInf}, {-0.0, -kInf}, {-1, kNaN}, {kInf, kInf}, {1, 0.0}}},
     {"log10 f32", [](T a, T, T) { return tl::log10(a); }, {f32}, f32, {{1000, 3}, {2, std::log10(2.0)}, {1e-30, std::log10(F(1e-30))}, {1e-45, std::log10(F(1e-45))}}, 2},
     {"exp10 f32 special values", [](T a, T, T) { return tl::exp10(a); }, {f32}, f32, {{-kInf, 0.0}, {kInf, kInf}, {0.0, 1}, {100, kInf}, {-100, 0.0}}},
+    // cdiv is (x + d - 1) / d (Triton's), the ceiling for x >= 0, d > 0.
+    {"cdiv i32", [](T a, T b, T) { return tl::cdiv(a, b); }, {i32, i32}, i32, {{7, 2, 4}, {8, 2, 4}, {0, 5, 0}, {1, 1, 1}, {1000, 256, 4}}},
+    {"cdiv i64 by a number", [](T a, T, T) { return tl::cdiv(a, 3); }, {i64}, i64, {{9, 3}, {10, 4}, {4294967296.0, 1431655766}}},
     {"exp10 f32", [](T a, T, T) { return tl::exp10(a); }, {f32}, f32, {{2, 100}, {-1, F(0.1)}, {0.5, std::sqrt(10.0)}, {38, 1e38}, {-44, 1e-44}}, 2},
   };
   return rows;

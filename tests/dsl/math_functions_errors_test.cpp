@@ -99,4 +99,19 @@ TEST(MathFunctionErrors, ShapesMustBroadcast) {
                });
 }
 
+TEST(MathFunctionErrors, CdivNeedsIntegers) {
+  auto k = tl::kernel("cdiv_float", [](tl::Ptr p) {
+    auto x = tl::load(p + tl::arange(0, 16));
+    g_line = __LINE__ + 1;
+    tl::store(p + tl::arange(0, 16), tl::cdiv(x, 4));
+  });
+  expect_error([&] { k.ir_for(false, g_buffer); },
+               [] {
+                 return std::vector<std::string>{
+                     here(g_line), "cdiv",
+                     "needs integer operands (i8 to i64, u8 to u64), got f32[16]; for floats use "
+                     "tl::ceil(x / d)"};
+               });
+}
+
 } // namespace

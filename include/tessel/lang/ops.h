@@ -139,6 +139,9 @@ Tensor erfinv(const Tensor& x, Loc loc = Loc::current());
 Tensor cbrt(const Tensor& x, Loc loc = Loc::current());
 Tensor log10(const Tensor& x, Loc loc = Loc::current());
 Tensor exp10(const Tensor& x, Loc loc = Loc::current());
+// Triton's cdiv: (x + d - 1) / d on integer tiles (C truncation: the ceiling for x >= 0, d > 0).
+Tensor cdiv(const Tensor& x, const Tensor& d, Loc loc = Loc::current());
+Tensor cdiv(const Tensor& x, int64_t d, Loc loc = Loc::current());
 
 // ---- random numbers (dsl/random.cpp; docs/language.md "Random numbers") -------------------------
 // Philox 4x32-10 (Salmon et al., SC'11) with Triton's (seed, offset) convention: key = (seed lo,
