@@ -39,7 +39,7 @@ L erfinv_reference(L y) {
   L x = a < 0.5L ? y * 0.886226925452758L
                  : std::copysign(std::sqrt(-std::log((1 - a) * (1 + a))) * 0.8L, y);
   for (int i = 0; i < 60; ++i) {
-    const L r = a > 0.5L ? std::copysign((1 - a) - std::erfc(std::fabs(x)), y) : std::erf(x) - y;
+    const L r = a > 0.5L ? (y < 0 ? -1 : 1) * ((1 - a) - std::erfc(std::fabs(x))) : std::erf(x) - y;
     x -= r * 0.886226925452758013649L * std::exp(x * x);
   }
   return x;

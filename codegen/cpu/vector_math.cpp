@@ -311,9 +311,9 @@ public:
   // (|y| = 1) stays.
   llvm::Value* newton(llvm::Value* r, llvm::Value* y) {
     llvm::Value* ay = fabs(y);
+    llvm::Value* sign = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, c(1.0), y);
     llvm::Value* from_erfc =
-        b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign,
-                                b.CreateFSub(b.CreateFSub(c(1.0), ay), libm("erfc", fabs(r))), y);
+        b.CreateFMul(sign, b.CreateFSub(b.CreateFSub(c(1.0), ay), libm("erfc", fabs(r))));
     llvm::Value* residual =
         b.CreateSelect(b.CreateFCmpOGT(ay, c(0.5)), from_erfc, b.CreateFSub(libm("erf", r), y));
     llvm::Value* slope = b.CreateFMul(c(std::sqrt(M_PI) / 2), libm("exp", b.CreateFMul(r, r)));

@@ -40,14 +40,18 @@ L erfinv_reference(L y) {
   if (std::fabs(y) < 0.5L)
     x = y * 0.886226925452758L;
   for (int i = 0; i < 60; ++i) {
+    // erf(x) - y, from erfc where |y| > 0.5: sign(y) ((1 - |y|) - erfc(|x|)).
     const L residual = std::fabs(y) > 0.5L
-                           ? std::copysign((1 - std::fabs(y)) - std::erfc(std::fabs(x)), y)
+                           ? (y < 0 ? -1 : 1) * ((1 - std::fabs(y)) - std::erfc(std::fabs(x)))
                            : std::erf(x) - y;
     x -= residual * 0.886226925452758013649L * std::exp(x * x);
   }
   return x;
 }
 
+// (The exactly rounded ones are computed in double: one rounding of the exact value for f64, and
+// a double result rounds to f32/f16/bf16 as the exact value does — double has more than 2p + 2
+// bits — where long double's rounding followed by another would not.)
 // One function: the tile op on (x in [-1, 1), z of magnitude 2^-20 to 2^20 with a few huge values,
 // u in [-10, 10)), its reference, and its bound in ulps for f32 and for f64 (16-bit types: 0 or
 // 1, the f32 result rounded once more).
@@ -60,11 +64,12 @@ struct Fn {
 
 const std::vector<Fn>& functions() {
   static const std::vector<Fn> fns = {
-      {"div_rn", [](T, T z, T u) { return tl::div_rn(z, u); }, [](L, L z, L u) { return z / u; }, 0,
-       0},
-      {"fdiv", [](T, T z, T u) { return tl::fdiv(z, u); }, [](L, L z, L u) { return z / u; }, 2, 0},
+      {"div_rn", [](T, T z, T u) { return tl::div_rn(z, u); },
+       [](L, L z, L u) { return L(double(z) / double(u)); }, 0, 0},
+      {"fdiv", [](T, T z, T u) { return tl::fdiv(z, u); },
+       [](L, L z, L u) { return L(double(z) / double(u)); }, 2, 0},
       {"sqrt_rn", [](T, T z, T) { return tl::sqrt_rn(tl::abs(z)); },
-       [](L, L z, L) { return std::sqrt(std::fabs(z)); }, 0, 0},
+       [](L, L z, L) { return L(std::sqrt(std::fabs(double(z)))); }, 0, 0},
       {"copysign", [](T x, T z, T) { return tl::copysign(z, x); },
        [](L x, L z, L) { return std::copysign(z, x); }, 0, 0},
       {"trunc", [](T, T z, T) { return tl::trunc(z); }, [](L, L z, L) { return std::trunc(z); }, 0,
