@@ -95,7 +95,7 @@ const std::vector<Fn>& functions() {
       {"asin", [](T x, T, T) { return tl::asin(x); }, [](L x, L, L) { return std::asin(x); }, 2, 2},
       {"acos", [](T x, T, T) { return tl::acos(x); }, [](L x, L, L) { return std::acos(x); }, 2, 2},
       {"erfinv", [](T x, T, T) { return tl::erfinv(x); },
-       [](L x, L, L) { return erfinv_reference(x); }, 2, 5},
+       [](L x, L, L) { return erfinv_reference(x); }, 3, 5},
       {"cbrt", [](T, T z, T) { return tl::cbrt(z); }, [](L, L z, L) { return std::cbrt(z); }, 1, 2},
       {"log10", [](T, T z, T) { return tl::log10(tl::abs(z)); },
        [](L, L z, L) { return std::log10(std::fabs(z)); }, 2, 2},
