@@ -358,17 +358,21 @@ llvm::Value* F32Math::log1p(llvm::Value* x) {
   return b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), x, r);
 }
 
-// expm1 x = 2^k (e^r - 1) + (2^k - 1) with k = round(x / ln 2), r = x - k ln 2 as in `exp`: 2^k - 1
-// is exact for |k| <= 24 and the fma rounds once; beyond, the result is -1 or dominated by 2^k.
-// The clamp to [-30, 89] keeps -1 below and overflows to +inf above (2^k by `scale`). The signs
-// of zero are x's.
+// expm1 x = 2^k (e^r - 1) + (2^k - 1) with k = round(x / ln 2), r = x - k ln 2 as in `exp`:
+// for k <= 24, 2^k - 1 is exact and the fma rounds once; above, the -1 is below 2^k's last bits and
+// expm1 is computed as exp (2^k (1 + (e^r - 1)), scaled in two halves so that it overflows to +inf
+// only past FLT_MAX) minus 1. The clamp to [-30, 89] keeps -1 below. The signs of zero are x's.
 llvm::Value* F32Math::expm1(llvm::Value* x) {
   llvm::Value* xc = clamp(x, -30.0, 89.0);
   Rounded k = round_to_int(b.CreateFMul(xc, c(kLog2e)));
   llvm::Value* r = fma(k.f, c(-kLn2Hi), xc);
   r = fma(k.f, c(-kLn2Lo), r);
-  llvm::Value* s = scale(c(1.0), k.k);
-  llvm::Value* e = fma(s, expm1_reduced(r), b.CreateFSub(s, c(1.0)));
+  llvm::Value* p = expm1_reduced(r);
+  llvm::Value* large_k = b.CreateICmpSGT(k.k, i(24));
+  llvm::Value* s = pow2(b.CreateSelect(large_k, i(24), k.k));
+  llvm::Value* small = fma(s, p, b.CreateFSub(s, c(1.0)));
+  llvm::Value* large = b.CreateFSub(scale(b.CreateFAdd(c(1.0), p), k.k), c(1.0));
+  llvm::Value* e = b.CreateSelect(large_k, large, small);
   return b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), x, e);
 }
 
