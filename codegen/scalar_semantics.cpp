@@ -22,26 +22,26 @@ namespace {
 bool is_narrow(const ir::Type* elem) { return elem->is_float() && elem->element_bits() == 16; }
 
 const llvm::fltSemantics& semantics_of(const ir::Type* elem) {
-  switch (elem->scalar_kind()) {
-  case ir::ScalarKind::F16:
+  switch (elem->dtype()) {
+  case DType::f16:
     return llvm::APFloat::IEEEhalf();
-  case ir::ScalarKind::BF16:
+  case DType::bf16:
     return llvm::APFloat::BFloat();
-  case ir::ScalarKind::F32:
+  case DType::f32:
     return llvm::APFloat::IEEEsingle();
-  case ir::ScalarKind::F64:
+  case DType::f64:
     return llvm::APFloat::IEEEdouble();
-  case ir::ScalarKind::I1:
-  case ir::ScalarKind::I8:
-  case ir::ScalarKind::I16:
-  case ir::ScalarKind::I32:
-  case ir::ScalarKind::I64:
-  case ir::ScalarKind::U8:
-  case ir::ScalarKind::U16:
-  case ir::ScalarKind::U32:
-  case ir::ScalarKind::U64:
-  case ir::ScalarKind::F8E4M3: // fp8 constants are encoded by tessel's own conversion
-  case ir::ScalarKind::F8E5M2:
+  case DType::i1:
+  case DType::i8:
+  case DType::i16:
+  case DType::i32:
+  case DType::i64:
+  case DType::u8:
+  case DType::u16:
+  case DType::u32:
+  case DType::u64:
+  case DType::f8e4m3: // fp8 constants are encoded by tessel's own conversion
+  case DType::f8e5m2:
     break;
   }
   TESSEL_UNREACHABLE("semantics_of an integer or fp8 type");
@@ -58,8 +58,8 @@ struct Fp8Format {
 
 Fp8Format fp8_format(const ir::Type* elem) {
   TESSEL_ASSERT(elem->is_fp8(), "fp8_format of a non-fp8 type");
-  return elem->scalar_kind() == ir::ScalarKind::F8E4M3 ? Fp8Format{3, 7, 0x7e, 0x7f}
-                                                       : Fp8Format{2, 15, 0x7b, 0x7c};
+  return elem->dtype() == DType::f8e4m3 ? Fp8Format{3, 7, 0x7e, 0x7f}
+                                        : Fp8Format{2, 15, 0x7b, 0x7c};
 }
 
 bool zero_extends(const ir::Type* elem) { return elem->is_bool() || elem->is_unsigned(); }
@@ -112,8 +112,7 @@ llvm::Value* ScalarSemantics::constant(const ir::Type* elem, const ir::Attr& val
     return llvm::ConstantExpr::getIntToPtr(b.getInt64(value.i), t);
   if (elem->is_fp8()) { // the verifier has checked that the value is one of the type's
     const float f = value.kind == ir::Attr::Kind::Float ? float(value.f) : float(value.i);
-    return b.getInt8(elem->scalar_kind() == ir::ScalarKind::F8E4M3 ? float_to_f8e4m3(f)
-                                                                   : float_to_f8e5m2(f));
+    return b.getInt8(elem->dtype() == DType::f8e4m3 ? float_to_f8e4m3(f) : float_to_f8e5m2(f));
   }
   if (elem->is_float()) {
     // Rounded once from the literal (a double, or an exact i64) to the element type.
@@ -142,7 +141,7 @@ llvm::Value* ScalarSemantics::bitcast(llvm::Value* v, const ir::Type* from, cons
   to = to->element();
   const unsigned bits = from->element_bits();
   auto storage = [&](const ir::Type* e) -> llvm::Type* {
-    return e->scalar_kind() == ir::ScalarKind::BF16 ? b.getBFloatTy() : b.getHalfTy();
+    return e->dtype() == DType::bf16 ? b.getBFloatTy() : b.getHalfTy();
   };
   if (is_narrow(from) && v->getType()->isFloatTy())
     v = b.CreateFPTrunc(v, storage(from));

@@ -52,7 +52,7 @@ Tensor binary_math(Opcode opcode, const char* name, const Tensor& x, const Tenso
 Tensor scalar_of(const char* name, const Tensor& x, double v, Loc l) {
   const SourceLoc loc = SourceLoc::from(l);
   const ir::Value* t = float_tile(x, loc, name);
-  return Tensor(detail::constant_like(v, detail::to_dtype(t->type()->element()), {}, loc));
+  return Tensor(detail::constant_like(v, t->type()->element()->dtype(), {}, loc));
 }
 
 } // namespace

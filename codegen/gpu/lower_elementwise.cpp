@@ -29,8 +29,7 @@ public:
     return l_.b.CreateFPTrunc(f, l_.reg_type(elem)); // cvt.rn.f16.f32 / cvt.rn.bf16.f32
   }
   bool has_native_narrow_arith(const ir::Type* elem) const override {
-    return elem->scalar_kind() == ir::ScalarKind::BF16 ? l_.target.has_bf16_math()
-                                                       : l_.target.has_f16_math();
+    return elem->dtype() == DType::bf16 ? l_.target.has_bf16_math() : l_.target.has_f16_math();
   }
   llvm::Value* math(ir::Opcode op, std::span<llvm::Value* const> a) override;
   [[noreturn]] void unsupported(const ir::Op& op, std::string_view why) override {
@@ -199,7 +198,7 @@ bool Lowering::packs(const ir::Op& op) const {
   const ir::Type* e = op.result()->type()->element();
   if (!e->is_float() || e->element_bits() != 16)
     return false;
-  return e->scalar_kind() == ir::ScalarKind::BF16 ? target.has_bf16_math() : target.has_f16_math();
+  return e->dtype() == DType::bf16 ? target.has_bf16_math() : target.has_f16_math();
 }
 
 void Lowering::lower_elementwise(const ir::Op& op) {
@@ -208,7 +207,7 @@ void Lowering::lower_elementwise(const ir::Op& op) {
   if (op.opcode() == Opcode::Cast || op.num_operands()) {
     const ir::Type* in = op.operand(op.opcode() == Opcode::Select ? 1 : 0)->type()->element();
     for (const ir::Type* e : {in, out}) {
-      if (e->is_float() && e->element_bits() == 16 && e->scalar_kind() == ir::ScalarKind::BF16 &&
+      if (e->is_float() && e->element_bits() == 16 && e->dtype() == DType::bf16 &&
           !target.has_bf16_math())
         unsupported(op, "bf16 needs sm_80 or later (target " + target.name() + ")");
     }

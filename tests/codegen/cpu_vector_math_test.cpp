@@ -19,8 +19,8 @@ constexpr int64_t kBlock = 1024;
 std::unique_ptr<CompiledKernel> compile_unary(Opcode op,
                                               const codegen::cpu::CompileOptions& options = {}) {
   KernelBuilder k(fmt::format("unary_{}", int(op)));
-  ir::Value* out = k.arg(k.ptr(ScalarKind::F32));
-  ir::Value* in = k.arg(k.ptr(ScalarKind::F32));
+  ir::Value* out = k.arg(k.ptr(DType::f32));
+  ir::Value* in = k.arg(k.ptr(DType::f32));
   ir::Value* n = k.arg(k.i32());
   ir::Value* base = k.bin(Opcode::Mul, k.pid(), k.cint(kBlock));
   ir::Value* offs = k.bin(Opcode::Add, k.splat(base, {kBlock}), k.arange(kBlock));
