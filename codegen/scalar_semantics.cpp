@@ -471,6 +471,14 @@ llvm::Value* ScalarSemantics::apply_float(const ir::Op& op, const ir::Type* elem
   case Opcode::Rem:
     r = target.math(o, a);
     break; // fmod, exact
+  case Opcode::DivRn:
+  case Opcode::SqrtRn:
+  case Opcode::Copysign:
+  case Opcode::Trunc:
+  case Opcode::Round:
+  case Opcode::Rint:
+    r = exactly_rounded(o, a);
+    break;
   default:
     if (scalar_rule(o) == ScalarRule::Math) {
       r = target.math(o, a);
@@ -480,6 +488,29 @@ llvm::Value* ScalarSemantics::apply_float(const ir::Op& op, const ir::Type* elem
     TESSEL_UNREACHABLE("ScalarTarget::unsupported returned");
   }
   return narrow(r, op.result()->type()->element());
+}
+
+// The exactly rounded math functions, as plain LLVM: fdiv and llvm.sqrt are IEEE operations on
+// both targets (NVPTX selects div.rn / sqrt.rn without fast-math flags, which tessel never sets),
+// and trunc, round and roundeven are exact (cvt.rzi, cvt.rni and an exact sequence on the GPU).
+llvm::Value* ScalarSemantics::exactly_rounded(Opcode o, std::span<llvm::Value* const> a) {
+  switch (o) {
+  case Opcode::DivRn:
+    return b.CreateFDiv(a[0], a[1]);
+  case Opcode::SqrtRn:
+    return b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, a[0]);
+  case Opcode::Copysign:
+    return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, a[0], a[1]);
+  case Opcode::Trunc:
+    return b.CreateUnaryIntrinsic(llvm::Intrinsic::trunc, a[0]);
+  case Opcode::Round:
+    return b.CreateUnaryIntrinsic(llvm::Intrinsic::round, a[0]);
+  case Opcode::Rint:
+    return b.CreateUnaryIntrinsic(llvm::Intrinsic::roundeven, a[0]);
+  default:
+    break; // apply_float routes only the exactly rounded math functions here
+  }
+  TESSEL_UNREACHABLE("not an exactly rounded math function");
 }
 
 llvm::Value* ScalarSemantics::apply(const ir::Op& op, std::span<llvm::Value* const> a) {
@@ -566,6 +597,32 @@ std::optional<ScalarRule> scalar_rule(Opcode op) {
   case Opcode::InlineAsmVolatile:
   case Opcode::ExternCall:
     return ScalarRule::External;
+  // Math functions (issue 14): the exactly rounded ones are computed inline, the same
+  // instructions on both backends; the others come from the target's library.
+  case Opcode::DivRn:
+  case Opcode::SqrtRn:
+  case Opcode::Copysign:
+  case Opcode::Trunc:
+  case Opcode::Round:
+  case Opcode::Rint:
+    return ScalarRule::Arithmetic;
+  case Opcode::Fdiv:
+  case Opcode::Pow:
+  case Opcode::Atan2:
+  case Opcode::Hypot:
+  case Opcode::Log1p:
+  case Opcode::Expm1:
+  case Opcode::Sinh:
+  case Opcode::Cosh:
+  case Opcode::Tan:
+  case Opcode::Atan:
+  case Opcode::Asin:
+  case Opcode::Acos:
+  case Opcode::Erfinv:
+  case Opcode::Cbrt:
+  case Opcode::Log10:
+  case Opcode::Exp10:
+    return ScalarRule::Math;
   default:
     return std::nullopt; // an elementwise op without semantics: op_families_test fails
   }

@@ -18,7 +18,9 @@
 //  * i1 is ordered false < true: comparisons, min and max on i1 are unsigned (as pointers are).
 //  * Floats: IEEE round to nearest even; f16/bf16 in f32, rounded back after each op. min/max
 //    return the other operand for one NaN and -0 / +0 for min / max of zeros of both signs.
-//    rem is the exact fmod. cmp_ne is true on NaN; every other comparison is false.
+//    rem is the exact fmod. cmp_ne is true on NaN; every other comparison is false. div_rn,
+//    sqrt_rn, copysign, trunc, round and rint are exact; the other math functions come from the
+//    target's library, within documented ulp bounds (docs/semantics.md).
 //  * Casts: float -> int saturates (NaN -> 0); every narrowing float cast and int -> f16/bf16
 //    rounds once (to nearest even); f16 <-> bf16 goes through f32 (exact) with one rounding.
 //  * Unsigned integers (u8 ... u64) compare, divide, take min/max and shift right as unsigned,
@@ -54,7 +56,9 @@ public:
   // f32 and rounding gives the same bits (fma is not in the set: it could round twice).
   virtual bool has_native_narrow_arith(const ir::Type* elem) const = 0;
   // A math function on f32 or f64 operands: exp, exp2, log, log2, sqrt, rsqrt, sin, cos, erf,
-  // tanh, floor, ceil, and rem (fmod, which must be exact).
+  // tanh, floor, ceil, rem (fmod, which must be exact), and the math functions of issue 14
+  // (fdiv, pow, atan2, hypot, log1p, expm1, sinh, cosh, tan, atan, asin, acos, erfinv, cbrt,
+  // log10, exp10) within the bounds docs/semantics.md ("Accuracy of the math functions") gives.
   virtual llvm::Value* math(ir::Opcode op, std::span<llvm::Value* const> args) = 0;
   // A user-reachable op the target cannot lower: throws.
   [[noreturn]] virtual void unsupported(const ir::Op& op, std::string_view why) = 0;
@@ -85,6 +89,7 @@ private:
                              std::span<llvm::Value* const> a);
   llvm::Value* compare(ir::Opcode op, const ir::Type* elem, llvm::Value* x, llvm::Value* y);
   llvm::Value* float_min_max(ir::Opcode op, llvm::Value* x, llvm::Value* y);
+  llvm::Value* exactly_rounded(ir::Opcode op, std::span<llvm::Value* const> a);
   llvm::Value* safe_divisor(llvm::Value* x, llvm::Value* y);
   llvm::Value* shift_amount(llvm::Value* y);
   llvm::Value* unsigned_mul_hi(llvm::Value* x, llvm::Value* y);

@@ -26,6 +26,21 @@ bool is_transcendental(ir::Opcode op) {
   case Opcode::Erf:
   case Opcode::Tanh:
   case Opcode::Sigmoid:
+  case Opcode::Pow:
+  case Opcode::Atan2:
+  case Opcode::Hypot:
+  case Opcode::Log1p:
+  case Opcode::Expm1:
+  case Opcode::Sinh:
+  case Opcode::Cosh:
+  case Opcode::Tan:
+  case Opcode::Atan:
+  case Opcode::Asin:
+  case Opcode::Acos:
+  case Opcode::Erfinv:
+  case Opcode::Cbrt:
+  case Opcode::Log10:
+  case Opcode::Exp10:
     return true;
   default:
     return false;
@@ -59,7 +74,9 @@ int Lowering::lazy_cost(const ir::Value* v) {
     if (op.operand(0)->type()->is_float() || op.result()->type()->is_float())
       own = 2;
     if (op.opcode() == ir::Opcode::Div || op.opcode() == ir::Opcode::Rem ||
-        op.opcode() == ir::Opcode::Sqrt || op.opcode() == ir::Opcode::Rsqrt)
+        op.opcode() == ir::Opcode::Sqrt || op.opcode() == ir::Opcode::Rsqrt ||
+        op.opcode() == ir::Opcode::DivRn || op.opcode() == ir::Opcode::SqrtRn ||
+        op.opcode() == ir::Opcode::Fdiv)
       own = 8;
     if (is_transcendental(op.opcode()))
       own = 20;
@@ -95,6 +112,8 @@ public:
 
 private:
   llvm::Value* libm(const char* f32_name, const char* f64_name, llvm::Value* x);
+  llvm::Value* libm2(const char* f32_name, const char* f64_name, llvm::Value* x, llvm::Value* y);
+  llvm::Value* math_function(ir::Opcode op, std::span<llvm::Value* const> a);
   Lowering& l_;
 };
 
@@ -108,6 +127,66 @@ llvm::Value* CpuScalarTarget::libm(const char* f32_name, const char* f64_name, l
     f->setWillReturn();
   }
   return l_.b.CreateCall(callee, {x});
+}
+
+llvm::Value* CpuScalarTarget::libm2(const char* f32_name, const char* f64_name, llvm::Value* x,
+                                    llvm::Value* y) {
+  bool dbl = x->getType()->isDoubleTy();
+  llvm::FunctionCallee callee = l_.module.getOrInsertFunction(
+      dbl ? f64_name : f32_name, x->getType(), x->getType(), y->getType());
+  if (auto* f = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
+    f->setDoesNotThrow();
+    f->setDoesNotAccessMemory();
+    f->setWillReturn();
+  }
+  return l_.b.CreateCall(callee, {x, y});
+}
+
+// The math functions of issue 14: LLVM intrinsics where LLVM has them (libm calls after
+// instruction selection, vectorised through libmvec where it has the function), libm calls
+// otherwise, tessel's own erfinv (libm has none). fdiv is the exact division here: within the
+// bound that the GPU's approximate div.full.f32 has (docs/semantics.md).
+llvm::Value* CpuScalarTarget::math_function(ir::Opcode op, std::span<llvm::Value* const> a) {
+  using ir::Opcode;
+  auto& b = l_.b;
+  auto call = [&](llvm::Intrinsic::ID id) { return b.CreateUnaryIntrinsic(id, a[0]); };
+  switch (op) {
+  case Opcode::Fdiv:
+    return b.CreateFDiv(a[0], a[1]);
+  case Opcode::Pow:
+    return b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, a[0], a[1]);
+  case Opcode::Atan2:
+    return libm2("atan2f", "atan2", a[0], a[1]);
+  case Opcode::Hypot:
+    return libm2("hypotf", "hypot", a[0], a[1]);
+  case Opcode::Log1p:
+    return libm("log1pf", "log1p", a[0]);
+  case Opcode::Expm1:
+    return libm("expm1f", "expm1", a[0]);
+  case Opcode::Sinh:
+    return libm("sinhf", "sinh", a[0]);
+  case Opcode::Cosh:
+    return libm("coshf", "cosh", a[0]);
+  case Opcode::Tan:
+    return call(llvm::Intrinsic::tan);
+  case Opcode::Atan:
+    return libm("atanf", "atan", a[0]);
+  case Opcode::Asin:
+    return libm("asinf", "asin", a[0]);
+  case Opcode::Acos:
+    return libm("acosf", "acos", a[0]);
+  case Opcode::Erfinv:
+    return emit_erfinv(b, a[0]);
+  case Opcode::Cbrt:
+    return libm("cbrtf", "cbrt", a[0]);
+  case Opcode::Log10:
+    return call(llvm::Intrinsic::log10);
+  case Opcode::Exp10:
+    return call(llvm::Intrinsic::exp10);
+  default:
+    break; // math() routes only the functions above here
+  }
+  TESSEL_UNREACHABLE("not a math function of issue 14");
 }
 
 llvm::Value* CpuScalarTarget::math(ir::Opcode op, std::span<llvm::Value* const> a) {
@@ -145,9 +224,8 @@ llvm::Value* CpuScalarTarget::math(ir::Opcode op, std::span<llvm::Value* const> 
   case Opcode::Ceil:
     return call(llvm::Intrinsic::ceil);
   default:
-    break; // ScalarSemantics asks only for the functions above
+    return math_function(op, a);
   }
-  TESSEL_UNREACHABLE("not a math function");
 }
 
 } // namespace

@@ -77,14 +77,39 @@ static_assert(offsetof(BoundsTable, ranges) == 0 && offsetof(BoundsTable, first_
 static_assert(sizeof(ByteRange) == 16 && offsetof(ByteRange, end) == 8,
               "checked kernels read ByteRange as {begin, end} of 8 bytes each");
 
+using f1 = float(float);
+using d1 = double(double);
+using f2 = float(float, float);
+using d2 = double(double, double);
+
+// The math functions of issue 14 (lower_elementwise.cpp), and erfc for vector_math.cpp's erfinv.
+std::vector<std::pair<const char*, void*>> math_function_symbols() {
+  return {
+      {"powf", fn<f2>(&::powf)},           {"pow", fn<d2>(&::pow)},
+      {"atan2f", fn<f2>(&::atan2f)},       {"atan2", fn<d2>(&::atan2)},
+      {"hypotf", fn<f2>(&::hypotf)},       {"hypot", fn<d2>(&::hypot)},
+      {"log1pf", fn<f1>(&::log1pf)},       {"log1p", fn<d1>(&::log1p)},
+      {"expm1f", fn<f1>(&::expm1f)},       {"expm1", fn<d1>(&::expm1)},
+      {"sinhf", fn<f1>(&::sinhf)},         {"sinh", fn<d1>(&::sinh)},
+      {"coshf", fn<f1>(&::coshf)},         {"cosh", fn<d1>(&::cosh)},
+      {"tanf", fn<f1>(&::tanf)},           {"tan", fn<d1>(&::tan)},
+      {"atanf", fn<f1>(&::atanf)},         {"atan", fn<d1>(&::atan)},
+      {"asinf", fn<f1>(&::asinf)},         {"asin", fn<d1>(&::asin)},
+      {"acosf", fn<f1>(&::acosf)},         {"acos", fn<d1>(&::acos)},
+      {"cbrtf", fn<f1>(&::cbrtf)},         {"cbrt", fn<d1>(&::cbrt)},
+      {"log10f", fn<f1>(&::log10f)},       {"log10", fn<d1>(&::log10)},
+      {"exp10f", fn<f1>(&::exp10f)},       {"exp10", fn<d1>(&::exp10)},
+      {"erfc", fn<d1>(&::erfc)},           {"truncf", fn<f1>(&::truncf)},
+      {"trunc", fn<d1>(&::trunc)},         {"roundf", fn<f1>(&::roundf)},
+      {"round", fn<d1>(&::round)},         {"roundevenf", fn<f1>(&::roundevenf)},
+      {"roundeven", fn<d1>(&::roundeven)},
+  };
+}
+
 } // namespace
 
 std::vector<std::pair<const char*, void*>> runtime_symbols() {
-  using f1 = float(float);
-  using d1 = double(double);
-  using f2 = float(float, float);
-  using d2 = double(double, double);
-  return {
+  std::vector<std::pair<const char*, void*>> symbols = {
       {"__truncsfhf2", fn(&truncsfhf2)},
       {"__gnu_f2h_ieee", fn(&truncsfhf2)},
       {"__extendhfsf2", fn(&extendhfsf2)},
@@ -123,6 +148,9 @@ std::vector<std::pair<const char*, void*>> runtime_symbols() {
       {kAssertFailedSymbol, fn(&assert_failed)},
       {kDevicePrintSymbol, fn(&device_print)},
   };
+  for (const auto& symbol : math_function_symbols())
+    symbols.push_back(symbol);
+  return symbols;
 }
 
 } // namespace tessel::codegen::cpu::detail

@@ -7,6 +7,7 @@
 #include "codegen/cpu/vector_math.h"
 
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
 
 #include <bit>
 #include <cmath>
@@ -34,6 +35,8 @@ public:
   llvm::Value* log2(llvm::Value* x);
   llvm::Value* tanh(llvm::Value* x);
   llvm::Value* erf(llvm::Value* x);
+  llvm::Value* log1p(llvm::Value* x);
+  llvm::Value* expm1(llvm::Value* x);
 
 private:
   llvm::Value* c(double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
@@ -258,7 +261,134 @@ llvm::Value* F32Math::erf(llvm::Value* x) {
                                  b.CreateSelect(b.CreateFCmpOGE(a, c(1.0)), large, small), x);
 }
 
+// ---- erfinv (see the header) --------------------------------------------------------------------
+
+// erfinv(x) / x as a polynomial in each piece's variable (coefficients by increasing power).
+constexpr double kErfinvSmall[] = { // in z = x^2, |x| < 0.5
+    0.88622692545530257,  0.23201366489691971,    0.12755634799716045,
+    0.086545158610908904, 0.065099476348730492,   0.050173138818727245,
+    0.052837500812645065, 0.00045465139753228843, 0.095112896113199633};
+constexpr double kErfinvMiddle[] = { // in w - 2.5, w < 5
+    1.5014093511992612,      0.24664028344583874,    -0.0041773184394076008,
+    -0.0012527318917215069,  0.00021825220408583194, -4.9718586511219395e-06,
+    -3.4190984811340611e-06, 4.6866496812001518e-07, 1.4793477247316546e-08,
+    -9.0246393960187522e-09, 5.7416389685872591e-10};
+constexpr double kErfinvTail[] = { // in sqrt(w) - 3, 5 <= w < 17
+    2.8329768022530377,     1.0016752581414083,      0.0094452652055934689,
+    -0.0076432060711343541, 0.0056880642851489275,   -0.0035646736757744967,
+    0.0014735110403054866,  -0.00012497088650285042, -0.00027417815708876135,
+    0.00016394671406451714, -3.2020929228841329e-05};
+constexpr double kErfinvFarTail[] = { // in sqrt(w) - 5, w >= 17 (f64 only)
+    4.8499064000331957,      1.0103004582855204,     -0.00013867277516044197,
+    -0.00021496483121608397, 7.5740912445292069e-05, -1.9815295768738503e-05,
+    4.9759642000250705e-06,  -9.7673006058699901e-07};
+
+class Erfinv {
+public:
+  explicit Erfinv(llvm::IRBuilder<>& b) : b(b) {}
+
+  // The polynomial approximation, in double, of a double x.
+  llvm::Value* approximate(llvm::Value* x, bool far_tail) {
+    llvm::Value* a = fabs(x);
+    llvm::Value* t = b.CreateFMul(b.CreateFSub(c(1.0), a), b.CreateFAdd(c(1.0), a));
+    llvm::Value* w = b.CreateFNeg(libm("log", t));
+    llvm::Value* s = b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, w);
+    llvm::Value* p = horner(b.CreateFSub(s, c(3.0)), kErfinvTail);
+    if (far_tail)
+      p = b.CreateSelect(b.CreateFCmpOLT(w, c(17.0)), p,
+                         horner(b.CreateFSub(s, c(5.0)), kErfinvFarTail));
+    // Ordered: NaN takes the tail, where it stays NaN.
+    p = b.CreateSelect(b.CreateFCmpOLT(w, c(5.0)), horner(b.CreateFSub(w, c(2.5)), kErfinvMiddle),
+                       p);
+    p = b.CreateSelect(b.CreateFCmpOLT(a, c(0.5)), horner(b.CreateFMul(x, x), kErfinvSmall), p);
+    llvm::Value* r = b.CreateFMul(x, p); // keeps the sign of zero
+    llvm::Value* inf = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, c(INFINITY), x);
+    return b.CreateSelect(b.CreateFCmpOEQ(a, c(1.0)), inf, r);
+  }
+
+  // One Newton step on erf(r) = y: r - (erf(r) - y) sqrt(pi)/2 e^(r^2), the residual from erfc
+  // where |y| > 0.5 (erf(r) - y = sign(y) ((1 - |y|) - erfc(|r|)), 1 - |y| exact). Infinite r
+  // (|y| = 1) stays.
+  llvm::Value* newton(llvm::Value* r, llvm::Value* y) {
+    llvm::Value* ay = fabs(y);
+    llvm::Value* sign = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, c(1.0), y);
+    llvm::Value* from_erfc =
+        b.CreateFMul(sign, b.CreateFSub(b.CreateFSub(c(1.0), ay), libm("erfc", fabs(r))));
+    llvm::Value* residual =
+        b.CreateSelect(b.CreateFCmpOGT(ay, c(0.5)), from_erfc, b.CreateFSub(libm("erf", r), y));
+    llvm::Value* slope = b.CreateFMul(c(std::sqrt(M_PI) / 2), libm("exp", b.CreateFMul(r, r)));
+    llvm::Value* next = b.CreateFSub(r, b.CreateFMul(residual, slope));
+    return b.CreateSelect(b.CreateFCmpOEQ(fabs(r), c(INFINITY)), r, next);
+  }
+
+private:
+  llvm::Value* c(double v) { return llvm::ConstantFP::get(b.getDoubleTy(), v); }
+  llvm::Value* fabs(llvm::Value* v) { return b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, v); }
+  template <size_t N> llvm::Value* horner(llvm::Value* v, const double (&k)[N]) {
+    llvm::Value* acc = c(k[N - 1]);
+    for (size_t i = N - 1; i-- > 0;)
+      acc = b.CreateIntrinsic(b.getDoubleTy(), llvm::Intrinsic::fma, {acc, v, c(k[i])});
+    return acc;
+  }
+  llvm::Value* libm(const char* name, llvm::Value* v) {
+    llvm::Module* m = b.GetInsertBlock()->getModule();
+    llvm::FunctionCallee f = m->getOrInsertFunction(name, b.getDoubleTy(), b.getDoubleTy());
+    if (auto* fn = llvm::dyn_cast<llvm::Function>(f.getCallee())) {
+      fn->setDoesNotThrow();
+      fn->setDoesNotAccessMemory();
+      fn->setWillReturn();
+    }
+    return b.CreateCall(f, {v});
+  }
+
+  llvm::IRBuilder<>& b;
+};
+
+// log1p x = log u + (x - (u - 1)) / u with u = 1 + x rounded: the second term is the first-order
+// correction for u's rounding (exactly x when u rounds to 1, and 0 where 1 + x is exact, as near
+// -1). log u is assembled as in `log`, with the correction added to its small terms. The signs of
+// zero are x's.
+llvm::Value* F32Math::log1p(llvm::Value* x) {
+  llvm::Value* u = b.CreateFAdd(c(1.0), x);
+  llvm::Value* rounding = b.CreateFDiv(b.CreateFSub(x, b.CreateFSub(u, c(1.0))), u);
+  LogParts p = log_parts(u);
+  llvm::Value* small = b.CreateFAdd(p.correction, fma(p.e, c(kLn2Lo), rounding));
+  llvm::Value* r = fma(p.e, c(kLn2Hi), b.CreateFSub(p.f, b.CreateFSub(p.hfsq, small)));
+  r = log_special_values(u, r);
+  return b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), x, r);
+}
+
+// expm1 x = 2^k (e^r - 1) + (2^k - 1) with k = round(x / ln 2), r = x - k ln 2 as in `exp`:
+// for k <= 24, 2^k - 1 is exact and the fma rounds once; above, the -1 is below 2^k's last bits and
+// expm1 is computed as exp (2^k (1 + (e^r - 1)), scaled in two halves so that it overflows to +inf
+// only past FLT_MAX) minus 1. The clamp to [-30, 89] keeps -1 below. The signs of zero are x's.
+llvm::Value* F32Math::expm1(llvm::Value* x) {
+  llvm::Value* xc = clamp(x, -30.0, 89.0);
+  Rounded k = round_to_int(b.CreateFMul(xc, c(kLog2e)));
+  llvm::Value* r = fma(k.f, c(-kLn2Hi), xc);
+  r = fma(k.f, c(-kLn2Lo), r);
+  llvm::Value* p = expm1_reduced(r);
+  llvm::Value* large_k = b.CreateICmpSGT(k.k, i(24));
+  llvm::Value* s = pow2(b.CreateSelect(large_k, i(24), k.k));
+  llvm::Value* small = fma(s, p, b.CreateFSub(s, c(1.0)));
+  llvm::Value* large = b.CreateFSub(scale(b.CreateFAdd(c(1.0), p), k.k), c(1.0));
+  llvm::Value* e = b.CreateSelect(large_k, large, small);
+  return b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), x, e);
+}
+
 } // namespace
+
+llvm::Value* emit_erfinv(llvm::IRBuilder<>& b, llvm::Value* x) {
+  llvm::IRBuilderBase::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
+  Erfinv e(b);
+  if (x->getType()->isFloatTy())
+    return b.CreateFPTrunc(e.approximate(b.CreateFPExt(x, b.getDoubleTy()), /*far_tail=*/false),
+                           b.getFloatTy());
+  TESSEL_ASSERT(x->getType()->isDoubleTy(), "erfinv of a float or a double");
+  llvm::Value* r = e.approximate(x, /*far_tail=*/true);
+  return e.newton(e.newton(r, x), x);
+}
 
 llvm::Value* emit_vector_math(llvm::IRBuilder<>& b, ir::Opcode op, llvm::Value* x) {
   if (!x->getType()->isFloatTy())
@@ -280,6 +410,10 @@ llvm::Value* emit_vector_math(llvm::IRBuilder<>& b, ir::Opcode op, llvm::Value* 
     return m.tanh(x);
   case ir::Opcode::Erf:
     return m.erf(x);
+  case ir::Opcode::Log1p:
+    return m.log1p(x);
+  case ir::Opcode::Expm1:
+    return m.expm1(x);
   default:
     return nullptr; // the other math functions: LLVM intrinsics or libm
   }

@@ -10,6 +10,7 @@
 #include "codegen/scalar_rules.h"
 #include "codegen/scalar_semantics.h"
 
+#include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/Intrinsics.h>
 
 namespace tessel::codegen::gpu::detail {
@@ -37,8 +38,74 @@ public:
   }
 
 private:
+  llvm::Value* math_function(ir::Opcode op, std::span<llvm::Value* const> a);
+  llvm::Value* libdevice2(const char* f32_name, const char* f64_name, llvm::Value* x,
+                          llvm::Value* y);
+  llvm::Value* approximate_division(llvm::Value* x, llvm::Value* y);
   Lowering& l_;
 };
+
+llvm::Value* GpuScalarTarget::libdevice2(const char* f32_name, const char* f64_name, llvm::Value* x,
+                                         llvm::Value* y) {
+  llvm::Type* t = x->getType();
+  llvm::FunctionCallee f =
+      l_.module.getOrInsertFunction(t->isDoubleTy() ? f64_name : f32_name, t, t, t);
+  return l_.b.CreateCall(f, {x, y});
+}
+
+// fdiv: PTX div.full.f32 (Triton's tl.math.fdiv; within 2 ulp over the full range, LLVM has no
+// intrinsic for it). f64 has no approximate division but the reciprocal seed: IEEE division.
+llvm::Value* GpuScalarTarget::approximate_division(llvm::Value* x, llvm::Value* y) {
+  if (x->getType()->isDoubleTy())
+    return l_.b.CreateFDiv(x, y);
+  llvm::Type* f = l_.b.getFloatTy();
+  auto* asm_fn = llvm::InlineAsm::get(llvm::FunctionType::get(f, {f, f}, false),
+                                      "div.full.f32 $0, $1, $2;", "=f,f,f",
+                                      /*hasSideEffects=*/false);
+  return l_.b.CreateCall(asm_fn, {x, y});
+}
+
+// The math functions of issue 14, all from libdevice.
+llvm::Value* GpuScalarTarget::math_function(ir::Opcode op, std::span<llvm::Value* const> a) {
+  auto call = [&](const char* f, const char* d) { return l_.call_libdevice(f, d, a[0]); };
+  switch (op) {
+  case Opcode::Fdiv:
+    return approximate_division(a[0], a[1]);
+  case Opcode::Pow:
+    return libdevice2("__nv_powf", "__nv_pow", a[0], a[1]);
+  case Opcode::Atan2:
+    return libdevice2("__nv_atan2f", "__nv_atan2", a[0], a[1]);
+  case Opcode::Hypot:
+    return libdevice2("__nv_hypotf", "__nv_hypot", a[0], a[1]);
+  case Opcode::Log1p:
+    return call("__nv_log1pf", "__nv_log1p");
+  case Opcode::Expm1:
+    return call("__nv_expm1f", "__nv_expm1");
+  case Opcode::Sinh:
+    return call("__nv_sinhf", "__nv_sinh");
+  case Opcode::Cosh:
+    return call("__nv_coshf", "__nv_cosh");
+  case Opcode::Tan:
+    return call("__nv_tanf", "__nv_tan");
+  case Opcode::Atan:
+    return call("__nv_atanf", "__nv_atan");
+  case Opcode::Asin:
+    return call("__nv_asinf", "__nv_asin");
+  case Opcode::Acos:
+    return call("__nv_acosf", "__nv_acos");
+  case Opcode::Erfinv:
+    return call("__nv_erfinvf", "__nv_erfinv");
+  case Opcode::Cbrt:
+    return call("__nv_cbrtf", "__nv_cbrt");
+  case Opcode::Log10:
+    return call("__nv_log10f", "__nv_log10");
+  case Opcode::Exp10:
+    return call("__nv_exp10f", "__nv_exp10");
+  default:
+    break; // math() routes only the functions above here
+  }
+  TESSEL_UNREACHABLE("not a math function of issue 14");
+}
 
 llvm::Value* GpuScalarTarget::math(ir::Opcode op, std::span<llvm::Value* const> a) {
   auto call = [&](const char* f, const char* d) { return l_.call_libdevice(f, d, a[0]); };
@@ -74,9 +141,8 @@ llvm::Value* GpuScalarTarget::math(ir::Opcode op, std::span<llvm::Value* const> 
   case Opcode::Ceil:
     return call("__nv_ceilf", "__nv_ceil");
   default:
-    break; // ScalarSemantics asks only for the functions above
+    return math_function(op, a);
   }
-  TESSEL_UNREACHABLE("not a math function");
 }
 
 } // namespace

@@ -209,6 +209,7 @@ bool sub_op(Op op, std::string_view s, Sub& out) {
   switch (op) {
   case Op::mul:
   case Op::mad:
+  case Op::madc:
   case Op::mul24:
   case Op::mad24:
     return find(kArith);

@@ -2,6 +2,9 @@
 // 16-, 32- and 64-bit signed and unsigned types. Values are computed in the operation's
 // width and written zero- or sign-extended to the 64-bit slot (readers use the low bits).
 // Division by zero does not trap on a GPU; the result is all ones (div) or the dividend (rem).
+// The carry forms (add.cc, addc, sub.cc, subc, mad.cc, madc; 32 and 64 bits) read and write the
+// lane's carry flag, Warp::carry: an unsigned carry out of an addition, a borrow out of a
+// subtraction, as the PTX ISA's "Extended-Precision Integer Arithmetic" defines them.
 #include "executor.h"
 
 #include <limits>
@@ -26,7 +29,62 @@ template <> struct Wider<uint32_t> { using type = uint64_t; };
 template <> struct Wider<int64_t> { using type = __int128; };
 template <> struct Wider<uint64_t> { using type = unsigned __int128; };
 
+bool uses_carry(const Inst& in) {
+  return in.op == Op::addc || in.op == Op::subc || in.op == Op::madc || in.has(kCc);
+}
+
+// add/sub/mad with .cc, and addc/subc/madc: unsigned arithmetic in twice the width, so that the
+// bit above the result is the carry (or, for subtraction, the borrow).
+template <typename T> void carry_arith(Exec& x, const Inst& in, uint32_t mask) {
+  using U = std::make_unsigned_t<T>;
+  using W = typename Wider<U>::type;
+  constexpr int bits = sizeof(T) * 8;
+  uint64_t* d = x.dst(in, 0);
+  const uint64_t* a = x.src(in, 1);
+  const uint64_t* b = x.src(in, 2);
+  const uint64_t* c = in.nops > 3 ? x.src(in, 3) : a;
+  const bool carry_in = in.op == Op::addc || in.op == Op::subc || in.op == Op::madc;
+  const bool carry_out = in.has(kCc);
+  uint32_t flags = x.warp.carry;
+  for_lanes(mask, [&](uint32_t l) {
+    const W cin = carry_in ? W((flags >> l) & 1) : W(0);
+    const W A = static_cast<U>(a[l]), B = static_cast<U>(b[l]);
+    W r = 0;
+    bool out = false;
+    switch (in.op) {
+    case Op::add:
+    case Op::addc:
+      r = A + B + cin;
+      out = (r >> bits) & 1;
+      break;
+    case Op::sub:
+    case Op::subc:
+      r = A - B - cin;
+      out = A < B + cin;
+      break;
+    case Op::mad:
+    case Op::madc: {
+      const W p = A * B;
+      const W part = in.sub == Sub::hi ? p >> bits : W(static_cast<U>(p));
+      r = part + W(static_cast<U>(c[l])) + cin;
+      out = (r >> bits) & 1;
+      break;
+    }
+    default:
+      break; // uses_carry admits only the ops above
+    }
+    d[l] = extend(static_cast<T>(static_cast<U>(r)));
+    if (carry_out)
+      flags = (flags & ~(1u << l)) | (uint32_t(out) << l);
+  });
+  x.warp.carry = flags;
+}
+
 template <typename T> void arith(Exec& x, const Inst& in, uint32_t mask) {
+  if constexpr (sizeof(T) >= 4) {
+    if (uses_carry(in))
+      return carry_arith<T>(x, in, mask);
+  }
   using W = typename Wider<T>::type;
   constexpr int bits = sizeof(T) * 8;
   uint64_t* d = x.dst(in, 0);

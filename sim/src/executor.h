@@ -144,6 +144,7 @@ struct Warp {
   uint32_t wait_pc = 0;     // the failed wait (for the hang report)
   uint32_t wait_offset = 0; // the mbarrier it waits on
   uint32_t max_regs = 0;    // setmaxnreg's budget for the warp (0: the launch's)
+  uint32_t carry = 0;       // CC.CF of each lane (add.cc / addc and the like, exec_int.cpp)
 };
 
 // An mbarrier object in shared memory (PTX ISA "Parallel synchronization ... mbarrier").

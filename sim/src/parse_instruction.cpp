@@ -229,6 +229,7 @@ constexpr MinOperands kMinOperands[] = {
     {Op::bfi, 5},  {Op::popc, 2},     {Op::clz, 2},   {Op::brev, 2}, {Op::bfind, 2}, {Op::prmt, 4},
     {Op::shf, 4},  {Op::mul24, 3},    {Op::mad24, 4}, {Op::sad, 4},  {Op::dp4a, 4},  {Op::setp, 3},
     {Op::set, 3},  {Op::selp, 4},     {Op::slct, 4},  {Op::mov, 2},  {Op::cvt, 2},   {Op::cvta, 2},
+    {Op::addc, 3}, {Op::subc, 3},     {Op::madc, 4},
 };
 
 void Parser::check_operand_count(const Token& mnemonic, const Inst& inst) {

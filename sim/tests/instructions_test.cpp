@@ -106,6 +106,38 @@ TEST(Instructions, IntegerWidthsAndDivision) {
   EXPECT_EQ(r.out[0], 0x7fffffffu);
 }
 
+// The carry flag (PTX ISA "Extended-Precision Integer Arithmetic"), as libdevice's Payne-Hanek
+// reduction for sin/cos/tan uses it: add.cc/addc chain a 64-bit sum of 32-bit halves, sub.cc/subc
+// a borrow, mad.lo.cc/madc.hi a multi-word product; the flag is per lane.
+TEST(Instructions, CarryChains) {
+  // 0xffffffff + in[tid] (0 or 1 by lane parity): the low word wraps and carries into the high.
+  std::vector<uint32_t> parity(32);
+  for (uint32_t l = 0; l < 32; ++l)
+    parity[l] = l % 2;
+  auto r = run_snippet("add.cc.u32 %r3, %r2, 0xffffffff; addc.u32 %r1, 0, 0;", parity);
+  for (uint32_t l = 0; l < 32; ++l)
+    EXPECT_EQ(r.out[l], l % 2) << l;
+  // 5 - 7 borrows: subc of 10 - 3 - borrow = 6.
+  r = run_snippet("sub.cc.u32 %r3, 5, 7; subc.u32 %r1, 10, 3;", {});
+  EXPECT_EQ(r.out[0], 6u);
+  // 0 - 0 does not borrow: 10 - 3 = 7.
+  r = run_snippet("sub.cc.u32 %r3, 0, 0; subc.u32 %r1, 10, 3;", {});
+  EXPECT_EQ(r.out[0], 7u);
+  // The low word of 0xffffffff * 0xffffffff is 1; + 0xffffffff carries. The high word 0xfffffffe
+  // plus 0 plus the carry: 0xffffffff. madc.hi.cc adds 1 more and carries again into addc.
+  r = run_snippet("mov.u32 %r3, 0xffffffff; mad.lo.cc.u32 %r4, %r3, %r3, %r3; "
+                  "madc.hi.u32 %r1, %r3, %r3, 0;",
+                  {});
+  EXPECT_EQ(r.out[0], 0xffffffffu);
+  r = run_snippet("mov.u32 %r3, 0xffffffff; mad.lo.cc.u32 %r4, %r3, %r3, %r3; "
+                  "madc.hi.cc.u32 %r5, %r3, %r3, 1; addc.u32 %r1, 7, 0;",
+                  {});
+  EXPECT_EQ(r.out[0], 8u); // 0xfffffffe + 1 + 1 wraps to 0 with a carry
+  // 64 bits: 2^64 - 1 + 1 carries.
+  r = run_snippet("mov.u64 %rd6, -1; add.cc.u64 %rd7, %rd6, 1; addc.u32 %r1, 40, 2;", {});
+  EXPECT_EQ(r.out[0], 43u);
+}
+
 TEST(Instructions, ConversionsAndRounding) {
   // cvt.rni.s32.f32 of 2.5 -> 2 (ties to even); rzi of -2.7 -> -2; rmi -> -3; saturation.
   auto cvt = [](const char* inst, float v) {

@@ -102,6 +102,47 @@ Tensor maximum(const Tensor& a, const Tensor& b, PropagateNan nan, Loc loc = Loc
 Tensor clamp(const Tensor& x, const Tensor& lo, const Tensor& hi,
              PropagateNan nan = PropagateNan::none, Loc loc = Loc::current());
 
+// ---- math functions (dsl/math_functions.cpp; docs/language.md "Math functions") --------------
+// Float tiles only (f16, bf16, f32, f64; f16/bf16 computed in f32 and rounded once); a C++ number
+// as the second operand is a scalar of the first's type. Exactly rounded on every backend:
+// div_rn (IEEE division, as `/` is in tessel), sqrt_rn, copysign(x, y) (x's magnitude, y's sign),
+// trunc, round (halves away from zero), rint (halves to even). From the target's math library
+// within the ulp bounds of docs/semantics.md ("Accuracy of the math functions"): fdiv (approximate
+// division, PTX div.full.f32 on the GPU, as Triton's tl.math.fdiv), pow (C99 Annex F special
+// cases), atan2(y, x), hypot, log1p, expm1, sinh, cosh, tan, atan, asin, acos, erfinv, cbrt, log10,
+// exp10.
+Tensor div_rn(const Tensor& x, const Tensor& y, Loc loc = Loc::current());
+Tensor div_rn(const Tensor& x, double y, Loc loc = Loc::current());
+Tensor fdiv(const Tensor& x, const Tensor& y, Loc loc = Loc::current());
+Tensor fdiv(const Tensor& x, double y, Loc loc = Loc::current());
+Tensor pow(const Tensor& x, const Tensor& y, Loc loc = Loc::current());
+Tensor pow(const Tensor& x, double y, Loc loc = Loc::current());
+Tensor atan2(const Tensor& y, const Tensor& x, Loc loc = Loc::current());
+Tensor atan2(const Tensor& y, double x, Loc loc = Loc::current());
+Tensor hypot(const Tensor& x, const Tensor& y, Loc loc = Loc::current());
+Tensor hypot(const Tensor& x, double y, Loc loc = Loc::current());
+Tensor copysign(const Tensor& x, const Tensor& y, Loc loc = Loc::current());
+Tensor copysign(const Tensor& x, double y, Loc loc = Loc::current());
+Tensor sqrt_rn(const Tensor& x, Loc loc = Loc::current());
+Tensor trunc(const Tensor& x, Loc loc = Loc::current());
+Tensor round(const Tensor& x, Loc loc = Loc::current());
+Tensor rint(const Tensor& x, Loc loc = Loc::current());
+Tensor log1p(const Tensor& x, Loc loc = Loc::current());
+Tensor expm1(const Tensor& x, Loc loc = Loc::current());
+Tensor sinh(const Tensor& x, Loc loc = Loc::current());
+Tensor cosh(const Tensor& x, Loc loc = Loc::current());
+Tensor tan(const Tensor& x, Loc loc = Loc::current());
+Tensor atan(const Tensor& x, Loc loc = Loc::current());
+Tensor asin(const Tensor& x, Loc loc = Loc::current());
+Tensor acos(const Tensor& x, Loc loc = Loc::current());
+Tensor erfinv(const Tensor& x, Loc loc = Loc::current());
+Tensor cbrt(const Tensor& x, Loc loc = Loc::current());
+Tensor log10(const Tensor& x, Loc loc = Loc::current());
+Tensor exp10(const Tensor& x, Loc loc = Loc::current());
+// Triton's cdiv: (x + d - 1) / d on integer tiles (C truncation: the ceiling for x >= 0, d > 0).
+Tensor cdiv(const Tensor& x, const Tensor& d, Loc loc = Loc::current());
+Tensor cdiv(const Tensor& x, int64_t d, Loc loc = Loc::current());
+
 // ---- random numbers (dsl/random.cpp; docs/language.md "Random numbers") -------------------------
 // Philox 4x32-10 (Salmon et al., SC'11) with Triton's (seed, offset) convention: key = (seed lo,
 // seed hi) of `seed` sign-extended to 64 bits, counter = (offset lo, offset hi, 0, 0) per element
