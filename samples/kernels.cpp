@@ -9,6 +9,8 @@ namespace tessel::samples {
 
 namespace tl = tessel::lang;
 
+constexpr double kLog2e = 1.4426950408889634; // log2(e)
+
 const Kernel& vector_add() {
   static const Kernel k =
       tl::kernel("vector_add", "out, a, b, n, BLOCK",
@@ -28,7 +30,10 @@ const Kernel& softmax() {
                    auto cols = tl::arange(0, BLOCK);
                    auto mask = cols < n_cols;
                    auto x = tl::load(in + row * stride + cols, mask, -INFINITY).to(tl::f32);
-                   auto num = tl::exp(x - tl::max(x, 0));
+                   // exp(x - max) as exp2((x - max) * log2(e)): what Triton's tl.exp compiles
+                   // to, one multiply and the hardware's ex2 instead of libdevice's range-reduced
+                   // expf (docs/semantics.md, "exp through exp2", states the error).
+                   auto num = tl::exp2((x - tl::max(x, 0)) * kLog2e);
                    tl::store(out + row * stride + cols, num / tl::sum(num, 0), mask);
                  });
   return k;

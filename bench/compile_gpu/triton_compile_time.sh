@@ -5,7 +5,7 @@
 # instruction mixes side by side. Triton lives in a throw-away virtual environment under the
 # build directory, made here on first use; it is never a dependency of tessel.
 #
-#   bench/compile_gpu/triton_compile_time.sh [BUILD_DIR=build/release] [RUNS=7]
+#   [TRITON_PYTHON=/path/to/python] bench/compile_gpu/triton_compile_time.sh [BUILD_DIR=build/release] [RUNS=7]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -16,7 +16,12 @@ venv=$work/venv
 out=$work/out
 mkdir -p "$work" "$out"
 
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import triton" 2>/dev/null; then
+# TRITON_PYTHON: an interpreter that already has Triton (e.g. a read-only shared venv); then
+# nothing is installed.
+python=${TRITON_PYTHON:-$venv/bin/python}
+if [ -n "${TRITON_PYTHON:-}" ]; then
+  "$python" -c "import triton" || { echo "TRITON_PYTHON=$python cannot import triton"; exit 1; }
+elif [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import triton" 2>/dev/null; then
   echo "== installing triton into $venv (throw-away)"
   python3 -m venv "$venv" && "$venv/bin/pip" install -q triton >"$work/pip.log" 2>&1
   if ! "$venv/bin/python" -c "import triton" 2>/dev/null; then
@@ -33,6 +38,6 @@ for k in vector_add softmax layer_norm; do
   "$build/bin/tessel" compile "$k" --target sm_90a --emit ptx -o "$out/$k.tessel.ptx" || exit 1
 done
 echo "== triton"
-TRITON_DEFAULT_FP_FUSION=1 "$venv/bin/python" "$here/triton_compile_time.py" "$runs" "$out" || exit 1
+TRITON_DEFAULT_FP_FUSION=1 "$python" "$here/triton_compile_time.py" "$runs" "$out" || exit 1
 echo "== PTX instruction mix (static counts; $out)"
 python3 "$here/triton_compile_time.py" --mix "$out"

@@ -93,14 +93,13 @@ Vals Lowering::convert(const Vals& v, const ir::Type* elem, const LinearLayout& 
   llvm::Value* base = scratch(conversion_scratch_bytes(from, to, elem));
   // One copy of each element is written (replicated copies would race, harmlessly but
   // wastefully).
-  only_if(owner_predicate(from), [&] {
-    for (int32_t r = 0; r < from.in_size(InDim::Register); r += write.vec) {
-      Vals xs;
-      for (int32_t i = 0; i < write.vec; ++i)
-        xs.push_back(is_ptr ? b.CreatePtrToInt(v[r + i], mt) : to_mem(v[r + i], elem));
-      store_shared(mt, base, shared_index(from, r, swizzle), xs);
-    }
-  });
+  llvm::Value* owner = owner_predicate(from);
+  for (int32_t r = 0; r < from.in_size(InDim::Register); r += write.vec) {
+    Vals xs;
+    for (int32_t i = 0; i < write.vec; ++i)
+      xs.push_back(is_ptr ? b.CreatePtrToInt(v[r + i], mt) : to_mem(v[r + i], elem));
+    store_shared_if(owner, mt, base, shared_index(from, r, swizzle), xs);
+  }
   barrier();
   Vals out;
   for (int32_t r = 0; r < to.in_size(InDim::Register); r += read.vec)

@@ -196,22 +196,21 @@ std::vector<Acc> combine_across_warps(Lowering& l, const Combiner& combine, std:
     return b.CreateAdd(b.CreateMul(g, b.getInt32(static_cast<int32_t>(out_numel))), element);
   };
   const int32_t nregs = static_cast<int32_t>(acc.size());
-  l.only_if(l.owner_predicate(out, warp_bits), [&] {
-    for (int32_t r = 0; r < nregs; r += values.write.vec) {
+  llvm::Value* owner = l.owner_predicate(out, warp_bits);
+  for (int32_t r = 0; r < nregs; r += values.write.vec) {
+    Vals xs;
+    for (int32_t i = 0; i < values.write.vec; ++i)
+      xs.push_back(acc[r + i].value);
+    l.store_shared_if(owner, acc_type, base, at(l.shared_index(out, r, values.swizzle), group), xs);
+  }
+  if (arg)
+    for (int32_t r = 0; r < nregs; r += indices.write.vec) {
       Vals xs;
-      for (int32_t i = 0; i < values.write.vec; ++i)
-        xs.push_back(acc[r + i].value);
-      l.store_shared(acc_type, base, at(l.shared_index(out, r, values.swizzle), group), xs);
+      for (int32_t i = 0; i < indices.write.vec; ++i)
+        xs.push_back(acc[r + i].index);
+      l.store_shared_if(owner, b.getInt32Ty(), index_base,
+                        at(l.shared_index(out, r, indices.swizzle), group), xs);
     }
-    if (arg)
-      for (int32_t r = 0; r < nregs; r += indices.write.vec) {
-        Vals xs;
-        for (int32_t i = 0; i < indices.write.vec; ++i)
-          xs.push_back(acc[r + i].index);
-        l.store_shared(b.getInt32Ty(), index_base,
-                       at(l.shared_index(out, r, indices.swizzle), group), xs);
-      }
-  });
   l.barrier();
   std::vector<Acc> total(acc.size(), Acc{nullptr});
   for (int32_t g = 0; g < groups; ++g) {
@@ -391,14 +390,13 @@ std::vector<Vals> exchange_warp_totals(Lowering& L, const LinearLayout& l,
     TESSEL_ASSERT(it != row_of.end(), "scan row not in the totals layout");
     return it->second;
   };
-  L.only_if(L.owner_predicate(wl), [&] {
-    for (int32_t r = 0; r < wl.in_size(InDim::Register); r += write.vec) {
-      Vals xs;
-      for (int32_t i = 0; i < write.vec; ++i)
-        xs.push_back(segment[wrow(wl, r + i)]);
-      L.store_shared(acc_type, base, L.shared_index(wl, r, swizzle), xs);
-    }
-  });
+  llvm::Value* owner = L.owner_predicate(wl);
+  for (int32_t r = 0; r < wl.in_size(InDim::Register); r += write.vec) {
+    Vals xs;
+    for (int32_t i = 0; i < write.vec; ++i)
+      xs.push_back(segment[wrow(wl, r + i)]);
+    L.store_shared_if(owner, acc_type, base, L.shared_index(wl, r, swizzle), xs);
+  }
   L.barrier();
   std::vector<Vals> tot(segment.size(), Vals(warps, nullptr));
   for (int32_t r = 0; r < rl.in_size(InDim::Register); r += read.vec) {

@@ -96,6 +96,10 @@ public:
   // Stores `xs` (memory-typed, contiguous elements) at element `index` of `base` as one access.
   void store_shared(llvm::Type* mt, llvm::Value* base, llvm::Value* index,
                     std::span<llvm::Value* const> xs);
+  // The same, only where `pred` holds (everywhere when null): f32/i32 runs of 1, 2 or 4 as one
+  // predicated `@p st.shared` with no branch, other types under only_if.
+  void store_shared_if(llvm::Value* pred, llvm::Type* mt, llvm::Value* base, llvm::Value* index,
+                       std::span<llvm::Value* const> xs);
   // Loads `n` contiguous elements at element `index` of `base` as one access.
   Vals load_shared(llvm::Type* mt, llvm::Value* base, llvm::Value* index, int n);
   // Notes one access (or those of `side`) for CompiledKernel::shared_accesses.

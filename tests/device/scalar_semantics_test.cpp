@@ -393,6 +393,13 @@ const std::vector<Row>& table() {
     {"floor f32", [](T a, T, T) { return tl::floor(a); }, {f32}, f32, {{-0.5, -1}, {-0.0, -0.0}, {2.5, 2}, {kNaN, kNaN}}},
     {"ceil f32", [](T a, T, T) { return tl::ceil(a); }, {f32}, f32, {{-0.5, -0.0}, {2.5, 3}, {-kInf, -kInf}}},
     {"exp f32", [](T a, T, T) { return tl::exp(a); }, {f32}, f32, {{-kInf, 0}, {kInf, kInf}, {0, 1}, {kNaN, kNaN}, {1, std::exp(1.0f)}, {-3.5, std::exp(-3.5f)}}, 2},
+    // exp2 is PTX ex2.approx.f32 on the GPU (CUDA's exp2f bound, 2 ulp; the simulator computes it
+    // exactly), the CPU's vectorised exp2 elsewhere; subnormal results are kept on both.
+    {"exp2 f32", [](T a, T, T) { return tl::exp2(a); }, {f32}, f32, {{-kInf, 0}, {kInf, kInf}, {0, 1}, {kNaN, kNaN}, {1, 2}, {-1.5, std::exp2(-1.5f)}, {-10.2, std::exp2(-10.2f)}, {127.5, std::exp2(127.5f)}, {128, kInf}, {-126.5, std::exp2(-126.5f)}, {-140, 0x1p-140}}, 2},
+    // exp(x) written as exp2(x * log2(e)) (Triton's tl.exp; the softmax sample): the product's
+    // rounding adds up to |x| ulp to exp2's 2, so the bound grows with |x| (docs/semantics.md).
+    {"exp2(x*log2e) f32 |x|<=1", [](T a, T, T) { return tl::exp2(a * 1.4426950408889634); }, {f32}, f32, {{0, 1}, {-1, std::exp(-1.0f)}, {-0.3, std::exp(-0.3f)}, {1, std::exp(1.0f)}, {-kInf, 0}}, 3},
+    {"exp2(x*log2e) f32 |x|<=87", [](T a, T, T) { return tl::exp2(a * 1.4426950408889634); }, {f32}, f32, {{-20, std::exp(-20.0f)}, {-50.5, std::exp(-50.5f)}, {-87, std::exp(-87.0f)}, {10, std::exp(10.0f)}, {80, std::exp(80.0f)}}, 89},
     {"log f32", [](T a, T, T) { return tl::log(a); }, {f32}, f32, {{0, -kInf}, {-1, kNaN}, {1, 0}, {kInf, kInf}, {10, std::log(10.0f)}}, 2},
     {"tanh f32", [](T a, T, T) { return tl::tanh(a); }, {f32}, f32, {{kInf, 1}, {-kInf, -1}, {0.5, std::tanh(0.5f)}}, 2},
     {"erf f32", [](T a, T, T) { return tl::erf(a); }, {f32}, f32, {{kInf, 1}, {0, 0}, {0.5, std::erf(0.5f)}}, 2},
