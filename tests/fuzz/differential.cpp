@@ -194,6 +194,7 @@ DifferentialResult run_differential(std::span<const uint8_t> bytes) {
     return result;
   }
   out.ir = ir_text;
+  out.simulated = sim_usable();
   Reference ref;
   try {
     ref = interpret_kernel(ir_text, s, inputs);
@@ -218,7 +219,6 @@ DifferentialResult run_differential(std::span<const uint8_t> bytes) {
   } catch (const std::exception& e) {
     return failed("the CPU backend", e);
   }
-  out.simulated = sim_usable();
   if (out.simulated) {
     try {
       run_on_sim(k, s, sim);

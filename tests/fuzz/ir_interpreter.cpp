@@ -99,8 +99,9 @@ private:
     case ir::OpFamily::Control:
       return control(op);
     case ir::OpFamily::Scan:
+      return scan(op);
     case ir::OpFamily::Contraction:
-      unsupported(op);
+      return dot(op);
     }
   }
 
@@ -300,6 +301,8 @@ private:
 
   static Elem reduce(const Op& op, ScalarKind k, const std::vector<Elem>& lane) {
     const bool sum = op.opcode() == Opcode::ReduceSum;
+    if (op.opcode() == Opcode::ReduceArgmax || op.opcode() == Opcode::ReduceArgmin)
+      return arg_reduce(op.opcode() == Opcode::ReduceArgmax, k, lane);
     if (op.opcode() != Opcode::ReduceSum && op.opcode() != Opcode::ReduceMax &&
         op.opcode() != Opcode::ReduceMin)
       unsupported(op);
@@ -316,21 +319,130 @@ private:
     return acc;
   }
 
+  // "The i32 index of the first maximum/minimum, ignoring NaN elements": the extreme by the min/max
+  // rule, then the first element equal to it (-0 == +0). All NaN, or a bounded input: no answer.
+  static Elem arg_reduce(bool is_max, ScalarKind k, const std::vector<Elem>& lane) {
+    Elem best = lane[0], r;
+    for (const Elem& e : lane) {
+      Elem pair[2] = {best, e};
+      best = eval_elementwise(is_max ? Opcode::Max : Opcode::Min, k, k, pair);
+      if (e.err > 0)
+        r.err = kOpaque;
+    }
+    if (is_float(k) && std::isnan(best.f)) {
+      r.err = kOpaque;
+      return r;
+    }
+    for (size_t j = 0; j < lane.size(); ++j)
+      if (is_float(k) ? lane[j].f == best.f : lane[j].i == best.i) {
+        r.i = int64_t(j);
+        break;
+      }
+    return r;
+  }
+
+  // "scan_sum {axis} is the inclusive prefix sum along axis": element j is the sum of elements
+  // 0..j, a float one bounded as a sum of j + 1 values in an unspecified order.
+  void scan(const Op& op) {
+    if (op.opcode() != Opcode::ScanSum)
+      unsupported(op);
+    const Tile& in = get(op.operand(0));
+    Tile r = make(op.result());
+    const int64_t axis = op.int_attr("axis");
+    std::span<const int64_t> dims = in.type->dims();
+    const int64_t n = dims[size_t(axis)], stride = strides_of(dims)[size_t(axis)];
+    const ScalarKind k = kind_of(in.type);
+    for (int64_t o = 0; o < int64_t(in.e.size()) / n; ++o) {
+      const int64_t base = (o / stride) * n * stride + o % stride;
+      std::vector<Elem> prefix;
+      for (int64_t j = 0; j < n; ++j) {
+        const Elem& x = in.e[size_t(base + j * stride)];
+        prefix.push_back(x);
+        Elem& out = r.e[size_t(base + j * stride)];
+        if (is_float(k)) {
+          out = float_sum(k, prefix);
+        } else if (j == 0) {
+          out = x;
+        } else {
+          Elem pair[2] = {r.e[size_t(base + (j - 1) * stride)], x};
+          out = eval_elementwise(Opcode::Add, k, k, pair);
+        }
+      }
+    }
+    bind(op.result(), std::move(r));
+  }
+
+  // "dot a, b, acc: products accumulate into acc's element type": integers exactly (wrapping),
+  // floats as a sum of acc and the K exact products in an unspecified order. f32 operands are
+  // left out: without a precision attribute the GPU rounds them to tf32.
+  void dot(const Op& op) {
+    const Tile &a = get(op.operand(0)), &b = get(op.operand(1)), &acc = get(op.operand(2));
+    const ScalarKind in = kind_of(a.type), out = kind_of(acc.type);
+    const ir::Attr& precision = op.attr("precision");
+    if (in == ScalarKind::F32 && !(precision.kind == ir::Attr::Kind::Int && precision.i == 0))
+      unsupported(op, "f32 operands without precision = ieee");
+    if (out != ScalarKind::F32 && out != ScalarKind::I32)
+      unsupported(op, std::string("accumulating in ") + ir::scalar_kind_name(out));
+    const int64_t m = a.type->dims()[0], kk = a.type->dims()[1], n = b.type->dims()[1];
+    Tile r = make(op.result());
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        r.e[size_t(i * n + j)] = dot_element(in, out, a, b, acc.e[size_t(i * n + j)], i, j, kk, n);
+    bind(op.result(), std::move(r));
+  }
+
+  static Elem dot_element(ScalarKind in, ScalarKind out, const Tile& a, const Tile& b,
+                          const Elem& acc, int64_t i, int64_t j, int64_t kk, int64_t n) {
+    std::vector<Elem> terms = {acc};
+    for (int64_t k = 0; k < kk; ++k) {
+      const Elem &x = a.e[size_t(i * kk + k)], &y = b.e[size_t(k * n + j)];
+      Elem p;
+      p.err = x.err > 0 || y.err > 0 ? kOpaque : 0;
+      // The product in the accumulator's type: exact for f16 and bf16 operands (at most 22
+      // significant bits) unless it leaves f32's range (bf16's range is f32's). Whether such a
+      // product overflows is not specified (the CPU backend multiplies in f32, the simulator sums
+      // exact products in double, as tensor cores may): no answer then.
+      if (is_float(in)) {
+        const long double exact = (long double)(x.f) * y.f;
+        p.f = round_to(ScalarKind::F32, exact);
+        if (std::isfinite(exact) && std::isinf(p.f))
+          p.err = kOpaque;
+      } else
+        p.i = wrap(out, uint64_t(x.i) * uint64_t(y.i));
+      terms.push_back(p);
+    }
+    if (is_float(out))
+      return float_sum(out, terms);
+    Elem total = terms[0];
+    for (size_t t = 1; t < terms.size(); ++t) {
+      Elem pair[2] = {total, terms[t]};
+      total = eval_elementwise(Opcode::Add, out, out, pair);
+    }
+    return total;
+  }
+
   // A float sum in an unspecified order, f16/bf16 accumulated in f32 and rounded once: the value
   // in long double, bounded by (n - 1) f32 roundings of at most sum|x| each, plus the rounding to
-  // the type. Infinities and NaNs give the same value in any order.
+  // the type. Infinities and NaNs give the same value in any order. Each rounding is allowed a
+  // whole f32 ulp (2^-23 relative), so that an accumulator that truncates (as tensor cores may) is
+  // within the bound too.
   static Elem float_sum(ScalarKind k, const std::vector<Elem>& lane) {
-    long double total = 0, magnitude = 0;
+    long double total = 0, magnitude = 0; // of the finite terms
     double err = 0;
     bool nan = false, pos_inf = false, neg_inf = false;
     for (const Elem& e : lane) {
       nan = nan || std::isnan(e.f);
       pos_inf = pos_inf || e.f == INFINITY;
       neg_inf = neg_inf || e.f == -INFINITY;
-      total += e.f;
-      magnitude += std::fabs(e.f);
+      if (std::isfinite(e.f)) {
+        total += e.f;
+        magnitude += std::fabs(e.f);
+      }
       err += e.err;
     }
+    // Past this, a partial sum may overflow f32 in one order and not in another (and an infinity
+    // meet the opposite one made by the overflow).
+    const bool may_overflow = magnitude > 1e38L;
     Elem r;
     if (nan || (pos_inf && neg_inf)) {
       r.f = NAN;
@@ -339,14 +451,14 @@ private:
     }
     if (pos_inf || neg_inf) {
       r.f = pos_inf ? INFINITY : -INFINITY;
-      r.err = std::isinf(err) ? kOpaque : 0;
+      r.err = std::isinf(err) || may_overflow ? kOpaque : 0;
       return r;
     }
     r.f = round_to(k, total);
-    if (magnitude > 1e38L) // a partial sum may overflow f32 in one order and not another
+    if (may_overflow)
       r.err = kOpaque;
     else
-      r.err = err + double(lane.size() - 1) * std::ldexp(double(magnitude), -24) +
+      r.err = err + double(lane.size() - 1) * std::ldexp(double(magnitude), -23) +
               ulp(ScalarKind::F32, r.f) + ulp(k, r.f);
     return r;
   }

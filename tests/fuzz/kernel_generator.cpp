@@ -169,7 +169,7 @@ private:
   // ---- steps --------------------------------------------------------------------------------
 
   void step(int depth) {
-    switch (r_.below(depth < 2 ? 16 : 14)) {
+    switch (r_.below(depth < 2 ? 18 : 16)) {
     case 0:
     case 1:
       return arithmetic();
@@ -196,8 +196,12 @@ private:
     case 12:
       return transpose_round_trip();
     case 13:
-      return with_literal();
+      return scan_or_arg_reduction();
     case 14:
+      return dot();
+    case 15:
+      return with_literal();
+    case 16:
       return loop(depth);
     default:
       return branch(depth);
@@ -313,6 +317,40 @@ private:
     int which = dtype_is_unsigned(a.dtype()) ? 0 : int(r_.below(3)); // no max/min on unsigned
     Tensor r = which == 0 ? tl::sum(a, axis) : which == 1 ? tl::max(a, axis) : tl::min(a, axis);
     push(s_.block.size() == 1 ? r : tl::expand_dims(r, axis));
+  }
+
+  // cumsum along an axis (the shape stays), or argmax/argmin brought back by expand_dims. Unsigned
+  // tiles go through i64 (argmax/argmin have no unsigned form yet).
+  void scan_or_arg_reduction() {
+    Tensor a =
+        pick([&](const Tensor& t) { return numeric(t) && t.rank() == int(s_.block.size()); });
+    if (!a.valid())
+      return;
+    if (dtype_is_unsigned(a.dtype()))
+      a = a.to(DType::i64);
+    int axis = int(r_.below(uint32_t(s_.block.size())));
+    if (r_.flip())
+      return push(tl::cumsum(a, axis));
+    Tensor r = r_.flip() ? tl::argmax(a, axis) : tl::argmin(a, axis);
+    push(s_.block.size() == 1 ? r : tl::expand_dims(r, axis));
+  }
+
+  // A square tile times itself-shaped tile on the tensor cores: f16 or bf16 operands with an f32
+  // accumulator (products exact, the sum's order unspecified), or i8 with i32 (exact).
+  void dot() {
+    if (s_.block.size() != 2 || s_.block[0] != s_.block[1] || s_.block[0] < 16)
+      return with_literal();
+    static constexpr DType operand_types[] = {DType::f16, DType::bf16, DType::i8};
+    DType t = operand_types[r_.below(3)];
+    Tensor a = pick([&](const Tensor& x) { return full(x) && numeric(x); });
+    Tensor b = pick([&](const Tensor& x) { return full(x) && numeric(x); });
+    Tensor acc = pick([&](const Tensor& x) { return full(x) && numeric(x); });
+    if (!a.valid())
+      return;
+    DType acc_type = t == DType::i8 ? DType::i32 : DType::f32;
+    if (r_.flip())
+      return push(tl::dot(a.to(t), b.to(t), acc.to(acc_type)));
+    push(tl::dot(a.to(t), b.to(t)));
   }
 
   void reshape_round_trip() {
@@ -514,6 +552,8 @@ KernelShape decode_shape(std::span<const uint8_t> bytes) {
   KernelShape s;
   if (r.flip()) {
     int64_t rows = int64_t(1) << r.below(6), cols = int64_t(1) << r.below(7);
+    if (r.below(3) == 0) // square tiles from 16 x 16: the ones tl::dot takes
+      rows = cols = int64_t(16) << r.below(2);
     while (rows * cols > 1024)
       rows /= 2;
     s.block = {rows, cols};
