@@ -118,15 +118,16 @@ std::string report(const std::string& what, const KernelShape& s, const std::str
                    const Buffers& inputs, int64_t at, const std::vector<std::string>& results) {
   std::string r = "differential fuzzer: " + what + "\n  kernel: " + s.str() + "\n";
   if (at >= 0) {
-    const int64_t tile = s.tile_elements();
-    r += "  first differing element: out[" + std::to_string(at) + "] (program " +
-         std::to_string(at / tile) + ", element " + std::to_string(at % tile) + " of its tile)\n";
+    const int64_t tile = s.tile_elements(), half = s.buffer_elements(), in_half = at % half;
+    r += "  first differing element: out[" + std::to_string(at) + "] (" +
+         (at < half ? "first" : "second") + " store, program " + std::to_string(in_half / tile) +
+         ", element " + std::to_string(in_half % tile) + " of its tile)\n";
     for (const std::string& line : results)
       r += "    " + line + "\n";
     r += "  inputs at that index:";
     for (size_t i = 1; i < 4; ++i)
       r += std::string(" ") + "abc"[i - 1] + " = " +
-           show(s.inputs[i - 1], inputs[i].data() + size_t(at) * dtype_bytes(s.inputs[i - 1]));
+           show(s.inputs[i - 1], inputs[i].data() + size_t(in_half) * dtype_bytes(s.inputs[i - 1]));
     r += "\n";
   }
   return r + "  IR as traced:\n" + ir_text;

@@ -108,13 +108,20 @@ private:
     }
   }
 
+  // Two stores: the most recent full tile into the output's first half, and one chosen by the
+  // bytes (often another recent one) into its second half, so that more of the steps reach an
+  // output (the rest is removed as dead code by the backends, not checked).
   void store_result() {
-    Tensor v = latest_full();
+    store_at(0, latest_full());
+    store_at(s_.buffer_elements(), pick([&](const Tensor& t) { return full(t); }));
+  }
+
+  void store_at(int64_t base, const Tensor& v) {
     Tensor mask = mask_;
     if (r_.flip())
       if (Tensor m = pick([&](const Tensor& t) { return t.dtype() == DType::i1; }); m.valid())
         mask = mask_ & tl::broadcast_to(m, s_.block);
-    tl::store(out_ + offs_, tl::broadcast_to(v, s_.block).to(s_.output), mask);
+    tl::store(out_ + (offs_ + base), tl::broadcast_to(v, s_.block).to(s_.output), mask);
   }
 
   // ---- the pool of values -----------------------------------------------------------------
@@ -597,7 +604,8 @@ std::vector<uint8_t> make_input(const KernelShape& shape, int which) {
 }
 
 std::vector<uint8_t> make_poisoned_output(const KernelShape& shape) {
-  return std::vector<uint8_t>(size_t(shape.buffer_elements()) * dtype_bytes(shape.output), 0xA5);
+  return std::vector<uint8_t>(size_t(2 * shape.buffer_elements()) * dtype_bytes(shape.output),
+                              0xA5);
 }
 
 } // namespace tessel::fuzz

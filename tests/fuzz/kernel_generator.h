@@ -10,8 +10,9 @@
 // elementwise arithmetic with edge-case literals, integer division and shifts, comparisons and
 // tl::where, casts (out of range too), the math functions, reductions along an axis brought back
 // by expand_dims, reshape and transpose round trips, a run-time for_range whose body updates a
-// carried value, and a tl::if_ on a scalar condition. The last full tile is cast to the output
-// type and stored under the mask (sometimes narrowed by a computed mask).
+// carried value, and a tl::if_ on a scalar condition. The last full tile and one more are cast to
+// the output type and stored under the mask (sometimes narrowed by a computed mask) into the two
+// halves of the output buffer.
 //
 // Decoding is deterministic: the same bytes give the same kernel on every trace (the kernel is
 // traced once per backend, and loop bodies twice), because each trace decodes the steps afresh
@@ -79,7 +80,8 @@ KernelShape decode_shape(std::span<const uint8_t> bytes);
 Kernel make_kernel(std::span<const uint8_t> bytes, const KernelShape& shape);
 
 // The input buffers' bytes for `shape` (random from its seed, with NaN, infinities, -0, the
-// integer types' extremes and shift-width values mixed in), and the poison the output starts as.
+// integer types' extremes and shift-width values mixed in), and the poison the output (two
+// halves of buffer_elements()) starts as.
 std::vector<uint8_t> make_input(const KernelShape& shape, int which);
 std::vector<uint8_t> make_poisoned_output(const KernelShape& shape);
 
