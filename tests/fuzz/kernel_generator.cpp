@@ -22,9 +22,10 @@ using tl::BinaryOp;
 using tl::Tensor;
 
 // The element types the generator gives buffers and casts to (fp8 is a storage format with rules
-// of its own; f64 and u16/u64 add little but time).
-constexpr DType kTypes[] = {DType::i8,  DType::i16, DType::i32,  DType::i64, DType::u8,
-                            DType::u32, DType::f16, DType::bf16, DType::f32};
+// of its own, left to tests/device/fp8_test.cpp).
+constexpr DType kTypes[] = {DType::i8,  DType::i16,  DType::i32, DType::i64,
+                            DType::u8,  DType::u16,  DType::u32, DType::u64,
+                            DType::f16, DType::bf16, DType::f32, DType::f64};
 constexpr size_t kNumTypes = sizeof kTypes / sizeof kTypes[0];
 // Values alive at once; the pool never reallocates (the tracer tracks handles by address).
 constexpr size_t kMaxValues = 512;
@@ -292,8 +293,9 @@ private:
     using Fn = Tensor (*)(const Tensor&, std::source_location);
     static constexpr Fn fns[] = {tl::abs,  tl::floor,   tl::ceil,  tl::sqrt, tl::exp,  tl::log,
                                  tl::tanh, tl::sigmoid, tl::rsqrt, tl::exp2, tl::log2, tl::erf};
-    if (r_.below(13) == 12)
-      return push(-a);
+    // The page bounds the math functions in f32 only: f64 gets the exact ones.
+    if (r_.below(13) == 12 || a.dtype() == DType::f64)
+      return push(r_.flip() ? -a : fns[r_.below(4)](a, std::source_location::current()));
     push(fns[r_.below(12)](a, std::source_location::current()));
   }
 
