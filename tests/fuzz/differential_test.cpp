@@ -239,6 +239,79 @@ TEST(IrInterpreter, AFloatSumThatMayOverflowInSomeOrderIsNotCompared) {
   EXPECT_LT(buf[0].err[1], 1e-5);
 }
 
+// cumsum is inclusive; argmax is the first maximum, NaN ignored; permute {order = [1, 0]} moves
+// element (i, j) to (j, i).
+TEST(IrInterpreter, ScansArgReductionsAndPermutes) {
+  const std::string ir = R"(kernel @k(%arg0: ptr<f32>, %arg1: ptr<i32>, %arg2: ptr<f32>) {
+  %0 = arange {start = 0, end = 4} : tensor<4xi32>
+  %1 = splat %arg2 : tensor<4xptr<f32>>
+  %2 = addptr %1, %0 : tensor<4xptr<f32>>
+  %3 = load %2 : tensor<4xf32>
+  %4 = scan_sum %3 {axis = 0} : tensor<4xf32>
+  %5 = splat %arg0 : tensor<4xptr<f32>>
+  %6 = addptr %5, %0 : tensor<4xptr<f32>>
+  store %6, %4
+  %7 = reduce_argmax %3 {axis = 0} : i32
+  store %arg1, %7
+  %8 = arange {start = 0, end = 8} : tensor<8xi32>
+  %9 = reshape %8 : tensor<2x4xi32>
+  %10 = permute %9 {order = [1, 0]} : tensor<4x2xi32>
+  %11 = reshape %10 : tensor<8xi32>
+  %12 = constant {value = 1} : i32
+  %13 = addptr %arg1, %12 : ptr<i32>
+  %14 = splat %13 : tensor<8xptr<i32>>
+  %15 = addptr %14, %8 : tensor<8xptr<i32>>
+  store %15, %11
+  return
+}
+)";
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<InterpBuffer> buf;
+  buf.emplace_back(ScalarKind::F32, std::vector<uint8_t>(16, 0xA5));
+  buf.emplace_back(ScalarKind::I32, std::vector<uint8_t>(36, 0xA5));
+  buf.emplace_back(ScalarKind::F32, bytes_of(std::vector<float>{3, 1, 7, 7}));
+  run(ir, buf);
+  EXPECT_EQ(values_of<float>(buf[0]), (std::vector<float>{3, 4, 11, 18}));
+  // [[0 1 2 3] [4 5 6 7]] transposed is [[0 4] [1 5] [2 6] [3 7]].
+  EXPECT_EQ(values_of<int32_t>(buf[1]), (std::vector<int32_t>{2, 0, 4, 1, 5, 2, 6, 3, 7}));
+  buf[2] = InterpBuffer(ScalarKind::F32, bytes_of(std::vector<float>{nan, 1, nan, 1}));
+  run(ir, buf);
+  EXPECT_EQ(values_of<int32_t>(buf[1])[0], 1); // the first 1: NaNs are not maxima
+}
+
+// An i8 dot accumulates exactly in i32: row i of a (all i - 8) times column j of b (all j) is
+// 16 (i - 8) j, plus the accumulator 1.
+TEST(IrInterpreter, AnIntegerDotIsExact) {
+  const std::string ir = R"(kernel @k(%arg0: ptr<i32>) {
+  %0 = arange {start = 0, end = 16} : tensor<16xi32>
+  %1 = expand_dims %0 {axis = 1} : tensor<16x1xi32>
+  %2 = broadcast %1 : tensor<16x16xi32>
+  %3 = constant {value = 8} : tensor<16x16xi32>
+  %4 = sub %2, %3 : tensor<16x16xi32>
+  %5 = cast %4 : tensor<16x16xi8>
+  %6 = expand_dims %0 {axis = 0} : tensor<1x16xi32>
+  %7 = broadcast %6 : tensor<16x16xi32>
+  %8 = cast %7 : tensor<16x16xi8>
+  %9 = constant {value = 1} : tensor<16x16xi32>
+  %10 = dot %5, %8, %9 : tensor<16x16xi32>
+  %16 = arange {start = 0, end = 256} : tensor<256xi32>
+  %17 = splat %arg0 : tensor<256xptr<i32>>
+  %18 = addptr %17, %16 : tensor<256xptr<i32>>
+  %19 = reshape %10 : tensor<256xi32>
+  store %18, %19
+  return
+}
+)";
+  std::vector<InterpBuffer> buf;
+  buf.emplace_back(ScalarKind::I32, std::vector<uint8_t>(1024, 0xA5));
+  run(ir, buf);
+  std::vector<int32_t> got = values_of<int32_t>(buf[0]);
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j)
+      ASSERT_EQ(got[size_t(i * 16 + j)], 16 * (i - 8) * j + 1) << i << ", " << j;
+  EXPECT_EQ(buf[0].err, std::vector<double>(256, 0.0));
+}
+
 // An op the interpreter does not cover is a skip with its name, never an answer.
 TEST(IrInterpreter, AnUncoveredOpIsASkipNotAnAnswer) {
   const std::string ir = R"(kernel @k(%arg0: ptr<f32>) {
