@@ -372,10 +372,17 @@ private:
     if (s_.block.size() == 2 && r_.flip())
       other = {s_.block[1], s_.block[0]};
     Tensor t = tl::reshape(a, other);
-    if (r_.flip())
-      t = tl::binary_scalar(BinaryOp::Add, t, 1, /*integral=*/!is_float_type(t.dtype()), false,
-                            here());
+    if (r_.flip()) // depends on where each element went, so a wrong order shows
+      t = t + position(other);
     push(tl::reshape(t, s_.block));
+  }
+
+  // The row-major index of each element of a tile of `shape` (rank 1 or 2), as i32.
+  static Tensor position(const std::vector<int64_t>& shape) {
+    if (shape.size() == 1)
+      return tl::arange(0, shape[0]);
+    return tl::expand_dims(tl::arange(0, shape[0]), 1) * shape[1] +
+           tl::expand_dims(tl::arange(0, shape[1]), 0);
   }
 
   void transpose_round_trip() {
@@ -386,6 +393,8 @@ private:
     Tensor t = tl::trans(a);
     if (b.valid() && numeric(a) && r_.flip())
       t = tl::maximum(t, tl::trans(b));
+    if (r_.flip())
+      t = t + position({s_.block[1], s_.block[0]});
     push(tl::trans(t));
   }
 
