@@ -32,7 +32,7 @@ using Buffers = std::array<std::vector<uint8_t>, 4>;
 DType dtype_of_buffer(const KernelShape& s, size_t i) {
   return i == 0 ? s.output : s.inputs[i - 1];
 }
-ScalarKind kind(DType t) { return static_cast<ScalarKind>(t); }
+DType kind(DType t) { return static_cast<DType>(t); }
 
 Buffers make_buffers(const KernelShape& s) {
   return {make_poisoned_output(s), make_input(s, 0), make_input(s, 1), make_input(s, 2)};
@@ -138,7 +138,7 @@ bool inputs_unchanged(const Buffers& before, const Buffers& after) {
 }
 
 // Element-by-element agreement of one backend with the reference.
-bool agrees(ScalarKind k, const Elem& ref, const Elem& got) {
+bool agrees(DType k, const Elem& ref, const Elem& got) {
   if (ref.err == 0)
     return same_bits(k, ref, got);
   if (std::isnan(ref.f) || std::isnan(got.f))

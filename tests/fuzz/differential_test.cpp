@@ -19,7 +19,6 @@
 namespace {
 
 using namespace tessel::fuzz;
-using tessel::ir::ScalarKind;
 
 template <class T> std::vector<uint8_t> bytes_of(const std::vector<T>& v) {
   std::vector<uint8_t> b(v.size() * sizeof(T));
@@ -78,9 +77,9 @@ TEST(IrInterpreter, IntegerDivisionAndShiftsFollowTheSemanticsPage) {
   const std::vector<int32_t> b = {2, 2, 0, -1, 0, 0, 32, 1};
   std::vector<InterpBuffer> buf;
   for (int i = 0; i < 4; ++i)
-    buf.emplace_back(ScalarKind::I32, std::vector<uint8_t>(32, 0xA5));
-  buf.emplace_back(ScalarKind::I32, bytes_of(a));
-  buf.emplace_back(ScalarKind::I32, bytes_of(b));
+    buf.emplace_back(DType::i32, std::vector<uint8_t>(32, 0xA5));
+  buf.emplace_back(DType::i32, bytes_of(a));
+  buf.emplace_back(DType::i32, bytes_of(b));
   run(ir, buf);
   // Truncation; x / 0 = x; INT_MIN / -1 = INT_MIN; 1 / 32 = 0.
   EXPECT_EQ(values_of<int32_t>(buf[0]),
@@ -123,11 +122,11 @@ TEST(IrInterpreter, FloatRoundingAndSaturatingCasts) {
   const std::vector<uint16_t> b = {0x1000, 0x1000, 0x4c00, 0xbc00};
   const std::vector<float> c = {3e9f, -3e9f, std::numeric_limits<float>::quiet_NaN(), -2.9f};
   std::vector<InterpBuffer> buf;
-  buf.emplace_back(ScalarKind::F16, std::vector<uint8_t>(8, 0xA5));
-  buf.emplace_back(ScalarKind::I32, std::vector<uint8_t>(16, 0xA5));
-  buf.emplace_back(ScalarKind::F16, bytes_of(a));
-  buf.emplace_back(ScalarKind::F16, bytes_of(b));
-  buf.emplace_back(ScalarKind::F32, bytes_of(c));
+  buf.emplace_back(DType::f16, std::vector<uint8_t>(8, 0xA5));
+  buf.emplace_back(DType::i32, std::vector<uint8_t>(16, 0xA5));
+  buf.emplace_back(DType::f16, bytes_of(a));
+  buf.emplace_back(DType::f16, bytes_of(b));
+  buf.emplace_back(DType::f32, bytes_of(c));
   run(ir, buf);
   // 1 + 2^-11 is the tie between 1 and 1 + 2^-10: even, 1. 1 + 3 * 2^-11 ties up to 1 + 2^-9.
   // 65504 + 16 = 65520 is the tie with 2^16, which overflows: +inf. 1 + -1 = +0.
@@ -154,8 +153,8 @@ TEST(IrInterpreter, MasksKeepOtherAndLeaveUnmaskedElements) {
 }
 )";
   std::vector<InterpBuffer> buf;
-  buf.emplace_back(ScalarKind::I32, bytes_of(std::vector<int32_t>(8, 99)));
-  buf.emplace_back(ScalarKind::I32, bytes_of(std::vector<int32_t>{10, 11, 12, 13, 14, 15, 16, 17}));
+  buf.emplace_back(DType::i32, bytes_of(std::vector<int32_t>(8, 99)));
+  buf.emplace_back(DType::i32, bytes_of(std::vector<int32_t>{10, 11, 12, 13, 14, 15, 16, 17}));
   run(ir, buf, {3});
   EXPECT_EQ(values_of<int32_t>(buf[0]), (std::vector<int32_t>{10, 11, 12, -1, -1, -1, 99, 99}));
 }
@@ -198,8 +197,8 @@ TEST(IrInterpreter, LoopsAndReductions) {
 }
 )";
   std::vector<InterpBuffer> buf;
-  buf.emplace_back(ScalarKind::I32, std::vector<uint8_t>(16, 0xA5));
-  buf.emplace_back(ScalarKind::F32, std::vector<uint8_t>(4, 0xA5));
+  buf.emplace_back(DType::i32, std::vector<uint8_t>(16, 0xA5));
+  buf.emplace_back(DType::f32, std::vector<uint8_t>(4, 0xA5));
   run(ir, buf, {-2});
   // iv = 0, 3, 6, 9: sum 18 in 4 iterations; the step -2 loop runs none; 0 + ... + 15 = 120.
   EXPECT_EQ(values_of<int32_t>(buf[0]), (std::vector<int32_t>{18, 4, 0, 120}));
@@ -231,8 +230,8 @@ TEST(IrInterpreter, AFloatSumThatMayOverflowInSomeOrderIsNotCompared) {
 )";
   const float inf = std::numeric_limits<float>::infinity();
   std::vector<InterpBuffer> buf;
-  buf.emplace_back(ScalarKind::F32, std::vector<uint8_t>(8, 0xA5));
-  buf.emplace_back(ScalarKind::F32, bytes_of(std::vector<float>{inf, -3e38f, -3e38f, 0.0f}));
+  buf.emplace_back(DType::f32, std::vector<uint8_t>(8, 0xA5));
+  buf.emplace_back(DType::f32, bytes_of(std::vector<float>{inf, -3e38f, -3e38f, 0.0f}));
   run(ir, buf);
   EXPECT_EQ(buf[0].err[0], kOpaque);
   EXPECT_EQ(values_of<float>(buf[0])[1], 4.0f);
@@ -267,14 +266,14 @@ TEST(IrInterpreter, ScansArgReductionsAndPermutes) {
 )";
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<InterpBuffer> buf;
-  buf.emplace_back(ScalarKind::F32, std::vector<uint8_t>(16, 0xA5));
-  buf.emplace_back(ScalarKind::I32, std::vector<uint8_t>(36, 0xA5));
-  buf.emplace_back(ScalarKind::F32, bytes_of(std::vector<float>{3, 1, 7, 7}));
+  buf.emplace_back(DType::f32, std::vector<uint8_t>(16, 0xA5));
+  buf.emplace_back(DType::i32, std::vector<uint8_t>(36, 0xA5));
+  buf.emplace_back(DType::f32, bytes_of(std::vector<float>{3, 1, 7, 7}));
   run(ir, buf);
   EXPECT_EQ(values_of<float>(buf[0]), (std::vector<float>{3, 4, 11, 18}));
   // [[0 1 2 3] [4 5 6 7]] transposed is [[0 4] [1 5] [2 6] [3 7]].
   EXPECT_EQ(values_of<int32_t>(buf[1]), (std::vector<int32_t>{2, 0, 4, 1, 5, 2, 6, 3, 7}));
-  buf[2] = InterpBuffer(ScalarKind::F32, bytes_of(std::vector<float>{nan, 1, nan, 1}));
+  buf[2] = InterpBuffer(DType::f32, bytes_of(std::vector<float>{nan, 1, nan, 1}));
   run(ir, buf);
   EXPECT_EQ(values_of<int32_t>(buf[1])[0], 1); // the first 1: NaNs are not maxima
 }
@@ -303,7 +302,7 @@ TEST(IrInterpreter, AnIntegerDotIsExact) {
 }
 )";
   std::vector<InterpBuffer> buf;
-  buf.emplace_back(ScalarKind::I32, std::vector<uint8_t>(1024, 0xA5));
+  buf.emplace_back(DType::i32, std::vector<uint8_t>(1024, 0xA5));
   run(ir, buf);
   std::vector<int32_t> got = values_of<int32_t>(buf[0]);
   for (int i = 0; i < 16; ++i)
@@ -321,7 +320,7 @@ TEST(IrInterpreter, AnUncoveredOpIsASkipNotAnAnswer) {
 }
 )";
   std::vector<InterpBuffer> buf;
-  buf.emplace_back(ScalarKind::F32, std::vector<uint8_t>(4, 0));
+  buf.emplace_back(DType::f32, std::vector<uint8_t>(4, 0));
   try {
     run(ir, buf);
     ADD_FAILURE() << "expected Unsupported";
@@ -342,7 +341,7 @@ TEST(IrInterpreter, AnAccessOutsideItsBufferIsAnInvalidKernel) {
 }
 )";
   std::vector<InterpBuffer> buf;
-  buf.emplace_back(ScalarKind::I32, std::vector<uint8_t>(4 * 7, 0));
+  buf.emplace_back(DType::i32, std::vector<uint8_t>(4 * 7, 0));
   EXPECT_THROW(run(ir, buf), InvalidKernel);
 }
 

@@ -24,9 +24,9 @@ struct Tile {
   std::vector<Elem> e;
 };
 
-ScalarKind kind_of(const Type* t) {
+DType kind_of(const Type* t) {
   const Type* el = t->element();
-  return el->is_pointer() ? el->pointee()->scalar_kind() : el->scalar_kind();
+  return el->is_pointer() ? el->pointee()->dtype() : el->dtype();
 }
 
 [[noreturn]] void unsupported(const Op& op, const std::string& why = "") {
@@ -112,7 +112,7 @@ private:
     switch (op.opcode()) {
     case Opcode::Constant: {
       const ir::Attr& a = op.attrs()[0];
-      ScalarKind k = kind_of(r.type);
+      DType k = kind_of(r.type);
       Elem e;
       if (is_float(k))
         e.f = a.kind == ir::Attr::Kind::Float ? a.f : double(a.i);
@@ -199,7 +199,7 @@ private:
     const Type* operand_type = op.operand(select ? 1 : 0)->type();
     if (operand_type->is_pointer_like() && !select)
       unsupported(op, "on pointers");
-    ScalarKind in_kind = kind_of(operand_type), out_kind = kind_of(r.type);
+    DType in_kind = kind_of(operand_type), out_kind = kind_of(r.type);
     std::vector<Elem> x(in.size());
     for (size_t i = 0; i < r.e.size(); ++i) {
       for (size_t k = 0; k < in.size(); ++k)
@@ -223,11 +223,11 @@ private:
 
   // The byte address of pointer element `p` with pointee `k`; an address outside its buffer is the
   // kernel's mistake (only masked-off elements may point anywhere).
-  uint8_t* address(const Op& op, const Elem& p, ScalarKind k, double** err) {
+  uint8_t* address(const Op& op, const Elem& p, DType k, double** err) {
     if (p.buf < 0 || size_t(p.buf) >= buffers_.size())
       throw InvalidKernel(std::string(op.name()) + " through a pointer that is no argument");
     InterpBuffer& b = buffers_[size_t(p.buf)];
-    const size_t bytes = k == ScalarKind::I1 ? 1 : width_of(k) / 8;
+    const size_t bytes = k == DType::i1 ? 1 : width_of(k) / 8;
     if (p.i < 0 || size_t(p.i + 1) * bytes > b.bytes.size())
       throw InvalidKernel(std::string(op.name()) + " of element " + std::to_string(p.i) +
                           " outside its buffer of " + std::to_string(b.bytes.size() / bytes));
@@ -248,7 +248,7 @@ private:
     const Tile* mask = op.num_operands() > 1 ? &get(op.operand(1)) : nullptr;
     const Tile* other = op.num_operands() > 2 ? &get(op.operand(2)) : nullptr;
     Tile r = make(op.result());
-    const ScalarKind k = kind_of(r.type);
+    const DType k = kind_of(r.type);
     for (size_t i = 0; i < r.e.size(); ++i) {
       if (mask && !mask->e[i].i) {
         r.e[i] = other ? other->e[i] : Elem{};
@@ -268,7 +268,7 @@ private:
     const Tile& ptr = get(op.operand(0));
     const Tile& value = get(op.operand(1));
     const Tile* mask = op.num_operands() > 2 ? &get(op.operand(2)) : nullptr;
-    const ScalarKind k = kind_of(value.type);
+    const DType k = kind_of(value.type);
     for (size_t i = 0; i < value.e.size(); ++i) {
       bool unsure = mask && mask->e[i].err > 0;
       if (mask && !mask->e[i].i && !unsure)
@@ -299,7 +299,7 @@ private:
     bind(op.result(), std::move(r));
   }
 
-  static Elem reduce(const Op& op, ScalarKind k, const std::vector<Elem>& lane) {
+  static Elem reduce(const Op& op, DType k, const std::vector<Elem>& lane) {
     const bool sum = op.opcode() == Opcode::ReduceSum;
     if (op.opcode() == Opcode::ReduceArgmax || op.opcode() == Opcode::ReduceArgmin)
       return arg_reduce(op.opcode() == Opcode::ReduceArgmax, k, lane);
@@ -321,7 +321,7 @@ private:
 
   // "The i32 index of the first maximum/minimum, ignoring NaN elements": the extreme by the min/max
   // rule, then the first element equal to it (-0 == +0). All NaN, or a bounded input: no answer.
-  static Elem arg_reduce(bool is_max, ScalarKind k, const std::vector<Elem>& lane) {
+  static Elem arg_reduce(bool is_max, DType k, const std::vector<Elem>& lane) {
     Elem best = lane[0], r;
     for (const Elem& e : lane) {
       Elem pair[2] = {best, e};
@@ -351,7 +351,7 @@ private:
     const int64_t axis = op.int_attr("axis");
     std::span<const int64_t> dims = in.type->dims();
     const int64_t n = dims[size_t(axis)], stride = strides_of(dims)[size_t(axis)];
-    const ScalarKind k = kind_of(in.type);
+    const DType k = kind_of(in.type);
     for (int64_t o = 0; o < int64_t(in.e.size()) / n; ++o) {
       const int64_t base = (o / stride) * n * stride + o % stride;
       std::vector<Elem> prefix;
@@ -377,12 +377,12 @@ private:
   // left out: without a precision attribute the GPU rounds them to tf32.
   void dot(const Op& op) {
     const Tile &a = get(op.operand(0)), &b = get(op.operand(1)), &acc = get(op.operand(2));
-    const ScalarKind in = kind_of(a.type), out = kind_of(acc.type);
+    const DType in = kind_of(a.type), out = kind_of(acc.type);
     const ir::Attr& precision = op.attr("precision");
-    if (in == ScalarKind::F32 && !(precision.kind == ir::Attr::Kind::Int && precision.i == 0))
+    if (in == DType::f32 && !(precision.kind == ir::Attr::Kind::Int && precision.i == 0))
       unsupported(op, "f32 operands without precision = ieee");
-    if (out != ScalarKind::F32 && out != ScalarKind::I32)
-      unsupported(op, std::string("accumulating in ") + ir::scalar_kind_name(out));
+    if (out != DType::f32 && out != DType::i32)
+      unsupported(op, std::string("accumulating in ") + dtype_name(out));
     const int64_t m = a.type->dims()[0], kk = a.type->dims()[1], n = b.type->dims()[1];
     Tile r = make(op.result());
     for (int64_t i = 0; i < m; ++i)
@@ -391,8 +391,8 @@ private:
     bind(op.result(), std::move(r));
   }
 
-  static Elem dot_element(ScalarKind in, ScalarKind out, const Tile& a, const Tile& b,
-                          const Elem& acc, int64_t i, int64_t j, int64_t kk, int64_t n) {
+  static Elem dot_element(DType in, DType out, const Tile& a, const Tile& b, const Elem& acc,
+                          int64_t i, int64_t j, int64_t kk, int64_t n) {
     std::vector<Elem> terms = {acc};
     for (int64_t k = 0; k < kk; ++k) {
       const Elem &x = a.e[size_t(i * kk + k)], &y = b.e[size_t(k * n + j)];
@@ -404,7 +404,7 @@ private:
       // exact products in double, as tensor cores may): no answer then.
       if (is_float(in)) {
         const long double exact = (long double)(x.f) * y.f;
-        p.f = round_to(ScalarKind::F32, exact);
+        p.f = round_to(DType::f32, exact);
         if (std::isfinite(exact) && std::isinf(p.f))
           p.err = kOpaque;
       } else
@@ -426,7 +426,7 @@ private:
   // the type. Infinities and NaNs give the same value in any order. Each rounding is allowed a
   // whole f32 ulp (2^-23 relative), so that an accumulator that truncates (as tensor cores may) is
   // within the bound too.
-  static Elem float_sum(ScalarKind k, const std::vector<Elem>& lane) {
+  static Elem float_sum(DType k, const std::vector<Elem>& lane) {
     long double total = 0, magnitude = 0; // of the finite terms
     double err = 0;
     bool nan = false, pos_inf = false, neg_inf = false;
@@ -459,7 +459,7 @@ private:
       r.err = kOpaque;
     else
       r.err = err + double(lane.size() - 1) * std::ldexp(double(magnitude), -23) +
-              ulp(ScalarKind::F32, r.f) + ulp(k, r.f);
+              ulp(DType::f32, r.f) + ulp(k, r.f);
     return r;
   }
 
@@ -480,7 +480,7 @@ private:
   }
 
   void for_loop(const Op& op) {
-    const ScalarKind k = kind_of(op.operand(0)->type());
+    const DType k = kind_of(op.operand(0)->type());
     const int64_t lo = exact_int(get(op.operand(0)), "bound"),
                   hi = exact_int(get(op.operand(1)), "bound"),
                   step = exact_int(get(op.operand(2)), "step");
@@ -536,7 +536,7 @@ void interpret(const ir::Function& fn, std::span<const InterpArg> args,
     if (param->type()->is_pointer()) {
       t.e[0].buf = args[i].buffer;
     } else if (param->type()->is_integer()) {
-      t.e[0].i = wrap(param->type()->scalar_kind(), uint64_t(args[i].integer));
+      t.e[0].i = wrap(param->type()->dtype(), uint64_t(args[i].integer));
     } else {
       throw Unsupported("interpreter does not cover a float kernel parameter");
     }

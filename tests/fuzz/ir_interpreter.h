@@ -41,14 +41,14 @@ public:
 // A host buffer: its element kind, bytes, and per element the error bound of what a kernel wrote
 // there (reference_scalars.h; 0 for inputs and untouched elements).
 struct InterpBuffer {
-  ScalarKind kind = ScalarKind::F32;
+  DType kind = DType::f32;
   std::vector<uint8_t> bytes;
   std::vector<double> err;
 
   InterpBuffer() = default;
-  InterpBuffer(ScalarKind k, std::vector<uint8_t> b)
+  InterpBuffer(DType k, std::vector<uint8_t> b)
       : kind(k), bytes(std::move(b)), err(bytes.size() / element_bytes(), 0.0) {}
-  size_t element_bytes() const { return kind == ScalarKind::I1 ? 1 : width_of(kind) / 8; }
+  size_t element_bytes() const { return kind == DType::i1 ? 1 : width_of(kind) / 8; }
   size_t size() const { return err.size(); }
 };
 
@@ -70,6 +70,6 @@ void interpret(const ir::Function& fn, std::span<const InterpArg> args,
 
 // One elementwise op on one element (ir_interpreter_elementwise.cpp). `in` is the kind of the
 // operands (of the first one for select's values), `out` the result's.
-Elem eval_elementwise(ir::Opcode op, ScalarKind in, ScalarKind out, std::span<const Elem> operands);
+Elem eval_elementwise(ir::Opcode op, DType in, DType out, std::span<const Elem> operands);
 
 } // namespace tessel::fuzz

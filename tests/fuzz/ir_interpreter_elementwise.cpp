@@ -14,25 +14,23 @@ namespace {
 using ir::Opcode;
 using LD = long double;
 
-[[noreturn]] void unsupported(Opcode op, ScalarKind k) {
+[[noreturn]] void unsupported(Opcode op, DType k) {
   throw Unsupported(std::string("interpreter does not cover op ") + ir::op_info(op).name + " on " +
-                    ir::scalar_kind_name(k));
+                    dtype_name(k));
 }
 
-uint64_t mask_of(ScalarKind k) {
+uint64_t mask_of(DType k) {
   unsigned w = width_of(k);
   return w >= 64 ? ~uint64_t(0) : (uint64_t(1) << w) - 1;
 }
 uint64_t u(int64_t v) { return uint64_t(v); }
-int64_t min_of(ScalarKind k) {
-  return is_unsigned(k) ? 0 : wrap(k, uint64_t(1) << (width_of(k) - 1));
-}
+int64_t min_of(DType k) { return is_unsigned(k) ? 0 : wrap(k, uint64_t(1) << (width_of(k) - 1)); }
 
-bool less(ScalarKind k, int64_t a, int64_t b) { return is_unsigned(k) ? u(a) < u(b) : a < b; }
+bool less(DType k, int64_t a, int64_t b) { return is_unsigned(k) ? u(a) < u(b) : a < b; }
 
 // "/ truncates toward zero; x / 0 = x; INT_MIN / -1 = INT_MIN" (and % gives the dividend's sign,
 // x % 0 = 0, INT_MIN % -1 = 0); unsigned / % are unsigned.
-int64_t int_div(ScalarKind k, int64_t a, int64_t b, bool rem) {
+int64_t int_div(DType k, int64_t a, int64_t b, bool rem) {
   if (b == 0)
     return rem ? 0 : a;
   if (is_unsigned(k))
@@ -44,19 +42,19 @@ int64_t int_div(ScalarKind k, int64_t a, int64_t b, bool rem) {
 
 // "shift amounts are taken modulo the width; >> is arithmetic on signed types, logical on
 // unsigned".
-int64_t int_shift(ScalarKind k, int64_t a, int64_t b, bool left) {
+int64_t int_shift(DType k, int64_t a, int64_t b, bool left) {
   unsigned amount = unsigned(u(b) & (width_of(k) - 1));
   if (left)
     return wrap(k, u(a) << amount);
   return is_unsigned(k) ? wrap(k, u(a) >> amount) : wrap(k, u(a >> amount));
 }
 
-int64_t umulhi(ScalarKind k, int64_t a, int64_t b) {
+int64_t umulhi(DType k, int64_t a, int64_t b) {
   unsigned __int128 p = (unsigned __int128)(u(a) & mask_of(k)) * (u(b) & mask_of(k));
   return wrap(k, uint64_t(p >> width_of(k)));
 }
 
-bool int_compare(Opcode op, ScalarKind k, int64_t a, int64_t b) {
+bool int_compare(Opcode op, DType k, int64_t a, int64_t b) {
   switch (op) {
   case Opcode::CmpEq:
     return a == b;
@@ -75,7 +73,7 @@ bool int_compare(Opcode op, ScalarKind k, int64_t a, int64_t b) {
   }
 }
 
-int64_t int_op(Opcode op, ScalarKind k, std::span<const Elem> x) {
+int64_t int_op(Opcode op, DType k, std::span<const Elem> x) {
   const int64_t a = x[0].i, b = x.size() > 1 ? x[1].i : 0;
   switch (op) {
   case Opcode::Add:
@@ -122,16 +120,16 @@ int64_t int_op(Opcode op, ScalarKind k, std::span<const Elem> x) {
 // "f16/bf16 arithmetic is computed in f32 and rounded once after each op": the f32 result, then
 // the narrow type. long double holds every f32 sum, product and quotient closely enough that
 // rounding it to f32 is the correctly rounded f32 result (64 >= 2 * 24 + 2 bits).
-double finish(ScalarKind k, LD exact) {
-  if (k == ScalarKind::F64)
+double finish(DType k, LD exact) {
+  if (k == DType::f64)
     return double(exact); // only exact results reach here (f64_op computes the rest in double)
-  if (k == ScalarKind::F32)
+  if (k == DType::f32)
     return round_to(k, exact);
-  return round_to(k, round_to(ScalarKind::F32, exact));
+  return round_to(k, round_to(DType::f32, exact));
 }
 
-double max_finite(ScalarKind k) {
-  return (2 - ulp(k, 1.0)) * std::ldexp(1.0, k == ScalarKind::F16 ? 15 : 127);
+double max_finite(DType k) {
+  return (2 - ulp(k, 1.0)) * std::ldexp(1.0, k == DType::f16 ? 15 : 127);
 }
 
 // "min/max return the other operand when one is NaN; min(-0, +0) = -0, max(-0, +0) = +0".
@@ -145,7 +143,7 @@ double float_min_max(double a, double b, bool is_max) {
   return (a < b) == is_max ? b : a;
 }
 
-bool float_compare(Opcode op, ScalarKind k, double a, double b) {
+bool float_compare(Opcode op, DType k, double a, double b) {
   switch (op) {
   case Opcode::CmpEq:
     return a == b;
@@ -208,12 +206,12 @@ LD math(Opcode op, LD x) {
   case Opcode::Sigmoid:
     return 1 / (1 + std::exp(-x));
   default:
-    unsupported(op, ScalarKind::F32);
+    unsupported(op, DType::f32);
   }
 }
 
-Elem approximate(Opcode op, ScalarKind k, double x) {
-  if (k == ScalarKind::F64)
+Elem approximate(Opcode op, DType k, double x) {
+  if (k == DType::f64)
     unsupported(op, k); // the document bounds the f32 math library only
   LD exact = math(op, x);
   Elem r;
@@ -224,12 +222,11 @@ Elem approximate(Opcode op, ScalarKind k, double x) {
     r.err = kOpaque; // the rounding may overflow on one side and not the other
     return r;
   }
-  r.err =
-      2 * ulp(ScalarKind::F32, double(exact)) + (k == ScalarKind::F32 ? 0 : ulp(k, double(exact)));
+  r.err = 2 * ulp(DType::f32, double(exact)) + (k == DType::f32 ? 0 : ulp(k, double(exact)));
   return r;
 }
 
-double float_op(Opcode op, ScalarKind k, std::span<const Elem> x) {
+double float_op(Opcode op, DType k, std::span<const Elem> x) {
   const LD a = x[0].f, b = x.size() > 1 ? x[1].f : 0;
   switch (op) {
   case Opcode::Add:
@@ -280,14 +277,14 @@ double f64_op(Opcode op, std::span<const Elem> x) {
   case Opcode::Fma:
     return std::fma(a, b, x[2].f);
   default:
-    return float_op(op, ScalarKind::F64, x); // the exact ones
+    return float_op(op, DType::f64, x); // the exact ones
   }
 }
 
 // Conversions: docs/semantics.md "Conversions".
-Elem cast(ScalarKind from, ScalarKind to, const Elem& x) {
+Elem cast(DType from, DType to, const Elem& x) {
   Elem r;
-  if (to == ScalarKind::I1) { // compares with zero: NaN -> true, -0 -> false
+  if (to == DType::i1) { // compares with zero: NaN -> true, -0 -> false
     r.i = is_float(from) ? (x.f != 0 || std::isnan(x.f)) : x.i != 0;
     return r;
   }
@@ -300,7 +297,7 @@ Elem cast(ScalarKind from, ScalarKind to, const Elem& x) {
     return r;
   }
   if (!is_float(from)) { // integer -> float: one rounding (long double holds every 64-bit value)
-    LD v = from == ScalarKind::U64 ? LD(u(x.i)) : LD(x.i);
+    LD v = from == DType::u64 ? LD(u(x.i)) : LD(x.i);
     r.f = round_to(to, v);
     return r;
   }
@@ -311,11 +308,11 @@ Elem cast(ScalarKind from, ScalarKind to, const Elem& x) {
   const LD lo = is_unsigned(to) ? 0 : -std::ldexp(1.0L, int(width_of(to)) - 1);
   const LD hi = std::ldexp(1.0L, int(width_of(to)) - (is_unsigned(to) ? 0 : 1)) - 1;
   t = std::max(lo, std::min(hi, t));
-  r.i = to == ScalarKind::U64 ? int64_t(uint64_t(t)) : int64_t(t);
+  r.i = to == DType::u64 ? int64_t(uint64_t(t)) : int64_t(t);
   return r;
 }
 
-Elem bitcast(ScalarKind from, ScalarKind to, const Elem& x) {
+Elem bitcast(DType from, DType to, const Elem& x) {
   uint8_t bytes[8] = {};
   store_elem(from, x, bytes);
   return load_elem(to, bytes);
@@ -323,7 +320,7 @@ Elem bitcast(ScalarKind from, ScalarKind to, const Elem& x) {
 
 // The error bound of a result whose operands carry bounds: a first-order propagation for the ops
 // where it is simple (sums, products, negation, float conversions), "opaque" for the rest.
-double propagated_error(Opcode op, ScalarKind out, std::span<const Elem> x, const Elem& r) {
+double propagated_error(Opcode op, DType out, std::span<const Elem> x, const Elem& r) {
   double e0 = x[0].err, e1 = x.size() > 1 ? x[1].err : 0;
   double rounding = is_float(out) ? ulp(out, std::fabs(r.f) + e0 + e1) : 0;
   if (!is_float(out) || std::isinf(e0) || std::isinf(e1))
@@ -344,7 +341,7 @@ double propagated_error(Opcode op, ScalarKind out, std::span<const Elem> x, cons
   }
 }
 
-Elem eval_exact(Opcode op, ScalarKind in, ScalarKind out, std::span<const Elem> x) {
+Elem eval_exact(Opcode op, DType in, DType out, std::span<const Elem> x) {
   Elem r;
   if (op == Opcode::Cast)
     return cast(in, out, x[0]);
@@ -361,15 +358,15 @@ Elem eval_exact(Opcode op, ScalarKind in, ScalarKind out, std::span<const Elem> 
   }
   if (is_approximate(op))
     return approximate(op, in, x[0].f);
-  r.f = in == ScalarKind::F64 ? f64_op(op, x) : float_op(op, in, x);
+  r.f = in == DType::f64 ? f64_op(op, x) : float_op(op, in, x);
   return r;
 }
 
 } // namespace
 
-Elem eval_elementwise(Opcode op, ScalarKind in, ScalarKind out, std::span<const Elem> operands) {
-  if (in == ScalarKind::F8E4M3 || in == ScalarKind::F8E5M2 || out == ScalarKind::F8E4M3 ||
-      out == ScalarKind::F8E5M2 || op == Opcode::CastSat)
+Elem eval_elementwise(Opcode op, DType in, DType out, std::span<const Elem> operands) {
+  if (in == DType::f8e4m3 || in == DType::f8e5m2 || out == DType::f8e4m3 || out == DType::f8e5m2 ||
+      op == Opcode::CastSat)
     unsupported(op, in);
   if (op == Opcode::Select) {
     const Elem& c = operands[0];

@@ -32,7 +32,7 @@ constexpr size_t kMaxValues = 512;
 
 bool is_float_type(DType t) { return dtype_is_float(t); }
 bool is_int_type(DType t) { return !dtype_is_float(t) && t != DType::i1; }
-ScalarKind kind(DType t) { return static_cast<ScalarKind>(t); }
+DType kind(DType t) { return static_cast<DType>(t); }
 
 SourceLoc here(std::source_location l = std::source_location::current()) {
   return SourceLoc::from(l);
@@ -502,7 +502,7 @@ struct Random {
 };
 
 Elem random_int(DType t, Random& rng) {
-  const ScalarKind k = kind(t);
+  const DType k = kind(t);
   const uint64_t w = dtype_bytes(t) * 8, top = uint64_t(1) << (w - 1);
   // Zero, signs, shift widths, and the type's extremes (as bits: wrap() reads them).
   const uint64_t edges[] = {0, 1, ~uint64_t(0), w - 1, w, w + 1, 2, top, top - 1};

@@ -16,27 +16,27 @@ struct Format {
   int digits, emin, emax;
 };
 
-Format format_of(ScalarKind k) {
+Format format_of(DType k) {
   switch (k) {
-  case ScalarKind::F16:
+  case DType::f16:
     return {11, -14, 15};
-  case ScalarKind::BF16:
+  case DType::bf16:
     return {8, -126, 127};
-  case ScalarKind::F32:
+  case DType::f32:
     return {24, -126, 127};
-  case ScalarKind::F64:
+  case DType::f64:
     return {53, -1022, 1023};
-  case ScalarKind::F8E4M3:
-  case ScalarKind::F8E5M2:
-  case ScalarKind::I1:
-  case ScalarKind::I8:
-  case ScalarKind::I16:
-  case ScalarKind::I32:
-  case ScalarKind::I64:
-  case ScalarKind::U8:
-  case ScalarKind::U16:
-  case ScalarKind::U32:
-  case ScalarKind::U64:
+  case DType::f8e4m3:
+  case DType::f8e5m2:
+  case DType::i1:
+  case DType::i8:
+  case DType::i16:
+  case DType::i32:
+  case DType::i64:
+  case DType::u8:
+  case DType::u16:
+  case DType::u32:
+  case DType::u64:
     break;
   }
   assert(false && "format_of: not an IEEE binary format the interpreter rounds to");
@@ -100,13 +100,13 @@ template <class T> void write(uint8_t* p, T v) { std::memcpy(p, &v, sizeof v); }
 
 } // namespace
 
-bool is_float(ScalarKind k) { return ir::scalar_kind_is_float(k); }
+bool is_float(DType k) { return dtype_is_float(k); }
 
-bool is_unsigned(ScalarKind k) { return k == ScalarKind::I1 || ir::scalar_kind_is_unsigned(k); }
+bool is_unsigned(DType k) { return k == DType::i1 || dtype_is_unsigned(k); }
 
-unsigned width_of(ScalarKind k) { return ir::scalar_kind_bits(k); }
+unsigned width_of(DType k) { return dtype_bits(k); }
 
-int64_t wrap(ScalarKind k, uint64_t bits) {
+int64_t wrap(DType k, uint64_t bits) {
   const unsigned w = width_of(k);
   if (w >= 64)
     return int64_t(bits);
@@ -116,98 +116,98 @@ int64_t wrap(ScalarKind k, uint64_t bits) {
   return int64_t(low | ~((uint64_t(1) << w) - 1)); // sign-extend
 }
 
-double round_to(ScalarKind k, long double x) { return double(round_format(x, format_of(k))); }
+double round_to(DType k, long double x) { return double(round_format(x, format_of(k))); }
 
-double ulp(ScalarKind k, double x) {
+double ulp(DType k, double x) {
   Format fmt = format_of(k);
   int e = 0;
   std::frexp(std::max(std::fabs(x), std::ldexp(1.0, fmt.emin)), &e);
   return std::ldexp(1.0, e - fmt.digits);
 }
 
-Elem load_elem(ScalarKind k, const uint8_t* p) {
+Elem load_elem(DType k, const uint8_t* p) {
   Elem e;
   switch (k) {
-  case ScalarKind::I1:
+  case DType::i1:
     e.i = *p != 0;
     break;
-  case ScalarKind::I8:
-  case ScalarKind::U8:
+  case DType::i8:
+  case DType::u8:
     e.i = wrap(k, *p);
     break;
-  case ScalarKind::I16:
-  case ScalarKind::U16:
+  case DType::i16:
+  case DType::u16:
     e.i = wrap(k, read<uint16_t>(p));
     break;
-  case ScalarKind::I32:
-  case ScalarKind::U32:
+  case DType::i32:
+  case DType::u32:
     e.i = wrap(k, read<uint32_t>(p));
     break;
-  case ScalarKind::I64:
-  case ScalarKind::U64:
+  case DType::i64:
+  case DType::u64:
     e.i = read<int64_t>(p);
     break;
-  case ScalarKind::F16:
+  case DType::f16:
     e.f = decode16(read<uint16_t>(p), format_of(k), 5);
     break;
-  case ScalarKind::BF16:
+  case DType::bf16:
     e.f = decode16(read<uint16_t>(p), format_of(k), 8);
     break;
-  case ScalarKind::F32:
+  case DType::f32:
     e.f = read<float>(p);
     break;
-  case ScalarKind::F64:
+  case DType::f64:
     e.f = read<double>(p);
     break;
-  case ScalarKind::F8E4M3:
-  case ScalarKind::F8E5M2:
+  case DType::f8e4m3:
+  case DType::f8e5m2:
     assert(false && "load_elem: the interpreter does not cover fp8 (the generator makes none)");
     break;
   }
   return e;
 }
 
-void store_elem(ScalarKind k, const Elem& e, uint8_t* p) {
+void store_elem(DType k, const Elem& e, uint8_t* p) {
   switch (k) {
-  case ScalarKind::I1:
+  case DType::i1:
     *p = e.i != 0;
     return;
-  case ScalarKind::I8:
-  case ScalarKind::U8:
+  case DType::i8:
+  case DType::u8:
     *p = uint8_t(e.i);
     return;
-  case ScalarKind::I16:
-  case ScalarKind::U16:
+  case DType::i16:
+  case DType::u16:
     write(p, uint16_t(e.i));
     return;
-  case ScalarKind::I32:
-  case ScalarKind::U32:
+  case DType::i32:
+  case DType::u32:
     write(p, uint32_t(e.i));
     return;
-  case ScalarKind::I64:
-  case ScalarKind::U64:
+  case DType::i64:
+  case DType::u64:
     write(p, e.i);
     return;
-  case ScalarKind::F16:
+  case DType::f16:
     write(p, encode16(e.f, format_of(k), 5));
     return;
-  case ScalarKind::BF16:
+  case DType::bf16:
     write(p, encode16(e.f, format_of(k), 8));
     return;
-  case ScalarKind::F32:
+  case DType::f32:
     write(p, float(e.f));
     return;
-  case ScalarKind::F64:
+  case DType::f64:
     write(p, e.f);
     return;
-  case ScalarKind::F8E4M3:
-  case ScalarKind::F8E5M2:
+  case DType::f8e4m3:
+  case DType::f8e5m2:
     assert(false && "store_elem: the interpreter does not cover fp8 (the generator makes none)");
     return;
   }
 }
 
-bool same_bits(ScalarKind k, const Elem& a, const Elem& b) {
+bool same_bits(DType k, const Elem& a, const Elem& b) {
   if (!is_float(k))
     return a.i == b.i;
   if (std::isnan(a.f) || std::isnan(b.f))

@@ -17,8 +17,6 @@
 
 namespace tessel::fuzz {
 
-using ir::ScalarKind;
-
 inline constexpr double kOpaque = std::numeric_limits<double>::infinity();
 
 // One element: integers (i1 included) in `i`, sign- or zero-extended from their type's width;
@@ -31,24 +29,24 @@ struct Elem {
   double err = 0;
 };
 
-bool is_float(ScalarKind k);
-bool is_unsigned(ScalarKind k); // u8 ... u64 and i1 (a boolean orders false < true)
-unsigned width_of(ScalarKind k);
+bool is_float(DType k);
+bool is_unsigned(DType k); // u8 ... u64 and i1 (a boolean orders false < true)
+unsigned width_of(DType k);
 
 // `bits` wrapped to the width of integer kind `k` and extended by its signedness.
-int64_t wrap(ScalarKind k, uint64_t bits);
+int64_t wrap(DType k, uint64_t bits);
 // `x` rounded once, to nearest even, to float kind `k` (overflow to +-inf, NaN stays NaN).
-double round_to(ScalarKind k, long double x);
+double round_to(DType k, long double x);
 // One unit in the last place of float kind `k` at magnitude |x| (at least the smallest normal's).
-double ulp(ScalarKind k, double x);
+double ulp(DType k, double x);
 
 // The element of kind `k` stored at `p` (little endian) and back. Store encodes NaN as a quiet NaN
 // (its sign and payload are not specified).
-Elem load_elem(ScalarKind k, const uint8_t* p);
-void store_elem(ScalarKind k, const Elem& e, uint8_t* p);
+Elem load_elem(DType k, const uint8_t* p);
+void store_elem(DType k, const Elem& e, uint8_t* p);
 
 // Bits of two elements of kind `k` agree as the document promises: integers equal, floats equal
 // bit for bit (so -0 != +0) except that any NaN matches any NaN.
-bool same_bits(ScalarKind k, const Elem& a, const Elem& b);
+bool same_bits(DType k, const Elem& a, const Elem& b);
 
 } // namespace tessel::fuzz
