@@ -106,8 +106,9 @@ inline std::map<std::string, std::string> blocks(const std::string& text,
       if (line.compare(after_idx, p.size(), p) == 0)
         prefix = p;
     std::string key = pid + " " + prefix;
-    if (key != last_key)
+    if (key != last_key) {
       EXPECT_EQ(out.count(key), 0u) << "the lines of " << key << " are not one block:\n" << text;
+    }
     last_key = key;
     out[key] += line + "\n";
   }
