@@ -403,6 +403,10 @@ lang::Precision dot_precision(MatmulPrecision precision) {
 } // namespace
 
 int64_t matmul_workspace_elements(const TensorView& c, int split_k) {
+  if (split_k < 1)
+    throw Error(fmt::format("matmul_workspace_elements: split_k is {}; it must be 1 or more (the "
+                            "value MatmulOptions::split_k will have)",
+                            split_k));
   int64_t mn = c.rank >= 2 ? c.shape[c.rank - 2] * c.shape[c.rank - 1] : 0;
   return int64_t(split_k) * (c.rank == 3 ? c.shape[0] : 1) * mn;
 }
@@ -414,6 +418,13 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
   detail::check_device(s, "b", b, "a", a);
   detail::check_device(s, "c", c, "a", a);
   Problem p = check_shapes(s, a, b, c);
+  // Tiles of c are written while other programs still read a and b: in place, the result would
+  // depend on the order the programs ran in.
+  for (auto [arg, v] : {std::pair{"a", &a}, std::pair{"b", &b}})
+    if (p.m > 0 && p.n > 0 && overlaps(c, *v))
+      s.fail(fmt::format("c overlaps {} in memory; matmul cannot write its result over an input: "
+                         "pass a separate c",
+                         arg));
   DType acc = a.dtype == DType::i8 ? DType::i32 : DType::f32;
   MatmulConfig cfg =
       options.config ? *options.config : choose_config(c.device, p.m, p.n, p.k, a.dtype);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,9 @@ struct BadInput {
   std::function<void()> call;
   std::vector<std::string> fragments;
 };
+
+// gtest prints a failing row by its API and name (not its bytes).
+inline void PrintTo(const BadInput& row, std::ostream* os) { *os << row.api << " " << row.name; }
 
 // The rows of each group (bad_input_launch.cpp, bad_input_ops.cpp).
 std::vector<BadInput> launch_rows();

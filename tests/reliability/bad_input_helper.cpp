@@ -4,8 +4,10 @@
 //   launch        a CPU launch of 8 programs (the thread pool: TESSEL_CPU_THREADS), checked
 //   recompile     two specializations of one kernel (TESSEL_MAX_RECOMPILES)
 //   sim           a launch on the simulated device (TESSEL_SIM_TARGET)
+//   device        a runtime::DeviceBuffer on the GPU device TESSEL_DEVICE selects
 //   bundle DIR    tessel::aot::Bundle::load(DIR)
 #include "tessel/aot/bundle.h"
+#include "tessel/runtime/device_buffer.h"
 #include "tessel/tessel.h"
 
 #include <cstdio>
@@ -53,11 +55,15 @@ int run(const std::string& mode, const std::string& arg) {
     // chosen before the arguments are looked at, so a bad TESSEL_SIM_TARGET fails first.
     return launch_and_check(16, options);
   }
+  if (mode == "device") {
+    tessel::runtime::DeviceBuffer buffer = tessel::runtime::DeviceBuffer::allocate(1024);
+    return 0;
+  }
   if (mode == "bundle") {
     (void)tessel::aot::Bundle::load(arg);
     return 0;
   }
-  std::fprintf(stderr, "usage: bad_input_helper launch|recompile|sim|bundle DIR\n");
+  std::fprintf(stderr, "usage: bad_input_helper launch|recompile|sim|device|bundle DIR\n");
   return 2;
 }
 

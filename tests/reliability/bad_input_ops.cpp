@@ -62,9 +62,9 @@ std::vector<BadInput> softmax_and_norm_rows() {
       {"ops::log_softmax",
        "OutputDtype",
        [] {
-         log_softmax(f32({4, 32}), view(DType::f16, {4, 32}));
+         log_softmax(f32({4, 32}), view(DType::i32, {4, 32}));
        },
-       {"log_softmax", "y", "f16"}},
+       {"log_softmax", "y", "i32"}},
       {"ops::softmax_backward",
        "GradientShape",
        [] {
@@ -137,8 +137,8 @@ std::vector<BadInput> activation_rows() {
       {"ops::gelu", "OutputShape", [] { gelu(f32({64}), f32({32})); }, {"gelu", "y"}},
       {"ops::gelu_backward",
        "GradientDtype",
-       [] { gelu_backward(f32({64}), f32({64}), view(DType::bf16, {64})); },
-       {"gelu_backward", "dx"}},
+       [] { gelu_backward(f32({64}), f32({64}), view(DType::i8, {64})); },
+       {"gelu_backward", "dx", "i8"}},
       {"ops::silu",
        "NullInput",
        [] { silu(TensorView(nullptr, DType::f32, {64}), f32({64})); },
@@ -247,11 +247,11 @@ std::vector<BadInput> loss_rotary_pool_rows() {
        },
        {"topk", "k", "40"}},
       {"ops::topk",
-       "KZero",
+       "KNegative",
        [] {
-         topk(f32({4, 32}), f32({4, 0}), view(DType::i64, {4, 0}), 0);
+         topk(f32({4, 32}), f32({4, 1}), view(DType::i64, {4, 1}), -1);
        },
-       {"topk", "k"}},
+       {"topk", "k", "-1"}},
       {"ops::mean_pool",
        "MaskShape",
        [] {
@@ -332,30 +332,30 @@ std::vector<BadInput> attention_rows() {
       {"ops::attention",
        "HeadDimMismatch",
        [] {
-         attention(f32({1, 8, 2, 16}), f32({1, 8, 2, 32}), f32({1, 8, 2, 32}), f32({1, 8, 2, 16}));
+         attention(f32({1, 8, 2, 32}), f32({1, 8, 2, 64}), f32({1, 8, 2, 64}), f32({1, 8, 2, 32}));
        },
        {"attention", "k"}},
       {"ops::attention",
        "DropoutProbabilityOne",
        [] {
-         attention(f32({1, 8, 2, 16}), f32({1, 8, 2, 16}), f32({1, 8, 2, 16}), f32({1, 8, 2, 16}),
+         attention(f32({1, 8, 2, 32}), f32({1, 8, 2, 32}), f32({1, 8, 2, 32}), f32({1, 8, 2, 32}),
                    {.dropout_p = 1.0f});
        },
        {"attention", "dropout_p"}},
       {"ops::attention_backward",
        "QueryGradientShape",
        [] {
-         TensorView q = f32({1, 8, 2, 16});
-         attention_backward(q, f32({1, 8, 2, 16}), f32({1, 8, 2, 16}), f32({1, 8, 2, 16}),
-                            f32({1, 8, 2, 16}), f32({1, 2, 8}), f32({1, 8, 2, 8}),
-                            f32({1, 8, 2, 16}), f32({1, 8, 2, 16}));
+         TensorView q = f32({1, 8, 2, 32});
+         attention_backward(q, f32({1, 8, 2, 32}), f32({1, 8, 2, 32}), f32({1, 8, 2, 32}),
+                            f32({1, 8, 2, 32}), f32({1, 2, 8}), f32({1, 8, 2, 16}),
+                            f32({1, 8, 2, 32}), f32({1, 8, 2, 32}));
        },
        {"attention_backward", "dq"}},
       {"ops::attention_decode",
        "FloatBlockTable",
        [] {
-         attention_decode(f32({2, 4, 16}), f32({4, 16, 4, 16}), f32({4, 16, 4, 16}), f32({2, 2}),
-                          view(DType::i32, {2}), f32({2, 4, 16}));
+         attention_decode(f32({2, 4, 32}), f32({4, 16, 4, 32}), f32({4, 16, 4, 32}), f32({2, 2}),
+                          view(DType::i32, {2}), f32({2, 4, 32}));
        },
        {"attention_decode", "block_table"}},
       {"ops::attention_decode_workspace",
@@ -388,26 +388,26 @@ std::vector<BadInput> quant_rows() {
       {"ops::quantize_weights_int4",
        "GroupSize",
        [] {
-         quantize_weights_int4(f32({96, 16}), 48, Int4Mode::symmetric, view(DType::u8, {48, 16}),
+         quantize_weights_int4(f32({96, 16}), 48, Int4Mode::symmetric, view(DType::i8, {48, 16}),
                                f32({2, 16}));
        },
        {"quantize_weights_int4", "group_size", "48"}},
       {"ops::pack_int4",
        "PackedShape",
        [] {
-         pack_int4(view(DType::u8, {64, 16}), view(DType::u8, {64, 16}));
+         pack_int4(view(DType::i8, {64, 16}), view(DType::i8, {64, 16}));
        },
        {"pack_int4", "packed"}},
       {"ops::unpack_int4",
        "UnpackedShape",
        [] {
-         unpack_int4(view(DType::u8, {32, 16}), view(DType::u8, {32, 16}));
+         unpack_int4(view(DType::i8, {32, 16}), view(DType::i8, {32, 16}));
        },
-       {"unpack_int4", "q"}},
+       {"unpack_int4", "packed", "[16, 16]"}},
       {"ops::matmul_w4a16",
        "ScalesShape",
        [] {
-         matmul_w4a16(view(DType::f16, {8, 64}), view(DType::u8, {32, 16}),
+         matmul_w4a16(view(DType::f16, {8, 64}), view(DType::i8, {32, 16}),
                       view(DType::f16, {5, 16}), {}, view(DType::f16, {8, 16}));
        },
        {"matmul_w4a16", "scales"}},
