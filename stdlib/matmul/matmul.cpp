@@ -418,13 +418,6 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
   detail::check_device(s, "b", b, "a", a);
   detail::check_device(s, "c", c, "a", a);
   Problem p = check_shapes(s, a, b, c);
-  // Tiles of c are written while other programs still read a and b: in place, the result would
-  // depend on the order the programs ran in.
-  for (auto [arg, v] : {std::pair{"a", &a}, std::pair{"b", &b}})
-    if (p.m > 0 && p.n > 0 && overlaps(c, *v))
-      s.fail(fmt::format("c overlaps {} in memory; matmul cannot write its result over an input: "
-                         "pass a separate c",
-                         arg));
   DType acc = a.dtype == DType::i8 ? DType::i32 : DType::f32;
   MatmulConfig cfg =
       options.config ? *options.config : choose_config(c.device, p.m, p.n, p.k, a.dtype);
@@ -433,6 +426,13 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
   BoundChain bc = bind_chain(s, options, p, c, acc, cfg);
   if (p.batch == 0 || p.m == 0 || p.n == 0)
     return;
+  // Last of the checks: tiles of c are written while other programs still read a and b, so in
+  // place the result would depend on the order the programs ran in.
+  for (auto [arg, v] : {std::pair{"a", &a}, std::pair{"b", &b}})
+    if (overlaps(c, *v))
+      s.fail(fmt::format("c overlaps {} in memory; matmul cannot write its result over an input: "
+                         "pass a separate c",
+                         arg));
   const detail::MatmulKernels& kernels =
       detail::matmul_kernels(bc.key, bc.chain, dot_precision(options.precision));
   Launch l{s, p, cfg, {}};
