@@ -7,6 +7,11 @@ function(tessel_module name)
     $<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}>)
   target_link_libraries(tessel_${name} PUBLIC fmt::fmt)
   set_property(GLOBAL APPEND PROPERTY TESSEL_MODULES tessel_${name})
+  if(name IN_LIST TESSEL_SANITIZE_SKIP)
+    get_target_property(_opts tessel_${name} COMPILE_OPTIONS)
+    list(FILTER _opts EXCLUDE REGEX "^-fsanitize|^-fno-sanitize|^-fno-omit-frame-pointer$")
+    set_property(TARGET tessel_${name} PROPERTY COMPILE_OPTIONS "${_opts}")
+  endif()
 endfunction()
 
 # A module whose sources include LLVM headers.

@@ -123,7 +123,7 @@ void prune_by_resources(const AutotunerState& s, const TuneKey& key,
                         std::span<const detail::ArgValue> all, std::vector<Candidate>& cands,
                         const SourceLoc& where, std::string& report) {
   const Target target = key.device == DeviceKind::sim
-                            ? codegen::parse_target(runtime::sim_target_name())
+                            ? sim_target(s.kernel.name(), where)
                             : cuda_target(s.kernel.name(), key.device_index, where);
   CompileJob job{&s, &target, all, {}};
   for (Candidate& c : cands)

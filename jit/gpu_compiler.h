@@ -41,5 +41,8 @@ GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Targe
 // SM version where codegen has it, else the closest older one of its major version; sm_90a on an
 // sm_90 GPU. Throws tessel::Error naming `kernel` and `where` without CUDA or for an older GPU.
 codegen::Target cuda_target(const std::string& kernel, int ordinal, const SourceLoc& where);
+// The target the simulated device runs (TESSEL_SIM_TARGET, default sm_80; jit/kernel.cpp). A
+// value that is not a GPU target throws tessel::Error naming the variable, `kernel` and `where`.
+codegen::Target sim_target(const std::string& kernel, const SourceLoc& where);
 
 } // namespace tessel::jit

@@ -123,6 +123,21 @@ void run_checked_on_cpu(const lang::KernelDef& def, const Specialization& spec,
 
 } // namespace
 
+codegen::Target jit::sim_target(const std::string& kernel, const SourceLoc& where) {
+  const std::string name = runtime::sim_target_name();
+  try {
+    codegen::Target t = codegen::parse_target(name);
+    if (t.is_nvptx())
+      return t;
+  } catch (const Error& e) {
+    throw Error(where, "kernel '" + kernel + "': TESSEL_SIM_TARGET='" + name +
+                           "' is not a target: " + e.what());
+  }
+  throw Error(where, "kernel '" + kernel + "': TESSEL_SIM_TARGET='" + name +
+                         "' is not a GPU target; the simulated device runs sm_80, sm_86, sm_89, "
+                         "sm_90 or sm_90a PTX");
+}
+
 // The target a CUDA device runs: its own SM version where codegen has it, else the closest older
 // one of the same major version (cubins run on later minor versions of their major), sm_90a on
 // an sm_90 GPU.
@@ -272,7 +287,7 @@ struct Kernel::Impl {
   KernelSource build_gpu(Specialization& spec, std::span<const lang::ParamBinding> bindings,
                          const LaunchOptions& options, const SourceLoc& where) {
     const bool sim = spec.key.device == DeviceKind::sim;
-    codegen::Target target = sim ? codegen::parse_target(runtime::sim_target_name())
+    codegen::Target target = sim ? jit::sim_target(def.name, where)
                                  : jit::cuda_target(def.name, spec.key.device_index, where);
     codegen::gpu::CompileOptions gpu_options;
     gpu_options.num_warps = options.num_warps;

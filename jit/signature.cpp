@@ -5,6 +5,8 @@
 // again to say what changed between two specializations.
 #include "jit/signature.h"
 
+#include "runtime/view_check.h"
+
 #include "tessel/support/dump.h"
 
 #include <bit>
@@ -87,6 +89,9 @@ uint64_t key_word(const Site& site, size_t i, const ArgValue& a) {
   case ParamKind::Ptr: {
     if (a.kind != ArgValue::Kind::Pointer)
       bad_arg(site, i, std::string("expects a pointer or TensorView, got ") + a.cpp_type);
+    if (a.view)
+      if (std::string problem = runtime::view_problem(*a.view); !problem.empty())
+        bad_arg(site, i, "is a TensorView that " + problem);
     if (!a.ptr)
       bad_arg(site, i, null_pointer_text(a));
     if (p.dtype_fixed && a.dtype != p.dtype)
@@ -417,7 +422,16 @@ void note_recompile(const lang::KernelDef& def, const SignatureKey* previous,
   if (support::dump_enabled("recompile"))
     support::dump("recompile", def.name, what);
   const char* limit = std::getenv("TESSEL_MAX_RECOMPILES");
-  if (limit && *limit && long(recompiles_so_far) >= std::strtol(limit, nullptr, 10))
+  if (!limit || !*limit)
+    return;
+  // strtol alone read "lots" as 0, so a typo failed the first recompile as "exceeded".
+  char* end = nullptr;
+  long n = std::strtol(limit, &end, 10);
+  if (*end != '\0' || n < 0)
+    throw Error(where, "TESSEL_MAX_RECOMPILES='" + std::string(limit) +
+                           "' is not a count (0 or more recompiles allowed per kernel); unset it "
+                           "or set a number");
+  if (long(recompiles_so_far) >= n)
     throw Error(where, "TESSEL_MAX_RECOMPILES=" + std::string(limit) + " exceeded: " + what);
 }
 

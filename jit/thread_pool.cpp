@@ -4,21 +4,30 @@
 #include "jit/thread_pool.h"
 
 #include "tessel/error.h"
+#include "tessel/support/dump.h"
 
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 #include <thread>
 
 namespace tessel::jit {
 
-// TESSEL_CPU_THREADS=N sets the number of workers (default: one per hardware thread).
+// TESSEL_CPU_THREADS=N sets the number of workers (default: one per hardware thread). A value
+// that is not a count from 1 to 1024 is warned about (once: the pool is made once) and ignored.
 static unsigned configured_workers() {
-  if (const char* v = std::getenv("TESSEL_CPU_THREADS")) {
-    long n = std::strtol(v, nullptr, 10);
-    if (n >= 1 && n <= 1024)
-      return unsigned(n);
-  }
-  return std::max(1u, std::thread::hardware_concurrency());
+  unsigned fallback = std::max(1u, std::thread::hardware_concurrency());
+  const char* v = std::getenv("TESSEL_CPU_THREADS");
+  if (!v || !*v)
+    return fallback;
+  char* end = nullptr;
+  long n = std::strtol(v, &end, 10);
+  if (*end == '\0' && n >= 1 && n <= 1024)
+    return unsigned(n);
+  support::warn(std::string("TESSEL_CPU_THREADS='") + v +
+                "' is not a thread count from 1 to 1024; using one per hardware thread (" +
+                std::to_string(fallback) + ")");
+  return fallback;
 }
 
 ThreadPool& ThreadPool::instance() {

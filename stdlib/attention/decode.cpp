@@ -185,6 +185,10 @@ TensorView flat_f32(const TensorView& base, int64_t offset, int64_t n) {
 } // namespace
 
 int64_t attention_decode_workspace(int64_t batch, int64_t heads, int64_t head_dim, int num_splits) {
+  if (batch < 0 || heads < 0 || head_dim < 0 || num_splits < 0)
+    throw Error(fmt::format("attention_decode_workspace: batch {}, heads {}, head_dim {}, "
+                            "num_splits {}: none may be negative",
+                            batch, heads, head_dim, num_splits));
   return batch * heads * int64_t(num_splits) * (head_dim + 1);
 }
 

@@ -1,6 +1,7 @@
 // Argument checks of the stdlib operators (see args.h).
 #include "stdlib/common/args.h"
 
+#include "runtime/view_check.h"
 #include "tessel/runtime/stream.h"
 
 #include <fmt/format.h>
@@ -27,22 +28,32 @@ static std::string strides_str(const TensorView& v) {
   return s + "]";
 }
 
+// A view with a rank, extent, dtype or device no constructor makes (runtime/view_check.h) fails
+// here, before any other check reads its shape or names its dtype.
+static void check_well_formed(const OpSite& s, const char* arg, const TensorView& v) {
+  if (std::string problem = runtime::view_problem(v); !problem.empty())
+    s.fail(fmt::format("{} is a TensorView that {}", arg, problem));
+}
+
 static bool is_float_storage(DType t) {
   return t == DType::f32 || t == DType::f16 || t == DType::bf16;
 }
 
 void check_float(const OpSite& s, const char* arg, const TensorView& v) {
+  check_well_formed(s, arg, v);
   if (!is_float_storage(v.dtype))
     s.fail(fmt::format("{} has dtype {}; expected f32, f16 or bf16", arg, dtype_name(v.dtype)));
 }
 
 void check_dtype(const OpSite& s, const char* arg, const TensorView& v, DType want) {
+  check_well_formed(s, arg, v);
   if (v.dtype != want)
     s.fail(fmt::format("{} has dtype {}; expected {}", arg, dtype_name(v.dtype), dtype_name(want)));
 }
 
 void check_device(const OpSite& s, const char* arg, const TensorView& v, const char* ref_arg,
                   const TensorView& ref) {
+  check_well_formed(s, arg, v);
   if (v.device != ref.device || v.device_index != ref.device_index)
     s.fail(fmt::format("{} is on device {}:{} but {} is on {}:{}; pass tensors on one device", arg,
                        device_kind_name(v.device), v.device_index, ref_arg,
@@ -51,6 +62,7 @@ void check_device(const OpSite& s, const char* arg, const TensorView& v, const c
 
 void check_like(const OpSite& s, const char* arg, const TensorView& v, const char* ref_arg,
                 const TensorView& ref) {
+  check_well_formed(s, arg, v);
   bool same = v.rank == ref.rank;
   for (int i = 0; same && i < v.rank; ++i)
     same = v.shape[i] == ref.shape[i];
@@ -82,6 +94,7 @@ static int64_t row_stride(const TensorView& v) {
 }
 
 Rows rows_of(const OpSite& s, const char* arg, const TensorView& v) {
+  check_well_formed(s, arg, v);
   if (v.rank < 1)
     s.fail(fmt::format("{} is a scalar (rank 0); expected a tensor of rank 1 or more", arg));
   Rows r;

@@ -403,6 +403,10 @@ lang::Precision dot_precision(MatmulPrecision precision) {
 } // namespace
 
 int64_t matmul_workspace_elements(const TensorView& c, int split_k) {
+  if (split_k < 1)
+    throw Error(fmt::format("matmul_workspace_elements: split_k is {}; it must be 1 or more (the "
+                            "value MatmulOptions::split_k will have)",
+                            split_k));
   int64_t mn = c.rank >= 2 ? c.shape[c.rank - 2] * c.shape[c.rank - 1] : 0;
   return int64_t(split_k) * (c.rank == 3 ? c.shape[0] : 1) * mn;
 }
@@ -422,6 +426,13 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
   BoundChain bc = bind_chain(s, options, p, c, acc, cfg);
   if (p.batch == 0 || p.m == 0 || p.n == 0)
     return;
+  // Last of the checks: tiles of c are written while other programs still read a and b, so in
+  // place the result would depend on the order the programs ran in.
+  for (auto [arg, v] : {std::pair{"a", &a}, std::pair{"b", &b}})
+    if (overlaps(c, *v))
+      s.fail(fmt::format("c overlaps {} in memory; matmul cannot write its result over an input: "
+                         "pass a separate c",
+                         arg));
   const detail::MatmulKernels& kernels =
       detail::matmul_kernels(bc.key, bc.chain, dot_precision(options.precision));
   Launch l{s, p, cfg, {}};

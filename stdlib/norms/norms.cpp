@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 namespace tessel::ops {
 namespace {
 
@@ -63,6 +65,11 @@ void run_forward(const OpSite& s, const Forward& f, Stream* stream) {
   }
   detail::check_row_stats(s, "rstd", *f.rstd, xr.rows);
   detail::check_device(s, "rstd", *f.rstd, "x", x);
+  // A negative eps makes 1 / sqrt(var + eps) NaN for rows of small variance: garbage, not an error.
+  if (!(f.eps >= 0) || !std::isfinite(f.eps))
+    s.fail(fmt::format("eps is {}; it must be a finite number >= 0 (the default is 1e-5 for "
+                       "layer_norm, 1e-6 for rms_norm)",
+                       f.eps));
   int block = block_for_row(s, xr, f.block_cols);
   if (xr.empty())
     return;

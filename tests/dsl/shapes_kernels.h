@@ -160,7 +160,6 @@ inline const Kernel& shapes_2d_kernel() {
         auto x = tl::load(a + r * cols + c, m);
         auto all = r * C + c; // dense output positions
         auto ri = tl::arange(0, R);
-        auto ci = tl::arange(0, C);
         switch (OP) {
         case Flip0:
           tl::store(out + all, tl::flip(x, 0));

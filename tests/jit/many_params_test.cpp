@@ -35,7 +35,10 @@ std::vector<double> run_weighted_sum(DeviceKind dev) {
   static const Kernel k = weighted_sum_kernel("many_params_40", std::make_index_sequence<kInts>());
   EXPECT_EQ(k.def().params.size(), 40u);
   auto out = TestTensor::poisoned(dev, DType::i32, {16});
-  std::vector<detail::ArgValue> args{detail::to_arg(out.view())};
+  // An ArgValue keeps a pointer to its TensorView: the view must outlive the launch (a
+  // temporary here dangled, and the launch's view checks read it: ASan, stack-use-after-scope).
+  const TensorView out_view = out.view();
+  std::vector<detail::ArgValue> args{detail::to_arg(out_view)};
   for (size_t j = 0; j < kInts; ++j)
     args.push_back(detail::to_arg(int(3 * j + 1)));
   k.launch_args({1}, {}, args);
