@@ -131,9 +131,9 @@ void expect_exact(Opcode op, const std::vector<std::pair<float, float>>& cases) 
   std::vector<float> got = run_unary(*kernel, xs);
   for (size_t i = 0; i < cases.size(); ++i) {
     float want = cases[i].second;
-    if (std::isnan(want))
+    if (std::isnan(want)) {
       EXPECT_TRUE(std::isnan(got[i])) << ir::op_info(op).name << "(" << xs[i] << ") = " << got[i];
-    else
+    } else
       EXPECT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want))
           << ir::op_info(op).name << "(" << fmt::format("{:a}", xs[i])
           << ") = " << fmt::format("{:a}", got[i]) << ", want " << fmt::format("{:a}", want);

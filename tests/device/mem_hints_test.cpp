@@ -88,8 +88,9 @@ template <class T> void check_modes(DeviceKind where) {
         const bool valid = i < n;
         const float x = valid ? as_float(input[size_t(i)]) : -7.0f;
         ASSERT_EQ(as_float(got[size_t(i)]), 2 * x) << "out[" << i << "]";
-        if (masked)
+        if (masked) {
           ASSERT_EQ(as_float(got2[size_t(i)]), valid ? x : as_float(poison)) << "out2[" << i << "]";
+        }
       }
       for (int64_t p = 0; p < grid; ++p)
         ASSERT_EQ(as_float(sgot[size_t(p)]), as_float(input[size_t(p)]) + 1) << "sout[" << p << "]";

@@ -93,9 +93,9 @@ template <class U> void check_reductions(DeviceKind where) {
       auto first = x.begin() + r * 64, last = first + n_cols;
       auto it = (op == Max || op == Argmax) ? std::max_element(first, last)
                                             : std::min_element(first, last);
-      if (arg)
+      if (arg) {
         EXPECT_EQ(got_index[size_t(r)], int32_t(it - first)) << "row " << r;
-      else
+      } else
         EXPECT_EQ(uint64_t(got[size_t(r)]), uint64_t(*it)) << "row " << r;
     }
   }
