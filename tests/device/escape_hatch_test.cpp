@@ -45,7 +45,7 @@ bool have_nvrtc() { return tessel::codegen::gpu::nvrtc_identity() != "nvrtc abse
 
 template <class T> std::vector<T> poisoned() {
   std::vector<T> v(kN);
-  std::memset(v.data(), 0x5a, v.size() * sizeof(T));
+  std::memset(static_cast<void*>(v.data()), 0x5a, v.size() * sizeof(T));
   return v;
 }
 

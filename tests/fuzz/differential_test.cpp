@@ -19,6 +19,7 @@
 namespace {
 
 using namespace tessel::fuzz;
+using tessel::DType;
 
 template <class T> std::vector<uint8_t> bytes_of(const std::vector<T>& v) {
   std::vector<uint8_t> b(v.size() * sizeof(T));
