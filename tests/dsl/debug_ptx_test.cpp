@@ -89,7 +89,7 @@ TEST(DebugIr, PrintAndAssertRoundTrip) {
   ir::verify_or_throw(*m, "parsing");
   std::string printed = ir::print(*m, {.locations = false});
   EXPECT_EQ(ir::print(*ir::parse_module(printed), {.locations = false}), printed);
-  EXPECT_TRUE(has(printed, "{prefix = \"say \\\"hi\\\" 100% \\x0a\"}")) << printed;
+  EXPECT_TRUE(has(printed, "{prefix = \"say \\\"hi\\\" 100% \\n\"}")) << printed;
   const ir::Op& first = **std::next(m->functions.front()->body.ops().begin(), 2);
   EXPECT_EQ(first.attr("prefix").s, "say \"hi\" 100% \n");
 }
