@@ -1,6 +1,7 @@
 // nvJitLink, loaded with dlopen at run time (tessel builds and runs without the CUDA toolkit):
 // PTX -> cubin in-process, no GPU needed, and the info log parsed into a resource report.
 // The prototypes are declared here (nvJitLink.h, CUDA 12/13: the unversioned entry points).
+#include "codegen/gpu/cuda_library.h"
 #include "tessel/codegen/gpu.h"
 
 #include "tessel/error.h"
@@ -39,32 +40,10 @@ struct Api {
   GetFn info_log;
 };
 
-std::vector<std::string> candidates() {
-  if (const char* v = std::getenv("TESSEL_NVJITLINK"); v && *v)
-    return {v};
-  std::vector<std::string> out;
-  std::vector<std::string> roots;
-  for (const char* var : {"CUDA_HOME", "CUDA_PATH"})
-    if (const char* v = std::getenv(var); v && *v)
-      roots.push_back(v);
-  roots.push_back("/usr/local/cuda");
-  for (const std::string& r : roots)
-    for (const char* name : {"libnvJitLink.so", "libnvJitLink.so.13", "libnvJitLink.so.12"})
-      out.push_back(r + "/lib64/" + name);
-  out.push_back("libnvJitLink.so.13"); // the dynamic loader's search path
-  out.push_back("libnvJitLink.so.12");
-  return out;
-}
-
 Api load_api() {
-  void* lib = nullptr;
   std::string tried;
-  for (const std::string& path : candidates()) {
-    lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (lib)
-      break;
-    tried += (tried.empty() ? "'" : ", '") + path + "'";
-  }
+  void* lib = detail::open_first_library(
+      detail::cuda_library_candidates("TESSEL_NVJITLINK", "libnvJitLink"), tried);
   if (!lib)
     throw Error(
         fmt::format("nvJitLink (needed to compile PTX to a cubin) was not found: tried {}{}; "
@@ -120,7 +99,9 @@ int64_t number_before(const std::string& line, const std::string& unit) {
 
 } // namespace
 
-std::string nvjitlink_path() { return candidates().front(); }
+std::string nvjitlink_path() {
+  return detail::cuda_library_candidates("TESSEL_NVJITLINK", "libnvJitLink").front();
+}
 
 ResourceReport parse_info_log(const std::string& log, const std::string& kernel_name) {
   ResourceReport r;

@@ -3,6 +3,7 @@
 // nvJitLink's: $TESSEL_NVRTC, then $CUDA_HOME, $CUDA_PATH and /usr/local/cuda (lib64/), then the
 // dynamic loader's path.
 #include "codegen/gpu/nvrtc.h"
+#include "codegen/gpu/cuda_library.h"
 
 #include "tessel/codegen/gpu.h"
 
@@ -40,32 +41,9 @@ struct Api {
   ErrorStringFn error_string;
 };
 
-std::vector<std::string> candidates() {
-  if (const char* v = std::getenv("TESSEL_NVRTC"); v && *v)
-    return {v};
-  std::vector<std::string> roots;
-  for (const char* var : {"CUDA_HOME", "CUDA_PATH"})
-    if (const char* v = std::getenv(var); v && *v)
-      roots.push_back(v);
-  roots.push_back("/usr/local/cuda");
-  std::vector<std::string> out;
-  for (const std::string& r : roots)
-    for (const char* name : {"libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12"})
-      out.push_back(r + "/lib64/" + name);
-  out.push_back("libnvrtc.so.13"); // the dynamic loader's search path
-  out.push_back("libnvrtc.so.12");
-  return out;
-}
-
 Api load_api() {
-  void* lib = nullptr;
   std::string tried;
-  for (const std::string& path : candidates()) {
-    lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (lib)
-      break;
-    tried += (tried.empty() ? "'" : ", '") + path + "'";
-  }
+  void* lib = open_first_library(cuda_library_candidates("TESSEL_NVRTC", "libnvrtc"), tried);
   if (!lib)
     throw Error(fmt::format(
         "NVRTC (libnvrtc, needed to compile the CUDA C++ of tl::extern_cuda) was not found: "
