@@ -403,6 +403,15 @@ std::optional<CacheEntry> DiskCache::lookup_in(const std::string& dir, const Cac
                  " bytes, the manifest says " + std::to_string(f.bytes));
   }
 
+  // key.ir is small and no backend reads it, but `verify` checks it: a damaged copy served here
+  // would stay damaged after a clean run. Compared with the key's own IR, it also proves that the
+  // entry was compiled from this kernel, not one whose IR hashes the same.
+  std::string ir;
+  if (int err = read_file_at(dfd.get(), kIrName, ir))
+    return bad(std::string("cannot read ") + kIrName + ": " + errno_text(err));
+  if (ir != key.ir)
+    return bad(std::string("the checksum of ") + kIrName + " does not match its manifest");
+
   CacheEntry entry;
   entry.kernel = m->kernel;
   entry.entry = m->entry;

@@ -153,6 +153,19 @@ TEST(DiskCache, BitFlipIsDetected) {
       "checksum of object.o");
 }
 
+// No backend reads key.ir, but a lookup must still reject a damaged one: otherwise the entry is
+// served, never replaced, and `tessel cache verify` keeps reporting it after a clean run.
+TEST(DiskCache, BitFlipInTheUnreadKeyIrIsDetected) {
+  expect_detected(
+      [](const std::string& root, const CacheKey& key) {
+        std::string path = entry_path(root, key) + "/key.ir";
+        std::string data = read_text_file(path);
+        data[2] ^= 0x10;
+        write_text_file(path, data);
+      },
+      "checksum of key.ir");
+}
+
 TEST(DiskCache, TruncationIsDetected) {
   expect_detected(
       [](const std::string& root, const CacheKey& key) {
