@@ -75,6 +75,7 @@ void compile_gpu(ir::Module& module, const CompileOptions& o, CompileResult& r) 
   gpu.line_info = o.line_info;
   gpu.fp_fusion = o.fp_fusion;
   gpu.debug = o.debug;
+  gpu.wgmma = o.wgmma;
   if (o.until != CompileUntil::binary) {
     optimize_into(module, o, r);
     using codegen::gpu::Stage;

@@ -62,7 +62,8 @@ std::string options_text(const codegen::gpu::CompileOptions& o) {
   return "backend=cuda num_warps=" + std::to_string(o.num_warps) +
          " num_stages=" + std::to_string(o.num_stages) +
          " opt_level=" + std::to_string(o.opt_level) + " line_info=" + (o.line_info ? "1" : "0") +
-         " fp_fusion=" + (o.fp_fusion ? "1" : "0") + (o.debug ? " debug=1" : "");
+         " fp_fusion=" + (o.fp_fusion ? "1" : "0") + (o.debug ? " debug=1" : "") +
+         (o.wgmma ? "" : " wgmma=0");
 }
 
 // The numbers a launch and `tessel compile --emit stats` need, in the manifest.

@@ -7,11 +7,13 @@
 // local_alloc buffer from the alloc to its last use, where a use inside a loop or branch keeps the
 // buffer alive to the end of the enclosing op in the alloc's block (a loop re-reads it on the next
 // iteration). Buffers whose live ranges are disjoint may share bytes: offsets are assigned
-// largest buffer first, each at the lowest 16-byte-aligned offset that overlaps no placed buffer
-// live at the same time (the interference-graph first fit of Triton's Allocation.cpp, in spirit).
-// The result: `scratch_offset` / `scratch_bytes` on each op that borrows scratch, `offset` on each
-// local_alloc, and the kernel's total in `shared(N)`; a total above the target's limit is an
-// error naming the kernel and every buffer.
+// largest buffer first, each at the lowest 16-byte-aligned offset (1024 for a buffer a dot reads
+// itself, wgmma's: its swizzle patterns repeat every 1024 bytes from an aligned address, so the
+// matrix descriptors' base offset is 0) that overlaps no placed buffer live at the same time (the
+// interference-graph first fit of Triton's Allocation.cpp, in spirit). The result: `scratch_offset`
+// / `scratch_bytes` on each op that borrows scratch, `offset` on each local_alloc, and the kernel's
+// total in `shared(N)`; a total above the target's limit is an error naming the kernel and every
+// buffer.
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/scratch.h"
 #include "tessel/codegen/gpu.h"
@@ -31,15 +33,17 @@ using gpu::LinearLayout;
 using ir::Opcode;
 
 constexpr int64_t kAlign = 16;
+constexpr int64_t kWgmmaAlign = 1024;
 
 struct Buffer {
   ir::Op* op; // the op that borrows it, or its local_alloc
   int64_t bytes;
   int64_t first, last; // live range, in program-order op numbers (inclusive)
   int64_t offset = -1;
+  int64_t align = kAlign;
 };
 
-int64_t align_up(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+int64_t align_up(int64_t v, int64_t align) { return (v + align - 1) / align * align; }
 
 class AllocateShared {
 public:
@@ -129,12 +133,30 @@ private:
     const ir::Attr& slots = alloc.attr("slots");
     const int64_t copies = slots.kind == ir::Attr::Kind::Int ? slots.i : 1;
     Buffer b{&alloc, t->num_elements() * elem_bytes * copies, first_[&alloc], first_[&alloc]};
+    if (read_by_dot(alloc))
+      b.align = kWgmmaAlign;
     ir::walk(f_.body, [&](ir::Op& user) {
       for (ir::Value* v : user.operands())
         if (v == alloc.result())
           b.last = std::max(b.last, last_[&outermost_below(user, alloc.parent_block())]);
     });
     return b;
+  }
+
+  // True when a dot takes the buffer (or a slot of its ring) as an operand: wgmma's form.
+  bool read_by_dot(const ir::Op& alloc) const {
+    bool found = false;
+    ir::walk(f_.body, [&](const ir::Op& op) {
+      if (op.opcode() != Opcode::Dot)
+        return;
+      for (int i = 0; i < 2; ++i) {
+        const ir::Op* def = op.operand(i)->defining_op();
+        if (def && def->opcode() == Opcode::LocalSlot)
+          def = def->operand(0)->defining_op();
+        found = found || def == &alloc;
+      }
+    });
+    return found;
   }
 
   // `op` or the op enclosing it whose block is `block` (a use in a loop body extends to the loop).
@@ -160,7 +182,7 @@ private:
         for (const Buffer* p : placed)
           if (p->first <= b->last && b->first <= p->last && p->offset < offset + b->bytes &&
               offset < p->offset + p->bytes) {
-            offset = align_up(p->offset + p->bytes);
+            offset = align_up(p->offset + p->bytes, b->align);
             moved = true;
           }
       }

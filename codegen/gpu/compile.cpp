@@ -6,6 +6,7 @@
 #include "codegen/gpu/check_resources.h"
 #include "codegen/gpu/extern_cuda.h"
 #include "codegen/gpu/lowering.h"
+#include "codegen/gpu/mma_select.h"
 #include "codegen/gpu/nvptx.h"
 #include "codegen/llvm_text.h"
 #include "codegen/transforms/passes.h"
@@ -69,7 +70,7 @@ std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Tar
   // their operands as #dot_op (prepare_dot_operands.cpp), the pipeliner's rings included. Both
   // leave IR they already rewrote as it is.
   add_gpu_pass(pm, "pipeline", target, num_warps, options.num_stages);
-  add_gpu_pass(pm, "prepare-dot-operands", target, num_warps);
+  pm.add(prepare_dot_operands_pass(target, num_warps, options.wgmma));
   // assign-layouts inserts one convert_layout per use; cse merges those of one value to the same
   // layout, so each conversion (a shared-memory round trip) is emitted once, and shares the
   // pipeliner's index arithmetic.

@@ -136,6 +136,17 @@ llvm::Value* run_term(llvm::IRBuilder<>& b, llvm::Value* id, int first, int run,
   return b.CreateShl(field, std::countr_zero(uint32_t(c)));
 }
 
+// True when a dot of `f` reads its operands from shared buffers (wgmma).
+bool reads_shared_operands(const ir::Function& f) {
+  bool found = false;
+  ir::walk(f.body, [&](const ir::Op& op) {
+    const ir::LayoutAttr* a =
+        op.opcode() == ir::Opcode::Dot ? op.operand(0)->type()->layout() : nullptr;
+    found = found || (a && a->kind() == ir::LayoutKind::Shared);
+  });
+  return found;
+}
+
 } // namespace
 
 llvm::Value* Lowering::thread_part(const LinearLayout& l, InDim in, int dim) {
@@ -376,7 +387,8 @@ llvm::Function* Lowering::run() {
   smem_ = new llvm::GlobalVariable(module, llvm::ArrayType::get(b.getInt8Ty(), 0), false,
                                    llvm::GlobalValue::ExternalLinkage, nullptr, "global_smem",
                                    nullptr, llvm::GlobalValue::NotThreadLocal, 3);
-  smem_->setAlignment(llvm::Align(16));
+  // wgmma's buffers sit at multiples of 1024 bytes (allocate_shared.cpp); so does their base.
+  smem_->setAlignment(llvm::Align(reads_shared_operands(fn) ? 1024 : 16));
 
   llvm::BasicBlock* entry = llvm::BasicBlock::Create(ctx, "entry", llfn);
   llvm::BasicBlock* body = llvm::BasicBlock::Create(ctx, "body", llfn);

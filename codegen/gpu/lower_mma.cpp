@@ -72,6 +72,8 @@ void Lowering::lower_shared_op(const ir::Op& op) {
     return lower_async_commit();
   case Opcode::AsyncWait:
     return lower_async_wait(op);
+  case Opcode::FenceAsyncShared:
+    return lower_fence_async_shared(); // lower_wgmma.cpp
   default: // lower_op sends only the memory ops other than load and store here
     unsupported(op, "a memory op without a lowering");
   }
@@ -214,6 +216,8 @@ MmaAsm mma_asm(llvm::LLVMContext& ctx, const MmaInfo& info) {
 } // namespace
 
 void Lowering::lower_mma(const ir::Op& op) {
+  if (layout_kind(op.operand(0)) == ir::LayoutKind::Shared)
+    return lower_wgmma(op); // lower_wgmma.cpp
   const ir::Value* res = op.result();
   const ir::Type* ea = op.operand(0)->type()->element();
   const ir::Type* ec = res->type()->element();

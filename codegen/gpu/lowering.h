@@ -23,6 +23,7 @@
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_layout.h"
 #include "codegen/gpu/swizzle.h"
+#include "codegen/gpu/wgmma_layout.h"
 #include "tessel/codegen/target.h"
 #include "tessel/ir/ir.h"
 
@@ -169,6 +170,12 @@ public:
   // barrier, the cp.async ops via lower_async.cpp), and dots on tensor cores.
   void lower_shared_op(const ir::Op& op);
   void lower_mma(const ir::Op& op);
+  // lower_wgmma.cpp (sm_90a): a dot whose a and b are #shared buffers, and fence_async_shared.
+  void lower_wgmma(const ir::Op& op);
+  void lower_fence_async_shared();
+  struct WgmmaOperandPlan;
+  WgmmaOperandPlan wgmma_operand(const ir::Op& op, const WgmmaShape& s, int opidx);
+  llvm::Value* wgmma_descriptor(const WgmmaOperandPlan& plan, int32_t reg);
   static ir::LayoutKind layout_kind(const ir::Value* v) {
     return v->type()->layout() ? v->type()->layout()->kind() : ir::LayoutKind::Linear;
   }

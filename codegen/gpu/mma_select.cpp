@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace tessel::codegen::gpu {
 
 namespace {
@@ -56,6 +58,33 @@ std::optional<MmaInstr> select_mma(const ir::Op& dot, const Target& target, std:
     return none(fmt::format("the tile {}x{}x{} is below one m{}n{}k{} instruction", m, n, k, info.m,
                             info.n, info.k));
   return instr;
+}
+
+std::optional<WgmmaShape> select_wgmma(const ir::Op& dot, const Target& target, int num_warps,
+                                       std::string* why) {
+  auto none = [&](std::string reason) -> std::optional<WgmmaShape> {
+    if (why)
+      *why = std::move(reason);
+    return std::nullopt;
+  };
+  if (!target.has_wgmma())
+    return none(target.name() + " has no wgmma");
+  const ir::Type* a = dot.operand(0)->type();
+  const ir::Type* c = dot.result()->type();
+  std::optional<MmaInstr> instr = mma_for_types(a->element(), c->element(), dot_precision(dot));
+  if (instr != MmaInstr::F16_F32 && instr != MmaInstr::BF16_F32)
+    return none("wgmma takes f16 or bf16 operands with an f32 accumulator here");
+  const auto m = static_cast<int32_t>(a->dims()[0]), k = static_cast<int32_t>(a->dims()[1]),
+             n = static_cast<int32_t>(c->dims()[1]);
+  if (k % kWgmmaK != 0)
+    return none(fmt::format("K = {} is not a multiple of {}", k, kWgmmaK));
+  std::optional<std::array<int32_t, 2>> grid = wgmma_warpgroups(m, n, num_warps);
+  if (!grid)
+    return none(fmt::format("{} warps do not tile the {}x{} output in warpgroups of 64x8 or more",
+                            num_warps, m, n));
+  WgmmaShape s{*instr, m, n, k, *grid, 0};
+  s.instr_n = std::min(kWgmmaMaxN, s.wg_n());
+  return s;
 }
 
 } // namespace tessel::codegen::gpu

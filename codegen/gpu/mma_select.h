@@ -12,6 +12,7 @@
 #pragma once
 
 #include "codegen/gpu/mma_layout.h"
+#include "codegen/gpu/wgmma_layout.h"
 #include "tessel/codegen/target.h"
 #include "tessel/ir/ir.h"
 #include "tessel/ir/pass.h"
@@ -34,7 +35,16 @@ std::optional<MmaInstr> mma_for_types(const ir::Type* operand, const ir::Type* a
 std::optional<MmaInstr> select_mma(const ir::Op& dot, const Target& target,
                                    std::string* why = nullptr);
 
+// wgmma (issue 15): the warpgroup instruction `dot` runs on for `target` with `num_warps`, or
+// nullopt for select_mma's choice; `why` (when given) receives the reason for nullopt. The rule
+// (docs/gpu_codegen.md, "Hopper: wgmma"): the target has wgmma (sm_90a), the types are f16 x f16
+// or bf16 x bf16 -> f32, K is a multiple of 16, and wgmma_warpgroups finds a grid (num_warps a
+// multiple of 4, each warpgroup at least 64 rows and 8 columns of the output).
+std::optional<WgmmaShape> select_wgmma(const ir::Op& dot, const Target& target, int num_warps,
+                                       std::string* why = nullptr);
+
 // The prepare-dot-operands pass (prepare_dot_operands.cpp); registered by add_gpu_pass.
-ir::PassInfo prepare_dot_operands_pass(const Target& target, int num_warps);
+// `wgmma` false: no dot is put on wgmma (CompileOptions::wgmma).
+ir::PassInfo prepare_dot_operands_pass(const Target& target, int num_warps, bool wgmma = true);
 
 } // namespace tessel::codegen::gpu

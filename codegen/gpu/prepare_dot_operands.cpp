@@ -71,8 +71,9 @@ int contiguous_dim(const LinearLayout& l) {
 class PrepareDotOperands {
 public:
   PrepareDotOperands(ir::Module& module, ir::Function& f, const Target& target, int num_warps,
-                     ir::PassStats& stats)
-      : ctx_(module.ctx), f_(f), target_(target), num_warps_(num_warps), stats_(stats) {}
+                     bool wgmma, ir::PassStats& stats)
+      : ctx_(module.ctx), f_(f), target_(target), num_warps_(num_warps), wgmma_(wgmma),
+        stats_(stats) {}
 
   void run() {
     std::vector<ir::Op*> dots;
@@ -84,6 +85,14 @@ public:
       const ir::LayoutAttr* have = dot->result()->type()->layout();
       if (have && have->kind() == ir::LayoutKind::Mma)
         continue; // prepared already
+      std::optional<WgmmaShape> wgmma;
+      if (wgmma_)
+        wgmma = select_wgmma(*dot, target_, num_warps_);
+      if (wgmma) {
+        prepare_wgmma(*dot, *wgmma);
+        ++stats_["wgmma"];
+        continue;
+      }
       std::optional<MmaInstr> instr = select_mma(*dot, target_);
       if (!instr) {
         read_on_fma(*dot);
@@ -151,6 +160,101 @@ private:
         dot.set_operand(i, staged[i]);
     set_accumulator(dot, mma_acc_layout(info, m, n, warps, num_warps_));
     carry_in_mma(dot);
+  }
+
+  // wgmma (sm_90a) reads a and b from shared memory itself: each operand becomes a buffer in a
+  // wgmma_shared_layout -- the pipeliner's ring retyped, or a buffer staged here -- and the dot
+  // takes the buffers as its a and b. st.shared and cp.async write through the generic proxy and
+  // wgmma reads through the async proxy, so each writer runs fence_async_shared before the
+  // barrier that hands its writes to the wgmma.
+  void prepare_wgmma(ir::Op& dot, const WgmmaShape& s) {
+    ir::Value* buffers[2] = {};
+    std::vector<ir::Op*> loads; // the pipeliner's local_loads the dot no longer needs
+    std::vector<std::pair<ir::Value*, ir::Value*>> stores; // buffer, value
+    for (int i = 0; i < 2; ++i) {
+      ir::Value* v = dot.operand(i);
+      buffers[i] = wgmma_pipelined(v);
+      if (buffers[i]) {
+        loads.push_back(v->defining_op());
+        continue;
+      }
+      const int eb = elem_bytes(v->type());
+      const int contiguous = wgmma_contiguous(i, shape_of(v), layout_of(v), eb);
+      const LinearLayout shared = wgmma_shared_layout(shape_of(v), contiguous, eb);
+      buffers[i] = insert(dot, Opcode::LocalAlloc, {}, with(v, shared, ir::LayoutKind::Shared),
+                          {ir::Attr::of_int(-1)});
+      stores.emplace_back(buffers[i], v);
+      ++stats_["staged"];
+    }
+    if (!stores.empty()) {
+      insert(dot, Opcode::Barrier, {}, nullptr, {});
+      for (const auto& [buffer, v] : stores)
+        insert(dot, Opcode::LocalStore, {buffer, v}, nullptr, {});
+      insert(dot, Opcode::FenceAsyncShared, {}, nullptr, {});
+      insert(dot, Opcode::Barrier, {}, nullptr, {});
+    }
+    for (int i = 0; i < 2; ++i)
+      dot.set_operand(i, buffers[i]);
+    for (ir::Op* load : loads)
+      load->parent_block()->erase(load);
+    set_accumulator(dot, wgmma_acc_layout(s));
+    carry_in_mma(dot);
+  }
+
+  // The dimension a staged wgmma operand is stored contiguously along: the one its registers
+  // run along (16-byte stores) when its rows are 32 bytes or more, else K.
+  static int wgmma_contiguous(int opidx, const std::vector<int32_t>& shape,
+                              const LinearLayout& regs, int eb) {
+    const int preferred = contiguous_dim(regs);
+    if (shape[preferred] * eb >= 32)
+      return preferred;
+    return opidx == 0 ? 1 : 0;
+  }
+
+  // The pipeliner's form for wgmma: `v` is a local_load of a ring slot of v's shape, used by the
+  // dot alone, whose copies keep their vectors in the wgmma layout along the ring's contiguous
+  // dimension. The ring is retyped to that layout, a fence_async_shared goes before the barrier
+  // that follows the copies' wait, and the slot is returned (the caller drops the local_load);
+  // null otherwise (the operand is then staged).
+  ir::Value* wgmma_pipelined(ir::Value* v) {
+    ir::Op* load = v->defining_op();
+    if (!load || load->opcode() != Opcode::LocalLoad || uses(v) != 1)
+      return nullptr;
+    ir::Value* buffer = load->operand(0);
+    if (buffer->type()->dims().size() != 2 || shape_of(buffer) != shape_of(v))
+      return nullptr;
+    const int eb = elem_bytes(v->type());
+    const int contiguous = contiguous_dim(layout_of(buffer));
+    if (shape_of(v)[contiguous] * eb < 32 || shape_of(v)[1 - contiguous] < 8)
+      return nullptr;
+    ir::Op* before = barrier_before(*load);
+    if (!before)
+      return nullptr;
+    ir::Value* ring = ring_of(buffer);
+    const LinearLayout shared = wgmma_shared_layout(shape_of(v), contiguous, eb);
+    if (!keeps_copies(copies_into(ring), shared, eb))
+      return nullptr;
+    const ir::Type* type = with(buffer, shared, ir::LayoutKind::Shared);
+    ring->set_type(type);
+    for (ir::Value* slot : slots_of(ring))
+      slot->set_type(type);
+    ir::Block* block = before->parent_block();
+    auto at = block->find(before);
+    if (at == block->ops().begin() || (*std::prev(at))->opcode() != Opcode::FenceAsyncShared)
+      insert(*before, Opcode::FenceAsyncShared, {}, nullptr, {});
+    ++stats_["retyped"];
+    return buffer;
+  }
+
+  // The nearest barrier before `op` in its block (the pipeliner's, after its async_wait), or null.
+  static ir::Op* barrier_before(ir::Op& op) {
+    ir::Block* block = op.parent_block();
+    for (auto it = block->find(&op); it != block->ops().begin();) {
+      --it;
+      if ((*it)->opcode() == Opcode::Barrier)
+        return it->get();
+    }
+    return nullptr;
   }
 
   // `acc = dot(a, b, acc)` in a loop: the carried accumulator itself takes the #mma layout (its
@@ -346,22 +450,24 @@ private:
   ir::Function& f_;
   const Target& target_;
   int num_warps_;
+  bool wgmma_;
   ir::PassStats& stats_;
 };
 
 } // namespace
 
-ir::PassInfo prepare_dot_operands_pass(const Target& target, int num_warps) {
+ir::PassInfo prepare_dot_operands_pass(const Target& target, int num_warps, bool wgmma) {
   if (!target.is_nvptx())
     throw Error("pass 'prepare-dot-operands' needs an NVPTX target (e.g. --target sm_80), found '" +
                 target.name() + "'");
-  auto run = [target, num_warps](ir::Module& module, ir::PassStats& stats) {
+  auto run = [target, num_warps, wgmma](ir::Module& module, ir::PassStats& stats) {
     for (auto& f : module.functions)
-      PrepareDotOperands(module, *f, target, num_warps, stats).run();
+      PrepareDotOperands(module, *f, target, num_warps, wgmma, stats).run();
   };
   return {"prepare-dot-operands",
           "Gives each dot selected for mma.sync its #mma result and accumulator and stages its "
-          "operands through swizzled shared memory into #dot_op layouts.",
+          "operands through swizzled shared memory into #dot_op layouts (on sm_90a, wgmma: into "
+          "the swizzled buffers the dot reads itself).",
           run};
 }
 

@@ -2,7 +2,9 @@
 // generator did its job (vector widths of global accesses, shuffles, barriers, shared memory,
 // tensor-core and async-copy instructions, local memory). The async-copy family is split the
 // way a pipeline is read: the copies (`cp.async`), `cp.async.commit_group`, the waits
-// (`cp.async.wait_group`, wait_all included) and the bulk (TMA) copies.
+// (`cp.async.wait_group`, wait_all included) and the bulk (TMA) copies; wgmma both as one count
+// (`wgmma`) and by kind (`wgmma.mma_async`, `wgmma.fence`, `wgmma.commit_group`,
+// `wgmma.wait_group`).
 #include "tessel/codegen/gpu.h"
 
 #include <sstream>
@@ -61,8 +63,11 @@ PtxStats ptx_stats(const std::string& ptx) {
       bump("shfl.sync");
     else if (starts("bar.sync") || starts("barrier.sync"))
       bump("bar.sync");
-    else if (starts("wgmma"))
-      bump("wgmma");
+    else if (starts("wgmma")) {
+      bump("wgmma"); // all of them, and each kind: wgmma.mma_async, .fence, .commit_group, ...
+      bump(op.substr(0, op.find('.', 6)));
+    } else if (starts("fence.proxy.async"))
+      bump("fence.proxy.async");
     else if (starts("mma"))
       bump("mma");
     else if (starts("cp.async.commit_group"))

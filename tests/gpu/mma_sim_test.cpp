@@ -2,7 +2,9 @@
 // into f16, f32 as tf32, i8 into i32) at tile shapes from one instruction (16x8x16) to 128x128x32,
 // on 1 to 8 warps, compiled for sm_80 and sm_90a, run in the PTX simulator (memcheck and
 // racecheck on) against a reference in f64, outputs poisoned first. Each run must use mma.sync
-// (and ldmatrix for 16-bit operands) and have no bank conflicts in the simulator's profile.
+// (and ldmatrix for 16-bit operands) -- or, on sm_90a, wgmma.mma_async for the f16/bf16 tiles
+// wgmma takes (docs/gpu_codegen.md, "Hopper: wgmma") -- and have no bank conflicts in the
+// simulator's profile.
 #include "gpu_test_util.h"
 
 #include "tessel/codegen/gpu.h"
@@ -140,6 +142,13 @@ double tf32(double x) {
   return std::bit_cast<float>((bits + 0x1000u) & 0xffffe000u);
 }
 
+// The wgmma rule for these cases, written out: sm_90a, f16 or bf16 into f32, whole warpgroups,
+// 64 rows or more per warpgroup (the 8-warp cases are 128 rows high).
+bool runs_on_wgmma(const std::string& target, const Case& c) {
+  return target == "sm_90a" && (c.dtype == DType::f16 || c.dtype == DType::bf16) && !c.f16_acc &&
+         c.warps % 4 == 0 && c.m >= 64 * (c.warps / 4) && c.k % 16 == 0;
+}
+
 class MmaSim : public ::testing::TestWithParam<std::tuple<const char*, Case>> {};
 
 TEST_P(MmaSim, MatchesTheReference) {
@@ -152,9 +161,15 @@ TEST_P(MmaSim, MatchesTheReference) {
   CompiledKernel ck = compile(*module->functions.front(), parse_target(target), options);
   EXPECT_EQ(ck.resources.spill_stores, 0);
   PtxStats stats = ptx_stats(ck.ptx);
-  EXPECT_GT(stats.get("mma"), 0) << ck.ptx;
-  if (c.dtype == DType::f16 || c.dtype == DType::bf16) {
-    EXPECT_GT(stats.get("ldmatrix"), 0);
+  if (runs_on_wgmma(target, c)) {
+    EXPECT_GT(stats.get("wgmma.mma_async"), 0) << ck.ptx;
+    EXPECT_EQ(stats.get("mma"), 0);
+    EXPECT_EQ(stats.get("ldmatrix"), 0);
+  } else {
+    EXPECT_GT(stats.get("mma"), 0) << ck.ptx;
+    if (c.dtype == DType::f16 || c.dtype == DType::bf16) {
+      EXPECT_GT(stats.get("ldmatrix"), 0);
+    }
   }
 
   const auto a = values(c.dtype, size_t(c.m) * c.k, 1), b = values(c.dtype, size_t(c.k) * c.n, 2);
@@ -212,14 +227,28 @@ TEST_P(MmaSim, MatchesTheReference) {
 }
 
 const Case kCases[] = {
-    {DType::f16, false, 16, 8, 16, 1},    {DType::f16, false, 16, 8, 16, 2},
-    {DType::f16, false, 32, 32, 32, 4},   {DType::f16, false, 64, 64, 32, 4},
-    {DType::f16, false, 64, 32, 64, 2},   {DType::f16, false, 128, 128, 32, 8},
-    {DType::bf16, false, 16, 8, 16, 1},   {DType::bf16, false, 64, 64, 32, 4},
-    {DType::bf16, false, 128, 64, 16, 8}, {DType::f16, true, 16, 8, 16, 1},
-    {DType::f16, true, 64, 64, 32, 4},    {DType::f32, false, 16, 8, 8, 1},
-    {DType::f32, false, 64, 64, 32, 4},   {DType::i8, false, 32, 32, 32, 2},
+    {DType::f16, false, 16, 8, 16, 1},
+    {DType::f16, false, 16, 8, 16, 2},
+    {DType::f16, false, 32, 32, 32, 4},
+    {DType::f16, false, 64, 64, 32, 4},
+    {DType::f16, false, 64, 32, 64, 2},
+    {DType::f16, false, 128, 128, 32, 8},
+    {DType::bf16, false, 16, 8, 16, 1},
+    {DType::bf16, false, 64, 64, 32, 4},
+    {DType::bf16, false, 128, 64, 16, 8},
+    {DType::f16, true, 16, 8, 16, 1},
+    {DType::f16, true, 64, 64, 32, 4},
+    {DType::f32, false, 16, 8, 8, 1},
+    {DType::f32, false, 64, 64, 32, 4},
+    {DType::i8, false, 32, 32, 32, 2},
     {DType::i8, false, 64, 64, 64, 4},
+    // wgmma on sm_90a: m64n128 (4 k-steps), two m64 along M, n16 (32-byte swizzle of B), n8
+    // (B too narrow for N-major: stored K-major), n256 (128 accumulators a thread).
+    {DType::f16, false, 64, 128, 64, 4},
+    {DType::bf16, false, 128, 64, 32, 4},
+    {DType::f16, false, 64, 16, 16, 4},
+    {DType::bf16, false, 64, 8, 32, 4},
+    {DType::f16, false, 64, 256, 16, 4},
 };
 
 INSTANTIATE_TEST_SUITE_P(Tiles, MmaSim,
@@ -454,7 +483,8 @@ TEST(MmaSimPipelinedForm, RetypedLocalLoadOperandRuns) {
 }
 
 // The matmul sample (a K loop carrying the accumulator) for sm_80 and sm_90a through nvJitLink:
-// mma.sync in the loop, ldmatrix for f16 operands, no spills, no local memory.
+// mma.sync in the loop, ldmatrix for f16 operands (on sm_90a f16 runs on wgmma instead:
+// wgmma_ptx_test.cpp), no spills, no local memory.
 TEST(MmaPtx, MatmulSampleRunsOnTensorCores) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (const char* target : {"sm_80", "sm_90a"})
@@ -466,9 +496,10 @@ TEST(MmaPtx, MatmulSampleRunsOnTensorCores) {
       EXPECT_EQ(k.resources.spill_stores, 0);
       PtxStats s = ptx_stats(k.ptx);
       EXPECT_EQ(s.get("local"), 0);
-      EXPECT_GT(s.get("mma"), 0);
+      const bool wgmma = std::string(target) == "sm_90a" && !defines.empty();
+      EXPECT_GT(s.get(wgmma ? "wgmma.mma_async" : "mma"), 0);
       EXPECT_EQ(s.get("fma"), 0) << "the dot should not fall back to FMA";
-      if (!defines.empty()) {
+      if (!defines.empty() && !wgmma) {
         EXPECT_GT(s.get("ldmatrix"), 0);
       }
     }

@@ -7,7 +7,7 @@
 //   ir|ir-opt|ir-final|llvm|asm|ptx|cubin|stats]
 //                  [--load LIB.so ...] [--num-warps N] [--num-stages S] [-D NAME=VALUE ...] [-o
 //                  FILE]
-//                  [--no-line-info] [--no-fp-fusion] [--no-cache] [--trips N]
+//                  [--no-line-info] [--no-fp-fusion] [--no-wgmma] [--no-cache] [--trips N]
 //   tessel compile [--load LIB.so ...] --list   (the samples, the stdlib ops and the libraries'
 //   kernels)
 //
@@ -44,7 +44,8 @@ const char* const kUsage =
     "                      [--load LIB.so ...] [--num-warps N] [--num-stages S] [-D NAME=VALUE "
     "...]\n"
     "                      [-o FILE]\n"
-    "                      [--no-line-info] [--no-fp-fusion] [--no-cache] [--trips N]\n"
+    "                      [--no-line-info] [--no-fp-fusion] [--no-wgmma] [--no-cache] [--trips "
+    "N]\n"
     "       tessel compile [--load LIB.so ...] --list\n";
 
 const char* const kEmits[] = {"ir", "ir-opt", "ir-final", "llvm", "asm", "ptx", "cubin", "stats"};
@@ -58,6 +59,7 @@ struct Options {
   int num_stages = 2;
   bool line_info = true;
   bool fp_fusion = true; // --no-fp-fusion: keep a*b + c as two roundings
+  bool wgmma = true;     // --no-wgmma: sm_90a dots on mma.sync (docs/gpu_codegen.md)
   bool list = false;
   bool use_cache = true;
   std::optional<double> trips; // --trips: for the roofline's run-time loops
@@ -106,6 +108,8 @@ Options parse(int argc, char** argv) {
       o.line_info = false;
     else if (a == "--no-fp-fusion")
       o.fp_fusion = false;
+    else if (a == "--no-wgmma")
+      o.wgmma = false;
     else if (a == "--no-cache")
       o.use_cache = false;
     else if (a == "--trips")
@@ -276,6 +280,7 @@ int run_compile_command(int argc, char** argv) {
   options.num_stages = o.num_stages;
   options.line_info = o.line_info;
   options.fp_fusion = o.fp_fusion;
+  options.wgmma = o.wgmma;
   options.until = until_for(o, target);
   options.cache = o.use_cache ? tessel::CacheMode::read_write : tessel::CacheMode::off;
   tessel::Signature signature = tessel::apply_defines(kernel, reg.defaults, o.defines);

@@ -35,6 +35,9 @@ struct CompileOptions {
   // Keep device_assert: a failing element printf's its line and calls __assertfail (the
   // simulator reports it; a CUDA GPU fails the launch with CUDA_ERROR_ASSERT).
   bool debug = false;
+  // sm_90a: tl::dot on wgmma.mma_async where the tile allows it (docs/gpu_codegen.md, "Hopper:
+  // wgmma"); false keeps every dot on mma.sync, as on sm_80 (for comparisons).
+  bool wgmma = true;
 };
 
 // What nvJitLink's info log says of the kernel (ptxas -v).

@@ -114,6 +114,7 @@ struct CompileOptions {
   bool line_info = true; // GPU: .loc directives pointing at the kernel's source lines
   bool fp_fusion = true; // contract a*b + c into fma (docs/language.md "FMA contraction")
   bool debug = false;    // keep device_assert (docs/language.md "Debugging"); CPU: also checked
+  bool wgmma = true;     // sm_90a: dots on wgmma where the tile allows (false: mma.sync)
   CompileUntil until = CompileUntil::binary;
   CacheMode cache = CacheMode::read_write; // only `binary` uses the disk cache
 };

@@ -1,0 +1,133 @@
+// The NVPTX lowering of a dot on wgmma (sm_90a; its a and b are #shared buffers, its result in
+// wgmma_acc_layout: prepare-dot-operands' wgmma form) and of fence_async_shared.
+//
+// The dot reads everything from the IR: the warpgroup grid and instruction N from the shapes
+// (select_wgmma, which the layouts are asserted against), each operand's swizzle mode and
+// major-ness from its buffer's layout (wgmma_operand_of). Per dot, in this order:
+//   wgmma.fence                      (the accumulator registers were written by other code)
+//   for each repetition along M, N:  for each 16-wide step along K:
+//     wgmma.mma_async m64nNk16 with a descriptor for each operand: the fixed fields from
+//     wgmma_descriptor_of, the start address = the buffer's + the instruction's first element
+//     (wgmma_start_layout through the buffer's layout; per warpgroup, from its warp id)
+//   wgmma.commit_group; wgmma.wait_group 0
+//   every accumulator register through an empty volatile asm, so that nothing reads it before
+//   the wait (the registers are in flight until then; the PTX ISA leaves such reads undefined).
+// So the dot is synchronous: one group in flight at most, waited for before the dot's result is
+// used (wgmma groups overlapping the next k-step are a later step).
+#include "codegen/gpu/lowering.h"
+#include "codegen/gpu/mma_select.h"
+
+#include <llvm/IR/InlineAsm.h>
+
+#include <fmt/format.h>
+
+namespace tessel::codegen::gpu::detail {
+
+namespace {
+
+// `text` as a volatile inline asm with no operands that touches memory.
+void volatile_asm(llvm::IRBuilder<>& b, const std::string& text) {
+  auto* fty = llvm::FunctionType::get(b.getVoidTy(), false);
+  b.CreateCall(llvm::InlineAsm::get(fty, text, "~{memory}", /*hasSideEffects=*/true));
+}
+
+// wgmma.mma_async m64n{n}k16: outputs d[0..n/2) (f32), inputs desc_a, desc_b (i64), then the
+// accumulator tied to the outputs. Accumulates (scale-d = 1); transposes as given.
+llvm::InlineAsm* wgmma_asm(llvm::LLVMContext& ctx, const MmaInfo& info, int32_t n, bool trans_a,
+                           bool trans_b) {
+  const int regs = n / 2;
+  std::string text = fmt::format("{{\n.reg .pred p;\nsetp.ne.b32 p, ${}, 0;\n"
+                                 "wgmma.mma_async.sync.aligned.m64n{}k16.f32.{}.{} {{",
+                                 regs + 2, n, info.operand_ptx, info.operand_ptx);
+  std::string constraints;
+  for (int i = 0; i < regs; ++i) {
+    text += fmt::format("{}${}", i ? ", " : "", i);
+    constraints += fmt::format("{}=f", i ? "," : "");
+  }
+  text +=
+      fmt::format("}}, ${}, ${}, p, 1, 1, {}, {};\n}}", regs, regs + 1, int(trans_a), int(trans_b));
+  constraints += ",l,l,r";
+  for (int i = 0; i < regs; ++i)
+    constraints += fmt::format(",{}", i);
+  llvm::Type* f32 = llvm::Type::getFloatTy(ctx);
+  std::vector<llvm::Type*> outs(regs, f32);
+  std::vector<llvm::Type*> ins{llvm::Type::getInt64Ty(ctx), llvm::Type::getInt64Ty(ctx),
+                               llvm::Type::getInt32Ty(ctx)};
+  ins.insert(ins.end(), regs, f32);
+  auto* fty = llvm::FunctionType::get(llvm::StructType::get(ctx, outs), ins, false);
+  return llvm::InlineAsm::get(fty, text, constraints, /*hasSideEffects=*/true);
+}
+
+} // namespace
+
+void Lowering::lower_fence_async_shared() { volatile_asm(b, "fence.proxy.async.shared::cta;"); }
+
+// One operand's descriptors: the fixed part, and per instruction register its start address.
+struct Lowering::WgmmaOperandPlan {
+  uint64_t fixed = 0; // the descriptor with start address 0
+  bool transposed = false;
+  LinearLayout starts = LinearLayout::empty({1}); // (instruction, warp) -> element index
+  llvm::Value* base = nullptr;                    // the buffer's shared-window address (i32)
+  int64_t elem_bytes = 2;
+};
+
+Lowering::WgmmaOperandPlan Lowering::wgmma_operand(const ir::Op& op, const WgmmaShape& s,
+                                                   int opidx) {
+  const ir::Value* buf = op.operand(opidx);
+  const LinearLayout& shared = layout(buf);
+  WgmmaOperandPlan plan;
+  plan.elem_bytes = std::max(1u, buf->type()->element_bits() / 8);
+  std::optional<WgmmaOperand> o = wgmma_operand_of(shared, static_cast<int>(plan.elem_bytes));
+  if (!o)
+    unsupported(op, "a wgmma operand buffer not in a wgmma layout (run prepare-dot-operands)");
+  plan.fixed = encode_wgmma_descriptor(wgmma_descriptor_of(*o, opidx, &plan.transposed));
+  plan.starts = buffer_offsets(wgmma_start_layout(s, opidx), shared);
+  plan.base = b.CreatePtrToInt(buffer(buf), b.getInt32Ty());
+  return plan;
+}
+
+// The descriptor of instruction register `reg` of `plan` in this thread's warpgroup.
+llvm::Value* Lowering::wgmma_descriptor(const WgmmaOperandPlan& plan, int32_t reg) {
+  llvm::Value* index = coordinate(plan.starts, reg, 0);
+  llvm::Value* addr =
+      b.CreateAdd(plan.base, b.CreateMul(index, b.getInt32(static_cast<int32_t>(plan.elem_bytes))));
+  llvm::Value* field = b.CreateAnd(b.CreateLShr(addr, 4), b.getInt32(0x3FFF));
+  return b.CreateOr(b.CreateZExt(field, b.getInt64Ty()), b.getInt64(plan.fixed));
+}
+
+void Lowering::lower_wgmma(const ir::Op& op) {
+  std::optional<WgmmaShape> shape = select_wgmma(op, target, num_warps());
+  if (!shape)
+    unsupported(op, "a dot on shared operands that no wgmma takes");
+  const WgmmaShape& s = *shape;
+  TESSEL_ASSERT(layout(op.result()) == wgmma_acc_layout(s),
+                "a wgmma dot whose result layout is not prepare-dot-operands'");
+  const MmaInfo& info = mma_info(s.instr);
+  const WgmmaOperandPlan pa = wgmma_operand(op, s, 0), pb = wgmma_operand(op, s, 1);
+  llvm::InlineAsm* mma = wgmma_asm(ctx, info, s.instr_n, pa.transposed, pb.transposed);
+  Vals acc = vals(op.operand(2));
+  const int32_t regs = s.instr_n / 2;
+  volatile_asm(b, "wgmma.fence.sync.aligned;");
+  for (int32_t mi = 0; mi < s.reps_m(); ++mi)
+    for (int32_t ni = 0; ni < s.reps_n(); ++ni) {
+      const int32_t c0 = regs * (ni + s.reps_n() * mi);
+      for (int32_t ki = 0; ki < s.reps_k(); ++ki) {
+        std::vector<llvm::Value*> args{wgmma_descriptor(pa, ki + s.reps_k() * mi),
+                                       wgmma_descriptor(pb, ki + s.reps_k() * ni), b.getInt32(1)};
+        args.insert(args.end(), acc.begin() + c0, acc.begin() + c0 + regs);
+        llvm::Value* d = b.CreateCall(mma, args);
+        for (int32_t j = 0; j < regs; ++j)
+          acc[c0 + j] = b.CreateExtractValue(d, {static_cast<unsigned>(j)});
+      }
+    }
+  volatile_asm(b, "wgmma.commit_group.sync.aligned;");
+  volatile_asm(b, "wgmma.wait_group.sync.aligned 0;");
+  auto* pass =
+      llvm::InlineAsm::get(llvm::FunctionType::get(b.getFloatTy(), {b.getFloatTy()}, false), "",
+                           "=f,0", /*hasSideEffects=*/true);
+  for (llvm::Value*& x : acc)
+    x = b.CreateCall(pass, {x});
+  set_vals(op.result(), std::move(acc));
+}
+
+} // namespace tessel::codegen::gpu::detail
