@@ -237,7 +237,11 @@ TEST_P(BankConflictFree, TensorCoreDots) {
         ldmatrix += a.what.rfind("ldmatrix", 0) == 0;
         stores += a.what.rfind("local_store", 0) == 0;
       }
-      EXPECT_EQ(ldmatrix > 0, dtype != DType::f32);
+      // On sm_90a the 16-bit tiles of whole warpgroups run on wgmma, which reads the swizzled
+      // buffers itself: no ldmatrix (docs/gpu_codegen.md, "Hopper: wgmma").
+      const bool wgmma = std::string(GetParam()) == "sm_90a" && dtype != DType::f32 &&
+                         s.warps % 4 == 0 && s.m >= 64 * (s.warps / 4);
+      EXPECT_EQ(ldmatrix > 0, dtype != DType::f32 && !wgmma);
       EXPECT_GT(stores, 0u);
     }
 }

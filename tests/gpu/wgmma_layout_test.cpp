@@ -11,6 +11,7 @@
 
 #include <bit>
 #include <set>
+#include <string>
 
 namespace tessel::codegen::gpu {
 namespace {
@@ -133,7 +134,13 @@ INSTANTIATE_TEST_SUITE_P(Modes, WgmmaShared,
                          ::testing::Values(SharedCase{64, 64, 1, 128}, SharedCase{64, 128, 1, 128},
                                            SharedCase{128, 32, 1, 64}, SharedCase{64, 16, 1, 32},
                                            SharedCase{32, 64, 0, 128}, SharedCase{16, 256, 0, 128},
-                                           SharedCase{16, 32, 0, 64}, SharedCase{8, 16, 1, 32}));
+                                           SharedCase{16, 32, 0, 64}, SharedCase{8, 16, 1, 32}),
+                         [](const auto& info) {
+                           const SharedCase& c = info.param;
+                           return "rows" + std::to_string(c.rows) + "_cols" +
+                                  std::to_string(c.cols) + "_contiguous" +
+                                  std::to_string(c.contiguous) + "_w" + std::to_string(c.width);
+                         });
 
 TEST(WgmmaShared, EqualsTheMmaSwizzleUpTo128ByteRows) {
   for (int32_t cols : {16, 32, 64})

@@ -676,6 +676,20 @@ TEST(Matmul, SimulatedDeviceTensorCoreTiles) {
   check({DeviceKind::sim, DType::f16, Case{70, 200, 130, 0, false, 1, C{64, 128, 32, 8, 4, 4}}});
 }
 
+// The simulated device running sm_90a PTX (TESSEL_SIM_TARGET; this process only): the f16 and
+// bf16 tensor-core tiles then run on wgmma (MatmulPtx.Sm90aTensorCoreTilesOnWgmma checks the
+// PTX), ragged on every side, memcheck and racecheck on, against the f64 reference.
+TEST(Matmul, SimulatedSm90aDeviceRunsWgmma) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  ScopedEnv target{"TESSEL_SIM_TARGET", "sm_90a"};
+  using C = MatmulConfig;
+  check({DeviceKind::sim, DType::f16, Case{255, 129, 97, 0, false, 1, C{128, 128, 32, 8, 8, 3}}});
+  check({DeviceKind::sim, DType::bf16, Case{200, 70, 130, 0, false, 1, C{128, 64, 32, 8, 4, 4}}});
+  check({DeviceKind::sim, DType::f16, Case{70, 200, 130, 0, false, 1, C{64, 128, 32, 8, 4, 4}}});
+  check({DeviceKind::sim, DType::bf16, Case{17, 33, 65}});
+  check({DeviceKind::sim, DType::f16, Case{128, 256, 64}});
+}
+
 // MatmulOptions::autotune on the simulated device: nothing is timed there, so the candidate
 // choose_config names is chosen (and said so under TESSEL_DUMP=tune), and a tuning file's entry
 // for the call's key is used instead when there is one; both compute the right product.
@@ -1199,6 +1213,51 @@ TEST(MatmulPtx, TensorCoreTiles) {
                   "%lld cp.async\n",
                   what.c_str(), out.resources.registers, (long long)out.shared_bytes,
                   (long long)st.get("mma"), (long long)st.get("ldmatrix"),
+                  (long long)st.get("cp.async"));
+    }
+}
+
+// sm_90a (issue 15): the same tensor-core tiles run on wgmma.mma_async, reading the cp.async rings
+// through matrix descriptors: no mma.sync, no ldmatrix, zero spills, no local memory, within the
+// 227 KiB a block may hold. Also prints the tiles only wgmma makes lean enough to consider (128 x
+// 128 on 4 warps, 128 x 256 on 8: 128 f32 accumulators a thread, no operand registers).
+TEST(MatmulPtx, Sm90aTensorCoreTilesOnWgmma) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto& kernels = ops::detail::matmul_kernels("", {});
+  struct Tile {
+    int bm, bn, warps, stages;
+    bool asserted;
+  };
+  const Tile tiles[] = {{128, 128, 8, 3, true}, {128, 128, 8, 4, true}, {128, 64, 4, 3, true},
+                        {128, 64, 4, 4, true},  {64, 128, 4, 3, true},  {64, 128, 4, 4, true},
+                        {128, 128, 4, 3, false}, {128, 256, 8, 3, false}};
+  for (DType operand : {DType::f16, DType::bf16})
+    for (const Tile& t : tiles) {
+      MatmulConfig cfg{t.bm, t.bn, 32, 8, t.warps, t.stages};
+      std::string what = fmt::format("sm_90a {} {}x{}x32, {} warps, {} stages",
+                                     dtype_name(operand), t.bm, t.bn, t.warps, t.stages);
+      codegen::gpu::CompileOptions opts;
+      opts.num_warps = t.warps;
+      opts.num_stages = t.stages;
+      auto module = trace_tile(kernels.tile, operand, DType::f32, cfg);
+      auto out =
+          codegen::gpu::compile(*module->functions.front(), codegen::parse_target("sm_90a"), opts);
+      codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
+      ASSERT_TRUE(out.resources.parsed) << out.info_log;
+      EXPECT_GT(st.get("wgmma.mma_async"), 0) << what;
+      EXPECT_EQ(st.get("mma"), 0) << what;
+      EXPECT_EQ(st.get("ldmatrix"), 0) << what;
+      if (t.asserted) {
+        EXPECT_EQ(out.resources.spill_stores, 0) << what;
+        EXPECT_EQ(out.resources.spill_loads, 0) << what;
+        EXPECT_EQ(st.get("local"), 0) << what;
+        EXPECT_GT(st.get("cp.async"), 0) << what;
+        EXPECT_LE(out.shared_bytes + out.resources.static_shared_bytes, 227 * 1024) << what;
+      }
+      std::printf("%s: %d registers, %lld B spilled, %lld B dynamic shared, %lld wgmma, "
+                  "%lld cp.async\n",
+                  what.c_str(), out.resources.registers, (long long)out.resources.spill_stores,
+                  (long long)out.shared_bytes, (long long)st.get("wgmma.mma_async"),
                   (long long)st.get("cp.async"));
     }
 }
