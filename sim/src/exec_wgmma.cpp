@@ -242,14 +242,18 @@ std::vector<double> shared_operand(Exec& x, const WgmmaOp& op, Type t, const cha
   const size_t smem = x.cta.smem.size();
   std::vector<double> v(addr.size(), 0.0);
   bool reported = false;
+  Exec at = x;
+  at.pc = op.pc;
   for (size_t i = 0; i < addr.size(); ++i) {
+    // Racecheck again at completion, with the warp's clock now: the read may happen any time
+    // up to here, so releasing the buffer (an mbarrier arrive) before the wait is a race.
+    if (addr[i] % 16 == 0)
+      access_memory(at, *op.inst, Space::shared, addr[i], 16, 16, 0, AccessKind::read);
     uint32_t bits = 0;
     if (addr[i] + esize <= smem)
       std::memcpy(&bits, x.cta.smem.data() + addr[i], esize);
     if (!reported && std::memcmp(&bits, &issued[i * esize], esize) != 0) {
       reported = true;
-      Exec at = x;
-      at.pc = op.pc;
       at.report(ErrorKind::sync, *op.inst, 0, true, addr[i],
                 fmt::format("shared memory of operand {} of '{}' (offset {:#x}) was overwritten "
                             "after the wgmma was issued and before the wgmma.wait_group that "

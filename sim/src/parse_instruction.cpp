@@ -244,6 +244,8 @@ void Parser::check_operand_count(const Token& mnemonic, const Inst& inst) {
   if (inst.op == Op::wgmma_mma_async)
     if (std::string why = wgmma_operand_error(inst); !why.empty())
       fail(mnemonic, name + ": " + why);
+  if (inst.op == Op::wgmma_wait && (inst.nops != 1 || inst.ops[0].kind != OperandKind::imm))
+    fail(mnemonic, name + " takes one immediate: the number of wgmma groups left in flight");
   if (inst.op == Op::bra && (inst.nops < 1 || inst.ops[0].kind != OperandKind::label))
     fail(mnemonic, name + " needs a label as its target");
   if (inst.op != Op::ld && inst.op != Op::ldu && inst.op != Op::st)

@@ -293,5 +293,12 @@ TEST(WgmmaErrors, OperandFormsAreChecked) {
       << scale.to_string();
 }
 
+TEST(WgmmaErrors, WaitGroupNeedsItsCount) {
+  Error e = parse_failure("  wgmma.wait_group.sync.aligned;\n");
+  EXPECT_NE(e.message.find("takes one immediate: the number of wgmma groups left in flight"),
+            std::string::npos)
+      << e.to_string();
+}
+
 } // namespace
 } // namespace tessel::sim::testing

@@ -138,5 +138,93 @@ INSTANTIATE_TEST_SUITE_P(Sim, WgmmaKernels, ::testing::ValuesIn(kWgmmaKernels),
                            return std::string(info.param.name);
                          });
 
+// kernels/wgmma_pipeline.cu: a producer warpgroup feeds a consumer warpgroup through TMA
+// (128B swizzle) and a 2-stage mbarrier ring; the consumer runs wgmma from 128B-swizzle
+// descriptors and stores D directly and, as bf16, through stmatrix. Racecheck is on.
+struct PipelineRun {
+  std::vector<float> d;
+  std::vector<uint16_t> d16;
+  std::vector<double> ref;
+  LaunchReport report;
+};
+
+PipelineRun run_pipeline(int release_early) {
+  PipelineRun run;
+  const std::string ptx = fixture("wgmma_pipeline.sm_90a.ptx");
+  EXPECT_FALSE(ptx.empty()) << "missing ptx/wgmma_pipeline.sm_90a.ptx";
+  const int k_tiles = 4, K = 64 * k_tiles;
+  std::mt19937 rng(99);
+  std::vector<uint16_t> a(64 * K), b(64 * K);
+  std::vector<double> av(a.size()), bv(b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    av[i] = (int(rng() % 17) - 8) / 4.0;
+    a[i] = float_to_bf16(static_cast<float>(av[i]));
+    bv[i] = (int(rng() % 17) - 8) / 4.0;
+    b[i] = float_to_bf16(static_cast<float>(bv[i]));
+  }
+  Device dev;
+  uint64_t pa = upload(dev, a), pb = upload(dev, b);
+  uint64_t pd = upload(dev, std::vector<float>(64 * 64, std::nanf("")));
+  uint64_t pd16 = upload(dev, std::vector<uint16_t>(64 * 64, 0xffff));
+  auto map = [&](uint64_t address) {
+    TensorMapSpec s;
+    s.dtype = TensorMapDtype::bf16;
+    s.rank = 2;
+    s.global_address = address;
+    s.global_dim[0] = K;
+    s.global_dim[1] = 64;
+    s.global_strides[0] = K * 2;
+    s.box_dim[0] = 64;
+    s.box_dim[1] = 64;
+    s.swizzle = TensorMapSwizzle::b128;
+    auto m = encode_tensor_map_tiled(s);
+    EXPECT_TRUE(m.ok()) << m.error().to_string();
+    return *m;
+  };
+  std::vector<KernelArg> args = {KernelArg::of(map(pa)),  KernelArg::of(map(pb)),
+                                 KernelArg::ptr(pd),      KernelArg::ptr(pd16),
+                                 KernelArg::i32(k_tiles), KernelArg::i32(release_early)};
+  const uint32_t smem = 5 * 64 * 64 * 2 + 32;
+  auto r = dev.launch(ptx, "wgmma_tma_pipeline", {1, 1, 1}, {256, 1, 1}, smem, args);
+  EXPECT_TRUE(r.ok()) << r.error().to_string();
+  if (!r.ok())
+    return run;
+  run.report = *r;
+  run.d = download<float>(dev, pd, 64 * 64);
+  run.d16 = download<uint16_t>(dev, pd16, 64 * 64);
+  run.ref.resize(64 * 64);
+  for (int i = 0; i < 64; ++i)
+    for (int j = 0; j < 64; ++j) {
+      double sum = 0;
+      for (int k = 0; k < K; ++k)
+        sum += av[size_t(i) * K + k] * bv[size_t(j) * K + k];
+      run.ref[i * 64 + j] = sum;
+    }
+  return run;
+}
+
+TEST(WgmmaPipeline, TmaMbarrierWarpSpecializedGemm) {
+  PipelineRun run = run_pipeline(0);
+  for (const Error& e : run.report.errors)
+    ADD_FAILURE() << e.to_string();
+  ASSERT_EQ(run.d.size(), 64u * 64);
+  for (int i = 0; i < 64 * 64; ++i) {
+    ASSERT_EQ(run.d[i], static_cast<float>(run.ref[i])) << "D[" << i / 64 << "][" << i % 64 << "]";
+    ASSERT_EQ(run.d16[i], float_to_bf16(static_cast<float>(run.ref[i])))
+        << "D16[" << i / 64 << "][" << i % 64 << "]";
+  }
+}
+
+TEST(WgmmaPipeline, ReleasingTheStageBeforeTheWaitIsARace) {
+  PipelineRun run = run_pipeline(1);
+  const Error* race = nullptr;
+  for (const Error& e : run.report.errors)
+    if (e.kind == ErrorKind::racecheck && !race)
+      race = &e;
+  ASSERT_NE(race, nullptr) << "no racecheck error for a stage released before wgmma.wait_group";
+  EXPECT_NE(race->message.find("write-after-read"), std::string::npos) << race->to_string();
+  EXPECT_NE(race->instruction.find("cp.async.bulk.tensor"), std::string::npos) << race->to_string();
+}
+
 } // namespace
 } // namespace tessel::sim::testing
