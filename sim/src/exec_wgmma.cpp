@@ -154,6 +154,30 @@ bool check_issue_registers(Exec& x, const Inst& in) {
   return clash(in.ops[0], true) || (wgmma_a_in_registers(in) && clash(in.ops[1], false));
 }
 
+// The ISA requires a wgmma.fence between any other access of a register and a wgmma that uses
+// it as an accumulator or an A register (wgmmas chaining on accumulators are exempt).
+void check_fence_rule(Exec& x, const Inst& in) {
+  const Function& fn = *x.frame.fn;
+  const auto& touch = x.frame.wgmma_touch;
+  auto since_fence = [&](const Operand& o, const char* role) {
+    for (unsigned i = 0; i < o.count; ++i) {
+      const uint32_t slot = fn.vec_pool[o.index + i];
+      if (slot >= touch.size() || touch[slot].fences != x.warp.wgmma_fences + 1)
+        continue;
+      const Inst& by = fn.code[touch[slot].pc];
+      x.report(ErrorKind::sync, in, 0, false, 0,
+               fmt::format("'{}' uses {} as {}, but '{}' at ptx line {} accessed it after the "
+                           "last wgmma.fence: the PTX ISA requires a wgmma.fence.sync.aligned "
+                           "between other accesses of a wgmma's registers and the wgmma",
+                           text(x, in), reg_name(fn, slot), role, text(x, by), by.line));
+      return true;
+    }
+    return false;
+  };
+  if (!since_fence(in.ops[0], "an accumulator") && wgmma_a_in_registers(in))
+    since_fence(in.ops[1], "a register of A");
+}
+
 void issue(Exec& x, const Inst& in, uint32_t mask) {
   ++x.warp.wgmma_executed[executed_key(x)];
   if (!require_warpgroup(x, in, mask))
@@ -166,6 +190,7 @@ void issue(Exec& x, const Inst& in, uint32_t mask) {
                          text(x, in), x.warp.index));
   if (check_issue_registers(x, in))
     return;
+  check_fence_rule(x, in);
   const WgmmaForm f = wgmma_form(in);
   const WgmmaImmediates im = wgmma_immediates(in);
   WgmmaOp op;
@@ -358,8 +383,10 @@ void exec_wgmma(Exec& x, const Inst& in, uint32_t mask) {
     return issue(x, in, mask);
   case Op::wgmma_fence:
     ++x.warp.wgmma_executed[executed_key(x)];
-    if (require_warpgroup(x, in, mask))
+    if (require_warpgroup(x, in, mask)) {
       x.warp.wgmma_fenced = true;
+      ++x.warp.wgmma_fences;
+    }
     return;
   case Op::wgmma_commit:
     ++x.warp.wgmma_executed[executed_key(x)];
@@ -379,13 +406,17 @@ void exec_wgmma(Exec& x, const Inst& in, uint32_t mask) {
   }
 }
 
-void check_wgmma_registers(Exec& x, const Inst& in) {
-  if (x.warp.frames.size() - 1 != x.warp.wgmma_frame)
-    return; // the locks name slots of the issuing frame
+void wgmma_register_access(Exec& x, const Inst& in) {
   const Function& fn = *x.frame.fn;
+  auto& touch = x.frame.wgmma_touch;
+  if (touch.size() < fn.num_slots)
+    touch.resize(fn.num_slots);
+  const bool locked = x.warp.wgmma_in_flight && x.warp.frames.size() - 1 == x.warp.wgmma_frame;
   const auto& locks = x.warp.wgmma_locks;
   auto check = [&](uint32_t slot) {
-    if (slot >= locks.size() || (!locks[slot].accumulator && !locks[slot].a_fragment))
+    if (slot < touch.size())
+      touch[slot] = {x.warp.wgmma_fences + 1, x.pc};
+    if (!locked || slot >= locks.size() || (!locks[slot].accumulator && !locks[slot].a_fragment))
       return false;
     x.report(ErrorKind::sync, in, 0, false, 0,
              fmt::format("'{}' reads or writes {}, {} of the wgmma.mma_async at ptx line {} that "

@@ -258,8 +258,8 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
         return;
       }
       x.pc = pc;
-      if (w.wgmma_in_flight && in.op != Op::wgmma_mma_async)
-        check_wgmma_registers(x, in);
+      if (fn.uses_wgmma && in.family != Family::wgmma)
+        wgmma_register_access(x, in);
       switch (in.family) {
       case Family::int_arith:
         exec_int_arith(x, in, mask);

@@ -110,14 +110,23 @@ struct StackEntry {
   uint32_t mask;
 };
 
+// The last access of a register by an instruction other than wgmma (functions with wgmma only):
+// the warp's wgmma.fence count then, and where. A wgmma whose registers were accessed since
+// the last fence breaks the ISA's fence rule.
+struct WgmmaTouch {
+  uint32_t fences = 0; // Warp::wgmma_fences at the access + 1; 0: never accessed
+  uint32_t pc = 0;
+};
+
 struct Frame {
   const Function* fn = nullptr;
   uint32_t fn_index = 0;
   std::vector<uint64_t> regs;  // slot * 32 + lane
   std::vector<uint32_t> preds; // lane masks
   std::vector<StackEntry> stack;
-  uint32_t returned = 0; // lanes that executed ret in this frame
-  uint32_t call_pc = 0;  // the caller's call instruction
+  uint32_t returned = 0;               // lanes that executed ret in this frame
+  uint32_t call_pc = 0;                // the caller's call instruction
+  std::vector<WgmmaTouch> wgmma_touch; // by slot, sized on first use
 };
 
 struct AsyncCopy {
@@ -176,6 +185,7 @@ struct Warp {
   uint32_t wgmma_in_flight = 0;
   size_t wgmma_frame = 0; // the frame of the latest issue (whose slots the locks name)
   bool wgmma_fenced = false;
+  uint32_t wgmma_fences = 0;                   // wgmma.fence instructions executed
   std::map<uint64_t, uint32_t> wgmma_executed; // (function << 32 | pc) -> times
 };
 
@@ -307,8 +317,9 @@ void exec_mbarrier(Exec& x, const Inst& in, uint32_t mask);
 void exec_tensor_copy(Exec& x, const Inst& in, uint32_t mask); // exec_tma.cpp
 
 void exec_wgmma(Exec& x, const Inst& in, uint32_t mask);
-// Reports an instruction that touches a register an in-flight wgmma reads or writes.
-void check_wgmma_registers(Exec& x, const Inst& in);
+// In functions with wgmma, for every other instruction: records the registers it accesses (the
+// fence rule) and reports one that an in-flight wgmma reads or writes.
+void wgmma_register_access(Exec& x, const Inst& in);
 // At a warp's exit: reports the wgmma ops it never waited for.
 void wgmma_warp_exit(Exec& x);
 // At a CTA's end: reports a wgmma instruction not executed by all 4 warps of a warpgroup.

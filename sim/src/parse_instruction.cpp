@@ -371,6 +371,7 @@ void Parser::parse_instruction(Token first) {
   check_operand_count(mn, inst);
   for (auto& l : labels)
     label_refs_.push_back(l);
+  fn_->uses_wgmma |= inst.family == Family::wgmma;
   fn_->code.push_back(inst);
 }
 

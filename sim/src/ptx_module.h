@@ -261,6 +261,7 @@ struct Function {
   uint32_t sink_slot = 0;             // where `_` operands write
   std::vector<std::string> reg_names; // by slot, declared registers only (for messages)
   bool defined = false;               // has a body (not only a prototype)
+  bool uses_wgmma = false; // has wgmma instructions: register accesses are tracked (exec_wgmma.cpp)
 };
 
 struct Symbol {

@@ -1,6 +1,7 @@
 // The wgmma matrix descriptor decoded bit by bit and the canonical layouts it addresses, and
 // one expected failure per wgmma diagnostic of the simulator (in-flight register access,
-// missing wait, partial warpgroup, divergent lanes, missing fence, bad descriptor swizzle,
+// missing wait, partial warpgroup, divergent lanes, missing fence, register accessed after the
+// fence, bad descriptor swizzle,
 // shared operand overwritten before the wait, shapes and operand forms the ISA does not define).
 #include "sim_test_util.h"
 
@@ -223,6 +224,23 @@ TEST(WgmmaErrors, MissingFence) {
                "  wgmma.commit_group.sync.aligned;\n  wgmma.wait_group.sync.aligned 0;\n");
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   EXPECT_NE(find(*r, "has no wgmma.fence before it"), nullptr) << all(*r);
+}
+
+TEST(WgmmaErrors, RegisterWrittenAfterTheFence) {
+  auto r = run(std::string("  wgmma.fence.sync.aligned;\n  mov.f32 %f2, 0f40000000;\n") + kMma +
+               "  wgmma.commit_group.sync.aligned;\n  wgmma.wait_group.sync.aligned 0;\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  const Error* e = find(*r, "accessed it after the last wgmma.fence");
+  ASSERT_NE(e, nullptr) << all(*r);
+  EXPECT_NE(e->message.find("uses %f2 as an accumulator, but 'mov.f32' at ptx line"),
+            std::string::npos)
+      << e->message;
+  // Fenced again after the write: clean.
+  auto ok = run(std::string("  wgmma.fence.sync.aligned;\n  mov.f32 %f2, 0f40000000;\n"
+                            "  wgmma.fence.sync.aligned;\n") +
+                kMma + "  wgmma.commit_group.sync.aligned;\n  wgmma.wait_group.sync.aligned 0;\n");
+  ASSERT_TRUE(ok.ok()) << ok.error().to_string();
+  EXPECT_TRUE(ok->errors.empty()) << all(*ok);
 }
 
 TEST(WgmmaErrors, BadDescriptorSwizzle) {

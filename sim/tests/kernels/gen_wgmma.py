@@ -45,10 +45,16 @@ def kernel(c):
     dregs = n // 4 if f16acc else n // 2
     dcon = "f" if dt == "f32" else "r"
     dty = "float" if dt == "f32" else "unsigned"
+    # The A registers are written after the loop's first fence: pin them (the empty asm keeps
+    # the compiler from sinking the loads) and fence again before the wgmma that reads them.
+    a_setup = ("unsigned a[4];\n    load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);\n"
+               "    for (int i = 0; i < 4; ++i)\n      fence_operand(a[i]);\n"
+               '    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");' if aregs else
+               "unsigned long long adesc = make_desc(sa, %d, %d, 64, KT, ES, k0);" % (al, amn))
     # With A in registers the compiler may reuse step s's A registers for step s + 1, which the
     # ISA forbids while step s is in flight: complete each step (and fence) before the next.
-    wait_prev = ('if (s > 0) {\n      asm volatile("wgmma.commit_group.sync.aligned;\\n wgmma.wait_group.sync.aligned 0;" ::: "memory");\n'
-                 '      asm volatile("wgmma.fence.sync.aligned;" ::: "memory");\n    }' if aregs else "")
+    wait_prev = ('if (s > 0)\n      asm volatile("wgmma.commit_group.sync.aligned;\\n wgmma.wait_group.sync.aligned 0;" ::: "memory");'
+                 if aregs else "")
     ops = []
     dlist = ", ".join("%%%d" % i for i in range(dregs))
     idx = dregs
@@ -102,13 +108,15 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_{name}(const unsigned ch
     acc_position({int(f16acc)}, i, 0, lane, row, col);
     d[i] = {usec} ? C[(16 * warp + row) * ({"N / 2" if f16acc else "N"}) + col] : poison_acc<{dty}>();
   }}
+  for (int i = 0; i < {dregs}; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < {ksteps}; ++s) {{
     {wait_prev}
     const int k0 = s * K;
     unsigned scale_d = s > 0 || {usec};
     unsigned long long bdesc = make_desc(sb, {bl}, {bmn}, N, KT, ES, k0);
-    {"unsigned a[4]; load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);" if aregs else "unsigned long long adesc = make_desc(sa, %d, %d, 64, KT, ES, k0);" % (al, amn)}
+    {a_setup}
     asm volatile({asm} : {outs} : {", ".join(ins)} : "memory");
   }}
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -230,6 +238,11 @@ __device__ __forceinline__ void acc_position(int f16, int i, int, int lane, int&
     col = 8 * (i >> 2) + 2 * t + (i & 1);
   }
 }
+
+// An empty asm that "reads and writes" a register: the compiler must produce its value before
+// this point and cannot move the producing instruction past a later wgmma.fence.
+__device__ __forceinline__ void fence_operand(float& v) { asm volatile("" : "+f"(v)::"memory"); }
+__device__ __forceinline__ void fence_operand(unsigned& v) { asm volatile("" : "+r"(v)::"memory"); }
 
 template <typename T> __device__ __forceinline__ T poison_acc();
 template <> __device__ __forceinline__ float poison_acc<float>() { return __int_as_float(0x7fc00001); }

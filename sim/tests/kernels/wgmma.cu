@@ -107,6 +107,11 @@ __device__ __forceinline__ void acc_position(int f16, int i, int, int lane, int&
   }
 }
 
+// An empty asm that "reads and writes" a register: the compiler must produce its value before
+// this point and cannot move the producing instruction past a later wgmma.fence.
+__device__ __forceinline__ void fence_operand(float& v) { asm volatile("" : "+f"(v)::"memory"); }
+__device__ __forceinline__ void fence_operand(unsigned& v) { asm volatile("" : "+r"(v)::"memory"); }
+
 template <typename T> __device__ __forceinline__ T poison_acc();
 template <> __device__ __forceinline__ float poison_acc<float>() { return __int_as_float(0x7fc00001); }
 template <> __device__ __forceinline__ unsigned poison_acc<unsigned>() { return 0x7e017e01u; }
@@ -133,6 +138,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_sw128_n64(const unsi
     acc_position(0, i, 0, lane, row, col);
     d[i] = 1 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
   }
+  for (int i = 0; i < 32; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 4; ++s) {
     
@@ -173,6 +180,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_sw64_n128(const uns
     acc_position(0, i, 0, lane, row, col);
     d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
   }
+  for (int i = 0; i < 64; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 2; ++s) {
     
@@ -213,6 +222,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_sw32_n32(const unsig
     acc_position(0, i, 0, lane, row, col);
     d[i] = 1 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
   }
+  for (int i = 0; i < 16; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 2; ++s) {
     
@@ -253,6 +264,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_none_n16(const unsi
     acc_position(0, i, 0, lane, row, col);
     d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
   }
+  for (int i = 0; i < 8; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 2; ++s) {
     
@@ -293,6 +306,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_sw128_n256(const un
     acc_position(0, i, 0, lane, row, col);
     d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
   }
+  for (int i = 0; i < 128; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 4; ++s) {
     
@@ -333,16 +348,20 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16acc_regs_sw128_n64(co
     acc_position(1, i, 0, lane, row, col);
     d[i] = 1 ? C[(16 * warp + row) * (N / 2) + col] : poison_acc<unsigned>();
   }
+  for (int i = 0; i < 16; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 4; ++s) {
-    if (s > 0) {
+    if (s > 0)
       asm volatile("wgmma.commit_group.sync.aligned;\n wgmma.wait_group.sync.aligned 0;" ::: "memory");
-      asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-    }
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 1;
     unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0);
-    unsigned a[4]; load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    unsigned a[4];
+    load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    for (int i = 0; i < 4; ++i)
+      fence_operand(a[i]);
+    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %21, 0;\n wgmma.mma_async.sync.aligned.m64n64k16.f16.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, {%16, %17, %18, %19}, %20, p, 1, 1, 0;\n}\n" : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -376,6 +395,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_mn_sw128_none_n64(c
     acc_position(0, i, 0, lane, row, col);
     d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
   }
+  for (int i = 0; i < 32; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 2; ++s) {
     
@@ -416,6 +437,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_mn_sw64_sw32_n32(con
     acc_position(0, i, 0, lane, row, col);
     d[i] = 1 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
   }
+  for (int i = 0; i < 16; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 1; ++s) {
     
@@ -456,16 +479,20 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_regs_mnb_none_n8(con
     acc_position(0, i, 0, lane, row, col);
     d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
   }
+  for (int i = 0; i < 4; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 2; ++s) {
-    if (s > 0) {
+    if (s > 0)
       asm volatile("wgmma.commit_group.sync.aligned;\n wgmma.wait_group.sync.aligned 0;" ::: "memory");
-      asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-    }
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
     unsigned long long bdesc = make_desc(sb, 0, 1, N, KT, ES, k0);
-    unsigned a[4]; load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    unsigned a[4];
+    load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    for (int i = 0; i < 4; ++i)
+      fence_operand(a[i]);
+    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %9, 0;\n wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%0, %1, %2, %3}, {%4, %5, %6, %7}, %8, p, -1, 1, 1;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -499,6 +526,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_tf32_sw128_n24(const uns
     acc_position(0, i, 0, lane, row, col);
     d[i] = 1 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
   }
+  for (int i = 0; i < 12; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 4; ++s) {
     
@@ -539,16 +568,20 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_tf32_regs_none_n8(const 
     acc_position(0, i, 0, lane, row, col);
     d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
   }
+  for (int i = 0; i < 4; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 2; ++s) {
-    if (s > 0) {
+    if (s > 0)
       asm volatile("wgmma.commit_group.sync.aligned;\n wgmma.wait_group.sync.aligned 0;" ::: "memory");
-      asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-    }
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
     unsigned long long bdesc = make_desc(sb, 0, 0, N, KT, ES, k0);
-    unsigned a[4]; load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    unsigned a[4];
+    load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    for (int i = 0; i < 4; ++i)
+      fence_operand(a[i]);
+    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %9, 0;\n wgmma.mma_async.sync.aligned.m64n8k8.f32.tf32.tf32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, %8, p, 1, 1;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -582,6 +615,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_e4m3_e5m2_sw128_n40(cons
     acc_position(0, i, 0, lane, row, col);
     d[i] = 1 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
   }
+  for (int i = 0; i < 20; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 4; ++s) {
     
@@ -622,6 +657,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_e5m2_f16acc_sw64_n16(con
     acc_position(1, i, 0, lane, row, col);
     d[i] = 0 ? C[(16 * warp + row) * (N / 2) + col] : poison_acc<unsigned>();
   }
+  for (int i = 0; i < 4; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 2; ++s) {
     
@@ -662,16 +699,20 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_e4m3_regs_sw32_n64(const
     acc_position(0, i, 0, lane, row, col);
     d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
   }
+  for (int i = 0; i < 32; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 2; ++s) {
-    if (s > 0) {
+    if (s > 0)
       asm volatile("wgmma.commit_group.sync.aligned;\n wgmma.wait_group.sync.aligned 0;" ::: "memory");
-      asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-    }
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
     unsigned long long bdesc = make_desc(sb, 3, 0, N, KT, ES, k0);
-    unsigned a[4]; load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    unsigned a[4];
+    load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    for (int i = 0; i < 4; ++i)
+      fence_operand(a[i]);
+    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %37, 0;\n wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -705,6 +746,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_s8_u8_sw64_n48(const uns
     acc_position(0, i, 0, lane, row, col);
     d[i] = 1 ? C[(16 * warp + row) * (N) + col] : poison_acc<unsigned>();
   }
+  for (int i = 0; i < 24; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 2; ++s) {
     
@@ -745,16 +788,20 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_u8_s8_regs_none_n24(cons
     acc_position(0, i, 0, lane, row, col);
     d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<unsigned>();
   }
+  for (int i = 0; i < 12; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 2; ++s) {
-    if (s > 0) {
+    if (s > 0)
       asm volatile("wgmma.commit_group.sync.aligned;\n wgmma.wait_group.sync.aligned 0;" ::: "memory");
-      asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-    }
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
     unsigned long long bdesc = make_desc(sb, 0, 0, N, KT, ES, k0);
-    unsigned a[4]; load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    unsigned a[4];
+    load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    for (int i = 0; i < 4; ++i)
+      fence_operand(a[i]);
+    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %17, 0;\n wgmma.mma_async.sync.aligned.m64n24k32.s32.u8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11}, {%12, %13, %14, %15}, %16, p;\n}\n" : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -788,6 +835,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_s8_sw128_n256(const unsi
     acc_position(0, i, 0, lane, row, col);
     d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<unsigned>();
   }
+  for (int i = 0; i < 128; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   for (int s = 0; s < 4; ++s) {
     
