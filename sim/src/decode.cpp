@@ -1,6 +1,7 @@
 // Mnemonic decoding: splits a mnemonic at its dots, finds the opcode by the longest dotted
 // prefix listed in opcodes.def, and reads the remaining parts as modifiers. Instructions of
-// the Hopper work (wgmma, TMA, mbarrier, clusters) are refused with a message that says so.
+// the Hopper work not modelled yet (clusters, im2col/multicast TMA, tensormap) are refused with a
+// message.
 #include "decode.h"
 
 #include <array>
@@ -136,9 +137,8 @@ constexpr const char* kIgnored[] = {
 
 const char* hopper_scope(std::string_view mnemonic, const std::vector<std::string_view>& parts) {
   std::string_view p0 = parts[0];
-  if (p0 == "wgmma" || p0 == "tensormap" || p0 == "multimem" || p0 == "mapa" ||
-      p0 == "getctarank" || p0 == "clusterlaunchcontrol" || p0 == "tcgen05" ||
-      p0 == "stackrestore" || p0 == "stacksave")
+  if (p0 == "tensormap" || p0 == "multimem" || p0 == "mapa" || p0 == "getctarank" ||
+      p0 == "clusterlaunchcontrol" || p0 == "tcgen05" || p0 == "stackrestore" || p0 == "stacksave")
     return "out of scope until the Hopper work";
   const bool tensor_tile = mnemonic.starts_with("cp.async.bulk.tensor") &&
                            mnemonic.find("im2col") == std::string_view::npos;
@@ -177,7 +177,7 @@ bool parse_shape(std::string_view s, Inst& inst) {
   if (pos != s.size())
     return false;
   inst.shape_m = static_cast<uint8_t>(vals[0]);
-  inst.shape_n = static_cast<uint8_t>(vals[1]);
+  inst.shape_n = static_cast<uint16_t>(vals[1]);
   inst.shape_k = static_cast<uint8_t>(vals[2]);
   return true;
 }
@@ -456,6 +456,10 @@ bool decode_mnemonic(std::string_view mnemonic, Inst& inst, DecodeError& error) 
           p == "bulk_group")
         continue;
     }
+    if (inst.op == Op::wgmma_mma_async && p == "sp") {
+      error = {true, "sparse wgmma ('.sp') is not supported: '" + std::string(mnemonic) + "'"};
+      return false;
+    }
     if (inst.op == Op::griddepcontrol && (p == "launch_dependents" || p == "wait"))
       continue;
     if (inst.op == Op::cp_bulk_wait && p == "read")
@@ -490,6 +494,15 @@ bool decode_mnemonic(std::string_view mnemonic, Inst& inst, DecodeError& error) 
     inst.type2 = types[1];
     inst.type3 = types[2];
     inst.type4 = types[3];
+    break;
+  case Op::wgmma_mma_async:
+    if (types.size() != 3) {
+      error = {false, "'" + std::string(mnemonic) + "' needs three types (.dtype.atype.btype)"};
+      return false;
+    }
+    inst.type = types[0];
+    inst.type2 = types[1];
+    inst.type3 = types[2];
     break;
   case Op::cvt_pack:
     error = {true, "unsupported instruction '" + std::string(mnemonic) + "'"};

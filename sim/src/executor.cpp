@@ -194,6 +194,7 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
         Exec x{L, cta, w, f, f.regs.data(), f.preds.data(), 0};
         Inst none;
         complete_async_groups(x, none, 0);
+        wgmma_warp_exit(x);
         w.state = WarpState::done;
         ++cta.progress;
         return;
@@ -257,6 +258,8 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
         return;
       }
       x.pc = pc;
+      if (fn.uses_wgmma && in.family != Family::wgmma)
+        wgmma_register_access(x, in);
       switch (in.family) {
       case Family::int_arith:
         exec_int_arith(x, in, mask);
@@ -293,6 +296,9 @@ void run_warp(Launch& L, Cta& cta, Warp& w) {
         break;
       case Family::mbarrier:
         exec_mbarrier(x, in, mask);
+        break;
+      case Family::wgmma:
+        exec_wgmma(x, in, mask);
         break;
       case Family::misc:
         if (in.op == Op::setmaxnreg)
@@ -520,7 +526,7 @@ void run_cta(Launch& L, Cta& cta) {
     for (auto& w : cta.warps)
       all_done &= w.state == WarpState::done;
     if (all_done)
-      return;
+      return check_warpgroups(L, cta);
     // Every live warp now waits at some barrier: release those whose count is complete.
     bool released = false;
     for (uint32_t id = 0; id < 16; ++id) {

@@ -110,14 +110,23 @@ struct StackEntry {
   uint32_t mask;
 };
 
+// The last access of a register by an instruction other than wgmma (functions with wgmma only):
+// the warp's wgmma.fence count then, and where. A wgmma whose registers were accessed since
+// the last fence breaks the ISA's fence rule.
+struct WgmmaTouch {
+  uint32_t fences = 0; // Warp::wgmma_fences at the access + 1; 0: never accessed
+  uint32_t pc = 0;
+};
+
 struct Frame {
   const Function* fn = nullptr;
   uint32_t fn_index = 0;
   std::vector<uint64_t> regs;  // slot * 32 + lane
   std::vector<uint32_t> preds; // lane masks
   std::vector<StackEntry> stack;
-  uint32_t returned = 0; // lanes that executed ret in this frame
-  uint32_t call_pc = 0;  // the caller's call instruction
+  uint32_t returned = 0;               // lanes that executed ret in this frame
+  uint32_t call_pc = 0;                // the caller's call instruction
+  std::vector<WgmmaTouch> wgmma_touch; // by slot, sized on first use
 };
 
 struct AsyncCopy {
@@ -125,6 +134,29 @@ struct AsyncCopy {
   uint32_t dst; // shared offset
   uint32_t size;
   uint8_t bytes[16];
+};
+
+// An issued wgmma.mma_async of one warp (exec_wgmma.cpp). The shared-memory elements it reads
+// are located and checked (memcheck, racecheck) at issue and their bytes kept; it computes when
+// a wgmma.wait_group completes its group, from the registers and shared memory then, and a
+// shared byte that changed in between is reported.
+struct WgmmaOp {
+  const Inst* inst = nullptr;
+  const Function* fn = nullptr;
+  uint32_t pc = 0;
+  size_t frame = 0;  // the issuing frame's index in Warp::frames
+  uint32_t rank = 0; // the warp's place in its warpgroup: accumulator rows 16 rank .. +15
+  bool scale_d = true;
+  int scale_a = 1, scale_b = 1;
+  std::vector<uint32_t> a_addr, b_addr;  // element addresses (A: rank's 16 rows; empty: registers)
+  std::vector<uint8_t> a_bytes, b_bytes; // their bytes at issue
+};
+
+// Registers an in-flight wgmma reads or writes (per slot of the issuing frame).
+struct WgmmaLock {
+  uint16_t accumulator = 0; // in-flight wgmmas using the slot as D
+  uint16_t a_fragment = 0;  // ... as a register of A
+  uint32_t pc = 0;          // the latest of them
 };
 
 enum class WarpState : uint8_t { ready, at_barrier, done };
@@ -145,6 +177,16 @@ struct Warp {
   uint32_t wait_offset = 0; // the mbarrier it waits on
   uint32_t max_regs = 0;    // setmaxnreg's budget for the warp (0: the launch's)
   uint32_t carry = 0;       // CC.CF of each lane (add.cc / addc and the like, exec_int.cpp)
+  // wgmma (exec_wgmma.cpp): issued but uncommitted ops, committed groups in flight, the
+  // registers they hold, and what the warp executed (the warpgroup check at the CTA's end).
+  std::vector<WgmmaOp> wgmma_open;
+  std::deque<std::vector<WgmmaOp>> wgmma_groups;
+  std::vector<WgmmaLock> wgmma_locks;
+  uint32_t wgmma_in_flight = 0;
+  size_t wgmma_frame = 0; // the frame of the latest issue (whose slots the locks name)
+  bool wgmma_fenced = false;
+  uint32_t wgmma_fences = 0;                   // wgmma.fence instructions executed
+  std::map<uint64_t, uint32_t> wgmma_executed; // (function << 32 | pc) -> times
 };
 
 // An mbarrier object in shared memory (PTX ISA "Parallel synchronization ... mbarrier").
@@ -273,6 +315,15 @@ void exec_mma(Exec& x, const Inst& in, uint32_t mask);
 void exec_async(Exec& x, const Inst& in, uint32_t mask);
 void exec_mbarrier(Exec& x, const Inst& in, uint32_t mask);
 void exec_tensor_copy(Exec& x, const Inst& in, uint32_t mask); // exec_tma.cpp
+
+void exec_wgmma(Exec& x, const Inst& in, uint32_t mask);
+// In functions with wgmma, for every other instruction: records the registers it accesses (the
+// fence rule) and reports one that an in-flight wgmma reads or writes.
+void wgmma_register_access(Exec& x, const Inst& in);
+// At a warp's exit: reports the wgmma ops it never waited for.
+void wgmma_warp_exit(Exec& x);
+// At a CTA's end: reports a wgmma instruction not executed by all 4 warps of a warpgroup.
+void check_warpgroups(Launch& launch, Cta& cta);
 
 // Counts `bytes` of an asynchronous transfer as arrived on the mbarrier at shared `offset`
 // (complete_tx); false when there is no initialised mbarrier there.

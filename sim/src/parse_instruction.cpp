@@ -4,6 +4,7 @@
 #include "cfg.h"
 #include "decode.h"
 #include "parser.h"
+#include "wgmma.h"
 
 #include <cstring>
 
@@ -102,7 +103,7 @@ void Parser::parse_operand(Inst& inst, int index, std::vector<RawLabelRef>& labe
       fail(b, "expected an address, found '" + describe(b) + "'");
     }
     Token n = lex_.next();
-    if (n.is(',') && index + 1 < 6) {
+    if (n.is(',') && index + 1 < 8) {
       // `[tensorMap, {c0, ...}]` (cp.async.bulk.tensor): the coordinates become the next
       // operand; `count = 1` marks the address as followed by them.
       op.count = 1;
@@ -240,6 +241,11 @@ void Parser::check_operand_count(const Token& mnemonic, const Inst& inst) {
                          std::to_string(inst.nops));
   // The CFG indexes instructions by a bra's label (a register or number there overflowed it at
   // parse time: found by the sim_ptx fuzzer).
+  if (inst.op == Op::wgmma_mma_async)
+    if (std::string why = wgmma_operand_error(inst); !why.empty())
+      fail(mnemonic, name + ": " + why);
+  if (inst.op == Op::wgmma_wait && (inst.nops != 1 || inst.ops[0].kind != OperandKind::imm))
+    fail(mnemonic, name + " takes one immediate: the number of wgmma groups left in flight");
   if (inst.op == Op::bra && (inst.nops < 1 || inst.ops[0].kind != OperandKind::label))
     fail(mnemonic, name + " needs a label as its target");
   if (inst.op != Op::ld && inst.op != Op::ldu && inst.op != Op::st)
@@ -337,7 +343,7 @@ void Parser::parse_instruction(Token first) {
   int index = 0;
   if (!lex_.peek().is(';')) {
     for (;;) {
-      if (index >= 6)
+      if (index >= 8)
         fail(lex_.peek(), "too many operands");
       parse_operand(inst, index, labels);
       if (inst.ops[index].kind == OperandKind::addr && inst.ops[index].count == 1)
@@ -365,6 +371,7 @@ void Parser::parse_instruction(Token first) {
   check_operand_count(mn, inst);
   for (auto& l : labels)
     label_refs_.push_back(l);
+  fn_->uses_wgmma |= inst.family == Family::wgmma;
   fn_->code.push_back(inst);
 }
 

@@ -301,8 +301,12 @@ void Parser::parse_body() {
         auto declare = [&](const std::string& name) {
           if (type == Type::pred)
             preds_[name] = fn_->num_preds++;
-          else
-            regs_[name] = fn_->num_slots++;
+          else {
+            regs_[name] = fn_->num_slots;
+            if (fn_->reg_names.size() <= fn_->num_slots)
+              fn_->reg_names.resize(fn_->num_slots + 1);
+            fn_->reg_names[fn_->num_slots++] = name;
+          }
         };
         if (count < 0) {
           declare(base);

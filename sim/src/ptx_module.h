@@ -36,6 +36,7 @@ enum class Family : uint8_t {
   mma,
   async,
   mbarrier,
+  wgmma, // exec_wgmma.cpp
 };
 
 const char* op_key(Op op);
@@ -187,15 +188,16 @@ struct Inst {
   BoolOp bool_op = BoolOp::none;
   Rnd rnd = Rnd::none;
   Sub sub = Sub::none;
-  uint8_t vec = 1;                               // .v2/.v4
-  uint8_t num = 0;                               // ldmatrix/stmatrix .x1/.x2/.x4
-  uint8_t shape_m = 0, shape_n = 0, shape_k = 0; // mma/ldmatrix shape
+  uint8_t vec = 1;                  // .v2/.v4
+  uint8_t num = 0;                  // ldmatrix/stmatrix .x1/.x2/.x4
+  uint8_t shape_m = 0, shape_k = 0; // mma/wgmma/ldmatrix shape
+  uint16_t shape_n = 0;             // wgmma's N reaches 256
   uint8_t nops = 0;
   bool guard_neg = false;
   uint32_t guard = kNoSlot; // predicate index, kNoSlot when unguarded
   uint32_t flags = 0;
   uint32_t reconverge = kNoReconverge; // bra: the immediate post-dominator's first inst
-  Operand ops[6];
+  Operand ops[8];                 // wgmma.mma_async takes 8; the `|p` of shfl/setp sits in ops[5]
   int line = 0, column = 0;       // PTX position
   int loc_file = 0, loc_line = 0; // .loc, 0 when absent
   uint32_t mnemonic = 0;          // index into Module::mnemonics (full text, for messages)
@@ -256,8 +258,10 @@ struct Function {
   std::vector<LaunchSlot> launch_slots;
   std::vector<Inst> code;
   std::vector<uint32_t> vec_pool;
-  uint32_t sink_slot = 0; // where `_` operands write
-  bool defined = false;   // has a body (not only a prototype)
+  uint32_t sink_slot = 0;             // where `_` operands write
+  std::vector<std::string> reg_names; // by slot, declared registers only (for messages)
+  bool defined = false;               // has a body (not only a prototype)
+  bool uses_wgmma = false; // has wgmma instructions: register accesses are tracked (exec_wgmma.cpp)
 };
 
 struct Symbol {

@@ -108,7 +108,7 @@ TEST(Parser, UnsupportedModifierIsNamed) {
 }
 
 TEST(Parser, HopperInstructionsAreOutOfScope) {
-  for (const char* inst : {"wgmma.fence.sync.aligned;",
+  for (const char* inst : {"getctarank.u32 %r0, %r1;",
                            "tensormap.replace.tile.global_address.global.b1024.b64 [%rd0], %rd1;",
                            "mapa.u32 %r0, %r1, %r1;"}) {
     Error e = parse_error(
