@@ -4,6 +4,7 @@
 // The dot reads everything from the IR: the warpgroup grid and instruction N from the shapes
 // (select_wgmma, which the layouts are asserted against), each operand's swizzle mode and
 // major-ness from its buffer's layout (wgmma_operand_of). Per dot, in this order:
+//   every accumulator register through an empty volatile asm (pinned: defined before the fence)
 //   wgmma.fence                      (the accumulator registers were written by other code)
 //   for each repetition along M, N:  for each 16-wide step along K:
 //     wgmma.mma_async m64nNk16 with a descriptor for each operand: the fixed fields from
@@ -105,7 +106,14 @@ void Lowering::lower_wgmma(const ir::Op& op) {
   const MmaInfo& info = mma_info(s.instr);
   const WgmmaOperandPlan pa = wgmma_operand(op, s, 0), pb = wgmma_operand(op, s, 1);
   llvm::InlineAsm* mma = wgmma_asm(ctx, info, s.instr_n, pa.transposed, pb.transposed);
+  // Each accumulator register through `pin` before the fence and after the wait: volatile asms
+  // keep their order, so LLVM can neither sink the accumulator's definition (a zero, say) past
+  // the fence nor hoist a use above the wait.
+  auto* pin = llvm::InlineAsm::get(llvm::FunctionType::get(b.getFloatTy(), {b.getFloatTy()}, false),
+                                   "", "=f,0", /*hasSideEffects=*/true);
   Vals acc = vals(op.operand(2));
+  for (llvm::Value*& x : acc)
+    x = b.CreateCall(pin, {x});
   const int32_t regs = s.instr_n / 2;
   volatile_asm(b, "wgmma.fence.sync.aligned;");
   for (int32_t mi = 0; mi < s.reps_m(); ++mi)
@@ -122,11 +130,8 @@ void Lowering::lower_wgmma(const ir::Op& op) {
     }
   volatile_asm(b, "wgmma.commit_group.sync.aligned;");
   volatile_asm(b, "wgmma.wait_group.sync.aligned 0;");
-  auto* pass =
-      llvm::InlineAsm::get(llvm::FunctionType::get(b.getFloatTy(), {b.getFloatTy()}, false), "",
-                           "=f,0", /*hasSideEffects=*/true);
   for (llvm::Value*& x : acc)
-    x = b.CreateCall(pass, {x});
+    x = b.CreateCall(pin, {x});
   set_vals(op.result(), std::move(acc));
 }
 

@@ -1228,14 +1228,14 @@ TEST(MatmulPtx, Sm90aTensorCoreTilesOnWgmma) {
     int bm, bn, warps, stages;
     bool asserted;
   };
-  const Tile tiles[] = {{128, 128, 8, 3, true}, {128, 128, 8, 4, true}, {128, 64, 4, 3, true},
-                        {128, 64, 4, 4, true},  {64, 128, 4, 3, true},  {64, 128, 4, 4, true},
+  const Tile tiles[] = {{128, 128, 8, 3, true},  {128, 128, 8, 4, true}, {128, 64, 4, 3, true},
+                        {128, 64, 4, 4, true},   {64, 128, 4, 3, true},  {64, 128, 4, 4, true},
                         {128, 128, 4, 3, false}, {128, 256, 8, 3, false}};
   for (DType operand : {DType::f16, DType::bf16})
     for (const Tile& t : tiles) {
       MatmulConfig cfg{t.bm, t.bn, 32, 8, t.warps, t.stages};
-      std::string what = fmt::format("sm_90a {} {}x{}x32, {} warps, {} stages",
-                                     dtype_name(operand), t.bm, t.bn, t.warps, t.stages);
+      std::string what = fmt::format("sm_90a {} {}x{}x32, {} warps, {} stages", dtype_name(operand),
+                                     t.bm, t.bn, t.warps, t.stages);
       codegen::gpu::CompileOptions opts;
       opts.num_warps = t.warps;
       opts.num_stages = t.stages;
