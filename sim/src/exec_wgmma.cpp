@@ -85,12 +85,12 @@ bool read_descriptor(Exec& x, const Inst& in, int op, const char* what, MatrixDe
 
 // Locates the elements of a descriptor operand (rows [row0, row0 + rows) of its M/N extent),
 // checks them through the shared-memory accessor (each 16-byte chunk once, as lane 0 of the
-// warp) and keeps their bytes.
+// warp) and keeps their values.
 void gather(Exec& x, const Inst& in, const MatrixDescriptor& d, unsigned row0, unsigned rows,
             unsigned k_extent, unsigned esize, bool mn_major, std::vector<uint32_t>& addr,
-            std::vector<uint8_t>& bytes) {
+            std::vector<uint32_t>& bits) {
   addr.resize(size_t(rows) * k_extent);
-  bytes.assign(addr.size() * esize, 0);
+  bits.assign(addr.size(), 0);
   const size_t smem = x.cta.smem.size();
   for (unsigned r = 0; r < rows; ++r)
     for (unsigned k = 0; k < k_extent; ++k) {
@@ -100,7 +100,7 @@ void gather(Exec& x, const Inst& in, const MatrixDescriptor& d, unsigned row0, u
       if (a % 16 == 0)
         access_memory(x, in, Space::shared, a, 16, 16, 0, AccessKind::read);
       if (a + esize <= smem)
-        std::memcpy(&bytes[i * esize], x.cta.smem.data() + a, esize);
+        std::memcpy(&bits[i], x.cta.smem.data() + a, esize);
     }
 }
 
@@ -225,9 +225,9 @@ void issue(Exec& x, const Inst& in, uint32_t mask) {
     if (!read_descriptor(x, in, 1, "A descriptor", ad))
       return;
     gather(x, in, ad, 16 * op.rank, 16, f.k, f.esize, imm(im.trans_a, 0) == 1, op.a_addr,
-           op.a_bytes);
+           op.a_bits);
   }
-  gather(x, in, bd, 0, in.shape_n, f.k, f.esize, imm(im.trans_b, 0) == 1, op.b_addr, op.b_bytes);
+  gather(x, in, bd, 0, in.shape_n, f.k, f.esize, imm(im.trans_b, 0) == 1, op.b_addr, op.b_bits);
   lock_registers(x, op, true);
   ++x.warp.wgmma_in_flight;
   x.warp.wgmma_open.push_back(std::move(op));
@@ -262,7 +262,7 @@ double element(Type t, uint32_t bits) {
 // since issue (the wgmma reads its operands asynchronously, any time before it completes).
 std::vector<double> shared_operand(Exec& x, const WgmmaOp& op, Type t, const char* name,
                                    const std::vector<uint32_t>& addr,
-                                   const std::vector<uint8_t>& issued) {
+                                   const std::vector<uint32_t>& issued) {
   const unsigned esize = type_size(t);
   const size_t smem = x.cta.smem.size();
   std::vector<double> v(addr.size(), 0.0);
@@ -277,7 +277,7 @@ std::vector<double> shared_operand(Exec& x, const WgmmaOp& op, Type t, const cha
     uint32_t bits = 0;
     if (addr[i] + esize <= smem)
       std::memcpy(&bits, x.cta.smem.data() + addr[i], esize);
-    if (!reported && std::memcmp(&bits, &issued[i * esize], esize) != 0) {
+    if (!reported && bits != issued[i]) {
       reported = true;
       at.report(ErrorKind::sync, *op.inst, 0, true, addr[i],
                 fmt::format("shared memory of operand {} of '{}' (offset {:#x}) was overwritten "
@@ -326,9 +326,9 @@ void compute(Exec& x, const WgmmaOp& op) {
         }
       }
   } else {
-    a = shared_operand(x, op, in.type2, "A", op.a_addr, op.a_bytes);
+    a = shared_operand(x, op, in.type2, "A", op.a_addr, op.a_bits);
   }
-  const std::vector<double> b = shared_operand(x, op, in.type3, "B", op.b_addr, op.b_bytes);
+  const std::vector<double> b = shared_operand(x, op, in.type3, "B", op.b_addr, op.b_bits);
   const double scale = double(op.scale_a) * op.scale_b;
   const bool f16 = type_size(in.type) == 2;
   for (unsigned i = 0; i < f.d_regs; ++i) {
