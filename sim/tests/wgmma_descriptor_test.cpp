@@ -187,6 +187,34 @@ TEST(WgmmaErrors, UncommittedWgmmaIsNotCoveredByTheWait) {
   EXPECT_NE(find(*r, "never committed"), nullptr) << all(*r);
 }
 
+TEST(WgmmaErrors, WaitGroupLeavesTheNewestGroupsInFlight) {
+  // Two groups on different accumulators; wait_group 1 completes only the first.
+  const std::string second = "  wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f4, %f5, %f6, "
+                             "%f7}, %rd2, %rd3, %p0, 1, 1, 0, 0;\n";
+  auto r = run(std::string("  mov.f32 %f4, 0f00000000;\n  mov.f32 %f5, 0f00000000;\n"
+                           "  mov.f32 %f6, 0f00000000;\n  mov.f32 %f7, 0f00000000;\n"
+                           "  wgmma.fence.sync.aligned;\n") +
+               kMma + "  wgmma.commit_group.sync.aligned;\n" + second +
+               "  wgmma.commit_group.sync.aligned;\n  wgmma.wait_group.sync.aligned 1;\n"
+               "  add.f32 %f0, %f0, %f1;\n  add.f32 %f6, %f6, %f7;\n"
+               "  wgmma.wait_group.sync.aligned 0;\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  ASSERT_EQ(r->errors.size(), 1u) << all(*r);
+  EXPECT_NE(r->errors[0].message.find("reads or writes %f6, an accumulator register"),
+            std::string::npos)
+      << all(*r);
+}
+
+TEST(WgmmaErrors, DescriptorOutsideSharedMemory) {
+  auto r = run(std::string("  mov.b64 %rd3, 0x0000001000083f00;\n  wgmma.fence.sync.aligned;\n") +
+               kMma + "  wgmma.commit_group.sync.aligned;\n  wgmma.wait_group.sync.aligned 0;\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  ASSERT_FALSE(r->errors.empty());
+  EXPECT_EQ(r->errors[0].kind, ErrorKind::memcheck) << all(*r);
+  EXPECT_EQ(r->errors[0].instruction, "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16");
+  EXPECT_NE(r->errors[0].message.find("out-of-bounds shared read"), std::string::npos) << all(*r);
+}
+
 TEST(WgmmaErrors, PartialWarpgroup) {
   auto r = run(std::string("  wgmma.fence.sync.aligned;\n") + kMma +
                    "  wgmma.commit_group.sync.aligned;\n  wgmma.wait_group.sync.aligned 0;\n",

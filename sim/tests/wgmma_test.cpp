@@ -82,6 +82,13 @@ void write_accumulator(const std::string& t, double v, uint8_t* p) {
 
 class WgmmaKernels : public ::testing::TestWithParam<WgmmaKernel> {};
 
+} // namespace
+
+// Parameters print as the kernel's name (not as bytes that hold pointers).
+void PrintTo(const WgmmaKernel& k, std::ostream* os) { *os << k.name; }
+
+namespace {
+
 TEST_P(WgmmaKernels, MatchesReference) {
   const WgmmaKernel& kc = GetParam();
   const std::string ptx = fixture("wgmma.sm_90a.ptx");
