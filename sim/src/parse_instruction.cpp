@@ -242,7 +242,7 @@ void Parser::check_operand_count(const Token& mnemonic, const Inst& inst) {
   // The CFG indexes instructions by a bra's label (a register or number there overflowed it at
   // parse time: found by the sim_ptx fuzzer).
   if (inst.op == Op::wgmma_mma_async)
-    if (std::string why = wgmma_operand_error(inst); !why.empty())
+    if (std::string why = wgmma_operand_error(inst, *fn_); !why.empty())
       fail(mnemonic, name + ": " + why);
   if (inst.op == Op::wgmma_wait && (inst.nops != 1 || inst.ops[0].kind != OperandKind::imm))
     fail(mnemonic, name + " takes one immediate: the number of wgmma groups left in flight");

@@ -333,6 +333,10 @@ TEST(WgmmaErrors, OperandFormsAreChecked) {
                               "%rd2, %rd3, %p0, 1, 1, 0, 0;\n");
   EXPECT_NE(types.message.find(".bf16 inputs accumulate into .f32"), std::string::npos)
       << types.to_string();
+  Error constant = parse_failure("  wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f0, %f1, "
+                                 "%f2, 7}, %rd2, %rd3, %p0, 1, 1, 0, 0;\n");
+  EXPECT_NE(constant.message.find("the accumulator list must name registers"), std::string::npos)
+      << constant.to_string();
   Error scale = parse_failure("  wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f0, %f1, "
                               "%f2, %f3}, %rd2, %rd3, %p0, 2, 1, 0, 0;\n");
   EXPECT_NE(scale.message.find("(imm-scale) must be the immediate 1 or -1"), std::string::npos)
