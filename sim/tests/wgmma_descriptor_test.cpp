@@ -303,6 +303,42 @@ Error parse_failure(const std::string& inst) {
   return m.ok() ? Error{} : m.error();
 }
 
+// Every N from 8 to 256 in steps of 8 for each input type: accepted exactly where the ISA lists
+// the shape (s8/u8: 8, 16, 24 and multiples of 16), with A from a descriptor and from registers.
+TEST(WgmmaForms, AcceptsEveryShapeTheIsaLists) {
+  struct Form {
+    const char *types, *tail_desc, *tail_regs;
+    unsigned k, per_reg; // K, accumulator elements per register
+    bool integer;
+  };
+  const Form forms[] = {
+      {"f32.f16.f16", ", 1, 1, 0, 1", ", 1, 1, 1", 16, 1, false},
+      {"f16.f16.f16", ", 1, -1, 1, 0", ", -1, 1, 0", 16, 2, false},
+      {"f32.bf16.bf16", ", 1, 1, 0, 0", ", 1, 1, 0", 16, 1, false},
+      {"f32.tf32.tf32", ", 1, 1", ", 1, 1", 8, 1, false},
+      {"f32.e4m3.e5m2", ", 1, 1", ", 1, 1", 32, 1, false},
+      {"f16.e5m2.e4m3", ", 1, 1", ", 1, 1", 32, 2, false},
+      {"s32.s8.u8", "", "", 32, 1, true},
+  };
+  for (const Form& f : forms)
+    for (unsigned n = 8; n <= 256; n += 8)
+      for (bool regs : {false, true}) {
+        std::string d;
+        for (unsigned i = 0; i < n / 2 / f.per_reg; ++i)
+          d += (i ? ", %r" : "%r") + std::to_string(i);
+        std::string inst = "wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) + "k" +
+                           std::to_string(f.k) + "." + f.types + " {" + d + "}, " +
+                           (regs ? "{%r0, %r1, %r2, %r3}" : "%rd0") + ", %rd1, %p0" +
+                           (regs ? f.tail_regs : f.tail_desc) + ";";
+        auto m = parse_module(".version 8.0\n.target sm_90a\n.address_size 64\n.visible .entry "
+                              "k()\n{\n  .reg .pred %p<1>;\n  .reg .b32 %r<128>;\n  .reg .b64 "
+                              "%rd<2>;\n  " +
+                              inst + "\n}\n");
+        const bool listed = !f.integer || n <= 24 || n % 16 == 0;
+        EXPECT_EQ(m.ok(), listed) << inst << (m.ok() ? "" : ": " + m.error().to_string());
+      }
+}
+
 TEST(WgmmaErrors, ShapeTheDtypeDoesNotAllow) {
   Error e = parse_failure("  wgmma.mma_async.sync.aligned.m64n8k32.f32.f16.f16 {%f0, %f1, %f2, "
                           "%f3}, %rd2, %rd3, %p0, 1, 1, 0, 0;\n");
