@@ -148,8 +148,8 @@ struct WgmmaOp {
   uint32_t rank = 0; // the warp's place in its warpgroup: accumulator rows 16 rank .. +15
   bool scale_d = true;
   int scale_a = 1, scale_b = 1;
-  std::vector<uint32_t> a_addr, b_addr;  // element addresses (A: rank's 16 rows; empty: registers)
-  std::vector<uint8_t> a_bytes, b_bytes; // their bytes at issue
+  std::vector<uint32_t> a_addr, b_addr; // element addresses (A: rank's 16 rows; empty: registers)
+  std::vector<uint32_t> a_bits, b_bits; // their values at issue
 };
 
 // Registers an in-flight wgmma reads or writes (per slot of the issuing frame).
