@@ -76,7 +76,7 @@ TensorDescriptor make_tensor_descriptor(const Tensor& base, const std::vector<In
                                         const DescriptorOptions& options, std::source_location l) {
   const SourceLoc loc = SourceLoc::from(l);
   ir::Value* b = base.value(loc);
-  if (!b->type()->is_scalar() || !b->type()->is_pointer())
+  if (!b->type()->is_pointer())
     fail(loc, kMake,
          "base must be a scalar pointer (a Ptr parameter, or one plus a scalar offset), got " +
              type_str(b->type()));
@@ -86,12 +86,8 @@ TensorDescriptor make_tensor_descriptor(const Tensor& base, const std::vector<In
   check_rule(ir::check_desc_block(t, block_shape), kMake, loc);
   check_rule(ir::check_desc_swizzle(t, block_shape, int64_t(options.swizzle)), kMake, loc);
   check_rule(ir::check_desc_padding(t, int64_t(options.padding)), kMake, loc);
-  TensorDescriptor d;
-  d.base_ = base;
-  d.block_ = block_shape;
-  d.dtype_ = t;
-  d.options_ = options;
   const int rank = int(block_shape.size());
+  std::vector<Tensor> extents, steps;
   for (int i = 0; i < rank; ++i) {
     if (!shape[size_t(i)].is_tensor && shape[size_t(i)].number < 1)
       fail(loc, kMake,
@@ -105,10 +101,10 @@ TensorDescriptor make_tensor_descriptor(const Tensor& base, const std::vector<In
            "strides[" + std::to_string(i) +
                "] must be the constant 1 (the innermost dimension is contiguous, as TMA reads "
                "it), got a run-time value; write 1");
-    d.shape_.push_back(extent(shape[size_t(i)], "shape", size_t(i), loc));
-    d.strides_.push_back(extent(s, "strides", size_t(i), loc));
+    extents.push_back(extent(shape[size_t(i)], "shape", size_t(i), loc));
+    steps.push_back(extent(s, "strides", size_t(i), loc));
   }
-  return d;
+  return TensorDescriptor(base, std::move(extents), std::move(steps), block_shape, t, options);
 }
 
 namespace {

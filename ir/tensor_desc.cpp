@@ -121,7 +121,7 @@ Message check_desc(const Op& op, size_t extra) {
                        rank, rank, rank, extra ? " and the tile" : "", op.num_operands());
   DescOperands d = desc_operands(op);
   const Type* base = d.base->type();
-  if (!base->is_scalar() || !base->is_pointer())
+  if (!base->is_pointer())
     return "base must be a scalar pointer, found " + base->str();
   const DType t = base->pointee()->dtype();
   for (size_t i = 0; i < rank; ++i)

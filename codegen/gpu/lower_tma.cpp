@@ -2,7 +2,8 @@
 // `tmap`, codegen/gpu/tensor_maps.cpp): the box travels between global memory and the op's
 // shared scratch (allocate-shared: the box, then its mbarrier) by cp.async.bulk.tensor, reading
 // the tensor map the kernel takes as its trailing parameter number `num_args + tmap`
-// (`.param .align 64 .b8 [128]`, used by name: the map is a grid constant and never copied).
+// (`.param .align 64 .b8 [128]`, read in place through its generic address, `cvta.param`: the map
+// is a grid constant and never copied).
 //
 //   load:  thread 0: mbarrier.init 1; fence.proxy.async;  all: barrier;
 //          thread 0: arrive.expect_tx(box bytes);
@@ -28,6 +29,8 @@
 #include "codegen/gpu/scratch.h"
 
 #include "tessel/ir/tensor_desc.h"
+
+#include <llvm/IR/InlineAsm.h>
 
 #include <fmt/format.h>
 
@@ -98,6 +101,14 @@ llvm::Value* Lowering::elected_thread() {
   return b.CreateAnd(b.CreateICmpEQ(warp_, b.getInt32(0)), b.CreateICmpEQ(lane_, b.getInt32(0)));
 }
 
+// The generic address of a tensor-map parameter: a kernel parameter's own address is in the
+// .param space, which cp.async.bulk.tensor reads through a generic address (as nvcc does for a
+// __grid_constant__ CUtensorMap).
+llvm::Value* Lowering::tensor_map_address(const std::string& tmap) {
+  return ptx(b, b.getInt64Ty(), fmt::format("mov.b64 $0, {};\n\tcvta.param.u64 $0, $0;", tmap),
+             "=l", {});
+}
+
 std::string Lowering::tensor_map_symbol(const ir::Op& op) const {
   return fmt::format("{}_param_{}", fn.name, fn.body.num_args() + size_t(op.attr("tmap").i));
 }
@@ -123,12 +134,13 @@ void Lowering::emit_tma_box_load(const std::string& tmap, std::span<llvm::Value*
     std::vector<llvm::Value*> args{box32};
     args.insert(args.end(), coords.begin(), coords.end());
     args.push_back(bar32);
+    args.push_back(tensor_map_address(tmap));
     const size_t rank = coords.size();
     ptx(b, b.getVoidTy(),
         fmt::format("cp.async.bulk.tensor.{}d.shared::cluster.global.tile.mbarrier::complete_tx::"
-                    "bytes [$0], [{}, {}], [${}];",
-                    rank, tmap, coordinate_list(rank, 1), rank + 1),
-        "r," + repeat("r", rank) + ",r,~{memory}", args);
+                    "bytes [$0], [${}, {}], [${}];",
+                    rank, rank + 2, coordinate_list(rank, 1), rank + 1),
+        "r," + repeat("r", rank) + ",r,l,~{memory}", args);
   });
 }
 
@@ -216,10 +228,11 @@ void Lowering::lower_tma(const ir::Op& op) {
   only_if(elected_thread(), [&] {
     std::vector<llvm::Value*> args(coords.begin(), coords.end());
     args.push_back(box32);
+    args.push_back(tensor_map_address(tmap));
     ptx(b, b.getVoidTy(),
-        fmt::format("cp.async.bulk.tensor.{}d.global.shared::cta.bulk_group [{}, {}], [${}];", rank,
-                    tmap, coordinate_list(rank, 0), rank),
-        repeat("r", rank) + ",r,~{memory}", args);
+        fmt::format("cp.async.bulk.tensor.{}d.global.shared::cta.bulk_group [${}, {}], [${}];",
+                    rank, rank + 1, coordinate_list(rank, 0), rank),
+        repeat("r", rank) + ",r,l,~{memory}", args);
     ptx(b, b.getVoidTy(), "cp.async.bulk.commit_group;", "~{memory}", {});
     ptx(b, b.getVoidTy(), "cp.async.bulk.wait_group 0;", "~{memory}", {});
   });

@@ -185,6 +185,7 @@ public:
   llvm::Value* elected_thread();               // thread 0 of the program
   // The PTX name of the kernel parameter holding `op`'s tensor map.
   std::string tensor_map_symbol(const ir::Op& op) const;
+  llvm::Value* tensor_map_address(const std::string& tmap); // its generic address (i64)
   llvm::Value* box_offset(const LinearLayout& l, int32_t reg, int64_t elem_bytes, int64_t swizzle);
   // lower_control.cpp
   // for, if, while, return (yield and condition end their regions, lowered with their op).

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------------------------===//
 #include "tessel/codegen/gpu.h"
+#include "tessel/error.h"
 #include "tessel/ir/tensor_desc.h"
 
 #include <optional>

@@ -60,18 +60,17 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
 
 int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// out = in through two descriptors of the same [m, n] tensor with row stride ld.
-const Kernel& copy_kernel() {
-  static const Kernel k =
-      tl::kernel("desc_copy", "out, in, m, n, ld, BM, BN",
-                 [](tl::Ptr out, tl::Ptr in, tl::Int m, tl::Int n, tl::Int ld, tl::Const<int> BM,
-                    tl::Const<int> BN) {
-                   auto src = tl::make_tensor_descriptor(in, {m, n}, {ld, 1}, {BM, BN});
-                   auto dst = tl::make_tensor_descriptor(out, {m, n}, {ld, 1}, {BM, BN});
-                   auto r = tl::program_id(0) * BM, c = tl::program_id(1) * BN;
-                   dst.store({r, c}, src.load({r, c}));
-                 });
-  return k;
+// out = in through two descriptors of the same [m, n] tensor with row stride ld. A new Kernel per
+// test: a kernel's specializations do not tell TESSEL_SIM_TARGET's values apart.
+Kernel copy_kernel() {
+  return tl::kernel("desc_copy", "out, in, m, n, ld, BM, BN",
+                    [](tl::Ptr out, tl::Ptr in, tl::Int m, tl::Int n, tl::Int ld, tl::Const<int> BM,
+                       tl::Const<int> BN) {
+                      auto src = tl::make_tensor_descriptor(in, {m, n}, {ld, 1}, {BM, BN});
+                      auto dst = tl::make_tensor_descriptor(out, {m, n}, {ld, 1}, {BM, BN});
+                      auto r = tl::program_id(0) * BM, c = tl::program_id(1) * BN;
+                      dst.store({r, c}, src.load({r, c}));
+                    });
 }
 
 TEST_P(DescriptorExec, RaggedCopy) {

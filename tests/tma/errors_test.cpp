@@ -177,25 +177,25 @@ void expect_ir_error(const std::string& text, const std::string& fragment) {
   expect_error(
       [&] {
         auto m = tessel::ir::parse_module(text);
-        tessel::ir::verify_or_throw(*m);
+        tessel::ir::verify_or_throw(*m, "test");
       },
       {fragment});
 }
 
 TEST(TensorDescriptorIrErrors, ResultNotTheBox) {
-  expect_ir_error(R"(kernel @k(%p: ptr<f32>, %n: i32) {
-  %c0 = constant {value = 0} : i32
-  %c1 = constant {value = 1} : i32
-  %t = desc_load %p, %n, %c1, %c0 {block = [32]} : (ptr<f32>, i32, i32, i32) -> tensor<16xf32>
+  expect_ir_error(R"(kernel @k(%arg0: ptr<f32>, %arg1: i32) {
+  %0 = constant {value = 0} : i32
+  %1 = constant {value = 1} : i32
+  %2 = desc_load %arg0, %arg1, %1, %0 {block = [32]} : tensor<16xf32>
   return
 })",
                   "result must be the box 32 of f32");
 }
 
 TEST(TensorDescriptorIrErrors, OffsetsNotI32) {
-  expect_ir_error(R"(kernel @k(%p: ptr<f32>, %n: i64) {
-  %c1 = constant {value = 1} : i64
-  %t = desc_load %p, %n, %c1, %n {block = [32]} : (ptr<f32>, i64, i64, i64) -> tensor<32xf32>
+  expect_ir_error(R"(kernel @k(%arg0: ptr<f32>, %arg1: i64) {
+  %0 = constant {value = 1} : i64
+  %1 = desc_load %arg0, %arg1, %0, %arg1 {block = [32]} : tensor<32xf32>
   return
 })",
                   "offsets[0] must be an i32 scalar");

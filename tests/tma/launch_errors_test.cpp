@@ -47,7 +47,7 @@ TEST_F(TmaLaunchErrors, UnalignedBase) {
   shifted.shape[0] -= 1;
   expect_error(
       [&] { row_copy().launch({2}, on(DeviceKind::sim), out.view(), shifted, 16, 16, 16); },
-      {"kernel 'tma_row_copy'", "tensor descriptor of parameter 'in'", "tma_launch_errors",
+      {"kernel 'tma_row_copy'", "tensor descriptor of parameter 'in'", "launch_errors_test.cpp",
        "is not 16-byte aligned"});
 }
 

@@ -24,6 +24,7 @@
 #include <concepts>
 #include <cstdint>
 #include <source_location>
+#include <utility>
 #include <vector>
 
 namespace tessel::lang {
@@ -65,6 +66,12 @@ private:
   friend TensorDescriptor make_tensor_descriptor(const Tensor&, const std::vector<Index>&,
                                                  const std::vector<Index>&, const Shape&,
                                                  const DescriptorOptions&, Loc);
+  // Members are copy-constructed, never assigned: assigning a handle inside a control-flow body
+  // would make it a carried value of that body (control.h).
+  TensorDescriptor(const Tensor& base, std::vector<Tensor> shape, std::vector<Tensor> strides,
+                   Shape block, DType dtype, DescriptorOptions options)
+      : base_(base), shape_(std::move(shape)), strides_(std::move(strides)),
+        block_(std::move(block)), dtype_(dtype), options_(options) {}
   Tensor base_;
   std::vector<Tensor> shape_, strides_;
   Shape block_;
