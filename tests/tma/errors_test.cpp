@@ -172,6 +172,22 @@ TEST(TensorDescriptorErrors, StoreTileOfAnotherShape) {
   expect_trace_error(k, {"store", "the tile is f32[8, 16]", "box is [8, 8]"}, g_f32, 64);
 }
 
+TEST(TensorDescriptorErrors, OffsetNotAnIntegerScalar) {
+  auto k = tl::kernel("desc_offset_type", [](tl::Ptr p, tl::Int n) {
+    auto d = tl::make_tensor_descriptor(p, {n}, {1}, {16});
+    d.load({tl::arange(0, 16)}, g_at = std::source_location::current());
+  });
+  expect_trace_error(k, {"load", "offsets[0] must be an integer scalar, got i32[16]"}, g_f32, 64);
+}
+
+TEST(TensorDescriptorErrors, StoreOfPointers) {
+  auto k = tl::kernel("desc_store_ptrs", [](tl::Ptr p, tl::Int n) {
+    auto d = tl::make_tensor_descriptor(p, {n}, {1}, {16});
+    d.store({0}, p + tl::arange(0, 16), g_at = std::source_location::current());
+  });
+  expect_trace_error(k, {"store", "storing pointers is not supported"}, g_f32, 64);
+}
+
 // The verifier's own rules, on IR text a pass or a user of tessel-opt could write.
 void expect_ir_error(const std::string& text, const std::string& fragment) {
   expect_error(
@@ -190,6 +206,40 @@ TEST(TensorDescriptorIrErrors, ResultNotTheBox) {
   return
 })",
                   "result must be the box 32 of f32");
+}
+
+TEST(TensorDescriptorIrErrors, OperandCount) {
+  expect_ir_error(R"(kernel @k(%arg0: ptr<f32>, %arg1: i32) {
+  %0 = desc_load %arg0, %arg1, %arg1 {block = [32]} : tensor<32xf32>
+  return
+})",
+                  "takes a base pointer, 1 shape, 1 stride and 1 offset scalars, found 3 operands");
+}
+
+TEST(TensorDescriptorIrErrors, BaseNotAPointer) {
+  expect_ir_error(R"(kernel @k(%arg0: i32) {
+  %0 = constant {value = 1} : i32
+  %1 = desc_load %arg0, %arg0, %0, %arg0 {block = [32]} : tensor<32xf32>
+  return
+})",
+                  "base must be a scalar pointer, found i32");
+}
+
+TEST(TensorDescriptorIrErrors, StoredTileNotTheBox) {
+  expect_ir_error(R"(kernel @k(%arg0: ptr<f32>, %arg1: i32, %arg2: tensor<16xf32>) {
+  %0 = constant {value = 1} : i32
+  desc_store %arg0, %arg1, %0, %arg1, %arg2 {block = [32]}
+  return
+})",
+                  "the tile must be the box 32 of f32, found tensor<16xf32>");
+}
+
+TEST(TensorDescriptorIrErrors, RunTimeInnermostStride) {
+  expect_ir_error(R"(kernel @k(%arg0: ptr<f32>, %arg1: i32) {
+  %0 = desc_load %arg0, %arg1, %arg1, %arg1 {block = [32]} : tensor<32xf32>
+  return
+})",
+                  "strides[0] must be the constant 1");
 }
 
 TEST(TensorDescriptorIrErrors, OffsetsNotI32) {
