@@ -41,6 +41,9 @@ tessel_aot_jit_compile_v1(const char* ir, size_t ir_size, const char* target, in
     options.num_stages = num_stages;
     tessel::jit::GpuCompileResult r = tessel::jit::compile_module_for_gpu(
         *module, tessel::codegen::parse_target(target), options, /*want_ptx=*/true);
+    if (!r.kernel.tensor_maps.empty())
+      throw tessel::Error("AOT bundles do not build TMA tensor maps (a kernel with tensor "
+                          "descriptors on sm_90a); launch it through the JIT");
     *cubin = malloc_copy(r.kernel.cubin);
     *cubin_size = r.kernel.cubin.size();
     *ptx = malloc_copy(r.kernel.ptx);

@@ -76,6 +76,9 @@ void compile_gpu(ir::Module& module, const CompileOptions& o, CompileResult& r) 
   gpu.fp_fusion = o.fp_fusion;
   gpu.debug = o.debug;
   gpu.wgmma = o.wgmma;
+  ir::PassStats tma_stats; // TMA descriptors, as a launch compiles them (jit/gpu_compiler.cpp)
+  codegen::gpu::assign_tensor_maps_pass(r.target).run(module, tma_stats);
+  r.tensor_maps = int(codegen::gpu::tensor_map_params(*module.functions.front()).size());
   if (o.until != CompileUntil::binary) {
     optimize_into(module, o, r);
     using codegen::gpu::Stage;

@@ -108,6 +108,12 @@ GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Targe
   support::check_dump_settings(); // a bad TESSEL_DUMP fails even when the disk cache hits
   GpuCompileResult result;
   const std::string kernel_name = module.functions.front()->name;
+  // Before the key: which descriptors go through TMA is part of the code (and of the launch's
+  // arguments), so the key hashes the IR with its `tmap`s; the launch reads them back.
+  ir::PassStats tma_stats;
+  codegen::gpu::assign_tensor_maps_pass(target).run(module, tma_stats);
+  const std::vector<codegen::gpu::TensorMapParam> tensor_maps =
+      codegen::gpu::tensor_map_params(*module.functions.front());
   DiskCache& cache = DiskCache::instance();
   std::optional<CacheKey> key;
   if (use_cache && cache.config().enabled) {
@@ -128,6 +134,7 @@ GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Targe
           k.ptx = std::move(hit->files[kPtxFile]);
         result.source = KernelSource::disk;
         result.cache_ms = ms_since(t0);
+        result.kernel.tensor_maps = tensor_maps;
         return result;
       }
       cache.remove(key->hex, "does not describe this GPU kernel");
@@ -143,6 +150,7 @@ GpuCompileResult compile_module_for_gpu(ir::Module& module, const codegen::Targe
   result.passes_ms = ms_since(t_passes);
   result.kernel =
       codegen::gpu::compile(*module.functions.front(), target, options, codegen::gpu::Stage::Cubin);
+  result.kernel.tensor_maps = tensor_maps;
   result.source = KernelSource::compiled;
   if (key) {
     auto t1 = std::chrono::steady_clock::now();

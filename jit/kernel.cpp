@@ -19,6 +19,7 @@
 #include "jit/compiler.h"
 #include "jit/gpu_compiler.h"
 #include "jit/signature.h"
+#include "jit/tensor_map_args.h"
 #include "jit/thread_pool.h"
 #include "runtime/sim_device.h"
 #include "tessel/codegen/target.h"
@@ -56,6 +57,8 @@ struct Specialization {
   runtime::CudaModule cuda_module;
   runtime::CudaFunction cuda_function;
   std::shared_ptr<const runtime::simdev::SimKernel> sim_kernel;
+  // TMA descriptors' tensor maps, built per launch from the arguments (jit/tensor_map_args.h).
+  std::vector<codegen::gpu::TensorMapParam> tensor_maps;
 };
 
 CompileTimes gpu_times(const jit::GpuCompileResult& r) {
@@ -301,6 +304,7 @@ struct Kernel::Impl {
     spec.target = target;
     spec.gpu_dims.block = {uint32_t(k.num_warps * 32), 1, 1};
     spec.gpu_dims.shared_bytes = uint32_t(k.shared_bytes);
+    spec.tensor_maps = k.tensor_maps;
     if (sim) {
       spec.sim_kernel = runtime::simdev::SimKernel::load(k.ptx, k.name);
     } else {
@@ -429,6 +433,8 @@ void Kernel::launch_keyed(Grid grid, const LaunchOptions& options,
     jit::check_gpu_grid(k.def, dims, spec->target, site);
     runtime::LaunchDims launch_dims = spec->gpu_dims;
     launch_dims.grid = {uint32_t(dims[0]), uint32_t(dims[1]), uint32_t(dims[2])};
+    if (!spec->tensor_maps.empty())
+      jit::pack_tensor_maps(k.def, spec->tensor_maps, key.device, packed);
     if (spec->sim_kernel)
       spec->sim_kernel->launch(launch_dims, packed.pointers.data());
     else

@@ -344,6 +344,7 @@ void pack_args(const lang::KernelDef& def, std::span<const ArgValue> args, Packe
     out.pointers[n] = &s;
     ++n;
   }
+  out.count = n;
 }
 
 namespace {

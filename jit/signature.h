@@ -2,6 +2,7 @@
 // they select, the bindings that trace that specialization, and packing them for the backend.
 #pragma once
 
+#include "runtime/tensor_map.h"
 #include "tessel/codegen/target.h"
 #include "tessel/jit/kernel.h"
 
@@ -16,6 +17,7 @@ namespace tessel::jit {
 // allocation per launch). 64 leaves room for the widest stdlib kernel (attention with varlen,
 // dropout and its strides) with a margin.
 inline constexpr size_t kMaxParams = 64;
+inline constexpr size_t kMaxTensorMaps = 8; // codegen/gpu/tensor_maps.cpp gives at most as many
 
 // One word per parameter: what the compiled code depends on (see signature.cpp), and where it
 // runs: the device of the pointer arguments, and for a GPU launch the device index, num_warps and
@@ -77,6 +79,9 @@ struct PackedArgs {
   };
   std::array<Slot, kMaxParams> slots;
   std::array<void*, kMaxParams> pointers;
+  size_t count = 0; // arguments packed (the parameters that are not Const)
+  // The tensor maps of TMA descriptors (jit/tensor_map_args.h), after the arguments in `pointers`.
+  std::array<runtime::TensorMapBytes, kMaxTensorMaps> tensor_maps;
 };
 void pack_args(const lang::KernelDef& def, std::span<const detail::ArgValue> args, PackedArgs& out);
 

@@ -127,6 +127,11 @@ struct Api {
   CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
   CUresult (*cuLaunchKernelEx)(const LaunchConfig*, CUfunction, void**, void**);
   CUresult (*cuPointerGetAttribute)(void*, int, CUdeviceptr);
+  // Optional (null on a driver without TMA): CUtensorMap*, CUtensorMapDataType, rank,
+  // globalAddress, globalDim, globalStrides (bytes, rank - 1), boxDim, elementStrides,
+  // CUtensorMapInterleave, CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill.
+  CUresult (*cuTensorMapEncodeTiled)(void*, int, unsigned, void*, const uint64_t*, const uint64_t*,
+                                     const unsigned*, const unsigned*, int, int, int, int);
 };
 
 // The loaded driver, initialised (cuInit), or null with `why` set when there is none.

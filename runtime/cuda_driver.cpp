@@ -75,6 +75,8 @@ Loaded load() {
   resolve(lib, "cuFuncSetAttribute", a.cuFuncSetAttribute, missing);
   resolve(lib, "cuLaunchKernelEx", a.cuLaunchKernelEx, missing);
   resolve(lib, "cuPointerGetAttribute", a.cuPointerGetAttribute, missing);
+  a.cuTensorMapEncodeTiled = reinterpret_cast<decltype(a.cuTensorMapEncodeTiled)>(
+      ::dlsym(lib, "cuTensorMapEncodeTiled")); // optional: TMA kernels only
   if (!missing.empty()) {
     l.why = path + " lacks " + missing + ": the driver is older than CUDA 12; update it";
     return l;

@@ -345,6 +345,9 @@ void Lowering::lower_op(const ir::Op& op) {
       return lower_atomic(op);
     if (op.has(ir::DEBUG_OP))
       return lower_debug(op);
+    TESSEL_ASSERT(op.opcode() == ir::Opcode::Load || op.opcode() == ir::Opcode::Store,
+                  "tensor descriptors reach the CPU backend as masked loads and stores "
+                  "(expand-tensor-descriptors)");
     return op.opcode() == ir::Opcode::Load ? lower_load(op) : lower_store(op);
   case ir::OpFamily::Reduction:
     return lower_reduce(op);

@@ -8,12 +8,13 @@
 // buffer alive to the end of the enclosing op in the alloc's block (a loop re-reads it on the next
 // iteration). Buffers whose live ranges are disjoint may share bytes: offsets are assigned
 // largest buffer first, each at the lowest 16-byte-aligned offset (1024 for a buffer a dot reads
-// itself, wgmma's: its swizzle patterns repeat every 1024 bytes from an aligned address, so the
-// matrix descriptors' base offset is 0) that overlaps no placed buffer live at the same time (the
-// interference-graph first fit of Triton's Allocation.cpp, in spirit). The result: `scratch_offset`
-// / `scratch_bytes` on each op that borrows scratch, `offset` on each local_alloc, and the kernel's
-// total in `shared(N)`; a total above the target's limit is an error naming the kernel and every
-// buffer.
+// itself, wgmma's, and for a TMA box: their swizzle patterns repeat every 1024 bytes from an
+// aligned address, so the matrix descriptors' base offset is 0 and a box's swizzle follows the
+// hardware's pattern on absolute addresses) that overlaps no placed buffer live at the same time
+// (the interference-graph first fit of Triton's Allocation.cpp, in spirit). The result:
+// `scratch_offset` / `scratch_bytes` on each op that borrows scratch, `offset` on each
+// local_alloc, and the kernel's total in `shared(N)`; a total above the target's limit is an error
+// naming the kernel and every buffer.
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/scratch.h"
 #include "tessel/codegen/gpu.h"
@@ -40,10 +41,14 @@ struct Buffer {
   int64_t bytes;
   int64_t first, last; // live range, in program-order op numbers (inclusive)
   int64_t offset = -1;
-  int64_t align = kAlign;
+  int64_t align = kAlign; // a wgmma operand: kWgmmaAlign; a TMA box: kTmaBoxAlign
 };
 
 int64_t align_up(int64_t v, int64_t align) { return (v + align - 1) / align * align; }
+
+bool is_desc(const ir::Op& op) {
+  return op.opcode() == Opcode::DescLoad || op.opcode() == Opcode::DescStore;
+}
 
 class AllocateShared {
 public:
@@ -81,7 +86,8 @@ private:
       if (op->opcode() == Opcode::LocalAlloc)
         buffers_.push_back(local_buffer(*op));
       else if (int64_t bytes = scratch_bytes(*op); bytes > 0)
-        buffers_.push_back({op.get(), bytes, first_[op.get()], first_[op.get()]});
+        buffers_.push_back({op.get(), bytes, first_[op.get()], first_[op.get()], -1,
+                            is_desc(*op) ? detail::kTmaBoxAlign : kAlign});
       for (size_t r = 0; r < op->num_regions(); ++r)
         collect(op->region(r));
     }
@@ -112,6 +118,8 @@ private:
       // Every dot reads its operands in the layouts prepare-dot-operands converted them to.
       return 0;
     case ir::OpFamily::Memory: {
+      if (is_desc(op))
+        return detail::tma_scratch_bytes(op);
       if (!op.has(ir::ATOMIC))
         return 0;
       if (op.operand(0)->type()->rank() == 0)

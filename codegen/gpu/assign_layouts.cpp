@@ -138,6 +138,8 @@ private:
     case ir::OpFamily::Memory:
       if (op.has(ir::DEBUG_OP)) // the value as it is; the mask in the value's layout
         return i == 0 ? std::nullopt : std::optional(*plan_.of(op.operand(0)));
+      if (op.opcode() == Opcode::DescStore) // its tile is written to shared memory as it is
+        return std::nullopt;
       return plan_.anchor(op);
     case ir::OpFamily::Reduction:
       return plan_.default_for(shape_of(op.operand(0)));

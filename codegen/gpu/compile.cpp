@@ -63,6 +63,9 @@ std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Tar
   const int num_warps = options.num_warps;
   auto copy = ir::clone_function(function);
   ir::PassManager pm(/*verify_each=*/false);
+  // Tensor descriptors without a TMA tensor map (every one where assign-tensor-maps did not run,
+  // as in IR from tessel-opt or a test) are masked loads and stores before anything else.
+  pm.add(codegen::expand_tensor_descriptors_pass());
   if (!has_layouts(function))
     pm.add(assign_layouts_pass(target, num_warps));
   // The loads that feed a dot stream through cp.async rings (codegen/gpu/pipeline.cpp); then the

@@ -195,6 +195,12 @@ void LayoutPlan::assign_results(const ir::Op& op) {
     set(op.result(), anchor(op));
     return;
   }
+  // A TMA box is read from shared memory in the default layout of its shape (threads along the
+  // contiguous dimension, as a global load's).
+  if (op.opcode() == Opcode::DescLoad) {
+    set(op.result(), default_for(shape_of(op.result())));
+    return;
+  }
   if (op.has(ir::REDUCTION)) {
     LinearLayout in = default_for(shape_of(op.operand(0)));
     if (op.result()->type()->rank() != 0)

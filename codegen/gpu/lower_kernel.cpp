@@ -2,6 +2,8 @@
 // coordinates of layouts, shared scratch, line info, and the dispatch over opcodes.
 #include "codegen/gpu/lowering.h"
 
+#include "tessel/codegen/gpu.h"
+
 #include "tessel/ir/printer.h"
 
 #include <llvm/IR/InlineAsm.h>
@@ -330,10 +332,15 @@ void Lowering::set_location(const ir::Op& op) {
 }
 
 llvm::Function* Lowering::run() {
-  // Signature: one parameter per kernel argument.
+  // Signature: one parameter per kernel argument, then the tensor maps of TMA descriptors
+  // (128 bytes each, passed by value: `.param .align 64 .b8 [128]`, read in place by name).
   std::vector<llvm::Type*> params;
   for (size_t i = 0; i < fn.body.num_args(); ++i)
     params.push_back(reg_type(fn.body.arg(i)->type()));
+  const size_t tensor_maps = tensor_map_params(fn).size();
+  llvm::Type* tensor_map = llvm::ArrayType::get(b.getInt8Ty(), 128);
+  for (size_t i = 0; i < tensor_maps; ++i)
+    params.push_back(b.getPtrTy());
   auto* fty = llvm::FunctionType::get(b.getVoidTy(), params, false);
   llfn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, fn.name, module);
   llfn->setCallingConv(llvm::CallingConv::PTX_Kernel);
@@ -346,6 +353,11 @@ llvm::Function* Lowering::run() {
         a->addAttr(
             llvm::Attribute::getWithAlignment(ctx, llvm::Align(std::min<int64_t>(align, 4096))));
     }
+  }
+  for (size_t i = 0; i < tensor_maps; ++i) {
+    llvm::Argument* a = llfn->getArg(static_cast<unsigned>(fn.body.num_args() + i));
+    a->addAttr(llvm::Attribute::getWithByValType(ctx, tensor_map));
+    a->addAttr(llvm::Attribute::getWithAlignment(ctx, llvm::Align(64)));
   }
   const int threads = num_warps_ * 32;
   llvm::NamedMDNode* annotations = module.getOrInsertNamedMetadata("nvvm.annotations");
@@ -387,8 +399,9 @@ llvm::Function* Lowering::run() {
   smem_ = new llvm::GlobalVariable(module, llvm::ArrayType::get(b.getInt8Ty(), 0), false,
                                    llvm::GlobalValue::ExternalLinkage, nullptr, "global_smem",
                                    nullptr, llvm::GlobalValue::NotThreadLocal, 3);
-  // wgmma's buffers sit at multiples of 1024 bytes (allocate_shared.cpp); so does their base.
-  smem_->setAlignment(llvm::Align(reads_shared_operands(fn) ? 1024 : 16));
+  // wgmma's buffers and TMA boxes sit at multiples of 1024 bytes (allocate_shared.cpp); so does
+  // their base, so swizzles follow the hardware's pattern on absolute addresses.
+  smem_->setAlignment(llvm::Align(reads_shared_operands(fn) || tensor_maps ? 1024 : 16));
 
   llvm::BasicBlock* entry = llvm::BasicBlock::Create(ctx, "entry", llfn);
   llvm::BasicBlock* body = llvm::BasicBlock::Create(ctx, "body", llfn);
@@ -442,6 +455,8 @@ void Lowering::lower_op(const ir::Op& op) {
       return lower_load(op);
     if (op.opcode() == Opcode::Store)
       return lower_store(op);
+    if (op.opcode() == Opcode::DescLoad || op.opcode() == Opcode::DescStore)
+      return lower_tma(op);     // lower_tma.cpp
     return lower_shared_op(op); // lower_mma.cpp
   case ir::OpFamily::Contraction:
     if (layout_kind(op.result()) == ir::LayoutKind::Mma)

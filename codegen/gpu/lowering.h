@@ -179,6 +179,21 @@ public:
   static ir::LayoutKind layout_kind(const ir::Value* v) {
     return v->type()->layout() ? v->type()->layout()->kind() : ir::LayoutKind::Linear;
   }
+  // lower_tma.cpp: desc_load / desc_store through TMA (tensor descriptors with a tmap, sm_90a),
+  // and the pieces a TMA pipeline reuses: an mbarrier's init by thread 0 (then a barrier), one
+  // box (`coords` i32, outermost first) copied to `box` by thread 0 arriving on `bar` with
+  // `bytes` to expect, and every thread's wait for the mbarrier's phase `phase` (i32).
+  void lower_tma(const ir::Op& op);
+  void emit_mbarrier_init(llvm::Value* bar);
+  void emit_tma_box_load(const std::string& tmap, std::span<llvm::Value* const> coords,
+                         llvm::Value* box, llvm::Value* bar, int64_t bytes);
+  void emit_mbarrier_wait(llvm::Value* bar, llvm::Value* phase);
+  llvm::Value* shared_address(llvm::Value* p); // a shared pointer as PTX's 32-bit address
+  llvm::Value* elected_thread();               // thread 0 of the program
+  // The PTX name of the kernel parameter holding `op`'s tensor map.
+  std::string tensor_map_symbol(const ir::Op& op) const;
+  llvm::Value* tensor_map_address(const std::string& tmap); // its generic address (i64)
+  llvm::Value* box_offset(const LinearLayout& l, int32_t reg, int64_t elem_bytes, int64_t swizzle);
   // lower_control.cpp
   // for, if, while, return (yield and condition end their regions, lowered with their op).
   void lower_control_op(const ir::Op& op);

@@ -74,8 +74,12 @@ PtxStats ptx_stats(const std::string& ptx) {
       bump("cp.async.commit_group");
     else if (starts("cp.async.wait_group") || starts("cp.async.wait_all"))
       bump("cp.async.wait_group"); // wait_all is wait_group 0
-    else if (starts("cp.async.bulk"))
-      bump("cp.async.bulk"); // TMA (sm_90)
+    else if (starts("cp.async.bulk")) {
+      bump("cp.async.bulk"); // TMA (sm_90): copies, commits and waits
+      if (starts("cp.async.bulk.tensor"))
+        bump("cp.async.bulk.tensor"); // the box copies alone
+    } else if (starts("mbarrier"))
+      bump("mbarrier"); // init, arrive(.expect_tx), try_wait, inval
     else if (starts("cp.async"))
       bump("cp.async"); // the copies: cp.async.ca / .cg.shared.global
     else if (starts("ldmatrix"))

@@ -34,6 +34,14 @@ int64_t scan_scratch_bytes(const ir::Op& op, const LinearLayout& l);
 int64_t atomic_scratch_bytes(const ir::Op& op, const ir::Function& f,
                              const LinearLayout* ptr_layout);
 
+// A desc_load / desc_store through TMA (a `tmap`; lower_tma.cpp): the box, rounded up to 128
+// bytes, then its mbarrier (16 bytes); 0 for one without a tensor map. The box starts
+// 1024-byte aligned (the swizzle modes' period); tma_barrier_offset is the mbarrier's offset in it.
+int64_t tma_scratch_bytes(const ir::Op& op);
+int64_t tma_box_bytes(const ir::Op& op);
+int64_t tma_barrier_offset(const ir::Op& op);
+inline constexpr int64_t kTmaBoxAlign = 1024;
+
 } // namespace tessel::codegen::gpu::detail
 
 namespace tessel::codegen::gpu {

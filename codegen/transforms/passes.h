@@ -10,6 +10,7 @@ ir::PassInfo canonicalize_pass();
 ir::PassInfo contract_fma_pass();
 ir::PassInfo cse_pass();
 ir::PassInfo dce_pass();
+ir::PassInfo expand_tensor_descriptors_pass();
 ir::PassInfo licm_pass();
 ir::PassInfo strip_device_asserts_pass();
 

@@ -9,8 +9,13 @@ namespace tessel::codegen {
 
 const std::vector<ir::PassInfo>& registered_passes() {
   static const std::vector<ir::PassInfo> passes = {
-      canonicalize_pass(), cse_pass(),          dce_pass(),
-      licm_pass(),         contract_fma_pass(), strip_device_asserts_pass(),
+      canonicalize_pass(),
+      cse_pass(),
+      dce_pass(),
+      licm_pass(),
+      contract_fma_pass(),
+      strip_device_asserts_pass(),
+      expand_tensor_descriptors_pass(),
   };
   return passes;
 }
@@ -36,6 +41,8 @@ void add_pass(ir::PassManager& pm, std::string_view name) {
 void add_default_pipeline(ir::PassManager& pm, const PipelineOptions& options) {
   if (!options.debug) // first, so that dce deletes what only the asserts used
     add_pass(pm, "strip-device-asserts");
+  // Before the cleanups, which then fold and share the boxes' index arithmetic.
+  add_pass(pm, "expand-tensor-descriptors");
   for (const char* name : {"canonicalize", "cse", "licm", "dce"})
     add_pass(pm, name);
   // Last: cse has merged equal products (a shared one is not fused) and dce dropped unused ones.

@@ -16,6 +16,7 @@
 #include "tessel/lang/hints.h"
 #include "tessel/lang/ops.h"
 #include "tessel/lang/tensor.h"
+#include "tessel/lang/tensor_descriptor.h"
 #include "tessel/ops.h"
 #include "tessel/runtime/tensor_view.h"
 #include "tessel/version.h"

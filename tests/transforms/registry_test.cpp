@@ -1,6 +1,6 @@
 // The pass registry: every pass is found by name with a summary, unknown names are a user error
 // listing the valid ones, and the default pipeline runs its passes in order (contract-fma last,
-// only with fp_fusion; strip-device-asserts first, unless debug).
+// only with fp_fusion; strip-device-asserts first, unless debug; then expand-tensor-descriptors).
 #include "tessel/codegen/transforms.h"
 #include "tessel/ir/parser.h"
 #include "tessel/ir/printer.h"
@@ -18,7 +18,7 @@ TEST(PassRegistry, EveryPassHasANameAndASummary) {
     EXPECT_EQ(find_pass(pass.name), &pass);
   }
   EXPECT_EQ(names, (std::vector<std::string>{"canonicalize", "cse", "dce", "licm", "contract-fma",
-                                             "strip-device-asserts"}));
+                                             "strip-device-asserts", "expand-tensor-descriptors"}));
   EXPECT_EQ(find_pass("inline"), nullptr);
 }
 
@@ -30,7 +30,7 @@ TEST(PassRegistry, UnknownPassListsTheValidNames) {
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(),
                  "unknown pass 'gvn'; valid passes: canonicalize, cse, dce, licm, contract-fma, "
-                 "strip-device-asserts");
+                 "strip-device-asserts, expand-tensor-descriptors");
   }
   EXPECT_TRUE(pm.passes().empty());
 }
@@ -41,8 +41,9 @@ TEST(PassRegistry, DefaultPipeline) {
   std::vector<std::string> names;
   for (const ir::PassInfo& pass : pm.passes())
     names.push_back(pass.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"strip-device-asserts", "canonicalize", "cse", "licm",
-                                             "dce", "contract-fma"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"strip-device-asserts", "expand-tensor-descriptors",
+                                      "canonicalize", "cse", "licm", "dce", "contract-fma"}));
 
   auto m = ir::parse_module("kernel @k(%arg0: i32, %arg1: ptr<i32>) {\n"
                             "  %0 = constant {value = 2} : i32\n"
@@ -82,8 +83,8 @@ TEST(PassRegistry, DefaultPipelineWithoutFpFusionHasNoContraction) {
   std::vector<std::string> names;
   for (const ir::PassInfo& pass : pm.passes())
     names.push_back(pass.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"strip-device-asserts", "canonicalize", "cse", "licm",
-                                             "dce"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"strip-device-asserts", "expand-tensor-descriptors",
+                                             "canonicalize", "cse", "licm", "dce"}));
 }
 
 TEST(PassRegistry, DefaultPipelineWithDebugKeepsDeviceAsserts) {
@@ -92,8 +93,8 @@ TEST(PassRegistry, DefaultPipelineWithDebugKeepsDeviceAsserts) {
   std::vector<std::string> names;
   for (const ir::PassInfo& pass : pm.passes())
     names.push_back(pass.name);
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"canonicalize", "cse", "licm", "dce", "contract-fma"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"expand-tensor-descriptors", "canonicalize", "cse",
+                                             "licm", "dce", "contract-fma"}));
 }
 
 } // namespace

@@ -196,6 +196,11 @@ format::Kernel compile_kernel(const Options& o, const std::string& name, std::st
                           "sm_90a), not '" +
                           t + "'");
     tessel::CompileResult r = kernel.compile(target, sig, s.options);
+    if (r.tensor_maps > 0)
+      throw tessel::Error("tessel aot: kernel '" + name +
+                          "' copies tensor descriptors with TMA on " + target.name() +
+                          ", whose tensor maps a bundle's launch does not build yet; bundle it "
+                          "for sm_80 (masked loads) or launch it through the JIT");
     if (k.params.empty() && k.constants.empty()) {
       add_params(r.signature, k);
       k.entry = r.entry;

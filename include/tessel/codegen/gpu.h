@@ -7,10 +7,13 @@
 // The compiled kernel's ABI: `.entry NAME(params...)` with one parameter per kernel argument
 // (pointers as 64-bit global addresses, i32 / f32 / ... by value), launched with
 // num_warps * 32 threads per block and `shared_bytes` of dynamic shared memory; program_id(a)
-// is %ctaid.{x,y,z}, num_programs(a) %nctaid.
+// is %ctaid.{x,y,z}, num_programs(a) %nctaid. A kernel whose tensor descriptors go through TMA
+// (sm_90a, codegen/gpu/tensor_maps.cpp) takes one more `.param .align 64 .b8 [128]` per entry of
+// `tensor_maps` after them: a CUtensorMap the launch builds from the arguments.
 #pragma once
 
 #include "tessel/codegen/target.h"
+#include "tessel/dtype.h"
 #include "tessel/ir/ir.h"
 #include "tessel/ir/pass.h"
 
@@ -74,6 +77,35 @@ struct StageTimes {
   }
 };
 
+// A tensor map the kernel takes as a trailing 128-byte parameter (TMA on sm_90a), and how a
+// launch builds it: each field is a kernel argument (its index among the code's arguments, i.e.
+// the parameters that are not Const) or a constant. Dimensions outermost first, as the DSL's
+// descriptor; strides in elements (the innermost is 1).
+struct TensorMapField {
+  int arg = -1;        // the argument holding the value, or -1 for `value`
+  bool is_i64 = false; // the argument is a 64-bit integer
+  int64_t value = 0;
+  bool operator==(const TensorMapField&) const = default;
+};
+struct TensorMapParam {
+  int base_arg = 0; // the pointer argument
+  DType dtype = DType::f32;
+  std::vector<TensorMapField> shape, strides;
+  std::vector<int64_t> box;
+  int64_t swizzle = 0; // bytes: 0, 32, 64, 128
+  int64_t padding = 0; // 0 zero, 1 NaN
+  SourceLoc loc;       // the first op that reads it, for launch errors
+};
+
+// The tensor maps a kernel's desc_load / desc_store ops read (their `tmap` attributes, set by
+// the assign-tensor-maps pass), in parameter order.
+std::vector<TensorMapParam> tensor_map_params(const ir::Function& function);
+// The pass that sends tensor descriptors through TMA on `target` (sm_90 and later): each
+// desc_load / desc_store whose base, shape and strides are kernel arguments or constants gets a
+// `tmap` (equal descriptors share one); the others stay for expand-tensor-descriptors. On other
+// targets it changes nothing. The JIT runs it right after tracing, so the cache key sees it.
+ir::PassInfo assign_tensor_maps_pass(const Target& target);
+
 // How far compile() goes.
 enum class Stage : uint8_t { Llvm, Ptx, Cubin };
 
@@ -103,6 +135,7 @@ struct CompiledKernel {
   ResourceReport resources;
   StageTimes times;
   std::vector<SharedAccess> shared_accesses; // every warp-wide shared access, once per op
+  std::vector<TensorMapParam> tensor_maps;   // trailing tensor-map parameters (TMA)
 };
 
 // Compiles one kernel of verified IR for `target` (an NVPTX target). Throws tessel::Error for IR
@@ -121,7 +154,9 @@ void link_cubin(const std::string& ptx, std::span<const std::string> more_ptx,
 
 // Counts instruction kinds in PTX text: global loads/stores by vector width ("ld.global",
 // "ld.global.v2", "ld.global.v4", "st.global.v4"...), "ld.shared", "st.shared", "shfl.sync",
-// "bar.sync", "mma", "wgmma", "cp.async", "ldmatrix", "fma", "ex2.approx", "local" (ld/st.local).
+// "bar.sync", "mma", "wgmma", "cp.async", "ldmatrix", "fma", "ex2.approx", "local" (ld/st.local),
+// "cp.async.bulk" (TMA's copies, commits and waits; "cp.async.bulk.tensor" the box copies alone)
+// and "mbarrier".
 PtxStats ptx_stats(const std::string& ptx);
 
 // Parses nvJitLink's / ptxas's info log for `kernel_name`'s usage lines.

@@ -23,8 +23,10 @@ struct PipelineOptions {
   // Keep device_assert (Triton's debug=True); false removes them first (strip-device-asserts).
   bool debug = false;
 };
-// The pipeline run after tracing: strip-device-asserts unless options.debug, canonicalize, cse,
-// licm, dce, then contract-fma when options.fp_fusion.
+// The pipeline run after tracing: strip-device-asserts unless options.debug,
+// expand-tensor-descriptors (desc_load / desc_store as masked load / store, but those that
+// assign-tensor-maps sent through TMA), canonicalize, cse, licm, dce, then contract-fma when
+// options.fp_fusion.
 void add_default_pipeline(ir::PassManager& pm, const PipelineOptions& options = {});
 
 } // namespace tessel::codegen

@@ -150,6 +150,9 @@ struct CompileResult {
   std::string info_log; // nvJitLink's
   ResourceReport resources;
   int64_t shared_bytes = 0; // GPU: dynamic shared memory to launch with
+  // GPU: tensor maps the kernel takes after its arguments (TMA descriptors on sm_90a), which a
+  // launch builds from the arguments; AOT bundles do not carry them.
+  int tensor_maps = 0;
   CompileStageTimes times;
 };
 

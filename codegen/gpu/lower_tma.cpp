@@ -1,0 +1,242 @@
+// The NVPTX lowering of tensor descriptors that go through TMA (desc_load / desc_store with a
+// `tmap`, codegen/gpu/tensor_maps.cpp): the box travels between global memory and the op's
+// shared scratch (allocate-shared: the box, then its mbarrier) by cp.async.bulk.tensor, reading
+// the tensor map the kernel takes as its trailing parameter number `num_args + tmap`
+// (`.param .align 64 .b8 [128]`, read in place through its generic address, `cvta.param`: the map
+// is a grid constant and never copied).
+//
+//   load:  thread 0: mbarrier.init 1; fence.proxy.async;  all: barrier;
+//          thread 0: arrive.expect_tx(box bytes);
+//                    cp.async.bulk.tensor.Nd.shared::cluster.global.tile.mbarrier::complete_tx
+//          all:      try_wait.parity 0 until the bytes landed; each thread reads its registers
+//                    from the box; barrier; thread 0: mbarrier.inval (the scratch is reused).
+//   store: all:      each owner writes its registers into the box; fence.proxy.async (the
+//                    generic writes become visible to the async proxy); barrier;
+//          thread 0: cp.async.bulk.tensor.Nd.global.shared::cta.bulk_group; commit; wait 0;
+//          all:      barrier (the box is not reused before the copy read it).
+// The box in shared memory is dense, row-major (TMA's innermost dimension first is the DSL's
+// last), each 16-byte chunk moved by the tensor map's swizzle: byte o of the box sits at
+// o ^ (((o >> 7) & (span / 16 - 1)) << 4), on a 1024-byte-aligned box, which is the hardware's
+// pattern on absolute shared addresses. So a register's element is found from its coordinates
+// by that formula: the box's shared layout is a linear layout (the swizzle is an XOR of index
+// bits), read here without a conversion.
+//
+// emit_mbarrier_init / emit_tma_box_load / emit_mbarrier_wait are the reusable pieces ("TMA box
+// at coords -> shared buffer + mbarrier"): a pipeline keeping a ring of S boxes
+// (codegen/gpu/pipeline.cpp on sm_90a) would init the S mbarriers once before its loop, issue
+// emit_tma_box_load for stage i + S - 1 and wait on stage i's mbarrier with phase (i / S) & 1.
+#include "codegen/gpu/lowering.h"
+#include "codegen/gpu/scratch.h"
+
+#include "tessel/ir/tensor_desc.h"
+
+#include <llvm/IR/InlineAsm.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace tessel::codegen::gpu::detail {
+
+int64_t tma_box_bytes(const ir::Op& op) {
+  int64_t n = dtype_bytes(ir::desc_operands(op).base->type()->pointee()->dtype());
+  for (int64_t d : op.attr("block").ints)
+    n *= d;
+  return n;
+}
+int64_t tma_barrier_offset(const ir::Op& op) { return (tma_box_bytes(op) + 127) / 128 * 128; }
+int64_t tma_scratch_bytes(const ir::Op& op) {
+  return op.attr("tmap").kind == ir::Attr::Kind::Int ? tma_barrier_offset(op) + 16 : 0;
+}
+
+namespace {
+
+// A call of inline PTX; `volatile_asm`: never deleted or merged.
+llvm::Value* ptx(llvm::IRBuilder<>& b, llvm::Type* ret, const std::string& text,
+                 const std::string& constraints, std::span<llvm::Value* const> args) {
+  std::vector<llvm::Type*> types;
+  for (llvm::Value* a : args)
+    types.push_back(a->getType());
+  auto* fn = llvm::InlineAsm::get(llvm::FunctionType::get(ret, types, false), text, constraints,
+                                  /*hasSideEffects=*/true);
+  return b.CreateCall(fn, llvm::ArrayRef<llvm::Value*>(args.data(), args.size()));
+}
+
+std::string repeat(const char* c, size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i)
+    s += std::string(i ? "," : "") + c;
+  return s;
+}
+
+// "{$2, $1}" for two coordinates from operand `first`: TMA lists the innermost dimension first.
+std::string coordinate_list(size_t rank, size_t first) {
+  std::string s = "{";
+  for (size_t i = 0; i < rank; ++i)
+    s += fmt::format("{}${}", i ? ", " : "", first + rank - 1 - i);
+  return s + "}";
+}
+
+// The leading registers of `l` that step by one along the last dimension: one shared access.
+int contiguous_registers(const LinearLayout& l, int limit) {
+  int n = 1;
+  const int last = l.rank() - 1;
+  for (int k = 0; k < l.in_bits(InDim::Register) && n * 2 <= limit; ++k) {
+    const auto& basis = l.basis(InDim::Register, k);
+    for (int d = 0; d < l.rank(); ++d)
+      if (basis[d] != (d == last ? n : 0))
+        return n;
+    n *= 2;
+  }
+  return n;
+}
+
+} // namespace
+
+llvm::Value* Lowering::shared_address(llvm::Value* p) {
+  return b.CreateTrunc(b.CreatePtrToInt(p, b.getInt64Ty()), b.getInt32Ty());
+}
+
+llvm::Value* Lowering::elected_thread() {
+  return b.CreateAnd(b.CreateICmpEQ(warp_, b.getInt32(0)), b.CreateICmpEQ(lane_, b.getInt32(0)));
+}
+
+// The generic address of a tensor-map parameter: a kernel parameter's own address is in the
+// .param space, which cp.async.bulk.tensor reads through a generic address (as nvcc does for a
+// __grid_constant__ CUtensorMap).
+llvm::Value* Lowering::tensor_map_address(const std::string& tmap) {
+  return ptx(b, b.getInt64Ty(), fmt::format("mov.b64 $0, {};\n\tcvta.param.u64 $0, $0;", tmap),
+             "=l", {});
+}
+
+std::string Lowering::tensor_map_symbol(const ir::Op& op) const {
+  return fmt::format("{}_param_{}", fn.name, fn.body.num_args() + size_t(op.attr("tmap").i));
+}
+
+void Lowering::emit_mbarrier_init(llvm::Value* bar) {
+  llvm::Value* bar32 = shared_address(bar);
+  only_if(elected_thread(), [&] {
+    llvm::Value* init[] = {bar32};
+    ptx(b, b.getVoidTy(), "mbarrier.init.shared::cta.b64 [$0], 1;", "r,~{memory}", init);
+    ptx(b, b.getVoidTy(), "fence.proxy.async.shared::cta;", "~{memory}", {});
+  });
+  barrier(); // no thread waits on the mbarrier before it is initialised
+}
+
+void Lowering::emit_tma_box_load(const std::string& tmap, std::span<llvm::Value* const> coords,
+                                 llvm::Value* box, llvm::Value* bar, int64_t bytes) {
+  llvm::Value* box32 = shared_address(box);
+  llvm::Value* bar32 = shared_address(bar);
+  only_if(elected_thread(), [&] {
+    llvm::Value* expect[] = {bar32, b.getInt32(static_cast<int32_t>(bytes))};
+    ptx(b, b.getInt64Ty(), "mbarrier.arrive.expect_tx.shared::cta.b64 $0, [$1], $2;",
+        "=l,r,r,~{memory}", expect);
+    std::vector<llvm::Value*> args{box32};
+    args.insert(args.end(), coords.begin(), coords.end());
+    args.push_back(bar32);
+    args.push_back(tensor_map_address(tmap));
+    const size_t rank = coords.size();
+    ptx(b, b.getVoidTy(),
+        fmt::format("cp.async.bulk.tensor.{}d.shared::cluster.global.tile.mbarrier::complete_tx::"
+                    "bytes [$0], [${}, {}], [${}];",
+                    rank, rank + 2, coordinate_list(rank, 1), rank + 1),
+        "r," + repeat("r", rank) + ",r,l,~{memory}", args);
+  });
+}
+
+void Lowering::emit_mbarrier_wait(llvm::Value* bar, llvm::Value* phase) {
+  llvm::Value* bar32 = shared_address(bar);
+  llvm::BasicBlock* wait = llvm::BasicBlock::Create(ctx, "tma.wait", llfn);
+  llvm::BasicBlock* done = llvm::BasicBlock::Create(ctx, "tma.done", llfn);
+  b.CreateBr(wait);
+  b.SetInsertPoint(wait);
+  llvm::Value* probe[] = {bar32, phase};
+  llvm::Value* ready =
+      ptx(b, b.getInt1Ty(), "mbarrier.try_wait.parity.shared::cta.b64 $0, [$1], $2;",
+          "=b,r,r,~{memory}", probe);
+  b.CreateCondBr(ready, done, wait);
+  b.SetInsertPoint(done);
+}
+
+// The byte offset (i32) of register `reg`'s element of `l` in a box swizzled by `swizzle`.
+llvm::Value* Lowering::box_offset(const LinearLayout& l, int32_t reg, int64_t elem_bytes,
+                                  int64_t swizzle) {
+  llvm::Value* o =
+      b.CreateMul(shared_index(l, reg, Swizzle{}), b.getInt32(static_cast<int32_t>(elem_bytes)));
+  if (swizzle == 0)
+    return o;
+  const int32_t chunks = static_cast<int32_t>(swizzle / 16 - 1);
+  llvm::Value* row = b.CreateAnd(b.CreateLShr(o, 7), b.getInt32(chunks));
+  return b.CreateXor(o, b.CreateShl(row, 4));
+}
+
+void Lowering::lower_tma(const ir::Op& op) {
+  if (op.attr("tmap").kind != ir::Attr::Kind::Int)
+    unsupported(op, "a tensor descriptor without a tensor map reaches the GPU backend only "
+                    "through expand-tensor-descriptors (a bug: the pass did not run)");
+  if (!target.has_tma())
+    unsupported(op, "TMA needs sm_90 or later");
+  ir::DescOperands d = ir::desc_operands(op);
+  const ir::Type* elem = d.base->type()->pointee();
+  llvm::Type* mt = mem_type(elem);
+  const int64_t eb = dtype_bytes(elem->dtype()), swizzle = op.attr("swizzle").i;
+  llvm::Value* box = scratch(tma_scratch_bytes(op)); // after a barrier
+  llvm::Value* bar = b.CreateGEP(b.getInt8Ty(), box, b.getInt32(int32_t(tma_barrier_offset(op))));
+  std::vector<llvm::Value*> coords;
+  for (const ir::Value* c : d.offsets)
+    coords.push_back(scalar(c));
+  const std::string tmap = tensor_map_symbol(op);
+  const size_t rank = coords.size();
+
+  if (op.opcode() == ir::Opcode::DescLoad) {
+    emit_mbarrier_init(bar);
+    emit_tma_box_load(tmap, coords, box, bar, tma_box_bytes(op));
+    emit_mbarrier_wait(bar, b.getInt32(0)); // phase 0: the bytes have landed
+    const LinearLayout& l = layout(op.result());
+    const int run = swizzle ? std::min(contiguous_registers(l, 16 / int(eb)), 16 / int(eb))
+                            : contiguous_registers(l, 16 / int(eb));
+    Vals out;
+    for (int32_t r = 0; r < l.in_size(InDim::Register); r += run) {
+      llvm::Value* index = b.CreateUDiv(box_offset(l, r, eb, swizzle), b.getInt32(int32_t(eb)));
+      for (llvm::Value* v : load_shared(mt, box, index, run))
+        out.push_back(from_mem(v, elem));
+    }
+    set_vals(op.result(), std::move(out));
+    barrier();
+    llvm::Value* bar32 = shared_address(bar);
+    only_if(elected_thread(), [&] {
+      llvm::Value* args[] = {bar32};
+      ptx(b, b.getVoidTy(), "mbarrier.inval.shared::cta.b64 [$0];", "r,~{memory}", args);
+    });
+    return;
+  }
+
+  const LinearLayout& l = layout(d.tile);
+  const Vals& xs = vals(d.tile);
+  const int run = contiguous_registers(l, 16 / int(eb));
+  llvm::Value* owner = owner_predicate(l);
+  for (int32_t r = 0; r < l.in_size(InDim::Register); r += run) {
+    llvm::Value* index = b.CreateUDiv(box_offset(l, r, eb, swizzle), b.getInt32(int32_t(eb)));
+    Vals mem;
+    for (int i = 0; i < run; ++i)
+      mem.push_back(to_mem(xs[size_t(r + i)], elem));
+    store_shared_if(owner, mt, box, index, mem);
+  }
+  ptx(b, b.getVoidTy(), "fence.proxy.async.shared::cta;", "~{memory}", {});
+  barrier();
+  llvm::Value* box32 = shared_address(box);
+  only_if(elected_thread(), [&] {
+    std::vector<llvm::Value*> args(coords.begin(), coords.end());
+    args.push_back(box32);
+    args.push_back(tensor_map_address(tmap));
+    ptx(b, b.getVoidTy(),
+        fmt::format("cp.async.bulk.tensor.{}d.global.shared::cta.bulk_group [${}, {}], [${}];",
+                    rank, rank + 1, coordinate_list(rank, 0), rank),
+        repeat("r", rank) + ",r,l,~{memory}", args);
+    ptx(b, b.getVoidTy(), "cp.async.bulk.commit_group;", "~{memory}", {});
+    ptx(b, b.getVoidTy(), "cp.async.bulk.wait_group 0;", "~{memory}", {});
+  });
+  barrier();
+}
+
+} // namespace tessel::codegen::gpu::detail
