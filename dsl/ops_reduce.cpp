@@ -157,14 +157,19 @@ static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, cons
     fail(loc, "dot",
          "inner dimensions differ: " + type_str(x->type()) + " times " + type_str(y->type()) +
              " (" + std::to_string(xs[1]) + " vs " + std::to_string(ys[0]) + ")");
-  DType t = detail::promote(a.dtype(), b.dtype());
+  // fp8 operands stay as they are, also as a mixed e4m3 x e5m2 pair (mma.sync's .e4m3.e5m2),
+  // and always sum in f32; every other pair is promoted to one type.
+  const bool fp8 = dtype_is_fp8(a.dtype()) && dtype_is_fp8(b.dtype());
+  DType t = fp8 ? a.dtype() : detail::promote(a.dtype(), b.dtype());
   // u8 x u8 -> i32 is a tensor-core product (mma .u8); wider unsigned operands have none.
-  if (dtype_is_fp8(t) || (dtype_is_unsigned(t) && t != DType::u8))
+  if (dtype_is_unsigned(t) && t != DType::u8)
     fail(loc, "dot",
          std::string("operands of type ") + dtype_name(t) +
-             " are not supported yet; convert them to f16/bf16 (fp8), i8/u8 or i32 first");
-  x = detail::convert(x, t, loc);
-  y = detail::convert(y, t, loc);
+             " are not supported yet; convert them to u8, i8 or i32 first");
+  if (!fp8) {
+    x = detail::convert(x, t, loc);
+    y = detail::convert(y, t, loc);
+  }
   DType acc_type = dtype_is_float(t) ? (t == DType::f64 ? DType::f64 : DType::f32) : DType::i32;
   Shape out{xs[0], ys[1]};
   ir::Value* c;
@@ -177,6 +182,10 @@ static Tensor dot_impl(const Tensor& a, const Tensor& b, const Tensor* acc, cons
     if (dtype_is_float(acc->dtype()) != dtype_is_float(t))
       fail(loc, "dot",
            "accumulator " + type_str(c->type()) + " does not match operand type " + dtype_name(t));
+    if (fp8 && acc->dtype() != DType::f32)
+      fail(loc, "dot",
+           "fp8 operands accumulate in f32, the accumulator is " + type_str(c->type()) +
+               "; pass an f32 accumulator and convert the result");
     acc_type = acc->dtype();
   } else {
     c = detail::constant_like(0, acc_type, out, loc);

@@ -559,15 +559,21 @@ Message verify_dot(const Op& op) {
     return "shapes must be MxK, KxN, MxN, found " + found;
   if (r != acc)
     return "result must have the accumulator's type, found " + found;
-  if (a->element() != b->element() || a->is_pointer_like())
-    return "a and b must have one numeric element type, found " + found;
+  // fp8 is the one family with mixed pairs (mma.sync takes e4m3 x e5m2 and e5m2 x e4m3).
+  const bool fp8_pair = a->element()->is_scalar() && b->element()->is_scalar() &&
+                        dtype_is_fp8(a->element()->dtype()) && dtype_is_fp8(b->element()->dtype());
+  if ((a->element() != b->element() && !fp8_pair) || a->is_pointer_like())
+    return "a and b must have one numeric element type (or be two fp8 types), found " + found;
   const Type* want = acc->element();
-  bool ok = a->is_float() ? is_scalar_of(want, DType::f32) || want == a->element()
-                          : is_scalar_of(want, DType::i32);
+  bool ok = fp8_pair        ? is_scalar_of(want, DType::f32)
+            : a->is_float() ? is_scalar_of(want, DType::f32) || want == a->element()
+                            : is_scalar_of(want, DType::i32);
   if (!ok)
     return std::string("accumulator must be ") +
-           (a->is_float() ? "f32 or " + str(a->element()) : std::string("i32")) + ", found " +
-           found;
+           (fp8_pair        ? std::string("f32")
+            : a->is_float() ? "f32 or " + str(a->element())
+                            : std::string("i32")) +
+           ", found " + found;
   const Attr& precision = op.attr("precision");
   if (precision.kind == Attr::Kind::Int && (precision.i < 0 || precision.i > 2))
     return "precision must be 0 (ieee), 1 (tf32) or 2 (tf32x3), found " +

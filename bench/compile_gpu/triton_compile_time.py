@@ -11,7 +11,8 @@ Each compile runs in a fresh cache directory (TRITON_CACHE_DIR), so it is cold; 
 first compile in the process (imports done beforehand, LLVM/MLIR initialised by it), "median"
 the median of the following runs.
 
-usage: python triton_compile_time.py RUNS OUT_DIR  (writes OUT_DIR/<kernel>.triton.ptx)
+usage: python triton_compile_time.py RUNS OUT_DIR [ARCH [KERNEL]]  (writes OUT_DIR/<kernel>.triton.ptx;
+                                                ARCH 90 by default, KERNEL e.g. matmul_f16)
        python triton_compile_time.py --mix OUT_DIR   (instruction mix of OUT_DIR/<kernel>.{tessel,triton}.ptx;
                                                       needs only the standard library)
 """
@@ -126,12 +127,19 @@ def attrs_for(fn, signature):
         return None
 
 
+if triton is not None:
+    # The tensor-core comparison (tessel's bench_compile_gpu row "matmul_f16"): f16 operands,
+    # 64 x 64 x 32 tiles, 4 warps, 3 stages, f32 accumulator, f16 output (as tessel's -D DTYPE=f16).
+    KERNELS["matmul_f16"] = (KERNELS["matmul"][0], dict(KERNELS["matmul"][1], c_ptr="*fp16",
+                                                        a_ptr="*fp16", b_ptr="*fp16"))
+
+
 def compile_once(name, target):
     fn, signature = KERNELS[name]
     constexprs = {"BLOCK": 1024}
     if name.startswith("matmul"):
         constexprs = {"stride_ak": 1, "stride_bn": 1, "stride_cn": 1, "BLOCK_M": 64, "BLOCK_N": 64,
-                      "BLOCK_K": 16, "GROUP_M": 8}
+                      "BLOCK_K": 32 if name == "matmul_f16" else 16, "GROUP_M": 8}
     src = triton.compiler.ASTSource(fn, signature, constexprs, attrs_for(fn, signature))
     with tempfile.TemporaryDirectory() as cache:
         os.environ["TRITON_CACHE_DIR"] = cache
@@ -181,10 +189,14 @@ def main():
         return
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
     out_dir = sys.argv[2] if len(sys.argv) > 2 else "."
-    target = GPUTarget("cuda", 90, 32)
+    arch = int(sys.argv[3]) if len(sys.argv) > 3 else 90  # 80: the sm_80 matmul comparison
+    only = sys.argv[4] if len(sys.argv) > 4 else None
+    target = GPUTarget("cuda", arch, 32)
     print(f"triton {triton.__version__}, target {target}, cold compile to cubin, ms "
           f"(first, then median of {runs})")
     for name in KERNELS:
+        if (only is None and name == "matmul_f16") or (only is not None and name != only):
+            continue
         first, compiled = compile_once(name, target)
         times = [compile_once(name, target)[0] for _ in range(runs)]
         with open(os.path.join(out_dir, f"{name}.triton.ptx"), "w") as f:

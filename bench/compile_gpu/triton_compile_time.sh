@@ -41,3 +41,12 @@ echo "== triton"
 TRITON_DEFAULT_FP_FUSION=1 "$python" "$here/triton_compile_time.py" "$runs" "$out" || exit 1
 echo "== PTX instruction mix (static counts; $out)"
 python3 "$here/triton_compile_time.py" --mix "$out"
+# The tensor-core matmul for sm_80 (issue 11): f16 64 x 64 x 32, 4 warps, 3-stage cp.async ring,
+# both compilers cold to a cubin; the ratio is tessel's median over Triton's.
+echo "== pipelined f16 matmul for sm_80: tessel"
+"$build/bin/bench_compile_gpu" --target sm_80 --runs "$runs" --only matmul_f16 | tee "$out/matmul_f16.tessel.txt" || exit 1
+echo "== pipelined f16 matmul for sm_80: triton"
+"$python" "$here/triton_compile_time.py" "$runs" "$out" 80 matmul_f16 | tee "$out/matmul_f16.triton.txt" || exit 1
+t=$(awk '$1 == "matmul_f16" && $2 == "median" { print $NF }' "$out/matmul_f16.tessel.txt")
+p=$(awk '$1 == "TRITON" { print $6 }' "$out/matmul_f16.triton.txt")
+echo "== matmul_f16 sm_80 cold compile: tessel ${t} ms, triton ${p} ms, ratio $(python3 -c "print(f'{$t / $p:.2f}')")"

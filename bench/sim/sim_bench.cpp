@@ -1,9 +1,14 @@
 // Simulator throughput: runs the nvcc-compiled validation kernels (a 256x256x256 f16 GEMM with
 // ldmatrix + mma.sync, and a block reduction with shuffles over 2^20 floats) and prints
 // simulated thread-instructions per second, with racecheck on (the default) and off.
-// Usage: tessel_sim_bench [repetitions]   (the best of the repetitions is reported)
+// With --matmul-ptx FILE SHARED_BYTES it also runs tessel's own samples/matmul PTX (as written
+// by `tessel compile matmul --target sm_80 -D DTYPE=f16 -D BLOCK_K=32 --num-stages 3 --emit ptx`,
+// 64 x 64 tiles, 4 warps, a cp.async ring of SHARED_BYTES) on a 256x256x256 f16 product.
+// Usage: tessel_sim_bench [repetitions] [--matmul-ptx FILE SHARED_BYTES]
+//   (the best of the repetitions is reported)
 #include <tessel/sim/sim.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -65,8 +70,58 @@ void print(const char* name, bool racecheck, const Measurement& m) {
 
 } // namespace
 
+// samples/matmul's parameters: c, a, b, M, N, K and the six strides (row-major, unit inner).
+std::vector<KernelArg> tessel_matmul_args(Device& dev, int m, int n, int k) {
+  std::mt19937 rng(2);
+  std::vector<uint16_t> a(size_t(m) * k), b(size_t(k) * n);
+  for (auto& v : a)
+    v = 0x3c00 | (rng() & 0x3ff); // halves in [1, 2)
+  for (auto& v : b)
+    v = 0x3c00 | (rng() & 0x3ff);
+  uint64_t pa = *dev.malloc(a.size() * 2), pb = *dev.malloc(b.size() * 2),
+           pc = *dev.malloc(size_t(m) * n * 4);
+  (void)dev.memcpy_to_device(pa, a.data(), a.size() * 2);
+  (void)dev.memcpy_to_device(pb, b.data(), b.size() * 2);
+  return {KernelArg::ptr(pc), KernelArg::ptr(pa), KernelArg::ptr(pb), KernelArg::i32(m),
+          KernelArg::i32(n),  KernelArg::i32(k),  KernelArg::i32(k),  KernelArg::i32(1),
+          KernelArg::i32(n),  KernelArg::i32(1),  KernelArg::i32(n),  KernelArg::i32(1)};
+}
+
+int run_tessel_matmul(const std::string& path, uint32_t shared, int reps) {
+  auto m = parse_module(read(path));
+  if (!m.ok()) {
+    std::fprintf(stderr, "%s: parse failed\n", path.c_str());
+    return 1;
+  }
+  const int M = 256, N = 256, K = 256, B = 64;
+  for (bool rc : {true, false}) {
+    Measurement best;
+    for (int i = 0; i < reps; ++i) {
+      Device dev;
+      std::vector<KernelArg> args = tessel_matmul_args(dev, M, N, K);
+      LaunchOptions o;
+      o.racecheck = rc;
+      auto t0 = std::chrono::steady_clock::now();
+      auto r = dev.launch(*m, "matmul", {(M / B) * (N / B), 1, 1}, {128, 1, 1}, shared, args, o);
+      auto t1 = std::chrono::steady_clock::now();
+      if (!r.ok() || !r->ok()) {
+        std::fprintf(stderr, "matmul failed: %s\n",
+                     r.ok() ? r->errors[0].to_string().c_str() : r.error().to_string().c_str());
+        return 1;
+      }
+      best.seconds = std::min(best.seconds, std::chrono::duration<double>(t1 - t0).count());
+      best.thread_instructions = r->profile.thread_instructions;
+      best.warp_instructions = r->profile.warp_instructions;
+    }
+    print("tessel matmul f16 256^3", rc, best);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   int reps = argc > 1 ? std::atoi(argv[1]) : 3;
+  if (argc > 4 && std::string(argv[2]) == "--matmul-ptx")
+    return run_tessel_matmul(argv[3], uint32_t(std::atoi(argv[4])), reps);
   std::string dir = TESSEL_SIM_KERNEL_DIR;
   std::string mma_ptx = read(dir + "/mma.sm_80.ptx"), basic_ptx = read(dir + "/basic.sm_80.ptx");
   if (mma_ptx.empty() || basic_ptx.empty()) {

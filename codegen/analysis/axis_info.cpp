@@ -348,7 +348,71 @@ AxisAnalysis::AxisAnalysis(const ir::Function& function) {
           std::max<int64_t>(a.divisibility[0], std::max(1u, t->pointee()->element_bits() / 8));
     set(function.body.arg(i), a);
   }
-  ir::walk(function.body, [&](const ir::Op& op) { visit(op); });
+  visit_block(function.body);
+}
+
+void AxisAnalysis::visit_block(const ir::Block& block) {
+  for (const auto& op : block.ops()) {
+    visit(*op);
+    if (op->opcode() == Opcode::For) {
+      visit_for(*op);
+      continue;
+    }
+    for (size_t r = 0; r < op->num_regions(); ++r)
+      visit_block(op->region(r));
+  }
+}
+
+namespace {
+
+// What holds for both a and b (a value that is one or the other): the smaller run of each kind —
+// all powers of two, so the smaller divides the larger.
+AxisInfo join(const AxisInfo& a, const AxisInfo& b) {
+  AxisInfo out = a;
+  for (size_t d = 0; d < out.rank(); ++d) {
+    out.contiguity[d] = std::min(a.contiguity[d], b.contiguity[d]);
+    out.divisibility[d] = gcd(a.divisibility[d], b.divisibility[d]);
+    out.constancy[d] = std::min(a.constancy[d], b.constancy[d]);
+  }
+  if (a.constant != b.constant)
+    out.constant = std::nullopt;
+  return out;
+}
+
+} // namespace
+
+// A carried value is its initial value in the first iteration and the yielded value in the
+// others: its facts are those both have. They are found by iteration from the initial values'
+// facts: analyse the body, join each carried value's facts with what the body yields for it, and
+// repeat while that weakened anything (each round lowers some power of two or drops a constant,
+// so it ends). So `p = p + inc` with an invariant inc keeps p's contiguity and the divisibility
+// inc preserves, and the loads of Triton-style advanced pointers vectorize as recomputed ones do.
+void AxisAnalysis::visit_for(const ir::Op& op) {
+  const ir::Block& body = op.region(0);
+  const ir::Op* yield = body.terminator();
+  const size_t carried = body.num_args() - 1;
+  if (!yield || yield->opcode() != Opcode::Yield || yield->num_operands() != carried) {
+    visit_block(body); // not a well-formed loop: carried values stay unknown
+    return;
+  }
+  for (size_t i = 0; i < carried; ++i)
+    set(body.arg(i + 1), info(op.operand(3 + i)));
+  for (int round = 0;; ++round) {
+    TESSEL_ASSERT(round < 256, "axis analysis of a loop's carried values did not converge");
+    visit_block(body);
+    bool weakened = false;
+    for (size_t i = 0; i < carried; ++i) {
+      AxisInfo joined = join(info(body.arg(i + 1)), info(yield->operand(i)));
+      if (joined == info(body.arg(i + 1)))
+        continue;
+      set(body.arg(i + 1), std::move(joined));
+      weakened = true;
+    }
+    if (!weakened)
+      break;
+  }
+  for (size_t i = 0; i < carried && i < op.num_results(); ++i)
+    set(op.result(i), info(body.arg(i + 1)));
 }
 
 const AxisInfo& AxisAnalysis::info(const ir::Value* v) const {
@@ -365,7 +429,8 @@ void AxisAnalysis::visit(const ir::Op& op) {
     for (ir::Value* a : op.region(r).args())
       set(a, AxisInfo::unknown(a->type()->rank()));
   if (op.opcode() == Opcode::For) {
-    // The induction variable lo, lo+step, ...: divisible by gcd(lo, step).
+    // The induction variable lo, lo+step, ...: divisible by gcd(lo, step). The carried values
+    // and the results: visit_for.
     AxisInfo iv = AxisInfo::unknown(0);
     iv.divisibility[0] =
         gcd(info(op.operand(0)).divisibility[0], info(op.operand(2)).divisibility[0]);

@@ -16,6 +16,8 @@
 //     K are, so LLVM has no large scalar loop nest to unroll and vectorize (the old scalar
 //     C[m, :] += a[m, k] * b[k, :] loop nest cost 1.3 s of O3 for one 32x32x16 f16 dot).
 //  4. Accumulators narrower than ct (f16, bf16) are rounded once, at the end, as ir.h says.
+// fp8 operands (f8e4m3, f8e5m2, either pair; their accumulator is f32) are decoded exactly to f32
+// in step 1, by the scalar semantics' rules: their products are exact in f32, as on mma.sync.
 // With precision tf32 (asked for explicitly; the CPU default is ieee) step 1 also rounds each f32
 // operand to tf32 exactly as the GPU does, so CPU and GPU agree within f32 summation order.
 //
@@ -164,6 +166,8 @@ llvm::Value* DotLowering::widen(llvm::Value* v, const ir::Type* elem) {
                         b_.getInt32(static_cast<int32_t>(0xffffe000u)));
     return b_.CreateBitCast(bits, ct_);
   }
+  if (elem->is_scalar() && dtype_is_fp8(elem->dtype())) // i8 bits, decoded exactly to f32
+    return l_.cast_value(v, elem, op_.result()->type()->element());
   if (float_)
     return b_.CreateFPCast(v, ct_);
   // u8 operands are numbers 0..255 (mma.sync's .u8), i1 is 0 or 1; the signed ones sign-extend.

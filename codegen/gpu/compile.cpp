@@ -31,9 +31,26 @@ namespace {
 using codegen::print_module;
 using support::Stopwatch;
 
-// fp8 and friends: the IR has no fp8 type yet; what a target cannot do is rejected here.
+// A dot of fp8 tiles on a target without fp8 tensor cores: the message names the target and the
+// pairs its mma.sync takes.
+[[noreturn]] void fail_fp8_dot(const ir::Function& function, const ir::Op& dot,
+                               const Target& target) {
+  throw Error(
+      dot.loc,
+      fmt::format("kernel `{}`: dot of {} x {} tiles: fp8 operands need the fp8 tensor "
+                  "cores of sm_89 or later (mma.sync .e4m3/.e5m2), the target is {}, whose "
+                  "mma.sync takes f16 x f16, bf16 x bf16, f32 x f32 (as tf32), i8 x i8 and "
+                  "u8 x u8; compile for sm_89, sm_90 or sm_90a, or convert the tiles to f16 "
+                  "first (.to(DType::f16), exact for both fp8 types)",
+                  function.name, dot.operand(0)->type()->element()->str(),
+                  dot.operand(1)->type()->element()->str(), target.name()));
+}
+
+// What a target cannot do is rejected here, before any pass runs.
 void check_types(const ir::Function& function, const Target& target) {
   ir::walk(function.body, [&](const ir::Op& op) {
+    if (op.opcode() == ir::Opcode::Dot && is_fp8_dot(op) && !target.has_fp8_mma())
+      fail_fp8_dot(function, op, target);
     for (const ir::Value* v : op.results()) {
       const ir::Type* e = v->type()->element();
       if (e->is_pointer())
@@ -43,6 +60,18 @@ void check_types(const ir::Function& function, const Target& target) {
                                         function.name, target.name()));
     }
   });
+}
+
+// The PTX ISA version the kernel is emitted in: the target's, or 8.4 where an fp8 mma.sync runs
+// (PTX ISA, "mma": the .e4m3/.e5m2 forms need 8.4), so other kernels keep their PTX unchanged.
+int ptx_version_for(const ir::Function& kernel, const Target& target) {
+  bool fp8_mma = false;
+  ir::walk(kernel.body, [&](const ir::Op& op) {
+    const ir::LayoutAttr* l = op.num_results() ? op.result()->type()->layout() : nullptr;
+    fp8_mma = fp8_mma || (op.opcode() == ir::Opcode::Dot && is_fp8_dot(op) && l &&
+                          l->kind() == ir::LayoutKind::Mma);
+  });
+  return fp8_mma ? std::max(target.ptx_version(), 84) : target.ptx_version();
 }
 
 bool has_layouts(const ir::Function& function) {
@@ -110,8 +139,8 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
 
   llvm::LLVMContext ctx;
   llvm::Module module(function.name, ctx);
-  std::unique_ptr<llvm::TargetMachine> tm =
-      detail::create_nvptx_target_machine(target, options.opt_level);
+  std::unique_ptr<llvm::TargetMachine> tm = detail::create_nvptx_target_machine(
+      target, options.opt_level, ptx_version_for(kernel, target));
   module.setDataLayout(tm->createDataLayout());
   module.setTargetTriple(tm->getTargetTriple().str());
   detail::Lowering lowering(ctx, module, kernel, target, options.num_warps, options.line_info);

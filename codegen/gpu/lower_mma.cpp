@@ -186,9 +186,12 @@ MmaAsm mma_asm(llvm::LLVMContext& ctx, const MmaInfo& info) {
   const bool f16_acc = info.acc_bits == 16;
   const bool int_acc = std::string_view(info.acc_ptx) == "s32";
   const int d = f16_acc ? 2 : 4;
-  std::string text =
-      fmt::format("mma.sync.aligned.m{}n{}k{}.row.col.{}.{}.{}.{} {{", info.m, info.n, info.k,
-                  info.acc_ptx, info.operand_ptx, info.operand_ptx, info.acc_ptx);
+  // "f16" names a's and b's type, a mixed fp8 row's "e4m3.e5m2" both (mma_instrs.def).
+  const std::string_view ab = info.operand_ptx;
+  const std::string operands =
+      ab.find('.') == std::string_view::npos ? fmt::format("{}.{}", ab, ab) : std::string(ab);
+  std::string text = fmt::format("mma.sync.aligned.m{}n{}k{}.row.col.{}.{}.{} {{", info.m, info.n,
+                                 info.k, info.acc_ptx, operands, info.acc_ptx);
   std::string constraints;
   int next = 0;
   auto group = [&](int count, const char* c, bool output) {
@@ -221,7 +224,8 @@ void Lowering::lower_mma(const ir::Op& op) {
   const ir::Value* res = op.result();
   const ir::Type* ea = op.operand(0)->type()->element();
   const ir::Type* ec = res->type()->element();
-  std::optional<MmaInstr> instr = mma_for_types(ea, ec, dot_precision(op));
+  std::optional<MmaInstr> instr =
+      mma_for_types(ea, ec, dot_precision(op), op.operand(1)->type()->element());
   TESSEL_ASSERT(instr, "an #mma dot whose types no mma.sync takes");
   const MmaInfo& info = mma_info(*instr);
   const std::vector<int32_t> sa = shape_of(op.operand(0)), sc = shape_of(res);

@@ -551,9 +551,12 @@ void Lowering::lower_dot(const ir::Op& op) {
   Vals acc = vals(op.operand(2));
   auto ia = reg_index(la), ib = reg_index(lb);
   const ir::Type* ea = op.operand(0)->type()->element();
+  const ir::Type* eb = op.operand(1)->type()->element();
   const ir::Type* ec = res->type()->element();
   llvm::Type* ct = reg_type(ec);
   auto widen = [&](llvm::Value* v, const ir::Type* e) -> llvm::Value* {
+    if (dtype_is_fp8(e->dtype())) // its bits, decoded exactly (scalar semantics) to f32
+      return cast_value(v, e, ec);
     if (ec->is_float())
       return v->getType() == ct ? v : b.CreateFPExt(v, ct);
     return e->is_unsigned() ? b.CreateZExtOrTrunc(v, ct) : b.CreateSExtOrTrunc(v, ct);
@@ -567,7 +570,7 @@ void Lowering::lower_dot(const ir::Op& op) {
       auto fb = ib.find({k, coords[r][1]});
       TESSEL_ASSERT(fa != ia.end() && fb != ib.end(), "dot operand register not found");
       llvm::Value* x = widen(a[fa->second], ea);
-      llvm::Value* y = widen(bv[fb->second], ea);
+      llvm::Value* y = widen(bv[fb->second], eb);
       acc[r] = ec->is_float() ? b.CreateIntrinsic(llvm::Intrinsic::fma, {ct}, {x, y, acc[r]})
                               : b.CreateAdd(acc[r], b.CreateMul(x, y));
     }

@@ -11,6 +11,23 @@ namespace {
 
 bool is(const ir::Type* t, DType k) { return t->is_scalar() && t->dtype() == k; }
 
+// The fp8 rows: both operands fp8 (either pair), an f32 sum.
+std::optional<MmaInstr> fp8_mma(const ir::Type* a, const ir::Type* b, const ir::Type* c) {
+  if (!is(c, DType::f32))
+    return std::nullopt;
+  const bool a4 = is(a, DType::f8e4m3), a5 = is(a, DType::f8e5m2);
+  const bool b4 = is(b, DType::f8e4m3), b5 = is(b, DType::f8e5m2);
+  if (a4 && b4)
+    return MmaInstr::E4M3_F32;
+  if (a5 && b5)
+    return MmaInstr::E5M2_F32;
+  if (a4 && b5)
+    return MmaInstr::E4M3_E5M2_F32;
+  if (a5 && b4)
+    return MmaInstr::E5M2_E4M3_F32;
+  return std::nullopt;
+}
+
 } // namespace
 
 DotPrecision dot_precision(const ir::Op& dot) {
@@ -20,8 +37,19 @@ DotPrecision dot_precision(const ir::Op& dot) {
   return static_cast<DotPrecision>(p.i);
 }
 
-std::optional<MmaInstr> mma_for_types(const ir::Type* a, const ir::Type* c,
-                                      DotPrecision precision) {
+bool is_fp8_dot(const ir::Op& dot) {
+  auto fp8 = [](const ir::Type* t) { return t->is_scalar() && dtype_is_fp8(t->dtype()); };
+  return fp8(dot.operand(0)->type()->element()) || fp8(dot.operand(1)->type()->element());
+}
+
+std::optional<MmaInstr> mma_for_types(const ir::Type* a, const ir::Type* c, DotPrecision precision,
+                                      const ir::Type* b) {
+  if (b == nullptr)
+    b = a;
+  if (std::optional<MmaInstr> fp8 = fp8_mma(a, b, c))
+    return fp8;
+  if (a != b)
+    return std::nullopt;
   if (is(a, DType::f16) && is(c, DType::f32))
     return MmaInstr::F16_F32;
   if (is(a, DType::bf16) && is(c, DType::f32))
@@ -47,7 +75,8 @@ std::optional<MmaInstr> select_mma(const ir::Op& dot, const Target& target, std:
     return none(target.name() + " has no mma.sync");
   const ir::Type* a = dot.operand(0)->type();
   const ir::Type* c = dot.result()->type();
-  std::optional<MmaInstr> instr = mma_for_types(a->element(), c->element(), dot_precision(dot));
+  std::optional<MmaInstr> instr = mma_for_types(a->element(), c->element(), dot_precision(dot),
+                                                dot.operand(1)->type()->element());
   if (!instr)
     return none("no mma.sync takes these operand and accumulator types");
   const MmaInfo& info = mma_info(*instr);

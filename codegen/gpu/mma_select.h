@@ -5,7 +5,9 @@
 //     f16 x f16 -> f32: F16_F32     bf16 x bf16 -> f32: BF16_F32     f16 x f16 -> f16: F16_F16
 //     f32 x f32 -> f32 with precision tf32 (the GPU default) or tf32x3: TF32_F32 (tf32x3 splits
 //       each operand into tf32 high and low parts and issues hi*lo, lo*hi, hi*hi)
-//     i8 x i8 -> i32: S8_S32
+//     i8 x i8 -> i32: S8_S32     u8 x u8 -> i32: U8_S32
+//     fp8 x fp8 -> f32 (f8e4m3 / f8e5m2, either pair, sm_89+): E4M3_F32, E5M2_F32,
+//       E4M3_E5M2_F32, E5M2_E4M3_F32 (before sm_89 codegen rejects fp8 dots: compile.cpp)
 // and the tile must hold one instruction: M >= 16, N >= 8, K >= the row's k (16, 8 or 32).
 // Everything else — f32 with ieee, f64, i16/i32/i64 operands, bf16 or f16 sums of bf16,
 // smaller tiles, CPU targets — stays on the FMA loop, which computes the same products exactly.
@@ -27,8 +29,12 @@ enum class DotPrecision : uint8_t { Ieee, Tf32, Tf32x3 };
 DotPrecision dot_precision(const ir::Op& dot);
 
 // The instruction for the operand and accumulator types alone (no target, no shapes), or none.
-std::optional<MmaInstr> mma_for_types(const ir::Type* operand, const ir::Type* acc,
-                                      DotPrecision precision);
+// `b` is b's element type where it differs from a's (fp8 pairs); null means a's.
+std::optional<MmaInstr> mma_for_types(const ir::Type* a, const ir::Type* acc,
+                                      DotPrecision precision, const ir::Type* b = nullptr);
+
+// True when a or b of `dot` is an fp8 tile (which only the fp8 mma rows multiply on a GPU).
+bool is_fp8_dot(const ir::Op& dot);
 
 // The instruction `dot` runs on for `target`, or nullopt for the FMA loop; `why` (when given)
 // receives the reason for nullopt.

@@ -11,8 +11,9 @@
 
 namespace tessel::codegen::gpu::detail {
 
-std::unique_ptr<llvm::TargetMachine> create_nvptx_target_machine(const Target& target,
-                                                                 int opt_level);
+// `ptx_version` (times ten): the PTX ISA emitted, at least the target's (0: the target's).
+std::unique_ptr<llvm::TargetMachine>
+create_nvptx_target_machine(const Target& target, int opt_level, int ptx_version = 0);
 // Links the libdevice functions the module calls (when it calls any; throws tessel::Error naming
 // the path when libdevice is missing) and internalizes everything but `kernel`. True when
 // libdevice was needed.

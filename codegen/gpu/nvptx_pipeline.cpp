@@ -81,7 +81,7 @@ const std::string& libdevice_bitcode() {
 }
 
 std::unique_ptr<llvm::TargetMachine> create_nvptx_target_machine(const Target& target,
-                                                                 int opt_level) {
+                                                                 int opt_level, int ptx_version) {
   static std::once_flag once;
   std::call_once(once, [] {
     LLVMInitializeNVPTXTargetInfo();
@@ -100,8 +100,10 @@ std::unique_ptr<llvm::TargetMachine> create_nvptx_target_machine(const Target& t
                : opt_level >= 1 ? llvm::CodeGenOptLevel::Less
                                 : llvm::CodeGenOptLevel::None;
   return std::unique_ptr<llvm::TargetMachine>(
-      t->createTargetMachine(triple, target.llvm_cpu(), target.llvm_features(), options,
-                             std::nullopt, std::nullopt, level));
+      t->createTargetMachine(triple, target.llvm_cpu(),
+                             ptx_version > target.ptx_version() ? fmt::format("+ptx{}", ptx_version)
+                                                                : target.llvm_features(),
+                             options, std::nullopt, std::nullopt, level));
 }
 
 bool link_libdevice(llvm::Module& module, const std::string& kernel) {

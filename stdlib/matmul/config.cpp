@@ -44,7 +44,7 @@ MatmulConfig cpu_config(int64_t m, int64_t n, int64_t k) {
 //   M < 128, N >= 128             64 x 128 x 32, 4 warps
 //   otherwise                     64 x 64 x 32, 8 warps (as before)
 // f32 (an FMA dot for ieee, whose a and b slices sit in registers: 128 x 128 spills at any K
-// slice) and int8 keep 64 x 64 with K slices of 16 and 64.
+// slice) and the 8-bit operands (int8, fp8: m16n8k32) keep 64 x 64 with K slices of 16 and 64.
 MatmulConfig gpu_config(int64_t m, int64_t n, DType dtype) {
   MatmulConfig c;
   c.num_stages = 3;
@@ -57,7 +57,8 @@ MatmulConfig gpu_config(int64_t m, int64_t n, DType dtype) {
     return c;
   }
   c.block_m = 64;
-  c.block_k = dtype == DType::f32 ? 16 : dtype == DType::i8 ? 64 : 32;
+  const bool byte_operands = dtype == DType::i8 || dtype_is_fp8(dtype); // m16n8k32
+  c.block_k = dtype == DType::f32 ? 16 : byte_operands ? 64 : 32;
   // 8 warps for f32 too: its ieee FMA dot with a pipelined ring needs 255+ registers a thread
   // at 4 warps (104-112 bytes of spills on sm_80/sm_90a).
   c.num_warps = 8;
@@ -100,7 +101,8 @@ void check_config(const OpSite& s, const MatmulConfig& c, DeviceKind device, DTy
   bool gpu = device != DeviceKind::cpu;
   check_block(s, "block_m", c.block_m, gpu ? 16 : 1);
   check_block(s, "block_n", c.block_n, gpu ? 16 : 1);
-  check_block(s, "block_k", c.block_k, gpu ? (dtype == DType::i8 ? 32 : 16) : 1);
+  const bool byte_operands = dtype == DType::i8 || dtype_is_fp8(dtype); // m16n8k32
+  check_block(s, "block_k", c.block_k, gpu ? (byte_operands ? 32 : 16) : 1);
   if (int64_t(c.block_m) * c.block_n > 128 * 256)
     s.fail(fmt::format("config is {} x {}: a tile of more than 32768 accumulators does not fit in "
                        "registers; use a smaller block_m or block_n",
@@ -120,7 +122,7 @@ std::vector<MatmulConfig> tuning_candidates(DType dtype) {
             {128, 64, 32, 8, 4, 3},  {64, 128, 32, 8, 4, 3}, {128, 128, 32, 8, 8, 4},
             {128, 64, 32, 8, 4, 4},  {64, 128, 32, 8, 4, 4}, {64, 64, 32, 8, 4, 4},
             {128, 128, 64, 8, 8, 3}, {16, 128, 64, 8, 4, 3}};
-  if (dtype == DType::i8)
+  if (dtype == DType::i8 || dtype_is_fp8(dtype))
     return {{16, 64, 64, 8, 8, 3},
             {64, 64, 64, 8, 8, 3},
             {64, 64, 64, 8, 8, 4},

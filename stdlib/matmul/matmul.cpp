@@ -2,11 +2,14 @@
 // launches of matmul_kernels.cpp (one tile kernel; with split-K, partials and a reduction).
 #include "stdlib/matmul/config.h"
 #include "stdlib/matmul/matmul_kernels.h"
+#include "tessel/codegen/target.h"
 #include "tessel/jit/autotune.h"
+#include "tessel/runtime/device.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -55,10 +58,14 @@ Mat mat_of(const OpSite& s, const char* arg, const TensorView& v, const char* di
 bool is_float(DType t) { return t == DType::f32 || t == DType::f16 || t == DType::bf16; }
 
 void check_dtypes(const OpSite& s, const TensorView& a, const TensorView& b, const TensorView& c) {
-  if (!is_float(a.dtype) && a.dtype != DType::i8)
-    s.fail(fmt::format("a has dtype {}; expected f16, bf16, f32 or i8", dtype_name(a.dtype)));
-  if (b.dtype != a.dtype)
-    s.fail(fmt::format("b has dtype {} but a has dtype {}; expected operands of one dtype",
+  if (!is_float(a.dtype) && a.dtype != DType::i8 && !dtype_is_fp8(a.dtype))
+    s.fail(fmt::format("a has dtype {}; expected f16, bf16, f32, i8, f8e4m3 or f8e5m2",
+                       dtype_name(a.dtype)));
+  // fp8 pairs may mix (mma.sync takes e4m3 x e5m2); the other operands have one dtype.
+  const bool fp8_pair = dtype_is_fp8(a.dtype) && dtype_is_fp8(b.dtype);
+  if (b.dtype != a.dtype && !fp8_pair)
+    s.fail(fmt::format("b has dtype {} but a has dtype {}; expected operands of one dtype (or "
+                       "two fp8 dtypes)",
                        dtype_name(b.dtype), dtype_name(a.dtype)));
   if (a.dtype == DType::i8 ? !(c.dtype == DType::i32 || is_float(c.dtype)) : !is_float(c.dtype))
     s.fail(fmt::format("c has dtype {}; expected {} for {} operands", dtype_name(c.dtype),
@@ -159,11 +166,11 @@ struct BoundChain {
   std::vector<float> scalars;
 };
 
-BoundChain bind_chain(const OpSite& s, const MatmulOptions& o, const Problem& p,
+BoundChain bind_chain(const OpSite& s, const std::vector<Epilogue>& epilogue, const Problem& p,
                       const TensorView& c, DType acc, const MatmulConfig& cfg) {
   BoundChain bc;
   int next_operand = 0, next_scalar = 0;
-  for (const Epilogue& e : o.epilogue) {
+  for (const Epilogue& e : epilogue) {
     const Epilogue::Impl& impl = e.impl();
     if (!impl.fn)
       s.fail(fmt::format("epilogue '{}' has no function", impl.name));
@@ -223,6 +230,44 @@ void check_split(const OpSite& s, const MatmulOptions& o, const Problem& p, cons
     s.fail(fmt::format("split_k with an M x N of {} elements; split-K takes outputs of fewer than "
                        "2^31 elements per batch",
                        p.m * p.n));
+}
+
+// fp8 operands multiply on the fp8 tensor cores of sm_89 and later (mma.sync .e4m3/.e5m2), and
+// there is no dequantizing fallback: converting a and b to f16 in the kernel would be a different
+// op (twice the shared memory and operand bytes), which a caller can ask for explicitly.
+void check_fp8_target(const OpSite& s, const TensorView& a, const TensorView& b) {
+  if (!dtype_is_fp8(a.dtype) || a.device == DeviceKind::cpu)
+    return;
+  std::string target;
+  if (a.device == DeviceKind::sim) {
+    const codegen::Target t = codegen::parse_target(runtime::sim_target_name());
+    if (t.has_fp8_mma())
+      return;
+    target = "the simulated device's target " + t.name() + " (TESSEL_SIM_TARGET)";
+  } else {
+    // The hardware's capability: fp8 mma.sync exists from compute capability 8.9.
+    const int sm = runtime::Device::get(a.device_index).properties().sm_version();
+    if (sm >= 89)
+      return;
+    target = fmt::format("CUDA device {} (sm_{})", a.device_index, sm);
+  }
+  s.fail(fmt::format("a is {} and b is {}: fp8 operands need the fp8 tensor cores of sm_89 or "
+                     "later, but they are on {}, which multiplies f16 x f16, bf16 x bf16, f32 x "
+                     "f32 and i8 x i8; run on an sm_89/sm_90 GPU (or TESSEL_SIM_TARGET=sm_89), "
+                     "or convert a and b to f16 first (exact for both fp8 types)",
+                     dtype_name(a.dtype), dtype_name(b.dtype), target));
+}
+
+// MatmulOptions::a_scale / b_scale: finite, and applied as the chain's first step.
+std::vector<Epilogue> scaled_chain(const OpSite& s, const MatmulOptions& o) {
+  for (auto [name, v] : {std::pair{"a_scale", o.a_scale}, std::pair{"b_scale", o.b_scale}})
+    if (!std::isfinite(v))
+      s.fail(fmt::format("options.{} is {}; expected a finite scale", name, v));
+  if (o.a_scale == 1.0f && o.b_scale == 1.0f)
+    return o.epilogue;
+  std::vector<Epilogue> chain{scale(o.a_scale * o.b_scale)};
+  chain.insert(chain.end(), o.epilogue.begin(), o.epilogue.end());
+  return chain;
 }
 
 int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -417,13 +462,14 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
   check_dtypes(s, a, b, c);
   detail::check_device(s, "b", b, "a", a);
   detail::check_device(s, "c", c, "a", a);
+  check_fp8_target(s, a, b);
   Problem p = check_shapes(s, a, b, c);
   DType acc = a.dtype == DType::i8 ? DType::i32 : DType::f32;
   MatmulConfig cfg =
       options.config ? *options.config : choose_config(c.device, p.m, p.n, p.k, a.dtype);
   detail::check_config(s, cfg, c.device, a.dtype);
   check_split(s, options, p, c, acc);
-  BoundChain bc = bind_chain(s, options, p, c, acc, cfg);
+  BoundChain bc = bind_chain(s, scaled_chain(s, options), p, c, acc, cfg);
   if (p.batch == 0 || p.m == 0 || p.n == 0)
     return;
   // Last of the checks: tiles of c are written while other programs still read a and b, so in

@@ -188,12 +188,22 @@ std::string cache_tier_text(const std::string& key_hex) {
   return "read-only tier " + info->path.substr(0, root_length);
 }
 
+// The PTX ISA the kernel was emitted in: its `.version` line (8.4 for a kernel with an fp8
+// mma.sync, else the target's), or the target's when there is no PTX text.
+std::string ptx_isa(const tessel::CompileResult& r) {
+  const std::string tag = ".version ";
+  const size_t at = r.ptx.find(tag);
+  if (at == std::string::npos)
+    return fmt::format("{}.{}", r.target.ptx_version() / 10, r.target.ptx_version() % 10);
+  const size_t from = at + tag.size();
+  return r.ptx.substr(from, r.ptx.find_first_of(" \n", from) - from);
+}
+
 std::string header_text(const Options& o, const tessel::CompileResult& r) {
-  std::string s =
-      r.target.is_nvptx()
-          ? fmt::format("kernel {} for {} (PTX ISA {}.{}), num_warps {}", r.entry, r.target.name(),
-                        r.target.ptx_version() / 10, r.target.ptx_version() % 10, r.num_warps)
-          : fmt::format("kernel {} for the host CPU", r.entry);
+  std::string s = r.target.is_nvptx()
+                      ? fmt::format("kernel {} for {} (PTX ISA {}), num_warps {}", r.entry,
+                                    r.target.name(), ptx_isa(r), r.num_warps)
+                      : fmt::format("kernel {} for the host CPU", r.entry);
   for (const std::string& d : o.defines)
     s += " -D " + d;
   std::string source = r.source == tessel::KernelSource::disk

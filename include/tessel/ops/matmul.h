@@ -6,8 +6,10 @@
 // rank-2 operand (or a batch stride of 0) is the same matrix for every batch. Strides decide the
 // layout: a row- or column-major a and b (one unit stride) read their tiles with contiguous
 // accesses; any other strides work too, as gathers (slow, but correct). Operands are f16, bf16 or
-// f32 (c f32, f16 or bf16), or int8 (c i32, or a float dtype after a dequantising epilogue); the
-// accumulator is f32 (i32 for int8).
+// f32 (c f32, f16 or bf16), or int8 (c i32, or a float dtype after a dequantising epilogue), or
+// fp8 — f8e4m3 and f8e5m2, either pair (c f32, f16 or bf16; per-tensor scales a_scale and
+// b_scale in the options) — which on a GPU needs sm_89 or later (an error names the target
+// before); the accumulator is f32 (i32 for int8).
 //
 // An epilogue is a small function in the tile language applied to each output tile's accumulator
 // before the store: it gets the tile (EpilogueTile: the accumulator, its row and column indices
@@ -93,8 +95,8 @@ Epilogue residual(const TensorView& residual);
 Epilogue scale(float alpha, float beta = 0.0f);
 
 // A kernel configuration. Block sizes are powers of two; on a GPU target block_m and block_n are
-// at least 16 and block_k at least 16 (32 for int8). group_m: programs along M that walk the N
-// tiles together (the L2-friendly ordering of Triton's tutorial); 1 is plain row-major order.
+// at least 16 and block_k at least 16 (32 for int8 and fp8). group_m: programs along M that walk
+// the N tiles together (the L2-friendly ordering of Triton's tutorial); 1 is plain row-major order.
 struct MatmulConfig {
   int block_m = 64, block_n = 64, block_k = 32;
   int group_m = 8;
@@ -122,6 +124,10 @@ struct MatmulOptions {
   // (ops do not allocate).
   TensorView workspace = {};
   MatmulPrecision precision = MatmulPrecision::ieee;
+  // Per-tensor scales of quantized operands (fp8 or int8): the accumulator is multiplied by
+  // a_scale * b_scale (one f32 product, a run-time scalar: new values compile nothing) before
+  // the epilogue, as its first step ops::scale(a_scale * b_scale). 1 and 1: no step.
+  float a_scale = 1.0f, b_scale = 1.0f;
   // Unset: choose_config's heuristic.
   std::optional<MatmulConfig> config = std::nullopt;
   // With no config given, on a GPU or the simulated device, with split_k 1 and no epilogue that

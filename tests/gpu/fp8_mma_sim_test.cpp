@@ -1,0 +1,206 @@
+// fp8 dots on tensor cores (sm_89+): samples/matmul with f8e4m3 / f8e5m2 operands in each of the
+// four pairs mma.sync m16n8k32 takes, unpipelined and through a 3-stage cp.async ring, compiled
+// for sm_89 and sm_90a, run in the PTX simulator (memcheck, racecheck and the cp.async check on,
+// outputs poisoned first) at ragged shapes against an f64 reference of the decoded operands; the
+// PTX through nvJitLink with zero spills and the mma count the tiling implies; and the error on a
+// target before sm_89.
+#include "gpu_test_util.h"
+
+#include "support/expect_error.h"
+#include "tessel/codegen/gpu.h"
+#include "tessel/samples/samples.h"
+
+#include <tessel/sim/sim.h>
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+namespace tessel::codegen::gpu {
+namespace {
+
+using sim::KernelArg;
+
+struct Pair {
+  DType a, b;
+};
+
+std::string pair_name(const Pair& p) {
+  return fmt::format("{}x{}", dtype_name(p.a), dtype_name(p.b));
+}
+
+struct Shape {
+  int M, N, K;
+  int BM = 32, BN = 32, BK = 32;
+  // Leading dimensions padded to 16 elements (16 bytes of fp8), so that ragged rows stay aligned.
+  int lda() const { return (K + 15) / 16 * 16; }
+  int ldb() const { return (N + 15) / 16 * 16; }
+  static int64_t div(int v) { return v % 16 == 0 ? 16 : 1; }
+};
+
+std::unique_ptr<ir::Module> trace(const Shape& s, Pair p) {
+  std::vector<lang::ParamBinding> b(16);
+  b[0] = {DType::f32, 16};
+  b[1] = {p.a, 16};
+  b[2] = {p.b, 16};
+  // M, N, K, stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn
+  const int ints[9] = {s.M, s.N, s.K, s.lda(), 1, s.ldb(), 1, s.ldb(), 1};
+  for (int i = 0; i < 9; ++i) {
+    b[3 + i] = {DType::i32, Shape::div(ints[i])};
+    b[3 + i].equals_one = ints[i] == 1;
+  }
+  b[12].const_int = s.BM;
+  b[13].const_int = s.BN;
+  b[14].const_int = s.BK;
+  b[15].const_int = 8; // GROUP_M
+  auto module = lang::trace(samples::matmul().def(), b);
+  ir::PassManager pm(/*verify_each=*/true);
+  codegen::add_default_pipeline(pm);
+  pm.run(*module);
+  return module;
+}
+
+CompiledKernel build(const Shape& s, Pair p, int stages, const char* target,
+                     Stage until = Stage::Ptx) {
+  auto module = trace(s, p);
+  CompileOptions o;
+  o.num_stages = stages;
+  return compile(*module->functions.front(), parse_target(target), o, until);
+}
+
+double decode(DType t, uint8_t bits) {
+  return t == DType::f8e4m3 ? f8e4m3_to_float(bits) : f8e5m2_to_float(bits);
+}
+
+// Random fp8 codes of every finite value, subnormals included (NaN and inf left out: a single
+// one would make whole rows of the reference NaN).
+std::vector<uint8_t> codes(DType t, size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> v(n);
+  for (uint8_t& x : v) {
+    do
+      x = static_cast<uint8_t>(rng());
+    while (!std::isfinite(decode(t, x)));
+  }
+  return v;
+}
+
+// `banks`: assert zero bank conflicts. The unpipelined (num_stages 1) 8-bit path stages b with
+// pairs of st.shared.u32 8 bytes apart per lane — 2-way conflicts (64 of 128 wavefronts on a
+// 64x64x128 run) that the cp.async ring (the ops' default) does not have; left for the staging
+// store width (docs/gpu_codegen.md, "fp8").
+void run_and_check(const CompiledKernel& k, const Shape& s, Pair p, bool banks) {
+  const auto a = codes(p.a, size_t(s.M) * s.lda(), 7 + s.K);
+  const auto b = codes(p.b, size_t(s.K) * s.ldb(), 13 + s.N);
+  sim::Device dev;
+  auto upload = [&](const std::vector<uint8_t>& bytes) {
+    auto ptr = dev.malloc(bytes.size() + 16);
+    EXPECT_TRUE(ptr.ok());
+    EXPECT_TRUE(dev.memcpy_to_device(*ptr, bytes.data(), bytes.size()).ok());
+    return *ptr;
+  };
+  const uint64_t da = upload(a), db = upload(b);
+  const uint64_t dc = upload(std::vector<uint8_t>(size_t(s.M) * s.ldb() * 4, 0xff)); // NaN
+  const std::vector<KernelArg> args = {
+      KernelArg::ptr(dc),      KernelArg::ptr(da),  KernelArg::ptr(db),      KernelArg::i32(s.M),
+      KernelArg::i32(s.N),     KernelArg::i32(s.K), KernelArg::i32(s.lda()), KernelArg::i32(1),
+      KernelArg::i32(s.ldb()), KernelArg::i32(1),   KernelArg::i32(s.ldb()), KernelArg::i32(1)};
+  const uint32_t tiles = uint32_t((s.M + s.BM - 1) / s.BM) * uint32_t((s.N + s.BN - 1) / s.BN);
+  auto r =
+      dev.launch(k.ptx, k.name, sim::Dim3{tiles, 1, 1}, sim::Dim3{uint32_t(32 * k.num_warps), 1, 1},
+                 static_cast<uint32_t>(k.shared_bytes), args);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  for (const auto& e : r->errors)
+    ADD_FAILURE() << e.to_string();
+  if (banks) {
+    EXPECT_EQ(r->profile.total_bank_conflicts(), 0u) << r->profile.to_string();
+  }
+  std::vector<float> c(size_t(s.M) * s.ldb());
+  ASSERT_TRUE(dev.memcpy_to_host(c.data(), dc, c.size() * 4).ok());
+  for (int i = 0; i < s.M; ++i)
+    for (int j = 0; j < s.N; ++j) {
+      double want = 0, magnitude = 0;
+      for (int kk = 0; kk < s.K; ++kk) {
+        const double x = decode(p.a, a[size_t(i) * s.lda() + kk]);
+        const double y = decode(p.b, b[size_t(kk) * s.ldb() + j]);
+        want += x * y;
+        magnitude += std::fabs(x * y);
+      }
+      // Products of fp8 values are exact in f32; f32 sums of K / 32 instructions' results.
+      ASSERT_NEAR(c[size_t(i) * s.ldb() + j], want, 1e-6 * magnitude + 1e-30)
+          << "c[" << i << "][" << j << "] with M=" << s.M << " N=" << s.N << " K=" << s.K;
+    }
+}
+
+struct Case {
+  Pair pair;
+  int stages;
+  const char* target;
+};
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  return fmt::format("{}_stages{}_{}", pair_name(info.param.pair), info.param.stages,
+                     info.param.target);
+}
+
+class Fp8Mma : public ::testing::TestWithParam<Case> {};
+
+// Aligned (several K steps), ragged M and N with K = 80 (the last K tile masked: zero-filled), and
+// 17 x 33 x 65 (every edge ragged, K one past two tiles).
+TEST_P(Fp8Mma, MatchesTheReferenceInTheSimulator) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto [pair, stages, target] = GetParam();
+  for (const Shape& s : {Shape{64, 64, 128}, Shape{50, 36, 80}, Shape{17, 33, 65}}) {
+    SCOPED_TRACE(fmt::format("M={} N={} K={}", s.M, s.N, s.K));
+    CompiledKernel k = build(s, pair, stages, target);
+    PtxStats st = ptx_stats(k.ptx);
+    EXPECT_GT(st.get("mma"), 0);
+    EXPECT_EQ(st.get("fma"), 0) << "the fp8 dot should not fall back to FMA";
+    EXPECT_NE(k.ptx.find(".version 8.4"), std::string::npos) << "fp8 mma needs PTX ISA 8.4";
+    run_and_check(k, s, pair, /*banks=*/stages > 1);
+  }
+}
+
+// nvJitLink takes the PTX: per 64 x 64 x 32 tile on 4 warps (2 x 2 warps of 32 x 32, each 2 x 4
+// m16n8k32 instructions, one along K) 8 mma.sync of the pair's types, no spills.
+TEST_P(Fp8Mma, PtxCompilesWithoutSpills) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto [pair, stages, target] = GetParam();
+  CompiledKernel k = build(Shape{128, 128, 256, 64, 64, 32}, pair, stages, target, Stage::Cubin);
+  const std::string instr = fmt::format("mma.sync.aligned.m16n8k32.row.col.f32.{}.{}.f32",
+                                        pair.a == DType::f8e4m3 ? "e4m3" : "e5m2",
+                                        pair.b == DType::f8e4m3 ? "e4m3" : "e5m2");
+  EXPECT_NE(k.ptx.find(instr), std::string::npos) << instr;
+  EXPECT_EQ(ptx_stats(k.ptx).get("mma"), 8);
+  if (stages > 1) {
+    EXPECT_NE(k.ptx.find("cp.async.cg.shared.global"), std::string::npos);
+  }
+  ASSERT_TRUE(k.resources.parsed) << k.info_log;
+  EXPECT_EQ(k.resources.spill_stores, 0);
+  EXPECT_EQ(k.resources.spill_loads, 0);
+}
+
+constexpr Pair kE4{DType::f8e4m3, DType::f8e4m3}, kE5{DType::f8e5m2, DType::f8e5m2},
+    kE4E5{DType::f8e4m3, DType::f8e5m2}, kE5E4{DType::f8e5m2, DType::f8e4m3};
+
+INSTANTIATE_TEST_SUITE_P(Sim, Fp8Mma,
+                         ::testing::Values(Case{kE4, 1, "sm_89"}, Case{kE4, 3, "sm_89"},
+                                           Case{kE5, 3, "sm_89"}, Case{kE4E5, 3, "sm_89"},
+                                           Case{kE5E4, 1, "sm_89"}, Case{kE4, 3, "sm_90a"},
+                                           Case{kE4E5, 3, "sm_90a"}),
+                         case_name);
+
+// Before sm_89 no instruction multiplies fp8: the error names the target, the pairs it has and
+// the way out.
+TEST(Fp8MmaErrors, DotOfFp8BeforeSm89) {
+  auto module = trace(Shape{64, 64, 64}, kE4E5);
+  testing::expect_error(
+      [&] { compile(*module->functions.front(), parse_target("sm_80"), {}, Stage::Ptx); },
+      {"kernel `matmul`", "dot of f8e4m3 x f8e5m2 tiles", "sm_89 or later", "the target is sm_80",
+       "f16 x f16, bf16 x bf16", "convert the tiles to f16"});
+}
+
+} // namespace
+} // namespace tessel::codegen::gpu
