@@ -40,6 +40,16 @@ enum class AttentionLayout {
   bhsd, // [batch, heads, seqlen, head_dim] (PyTorch's scaled_dot_product_attention)
 };
 
+// How attention_backward accumulates dq.
+enum class AttentionDq {
+  // A separate pass over the key blocks per query block: no atomics, the same bits every run.
+  deterministic,
+  // f32 atomic adds of each (query block, key block)'s dq tile from the dk/dv kernel, as
+  // FlashAttention-2 does: one pass instead of two, the sum's order (and its last bits) varying
+  // from run to run. dq must be f32.
+  atomics,
+};
+
 struct AttentionOptions {
   bool causal = false;
   // Multiplies q kᵀ; 0 means 1 / sqrt(head_dim).
@@ -84,6 +94,15 @@ struct AttentionOptions {
   float dropout_p = 0;
   uint64_t dropout_seed = 0;
   uint64_t dropout_offset = 0;
+  // ALiBi (optional; null data: absent): f32 [heads], contiguous, on q's device. Adds
+  // -alibi_slopes[h] · |i + d - j| to the score of query i and key j of head h, d the band's
+  // offset above (kv_len - seqlen_q: bottom-right aligned), as FlashAttention's alibi_slopes.
+  TensorView alibi_slopes = {};
+  // Logit soft-capping (Gemma 2, FlashAttention's softcap): each score s = scale · <q, k> becomes
+  // softcap · tanh(s / softcap), before alibi and the masks. 0 is off; otherwise finite and > 0.
+  float softcap = 0;
+  // attention_backward only: how dq is accumulated (above).
+  AttentionDq dq_mode = AttentionDq::deterministic;
   // Query rows and keys per tile; 0 picks them from the shape and the device. Powers of two,
   // 16 to 128. Tests set them small.
   int block_m = 0;
@@ -95,11 +114,11 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
                std::source_location where = std::source_location::current());
 
 // The gradients of attention (FlashAttention-2's backward: the probabilities are rebuilt from
-// lse, dq in a separate pass over the key blocks, so no atomics and the same bits every run).
-// out and lse are the forward's (lse is required); dout like out, dq like q, dk like k, dv like v,
-// each with the same strides as the tensor it is like, any float dtype. The options must be the
-// forward's (varlen and dropout included); kv_lens and key_padding_mask are not supported by the
-// backward yet (an error).
+// lse; dq in a separate pass over the key blocks, so no atomics and the same bits every run, or by
+// atomics with dq_mode = atomics). out and lse are the forward's (lse is required); dout like out,
+// dq like q, dk like k, dv like v, each with the same strides as the tensor it is like, any float
+// dtype (dq f32 with atomics). The options must be the forward's (masks, kv_lens, alibi, softcap,
+// varlen and dropout included). Keys hidden by kv_lens or key_padding_mask get dk = dv = 0.
 void attention_backward(const TensorView& q, const TensorView& k, const TensorView& v,
                         const TensorView& out, const TensorView& dout, const TensorView& lse,
                         const TensorView& dq, const TensorView& dk, const TensorView& dv,
