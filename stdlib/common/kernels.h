@@ -106,14 +106,14 @@ inline constexpr int kAttentionAlibi = 128;    // alibi slopes are read
 inline constexpr int kAttentionSoftcap = 256;  // scores soft-capped by softcap_log2
 inline constexpr int kAttentionAtomicDq = 512; // the dk/dv kernel adds dq tiles by f32 atomics
 
-// attention_decode's kernels (stdlib/attention/decode_kernels.cpp). Decode: out, lse, q, k_cache,
-// v_cache, block_table, seq_lens, q_sb, q_sh, o_sb, o_sh, k_sblk, k_stok, k_sh, v_sblk, v_stok,
-// v_sh, bt_sb, kv_heads, group, max_blocks, pages_per_split, scale_log2, FLAGS, HEAD_DIM, DCHUNK,
-// BLOCK_H (query heads per program, >= group), PAGE (the cache's block size); grid (splits,
-// batch * kv heads). With kDecodePartial, out and lse are the f32 workspace's partials. Combine:
-// out, lse, part_out, part_lse, o_sb, o_sh, heads, splits, FLAGS, HEAD_DIM, BLOCK_D, BLOCK_S;
-// grid
-// (batch * heads). FLAGS: kAttentionSaveLse, kDecodePartial.
+// decode_attention's kernels (stdlib/attention/decode_kernels.cpp). Decode: out, lse, q, k_cache,
+// v_cache, block_table, seq_lens, q_sb, q_st, q_sh, o_sb, o_st, o_sh (batch, token, head strides),
+// k_sblk, k_stok, k_sh, v_sblk, v_stok, v_sh, bt_sb, kv_heads, group, tq (query tokens per
+// sequence), max_blocks, pages_per_split, scale_log2, FLAGS, HEAD_DIM, DCHUNK, BLOCK_H (rows per
+// program, >= group · tq), PAGE (the cache's block size); grid (splits, batch * kv heads). With
+// kDecodePartial, out and lse are the f32 workspace's partials. Combine: out, lse, part_out,
+// part_lse, o_sb, o_st, o_sh, heads, tq, splits, FLAGS, HEAD_DIM, BLOCK_D, BLOCK_S; grid
+// (batch * tq * heads). FLAGS: kAttentionSaveLse, kDecodePartial.
 const Kernel& attention_decode_kernel();
 const Kernel& attention_decode_combine_kernel();
 inline constexpr int kDecodePartial = 64; // one split of several: partials to the workspace

@@ -127,7 +127,10 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
 
 // ---- decode over a paged KV cache ---------------------------------------------------------------
 //
-//   tessel::ops::attention_decode(q, k_cache, v_cache, block_table, seq_lens, out);
+//   tessel::ops::decode_attention(q, k_cache, v_cache, block_table, seq_lens, out);
+//
+// (attention_decode, AttentionDecodeOptions and attention_decode_workspace are the same op under
+// its first name, kept; an error names the op by the name it was called by.)
 //
 // One query token per sequence against its cached keys, as an inference engine's decode step:
 //   out[b, h, :] = Σ_j p_j v_j,  p = softmax_j(scale · <q[b, h, :], k_j>),  j < seq_lens[b],
@@ -139,12 +142,17 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
 // block_size is 16, 32, 64 or 128; head_dim as attention's; dtypes as attention's. A sequence
 // of length 0 gets out = 0 and lse = -inf.
 //
+// Several query tokens per sequence (speculative decoding, chunked prefill): q and out
+// [batch, tq, heads, head_dim], the tq new tokens' keys already in the cache and counted by
+// seq_lens, causal among them: token t is position seq_lens[b] - tq + t and sees keys j <= it.
+// group · tq <= 128 (one tile holds them); lse is then [batch, tq, heads].
+//
 // Flash-decoding: the pages of each sequence are split across num_splits programs that each write
 // a partial output and log-sum-exp to `workspace`, and a second kernel combines them. Host views
-// are checked before launch: every block id a sequence reaches must be a block of the cache and
-// seq_lens[b] <= max_blocks · block_size. Device views are not read on the host; there a bad id
-// is undefined (the simulator's memcheck reports the read) and a longer seq_lens is cut at the
-// table's end.
+// are checked before launch: every block id a sequence reaches must be a block of the cache,
+// seq_lens[b] <= max_blocks · block_size, and seq_lens[b] is 0 or >= tq. Device views are not read
+// on the host; there a bad id is undefined (the simulator's memcheck reports the read) and a longer
+// seq_lens is cut at the table's end.
 //
 // A contiguous (non-paged) KV cache [batch, seqlen_k, kv_heads, head_dim] needs no other op: this
 // op on the cache viewed as blocks — k_cache [batch · seqlen_k / bs, bs, kv_heads, head_dim] with
@@ -153,19 +161,30 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
 // slower (one program per q head, no split; docs/stdlib.md §8.2).
 struct AttentionDecodeOptions {
   float softmax_scale = 0; // 0: 1 / sqrt(head_dim)
-  // Optional output (null data: not written): f32 [batch, heads], contiguous.
+  // Optional output (null data: not written): f32 [batch, heads] ([batch, tq, heads] with a
+  // rank-4 q), contiguous.
   TensorView lse = {};
   // KV splits per sequence; 0 picks from the shape (batch · kv heads against the table's length),
   // bounded by the workspace; 1 is one kernel and no workspace.
   int num_splits = 0;
-  // f32, contiguous, at least attention_decode_workspace(...) elements: the partials of
+  // f32, contiguous, at least decode_attention_workspace(...) elements: the partials of
   // num_splits > 1. Absent (null data): num_splits 0 means 1; num_splits > 1 is an error.
   TensorView workspace = {};
 };
+using DecodeAttentionOptions = AttentionDecodeOptions;
 
-// The f32 elements of workspace that attention_decode needs for `num_splits` splits.
-int64_t attention_decode_workspace(int64_t batch, int64_t heads, int64_t head_dim, int num_splits);
+// The f32 elements of workspace that decode_attention needs for `num_splits` splits and
+// `query_tokens` (tq) tokens per sequence.
+int64_t decode_attention_workspace(int64_t batch, int64_t heads, int64_t head_dim, int num_splits,
+                                   int64_t query_tokens = 1);
+int64_t attention_decode_workspace(int64_t batch, int64_t heads, int64_t head_dim, int num_splits,
+                                   int64_t query_tokens = 1);
 
+void decode_attention(const TensorView& q, const TensorView& k_cache, const TensorView& v_cache,
+                      const TensorView& block_table, const TensorView& seq_lens,
+                      const TensorView& out, const DecodeAttentionOptions& options = {},
+                      Stream* stream = nullptr,
+                      std::source_location where = std::source_location::current());
 void attention_decode(const TensorView& q, const TensorView& k_cache, const TensorView& v_cache,
                       const TensorView& block_table, const TensorView& seq_lens,
                       const TensorView& out, const AttentionDecodeOptions& options = {},
