@@ -238,23 +238,24 @@ void register_matmul() {
                         {"c_n", "e0_n", "e1_n"}));
 }
 
-// out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k; 12 strides, mask_sb, heads, group, seqlen_q,
-// seqlen_k, window_left, window_right, 4 dropout seed/offset words; scale_log2, dropout_p; FLAGS,
+// out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, alibi; 12 strides, mask_sb, heads, group,
+// seqlen_q, seqlen_k, window_left, window_right, 4 dropout seed/offset words; scale_log2,
+// softcap_log2, dropout_p; FLAGS,
 // HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N: f16 q, k, v and out at head_dim 64, not causal, the lse
 // saved, the GPU tile the op launches (32 x 16, 4 warps).
 void register_attention() {
-  Signature s = signature(9, 23, 2, {detail::kAttentionSaveLse, 64, 32, 32, 16});
+  Signature s = signature(10, 23, 3, {detail::kAttentionSaveLse, 64, 32, 32, 16});
   for (size_t i : {0, 2, 3, 4})
     s.params[i] = P::pointer(DType::f16, /*alignment=*/16);
   for (size_t i : {5, 6, 7, 8})
     s.params[i] = P::pointer(DType::i32, /*alignment=*/16);
   add("ops.attention", "op attention: FlashAttention-2 forward, f16, head_dim 64, 32 x 16 tiles",
       &detail::attention_forward_kernel, std::move(s));
-  // out, lse, q, k_cache, v_cache, block_table, seq_lens; 11 strides, kv_heads, group,
+  // out, lse, q, k_cache, v_cache, block_table, seq_lens; 13 strides, kv_heads, group, tq,
   // max_blocks, pages_per_split; scale_log2; FLAGS, HEAD_DIM, DCHUNK, BLOCK_H, PAGE: f16 at
   // head_dim 128, 32-token pages (which the op launches at 4 warps; 16-token pages at 2), one
   // split (the final output written directly), up to 16 q heads per kv head.
-  Signature d = signature(7, 15, 1, {0, 128, 32, 16, 32});
+  Signature d = signature(7, 18, 1, {0, 128, 32, 16, 32});
   for (size_t i : {0, 2, 3, 4})
     d.params[i] = P::pointer(DType::f16, /*alignment=*/16);
   for (size_t i : {5, 6})
@@ -263,8 +264,9 @@ void register_attention() {
       "op attention_decode: flash-decoding over a paged KV cache, f16, head_dim 128, 32-token "
       "pages",
       &detail::attention_decode_kernel, std::move(d));
-  // out, lse, part_out, part_lse; o_sb, o_sh, heads, splits; FLAGS, HEAD_DIM, BLOCK_D, BLOCK_S.
-  Signature c = signature(4, 4, 0, {0, 128, 128, 8});
+  // out, lse, part_out, part_lse; o_sb, o_st, o_sh, heads, tq, splits; FLAGS, HEAD_DIM, BLOCK_D,
+  // BLOCK_S.
+  Signature c = signature(4, 6, 0, {0, 128, 128, 8});
   c.params[0] = P::pointer(DType::f16, /*alignment=*/16);
   add("attention_decode_combine",
       "op attention_decode, split KV: weighs the splits' partials by their lse",

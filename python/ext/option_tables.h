@@ -23,6 +23,8 @@ TESSEL_PY_ENUM(ops::RotaryStyle, {"half_split", ops::RotaryStyle::half_split},
                {"interleaved", ops::RotaryStyle::interleaved})
 TESSEL_PY_ENUM(ops::AttentionLayout, {"bshd", ops::AttentionLayout::bshd},
                {"bhsd", ops::AttentionLayout::bhsd})
+TESSEL_PY_ENUM(ops::AttentionDq, {"deterministic", ops::AttentionDq::deterministic},
+               {"atomics", ops::AttentionDq::atomics})
 TESSEL_PY_ENUM(ops::MatmulPrecision, {"ieee", ops::MatmulPrecision::ieee},
                {"tf32", ops::MatmulPrecision::tf32})
 #undef TESSEL_PY_ENUM
@@ -71,6 +73,9 @@ TESSEL_PY_OPTIONS(AttentionOptions, field<&AttentionOptions::causal>("causal"),
                   field<&AttentionOptions::kv_lens>("kv_lens"),
                   field<&AttentionOptions::key_padding_mask>("key_padding_mask"),
                   field<&AttentionOptions::lse>("lse"),
+                  field<&AttentionOptions::alibi_slopes>("alibi_slopes"),
+                  field<&AttentionOptions::softcap>("softcap"),
+                  field<&AttentionOptions::dq_mode>("dq_mode"),
                   field<&AttentionOptions::block_m>("block_m"),
                   field<&AttentionOptions::block_n>("block_n"))
 #undef TESSEL_PY_OPTIONS

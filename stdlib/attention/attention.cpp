@@ -256,7 +256,7 @@ struct Common {
   Problem p;
   Band band;
   Tiles t;
-  float scale_log2;
+  float scale_log2, softcap_log2;
   int flags;
 };
 
@@ -273,6 +273,10 @@ Common common_of(const OpSite& s, const TensorView& q, const TensorView& k, cons
   detail::check_device(s, "k", k, "q", q);
   detail::check_device(s, "v", v, "q", q);
   check_dropout(s, o);
+  if (!(o.softcap >= 0) || !std::isfinite(o.softcap))
+    s.fail(fmt::format("softcap is {}; expected 0 (no soft-capping) or a finite number > 0 (scores "
+                       "become softcap · tanh(s / softcap))",
+                       o.softcap));
   if (!std::isfinite(o.softmax_scale))
     s.fail(fmt::format("softmax_scale is {}; expected a finite number (0: 1 / sqrt(head_dim))",
                        o.softmax_scale));
@@ -280,14 +284,55 @@ Common common_of(const OpSite& s, const TensorView& q, const TensorView& k, cons
     s.fail(fmt::format("q has {} and k seqlen {}; the kernel takes 32-bit sequence lengths and "
                        "batch x heads",
                        dims_str(p.q), p.total_k));
-  Common c{p, band_of(s, o, p.q.seq, p.k.seq), tiles_for(s, o, q.device, p.q.dim, p.q.seq, p.k.seq),
-           0, 0};
+  Common c{p,
+           band_of(s, o, p.q.seq, p.k.seq),
+           tiles_for(s, o, q.device, p.q.dim, p.q.seq, p.k.seq),
+           0,
+           0,
+           0};
   const double scale = o.softmax_scale != 0 ? o.softmax_scale : 1.0 / std::sqrt(double(p.q.dim));
   c.scale_log2 = float(scale * M_LOG2E);
+  c.softcap_log2 = float(double(o.softcap) * M_LOG2E);
   c.flags = (c.band.on ? detail::kAttentionBand : 0) |
             (p.varlen.on ? detail::kAttentionVarlen : 0) |
-            (o.dropout_p > 0 ? detail::kAttentionDropout : 0);
+            (o.dropout_p > 0 ? detail::kAttentionDropout : 0) |
+            (o.softcap > 0 ? detail::kAttentionSoftcap : 0);
   return c;
+}
+
+void check_alibi(const OpSite& s, const TensorView& slopes, const TensorView& q, int64_t heads) {
+  detail::check_dtype(s, "alibi_slopes", slopes, DType::f32);
+  if (slopes.rank != 1 || slopes.shape[0] != heads)
+    s.fail(fmt::format("alibi_slopes has shape {}; expected [{}] (one slope per q head)",
+                       detail::shape_str(slopes), heads));
+  if (heads > 1 && slopes.strides[0] != 1)
+    s.fail(fmt::format("alibi_slopes has stride {}; expected a contiguous [{}]", slopes.strides[0],
+                       heads));
+  detail::check_device(s, "alibi_slopes", slopes, "q", q);
+}
+
+// The optional per-key and per-head inputs (kv_lens, key_padding_mask, alibi_slopes), checked, with
+// q standing in for the absent ones' pointers (the kernels never read them), and their FLAGS bits.
+struct KeyInputs {
+  const TensorView *lens, *mask, *alibi;
+  int64_t mask_sb;
+  int flags;
+};
+
+KeyInputs key_inputs_of(const OpSite& s, const AttentionOptions& o, const TensorView& q,
+                        const Problem& p) {
+  const bool has_lens = o.kv_lens.data != nullptr, has_mask = o.key_padding_mask.data != nullptr;
+  const bool has_alibi = o.alibi_slopes.data != nullptr;
+  if (has_lens)
+    check_kv_lens(s, o.kv_lens, q, p.q.batch);
+  if (has_mask)
+    check_key_mask(s, o.key_padding_mask, q, p.q.batch, p.k.seq);
+  if (has_alibi)
+    check_alibi(s, o.alibi_slopes, q, p.q.heads);
+  return {has_lens ? &o.kv_lens : &q, has_mask ? &o.key_padding_mask : &q,
+          has_alibi ? &o.alibi_slopes : &q, has_mask ? o.key_padding_mask.strides[0] : 0,
+          (has_lens ? detail::kAttentionKvLens : 0) | (has_mask ? detail::kAttentionKeyMask : 0) |
+              (has_alibi ? detail::kAttentionAlibi : 0)};
 }
 
 int32_t lo_word(uint64_t x) { return int32_t(uint32_t(x)); }
@@ -300,47 +345,49 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
   OpSite s{"attention", where};
   Common c = common_of(s, q, k, v, out, o);
   const Problem& p = c.p;
-  const bool save_lse = o.lse.data != nullptr, has_lens = o.kv_lens.data != nullptr;
-  const bool has_mask = o.key_padding_mask.data != nullptr;
+  const bool save_lse = o.lse.data != nullptr;
   if (save_lse)
     check_lse(s, o.lse, q, p);
-  if (has_lens)
-    check_kv_lens(s, o.kv_lens, q, p.q.batch);
-  if (has_mask)
-    check_key_mask(s, o.key_padding_mask, q, p.q.batch, p.k.seq);
+  KeyInputs in = key_inputs_of(s, o, q, p);
   if (p.q.batch * p.q.heads * p.q.seq == 0)
     return;
 
   // Absent optional tensors: q stands in for their pointers, which the kernel never reads.
   const TensorView& lse = save_lse ? o.lse : q;
-  const TensorView& lens = has_lens ? o.kv_lens : q;
-  const TensorView& mask = has_mask ? o.key_padding_mask : q;
   const TensorView& cu_q = p.varlen.on ? o.cu_seqlens_q : q;
   const TensorView& cu_k = p.varlen.on ? o.cu_seqlens_k : q;
-  const int flags = c.flags | (has_lens ? detail::kAttentionKvLens : 0) |
-                    (has_mask ? detail::kAttentionKeyMask : 0) |
-                    (save_lse ? detail::kAttentionSaveLse : 0);
+  const int flags = c.flags | in.flags | (save_lse ? detail::kAttentionSaveLse : 0);
   LaunchOptions launch;
   launch.num_warps = c.t.num_warps;
   launch.stream = stream;
   detail::attention_forward_kernel().launch(
       detail::grid_at(s, (p.q.seq + c.t.m - 1) / c.t.m, p.q.batch * p.q.heads), launch, out, lse, q,
-      k, v, lens, mask, cu_q, cu_k, p.q.s_batch, p.q.s_seq, p.q.s_head, p.k.s_batch, p.k.s_seq,
-      p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head, p.o.s_batch, p.o.s_seq, p.o.s_head,
-      has_mask ? o.key_padding_mask.strides[0] : 0, p.q.heads, p.q.heads / p.k.heads, p.total_q,
-      p.total_k, c.band.left, c.band.right, lo_word(o.dropout_seed), hi_word(o.dropout_seed),
-      lo_word(o.dropout_offset), hi_word(o.dropout_offset), c.scale_log2, o.dropout_p, flags,
-      int(p.q.dim), c.t.dchunk, c.t.m, c.t.n);
+      k, v, *in.lens, *in.mask, cu_q, cu_k, *in.alibi, p.q.s_batch, p.q.s_seq, p.q.s_head,
+      p.k.s_batch, p.k.s_seq, p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head, p.o.s_batch,
+      p.o.s_seq, p.o.s_head, in.mask_sb, p.q.heads, p.q.heads / p.k.heads, p.total_q, p.total_k,
+      c.band.left, c.band.right, lo_word(o.dropout_seed), hi_word(o.dropout_seed),
+      lo_word(o.dropout_offset), hi_word(o.dropout_offset), c.scale_log2, c.softcap_log2,
+      o.dropout_p, flags, int(p.q.dim), c.t.dchunk, c.t.m, c.t.n);
 }
+
+namespace {
+
+// dq_mode = atomics: the f32 dq the dk/dv kernel adds into, zeroed first.
+void check_atomic_dq(const OpSite& s, const AttentionOptions& o, const TensorView& dq) {
+  if (o.dq_mode == AttentionDq::atomics && dq.dtype != DType::f32)
+    s.fail(
+        fmt::format("dq has dtype {} with dq_mode = atomics; the atomics accumulate in f32: pass "
+                    "an f32 dq, or dq_mode = deterministic",
+                    dtype_name(dq.dtype)));
+}
+
+} // namespace
 
 void attention_backward(const TensorView& q, const TensorView& k, const TensorView& v,
                         const TensorView& out, const TensorView& dout, const TensorView& lse,
                         const TensorView& dq, const TensorView& dk, const TensorView& dv,
                         const AttentionOptions& o, Stream* stream, std::source_location where) {
   OpSite s{"attention_backward", where};
-  if (o.kv_lens.data != nullptr || o.key_padding_mask.data != nullptr)
-    s.fail("kv_lens and key_padding_mask are not supported by attention_backward yet; pass "
-           "neither (causal, window, varlen and dropout are supported)");
   Common c = common_of(s, q, k, v, out, o);
   const Problem& p = c.p;
   check_grad(s, "dout", dout, "out", out);
@@ -348,6 +395,8 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
   check_grad(s, "dk", dk, "k", k);
   check_grad(s, "dv", dv, "v", v);
   check_lse(s, lse, q, p);
+  check_atomic_dq(s, o, dq);
+  KeyInputs in = key_inputs_of(s, o, q, p);
   if (p.q.batch * p.q.heads == 0)
     return;
   LaunchOptions launch;
@@ -358,25 +407,33 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
   const int64_t group = p.q.heads / p.k.heads;
   const TensorView& cu_q = p.varlen.on ? o.cu_seqlens_q : q;
   const TensorView& cu_k = p.varlen.on ? o.cu_seqlens_k : q;
+  const bool atomic_dq = o.dq_mode == AttentionDq::atomics;
+  const int flags = c.flags | in.flags | (atomic_dq ? detail::kAttentionAtomicDq : 0);
+  const int64_t q_blocks = (p.q.seq + c.t.m - 1) / c.t.m;
+  if (atomic_dq && p.q.seq > 0)
+    detail::attention_backward_zero_dq_kernel().launch(
+        detail::grid_at(s, q_blocks, p.q.batch * p.q.heads), launch, dq, cu_q, p.q.s_batch,
+        p.q.s_seq, p.q.s_head, p.q.heads, p.total_q, flags, int(p.q.dim), c.t.dchunk, c.t.m);
   // Each kernel writes every element of its outputs (zeros where no key or query reaches), so an
   // empty seqlen_q still zeroes dk and dv, and an empty seqlen_k dq.
   if (p.k.seq > 0)
     detail::attention_backward_dkdv_kernel().launch(
-        detail::grid_at(s, (p.k.seq + c.t.n - 1) / c.t.n, p.k.batch * p.k.heads), launch, dk, dv, q,
-        k, v, out, dout, lse, cu_q, cu_k, p.q.s_batch, p.q.s_seq, p.q.s_head, p.k.s_batch,
-        p.k.s_seq, p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head, p.o.s_batch, p.o.s_seq,
-        p.o.s_head, p.q.heads, group, p.total_q, p.total_k, c.band.left, c.band.right,
-        lo_word(o.dropout_seed), hi_word(o.dropout_seed), lo_word(o.dropout_offset),
-        hi_word(o.dropout_offset), c.scale_log2, o.dropout_p, c.flags, int(p.q.dim), c.t.dchunk,
-        c.t.m, c.t.n);
-  if (p.q.seq > 0)
-    detail::attention_backward_dq_kernel().launch(
-        detail::grid_at(s, (p.q.seq + c.t.m - 1) / c.t.m, p.q.batch * p.q.heads), launch, dq, q, k,
-        v, out, dout, lse, cu_q, cu_k, p.q.s_batch, p.q.s_seq, p.q.s_head, p.k.s_batch, p.k.s_seq,
-        p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head, p.o.s_batch, p.o.s_seq, p.o.s_head,
-        p.q.heads, group, p.total_q, p.total_k, c.band.left, c.band.right, lo_word(o.dropout_seed),
+        detail::grid_at(s, (p.k.seq + c.t.n - 1) / c.t.n, p.k.batch * p.k.heads), launch, dk, dv,
+        atomic_dq ? dq : q, q, k, v, out, dout, lse, *in.lens, *in.mask, *in.alibi, cu_q, cu_k,
+        p.q.s_batch, p.q.s_seq, p.q.s_head, p.k.s_batch, p.k.s_seq, p.k.s_head, p.v.s_batch,
+        p.v.s_seq, p.v.s_head, p.o.s_batch, p.o.s_seq, p.o.s_head, in.mask_sb, p.q.heads, group,
+        p.total_q, p.total_k, c.band.left, c.band.right, lo_word(o.dropout_seed),
         hi_word(o.dropout_seed), lo_word(o.dropout_offset), hi_word(o.dropout_offset), c.scale_log2,
-        o.dropout_p, c.flags, int(p.q.dim), c.t.dchunk, c.t.m, c.t.n);
+        c.softcap_log2, o.dropout_p, flags, int(p.q.dim), c.t.dchunk, c.t.m, c.t.n);
+  if (p.q.seq > 0 && !atomic_dq)
+    detail::attention_backward_dq_kernel().launch(
+        detail::grid_at(s, q_blocks, p.q.batch * p.q.heads), launch, dq, q, k, v, out, dout, lse,
+        *in.lens, *in.mask, *in.alibi, cu_q, cu_k, p.q.s_batch, p.q.s_seq, p.q.s_head, p.k.s_batch,
+        p.k.s_seq, p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head, p.o.s_batch, p.o.s_seq,
+        p.o.s_head, in.mask_sb, p.q.heads, group, p.total_q, p.total_k, c.band.left, c.band.right,
+        lo_word(o.dropout_seed), hi_word(o.dropout_seed), lo_word(o.dropout_offset),
+        hi_word(o.dropout_offset), c.scale_log2, c.softcap_log2, o.dropout_p, flags, int(p.q.dim),
+        c.t.dchunk, c.t.m, c.t.n);
 }
 
 } // namespace tessel::ops

@@ -7,6 +7,7 @@
 // kept, and when m grows the sum and the output accumulator are rescaled by exp2(m_old - m_new)
 // (the online softmax of Milakov and Gimelshein). The division by l happens once, at the end.
 //
+// Soft-capping and ALiBi change the scores before the masks (tiles.h, apply_logits).
 // Invisible keys (past kv_len, outside the band, padded) are -inf scores. A row that has seen only
 // -inf keeps m = -inf; the exponent then uses 0 in its place, so that exp2(-inf - -inf) never
 // makes a NaN, and its l stays 0: the epilogue writes 0 and lse = -inf for it.
@@ -34,18 +35,19 @@ using namespace tiles;
 const Kernel& attention_forward_kernel() {
   static const Kernel k = tl::kernel(
       "attention_forward",
-      "out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, "
+      "out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, alibi, "
       "q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, o_ss, o_sh, mask_sb, heads, "
       "group, seqlen_q, seqlen_k, window_left, window_right, seed_lo, seed_hi, offset_lo, "
-      "offset_hi, scale_log2, dropout_p, FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N",
+      "offset_hi, scale_log2, softcap_log2, dropout_p, FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N",
       [](tl::Ptr out, tl::Ptr lse, tl::Ptr q, tl::Ptr k, tl::Ptr v, tl::Ptr kv_lens,
-         tl::Ptr key_mask, tl::Ptr cu_q, tl::Ptr cu_k, tl::Int q_sb, tl::Int q_ss, tl::Int q_sh,
-         tl::Int k_sb, tl::Int k_ss, tl::Int k_sh, tl::Int v_sb, tl::Int v_ss, tl::Int v_sh,
-         tl::Int o_sb, tl::Int o_ss, tl::Int o_sh, tl::Int mask_sb, tl::Int heads, tl::Int group,
-         tl::Int seqlen_q, tl::Int seqlen_k, tl::Int window_left, tl::Int window_right,
-         tl::Int seed_lo, tl::Int seed_hi, tl::Int offset_lo, tl::Int offset_hi,
-         tl::Float scale_log2, tl::Float dropout_p, tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM,
-         tl::Const<int> DCHUNK, tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
+         tl::Ptr key_mask, tl::Ptr cu_q, tl::Ptr cu_k, tl::Ptr alibi, tl::Int q_sb, tl::Int q_ss,
+         tl::Int q_sh, tl::Int k_sb, tl::Int k_ss, tl::Int k_sh, tl::Int v_sb, tl::Int v_ss,
+         tl::Int v_sh, tl::Int o_sb, tl::Int o_ss, tl::Int o_sh, tl::Int mask_sb, tl::Int heads,
+         tl::Int group, tl::Int seqlen_q, tl::Int seqlen_k, tl::Int window_left,
+         tl::Int window_right, tl::Int seed_lo, tl::Int seed_hi, tl::Int offset_lo,
+         tl::Int offset_hi, tl::Float scale_log2, tl::Float softcap_log2, tl::Float dropout_p,
+         tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM, tl::Const<int> DCHUNK,
+         tl::Const<int> BLOCK_M, tl::Const<int> BLOCK_N) {
         const bool BAND = FLAGS & kAttentionBand, KV_LENS = FLAGS & kAttentionKvLens;
         const bool KEY_MASK = FLAGS & kAttentionKeyMask, SAVE_LSE = FLAGS & kAttentionSaveLse;
         const bool VARLEN = FLAGS & kAttentionVarlen, DROPOUT = FLAGS & kAttentionDropout;
@@ -74,6 +76,8 @@ const Kernel& attention_forward_kernel() {
         Dropout drop;
         if (DROPOUT)
           drop = dropout_of(seed_lo, seed_hi, offset_lo, offset_hi, dropout_p, seqlen_k);
+        Logits lg =
+            logits_of(FLAGS & kAttentionSoftcap, FLAGS & kAttentionAlibi, softcap_log2, alibi, h);
 
         Head qh = head_of(q, sq.q_at, h, q_sb, q_ss, q_sh);
         Head kh = head_of(k, sq.k_at, kvh, k_sb, k_ss, k_sh);
@@ -93,7 +97,7 @@ const Kernel& attention_forward_kernel() {
           tl::Tensor s = tl::zeros({BLOCK_M, BLOCK_N}, DType::f32);
           for (int c = 0; c < chunks; ++c)
             s = exact_dot(qt[c], tl::trans(load_chunk(kh, cols, k_in, c * DCHUNK, DCHUNK)), s);
-          s = s * scale_log2;
+          s = apply_logits(lg, s * scale_log2, col(rows), row(cols), diag).s;
           tl::Tensor visible = row(k_in);
           if (BAND)
             visible = visible & in_band(col(rows), row(cols), diag, window_left, window_right);

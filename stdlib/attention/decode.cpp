@@ -1,6 +1,7 @@
-// attention_decode (attention.h): the argument checks, the split heuristic and the launches of
-// the flash-decoding kernels (decode_kernels.cpp). Host block tables and lengths are read and
-// checked here, since a wrong block id would otherwise read another sequence's cache.
+// decode_attention (attention.h; attention_decode is its old name): the argument checks, the split
+// heuristic and the launches of the flash-decoding kernels (decode_kernels.cpp). Host block tables
+// and lengths are read and checked here, since a wrong block id would otherwise read another
+// sequence's cache.
 #include "tessel/ops/attention.h"
 
 #include "stdlib/common/args.h"
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <vector>
 
 namespace tessel::ops {
 namespace {
@@ -37,12 +39,28 @@ void check_rank(const OpSite& s, const char* arg, const TensorView& v, int rank,
 
 struct Decode {
   int64_t batch, heads, dim, num_blocks, block_size, kv_heads, max_blocks;
+  int64_t tq; // query tokens per sequence (1 for a rank-3 q)
 };
+
+// q [batch, heads, head_dim], or [batch, tq, heads, head_dim] for several tokens per sequence,
+// seen as (batch, token, head) strides; a rank-3 view has one token.
+struct Rows {
+  int64_t s_batch, s_tok, s_head;
+};
+
+Rows rows_of(const TensorView& v) {
+  if (v.rank == 4)
+    return {v.strides[0], v.strides[1], v.strides[2]};
+  return {v.strides[0], 0, v.strides[1]};
+}
 
 Decode check_tensors(const OpSite& s, const TensorView& q, const TensorView& kc,
                      const TensorView& vc, const TensorView& out) {
   detail::check_float(s, "q", q);
-  check_rank(s, "q", q, 3, "[batch, heads, head_dim]");
+  if (q.rank != 3 && q.rank != 4)
+    s.fail(fmt::format("q has shape {}; expected rank 3 ([batch, heads, head_dim]) or 4 ([batch, "
+                       "query tokens, heads, head_dim])",
+                       detail::shape_str(q)));
   check_rank(s, "k_cache", kc, 4, "[num_blocks, block_size, kv_heads, head_dim]");
   detail::check_like(s, "v_cache", vc, "k_cache", kc);
   for (auto [arg, t] : {std::pair{"k_cache", &kc}, std::pair{"v_cache", &vc}}) {
@@ -57,7 +75,9 @@ Decode check_tensors(const OpSite& s, const TensorView& q, const TensorView& kc,
   detail::check_device(s, "out", out, "q", q);
   check_strides(s, "q", q);
   check_strides(s, "out", out);
-  Decode d{q.shape[0], q.shape[1], q.shape[2], kc.shape[0], kc.shape[1], kc.shape[2], 0};
+  const int r = q.rank - 3; // 1 when q has a token dimension
+  Decode d{q.shape[0], q.shape[1 + r],    q.shape[2 + r], kc.shape[0], kc.shape[1], kc.shape[2],
+           0,          r ? q.shape[1] : 1};
   if (kc.shape[3] != d.dim)
     s.fail(
         fmt::format("k_cache has head_dim {} but q has {}; expected the same", kc.shape[3], d.dim));
@@ -75,6 +95,12 @@ Decode check_tensors(const OpSite& s, const TensorView& q, const TensorView& kc,
     s.fail(fmt::format("q has {} heads but the caches have {} kv heads; the kv heads must divide "
                        "the q heads, at most 128 q heads per kv head",
                        d.heads, d.kv_heads));
+  // A tile holds the group's heads for every new token.
+  if (d.kv_heads > 0 && d.tq * (d.heads / d.kv_heads) > 128)
+    s.fail(fmt::format("q has {} query tokens per sequence and {} q heads per kv head: {} rows, "
+                       "more than a decode tile's 128; pass at most {} tokens per call",
+                       d.tq, d.heads / d.kv_heads, d.tq * (d.heads / d.kv_heads),
+                       128 / (d.heads / d.kv_heads)));
   return d;
 }
 
@@ -98,6 +124,10 @@ void check_table(const OpSite& s, const TensorView& table, const TensorView& len
     if (t->data == nullptr && t->numel() > 0)
       s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(*t)));
   d.max_blocks = table.shape[1];
+  if (d.tq > d.max_blocks * d.block_size)
+    s.fail(fmt::format("q has {} query tokens per sequence but block_table covers {} tokens ({} "
+                       "blocks of {}); the new tokens' keys must be in the cache",
+                       d.tq, d.max_blocks * d.block_size, d.max_blocks, d.block_size));
   if (d.max_blocks * d.block_size > INT32_MAX || table.strides[0] > INT32_MAX ||
       d.num_blocks > INT32_MAX)
     s.fail(fmt::format("block_table has {} blocks of {} tokens per sequence (row stride {}) and "
@@ -118,6 +148,11 @@ void check_host_table(const OpSite& s, const TensorView& table, const TensorView
                          "sequence ({} tokens); expected 0 <= seq_lens <= {}",
                          b, n, d.max_blocks, d.block_size, d.max_blocks * d.block_size,
                          d.max_blocks * d.block_size));
+    if (n < d.tq && n > 0)
+      s.fail(fmt::format("seq_lens[{}] is {} but q has {} query tokens per sequence; seq_lens "
+                         "counts the cached keys including the new tokens' (expected 0 or at "
+                         "least {})",
+                         b, n, d.tq, d.tq));
     for (int64_t p = 0; p < (n + d.block_size - 1) / d.block_size; ++p) {
       const int64_t id = ids[b * table.strides[0] + p];
       if (id < 0 || id >= d.num_blocks)
@@ -144,13 +179,13 @@ int splits_for(const OpSite& s, const AttentionDecodeOptions& o, const Decode& d
   const bool has_ws = o.workspace.data != nullptr;
   auto capacity = [&](int splits) {
     return has_ws &&
-           o.workspace.numel() >= attention_decode_workspace(d.batch, d.heads, d.dim, splits);
+           o.workspace.numel() >= decode_attention_workspace(d.batch, d.heads, d.dim, splits, d.tq);
   };
   if (o.num_splits > 1 && !capacity(o.num_splits))
     s.fail(fmt::format("num_splits is {} but workspace holds {} f32 elements; expected at least "
-                       "attention_decode_workspace(...) = {}",
+                       "decode_attention_workspace(...) = {}",
                        o.num_splits, has_ws ? o.workspace.numel() : 0,
-                       attention_decode_workspace(d.batch, d.heads, d.dim, o.num_splits)));
+                       decode_attention_workspace(d.batch, d.heads, d.dim, o.num_splits, d.tq)));
   if (o.num_splits != 0)
     return o.num_splits;
   const int64_t target = dev == DeviceKind::cpu ? 32 : 256;
@@ -182,32 +217,44 @@ TensorView flat_f32(const TensorView& base, int64_t offset, int64_t n) {
   return v;
 }
 
-} // namespace
-
-int64_t attention_decode_workspace(int64_t batch, int64_t heads, int64_t head_dim, int num_splits) {
-  if (batch < 0 || heads < 0 || head_dim < 0 || num_splits < 0)
-    throw Error(fmt::format("attention_decode_workspace: batch {}, heads {}, head_dim {}, "
-                            "num_splits {}: none may be negative",
-                            batch, heads, head_dim, num_splits));
-  return batch * heads * int64_t(num_splits) * (head_dim + 1);
+void check_lse(const OpSite& s, const TensorView& lse, const TensorView& q, const Decode& d) {
+  detail::check_dtype(s, "lse", lse, DType::f32);
+  const bool tokens = q.rank == 4;
+  std::vector<int64_t> want = {d.batch, d.heads};
+  if (tokens)
+    want = {d.batch, d.tq, d.heads};
+  bool ok = lse.rank == int(want.size());
+  int64_t expected = 1;
+  for (int i = int(want.size()) - 1; ok && i >= 0; --i) {
+    ok = lse.shape[i] == want[size_t(i)] && (want[size_t(i)] == 1 || lse.strides[i] == expected);
+    expected *= want[size_t(i)];
+  }
+  if (!ok)
+    s.fail(fmt::format("lse has shape {}; expected a contiguous {} ({})", detail::shape_str(lse),
+                       tokens ? fmt::format("[{}, {}, {}]", d.batch, d.tq, d.heads)
+                              : fmt::format("[{}, {}]", d.batch, d.heads),
+                       tokens ? "batch, query tokens, heads" : "batch, heads"));
+  detail::check_device(s, "lse", lse, "q", q);
 }
 
-void attention_decode(const TensorView& q, const TensorView& k_cache, const TensorView& v_cache,
-                      const TensorView& block_table, const TensorView& seq_lens,
-                      const TensorView& out, const AttentionDecodeOptions& o, Stream* stream,
-                      std::source_location where) {
-  OpSite s{"attention_decode", where};
+int64_t workspace_elements(const char* op, int64_t batch, int64_t heads, int64_t head_dim,
+                           int num_splits, int64_t query_tokens) {
+  if (batch < 0 || heads < 0 || head_dim < 0 || num_splits < 0 || query_tokens < 1)
+    throw Error(fmt::format("{}: batch {}, heads {}, head_dim {}, num_splits {}, query_tokens {}: "
+                            "none may be negative (query_tokens at least 1)",
+                            op, batch, heads, head_dim, num_splits, query_tokens));
+  return batch * query_tokens * heads * int64_t(num_splits) * (head_dim + 1);
+}
+
+void run_decode(const OpSite& s, const TensorView& q, const TensorView& k_cache,
+                const TensorView& v_cache, const TensorView& block_table,
+                const TensorView& seq_lens, const TensorView& out, const AttentionDecodeOptions& o,
+                Stream* stream) {
   Decode d = check_tensors(s, q, k_cache, v_cache, out);
   check_table(s, block_table, seq_lens, q, d);
   const bool save_lse = o.lse.data != nullptr;
-  if (save_lse) {
-    detail::check_dtype(s, "lse", o.lse, DType::f32);
-    if (o.lse.rank != 2 || o.lse.shape[0] != d.batch || o.lse.shape[1] != d.heads ||
-        (d.heads > 1 && o.lse.strides[1] != 1) || (d.batch > 1 && o.lse.strides[0] != d.heads))
-      s.fail(fmt::format("lse has shape {}; expected a contiguous [{}, {}] (batch, heads)",
-                         detail::shape_str(o.lse), d.batch, d.heads));
-    detail::check_device(s, "lse", o.lse, "q", q);
-  }
+  if (save_lse)
+    check_lse(s, o.lse, q, d);
   if (o.workspace.data != nullptr)
     check_workspace(s, o.workspace, q);
   if (!std::isfinite(o.softmax_scale))
@@ -216,7 +263,7 @@ void attention_decode(const TensorView& q, const TensorView& k_cache, const Tens
   if (q.device == DeviceKind::cpu)
     check_host_table(s, block_table, seq_lens, d);
   const int splits = splits_for(s, o, d, q.device);
-  if (d.batch * d.heads == 0)
+  if (d.batch * d.heads * d.tq == 0)
     return;
 
   const double scale = o.softmax_scale != 0 ? o.softmax_scale : 1.0 / std::sqrt(double(d.dim));
@@ -228,7 +275,7 @@ void attention_decode(const TensorView& q, const TensorView& k_cache, const Tens
   LaunchOptions launch;
   launch.num_warps = d.block_size == 16 ? 2 : 4;
   launch.stream = stream;
-  const int64_t parts = d.batch * d.heads * splits;
+  const int64_t parts = d.batch * d.tq * d.heads * splits;
   const bool partial = splits > 1;
   const TensorView part_out = partial ? flat_f32(o.workspace, 0, parts * d.dim) : out;
   const TensorView part_lse = partial    ? flat_f32(o.workspace, parts * d.dim, parts)
@@ -236,20 +283,52 @@ void attention_decode(const TensorView& q, const TensorView& k_cache, const Tens
                                          : q;
   const int flags =
       (partial ? detail::kDecodePartial : 0) | (save_lse ? detail::kAttentionSaveLse : 0);
+  const Rows qr = rows_of(q), or_ = rows_of(out);
   detail::attention_decode_kernel().launch(
       detail::grid_at(s, splits, d.batch * d.kv_heads), launch, part_out, part_lse, q, k_cache,
-      v_cache, block_table, seq_lens, q.strides[0], q.strides[1], out.strides[0], out.strides[1],
-      k_cache.strides[0], k_cache.strides[1], k_cache.strides[2], v_cache.strides[0],
-      v_cache.strides[1], v_cache.strides[2], block_table.strides[0], d.kv_heads, group,
+      v_cache, block_table, seq_lens, qr.s_batch, qr.s_tok, qr.s_head, or_.s_batch, or_.s_tok,
+      or_.s_head, k_cache.strides[0], k_cache.strides[1], k_cache.strides[2], v_cache.strides[0],
+      v_cache.strides[1], v_cache.strides[2], block_table.strides[0], d.kv_heads, group, d.tq,
       d.max_blocks, pages_per_split, float(scale * M_LOG2E), flags, int(d.dim), dchunk,
-      next_pow2(group, 16), int(d.block_size));
+      next_pow2(group * d.tq, 16), int(d.block_size));
   if (!partial)
     return;
   launch.num_warps = 4;
   detail::attention_decode_combine_kernel().launch(
-      detail::grid_at(s, d.batch * d.heads), launch, out, save_lse ? o.lse : q, part_out, part_lse,
-      out.strides[0], out.strides[1], d.heads, splits, save_lse ? detail::kAttentionSaveLse : 0,
-      int(d.dim), next_pow2(d.dim, 16), next_pow2(splits, 2));
+      detail::grid_at(s, d.batch * d.tq * d.heads), launch, out, save_lse ? o.lse : q, part_out,
+      part_lse, or_.s_batch, or_.s_tok, or_.s_head, d.heads, d.tq, splits,
+      save_lse ? detail::kAttentionSaveLse : 0, int(d.dim), next_pow2(d.dim, 16),
+      next_pow2(splits, 2));
+}
+
+} // namespace
+
+int64_t decode_attention_workspace(int64_t batch, int64_t heads, int64_t head_dim, int num_splits,
+                                   int64_t query_tokens) {
+  return workspace_elements("decode_attention_workspace", batch, heads, head_dim, num_splits,
+                            query_tokens);
+}
+
+int64_t attention_decode_workspace(int64_t batch, int64_t heads, int64_t head_dim, int num_splits,
+                                   int64_t query_tokens) {
+  return workspace_elements("attention_decode_workspace", batch, heads, head_dim, num_splits,
+                            query_tokens);
+}
+
+void decode_attention(const TensorView& q, const TensorView& k_cache, const TensorView& v_cache,
+                      const TensorView& block_table, const TensorView& seq_lens,
+                      const TensorView& out, const DecodeAttentionOptions& o, Stream* stream,
+                      std::source_location where) {
+  run_decode({"decode_attention", where}, q, k_cache, v_cache, block_table, seq_lens, out, o,
+             stream);
+}
+
+void attention_decode(const TensorView& q, const TensorView& k_cache, const TensorView& v_cache,
+                      const TensorView& block_table, const TensorView& seq_lens,
+                      const TensorView& out, const AttentionDecodeOptions& o, Stream* stream,
+                      std::source_location where) {
+  run_decode({"attention_decode", where}, q, k_cache, v_cache, block_table, seq_lens, out, o,
+             stream);
 }
 
 } // namespace tessel::ops

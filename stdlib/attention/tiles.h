@@ -48,6 +48,52 @@ inline tl::Tensor in_band(const tl::Tensor& rows, const tl::Tensor& cols, const 
   return (cols >= i - left) & (cols <= i + right);
 }
 
+// Soft-capping and ALiBi (AttentionOptions::softcap, alibi_slopes), shared by the forward and both
+// backward kernels. The scores are in log2 units (x = scale · log2(e) · <q, k>), so the cap and
+// the slope come scaled by log2(e) as well: softcap · tanh(s / softcap) becomes C · tanh(x / C)
+// with C = softcap · log2(e), and the bias -slope · |i + diag - j| becomes -slope · log2(e) · |…|.
+// The cap comes first, then the bias, as in FlashAttention (the bias is not capped).
+struct Logits {
+  bool softcap = false, alibi = false;
+  tl::Tensor cap;   // f32 C
+  tl::Tensor slope; // f32 slope of this head · log2(e)
+};
+
+// The modified scores, and with softcap the derivative of the cap, 1 - tanh², that the backward
+// multiplies into ds (the bias is constant in q and k: it has no factor).
+struct Capped {
+  tl::Tensor s, dcap;
+};
+
+inline tl::Tensor alibi_slope_of(const tl::Ptr& alibi, const tl::Tensor& h) {
+  return tl::load(alibi + h).to(DType::f32) * M_LOG2E;
+}
+
+// The modifiers of head h that the FLAGS bits name (kAttentionSoftcap, kAttentionAlibi). Every
+// field is copy-constructed here (never default-constructed and assigned), so that a Logits built
+// inside a loop body is that body's own value, not a carried one.
+inline Logits logits_of(bool softcap, bool alibi, const tl::Float& cap, const tl::Ptr& slopes,
+                        const tl::Tensor& h) {
+  // Without alibi the slope is never read; cap stands in for it.
+  return {softcap, alibi, cap, alibi ? alibi_slope_of(slopes, h) : tl::Tensor(cap)};
+}
+
+inline tl::Tensor add_alibi(const Logits& lg, const tl::Tensor& s, const tl::Tensor& rows,
+                            const tl::Tensor& cols, const tl::Tensor& diag) {
+  if (!lg.alibi)
+    return s;
+  return s - lg.slope * tl::abs((rows + diag - cols).to(DType::f32));
+}
+
+// `rows` [M, 1] and `cols` [1, N] are the query and key positions of the score tile `s`.
+inline Capped apply_logits(const Logits& lg, const tl::Tensor& s, const tl::Tensor& rows,
+                           const tl::Tensor& cols, const tl::Tensor& diag) {
+  if (!lg.softcap)
+    return {add_alibi(lg, s, rows, cols, diag), s}; // dcap unused without softcap
+  auto t = tl::tanh(s / lg.cap);
+  return {add_alibi(lg, t * lg.cap, rows, cols, diag), 1.0 - t * t};
+}
+
 // Where one batch entry's queries and keys are, for the dense layout or for varlen (packed
 // [total_tokens, heads, head_dim] tensors cut by cu_seqlens prefix sums). In varlen mode the host
 // passes each tensor's seq stride as its batch stride, so that head_of(p, q_at, …) with q_at the

@@ -76,21 +76,24 @@ inline constexpr int kArgmaxMaxBlock = 4096;
 const Kernel& topk_kernel();
 inline constexpr int kTopkMaxBlock = 4096;
 
-// Params: out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, 3 strides (batch, seq, head) each of
-// q, k, v, out, mask_sb, heads, group, seqlen_q, seqlen_k, window_left, window_right, seed_lo,
-// seed_hi, offset_lo, offset_hi, scale_log2, dropout_p, FLAGS, HEAD_DIM, DCHUNK (head_dim columns
-// per dot, a power of two dividing it), BLOCK_M, BLOCK_N. Grid: (query blocks, batch * heads).
-// lse is contiguous. Varlen (stdlib/attention/tiles.h, Seqs): batch strides are the seq strides
-// and seqlen_q/seqlen_k the packed totals.
+// Params: out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, alibi, 3 strides (batch, seq, head)
+// each of q, k, v, out, mask_sb, heads, group, seqlen_q, seqlen_k, window_left, window_right,
+// seed_lo, seed_hi, offset_lo, offset_hi, scale_log2, softcap_log2, dropout_p, FLAGS, HEAD_DIM,
+// DCHUNK (head_dim columns per dot, a power of two dividing it), BLOCK_M, BLOCK_N. Grid: (query
+// blocks, batch * heads). lse is contiguous. Varlen (stdlib/attention/tiles.h, Seqs): batch strides
+// are the seq strides and seqlen_q/seqlen_k the packed totals.
 const Kernel& attention_forward_kernel();
-// attention_backward's kernels, FlashAttention-2's two passes. dk/dv: dk, dv, q, k, v, out, dout,
-// lse, cu_q, cu_k, 3 strides each of q, k, v, out (dk, dv, dout take those of k, v, out), heads,
-// group, seqlen_q, seqlen_k, window_left, window_right, seed_lo, seed_hi, offset_lo, offset_hi,
-// scale_log2, dropout_p, FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N; grid (key blocks,
-// batch * kv heads). dq: dq first, then as dk/dv without dk, dv; grid (query blocks,
-// batch * heads). The band, varlen and dropout bits of FLAGS are read.
+// attention_backward's kernels, FlashAttention-2's two passes. dk/dv: dk, dv, dq, q, k, v, out,
+// dout, lse, kv_lens, key_mask, alibi, cu_q, cu_k, 3 strides each of q, k, v, out (dk, dv, dout,
+// dq take those of k, v, out, q), mask_sb, heads, group, seqlen_q, seqlen_k, window_left,
+// window_right, seed_lo, seed_hi, offset_lo, offset_hi, scale_log2, softcap_log2, dropout_p,
+// FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N; grid (key blocks, batch * kv heads); dq (f32) is
+// only written with kAttentionAtomicDq. dq: as dk/dv without dk, dv; grid (query blocks,
+// batch * heads). Zero dq: dq, cu_q, q's 3 strides, heads, seqlen_q, FLAGS (varlen), HEAD_DIM,
+// DCHUNK, BLOCK_M; grid (query blocks, batch * heads): the f32 zeros the atomics add to.
 const Kernel& attention_backward_dkdv_kernel();
 const Kernel& attention_backward_dq_kernel();
+const Kernel& attention_backward_zero_dq_kernel();
 // The bits of their FLAGS parameter (one constant keeps the parameter lists short).
 inline constexpr int kAttentionBand = 1;     // a sliding window or causal band
 inline constexpr int kAttentionKvLens = 2;   // kv_lens is read
@@ -98,15 +101,19 @@ inline constexpr int kAttentionKeyMask = 4;  // key_mask is read
 inline constexpr int kAttentionSaveLse = 8;  // lse is written
 inline constexpr int kAttentionVarlen = 16;  // cu_q and cu_k cut packed tensors (varlen)
 inline constexpr int kAttentionDropout = 32; // dropout on the probabilities (Philox)
+// (64 is kDecodePartial, below.)
+inline constexpr int kAttentionAlibi = 128;    // alibi slopes are read
+inline constexpr int kAttentionSoftcap = 256;  // scores soft-capped by softcap_log2
+inline constexpr int kAttentionAtomicDq = 512; // the dk/dv kernel adds dq tiles by f32 atomics
 
-// attention_decode's kernels (stdlib/attention/decode_kernels.cpp). Decode: out, lse, q, k_cache,
-// v_cache, block_table, seq_lens, q_sb, q_sh, o_sb, o_sh, k_sblk, k_stok, k_sh, v_sblk, v_stok,
-// v_sh, bt_sb, kv_heads, group, max_blocks, pages_per_split, scale_log2, FLAGS, HEAD_DIM, DCHUNK,
-// BLOCK_H (query heads per program, >= group), PAGE (the cache's block size); grid (splits,
-// batch * kv heads). With kDecodePartial, out and lse are the f32 workspace's partials. Combine:
-// out, lse, part_out, part_lse, o_sb, o_sh, heads, splits, FLAGS, HEAD_DIM, BLOCK_D, BLOCK_S;
-// grid
-// (batch * heads). FLAGS: kAttentionSaveLse, kDecodePartial.
+// decode_attention's kernels (stdlib/attention/decode_kernels.cpp). Decode: out, lse, q, k_cache,
+// v_cache, block_table, seq_lens, q_sb, q_st, q_sh, o_sb, o_st, o_sh (batch, token, head strides),
+// k_sblk, k_stok, k_sh, v_sblk, v_stok, v_sh, bt_sb, kv_heads, group, tq (query tokens per
+// sequence), max_blocks, pages_per_split, scale_log2, FLAGS, HEAD_DIM, DCHUNK, BLOCK_H (rows per
+// program, >= group · tq), PAGE (the cache's block size); grid (splits, batch * kv heads). With
+// kDecodePartial, out and lse are the f32 workspace's partials. Combine: out, lse, part_out,
+// part_lse, o_sb, o_st, o_sh, heads, tq, splits, FLAGS, HEAD_DIM, BLOCK_D, BLOCK_S; grid
+// (batch * tq * heads). FLAGS: kAttentionSaveLse, kDecodePartial.
 const Kernel& attention_decode_kernel();
 const Kernel& attention_decode_combine_kernel();
 inline constexpr int kDecodePartial = 64; // one split of several: partials to the workspace

@@ -1,4 +1,5 @@
-// ops::attention_decode (flash-decoding over a paged KV cache) against the f64 reference of
+// ops::decode_attention / attention_decode (its first name; flash-decoding over a paged KV cache,
+// one or several query tokens per sequence) against the f64 reference of
 // attention_reference.h on keys gathered from the pages by the test itself: random block tables
 // (blocks shuffled across sequences, unused table entries poisoned with ids past the cache, so a
 // read of one fails), block sizes 16/32/64/128, ragged lengths (0, 1, a page and one, a full
@@ -30,6 +31,9 @@ struct Case {
   int64_t max_blocks = 0; // 0: what the longest length needs, plus one
   int num_splits = 0;     // the op's option
   bool workspace = true;
+  // Query tokens per sequence: 0 is q [batch, heads, head_dim] through the op's first name
+  // (attention_decode); n >= 1 is q [batch, n, heads, head_dim] through decode_attention.
+  int64_t tq = 0;
 };
 
 struct Cache {
@@ -62,9 +66,9 @@ std::string describe(const Case& c, DType t) {
   std::string lens;
   for (int64_t l : c.lens)
     lens += fmt::format(" {}", l);
-  return fmt::format("decode {} h{}/{} d{} page {} splits {}{} lens{}", dtype_name(t), c.heads,
-                     c.kv_heads, c.dim, c.block_size, c.num_splits,
-                     c.workspace ? "" : " no workspace", lens);
+  return fmt::format("decode {} h{}/{} d{} page {} splits {}{} tq {} lens{}", dtype_name(t),
+                     c.heads, c.kv_heads, c.dim, c.block_size, c.num_splits,
+                     c.workspace ? "" : " no workspace", c.tq, lens);
 }
 
 void check(const Case& c, DeviceKind dev = DeviceKind::cpu, DType t = DType::f32, int64_t pad = 0) {
@@ -72,27 +76,37 @@ void check(const Case& c, DeviceKind dev = DeviceKind::cpu, DType t = DType::f32
   const uint32_t seed = uint32_t(batch * 131 + c.dim * 7 + c.block_size + c.heads);
   Cache cache = random_cache(c, seed);
   const int64_t kv_row = c.kv_heads * c.dim;
-  auto q0 = rounded(random_values(size_t(batch * c.heads * c.dim), seed, -2, 2), t);
+  const int64_t tokens = std::max<int64_t>(c.tq, 1), q_seq = tokens * c.heads * c.dim;
+  auto q0 = rounded(random_values(size_t(batch * q_seq), seed, -2, 2), t);
   const size_t nk = size_t(cache.num_blocks * c.block_size * kv_row);
   auto k0 = rounded(random_values(nk, seed + 1, -2, 2), t);
   auto v0 = rounded(random_values(nk, seed + 2, -2, 2), t);
-  std::vector<int64_t> qs{batch, c.heads, c.dim};
+  std::vector<int64_t> qs{batch, c.heads, c.dim}, lse_shape{batch, c.heads};
+  if (c.tq > 0) {
+    qs = {batch, c.tq, c.heads, c.dim};
+    lse_shape = {batch, c.tq, c.heads};
+  }
   std::vector<int64_t> ks{cache.num_blocks, c.block_size, c.kv_heads, c.dim};
   TestTensor q(dev, t, qs, q0, pad), k(dev, t, ks, k0, pad), v(dev, t, ks, v0, pad);
   std::vector<double> lens(c.lens.begin(), c.lens.end());
   TestTensor table(dev, DType::i32, {batch, cache.max_blocks}, cache.table);
   TestTensor seq_lens(dev, DType::i32, {batch}, lens);
   auto out = TestTensor::poisoned(dev, t, qs, pad);
-  auto lse = TestTensor::poisoned(dev, DType::f32, {batch, c.heads});
+  auto lse = TestTensor::poisoned(dev, DType::f32, lse_shape);
   const int ws_splits = c.num_splits > 0 ? c.num_splits : 64;
   auto ws = TestTensor::poisoned(
-      dev, DType::f32, {ops::attention_decode_workspace(batch, c.heads, c.dim, ws_splits)});
+      dev, DType::f32, {ops::decode_attention_workspace(batch, c.heads, c.dim, ws_splits, tokens)});
   AttentionDecodeOptions o{.lse = lse.view(), .num_splits = c.num_splits};
   if (c.workspace)
     o.workspace = ws.view();
-  ops::attention_decode(q.view(), k.view(), v.view(), table.view(), seq_lens.view(), out.view(), o);
+  if (c.tq > 0)
+    ops::decode_attention(q.view(), k.view(), v.view(), table.view(), seq_lens.view(), out.view(),
+                          o);
+  else
+    ops::attention_decode(q.view(), k.view(), v.view(), table.view(), seq_lens.view(), out.view(),
+                          o);
 
-  std::vector<double> want_out(q0.size()), want_lse(size_t(batch * c.heads));
+  std::vector<double> want_out(q0.size()), want_lse(size_t(batch * tokens * c.heads));
   for (int64_t b = 0; b < batch; ++b) {
     const int64_t n = c.lens[size_t(b)];
     std::vector<double> kb, vb; // the sequence's keys gathered from its pages
@@ -102,11 +116,15 @@ void check(const Case& c, DeviceKind dev = DeviceKind::cpu, DType t = DType::f32
       kb.insert(kb.end(), k0.begin() + at, k0.begin() + at + kv_row);
       vb.insert(vb.end(), v0.begin() + at, v0.begin() + at + kv_row);
     }
-    std::vector<double> qb(q0.begin() + b * c.heads * c.dim,
-                           q0.begin() + (b + 1) * c.heads * c.dim);
-    SeqResult r = seq_reference({1, n, c.heads, c.kv_heads, c.dim}, qb, kb, vb);
-    std::copy(r.out.begin(), r.out.end(), want_out.begin() + b * c.heads * c.dim);
-    std::copy(r.lse.begin(), r.lse.end(), want_lse.begin() + b * c.heads);
+    std::vector<double> qb(q0.begin() + b * q_seq, q0.begin() + (b + 1) * q_seq);
+    // The new tokens are the last `tokens` positions of the sequence: causal, aligned to the
+    // bottom-right corner as attention's band.
+    SeqResult r =
+        seq_reference({tokens, n, c.heads, c.kv_heads, c.dim, /*causal=*/true}, qb, kb, vb);
+    std::copy(r.out.begin(), r.out.end(), want_out.begin() + b * q_seq);
+    for (int64_t i = 0; i < tokens; ++i)
+      for (int64_t h = 0; h < c.heads; ++h)
+        want_lse[size_t((b * tokens + i) * c.heads + h)] = r.lse[size_t(h * tokens + i)];
   }
   const std::string what = describe(c, t);
   const double tol = t == DType::f32 ? 2e-5 : t == DType::f16 ? 4e-3 : 3e-2;
@@ -164,15 +182,16 @@ TEST(AttentionDecode, DtypesAndHeadDimsCpu) {
         DType::bf16);
 }
 
-// On the simulated device. Its bank profile is not asserted yet: the simulator counts 32
-// conflicting wavefronts in attention_decode over these two cases (SimBankConflicts finds them;
-// issue 11's bank-conflict item, not fixed yet).
+// On the simulated device, with no conflicting shared-memory wavefront (the 32 these two cases
+// took came from the store mask's broadcast; decode_kernels.cpp, store_rows).
 TEST(AttentionDecode, SimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
+  SimBankConflicts banks;
   check({.lens = {5, 40}, .heads = 4, .kv_heads = 2, .dim = 32, .num_splits = 2}, DeviceKind::sim,
         DType::f16);
   check({.lens = {33}, .heads = 2, .kv_heads = 2, .dim = 64, .block_size = 32, .num_splits = 1},
         DeviceKind::sim, DType::f32, /*pad=*/8);
+  banks.expect_none("attention_decode");
 }
 
 // The contiguous-cache case (attention.h): ops::attention with seqlen_q = 1 and kv_lens, and
@@ -215,6 +234,86 @@ struct Inputs {
     ops::attention_decode(q(), cache(), cache(), table_view(), lens_view(), q(), o, nullptr, where);
   }
 };
+
+// Several query tokens per sequence (speculative decoding, chunked prefill), causal among them:
+// token counts against page boundaries, lengths equal to the token count, an empty sequence,
+// GQA groups times tokens filling a tile, one split and several.
+TEST(DecodeAttention, SeveralQueryTokensCpu) {
+  check({.lens = {5, 40, 17}, .heads = 4, .kv_heads = 2, .dim = 32, .tq = 2});
+  check({.lens = {3, 33, 0}, .heads = 8, .kv_heads = 2, .dim = 64, .num_splits = 3, .tq = 3});
+  check({.lens = {16, 47},
+         .heads = 2,
+         .kv_heads = 2,
+         .dim = 64,
+         .block_size = 32,
+         .num_splits = 1,
+         .tq = 5});
+  check({.lens = {70}, .heads = 16, .kv_heads = 2, .dim = 128, .num_splits = 2, .tq = 16},
+        DeviceKind::cpu, DType::bf16);
+  check({.lens = {9, 30}, .heads = 4, .kv_heads = 4, .dim = 32, .tq = 1}, DeviceKind::cpu,
+        DType::f16);
+}
+
+TEST(DecodeAttention, SeveralQueryTokensSimulatedDevice) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  SimBankConflicts banks;
+  check({.lens = {5, 40}, .heads = 4, .kv_heads = 2, .dim = 32, .num_splits = 2, .tq = 3},
+        DeviceKind::sim, DType::f16);
+  banks.expect_none("decode_attention with 3 query tokens");
+}
+
+TEST(DecodeAttentionErrors, QueryTokensPastTheTable) {
+  std::vector<float> x(2 * 40 * 4 * 32), cache(4 * 16 * 2 * 32);
+  std::vector<int32_t> table = {0, 1, 2, 3}, lens = {32, 32};
+  TensorView q(x.data(), {2, 40, 4, 32}), kc(cache.data(), {4, 16, 2, 32});
+  expect_error(
+      [&] {
+        ops::decode_attention(q, kc, kc, TensorView(table.data(), {2, 2}),
+                              TensorView(lens.data(), {2}), q);
+      },
+      {"decode_attention: q has 40 query tokens per sequence but block_table covers 32 tokens (2 "
+       "blocks of 16)"});
+}
+
+TEST(DecodeAttentionErrors, SeqLensShorterThanQueryTokens) {
+  std::vector<float> x(2 * 4 * 4 * 32), cache(4 * 16 * 2 * 32);
+  std::vector<int32_t> table = {0, 1, 2, 3}, lens = {20, 3};
+  TensorView q(x.data(), {2, 4, 4, 32}), kc(cache.data(), {4, 16, 2, 32});
+  expect_error(
+      [&] {
+        ops::decode_attention(q, kc, kc, TensorView(table.data(), {2, 2}),
+                              TensorView(lens.data(), {2}), q);
+      },
+      {"decode_attention: seq_lens[1] is 3 but q has 4 query tokens per sequence; seq_lens counts "
+       "the cached keys including the new tokens'"});
+}
+
+TEST(DecodeAttentionErrors, TooManyRowsForATile) {
+  std::vector<float> x(1 * 9 * 32 * 32), cache(4 * 16 * 2 * 32);
+  std::vector<int32_t> table = {0, 1}, lens = {20};
+  TensorView q(x.data(), {1, 9, 32, 32}), kc(cache.data(), {4, 16, 2, 32});
+  expect_error(
+      [&] {
+        ops::decode_attention(q, kc, kc, TensorView(table.data(), {1, 2}),
+                              TensorView(lens.data(), {1}), q);
+      },
+      {"decode_attention: q has 9 query tokens per sequence and 16 q heads per kv head: 144 rows, "
+       "more than a decode tile's 128; pass at most 8 tokens per call"});
+}
+
+TEST(DecodeAttentionErrors, LseShapeWithTokens) {
+  std::vector<float> x(2 * 3 * 4 * 32), cache(4 * 16 * 2 * 32), l(2 * 4);
+  std::vector<int32_t> table = {0, 1, 2, 3}, lens = {20, 3};
+  TensorView q(x.data(), {2, 3, 4, 32}), kc(cache.data(), {4, 16, 2, 32});
+  expect_error(
+      [&] {
+        ops::decode_attention(q, kc, kc, TensorView(table.data(), {2, 2}),
+                              TensorView(lens.data(), {2}), q,
+                              {.lse = TensorView(l.data(), {2, 4})});
+      },
+      {"decode_attention: lse has shape [2, 4]; expected a contiguous [2, 3, 4] (batch, query "
+       "tokens, heads)"});
+}
 
 TEST(AttentionDecodeErrors, BlockIdPastTheCache) {
   Inputs in;
@@ -324,7 +423,7 @@ TEST(AttentionDecodeErrors, WorkspaceTooSmall) {
   std::vector<float> ws(100);
   expect_error([&] { in.run({.num_splits = 2, .workspace = TensorView(ws.data(), {100})}); },
                {"attention_decode: num_splits is 2 but workspace holds 100 f32 elements; expected "
-                "at least attention_decode_workspace(...) = 528"});
+                "at least decode_attention_workspace(...) = 528"});
   expect_error([&] { in.run({.num_splits = 2}); },
                {"attention_decode: num_splits is 2 but workspace holds 0 f32 elements"});
 }
@@ -338,10 +437,11 @@ TEST(AttentionDecodeErrors, NegativeSplits) {
 
 TEST(AttentionDecodeErrors, Rank) {
   Inputs in;
-  TensorView q(in.data.data(), {2, 1, 4, 32});
+  TensorView q(in.data.data(), {8, 32});
   expect_error(
       [&] { ops::attention_decode(q, in.cache(), in.cache(), in.table_view(), in.lens_view(), q); },
-      {"attention_decode: q has shape [2, 1, 4, 32]; expected rank 3 ([batch, heads, head_dim])"});
+      {"attention_decode: q has shape [8, 32]; expected rank 3 ([batch, heads, head_dim]) or 4 "
+       "([batch, query tokens, heads, head_dim])"});
 }
 
 TEST(AttentionDecodeErrors, BadLse) {

@@ -1,8 +1,8 @@
-// The f64 reference of one attention sequence, for the varlen, dropout and decode tests: q
-// [seq_q, heads, dim], k and v [seq_k, kv_heads, dim], contiguous, the band aligned to the
-// bottom-right corner as ops::attention's, an optional dropout keep mask; out, lse and the
-// analytic gradients of sum(dout ∘ out). Written from the definition, sharing nothing with the
-// kernels: softmax(q kᵀ · scale + mask) (z ∘ ·) v.
+// The f64 reference of one attention sequence, for the varlen, dropout, decode and options tests:
+// q [seq_q, heads, dim], k and v [seq_k, kv_heads, dim], contiguous, the band aligned to the
+// bottom-right corner as ops::attention's, optional kv_len, key mask, alibi, softcap and dropout
+// keep mask; out, lse and the analytic gradients of sum(dout ∘ out). Written from the definition,
+// sharing nothing with the kernels: softmax(q kᵀ · scale + mask) (z ∘ ·) v.
 #pragma once
 
 #include "support/philox_reference.h"
@@ -22,6 +22,12 @@ struct SeqProblem {
   // Dropout: keep(h, i, j) says whether query i of head h keeps key j; p the drop probability.
   std::function<bool(int64_t, int64_t, int64_t)> keep = {};
   double p = 0;
+  // Keys: the first kv_len exist (-1: seq_k), and of those the ones key_ok keeps (empty: all).
+  int64_t kv_len = -1;
+  std::vector<bool> key_ok = {};
+  // ALiBi slopes per q head (empty: none) and the soft cap (0: none), as attention.h defines them.
+  std::vector<double> alibi = {};
+  double softcap = 0;
 };
 
 struct SeqResult {
@@ -29,8 +35,12 @@ struct SeqResult {
   std::vector<double> dq, dk, dv; // like q, k, v (with dout)
 };
 
+inline int64_t seq_kv_len(const SeqProblem& p) { return p.kv_len < 0 ? p.seq_k : p.kv_len; }
+
 inline bool seq_visible(const SeqProblem& p, int64_t i, int64_t j) {
-  const int64_t diag = i + p.seq_k - p.seq_q;
+  if (j >= seq_kv_len(p) || (!p.key_ok.empty() && !p.key_ok[size_t(j)]))
+    return false;
+  const int64_t diag = i + seq_kv_len(p) - p.seq_q;
   if (p.left >= 0 && j < diag - p.left)
     return false;
   const int64_t right = p.causal ? 0 : p.right;
@@ -56,6 +66,7 @@ inline SeqResult seq_reference(const SeqProblem& p, const std::vector<double>& q
   for (int64_t h = 0; h < p.heads; ++h)
     for (int64_t i = 0; i < p.seq_q; ++i) {
       std::vector<double> pr(size_t(p.seq_k), 0.0), z(size_t(p.seq_k), 1.0);
+      std::vector<double> dcap(size_t(p.seq_k), 1.0); // d(capped score) / d(score)
       double mx = -INFINITY;
       for (int64_t j = 0; j < p.seq_k; ++j) {
         if (!seq_visible(p, i, j))
@@ -64,6 +75,13 @@ inline SeqResult seq_reference(const SeqProblem& p, const std::vector<double>& q
         for (int64_t d = 0; d < p.dim; ++d)
           dot += q[qi(i, h, d)] * k[kj(j, h, d)];
         pr[j] = dot * scale;
+        if (p.softcap > 0) {
+          const double t = std::tanh(pr[j] / p.softcap);
+          pr[j] = p.softcap * t;
+          dcap[j] = 1 - t * t;
+        }
+        if (!p.alibi.empty())
+          pr[j] -= p.alibi[size_t(h)] * std::fabs(double(i + seq_kv_len(p) - p.seq_q - j));
         mx = std::max(mx, pr[j]);
         if (p.keep)
           z[j] = p.keep(h, i, j) ? 1.0 / (1.0 - double(float(p.p))) : 0.0;
@@ -90,7 +108,7 @@ inline SeqResult seq_reference(const SeqProblem& p, const std::vector<double>& q
         big_d += pr[j] * dp[j];
       }
       for (int64_t j = 0; j < p.seq_k; ++j) {
-        const double ds = pr[j] * (dp[j] - big_d);
+        const double ds = pr[j] * (dp[j] - big_d) * dcap[j];
         for (int64_t d = 0; d < p.dim; ++d) {
           r.dq[qi(i, h, d)] += scale * ds * k[kj(j, h, d)];
           r.dk[kj(j, h, d)] += scale * ds * q[qi(i, h, d)];

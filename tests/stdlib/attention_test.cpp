@@ -650,19 +650,6 @@ TEST(AttentionPtx, NoSpills) {
       }
 }
 
-TEST(AttentionBackwardErrors, UnsupportedMasks) {
-  Inputs in;
-  TensorView x = in.t({2, 8, 4, 32}), l = in.t({2, 4, 8});
-  std::vector<int32_t> lens(2, 8);
-  expect_error(
-      [&] {
-        ops::attention_backward(x, x, x, x, x, l, x, x, x,
-                                {.kv_lens = TensorView(lens.data(), {2})});
-      },
-      {"attention_backward: kv_lens and key_padding_mask are not supported by attention_backward "
-       "yet"});
-}
-
 TEST(AttentionBackwardErrors, GradientStrides) {
   Inputs in;
   TensorView x = in.t({2, 8, 4, 32}), l = in.t({2, 4, 8});

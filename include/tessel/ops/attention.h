@@ -40,6 +40,16 @@ enum class AttentionLayout {
   bhsd, // [batch, heads, seqlen, head_dim] (PyTorch's scaled_dot_product_attention)
 };
 
+// How attention_backward accumulates dq.
+enum class AttentionDq {
+  // A separate pass over the key blocks per query block: no atomics, the same bits every run.
+  deterministic,
+  // f32 atomic adds of each (query block, key block)'s dq tile from the dk/dv kernel, as
+  // FlashAttention-2 does: one pass instead of two, the sum's order (and its last bits) varying
+  // from run to run. dq must be f32.
+  atomics,
+};
+
 struct AttentionOptions {
   bool causal = false;
   // Multiplies q kᵀ; 0 means 1 / sqrt(head_dim).
@@ -84,6 +94,15 @@ struct AttentionOptions {
   float dropout_p = 0;
   uint64_t dropout_seed = 0;
   uint64_t dropout_offset = 0;
+  // ALiBi (optional; null data: absent): f32 [heads], contiguous, on q's device. Adds
+  // -alibi_slopes[h] · |i + d - j| to the score of query i and key j of head h, d the band's
+  // offset above (kv_len - seqlen_q: bottom-right aligned), as FlashAttention's alibi_slopes.
+  TensorView alibi_slopes = {};
+  // Logit soft-capping (Gemma 2, FlashAttention's softcap): each score s = scale · <q, k> becomes
+  // softcap · tanh(s / softcap), before alibi and the masks. 0 is off; otherwise finite and > 0.
+  float softcap = 0;
+  // attention_backward only: how dq is accumulated (above).
+  AttentionDq dq_mode = AttentionDq::deterministic;
   // Query rows and keys per tile; 0 picks them from the shape and the device. Powers of two,
   // 16 to 128. Tests set them small.
   int block_m = 0;
@@ -95,11 +114,11 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
                std::source_location where = std::source_location::current());
 
 // The gradients of attention (FlashAttention-2's backward: the probabilities are rebuilt from
-// lse, dq in a separate pass over the key blocks, so no atomics and the same bits every run).
-// out and lse are the forward's (lse is required); dout like out, dq like q, dk like k, dv like v,
-// each with the same strides as the tensor it is like, any float dtype. The options must be the
-// forward's (varlen and dropout included); kv_lens and key_padding_mask are not supported by the
-// backward yet (an error).
+// lse; dq in a separate pass over the key blocks, so no atomics and the same bits every run, or by
+// atomics with dq_mode = atomics). out and lse are the forward's (lse is required); dout like out,
+// dq like q, dk like k, dv like v, each with the same strides as the tensor it is like, any float
+// dtype (dq f32 with atomics). The options must be the forward's (masks, kv_lens, alibi, softcap,
+// varlen and dropout included). Keys hidden by kv_lens or key_padding_mask get dk = dv = 0.
 void attention_backward(const TensorView& q, const TensorView& k, const TensorView& v,
                         const TensorView& out, const TensorView& dout, const TensorView& lse,
                         const TensorView& dq, const TensorView& dk, const TensorView& dv,
@@ -108,7 +127,10 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
 
 // ---- decode over a paged KV cache ---------------------------------------------------------------
 //
-//   tessel::ops::attention_decode(q, k_cache, v_cache, block_table, seq_lens, out);
+//   tessel::ops::decode_attention(q, k_cache, v_cache, block_table, seq_lens, out);
+//
+// (attention_decode, AttentionDecodeOptions and attention_decode_workspace are the same op under
+// its first name, kept; an error names the op by the name it was called by.)
 //
 // One query token per sequence against its cached keys, as an inference engine's decode step:
 //   out[b, h, :] = Σ_j p_j v_j,  p = softmax_j(scale · <q[b, h, :], k_j>),  j < seq_lens[b],
@@ -120,12 +142,17 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
 // block_size is 16, 32, 64 or 128; head_dim as attention's; dtypes as attention's. A sequence
 // of length 0 gets out = 0 and lse = -inf.
 //
+// Several query tokens per sequence (speculative decoding, chunked prefill): q and out
+// [batch, tq, heads, head_dim], the tq new tokens' keys already in the cache and counted by
+// seq_lens, causal among them: token t is position seq_lens[b] - tq + t and sees keys j <= it.
+// group · tq <= 128 (one tile holds them); lse is then [batch, tq, heads].
+//
 // Flash-decoding: the pages of each sequence are split across num_splits programs that each write
 // a partial output and log-sum-exp to `workspace`, and a second kernel combines them. Host views
-// are checked before launch: every block id a sequence reaches must be a block of the cache and
-// seq_lens[b] <= max_blocks · block_size. Device views are not read on the host; there a bad id
-// is undefined (the simulator's memcheck reports the read) and a longer seq_lens is cut at the
-// table's end.
+// are checked before launch: every block id a sequence reaches must be a block of the cache,
+// seq_lens[b] <= max_blocks · block_size, and seq_lens[b] is 0 or >= tq. Device views are not read
+// on the host; there a bad id is undefined (the simulator's memcheck reports the read) and a longer
+// seq_lens is cut at the table's end.
 //
 // A contiguous (non-paged) KV cache [batch, seqlen_k, kv_heads, head_dim] needs no other op: this
 // op on the cache viewed as blocks — k_cache [batch · seqlen_k / bs, bs, kv_heads, head_dim] with
@@ -134,19 +161,30 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
 // slower (one program per q head, no split; docs/stdlib.md §8.2).
 struct AttentionDecodeOptions {
   float softmax_scale = 0; // 0: 1 / sqrt(head_dim)
-  // Optional output (null data: not written): f32 [batch, heads], contiguous.
+  // Optional output (null data: not written): f32 [batch, heads] ([batch, tq, heads] with a
+  // rank-4 q), contiguous.
   TensorView lse = {};
   // KV splits per sequence; 0 picks from the shape (batch · kv heads against the table's length),
   // bounded by the workspace; 1 is one kernel and no workspace.
   int num_splits = 0;
-  // f32, contiguous, at least attention_decode_workspace(...) elements: the partials of
+  // f32, contiguous, at least decode_attention_workspace(...) elements: the partials of
   // num_splits > 1. Absent (null data): num_splits 0 means 1; num_splits > 1 is an error.
   TensorView workspace = {};
 };
+using DecodeAttentionOptions = AttentionDecodeOptions;
 
-// The f32 elements of workspace that attention_decode needs for `num_splits` splits.
-int64_t attention_decode_workspace(int64_t batch, int64_t heads, int64_t head_dim, int num_splits);
+// The f32 elements of workspace that decode_attention needs for `num_splits` splits and
+// `query_tokens` (tq) tokens per sequence.
+int64_t decode_attention_workspace(int64_t batch, int64_t heads, int64_t head_dim, int num_splits,
+                                   int64_t query_tokens = 1);
+int64_t attention_decode_workspace(int64_t batch, int64_t heads, int64_t head_dim, int num_splits,
+                                   int64_t query_tokens = 1);
 
+void decode_attention(const TensorView& q, const TensorView& k_cache, const TensorView& v_cache,
+                      const TensorView& block_table, const TensorView& seq_lens,
+                      const TensorView& out, const DecodeAttentionOptions& options = {},
+                      Stream* stream = nullptr,
+                      std::source_location where = std::source_location::current());
 void attention_decode(const TensorView& q, const TensorView& k_cache, const TensorView& v_cache,
                       const TensorView& block_table, const TensorView& seq_lens,
                       const TensorView& out, const AttentionDecodeOptions& options = {},

@@ -1,0 +1,120 @@
+// Benchmark of ops::attention (bench/attention/README in bench/RESULTS.md, "Attention"): two
+// figures the issue asks for without a GPU.
+//
+//   bench_attention cpu [RUNS]      CPU forward, f32, batch 4, 12 heads, seqlen 128/512, head_dim
+//                                   32/64, causal and not, [batch, seqlen, heads, head_dim] with
+//                                   the op's default tiles: one TSV row per shape, min and median
+//                                   of RUNS after 3 warm-ups (threads: TESSEL_CPU_THREADS).
+//   bench_attention compile [RUNS]  cold compile of the forward kernel for sm_80 (the registry's
+//                                   ops.attention: f16, head_dim 64, the GPU tile the op launches),
+//                                   trace + passes + codegen to a cubin, each run from scratch:
+//                                   the first run of the process and the min / median of the next.
+//
+// torch_sdpa.py and triton_attention_compile.py print the same rows for PyTorch and Triton;
+// run.sh runs all of them back to back.
+#include "tessel/codegen/gpu.h"
+#include "tessel/ops.h"
+#include "tessel/ops/registry.h"
+#include "tessel/samples/registry.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+struct Timing {
+  double min_ms, median_ms;
+};
+
+Timing summarize(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return {v.front(), v[v.size() / 2]};
+}
+
+int cpu(int runs) {
+  const int64_t batch = 4, heads = 12;
+  std::printf("impl\tseqlen\thead_dim\tcausal\tmin_ms\tmedian_ms\n");
+  for (int64_t seq : {128, 512})
+    for (int64_t dim : {32, 64})
+      for (bool causal : {false, true}) {
+        const size_t n = size_t(batch * seq * heads * dim);
+        std::vector<float> q(n), k(n), v(n), out(n);
+        std::mt19937 gen(1);
+        std::uniform_real_distribution<float> d(-1, 1);
+        for (std::vector<float>* x : {&q, &k, &v})
+          for (float& e : *x)
+            e = d(gen);
+        tessel::TensorView tq(q.data(), {batch, seq, heads, dim}),
+            tk(k.data(), {batch, seq, heads, dim});
+        tessel::TensorView tv(v.data(), {batch, seq, heads, dim}),
+            to(out.data(), {batch, seq, heads, dim});
+        std::vector<double> times;
+        for (int r = 0; r < runs + 3; ++r) {
+          auto t0 = Clock::now();
+          tessel::ops::attention(tq, tk, tv, to, {.causal = causal});
+          if (r >= 3)
+            times.push_back(ms_since(t0));
+        }
+        Timing t = summarize(times);
+        std::printf("tessel\t%lld\t%lld\t%d\t%.3f\t%.3f\n", (long long)seq, (long long)dim,
+                    int(causal), t.min_ms, t.median_ms);
+        std::fflush(stdout);
+      }
+  return 0;
+}
+
+double compile_once(const tessel::samples::RegisteredKernel& k,
+                    const tessel::codegen::Target& target) {
+  auto t0 = Clock::now();
+  auto module = tessel::samples::trace_kernel(k, {}, /*optimize=*/true);
+  tessel::codegen::gpu::CompileOptions opts;
+  opts.num_warps = 4; // what the op launches at head_dim 64
+  auto c = tessel::codegen::gpu::compile(*module->functions.front(), target, opts);
+  if (c.cubin.empty())
+    throw std::runtime_error("no cubin: " + c.info_log);
+  return ms_since(t0);
+}
+
+int compile(int runs) {
+  tessel::ops::register_kernels();
+  const auto k = tessel::samples::find_kernel("ops.attention");
+  const auto target = tessel::codegen::parse_target("sm_80");
+  const double first = compile_once(k, target);
+  std::vector<double> times;
+  for (int r = 0; r < runs; ++r)
+    times.push_back(compile_once(k, target));
+  Timing t = summarize(times);
+  std::printf("TESSEL attention_forward sm_80 first %.1f min %.1f median %.1f ms (%d runs)\n",
+              first, t.min_ms, t.median_ms, runs);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "cpu";
+  const int runs = argc > 2 ? std::max(1, std::atoi(argv[2])) : 20;
+  try {
+    if (mode == "cpu")
+      return cpu(runs);
+    if (mode == "compile")
+      return compile(runs);
+    std::fprintf(stderr, "usage: bench_attention cpu|compile [RUNS]\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_attention: %s\n", e.what());
+    return 1;
+  }
+}
