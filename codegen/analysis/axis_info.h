@@ -12,7 +12,9 @@
 // constants, arange, the kernel arguments' specialization (`{div = 16}`) and loop bounds through
 // splat, broadcast, expand_dims, add/sub/mul/div/rem/shifts by constants, comparisons, select and
 // addptr, and from the kernel's hints (tl::multiple_of, max_contiguous, max_constancy: the `hint`
-// op raises each fact to what it promises); anything else (loads, reductions, carried loop values)
+// op raises each fact to what it promises; `assume x % C == 0` or `assume (x & (C - 1)) == 0`, for
+// a constant C, raises x's divisibility to C's largest power-of-two divisor wherever x is read);
+// anything else (loads, reductions, carried loop values)
 // is unknown (all 1).
 //
 // Example: offs = program_id(0) * 1024 + arange(0, 1024) has contiguity 1024 and divisibility
@@ -57,6 +59,10 @@ public:
 private:
   void visit(const ir::Op& op);
   void set(const ir::Value* v, AxisInfo info);
+  void collect_assumptions(const ir::Function& function);
+
+  // Divisibility that `assume` ops promise, by value (axis_info.cpp: assumed_divisor).
+  std::unordered_map<const ir::Value*, int64_t> assumed_;
   std::unordered_map<const ir::Value*, AxisInfo> infos_;
 };
 
