@@ -11,6 +11,7 @@
 #include <llvm/ADT/APFloat.h>
 #include <llvm/IR/Intrinsics.h>
 
+#include <bit>
 #include <cmath>
 
 namespace tessel::codegen {
@@ -63,6 +64,24 @@ Fp8Format fp8_format(const ir::Type* elem) {
 }
 
 bool zero_extends(const ir::Type* elem) { return elem->is_bool() || elem->is_unsigned(); }
+
+// The target's saturated encoding made this file's: NaN keeps its sign as 0x7f | sign, and without
+// saturation a magnitude past the overflow threshold (beyond the largest finite value by half an
+// ulp or more: |f| > 464 rounds past e4m3's 448 and |f| >= 61440 past e5m2's 57344, ties going
+// to the even code) is the overflow code (NaN or inf).
+llvm::Value* fp8_from_saturated(llvm::IRBuilder<>& b, llvm::Value* native, llvm::Value* a,
+                                llvm::Value* sign, const Fp8Format& fmt, bool saturate) {
+  llvm::Value* code = b.CreateZExt(native, b.getInt32Ty());
+  if (!saturate) {
+    const bool e4m3 = !fmt.has_inf();
+    llvm::Value* over = e4m3 ? b.CreateICmpUGT(a, b.getInt32(std::bit_cast<uint32_t>(464.0f)))
+                             : b.CreateICmpUGE(a, b.getInt32(std::bit_cast<uint32_t>(61440.0f)));
+    code = b.CreateSelect(over, b.CreateOr(sign, b.getInt32(fmt.overflow)), code);
+  }
+  code = b.CreateSelect(b.CreateICmpUGT(a, b.getInt32(0x7f800000u)),
+                        b.CreateOr(sign, b.getInt32(0x7f)), code);
+  return b.CreateTrunc(code, b.getInt8Ty());
+}
 
 } // namespace
 
@@ -241,6 +260,10 @@ llvm::Value* ScalarSemantics::fp8_to_f32(llvm::Value* bits, const ir::Type* from
   const Fp8Format fmt = fp8_format(from);
   llvm::Value* c = b.CreateZExt(bits, b.getInt32Ty());
   llvm::Value* sign = b.CreateShl(b.CreateAnd(c, 0x80), 24);
+  if (llvm::Value* native = target.native_fp8_to_f32(bits, from)) { // NaN as below: 0x7fc00000
+    llvm::Value* nan = b.CreateBitCast(b.CreateOr(sign, b.getInt32(0x7fc00000u)), b.getFloatTy());
+    return b.CreateSelect(b.CreateFCmpUNO(native, native), nan, native);
+  }
   llvm::Value* mag = b.CreateAnd(c, 0x7f);
   llvm::Value* man = b.CreateAnd(mag, (1u << fmt.man_bits) - 1);
   llvm::Value* normal =
@@ -268,6 +291,8 @@ llvm::Value* ScalarSemantics::f32_to_fp8(llvm::Value* f, const ir::Type* to, boo
   llvm::Value* u = b.CreateBitCast(f, b.getInt32Ty());
   llvm::Value* sign = b.CreateAnd(b.CreateLShr(u, 24), 0x80);
   llvm::Value* a = b.CreateAnd(u, 0x7fffffffu);
+  if (llvm::Value* native = target.native_f32_to_fp8_sat(f, to))
+    return fp8_from_saturated(b, native, a, sign, fmt, saturate);
   llvm::Value* lsb = b.CreateAnd(b.CreateLShr(a, drop), 1);
   llvm::Value* rounded = b.CreateAdd(a, b.CreateAdd(lsb, b.getInt32((1u << (drop - 1)) - 1)));
   llvm::Value* normal = b.CreateSub(b.CreateLShr(rounded, drop),

@@ -60,6 +60,14 @@ public:
   // (fdiv, pow, atan2, hypot, log1p, expm1, sinh, cosh, tan, atan, asin, acos, erfinv, cbrt,
   // log10, exp10) within the bounds docs/semantics.md ("Accuracy of the math functions") gives.
   virtual llvm::Value* math(ir::Opcode op, std::span<llvm::Value* const> args) = 0;
+  // The target's own fp8 conversions, or null where it has none (the integer arithmetic of
+  // ScalarSemantics then does them): f32 -> fp8 bits rounded to nearest even with saturation to
+  // the largest finite value (PTX cvt.rn.satfinite.e4m3x2.f32), and fp8 bits -> f32 (cvt.rn.f16x2
+  // .e4m3x2, exact). Only their NaN bits may differ from the semantics here, which fixes them.
+  virtual llvm::Value* native_f32_to_fp8_sat(llvm::Value* f, const ir::Type* to) { return nullptr; }
+  virtual llvm::Value* native_fp8_to_f32(llvm::Value* bits, const ir::Type* from) {
+    return nullptr;
+  }
   // A user-reachable op the target cannot lower: throws.
   [[noreturn]] virtual void unsupported(const ir::Op& op, std::string_view why) = 0;
 };

@@ -103,4 +103,22 @@ void static_print(std::string_view prefix, double value, std::source_location l)
   trace_print(std::string(prefix) + detail::format_value(value), SourceLoc::from(l));
 }
 
+// ---- debug_barrier and expect_zero --------------------------------------------------------------
+void debug_barrier(std::source_location l) {
+  SourceLoc loc = SourceLoc::from(l);
+  builder_at(loc).create(Opcode::DebugBarrier, {}, std::span<const ir::Type* const>{});
+}
+
+// Triton's debug-build check: x == 0 where the mask holds, as a device_assert (so stripped
+// without the option `debug`).
+Tensor expect_zero(const Tensor& x, const Tensor& mask, std::source_location l) {
+  SourceLoc loc = SourceLoc::from(l);
+  ir::Value* v = x.value(loc);
+  if (v->type()->is_pointer_like() || v->type()->is_bool())
+    fail(loc, "expect_zero", "x must be a tile of numbers, got " + type_str(v->type()));
+  Tensor zero = binary_scalar(BinaryOp::Eq, x, 0, /*integral=*/true, /*scalar_on_left=*/false, loc);
+  check(zero, "expect_zero expected x == 0 where mask is true", &mask, loc);
+  return x;
+}
+
 } // namespace tessel::lang

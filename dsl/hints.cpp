@@ -61,4 +61,15 @@ Tensor max_constancy(const Tensor& x, const std::vector<int64_t>& values, Loc l)
   return hint(x, "max_constancy", values, SourceLoc::from(l));
 }
 
+// ---- assume -------------------------------------------------------------------------------------
+void assume(const Tensor& cond, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  ir::Value* c = cond.value(loc);
+  if (!c->type()->is_bool())
+    fail(loc, "assume",
+         "the condition must be a boolean (i1) tile or scalar, got " + type_str(c->type()) +
+             "; write a comparison, e.g. tl::assume(n % 16 == 0)");
+  builder_at(loc).create(ir::Opcode::Assume, {c}, std::span<const ir::Type* const>{});
+}
+
 } // namespace tessel::lang

@@ -6,6 +6,7 @@
 #include "dsl/tracer.h"
 #include "dsl/type_rules.h"
 #include "tessel/ir/atomic.h"
+#include "tessel/lang/control.h"
 
 namespace tessel::lang {
 
@@ -117,6 +118,94 @@ Tensor atomic_cas(const Tensor& ptr, AtomicValue cmp, AtomicValue val, MemSem se
                       {atomic_value(cmp, elem, Opcode::AtomicCas, loc),
                        atomic_value(val, elem, Opcode::AtomicCas, loc)},
                       nullptr, sem, scope, loc);
+}
+
+// ---- atomic_load, atomic_store, atomic_poll -----------------------------------------------------
+// One atomic access per element, with no modification: Triton's orderings are the ones a plain
+// access can have (a load acquires, a store releases), so the others are refused here, at the
+// user's line, before the verifier would.
+namespace {
+
+void require_sem(bool ok, const char* name, const char* allowed, MemSem sem, const SourceLoc& loc) {
+  if (!ok)
+    fail(loc, name,
+         std::string("sem must be ") + allowed + ", got " + ir::mem_sem_name(sem) +
+             " (only a read-modify-write atomic both acquires and releases)");
+}
+
+} // namespace
+
+static Tensor atomic_load_impl(const Tensor& ptr, const Tensor* mask, MemSem sem, MemScope scope,
+                               const SourceLoc& loc) {
+  require_sem(sem == MemSem::relaxed || sem == MemSem::acquire, "atomic_load", "relaxed or acquire",
+              sem, loc);
+  ir::Value* p = atomic_pointer(ptr, Opcode::AtomicLoad, loc);
+  return build_atomic(Opcode::AtomicLoad, p, {}, mask ? mask->value(loc) : nullptr, sem, scope,
+                      loc);
+}
+
+Tensor atomic_load(const Tensor& ptr, MemSem sem, MemScope scope, Loc l) {
+  return atomic_load_impl(ptr, nullptr, sem, scope, SourceLoc::from(l));
+}
+Tensor atomic_load(const Tensor& ptr, const Tensor& mask, MemSem sem, MemScope scope, Loc l) {
+  return atomic_load_impl(ptr, &mask, sem, scope, SourceLoc::from(l));
+}
+
+static void atomic_store_impl(const Tensor& ptr, const AtomicValue& val, const Tensor* mask,
+                              MemSem sem, MemScope scope, const SourceLoc& loc) {
+  require_sem(sem == MemSem::relaxed || sem == MemSem::release, "atomic_store",
+              "relaxed or release", sem, loc);
+  ir::Value* p = atomic_pointer(ptr, Opcode::AtomicStore, loc);
+  DType elem = p->type()->element()->pointee()->dtype();
+  ir::Value* v = atomic_value(val, elem, Opcode::AtomicStore, loc);
+  const char* name = "atomic_store";
+  Shape shape(p->type()->dims().begin(), p->type()->dims().end());
+  shape = broadcast_shapes(shape, v->type()->dims(), loc, name);
+  ir::Value* m = mask ? mask->value(loc) : nullptr;
+  if (m && !m->type()->is_bool())
+    fail(loc, name,
+         "the mask must be a boolean (i1) tile, got " + type_str(m->type()) +
+             "; build it from a comparison such as offs < n");
+  if (m)
+    shape = broadcast_shapes(shape, m->type()->dims(), loc, name);
+  std::vector<ir::Value*> operands{broadcast_to_shape(p, shape, loc, name),
+                                   broadcast_to_shape(v, shape, loc, name)};
+  if (m)
+    operands.push_back(broadcast_to_shape(m, shape, loc, name));
+  builder_at(loc).create(Opcode::AtomicStore, std::move(operands),
+                         std::span<const ir::Type* const>{}, sem_scope(sem, scope));
+}
+
+void atomic_store(const Tensor& ptr, AtomicValue val, MemSem sem, MemScope scope, Loc l) {
+  atomic_store_impl(ptr, val, nullptr, sem, scope, SourceLoc::from(l));
+}
+void atomic_store(const Tensor& ptr, AtomicValue val, const Tensor& mask, MemSem sem,
+                  MemScope scope, Loc l) {
+  atomic_store_impl(ptr, val, &mask, sem, scope, SourceLoc::from(l));
+}
+
+// A loop of atomic_loads until no element differs from `expected` (the loop condition is a
+// scalar: the count of differing elements). Triton's timeout_ns needs the GPU's global timer,
+// which the CPU backend and the simulator do not model, so there is none.
+Tensor atomic_poll(const Tensor& ptr, AtomicValue expected, MemSem sem, MemScope scope, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  require_sem(sem == MemSem::relaxed || sem == MemSem::acquire, "atomic_poll", "relaxed or acquire",
+              sem, loc);
+  ir::Value* p = atomic_pointer(ptr, Opcode::AtomicLoad, loc);
+  DType elem = p->type()->element()->pointee()->dtype();
+  Tensor want(atomic_value(expected, elem, Opcode::AtomicLoad, loc));
+  auto differing = [&] {
+    Tensor ne = binary(BinaryOp::Ne, atomic_load_impl(ptr, nullptr, sem, scope, loc), want, loc);
+    Tensor count = ne.to(DType::i32, l);
+    if (count.rank(l) == 0)
+      return count;
+    return sum(ravel(count, l), 0, l);
+  };
+  Tensor pending = differing();
+  while_([&] { return binary_scalar(BinaryOp::Ne, pending, 0, true, false, loc); },
+         [&] { pending = differing(); }, l);
+  Shape shape(p->type()->dims().begin(), p->type()->dims().end());
+  return broadcast_to(binary_scalar(BinaryOp::Eq, pending, 0, true, false, loc), shape, l);
 }
 
 } // namespace tessel::lang

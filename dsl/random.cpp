@@ -64,6 +64,9 @@ public:
   ir::Value* select(ir::Value* c, ir::Value* x, ir::Value* y) {
     return b_.value(Opcode::Select, {c, x, y}, x->type());
   }
+  ir::Value* bitcast(ir::Value* v, DType t) {
+    return b_.value(Opcode::Bitcast, {v}, b_.ctx().with_element(v->type(), b_.ctx().scalar(t)));
+  }
 
   // An i64 value's low and high words.
   Words split(ir::Value* v64) {
@@ -290,6 +293,115 @@ Tensor rand(int64_t seed, const Tensor& offset, Loc l) {
 }
 Tensor randn(int64_t seed, const Tensor& offset, Loc l) {
   return randn(constant_seed(seed, SourceLoc::from(l)), offset, l);
+}
+
+// ---- Triton's helpers: rand4x, randn4x, uint_to_uniform_float, pair_uniform_to_normal -----------
+namespace {
+
+// sin(2 pi k 2^-24) = cos(2 pi (k - 2^22) 2^-24), the argument taken mod 2^24 (exact).
+ir::Value* sin_of_turns(Emitter& e, ir::Value* k) {
+  ir::Value* shifted = e.op(Opcode::Add, k, e.word(3u << 22, k->type()));
+  return cos_of_turns(e, e.op(Opcode::And, shifted, e.word(0xFFFFFF, k->type())));
+}
+
+// sqrt(-2 ln(m 2^-24)) for an i32 tile 1 <= m <= 2^24.
+ir::Value* radius_of_fraction(Emitter& e, ir::Value* m) {
+  ir::Value* ln = log_of_fraction(e, m);
+  return e.op(Opcode::Sqrt, e.op(Opcode::Mul, ln, e.f32(-2.0, ln->type())));
+}
+
+// ln u for a positive normal f32 u = M 2^(E - 150) (M the 24-bit significand): ln(M 2^-24) +
+// (E - 126) ln 2, from exactly rounded operations.
+ir::Value* log_of_float(Emitter& e, ir::Value* u) {
+  ir::Value* bits = e.bitcast(u, DType::i32);
+  const ir::Type* it = bits->type();
+  ir::Value* biased = e.op(Opcode::And, e.op(Opcode::Shr, bits, e.word(23, it)), e.word(0xFF, it));
+  ir::Value* m =
+      e.op(Opcode::Or, e.op(Opcode::And, bits, e.word(0x7FFFFF, it)), e.word(1u << 23, it));
+  ir::Value* exponent = e.cast(e.op(Opcode::Sub, biased, e.word(126, it)), DType::f32);
+  return e.op(Opcode::Add, log_of_fraction(e, m),
+              e.op(Opcode::Mul, exponent, e.f32(std::numbers::ln2, exponent->type())));
+}
+
+ir::Value* float_operand(Emitter& e, const Tensor& t, const char* what) {
+  ir::Value* v = t.value(e.loc());
+  if (v->type()->is_pointer_like() || !dtype_is_float(v->type()->element()->dtype()))
+    fail(e.loc(), e.name(),
+         std::string(what) + " must be a float tile (uniform numbers in [0, 1)), got " +
+             type_str(v->type()));
+  return e.cast(v, DType::f32);
+}
+
+} // namespace
+
+std::array<Tensor, 4> rand4x(const Tensor& seed, const Tensor& offset, Loc l) {
+  Emitter e(SourceLoc::from(l), "rand4x");
+  std::array<ir::Value*, 4> w = randint4x_values(e, seed, offset);
+  std::array<Tensor, 4> out;
+  for (size_t i = 0; i < 4; ++i)
+    out[i] = Tensor(scaled(e, top24(e, w[i])));
+  return out;
+}
+
+// Two Box-Muller pairs, randn's rule: words (0, 1) and (2, 3); the first of each pair is cos.
+std::array<Tensor, 4> randn4x(const Tensor& seed, const Tensor& offset, Loc l) {
+  Emitter e(SourceLoc::from(l), "randn4x");
+  std::array<ir::Value*, 4> w = randint4x_values(e, seed, offset);
+  std::array<Tensor, 4> out;
+  for (size_t pair = 0; pair < 2; ++pair) {
+    ir::Value* k1 = top24(e, w[2 * pair]);
+    ir::Value* radius = radius_of_fraction(e, e.op(Opcode::Add, k1, e.word(1, k1->type())));
+    ir::Value* k2 = top24(e, w[2 * pair + 1]);
+    out[2 * pair] = Tensor(e.op(Opcode::Mul, radius, cos_of_turns(e, k2)));
+    out[2 * pair + 1] = Tensor(e.op(Opcode::Mul, radius, sin_of_turns(e, k2)));
+  }
+  return out;
+}
+
+std::array<Tensor, 4> rand4x(int64_t seed, const Tensor& offset, Loc l) {
+  return rand4x(constant_seed(seed, SourceLoc::from(l)), offset, l);
+}
+std::array<Tensor, 4> randn4x(int64_t seed, const Tensor& offset, Loc l) {
+  return randn4x(constant_seed(seed, SourceLoc::from(l)), offset, l);
+}
+
+// Triton's formula: the word read as signed, negatives folded onto ~x (so 0 <= x <= 2^31 - 1),
+// times the largest scale that keeps the product below 1 in f32.
+Tensor uint_to_uniform_float(const Tensor& x, Loc l) {
+  Emitter e(SourceLoc::from(l), "uint_to_uniform_float");
+  ir::Value* v = x.value(e.loc());
+  const DType t = v->type()->is_pointer_like() ? DType::i1 : v->type()->element()->dtype();
+  const bool narrow = t == DType::i32 || t == DType::u32;
+  if (!narrow && t != DType::i64 && t != DType::u64)
+    fail(e.loc(), e.name(),
+         "x must be an i32, u32, i64 or u64 tile (random words), got " + type_str(v->type()));
+  ir::Value* s = e.bitcast(v, narrow ? DType::i32 : DType::i64);
+  ir::Value* negative = e.compare(
+      Opcode::CmpLt, s,
+      detail::constant_like(0, s->type()->element()->dtype(), s->type()->dims(), e.loc()));
+  s = e.select(negative, e.op(Opcode::Not, s), s);
+  ir::Value* f = e.cast(s, DType::f32);
+  return Tensor(
+      e.op(Opcode::Mul, f, e.f32(narrow ? 4.6566127342e-10 : 1.0842020432385337e-19, f->type())));
+}
+
+// Box-Muller on given uniforms: u1 clamped to 1e-7 as Triton does, u2 to the nearest 2^-24 turn.
+std::pair<Tensor, Tensor> pair_uniform_to_normal(const Tensor& u1, const Tensor& u2, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  Emitter e(loc, "pair_uniform_to_normal");
+  ir::Value* a = float_operand(e, u1, "u1");
+  ir::Value* b = float_operand(e, u2, "u2");
+  Shape shape = detail::broadcast_shapes(a->type()->dims(), b->type()->dims(), loc, e.name());
+  a = detail::broadcast_to_shape(a, shape, loc, e.name());
+  b = detail::broadcast_to_shape(b, shape, loc, e.name());
+  a = e.op(Opcode::Max, a, e.f32(1.0e-7, a->type()));
+  ir::Value* ln = log_of_float(e, a);
+  ir::Value* radius = e.op(Opcode::Sqrt, e.op(Opcode::Mul, ln, e.f32(-2.0, ln->type())));
+  ir::Value* turns = e.op(Opcode::Rint, e.op(Opcode::Mul, b, e.f32(0x1p24, b->type())));
+  ir::Value* k = e.cast(turns, DType::i32);
+  k = e.op(Opcode::And, k, e.word(0xFFFFFF, k->type()));
+  return {Tensor(e.op(Opcode::Mul, radius, cos_of_turns(e, k))),
+          Tensor(e.op(Opcode::Mul, radius, sin_of_turns(e, k)))};
 }
 
 } // namespace tessel::lang

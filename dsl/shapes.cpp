@@ -247,4 +247,51 @@ Tensor histogram(const Tensor& x, int num_bins, const Tensor& mask, Loc l) {
   return sum(hit.to(DType::i32, l), 0, l);
 }
 
+// ---- slice and swizzle2d ------------------------------------------------------------------------
+// A slice at a multiple of its length is a reshape of the dim into [n / length, length] and a pick
+// of one block; elsewhere a gather of start + arange(0, length). Both copy the elements exactly.
+Tensor slice(const Tensor& x, int dim, int64_t start, int64_t length, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  int d = detail::normalize_dim(x, dim, l, "slice");
+  detail::require_numbers(x, l, "slice");
+  Shape s = x.shape(l);
+  const int64_t n = s[size_t(d)];
+  if (length < 1 || !ir::is_power_of_two(length) || start < 0 || start + length > n)
+    fail(loc, "slice",
+         "[" + std::to_string(start) + ", " + std::to_string(start + length) +
+             ") must lie in the dim of " + std::to_string(n) + " of " +
+             type_str(x.value(loc)->type()) + ", with a power-of-two length (tile shapes are)");
+  if (start % length == 0) {
+    Shape blocks = s;
+    blocks[size_t(d)] = length;
+    blocks.insert(blocks.begin() + d, n / length);
+    return detail::pick(reshape(x, blocks, l), d, start / length, l);
+  }
+  Tensor index = detail::iota_along(x.rank(l), d, length, l) + start;
+  Shape is = s;
+  is[size_t(d)] = length;
+  return take(x, broadcast_to(index, is, l), d, l);
+}
+
+// Triton's definition, line for line (integer division truncates; the operands are >= 0).
+std::pair<Tensor, Tensor> swizzle2d(const Tensor& i, const Tensor& j, const Tensor& size_i,
+                                    const Tensor& size_j, const Tensor& size_g, Loc l) {
+  SourceLoc loc = SourceLoc::from(l);
+  for (const Tensor* t : {&i, &j, &size_i, &size_j, &size_g}) {
+    const ir::Type* ty = t->value(loc)->type();
+    if (ty->is_pointer_like() || !ty->is_integer() || ty->is_bool())
+      fail(loc, "swizzle2d",
+           "takes integer tiles or scalars (program ids and grid sizes), got " + type_str(ty));
+  }
+  auto op = [&](BinaryOp o, const Tensor& a, const Tensor& b) { return binary(o, a, b, loc); };
+  Tensor ij = op(BinaryOp::Add, op(BinaryOp::Mul, i, size_j), j);
+  Tensor size_gj = op(BinaryOp::Mul, size_g, size_j);
+  Tensor group_id = op(BinaryOp::Div, ij, size_gj);
+  Tensor off_i = op(BinaryOp::Mul, group_id, size_g);
+  Tensor rows = minimum(op(BinaryOp::Sub, size_i, off_i), size_g, l);
+  Tensor in_group = op(BinaryOp::Rem, ij, size_gj);
+  return {op(BinaryOp::Add, off_i, op(BinaryOp::Rem, in_group, rows)),
+          op(BinaryOp::Div, in_group, rows)};
+}
+
 } // namespace tessel::lang

@@ -37,6 +37,15 @@ public:
     return k;
   }
 
+  // The last stage alone: a bitonic row comes out sorted (Triton's bitonic_merge).
+  Keys merge(Keys k) {
+    int64_t n = k.values.shape(l_).back();
+    int m = detail::log2_of(n);
+    for (int j = m - 1; j >= 0; --j)
+      k = exchange(k, n, m, j, /*last=*/true);
+    return k;
+  }
+
 private:
   Tensor cmp(BinaryOp op, const Tensor& a, const Tensor& b) { return binary(op, a, b, loc_); }
 
@@ -140,6 +149,15 @@ std::pair<Tensor, Tensor> topk(const Tensor& x, int k, Loc l) {
     return detail::pick(rows, last, 0, l);
   };
   return {first_k(s.values), first_k(*s.indices)};
+}
+
+Tensor bitonic_merge(const Tensor& x, int dim, bool descending, Loc l) {
+  int d = detail::normalize_dim(x, dim, l, "bitonic_merge");
+  detail::require_numbers(x, l, "bitonic_merge");
+  Keys k{detail::axis_to_last(x, d, l), std::nullopt};
+  if (k.values.shape(l).back() == 1)
+    return x;
+  return detail::last_to_axis(Bitonic(descending, l).merge(k).values, d, l);
 }
 
 } // namespace tessel::lang

@@ -51,6 +51,8 @@ Accepts accepts(Opcode op) {
   case Opcode::AtomicMin:
   case Opcode::AtomicXchg:
   case Opcode::AtomicCas:
+  case Opcode::AtomicLoad:
+  case Opcode::AtomicStore:
     return Accepts::IntegersAndFloats;
   default:
     TESSEL_UNREACHABLE("not an atomic op"); // callers pass only ATOMIC ops

@@ -508,6 +508,45 @@ Message verify_atomic_cas(const Op& op) {
   return check_atomic(op, 2);
 }
 
+// atomic_load ptr [, mask]: a relaxed or acquire read (a load cannot release).
+Message verify_atomic_load(const Op& op) {
+  if (op.num_operands() < 1 || op.num_operands() > 2)
+    return "takes a pointer and an optional mask, found " + std::to_string(op.num_operands()) +
+           " operands";
+  if (auto m =
+          check_pointer_and_mask(op.operand(0), op.num_operands() > 1 ? op.operand(1) : nullptr))
+    return m;
+  const auto sem = static_cast<MemSem>(op.int_attr("sem"));
+  if (sem == MemSem::release || sem == MemSem::acq_rel)
+    return "sem must be relaxed (0) or acquire (1), found " + std::to_string(op.int_attr("sem"));
+  return check_atomic(op, 0);
+}
+
+// atomic_store ptr, val [, mask]: a relaxed or release write, no result.
+Message verify_atomic_store(const Op& op) {
+  if (op.num_operands() < 2 || op.num_operands() > 3)
+    return "takes a pointer, a value and an optional mask, found " +
+           std::to_string(op.num_operands()) + " operands";
+  if (auto m =
+          check_pointer_and_mask(op.operand(0), op.num_operands() > 2 ? op.operand(2) : nullptr))
+    return m;
+  const int64_t sem = op.int_attr("sem"), scope = op.int_attr("scope");
+  if (sem != static_cast<int64_t>(MemSem::relaxed) && sem != static_cast<int64_t>(MemSem::release))
+    return "sem must be relaxed (0) or release (2), found " + std::to_string(sem);
+  if (scope < 0 || scope >= kNumMemScopes)
+    return "scope must be 0 (cta), 1 (gpu) or 2 (sys), found " + std::to_string(scope);
+  const Type* p = op.operand(0)->type();
+  const Type* pointee = p->element()->pointee();
+  if (pointee->is_pointer() || !atomic_accepts(op.opcode(), pointee->dtype()))
+    return std::string("applies to ") + atomic_accepted_types(op.opcode()) + " elements, found " +
+           str(p);
+  const Type* v = op.operand(1)->type();
+  if (v->element() != pointee || !same_shape(v, p))
+    return "value must be the pointee type " + str(pointee) + " in the pointer's shape, found " +
+           str(v) + " for " + str(p);
+  return std::nullopt;
+}
+
 Message verify_reduce(const Op& op) {
   if (op.operand(0)->type()->is_pointer_like())
     return "does not apply to pointers, found " + str(op.operand(0)->type());
@@ -653,6 +692,13 @@ Message verify_return(const Op& op) { return std::nullopt; }
 
 // hint: an integer or pointer operand, a result of its type, and each given list with one value
 // >= 1 per dimension (one for a scalar).
+// assume %cond: a promise on an i1 value (a tile or a scalar).
+Message verify_assume(const Op& op) {
+  if (!op.operand(0)->type()->is_bool())
+    return "condition must be i1, found " + str(op.operand(0)->type());
+  return std::nullopt;
+}
+
 Message verify_hint(const Op& op) {
   const Type* t = op.operand(0)->type();
   if (op.result()->type() != t)

@@ -22,6 +22,8 @@ const char* kind_name(ArgKind k) {
     return "i32";
   case ArgKind::f32:
     return "f32";
+  case ArgKind::f64:
+    return "f64";
   }
   TESSEL_UNREACHABLE("bad ArgKind");
 }
@@ -34,6 +36,7 @@ std::string assumption(const Param& p) {
   case ArgKind::i32:
     return p.equals_one ? "one" : "d" + std::to_string(p.divisibility);
   case ArgKind::f32:
+  case ArgKind::f64:
     return "-";
   }
   TESSEL_UNREACHABLE("bad ArgKind");
@@ -121,8 +124,10 @@ Param parse_param(const Line& l) {
     p.divisibility = assume == "d16" ? 16 : 1;
   } else if (kind == "f32") {
     p.kind = ArgKind::f32;
+  } else if (kind == "f64") {
+    p.kind = ArgKind::f64;
   } else {
-    l.fail("unknown argument kind '" + std::string(kind) + "' (ptr, i32 or f32)");
+    l.fail("unknown argument kind '" + std::string(kind) + "' (ptr, i32, f32 or f64)");
   }
   return p;
 }

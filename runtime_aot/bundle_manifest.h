@@ -12,6 +12,7 @@
 //   kernel  vector_add  entry vector_add  num_warps 4  num_stages 2
 //   param   out  ptr  f32  a16                 a pointer, assumed 16-byte aligned (or a1)
 //   param   n    i32  -    d16                 an Int: divisible by 16 (d16), any (d1), 1 (one)
+//   param   s    f64  -    -                   a tl::Float64 (f32: a tl::Float)
 //   const   BLOCK 1024                         compiled in, not an argument
 //   ir      vector_add.tir  <bytes>  <fnv64>   the traced tile IR (the JIT fallback compiles it)
 //   target  sm_90a  <shared bytes>  <cubin file> <bytes> <fnv64>  <ptx file> <bytes> <fnv64>
@@ -30,7 +31,7 @@
 
 namespace tessel::aot::format {
 
-enum class ArgKind : uint8_t { ptr, i32, f32 };
+enum class ArgKind : uint8_t { ptr, i32, f32, f64 }; // f64: a tl::Float64
 
 // One argument of the compiled code (Const parameters are not arguments).
 struct Param {

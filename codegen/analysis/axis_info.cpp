@@ -329,7 +329,47 @@ void elementwise_rule(const Rule& r, AxisInfo& out) {
   }
 }
 
+// The integer constant `v` is (through splats and broadcasts), if it is one.
+std::optional<int64_t> int_constant(const ir::Value* v) {
+  const ir::Op* def = v->defining_op();
+  while (def && (def->opcode() == Opcode::Splat || def->opcode() == Opcode::Broadcast))
+    def = def->operand(0)->defining_op();
+  if (!def || def->opcode() != Opcode::Constant || def->attrs()[0].kind != ir::Attr::Kind::Int)
+    return std::nullopt;
+  return def->attrs()[0].i;
+}
+
+// For `cond` = `x % C == 0` or `(x & (C - 1)) == 0` (either side of the ==): x and the largest
+// power of two dividing C (for the `and` form, C - 1 must be 2^k - 1).
+std::optional<std::pair<const ir::Value*, int64_t>> assumed_divisor(const ir::Value* cond) {
+  const ir::Op* eq = cond->defining_op();
+  if (!eq || eq->opcode() != Opcode::CmpEq)
+    return std::nullopt;
+  for (int side = 0; side < 2; ++side) {
+    const ir::Op* lhs = eq->operand(side)->defining_op();
+    if (int_constant(eq->operand(1 - side)) != 0 || !lhs)
+      continue;
+    const std::optional<int64_t> c = int_constant(lhs->operand(lhs->num_operands() - 1));
+    if (!c || lhs->num_operands() != 2)
+      continue;
+    if (lhs->opcode() == Opcode::Rem && *c != 0)
+      return std::pair{lhs->operand(0), pow2_divisor(*c)};
+    if (lhs->opcode() == Opcode::And && *c > 0 && (*c & (*c + 1)) == 0)
+      return std::pair{lhs->operand(0), std::min(kMaxDivisibility, *c + 1)};
+  }
+  return std::nullopt;
+}
+
 } // namespace
+
+void AxisAnalysis::collect_assumptions(const ir::Function& function) {
+  ir::walk(function.body, [&](const ir::Op& op) {
+    if (op.opcode() != Opcode::Assume)
+      return;
+    if (auto fact = assumed_divisor(op.operand(0)); fact && tracked(fact->first->type()))
+      assumed_[fact->first] = std::max(assumed_[fact->first], fact->second);
+  });
+}
 
 AxisInfo AxisInfo::unknown(size_t rank) {
   rank = std::max<size_t>(rank, 1);
@@ -338,6 +378,7 @@ AxisInfo AxisInfo::unknown(size_t rank) {
 }
 
 AxisAnalysis::AxisAnalysis(const ir::Function& function) {
+  collect_assumptions(function);
   for (size_t i = 0; i < function.body.num_args(); ++i) {
     AxisInfo a = AxisInfo::unknown(0);
     a.divisibility[0] = i < function.arg_divisibility.size() ? function.arg_divisibility[i] : 1;
@@ -421,7 +462,12 @@ const AxisInfo& AxisAnalysis::info(const ir::Value* v) const {
   return it->second;
 }
 
-void AxisAnalysis::set(const ir::Value* v, AxisInfo info) { infos_[v] = std::move(info); }
+void AxisAnalysis::set(const ir::Value* v, AxisInfo info) {
+  if (auto it = assumed_.find(v); it != assumed_.end())
+    for (int64_t& d : info.divisibility)
+      d = std::max(d, it->second);
+  infos_[v] = std::move(info);
+}
 
 void AxisAnalysis::visit(const ir::Op& op) {
   // Region arguments first (walk visits the parent before its regions' ops).

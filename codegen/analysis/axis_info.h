@@ -12,9 +12,11 @@
 // constants, arange, the kernel arguments' specialization (`{div = 16}`) and loop bounds through
 // splat, broadcast, expand_dims, add/sub/mul/div/rem/shifts by constants, comparisons, select and
 // addptr, and from the kernel's hints (tl::multiple_of, max_contiguous, max_constancy: the `hint`
-// op raises each fact to what it promises); a for loop's carried values (and results) get what
-// holds for both their initial and their yielded values (a fixed point over the body); anything
-// else (loads, reductions, if/while results) is unknown (all 1).
+// op raises each fact to what it promises; `assume x % C == 0` or `assume (x & (C - 1)) == 0`, for
+// a constant C, raises x's divisibility to C's largest power-of-two divisor wherever x is read); a
+// for loop's carried values (and results) get what holds for both their initial and their yielded
+// values (a fixed point over the body); anything else (loads, reductions, if/while results) is
+// unknown (all 1).
 //
 // Example: offs = program_id(0) * 1024 + arange(0, 1024) has contiguity 1024 and divisibility
 // 1024; `x + offs` with x a pointer argument {div = 16} to f32 is contiguous over 1024 elements
@@ -60,6 +62,10 @@ private:
   void visit(const ir::Op& op);
   void visit_for(const ir::Op& op);
   void set(const ir::Value* v, AxisInfo info);
+  void collect_assumptions(const ir::Function& function);
+
+  // Divisibility that `assume` ops promise, by value (axis_info.cpp: assumed_divisor).
+  std::unordered_map<const ir::Value*, int64_t> assumed_;
   std::unordered_map<const ir::Value*, AxisInfo> infos_;
 };
 

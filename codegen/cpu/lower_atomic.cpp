@@ -4,7 +4,8 @@
 // is the system scope. Float max/min use the integer forms on the float's bits (atomic.h: the
 // IEEE total order): a value with its sign bit clear is combined with a signed max (min), one with
 // it set with an unsigned min (max) — the same instructions the GPU lowering emits, so both
-// backends agree on -0.0 and NaN. Masked-off elements yield 0 (ir.h).
+// backends agree on -0.0 and NaN. Masked-off elements yield 0 (ir.h). atomic_load and
+// atomic_store are LLVM's atomic load and store with the op's ordering.
 #include "codegen/cpu/lowering.h"
 
 #include "tessel/ir/atomic.h"
@@ -70,6 +71,12 @@ llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* ptr, llvm::
   llvm::Type* it = b.getIntNTy(bits);
   auto as_int = [&](llvm::Value* v) { return b.CreateBitCast(to_storage(v, elem), it); };
   auto from_int = [&](llvm::Value* v) { return from_storage(b.CreateBitCast(v, st), elem); };
+  if (op.opcode() == ir::Opcode::AtomicLoad) {
+    llvm::LoadInst* load = b.CreateLoad(it, ptr);
+    load->setAtomic(ordering(sem));
+    load->setAlignment(llvm::Align(bits / 8));
+    return from_int(load);
+  }
   if (op.opcode() == ir::Opcode::AtomicCas) {
     llvm::Value* pair =
         b.CreateAtomicCmpXchg(ptr, as_int(cmp), as_int(val), llvm::MaybeAlign(bits / 8),
@@ -149,8 +156,12 @@ llvm::Value* Lowering::atomic_cas_loop(llvm::Value* ptr, const ir::Type* elem, i
 }
 
 void Lowering::lower_atomic(const ir::Op& op) {
+  if (op.opcode() == ir::Opcode::AtomicStore)
+    return lower_atomic_store(op);
   const bool cas = op.opcode() == ir::Opcode::AtomicCas;
-  const ir::Value* mask = !cas && op.num_operands() > 2 ? op.operand(2) : nullptr;
+  const bool load = op.opcode() == ir::Opcode::AtomicLoad;
+  const size_t mask_at = load ? 1 : 2; // atomic_load ptr, mask; atomic_OP ptr, val, mask
+  const ir::Value* mask = !cas && op.num_operands() > mask_at ? op.operand(mask_at) : nullptr;
   const ir::Type* rt = op.result()->type();
   const ir::Type* elem = rt->element();
   auto one = [&](const Index& idx) -> llvm::Value* {
@@ -158,10 +169,10 @@ void Lowering::lower_atomic(const ir::Op& op) {
       return element(v, v->type()->rank() == 0 ? Index{} : idx);
     };
     llvm::Value* p = at(op.operand(0));
-    llvm::Value* val = at(op.operand(cas ? 2 : 1));
+    llvm::Value* val = load ? nullptr : at(op.operand(cas ? 2 : 1));
     llvm::Value* cmp = cas ? at(op.operand(1)) : nullptr;
     auto access = [&] {
-      check_access(op, p, elem, /*is_store=*/true);
+      check_access(op, p, elem, /*is_store=*/!load);
       return atomic_element(op, p, val, cmp);
     };
     if (!mask)
@@ -190,6 +201,37 @@ void Lowering::lower_atomic(const ir::Op& op) {
     store_element(one(idx), element_address(storage, rt, idx), elem);
   });
   set_stored(op.result(), storage);
+}
+
+// Each element whose mask holds: one atomic store of its bits with the op's ordering.
+void Lowering::lower_atomic_store(const ir::Op& op) {
+  const ir::Type* pt = op.operand(0)->type();
+  const ir::Type* elem = op.operand(1)->type()->element();
+  const ir::Value* mask = op.num_operands() > 2 ? op.operand(2) : nullptr;
+  llvm::Type* st = storage_type(elem);
+  const unsigned bits = st->getPrimitiveSizeInBits();
+  auto one = [&](const Index& idx) {
+    auto at = [&](const ir::Value* v) {
+      return element(v, v->type()->rank() == 0 ? Index{} : idx);
+    };
+    llvm::Value* p = at(op.operand(0));
+    llvm::Value* val = b.CreateBitCast(to_storage(at(op.operand(1)), elem), b.getIntNTy(bits));
+    auto* cont = llvm::BasicBlock::Create(ctx, "atomic.store.cont", llfn);
+    if (mask) {
+      auto* then = llvm::BasicBlock::Create(ctx, "atomic.store", llfn);
+      b.CreateCondBr(at(mask), then, cont);
+      b.SetInsertPoint(then);
+    }
+    check_access(op, p, elem, /*is_store=*/true);
+    llvm::StoreInst* store = b.CreateStore(val, p);
+    store->setAtomic(ordering(ir::atomic_sem(op)));
+    store->setAlignment(llvm::Align(bits / 8));
+    b.CreateBr(cont);
+    b.SetInsertPoint(cont);
+  };
+  if (pt->rank() == 0)
+    return one({});
+  loop_nest(pt->dims(), one);
 }
 
 } // namespace tessel::codegen::cpu::detail

@@ -14,37 +14,15 @@ namespace tessel::codegen::cpu::detail {
 
 namespace {
 
+// A call into the math library: the ScalarRule::Math ops (scalar_semantics.cpp, the one list)
+// but those that are one instruction (sqrt, rsqrt, floor, ceil, fdiv), and sigmoid (an exp inside).
 bool is_transcendental(ir::Opcode op) {
   using ir::Opcode;
-  switch (op) {
-  case Opcode::Exp:
-  case Opcode::Exp2:
-  case Opcode::Log:
-  case Opcode::Log2:
-  case Opcode::Sin:
-  case Opcode::Cos:
-  case Opcode::Erf:
-  case Opcode::Tanh:
-  case Opcode::Sigmoid:
-  case Opcode::Pow:
-  case Opcode::Atan2:
-  case Opcode::Hypot:
-  case Opcode::Log1p:
-  case Opcode::Expm1:
-  case Opcode::Sinh:
-  case Opcode::Cosh:
-  case Opcode::Tan:
-  case Opcode::Atan:
-  case Opcode::Asin:
-  case Opcode::Acos:
-  case Opcode::Erfinv:
-  case Opcode::Cbrt:
-  case Opcode::Log10:
-  case Opcode::Exp10:
+  if (op == Opcode::Sigmoid)
     return true;
-  default:
-    return false;
-  }
+  const bool one_instruction = op == Opcode::Sqrt || op == Opcode::Rsqrt || op == Opcode::Floor ||
+                               op == Opcode::Ceil || op == Opcode::Fdiv;
+  return scalar_rule(op) == ScalarRule::Math && !one_instruction;
 }
 
 } // namespace
@@ -195,6 +173,9 @@ llvm::Value* CpuScalarTarget::math(ir::Opcode op, std::span<llvm::Value* const> 
   auto call = [&](llvm::Intrinsic::ID id) { return b.CreateUnaryIntrinsic(id, a[0]); };
   if (a.size() == 1)
     if (llvm::Value* own = emit_vector_math(b, op, a[0]))
+      return own;
+  if (a.size() == 2)
+    if (llvm::Value* own = emit_vector_math2(b, op, a[0], a[1]))
       return own;
   switch (op) {
   case Opcode::Rem:

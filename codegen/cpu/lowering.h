@@ -123,11 +123,13 @@ public:
   void lower_store(const ir::Op& op);
   // lower_atomic.cpp
   void lower_atomic(const ir::Op& op);
+  void lower_atomic_store(const ir::Op& op);
   llvm::Value* atomic_element(const ir::Op& op, llvm::Value* ptr, llvm::Value* val,
                               llvm::Value* cmp);
   llvm::Value* atomic_cas_loop(llvm::Value* ptr, const ir::Type* elem, ir::MemSem sem,
                                const std::function<llvm::Value*(llvm::Value*)>& update);
-  // lower_debug.cpp: device_print and device_assert (ops.def's DEBUG_OP rows).
+  // lower_debug.cpp: device_print and device_assert (ops.def's DEBUG_OP rows; debug_barrier and
+  // assume are nothing on the CPU).
   void lower_debug(const ir::Op& op);
   void lower_device_print(const ir::Op& op);
   void lower_device_assert(const ir::Op& op);

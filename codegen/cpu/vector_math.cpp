@@ -37,8 +37,15 @@ public:
   llvm::Value* erf(llvm::Value* x);
   llvm::Value* log1p(llvm::Value* x);
   llvm::Value* expm1(llvm::Value* x);
+  llvm::Value* sinh(llvm::Value* x);
+  llvm::Value* cosh(llvm::Value* x);
+  llvm::Value* exp10(llvm::Value* x);
+  llvm::Value* log10(llvm::Value* x);
 
 private:
+  // e^a / 2 for a <= 90 (to +inf past FLT_MAX): exp with the halving folded into 2^k, so that
+  // sinh and cosh reach FLT_MAX where e^a itself would overflow.
+  llvm::Value* half_exp(llvm::Value* a);
   llvm::Value* c(double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
   llvm::Value* i(int32_t v) { return b.getInt32(static_cast<uint32_t>(v)); }
   llvm::Value* fma(llvm::Value* x, llvm::Value* y, llvm::Value* z) {
@@ -376,6 +383,220 @@ llvm::Value* F32Math::expm1(llvm::Value* x) {
   return b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), x, e);
 }
 
+// ---- sinh, cosh, exp10, log10 (f32) -------------------------------------------------------------
+
+llvm::Value* F32Math::half_exp(llvm::Value* a) {
+  llvm::Value* xc = clamp(a, -104.0, 90.0);
+  Rounded k = round_to_int(b.CreateFMul(xc, c(kLog2e)));
+  llvm::Value* r = fma(k.f, c(-kLn2Hi), xc);
+  r = fma(k.f, c(-kLn2Lo), r);
+  return scale(b.CreateFAdd(c(1.0), expm1_reduced(r)), b.CreateSub(k.k, i(1)));
+}
+
+// sinh on three pieces of a = |x|, each computed on every lane and one selected, the sign copied
+// back (also for -0):
+//  * a < 1: x + x^3 P(x^2), P the Taylor series of (sinh x / x - 1) / x^2 through x^12 (the first
+//    term left out is below 7e-13 of the result);
+//  * 1 <= a < 10: (u + u / (u + 1)) / 2 with u = e^a - 1 (expm1_nonnegative: no cancellation);
+//  * a >= 10: e^a / 2 (e^-a is below 2^-28 of it).
+llvm::Value* F32Math::sinh(llvm::Value* x) {
+  llvm::Value* a = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+  llvm::Value* z = b.CreateFMul(x, x);
+  llvm::Value* p =
+      horner(z, {1.0 / 6, 1.0 / 120, 1.0 / 5040, 1.0 / 362880, 1.0 / 39916800, 1.0 / 6227020800.0});
+  llvm::Value* small = fma(b.CreateFMul(x, z), p, x);
+  llvm::Value* u = expm1_nonnegative(clamp(a, 0.0, 10.0));
+  llvm::Value* middle =
+      b.CreateFMul(c(0.5), b.CreateFAdd(u, b.CreateFDiv(u, b.CreateFAdd(u, c(1.0)))));
+  llvm::Value* r = b.CreateSelect(b.CreateFCmpOLT(a, c(10.0)), middle, half_exp(a));
+  // Ordered: NaN takes the small path, where it stays NaN.
+  r = b.CreateSelect(b.CreateFCmpOGE(a, c(1.0)), r, small);
+  return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, r, x);
+}
+
+// cosh a = (w + 1 / w) / 2 with w = e^a for a = |x| < 10, else e^a / 2 (1 / w below 2^-28 of w).
+// cosh(+-inf) = +inf, NaN stays NaN (the ordered compare sends it to w, which is NaN).
+llvm::Value* F32Math::cosh(llvm::Value* x) {
+  llvm::Value* a = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+  llvm::Value* w = exp(clamp(a, 0.0, 10.0));
+  llvm::Value* near = fma(c(0.5), w, b.CreateFDiv(c(0.5), w));
+  return b.CreateSelect(b.CreateFCmpOGE(a, c(10.0)), half_exp(a), near);
+}
+
+// 10^x = 2^k 10^r with k = round(x log2 10) and r = x - k log10(2) by Cody-Waite (log10(2) in two
+// floats; with the fma the first step is exact for the |k| <= 153 the clamp allows, as in exp),
+// then 10^r = e^t, t = r ln 10 (ln 10 in two floats too), |t| <= ln 2 / 2: expm1_reduced's range.
+// The clamp sends -inf and everything below half the smallest subnormal to 0, and +inf and
+// everything past FLT_MAX to +inf.
+llvm::Value* F32Math::exp10(llvm::Value* x) {
+  const double log2_10 = std::log2(10.0), log10_2 = std::log10(2.0), ln10 = std::log(10.0);
+  const float log10_2_hi = float(log10_2), ln10_hi = float(ln10);
+  llvm::Value* xc = clamp(x, -46.0, 39.0);
+  Rounded k = round_to_int(b.CreateFMul(xc, c(log2_10)));
+  llvm::Value* r = fma(k.f, c(-log10_2_hi), xc);
+  r = fma(k.f, c(-(log10_2 - double(log10_2_hi))), r);
+  llvm::Value* t = fma(r, c(ln10_hi), b.CreateFMul(r, c(ln10 - double(ln10_hi))));
+  return scale(b.CreateFAdd(c(1.0), expm1_reduced(t)), k.k);
+}
+
+// log10 x = e log10(2) + log(1 + f) log10(e), x = 2^e (1 + f) as in `log`: log(1 + f) split into
+// hi = f - f^2/2 and the rest (as in log2), log10(e) and log10(2) each in two floats, so that the
+// two large terms, e log10(2) and hi log10(e), are each rounded once.
+llvm::Value* F32Math::log10(llvm::Value* x) {
+  LogParts p = log_parts(x);
+  llvm::Value* hi = b.CreateFSub(p.f, p.hfsq);
+  llvm::Value* lo = b.CreateFAdd(b.CreateFSub(b.CreateFSub(p.f, hi), p.hfsq), p.correction);
+  const double log10e = 1.0 / std::log(10.0), log10_2 = std::log10(2.0);
+  const float log10e_hi = float(log10e), log10_2_hi = float(log10_2);
+  llvm::Value* small =
+      fma(hi, c(log10e - double(log10e_hi)),
+          fma(lo, c(log10e_hi), b.CreateFMul(p.e, c(log10_2 - double(log10_2_hi)))));
+  llvm::Value* r = fma(p.e, c(log10_2_hi), fma(hi, c(log10e_hi), small));
+  return log_special_values(x, r);
+}
+
+// ---- cbrt, atan, asin, acos, atan2, hypot (f32 computed in f64) ---------------------------------
+// These are computed in double and rounded once to f32, so each is within a hair of 0.5 ulp:
+// double's 29 extra bits hold every rounding error of the short evaluations below. Still
+// straight-line code that the loop vectoriser turns into SIMD (at half the lanes of f32).
+
+class F64Core {
+public:
+  explicit F64Core(llvm::IRBuilder<>& b) : b(b) {}
+
+  llvm::Value* cbrt(llvm::Value* x);
+  llvm::Value* atan(llvm::Value* x);
+  llvm::Value* asin(llvm::Value* x);
+  llvm::Value* acos(llvm::Value* x);
+  llvm::Value* atan2(llvm::Value* y, llvm::Value* x);
+  llvm::Value* hypot(llvm::Value* x, llvm::Value* y);
+
+private:
+  llvm::Value* c(double v) { return llvm::ConstantFP::get(b.getDoubleTy(), v); }
+  llvm::Value* wide(llvm::Value* f) { return b.CreateFPExt(f, b.getDoubleTy()); }
+  llvm::Value* narrow(llvm::Value* d) { return b.CreateFPTrunc(d, b.getFloatTy()); }
+  llvm::Value* fabs(llvm::Value* v) { return b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, v); }
+  llvm::Value* sqrt(llvm::Value* v) { return b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, v); }
+  llvm::Value* copysign(llvm::Value* m, llvm::Value* s) {
+    return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, m, s);
+  }
+  // atan of a double 0 <= a <= 1 (NaN stays NaN).
+  llvm::Value* atan_unit(llvm::Value* a);
+  // atan of a double a >= 0, inf included.
+  llvm::Value* atan_nonnegative(llvm::Value* a);
+
+  llvm::IRBuilder<>& b;
+};
+
+// A first guess from the bits (the exponent divided by 3: within 4% for normal floats; a
+// subnormal is scaled by 2^24 first and the result by 2^-8), then two Halley steps in double,
+// y <- y (y^3 + 2a) / (2y^3 + a), each cubing the relative error (4e-2 -> 1e-5 -> 1e-15).
+// cbrt(+-0) = +-0, cbrt(+-inf) = +-inf, NaN stays NaN: those take the input through.
+llvm::Value* F64Core::cbrt(llvm::Value* x) {
+  llvm::Type* i32 = b.getInt32Ty();
+  llvm::Value* a = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+  llvm::Value* tiny = b.CreateFCmpOLT(a, llvm::ConstantFP::get(b.getFloatTy(), 0x1p-126));
+  llvm::Value* as =
+      b.CreateSelect(tiny, b.CreateFMul(a, llvm::ConstantFP::get(b.getFloatTy(), 0x1p24)), a);
+  llvm::Value* guess_bits =
+      b.CreateAdd(b.CreateUDiv(b.CreateBitCast(as, i32), b.getInt32(3)), b.getInt32(0x2a5137a0));
+  llvm::Value* y = wide(b.CreateBitCast(guess_bits, b.getFloatTy()));
+  llvm::Value* ad = wide(as);
+  for (int step = 0; step < 2; ++step) {
+    llvm::Value* y3 = b.CreateFMul(b.CreateFMul(y, y), y);
+    y = b.CreateFDiv(b.CreateFMul(y, b.CreateFAdd(y3, b.CreateFMul(c(2.0), ad))),
+                     b.CreateFAdd(b.CreateFMul(c(2.0), y3), ad));
+  }
+  y = b.CreateSelect(tiny, b.CreateFMul(y, c(0x1p-8)), y);
+  llvm::Value* special =
+      b.CreateOr(b.CreateFCmpOEQ(a, llvm::ConstantFP::get(b.getFloatTy(), 0.0)),
+                 b.CreateFCmpUEQ(a, llvm::ConstantFP::get(b.getFloatTy(), INFINITY)));
+  return b.CreateSelect(special, x,
+                        b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, narrow(y), x));
+}
+
+// 0 <= a <= 1: a > tan(pi/8) is reduced by atan a = pi/4 + atan((a - 1) / (a + 1)), leaving
+// |t| <= tan(pi/8) = 0.414, where the Taylor series of atan to t^23 is within 2e-10 (relative).
+llvm::Value* F64Core::atan_unit(llvm::Value* a) {
+  llvm::Value* big = b.CreateFCmpOGT(a, c(0.41421356237309503));
+  llvm::Value* t =
+      b.CreateSelect(big, b.CreateFDiv(b.CreateFSub(a, c(1.0)), b.CreateFAdd(a, c(1.0))), a);
+  llvm::Value* z = b.CreateFMul(t, t);
+  llvm::Value* acc = c(-1.0 / 23);
+  for (int n = 10; n >= 1; --n)
+    acc = b.CreateIntrinsic(b.getDoubleTy(), llvm::Intrinsic::fma,
+                            {acc, z, c((n % 2 ? -1.0 : 1.0) / (2 * n + 1))});
+  llvm::Value* r =
+      b.CreateIntrinsic(b.getDoubleTy(), llvm::Intrinsic::fma, {b.CreateFMul(t, z), acc, t});
+  return b.CreateSelect(big, b.CreateFAdd(c(M_PI / 4), r), r);
+}
+
+// a > 1: pi/2 - atan(1 / a) (1 / inf = 0: atan(inf) = pi/2).
+llvm::Value* F64Core::atan_nonnegative(llvm::Value* a) {
+  llvm::Value* above = b.CreateFCmpOGT(a, c(1.0));
+  llvm::Value* r = atan_unit(b.CreateSelect(above, b.CreateFDiv(c(1.0), a), a));
+  return b.CreateSelect(above, b.CreateFSub(c(M_PI / 2), r), r);
+}
+
+llvm::Value* F64Core::atan(llvm::Value* x) {
+  llvm::Value* xd = wide(x);
+  return narrow(copysign(atan_nonnegative(fabs(xd)), xd)); // odd; keeps -0
+}
+
+// asin x = atan(x / sqrt((1 - x)(1 + x))): the product is exact in double for an f32 x, and
+// |x| = 1 gives x / 0 = +-inf, atan +-pi/2; |x| > 1 a NaN square root.
+llvm::Value* F64Core::asin(llvm::Value* x) {
+  llvm::Value* xd = wide(x);
+  llvm::Value* s = sqrt(b.CreateFMul(b.CreateFSub(c(1.0), xd), b.CreateFAdd(c(1.0), xd)));
+  llvm::Value* q = b.CreateFDiv(xd, s);
+  llvm::Value* r = copysign(atan_nonnegative(fabs(q)), xd);
+  return narrow(b.CreateSelect(b.CreateFCmpOEQ(xd, c(0.0)), xd, r)); // 0 / 1 keeps -0 anyway
+}
+
+// acos x = 2 atan(sqrt((1 - x) / (1 + x))): no cancellation near x = 1; x = -1 gives 2 / 0 = inf,
+// 2 atan(inf) = pi; |x| > 1 a NaN.
+llvm::Value* F64Core::acos(llvm::Value* x) {
+  llvm::Value* xd = wide(x);
+  llvm::Value* q = sqrt(b.CreateFDiv(b.CreateFSub(c(1.0), xd), b.CreateFAdd(c(1.0), xd)));
+  return narrow(b.CreateFMul(c(2.0), atan_nonnegative(q)));
+}
+
+// atan2(y, x) with C's special values (Annex F, as libdevice): the angle of (|x|, |y|) from
+// atan(min / max) in [0, pi/4] (pi/2 - it when |y| > |x|), reflected to pi - it when x's sign bit
+// is set, with y's sign. Both zero: 0 or pi; both infinite: pi/4 or 3pi/4; a NaN gives NaN.
+llvm::Value* F64Core::atan2(llvm::Value* y, llvm::Value* x) {
+  llvm::Value* yd = wide(y);
+  llvm::Value* xd = wide(x);
+  llvm::Value* ay = fabs(yd);
+  llvm::Value* ax = fabs(xd);
+  llvm::Value* steep = b.CreateFCmpOGT(ay, ax);
+  llvm::Value* lo = b.CreateSelect(steep, ax, ay);
+  llvm::Value* hi = b.CreateSelect(steep, ay, ax);
+  llvm::Value* t = atan_unit(b.CreateFDiv(lo, hi));
+  t = b.CreateSelect(steep, b.CreateFSub(c(M_PI / 2), t), t);
+  llvm::Value* both_inf =
+      b.CreateAnd(b.CreateFCmpOEQ(ax, c(INFINITY)), b.CreateFCmpOEQ(ay, c(INFINITY)));
+  t = b.CreateSelect(both_inf, c(M_PI / 4), t);
+  t = b.CreateSelect(b.CreateFCmpOEQ(ay, c(0.0)), c(0.0), t); // 0 / 0 and 0 / x
+  llvm::Value* x_negative =
+      b.CreateICmpSLT(b.CreateBitCast(x, b.getInt32Ty()), b.getInt32(0)); // sign bit: -0 too
+  t = b.CreateSelect(x_negative, b.CreateFSub(c(M_PI), t), t);
+  llvm::Value* any_nan = b.CreateFCmpUNO(xd, yd);
+  return narrow(b.CreateSelect(any_nan, c(NAN), copysign(t, yd)));
+}
+
+// sqrt(x^2 + y^2) in double: the squares are exact and cannot overflow there; an infinite operand
+// gives +inf even with a NaN (Annex F).
+llvm::Value* F64Core::hypot(llvm::Value* x, llvm::Value* y) {
+  llvm::Value* xd = wide(x);
+  llvm::Value* yd = wide(y);
+  llvm::Value* s = sqrt(
+      b.CreateIntrinsic(b.getDoubleTy(), llvm::Intrinsic::fma, {xd, xd, b.CreateFMul(yd, yd)}));
+  llvm::Value* any_inf =
+      b.CreateOr(b.CreateFCmpOEQ(fabs(xd), c(INFINITY)), b.CreateFCmpOEQ(fabs(yd), c(INFINITY)));
+  return narrow(b.CreateSelect(any_inf, c(INFINITY), s));
+}
+
 } // namespace
 
 llvm::Value* emit_erfinv(llvm::IRBuilder<>& b, llvm::Value* x) {
@@ -414,8 +635,40 @@ llvm::Value* emit_vector_math(llvm::IRBuilder<>& b, ir::Opcode op, llvm::Value* 
     return m.log1p(x);
   case ir::Opcode::Expm1:
     return m.expm1(x);
+  case ir::Opcode::Sinh:
+    return m.sinh(x);
+  case ir::Opcode::Cosh:
+    return m.cosh(x);
+  case ir::Opcode::Exp10:
+    return m.exp10(x);
+  case ir::Opcode::Log10:
+    return m.log10(x);
+  case ir::Opcode::Cbrt:
+    return F64Core(b).cbrt(x);
+  case ir::Opcode::Atan:
+    return F64Core(b).atan(x);
+  case ir::Opcode::Asin:
+    return F64Core(b).asin(x);
+  case ir::Opcode::Acos:
+    return F64Core(b).acos(x);
   default:
     return nullptr; // the other math functions: LLVM intrinsics or libm
+  }
+}
+
+llvm::Value* emit_vector_math2(llvm::IRBuilder<>& b, ir::Opcode op, llvm::Value* x,
+                               llvm::Value* y) {
+  if (!x->getType()->isFloatTy())
+    return nullptr;
+  llvm::IRBuilderBase::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
+  switch (op) {
+  case ir::Opcode::Atan2:
+    return F64Core(b).atan2(x, y);
+  case ir::Opcode::Hypot:
+    return F64Core(b).hypot(x, y);
+  default:
+    return nullptr; // pow, fdiv, rem: libm, an instruction
   }
 }
 

@@ -12,6 +12,8 @@
 //   tanh <= 2 (1.49)  erf <= 2 (1.27)
 //   log1p <= 2 (0.82)  expm1 <= 2 (1.44)   (issue 14; also docs/semantics.md "Accuracy of the
 //   math functions")
+//   sinh, cosh, exp10, log10 <= 2 (f32 evaluations like the above); cbrt, atan, asin, acos,
+//   atan2, hypot <= 1 (computed in f64, rounded once: all but correctly rounded)
 // f64 stays with libm (LLVM's intrinsics and erf/tanh calls).
 // Special values are exact: exp(-inf) = 0, exp(+inf) = +inf, overflow to +inf, results that are
 // subnormal rounded once; log(+-0) = -inf, log(x < 0) = NaN, log(+inf) = +inf, subnormal inputs;
@@ -27,6 +29,8 @@ namespace tessel::codegen::cpu {
 // `op` of the f32 value `x` (a scalar float), or nullptr where tessel has no routine of its own
 // for `op` or for x's type (f64 stays with libm): the caller then calls libm.
 llvm::Value* emit_vector_math(llvm::IRBuilder<>& b, ir::Opcode op, llvm::Value* x);
+// The same for the two-operand atan2 (y = x, x = y: ops.def's operand order) and hypot.
+llvm::Value* emit_vector_math2(llvm::IRBuilder<>& b, ir::Opcode op, llvm::Value* x, llvm::Value* y);
 
 // erfinv of the f32 or f64 value `x` (libm has none), branch-free. An f32 is computed in double
 // and rounded once: erfinv(x) = x P(x^2) for |x| < 0.5, else x Q(w) with w = -log(1 - x^2) on

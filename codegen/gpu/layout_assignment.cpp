@@ -62,9 +62,10 @@ int64_t floor_pow2(int64_t v) {
 }
 
 // The mask operand of a global access, or null: load ptr, mask, other; store ptr, value, mask;
-// atomic_OP ptr, value, mask; atomic_cas has none.
+// atomic_OP ptr, value, mask; atomic_load ptr, mask; atomic_store ptr, value, mask; atomic_cas has
+// none.
 const ir::Value* mask_of(const ir::Op& op) {
-  if (op.opcode() == Opcode::Load)
+  if (op.opcode() == Opcode::Load || op.opcode() == Opcode::AtomicLoad)
     return op.num_operands() > 1 ? op.operand(1) : nullptr;
   if (op.opcode() == Opcode::AtomicCas)
     return nullptr;
@@ -191,7 +192,8 @@ void LayoutPlan::set(const ir::Value* v, const LinearLayout& l) {
 // The layouts of `op`'s results: loads, atomics and reductions anchor theirs (coalesced
 // addresses; the input's default layout, sliced), every other op takes what its users asked for.
 void LayoutPlan::assign_results(const ir::Op& op) {
-  if ((op.opcode() == Opcode::Load || op.has(ir::ATOMIC)) && op.result()->type()->rank() != 0) {
+  if ((op.opcode() == Opcode::Load || op.has(ir::ATOMIC)) && op.num_results() == 1 &&
+      op.result()->type()->rank() != 0) {
     set(op.result(), anchor(op));
     return;
   }

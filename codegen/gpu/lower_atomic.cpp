@@ -17,6 +17,8 @@
 //    `max.s` (`min.s`), one with it set with `min.u` (`max.u`), two predicated instructions.
 //  * f16 add is `add.noftz.f16` (sm_70+); bf16 add is `add.noftz.bf16` where the target has it
 //    (sm_90) and a `cas.b16` loop before. Masked-off elements yield 0.
+//  * atomic_load / atomic_store are `ld{.sem}{.scope}.global.bN` / `st{.sem}{.scope}.global.bN`
+//    (relaxed/acquire, relaxed/release; sm_70+), issued by the owning thread like the others.
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/scratch.h"
 
@@ -111,7 +113,7 @@ bool replicates(const LinearLayout& l) {
 
 int64_t atomic_scratch_bytes(const ir::Op& op, const ir::Function& f,
                              const LinearLayout* ptr_layout) {
-  if (!result_used(f, op.result()))
+  if (op.num_results() == 0 || !result_used(f, op.result())) // atomic_store
     return 0;
   const int64_t elem_bytes = std::max(1u, op.result()->type()->element()->element_bits() / 8);
   if (!ptr_layout)
@@ -200,6 +202,28 @@ llvm::Value* Lowering::bf16_add_cas_loop(const ir::Op& op, llvm::Value* pred, ll
   return b.CreateBitCast(out, b.getBFloatTy());
 }
 
+// `@pred ld.SEM.SCOPE.global.bN d, [ptr]`, d = 0 where pred is false.
+llvm::Value* Lowering::ptx_atomic_load(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr,
+                                       unsigned bits) {
+  const std::string text =
+      fmt::format("mov.b{0} $0, 0;\n\t@$1 ld{1}.global.b{0} $0, [$2];", bits, sem_scope(op));
+  const std::string cons = fmt::format("={},b,l,~{{memory}}", constraint(bits));
+  llvm::Type* it = b.getIntNTy(bits);
+  auto* fty = llvm::FunctionType::get(it, {b.getInt1Ty(), ptr->getType()}, false);
+  return b.CreateCall(llvm::InlineAsm::get(fty, text, cons, /*hasSideEffects=*/true), {pred, ptr});
+}
+
+// `@pred st.SEM.SCOPE.global.bN [ptr], v`.
+void Lowering::ptx_atomic_store(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr,
+                                llvm::Value* val, unsigned bits) {
+  const std::string text = fmt::format("@$0 st{}.global.b{} [$1], $2;", sem_scope(op), bits);
+  const std::string cons = fmt::format("b,l,{},~{{memory}}", constraint(bits));
+  llvm::Type* it = b.getIntNTy(bits);
+  auto* fty = llvm::FunctionType::get(b.getVoidTy(), {b.getInt1Ty(), ptr->getType(), it}, false);
+  b.CreateCall(llvm::InlineAsm::get(fty, text, cons, /*hasSideEffects=*/true),
+               {pred, ptr, b.CreateBitCast(val, it)});
+}
+
 // One element: `pred` (mask and ownership) says whether this thread applies it.
 llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr,
                                       llvm::Value* val, llvm::Value* cmp, bool want_result) {
@@ -208,6 +232,8 @@ llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* pred, llvm:
   llvm::Type* rt = reg_type(elem);
   llvm::Type* it = b.getIntNTy(bits);
   const Opcode code = op.opcode();
+  if (code == Opcode::AtomicLoad)
+    return b.CreateBitCast(ptx_atomic_load(op, pred, ptr, bits), rt);
   if (code == Opcode::AtomicAdd && elem->dtype() == DType::bf16 && !target.has_bf16_atomic_add())
     return bf16_add_cas_loop(op, pred, ptr, val);
   auto bits_of = [&](llvm::Value* v) { return b.CreateBitCast(v, it); };
@@ -232,22 +258,27 @@ llvm::Value* Lowering::atomic_element(const ir::Op& op, llvm::Value* pred, llvm:
 }
 
 void Lowering::lower_atomic(const ir::Op& op) {
+  if (op.opcode() == Opcode::AtomicStore)
+    return lower_atomic_store(op);
   const bool cas = op.opcode() == Opcode::AtomicCas;
+  const bool load = op.opcode() == Opcode::AtomicLoad;
   const ir::Value* res = op.result();
   const ir::Type* elem = res->type()->element();
-  const bool has_mask = !cas && op.num_operands() > 2;
+  const size_t mask_at = load ? 1 : 2; // atomic_load ptr, mask; atomic_OP ptr, val, mask
+  const bool has_mask = !cas && op.num_operands() > mask_at;
   const size_t val_at = cas ? 2 : 1;
   const bool used = result_used(fn, res);
   if (res->type()->rank() == 0) {
     llvm::Value* first = b.CreateAnd(b.CreateICmpEQ(lane_id(), b.getInt32(0)),
                                      b.CreateICmpEQ(warp_id(), b.getInt32(0)));
-    llvm::Value* pred = has_mask ? b.CreateAnd(scalar(op.operand(2)), first) : first;
+    llvm::Value* pred = has_mask ? b.CreateAnd(scalar(op.operand(mask_at)), first) : first;
     const ir::MemSem sem = ir::atomic_sem(op);
     if (sem == ir::MemSem::release || sem == ir::MemSem::acq_rel)
       barrier();
     const bool acquires = sem == ir::MemSem::acquire || sem == ir::MemSem::acq_rel;
-    llvm::Value* old = atomic_element(op, pred, scalar(op.operand(0)), scalar(op.operand(val_at)),
-                                      cas ? scalar(op.operand(1)) : nullptr, used);
+    llvm::Value* old =
+        atomic_element(op, pred, scalar(op.operand(0)), load ? nullptr : scalar(op.operand(val_at)),
+                       cas ? scalar(op.operand(1)) : nullptr, used);
     if (!used) {
       if (acquires)
         barrier();
@@ -262,9 +293,9 @@ void Lowering::lower_atomic(const ir::Op& op) {
   }
   const LinearLayout& a = layout(op.operand(0));
   Vals ptrs = vals(op.operand(0));
-  Vals vals = vals_in(op.operand(val_at), a);
+  Vals vals = load ? Vals() : vals_in(op.operand(val_at), a);
   Vals cmps = cas ? vals_in(op.operand(1), a) : Vals();
-  Vals masks = has_mask ? vals_in(op.operand(2), a) : Vals();
+  Vals masks = has_mask ? vals_in(op.operand(mask_at), a) : Vals();
   llvm::Value* owner = owner_predicate(a);
   const int n = a.in_size(InDim::Register);
   Vals old(n);
@@ -272,7 +303,8 @@ void Lowering::lower_atomic(const ir::Op& op) {
     llvm::Value* pred = has_mask ? masks[r] : b.getTrue();
     if (owner)
       pred = b.CreateAnd(pred, owner);
-    old[r] = atomic_element(op, pred, ptrs[r], vals[r], cas ? cmps[r] : nullptr, used);
+    old[r] =
+        atomic_element(op, pred, ptrs[r], load ? nullptr : vals[r], cas ? cmps[r] : nullptr, used);
   }
   if (!used) {
     set_vals(res, Vals(layout(res).in_size(InDim::Register),
@@ -291,6 +323,35 @@ void Lowering::lower_atomic(const ir::Op& op) {
       old[r] = load_shared(reg_type(elem), base, shared_index(a, r, Swizzle{}), 1)[0];
   }
   set_vals(res, convert(old, elem, a, layout(res)));
+}
+
+// atomic_store: the owning thread of each element (thread 0 for a scalar) writes it; a release
+// of the program's scalar store waits, by a barrier, for every thread's earlier accesses.
+void Lowering::lower_atomic_store(const ir::Op& op) {
+  const ir::Type* elem = op.operand(1)->type()->element();
+  const unsigned bits = elem->element_bits();
+  const bool has_mask = op.num_operands() > 2;
+  if (op.operand(0)->type()->rank() == 0) {
+    llvm::Value* pred = b.CreateAnd(b.CreateICmpEQ(lane_id(), b.getInt32(0)),
+                                    b.CreateICmpEQ(warp_id(), b.getInt32(0)));
+    if (has_mask)
+      pred = b.CreateAnd(scalar(op.operand(2)), pred);
+    if (ir::atomic_sem(op) == ir::MemSem::release)
+      barrier();
+    ptx_atomic_store(op, pred, scalar(op.operand(0)), scalar(op.operand(1)), bits);
+    return;
+  }
+  const LinearLayout& a = layout(op.operand(0));
+  Vals ptrs = vals(op.operand(0));
+  Vals values = vals_in(op.operand(1), a);
+  Vals masks = has_mask ? vals_in(op.operand(2), a) : Vals();
+  llvm::Value* owner = owner_predicate(a);
+  for (size_t r = 0; r < ptrs.size(); ++r) {
+    llvm::Value* pred = has_mask ? masks[r] : b.getTrue();
+    if (owner)
+      pred = b.CreateAnd(pred, owner);
+    ptx_atomic_store(op, pred, ptrs[r], values[r], bits);
+  }
 }
 
 } // namespace tessel::codegen::gpu::detail

@@ -102,8 +102,12 @@ void Lowering::lower_debug(const ir::Op& op) {
     return lower_device_print(op);
   case Opcode::DeviceAssert:
     return lower_device_assert(op);
+  case Opcode::DebugBarrier: // bar.sync 0: every thread's accesses before, for every thread after
+    return barrier();
+  case Opcode::Assume: // read by the axis analysis; nothing to run
+    return;
   default:
-    TESSEL_UNREACHABLE("not a debugging op"); // ops.def's DEBUG_OP rows are the two above
+    TESSEL_UNREACHABLE("not a debugging op"); // ops.def's DEBUG_OP rows are the four above
   }
 }
 

@@ -4,7 +4,9 @@
 // linked in after lowering), f16/bf16 in half/bfloat registers — and the packed forms: the ops
 // whose one hardware rounding equals f32-then-round (add/sub/mul/neg/abs) run on pairs of
 // registers where the target has native f16/bf16 math: add.rn.f16x2, add.rn.bf16x2 on sm_90
-// (on sm_80, LLVM 19's NVPTX backend computes bf16 pairs in f32: exact, the same bits).
+// (on sm_80, LLVM 19's NVPTX backend computes bf16 pairs in f32: exact, the same bits). On sm_89+
+// fp8 conversions use the hardware's cvt (e4m3x2/e5m2x2), fixed up to the shared semantics'
+// bits (NaN sign, non-saturating overflow).
 #include "codegen/gpu/lowering.h"
 
 #include "codegen/scalar_rules.h"
@@ -33,6 +35,8 @@ public:
     return elem->dtype() == DType::bf16 ? l_.target.has_bf16_math() : l_.target.has_f16_math();
   }
   llvm::Value* math(ir::Opcode op, std::span<llvm::Value* const> a) override;
+  llvm::Value* native_f32_to_fp8_sat(llvm::Value* f, const ir::Type* to) override;
+  llvm::Value* native_fp8_to_f32(llvm::Value* bits, const ir::Type* from) override;
   [[noreturn]] void unsupported(const ir::Op& op, std::string_view why) override {
     l_.unsupported(op, why);
   }
@@ -44,6 +48,39 @@ private:
   llvm::Value* approximate_division(llvm::Value* x, llvm::Value* y);
   Lowering& l_;
 };
+
+const char* fp8_ptx_name(const ir::Type* t) {
+  return t->dtype() == DType::f8e4m3 ? "e4m3x2" : "e5m2x2";
+}
+
+// sm_89+: `cvt.rn.satfinite.e4m3x2.f32 d, a, b` packs {hi: a, lo: b}; the element is a, in d's
+// high byte.
+llvm::Value* GpuScalarTarget::native_f32_to_fp8_sat(llvm::Value* f, const ir::Type* to) {
+  if (!l_.target.has_fp8())
+    return nullptr;
+  llvm::IRBuilder<>& b = l_.b;
+  auto* fty = llvm::FunctionType::get(b.getInt16Ty(), {b.getFloatTy(), b.getFloatTy()}, false);
+  const std::string text = std::string("cvt.rn.satfinite.") + fp8_ptx_name(to) + ".f32 $0, $1, $2;";
+  llvm::Value* pair =
+      b.CreateCall(llvm::InlineAsm::get(fty, text, "=h,f,f", /*hasSideEffects=*/false),
+                   {f, llvm::ConstantFP::get(b.getFloatTy(), 0.0)});
+  return b.CreateTrunc(b.CreateLShr(pair, 8), b.getInt8Ty());
+}
+
+// sm_89+: `cvt.rn.f16x2.e4m3x2 d, a` widens both bytes of a; the element is the low one, in d's
+// low half (every fp8 value is an f16 value, so f16 -> f32 keeps it exactly).
+llvm::Value* GpuScalarTarget::native_fp8_to_f32(llvm::Value* bits, const ir::Type* from) {
+  if (!l_.target.has_fp8())
+    return nullptr;
+  llvm::IRBuilder<>& b = l_.b;
+  auto* fty = llvm::FunctionType::get(b.getInt32Ty(), {b.getInt16Ty()}, false);
+  const std::string text = std::string("cvt.rn.f16x2.") + fp8_ptx_name(from) + " $0, $1;";
+  llvm::Value* pair =
+      b.CreateCall(llvm::InlineAsm::get(fty, text, "=r,h", /*hasSideEffects=*/false),
+                   {b.CreateZExt(bits, b.getInt16Ty())});
+  llvm::Value* h = b.CreateBitCast(b.CreateTrunc(pair, b.getInt16Ty()), b.getHalfTy());
+  return b.CreateFPExt(h, b.getFloatTy());
+}
 
 llvm::Value* GpuScalarTarget::libdevice2(const char* f32_name, const char* f64_name, llvm::Value* x,
                                          llvm::Value* y) {

@@ -157,6 +157,11 @@ public:
                           bool want_result);
   llvm::Value* bf16_add_cas_loop(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr,
                                  llvm::Value* val);
+  llvm::Value* ptx_atomic_load(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr,
+                               unsigned bits);
+  void ptx_atomic_store(const ir::Op& op, llvm::Value* pred, llvm::Value* ptr, llvm::Value* val,
+                        unsigned bits);
+  void lower_atomic_store(const ir::Op& op);
   // lower_reduce.cpp
   void lower_reduce(const ir::Op& op);
   void lower_scan(const ir::Op& op);

@@ -16,7 +16,9 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <random>
 #include <vector>
@@ -320,6 +322,55 @@ TEST(Fp8, TheSimulatorGivesTheSameBits) {
     check_f64_encode(f, /*sim=*/true);
     check_narrow_encode(f, DType::bf16, /*sim=*/true);
   }
+}
+
+// sm_89 has the fp8 cvt instructions: the GPU code uses them (fixed up for NaN and the
+// non-saturating overflow) and must give the emulation's bits, every code and every encode case.
+TEST(Fp8, NativeCvtOnSm89GivesTheSameBitsInTheSimulator) {
+  REQUIRE_SIM_DEVICE();
+  setenv("TESSEL_SIM_TARGET", "sm_89", /*overwrite=*/1);
+  for (const Format& f : {kE4M3, kE5M2}) {
+    for (DType to : {DType::f32, DType::f16})
+      check_decode(f, to, /*sim=*/true);
+    check_f32_encode(f, /*sim=*/true);
+    check_f64_encode(f, /*sim=*/true);
+    check_narrow_encode(f, DType::bf16, /*sim=*/true);
+  }
+  unsetenv("TESSEL_SIM_TARGET");
+}
+
+// The PTX: native cvt on sm_89 and sm_90a (both directions, both formats), none on sm_80.
+TEST(Fp8, NativeCvtOnlyWhereTheTargetHasIt) {
+  if (!std::filesystem::exists(tessel::codegen::gpu::nvjitlink_path()) ||
+      !std::filesystem::exists(tessel::codegen::gpu::libdevice_path()))
+    GTEST_SKIP() << "CUDA toolkit (libdevice, nvJitLink) not found";
+  std::vector<uint8_t> buf(64);
+  auto ptx = [&](const char* target, DType from, DType to, bool saturate) {
+    const tessel::Kernel k = cast_kernel(to, saturate);
+    return k
+        .compile(tessel::Target::parse(target),
+                 tessel::Signature::from_args(tessel::TensorView(buf.data(), to, {8}),
+                                              tessel::TensorView(buf.data(), from, {8}), 1000,
+                                              kBlock))
+        .ptx;
+  };
+  for (const char* target : {"sm_89", "sm_90a"}) {
+    SCOPED_TRACE(target);
+    for (bool saturate : {false, true}) {
+      EXPECT_NE(
+          ptx(target, DType::f32, DType::f8e4m3, saturate).find("cvt.rn.satfinite.e4m3x2.f32"),
+          std::string::npos);
+      EXPECT_NE(
+          ptx(target, DType::f32, DType::f8e5m2, saturate).find("cvt.rn.satfinite.e5m2x2.f32"),
+          std::string::npos);
+    }
+    EXPECT_NE(ptx(target, DType::f8e4m3, DType::f32, false).find("cvt.rn.f16x2.e4m3x2"),
+              std::string::npos);
+    EXPECT_NE(ptx(target, DType::f8e5m2, DType::f32, false).find("cvt.rn.f16x2.e5m2x2"),
+              std::string::npos);
+  }
+  EXPECT_EQ(ptx("sm_80", DType::f32, DType::f8e4m3, true).find("e4m3x2"), std::string::npos);
+  EXPECT_EQ(ptx("sm_80", DType::f8e5m2, DType::f32, false).find("e5m2x2"), std::string::npos);
 }
 
 // The conversions compile for sm_80 and sm_90a without spills or local memory (nvJitLink's

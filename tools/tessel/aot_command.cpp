@@ -161,11 +161,7 @@ void add_params(const tessel::Signature& sig, format::Kernel& k) {
       a.equals_one = p.equals_one;
       break;
     case Kind::floating:
-      if (p.dtype == tessel::DType::f64)
-        throw tessel::Error("tessel aot: parameter '" + p.name +
-                            "' is a tl::Float64, which AOT bundles do not carry yet (their "
-                            "arguments are pointers, i32 and f32); use tl::Float or the JIT");
-      a.kind = format::ArgKind::f32;
+      a.kind = p.dtype == tessel::DType::f64 ? format::ArgKind::f64 : format::ArgKind::f32;
       break;
     }
     k.params.push_back(std::move(a));

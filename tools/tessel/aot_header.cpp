@@ -55,6 +55,8 @@ std::string arg_type(const aot::format::Param& p) {
     return "int32_t";
   case ArgKind::f32:
     return "float";
+  case ArgKind::f64:
+    return "double";
   }
   TESSEL_UNREACHABLE("bad ArgKind");
 }

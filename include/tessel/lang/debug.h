@@ -46,4 +46,14 @@ void static_print(std::string_view prefix, const Tensor& x,
 void static_print(std::string_view prefix, double value,
                   std::source_location loc = std::source_location::current());
 
+// ---- Triton's debug_barrier and expect_zero (issue 14; dsl/debug.cpp) -------------------------
+// Every thread of the program waits here, and the program's memory accesses before it are seen
+// by its accesses after (PTX bar.sync 0: a tile stored and read back in another distribution). The
+// CPU backend runs a program as one thread, in order, so there it is nothing.
+void debug_barrier(std::source_location loc = std::source_location::current());
+// Returns x; with the option `debug`, device_asserts that x == 0 wherever `mask` holds (values
+// expected to have underflowed to zero). Triton's FPSAN mode has no tessel counterpart.
+Tensor expect_zero(const Tensor& x, const Tensor& mask,
+                   std::source_location loc = std::source_location::current());
+
 } // namespace tessel::lang

@@ -65,4 +65,10 @@ void store(const Tensor& ptr, const Tensor& value, const StoreOptions& options,
 void store(const Tensor& ptr, const Tensor& value, const Tensor& mask, const StoreOptions& options,
            Loc loc = Loc::current());
 
+// ---- assume (Triton's tl.assume; dsl/hints.cpp) ------------------------------------------------
+// A promise that the i1 tile or scalar `cond` holds everywhere. The GPU's axis analysis reads
+// `x % C == 0` and `(x & (C - 1)) == 0` (C a constant) as multiple_of(x, C); other conditions are
+// kept in the IR and change nothing. Not checked (use device_assert for that).
+void assume(const Tensor& cond, Loc loc = Loc::current());
+
 } // namespace tessel::lang

@@ -330,4 +330,52 @@ Tensor cumsum(const Tensor& x, int axis, const ScanOptions& options, Loc loc = L
 Tensor cumprod(const Tensor& x, int axis, const ScanOptions& options = {},
                Loc loc = Loc::current());
 
+// ---- Triton's remaining language ops (issue 14; dsl/ops_atomic, random, shapes, sort.cpp) ---
+// atomic_load: each element (where `mask` holds; 0 elsewhere) read as one atomic access, ordered
+// by `sem` (relaxed or acquire, Triton's default acquire) at `scope` (PTX ld.acquire.gpu).
+// atomic_store: each element written as one atomic access (relaxed or release, default release;
+// PTX st.release.gpu). Element types i32, i64, u32, u64, f32, f64.
+Tensor atomic_load(const Tensor& ptr, MemSem sem = MemSem::acquire, MemScope scope = MemScope::gpu,
+                   Loc loc = Loc::current());
+Tensor atomic_load(const Tensor& ptr, const Tensor& mask, MemSem sem = MemSem::acquire,
+                   MemScope scope = MemScope::gpu, Loc loc = Loc::current());
+void atomic_store(const Tensor& ptr, AtomicValue val, MemSem sem = MemSem::release,
+                  MemScope scope = MemScope::gpu, Loc loc = Loc::current());
+void atomic_store(const Tensor& ptr, AtomicValue val, const Tensor& mask,
+                  MemSem sem = MemSem::release, MemScope scope = MemScope::gpu,
+                  Loc loc = Loc::current());
+// Waits until every element of memory at `ptr` equals `expected` (atomic_load in a loop), then
+// returns an all-true i1 tile of ptr's shape (Triton's result; no timeout: see docs/language.md).
+Tensor atomic_poll(const Tensor& ptr, AtomicValue expected, MemSem sem = MemSem::acquire,
+                   MemScope scope = MemScope::gpu, Loc loc = Loc::current());
+
+// Random helpers as Triton's: rand4x / randn4x use all four words of randint4x (rand's and randn's
+// rules: rand4x[0] == rand, randn4x[0] == randn; randn4x[1] is the sine of the pair, [2] and [3]
+// the pair of words 2 and 3). uint_to_uniform_float is Triton's formula on an i32/u32 (i64/u64)
+// tile: (x < 0 ? ~x : x) * 4.6566127342e-10 (1.0842020432385337e-19), as f32.
+// pair_uniform_to_normal is Box-Muller on f32 tiles: r = sqrt(-2 ln max(u1, 1e-7)), (r cos 2 pi u2,
+// r sin 2 pi u2), with the log and the sine and cosine made of exactly rounded operations (the same
+// bits on every backend; u2 counts in steps of 2^-24 of a turn).
+std::array<Tensor, 4> rand4x(const Tensor& seed, const Tensor& offset, Loc loc = Loc::current());
+std::array<Tensor, 4> rand4x(int64_t seed, const Tensor& offset, Loc loc = Loc::current());
+std::array<Tensor, 4> randn4x(const Tensor& seed, const Tensor& offset, Loc loc = Loc::current());
+std::array<Tensor, 4> randn4x(int64_t seed, const Tensor& offset, Loc loc = Loc::current());
+Tensor uint_to_uniform_float(const Tensor& x, Loc loc = Loc::current());
+std::pair<Tensor, Tensor> pair_uniform_to_normal(const Tensor& u1, const Tensor& u2,
+                                                 Loc loc = Loc::current());
+
+// Triton's swizzle2d: the (row, column) of program (i, j) of a size_i x size_j grid when programs
+// go down columns in groups of size_g rows (the L2-friendly matmul order); integer tiles/scalars.
+std::pair<Tensor, Tensor> swizzle2d(const Tensor& i, const Tensor& j, const Tensor& size_i,
+                                    const Tensor& size_j, const Tensor& size_g,
+                                    Loc loc = Loc::current());
+// x[start : start + length] along `dim` as a new tile (a gather with an arange index; no view):
+// length a power of two, 0 <= start, start + length <= the dim.
+Tensor slice(const Tensor& x, int dim, int64_t start, int64_t length, Loc loc = Loc::current());
+// The merge step of sort (Triton's bitonic_merge): log2(n) compare-exchange columns at distances
+// n/2, n/4, .., 1 along the last dim, each putting the smaller (descending: larger) element of a
+// pair first. A bitonic row comes out sorted.
+Tensor bitonic_merge(const Tensor& x, int dim = -1, bool descending = false,
+                     Loc loc = Loc::current());
+
 } // namespace tessel::lang
