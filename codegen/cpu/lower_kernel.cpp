@@ -202,6 +202,8 @@ llvm::Value* Lowering::element(const ir::Value* v, const Index& index) {
   const Rep& r = rep(v);
   if (r.kind == Rep::Kind::Scalar)
     return r.scalar;
+  if (!known_true_masks.empty() && is_known_true_mask(v))
+    return b.getTrue();
   if (b.GetInsertBlock() != cache_block_) {
     cache_.clear();
     cache_block_ = b.GetInsertBlock();
@@ -230,8 +232,11 @@ llvm::Value* Lowering::new_array(const ir::Type* type, llvm::Type* elem_override
 }
 
 void Lowering::copy_into(const ir::Value* v, llvm::Value* storage) {
-  loop_nest(v->type()->dims(), [&](const Index& idx) {
-    store_element(element(v, idx), element_address(storage, v->type(), idx), v->type()->element());
+  with_lazy_masks_fast_path({v}, [&] {
+    loop_nest(v->type()->dims(), [&](const Index& idx) {
+      store_element(element(v, idx), element_address(storage, v->type(), idx),
+                    v->type()->element());
+    });
   });
 }
 

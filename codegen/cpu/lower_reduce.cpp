@@ -172,22 +172,24 @@ private:
     b_.CreateStore(llvm::ConstantVector::getSplat(vec_type->getElementCount(),
                                                   llvm::cast<llvm::Constant>(identity())),
                    lanes);
-    l_.counted_loop(
-        l_.i64(0), l_.i64(n / kLanes),
-        [&](llvm::Value* chunk) {
-          llvm::Value* base = b_.CreateMul(chunk, l_.i64(kLanes), "", true, true);
-          l_.counted_loop(
-              l_.i64(0), l_.i64(kLanes),
-              [&](llvm::Value* j) {
-                idx.back() = b_.CreateAdd(base, j, "", true, true);
-                llvm::Value* at = b_.CreateInBoundsGEP(acc_type_, lanes, j);
-                Acc next =
-                    combine({b_.CreateLoad(acc_type_, at), nullptr}, l_.element(x_, idx), nullptr);
-                b_.CreateStore(next.value, at);
-              },
-              "lane");
-        },
-        "red");
+    l_.with_lazy_masks_fast_path({x_}, [&] {
+      l_.counted_loop(
+          l_.i64(0), l_.i64(n / kLanes),
+          [&](llvm::Value* chunk) {
+            llvm::Value* base = b_.CreateMul(chunk, l_.i64(kLanes), "", true, true);
+            l_.counted_loop(
+                l_.i64(0), l_.i64(kLanes),
+                [&](llvm::Value* j) {
+                  idx.back() = b_.CreateAdd(base, j, "", true, true);
+                  llvm::Value* at = b_.CreateInBoundsGEP(acc_type_, lanes, j);
+                  Acc next = combine({b_.CreateLoad(acc_type_, at), nullptr}, l_.element(x_, idx),
+                                     nullptr);
+                  b_.CreateStore(next.value, at);
+                },
+                "lane");
+          },
+          "red");
+    });
     llvm::Value* all = b_.CreateLoad(vec_type, lanes);
     return kind_ == Kind::Max ? b_.CreateFPMaxReduce(all) : b_.CreateFPMinReduce(all);
   }
@@ -213,18 +215,20 @@ private:
       b_.CreateStore(start, value_slot);
       if (index_slot)
         b_.CreateStore(b_.getInt32(0), index_slot);
-      l_.counted_loop(
-          l_.i64(first), l_.i64(n),
-          [&](llvm::Value* k) {
-            idx.back() = k;
-            Acc acc{b_.CreateLoad(acc_type_, value_slot),
-                    index_slot ? b_.CreateLoad(b_.getInt32Ty(), index_slot) : nullptr};
-            Acc next = combine(acc, l_.element(x_, idx), b_.CreateTrunc(k, b_.getInt32Ty()));
-            b_.CreateStore(next.value, value_slot);
-            if (index_slot)
-              b_.CreateStore(next.index, index_slot);
-          },
-          "red");
+      l_.with_lazy_masks_fast_path({x_}, [&] {
+        l_.counted_loop(
+            l_.i64(first), l_.i64(n),
+            [&](llvm::Value* k) {
+              idx.back() = k;
+              Acc acc{b_.CreateLoad(acc_type_, value_slot),
+                      index_slot ? b_.CreateLoad(b_.getInt32Ty(), index_slot) : nullptr};
+              Acc next = combine(acc, l_.element(x_, idx), b_.CreateTrunc(k, b_.getInt32Ty()));
+              b_.CreateStore(next.value, value_slot);
+              if (index_slot)
+                b_.CreateStore(next.index, index_slot);
+            },
+            "red");
+      });
       Acc acc{b_.CreateLoad(acc_type_, value_slot),
               index_slot ? b_.CreateLoad(b_.getInt32Ty(), index_slot) : nullptr};
       llvm::Value* out = finish(acc);
