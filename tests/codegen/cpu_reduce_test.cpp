@@ -94,11 +94,12 @@ TEST(CpuReduce, MaxAndArgmaxSkipNaN) {
 }
 
 // Float max/min along the last axis split rows longer than 16 into 16 lanes (lower_reduce.cpp,
-// reduce_in_lanes); rows of 16 or fewer take the serial chain. Both must skip NaN wherever it
-// falls (first lane, last lane, every lane of one chunk), give NaN only for an all-NaN row, and
-// keep +-inf. Columns 8 (serial), 16 (serial, exactly one lane group) and 64 (four chunks).
+// reduce_in_lanes); rows of 2 to 16 go into one vector (along_last_as_vector). Both must skip NaN
+// wherever it falls (first lane, last lane, every lane of one chunk), give NaN only for an all-NaN
+// row, and keep +-inf. Columns 2, 8 (one vector), 16 (one vector, exactly one lane group) and 64
+// (four chunks).
 TEST(CpuReduce, FloatMaxMinInLanesSkipNaN) {
-  for (int64_t cols : {8, 16, 64}) {
+  for (int64_t cols : {2, 8, 16, 64}) {
     for (Opcode op : {Opcode::ReduceMax, Opcode::ReduceMin}) {
       KernelBuilder k("reduce_lanes");
       ir::Value* out = k.arg(k.ptr(DType::f32));
