@@ -194,11 +194,20 @@ private:
     return kind_ == Kind::Max ? b_.CreateFPMaxReduce(all) : b_.CreateFPMinReduce(all);
   }
 
-  // A float max/min over rows of 2 to kLanes elements: each row's elements go into one vector
-  // that llvm.vector.reduce.fmax/fmin combine in a log2(n) tree, instead of the serial chain of n
-  // maxnum the loop leaves (topk's maxima over groups of 16 columns were most of its time).
+  // A max/min over rows of 2 to kLanes elements: each row's elements go into one vector that
+  // llvm.vector.reduce.* combine in a log2(n) tree. A float row otherwise stays a serial chain of n
+  // maxnum; an integer one the loop vectorizer turned into gathers across 16 rows (topk's maxima
+  // over groups of 16 columns were most of its time).
   bool reduces_as_one_vector(int64_t n) const {
-    return elem_->is_float() && (kind_ == Kind::Max || kind_ == Kind::Min) && n > 1 && n <= kLanes;
+    bool narrow_int = !elem_->is_float() && int_bits() < 8; // i1: no signed order to reduce by
+    return (kind_ == Kind::Max || kind_ == Kind::Min) && !narrow_int && n > 1 && n <= kLanes;
+  }
+
+  llvm::Value* reduce_vector(llvm::Value* row) {
+    bool mx = kind_ == Kind::Max;
+    if (elem_->is_float())
+      return mx ? b_.CreateFPMaxReduce(row) : b_.CreateFPMinReduce(row);
+    return mx ? b_.CreateIntMaxReduce(row, !uns()) : b_.CreateIntMinReduce(row, !uns());
   }
 
   // One accumulator per output element, running over the contiguous axis.
@@ -250,7 +259,7 @@ private:
       l_.set_stored(op_.result(), storage);
   }
 
-  // along_last for a float max/min over short rows (reduces_as_one_vector).
+  // along_last for a max/min over short rows (reduces_as_one_vector).
   void along_last_as_vector(std::span<const int64_t> outer, int64_t n, const ir::Type* rt) {
     llvm::Value* storage = rt->rank() == 0 ? nullptr : l_.new_array(rt);
     auto* vec_type = llvm::FixedVectorType::get(acc_type_, unsigned(n));
@@ -262,9 +271,7 @@ private:
         idx.back() = l_.i64(j);
         row = b_.CreateInsertElement(row, l_.element(x_, idx), uint64_t(j));
       }
-      llvm::Value* best =
-          kind_ == Kind::Max ? b_.CreateFPMaxReduce(row) : b_.CreateFPMinReduce(row);
-      llvm::Value* out = finish({best, nullptr});
+      llvm::Value* out = finish({reduce_vector(row), nullptr});
       if (storage)
         l_.store_element(out, l_.element_address(storage, rt, oidx), rt->element());
       else
