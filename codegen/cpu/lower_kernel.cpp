@@ -202,6 +202,8 @@ llvm::Value* Lowering::element(const ir::Value* v, const Index& index) {
   const Rep& r = rep(v);
   if (r.kind == Rep::Kind::Scalar)
     return r.scalar;
+  if (!known_true_masks.empty() && is_known_true_mask(v))
+    return b.getTrue();
   if (b.GetInsertBlock() != cache_block_) {
     cache_.clear();
     cache_block_ = b.GetInsertBlock();
@@ -229,9 +231,36 @@ llvm::Value* Lowering::new_array(const ir::Type* type, llvm::Type* elem_override
   return a;
 }
 
+// A tensor whose last dimension is this short or shorter is filled in memory order by one loop.
+constexpr int64_t kShortRow = 16;
+
 void Lowering::copy_into(const ir::Value* v, llvm::Value* storage) {
-  loop_nest(v->type()->dims(), [&](const Index& idx) {
+  auto shape = v->type()->dims();
+  auto write = [&](const Index& idx) {
     store_element(element(v, idx), element_address(storage, v->type(), idx), v->type()->element());
+  };
+  with_lazy_masks_fast_path({v}, [&] {
+    if (shape.size() < 2 || shape.back() > kShortRow) {
+      loop_nest(shape, write);
+      return;
+    }
+    // One loop over the elements in memory order, the multi-index from shifts and masks (dims are
+    // powers of two), rather than a nest whose inner loop is a few elements long: LLVM unrolled
+    // such an inner loop and vectorized the outer one, with gathers and scatters a row apart
+    // (topk's [256, 16] group tiles).
+    int64_t total = 1;
+    for (int64_t d : shape)
+      total *= d;
+    counted_loop(i64(0), i64(total), [&](llvm::Value* flat) {
+      Index idx(shape.size());
+      int64_t shift = 0;
+      for (size_t d = shape.size(); d-- > 0;) {
+        llvm::Value* at = shift ? b.CreateLShr(flat, uint64_t(shift)) : flat;
+        idx[d] = d == 0 ? at : b.CreateAnd(at, i64(shape[d] - 1));
+        shift += log2_exact(shape[d]);
+      }
+      write(idx);
+    });
   });
 }
 

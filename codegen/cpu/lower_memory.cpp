@@ -7,6 +7,8 @@
 #include "codegen/cpu/lowering.h"
 
 #include <cstdint>
+#include <optional>
+#include <unordered_set>
 
 namespace tessel::codegen::cpu::detail {
 
@@ -42,17 +44,19 @@ const ir::Value* repeated_scalar(const ir::Value* v) {
   return op && op->operand(0)->type()->rank() == 0 ? op->operand(0) : nullptr;
 }
 
-// Whether every element of `mask` holds, in closed form, for the column mask of nearly every row
-// kernel: `s + arange(start, end) < n` (i32 elements, s and n scalars, s optional). Its elements
-// all hold exactly when the largest, s + end - 1, is below n (and the smallest, s + start, does
-// not leave i32), so one comparison in 64 bits replaces a loop over the block — in which LLVM
-// widened the i32 compares to 64-bit ones on the loop's i64 index (vpcmpgtq, 8 lanes), a cost
-// paid again for every masked load and store of a row. Null for any other mask.
-llvm::Value* affine_mask_all_true(Lowering& l, const ir::Value* mask) {
+// The column mask of nearly every row kernel: `s + arange(start, end) < n` (i32 elements, s and
+// n scalars, s optional).
+struct AffineMask {
+  const ir::Value* offset; // s, or null
+  const ir::Value* n;
+  int64_t start, end;
+};
+
+std::optional<AffineMask> match_affine_mask(const ir::Value* mask) {
   const ir::Op* cmp = defined_by(mask, ir::Opcode::CmpLt);
   if (!cmp || mask->type()->rank() != 1 ||
       cmp->operand(0)->type()->element()->dtype() != DType::i32)
-    return nullptr;
+    return std::nullopt;
   const ir::Value* n = repeated_scalar(cmp->operand(1));
   const ir::Value* offset = nullptr;
   const ir::Op* range = defined_by(cmp->operand(0), ir::Opcode::Arange);
@@ -63,21 +67,30 @@ llvm::Value* affine_mask_all_true(Lowering& l, const ir::Value* mask) {
         offset = repeated_scalar(add->operand(1 - i));
       }
   if (!n || !range)
-    return nullptr;
+    return std::nullopt;
+  return AffineMask{offset, n, range->int_attr("start"), range->int_attr("end")};
+}
+
+// Whether every element of an affine mask holds, in closed form. Its elements all hold exactly
+// when the largest, s + end - 1, is below n (and the smallest, s + start, does not leave i32), so
+// one comparison in 64 bits replaces a loop over the block — in which LLVM widened the i32
+// compares to 64-bit ones on the loop's i64 index (vpcmpgtq, 8 lanes), a cost paid again for
+// every masked load and store of a row.
+llvm::Value* affine_mask_all_true(Lowering& l, const AffineMask& m) {
   auto& b = l.b;
   auto wide = [&](const ir::Value* v) { return b.CreateSExt(l.element(v, {}), b.getInt64Ty()); };
-  llvm::Value* s = offset ? wide(offset) : b.getInt64(0);
-  llvm::Value* lo = b.CreateAdd(s, b.getInt64(range->int_attr("start")));
-  llvm::Value* hi = b.CreateAdd(s, b.getInt64(range->int_attr("end") - 1));
-  return b.CreateAnd(b.CreateICmpSLT(hi, wide(n)), b.CreateICmpSGE(lo, b.getInt64(INT32_MIN)),
+  llvm::Value* s = m.offset ? wide(m.offset) : b.getInt64(0);
+  llvm::Value* lo = b.CreateAdd(s, b.getInt64(m.start));
+  llvm::Value* hi = b.CreateAdd(s, b.getInt64(m.end - 1));
+  return b.CreateAnd(b.CreateICmpSLT(hi, wide(m.n)), b.CreateICmpSGE(lo, b.getInt64(INT32_MIN)),
                      "mask.affine.full");
 }
 
 // Whether `mask` holds for every element of `shape`: in closed form where it is affine, else by
 // a loop over the elements.
 llvm::Value* mask_all_true(Lowering& l, const ir::Value* mask, std::span<const int64_t> shape) {
-  if (llvm::Value* all = affine_mask_all_true(l, mask))
-    return all;
+  if (std::optional<AffineMask> affine = match_affine_mask(mask))
+    return affine_mask_all_true(l, *affine);
   auto& b = l.b;
   llvm::Value* slot;
   {
@@ -92,26 +105,82 @@ llvm::Value* mask_all_true(Lowering& l, const ir::Value* mask, std::span<const i
   return b.CreateLoad(b.getInt1Ty(), slot);
 }
 
-// Emits `emit(/*masked=*/false)` where `mask` holds for every element of `shape`, else
-// `emit(/*masked=*/true)`.
+// The affine masks that evaluating `v` lazily computes per element (where selects, fused loads'
+// masks), not yet known to hold; each value of the expression is visited once.
+void collect_lazy_masks(const Lowering& l, const ir::Value* v, std::vector<const ir::Value*>& out,
+                        std::unordered_set<const ir::Value*>& seen) {
+  if (v->type()->rank() == 0 || l.rep(v).kind != Rep::Kind::Lazy || !seen.insert(v).second)
+    return;
+  if (match_affine_mask(v)) {
+    if (!l.is_known_true_mask(v))
+      out.push_back(v);
+    return;
+  }
+  for (const ir::Value* operand : v->defining_op()->operands())
+    collect_lazy_masks(l, operand, out, seen);
+}
+
+// The affine masks in the lazy expressions of `roots` (null entries skipped), each once.
+std::vector<const ir::Value*> lazy_masks_of(const Lowering& l,
+                                            std::initializer_list<const ir::Value*> roots) {
+  std::vector<const ir::Value*> masks;
+  std::unordered_set<const ir::Value*> seen;
+  for (const ir::Value* r : roots)
+    if (r)
+      collect_lazy_masks(l, r, masks, seen);
+  return masks;
+}
+
+// Emits `emit(/*masked=*/false)` where `mask` (when given) holds for every element of `shape` and
+// every one of `lazy` holds, else `emit(/*masked=*/true)`. The fast copy sees them all as known
+// true: a fused load there reads unguarded, and a mask's elements are the constant true.
 void with_full_mask_fast_path(Lowering& l, const ir::Value* mask, std::span<const int64_t> shape,
+                              std::span<const ir::Value* const> lazy,
                               const std::function<void(bool masked)>& emit) {
   auto& b = l.b;
-  llvm::Value* all = mask_all_true(l, mask, shape);
+  llvm::Value* all = mask ? mask_all_true(l, mask, shape) : nullptr;
+  for (const ir::Value* m : lazy) {
+    if (m == mask)
+      continue;
+    llvm::Value* one = affine_mask_all_true(l, *match_affine_mask(m));
+    all = all ? b.CreateAnd(all, one) : one;
+  }
+  if (!all) {
+    emit(false);
+    return;
+  }
   auto* fast = llvm::BasicBlock::Create(l.ctx, "mask.full", l.llfn);
   auto* slow = llvm::BasicBlock::Create(l.ctx, "mask.partial", l.llfn);
   auto* join = llvm::BasicBlock::Create(l.ctx, "mask.join", l.llfn);
   b.CreateCondBr(all, fast, slow);
   b.SetInsertPoint(fast);
-  l.known_true_masks.push_back(mask);
+  size_t known = l.known_true_masks.size();
+  if (mask)
+    l.known_true_masks.push_back(mask);
+  l.known_true_masks.insert(l.known_true_masks.end(), lazy.begin(), lazy.end());
   emit(false);
-  l.known_true_masks.pop_back();
+  l.known_true_masks.resize(known);
   b.CreateBr(join);
   b.SetInsertPoint(slow);
-  emit(true);
+  emit(mask != nullptr);
   b.CreateBr(join);
   b.SetInsertPoint(join);
 }
+
+} // namespace
+
+void Lowering::with_lazy_masks_fast_path(std::initializer_list<const ir::Value*> roots,
+                                         const std::function<void()>& emit) {
+  std::vector<const ir::Value*> lazy = lazy_masks_of(*this, roots);
+  with_full_mask_fast_path(*this, nullptr, {}, lazy, [&](bool) { emit(); });
+}
+
+bool Lowering::is_known_true_mask(const ir::Value* mask) const {
+  return std::find(known_true_masks.begin(), known_true_masks.end(), mask) !=
+         known_true_masks.end();
+}
+
+namespace {
 
 bool writes_memory(const ir::Op& op) {
   // Regions may hold stores; look no further.
@@ -157,8 +226,7 @@ llvm::Value* Lowering::fused_load_element(const ir::Op& op, const Index& idx) {
   const ir::Type* elem = op.result()->type()->element();
   llvm::Value* p = at(op.operand(0));
   const ir::Value* mask = op.num_operands() > 1 ? op.operand(1) : nullptr;
-  if (!mask ||
-      std::find(known_true_masks.begin(), known_true_masks.end(), mask) != known_true_masks.end())
+  if (!mask || is_known_true_mask(mask))
     return load_element(p, elem);
   // No branches in lazy code: masked-off elements read a stack slot instead of their address.
   llvm::Value* m = at(mask);
@@ -228,10 +296,7 @@ void Lowering::lower_load(const ir::Op& op) {
       store_element(v, element_address(storage, rt, idx), elem);
     });
   };
-  if (mask)
-    with_full_mask_fast_path(*this, mask, rt->dims(), fill);
-  else
-    fill(false);
+  with_full_mask_fast_path(*this, mask, rt->dims(), lazy_masks_of(*this, {ptr, other}), fill);
   set_stored(op.result(), storage);
 }
 
@@ -264,10 +329,12 @@ void Lowering::lower_store(const ir::Op& op) {
       guarded(*this, at(mask), access);
     });
   };
-  if (mask && ptr->type()->rank() > 0)
-    with_full_mask_fast_path(*this, mask, ptr->type()->dims(), write);
-  else
+  if (ptr->type()->rank() == 0) {
     write(mask != nullptr);
+    return;
+  }
+  with_full_mask_fast_path(*this, mask, ptr->type()->dims(), lazy_masks_of(*this, {ptr, value}),
+                           write);
 }
 
 } // namespace tessel::codegen::cpu::detail

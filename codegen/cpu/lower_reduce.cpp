@@ -172,24 +172,42 @@ private:
     b_.CreateStore(llvm::ConstantVector::getSplat(vec_type->getElementCount(),
                                                   llvm::cast<llvm::Constant>(identity())),
                    lanes);
-    l_.counted_loop(
-        l_.i64(0), l_.i64(n / kLanes),
-        [&](llvm::Value* chunk) {
-          llvm::Value* base = b_.CreateMul(chunk, l_.i64(kLanes), "", true, true);
-          l_.counted_loop(
-              l_.i64(0), l_.i64(kLanes),
-              [&](llvm::Value* j) {
-                idx.back() = b_.CreateAdd(base, j, "", true, true);
-                llvm::Value* at = b_.CreateInBoundsGEP(acc_type_, lanes, j);
-                Acc next =
-                    combine({b_.CreateLoad(acc_type_, at), nullptr}, l_.element(x_, idx), nullptr);
-                b_.CreateStore(next.value, at);
-              },
-              "lane");
-        },
-        "red");
+    l_.with_lazy_masks_fast_path({x_}, [&] {
+      l_.counted_loop(
+          l_.i64(0), l_.i64(n / kLanes),
+          [&](llvm::Value* chunk) {
+            llvm::Value* base = b_.CreateMul(chunk, l_.i64(kLanes), "", true, true);
+            l_.counted_loop(
+                l_.i64(0), l_.i64(kLanes),
+                [&](llvm::Value* j) {
+                  idx.back() = b_.CreateAdd(base, j, "", true, true);
+                  llvm::Value* at = b_.CreateInBoundsGEP(acc_type_, lanes, j);
+                  Acc next = combine({b_.CreateLoad(acc_type_, at), nullptr}, l_.element(x_, idx),
+                                     nullptr);
+                  b_.CreateStore(next.value, at);
+                },
+                "lane");
+          },
+          "red");
+    });
     llvm::Value* all = b_.CreateLoad(vec_type, lanes);
     return kind_ == Kind::Max ? b_.CreateFPMaxReduce(all) : b_.CreateFPMinReduce(all);
+  }
+
+  // A max/min over rows of 2 to kLanes elements: each row's elements go into one vector that
+  // llvm.vector.reduce.* combine in a log2(n) tree. A float row otherwise stays a serial chain of n
+  // maxnum; an integer one the loop vectorizer turned into gathers across 16 rows (topk's maxima
+  // over groups of 16 columns were most of its time).
+  bool reduces_as_one_vector(int64_t n) const {
+    bool narrow_int = !elem_->is_float() && int_bits() < 8; // i1: no signed order to reduce by
+    return (kind_ == Kind::Max || kind_ == Kind::Min) && !narrow_int && n > 1 && n <= kLanes;
+  }
+
+  llvm::Value* reduce_vector(llvm::Value* row) {
+    bool mx = kind_ == Kind::Max;
+    if (elem_->is_float())
+      return mx ? b_.CreateFPMaxReduce(row) : b_.CreateFPMinReduce(row);
+    return mx ? b_.CreateIntMaxReduce(row, !uns()) : b_.CreateIntMinReduce(row, !uns());
   }
 
   // One accumulator per output element, running over the contiguous axis.
@@ -198,6 +216,8 @@ private:
     int64_t n = shape.back();
     if (splits_into_lanes(n))
       return along_last_in_lanes(outer, n, rt);
+    if (reduces_as_one_vector(n))
+      return along_last_as_vector(outer, n, rt);
     llvm::Value* storage = rt->rank() == 0 ? nullptr : l_.new_array(rt);
     llvm::Value* value_slot = slot(acc_type_);
     llvm::Value* index_slot = has_index() ? slot(b_.getInt32Ty()) : nullptr;
@@ -213,21 +233,45 @@ private:
       b_.CreateStore(start, value_slot);
       if (index_slot)
         b_.CreateStore(b_.getInt32(0), index_slot);
-      l_.counted_loop(
-          l_.i64(first), l_.i64(n),
-          [&](llvm::Value* k) {
-            idx.back() = k;
-            Acc acc{b_.CreateLoad(acc_type_, value_slot),
-                    index_slot ? b_.CreateLoad(b_.getInt32Ty(), index_slot) : nullptr};
-            Acc next = combine(acc, l_.element(x_, idx), b_.CreateTrunc(k, b_.getInt32Ty()));
-            b_.CreateStore(next.value, value_slot);
-            if (index_slot)
-              b_.CreateStore(next.index, index_slot);
-          },
-          "red");
+      l_.with_lazy_masks_fast_path({x_}, [&] {
+        l_.counted_loop(
+            l_.i64(first), l_.i64(n),
+            [&](llvm::Value* k) {
+              idx.back() = k;
+              Acc acc{b_.CreateLoad(acc_type_, value_slot),
+                      index_slot ? b_.CreateLoad(b_.getInt32Ty(), index_slot) : nullptr};
+              Acc next = combine(acc, l_.element(x_, idx), b_.CreateTrunc(k, b_.getInt32Ty()));
+              b_.CreateStore(next.value, value_slot);
+              if (index_slot)
+                b_.CreateStore(next.index, index_slot);
+            },
+            "red");
+      });
       Acc acc{b_.CreateLoad(acc_type_, value_slot),
               index_slot ? b_.CreateLoad(b_.getInt32Ty(), index_slot) : nullptr};
       llvm::Value* out = finish(acc);
+      if (storage)
+        l_.store_element(out, l_.element_address(storage, rt, oidx), rt->element());
+      else
+        l_.set_scalar(op_.result(), out);
+    });
+    if (storage)
+      l_.set_stored(op_.result(), storage);
+  }
+
+  // along_last for a max/min over short rows (reduces_as_one_vector).
+  void along_last_as_vector(std::span<const int64_t> outer, int64_t n, const ir::Type* rt) {
+    llvm::Value* storage = rt->rank() == 0 ? nullptr : l_.new_array(rt);
+    auto* vec_type = llvm::FixedVectorType::get(acc_type_, unsigned(n));
+    l_.loop_nest(outer, [&](const Index& oidx) {
+      Index idx = oidx;
+      idx.push_back(nullptr);
+      llvm::Value* row = llvm::PoisonValue::get(vec_type);
+      for (int64_t j = 0; j < n; ++j) {
+        idx.back() = l_.i64(j);
+        row = b_.CreateInsertElement(row, l_.element(x_, idx), uint64_t(j));
+      }
+      llvm::Value* out = finish({reduce_vector(row), nullptr});
       if (storage)
         l_.store_element(out, l_.element_address(storage, rt, oidx), rt->element());
       else

@@ -36,6 +36,7 @@
 #include <llvm/IR/Module.h>
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <string_view>
 #include <unordered_map>
@@ -162,8 +163,16 @@ public:
   bool can_fuse_load(const ir::Op& load);
   // A lazy (fused) load evaluated at one index.
   llvm::Value* fused_load_element(const ir::Op& load, const Index& index);
-  // Masks known to hold everywhere in the code being emitted (the full-block fast path).
+  // Masks known to hold everywhere in the code being emitted (the full-block fast path); element()
+  // of one is the constant true.
   std::vector<const ir::Value*> known_true_masks;
+  bool is_known_true_mask(const ir::Value* mask) const;
+  // Emits `emit` (a loop over the elements of `roots`, which communicates through memory) twice:
+  // once where the column masks `s + arange < n` that the lazy expressions of `roots` compute hold
+  // for the whole block (checked in closed form, so the copy has no per-element mask), once for
+  // the partial block. Once only when there are none.
+  void with_lazy_masks_fast_path(std::initializer_list<const ir::Value*> roots,
+                                 const std::function<void()>& emit);
 
   // lower_checks.cpp: checked mode (CompileOptions::checked).
   // The kernel argument `v` (a pointer) is derived from, -2 when several or none.

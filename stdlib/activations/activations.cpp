@@ -6,6 +6,9 @@
 #include "stdlib/common/args.h"
 #include "stdlib/common/kernels.h"
 
+#include <climits>
+#include <initializer_list>
+
 namespace tessel::ops {
 namespace {
 
@@ -25,6 +28,21 @@ Activation gelu_kind(const GeluOptions& o) {
   TESSEL_UNREACHABLE("unknown GeluApproximation");
 }
 
+// Rows shorter than a block, each tensor's rows exactly `cols` apart (contiguous): viewed instead
+// as one row of rows * cols elements, so that a program covers a whole block rather than one short
+// row (at 32768 x 128 one program per row spent most of its time starting programs on the CPU).
+void flatten_short_rows(int max_block, std::initializer_list<Rows*> all) {
+  const Rows& first = **all.begin();
+  int64_t total = first.rows * first.cols;
+  if (first.rows < 2 || first.cols >= max_block || total > INT32_MAX - max_block)
+    return;
+  for (const Rows* r : all)
+    if (r->stride != r->cols)
+      return;
+  for (Rows* r : all)
+    *r = Rows{1, total, total};
+}
+
 // A float tensor of `ref`'s shape and device, seen as rows.
 Rows rows_like(const OpSite& s, const char* arg, const TensorView& v, const char* ref_arg,
                const TensorView& ref) {
@@ -40,6 +58,7 @@ void forward(const OpSite& s, Activation act, const char* gate_arg, const Tensor
   Rows g = detail::rows_of(s, gate_arg, gate);
   Rows u = up ? rows_like(s, "up", *up, gate_arg, gate) : g;
   Rows yr = rows_like(s, "y", y, gate_arg, gate);
+  flatten_short_rows(kMaxBlock, {&g, &u, &yr});
   int block = detail::block_for(s, g.cols, kMaxBlock, 0);
   if (g.empty())
     return;
@@ -59,6 +78,7 @@ void backward(const OpSite& s, Activation act, const char* gate_arg, const Tenso
   Rows d = rows_like(s, "dy", dy, gate_arg, gate);
   Rows dg = rows_like(s, dgate_arg, dgate, gate_arg, gate);
   Rows du = dup ? rows_like(s, "dup", *dup, gate_arg, gate) : dg;
+  flatten_short_rows(kMaxBlock, {&g, &u, &d, &dg, &du});
   int block = detail::block_for(s, g.cols, kMaxBlock, 0);
   if (g.empty())
     return;

@@ -155,6 +155,24 @@ void check_32bit(const OpSite& s, const std::array<int64_t, kRank>& out,
            "negative stride; the kernel takes 32-bit non-negative sizes and strides");
 }
 
+// Rows shorter than a block where a, b and y are all contiguous: one row of every element
+// instead, so that a program covers a whole block rather than one short row (at 32768 x 128 one
+// program per row spent most of its time starting programs on the CPU).
+void flatten_short_rows(std::array<int64_t, kRank>& out,
+                        std::initializer_list<std::array<int64_t, kRank>*> strides) {
+  const int64_t n = out[3], total = out[0] * out[1] * out[2] * n;
+  const std::array<int64_t, kRank> dense{out[1] * out[2] * n, out[2] * n, n, 1};
+  if (total == n || n >= detail::kBinaryBlock || total > INT32_MAX - detail::kBinaryBlock)
+    return;
+  for (const auto* st : strides)
+    for (int i = 0; i < kRank; ++i)
+      if (out[i] > 1 && (*st)[i] != dense[i])
+        return;
+  out = {1, 1, 1, total};
+  for (auto* st : strides)
+    *st = {0, 0, 0, 1};
+}
+
 void binary(const OpSite& s, detail::BinaryArith op, const TensorView& a, const TensorView& b,
             const TensorView& y, Stream* stream) {
   Rank4 ra = rank4(s, "a", a), rb = rank4(s, "b", b), ry = rank4(s, "y", y);
@@ -169,6 +187,7 @@ void binary(const OpSite& s, detail::BinaryArith op, const TensorView& a, const 
       s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(*v)));
   auto as = read_strides(ra, out), bs = read_strides(rb, out);
   check_32bit(s, out, {&as, &bs, &ry.strides});
+  flatten_short_rows(out, {&as, &bs, &ry.strides});
   const int64_t rows = out[0] * out[1] * out[2], n = out[3];
   int block = detail::block_for(s, n, detail::kBinaryBlock, 0);
   detail::broadcast_binary_kernel().launch(

@@ -4,6 +4,8 @@
 // the row's end at every place around the block's last element — all in, the last one out, all
 // out, an arange not starting at 0, no offset — and compare every element with a plain
 // reference, so a closed form that claimed "all in" one element too early (or too late) fails.
+// The same closed form guards the loops that evaluate masks lazily (a reduction of a masked
+// select or fused load, a materialised select): their fast copy takes the masks as true.
 #include "support/host_array.h"
 #include "tessel/tessel.h"
 
@@ -40,6 +42,54 @@ const Kernel& shifted_mask() {
         tl::store(y + i - 3, tl::load(x + i, i < n, -7.0));
       });
   return k;
+}
+
+// With m = s + i < n: sum[0] = sum of 2 x2[s + i] where m; mx[0] = max of x[s + i] where m, else
+// -100; y[i] = w * w + w, w = x[s + i] + 1 where m, else 0 (w has two uses: it is materialised).
+const Kernel& lazy_masks() {
+  static const Kernel k =
+      tl::kernel("mask_test_lazy", [](tl::Ptr sum, tl::Ptr mx, tl::Ptr y, tl::Ptr x, tl::Ptr x2,
+                                      tl::Int s, tl::Int n, tl::Const<int> BLOCK) {
+        auto i = tl::arange(0, BLOCK);
+        auto c = s + i;
+        auto m = c < n;
+        tl::store(sum, tl::sum(tl::where(m, tl::load(x2 + c, m, 0.0) * 2.0, 0.0), 0));
+        tl::store(mx, tl::max(tl::where(m, tl::load(x + c, m, 0.0), -100.0), 0));
+        auto w = tl::where(m, tl::load(x + c, m, 0.0) + 1.0, 0.0);
+        tl::store(y + i, w * w + w);
+      });
+  return k;
+}
+
+TEST(CpuMask, LazyMasksInReductionsAndMaterialisedSelects) {
+  const int64_t size = 3 * kBlock;
+  HostArray x(DType::f32, size), x2(DType::f32, size);
+  for (int64_t j = 0; j < size; ++j) {
+    x.set(size_t(j), double(j % 7) - 3.0);
+    x2.set(size_t(j), double(j) * 0.25);
+  }
+  for (int64_t s : {int64_t(0), int64_t(5), kBlock})
+    for (int64_t n : {s + kBlock + 1, s + kBlock, s + kBlock - 1, s + 1, s}) {
+      SCOPED_TRACE(fmt::format("s {} n {}", s, n));
+      HostArray sum(DType::f32, 1), mx(DType::f32, 1), y(DType::f32, kBlock);
+      sum.poison();
+      mx.poison();
+      y.poison();
+      lazy_masks().launch({1}, {}, sum.arg(), mx.arg(), y.arg(), x.arg(), x2.arg(), s, n,
+                          int(kBlock));
+      double want_sum = 0, want_max = -100;
+      for (int64_t i = 0; i < kBlock; ++i) {
+        bool in = s + i < n;
+        double w = in ? x.get(size_t(s + i)) + 1 : 0;
+        ASSERT_EQ(y.get(size_t(i)), w * w + w) << "y " << i;
+        if (in) {
+          want_sum += 2 * x2.get(size_t(s + i));
+          want_max = std::max(want_max, x.get(size_t(s + i)));
+        }
+      }
+      EXPECT_EQ(sum.get(0), want_sum); // quarters: every partial sum is exact in f32
+      EXPECT_EQ(mx.get(0), want_max);
+    }
 }
 
 TEST(CpuMask, OffsetColumnMaskAtEveryEnd) {

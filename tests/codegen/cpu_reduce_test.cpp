@@ -94,11 +94,12 @@ TEST(CpuReduce, MaxAndArgmaxSkipNaN) {
 }
 
 // Float max/min along the last axis split rows longer than 16 into 16 lanes (lower_reduce.cpp,
-// reduce_in_lanes); rows of 16 or fewer take the serial chain. Both must skip NaN wherever it
-// falls (first lane, last lane, every lane of one chunk), give NaN only for an all-NaN row, and
-// keep +-inf. Columns 8 (serial), 16 (serial, exactly one lane group) and 64 (four chunks).
+// reduce_in_lanes); rows of 2 to 16 go into one vector (along_last_as_vector). Both must skip NaN
+// wherever it falls (first lane, last lane, every lane of one chunk), give NaN only for an all-NaN
+// row, and keep +-inf. Columns 2, 8 (one vector), 16 (one vector, exactly one lane group) and 64
+// (four chunks).
 TEST(CpuReduce, FloatMaxMinInLanesSkipNaN) {
-  for (int64_t cols : {8, 16, 64}) {
+  for (int64_t cols : {2, 8, 16, 64}) {
     for (Opcode op : {Opcode::ReduceMax, Opcode::ReduceMin}) {
       KernelBuilder k("reduce_lanes");
       ir::Value* out = k.arg(k.ptr(DType::f32));
@@ -138,6 +139,46 @@ TEST(CpuReduce, FloatMaxMinInLanesSkipNaN) {
       }
     }
   }
+}
+
+// Integer max/min along rows of 2 to 16 elements reduce one vector (along_last_as_vector):
+// signed i32 and unsigned u32 (the same bits order differently: 0x80000000 is the smallest i32 and
+// a large u32), with the extremes at the first and the last column of some rows.
+TEST(CpuReduce, ShortRowIntegerMaxMinSignedAndUnsigned) {
+  for (int64_t cols : {2, 16})
+    for (DType t : {DType::i32, DType::u32})
+      for (Opcode op : {Opcode::ReduceMax, Opcode::ReduceMin}) {
+        KernelBuilder k("reduce_short_int");
+        ir::Value* out = k.arg(k.ptr(t));
+        ir::Value* in = k.arg(k.ptr(t));
+        ir::Value* x = k.load(k.addptr(in, k.offsets_2d(kR, cols, k.cint(cols))));
+        ir::Value* r = k.op(op, {x}, reduce_result_type(k, x, 1, k.s(t)), {ir::Attr::of_int(1)});
+        k.store(k.addptr(out, k.arange(kR)), r);
+        k.ret();
+        auto kernel = codegen::cpu::compile(k.fn);
+        std::vector<uint32_t> bits(size_t(kR * cols)), got(size_t(kR), 0xCDCDCDCDu);
+        for (size_t i = 0; i < bits.size(); ++i)
+          bits[i] = uint32_t(i * 2654435761u);    // spread over the whole range, both signs
+        bits[0] = 0x80000000u;                    // row 0, first column: i32 min, a large u32
+        bits[size_t(2 * cols - 1)] = 0x7fffffffu; // row 1, last column: i32 max
+        bits[size_t(2 * cols)] = 0xffffffffu;     // row 2, first column: -1, u32 max
+        bits[size_t(4 * cols - 1)] = 0;           // row 3, last column
+        void *po = got.data(), *pi = bits.data();
+        launch(*kernel, {&po, &pi}, {1, 1, 1});
+        bool mx = op == Opcode::ReduceMax, sgn = t == DType::i32;
+        for (int64_t row = 0; row < kR; ++row) {
+          uint32_t best = bits[size_t(row * cols)];
+          for (int64_t j = 1; j < cols; ++j) {
+            uint32_t v = bits[size_t(row * cols + j)];
+            bool less = sgn ? int32_t(v) < int32_t(best) : v < best;
+            bool more = sgn ? int32_t(v) > int32_t(best) : v > best;
+            if (mx ? more : less)
+              best = v;
+          }
+          EXPECT_EQ(got[size_t(row)], best) << fmt::format(
+              "{} {} cols {} row {}", ir::op_info(op).name, dtype_name(t), cols, row);
+        }
+      }
 }
 
 // reduce with a region: product for i32, max-by-select for f32; to a scalar and along axis 0.

@@ -132,7 +132,8 @@ TEST(Activations, Cpu) {
   for (DType t : {DType::f32, DType::f16, DType::bf16})
     for (Op op : kAllOps)
       for (Case c :
-           {Case{1, 1}, Case{3, 7}, Case{2, 1000}, Case{1, 4096}, Case{2, 5000}, Case{3, 33, 5}})
+           {Case{1, 1}, Case{3, 7}, Case{2, 1000}, Case{1, 4096}, Case{2, 5000}, Case{3, 33, 5},
+            Case{300, 7}}) // short contiguous rows: one row of 2100 elements, several blocks
         check(DeviceKind::cpu, t, op, c);
 }
 
@@ -140,7 +141,8 @@ TEST(Activations, SimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
   for (DType t : {DType::f32, DType::bf16})
     for (Op op : kAllOps)
-      check(DeviceKind::sim, t, op, {3, 40, 2});
+      for (Case c : {Case{3, 40, 2}, Case{70, 40}}) // padded rows; short rows as one row
+        check(DeviceKind::sim, t, op, c);
 }
 
 // gate and up as the halves of one [rows, 2H] tensor (a fused gate/up projection's output).

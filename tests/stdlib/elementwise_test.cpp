@@ -74,12 +74,13 @@ struct Case {
   Shape a, b;
 };
 
-void check_binary(DeviceKind dev, bool is_add, DType at_, DType bt, DType yt, const Case& c) {
+void check_binary(DeviceKind dev, bool is_add, DType at_, DType bt, DType yt, const Case& c,
+                  int64_t y_pad = 3) {
   auto a0 = rounded(random_values(size_t(count(c.a)), uint32_t(count(c.a) + 1)), at_);
   auto b0 = rounded(random_values(size_t(count(c.b)), uint32_t(count(c.b) + 7)), bt);
   Shape out = broadcast(c.a, c.b);
   TestTensor a(dev, at_, c.a, a0), b(dev, bt, c.b, b0);
-  auto y = TestTensor::poisoned(dev, yt, out, /*pad=*/3);
+  auto y = TestTensor::poisoned(dev, yt, out, y_pad);
   if (is_add)
     ops::add(a.view(), b.view(), y.view());
   else
@@ -131,6 +132,23 @@ TEST(Elementwise, SimulatedDevice) {
     check_binary(DeviceKind::sim, true, DType::f32, DType::bf16, DType::f32, c);
     check_binary(DeviceKind::sim, false, DType::bf16, DType::bf16, DType::bf16, c);
   }
+}
+
+// Rows shorter than a block with a, b and y all contiguous run as one row of every element (a
+// program per block, not per row); several blocks and a partial last one. A padded y keeps rows.
+const Case kShortRows[] = {{{300, 7}, {300, 7}}, {{2, 150, 7}, {2, 150, 7}}};
+
+TEST(Elementwise, ShortContiguousRowsAsOneRowCpu) {
+  for (const Case& c : kShortRows)
+    for (int64_t pad : {0, 3}) {
+      check_binary(DeviceKind::cpu, true, DType::f32, DType::f32, DType::f32, c, pad);
+      check_binary(DeviceKind::cpu, false, DType::bf16, DType::bf16, DType::bf16, c, pad);
+    }
+}
+
+TEST(Elementwise, ShortContiguousRowsAsOneRowSimulated) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  check_binary(DeviceKind::sim, true, DType::bf16, DType::f32, DType::bf16, kShortRows[0], 0);
 }
 
 // A transposed b (strides [1, 3]): its last axis is read with a run-time stride.
