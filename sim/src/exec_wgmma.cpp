@@ -7,7 +7,11 @@
 //   D (f32/s32) i = 0..N/2-1: row g + 8 ((i >> 1) & 1), column 8 (i >> 2) + 2 t + (i & 1);
 //   D (f16x2)   j = 0..N/4-1: row g + 8 (j & 1), columns 8 (j >> 1) + 2 t + {0, 1}.
 // An op computes when wgmma.wait_group completes its group (never at issue), so code that
-// touches its registers earlier, changes its shared operands, or never waits is reported.
+// touches its registers earlier, changes its shared operands, or never waits is reported; its
+// shared reads are racechecked at issue and again at completion (a buffer released before the
+// wait races with its next writer). Also checked: the fence rule (no other access of a wgmma's
+// registers after the last wgmma.fence), and that the 4 warps of a warpgroup execute each wgmma
+// instruction equally often with the same descriptors (at the CTA's end).
 #include "executor.h"
 #include "half.h"
 #include "memory_access.h"
