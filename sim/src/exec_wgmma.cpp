@@ -7,7 +7,11 @@
 //   D (f32/s32) i = 0..N/2-1: row g + 8 ((i >> 1) & 1), column 8 (i >> 2) + 2 t + (i & 1);
 //   D (f16x2)   j = 0..N/4-1: row g + 8 (j & 1), columns 8 (j >> 1) + 2 t + {0, 1}.
 // An op computes when wgmma.wait_group completes its group (never at issue), so code that
-// touches its registers earlier, changes its shared operands, or never waits is reported.
+// touches its registers earlier, changes its shared operands, or never waits is reported; its
+// shared reads are racechecked at issue and again at completion (a buffer released before the
+// wait races with its next writer). Also checked: the fence rule (no other access of a wgmma's
+// registers after the last wgmma.fence), and that the 4 warps of a warpgroup execute each wgmma
+// instruction equally often with the same descriptors (at the CTA's end).
 #include "executor.h"
 #include "half.h"
 #include "memory_access.h"
@@ -197,8 +201,18 @@ bool read_scale_d(Exec& x, const Inst& in, bool& scale_d) {
   return true;
 }
 
+// Folds the descriptors and scale-d of this execution into the warp's hash for the instruction.
+void record_operands(Exec& x, const Inst& in, bool scale_d) {
+  uint64_t& h = x.warp.wgmma_executed[executed_key(x)].operands;
+  auto mix = [&](uint64_t v) { h = (h ^ v) * 0x100000001b3ull; };
+  if (!wgmma_a_in_registers(in))
+    mix(x.src(in, 1)[0]);
+  mix(x.src(in, 2)[0]);
+  mix(scale_d);
+}
+
 void issue(Exec& x, const Inst& in, uint32_t mask) {
-  ++x.warp.wgmma_executed[executed_key(x)];
+  ++x.warp.wgmma_executed[executed_key(x)].times;
   if (!require_warpgroup(x, in, mask))
     return;
   if (!x.warp.wgmma_fenced)
@@ -235,6 +249,7 @@ void issue(Exec& x, const Inst& in, uint32_t mask) {
            op.a_bits);
   }
   gather(x, in, bd, 0, in.shape_n, f.k, f.esize, imm(im.trans_b, 0) == 1, op.b_addr, op.b_bits);
+  record_operands(x, in, op.scale_d);
   lock_registers(x, op, true);
   ++x.warp.wgmma_in_flight;
   x.warp.wgmma_open.push_back(std::move(op));
@@ -394,21 +409,21 @@ void exec_wgmma(Exec& x, const Inst& in, uint32_t mask) {
   case Op::wgmma_mma_async:
     return issue(x, in, mask);
   case Op::wgmma_fence:
-    ++x.warp.wgmma_executed[executed_key(x)];
+    ++x.warp.wgmma_executed[executed_key(x)].times;
     if (require_warpgroup(x, in, mask)) {
       x.warp.wgmma_fenced = true;
       ++x.warp.wgmma_fences;
     }
     return;
   case Op::wgmma_commit:
-    ++x.warp.wgmma_executed[executed_key(x)];
+    ++x.warp.wgmma_executed[executed_key(x)].times;
     if (!require_warpgroup(x, in, mask))
       return;
     x.warp.wgmma_groups.push_back(std::move(x.warp.wgmma_open));
     x.warp.wgmma_open.clear();
     return;
   case Op::wgmma_wait:
-    ++x.warp.wgmma_executed[executed_key(x)];
+    ++x.warp.wgmma_executed[executed_key(x)].times;
     if (!require_warpgroup(x, in, mask))
       return;
     complete_groups(x, static_cast<size_t>(in.ops[0].imm));
@@ -492,22 +507,30 @@ void check_warpgroups(Launch& L, Cta& cta) {
   for (size_t first = 0; first + 1 <= cta.warps.size(); first += 4) {
     const size_t end = std::min(first + 4, cta.warps.size());
     for (size_t w = first; w < end; ++w)
-      for (const auto& [key, times] : cta.warps[w].wgmma_executed) {
+      for (const auto& [key, mine] : cta.warps[w].wgmma_executed) {
         for (size_t v = first; v < end; ++v) {
           auto it = cta.warps[v].wgmma_executed.find(key);
-          const uint32_t other = it == cta.warps[v].wgmma_executed.end() ? 0 : it->second;
-          if (other == times)
+          const WgmmaExecuted other =
+              it == cta.warps[v].wgmma_executed.end() ? WgmmaExecuted{} : it->second;
+          if (other.times == mine.times && other.operands == mine.operands)
             continue;
           Warp& warp = cta.warps[w];
           Frame& f = warp.frames.back();
           const Function& fn = L.module->functions[key >> 32];
           Exec x{L, cta, warp, f, f.regs.data(), f.preds.data(), static_cast<uint32_t>(key)};
           const Inst& in = fn.code[static_cast<uint32_t>(key)];
-          x.report(ErrorKind::sync, in, 0, false, 0,
-                   fmt::format("'{}' ran {} time(s) in warp {} but {} time(s) in warp {} of "
-                               "warpgroup {}: all 4 warps of a warpgroup must execute each "
-                               "wgmma instruction (.sync.aligned)",
-                               text(x, in), times, w, other, v, first / 4));
+          if (other.times != mine.times)
+            x.report(ErrorKind::sync, in, 0, false, 0,
+                     fmt::format("'{}' ran {} time(s) in warp {} but {} time(s) in warp {} of "
+                                 "warpgroup {}: all 4 warps of a warpgroup must execute each "
+                                 "wgmma instruction (.sync.aligned)",
+                                 text(x, in), mine.times, w, other.times, v, first / 4));
+          else
+            x.report(ErrorKind::sync, in, 0, false, 0,
+                     fmt::format("'{}' got different descriptors or scale-d in warps {} and {} "
+                                 "of warpgroup {}: the warpgroup must pass one value (each warp "
+                                 "read its own here)",
+                                 text(x, in), w, v, first / 4));
           return;
         }
       }

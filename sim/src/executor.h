@@ -159,6 +159,13 @@ struct WgmmaLock {
   uint32_t pc = 0;          // the latest of them
 };
 
+// What a warp executed of one wgmma instruction: how often, and a hash of the descriptors and
+// scale-d it passed (the 4 warps of a warpgroup must pass the same ones).
+struct WgmmaExecuted {
+  uint32_t times = 0;
+  uint64_t operands = 0;
+};
+
 enum class WarpState : uint8_t { ready, at_barrier, done };
 
 struct Warp {
@@ -185,8 +192,8 @@ struct Warp {
   uint32_t wgmma_in_flight = 0;
   size_t wgmma_frame = 0; // the frame of the latest issue (whose slots the locks name)
   bool wgmma_fenced = false;
-  uint32_t wgmma_fences = 0;                   // wgmma.fence instructions executed
-  std::map<uint64_t, uint32_t> wgmma_executed; // (function << 32 | pc) -> times
+  uint32_t wgmma_fences = 0;                        // wgmma.fence instructions executed
+  std::map<uint64_t, WgmmaExecuted> wgmma_executed; // by (function << 32 | pc)
 };
 
 // An mbarrier object in shared memory (PTX ISA "Parallel synchronization ... mbarrier").

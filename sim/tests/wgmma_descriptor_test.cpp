@@ -237,6 +237,17 @@ TEST(WgmmaErrors, WarpOfTheWarpgroupSkipsTheWgmma) {
   EXPECT_NE(e->message.find("time(s) in warp 2 of warpgroup 0"), std::string::npos) << e->message;
 }
 
+TEST(WgmmaErrors, DescriptorDiffersBetweenWarps) {
+  // Warp 3 points B at the A tile.
+  auto r =
+      run(std::string("  shr.u32 %r5, %r0, 5;\n  setp.eq.u32 %p1, %r5, 3;\n"
+                      "  @%p1 mov.b64 %rd3, 0x0000001000080000;\n  wgmma.fence.sync.aligned;\n") +
+          kMma + "  wgmma.commit_group.sync.aligned;\n  wgmma.wait_group.sync.aligned 0;\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  const Error* e = find(*r, "got different descriptors or scale-d in warps 0 and 3 of warpgroup 0");
+  ASSERT_NE(e, nullptr) << all(*r);
+}
+
 TEST(WgmmaErrors, DivergentLanes) {
   auto r =
       run(std::string("  and.b32 %r5, %r0, 1;\n  setp.eq.u32 %p1, %r5, 0;\n"
