@@ -65,19 +65,16 @@ TESSEL_PY_OPTIONS(MatmulOptions, field<&MatmulOptions::epilogue>("epilogue"),
                   field<&MatmulOptions::workspace>("workspace"),
                   field<&MatmulOptions::precision>("precision"),
                   field<&MatmulOptions::config>("config"))
-TESSEL_PY_OPTIONS(AttentionOptions, field<&AttentionOptions::causal>("causal"),
-                  field<&AttentionOptions::softmax_scale>("softmax_scale"),
-                  field<&AttentionOptions::window_left>("window_left"),
-                  field<&AttentionOptions::window_right>("window_right"),
-                  field<&AttentionOptions::layout>("layout"),
-                  field<&AttentionOptions::kv_lens>("kv_lens"),
-                  field<&AttentionOptions::key_padding_mask>("key_padding_mask"),
-                  field<&AttentionOptions::lse>("lse"),
-                  field<&AttentionOptions::alibi_slopes>("alibi_slopes"),
-                  field<&AttentionOptions::softcap>("softcap"),
-                  field<&AttentionOptions::dq_mode>("dq_mode"),
-                  field<&AttentionOptions::block_m>("block_m"),
-                  field<&AttentionOptions::block_n>("block_n"))
+TESSEL_PY_OPTIONS(
+    AttentionOptions, field<&AttentionOptions::causal>("causal"),
+    field<&AttentionOptions::softmax_scale>("softmax_scale"),
+    field<&AttentionOptions::window_left>("window_left"),
+    field<&AttentionOptions::window_right>("window_right"),
+    field<&AttentionOptions::layout>("layout"), field<&AttentionOptions::kv_lens>("kv_lens"),
+    field<&AttentionOptions::key_padding_mask>("key_padding_mask"),
+    field<&AttentionOptions::lse>("lse"), field<&AttentionOptions::alibi_slopes>("alibi_slopes"),
+    field<&AttentionOptions::softcap>("softcap"), field<&AttentionOptions::dq_mode>("dq_mode"),
+    field<&AttentionOptions::block_m>("block_m"), field<&AttentionOptions::block_n>("block_n"))
 #undef TESSEL_PY_OPTIONS
 #undef TESSEL_PY_NO_OPTIONS
 

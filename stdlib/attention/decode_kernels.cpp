@@ -37,17 +37,6 @@ tl::Tensor row_ptrs(const tl::Tensor& base, const tl::Tensor& offset, int c0, in
   return (base + col(offset)) + row(c0 + tl::arange(0, chunk));
 }
 
-// Stores rows `value` [BLOCK_H, chunk] at base + offset[r] + c0 + column, the rows where `in`
-// holds. The mask is made from the 2-D offsets (a padded row's offset is far below 0) rather than
-// broadcast from the [BLOCK_H] `in`: broadcasting that i1 vector into the store's layout went
-// through shared memory with two-way bank conflicts (the simulator's bank profile found them).
-void store_rows(const tl::Tensor& base, const tl::Tensor& offset, const tl::Tensor& in, int c0,
-                int chunk, const tl::Tensor& value) {
-  auto off =
-      col(tl::where(in, offset, -double(int64_t(1) << 40))) + row(i64(c0 + tl::arange(0, chunk)));
-  tl::store(base + off, value, off >= 0);
-}
-
 } // namespace
 
 const Kernel& attention_decode_kernel() {

@@ -40,6 +40,18 @@ inline tl::Tensor load_chunk(const Head& hd, const tl::Tensor& pos, const tl::Te
   return tl::load(ptrs, col(in), 0.0);
 }
 
+// Stores `value` [rows, chunk] at base + offset[r] + c0 + column for the rows where `in` holds.
+// The mask is built from the 2-D offsets (a hidden row's offset is far below 0) rather than
+// broadcast from the [rows] `in`: broadcasting that i1 vector into the layout of a store of 16-bit
+// elements (8 per thread) went through shared memory as packed bytes with two-way bank conflicts
+// (the simulator's bank profile found them in decode).
+inline void store_rows(const tl::Tensor& base, const tl::Tensor& offset, const tl::Tensor& in,
+                       int c0, int chunk, const tl::Tensor& value) {
+  auto off =
+      col(tl::where(in, offset, -double(int64_t(1) << 40))) + row(i64(c0 + tl::arange(0, chunk)));
+  tl::store(base + off, value, off >= 0);
+}
+
 // Which keys of the tile `cols` ([1, BLOCK_N]) the query rows `rows` ([BLOCK_M, 1]) may see, by
 // the band i + diag - left <= j <= i + diag + right.
 inline tl::Tensor in_band(const tl::Tensor& rows, const tl::Tensor& cols, const tl::Tensor& diag,

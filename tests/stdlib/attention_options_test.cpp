@@ -380,7 +380,9 @@ TEST(AttentionOptionsSim, MasksAlibiSoftcapAndAtomicDq) {
   check(d, {.dev = DeviceKind::sim, .dq_mode = AttentionDq::atomics});
   banks2.expect_none("attention with alibi and softcap, dq deterministic and by atomics");
   // bf16: correct, but the backward's kernels take conflicting wavefronts in the simulator (128 in
-  // dk/dv, 64 in dq here; the f32 runs above take none). Not asserted until that is fixed.
+  // dk/dv, 64 in dq here; the f32 runs above take none): ld.shared.b32 pairs two-way conflicting
+  // where the pipelined loop reads back its cp.async-staged 16-bit q/dout chunks (load_chunks in
+  // the for_range; codegen's staging layout). Not asserted until codegen fixes that.
   check(d, {.dev = DeviceKind::sim, .dtype = DType::bf16});
 }
 
