@@ -174,8 +174,8 @@ bool parse_shape(std::string_view s, Inst& inst) {
     if (pos == start)
       return false;
   }
-  if (pos != s.size())
-    return false;
+  if (pos != s.size() || vals[0] > 255 || vals[1] > 65535 || vals[2] > 255)
+    return false; // would not fit Inst's fields (and no PTX shape is that large)
   inst.shape_m = static_cast<uint8_t>(vals[0]);
   inst.shape_n = static_cast<uint16_t>(vals[1]);
   inst.shape_k = static_cast<uint8_t>(vals[2]);

@@ -7,7 +7,11 @@
 //   D (f32/s32) i = 0..N/2-1: row g + 8 ((i >> 1) & 1), column 8 (i >> 2) + 2 t + (i & 1);
 //   D (f16x2)   j = 0..N/4-1: row g + 8 (j & 1), columns 8 (j >> 1) + 2 t + {0, 1}.
 // An op computes when wgmma.wait_group completes its group (never at issue), so code that
-// touches its registers earlier, changes its shared operands, or never waits is reported.
+// touches its registers earlier, changes its shared operands, or never waits is reported; its
+// shared reads are racechecked at issue and again at completion (a buffer released before the
+// wait races with its next writer). Also checked: the fence rule (no other access of a wgmma's
+// registers after the last wgmma.fence), and that the 4 warps of a warpgroup execute each wgmma
+// instruction equally often with the same descriptors (at the CTA's end).
 #include "executor.h"
 #include "half.h"
 #include "memory_access.h"
@@ -85,12 +89,12 @@ bool read_descriptor(Exec& x, const Inst& in, int op, const char* what, MatrixDe
 
 // Locates the elements of a descriptor operand (rows [row0, row0 + rows) of its M/N extent),
 // checks them through the shared-memory accessor (each 16-byte chunk once, as lane 0 of the
-// warp) and keeps their bytes.
+// warp) and keeps their values.
 void gather(Exec& x, const Inst& in, const MatrixDescriptor& d, unsigned row0, unsigned rows,
             unsigned k_extent, unsigned esize, bool mn_major, std::vector<uint32_t>& addr,
-            std::vector<uint8_t>& bytes) {
+            std::vector<uint32_t>& bits) {
   addr.resize(size_t(rows) * k_extent);
-  bytes.assign(addr.size() * esize, 0);
+  bits.assign(addr.size(), 0);
   const size_t smem = x.cta.smem.size();
   for (unsigned r = 0; r < rows; ++r)
     for (unsigned k = 0; k < k_extent; ++k) {
@@ -100,7 +104,7 @@ void gather(Exec& x, const Inst& in, const MatrixDescriptor& d, unsigned row0, u
       if (a % 16 == 0)
         access_memory(x, in, Space::shared, a, 16, 16, 0, AccessKind::read);
       if (a + esize <= smem)
-        std::memcpy(&bytes[i * esize], x.cta.smem.data() + a, esize);
+        std::memcpy(&bits[i], x.cta.smem.data() + a, esize);
     }
 }
 
@@ -178,8 +182,37 @@ void check_fence_rule(Exec& x, const Inst& in) {
     since_fence(in.ops[1], "a register of A");
 }
 
+// scale-d: a predicate (the same in every lane) or an immediate; false means D = A * B.
+bool read_scale_d(Exec& x, const Inst& in, bool& scale_d) {
+  const Operand& sd = in.ops[3];
+  if (sd.kind != OperandKind::pred) {
+    scale_d = sd.imm != 0;
+    return true;
+  }
+  const uint32_t bits = sd.neg ? ~x.P[sd.index] : x.P[sd.index];
+  if (bits != 0 && bits != 0xffffffffu) {
+    x.report(ErrorKind::sync, in, 0, false, 0,
+             fmt::format("'{}': scale-d differs between the lanes of warp {} ({:#010x}); the "
+                         "warpgroup must pass one value",
+                         text(x, in), x.warp.index, bits));
+    return false;
+  }
+  scale_d = bits != 0;
+  return true;
+}
+
+// Folds the descriptors and scale-d of this execution into the warp's hash for the instruction.
+void record_operands(Exec& x, const Inst& in, bool scale_d) {
+  uint64_t& h = x.warp.wgmma_executed[executed_key(x)].operands;
+  auto mix = [&](uint64_t v) { h = (h ^ v) * 0x100000001b3ull; };
+  if (!wgmma_a_in_registers(in))
+    mix(x.src(in, 1)[0]);
+  mix(x.src(in, 2)[0]);
+  mix(scale_d);
+}
+
 void issue(Exec& x, const Inst& in, uint32_t mask) {
-  ++x.warp.wgmma_executed[executed_key(x)];
+  ++x.warp.wgmma_executed[executed_key(x)].times;
   if (!require_warpgroup(x, in, mask))
     return;
   if (!x.warp.wgmma_fenced)
@@ -203,20 +236,8 @@ void issue(Exec& x, const Inst& in, uint32_t mask) {
   auto imm = [&](int i, int none) { return i < 0 ? none : static_cast<int>(in.ops[i].imm); };
   op.scale_a = imm(im.scale_a, 1);
   op.scale_b = imm(im.scale_b, 1);
-  const Operand& sd = in.ops[3];
-  if (sd.kind == OperandKind::pred) {
-    const uint32_t bits = sd.neg ? ~x.P[sd.index] : x.P[sd.index];
-    if (bits != 0 && bits != 0xffffffffu) {
-      x.report(ErrorKind::sync, in, 0, false, 0,
-               fmt::format("'{}': scale-d differs between the lanes of warp {} ({:#010x}); the "
-                           "warpgroup must pass one value",
-                           text(x, in), x.warp.index, bits));
-      return;
-    }
-    op.scale_d = bits != 0;
-  } else {
-    op.scale_d = sd.imm != 0;
-  }
+  if (!read_scale_d(x, in, op.scale_d))
+    return;
   MatrixDescriptor bd;
   if (!read_descriptor(x, in, 2, "B descriptor", bd))
     return;
@@ -225,9 +246,10 @@ void issue(Exec& x, const Inst& in, uint32_t mask) {
     if (!read_descriptor(x, in, 1, "A descriptor", ad))
       return;
     gather(x, in, ad, 16 * op.rank, 16, f.k, f.esize, imm(im.trans_a, 0) == 1, op.a_addr,
-           op.a_bytes);
+           op.a_bits);
   }
-  gather(x, in, bd, 0, in.shape_n, f.k, f.esize, imm(im.trans_b, 0) == 1, op.b_addr, op.b_bytes);
+  gather(x, in, bd, 0, in.shape_n, f.k, f.esize, imm(im.trans_b, 0) == 1, op.b_addr, op.b_bits);
+  record_operands(x, in, op.scale_d);
   lock_registers(x, op, true);
   ++x.warp.wgmma_in_flight;
   x.warp.wgmma_open.push_back(std::move(op));
@@ -262,7 +284,7 @@ double element(Type t, uint32_t bits) {
 // since issue (the wgmma reads its operands asynchronously, any time before it completes).
 std::vector<double> shared_operand(Exec& x, const WgmmaOp& op, Type t, const char* name,
                                    const std::vector<uint32_t>& addr,
-                                   const std::vector<uint8_t>& issued) {
+                                   const std::vector<uint32_t>& issued) {
   const unsigned esize = type_size(t);
   const size_t smem = x.cta.smem.size();
   std::vector<double> v(addr.size(), 0.0);
@@ -277,7 +299,7 @@ std::vector<double> shared_operand(Exec& x, const WgmmaOp& op, Type t, const cha
     uint32_t bits = 0;
     if (addr[i] + esize <= smem)
       std::memcpy(&bits, x.cta.smem.data() + addr[i], esize);
-    if (!reported && std::memcmp(&bits, &issued[i * esize], esize) != 0) {
+    if (!reported && bits != issued[i]) {
       reported = true;
       at.report(ErrorKind::sync, *op.inst, 0, true, addr[i],
                 fmt::format("shared memory of operand {} of '{}' (offset {:#x}) was overwritten "
@@ -288,6 +310,23 @@ std::vector<double> shared_operand(Exec& x, const WgmmaOp& op, Type t, const cha
     v[i] = element(t, bits);
   }
   return v;
+}
+
+// The warp's 16 x K slice of A from its 4 fragment registers (row-major).
+std::vector<double> register_operand(const Inst& in, const WgmmaForm& f, const Function& fn,
+                                     const uint64_t* R) {
+  const unsigned K = f.k, epr = 4 / f.esize, bits = 8 * f.esize;
+  const uint32_t emask = bits == 32 ? 0xffffffffu : (1u << bits) - 1;
+  std::vector<double> a(16 * K, 0.0);
+  for (unsigned i = 0; i < 4; ++i) {
+    const uint64_t* v = R + size_t(fn.vec_pool[in.ops[1].index + i]) * 32;
+    for (uint32_t l = 0; l < 32; ++l)
+      for (unsigned e = 0; e < epr; ++e) {
+        const unsigned row = l / 4 + 8 * (i & 1), k = epr * (l % 4) + e + 4 * epr * (i >> 1);
+        a[row * K + k] = element(in.type2, (static_cast<uint32_t>(v[l]) >> (bits * e)) & emask);
+      }
+  }
+  return a;
 }
 
 // Where accumulator element (register i, lane l) sits in the warp's 16 x N slice.
@@ -313,22 +352,10 @@ void compute(Exec& x, const WgmmaOp& op) {
   auto reg = [&](const Operand& o, unsigned i) {
     return R + size_t(fn.vec_pool[o.index + i]) * 32;
   };
-  std::vector<double> a(16 * K, 0.0);
-  if (wgmma_a_in_registers(in)) {
-    const unsigned epr = 4 / f.esize, bits = 8 * f.esize;
-    const uint32_t emask = bits == 32 ? 0xffffffffu : (1u << bits) - 1;
-    for (uint32_t l = 0; l < 32; ++l)
-      for (unsigned i = 0; i < 4; ++i) {
-        const uint32_t v = static_cast<uint32_t>(reg(in.ops[1], i)[l]);
-        for (unsigned e = 0; e < epr; ++e) {
-          unsigned row = l / 4 + 8 * (i & 1), k = epr * (l % 4) + e + 4 * epr * (i >> 1);
-          a[row * K + k] = element(in.type2, (v >> (bits * e)) & emask);
-        }
-      }
-  } else {
-    a = shared_operand(x, op, in.type2, "A", op.a_addr, op.a_bytes);
-  }
-  const std::vector<double> b = shared_operand(x, op, in.type3, "B", op.b_addr, op.b_bytes);
+  const std::vector<double> a = wgmma_a_in_registers(in)
+                                    ? register_operand(in, f, fn, R)
+                                    : shared_operand(x, op, in.type2, "A", op.a_addr, op.a_bits);
+  const std::vector<double> b = shared_operand(x, op, in.type3, "B", op.b_addr, op.b_bits);
   const double scale = double(op.scale_a) * op.scale_b;
   const bool f16 = type_size(in.type) == 2;
   for (unsigned i = 0; i < f.d_regs; ++i) {
@@ -382,21 +409,21 @@ void exec_wgmma(Exec& x, const Inst& in, uint32_t mask) {
   case Op::wgmma_mma_async:
     return issue(x, in, mask);
   case Op::wgmma_fence:
-    ++x.warp.wgmma_executed[executed_key(x)];
+    ++x.warp.wgmma_executed[executed_key(x)].times;
     if (require_warpgroup(x, in, mask)) {
       x.warp.wgmma_fenced = true;
       ++x.warp.wgmma_fences;
     }
     return;
   case Op::wgmma_commit:
-    ++x.warp.wgmma_executed[executed_key(x)];
+    ++x.warp.wgmma_executed[executed_key(x)].times;
     if (!require_warpgroup(x, in, mask))
       return;
     x.warp.wgmma_groups.push_back(std::move(x.warp.wgmma_open));
     x.warp.wgmma_open.clear();
     return;
   case Op::wgmma_wait:
-    ++x.warp.wgmma_executed[executed_key(x)];
+    ++x.warp.wgmma_executed[executed_key(x)].times;
     if (!require_warpgroup(x, in, mask))
       return;
     complete_groups(x, static_cast<size_t>(in.ops[0].imm));
@@ -480,22 +507,30 @@ void check_warpgroups(Launch& L, Cta& cta) {
   for (size_t first = 0; first + 1 <= cta.warps.size(); first += 4) {
     const size_t end = std::min(first + 4, cta.warps.size());
     for (size_t w = first; w < end; ++w)
-      for (const auto& [key, times] : cta.warps[w].wgmma_executed) {
+      for (const auto& [key, mine] : cta.warps[w].wgmma_executed) {
         for (size_t v = first; v < end; ++v) {
           auto it = cta.warps[v].wgmma_executed.find(key);
-          const uint32_t other = it == cta.warps[v].wgmma_executed.end() ? 0 : it->second;
-          if (other == times)
+          const WgmmaExecuted other =
+              it == cta.warps[v].wgmma_executed.end() ? WgmmaExecuted{} : it->second;
+          if (other.times == mine.times && other.operands == mine.operands)
             continue;
           Warp& warp = cta.warps[w];
           Frame& f = warp.frames.back();
           const Function& fn = L.module->functions[key >> 32];
           Exec x{L, cta, warp, f, f.regs.data(), f.preds.data(), static_cast<uint32_t>(key)};
           const Inst& in = fn.code[static_cast<uint32_t>(key)];
-          x.report(ErrorKind::sync, in, 0, false, 0,
-                   fmt::format("'{}' ran {} time(s) in warp {} but {} time(s) in warp {} of "
-                               "warpgroup {}: all 4 warps of a warpgroup must execute each "
-                               "wgmma instruction (.sync.aligned)",
-                               text(x, in), times, w, other, v, first / 4));
+          if (other.times != mine.times)
+            x.report(ErrorKind::sync, in, 0, false, 0,
+                     fmt::format("'{}' ran {} time(s) in warp {} but {} time(s) in warp {} of "
+                                 "warpgroup {}: all 4 warps of a warpgroup must execute each "
+                                 "wgmma instruction (.sync.aligned)",
+                                 text(x, in), mine.times, w, other.times, v, first / 4));
+          else
+            x.report(ErrorKind::sync, in, 0, false, 0,
+                     fmt::format("'{}' got different descriptors or scale-d in warps {} and {} "
+                                 "of warpgroup {}: the warpgroup must pass one value (each warp "
+                                 "read its own here)",
+                                 text(x, in), w, v, first / 4));
           return;
         }
       }

@@ -148,8 +148,8 @@ struct WgmmaOp {
   uint32_t rank = 0; // the warp's place in its warpgroup: accumulator rows 16 rank .. +15
   bool scale_d = true;
   int scale_a = 1, scale_b = 1;
-  std::vector<uint32_t> a_addr, b_addr;  // element addresses (A: rank's 16 rows; empty: registers)
-  std::vector<uint8_t> a_bytes, b_bytes; // their bytes at issue
+  std::vector<uint32_t> a_addr, b_addr; // element addresses (A: rank's 16 rows; empty: registers)
+  std::vector<uint32_t> a_bits, b_bits; // their values at issue
 };
 
 // Registers an in-flight wgmma reads or writes (per slot of the issuing frame).
@@ -157,6 +157,13 @@ struct WgmmaLock {
   uint16_t accumulator = 0; // in-flight wgmmas using the slot as D
   uint16_t a_fragment = 0;  // ... as a register of A
   uint32_t pc = 0;          // the latest of them
+};
+
+// What a warp executed of one wgmma instruction: how often, and a hash of the descriptors and
+// scale-d it passed (the 4 warps of a warpgroup must pass the same ones).
+struct WgmmaExecuted {
+  uint32_t times = 0;
+  uint64_t operands = 0;
 };
 
 enum class WarpState : uint8_t { ready, at_barrier, done };
@@ -185,8 +192,8 @@ struct Warp {
   uint32_t wgmma_in_flight = 0;
   size_t wgmma_frame = 0; // the frame of the latest issue (whose slots the locks name)
   bool wgmma_fenced = false;
-  uint32_t wgmma_fences = 0;                   // wgmma.fence instructions executed
-  std::map<uint64_t, uint32_t> wgmma_executed; // (function << 32 | pc) -> times
+  uint32_t wgmma_fences = 0;                        // wgmma.fence instructions executed
+  std::map<uint64_t, WgmmaExecuted> wgmma_executed; // by (function << 32 | pc)
 };
 
 // An mbarrier object in shared memory (PTX ISA "Parallel synchronization ... mbarrier").

@@ -239,13 +239,14 @@ void Parser::check_operand_count(const Token& mnemonic, const Inst& inst) {
     if (m.op == inst.op && inst.nops < m.count)
       fail(mnemonic, name + " takes at least " + std::to_string(m.count) + " operands, found " +
                          std::to_string(inst.nops));
-  // The CFG indexes instructions by a bra's label (a register or number there overflowed it at
-  // parse time: found by the sim_ptx fuzzer).
+  // wgmma's shapes, types and operand forms (wgmma_forms.cpp): its executor relies on them.
   if (inst.op == Op::wgmma_mma_async)
-    if (std::string why = wgmma_operand_error(inst); !why.empty())
+    if (std::string why = wgmma_operand_error(inst, *fn_); !why.empty())
       fail(mnemonic, name + ": " + why);
   if (inst.op == Op::wgmma_wait && (inst.nops != 1 || inst.ops[0].kind != OperandKind::imm))
     fail(mnemonic, name + " takes one immediate: the number of wgmma groups left in flight");
+  // The CFG indexes instructions by a bra's label (a register or number there overflowed it at
+  // parse time: found by the sim_ptx fuzzer).
   if (inst.op == Op::bra && (inst.nops < 1 || inst.ops[0].kind != OperandKind::label))
     fail(mnemonic, name + " needs a label as its target");
   if (inst.op != Op::ld && inst.op != Op::ldu && inst.op != Op::st)

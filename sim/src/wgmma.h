@@ -58,6 +58,6 @@ WgmmaImmediates wgmma_immediates(const Inst& in);
 
 // "" when the shape, types and operands form a wgmma.mma_async the ISA defines, else the
 // problem (a parse error).
-std::string wgmma_operand_error(const Inst& in);
+std::string wgmma_operand_error(const Inst& in, const Function& fn);
 
 } // namespace tessel::sim

@@ -75,7 +75,21 @@ WgmmaImmediates wgmma_immediates(const Inst& in) {
   return im;
 }
 
-std::string wgmma_operand_error(const Inst& in) {
+namespace {
+
+// Whether every element of a braced list is a declared register (not a constant or `_`).
+bool all_registers(const Operand& o, const Function& fn) {
+  for (unsigned i = 0; i < o.count; ++i) {
+    const uint32_t slot = fn.vec_pool[o.index + i];
+    if (slot >= fn.reg_names.size() || fn.reg_names[slot].empty())
+      return false;
+  }
+  return true;
+}
+
+} // namespace
+
+std::string wgmma_operand_error(const Inst& in, const Function& fn) {
   if (std::string why = type_error(in); !why.empty())
     return why;
   const WgmmaForm f = wgmma_form(in);
@@ -96,6 +110,10 @@ std::string wgmma_operand_error(const Inst& in) {
     return fmt::format("the accumulator must be a braced list of {} registers (N = {}), found {}",
                        f.d_regs, in.shape_n,
                        d.kind == OperandKind::vec ? std::to_string(d.count) : "a scalar");
+  if (!all_registers(d, fn))
+    return "the accumulator list must name registers (no constants or '_')";
+  if (a_regs && !all_registers(in.ops[1], fn))
+    return "the A list must name registers";
   if (a_regs && in.ops[1].count != 4)
     return fmt::format("A in registers is a braced list of 4 registers, found {}", in.ops[1].count);
   for (int i : {a_regs ? 2 : 1, 2})

@@ -417,6 +417,55 @@ TEST(Instructions, LdmatrixTransposeAndStmatrix) {
   }
 }
 
+TEST(Instructions, StmatrixX4Transposed) {
+  // Lane (g, t) holds in register m the elements (g, 2t) and (g, 2t + 1) of matrix m, valued
+  // 64 m + 8 row + column; lane l gives the address of row l % 8 of matrix l / 8. With .trans
+  // memory row r of matrix m is the fragment's column r: byte 2 (8 r + c) of matrix m holds
+  // 64 m + 8 c + r. Each thread then reads word l of the 4 matrices and combines them.
+  std::string body = R"(
+  and.b32 %r20, %r0, 3;
+  shr.u32 %r21, %r0, 2;
+  shl.b32 %r22, %r21, 3;
+  shl.b32 %r23, %r20, 1;
+  add.u32 %r24, %r22, %r23;
+  add.u32 %r25, %r24, 1;
+  shl.b32 %r25, %r25, 16;
+  or.b32 %r26, %r24, %r25;
+  mov.u32 %r27, 0x00400040;
+  add.u32 %r28, %r26, %r27;
+  add.u32 %r29, %r28, %r27;
+  add.u32 %r30, %r29, %r27;
+  mov.u32 %r10, tile;
+  shr.u32 %r31, %r0, 3;
+  shl.b32 %r31, %r31, 7;
+  and.b32 %r32, %r0, 7;
+  shl.b32 %r32, %r32, 4;
+  add.u32 %r33, %r31, %r32;
+  add.u32 %r33, %r33, %r10;
+  stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%r33], {%r26, %r28, %r29, %r30};
+  bar.sync 0;
+  shl.b32 %r34, %r0, 2;
+  add.u32 %r34, %r34, %r10;
+  ld.shared.u32 %r35, [%r34];
+  ld.shared.u32 %r36, [%r34+128];
+  ld.shared.u32 %r37, [%r34+256];
+  ld.shared.u32 %r38, [%r34+384];
+  mad.lo.u32 %r1, %r36, 3, %r35;
+  mad.lo.u32 %r1, %r37, 5, %r1;
+  mad.lo.u32 %r1, %r38, 7, %r1;
+)";
+  auto r = run_snippet(body, {}, 32, ".shared .align 16 .b8 tile[512];");
+  ASSERT_TRUE(r.report.ok()) << errors_text(r.report);
+  for (uint32_t l = 0; l < 32; ++l) {
+    uint32_t row = l / 4, c0 = 2 * (l % 4), want = 0;
+    for (uint32_t m = 0; m < 4; ++m) {
+      uint32_t word = (64 * m + 8 * c0 + row) | (64 * m + 8 * (c0 + 1) + row) << 16;
+      want += word * (2 * m + 1);
+    }
+    EXPECT_EQ(r.out[l], want) << l;
+  }
+}
+
 TEST(Instructions, BankRulesForWideAccesses) {
   // 8-byte accesses by 32 lanes to consecutive addresses: two half-warp phases of 128 bytes,
   // each conflict-free: 2 wavefronts, ideal 2. 16-byte accesses with a 32-byte stride:

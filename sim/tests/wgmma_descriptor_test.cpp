@@ -187,6 +187,34 @@ TEST(WgmmaErrors, UncommittedWgmmaIsNotCoveredByTheWait) {
   EXPECT_NE(find(*r, "never committed"), nullptr) << all(*r);
 }
 
+TEST(WgmmaErrors, WaitGroupLeavesTheNewestGroupsInFlight) {
+  // Two groups on different accumulators; wait_group 1 completes only the first.
+  const std::string second = "  wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f4, %f5, %f6, "
+                             "%f7}, %rd2, %rd3, %p0, 1, 1, 0, 0;\n";
+  auto r = run(std::string("  mov.f32 %f4, 0f00000000;\n  mov.f32 %f5, 0f00000000;\n"
+                           "  mov.f32 %f6, 0f00000000;\n  mov.f32 %f7, 0f00000000;\n"
+                           "  wgmma.fence.sync.aligned;\n") +
+               kMma + "  wgmma.commit_group.sync.aligned;\n" + second +
+               "  wgmma.commit_group.sync.aligned;\n  wgmma.wait_group.sync.aligned 1;\n"
+               "  add.f32 %f0, %f0, %f1;\n  add.f32 %f6, %f6, %f7;\n"
+               "  wgmma.wait_group.sync.aligned 0;\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  ASSERT_EQ(r->errors.size(), 1u) << all(*r);
+  EXPECT_NE(r->errors[0].message.find("reads or writes %f6, an accumulator register"),
+            std::string::npos)
+      << all(*r);
+}
+
+TEST(WgmmaErrors, DescriptorOutsideSharedMemory) {
+  auto r = run(std::string("  mov.b64 %rd3, 0x0000001000083f00;\n  wgmma.fence.sync.aligned;\n") +
+               kMma + "  wgmma.commit_group.sync.aligned;\n  wgmma.wait_group.sync.aligned 0;\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  ASSERT_FALSE(r->errors.empty());
+  EXPECT_EQ(r->errors[0].kind, ErrorKind::memcheck) << all(*r);
+  EXPECT_EQ(r->errors[0].instruction, "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16");
+  EXPECT_NE(r->errors[0].message.find("out-of-bounds shared read"), std::string::npos) << all(*r);
+}
+
 TEST(WgmmaErrors, PartialWarpgroup) {
   auto r = run(std::string("  wgmma.fence.sync.aligned;\n") + kMma +
                    "  wgmma.commit_group.sync.aligned;\n  wgmma.wait_group.sync.aligned 0;\n",
@@ -207,6 +235,17 @@ TEST(WgmmaErrors, WarpOfTheWarpgroupSkipsTheWgmma) {
   const Error* e = find(*r, "all 4 warps of a warpgroup must execute each wgmma instruction");
   ASSERT_NE(e, nullptr) << all(*r);
   EXPECT_NE(e->message.find("time(s) in warp 2 of warpgroup 0"), std::string::npos) << e->message;
+}
+
+TEST(WgmmaErrors, DescriptorDiffersBetweenWarps) {
+  // Warp 3 points B at the A tile.
+  auto r =
+      run(std::string("  shr.u32 %r5, %r0, 5;\n  setp.eq.u32 %p1, %r5, 3;\n"
+                      "  @%p1 mov.b64 %rd3, 0x0000001000080000;\n  wgmma.fence.sync.aligned;\n") +
+          kMma + "  wgmma.commit_group.sync.aligned;\n  wgmma.wait_group.sync.aligned 0;\n");
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  const Error* e = find(*r, "got different descriptors or scale-d in warps 0 and 3 of warpgroup 0");
+  ASSERT_NE(e, nullptr) << all(*r);
 }
 
 TEST(WgmmaErrors, DivergentLanes) {
@@ -275,6 +314,42 @@ Error parse_failure(const std::string& inst) {
   return m.ok() ? Error{} : m.error();
 }
 
+// Every N from 8 to 256 in steps of 8 for each input type: accepted exactly where the ISA lists
+// the shape (s8/u8: 8, 16, 24 and multiples of 16), with A from a descriptor and from registers.
+TEST(WgmmaForms, AcceptsEveryShapeTheIsaLists) {
+  struct Form {
+    const char *types, *tail_desc, *tail_regs;
+    unsigned k, per_reg; // K, accumulator elements per register
+    bool integer;
+  };
+  const Form forms[] = {
+      {"f32.f16.f16", ", 1, 1, 0, 1", ", 1, 1, 1", 16, 1, false},
+      {"f16.f16.f16", ", 1, -1, 1, 0", ", -1, 1, 0", 16, 2, false},
+      {"f32.bf16.bf16", ", 1, 1, 0, 0", ", 1, 1, 0", 16, 1, false},
+      {"f32.tf32.tf32", ", 1, 1", ", 1, 1", 8, 1, false},
+      {"f32.e4m3.e5m2", ", 1, 1", ", 1, 1", 32, 1, false},
+      {"f16.e5m2.e4m3", ", 1, 1", ", 1, 1", 32, 2, false},
+      {"s32.s8.u8", "", "", 32, 1, true},
+  };
+  for (const Form& f : forms)
+    for (unsigned n = 8; n <= 256; n += 8)
+      for (bool regs : {false, true}) {
+        std::string d;
+        for (unsigned i = 0; i < n / 2 / f.per_reg; ++i)
+          d += (i ? ", %r" : "%r") + std::to_string(i);
+        std::string inst = "wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) + "k" +
+                           std::to_string(f.k) + "." + f.types + " {" + d + "}, " +
+                           (regs ? "{%r0, %r1, %r2, %r3}" : "%rd0") + ", %rd1, %p0" +
+                           (regs ? f.tail_regs : f.tail_desc) + ";";
+        auto m = parse_module(".version 8.0\n.target sm_90a\n.address_size 64\n.visible .entry "
+                              "k()\n{\n  .reg .pred %p<1>;\n  .reg .b32 %r<128>;\n  .reg .b64 "
+                              "%rd<2>;\n  " +
+                              inst + "\n}\n");
+        const bool listed = !f.integer || n <= 24 || n % 16 == 0;
+        EXPECT_EQ(m.ok(), listed) << inst << (m.ok() ? "" : ": " + m.error().to_string());
+      }
+}
+
 TEST(WgmmaErrors, ShapeTheDtypeDoesNotAllow) {
   Error e = parse_failure("  wgmma.mma_async.sync.aligned.m64n8k32.f32.f16.f16 {%f0, %f1, %f2, "
                           "%f3}, %rd2, %rd3, %p0, 1, 1, 0, 0;\n");
@@ -305,6 +380,10 @@ TEST(WgmmaErrors, OperandFormsAreChecked) {
                               "%rd2, %rd3, %p0, 1, 1, 0, 0;\n");
   EXPECT_NE(types.message.find(".bf16 inputs accumulate into .f32"), std::string::npos)
       << types.to_string();
+  Error constant = parse_failure("  wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f0, %f1, "
+                                 "%f2, 7}, %rd2, %rd3, %p0, 1, 1, 0, 0;\n");
+  EXPECT_NE(constant.message.find("the accumulator list must name registers"), std::string::npos)
+      << constant.to_string();
   Error scale = parse_failure("  wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%f0, %f1, "
                               "%f2, %f3}, %rd2, %rd3, %p0, 2, 1, 0, 0;\n");
   EXPECT_NE(scale.message.find("(imm-scale) must be the immediate 1 or -1"), std::string::npos)

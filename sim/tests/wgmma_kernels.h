@@ -6,27 +6,30 @@ namespace tessel::sim::testing {
 struct WgmmaKernel {
   const char* name;
   const char *dtype, *atype, *btype;
-  int n, k, a_regs, scale_a, scale_b, use_c;
+  int m, n, k, a_regs, scale_a, scale_b, use_c;
 };
 
 inline constexpr WgmmaKernel kWgmmaKernels[] = {
-    {"wgmma_f16_sw128_n64", "f32", "f16", "f16", 64, 64, 0, 1, 1, 1},
-    {"wgmma_bf16_sw64_n128", "f32", "bf16", "bf16", 128, 32, 0, 1, 1, 0},
-    {"wgmma_f16_sw32_n32", "f32", "f16", "f16", 32, 32, 0, 1, 1, 1},
-    {"wgmma_bf16_none_n16", "f32", "bf16", "bf16", 16, 32, 0, 1, 1, 0},
-    {"wgmma_bf16_sw128_n256", "f32", "bf16", "bf16", 256, 64, 0, 1, 1, 0},
-    {"wgmma_f16acc_regs_sw128_n64", "f16", "f16", "f16", 64, 64, 1, 1, 1, 1},
-    {"wgmma_bf16_mn_sw128_none_n64", "f32", "bf16", "bf16", 64, 32, 0, 1, 1, 0},
-    {"wgmma_f16_mn_sw64_sw32_n32", "f32", "f16", "f16", 32, 16, 0, 1, -1, 1},
-    {"wgmma_f16_regs_mnb_none_n8", "f32", "f16", "f16", 8, 32, 1, -1, 1, 0},
-    {"wgmma_tf32_sw128_n24", "f32", "tf32", "tf32", 24, 32, 0, 1, 1, 1},
-    {"wgmma_tf32_regs_none_n8", "f32", "tf32", "tf32", 8, 16, 1, 1, 1, 0},
-    {"wgmma_e4m3_e5m2_sw128_n40", "f32", "e4m3", "e5m2", 40, 128, 0, -1, 1, 1},
-    {"wgmma_e5m2_f16acc_sw64_n16", "f16", "e5m2", "e5m2", 16, 64, 0, 1, 1, 0},
-    {"wgmma_e4m3_regs_sw32_n64", "f32", "e4m3", "e4m3", 64, 64, 1, 1, 1, 0},
-    {"wgmma_s8_u8_sw64_n48", "s32", "s8", "u8", 48, 64, 0, 1, 1, 1},
-    {"wgmma_u8_s8_regs_none_n24", "s32", "u8", "s8", 24, 64, 1, 1, 1, 0},
-    {"wgmma_s8_sw128_n256", "s32", "s8", "s8", 256, 128, 0, 1, 1, 0},
+    {"wgmma_f16_sw128_n64", "f32", "f16", "f16", 64, 64, 64, 0, 1, 1, 1},
+    {"wgmma_bf16_sw64_n128", "f32", "bf16", "bf16", 64, 128, 32, 0, 1, 1, 0},
+    {"wgmma_f16_sw32_n32", "f32", "f16", "f16", 64, 32, 32, 0, 1, 1, 1},
+    {"wgmma_bf16_none_n16", "f32", "bf16", "bf16", 64, 16, 32, 0, 1, 1, 0},
+    {"wgmma_bf16_sw128_n256", "f32", "bf16", "bf16", 64, 256, 64, 0, 1, 1, 0},
+    {"wgmma_f16acc_regs_sw128_n64", "f16", "f16", "f16", 64, 64, 64, 1, 1, 1, 1},
+    {"wgmma_bf16_mn_sw128_none_n64", "f32", "bf16", "bf16", 64, 64, 32, 0, 1, 1, 0},
+    {"wgmma_f16_mn_sw64_sw32_n32", "f32", "f16", "f16", 64, 32, 16, 0, 1, -1, 1},
+    {"wgmma_f16_regs_mnb_none_n8", "f32", "f16", "f16", 64, 8, 32, 1, -1, 1, 0},
+    {"wgmma_tf32_sw128_n24", "f32", "tf32", "tf32", 64, 24, 32, 0, 1, 1, 1},
+    {"wgmma_tf32_regs_none_n8", "f32", "tf32", "tf32", 64, 8, 16, 1, 1, 1, 0},
+    {"wgmma_e4m3_e5m2_sw128_n40", "f32", "e4m3", "e5m2", 64, 40, 128, 0, -1, 1, 1},
+    {"wgmma_e5m2_f16acc_sw64_n16", "f16", "e5m2", "e5m2", 64, 16, 64, 0, 1, 1, 0},
+    {"wgmma_e4m3_regs_sw32_n64", "f32", "e4m3", "e4m3", 64, 64, 64, 1, 1, 1, 0},
+    {"wgmma_s8_u8_sw64_n48", "s32", "s8", "u8", 64, 48, 64, 0, 1, 1, 1},
+    {"wgmma_u8_s8_regs_none_n24", "s32", "u8", "s8", 64, 24, 64, 1, 1, 1, 0},
+    {"wgmma_s8_sw128_n256", "s32", "s8", "s8", 64, 256, 128, 0, 1, 1, 0},
+    {"wgmma_bf16_2wg_sw128_n64", "f32", "bf16", "bf16", 128, 64, 64, 0, 1, 1, 1},
+    {"wgmma_f16_2wg_mn_sw128_n32", "f32", "f16", "f16", 128, 32, 32, 0, 1, 1, 0},
+    {"wgmma_e4m3_2wg_regs_none_n16", "f32", "e4m3", "e4m3", 128, 16, 64, 1, 1, 1, 0},
 };
 
 } // namespace tessel::sim::testing

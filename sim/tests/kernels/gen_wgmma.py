@@ -29,7 +29,14 @@ CONFIGS = [
     ("s8_u8_sw64_n48", "s32", "s8", "u8", 48, 2, 2, 2, 0, 0, 0, 1, 1, 1),
     ("u8_s8_regs_none_n24", "s32", "u8", "s8", 24, 2, 0, 0, 0, 0, 1, 1, 1, 0),
     ("s8_sw128_n256", "s32", "s8", "s8", 256, 4, 1, 1, 0, 0, 0, 1, 1, 0),
+    ("bf16_2wg_sw128_n64", "f32", "bf16", "bf16", 64, 4, 1, 1, 0, 0, 0, 1, 1, 1),
+    ("f16_2wg_mn_sw128_n32", "f32", "f16", "f16", 32, 2, 1, 2, 1, 0, 0, 1, 1, 0),
+    ("e4m3_2wg_regs_none_n16", "f32", "e4m3", "e4m3", 16, 2, 0, 0, 0, 0, 1, 1, 1, 0),
 ]
+
+# Kernels run by two warpgroups (M = 128): warpgroup w computes rows 64 w.. from A's descriptor
+# advanced by 64 rows (or its own A fragments).
+WARPGROUPS = {"bf16_2wg_sw128_n64": 2, "f16_2wg_mn_sw128_n32": 2, "e4m3_2wg_regs_none_n16": 2}
 
 ESIZE = {"f16": 2, "bf16": 2, "tf32": 4, "e4m3": 1, "e5m2": 1, "s8": 1, "u8": 1}
 WIDTH = {0: 16, 1: 128, 2: 64, 3: 32}
@@ -37,6 +44,8 @@ WIDTH = {0: 16, 1: 128, 2: 64, 3: 32}
 
 def kernel(c):
     check(c)
+    wgs = WARPGROUPS.get(c[0], 1)
+    threads = 128 * wgs
     (name, dt, at, bt, n, ksteps, al, bl, amn, bmn, aregs, sa, sb, usec) = c
     es = ESIZE[at]
     k = 32 // es
@@ -47,10 +56,10 @@ def kernel(c):
     dty = "float" if dt == "f32" else "unsigned"
     # The A registers are written after the loop's first fence: pin them (the empty asm keeps
     # the compiler from sinking the loads) and fence again before the wgmma that reads them.
-    a_setup = ("unsigned a[4];\n    load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);\n"
+    a_setup = ("unsigned a[4];\n    load_a_fragment<ES>(a, A, KT, tid / 32, lane / 4, lane % 4, k0);\n"
                "    for (int i = 0; i < 4; ++i)\n      fence_operand(a[i]);\n"
                '    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");' if aregs else
-               "unsigned long long adesc = make_desc(sa, %d, %d, 64, KT, ES, k0);" % (al, amn))
+               "unsigned long long adesc = make_desc(sa, %d, %d, M, KT, ES, k0, 64 * wg);" % (al, amn))
     # With A in registers the compiler may reuse step s's A registers for step s + 1, which the
     # ISA forbids while step s is in flight: complete each step (and fence) before the next.
     wait_prev = ('if (s > 0)\n      asm volatile("wgmma.commit_group.sync.aligned;\\n wgmma.wait_group.sync.aligned 0;" ::: "memory");'
@@ -86,17 +95,17 @@ def kernel(c):
         ins.append('"l"(adesc)')
     ins += ['"l"(bdesc)', '"r"(scale_d)']
     return f"""
-extern "C" __global__ void __launch_bounds__(128) wgmma_{name}(const unsigned char* A, const unsigned char* B, const {dty}* C, {dty}* D) {{
-  constexpr int N = {n}, KT = {ktot}, K = {k}, ES = {es};
+extern "C" __global__ void __launch_bounds__({threads}) wgmma_{name}(const unsigned char* A, const unsigned char* B, const {dty}* C, {dty}* D) {{
+  constexpr int M = {64 * wgs}, N = {n}, KT = {ktot}, K = {k}, ES = {es};
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < ({int(not aregs)} ? 64 * KT : 0); i += 128) {{
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < ({int(not aregs)} ? M * KT : 0); i += {threads}) {{
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset({al}, {amn}, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset({al}, {amn}, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }}
-  for (int i = tid; i < N * KT; i += 128) {{
+  for (int i = tid; i < N * KT; i += {threads}) {{
     int kk = i / N, nn = i % N;
     copy_element<ES>(sb + tile_offset({bl}, {bmn}, N, KT, ES, nn, kk), B + (size_t(kk) * N + nn) * ES);
   }}
@@ -106,7 +115,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_{name}(const unsigned ch
   for (int i = 0; i < {dregs}; ++i) {{
     int row, col;
     acc_position({int(f16acc)}, i, 0, lane, row, col);
-    d[i] = {usec} ? C[(16 * warp + row) * ({"N / 2" if f16acc else "N"}) + col] : poison_acc<{dty}>();
+    d[i] = {usec} ? C[(64 * wg + 16 * warp + row) * ({"N / 2" if f16acc else "N"}) + col] : poison_acc<{dty}>();
   }}
   for (int i = 0; i < {dregs}; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -115,7 +124,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_{name}(const unsigned ch
     {wait_prev}
     const int k0 = s * K;
     unsigned scale_d = s > 0 || {usec};
-    unsigned long long bdesc = make_desc(sb, {bl}, {bmn}, N, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, {bl}, {bmn}, N, KT, ES, k0, 0);
     {a_setup}
     asm volatile({asm} : {outs} : {", ".join(ins)} : "memory");
   }}
@@ -124,7 +133,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_{name}(const unsigned ch
   for (int i = 0; i < {dregs}; ++i) {{
     int row, col;
     acc_position({int(f16acc)}, i, 0, lane, row, col);
-    D[(16 * warp + row) * ({"N / 2" if f16acc else "N"}) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * ({"N / 2" if f16acc else "N"}) + col] = d[i];
   }}
 }}
 """
@@ -173,7 +182,9 @@ __device__ __forceinline__ unsigned tile_offset(int layout, int mn_major, int MN
   return atom + r128 * 128 + swz * 16 + within % 16;
 }
 
-__device__ __forceinline__ unsigned long long make_desc(const unsigned char* tile, int layout, int mn_major, int MN, int KT, int ES, int k0) {
+// The descriptor of the operand's rows row0.. (a multiple of 64) and K steps k0..: the tile's
+// start plus the unswizzled offsets of (0, k0) and (row0, 0), both at swizzle-atom boundaries.
+__device__ __forceinline__ unsigned long long make_desc(const unsigned char* tile, int layout, int mn_major, int MN, int KT, int ES, int k0, int row0) {
   const int W = layout == 0 ? 16 : layout == 1 ? 128 : layout == 2 ? 64 : 32;
   unsigned base = static_cast<unsigned>(__cvta_generic_to_shared(tile));
   unsigned start, lbo, sbo;
@@ -200,7 +211,7 @@ __device__ __forceinline__ unsigned long long make_desc(const unsigned char* til
       sbo = 8 * W;
     }
   }
-  start += base;
+  start += base + tile_offset(layout, mn_major, MN, KT, ES, row0, 0);
   return (unsigned long long)((start >> 4) & 0x3fff) | ((unsigned long long)((lbo >> 4) & 0x3fff) << 16) |
          ((unsigned long long)((sbo >> 4) & 0x3fff) << 32) | ((unsigned long long)layout << 62);
 }
@@ -270,13 +281,13 @@ def main():
         f.write("// Generated by kernels/gen_wgmma.py (do not edit): the wgmma validation kernels of kernels/wgmma.cu.\n")
         f.write("#pragma once\n\nnamespace tessel::sim::testing {\n\n")
         f.write("struct WgmmaKernel {\n  const char* name;\n  const char *dtype, *atype, *btype;\n"
-                "  int n, k, a_regs, scale_a, scale_b, use_c;\n};\n\n")
+                "  int m, n, k, a_regs, scale_a, scale_b, use_c;\n};\n\n")
         f.write("inline constexpr WgmmaKernel kWgmmaKernels[] = {\n")
         for c in CONFIGS:
             (name, dt, at, bt, n, ksteps, al, bl, amn, bmn, aregs, sa, sb, usec) = c
             ktot = (32 // ESIZE[at]) * ksteps
-            f.write('    {"wgmma_%s", "%s", "%s", "%s", %d, %d, %d, %d, %d, %d},\n'
-                    % (name, dt, at, bt, n, ktot, aregs, sa, sb, usec))
+            f.write('    {"wgmma_%s", "%s", "%s", "%s", %d, %d, %d, %d, %d, %d, %d},\n'
+                    % (name, dt, at, bt, 64 * WARPGROUPS.get(name, 1), n, ktot, aregs, sa, sb, usec))
         f.write("};\n\n} // namespace tessel::sim::testing\n")
 
 

@@ -41,7 +41,9 @@ __device__ __forceinline__ unsigned tile_offset(int layout, int mn_major, int MN
   return atom + r128 * 128 + swz * 16 + within % 16;
 }
 
-__device__ __forceinline__ unsigned long long make_desc(const unsigned char* tile, int layout, int mn_major, int MN, int KT, int ES, int k0) {
+// The descriptor of the operand's rows row0.. (a multiple of 64) and K steps k0..: the tile's
+// start plus the unswizzled offsets of (0, k0) and (row0, 0), both at swizzle-atom boundaries.
+__device__ __forceinline__ unsigned long long make_desc(const unsigned char* tile, int layout, int mn_major, int MN, int KT, int ES, int k0, int row0) {
   const int W = layout == 0 ? 16 : layout == 1 ? 128 : layout == 2 ? 64 : 32;
   unsigned base = static_cast<unsigned>(__cvta_generic_to_shared(tile));
   unsigned start, lbo, sbo;
@@ -68,7 +70,7 @@ __device__ __forceinline__ unsigned long long make_desc(const unsigned char* til
       sbo = 8 * W;
     }
   }
-  start += base;
+  start += base + tile_offset(layout, mn_major, MN, KT, ES, row0, 0);
   return (unsigned long long)((start >> 4) & 0x3fff) | ((unsigned long long)((lbo >> 4) & 0x3fff) << 16) |
          ((unsigned long long)((sbo >> 4) & 0x3fff) << 32) | ((unsigned long long)layout << 62);
 }
@@ -117,14 +119,14 @@ template <> __device__ __forceinline__ float poison_acc<float>() { return __int_
 template <> __device__ __forceinline__ unsigned poison_acc<unsigned>() { return 0x7e017e01u; }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_f16_sw128_n64(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
-  constexpr int N = 64, KT = 64, K = 16, ES = 2;
+  constexpr int M = 64, N = 64, KT = 64, K = 16, ES = 2;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (1 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(1, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(1, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -136,7 +138,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_sw128_n64(const unsi
   for (int i = 0; i < 32; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 1 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
+    d[i] = 1 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
   }
   for (int i = 0; i < 32; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -145,8 +147,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_sw128_n64(const unsi
     
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 1;
-    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0);
-    unsigned long long adesc = make_desc(sa, 1, 0, 64, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 1, 0, M, KT, ES, k0, 64 * wg);
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %34, 0;\n wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -154,19 +156,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_sw128_n64(const unsi
   for (int i = 0; i < 32; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_sw64_n128(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
-  constexpr int N = 128, KT = 32, K = 16, ES = 2;
+  constexpr int M = 64, N = 128, KT = 32, K = 16, ES = 2;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (1 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(2, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(2, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -178,7 +180,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_sw64_n128(const uns
   for (int i = 0; i < 64; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
+    d[i] = 0 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
   }
   for (int i = 0; i < 64; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -187,8 +189,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_sw64_n128(const uns
     
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
-    unsigned long long bdesc = make_desc(sb, 2, 0, N, KT, ES, k0);
-    unsigned long long adesc = make_desc(sa, 2, 0, 64, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 2, 0, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 2, 0, M, KT, ES, k0, 64 * wg);
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %66, 0;\n wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -196,19 +198,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_sw64_n128(const uns
   for (int i = 0; i < 64; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_f16_sw32_n32(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
-  constexpr int N = 32, KT = 32, K = 16, ES = 2;
+  constexpr int M = 64, N = 32, KT = 32, K = 16, ES = 2;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (1 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(3, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(3, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -220,7 +222,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_sw32_n32(const unsig
   for (int i = 0; i < 16; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 1 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
+    d[i] = 1 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
   }
   for (int i = 0; i < 16; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -229,8 +231,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_sw32_n32(const unsig
     
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 1;
-    unsigned long long bdesc = make_desc(sb, 3, 0, N, KT, ES, k0);
-    unsigned long long adesc = make_desc(sa, 3, 0, 64, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 3, 0, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 3, 0, M, KT, ES, k0, 64 * wg);
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %18, 0;\n wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 0, 0;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -238,19 +240,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_sw32_n32(const unsig
   for (int i = 0; i < 16; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_none_n16(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
-  constexpr int N = 16, KT = 32, K = 16, ES = 2;
+  constexpr int M = 64, N = 16, KT = 32, K = 16, ES = 2;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (1 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(0, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(0, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -262,7 +264,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_none_n16(const unsi
   for (int i = 0; i < 8; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
+    d[i] = 0 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
   }
   for (int i = 0; i < 8; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -271,8 +273,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_none_n16(const unsi
     
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
-    unsigned long long bdesc = make_desc(sb, 0, 0, N, KT, ES, k0);
-    unsigned long long adesc = make_desc(sa, 0, 0, 64, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 0, 0, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 0, 0, M, KT, ES, k0, 64 * wg);
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %10, 0;\n wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, p, 1, 1, 0, 0;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -280,19 +282,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_none_n16(const unsi
   for (int i = 0; i < 8; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_sw128_n256(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
-  constexpr int N = 256, KT = 64, K = 16, ES = 2;
+  constexpr int M = 64, N = 256, KT = 64, K = 16, ES = 2;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (1 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(1, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(1, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -304,7 +306,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_sw128_n256(const un
   for (int i = 0; i < 128; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
+    d[i] = 0 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
   }
   for (int i = 0; i < 128; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -313,8 +315,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_sw128_n256(const un
     
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
-    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0);
-    unsigned long long adesc = make_desc(sa, 1, 0, 64, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 1, 0, M, KT, ES, k0, 64 * wg);
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %130, 0;\n wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, p, 1, 1, 0, 0;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -322,19 +324,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_sw128_n256(const un
   for (int i = 0; i < 128; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_f16acc_regs_sw128_n64(const unsigned char* A, const unsigned char* B, const unsigned* C, unsigned* D) {
-  constexpr int N = 64, KT = 64, K = 16, ES = 2;
+  constexpr int M = 64, N = 64, KT = 64, K = 16, ES = 2;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (0 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (0 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(1, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(1, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -346,7 +348,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16acc_regs_sw128_n64(co
   for (int i = 0; i < 16; ++i) {
     int row, col;
     acc_position(1, i, 0, lane, row, col);
-    d[i] = 1 ? C[(16 * warp + row) * (N / 2) + col] : poison_acc<unsigned>();
+    d[i] = 1 ? C[(64 * wg + 16 * warp + row) * (N / 2) + col] : poison_acc<unsigned>();
   }
   for (int i = 0; i < 16; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -356,9 +358,9 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16acc_regs_sw128_n64(co
       asm volatile("wgmma.commit_group.sync.aligned;\n wgmma.wait_group.sync.aligned 0;" ::: "memory");
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 1;
-    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0, 0);
     unsigned a[4];
-    load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    load_a_fragment<ES>(a, A, KT, tid / 32, lane / 4, lane % 4, k0);
     for (int i = 0; i < 4; ++i)
       fence_operand(a[i]);
     asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
@@ -369,19 +371,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16acc_regs_sw128_n64(co
   for (int i = 0; i < 16; ++i) {
     int row, col;
     acc_position(1, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N / 2) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N / 2) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_mn_sw128_none_n64(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
-  constexpr int N = 64, KT = 32, K = 16, ES = 2;
+  constexpr int M = 64, N = 64, KT = 32, K = 16, ES = 2;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (1 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(1, 1, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(1, 1, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -393,7 +395,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_mn_sw128_none_n64(c
   for (int i = 0; i < 32; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
+    d[i] = 0 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
   }
   for (int i = 0; i < 32; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -402,8 +404,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_mn_sw128_none_n64(c
     
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
-    unsigned long long bdesc = make_desc(sb, 0, 1, N, KT, ES, k0);
-    unsigned long long adesc = make_desc(sa, 1, 1, 64, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 0, 1, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 1, 1, M, KT, ES, k0, 64 * wg);
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %34, 0;\n wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 1, 1;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -411,19 +413,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_bf16_mn_sw128_none_n64(c
   for (int i = 0; i < 32; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_f16_mn_sw64_sw32_n32(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
-  constexpr int N = 32, KT = 16, K = 16, ES = 2;
+  constexpr int M = 64, N = 32, KT = 16, K = 16, ES = 2;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (1 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(2, 1, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(2, 1, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -435,7 +437,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_mn_sw64_sw32_n32(con
   for (int i = 0; i < 16; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 1 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
+    d[i] = 1 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
   }
   for (int i = 0; i < 16; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -444,8 +446,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_mn_sw64_sw32_n32(con
     
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 1;
-    unsigned long long bdesc = make_desc(sb, 3, 1, N, KT, ES, k0);
-    unsigned long long adesc = make_desc(sa, 2, 1, 64, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 3, 1, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 2, 1, M, KT, ES, k0, 64 * wg);
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %18, 0;\n wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, -1, 1, 1;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -453,19 +455,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_mn_sw64_sw32_n32(con
   for (int i = 0; i < 16; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_f16_regs_mnb_none_n8(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
-  constexpr int N = 8, KT = 32, K = 16, ES = 2;
+  constexpr int M = 64, N = 8, KT = 32, K = 16, ES = 2;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (0 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (0 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(1, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(1, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -477,7 +479,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_regs_mnb_none_n8(con
   for (int i = 0; i < 4; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
+    d[i] = 0 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
   }
   for (int i = 0; i < 4; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -487,9 +489,9 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_regs_mnb_none_n8(con
       asm volatile("wgmma.commit_group.sync.aligned;\n wgmma.wait_group.sync.aligned 0;" ::: "memory");
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
-    unsigned long long bdesc = make_desc(sb, 0, 1, N, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 0, 1, N, KT, ES, k0, 0);
     unsigned a[4];
-    load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    load_a_fragment<ES>(a, A, KT, tid / 32, lane / 4, lane % 4, k0);
     for (int i = 0; i < 4; ++i)
       fence_operand(a[i]);
     asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
@@ -500,19 +502,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_f16_regs_mnb_none_n8(con
   for (int i = 0; i < 4; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_tf32_sw128_n24(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
-  constexpr int N = 24, KT = 32, K = 8, ES = 4;
+  constexpr int M = 64, N = 24, KT = 32, K = 8, ES = 4;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (1 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(1, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(1, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -524,7 +526,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_tf32_sw128_n24(const uns
   for (int i = 0; i < 12; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 1 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
+    d[i] = 1 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
   }
   for (int i = 0; i < 12; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -533,8 +535,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_tf32_sw128_n24(const uns
     
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 1;
-    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0);
-    unsigned long long adesc = make_desc(sa, 1, 0, 64, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 1, 0, M, KT, ES, k0, 64 * wg);
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %14, 0;\n wgmma.mma_async.sync.aligned.m64n24k8.f32.tf32.tf32 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11}, %12, %13, p, 1, 1;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -542,19 +544,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_tf32_sw128_n24(const uns
   for (int i = 0; i < 12; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_tf32_regs_none_n8(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
-  constexpr int N = 8, KT = 16, K = 8, ES = 4;
+  constexpr int M = 64, N = 8, KT = 16, K = 8, ES = 4;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (0 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (0 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(0, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(0, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -566,7 +568,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_tf32_regs_none_n8(const 
   for (int i = 0; i < 4; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
+    d[i] = 0 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
   }
   for (int i = 0; i < 4; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -576,9 +578,9 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_tf32_regs_none_n8(const 
       asm volatile("wgmma.commit_group.sync.aligned;\n wgmma.wait_group.sync.aligned 0;" ::: "memory");
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
-    unsigned long long bdesc = make_desc(sb, 0, 0, N, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 0, 0, N, KT, ES, k0, 0);
     unsigned a[4];
-    load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    load_a_fragment<ES>(a, A, KT, tid / 32, lane / 4, lane % 4, k0);
     for (int i = 0; i < 4; ++i)
       fence_operand(a[i]);
     asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
@@ -589,19 +591,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_tf32_regs_none_n8(const 
   for (int i = 0; i < 4; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_e4m3_e5m2_sw128_n40(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
-  constexpr int N = 40, KT = 128, K = 32, ES = 1;
+  constexpr int M = 64, N = 40, KT = 128, K = 32, ES = 1;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (1 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(1, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(1, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -613,7 +615,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_e4m3_e5m2_sw128_n40(cons
   for (int i = 0; i < 20; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 1 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
+    d[i] = 1 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
   }
   for (int i = 0; i < 20; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -622,8 +624,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_e4m3_e5m2_sw128_n40(cons
     
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 1;
-    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0);
-    unsigned long long adesc = make_desc(sa, 1, 0, 64, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 1, 0, M, KT, ES, k0, 64 * wg);
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %22, 0;\n wgmma.mma_async.sync.aligned.m64n40k32.f32.e4m3.e5m2 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19}, %20, %21, p, -1, 1;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -631,19 +633,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_e4m3_e5m2_sw128_n40(cons
   for (int i = 0; i < 20; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_e5m2_f16acc_sw64_n16(const unsigned char* A, const unsigned char* B, const unsigned* C, unsigned* D) {
-  constexpr int N = 16, KT = 64, K = 32, ES = 1;
+  constexpr int M = 64, N = 16, KT = 64, K = 32, ES = 1;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (1 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(2, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(2, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -655,7 +657,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_e5m2_f16acc_sw64_n16(con
   for (int i = 0; i < 4; ++i) {
     int row, col;
     acc_position(1, i, 0, lane, row, col);
-    d[i] = 0 ? C[(16 * warp + row) * (N / 2) + col] : poison_acc<unsigned>();
+    d[i] = 0 ? C[(64 * wg + 16 * warp + row) * (N / 2) + col] : poison_acc<unsigned>();
   }
   for (int i = 0; i < 4; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -664,8 +666,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_e5m2_f16acc_sw64_n16(con
     
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
-    unsigned long long bdesc = make_desc(sb, 2, 0, N, KT, ES, k0);
-    unsigned long long adesc = make_desc(sa, 2, 0, 64, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 2, 0, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 2, 0, M, KT, ES, k0, 64 * wg);
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %6, 0;\n wgmma.mma_async.sync.aligned.m64n16k32.f16.e5m2.e5m2 {%0, %1, %2, %3}, %4, %5, p, 1, 1;\n}\n" : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -673,19 +675,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_e5m2_f16acc_sw64_n16(con
   for (int i = 0; i < 4; ++i) {
     int row, col;
     acc_position(1, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N / 2) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N / 2) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_e4m3_regs_sw32_n64(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
-  constexpr int N = 64, KT = 64, K = 32, ES = 1;
+  constexpr int M = 64, N = 64, KT = 64, K = 32, ES = 1;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (0 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (0 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(3, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(3, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -697,7 +699,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_e4m3_regs_sw32_n64(const
   for (int i = 0; i < 32; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<float>();
+    d[i] = 0 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
   }
   for (int i = 0; i < 32; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -707,9 +709,9 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_e4m3_regs_sw32_n64(const
       asm volatile("wgmma.commit_group.sync.aligned;\n wgmma.wait_group.sync.aligned 0;" ::: "memory");
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
-    unsigned long long bdesc = make_desc(sb, 3, 0, N, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 3, 0, N, KT, ES, k0, 0);
     unsigned a[4];
-    load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    load_a_fragment<ES>(a, A, KT, tid / 32, lane / 4, lane % 4, k0);
     for (int i = 0; i < 4; ++i)
       fence_operand(a[i]);
     asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
@@ -720,19 +722,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_e4m3_regs_sw32_n64(const
   for (int i = 0; i < 32; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_s8_u8_sw64_n48(const unsigned char* A, const unsigned char* B, const unsigned* C, unsigned* D) {
-  constexpr int N = 48, KT = 64, K = 32, ES = 1;
+  constexpr int M = 64, N = 48, KT = 64, K = 32, ES = 1;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (1 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(2, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(2, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -744,7 +746,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_s8_u8_sw64_n48(const uns
   for (int i = 0; i < 24; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 1 ? C[(16 * warp + row) * (N) + col] : poison_acc<unsigned>();
+    d[i] = 1 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<unsigned>();
   }
   for (int i = 0; i < 24; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -753,8 +755,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_s8_u8_sw64_n48(const uns
     
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 1;
-    unsigned long long bdesc = make_desc(sb, 2, 0, N, KT, ES, k0);
-    unsigned long long adesc = make_desc(sa, 2, 0, 64, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 2, 0, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 2, 0, M, KT, ES, k0, 64 * wg);
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %26, 0;\n wgmma.mma_async.sync.aligned.m64n48k32.s32.s8.u8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23}, %24, %25, p;\n}\n" : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -762,19 +764,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_s8_u8_sw64_n48(const uns
   for (int i = 0; i < 24; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_u8_s8_regs_none_n24(const unsigned char* A, const unsigned char* B, const unsigned* C, unsigned* D) {
-  constexpr int N = 24, KT = 64, K = 32, ES = 1;
+  constexpr int M = 64, N = 24, KT = 64, K = 32, ES = 1;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (0 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (0 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(0, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(0, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -786,7 +788,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_u8_s8_regs_none_n24(cons
   for (int i = 0; i < 12; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<unsigned>();
+    d[i] = 0 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<unsigned>();
   }
   for (int i = 0; i < 12; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -796,9 +798,9 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_u8_s8_regs_none_n24(cons
       asm volatile("wgmma.commit_group.sync.aligned;\n wgmma.wait_group.sync.aligned 0;" ::: "memory");
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
-    unsigned long long bdesc = make_desc(sb, 0, 0, N, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 0, 0, N, KT, ES, k0, 0);
     unsigned a[4];
-    load_a_fragment<ES>(a, A, KT, warp, lane / 4, lane % 4, k0);
+    load_a_fragment<ES>(a, A, KT, tid / 32, lane / 4, lane % 4, k0);
     for (int i = 0; i < 4; ++i)
       fence_operand(a[i]);
     asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
@@ -809,19 +811,19 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_u8_s8_regs_none_n24(cons
   for (int i = 0; i < 12; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
 
 extern "C" __global__ void __launch_bounds__(128) wgmma_s8_sw128_n256(const unsigned char* A, const unsigned char* B, const unsigned* C, unsigned* D) {
-  constexpr int N = 256, KT = 128, K = 32, ES = 1;
+  constexpr int M = 64, N = 256, KT = 128, K = 32, ES = 1;
   extern __shared__ __align__(1024) unsigned char smem[];
   unsigned char* sa = smem;
-  unsigned char* sb = smem + round_up(64 * KT * ES, 1024);
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  for (int i = tid; i < (1 ? 64 * KT : 0); i += 128) {
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 128) {
     int m = i / KT, kk = i % KT;
-    copy_element<ES>(sa + tile_offset(1, 0, 64, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+    copy_element<ES>(sa + tile_offset(1, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
   }
   for (int i = tid; i < N * KT; i += 128) {
     int kk = i / N, nn = i % N;
@@ -833,7 +835,7 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_s8_sw128_n256(const unsi
   for (int i = 0; i < 128; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    d[i] = 0 ? C[(16 * warp + row) * (N) + col] : poison_acc<unsigned>();
+    d[i] = 0 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<unsigned>();
   }
   for (int i = 0; i < 128; ++i)
     fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
@@ -842,8 +844,8 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_s8_sw128_n256(const unsi
     
     const int k0 = s * K;
     unsigned scale_d = s > 0 || 0;
-    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0);
-    unsigned long long adesc = make_desc(sa, 1, 0, 64, KT, ES, k0);
+    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 1, 0, M, KT, ES, k0, 64 * wg);
     asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %130, 0;\n wgmma.mma_async.sync.aligned.m64n256k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, p;\n}\n" : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63]), "+r"(d[64]), "+r"(d[65]), "+r"(d[66]), "+r"(d[67]), "+r"(d[68]), "+r"(d[69]), "+r"(d[70]), "+r"(d[71]), "+r"(d[72]), "+r"(d[73]), "+r"(d[74]), "+r"(d[75]), "+r"(d[76]), "+r"(d[77]), "+r"(d[78]), "+r"(d[79]), "+r"(d[80]), "+r"(d[81]), "+r"(d[82]), "+r"(d[83]), "+r"(d[84]), "+r"(d[85]), "+r"(d[86]), "+r"(d[87]), "+r"(d[88]), "+r"(d[89]), "+r"(d[90]), "+r"(d[91]), "+r"(d[92]), "+r"(d[93]), "+r"(d[94]), "+r"(d[95]), "+r"(d[96]), "+r"(d[97]), "+r"(d[98]), "+r"(d[99]), "+r"(d[100]), "+r"(d[101]), "+r"(d[102]), "+r"(d[103]), "+r"(d[104]), "+r"(d[105]), "+r"(d[106]), "+r"(d[107]), "+r"(d[108]), "+r"(d[109]), "+r"(d[110]), "+r"(d[111]), "+r"(d[112]), "+r"(d[113]), "+r"(d[114]), "+r"(d[115]), "+r"(d[116]), "+r"(d[117]), "+r"(d[118]), "+r"(d[119]), "+r"(d[120]), "+r"(d[121]), "+r"(d[122]), "+r"(d[123]), "+r"(d[124]), "+r"(d[125]), "+r"(d[126]), "+r"(d[127]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
   }
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -851,6 +853,137 @@ extern "C" __global__ void __launch_bounds__(128) wgmma_s8_sw128_n256(const unsi
   for (int i = 0; i < 128; ++i) {
     int row, col;
     acc_position(0, i, 0, lane, row, col);
-    D[(16 * warp + row) * (N) + col] = d[i];
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(256) wgmma_bf16_2wg_sw128_n64(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
+  constexpr int M = 128, N = 64, KT = 64, K = 16, ES = 2;
+  extern __shared__ __align__(1024) unsigned char smem[];
+  unsigned char* sa = smem;
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 256) {
+    int m = i / KT, kk = i % KT;
+    copy_element<ES>(sa + tile_offset(1, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+  }
+  for (int i = tid; i < N * KT; i += 256) {
+    int kk = i / N, nn = i % N;
+    copy_element<ES>(sb + tile_offset(1, 0, N, KT, ES, nn, kk), B + (size_t(kk) * N + nn) * ES);
+  }
+  __syncthreads();
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  float d[32];
+  for (int i = 0; i < 32; ++i) {
+    int row, col;
+    acc_position(0, i, 0, lane, row, col);
+    d[i] = 1 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
+  }
+  for (int i = 0; i < 32; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
+  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+  for (int s = 0; s < 4; ++s) {
+    
+    const int k0 = s * K;
+    unsigned scale_d = s > 0 || 1;
+    unsigned long long bdesc = make_desc(sb, 1, 0, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 1, 0, M, KT, ES, k0, 64 * wg);
+    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %34, 0;\n wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
+  }
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+  for (int i = 0; i < 32; ++i) {
+    int row, col;
+    acc_position(0, i, 0, lane, row, col);
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(256) wgmma_f16_2wg_mn_sw128_n32(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
+  constexpr int M = 128, N = 32, KT = 32, K = 16, ES = 2;
+  extern __shared__ __align__(1024) unsigned char smem[];
+  unsigned char* sa = smem;
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (1 ? M * KT : 0); i += 256) {
+    int m = i / KT, kk = i % KT;
+    copy_element<ES>(sa + tile_offset(1, 1, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+  }
+  for (int i = tid; i < N * KT; i += 256) {
+    int kk = i / N, nn = i % N;
+    copy_element<ES>(sb + tile_offset(2, 0, N, KT, ES, nn, kk), B + (size_t(kk) * N + nn) * ES);
+  }
+  __syncthreads();
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  float d[16];
+  for (int i = 0; i < 16; ++i) {
+    int row, col;
+    acc_position(0, i, 0, lane, row, col);
+    d[i] = 0 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
+  }
+  for (int i = 0; i < 16; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
+  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+  for (int s = 0; s < 2; ++s) {
+    
+    const int k0 = s * K;
+    unsigned scale_d = s > 0 || 0;
+    unsigned long long bdesc = make_desc(sb, 2, 0, N, KT, ES, k0, 0);
+    unsigned long long adesc = make_desc(sa, 1, 1, M, KT, ES, k0, 64 * wg);
+    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %18, 0;\n wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, %16, %17, p, 1, 1, 1, 0;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]) : "l"(adesc), "l"(bdesc), "r"(scale_d) : "memory");
+  }
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+  for (int i = 0; i < 16; ++i) {
+    int row, col;
+    acc_position(0, i, 0, lane, row, col);
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(256) wgmma_e4m3_2wg_regs_none_n16(const unsigned char* A, const unsigned char* B, const float* C, float* D) {
+  constexpr int M = 128, N = 16, KT = 64, K = 32, ES = 1;
+  extern __shared__ __align__(1024) unsigned char smem[];
+  unsigned char* sa = smem;
+  unsigned char* sb = smem + round_up(M * KT * ES, 1024);
+  const int tid = threadIdx.x, wg = tid / 128, warp = tid / 32 % 4, lane = tid % 32;
+  for (int i = tid; i < (0 ? M * KT : 0); i += 256) {
+    int m = i / KT, kk = i % KT;
+    copy_element<ES>(sa + tile_offset(0, 0, M, KT, ES, m, kk), A + (size_t(m) * KT + kk) * ES);
+  }
+  for (int i = tid; i < N * KT; i += 256) {
+    int kk = i / N, nn = i % N;
+    copy_element<ES>(sb + tile_offset(0, 0, N, KT, ES, nn, kk), B + (size_t(kk) * N + nn) * ES);
+  }
+  __syncthreads();
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  float d[8];
+  for (int i = 0; i < 8; ++i) {
+    int row, col;
+    acc_position(0, i, 0, lane, row, col);
+    d[i] = 0 ? C[(64 * wg + 16 * warp + row) * (N) + col] : poison_acc<float>();
+  }
+  for (int i = 0; i < 8; ++i)
+    fence_operand(d[i]); // materialise the accumulators before the fence (the ISA's rule)
+  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+  for (int s = 0; s < 2; ++s) {
+    if (s > 0)
+      asm volatile("wgmma.commit_group.sync.aligned;\n wgmma.wait_group.sync.aligned 0;" ::: "memory");
+    const int k0 = s * K;
+    unsigned scale_d = s > 0 || 0;
+    unsigned long long bdesc = make_desc(sb, 0, 0, N, KT, ES, k0, 0);
+    unsigned a[4];
+    load_a_fragment<ES>(a, A, KT, tid / 32, lane / 4, lane % 4, k0);
+    for (int i = 0; i < 4; ++i)
+      fence_operand(a[i]);
+    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+    asm volatile("{\n .reg .pred p;\n setp.ne.b32 p, %13, 0;\n wgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7}, {%8, %9, %10, %11}, %12, p, 1, 1;\n}\n" : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(bdesc), "r"(scale_d) : "memory");
+  }
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+  for (int i = 0; i < 8; ++i) {
+    int row, col;
+    acc_position(0, i, 0, lane, row, col);
+    D[(64 * wg + 16 * warp + row) * (N) + col] = d[i];
   }
 }
