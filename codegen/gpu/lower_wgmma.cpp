@@ -80,7 +80,8 @@ Lowering::WgmmaOperandPlan Lowering::wgmma_operand(const ir::Op& op, const Wgmma
   plan.elem_bytes = std::max(1u, buf->type()->element_bits() / 8);
   std::optional<WgmmaOperand> o = wgmma_operand_of(shared, static_cast<int>(plan.elem_bytes));
   if (!o)
-    unsupported(op, "a wgmma operand buffer not in a wgmma layout (run prepare-dot-operands)");
+    unsupported(op, fmt::format("its {} buffer is not in a wgmma layout (run prepare-dot-operands)",
+                                opidx == 0 ? "a" : "b"));
   plan.fixed = encode_wgmma_descriptor(wgmma_descriptor_of(*o, opidx, &plan.transposed));
   plan.starts = buffer_offsets(wgmma_start_layout(s, opidx), shared);
   plan.base = b.CreatePtrToInt(buffer(buf), b.getInt32Ty());
@@ -99,10 +100,15 @@ llvm::Value* Lowering::wgmma_descriptor(const WgmmaOperandPlan& plan, int32_t re
 void Lowering::lower_wgmma(const ir::Op& op) {
   std::optional<WgmmaShape> shape = select_wgmma(op, target, num_warps());
   if (!shape)
-    unsupported(op, "a dot on shared operands that no wgmma takes");
+    unsupported(op, "its a and b are shared buffers, which only wgmma reads, and no wgmma takes "
+                    "this dot on " +
+                        target.name() +
+                        " (run prepare-dot-operands on the kernel "
+                        "without layouts)");
   const WgmmaShape& s = *shape;
-  TESSEL_ASSERT(layout(op.result()) == wgmma_acc_layout(s),
-                "a wgmma dot whose result layout is not prepare-dot-operands'");
+  if (layout(op.result()) != wgmma_acc_layout(s))
+    unsupported(op, "its result is not in the wgmma accumulator layout (run "
+                    "prepare-dot-operands)");
   const MmaInfo& info = mma_info(s.instr);
   const WgmmaOperandPlan pa = wgmma_operand(op, s, 0), pb = wgmma_operand(op, s, 1);
   llvm::InlineAsm* mma = wgmma_asm(ctx, info, s.instr_n, pa.transposed, pb.transposed);

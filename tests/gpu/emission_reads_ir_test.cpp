@@ -12,11 +12,37 @@
 namespace tessel::codegen::gpu {
 namespace {
 
-void compile_text(const char* text) {
+void compile_text(const char* text, const char* target = "sm_80", int num_warps = 1) {
   auto module = ir::parse_module(text, "emission.tir");
   CompileOptions options;
-  options.num_warps = 1;
-  compile(*module->functions.front(), parse_target("sm_80"), options, Stage::Llvm);
+  options.num_warps = num_warps;
+  compile(*module->functions.front(), parse_target(target), options, Stage::Llvm);
+}
+
+// A dot on two shared buffers (wgmma's form) whose buffers are plain row-major, or on a target
+// without wgmma: prepare-dot-operands did not write this IR.
+const char* const kWgmmaDot =
+    "kernel @bad_wgmma() shared(16384) {\n"
+    "  %0 = local_alloc {offset = 0} : tensor<64x64xf16, #shared<register=[[0,1],[0,2],[0,4],"
+    "[0,8],[0,16],[0,32],[1,0],[2,0],[4,0],[8,0],[16,0],[32,0]]>>\n"
+    "  %1 = local_alloc {offset = 8192} : tensor<64x64xf16, #shared<register=[[0,1],[0,2],[0,4],"
+    "[0,8],[0,16],[0,32],[1,0],[2,0],[4,0],[8,0],[16,0],[32,0]]>>\n"
+    "  %2 = constant {value = 0.0} : tensor<64x64xf32, #mma<register=[[0,1],[8,0],[0,8],[0,16],"
+    "[0,32]], lane=[[0,2],[0,4],[1,0],[2,0],[4,0]], warp=[[16,0],[32,0]]>>\n"
+    "  %3 = dot %0, %1, %2 : tensor<64x64xf32, #mma<register=[[0,1],[8,0],[0,8],[0,16],[0,32]], "
+    "lane=[[0,2],[0,4],[1,0],[2,0],[4,0]], warp=[[16,0],[32,0]]>> loc(\"wgmma.cpp\":20:7)\n"
+    "  return\n"
+    "}\n";
+
+TEST(EmissionReadsIr, WgmmaOperandNotInAWgmmaLayoutIsAnError) {
+  testing::expect_error([] { compile_text(kWgmmaDot, "sm_90a", 4); },
+                        {"wgmma.cpp:20", "cannot lower `dot`",
+                         "its a buffer is not in a wgmma layout (run prepare-dot-operands)"});
+}
+
+TEST(EmissionReadsIr, DotOnSharedBuffersWithoutWgmmaIsAnError) {
+  testing::expect_error([] { compile_text(kWgmmaDot, "sm_80", 4); },
+                        {"wgmma.cpp:20", "cannot lower `dot`", "no wgmma takes this dot on sm_80"});
 }
 
 // Registers along the columns first: a scan down the rows cannot run in it (scan_ready).

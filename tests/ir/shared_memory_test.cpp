@@ -201,6 +201,18 @@ TEST(SharedMemoryVerify, AsyncCommitOnlyAfterGpuLoweringStarts) {
       << m;
 }
 
+// wgmma's fence (issue 15): fence_async_shared between an async_wait and a barrier verifies, and
+// is a GPU-stage op like the other shared-memory ops.
+TEST(SharedMemoryVerify, FenceAsyncSharedIsAGpuStageOp) {
+  EXPECT_EQ(verify_async("  async_copy %0, %4, %2 {vec = 1}\n  async_commit\n"
+                         "  async_wait {pending = 0}\n  fence_async_shared\n  barrier\n"),
+            "");
+  std::string m = verify_message("  fence_async_shared\n");
+  EXPECT_NE(m.find("'fence_async_shared' may only appear once GPU lowering has started"),
+            std::string::npos)
+      << m;
+}
+
 TEST(SharedMemoryVerify, ForNumStagesInRange) {
   std::string m =
       verify_message("  %0 = constant {value = 0} : i32\n  for %0, %0, %0 {num_stages = 0} {\n"
