@@ -64,6 +64,8 @@ TESSEL_PY_OPTIONS(MatmulOptions, field<&MatmulOptions::epilogue>("epilogue"),
                   field<&MatmulOptions::split_k>("split_k"),
                   field<&MatmulOptions::workspace>("workspace"),
                   field<&MatmulOptions::precision>("precision"),
+                  field<&MatmulOptions::a_scale>("a_scale"),
+                  field<&MatmulOptions::b_scale>("b_scale"),
                   field<&MatmulOptions::config>("config"))
 TESSEL_PY_OPTIONS(
     AttentionOptions, field<&AttentionOptions::causal>("causal"),

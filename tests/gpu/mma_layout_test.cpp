@@ -22,13 +22,16 @@ using Coord = std::vector<int32_t>;
 
 // ---- the ISA's tables, element i of lane `lane` ------------------------------------------------
 
-// f16/bf16 m16n8k16: a0..a7, b0..b3; tf32 m16n8k8: a0..a3, b0, b1; s8 m16n8k32: a0..a15, b0..b7.
+// f16/bf16 m16n8k16: a0..a7, b0..b3; tf32 m16n8k8: a0..a3, b0, b1; s8 and fp8 m16n8k32: a0..a15,
+// b0..b7.
 Coord isa_a(MmaInstr id, int lane, int i) {
   const int g = lane / 4, t = lane % 4;
   switch (id) {
   case MmaInstr::TF32_F32:
     return {g + 8 * (i % 2), t + 4 * (i / 2)};
-  case MmaInstr::S8_S32:
+  case MmaInstr::S8_S32: // every 8-bit m16n8k32 (s8, u8, e4m3, e5m2) has these fragments
+  case MmaInstr::E4M3_F32:
+  case MmaInstr::E4M3_E5M2_F32:
     return {(i < 4 || (i >= 8 && i < 12)) ? g : g + 8, t * 4 + (i & 3) + (i >= 8 ? 16 : 0)};
   default: // 16-bit
     return {(i < 2 || (i >= 4 && i < 6)) ? g : g + 8, t * 2 + (i & 1) + (i >= 4 ? 8 : 0)};
@@ -41,6 +44,8 @@ Coord isa_b(MmaInstr id, int lane, int i) {
   case MmaInstr::TF32_F32:
     return {t + 4 * i, g};
   case MmaInstr::S8_S32:
+  case MmaInstr::E4M3_F32:
+  case MmaInstr::E4M3_E5M2_F32:
     return {t * 4 + (i & 3) + (i >= 4 ? 16 : 0), g};
   default:
     return {t * 2 + (i & 1) + (i >= 2 ? 8 : 0), g};
@@ -77,7 +82,8 @@ TEST_P(MmaFragments, MatchTheIsaTables) {
 
 INSTANTIATE_TEST_SUITE_P(Instrs, MmaFragments,
                          ::testing::Values(MmaInstr::F16_F32, MmaInstr::BF16_F32, MmaInstr::F16_F16,
-                                           MmaInstr::TF32_F32, MmaInstr::S8_S32),
+                                           MmaInstr::TF32_F32, MmaInstr::S8_S32, MmaInstr::E4M3_F32,
+                                           MmaInstr::E4M3_E5M2_F32),
                          [](const auto& info) { return std::string(mma_info(info.param).name); });
 
 // ---- warps and repetitions ----------------------------------------------------------------------

@@ -335,6 +335,22 @@ TEST(Verifier, Dot) {
                       "'dot' accumulator must be f32 or f16");
 }
 
+// fp8 is the one family whose a and b may differ (mma.sync's .e4m3.e5m2); its sum is f32 only.
+TEST(Verifier, DotOfFp8) {
+  const std::string operands = "  %0 = cast %arg8 : tensor<4x8xf8e4m3>\n"
+                               "  %1 = cast %arg9 : tensor<8x4xf8e5m2>\n";
+  EXPECT_EQ(verify_message(kernel(operands + "  %2 = constant {value = 0.0} : tensor<4x4xf32>\n"
+                                             "  %3 = dot %0, %1, %2 : tensor<4x4xf32>\n")),
+            "");
+  EXPECT_VERIFY_ERROR(kernel(operands + "  %2 = constant {value = 0.0} : tensor<4x4xf16>\n"
+                                        "  %3 = dot %0, %1, %2 : tensor<4x4xf16>\n"),
+                      "'dot' accumulator must be f32, found");
+  EXPECT_VERIFY_ERROR(kernel("  %0 = cast %arg8 : tensor<4x8xf8e4m3>\n"
+                             "  %1 = constant {value = 0.0} : tensor<4x4xf32>\n"
+                             "  %2 = dot %0, %arg9, %1 : tensor<4x4xf32>\n"),
+                      "'dot' a and b must have one numeric element type (or be two fp8 types)");
+}
+
 // ---- control flow
 // -----------------------------------------------------------------------------------
 
