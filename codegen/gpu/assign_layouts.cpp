@@ -275,14 +275,16 @@ void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& targ
     return pm.add(allocate_shared_pass(target));
   if (name == "prepare-dot-operands")
     return pm.add(prepare_dot_operands_pass(target, num_warps));
+  if (name == "assign-tensor-maps")
+    return pm.add(assign_tensor_maps_pass(target));
   throw Error("unknown GPU pass '" + std::string(name) +
               "'; valid GPU passes: assign-layouts, pipeline, prepare-dot-operands, "
-              "allocate-shared");
+              "allocate-shared, assign-tensor-maps");
 }
 
 bool is_gpu_pass(std::string_view name) {
   return name == "assign-layouts" || name == "pipeline" || name == "prepare-dot-operands" ||
-         name == "allocate-shared";
+         name == "allocate-shared" || name == "assign-tensor-maps";
 }
 
 } // namespace tessel::codegen::gpu

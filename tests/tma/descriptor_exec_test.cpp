@@ -5,6 +5,7 @@
 // 16 bytes, and outputs are poisoned first: the padding columns beyond `n` must keep the poison
 // (stores are clipped) and out-of-bounds box elements must read as zero (or NaN).
 #include "device/backend_buffers.h"
+#include "runtime/sim_device.h"
 #include "tessel/tessel.h"
 
 #include <gtest/gtest.h>
@@ -84,8 +85,12 @@ TEST_P(DescriptorExec, RaggedCopy) {
         Signature::from_args(out.view(), in.view(), int(m), int(n), int(ld), int(bm), int(bn)));
     EXPECT_EQ(r.tensor_maps, std::string(GetParam().sim_target) == "sm_90a" ? 2 : 0);
   }
+  const runtime::simdev::BankTally before = runtime::simdev::bank_tally();
   copy_kernel().launch({cdiv(m, bm), cdiv(n, bn)}, options(), out.view(), in.view(), int(m), int(n),
                        int(ld), int(bm), int(bn));
+  // The box is read and written in 16-byte runs per thread: no bank conflicts.
+  const runtime::simdev::BankTally after = runtime::simdev::bank_tally();
+  EXPECT_EQ(after.conflicts, before.conflicts);
   std::vector<float> got = out.read();
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < ld; ++j) {
