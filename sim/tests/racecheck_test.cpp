@@ -327,9 +327,11 @@ TEST(GlobalRacecheck, AcquireLoadsAndReleaseStoresAreAtomicAccesses) {
 )",
                     2, 32);
   EXPECT_EQ(race(atomic), nullptr) << errors_text(atomic);
-  auto plain = run("  st.global.u32 [%rd1], %r7;
+  auto plain = run(R"(
+  st.global.u32 [%rd1], %r7;
   ld.global.u32 %r8, [%rd1];
-", 2, 32);
+)",
+                   2, 32);
   EXPECT_NE(race(plain), nullptr) << errors_text(plain);
   const std::string head = R"(
   setp.ne.u32 %p0, %r0, 0;
