@@ -347,10 +347,10 @@ std::optional<std::pair<const ir::Value*, int64_t>> assumed_divisor(const ir::Va
     return std::nullopt;
   for (int side = 0; side < 2; ++side) {
     const ir::Op* lhs = eq->operand(side)->defining_op();
-    if (int_constant(eq->operand(1 - side)) != 0 || !lhs)
+    if (int_constant(eq->operand(1 - side)) != 0 || !lhs || lhs->num_operands() != 2)
       continue;
-    const std::optional<int64_t> c = int_constant(lhs->operand(lhs->num_operands() - 1));
-    if (!c || lhs->num_operands() != 2)
+    const std::optional<int64_t> c = int_constant(lhs->operand(1));
+    if (!c)
       continue;
     if (lhs->opcode() == Opcode::Rem && *c != 0)
       return std::pair{lhs->operand(0), pow2_divisor(*c)};

@@ -14,7 +14,8 @@ struct SmInfo {
   int sm;
   bool arch_specific;
   // The PTX version emitted: the first that supports the SM (PTX ISA, "Release notes"), raised
-  // to 7.8 so that every target gets the same instruction forms from LLVM's NVPTX backend.
+  // to 7.8 so that every target gets the same instruction forms from LLVM's NVPTX backend; 8.1 on
+  // sm_89, the first with its fp8 cvt (e4m3x2/e5m2x2; sm_90 has them from 7.8).
   int ptx_version;
   int64_t max_shared_bytes;
 };
@@ -22,7 +23,7 @@ struct SmInfo {
 // The table of supported GPUs. Shared memory per block with the opt-in attribute: 163 KiB on
 // sm_80, 99 KiB on sm_86 and sm_89, 227 KiB on sm_90.
 constexpr SmInfo kSms[] = {
-    {80, false, 78, 163 * 1024}, {86, false, 78, 99 * 1024}, {89, false, 78, 99 * 1024},
+    {80, false, 78, 163 * 1024}, {86, false, 78, 99 * 1024}, {89, false, 81, 99 * 1024},
     {90, false, 80, 227 * 1024}, {90, true, 80, 227 * 1024},
 };
 

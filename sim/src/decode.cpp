@@ -430,6 +430,13 @@ bool decode_mnemonic(std::string_view mnemonic, Inst& inst, DecodeError& error) 
       }
     if (found)
       continue;
+    // A memory-ordered ld/st is an atomic access: racecheck orders by it as by atom, instead of
+    // reporting the accesses that the ordering exists for.
+    if ((inst.op == Op::ld || inst.op == Op::st) &&
+        (p == "relaxed" || p == "acquire" || p == "release")) {
+      inst.flags |= kStrong;
+      continue;
+    }
     for (auto* ig : kIgnored)
       if (p == ig) {
         found = true;

@@ -50,8 +50,10 @@ void load_store(Exec& x, const Inst& in, uint32_t mask, bool store) {
         uint64_t v = x.R[size_t(slots[i]) * 32 + l];
         std::memcpy(bytes + i * esize, &v, esize);
       }
-    Resolved r = access_memory(x, in, in.space, a, total, total, l,
-                               store ? AccessKind::write : AccessKind::read,
+    const AccessKind kind = in.has(kStrong) ? AccessKind::atomic
+                            : store         ? AccessKind::write
+                                            : AccessKind::read;
+    Resolved r = access_memory(x, in, in.space, a, total, total, l, kind,
                                store && total <= sizeof bytes ? bytes : nullptr);
     if (r.space == Space::shared && r.ptr) {
       shared_offsets[l] = r.offset;

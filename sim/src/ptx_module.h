@@ -160,6 +160,8 @@ enum Flag : uint32_t {
   kAny = 1u << 19,
   kTo = 1u << 20,
   kParity = 1u << 21, // mbarrier.try_wait/test_wait.parity
+  kStrong = 1u << 22, // ld/st .relaxed/.acquire/.release: an atomic access (racecheck, tessel's
+                      // atomic_load/atomic_store)
 };
 
 enum class OperandKind : uint8_t { none, reg, imm, pred, vec, addr, label, clock, clock64, symbol };

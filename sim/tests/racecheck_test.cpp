@@ -314,6 +314,41 @@ SECOND:
   EXPECT_NE(race(racy), nullptr) << errors_text(racy);
 }
 
+// Memory-ordered ld/st (tessel's atomic_load / atomic_store) are atomic accesses: two blocks
+// storing different values with st.release and reading with ld.acquire do not race, and a
+// release store then an acquire load order the plain accesses around them as atom does; the
+// same plain ld/st race.
+TEST(GlobalRacecheck, AcquireLoadsAndReleaseStoresAreAtomicAccesses) {
+  auto atomic = run(R"(
+  st.release.gpu.global.u32 [%rd1], %r7;
+  ld.acquire.gpu.global.u32 %r8, [%rd1];
+  ld.relaxed.cta.global.u32 %r9, [%rd1];
+  st.relaxed.sys.global.u32 [%rd1], %r9;
+)",
+                    2, 32);
+  EXPECT_EQ(race(atomic), nullptr) << errors_text(atomic);
+  auto plain = run(R"(
+  st.global.u32 [%rd1], %r7;
+  ld.global.u32 %r8, [%rd1];
+)",
+                   2, 32);
+  EXPECT_NE(race(plain), nullptr) << errors_text(plain);
+  const std::string head = R"(
+  setp.ne.u32 %p0, %r0, 0;
+  @%p0 bra DONE;
+  setp.ne.u32 %p1, %r7, 0;
+  @%p1 bra SECOND;
+  st.global.u32 [%rd1], %r7;
+  st.release.gpu.global.u32 [%rd1+64], %r7;
+  bra DONE;
+SECOND:
+  ld.acquire.gpu.global.u32 %r8, [%rd1+64];
+  st.global.u32 [%rd1], %r7;
+)";
+  auto ordered = run(head, 2, 32);
+  EXPECT_EQ(race(ordered), nullptr) << errors_text(ordered);
+}
+
 TEST(GlobalRacecheck, ConsecutiveLaunchesAreOrdered) {
   Device dev;
   uint64_t out = *dev.malloc(64);

@@ -326,9 +326,16 @@ TEST(Fp8, TheSimulatorGivesTheSameBits) {
 
 // sm_89 has the fp8 cvt instructions: the GPU code uses them (fixed up for NaN and the
 // non-saturating overflow) and must give the emulation's bits, every code and every encode case.
+// TESSEL_SIM_TARGET=sm_89 while in scope (also when a check throws).
+struct SimTargetSm89 {
+  SimTargetSm89() { setenv("TESSEL_SIM_TARGET", "sm_89", /*overwrite=*/1); }
+  ~SimTargetSm89() { unsetenv("TESSEL_SIM_TARGET"); }
+};
+
 TEST(Fp8, NativeCvtOnSm89GivesTheSameBitsInTheSimulator) {
   REQUIRE_SIM_DEVICE();
-  setenv("TESSEL_SIM_TARGET", "sm_89", /*overwrite=*/1);
+  EXPECT_EQ(tessel::Target::parse("sm_89").ptx_version(), 81); // the first PTX with them on sm_89
+  SimTargetSm89 sm89;
   for (const Format& f : {kE4M3, kE5M2}) {
     for (DType to : {DType::f32, DType::f16})
       check_decode(f, to, /*sim=*/true);
@@ -336,7 +343,6 @@ TEST(Fp8, NativeCvtOnSm89GivesTheSameBitsInTheSimulator) {
     check_f64_encode(f, /*sim=*/true);
     check_narrow_encode(f, DType::bf16, /*sim=*/true);
   }
-  unsetenv("TESSEL_SIM_TARGET");
 }
 
 // The PTX: native cvt on sm_89 and sm_90a (both directions, both formats), none on sm_80.

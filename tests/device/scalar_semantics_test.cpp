@@ -18,10 +18,12 @@
 #include <bit>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace {
@@ -602,6 +604,31 @@ TEST(ScalarSemantics, EveryRuleIsTheSameOnTheCpuAndInTheSimulator) {
           << describe(row, i, cpu[i], sim[i]) << ", expected " << want << " (sim)";
     }
   }
+}
+
+// The fp8 rows again with the simulated device compiling for sm_89, where the GPU code converts
+// with the hardware's cvt (e4m3x2 / e5m2x2) instead of the integer emulation: the same bits.
+TEST(ScalarSemantics, Fp8RulesHoldWithTheNativeCvtOfSm89) {
+  REQUIRE_SIM_DEVICE();
+  struct SimTargetSm89 { // also when a check throws
+    SimTargetSm89() { setenv("TESSEL_SIM_TARGET", "sm_89", /*overwrite=*/1); }
+    ~SimTargetSm89() { unsetenv("TESSEL_SIM_TARGET"); }
+  } sm89;
+  int index = 0, fp8_rows = 0;
+  for (const Row& row : table()) {
+    const int at = index++;
+    if (std::string(row.what).find("f8") == std::string::npos)
+      continue;
+    ++fp8_rows;
+    SCOPED_TRACE(row.what);
+    const tessel::Kernel k = row_kernel(row, at);
+    const Inputs in = inputs_of(row);
+    std::vector<uint64_t> cpu = unpack(row.out, run_on_cpu(k, row, in));
+    std::vector<uint64_t> sim = unpack(row.out, run_on_sim(k, row, in));
+    for (size_t i = 0; i < row.cases.size(); ++i)
+      EXPECT_TRUE(same(row.out, cpu[i], sim[i], 0)) << describe(row, i, cpu[i], sim[i]);
+  }
+  EXPECT_GE(fp8_rows, 10);
 }
 
 } // namespace

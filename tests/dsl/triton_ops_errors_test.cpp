@@ -86,7 +86,7 @@ TEST(TritonOpsErrors, AssumeNeedsABoolean) {
   auto k = tl::kernel("assume_int", [](tl::Ptr p, tl::Int n) {
     const auto at = mark();
     tl::assume(n % 16, at);
-    tl::store(p, 1.0f);
+    tl::store(p, tl::scalar(1.0, tl::f32));
   });
   expect_error([&] { k.ir_for(false, g_buffer, 5); },
                [] {
