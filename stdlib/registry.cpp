@@ -8,6 +8,7 @@
 
 #include "stdlib/common/kernels.h"
 #include "stdlib/matmul/matmul_kernels.h"
+#include "stdlib/quant/quant_kernels.h"
 #include "stdlib/quantize/quantize_kernels.h"
 #include "tessel/jit/registry.h"
 #include "tessel/ops/loss.h"
@@ -273,6 +274,39 @@ void register_attention() {
       &detail::attention_decode_combine_kernel, std::move(c));
 }
 
+// ---- quantized and low-rank matmul (issue 17: stdlib/quant/) ----
+// The f16 specializations docs/stdlib.md section 9a describes, at 4 warps (what the ops launch for
+// these shapes). W8A8 is ops.matmul's i8 tile plus an epilogue step: no kernel of its own.
+void register_quant() {
+  // q (i8), scales, x, weight; q_stride, x_stride, n; eps; NORM, BLOCK: f16 rows of 1024.
+  for (auto [name, norm] :
+       {std::pair{"quantize_per_token_int8", 0}, {"rms_norm_quantize_int8", 1}}) {
+    Signature q = signature(4, 3, 1, {norm, kBlock});
+    q.params[0] = P::pointer(DType::i8, /*alignment=*/16);
+    q.params[2] = q.params[3] = P::pointer(DType::f16, /*alignment=*/16);
+    add(name,
+        norm ? "op rms_norm_quantize_int8: RMS norm then per-row int8 + scale, one kernel"
+             : "op quantize_per_token_int8: per-row int8 + scale (amax / 127), one program per row",
+        &detail::quantize_int8_kernel, std::move(q));
+  }
+  // out, x (f16), packed (i8), scales, zeros; M, N, K, group, 2 strides; ZEROS, BM, BN, BK: the
+  // decode tile (M <= 16), asymmetric.
+  Signature w4 = signature(5, 6, 0, {/*ZEROS=*/1, 16, 64, 32});
+  w4.params[0] = w4.params[1] = P::pointer(DType::f16, /*alignment=*/16);
+  w4.params[2] = P::pointer(DType::i8, /*alignment=*/16);
+  add("matmul_w4a16", "op matmul_w4a16: int4 weights dequantised in registers, decode tile 16 x 64",
+      &detail::w4a16_kernel, std::move(w4));
+  // out, x, w, a, b (f16), idx (i32); M, N, K, rank, adapters (1), 7 strides; scale; BM, BN, BK,
+  // R, L, INDEXED: one adapter of rank 16, 64 x 64 tiles.
+  Signature lora = signature(6, 12, 1, {64, 64, 32, /*R=*/16, /*L=*/1, /*INDEXED=*/0});
+  for (size_t i : {0, 1, 2, 3, 4})
+    lora.params[i] = P::pointer(DType::f16, /*alignment=*/16);
+  lora.params[5] = P::pointer(DType::i32, /*alignment=*/16);
+  lora.params[6 + 4] = P::integer_one(); // adapters
+  add("matmul_lora", "op matmul_lora: x @ W + scale * (x @ A) @ B, x @ A in the main loop, rank 16",
+      &detail::lora_kernel, std::move(lora));
+}
+
 } // namespace
 
 void register_kernels() {
@@ -290,6 +324,7 @@ void register_kernels() {
     register_matmul();
     register_attention();
     register_quantize();
+    register_quant();
   });
 }
 

@@ -1,9 +1,10 @@
 // The quantized and low-rank matmul kernels (see quant_kernels.h). In-matrix offsets are i32 (the
 // ops check that every operand's largest offset fits).
 //
-// The int4 weights are dequantised with a mask, a shift and an int -> float conversion: the
-// magic-number form (OR the nibble into the mantissa of 1024.0h, subtract 1024) needs a bit cast
-// from i16 to f16, which the tile language does not have yet; it can switch when tl gains one.
+// The int4 weights become f16 by magic-number arithmetic, not an int -> float conversion: a
+// nibble q OR'd into the mantissa of 1024.0h (0x6400) is the f16 1024 + q exactly, and
+// subtracting 1024 leaves q exactly; the scale is then applied in f32 as before, so the weights
+// are bit-identical to (f32(q) - z) * s rounded to x's dtype.
 #include "stdlib/quant/quant_kernels.h"
 
 #include "tessel/lang/control.h"
@@ -24,6 +25,12 @@ tl::Tensor round_half_even(const tl::Tensor& t) {
   return tl::where(((r - t) == 0.5) & odd, r - 1.0, r);
 }
 
+// The nibbles `n` (i16, 0..15) as f16 values: 0x6400 | n is the f16 1024 + n (1024's ulp is 1),
+// and the subtraction is exact, so no int -> float conversion is needed.
+tl::Tensor nibbles_to_f16(const tl::Tensor& n) {
+  return tl::bitcast(n | 0x6400, DType::f16) - 1024.0;
+}
+
 // The [BM, BN] tile `pid` of an M x N output, tiles in row-major order (for decode, M <= BM,
 // the programs walk the columns: each streams its own strip of the weights once).
 struct Tile {
@@ -39,7 +46,8 @@ Tile tile_of(const tl::Int& M, const tl::Int& N, int BM, int BN) {
 }
 
 // The weights of packed rows `kr` ([BK, 1], weight rows kr + k_off) from their nibbles `q`
-// ([BK, BN] i8, 0..15): (q - zero) * scale of their group, in `dtype`.
+// ([BK, BN] f16, 0..15): (q - zero) * scale of their group in f32 (q is exact in f16 and f32),
+// rounded to `dtype`.
 struct Dequant {
   tl::Ptr scales, zeros;
   tl::Int N, group;
@@ -106,8 +114,9 @@ const Kernel& w4a16_kernel() {
           auto p = tl::load(packed + (kr * N + t.cols), w_in, 0.0);
           // Low nibbles are weight rows kp.., high nibbles rows half + kp.. (the half-split
           // layout).
-          auto w_lo = dq(p & 15, kr, w_in, t.cols);
-          auto w_hi = dq((p >> 4) & 15, kr + half, w_in, t.cols);
+          auto p16 = p.to(DType::i16);
+          auto w_lo = dq(nibbles_to_f16(p16 & 15), kr, w_in, t.cols);
+          auto w_hi = dq(nibbles_to_f16((p16 >> 4) & 15), kr + half, w_in, t.cols);
           auto x_in = t.row_in & (kc < half);
           auto x_lo = tl::load(x_rows + kc, x_in, 0.0);
           auto x_hi = tl::load(x_rows + (kc + half), x_in, 0.0);

@@ -16,7 +16,9 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <set>
+#include <sstream>
 
 namespace tessel::testing {
 namespace {
@@ -376,6 +378,37 @@ TEST(MatmulW4A16, AgainstDequantisedReference) {
     }
 }
 
+// The magic-number dequantisation (0x6400 | q as f16, minus 1024) gives exactly the weights of
+// the f32 formula (f32(q) - z) * s rounded to x's dtype: x = I makes out (f32) the dequantised
+// weights themselves (one product by 1 per element, the rest exact zeros), compared bit for bit.
+// The zeros are arbitrary f32 values (not only the packing's integers) and every nibble occurs.
+TEST(MatmulW4A16, DequantisedWeightsBitExact) {
+  const int64_t k = 64, n = 24, g = 32;
+  for (DeviceKind dev : devices())
+    for (DType t : {DType::f16, DType::bf16})
+      for (bool asym : {false, true}) {
+        Mat hq(DeviceKind::cpu, DType::i8, k, n, random_ints(size_t(k * n), 61, 0, 15));
+        Mat hp(DeviceKind::cpu, DType::i8, k / 2, n);
+        ops::pack_int4(hq.view(), hp.view());
+        Mat hs(DeviceKind::cpu, DType::f32, k / g, n,
+               random_values(size_t(k / g * n), 62, 1e-3, 2));
+        Mat hz(DeviceKind::cpu, DType::f32, k / g, n, random_values(size_t(k / g * n), 63, 0, 15));
+        std::vector<double> eye(size_t(k * k), 0.0);
+        for (int64_t i = 0; i < k; ++i)
+          eye[size_t(i * k + i)] = 1.0;
+        Mat p(dev, DType::i8, k / 2, n, hp.get()), s(dev, DType::f32, k / g, n, hs.get());
+        Mat z(dev, DType::f32, k / g, n, hz.get()), x(dev, t, k, k, eye);
+        Mat out(dev, DType::f32, k, n);
+        ops::matmul_w4a16(x.view(), p.view(), s.view(), asym ? z.view() : TensorView{}, out.view());
+        auto want = dequantised(hp, hs, asym ? &hz : nullptr, k, n, g, t);
+        auto got = out.get();
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_EQ(got[i], want[i])
+              << device_kind_name(dev) << " " << dtype_name(t) << (asym ? " asym" : " sym")
+              << ": weight " << i / n << "," << i % n;
+      }
+}
+
 // ---- LoRA
 // ----------------------------------------------------------------------------------------
 
@@ -700,6 +733,51 @@ TEST(QuantPtx, W4A16F16MmaNoSpills) {
     RecordProperty(fmt::format("lop3_bm{}", bm), int(codegen::gpu::ptx_stats(ptx).get("lop3")));
     RecordProperty(fmt::format("prmt_bm{}", bm), int(codegen::gpu::ptx_stats(ptx).get("prmt")));
   }
+}
+
+// Instruction lines of `ptx` whose opcode starts with `prefix` (ptx_stats counts memory, barrier
+// and tensor-core kinds, not the integer and conversion ones the int4 dequantiser is judged by).
+int count_opcodes(const std::string& ptx, const std::string& prefix) {
+  int count = 0;
+  std::istringstream in(ptx);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string op;
+    words >> op;
+    if (!op.empty() && op[0] == '@')
+      words >> op; // the predicate guard
+    count += op.rfind(prefix, 0) == 0 ? 1 : 0;
+  }
+  return count;
+}
+
+// The dequantiser turns nibbles into f16 by bit operations (the 0x6400 OR) and an exact f16
+// subtraction: no int -> float conversion (cvt.rn.f32.s*/u*, cvt.rn.f16.s*/u*) is left.
+TEST(QuantPtx, W4A16DequantIsMagicNumber) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  for (DType t : {DType::f16, DType::bf16})
+    for (int bm : {16, 64}) {
+      auto module = trace_for(ops::detail::w4a16_kernel(),
+                              {{"out", t},
+                               {"x", t},
+                               {"packed", DType::i8},
+                               {"scales", DType::f32},
+                               {"zeros", DType::f32}},
+                              {{"ZEROS", 1}, {"BM", bm}, {"BN", 64}, {"BK", 32}});
+      std::string what = fmt::format("w4a16 {} BM={}", dtype_name(t), bm);
+      std::string ptx = sm80_ptx(*module, 4, what);
+      int int_to_float = 0;
+      for (const char* cvt : {"cvt.rn.f32.s", "cvt.rn.f32.u", "cvt.rn.f16.s", "cvt.rn.f16.u"})
+        int_to_float += count_opcodes(ptx, cvt);
+      EXPECT_EQ(int_to_float, 0) << what;
+      int bit_ops = count_opcodes(ptx, "lop3") + count_opcodes(ptx, "prmt") +
+                    count_opcodes(ptx, "or.b16") + count_opcodes(ptx, "or.b32");
+      EXPECT_GT(bit_ops, 0) << what;
+      for (const char* op : {"lop3", "prmt", "or.b", "and.b", "bfe", "cvt", "sub.f16", "sub.rn.f16",
+                             "sub.f32", "sub.rn.f32", "mul.rn.f32", "fma", "mma"})
+        std::printf("%s %s: %d\n", what.c_str(), op, count_opcodes(ptx, op));
+    }
 }
 
 TEST(QuantPtx, LoraF16MmaNoSpills) {

@@ -57,7 +57,11 @@ const std::vector<std::string> kOpKernels = {"rms_norm",
                                              "attention_decode_combine",
                                              "quant_scales",
                                              "ops.quantize",
-                                             "ops.dequantize"};
+                                             "ops.dequantize",
+                                             "quantize_per_token_int8",
+                                             "rms_norm_quantize_int8",
+                                             "matmul_w4a16",
+                                             "matmul_lora"};
 
 // The warps the op launches its default specialization with (docs/stdlib.md).
 int op_num_warps(const std::string& name) {
