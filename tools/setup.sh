@@ -2,9 +2,10 @@
 # Sets up a Debian 12 machine for tessel, builds it, and runs the demo or the tests.
 #
 #   bash tools/setup.sh demo    install what is missing, build (release), run `tessel demo`
-#   bash tools/setup.sh test    install what is missing, build (release), run the whole test suite
-#                               (in CI, CI=true, and with TESSEL_LANES=1 also the reliability
-#                               lanes: sanitizers, fuzzing, ThreadSanitizer, no toolkit; see the end)
+#   bash tools/setup.sh test    install what is missing, build (release), run the whole test suite,
+#                               then, in CI (CI=true) or with TESSEL_LANES=1, the reliability
+#                               lanes: sanitizers, fuzzing, ThreadSanitizer, no toolkit (the end of
+#                               this file; TESSEL_LANES=0 skips them)
 #   bash tools/setup.sh build   install what is missing and build
 #   TESSEL_PRESET=fuzz bash tools/setup.sh test   the fuzz targets: replay + 60 s of fuzzing each
 #
@@ -15,10 +16,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 action="${1:-demo}"
 preset="${TESSEL_PRESET:-release}"
-# The reliability lanes (the end of this file) run with TESSEL_LANES=1. Not yet on by default in
-# CI: the sanitize+fuzz lane's first run here found failures that were fixed but not rerun, and
-# the tsan and no-toolkit lanes have never run end to end (docs/reliability.md, "On in CI").
-lanes="${TESSEL_LANES:-0}"
+# The reliability lanes (the end of this file): on in CI (CI=true), otherwise with TESSEL_LANES=1;
+# TESSEL_LANES=0 turns them off in CI too.
+default_lanes=0
+[[ "${CI:-}" == true ]] && default_lanes=1
+lanes="${TESSEL_LANES:-$default_lanes}"
 [[ "$action" == test ]] || lanes=0
 
 packages=(cmake ninja-build g++ ccache llvm-19-dev llvm-19-tools libfmt-dev libgtest-dev

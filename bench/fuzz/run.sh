@@ -10,7 +10,10 @@
 # Each target's flags (-max_len, -timeout, ...) are read from its fuzz.run.<target> ctest, so
 # they are written once, in tests/fuzz/CMakeLists.txt. The corpus a run grows is kept in
 # build/fuzz-long/<target>/corpus, so a later run continues from it; the seeds and regressions
-# stay read-only. A crash leaves its input in build/fuzz-long/<target>/crash-*: replay it with
+# stay read-only. libFuzzer's -timeout is wall-clock time: at nice 19 on a loaded machine a unit
+# that needs half a second of CPU can wait 30 s for it, so FUZZ_TIMEOUT=SECONDS replaces the
+# ctest's value (a real hang still shows, later). Slow units (crash-slow-unit-*) are not counted
+# as crashes. A crash leaves its input in build/fuzz-long/<target>/crash-*: replay it with
 # build/fuzz/tests/fuzz/fuzz_<target> FILE, fix it, and add it to tests/fuzz/regressions/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -46,6 +49,7 @@ for t in "${targets[@]}"; do
   for a in "${cmd[@]:1}"; do
     case "$a" in
       -max_total_time=* | -artifact_prefix=* | */work_corpus/*) ;;
+      -timeout=*) flags+=("-timeout=${FUZZ_TIMEOUT:-${a#-timeout=}}") ;;
       -*) flags+=("$a") ;;
       *) dirs+=("$a") ;;
     esac

@@ -249,6 +249,10 @@ void Parser::check_operand_count(const Token& mnemonic, const Inst& inst) {
   // parse time: found by the sim_ptx fuzzer).
   if (inst.op == Op::bra && (inst.nops < 1 || inst.ops[0].kind != OperandKind::label))
     fail(mnemonic, name + " needs a label as its target");
+  // setp writes the predicate file: a data register there indexed it past its end (found by the
+  // sim_ptx fuzzer: an ASan heap read after free in exec_compare).
+  if (inst.op == Op::setp && inst.ops[0].kind != OperandKind::pred)
+    fail(mnemonic, name + " needs a predicate register as its destination");
   if (inst.op != Op::ld && inst.op != Op::ldu && inst.op != Op::st)
     return;
   // ld/st read an address and vec elements at fixed places (a .v4 load into a 2-element list

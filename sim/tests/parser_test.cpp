@@ -81,6 +81,17 @@ TEST(Parser, BranchTargetMustBeALabel) {
       << e.to_string();
 }
 
+// Found by the sim_ptx fuzzer (ASan: a read after free): a data register as setp's destination
+// indexed the predicate file past its end when the setp ran.
+TEST(Parser, SetpNeedsAPredicateDestination) {
+  Error e = parse_error(".visible .entry k()\n{\n  .reg .b32 %r<2>;\n"
+                        "  setp.lt.s32 %r0, %r1, 4;\n  ret;\n}\n");
+  EXPECT_EQ(e.kind, ErrorKind::parse);
+  EXPECT_NE(e.message.find("'setp.lt.s32' needs a predicate register as its destination"),
+            std::string::npos)
+      << e.to_string();
+}
+
 TEST(Parser, UndefinedLabel) {
   Error e = parse_error(".visible .entry k()\n{\n  bra.uni NOWHERE;\n}\n");
   EXPECT_EQ(e.ptx_line, 6);
