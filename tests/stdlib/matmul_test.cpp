@@ -1260,33 +1260,35 @@ TEST(MatmulPtx, Sm90aTensorCoreTilesOnWgmma) {
                   (long long)out.shared_bytes, (long long)st.get("wgmma.mma_async"),
                   (long long)st.get("cp.async"));
     }
-  // fp8 operands on the fp8 tensor cores: the default GPU configs (decode and large M) for sm_89
-  // and sm_90a through nvJitLink without spills, on mma.sync .e4m3/.e5m2 fed by the cp.async ring,
-  // PTX ISA 8.4.
-  TEST(MatmulPtx, Fp8DefaultConfigsOnSm89AndSm90a) {
-    TESSEL_REQUIRE_CUDA_TOOLKIT();
-    const auto& kernels = ops::detail::matmul_kernels("", {});
-    for (const char* target : {"sm_89", "sm_90a"})
-      for (DType operand : {DType::f8e4m3, DType::f8e5m2})
-        for (int64_t m : {8, 4096}) {
-          MatmulConfig cfg = ops::choose_config(DeviceKind::sim, m, 4096, 4096, operand);
-          std::string what =
-              fmt::format("{} {} M={} ({}x{}x{}, {} warps)", target, dtype_name(operand), m,
-                          cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_warps);
-          codegen::gpu::CompileOptions opts;
-          opts.num_warps = cfg.num_warps;
-          opts.num_stages = cfg.num_stages;
-          auto module = trace_tile(kernels.tile, operand, DType::f32, cfg);
-          auto out = codegen::gpu::compile(*module->functions.front(),
-                                           codegen::parse_target(target), opts);
-          ASSERT_TRUE(out.resources.parsed) << out.info_log;
-          EXPECT_EQ(out.resources.spill_stores, 0) << what;
-          EXPECT_EQ(out.resources.spill_loads, 0) << what;
-          EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("mma"), 0) << what;
-          EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("cp.async"), 0) << what;
-          EXPECT_NE(out.ptx.find(".version 8.4"), std::string::npos) << what;
-        }
-  }
+}
+
+// fp8 operands on the fp8 tensor cores: the default GPU configs (decode and large M) for sm_89
+// and sm_90a through nvJitLink without spills, on mma.sync .e4m3/.e5m2 fed by the cp.async ring,
+// PTX ISA 8.4.
+TEST(MatmulPtx, Fp8DefaultConfigsOnSm89AndSm90a) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto& kernels = ops::detail::matmul_kernels("", {});
+  for (const char* target : {"sm_89", "sm_90a"})
+    for (DType operand : {DType::f8e4m3, DType::f8e5m2})
+      for (int64_t m : {8, 4096}) {
+        MatmulConfig cfg = ops::choose_config(DeviceKind::sim, m, 4096, 4096, operand);
+        std::string what =
+            fmt::format("{} {} M={} ({}x{}x{}, {} warps)", target, dtype_name(operand), m,
+                        cfg.block_m, cfg.block_n, cfg.block_k, cfg.num_warps);
+        codegen::gpu::CompileOptions opts;
+        opts.num_warps = cfg.num_warps;
+        opts.num_stages = cfg.num_stages;
+        auto module = trace_tile(kernels.tile, operand, DType::f32, cfg);
+        auto out =
+            codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
+        ASSERT_TRUE(out.resources.parsed) << out.info_log;
+        EXPECT_EQ(out.resources.spill_stores, 0) << what;
+        EXPECT_EQ(out.resources.spill_loads, 0) << what;
+        EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("mma"), 0) << what;
+        EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("cp.async"), 0) << what;
+        EXPECT_NE(out.ptx.find(".version 8.4"), std::string::npos) << what;
+      }
+}
 
 } // namespace
 } // namespace tessel::testing
