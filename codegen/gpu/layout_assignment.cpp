@@ -2,6 +2,8 @@
 // in which each op asks for its operands' layouts.
 #include "codegen/gpu/layout_assignment.h"
 
+#include "codegen/gpu/prefix_mask.h"
+
 #include <algorithm>
 #include <bit>
 
@@ -72,6 +74,23 @@ const ir::Value* mask_of(const ir::Op& op) {
   return op.num_operands() > 2 ? op.operand(2) : nullptr;
 }
 
+// True when `load` is an operand of a dot in the body of a `for` the pipeliner may take (its own
+// num_stages is not 1): its copies can be cp.async of whole runs under a prefix mask.
+bool feeds_pipelined_dot(const ir::Op& load) {
+  const ir::Block* body = load.parent_block();
+  const ir::Op* loop = body ? body->parent_op() : nullptr;
+  if (load.opcode() != Opcode::Load || !loop || loop->opcode() != Opcode::For)
+    return false;
+  const ir::Attr& stages = loop->attr("num_stages");
+  if (stages.kind == ir::Attr::Kind::Int && stages.i == 1)
+    return false;
+  for (const auto& user : body->ops())
+    if (user->opcode() == Opcode::Dot &&
+        (user->operand(0) == load.result() || user->operand(1) == load.result()))
+      return true;
+  return false;
+}
+
 } // namespace
 
 LayoutPlan::LayoutPlan(const ir::Function& function, const analysis::AxisAnalysis& axis,
@@ -111,8 +130,13 @@ LinearLayout LayoutPlan::anchor(const ir::Op& op) const {
   int64_t vec = 16 / elem_bytes;
   vec = std::min(vec, info.contiguity[d0]);
   vec = std::min(vec, std::max<int64_t>(1, info.divisibility[d0] / elem_bytes));
+  // A mask that varies inside the run caps it, except a prefix mask on a load the pipeliner may
+  // stream: its cp.async copies move whole runs with a src-size (prefix_mask.h), so the tile keeps
+  // the pointer's 16-byte runs at ragged edges (the synchronous `vec` stays capped: vector_of).
+  vec = floor_pow2(std::max<int64_t>(1, vec));
   if (const ir::Value* mask = mask_of(op))
-    vec = std::min(vec, axis_.info(mask).constancy[d0]);
+    if (!feeds_pipelined_dot(op) || !is_prefix_mask(*mask, d0, vec, axis_))
+      vec = std::min(vec, axis_.info(mask).constancy[d0]);
   // An atomic is one instruction per element: consecutive lanes on consecutive elements make a
   // warp's atomics one contiguous span (coalesced), which runs of registers per thread would not.
   if (op.has(ir::ATOMIC))

@@ -7,13 +7,34 @@
 // pointers' register layout composed with the inverse of the buffer's #shared layout, swizzle
 // included, so a run of `vec` registers whose buffer indices are consecutive and aligned is one
 // cp.async whatever dim the run goes along. cp.async uses the NVVM intrinsics
-// (llvm.nvvm.cp.async.{cg,ca}.shared.global.N.s), the src-size operand being 0 where the mask is
-// off, which zero-fills without reading the address.
+// (llvm.nvvm.cp.async.{cg,ca}.shared.global.N.s) with a src-size operand: the bytes of the run's
+// unmasked elements. The pipeliner copies a run whole only where its mask is constant over it or
+// a prefix mask (prefix_mask.h), so those elements are the run's first ones: cp.async reads
+// exactly them and zero-fills the rest (0: reads nothing, the address may be out of bounds).
 #include "codegen/gpu/lowering.h"
 
 #include <llvm/IR/IntrinsicsNVPTX.h>
 
+#include <algorithm>
+
 namespace tessel::codegen::gpu::detail {
+
+namespace {
+
+// The bytes of the unmasked elements of the run masks[at .. at+vec): one select when a single
+// bit covers the run, else the count of set bits (a prefix's length) times the element size.
+llvm::Value* prefix_bytes(llvm::IRBuilder<>& b, const Vals& masks, int32_t at, int vec,
+                          int64_t eb) {
+  const auto first = masks.begin() + at;
+  if (std::all_of(first, first + vec, [&](llvm::Value* m) { return m == *first; }))
+    return b.CreateSelect(*first, b.getInt32(static_cast<int32_t>(vec * eb)), b.getInt32(0));
+  llvm::Value* count = b.getInt32(0);
+  for (int i = 0; i < vec; ++i)
+    count = b.CreateAdd(count, b.CreateZExt(first[i], b.getInt32Ty()));
+  return b.CreateMul(count, b.getInt32(static_cast<int32_t>(eb)));
+}
+
+} // namespace
 
 void Lowering::lower_local_slot(const ir::Op& op) {
   const ir::Type* t = op.result()->type();
@@ -50,9 +71,7 @@ void Lowering::lower_async_copy(const ir::Op& op) {
   only_if(owner_predicate(l), [&] {
     for (int32_t g = 0; g < static_cast<int32_t>(src.size()); g += vec) {
       llvm::Value* dst = b.CreateGEP(mt, base, coordinate(offsets, g, 0));
-      llvm::Value* size = masks.empty()
-                              ? b.getInt32(bytes)
-                              : b.CreateSelect(masks[g], b.getInt32(bytes), b.getInt32(0));
+      llvm::Value* size = masks.empty() ? b.getInt32(bytes) : prefix_bytes(b, masks, g, vec, eb);
       b.CreateCall(copy, {dst, src[g], size});
     }
   });

@@ -12,7 +12,10 @@
 //     p = p0 + j*inc. A load whose address depends on another carried value (the previous
 //     iteration's results) or on another load is not pipelined;
 //   * its `other` is absent or zero (cp.async zero-fills masked elements), it reads global memory,
-//     and its vector (layout_assignment.h) moves 4, 8 or 16 bytes (cp.async's sizes).
+//     and its copies move 4, 8 or 16 bytes (cp.async's sizes): a thread's run of contiguous
+//     registers, within the pointer's contiguity and alignment and over which the mask is
+//     constant or a prefix mask (prefix_mask.h: a ragged edge `k < K`; the copy's src-size is
+//     then the bytes of the run's unmasked prefix, so 16-bit tiles keep 16-byte copies there).
 // Rewrite: one ring `local_alloc {slots = S}` per load, its #shared layout the tile with the
 // copies' contiguous dim fastest, swizzled by choose_swizzle for the cp.async writes and the
 // local_load reads (both in the load's layout);
@@ -33,6 +36,7 @@
 
 #include "codegen/analysis/axis_info.h"
 #include "codegen/gpu/layout_assignment.h"
+#include "codegen/gpu/prefix_mask.h"
 #include "codegen/gpu/swizzle.h"
 #include "tessel/error.h"
 #include "tessel/ir/builder.h"
@@ -105,8 +109,10 @@ const ir::LayoutAttr* shared_attr(ir::Context& ctx, const std::vector<int64_t>& 
 
 class LoopPipeliner {
 public:
-  LoopPipeliner(ir::Context& ctx, Op& loop, int stages, const Target& target)
-      : ctx_(ctx), loop_(loop), body_(loop.region(0)), stages_(stages), target_(target), b_(ctx) {}
+  LoopPipeliner(ir::Context& ctx, Op& loop, int stages, const Target& target,
+                const analysis::AxisAnalysis& axis)
+      : ctx_(ctx), loop_(loop), body_(loop.region(0)), stages_(stages), target_(target),
+        axis_(axis), b_(ctx) {}
 
   // What happened, for TESSEL_DUMP=pipeline; `pipelined` tells whether the loop was rewritten.
   std::string run(bool& pipelined) {
@@ -214,12 +220,22 @@ private:
     for (size_t i = 0; i < std::min<size_t>(2, load.num_operands()); ++i)
       if (auto why = why_not_computable(load.operand(i)))
         return why;
-    const int64_t bytes = access_width(load) * elem_bytes(load);
+    const int64_t bytes = copy_width(load) * elem_bytes(load);
     if (bytes < 4)
       return fmt::format("its accesses move {} bytes per thread (alignment, contiguity or the "
                          "mask allow no more) and cp.async copies 4, 8 or 16",
                          bytes);
     return std::nullopt;
+  }
+
+  // The elements one cp.async of `load` may move: its synchronous `vec` (access_width) ignores
+  // that a ragged edge's mask is a prefix of each run, which src-size handles.
+  int copy_width(const Op& load) const {
+    const ir::Type* ptrs = load.operand(0)->type();
+    const LinearLayout l = from_attr(*ptrs->layout(), ptrs->dims());
+    const int dim = vector_dim(l);
+    return std::max(access_width(load),
+                    prefix_copy_width(load, dim, l.contiguous_registers(dim), axis_));
   }
 
   // The copy width, the ring's dim order (the copies' contiguous dim fastest) and its swizzle:
@@ -229,8 +245,8 @@ private:
     const int64_t eb = elem_bytes(load);
     const ir::Type* t = load.result()->type();
     const ir::Type* ptrs = load.operand(0)->type();
-    // assign-layouts' access width, along the dimension the pointer's registers run.
-    const int width = access_width(load);
+    // The copy width, along the dimension the pointer's registers run.
+    const int width = copy_width(load);
     const int dim = vector_dim(from_attr(*ptrs->layout(), ptrs->dims()));
     std::vector<int> order;
     for (int d = 0; d < static_cast<int>(t->rank()); ++d)
@@ -436,6 +452,7 @@ private:
   ir::Block& body_;
   int64_t stages_;
   const Target& target_;
+  const analysis::AxisAnalysis& axis_; // of the function before this loop's rewrite
   ir::Builder b_;
   std::vector<Induction> inductions_;
   std::vector<Candidate> candidates_;
@@ -468,7 +485,9 @@ void pipeline_function(ir::Module& module, ir::Function& f, const Target& target
     const ir::Attr& own = loop->attr("num_stages");
     const int stages = own.kind == ir::Attr::Kind::Int ? static_cast<int>(own.i) : num_stages;
     bool pipelined = false;
-    std::string what = LoopPipeliner(module.ctx, *loop, stages, target).run(pipelined);
+    // Fresh per loop: a rewrite adds values an earlier analysis does not know.
+    const analysis::AxisAnalysis axis(f);
+    std::string what = LoopPipeliner(module.ctx, *loop, stages, target, axis).run(pipelined);
     ++stats[pipelined ? "loops pipelined" : "loops not pipelined"];
     report += fmt::format("loop at {}: {}\n", loop->loc.str(), what);
   }

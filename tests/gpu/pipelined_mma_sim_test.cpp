@@ -39,6 +39,11 @@ struct Shape {
   size_t b_at(int k, int n) const {
     return b_cols ? size_t(k) + size_t(n) * lda() : size_t(k) * ldb() + n;
   }
+  // The elements up to each operand's last one: allocated exactly, so that the simulator's
+  // memcheck catches a copy that reads past K or N in the last row (the padding of the others
+  // is inside the allocation).
+  size_t a_used() const { return size_t(M - 1) * lda() + K; }
+  size_t b_used() const { return b_at(K - 1, N - 1) + 1; }
 };
 
 // samples/matmul traced for `dtype` operands (c f32), row-major, unit inner strides, with the
@@ -105,14 +110,17 @@ void run_and_check(const CompiledKernel& k, const Shape& s, DType dtype) {
   const auto a = values(dtype, size_t(s.M) * s.lda(), 7 + s.K);
   const auto b = values(dtype, s.b_elems(), 13 + s.N);
   sim::Device dev;
-  auto upload = [&](const std::vector<uint8_t>& bytes) {
-    auto p = dev.malloc(bytes.size() + 16);
+  auto upload = [&](const std::vector<uint8_t>& bytes, size_t used) {
+    auto p = dev.malloc(used);
     EXPECT_TRUE(p.ok());
-    EXPECT_TRUE(dev.memcpy_to_device(*p, bytes.data(), bytes.size()).ok());
+    EXPECT_TRUE(dev.memcpy_to_device(*p, bytes.data(), used).ok());
     return *p;
   };
-  const uint64_t da = upload(encode(dtype, a)), db = upload(encode(dtype, b));
-  const uint64_t dc = upload(std::vector<uint8_t>(size_t(s.M) * s.ldb() * 4, 0xff)); // poison: NaN
+  const size_t eb = dtype == DType::f32 ? 4 : 2;
+  const uint64_t da = upload(encode(dtype, a), s.a_used() * eb),
+                 db = upload(encode(dtype, b), s.b_used() * eb);
+  const size_t c_bytes = size_t(s.M) * s.ldb() * 4;
+  const uint64_t dc = upload(std::vector<uint8_t>(c_bytes, 0xff), c_bytes); // poison: NaN
   const std::vector<KernelArg> args = {KernelArg::ptr(dc),
                                        KernelArg::ptr(da),
                                        KernelArg::ptr(db),
@@ -164,8 +172,8 @@ std::string name_of(const ::testing::TestParamInfo<Case>& info) {
 class PipelinedMma : public ::testing::TestWithParam<Case> {};
 
 // Aligned (16-byte copies, several iterations); ragged M and N with K = 80 (the last K tile half
-// masked, zero-filled by cp.async; b's mask varies along its rows, so b is loaded and staged, a
-// pipelined); and for f32 K = 72 too (masks per element: 4-byte copies).
+// masked, zero-filled by cp.async; b's mask along N is a prefix of each 16-byte run, so both
+// operands stream); and for f32 K = 72 too (a's runs along K partly masked at the edge).
 TEST_P(PipelinedMma, MatchesTheReferenceInTheSimulator) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   const auto [dtype, stages] = GetParam();
@@ -209,6 +217,78 @@ TEST_P(PipelinedMma, PtxForSm80AndSm90a) {
 }
 
 void expect_one_ring_per_operand(std::unique_ptr<ir::Module> module, int stages);
+
+size_t occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+
+// The kernel for `s` and what TESSEL_DUMP=pipeline printed while it was compiled.
+CompiledKernel build_dumping(const Shape& s, DType dtype, int stages, std::string& dumped) {
+  ::setenv("TESSEL_DUMP", "pipeline", 1);
+  ::testing::internal::CaptureStderr();
+  CompiledKernel k = build(s, dtype, stages);
+  dumped = ::testing::internal::GetCapturedStderr();
+  ::unsetenv("TESSEL_DUMP");
+  return k;
+}
+
+// Ragged M, N and K, K not even a multiple of 8 (the last 16-byte run of each row is partly
+// masked): both operands still stream at full width, as 16-byte cp.async whose src-size is the
+// run's unmasked prefix (prefix_mask.h) -- the same copies as for an aligned problem, no 4- or
+// 8-byte ones, nothing staged. Exact results; memcheck clean with the operands allocated up to
+// their last element (a copy that read its whole 16 bytes at the edge would leave them);
+// racecheck, the cp.async check and the bank profile clean.
+TEST_P(PipelinedMma, RaggedEdgesStreamAtFullWidth) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto [dtype, stages] = GetParam();
+  const std::string aligned = build(Shape{64, 64, 128}, dtype, stages).ptx;
+  const size_t full = occurrences(aligned, "cp.async.cg.shared.global");
+  EXPECT_GT(full, 0u);
+  for (const Shape& s : {Shape{17, 33, 65}, Shape{255, 129, 97}}) {
+    SCOPED_TRACE(fmt::format("M={} N={} K={}", s.M, s.N, s.K));
+    std::string dumped;
+    CompiledKernel k = build_dumping(s, dtype, stages, dumped);
+    EXPECT_EQ(occurrences(dumped, "(16-byte copies)"), 2u) << dumped;
+    EXPECT_EQ(dumped.find("stays"), std::string::npos) << dumped;
+    EXPECT_EQ(occurrences(k.ptx, "cp.async.cg.shared.global"), full);
+    EXPECT_EQ(occurrences(k.ptx, "cp.async.ca.shared.global"), 0u);
+    expect_one_ring_per_operand(trace(s, dtype), stages); // nothing staged through registers
+    run_and_check(k, s, dtype);
+  }
+}
+
+// A mask true on a suffix of each run (k >= K0 + 1) is no prefix mask: cp.async cannot copy its
+// runs whole, so that f16 load (2 bytes per access) is not pipelined and the dump says why; the
+// unmasked b still is.
+TEST(PipelinedMmaMasks, SuffixMaskIsNotCopiedWhole) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  namespace tl = tessel::lang;
+  Kernel kernel = tl::kernel("suffix", [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Int K, tl::Int K0) {
+    auto row = tl::expand_dims(tl::arange(0, 32), 1);
+    auto col = tl::expand_dims(tl::arange(0, 32), 0);
+    auto rk = tl::arange(0, 32);
+    auto acc = tl::zeros({32, 32}, tl::f32);
+    tl::for_range(0, K, 32, [&](tl::Int kk) {
+      auto ka = tl::expand_dims(kk + rk, 0);
+      auto a_tile = tl::load(a + row * K + ka, ka >= K0 + 1, 0.0);
+      auto b_tile = tl::load(b + tl::expand_dims(kk + rk, 1) * 32 + col);
+      acc = tl::dot(a_tile, b_tile, acc);
+    });
+    tl::store(c + row * 32 + col, acc.to(c.dtype()));
+  });
+  auto module = testing::trace_dsl(kernel, {}, DType::f16);
+  ::setenv("TESSEL_DUMP", "pipeline", 1);
+  ::testing::internal::CaptureStderr();
+  compile(*module->functions.front(), parse_target("sm_80"), {}, Stage::Llvm);
+  const std::string dumped = ::testing::internal::GetCapturedStderr();
+  ::unsetenv("TESSEL_DUMP");
+  EXPECT_NE(dumped.find("stays: its accesses move 2 bytes per thread"), std::string::npos)
+      << dumped;
+  EXPECT_EQ(occurrences(dumped, "(16-byte copies)"), 1u) << dumped;
+}
 
 // No second staging: after pipeline and prepare-dot-operands the kernel has one buffer per
 // operand, the ring, in the swizzled layout, read straight into #dot_op, and no local_store.
