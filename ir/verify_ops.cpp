@@ -233,9 +233,14 @@ Message verify_async_copy(const Op& op) {
     return "the destination must be a #shared buffer of the source's shape and pointee, found " +
            str(ptrs) + " and " + str(buffer);
   if (op.num_operands() == 3) {
+    // An i1 mask, or i32 byte counts: each copy reads the count at its run's first element.
     const Type* mask = op.operand(2)->type();
-    if (!mask->is_bool() || !same_shape(mask, ptrs) || mask->layout() != ptrs->layout())
-      return "the mask must be i1 of the source's shape and layout, found " + str(mask);
+    const bool counts = mask->is_integer() && mask->element_bits() == 32;
+    if ((!mask->is_bool() && !counts) || !same_shape(mask, ptrs) ||
+        mask->layout() != ptrs->layout())
+      return "the mask must be i1 (or the i32 bytes of each copy) of the source's shape and "
+             "layout, found " +
+             str(mask);
   }
   const int64_t vec = op.int_attr("vec");
   const int64_t bytes = vec * std::max(1u, buffer->element_bits() / 8);

@@ -7,34 +7,16 @@
 // pointers' register layout composed with the inverse of the buffer's #shared layout, swizzle
 // included, so a run of `vec` registers whose buffer indices are consecutive and aligned is one
 // cp.async whatever dim the run goes along. cp.async uses the NVVM intrinsics
-// (llvm.nvvm.cp.async.{cg,ca}.shared.global.N.s) with a src-size operand: the bytes of the run's
-// unmasked elements. The pipeliner copies a run whole only where its mask is constant over it or
-// a prefix mask (prefix_mask.h), so those elements are the run's first ones: cp.async reads
-// exactly them and zero-fills the rest (0: reads nothing, the address may be out of bounds).
+// (llvm.nvvm.cp.async.{cg,ca}.shared.global.N.s) with a src-size operand: cp.async reads that
+// many bytes from the copy's start and zero-fills the rest (0: reads nothing, the address may be
+// out of bounds). With an i1 mask (constant over each copy) it is `mask ? bytes : 0`; with an i32
+// operand (the pipeliner's byte counts for a prefix mask, prefix_mask.h) it is the count at the
+// run's first element.
 #include "codegen/gpu/lowering.h"
 
 #include <llvm/IR/IntrinsicsNVPTX.h>
 
-#include <algorithm>
-
 namespace tessel::codegen::gpu::detail {
-
-namespace {
-
-// The bytes of the unmasked elements of the run masks[at .. at+vec): one select when a single
-// bit covers the run, else the count of set bits (a prefix's length) times the element size.
-llvm::Value* prefix_bytes(llvm::IRBuilder<>& b, const Vals& masks, int32_t at, int vec,
-                          int64_t eb) {
-  const auto first = masks.begin() + at;
-  if (std::all_of(first, first + vec, [&](llvm::Value* m) { return m == *first; }))
-    return b.CreateSelect(*first, b.getInt32(static_cast<int32_t>(vec * eb)), b.getInt32(0));
-  llvm::Value* count = b.getInt32(0);
-  for (int i = 0; i < vec; ++i)
-    count = b.CreateAdd(count, b.CreateZExt(first[i], b.getInt32Ty()));
-  return b.CreateMul(count, b.getInt32(static_cast<int32_t>(eb)));
-}
-
-} // namespace
 
 void Lowering::lower_local_slot(const ir::Op& op) {
   const ir::Type* t = op.result()->type();
@@ -66,12 +48,16 @@ void Lowering::lower_async_copy(const ir::Op& op) {
   llvm::Value* base = buffer(op.operand(1));
   const Vals& src = vals(ptrs);
   const Vals masks = op.num_operands() > 2 ? vals_in(op.operand(2), l) : Vals();
+  // An i32 third operand gives each copy's byte count at its run's first element.
+  const bool by_count = op.num_operands() > 2 && !op.operand(2)->type()->element()->is_bool();
   // Threads holding replicated copies of an element leave its copy to one owner (two in-flight
   // copies to one address are a race).
   only_if(owner_predicate(l), [&] {
     for (int32_t g = 0; g < static_cast<int32_t>(src.size()); g += vec) {
       llvm::Value* dst = b.CreateGEP(mt, base, coordinate(offsets, g, 0));
-      llvm::Value* size = masks.empty() ? b.getInt32(bytes) : prefix_bytes(b, masks, g, vec, eb);
+      llvm::Value* size = masks.empty() ? b.getInt32(bytes)
+                          : by_count    ? masks[g]
+                                     : b.CreateSelect(masks[g], b.getInt32(bytes), b.getInt32(0));
       b.CreateCall(copy, {dst, src[g], size});
     }
   });

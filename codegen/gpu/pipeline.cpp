@@ -69,6 +69,8 @@ struct Candidate {
   int vec;
   std::vector<int> order; // the tile's dims in the ring, fastest last
   detail::Swizzle swizzle;
+  int dim = 0;         // the dimension each copy's run goes along
+  bool prefix = false; // the mask varies inside a run (a prefix mask): copies take byte counts
 };
 
 // Also through the ops that only move a value (assign-layouts converts the `other` of a load
@@ -262,9 +264,11 @@ private:
                             {}};
     detail::Swizzle s = detail::choose_swizzle(write, read, t->num_elements(), eb);
     // The swizzle must keep each copy's run contiguous; else copy unswizzled at the planned width.
+    Candidate c{&load, write.vec, order, s, dim};
     if (write.vec * eb < 4 || (int64_t(1) << s.vec_bits) < write.vec)
-      return {&load, width, order, detail::Swizzle{}};
-    return {&load, write.vec, order, s};
+      c = {&load, width, order, detail::Swizzle{}, dim};
+    c.prefix = load.num_operands() > 1 && axis_.info(load.operand(1)).constancy[dim] < c.vec;
+    return c;
   }
 
   // ---- the rewrite ----
@@ -327,19 +331,77 @@ private:
     return env[v];
   }
 
+  Value* splat_int(const ir::Type* like, int64_t v) {
+    const ir::Type* elem = like->element();
+    return op1(Opcode::Splat, {b_.constant_int(elem, v)}, like);
+  }
+
+  // For prefix mask `mask` (prefix_mask.h) at the iteration `env` describes: at each element,
+  // how many elements from it on, up to `vec`, are unmasked -- at a run's first element, the
+  // length of the run's unmasked prefix. Built on the structure is_prefix_mask proved: an i1
+  // constant over the run gives vec or 0, x < y gives clamp(y - x, 0, vec) (x <= y: y - x + 1),
+  // a & b the smaller count; convert_layout and broadcast carry the count along.
+  Value* unmasked_run(Value* mask, const Candidate& c, std::map<const Value*, Value*>& env) {
+    const ir::Type* counts = ctx_.with_element(mask->type(), ctx_.i32());
+    if (axis_.info(mask).constancy[c.dim] >= c.vec)
+      return op1(Opcode::Select, {clone(mask, env), splat_int(counts, c.vec), splat_int(counts, 0)},
+                 counts);
+    const Op* def = mask->defining_op();
+    TESSEL_ASSERT(def, "a prefix mask that is a block argument");
+    switch (def->opcode()) {
+    case Opcode::ConvertLayout:
+    case Opcode::Broadcast:
+      return op1(def->opcode(), {unmasked_run(def->operand(0), c, env)}, counts);
+    case Opcode::And:
+      return op1(Opcode::Min,
+                 {unmasked_run(def->operand(0), c, env), unmasked_run(def->operand(1), c, env)},
+                 counts);
+    case Opcode::CmpLt:
+    case Opcode::CmpLe:
+      return run_below(def->operand(0), def->operand(1), def->opcode() == Opcode::CmpLe, c, env);
+    case Opcode::CmpGt:
+    case Opcode::CmpGe:
+      return run_below(def->operand(1), def->operand(0), def->opcode() == Opcode::CmpGe, c, env);
+    default:
+      TESSEL_UNREACHABLE("is_prefix_mask accepts no other op");
+    }
+  }
+
+  // clamp(y - x (+ 1 when `inclusive`), 0, vec) in i64 (so that y - x cannot wrap), as i32.
+  Value* run_below(Value* x, Value* y, bool inclusive, const Candidate& c,
+                   std::map<const Value*, Value*>& env) {
+    const ir::Type* t = ctx_.with_element(x->type(), ctx_.i64());
+    auto wide = [&](Value* v) { return v->type() == t ? v : op1(Opcode::Cast, {v}, t); };
+    Value* left = op1(Opcode::Sub, {wide(clone(y, env)), wide(clone(x, env))}, t);
+    if (inclusive)
+      left = op1(Opcode::Add, {left, splat_int(t, 1)}, t);
+    left = op1(Opcode::Min, {op1(Opcode::Max, {left, splat_int(t, 0)}, t), splat_int(t, c.vec)}, t);
+    return op1(Opcode::Cast, {left}, ctx_.with_element(t, ctx_.i32()));
+  }
+
   // The copies of one iteration (described by `env`, existing where `valid` holds) into `slot`.
+  // A copy under a prefix mask takes, instead of the mask, the bytes it reads (its src-size).
   void issue(std::map<const Value*, Value*>& env, Value* valid, Value* slot) {
     for (size_t c = 0; c < candidates_.size(); ++c) {
-      Op& load = *candidates_[c].load;
+      const Candidate& cand = candidates_[c];
+      Op& load = *cand.load;
       Value* ptrs = clone(load.operand(0), env);
       const ir::Type* mask_type = ctx_.with_element(ptrs->type(), ctx_.i1());
       b_.set_location(load.loc);
       Value* mask = op1(Opcode::Splat, {valid}, mask_type);
-      if (load.num_operands() > 1)
+      if (cand.prefix) {
+        const ir::Type* counts = ctx_.with_element(ptrs->type(), ctx_.i32());
+        Value* bytes =
+            op1(Opcode::Mul,
+                {unmasked_run(load.operand(1), cand, env), splat_int(counts, elem_bytes(load))},
+                counts);
+        mask = op1(Opcode::Select, {mask, bytes, splat_int(counts, 0)}, counts);
+      } else if (load.num_operands() > 1) {
         mask = op1(Opcode::And, {clone(load.operand(1), env), mask}, mask_type);
+      }
       Value* view = op1(Opcode::LocalSlot, {rings_[c], slot}, rings_[c]->type());
       b_.create(Opcode::AsyncCopy, {ptrs, view, mask}, std::span<const ir::Type* const>{},
-                {ir::Attr::of_int(candidates_[c].vec)});
+                {ir::Attr::of_int(cand.vec)});
     }
     b_.create(Opcode::AsyncCommit, {}, std::span<const ir::Type* const>{});
   }

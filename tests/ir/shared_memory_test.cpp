@@ -167,11 +167,16 @@ TEST(SharedMemoryVerify, AsyncCopyWritesABufferOfThePointee) {
       << m;
 }
 
+// The third operand is an i1 mask or (the pipeliner's prefix-mask copies) i32 byte counts;
+// anything else, e.g. i64, is an error.
 TEST(SharedMemoryVerify, AsyncCopyMaskIsBooleanInTheSourceLayout) {
-  std::string m = verify_async("  async_copy %0, %4, %1 {vec = 1}\n");
-  EXPECT_NE(m.find("'async_copy' the mask must be i1 of the source's shape and layout"),
+  std::string m = verify_async("  %5 = cast %1 : tensor<8xi64, #blocked<register=[1], "
+                               "lane=[2,4]>>\n  async_copy %0, %4, %5 {vec = 1}\n");
+  EXPECT_NE(m.find("'async_copy' the mask must be i1 (or the i32 bytes of each copy) of the "
+                   "source's shape and layout"),
             std::string::npos)
       << m;
+  EXPECT_EQ(verify_async("  async_copy %0, %4, %1 {vec = 1}\n"), "");
 }
 
 TEST(SharedMemoryVerify, AsyncCopyMovesFourEightOrSixteenBytes) {
