@@ -11,19 +11,35 @@
 
 namespace tessel::sim {
 
+namespace {
+
+// Closes the warp's open group; its successor reuses the storage of a completed group, so a
+// pipelined loop does not allocate per commit.
+void commit_open_group(Warp& w) {
+  w.groups.push_back(std::move(w.open_group));
+  w.open_group.clear();
+  if (!w.spare_groups.empty()) {
+    w.open_group = std::move(w.spare_groups.back());
+    w.spare_groups.pop_back();
+  }
+}
+
+} // namespace
+
 void complete_async_groups(Exec& x, const Inst& in, size_t keep) {
   Warp& w = x.warp;
-  if (keep == 0 && !w.open_group.empty()) {
-    w.groups.push_back(std::move(w.open_group));
-    w.open_group.clear();
-  }
+  if (keep == 0 && !w.open_group.empty())
+    commit_open_group(w);
   while (w.groups.size() > keep) {
-    for (const AsyncCopy& c : w.groups.front()) {
+    std::vector<AsyncCopy>& group = w.groups.front();
+    for (const AsyncCopy& c : group) {
       for (uint32_t i = 0; i < c.size; ++i)
         x.cta.shadow[c.dst + i].pending = 0;
       shared_written(x, in, c.dst, c.size, c.lane);
       std::memcpy(x.cta.smem.data() + c.dst, c.bytes, c.size);
     }
+    group.clear();
+    w.spare_groups.push_back(std::move(group));
     w.groups.pop_front();
   }
 }
@@ -87,8 +103,7 @@ void exec_async(Exec& x, const Inst& in, uint32_t mask) {
   case Op::cp_async_commit:
     if (!mask)
       return;
-    x.warp.groups.push_back(std::move(x.warp.open_group));
-    x.warp.open_group.clear();
+    commit_open_group(x.warp);
     return;
   case Op::cp_async_wait_group:
     if (!mask)

@@ -14,6 +14,7 @@
 #include <tessel/sim/device.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
@@ -44,14 +45,28 @@ struct GlobalShadowByte {
   uint16_t writer = 0;
   uint16_t reader = 0;
   uint8_t value = 0; // the byte the last writer stored (identical rewrites are benign)
+  // The same state but for `value` (which no check of a read looks at).
+  bool same_state(const GlobalShadowByte& o) const {
+    return launch == o.launch && writer_cta == o.writer_cta && write_clock == o.write_clock &&
+           reader_cta == o.reader_cta && read_clock == o.read_clock && write_seq == o.write_seq &&
+           read_seq == o.read_seq && writer == o.writer && reader == o.reader;
+  }
+};
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
 };
 
 struct Allocation {
   uint64_t base = 0;
   size_t size = 0;
   std::unique_ptr<uint8_t[]> data;
-  std::vector<GlobalShadowByte> shadow; // sized on the first racechecked access
-  bool unshadowed = false;              // over the device's shadow budget: not racechecked
+  // `size` shadow bytes from the first racechecked access on. calloc, not a vector: the
+  // all-zero state is GlobalShadowByte{}, and large blocks come as zero pages the kernel
+  // provides when first touched, instead of 36 bytes written per byte up front.
+  std::unique_ptr<GlobalShadowByte[], FreeDeleter> shadow;
+  bool shadowed = false;   // `shadow` is allocated
+  bool unshadowed = false; // over the device's shadow budget: not racechecked
 };
 
 // Global racecheck keeps 28 bytes of shadow per byte of an allocation it has seen; past this
@@ -66,8 +81,9 @@ public:
   bool release(uint64_t base);
   // The allocation holding [addr, addr+size), or null.
   Allocation* find(uint64_t addr, size_t size) {
-    if (last_ && addr >= last_->base && addr + size <= last_->base + last_->size)
-      return last_;
+    for (Allocation* a : recent_)
+      if (a && addr >= a->base && addr + size <= a->base + a->size)
+        return a;
     return find_slow(addr, size);
   }
   uint8_t* host(uint64_t addr, size_t size) {
@@ -84,7 +100,9 @@ public:
 private:
   std::map<uint64_t, Allocation> allocs_;
   uint64_t next_ = kGlobalBase;
-  Allocation* last_ = nullptr;
+  // The allocations found last, newest first: a kernel streams from a few buffers at once
+  // (a GEMM's A and B), so a one-entry cache would miss on every other access.
+  Allocation* recent_[4] = {};
 };
 
 // Vector-clock racecheck (sim/README.md): every warp keeps a clock with one component per
@@ -102,6 +120,7 @@ struct ShadowByte {
   uint16_t reader[2] = {};     // linear thread ids of the remembered readers
   uint8_t initialized = 0;
   uint8_t pending = 0; // written by a cp.async not yet waited for
+  bool operator==(const ShadowByte&) const = default;
 };
 
 struct StackEntry {
@@ -177,6 +196,7 @@ struct Warp {
   std::vector<Frame> frames;
   std::vector<AsyncCopy> open_group;
   std::deque<std::vector<AsyncCopy>> groups;
+  std::vector<std::vector<AsyncCopy>> spare_groups; // completed groups' storage, for reuse
   uint64_t clock = 0;
   VectorClock vc;           // racecheck clock, one component per warp of the CTA
   bool yield = false;       // a failed mbarrier wait: let the other warps run

@@ -70,44 +70,86 @@ void remember_read(const Exec& x, ShadowByte& sh, uint32_t tid) {
   sh.read_clock[slot] = clock;
 }
 
+// Whether checking one byte of this state would report nothing (the rules of
+// shared_byte_checks and shared_race_checks, without their messages).
+bool shared_byte_clean(const Exec& x, const ShadowByte& sh, AccessKind kind) {
+  const LaunchOptions& opt = x.launch.options;
+  if (kind != AccessKind::write && (sh.pending || (opt.check_uninitialized && !sh.initialized)))
+    return false;
+  if (kind == AccessKind::atomic)
+    return true;
+  if (opt.racecheck) {
+    if (sh.write_clock && !ordered_before(x, sh.writer, sh.write_clock))
+      return false;
+    if (kind == AccessKind::write)
+      for (int s = 0; s < 2; ++s)
+        if (sh.read_clock[s] && !ordered_before(x, sh.reader[s], sh.read_clock[s]))
+          return false;
+  }
+  return kind != AccessKind::write || !sh.pending;
+}
+
+void shared_byte_checks(Exec& x, const Inst& in, ShadowByte& sh, uint32_t at, uint32_t lane,
+                        uint32_t tid, AccessKind kind);
+
+// Fast path of shared_checks: an access whose bytes all have the same shadow state (one
+// earlier access wrote or read them together, the usual case) and that reports nothing
+// updates every byte the same way, so the first byte is checked and copied to the others.
+// Anything else (mixed states, or an error to report per byte) takes the byte loop, so the
+// reports and the `dropped_errors` counts stay those of the byte-wise rules.
+bool shared_checks_uniform(Exec& x, const Inst& in, uint32_t off, uint32_t size, uint32_t lane,
+                           AccessKind kind) {
+  ShadowByte* sh = x.cta.shadow.data() + off;
+  for (uint32_t i = 1; i < size; ++i)
+    if (!(sh[i] == sh[0]))
+      return false;
+  if (!shared_byte_clean(x, sh[0], kind))
+    return false;
+  shared_byte_checks(x, in, sh[0], off, lane, x.tid_linear(lane), kind);
+  for (uint32_t i = 1; i < size; ++i)
+    sh[i] = sh[0];
+  return true;
+}
+
 void shared_checks(Exec& x, const Inst& in, uint32_t off, uint32_t size, uint32_t lane,
                    AccessKind kind) {
-  Cta& cta = x.cta;
-  const LaunchOptions& opt = x.launch.options;
+  if (size > 1 && shared_checks_uniform(x, in, off, size, lane, kind))
+    return;
   const uint32_t tid = x.tid_linear(lane);
-  for (uint32_t i = 0; i < size; ++i) {
-    ShadowByte& sh = cta.shadow[off + i];
-    if (kind != AccessKind::write) {
-      if (sh.pending) {
-        x.report(ErrorKind::sync, in, static_cast<int>(lane), true, off + i,
-                 fmt::format("shared memory at offset {} is read before the cp.async that writes "
-                             "it was waited for (missing cp.async.wait_group/wait_all)",
-                             off + i));
-      } else if (opt.check_uninitialized && !sh.initialized) {
-        x.report(ErrorKind::memcheck, in, static_cast<int>(lane), true, off + i,
-                 fmt::format("{} of uninitialised shared memory at offset {}", kind_name(kind),
-                             off + i));
-      }
-    }
-    if (kind == AccessKind::atomic) {
-      sh.initialized = 1;
-      continue;
-    }
-    if (opt.racecheck)
-      shared_race_checks(x, in, sh, off + i, lane, kind);
-    if (kind == AccessKind::write) {
-      sh.initialized = 1;
-      sh.writer = static_cast<uint16_t>(tid);
-      sh.write_clock = x.warp.vc[x.warp.index];
-      sh.read_clock[0] = sh.read_clock[1] = 0;
-      if (sh.pending)
-        x.report(ErrorKind::sync, in, static_cast<int>(lane), true, off + i,
-                 fmt::format("shared offset {} is written while a cp.async to it is in flight",
-                             off + i));
-    } else {
-      remember_read(x, sh, tid);
+  for (uint32_t i = 0; i < size; ++i)
+    shared_byte_checks(x, in, x.cta.shadow[off + i], off + i, lane, tid, kind);
+}
+
+// The per-byte rules: initcheck, cp.async pending bits, racecheck, then the new state.
+void shared_byte_checks(Exec& x, const Inst& in, ShadowByte& sh, uint32_t at, uint32_t lane,
+                        uint32_t tid, AccessKind kind) {
+  const LaunchOptions& opt = x.launch.options;
+  if (kind != AccessKind::write) {
+    if (sh.pending) {
+      x.report(ErrorKind::sync, in, static_cast<int>(lane), true, at,
+               fmt::format("shared memory at offset {} is read before the cp.async that writes "
+                           "it was waited for (missing cp.async.wait_group/wait_all)",
+                           at));
+    } else if (opt.check_uninitialized && !sh.initialized) {
+      x.report(ErrorKind::memcheck, in, static_cast<int>(lane), true, at,
+               fmt::format("{} of uninitialised shared memory at offset {}", kind_name(kind), at));
     }
   }
+  if (kind == AccessKind::atomic) {
+    sh.initialized = 1;
+    return;
+  }
+  if (opt.racecheck)
+    shared_race_checks(x, in, sh, at, lane, kind);
+  if (kind != AccessKind::write)
+    return remember_read(x, sh, tid);
+  sh.initialized = 1;
+  sh.writer = static_cast<uint16_t>(tid);
+  sh.write_clock = x.warp.vc[x.warp.index];
+  sh.read_clock[0] = sh.read_clock[1] = 0;
+  if (sh.pending)
+    x.report(ErrorKind::sync, in, static_cast<int>(lane), true, at,
+             fmt::format("shared offset {} is written while a cp.async to it is in flight", at));
 }
 
 // The earliest last-atomic of a warp of `cta` that the access (warp u, clock, seq) happens
@@ -163,21 +205,72 @@ std::string thread_name(const Exec& x, uint32_t cta, uint32_t tid) {
                              : fmt::format("thread {} of block {} (linear)", tid, cta);
 }
 
+// Fast path of global_checks, as shared_checks_uniform: when every byte of the access has the
+// same state (but for the stored values) and the access reports nothing, the decisions are
+// taken once and applied to each byte. Otherwise false, and the byte loop decides.
+bool global_checks_uniform(Exec& x, Allocation& a, uint64_t addr, uint32_t size, uint32_t lane,
+                           AccessKind kind, const uint8_t* value) {
+  GlobalShadowByte* sh = a.shadow.get() + (addr - a.base);
+  for (uint32_t i = 1; i < size; ++i)
+    if (!sh[i].same_state(sh[0]))
+      return false;
+  const uint32_t gen = x.launch.generation;
+  const GlobalShadowByte s0 = sh[0].launch == gen ? sh[0] : GlobalShadowByte{gen};
+  const bool racing_writer = s0.write_clock && !global_ordered_before(x, s0.writer_cta, s0.writer,
+                                                                      s0.write_clock, s0.write_seq);
+  const bool reader_ordered = !s0.read_clock || global_ordered_before(x, s0.reader_cta, s0.reader,
+                                                                      s0.read_clock, s0.read_seq);
+  if (kind == AccessKind::read ? racing_writer && s0.writer_cta != x.cta.linear
+                               : racing_writer || !reader_ordered)
+    return false;
+  const uint32_t tid = x.tid_linear(lane);
+  const uint32_t clock = x.warp.vc[x.warp.index];
+  for (uint32_t i = 0; i < size; ++i) {
+    GlobalShadowByte& b = sh[i];
+    if (b.launch != gen)
+      b = GlobalShadowByte{gen};
+    if (kind == AccessKind::read) {
+      if (reader_ordered) {
+        b.reader_cta = x.cta.linear;
+        b.reader = static_cast<uint16_t>(tid);
+        b.read_clock = clock;
+        b.read_seq = x.launch.atomic_seq;
+      }
+      continue;
+    }
+    b.writer_cta = x.cta.linear;
+    b.writer = static_cast<uint16_t>(tid);
+    b.write_clock = clock;
+    b.write_seq = x.launch.atomic_seq;
+    b.value = value ? value[i] : 0;
+    b.read_clock = 0;
+  }
+  return true;
+}
+
 // Global racecheck for one lane's access of [addr, addr+size) inside `a`; `value` is what a
 // write stores (null: unknown), for the identical-value exception.
 void global_checks(Exec& x, const Inst& in, Allocation& a, uint64_t addr, uint32_t size,
                    uint32_t lane, AccessKind kind, const uint8_t* value) {
   if (a.unshadowed)
     return;
-  if (a.shadow.size() != a.size) {
+  if (!a.shadowed) {
     size_t bytes = a.size * sizeof(GlobalShadowByte);
     if (x.launch.gmem->shadow_bytes + bytes > kGlobalShadowBudget) {
       a.unshadowed = true;
       return;
     }
-    a.shadow.assign(a.size, GlobalShadowByte{});
+    a.shadow.reset(
+        static_cast<GlobalShadowByte*>(std::calloc(a.size ? a.size : 1, sizeof(GlobalShadowByte))));
+    if (!a.shadow) { // the host is out of memory: racecheck this allocation no more
+      a.unshadowed = true;
+      return;
+    }
+    a.shadowed = true;
     x.launch.gmem->shadow_bytes += bytes;
   }
+  if (size > 1 && global_checks_uniform(x, a, addr, size, lane, kind, value))
+    return;
   const uint32_t gen = x.launch.generation;
   const uint32_t tid = x.tid_linear(lane);
   const uint32_t clock = x.warp.vc[x.warp.index];
