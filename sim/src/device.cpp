@@ -282,7 +282,7 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
         for (auto& b : cta.barriers)
           b = BarrierState{};
         cta.smem.assign(L.smem_bytes, 0);
-        cta.shadow.assign(L.smem_bytes, ShadowByte{});
+        cta.shadow.reset(L.smem_bytes);
         cta.local.assign(size_t(L.warps_per_cta) * 32 * lb, 0);
         cta.local_init.assign(size_t(L.warps_per_cta) * 32 * lb, 0);
         cta.warps.resize(L.warps_per_cta);

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "ptx_module.h"
+#include "shared_shadow.h"
 
 #include <tessel/sim/device.h>
 
@@ -109,19 +110,6 @@ private:
 // warp of its CTA. An access stamped (warp u, clock c) happens before the current warp's
 // access when the current warp's clock has vc[u] >= c; barriers join their participants.
 using VectorClock = std::vector<uint32_t>;
-
-// Per-byte shadow state of shared memory, for racecheck, initcheck and cp.async tracking.
-// Up to two unordered readers are remembered since the last write (a third replaces the
-// second: a write racing only with a forgotten reader is missed, never invented).
-struct ShadowByte {
-  uint32_t write_clock = 0;    // the writer warp's own clock at the write; 0: never written
-  uint32_t read_clock[2] = {}; // 0: slot empty
-  uint16_t writer = 0;         // linear thread id of the last writer
-  uint16_t reader[2] = {};     // linear thread ids of the remembered readers
-  uint8_t initialized = 0;
-  uint8_t pending = 0; // written by a cp.async not yet waited for
-  bool operator==(const ShadowByte&) const = default;
-};
 
 struct StackEntry {
   uint32_t pc;
@@ -240,7 +228,7 @@ struct Cta {
   uint32_t linear = 0;
   std::vector<Warp> warps;
   std::vector<uint8_t> smem;
-  std::vector<ShadowByte> shadow;
+  SharedShadow shadow;
   std::vector<uint8_t> local;      // threads * local_bytes
   std::vector<uint8_t> local_init; // same size, 1 when written
   BarrierState barriers[16];

@@ -92,32 +92,29 @@ bool shared_byte_clean(const Exec& x, const ShadowByte& sh, AccessKind kind) {
 void shared_byte_checks(Exec& x, const Inst& in, ShadowByte& sh, uint32_t at, uint32_t lane,
                         uint32_t tid, AccessKind kind);
 
-// Fast path of shared_checks: an access whose bytes all have the same shadow state (one
-// earlier access wrote or read them together, the usual case) and that reports nothing
-// updates every byte the same way, so the first byte is checked and copied to the others.
+// Fast path of shared_checks: an access of whole words whose bytes all have the same shadow
+// state (one earlier access wrote or read them together, the usual case) and that reports
+// nothing updates every byte the same way, so one state is checked and copied to the other
+// words (shared_shadow.h keeps one state per such word).
 // Anything else (mixed states, or an error to report per byte) takes the byte loop, so the
 // reports and the `dropped_errors` counts stay those of the byte-wise rules.
 bool shared_checks_uniform(Exec& x, const Inst& in, uint32_t off, uint32_t size, uint32_t lane,
                            AccessKind kind) {
-  ShadowByte* sh = x.cta.shadow.data() + off;
-  for (uint32_t i = 1; i < size; ++i)
-    if (!(sh[i] == sh[0]))
-      return false;
-  if (!shared_byte_clean(x, sh[0], kind))
+  ShadowByte* first = x.cta.shadow.uniform_words(off, size);
+  if (!first || !shared_byte_clean(x, *first, kind))
     return false;
-  shared_byte_checks(x, in, sh[0], off, lane, x.tid_linear(lane), kind);
-  for (uint32_t i = 1; i < size; ++i)
-    sh[i] = sh[0];
+  shared_byte_checks(x, in, *first, off, lane, x.tid_linear(lane), kind);
+  x.cta.shadow.fill_words(off, size);
   return true;
 }
 
 void shared_checks(Exec& x, const Inst& in, uint32_t off, uint32_t size, uint32_t lane,
                    AccessKind kind) {
-  if (size > 1 && shared_checks_uniform(x, in, off, size, lane, kind))
+  if (shared_checks_uniform(x, in, off, size, lane, kind))
     return;
   const uint32_t tid = x.tid_linear(lane);
   for (uint32_t i = 0; i < size; ++i)
-    shared_byte_checks(x, in, x.cta.shadow[off + i], off + i, lane, tid, kind);
+    shared_byte_checks(x, in, x.cta.shadow.byte(off + i), off + i, lane, tid, kind);
 }
 
 // The per-byte rules: initcheck, cp.async pending bits, racecheck, then the new state.
