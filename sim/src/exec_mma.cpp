@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <fmt/format.h>
+#include <type_traits>
 
 namespace tessel::sim {
 
@@ -121,8 +122,7 @@ double decode(Type t, uint32_t bits) {
   }
 }
 
-// The `epr` elements packed in one 32-bit fragment register, low bits first, as doubles:
-// the type is dispatched once per register, not once per element.
+// The `32 / Bits` elements packed in one 32-bit fragment register, low bits first, as doubles.
 template <unsigned Bits, typename Decode> void unpack(uint32_t v, double* out, Decode dec) {
   constexpr unsigned epr = 32 / Bits;
   constexpr uint32_t emask = Bits == 32 ? 0xffffffffu : (1u << Bits) - 1;
@@ -130,23 +130,30 @@ template <unsigned Bits, typename Decode> void unpack(uint32_t v, double* out, D
     out[e] = dec((v >> (Bits * e)) & emask);
 }
 
-void unpack_register(Type t, uint32_t v, double* out) {
+// Calls f(bits, decode) with the element width and decoder of input type t: the type is
+// dispatched once per mma, and the fragment loops are compiled per type.
+template <typename F> void with_element_type(Type t, F&& f) {
   switch (t) {
   case Type::f16:
-    return unpack<16>(v, out, [](uint32_t b) { return half_to_float(static_cast<uint16_t>(b)); });
+    return f(std::integral_constant<unsigned, 16>{},
+             [](uint32_t b) { return double(half_to_float(static_cast<uint16_t>(b))); });
   case Type::bf16:
-    return unpack<16>(v, out, [](uint32_t b) { return bf16_to_float(static_cast<uint16_t>(b)); });
+    return f(std::integral_constant<unsigned, 16>{},
+             [](uint32_t b) { return double(bf16_to_float(static_cast<uint16_t>(b))); });
   case Type::s8:
-    return unpack<8>(v, out, [](uint32_t b) { return double(static_cast<int8_t>(b)); });
+    return f(std::integral_constant<unsigned, 8>{},
+             [](uint32_t b) { return double(static_cast<int8_t>(b)); });
   case Type::u8:
-    return unpack<8>(v, out, [](uint32_t b) { return double(static_cast<uint8_t>(b)); });
+    return f(std::integral_constant<unsigned, 8>{},
+             [](uint32_t b) { return double(static_cast<uint8_t>(b)); });
   case Type::e4m3:
-    return unpack<8>(v, out, [](uint32_t b) { return e4m3_to_float(static_cast<uint8_t>(b)); });
+    return f(std::integral_constant<unsigned, 8>{},
+             [](uint32_t b) { return double(e4m3_to_float(static_cast<uint8_t>(b))); });
   case Type::e5m2:
-    return unpack<8>(v, out, [](uint32_t b) { return e5m2_to_float(static_cast<uint8_t>(b)); });
-  default: // 32-bit elements: tf32, f32, s32
-    out[0] = decode(t, v);
-    return;
+    return f(std::integral_constant<unsigned, 8>{},
+             [](uint32_t b) { return double(e5m2_to_float(static_cast<uint8_t>(b))); });
+  default: // 32-bit elements: tf32 (and f32/s32, which no valid shape takes as inputs)
+    return f(std::integral_constant<unsigned, 32>{}, [t](uint32_t b) { return decode(t, b); });
   }
 }
 
@@ -189,19 +196,34 @@ void mma(Exec& x, const Inst& in, uint32_t mask) {
   // Every element of a (M x K), b (K x N) and c (M x N) is written below: the fragments of the
   // 32 lanes cover the matrices exactly.
   double a[16][32], b[32][8], c[16][8];
+  auto gather_a = [&](auto bits, auto dec) {
+    constexpr unsigned Bits = decltype(bits)::value;
+    for (uint32_t l = 0; l < 32; ++l) {
+      const unsigned g = l / 4, t = l % 4;
+      for (unsigned i = 0; i < a_regs; ++i) {
+        unsigned row = a_regs == 4 ? g + 8 * (i & 1) : g + 8 * i;
+        unsigned col = t * epr + (a_regs == 4 ? chunk * (i >> 1) : 0);
+        unpack<Bits>(static_cast<uint32_t>(ra[i][l]), &a[row][col], dec);
+      }
+    }
+  };
+  auto gather_b = [&](auto bits, auto dec) {
+    constexpr unsigned Bits = decltype(bits)::value;
+    for (uint32_t l = 0; l < 32; ++l) {
+      const unsigned g = l / 4, t = l % 4;
+      for (unsigned i = 0; i < b_regs; ++i) {
+        double col[32 / Bits];
+        unpack<Bits>(static_cast<uint32_t>(rb[i][l]), col, dec);
+        for (unsigned e = 0; e < 32 / Bits; ++e)
+          b[t * epr + e + chunk * i][g] = col[e];
+      }
+    }
+  };
+  // A and B may differ in type (s8 x u8, e4m3 x e5m2), not in width (checked above).
+  with_element_type(at, gather_a);
+  with_element_type(bt, gather_b);
   for (uint32_t l = 0; l < 32; ++l) {
     const unsigned g = l / 4, t = l % 4;
-    for (unsigned i = 0; i < a_regs; ++i) {
-      unsigned row = a_regs == 4 ? g + 8 * (i & 1) : g + 8 * i;
-      unsigned col = t * epr + (a_regs == 4 ? chunk * (i >> 1) : 0);
-      unpack_register(at, static_cast<uint32_t>(ra[i][l]), &a[row][col]);
-    }
-    for (unsigned i = 0; i < b_regs; ++i) {
-      double col[4];
-      unpack_register(bt, static_cast<uint32_t>(rb[i][l]), col);
-      for (unsigned e = 0; e < epr; ++e)
-        b[t * epr + e + chunk * i][g] = col[e];
-    }
     if (c_regs == 2) {
       for (unsigned i = 0; i < 2; ++i) {
         uint32_t v = static_cast<uint32_t>(rc[i][l]);
