@@ -157,6 +157,27 @@ template <typename F> void with_element_type(Type t, F&& f) {
   }
 }
 
+// d[i][j] = ((0 + a[i][0] b[0][j]) + a[i][1] b[1][j] ...) + c[i][j] for the 16 x 8 tile: each
+// element's sum in k order, exact products, one rounding at the end; j innermost so the 8
+// columns of a row are summed side by side. On x86-64 an AVX2 clone is picked at load time
+// where the CPU has it: separate multiplies and adds (no FMA), so the same bits either way.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void product(const double (&a)[16][32], const double (&b)[32][8], const double (&c)[16][8],
+             unsigned K, double (&d)[16][8]) {
+  for (unsigned i = 0; i < 16; ++i) {
+    double s[8] = {};
+    for (unsigned k = 0; k < K; ++k) {
+      const double av = a[i][k];
+      for (unsigned j = 0; j < 8; ++j)
+        s[j] += av * b[k][j];
+    }
+    for (unsigned j = 0; j < 8; ++j)
+      d[i][j] = s[j] + c[i][j];
+  }
+}
+
 // The lane-major register file rows of a fragment operand's registers.
 void fragment_rows(const Exec& x, const Operand& o, unsigned n, const uint64_t** rows) {
   for (unsigned i = 0; i < n; ++i)
@@ -231,24 +252,14 @@ void mma(Exec& x, const Inst& in, uint32_t mask) {
         c[g + 8 * i][2 * t + 1] = half_to_float(static_cast<uint16_t>(v >> 16));
       }
     } else {
-      for (unsigned i = 0; i < 4; ++i)
-        c[g + 8 * (i >> 1)][2 * t + (i & 1)] = decode(ct, static_cast<uint32_t>(rc[i][l]));
+      for (unsigned i = 0; i < 4; ++i) {
+        uint32_t v = static_cast<uint32_t>(rc[i][l]);
+        c[g + 8 * (i >> 1)][2 * t + (i & 1)] = ct == Type::f32 ? bits_f32(v) : decode(ct, v);
+      }
     }
   }
-  // d[i][j] = ((0 + a[i][0] b[0][j]) + a[i][1] b[1][j] ...) + c[i][j]: each element's sum in
-  // k order, exact products, one rounding at the end; j innermost so the 8 columns of a row
-  // are summed side by side.
   double d[16][8];
-  for (unsigned i = 0; i < 16; ++i) {
-    double s[8] = {};
-    for (unsigned k = 0; k < K; ++k) {
-      const double av = a[i][k];
-      for (unsigned j = 0; j < 8; ++j)
-        s[j] += av * b[k][j];
-    }
-    for (unsigned j = 0; j < 8; ++j)
-      d[i][j] = s[j] + c[i][j];
-  }
+  product(a, b, c, K, d);
   const bool integer = at == Type::s8 || at == Type::u8;
   for (uint32_t l = 0; l < 32; ++l) {
     unsigned g = l / 4, t = l % 4;
