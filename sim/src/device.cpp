@@ -33,7 +33,7 @@ bool GlobalMemory::release(uint64_t base) {
   if (it == allocs_.end())
     return false;
   if (it->second.shadowed)
-    shadow_bytes -= it->second.size * sizeof(GlobalShadowByte);
+    shadow_bytes -= it->second.size * kGlobalShadowCharge;
   allocs_.erase(it);
   return true;
 }

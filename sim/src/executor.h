@@ -10,12 +10,11 @@
 #pragma once
 
 #include "ptx_module.h"
-#include "shared_shadow.h"
+#include "word_shadow.h"
 
 #include <tessel/sim/device.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
@@ -34,8 +33,10 @@ inline constexpr uint64_t kWindowSize = 0x0000'0001'0000'0000ull;
 // Per-byte racecheck state of global memory (see sim/README.md, "racecheck"). `launch` is
 // the launch that recorded it: an older value means "untouched in this launch", so the
 // shadow never needs clearing. Threads are named by CTA (linear) and linear thread id; the
-// clocks are the thread's warp's own vector-clock component at the access.
-struct GlobalShadowByte {
+// clocks are the thread's warp's own vector-clock component at the access. The byte the last
+// writer stored (identical rewrites are benign) is kept beside it, in Allocation::values, so
+// that the state of a word written at once is the same for its four bytes (word_shadow.h).
+struct GlobalShadowState {
   uint32_t launch = 0;
   uint32_t writer_cta = 0;
   uint32_t write_clock = 0; // 0: no write in this launch
@@ -45,33 +46,28 @@ struct GlobalShadowByte {
   uint32_t read_seq = 0;
   uint16_t writer = 0;
   uint16_t reader = 0;
-  uint8_t value = 0; // the byte the last writer stored (identical rewrites are benign)
-  // The same state but for `value` (which no check of a read looks at).
-  bool same_state(const GlobalShadowByte& o) const {
-    return launch == o.launch && writer_cta == o.writer_cta && write_clock == o.write_clock &&
-           reader_cta == o.reader_cta && read_clock == o.read_clock && write_seq == o.write_seq &&
-           read_seq == o.read_seq && writer == o.writer && reader == o.reader;
-  }
+  bool operator==(const GlobalShadowState&) const = default;
 };
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
+// Shadow bytes charged per byte of a racechecked allocation against kGlobalShadowBudget: the
+// size of the former per-byte record (state and value), kept so that the same allocations
+// are racechecked as before (the word-wise store needs about 9 bytes per byte).
+inline constexpr size_t kGlobalShadowCharge = 36;
 
 struct Allocation {
   uint64_t base = 0;
   size_t size = 0;
   std::unique_ptr<uint8_t[]> data;
-  // `size` shadow bytes from the first racechecked access on. calloc, not a vector: the
-  // all-zero state is GlobalShadowByte{}, and large blocks come as zero pages the kernel
-  // provides when first touched, instead of 36 bytes written per byte up front.
-  std::unique_ptr<GlobalShadowByte[], FreeDeleter> shadow;
-  bool shadowed = false;   // `shadow` is allocated
+  // From the first racechecked access on: the state of each byte and the value its last
+  // writer stored.
+  WordShadow<GlobalShadowState> shadow;
+  std::unique_ptr<uint8_t[], FreeDeleter> values;
+  bool shadowed = false;   // `shadow` and `values` are allocated
   bool unshadowed = false; // over the device's shadow budget: not racechecked
 };
 
-// Global racecheck keeps 28 bytes of shadow per byte of an allocation it has seen; past this
-// many bytes of live shadow per device, further allocations are not racechecked (a model's
+// Global racecheck charges kGlobalShadowCharge bytes per byte of an allocation it has seen; past
+// this many bytes of live shadow per device, further allocations are not racechecked (a model's
 // weights would otherwise cost gigabytes). See sim/README.md, "racecheck".
 inline constexpr size_t kGlobalShadowBudget = size_t(1) << 30;
 

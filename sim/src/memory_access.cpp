@@ -202,17 +202,17 @@ std::string thread_name(const Exec& x, uint32_t cta, uint32_t tid) {
                              : fmt::format("thread {} of block {} (linear)", tid, cta);
 }
 
-// Fast path of global_checks, as shared_checks_uniform: when every byte of the access has the
-// same state (but for the stored values) and the access reports nothing, the decisions are
-// taken once and applied to each byte. Otherwise false, and the byte loop decides.
-bool global_checks_uniform(Exec& x, Allocation& a, uint64_t addr, uint32_t size, uint32_t lane,
+// Fast path of global_checks, as shared_checks_uniform: when the access is whole words whose
+// bytes all have one state (the stored values aside) and it reports nothing, the decisions
+// are taken once and applied to the words. Otherwise false, and the byte loop decides.
+bool global_checks_uniform(Exec& x, Allocation& a, size_t off, uint32_t size, uint32_t lane,
                            AccessKind kind, const uint8_t* value) {
-  GlobalShadowByte* sh = a.shadow.get() + (addr - a.base);
-  for (uint32_t i = 1; i < size; ++i)
-    if (!sh[i].same_state(sh[0]))
-      return false;
+  GlobalShadowState* w = a.shadow.uniform_words(off, size);
+  if (!w)
+    return false;
   const uint32_t gen = x.launch.generation;
-  const GlobalShadowByte s0 = sh[0].launch == gen ? sh[0] : GlobalShadowByte{gen};
+  const bool stale = w->launch != gen;
+  const GlobalShadowState s0 = stale ? GlobalShadowState{gen} : *w;
   const bool racing_writer = s0.write_clock && !global_ordered_before(x, s0.writer_cta, s0.writer,
                                                                       s0.write_clock, s0.write_seq);
   const bool reader_ordered = !s0.read_clock || global_ordered_before(x, s0.reader_cta, s0.reader,
@@ -220,28 +220,31 @@ bool global_checks_uniform(Exec& x, Allocation& a, uint64_t addr, uint32_t size,
   if (kind == AccessKind::read ? racing_writer && s0.writer_cta != x.cta.linear
                                : racing_writer || !reader_ordered)
     return false;
+  *w = s0;
+  uint8_t* values = a.values.get() + off;
   const uint32_t tid = x.tid_linear(lane);
   const uint32_t clock = x.warp.vc[x.warp.index];
-  for (uint32_t i = 0; i < size; ++i) {
-    GlobalShadowByte& b = sh[i];
-    if (b.launch != gen)
-      b = GlobalShadowByte{gen};
-    if (kind == AccessKind::read) {
-      if (reader_ordered) {
-        b.reader_cta = x.cta.linear;
-        b.reader = static_cast<uint16_t>(tid);
-        b.read_clock = clock;
-        b.read_seq = x.launch.atomic_seq;
-      }
-      continue;
+  if (kind == AccessKind::read) {
+    if (stale)
+      std::memset(values, 0, size);
+    if (reader_ordered) {
+      w->reader_cta = x.cta.linear;
+      w->reader = static_cast<uint16_t>(tid);
+      w->read_clock = clock;
+      w->read_seq = x.launch.atomic_seq;
     }
-    b.writer_cta = x.cta.linear;
-    b.writer = static_cast<uint16_t>(tid);
-    b.write_clock = clock;
-    b.write_seq = x.launch.atomic_seq;
-    b.value = value ? value[i] : 0;
-    b.read_clock = 0;
+  } else {
+    w->writer_cta = x.cta.linear;
+    w->writer = static_cast<uint16_t>(tid);
+    w->write_clock = clock;
+    w->write_seq = x.launch.atomic_seq;
+    w->read_clock = 0;
+    if (value)
+      std::memcpy(values, value, size);
+    else
+      std::memset(values, 0, size);
   }
+  a.shadow.fill_words(off, size);
   return true;
 }
 
@@ -252,29 +255,32 @@ void global_checks(Exec& x, const Inst& in, Allocation& a, uint64_t addr, uint32
   if (a.unshadowed)
     return;
   if (!a.shadowed) {
-    size_t bytes = a.size * sizeof(GlobalShadowByte);
+    size_t bytes = a.size * kGlobalShadowCharge;
     if (x.launch.gmem->shadow_bytes + bytes > kGlobalShadowBudget) {
       a.unshadowed = true;
       return;
     }
-    a.shadow.reset(
-        static_cast<GlobalShadowByte*>(std::calloc(a.size ? a.size : 1, sizeof(GlobalShadowByte))));
-    if (!a.shadow) { // the host is out of memory: racecheck this allocation no more
-      a.unshadowed = true;
-      return;
-    }
+    a.shadow.reset(a.size);
+    void* values = std::calloc(a.size ? a.size : 1, 1);
+    if (!values)
+      throw std::bad_alloc();
+    a.values.reset(static_cast<uint8_t*>(values));
     a.shadowed = true;
     x.launch.gmem->shadow_bytes += bytes;
   }
-  if (size > 1 && global_checks_uniform(x, a, addr, size, lane, kind, value))
+  const size_t off = addr - a.base;
+  if (global_checks_uniform(x, a, off, size, lane, kind, value))
     return;
   const uint32_t gen = x.launch.generation;
   const uint32_t tid = x.tid_linear(lane);
   const uint32_t clock = x.warp.vc[x.warp.index];
   for (uint32_t i = 0; i < size; ++i) {
-    GlobalShadowByte& sh = a.shadow[addr - a.base + i];
-    if (sh.launch != gen)
-      sh = GlobalShadowByte{gen};
+    GlobalShadowState& sh = a.shadow.byte(off + i);
+    uint8_t& stored = a.values[off + i];
+    if (sh.launch != gen) {
+      sh = GlobalShadowState{gen};
+      stored = 0;
+    }
     const uint64_t at = addr + i;
     bool racing_writer = sh.write_clock && !global_ordered_before(x, sh.writer_cta, sh.writer,
                                                                   sh.write_clock, sh.write_seq);
@@ -296,7 +302,7 @@ void global_checks(Exec& x, const Inst& in, Allocation& a, uint64_t addr, uint32
       }
       continue;
     }
-    bool same_value = value && sh.value == value[i];
+    bool same_value = value && stored == value[i];
     if (racing_writer && !same_value)
       x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, at,
                fmt::format("global write-after-write hazard at address {:#x}: {} wrote a "
@@ -312,7 +318,7 @@ void global_checks(Exec& x, const Inst& in, Allocation& a, uint64_t addr, uint32
     sh.writer = static_cast<uint16_t>(tid);
     sh.write_clock = clock;
     sh.write_seq = x.launch.atomic_seq;
-    sh.value = value ? value[i] : 0;
+    stored = value ? value[i] : 0;
     sh.read_clock = 0;
   }
 }
