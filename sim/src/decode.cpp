@@ -236,8 +236,14 @@ bool sub_op(Op op, std::string_view s, Sub& out) {
 
 const char* op_key(Op op) { return kOps[static_cast<size_t>(op)].key; }
 
-unsigned type_size(Type t) { return kTypes[static_cast<size_t>(t)].size; }
-TypeClass type_class(Type t) { return kTypes[static_cast<size_t>(t)].cls; }
+// The inline type_size/type_class (ptx_module.h) and this table must agree.
+constexpr bool types_agree() {
+  for (const TypeName& t : kTypes)
+    if (type_size(t.type) != t.size || type_class(t.type) != t.cls)
+      return false;
+  return true;
+}
+static_assert(types_agree(), "type_size/type_class in ptx_module.h disagree with kTypes");
 const char* type_name(Type t) { return kTypes[static_cast<size_t>(t)].name; }
 
 const char* space_name(Space s) {

@@ -23,16 +23,17 @@ uint64_t GlobalMemory::allocate(size_t bytes) {
   a.data = std::make_unique<uint8_t[]>(bytes ? bytes : 1);
   allocs_.emplace(base, std::move(a));
   next_ = base + bytes + 256; // a guard gap so that overruns hit no allocation
-  last_ = nullptr;
+  std::fill(std::begin(recent_), std::end(recent_), nullptr);
   return base;
 }
 
 bool GlobalMemory::release(uint64_t base) {
-  last_ = nullptr;
+  std::fill(std::begin(recent_), std::end(recent_), nullptr);
   auto it = allocs_.find(base);
   if (it == allocs_.end())
     return false;
-  shadow_bytes -= it->second.shadow.size() * sizeof(GlobalShadowByte);
+  if (it->second.shadowed)
+    shadow_bytes -= it->second.size * kGlobalShadowCharge;
   allocs_.erase(it);
   return true;
 }
@@ -45,7 +46,8 @@ Allocation* GlobalMemory::find_slow(uint64_t addr, size_t size) {
   Allocation& a = it->second;
   if (addr + size > a.base + a.size || addr + size < addr)
     return nullptr;
-  last_ = &a;
+  std::copy_backward(std::begin(recent_), std::end(recent_) - 1, std::end(recent_));
+  recent_[0] = &a;
   return &a;
 }
 
@@ -280,7 +282,7 @@ Result<LaunchReport> Device::launch(const std::shared_ptr<const Module>& module_
         for (auto& b : cta.barriers)
           b = BarrierState{};
         cta.smem.assign(L.smem_bytes, 0);
-        cta.shadow.assign(L.smem_bytes, ShadowByte{});
+        cta.shadow.reset(L.smem_bytes);
         cta.local.assign(size_t(L.warps_per_cta) * 32 * lb, 0);
         cta.local_init.assign(size_t(L.warps_per_cta) * 32 * lb, 0);
         cta.warps.resize(L.warps_per_cta);

@@ -11,19 +11,53 @@
 
 namespace tessel::sim {
 
+namespace {
+
+// Closes the warp's open group; its successor reuses the storage of a completed group, so a
+// pipelined loop does not allocate per commit.
+void commit_open_group(Warp& w) {
+  w.groups.push_back(std::move(w.open_group));
+  w.open_group.clear();
+  if (!w.spare_groups.empty()) {
+    w.open_group = std::move(w.spare_groups.back());
+    w.spare_groups.pop_back();
+  }
+}
+
+// Marks the destination of a cp.async in flight; a byte already in flight is reported.
+void mark_pending(Exec& x, const Inst& in, uint32_t dst, uint32_t size, uint32_t lane) {
+  // No copy in flight to any byte and one state for all (the usual case): per word.
+  if (ShadowByte* w = x.cta.shadow.uniform_words(dst, size); w && !w->pending) {
+    w->pending = 1;
+    x.cta.shadow.fill_words(dst, size);
+    return;
+  }
+  for (uint32_t i = 0; i < size; ++i) {
+    ShadowByte& sh = x.cta.shadow.byte(dst + i);
+    if (sh.pending)
+      x.report(ErrorKind::sync, in, static_cast<int>(lane), true, dst + i,
+               fmt::format("cp.async to shared offset {} while an earlier cp.async to it is "
+                           "still in flight",
+                           dst + i));
+    sh.pending = 1;
+  }
+}
+
+} // namespace
+
 void complete_async_groups(Exec& x, const Inst& in, size_t keep) {
   Warp& w = x.warp;
-  if (keep == 0 && !w.open_group.empty()) {
-    w.groups.push_back(std::move(w.open_group));
-    w.open_group.clear();
-  }
+  if (keep == 0 && !w.open_group.empty())
+    commit_open_group(w);
   while (w.groups.size() > keep) {
-    for (const AsyncCopy& c : w.groups.front()) {
-      for (uint32_t i = 0; i < c.size; ++i)
-        x.cta.shadow[c.dst + i].pending = 0;
+    std::vector<AsyncCopy>& group = w.groups.front();
+    for (const AsyncCopy& c : group) {
+      x.cta.shadow.clear_pending(c.dst, c.size);
       shared_written(x, in, c.dst, c.size, c.lane);
       std::memcpy(x.cta.smem.data() + c.dst, c.bytes, c.size);
     }
+    group.clear();
+    w.spare_groups.push_back(std::move(group));
     w.groups.pop_front();
   }
 }
@@ -67,15 +101,7 @@ void exec_async(Exec& x, const Inst& in, uint32_t mask) {
         if (r.ptr)
           std::memcpy(c.bytes, r.ptr, n);
       }
-      for (uint32_t i = 0; i < size; ++i) {
-        ShadowByte& sh = x.cta.shadow[c.dst + i];
-        if (sh.pending)
-          x.report(ErrorKind::sync, in, static_cast<int>(l), true, c.dst + i,
-                   fmt::format("cp.async to shared offset {} while an earlier cp.async to it is "
-                               "still in flight",
-                               c.dst + i));
-        sh.pending = 1;
-      }
+      mark_pending(x, in, c.dst, size, l);
       offsets[l] = c.dst;
       shared_mask |= 1u << l;
       x.warp.open_group.push_back(c);
@@ -87,8 +113,7 @@ void exec_async(Exec& x, const Inst& in, uint32_t mask) {
   case Op::cp_async_commit:
     if (!mask)
       return;
-    x.warp.groups.push_back(std::move(x.warp.open_group));
-    x.warp.open_group.clear();
+    commit_open_group(x.warp);
     return;
   case Op::cp_async_wait_group:
     if (!mask)

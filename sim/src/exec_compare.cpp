@@ -5,6 +5,7 @@
 #include "half.h"
 
 #include <cmath>
+#include <type_traits>
 
 namespace tessel::sim {
 
@@ -133,6 +134,50 @@ bool combine(BoolOp op, bool r, bool c) {
   return r;
 }
 
+// setp's lane loop for one non-packed type, the type dispatched once per instruction: the
+// result bits p (the comparison combined with c) and q (its complement combined with c).
+template <typename Load>
+void setp_lanes(const Inst& in, uint32_t mask, const uint64_t* a, const uint64_t* b, uint32_t cmask,
+                uint32_t& p, uint32_t& q, Load load) {
+  for_lanes(mask, [&](uint32_t l) {
+    bool cv = (cmask >> l) & 1;
+    bool r;
+    if constexpr (std::is_floating_point_v<decltype(load(uint64_t{}))>)
+      r = cmp_float(in.cmp, load(a[l]), load(b[l]));
+    else
+      r = cmp_int(in.cmp, load(a[l]), load(b[l]));
+    p |= uint32_t(combine(in.bool_op, r, cv)) << l;
+    q |= uint32_t(combine(in.bool_op, !r, cv)) << l;
+  });
+}
+
+// The common setp types take setp_lanes; false for the others (the generic lane loop).
+bool setp_typed(const Inst& in, uint32_t mask, const uint64_t* a, const uint64_t* b, uint32_t cmask,
+                uint32_t& p, uint32_t& q) {
+  switch (in.type) {
+  case Type::s32:
+    setp_lanes(in, mask, a, b, cmask, p, q, [](uint64_t v) { return int64_t(int32_t(v)); });
+    return true;
+  case Type::u32:
+  case Type::b32:
+    setp_lanes(in, mask, a, b, cmask, p, q, [](uint64_t v) { return uint64_t(uint32_t(v)); });
+    return true;
+  case Type::s64:
+    setp_lanes(in, mask, a, b, cmask, p, q, [](uint64_t v) { return int64_t(v); });
+    return true;
+  case Type::u64:
+  case Type::b64:
+    setp_lanes(in, mask, a, b, cmask, p, q, [](uint64_t v) { return v; });
+    return true;
+  case Type::f32:
+    setp_lanes(in, mask, a, b, cmask, p, q,
+               [](uint64_t v) { return double(bits_f32(static_cast<uint32_t>(v))); });
+    return true;
+  default:
+    return false;
+  }
+}
+
 } // namespace
 
 void exec_compare(Exec& x, const Inst& in, uint32_t mask) {
@@ -150,18 +195,19 @@ void exec_compare(Exec& x, const Inst& in, uint32_t mask) {
       cmask = c.kind == OperandKind::pred ? (c.neg ? ~P[c.index] : P[c.index]) : 0;
     }
     uint32_t p = 0, q = 0;
-    for_lanes(mask, [&](uint32_t l) {
-      bool cv = (cmask >> l) & 1;
-      bool r = compare(in, in.type, a[l], b[l], 0);
-      if (packed) {
-        bool r_hi = compare(in, in.type, a[l], b[l], 1);
-        p |= uint32_t(combine(in.bool_op, r, cv)) << l;
-        q |= uint32_t(combine(in.bool_op, r_hi, cv)) << l;
-      } else {
-        p |= uint32_t(combine(in.bool_op, r, cv)) << l;
-        q |= uint32_t(combine(in.bool_op, !r, cv)) << l;
-      }
-    });
+    if (packed || !setp_typed(in, mask, a, b, cmask, p, q))
+      for_lanes(mask, [&](uint32_t l) {
+        bool cv = (cmask >> l) & 1;
+        bool r = compare(in, in.type, a[l], b[l], 0);
+        if (packed) {
+          bool r_hi = compare(in, in.type, a[l], b[l], 1);
+          p |= uint32_t(combine(in.bool_op, r, cv)) << l;
+          q |= uint32_t(combine(in.bool_op, r_hi, cv)) << l;
+        } else {
+          p |= uint32_t(combine(in.bool_op, r, cv)) << l;
+          q |= uint32_t(combine(in.bool_op, !r, cv)) << l;
+        }
+      });
     uint32_t& dp = P[in.ops[0].index];
     dp = (dp & ~mask) | p;
     if (in.ops[5].kind == OperandKind::pred) {

@@ -94,7 +94,7 @@ void init(Exec& x, const Inst& in, uint32_t mask) {
     x.cta.mbarriers[off] = std::move(mb);
     std::fill_n(x.cta.smem.begin() + off, 8, uint8_t{0});
     for (uint32_t i = 0; i < 8; ++i)
-      x.cta.shadow[off + i].initialized = 1;
+      x.cta.shadow.byte(off + i).initialized = 1;
     ++x.cta.progress;
   });
 }

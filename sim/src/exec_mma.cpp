@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <fmt/format.h>
+#include <type_traits>
 
 namespace tessel::sim {
 
@@ -121,6 +122,68 @@ double decode(Type t, uint32_t bits) {
   }
 }
 
+// The `32 / Bits` elements packed in one 32-bit fragment register, low bits first, as doubles.
+template <unsigned Bits, typename Decode> void unpack(uint32_t v, double* out, Decode dec) {
+  constexpr unsigned epr = 32 / Bits;
+  constexpr uint32_t emask = Bits == 32 ? 0xffffffffu : (1u << Bits) - 1;
+  for (unsigned e = 0; e < epr; ++e)
+    out[e] = dec((v >> (Bits * e)) & emask);
+}
+
+// Calls f(bits, decode) with the element width and decoder of input type t: the type is
+// dispatched once per mma, and the fragment loops are compiled per type.
+template <typename F> void with_element_type(Type t, F&& f) {
+  switch (t) {
+  case Type::f16:
+    return f(std::integral_constant<unsigned, 16>{},
+             [](uint32_t b) { return double(half_to_float(static_cast<uint16_t>(b))); });
+  case Type::bf16:
+    return f(std::integral_constant<unsigned, 16>{},
+             [](uint32_t b) { return double(bf16_to_float(static_cast<uint16_t>(b))); });
+  case Type::s8:
+    return f(std::integral_constant<unsigned, 8>{},
+             [](uint32_t b) { return double(static_cast<int8_t>(b)); });
+  case Type::u8:
+    return f(std::integral_constant<unsigned, 8>{},
+             [](uint32_t b) { return double(static_cast<uint8_t>(b)); });
+  case Type::e4m3:
+    return f(std::integral_constant<unsigned, 8>{},
+             [](uint32_t b) { return double(e4m3_to_float(static_cast<uint8_t>(b))); });
+  case Type::e5m2:
+    return f(std::integral_constant<unsigned, 8>{},
+             [](uint32_t b) { return double(e5m2_to_float(static_cast<uint8_t>(b))); });
+  default: // 32-bit elements: tf32 (and f32/s32, which no valid shape takes as inputs)
+    return f(std::integral_constant<unsigned, 32>{}, [t](uint32_t b) { return decode(t, b); });
+  }
+}
+
+// d[i][j] = ((0 + a[i][0] b[0][j]) + a[i][1] b[1][j] ...) + c[i][j] for the 16 x 8 tile: each
+// element's sum in k order, exact products, one rounding at the end; j innermost so the 8
+// columns of a row are summed side by side. On x86-64 an AVX2 clone is picked at load time
+// where the CPU has it: separate multiplies and adds (no FMA), so the same bits either way.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void product(const double (&a)[16][32], const double (&b)[32][8], const double (&c)[16][8],
+             unsigned K, double (&d)[16][8]) {
+  for (unsigned i = 0; i < 16; ++i) {
+    double s[8] = {};
+    for (unsigned k = 0; k < K; ++k) {
+      const double av = a[i][k];
+      for (unsigned j = 0; j < 8; ++j)
+        s[j] += av * b[k][j];
+    }
+    for (unsigned j = 0; j < 8; ++j)
+      d[i][j] = s[j] + c[i][j];
+  }
+}
+
+// The lane-major register file rows of a fragment operand's registers.
+void fragment_rows(const Exec& x, const Operand& o, unsigned n, const uint64_t** rows) {
+  for (unsigned i = 0; i < n; ++i)
+    rows[i] = x.R + size_t(vec_slot(x, o, i)) * 32;
+}
+
 void mma(Exec& x, const Inst& in, uint32_t mask) {
   if (!require_full_warp(x, in, mask))
     return;
@@ -142,52 +205,69 @@ void mma(Exec& x, const Inst& in, uint32_t mask) {
   const unsigned chunk = 4 * epr;  // k-extent of one register column group
   const unsigned a_regs = M * K / (32 * epr);
   const unsigned b_regs = K * N / (32 * epr);
-  const Operand &D = in.ops[0], &A = in.ops[1], &B = in.ops[2], &C = in.ops[3];
-  double a[16][32] = {}, b[32][8] = {}, c[16][8] = {};
-  const uint32_t emask = abits == 32 ? 0xffffffffu : (1u << abits) - 1;
-  for (uint32_t l = 0; l < 32; ++l) {
-    unsigned g = l / 4, t = l % 4;
-    for (unsigned i = 0; i < a_regs; ++i) {
-      uint32_t v = static_cast<uint32_t>(x.reg(vec_slot(x, A, i))[l]);
-      for (unsigned e = 0; e < epr; ++e) {
+  const unsigned c_regs = type_size(ct) == 2 ? 2 : 4; // f16 accumulator: 2 registers of f16x2
+  const unsigned d_regs = type_size(dt) == 2 ? 2 : 4;
+  const uint64_t *ra[4], *rb[4], *rc[4];
+  uint64_t* rd[4];
+  fragment_rows(x, in.ops[1], a_regs, ra);
+  fragment_rows(x, in.ops[2], b_regs, rb);
+  fragment_rows(x, in.ops[3], c_regs, rc);
+  for (unsigned i = 0; i < d_regs; ++i)
+    rd[i] = x.R + size_t(vec_slot(x, in.ops[0], i)) * 32;
+  // Every element of a (M x K), b (K x N) and c (M x N) is written below: the fragments of the
+  // 32 lanes cover the matrices exactly.
+  double a[16][32], b[32][8], c[16][8];
+  auto gather_a = [&](auto bits, auto dec) {
+    constexpr unsigned Bits = decltype(bits)::value;
+    for (uint32_t l = 0; l < 32; ++l) {
+      const unsigned g = l / 4, t = l % 4;
+      for (unsigned i = 0; i < a_regs; ++i) {
         unsigned row = a_regs == 4 ? g + 8 * (i & 1) : g + 8 * i;
-        unsigned col = t * epr + e + (a_regs == 4 ? chunk * (i >> 1) : 0);
-        a[row][col] = decode(at, (v >> (abits * e)) & emask);
+        unsigned col = t * epr + (a_regs == 4 ? chunk * (i >> 1) : 0);
+        unpack<Bits>(static_cast<uint32_t>(ra[i][l]), &a[row][col], dec);
       }
     }
-    for (unsigned i = 0; i < b_regs; ++i) {
-      uint32_t v = static_cast<uint32_t>(x.reg(vec_slot(x, B, i))[l]);
-      for (unsigned e = 0; e < epr; ++e)
-        b[t * epr + e + chunk * i][g] = decode(bt, (v >> (abits * e)) & emask);
+  };
+  auto gather_b = [&](auto bits, auto dec) {
+    constexpr unsigned Bits = decltype(bits)::value;
+    for (uint32_t l = 0; l < 32; ++l) {
+      const unsigned g = l / 4, t = l % 4;
+      for (unsigned i = 0; i < b_regs; ++i) {
+        double col[32 / Bits];
+        unpack<Bits>(static_cast<uint32_t>(rb[i][l]), col, dec);
+        for (unsigned e = 0; e < 32 / Bits; ++e)
+          b[t * epr + e + chunk * i][g] = col[e];
+      }
     }
-    if (type_size(ct) == 2) { // f16 accumulator: 2 registers of f16x2
+  };
+  // A and B may differ in type (s8 x u8, e4m3 x e5m2), not in width (checked above).
+  with_element_type(at, gather_a);
+  with_element_type(bt, gather_b);
+  for (uint32_t l = 0; l < 32; ++l) {
+    const unsigned g = l / 4, t = l % 4;
+    if (c_regs == 2) {
       for (unsigned i = 0; i < 2; ++i) {
-        uint32_t v = static_cast<uint32_t>(x.reg(vec_slot(x, C, i))[l]);
+        uint32_t v = static_cast<uint32_t>(rc[i][l]);
         c[g + 8 * i][2 * t] = half_to_float(static_cast<uint16_t>(v));
         c[g + 8 * i][2 * t + 1] = half_to_float(static_cast<uint16_t>(v >> 16));
       }
     } else {
-      for (unsigned i = 0; i < 4; ++i)
-        c[g + 8 * (i >> 1)][2 * t + (i & 1)] =
-            decode(ct, static_cast<uint32_t>(x.reg(vec_slot(x, C, i))[l]));
+      for (unsigned i = 0; i < 4; ++i) {
+        uint32_t v = static_cast<uint32_t>(rc[i][l]);
+        c[g + 8 * (i >> 1)][2 * t + (i & 1)] = ct == Type::f32 ? bits_f32(v) : decode(ct, v);
+      }
     }
   }
-  const bool integer = at == Type::s8 || at == Type::u8;
   double d[16][8];
-  for (unsigned i = 0; i < M; ++i)
-    for (unsigned j = 0; j < N; ++j) {
-      double s = 0;
-      for (unsigned k = 0; k < K; ++k)
-        s += a[i][k] * b[k][j];
-      d[i][j] = s + c[i][j];
-    }
+  product(a, b, c, K, d);
+  const bool integer = at == Type::s8 || at == Type::u8;
   for (uint32_t l = 0; l < 32; ++l) {
     unsigned g = l / 4, t = l % 4;
-    if (type_size(dt) == 2) {
+    if (d_regs == 2) {
       for (unsigned i = 0; i < 2; ++i) {
         uint32_t lo = double_to_half(d[g + 8 * i][2 * t]),
                  hi = double_to_half(d[g + 8 * i][2 * t + 1]);
-        x.reg(vec_slot(x, D, i))[l] = lo | (hi << 16);
+        rd[i][l] = lo | (hi << 16);
       }
       continue;
     }
@@ -201,7 +281,7 @@ void mma(Exec& x, const Inst& in, uint32_t mask) {
       } else {
         out = f32_bits(static_cast<float>(v));
       }
-      x.reg(vec_slot(x, D, i))[l] = out;
+      rd[i][l] = out;
     }
   }
 }

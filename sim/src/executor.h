@@ -10,6 +10,7 @@
 #pragma once
 
 #include "ptx_module.h"
+#include "word_shadow.h"
 
 #include <tessel/sim/device.h>
 
@@ -32,8 +33,10 @@ inline constexpr uint64_t kWindowSize = 0x0000'0001'0000'0000ull;
 // Per-byte racecheck state of global memory (see sim/README.md, "racecheck"). `launch` is
 // the launch that recorded it: an older value means "untouched in this launch", so the
 // shadow never needs clearing. Threads are named by CTA (linear) and linear thread id; the
-// clocks are the thread's warp's own vector-clock component at the access.
-struct GlobalShadowByte {
+// clocks are the thread's warp's own vector-clock component at the access. The byte the last
+// writer stored (identical rewrites are benign) is kept beside it, in Allocation::values, so
+// that the state of a word written at once is the same for its four bytes (word_shadow.h).
+struct GlobalShadowState {
   uint32_t launch = 0;
   uint32_t writer_cta = 0;
   uint32_t write_clock = 0; // 0: no write in this launch
@@ -43,19 +46,28 @@ struct GlobalShadowByte {
   uint32_t read_seq = 0;
   uint16_t writer = 0;
   uint16_t reader = 0;
-  uint8_t value = 0; // the byte the last writer stored (identical rewrites are benign)
+  bool operator==(const GlobalShadowState&) const = default;
 };
+
+// Shadow bytes charged per byte of a racechecked allocation against kGlobalShadowBudget: the
+// size of the former per-byte record (state and value), kept so that the same allocations
+// are racechecked as before (the word-wise store needs about 9 bytes per byte).
+inline constexpr size_t kGlobalShadowCharge = 36;
 
 struct Allocation {
   uint64_t base = 0;
   size_t size = 0;
   std::unique_ptr<uint8_t[]> data;
-  std::vector<GlobalShadowByte> shadow; // sized on the first racechecked access
-  bool unshadowed = false;              // over the device's shadow budget: not racechecked
+  // From the first racechecked access on: the state of each byte and the value its last
+  // writer stored.
+  WordShadow<GlobalShadowState> shadow;
+  std::unique_ptr<uint8_t[], FreeDeleter> values;
+  bool shadowed = false;   // `shadow` and `values` are allocated
+  bool unshadowed = false; // over the device's shadow budget: not racechecked
 };
 
-// Global racecheck keeps 28 bytes of shadow per byte of an allocation it has seen; past this
-// many bytes of live shadow per device, further allocations are not racechecked (a model's
+// Global racecheck charges kGlobalShadowCharge bytes per byte of an allocation it has seen; past
+// this many bytes of live shadow per device, further allocations are not racechecked (a model's
 // weights would otherwise cost gigabytes). See sim/README.md, "racecheck".
 inline constexpr size_t kGlobalShadowBudget = size_t(1) << 30;
 
@@ -66,8 +78,9 @@ public:
   bool release(uint64_t base);
   // The allocation holding [addr, addr+size), or null.
   Allocation* find(uint64_t addr, size_t size) {
-    if (last_ && addr >= last_->base && addr + size <= last_->base + last_->size)
-      return last_;
+    for (Allocation* a : recent_)
+      if (a && addr >= a->base && addr + size <= a->base + a->size)
+        return a;
     return find_slow(addr, size);
   }
   uint8_t* host(uint64_t addr, size_t size) {
@@ -84,25 +97,15 @@ public:
 private:
   std::map<uint64_t, Allocation> allocs_;
   uint64_t next_ = kGlobalBase;
-  Allocation* last_ = nullptr;
+  // The allocations found last, newest first: a kernel streams from a few buffers at once
+  // (a GEMM's A and B), so a one-entry cache would miss on every other access.
+  Allocation* recent_[4] = {};
 };
 
 // Vector-clock racecheck (sim/README.md): every warp keeps a clock with one component per
 // warp of its CTA. An access stamped (warp u, clock c) happens before the current warp's
 // access when the current warp's clock has vc[u] >= c; barriers join their participants.
 using VectorClock = std::vector<uint32_t>;
-
-// Per-byte shadow state of shared memory, for racecheck, initcheck and cp.async tracking.
-// Up to two unordered readers are remembered since the last write (a third replaces the
-// second: a write racing only with a forgotten reader is missed, never invented).
-struct ShadowByte {
-  uint32_t write_clock = 0;    // the writer warp's own clock at the write; 0: never written
-  uint32_t read_clock[2] = {}; // 0: slot empty
-  uint16_t writer = 0;         // linear thread id of the last writer
-  uint16_t reader[2] = {};     // linear thread ids of the remembered readers
-  uint8_t initialized = 0;
-  uint8_t pending = 0; // written by a cp.async not yet waited for
-};
 
 struct StackEntry {
   uint32_t pc;
@@ -177,6 +180,7 @@ struct Warp {
   std::vector<Frame> frames;
   std::vector<AsyncCopy> open_group;
   std::deque<std::vector<AsyncCopy>> groups;
+  std::vector<std::vector<AsyncCopy>> spare_groups; // completed groups' storage, for reuse
   uint64_t clock = 0;
   VectorClock vc;           // racecheck clock, one component per warp of the CTA
   bool yield = false;       // a failed mbarrier wait: let the other warps run
@@ -220,7 +224,7 @@ struct Cta {
   uint32_t linear = 0;
   std::vector<Warp> warps;
   std::vector<uint8_t> smem;
-  std::vector<ShadowByte> shadow;
+  SharedShadow shadow;
   std::vector<uint8_t> local;      // threads * local_bytes
   std::vector<uint8_t> local_init; // same size, 1 when written
   BarrierState barriers[16];

@@ -70,44 +70,83 @@ void remember_read(const Exec& x, ShadowByte& sh, uint32_t tid) {
   sh.read_clock[slot] = clock;
 }
 
+// Whether checking one byte of this state would report nothing (the rules of
+// shared_byte_checks and shared_race_checks, without their messages).
+bool shared_byte_clean(const Exec& x, const ShadowByte& sh, AccessKind kind) {
+  const LaunchOptions& opt = x.launch.options;
+  if (kind != AccessKind::write && (sh.pending || (opt.check_uninitialized && !sh.initialized)))
+    return false;
+  if (kind == AccessKind::atomic)
+    return true;
+  if (opt.racecheck) {
+    if (sh.write_clock && !ordered_before(x, sh.writer, sh.write_clock))
+      return false;
+    if (kind == AccessKind::write)
+      for (int s = 0; s < 2; ++s)
+        if (sh.read_clock[s] && !ordered_before(x, sh.reader[s], sh.read_clock[s]))
+          return false;
+  }
+  return kind != AccessKind::write || !sh.pending;
+}
+
+void shared_byte_checks(Exec& x, const Inst& in, ShadowByte& sh, uint32_t at, uint32_t lane,
+                        uint32_t tid, AccessKind kind);
+
+// Fast path of shared_checks: an access of whole words whose bytes all have the same shadow
+// state (one earlier access wrote or read them together, the usual case) and that reports
+// nothing updates every byte the same way, so one state is checked and copied to the other
+// words (shared_shadow.h keeps one state per such word).
+// Anything else (mixed states, or an error to report per byte) takes the byte loop, so the
+// reports and the `dropped_errors` counts stay those of the byte-wise rules.
+bool shared_checks_uniform(Exec& x, const Inst& in, uint32_t off, uint32_t size, uint32_t lane,
+                           AccessKind kind) {
+  ShadowByte* first = x.cta.shadow.uniform_words(off, size);
+  if (!first || !shared_byte_clean(x, *first, kind))
+    return false;
+  shared_byte_checks(x, in, *first, off, lane, x.tid_linear(lane), kind);
+  x.cta.shadow.fill_words(off, size);
+  return true;
+}
+
 void shared_checks(Exec& x, const Inst& in, uint32_t off, uint32_t size, uint32_t lane,
                    AccessKind kind) {
-  Cta& cta = x.cta;
-  const LaunchOptions& opt = x.launch.options;
+  if (shared_checks_uniform(x, in, off, size, lane, kind))
+    return;
   const uint32_t tid = x.tid_linear(lane);
-  for (uint32_t i = 0; i < size; ++i) {
-    ShadowByte& sh = cta.shadow[off + i];
-    if (kind != AccessKind::write) {
-      if (sh.pending) {
-        x.report(ErrorKind::sync, in, static_cast<int>(lane), true, off + i,
-                 fmt::format("shared memory at offset {} is read before the cp.async that writes "
-                             "it was waited for (missing cp.async.wait_group/wait_all)",
-                             off + i));
-      } else if (opt.check_uninitialized && !sh.initialized) {
-        x.report(ErrorKind::memcheck, in, static_cast<int>(lane), true, off + i,
-                 fmt::format("{} of uninitialised shared memory at offset {}", kind_name(kind),
-                             off + i));
-      }
-    }
-    if (kind == AccessKind::atomic) {
-      sh.initialized = 1;
-      continue;
-    }
-    if (opt.racecheck)
-      shared_race_checks(x, in, sh, off + i, lane, kind);
-    if (kind == AccessKind::write) {
-      sh.initialized = 1;
-      sh.writer = static_cast<uint16_t>(tid);
-      sh.write_clock = x.warp.vc[x.warp.index];
-      sh.read_clock[0] = sh.read_clock[1] = 0;
-      if (sh.pending)
-        x.report(ErrorKind::sync, in, static_cast<int>(lane), true, off + i,
-                 fmt::format("shared offset {} is written while a cp.async to it is in flight",
-                             off + i));
-    } else {
-      remember_read(x, sh, tid);
+  for (uint32_t i = 0; i < size; ++i)
+    shared_byte_checks(x, in, x.cta.shadow.byte(off + i), off + i, lane, tid, kind);
+}
+
+// The per-byte rules: initcheck, cp.async pending bits, racecheck, then the new state.
+void shared_byte_checks(Exec& x, const Inst& in, ShadowByte& sh, uint32_t at, uint32_t lane,
+                        uint32_t tid, AccessKind kind) {
+  const LaunchOptions& opt = x.launch.options;
+  if (kind != AccessKind::write) {
+    if (sh.pending) {
+      x.report(ErrorKind::sync, in, static_cast<int>(lane), true, at,
+               fmt::format("shared memory at offset {} is read before the cp.async that writes "
+                           "it was waited for (missing cp.async.wait_group/wait_all)",
+                           at));
+    } else if (opt.check_uninitialized && !sh.initialized) {
+      x.report(ErrorKind::memcheck, in, static_cast<int>(lane), true, at,
+               fmt::format("{} of uninitialised shared memory at offset {}", kind_name(kind), at));
     }
   }
+  if (kind == AccessKind::atomic) {
+    sh.initialized = 1;
+    return;
+  }
+  if (opt.racecheck)
+    shared_race_checks(x, in, sh, at, lane, kind);
+  if (kind != AccessKind::write)
+    return remember_read(x, sh, tid);
+  sh.initialized = 1;
+  sh.writer = static_cast<uint16_t>(tid);
+  sh.write_clock = x.warp.vc[x.warp.index];
+  sh.read_clock[0] = sh.read_clock[1] = 0;
+  if (sh.pending)
+    x.report(ErrorKind::sync, in, static_cast<int>(lane), true, at,
+             fmt::format("shared offset {} is written while a cp.async to it is in flight", at));
 }
 
 // The earliest last-atomic of a warp of `cta` that the access (warp u, clock, seq) happens
@@ -163,28 +202,85 @@ std::string thread_name(const Exec& x, uint32_t cta, uint32_t tid) {
                              : fmt::format("thread {} of block {} (linear)", tid, cta);
 }
 
+// Fast path of global_checks, as shared_checks_uniform: when the access is whole words whose
+// bytes all have one state (the stored values aside) and it reports nothing, the decisions
+// are taken once and applied to the words. Otherwise false, and the byte loop decides.
+bool global_checks_uniform(Exec& x, Allocation& a, size_t off, uint32_t size, uint32_t lane,
+                           AccessKind kind, const uint8_t* value) {
+  GlobalShadowState* w = a.shadow.uniform_words(off, size);
+  if (!w)
+    return false;
+  const uint32_t gen = x.launch.generation;
+  const bool stale = w->launch != gen;
+  const GlobalShadowState s0 = stale ? GlobalShadowState{gen} : *w;
+  const bool racing_writer = s0.write_clock && !global_ordered_before(x, s0.writer_cta, s0.writer,
+                                                                      s0.write_clock, s0.write_seq);
+  const bool reader_ordered = !s0.read_clock || global_ordered_before(x, s0.reader_cta, s0.reader,
+                                                                      s0.read_clock, s0.read_seq);
+  if (kind == AccessKind::read ? racing_writer && s0.writer_cta != x.cta.linear
+                               : racing_writer || !reader_ordered)
+    return false;
+  *w = s0;
+  uint8_t* values = a.values.get() + off;
+  const uint32_t tid = x.tid_linear(lane);
+  const uint32_t clock = x.warp.vc[x.warp.index];
+  if (kind == AccessKind::read) {
+    if (stale)
+      std::memset(values, 0, size);
+    if (reader_ordered) {
+      w->reader_cta = x.cta.linear;
+      w->reader = static_cast<uint16_t>(tid);
+      w->read_clock = clock;
+      w->read_seq = x.launch.atomic_seq;
+    }
+  } else {
+    w->writer_cta = x.cta.linear;
+    w->writer = static_cast<uint16_t>(tid);
+    w->write_clock = clock;
+    w->write_seq = x.launch.atomic_seq;
+    w->read_clock = 0;
+    if (value)
+      std::memcpy(values, value, size);
+    else
+      std::memset(values, 0, size);
+  }
+  a.shadow.fill_words(off, size);
+  return true;
+}
+
 // Global racecheck for one lane's access of [addr, addr+size) inside `a`; `value` is what a
 // write stores (null: unknown), for the identical-value exception.
 void global_checks(Exec& x, const Inst& in, Allocation& a, uint64_t addr, uint32_t size,
                    uint32_t lane, AccessKind kind, const uint8_t* value) {
   if (a.unshadowed)
     return;
-  if (a.shadow.size() != a.size) {
-    size_t bytes = a.size * sizeof(GlobalShadowByte);
+  if (!a.shadowed) {
+    size_t bytes = a.size * kGlobalShadowCharge;
     if (x.launch.gmem->shadow_bytes + bytes > kGlobalShadowBudget) {
       a.unshadowed = true;
       return;
     }
-    a.shadow.assign(a.size, GlobalShadowByte{});
+    a.shadow.reset(a.size);
+    void* values = std::calloc(a.size ? a.size : 1, 1);
+    if (!values)
+      throw std::bad_alloc();
+    a.values.reset(static_cast<uint8_t*>(values));
+    a.shadowed = true;
     x.launch.gmem->shadow_bytes += bytes;
   }
+  const size_t off = addr - a.base;
+  if (global_checks_uniform(x, a, off, size, lane, kind, value))
+    return;
   const uint32_t gen = x.launch.generation;
   const uint32_t tid = x.tid_linear(lane);
   const uint32_t clock = x.warp.vc[x.warp.index];
   for (uint32_t i = 0; i < size; ++i) {
-    GlobalShadowByte& sh = a.shadow[addr - a.base + i];
-    if (sh.launch != gen)
-      sh = GlobalShadowByte{gen};
+    GlobalShadowState& sh = a.shadow.byte(off + i);
+    uint8_t& stored = a.values[off + i];
+    if (sh.launch != gen) {
+      sh = GlobalShadowState{gen};
+      stored = 0;
+    }
     const uint64_t at = addr + i;
     bool racing_writer = sh.write_clock && !global_ordered_before(x, sh.writer_cta, sh.writer,
                                                                   sh.write_clock, sh.write_seq);
@@ -206,7 +302,7 @@ void global_checks(Exec& x, const Inst& in, Allocation& a, uint64_t addr, uint32
       }
       continue;
     }
-    bool same_value = value && sh.value == value[i];
+    bool same_value = value && stored == value[i];
     if (racing_writer && !same_value)
       x.report(ErrorKind::racecheck, in, static_cast<int>(lane), true, at,
                fmt::format("global write-after-write hazard at address {:#x}: {} wrote a "
@@ -222,7 +318,7 @@ void global_checks(Exec& x, const Inst& in, Allocation& a, uint64_t addr, uint32
     sh.writer = static_cast<uint16_t>(tid);
     sh.write_clock = clock;
     sh.write_seq = x.launch.atomic_seq;
-    sh.value = value ? value[i] : 0;
+    stored = value ? value[i] : 0;
     sh.read_clock = 0;
   }
 }

@@ -72,9 +72,82 @@ enum class Type : uint8_t {
 
 enum class TypeClass : uint8_t { bits, uint, sint, flt, pred };
 
-// Size in bytes of one value of the type (f16x2: 4; pred: 0).
-unsigned type_size(Type t);
-TypeClass type_class(Type t);
+// Size in bytes of one value of the type (f16x2: 4; pred: 0). Inline: the lane loops of the
+// handlers ask it per lane.
+constexpr unsigned type_size(Type t) {
+  switch (t) {
+  case Type::none:
+  case Type::pred:
+    return 0;
+  case Type::b8:
+  case Type::u8:
+  case Type::s8:
+  case Type::e4m3:
+  case Type::e5m2:
+    return 1;
+  case Type::b16:
+  case Type::u16:
+  case Type::s16:
+  case Type::f16:
+  case Type::bf16:
+  case Type::e4m3x2:
+  case Type::e5m2x2:
+    return 2;
+  case Type::b32:
+  case Type::u32:
+  case Type::s32:
+  case Type::f16x2:
+  case Type::bf16x2:
+  case Type::tf32:
+  case Type::f32:
+    return 4;
+  case Type::b64:
+  case Type::u64:
+  case Type::s64:
+  case Type::f64:
+    return 8;
+  case Type::b128:
+    return 16;
+  }
+  return 0;
+}
+
+constexpr TypeClass type_class(Type t) {
+  switch (t) {
+  case Type::none:
+  case Type::b8:
+  case Type::b16:
+  case Type::b32:
+  case Type::b64:
+  case Type::b128:
+    return TypeClass::bits;
+  case Type::pred:
+    return TypeClass::pred;
+  case Type::u8:
+  case Type::u16:
+  case Type::u32:
+  case Type::u64:
+    return TypeClass::uint;
+  case Type::s8:
+  case Type::s16:
+  case Type::s32:
+  case Type::s64:
+    return TypeClass::sint;
+  case Type::f16:
+  case Type::f16x2:
+  case Type::bf16:
+  case Type::bf16x2:
+  case Type::tf32:
+  case Type::f32:
+  case Type::f64:
+  case Type::e4m3:
+  case Type::e5m2:
+  case Type::e4m3x2:
+  case Type::e5m2x2:
+    return TypeClass::flt;
+  }
+  return TypeClass::bits;
+}
 const char* type_name(Type t);
 // A register's low type_size(t) bytes read as a signed / unsigned integer of type t.
 inline int64_t load_signed(Type t, uint64_t v) {
