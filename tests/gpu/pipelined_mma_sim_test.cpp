@@ -67,10 +67,11 @@ std::unique_ptr<ir::Module> trace(const Shape& s, DType dtype) {
 }
 
 CompiledKernel build(const Shape& s, DType dtype, int stages, const char* target = "sm_80",
-                     Stage until = Stage::Ptx) {
+                     Stage until = Stage::Ptx, int num_warps = 4) {
   auto module = trace(s, dtype);
   CompileOptions o;
   o.num_stages = stages;
+  o.num_warps = num_warps;
   return compile(*module->functions.front(), parse_target(target), o, until);
 }
 
@@ -332,6 +333,21 @@ TEST(WgmmaInFlight, OneGroupStaysInFlightInTheSimulator) {
                     std::string::npos);
           run_and_check(ck, s, dtype);
         }
+}
+
+// Two warpgroups (8 warps, 128 x 128 tiles: each warpgroup its 64 rows) keep their groups in
+// flight too; every warpgroup passes its own wait_group 1 before the barrier that precedes the
+// refill of a slot both read. 2 x 2 tiles, 5 K steps.
+TEST(WgmmaInFlight, TwoWarpgroupsInTheSimulator) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  for (DType dtype : {DType::f16, DType::bf16})
+    for (int stages : {3, 4}) {
+      const Shape s{256, 256, 160, 128, 128, 32};
+      SCOPED_TRACE(fmt::format("{} stages {}", dtype_name(dtype), stages));
+      CompiledKernel ck = build(s, dtype, stages, "sm_90a", Stage::Ptx, 8);
+      EXPECT_NE(ck.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos);
+      run_and_check(ck, s, dtype);
+    }
 }
 
 // nvJitLink takes the in-flight form for sm_90a without spills (registers printed).
