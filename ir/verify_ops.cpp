@@ -256,6 +256,15 @@ Message verify_async_wait(const Op& op) {
   return std::nullopt;
 }
 
+Message verify_wgmma_wait(const Op& op) {
+  if (op.int_attr("pending") < 0)
+    return "pending must be >= 0, found " + std::to_string(op.int_attr("pending"));
+  if (op.result()->type() != op.operand(0)->type())
+    return "the result must have the accumulator's type, found " + str(op.operand(0)->type()) +
+           " and " + str(op.result()->type());
+  return std::nullopt;
+}
+
 namespace {
 // `buffer` a shared buffer, `value` the same tensor held in registers (not #shared).
 Message check_buffer_and_value(const Type* buffer, const Type* value) {

@@ -270,7 +270,7 @@ void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& targ
   if (name == "assign-layouts")
     return pm.add(assign_layouts_pass(target, num_warps));
   if (name == "pipeline")
-    return pm.add(pipeline_pass(target, num_stages));
+    return pm.add(pipeline_pass(target, num_warps, num_stages));
   if (name == "allocate-shared")
     return pm.add(allocate_shared_pass(target));
   if (name == "prepare-dot-operands")

@@ -8,6 +8,7 @@
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/mma_select.h"
 #include "codegen/gpu/nvptx.h"
+#include "codegen/gpu/pipeline.h"
 #include "codegen/llvm_text.h"
 #include "codegen/transforms/passes.h"
 #include "support/stopwatch.h"
@@ -101,7 +102,7 @@ std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Tar
   // dots not prepared yet (also those laid out elsewhere, tessel-opt --passes=assign-layouts) read
   // their operands as #dot_op (prepare_dot_operands.cpp), the pipeliner's rings included. Both
   // leave IR they already rewrote as it is.
-  add_gpu_pass(pm, "pipeline", target, num_warps, options.num_stages);
+  pm.add(pipeline_pass(target, num_warps, options.num_stages, options.wgmma));
   pm.add(prepare_dot_operands_pass(target, num_warps, options.wgmma));
   // assign-layouts inserts one convert_layout per use; cse merges those of one value to the same
   // layout, so each conversion (a shared-memory round trip) is emitted once, and shares the

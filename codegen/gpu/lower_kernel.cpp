@@ -1,6 +1,7 @@
 // The driver of the NVPTX lowering: the kernel's signature and entry, registers of values, thread
 // coordinates of layouts, shared scratch, line info, and the dispatch over opcodes.
 #include "codegen/gpu/lowering.h"
+#include "codegen/gpu/wgmma_in_flight.h"
 
 #include "tessel/codegen/gpu.h"
 
@@ -332,6 +333,7 @@ void Lowering::set_location(const ir::Op& op) {
 }
 
 llvm::Function* Lowering::run() {
+  check_wgmma_in_flight(fn); // no accumulator read while its wgmma may still run
   // Signature: one parameter per kernel argument, then the tensor maps of TMA descriptors
   // (128 bytes each, passed by value: `.param .align 64 .b8 [128]`, read in place by name).
   std::vector<llvm::Type*> params;

@@ -74,6 +74,8 @@ void Lowering::lower_shared_op(const ir::Op& op) {
     return lower_async_wait(op);
   case Opcode::FenceAsyncShared:
     return lower_fence_async_shared(); // lower_wgmma.cpp
+  case Opcode::WgmmaWait:
+    return lower_wgmma_wait(op); // lower_wgmma.cpp
   default: // lower_op sends only the memory ops other than load and store here
     unsupported(op, "a memory op without a lowering");
   }

@@ -10,11 +10,12 @@
 //     wgmma.mma_async m64nNk16 with a descriptor for each operand: the fixed fields from
 //     wgmma_descriptor_of, the start address = the buffer's + the instruction's first element
 //     (wgmma_start_layout through the buffer's layout; per warpgroup, from its warp id)
-//   wgmma.commit_group; wgmma.wait_group 0
-//   every accumulator register through an empty volatile asm, so that nothing reads it before
-//   the wait (the registers are in flight until then; the PTX ISA leaves such reads undefined).
-// So the dot is synchronous: one group in flight at most, waited for before the dot's result is
-// used (wgmma groups overlapping the next k-step are a later step).
+//   wgmma.commit_group
+// and the result is in flight: prepare-dot-operands puts a `wgmma_wait` after the dot
+// (wgmma.wait_group N), whose lowering passes every accumulator register through an empty
+// volatile asm when N = 0, so that nothing reads it before the wait (the PTX ISA leaves such
+// reads undefined); with N = 1 in a K loop the group stays in flight into the next iteration
+// (wgmma_in_flight.h, which also checks that nothing else reads an in-flight accumulator).
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/mma_select.h"
 
@@ -112,14 +113,11 @@ void Lowering::lower_wgmma(const ir::Op& op) {
   const MmaInfo& info = mma_info(s.instr);
   const WgmmaOperandPlan pa = wgmma_operand(op, s, 0), pb = wgmma_operand(op, s, 1);
   llvm::InlineAsm* mma = wgmma_asm(ctx, info, s.instr_n, pa.transposed, pb.transposed);
-  // Each accumulator register through `pin` before the fence and after the wait: volatile asms
-  // keep their order, so LLVM can neither sink the accumulator's definition (a zero, say) past
-  // the fence nor hoist a use above the wait.
-  auto* pin = llvm::InlineAsm::get(llvm::FunctionType::get(b.getFloatTy(), {b.getFloatTy()}, false),
-                                   "", "=f,0", /*hasSideEffects=*/true);
+  // Each accumulator register through a pin before the fence (and after wgmma_wait 0): volatile
+  // asms keep their order, so LLVM can neither sink the accumulator's definition (a zero, say)
+  // past the fence nor hoist a use above the wait.
   Vals acc = vals(op.operand(2));
-  for (llvm::Value*& x : acc)
-    x = b.CreateCall(pin, {x});
+  pin_registers(acc);
   const int32_t regs = s.instr_n / 2;
   volatile_asm(b, "wgmma.fence.sync.aligned;");
   for (int32_t mi = 0; mi < s.reps_m(); ++mi)
@@ -135,9 +133,27 @@ void Lowering::lower_wgmma(const ir::Op& op) {
       }
     }
   volatile_asm(b, "wgmma.commit_group.sync.aligned;");
-  volatile_asm(b, "wgmma.wait_group.sync.aligned 0;");
-  for (llvm::Value*& x : acc)
+  set_vals(op.result(), std::move(acc)); // in flight until a wgmma_wait
+}
+
+void Lowering::pin_registers(Vals& regs) {
+  auto* pin = llvm::InlineAsm::get(llvm::FunctionType::get(b.getFloatTy(), {b.getFloatTy()}, false),
+                                   "", "=f,0", /*hasSideEffects=*/true);
+  for (llvm::Value*& x : regs)
     x = b.CreateCall(pin, {x});
+}
+
+// wgmma.wait_group N. With N = 0 the accumulator is complete: its registers are pinned after the
+// wait, so that no read moves above it. With N > 0 they may still be written; they only flow on
+// to the next wgmma (wgmma_in_flight.h checks that), unpinned.
+void Lowering::lower_wgmma_wait(const ir::Op& op) {
+  if (!target.has_wgmma())
+    unsupported(op, target.name() + " has no wgmma (sm_90a)");
+  const int64_t pending = op.int_attr("pending");
+  volatile_asm(b, fmt::format("wgmma.wait_group.sync.aligned {};", pending));
+  Vals acc = vals(op.operand(0));
+  if (pending == 0)
+    pin_registers(acc);
   set_vals(op.result(), std::move(acc));
 }
 

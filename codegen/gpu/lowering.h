@@ -177,6 +177,8 @@ public:
   void lower_mma(const ir::Op& op);
   // lower_wgmma.cpp (sm_90a): a dot whose a and b are #shared buffers, and fence_async_shared.
   void lower_wgmma(const ir::Op& op);
+  void lower_wgmma_wait(const ir::Op& op);
+  void pin_registers(Vals& regs);
   void lower_fence_async_shared();
   struct WgmmaOperandPlan;
   WgmmaOperandPlan wgmma_operand(const ir::Op& op, const WgmmaShape& s, int opidx);

@@ -28,6 +28,10 @@
 // with `it` a new carried i32 counter; after the loop async_wait {pending = 0} and a barrier, so
 // that no copy (all of them masked off by then) is in flight and no warp still reads a ring when
 // later ops reuse its bytes.
+// On sm_90a, when the loop's dot will keep one wgmma group in flight into the next iteration
+// (keeps_wgmma_in_flight, wgmma_in_flight.h), the copies run D = S-2 iterations ahead instead of
+// S-1 (the slot of iteration i-1 is still being read at the top of iteration i): the prologue
+// issues 0..D-1, the body waits with pending = D-1 and fills slot (it+D)%S.
 // Wait counts: at the top of iteration i, S-1+i groups were committed and group i must be
 // complete, so S-2 may stay in flight. The barrier after the wait makes every thread's copies
 // visible and orders the previous iteration's reads of slot (i-1)%S before this iteration's copy
@@ -38,6 +42,7 @@
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/prefix_mask.h"
 #include "codegen/gpu/swizzle.h"
+#include "codegen/gpu/wgmma_in_flight.h"
 #include "tessel/error.h"
 #include "tessel/ir/builder.h"
 #include "tessel/support/dump.h"
@@ -112,9 +117,9 @@ const ir::LayoutAttr* shared_attr(ir::Context& ctx, const std::vector<int64_t>& 
 class LoopPipeliner {
 public:
   LoopPipeliner(ir::Context& ctx, Op& loop, int stages, const Target& target,
-                const analysis::AxisAnalysis& axis)
-      : ctx_(ctx), loop_(loop), body_(loop.region(0)), stages_(stages), target_(target),
-        axis_(axis), b_(ctx) {}
+                const analysis::AxisAnalysis& axis, int num_warps, bool wgmma)
+      : ctx_(ctx), loop_(loop), body_(loop.region(0)), stages_(stages), distance_(stages - 1),
+        target_(target), axis_(axis), num_warps_(num_warps), wgmma_(wgmma), b_(ctx) {}
 
   // What happened, for TESSEL_DUMP=pipeline; `pipelined` tells whether the loop was rewritten.
   std::string run(bool& pipelined) {
@@ -143,9 +148,19 @@ public:
     for (const Candidate& c : candidates_)
       which += fmt::format("{}{} ({}-byte copies)", which.empty() ? "" : ", ", c.load->loc.str(),
                            c.vec * elem_bytes(*c.load));
+    std::vector<Op*> streamed;
+    for (const Candidate& c : candidates_)
+      streamed.push_back(c.load);
+    const bool in_flight =
+        keeps_wgmma_in_flight(loop_, streamed, stages_, target_, num_warps_, wgmma_);
+    if (in_flight)
+      distance_ = stages_ - 2;
     rewrite(); // erases the loads
     pipelined = true;
-    return fmt::format("pipelined with {} stages: the loads at {}{}", stages_, which, rejected);
+    return fmt::format("pipelined with {} stages: the loads at {}{}{}", stages_, which,
+                       in_flight ? " (copies S-2 iterations ahead: one wgmma group stays in flight)"
+                                 : "",
+                       rejected);
   }
 
 private:
@@ -423,7 +438,7 @@ private:
     // reads that scratch; every warp must be past those reads first.
     b_.set_location(loop_.loc);
     b_.create(Opcode::Barrier, {}, std::span<const ir::Type* const>{});
-    for (int64_t j = 0; j + 1 < stages_; ++j) {
+    for (int64_t j = 0; j < distance_; ++j) {
       b_.set_location(loop_.loc);
       std::map<const Value*, Value*> env = shifted(j, /*from_start=*/true);
       Value* valid = exists(loop_.operand(0), j, /*check_step=*/true);
@@ -451,7 +466,7 @@ private:
     b_.set_insertion_point(body_, body_.ops().begin());
     b_.set_location(loop_.loc);
     b_.create(Opcode::AsyncWait, {}, std::span<const ir::Type* const>{},
-              {ir::Attr::of_int(stages_ - 2)});
+              {ir::Attr::of_int(distance_ - 1)});
     b_.create(Opcode::Barrier, {}, std::span<const ir::Type* const>{});
     Value* read = op1(Opcode::Rem, {it, i32(stages_)}, ctx_.i32());
     for (size_t c = 0; c < candidates_.size(); ++c) {
@@ -463,10 +478,10 @@ private:
     }
     b_.set_location(loop_.loc);
     Value* write =
-        op1(Opcode::Rem, {op1(Opcode::Add, {it, i32(stages_ - 1)}, ctx_.i32()), i32(stages_)},
+        op1(Opcode::Rem, {op1(Opcode::Add, {it, i32(distance_)}, ctx_.i32()), i32(stages_)},
             ctx_.i32());
-    std::map<const Value*, Value*> env = shifted(stages_ - 1, /*from_start=*/false);
-    issue(env, exists(body_.arg(0), stages_ - 1, /*check_step=*/false), write);
+    std::map<const Value*, Value*> env = shifted(distance_, /*from_start=*/false);
+    issue(env, exists(body_.arg(0), distance_, /*check_step=*/false), write);
   }
 
   // The replaced loads and the ops only they used.
@@ -513,8 +528,11 @@ private:
   Op& loop_;
   ir::Block& body_;
   int64_t stages_;
+  int64_t distance_; // how many iterations ahead the copies run: S-1, or S-2 (wgmma in flight)
   const Target& target_;
   const analysis::AxisAnalysis& axis_; // of the function before this loop's rewrite
+  int num_warps_;
+  bool wgmma_;
   ir::Builder b_;
   std::vector<Induction> inductions_;
   std::vector<Candidate> candidates_;
@@ -532,8 +550,8 @@ void collect_loops(ir::Block& block, std::vector<Op*>& loops) {
   }
 }
 
-void pipeline_function(ir::Module& module, ir::Function& f, const Target& target, int num_stages,
-                       ir::PassStats& stats) {
+void pipeline_function(ir::Module& module, ir::Function& f, const Target& target, int num_warps,
+                       int num_stages, bool wgmma, ir::PassStats& stats) {
   std::vector<Op*> loops;
   collect_loops(f.body, loops);
   if (loops.empty())
@@ -549,7 +567,8 @@ void pipeline_function(ir::Module& module, ir::Function& f, const Target& target
     bool pipelined = false;
     // Fresh per loop: a rewrite adds values an earlier analysis does not know.
     const analysis::AxisAnalysis axis(f);
-    std::string what = LoopPipeliner(module.ctx, *loop, stages, target, axis).run(pipelined);
+    std::string what =
+        LoopPipeliner(module.ctx, *loop, stages, target, axis, num_warps, wgmma).run(pipelined);
     ++stats[pipelined ? "loops pipelined" : "loops not pipelined"];
     report += fmt::format("loop at {}: {}\n", loop->loc.str(), what);
   }
@@ -559,13 +578,13 @@ void pipeline_function(ir::Module& module, ir::Function& f, const Target& target
 
 } // namespace
 
-ir::PassInfo pipeline_pass(const Target& target, int num_stages) {
+ir::PassInfo pipeline_pass(const Target& target, int num_warps, int num_stages, bool wgmma) {
   if (!target.is_nvptx())
     throw Error("pass 'pipeline' needs an NVPTX target (e.g. --target sm_80), found '" +
                 target.name() + "'");
-  auto run = [target, num_stages](ir::Module& module, ir::PassStats& stats) {
+  auto run = [target, num_warps, num_stages, wgmma](ir::Module& module, ir::PassStats& stats) {
     for (auto& f : module.functions)
-      pipeline_function(module, *f, target, num_stages, stats);
+      pipeline_function(module, *f, target, num_warps, num_stages, wgmma, stats);
   };
   return {"pipeline",
           "Streams the global loads that feed a dot in a for loop through a ring of num_stages "

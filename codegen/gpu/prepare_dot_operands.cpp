@@ -23,6 +23,7 @@
 #include "codegen/gpu/mma_layout.h"
 #include "codegen/gpu/mma_select.h"
 #include "codegen/gpu/swizzle.h"
+#include "codegen/gpu/wgmma_in_flight.h"
 
 #include "tessel/error.h"
 
@@ -199,6 +200,7 @@ private:
       load->parent_block()->erase(load);
     set_accumulator(dot, wgmma_acc_layout(s));
     carry_in_mma(dot);
+    place_wgmma_waits(f_, dot, /*from_rings=*/loads.size() == 2); // wgmma_in_flight.cpp
   }
 
   // The dimension a staged wgmma operand is stored contiguously along: the one its registers

@@ -7,6 +7,7 @@
 #include "tessel/codegen/target.h"
 #include "tessel/ir/parser.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace tessel::codegen::gpu {
@@ -43,6 +44,28 @@ TEST(EmissionReadsIr, WgmmaOperandNotInAWgmmaLayoutIsAnError) {
 TEST(EmissionReadsIr, DotOnSharedBuffersWithoutWgmmaIsAnError) {
   testing::expect_error([] { compile_text(kWgmmaDot, "sm_80", 4); },
                         {"wgmma.cpp:20", "cannot lower `dot`", "no wgmma takes this dot on sm_80"});
+}
+
+// The codegen check of wgmma_in_flight.h: a wgmma dot's result is in flight until a
+// wgmma_wait {pending = 0}; an add reading it directly, or after a wait that leaves one group
+// pending, is refused at the add's line, naming the dot's.
+TEST(EmissionReadsIr, AccumulatorReadWhileTheWgmmaIsInFlightIsAnError) {
+  const std::string acc = "tensor<64x64xf32, #mma<register=[[0,1],[8,0],[0,8],[0,16],[0,32]], "
+                          "lane=[[0,2],[0,4],[1,0],[2,0],[4,0]], warp=[[16,0],[32,0]]>>";
+  const std::string dot = kWgmmaDot;
+  const std::string prefix = dot.substr(0, dot.find("  return"));
+  const std::string add = " = add %{}, %2 : " + acc + " loc(\"wgmma.cpp\":21:9)\n";
+  const std::string reads[] = {"  %4" + fmt::format(fmt::runtime(add), 3),
+                               "  %4 = wgmma_wait %3 {pending = 1} : " + acc + "\n  %5" +
+                                   fmt::format(fmt::runtime(add), 4)};
+  for (const std::string& read : reads) {
+    const std::string text = prefix + read + "  return\n}\n";
+    SCOPED_TRACE(text);
+    testing::expect_error([&] { compile_text(text.c_str(), "sm_90a", 4); },
+                          {"wgmma.cpp:21",
+                           "`add` reads the accumulator of the wgmma dot at wgmma.cpp:20",
+                           "may still be in flight", "wgmma_wait {pending = 0}"});
+  }
 }
 
 // Registers along the columns first: a scan down the rows cannot run in it (scan_ready).

@@ -199,6 +199,16 @@ TEST(SharedMemoryVerify, AsyncWaitPendingNotNegative) {
   EXPECT_NE(m.find("'async_wait' pending must be >= 0, found -1"), std::string::npos) << m;
 }
 
+// wgmma_wait (issue 15): pending >= 0, the result of the accumulator's type.
+TEST(SharedMemoryVerify, WgmmaWaitPendingAndType) {
+  std::string m = verify_async("  %9 = wgmma_wait %1 {pending = -1} : " + kRegs + "\n");
+  EXPECT_NE(m.find("'wgmma_wait' pending must be >= 0, found -1"), std::string::npos) << m;
+  m = verify_async("  %9 = wgmma_wait %1 {pending = 1} : " + kMask + "\n");
+  EXPECT_NE(m.find("'wgmma_wait' the result must have the accumulator's type"), std::string::npos)
+      << m;
+  EXPECT_EQ(verify_async("  %9 = wgmma_wait %1 {pending = 1} : " + kRegs + "\n"), "");
+}
+
 TEST(SharedMemoryVerify, AsyncCommitOnlyAfterGpuLoweringStarts) {
   std::string m = verify_message("  async_commit\n");
   EXPECT_NE(m.find("'async_commit' may only appear once GPU lowering has started"),
