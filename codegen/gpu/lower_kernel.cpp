@@ -142,9 +142,9 @@ llvm::Value* run_term(llvm::IRBuilder<>& b, llvm::Value* id, int first, int run,
 bool reads_shared_operands(const ir::Function& f) {
   bool found = false;
   ir::walk(f.body, [&](const ir::Op& op) {
-    const ir::LayoutAttr* a =
-        op.opcode() == ir::Opcode::Dot ? op.operand(0)->type()->layout() : nullptr;
-    found = found || (a && a->kind() == ir::LayoutKind::Shared);
+    const ir::LayoutAttr* b =
+        op.opcode() == ir::Opcode::Dot ? op.operand(1)->type()->layout() : nullptr;
+    found = found || (b && b->kind() == ir::LayoutKind::Shared); // b: a may be registers
   });
   return found;
 }
