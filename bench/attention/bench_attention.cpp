@@ -5,8 +5,11 @@
 //                                   32/64, causal and not, [batch, seqlen, heads, head_dim] with
 //                                   the op's default tiles: one TSV row per shape, min and median
 //                                   of RUNS after 3 warm-ups (threads: TESSEL_CPU_THREADS).
-//   bench_attention compile [RUNS]  cold compile of the forward kernel for sm_80 (the registry's
-//                                   ops.attention: f16, head_dim 64, the GPU tile the op launches),
+//   bench_attention compile [RUNS] [TARGET]
+//                                   cold compile of the forward kernel for TARGET (sm_80, the
+//                                   default, or sm_90a; the registry's ops.attention: f16,
+//                                   head_dim 64, the GPU tile the op launches there: 32 x 16 on
+//                                   sm_80, 64 x 16 on sm_90a, where both dots run on wgmma),
 //                                   trace + passes + codegen to a cubin, each run from scratch:
 //                                   the first run of the process and the min / median of the next.
 //
@@ -78,7 +81,11 @@ int cpu(int runs) {
 double compile_once(const tessel::samples::RegisteredKernel& k,
                     const tessel::codegen::Target& target) {
   auto t0 = Clock::now();
-  auto module = tessel::samples::trace_kernel(k, {}, /*optimize=*/true);
+  // The forward's tile on sm_90a (attention.cpp, forward_tiles); the registry's default else.
+  std::vector<std::string> defines;
+  if (target.has_wgmma())
+    defines.push_back("BLOCK_M=64");
+  auto module = tessel::samples::trace_kernel(k, defines, /*optimize=*/true);
   tessel::codegen::gpu::CompileOptions opts;
   opts.num_warps = 4; // what the op launches at head_dim 64
   auto c = tessel::codegen::gpu::compile(*module->functions.front(), target, opts);
@@ -87,17 +94,17 @@ double compile_once(const tessel::samples::RegisteredKernel& k,
   return ms_since(t0);
 }
 
-int compile(int runs) {
+int compile(int runs, const std::string& target_name) {
   tessel::ops::register_kernels();
   const auto k = tessel::samples::find_kernel("ops.attention");
-  const auto target = tessel::codegen::parse_target("sm_80");
+  const auto target = tessel::codegen::parse_target(target_name);
   const double first = compile_once(k, target);
   std::vector<double> times;
   for (int r = 0; r < runs; ++r)
     times.push_back(compile_once(k, target));
   Timing t = summarize(times);
-  std::printf("TESSEL attention_forward sm_80 first %.1f min %.1f median %.1f ms (%d runs)\n",
-              first, t.min_ms, t.median_ms, runs);
+  std::printf("TESSEL attention_forward %s first %.1f min %.1f median %.1f ms (%d runs)\n",
+              target.name().c_str(), first, t.min_ms, t.median_ms, runs);
   return 0;
 }
 
@@ -110,8 +117,8 @@ int main(int argc, char** argv) {
     if (mode == "cpu")
       return cpu(runs);
     if (mode == "compile")
-      return compile(runs);
-    std::fprintf(stderr, "usage: bench_attention cpu|compile [RUNS]\n");
+      return compile(runs, argc > 3 ? argv[3] : "sm_80");
+    std::fprintf(stderr, "usage: bench_attention cpu [RUNS] | compile [RUNS] [sm_80|sm_90a]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_attention: %s\n", e.what());

@@ -1,11 +1,11 @@
 """Times Triton compiling a fused-attention forward (the algorithm of its tutorial 06, written here:
 Q tile resident, K/V blocks streamed with an online softmax in exp2, one program per (query block,
-batch * head)) for GPUTarget("cuda", 80, 32), without a GPU, cold: each compile in a fresh
+batch * head)) for GPUTarget("cuda", 80, 32) (or 90: sm_90a, wgmma), without a GPU, cold: each compile in a fresh
 TRITON_CACHE_DIR, to a cubin. f16, head_dim 64, BLOCK_M 64, BLOCK_N 32, 4 warps, 3 stages (a config
 of the tutorial's autotuning set for sm_80 at head_dim 64), non-causal, pointers 16-byte aligned and
 integers divisible by 16. "first" includes Triton's process-wide initialisation after the imports.
 
-usage: python triton_attention_compile.py [RUNS]   (a Python with triton; run.sh passes TRITON_PYTHON)
+usage: python triton_attention_compile.py [RUNS] [ARCH=80|90]   (a Python with triton; run.sh passes TRITON_PYTHON)
 """
 import os
 import statistics
@@ -69,11 +69,13 @@ def compile_once(target):
 
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
-    target = GPUTarget("cuda", 80, 32)
+    arch = int(sys.argv[2]) if len(sys.argv) > 2 else 80  # 90: sm_90a, where Triton uses wgmma
+    target = GPUTarget("cuda", arch, 32)
     first, compiled = compile_once(target)
     times = [compile_once(target)[0] for _ in range(runs)]
     assert compiled.asm.get("cubin"), "no cubin"
-    print(f"TRITON {triton.__version__} attention_forward sm_80 first {first:.1f} min {min(times):.1f} "
+    name = "sm_90a" if arch == 90 else f"sm_{arch}"
+    print(f"TRITON {triton.__version__} attention_forward {name} first {first:.1f} min {min(times):.1f} "
           f"median {statistics.median(times):.1f} ms ({runs} runs), regs {getattr(compiled, 'n_regs', '?')}")
 
 

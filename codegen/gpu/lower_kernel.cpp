@@ -143,9 +143,9 @@ llvm::Value* run_term(llvm::IRBuilder<>& b, llvm::Value* id, int first, int run,
 bool reads_shared_operands(const ir::Function& f) {
   bool found = false;
   ir::walk(f.body, [&](const ir::Op& op) {
-    const ir::LayoutAttr* a =
-        op.opcode() == ir::Opcode::Dot ? op.operand(0)->type()->layout() : nullptr;
-    found = found || (a && a->kind() == ir::LayoutKind::Shared);
+    const ir::LayoutAttr* b =
+        op.opcode() == ir::Opcode::Dot ? op.operand(1)->type()->layout() : nullptr;
+    found = found || (b && b->kind() == ir::LayoutKind::Shared); // b: a may be registers
   });
   return found;
 }
@@ -294,7 +294,26 @@ Vals Lowering::load_shared(llvm::Type* mt, llvm::Value* base, llvm::Value* index
   if (n == 1)
     return {b.CreateAlignedLoad(mt, ptr, llvm::Align(elem_bytes))};
   llvm::Type* vt = llvm::FixedVectorType::get(mt, static_cast<unsigned>(n));
-  llvm::Value* v = b.CreateAlignedLoad(vt, ptr, llvm::Align(elem_bytes * n));
+  const uint64_t bytes = elem_bytes * n;
+  if (elem_bytes == 2 && !mt->isHalfTy() && bytes >= 8) {
+    // NVPTX splits a <4 x bfloat> or <8 x bfloat> load into 32-bit loads, and 32-bit loads at an
+    // 8- or 16-byte stride between lanes take two wavefronts where one vector load takes its
+    // minimum (the simulator found them in the bf16 attention backward's ring reads; f16's
+    // <4 x half> stays one load). So the bytes are loaded as 32-bit words, each word split into
+    // its two elements (a bitcast of the whole vector would be folded back into the bf16 load).
+    const unsigned words = static_cast<unsigned>(bytes / 4);
+    llvm::Value* w = b.CreateAlignedLoad(llvm::FixedVectorType::get(b.getInt32Ty(), words), ptr,
+                                         llvm::Align(bytes));
+    Vals out;
+    llvm::Type* pair = llvm::FixedVectorType::get(mt, 2);
+    for (unsigned i = 0; i < words; ++i) {
+      llvm::Value* two = b.CreateBitCast(b.CreateExtractElement(w, b.getInt32(i)), pair);
+      out.push_back(b.CreateExtractElement(two, b.getInt32(0)));
+      out.push_back(b.CreateExtractElement(two, b.getInt32(1)));
+    }
+    return out;
+  }
+  llvm::Value* v = b.CreateAlignedLoad(vt, ptr, llvm::Align(bytes));
   Vals out;
   for (int i = 0; i < n; ++i)
     out.push_back(b.CreateExtractElement(v, b.getInt32(static_cast<uint32_t>(i))));

@@ -221,8 +221,8 @@ MmaAsm mma_asm(llvm::LLVMContext& ctx, const MmaInfo& info) {
 } // namespace
 
 void Lowering::lower_mma(const ir::Op& op) {
-  if (layout_kind(op.operand(0)) == ir::LayoutKind::Shared)
-    return lower_wgmma(op); // lower_wgmma.cpp
+  if (layout_kind(op.operand(1)) == ir::LayoutKind::Shared)
+    return lower_wgmma(op); // lower_wgmma.cpp (a is a buffer too, or wgmma's A registers)
   const ir::Value* res = op.result();
   const ir::Type* ea = op.operand(0)->type()->element();
   const ir::Type* ec = res->type()->element();

@@ -1,13 +1,16 @@
-// The NVPTX lowering of a dot on wgmma (sm_90a; its a and b are #shared buffers, its result in
-// wgmma_acc_layout: prepare-dot-operands' wgmma form) and of fence_async_shared.
+// The NVPTX lowering of a dot on wgmma (sm_90a; its b a #shared buffer, its a one too or a
+// register tensor in wgmma_a_register_layout, its result in wgmma_acc_layout:
+// prepare-dot-operands' wgmma form) and of fence_async_shared.
 //
 // The dot reads everything from the IR: the warpgroup grid and instruction N from the shapes
 // (select_wgmma, which the layouts are asserted against), each operand's swizzle mode and
 // major-ness from its buffer's layout (wgmma_operand_of). Per dot, in this order:
-//   every accumulator register through an empty volatile asm (pinned: defined before the fence)
+//   every accumulator register through an empty volatile asm (pinned: defined before the fence),
+//   and for A in registers each packed A register (two 16-bit elements) likewise
 //   wgmma.fence                      (the accumulator registers were written by other code)
 //   for each repetition along M, N:  for each 16-wide step along K:
-//     wgmma.mma_async m64nNk16 with a descriptor for each operand: the fixed fields from
+//     wgmma.mma_async m64nNk16 with A's four registers or a descriptor, and a descriptor for
+//     each shared operand: the fixed fields from
 //     wgmma_descriptor_of, the start address = the buffer's + the instruction's first element
 //     (wgmma_start_layout through the buffer's layout; per warpgroup, from its warp id)
 //   wgmma.commit_group
@@ -33,31 +36,50 @@ void volatile_asm(llvm::IRBuilder<>& b, const std::string& text) {
   b.CreateCall(llvm::InlineAsm::get(fty, text, "~{memory}", /*hasSideEffects=*/true));
 }
 
-// wgmma.mma_async m64n{n}k16: outputs d[0..n/2) (f32), inputs desc_a, desc_b (i64), then the
-// accumulator tied to the outputs. Accumulates (scale-d = 1); transposes as given.
-llvm::InlineAsm* wgmma_asm(llvm::LLVMContext& ctx, const MmaInfo& info, int32_t n, bool trans_a,
-                           bool trans_b) {
-  const int regs = n / 2;
+// wgmma.mma_async m64n{n}k16: outputs d[0..n/2) (f32), inputs A (desc_a, i64; or with
+// `a_in_registers` its four 32-bit registers), desc_b (i64), then the accumulator tied to the
+// outputs. Accumulates (scale-d = 1); transposes as given (the register form has no imm-trans-a).
+llvm::InlineAsm* wgmma_asm(llvm::LLVMContext& ctx, const MmaInfo& info, int32_t n,
+                           bool a_in_registers, bool trans_a, bool trans_b) {
+  const int regs = n / 2, a_ops = a_in_registers ? 4 : 1;
+  const int pred = regs + a_ops + 1; // the operand holding scale-d
   std::string text = fmt::format("{{\n.reg .pred p;\nsetp.ne.b32 p, ${}, 0;\n"
                                  "wgmma.mma_async.sync.aligned.m64n{}k16.f32.{}.{} {{",
-                                 regs + 2, n, info.operand_ptx, info.operand_ptx);
+                                 pred, n, info.operand_ptx, info.operand_ptx);
   std::string constraints;
   for (int i = 0; i < regs; ++i) {
     text += fmt::format("{}${}", i ? ", " : "", i);
     constraints += fmt::format("{}=f", i ? "," : "");
   }
-  text +=
-      fmt::format("}}, ${}, ${}, p, 1, 1, {}, {};\n}}", regs, regs + 1, int(trans_a), int(trans_b));
-  constraints += ",l,l,r";
+  text += "}, ";
+  if (a_in_registers)
+    text += fmt::format("{{${}, ${}, ${}, ${}}}", regs, regs + 1, regs + 2, regs + 3);
+  else
+    text += fmt::format("${}", regs);
+  text += fmt::format(", ${}, p, 1, 1, ", regs + a_ops);
+  text += a_in_registers ? fmt::format("{};\n}}", int(trans_b))
+                         : fmt::format("{}, {};\n}}", int(trans_a), int(trans_b));
+  constraints += a_in_registers ? ",r,r,r,r,l,r" : ",l,l,r";
   for (int i = 0; i < regs; ++i)
     constraints += fmt::format(",{}", i);
   llvm::Type* f32 = llvm::Type::getFloatTy(ctx);
+  llvm::Type* i32 = llvm::Type::getInt32Ty(ctx);
   std::vector<llvm::Type*> outs(regs, f32);
-  std::vector<llvm::Type*> ins{llvm::Type::getInt64Ty(ctx), llvm::Type::getInt64Ty(ctx),
-                               llvm::Type::getInt32Ty(ctx)};
+  std::vector<llvm::Type*> ins(a_ops, a_in_registers ? i32 : llvm::Type::getInt64Ty(ctx));
+  ins.push_back(llvm::Type::getInt64Ty(ctx));
+  ins.push_back(i32);
   ins.insert(ins.end(), regs, f32);
   auto* fty = llvm::FunctionType::get(llvm::StructType::get(ctx, outs), ins, false);
   return llvm::InlineAsm::get(fty, text, constraints, /*hasSideEffects=*/true);
+}
+
+// `x` through an empty volatile asm of its own register class ("f" or "r"): volatile asms keep
+// their order, so the value is defined before the next one and read after the previous one.
+llvm::Value* pin(llvm::IRBuilder<>& b, llvm::Value* x) {
+  const bool f = x->getType()->isFloatTy();
+  auto* fty = llvm::FunctionType::get(x->getType(), {x->getType()}, false);
+  return b.CreateCall(llvm::InlineAsm::get(fty, "", f ? "=f,0" : "=r,0", /*hasSideEffects=*/true),
+                      {x});
 }
 
 } // namespace
@@ -98,10 +120,28 @@ llvm::Value* Lowering::wgmma_descriptor(const WgmmaOperandPlan& plan, int32_t re
   return b.CreateOr(b.CreateZExt(field, b.getInt64Ty()), b.getInt64(plan.fixed));
 }
 
+// A in registers (wgmma_a_register_layout): per instruction (mi, ki) the 8 elements of its
+// fragment as four 32-bit registers of two 16-bit elements, each through `pin` so that they are
+// all defined before the wgmma.fence (the ISA's fence rule covers A's registers too).
+std::vector<llvm::Value*> Lowering::wgmma_a_registers(const ir::Op& op, const WgmmaShape& s) {
+  if (layout(op.operand(0)) != wgmma_a_register_layout(s))
+    unsupported(op, "its a is in registers but not in the wgmma A-fragment layout (run "
+                    "prepare-dot-operands)");
+  const Vals& a = vals(op.operand(0));
+  std::vector<llvm::Value*> regs;
+  for (size_t at = 0; at + 1 < a.size(); at += 2) {
+    llvm::Value* v = llvm::PoisonValue::get(llvm::FixedVectorType::get(a[at]->getType(), 2));
+    v = b.CreateInsertElement(v, a[at], b.getInt32(0));
+    v = b.CreateInsertElement(v, a[at + 1], b.getInt32(1));
+    regs.push_back(pin(b, b.CreateBitCast(v, b.getInt32Ty())));
+  }
+  return regs;
+}
+
 void Lowering::lower_wgmma(const ir::Op& op) {
   std::optional<WgmmaShape> shape = select_wgmma(op, target, num_warps());
   if (!shape)
-    unsupported(op, "its a and b are shared buffers, which only wgmma reads, and no wgmma takes "
+    unsupported(op, "its b is a shared buffer, which only wgmma reads, and no wgmma takes "
                     "this dot on " +
                         target.name() +
                         " (run prepare-dot-operands on the kernel "
@@ -111,8 +151,16 @@ void Lowering::lower_wgmma(const ir::Op& op) {
     unsupported(op, "its result is not in the wgmma accumulator layout (run "
                     "prepare-dot-operands)");
   const MmaInfo& info = mma_info(s.instr);
-  const WgmmaOperandPlan pa = wgmma_operand(op, s, 0), pb = wgmma_operand(op, s, 1);
-  llvm::InlineAsm* mma = wgmma_asm(ctx, info, s.instr_n, pa.transposed, pb.transposed);
+  const bool a_in_registers = layout_kind(op.operand(0)) != ir::LayoutKind::Shared;
+  std::optional<WgmmaOperandPlan> pa;
+  std::vector<llvm::Value*> a_regs;
+  if (a_in_registers)
+    a_regs = wgmma_a_registers(op, s);
+  else
+    pa = wgmma_operand(op, s, 0);
+  const WgmmaOperandPlan pb = wgmma_operand(op, s, 1);
+  llvm::InlineAsm* mma =
+      wgmma_asm(ctx, info, s.instr_n, a_in_registers, pa && pa->transposed, pb.transposed);
   // Each accumulator register through a pin before the fence (and after wgmma_wait 0): volatile
   // asms keep their order, so LLVM can neither sink the accumulator's definition (a zero, say)
   // past the fence nor hoist a use above the wait.
@@ -124,8 +172,14 @@ void Lowering::lower_wgmma(const ir::Op& op) {
     for (int32_t ni = 0; ni < s.reps_n(); ++ni) {
       const int32_t c0 = regs * (ni + s.reps_n() * mi);
       for (int32_t ki = 0; ki < s.reps_k(); ++ki) {
-        std::vector<llvm::Value*> args{wgmma_descriptor(pa, ki + s.reps_k() * mi),
-                                       wgmma_descriptor(pb, ki + s.reps_k() * ni), b.getInt32(1)};
+        const int32_t a_at = ki + s.reps_k() * mi; // the instruction's A tile
+        std::vector<llvm::Value*> args;
+        if (a_in_registers)
+          args.assign(a_regs.begin() + 4 * a_at, a_regs.begin() + 4 * a_at + 4);
+        else
+          args.push_back(wgmma_descriptor(*pa, a_at));
+        args.push_back(wgmma_descriptor(pb, ki + s.reps_k() * ni));
+        args.push_back(b.getInt32(1));
         args.insert(args.end(), acc.begin() + c0, acc.begin() + c0 + regs);
         llvm::Value* d = b.CreateCall(mma, args);
         for (int32_t j = 0; j < regs; ++j)
@@ -137,10 +191,8 @@ void Lowering::lower_wgmma(const ir::Op& op) {
 }
 
 void Lowering::pin_registers(Vals& regs) {
-  auto* pin = llvm::InlineAsm::get(llvm::FunctionType::get(b.getFloatTy(), {b.getFloatTy()}, false),
-                                   "", "=f,0", /*hasSideEffects=*/true);
   for (llvm::Value*& x : regs)
-    x = b.CreateCall(pin, {x});
+    x = pin(b, x);
 }
 
 // wgmma.wait_group N. With N = 0 the accumulator is complete: its registers are pinned after the

@@ -175,10 +175,12 @@ public:
   // barrier, the cp.async ops via lower_async.cpp), and dots on tensor cores.
   void lower_shared_op(const ir::Op& op);
   void lower_mma(const ir::Op& op);
-  // lower_wgmma.cpp (sm_90a): a dot whose a and b are #shared buffers, and fence_async_shared.
+  // lower_wgmma.cpp (sm_90a): a dot whose b (and a, unless a is in wgmma's A-fragment register
+  // layout) is a #shared buffer, and fence_async_shared.
   void lower_wgmma(const ir::Op& op);
   void lower_wgmma_wait(const ir::Op& op);
   void pin_registers(Vals& regs);
+  std::vector<llvm::Value*> wgmma_a_registers(const ir::Op& op, const WgmmaShape& s);
   void lower_fence_async_shared();
   struct WgmmaOperandPlan;
   WgmmaOperandPlan wgmma_operand(const ir::Op& op, const WgmmaShape& s, int opidx);

@@ -16,9 +16,13 @@
 //     local_slot results -- to the swizzled `#shared` layout of the staged case, chosen for the
 //     ring's cp.async writes and the #dot_op reads.
 //   - an accumulator carried by a for loop (`acc = dot(a, b, acc)`) is carried in #mma itself.
+// On sm_90a a dot on wgmma reads its operands from buffers in the wgmma layouts (a retyped ring or
+// a staged buffer), except an A that is neither a ring slot nor a load in the dot's own block
+// (a computed A, or one loaded before the dot's loop): that one is converted to the register
+// layout of wgmma's A fragment (wgmma_a_register_layout) once, right after its definition.
 // A dot left on the FMA loop gets a convert_layout of a and b to the layouts the loop reads
-// (fma_dot_operand_layout), unless they have them. Statistics: mma, fma, staged, retyped,
-// carried, fma operand conversions.
+// (fma_dot_operand_layout), unless they have them. Statistics: mma, wgmma, fma, staged, retyped,
+// carried, chained, a in registers, fma operand conversions.
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_layout.h"
 #include "codegen/gpu/mma_select.h"
@@ -179,6 +183,10 @@ private:
         loads.push_back(v->defining_op());
         continue;
       }
+      if (i == 0 && !loaded_here(v, dot)) {
+        buffers[0] = a_in_registers(v, s);
+        continue;
+      }
       const int eb = elem_bytes(v->type());
       const int contiguous = wgmma_contiguous(i, shape_of(v), layout_of(v), eb);
       const LinearLayout shared = wgmma_shared_layout(shape_of(v), contiguous, eb);
@@ -201,6 +209,43 @@ private:
     set_accumulator(dot, wgmma_acc_layout(s));
     carry_in_mma(dot);
     place_wgmma_waits(f_, dot, /*from_rings=*/loads.size() == 2); // wgmma_in_flight.cpp
+  }
+
+  // True when `v` is a global load (through convert_layouts) in the dot's own block: a tile
+  // loaded for this dot alone, which goes to shared memory as it is (staged, its descriptor read
+  // by the wgmma) rather than through a register conversion that costs the same trip.
+  static bool loaded_here(const ir::Value* v, const ir::Op& dot) {
+    const ir::Op* def = v->defining_op();
+    while (def && def->opcode() == Opcode::ConvertLayout)
+      def = def->operand(0)->defining_op();
+    return def && def->opcode() == Opcode::Load && def->parent_block() == dot.parent_block();
+  }
+
+  // Any other A that no cp.async ring holds -- computed in registers (attention's P), or loaded
+  // before the dot's loop (attention's Q tile) -- is read from registers (wgmma's register form):
+  // one convert_layout to wgmma_a_register_layout placed right after A's definition, so that a
+  // loop-invariant A is converted once, before the loop, instead of being stored, fenced and
+  // barriered on every iteration, and an A in that layout already (the softmax of a matching
+  // wgmma accumulator) is not moved at all. Returns the value the dot reads.
+  ir::Value* a_in_registers(ir::Value* v, const WgmmaShape& s) {
+    const LinearLayout want = wgmma_a_register_layout(s);
+    ++stats_["a in registers"];
+    if (layout_of(v) == want)
+      return v;
+    const ir::Type* type = with(v, want, ir::LayoutKind::DotOperand);
+    auto conv = std::make_unique<ir::Op>(Opcode::ConvertLayout, std::vector<ir::Value*>{v},
+                                         std::span<const ir::Type* const>(&type, 1),
+                                         std::vector<ir::Attr>{},
+                                         v->defining_op() ? v->defining_op()->loc : SourceLoc{});
+    ir::Value* out = conv->result();
+    if (ir::Op* def = v->defining_op()) {
+      ir::Block* block = def->parent_block();
+      block->insert(std::next(block->find(def)), std::move(conv));
+    } else {
+      ir::Block* block = v->owner_block();
+      block->insert(block->ops().begin(), std::move(conv));
+    }
+    return out;
   }
 
   // The dimension a staged wgmma operand is stored contiguously along: the one its registers
@@ -325,11 +370,19 @@ private:
     ir::Value* c = dot.operand(2);
     const ir::Type* old = dot.result()->type();
     const ir::Type* mma = with(c, acc, ir::LayoutKind::Mma);
-    // A constant accumulator (zeros, mostly) is made in the new layout, not converted to it.
-    const ir::Op* def = c->defining_op();
+    // A constant accumulator (zeros, mostly) is made in the new layout, not converted to it; one
+    // that is a conversion of a value in that layout already (the previous dot of a chain, as
+    // attention's per-chunk QKᵀ: `s = dot(q_c, k_cᵀ, s)`) is read from that value, the round
+    // trip through the conversions' scratch dropped.
+    ir::Op* def = c->defining_op();
     if (def && def->opcode() == Opcode::Constant)
       dot.set_operand(2, insert(dot, Opcode::Constant, {}, mma, def->attrs()));
-    else
+    else if (def && def->opcode() == Opcode::ConvertLayout && def->operand(0)->type() == mma) {
+      dot.set_operand(2, def->operand(0));
+      if (uses(c) == 0)
+        def->parent_block()->erase(def);
+      ++stats_["chained"];
+    } else
       dot.set_operand(2, insert(dot, Opcode::ConvertLayout, {c}, mma, {}));
     ir::Value* r = dot.result();
     r->set_type(mma);

@@ -39,11 +39,12 @@ const Value* through_conversions(const Value* v) {
   return v;
 }
 
+// b is a shared buffer only for wgmma (a may be in wgmma's A-fragment registers).
 bool is_wgmma_dot(const Op& op) {
   if (op.opcode() != Opcode::Dot)
     return false;
-  const ir::LayoutAttr* a = op.operand(0)->type()->layout();
-  return a && a->kind() == ir::LayoutKind::Shared;
+  const ir::LayoutAttr* b = op.operand(1)->type()->layout();
+  return b && b->kind() == ir::LayoutKind::Shared;
 }
 
 // The index j of the loop-carried value (body argument j + 1, yield operand j, result j) that

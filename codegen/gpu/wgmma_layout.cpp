@@ -64,6 +64,17 @@ LinearLayout wgmma_acc_layout(const WgmmaShape& s) {
   return LinearLayout(std::move(b), {s.m, s.n});
 }
 
+LinearLayout wgmma_a_register_layout(const WgmmaShape& s) {
+  Bases b;
+  b[kReg] = {at(0, 1), at(8, 0), at(0, 8)};
+  repeat(b[kReg], kWgmmaK, s.k, /*along_rows=*/false);     // the K steps
+  repeat(b[kReg], kWgmmaM, s.wg_m(), /*along_rows=*/true); // repetitions along M
+  b[kLane] = {at(0, 2), at(0, 4), at(1, 0), at(2, 0), at(4, 0)};
+  b[kWarp] = {at(16, 0), at(32, 0)};
+  grid_bases(b[kWarp], s, /*keep_m=*/true, /*keep_n=*/false);
+  return LinearLayout(std::move(b), {s.m, s.k});
+}
+
 LinearLayout wgmma_shared_layout(const std::vector<int32_t>& shape, int contiguous,
                                  int elem_bytes) {
   TESSEL_ASSERT(shape.size() == 2 && (contiguous == 0 || contiguous == 1), "a 2-d operand tile");

@@ -60,6 +60,18 @@ std::optional<std::array<int32_t, 2>> wgmma_warpgroups(int32_t m, int32_t n, int
 // The accumulator (and dot result) layout of `s` (see the file comment).
 LinearLayout wgmma_acc_layout(const WgmmaShape& s);
 
+// The register layout of A (M x K, 16-bit elements) for the wgmma form that reads A from
+// registers (FA3's P operand): per warp of a warpgroup, instruction register i = 0..3 of lane
+// 4 g + t holds the two elements (16 w + g + 8 (i & 1), 2 t + 8 (i >> 1) + {0, 1}) of each 16-wide
+// K step, as the PTX ISA's figure for the m64nNk16 A fragment shows (the mma.sync m16n8k16 A
+// fragment per warp). Register bases (0,1) (8,0) (0,8), then the K steps (0,16) .., then the
+// repetitions along M (64,0) ..; lane bases (0,2) (0,4) (1,0) (2,0) (4,0); warp bases (16,0)
+// (32,0), the grid's M bits, and zeros for its N bits (the warpgroups of one row of the grid
+// hold the same A). With K = the N of a wgmma whose instruction covers the warpgroup's columns
+// (instr_n = N, one warpgroup along N) this is that wgmma's accumulator layout exactly, so a
+// softmax of a score tile can be handed to the next wgmma without moving an element.
+LinearLayout wgmma_a_register_layout(const WgmmaShape& s);
+
 // The shared-memory layout of a wgmma operand tile of `shape` (2-D) whose dimension `contiguous`
 // is stored contiguously, in the canonical swizzled layout of the widest mode the tile allows:
 // W = min(128, shape[contiguous] * elem_bytes) bytes per row; the tile is cut along its contiguous

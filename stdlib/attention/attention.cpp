@@ -5,6 +5,8 @@
 #include "stdlib/attention/varlen.h"
 #include "stdlib/common/args.h"
 #include "stdlib/common/kernels.h"
+#include "tessel/codegen/target.h"
+#include "tessel/runtime/device.h"
 
 #include <fmt/format.h>
 
@@ -225,6 +227,28 @@ Tiles tiles_for(const OpSite& s, const AttentionOptions& o, DeviceKind dev, int6
   return {o.block_m ? o.block_m : m, o.block_n ? o.block_n : n, dchunk, num_warps};
 }
 
+// True when kernels on q's device compile for sm_90a, which has wgmma: the simulated device under
+// TESSEL_SIM_TARGET=sm_90a, a CUDA device of compute capability 9.0 (jit::cuda_target's choice).
+bool device_has_wgmma(const TensorView& q) {
+  if (q.device == DeviceKind::sim)
+    return codegen::parse_target(runtime::sim_target_name()).has_wgmma();
+  if (q.device == DeviceKind::cuda)
+    return runtime::Device::get(q.device_index).properties().sm_version() == 90;
+  return false;
+}
+
+// The forward's tiles on sm_90a: its f16/bf16 dots run on wgmma when a warpgroup has 64 query
+// rows, so unless the caller chose the tiles the forward takes 64 x 16 at 4 warps there (QKᵀ on
+// m64n16k16 with Q as wgmma's A registers, converted once before the key loop; PV on m64n32k16
+// per head_dim chunk with P in registers; prepare-dot-operands). Test
+// AttentionPtx.Sm90aForwardOnWgmma.
+Tiles forward_tiles(const TensorView& q, const AttentionOptions& o, Tiles t) {
+  const bool half = q.dtype == DType::f16 || q.dtype == DType::bf16;
+  if (!half || o.block_m != 0 || o.block_n != 0 || !device_has_wgmma(q))
+    return t;
+  return {64, 16, 32, 4};
+}
+
 // `grad` is shaped and strided like `like` (so the kernels can share their strides).
 void check_grad(const OpSite& s, const char* arg, const TensorView& grad, const char* like_arg,
                 const TensorView& like) {
@@ -344,6 +368,7 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
                const AttentionOptions& o, Stream* stream, std::source_location where) {
   OpSite s{"attention", where};
   Common c = common_of(s, q, k, v, out, o);
+  c.t = forward_tiles(q, o, c.t);
   const Problem& p = c.p;
   const bool save_lse = o.lse.data != nullptr;
   if (save_lse)

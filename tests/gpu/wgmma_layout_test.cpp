@@ -77,6 +77,51 @@ TEST(WgmmaAccumulator, TilesWarpgroupsAndRepetitionsBijectively) {
   EXPECT_EQ(seen.size(), 256u * 512u);
 }
 
+// ---- A from registers ---------------------------------------------------------------------------
+
+// The ISA's figure for the m64nNk16 A fragment (16-bit elements): warp w of the warpgroup holds
+// rows 16 w .. 16 w + 15; lane 4 g + t holds a0..a7, a_{2 i + x} in register i / 2 .. as
+// A(16 w + g + 8 (i % 2), 2 t + x + 8 (i / 2)), x in {0, 1}, i in [0, 4), per 16-wide K step.
+TEST(WgmmaARegisters, MatchTheIsaFigureOverKStepsAndRepetitions) {
+  // 128 x 64 on 8 warps: 2 warpgroups along M (64 rows each), 4 K steps per warpgroup.
+  WgmmaShape s{MmaInstr::F16_F32, 128, 32, 64, {2, 1}, 32};
+  const LinearLayout a = wgmma_a_register_layout(s);
+  ASSERT_EQ(a.in_size(InDim::Register), 32); // 64 rows x 64 columns / 128 threads
+  std::set<Coord> seen;
+  for (int32_t w = 0; w < 8; ++w)
+    for (int32_t lane = 0; lane < 32; ++lane)
+      for (int32_t r = 0; r < 32; ++r) {
+        const int32_t g = lane / 4, t = lane % 4, e = r % 8, ks = r / 8;
+        const int32_t i = e / 2, x = e % 2;
+        const Coord want{64 * (w / 4) + 16 * (w % 4) + g + 8 * (i % 2),
+                         16 * ks + 2 * t + x + 8 * (i / 2)};
+        EXPECT_EQ(a.apply(r, lane, w), want) << "warp " << w << " lane " << lane << " r" << r;
+        seen.insert(a.apply(r, lane, w));
+      }
+  EXPECT_EQ(seen.size(), 128u * 64u); // every element once
+}
+
+TEST(WgmmaARegisters, WarpgroupsAlongNHoldTheSameA) {
+  // 64 x 64 output on 8 warps: 1 x 2 warpgroups; both hold all 64 rows of A.
+  WgmmaShape s{MmaInstr::BF16_F32, 64, 64, 16, {1, 2}, 32};
+  const LinearLayout a = wgmma_a_register_layout(s);
+  for (int32_t lane = 0; lane < 32; ++lane)
+    for (int32_t r = 0; r < 8; ++r)
+      for (int32_t w = 0; w < 4; ++w)
+        EXPECT_EQ(a.apply(r, lane, w), a.apply(r, lane, w + 4));
+}
+
+// FA3's observation, which attention's PV dot relies on: the accumulator of a wgmma whose
+// instruction spans the warpgroup's N is, element for element, the A fragment of a wgmma with
+// K = that N (so the softmax of the scores is already in the PV dot's A layout).
+TEST(WgmmaARegisters, AreTheAccumulatorOfAWgmmaWithNEqualToK) {
+  for (int32_t n : {16, 32, 64, 128}) {
+    WgmmaShape scores{MmaInstr::F16_F32, 128, n, 64, {2, 1}, n};
+    WgmmaShape pv{MmaInstr::F16_F32, 128, 64, n, {2, 1}, 64};
+    EXPECT_EQ(wgmma_acc_layout(scores), wgmma_a_register_layout(pv)) << "n " << n;
+  }
+}
+
 TEST(WgmmaWarpgroups, FollowTheRule) {
   EXPECT_EQ(wgmma_warpgroups(64, 64, 4), (std::array<int32_t, 2>{1, 1}));
   EXPECT_EQ(wgmma_warpgroups(128, 128, 8), (std::array<int32_t, 2>{2, 1})); // M on ties

@@ -8,6 +8,7 @@
 #include "gpu/gpu_test_util.h"
 #include "stdlib/common/kernels.h"
 #include "support/expect_error.h"
+#include "support/scoped_env.h"
 #include "tessel/ops.h"
 #include "tessel/samples/samples.h"
 
@@ -279,6 +280,22 @@ TEST(Attention, SimulatedDevice) {
   banks.expect_none("attention forward");
 }
 
+// The simulated device running sm_90a PTX (TESSEL_SIM_TARGET; this process only): the f16 and
+// bf16 forward then takes 64 x 16 tiles at 4 warps and runs both dots on wgmma with A from
+// registers (AttentionPtx.Sm90aForwardOnWgmma checks the PTX); ragged seqlens, causal and not,
+// head_dim 64 and 128, memcheck and racecheck on, no bank conflicts, against the f64 reference.
+TEST(Attention, SimulatedSm90aDeviceRunsWgmma) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  ScopedEnv target{"TESSEL_SIM_TARGET", "sm_90a"};
+  SimBankConflicts banks;
+  check({1, 2, 1, 17, 33, 64}, {.causal = true}, {.dev = DeviceKind::sim, .dtype = DType::f16});
+  check({1, 1, 1, 65, 17, 64}, {}, {.dev = DeviceKind::sim, .dtype = DType::bf16});
+  check({1, 1, 1, 33, 20, 128}, {.causal = true},
+        {.dev = DeviceKind::sim, .dtype = DType::bf16, .layout = AttentionLayout::bhsd, .pad = 8});
+  check({1, 1, 1, 1, 17, 128}, {}, {.dev = DeviceKind::sim, .dtype = DType::f16});
+  banks.expect_none("attention forward on sm_90a");
+}
+
 // The tutorial kernel (samples/attention/) against the same reference, launched as its
 // comment says: contiguous [batch, seqlen, heads, head_dim], one program per (row block, head).
 void check_sample(DeviceKind dev, DType t, const Problem& p, bool causal, int block_m,
@@ -488,6 +505,19 @@ TEST(AttentionBackward, SimulatedDevice) {
   banks.expect_none("attention backward");
 }
 
+// The 16-bit backward on the simulated device: its q and dout tiles reach the dots through
+// cp.async rings read 8 bytes a thread, conflict-free for bf16 and f16 too (bf16 took 192 extra
+// wavefronts when NVPTX split its <4 x bfloat> shared loads into 32-bit ones: load_shared).
+TEST(AttentionBackward, SimulatedDevice16Bit) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (DType t : {DType::bf16, DType::f16}) {
+    SimBankConflicts banks;
+    check_backward({1, 2, 1, 17, 20, 32}, {.causal = true},
+                   {.dev = DeviceKind::sim, .dtype = t, .block_m = 16, .block_n = 16});
+    banks.expect_none(fmt::format("attention backward {}", dtype_name(t)));
+  }
+}
+
 // ---- bad input ----------------------------------------------------------------------------------
 
 struct Inputs {
@@ -647,6 +677,45 @@ TEST(AttentionPtx, NoSpills) {
                                 {flags, dim, 32, dim > 64 ? 16 : 32, 16}, DType::f16);
         expect_lean_ptx(*module, target, dim > 64 ? 2 : 4,
                         fmt::format("attention {} head_dim {} band {}", target, dim, band));
+      }
+}
+
+// The forward at the sm_90a tiles (64 x 16 at 4 warps, head_dim in chunks of 32; attention.cpp's
+// forward_tiles): every dot on wgmma -- per key tile and chunk two m64n16k16 for QKᵀ and one
+// m64n32k16 for PV, all with A from registers (Q converted once before the loop, P after the
+// softmax) -- no mma.sync, zero spills, for f16 and bf16 at head_dim 64 and 128, causal and not.
+TEST(AttentionPtx, Sm90aForwardOnWgmma) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  for (DType t : {DType::f16, DType::bf16})
+    for (int64_t dim : {64, 128})
+      for (int64_t band : {0, 1}) {
+        int64_t flags = ops::detail::kAttentionSaveLse | (band ? ops::detail::kAttentionBand : 0);
+        auto module =
+            trace_dsl(ops::detail::attention_forward_kernel(), {flags, dim, 32, 64, 16}, t);
+        const std::string what =
+            fmt::format("attention sm_90a {} head_dim {} band {}", dtype_name(t), dim, band);
+        codegen::gpu::CompileOptions opts;
+        opts.num_warps = 4;
+        auto out = codegen::gpu::compile(*module->functions.front(),
+                                         codegen::parse_target("sm_90a"), opts);
+        const auto stats = codegen::gpu::ptx_stats(out.ptx);
+        // expect_lean_ptx's checks, on this compile.
+        EXPECT_TRUE(out.resources.parsed) << out.info_log;
+        EXPECT_EQ(out.resources.spill_stores, 0) << what;
+        EXPECT_EQ(out.resources.spill_loads, 0) << what;
+        EXPECT_EQ(stats.get("local"), 0) << what;
+        EXPECT_TRUE(stats.get("ld.global.v4") > 0 ||
+                    out.ptx.find("cp.async.cg") != std::string::npos)
+            << what;
+        const int64_t chunks = dim / 32;
+        EXPECT_EQ(stats.get("wgmma.mma_async"), 3 * chunks) << what;
+        EXPECT_EQ(stats.get("mma"), 0) << what;
+        // The register form: `{d..}, {a0, a1, a2, a3}, desc_b` -- a braced A after the outputs.
+        size_t braced = 0;
+        for (size_t at = out.ptx.find("wgmma.mma_async"); at != std::string::npos;
+             at = out.ptx.find("wgmma.mma_async", at + 1))
+          braced += out.ptx.compare(out.ptx.find("}", at), 4, "}, {") == 0;
+        EXPECT_EQ(braced, size_t(3 * chunks)) << what;
       }
 }
 
