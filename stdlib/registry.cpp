@@ -74,7 +74,8 @@ void register_norms() {
   add("layer_norm_weight_grad", "op layer_norm_backward, second kernel: dweight, dbias",
       &detail::norm_weight_grad_kernel, signature(6, 6, 0, {/*LAYER=*/1, kGradRows, kGradBlock}));
   add("norm_weight_grad_parts",
-      "op rms_norm_backward / layer_norm_backward over >= 1024 rows, third kernel: adds the parts",
+      "op rms_norm_backward / layer_norm_backward over >= 1024 rows, third kernel: adds the parts "
+      "(op: --num-warps 1)",
       &detail::norm_weight_grad_parts_kernel, signature(3, 2, 0, {/*LAYER=*/1, kGradBlock}));
 }
 
