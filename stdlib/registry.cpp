@@ -8,6 +8,7 @@
 
 #include "stdlib/common/kernels.h"
 #include "stdlib/matmul/matmul_kernels.h"
+#include "stdlib/norms/weight_grad.h"
 #include "stdlib/quant/quant_kernels.h"
 #include "stdlib/quantize/quantize_kernels.h"
 #include "tessel/jit/registry.h"
@@ -69,9 +70,13 @@ void register_norms() {
   add("layer_norm_backward", "op layer_norm_backward, first kernel: dx, one program per row",
       &detail::norm_backward_kernel, signature(6, 4, 0, {/*LAYER=*/1, /*LOOPED=*/0, kBlock}));
   add("rms_norm_weight_grad", "op rms_norm_backward, second kernel: dweight, 16 x 256 tiles",
-      &detail::norm_weight_grad_kernel, signature(6, 4, 0, {/*LAYER=*/0, kGradRows, kGradBlock}));
+      &detail::norm_weight_grad_kernel, signature(6, 6, 0, {/*LAYER=*/0, kGradRows, kGradBlock}));
   add("layer_norm_weight_grad", "op layer_norm_backward, second kernel: dweight, dbias",
-      &detail::norm_weight_grad_kernel, signature(6, 4, 0, {/*LAYER=*/1, kGradRows, kGradBlock}));
+      &detail::norm_weight_grad_kernel, signature(6, 6, 0, {/*LAYER=*/1, kGradRows, kGradBlock}));
+  add("norm_weight_grad_parts",
+      "op rms_norm_backward / layer_norm_backward over >= 1024 rows, third kernel: adds the parts "
+      "(op: --num-warps 1)",
+      &detail::norm_weight_grad_parts_kernel, signature(3, 2, 0, {/*LAYER=*/1, kGradBlock}));
 }
 
 void register_softmax() {

@@ -6,8 +6,10 @@
 // backward: one program per row writes dx from dy, x and the saved statistics (a longer row: one
 // pass for the two row sums, one to write dx). The weight and bias
 // gradients are sums over rows; rather than atomics (whose order varies from run to run) a second
-// kernel gives each program a strip of columns and walks the rows in tiles of ROWS, in order, so
-// the sum is the same bits on every run and on every backend.
+// kernel gives each program a strip of columns and a part of the rows (`chunk` rows; all of them
+// for a short column), walked in tiles of ROWS, in order; with several parts a third kernel adds
+// the parts' sums in order. The parts depend on the shape only (norms.cpp), so the sum is the same
+// bits on every run, at every thread count and on every backend.
 #include "stdlib/common/kernels.h"
 
 #include "tessel/lang/control.h"
@@ -163,19 +165,23 @@ const Kernel& norm_backward_kernel() {
 const Kernel& norm_weight_grad_kernel() {
   static const Kernel k = tl::kernel(
       "norm_weight_grad",
-      "dweight, dbias, dy, x, mean, rstd, dy_stride, x_stride, rows, n, LAYER, "
+      "dweight, dbias, dy, x, mean, rstd, dy_stride, x_stride, rows, n, chunk, part_stride, LAYER, "
       "ROWS, BLOCK",
       [](tl::Ptr dweight, tl::Ptr dbias, tl::Ptr dy, tl::Ptr x, tl::Ptr mean, tl::Ptr rstd,
-         tl::Int dy_stride, tl::Int x_stride, tl::Int rows, tl::Int n, tl::Const<int> LAYER,
-         tl::Const<int> ROWS, tl::Const<int> BLOCK) {
+         tl::Int dy_stride, tl::Int x_stride, tl::Int rows, tl::Int n, tl::Int chunk,
+         tl::Int part_stride, tl::Const<int> LAYER, tl::Const<int> ROWS, tl::Const<int> BLOCK) {
         auto cols = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
         auto col = tl::expand_dims(cols, 0);  // 1 x BLOCK
         auto tile_rows = tl::arange(0, ROWS); // ROWS
+        // This program's rows: part program_id(1) of `chunk` rows (the last part may be shorter).
+        auto part = tl::program_id(1);
+        auto first = part * chunk;
+        auto last = tl::minimum(first + chunk, rows);
         tl::Tensor acc_w = tl::zeros({ROWS, BLOCK}, DType::f32);
         tl::Tensor acc_b = tl::zeros({ROWS, BLOCK}, DType::f32);
-        tl::for_range(0, rows, ROWS, [&](tl::Int r0) {
+        tl::for_range(first, last, ROWS, [&](tl::Int r0) {
           auto r = r0 + tile_rows;
-          auto rmask = r < rows;
+          auto rmask = r < last;
           auto row = tl::expand_dims(r, 1); // ROWS x 1
           auto mask = tl::expand_dims(rmask, 1) & (col < n);
           auto rs = tl::expand_dims(tl::load(rstd + r, rmask, 0.0), 1);
@@ -188,9 +194,33 @@ const Kernel& norm_weight_grad_kernel() {
           }
           acc_w = acc_w + g * v * rs;
         });
-        tl::store(dweight + cols, tl::sum(acc_w, 0), cols < n);
+        // One part: the sums themselves. Several: part p's sums at p * part_stride (f32 scratch).
+        auto out = row_offset(part, part_stride) + cols;
+        tl::store(dweight + out, tl::sum(acc_w, 0), cols < n);
         if (LAYER)
-          tl::store(dbias + cols, tl::sum(acc_b, 0), cols < n);
+          tl::store(dbias + out, tl::sum(acc_b, 0), cols < n);
+      });
+  return k;
+}
+
+const Kernel& norm_weight_grad_parts_kernel() {
+  static const Kernel k = tl::kernel(
+      "norm_weight_grad_parts", "dweight, dbias, parts, num_parts, n, LAYER, BLOCK",
+      [](tl::Ptr dweight, tl::Ptr dbias, tl::Ptr parts, tl::Int num_parts, tl::Int n,
+         tl::Const<int> LAYER, tl::Const<int> BLOCK) {
+        auto cols = tl::program_id(0) * BLOCK + tl::arange(0, BLOCK);
+        auto in = cols < n;
+        // parts is [2 * num_parts, n]: the weight sums of each part, then the bias sums. Added in
+        // part order, whatever the thread count.
+        tl::Tensor acc_w = tl::zeros({BLOCK}, DType::f32), acc_b = tl::zeros({BLOCK}, DType::f32);
+        tl::for_range(0, num_parts, 1, [&](tl::Int p) {
+          acc_w = acc_w + tl::load(parts + row_offset(p, n) + cols, in, 0.0);
+          if (LAYER)
+            acc_b = acc_b + tl::load(parts + row_offset(p + num_parts, n) + cols, in, 0.0);
+        });
+        tl::store(dweight + cols, acc_w, in);
+        if (LAYER)
+          tl::store(dbias + cols, acc_b, in);
       });
   return k;
 }

@@ -4,10 +4,13 @@
 
 #include "stdlib/common/args.h"
 #include "stdlib/common/kernels.h"
+#include "stdlib/norms/weight_grad.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 namespace tessel::ops {
 namespace {
@@ -96,6 +99,65 @@ struct Backward {
   int block_cols;
 };
 
+// Where the parts' sums of the weight gradient go: the memory of dx, which is written only after
+// they are added up (no hidden allocation). That takes a contiguous dx, 16-byte aligned (f32
+// stores), with room for 2 * parts * cols f32 values; otherwise (a padded dx, say) one part.
+struct PartsScratch {
+  detail::GradParts split{1, 0};
+  TensorView weight_parts, bias_parts;
+};
+
+PartsScratch parts_scratch(const TensorView& dx, const Rows& dxr) {
+  PartsScratch p;
+  p.split = detail::norm_weight_grad_parts(dxr.rows);
+  const int64_t values = 2 * p.split.parts * dxr.cols;
+  const bool fits = dxr.stride == dxr.cols && reinterpret_cast<uintptr_t>(dx.data) % 16 == 0 &&
+                    values * 4 <= dxr.rows * dxr.cols * int64_t(dtype_bytes(dx.dtype));
+  if (p.split.parts == 1 || !fits) {
+    p.split = {1, dxr.rows};
+    return p;
+  }
+  TensorView v = dx;
+  v.dtype = DType::f32;
+  v.rank = 2;
+  v.shape[0] = p.split.parts;
+  v.shape[1] = dxr.cols;
+  v.strides[0] = dxr.cols;
+  v.strides[1] = 1;
+  p.weight_parts = v;
+  v.data = static_cast<float*>(dx.data) + p.split.parts * dxr.cols;
+  p.bias_parts = v;
+  return p;
+}
+
+// dweight (and dbias) = sums over rows, in parts (weight_grad.h) when there are many rows.
+void launch_weight_grad(const OpSite& s, const Backward& b, const Rows& xr, const Rows& dyr,
+                        const Rows& dxr, Stream* stream) {
+  const bool layer = b.mean != nullptr;
+  // With no rows the gradients are sums of nothing: the kernel writes zeros. Its row pointers are
+  // never dereferenced then, but must not be null: the weight stands in for them.
+  const bool none = xr.rows == 0;
+  const TensorView& dy = none ? *b.weight : *b.dy;
+  const TensorView& xv = none ? *b.weight : *b.x;
+  const TensorView& meanv = none ? *b.weight : layer ? *b.mean : *b.rstd;
+  const TensorView& rstdv = none ? *b.weight : *b.rstd;
+  int grad_block = std::min(kGradBlock, detail::block_for(s, xr.cols, kGradBlock, 0));
+  const int64_t col_blocks = (xr.cols + grad_block - 1) / grad_block;
+  PartsScratch p = parts_scratch(*b.dx, dxr);
+  const bool split = p.split.parts > 1;
+  const TensorView& dbias = layer ? *b.dbias : *b.dweight;
+  detail::norm_weight_grad_kernel().launch(
+      detail::grid_at(s, col_blocks, p.split.parts),
+      detail::launch_options(/*4 warps for a 16 x 256 tile=*/grad_block * kGradRows / 4, stream),
+      split ? p.weight_parts : *b.dweight, split ? p.bias_parts : dbias, dy, xv, meanv, rstdv,
+      dyr.stride, xr.stride, xr.rows, xr.cols, p.split.chunk, split ? xr.cols : 0, int(layer),
+      kGradRows, grad_block);
+  if (split)
+    detail::norm_weight_grad_parts_kernel().launch(
+        detail::grid_at(s, col_blocks), detail::launch_options(grad_block, stream), *b.dweight,
+        dbias, p.weight_parts, p.split.parts, xr.cols, int(layer), grad_block);
+}
+
 void run_backward(const OpSite& s, const Backward& b, Stream* stream) {
   const TensorView& x = *b.x;
   detail::check_float(s, "x", x);
@@ -103,7 +165,7 @@ void run_backward(const OpSite& s, const Backward& b, Stream* stream) {
   check_row_tensor(s, "dy", *b.dy, x);
   check_row_tensor(s, "dx", *b.dx, x);
   Rows dyr = detail::rows_of(s, "dy", *b.dy), dxr = detail::rows_of(s, "dx", *b.dx);
-  // The weight-gradient kernel reads dy (and x) after the first kernel has written dx.
+  // The weight-gradient kernels read dy (and x) and use dx's memory for their partial sums.
   if (!xr.empty() && (b.dx->data == b.dy->data || b.dx->data == x.data))
     s.fail(fmt::format("dx is the same memory as {}, which the weight gradient reads after dx is "
                        "written; pass a separate dx",
@@ -123,28 +185,30 @@ void run_backward(const OpSite& s, const Backward& b, Stream* stream) {
   int block = block_for_row(s, xr, b.block_cols);
   if (xr.cols == 0)
     return;
+  // The weight gradient first: its partial sums may live in dx's memory until dx is written.
+  launch_weight_grad(s, b, xr, dyr, dxr, stream);
   bool layer = b.mean != nullptr;
-  const TensorView& mean = layer ? *b.mean : *b.rstd;
   if (xr.rows > 0)
     detail::norm_backward_kernel().launch(
         detail::grid_at(s, xr.rows), detail::launch_options(block, stream), *b.dx, *b.dy, x,
-        *b.weight, mean, *b.rstd, dxr.stride, dyr.stride, xr.stride, xr.cols, int(layer),
-        int(xr.cols > block), block);
-  // With no rows the gradients are sums of nothing: the kernel writes zeros. Its row pointers are
-  // never dereferenced then, but must not be null: the weight stands in for them.
-  const TensorView& dy = xr.rows > 0 ? *b.dy : *b.weight;
-  const TensorView& xv = xr.rows > 0 ? x : *b.weight;
-  const TensorView& meanv = xr.rows > 0 ? mean : *b.weight;
-  const TensorView& rstdv = xr.rows > 0 ? *b.rstd : *b.weight;
-  int grad_block = std::min(kGradBlock, detail::block_for(s, xr.cols, kGradBlock, 0));
-  detail::norm_weight_grad_kernel().launch(
-      detail::grid_at(s, (xr.cols + grad_block - 1) / grad_block),
-      detail::launch_options(/*4 warps for a 16 x 256 tile=*/grad_block * kGradRows / 4, stream),
-      *b.dweight, layer ? *b.dbias : *b.dweight, dy, xv, meanv, rstdv, dyr.stride, xr.stride,
-      xr.rows, xr.cols, int(layer), kGradRows, grad_block);
+        *b.weight, layer ? *b.mean : *b.rstd, *b.rstd, dxr.stride, dyr.stride, xr.stride, xr.cols,
+        int(layer), int(xr.cols > block), block);
 }
 
 } // namespace
+
+namespace detail {
+
+GradParts norm_weight_grad_parts(int64_t rows) {
+  if (rows < 2 * kGradPartRows)
+    return {1, rows};
+  const int64_t parts = std::min(kGradMaxParts, rows / kGradPartRows);
+  const int64_t chunk = (rows + parts - 1) / parts;
+  const int64_t tiled = (chunk + kGradRows - 1) / kGradRows * kGradRows; // whole ROWS tiles
+  return {(rows + tiled - 1) / tiled, tiled};
+}
+
+} // namespace detail
 
 void rms_norm(const TensorView& x, const TensorView& weight, const TensorView& y,
               const TensorView& rstd, const RmsNormOptions& o, Stream* stream,

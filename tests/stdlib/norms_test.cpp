@@ -9,6 +9,7 @@
 #include "gpu/gpu_test_util.h"
 #include "stdlib/common/args.h"
 #include "stdlib/common/kernels.h"
+#include "stdlib/norms/weight_grad.h"
 #include "support/expect_error.h"
 #include "tessel/ops.h"
 
@@ -194,13 +195,40 @@ TEST(Norms, BackwardCpu) {
 TEST(Norms, BackwardSimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
   for (bool layer : {false, true})
-    for (Case c : {Case{3, 7}, Case{19, 40, 2}, Case{3, 40, 2, 16}})
+    for (Case c : {Case{3, 7}, Case{19, 40, 2}, Case{3, 40, 2, 16}, Case{1030, 8}})
       check_backward({DeviceKind::sim, DType::f32, layer, false}, c);
 }
 
-// The weight gradient is reduced in a fixed order: two runs give the same bits.
-TEST(Norms, WeightGradientIsDeterministic) {
-  const int64_t rows = 50, n = 300;
+// From 1024 rows the weight gradient is summed in parts of whole 16-row tiles, by a program each,
+// and the parts added by a third kernel; the part count depends on the rows alone.
+TEST(Norms, WeightGradientParts) {
+  using ops::detail::norm_weight_grad_parts;
+  EXPECT_EQ(norm_weight_grad_parts(1023).parts, 1);
+  EXPECT_EQ(norm_weight_grad_parts(1023).chunk, 1023);
+  EXPECT_EQ(norm_weight_grad_parts(32768).parts, 64); // the benchmark's 32768 x 128
+  EXPECT_EQ(norm_weight_grad_parts(32768).chunk, 512);
+  for (int64_t rows : {1024, 1300, 4096, 8191, 100003}) {
+    auto p = norm_weight_grad_parts(rows);
+    EXPECT_GT(p.parts, 1) << rows;
+    EXPECT_LE(p.parts, ops::detail::kGradMaxParts) << rows;
+    EXPECT_EQ(p.chunk % ops::detail::kGradRows, 0) << rows;
+    EXPECT_GE(p.parts * p.chunk, rows) << rows;
+    EXPECT_LT((p.parts - 1) * p.chunk, rows) << rows; // no empty part
+  }
+}
+
+// Many rows: the parts path (a contiguous dx holds the partial sums until dx is written), and a
+// padded dx, which cannot hold them (one part), at a row count that is not a multiple of a part.
+TEST(Norms, BackwardManyRowsCpu) {
+  for (DType t : {DType::f32, DType::bf16})
+    for (bool layer : {false, true})
+      for (Case c : {Case{1300, 130}, Case{1300, 130, 3}, Case{2050, 7}})
+        check_backward({DeviceKind::cpu, t, layer, false}, c);
+}
+
+// The weight gradient is reduced in a fixed order: two runs give the same bits, in one part (50
+// rows) and in several (3000 rows), whichever thread runs which program.
+void expect_deterministic_weight_gradient(int64_t rows, int64_t n) {
   TestTensor x(DeviceKind::cpu, DType::f32, {rows, n}, random_values(rows * n, 1));
   TestTensor dy(DeviceKind::cpu, DType::f32, {rows, n}, random_values(rows * n, 2));
   TestTensor w(DeviceKind::cpu, DType::f32, {n}, random_values(n, 3));
@@ -212,7 +240,12 @@ TEST(Norms, WeightGradientIsDeterministic) {
     ops::rms_norm_backward(dy.view(), x.view(), w.view(), rstd.view(), dx.view(), dw.view());
     runs.push_back(dw.values());
   }
-  EXPECT_EQ(runs[0], runs[1]);
+  EXPECT_EQ(runs[0], runs[1]) << rows << " x " << n;
+}
+
+TEST(Norms, WeightGradientIsDeterministic) {
+  expect_deterministic_weight_gradient(50, 300);
+  expect_deterministic_weight_gradient(3000, 40);
 }
 
 TEST(Norms, ZeroSized) {
@@ -324,6 +357,7 @@ TEST(NormsPtx, NoSpills) {
         kernels.push_back({&ops::detail::norm_backward_kernel(), {layer, looped, block}, warps});
       }
     kernels.push_back({&ops::detail::norm_weight_grad_kernel(), {layer, 16, 256}, 4});
+    kernels.push_back({&ops::detail::norm_weight_grad_parts_kernel(), {layer, 256}, 1});
   }
   for (const K& k : kernels)
     for (const char* target : {"sm_80", "sm_90a"}) {

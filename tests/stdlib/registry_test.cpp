@@ -25,6 +25,7 @@ const std::vector<std::string> kOpKernels = {"rms_norm",
                                              "layer_norm_backward",
                                              "rms_norm_weight_grad",
                                              "layer_norm_weight_grad",
+                                             "norm_weight_grad_parts",
                                              "ops.softmax",
                                              "log_softmax",
                                              "softmax_backward",
@@ -67,7 +68,8 @@ const std::vector<std::string> kOpKernels = {"rms_norm",
 int op_num_warps(const std::string& name) {
   if (name == "mean_pool" || name.starts_with("ops.matmul"))
     return 8;
-  return name == "rotary_embedding" ? 1 : 4;
+  // The parts of the norms' weight gradient: a 256-column block at 1 warp, as the ops launch it.
+  return name == "rotary_embedding" || name == "norm_weight_grad_parts" ? 1 : 4;
 }
 
 TEST(OpsRegistry, EveryOpKernelIsRegistered) {
