@@ -690,6 +690,33 @@ TEST(Matmul, SimulatedSm90aDeviceRunsWgmma) {
   check({DeviceKind::sim, DType::f16, Case{128, 256, 64}});
 }
 
+// The in-flight form on the simulated sm_90a device (MatmulPtx.Sm90aRaggedTilesKeepOneWgmmaGroup
+// InFlight checks its PTX for this specialization: M, N, K ragged, row strides multiples of 16):
+// 3 and 4 stages, one and two warpgroups, 3 to 7 K tiles with a ragged last one. The simulator
+// reports an accumulator read or an operand slot refilled while the wgmma using it is in flight,
+// plus memcheck and racecheck; exact against the f64 reference, output poisoned.
+TEST(Matmul, SimulatedSm90aDeviceKeepsOneWgmmaGroupInFlight) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  ScopedEnv target{"TESSEL_SIM_TARGET", "sm_90a"};
+  ScopedEnv dump{"TESSEL_DUMP", "pipeline"};
+  const auto& tile = ops::detail::matmul_kernels("", {}).tile;
+  using C = MatmulConfig;
+  for (const MatmulRun& r : {MatmulRun{DeviceKind::sim, DType::f16,
+                                       Case{200, 80, 144, 0, false, 1, C{128, 128, 32, 8, 8, 3}}},
+                             MatmulRun{DeviceKind::sim, DType::bf16,
+                                       Case{136, 208, 80, 0, false, 1, C{128, 64, 32, 8, 4, 3}}},
+                             MatmulRun{DeviceKind::sim, DType::f16,
+                                       Case{72, 144, 208, 0, false, 1, C{64, 128, 32, 8, 4, 4}}}}) {
+    ::testing::internal::CaptureStderr();
+    check(r);
+    const std::string log = ::testing::internal::GetCapturedStderr();
+    // Compiled in this run (not found in the disk cache of an earlier one): the pipeliner said so.
+    if (tile.stats().last_source == KernelSource::compiled) {
+      EXPECT_NE(log.find("one wgmma group stays in flight"), std::string::npos) << log;
+    }
+  }
+}
+
 // MatmulOptions::autotune on the simulated device: nothing is timed there, so the candidate
 // choose_config names is chosen (and said so under TESSEL_DUMP=tune), and a tuning file's entry
 // for the call's key is used instead when there is one; both compute the right product.
@@ -1123,8 +1150,10 @@ TEST(MatmulErrors, GpuConfigMinimumBlock) {
 
 // The tile kernel as the op launches it for contiguous row-major operands (unit column strides
 // traced as 1, the rest divisible by 16, 16-byte aligned pointers) with the default config.
+// `ragged`: M, N and K traced with divisibility 1, as the op specializes a shape like 200 x 80 x
+// 144 (the row strides 80 and 144 still divisible by 16).
 std::unique_ptr<ir::Module> trace_tile(const Kernel& k, DType operand, DType out,
-                                       const MatmulConfig& cfg) {
+                                       const MatmulConfig& cfg, bool ragged = false) {
   const std::vector<std::string>& names = k.def().param_names;
   std::vector<lang::ParamBinding> b;
   for (size_t i = 0; i < k.def().params.size(); ++i) {
@@ -1137,6 +1166,8 @@ std::unique_ptr<ir::Module> trace_tile(const Kernel& k, DType operand, DType out
       break;
     case lang::ParamKind::Int:
       pb.divisibility = 16;
+      if (ragged && (name == "M" || name == "N" || name == "K"))
+        pb.divisibility = 1;
       pb.equals_one =
           name == "a_k" || name == "b_n" || name == "c_n" || name == "e0_n" || name == "e1_n";
       break;
@@ -1259,6 +1290,55 @@ TEST(MatmulPtx, Sm90aTensorCoreTilesOnWgmma) {
                   what.c_str(), out.resources.registers, (long long)out.resources.spill_stores,
                   (long long)out.shared_bytes, (long long)st.get("wgmma.mma_async"),
                   (long long)st.get("cp.async"));
+    }
+}
+
+// One wgmma group in flight across the op's K loop (codegen/gpu/wgmma_in_flight.h) now that
+// t3's prefix-mask copies stream ragged tiles through the cp.async ring: for M, N and K not
+// multiples of the tile (row strides still multiples of 16), the sm_90a tensor-core tiles with 3 or
+// 4 stages wait with wgmma.wait_group 1 in the loop and 0 after it, and the copies run S-2
+// iterations ahead (cp.async.wait_group S-3); with 2 stages every dot waits for its own group.
+// nvJitLink: zero spills, no local memory. (A row stride not a multiple of 16, e.g. K = 97 or 136
+// row-major, is specialized with divisibility 1 (jit/signature.cpp knows only 16 and 1): the
+// tile's loads then move 2 bytes, stay out of the ring, and the dot is waited for at once.)
+TEST(MatmulPtx, Sm90aRaggedTilesKeepOneWgmmaGroupInFlight) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto& kernels = ops::detail::matmul_kernels("", {});
+  struct Tile {
+    int bm, bn, warps, stages;
+  };
+  const Tile tiles[] = {
+      {128, 128, 8, 3}, {128, 128, 8, 4}, {128, 64, 4, 3}, {64, 128, 4, 4}, {128, 128, 8, 2}};
+  for (DType operand : {DType::f16, DType::bf16})
+    for (const Tile& t : tiles) {
+      MatmulConfig cfg{t.bm, t.bn, 32, 8, t.warps, t.stages};
+      std::string what = fmt::format("sm_90a ragged {} {}x{}x32, {} warps, {} stages",
+                                     dtype_name(operand), t.bm, t.bn, t.warps, t.stages);
+      codegen::gpu::CompileOptions opts;
+      opts.num_warps = t.warps;
+      opts.num_stages = t.stages;
+      auto module = trace_tile(kernels.tile, operand, DType::f32, cfg, /*ragged=*/true);
+      auto out =
+          codegen::gpu::compile(*module->functions.front(), codegen::parse_target("sm_90a"), opts);
+      codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
+      ASSERT_TRUE(out.resources.parsed) << out.info_log;
+      const bool in_flight = t.stages >= 3;
+      EXPECT_GT(st.get("wgmma.mma_async"), 0) << what;
+      EXPECT_EQ(st.get("mma"), 0) << what;
+      EXPECT_EQ(st.get("wgmma.wait_group"), in_flight ? 2 : 1) << what;
+      EXPECT_EQ(out.ptx.find("wgmma.wait_group.sync.aligned 1;") != std::string::npos, in_flight)
+          << what;
+      EXPECT_NE(out.ptx.find("wgmma.wait_group.sync.aligned 0;"), std::string::npos) << what;
+      EXPECT_NE(out.ptx.find(fmt::format("cp.async.wait_group {};",
+                                         in_flight ? t.stages - 3 : t.stages - 2)),
+                std::string::npos)
+          << what;
+      EXPECT_EQ(out.resources.spill_stores, 0) << what;
+      EXPECT_EQ(out.resources.spill_loads, 0) << what;
+      EXPECT_EQ(st.get("local"), 0) << what;
+      std::printf("%s: %d registers, %lld B dynamic shared, %lld wgmma, %lld wgmma.wait_group\n",
+                  what.c_str(), out.resources.registers, (long long)out.shared_bytes,
+                  (long long)st.get("wgmma.mma_async"), (long long)st.get("wgmma.wait_group"));
     }
 }
 
