@@ -66,11 +66,16 @@ Pruned prune(DType t, const std::vector<double>& w, int64_t k, int64_t n, int64_
   return p;
 }
 
-// Values drawn from a few magnitudes so that groups have ties, which the rule breaks by k.
-std::vector<double> weights(size_t count, uint32_t seed, DType t) {
-  std::vector<double> w = rounded(random_values(count, seed, -2, 2), t);
-  for (size_t i = 0; i < w.size(); i += 7)
-    w[i] = i % 2 ? 0.5 : -0.5;
+// Random weights [K, N], where every third group is (0.5, -0.5, 0.25, 0.5): a three-way tie for
+// the two kept places, which the rule breaks by k (keeping positions 0 and 1).
+std::vector<double> weights(int64_t k, int64_t n, uint32_t seed, DType t) {
+  std::vector<double> w = rounded(random_values(size_t(k * n), seed, -2, 2), t);
+  const double tie[4] = {0.5, -0.5, 0.25, 0.5};
+  for (int64_t c = 0; c < n; ++c)
+    for (int64_t g = 0; g < k / 4; ++g)
+      if ((g + c) % 3 == 0)
+        for (int p = 0; p < 4; ++p)
+          w[size_t((4 * g + p) * n + c)] = tie[p];
   return w;
 }
 
@@ -79,7 +84,7 @@ class Sparse24 : public ::testing::TestWithParam<DType> {};
 TEST_P(Sparse24, PruneKeepsTheLargestPairAndRoundTrips) {
   const DType t = GetParam();
   const int64_t k = 48, n = 13;
-  std::vector<double> w = weights(size_t(k * n), 3, t);
+  std::vector<double> w = weights(k, n, 3, t);
   Pruned p = prune(t, w, k, n, /*pad=*/3);
   std::vector<double> values = p.values.values();
   for (int64_t c = 0; c < n; ++c)
@@ -107,7 +112,7 @@ TEST_P(Sparse24, PruneKeepsTheLargestPairAndRoundTrips) {
 TEST_P(Sparse24, PruneReadsAnyStrides) {
   const DType t = GetParam();
   const int64_t k = 32, n = 6;
-  std::vector<double> w = weights(size_t(k * n), 5, t), wt(w.size());
+  std::vector<double> w = weights(k, n, 5, t), wt(w.size());
   for (int64_t r = 0; r < k; ++r)
     for (int64_t c = 0; c < n; ++c)
       wt[size_t(c * k + r)] = w[size_t(r * n + c)];
@@ -133,7 +138,7 @@ TEST_P(Sparse24, MatmulIsThePrunedProduct) {
     for (DType out_t : {DType::f32, t}) {
       SCOPED_TRACE(::testing::Message()
                    << s.m << "x" << s.n << "x" << s.k << " out " << dtype_name(out_t));
-      std::vector<double> w = weights(size_t(s.k * s.n), seed++, t);
+      std::vector<double> w = weights(s.k, s.n, seed++, t);
       std::vector<double> x = rounded(random_values(size_t(s.m * s.k), seed++, -1, 1), t);
       Pruned p = prune(t, w, s.k, s.n);
       std::vector<double> wm = masked(w, s.k, s.n, p.kept), want(size_t(s.m * s.n), 0.0);
@@ -198,7 +203,7 @@ TEST(Sparse24Errors, PruneArguments) {
 TEST(Sparse24Errors, InvalidMetadata) {
   const DType t = DType::bf16;
   const int64_t k = 32, n = 4;
-  Pruned p = prune(t, weights(size_t(k * n), 9, t), k, n);
+  Pruned p = prune(t, weights(k, n, 9, t), k, n);
   TestTensor w = TestTensor::poisoned(DeviceKind::cpu, t, {k, n});
   // Word [2, 1], group 3 (bits 12..15, k = 28..31).
   uint16_t& word = p.metadata[2 * 2 + 1];
@@ -222,7 +227,7 @@ TEST(Sparse24Errors, InvalidMetadata) {
 TEST(Sparse24Errors, MatmulArguments) {
   const DType t = DType::f16;
   const int64_t k = 32, n = 8;
-  Pruned p = prune(t, weights(size_t(k * n), 4, t), k, n);
+  Pruned p = prune(t, weights(k, n, 4, t), k, n);
   TensorView meta = words_view(p.metadata, n, k / 16);
   auto run = [&](TensorView x, TensorView out) {
     ops::matmul_sparse_2_4(x, p.values.view(), meta, out);
