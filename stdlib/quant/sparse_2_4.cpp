@@ -1,12 +1,15 @@
 // 2:4 structured sparsity (tessel/ops/sparse.h): magnitude pruning into values + metadata, its
-// inverse, and the sparse matmul's CPU path (the dense product of the decompressed weights).
+// inverse, and the sparse matmul's checks and launch (its kernel: quant_kernels.cpp).
 // The weights are moved as bits, so prune -> decompress reproduces every kept weight exactly.
 #include "stdlib/common/args.h"
+#include "stdlib/quant/quant_kernels.h"
 #include "tessel/dtype.h"
 #include "tessel/ops/sparse.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -180,46 +183,63 @@ void decompress_2_4(const TensorView& values, const TensorView& metadata, const 
 }
 
 void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const TensorView& metadata,
-                       const TensorView& out, const std::vector<Epilogue>& epilogue, Stream* stream,
-                       std::source_location where) {
+                       const TensorView& out, Stream* stream, std::source_location where) {
   OpSite s{"matmul_sparse_2_4", where};
-  detail::check_float(s, "x", x);
+  if (x.dtype != DType::f16 && x.dtype != DType::bf16)
+    s.fail(fmt::format("x has dtype {}; expected f16 or bf16 (the sparse tensor-core types)",
+                       dtype_name(x.dtype)));
+  detail::Rows xr = detail::rows_of(s, "x", x);
   if (x.rank != 2)
     s.fail(fmt::format("x has shape {}; expected [M, K]", detail::shape_str(x)));
-  const int64_t k = x.shape[1];
+  const int64_t m = xr.rows, k = xr.cols;
   check_k(s, "x", k);
   if (values.rank != 2)
     s.fail(fmt::format("values has shape {}; expected [N, K / 2]", detail::shape_str(values)));
   const int64_t n = values.shape[0];
-  const std::pair<const char*, const TensorView*> args[] = {
-      {"x", &x}, {"values", &values}, {"metadata", &metadata}, {"out", &out}};
-  for (const auto& [arg, v] : args)
-    check_host(s, arg, *v,
-               "matmul_sparse_2_4 runs on the CPU backend only: its GPU kernel (mma.sp, sm_80+) "
-               "is not written yet");
   if (values.dtype != x.dtype)
     s.fail(fmt::format("values has dtype {} but x has {}: the weights and x share one dtype",
                        dtype_name(values.dtype), dtype_name(x.dtype)));
   check_packed(s, "values", values, n, k / 2, x.dtype, "[N, K / 2] for x's K");
   check_packed(s, "metadata", metadata, n, k / kWordRows, DType::i16, "[N, K / 16] for x's K");
   detail::check_float(s, "out", out);
-  if (out.rank != 2 || out.shape[0] != x.shape[0] || out.shape[1] != n)
-    s.fail(fmt::format("out has shape {}; expected [{}, {}] ([M, N])", detail::shape_str(out),
-                       x.shape[0], n));
-  // The dense weight, [K, N] row-major: a host scratch of K * N elements.
-  std::vector<unsigned char> dense(size_t(std::max<int64_t>(k * n, 1)) * dtype_bytes(x.dtype));
-  TensorView w;
-  w.data = dense.data();
-  w.dtype = x.dtype;
-  w.rank = 2;
-  w.shape[0] = k;
-  w.shape[1] = n;
-  w.strides[0] = n;
-  w.strides[1] = 1;
-  expand(s, values, metadata, w);
-  MatmulOptions options;
-  options.epilogue = epilogue;
-  matmul(x, w, out, options, stream, where);
+  if (out.rank != 2 || out.shape[0] != m || out.shape[1] != n)
+    s.fail(
+        fmt::format("out has shape {}; expected [{}, {}] ([M, N])", detail::shape_str(out), m, n));
+  detail::Rows outr = detail::rows_of(s, "out", out);
+  for (const auto& [arg, v] :
+       {std::pair{"values", &values}, {"metadata", &metadata}, {"out", &out}})
+    detail::check_device(s, arg, *v, "x", x);
+  if ((m > 0 ? m - 1 : 0) * std::max(xr.stride, outr.stride) + std::max(k, n) > INT32_MAX ||
+      n * k / 2 > INT32_MAX)
+    s.fail(fmt::format("x [{}, {}] with N = {}: every operand must span fewer than 2^31 elements",
+                       m, k, n));
+  // Host metadata is checked here (each group two different positions, in order); device
+  // metadata is not read back, and the kernel turns a bad group into NaN weights.
+  if (metadata.device == DeviceKind::cpu) {
+    const auto* meta = static_cast<const uint16_t*>(metadata.data);
+    for (int64_t c = 0; c < n; ++c)
+      for (int64_t j = 0; j < k / kWordRows; ++j)
+        for (int i = 0; i < 4; ++i)
+          positions(s, meta[c * (k / kWordRows) + j], c, j, i);
+  }
+  if (m == 0 || n == 0)
+    return;
+  // Tiles as W4A16's (the same memory-bound decode shape): on a GPU 16 rows for M <= 16 (one row
+  // of programs streaming the weights) else 64, by 64 columns, 64 rows of K per step (so a 16-row
+  // x tile still gives each thread one 16-byte load); on the CPU M's power of two up to 64 by
+  // 128, 32 rows of K per step.
+  const bool cpu = x.device == DeviceKind::cpu;
+  int bm = cpu ? 1 : m <= 16 ? 16 : 64;
+  while (cpu && bm < m && bm < 64)
+    bm *= 2;
+  const int bn = cpu ? 128 : 64, bk = cpu ? 32 : 64;
+  LaunchOptions lo;
+  lo.num_warps = 4;
+  lo.stream = stream;
+  const int64_t tiles = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
+  detail::sparse_2_4_kernel().launch(GridAt(Grid(tiles), where), lo, out, x, values, metadata,
+                                     int(m), int(n), int(k), int(xr.stride), int(outr.stride), bm,
+                                     bn, bk);
 }
 
 } // namespace tessel::ops

@@ -2,15 +2,21 @@
 // each group of 4 along K chosen by sorting the group by (|w| descending, k ascending), its
 // metadata encoded from the documented layout, and the product x @ pruned(w) in f64. prune ->
 // decompress must give the masked weights bit for bit (weights with padded rows and column-major
-// weights too); matmul_sparse_2_4 on the CPU backend at ragged shapes, every float dtype, with an
-// epilogue; outputs poisoned. Then one test per diagnostic.
+// weights too); matmul_sparse_2_4 on the CPU backend and the simulated device (memcheck and
+// racecheck on) at ragged shapes, f16 and bf16, outputs poisoned and padded; device metadata that
+// is invalid gives NaN in its column. Then one test per diagnostic.
+#include "gpu/gpu_test_util.h"
 #include "stdlib/ops_test_util.h"
+#include "stdlib/quant/quant_kernels.h"
 #include "support/expect_error.h"
 #include "tessel/ops/sparse.h"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 
 namespace tessel::testing {
 namespace {
@@ -128,36 +134,110 @@ TEST_P(Sparse24, PruneReadsAnyStrides) {
   EXPECT_EQ(meta, ref.metadata);
 }
 
-TEST_P(Sparse24, MatmulIsThePrunedProduct) {
+std::vector<DeviceKind> devices() {
+  std::vector<DeviceKind> d{DeviceKind::cpu};
+  if (sim_device_ready())
+    d.push_back(DeviceKind::sim);
+  return d;
+}
+
+// values and metadata copied to `dev` (the prune above ran on the host).
+struct OnDevice {
+  TestTensor values;
+  std::optional<runtime::DeviceBuffer> buf;
+  TensorView metadata;
+};
+
+OnDevice to_device(DeviceKind dev, DType t, Pruned& p, int64_t k, int64_t n) {
+  OnDevice d{TestTensor(dev, t, {n, k / 2}, p.values.values()), std::nullopt,
+             words_view(p.metadata, n, k / 16)};
+  if (dev != DeviceKind::cpu) {
+    d.buf.emplace(runtime::DeviceBuffer::allocate_on(dev, p.metadata.size() * 2));
+    d.buf->copy_from_host(p.metadata.data(), p.metadata.size() * 2);
+    d.metadata.data = d.buf->data();
+    d.metadata.device = dev;
+  }
+  return d;
+}
+
+// x @ masked(w) in f64.
+std::vector<double> reference(const std::vector<double>& x, const std::vector<double>& wm,
+                              int64_t m, int64_t k, int64_t n) {
+  std::vector<double> want(size_t(m * n), 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t j = 0; j < n; ++j)
+        want[size_t(i * n + j)] += x[size_t(i * k + kk)] * wm[size_t(kk * n + j)];
+  return want;
+}
+
+class Sparse24Matmul : public ::testing::TestWithParam<DType> {};
+
+TEST_P(Sparse24Matmul, IsThePrunedProduct) {
   const DType t = GetParam();
   struct Shape {
     int64_t m, n, k;
   };
   uint32_t seed = 10;
-  for (Shape s : {Shape{1, 5, 16}, Shape{7, 40, 48}, Shape{33, 17, 80}, Shape{64, 64, 128}})
-    for (DType out_t : {DType::f32, t}) {
-      SCOPED_TRACE(::testing::Message()
-                   << s.m << "x" << s.n << "x" << s.k << " out " << dtype_name(out_t));
-      std::vector<double> w = weights(s.k, s.n, seed++, t);
-      std::vector<double> x = rounded(random_values(size_t(s.m * s.k), seed++, -1, 1), t);
-      Pruned p = prune(t, w, s.k, s.n);
-      std::vector<double> wm = masked(w, s.k, s.n, p.kept), want(size_t(s.m * s.n), 0.0);
-      for (int64_t i = 0; i < s.m; ++i)
-        for (int64_t j = 0; j < s.n; ++j) {
-          double acc = 0;
-          for (int64_t kk = 0; kk < s.k; ++kk)
-            acc += x[size_t(i * s.k + kk)] * wm[size_t(kk * s.n + j)];
-          want[size_t(i * s.n + j)] = std::max(acc, 0.0); // relu
-        }
-      TestTensor xt(DeviceKind::cpu, t, {s.m, s.k}, x);
-      TestTensor out = TestTensor::poisoned(DeviceKind::cpu, out_t, {s.m, s.n});
-      ops::matmul_sparse_2_4(xt.view(), p.values.view(), words_view(p.metadata, s.n, s.k / 16),
-                             out.view(), {ops::relu()});
-      expect_close(out.values(), want, rtol_for(out_t), "matmul_sparse_2_4", atol_for(out_t));
-    }
+  SimBankConflicts banks;
+  for (DeviceKind dev : devices())
+    for (Shape s : {Shape{1, 5, 16}, Shape{7, 40, 48}, Shape{17, 70, 80}, Shape{64, 64, 128}})
+      for (DType out_t : {DType::f32, t}) {
+        SCOPED_TRACE(::testing::Message() << device_kind_name(dev) << " " << s.m << "x" << s.n
+                                          << "x" << s.k << " out " << dtype_name(out_t));
+        std::vector<double> w = weights(s.k, s.n, seed++, t);
+        std::vector<double> x = rounded(random_values(size_t(s.m * s.k), seed++, -1, 1), t);
+        Pruned p = prune(t, w, s.k, s.n);
+        OnDevice d = to_device(dev, t, p, s.k, s.n);
+        TestTensor xt(dev, t, {s.m, s.k}, x, /*pad=*/s.m > 1 ? 8 : 0);
+        TestTensor out = TestTensor::poisoned(dev, out_t, {s.m, s.n}, /*pad=*/3);
+        ops::matmul_sparse_2_4(xt.view(), d.values.view(), d.metadata, out.view());
+        expect_close(out.values(), reference(x, masked(w, s.k, s.n, p.kept), s.m, s.k, s.n),
+                     rtol_for(out_t), "matmul_sparse_2_4", atol_for(out_t));
+        EXPECT_TRUE(out.padding_untouched());
+      }
+  if (sim_device_ready())
+    banks.expect_none("matmul_sparse_2_4");
+}
+
+// The kernel's sm_80 and sm_90a code: no spills or local memory, 16-byte loads of x, and the
+// decompressed tile on mma.sync (no mma.sp yet: the tile IR has no sparse dot).
+TEST(Sparse24Ptx, MmaNoSpills) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  for (DType t : {DType::f16, DType::bf16})
+    for (int bm : {16, 64})
+      for (const char* target : {"sm_80", "sm_90a"}) {
+        std::string what = fmt::format("sparse_2_4 {} BM={} {}", dtype_name(t), bm, target);
+        auto module = trace_dsl(ops::detail::sparse_2_4_kernel(), {bm, 64, 64}, t);
+        std::string ptx = expect_lean_ptx(*module, target, 4, what);
+        EXPECT_GT(
+            codegen::gpu::ptx_stats(ptx).get("mma") + codegen::gpu::ptx_stats(ptx).get("wgmma"), 0)
+            << what;
+        EXPECT_EQ(ptx.find("mma.sp"), std::string::npos) << what;
+      }
+}
+
+// Device metadata is not read back: a bad group gives NaN in its column, and only there.
+TEST(Sparse24Device, InvalidDeviceMetadataGivesNaNColumn) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  const DType t = DType::f16;
+  const int64_t m = 5, k = 32, n = 12;
+  Pruned p = prune(t, weights(k, n, 21, t), k, n);
+  p.metadata[7 * 2 + 1] = uint16_t((p.metadata[7 * 2 + 1] & 0xff0f) | 0x00a0); // column 7: 0b1010
+  OnDevice d = to_device(DeviceKind::sim, t, p, k, n);
+  TestTensor x(DeviceKind::sim, t, {m, k}, rounded(random_values(size_t(m * k), 22, -1, 1), t));
+  TestTensor out = TestTensor::poisoned(DeviceKind::sim, DType::f32, {m, n});
+  ops::matmul_sparse_2_4(x.view(), d.values.view(), d.metadata, out.view());
+  std::vector<double> got = out.values();
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      EXPECT_EQ(std::isnan(got[size_t(i * n + j)]), j == 7) << i << ", " << j;
 }
 
 INSTANTIATE_TEST_SUITE_P(DTypes, Sparse24, ::testing::Values(DType::f32, DType::f16, DType::bf16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+// f16 and bf16: the sparse tensor-core types (f32 x is an error, tested below).
+INSTANTIATE_TEST_SUITE_P(DTypes, Sparse24Matmul, ::testing::Values(DType::f16, DType::bf16),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 // ---- bad input: each a tessel::Error naming the argument and what was expected ----------------
@@ -222,6 +302,7 @@ TEST(Sparse24Errors, InvalidMetadata) {
                                out.view());
       },
       {"matmul_sparse_2_4", "metadata[2, 1]", "is 0b0001", "is out of order"});
+  EXPECT_TRUE(std::isnan(out.values()[0])) << "nothing was launched";
 }
 
 TEST(Sparse24Errors, MatmulArguments) {
@@ -237,14 +318,16 @@ TEST(Sparse24Errors, MatmulArguments) {
   TestTensor x20(DeviceKind::cpu, t, {5, 20}, random_values(100, 3));
   expect_error([&] { run(x20.view(), out.view()); }, {"x has K = 20, not a multiple of 16"});
   TestTensor xf(DeviceKind::cpu, DType::f32, {5, k}, random_values(size_t(5 * k), 3));
-  expect_error([&] { run(xf.view(), out.view()); }, {"values has dtype f16 but x has f32"});
+  expect_error([&] { run(xf.view(), out.view()); }, {"x has dtype f32; expected f16 or bf16"});
+  TestTensor xb(DeviceKind::cpu, DType::bf16, {5, k}, random_values(size_t(5 * k), 3));
+  expect_error([&] { run(xb.view(), out.view()); }, {"values has dtype f16 but x has bf16"});
   TestTensor x64(DeviceKind::cpu, t, {5, 64}, random_values(320, 3));
   expect_error([&] { run(x64.view(), out.view()); },
                {"values has shape [8, 16]; expected [8, 32]"});
   TestTensor wide = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {5, n + 1});
   expect_error([&] { run(x.view(), wide.view()); }, {"out has shape [5, 9]; expected [5, 8]"});
   expect_error([&] { run(on_sim(x.view()), on_sim(out.view())); },
-               {"x is on device sim", "runs on the CPU backend only", "mma.sp"});
+               {"values", "sim"}); // values and metadata are host tensors here
 }
 
 } // namespace

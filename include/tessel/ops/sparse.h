@@ -11,8 +11,7 @@
 //            (mma.sp's metadata register for rows n and n + 8 of a 16-column step is then
 //            metadata[n, j] | metadata[n + 8, j] << 16: PTX ISA, "Sparse matrix storage".)
 //
-// Host tensors, all of them: pruning is an offline step; matmul_sparse_2_4 runs on the CPU
-// backend (a GPU kernel on mma.sp is not written yet).
+// prune_2_4 and decompress_2_4 take host tensors (pruning is an offline step).
 #pragma once
 
 #include "tessel/ops/matmul.h"
@@ -31,12 +30,15 @@ void prune_2_4(const TensorView& w, const TensorView& values, const TensorView& 
 void decompress_2_4(const TensorView& values, const TensorView& metadata, const TensorView& w,
                     std::source_location where = std::source_location::current());
 
-// out [M, N] = epilogue(x @ decompress_2_4(values, metadata)): x [M, K] (f32, f16 or bf16, values'
-// dtype, contiguous rows), out f32/f16/bf16. On the CPU backend the weights are decompressed into
-// a host scratch and multiplied by ops::matmul (the exact product with the pruned weights).
+// out [M, N] = x @ decompress_2_4(values, metadata): x [M, K] f16 or bf16 (contiguous rows),
+// values of x's dtype, out f32/f16/bf16, all on one device (CPU backend, simulator or GPU). One
+// kernel: each weight tile is decompressed in registers from values and metadata (half the weight
+// bytes, plus 1/16 for the metadata) and multiplied densely on tensor cores (mma.sync, f32
+// accumulation); mma.sp is not used yet. Host metadata is checked (each group two different
+// positions in order); device metadata is not read back: an invalid group gives NaN in its
+// column of out. No epilogue chain yet.
 void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const TensorView& metadata,
-                       const TensorView& out, const std::vector<Epilogue>& epilogue = {},
-                       Stream* stream = nullptr,
+                       const TensorView& out, Stream* stream = nullptr,
                        std::source_location where = std::source_location::current());
 
 } // namespace tessel::ops
