@@ -122,6 +122,24 @@ void expand(const OpSite& s, const TensorView& values, const TensorView& metadat
     }
 }
 
+// The CPU matmul's scratch: values/metadata of 16-bit weights into a row-major [K, N], one
+// metadata word (16 rows of K) of every column at a time, so that the writes run along rows.
+void expand_row_major(const OpSite& s, const uint16_t* val, const uint16_t* meta, uint16_t* w,
+                      int64_t k, int64_t n) {
+  const int64_t words = k / kWordRows;
+  for (int64_t j = 0; j < words; ++j)
+    for (int64_t c = 0; c < n; ++c) {
+      const uint16_t word = meta[c * words + j];
+      const uint16_t* kept = val + c * (k / 2) + (kWordRows / 2) * j;
+      for (int i = 0; i < 4; ++i) {
+        auto [first, second] = positions(s, word, c, j, i);
+        uint16_t* col = w + (kWordRows * j + kGroup * i) * n + c;
+        for (int p = 0; p < kGroup; ++p)
+          col[p * n] = p == first ? kept[2 * i] : p == second ? kept[2 * i + 1] : uint16_t(0);
+      }
+    }
+}
+
 } // namespace
 
 void prune_2_4(const TensorView& w, const TensorView& values, const TensorView& metadata,
@@ -213,26 +231,28 @@ void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const Tens
       n * k / 2 > INT32_MAX)
     s.fail(fmt::format("x [{}, {}] with N = {}: every operand must span fewer than 2^31 elements",
                        m, k, n));
-  // Host metadata is checked here (each group two different positions, in order); device
-  // metadata is not read back, and the kernel turns a bad group into NaN weights.
-  if (metadata.device == DeviceKind::cpu) {
-    const auto* meta = static_cast<const uint16_t*>(metadata.data);
-    for (int64_t c = 0; c < n; ++c)
-      for (int64_t j = 0; j < k / kWordRows; ++j)
-        for (int i = 0; i < 4; ++i)
-          positions(s, meta[c * (k / kWordRows) + j], c, j, i);
+  if (x.device == DeviceKind::cpu) {
+    // The CPU backend multiplies the decompressed weights with ops::matmul (its vectorised tile
+    // kernel): the kernel below, run on the CPU, gathers every weight element and was ~20-100x
+    // slower than the dense matmul (bench/RESULTS.md). Decompressing checks the metadata. The
+    // scratch is kept per thread (every element is written), so a call allocates nothing after
+    // the first of its size.
+    static thread_local std::vector<uint16_t> dense;
+    if (dense.size() < size_t(k * n))
+      dense.resize(size_t(k * n));
+    expand_row_major(s, static_cast<const uint16_t*>(values.data),
+                     static_cast<const uint16_t*>(metadata.data), dense.data(), k, n);
+    matmul(x, TensorView(dense.data(), x.dtype, {k, n}), out, {}, stream, where);
+    return;
   }
+  // Device metadata is not read back (that would synchronise): the kernel turns a bad group into
+  // NaN weights.
   if (m == 0 || n == 0)
     return;
   // Tiles as W4A16's (the same memory-bound decode shape): on a GPU 16 rows for M <= 16 (one row
   // of programs streaming the weights) else 64, by 64 columns, 64 rows of K per step (so a 16-row
-  // x tile still gives each thread one 16-byte load); on the CPU M's power of two up to 64 by
-  // 128, 32 rows of K per step.
-  const bool cpu = x.device == DeviceKind::cpu;
-  int bm = cpu ? 1 : m <= 16 ? 16 : 64;
-  while (cpu && bm < m && bm < 64)
-    bm *= 2;
-  const int bn = cpu ? 128 : 64, bk = cpu ? 32 : 64;
+  // x tile still gives each thread one 16-byte load).
+  const int bm = m <= 16 ? 16 : 64, bn = 64, bk = 64;
   LaunchOptions lo;
   lo.num_warps = 4;
   lo.stream = stream;
