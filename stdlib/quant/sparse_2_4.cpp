@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -122,8 +123,22 @@ void expand(const OpSite& s, const TensorView& values, const TensorView& metadat
     }
 }
 
+// For each nibble and position 0..3: 1 if the position holds the group's first kept weight, 2 if
+// its second, 0 if neither; 3 for every position of an invalid nibble (first >= second).
+constexpr std::array<std::array<uint8_t, 4>, 16> kSelect = [] {
+  std::array<std::array<uint8_t, 4>, 16> t{};
+  for (int nib = 0; nib < 16; ++nib)
+    for (int p = 0; p < 4; ++p)
+      t[size_t(nib)][size_t(p)] = (nib & 3) >= (nib >> 2) ? 3
+                                  : p == (nib & 3)        ? 1
+                                  : p == (nib >> 2)       ? 2
+                                                          : 0;
+  return t;
+}();
+
 // The CPU matmul's scratch: values/metadata of 16-bit weights into a row-major [K, N], one
-// metadata word (16 rows of K) of every column at a time, so that the writes run along rows.
+// metadata word (16 rows of K) of every column at a time, so that the writes run along rows; the
+// choice per position is a table lookup, not a branch (random metadata mispredicts half of them).
 void expand_row_major(const OpSite& s, const uint16_t* val, const uint16_t* meta, uint16_t* w,
                       int64_t k, int64_t n) {
   const int64_t words = k / kWordRows;
@@ -132,10 +147,13 @@ void expand_row_major(const OpSite& s, const uint16_t* val, const uint16_t* meta
       const uint16_t word = meta[c * words + j];
       const uint16_t* kept = val + c * (k / 2) + (kWordRows / 2) * j;
       for (int i = 0; i < 4; ++i) {
-        auto [first, second] = positions(s, word, c, j, i);
+        const auto& sel = kSelect[(word >> (4 * i)) & 0xf];
+        if (sel[0] == 3)
+          positions(s, word, c, j, i); // throws, naming the word and the group
+        const uint16_t pick[3] = {0, kept[2 * i], kept[2 * i + 1]};
         uint16_t* col = w + (kWordRows * j + kGroup * i) * n + c;
         for (int p = 0; p < kGroup; ++p)
-          col[p * n] = p == first ? kept[2 * i] : p == second ? kept[2 * i + 1] : uint16_t(0);
+          col[p * n] = pick[sel[size_t(p)]];
       }
     }
 }
