@@ -35,8 +35,18 @@ double element(Type t, uint16_t bits) {
   return t == Type::bf16 ? bf16_to_float(bits) : half_to_float(bits);
 }
 
+// Every element of the list names a register or `_` (a constant would be overwritten).
+bool writable(const Operand& o, const Function& fn) {
+  for (unsigned i = 0; i < o.count; ++i) {
+    const uint32_t s = fn.vec_pool[o.index + i];
+    if (s != fn.sink_slot && (s >= fn.reg_names.size() || fn.reg_names[s].empty()))
+      return false;
+  }
+  return true;
+}
+
 // The instruction's form, or a message saying what is wrong with it.
-std::string form_error(const Inst& in) {
+std::string form_error(const Inst& in, const Function& fn) {
   const Type dt = in.type, at = in.type2, bt = in.type3, ct = in.type4;
   const unsigned K = in.shape_k;
   if (in.shape_m != 16 || in.shape_n != 8 || (K != 16 && K != 32))
@@ -56,6 +66,8 @@ std::string form_error(const Inst& in) {
   if (!is_vec(in.ops[0], type_size(dt) == 2 ? 2 : 4) ||
       !is_vec(in.ops[3], type_size(ct) == 2 ? 2 : 4))
     return "d and c must be braced lists of 4 (f32) or 2 (f16x2) registers";
+  if (!writable(in.ops[0], fn))
+    return "d must name registers (no constants)";
   if (!is_vec(in.ops[1], ab_regs) || !is_vec(in.ops[2], ab_regs))
     return fmt::format("a and b must be braced lists of {} registers for k{}", ab_regs, K);
   if (in.ops[4].kind != OperandKind::reg && in.ops[4].kind != OperandKind::imm)
@@ -94,7 +106,7 @@ int dense_column(Exec& x, const Inst& in, unsigned row, unsigned cc) {
 } // namespace
 
 void exec_mma_sp(Exec& x, const Inst& in, uint32_t) {
-  if (std::string why = form_error(in); !why.empty()) {
+  if (std::string why = form_error(in, *x.frame.fn); !why.empty()) {
     x.report(ErrorKind::unsupported, in, -1, false, 0,
              fmt::format("'{}': {}", x.launch.module->mnemonics[in.mnemonic], why));
     x.launch.aborted = true;

@@ -170,6 +170,9 @@ TEST(MmaSpForms, BadFormsAreReported) {
       {"mma.sp.sync.aligned.m16n8k64.row.col.f32.f16.f16.f32 {%f0,%f1,%f2,%f3}, "
        "{%r3,%r4,%r5,%r6}, {%r3,%r4,%r5,%r6}, {%f0,%f0,%f0,%f0}, %r4, 0;",
        "shape m16n8k64 is not supported"},
+      {"mma.sp.sync.aligned.m16n8k32.row.col.f32.f16.f16.f32 {%f0,%f1,%f2,0f00000000}, "
+       "{%r3,%r4,%r5,%r6}, {%r3,%r4,%r5,%r6}, {%f0,%f0,%f0,%f0}, %r4, 0;",
+       "d must name registers"},
   };
   for (const Case& c : cases) {
     SnippetRun run = run_snippet(std::string(zero) + "  " + c.inst + "\n", {});
