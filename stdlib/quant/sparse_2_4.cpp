@@ -256,8 +256,8 @@ void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const Tens
     // scratch is kept per thread (every element is written), so a call allocates nothing after
     // the first of its size.
     static thread_local std::vector<uint16_t> dense;
-    if (dense.size() < size_t(k * n))
-      dense.resize(size_t(k * n));
+    if (dense.size() < std::max<size_t>(size_t(k * n), 1)) // never null, even for K = 0
+      dense.resize(std::max<size_t>(size_t(k * n), 1));
     expand_row_major(s, static_cast<const uint16_t*>(values.data),
                      static_cast<const uint16_t*>(metadata.data), dense.data(), k, n);
     matmul(x, TensorView(dense.data(), x.dtype, {k, n}), out, {}, stream, where);
