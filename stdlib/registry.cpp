@@ -280,8 +280,9 @@ void register_attention() {
 }
 
 // ---- quantized and low-rank matmul (issue 17: stdlib/quant/) ----
-// The f16 specializations docs/stdlib.md section 9a describes, at 4 warps (what the ops launch for
-// these shapes). W8A8 is ops.matmul's i8 tile plus an epilogue step: no kernel of its own.
+// The f16 specializations docs/stdlib.md sections 9a and 9b describe, at 4 warps (what the ops
+// launch for these shapes). W8A8 is ops.matmul's i8 tile plus an epilogue step: no kernel of its
+// own.
 void register_quant() {
   // q (i8), scales, x, weight; q_stride, x_stride, n; eps; NORM, BLOCK: f16 rows of 1024.
   for (auto [name, norm] :
@@ -310,6 +311,15 @@ void register_quant() {
   lora.params[6 + 4] = P::integer_one(); // adapters
   add("matmul_lora", "op matmul_lora: x @ W + scale * (x @ A) @ B, x @ A in the main loop, rank 16",
       &detail::lora_kernel, std::move(lora));
+  // out, x, values (f16), metadata (i16); M, N, K, 2 strides; BM, BN, BK: the decode tile (M <= 16)
+  // the op launches on a GPU (docs/stdlib.md section 9b).
+  Signature sp = signature(4, 5, 0, {16, 64, 64});
+  for (size_t i : {0, 1, 2})
+    sp.params[i] = P::pointer(DType::f16, /*alignment=*/16);
+  sp.params[3] = P::pointer(DType::i16, /*alignment=*/16);
+  add("matmul_sparse_2_4",
+      "op matmul_sparse_2_4: 2:4-sparse weights decompressed in registers, decode tile 16 x 64",
+      &detail::sparse_2_4_kernel, std::move(sp));
 }
 
 } // namespace

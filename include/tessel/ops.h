@@ -14,4 +14,5 @@
 #include "tessel/ops/reduce.h"
 #include "tessel/ops/rotary.h"
 #include "tessel/ops/softmax.h"
+#include "tessel/ops/sparse.h"
 #include "tessel/ops/topk.h"

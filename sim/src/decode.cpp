@@ -498,6 +498,8 @@ bool decode_mnemonic(std::string_view mnemonic, Inst& inst, DecodeError& error) 
     inst.type2 = types[1];
     break;
   case Op::mma:
+  case Op::mma_sp:
+  case Op::mma_sp_ordered:
     if (types.size() != 4) {
       error = {false,
                "'" + std::string(mnemonic) + "' needs four types (.dtype.atype.btype.ctype)"};

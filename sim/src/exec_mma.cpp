@@ -296,6 +296,11 @@ void exec_mma(Exec& x, const Inst& in, uint32_t mask) {
     return ldmatrix(x, in, mask, true);
   case Op::mma:
     return mma(x, in, mask);
+  case Op::mma_sp:
+  case Op::mma_sp_ordered:
+    if (require_full_warp(x, in, mask))
+      exec_mma_sp(x, in, mask);
+    return;
   default:
     return;
   }

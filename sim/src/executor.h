@@ -323,6 +323,7 @@ void exec_memory(Exec& x, const Inst& in, uint32_t mask);
 void exec_atomic(Exec& x, const Inst& in, uint32_t mask);
 void exec_warp(Exec& x, const Inst& in, uint32_t mask, uint32_t active);
 void exec_mma(Exec& x, const Inst& in, uint32_t mask);
+void exec_mma_sp(Exec& x, const Inst& in, uint32_t mask); // a full warp, checked by exec_mma
 void exec_async(Exec& x, const Inst& in, uint32_t mask);
 void exec_mbarrier(Exec& x, const Inst& in, uint32_t mask);
 void exec_tensor_copy(Exec& x, const Inst& in, uint32_t mask); // exec_tma.cpp

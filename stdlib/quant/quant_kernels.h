@@ -19,4 +19,8 @@ const Kernel& w4a16_kernel();
 // of two), L (adapters padded to a power of two), INDEXED (idx: i32 adapter per row, -1 none).
 const Kernel& lora_kernel();
 
+// Grid: tiles of out. Params: out, x, values, metadata, M, N, K, x_stride, out_stride, BM, BN, BK.
+// values [N, K / 2] and metadata i16 [N, K / 16] contiguous, as ops::prune_2_4 makes them.
+const Kernel& sparse_2_4_kernel();
+
 } // namespace tessel::ops::detail

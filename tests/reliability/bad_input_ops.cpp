@@ -427,6 +427,26 @@ std::vector<BadInput> quant_rows() {
                            1.0f, view(DType::f16, {8, 16}));
        },
        {"matmul_multi_lora", "indices"}},
+      {"ops::prune_2_4",
+       "KNotAMultipleOf16",
+       [] {
+         prune_2_4(view(DType::f16, {20, 8}), view(DType::f16, {8, 10}), view(DType::i16, {8, 1}));
+       },
+       {"prune_2_4", "w", "K = 20", "16"}},
+      {"ops::decompress_2_4",
+       "MetadataShape",
+       [] {
+         decompress_2_4(view(DType::f16, {8, 16}), view(DType::i16, {8, 1}),
+                        view(DType::f16, {32, 8}));
+       },
+       {"decompress_2_4", "metadata", "[8, 1]", "[8, 2]"}},
+      {"ops::matmul_sparse_2_4",
+       "ValuesDtype",
+       [] {
+         matmul_sparse_2_4(view(DType::f16, {4, 32}), view(DType::bf16, {8, 16}),
+                           view(DType::i16, {8, 2}), f32({4, 8}));
+       },
+       {"matmul_sparse_2_4", "values", "bf16", "f16"}},
   };
 }
 

@@ -193,9 +193,9 @@ inline void expect_close(const std::vector<double>& got, const std::vector<doubl
 }
 
 // What every op kernel's PTX must show for `target` at `num_warps`: nvJitLink's report parsed, no
-// spills, no local memory, and 16-byte global loads.
-inline void expect_lean_ptx(const ir::Module& module, const char* target, int num_warps,
-                            const std::string& what) {
+// spills, no local memory, and 16-byte global loads. Returns the PTX, for further checks.
+inline std::string expect_lean_ptx(const ir::Module& module, const char* target, int num_warps,
+                                   const std::string& what) {
   codegen::gpu::CompileOptions opts;
   opts.num_warps = num_warps;
   auto out = codegen::gpu::compile(*module.functions.front(), codegen::parse_target(target), opts);
@@ -207,6 +207,7 @@ inline void expect_lean_ptx(const ir::Module& module, const char* target, int nu
   EXPECT_TRUE(codegen::gpu::ptx_stats(out.ptx).get("ld.global.v4") > 0 ||
               out.ptx.find("cp.async.cg") != std::string::npos)
       << what;
+  return out.ptx;
 }
 
 // The simulator's bank profile over a stretch of a test (runtime/sim_device.h): construct one

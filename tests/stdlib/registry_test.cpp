@@ -62,7 +62,8 @@ const std::vector<std::string> kOpKernels = {"rms_norm",
                                              "quantize_per_token_int8",
                                              "rms_norm_quantize_int8",
                                              "matmul_w4a16",
-                                             "matmul_lora"};
+                                             "matmul_lora",
+                                             "matmul_sparse_2_4"};
 
 // The warps the op launches its default specialization with (docs/stdlib.md).
 int op_num_warps(const std::string& name) {

@@ -1,0 +1,334 @@
+// 2:4 structured sparsity (tessel/ops/sparse.h) against a reference written here: the kept pair of
+// each group of 4 along K chosen by sorting the group by (|w| descending, k ascending), its
+// metadata encoded from the documented layout, and the product x @ pruned(w) in f64. prune ->
+// decompress must give the masked weights bit for bit (weights with padded rows and column-major
+// weights too); matmul_sparse_2_4 on the CPU backend and the simulated device (memcheck and
+// racecheck on) at ragged shapes, f16 and bf16, outputs poisoned and padded; device metadata that
+// is invalid gives NaN in its column. Then one test per diagnostic.
+#include "gpu/gpu_test_util.h"
+#include "stdlib/ops_test_util.h"
+#include "stdlib/quant/quant_kernels.h"
+#include "support/expect_error.h"
+#include "tessel/ops/sparse.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <optional>
+
+namespace tessel::testing {
+namespace {
+
+// The reference pruning of a [K, N] weight (row-major values): per group, the positions kept.
+std::vector<std::array<int, 2>> reference_kept(const std::vector<double>& w, int64_t k, int64_t n) {
+  std::vector<std::array<int, 2>> kept;
+  for (int64_t c = 0; c < n; ++c)
+    for (int64_t g = 0; g < k / 4; ++g) {
+      std::array<int, 4> order = {0, 1, 2, 3};
+      auto mag = [&](int p) { return std::fabs(w[size_t((4 * g + p) * n + c)]); };
+      std::sort(order.begin(), order.end(),
+                [&](int a, int b) { return mag(a) > mag(b) || (mag(a) == mag(b) && a < b); });
+      kept.push_back({std::min(order[0], order[1]), std::max(order[0], order[1])});
+    }
+  return kept; // index c * (k / 4) + g
+}
+
+std::vector<double> masked(const std::vector<double>& w, int64_t k, int64_t n,
+                           const std::vector<std::array<int, 2>>& kept) {
+  std::vector<double> out(w.size(), 0.0);
+  for (int64_t c = 0; c < n; ++c)
+    for (int64_t g = 0; g < k / 4; ++g)
+      for (int p : kept[size_t(c * (k / 4) + g)])
+        out[size_t((4 * g + p) * n + c)] = w[size_t((4 * g + p) * n + c)];
+  return out;
+}
+
+// A host i16 [rows, cols] tensor over `words`.
+TensorView words_view(std::vector<uint16_t>& words, int64_t rows, int64_t cols) {
+  TensorView v;
+  v.data = words.data();
+  v.dtype = DType::i16;
+  v.rank = 2;
+  v.shape[0] = rows;
+  v.shape[1] = cols;
+  v.strides[0] = cols;
+  v.strides[1] = 1;
+  return v;
+}
+
+struct Pruned {
+  TestTensor values;
+  std::vector<uint16_t> metadata;
+  std::vector<std::array<int, 2>> kept;
+};
+
+Pruned prune(DType t, const std::vector<double>& w, int64_t k, int64_t n, int64_t pad = 0) {
+  TestTensor wt(DeviceKind::cpu, t, {k, n}, w, pad);
+  Pruned p{TestTensor::poisoned(DeviceKind::cpu, t, {n, k / 2}),
+           std::vector<uint16_t>(size_t(n * k / 16), 0xffff), reference_kept(w, k, n)};
+  ops::prune_2_4(wt.view(), p.values.view(), words_view(p.metadata, n, k / 16));
+  return p;
+}
+
+// Random weights [K, N], where every third group is (0.5, -0.5, 0.25, 0.5): a three-way tie for
+// the two kept places, which the rule breaks by k (keeping positions 0 and 1).
+std::vector<double> weights(int64_t k, int64_t n, uint32_t seed, DType t) {
+  std::vector<double> w = rounded(random_values(size_t(k * n), seed, -2, 2), t);
+  const double tie[4] = {0.5, -0.5, 0.25, 0.5};
+  for (int64_t c = 0; c < n; ++c)
+    for (int64_t g = 0; g < k / 4; ++g)
+      if ((g + c) % 3 == 0)
+        for (int p = 0; p < 4; ++p)
+          w[size_t((4 * g + p) * n + c)] = tie[p];
+  return w;
+}
+
+class Sparse24 : public ::testing::TestWithParam<DType> {};
+
+TEST_P(Sparse24, PruneKeepsTheLargestPairAndRoundTrips) {
+  const DType t = GetParam();
+  const int64_t k = 48, n = 13;
+  std::vector<double> w = weights(k, n, 3, t);
+  Pruned p = prune(t, w, k, n, /*pad=*/3);
+  std::vector<double> values = p.values.values();
+  for (int64_t c = 0; c < n; ++c)
+    for (int64_t g = 0; g < k / 4; ++g) {
+      const auto& kp = p.kept[size_t(c * (k / 4) + g)];
+      for (int j = 0; j < 2; ++j)
+        ASSERT_EQ(values[size_t(c * (k / 2) + 2 * g + j)], w[size_t((4 * g + kp[j]) * n + c)])
+            << "column " << c << " group " << g;
+      const unsigned nib = (p.metadata[size_t(c * (k / 16) + g / 4)] >> (4 * (g % 4))) & 0xf;
+      ASSERT_EQ(nib, unsigned(kp[0] | kp[1] << 2)) << "column " << c << " group " << g;
+    }
+  // decompress into a column-major weight (strides {1, K}), poisoned first.
+  TestTensor back = TestTensor::poisoned(DeviceKind::cpu, t, {n, k});
+  TensorView bv = back.view();
+  std::swap(bv.shape[0], bv.shape[1]);
+  std::swap(bv.strides[0], bv.strides[1]);
+  ops::decompress_2_4(p.values.view(), words_view(p.metadata, n, k / 16), bv);
+  std::vector<double> got = back.values(), want = masked(w, k, n, p.kept);
+  for (int64_t r = 0; r < k; ++r)
+    for (int64_t c = 0; c < n; ++c)
+      ASSERT_EQ(got[size_t(c * k + r)], want[size_t(r * n + c)]) << "w[" << r << ", " << c << "]";
+}
+
+// A column-major weight (an [N, K] row-major Linear weight seen as [K, N]) prunes as its [K, N].
+TEST_P(Sparse24, PruneReadsAnyStrides) {
+  const DType t = GetParam();
+  const int64_t k = 32, n = 6;
+  std::vector<double> w = weights(k, n, 5, t), wt(w.size());
+  for (int64_t r = 0; r < k; ++r)
+    for (int64_t c = 0; c < n; ++c)
+      wt[size_t(c * k + r)] = w[size_t(r * n + c)];
+  TestTensor col(DeviceKind::cpu, t, {n, k}, wt);
+  TensorView cv = col.view();
+  std::swap(cv.shape[0], cv.shape[1]);
+  std::swap(cv.strides[0], cv.strides[1]);
+  TestTensor values = TestTensor::poisoned(DeviceKind::cpu, t, {n, k / 2});
+  std::vector<uint16_t> meta(size_t(n * k / 16));
+  ops::prune_2_4(cv, values.view(), words_view(meta, n, k / 16));
+  Pruned ref = prune(t, w, k, n);
+  EXPECT_EQ(values.values(), ref.values.values());
+  EXPECT_EQ(meta, ref.metadata);
+}
+
+std::vector<DeviceKind> devices() {
+  std::vector<DeviceKind> d{DeviceKind::cpu};
+  if (sim_device_ready())
+    d.push_back(DeviceKind::sim);
+  return d;
+}
+
+// values and metadata copied to `dev` (the prune above ran on the host).
+struct OnDevice {
+  TestTensor values;
+  std::optional<runtime::DeviceBuffer> buf;
+  TensorView metadata;
+};
+
+OnDevice to_device(DeviceKind dev, DType t, Pruned& p, int64_t k, int64_t n) {
+  OnDevice d{TestTensor(dev, t, {n, k / 2}, p.values.values()), std::nullopt,
+             words_view(p.metadata, n, k / 16)};
+  if (dev != DeviceKind::cpu) {
+    d.buf.emplace(runtime::DeviceBuffer::allocate_on(dev, p.metadata.size() * 2));
+    d.buf->copy_from_host(p.metadata.data(), p.metadata.size() * 2);
+    d.metadata.data = d.buf->data();
+    d.metadata.device = dev;
+  }
+  return d;
+}
+
+// x @ masked(w) in f64.
+std::vector<double> reference(const std::vector<double>& x, const std::vector<double>& wm,
+                              int64_t m, int64_t k, int64_t n) {
+  std::vector<double> want(size_t(m * n), 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t j = 0; j < n; ++j)
+        want[size_t(i * n + j)] += x[size_t(i * k + kk)] * wm[size_t(kk * n + j)];
+  return want;
+}
+
+class Sparse24Matmul : public ::testing::TestWithParam<DType> {};
+
+TEST_P(Sparse24Matmul, IsThePrunedProduct) {
+  const DType t = GetParam();
+  struct Shape {
+    int64_t m, n, k;
+  };
+  uint32_t seed = 10;
+  SimBankConflicts banks;
+  for (DeviceKind dev : devices())
+    for (Shape s : {Shape{1, 5, 16}, Shape{7, 40, 48}, Shape{17, 70, 80}, Shape{64, 64, 128}})
+      for (DType out_t : {DType::f32, t}) {
+        SCOPED_TRACE(::testing::Message() << device_kind_name(dev) << " " << s.m << "x" << s.n
+                                          << "x" << s.k << " out " << dtype_name(out_t));
+        std::vector<double> w = weights(s.k, s.n, seed++, t);
+        std::vector<double> x = rounded(random_values(size_t(s.m * s.k), seed++, -1, 1), t);
+        Pruned p = prune(t, w, s.k, s.n);
+        OnDevice d = to_device(dev, t, p, s.k, s.n);
+        TestTensor xt(dev, t, {s.m, s.k}, x, /*pad=*/s.m > 1 ? 8 : 0);
+        TestTensor out = TestTensor::poisoned(dev, out_t, {s.m, s.n}, /*pad=*/3);
+        ops::matmul_sparse_2_4(xt.view(), d.values.view(), d.metadata, out.view());
+        expect_close(out.values(), reference(x, masked(w, s.k, s.n, p.kept), s.m, s.k, s.n),
+                     rtol_for(out_t), "matmul_sparse_2_4", atol_for(out_t));
+        EXPECT_TRUE(out.padding_untouched());
+      }
+  if (sim_device_ready())
+    banks.expect_none("matmul_sparse_2_4");
+}
+
+// The kernel's sm_80 and sm_90a code: no spills or local memory, 16-byte loads of x, and the
+// decompressed tile on mma.sync (no mma.sp yet: the tile IR has no sparse dot).
+TEST(Sparse24Ptx, MmaNoSpills) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  for (DType t : {DType::f16, DType::bf16})
+    for (int bm : {16, 64})
+      for (const char* target : {"sm_80", "sm_90a"}) {
+        std::string what = fmt::format("sparse_2_4 {} BM={} {}", dtype_name(t), bm, target);
+        auto module = trace_dsl(ops::detail::sparse_2_4_kernel(), {bm, 64, 64}, t);
+        std::string ptx = expect_lean_ptx(*module, target, 4, what);
+        EXPECT_GT(
+            codegen::gpu::ptx_stats(ptx).get("mma") + codegen::gpu::ptx_stats(ptx).get("wgmma"), 0)
+            << what;
+        EXPECT_EQ(ptx.find("mma.sp"), std::string::npos) << what;
+      }
+}
+
+// Device metadata is not read back: a bad group gives NaN in its column, and only there.
+TEST(Sparse24Device, InvalidDeviceMetadataGivesNaNColumn) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  const DType t = DType::f16;
+  const int64_t m = 5, k = 32, n = 12;
+  Pruned p = prune(t, weights(k, n, 21, t), k, n);
+  p.metadata[7 * 2 + 1] = uint16_t((p.metadata[7 * 2 + 1] & 0xff0f) | 0x00a0); // column 7: 0b1010
+  OnDevice d = to_device(DeviceKind::sim, t, p, k, n);
+  TestTensor x(DeviceKind::sim, t, {m, k}, rounded(random_values(size_t(m * k), 22, -1, 1), t));
+  TestTensor out = TestTensor::poisoned(DeviceKind::sim, DType::f32, {m, n});
+  ops::matmul_sparse_2_4(x.view(), d.values.view(), d.metadata, out.view());
+  std::vector<double> got = out.values();
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      EXPECT_EQ(std::isnan(got[size_t(i * n + j)]), j == 7) << i << ", " << j;
+}
+
+INSTANTIATE_TEST_SUITE_P(DTypes, Sparse24, ::testing::Values(DType::f32, DType::f16, DType::bf16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+// f16 and bf16: the sparse tensor-core types (f32 x is an error, tested below).
+INSTANTIATE_TEST_SUITE_P(DTypes, Sparse24Matmul, ::testing::Values(DType::f16, DType::bf16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+// ---- bad input: each a tessel::Error naming the argument and what was expected ----------------
+
+// A view that claims to be on the simulated device (never dereferenced: the device is checked
+// first).
+TensorView on_sim(TensorView v) {
+  v.device = DeviceKind::sim;
+  return v;
+}
+
+TEST(Sparse24Errors, PruneArguments) {
+  const DType t = DType::f16;
+  std::vector<uint16_t> meta(64);
+  TestTensor values = TestTensor::poisoned(DeviceKind::cpu, t, {4, 16});
+  auto prune_w = [&](int64_t k, TensorView v, TensorView m) {
+    TestTensor w(DeviceKind::cpu, t, {k, 4}, random_values(size_t(k * 4), 1));
+    ops::prune_2_4(w.view(), v, m);
+  };
+  expect_error([&] { prune_w(18, values.view(), words_view(meta, 4, 1)); },
+               {"sparse_2_4_test.cpp", "prune_2_4: w has K = 18, not a multiple of 4"});
+  expect_error([&] { prune_w(20, values.view(), words_view(meta, 4, 1)); },
+               {"w has K = 20, not a multiple of 16", "one 16-bit metadata word"});
+  TestTensor narrow = TestTensor::poisoned(DeviceKind::cpu, t, {4, 8});
+  expect_error([&] { prune_w(32, narrow.view(), words_view(meta, 4, 2)); },
+               {"values has shape [4, 8]; expected [4, 16]"});
+  TestTensor other = TestTensor::poisoned(DeviceKind::cpu, DType::bf16, {4, 16});
+  expect_error([&] { prune_w(32, other.view(), words_view(meta, 4, 2)); },
+               {"values has dtype bf16; expected f16"});
+  expect_error([&] { prune_w(32, values.view(), words_view(meta, 4, 1)); },
+               {"metadata has shape [4, 1]; expected [4, 2]"});
+  TensorView f32_meta = words_view(meta, 4, 2);
+  f32_meta.dtype = DType::f32;
+  expect_error([&] { prune_w(32, values.view(), f32_meta); },
+               {"metadata has dtype f32; expected i16"});
+  expect_error([&] { prune_w(32, on_sim(values.view()), words_view(meta, 4, 2)); },
+               {"values is on device sim", "offline step on host tensors"});
+  TestTensor nan_w = TestTensor::poisoned(DeviceKind::cpu, t, {32, 4});
+  expect_error([&] { ops::prune_2_4(nan_w.view(), values.view(), words_view(meta, 4, 2)); },
+               {"w[0, 0] is NaN"});
+}
+
+TEST(Sparse24Errors, InvalidMetadata) {
+  const DType t = DType::bf16;
+  const int64_t k = 32, n = 4;
+  Pruned p = prune(t, weights(k, n, 9, t), k, n);
+  TestTensor w = TestTensor::poisoned(DeviceKind::cpu, t, {k, n});
+  // Word [2, 1], group 3 (bits 12..15, k = 28..31).
+  uint16_t& word = p.metadata[2 * 2 + 1];
+  const uint16_t saved = word;
+  word = uint16_t((saved & 0x0fff) | 0x5000);
+  expect_error(
+      [&] { ops::decompress_2_4(p.values.view(), words_view(p.metadata, n, k / 16), w.view()); },
+      {"decompress_2_4", "metadata[2, 1]", "group 3 (bits 12..15, k = 28..31) is 0b0101",
+       "names one position twice"});
+  word = uint16_t((saved & 0x0fff) | 0x1000);
+  TestTensor x(DeviceKind::cpu, t, {3, k}, random_values(size_t(3 * k), 2));
+  TestTensor out = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {3, n});
+  expect_error(
+      [&] {
+        ops::matmul_sparse_2_4(x.view(), p.values.view(), words_view(p.metadata, n, k / 16),
+                               out.view());
+      },
+      {"matmul_sparse_2_4", "metadata[2, 1]", "is 0b0001", "is out of order"});
+  EXPECT_TRUE(std::isnan(out.values()[0])) << "nothing was launched";
+}
+
+TEST(Sparse24Errors, MatmulArguments) {
+  const DType t = DType::f16;
+  const int64_t k = 32, n = 8;
+  Pruned p = prune(t, weights(k, n, 4, t), k, n);
+  TensorView meta = words_view(p.metadata, n, k / 16);
+  auto run = [&](TensorView x, TensorView out) {
+    ops::matmul_sparse_2_4(x, p.values.view(), meta, out);
+  };
+  TestTensor x(DeviceKind::cpu, t, {5, k}, random_values(size_t(5 * k), 3));
+  TestTensor out = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {5, n});
+  TestTensor x20(DeviceKind::cpu, t, {5, 20}, random_values(100, 3));
+  expect_error([&] { run(x20.view(), out.view()); }, {"x has K = 20, not a multiple of 16"});
+  TestTensor xf(DeviceKind::cpu, DType::f32, {5, k}, random_values(size_t(5 * k), 3));
+  expect_error([&] { run(xf.view(), out.view()); }, {"x has dtype f32; expected f16 or bf16"});
+  TestTensor xb(DeviceKind::cpu, DType::bf16, {5, k}, random_values(size_t(5 * k), 3));
+  expect_error([&] { run(xb.view(), out.view()); }, {"values has dtype f16 but x has bf16"});
+  TestTensor x64(DeviceKind::cpu, t, {5, 64}, random_values(320, 3));
+  expect_error([&] { run(x64.view(), out.view()); },
+               {"values has shape [8, 16]; expected [8, 32]"});
+  TestTensor wide = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {5, n + 1});
+  expect_error([&] { run(x.view(), wide.view()); }, {"out has shape [5, 9]; expected [5, 8]"});
+  expect_error([&] { run(on_sim(x.view()), on_sim(out.view())); },
+               {"values", "sim"}); // values and metadata are host tensors here
+}
+
+} // namespace
+} // namespace tessel::testing
