@@ -5,6 +5,7 @@
 // PTX through nvJitLink with zero spills and the mma count the tiling implies; and the error on a
 // target before sm_89.
 #include "gpu_test_util.h"
+#include "ptx_count.h"
 
 #include "support/expect_error.h"
 #include "tessel/codegen/gpu.h"
@@ -68,13 +69,6 @@ CompiledKernel build(const Shape& s, Pair p, int stages, const char* target,
   CompileOptions o;
   o.num_stages = stages;
   return compile(*module->functions.front(), parse_target(target), o, until);
-}
-
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
-    ++n;
-  return n;
 }
 
 double decode(DType t, uint8_t bits) {
@@ -189,12 +183,12 @@ TEST_P(Fp8Mma, PtxCompilesWithoutSpills) {
   // n8 fragments as 32 bytes, ld.shared.u8 (8-bit B stored along N has no 32-bit read).
   const PtxStats st = ptx_stats(k.ptx);
   EXPECT_EQ(st.get("ldmatrix"), 2);
-  EXPECT_EQ(count(k.ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), 2u);
-  EXPECT_EQ(count(k.ptx, "ld.shared.u8"), 32u);
+  EXPECT_EQ(count_in_ptx(k.ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), 2u);
+  EXPECT_EQ(count_in_ptx(k.ptx, "ld.shared.u8"), 32u);
   std::printf("[ fp8 mma  ] %s stages %d %s: %d registers, %lld ldmatrix, %zu ld.shared.u8, %lld "
               "ld.shared (scalar)\n",
               pair_name(pair).c_str(), stages, target, k.resources.registers,
-              static_cast<long long>(st.get("ldmatrix")), count(k.ptx, "ld.shared.u8"),
+              static_cast<long long>(st.get("ldmatrix")), count_in_ptx(k.ptx, "ld.shared.u8"),
               static_cast<long long>(st.get("ld.shared")));
 }
 

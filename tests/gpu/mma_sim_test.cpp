@@ -6,6 +6,7 @@
 // wgmma takes (docs/gpu_codegen.md, "Hopper: wgmma") -- and have no bank conflicts in the
 // simulator's profile.
 #include "gpu_test_util.h"
+#include "ptx_count.h"
 
 #include "tessel/codegen/gpu.h"
 #include "tessel/ir/parser.h"
@@ -169,6 +170,10 @@ TEST_P(MmaSim, MatchesTheReference) {
     EXPECT_GT(stats.get("mma"), 0) << ck.ptx;
     if (c.dtype == DType::f16 || c.dtype == DType::bf16) {
       EXPECT_GT(stats.get("ldmatrix"), 0);
+    }
+    if (c.dtype == DType::i8) { // a (K contiguous) as b16 pairs; b (N contiguous) byte by byte
+      EXPECT_GT(count_in_ptx(ck.ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), 0u) << ck.ptx;
+      EXPECT_GT(count_in_ptx(ck.ptx, "ld.shared.u8"), 0u);
     }
   }
 
