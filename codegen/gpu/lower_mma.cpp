@@ -16,10 +16,13 @@
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/mma_select.h"
 
+#include <llvm/ADT/STLFunctionalExtras.h>
 #include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/IntrinsicsNVPTX.h>
 
 #include <fmt/format.h>
+
+#include <optional>
 
 namespace tessel::codegen::gpu::detail {
 
@@ -43,6 +46,90 @@ llvm::Intrinsic::ID ldmatrix_id(int num, bool trans) {
                  : nvvm_ldmatrix_sync_aligned_m8n8_x4_b16;
   }
   TESSEL_UNREACHABLE("ldmatrix takes 1, 2 or 4 matrices");
+}
+
+// The ldmatrix calls of `plan` from `base` (group q's row address: element `row(q)` of `mt`), each
+// 32-bit word taken apart as two elements of `mt` (16 bits): group q's matrix j gives registers
+// 2 num q + 2 j and the one after it.
+Vals ldmatrix_calls(llvm::IRBuilder<>& b, llvm::Module& module, const LdMatrix& plan,
+                    llvm::Value* base, llvm::Type* mt,
+                    llvm::function_ref<llvm::Value*(int32_t)> row) {
+  llvm::Type* pair = llvm::FixedVectorType::get(mt, 2);
+  // The intrinsic is overloaded on its pointer's address space in some LLVM versions.
+  const llvm::Intrinsic::ID id = ldmatrix_id(plan.num, plan.trans);
+  llvm::Type* ptr_type = base->getType();
+  llvm::Function* fn = llvm::Intrinsic::isOverloaded(id)
+                           ? llvm::Intrinsic::getDeclaration(&module, id, {ptr_type})
+                           : llvm::Intrinsic::getDeclaration(&module, id);
+  const int32_t groups = plan.address.in_size(InDim::Register);
+  Vals out(size_t(2) * plan.num * groups);
+  for (int32_t q = 0; q < groups; ++q) {
+    llvm::Value* ptr = b.CreateGEP(mt, base, row(q));
+    llvm::Value* got = b.CreateCall(fn, {ptr});
+    for (int j = 0; j < plan.num; ++j) {
+      llvm::Value* word =
+          plan.num == 1 ? got : b.CreateExtractValue(got, {static_cast<unsigned>(j)});
+      llvm::Value* two = b.CreateBitCast(word, pair);
+      for (int e = 0; e < 2; ++e)
+        out[2 * plan.num * q + 2 * j + e] = b.CreateExtractElement(two, b.getInt32(e));
+    }
+  }
+  return out;
+}
+
+// The bank-conflict record of `plan`: lane i's 16-byte row, for the first group of warp 0.
+SharedAccess ldmatrix_record(const LdMatrix& plan, int64_t unit_bytes, const ir::Type* elem) {
+  SharedAccess a;
+  a.what = fmt::format("ldmatrix.x{}{} {}", plan.num, plan.trans ? ".trans" : "", elem->str());
+  a.bytes = 16;
+  for (int32_t lane = 0; lane < 8 * plan.num; ++lane) {
+    a.active |= 1u << lane;
+    a.offsets[lane] = static_cast<uint32_t>(plan.address.apply_linear(0, lane, 0) * unit_bytes);
+  }
+  return a;
+}
+
+// A run of 8 or 16 bytes as one st.shared.v2/v4.b32 of 32-bit words (little-endian: byte i of
+// the run is bits 8 (i % 4) of word i / 4). Why: the NVPTX backend splits an <8 x i8> or
+// <16 x i8> store into u32 stores (st.shared.u32 [p], [p + 4]), whose lanes, 8 or 16 bytes
+// apart, hit each bank 2 or 4 times; and LLVM folds a bitcast to <2 x i32> back into the byte
+// vector, so the one access is written as inline PTX.
+void store_words(llvm::IRBuilder<>& b, llvm::Value* ptr, std::span<llvm::Value* const> bytes) {
+  llvm::Type* four = llvm::FixedVectorType::get(b.getInt8Ty(), 4);
+  std::vector<llvm::Value*> args{ptr};
+  std::vector<llvm::Type*> types{ptr->getType()};
+  std::string list, constraints = "l";
+  for (size_t w = 0; w < bytes.size() / 4; ++w) {
+    llvm::Value* v = llvm::PoisonValue::get(four);
+    for (uint32_t i = 0; i < 4; ++i)
+      v = b.CreateInsertElement(v, bytes[4 * w + i], b.getInt32(i));
+    args.push_back(b.CreateBitCast(v, b.getInt32Ty()));
+    types.push_back(b.getInt32Ty());
+    list += fmt::format("{}${}", w ? ", " : "", w + 1);
+    constraints += ",r";
+  }
+  const std::string text = fmt::format("st.shared.v{}.b32 [$0], {{{}}};", bytes.size() / 4, list);
+  auto* fn = llvm::InlineAsm::get(llvm::FunctionType::get(b.getVoidTy(), types, false), text,
+                                  constraints + ",~{memory}", /*hasSideEffects=*/true);
+  b.CreateCall(fn, args);
+}
+
+// `offsets` (of an 8-bit operand) as offsets of byte pairs, the b16 elements ldmatrix moves: None
+// unless register bit 0 is a pair's second byte and every other basis keeps pairs whole. Why it
+// is exact: ldmatrix (not .trans) hands lane l the 4 bytes 4 (l % 4) .. + 3 of row l / 4 of each
+// 8 x 16-byte matrix, which is the 8-bit k32 fragment's register (4 consecutive k) as it is.
+std::optional<LinearLayout> as_byte_pairs(const LinearLayout& offsets) {
+  if (offsets.in_bits(InDim::Register) < 2 || offsets.basis(InDim::Register, 0)[0] != 1)
+    return std::nullopt;
+  std::array<std::vector<LinearLayout::Basis>, kNumInDims> bases;
+  for (InDim d : {InDim::Register, InDim::Lane, InDim::Warp})
+    for (int i = d == InDim::Register ? 1 : 0; i < offsets.in_bits(d); ++i) {
+      const int32_t v = offsets.basis(d, i)[0];
+      if (v % 2 != 0)
+        return std::nullopt;
+      bases[static_cast<int>(d)].push_back({v / 2});
+    }
+  return LinearLayout(std::move(bases), {offsets.out_shape()[0] / 2});
 }
 
 } // namespace
@@ -109,7 +196,11 @@ void Lowering::lower_local_store(const ir::Op& op) {
       Vals run;
       for (int i = 0; i < vec; ++i)
         run.push_back(to_mem(xs[r + i], elem));
-      store_shared(mt, base, coordinate(offsets, r, 0), run);
+      llvm::Value* index = coordinate(offsets, r, 0);
+      if (eb == 1 && (vec == 8 || vec == 16))
+        store_words(b, b.CreateGEP(mt, base, index), run);
+      else
+        store_shared(mt, base, index, run);
     }
   });
   AccessSide side{&offsets, vec, /*store=*/true, /*owners_only=*/true, /*ignore_warp=*/{}};
@@ -123,11 +214,32 @@ void Lowering::lower_local_load(const ir::Op& op) {
   const LinearLayout offsets = buffer_offsets(layout(res), layout(buf));
   const int64_t eb = elem_bytes_of(res->type());
   llvm::Value* base = buffer(buf);
+  // An 8-bit operand through ldmatrix as b16 pairs (`plan` from as_byte_pairs' offsets): each
+  // 16-bit element's low byte is the register before its high byte (little-endian, as the buffer).
+  auto ldmatrix_bytes = [&](const LdMatrix& plan, llvm::Value* at, const ir::Type* et) {
+    llvm::Type* two = llvm::FixedVectorType::get(mem_type(et), 2);
+    Vals out;
+    for (llvm::Value* pair : ldmatrix_calls(b, module, plan, at, b.getInt16Ty(), [&](int32_t q) {
+           return coordinate(plan.address, q, 0);
+         })) {
+      llvm::Value* bytes = b.CreateBitCast(pair, two);
+      for (int e = 0; e < 2; ++e)
+        out.push_back(from_mem(b.CreateExtractElement(bytes, b.getInt32(e)), et));
+    }
+    record_shared_access(ldmatrix_record(plan, 2, et));
+    return out;
+  };
   if (eb == 2 && target.has_ldmatrix()) {
     LdMatrix plan = plan_ldmatrix(offsets);
     if (plan.num > 0)
       return set_vals(res, ldmatrix_load(op, plan, base));
   }
+  if (eb == 1 && target.has_ldmatrix())
+    if (std::optional<LinearLayout> pairs = as_byte_pairs(offsets)) {
+      LdMatrix plan = plan_ldmatrix(*pairs);
+      if (plan.num > 0 && !plan.trans) // .trans would move whole pairs
+        return set_vals(res, ldmatrix_bytes(plan, base, elem));
+    }
   const int vec = shared_access_width(offsets, eb);
   llvm::Type* mt = mem_type(elem);
   Vals out;
@@ -140,39 +252,10 @@ void Lowering::lower_local_load(const ir::Op& op) {
 }
 
 Vals Lowering::ldmatrix_load(const ir::Op& op, const LdMatrix& plan, llvm::Value* base) {
-  const ir::Value* res = op.result();
-  llvm::Type* mt = mem_type(res->type()->element());
-  llvm::Type* pair = llvm::FixedVectorType::get(mt, 2);
-  // The intrinsic is overloaded on its pointer's address space in some LLVM versions.
-  const llvm::Intrinsic::ID id = ldmatrix_id(plan.num, plan.trans);
-  llvm::Type* ptr_type = base->getType();
-  llvm::Function* fn = llvm::Intrinsic::isOverloaded(id)
-                           ? llvm::Intrinsic::getDeclaration(&module, id, {ptr_type})
-                           : llvm::Intrinsic::getDeclaration(&module, id);
-  const int32_t regs = layout(res).in_size(InDim::Register);
-  Vals out(regs);
-  for (int32_t q = 0; q < plan.address.in_size(InDim::Register); ++q) {
-    llvm::Value* ptr = b.CreateGEP(mt, base, coordinate(plan.address, q, 0));
-    llvm::Value* got = b.CreateCall(fn, {ptr});
-    for (int j = 0; j < plan.num; ++j) {
-      llvm::Value* word =
-          plan.num == 1 ? got : b.CreateExtractValue(got, {static_cast<unsigned>(j)});
-      llvm::Value* two = b.CreateBitCast(word, pair);
-      for (int e = 0; e < 2; ++e)
-        out[2 * plan.num * q + 2 * j + e] = b.CreateExtractElement(two, b.getInt32(e));
-    }
-  }
-  // The bank-conflict record: lane i's 16-byte row, for the first group of warp 0.
-  SharedAccess a;
-  a.what = fmt::format("ldmatrix.x{}{} {}", plan.num, plan.trans ? ".trans" : "",
-                       res->type()->element()->str());
-  a.bytes = 16;
-  const int64_t eb = elem_bytes_of(res->type());
-  for (int32_t lane = 0; lane < 8 * plan.num; ++lane) {
-    a.active |= 1u << lane;
-    a.offsets[lane] = static_cast<uint32_t>(plan.address.apply_linear(0, lane, 0) * eb);
-  }
-  record_shared_access(std::move(a));
+  const ir::Type* elem = op.result()->type()->element();
+  Vals out = ldmatrix_calls(b, module, plan, base, mem_type(elem),
+                            [&](int32_t q) { return coordinate(plan.address, q, 0); });
+  record_shared_access(ldmatrix_record(plan, elem_bytes_of(op.result()->type()), elem));
   return out;
 }
 

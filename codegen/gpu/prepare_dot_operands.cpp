@@ -52,13 +52,15 @@ LinearLayout shared_of_swizzle(const std::vector<int32_t>& shape, const detail::
 }
 
 // The buffer layout of an operand written from registers in `from` and read in `to`: for 16-bit
-// elements (read with ldmatrix) the chunk swizzle of mma_shared_layout; for others (plain loads
-// of 4 bytes or less, whose lanes walk the buffer differently: tf32 B reads 4 rows of 8 words)
-// the swizzle the conversion search of swizzle.h finds conflict-free for both sides.
+// elements (read with ldmatrix) the chunk swizzle of mma_shared_layout, and for 8-bit ones stored
+// contiguous along K (`k_dim`), which ldmatrix reads as b16 pairs (lower_mma.cpp), too; for
+// others (plain loads of 4 bytes or less, whose lanes walk the buffer differently: tf32 B reads 4
+// rows of 8 words, 8-bit B stored along N one byte per k) the swizzle the conversion search of
+// swizzle.h finds conflict-free for both sides.
 LinearLayout operand_shared_layout(const LinearLayout& from, const LinearLayout& to, int eb,
-                                   int contiguous) {
+                                   int contiguous, int k_dim) {
   const std::vector<int32_t>& shape = from.out_shape();
-  if (eb == 2)
+  if (eb == 2 || (eb == 1 && contiguous == k_dim))
     return mma_shared_layout(shape, contiguous, eb);
   detail::AccessSide write{&from, detail::access_vector(from, eb), /*store=*/true,
                            /*owners_only=*/true, /*ignore_warp=*/{}};
@@ -135,11 +137,11 @@ private:
     for (int i = 0; i < 2; ++i) {
       ir::Value* v = dot.operand(i);
       const LinearLayout want = mma_operand_layout(info, i, shape_of(v), warps, num_warps_);
-      staged[i] = retype_pipelined(dot, v, want);
+      staged[i] = retype_pipelined(v, want, /*k_dim=*/1 - i);
       if (staged[i])
         continue;
       const LinearLayout shared = operand_shared_layout(layout_of(v), want, elem_bytes(v->type()),
-                                                        contiguous_dim(layout_of(v)));
+                                                        contiguous_dim(layout_of(v)), 1 - i);
       ir::Value* buffer = insert(dot, Opcode::LocalAlloc, {},
                                  with(v, shared, ir::LayoutKind::Shared), {ir::Attr::of_int(-1)});
       stores.emplace_back(buffer, v);
@@ -395,13 +397,13 @@ private:
     block->insert(std::next(block->find(&dot)), std::move(conv));
   }
 
-  // The pipeliner's form: `v` is a local_load of a buffer of v's shape, used by `dot` alone. Its
-  // result is retyped to `want` (#dot_op) and its buffer to the swizzled layout; null otherwise.
-  // A buffer that is a slot of a ring (local_alloc {slots} read through local_slot, whose results
-  // repeat the ring's type) is retyped with the whole ring, so that the cp.async copies fill the
-  // swizzled tiles ldmatrix reads and nothing is staged a second time.
-  ir::Value* retype_pipelined(const ir::Op& dot, ir::Value* v, const LinearLayout& want) {
-    (void)dot;
+  // The pipeliner's form: `v` is a local_load of a buffer of v's shape, used by the dot alone
+  // (operand `k_dim` 1: A, 0: B). Its result is retyped to `want` (#dot_op) and its buffer to the
+  // swizzled layout; null otherwise. A buffer that is a slot of a ring (local_alloc {slots} read
+  // through local_slot, whose results repeat the ring's type) is retyped with the whole ring, so
+  // that the cp.async copies fill the swizzled tiles ldmatrix reads and nothing is staged a second
+  // time.
+  ir::Value* retype_pipelined(ir::Value* v, const LinearLayout& want, int k_dim) {
     ir::Op* load = v->defining_op();
     if (!load || load->opcode() != Opcode::LocalLoad || uses(v) != 1)
       return nullptr;
@@ -416,8 +418,8 @@ private:
     std::vector<LinearLayout> candidates;
     const std::vector<const ir::Op*> copies = copies_into(ring);
     if (!copies.empty() && eb != 2)
-      candidates.push_back(
-          operand_shared_layout(layout_of(copies.front()->operand(0)), want, eb, contiguous));
+      candidates.push_back(operand_shared_layout(layout_of(copies.front()->operand(0)), want, eb,
+                                                 contiguous, k_dim));
     candidates.push_back(mma_shared_layout(shape_of(v), contiguous, eb));
     candidates.push_back(layout_of(buffer));
     for (const LinearLayout& shared : candidates) {

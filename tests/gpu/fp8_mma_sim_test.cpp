@@ -5,6 +5,7 @@
 // PTX through nvJitLink with zero spills and the mma count the tiling implies; and the error on a
 // target before sm_89.
 #include "gpu_test_util.h"
+#include "ptx_count.h"
 
 #include "support/expect_error.h"
 #include "tessel/codegen/gpu.h"
@@ -87,11 +88,11 @@ std::vector<uint8_t> codes(DType t, size_t n, uint32_t seed) {
   return v;
 }
 
-// `banks`: assert zero bank conflicts. The unpipelined (num_stages 1) 8-bit path stages b with
-// pairs of st.shared.u32 8 bytes apart per lane — 2-way conflicts (64 of 128 wavefronts on a
-// 64x64x128 run) that the cp.async ring (the ops' default) does not have; left for the staging
-// store width (docs/gpu_codegen.md, "fp8").
-void run_and_check(const CompiledKernel& k, const Shape& s, Pair p, bool banks) {
+// Zero bank conflicts on both paths: the unpipelined (num_stages 1) one stages each thread's 8
+// or 16 bytes with one st.shared.v2/v4.b32 (not pairs of u32 8 bytes apart, 2-way conflicts
+// before), the cp.async ring writes whole 16-byte chunks; A is read with ldmatrix (b16 pairs),
+// B byte by byte (docs/gpu_codegen.md, "8-bit operands in shared memory").
+void run_and_check(const CompiledKernel& k, const Shape& s, Pair p) {
   const auto a = codes(p.a, size_t(s.M) * s.lda(), 7 + s.K);
   const auto b = codes(p.b, size_t(s.K) * s.ldb(), 13 + s.N);
   sim::Device dev;
@@ -114,9 +115,7 @@ void run_and_check(const CompiledKernel& k, const Shape& s, Pair p, bool banks) 
   ASSERT_TRUE(r.ok()) << r.error().to_string();
   for (const auto& e : r->errors)
     ADD_FAILURE() << e.to_string();
-  if (banks) {
-    EXPECT_EQ(r->profile.total_bank_conflicts(), 0u) << r->profile.to_string();
-  }
+  EXPECT_EQ(r->profile.total_bank_conflicts(), 0u) << r->profile.to_string();
   std::vector<float> c(size_t(s.M) * s.ldb());
   ASSERT_TRUE(dev.memcpy_to_host(c.data(), dc, c.size() * 4).ok());
   for (int i = 0; i < s.M; ++i)
@@ -159,7 +158,7 @@ TEST_P(Fp8Mma, MatchesTheReferenceInTheSimulator) {
     EXPECT_GT(st.get("mma"), 0);
     EXPECT_EQ(st.get("fma"), 0) << "the fp8 dot should not fall back to FMA";
     EXPECT_NE(k.ptx.find(".version 8.4"), std::string::npos) << "fp8 mma needs PTX ISA 8.4";
-    run_and_check(k, s, pair, /*banks=*/stages > 1);
+    run_and_check(k, s, pair);
   }
 }
 
@@ -180,6 +179,17 @@ TEST_P(Fp8Mma, PtxCompilesWithoutSpills) {
   ASSERT_TRUE(k.resources.parsed) << k.info_log;
   EXPECT_EQ(k.resources.spill_stores, 0);
   EXPECT_EQ(k.resources.spill_loads, 0);
+  // Per warp (32 x 32 of the tile): A's 32 x 32 bytes as 2 ldmatrix.x4 (b16 pairs), B's 32 k x 4
+  // n8 fragments as 32 bytes, ld.shared.u8 (8-bit B stored along N has no 32-bit read).
+  const PtxStats st = ptx_stats(k.ptx);
+  EXPECT_EQ(st.get("ldmatrix"), 2);
+  EXPECT_EQ(count_in_ptx(k.ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), 2u);
+  EXPECT_EQ(count_in_ptx(k.ptx, "ld.shared.u8"), 32u);
+  std::printf("[ fp8 mma  ] %s stages %d %s: %d registers, %lld ldmatrix, %zu ld.shared.u8, %lld "
+              "ld.shared (scalar)\n",
+              pair_name(pair).c_str(), stages, target, k.resources.registers,
+              static_cast<long long>(st.get("ldmatrix")), count_in_ptx(k.ptx, "ld.shared.u8"),
+              static_cast<long long>(st.get("ld.shared")));
 }
 
 constexpr Pair kE4{DType::f8e4m3, DType::f8e4m3}, kE5{DType::f8e5m2, DType::f8e5m2},

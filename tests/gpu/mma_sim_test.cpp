@@ -6,6 +6,7 @@
 // wgmma takes (docs/gpu_codegen.md, "Hopper: wgmma") -- and have no bank conflicts in the
 // simulator's profile.
 #include "gpu_test_util.h"
+#include "ptx_count.h"
 
 #include "tessel/codegen/gpu.h"
 #include "tessel/ir/parser.h"
@@ -170,6 +171,10 @@ TEST_P(MmaSim, MatchesTheReference) {
     if (c.dtype == DType::f16 || c.dtype == DType::bf16) {
       EXPECT_GT(stats.get("ldmatrix"), 0);
     }
+    if (c.dtype == DType::i8) { // a (K contiguous) as b16 pairs; b (N contiguous) byte by byte
+      EXPECT_GT(count_in_ptx(ck.ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), 0u) << ck.ptx;
+      EXPECT_GT(count_in_ptx(ck.ptx, "ld.shared.u8"), 0u);
+    }
   }
 
   const auto a = values(c.dtype, size_t(c.m) * c.k, 1), b = values(c.dtype, size_t(c.k) * c.n, 2);
@@ -223,6 +228,61 @@ TEST_P(MmaSim, MatchesTheReference) {
       // Exact for i8 and the 16-bit types (see `values`); tf32: f32 sums of exact products.
       const double tol = c.dtype == DType::f32 ? 1e-6 * magnitude : 0;
       ASSERT_NEAR(have, want, tol) << case_name(c) << " at (" << i << ", " << j << ")";
+    }
+}
+
+// i8 operands with b stored N x K (K contiguous, as a transposed weight): both operands are then
+// read with ldmatrix as b16 pairs, no byte reads (docs/gpu_codegen.md, "8-bit operands").
+const Kernel& dot_i8_bt() {
+  static const Kernel k =
+      tl::kernel("mma_dot_i8_bt", [](tl::PtrOf<int32_t> c, tl::Ptr a, tl::Ptr bt, tl::Const<int> M,
+                                     tl::Const<int> N, tl::Const<int> K) {
+        auto rm = tl::expand_dims(tl::arange(0, M), 1);
+        auto rn = tl::expand_dims(tl::arange(0, N), 0);
+        auto rk = tl::arange(0, K);
+        auto x = tl::load(a + rm * K + tl::expand_dims(rk, 0));
+        auto y = tl::load(bt + rn * K + tl::expand_dims(rk, 1)); // y[k][n] = bt[n][k]
+        tl::store(c + rm * N + rn, tl::dot(x, y));
+      });
+  return k;
+}
+
+TEST(MmaSimI8, BStoredAlongKIsReadWithLdmatrix) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const int m = 64, n = 64, k = 64, warps = 4;
+  auto module = testing::trace_dsl(dot_i8_bt(), {m, n, k}, DType::i8);
+  CompileOptions options;
+  options.num_warps = warps;
+  CompiledKernel ck = compile(*module->functions.front(), parse_target("sm_80"), options);
+  EXPECT_EQ(ck.resources.spill_stores, 0);
+  EXPECT_GT(ptx_stats(ck.ptx).get("mma"), 0);
+  EXPECT_GT(count_in_ptx(ck.ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), 0u);
+  EXPECT_EQ(count_in_ptx(ck.ptx, "ld.shared.u8"), 0u) << ck.ptx;
+  const auto a = values(DType::i8, size_t(m) * k, 1), bt = values(DType::i8, size_t(n) * k, 2);
+  sim::Device dev;
+  auto upload = [&](const std::vector<uint8_t>& bytes) {
+    auto p = dev.malloc(bytes.size() + 16);
+    EXPECT_TRUE(p.ok());
+    EXPECT_TRUE(dev.memcpy_to_device(*p, bytes.data(), bytes.size()).ok());
+    return *p;
+  };
+  const uint64_t da = upload(encode(DType::i8, a)), db = upload(encode(DType::i8, bt));
+  const uint64_t dc = upload(std::vector<uint8_t>(size_t(m) * n * 4, 0xff)); // poison: -1
+  const std::vector<KernelArg> args = {KernelArg::ptr(dc), KernelArg::ptr(da), KernelArg::ptr(db)};
+  auto r = dev.launch(ck.ptx, ck.name, sim::Dim3{1, 1, 1}, sim::Dim3{uint32_t(32 * warps), 1, 1},
+                      static_cast<uint32_t>(ck.shared_bytes), args);
+  ASSERT_TRUE(r.ok()) << r.error().to_string();
+  for (const auto& e : r->errors)
+    ADD_FAILURE() << e.to_string();
+  EXPECT_EQ(r->profile.total_bank_conflicts(), 0u) << r->profile.to_string();
+  std::vector<int32_t> got(size_t(m) * n);
+  ASSERT_TRUE(dev.memcpy_to_host(got.data(), dc, got.size() * 4).ok());
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      int64_t want = 0;
+      for (int kk = 0; kk < k; ++kk)
+        want += int64_t(a[size_t(i) * k + kk]) * int64_t(bt[size_t(j) * k + kk]);
+      ASSERT_EQ(got[size_t(i) * n + j], want) << "(" << i << ", " << j << ")";
     }
 }
 

@@ -233,7 +233,10 @@ TEST(MatmulW8A8, AgainstDequantisedReference) {
         sw = rounded(sw, DType::f32);
         Mat x(dev, DType::i8, m, k, xq), w(dev, DType::i8, k, n, wq);
         Mat xs(dev, DType::f32, m, 1, sx), ws(dev, DType::f32, 1, n, sw), out(dev, out_t, m, n);
+        SimBankConflicts banks;
         ops::matmul_w8a8(x.view(), xs.vec(), w.view(), ws.vec(), out.view(), {ops::relu()});
+        if (dev == DeviceKind::sim) // the s8 mma tile: ldmatrix of x, bytes of w, the epilogue
+          banks.expect_none(fmt::format("w8a8 {}x{}x{}", m, n, k));
         auto want = ref_matmul(xq, wq, m, k, n);
         for (int64_t i = 0; i < m; ++i)
           for (int64_t j = 0; j < n; ++j) {
@@ -815,6 +818,8 @@ TEST(QuantPtx, W8A8S8MmaNoSpills) {
         {"a_k", "b_n", "c_n", "e0_n", "e1_n"});
     std::string ptx = sm80_ptx(*module, cfg.num_warps, fmt::format("w8a8 M={}", m));
     EXPECT_NE(ptx.find("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32"), std::string::npos);
+    // x (K contiguous) is read as b16 pairs by ldmatrix (docs/gpu_codegen.md, "8-bit operands").
+    EXPECT_NE(ptx.find("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), std::string::npos);
   }
 }
 
