@@ -217,26 +217,34 @@ void mma(Exec& x, const Inst& in, uint32_t mask) {
   // Every element of a (M x K), b (K x N) and c (M x N) is written below: the fragments of the
   // 32 lanes cover the matrices exactly.
   double a[16][32], b[32][8], c[16][8];
+  // Register-major loops in the product's layout: for one register and group g the four lanes
+  // 4g..4g+3 fill one contiguous row segment of a, and for one register and t the eight lanes
+  // t, t+4, ... fill contiguous rows of b, so the stores run along rows instead of jumping.
   auto gather_a = [&](auto bits, auto dec) {
-    constexpr unsigned Bits = decltype(bits)::value;
-    for (uint32_t l = 0; l < 32; ++l) {
-      const unsigned g = l / 4, t = l % 4;
-      for (unsigned i = 0; i < a_regs; ++i) {
-        unsigned row = a_regs == 4 ? g + 8 * (i & 1) : g + 8 * i;
-        unsigned col = t * epr + (a_regs == 4 ? chunk * (i >> 1) : 0);
-        unpack<Bits>(static_cast<uint32_t>(ra[i][l]), &a[row][col], dec);
+    constexpr unsigned Bits = decltype(bits)::value, Epr = 32 / Bits;
+    for (unsigned i = 0; i < a_regs; ++i) {
+      const unsigned row0 = a_regs == 4 ? 8 * (i & 1) : 8 * i;
+      const unsigned col0 = a_regs == 4 ? chunk * (i >> 1) : 0;
+      const uint64_t* r = ra[i];
+      for (unsigned g = 0; g < 8; ++g) {
+        double* out = &a[row0 + g][col0];
+        for (unsigned t = 0; t < 4; ++t)
+          unpack<Bits>(static_cast<uint32_t>(r[4 * g + t]), out + t * Epr, dec);
       }
     }
   };
   auto gather_b = [&](auto bits, auto dec) {
-    constexpr unsigned Bits = decltype(bits)::value;
-    for (uint32_t l = 0; l < 32; ++l) {
-      const unsigned g = l / 4, t = l % 4;
-      for (unsigned i = 0; i < b_regs; ++i) {
-        double col[32 / Bits];
-        unpack<Bits>(static_cast<uint32_t>(rb[i][l]), col, dec);
-        for (unsigned e = 0; e < 32 / Bits; ++e)
-          b[t * epr + e + chunk * i][g] = col[e];
+    constexpr unsigned Bits = decltype(bits)::value, Epr = 32 / Bits;
+    for (unsigned i = 0; i < b_regs; ++i) {
+      const uint64_t* r = rb[i];
+      for (unsigned t = 0; t < 4; ++t) {
+        double* rows = &b[t * Epr + chunk * i][0];
+        for (unsigned g = 0; g < 8; ++g) {
+          double col[Epr];
+          unpack<Bits>(static_cast<uint32_t>(r[4 * g + t]), col, dec);
+          for (unsigned e = 0; e < Epr; ++e)
+            rows[e * 8 + g] = col[e];
+        }
       }
     }
   };
