@@ -166,5 +166,24 @@ TEST(MmaFragments, EveryElementLandsInItsPlaceForTwoRegisterAShapes) {
   }
 }
 
+TEST(MmaFragments, F16SubnormalAndLargestNormalInputs) {
+  // A = 2^-24 everywhere (f16 0x0001, the smallest subnormal), B = 65504 (0x7bff, the largest
+  // normal), C = 0: every D element of m16n8k8 is 8 * 65504 * 2^-24, exact in f32; with A
+  // negative (0x8001) it is the negative of that.
+  for (uint32_t a_bits : {0x00010001u, 0x80018001u}) {
+    std::string body = "  mov.u32 %r10, " + std::to_string(a_bits) + R"(;
+  mov.u32 %r12, 0x7bff7bff;
+  mov.f32 %f1, 0f00000000;
+  mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 {%f8,%f9,%f10,%f11}, {%r10,%r10}, {%r12}, {%f1,%f1,%f1,%f1};
+  mov.b32 %r1, %f11;
+)";
+    auto r = run_snippet(body, {});
+    ASSERT_TRUE(r.report.ok()) << errors_text(r.report);
+    const double want = (a_bits & 0x8000u ? -8.0 : 8.0) * 65504.0 / 16777216.0;
+    for (uint32_t l = 0; l < 32; ++l)
+      EXPECT_EQ(bitsf(r.out[l]), static_cast<float>(want)) << a_bits << " lane " << l;
+  }
+}
+
 } // namespace
 } // namespace tessel::sim::testing
