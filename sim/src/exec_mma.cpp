@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <type_traits>
+#include <vector>
 
 namespace tessel::sim {
 
@@ -130,13 +131,25 @@ template <unsigned Bits, typename Decode> void unpack(uint32_t v, double* out, D
     out[e] = dec((v >> (Bits * e)) & emask);
 }
 
+// Every f16 bit pattern as a float (half_to_float's values, NaN payloads included): one load
+// per element instead of the branchy decode, which was most of mma's time. 256 KiB, built once.
+const float* f16_values() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t b = 0; b < 65536; ++b)
+      t[b] = half_to_float(static_cast<uint16_t>(b));
+    return t;
+  }();
+  return table.data();
+}
+
 // Calls f(bits, decode) with the element width and decoder of input type t: the type is
 // dispatched once per mma, and the fragment loops are compiled per type.
 template <typename F> void with_element_type(Type t, F&& f) {
   switch (t) {
   case Type::f16:
     return f(std::integral_constant<unsigned, 16>{},
-             [](uint32_t b) { return double(half_to_float(static_cast<uint16_t>(b))); });
+             [values = f16_values()](uint32_t b) { return double(values[b & 0xffffu]); });
   case Type::bf16:
     return f(std::integral_constant<unsigned, 16>{},
              [](uint32_t b) { return double(bf16_to_float(static_cast<uint16_t>(b))); });
@@ -217,26 +230,34 @@ void mma(Exec& x, const Inst& in, uint32_t mask) {
   // Every element of a (M x K), b (K x N) and c (M x N) is written below: the fragments of the
   // 32 lanes cover the matrices exactly.
   double a[16][32], b[32][8], c[16][8];
+  // Register-major loops in the product's layout: for one register and group g the four lanes
+  // 4g..4g+3 fill one contiguous row segment of a, and for one register and t the eight lanes
+  // t, t+4, ... fill contiguous rows of b, so the stores run along rows instead of jumping.
   auto gather_a = [&](auto bits, auto dec) {
-    constexpr unsigned Bits = decltype(bits)::value;
-    for (uint32_t l = 0; l < 32; ++l) {
-      const unsigned g = l / 4, t = l % 4;
-      for (unsigned i = 0; i < a_regs; ++i) {
-        unsigned row = a_regs == 4 ? g + 8 * (i & 1) : g + 8 * i;
-        unsigned col = t * epr + (a_regs == 4 ? chunk * (i >> 1) : 0);
-        unpack<Bits>(static_cast<uint32_t>(ra[i][l]), &a[row][col], dec);
+    constexpr unsigned Bits = decltype(bits)::value, Epr = 32 / Bits;
+    for (unsigned i = 0; i < a_regs; ++i) {
+      const unsigned row0 = a_regs == 4 ? 8 * (i & 1) : 8 * i;
+      const unsigned col0 = a_regs == 4 ? chunk * (i >> 1) : 0;
+      const uint64_t* r = ra[i];
+      for (unsigned g = 0; g < 8; ++g) {
+        double* out = &a[row0 + g][col0];
+        for (unsigned t = 0; t < 4; ++t)
+          unpack<Bits>(static_cast<uint32_t>(r[4 * g + t]), out + t * Epr, dec);
       }
     }
   };
   auto gather_b = [&](auto bits, auto dec) {
-    constexpr unsigned Bits = decltype(bits)::value;
-    for (uint32_t l = 0; l < 32; ++l) {
-      const unsigned g = l / 4, t = l % 4;
-      for (unsigned i = 0; i < b_regs; ++i) {
-        double col[32 / Bits];
-        unpack<Bits>(static_cast<uint32_t>(rb[i][l]), col, dec);
-        for (unsigned e = 0; e < 32 / Bits; ++e)
-          b[t * epr + e + chunk * i][g] = col[e];
+    constexpr unsigned Bits = decltype(bits)::value, Epr = 32 / Bits;
+    for (unsigned i = 0; i < b_regs; ++i) {
+      const uint64_t* r = rb[i];
+      for (unsigned t = 0; t < 4; ++t) {
+        double* rows = &b[t * Epr + chunk * i][0];
+        for (unsigned g = 0; g < 8; ++g) {
+          double col[Epr];
+          unpack<Bits>(static_cast<uint32_t>(r[4 * g + t]), col, dec);
+          for (unsigned e = 0; e < Epr; ++e)
+            rows[e * 8 + g] = col[e];
+        }
       }
     }
   };
