@@ -216,13 +216,24 @@ bool is_packable(Opcode op) { return is_exact_narrow_op(op); }
 // A cast of f32 registers to f16 or bf16 on sm_80+: one cvt.rn.f16x2.f32 (cvt.rn.bf16x2.f32) per
 // pair of registers instead of two cvt.rn.f16.f32 and a mov packing them. Each half is rounded to
 // nearest even as round_f32's single cvt rounds it, so the bits are the same; LLVM 19 does not
-// form the packed cvt from two fptruncs (Triton emits it for its f16 stores).
-bool narrows_in_pairs(const ir::Op& op, const Target& target) {
+// form the packed cvt from two fptruncs (Triton emits it for its f16 stores). Only for a value
+// that is only stored: the pairs it packs are the store's words, while a value computed on
+// further (w4a16's dequantised weights feeding the mma) keeps more registers live in pairs and
+// spilled at BM=64 (stdlib QuantPtx.W4A16F16MmaNoSpills).
+bool narrows_in_pairs(const ir::Op& op, const Target& target, const ir::Function& fn) {
   if (op.opcode() != Opcode::Cast || op.result()->type()->rank() == 0 || !target.has_bf16_math())
     return false;
   const DType from = op.operand(0)->type()->element()->dtype();
   const DType to = op.result()->type()->element()->dtype();
-  return from == DType::f32 && (to == DType::f16 || to == DType::bf16);
+  if (from != DType::f32 || (to != DType::f16 && to != DType::bf16))
+    return false;
+  bool only_stored = true;
+  ir::walk(fn.body, [&](const ir::Op& user) {
+    for (size_t i = 0; i < user.num_operands(); ++i)
+      if (user.operand(i) == op.result() && (user.opcode() != Opcode::Store || i != 1))
+        only_stored = false;
+  });
+  return only_stored;
 }
 
 } // namespace
@@ -294,7 +305,7 @@ void Lowering::lower_elementwise(const ir::Op& op) {
       outv.push_back(b.CreateExtractElement(x, b.getInt32(1)));
     }
   }
-  if (narrows_in_pairs(op, target)) {
+  if (narrows_in_pairs(op, target, fn)) {
     const auto id = out->dtype() == DType::bf16 ? llvm::Intrinsic::nvvm_ff2bf16x2_rn
                                                 : llvm::Intrinsic::nvvm_ff2f16x2_rn;
     for (; r + 1 < l.in_size(InDim::Register); r += 2) {
