@@ -15,6 +15,13 @@
 // `scratch_offset` / `scratch_bytes` on each op that borrows scratch, `offset` on each
 // local_alloc, and the kernel's total in `shared(N)`; a total above the target's limit is an error
 // naming the kernel and every buffer.
+//
+// Sharing bytes makes a hazard: a buffer's bytes may still be read by a slow warp for the op that
+// used them before. So the pass also places the barrier an op needs before it writes its scratch,
+// as an explicit `barrier` op (the emission adds none of its own; Triton's Membar analysis makes
+// the same argument): needed when a buffer before it in program order overlaps its bytes, or when
+// a loop around it runs it again (the next iteration writes what this one's slow warps read).
+// The first use of fresh bytes needs none: softmax's first reduction starts without one.
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/scratch.h"
 #include "tessel/codegen/gpu.h"
@@ -24,6 +31,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
+#include <memory>
 #include <unordered_map>
 
 namespace tessel::codegen::gpu {
@@ -66,6 +75,9 @@ public:
       throw Error(over_limit(total));
     for (const Buffer& b : buffers_)
       record(b);
+    for (const Buffer& b : buffers_)
+      if (needs_barrier(b))
+        insert_barrier_before(*b.op);
     f_.shared_bytes = total;
     return static_cast<int64_t>(buffers_.size());
   }
@@ -197,6 +209,31 @@ private:
       b->offset = offset;
       placed.push_back(b);
     }
+  }
+
+  // The barrier before a scratch buffer's op (see the top of the file). local_alloc buffers are
+  // ordered by the barriers of the passes that made them (pipeline, prepare-dot-operands).
+  bool needs_barrier(const Buffer& b) const {
+    if (b.op->opcode() == Opcode::LocalAlloc)
+      return false;
+    for (const ir::Op* o = b.op->parent_op(); o; o = o->parent_op())
+      if (o->opcode() == Opcode::For || o->opcode() == Opcode::While)
+        return true;
+    for (const Buffer& p : buffers_)
+      if (p.first < b.first && p.offset < b.offset + b.bytes && b.offset < p.offset + p.bytes)
+        return true;
+    return false;
+  }
+
+  // Unless a pass already put one right there.
+  static void insert_barrier_before(ir::Op& op) {
+    ir::Block* block = op.parent_block();
+    auto at = block->find(&op);
+    if (at != block->ops().begin() && (*std::prev(at))->opcode() == Opcode::Barrier)
+      return;
+    block->insert(at, std::make_unique<ir::Op>(Opcode::Barrier, std::vector<ir::Value*>{},
+                                               std::span<const ir::Type* const>{},
+                                               std::vector<ir::Attr>{}, op.loc));
   }
 
   static void set_attr(ir::Op& op, std::string_view name, int64_t value) {

@@ -6,7 +6,8 @@
 // registers where the target has native f16/bf16 math: add.rn.f16x2, add.rn.bf16x2 on sm_90
 // (on sm_80, LLVM 19's NVPTX backend computes bf16 pairs in f32: exact, the same bits). On sm_89+
 // fp8 conversions use the hardware's cvt (e4m3x2/e5m2x2), fixed up to the shared semantics'
-// bits (NaN sign, non-saturating overflow).
+// bits (NaN sign, non-saturating overflow); on sm_80+ f32 -> f16/bf16 casts convert register pairs
+// with one cvt.rn.f16x2.f32 / cvt.rn.bf16x2.f32.
 #include "codegen/gpu/lowering.h"
 
 #include "codegen/scalar_rules.h"
@@ -14,6 +15,7 @@
 
 #include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/IntrinsicsNVPTX.h>
 
 namespace tessel::codegen::gpu::detail {
 
@@ -211,6 +213,29 @@ namespace {
 // of f32-then-round (fma is not one: it rounds once where ir.h rounds twice).
 bool is_packable(Opcode op) { return is_exact_narrow_op(op); }
 
+// A cast of f32 registers to f16 or bf16 on sm_80+: one cvt.rn.f16x2.f32 (cvt.rn.bf16x2.f32) per
+// pair of registers instead of two cvt.rn.f16.f32 and a mov packing them. Each half is rounded to
+// nearest even as round_f32's single cvt rounds it, so the bits are the same; LLVM 19 does not
+// form the packed cvt from two fptruncs (Triton emits it for its f16 stores). Only for a value
+// that is only stored: the pairs it packs are the store's words, while a value computed on
+// further (w4a16's dequantised weights feeding the mma) keeps more registers live in pairs and
+// spilled at BM=64 (stdlib QuantPtx.W4A16F16MmaNoSpills).
+bool narrows_in_pairs(const ir::Op& op, const Target& target, const ir::Function& fn) {
+  if (op.opcode() != Opcode::Cast || op.result()->type()->rank() == 0 || !target.has_bf16_math())
+    return false;
+  const DType from = op.operand(0)->type()->element()->dtype();
+  const DType to = op.result()->type()->element()->dtype();
+  if (from != DType::f32 || (to != DType::f16 && to != DType::bf16))
+    return false;
+  bool only_stored = true;
+  ir::walk(fn.body, [&](const ir::Op& user) {
+    for (size_t i = 0; i < user.num_operands(); ++i)
+      if (user.operand(i) == op.result() && (user.opcode() != Opcode::Store || i != 1))
+        only_stored = false;
+  });
+  return only_stored;
+}
+
 } // namespace
 
 // `a`: the operands as <2 x half> or <2 x bfloat>.
@@ -276,6 +301,16 @@ void Lowering::lower_elementwise(const ir::Op& op) {
         args[i] = b.CreateInsertElement(v, ins[i][r + 1], b.getInt32(1));
       }
       llvm::Value* x = apply_packed(op, args);
+      outv.push_back(b.CreateExtractElement(x, b.getInt32(0)));
+      outv.push_back(b.CreateExtractElement(x, b.getInt32(1)));
+    }
+  }
+  if (narrows_in_pairs(op, target, fn)) {
+    const auto id = out->dtype() == DType::bf16 ? llvm::Intrinsic::nvvm_ff2bf16x2_rn
+                                                : llvm::Intrinsic::nvvm_ff2f16x2_rn;
+    for (; r + 1 < l.in_size(InDim::Register); r += 2) {
+      // The first operand goes to the upper half: element 1.
+      llvm::Value* x = b.CreateIntrinsic(id, {}, {ins[0][r + 1], ins[0][r]});
       outv.push_back(b.CreateExtractElement(x, b.getInt32(0)));
       outv.push_back(b.CreateExtractElement(x, b.getInt32(1)));
     }

@@ -327,7 +327,9 @@ void Lowering::record_accesses(const AccessSide& side, const Swizzle& s, int64_t
 }
 
 // The op being lowered borrows the scratch allocate-shared planned for it (scratch_offset,
-// scratch_bytes); the emission decides nothing about shared memory.
+// scratch_bytes); the emission decides nothing about shared memory, and the barrier an op needs
+// before its first write is a `barrier` op allocate-shared put before it. Only an op that
+// borrows its scratch twice orders its own second use after its first.
 llvm::Value* Lowering::scratch(int64_t bytes) {
   TESSEL_ASSERT(current_op_, "scratch requested outside an op");
   const ir::Attr& planned = current_op_->attr("scratch_bytes");
@@ -335,7 +337,9 @@ llvm::Value* Lowering::scratch(int64_t bytes) {
                 "scratch beyond allocate-shared's plan");
   const int64_t offset = current_op_->int_attr("scratch_offset");
   TESSEL_ASSERT(offset + bytes <= shared_bytes_, "scratch beyond the kernel's shared(N)");
-  barrier();
+  if (scratch_user_ == current_op_)
+    barrier();
+  scratch_user_ = current_op_;
   return offset == 0 ? smem_
                      : b.CreateGEP(b.getInt8Ty(), smem_, b.getInt32(static_cast<int32_t>(offset)));
 }

@@ -180,7 +180,7 @@ void Lowering::lower_tma(const ir::Op& op) {
   const ir::Type* elem = d.base->type()->pointee();
   llvm::Type* mt = mem_type(elem);
   const int64_t eb = dtype_bytes(elem->dtype()), swizzle = op.attr("swizzle").i;
-  llvm::Value* box = scratch(tma_scratch_bytes(op)); // after a barrier
+  llvm::Value* box = scratch(tma_scratch_bytes(op)); // after allocate-shared's barrier, if needed
   llvm::Value* bar = b.CreateGEP(b.getInt8Ty(), box, b.getInt32(int32_t(tma_barrier_offset(op))));
   std::vector<llvm::Value*> coords;
   for (const ir::Value* c : d.offsets)

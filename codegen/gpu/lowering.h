@@ -17,7 +17,8 @@
 // Shared memory is one dynamic buffer (`global_smem`) of the kernel's `shared(N)` bytes; each op
 // that needs scratch (layout conversions, reductions and scans across warps, a dot's operand
 // conversions) uses the bytes allocate-shared planned for it (scratch_offset / scratch_bytes in the
-// IR; allocate_shared.cpp), after a barrier.
+// IR; allocate_shared.cpp), after the `barrier` op allocate-shared put before it where one is
+// needed.
 #pragma once
 
 #include "codegen/gpu/layout_assignment.h"
@@ -88,7 +89,7 @@ public:
   void only_if(llvm::Value* pred, const std::function<void()>& body);
 
   // ---- shared memory ----
-  // A barrier, then scratch of `bytes` bytes (reused by every use).
+  // The current op's scratch of `bytes` bytes (allocate-shared's plan; its barrier is in the IR).
   llvm::Value* scratch(int64_t bytes);
   void barrier();
   // The swizzled row-major index (i32) of register `reg`'s element of `l` in a buffer holding
@@ -247,7 +248,8 @@ private:
   llvm::Value* lane_ = nullptr;
   llvm::Value* warp_ = nullptr;
   llvm::GlobalVariable* smem_ = nullptr;
-  const ir::Op* current_op_ = nullptr; // the op being lowered, whose scratch plan scratch() reads
+  const ir::Op* current_op_ = nullptr;   // the op being lowered, whose scratch plan scratch() reads
+  const ir::Op* scratch_user_ = nullptr; // the last op that borrowed scratch
   int64_t shared_bytes_ = 0;
   std::vector<SharedAccess> shared_accesses_;
   // vprintf's argument buffers, one per packed layout, shared by every call (lower_debug.cpp).

@@ -393,6 +393,64 @@ TEST_P(SimOnTarget, PackedHalfArithmetic) {
   }
 }
 
+// f32 -> f16 / bf16 on register pairs (8 per thread here), one cvt.rn.f16x2.f32 /
+// cvt.rn.bf16x2.f32 per pair on sm_80+: each value rounded once to nearest even, as the host's
+// conversion does, over the whole f32 range (overflow to infinity, subnormal and zero results) and
+// at the halfway points, signed zeros, infinities; NaN stays NaN.
+TEST_P(SimOnTarget, NarrowsF32InPairs) {
+  const int B = 1024;
+  std::vector<float> x = {1 + 0x1p-11f, 1 + 3 * 0x1p-11f,
+                          1 + 0x1p-8f,  1 + 3 * 0x1p-8f,
+                          65504,        65519,
+                          65520,        -65536,
+                          0x1p-24f,     0x1p-25f,
+                          3 * 0x1p-26f, 0x1p-14f - 0x1p-25f,
+                          -0.0f,        0.0f,
+                          INFINITY,     -INFINITY,
+                          NAN,          -NAN,
+                          3.4e38f,      1e-40f,
+                          -1e-45f,      0x1p-133f,
+                          0x1p-126f,    -0x1.fffffep127f};
+  std::mt19937 rng(77);
+  std::uniform_int_distribution<int> exponent(-150, 128);
+  std::uniform_real_distribution<float> mantissa(1, 2);
+  while (x.size() < size_t(B)) {
+    const float v = std::ldexp(mantissa(rng), x.size() % 2 ? exponent(rng) : exponent(rng) / 5);
+    x.push_back(x.size() % 3 ? v : -v);
+  }
+  for (DType d : {DType::f16, DType::bf16}) {
+    const Kernel k = tl::kernel(
+        d == DType::f16 ? "narrow_f16" : "narrow_bf16",
+        [d](tl::Ptr out, tl::PtrOf<float> in, tl::Const<int> n) {
+          auto offs = tl::arange(0, n);
+          tl::store(out + offs, tl::load(in + offs).to(d == DType::f16 ? tl::f16 : tl::bf16));
+        });
+    auto module = testing::trace_dsl(k, {B}, d);
+    CompiledKernel ck =
+        compile(*module->functions.front(), parse_target(GetParam()), {}, Stage::Ptx);
+    EXPECT_NE(ck.ptx.find(d == DType::f16 ? "cvt.rn.f16x2.f32" : "cvt.rn.bf16x2.f32"),
+              std::string::npos)
+        << ck.ptx;
+    Sim s;
+    std::vector<float> poison(B / 2 + 4);
+    std::memset(poison.data(), 0xA5, poison.size() * 4);
+    uint64_t din = s.upload(x), dout = s.upload(poison);
+    EXPECT_EQ(s.run(ck, {1, 1, 1}, {KernelArg::ptr(dout), KernelArg::ptr(din)}), 0u);
+    std::vector<float> words = s.download(dout, B / 2);
+    std::vector<uint16_t> got(B);
+    std::memcpy(got.data(), words.data(), B * 2);
+    for (int i = 0; i < B; ++i) {
+      const uint16_t want = d == DType::f16 ? float_to_half(x[i]) : float_to_bfloat16(x[i]);
+      const float back = d == DType::f16 ? half_to_float(got[i]) : bfloat16_to_float(got[i]);
+      if (std::isnan(x[i]))
+        EXPECT_TRUE(std::isnan(back)) << i;
+      else
+        ASSERT_EQ(got[i], want) << (d == DType::f16 ? "f16" : "bf16") << " of " << x[i] << " at "
+                                << i;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Gpu, SimOnTarget, ::testing::Values("sm_80", "sm_90a"));
 
 } // namespace
