@@ -272,11 +272,24 @@ void DotLowering::run() {
   a_ = rows_of(op_.operand(0));
   bt_ = column_panels(op_.operand(1), tile_.cols);
   c_ = l_.new_array(acc->type(), ct_);
-  l_.loop_nest(acc->type()->dims(), [&](const Index& idx) {
-    b_.CreateStore(l_.element(acc, idx), at(c_, idx[0], idx[1], n_));
-  });
-  // Not unrolled either: one copy of the micro-kernel serves every block of C.
+  // C = acc by loops that are not unrolled: a loop nest's inner loop over 32 columns was unrolled
+  // fully, and LLVM then vectorized the loop over rows with gathers and scatters a row apart
+  // (attention's accumulator times the per-row rescale, [64, 32] at head_dim 32).
   const std::vector<llvm::Value*> none;
+  carried_loop(
+      l_, m_, none,
+      [&](llvm::Value* i, const std::vector<llvm::Value*>&) {
+        carried_loop(
+            l_, n_, none,
+            [&](llvm::Value* j, const std::vector<llvm::Value*>&) {
+              b_.CreateStore(l_.element(acc, {i, j}), at(c_, i, j, n_));
+              return none;
+            },
+            "dot.c.n");
+        return none;
+      },
+      "dot.c.m");
+  // Not unrolled either: one copy of the micro-kernel serves every block of C.
   carried_loop(
       l_, m_ / tile_.rows, none,
       [&](llvm::Value* ib, const std::vector<llvm::Value*>&) {

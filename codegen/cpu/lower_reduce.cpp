@@ -1,10 +1,12 @@
 // Reductions and scans of the CPU lowering. Along the last (contiguous) axis, each output
-// element is a running accumulator in a stack slot that SROA turns into a loop phi; float sums
-// carry the `reassoc` flag (ir.h leaves the order unspecified) and min/max use llvm.minnum/maxnum
-// with NaN as the identity, so LLVM vectorizes them. Along any other axis the whole input is
-// walked in row-major order and accumulated into the output array, so the inner loop runs over
-// the contiguous axis and vectorizes as plain elementwise code. f16/bf16 accumulate in f32 and
-// round once at the end. argmax/argmin keep the first index on ties and ignore NaNs like max/min.
+// element is a running accumulator in a stack slot that SROA turns into a loop phi, or, for a
+// float sum, max or min over rows longer than 16 and a multiple of 16, 16 lanes of them
+// (reduce_in_lanes); float sums carry the `reassoc` flag (ir.h leaves the order unspecified) and
+// min/max use llvm.minnum/maxnum with NaN as the identity, so LLVM vectorizes them. Along any
+// other axis the whole input is walked in row-major order and accumulated into the output array,
+// so the inner loop runs over the contiguous axis and vectorizes as plain elementwise code.
+// f16/bf16 accumulate in f32 and round once at the end. argmax/argmin keep the first index on ties
+// and ignore NaNs like max/min.
 #include "codegen/cpu/lowering.h"
 
 #include <fmt/format.h>
@@ -160,13 +162,19 @@ private:
   // to j, make the inner loop elementwise (vector maxnum/minnum); llvm.vector.reduce.fmax/fmin,
   // which have maxnum/minnum's NaN semantics, then combine the lanes. max and min are exact, so
   // only the sign of a zero result when +0 and -0 tie may differ from the serial order.
+  //
+  // A float sum takes the same lanes: with one reassoc accumulator LLVM fully unrolled a short
+  // constant row (64 columns: attention's row sum of p) and then vectorised the loop over rows,
+  // as gathers of one column of 8 rows (512 vgatherqps per 64 x 64 tile, a gather per 8 adds);
+  // the lanes keep each row's columns contiguous. The order of a float sum is unspecified (ir.h).
   static constexpr int64_t kLanes = 16;
   bool splits_into_lanes(int64_t n) const {
-    return elem_->is_float() && (kind_ == Kind::Max || kind_ == Kind::Min) && n > kLanes &&
-           n % kLanes == 0;
+    return elem_->is_float() && (kind_ == Kind::Max || kind_ == Kind::Min || kind_ == Kind::Sum) &&
+           n > kLanes && n % kLanes == 0;
   }
 
-  // The max/min of x's row at `idx` (its last index is overwritten) through kLanes accumulators.
+  // The sum/max/min of x's row at `idx` (its last index is overwritten) through kLanes
+  // accumulators.
   llvm::Value* reduce_in_lanes(Index& idx, int64_t n, llvm::Value* lanes) {
     auto* vec_type = llvm::FixedVectorType::get(acc_type_, unsigned(kLanes));
     b_.CreateStore(llvm::ConstantVector::getSplat(vec_type->getElementCount(),
@@ -191,6 +199,11 @@ private:
           "red");
     });
     llvm::Value* all = b_.CreateLoad(vec_type, lanes);
+    if (kind_ == Kind::Sum) { // reassoc: a tree of vector adds, not 16 serial ones
+      auto* sum = llvm::cast<llvm::Instruction>(b_.CreateFAddReduce(identity(), all));
+      sum->setHasAllowReassoc(true);
+      return sum;
+    }
     return kind_ == Kind::Max ? b_.CreateFPMaxReduce(all) : b_.CreateFPMinReduce(all);
   }
 
@@ -281,7 +294,7 @@ private:
       l_.set_stored(op_.result(), storage);
   }
 
-  // along_last for a float max/min whose rows split into kLanes lanes.
+  // along_last for a float sum/max/min whose rows split into kLanes lanes.
   void along_last_in_lanes(std::span<const int64_t> outer, int64_t n, const ir::Type* rt) {
     llvm::Value* storage = rt->rank() == 0 ? nullptr : l_.new_array(rt);
     llvm::Value* lanes = slot(llvm::FixedVectorType::get(acc_type_, unsigned(kLanes)));

@@ -141,6 +141,58 @@ TEST(CpuReduce, FloatMaxMinInLanesSkipNaN) {
   }
 }
 
+// Float sums along the last axis split rows longer than 16 (a multiple of 16) into 16 lanes too
+// (reduce_in_lanes; before, LLVM turned a 64-column row sum into gathers across rows). Rows of
+// 32, 64 and 128 columns (two, four and eight chunks) in f32, f16 and bf16 (accumulated in f32,
+// rounded once) against an f64 sum; a row of -0 sums to -0 (the identity), a NaN anywhere makes
+// NaN, +inf stays +inf; the output past the rows stays poisoned.
+TEST(CpuReduce, FloatSumInLanes) {
+  for (int64_t cols : {32, 64, 128}) {
+    for (DType kind : {DType::f32, DType::f16, DType::bf16}) {
+      KernelBuilder k("sum_lanes");
+      ir::Value* out = k.arg(k.ptr(kind));
+      ir::Value* in = k.arg(k.ptr(kind));
+      ir::Value* x = k.load(k.addptr(in, k.offsets_2d(kR, cols, k.cint(cols))));
+      ir::Value* r = k.op(Opcode::ReduceSum, {x}, reduce_result_type(k, x, 1, k.s(kind)),
+                          {ir::Attr::of_int(1)});
+      k.store(k.addptr(out, k.arange(kR)), r);
+      k.ret();
+      auto kernel = codegen::cpu::compile(k.fn);
+      Buffer in_buf(kind, kR * cols);
+      in_buf.fill_random(int(cols) + 29, -4, 4);
+      for (int64_t j = 0; j < cols; ++j)
+        in_buf.set(j, -0.0);                     // row 0: all -0
+      in_buf.set(cols + cols - 1, NAN);          // row 1: NaN in the last lane
+      in_buf.set(2 * cols + cols / 2, INFINITY); // row 2: +inf
+      Buffer out_buf(kind, 2 * kR);
+      for (int64_t i = 0; i < 2 * kR; ++i)
+        out_buf.set(i, NAN);
+      void *po = out_buf.data(), *pi = in_buf.data();
+      launch(*kernel, {&po, &pi}, {1, 1, 1});
+      for (int64_t row = 0; row < kR; ++row) {
+        double sum = 0, magnitude = 0;
+        for (int64_t j = 0; j < cols; ++j) {
+          sum += in_buf.get(row * cols + j);
+          magnitude += std::fabs(in_buf.get(row * cols + j));
+        }
+        std::string what = fmt::format("{} cols {} row {}", dtype_name(kind), cols, row);
+        double got = out_buf.get(row);
+        if (row == 0) {
+          EXPECT_TRUE(got == 0 && std::signbit(got)) << what << ": got " << got;
+        } else if (std::isnan(sum) || std::isinf(sum)) {
+          EXPECT_TRUE(std::isnan(sum) ? std::isnan(got) : got == sum) << what << ": got " << got;
+        } else {
+          // One rounding of the result in its dtype, plus f32 summation error over the row.
+          double bound = tolerance(kind) * std::max(1.0, std::fabs(sum)) + 1e-6 * magnitude;
+          EXPECT_NEAR(got, round_to(kind, sum), bound) << what;
+        }
+      }
+      for (int64_t i = kR; i < 2 * kR; ++i)
+        EXPECT_TRUE(std::isnan(out_buf.get(i))) << "wrote past the rows";
+    }
+  }
+}
+
 // Integer max/min along rows of 2 to 16 elements reduce one vector (along_last_as_vector):
 // signed i32 and unsigned u32 (the same bits order differently: 0x80000000 is the smallest i32 and
 // a large u32), with the extremes at the first and the last column of some rows.
