@@ -427,6 +427,28 @@ std::vector<BadInput> quant_rows() {
                            1.0f, view(DType::f16, {8, 16}));
        },
        {"matmul_multi_lora", "indices"}},
+      {"ops::quantize_weights_int4_act_order",
+       "NotAPermutation",
+       [] {
+         quantize_weights_int4_act_order(f32({64, 8}), 32, Int4Mode::symmetric,
+                                         view(DType::i32, {64}), view(DType::i8, {32, 8}),
+                                         f32({2, 8}));
+       },
+       {"quantize_weights_int4_act_order", "perm[1] is 0, as perm[0] is"}},
+      {"ops::quantize_fp8_blockwise",
+       "ScalesShape",
+       [] {
+         quantize_fp8_blockwise(f32({4, 200}), view(DType::f8e4m3, {4, 200}), f32({4, 1}),
+                                Fp8Blocks::token_1x128);
+       },
+       {"quantize_fp8_blockwise", "scales", "[4, 2]"}},
+      {"ops::matmul_fp8_blockwise",
+       "WeightScalesShape",
+       [] {
+         matmul_fp8_blockwise(view(DType::f8e4m3, {8, 256}), f32({8, 2}),
+                              view(DType::f8e4m3, {256, 16}), f32({1, 1}), f32({8, 16}));
+       },
+       {"matmul_fp8_blockwise", "b_scales", "[2, 1]"}},
   };
 }
 
