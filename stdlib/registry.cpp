@@ -326,12 +326,15 @@ void register_quant() {
   // out (bf16), a, b (f8e4m3), a_scales, b_scales, e0, e1; M, N, K, 5 strides, 4 scale strides,
   // 4 epilogue strides; s0..s3; BM, BN, BK: 64 x 64 tiles, BK 64 (two steps per 128-wide scale
   // block) at 8 warps, the GPU tile for M > 32.
+  // Row-major a and b, contiguous scales (unit column strides, as ops.matmul's entry).
   Signature f8 = signature(7, 16, 4, {64, 64, 64});
   f8.params[0] = P::pointer(DType::bf16, /*alignment=*/16);
   f8.params[1] = f8.params[2] = P::pointer(DType::f8e4m3, /*alignment=*/16);
   add("matmul_fp8_blockwise",
       "op matmul_fp8_blockwise: e4m3 x e4m3 with 1 x 128 and 128 x 128 scales applied per K block",
-      &detail::fp8_blockwise_kernel, std::move(f8));
+      &detail::fp8_blockwise_kernel,
+      with_unit_strides(std::move(f8), detail::fp8_blockwise_kernel(),
+                        {"a_k", "b_n", "as_k", "bs_n", "e0_n", "e1_n"}));
 }
 
 } // namespace

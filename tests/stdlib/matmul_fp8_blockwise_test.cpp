@@ -3,9 +3,10 @@
 // all-zero block) and q (x / scale in f32, rounded once to nearest even and saturated: tessel's
 // host conversion, itself checked against an independent reference in tests/device/fp8_test.cpp)
 // bit for bit; matmul_fp8_blockwise against the f64 sum over K blocks of a_s * b_s * the block's
-// product, on the CPU and on the simulated device at sm_89 (mma.sync .e4m3/.e5m2), ragged shapes,
-// M = 1 and larger, several K and N blocks, transposed weights, BK 32 and 128, epilogues; then
-// quantize-then-run against the float product, the errors, and the PTX (sm_89, sm_90a).
+// product, on the CPU and on the simulated device at sm_89 (mma.sync .e4m3/.e5m2; memcheck and
+// racecheck on, no bank conflicts), ragged shapes, M = 1 and larger, several K and N blocks,
+// transposed weights, BK 32 and the defaults, epilogues; then quantize-then-run against the
+// float product, the errors, and the PTX (sm_89, sm_90a).
 #include "ops_test_util.h"
 
 #include "gpu/gpu_test_util.h"
@@ -244,9 +245,11 @@ TEST(MatmulFp8Blockwise, AgainstBlockScaledReferenceOnTheCpu) {
 TEST(MatmulFp8Blockwise, AgainstBlockScaledReferenceOnTheSimulatedDeviceSm89) {
   TESSEL_REQUIRE_SIM_DEVICE();
   ScopedEnv target("TESSEL_SIM_TARGET", "sm_89");
+  SimBankConflicts banks;
   for (const BlockRun& r : runs())
     if (r.m * r.n * r.k <= 200000) // the simulator is slow; the CPU covers the rest
       check_matmul(DeviceKind::sim, r);
+  banks.expect_none("fp8 blockwise matmul on sm_89");
 }
 
 // Quantize both operands blockwise, multiply, compare with the f64 product of the inputs: the
