@@ -66,9 +66,9 @@ int fp8_code(const OpSite& s, const TensorView& q) {
 
 // Unset: block_m M's power of two from 16 (1 on the CPU) to 64, block_n 64 (CPU 128); block_k
 // 128 on the CPU, 64 on a GPU with 4 warps at block_m 16 and 8 above (at block_k 128 the 64 x 64
-// tile spills on sm_89 at either warp count: 376 / 32 bytes, 255 registers; at 64 and 8 warps
-// it takes 222, block_m 32 154, block_m 16 at 4 warps 202, none spilling). Given: powers of two,
-// block_k dividing 128 (at least 32 on a GPU: the fp8 mma's K).
+// tile spills on sm_89 at either warp count, 28 / 20 bytes at 255 registers; at 64 and 8 warps it
+// takes 184: docs/stdlib.md has the table). Given: powers of two, block_k dividing 128 (at least
+// 32 on a GPU: the fp8 mma's K).
 MatmulConfig blockwise_config(const OpSite& s, const Fp8BlockwiseOptions& o, DeviceKind device,
                               int64_t m) {
   const bool cpu = device == DeviceKind::cpu;
