@@ -86,8 +86,9 @@ void quantize_weights_int4_act_order(const TensorView& w, int group_size, Int4Mo
 struct W4A16Options {
   // Unset, on a GPU: block_m 16 for M <= 16 (decode: one row of programs, each streaming a strip
   // of the weights) else 64; block_n 64; on the CPU: block_m M's power of two up to 64, block_n
-  // 128. block_k 32 packed rows per step (64 weight rows); 4 warps. Block sizes are powers of two
-  // (at least 16 on a GPU).
+  // 128. block_k 32 packed rows per step (64 weight rows); 4 warps (8 for block_m 64 with an
+  // epilogue or act-order, which spill the tile at 4). Block sizes are powers of two (at least 16
+  // on a GPU).
   std::optional<MatmulConfig> config = std::nullopt;
   // Applied to the f32 accumulator before the store, as ops::matmul's (bias, activations,
   // residual, scale, user steps; at most 2 tensors and 4 scalars in all). out's dtype is the
