@@ -9,6 +9,7 @@
 #include "stdlib/common/kernels.h"
 #include "stdlib/matmul/matmul_kernels.h"
 #include "stdlib/norms/weight_grad.h"
+#include "stdlib/quant/fp8_blockwise_kernels.h"
 #include "stdlib/quant/quant_kernels.h"
 #include "stdlib/quantize/quantize_kernels.h"
 #include "tessel/jit/registry.h"
@@ -295,22 +296,51 @@ void register_quant() {
              : "op quantize_per_token_int8: per-row int8 + scale (amax / 127), one program per row",
         &detail::quantize_int8_kernel, std::move(q));
   }
-  // out, x (f16), packed (i8), scales, zeros; M, N, K, group, 2 strides; ZEROS, BM, BN, BK: the
-  // decode tile (M <= 16), asymmetric.
-  Signature w4 = signature(5, 6, 0, {/*ZEROS=*/1, 16, 64, 32});
+  // out, x (f16), packed (i8), scales, zeros, perm (i32), e0, e1; M, N, K, group, 2 strides, 4
+  // epilogue strides; s0..s3; ZEROS, PERM, BM, BN, BK: the decode tile (M <= 16), asymmetric,
+  // no act-order, no epilogue.
+  Signature w4 = signature(8, 10, 4, {/*ZEROS=*/1, /*PERM=*/0, 16, 64, 32});
   w4.params[0] = w4.params[1] = P::pointer(DType::f16, /*alignment=*/16);
   w4.params[2] = P::pointer(DType::i8, /*alignment=*/16);
+  w4.params[5] = P::pointer(DType::i32, /*alignment=*/16);
   add("matmul_w4a16", "op matmul_w4a16: int4 weights dequantised in registers, decode tile 16 x 64",
       &detail::w4a16_kernel, std::move(w4));
-  // out, x, w, a, b (f16), idx (i32); M, N, K, rank, adapters (1), 7 strides; scale; BM, BN, BK,
-  // R, L, INDEXED: one adapter of rank 16, 64 x 64 tiles.
-  Signature lora = signature(6, 12, 1, {64, 64, 32, /*R=*/16, /*L=*/1, /*INDEXED=*/0});
-  for (size_t i : {0, 1, 2, 3, 4})
-    lora.params[i] = P::pointer(DType::f16, /*alignment=*/16);
-  lora.params[5] = P::pointer(DType::i32, /*alignment=*/16);
-  lora.params[6 + 4] = P::integer_one(); // adapters
+  // out, x, w, a, b (f16), idx (i32), e0, e1; M, N, K, rank, adapters, 7 strides, 4 epilogue
+  // strides; scale, s0..s3; BM, BN, BK, R, L, INDEXED: one adapter of rank 16, 64 x 64 tiles.
+  auto lora = [](int64_t adapters, bool indexed) {
+    Signature l = signature(8, 16, 5, {64, 64, 32, /*R=*/16, adapters, indexed ? 1 : 0});
+    for (size_t i : {0, 1, 2, 3, 4})
+      l.params[i] = P::pointer(DType::f16, /*alignment=*/16);
+    l.params[5] = P::pointer(DType::i32, /*alignment=*/16);
+    if (!indexed)
+      l.params[8 + 4] = P::integer_one(); // adapters
+    return l;
+  };
   add("matmul_lora", "op matmul_lora: x @ W + scale * (x @ A) @ B, x @ A in the main loop, rank 16",
-      &detail::lora_kernel, std::move(lora));
+      &detail::lora_kernel, lora(1, false));
+  add("matmul_multi_lora",
+      "op matmul_multi_lora: per-row adapters (indices), 4 adapters of rank 16 stacked in one dot",
+      &detail::lora_kernel, lora(4, true));
+  // q (f8e4m3), scales, x (f16); rows, cols, 3 strides; WEIGHT, QDTYPE, RB: 1 x 128 activation
+  // blocks, 16 rows per program (8 warps).
+  Signature q8 = signature(3, 5, 0, {/*WEIGHT=*/0, /*QDTYPE=*/1, /*RB=*/16});
+  q8.params[0] = P::pointer(DType::f8e4m3, /*alignment=*/16);
+  q8.params[2] = P::pointer(DType::f16, /*alignment=*/16);
+  add("quantize_fp8_blockwise",
+      "op quantize_fp8_blockwise: e4m3 with a scale per row and 128 columns (1 x 128)",
+      &detail::quantize_fp8_blockwise_kernel, std::move(q8));
+  // out (bf16), a, b (f8e4m3), a_scales, b_scales, e0, e1; M, N, K, 5 strides, 4 scale strides,
+  // 4 epilogue strides; s0..s3; BM, BN, BK: 64 x 64 tiles, BK 64 (two steps per 128-wide scale
+  // block) at 8 warps, the GPU tile for M > 32.
+  // Row-major a and b, contiguous scales (unit column strides, as ops.matmul's entry).
+  Signature f8 = signature(7, 16, 4, {64, 64, 64});
+  f8.params[0] = P::pointer(DType::bf16, /*alignment=*/16);
+  f8.params[1] = f8.params[2] = P::pointer(DType::f8e4m3, /*alignment=*/16);
+  add("matmul_fp8_blockwise",
+      "op matmul_fp8_blockwise: e4m3 x e4m3 with 1 x 128 and 128 x 128 scales applied per K block",
+      &detail::fp8_blockwise_kernel,
+      with_unit_strides(std::move(f8), detail::fp8_blockwise_kernel(),
+                        {"a_k", "b_n", "as_k", "bs_n", "e0_n", "e1_n"}));
   // out, x, values (f16), metadata (i16); M, N, K, 2 strides; BM, BN, BK: the decode tile (M <= 16)
   // the op launches on a GPU (docs/stdlib.md section 9b).
   Signature sp = signature(4, 5, 0, {16, 64, 64});

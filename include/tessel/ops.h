@@ -5,6 +5,7 @@
 #include "tessel/ops/attention.h"
 #include "tessel/ops/dropout.h"
 #include "tessel/ops/elementwise.h"
+#include "tessel/ops/fp8_blockwise.h"
 #include "tessel/ops/loss.h"
 #include "tessel/ops/matmul.h"
 #include "tessel/ops/norms.h"

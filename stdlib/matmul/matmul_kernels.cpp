@@ -4,6 +4,8 @@
 // operand's largest offset fits); batch and split offsets are i64.
 #include "stdlib/matmul/matmul_kernels.h"
 
+#include "stdlib/matmul/bind_chain.h"
+
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 
@@ -200,17 +202,6 @@ Kernel make_reduce_kernel(const std::string& name, Chain chain) {
       });
 }
 
-// A kernel name for dumps and PTX entries: the steps' names, reduced to identifier characters.
-std::string kernel_name(const char* base, const Chain& chain) {
-  std::string name = base;
-  for (const ChainStep& s : chain) {
-    name += "__";
-    for (char ch : s.name)
-      name += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
-  }
-  return name;
-}
-
 } // namespace
 
 // "" for ieee (the names of the default kernels stay as they were), else "_tf32" / "_tf32x3".
@@ -244,9 +235,9 @@ const MatmulKernels& matmul_kernels(const std::string& key, const Chain& chain,
   auto& slot = kernels[key + suffix];
   if (!slot)
     slot = std::make_unique<MatmulKernels>(MatmulKernels{
-        make_tile_kernel(kernel_name("ops_matmul", chain) + suffix, chain, /*partial=*/false,
+        make_tile_kernel(chain_kernel_name("ops_matmul", chain) + suffix, chain, /*partial=*/false,
                          precision),
-        partial->second, make_reduce_kernel(kernel_name("ops_matmul_reduce", chain), chain)});
+        partial->second, make_reduce_kernel(chain_kernel_name("ops_matmul_reduce", chain), chain)});
   return *slot;
 }
 

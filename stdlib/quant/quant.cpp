@@ -2,8 +2,10 @@
 // matmul_w8a8 as a composition of ops::matmul with a dequantising epilogue.
 #include "tessel/ops/quant.h"
 #include "stdlib/common/args.h"
+#include "stdlib/matmul/bind_chain.h"
 #include "stdlib/matmul/config.h"
 #include "stdlib/matmul/epilogue.h"
+#include "stdlib/quant/act_order.h"
 #include "stdlib/quant/quant_kernels.h"
 #include "tessel/lang/ops.h"
 
@@ -224,16 +226,28 @@ void matmul_w4a16(const TensorView& x, const TensorView& packed, const TensorVie
     detail::check_device(s, arg, *v, "x", x);
   if (has_zeros)
     detail::check_device(s, "zeros", zeros, "x", x);
+  if (options.perm.data != nullptr || options.perm.rank != 0)
+    detail::check_perm(s, "options.perm", options.perm, &x, k);
   MatmulConfig cfg = w4a16_config(s, options, x.device, m);
+  detail::BoundChain bc =
+      detail::bind_chain(s, options.epilogue, {out, 1, m, n, DType::f32, cfg.block_m, cfg.block_n});
   if (m == 0 || n == 0)
     return;
+  bool permuted = options.perm.data != nullptr;
   LaunchOptions lo;
-  lo.num_warps = cfg.num_warps;
+  // The 64-row tile at 4 warps is at 255 registers already: an epilogue's operand tiles or the
+  // act-order gather spill it (120 to 268 bytes on sm_80), 8 warps do not.
+  lo.num_warps =
+      !options.config && cfg.block_m >= 64 && (permuted || !bc.chain.empty()) ? 8 : cfg.num_warps;
   lo.stream = stream;
-  detail::w4a16_kernel().launch(GridAt(Grid(cdiv(m, cfg.block_m) * cdiv(n, cfg.block_n)), where),
-                                lo, out, x, packed, scales, has_zeros ? zeros : scales, int(m),
-                                int(n), int(k), int(group), int(xr.stride), int(outr.stride),
-                                has_zeros ? 1 : 0, cfg.block_m, cfg.block_n, cfg.block_k);
+  detail::SlotArgs sa = detail::slot_args(bc, out);
+  detail::w4a16_kernel_for(bc.key, bc.chain)
+      .launch(GridAt(Grid(cdiv(m, cfg.block_m) * cdiv(n, cfg.block_n)), where), lo, out, x, packed,
+              scales, has_zeros ? zeros : scales, permuted ? options.perm : scales, sa.views[0],
+              sa.views[1], int(m), int(n), int(k), int(group), int(xr.stride), int(outr.stride),
+              sa.strides[0][1], sa.strides[0][2], sa.strides[1][1], sa.strides[1][2], sa.scalars[0],
+              sa.scalars[1], sa.scalars[2], sa.scalars[3], has_zeros ? 1 : 0, permuted ? 1 : 0,
+              cfg.block_m, cfg.block_n, cfg.block_k);
 }
 
 namespace {
@@ -285,6 +299,7 @@ struct LoraCall {
   const TensorView &x, &w, &a, &b, &out;
   const TensorView* indices; // null: one adapter for every row
   float scale;
+  const std::vector<Epilogue>& epilogue;
 };
 
 void run_lora(const OpSite& s, const LoraCall& c, Stream* stream) {
@@ -314,41 +329,50 @@ void run_lora(const OpSite& s, const LoraCall& c, Stream* stream) {
     s.fail(fmt::format("a has {} adapters of rank {}: {} x {} stacked rank columns (adapters and "
                        "rank padded to powers of two) exceed {}; split the adapters over calls",
                        ad.count, ad.rank, l_pad, r_pad, kMaxLoraRank));
+  MatmulConfig cfg = quant_config(c.x.device, m);
+  detail::BoundChain bc =
+      detail::bind_chain(s, c.epilogue, {c.out, 1, m, n, DType::f32, cfg.block_m, cfg.block_n});
   if (m == 0 || n == 0)
     return;
-  MatmulConfig cfg = quant_config(c.x.device, m);
   LaunchOptions lo;
-  lo.num_warps = l_pad * r_pad >= 128 ? 8 : 4;
+  // Rank columns of 128, or an epilogue chain (its operand tiles: 20 bytes of spills at rank 16,
+  // 108 with 4 adapters, on sm_80 at 4 warps), take 8 warps.
+  lo.num_warps = l_pad * r_pad >= 128 || !bc.chain.empty() ? 8 : 4;
   lo.stream = stream;
-  detail::lora_kernel().launch(GridAt(Grid(cdiv(m, cfg.block_m) * cdiv(n, cfg.block_n)), s.where),
-                               lo, c.out, c.x, c.w, c.a, c.b, c.indices ? *c.indices : c.out,
-                               int(m), int(n), int(k), int(ad.rank), int(ad.count), int(xr.stride),
-                               int(wr.stride), int(ad.a_batch), int(ad.a_stride), int(ad.b_batch),
-                               int(ad.b_stride), int(outr.stride), c.scale, cfg.block_m,
-                               cfg.block_n, cfg.block_k, r_pad, l_pad, c.indices ? 1 : 0);
+  detail::SlotArgs sa = detail::slot_args(bc, c.out);
+  detail::lora_kernel_for(bc.key, bc.chain)
+      .launch(GridAt(Grid(cdiv(m, cfg.block_m) * cdiv(n, cfg.block_n)), s.where), lo, c.out, c.x,
+              c.w, c.a, c.b, c.indices ? *c.indices : c.out, sa.views[0], sa.views[1], int(m),
+              int(n), int(k), int(ad.rank), int(ad.count), int(xr.stride), int(wr.stride),
+              int(ad.a_batch), int(ad.a_stride), int(ad.b_batch), int(ad.b_stride),
+              int(outr.stride), sa.strides[0][1], sa.strides[0][2], sa.strides[1][1],
+              sa.strides[1][2], c.scale, sa.scalars[0], sa.scalars[1], sa.scalars[2], sa.scalars[3],
+              cfg.block_m, cfg.block_n, cfg.block_k, r_pad, l_pad, c.indices ? 1 : 0);
 }
 
 } // namespace
 
 void matmul_lora(const TensorView& x, const TensorView& w, const TensorView& a, const TensorView& b,
-                 float scale, const TensorView& out, Stream* stream, std::source_location where) {
+                 float scale, const TensorView& out, const std::vector<Epilogue>& epilogue,
+                 Stream* stream, std::source_location where) {
   OpSite s{"matmul_lora", where};
   if (a.rank != 2 || b.rank != 2)
     s.fail(fmt::format("a has shape {} and b has shape {}; expected [K, rank] and [rank, N] "
                        "(ops::matmul_multi_lora takes stacked adapters)",
                        detail::shape_str(a), detail::shape_str(b)));
-  run_lora(s, {x, w, a, b, out, nullptr, scale}, stream);
+  run_lora(s, {x, w, a, b, out, nullptr, scale, epilogue}, stream);
 }
 
 void matmul_multi_lora(const TensorView& x, const TensorView& w, const TensorView& a,
                        const TensorView& b, const TensorView& indices, float scale,
-                       const TensorView& out, Stream* stream, std::source_location where) {
+                       const TensorView& out, const std::vector<Epilogue>& epilogue, Stream* stream,
+                       std::source_location where) {
   OpSite s{"matmul_multi_lora", where};
   if (a.rank != 3 || b.rank != 3)
     s.fail(fmt::format("a has shape {} and b has shape {}; expected [adapters, K, rank] and "
                        "[adapters, rank, N]",
                        detail::shape_str(a), detail::shape_str(b)));
-  run_lora(s, {x, w, a, b, out, &indices, scale}, stream);
+  run_lora(s, {x, w, a, b, out, &indices, scale, epilogue}, stream);
 }
 
 } // namespace tessel::ops

@@ -7,8 +7,11 @@
 // are bit-identical to (f32(q) - z) * s rounded to x's dtype.
 #include "stdlib/quant/quant_kernels.h"
 
+#include "stdlib/quant/fused_epilogue.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
+
+#include <fmt/format.h>
 
 #include <cmath>
 
@@ -63,45 +66,34 @@ struct Dequant {
   }
 };
 
-} // namespace
-
-const Kernel& quantize_int8_kernel() {
-  static const Kernel k = tl::kernel(
-      "ops_quantize_int8", "q, scales, x, weight, q_stride, x_stride, n, eps, NORM, BLOCK",
-      [](tl::Ptr q, tl::Ptr scales, tl::Ptr x, tl::Ptr weight, tl::Int q_stride, tl::Int x_stride,
-         tl::Int n, tl::Float eps, tl::Const<int> NORM, tl::Const<int> BLOCK) {
-        auto row = tl::program_id(0);
-        auto cols = tl::arange(0, BLOCK);
-        auto in = cols < n;
-        auto v = tl::load(x + row.to(DType::i64) * x_stride.to(DType::i64) + cols, in, 0.0)
-                     .to(DType::f32);
-        if (NORM) {
-          auto rstd = tl::rsqrt(tl::sum(v * v, 0) / n + eps);
-          v = v * rstd * tl::load(weight + cols, in, 0.0).to(DType::f32);
-        }
-        auto amax = tl::max(tl::abs(v), 0);
-        auto scale = amax / 127.0;
-        // An all-zero row: scale 0, and q = 0 / 1 = 0 rather than 0 / 0.
-        auto t = v / tl::where(amax > 0.0, scale, 1.0);
-        auto r = tl::minimum(tl::maximum(round_half_even(t), -127.0), 127.0);
-        // A NaN has no int8: the max above skips NaN, so a row holding one gets a NaN scale here
-        // (the result is visibly unusable) and q = 0 where x is NaN (not the clamp's -127).
-        auto has_nan = tl::max((v != v).to(DType::f32), 0) > 0.0;
-        scale = tl::where(has_nan, std::nan(""), scale);
-        r = tl::where(t != t, 0.0, r);
-        tl::store(q + row.to(DType::i64) * q_stride.to(DType::i64) + cols, r.to(DType::i8), in);
-        tl::store(scales + row, scale);
-      });
-  return k;
+// The x tile of stored weight rows `kc` ([1, BK], in K where `k_in`) for the rows `row_in`:
+// x's own columns, or with act-order the columns perm[kc] (the packing stored row i =
+// w[perm[i]], so x[:, perm[i]] undoes it). A device perm is not read back: an entry outside
+// [0, K) makes its whole tile NaN (not an out-of-bounds read).
+tl::Tensor x_tile(const tl::Tensor& x_rows, const tl::Ptr& perm, const tl::Tensor& kc,
+                  const tl::Tensor& k_in, const tl::Tensor& row_in, const tl::Int& K,
+                  bool permuted) {
+  if (!permuted)
+    return tl::load(x_rows + kc, row_in & k_in, 0.0);
+  auto col = tl::load(perm + kc, k_in, 0);
+  auto ok = (col >= 0) & (col < K);
+  auto v = tl::load(x_rows + col, row_in & k_in & ok, 0.0);
+  return tl::where(ok, v, std::nan("")).to(v.dtype());
 }
 
-const Kernel& w4a16_kernel() {
-  static const Kernel k = tl::kernel(
-      "ops_matmul_w4a16",
-      "out, x, packed, scales, zeros, M, N, K, group, x_stride, out_stride, ZEROS, BM, BN, BK",
-      [](tl::Ptr out, tl::Ptr x, tl::Ptr packed, tl::Ptr scales, tl::Ptr zeros, tl::Int M,
-         tl::Int N, tl::Int K, tl::Int group, tl::Int x_stride, tl::Int out_stride,
-         tl::Const<int> ZEROS, tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK) {
+Kernel make_w4a16_kernel(const std::string& name, Chain chain) {
+  const std::string params =
+      fmt::format("out, x, packed, scales, zeros, perm, {}, M, N, K, group, x_stride, out_stride, "
+                  "{}, {}, ZEROS, PERM, BM, BN, BK",
+                  kSlotPointers, kSlotStrides, kSlotScalars);
+  return tl::kernel(
+      name, params,
+      [chain = std::move(chain)](
+          tl::Ptr out, tl::Ptr x, tl::Ptr packed, tl::Ptr scales, tl::Ptr zeros, tl::Ptr perm,
+          tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N, tl::Int K, tl::Int group, tl::Int x_stride,
+          tl::Int out_stride, tl::Int e0_m, tl::Int e0_n, tl::Int e1_m, tl::Int e1_n, tl::Float s0,
+          tl::Float s1, tl::Float s2, tl::Float s3, tl::Const<int> ZEROS, tl::Const<int> PERM,
+          tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK) {
         Tile t = tile_of(M, N, BM, BN);
         Dequant dq{scales, zeros, N, group, ZEROS != 0, x.dtype()};
         auto half = K / 2;
@@ -117,31 +109,36 @@ const Kernel& w4a16_kernel() {
           auto p16 = p.to(DType::i16);
           auto w_lo = dq(nibbles_to_f16(p16 & 15), kr, w_in, t.cols);
           auto w_hi = dq(nibbles_to_f16((p16 >> 4) & 15), kr + half, w_in, t.cols);
-          auto x_in = t.row_in & (kc < half);
-          auto x_lo = tl::load(x_rows + kc, x_in, 0.0);
-          auto x_hi = tl::load(x_rows + (kc + half), x_in, 0.0);
+          auto k_in = kc < half;
+          auto x_lo = x_tile(x_rows, perm, kc, k_in, t.row_in, K, PERM != 0);
+          auto x_hi = x_tile(x_rows, perm, kc + half, k_in, t.row_in, K, PERM != 0);
           acc = tl::dot(x_lo, w_lo, acc);
           acc = tl::dot(x_hi, w_hi, acc);
         });
-        tl::store(out + (t.rows * out_stride + t.cols), acc.to(out.dtype()), t.row_in & t.col_in);
+        store_with_chain(chain, acc, t.rows, t.cols, t.row_in & t.col_in, out, out_stride,
+                         {e0, e1, e0_m, e0_n, e1_m, e1_n, s0, s1, s2, s3});
       });
-  return k;
 }
 
 // Every adapter's A columns side by side ([K, L * R]: column c is rank c % R of adapter c / R), so
 // that one dot computes x @ A for all of them; a row keeps only its own adapter's columns of xa,
 // and one dot with B stacked the same way ([L * R, N]) adds its low-rank product. With one
-// adapter (L = 1, no indices) this is plain LoRA.
-const Kernel& lora_kernel() {
-  static const Kernel k = tl::kernel(
-      "ops_matmul_lora",
-      "out, x, w, a, b, idx, M, N, K, rank, adapters, x_stride, w_stride, a_batch, a_stride, "
-      "b_batch, b_stride, out_stride, scale, BM, BN, BK, R, L, INDEXED",
-      [](tl::Ptr out, tl::Ptr x, tl::Ptr w, tl::Ptr a, tl::Ptr b, tl::Ptr idx, tl::Int M, tl::Int N,
-         tl::Int K, tl::Int rank, tl::Int adapters, tl::Int x_stride, tl::Int w_stride,
-         tl::Int a_batch, tl::Int a_stride, tl::Int b_batch, tl::Int b_stride, tl::Int out_stride,
-         tl::Float scale, tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK, tl::Const<int> R,
-         tl::Const<int> L, tl::Const<int> INDEXED) {
+// adapter (L = 1, no indices) this is plain LoRA. The epilogue chain runs on the sum.
+Kernel make_lora_kernel(const std::string& name, Chain chain) {
+  const std::string params = fmt::format(
+      "out, x, w, a, b, idx, {}, M, N, K, rank, adapters, x_stride, w_stride, a_batch, a_stride, "
+      "b_batch, b_stride, out_stride, {}, scale, {}, BM, BN, BK, R, L, INDEXED",
+      kSlotPointers, kSlotStrides, kSlotScalars);
+  return tl::kernel(
+      name, params,
+      [chain = std::move(chain)](
+          tl::Ptr out, tl::Ptr x, tl::Ptr w, tl::Ptr a, tl::Ptr b, tl::Ptr idx, tl::Ptr e0,
+          tl::Ptr e1, tl::Int M, tl::Int N, tl::Int K, tl::Int rank, tl::Int adapters,
+          tl::Int x_stride, tl::Int w_stride, tl::Int a_batch, tl::Int a_stride, tl::Int b_batch,
+          tl::Int b_stride, tl::Int out_stride, tl::Int e0_m, tl::Int e0_n, tl::Int e1_m,
+          tl::Int e1_n, tl::Float scale, tl::Float s0, tl::Float s1, tl::Float s2, tl::Float s3,
+          tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK, tl::Const<int> R,
+          tl::Const<int> L, tl::Const<int> INDEXED) {
         Tile t = tile_of(M, N, BM, BN);
         auto rk = tl::arange(0, BK);
         auto lr_cols = tl::expand_dims(tl::arange(0, L * R), 0);
@@ -174,10 +171,54 @@ const Kernel& lora_kernel() {
         acc = acc + scale * tl::dot(xa.to(x.dtype()), b_tile);
         if (INDEXED)
           acc = tl::where(bad, std::nan(""), acc);
-        tl::store(out + (t.rows * out_stride + t.cols), acc.to(out.dtype()), t.row_in & t.col_in);
+        store_with_chain(chain, acc, t.rows, t.cols, t.row_in & t.col_in, out, out_stride,
+                         {e0, e1, e0_m, e0_n, e1_m, e1_n, s0, s1, s2, s3});
+      });
+}
+
+} // namespace
+
+const Kernel& quantize_int8_kernel() {
+  static const Kernel k = tl::kernel(
+      "ops_quantize_int8", "q, scales, x, weight, q_stride, x_stride, n, eps, NORM, BLOCK",
+      [](tl::Ptr q, tl::Ptr scales, tl::Ptr x, tl::Ptr weight, tl::Int q_stride, tl::Int x_stride,
+         tl::Int n, tl::Float eps, tl::Const<int> NORM, tl::Const<int> BLOCK) {
+        auto row = tl::program_id(0);
+        auto cols = tl::arange(0, BLOCK);
+        auto in = cols < n;
+        auto v = tl::load(x + row.to(DType::i64) * x_stride.to(DType::i64) + cols, in, 0.0)
+                     .to(DType::f32);
+        if (NORM) {
+          auto rstd = tl::rsqrt(tl::sum(v * v, 0) / n + eps);
+          v = v * rstd * tl::load(weight + cols, in, 0.0).to(DType::f32);
+        }
+        auto amax = tl::max(tl::abs(v), 0);
+        auto scale = amax / 127.0;
+        // An all-zero row: scale 0, and q = 0 / 1 = 0 rather than 0 / 0.
+        auto t = v / tl::where(amax > 0.0, scale, 1.0);
+        auto r = tl::minimum(tl::maximum(round_half_even(t), -127.0), 127.0);
+        // A NaN has no int8: the max above skips NaN, so a row holding one gets a NaN scale here
+        // (the result is visibly unusable) and q = 0 where x is NaN (not the clamp's -127).
+        auto has_nan = tl::max((v != v).to(DType::f32), 0) > 0.0;
+        scale = tl::where(has_nan, std::nan(""), scale);
+        r = tl::where(t != t, 0.0, r);
+        tl::store(q + row.to(DType::i64) * q_stride.to(DType::i64) + cols, r.to(DType::i8), in);
+        tl::store(scales + row, scale);
       });
   return k;
 }
+
+const Kernel& w4a16_kernel_for(const std::string& key, const Chain& chain) {
+  return kernel_for_chain("ops_matmul_w4a16", key, chain, make_w4a16_kernel);
+}
+
+const Kernel& w4a16_kernel() { return w4a16_kernel_for("", {}); }
+
+const Kernel& lora_kernel_for(const std::string& key, const Chain& chain) {
+  return kernel_for_chain("ops_matmul_lora", key, chain, make_lora_kernel);
+}
+
+const Kernel& lora_kernel() { return lora_kernel_for("", {}); }
 
 // 2:4-sparse weights (tessel/ops/sparse.h) decompressed in registers, then the dense tile dot:
 // each element (k, n) of the [BK, BN] weight tile reads its group's metadata nibble, and loads

@@ -447,6 +447,28 @@ std::vector<BadInput> quant_rows() {
                            view(DType::i16, {8, 2}), f32({4, 8}));
        },
        {"matmul_sparse_2_4", "values", "bf16", "f16"}},
+      {"ops::quantize_weights_int4_act_order",
+       "NotAPermutation",
+       [] {
+         quantize_weights_int4_act_order(f32({64, 8}), 32, Int4Mode::symmetric,
+                                         view(DType::i32, {64}), view(DType::i8, {32, 8}),
+                                         f32({2, 8}));
+       },
+       {"quantize_weights_int4_act_order", "perm[1] is 0, as perm[0] is"}},
+      {"ops::quantize_fp8_blockwise",
+       "ScalesShape",
+       [] {
+         quantize_fp8_blockwise(f32({4, 200}), view(DType::f8e4m3, {4, 200}), f32({4, 1}),
+                                Fp8Blocks::token_1x128);
+       },
+       {"quantize_fp8_blockwise", "scales", "[4, 2]"}},
+      {"ops::matmul_fp8_blockwise",
+       "WeightScalesShape",
+       [] {
+         matmul_fp8_blockwise(view(DType::f8e4m3, {8, 256}), f32({8, 2}),
+                              view(DType::f8e4m3, {256, 16}), f32({1, 1}), f32({8, 16}));
+       },
+       {"matmul_fp8_blockwise", "b_scales", "[2, 1]"}},
   };
 }
 

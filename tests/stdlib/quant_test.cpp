@@ -729,8 +729,11 @@ TEST(QuantPtx, W4A16F16MmaNoSpills) {
                              {"x", DType::f16},
                              {"packed", DType::i8},
                              {"scales", DType::f32},
-                             {"zeros", DType::f32}},
-                            {{"ZEROS", 1}, {"BM", bm}, {"BN", 64}, {"BK", 32}});
+                             {"zeros", DType::f32},
+                             {"perm", DType::i32},
+                             {"e0", DType::f32},
+                             {"e1", DType::f32}},
+                            {{"ZEROS", 1}, {"PERM", 0}, {"BM", bm}, {"BN", 64}, {"BK", 32}});
     std::string ptx = sm80_ptx(*module, 4, fmt::format("w4a16 BM={}", bm));
     EXPECT_NE(ptx.find("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"), std::string::npos);
     RecordProperty(fmt::format("lop3_bm{}", bm), int(codegen::gpu::ptx_stats(ptx).get("lop3")));
@@ -766,8 +769,11 @@ TEST(QuantPtx, W4A16DequantIsMagicNumber) {
                                {"x", t},
                                {"packed", DType::i8},
                                {"scales", DType::f32},
-                               {"zeros", DType::f32}},
-                              {{"ZEROS", 1}, {"BM", bm}, {"BN", 64}, {"BK", 32}});
+                               {"zeros", DType::f32},
+                               {"perm", DType::i32},
+                               {"e0", DType::f32},
+                               {"e1", DType::f32}},
+                              {{"ZEROS", 1}, {"PERM", 0}, {"BM", bm}, {"BN", 64}, {"BK", 32}});
       std::string what = fmt::format("w4a16 {} BM={}", dtype_name(t), bm);
       std::string ptx = sm80_ptx(*module, 4, what);
       int int_to_float = 0;
@@ -794,7 +800,9 @@ TEST(QuantPtx, LoraF16MmaNoSpills) {
          {"w", DType::f16},
          {"a", DType::f16},
          {"b", DType::f16},
-         {"idx", DType::i32}},
+         {"idx", DType::i32},
+         {"e0", DType::f32},
+         {"e1", DType::f32}},
         {{"BM", 64}, {"BN", 64}, {"BK", 32}, {"R", r}, {"L", l}, {"INDEXED", l > 1 ? 1 : 0}});
     std::string ptx = sm80_ptx(*module, warps, fmt::format("lora R={} L={}", r, l));
     EXPECT_NE(ptx.find("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"), std::string::npos);

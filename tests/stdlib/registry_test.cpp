@@ -63,11 +63,15 @@ const std::vector<std::string> kOpKernels = {"rms_norm",
                                              "rms_norm_quantize_int8",
                                              "matmul_w4a16",
                                              "matmul_lora",
+                                             "matmul_multi_lora",
+                                             "quantize_fp8_blockwise",
+                                             "matmul_fp8_blockwise",
                                              "matmul_sparse_2_4"};
 
 // The warps the op launches its default specialization with (docs/stdlib.md).
 int op_num_warps(const std::string& name) {
-  if (name == "mean_pool" || name.starts_with("ops.matmul"))
+  if (name == "mean_pool" || name.starts_with("ops.matmul") || name == "quantize_fp8_blockwise" ||
+      name == "matmul_fp8_blockwise")
     return 8;
   // The parts of the norms' weight gradient: a 256-column block at 1 warp, as the ops launch it.
   return name == "rotary_embedding" || name == "norm_weight_grad_parts" ? 1 : 4;
@@ -101,7 +105,8 @@ TEST(OpsRegistry, EveryOpCompilesUnspilled) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   ops::register_kernels();
   for (const std::string& name : kOpKernels)
-    for (const char* target : {"sm_80", "sm_90a"}) {
+    // fp8 tensor cores exist from sm_89 (the op refuses fp8 operands on sm_80).
+    for (const char* target : {name == "matmul_fp8_blockwise" ? "sm_89" : "sm_80", "sm_90a"}) {
       RegisteredKernel k = find_registered_kernel(name);
       CompileOptions options;
       options.num_warps = op_num_warps(name);

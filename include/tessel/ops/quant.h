@@ -5,8 +5,8 @@
 //   W8A8:  q, s = quantize_per_token_int8(x)       s[r] = amax(|x[r, :]|) / 127, q = rne(x / s)
 //          out  = epilogues(s_x[row] * s_w[col] * (q_x @ q_w))      (s8 x s8 -> s32 on mma)
 //   W4A16: packed, scales, zeros = quantize_weights_int4(w, group_size, mode)
-//          out  = x @ ((q - zero) * scale)    (dequantised in registers inside the k-loop)
-//   LoRA:  out  = x @ W + scale * (x @ A) @ B                                  (one kernel)
+//          out  = epilogues(x @ ((q - zero) * scale))  (dequantised in registers in the k-loop)
+//   LoRA:  out  = epilogues(x @ W + scale * (x @ A) @ B)                      (one kernel)
 #pragma once
 
 #include "tessel/ops/matmul.h"
@@ -72,17 +72,38 @@ void pack_int4(const TensorView& q, const TensorView& packed,
 void unpack_int4(const TensorView& packed, const TensorView& q,
                  std::source_location where = std::source_location::current());
 
+// Act-order (GPTQ's desc_act): the weight rows quantized in the order `perm` gives (i32 [K], a
+// permutation of 0..K-1 on the host; usually rows by decreasing importance), so that each group
+// holds rows that are consecutive in that order. Stored row i is w[perm[i]]: packed, scales and
+// zeros are those of quantize_weights_int4 on the permuted w, and matmul_w4a16 with
+// W4A16Options::perm = perm reads x's columns in the same order, undoing it. Errors: perm of the
+// wrong shape or dtype, or not a permutation (an entry out of range or repeated).
+void quantize_weights_int4_act_order(const TensorView& w, int group_size, Int4Mode mode,
+                                     const TensorView& perm, const TensorView& packed,
+                                     const TensorView& scales, const TensorView& zeros = {},
+                                     std::source_location where = std::source_location::current());
+
 struct W4A16Options {
   // Unset, on a GPU: block_m 16 for M <= 16 (decode: one row of programs, each streaming a strip
   // of the weights) else 64; block_n 64; on the CPU: block_m M's power of two up to 64, block_n
-  // 128. block_k 32 packed rows per step (64 weight rows); 4 warps. Block sizes are powers of two
-  // (at least 16 on a GPU).
+  // 128. block_k 32 packed rows per step (64 weight rows); 4 warps (8 for block_m 64 with an
+  // epilogue or act-order, which spill the tile at 4). Block sizes are powers of two (at least 16
+  // on a GPU).
   std::optional<MatmulConfig> config = std::nullopt;
+  // Applied to the f32 accumulator before the store, as ops::matmul's (bias, activations,
+  // residual, scale, user steps; at most 2 tensors and 4 scalars in all). out's dtype is the
+  // output cast.
+  std::vector<Epilogue> epilogue = {};
+  // Act-order: the perm quantize_weights_int4_act_order packed with (i32 [K], contiguous, on x's
+  // device). A host perm is checked to be a permutation; a device perm is not read back: an entry
+  // out of range makes the output NaN (never an out-of-bounds read), a repeated one is not
+  // detected.
+  TensorView perm = {};
 };
 
-// out [M, N] (f32, f16 or bf16) = x @ dequant(packed): x [M, K] f16 or bf16; packed, scales and
-// zeros as quantize_weights_int4 makes them (zeros empty: symmetric). The weight tile is
-// dequantised in registers to x's dtype and multiplied on tensor cores (f32 accumulator).
+// out [M, N] (f32, f16 or bf16) = epilogue(x @ dequant(packed)): x [M, K] f16 or bf16; packed,
+// scales and zeros as quantize_weights_int4 makes them (zeros empty: symmetric). The weight tile
+// is dequantised in registers to x's dtype and multiplied on tensor cores (f32 accumulator).
 void matmul_w4a16(const TensorView& x, const TensorView& packed, const TensorView& scales,
                   const TensorView& zeros, const TensorView& out, const W4A16Options& options = {},
                   Stream* stream = nullptr,
@@ -98,8 +119,10 @@ inline constexpr int kMaxLoraRank = 128;
 // accumulates x @ A for its rows beside x @ W in the k-loop (the x tile is loaded once for both),
 // rounds it to x's dtype (as an unfused x @ A would store it) and adds its product with B's
 // [r, BN] strip before the store.
+// `epilogue` (as ops::matmul's) runs on the sum x @ W + scale * (x @ A) @ B before the store.
 void matmul_lora(const TensorView& x, const TensorView& w, const TensorView& a, const TensorView& b,
-                 float scale, const TensorView& out, Stream* stream = nullptr,
+                 float scale, const TensorView& out, const std::vector<Epilogue>& epilogue = {},
+                 Stream* stream = nullptr,
                  std::source_location where = std::source_location::current());
 
 // Batched multi-LoRA (as Punica and S-LoRA serve many adapters at once): row m of x takes adapter
@@ -111,7 +134,8 @@ void matmul_lora(const TensorView& x, const TensorView& w, const TensorView& a, 
 // rows (they are not read back).
 void matmul_multi_lora(const TensorView& x, const TensorView& w, const TensorView& a,
                        const TensorView& b, const TensorView& indices, float scale,
-                       const TensorView& out, Stream* stream = nullptr,
+                       const TensorView& out, const std::vector<Epilogue>& epilogue = {},
+                       Stream* stream = nullptr,
                        std::source_location where = std::source_location::current());
 
 } // namespace tessel::ops
