@@ -354,6 +354,11 @@ void register_quant() {
 
 } // namespace
 
+int min_sm(std::string_view name) {
+  // Their defaults take e4m3 operands into a dot: mma.sync on e4m3 exists from sm_89.
+  return name == "matmul_fp8_blockwise" ? 89 : 0;
+}
+
 void register_kernels() {
   static std::once_flag once;
   std::call_once(once, [] {

@@ -101,12 +101,31 @@ TEST(OpsRegistry, DefaultsNameEveryParameter) {
   }
 }
 
+// min_sm is what `tessel prebuild` skips by: a kernel it names cannot compile before that SM.
+TEST(OpsRegistry, MinSmNamesTargetsThatCannotCompile) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  ops::register_kernels();
+  int named = 0;
+  for (const std::string& name : kOpKernels) {
+    if (ops::min_sm(name) == 0)
+      continue;
+    ++named;
+    RegisteredKernel k = find_registered_kernel(name);
+    CompileOptions options;
+    options.num_warps = op_num_warps(name);
+    options.cache = CacheMode::off;
+    EXPECT_THROW(k.kernel().compile(Target::parse("sm_80"), k.defaults, options), Error) << name;
+  }
+  EXPECT_EQ(named, 1); // matmul_fp8_blockwise
+  EXPECT_EQ(ops::min_sm("no such kernel"), 0);
+}
+
 TEST(OpsRegistry, EveryOpCompilesUnspilled) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   ops::register_kernels();
   for (const std::string& name : kOpKernels)
-    // fp8 tensor cores exist from sm_89 (the op refuses fp8 operands on sm_80).
-    for (const char* target : {name == "matmul_fp8_blockwise" ? "sm_89" : "sm_80", "sm_90a"}) {
+    // The earliest target the kernel allows (fp8 tensor cores exist from sm_89), and sm_90a.
+    for (const char* target : {ops::min_sm(name) == 89 ? "sm_89" : "sm_80", "sm_90a"}) {
       RegisteredKernel k = find_registered_kernel(name);
       CompileOptions options;
       options.num_warps = op_num_warps(name);

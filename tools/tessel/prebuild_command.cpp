@@ -100,13 +100,23 @@ int run_prebuild_command(int argc, char** argv) {
   tessel::ops::register_kernels();
   std::vector<tessel::RegisteredKernel> kernels = tessel::registered_kernels();
   std::vector<Job> jobs;
+  int skipped = 0;
   for (const tessel::RegisteredKernel& k : kernels)
-    for (const std::string& t : targets)
-      jobs.push_back({&k, tessel::Target::parse(t)});
+    for (const std::string& t : targets) {
+      tessel::Target target = tessel::Target::parse(t);
+      if (target.is_nvptx() && target.sm() < tessel::ops::min_sm(k.name)) {
+        std::printf("tessel prebuild: %s skipped for %s (it needs sm_%d or later)\n",
+                    k.name.c_str(), t.c_str(), tessel::ops::min_sm(k.name));
+        ++skipped;
+        continue;
+      }
+      jobs.push_back({&k, target});
+    }
   auto t0 = std::chrono::steady_clock::now();
   int failed = run_jobs(jobs, threads);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("tessel prebuild: %zu kernels x %zu targets into %s in %.1f s on %d threads\n",
-              kernels.size(), targets.size(), out.c_str(), s, threads);
+  std::printf("tessel prebuild: %zu kernels x %zu targets (%d pairs skipped) into %s in %.1f s on "
+              "%d threads\n",
+              kernels.size(), targets.size(), skipped, out.c_str(), s, threads);
   return failed ? 1 : 0;
 }

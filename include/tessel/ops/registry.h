@@ -3,6 +3,8 @@
 // names and their default specializations.
 #pragma once
 
+#include <string_view>
+
 namespace tessel::ops {
 
 // Registers every stdlib op kernel under the name of the tessel::ops function that launches it
@@ -10,5 +12,10 @@ namespace tessel::ops {
 // the samples hold), each specialized as the op launches it for rows of 1024 f32 columns.
 // Registered explicitly (libtessel has no static constructors), once; later calls do nothing.
 void register_kernels();
+
+// The earliest SM version whose GPU can compile the registered stdlib kernel `name` with its
+// default specialization (89 for the fp8 tensor-core kernels), 0 when every GPU target can, and
+// for names the stdlib does not register. `tessel prebuild` skips earlier targets for it.
+int min_sm(std::string_view name);
 
 } // namespace tessel::ops
