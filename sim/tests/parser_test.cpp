@@ -47,6 +47,17 @@ TEST(Parser, TooFewOperandsIsAnError) {
       parse_error(".visible .entry k()\n{\n  .reg .b32 %r<4>;\n  mad.lo.s32 %r0, %r1, %r2;\n}\n");
   EXPECT_NE(mad.message.find("'mad.lo.s32' takes at least 4 operands, found 3"), std::string::npos)
       << mad.to_string();
+  // A warp collective: shfl.sync's membermask is its fifth operand.
+  Error shfl = parse_error(".visible .entry k()\n{\n  .reg .f32 %f<4>;\n"
+                           "  shfl.sync.bfly.b32 %f0, %f1;\n}\n");
+  EXPECT_NE(shfl.message.find("'shfl.sync.bfly.b32' takes at least 5 operands, found 2"),
+            std::string::npos)
+      << shfl.to_string();
+  Error vote = parse_error(".visible .entry k()\n{\n  .reg .pred %p<2>;\n"
+                           "  vote.sync.any.pred %p0, %p1;\n}\n");
+  EXPECT_NE(vote.message.find("'vote.sync.any.pred' takes at least 3 operands, found 2"),
+            std::string::npos)
+      << vote.to_string();
 }
 
 TEST(Parser, VectorAccessNeedsThatManyElementsAndAnAddress) {
