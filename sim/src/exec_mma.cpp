@@ -174,7 +174,18 @@ template <typename F> void with_element_type(Type t, F&& f) {
 // element's sum in k order, exact products, one rounding at the end; j innermost so the 8
 // columns of a row are summed side by side. On x86-64 an AVX2 clone is picked at load time
 // where the CPU has it: separate multiplies and adds (no FMA), so the same bits either way.
-#if defined(__x86_64__) && defined(__GNUC__)
+// Not under the sanitizers: an ifunc resolver runs while the dynamic loader relocates
+// libtessel, before ThreadSanitizer's runtime is up (the tsan lane's test binaries crashed at
+// startup).
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define TESSEL_SIM_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define TESSEL_SIM_SANITIZED 1
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(TESSEL_SIM_SANITIZED)
 __attribute__((target_clones("avx2", "default")))
 #endif
 void product(const double (&a)[16][32], const double (&b)[32][8], const double (&c)[16][8],
