@@ -4,6 +4,7 @@
 #include "stdlib/quant/fp8_blockwise_kernels.h"
 
 #include "stdlib/quant/fused_epilogue.h"
+#include "stdlib/quant/output_tile.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 #include "tessel/ops/fp8_blockwise.h"
@@ -71,19 +72,6 @@ void quantize_weight_block(const QuantArgs& p, int RB) {
     auto [v, in] = block_rows(p, r, c);
     tl::store(p.q + (r * p.q_stride + c), to_fp8(v, scale, p.fp8), in);
   });
-}
-
-// The [BM, BN] tile `pid` of an M x N output, tiles in row-major order.
-struct Tile {
-  tl::Tensor rows, cols, row_in, col_in;
-};
-
-Tile tile_of(const tl::Int& M, const tl::Int& N, int BM, int BN) {
-  auto pid = tl::program_id(0);
-  auto num_n = (N + (BN - 1)) / BN;
-  auto rows = tl::expand_dims((pid / num_n) * BM + tl::arange(0, BM), 1);
-  auto cols = tl::expand_dims((pid % num_n) * BN + tl::arange(0, BN), 0);
-  return {rows, cols, rows < M, cols < N};
 }
 
 Kernel make_matmul_kernel(const std::string& name, Chain chain) {

@@ -8,6 +8,7 @@
 #include "stdlib/quant/quant_kernels.h"
 
 #include "stdlib/quant/fused_epilogue.h"
+#include "stdlib/quant/output_tile.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 
@@ -32,20 +33,6 @@ tl::Tensor round_half_even(const tl::Tensor& t) {
 // and the subtraction is exact, so no int -> float conversion is needed.
 tl::Tensor nibbles_to_f16(const tl::Tensor& n) {
   return tl::bitcast(n | 0x6400, DType::f16) - 1024.0;
-}
-
-// The [BM, BN] tile `pid` of an M x N output, tiles in row-major order (for decode, M <= BM,
-// the programs walk the columns: each streams its own strip of the weights once).
-struct Tile {
-  tl::Tensor rows, cols, row_in, col_in;
-};
-
-Tile tile_of(const tl::Int& M, const tl::Int& N, int BM, int BN) {
-  auto pid = tl::program_id(0);
-  auto num_n = (N + (BN - 1)) / BN;
-  auto rows = tl::expand_dims((pid / num_n) * BM + tl::arange(0, BM), 1);
-  auto cols = tl::expand_dims((pid % num_n) * BN + tl::arange(0, BN), 0);
-  return {rows, cols, rows < M, cols < N};
 }
 
 // The weights of packed rows `kr` ([BK, 1], weight rows kr + k_off) from their nibbles `q`
