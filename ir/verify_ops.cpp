@@ -278,7 +278,32 @@ Message check_buffer_and_value(const Type* buffer, const Type* value) {
 }
 } // namespace
 
+namespace {
+// With `offsets`, the result is a sub-tile of the buffer: same rank and element, each dimension
+// within the buffer's from its offset.
+Message check_sub_tile(const Type* buffer, const Type* value, const std::vector<int64_t>& offsets) {
+  if (!is_shared_buffer(buffer))
+    return "buffer must be a tensor type with a #shared layout, found " + str(buffer);
+  if (value->rank() != buffer->rank() || buffer->element() != value->element() ||
+      !value->layout() || value->layout()->kind() == LayoutKind::Shared)
+    return "value must be a sub-tile of the buffer (its rank and element) in a register layout, "
+           "found " +
+           str(buffer) + " and " + str(value);
+  if (offsets.size() != buffer->rank())
+    return "offsets must have one entry per dimension (" + std::to_string(buffer->rank()) +
+           "), found " + std::to_string(offsets.size());
+  for (size_t d = 0; d < offsets.size(); ++d)
+    if (offsets[d] < 0 || offsets[d] + value->dims()[d] > buffer->dims()[d])
+      return "sub-tile of shape " + shape_str(value->dims()) + " at offsets " + shape_str(offsets) +
+             " does not fit in " + str(buffer);
+  return std::nullopt;
+}
+} // namespace
+
 Message verify_local_load(const Op& op) {
+  const Attr& offsets = op.attr("offsets");
+  if (offsets.kind == Attr::Kind::Ints)
+    return check_sub_tile(op.operand(0)->type(), op.result()->type(), offsets.ints);
   return check_buffer_and_value(op.operand(0)->type(), op.result()->type());
 }
 
@@ -287,6 +312,59 @@ Message verify_local_store(const Op& op) {
 }
 
 Message verify_barrier(const Op&) { return std::nullopt; }
+
+namespace {
+// An mbarrier: a shared buffer (or ring slot) of one i64.
+Message check_mbarrier(const Type* bar) {
+  if (!is_shared_buffer(bar) || !is_scalar_of(bar->element(), DType::i64) ||
+      bar->num_elements() != 1)
+    return "the mbarrier must be a shared buffer of one i64 (tensor<1xi64, #shared>), found " +
+           str(bar);
+  return std::nullopt;
+}
+} // namespace
+
+Message verify_mbarrier_op(const Op& op) {
+  if (auto m = check_mbarrier(op.operand(0)->type()))
+    return m;
+  // Each op has one integer attribute: count (init, arrive) or bytes (expect_tx).
+  const Attr& a = op.attrs()[0];
+  if (a.kind == Attr::Kind::Int && (a.i < 1 || a.i > (int64_t(1) << 20) - 1))
+    return op.info().attrs[0].name + " must be in 1..2^20-1 (an mbarrier's range), found " +
+           std::to_string(a.i);
+  return std::nullopt;
+}
+
+Message verify_mbarrier_wait(const Op& op) {
+  if (auto m = check_mbarrier(op.operand(0)->type()))
+    return m;
+  const Type* phase = op.operand(1)->type();
+  if (!phase->is_scalar() || !is_scalar_of(phase, DType::i32))
+    return "the phase must be an i32 scalar (its parity is waited for), found " + str(phase);
+  return std::nullopt;
+}
+
+Message verify_async_tma_load(const Op& op) {
+  if (op.num_operands() < 3)
+    return "takes the destination slot, the mbarrier and 1 to 5 i32 coordinates, found " +
+           std::to_string(op.num_operands()) + " operands";
+  const Type* slot = op.operand(0)->type();
+  if (!is_shared_buffer(slot))
+    return "the destination must be a shared buffer, found " + str(slot);
+  if (auto m = check_mbarrier(op.operand(1)->type()))
+    return m;
+  const size_t coords = op.num_operands() - 2;
+  if (coords != slot->rank() || coords > 5)
+    return "takes one i32 coordinate per dimension of the box " + str(slot) + ", found " +
+           std::to_string(coords);
+  for (size_t i = 2; i < op.num_operands(); ++i)
+    if (!is_scalar_of(op.operand(i)->type(), DType::i32) || !op.operand(i)->type()->is_scalar())
+      return "coordinates must be i32 scalars, found " + str(op.operand(i)->type());
+  if (op.int_attr("tmap") < 0)
+    return "tmap must be >= 0 (a tensor-map parameter of the kernel), found " +
+           std::to_string(op.int_attr("tmap"));
+  return std::nullopt;
+}
 
 Message verify_reshape(const Op& op) {
   const Type* in = op.operand(0)->type();
@@ -631,6 +709,34 @@ Message verify_dot(const Op& op) {
   if (precision.kind == Attr::Kind::Int && (precision.i < 0 || precision.i > 2))
     return "precision must be 0 (ieee), 1 (tf32) or 2 (tf32x3), found " +
            std::to_string(precision.i);
+  return std::nullopt;
+}
+
+// dot_sparse %a (M x K/2), %b (K x N), %acc (M x N), %meta (i16, M x K/16): f16 or bf16 operands
+// (mma.sp's), an f32 accumulator (or f16 for f16 operands); K a multiple of 16 (one i16 of metadata
+// covers 16 k).
+Message verify_dot_sparse(const Op& op) {
+  const Type* a = op.operand(0)->type();
+  const Type* b = op.operand(1)->type();
+  const Type* acc = op.operand(2)->type();
+  const Type* meta = op.operand(3)->type();
+  const Type* r = op.result()->type();
+  std::string found = list(op.operands()) + " -> " + str(r);
+  if (a->rank() != 2 || b->rank() != 2 || acc->rank() != 2 || meta->rank() != 2)
+    return "operands must be 2-D (M x K/2, K x N, M x N, M x K/16), found " + found;
+  const int64_t m = acc->dims()[0], n = acc->dims()[1], k = b->dims()[0];
+  if (k % 16 != 0 || a->dims()[0] != m || a->dims()[1] * 2 != k || b->dims()[1] != n ||
+      meta->dims()[0] != m || meta->dims()[1] * 16 != k)
+    return "shapes must be M x K/2, K x N, M x N, M x K/16 with K a multiple of 16, found " + found;
+  if (r != acc)
+    return "result must have the accumulator's type, found " + found;
+  if (!is_scalar_of(meta->element(), DType::i16))
+    return "metadata must be i16, found " + found;
+  const bool f16 = is_scalar_of(a->element(), DType::f16);
+  if (a->element() != b->element() || (!f16 && !is_scalar_of(a->element(), DType::bf16)))
+    return "a and b must both be f16 or both bf16, found " + found;
+  if (!is_scalar_of(acc->element(), DType::f32) && !(f16 && acc->element() == a->element()))
+    return std::string("accumulator must be f32") + (f16 ? " or f16" : "") + ", found " + found;
   return std::nullopt;
 }
 

@@ -484,6 +484,8 @@ void Lowering::lower_op(const ir::Op& op) {
       return lower_tma(op);     // lower_tma.cpp
     return lower_shared_op(op); // lower_mma.cpp
   case ir::OpFamily::Contraction:
+    if (op.opcode() == Opcode::DotSparse)
+      unsupported(op, "2:4 sparse dots are not lowered to mma.sp yet");
     if (layout_kind(op.result()) == ir::LayoutKind::Mma)
       return lower_mma(op); // lower_mma.cpp
     return lower_dot(op);

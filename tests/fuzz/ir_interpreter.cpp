@@ -376,6 +376,8 @@ private:
   // floats as a sum of acc and the K exact products in an unspecified order. f32 operands are
   // left out: without a precision attribute the GPU rounds them to tf32.
   void dot(const Op& op) {
+    if (op.opcode() == ir::Opcode::DotSparse)
+      unsupported(op);
     const Tile &a = get(op.operand(0)), &b = get(op.operand(1)), &acc = get(op.operand(2));
     const DType in = kind_of(a.type), out = kind_of(acc.type);
     const ir::Attr& precision = op.attr("precision");
