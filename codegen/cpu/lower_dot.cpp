@@ -5,8 +5,12 @@
 //     each (f16 -> f32 is exact, and so is bf16 -> f32; i8 sign-extends to i32), so the product
 //     never converts an element more than once; an operand stored in ct is read in place. a
 //     stays row-major; b is then packed in panels of V columns (see `column_panels`), also when
-//     it is f32: a vector copy of K*N elements for M*N*K multiply-adds.
-//  2. C = acc, an MxN ct array.
+//     it is f32: a vector copy of K*N elements for M*N*K multiply-adds. An operand read through
+//     masked fused loads (a matmul's edge-masked tiles) is copied twice over: once without
+//     masks, taken where every mask holds (each checked as cheaply as its form allows,
+//     lower_memory.cpp), once masked for the edge tiles.
+//  2. C = acc, an MxN ct array; acc's own array when this dot is its only reader (the carried
+//     accumulator of a K loop, whose yield then has nothing to copy either).
 //  3. For each block of R rows and V columns of C (V = two vector registers of ct, R = 8 where the
 //     host has 32 vector registers, else 4): R vectors of V lanes are loaded into SSA values and
 //     carried through a loop over k that does, for each row r,
@@ -118,6 +122,12 @@ private:
   // C[ib*R .. +R, jb*V .. +V) += a[ib*R .. +R, :] @ b[:, jb*V .. +V), in registers.
   void micro_kernel(llvm::Value* ib, llvm::Value* jb);
   llvm::Value* multiply_add(llvm::Value* x, llvm::Value* y, llvm::Value* acc);
+  // acc's own array when the dot may accumulate into it: stored in ct, and this dot its only
+  // reader (a K loop's carried accumulator: its next value is yielded into the same array, so
+  // neither the copy C = acc before the dot nor the yield's copy after it happens). Else null.
+  llvm::Value* accumulator_in_place();
+  // C = acc in a new ct array.
+  llvm::Value* copy_of_accumulator();
   void set_result();
 
   Lowering& l_;
@@ -182,9 +192,17 @@ llvm::Value* DotLowering::rows_of(const ir::Value* v) {
     return r.storage;
   llvm::Value* array = l_.new_array(v->type(), ct_);
   int64_t cols = v->type()->dims()[1];
-  l_.loop_nest(v->type()->dims(), [&](const Index& idx) {
-    b_.CreateStore(widen(l_.element(v, idx), elem), at(array, idx[0], idx[1], cols));
-  });
+  // Twice when v reads memory through masked fused loads (the matmul's `load(a + offs, rows < M
+  // & k < K)`): where every mask holds, the copy reads the rows with plain contiguous loads; with
+  // a mask in each element's address (a select to a dummy slot) LLVM gathered them instead.
+  l_.with_lazy_masks_fast_path(
+      {v},
+      [&] {
+        l_.loop_nest(v->type()->dims(), [&](const Index& idx) {
+          b_.CreateStore(widen(l_.element(v, idx), elem), at(array, idx[0], idx[1], cols));
+        });
+      },
+      /*load_masks=*/true);
   return array;
 }
 
@@ -264,16 +282,20 @@ void DotLowering::set_result() {
   l_.set_stored(op_.result(), storage);
 }
 
-void DotLowering::run() {
-  check_operands();
+llvm::Value* DotLowering::accumulator_in_place() {
   const ir::Value* acc = op_.operand(2);
-  ct_ = l_.compute_type(acc->type()->element());
-  tile_ = micro_tile(host_target().vector_bits, ct_->getScalarSizeInBits(), m_, n_);
-  a_ = rows_of(op_.operand(0));
-  bt_ = column_panels(op_.operand(1), tile_.cols);
-  c_ = l_.new_array(acc->type(), ct_);
-  // C = acc by loops that are not unrolled: a loop nest's inner loop over 32 columns was unrolled
-  // fully, and LLVM then vectorized the loop over rows with gathers and scatters a row apart
+  const Rep& r = l_.rep(acc);
+  if (r.kind != Rep::Kind::Stored || l_.storage_type(acc->type()->element()) != ct_ ||
+      !l_.single_local_use(acc))
+    return nullptr;
+  return r.storage;
+}
+
+llvm::Value* DotLowering::copy_of_accumulator() {
+  const ir::Value* acc = op_.operand(2);
+  llvm::Value* c = l_.new_array(acc->type(), ct_);
+  // By loops that are not unrolled: a loop nest's inner loop over 32 columns was unrolled fully,
+  // and LLVM then vectorized the loop over rows with gathers and scatters a row apart
   // (attention's accumulator times the per-row rescale, [64, 32] at head_dim 32).
   const std::vector<llvm::Value*> none;
   carried_loop(
@@ -282,14 +304,28 @@ void DotLowering::run() {
         carried_loop(
             l_, n_, none,
             [&](llvm::Value* j, const std::vector<llvm::Value*>&) {
-              b_.CreateStore(l_.element(acc, {i, j}), at(c_, i, j, n_));
+              b_.CreateStore(l_.element(acc, {i, j}), at(c, i, j, n_));
               return none;
             },
             "dot.c.n");
         return none;
       },
       "dot.c.m");
+  return c;
+}
+
+void DotLowering::run() {
+  check_operands();
+  const ir::Value* acc = op_.operand(2);
+  ct_ = l_.compute_type(acc->type()->element());
+  tile_ = micro_tile(host_target().vector_bits, ct_->getScalarSizeInBits(), m_, n_);
+  a_ = rows_of(op_.operand(0));
+  bt_ = column_panels(op_.operand(1), tile_.cols);
+  c_ = accumulator_in_place();
+  if (!c_)
+    c_ = copy_of_accumulator();
   // Not unrolled either: one copy of the micro-kernel serves every block of C.
+  const std::vector<llvm::Value*> none;
   carried_loop(
       l_, m_ / tile_.rows, none,
       [&](llvm::Value* ib, const std::vector<llvm::Value*>&) {

@@ -331,6 +331,11 @@ void Lowering::count_uses(const ir::Block& block) {
   });
 }
 
+bool Lowering::single_local_use(const ir::Value* v) const {
+  auto it = uses_.find(v);
+  return it != uses_.end() && it->second.count == 1 && !it->second.outside_block;
+}
+
 bool Lowering::should_store(const ir::Value* v) {
   // Beyond this many operations per element a lazy value is stored even with one use: it bounds
   // the size of re-emitted expression trees (a DAG re-emitted as a tree can grow exponentially).

@@ -86,9 +86,11 @@ llvm::Value* affine_mask_all_true(Lowering& l, const AffineMask& m) {
                      "mask.affine.full");
 }
 
-// Whether `mask` holds for every element of `shape`: in closed form where it is affine, else by
-// a loop over the elements.
-llvm::Value* mask_all_true(Lowering& l, const ir::Value* mask, std::span<const int64_t> shape) {
+// Whether every element of a leaf mask holds: in closed form where it is affine, a scalar as
+// itself, else by a loop over its own elements.
+llvm::Value* leaf_all_true(Lowering& l, const ir::Value* mask) {
+  if (mask->type()->rank() == 0)
+    return l.element(mask, {});
   if (std::optional<AffineMask> affine = match_affine_mask(mask))
     return affine_mask_all_true(l, *affine);
   auto& b = l.b;
@@ -98,16 +100,46 @@ llvm::Value* mask_all_true(Lowering& l, const ir::Value* mask, std::span<const i
     slot = eb.CreateAlloca(b.getInt1Ty());
   }
   b.CreateStore(b.getTrue(), slot);
-  l.loop_nest(shape, [&](const Index& idx) {
-    llvm::Value* m = l.element(mask, mask->type()->rank() == 0 ? Index{} : idx);
-    b.CreateStore(b.CreateAnd(b.CreateLoad(b.getInt1Ty(), slot), m), slot);
+  l.loop_nest(mask->type()->dims(), [&](const Index& idx) {
+    b.CreateStore(b.CreateAnd(b.CreateLoad(b.getInt1Ty(), slot), l.element(mask, idx)), slot);
   });
   return b.CreateLoad(b.getInt1Ty(), slot);
 }
 
-// The affine masks that evaluating `v` lazily computes per element (where selects, fused loads'
-// masks), not yet known to hold; each value of the expression is visited once.
-void collect_lazy_masks(const Lowering& l, const ir::Value* v, std::vector<const ir::Value*>& out,
+// Whether every element of `mask` holds. An `and` holds everywhere when both operands do, and a
+// splat, broadcast, expand_dims, reshape or permute when its source does (each source element
+// appears in it): so a 2-d tile mask `rows < M & cols < N`, the and of a [BM, 1] and a [1, BN]
+// mask broadcast, costs BM + BN evaluations instead of a loop over all BM * BN elements.
+llvm::Value* mask_all_true(Lowering& l, const ir::Value* mask) {
+  if (l.is_known_true_mask(mask))
+    return l.b.getTrue();
+  const ir::Op* op = mask->defining_op();
+  if (mask->type()->rank() == 0 || !op)
+    return leaf_all_true(l, mask);
+  switch (op->opcode()) {
+  case ir::Opcode::And:
+    if (op->operand(0)->type()->element()->is_bool() &&
+        op->operand(1)->type()->element()->is_bool())
+      return l.b.CreateAnd(mask_all_true(l, op->operand(0)), mask_all_true(l, op->operand(1)));
+    return leaf_all_true(l, mask);
+  case ir::Opcode::Splat:
+  case ir::Opcode::Broadcast:
+  case ir::Opcode::ExpandDims:
+  case ir::Opcode::Reshape:
+  case ir::Opcode::Permute:
+  case ir::Opcode::ConvertLayout:
+    return mask_all_true(l, op->operand(0));
+  default:
+    return leaf_all_true(l, mask);
+  }
+}
+
+// The masks that evaluating `v` lazily computes per element, not yet known to hold; each value
+// of the expression is visited once. Always the affine ones (where selects, fused loads' masks);
+// with `load_masks` also the mask of every fused load, whatever its form (a dot's operand tile,
+// `rows < M & k < K`, is read through one).
+void collect_lazy_masks(const Lowering& l, const ir::Value* v, bool load_masks,
+                        std::vector<const ir::Value*>& out,
                         std::unordered_set<const ir::Value*>& seen) {
   if (v->type()->rank() == 0 || l.rep(v).kind != Rep::Kind::Lazy || !seen.insert(v).second)
     return;
@@ -116,33 +148,42 @@ void collect_lazy_masks(const Lowering& l, const ir::Value* v, std::vector<const
       out.push_back(v);
     return;
   }
-  for (const ir::Value* operand : v->defining_op()->operands())
-    collect_lazy_masks(l, operand, out, seen);
+  const ir::Op* op = v->defining_op();
+  const ir::Value* load_mask =
+      load_masks && op->opcode() == ir::Opcode::Load && op->num_operands() > 1 ? op->operand(1)
+                                                                               : nullptr;
+  if (load_mask && !l.is_known_true_mask(load_mask) &&
+      std::find(out.begin(), out.end(), load_mask) == out.end())
+    out.push_back(load_mask);
+  for (const ir::Value* operand : op->operands())
+    if (operand != load_mask)
+      collect_lazy_masks(l, operand, load_masks, out, seen);
 }
 
-// The affine masks in the lazy expressions of `roots` (null entries skipped), each once.
+// The masks in the lazy expressions of `roots` (null entries skipped), each once.
 std::vector<const ir::Value*> lazy_masks_of(const Lowering& l,
-                                            std::initializer_list<const ir::Value*> roots) {
+                                            std::initializer_list<const ir::Value*> roots,
+                                            bool load_masks = false) {
   std::vector<const ir::Value*> masks;
   std::unordered_set<const ir::Value*> seen;
   for (const ir::Value* r : roots)
     if (r)
-      collect_lazy_masks(l, r, masks, seen);
+      collect_lazy_masks(l, r, load_masks, masks, seen);
   return masks;
 }
 
-// Emits `emit(/*masked=*/false)` where `mask` (when given) holds for every element of `shape` and
-// every one of `lazy` holds, else `emit(/*masked=*/true)`. The fast copy sees them all as known
+// Emits `emit(/*masked=*/false)` where `mask` (when given) holds for every element and every one
+// of `lazy` holds, else `emit(/*masked=*/true)`. The fast copy sees them all as known
 // true: a fused load there reads unguarded, and a mask's elements are the constant true.
-void with_full_mask_fast_path(Lowering& l, const ir::Value* mask, std::span<const int64_t> shape,
+void with_full_mask_fast_path(Lowering& l, const ir::Value* mask,
                               std::span<const ir::Value* const> lazy,
                               const std::function<void(bool masked)>& emit) {
   auto& b = l.b;
-  llvm::Value* all = mask ? mask_all_true(l, mask, shape) : nullptr;
+  llvm::Value* all = mask ? mask_all_true(l, mask) : nullptr;
   for (const ir::Value* m : lazy) {
     if (m == mask)
       continue;
-    llvm::Value* one = affine_mask_all_true(l, *match_affine_mask(m));
+    llvm::Value* one = mask_all_true(l, m);
     all = all ? b.CreateAnd(all, one) : one;
   }
   if (!all) {
@@ -170,9 +211,9 @@ void with_full_mask_fast_path(Lowering& l, const ir::Value* mask, std::span<cons
 } // namespace
 
 void Lowering::with_lazy_masks_fast_path(std::initializer_list<const ir::Value*> roots,
-                                         const std::function<void()>& emit) {
-  std::vector<const ir::Value*> lazy = lazy_masks_of(*this, roots);
-  with_full_mask_fast_path(*this, nullptr, {}, lazy, [&](bool) { emit(); });
+                                         const std::function<void()>& emit, bool load_masks) {
+  std::vector<const ir::Value*> lazy = lazy_masks_of(*this, roots, load_masks);
+  with_full_mask_fast_path(*this, nullptr, lazy, [&](bool) { emit(); });
 }
 
 bool Lowering::is_known_true_mask(const ir::Value* mask) const {
@@ -296,7 +337,7 @@ void Lowering::lower_load(const ir::Op& op) {
       store_element(v, element_address(storage, rt, idx), elem);
     });
   };
-  with_full_mask_fast_path(*this, mask, rt->dims(), lazy_masks_of(*this, {ptr, other}), fill);
+  with_full_mask_fast_path(*this, mask, lazy_masks_of(*this, {ptr, other}), fill);
   set_stored(op.result(), storage);
 }
 
@@ -333,8 +374,7 @@ void Lowering::lower_store(const ir::Op& op) {
     write(mask != nullptr);
     return;
   }
-  with_full_mask_fast_path(*this, mask, ptr->type()->dims(), lazy_masks_of(*this, {ptr, value}),
-                           write);
+  with_full_mask_fast_path(*this, mask, lazy_masks_of(*this, {ptr, value}), write);
 }
 
 } // namespace tessel::codegen::cpu::detail

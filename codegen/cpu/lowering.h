@@ -170,9 +170,14 @@ public:
   // Emits `emit` (a loop over the elements of `roots`, which communicates through memory) twice:
   // once where the column masks `s + arange < n` that the lazy expressions of `roots` compute hold
   // for the whole block (checked in closed form, so the copy has no per-element mask), once for
-  // the partial block. Once only when there are none.
+  // the partial block. Once only when there are none. With `load_masks` the masks of the fused
+  // loads among `roots`' lazy expressions join them, whatever their form (lower_dot.cpp's operand
+  // tiles): the fast copy then reads those loads without a mask.
   void with_lazy_masks_fast_path(std::initializer_list<const ir::Value*> roots,
-                                 const std::function<void()>& emit);
+                                 const std::function<void()>& emit, bool load_masks = false);
+  // True when `v` has exactly one use, in the block that defines it: that user may overwrite v's
+  // storage (lower_dot.cpp accumulates into its accumulator's array).
+  bool single_local_use(const ir::Value* v) const;
 
   // lower_checks.cpp: checked mode (CompileOptions::checked).
   // The kernel argument `v` (a pointer) is derived from, -2 when several or none.

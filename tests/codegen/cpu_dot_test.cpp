@@ -263,5 +263,66 @@ TEST(CpuDot, DslMatmulWithMaskedEdgesAndCarriedAccumulator) {
     }
 }
 
+// ---- accumulating in place: only where nothing reads the accumulator afterwards ----------------
+
+// The accumulator's array is the dot's result array only when the dot is its one reader in its
+// block (lower_dot.cpp). These two kernels read it again: after the dot (mode 0: out = dot - acc)
+// and on every trip of a loop it is not carried by (mode 1: out = sum over 3 trips of
+// dot(a, b, acc)). Accumulating into acc's array would give 0 (mode 0), and in mode 1 a sum whose
+// terms grow by a @ b each trip.
+const tessel::Kernel& reread_accumulator() {
+  static const tessel::Kernel k =
+      tl::kernel("dot_test_reread_acc",
+                 [](tl::Ptr out, tl::Ptr acc_ptr, tl::Ptr a, tl::Ptr b, tl::Const<int> M,
+                    tl::Const<int> N, tl::Const<int> K, tl::Const<int> MODE) {
+                   auto rows = tl::expand_dims(tl::arange(0, M), 1);
+                   auto cols = tl::expand_dims(tl::arange(0, N), 0);
+                   auto ks = tl::arange(0, K);
+                   auto c_offs = rows * N + cols;
+                   auto acc = tl::load(acc_ptr + c_offs);
+                   auto a_offs = rows * K + tl::expand_dims(ks, 0);
+                   auto b_offs = tl::expand_dims(ks, 1) * N + cols;
+                   if (MODE == 0) {
+                     auto r = tl::dot(tl::load(a + a_offs), tl::load(b + b_offs), acc);
+                     tl::store(out + c_offs, r - acc);
+                     return;
+                   }
+                   auto total = tl::zeros({M, N}, tl::f32);
+                   tl::for_range(0, 3, 1, [&](tl::Int) {
+                     total = total + tl::dot(tl::load(a + a_offs), tl::load(b + b_offs), acc);
+                   });
+                   tl::store(out + c_offs, total);
+                 });
+  return k;
+}
+
+// Whole numbers, so every sum is exact in f32 and the comparison is exact.
+TEST(CpuDot, AccumulatorReadAgainIsNotOverwritten) {
+  const int64_t m = 32, n = 64, k = 16;
+  HostArray a(DType::f32, size_t(m * k)), b(DType::f32, size_t(k * n)),
+      acc(DType::f32, size_t(m * n));
+  a.fill_random(71, -4, 4);
+  b.fill_random(72, -4, 4);
+  acc.fill_random(73, -100, 100);
+  for (HostArray* x : {&a, &b, &acc})
+    for (size_t i = 0; i < x->size(); ++i)
+      x->set(i, std::floor(x->get(i)));
+  for (int mode : {0, 1}) {
+    SCOPED_TRACE(mode == 0 ? "read after the dot" : "read on every trip of a loop");
+    HostArray out(DType::f32, size_t(m * n));
+    out.poison();
+    reread_accumulator().launch({1}, {}, out.arg(), acc.arg(), a.arg(), b.arg(), int(m), int(n),
+                                int(k), mode);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double ab = 0;
+        for (int64_t p = 0; p < k; ++p)
+          ab += a.get(size_t(i * k + p)) * b.get(size_t(p * n + j));
+        double want = mode == 0 ? ab : 3 * (acc.get(size_t(i * n + j)) + ab);
+        ASSERT_EQ(out.get(size_t(i * n + j)), want) << "at " << i << "," << j;
+      }
+  }
+}
+
 } // namespace
 } // namespace tessel::test

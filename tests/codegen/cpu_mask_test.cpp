@@ -61,6 +61,24 @@ const Kernel& lazy_masks() {
   return k;
 }
 
+// A 2-d tile of x (rows of stride `ld`) at rows r0.., columns c0.., masked by `rows < M & cols <
+// N` as a matmul's operand tiles are: y = w * w + w with w the load (two uses: the load is
+// stored, so its full-mask check runs, as the and of a [8, 1] and a [1, 16] mask).
+constexpr int64_t kRows = 8, kCols = 16;
+const Kernel& tile_mask() {
+  static const Kernel k =
+      tl::kernel("mask_test_tile", [](tl::Ptr y, tl::Ptr x, tl::Int r0, tl::Int c0, tl::Int M,
+                                      tl::Int N, tl::Int ld, tl::Const<int> BR, tl::Const<int> BC) {
+        auto rows = tl::expand_dims(r0 + tl::arange(0, BR), 1);
+        auto cols = tl::expand_dims(c0 + tl::arange(0, BC), 0);
+        auto w = tl::load(x + rows * ld + cols, (rows < M) & (cols < N), -7.0);
+        tl::store(y + tl::expand_dims(tl::arange(0, BR), 1) * BC +
+                      tl::expand_dims(tl::arange(0, BC), 0),
+                  w * w + w);
+      });
+  return k;
+}
+
 TEST(CpuMask, LazyMasksInReductionsAndMaterialisedSelects) {
   const int64_t size = 3 * kBlock;
   HostArray x(DType::f32, size), x2(DType::f32, size);
@@ -124,6 +142,30 @@ TEST(CpuMask, ShiftedArangeMask) {
     for (int64_t i = 0; i < kBlock; ++i)
       ASSERT_EQ(y.get(size_t(i)), i + 3 < n ? double(i + 3) : -7.0) << i;
   }
+}
+
+// The tile's row end and column end each at every place around the tile's last row or column,
+// one at a time and together: a full-mask check that tested only one side of the `&` (or only
+// some rows) would read the unmasked rows past M or columns past N instead of -7.
+TEST(CpuMask, TwoDimensionalTileMaskAtEveryEdge) {
+  const int64_t ld = 3 * kCols, height = 3 * kRows;
+  HostArray x(DType::f32, size_t(height * ld));
+  for (int64_t j = 0; j < height * ld; ++j) // quarters: w * w + w is exact in f32
+    x.set(size_t(j), double((j * 7) % 29) / 4 - 3.5);
+  const int64_t r0 = kRows, c0 = 5; // an interior tile, not column-aligned
+  for (int64_t m : {r0 + kRows + 1, r0 + kRows, r0 + kRows - 1, r0 + 1, r0})
+    for (int64_t n : {c0 + kCols + 1, c0 + kCols, c0 + kCols - 1, c0 + 1, c0}) {
+      SCOPED_TRACE(fmt::format("M {} N {}", m, n));
+      HostArray y(DType::f32, size_t(kRows * kCols));
+      y.poison();
+      tile_mask().launch({1}, {}, y.arg(), x.arg(), r0, c0, m, n, ld, int(kRows), int(kCols));
+      for (int64_t i = 0; i < kRows; ++i)
+        for (int64_t j = 0; j < kCols; ++j) {
+          bool in = r0 + i < m && c0 + j < n;
+          double w = in ? x.get(size_t((r0 + i) * ld + c0 + j)) : -7.0;
+          ASSERT_EQ(y.get(size_t(i * kCols + j)), w * w + w) << i << "," << j;
+        }
+    }
 }
 
 } // namespace
