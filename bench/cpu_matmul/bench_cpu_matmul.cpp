@@ -16,6 +16,7 @@
 #include <cstring>
 #include <functional>
 #include <random>
+#include <time.h>
 #include <vector>
 
 namespace ops = tessel::ops;
@@ -24,20 +25,33 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Wall time, and the process's CPU time (all its threads) over the same call: on the shared
+// machine the CPU time counts only the time the work was scheduled, so it moves less with the
+// load (it also counts any spinning of idle threads).
 struct Times {
   double min_ms, median_ms;
+  double cpu_min_ms, cpu_median_ms;
 };
+
+double process_cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
+}
 
 Times time_runs(int reps, const std::function<void()>& f) {
   f(); // warm-up: compiles (or loads from the kernel cache), faults the pages in
-  std::vector<double> t;
+  std::vector<double> t, cpu;
   for (int i = 0; i < reps; ++i) {
+    double c0 = process_cpu_ms();
     auto t0 = Clock::now();
     f();
     t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    cpu.push_back(process_cpu_ms() - c0);
   }
   std::sort(t.begin(), t.end());
-  return {t.front(), t[t.size() / 2]};
+  std::sort(cpu.begin(), cpu.end());
+  return {t.front(), t[t.size() / 2], cpu.front(), cpu[cpu.size() / 2]};
 }
 
 std::vector<float> random_floats(size_t n, unsigned seed) {
@@ -76,6 +90,10 @@ void compare(int64_t m, int64_t n, int64_t k, int reps) {
               gflops(m, n, k, mine.median_ms), blas.min_ms, blas.median_ms,
               gflops(m, n, k, blas.median_ms), blas.median_ms / mine.median_ms,
               max_rel_diff(c, ref));
+  std::printf("  process CPU time: ops::matmul min %.1f ms median %.1f ms; cblas_sgemm min %.1f ms "
+              "median %.1f ms; ratio of medians %.2f\n",
+              mine.cpu_min_ms, mine.cpu_median_ms, blas.cpu_min_ms, blas.cpu_median_ms,
+              blas.cpu_median_ms / mine.cpu_median_ms);
 }
 
 void configs(int64_t s) {
