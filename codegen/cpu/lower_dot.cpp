@@ -4,11 +4,10 @@
 //  1. Widen once: a (MxK) and b (KxN) are written into ct arrays by one vectorizable loop nest
 //     each (f16 -> f32 is exact, and so is bf16 -> f32; i8 sign-extends to i32), so the product
 //     never converts an element more than once; an operand stored in ct is read in place. a
-//     stays row-major; b is packed in panels of V columns (see `column_panels`), written
-//     straight from its elements (a fused load is read once, into the panels), or by a vector
-//     copy of K*N elements when b already is a ct array. An operand read through masked fused
-//     loads (a matmul's edge-masked tiles) is written by two copies of its loop: one without
-//     masks, taken where every mask holds (each checked as cheaply as its form allows,
+//     stays row-major; b is then packed in panels of V columns (see `column_panels`), also when
+//     it is f32: a vector copy of K*N elements for M*N*K multiply-adds. An operand read through
+//     masked fused loads (a matmul's edge-masked tiles) is written by two copies of its loop: one
+//     without masks, taken where every mask holds (each checked as cheaply as its form allows,
 //     lower_memory.cpp), and the masked one for the edge tiles.
 //  2. C = acc, an MxN ct array; acc's own array when this dot is its only reader (the carried
 //     accumulator of a K loop, whose yield then has nothing to copy either).
@@ -115,17 +114,13 @@ private:
   // other uses (after an `if` that skipped this dot, say) must not read the array.
   llvm::Value* rows_of(const ir::Value* v);
   // `v`'s elements in ct, in panels of `width` columns, each stored row after row: element
-  // (k, p * width + w) at (p * K + k) * width + w; copied from v's array when it is one in ct, else
-  // written from its elements. A micro-kernel then reads its V values of b for one k right after
-  // those for k - 1, not a row of b further on (rows a power of two apart map to few L1 sets:
-  // unpacked, the 128x128x32 f32 matmul of bench_cpu ran 1.5x slower than the scalar loop nest this
-  // file replaced).
+  // (k, p * width + w) at (p * K + k) * width + w; packed from `rows_of(v)`. A micro-kernel then
+  // reads its V values of b for one k right after those for k - 1, not a row of b further on
+  // (rows a power of two apart map to few L1 sets: unpacked, the 128x128x32 f32 matmul of
+  // bench_cpu ran 1.5x slower than the scalar loop nest this file replaced).
   llvm::Value* column_panels(const ir::Value* v, int64_t width);
   // Whether v already is a row-major array of ct elements (read in place).
   bool is_ct_array(const ir::Value* v);
-  // column_panels of a v that is not (a fused load, a cast, an array of f16): written straight
-  // from v's elements, without first copying v's rows into a ct array as rows_of would.
-  llvm::Value* panels_from_elements(const ir::Value* v, int64_t width);
   // C[ib*R .. +R, jb*V .. +V) += a[ib*R .. +R, :] @ b[:, jb*V .. +V), in registers.
   void micro_kernel(llvm::Value* ib, llvm::Value* jb);
   llvm::Value* multiply_add(llvm::Value* x, llvm::Value* y, llvm::Value* acc);
@@ -217,33 +212,11 @@ bool DotLowering::is_ct_array(const ir::Value* v) {
   return r.kind == Rep::Kind::Stored && l_.storage_type(v->type()->element()) == ct_ && !tf32_;
 }
 
-llvm::Value* DotLowering::panels_from_elements(const ir::Value* v, int64_t width) {
-  int64_t depth = v->type()->dims()[0];
-  int64_t count = v->type()->dims()[1] / width;
-  const ir::Type* elem = v->type()->element();
-  llvm::Value* array = l_.new_array(v->type(), ct_);
-  // Element (k, p * width + w) goes to (p * K + k) * width + w. Row k of v is read whole, in
-  // order, before row k + 1 (k outermost): panel by panel, each row was fetched in `count`
-  // separate pieces, which cost more than the copy it saved (4096-wide b, rows 16 KiB apart).
-  // The inner loop over w reads a contiguous run, which LLVM vectorizes; masks as in rows_of.
-  const int64_t shape[] = {depth, count, width};
-  l_.with_lazy_masks_fast_path(
-      {v},
-      [&] {
-        l_.loop_nest(shape, [&](const Index& idx) {
-          llvm::Value* col = b_.CreateAdd(b_.CreateShl(idx[1], log2_exact(width)), idx[2]);
-          llvm::Value* q = b_.CreateAdd(b_.CreateShl(idx[1], log2_exact(depth)), idx[0]);
-          b_.CreateStore(widen(l_.element(v, {idx[0], col}), elem), at(array, q, idx[2], width));
-        });
-      },
-      /*load_masks=*/true);
-  return array;
-}
-
 llvm::Value* DotLowering::column_panels(const ir::Value* v, int64_t width) {
-  if (!is_ct_array(v))
-    return panels_from_elements(v, width);
-  llvm::Value* rows = l_.rep(v).storage;
+  // From rows_of's array: b's rows are read from memory once, whole and in order, by a
+  // vectorized copy, and then packed from L1. Packing straight from a fused load (no copy) used
+  // 25-90% more CPU time per matmul in bench_cpu_matmul, panel by panel or row by row.
+  llvm::Value* rows = rows_of(v);
   int64_t depth = v->type()->dims()[0];
   int64_t cols = v->type()->dims()[1];
   int64_t count = cols / width;
