@@ -105,6 +105,22 @@ static llvm::Value* bf16_bits_to_f32(llvm::IRBuilder<>& b, llvm::Value* bits) {
   return b.CreateBitCast(b.CreateShl(b.CreateZExt(bits, b.getInt32Ty()), 16), b.getFloatTy());
 }
 
+// The bf16 bits `f` was widened from (bf16_bits_to_f32's pattern), else null. Rounding such an
+// f32 back to bf16 is those bits again, but LLVM cannot see through the rounding's integer
+// arithmetic: a bf16 load copied into a stack array, or a value rounded to bf16 by a cast and then
+// stored, paid for two roundings (a third of softmax's bf16 time at 128 columns).
+static llvm::Value* widened_bf16_bits(llvm::Value* f) {
+  auto* cast = llvm::dyn_cast<llvm::BitCastInst>(f);
+  auto* shl = cast ? llvm::dyn_cast<llvm::BinaryOperator>(cast->getOperand(0)) : nullptr;
+  if (!shl || shl->getOpcode() != llvm::Instruction::Shl)
+    return nullptr;
+  auto* amount = llvm::dyn_cast<llvm::ConstantInt>(shl->getOperand(1));
+  auto* ext = llvm::dyn_cast<llvm::ZExtInst>(shl->getOperand(0));
+  if (!amount || amount->getZExtValue() != 16 || !ext || !ext->getSrcTy()->isIntegerTy(16))
+    return nullptr;
+  return ext->getOperand(0);
+}
+
 llvm::Value* Lowering::to_storage(llvm::Value* v, const ir::Type* elem) {
   elem = elem->element();
   if (elem->is_pointer())
@@ -115,6 +131,8 @@ llvm::Value* Lowering::to_storage(llvm::Value* v, const ir::Type* elem) {
   case DType::f16:
     return b.CreateFPTrunc(v, b.getHalfTy());
   case DType::bf16:
+    if (llvm::Value* bits = widened_bf16_bits(v))
+      return bits;
     return f32_to_bf16_bits(b, v);
   default:
     return v;
