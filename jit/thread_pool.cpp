@@ -83,7 +83,7 @@ void* ThreadPool::worker_main(void* self) {
         return nullptr;
       seen = pool->generation_;
       job = pool->current_;
-      if (!job)
+      if (!job || job->workers_inside >= job->workers_allowed)
         continue;
       ++job->workers_inside;
     }
@@ -105,6 +105,11 @@ void ThreadPool::run(int64_t total, int64_t chunk, RangeFn fn, void* ctx, bool c
   job.ctx = ctx;
   job.total = total;
   job.chunk = std::max<int64_t>(1, chunk);
+  job.workers_allowed = int(threads_.size()) - (caller_helps ? 1 : 0);
+  if (job.workers_allowed == 0) { // TESSEL_CPU_THREADS=1: the caller is the one thread
+    work_on(job);
+    return;
+  }
   {
     std::lock_guard lock(mutex_);
     current_ = &job;

@@ -25,8 +25,10 @@ public:
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   unsigned size() const { return unsigned(threads_.size()); }
-  // Runs fn over [0, total) in chunks of `chunk` on the workers (and on the calling thread too when
-  // `caller_helps`); returns when all are done. Exceptions must not escape fn.
+  // Runs fn over [0, total) in chunks of `chunk` on the workers, or, when `caller_helps`, on the
+  // calling thread and size() - 1 of the workers: size() threads in all either way, so that
+  // TESSEL_CPU_THREADS=N runs N threads, not N + 1 on N cores. Returns when all are done.
+  // Exceptions must not escape fn.
   void run(int64_t total, int64_t chunk, RangeFn fn, void* ctx, bool caller_helps);
 
 private:
@@ -38,7 +40,8 @@ private:
     int64_t chunk;
     std::atomic<int64_t> next{0};
     std::atomic<int64_t> finished{0};
-    int workers_inside = 0; // guarded by mutex_
+    int workers_inside = 0;  // guarded by mutex_
+    int workers_allowed = 0; // how many workers may enter (constant during the job)
   };
 
   static void* worker_main(void* self);

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -80,27 +81,33 @@ Times time_runs(int reps, const std::function<void()>& f) {
 }
 
 // A host buffer of `n` elements of `t`: f32 and bf16 filled with values in [-2, 2] (bf16
-// rounded), other dtypes zero (outputs, or filled by the caller).
+// rounded), other dtypes zero (outputs, or filled by the caller). 64-byte aligned, as PyTorch's
+// CPU allocator and Halide's buffers are: a std::vector's large allocation sits 16 bytes past a
+// page, so every 64-byte vector access of a row would straddle two cache lines.
 struct Buffer {
-  std::vector<unsigned char> bytes;
+  static constexpr size_t kAlign = 64;
+  std::vector<unsigned char> storage;
+  unsigned char* data;
+  size_t bytes;
   DType dtype;
-  Buffer(DType t, int64_t n, unsigned seed) : bytes(size_t(n) * tessel::dtype_bytes(t)), dtype(t) {
+  Buffer(DType t, int64_t n, unsigned seed)
+      : storage(size_t(n) * tessel::dtype_bytes(t) + kAlign), bytes(storage.size() - kAlign),
+        dtype(t) {
+    data = storage.data() + (kAlign - reinterpret_cast<uintptr_t>(storage.data()) % kAlign);
     std::mt19937 gen(seed);
     std::uniform_real_distribution<float> d(-2, 2);
     for (int64_t i = 0; i < n && (t == DType::f32 || t == DType::bf16); ++i) {
       float v = d(gen);
       if (t == DType::f32)
-        std::memcpy(&bytes[size_t(i) * 4], &v, 4);
+        std::memcpy(data + size_t(i) * 4, &v, 4);
       else {
         uint16_t b = tessel::float_to_bfloat16(v);
-        std::memcpy(&bytes[size_t(i) * 2], &b, 2);
+        std::memcpy(data + size_t(i) * 2, &b, 2);
       }
     }
   }
-  TensorView view(std::initializer_list<int64_t> shape) {
-    return TensorView(bytes.data(), dtype, shape);
-  }
-  size_t size() const { return bytes.size(); }
+  TensorView view(std::initializer_list<int64_t> shape) { return TensorView(data, dtype, shape); }
+  size_t size() const { return bytes; }
 };
 
 struct Shape {
@@ -133,11 +140,11 @@ struct Tensors {
         q8(DType::i8, sh.rows * sh.cols, 13), qf8(DType::f8e4m3, sh.rows * sh.cols, 14),
         mask(DType::i32, sh.rows, 15), pos(DType::i32, sh.rows, 18), cos(dt, sh.rows * kPairs, 16),
         sin(dt, sh.rows * kPairs, 17) {
-    auto* l = reinterpret_cast<int32_t*>(labels.bytes.data());
+    auto* l = reinterpret_cast<int32_t*>(labels.data);
     for (int64_t r = 0; r < sh.rows; ++r)
       l[r] = int32_t((r * 7919) % sh.cols);
-    auto* m = reinterpret_cast<int32_t*>(mask.bytes.data());
-    auto* p = reinterpret_cast<int32_t*>(pos.bytes.data());
+    auto* m = reinterpret_cast<int32_t*>(mask.data);
+    auto* p = reinterpret_cast<int32_t*>(pos.data);
     for (int64_t r = 0; r < sh.rows; ++r) {
       m[r] = r % kPoolSeq < kPoolSeq - 16 + (r / kPoolSeq) % 17 ? 1 : 0;
       p[r] = int32_t(r);

@@ -4,8 +4,13 @@ bench_cpu_ops's tab-separated format (impl torch). PyTorch allocates its outputs
 backward ops are timed through the aten backward kernels or autograd.grad on a kept graph, so the
 forward is not in the figure.
 
-    python bench/cpu_ops/peers.py [reps] > torch.tsv   # any Python with torch (CPU) and numpy
+    python bench/cpu_ops/peers.py [reps] [op...] > torch.tsv   # any Python with torch and numpy
+
+BENCH_CLOCK=cpu times the process's CPU time instead of the wall clock and BENCH_THREADS=N sets
+the thread count (default 2), as bench_cpu_ops and bench_cpu_ops_halide do: for same-run ratios on
+a loaded machine, with BENCH_THREADS=1 (idle OpenMP workers spin, which CPU time would count).
 """
+import os
 import sys
 import time
 
@@ -16,13 +21,16 @@ SHAPES = [(4096, 4096), (8192, 1024), (32768, 128)]
 DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16}
 
 
+CLOCK = time.process_time if os.environ.get("BENCH_CLOCK") == "cpu" else time.perf_counter
+
+
 def timed(reps, f):
     f()
     t = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         f()
-        t.append((time.perf_counter() - t0) * 1e3)
+        t.append((CLOCK() - t0) * 1e3)
     t.sort()
     return t[0], t[len(t) // 2]
 
@@ -154,7 +162,7 @@ def ops(rows, cols, dt):
 def main():
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 7
     only = set(sys.argv[2:])
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     print("impl\top\trows\tcols\tdtype\tmin_ms\tmedian_ms\tbytes")
     for rows, cols in SHAPES:
         for name, dt in DTYPES.items():

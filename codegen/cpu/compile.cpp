@@ -96,6 +96,13 @@ std::unique_ptr<CompiledKernel> compile(const ir::Function& function,
   f->addFnAttr("target-features", host.features);
   // Tensors make big frames: probe them so that an overflow hits the guard page.
   f->addFnAttr("probe-stack", "inline-asm");
+  // LLVM's tuning for Intel's AVX-512 cores prefers 256-bit vectors (the old down-clocking of
+  // heavy 512-bit code), so the loop vectorizer stopped at 8 f32 lanes while tessel's own
+  // reductions and Halide's schedules use 16: with the full width softmax and layer norm took
+  // 0.6-0.9x the CPU time at every shape measured (bench/RESULTS.md, session 7). Zen 4 runs 512-bit
+  // operations as two halves, with fewer instructions to issue.
+  if (host.vector_bits >= 512)
+    f->addFnAttr("prefer-vector-width", "512");
   if (lowering.stack_bytes() > kMaxStackBytes)
     throw Error(fmt::format("kernel `{}` needs {} MiB of stack for its tensors (at most {} MiB); "
                             "use smaller blocks",

@@ -298,16 +298,23 @@ void Lowering::lower_load(const ir::Op& op) {
     return;
   }
 
-  auto one = [&](const Index& idx, bool masked) -> llvm::Value* {
+  // One element, in the compute type, or with `raw` in the storage type (what the stack array
+  // holds: a bf16 or f16 load is copied as its bits rather than widened and rounded back).
+  auto one = [&](const Index& idx, bool masked, bool raw) -> llvm::Value* {
     auto at = [&](const ir::Value* v) {
       return element(v, v->type()->rank() == 0 ? Index{} : idx);
+    };
+    auto read = [&](llvm::Value* p) {
+      return raw ? b.CreateLoad(storage_type(elem), p) : load_element(p, elem);
     };
     llvm::Value* p = at(ptr);
     if (!masked) {
       check_access(op, p, elem, /*is_store=*/false);
-      return load_element(p, elem);
+      return read(p);
     }
     llvm::Value* fallback = other ? at(other) : llvm::Constant::getNullValue(compute_type(elem));
+    if (raw)
+      fallback = to_storage(fallback, elem);
     llvm::Value* m = at(mask);
     llvm::Value* loaded = nullptr;
     llvm::Value* out = nullptr;
@@ -315,7 +322,7 @@ void Lowering::lower_load(const ir::Op& op) {
         *this, m,
         [&] {
           check_access(op, p, elem, /*is_store=*/false);
-          loaded = load_element(p, elem);
+          loaded = read(p);
         },
         [&](llvm::BasicBlock* from_access, llvm::BasicBlock* from_skip) {
           llvm::PHINode* phi = b.CreatePHI(fallback->getType(), 2);
@@ -327,14 +334,13 @@ void Lowering::lower_load(const ir::Op& op) {
   };
 
   if (rt->rank() == 0) {
-    set_scalar(op.result(), one({}, mask != nullptr));
+    set_scalar(op.result(), one({}, mask != nullptr, /*raw=*/false));
     return;
   }
   llvm::Value* storage = new_array(rt);
   auto fill = [&](bool masked) {
     loop_nest(rt->dims(), [&](const Index& idx) {
-      llvm::Value* v = one(idx, masked);
-      store_element(v, element_address(storage, rt, idx), elem);
+      b.CreateStore(one(idx, masked, /*raw=*/true), element_address(storage, rt, idx));
     });
   };
   with_full_mask_fast_path(*this, mask, lazy_masks_of(*this, {ptr, other}), fill);

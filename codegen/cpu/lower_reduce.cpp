@@ -11,6 +11,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <span>
+#include <vector>
+
 namespace tessel::codegen::cpu::detail {
 
 namespace {
@@ -173,38 +177,82 @@ private:
            n > kLanes && n % kLanes == 0;
   }
 
-  // The sum/max/min of x's row at `idx` (its last index is overwritten) through kLanes
-  // accumulators.
-  llvm::Value* reduce_in_lanes(Index& idx, int64_t n, llvm::Value* lanes) {
+  // Each of kLanes' lanes is itself split in kChains: a chain of dependent vector maxnums or adds
+  // one 16-column chunk after another is bound by their latency (4-5 cycles a chunk for maxnum's
+  // compare and blend), not by throughput; kChains independent chains over interleaved chunks
+  // keep the vector units busy (softmax's and layer norm's row reductions at 1024-4096 columns).
+  static constexpr int64_t kChains = 4;
+  static int64_t chains_for(int64_t n) { return std::min(kChains, n / kLanes); }
+
+  // The sum/max/min of x's row at `idx` (its last index is overwritten) through chains_for(n)
+  // accumulators `lanes` of kLanes lanes each.
+  llvm::Value* reduce_in_lanes(Index& idx, int64_t n, std::span<llvm::Value* const> lanes) {
     auto* vec_type = llvm::FixedVectorType::get(acc_type_, unsigned(kLanes));
-    b_.CreateStore(llvm::ConstantVector::getSplat(vec_type->getElementCount(),
-                                                  llvm::cast<llvm::Constant>(identity())),
-                   lanes);
+    const int64_t chains = chains_for(n);
+    for (int64_t c = 0; c < chains; ++c)
+      b_.CreateStore(llvm::ConstantVector::getSplat(vec_type->getElementCount(),
+                                                    llvm::cast<llvm::Constant>(identity())),
+                     lanes[c]);
     l_.with_lazy_masks_fast_path({x_}, [&] {
       l_.counted_loop(
-          l_.i64(0), l_.i64(n / kLanes),
-          [&](llvm::Value* chunk) {
-            llvm::Value* base = b_.CreateMul(chunk, l_.i64(kLanes), "", true, true);
-            l_.counted_loop(
-                l_.i64(0), l_.i64(kLanes),
-                [&](llvm::Value* j) {
-                  idx.back() = b_.CreateAdd(base, j, "", true, true);
-                  llvm::Value* at = b_.CreateInBoundsGEP(acc_type_, lanes, j);
-                  Acc next = combine({b_.CreateLoad(acc_type_, at), nullptr}, l_.element(x_, idx),
-                                     nullptr);
-                  b_.CreateStore(next.value, at);
-                },
-                "lane");
+          l_.i64(0), l_.i64(n / (kLanes * chains)),
+          [&](llvm::Value* group) {
+            for (int64_t c = 0; c < chains; ++c) {
+              llvm::Value* chunk =
+                  b_.CreateAdd(b_.CreateMul(group, l_.i64(chains), "", true, true), l_.i64(c));
+              llvm::Value* base = b_.CreateMul(chunk, l_.i64(kLanes), "", true, true);
+              l_.counted_loop(
+                  l_.i64(0), l_.i64(kLanes),
+                  [&](llvm::Value* j) {
+                    idx.back() = b_.CreateAdd(base, j, "", true, true);
+                    llvm::Value* at = b_.CreateInBoundsGEP(acc_type_, lanes[c], j);
+                    Acc next = combine({b_.CreateLoad(acc_type_, at), nullptr}, l_.element(x_, idx),
+                                       nullptr);
+                    b_.CreateStore(next.value, at);
+                  },
+                  "lane");
+            }
           },
           "red");
     });
-    llvm::Value* all = b_.CreateLoad(vec_type, lanes);
+    llvm::Value* all = b_.CreateLoad(vec_type, lanes[0]);
+    for (int64_t c = 1; c < chains; ++c)
+      all = combine_vectors(all, b_.CreateLoad(vec_type, lanes[c]));
     if (kind_ == Kind::Sum) { // reassoc: a tree of vector adds, not 16 serial ones
       auto* sum = llvm::cast<llvm::Instruction>(b_.CreateFAddReduce(identity(), all));
       sum->setHasAllowReassoc(true);
       return sum;
     }
-    return kind_ == Kind::Max ? b_.CreateFPMaxReduce(all) : b_.CreateFPMinReduce(all);
+    return halving_tree(all);
+  }
+
+  // Two vectors of lanes combined lane by lane (a float sum, max or min).
+  llvm::Value* combine_vectors(llvm::Value* a, llvm::Value* c) {
+    if (kind_ == Kind::Sum) {
+      auto* add = llvm::cast<llvm::Instruction>(b_.CreateFAdd(a, c));
+      add->setHasAllowReassoc(true);
+      return add;
+    }
+    return b_.CreateBinaryIntrinsic(
+        kind_ == Kind::Max ? llvm::Intrinsic::maxnum : llvm::Intrinsic::minnum, a, c);
+  }
+
+  // The max/min of a vector's lanes by halving it log2(lanes) times. llvm.vector.reduce.fmax
+  // without nnan is expanded into a serial chain of lanes - 1 scalar maxnums (each a compare and
+  // a blend: ~60 cycles of latency at 16 lanes, per row); maxnum and minnum are associative and
+  // commutative, so the tree gives the same value (up to the sign of a zero result when +0 and -0
+  // tie, as with the lanes themselves).
+  llvm::Value* halving_tree(llvm::Value* v) {
+    auto lanes = llvm::cast<llvm::FixedVectorType>(v->getType())->getNumElements();
+    for (unsigned w = lanes; w > 1; w /= 2) {
+      std::vector<int> lo(w / 2), hi(w / 2);
+      for (unsigned i = 0; i < w / 2; ++i) {
+        lo[i] = int(i);
+        hi[i] = int(i + w / 2);
+      }
+      v = combine_vectors(b_.CreateShuffleVector(v, lo), b_.CreateShuffleVector(v, hi));
+    }
+    return b_.CreateExtractElement(v, uint64_t(0));
   }
 
   // A max/min over rows of 2 to kLanes elements: each row's elements go into one vector that
@@ -219,7 +267,7 @@ private:
   llvm::Value* reduce_vector(llvm::Value* row) {
     bool mx = kind_ == Kind::Max;
     if (elem_->is_float())
-      return mx ? b_.CreateFPMaxReduce(row) : b_.CreateFPMinReduce(row);
+      return halving_tree(row);
     return mx ? b_.CreateIntMaxReduce(row, !uns()) : b_.CreateIntMinReduce(row, !uns());
   }
 
@@ -297,7 +345,9 @@ private:
   // along_last for a float sum/max/min whose rows split into kLanes lanes.
   void along_last_in_lanes(std::span<const int64_t> outer, int64_t n, const ir::Type* rt) {
     llvm::Value* storage = rt->rank() == 0 ? nullptr : l_.new_array(rt);
-    llvm::Value* lanes = slot(llvm::FixedVectorType::get(acc_type_, unsigned(kLanes)));
+    std::vector<llvm::Value*> lanes;
+    for (int64_t c = 0; c < chains_for(n); ++c)
+      lanes.push_back(slot(llvm::FixedVectorType::get(acc_type_, unsigned(kLanes))));
     l_.loop_nest(outer, [&](const Index& oidx) {
       Index idx = oidx;
       idx.push_back(l_.i64(0));

@@ -5,8 +5,11 @@
 // calculation for softmax", 2018): one pass over column blocks keeps a running maximum m and a
 // running sum s of exp(x - m), rescaling s by exp(m_old - m_new) whenever the maximum grows; a
 // second pass writes exp(x - m) / s. So a long row is read twice and written once, never three
-// times as with the max, sum, normalise passes. The backward passes are the same shape: one
-// reduction (sum(y * dy), or sum(dy) for log-softmax), then the elementwise gradient.
+// times as with the max, sum, normalise passes. The division is a multiplication by 1 / s, one
+// division per row: a vector division per 8 columns was a tenth of the CPU time at 4096 columns
+// (PyTorch's CPU softmax does the same); it adds at most one rounding (under 1.5 ulp in all). The
+// backward passes are the same shape: one reduction (sum(y * dy), or sum(dy) for log-softmax), then
+// the elementwise gradient.
 #include "tessel/ops/softmax.h"
 
 #include "stdlib/common/args.h"
@@ -41,7 +44,7 @@ const Kernel& forward_kernel() {
                      auto shifted = v - tl::max(v, 0);
                      auto e = tl::exp(shifted);
                      auto s = tl::sum(e, 0);
-                     tl::store(yr + cols, LOG ? shifted - tl::log(s) : e / s, mask);
+                     tl::store(yr + cols, LOG ? shifted - tl::log(s) : e * (1.0 / s), mask);
                      return;
                    }
                    tl::Tensor m = tl::scalar(-INFINITY, DType::f32),
@@ -56,11 +59,11 @@ const Kernel& forward_kernel() {
                      s = s * tl::exp(m - shift) + tl::sum(tl::exp(v - shift), 0);
                      m = m_new;
                    });
-                   auto log_s = tl::log(s);
+                   auto log_s = tl::log(s), inv_s = 1.0 / s;
                    tl::for_range(0, n, BLOCK, [&](tl::Int k) {
                      auto c = k + cols;
                      auto v = tl::load(xr + c, c < n, 0.0).to(DType::f32);
-                     tl::store(yr + c, LOG ? v - m - log_s : tl::exp(v - m) / s, c < n);
+                     tl::store(yr + c, LOG ? v - m - log_s : tl::exp(v - m) * inv_s, c < n);
                    });
                  });
   return k;

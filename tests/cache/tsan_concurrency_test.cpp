@@ -13,7 +13,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +26,33 @@ namespace {
 using tessel::jit::CacheEntry;
 using tessel::jit::CacheKey;
 using tessel::jit::DiskCache;
+
+// TESSEL_CPU_THREADS=N means N threads run a launch: when the caller helps, it is one of them
+// and only N - 1 workers join (before, N workers and the caller: three threads on a 2-core
+// machine). Each chunk sleeps, so that every thread let in gets some (and an extra one would
+// show).
+TEST(TsanThreadPool, CallerHelpingIsOneOfTheThreads) {
+  for (unsigned workers : {1u, 2u, 3u})
+    for (bool caller_helps : {true, false}) {
+      tessel::jit::ThreadPool pool(workers);
+      struct Seen {
+        std::mutex mutex;
+        std::set<std::thread::id> threads;
+      } seen;
+      auto fn = [](void* ctx, int64_t, int64_t) {
+        auto& s = *static_cast<Seen*>(ctx);
+        {
+          std::lock_guard lock(s.mutex);
+          s.threads.insert(std::this_thread::get_id());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      };
+      pool.run(48, 1, fn, &seen, caller_helps);
+      EXPECT_LE(seen.threads.size(), size_t(workers))
+          << workers << " workers, caller helps: " << caller_helps;
+      EXPECT_EQ(seen.threads.count(std::this_thread::get_id()), caller_helps ? 1u : 0u);
+    }
+}
 
 TEST(TsanThreadPool, ConcurrentLaunchersEachSeeEveryIndexOnce) {
   tessel::jit::ThreadPool pool(4);

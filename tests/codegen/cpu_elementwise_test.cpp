@@ -5,6 +5,9 @@
 
 #include <fmt/format.h>
 
+#include <array>
+#include <cstring>
+
 namespace tessel::test {
 namespace {
 
@@ -364,6 +367,81 @@ TEST(CpuElementwise, ScalarsAndProgramIds) {
   launch(*kernel, {&po, &pi, &s}, {gxn, gyn, gzn});
   for (int i = 0; i < total; ++i)
     ASSERT_EQ(bout.get(i), bin.get(i) * 3 + 7 + (i / (gxn * gyn)) * 1000) << i;
+}
+
+// The program loop splits the first id of a range into (x, y, z) once and then steps with
+// carries (lower_kernel.cpp): every range [begin, end) of a 4 x 3 x 5 grid, one program per id,
+// must see the same ids as a division would give, each program once, and nothing outside.
+TEST(CpuElementwise, ProgramIdsOfEveryRange) {
+  KernelBuilder k("ranges");
+  ir::Value* out = k.arg(k.ptr(DType::i32));
+  ir::Value* gx = k.op(Opcode::NumPrograms, {}, k.i32(), {ir::Attr::of_int(0)});
+  ir::Value* gy = k.op(Opcode::NumPrograms, {}, k.i32(), {ir::Attr::of_int(1)});
+  ir::Value* lin =
+      k.bin(Opcode::Add, k.pid(0),
+            k.bin(Opcode::Mul, gx, k.bin(Opcode::Add, k.pid(1), k.bin(Opcode::Mul, gy, k.pid(2)))));
+  // x + 10 y + 100 z + 1: a wrong carry shows as a wrong digit.
+  ir::Value* code =
+      k.bin(Opcode::Add, k.bin(Opcode::Add, k.pid(0), k.bin(Opcode::Mul, k.pid(1), k.cint(10))),
+            k.bin(Opcode::Add, k.bin(Opcode::Mul, k.pid(2), k.cint(100)), k.cint(1)));
+  k.store(k.addptr(out, lin), code);
+  k.ret();
+  auto kernel = codegen::cpu::compile(k.fn);
+  const std::array<int32_t, 3> grid = {4, 3, 5};
+  const int total = 4 * 3 * 5;
+  for (int begin = 0; begin < total; ++begin)
+    for (int end = begin; end <= total; ++end) {
+      Buffer bout(DType::i32, total);
+      for (int i = 0; i < total; ++i)
+        bout.set(i, -1); // poison
+      void* po = bout.data();
+      std::vector<void*> args = {&po};
+      run_on_big_stack([&] { kernel->entry()(args.data(), grid.data(), begin, end); });
+      for (int i = 0; i < total; ++i) {
+        int want = i >= begin && i < end ? i % 4 + 10 * (i / 4 % 3) + 100 * (i / 12) + 1 : -1;
+        ASSERT_EQ(bout.get(i), want) << "range [" << begin << ", " << end << ") id " << i;
+      }
+    }
+}
+
+// A bf16 load kept in a stack array (it has two uses) is copied as its bits, as a GPU's ld/st
+// does: every one of the 65536 patterns, NaN payloads and signalling NaNs included, comes out
+// unchanged, from the full block and from the masked partial one (whose masked-off elements are
+// `other`, rounded once). Before, the copy widened to f32 and rounded back, which quietened
+// signalling NaNs and cost two roundings per element (softmax's bf16 rows).
+TEST(CpuElementwise, Bf16LoadCopiedAsBits) {
+  constexpr int64_t kAll = 65536, kTile = 4096;
+  KernelBuilder k("bf16_bits");
+  ir::Value* out = k.arg(k.ptr(DType::bf16));
+  ir::Value* out2 = k.arg(k.ptr(DType::bf16));
+  ir::Value* in = k.arg(k.ptr(DType::bf16));
+  ir::Value* n = k.arg(k.i32());
+  ir::Value* cols = k.bin(
+      Opcode::Add, k.splat(k.bin(Opcode::Mul, k.pid(0), k.cint(kTile)), {kTile}), k.arange(kTile));
+  ir::Value* mask = k.cmp(Opcode::CmpLt, cols, k.splat(n, {kTile}));
+  ir::Value* x =
+      k.load(k.addptr(in, cols), mask, k.splat(k.cfloat(-1.5, k.s(DType::bf16)), {kTile}));
+  k.store(k.addptr(out, cols), x, mask);
+  k.store(k.addptr(out2, cols), x, mask);
+  k.ret();
+  auto kernel = codegen::cpu::compile(k.fn);
+  for (int64_t count : {kAll, kAll - 5}) { // the last block full, or partial
+    Buffer bin(DType::bf16, kAll), bout(DType::bf16, kAll), bout2(DType::bf16, kAll);
+    for (int64_t i = 0; i < kAll; ++i)
+      std::memcpy(static_cast<unsigned char*>(bin.data()) + 2 * i, &i, 2);
+    void *po = bout.data(), *po2 = bout2.data(), *pi = bin.data();
+    int32_t cn = int32_t(count);
+    launch(*kernel, {&po, &po2, &pi, &cn}, {int32_t(kAll / kTile), 1, 1});
+    for (int64_t i = 0; i < count; ++i) {
+      uint16_t got = 0, got2 = 0;
+      std::memcpy(&got, static_cast<unsigned char*>(bout.data()) + 2 * i, 2);
+      std::memcpy(&got2, static_cast<unsigned char*>(bout2.data()) + 2 * i, 2);
+      ASSERT_EQ(got, uint16_t(i)) << "count " << count << " pattern " << std::hex << i;
+      ASSERT_EQ(got2, uint16_t(i)) << "count " << count << " pattern " << std::hex << i;
+    }
+    for (int64_t i = count; i < kAll; ++i) // masked off: not written, still poisoned
+      ASSERT_TRUE(std::isnan(bout.get(i))) << i;
+  }
 }
 
 TEST(CpuElementwise, ChainedF16Rounding) {

@@ -193,6 +193,48 @@ TEST(CpuReduce, FloatSumInLanes) {
   }
 }
 
+// Long float rows reduce through kChains independent chains of 16 lanes each, combined lane by
+// lane and then, for max/min, by a halving tree (lower_reduce.cpp). Row r of a [cols, cols] tile
+// holds its extreme at column r (every lane of every chain and every group of chunks in turn) and
+// a NaN at column r + 1, which max/min skip; the sums are of small integers plus 1000 at column
+// r, exact in f32 in any order, so a dropped chain or lane changes the result.
+TEST(CpuReduce, LongRowExtremeAtEveryColumn) {
+  for (int64_t cols : {32, 64, 128, 256}) {
+    for (Opcode op : {Opcode::ReduceMax, Opcode::ReduceMin, Opcode::ReduceSum}) {
+      KernelBuilder k("reduce_chains");
+      ir::Value* out = k.arg(k.ptr(DType::f32));
+      ir::Value* in = k.arg(k.ptr(DType::f32));
+      ir::Value* x = k.load(k.addptr(in, k.offsets_2d(cols, cols, k.cint(cols))));
+      ir::Value* r =
+          k.op(op, {x}, reduce_result_type(k, x, 1, k.s(DType::f32)), {ir::Attr::of_int(1)});
+      k.store(k.addptr(out, k.arange(cols)), r);
+      k.ret();
+      auto kernel = codegen::cpu::compile(k.fn);
+      const bool sum = op == Opcode::ReduceSum, mx = op == Opcode::ReduceMax;
+      Buffer in_buf(DType::f32, cols * cols), out_buf(DType::f32, cols);
+      in_buf.fill_random(int(cols) + 3, -4, 4);
+      for (int64_t row = 0; row < cols; ++row) {
+        for (int64_t j = 0; j < cols && sum; ++j)
+          in_buf.set(row * cols + j, std::round(in_buf.get(row * cols + j)));
+        in_buf.set(row * cols + row, sum ? 1000 : mx ? 100 : -100);
+        if (!sum)
+          in_buf.set(row * cols + (row + 1) % cols, NAN);
+      }
+      void *po = out_buf.data(), *pi = in_buf.data();
+      launch(*kernel, {&po, &pi}, {1, 1, 1});
+      for (int64_t row = 0; row < cols; ++row) {
+        double want = 0;
+        for (int64_t j = 0; j < cols && sum; ++j)
+          want += in_buf.get(row * cols + j);
+        if (!sum)
+          want = mx ? 100 : -100;
+        EXPECT_EQ(out_buf.get(row), want)
+            << ir::op_info(op).name << " cols " << cols << " row " << row;
+      }
+    }
+  }
+}
+
 // Integer max/min along rows of 2 to 16 elements reduce one vector (along_last_as_vector):
 // signed i32 and unsigned u32 (the same bits order differently: 0x80000000 is the smallest i32 and
 // a large u32), with the extremes at the first and the last column of some rows.
