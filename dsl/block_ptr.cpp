@@ -170,8 +170,8 @@ BlockPtr make_block_ptr(const Tensor& base, const shape& dims, const strides& st
     const bool contiguous = int64_t(i) == order[0];
     if (contiguous && (s.is_tensor || s.number != 1))
       fail(loc, kMake,
-           "strides[" + std::to_string(i) + "] must be the constant 1: order[0] = " +
-               std::to_string(i) +
+           "strides[" + std::to_string(i) +
+               "] must be the constant 1: order[0] = " + std::to_string(i) +
                " names the contiguous dimension (TMA and the masked copy read it as consecutive "
                "elements), got " +
                (s.is_tensor ? std::string("a run-time value") : std::to_string(s.number)));
@@ -185,8 +185,8 @@ BlockPtr make_block_ptr(const Tensor& base, const shape& dims, const strides& st
     step_values.push_back(detail::desc_extent(s, kMake, "strides", i, loc));
     offset_values.push_back(Tensor(detail::desc_coordinate(at.dims[i], i, kMake, loc)));
   }
-  return BlockPtr(base, std::move(extents), std::move(step_values), std::move(offset_values),
-                  block, order, t, loc);
+  return BlockPtr(base, std::move(extents), std::move(step_values), std::move(offset_values), block,
+                  order, t, loc);
 }
 
 BlockPtr advance(const BlockPtr& p, const std::vector<Index>& deltas, std::source_location l) {

@@ -76,9 +76,9 @@ ir::Value* emit_desc_load(const DescParts& d, const std::vector<ir::Value*>& off
                           const SourceLoc& loc) {
   ir::Builder& b = builder_at(loc);
   const ir::Type* elem = d.base.value(loc)->type()->pointee();
-  ir::Op* op = b.create(ir::Opcode::DescLoad, desc_operands(d, offsets, loc),
-                        b.ctx().tensor(d.block, elem),
-                        box_attrs(d.block, int64_t(d.options.swizzle)));
+  ir::Op* op =
+      b.create(ir::Opcode::DescLoad, desc_operands(d, offsets, loc), b.ctx().tensor(d.block, elem),
+               box_attrs(d.block, int64_t(d.options.swizzle)));
   if (d.options.padding == Padding::nan)
     op->set_attr("padding", ir::Attr::of_int(1));
   return op->result();

@@ -34,8 +34,8 @@ int64_t sim_sm_count() {
   char* end = nullptr;
   const long n = std::strtol(v, &end, 10);
   if (*end != '\0' || n < 1 || n > 1024)
-    throw Error(fmt::format("TESSEL_SIM_SM_COUNT='{}' is not a multiprocessor count from 1 to 1024",
-                            v));
+    throw Error(
+        fmt::format("TESSEL_SIM_SM_COUNT='{}' is not a multiprocessor count from 1 to 1024", v));
   return n;
 }
 

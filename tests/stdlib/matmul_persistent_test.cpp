@@ -122,12 +122,13 @@ TEST(MatmulPersistent, SplitKIsAnError) {
   o.split_k = 4;
   o.workspace = TensorView(w.data(), DType::f32, {4 * 16 * 16});
   const int line = __LINE__ + 2;
-  expect_error([&] {
-    ops::matmul(TensorView(a.data(), {16, 16}), TensorView(b.data(), {16, 16}),
-                TensorView(c.data(), {16, 16}), o);
-  },
-               {"matmul", "persistent is on with split_k 4", "split_k 1",
-                std::string("matmul_persistent_test.cpp:") + std::to_string(line)});
+  expect_error(
+      [&] {
+        ops::matmul(TensorView(a.data(), {16, 16}), TensorView(b.data(), {16, 16}),
+                    TensorView(c.data(), {16, 16}), o);
+      },
+      {"matmul", "persistent is on with split_k 4", "split_k 1",
+       std::string("matmul_persistent_test.cpp:") + std::to_string(line)});
 }
 
 TEST(MatmulPersistent, SimSmCountOutOfRangeIsAnError) {

@@ -181,23 +181,22 @@ TEST_P(BlockPtrExec, NanPadding) {
 // of each operand and advances both block pointers by BK. Boxes past K read as zero, so the
 // ragged K needs no mask.
 Kernel matmul_kernel() {
-  return tl::kernel(
-      "bp_matmul", "c, a, b, M, N, K, lda, ldb, ldc",
-      [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Int M, tl::Int N, tl::Int K, tl::Int lda, tl::Int ldb,
-         tl::Int ldc) {
-        constexpr int BM = 32, BN = 32, BK = 32;
-        auto rm = tl::program_id(0) * BM, rn = tl::program_id(1) * BN;
-        auto pa = tl::make_block_ptr(a, {M, K}, {lda, 1}, {rm, 0}, {BM, BK}, {1, 0});
-        auto pb = tl::make_block_ptr(b, {K, N}, {ldb, 1}, {0, rn}, {BK, BN}, {1, 0});
-        tl::Tensor acc = tl::zeros({BM, BN}, tl::f32);
-        tl::for_range(0, K, BK, [&](tl::Int) {
-          acc = tl::dot(tl::load(pa, {0, 1}), tl::load(pb, {0, 1}), acc);
-          pa = tl::advance(pa, {0, BK});
-          pb = tl::advance(pb, {BK, 0});
-        });
-        auto pc = tl::make_block_ptr(c, {M, N}, {ldc, 1}, {rm, rn}, {BM, BN}, {1, 0});
-        tl::store(pc, acc, {0, 1});
-      });
+  return tl::kernel("bp_matmul", "c, a, b, M, N, K, lda, ldb, ldc",
+                    [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Int M, tl::Int N, tl::Int K,
+                       tl::Int lda, tl::Int ldb, tl::Int ldc) {
+                      constexpr int BM = 32, BN = 32, BK = 32;
+                      auto rm = tl::program_id(0) * BM, rn = tl::program_id(1) * BN;
+                      auto pa = tl::make_block_ptr(a, {M, K}, {lda, 1}, {rm, 0}, {BM, BK}, {1, 0});
+                      auto pb = tl::make_block_ptr(b, {K, N}, {ldb, 1}, {0, rn}, {BK, BN}, {1, 0});
+                      tl::Tensor acc = tl::zeros({BM, BN}, tl::f32);
+                      tl::for_range(0, K, BK, [&](tl::Int) {
+                        acc = tl::dot(tl::load(pa, {0, 1}), tl::load(pb, {0, 1}), acc);
+                        pa = tl::advance(pa, {0, BK});
+                        pb = tl::advance(pb, {BK, 0});
+                      });
+                      auto pc = tl::make_block_ptr(c, {M, N}, {ldc, 1}, {rm, rn}, {BM, BN}, {1, 0});
+                      tl::store(pc, acc, {0, 1});
+                    });
 }
 
 // Multiples of 1/8 in [-2, 2]: exact in f16, and so are their products and the f32 sums here.

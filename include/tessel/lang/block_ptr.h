@@ -74,8 +74,8 @@ public:
 
 private:
   friend BlockPtr make_block_ptr(const Tensor&, const lang::shape&, const lang::strides&,
-                                 const lang::offsets&, const lang::block_shape&,
-                                 const lang::order&, Loc);
+                                 const lang::offsets&, const lang::block_shape&, const lang::order&,
+                                 Loc);
   friend BlockPtr advance(const BlockPtr&, const std::vector<Index>&, Loc);
   friend Tensor load(const BlockPtr&, const std::vector<int>&, Padding, Loc);
   friend void store(const BlockPtr&, const Tensor&, const std::vector<int>&, Loc);
