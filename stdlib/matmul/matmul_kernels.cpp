@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 namespace tessel::ops::detail {
 namespace {
@@ -78,19 +79,28 @@ struct Slots {
   std::array<tl::Tensor, kEpilogueScalarSlots> scalars;
 };
 
-// Applies the chain to `acc` for the tile `t` of batch `batch` and stores it into c.
+// The epilogue operands' pointer tiles for the tile `t` of batch `batch`.
+template <size_t... I>
+std::array<tl::Tensor, sizeof...(I)> operand_tiles(const Slots& slots, const TilePos& t,
+                                                   const tl::Tensor& batch,
+                                                   std::index_sequence<I...>) {
+  return {(slots.ptrs[I] + batch_offset(batch, slots.strides[I][0]) +
+           offsets(t, slots.strides[I][1], slots.strides[I][2]))...};
+}
+
+// Applies the chain to `acc` for the tile `t` of batch `batch` and stores it into c. The context's
+// handles are initialised, never assigned: in the persistent kernel this runs inside the tile
+// loop, where assigning a default-constructed handle would read as carrying it (control.h).
 void finish(const Chain& chain, const tl::Tensor& acc, const TilePos& t, const tl::Tensor& batch,
             const tl::Ptr& c, const Strides& cs, const Slots& slots) {
-  TileContext ctx;
-  ctx.rows = t.rows;
-  ctx.cols = t.cols;
-  ctx.mask = t.mask;
-  ctx.batch = batch;
-  ctx.c_old_ptrs = c + batch_offset(batch, cs[0]) + offsets(t, cs[1], cs[2]);
-  for (size_t i = 0; i < slots.ptrs.size(); ++i)
-    ctx.operand_ptrs[i] = slots.ptrs[i] + batch_offset(batch, slots.strides[i][0]) +
-                          offsets(t, slots.strides[i][1], slots.strides[i][2]);
-  ctx.scalars = slots.scalars;
+  const TileContext ctx{
+      t.rows,
+      t.cols,
+      t.mask,
+      batch,
+      c + batch_offset(batch, cs[0]) + offsets(t, cs[1], cs[2]),
+      operand_tiles(slots, t, batch, std::make_index_sequence<kEpilogueOperandSlots>{}),
+      slots.scalars};
   tl::store(ctx.c_old_ptrs, apply_chain(chain, acc, ctx), t.mask);
 }
 
