@@ -121,6 +121,12 @@ TEST_P(BlockPtrExec, ColumnMajorViewCopiesOutTransposed) {
       const float want = j < n ? in_host[size_t(j * ld_in + i)] : kPoison;
       ASSERT_EQ(got[size_t(i * ld_out + j)], want) << "at (" << i << ", " << j << ")";
     }
+  if (on_sm90a()) { // the transposed view is a TMA box too (in memory order), then a permute
+    CompileResult r =
+        k.compile(Target::parse("sm_90a"), Signature::from_args(out.view(), in.view(), int(m),
+                                                                int(n), int(ld_in), int(ld_out)));
+    EXPECT_EQ(r.tensor_maps, 2);
+  }
 }
 
 // out[i] = sum of in[i, :]: a run-time loop loads the box and advances the block pointer along the
@@ -152,6 +158,12 @@ TEST_P(BlockPtrExec, AdvanceInALoopSumsRows) {
     for (int64_t j = 0; j < n; ++j)
       want += in_host[size_t(i * ld + j)];
     ASSERT_NEAR(got[size_t(i)], want, 1e-3) << "row " << i;
+  }
+  if (on_sm90a()) { // base, shape and strides stay the kernel's arguments: the host builds a map
+    CompileResult r =
+        k.compile(Target::parse("sm_90a"),
+                  Signature::from_args(out.view(), in.view(), int(m), int(n), int(ld)));
+    EXPECT_EQ(r.tensor_maps, 1);
   }
 }
 
