@@ -3,7 +3,8 @@
 // backend and on the simulated device compiled for sm_80 and sm_90a (memcheck and racecheck on: a
 // finding fails the launch), with TESSEL_SIM_SM_COUNT=3 so that every program takes several tiles
 // (a tile left out stays NaN, the poison); ragged M, N, K, a batch, f16 / bf16 / f32 operands and
-// an epilogue; zero bank conflicts in the simulator's profile. Then the PTX (zero spills, the K
+// an epilogue; zero bank conflicts in the simulator's profile; the plain kernel's bits for inexact
+// inputs. Then the PTX (zero spills, the K
 // loop pipelined inside the tile loop) and the option's errors.
 #include "ops_test_util.h"
 
@@ -112,6 +113,33 @@ TEST(MatmulPersistent, RaggedShapesOnSimulatedSm80) {
 TEST(MatmulPersistent, RaggedShapesOnSimulatedSm90a) {
   TESSEL_REQUIRE_SIM_DEVICE();
   ragged_shapes(DeviceKind::sim, "sm_90a", 3);
+}
+
+// With inexact inputs the persistent kernel gives the plain kernel's bits: the same K loop and
+// epilogue per tile, only the tiles' assignment to programs differs.
+void same_bits(DeviceKind where) {
+  const int64_t m = 97, n = 70, k = 130;
+  const auto av = random_values(size_t(m * k), 21), bv = random_values(size_t(k * n), 22);
+  TestTensor a(where, DType::f16, {m, k}, av), b(where, DType::f16, {k, n}, bv);
+  TestTensor plain = TestTensor::poisoned(where, DType::f32, {m, n});
+  TestTensor persistent = TestTensor::poisoned(where, DType::f32, {m, n});
+  MatmulOptions o;
+  o.config = MatmulConfig{32, 32, 32, 2, 4, 3};
+  ops::matmul(a.view(), b.view(), plain.view(), o);
+  o.persistent = MatmulPersistent::on;
+  ScopedEnv sms{"TESSEL_SIM_SM_COUNT", "3"};
+  ops::matmul(a.view(), b.view(), persistent.view(), o);
+  const std::vector<double> x = plain.values(), y = persistent.values();
+  for (size_t i = 0; i < x.size(); ++i)
+    ASSERT_TRUE(x[i] == y[i] && !std::isnan(x[i]))
+        << "element " << i << ": " << x[i] << " vs " << y[i];
+}
+
+TEST(MatmulPersistent, SameBitsAsThePlainKernelOnTheCpu) { same_bits(DeviceKind::cpu); }
+
+TEST(MatmulPersistent, SameBitsAsThePlainKernelOnSimulatedSm80) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  same_bits(DeviceKind::sim);
 }
 
 TEST(MatmulPersistent, SplitKIsAnError) {
