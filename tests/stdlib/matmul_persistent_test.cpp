@@ -4,8 +4,8 @@
 // finding fails the launch), with TESSEL_SIM_SM_COUNT=3 so that every program takes several tiles
 // (a tile left out stays NaN, the poison); ragged M, N, K, a batch, f16 / bf16 / f32 operands and
 // an epilogue; zero bank conflicts in the simulator's profile; the plain kernel's bits for inexact
-// inputs. Then the PTX (zero spills, the K
-// loop pipelined inside the tile loop) and the option's errors.
+// inputs. Then the PTX (zero spills, the K loop pipelined inside the tile loop) and the option's
+// errors.
 #include "ops_test_util.h"
 
 #include "stdlib/matmul/matmul_kernels.h"
