@@ -2,9 +2,11 @@
 // row-major, 1024^3 and 4096 x 4096 x 1024, both on TESSEL_CPU_THREADS / OPENBLAS_NUM_THREADS
 // threads (run it with both set to 2 on the 2-core VM). Prints min and median of several runs and
 // GFLOP/s, then the ratio of the medians. Also a few tile configs of ops::matmul at 1024^3 (the
-// figures choose_config's CPU heuristic came from).
+// figures choose_config's CPU heuristic came from), and the persistent kernel against the plain one
+// (`persistent`).
 //
-//   OPENBLAS_NUM_THREADS=2 TESSEL_CPU_THREADS=2 build/release/bin/bench_cpu_matmul [configs]
+//   OPENBLAS_NUM_THREADS=2 TESSEL_CPU_THREADS=2 build/release/bin/bench_cpu_matmul
+//   [configs|persistent]
 #include "tessel/tessel.h"
 
 #include <cblas.h>
@@ -110,6 +112,38 @@ void configs(int64_t s) {
   }
 }
 
+// MatmulOptions::persistent on the CPU backend: the plain kernel (one program per tile, handed out
+// by the thread pool) against the persistent one (one program per worker, looping over its tiles),
+// interleaved in one run so that the load is the same for both; min and median of `reps`.
+void persistent(int64_t m, int64_t n, int64_t k, int reps) {
+  auto a = random_floats(size_t(m * k), 1), b = random_floats(size_t(k * n), 2);
+  std::vector<float> c(size_t(m * n)), d(size_t(m * n));
+  tessel::TensorView av(a.data(), {m, k}), bv(b.data(), {k, n}), cv(c.data(), {m, n}),
+      dv(d.data(), {m, n});
+  ops::MatmulOptions on;
+  on.persistent = ops::MatmulPersistent::on;
+  std::vector<double> plain_ms, persistent_ms;
+  for (int i = 0; i < reps + 1; ++i) { // the first of each compiles: dropped
+    auto t0 = Clock::now();
+    ops::matmul(av, bv, cv);
+    auto t1 = Clock::now();
+    ops::matmul(av, bv, dv, on);
+    auto t2 = Clock::now();
+    if (i == 0)
+      continue;
+    plain_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    persistent_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+  }
+  std::sort(plain_ms.begin(), plain_ms.end());
+  std::sort(persistent_ms.begin(), persistent_ms.end());
+  const double plain_med = plain_ms[plain_ms.size() / 2],
+               pers_med = persistent_ms[persistent_ms.size() / 2];
+  std::printf("%lld x %lld x %lld f32: plain min %.1f ms median %.1f ms; persistent min %.1f ms "
+              "median %.1f ms; plain / persistent (medians) %.2f; max |diff| / max |c| %.1e\n",
+              (long long)m, (long long)n, (long long)k, plain_ms.front(), plain_med,
+              persistent_ms.front(), pers_med, plain_med / pers_med, max_rel_diff(d, c));
+}
+
 // The host cost of a user epilogue: each call traces its probe kernel to find the chain's kernels.
 void user_epilogue_overhead() {
   const int64_t s = 16;
@@ -129,6 +163,11 @@ void user_epilogue_overhead() {
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "configs") == 0) {
     configs(1024);
+    return 0;
+  }
+  if (argc > 1 && std::strcmp(argv[1], "persistent") == 0) {
+    persistent(1024, 1024, 1024, 7);
+    persistent(1000, 700, 300, 9);
     return 0;
   }
   user_epilogue_overhead();

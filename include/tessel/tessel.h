@@ -10,6 +10,7 @@
 #include "tessel/jit/compile.h"
 #include "tessel/jit/kernel.h"
 #include "tessel/jit/registry.h"
+#include "tessel/lang/block_ptr.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/debug.h"
 #include "tessel/lang/escape_hatch.h"

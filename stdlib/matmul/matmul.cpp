@@ -4,6 +4,7 @@
 #include "stdlib/matmul/config.h"
 #include "stdlib/matmul/fp8_target.h"
 #include "stdlib/matmul/matmul_kernels.h"
+#include "stdlib/matmul/persistent.h"
 #include "tessel/jit/autotune.h"
 
 #include <fmt/format.h>
@@ -199,6 +200,19 @@ void launch_tile(const Launch& l, const Kernel& k, const TensorView& a, const Te
   });
 }
 
+// The persistent tile kernel (MatmulOptions::persistent): one program per multiprocessor of c's
+// device (never more than the tiles) per batch, each looping over its tiles.
+void launch_persistent(const Launch& l, const Kernel& k, const TensorView& a, const TensorView& b,
+                       const TensorView& c, const detail::SlotArgs& sa) {
+  const Problem& p = l.p;
+  const int64_t tiles = cdiv(p.m, l.cfg.block_m) * cdiv(p.n, l.cfg.block_n);
+  const int64_t programs = detail::persistent_programs(c.device, c.device_index, tiles);
+  with_tile_args(l, a, b, c, {p.c.sb, p.c.sr, p.c.sc}, p.k, sa, [&](const auto&... args) {
+    k.launch(GridAt(Grid(programs, p.batch), l.site.where), l.options, args..., l.cfg.block_m,
+             l.cfg.block_n, l.cfg.block_k, l.cfg.group_m);
+  });
+}
+
 // ---- autotuning (MatmulOptions::autotune; docs/stdlib.md, "matmul autotuning") ----------------
 
 TuneConfig tune_config(const MatmulConfig& c) {
@@ -341,6 +355,7 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
       options.config ? *options.config : choose_config(c.device, p.m, p.n, p.k, a.dtype);
   detail::check_config(s, cfg, c.device, a.dtype);
   check_split(s, options, p, c, acc);
+  const bool persistent = detail::use_persistent(s, options);
   detail::BoundChain bc = detail::bind_chain(s, scaled_chain(s, options),
                                              {c, p.batch, p.m, p.n, acc, cfg.block_m, cfg.block_n});
   if (p.batch == 0 || p.m == 0 || p.n == 0)
@@ -366,6 +381,10 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
   }
   l.options.num_warps = cfg.num_warps;
   l.options.num_stages = cfg.num_stages;
+  if (persistent) {
+    launch_persistent(l, kernels.persistent, a, b, c, sa);
+    return;
+  }
   if (options.split_k == 1) {
     launch_tile(l, kernels.tile, a, b, c, {p.c.sb, p.c.sr, p.c.sc}, 1, sa);
     return;

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 namespace tessel::ops::detail {
 namespace {
@@ -42,8 +43,9 @@ TilePos tile_at(const tl::Tensor& pid_m, const tl::Tensor& pid_n, const tl::Int&
 
 // Triton's grouped ordering: consecutive programs take GROUP_M tile rows column by column, so a
 // wave of programs shares a few rows of a and columns of b instead of sweeping all of b.
-TilePos grouped_tile(const tl::Int& M, const tl::Int& N, int BM, int BN, int GROUP_M) {
-  auto pid = tl::program_id(0);
+// `pid` is the tile's index in that order (the program id, or a persistent program's loop index).
+TilePos grouped_tile(const tl::Tensor& pid, const tl::Int& M, const tl::Int& N, int BM, int BN,
+                     int GROUP_M) {
   auto num_m = (M + (BM - 1)) / BM, num_n = (N + (BN - 1)) / BN;
   auto in_group = num_n * GROUP_M;
   auto first_m = (pid / in_group) * GROUP_M;
@@ -77,19 +79,28 @@ struct Slots {
   std::array<tl::Tensor, kEpilogueScalarSlots> scalars;
 };
 
-// Applies the chain to `acc` for the tile `t` of batch `batch` and stores it into c.
+// The epilogue operands' pointer tiles for the tile `t` of batch `batch`.
+template <size_t... I>
+std::array<tl::Tensor, sizeof...(I)> operand_tiles(const Slots& slots, const TilePos& t,
+                                                   const tl::Tensor& batch,
+                                                   std::index_sequence<I...>) {
+  return {(slots.ptrs[I] + batch_offset(batch, slots.strides[I][0]) +
+           offsets(t, slots.strides[I][1], slots.strides[I][2]))...};
+}
+
+// Applies the chain to `acc` for the tile `t` of batch `batch` and stores it into c. The context's
+// handles are initialised, never assigned: in the persistent kernel this runs inside the tile
+// loop, where assigning a default-constructed handle would read as carrying it (control.h).
 void finish(const Chain& chain, const tl::Tensor& acc, const TilePos& t, const tl::Tensor& batch,
             const tl::Ptr& c, const Strides& cs, const Slots& slots) {
-  TileContext ctx;
-  ctx.rows = t.rows;
-  ctx.cols = t.cols;
-  ctx.mask = t.mask;
-  ctx.batch = batch;
-  ctx.c_old_ptrs = c + batch_offset(batch, cs[0]) + offsets(t, cs[1], cs[2]);
-  for (size_t i = 0; i < slots.ptrs.size(); ++i)
-    ctx.operand_ptrs[i] = slots.ptrs[i] + batch_offset(batch, slots.strides[i][0]) +
-                          offsets(t, slots.strides[i][1], slots.strides[i][2]);
-  ctx.scalars = slots.scalars;
+  const TileContext ctx{
+      t.rows,
+      t.cols,
+      t.mask,
+      batch,
+      c + batch_offset(batch, cs[0]) + offsets(t, cs[1], cs[2]),
+      operand_tiles(slots, t, batch, std::make_index_sequence<kEpilogueOperandSlots>{}),
+      slots.scalars};
   tl::store(ctx.c_old_ptrs, apply_chain(chain, acc, ctx), t.mask);
 }
 
@@ -123,9 +134,10 @@ struct TileArgs {
   tl::Precision precision;
 };
 
-// The tile kernel's body; `partial` stores the raw accumulator into the workspace (c) at split s.
-void tile_body(const Chain& chain, bool partial, const TileArgs& p) {
-  TilePos t = grouped_tile(p.M, p.N, p.BM, p.BN, p.GROUP_M);
+// The tile kernel's body for the tile `tile` of the grouped order; `partial` stores the raw
+// accumulator into the workspace (c) at split s.
+void tile_body(const Chain& chain, bool partial, const TileArgs& p, const tl::Tensor& tile) {
+  TilePos t = grouped_tile(tile, p.M, p.N, p.BM, p.BN, p.GROUP_M);
   auto batch = tl::program_id(1).to(DType::i64);
   auto split = tl::program_id(2);
   auto k_lo = split * p.k_split;
@@ -144,11 +156,22 @@ void tile_body(const Chain& chain, bool partial, const TileArgs& p) {
             t.mask);
 }
 
-Kernel make_tile_kernel(const std::string& name, Chain chain, bool partial,
+// The persistent form (MatmulOptions::persistent): program i of the grid's P takes tiles i, i + P,
+// i + 2P ... of the grouped order, so consecutive programs still share rows of a and columns of b
+// in each round; each tile's K loop is an inner loop (pipelined per tile on the GPU).
+void persistent_body(const Chain& chain, const TileArgs& p) {
+  auto tiles = ((p.M + (p.BM - 1)) / p.BM) * ((p.N + (p.BN - 1)) / p.BN);
+  tl::for_range(tl::program_id(0), tiles, tl::num_programs(0),
+                [&](tl::Int tile) { tile_body(chain, /*partial=*/false, p, tile); });
+}
+
+enum class TileForm { plain, partial, persistent };
+
+Kernel make_tile_kernel(const std::string& name, Chain chain, TileForm form,
                         tl::Precision precision) {
   return tl::kernel(
       name, kTileParams,
-      [chain = std::move(chain), partial, precision](
+      [chain = std::move(chain), form, precision](
           tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N, tl::Int K,
           tl::Int k_split, tl::Int a_batch, tl::Int a_m, tl::Int a_k, tl::Int b_batch, tl::Int b_k,
           tl::Int b_n, tl::Int c_batch, tl::Int c_m, tl::Int c_n, tl::Int e0_batch, tl::Int e0_m,
@@ -173,7 +196,10 @@ Kernel make_tile_kernel(const std::string& name, Chain chain, bool partial,
                    BK,
                    GROUP_M,
                    precision};
-        tile_body(chain, partial, p);
+        if (form == TileForm::persistent)
+          persistent_body(chain, p);
+        else
+          tile_body(chain, form == TileForm::partial, p, tl::program_id(0));
       });
 }
 
@@ -230,14 +256,16 @@ const MatmulKernels& matmul_kernels(const std::string& key, const Chain& chain,
   if (partial == partials.end())
     partial = partials
                   .emplace(precision, make_tile_kernel("ops_matmul_partial" + suffix, {},
-                                                       /*partial=*/true, precision))
+                                                       TileForm::partial, precision))
                   .first;
   auto& slot = kernels[key + suffix];
   if (!slot)
     slot = std::make_unique<MatmulKernels>(MatmulKernels{
-        make_tile_kernel(chain_kernel_name("ops_matmul", chain) + suffix, chain, /*partial=*/false,
+        make_tile_kernel(chain_kernel_name("ops_matmul", chain) + suffix, chain, TileForm::plain,
                          precision),
-        partial->second, make_reduce_kernel(chain_kernel_name("ops_matmul_reduce", chain), chain)});
+        partial->second, make_reduce_kernel(chain_kernel_name("ops_matmul_reduce", chain), chain),
+        make_tile_kernel(chain_kernel_name("ops_matmul_persistent", chain) + suffix, chain,
+                         TileForm::persistent, precision)});
   return *slot;
 }
 

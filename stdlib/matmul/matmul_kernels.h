@@ -6,6 +6,7 @@
 // their a and b tiles stay in L2), over K range [s * k_split, min((s + 1) * k_split, K)).
 // Unsplit, it applies the epilogue chain and stores into c; as a split-K partial kernel it stores
 // the raw accumulator into the workspace [split_k, batch, M, N] (passed as c).
+// persistent kernel, grid (programs, batch): the tile kernel's body in a loop over the tiles.
 // reduce kernel, grid (tiles, batch): sums the split_k partial tiles in order of s (the same
 // bits on every run; no atomics), applies the chain and stores into c.
 #pragma once
@@ -26,6 +27,9 @@ struct MatmulKernels {
   Kernel partial;
   // Params: c, w, e0, e1, M, N, splits, 3 c strides, 2 x 3 operand strides, s0..s3, BM, BN.
   Kernel reduce;
+  // The tile kernel's parameters, persistent (MatmulOptions::persistent): grid (programs, batch),
+  // program i computing tiles i, i + programs, ... of the grouped order; k_split is K.
+  Kernel persistent;
 };
 
 // The kernels of one chain, made once per `key` (the chain's identity: its steps' keys) and kept

@@ -114,6 +114,13 @@ enum class MatmulPrecision {
           // near-f32 accuracy at tensor-core speed
 };
 
+// Whether the tile kernel is persistent: a grid of one program per multiprocessor (the GPU's SM
+// count; the simulated device's TESSEL_SIM_SM_COUNT, 4 unset; the CPU's hardware threads), each
+// looping over output tiles in the grouped order (group_m) with its K loop pipelined inside.
+// `automatic` is off for now: no GPU measurement yet shows persistence faster here (docs/stdlib.md,
+// "matmul config"). Persistent kernels take split_k 1.
+enum class MatmulPersistent { off, on, automatic };
+
 struct MatmulOptions {
   std::vector<Epilogue> epilogue = {};
   // K split over this many programs per output tile: each writes an f32 partial tile to
@@ -137,6 +144,7 @@ struct MatmulOptions {
   // (TESSEL_TUNING_FILE), which later calls and processes reuse; without a GPU a tuning file's
   // entry is used, else choose_config's candidate. Otherwise the heuristic, as when false.
   bool autotune = false;
+  MatmulPersistent persistent = MatmulPersistent::off;
 };
 
 void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
