@@ -26,6 +26,7 @@
 //
 // Layout kinds: a reduction's result is `slice`; any other layout is `blocked` when every basis
 // moves along one dimension (LinearLayout::is_dim_separable), else `linear`.
+#include "codegen/gpu/k_slices.h"
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_select.h"
 #include "codegen/gpu/pipeline.h"
@@ -277,14 +278,16 @@ void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& targ
     return pm.add(prepare_dot_operands_pass(target, num_warps));
   if (name == "assign-tensor-maps")
     return pm.add(assign_tensor_maps_pass(target));
+  if (name == "k-slices")
+    return pm.add(k_slices_pass(target, num_warps));
   throw Error("unknown GPU pass '" + std::string(name) +
               "'; valid GPU passes: assign-layouts, pipeline, prepare-dot-operands, "
-              "allocate-shared, assign-tensor-maps");
+              "allocate-shared, assign-tensor-maps, k-slices");
 }
 
 bool is_gpu_pass(std::string_view name) {
   return name == "assign-layouts" || name == "pipeline" || name == "prepare-dot-operands" ||
-         name == "allocate-shared" || name == "assign-tensor-maps";
+         name == "allocate-shared" || name == "assign-tensor-maps" || name == "k-slices";
 }
 
 } // namespace tessel::codegen::gpu

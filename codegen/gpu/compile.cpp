@@ -5,6 +5,7 @@
 #include "codegen/analysis/axis_info.h"
 #include "codegen/gpu/check_resources.h"
 #include "codegen/gpu/extern_cuda.h"
+#include "codegen/gpu/k_slices.h"
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/mma_select.h"
 #include "codegen/gpu/nvptx.h"
@@ -104,6 +105,8 @@ std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Tar
   // leave IR they already rewrote as it is.
   pm.add(pipeline_pass(target, num_warps, options.num_stages, options.wgmma));
   pm.add(prepare_dot_operands_pass(target, num_warps, options.wgmma));
+  // A pipelined mma.sync dot then reads its operands one k-slice ahead of its mma (k_slices.cpp).
+  pm.add(k_slices_pass(target, num_warps));
   // assign-layouts inserts one convert_layout per use; cse merges those of one value to the same
   // layout, so each conversion (a shared-memory round trip) is emitted once, and shares the
   // pipeliner's index arithmetic.

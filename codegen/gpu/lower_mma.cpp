@@ -132,6 +132,34 @@ std::optional<LinearLayout> as_byte_pairs(const LinearLayout& offsets) {
   return LinearLayout(std::move(bases), {offsets.out_shape()[0] / 2});
 }
 
+// A sub-tile's reads (local_load {offsets}): `offsets` maps (register, lane, warp) to the index,
+// in the buffer, of the element the sub-tile layout names as if it were the tile's corner; the
+// element's true index is that XOR `flip`, the index of the sub-tile's corner (o0, o1). Why XOR:
+// the buffer's layout is linear over GF(2), and with each offset a multiple of the sub-tile's
+// (power-of-two) extent along its dimension, o + i = o ^ i for every i inside the sub-tile, so
+// index(o + i) = index(o) ^ index(i). None when an offset is not such a multiple.
+struct SubTile {
+  LinearLayout offsets;
+  int32_t flip;
+};
+std::optional<SubTile> sub_tile_offsets(const LinearLayout& regs, const LinearLayout& shared,
+                                        const std::vector<int64_t>& at) {
+  const std::vector<int32_t>& sub = regs.out_shape();
+  const std::vector<int32_t>& full = shared.out_shape();
+  int64_t corner = 0;
+  for (size_t d = 0; d < full.size(); ++d) {
+    if (at[d] % sub[d] != 0)
+      return std::nullopt;
+    corner = corner * full[d] + at[d];
+  }
+  std::array<std::vector<LinearLayout::Basis>, kNumInDims> bases;
+  for (InDim d : {InDim::Register, InDim::Lane, InDim::Warp, InDim::Block})
+    bases[static_cast<int>(d)] = regs.bases(d); // the same coordinates, read in the full tile
+  const LinearLayout in_full(std::move(bases), full);
+  const int64_t flip = shared.invert().apply_linear(static_cast<int32_t>(corner), 0, 0);
+  return SubTile{buffer_offsets(in_full, shared), static_cast<int32_t>(flip)};
+}
+
 } // namespace
 
 llvm::Value* Lowering::buffer(const ir::Value* v) const {
@@ -211,40 +239,75 @@ void Lowering::lower_local_load(const ir::Op& op) {
   const ir::Value* buf = op.operand(0);
   const ir::Value* res = op.result();
   const ir::Type* elem = res->type()->element();
-  const LinearLayout offsets = buffer_offsets(layout(res), layout(buf));
+  // A sub-tile ({offsets}) is read through the full tile's offsets XOR the corner's index.
+  std::optional<SubTile> sub;
+  if (const ir::Attr& at = op.attr("offsets"); at.kind == ir::Attr::Kind::Ints) {
+    sub = sub_tile_offsets(layout(res), layout(buf), at.ints);
+    if (!sub)
+      unsupported(op, "a sub-tile whose offsets are not multiples of its shape (the swizzled "
+                      "buffer's index of the sum is then not the XOR of the two)");
+  }
+  const LinearLayout offsets = sub ? sub->offsets : buffer_offsets(layout(res), layout(buf));
+  const int32_t flip = sub ? sub->flip : 0;
   const int64_t eb = elem_bytes_of(res->type());
   llvm::Value* base = buffer(buf);
+  // Element `r`'s index, or group `r`'s row address of an ldmatrix plan, in the buffer.
+  auto index = [&](const LinearLayout& l, int32_t r) -> llvm::Value* {
+    llvm::Value* i = coordinate(l, r, 0);
+    return flip ? b.CreateXor(i, b.getInt32(flip)) : i;
+  };
+  // Every access moves by the same XOR: the lanes' bank groups are permuted alike, so the
+  // record of the unshifted rows has the same wavefronts; it is recorded shifted all the same.
+  auto record = [&](SharedAccess a, int64_t unit) {
+    for (uint32_t& o : a.offsets)
+      o ^= static_cast<uint32_t>(flip * unit);
+    record_shared_access(std::move(a));
+  };
+  // 16-byte rows stay whole under the XOR when the corner's index is a multiple of 16 bytes.
+  const bool rows_whole = (int64_t(flip) * eb) % 16 == 0;
   // An 8-bit operand through ldmatrix as b16 pairs (`plan` from as_byte_pairs' offsets): each
   // 16-bit element's low byte is the register before its high byte (little-endian, as the buffer).
   auto ldmatrix_bytes = [&](const LdMatrix& plan, llvm::Value* at, const ir::Type* et) {
     llvm::Type* two = llvm::FixedVectorType::get(mem_type(et), 2);
     Vals out;
     for (llvm::Value* pair : ldmatrix_calls(b, module, plan, at, b.getInt16Ty(), [&](int32_t q) {
-           return coordinate(plan.address, q, 0);
+           llvm::Value* i = coordinate(plan.address, q, 0);
+           return flip ? b.CreateXor(i, b.getInt32(flip / 2)) : i;
          })) {
       llvm::Value* bytes = b.CreateBitCast(pair, two);
       for (int e = 0; e < 2; ++e)
         out.push_back(from_mem(b.CreateExtractElement(bytes, b.getInt32(e)), et));
     }
-    record_shared_access(ldmatrix_record(plan, 2, et));
+    SharedAccess a = ldmatrix_record(plan, 2, et);
+    for (uint32_t& o : a.offsets)
+      o ^= static_cast<uint32_t>(flip);
+    record_shared_access(std::move(a));
     return out;
   };
-  if (eb == 2 && target.has_ldmatrix()) {
+  if (eb == 2 && target.has_ldmatrix() && rows_whole) {
     LdMatrix plan = plan_ldmatrix(offsets);
-    if (plan.num > 0)
-      return set_vals(res, ldmatrix_load(op, plan, base));
+    if (plan.num > 0) {
+      if (!sub)
+        return set_vals(res, ldmatrix_load(op, plan, base));
+      Vals out = ldmatrix_calls(b, module, plan, base, mem_type(elem),
+                                [&](int32_t q) { return index(plan.address, q); });
+      record(ldmatrix_record(plan, 2, elem), 2);
+      return set_vals(res, std::move(out));
+    }
   }
-  if (eb == 1 && target.has_ldmatrix())
+  if (eb == 1 && target.has_ldmatrix() && rows_whole)
     if (std::optional<LinearLayout> pairs = as_byte_pairs(offsets)) {
       LdMatrix plan = plan_ldmatrix(*pairs);
       if (plan.num > 0 && !plan.trans) // .trans would move whole pairs
         return set_vals(res, ldmatrix_bytes(plan, base, elem));
     }
-  const int vec = shared_access_width(offsets, eb);
+  int vec = shared_access_width(offsets, eb);
+  while (flip % vec != 0) // the XOR must keep each vector whole
+    vec /= 2;
   llvm::Type* mt = mem_type(elem);
   Vals out;
   for (int32_t r = 0; r < offsets.in_size(InDim::Register); r += vec)
-    for (llvm::Value* x : load_shared(mt, base, coordinate(offsets, r, 0), vec))
+    for (llvm::Value* x : load_shared(mt, base, index(offsets, r), vec))
       out.push_back(from_mem(x, elem));
   AccessSide side{&offsets, vec, /*store=*/false, /*owners_only=*/false, /*ignore_warp=*/{}};
   record_accesses(side, Swizzle{}, eb, "local_load " + res->type()->element()->str());

@@ -202,6 +202,27 @@ INSTANTIATE_TEST_SUITE_P(Sim, Fp8Mma,
                                            Case{kE4E5, 3, "sm_90a"}),
                          case_name);
 
+// BLOCK_K 64 is two k-slices of m16n8k32: the k-slices pass (codegen/gpu/k_slices.cpp) reads
+// slice 1 before slice 0's mma and carries the next stage's slice 0, reading A as ldmatrix byte
+// pairs and B (stored along N) byte by byte, both at the slice's XORed addresses. 3 stages, one
+// K tile, several, and ragged; the simulator's checks and the f64 reference as above.
+TEST(Fp8MmaKSlices, TwoSlicesOfK32MatchTheReference) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  for (const Pair& pair : {kE4, kE4E5})
+    for (const Shape& s : {Shape{64, 64, 64, 32, 32, 64}, Shape{64, 64, 256, 32, 32, 64},
+                           Shape{50, 36, 200, 32, 32, 64}}) {
+      SCOPED_TRACE(fmt::format("{} M={} N={} K={}", pair_name(pair), s.M, s.N, s.K));
+      ::setenv("TESSEL_DUMP", "pipeline", 1);
+      ::testing::internal::CaptureStderr();
+      CompiledKernel k = build(s, pair, 3, "sm_89");
+      const std::string dumped = ::testing::internal::GetCapturedStderr();
+      ::unsetenv("TESSEL_DUMP");
+      EXPECT_NE(dumped.find("split into 2 dots of K = 32"), std::string::npos) << dumped;
+      EXPECT_GT(ptx_stats(k.ptx).get("ldmatrix"), 0);
+      run_and_check(k, s, pair);
+    }
+}
+
 // Before sm_89 no instruction multiplies fp8: the error names the target, the pairs it has and
 // the way out.
 TEST(Fp8MmaErrors, DotOfFp8BeforeSm89) {

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdio>
@@ -444,6 +445,97 @@ TEST(WgmmaInFlight, PtxWithoutSpills) {
                 "bytes shared\n",
                 stages, k.resources.registers, static_cast<long long>(k.shared_bytes));
   }
+}
+
+// ---- register double-buffering of the next k-slice (codegen/gpu/k_slices.cpp) ----
+
+// The lines of `ptx` that start (after indentation) with `what`, by line number.
+std::vector<size_t> lines_with(const std::string& ptx, const std::string& what) {
+  std::vector<size_t> at;
+  size_t line = 0;
+  for (size_t pos = 0; pos < ptx.size(); ++line) {
+    size_t end = ptx.find('\n', pos);
+    if (end == std::string::npos)
+      end = ptx.size();
+    const size_t first = ptx.find_first_not_of(" \t", pos);
+    if (first < end && ptx.compare(first, what.size(), what) == 0)
+      at.push_back(line);
+    pos = end + 1;
+  }
+  return at;
+}
+
+size_t between(const std::vector<size_t>& lines, size_t from, size_t to) {
+  return std::count_if(lines.begin(), lines.end(), [&](size_t l) { return l > from && l < to; });
+}
+
+// The sliced schedule in the PTX (64 x 64 x 32 tiles, 4 warps, 3 stages: two k-slices of 16, each
+// 8 mma a warp): before the loop, the wait for stage 0 (wait_group 1) and slice 0's ldmatrix; in
+// the loop, slice 1's ldmatrix before the first mma (none between the mmas of slice 0), then the
+// next stage's wait_group 1 and bar.sync, its slice 0's ldmatrix, and only then the 8 mma of slice
+// 1. Without the pass every ldmatrix of a tile comes before its mmas and no wait sits between two
+// mmas, so these checks fail.
+TEST(KSlices, PtxReadsTheNextSliceBeforeTheMma) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  for (DType dtype : {DType::f16, DType::bf16}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const std::string ptx = build(Shape{64, 64, 128, 64, 64, 32}, dtype, 3).ptx;
+    const std::vector<size_t> ld = lines_with(ptx, "ldmatrix"), mma = lines_with(ptx, "mma.sync"),
+                              wait = lines_with(ptx, "cp.async.wait_group 1;"),
+                              bar = lines_with(ptx, "bar.sync");
+    ASSERT_EQ(mma.size(), 16u) << ptx;
+    ASSERT_EQ(wait.size(), 2u) << ptx; // before the loop and in it (after it: wait_group 0)
+    const size_t first_mma = mma.front(), last_mma = mma.back(), in_loop_wait = wait[1];
+    EXPECT_LT(wait[0], first_mma);
+    EXPECT_GT(in_loop_wait, first_mma);
+    EXPECT_LT(in_loop_wait, last_mma);
+    const size_t slice0 = between(ld, in_loop_wait, last_mma); // the carried slice's reads
+    EXPECT_GT(slice0, 0u);
+    EXPECT_EQ(ld.size(), 3 * slice0) << "slice 0 before the loop, slice 1, the next slice 0";
+    EXPECT_EQ(between(ld, wait[0], first_mma), 2 * slice0) << "slice 0, then slice 1";
+    EXPECT_EQ(between(ld, first_mma, in_loop_wait), 0u);
+    EXPECT_EQ(between(mma, first_mma - 1, in_loop_wait), 8u) << "slice 0's mma before the wait";
+    EXPECT_EQ(between(bar, in_loop_wait, last_mma), 1u) << "the stage's barrier";
+    EXPECT_EQ(between(mma, in_loop_wait, last_mma + 1), 8u);
+    // slice 1's mma follow the next slice 0's reads
+    const size_t last_ld = *std::prev(std::upper_bound(ld.begin(), ld.end(), last_mma));
+    EXPECT_EQ(between(mma, in_loop_wait, last_ld), 0u);
+  }
+}
+
+// Slices of every instruction's K, in the simulator against the f64 reference (memcheck,
+// racecheck, the cp.async check, poisoned output, zero bank conflicts): f16 and bf16 with
+// BLOCK_K 64 (4 slices), f32 as tf32 with BLOCK_K 32 (4 slices of k8, read with ld.shared), 2, 3
+// and 4 stages; K of one tile (the carried slice of the last iteration is the zero-filled slot of
+// an iteration that does not exist), fewer tiles than stages, many, and ragged. A wrong carried
+// slice (the wrong slot, the wrong offsets, the wait or barrier after the read) changes the sums
+// or is a race the simulator reports.
+TEST(KSlices, MatchTheReferenceInTheSimulator) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  for (DType dtype : {DType::f16, DType::bf16, DType::f32})
+    for (int stages : {2, 3, 4}) {
+      const int bk = dtype == DType::f32 ? 32 : 64;
+      for (const Shape& s : {Shape{64, 64, bk, 32, 32, bk}, Shape{64, 64, 2 * bk, 32, 32, bk},
+                             Shape{50, 36, 7 * bk + 5, 32, 32, bk}}) {
+        SCOPED_TRACE(fmt::format("{} stages {} M={} N={} K={} BK={}", dtype_name(dtype), stages,
+                                 s.M, s.N, s.K, bk));
+        std::string dumped;
+        CompiledKernel k = build_dumping(s, dtype, stages, dumped);
+        EXPECT_NE(dumped.find("split into 4 dots"), std::string::npos) << dumped;
+        run_and_check(k, s, dtype);
+      }
+    }
+}
+
+// K = BLOCK_K = 16 is one k-slice: carrying it would double the fragment registers, so the loop
+// keeps the old form (and the dump says why); the results are right all the same.
+TEST(KSlices, OneSliceKeepsTheOldForm) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const Shape s{64, 64, 64, 32, 32, 16};
+  std::string dumped;
+  CompiledKernel k = build_dumping(s, DType::f16, 3, dumped);
+  EXPECT_NE(dumped.find("not split: K = 16 is one k-slice"), std::string::npos) << dumped;
+  run_and_check(k, s, DType::f16);
 }
 
 } // namespace

@@ -8,6 +8,7 @@
 #include "gpu/gpu_test_util.h"
 #include "jit/autotune_file.h"
 #include "jit/autotune_search.h"
+#include "stdlib/matmul/config.h"
 #include "stdlib/matmul/matmul_kernels.h"
 #include "support/expect_error.h"
 #include "support/scoped_env.h"
@@ -1245,6 +1246,47 @@ TEST(MatmulPtx, TensorCoreTiles) {
                   what.c_str(), out.resources.registers, (long long)out.shared_bytes,
                   (long long)st.get("mma"), (long long)st.get("ldmatrix"),
                   (long long)st.get("cp.async"));
+    }
+}
+
+// Register double-buffering of the next k-slice (codegen/gpu/k_slices.cpp) on every f16 and bf16
+// tuning candidate for sm_80 (the default configs among them): TESSEL_DUMP=pipeline says the
+// loop's dot was split into BLOCK_K / 16 dots, and nvJitLink reports zero spills and no local
+// memory. Prints registers and PTX instruction counts (the figures in docs/gpu_codegen.md).
+TEST(MatmulPtx, Sm80KSlicesOnEveryTuningCandidate) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto& kernels = ops::detail::matmul_kernels("", {});
+  for (DType operand : {DType::f16, DType::bf16})
+    for (const MatmulConfig& cfg : ops::detail::tuning_candidates(operand)) {
+      std::string what =
+          fmt::format("sm_80 {} {}x{}x{}, {} warps, {} stages", dtype_name(operand), cfg.block_m,
+                      cfg.block_n, cfg.block_k, cfg.num_warps, cfg.num_stages);
+      codegen::gpu::CompileOptions opts;
+      opts.num_warps = cfg.num_warps;
+      opts.num_stages = cfg.num_stages;
+      auto module = trace_tile(kernels.tile, operand, DType::f32, cfg);
+      std::string dumped;
+      codegen::gpu::CompiledKernel out;
+      {
+        ScopedEnv dump{"TESSEL_DUMP", "pipeline"};
+        ::testing::internal::CaptureStderr();
+        out =
+            codegen::gpu::compile(*module->functions.front(), codegen::parse_target("sm_80"), opts);
+        dumped = ::testing::internal::GetCapturedStderr();
+      }
+      codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
+      ASSERT_TRUE(out.resources.parsed) << out.info_log;
+      EXPECT_NE(dumped.find(fmt::format("split into {} dots", cfg.block_k / 16)), std::string::npos)
+          << what << "\n"
+          << dumped;
+      EXPECT_EQ(out.resources.spill_stores, 0) << what;
+      EXPECT_EQ(out.resources.spill_loads, 0) << what;
+      EXPECT_EQ(st.get("local"), 0) << what;
+      std::printf("[ figures  ] %s: %d registers, %lld PTX instructions, %lld mma, %lld ldmatrix, "
+                  "%lld bar.sync\n",
+                  what.c_str(), out.resources.registers, (long long)st.instructions,
+                  (long long)st.get("mma"), (long long)st.get("ldmatrix"),
+                  (long long)st.get("bar.sync"));
     }
 }
 
