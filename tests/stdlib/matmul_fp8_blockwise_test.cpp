@@ -252,6 +252,18 @@ TEST(MatmulFp8Blockwise, AgainstBlockScaledReferenceOnTheSimulatedDeviceSm89) {
   banks.expect_none("fp8 blockwise matmul on sm_89");
 }
 
+// On the simulated sm_90a device the BM = 64 tiles (M > 16) multiply on wgmma m64nNk32 (issue
+// 15), each K block's dot waited for before its scales apply.
+TEST(MatmulFp8Blockwise, AgainstBlockScaledReferenceOnTheSimulatedDeviceSm90a) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  ScopedEnv target("TESSEL_SIM_TARGET", "sm_90a");
+  SimBankConflicts banks;
+  for (const BlockRun& r : runs())
+    if (r.m * r.n * r.k <= 200000)
+      check_matmul(DeviceKind::sim, r);
+  banks.expect_none("fp8 blockwise matmul on sm_90a");
+}
+
 // Quantize both operands blockwise, multiply, compare with the f64 product of the inputs: the
 // error of e4m3 with block scales (3 mantissa bits: about 2^-5 relative per element).
 TEST(MatmulFp8Blockwise, QuantizeThenRunIsCloseToFloat) {

@@ -105,6 +105,18 @@ TEST(MatmulFp8, AllPairsAndShapesOnTheSimulatedDeviceSm89) {
   banks.expect_none("fp8 matmul on sm_89");
 }
 
+// The same on the simulated sm_90a device, where the 64 x 64 tiles (M > 16) run on wgmma
+// m64nNk32 .f32.e4m3/.e5m2 in every pair, a and b read K-major (issue 15); decode tiles stay on
+// mma.sync (M below a warpgroup's 64 rows).
+TEST(MatmulFp8, AllPairsAndShapesOnTheSimulatedDeviceSm90a) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  ScopedEnv target("TESSEL_SIM_TARGET", "sm_90a");
+  SimBankConflicts banks;
+  for (const Fp8Run& r : cases())
+    check(DeviceKind::sim, r);
+  banks.expect_none("fp8 matmul on sm_90a");
+}
+
 TEST(MatmulFp8Errors, Fp8BeforeSm89) {
   TESSEL_REQUIRE_SIM_DEVICE();
   ScopedEnv target("TESSEL_SIM_TARGET", "sm_80");
