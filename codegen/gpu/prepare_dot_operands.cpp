@@ -192,10 +192,12 @@ private:
       }
       const int eb = elem_bytes(v->type());
       // The tf32 and 8-bit rows read K-major buffers only: an operand whose registers run along
-      // M or N (a B loaded row-major) is transposed by its local_store.
+      // M or N (a B loaded row-major) is first converted to K-contiguous registers (transposed).
       const int contiguous = k_major ? 1 - i : wgmma_contiguous(i, shape_of(v), layout_of(v), eb);
-      if (k_major && contiguous_dim(layout_of(v)) != contiguous)
+      if (k_major && contiguous_dim(layout_of(v)) != contiguous) {
+        v = transposed(dot, v, contiguous, eb);
         ++stats_["transposed"];
+      }
       const LinearLayout shared = wgmma_shared_layout(shape_of(v), contiguous, eb);
       buffers[i] = insert(dot, Opcode::LocalAlloc, {}, with(v, shared, ir::LayoutKind::Shared),
                           {ir::Attr::of_int(-1)});
@@ -216,6 +218,16 @@ private:
     set_accumulator(dot, wgmma_acc_layout(s));
     carry_in_mma(dot);
     place_wgmma_waits(f_, dot, /*from_rings=*/loads.size() == 2); // wgmma_in_flight.cpp
+  }
+
+  // `v` (a tf32 or 8-bit operand whose registers run along M or N) converted to a blocked layout
+  // whose threads hold 16-byte runs along K (`k_dim`), just before the dot: its local_store into
+  // the K-major buffer then writes whole 16-byte chunks, as a column-major b's does, instead of one
+  // element per store across the buffer's rows (which conflicts); the conversion itself goes
+  // through scratch in a swizzle chosen for both sides (swizzle.h).
+  ir::Value* transposed(ir::Op& dot, ir::Value* v, int k_dim, int eb) {
+    const LinearLayout blocked = make_blocked(shape_of(v), num_warps_, 16 / eb, {k_dim, 1 - k_dim});
+    return insert(dot, Opcode::ConvertLayout, {v}, with(v, blocked, ir::LayoutKind::Blocked), {});
   }
 
   // True when `v` is a global load (through convert_layouts) in the dot's own block: a tile

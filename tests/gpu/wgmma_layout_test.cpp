@@ -265,9 +265,6 @@ TEST(WgmmaStarts, StepAlongKThenRepeatAndPerWarpgroup) {
       }
 }
 
-} // namespace
-} // namespace tessel::codegen::gpu
-
 // tf32 (m64nNk8) and the 8-bit types (m64nNk32): one instruction covers 32 bytes of K, so the
 // k-steps are 8 or 32 elements apart, and in a K-major buffer (128-byte swizzle: a row holds 32
 // tf32 or 128 bytes) step ki starts 32 ki bytes into row 0 -- the descriptor's start advance of
@@ -301,3 +298,6 @@ TEST(WgmmaStarts, Tf32And8BitStepsAre32BytesOfAKMajorRow) {
   EXPECT_FALSE(wgmma_needs_k_major(MmaInstr::F16_F32));
   EXPECT_FALSE(wgmma_needs_k_major(MmaInstr::BF16_F32));
 }
+
+} // namespace
+} // namespace tessel::codegen::gpu
