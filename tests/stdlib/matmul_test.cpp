@@ -717,11 +717,14 @@ TEST(Matmul, SimulatedSm90aDeviceKeepsOneWgmmaGroupInFlight) {
   }
 }
 
-// tf32 and 8-bit wgmma (m64nNk8, m64nNk32) on the simulated sm_90a device. wgmma reads these
-// operands K-major only: a b stored row-major (along N) is transposed into a K-major buffer by
-// the staging local_store (prepare-dot-operands' "transposed"), a column-major b streams through
-// the cp.async ring as it is. int8 (exact, i32) and fp8 (f32 c) go through check(): ragged on
-// every side, memcheck and racecheck on, output poisoned, f64 reference; the simulator's bank
+// tf32 and 8-bit wgmma (m64nNk8, m64nNk32) on the simulated sm_90a device. The shapes have N and
+// K multiples of 16 and M not, a specialization no sm_80 test of this binary compiles: the
+// in-memory specialization key holds no simulated target, so an sm_80 kernel of the same
+// signature compiled earlier in the process would be reused here. wgmma reads these
+// operands K-major only: a b stored row-major (along N) is converted to K-contiguous registers
+// and stored into a K-major buffer (prepare-dot-operands' "transposed"), a column-major b streams
+// through the cp.async ring as it is. int8 (exact, i32) and fp8 (f32 c) go through check(): ragged
+// on every side, memcheck and racecheck on, output poisoned, f64 reference; the simulator's bank
 // profile counts no conflicts. MatmulPtx.Sm90aTf32And8BitTilesOnWgmma checks the PTX.
 TEST(Matmul, SimulatedSm90aDeviceRuns8BitWgmma) {
   TESSEL_REQUIRE_SIM_DEVICE();
@@ -730,7 +733,7 @@ TEST(Matmul, SimulatedSm90aDeviceRuns8BitWgmma) {
   for (DType t : {DType::i8, DType::f8e4m3, DType::f8e5m2})
     for (bool b_col : {false, true})
       for (const Case& c :
-           {Case{200, 70, 130}, Case{70, 130, 200, 0, false, 1, C{128, 128, 64, 8, 8, 3}}}) {
+           {Case{200, 80, 144}, Case{70, 144, 208, 0, false, 1, C{128, 128, 64, 8, 8, 3}}}) {
         SimBankConflicts banks;
         const bool fp8 = t != DType::i8;
         check({DeviceKind::sim, t, c, Layout{false, b_col}, DType::f32, /*set_c=*/fp8});
@@ -753,13 +756,13 @@ double truncated_tf32(double v) {
 
 // precision = tf32 on the simulated sm_90a device runs m64nNk8 tf32 wgmma: the result is the f64
 // product of the truncated operands up to f32 summation (bounded by 1e-5 of sum |a b|, K <= 200),
-// and not the product of rounded ones (which the mma.sync path computes), ragged, b row- and
-// column-major, no bank conflicts.
+// and not the product of rounded ones (which the mma.sync path computes; a stale sm_80 kernel
+// fails here), ragged, b row- and column-major, no bank conflicts.
 TEST(Matmul, SimulatedSm90aDeviceRunsTf32Wgmma) {
   TESSEL_REQUIRE_SIM_DEVICE();
   ScopedEnv target{"TESSEL_SIM_TARGET", "sm_90a"};
   for (bool b_col : {false, true})
-    for (const Case& c : {Case{200, 70, 130}, Case{17, 33, 65}}) {
+    for (const Case& c : {Case{200, 80, 144}, Case{17, 48, 80}}) {
       std::vector<double> av = random_values(size_t(c.m * c.k), 5),
                           bv = random_values(size_t(c.k * c.n), 6);
       StridedTensor a(DeviceKind::sim, DType::f32, {c.m, c.k}, {c.k, 1});
