@@ -8,8 +8,9 @@
 //   every accumulator register through an empty volatile asm (pinned: defined before the fence),
 //   and for A in registers each packed A register (two 16-bit elements) likewise
 //   wgmma.fence                      (the accumulator registers were written by other code)
-//   for each repetition along M, N:  for each 16-wide step along K:
-//     wgmma.mma_async m64nNk16 with A's four registers or a descriptor, and a descriptor for
+//   for each repetition along M, N:  for each instr_k-wide (32-byte) step along K:
+//     wgmma.mma_async m64nNk{16, 8 (tf32), 32 (8-bit)} with A's four registers (16-bit types) or
+//     a descriptor, and a descriptor for
 //     each shared operand: the fixed fields from
 //     wgmma_descriptor_of, the start address = the buffer's + the instruction's first element
 //     (wgmma_start_layout through the buffer's layout; per warpgroup, from its warp id)
