@@ -1481,8 +1481,8 @@ TEST(MatmulPtx, Sm90aTf32And8BitTilesOnWgmma) {
 }
 
 // fp8 operands on the fp8 tensor cores: the default GPU configs (decode and large M) for sm_89
-// and sm_90a through nvJitLink without spills, on mma.sync .e4m3/.e5m2 fed by the cp.async ring,
-// PTX ISA 8.4.
+// and sm_90a through nvJitLink without spills, fed by the cp.async ring, PTX ISA 8.4: on mma.sync
+// .e4m3/.e5m2, except the 64-row tiles on sm_90a, which run on wgmma m64nNk32 (session 7).
 TEST(MatmulPtx, Fp8DefaultConfigsOnSm89AndSm90a) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   const auto& kernels = ops::detail::matmul_kernels("", {});
@@ -1502,7 +1502,9 @@ TEST(MatmulPtx, Fp8DefaultConfigsOnSm89AndSm90a) {
         ASSERT_TRUE(out.resources.parsed) << out.info_log;
         EXPECT_EQ(out.resources.spill_stores, 0) << what;
         EXPECT_EQ(out.resources.spill_loads, 0) << what;
-        EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("mma"), 0) << what;
+        const bool wgmma = std::string(target) == "sm_90a" && cfg.block_m >= 64;
+        EXPECT_EQ(codegen::gpu::ptx_stats(out.ptx).get("mma") > 0, !wgmma) << what;
+        EXPECT_EQ(codegen::gpu::ptx_stats(out.ptx).get("wgmma.mma_async") > 0, wgmma) << what;
         EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("cp.async"), 0) << what;
         EXPECT_NE(out.ptx.find(".version 8.4"), std::string::npos) << what;
       }
