@@ -8,8 +8,9 @@
 //   every accumulator register through an empty volatile asm (pinned: defined before the fence),
 //   and for A in registers each packed A register (two 16-bit elements) likewise
 //   wgmma.fence                      (the accumulator registers were written by other code)
-//   for each repetition along M, N:  for each 16-wide step along K:
-//     wgmma.mma_async m64nNk16 with A's four registers or a descriptor, and a descriptor for
+//   for each repetition along M, N:  for each instr_k-wide (32-byte) step along K:
+//     wgmma.mma_async m64nNk{16, 8 (tf32), 32 (8-bit)} with A's four registers (16-bit types) or
+//     a descriptor, and a descriptor for
 //     each shared operand: the fixed fields from
 //     wgmma_descriptor_of, the start address = the buffer's + the instruction's first element
 //     (wgmma_start_layout through the buffer's layout; per warpgroup, from its warp id)
@@ -36,39 +37,61 @@ void volatile_asm(llvm::IRBuilder<>& b, const std::string& text) {
   b.CreateCall(llvm::InlineAsm::get(fty, text, "~{memory}", /*hasSideEffects=*/true));
 }
 
-// wgmma.mma_async m64n{n}k16: outputs d[0..n/2) (f32), inputs A (desc_a, i64; or with
-// `a_in_registers` its four 32-bit registers), desc_b (i64), then the accumulator tied to the
-// outputs. Accumulates (scale-d = 1); transposes as given (the register form has no imm-trans-a).
+// The type suffix of wgmma.mma_async for `info`: .dtype.atype.btype (a mixed fp8 row's operand
+// column names both types already).
+std::string wgmma_types(const MmaInfo& info) {
+  const std::string ab = info.operand_ptx;
+  return fmt::format("{}.{}", info.acc_ptx, ab.find('.') == std::string::npos ? ab + "." + ab : ab);
+}
+
+// The immediates after scale-d (PTX ISA, "wgmma.mma_async"): imm-scale-a and imm-scale-b (1: no
+// negation) for the float rows, none for the integer ones; imm-trans-a (A in shared memory only)
+// and imm-trans-b for the 16-bit rows alone: tf32 and 8-bit operands are K-major, untransposed.
+std::string wgmma_immediates(const MmaInfo& info, bool a_in_registers, bool trans_a, bool trans_b) {
+  const bool integer = info.acc_ptx == std::string("s32");
+  if (integer)
+    return "";
+  std::string text = ", 1, 1";
+  if (info.operand_bits != 16)
+    return text;
+  if (!a_in_registers)
+    text += fmt::format(", {}", int(trans_a));
+  return text + fmt::format(", {}", int(trans_b));
+}
+
+// wgmma.mma_async m64n{n}k{k}: outputs d[0..n/2) (f32, or i32 for the s32 rows), inputs A
+// (desc_a, i64; or with `a_in_registers` its four 32-bit registers), desc_b (i64), then the
+// accumulator tied to the outputs. Accumulates (scale-d = 1); transposes as given (16-bit rows).
 llvm::InlineAsm* wgmma_asm(llvm::LLVMContext& ctx, const MmaInfo& info, int32_t n,
                            bool a_in_registers, bool trans_a, bool trans_b) {
   const int regs = n / 2, a_ops = a_in_registers ? 4 : 1;
   const int pred = regs + a_ops + 1; // the operand holding scale-d
+  const bool integer = info.acc_ptx == std::string("s32");
   std::string text = fmt::format("{{\n.reg .pred p;\nsetp.ne.b32 p, ${}, 0;\n"
-                                 "wgmma.mma_async.sync.aligned.m64n{}k16.f32.{}.{} {{",
-                                 pred, n, info.operand_ptx, info.operand_ptx);
+                                 "wgmma.mma_async.sync.aligned.m64n{}k{}.{} {{",
+                                 pred, n, info.k, wgmma_types(info));
   std::string constraints;
   for (int i = 0; i < regs; ++i) {
     text += fmt::format("{}${}", i ? ", " : "", i);
-    constraints += fmt::format("{}=f", i ? "," : "");
+    constraints += fmt::format("{}={}", i ? "," : "", integer ? "r" : "f");
   }
   text += "}, ";
   if (a_in_registers)
     text += fmt::format("{{${}, ${}, ${}, ${}}}", regs, regs + 1, regs + 2, regs + 3);
   else
     text += fmt::format("${}", regs);
-  text += fmt::format(", ${}, p, 1, 1, ", regs + a_ops);
-  text += a_in_registers ? fmt::format("{};\n}}", int(trans_b))
-                         : fmt::format("{}, {};\n}}", int(trans_a), int(trans_b));
+  text += fmt::format(", ${}, p{};\n}}", regs + a_ops,
+                      wgmma_immediates(info, a_in_registers, trans_a, trans_b));
   constraints += a_in_registers ? ",r,r,r,r,l,r" : ",l,l,r";
   for (int i = 0; i < regs; ++i)
     constraints += fmt::format(",{}", i);
-  llvm::Type* f32 = llvm::Type::getFloatTy(ctx);
+  llvm::Type* acc = integer ? llvm::Type::getInt32Ty(ctx) : llvm::Type::getFloatTy(ctx);
   llvm::Type* i32 = llvm::Type::getInt32Ty(ctx);
-  std::vector<llvm::Type*> outs(regs, f32);
+  std::vector<llvm::Type*> outs(regs, acc);
   std::vector<llvm::Type*> ins(a_ops, a_in_registers ? i32 : llvm::Type::getInt64Ty(ctx));
   ins.push_back(llvm::Type::getInt64Ty(ctx));
   ins.push_back(i32);
-  ins.insert(ins.end(), regs, f32);
+  ins.insert(ins.end(), regs, acc);
   auto* fty = llvm::FunctionType::get(llvm::StructType::get(ctx, outs), ins, false);
   return llvm::InlineAsm::get(fty, text, constraints, /*hasSideEffects=*/true);
 }
@@ -106,6 +129,11 @@ Lowering::WgmmaOperandPlan Lowering::wgmma_operand(const ir::Op& op, const Wgmma
     unsupported(op, fmt::format("its {} buffer is not in a wgmma layout (run prepare-dot-operands)",
                                 opidx == 0 ? "a" : "b"));
   plan.fixed = encode_wgmma_descriptor(wgmma_descriptor_of(*o, opidx, &plan.transposed));
+  if (plan.transposed && wgmma_needs_k_major(s.instr))
+    unsupported(op, fmt::format("its {} buffer is MN-major, but wgmma reads {} operands K-major "
+                                "only (transposed layouts are for 16-bit types; "
+                                "prepare-dot-operands stages them K-major)",
+                                opidx == 0 ? "a" : "b", mma_info(s.instr).operand_ptx));
   plan.starts = buffer_offsets(wgmma_start_layout(s, opidx), shared);
   plan.base = b.CreatePtrToInt(buffer(buf), b.getInt32Ty());
   return plan;

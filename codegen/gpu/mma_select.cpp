@@ -89,6 +89,30 @@ std::optional<MmaInstr> select_mma(const ir::Op& dot, const Target& target, std:
   return instr;
 }
 
+namespace {
+
+// The rows wgmma has (PTX ISA, "wgmma.mma_async": .f32 sums of f16, bf16, tf32 and e4m3/e5m2 in
+// any pair, .s32 sums of s8/u8). f16 accumulators (F16_F16) and tf32x3 stay on mma.sync.
+bool wgmma_has(MmaInstr instr, DotPrecision precision) {
+  switch (instr) {
+  case MmaInstr::F16_F32:
+  case MmaInstr::BF16_F32:
+  case MmaInstr::S8_S32:
+  case MmaInstr::U8_S32:
+  case MmaInstr::E4M3_F32:
+  case MmaInstr::E5M2_F32:
+  case MmaInstr::E4M3_E5M2_F32:
+  case MmaInstr::E5M2_E4M3_F32:
+    return true;
+  case MmaInstr::TF32_F32:
+    return precision == DotPrecision::Tf32; // tf32x3's three products a dot stay on mma.sync
+  default:
+    return false;
+  }
+}
+
+} // namespace
+
 std::optional<WgmmaShape> select_wgmma(const ir::Op& dot, const Target& target, int num_warps,
                                        std::string* why) {
   auto none = [&](std::string reason) -> std::optional<WgmmaShape> {
@@ -100,13 +124,17 @@ std::optional<WgmmaShape> select_wgmma(const ir::Op& dot, const Target& target, 
     return none(target.name() + " has no wgmma");
   const ir::Type* a = dot.operand(0)->type();
   const ir::Type* c = dot.result()->type();
-  std::optional<MmaInstr> instr = mma_for_types(a->element(), c->element(), dot_precision(dot));
-  if (instr != MmaInstr::F16_F32 && instr != MmaInstr::BF16_F32)
-    return none("wgmma takes f16 or bf16 operands with an f32 accumulator here");
+  const DotPrecision precision = dot_precision(dot);
+  std::optional<MmaInstr> instr =
+      mma_for_types(a->element(), c->element(), precision, dot.operand(1)->type()->element());
+  if (!instr || !wgmma_has(*instr, precision))
+    return none("wgmma takes f16, bf16, tf32 (precision tf32) or fp8 operands with an f32 "
+                "accumulator, or s8/u8 with an i32 one");
   const auto m = static_cast<int32_t>(a->dims()[0]), k = static_cast<int32_t>(a->dims()[1]),
              n = static_cast<int32_t>(c->dims()[1]);
-  if (k % kWgmmaK != 0)
-    return none(fmt::format("K = {} is not a multiple of {}", k, kWgmmaK));
+  const int32_t instr_k = wgmma_k(*instr);
+  if (k % instr_k != 0)
+    return none(fmt::format("K = {} is not a multiple of {}", k, instr_k));
   std::optional<std::array<int32_t, 2>> grid = wgmma_warpgroups(m, n, num_warps);
   if (!grid)
     return none(fmt::format("{} warps do not tile the {}x{} output in warpgroups of 64x8 or more",

@@ -44,8 +44,12 @@ std::optional<MmaInstr> select_mma(const ir::Op& dot, const Target& target,
 // wgmma (issue 15): the warpgroup instruction `dot` runs on for `target` with `num_warps`, or
 // nullopt for select_mma's choice; `why` (when given) receives the reason for nullopt. The rule
 // (docs/gpu_codegen.md, "Hopper: wgmma"): the target has wgmma (sm_90a), the types are f16 x f16
-// or bf16 x bf16 -> f32, K is a multiple of 16, and wgmma_warpgroups finds a grid (num_warps a
-// multiple of 4, each warpgroup at least 64 rows and 8 columns of the output).
+// or bf16 x bf16 -> f32 (k16), f32 x f32 -> f32 with precision tf32 (k8), an fp8 pair -> f32 or
+// s8 x s8 / u8 x u8 -> i32 (k32); K is a multiple of the instruction's k; and wgmma_warpgroups
+// finds a grid (num_warps a multiple of 4, each warpgroup at least 64 rows and 8 columns of the
+// output). The tf32 and 8-bit rows read their shared operands K-major only
+// (wgmma_needs_k_major): prepare-dot-operands stages an operand whose registers run along M or N
+// transposed into a K-major buffer, and the emission refuses an MN-major buffer for them.
 std::optional<WgmmaShape> select_wgmma(const ir::Op& dot, const Target& target, int num_warps,
                                        std::string* why = nullptr);
 

@@ -178,19 +178,26 @@ private:
     ir::Value* buffers[2] = {};
     std::vector<ir::Op*> loads; // the pipeliner's local_loads the dot no longer needs
     std::vector<std::pair<ir::Value*, ir::Value*>> stores; // buffer, value
+    const bool k_major = wgmma_needs_k_major(s.instr);
     for (int i = 0; i < 2; ++i) {
       ir::Value* v = dot.operand(i);
-      buffers[i] = wgmma_pipelined(v);
+      buffers[i] = wgmma_pipelined(v, k_major ? std::optional<int>(1 - i) : std::nullopt);
       if (buffers[i]) {
         loads.push_back(v->defining_op());
         continue;
       }
-      if (i == 0 && !loaded_here(v, dot)) {
+      if (i == 0 && !k_major && !loaded_here(v, dot)) {
         buffers[0] = a_in_registers(v, s);
         continue;
       }
       const int eb = elem_bytes(v->type());
-      const int contiguous = wgmma_contiguous(i, shape_of(v), layout_of(v), eb);
+      // The tf32 and 8-bit rows read K-major buffers only: an operand whose registers run along
+      // M or N (a B loaded row-major) is first converted to K-contiguous registers (transposed).
+      const int contiguous = k_major ? 1 - i : wgmma_contiguous(i, shape_of(v), layout_of(v), eb);
+      if (k_major && contiguous_dim(layout_of(v)) != contiguous) {
+        v = transposed(dot, v, contiguous, eb);
+        ++stats_["transposed"];
+      }
       const LinearLayout shared = wgmma_shared_layout(shape_of(v), contiguous, eb);
       buffers[i] = insert(dot, Opcode::LocalAlloc, {}, with(v, shared, ir::LayoutKind::Shared),
                           {ir::Attr::of_int(-1)});
@@ -211,6 +218,16 @@ private:
     set_accumulator(dot, wgmma_acc_layout(s));
     carry_in_mma(dot);
     place_wgmma_waits(f_, dot, /*from_rings=*/loads.size() == 2); // wgmma_in_flight.cpp
+  }
+
+  // `v` (a tf32 or 8-bit operand whose registers run along M or N) converted to a blocked layout
+  // whose threads hold 16-byte runs along K (`k_dim`), just before the dot: its local_store into
+  // the K-major buffer then writes whole 16-byte chunks, as a column-major b's does, instead of one
+  // element per store across the buffer's rows (which conflicts); the conversion itself goes
+  // through scratch in a swizzle chosen for both sides (swizzle.h).
+  ir::Value* transposed(ir::Op& dot, ir::Value* v, int k_dim, int eb) {
+    const LinearLayout blocked = make_blocked(shape_of(v), num_warps_, 16 / eb, {k_dim, 1 - k_dim});
+    return insert(dot, Opcode::ConvertLayout, {v}, with(v, blocked, ir::LayoutKind::Blocked), {});
   }
 
   // True when `v` is a global load (through convert_layouts) in the dot's own block: a tile
@@ -264,8 +281,9 @@ private:
   // dot alone, whose copies keep their vectors in the wgmma layout along the ring's contiguous
   // dimension. The ring is retyped to that layout, a fence_async_shared goes before the barrier
   // that follows the copies' wait, and the slot is returned (the caller drops the local_load);
-  // null otherwise (the operand is then staged).
-  ir::Value* wgmma_pipelined(ir::Value* v) {
+  // null otherwise (the operand is then staged). With `k_dim` (the tf32 and 8-bit rows) the ring
+  // qualifies only when it is contiguous along K: wgmma reads those operands K-major alone.
+  ir::Value* wgmma_pipelined(ir::Value* v, std::optional<int> k_dim) {
     ir::Op* load = v->defining_op();
     if (!load || load->opcode() != Opcode::LocalLoad || uses(v) != 1)
       return nullptr;
@@ -275,6 +293,8 @@ private:
     const int eb = elem_bytes(v->type());
     const int contiguous = contiguous_dim(layout_of(buffer));
     if (shape_of(v)[contiguous] * eb < 32 || shape_of(v)[1 - contiguous] < 8)
+      return nullptr;
+    if (k_dim && contiguous != *k_dim)
       return nullptr;
     ir::Op* before = barrier_before(*load);
     if (!before)

@@ -14,6 +14,7 @@
 // rule here that the rings have S >= distance + 2 slots.
 #include "codegen/gpu/wgmma_in_flight.h"
 
+#include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_select.h"
 #include "tessel/error.h"
 
@@ -105,6 +106,18 @@ bool ring_allows_in_flight(const ir::Block& body, const Value* v) {
          first.int_attr("pending") + 1 + 2 <= slots.i;
 }
 
+// True when the registers of `v` (a laid-out tile) hold runs along `dim` at least as long as
+// along the other dimension: prepare-dot-operands' test for the dimension a ring is
+// contiguous along (its copies keep the load's vectors).
+bool contiguous_along(const Value* v, int dim) {
+  const ir::LayoutAttr* attr = v->type()->layout();
+  if (!attr || v->type()->dims().size() != 2)
+    return false;
+  const LinearLayout l = from_attr(*attr, v->type()->dims());
+  return dim == 0 ? l.contiguous_registers(0) > l.contiguous_registers(1)
+                  : l.contiguous_registers(0) <= l.contiguous_registers(1);
+}
+
 } // namespace
 
 bool keeps_wgmma_in_flight(const ir::Op& loop, std::span<ir::Op* const> loads, int num_stages,
@@ -120,11 +133,16 @@ bool keeps_wgmma_in_flight(const ir::Op& loop, std::span<ir::Op* const> loads, i
       return false; // two dots: their groups would interleave; not handled
     dot = op.get();
   }
-  if (!dot || !select_wgmma(*dot, target, num_warps))
+  std::optional<WgmmaShape> s = dot ? select_wgmma(*dot, target, num_warps) : std::nullopt;
+  if (!s)
     return false;
   for (int i = 0; i < 2; ++i) {
     const Op* def = through_conversions(dot->operand(i))->defining_op();
     if (std::find(loads.begin(), loads.end(), def) == loads.end())
+      return false;
+    // A tf32 or 8-bit operand streamed along M or N is staged K-major every iteration (its ring
+    // is not what the wgmma reads), and a staged operand is waited for at once.
+    if (wgmma_needs_k_major(s->instr) && !contiguous_along(def->result(), 1 - i))
       return false;
   }
   return carried_index(loop, *dot) >= 0;

@@ -65,6 +65,7 @@ LinearLayout wgmma_acc_layout(const WgmmaShape& s) {
 }
 
 LinearLayout wgmma_a_register_layout(const WgmmaShape& s) {
+  TESSEL_ASSERT(!wgmma_needs_k_major(s.instr), "the A-fragment layout is the 16-bit types' one");
   Bases b;
   b[kReg] = {at(0, 1), at(8, 0), at(0, 8)};
   repeat(b[kReg], kWgmmaK, s.k, /*along_rows=*/false);     // the K steps
@@ -139,12 +140,12 @@ LinearLayout wgmma_start_layout(const WgmmaShape& s, int opidx) {
   Bases b;
   b[kWarp] = {at(0, 0), at(0, 0)}; // the 4 warps of a warpgroup read one tile
   if (opidx == 0) {                // A: M x K
-    repeat(b[kReg], kWgmmaK, s.k, /*along_rows=*/false);
+    repeat(b[kReg], s.instr_k(), s.k, /*along_rows=*/false);
     repeat(b[kReg], kWgmmaM, s.wg_m(), /*along_rows=*/true);
     grid_bases(b[kWarp], s, /*keep_m=*/true, /*keep_n=*/false);
     return LinearLayout(std::move(b), {s.m, s.k});
   }
-  repeat(b[kReg], kWgmmaK, s.k, /*along_rows=*/true); // B: K x N
+  repeat(b[kReg], s.instr_k(), s.k, /*along_rows=*/true); // B: K x N
   repeat(b[kReg], s.instr_n, s.wg_n(), /*along_rows=*/false);
   grid_bases(b[kWarp], s, /*keep_m=*/false, /*keep_n=*/true);
   return LinearLayout(std::move(b), {s.k, s.n});

@@ -34,12 +34,21 @@ namespace tessel::codegen::gpu {
 
 constexpr int kWarpgroupWarps = 4;
 constexpr int32_t kWgmmaM = 64;
-constexpr int32_t kWgmmaK = 16; // f16 and bf16 operands
+constexpr int32_t kWgmmaK = 16; // f16 and bf16 operands; tf32 has k8, the 8-bit types k32
 constexpr int32_t kWgmmaMaxN = 256;
+
+// The K of one wgmma instruction for the row's operand type: 32 bytes of a K-major row for every
+// dtype (k16 x 2 B = k8 x 4 B (tf32) = k32 x 1 B (s8, u8, e4m3, e5m2)), mma.sync's k as well.
+inline int32_t wgmma_k(MmaInstr instr) { return mma_info(instr).k; }
+
+// True when wgmma reads this row's operands from shared memory K-major only: the PTX ISA allows
+// the transposed (MN-major) layouts, imm-trans-a/b, for 16-bit types alone; tf32 and the 8-bit
+// types take no transpose immediates.
+inline bool wgmma_needs_k_major(MmaInstr instr) { return mma_info(instr).operand_bits != 16; }
 
 // How one dot runs on wgmma.
 struct WgmmaShape {
-  MmaInstr instr;                    // mma_instrs.def's row for the types: F16_F32 or BF16_F32
+  MmaInstr instr;                    // mma_instrs.def's row for the types (select_wgmma's list)
   int32_t m = 0, n = 0, k = 0;       // the dot's tile
   std::array<int32_t, 2> warpgroups; // along M and N
   int32_t instr_n = 0;               // the instruction's N: min(256, n / warpgroups[1])
@@ -47,7 +56,8 @@ struct WgmmaShape {
   int32_t wg_n() const { return n / warpgroups[1]; }
   int32_t reps_m() const { return wg_m() / kWgmmaM; }
   int32_t reps_n() const { return wg_n() / instr_n; }
-  int32_t reps_k() const { return k / kWgmmaK; }
+  int32_t instr_k() const { return wgmma_k(instr); }
+  int32_t reps_k() const { return k / instr_k(); }
 };
 
 // Warpgroups along M and N (powers of two, product num_warps / 4) for an M x N output: starting
@@ -98,9 +108,9 @@ std::optional<WgmmaOperand> wgmma_operand_of(const LinearLayout& shared, int ele
 WgmmaDescriptor wgmma_descriptor_of(const WgmmaOperand& o, int opidx, bool* transposed);
 
 // (register, warp) -> the coordinate of the first element of each instruction's operand tile:
-// register bits the 16-element steps along K, then the repetitions along M (A) or N (B); warp
-// bits as the accumulator's (the warpgroup's own two replicate: every warp of a warpgroup names
-// the same tile). Compose with the buffer's layout (buffer_offsets) for element indices.
+// register bits the instr_k-element (32-byte) steps along K, then the repetitions along M (A) or N
+// (B); warp bits as the accumulator's (the warpgroup's own two replicate: every warp of a warpgroup
+// names the same tile). Compose with the buffer's layout (buffer_offsets) for element indices.
 LinearLayout wgmma_start_layout(const WgmmaShape& s, int opidx);
 
 } // namespace tessel::codegen::gpu

@@ -46,6 +46,35 @@ TEST(EmissionReadsIr, DotOnSharedBuffersWithoutWgmmaIsAnError) {
                         {"wgmma.cpp:20", "cannot lower `dot`", "no wgmma takes this dot on sm_80"});
 }
 
+// The K-major rule (wgmma_needs_k_major): wgmma reads tf32 and 8-bit operands from shared memory
+// K-major only, the transposed layouts being for 16-bit types. A tf32 dot whose b buffer is a
+// wgmma layout contiguous along N (MN-major, which f16 would read with imm-trans-b = 1) is
+// refused at the dot's line; the same dot with b contiguous along K lowers.
+std::string tf32_wgmma_dot(bool b_k_major) {
+  const std::string a = "tensor<64x32xf32, #shared<register=[[0,1],[0,2],[0,4],[0,8],[0,16],"
+                        "[1,4],[2,8],[4,16],[8,0],[16,0],[32,0]]>>";
+  const std::string b = b_k_major ? "tensor<32x64xf32, #shared<register=[[1,0],[2,0],[4,0],[8,0],"
+                                    "[16,0],[4,1],[8,2],[16,4],[0,8],[0,16],[0,32]]>>"
+                                  : "tensor<32x64xf32, #shared<register=[[0,1],[0,2],[0,4],[0,8],"
+                                    "[0,16],[1,4],[2,8],[4,16],[8,0],[16,0],[0,32]]>>";
+  const std::string acc = "tensor<64x64xf32, #mma<register=[[0,1],[8,0],[0,8],[0,16],[0,32]], "
+                          "lane=[[0,2],[0,4],[1,0],[2,0],[4,0]], warp=[[16,0],[32,0]]>>";
+  return "kernel @tf32_wgmma() shared(16384) {\n"
+         "  %0 = local_alloc {offset = 0} : " +
+         a + "\n  %1 = local_alloc {offset = 8192} : " + b +
+         "\n  %2 = constant {value = 0.0} : " + acc + "\n  %3 = dot %0, %1, %2 : " + acc +
+         " loc(\"tf32.cpp\":30:5)\n  %4 = wgmma_wait %3 {pending = 0} : " + acc + "\n  return\n}\n";
+}
+
+TEST(EmissionReadsIr, Tf32WgmmaOperandThatIsNotKMajorIsAnError) {
+  const std::string bad = tf32_wgmma_dot(/*b_k_major=*/false);
+  testing::expect_error([&] { compile_text(bad.c_str(), "sm_90a", 4); },
+                        {"tf32.cpp:30", "cannot lower `dot`", "its b buffer is MN-major",
+                         "wgmma reads tf32 operands K-major only"});
+  const std::string good = tf32_wgmma_dot(/*b_k_major=*/true);
+  EXPECT_NO_THROW(compile_text(good.c_str(), "sm_90a", 4));
+}
+
 // The codegen check of wgmma_in_flight.h: a wgmma dot's result is in flight until a
 // wgmma_wait {pending = 0}; an add reading it directly, or after a wait that leaves one group
 // pending, is refused at the add's line, naming the dot's.

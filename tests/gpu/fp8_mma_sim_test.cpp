@@ -163,14 +163,29 @@ TEST_P(Fp8Mma, MatchesTheReferenceInTheSimulator) {
 }
 
 // nvJitLink takes the PTX: per 64 x 64 x 32 tile on 4 warps (2 x 2 warps of 32 x 32, each 2 x 4
-// m16n8k32 instructions, one along K) 8 mma.sync of the pair's types, no spills.
+// m16n8k32 instructions, one along K) 8 mma.sync of the pair's types, no spills; on sm_90a one
+// wgmma m64n64k32.
 TEST_P(Fp8Mma, PtxCompilesWithoutSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   const auto [pair, stages, target] = GetParam();
   CompiledKernel k = build(Shape{128, 128, 256, 64, 64, 32}, pair, stages, target, Stage::Cubin);
-  const std::string instr = fmt::format("mma.sync.aligned.m16n8k32.row.col.f32.{}.{}.f32",
-                                        pair.a == DType::f8e4m3 ? "e4m3" : "e5m2",
-                                        pair.b == DType::f8e4m3 ? "e4m3" : "e5m2");
+  const char* a_type = pair.a == DType::f8e4m3 ? "e4m3" : "e5m2";
+  const char* b_type = pair.b == DType::f8e4m3 ? "e4m3" : "e5m2";
+  if (std::string(target) == "sm_90a") {
+    // The 64 x 64 x 32 tile on one warpgroup (session 7): one wgmma m64n64k32 of the pair's
+    // types, a from the ring, b (stored along N) staged K-major; no mma.sync, no ldmatrix.
+    const std::string instr =
+        fmt::format("wgmma.mma_async.sync.aligned.m64n64k32.f32.{}.{}", a_type, b_type);
+    EXPECT_NE(k.ptx.find(instr), std::string::npos) << instr;
+    EXPECT_EQ(ptx_stats(k.ptx).get("mma"), 0);
+    EXPECT_EQ(ptx_stats(k.ptx).get("ldmatrix"), 0);
+    ASSERT_TRUE(k.resources.parsed) << k.info_log;
+    EXPECT_EQ(k.resources.spill_stores, 0);
+    EXPECT_EQ(k.resources.spill_loads, 0);
+    return;
+  }
+  const std::string instr =
+      fmt::format("mma.sync.aligned.m16n8k32.row.col.f32.{}.{}.f32", a_type, b_type);
   EXPECT_NE(k.ptx.find(instr), std::string::npos) << instr;
   EXPECT_EQ(ptx_stats(k.ptx).get("mma"), 8);
   if (stages > 1) {

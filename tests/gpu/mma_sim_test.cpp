@@ -143,11 +143,18 @@ double tf32(double x) {
   return std::bit_cast<float>((bits + 0x1000u) & 0xffffe000u);
 }
 
-// The wgmma rule for these cases, written out: sm_90a, f16 or bf16 into f32, whole warpgroups,
-// 64 rows or more per warpgroup (the 8-warp cases are 128 rows high).
+// f32 truncated to tf32, as wgmma reads an f32 word from shared memory (its top 19 bits).
+double tf32_truncated(double x) {
+  return std::bit_cast<float>(std::bit_cast<uint32_t>(static_cast<float>(x)) & 0xffffe000u);
+}
+
+// The wgmma rule for these cases, written out: sm_90a, f16, bf16, tf32 (f32 cases) or i8 into a
+// 32-bit accumulator, whole warpgroups, 64 rows or more per warpgroup (the 8-warp cases are 128
+// rows high), K a multiple of the instruction's (16, 8, 32).
 bool runs_on_wgmma(const std::string& target, const Case& c) {
-  return target == "sm_90a" && (c.dtype == DType::f16 || c.dtype == DType::bf16) && !c.f16_acc &&
-         c.warps % 4 == 0 && c.m >= 64 * (c.warps / 4) && c.k % 16 == 0;
+  const int k = c.dtype == DType::f32 ? 8 : c.dtype == DType::i8 ? 32 : 16;
+  return target == "sm_90a" && !c.f16_acc && c.warps % 4 == 0 && c.m >= 64 * (c.warps / 4) &&
+         c.k % k == 0;
 }
 
 class MmaSim : public ::testing::TestWithParam<std::tuple<const char*, Case>> {};
@@ -162,7 +169,8 @@ TEST_P(MmaSim, MatchesTheReference) {
   CompiledKernel ck = compile(*module->functions.front(), parse_target(target), options);
   EXPECT_EQ(ck.resources.spill_stores, 0);
   PtxStats stats = ptx_stats(ck.ptx);
-  if (runs_on_wgmma(target, c)) {
+  const bool on_wgmma = runs_on_wgmma(target, c);
+  if (on_wgmma) {
     EXPECT_GT(stats.get("wgmma.mma_async"), 0) << ck.ptx;
     EXPECT_EQ(stats.get("mma"), 0);
     EXPECT_EQ(stats.get("ldmatrix"), 0);
@@ -203,9 +211,9 @@ TEST_P(MmaSim, MatchesTheReference) {
       double want = 0, magnitude = 0;
       for (int kk = 0; kk < c.k; ++kk) {
         double x = a[size_t(i) * c.k + kk], y = b[size_t(kk) * c.n + j];
-        if (c.dtype == DType::f32) {
-          x = tf32(x);
-          y = tf32(y);
+        if (c.dtype == DType::f32) { // mma.sync rounds (cvt.rna), wgmma truncates
+          x = on_wgmma ? tf32_truncated(x) : tf32(x);
+          y = on_wgmma ? tf32_truncated(y) : tf32(y);
         }
         want += x * y;
         magnitude += std::fabs(x * y);
@@ -569,8 +577,8 @@ TEST(MmaSimPipelinedForm, RetypedLocalLoadOperandRuns) {
 }
 
 // The matmul sample (a K loop carrying the accumulator) for sm_80 and sm_90a through nvJitLink:
-// mma.sync in the loop, ldmatrix for f16 operands (on sm_90a f16 runs on wgmma instead:
-// wgmma_ptx_test.cpp), no spills, no local memory.
+// mma.sync in the loop, ldmatrix for f16 operands (on sm_90a f16 and the f32 sample's tf32 dot
+// run on wgmma instead: wgmma_ptx_test.cpp), no spills, no local memory.
 TEST(MmaPtx, MatmulSampleRunsOnTensorCores) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (const char* target : {"sm_80", "sm_90a"})
@@ -582,7 +590,7 @@ TEST(MmaPtx, MatmulSampleRunsOnTensorCores) {
       EXPECT_EQ(k.resources.spill_stores, 0);
       PtxStats s = ptx_stats(k.ptx);
       EXPECT_EQ(s.get("local"), 0);
-      const bool wgmma = std::string(target) == "sm_90a" && !defines.empty();
+      const bool wgmma = std::string(target) == "sm_90a";
       EXPECT_GT(s.get(wgmma ? "wgmma.mma_async" : "mma"), 0);
       EXPECT_EQ(s.get("fma"), 0) << "the dot should not fall back to FMA";
       if (!defines.empty() && !wgmma) {

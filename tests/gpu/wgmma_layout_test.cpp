@@ -265,5 +265,39 @@ TEST(WgmmaStarts, StepAlongKThenRepeatAndPerWarpgroup) {
       }
 }
 
+// tf32 (m64nNk8) and the 8-bit types (m64nNk32): one instruction covers 32 bytes of K, so the
+// k-steps are 8 or 32 elements apart, and in a K-major buffer (128-byte swizzle: a row holds 32
+// tf32 or 128 bytes) step ki starts 32 ki bytes into row 0 -- the descriptor's start advance of
+// the 16-bit types -- until the row ends and the next W-byte column (rows x 128 bytes on) begins.
+TEST(WgmmaStarts, Tf32And8BitStepsAre32BytesOfAKMajorRow) {
+  struct Row {
+    MmaInstr instr;
+    int32_t k, elem_bytes;
+  };
+  for (const Row& r : {Row{MmaInstr::TF32_F32, 64, 4}, Row{MmaInstr::S8_S32, 256, 1},
+                       Row{MmaInstr::E4M3_F32, 256, 1}, Row{MmaInstr::U8_S32, 64, 1}}) {
+    WgmmaShape s{r.instr, 64, 64, r.k, {1, 1}, 64};
+    const int32_t step = 32 / r.elem_bytes;
+    EXPECT_EQ(s.instr_k(), step);
+    EXPECT_EQ(s.reps_k(), r.k / step);
+    EXPECT_TRUE(wgmma_needs_k_major(r.instr));
+    const LinearLayout a = wgmma_start_layout(s, 0), b = wgmma_start_layout(s, 1);
+    const LinearLayout a_buf = wgmma_shared_layout({64, r.k}, 1, r.elem_bytes);
+    const LinearLayout b_buf = wgmma_shared_layout({r.k, 64}, 0, r.elem_bytes);
+    const LinearLayout a_at = buffer_offsets(a, a_buf), b_at = buffer_offsets(b, b_buf);
+    const int32_t row_elems = std::min(r.k, 128 / r.elem_bytes);
+    for (int32_t ki = 0; ki < s.reps_k(); ++ki) {
+      EXPECT_EQ(a.apply(ki, 0, 0), (Coord{0, step * ki}));
+      EXPECT_EQ(b.apply(ki, 0, 0), (Coord{step * ki, 0}));
+      const int32_t col = step * ki / row_elems, within = step * ki % row_elems;
+      const int32_t bytes = (col * 64 * row_elems + within) * r.elem_bytes;
+      EXPECT_EQ(a_at.apply(ki, 0, 0)[0] * r.elem_bytes, bytes) << "A k-step " << ki;
+      EXPECT_EQ(b_at.apply(ki, 0, 0)[0] * r.elem_bytes, bytes) << "B k-step " << ki;
+    }
+  }
+  EXPECT_FALSE(wgmma_needs_k_major(MmaInstr::F16_F32));
+  EXPECT_FALSE(wgmma_needs_k_major(MmaInstr::BF16_F32));
+}
+
 } // namespace
 } // namespace tessel::codegen::gpu

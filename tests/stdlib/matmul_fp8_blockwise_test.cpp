@@ -252,6 +252,20 @@ TEST(MatmulFp8Blockwise, AgainstBlockScaledReferenceOnTheSimulatedDeviceSm89) {
   banks.expect_none("fp8 blockwise matmul on sm_89");
 }
 
+// On the simulated sm_90a device the BM = 64 tiles (M > 16) multiply on wgmma m64nNk32 (issue
+// 15), each K block's dot waited for before its scales apply.
+TEST(MatmulFp8Blockwise, AgainstBlockScaledReferenceOnTheSimulatedDeviceSm90a) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  ScopedEnv target("TESSEL_SIM_TARGET", "sm_90a");
+  SimBankConflicts banks;
+  // Shapes of their own (N, K multiples of 16, M not): the sm_89 test's specializations would be
+  // reused in this process otherwise (the in-memory key holds no simulated target).
+  for (const BlockRun& r : {BlockRun{17, 48, 256}, BlockRun{20, 64, 144, e4, e5, DType::f16, true},
+                            BlockRun{33, 48, 128, e4, e4, DType::bf16, false, 32, true}})
+    check_matmul(DeviceKind::sim, r);
+  banks.expect_none("fp8 blockwise matmul on sm_90a");
+}
+
 // Quantize both operands blockwise, multiply, compare with the f64 product of the inputs: the
 // error of e4m3 with block scales (3 mantissa bits: about 2^-5 relative per element).
 TEST(MatmulFp8Blockwise, QuantizeThenRunIsCloseToFloat) {

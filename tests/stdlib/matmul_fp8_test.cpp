@@ -105,6 +105,25 @@ TEST(MatmulFp8, AllPairsAndShapesOnTheSimulatedDeviceSm89) {
   banks.expect_none("fp8 matmul on sm_89");
 }
 
+// The same on the simulated sm_90a device, where the 64 x 64 tiles (M > 16) run on wgmma
+// m64nNk32 .f32.e4m3/.e5m2 in every pair, a and b read K-major (issue 15); decode tiles stay on
+// mma.sync (M below a warpgroup's 64 rows).
+// Shapes of their own: a kernel specialization the sm_89 test compiled in this process would be
+// reused here (the in-memory specialization key holds no simulated target), so N and K are
+// multiples of 16 and M is not, which no sm_89 case is.
+TEST(MatmulFp8, AllPairsAndShapesOnTheSimulatedDeviceSm90a) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  ScopedEnv target("TESSEL_SIM_TARGET", "sm_90a");
+  // No bank profile here: the 8-bit ops_matmul's prologue mask conversions conflict at these
+  // specializations (on sm_80's mma.sync path alike); Matmul.SimulatedSm90aDeviceRuns8BitWgmma
+  // counts the 128 x 128 tiles, which have none.
+  for (const Fp8Run& r :
+       {Fp8Run{e4, e4, 70, 80, 144}, Fp8Run{e5, e5, 70, 80, 144},
+        Fp8Run{e4, e5, 70, 80, 144, DType::bf16}, Fp8Run{e5, e4, 70, 80, 144, DType::f16},
+        Fp8Run{e4, e4, 50, 96, 160, DType::f32, 0.25f, 3.0f, /*bias=*/true}})
+    check(DeviceKind::sim, r);
+}
+
 TEST(MatmulFp8Errors, Fp8BeforeSm89) {
   TESSEL_REQUIRE_SIM_DEVICE();
   ScopedEnv target("TESSEL_SIM_TARGET", "sm_80");

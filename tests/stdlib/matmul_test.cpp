@@ -718,6 +718,92 @@ TEST(Matmul, SimulatedSm90aDeviceKeepsOneWgmmaGroupInFlight) {
   }
 }
 
+// tf32 and 8-bit wgmma (m64nNk8, m64nNk32) on the simulated sm_90a device. The shapes have N and
+// K multiples of 16 and M not, a specialization no sm_80 test of this binary compiles: the
+// in-memory specialization key holds no simulated target, so an sm_80 kernel of the same
+// signature compiled earlier in the process would be reused here. wgmma reads these
+// operands K-major only: a b stored row-major (along N) is converted to K-contiguous registers
+// and stored into a K-major buffer (prepare-dot-operands' "transposed"), a column-major b streams
+// through the cp.async ring as it is. int8 (exact, i32) and fp8 (f32 c) go through check(): ragged
+// on every side, memcheck and racecheck on, output poisoned, f64 reference; the simulator's bank
+// profile counts no conflicts. MatmulPtx.Sm90aTf32And8BitTilesOnWgmma checks the PTX.
+TEST(Matmul, SimulatedSm90aDeviceRuns8BitWgmma) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  ScopedEnv target{"TESSEL_SIM_TARGET", "sm_90a"};
+  using C = MatmulConfig;
+  const C big{128, 128, 64, 8, 8, 3};
+  for (DType t : {DType::i8, DType::f8e4m3, DType::f8e5m2})
+    for (bool b_col : {false, true}) {
+      const bool fp8 = t != DType::i8;
+      for (const Case& c :
+           {Case{200, 80, 144, 0, false, 1, big}, Case{70, 144, 208, 0, false, 1, big}}) {
+        SimBankConflicts banks;
+        check({DeviceKind::sim, t, c, Layout{false, b_col}, DType::f32, /*set_c=*/fp8});
+        banks.expect_none(fmt::format("sm_90a {} {}x{}x{} b {}", dtype_name(t), c.m, c.n, c.k,
+                                      b_col ? "col" : "row"));
+      }
+      // The default config (64 x 64 x 64, 8 warps: two warpgroups along N) as well, without the
+      // bank profile: at this specialization the 8-bit ops_matmul has 768 conflicting wavefronts
+      // (1536 with b row-major) in its prologue's mask conversions (st.shared.u32 of packed i1
+      // bytes), on sm_80's mma.sync path exactly as here -- not in the wgmma operands.
+      check({DeviceKind::sim, t, Case{200, 80, 144}, Layout{false, b_col}, DType::f32, fp8});
+    }
+}
+
+// An f32 value as the tensor cores read it from shared memory for tf32: the top 19 bits, the low
+// 13 mantissa bits ignored (truncation toward zero). mma.sync's operands are rounded first
+// (to_tf32); wgmma reads the staged or streamed f32 words as they are.
+double truncated_tf32(double v) {
+  float f = float(v);
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  bits &= 0xffffe000u;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// precision = tf32 on the simulated sm_90a device runs m64nNk8 tf32 wgmma: the result is the f64
+// product of the truncated operands up to f32 summation (bounded by 1e-5 of sum |a b|, K <= 200),
+// and not the product of rounded ones (which the mma.sync path computes; a stale sm_80 kernel
+// fails here), ragged, b row- and column-major, no bank conflicts.
+TEST(Matmul, SimulatedSm90aDeviceRunsTf32Wgmma) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  ScopedEnv target{"TESSEL_SIM_TARGET", "sm_90a"};
+  for (bool b_col : {false, true})
+    for (const Case& c : {Case{200, 80, 144}, Case{17, 48, 80}}) {
+      std::vector<double> av = random_values(size_t(c.m * c.k), 5),
+                          bv = random_values(size_t(c.k * c.n), 6);
+      StridedTensor a(DeviceKind::sim, DType::f32, {c.m, c.k}, {c.k, 1});
+      StridedTensor b(DeviceKind::sim, DType::f32, {c.k, c.n},
+                      b_col ? std::vector<int64_t>{1, c.k} : std::vector<int64_t>{c.n, 1});
+      StridedTensor out(DeviceKind::sim, DType::f32, {c.m, c.n}, {c.n, 1});
+      a.set(av);
+      b.set(bv);
+      SimBankConflicts banks;
+      ops::matmul(a.view(), b.view(), out.view(), {.precision = ops::MatmulPrecision::tf32});
+      const std::string what =
+          fmt::format("sm_90a tf32 {}x{}x{} b {}", c.m, c.n, c.k, b_col ? "col" : "row");
+      banks.expect_none(what);
+      std::vector<double> got = out.get();
+      double over = 0, rounded_off = 0;
+      for (int64_t i = 0; i < c.m; ++i)
+        for (int64_t j = 0; j < c.n; ++j) {
+          double truncated = 0, rounded = 0, magnitude = 0;
+          for (int64_t q = 0; q < c.k; ++q) {
+            double x = float(av[size_t(i * c.k + q)]), y = float(bv[size_t(q * c.n + j)]);
+            truncated += truncated_tf32(x) * truncated_tf32(y);
+            rounded += to_tf32(x) * to_tf32(y);
+            magnitude += std::abs(x * y);
+          }
+          const double g = got[size_t(i * c.n + j)];
+          over = std::max(over, std::abs(g - truncated) / (1e-5 * magnitude));
+          rounded_off = std::max(rounded_off, std::abs(g - rounded) / (1e-5 * magnitude));
+        }
+      EXPECT_LE(over, 1.0) << what << ": not the product of the truncated tf32 operands";
+      EXPECT_GT(rounded_off, 1.0) << what << ": looks like mma.sync's rounded operands";
+    }
+}
+
 // MatmulOptions::autotune on the simulated device: nothing is timed there, so the candidate
 // choose_config names is chosen (and said so under TESSEL_DUMP=tune), and a tuning file's entry
 // for the call's key is used instead when there is one; both compute the right product.
@@ -1154,7 +1240,8 @@ TEST(MatmulErrors, GpuConfigMinimumBlock) {
 // `ragged`: M, N and K traced with divisibility 1, as the op specializes a shape like 200 x 80 x
 // 144 (the row strides 80 and 144 still divisible by 16).
 std::unique_ptr<ir::Module> trace_tile(const Kernel& k, DType operand, DType out,
-                                       const MatmulConfig& cfg, bool ragged = false) {
+                                       const MatmulConfig& cfg, bool ragged = false,
+                                       bool b_col = false) {
   const std::vector<std::string>& names = k.def().param_names;
   std::vector<lang::ParamBinding> b;
   for (size_t i = 0; i < k.def().params.size(); ++i) {
@@ -1169,8 +1256,8 @@ std::unique_ptr<ir::Module> trace_tile(const Kernel& k, DType operand, DType out
       pb.divisibility = 16;
       if (ragged && (name == "M" || name == "N" || name == "K"))
         pb.divisibility = 1;
-      pb.equals_one =
-          name == "a_k" || name == "b_n" || name == "c_n" || name == "e0_n" || name == "e1_n";
+      pb.equals_one = name == "a_k" || name == (b_col ? "b_k" : "b_n") || name == "c_n" ||
+                      name == "e0_n" || name == "e1_n";
       break;
     case lang::ParamKind::Float:
       break;
@@ -1384,9 +1471,60 @@ TEST(MatmulPtx, Sm90aRaggedTilesKeepOneWgmmaGroupInFlight) {
     }
 }
 
+// tf32 (precision tf32) and 8-bit operands on sm_90a (issue 15): the default configs (64 x 64, 8
+// warps: two warpgroups of 64 x 32) and 128 x 128 at 8 warps run on wgmma.mma_async of the right
+// shape and types (m64nNk8 .f32.tf32.tf32, m64nNk32 .s32.s8.s8 / .f32.e4m3.e4m3 / .f32.e5m2.e5m2),
+// no mma.sync, no ldmatrix, zero spills, no local memory. b column-major (K contiguous) streams
+// through the ring and keeps one group in flight (wait_group 1 in the loop); b row-major is
+// staged K-major every iteration and waits for its group at once (the K-major rule).
+TEST(MatmulPtx, Sm90aTf32And8BitTilesOnWgmma) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  struct Operand {
+    DType t, out;
+    const char* types;
+  };
+  const Operand operands[] = {{DType::f32, DType::f32, ".f32.tf32.tf32"},
+                              {DType::i8, DType::i32, ".s32.s8.s8"},
+                              {DType::f8e4m3, DType::f32, ".f32.e4m3.e4m3"},
+                              {DType::f8e5m2, DType::f32, ".f32.e5m2.e5m2"}};
+  for (const Operand& o : operands)
+    for (int64_t m : {256, 4096})
+      for (bool b_col : {false, true}) {
+        MatmulConfig cfg = ops::choose_config(DeviceKind::sim, m, 4096, 4096, o.t);
+        if (m == 4096)
+          cfg = MatmulConfig{128, 128, o.t == DType::f32 ? 32 : 64, 8, 8, 3};
+        const auto& kernels = ops::detail::matmul_kernels(
+            "", {}, o.t == DType::f32 ? tl::Precision::tf32 : tl::Precision::ieee);
+        const std::string k = o.t == DType::f32 ? "k8" : "k32";
+        std::string what = fmt::format("sm_90a {} {}x{}x{}, {} warps, {} stages, b {}",
+                                       dtype_name(o.t), cfg.block_m, cfg.block_n, cfg.block_k,
+                                       cfg.num_warps, cfg.num_stages, b_col ? "col" : "row");
+        codegen::gpu::CompileOptions opts;
+        opts.num_warps = cfg.num_warps;
+        opts.num_stages = cfg.num_stages;
+        auto module = trace_tile(kernels.tile, o.t, o.out, cfg, /*ragged=*/false, b_col);
+        auto out = codegen::gpu::compile(*module->functions.front(),
+                                         codegen::parse_target("sm_90a"), opts);
+        codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
+        ASSERT_TRUE(out.resources.parsed) << out.info_log;
+        EXPECT_GT(st.get("wgmma.mma_async"), 0) << what;
+        EXPECT_NE(out.ptx.find(k + o.types), std::string::npos) << what;
+        EXPECT_EQ(st.get("mma"), 0) << what;
+        EXPECT_EQ(st.get("ldmatrix"), 0) << what;
+        EXPECT_EQ(out.ptx.find("wgmma.wait_group.sync.aligned 1;") != std::string::npos, b_col)
+            << what;
+        EXPECT_EQ(out.resources.spill_stores, 0) << what;
+        EXPECT_EQ(out.resources.spill_loads, 0) << what;
+        EXPECT_EQ(st.get("local"), 0) << what;
+        std::printf("%s: %d registers, %lld instructions, %lld wgmma, %lld B dynamic shared\n",
+                    what.c_str(), out.resources.registers, (long long)st.instructions,
+                    (long long)st.get("wgmma.mma_async"), (long long)out.shared_bytes);
+      }
+}
+
 // fp8 operands on the fp8 tensor cores: the default GPU configs (decode and large M) for sm_89
-// and sm_90a through nvJitLink without spills, on mma.sync .e4m3/.e5m2 fed by the cp.async ring,
-// PTX ISA 8.4.
+// and sm_90a through nvJitLink without spills, fed by the cp.async ring, PTX ISA 8.4: on mma.sync
+// .e4m3/.e5m2, except the 64-row tiles on sm_90a, which run on wgmma m64nNk32 (session 7).
 TEST(MatmulPtx, Fp8DefaultConfigsOnSm89AndSm90a) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   const auto& kernels = ops::detail::matmul_kernels("", {});
@@ -1406,7 +1544,9 @@ TEST(MatmulPtx, Fp8DefaultConfigsOnSm89AndSm90a) {
         ASSERT_TRUE(out.resources.parsed) << out.info_log;
         EXPECT_EQ(out.resources.spill_stores, 0) << what;
         EXPECT_EQ(out.resources.spill_loads, 0) << what;
-        EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("mma"), 0) << what;
+        const bool wgmma = std::string(target) == "sm_90a" && cfg.block_m >= 64;
+        EXPECT_EQ(codegen::gpu::ptx_stats(out.ptx).get("mma") > 0, !wgmma) << what;
+        EXPECT_EQ(codegen::gpu::ptx_stats(out.ptx).get("wgmma.mma_async") > 0, wgmma) << what;
         EXPECT_GT(codegen::gpu::ptx_stats(out.ptx).get("cp.async"), 0) << what;
         EXPECT_NE(out.ptx.find(".version 8.4"), std::string::npos) << what;
       }
