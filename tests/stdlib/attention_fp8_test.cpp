@@ -37,8 +37,8 @@ struct Quantized {
   std::vector<double> descale; // [batch * kv_heads]
 };
 
-// Real values in [-2, 2] quantized with a descale of amax / (largest finite) · a factor that
-// differs per (batch, kv head) when `per_head`, so a wrong descale index shows.
+// Real values in [-2 · base, 2 · base] quantized with a descale of amax / (largest finite), times
+// a factor that differs per (batch, kv head) when `per_head` (so a wrong descale index shows).
 Quantized quantize(const Problem& p, int64_t seq, int64_t heads, uint32_t seed, DType t,
                    bool per_head, double base) {
   const double qmax = t == DType::f8e4m3 ? 448 : 57344;
@@ -46,7 +46,8 @@ Quantized quantize(const Problem& p, int64_t seq, int64_t heads, uint32_t seed, 
   for (int64_t b = 0; b < p.batch; ++b)
     for (int64_t kh = 0; kh < p.kv_heads; ++kh)
       out.descale.push_back(base * 2.0 / qmax * (per_head ? 1.0 + 0.25 * double(b * 3 + kh) : 1));
-  const std::vector<double> real = random_values(size_t(p.batch * seq * heads * p.dim), seed, -2, 2);
+  const std::vector<double> real =
+      random_values(size_t(p.batch * seq * heads * p.dim), seed, -2 * base, 2 * base);
   out.q8.resize(real.size());
   const int64_t group = heads / p.kv_heads;
   for (int64_t b = 0; b < p.batch; ++b)
