@@ -418,7 +418,10 @@ Descales descales_of(const OpSite& s, const AttentionOptions& o, const TensorVie
 }
 
 // fp8 on a GPU: the PV dot's K is the tile's keys, and the fp8 mma.sync (m16n8k32) takes 32 at a
-// time, so a key tile holds at least 32 keys there.
+// time, so a key tile holds at least 32 keys there. At head_dim 64 the head goes in one chunk of
+// 64 (a 64-byte fp8 row: 16-byte loads at 32 x 32 and 4 warps, where 32 one-byte columns are 8
+// bytes a thread); above, chunks of 64 spill at 16 x 32 (sm_90a, with the band) and 32 stays
+// (test AttentionFp8Ptx.NoSpillsAndFp8Mma).
 Tiles fp8_tiles(const OpSite& s, const TensorView& q, const AttentionOptions& o, Tiles t) {
   if (!dtype_is_fp8(q.dtype) || q.device == DeviceKind::cpu)
     return t;
@@ -427,6 +430,8 @@ Tiles fp8_tiles(const OpSite& s, const TensorView& q, const AttentionOptions& o,
                        "multiplies P and V 32 keys at a time: pass block_n >= 32 or 0",
                        o.block_n));
   t.n = std::max(t.n, 32);
+  if (q.shape[q.rank - 1] == 64)
+    t.dchunk = 64;
   return t;
 }
 
