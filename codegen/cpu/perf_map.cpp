@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <string>
 #include <unistd.h>
 
 namespace tessel::codegen::cpu::detail {
@@ -33,7 +34,7 @@ bool perf_map_requested() {
 // The process's map file, opened on first use and appended to (a fork's child writes its own).
 class PerfMapFile {
 public:
-  void write(uint64_t start, uint64_t size, llvm::StringRef name) {
+  void write(uint64_t start, uint64_t size, const std::string& name) {
     std::lock_guard lock(mutex_);
     if (pid_ != getpid()) {
       if (file_)
@@ -43,7 +44,7 @@ public:
     }
     if (!file_)
       return; // /tmp not writable: profiling without names is still profiling
-    fmt::print(file_, "{:x} {:x} {}\n", start, size, std::string_view(name.data(), name.size()));
+    fmt::print(file_, "{:x} {:x} {}\n", start, size, name);
     std::fflush(file_); // perf may read it while the process runs, or after it is killed
   }
 
@@ -58,23 +59,29 @@ PerfMapFile& perf_map_file() {
   return *f;
 }
 
-// A JITLink pass after fixups: every named function of the graph at its final address.
-llvm::Error write_functions(llvm::jitlink::LinkGraph& graph) {
-  for (llvm::jitlink::Symbol* sym : graph.defined_symbols())
-    if (sym->isCallable() && sym->hasName() && sym->getSize() > 0)
-      perf_map_file().write(sym->getAddress().getValue(), sym->getSize(), sym->getName());
-  return llvm::Error::success();
-}
+// A JITLink pass after fixups: every named function of the graph at its final address, named
+// "symbol (JITDylib)". Every specialization of a kernel has the kernel's symbol; the JITDylib
+// (tessel.kernel.N, one per linked object, N in link order) tells them apart in perf report.
+struct WriteFunctions {
+  std::string dylib;
+  llvm::Error operator()(llvm::jitlink::LinkGraph& graph) const {
+    for (llvm::jitlink::Symbol* sym : graph.defined_symbols())
+      if (sym->isCallable() && sym->hasName() && sym->getSize() > 0)
+        perf_map_file().write(sym->getAddress().getValue(), sym->getSize(),
+                              fmt::format("{} ({})", std::string_view(sym->getName()), dylib));
+    return llvm::Error::success();
+  }
+};
 
-// Adds write_functions to every link. Holds no state per object, so the resource notifications
+// Adds WriteFunctions to every link. Holds no state per object, so the resource notifications
 // have nothing to release.
 class PerfMapPlugin final : public llvm::orc::ObjectLinkingLayer::Plugin {
 public:
-  void modifyPassConfig(llvm::orc::MaterializationResponsibility&, llvm::jitlink::LinkGraph&,
+  void modifyPassConfig(llvm::orc::MaterializationResponsibility& mr, llvm::jitlink::LinkGraph&,
                         llvm::jitlink::PassConfiguration& config) override {
-    // A function pointer, not a lambda: GCC 12 warns (maybe-uninitialized, a false positive in
+    // A function object, not a lambda: GCC 12 warns (maybe-uninitialized, a false positive in
     // llvm::unique_function's inline storage) when a lambda is moved into the pass list.
-    config.PostFixupPasses.emplace_back(&write_functions);
+    config.PostFixupPasses.emplace_back(WriteFunctions{mr.getTargetJITDylib().getName()});
   }
   llvm::Error notifyFailed(llvm::orc::MaterializationResponsibility&) override {
     return llvm::Error::success();
