@@ -245,13 +245,13 @@ void register_matmul() {
                         {"c_n", "e0_n", "e1_n"}));
 }
 
-// out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, alibi; 12 strides, mask_sb, heads, group,
-// seqlen_q, seqlen_k, window_left, window_right, 4 dropout seed/offset words; scale_log2,
-// softcap_log2, dropout_p; FLAGS,
-// HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N: f16 q, k, v and out at head_dim 64, not causal, the lse
-// saved, the GPU tile the op launches (32 x 16, 4 warps).
+// out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, alibi, descale_q/k/v; 12 strides, mask_sb,
+// ds_sb, ds_sh, heads, group, seqlen_q, seqlen_k, window_left, window_right, 4 dropout seed/offset
+// words; scale_log2, softcap_log2, dropout_p; FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N: f16 q, k,
+// v and out at head_dim 64, not causal, the lse saved, the GPU tile the op launches (32 x 16, 4
+// warps); the descales (f32) are read only with fp8 q.
 void register_attention() {
-  Signature s = signature(10, 23, 3, {detail::kAttentionSaveLse, 64, 32, 32, 16});
+  Signature s = signature(13, 25, 3, {detail::kAttentionSaveLse, 64, 32, 32, 16});
   for (size_t i : {0, 2, 3, 4})
     s.params[i] = P::pointer(DType::f16, /*alignment=*/16);
   for (size_t i : {5, 6, 7, 8})

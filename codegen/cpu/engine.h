@@ -1,7 +1,7 @@
 // Private to codegen/cpu: the LLVM side of compiling a lowered module — the host target machine
 // (host_target.cpp), the O3 pipeline and object emission (llvm_pipeline.cpp), the process-wide
-// ORC JIT that links object code (orc_engine.cpp) and the C functions that JIT'd code may call
-// (runtime_symbols.cpp).
+// ORC JIT that links object code (orc_engine.cpp), its perf map (perf_map.cpp) and the C functions
+// that JIT'd code may call (runtime_symbols.cpp).
 #pragma once
 
 #include <llvm/IR/Module.h>
@@ -11,6 +11,10 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace llvm::orc {
+class LLJIT;
+}
 
 namespace tessel::codegen::cpu::detail {
 
@@ -47,6 +51,11 @@ public:
 // Links `object_code` and looks up `symbol`. Thread-safe. Throws tessel::Error on failure.
 std::unique_ptr<LinkedObject> link_object(const std::string& object_code,
                                           const std::string& symbol);
+
+// ---- perf_map.cpp ----
+// With TESSEL_PERF_MAP=1 (read once, when the JIT is created), every function the JIT links is
+// appended to /tmp/perf-<pid>.map as "start size name", so that perf report names JIT'd kernels.
+void add_perf_map(llvm::orc::LLJIT& jit);
 
 // ---- runtime_symbols.cpp ----
 // Functions JIT'd code may call that need not be in the process (compiler-rt's f16 conversions,

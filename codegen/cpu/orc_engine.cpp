@@ -40,6 +40,7 @@ Engine& engine() {
     if (!jit)
       throw Error("CPU backend: cannot create the ORC JIT: " + message_of(jit.takeError()));
     out->jit = std::move(*jit);
+    add_perf_map(*out->jit); // TESSEL_PERF_MAP=1: perf report names the kernels
     return out;
   }();
   return *e;

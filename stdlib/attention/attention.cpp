@@ -5,6 +5,7 @@
 #include "stdlib/attention/varlen.h"
 #include "stdlib/common/args.h"
 #include "stdlib/common/kernels.h"
+#include "stdlib/matmul/fp8_target.h"
 #include "tessel/codegen/target.h"
 #include "tessel/runtime/device.h"
 
@@ -38,8 +39,15 @@ void check_strides_and_data(const OpSite& s, const char* arg, const TensorView& 
     s.fail(fmt::format("{} has shape {} but a null data pointer", arg, detail::shape_str(v)));
 }
 
-Heads heads_of(const OpSite& s, const char* arg, const TensorView& v, AttentionLayout layout) {
+// q, k and v of the forward may also be fp8 (fp8_inputs_of checks the rest); out never is.
+void check_element(const OpSite& s, const char* arg, const TensorView& v) {
+  if (dtype_is_fp8(v.dtype) && std::string_view(arg) != "out")
+    return detail::check_dtype(s, arg, v, v.dtype); // well-formed, any fp8 type
   detail::check_float(s, arg, v);
+}
+
+Heads heads_of(const OpSite& s, const char* arg, const TensorView& v, AttentionLayout layout) {
+  check_element(s, arg, v);
   const bool bshd = layout == AttentionLayout::bshd;
   if (v.rank != 4)
     s.fail(fmt::format("{} has shape {}; expected rank 4 ({})", arg, detail::shape_str(v),
@@ -57,7 +65,7 @@ Heads heads_of(const OpSite& s, const char* arg, const TensorView& v, AttentionL
 // first token; tiles.h, Seqs).
 Heads packed_heads_of(const OpSite& s, const char* arg, const TensorView& v, int64_t batch,
                       int64_t max_seq) {
-  detail::check_float(s, arg, v);
+  check_element(s, arg, v);
   if (v.rank != 3)
     s.fail(fmt::format("{} has shape {}; expected rank 3 ([total_tokens, heads, head_dim]) with "
                        "cu_seqlens (varlen)",
@@ -359,6 +367,74 @@ KeyInputs key_inputs_of(const OpSite& s, const AttentionOptions& o, const Tensor
               (has_alibi ? detail::kAttentionAlibi : 0)};
 }
 
+// The descale factors of fp8 q, k, v (FlashAttention-3's descale_q/k/v) as the kernel takes them:
+// three f32 tensors of one shape, [1] (per tensor: strides 0) or a contiguous [batch, kv_heads]
+// (per kv head, FA3's shape), and q standing in for them when q is not fp8.
+struct Descales {
+  const TensorView *q, *k, *v;
+  int64_t sb = 0, sh = 0;
+};
+
+bool per_tensor(const TensorView& t) { return t.rank == 1 && t.shape[0] == 1; }
+
+bool per_kv_head(const TensorView& t, int64_t batch, int64_t kv_heads) {
+  return t.rank == 2 && t.shape[0] == batch && t.shape[1] == kv_heads &&
+         (kv_heads == 1 || t.strides[1] == 1) && (batch == 1 || t.strides[0] == kv_heads);
+}
+
+Descales descales_of(const OpSite& s, const AttentionOptions& o, const TensorView& q,
+                     const Problem& p) {
+  const std::pair<const char*, const TensorView*> all[] = {
+      {"descale_q", &o.descale_q}, {"descale_k", &o.descale_k}, {"descale_v", &o.descale_v}};
+  if (!dtype_is_fp8(q.dtype)) {
+    for (auto [name, t] : all)
+      if (t->data != nullptr)
+        s.fail(fmt::format("{} is given but q is {}; the descales dequantize fp8 inputs (q, k, v "
+                           "f8e4m3 or f8e5m2): pass fp8 tensors or leave {} empty",
+                           name, dtype_name(q.dtype), name));
+    return {&q, &q, &q};
+  }
+  for (auto [name, t] : all) {
+    if (t->data == nullptr)
+      s.fail(fmt::format("q, k and v are {} but {} is missing; fp8 attention needs descale_q, "
+                         "descale_k and descale_v, the f32 factors that turn the stored values "
+                         "back into the real ones (FlashAttention-3's): shape [1] per tensor, or "
+                         "[batch, kv_heads] = [{}, {}] per kv head",
+                         dtype_name(q.dtype), name, p.q.batch, p.k.heads));
+    detail::check_dtype(s, name, *t, DType::f32);
+    detail::check_device(s, name, *t, "q", q);
+    if (!per_tensor(*t) && !per_kv_head(*t, p.q.batch, p.k.heads))
+      s.fail(fmt::format("{} has shape {}; expected [1] (per tensor) or a contiguous [batch, "
+                         "kv_heads] = [{}, {}] (per kv head)",
+                         name, detail::shape_str(*t), p.q.batch, p.k.heads));
+  }
+  if (o.descale_k.rank != o.descale_q.rank || o.descale_v.rank != o.descale_q.rank)
+    s.fail(fmt::format("descale_q, descale_k and descale_v have shapes {}, {} and {}; expected "
+                       "one shape for all three (all per tensor or all per kv head)",
+                       detail::shape_str(o.descale_q), detail::shape_str(o.descale_k),
+                       detail::shape_str(o.descale_v)));
+  const bool per_head = o.descale_q.rank == 2;
+  return {&o.descale_q, &o.descale_k, &o.descale_v, per_head ? p.k.heads : 0, per_head ? 1 : 0};
+}
+
+// fp8 on a GPU: the PV dot's K is the tile's keys, and the fp8 mma.sync (m16n8k32) takes 32 at a
+// time, so a key tile holds at least 32 keys there. At head_dim 64 the head goes in one chunk of
+// 64 (a 64-byte fp8 row: 16-byte loads at 32 x 32 and 4 warps, where 32 one-byte columns are 8
+// bytes a thread); above, chunks of 64 spill at 16 x 32 (sm_90a, with the band) and 32 stays
+// (test AttentionFp8Ptx.NoSpillsAndFp8Mma).
+Tiles fp8_tiles(const OpSite& s, const TensorView& q, const AttentionOptions& o, Tiles t) {
+  if (!dtype_is_fp8(q.dtype) || q.device == DeviceKind::cpu)
+    return t;
+  if (o.block_n != 0 && o.block_n < 32)
+    s.fail(fmt::format("block_n is {} with fp8 q, k, v on a GPU; the fp8 mma.sync (m16n8k32) "
+                       "multiplies P and V 32 keys at a time: pass block_n >= 32 or 0",
+                       o.block_n));
+  t.n = std::max(t.n, 32);
+  if (q.shape[q.rank - 1] == 64)
+    t.dchunk = 64;
+  return t;
+}
+
 int32_t lo_word(uint64_t x) { return int32_t(uint32_t(x)); }
 int32_t hi_word(uint64_t x) { return int32_t(uint32_t(x >> 32)); }
 
@@ -368,12 +444,14 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
                const AttentionOptions& o, Stream* stream, std::source_location where) {
   OpSite s{"attention", where};
   Common c = common_of(s, q, k, v, out, o);
-  c.t = forward_tiles(q, o, c.t);
+  c.t = fp8_tiles(s, q, o, forward_tiles(q, o, c.t));
   const Problem& p = c.p;
   const bool save_lse = o.lse.data != nullptr;
   if (save_lse)
     check_lse(s, o.lse, q, p);
   KeyInputs in = key_inputs_of(s, o, q, p);
+  Descales ds = descales_of(s, o, q, p);
+  detail::check_fp8_target(s, q, k, "q", "k");
   if (p.q.batch * p.q.heads * p.q.seq == 0)
     return;
 
@@ -387,12 +465,13 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
   launch.stream = stream;
   detail::attention_forward_kernel().launch(
       detail::grid_at(s, (p.q.seq + c.t.m - 1) / c.t.m, p.q.batch * p.q.heads), launch, out, lse, q,
-      k, v, *in.lens, *in.mask, cu_q, cu_k, *in.alibi, p.q.s_batch, p.q.s_seq, p.q.s_head,
-      p.k.s_batch, p.k.s_seq, p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head, p.o.s_batch,
-      p.o.s_seq, p.o.s_head, in.mask_sb, p.q.heads, p.q.heads / p.k.heads, p.total_q, p.total_k,
-      c.band.left, c.band.right, lo_word(o.dropout_seed), hi_word(o.dropout_seed),
-      lo_word(o.dropout_offset), hi_word(o.dropout_offset), c.scale_log2, c.softcap_log2,
-      o.dropout_p, flags, int(p.q.dim), c.t.dchunk, c.t.m, c.t.n);
+      k, v, *in.lens, *in.mask, cu_q, cu_k, *in.alibi, *ds.q, *ds.k, *ds.v, p.q.s_batch, p.q.s_seq,
+      p.q.s_head, p.k.s_batch, p.k.s_seq, p.k.s_head, p.v.s_batch, p.v.s_seq, p.v.s_head,
+      p.o.s_batch, p.o.s_seq, p.o.s_head, in.mask_sb, ds.sb, ds.sh, p.q.heads,
+      p.q.heads / p.k.heads, p.total_q, p.total_k, c.band.left, c.band.right,
+      lo_word(o.dropout_seed), hi_word(o.dropout_seed), lo_word(o.dropout_offset),
+      hi_word(o.dropout_offset), c.scale_log2, c.softcap_log2, o.dropout_p, flags, int(p.q.dim),
+      c.t.dchunk, c.t.m, c.t.n);
 }
 
 namespace {
@@ -413,6 +492,10 @@ void attention_backward(const TensorView& q, const TensorView& k, const TensorVi
                         const TensorView& dq, const TensorView& dk, const TensorView& dv,
                         const AttentionOptions& o, Stream* stream, std::source_location where) {
   OpSite s{"attention_backward", where};
+  if (dtype_is_fp8(q.dtype))
+    s.fail(fmt::format("q is {}; fp8 attention is forward only (as FlashAttention-3's): train "
+                       "with f16 or bf16 q, k, v",
+                       dtype_name(q.dtype)));
   Common c = common_of(s, q, k, v, out, o);
   const Problem& p = c.p;
   check_grad(s, "dout", dout, "out", out);

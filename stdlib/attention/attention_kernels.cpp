@@ -16,6 +16,13 @@
 // (rounded down to a tile) to the last row's right edge, clamped to kv_len. Tiles are split along
 // head_dim into DCHUNK-wide column chunks (stdlib/attention/tiles.h, load_chunk): the Q tile and
 // the accumulator are vectors of chunks, and each score tile is a sum of one dot per chunk.
+//
+// fp8 q, k, v (FlashAttention-3's descale_q/k/v, read whenever q is fp8): the dots take the fp8
+// tiles as they are (mma.sync m16n8k32 on sm_89+, its K the 32 keys of a tile for PV) and the
+// scales come out of the sums: s = scale · dq · dk · <q8, k8> folds dq · dk into the exp2 scale,
+// and out = dv · Σ p v8 / l folds dv into the final division. P = exp2(s - m) lies in [0, 1] and is
+// rounded to v's fp8 type for the PV dot with no scale of its own, as FA3 does (e4m3 keeps 3
+// mantissa bits: a relative error of at most 2^-4, or 2^-10 absolute below 2^-6; docs/stdlib.md).
 #include "stdlib/attention/tiles.h"
 #include "stdlib/common/kernels.h"
 
@@ -35,15 +42,17 @@ using namespace tiles;
 const Kernel& attention_forward_kernel() {
   static const Kernel k = tl::kernel(
       "attention_forward",
-      "out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, alibi, "
-      "q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, o_ss, o_sh, mask_sb, heads, "
+      "out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, alibi, descale_q, descale_k, descale_v, "
+      "q_sb, q_ss, q_sh, k_sb, k_ss, k_sh, v_sb, v_ss, v_sh, o_sb, o_ss, o_sh, mask_sb, ds_sb, "
+      "ds_sh, heads, "
       "group, seqlen_q, seqlen_k, window_left, window_right, seed_lo, seed_hi, offset_lo, "
       "offset_hi, scale_log2, softcap_log2, dropout_p, FLAGS, HEAD_DIM, DCHUNK, BLOCK_M, BLOCK_N",
       [](tl::Ptr out, tl::Ptr lse, tl::Ptr q, tl::Ptr k, tl::Ptr v, tl::Ptr kv_lens,
-         tl::Ptr key_mask, tl::Ptr cu_q, tl::Ptr cu_k, tl::Ptr alibi, tl::Int q_sb, tl::Int q_ss,
-         tl::Int q_sh, tl::Int k_sb, tl::Int k_ss, tl::Int k_sh, tl::Int v_sb, tl::Int v_ss,
-         tl::Int v_sh, tl::Int o_sb, tl::Int o_ss, tl::Int o_sh, tl::Int mask_sb, tl::Int heads,
-         tl::Int group, tl::Int seqlen_q, tl::Int seqlen_k, tl::Int window_left,
+         tl::Ptr key_mask, tl::Ptr cu_q, tl::Ptr cu_k, tl::Ptr alibi, tl::Ptr descale_q,
+         tl::Ptr descale_k, tl::Ptr descale_v, tl::Int q_sb, tl::Int q_ss, tl::Int q_sh,
+         tl::Int k_sb, tl::Int k_ss, tl::Int k_sh, tl::Int v_sb, tl::Int v_ss, tl::Int v_sh,
+         tl::Int o_sb, tl::Int o_ss, tl::Int o_sh, tl::Int mask_sb, tl::Int ds_sb, tl::Int ds_sh,
+         tl::Int heads, tl::Int group, tl::Int seqlen_q, tl::Int seqlen_k, tl::Int window_left,
          tl::Int window_right, tl::Int seed_lo, tl::Int seed_hi, tl::Int offset_lo,
          tl::Int offset_hi, tl::Float scale_log2, tl::Float softcap_log2, tl::Float dropout_p,
          tl::Const<int> FLAGS, tl::Const<int> HEAD_DIM, tl::Const<int> DCHUNK,
@@ -51,6 +60,7 @@ const Kernel& attention_forward_kernel() {
         const bool BAND = FLAGS & kAttentionBand, KV_LENS = FLAGS & kAttentionKvLens;
         const bool KEY_MASK = FLAGS & kAttentionKeyMask, SAVE_LSE = FLAGS & kAttentionSaveLse;
         const bool VARLEN = FLAGS & kAttentionVarlen, DROPOUT = FLAGS & kAttentionDropout;
+        const bool DESCALE = dtype_is_fp8(q.dtype()); // fp8 inputs always come with descales
         const int chunks = HEAD_DIM / DCHUNK;
         auto bh = tl::program_id(1);
         auto b = i64(bh / heads), h = i64(bh % heads), kvh = i64((bh % heads) / group);
@@ -79,6 +89,13 @@ const Kernel& attention_forward_kernel() {
         Logits lg =
             logits_of(FLAGS & kAttentionSoftcap, FLAGS & kAttentionAlibi, softcap_log2, alibi, h);
 
+        tl::Tensor qk_scale = scale_log2, v_scale = tl::scalar(1.0, DType::f32);
+        if (DESCALE) { // per tensor (strides 0) or per (batch, kv head)
+          auto at = b * i64(ds_sb) + kvh * i64(ds_sh);
+          qk_scale = qk_scale * tl::load(descale_q + at) * tl::load(descale_k + at);
+          v_scale = tl::load(descale_v + at);
+        }
+
         Head qh = head_of(q, sq.q_at, h, q_sb, q_ss, q_sh);
         Head kh = head_of(k, sq.k_at, kvh, k_sb, k_ss, k_sh);
         Head vh = head_of(v, sq.k_at, kvh, v_sb, v_ss, v_sh);
@@ -97,7 +114,7 @@ const Kernel& attention_forward_kernel() {
           tl::Tensor s = tl::zeros({BLOCK_M, BLOCK_N}, DType::f32);
           for (int c = 0; c < chunks; ++c)
             s = exact_dot(qt[c], tl::trans(load_chunk(kh, cols, k_in, c * DCHUNK, DCHUNK)), s);
-          s = apply_logits(lg, s * scale_log2, col(rows), row(cols), diag).s;
+          s = apply_logits(lg, s * qk_scale, col(rows), row(cols), diag).s;
           tl::Tensor visible = row(k_in);
           if (BAND)
             visible = visible & in_band(col(rows), row(cols), diag, window_left, window_right);
@@ -126,7 +143,8 @@ const Kernel& attention_forward_kernel() {
         for (int c = 0; c < chunks; ++c) {
           auto o_ptrs =
               (oh.base + col(i64(rows) * oh.seq)) + row(c * DCHUNK + tl::arange(0, DCHUNK));
-          tl::store(o_ptrs, acc[c] / col(l_div), col(q_in));
+          tl::store(o_ptrs, DESCALE ? acc[c] * col(v_scale / l_div) : acc[c] / col(l_div),
+                    col(q_in));
         }
         if (SAVE_LSE) {
           // Back from log2 units: lse = (m + log2 l) · ln 2; -inf where l = 0.

@@ -76,12 +76,12 @@ inline constexpr int kArgmaxMaxBlock = 4096;
 const Kernel& topk_kernel();
 inline constexpr int kTopkMaxBlock = 4096;
 
-// Params: out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, alibi, 3 strides (batch, seq, head)
-// each of q, k, v, out, mask_sb, heads, group, seqlen_q, seqlen_k, window_left, window_right,
-// seed_lo, seed_hi, offset_lo, offset_hi, scale_log2, softcap_log2, dropout_p, FLAGS, HEAD_DIM,
-// DCHUNK (head_dim columns per dot, a power of two dividing it), BLOCK_M, BLOCK_N. Grid: (query
-// blocks, batch * heads). lse is contiguous. Varlen (stdlib/attention/tiles.h, Seqs): batch strides
-// are the seq strides and seqlen_q/seqlen_k the packed totals.
+// Params: out, lse, q, k, v, kv_lens, key_mask, cu_q, cu_k, alibi, descale_q/k/v (f32, read with
+// fp8 q), 3 strides (batch, seq, head) each of q, k, v, out, mask_sb, ds_sb, ds_sh, heads, group,
+// seqlen_q, seqlen_k, window_left/right, seed_lo/hi, offset_lo/hi, scale_log2, softcap_log2,
+// dropout_p, FLAGS, HEAD_DIM, DCHUNK (head_dim columns per dot, a power of two dividing it),
+// BLOCK_M, BLOCK_N. Grid: (query blocks, batch * heads). lse is contiguous. Varlen (tiles.h, Seqs):
+// batch strides are the seq strides and seqlen_q/seqlen_k the packed totals.
 const Kernel& attention_forward_kernel();
 // attention_backward's kernels, FlashAttention-2's two passes. dk/dv: dk, dv, dq, q, k, v, out,
 // dout, lse, kv_lens, key_mask, alibi, cu_q, cu_k, 3 strides each of q, k, v, out (dk, dv, dout,

@@ -20,8 +20,9 @@
 // Tensors: q [batch, seqlen_q, heads, head_dim], k and v [batch, seqlen_k, kv_heads, head_dim],
 // out like q — or [batch, heads, seqlen, head_dim] for all four with layout = bhsd. Any strides
 // with a contiguous head_dim (so a transposed view or a packed qkv buffer needs no copy). q, k, v
-// share one dtype (f32, f16 or bf16); out is any of the three; the scores, the softmax and the
-// accumulation are f32. head_dim is 32, 64, 96, 128 or 256.
+// share one dtype (f32, f16 or bf16, or for the forward f8e4m3/f8e5m2 with descales, below); out is
+// f32, f16 or bf16; the scores, the softmax and the accumulation are f32. head_dim is 32, 64, 96,
+// 128 or 256.
 //
 // The kernel: one program per (block of query rows, batch · head) keeps its Q tile resident and
 // streams K/V tiles through a for_range with an online softmax (running max and sum, exp2 with
@@ -101,6 +102,15 @@ struct AttentionOptions {
   // Logit soft-capping (Gemma 2, FlashAttention's softcap): each score s = scale · <q, k> becomes
   // softcap · tanh(s / softcap), before alibi and the masks. 0 is off; otherwise finite and > 0.
   float softcap = 0;
+  // fp8 inputs (forward only): with q, k and v all f8e4m3 or all f8e5m2 these three are required,
+  // FlashAttention-3's descale_q/k/v: f32 factors that turn the stored values into the real ones
+  // (q = descale_q · q8, likewise k and v), all three [1] (per tensor) or all three a contiguous
+  // [batch, kv_heads] (per kv head), on q's device. The scores are f32 (scale · dq · dk · <q8, k8>)
+  // and so is the softmax; P, in [0, 1], is rounded to v's fp8 type for the PV product, with no
+  // scale of its own (FA3's choice); out is f32, f16 or bf16. On a GPU fp8 needs sm_89 or later.
+  TensorView descale_q = {};
+  TensorView descale_k = {};
+  TensorView descale_v = {};
   // attention_backward only: how dq is accumulated (above).
   AttentionDq dq_mode = AttentionDq::deterministic;
   // Query rows and keys per tile; 0 picks them from the shape and the device. Powers of two,
