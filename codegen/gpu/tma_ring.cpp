@@ -65,7 +65,7 @@ const Value* through_conversions(const Value* v, const ir::Block& body) {
 }
 
 int64_t box_bytes(const Op& desc) {
-  int64_t n = dtype_bytes(desc.result()->type()->dtype());
+  int64_t n = dtype_bytes(desc.result()->type()->element()->dtype());
   for (int64_t d : desc.attr("block").ints)
     n *= d;
   return n;
@@ -85,9 +85,11 @@ public:
       why = check();
     if (why)
       return {false, "no TMA ring: " + *why};
-    rewrite();
-    return {true, fmt::format("TMA ring of {} stages: the boxes at {}, {} ({} bytes per stage)",
-                              stages_, boxes_[0]->loc.str(), boxes_[1]->loc.str(), stage_bytes())};
+    std::string what = fmt::format("TMA ring of {} stages: the boxes at {}, {} ({} bytes per stage)",
+                                   stages_, boxes_[0]->loc.str(), boxes_[1]->loc.str(),
+                                   stage_bytes());
+    rewrite(); // erases the boxes
+    return {true, what};
   }
 
 private:
@@ -136,7 +138,7 @@ private:
   // whole 1024-byte swizzle repeats per slot, offsets known at every iteration.
   std::optional<std::string> box_rule(const Op& box) const {
     const std::vector<int64_t>& block = box.attr("block").ints;
-    const int64_t eb = dtype_bytes(box.result()->type()->dtype());
+    const int64_t eb = dtype_bytes(box.result()->type()->element()->dtype());
     const int64_t swizzle = box.attr("swizzle").i;
     if (block.size() != 2)
       return fmt::format("has rank {} (the ring takes 2-D boxes)", block.size());
@@ -257,7 +259,7 @@ private:
     for (const Op* box : boxes_) {
       const ir::Type* t = box->result()->type();
       const std::vector<int32_t> shape{int32_t(t->dims()[0]), int32_t(t->dims()[1])};
-      const LinearLayout l = wgmma_shared_layout(shape, 1, int(dtype_bytes(t->dtype())));
+      const LinearLayout l = wgmma_shared_layout(shape, 1, int(dtype_bytes(t->element()->dtype())));
       const ir::Type* ring = ctx_.with_layout(t, to_attr(ctx_, l, ir::LayoutKind::Shared));
       b_.set_location(box->loc);
       rings_.push_back(b_.value(Opcode::LocalAlloc, {}, ring,
