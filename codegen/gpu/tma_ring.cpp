@@ -85,9 +85,9 @@ public:
       why = check();
     if (why)
       return {false, "no TMA ring: " + *why};
-    std::string what = fmt::format("TMA ring of {} stages: the boxes at {}, {} ({} bytes per stage)",
-                                   stages_, boxes_[0]->loc.str(), boxes_[1]->loc.str(),
-                                   stage_bytes());
+    std::string what =
+        fmt::format("TMA ring of {} stages: the boxes at {}, {} ({} bytes per stage)", stages_,
+                    boxes_[0]->loc.str(), boxes_[1]->loc.str(), stage_bytes());
     rewrite(); // erases the boxes
     return {true, what};
   }
