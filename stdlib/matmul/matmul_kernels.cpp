@@ -8,6 +8,7 @@
 
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
+#include "tessel/lang/tensor_descriptor.h"
 
 #include <fmt/format.h>
 
@@ -27,17 +28,20 @@ constexpr const char* kReduceParams =
     "c, w, e0, e1, M, N, splits, c_batch, c_m, c_n, e0_batch, e0_m, e0_n, e1_batch, e1_m, e1_n, "
     "s0, s1, s2, s3, BM, BN";
 
-// A [BM, BN] tile of c: its row and column indices, which of them are inside c, and the mask.
+// A [BM, BN] tile of c: its row and column indices, which of them are inside c, and the mask;
+// m0 and n0 its first row and column (scalars: a tensor descriptor's offsets).
 struct TilePos {
   tl::Tensor rows, cols, row_in, col_in, mask;
+  tl::Tensor m0, n0;
 };
 
 TilePos tile_at(const tl::Tensor& pid_m, const tl::Tensor& pid_n, const tl::Int& M,
                 const tl::Int& N, int BM, int BN) {
-  auto rows = tl::expand_dims(pid_m * BM + tl::arange(0, BM), 1);
-  auto cols = tl::expand_dims(pid_n * BN + tl::arange(0, BN), 0);
+  auto m0 = pid_m * BM, n0 = pid_n * BN;
+  auto rows = tl::expand_dims(m0 + tl::arange(0, BM), 1);
+  auto cols = tl::expand_dims(n0 + tl::arange(0, BN), 0);
   auto row_in = rows < M, col_in = cols < N;
-  return {rows, cols, row_in, col_in, row_in & col_in};
+  return {rows, cols, row_in, col_in, row_in & col_in, m0, n0};
 }
 
 // Triton's grouped ordering: consecutive programs take GROUP_M tile rows column by column, so a
@@ -114,6 +118,27 @@ tl::Tensor k_loop(const TilePos& t, const tl::Ptr& a, const tl::Ptr& b, const tl
   return acc;
 }
 
+// The TMA form of k_loop (matmul.cpp launches it when uses_tma allows: one batch, no K split,
+// a and b row-major with rows of multiples of 16 bytes, boxes whose rows are one swizzle span):
+// a and b as tensor descriptors of the whole matrices, one [BM, BK] and one [BK, BN] box per
+// iteration, swizzled by their row bytes. On sm_90a the pipeliner streams them through a TMA
+// ring read in place by wgmma (codegen/gpu/tma_ring.cpp); boxes past M, N or K read as zeros,
+// which is the masked form's `other = 0`.
+tl::Tensor k_loop_tma(const TilePos& t, const tl::Ptr& a, const tl::Ptr& b, const tl::Int& M,
+                      const tl::Int& N, const tl::Int& K, const Strides& as, const Strides& bs,
+                      int BM, int BN, int BK) {
+  const int64_t eb = dtype_bytes(a.dtype());
+  auto da =
+      tl::make_tensor_descriptor(a, {M, K}, {as[1], 1}, {BM, BK}, {tl::Swizzle(uint8_t(BK * eb))});
+  auto db =
+      tl::make_tensor_descriptor(b, {K, N}, {bs[1], 1}, {BK, BN}, {tl::Swizzle(uint8_t(BN * eb))});
+  tl::Tensor acc = tl::zeros({BM, BN}, DType::f32);
+  tl::for_range(0, K, BK, [&](tl::Int k) {
+    acc = tl::dot(da.load({t.m0, k}), db.load({k, t.n0}), acc);
+  });
+  return acc;
+}
+
 struct TileArgs {
   tl::Ptr c, a, b;
   tl::Int M, N, K, k_split;
@@ -122,6 +147,14 @@ struct TileArgs {
   int BM, BN, BK, GROUP_M;
   tl::Precision precision;
 };
+
+// The TMA form's body: one batch, the whole K range, then the chain (matmul.cpp's uses_tma).
+void tile_body_tma(const Chain& chain, const TileArgs& p) {
+  TilePos t = grouped_tile(p.M, p.N, p.BM, p.BN, p.GROUP_M);
+  auto batch = tl::program_id(1).to(DType::i64);
+  auto acc = k_loop_tma(t, p.a, p.b, p.M, p.N, p.K, p.as, p.bs, p.BM, p.BN, p.BK);
+  finish(chain, acc, t, batch, p.c, p.cs, p.slots);
+}
 
 // The tile kernel's body; `partial` stores the raw accumulator into the workspace (c) at split s.
 void tile_body(const Chain& chain, bool partial, const TileArgs& p) {
@@ -144,17 +177,18 @@ void tile_body(const Chain& chain, bool partial, const TileArgs& p) {
             t.mask);
 }
 
-Kernel make_tile_kernel(const std::string& name, Chain chain, bool partial,
-                        tl::Precision precision) {
+// `tma`: the TMA form (tile_body_tma) instead of the masked loads; never partial.
+Kernel make_tile_kernel(const std::string& name, Chain chain, bool partial, tl::Precision precision,
+                        bool tma = false) {
   return tl::kernel(
       name, kTileParams,
-      [chain = std::move(chain), partial, precision](
-          tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N, tl::Int K,
-          tl::Int k_split, tl::Int a_batch, tl::Int a_m, tl::Int a_k, tl::Int b_batch, tl::Int b_k,
-          tl::Int b_n, tl::Int c_batch, tl::Int c_m, tl::Int c_n, tl::Int e0_batch, tl::Int e0_m,
-          tl::Int e0_n, tl::Int e1_batch, tl::Int e1_m, tl::Int e1_n, tl::Float s0, tl::Float s1,
-          tl::Float s2, tl::Float s3, tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK,
-          tl::Const<int> GROUP_M) {
+      [chain = std::move(chain), partial, precision,
+       tma](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N,
+            tl::Int K, tl::Int k_split, tl::Int a_batch, tl::Int a_m, tl::Int a_k, tl::Int b_batch,
+            tl::Int b_k, tl::Int b_n, tl::Int c_batch, tl::Int c_m, tl::Int c_n, tl::Int e0_batch,
+            tl::Int e0_m, tl::Int e0_n, tl::Int e1_batch, tl::Int e1_m, tl::Int e1_n, tl::Float s0,
+            tl::Float s1, tl::Float s2, tl::Float s3, tl::Const<int> BM, tl::Const<int> BN,
+            tl::Const<int> BK, tl::Const<int> GROUP_M) {
         TileArgs p{c,
                    a,
                    b,
@@ -173,7 +207,10 @@ Kernel make_tile_kernel(const std::string& name, Chain chain, bool partial,
                    BK,
                    GROUP_M,
                    precision};
-        tile_body(chain, partial, p);
+        if (tma)
+          tile_body_tma(chain, p);
+        else
+          tile_body(chain, partial, p);
       });
 }
 
@@ -237,7 +274,9 @@ const MatmulKernels& matmul_kernels(const std::string& key, const Chain& chain,
     slot = std::make_unique<MatmulKernels>(MatmulKernels{
         make_tile_kernel(chain_kernel_name("ops_matmul", chain) + suffix, chain, /*partial=*/false,
                          precision),
-        partial->second, make_reduce_kernel(chain_kernel_name("ops_matmul_reduce", chain), chain)});
+        partial->second, make_reduce_kernel(chain_kernel_name("ops_matmul_reduce", chain), chain),
+        make_tile_kernel(chain_kernel_name("ops_matmul_tma", chain) + suffix, chain,
+                         /*partial=*/false, precision, /*tma=*/true)});
   return *slot;
 }
 

@@ -26,6 +26,9 @@ struct MatmulKernels {
   Kernel partial;
   // Params: c, w, e0, e1, M, N, splits, 3 c strides, 2 x 3 operand strides, s0..s3, BM, BN.
   Kernel reduce;
+  // The tile kernel's TMA form (its parameters): a and b read as tensor descriptors, box by box
+  // (on sm_90a through the pipeliner's TMA ring). For one batch, no K split, row-major a and b.
+  Kernel tile_tma;
 };
 
 // The kernels of one chain, made once per `key` (the chain's identity: its steps' keys) and kept

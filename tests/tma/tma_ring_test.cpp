@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -50,6 +51,28 @@ Kernel ring_matmul() {
       });
 }
 
+// The same tile loop on pointer tensors with masks at the edges: the cp.async form the pipeliner
+// gives every other load (the figures' peer).
+Kernel cp_async_matmul() {
+  return tl::kernel("cp_async_mm", "c, a, b, M, N, K, lda, ldb, ldc",
+                    [](tl::Ptr c, tl::Ptr a, tl::Ptr b, tl::Int M, tl::Int N, tl::Int K,
+                       tl::Int lda, tl::Int ldb, tl::Int ldc) {
+                      auto rows =
+                          tl::expand_dims(tl::program_id(0) * kBlock + tl::arange(0, kBlock), 1);
+                      auto cols =
+                          tl::expand_dims(tl::program_id(1) * kBlock + tl::arange(0, kBlock), 0);
+                      auto rk = tl::arange(0, kBlock);
+                      tl::Tensor acc = tl::zeros({kBlock, kBlock}, tl::f32);
+                      tl::for_range(0, K, kBlock, [&](tl::Int k) {
+                        auto ka = tl::expand_dims(k + rk, 0), kb = tl::expand_dims(k + rk, 1);
+                        auto x = tl::load(a + (rows * lda + ka), (rows < M) & (ka < K), 0.0);
+                        auto y = tl::load(b + (kb * ldb + cols), (kb < K) & (cols < N), 0.0);
+                        acc = tl::dot(x, y, acc);
+                      });
+                      tl::store(c + rows * ldc + cols, acc, (rows < M) & (cols < N));
+                    });
+}
+
 struct Shape {
   int64_t M, N, K;
 };
@@ -81,12 +104,13 @@ Signature signature_of(DType dtype) {
                     P::integer(1, "ldc")}};
 }
 
-CompileResult compile_ring(DType dtype, int stages, CompileUntil until = CompileUntil::binary) {
+CompileResult compile_ring(DType dtype, int stages, const Kernel& k = ring_matmul(),
+                           CacheMode cache = CacheMode::read_write) {
   CompileOptions o;
   o.num_warps = 4;
   o.num_stages = stages;
-  o.until = until;
-  return ring_matmul().compile(Target::parse("sm_90a"), signature_of(dtype), o);
+  o.cache = cache;
+  return k.compile(Target::parse("sm_90a"), signature_of(dtype), o);
 }
 
 size_t count(const std::string& text, const std::string& what) {
@@ -167,6 +191,43 @@ TEST(TmaRingPtx, BoxesStreamThroughMbarriers) {
                 "%lld bytes shared, %lld PTX instructions\n",
                 stages, r.resources.registers, static_cast<long long>(r.shared_bytes),
                 static_cast<long long>(st.instructions));
+  }
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Figures for bench/RESULTS.md (no thresholds): the TMA ring against the cp.async form of the
+// same 64 x 64 x 64 f16 tile loop, 3 stages, 4 warps, sm_90a through nvJitLink: PTX instructions,
+// registers, shared bytes, and cold compile time (disk cache off), min and median of 5 runs each,
+// interleaved in one process.
+TEST(TmaRingPtx, FiguresAgainstTheCpAsyncForm) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const Kernel forms[2] = {ring_matmul(), cp_async_matmul()};
+  const char* names[2] = {"TMA ring", "cp.async"};
+  std::vector<double> ms[2];
+  CompileResult last[2];
+  for (int run = 0; run < 5; ++run)
+    for (int f = 0; f < 2; ++f) {
+      last[f] = compile_ring(DType::f16, 3, forms[f], CacheMode::off);
+      ms[f].push_back(last[f].times.total_ms());
+    }
+  for (int f = 0; f < 2; ++f) {
+    ASSERT_TRUE(last[f].resources.parsed) << last[f].info_log;
+    EXPECT_EQ(last[f].resources.spill_stores, 0);
+    const codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(last[f].ptx);
+    std::printf("[ figures  ] %s: %lld PTX instructions (%lld cp.async.bulk.tensor, %lld mbarrier, "
+                "%lld cp.async, %lld bar.sync), %d registers, %lld bytes shared, compile %.1f ms "
+                "min / %.1f ms median of 5\n",
+                names[f], static_cast<long long>(st.instructions),
+                static_cast<long long>(st.get("cp.async.bulk.tensor")),
+                static_cast<long long>(st.get("mbarrier")),
+                static_cast<long long>(st.get("cp.async")),
+                static_cast<long long>(st.get("bar.sync")), last[f].resources.registers,
+                static_cast<long long>(last[f].shared_bytes),
+                *std::min_element(ms[f].begin(), ms[f].end()), median(ms[f]));
   }
 }
 
