@@ -1350,6 +1350,75 @@ TEST(MatmulPtx, Sm90aTensorCoreTilesOnWgmma) {
 // nvJitLink: zero spills, no local memory. (A row stride not a multiple of 16, e.g. K = 97 or 136
 // row-major, is specialized with divisibility 1 (jit/signature.cpp knows only 16 and 1): the
 // tile's loads then move 2 bytes, stay out of the ring, and the dot is waited for at once.)
+// The TMA form (MatmulKernels::tile_tma) for sm_90a as a launch compiles it (assign-tensor-maps
+// first, then the default pipeline): ragged M, N, K, row strides divisible by 16. Its boxes go
+// through the TMA ring -- 2 (S - 1) + 2 cp.async.bulk.tensor, no cp.async, one wgmma group in
+// flight -- through nvJitLink with zero spills and no local memory (registers printed).
+TEST(MatmulPtx, Sm90aTmaFormStreamsBoxesThroughTheTmaRing) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto& kernels = ops::detail::matmul_kernels("", {});
+  const codegen::Target target = codegen::parse_target("sm_90a");
+  for (DType operand : {DType::f16, DType::bf16})
+    for (const MatmulConfig& cfg :
+         {MatmulConfig{64, 64, 64, 8, 4, 3}, MatmulConfig{128, 64, 32, 8, 4, 3},
+          MatmulConfig{128, 64, 64, 8, 8, 4}}) {
+      const std::string what =
+          fmt::format("{} {}x{}x{}, {} warps, {} stages", dtype_name(operand), cfg.block_m,
+                      cfg.block_n, cfg.block_k, cfg.num_warps, cfg.num_stages);
+      const std::vector<std::string>& names = kernels.tile_tma.def().param_names;
+      std::vector<lang::ParamBinding> bindings;
+      for (size_t i = 0; i < names.size(); ++i) {
+        lang::ParamBinding pb;
+        switch (kernels.tile_tma.def().params[i].kind) {
+        case lang::ParamKind::Ptr:
+          pb.dtype = names[i] == "a" || names[i] == "b" ? operand : DType::f32;
+          pb.divisibility = 16;
+          break;
+        case lang::ParamKind::Int:
+          pb.divisibility = names[i] == "M" || names[i] == "N" || names[i] == "K" ? 1 : 16;
+          pb.equals_one = names[i] == "a_k" || names[i] == "b_n" || names[i] == "c_n" ||
+                          names[i] == "e0_n" || names[i] == "e1_n";
+          break;
+        case lang::ParamKind::Float:
+          break;
+        case lang::ParamKind::Const:
+          pb.const_int = names[i] == "BM"   ? cfg.block_m
+                         : names[i] == "BN" ? cfg.block_n
+                         : names[i] == "BK" ? cfg.block_k
+                                            : cfg.group_m;
+          break;
+        }
+        bindings.push_back(pb);
+      }
+      auto module = lang::trace(kernels.tile_tma.def(), bindings);
+      ir::PassStats stats;
+      codegen::gpu::assign_tensor_maps_pass(target).run(*module, stats);
+      ir::PassManager pm(/*verify_each=*/true);
+      codegen::add_default_pipeline(pm);
+      pm.run(*module);
+      codegen::gpu::CompileOptions opts;
+      opts.num_warps = cfg.num_warps;
+      opts.num_stages = cfg.num_stages;
+      auto out = codegen::gpu::compile(*module->functions.front(), target, opts);
+      const codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
+      ASSERT_TRUE(out.resources.parsed) << out.info_log;
+      EXPECT_EQ(stats["tensor-maps"], 2) << what;
+      EXPECT_EQ(st.get("cp.async.bulk.tensor"), 2 * (cfg.num_stages - 1) + 2) << what;
+      EXPECT_EQ(st.get("cp.async"), 0) << what;
+      EXPECT_GT(st.get("wgmma.mma_async"), 0) << what;
+      EXPECT_EQ(st.get("wgmma.wait_group"), 2) << what;
+      EXPECT_NE(out.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos) << what;
+      EXPECT_EQ(out.resources.spill_stores, 0) << what;
+      EXPECT_EQ(out.resources.spill_loads, 0) << what;
+      EXPECT_EQ(st.get("local"), 0) << what;
+      std::printf("TMA form %s: %d registers, %lld B dynamic shared, %lld PTX instructions, %lld "
+                  "wgmma, %lld mbarrier\n",
+                  what.c_str(), out.resources.registers, (long long)out.shared_bytes,
+                  (long long)st.instructions, (long long)st.get("wgmma.mma_async"),
+                  (long long)st.get("mbarrier"));
+    }
+}
+
 TEST(MatmulPtx, Sm90aRaggedTilesKeepOneWgmmaGroupInFlight) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   const auto& kernels = ops::detail::matmul_kernels("", {});
