@@ -764,6 +764,18 @@ TEST(Matmul, SimulatedSm90aDeviceRunsTheTmaRing) {
         }
       }
     }
+  // Two warpgroups (128 x 64 x 64 on 8 warps, 4 stages): each retires its own group before the
+  // barrier that precedes the refill of a slot both read.
+  for (DType t : {DType::f16, DType::bf16})
+    for (Case c : {Case{255, 129, 97}, Case{130, 70, 1000}}) {
+      c.config = MatmulConfig{128, 64, 64, 8, 8, 4};
+      ::testing::internal::CaptureStderr();
+      check(MatmulRun{DeviceKind::sim, t, c, Layout{.row_pad = 8}});
+      const std::string log = ::testing::internal::GetCapturedStderr();
+      if (kernels.tile_tma.stats().last_source == KernelSource::compiled) {
+        EXPECT_NE(log.find("TMA ring of 4 stages"), std::string::npos) << log;
+      }
+    }
 }
 
 // MatmulOptions::autotune on the simulated device: nothing is timed there, so the candidate
