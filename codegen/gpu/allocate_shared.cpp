@@ -8,10 +8,10 @@
 // buffer alive to the end of the enclosing op in the alloc's block (a loop re-reads it on the next
 // iteration). Buffers whose live ranges are disjoint may share bytes: offsets are assigned
 // largest buffer first, each at the lowest 16-byte-aligned offset (1024 for a buffer a dot reads
-// itself, wgmma's, and for a TMA box: their swizzle patterns repeat every 1024 bytes from an
-// aligned address, so the matrix descriptors' base offset is 0 and a box's swizzle follows the
-// hardware's pattern on absolute addresses) that overlaps no placed buffer live at the same time
-// (the interference-graph first fit of Triton's Allocation.cpp, in spirit). The result:
+// itself, wgmma's, and for a TMA box or a TMA ring: their swizzle patterns repeat every 1024 bytes
+// from an aligned address, so the matrix descriptors' base offset is 0 and a box's swizzle follows
+// the hardware's pattern on absolute addresses) that overlaps no placed buffer live at the same
+// time (the interference-graph first fit of Triton's Allocation.cpp, in spirit). The result:
 // `scratch_offset` / `scratch_bytes` on each op that borrows scratch, `offset` on each
 // local_alloc, and the kernel's total in `shared(N)`; a total above the target's limit is an error
 // naming the kernel and every buffer.
@@ -24,6 +24,7 @@
 // The first use of fresh bytes needs none: softmax's first reduction starts without one.
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/scratch.h"
+#include "codegen/gpu/tma_ring.h"
 #include "tessel/codegen/gpu.h"
 #include "tessel/error.h"
 #include "tessel/ir/printer.h"
@@ -153,14 +154,32 @@ private:
     const ir::Attr& slots = alloc.attr("slots");
     const int64_t copies = slots.kind == ir::Attr::Kind::Int ? slots.i : 1;
     Buffer b{&alloc, t->num_elements() * elem_bytes * copies, first_[&alloc], first_[&alloc]};
-    if (read_by_dot(alloc))
+    if (read_by_dot(alloc) || is_tma_ring(f_.body, alloc.result()))
       b.align = kWgmmaAlign;
     ir::walk(f_.body, [&](ir::Op& user) {
       for (ir::Value* v : user.operands())
         if (v == alloc.result())
           b.last = std::max(b.last, last_[&outermost_below(user, alloc.parent_block())]);
     });
+    // An mbarrier's bytes may hold nothing else until an mbarrier.inval, which the TMA ring does
+    // not issue: its few bytes stay its own to the end of the kernel.
+    if (is_mbarrier_ring(alloc))
+      b.last = next_;
     return b;
+  }
+
+  // True when mbarrier ops use the buffer (or its slots): a ring of mbarriers.
+  bool is_mbarrier_ring(const ir::Op& alloc) const {
+    bool found = false;
+    ir::walk(f_.body, [&](const ir::Op& op) {
+      if (op.opcode() != Opcode::MbarrierInit)
+        return;
+      const ir::Op* def = op.operand(0)->defining_op();
+      if (def && def->opcode() == Opcode::LocalSlot)
+        def = def->operand(0)->defining_op();
+      found = found || def == &alloc;
+    });
+    return found;
   }
 
   // True when a dot takes the buffer (or a slot of its ring) as an operand: wgmma's form.

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <filesystem>
 
@@ -355,6 +356,25 @@ void Lowering::set_location(const ir::Op& op) {
   b.SetCurrentDebugLocation(llvm::DILocation::get(ctx, op.loc.line, op.loc.column, subprogram_));
 }
 
+namespace {
+
+// The kernel's trailing tensor-map parameters: one past the largest `tmap` of its TMA ops. The
+// launch builds them from the IR before the GPU passes (tensor_map_params), where every one is a
+// descriptor op; here a TMA ring may have replaced a desc_load by its async_tma_loads.
+size_t tensor_map_count(const ir::Function& fn) {
+  int64_t n = 0;
+  ir::walk(fn.body, [&](const ir::Op& op) {
+    const ir::Opcode o = op.opcode();
+    if (o != Opcode::DescLoad && o != Opcode::DescStore && o != Opcode::AsyncTmaLoad)
+      return;
+    if (const ir::Attr& t = op.attr("tmap"); t.kind == ir::Attr::Kind::Int)
+      n = std::max(n, t.i + 1);
+  });
+  return size_t(n);
+}
+
+} // namespace
+
 llvm::Function* Lowering::run() {
   check_wgmma_in_flight(fn); // no accumulator read while its wgmma may still run
   // Signature: one parameter per kernel argument, then the tensor maps of TMA descriptors
@@ -362,7 +382,7 @@ llvm::Function* Lowering::run() {
   std::vector<llvm::Type*> params;
   for (size_t i = 0; i < fn.body.num_args(); ++i)
     params.push_back(reg_type(fn.body.arg(i)->type()));
-  const size_t tensor_maps = tensor_map_params(fn).size();
+  const size_t tensor_maps = tensor_map_count(fn);
   llvm::Type* tensor_map = llvm::ArrayType::get(b.getInt8Ty(), 128);
   for (size_t i = 0; i < tensor_maps; ++i)
     params.push_back(b.getPtrTy());

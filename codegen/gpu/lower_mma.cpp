@@ -191,7 +191,13 @@ void Lowering::lower_shared_op(const ir::Op& op) {
     return lower_fence_async_shared(); // lower_wgmma.cpp
   case Opcode::WgmmaWait:
     return lower_wgmma_wait(op); // lower_wgmma.cpp
-  default: // lower_op sends only the memory ops other than load and store here
+  case Opcode::MbarrierInit:
+  case Opcode::MbarrierExpectTx:
+  case Opcode::MbarrierArrive:
+  case Opcode::MbarrierWait:
+  case Opcode::AsyncTmaLoad:
+    return lower_tma(op); // lower_tma.cpp: the TMA ring's ops
+  default:                // lower_op sends only the memory ops other than load and store here
     unsupported(op, "a memory op without a lowering");
   }
 }

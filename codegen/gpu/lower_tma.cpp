@@ -21,10 +21,9 @@
 // by that formula: the box's shared layout is a linear layout (the swizzle is an XOR of index
 // bits), read here without a conversion.
 //
-// emit_mbarrier_init / emit_tma_box_load / emit_mbarrier_wait are the reusable pieces ("TMA box
-// at coords -> shared buffer + mbarrier"): a pipeline keeping a ring of S boxes
-// (codegen/gpu/pipeline.cpp on sm_90a) would init the S mbarriers once before its loop, issue
-// emit_tma_box_load for stage i + S - 1 and wait on stage i's mbarrier with phase (i / S) & 1.
+// The same pieces lower the mbarrier-ring ops (mbarrier_init / _expect_tx / _arrive / _wait and
+// async_tma_load, lower_ring_op below), which the TMA ring of codegen/gpu/tma_ring.cpp puts
+// around a K loop: S boxes and S mbarriers, stage i + S - 1 issued while stage i is consumed.
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/scratch.h"
 
@@ -91,6 +90,72 @@ int contiguous_registers(const LinearLayout& l, int limit) {
   return n;
 }
 
+// One elected thread's arrive on `bar32` that also expects `bytes` of transactions this phase.
+void expect_tx(llvm::IRBuilder<>& b, llvm::Value* bar32, int64_t bytes) {
+  llvm::Value* args[] = {bar32, b.getInt32(static_cast<int32_t>(bytes))};
+  ptx(b, b.getInt64Ty(), "mbarrier.arrive.expect_tx.shared::cta.b64 $0, [$1], $2;",
+      "=l,r,r,~{memory}", args);
+}
+
+// One box at `coords` (i32, outermost first) of the tensor map at generic address `map` into the
+// shared address `box32`, its bytes completing on the mbarrier at `bar32`.
+void tma_box_copy(llvm::IRBuilder<>& b, llvm::Value* map, std::span<llvm::Value* const> coords,
+                  llvm::Value* box32, llvm::Value* bar32) {
+  std::vector<llvm::Value*> args{box32};
+  args.insert(args.end(), coords.begin(), coords.end());
+  args.push_back(bar32);
+  args.push_back(map);
+  const size_t rank = coords.size();
+  ptx(b, b.getVoidTy(),
+      fmt::format("cp.async.bulk.tensor.{}d.shared::cluster.global.tile.mbarrier::complete_tx::"
+                  "bytes [$0], [${}, {}], [${}];",
+                  rank, rank + 2, coordinate_list(rank, 1), rank + 1),
+      "r," + repeat("r", rank) + ",r,l,~{memory}", args);
+}
+
+// The mbarrier-ring ops (ops.def; the TMA ring of codegen/gpu/tma_ring.cpp emits them): `buf` is
+// operand 0's shared buffer (the mbarrier, or async_tma_load's destination slot), `bar`
+// async_tma_load's mbarrier. Init, expect_tx and the copies are one elected thread's; arrive and
+// wait every thread's. The barrier that publishes an init to the other threads is the pass's.
+void lower_ring_op(Lowering& l, const ir::Op& op, llvm::Value* buf, llvm::Value* bar) {
+  llvm::IRBuilder<>& b = l.b;
+  llvm::Value* addr = l.shared_address(buf);
+  switch (op.opcode()) {
+  case ir::Opcode::MbarrierInit:
+    return l.only_if(l.elected_thread(), [&] {
+      llvm::Value* args[] = {addr};
+      ptx(b, b.getVoidTy(),
+          fmt::format("mbarrier.init.shared::cta.b64 [$0], {};", op.int_attr("count")),
+          "r,~{memory}", args);
+      ptx(b, b.getVoidTy(), "fence.proxy.async.shared::cta;", "~{memory}", {});
+    });
+  case ir::Opcode::MbarrierExpectTx:
+    return l.only_if(l.elected_thread(), [&] { expect_tx(b, addr, op.int_attr("bytes")); });
+  case ir::Opcode::MbarrierArrive: {
+    const ir::Attr& count = op.attr("count");
+    llvm::Value* args[] = {addr};
+    ptx(b, b.getInt64Ty(),
+        count.kind == ir::Attr::Kind::Int
+            ? fmt::format("mbarrier.arrive.shared::cta.b64 $0, [$1], {};", count.i)
+            : std::string("mbarrier.arrive.shared::cta.b64 $0, [$1];"),
+        "=l,r,~{memory}", args);
+    return;
+  }
+  case ir::Opcode::MbarrierWait: // try_wait.parity reads the phase's low bit
+    return l.emit_mbarrier_wait(buf, b.CreateAnd(l.scalar(op.operand(1)), b.getInt32(1)));
+  case ir::Opcode::AsyncTmaLoad: {
+    std::vector<llvm::Value*> coords;
+    for (size_t i = 2; i < op.num_operands(); ++i)
+      coords.push_back(l.scalar(op.operand(i)));
+    llvm::Value* map = l.tensor_map_address(l.tensor_map_symbol(op));
+    llvm::Value* bar32 = l.shared_address(bar);
+    return l.only_if(l.elected_thread(), [&] { tma_box_copy(b, map, coords, addr, bar32); });
+  }
+  default:
+    l.unsupported(op, "not an mbarrier-ring op");
+  }
+}
+
 } // namespace
 
 llvm::Value* Lowering::shared_address(llvm::Value* p) {
@@ -128,19 +193,8 @@ void Lowering::emit_tma_box_load(const std::string& tmap, std::span<llvm::Value*
   llvm::Value* box32 = shared_address(box);
   llvm::Value* bar32 = shared_address(bar);
   only_if(elected_thread(), [&] {
-    llvm::Value* expect[] = {bar32, b.getInt32(static_cast<int32_t>(bytes))};
-    ptx(b, b.getInt64Ty(), "mbarrier.arrive.expect_tx.shared::cta.b64 $0, [$1], $2;",
-        "=l,r,r,~{memory}", expect);
-    std::vector<llvm::Value*> args{box32};
-    args.insert(args.end(), coords.begin(), coords.end());
-    args.push_back(bar32);
-    args.push_back(tensor_map_address(tmap));
-    const size_t rank = coords.size();
-    ptx(b, b.getVoidTy(),
-        fmt::format("cp.async.bulk.tensor.{}d.shared::cluster.global.tile.mbarrier::complete_tx::"
-                    "bytes [$0], [${}, {}], [${}];",
-                    rank, rank + 2, coordinate_list(rank, 1), rank + 1),
-        "r," + repeat("r", rank) + ",r,l,~{memory}", args);
+    expect_tx(b, bar32, bytes);
+    tma_box_copy(b, tensor_map_address(tmap), coords, box32, bar32);
   });
 }
 
@@ -171,6 +225,12 @@ llvm::Value* Lowering::box_offset(const LinearLayout& l, int32_t reg, int64_t el
 }
 
 void Lowering::lower_tma(const ir::Op& op) {
+  if (op.opcode() != ir::Opcode::DescLoad && op.opcode() != ir::Opcode::DescStore) {
+    if (!target.has_tma())
+      unsupported(op, "mbarrier rings and TMA copies need sm_90 or later");
+    const bool copy = op.opcode() == ir::Opcode::AsyncTmaLoad;
+    return lower_ring_op(*this, op, buffer(op.operand(0)), copy ? buffer(op.operand(1)) : nullptr);
+  }
   if (op.attr("tmap").kind != ir::Attr::Kind::Int)
     unsupported(op, "a tensor descriptor without a tensor map reaches the GPU backend only "
                     "through expand-tensor-descriptors (a bug: the pass did not run)");

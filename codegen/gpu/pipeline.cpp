@@ -42,6 +42,7 @@
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/prefix_mask.h"
 #include "codegen/gpu/swizzle.h"
+#include "codegen/gpu/tma_ring.h"
 #include "codegen/gpu/wgmma_in_flight.h"
 #include "tessel/error.h"
 #include "tessel/ir/builder.h"
@@ -565,10 +566,17 @@ void pipeline_function(ir::Module& module, ir::Function& f, const Target& target
     const ir::Attr& own = loop->attr("num_stages");
     const int stages = own.kind == ir::Attr::Kind::Int ? static_cast<int>(own.i) : num_stages;
     bool pipelined = false;
+    // Descriptor boxes a wgmma dot reads go through a TMA ring (tma_ring.h), the rest as below.
+    TmaRingResult ring = tma_ring(module.ctx, *loop, stages, target, num_warps, wgmma);
     // Fresh per loop: a rewrite adds values an earlier analysis does not know.
     const analysis::AxisAnalysis axis(f);
     std::string what =
-        LoopPipeliner(module.ctx, *loop, stages, target, axis, num_warps, wgmma).run(pipelined);
+        ring.ringed ? ring.what
+                    : LoopPipeliner(module.ctx, *loop, stages, target, axis, num_warps, wgmma)
+                          .run(pipelined);
+    pipelined = pipelined || ring.ringed;
+    if (!ring.ringed && !ring.what.empty())
+      what += "; " + ring.what;
     ++stats[pipelined ? "loops pipelined" : "loops not pipelined"];
     report += fmt::format("loop at {}: {}\n", loop->loc.str(), what);
   }

@@ -27,6 +27,7 @@
 #include "codegen/gpu/mma_layout.h"
 #include "codegen/gpu/mma_select.h"
 #include "codegen/gpu/swizzle.h"
+#include "codegen/gpu/tma_ring.h"
 #include "codegen/gpu/wgmma_in_flight.h"
 
 #include "tessel/error.h"
@@ -296,6 +297,8 @@ private:
       return nullptr;
     if (k_dim && contiguous != *k_dim)
       return nullptr;
+    if (is_tma_ring(f_.body, ring_of(buffer))) // TMA wrote it in its own pattern (tma_ring.cpp)
+      return tma_box_in_place(buffer, wgmma_shared_layout(shape_of(v), contiguous, eb));
     ir::Op* before = barrier_before(*load);
     if (!before)
       return nullptr;
@@ -312,6 +315,16 @@ private:
     if (at == block->ops().begin() || (*std::prev(at))->opcode() != Opcode::FenceAsyncShared)
       insert(*before, Opcode::FenceAsyncShared, {}, nullptr, {});
     ++stats_["retyped"];
+    return buffer;
+  }
+
+  // A TMA ring's slot is read in place when its layout is the wgmma layout (the box's rows are
+  // one swizzle span); no fence: TMA writes through the async proxy, and its mbarrier wait
+  // publishes the bytes. Null otherwise (the operand is staged from the local_load).
+  ir::Value* tma_box_in_place(ir::Value* buffer, const LinearLayout& want) {
+    if (layout_of(buffer) != want)
+      return nullptr;
+    ++stats_["tma boxes read in place"];
     return buffer;
   }
 

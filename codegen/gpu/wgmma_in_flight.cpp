@@ -11,11 +11,13 @@
 // of i-1 may still read slot (i-1) mod S, and group i-2 is retired (every warpgroup passed the
 // wait of iteration i-1 before the barrier that follows the copies' wait), so the copies issued
 // there may fill slot (i-2) mod S: iteration i+S-2. Hence the pipeliner's distance S-2 and the
-// rule here that the rings have S >= distance + 2 slots.
+// rule here that the rings have S >= distance + 2 slots. A TMA ring (tma_ring.cpp) refills its
+// slot at the end of the body, after the wait, so any S >= 2 keeps one group in flight there.
 #include "codegen/gpu/wgmma_in_flight.h"
 
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_select.h"
+#include "codegen/gpu/tma_ring.h"
 #include "tessel/error.h"
 
 #include <fmt/format.h>
@@ -101,6 +103,8 @@ bool ring_allows_in_flight(const ir::Block& body, const Value* v) {
   if (!ring || ring->opcode() != Opcode::LocalAlloc || body.ops().empty())
     return false;
   const ir::Attr& slots = ring->attr("slots");
+  if (is_tma_ring(body, ring->result())) // refilled after the dot's wait (tma_ring.cpp)
+    return slots.kind == ir::Attr::Kind::Int && slots.i >= 2;
   const Op& first = *body.ops().front();
   return slots.kind == ir::Attr::Kind::Int && first.opcode() == Opcode::AsyncWait &&
          first.int_attr("pending") + 1 + 2 <= slots.i;

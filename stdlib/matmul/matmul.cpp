@@ -5,7 +5,9 @@
 #include "stdlib/matmul/fp8_target.h"
 #include "stdlib/matmul/matmul_kernels.h"
 #include "stdlib/matmul/persistent.h"
+#include "tessel/codegen/target.h"
 #include "tessel/jit/autotune.h"
+#include "tessel/runtime/device.h"
 
 #include <fmt/format.h>
 
@@ -226,6 +228,41 @@ MatmulConfig matmul_config(const TuneConfig& t) {
           int(t.get("GROUP_M")), t.num_warps,      t.num_stages};
 }
 
+// ---- the TMA form (matmul_kernels.h: MatmulKernels::tile_tma) ----------------------------------
+
+// Whether the device compiles for a target with wgmma and TMA (sm_90a): where the TMA ring runs.
+bool has_tma_ring(const TensorView& v) {
+  if (v.device == DeviceKind::sim)
+    return codegen::parse_target(runtime::sim_target_name()).has_wgmma();
+  if (v.device == DeviceKind::cuda)
+    return runtime::Device::get(v.device_index).properties().sm_version() == 90;
+  return false;
+}
+
+// A swizzle span wgmma reads a box in place through: its rows are 32, 64 or 128 bytes.
+bool is_swizzle_span(int64_t bytes) { return bytes == 32 || bytes == 64 || bytes == 128; }
+
+// The TMA form's conditions (docs/stdlib.md "matmul on TMA"): 16-bit operands on an sm_90a
+// device, one batch, no K split, a and b row-major with rows of multiples of 16 bytes from
+// 16-byte-aligned bases (the tensor map's rules), and boxes whose rows are one swizzle span and
+// that hold whole 1024-byte swizzle patterns (the TMA ring's). Anything else: the cp.async form.
+bool uses_tma(const Problem& p, const TensorView& a, const TensorView& b, const MatmulConfig& cfg,
+              const MatmulOptions& o) {
+  if ((a.dtype != DType::f16 && a.dtype != DType::bf16) || !has_tma_ring(a))
+    return false;
+  const int64_t eb = dtype_bytes(a.dtype);
+  const auto aligned = [&](const void* ptr, int64_t row) {
+    return reinterpret_cast<uintptr_t>(ptr) % 16 == 0 && (row * eb) % 16 == 0 && row > 0;
+  };
+  const auto whole = [&](int64_t rows, int64_t cols) {
+    return rows >= 8 && (rows * cols * eb) % 1024 == 0;
+  };
+  return p.batch == 1 && o.split_k == 1 && p.a.sc == 1 && p.b.sc == 1 && aligned(a.data, p.a.sr) &&
+         aligned(b.data, p.b.sr) && is_swizzle_span(cfg.block_k * eb) &&
+         is_swizzle_span(cfg.block_n * eb) && whole(cfg.block_m, cfg.block_k) &&
+         whole(cfg.block_k, cfg.block_n);
+}
+
 bool same_config(const MatmulConfig& x, const MatmulConfig& y) {
   return x.block_m == y.block_m && x.block_n == y.block_n && x.block_k == y.block_k &&
          x.group_m == y.group_m && x.num_warps == y.num_warps && x.num_stages == y.num_stages;
@@ -386,7 +423,8 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
     return;
   }
   if (options.split_k == 1) {
-    launch_tile(l, kernels.tile, a, b, c, {p.c.sb, p.c.sr, p.c.sc}, 1, sa);
+    const Kernel& tile = uses_tma(p, a, b, cfg, options) ? kernels.tile_tma : kernels.tile;
+    launch_tile(l, tile, a, b, c, {p.c.sb, p.c.sr, p.c.sc}, 1, sa);
     return;
   }
   detail::SlotArgs none = detail::slot_args(detail::BoundChain{}, c);

@@ -8,6 +8,7 @@
 
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
+#include "tessel/lang/tensor_descriptor.h"
 
 #include <fmt/format.h>
 
@@ -28,17 +29,20 @@ constexpr const char* kReduceParams =
     "c, w, e0, e1, M, N, splits, c_batch, c_m, c_n, e0_batch, e0_m, e0_n, e1_batch, e1_m, e1_n, "
     "s0, s1, s2, s3, BM, BN";
 
-// A [BM, BN] tile of c: its row and column indices, which of them are inside c, and the mask.
+// A [BM, BN] tile of c: its row and column indices, which of them are inside c, and the mask;
+// m0 and n0 its first row and column (scalars: a tensor descriptor's offsets).
 struct TilePos {
   tl::Tensor rows, cols, row_in, col_in, mask;
+  tl::Tensor m0, n0;
 };
 
 TilePos tile_at(const tl::Tensor& pid_m, const tl::Tensor& pid_n, const tl::Int& M,
                 const tl::Int& N, int BM, int BN) {
-  auto rows = tl::expand_dims(pid_m * BM + tl::arange(0, BM), 1);
-  auto cols = tl::expand_dims(pid_n * BN + tl::arange(0, BN), 0);
+  auto m0 = pid_m * BM, n0 = pid_n * BN;
+  auto rows = tl::expand_dims(m0 + tl::arange(0, BM), 1);
+  auto cols = tl::expand_dims(n0 + tl::arange(0, BN), 0);
   auto row_in = rows < M, col_in = cols < N;
-  return {rows, cols, row_in, col_in, row_in & col_in};
+  return {rows, cols, row_in, col_in, row_in & col_in, m0, n0};
 }
 
 // Triton's grouped ordering: consecutive programs take GROUP_M tile rows column by column, so a
@@ -125,6 +129,27 @@ tl::Tensor k_loop(const TilePos& t, const tl::Ptr& a, const tl::Ptr& b, const tl
   return acc;
 }
 
+// The TMA form of k_loop (matmul.cpp launches it when uses_tma allows: one batch, no K split,
+// a and b row-major with rows of multiples of 16 bytes, boxes whose rows are one swizzle span):
+// a and b as tensor descriptors of the whole matrices, one [BM, BK] and one [BK, BN] box per
+// iteration, swizzled by their row bytes. On sm_90a the pipeliner streams them through a TMA
+// ring read in place by wgmma (codegen/gpu/tma_ring.cpp); boxes past M, N or K read as zeros,
+// which is the masked form's `other = 0`.
+tl::Tensor k_loop_tma(const TilePos& t, const tl::Ptr& a, const tl::Ptr& b, const tl::Int& M,
+                      const tl::Int& N, const tl::Int& K, const Strides& as, const Strides& bs,
+                      int BM, int BN, int BK) {
+  const int64_t eb = dtype_bytes(a.dtype());
+  auto da =
+      tl::make_tensor_descriptor(a, {M, K}, {as[1], 1}, {BM, BK}, {tl::Swizzle(uint8_t(BK * eb))});
+  auto db =
+      tl::make_tensor_descriptor(b, {K, N}, {bs[1], 1}, {BK, BN}, {tl::Swizzle(uint8_t(BN * eb))});
+  tl::Tensor acc = tl::zeros({BM, BN}, DType::f32);
+  tl::for_range(0, K, BK, [&](tl::Int k) {
+    acc = tl::dot(da.load({t.m0, k}), db.load({k, t.n0}), acc);
+  });
+  return acc;
+}
+
 struct TileArgs {
   tl::Ptr c, a, b;
   tl::Int M, N, K, k_split;
@@ -133,6 +158,14 @@ struct TileArgs {
   int BM, BN, BK, GROUP_M;
   tl::Precision precision;
 };
+
+// The TMA form's body: one batch, the whole K range, then the chain (matmul.cpp's uses_tma).
+void tile_body_tma(const Chain& chain, const TileArgs& p) {
+  TilePos t = grouped_tile(tl::program_id(0), p.M, p.N, p.BM, p.BN, p.GROUP_M);
+  auto batch = tl::program_id(1).to(DType::i64);
+  auto acc = k_loop_tma(t, p.a, p.b, p.M, p.N, p.K, p.as, p.bs, p.BM, p.BN, p.BK);
+  finish(chain, acc, t, batch, p.c, p.cs, p.slots);
+}
 
 // The tile kernel's body for the tile `tile` of the grouped order; `partial` stores the raw
 // accumulator into the workspace (c) at split s.
@@ -165,7 +198,8 @@ void persistent_body(const Chain& chain, const TileArgs& p) {
                 [&](tl::Int tile) { tile_body(chain, /*partial=*/false, p, tile); });
 }
 
-enum class TileForm { plain, partial, persistent };
+// tma: the TMA form (tile_body_tma) instead of the masked loads; one batch, never partial.
+enum class TileForm { plain, partial, persistent, tma };
 
 Kernel make_tile_kernel(const std::string& name, Chain chain, TileForm form,
                         tl::Precision precision) {
@@ -198,6 +232,8 @@ Kernel make_tile_kernel(const std::string& name, Chain chain, TileForm form,
                    precision};
         if (form == TileForm::persistent)
           persistent_body(chain, p);
+        else if (form == TileForm::tma)
+          tile_body_tma(chain, p);
         else
           tile_body(chain, form == TileForm::partial, p, tl::program_id(0));
       });
@@ -265,7 +301,9 @@ const MatmulKernels& matmul_kernels(const std::string& key, const Chain& chain,
                          precision),
         partial->second, make_reduce_kernel(chain_kernel_name("ops_matmul_reduce", chain), chain),
         make_tile_kernel(chain_kernel_name("ops_matmul_persistent", chain) + suffix, chain,
-                         TileForm::persistent, precision)});
+                         TileForm::persistent, precision),
+        make_tile_kernel(chain_kernel_name("ops_matmul_tma", chain) + suffix, chain, TileForm::tma,
+                         precision)});
   return *slot;
 }
 

@@ -30,6 +30,9 @@ struct MatmulKernels {
   // The tile kernel's parameters, persistent (MatmulOptions::persistent): grid (programs, batch),
   // program i computing tiles i, i + programs, ... of the grouped order; k_split is K.
   Kernel persistent;
+  // The tile kernel's TMA form (its parameters): a and b read as tensor descriptors, box by box
+  // (on sm_90a through the pipeliner's TMA ring). For one batch, no K split, row-major a and b.
+  Kernel tile_tma;
 };
 
 // The kernels of one chain, made once per `key` (the chain's identity: its steps' keys) and kept

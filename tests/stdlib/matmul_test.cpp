@@ -8,6 +8,7 @@
 #include "gpu/gpu_test_util.h"
 #include "jit/autotune_file.h"
 #include "jit/autotune_search.h"
+#include "runtime/sim_device.h"
 #include "stdlib/matmul/config.h"
 #include "stdlib/matmul/matmul_kernels.h"
 #include "support/expect_error.h"
@@ -162,7 +163,8 @@ double gelu_tanh(double x) {
 struct Layout {
   bool a_col = false, b_col = false; // column-major (the first matrix dim has stride 1)
   bool c_col = false;                // c column-major too
-  int64_t spread = 1; // every stride times this: no unit stride at all (the gather path)
+  int64_t spread = 1;  // every stride times this: no unit stride at all (the gather path)
+  int64_t row_pad = 0; // row-major rows padded to a multiple of this many elements (TMA's rule)
 };
 
 struct Case {
@@ -219,8 +221,10 @@ const std::vector<double>& add_operand(const MatmulRun& r, ChainUnderTest& ch, D
 
 // Strides of a [batch?, r, c] operand in the given majority.
 std::vector<int64_t> strides_for(const std::vector<int64_t>& shape, bool col_major,
-                                 int64_t spread = 1) {
+                                 int64_t spread = 1, int64_t row_pad = 0) {
   std::vector<int64_t> s = StridedTensor::contiguous(shape);
+  if (row_pad > 0 && !col_major && shape.size() == 2)
+    s[0] = (shape[1] + row_pad - 1) / row_pad * row_pad;
   if (col_major) {
     size_t r = shape.size() - 2;
     s[r] = 1;
@@ -256,8 +260,8 @@ void check(const MatmulRun& r, const ChainMaker& make = {}) {
     if (!c.shared_b)
       b_shape.insert(b_shape.begin(), c.batch);
   }
-  StridedTensor a(r.dev, r.t, a_shape, strides_for(a_shape, r.l.a_col, r.l.spread));
-  StridedTensor b(r.dev, r.t, b_shape, strides_for(b_shape, r.l.b_col, r.l.spread));
+  StridedTensor a(r.dev, r.t, a_shape, strides_for(a_shape, r.l.a_col, r.l.spread, r.l.row_pad));
+  StridedTensor b(r.dev, r.t, b_shape, strides_for(b_shape, r.l.b_col, r.l.spread, r.l.row_pad));
   auto av = operand_values(r.t, size_t(a.numel()), uint32_t(c.m * 131 + c.k));
   auto bv = operand_values(r.t, size_t(b.numel()), uint32_t(c.n * 7 + c.k + 1));
   a.set(av);
@@ -712,8 +716,14 @@ TEST(Matmul, SimulatedSm90aDeviceKeepsOneWgmmaGroupInFlight) {
     check(r);
     const std::string log = ::testing::internal::GetCapturedStderr();
     // Compiled in this run (not found in the disk cache of an earlier one): the pipeliner said so.
-    if (tile.stats().last_source == KernelSource::compiled) {
-      EXPECT_NE(log.find("one wgmma group stays in flight"), std::string::npos) << log;
+    // The 128 x 64 x 32 bf16 case meets the TMA form's rules (rows of 160 and 416 bytes, BK and
+    // BN rows of one swizzle span) and keeps its group in flight on the TMA ring instead.
+    const bool tma = r.t == DType::bf16;
+    const Kernel& k = tma ? ops::detail::matmul_kernels("", {}).tile_tma : tile;
+    if (k.stats().last_source == KernelSource::compiled) {
+      EXPECT_NE(log.find(tma ? "TMA ring of 3 stages" : "one wgmma group stays in flight"),
+                std::string::npos)
+          << log;
     }
   }
 }
@@ -801,129 +811,181 @@ TEST(Matmul, SimulatedSm90aDeviceRunsTf32Wgmma) {
         }
       EXPECT_LE(over, 1.0) << what << ": not the product of the truncated tf32 operands";
       EXPECT_GT(rounded_off, 1.0) << what << ": looks like mma.sync's rounded operands";
-    }
-}
+      // The TMA form (docs/stdlib.md "matmul on TMA"): f16 and bf16 on the simulated sm_90a device
+      // with row-major operands whose rows are padded to 16 bytes and 64 x 64 x 64 tiles (boxes of
+      // one 128-byte swizzle span) run on the pipeliner's TMA ring -- the ragged shapes and
+      // a long K loop that wraps the mbarrier phases -- exact against the f64 reference with
+      // memcheck, racecheck and the wgmma checks on, c's gaps untouched. The same shapes with rows
+      // that are not multiples of 16 bytes keep the cp.async form.
+      TEST(Matmul, SimulatedSm90aDeviceRunsTheTmaRing) {
+        TESSEL_REQUIRE_SIM_DEVICE();
+        ScopedEnv target{"TESSEL_SIM_TARGET", "sm_90a"};
+        ScopedEnv dump{"TESSEL_DUMP", "pipeline"};
+        const auto& kernels = ops::detail::matmul_kernels("", {});
+        const MatmulConfig cfg{64, 64, 64, 8, 4, 3};
+        for (DType t : {DType::f16, DType::bf16})
+          for (Case c : {Case{1, 1, 1}, Case{17, 33, 65}, Case{128, 256, 64}, Case{255, 129, 97},
+                         Case{100, 72, 800}}) {
+            c.config = cfg;
+            for (int64_t pad : {8, 0}) {
+              ::testing::internal::CaptureStderr();
+              const runtime::simdev::BankTally before = runtime::simdev::bank_tally();
+              check(MatmulRun{DeviceKind::sim, t, c, Layout{.row_pad = pad}});
+              if (::testing::Test::HasFatalFailure())
+                std::fputs(::testing::internal::GetCapturedStderr().c_str(), stderr);
+              if (::testing::Test::HasFatalFailure())
+                return;
+              EXPECT_EQ(runtime::simdev::bank_tally().conflicts, before.conflicts);
+              const std::string log = ::testing::internal::GetCapturedStderr();
+              // A row of K or N f16 is a multiple of 16 bytes when padded (and for K, N of 8k
+              // anyway).
+              const bool tma = pad == 8 || (c.k % 8 == 0 && c.n % 8 == 0);
+              const std::string what =
+                  fmt::format("{} {}x{}x{} pad {}", dtype_name(t), c.m, c.n, c.k, pad);
+              if (!tma) {
+                EXPECT_EQ(log.find("TMA ring"), std::string::npos) << what << log;
+              } else if (kernels.tile_tma.stats().last_source == KernelSource::compiled) {
+                EXPECT_NE(log.find("TMA ring of 3 stages"), std::string::npos) << what << log;
+              }
+            }
+          }
+        // Two warpgroups (128 x 64 x 64 on 8 warps, 4 stages): each retires its own group before
+        // the barrier that precedes the refill of a slot both read.
+        for (DType t : {DType::f16, DType::bf16})
+          for (Case c : {Case{255, 129, 97}, Case{130, 70, 1000}}) {
+            c.config = MatmulConfig{128, 64, 64, 8, 8, 4};
+            ::testing::internal::CaptureStderr();
+            check(MatmulRun{DeviceKind::sim, t, c, Layout{.row_pad = 8}});
+            const std::string log = ::testing::internal::GetCapturedStderr();
+            if (kernels.tile_tma.stats().last_source == KernelSource::compiled) {
+              EXPECT_NE(log.find("TMA ring of 4 stages"), std::string::npos) << log;
+            }
+          }
+      }
 
-// MatmulOptions::autotune on the simulated device: nothing is timed there, so the candidate
-// choose_config names is chosen (and said so under TESSEL_DUMP=tune), and a tuning file's entry
-// for the call's key is used instead when there is one; both compute the right product.
-struct TuningScope {
-  std::string path = (std::filesystem::temp_directory_path() /
-                      fmt::format("tessel_matmul_tune_{}.tsv", ::getpid()))
-                         .string();
-  ScopedEnv file{"TESSEL_TUNING_FILE", path.c_str()};
-  ScopedEnv readonly{"TESSEL_TUNING_READONLY_FILES", nullptr};
-  ScopedEnv dump{"TESSEL_DUMP", "tune"};
-  ~TuningScope() { std::filesystem::remove(path); }
-};
+      // MatmulOptions::autotune on the simulated device: nothing is timed there, so the candidate
+      // choose_config names is chosen (and said so under TESSEL_DUMP=tune), and a tuning file's
+      // entry for the call's key is used instead when there is one; both compute the right product.
+      struct TuningScope {
+        std::string path = (std::filesystem::temp_directory_path() /
+                            fmt::format("tessel_matmul_tune_{}.tsv", ::getpid()))
+                               .string();
+        ScopedEnv file{"TESSEL_TUNING_FILE", path.c_str()};
+        ScopedEnv readonly{"TESSEL_TUNING_READONLY_FILES", nullptr};
+        ScopedEnv dump{"TESSEL_DUMP", "tune"};
+        ~TuningScope() { std::filesystem::remove(path); }
+      };
 
-std::string tuned_run(const MatmulRun& r) {
-  ::testing::internal::CaptureStderr();
-  check(r);
-  return ::testing::internal::GetCapturedStderr();
-}
+      std::string tuned_run(const MatmulRun& r) {
+        ::testing::internal::CaptureStderr();
+        check(r);
+        return ::testing::internal::GetCapturedStderr();
+      }
 
-TEST(Matmul, AutotuneOnTheSimulatedDeviceChoosesTheHeuristicCandidate) {
-  TESSEL_REQUIRE_SIM_DEVICE();
-  TuningScope t;
-  std::string err = tuned_run({DeviceKind::sim, DType::f16,
-                               Case{200, 70, 130, 0, false, 1, std::nullopt, /*autotune=*/true}});
-  EXPECT_NE(err.find("-> key M=256,N=128,K=256 | f16,f16,f16,f16,f16 | sim sm_80"),
-            std::string::npos)
-      << err;
-  // choose_config: M >= 128, N < 128 -> 128 x 64 x 32 at 4 warps.
-  EXPECT_NE(err.find("BM=128,BN=64,BK=32,GROUP_M=8,num_warps=4,num_stages=3 (heuristic "
-                     "'choose_config'"),
-            std::string::npos)
-      << err;
-  EXPECT_FALSE(std::filesystem::exists(t.path)) << "nothing is written without timing";
-}
+      TEST(Matmul, AutotuneOnTheSimulatedDeviceChoosesTheHeuristicCandidate) {
+        TESSEL_REQUIRE_SIM_DEVICE();
+        TuningScope t;
+        std::string err =
+            tuned_run({DeviceKind::sim, DType::f16,
+                       Case{200, 70, 130, 0, false, 1, std::nullopt, /*autotune=*/true}});
+        EXPECT_NE(err.find("-> key M=256,N=128,K=256 | f16,f16,f16,f16,f16 | sim sm_80"),
+                  std::string::npos)
+            << err;
+        // choose_config: M >= 128, N < 128 -> 128 x 64 x 32 at 4 warps.
+        EXPECT_NE(err.find("BM=128,BN=64,BK=32,GROUP_M=8,num_warps=4,num_stages=3 (heuristic "
+                           "'choose_config'"),
+                  std::string::npos)
+            << err;
+        EXPECT_FALSE(std::filesystem::exists(t.path)) << "nothing is written without timing";
+      }
 
-TEST(Matmul, AutotuneUsesTheTuningFileEntry) {
-  TESSEL_REQUIRE_SIM_DEVICE();
-  TuningScope t;
-  const Kernel& tile = ops::detail::matmul_kernels("", {}).tile;
-  std::ofstream(t.path) << "tessel-tuning 1\nbuild\t" << jit::tuning_build_id() << "\n"
-                        << tile.name() << "\tM=512,N=256,K=256\tbf16,bf16,bf16,bf16,bf16\t"
-                        << jit::tune_device_name(DeviceKind::sim, 0)
-                        << "\tBM=64,BN=128,BK=32,GROUP_M=8,num_warps=4,num_stages=4\tby a test\n";
-  std::string err = tuned_run({DeviceKind::sim, DType::bf16,
-                               Case{300, 200, 130, 0, false, 1, std::nullopt, /*autotune=*/true}});
-  EXPECT_NE(err.find("chosen: config 7 BM=64,BN=128,BK=32,GROUP_M=8,num_warps=4,num_stages=4 "
-                     "(tuning file)"),
-            std::string::npos)
-      << err;
-}
+      TEST(Matmul, AutotuneUsesTheTuningFileEntry) {
+        TESSEL_REQUIRE_SIM_DEVICE();
+        TuningScope t;
+        const Kernel& tile = ops::detail::matmul_kernels("", {}).tile;
+        std::ofstream(t.path)
+            << "tessel-tuning 1\nbuild\t" << jit::tuning_build_id() << "\n"
+            << tile.name() << "\tM=512,N=256,K=256\tbf16,bf16,bf16,bf16,bf16\t"
+            << jit::tune_device_name(DeviceKind::sim, 0)
+            << "\tBM=64,BN=128,BK=32,GROUP_M=8,num_warps=4,num_stages=4\tby a test\n";
+        std::string err =
+            tuned_run({DeviceKind::sim, DType::bf16,
+                       Case{300, 200, 130, 0, false, 1, std::nullopt, /*autotune=*/true}});
+        EXPECT_NE(err.find("chosen: config 7 BM=64,BN=128,BK=32,GROUP_M=8,num_warps=4,num_stages=4 "
+                           "(tuning file)"),
+                  std::string::npos)
+            << err;
+      }
 
-// The default configs of every tensor-core dtype (f16, bf16; f32 with tf32) and of the FMA
-// paths (f32 ieee, int8) on the simulated device, large (128 x 128 tiles), small and decode
-// shapes: the simulator's bank profile counts no conflicts (cp.async writes into the swizzled
-// ring, ldmatrix reads, the epilogue's staging).
-TEST(Matmul, SimulatedDeviceDefaultConfigsHaveNoBankConflicts) {
-  TESSEL_REQUIRE_SIM_DEVICE();
-  for (DType t : {DType::f16, DType::bf16, DType::f32, DType::i8})
-    for (const Case& c : {Case{255, 129, 97}, Case{17, 33, 65}, Case{8, 96, 200}}) {
-      SimBankConflicts banks;
-      check({DeviceKind::sim, t, c});
-      banks.expect_none(fmt::format("{} {}x{}x{}", dtype_name(t), c.m, c.n, c.k));
-    }
-  for (const Case& c : {Case{255, 129, 97}, Case{17, 33, 65}}) {
-    StridedTensor a(DeviceKind::sim, DType::f32, {c.m, c.k}, {c.k, 1});
-    StridedTensor b(DeviceKind::sim, DType::f32, {c.k, c.n}, {c.n, 1});
-    StridedTensor out(DeviceKind::sim, DType::f32, {c.m, c.n}, {c.n, 1});
-    a.set(random_values(size_t(c.m * c.k), 3));
-    b.set(random_values(size_t(c.k * c.n), 4));
-    SimBankConflicts banks;
-    ops::matmul(a.view(), b.view(), out.view(), {.precision = ops::MatmulPrecision::tf32});
-    banks.expect_none(fmt::format("f32 tf32 {}x{}x{}", c.m, c.n, c.k));
-  }
-}
+      // The default configs of every tensor-core dtype (f16, bf16; f32 with tf32) and of the FMA
+      // paths (f32 ieee, int8) on the simulated device, large (128 x 128 tiles), small and decode
+      // shapes: the simulator's bank profile counts no conflicts (cp.async writes into the swizzled
+      // ring, ldmatrix reads, the epilogue's staging).
+      TEST(Matmul, SimulatedDeviceDefaultConfigsHaveNoBankConflicts) {
+        TESSEL_REQUIRE_SIM_DEVICE();
+        for (DType t : {DType::f16, DType::bf16, DType::f32, DType::i8})
+          for (const Case& c : {Case{255, 129, 97}, Case{17, 33, 65}, Case{8, 96, 200}}) {
+            SimBankConflicts banks;
+            check({DeviceKind::sim, t, c});
+            banks.expect_none(fmt::format("{} {}x{}x{}", dtype_name(t), c.m, c.n, c.k));
+          }
+        for (const Case& c : {Case{255, 129, 97}, Case{17, 33, 65}}) {
+          StridedTensor a(DeviceKind::sim, DType::f32, {c.m, c.k}, {c.k, 1});
+          StridedTensor b(DeviceKind::sim, DType::f32, {c.k, c.n}, {c.n, 1});
+          StridedTensor out(DeviceKind::sim, DType::f32, {c.m, c.n}, {c.n, 1});
+          a.set(random_values(size_t(c.m * c.k), 3));
+          b.set(random_values(size_t(c.k * c.n), 4));
+          SimBankConflicts banks;
+          ops::matmul(a.view(), b.view(), out.view(), {.precision = ops::MatmulPrecision::tf32});
+          banks.expect_none(fmt::format("f32 tf32 {}x{}x{}", c.m, c.n, c.k));
+        }
+      }
 
-// An epilogue that reads c (scale with beta, a residual that is c) keeps the heuristic: timing
-// would launch the kernel several times over the c it reads.
-TEST(Matmul, AutotuneIsSkippedWhenAnEpilogueReadsC) {
-  TESSEL_REQUIRE_SIM_DEVICE();
-  TuningScope t;
-  StridedTensor a(DeviceKind::sim, DType::f16, {40, 24}, {24, 1});
-  StridedTensor b(DeviceKind::sim, DType::f16, {24, 48}, {48, 1});
-  StridedTensor c(DeviceKind::sim, DType::f32, {40, 48}, {48, 1});
-  a.set(random_values(40 * 24, 5));
-  b.set(random_values(24 * 48, 6));
-  c.set(random_values(40 * 48, 7));
-  ::testing::internal::CaptureStderr();
-  ops::matmul(a.view(), b.view(), c.view(),
-              {.epilogue = {ops::scale(1.0f, 0.5f)}, .autotune = true});
-  ops::matmul(a.view(), b.view(), c.view(),
-              {.epilogue = {ops::residual(c.view())}, .autotune = true});
-  std::string err = ::testing::internal::GetCapturedStderr();
-  EXPECT_EQ(err.find("autotune "), std::string::npos) << err;
-}
+      // An epilogue that reads c (scale with beta, a residual that is c) keeps the heuristic:
+      // timing would launch the kernel several times over the c it reads.
+      TEST(Matmul, AutotuneIsSkippedWhenAnEpilogueReadsC) {
+        TESSEL_REQUIRE_SIM_DEVICE();
+        TuningScope t;
+        StridedTensor a(DeviceKind::sim, DType::f16, {40, 24}, {24, 1});
+        StridedTensor b(DeviceKind::sim, DType::f16, {24, 48}, {48, 1});
+        StridedTensor c(DeviceKind::sim, DType::f32, {40, 48}, {48, 1});
+        a.set(random_values(40 * 24, 5));
+        b.set(random_values(24 * 48, 6));
+        c.set(random_values(40 * 48, 7));
+        ::testing::internal::CaptureStderr();
+        ops::matmul(a.view(), b.view(), c.view(),
+                    {.epilogue = {ops::scale(1.0f, 0.5f)}, .autotune = true});
+        ops::matmul(a.view(), b.view(), c.view(),
+                    {.epilogue = {ops::residual(c.view())}, .autotune = true});
+        std::string err = ::testing::internal::GetCapturedStderr();
+        EXPECT_EQ(err.find("autotune "), std::string::npos) << err;
+      }
 
-TEST(Matmul, SimulatedDeviceDecodeShapes) {
-  TESSEL_REQUIRE_SIM_DEVICE();
-  for (int64_t m = 1; m <= 16; ++m)
-    check({DeviceKind::sim, DType::f16, Case{m, 96, 200}});
-}
+      TEST(Matmul, SimulatedDeviceDecodeShapes) {
+        TESSEL_REQUIRE_SIM_DEVICE();
+        for (int64_t m = 1; m <= 16; ++m)
+          check({DeviceKind::sim, DType::f16, Case{m, 96, 200}});
+      }
 
-TEST(Matmul, SimulatedDeviceBatchedAndSplitK) {
-  TESSEL_REQUIRE_SIM_DEVICE();
-  for (DType t : kDtypes) {
-    check({DeviceKind::sim, t, Case{17, 33, 65, /*batch=*/3}});
-    check({DeviceKind::sim, t, Case{17, 33, 65, 0, false, /*split_k=*/3}});
-  }
-  check({DeviceKind::sim, DType::f32, Case{17, 33, 65, 2, /*shared_b=*/true, 2}}, add_user);
-}
+      TEST(Matmul, SimulatedDeviceBatchedAndSplitK) {
+        TESSEL_REQUIRE_SIM_DEVICE();
+        for (DType t : kDtypes) {
+          check({DeviceKind::sim, t, Case{17, 33, 65, /*batch=*/3}});
+          check({DeviceKind::sim, t, Case{17, 33, 65, 0, false, /*split_k=*/3}});
+        }
+        check({DeviceKind::sim, DType::f32, Case{17, 33, 65, 2, /*shared_b=*/true, 2}}, add_user);
+      }
 
-TEST(Matmul, SimulatedDeviceEpilogues) {
-  TESSEL_REQUIRE_SIM_DEVICE();
-  for (const auto& [name, make] : epilogue_cases())
-    check({DeviceKind::sim, DType::f32, Case{17, 33, 65}}, make);
-  check({DeviceKind::sim, DType::bf16, Case{17, 33, 65}}, epilogue_cases().back().second);
-  check({DeviceKind::sim, DType::i8, Case{17, 33, 65}}, epilogue_cases()[8].second);
-  check({DeviceKind::sim, DType::f16, Case{17, 33, 65}}, add_user);
-}
+      TEST(Matmul, SimulatedDeviceEpilogues) {
+        TESSEL_REQUIRE_SIM_DEVICE();
+        for (const auto& [name, make] : epilogue_cases())
+          check({DeviceKind::sim, DType::f32, Case{17, 33, 65}}, make);
+        check({DeviceKind::sim, DType::bf16, Case{17, 33, 65}}, epilogue_cases().back().second);
+        check({DeviceKind::sim, DType::i8, Case{17, 33, 65}}, epilogue_cases()[8].second);
+        check({DeviceKind::sim, DType::f16, Case{17, 33, 65}}, add_user);
+      }
 
-} // namespace
+    } // namespace
 } // namespace tessel::testing
 
 namespace tessel::testing {
@@ -1430,6 +1492,75 @@ TEST(MatmulPtx, Sm90aTensorCoreTilesOnWgmma) {
 // nvJitLink: zero spills, no local memory. (A row stride not a multiple of 16, e.g. K = 97 or 136
 // row-major, is specialized with divisibility 1 (jit/signature.cpp knows only 16 and 1): the
 // tile's loads then move 2 bytes, stay out of the ring, and the dot is waited for at once.)
+// The TMA form (MatmulKernels::tile_tma) for sm_90a as a launch compiles it (assign-tensor-maps
+// first, then the default pipeline): ragged M, N, K, row strides divisible by 16. Its boxes go
+// through the TMA ring -- 2 (S - 1) + 2 cp.async.bulk.tensor, no cp.async, one wgmma group in
+// flight -- through nvJitLink with zero spills and no local memory (registers printed).
+TEST(MatmulPtx, Sm90aTmaFormStreamsBoxesThroughTheTmaRing) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const auto& kernels = ops::detail::matmul_kernels("", {});
+  const codegen::Target target = codegen::parse_target("sm_90a");
+  for (DType operand : {DType::f16, DType::bf16})
+    for (const MatmulConfig& cfg :
+         {MatmulConfig{64, 64, 64, 8, 4, 3}, MatmulConfig{128, 64, 32, 8, 4, 3},
+          MatmulConfig{128, 64, 64, 8, 8, 4}}) {
+      const std::string what =
+          fmt::format("{} {}x{}x{}, {} warps, {} stages", dtype_name(operand), cfg.block_m,
+                      cfg.block_n, cfg.block_k, cfg.num_warps, cfg.num_stages);
+      const std::vector<std::string>& names = kernels.tile_tma.def().param_names;
+      std::vector<lang::ParamBinding> bindings;
+      for (size_t i = 0; i < names.size(); ++i) {
+        lang::ParamBinding pb;
+        switch (kernels.tile_tma.def().params[i].kind) {
+        case lang::ParamKind::Ptr:
+          pb.dtype = names[i] == "a" || names[i] == "b" ? operand : DType::f32;
+          pb.divisibility = 16;
+          break;
+        case lang::ParamKind::Int:
+          pb.divisibility = names[i] == "M" || names[i] == "N" || names[i] == "K" ? 1 : 16;
+          pb.equals_one = names[i] == "a_k" || names[i] == "b_n" || names[i] == "c_n" ||
+                          names[i] == "e0_n" || names[i] == "e1_n";
+          break;
+        case lang::ParamKind::Float:
+          break;
+        case lang::ParamKind::Const:
+          pb.const_int = names[i] == "BM"   ? cfg.block_m
+                         : names[i] == "BN" ? cfg.block_n
+                         : names[i] == "BK" ? cfg.block_k
+                                            : cfg.group_m;
+          break;
+        }
+        bindings.push_back(pb);
+      }
+      auto module = lang::trace(kernels.tile_tma.def(), bindings);
+      ir::PassStats stats;
+      codegen::gpu::assign_tensor_maps_pass(target).run(*module, stats);
+      ir::PassManager pm(/*verify_each=*/true);
+      codegen::add_default_pipeline(pm);
+      pm.run(*module);
+      codegen::gpu::CompileOptions opts;
+      opts.num_warps = cfg.num_warps;
+      opts.num_stages = cfg.num_stages;
+      auto out = codegen::gpu::compile(*module->functions.front(), target, opts);
+      const codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
+      ASSERT_TRUE(out.resources.parsed) << out.info_log;
+      EXPECT_EQ(stats["tensor-maps"], 2) << what;
+      EXPECT_EQ(st.get("cp.async.bulk.tensor"), 2 * (cfg.num_stages - 1) + 2) << what;
+      EXPECT_EQ(st.get("cp.async"), 0) << what;
+      EXPECT_GT(st.get("wgmma.mma_async"), 0) << what;
+      EXPECT_EQ(st.get("wgmma.wait_group"), 2) << what;
+      EXPECT_NE(out.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos) << what;
+      EXPECT_EQ(out.resources.spill_stores, 0) << what;
+      EXPECT_EQ(out.resources.spill_loads, 0) << what;
+      EXPECT_EQ(st.get("local"), 0) << what;
+      std::printf("TMA form %s: %d registers, %lld B dynamic shared, %lld PTX instructions, %lld "
+                  "wgmma, %lld mbarrier\n",
+                  what.c_str(), out.resources.registers, (long long)out.shared_bytes,
+                  (long long)st.instructions, (long long)st.get("wgmma.mma_async"),
+                  (long long)st.get("mbarrier"));
+    }
+}
+
 TEST(MatmulPtx, Sm90aRaggedTilesKeepOneWgmmaGroupInFlight) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   const auto& kernels = ops::detail::matmul_kernels("", {});
