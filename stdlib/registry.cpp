@@ -348,7 +348,7 @@ void register_quant() {
     sp.params[i] = P::pointer(DType::f16, /*alignment=*/16);
   sp.params[3] = P::pointer(DType::i16, /*alignment=*/16);
   add("matmul_sparse_2_4",
-      "op matmul_sparse_2_4: 2:4-sparse weights decompressed in registers, decode tile 16 x 64",
+      "op matmul_sparse_2_4: 2:4-sparse weights on mma.sp (out^T = W x^T), decode tile 16 x 64",
       &detail::sparse_2_4_kernel, std::move(sp));
 }
 

@@ -26,6 +26,7 @@
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_layout.h"
 #include "codegen/gpu/mma_select.h"
+#include "codegen/gpu/sparse_layouts.h"
 #include "codegen/gpu/swizzle.h"
 #include "codegen/gpu/wgmma_in_flight.h"
 
@@ -85,13 +86,18 @@ public:
   void run() {
     std::vector<ir::Op*> dots;
     ir::walk(f_.body, [&](ir::Op& op) {
-      if (op.opcode() == Opcode::Dot)
+      if (op.opcode() == Opcode::Dot || op.opcode() == Opcode::DotSparse)
         dots.push_back(&op);
     });
     for (ir::Op* dot : dots) {
       const ir::LayoutAttr* have = dot->result()->type()->layout();
       if (have && have->kind() == ir::LayoutKind::Mma)
         continue; // prepared already
+      if (dot->opcode() == Opcode::DotSparse) {
+        prepare_sparse(*dot);
+        ++stats_["mma.sp"];
+        continue;
+      }
       std::optional<WgmmaShape> wgmma;
       if (wgmma_)
         wgmma = select_wgmma(*dot, target_, num_warps_);
@@ -167,6 +173,26 @@ private:
         dot.set_operand(i, staged[i]);
     set_accumulator(dot, mma_acc_layout(info, m, n, warps, num_warps_));
     carry_in_mma(dot);
+  }
+
+  // dot_sparse on mma.sp.m16n8k32 (sparse_layouts.h): staged as a dense m16n8k16 dot of the same
+  // types whose A is the compressed M x K/2 tile (mma.sp's A fragment is that dot's A fragment, and
+  // its B two k16 B fragments), plus the metadata converted to its per-thread registers. There is
+  // no FMA fallback on a GPU: without mma.sp (before sm_80, tiles below 16 x 8 x 32) it is an error.
+  void prepare_sparse(ir::Op& dot) {
+    std::string why;
+    std::optional<MmaSp> sp = select_mma_sp(dot, target_, &why);
+    if (!sp)
+      throw Error(dot.loc, "dot_sparse: " + why + "; it runs on mma.sp only");
+    prepare(dot, mma_info(sp->dense));
+    const auto dims = dot.result()->type()->dims();
+    const std::array<int32_t, 2> warps = mma_warps(
+        static_cast<int32_t>(dims[0]), static_cast<int32_t>(dims[1]), num_warps_, mma_info(sp->dense));
+    ir::Value* meta = dot.operand(3);
+    const LinearLayout want = mma_sp_meta_layout(sp->k, shape_of(meta), warps, num_warps_);
+    if (!(layout_of(meta) == want))
+      dot.set_operand(3, insert(dot, Opcode::ConvertLayout, {meta},
+                                with(meta, want, ir::LayoutKind::Linear), {}));
   }
 
   // wgmma (sm_90a) reads a and b from shared memory itself: each operand becomes a buffer in a
