@@ -4,10 +4,11 @@
 // compressed A and B read from their swizzled staging buffers (ldmatrix), the metadata converted to
 // its per-thread layout, the accumulator in #mma.
 //
-// Why ::ordered_metadata on sm_90: the PTX ISA recommends it there (plain mma.sp "may have
-// substantially reduced performance" on sm_90 and later, which ptxas also says as a warning),
-// and its only extra rule -- each group's two positions increasing -- is what dot_sparse's
-// metadata layout states and ops::prune_2_4 writes. It needs PTX ISA 8.5 (compile.cpp raises the
+// Why ::ordered_metadata on sm_90: ptxas (13.0, sm_90a) advises it for every plain mma.sp
+// ("Modifier '.sp::ordered_metadata' should be used on instruction 'mma' instead of modifier
+// '.sp' as it is expected to have substantially reduced performance on some future
+// architectures"), and its only extra rule -- each group's two positions increasing -- is what
+// dot_sparse's metadata layout states and ops::prune_2_4 writes. It needs PTX ISA 8.5 (compile.cpp raises the
 // version for such kernels). On sm_80 / sm_89 the plain form is the only one before PTX 8.5 and
 // reads the same metadata.
 //

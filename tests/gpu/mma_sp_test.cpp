@@ -71,9 +71,11 @@ TEST_P(MmaSpFragments, MatchTheIsaTables) {
       EXPECT_EQ(a.apply(i, lane, 0), isa_a(k, lane, i)) << "k" << k << " a" << i << " lane " << lane;
       EXPECT_EQ(b.apply(i, lane, 0), isa_b(lane, i)) << "k" << k << " b" << i << " lane " << lane;
     }
-    for (int half = 0; half < 2; ++half)
-      if (std::optional<Coord> want = isa_meta(k, lane, half))
+    for (int half = 0; half < 2; ++half) {
+      if (std::optional<Coord> want = isa_meta(k, lane, half)) {
         EXPECT_EQ(e.apply(half, lane, 0), *want) << "k" << k << " e half " << half << " lane " << lane;
+      }
+    }
   }
   EXPECT_TRUE(a.is_bijective());
   EXPECT_TRUE(b.is_bijective());
@@ -175,8 +177,11 @@ TEST_P(MmaSpSim, MatchesTheReference) {
   EXPECT_EQ(ck.resources.spill_loads, 0);
   const std::string form = std::string(target) == "sm_90a" ? "mma.sp::ordered_metadata.sync"
                                                            : "mma.sp.sync";
+  // Each warp issues its part of the tile's (M/16)(N/8)(K/32) instructions (the grid of warps is
+  // mma_warps', as for the dense mma).
+  const auto grid = mma_warps(c.m, c.n, c.warps, mma_info(MmaInstr::F16_F32));
   EXPECT_EQ(count_in_ptx(ck.ptx, form + ".aligned.m16n8k32.row.col"),
-            size_t(c.m / 16) * (c.n / 8) * (c.k / 32))
+            size_t(c.m / 16) * (c.n / 8) * (c.k / 32) / size_t(grid[0] * grid[1]))
       << ck.ptx;
   EXPECT_EQ(count_in_ptx(ck.ptx, "mma.sync"), 0u);
   EXPECT_GT(count_in_ptx(ck.ptx, "ldmatrix"), 0u);
