@@ -23,8 +23,8 @@
 //
 // `dot_sparse a, b, acc, meta` (2:4 sparsity, ops.def) is the same dot with step 1's a written
 // from the compressed operand: element (i, k) of the dense M x K array is the kept value of k's
-// group of 4 that the metadata puts at position k % 4, or 0. A group whose nibble names one position
-// twice or out of order (undefined on mma.sp) makes NaN, so misread or bad metadata shows.
+// group of 4 that the metadata puts at position k % 4, or 0. A group whose nibble names one
+// position twice or out of order (undefined on mma.sp) makes NaN, so misread or bad metadata shows.
 //
 // Each C element is still accumulated as acc + a[i,0]*b[0,j] + a[i,1]*b[1,j] + ... in order, one
 // ct rounding per step (fmuladd may fuse the multiply; f16 and bf16 products are exact in f32,
@@ -207,8 +207,8 @@ llvm::Value* DotLowering::decompressed_rows() {
   const int64_t groups[] = {m_, k_ / 4};
   l_.loop_nest(groups, [&](const Index& idx) {
     llvm::Value *i = idx[0], *g = idx[1];
-    llvm::Value* word = b_.CreateAnd(
-        b_.CreateZExtOrTrunc(l_.element(meta, {i, b_.CreateLShr(g, 2)}), i32), 0xffff);
+    llvm::Value* word =
+        b_.CreateAnd(b_.CreateZExtOrTrunc(l_.element(meta, {i, b_.CreateLShr(g, 2)}), i32), 0xffff);
     llvm::Value* shift = b_.CreateTrunc(b_.CreateShl(b_.CreateAnd(g, 3), 2), i32);
     llvm::Value* nibble = b_.CreateAnd(b_.CreateLShr(word, shift), 15);
     llvm::Value* first = b_.CreateAnd(nibble, 3);

@@ -8,9 +8,9 @@
 // ("Modifier '.sp::ordered_metadata' should be used on instruction 'mma' instead of modifier
 // '.sp' as it is expected to have substantially reduced performance on some future
 // architectures"), and its only extra rule -- each group's two positions increasing -- is what
-// dot_sparse's metadata layout states and ops::prune_2_4 writes. It needs PTX ISA 8.5 (compile.cpp raises the
-// version for such kernels). On sm_80 / sm_89 the plain form is the only one before PTX 8.5 and
-// reads the same metadata.
+// dot_sparse's metadata layout states and ops::prune_2_4 writes. It needs PTX ISA 8.5 (compile.cpp
+// raises the version for such kernels). On sm_80 / sm_89 the plain form is the only one before
+// PTX 8.5 and reads the same metadata.
 //
 // Sparsity selector 0: lanes t = 0, 1 of each quad supply the metadata register (words 0 and 1 of
 // the instruction's 32 k for rows g and g + 8); lanes 2, 3 pass theirs too but it is not read.
@@ -32,10 +32,9 @@ namespace {
 llvm::InlineAsm* mma_sp_asm(llvm::LLVMContext& ctx, const MmaInfo& info, bool ordered) {
   const bool f16_acc = info.acc_bits == 16;
   const int d = f16_acc ? 2 : 4;
-  std::string text =
-      fmt::format("mma.sp{}.sync.aligned.m16n8k32.row.col.{}.{}.{}.{} ",
-                  ordered ? "::ordered_metadata" : "", info.acc_ptx, info.operand_ptx,
-                  info.operand_ptx, info.acc_ptx);
+  std::string text = fmt::format("mma.sp{}.sync.aligned.m16n8k32.row.col.{}.{}.{}.{} ",
+                                 ordered ? "::ordered_metadata" : "", info.acc_ptx,
+                                 info.operand_ptx, info.operand_ptx, info.acc_ptx);
   std::string constraints;
   int next = 0;
   auto group = [&](int count, const char* c, bool output) {
@@ -78,13 +77,13 @@ void lower_mma_sp(Lowering& l, const ir::Op& op) {
   const std::vector<int32_t> sc = shape_of(res), sb = shape_of(op.operand(1));
   const int32_t m = sc[0], n = sc[1], k = sb[0];
   const auto warps = mma_warps(m, n, num_warps, info);
-  TESSEL_ASSERT(
-      layout(res) == mma_acc_layout(info, m, n, warps, num_warps) &&
-          layout(op.operand(0)) == mma_sp_a_layout(32, shape_of(op.operand(0)), warps, num_warps) &&
-          layout(op.operand(1)) == mma_sp_b_layout(32, sb, warps, num_warps) &&
-          layout(op.operand(3)) ==
-              mma_sp_meta_layout(32, shape_of(op.operand(3)), warps, num_warps),
-      "a dot_sparse whose layouts are not prepare-dot-operands'");
+  TESSEL_ASSERT(layout(res) == mma_acc_layout(info, m, n, warps, num_warps) &&
+                    layout(op.operand(0)) ==
+                        mma_sp_a_layout(32, shape_of(op.operand(0)), warps, num_warps) &&
+                    layout(op.operand(1)) == mma_sp_b_layout(32, sb, warps, num_warps) &&
+                    layout(op.operand(3)) ==
+                        mma_sp_meta_layout(32, shape_of(op.operand(3)), warps, num_warps),
+                "a dot_sparse whose layouts are not prepare-dot-operands'");
   const int32_t reps_m = m / warps[0] / 16, reps_n = n / warps[1] / 8, reps_k = k / 32;
   const Vals& a = vals(op.operand(0));
   const Vals& bv = vals(op.operand(1));

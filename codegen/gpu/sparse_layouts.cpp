@@ -53,8 +53,8 @@ std::optional<MmaSp> select_mma_sp(const ir::Op& dot, const Target& target, std:
   const ir::Type* a = dot.operand(0)->type()->element();
   const ir::Type* c = dot.result()->type()->element();
   std::optional<MmaInstr> dense = mma_for_types(a, c, DotPrecision::Ieee);
-  if (!dense || (*dense != MmaInstr::F16_F32 && *dense != MmaInstr::BF16_F32 &&
-                 *dense != MmaInstr::F16_F16))
+  if (!dense ||
+      (*dense != MmaInstr::F16_F32 && *dense != MmaInstr::BF16_F32 && *dense != MmaInstr::F16_F16))
     return no(fmt::format("mma.sp takes f16 or bf16 operands into f32 (or f16 into f16), found "
                           "{} into {}",
                           a->str(), c->str()));

@@ -278,7 +278,7 @@ void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const Tens
   const int64_t tiles = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
   detail::sparse_2_4_kernel().launch(GridAt(Grid(tiles), where), lo, out, x, values, metadata,
                                      int(m), int(n), int(k), int(xr.stride), int(outr.stride), bm,
-                                     bn, bk);
+                                     bn, bk, xr.stride % 8 == 0 ? 8 : 1);
 }
 
 } // namespace tessel::ops

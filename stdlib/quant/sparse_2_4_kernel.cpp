@@ -14,6 +14,7 @@
 
 #include "tessel/lang/control.h"
 #include "tessel/lang/dot_sparse.h"
+#include "tessel/lang/hints.h"
 #include "tessel/lang/ops.h"
 
 #include <cmath>
@@ -27,14 +28,13 @@ constexpr double kValidWord = 0x4444; // every group: positions 0 and 1
 
 // 1 where every group of the 16-bit words `word` (i32) holds two positions, the first below the
 // second; else 0.
+tl::Tensor group_ok(const tl::Tensor& word, int i) {
+  auto nibble = (word >> (4 * i)) & 15;
+  return (nibble & 3) < (nibble >> 2);
+}
+
 tl::Tensor valid_words(const tl::Tensor& word) {
-  tl::Tensor ok;
-  for (int i = 0; i < 4; ++i) {
-    auto nibble = (word >> (4 * i)) & 15;
-    auto group_ok = (nibble & 3) < (nibble >> 2);
-    ok = i == 0 ? group_ok : ok & group_ok;
-  }
-  return ok;
+  return group_ok(word, 0) & group_ok(word, 1) & group_ok(word, 2) & group_ok(word, 3);
 }
 
 } // namespace
@@ -42,10 +42,10 @@ tl::Tensor valid_words(const tl::Tensor& word) {
 const Kernel& sparse_2_4_kernel() {
   static const Kernel k = tl::kernel(
       "ops_matmul_sparse_2_4",
-      "out, x, values, metadata, M, N, K, x_stride, out_stride, BM, BN, BK",
+      "out, x, values, metadata, M, N, K, x_stride, out_stride, BM, BN, BK, XA",
       [](tl::Ptr out, tl::Ptr x, tl::Ptr values, tl::PtrOf<int16_t> metadata, tl::Int M, tl::Int N,
          tl::Int K, tl::Int x_stride, tl::Int out_stride, tl::Const<int> BM, tl::Const<int> BN,
-         tl::Const<int> BK) {
+         tl::Const<int> BK, tl::Const<int> XA) {
         auto pid = tl::program_id(0);
         auto num_n = (N + (BN - 1)) / BN;
         auto n = tl::expand_dims((pid % num_n) * BN + tl::arange(0, BN), 1); // [BN, 1]
@@ -55,7 +55,10 @@ const Kernel& sparse_2_4_kernel() {
         auto kw = tl::expand_dims(tl::arange(0, BK / 16), 0); // metadata words
         auto kx = tl::expand_dims(tl::arange(0, BK), 1);      // rows of x^T
         auto value_rows = values + n * (K / 2), word_rows = metadata + n * (K / 16);
-        auto x_cols = x + m * x_stride;
+        // XA (8 or 1): x_stride is a multiple of it. With 8, x^T's columns are 16-byte runs,
+        // loaded and staged as vectors; element by element, the stores of the column-major x^T tile
+        // hit each bank 4 times (4 columns of one swizzled buffer per warp).
+        auto x_cols = x + tl::multiple_of(m * x_stride, {XA, XA});
         tl::Tensor acc = tl::zeros({BN, BM}, DType::f32);
         tl::Tensor bad = tl::zeros({BN, BK / 16}, DType::i32);
         tl::for_range(0, K, BK, [&](tl::Int k) {

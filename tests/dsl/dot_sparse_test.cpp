@@ -91,7 +91,14 @@ INSTANTIATE_TEST_SUITE_P(Shapes, DotSparseCpu,
                                            std::tuple{DType::f16, 16, 16, 32},
                                            std::tuple{DType::bf16, 32, 16, 64},
                                            std::tuple{DType::f16, 1, 4, 128},
-                                           std::tuple{DType::bf16, 64, 32, 32}));
+                                           std::tuple{DType::bf16, 64, 32, 32}),
+                         [](const auto& info) {
+                           const auto& p = info.param;
+                           return std::string(tessel::dtype_name(std::get<0>(p))) + "_" +
+                                  std::to_string(std::get<1>(p)) + "x" +
+                                  std::to_string(std::get<2>(p)) + "x" +
+                                  std::to_string(std::get<3>(p));
+                         });
 
 // A group naming one position twice (0b0101) is undefined on mma.sp; the CPU makes its row NaN.
 TEST(DotSparseCpuMetadata, InvalidNibbleGivesNaNRow) {
@@ -133,7 +140,8 @@ void expect_dot_sparse_error(DType at, DType bt, int m, int ka, int kb, int n, i
 }
 
 TEST(DotSparseErrors, KNotAMultipleOf16) {
-  expect_dot_sparse_error(DType::f16, DType::f16, 16, 4, 8, 8, 1, {"b has K = 8", "multiple of 16"});
+  expect_dot_sparse_error(DType::f16, DType::f16, 16, 4, 8, 8, 1,
+                          {"b has K = 8", "multiple of 16"});
 }
 TEST(DotSparseErrors, AValuesNotHalfOfK) {
   expect_dot_sparse_error(DType::f16, DType::f16, 16, 32, 32, 8, 2,
@@ -144,7 +152,8 @@ TEST(DotSparseErrors, MetaOfTheWrongShape) {
                           {"meta must be M x K/16 = 16 x 2", "meta i16[16, 4]"});
 }
 TEST(DotSparseErrors, F32Operands) {
-  expect_dot_sparse_error(DType::f32, DType::f32, 16, 16, 32, 8, 2, {"a_values must be f16 or bf16"});
+  expect_dot_sparse_error(DType::f32, DType::f32, 16, 16, 32, 8, 2,
+                          {"a_values must be f16 or bf16"});
 }
 TEST(DotSparseErrors, BOfAnotherDtype) {
   expect_dot_sparse_error(DType::f16, DType::bf16, 16, 16, 32, 8, 2,

@@ -68,12 +68,14 @@ TEST_P(MmaSpFragments, MatchTheIsaTables) {
   ASSERT_EQ(e.in_size(InDim::Register), 2);
   for (int lane = 0; lane < 32; ++lane) {
     for (int i = 0; i < k / 4; ++i) {
-      EXPECT_EQ(a.apply(i, lane, 0), isa_a(k, lane, i)) << "k" << k << " a" << i << " lane " << lane;
+      EXPECT_EQ(a.apply(i, lane, 0), isa_a(k, lane, i))
+          << "k" << k << " a" << i << " lane " << lane;
       EXPECT_EQ(b.apply(i, lane, 0), isa_b(lane, i)) << "k" << k << " b" << i << " lane " << lane;
     }
     for (int half = 0; half < 2; ++half) {
       if (std::optional<Coord> want = isa_meta(k, lane, half)) {
-        EXPECT_EQ(e.apply(half, lane, 0), *want) << "k" << k << " e half " << half << " lane " << lane;
+        EXPECT_EQ(e.apply(half, lane, 0), *want)
+            << "k" << k << " e half " << half << " lane " << lane;
       }
     }
   }
@@ -104,9 +106,9 @@ TEST(MmaSpLayouts, K32OperandsAreTheDenseK16Fragments) {
 
 // c[M, N] = dot_sparse(a [M, K/2], b [K, N], e [M, K/16]), f32 out, row-major.
 const Kernel& sparse_tile() {
-  static const Kernel k = tl::kernel(
-      "mma_sp_tile", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::PtrOf<int16_t> e,
-                        tl::Const<int> M, tl::Const<int> N, tl::Const<int> K) {
+  static const Kernel k =
+      tl::kernel("mma_sp_tile", [](tl::PtrOf<float> c, tl::Ptr a, tl::Ptr b, tl::PtrOf<int16_t> e,
+                                   tl::Const<int> M, tl::Const<int> N, tl::Const<int> K) {
         auto rm = tl::expand_dims(tl::arange(0, M), 1);
         auto rn = tl::expand_dims(tl::arange(0, N), 0);
         auto av = tl::load(a + rm * (K / 2) + tl::expand_dims(tl::arange(0, K / 2), 0));
@@ -175,8 +177,8 @@ TEST_P(MmaSpSim, MatchesTheReference) {
   CompiledKernel ck = compile(*module->functions.front(), parse_target(target), options);
   EXPECT_EQ(ck.resources.spill_stores, 0);
   EXPECT_EQ(ck.resources.spill_loads, 0);
-  const std::string form = std::string(target) == "sm_90a" ? "mma.sp::ordered_metadata.sync"
-                                                           : "mma.sp.sync";
+  const std::string form =
+      std::string(target) == "sm_90a" ? "mma.sp::ordered_metadata.sync" : "mma.sp.sync";
   // Each warp issues its part of the tile's (M/16)(N/8)(K/32) instructions (the grid of warps is
   // mma_warps', as for the dense mma).
   const auto grid = mma_warps(c.m, c.n, c.warps, mma_info(MmaInstr::F16_F32));

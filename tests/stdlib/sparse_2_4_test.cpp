@@ -210,13 +210,14 @@ TEST(Sparse24Ptx, MmaSpNoSpills) {
     for (int bm : {16, 64})
       for (const char* target : {"sm_80", "sm_90a"}) {
         std::string what = fmt::format("sparse_2_4 {} BM={} {}", dtype_name(t), bm, target);
-        auto module = trace_dsl(ops::detail::sparse_2_4_kernel(), {bm, 64, 64}, t);
+        auto module = trace_dsl(ops::detail::sparse_2_4_kernel(), {bm, 64, 64, 8}, t);
         std::string ptx = expect_lean_ptx(*module, target, 4, what);
         const std::string form = std::string(target) == "sm_90a"
                                      ? "mma.sp::ordered_metadata.sync.aligned.m16n8k32"
                                      : "mma.sp.sync.aligned.m16n8k32";
-        const size_t per_step = size_t(64 / 16) * (bm / 8) * (64 / 32), sp =
-                                                                         codegen::gpu::count_in_ptx(ptx, form);
+        // per warp: the 64 x BM x 64 step's (64/16)(BM/8)(64/32) instructions over 4 warps
+        const size_t per_step = size_t(64 / 16) * (bm / 8) * (64 / 32) / 4,
+                     sp = codegen::gpu::count_in_ptx(ptx, form);
         EXPECT_GT(sp, 0u) << what;
         EXPECT_EQ(sp % per_step, 0u) << what; // the loop body's, unrolled or not
         EXPECT_EQ(codegen::gpu::count_in_ptx(ptx, "mma.sync"), 0u) << what;
