@@ -343,12 +343,13 @@ void register_quant() {
                         {"a_k", "b_n", "as_k", "bs_n", "e0_n", "e1_n"}));
   // out, x, values (f16), metadata (i16); M, N, K, 2 strides; BM, BN, BK: the decode tile (M <= 16)
   // the op launches on a GPU (docs/stdlib.md section 9b).
-  Signature sp = signature(4, 5, 0, {16, 64, 64});
+  // XA = 8: x_stride a multiple of 8 (16-byte rows of x).
+  Signature sp = signature(4, 5, 0, {16, 64, 64, 8});
   for (size_t i : {0, 1, 2})
     sp.params[i] = P::pointer(DType::f16, /*alignment=*/16);
   sp.params[3] = P::pointer(DType::i16, /*alignment=*/16);
   add("matmul_sparse_2_4",
-      "op matmul_sparse_2_4: 2:4-sparse weights decompressed in registers, decode tile 16 x 64",
+      "op matmul_sparse_2_4: 2:4-sparse weights on mma.sp (out^T = W x^T), decode tile 16 x 64",
       &detail::sparse_2_4_kernel, std::move(sp));
 }
 

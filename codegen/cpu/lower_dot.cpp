@@ -25,6 +25,11 @@
 // With precision tf32 (asked for explicitly; the CPU default is ieee) step 1 also rounds each f32
 // operand to tf32 exactly as the GPU does, so CPU and GPU agree within f32 summation order.
 //
+// `dot_sparse a, b, acc, meta` (2:4 sparsity, ops.def) is the same dot with step 1's a written
+// from the compressed operand: element (i, k) of the dense M x K array is the kept value of k's
+// group of 4 that the metadata puts at position k % 4, or 0. A group whose nibble names one
+// position twice or out of order (undefined on mma.sp) makes NaN, so misread or bad metadata shows.
+//
 // Each C element is still accumulated as acc + a[i,0]*b[0,j] + a[i,1]*b[1,j] + ... in order, one
 // ct rounding per step (fmuladd may fuse the multiply; f16 and bf16 products are exact in f32,
 // so for them fusing changes nothing).
@@ -119,6 +124,8 @@ private:
   // (rows a power of two apart map to few L1 sets: unpacked, the 128x128x32 f32 matmul of
   // bench_cpu ran 1.5x slower than the scalar loop nest this file replaced).
   llvm::Value* column_panels(const ir::Value* v, int64_t width);
+  // dot_sparse's a (M x K/2 kept values, meta M x K/16 i16) as the dense M x K array in ct.
+  llvm::Value* decompressed_rows();
   // Whether v already is a row-major array of ct elements (read in place).
   bool is_ct_array(const ir::Value* v);
   // C[ib*R .. +R, jb*V .. +V) += a[ib*R .. +R, :] @ b[:, jb*V .. +V), in registers.
@@ -138,6 +145,7 @@ private:
   int64_t m_ = 0, k_ = 0, n_ = 0;
   llvm::Type* ct_ = nullptr;
   bool float_ = false;
+  bool sparse_ = false; // dot_sparse: a is compressed, operand 3 its metadata
   // f32 operands with precision tf32 asked for explicitly (absent: ieee on the CPU).
   bool tf32_ = false;
   MicroTile tile_;
@@ -152,14 +160,15 @@ void DotLowering::check_operands() {
   const ir::Type* rt = op_.result()->type();
   if (a->rank() != 2 || bm->rank() != 2 || rt->rank() != 2)
     l_.unsupported(op_, "dot takes 2-d operands");
+  sparse_ = op_.opcode() == ir::Opcode::DotSparse; // shapes checked by verify_dot_sparse
   m_ = a->dims()[0];
-  k_ = a->dims()[1];
+  k_ = sparse_ ? bm->dims()[0] : a->dims()[1];
   n_ = bm->dims()[1];
   if (bm->dims()[0] != k_ || rt->dims()[0] != m_ || rt->dims()[1] != n_)
     l_.unsupported(
         op_, fmt::format("shapes {} x {} -> {} do not match", a->str(), bm->str(), rt->str()));
   float_ = rt->element()->is_float();
-  const ir::Attr& precision = op_.attr("precision");
+  const ir::Attr& precision = sparse_ ? ir::Attr{} : op_.attr("precision"); // dot's alone
   tf32_ = precision.kind == ir::Attr::Kind::Int && precision.i == 1 && a->element()->is_float() &&
           a->element()->element_bits() == 32;
   if (float_ != a->is_float() || float_ != bm->is_float())
@@ -210,6 +219,38 @@ llvm::Value* DotLowering::rows_of(const ir::Value* v) {
 bool DotLowering::is_ct_array(const ir::Value* v) {
   const Rep& r = l_.rep(v);
   return r.kind == Rep::Kind::Stored && l_.storage_type(v->type()->element()) == ct_ && !tf32_;
+}
+
+llvm::Value* DotLowering::decompressed_rows() {
+  const ir::Value* a = op_.operand(0);
+  const ir::Value* meta = op_.operand(3);
+  const ir::Type* elem = a->type()->element();
+  // M x K/2 pairs of ct: the M x K array, contiguous, row-major.
+  llvm::Value* array = l_.new_array(a->type(), llvm::ArrayType::get(ct_, 2));
+  llvm::Type* i32 = b_.getInt32Ty();
+  const int64_t groups[] = {m_, k_ / 4};
+  l_.loop_nest(groups, [&](const Index& idx) {
+    llvm::Value *i = idx[0], *g = idx[1];
+    llvm::Value* word =
+        b_.CreateAnd(b_.CreateZExtOrTrunc(l_.element(meta, {i, b_.CreateLShr(g, 2)}), i32), 0xffff);
+    llvm::Value* shift = b_.CreateTrunc(b_.CreateShl(b_.CreateAnd(g, 3), 2), i32);
+    llvm::Value* nibble = b_.CreateAnd(b_.CreateLShr(word, shift), 15);
+    llvm::Value* first = b_.CreateAnd(nibble, 3);
+    llvm::Value* second = b_.CreateLShr(nibble, 2);
+    llvm::Value* pair = b_.CreateShl(g, 1);
+    llvm::Value* v0 = widen(l_.element(a, {i, pair}), elem);
+    llvm::Value* v1 = widen(l_.element(a, {i, b_.CreateOr(pair, 1)}), elem);
+    llvm::Value* bad = b_.CreateICmpUGE(first, second);
+    llvm::Value* zero = llvm::ConstantFP::get(ct_, 0.0);
+    for (int p = 0; p < 4; ++p) {
+      llvm::Value* pos = b_.getInt32(p);
+      llvm::Value* v = b_.CreateSelect(b_.CreateICmpEQ(pos, first), v0,
+                                       b_.CreateSelect(b_.CreateICmpEQ(pos, second), v1, zero));
+      v = b_.CreateSelect(bad, llvm::ConstantFP::getNaN(ct_), v);
+      b_.CreateStore(v, at(array, i, b_.CreateOr(b_.CreateShl(g, 2), p), k_));
+    }
+  });
+  return array;
 }
 
 llvm::Value* DotLowering::column_panels(const ir::Value* v, int64_t width) {
@@ -328,7 +369,7 @@ void DotLowering::run() {
   const ir::Value* acc = op_.operand(2);
   ct_ = l_.compute_type(acc->type()->element());
   tile_ = micro_tile(host_target().vector_bits, ct_->getScalarSizeInBits(), m_, n_);
-  a_ = rows_of(op_.operand(0));
+  a_ = sparse_ ? decompressed_rows() : rows_of(op_.operand(0));
   bt_ = column_panels(op_.operand(1), tile_.cols);
   c_ = accumulator_in_place();
   if (!c_)

@@ -406,9 +406,7 @@ void Lowering::lower_op(const ir::Op& op) {
   case ir::OpFamily::Scan:
     return lower_scan(op);
   case ir::OpFamily::Contraction:
-    if (op.opcode() == ir::Opcode::DotSparse)
-      unsupported(op, "2:4 sparse dots are not lowered on the CPU yet (decompress and use dot)");
-    return lower_dot(op);
+    return lower_dot(op); // dot and dot_sparse (lower_dot.cpp)
   case ir::OpFamily::Control:
     return lower_control_op(op);
   }

@@ -65,7 +65,8 @@ void check_types(const ir::Function& function, const Target& target) {
 }
 
 // The PTX ISA version the kernel is emitted in: the target's, or 8.4 where an fp8 mma.sync runs
-// (PTX ISA, "mma": the .e4m3/.e5m2 forms need 8.4), so other kernels keep their PTX unchanged.
+// (PTX ISA, "mma": the .e4m3/.e5m2 forms need 8.4), 8.5 for a dot_sparse on sm_90
+// (mma.sp::ordered_metadata), so other kernels keep their PTX unchanged.
 int ptx_version_for(const ir::Function& kernel, const Target& target) {
   bool fp8_mma = false;
   ir::walk(kernel.body, [&](const ir::Op& op) {
@@ -73,7 +74,13 @@ int ptx_version_for(const ir::Function& kernel, const Target& target) {
     fp8_mma = fp8_mma || (op.opcode() == ir::Opcode::Dot && is_fp8_dot(op) && l &&
                           l->kind() == ir::LayoutKind::Mma);
   });
-  return fp8_mma ? std::max(target.ptx_version(), 84) : target.ptx_version();
+  // mma.sp::ordered_metadata, what lower_mma_sp.cpp emits on sm_90, needs PTX ISA 8.5.
+  bool ordered_sp = false;
+  ir::walk(kernel.body, [&](const ir::Op& op) {
+    ordered_sp = ordered_sp || (op.opcode() == ir::Opcode::DotSparse && target.sm() >= 90);
+  });
+  const int version = ordered_sp ? std::max(target.ptx_version(), 85) : target.ptx_version();
+  return fp8_mma ? std::max(version, 84) : version;
 }
 
 bool has_layouts(const ir::Function& function) {

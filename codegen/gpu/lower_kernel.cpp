@@ -1,5 +1,6 @@
 // The driver of the NVPTX lowering: the kernel's signature and entry, registers of values, thread
 // coordinates of layouts, shared scratch, line info, and the dispatch over opcodes.
+#include "codegen/gpu/lower_mma_sp.h"
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/wgmma_in_flight.h"
 
@@ -505,7 +506,7 @@ void Lowering::lower_op(const ir::Op& op) {
     return lower_shared_op(op); // lower_mma.cpp
   case ir::OpFamily::Contraction:
     if (op.opcode() == Opcode::DotSparse)
-      unsupported(op, "2:4 sparse dots are not lowered to mma.sp yet");
+      return lower_mma_sp(*this, op); // lower_mma_sp.cpp (prepare-dot-operands put it on mma.sp)
     if (layout_kind(op.result()) == ir::LayoutKind::Mma)
       return lower_mma(op); // lower_mma.cpp
     return lower_dot(op);

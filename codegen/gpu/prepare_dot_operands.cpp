@@ -26,6 +26,7 @@
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_layout.h"
 #include "codegen/gpu/mma_select.h"
+#include "codegen/gpu/sparse_layouts.h"
 #include "codegen/gpu/swizzle.h"
 #include "codegen/gpu/tma_ring.h"
 #include "codegen/gpu/wgmma_in_flight.h"
@@ -86,13 +87,18 @@ public:
   void run() {
     std::vector<ir::Op*> dots;
     ir::walk(f_.body, [&](ir::Op& op) {
-      if (op.opcode() == Opcode::Dot)
+      if (op.opcode() == Opcode::Dot || op.opcode() == Opcode::DotSparse)
         dots.push_back(&op);
     });
     for (ir::Op* dot : dots) {
       const ir::LayoutAttr* have = dot->result()->type()->layout();
       if (have && have->kind() == ir::LayoutKind::Mma)
         continue; // prepared already
+      if (dot->opcode() == Opcode::DotSparse) {
+        prepare_sparse(*dot);
+        ++stats_["mma.sp"];
+        continue;
+      }
       std::optional<WgmmaShape> wgmma;
       if (wgmma_)
         wgmma = select_wgmma(*dot, target_, num_warps_);
@@ -168,6 +174,43 @@ private:
         dot.set_operand(i, staged[i]);
     set_accumulator(dot, mma_acc_layout(info, m, n, warps, num_warps_));
     carry_in_mma(dot);
+  }
+
+  // dot_sparse on mma.sp.m16n8k32 (sparse_layouts.h): staged as a dense m16n8k16 dot of the same
+  // types whose A is the compressed M x K/2 tile (mma.sp's A fragment is that dot's A fragment, and
+  // its B two k16 B fragments), plus the metadata read into its per-thread registers from a
+  // row-major buffer stored with the operands (between the same two barriers). Why a buffer and not
+  // a convert_layout: the conversion's scratch layout for this small i16 tile took 4 wavefronts per
+  // 2-byte store; row-major, the store's lanes write consecutive words and the reads' 8 rows of a
+  // warp fall into different banks (lanes t = 2, 3 read lanes 0, 1's words: a broadcast). There is
+  // no FMA fallback on a GPU: without mma.sp (before sm_80, tiles below 16 x 8 x 32) it is an
+  // error.
+  void prepare_sparse(ir::Op& dot) {
+    std::string why;
+    std::optional<MmaSp> sp = select_mma_sp(dot, target_, &why);
+    if (!sp)
+      throw Error(dot.loc, "dot_sparse: " + why + "; it runs on mma.sp only");
+    prepare(dot, mma_info(sp->dense));
+    const auto dims = dot.result()->type()->dims();
+    const std::array<int32_t, 2> warps =
+        mma_warps(static_cast<int32_t>(dims[0]), static_cast<int32_t>(dims[1]), num_warps_,
+                  mma_info(sp->dense));
+    ir::Value* meta = dot.operand(3);
+    const LinearLayout want = mma_sp_meta_layout(sp->k, shape_of(meta), warps, num_warps_);
+    ir::Op* load_a = dot.operand(0)->defining_op();
+    ir::Block* block = dot.parent_block();
+    auto before_a = block->find(load_a);
+    TESSEL_ASSERT(load_a->opcode() == Opcode::LocalLoad && before_a != block->ops().begin() &&
+                      (*std::prev(before_a))->opcode() == Opcode::Barrier,
+                  "prepare() stages a dot_sparse's A: barrier, then its local_load");
+    ir::Op& barrier = **std::prev(before_a);
+    const LinearLayout shared = mma_shared_layout(shape_of(meta), 1, 2); // row-major
+    ir::Value* buffer = insert(barrier, Opcode::LocalAlloc, {},
+                               with(meta, shared, ir::LayoutKind::Shared), {ir::Attr::of_int(-1)});
+    insert(barrier, Opcode::LocalStore, {buffer, meta}, nullptr, {});
+    dot.set_operand(
+        3, insert(dot, Opcode::LocalLoad, {buffer}, with(meta, want, ir::LayoutKind::Linear), {}));
+    ++stats_["staged"];
   }
 
   // wgmma (sm_90a) reads a and b from shared memory itself: each operand becomes a buffer in a

@@ -207,42 +207,4 @@ const Kernel& lora_kernel_for(const std::string& key, const Chain& chain) {
 
 const Kernel& lora_kernel() { return lora_kernel_for("", {}); }
 
-// 2:4-sparse weights (tessel/ops/sparse.h) decompressed in registers, then the dense tile dot:
-// each element (k, n) of the [BK, BN] weight tile reads its group's metadata nibble, and loads
-// its value from the kept pair when its position is one of the two (else 0). So the kernel reads
-// half the weight bytes plus 1/16 for the metadata, and the tile is exactly the pruned weights.
-// (mma.sp, which would also halve the multiplies, needs a sparse dot in the tile IR.)
-const Kernel& sparse_2_4_kernel() {
-  static const Kernel k = tl::kernel(
-      "ops_matmul_sparse_2_4",
-      "out, x, values, metadata, M, N, K, x_stride, out_stride, BM, BN, BK",
-      [](tl::Ptr out, tl::Ptr x, tl::Ptr values, tl::PtrOf<int16_t> metadata, tl::Int M, tl::Int N,
-         tl::Int K, tl::Int x_stride, tl::Int out_stride, tl::Const<int> BM, tl::Const<int> BN,
-         tl::Const<int> BK) {
-        Tile t = tile_of(M, N, BM, BN);
-        auto rk = tl::arange(0, BK);
-        auto x_rows = x + t.rows * x_stride;
-        auto value_cols = t.cols * (K / 2), word_cols = t.cols * (K / 16);
-        tl::Tensor acc = tl::zeros({BM, BN}, DType::f32);
-        tl::for_range(0, K, BK, [&](tl::Int k) {
-          auto kr = tl::expand_dims(k + rk, 1), kc = tl::expand_dims(k + rk, 0);
-          auto w_in = (kr < K) & t.col_in;
-          auto group = kr / 4, pos = kr % 4;
-          auto word = tl::load(metadata + (word_cols + kr / 16), w_in, 0.0).to(DType::i32) & 0xffff;
-          auto nibble = (word >> ((group % 4) * 4)) & 15;
-          auto first = nibble & 3, second = nibble >> 2;
-          auto second_pos = (pos == second).to(DType::i32);
-          auto kept = w_in & ((pos == first) | (pos == second));
-          auto w = tl::load(values + (value_cols + 2 * group + second_pos), kept, 0.0);
-          // Device metadata is not read back: a group naming one position twice or out of order
-          // gives NaN weights, so its columns of out are visibly wrong rather than silently.
-          w = tl::where(w_in & (first >= second), std::nan(""), w);
-          auto x_tile = tl::load(x_rows + kc, t.row_in & (kc < K), 0.0);
-          acc = tl::dot(x_tile, w, acc);
-        });
-        tl::store(out + (t.rows * out_stride + t.cols), acc.to(out.dtype()), t.row_in & t.col_in);
-      });
-  return k;
-}
-
 } // namespace tessel::ops::detail

@@ -267,9 +267,10 @@ void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const Tens
   // NaN weights.
   if (m == 0 || n == 0)
     return;
-  // Tiles as W4A16's (the same memory-bound decode shape): on a GPU 16 rows for M <= 16 (one row
-  // of programs streaming the weights) else 64, by 64 columns, 64 rows of K per step (so a 16-row
-  // x tile still gives each thread one 16-byte load).
+  // Tiles as W4A16's (the same memory-bound decode shape): on a GPU 16 rows of x for M <= 16 (one
+  // row of programs streaming the weights) else 64, by 64 columns (weight rows: the mma.sp's M),
+  // 64 rows of K per step (two mma.sp.m16n8k32; a 16-row x tile still gives each thread one
+  // 16-byte load). The kernel (sparse_2_4_kernel.cpp) computes the transposed tile.
   const int bm = m <= 16 ? 16 : 64, bn = 64, bk = 64;
   LaunchOptions lo;
   lo.num_warps = 4;
@@ -277,7 +278,7 @@ void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const Tens
   const int64_t tiles = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
   detail::sparse_2_4_kernel().launch(GridAt(Grid(tiles), where), lo, out, x, values, metadata,
                                      int(m), int(n), int(k), int(xr.stride), int(outr.stride), bm,
-                                     bn, bk);
+                                     bn, bk, xr.stride % 8 == 0 ? 8 : 1);
 }
 
 } // namespace tessel::ops

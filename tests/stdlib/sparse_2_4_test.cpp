@@ -6,6 +6,7 @@
 // racecheck on) at ragged shapes, f16 and bf16, outputs poisoned and padded; device metadata that
 // is invalid gives NaN in its column. Then one test per diagnostic.
 #include "gpu/gpu_test_util.h"
+#include "gpu/ptx_count.h"
 #include "stdlib/ops_test_util.h"
 #include "stdlib/quant/quant_kernels.h"
 #include "support/expect_error.h"
@@ -200,24 +201,32 @@ TEST_P(Sparse24Matmul, IsThePrunedProduct) {
     banks.expect_none("matmul_sparse_2_4");
 }
 
-// The kernel's sm_80 and sm_90a code: no spills or local memory, 16-byte loads of x, and the
-// decompressed tile on mma.sync (no mma.sp yet: the tile IR has no sparse dot).
-TEST(Sparse24Ptx, MmaNoSpills) {
+// The kernel's sm_80 and sm_90a code: no spills or local memory, 16-byte loads, the sparse
+// operand on mma.sp (::ordered_metadata on sm_90a), two per 16 x 8 block of the transposed tile
+// and 64 rows of K, and nothing of the old kernel: no dense mma.sync of a decompressed tile.
+TEST(Sparse24Ptx, MmaSpNoSpills) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (DType t : {DType::f16, DType::bf16})
     for (int bm : {16, 64})
       for (const char* target : {"sm_80", "sm_90a"}) {
         std::string what = fmt::format("sparse_2_4 {} BM={} {}", dtype_name(t), bm, target);
-        auto module = trace_dsl(ops::detail::sparse_2_4_kernel(), {bm, 64, 64}, t);
+        auto module = trace_dsl(ops::detail::sparse_2_4_kernel(), {bm, 64, 64, 8}, t);
         std::string ptx = expect_lean_ptx(*module, target, 4, what);
-        EXPECT_GT(
-            codegen::gpu::ptx_stats(ptx).get("mma") + codegen::gpu::ptx_stats(ptx).get("wgmma"), 0)
-            << what;
-        EXPECT_EQ(ptx.find("mma.sp"), std::string::npos) << what;
+        const std::string form = std::string(target) == "sm_90a"
+                                     ? "mma.sp::ordered_metadata.sync.aligned.m16n8k32"
+                                     : "mma.sp.sync.aligned.m16n8k32";
+        // per warp: the 64 x BM x 64 step's (64/16)(BM/8)(64/32) instructions over 4 warps
+        const size_t per_step = size_t(64 / 16) * (bm / 8) * (64 / 32) / 4,
+                     sp = codegen::gpu::count_in_ptx(ptx, form);
+        EXPECT_GT(sp, 0u) << what;
+        EXPECT_EQ(sp % per_step, 0u) << what; // the loop body's, unrolled or not
+        EXPECT_EQ(codegen::gpu::count_in_ptx(ptx, "mma.sync"), 0u) << what;
+        EXPECT_EQ(codegen::gpu::count_in_ptx(ptx, "wgmma"), 0u) << what;
       }
 }
 
-// Device metadata is not read back: a bad group gives NaN in its column, and only there.
+// Device metadata is not read back: a bad group gives NaN in its column, and only there (the
+// kernel replaces the invalid word before the mma.sp, which would be undefined behaviour).
 TEST(Sparse24Device, InvalidDeviceMetadataGivesNaNColumn) {
   TESSEL_REQUIRE_SIM_DEVICE();
   const DType t = DType::f16;
