@@ -811,181 +811,181 @@ TEST(Matmul, SimulatedSm90aDeviceRunsTf32Wgmma) {
         }
       EXPECT_LE(over, 1.0) << what << ": not the product of the truncated tf32 operands";
       EXPECT_GT(rounded_off, 1.0) << what << ": looks like mma.sync's rounded operands";
-      // The TMA form (docs/stdlib.md "matmul on TMA"): f16 and bf16 on the simulated sm_90a device
-      // with row-major operands whose rows are padded to 16 bytes and 64 x 64 x 64 tiles (boxes of
-      // one 128-byte swizzle span) run on the pipeliner's TMA ring -- the ragged shapes and
-      // a long K loop that wraps the mbarrier phases -- exact against the f64 reference with
-      // memcheck, racecheck and the wgmma checks on, c's gaps untouched. The same shapes with rows
-      // that are not multiples of 16 bytes keep the cp.async form.
-      TEST(Matmul, SimulatedSm90aDeviceRunsTheTmaRing) {
-        TESSEL_REQUIRE_SIM_DEVICE();
-        ScopedEnv target{"TESSEL_SIM_TARGET", "sm_90a"};
-        ScopedEnv dump{"TESSEL_DUMP", "pipeline"};
-        const auto& kernels = ops::detail::matmul_kernels("", {});
-        const MatmulConfig cfg{64, 64, 64, 8, 4, 3};
-        for (DType t : {DType::f16, DType::bf16})
-          for (Case c : {Case{1, 1, 1}, Case{17, 33, 65}, Case{128, 256, 64}, Case{255, 129, 97},
-                         Case{100, 72, 800}}) {
-            c.config = cfg;
-            for (int64_t pad : {8, 0}) {
-              ::testing::internal::CaptureStderr();
-              const runtime::simdev::BankTally before = runtime::simdev::bank_tally();
-              check(MatmulRun{DeviceKind::sim, t, c, Layout{.row_pad = pad}});
-              if (::testing::Test::HasFatalFailure())
-                std::fputs(::testing::internal::GetCapturedStderr().c_str(), stderr);
-              if (::testing::Test::HasFatalFailure())
-                return;
-              EXPECT_EQ(runtime::simdev::bank_tally().conflicts, before.conflicts);
-              const std::string log = ::testing::internal::GetCapturedStderr();
-              // A row of K or N f16 is a multiple of 16 bytes when padded (and for K, N of 8k
-              // anyway).
-              const bool tma = pad == 8 || (c.k % 8 == 0 && c.n % 8 == 0);
-              const std::string what =
-                  fmt::format("{} {}x{}x{} pad {}", dtype_name(t), c.m, c.n, c.k, pad);
-              if (!tma) {
-                EXPECT_EQ(log.find("TMA ring"), std::string::npos) << what << log;
-              } else if (kernels.tile_tma.stats().last_source == KernelSource::compiled) {
-                EXPECT_NE(log.find("TMA ring of 3 stages"), std::string::npos) << what << log;
-              }
-            }
-          }
-        // Two warpgroups (128 x 64 x 64 on 8 warps, 4 stages): each retires its own group before
-        // the barrier that precedes the refill of a slot both read.
-        for (DType t : {DType::f16, DType::bf16})
-          for (Case c : {Case{255, 129, 97}, Case{130, 70, 1000}}) {
-            c.config = MatmulConfig{128, 64, 64, 8, 8, 4};
-            ::testing::internal::CaptureStderr();
-            check(MatmulRun{DeviceKind::sim, t, c, Layout{.row_pad = 8}});
-            const std::string log = ::testing::internal::GetCapturedStderr();
-            if (kernels.tile_tma.stats().last_source == KernelSource::compiled) {
-              EXPECT_NE(log.find("TMA ring of 4 stages"), std::string::npos) << log;
-            }
-          }
-      }
+    }
+}
 
-      // MatmulOptions::autotune on the simulated device: nothing is timed there, so the candidate
-      // choose_config names is chosen (and said so under TESSEL_DUMP=tune), and a tuning file's
-      // entry for the call's key is used instead when there is one; both compute the right product.
-      struct TuningScope {
-        std::string path = (std::filesystem::temp_directory_path() /
-                            fmt::format("tessel_matmul_tune_{}.tsv", ::getpid()))
-                               .string();
-        ScopedEnv file{"TESSEL_TUNING_FILE", path.c_str()};
-        ScopedEnv readonly{"TESSEL_TUNING_READONLY_FILES", nullptr};
-        ScopedEnv dump{"TESSEL_DUMP", "tune"};
-        ~TuningScope() { std::filesystem::remove(path); }
-      };
-
-      std::string tuned_run(const MatmulRun& r) {
+// The TMA form (docs/stdlib.md "matmul on TMA"): f16 and bf16 on the simulated sm_90a device
+// with row-major operands whose rows are padded to 16 bytes and 64 x 64 x 64 tiles (boxes of
+// one 128-byte swizzle span) run on the pipeliner's TMA ring -- the ragged shapes and
+// a long K loop that wraps the mbarrier phases -- exact against the f64 reference with
+// memcheck, racecheck and the wgmma checks on, c's gaps untouched. The same shapes with rows
+// that are not multiples of 16 bytes keep the cp.async form.
+TEST(Matmul, SimulatedSm90aDeviceRunsTheTmaRing) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  ScopedEnv target{"TESSEL_SIM_TARGET", "sm_90a"};
+  ScopedEnv dump{"TESSEL_DUMP", "pipeline"};
+  const auto& kernels = ops::detail::matmul_kernels("", {});
+  const MatmulConfig cfg{64, 64, 64, 8, 4, 3};
+  for (DType t : {DType::f16, DType::bf16})
+    for (Case c : {Case{1, 1, 1}, Case{17, 33, 65}, Case{128, 256, 64}, Case{255, 129, 97},
+                   Case{100, 72, 800}}) {
+      c.config = cfg;
+      for (int64_t pad : {8, 0}) {
         ::testing::internal::CaptureStderr();
-        check(r);
-        return ::testing::internal::GetCapturedStderr();
-      }
-
-      TEST(Matmul, AutotuneOnTheSimulatedDeviceChoosesTheHeuristicCandidate) {
-        TESSEL_REQUIRE_SIM_DEVICE();
-        TuningScope t;
-        std::string err =
-            tuned_run({DeviceKind::sim, DType::f16,
-                       Case{200, 70, 130, 0, false, 1, std::nullopt, /*autotune=*/true}});
-        EXPECT_NE(err.find("-> key M=256,N=128,K=256 | f16,f16,f16,f16,f16 | sim sm_80"),
-                  std::string::npos)
-            << err;
-        // choose_config: M >= 128, N < 128 -> 128 x 64 x 32 at 4 warps.
-        EXPECT_NE(err.find("BM=128,BN=64,BK=32,GROUP_M=8,num_warps=4,num_stages=3 (heuristic "
-                           "'choose_config'"),
-                  std::string::npos)
-            << err;
-        EXPECT_FALSE(std::filesystem::exists(t.path)) << "nothing is written without timing";
-      }
-
-      TEST(Matmul, AutotuneUsesTheTuningFileEntry) {
-        TESSEL_REQUIRE_SIM_DEVICE();
-        TuningScope t;
-        const Kernel& tile = ops::detail::matmul_kernels("", {}).tile;
-        std::ofstream(t.path)
-            << "tessel-tuning 1\nbuild\t" << jit::tuning_build_id() << "\n"
-            << tile.name() << "\tM=512,N=256,K=256\tbf16,bf16,bf16,bf16,bf16\t"
-            << jit::tune_device_name(DeviceKind::sim, 0)
-            << "\tBM=64,BN=128,BK=32,GROUP_M=8,num_warps=4,num_stages=4\tby a test\n";
-        std::string err =
-            tuned_run({DeviceKind::sim, DType::bf16,
-                       Case{300, 200, 130, 0, false, 1, std::nullopt, /*autotune=*/true}});
-        EXPECT_NE(err.find("chosen: config 7 BM=64,BN=128,BK=32,GROUP_M=8,num_warps=4,num_stages=4 "
-                           "(tuning file)"),
-                  std::string::npos)
-            << err;
-      }
-
-      // The default configs of every tensor-core dtype (f16, bf16; f32 with tf32) and of the FMA
-      // paths (f32 ieee, int8) on the simulated device, large (128 x 128 tiles), small and decode
-      // shapes: the simulator's bank profile counts no conflicts (cp.async writes into the swizzled
-      // ring, ldmatrix reads, the epilogue's staging).
-      TEST(Matmul, SimulatedDeviceDefaultConfigsHaveNoBankConflicts) {
-        TESSEL_REQUIRE_SIM_DEVICE();
-        for (DType t : {DType::f16, DType::bf16, DType::f32, DType::i8})
-          for (const Case& c : {Case{255, 129, 97}, Case{17, 33, 65}, Case{8, 96, 200}}) {
-            SimBankConflicts banks;
-            check({DeviceKind::sim, t, c});
-            banks.expect_none(fmt::format("{} {}x{}x{}", dtype_name(t), c.m, c.n, c.k));
-          }
-        for (const Case& c : {Case{255, 129, 97}, Case{17, 33, 65}}) {
-          StridedTensor a(DeviceKind::sim, DType::f32, {c.m, c.k}, {c.k, 1});
-          StridedTensor b(DeviceKind::sim, DType::f32, {c.k, c.n}, {c.n, 1});
-          StridedTensor out(DeviceKind::sim, DType::f32, {c.m, c.n}, {c.n, 1});
-          a.set(random_values(size_t(c.m * c.k), 3));
-          b.set(random_values(size_t(c.k * c.n), 4));
-          SimBankConflicts banks;
-          ops::matmul(a.view(), b.view(), out.view(), {.precision = ops::MatmulPrecision::tf32});
-          banks.expect_none(fmt::format("f32 tf32 {}x{}x{}", c.m, c.n, c.k));
+        const runtime::simdev::BankTally before = runtime::simdev::bank_tally();
+        check(MatmulRun{DeviceKind::sim, t, c, Layout{.row_pad = pad}});
+        if (::testing::Test::HasFatalFailure())
+          std::fputs(::testing::internal::GetCapturedStderr().c_str(), stderr);
+        if (::testing::Test::HasFatalFailure())
+          return;
+        EXPECT_EQ(runtime::simdev::bank_tally().conflicts, before.conflicts);
+        const std::string log = ::testing::internal::GetCapturedStderr();
+        // A row of K or N f16 is a multiple of 16 bytes when padded (and for K, N of 8k
+        // anyway).
+        const bool tma = pad == 8 || (c.k % 8 == 0 && c.n % 8 == 0);
+        const std::string what =
+            fmt::format("{} {}x{}x{} pad {}", dtype_name(t), c.m, c.n, c.k, pad);
+        if (!tma) {
+          EXPECT_EQ(log.find("TMA ring"), std::string::npos) << what << log;
+        } else if (kernels.tile_tma.stats().last_source == KernelSource::compiled) {
+          EXPECT_NE(log.find("TMA ring of 3 stages"), std::string::npos) << what << log;
         }
       }
-
-      // An epilogue that reads c (scale with beta, a residual that is c) keeps the heuristic:
-      // timing would launch the kernel several times over the c it reads.
-      TEST(Matmul, AutotuneIsSkippedWhenAnEpilogueReadsC) {
-        TESSEL_REQUIRE_SIM_DEVICE();
-        TuningScope t;
-        StridedTensor a(DeviceKind::sim, DType::f16, {40, 24}, {24, 1});
-        StridedTensor b(DeviceKind::sim, DType::f16, {24, 48}, {48, 1});
-        StridedTensor c(DeviceKind::sim, DType::f32, {40, 48}, {48, 1});
-        a.set(random_values(40 * 24, 5));
-        b.set(random_values(24 * 48, 6));
-        c.set(random_values(40 * 48, 7));
-        ::testing::internal::CaptureStderr();
-        ops::matmul(a.view(), b.view(), c.view(),
-                    {.epilogue = {ops::scale(1.0f, 0.5f)}, .autotune = true});
-        ops::matmul(a.view(), b.view(), c.view(),
-                    {.epilogue = {ops::residual(c.view())}, .autotune = true});
-        std::string err = ::testing::internal::GetCapturedStderr();
-        EXPECT_EQ(err.find("autotune "), std::string::npos) << err;
+    }
+  // Two warpgroups (128 x 64 x 64 on 8 warps, 4 stages): each retires its own group before
+  // the barrier that precedes the refill of a slot both read.
+  for (DType t : {DType::f16, DType::bf16})
+    for (Case c : {Case{255, 129, 97}, Case{130, 70, 1000}}) {
+      c.config = MatmulConfig{128, 64, 64, 8, 8, 4};
+      ::testing::internal::CaptureStderr();
+      check(MatmulRun{DeviceKind::sim, t, c, Layout{.row_pad = 8}});
+      const std::string log = ::testing::internal::GetCapturedStderr();
+      if (kernels.tile_tma.stats().last_source == KernelSource::compiled) {
+        EXPECT_NE(log.find("TMA ring of 4 stages"), std::string::npos) << log;
       }
+    }
+}
 
-      TEST(Matmul, SimulatedDeviceDecodeShapes) {
-        TESSEL_REQUIRE_SIM_DEVICE();
-        for (int64_t m = 1; m <= 16; ++m)
-          check({DeviceKind::sim, DType::f16, Case{m, 96, 200}});
-      }
+// MatmulOptions::autotune on the simulated device: nothing is timed there, so the candidate
+// choose_config names is chosen (and said so under TESSEL_DUMP=tune), and a tuning file's
+// entry for the call's key is used instead when there is one; both compute the right product.
+struct TuningScope {
+  std::string path = (std::filesystem::temp_directory_path() /
+                      fmt::format("tessel_matmul_tune_{}.tsv", ::getpid()))
+                         .string();
+  ScopedEnv file{"TESSEL_TUNING_FILE", path.c_str()};
+  ScopedEnv readonly{"TESSEL_TUNING_READONLY_FILES", nullptr};
+  ScopedEnv dump{"TESSEL_DUMP", "tune"};
+  ~TuningScope() { std::filesystem::remove(path); }
+};
 
-      TEST(Matmul, SimulatedDeviceBatchedAndSplitK) {
-        TESSEL_REQUIRE_SIM_DEVICE();
-        for (DType t : kDtypes) {
-          check({DeviceKind::sim, t, Case{17, 33, 65, /*batch=*/3}});
-          check({DeviceKind::sim, t, Case{17, 33, 65, 0, false, /*split_k=*/3}});
-        }
-        check({DeviceKind::sim, DType::f32, Case{17, 33, 65, 2, /*shared_b=*/true, 2}}, add_user);
-      }
+std::string tuned_run(const MatmulRun& r) {
+  ::testing::internal::CaptureStderr();
+  check(r);
+  return ::testing::internal::GetCapturedStderr();
+}
 
-      TEST(Matmul, SimulatedDeviceEpilogues) {
-        TESSEL_REQUIRE_SIM_DEVICE();
-        for (const auto& [name, make] : epilogue_cases())
-          check({DeviceKind::sim, DType::f32, Case{17, 33, 65}}, make);
-        check({DeviceKind::sim, DType::bf16, Case{17, 33, 65}}, epilogue_cases().back().second);
-        check({DeviceKind::sim, DType::i8, Case{17, 33, 65}}, epilogue_cases()[8].second);
-        check({DeviceKind::sim, DType::f16, Case{17, 33, 65}}, add_user);
-      }
+TEST(Matmul, AutotuneOnTheSimulatedDeviceChoosesTheHeuristicCandidate) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  TuningScope t;
+  std::string err = tuned_run({DeviceKind::sim, DType::f16,
+                               Case{200, 70, 130, 0, false, 1, std::nullopt, /*autotune=*/true}});
+  EXPECT_NE(err.find("-> key M=256,N=128,K=256 | f16,f16,f16,f16,f16 | sim sm_80"),
+            std::string::npos)
+      << err;
+  // choose_config: M >= 128, N < 128 -> 128 x 64 x 32 at 4 warps.
+  EXPECT_NE(err.find("BM=128,BN=64,BK=32,GROUP_M=8,num_warps=4,num_stages=3 (heuristic "
+                     "'choose_config'"),
+            std::string::npos)
+      << err;
+  EXPECT_FALSE(std::filesystem::exists(t.path)) << "nothing is written without timing";
+}
 
-    } // namespace
+TEST(Matmul, AutotuneUsesTheTuningFileEntry) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  TuningScope t;
+  const Kernel& tile = ops::detail::matmul_kernels("", {}).tile;
+  std::ofstream(t.path) << "tessel-tuning 1\nbuild\t" << jit::tuning_build_id() << "\n"
+                        << tile.name() << "\tM=512,N=256,K=256\tbf16,bf16,bf16,bf16,bf16\t"
+                        << jit::tune_device_name(DeviceKind::sim, 0)
+                        << "\tBM=64,BN=128,BK=32,GROUP_M=8,num_warps=4,num_stages=4\tby a test\n";
+  std::string err = tuned_run({DeviceKind::sim, DType::bf16,
+                               Case{300, 200, 130, 0, false, 1, std::nullopt, /*autotune=*/true}});
+  EXPECT_NE(err.find("chosen: config 7 BM=64,BN=128,BK=32,GROUP_M=8,num_warps=4,num_stages=4 "
+                     "(tuning file)"),
+            std::string::npos)
+      << err;
+}
+
+// The default configs of every tensor-core dtype (f16, bf16; f32 with tf32) and of the FMA
+// paths (f32 ieee, int8) on the simulated device, large (128 x 128 tiles), small and decode
+// shapes: the simulator's bank profile counts no conflicts (cp.async writes into the swizzled
+// ring, ldmatrix reads, the epilogue's staging).
+TEST(Matmul, SimulatedDeviceDefaultConfigsHaveNoBankConflicts) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (DType t : {DType::f16, DType::bf16, DType::f32, DType::i8})
+    for (const Case& c : {Case{255, 129, 97}, Case{17, 33, 65}, Case{8, 96, 200}}) {
+      SimBankConflicts banks;
+      check({DeviceKind::sim, t, c});
+      banks.expect_none(fmt::format("{} {}x{}x{}", dtype_name(t), c.m, c.n, c.k));
+    }
+  for (const Case& c : {Case{255, 129, 97}, Case{17, 33, 65}}) {
+    StridedTensor a(DeviceKind::sim, DType::f32, {c.m, c.k}, {c.k, 1});
+    StridedTensor b(DeviceKind::sim, DType::f32, {c.k, c.n}, {c.n, 1});
+    StridedTensor out(DeviceKind::sim, DType::f32, {c.m, c.n}, {c.n, 1});
+    a.set(random_values(size_t(c.m * c.k), 3));
+    b.set(random_values(size_t(c.k * c.n), 4));
+    SimBankConflicts banks;
+    ops::matmul(a.view(), b.view(), out.view(), {.precision = ops::MatmulPrecision::tf32});
+    banks.expect_none(fmt::format("f32 tf32 {}x{}x{}", c.m, c.n, c.k));
+  }
+}
+
+// An epilogue that reads c (scale with beta, a residual that is c) keeps the heuristic:
+// timing would launch the kernel several times over the c it reads.
+TEST(Matmul, AutotuneIsSkippedWhenAnEpilogueReadsC) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  TuningScope t;
+  StridedTensor a(DeviceKind::sim, DType::f16, {40, 24}, {24, 1});
+  StridedTensor b(DeviceKind::sim, DType::f16, {24, 48}, {48, 1});
+  StridedTensor c(DeviceKind::sim, DType::f32, {40, 48}, {48, 1});
+  a.set(random_values(40 * 24, 5));
+  b.set(random_values(24 * 48, 6));
+  c.set(random_values(40 * 48, 7));
+  ::testing::internal::CaptureStderr();
+  ops::matmul(a.view(), b.view(), c.view(),
+              {.epilogue = {ops::scale(1.0f, 0.5f)}, .autotune = true});
+  ops::matmul(a.view(), b.view(), c.view(),
+              {.epilogue = {ops::residual(c.view())}, .autotune = true});
+  std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err.find("autotune "), std::string::npos) << err;
+}
+
+TEST(Matmul, SimulatedDeviceDecodeShapes) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (int64_t m = 1; m <= 16; ++m)
+    check({DeviceKind::sim, DType::f16, Case{m, 96, 200}});
+}
+
+TEST(Matmul, SimulatedDeviceBatchedAndSplitK) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (DType t : kDtypes) {
+    check({DeviceKind::sim, t, Case{17, 33, 65, /*batch=*/3}});
+    check({DeviceKind::sim, t, Case{17, 33, 65, 0, false, /*split_k=*/3}});
+  }
+  check({DeviceKind::sim, DType::f32, Case{17, 33, 65, 2, /*shared_b=*/true, 2}}, add_user);
+}
+
+TEST(Matmul, SimulatedDeviceEpilogues) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  for (const auto& [name, make] : epilogue_cases())
+    check({DeviceKind::sim, DType::f32, Case{17, 33, 65}}, make);
+  check({DeviceKind::sim, DType::bf16, Case{17, 33, 65}}, epilogue_cases().back().second);
+  check({DeviceKind::sim, DType::i8, Case{17, 33, 65}}, epilogue_cases()[8].second);
+  check({DeviceKind::sim, DType::f16, Case{17, 33, 65}}, add_user);
+}
+
+} // namespace
 } // namespace tessel::testing
 
 namespace tessel::testing {
