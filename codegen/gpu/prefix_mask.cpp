@@ -46,8 +46,9 @@ bool is_prefix_mask(const ir::Value& mask, int dim, int64_t run,
   case Opcode::ConvertLayout:
   case Opcode::Broadcast: // along `dim` it is not expanded, else it would be constant there
     return is_prefix_mask(*def->operand(0), dim, run, axis);
-  case Opcode::ExpandDims: // `dim` is not the new size-1 axis, else the mask is constant there
-    return is_prefix_mask(*def->operand(0), expanded_from(*def, dim), run, axis);
+  case Opcode::ExpandDims: // along its new size-1 axis no run of 2 or more fits: not proved
+    return def->int_attr("axis") != dim &&
+           is_prefix_mask(*def->operand(0), expanded_from(*def, dim), run, axis);
   case Opcode::And:
     return is_prefix_mask(*def->operand(0), dim, run, axis) &&
            is_prefix_mask(*def->operand(1), dim, run, axis);
