@@ -7,7 +7,10 @@
 // or compiles it (jit/compiler.h), and publishes the entry with a release store, so concurrent
 // first calls compile once.
 //
-// The device is part of the key (SignatureKey::launch): host pointers select the CPU entry point;
+// The device is part of the key (SignatureKey::launch), and so is the simulated device's target
+// (TESSEL_SIM_TARGET, read per simulated launch: sm_80 and sm_90a code of one kernel can live side
+// by side in one process; a CUDA device's target follows from its index): host pointers select
+// the CPU entry point;
 // device buffers select a GPU entry — a cubin loaded as a CUDA module, or the PTX parsed by the
 // simulator — compiled by jit/gpu_compiler.h for the device's target with the launch's
 // num_warps and num_stages. A GPU launch packs the same argument array as the CPU one (one

@@ -7,6 +7,8 @@
 
 #include "runtime/view_check.h"
 
+#include "tessel/error.h"
+#include "tessel/runtime/device.h"
 #include "tessel/support/dump.h"
 
 #include <bit>
@@ -185,15 +187,42 @@ void check_gpu_options(const Site& site, const LaunchOptions& options) {
               "; it must be between 1 and 16");
 }
 
+// The simulated device's target in SignatureKey::launch: its SM version in bits 40..47 and
+// "arch-specific" (sm_90a) in bit 48. A CUDA device's target follows from its index; the simulated
+// device's is TESSEL_SIM_TARGET, read at every simulated launch, so one process may run a kernel
+// for sm_80 and then for sm_90a, each with its own code. 0 for a name that is no GPU target: that
+// key is never published (build_gpu fails with jit::sim_target's message).
+constexpr int kSimTargetShift = 40;
+
+uint64_t sim_target_bits() {
+  try {
+    const codegen::Target t = codegen::parse_target(runtime::sim_target_name());
+    if (t.is_nvptx())
+      return (uint64_t(uint8_t(t.sm())) | uint64_t(t.arch_specific()) << 8) << kSimTargetShift;
+  } catch (const Error&) {
+    // Reported where the kernel is compiled, with the kernel's name and the launch's call site.
+  }
+  return 0;
+}
+
+// "sm_90a" for the bits sim_target_bits gave.
+std::string sim_target_text(uint64_t launch) {
+  const uint64_t sm = launch >> kSimTargetShift & 0xff;
+  if (sm == 0)
+    return "(no target)";
+  return "sm_" + std::to_string(sm) + ((launch >> (kSimTargetShift + 8) & 1) ? "a" : "");
+}
+
 // SignatureKey::launch of a launch with `options` on key.device (the GPU options checked).
 uint64_t launch_word(const Site& site, const SignatureKey& key, const LaunchOptions& options) {
   const uint64_t fusion = options.fp_fusion ? 0 : kNoFpFusion;
   if (key.device == DeviceKind::cpu)
     return fusion;
   check_gpu_options(site, options);
+  const uint64_t target = key.device == DeviceKind::sim ? sim_target_bits() : 0;
   return uint64_t(key.device) | uint64_t(uint16_t(key.device_index)) << 8 |
          uint64_t(uint8_t(options.num_warps)) << 24 | uint64_t(uint8_t(options.num_stages)) << 32 |
-         (uint64_t(1) << 63) | fusion;
+         target | (uint64_t(1) << 63) | fusion;
 }
 
 } // namespace
@@ -395,6 +424,8 @@ std::string launch_text(const SignatureKey& k) {
   std::string s = device_kind_name(k.device);
   if (k.device == DeviceKind::cuda)
     s += " " + std::to_string(k.device_index);
+  if (k.device == DeviceKind::sim)
+    s += " " + sim_target_text(k.launch);
   return s + " num_warps=" + std::to_string(k.launch >> 24 & 0xff) +
          " num_stages=" + std::to_string(k.launch >> 32 & 0xff) + fusion;
 }

@@ -20,8 +20,9 @@ inline constexpr size_t kMaxParams = 64;
 inline constexpr size_t kMaxTensorMaps = 8; // codegen/gpu/tensor_maps.cpp gives at most as many
 
 // One word per parameter: what the compiled code depends on (see signature.cpp), and where it
-// runs: the device of the pointer arguments, and for a GPU launch the device index, num_warps and
-// num_stages (`launch`, 0 for the CPU).
+// runs: the device of the pointer arguments, and for a GPU launch the device index, num_warps,
+// num_stages and, on the simulated device, its target (TESSEL_SIM_TARGET) (`launch`, 0 for the
+// CPU).
 struct SignatureKey {
   std::array<uint64_t, kMaxParams> words{};
   size_t size = 0;

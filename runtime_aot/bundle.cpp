@@ -1,7 +1,8 @@
 // Loading an AOT bundle and launching its kernels (tessel/aot/bundle.h).
 //
-// A kernel's code is loaded on a device the first time it is launched there — under the
-// bundle's mutex, published through an atomic pointer per (kernel, device) — so a warm launch is
+// A kernel's code is loaded on a device the first time it is launched there (on the simulated
+// device: for each TESSEL_SIM_TARGET it is launched under) — under the bundle's mutex, published
+// through an atomic pointer per (kernel, device) — so a warm launch is
 // a name lookup, the argument checks and one runtime::launch: no allocation, no lock, no driver
 // call but the launch (what CUDA stream capture needs).
 #include "tessel/aot/bundle.h"
@@ -29,18 +30,23 @@ namespace {
 
 constexpr size_t kMaxCudaDevices = 64;
 
+struct KernelState;
+
 // One kernel's code loaded on one device.
 struct Loaded {
   runtime::CudaModule module;
   runtime::CudaFunction function;
   std::shared_ptr<const runtime::simdev::SimKernel> sim;
   runtime::LaunchDims dims;
+  // The simulated device's: whose code (TESSEL_SIM_TARGET when it was loaded).
+  const KernelState* kernel = nullptr;
+  std::string sim_target;
 };
 
 struct KernelState {
   format::Kernel info;
   std::string params_text;
-  // Slot 0: the simulated device; slot 1 + i: CUDA device i.
+  // Slot 0: the simulated device (the code of the target loaded last); slot 1 + i: CUDA device i.
   mutable std::array<std::atomic<const Loaded*>, 1 + kMaxCudaDevices> loaded{};
 };
 
@@ -110,6 +116,7 @@ struct Bundle::State {
   }
 
   const Loaded& load(const KernelState& k, DeviceKind device, int index);
+  const Loaded& load_sim(const KernelState& k);
   std::unique_ptr<Loaded> load_code(const format::Kernel& k, DeviceKind device, int index);
   std::unique_ptr<Loaded> jit_fallback(const format::Kernel& k, DeviceKind device, int index,
                                        const std::string& target, const std::string& why);
@@ -207,7 +214,9 @@ std::unique_ptr<Loaded> Bundle::State::jit_fallback(const format::Kernel& k, Dev
 }
 
 const Loaded& Bundle::State::load(const KernelState& k, DeviceKind device, int index) {
-  size_t slot = device == DeviceKind::sim ? 0 : 1 + size_t(index);
+  if (device == DeviceKind::sim)
+    return load_sim(k);
+  size_t slot = 1 + size_t(index);
   if (const Loaded* l = k.loaded[slot].load(std::memory_order_acquire))
     return *l;
   std::lock_guard lock(mutex);
@@ -216,6 +225,28 @@ const Loaded& Bundle::State::load(const KernelState& k, DeviceKind device, int i
   owned.push_back(load_code(k.info, device, index));
   k.loaded[slot].store(owned.back().get(), std::memory_order_release);
   return *owned.back();
+}
+
+// The simulated device runs TESSEL_SIM_TARGET's code as the variable is at this launch: slot 0
+// holds the target loaded last (a warm launch compares its name: a getenv, no allocation for a
+// target's short name, no lock); another target's code, loaded before or now, replaces it there.
+const Loaded& Bundle::State::load_sim(const KernelState& k) {
+  const std::string target = runtime::sim_target_name();
+  if (const Loaded* l = k.loaded[0].load(std::memory_order_acquire); l && l->sim_target == target)
+    return *l;
+  std::lock_guard lock(mutex);
+  const Loaded* found = nullptr;
+  for (const auto& l : owned)
+    if (l->kernel == &k && l->sim_target == target)
+      found = l.get();
+  if (!found) {
+    owned.push_back(load_code(k.info, DeviceKind::sim, 0));
+    owned.back()->kernel = &k;
+    owned.back()->sim_target = target;
+    found = owned.back().get();
+  }
+  k.loaded[0].store(found, std::memory_order_release);
+  return *found;
 }
 
 namespace {

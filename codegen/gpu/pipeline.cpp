@@ -5,12 +5,14 @@
 //   * its result reaches operand a or b of a dot in the same body, directly or through
 //     convert_layout ops;
 //   * its pointer and mask are computed in the body by pure ops from values defined before the
-//     loop and from the loop's *inductions*: the induction variable, and carried pointer tensors
-//     that the body advances by a loop-invariant amount (`yield addptr %p, %inc` with %inc defined
-//     before the loop). Such a value is known at any later iteration without running the
-//     iterations in between: iteration j's is the same computation with iv = lo + j*step and
-//     p = p0 + j*inc. A load whose address depends on another carried value (the previous
-//     iteration's results) or on another load is not pipelined;
+//     loop and from the loop's *inductions*: the induction variable, carried pointer tensors that
+//     the body advances by a loop-invariant amount (`yield addptr %p, %inc`), and carried integers
+//     advanced so (`yield add %x, %inc`: a block pointer's offsets after tl::advance), %inc defined
+//     before the loop or computed in the body from such values only. Such a value is known at any
+//     later iteration without running the iterations in between: iteration j's is the same
+//     computation with iv = lo + j*step, p = p0 + j*inc and x = x0 + j*inc. A load whose address
+//     depends on another carried value (the previous iteration's results) or on another load is not
+//     pipelined;
 //   * its `other` is absent or zero (cp.async zero-fills masked elements), it reads global memory,
 //     and its copies move 4, 8 or 16 bytes (cp.async's sizes): a thread's run of contiguous
 //     registers, within the pointer's contiguity and alignment and over which the mask is
@@ -169,17 +171,45 @@ private:
     return std::max(1u, load.result()->type()->element_bits() / 8);
   }
 
-  // The induction variable and the carried pointers advanced by an invariant amount.
+  // The induction variable and the carried values advanced by an invariant amount (step_of).
   void find_inductions() {
     inductions_.push_back({body_.arg(0), loop_.operand(0), loop_.operand(2)});
     const Op* yield = body_.terminator();
     for (size_t k = 0; k + 1 < body_.num_args(); ++k) {
       Value* arg = body_.arg(k + 1);
-      const Op* next = yield->operand(k)->defining_op();
-      if (next && next->opcode() == Opcode::AddPtr && next->operand(0) == arg &&
-          ir::is_defined_outside(next->operand(1), loop_))
-        inductions_.push_back({arg, loop_.operand(3 + k), next->operand(1)});
+      if (Value* inc = step_of(yield->operand(k)->defining_op(), arg))
+        inductions_.push_back({arg, loop_.operand(3 + k), inc});
     }
+  }
+
+  // What the body adds to the carried `arg` each iteration when it yields `next` = `addptr %arg,
+  // %inc` (a carried pointer tensor, Triton's style) or `add %arg, %inc` / `add %inc, %arg` (a
+  // carried integer: tl::advance keeps a block pointer's offsets so, dsl/block_ptr.cpp), with %inc
+  // loop-invariant; null otherwise. Integers only: start + j*inc equals j repeated adds exactly
+  // (also where i32 wraps: both are modulo 2^32); a float sum would round differently.
+  Value* step_of(const Op* next, const Value* arg) const {
+    if (!next)
+      return nullptr;
+    if (next->opcode() == Opcode::AddPtr)
+      return next->operand(0) == arg && is_invariant(next->operand(1)) ? next->operand(1) : nullptr;
+    if (next->opcode() != Opcode::Add || !arg->type()->is_integer())
+      return nullptr;
+    for (size_t i = 0; i < 2; ++i)
+      if (next->operand(i) == arg && is_invariant(next->operand(1 - i)))
+        return next->operand(1 - i);
+    return nullptr;
+  }
+
+  // True when `v` is the same at every iteration: defined before the loop, or computed in the body
+  // by pure ops from such values (the tracer records `advance(p, {0, BK})`'s BK as a constant
+  // where advance is called, in the body). invariant_here() recreates the latter where needed.
+  bool is_invariant(const Value* v) const {
+    if (ir::is_defined_outside(v, loop_))
+      return true;
+    const Op* def = v->defining_op();
+    if (!def || def->parent_block() != &body_ || !def->has(ir::PURE) || def->num_regions() != 0)
+      return false;
+    return std::ranges::all_of(def->operands(), [&](const Value* o) { return is_invariant(o); });
   }
 
   const Induction* induction(const Value* v) const {
@@ -319,8 +349,9 @@ private:
         env[ind.arg] = base;
         continue;
       }
-      const ir::Type* t = ind.inc->type();
-      Value* delta = op1(Opcode::Mul, {ind.inc, b_.constant_int(t, d)}, t);
+      Value* inc = invariant_here(ind.inc);
+      const ir::Type* t = inc->type();
+      Value* delta = op1(Opcode::Mul, {inc, b_.constant_int(t, d)}, t);
       env[ind.arg] = op1(base->type()->is_pointer_like() ? Opcode::AddPtr : Opcode::Add,
                          {base, delta}, base->type());
     }
@@ -347,6 +378,14 @@ private:
     return env[v];
   }
 
+  // `v` (is_invariant) at the builder's insertion point, before the loop or at the top of the
+  // body: itself when defined before the loop, else its slice of the body cloned there (the body's
+  // own ops may come after the point, e.g. advance's constant after the loads).
+  Value* invariant_here(Value* v) {
+    std::map<const Value*, Value*> none;
+    return clone(v, none);
+  }
+
   Value* splat_int(const ir::Type* like, int64_t v) {
     const ir::Type* elem = like->element();
     return op1(Opcode::Splat, {b_.constant_int(elem, v)}, like);
@@ -368,6 +407,8 @@ private:
     case Opcode::ConvertLayout:
     case Opcode::Broadcast:
       return op1(def->opcode(), {unmasked_run(def->operand(0), c, env)}, counts);
+    case Opcode::ExpandDims:
+      return expanded_run(*def, c, env);
     case Opcode::And:
       return op1(Opcode::Min,
                  {unmasked_run(def->operand(0), c, env), unmasked_run(def->operand(1), c, env)},
@@ -381,6 +422,16 @@ private:
     default:
       TESSEL_UNREACHABLE("is_prefix_mask accepts no other op");
     }
+  }
+
+  // unmasked_run through an expand_dims: the operand's counts along its dimension for the run's,
+  // expanded the same way (a box's in-bounds test of expand-tensor-descriptors is 1-D).
+  Value* expanded_run(const Op& expand, const Candidate& c, std::map<const Value*, Value*>& env) {
+    Candidate inner = c;
+    inner.dim = expanded_from(expand, c.dim);
+    Value* counts = unmasked_run(expand.operand(0), inner, env);
+    return b_.value(Opcode::ExpandDims, {counts},
+                    ctx_.with_element(expand.result()->type(), ctx_.i32()), expand.attrs());
   }
 
   // clamp(y - x (+ 1 when `inclusive`), 0, vec) in i64 (so that y - x cannot wrap), as i32.

@@ -28,6 +28,12 @@ bool counts_below_bound(const ir::Value& x, const ir::Value& y, int dim, int64_t
 
 } // namespace
 
+int expanded_from(const ir::Op& expand, int dim) {
+  const int axis = static_cast<int>(expand.int_attr("axis"));
+  TESSEL_ASSERT(dim != axis, "the new size-1 axis of an expand_dims has no operand dimension");
+  return dim < axis ? dim : dim - 1;
+}
+
 bool is_prefix_mask(const ir::Value& mask, int dim, int64_t run,
                     const analysis::AxisAnalysis& axis) {
   TESSEL_ASSERT(mask.type()->rank() > static_cast<size_t>(dim), "a mask without the run's dim");
@@ -40,6 +46,9 @@ bool is_prefix_mask(const ir::Value& mask, int dim, int64_t run,
   case Opcode::ConvertLayout:
   case Opcode::Broadcast: // along `dim` it is not expanded, else it would be constant there
     return is_prefix_mask(*def->operand(0), dim, run, axis);
+  case Opcode::ExpandDims: // along its new size-1 axis no run of 2 or more fits: not proved
+    return def->int_attr("axis") != dim &&
+           is_prefix_mask(*def->operand(0), expanded_from(*def, dim), run, axis);
   case Opcode::And:
     return is_prefix_mask(*def->operand(0), dim, run, axis) &&
            is_prefix_mask(*def->operand(1), dim, run, axis);

@@ -13,7 +13,8 @@
 //     so it cannot wrap inside the run) and y constant over w along d;
 //   * a and b of two prefix masks (the shorter prefix);
 //   * the same through convert_layout and broadcast (along a dimension that is not d, or from
-//     a size-1 dimension, which is constant).
+//     a size-1 dimension, which is constant), and through expand_dims (its operand's dimension
+//     for d: expand-tensor-descriptors compares the 1-D indices of a box before expanding them).
 // Anything else (or, select, loads, ...) is not known to be one. An aligned sub-run of a prefix
 // run is again a prefix run, so any copy width that divides w keeps the property.
 #pragma once
@@ -29,6 +30,10 @@ namespace tessel::codegen::gpu {
 // power of two) along dimension `dim`.
 bool is_prefix_mask(const ir::Value& mask, int dim, int64_t run,
                     const analysis::AxisAnalysis& axis);
+
+// The operand dimension of `expand` (an expand_dims) that its result's dimension `dim` is; `dim`
+// must not be the new size-1 axis.
+int expanded_from(const ir::Op& expand, int dim);
 
 // The widest run (elements, a power of two) along `dim` that a cp.async of global load `load`
 // can copy whole with a src-size: at most `per_thread` (the thread's run of contiguous registers

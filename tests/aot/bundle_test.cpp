@@ -213,6 +213,31 @@ TEST(AotBundle, TargetTheBundleLacks) {
        "add sm_80 to `tessel aot --targets`", "link libtessel"});
 }
 
+// The simulated device's code is TESSEL_SIM_TARGET's as it is at each launch: after an sm_80
+// launch, a target the bundle lacks is an error (before, the sm_80 code loaded first was reused
+// for any later target), and sm_90a runs the bundle's sm_90a code.
+TEST(AotBundle, SimulatedTargetIsReadAtEachLaunch) {
+  const int n = 100;
+  std::vector<float> a = random_floats(n, 3), b = random_floats(n, 4);
+  DeviceBuffer da = sim_buffer(a), db = sim_buffer(b);
+  Bundle bundle = Bundle::load(tessel::testing::test_bundle("bundle"));
+  auto add_on = [&](const char* target) {
+    ::setenv("TESSEL_SIM_TARGET", target, 1);
+    DeviceBuffer out = sim_buffer(std::vector<float>(n, NAN));
+    tessel_aot::vector_add(bundle, {.grid = {1}, .device = DeviceKind::sim}, device_ptr(out),
+                           device_ptr(da), device_ptr(db), n);
+    std::vector<float> got = to_host(out, n);
+    for (int i = 0; i < n; ++i)
+      ASSERT_EQ(got[size_t(i)], a[size_t(i)] + b[size_t(i)]) << target << " element " << i;
+  };
+  add_on("sm_80");
+  expect_error([&] { add_on("sm_86"); }, {"kernel 'vector_add' has code for sm_80, sm_90a",
+                                          "the simulated device runs sm_86 PTX"});
+  add_on("sm_90a");
+  add_on("sm_80");
+  ::unsetenv("TESSEL_SIM_TARGET");
+}
+
 TEST(AotBundle, CorruptCodeIsReportedNotLoaded) {
   fs::path dir = copy_bundle("corrupt");
   std::string ptx = read(dir / "vector_add.sm_80.ptx");

@@ -122,7 +122,8 @@ TEST(RecompileReason, TwoParametersAtOnce) {
 
 TEST(RecompileReason, DeviceAndLaunchOptions) {
   // The limit refuses the simulated-device specialization before it is compiled, so this needs
-  // neither the simulator nor a GPU.
+  // neither the simulator nor a GPU. The simulated device's target is part of the key.
+  ScopedEnv default_target("TESSEL_SIM_TARGET", nullptr);
   auto k = make_kernel("why_device");
   HostArray out(DType::f32, 64);
   tessel::LaunchOptions sim;
@@ -131,7 +132,7 @@ TEST(RecompileReason, DeviceAndLaunchOptions) {
   expect_reason(
       k, [&] { k.launch({2}, {}, out.arg(), 64, 1.0, 32); },
       [&] { k.launch({2}, sim, static_cast<float*>(out.data()), 64, 1.0, 32); },
-      "device and launch options: cpu -> sim num_warps=2 num_stages=2");
+      "device and launch options: cpu -> sim sm_80 num_warps=2 num_stages=2");
 }
 
 TEST(RecompileReason, UnnamedKernelUsesIndexAndKind) {

@@ -4,8 +4,8 @@
 // finding fails the launch), with TESSEL_SIM_SM_COUNT=3 so that every program takes several tiles
 // (a tile left out stays NaN, the poison); ragged M, N, K, a batch, f16 / bf16 / f32 operands and
 // an epilogue; zero bank conflicts in the simulator's profile; the plain kernel's bits for inexact
-// inputs. Then the PTX (zero spills, the K loop pipelined inside the tile loop) and the option's
-// errors.
+// inputs. Then the PTX (zero spills, the K loop pipelined inside the tile loop), its figures
+// against the plain kernel (the `automatic` decision, docs/stdlib.md) and the option's errors.
 #include "ops_test_util.h"
 
 #include "stdlib/matmul/matmul_kernels.h"
@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
 #include <source_location>
 #include <string>
@@ -91,9 +92,8 @@ void check(const Run& r) {
 
 // 70 x 45 in 32 x 32 tiles: 3 x 2 = 6 tiles for 3 programs (the CPU: its worker threads), K = 100
 // in 32-wide slices with a ragged last one; group_m 2 or 3 so that the grouped order differs from
-// row-major. A batch of 2: each program walks the tiles of its batch. A kernel's specializations
-// do not tell TESSEL_SIM_TARGET's values apart within a process, so each target gets its own
-// group_m (its own specialization) as well as its own test (ctest runs each in its own process).
+// row-major. A batch of 2: each program walks the tiles of its batch. Each target gets its own
+// group_m (from before TESSEL_SIM_TARGET was part of a kernel's key; kept: two group_m values).
 void ragged_shapes(DeviceKind where, const char* target, int group_m) {
   const MatmulConfig cfg{32, 32, 32, group_m, 4, 3};
   check({where, target, DType::f16, 2, 70, 45, 100, cfg});
@@ -173,10 +173,12 @@ TEST(MatmulPersistent, GridIsOneProgramPerMultiprocessorAtMost) {
   EXPECT_EQ(ops::detail::persistent_programs(DeviceKind::sim, 0, 2), 2);
 }
 
-// The persistent kernel traced for `operand` with the specialization a launch of ragged shapes
-// (M, N, K not multiples of 16; unit inner strides) would get.
-std::unique_ptr<ir::Module> trace_persistent(DType operand, const MatmulConfig& cfg) {
-  const Kernel& k = ops::detail::matmul_kernels("", {}).persistent;
+// The persistent kernel (or `k`, another of matmul_kernels' with the same parameters) traced for
+// `operand` with the specialization a launch of ragged shapes (M, N, K not multiples of 16; unit
+// inner strides) would get.
+std::unique_ptr<ir::Module> trace_persistent(DType operand, const MatmulConfig& cfg,
+                                             const Kernel* kernel = nullptr) {
+  const Kernel& k = kernel ? *kernel : ops::detail::matmul_kernels("", {}).persistent;
   const std::vector<std::string>& names = k.def().param_names;
   std::vector<lang::ParamBinding> b;
   for (size_t i = 0; i < k.def().params.size(); ++i) {
@@ -255,6 +257,56 @@ TEST(MatmulPersistentPtx, LeanAndPipelinedInsideTheTileLoop) {
       std::printf("%s: %d registers, %lld B spilled, %lld B dynamic shared\n", what.c_str(),
                   out.resources.registers, (long long)out.resources.spill_stores,
                   (long long)out.shared_bytes);
+    }
+}
+
+// Programs of a kernel resident on one multiprocessor, from its registers per thread, warps and
+// shared bytes per program: the per-SM limits of the CUDA C++ Programming Guide's table of
+// technical specifications per compute capability (8.0: 64 K registers, 164 KiB shared, 2048
+// threads; 9.0: 64 K registers, 228 KiB shared, 2048 threads), registers allocated per warp in
+// units of 256 and 1 KiB of shared memory reserved per program.
+int resident_programs(const std::string& target, int registers, int warps, int64_t shared) {
+  const int64_t sm_shared = (target == "sm_80" ? 164 : 228) * 1024;
+  const int64_t per_warp = (int64_t(registers) * 32 + 255) / 256 * 256;
+  const int64_t by_registers = 65536 / (per_warp * warps);
+  const int64_t by_shared = sm_shared / (shared + 1024);
+  const int64_t by_threads = 2048 / (32 * warps);
+  return int(std::min({by_registers, by_shared, by_threads}));
+}
+
+// Figures for docs/stdlib.md ("Persistent kernel", the `automatic` rule), no thresholds: the plain
+// tile kernel against the persistent one for the same f16 configs at 3 stages, sm_80 and sm_90a
+// through nvJitLink: registers, spilled bytes, shared bytes, and the programs each can keep
+// resident on one SM (resident_programs). The persistent grid runs one program per SM, so where the
+// plain kernel keeps two or more resident, persistence gives up warps in flight.
+TEST(MatmulPersistentPtx, FiguresAgainstThePlainKernel) {
+  if (!sim_device_ready())
+    GTEST_SKIP() << "CUDA toolkit (libdevice, nvJitLink) not found";
+  const MatmulConfig configs[] = {{128, 128, 32, 8, 8, 3},
+                                  {64, 64, 32, 8, 8, 3},
+                                  {128, 64, 32, 8, 4, 3},
+                                  {64, 128, 32, 8, 4, 3},
+                                  {64, 64, 32, 8, 4, 3}};
+  const ops::detail::MatmulKernels& kernels = ops::detail::matmul_kernels("", {});
+  for (const char* target : {"sm_80", "sm_90a"})
+    for (const MatmulConfig& cfg : configs) {
+      std::string line = fmt::format("{} f16 {}x{}x{} {} warps:", target, cfg.block_m, cfg.block_n,
+                                     cfg.block_k, cfg.num_warps);
+      for (const Kernel* k : {&kernels.tile, &kernels.persistent}) {
+        auto module = trace_persistent(DType::f16, cfg, k);
+        codegen::gpu::CompileOptions opts;
+        opts.num_warps = cfg.num_warps;
+        opts.num_stages = cfg.num_stages;
+        auto out =
+            codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
+        ASSERT_TRUE(out.resources.parsed) << out.info_log;
+        line += fmt::format(
+            " {} {} regs, {} B spilled, {} B shared, {} resident/SM;",
+            k == &kernels.tile ? "plain" : "persistent", out.resources.registers,
+            out.resources.spill_stores, out.shared_bytes,
+            resident_programs(target, out.resources.registers, cfg.num_warps, out.shared_bytes));
+      }
+      std::printf("[ figures  ] %s\n", line.c_str());
     }
 }
 

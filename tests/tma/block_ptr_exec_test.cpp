@@ -63,7 +63,7 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
 int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // out = in through two row-major block pointers of the same [m, n] tensor with row stride ld. A
-// new Kernel per test: a kernel's specializations do not tell TESSEL_SIM_TARGET's values apart.
+// new Kernel per test (from before TESSEL_SIM_TARGET was part of a kernel's key).
 Kernel copy_kernel() {
   return tl::kernel("bp_copy", "out, in, m, n, ld, BM, BN",
                     [](tl::Ptr out, tl::Ptr in, tl::Int m, tl::Int n, tl::Int ld, tl::Const<int> BM,

@@ -1,8 +1,9 @@
 // What sm_90a makes of block pointers, compiled without a GPU (nvJitLink): a block-pointer matmul
 // whose K loop advances its operands gets one cp.async.bulk.tensor per box (the two loads in the
 // loop, the store after it) and one tensor map per block pointer, with no spills; sm_80 gets
-// masked global loads. Also the IR: the offsets an advance changes are the loop's carried values,
-// the others (advanced by 0) are not.
+// masked global loads (which the pipeliner streams through cp.async: block_ptr_pipeline_test.cpp).
+// Also the IR: the offsets an advance changes are the loop's carried values, the others (advanced
+// by 0) are not.
 #include "tessel/codegen/gpu.h"
 #include "tessel/ir/printer.h"
 #include "tessel/tessel.h"

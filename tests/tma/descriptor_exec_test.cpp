@@ -62,7 +62,7 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
 int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // out = in through two descriptors of the same [m, n] tensor with row stride ld. A new Kernel per
-// test: a kernel's specializations do not tell TESSEL_SIM_TARGET's values apart.
+// test (from before TESSEL_SIM_TARGET was part of a kernel's key: tests/jit/sim_target_key_test).
 Kernel copy_kernel() {
   return tl::kernel("desc_copy", "out, in, m, n, ld, BM, BN",
                     [](tl::Ptr out, tl::Ptr in, tl::Int m, tl::Int n, tl::Int ld, tl::Const<int> BM,
