@@ -197,20 +197,39 @@ private:
                   mma_info(sp->dense));
     ir::Value* meta = dot.operand(3);
     const LinearLayout want = mma_sp_meta_layout(sp->k, shape_of(meta), warps, num_warps_);
-    ir::Op* load_a = dot.operand(0)->defining_op();
-    ir::Block* block = dot.parent_block();
-    auto before_a = block->find(load_a);
-    TESSEL_ASSERT(load_a->opcode() == Opcode::LocalLoad && before_a != block->ops().begin() &&
-                      (*std::prev(before_a))->opcode() == Opcode::Barrier,
-                  "prepare() stages a dot_sparse's A: barrier, then its local_load");
-    ir::Op& barrier = **std::prev(before_a);
     const LinearLayout shared = mma_shared_layout(shape_of(meta), 1, 2); // row-major
-    ir::Value* buffer = insert(barrier, Opcode::LocalAlloc, {},
-                               with(meta, shared, ir::LayoutKind::Shared), {ir::Attr::of_int(-1)});
-    insert(barrier, Opcode::LocalStore, {buffer, meta}, nullptr, {});
+    ir::Value* buffer = stage_sparse_metadata(dot, meta, shared);
     dot.set_operand(
         3, insert(dot, Opcode::LocalLoad, {buffer}, with(meta, want, ir::LayoutKind::Linear), {}));
     ++stats_["staged"];
+  }
+
+  // The metadata's row-major buffer and its store. When prepare() staged A (barrier, its
+  // local_load), the store joins A's, before the barrier that publishes them. When A comes from
+  // the pipeliner's ring instead, nothing was staged before the dot: the store goes right before
+  // it, followed by a barrier of its own; the ring's wait-barrier at the top of the body (before
+  // A's local_load) orders the previous iteration's reads of the buffer before this store, so one
+  // barrier per iteration is all the metadata costs.
+  ir::Value* stage_sparse_metadata(ir::Op& dot, ir::Value* meta, const LinearLayout& shared) {
+    ir::Op* load_a = dot.operand(0)->defining_op();
+    TESSEL_ASSERT(load_a && load_a->opcode() == Opcode::LocalLoad,
+                  "prepare() reads a dot_sparse's A with a local_load");
+    ir::Block* block = dot.parent_block();
+    auto before_a = block->find(load_a);
+    const bool staged =
+        before_a != block->ops().begin() && (*std::prev(before_a))->opcode() == Opcode::Barrier;
+    ir::Op& at = staged ? **std::prev(before_a) : dot;
+    ir::Value* buffer = insert(at, Opcode::LocalAlloc, {},
+                               with(meta, shared, ir::LayoutKind::Shared), {ir::Attr::of_int(-1)});
+    insert(at, Opcode::LocalStore, {buffer, meta}, nullptr, {});
+    if (!staged) {
+      TESSEL_ASSERT(
+          barrier_before(*load_a) && load_a->parent_block() == block,
+          "a dot_sparse's ring-read A follows the pipeliner's barrier in the dot's block");
+      insert(dot, Opcode::Barrier, {}, nullptr, {});
+      ++stats_["metadata barriers"];
+    }
+    return buffer;
   }
 
   // wgmma (sm_90a) reads a and b from shared memory itself: each operand becomes a buffer in a
