@@ -1,9 +1,11 @@
-// The pipeline pass: software pipelining of the global loads that feed a `dot` in a `for` loop.
+// The pipeline pass: software pipelining of the global loads that feed a `dot` (or a
+// `dot_sparse`) in a `for` loop.
 //
 // Algorithm, per loop with S = num_stages >= 2 (the loop's `num_stages` attribute, else the
 // compile option). A load is pipelined when
-//   * its result reaches operand a or b of a dot in the same body, directly or through
-//     convert_layout ops;
+//   * its result reaches operand a or b of a dot or a dot_sparse (its compressed values and its
+//     dense operand; not its metadata: sparse_metadata_note) in the same body, directly or
+//     through convert_layout ops;
 //   * its pointer and mask are computed in the body by pure ops from values defined before the
 //     loop and from the loop's *inductions*: the induction variable, and carried pointer tensors
 //     that the body advances by a loop-invariant amount (`yield addptr %p, %inc` with %inc defined
@@ -619,7 +621,8 @@ ir::PassInfo pipeline_pass(const Target& target, int num_warps, int num_stages, 
       pipeline_function(module, *f, target, num_warps, num_stages, wgmma, stats);
   };
   return {"pipeline",
-          "Streams the global loads that feed a dot in a for loop through a ring of num_stages "
+          "Streams the global loads that feed a dot (or a dot_sparse's a and b) in a for loop "
+          "through a ring of num_stages "
           "shared buffers filled by cp.async for iteration i+S-1 while iteration i computes.",
           run};
 }

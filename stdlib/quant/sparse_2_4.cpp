@@ -254,6 +254,14 @@ void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const Tens
       n * k / 2 > INT32_MAX)
     s.fail(fmt::format("x [{}, {}] with N = {}: every operand must span fewer than 2^31 elements",
                        m, k, n));
+  // Tiles as W4A16's (the same memory-bound decode shape): on a GPU 16 rows of x for M <= 16 (one
+  // row of programs streaming the weights) else 64, by 64 columns (weight rows: the mma.sp's M),
+  // 64 rows of K per step (two mma.sp.m16n8k32; a 16-row x tile still gives each thread one
+  // 16-byte load). The kernel (sparse_2_4_kernel.cpp) computes the transposed tile. The chain is
+  // bound (checked) here for both paths, so that its errors name this op.
+  const int bm = m <= 16 ? 16 : 64, bn = 64, bk = 64;
+  detail::BoundChain bc =
+      detail::bind_chain(s, options.epilogue, {out, 1, m, n, DType::f32, bm, bn});
   if (x.device == DeviceKind::cpu) {
     // The CPU backend multiplies the decompressed weights with ops::matmul (its vectorised tile
     // kernel): the kernel below, run on the CPU, gathers every weight element and was ~20-100x
@@ -274,13 +282,6 @@ void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const Tens
   // NaN weights.
   if (m == 0 || n == 0)
     return;
-  // Tiles as W4A16's (the same memory-bound decode shape): on a GPU 16 rows of x for M <= 16 (one
-  // row of programs streaming the weights) else 64, by 64 columns (weight rows: the mma.sp's M),
-  // 64 rows of K per step (two mma.sp.m16n8k32; a 16-row x tile still gives each thread one
-  // 16-byte load). The kernel (sparse_2_4_kernel.cpp) computes the transposed tile.
-  const int bm = m <= 16 ? 16 : 64, bn = 64, bk = 64;
-  detail::BoundChain bc =
-      detail::bind_chain(s, options.epilogue, {out, 1, m, n, DType::f32, bm, bn});
   LaunchOptions lo;
   lo.num_warps = 4;
   lo.num_stages = options.num_stages;

@@ -463,5 +463,28 @@ TEST(Sparse24Errors, MatmulArguments) {
                {"values", "sim"}); // values and metadata are host tensors here
 }
 
+// Sparse24Options: the ring depth out of range, and an epilogue that reads 3 tensors (bind_chain's
+// diagnostic, named for this op).
+TEST(Sparse24Errors, MatmulOptions) {
+  const DType t = DType::f16;
+  const int64_t m = 5, k = 32, n = 8;
+  Pruned p = prune(t, weights(k, n, 4, t), k, n);
+  TensorView meta = words_view(p.metadata, n, k / 16);
+  TestTensor x(DeviceKind::cpu, t, {m, k}, random_values(size_t(m * k), 3));
+  TestTensor out = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {m, n});
+  for (int stages : {0, 17}) {
+    ops::Sparse24Options o;
+    o.num_stages = stages;
+    expect_error(
+        [&] { ops::matmul_sparse_2_4(x.view(), p.values.view(), meta, out.view(), o); },
+        {"matmul_sparse_2_4", fmt::format("options.num_stages is {}; expected 1 to 16", stages)});
+  }
+  TestTensor r(DeviceKind::cpu, DType::f32, {m, n}, random_values(size_t(m * n), 5));
+  ops::Sparse24Options o;
+  o.epilogue = {ops::residual(r.view()), ops::residual(r.view()), ops::residual(r.view())};
+  expect_error([&] { ops::matmul_sparse_2_4(x.view(), p.values.view(), meta, out.view(), o); },
+               {"matmul_sparse_2_4", "at most 2 tensors"});
+}
+
 } // namespace
 } // namespace tessel::testing
