@@ -256,12 +256,12 @@ struct Case {
 // pruned product with `chain` (the chain's own reference) applied; out poisoned, padded.
 void check_case(DeviceKind dev, const Case& c, const ops::Sparse24Options& o,
                 const std::function<double(double, int64_t, int64_t)>& chain,
-                const std::string& what, uint32_t seed) {
+                const std::string& what, uint32_t seed, int64_t x_pad = 8) {
   std::vector<double> w = weights(c.k, c.n, seed, c.t);
   std::vector<double> x = rounded(random_values(size_t(c.m * c.k), seed + 1, -1, 1), c.t);
   Pruned p = prune(c.t, w, c.k, c.n);
   OnDevice d = to_device(dev, c.t, p, c.k, c.n);
-  TestTensor xt(dev, c.t, {c.m, c.k}, x, /*pad=*/8);
+  TestTensor xt(dev, c.t, {c.m, c.k}, x, x_pad);
   TestTensor out = TestTensor::poisoned(dev, c.out, {c.m, c.n}, /*pad=*/3);
   ops::matmul_sparse_2_4(xt.view(), d.values.view(), d.metadata, out.view(), o);
   std::vector<double> want = reference(x, masked(w, c.k, c.n, p.kept), c.m, c.k, c.n);
@@ -300,6 +300,27 @@ TEST(Sparse24Pipeline, StagesOnTheSimulatedDevice) {
                  seed++);
     }
   banks.expect_none("matmul_sparse_2_4 pipelined");
+}
+
+// An odd x row stride (XA = 1): x^T's copies would move 2 bytes, below cp.async's 4, so only the
+// values stream through a ring and x^T is staged in the body (barrier, stores, barrier) -- the
+// mixed form, where the metadata joins x^T's stores. No bank-conflict check: XA = 1's column
+// stores conflict by design (docs/stdlib.md).
+TEST(Sparse24Pipeline, OddRowStrideRingsTheValuesOnly) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  uint32_t seed = 60;
+  for (int stages : {2, 3})
+    for (Case c :
+         {Case{3, 70, 272, DType::f16, DType::f32}, Case{33, 72, 144, DType::bf16, DType::bf16}})
+      check_case(
+          DeviceKind::sim, c,
+          [&] {
+            ops::Sparse24Options o;
+            o.num_stages = stages;
+            return o;
+          }(),
+          identity, fmt::format("x stride K + 3, {} stages {}x{}x{}", stages, c.m, c.n, c.k),
+          seed++, /*x_pad=*/3);
 }
 
 // The chain of matmul_w4a16's tests: gelu(acc + bias[n]) + residual[m, n], then a user step that
