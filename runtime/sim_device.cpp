@@ -8,6 +8,8 @@
 #endif
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -129,6 +131,29 @@ std::shared_ptr<const SimKernel> SimKernel::load(const std::string& ptx, const s
   return k;
 }
 
+namespace {
+
+// TESSEL_SIM_PROFILE=1: one line per launch on stderr (the entry, its thread and warp
+// instructions, shared wavefronts and bank conflicts), for figures of a kernel's executed work
+// that do not depend on the machine's load; TESSEL_SIM_PROFILE=full adds the per-line profile.
+void print_profile(const std::string& entry, const sim::LaunchReport& report) {
+  const char* env = std::getenv("TESSEL_SIM_PROFILE");
+  if (!env || !*env || std::strcmp(env, "0") == 0)
+    return;
+  const sim::Profile& p = report.profile;
+  std::fprintf(stderr,
+               "[sim profile] %s: %llu thread instructions, %llu warp instructions, %llu shared "
+               "wavefronts, %llu bank conflicts\n",
+               entry.c_str(), static_cast<unsigned long long>(p.thread_instructions),
+               static_cast<unsigned long long>(p.warp_instructions),
+               static_cast<unsigned long long>(p.total_wavefronts()),
+               static_cast<unsigned long long>(p.total_bank_conflicts()));
+  if (std::strcmp(env, "full") == 0)
+    std::fprintf(stderr, "%s\n", p.to_string().c_str());
+}
+
+} // namespace
+
 BankTally bank_tally() {
   SimState& s = state();
   std::lock_guard lock(s.mutex);
@@ -156,6 +181,7 @@ void SimKernel::launch(const LaunchDims& dims, void* const* params) const {
     throw Error("kernel '" + entry_ +
                 "' could not be launched on the simulated device: " + r.error().to_string());
   const sim::LaunchReport& report = *r;
+  print_profile(entry_, report);
   if (std::string failed = take_debug_output(entry_, report); !failed.empty())
     throw Error(failed);
   if (report.ok())
@@ -207,6 +233,29 @@ std::shared_ptr<const SimKernel> SimKernel::load(const std::string&, const std::
   unavailable();
 }
 void SimKernel::launch(const LaunchDims&, void* const*) const { unavailable(); }
+namespace {
+
+// TESSEL_SIM_PROFILE=1: one line per launch on stderr (the entry, its thread and warp
+// instructions, shared wavefronts and bank conflicts), for figures of a kernel's executed work
+// that do not depend on the machine's load; TESSEL_SIM_PROFILE=full adds the per-line profile.
+void print_profile(const std::string& entry, const sim::LaunchReport& report) {
+  const char* env = std::getenv("TESSEL_SIM_PROFILE");
+  if (!env || !*env || std::strcmp(env, "0") == 0)
+    return;
+  const sim::Profile& p = report.profile;
+  std::fprintf(stderr,
+               "[sim profile] %s: %llu thread instructions, %llu warp instructions, %llu shared "
+               "wavefronts, %llu bank conflicts\n",
+               entry.c_str(), static_cast<unsigned long long>(p.thread_instructions),
+               static_cast<unsigned long long>(p.warp_instructions),
+               static_cast<unsigned long long>(p.total_wavefronts()),
+               static_cast<unsigned long long>(p.total_bank_conflicts()));
+  if (std::strcmp(env, "full") == 0)
+    std::fprintf(stderr, "%s\n", p.to_string().c_str());
+}
+
+} // namespace
+
 BankTally bank_tally() { return {}; }
 
 #endif

@@ -341,10 +341,10 @@ void register_quant() {
       &detail::fp8_blockwise_kernel,
       with_unit_strides(std::move(f8), detail::fp8_blockwise_kernel(),
                         {"a_k", "b_n", "as_k", "bs_n", "e0_n", "e1_n"}));
-  // out, x, values (f16), metadata (i16); M, N, K, 2 strides; BM, BN, BK: the decode tile (M <= 16)
-  // the op launches on a GPU (docs/stdlib.md section 9b).
-  // XA = 8: x_stride a multiple of 8 (16-byte rows of x).
-  Signature sp = signature(4, 5, 0, {16, 64, 64, 8});
+  // out, x, values (f16), metadata (i16), e0, e1; M, N, K, 2 strides, 4 epilogue strides; s0..s3;
+  // BM, BN, BK: the decode tile (M <= 16) the op launches on a GPU (docs/stdlib.md section 9b),
+  // no epilogue. XA = 8: x_stride a multiple of 8 (16-byte rows of x).
+  Signature sp = signature(6, 9, 4, {16, 64, 64, 8});
   for (size_t i : {0, 1, 2})
     sp.params[i] = P::pointer(DType::f16, /*alignment=*/16);
   sp.params[3] = P::pointer(DType::i16, /*alignment=*/16);

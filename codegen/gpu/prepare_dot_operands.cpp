@@ -197,20 +197,61 @@ private:
                   mma_info(sp->dense));
     ir::Value* meta = dot.operand(3);
     const LinearLayout want = mma_sp_meta_layout(sp->k, shape_of(meta), warps, num_warps_);
-    ir::Op* load_a = dot.operand(0)->defining_op();
-    ir::Block* block = dot.parent_block();
-    auto before_a = block->find(load_a);
-    TESSEL_ASSERT(load_a->opcode() == Opcode::LocalLoad && before_a != block->ops().begin() &&
-                      (*std::prev(before_a))->opcode() == Opcode::Barrier,
-                  "prepare() stages a dot_sparse's A: barrier, then its local_load");
-    ir::Op& barrier = **std::prev(before_a);
     const LinearLayout shared = mma_shared_layout(shape_of(meta), 1, 2); // row-major
-    ir::Value* buffer = insert(barrier, Opcode::LocalAlloc, {},
-                               with(meta, shared, ir::LayoutKind::Shared), {ir::Attr::of_int(-1)});
-    insert(barrier, Opcode::LocalStore, {buffer, meta}, nullptr, {});
+    ir::Value* buffer = stage_sparse_metadata(dot, meta, shared);
     dot.set_operand(
         3, insert(dot, Opcode::LocalLoad, {buffer}, with(meta, want, ir::LayoutKind::Linear), {}));
     ++stats_["staged"];
+  }
+
+  // The metadata's row-major buffer and its store. When prepare() staged A or B (barrier, stores,
+  // barrier, their local_loads), the store joins theirs, before the barrier that publishes them.
+  // When both come from the pipeliner's rings, nothing was staged: the store goes right before the
+  // dot, followed by a barrier of its own, and the buffer is allocated right after the ring's
+  // wait-barrier at the top of the body (before A's local_load). That barrier orders the earlier
+  // reads of the buffer's bytes -- the previous iteration's, and those of whatever shared them
+  // before it -- before this store; and allocate-shared (which leaves local_alloc buffers to the
+  // passes that make them) gives no op between that barrier and the dot the same bytes, since the
+  // buffer is live from there. So the metadata costs one barrier per iteration.
+  ir::Value* stage_sparse_metadata(ir::Op& dot, ir::Value* meta, const LinearLayout& shared) {
+    ir::Op* staged = staged_load(dot, 0);
+    if (!staged)
+      staged = staged_load(dot, 1);
+    const ir::Type* type = with(meta, shared, ir::LayoutKind::Shared);
+    if (staged) {
+      ir::Op& barrier = **std::prev(staged->parent_block()->find(staged));
+      ir::Value* buffer = insert(barrier, Opcode::LocalAlloc, {}, type, {ir::Attr::of_int(-1)});
+      insert(barrier, Opcode::LocalStore, {buffer, meta}, nullptr, {});
+      return buffer;
+    }
+    ir::Op* load_a = dot.operand(0)->defining_op();
+    TESSEL_ASSERT(load_a && load_a->opcode() == Opcode::LocalLoad,
+                  "prepare() reads a dot_sparse's A with a local_load");
+    ir::Op* top = barrier_before(*load_a);
+    TESSEL_ASSERT(top && load_a->parent_block() == dot.parent_block(),
+                  "a dot_sparse's ring-read A follows the pipeliner's barrier in the dot's block");
+    ir::Block* block = top->parent_block();
+    auto op = std::make_unique<ir::Op>(Opcode::LocalAlloc, std::vector<ir::Value*>{},
+                                       std::span<const ir::Type* const>(&type, 1),
+                                       std::vector<ir::Attr>{ir::Attr::of_int(-1)}, dot.loc);
+    ir::Value* buffer = block->insert(std::next(block->find(top)), std::move(op))->get()->result();
+    insert(dot, Opcode::LocalStore, {buffer, meta}, nullptr, {});
+    insert(dot, Opcode::Barrier, {}, nullptr, {});
+    ++stats_["metadata barriers"];
+    return buffer;
+  }
+
+  // The local_load of `dot`'s operand `i` when prepare() staged it and it comes first (the barrier
+  // after the stores right before it), else null.
+  static ir::Op* staged_load(ir::Op& dot, size_t i) {
+    ir::Op* load = dot.operand(i)->defining_op();
+    if (!load || load->opcode() != Opcode::LocalLoad)
+      return nullptr;
+    ir::Block* block = load->parent_block();
+    auto at = block->find(load);
+    if (at == block->ops().begin() || (*std::prev(at))->opcode() != Opcode::Barrier)
+      return nullptr;
+    return load;
   }
 
   // wgmma (sm_90a) reads a and b from shared memory itself: each operand becomes a buffer in a

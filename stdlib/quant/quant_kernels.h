@@ -29,8 +29,10 @@ const Kernel& w4a16_kernel_for(const std::string& key, const Chain& chain);
 const Kernel& lora_kernel(); // no epilogue
 const Kernel& lora_kernel_for(const std::string& key, const Chain& chain);
 
-// Grid: tiles of out. Params: out, x, values, metadata, M, N, K, x_stride, out_stride, BM, BN, BK.
-// values [N, K / 2] and metadata i16 [N, K / 16] contiguous, as ops::prune_2_4 makes them.
-const Kernel& sparse_2_4_kernel();
+// Grid: tiles of out. Params: out, x, values, metadata, <slot pointers>, M, N, K, x_stride,
+// out_stride, <slot strides and scalars>, BM, BN, BK, XA. values [N, K / 2] and metadata i16
+// [N, K / 16] contiguous, as ops::prune_2_4 makes them; XA (8 or 1) divides x_stride.
+const Kernel& sparse_2_4_kernel(); // no epilogue
+const Kernel& sparse_2_4_kernel_for(const std::string& key, const Chain& chain);
 
 } // namespace tessel::ops::detail

@@ -2,6 +2,7 @@
 // inverse, and the sparse matmul's checks and launch (its kernel: quant_kernels.cpp).
 // The weights are moved as bits, so prune -> decompress reproduces every kept weight exactly.
 #include "stdlib/common/args.h"
+#include "stdlib/matmul/bind_chain.h"
 #include "stdlib/quant/quant_kernels.h"
 #include "tessel/dtype.h"
 #include "tessel/ops/sparse.h"
@@ -219,7 +220,8 @@ void decompress_2_4(const TensorView& values, const TensorView& metadata, const 
 }
 
 void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const TensorView& metadata,
-                       const TensorView& out, Stream* stream, std::source_location where) {
+                       const TensorView& out, const Sparse24Options& options, Stream* stream,
+                       std::source_location where) {
   OpSite s{"matmul_sparse_2_4", where};
   if (x.dtype != DType::f16 && x.dtype != DType::bf16)
     s.fail(fmt::format("x has dtype {}; expected f16 or bf16 (the sparse tensor-core types)",
@@ -245,10 +247,21 @@ void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const Tens
   for (const auto& [arg, v] :
        {std::pair{"values", &values}, {"metadata", &metadata}, {"out", &out}})
     detail::check_device(s, arg, *v, "x", x);
+  if (options.num_stages < 1 || options.num_stages > 16)
+    s.fail(fmt::format("options.num_stages is {}; expected 1 to 16 (the cp.async ring's depth)",
+                       options.num_stages));
   if ((m > 0 ? m - 1 : 0) * std::max(xr.stride, outr.stride) + std::max(k, n) > INT32_MAX ||
       n * k / 2 > INT32_MAX)
     s.fail(fmt::format("x [{}, {}] with N = {}: every operand must span fewer than 2^31 elements",
                        m, k, n));
+  // Tiles as W4A16's (the same memory-bound decode shape): on a GPU 16 rows of x for M <= 16 (one
+  // row of programs streaming the weights) else 64, by 64 columns (weight rows: the mma.sp's M),
+  // 64 rows of K per step (two mma.sp.m16n8k32; a 16-row x tile still gives each thread one
+  // 16-byte load). The kernel (sparse_2_4_kernel.cpp) computes the transposed tile. The chain is
+  // bound (checked) here for both paths, so that its errors name this op.
+  const int bm = m <= 16 ? 16 : 64, bn = 64, bk = 64;
+  detail::BoundChain bc =
+      detail::bind_chain(s, options.epilogue, {out, 1, m, n, DType::f32, bm, bn});
   if (x.device == DeviceKind::cpu) {
     // The CPU backend multiplies the decompressed weights with ops::matmul (its vectorised tile
     // kernel): the kernel below, run on the CPU, gathers every weight element and was ~20-100x
@@ -260,25 +273,26 @@ void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const Tens
       dense.resize(std::max<size_t>(size_t(k * n), 1));
     expand_row_major(s, static_cast<const uint16_t*>(values.data),
                      static_cast<const uint16_t*>(metadata.data), dense.data(), k, n);
-    matmul(x, TensorView(dense.data(), x.dtype, {k, n}), out, {}, stream, where);
+    MatmulOptions mo;
+    mo.epilogue = options.epilogue;
+    matmul(x, TensorView(dense.data(), x.dtype, {k, n}), out, mo, stream, where);
     return;
   }
   // Device metadata is not read back (that would synchronise): the kernel turns a bad group into
   // NaN weights.
   if (m == 0 || n == 0)
     return;
-  // Tiles as W4A16's (the same memory-bound decode shape): on a GPU 16 rows of x for M <= 16 (one
-  // row of programs streaming the weights) else 64, by 64 columns (weight rows: the mma.sp's M),
-  // 64 rows of K per step (two mma.sp.m16n8k32; a 16-row x tile still gives each thread one
-  // 16-byte load). The kernel (sparse_2_4_kernel.cpp) computes the transposed tile.
-  const int bm = m <= 16 ? 16 : 64, bn = 64, bk = 64;
   LaunchOptions lo;
   lo.num_warps = 4;
+  lo.num_stages = options.num_stages;
   lo.stream = stream;
   const int64_t tiles = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
-  detail::sparse_2_4_kernel().launch(GridAt(Grid(tiles), where), lo, out, x, values, metadata,
-                                     int(m), int(n), int(k), int(xr.stride), int(outr.stride), bm,
-                                     bn, bk, xr.stride % 8 == 0 ? 8 : 1);
+  detail::SlotArgs sa = detail::slot_args(bc, out);
+  detail::sparse_2_4_kernel_for(bc.key, bc.chain)
+      .launch(GridAt(Grid(tiles), where), lo, out, x, values, metadata, sa.views[0], sa.views[1],
+              int(m), int(n), int(k), int(xr.stride), int(outr.stride), sa.strides[0][1],
+              sa.strides[0][2], sa.strides[1][1], sa.strides[1][2], sa.scalars[0], sa.scalars[1],
+              sa.scalars[2], sa.scalars[3], bm, bn, bk, xr.stride % 8 == 0 ? 8 : 1);
 }
 
 } // namespace tessel::ops

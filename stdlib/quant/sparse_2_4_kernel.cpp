@@ -10,12 +10,15 @@
 // (the simulator stops on it), so such a word is replaced by a valid one (0x4444: positions 0, 1
 // in every group) before the dot and the weight row's output column is made NaN afterwards --
 // visibly wrong rather than silently. Words and values beyond K read as 0x4444 and 0.
+#include "stdlib/quant/fused_epilogue.h"
 #include "stdlib/quant/quant_kernels.h"
 
 #include "tessel/lang/control.h"
 #include "tessel/lang/dot_sparse.h"
 #include "tessel/lang/hints.h"
 #include "tessel/lang/ops.h"
+
+#include <fmt/format.h>
 
 #include <cmath>
 
@@ -37,19 +40,30 @@ tl::Tensor valid_words(const tl::Tensor& word) {
   return group_ok(word, 0) & group_ok(word, 1) & group_ok(word, 2) & group_ok(word, 3);
 }
 
-} // namespace
-
-const Kernel& sparse_2_4_kernel() {
-  static const Kernel k = tl::kernel(
-      "ops_matmul_sparse_2_4",
-      "out, x, values, metadata, M, N, K, x_stride, out_stride, BM, BN, BK, XA",
-      [](tl::Ptr out, tl::Ptr x, tl::Ptr values, tl::PtrOf<int16_t> metadata, tl::Int M, tl::Int N,
-         tl::Int K, tl::Int x_stride, tl::Int out_stride, tl::Const<int> BM, tl::Const<int> BN,
-         tl::Const<int> BK, tl::Const<int> XA) {
+// The kernel for `chain` (empty: none). The accumulator is the transposed tile out^T [BN, BM]; a
+// chain is applied to its transpose, out's [BM, BN] tile with rows [BM, 1] and columns [1, BN] as
+// EpilogueTile documents them, so that a user step sees the tile every other matmul gives it
+// (trans is a relabelling of the registers' dims, and the store's layout is chosen for it either
+// way). Without a chain the transposed tile is stored as it is, which keeps that kernel's IR, and
+// PTX, what it was before the epilogue existed.
+Kernel make_sparse_2_4_kernel(const std::string& name, Chain chain) {
+  const std::string params =
+      fmt::format("out, x, values, metadata, {}, M, N, K, x_stride, out_stride, {}, {}, BM, BN, "
+                  "BK, XA",
+                  kSlotPointers, kSlotStrides, kSlotScalars);
+  return tl::kernel(
+      name, params,
+      [chain = std::move(chain)](
+          tl::Ptr out, tl::Ptr x, tl::Ptr values, tl::PtrOf<int16_t> metadata, tl::Ptr e0,
+          tl::Ptr e1, tl::Int M, tl::Int N, tl::Int K, tl::Int x_stride, tl::Int out_stride,
+          tl::Int e0_m, tl::Int e0_n, tl::Int e1_m, tl::Int e1_n, tl::Float s0, tl::Float s1,
+          tl::Float s2, tl::Float s3, tl::Const<int> BM, tl::Const<int> BN, tl::Const<int> BK,
+          tl::Const<int> XA) {
         auto pid = tl::program_id(0);
         auto num_n = (N + (BN - 1)) / BN;
-        auto n = tl::expand_dims((pid % num_n) * BN + tl::arange(0, BN), 1); // [BN, 1]
-        auto m = tl::expand_dims((pid / num_n) * BM + tl::arange(0, BM), 0); // [1, BM]
+        auto n0 = (pid % num_n) * BN, m0 = (pid / num_n) * BM;
+        auto n = tl::expand_dims(n0 + tl::arange(0, BN), 1); // [BN, 1]
+        auto m = tl::expand_dims(m0 + tl::arange(0, BM), 0); // [1, BM]
         auto n_in = n < N, m_in = m < M;
         auto kv = tl::expand_dims(tl::arange(0, BK / 2), 0);  // compressed columns
         auto kw = tl::expand_dims(tl::arange(0, BK / 16), 0); // metadata words
@@ -74,9 +88,23 @@ const Kernel& sparse_2_4_kernel() {
         });
         auto bad_rows = tl::expand_dims(tl::max(bad, 1), 1) != 0;
         acc = tl::where(bad_rows, std::nan(""), acc);
-        tl::store(out + (m * out_stride + n), acc.to(out.dtype()), n_in & m_in);
+        if (chain.empty()) {
+          tl::store(out + (m * out_stride + n), acc.to(out.dtype()), n_in & m_in);
+          return;
+        }
+        auto rows = tl::expand_dims(m0 + tl::arange(0, BM), 1); // [BM, 1]
+        auto cols = tl::expand_dims(n0 + tl::arange(0, BN), 0); // [1, BN]
+        store_with_chain(chain, tl::trans(acc), rows, cols, (rows < M) & (cols < N), out,
+                         out_stride, {e0, e1, e0_m, e0_n, e1_m, e1_n, s0, s1, s2, s3});
       });
-  return k;
 }
+
+} // namespace
+
+const Kernel& sparse_2_4_kernel_for(const std::string& key, const Chain& chain) {
+  return kernel_for_chain("ops_matmul_sparse_2_4", key, chain, make_sparse_2_4_kernel);
+}
+
+const Kernel& sparse_2_4_kernel() { return sparse_2_4_kernel_for("", {}); }
 
 } // namespace tessel::ops::detail

@@ -16,7 +16,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 
 namespace tessel::testing {
@@ -243,6 +245,149 @@ TEST(Sparse24Device, InvalidDeviceMetadataGivesNaNColumn) {
       EXPECT_EQ(std::isnan(got[size_t(i * n + j)]), j == 7) << i << ", " << j;
 }
 
+// ---- the pipelined K loop and the epilogue chain --------------------------------------------
+
+struct Case {
+  int64_t m, n, k;
+  DType t, out;
+};
+
+// out = matmul_sparse_2_4(x, values, metadata) with `o` on `dev`, against the f64 reference of the
+// pruned product with `chain` (the chain's own reference) applied; out poisoned, padded.
+void check_case(DeviceKind dev, const Case& c, const ops::Sparse24Options& o,
+                const std::function<double(double, int64_t, int64_t)>& chain,
+                const std::string& what, uint32_t seed, int64_t x_pad = 8) {
+  std::vector<double> w = weights(c.k, c.n, seed, c.t);
+  std::vector<double> x = rounded(random_values(size_t(c.m * c.k), seed + 1, -1, 1), c.t);
+  Pruned p = prune(c.t, w, c.k, c.n);
+  OnDevice d = to_device(dev, c.t, p, c.k, c.n);
+  TestTensor xt(dev, c.t, {c.m, c.k}, x, x_pad);
+  TestTensor out = TestTensor::poisoned(dev, c.out, {c.m, c.n}, /*pad=*/3);
+  ops::matmul_sparse_2_4(xt.view(), d.values.view(), d.metadata, out.view(), o);
+  std::vector<double> want = reference(x, masked(w, c.k, c.n, p.kept), c.m, c.k, c.n);
+  for (int64_t i = 0; i < c.m; ++i)
+    for (int64_t j = 0; j < c.n; ++j)
+      want[size_t(i * c.n + j)] = chain(want[size_t(i * c.n + j)], i, j);
+  expect_close(out.values(), want, c.out == DType::f32 ? 1e-4 : rtol_for(c.out), what,
+               atol_for(c.out));
+  EXPECT_TRUE(out.padding_untouched()) << what;
+}
+
+double identity(double v, int64_t, int64_t) { return v; }
+
+// The K loop through cp.async rings of 1 (no ring) to 4 stages on the simulated device, with
+// memcheck, racecheck and the cp.async check (a ring slot read before its wait_group completes is
+// an error), at ragged shapes: K = 272 is 4 full steps of 64 and a 16-row one (the copies'
+// src-size zero-fills the rest), 1 to 5 steps (fewer steps than stages: the prologue's copies for
+// missing iterations are masked off), M 3 (the 16-row tile), 17 and 33 (the 64-row tile, partly
+// empty), N 70 (a partial 64-row weight tile). ctest runs it on sm_80 (mma.sp) and again, as
+// sparse_2_4_tests.sm_90a.*, with TESSEL_SIM_TARGET=sm_90a (mma.sp::ordered_metadata): one process
+// keeps the target of a specialization's first compile, so the two cannot share a process.
+TEST(Sparse24Pipeline, StagesOnTheSimulatedDevice) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  SimBankConflicts banks;
+  uint32_t seed = 40;
+  const char* target = std::getenv("TESSEL_SIM_TARGET");
+  for (int stages : {1, 2, 3, 4})
+    for (Case c :
+         {Case{3, 70, 272, DType::f16, DType::f32}, Case{33, 72, 48, DType::bf16, DType::bf16},
+          Case{17, 64, 144, DType::f16, DType::f16}}) {
+      ops::Sparse24Options o;
+      o.num_stages = stages;
+      check_case(DeviceKind::sim, c, o, identity,
+                 fmt::format("{} {} stages {}x{}x{} {}", target ? target : "sm_80", stages, c.m,
+                             c.n, c.k, dtype_name(c.t)),
+                 seed++);
+    }
+  banks.expect_none("matmul_sparse_2_4 pipelined");
+}
+
+// An odd x row stride (XA = 1): x^T's copies would move 2 bytes, below cp.async's 4, so only the
+// values stream through a ring and x^T is staged in the body (barrier, stores, barrier) -- the
+// mixed form, where the metadata joins x^T's stores. No bank-conflict check: XA = 1's column
+// stores conflict by design (docs/stdlib.md).
+TEST(Sparse24Pipeline, OddRowStrideRingsTheValuesOnly) {
+  TESSEL_REQUIRE_SIM_DEVICE();
+  uint32_t seed = 60;
+  for (int stages : {2, 3})
+    for (Case c :
+         {Case{3, 70, 272, DType::f16, DType::f32}, Case{33, 72, 144, DType::bf16, DType::bf16}})
+      check_case(
+          DeviceKind::sim, c,
+          [&] {
+            ops::Sparse24Options o;
+            o.num_stages = stages;
+            return o;
+          }(),
+          identity, fmt::format("x stride K + 3, {} stages {}x{}x{}", stages, c.m, c.n, c.k),
+          seed++, /*x_pad=*/3);
+}
+
+// The chain of matmul_w4a16's tests: gelu(acc + bias[n]) + residual[m, n], then a user step that
+// reads its tile's row and column indices (acc * 0.5 + row - col: a transposed tile would give
+// other values), with the output cast; on the CPU (decompress + ops::matmul) and the simulated
+// device (the kernel's transposed accumulator, transposed back for the chain).
+TEST(Sparse24Epilogue, ChainAgainstReference) {
+  uint32_t seed = 70;
+  for (DeviceKind dev : devices())
+    for (Case c :
+         {Case{1, 40, 64, DType::f16, DType::f16}, Case{5, 70, 96, DType::bf16, DType::f32},
+          Case{33, 24, 128, DType::f16, DType::bf16}}) {
+      const std::vector<double> biasv =
+          rounded(random_values(size_t(c.n), seed++, -1, 1), DType::f32);
+      const std::vector<double> resv =
+          rounded(random_values(size_t(c.m * c.n), seed++, -1, 1), c.out);
+      TestTensor bias(dev, DType::f32, {c.n}, biasv), res(dev, c.out, {c.m, c.n}, resv);
+      ops::Sparse24Options o;
+      o.epilogue = {ops::bias(bias.view()), ops::gelu(), ops::residual(res.view()),
+                    ops::epilogue("half_plus_row_minus_col", [](const ops::EpilogueTile& t) {
+                      return t.acc * 0.5f + (t.rows - t.cols).to(DType::f32);
+                    })};
+      auto chain = [&](double v, int64_t i, int64_t j) {
+        v = v + biasv[size_t(j)];
+        v = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))) + resv[size_t(i * c.n + j)];
+        return v * 0.5 + double(i - j);
+      };
+      check_case(dev, c, o, chain,
+                 fmt::format("{} {}x{}x{} {} -> {} + bias, gelu, residual, user",
+                             device_kind_name(dev), c.m, c.n, c.k, dtype_name(c.t),
+                             dtype_name(c.out)),
+                 seed++);
+    }
+}
+
+// The pipelined kernel's code at 2 and 3 stages, with and without a chain: cp.async copies (16
+// bytes) and their commit groups, the wait count the ring needs (S - 2 groups may stay in flight),
+// the mma.sp form of the target, no spills.
+TEST(Sparse24Ptx, PipelinedCpAsyncAndMmaSp) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  for (int bm : {16, 64})
+    for (int stages : {2, 3})
+      for (const char* target : {"sm_80", "sm_90a"}) {
+        const std::string what = fmt::format("sparse_2_4 BM={} stages {} {}", bm, stages, target);
+        auto module = trace_dsl(ops::detail::sparse_2_4_kernel(), {bm, 64, 64, 8}, DType::f16);
+        codegen::gpu::CompileOptions opts;
+        opts.num_warps = 4;
+        opts.num_stages = stages;
+        auto out =
+            codegen::gpu::compile(*module->functions.front(), codegen::parse_target(target), opts);
+        ASSERT_TRUE(out.resources.parsed) << out.info_log;
+        EXPECT_EQ(out.resources.spill_stores, 0) << what;
+        EXPECT_EQ(out.resources.spill_loads, 0) << what;
+        const std::string& ptx = out.ptx;
+        EXPECT_GT(codegen::gpu::count_in_ptx(ptx, "cp.async.cg.shared.global"), 0u) << what;
+        EXPECT_GT(codegen::gpu::count_in_ptx(ptx, "cp.async.commit_group"), 0u) << what;
+        EXPECT_GT(
+            codegen::gpu::count_in_ptx(ptx, fmt::format("cp.async.wait_group {};", stages - 2)), 0u)
+            << what;
+        EXPECT_GT(codegen::gpu::count_in_ptx(ptx, std::string(target) == "sm_90a"
+                                                      ? "mma.sp::ordered_metadata.sync"
+                                                      : "mma.sp.sync"),
+                  0u)
+            << what;
+      }
+}
+
 INSTANTIATE_TEST_SUITE_P(DTypes, Sparse24, ::testing::Values(DType::f32, DType::f16, DType::bf16),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 // f16 and bf16: the sparse tensor-core types (f32 x is an error, tested below).
@@ -337,6 +482,29 @@ TEST(Sparse24Errors, MatmulArguments) {
   expect_error([&] { run(x.view(), wide.view()); }, {"out has shape [5, 9]; expected [5, 8]"});
   expect_error([&] { run(on_sim(x.view()), on_sim(out.view())); },
                {"values", "sim"}); // values and metadata are host tensors here
+}
+
+// Sparse24Options: the ring depth out of range, and an epilogue that reads 3 tensors (bind_chain's
+// diagnostic, named for this op).
+TEST(Sparse24Errors, MatmulOptions) {
+  const DType t = DType::f16;
+  const int64_t m = 5, k = 32, n = 8;
+  Pruned p = prune(t, weights(k, n, 4, t), k, n);
+  TensorView meta = words_view(p.metadata, n, k / 16);
+  TestTensor x(DeviceKind::cpu, t, {m, k}, random_values(size_t(m * k), 3));
+  TestTensor out = TestTensor::poisoned(DeviceKind::cpu, DType::f32, {m, n});
+  for (int stages : {0, 17}) {
+    ops::Sparse24Options o;
+    o.num_stages = stages;
+    expect_error(
+        [&] { ops::matmul_sparse_2_4(x.view(), p.values.view(), meta, out.view(), o); },
+        {"matmul_sparse_2_4", fmt::format("options.num_stages is {}; expected 1 to 16", stages)});
+  }
+  TestTensor r(DeviceKind::cpu, DType::f32, {m, n}, random_values(size_t(m * n), 5));
+  ops::Sparse24Options o;
+  o.epilogue = {ops::residual(r.view()), ops::residual(r.view()), ops::residual(r.view())};
+  expect_error([&] { ops::matmul_sparse_2_4(x.view(), p.values.view(), meta, out.view(), o); },
+               {"matmul_sparse_2_4", "at most 2 tensors"});
 }
 
 } // namespace

@@ -30,15 +30,26 @@ void prune_2_4(const TensorView& w, const TensorView& values, const TensorView& 
 void decompress_2_4(const TensorView& values, const TensorView& metadata, const TensorView& w,
                     std::source_location where = std::source_location::current());
 
-// out [M, N] = x @ decompress_2_4(values, metadata): x [M, K] f16 or bf16 (contiguous rows),
-// values of x's dtype, out f32/f16/bf16, all on one device (CPU backend, simulator or GPU). One
-// kernel: each weight tile is decompressed in registers from values and metadata (half the weight
-// bytes, plus 1/16 for the metadata) and multiplied densely on tensor cores (mma.sync, f32
-// accumulation); mma.sp is not used yet. Host metadata is checked (each group two different
-// positions in order); device metadata is not read back: an invalid group gives NaN in its
-// column of out. No epilogue chain yet.
+struct Sparse24Options {
+  // Applied to the f32 accumulator before the store, as ops::matmul's (bias, activations,
+  // residual, scale, user steps; at most 2 tensors and 4 scalars in all), on the [M, N] tile of
+  // out. out's dtype is the output cast.
+  std::vector<Epilogue> epilogue = {};
+  // GPU: the depth of the cp.async ring the K loop streams the values and x through (1: no ring;
+  // 2 to 16). The CPU ignores it.
+  int num_stages = 2;
+};
+
+// out [M, N] = epilogue(x @ decompress_2_4(values, metadata)): x [M, K] f16 or bf16 (contiguous
+// rows), values of x's dtype, out f32/f16/bf16, all on one device (CPU backend, simulator or GPU).
+// On a GPU one kernel on sparse tensor cores (mma.sp, f32 accumulation) computes the transposed
+// tile from the compressed values and the metadata (half the weight bytes, plus 1/16), its K loop
+// streaming values and x through a cp.async ring; on the CPU the weights are decompressed and
+// multiplied by ops::matmul. Host metadata is checked (each group two different positions in
+// order); device metadata is not read back: an invalid group gives NaN in its column of out.
 void matmul_sparse_2_4(const TensorView& x, const TensorView& values, const TensorView& metadata,
-                       const TensorView& out, Stream* stream = nullptr,
+                       const TensorView& out, const Sparse24Options& options = {},
+                       Stream* stream = nullptr,
                        std::source_location where = std::source_location::current());
 
 } // namespace tessel::ops
