@@ -281,8 +281,8 @@ double identity(double v, int64_t, int64_t) { return v; }
 // src-size zero-fills the rest), 1 to 5 steps (fewer steps than stages: the prologue's copies for
 // missing iterations are masked off), M 3 (the 16-row tile), 17 and 33 (the 64-row tile, partly
 // empty), N 70 (a partial 64-row weight tile). ctest runs it on sm_80 (mma.sp) and again, as
-// sparse_2_4_tests.sm_90a.*, with TESSEL_SIM_TARGET=sm_90a (mma.sp::ordered_metadata): one process
-// keeps the target of a specialization's first compile, so the two cannot share a process.
+// sparse_2_4_tests.sm_90a.*, with TESSEL_SIM_TARGET=sm_90a (mma.sp::ordered_metadata;
+// tests/stdlib/CMakeLists.txt).
 TEST(Sparse24Pipeline, StagesOnTheSimulatedDevice) {
   TESSEL_REQUIRE_SIM_DEVICE();
   SimBankConflicts banks;
