@@ -9,6 +9,7 @@
 //
 //   TESSEL_CPU_THREADS=2 build/release/bin/bench_cpu_ops [reps] [op...] > tessel.tsv
 //
+// BENCH_SHAPES=32768x128[,ROWSxCOLS...] keeps only those shapes (faster A/B runs of one shape).
 // BENCH_CLOCK=cpu times the process's CPU time (all threads) instead of the wall clock: for A/B
 // comparisons of two tessel builds on a loaded machine, where waiting for a core is most of a
 // wall-clock figure (not comparable with the peers' wall-clock figures).
@@ -302,6 +303,16 @@ Times time_memcpy(size_t half, int reps, int threads) {
   });
 }
 
+// BENCH_SHAPES, when set, lists the shapes to run as ROWSxCOLS separated by commas.
+bool shape_selected(Shape s) {
+  const char* list = std::getenv("BENCH_SHAPES");
+  if (list == nullptr || *list == '\0')
+    return true;
+  std::string want = std::to_string(s.rows) + "x" + std::to_string(s.cols);
+  std::string all = std::string(",") + list + ",";
+  return all.find("," + want + ",") != std::string::npos;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -311,6 +322,8 @@ int main(int argc, char** argv) {
   std::printf("impl\top\trows\tcols\tdtype\tmin_ms\tmedian_ms\tbytes\n");
   for (Shape s : shapes)
     for (DType t : {DType::f32, DType::bf16}) {
+      if (!shape_selected(s))
+        continue;
       Tensors T(s, t);
       std::vector<Op> all = make_ops(T), more = more_ops(T);
       all.insert(all.end(), more.begin(), more.end());
