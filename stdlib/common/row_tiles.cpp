@@ -24,7 +24,8 @@ RowTile row_tile(const tl::Int& rows, const tl::Int& n, int rows_per_program, in
   auto r = tl::program_id(0) * rows_per_program + tl::arange(0, rows_per_program);
   RowTile t;
   t.live = r < rows;
-  t.row = tl::expand_dims(r.to(DType::i64), 1);
+  t.index = r.to(DType::i64);
+  t.row = tl::expand_dims(t.index, 1);
   t.col = tl::expand_dims(tl::arange(0, block), 0);
   t.in = tl::expand_dims(t.live, 1) & (t.col < n);
   return t;

@@ -24,10 +24,11 @@ int rows_per_program(const TensorView& x, int64_t rows, int64_t cols, int block)
 
 // The rows of a [ROWS, BLOCK] tile: program p covers rows [p * ROWS, (p + 1) * ROWS).
 struct RowTile {
-  lang::Tensor row;  // [ROWS, 1] i64 row indices
-  lang::Tensor in;   // [ROWS, BLOCK] row < rows && col < n
-  lang::Tensor col;  // [1, BLOCK] i32 column indices
-  lang::Tensor live; // [ROWS] row < rows
+  lang::Tensor index; // [ROWS] i64 row indices
+  lang::Tensor row;   // [ROWS, 1] the same
+  lang::Tensor in;    // [ROWS, BLOCK] row < rows && col < n
+  lang::Tensor col;   // [1, BLOCK] i32 column indices
+  lang::Tensor live;  // [ROWS] row < rows
   // The element offsets of the tile in a tensor whose rows are `stride` elements apart.
   lang::Tensor offsets(const lang::Int& stride) const;
 };
