@@ -4,8 +4,6 @@
 
 #include "stdlib/common/args.h"
 #include "stdlib/common/kernels.h"
-#include "stdlib/common/row_tiles.h"
-#include "stdlib/norms/norm_rows.h"
 #include "stdlib/norms/weight_grad.h"
 
 #include <fmt/format.h>
@@ -81,14 +79,6 @@ void run_forward(const OpSite& s, const Forward& f, Stream* stream) {
   // Absent tensors are never read or written (LAYER / RESIDUAL are 0); any valid view stands in.
   const TensorView& residual = f.residual ? *f.residual : x;
   const TensorView& residual_out = f.residual_out ? *f.residual_out : *f.y;
-  if (int rows = detail::rows_per_program(x, xr.rows, xr.cols, block); rows > 1) {
-    detail::norm_rows_forward_kernel().launch(
-        detail::grid_at(s, (xr.rows + rows - 1) / rows), detail::launch_options(block, stream),
-        *f.y, residual_out, f.mean ? *f.mean : *f.rstd, *f.rstd, x, residual, *f.weight,
-        f.bias ? *f.bias : *f.weight, yr.stride, ror.stride, xr.stride, rr.stride, xr.cols, xr.rows,
-        f.eps, int(f.bias != nullptr), int(f.residual != nullptr), rows, block);
-    return;
-  }
   detail::norm_forward_kernel().launch(
       detail::grid_at(s, xr.rows), detail::launch_options(block, stream), *f.y, residual_out,
       f.mean ? *f.mean : *f.rstd, *f.rstd, x, residual, *f.weight, f.bias ? *f.bias : *f.weight,

@@ -1,8 +1,8 @@
 // Several short rows per program on the CPU (stdlib/common/row_tiles.h): the heuristic's choices,
-// and softmax / log_softmax (forward, backward), cross_entropy (forward, backward) and the norms'
-// forwards (layer / RMS, with and without the residual add) at row counts
-// that leave the last tile of rows ragged, against f64 references written here, outputs poisoned
-// (NaN) with padded rows and guard rows after the last one that must stay NaN.
+// and softmax / log_softmax (the forward on tiles; the backward, one row per program, at the same
+// shapes) and cross_entropy (forward, backward) at row counts that leave the last tile ragged,
+// against f64 references written here, outputs poisoned (NaN) with padded rows and guard rows after
+// the last one that must stay NaN.
 #include "ops_test_util.h"
 
 #include "stdlib/common/row_tiles.h"
@@ -224,80 +224,6 @@ TEST(ShortRows, CrossEntropyRaggedTiles) {
           EXPECT_TRUE(dx.untouched_outside()) << w2;
         }
       }
-}
-
-// y = (h - mean) * rstd * w + b (layer) or h * rstd * w (RMS), h = x (+ residual), f64.
-struct NormRef {
-  std::vector<double> y, h, mean, rstd;
-};
-NormRef norm_ref(const std::vector<double>& x, const std::vector<double>& res,
-                 const std::vector<double>& w, const std::vector<double>& b, int64_t cols,
-                 bool layer, double eps) {
-  NormRef r;
-  r.h = x;
-  for (size_t i = 0; i < res.size(); ++i)
-    r.h[i] += res[i];
-  r.y.resize(x.size());
-  for (size_t row = 0; row * cols < x.size(); ++row) {
-    const double* h = &r.h[row * cols];
-    double mu = 0, var = 0;
-    for (int64_t c = 0; c < cols && layer; ++c)
-      mu += h[c] / double(cols);
-    for (int64_t c = 0; c < cols; ++c)
-      var += (h[c] - mu) * (h[c] - mu) / double(cols);
-    double rs = 1 / std::sqrt(var + eps);
-    for (int64_t c = 0; c < cols; ++c)
-      r.y[row * cols + c] = (h[c] - mu) * rs * w[c] + (layer ? b[c] : 0.0);
-    r.mean.push_back(mu);
-    r.rstd.push_back(rs);
-  }
-  return r;
-}
-
-TEST(ShortRows, NormsRaggedTiles) {
-  for (DType t : {DType::f32, DType::bf16})
-    for (Shape s : kShapes)
-      for (bool layer : {false, true})
-        for (bool fused : {false, true}) {
-          std::string what = std::string(fused ? "add_" : "") +
-                             (layer ? "layer_norm " : "rms_norm ") + dtype_name(t) + " " +
-                             std::to_string(s.rows) + "x" + std::to_string(s.cols);
-          const size_t n = size_t(s.rows * s.cols);
-          auto x0 = rounded(random_values(n, 71 + uint32_t(s.cols)), t);
-          auto r0 = fused ? rounded(random_values(n, 73), t) : std::vector<double>{};
-          auto w0 = rounded(random_values(size_t(s.cols), 75), t);
-          auto b0 = rounded(random_values(size_t(s.cols), 77), t);
-          Guarded x(t, s.rows, s.cols, x0, 2), y(t, s.rows, s.cols, {}, 3);
-          Guarded res(t, s.rows, s.cols, fused ? r0 : x0, 0), res_out(t, s.rows, s.cols, {}, 1);
-          TestTensor w(DeviceKind::cpu, t, {s.cols}, w0), b(DeviceKind::cpu, t, {s.cols}, b0);
-          std::vector<float> mean(size_t(s.rows) + kGuard, std::nanf("")), rstd(mean);
-          TensorView mv(mean.data(), {s.rows}), rv(rstd.data(), {s.rows});
-          const double eps = layer ? 1e-5 : 1e-6;
-          if (layer && fused)
-            ops::add_layer_norm(x.view(), res.view(), w.view(), b.view(), y.view(), res_out.view(),
-                                mv, rv);
-          else if (layer)
-            ops::layer_norm(x.view(), w.view(), b.view(), y.view(), mv, rv);
-          else if (fused)
-            ops::add_rms_norm(x.view(), res.view(), w.view(), y.view(), res_out.view(), rv);
-          else
-            ops::rms_norm(x.view(), w.view(), y.view(), rv);
-          NormRef want = norm_ref(x0, r0, w0, b0, s.cols, layer, eps);
-          expect_close(y.values(), want.y, rtol_for(t), what, t == DType::bf16 ? 3e-2 : 2e-5);
-          EXPECT_TRUE(y.untouched_outside()) << what;
-          std::vector<double> rs(rstd.begin(), rstd.begin() + s.rows);
-          expect_close(rs, want.rstd, 2e-5, what + " rstd");
-          for (size_t i = size_t(s.rows); i < rstd.size(); ++i)
-            EXPECT_TRUE(std::isnan(rstd[i]) && std::isnan(mean[i])) << what << ": row " << i;
-          if (layer) {
-            std::vector<double> mu(mean.begin(), mean.begin() + s.rows);
-            expect_close(mu, want.mean, 2e-5, what + " mean", 2e-6);
-          }
-          if (fused) {
-            expect_close(res_out.values(), rounded(want.h, t), rtol_for(t), what + " residual_out");
-            EXPECT_TRUE(res_out.untouched_outside()) << what << " residual_out";
-          }
-        }
 }
 
 } // namespace
