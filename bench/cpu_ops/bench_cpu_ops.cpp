@@ -9,6 +9,9 @@
 //
 //   TESSEL_CPU_THREADS=2 build/release/bin/bench_cpu_ops [reps] [op...] > tessel.tsv
 //
+// BENCH_SHAPES=32768x128[,ROWSxCOLS...] runs those shapes instead (one shape for faster A/B runs;
+// a small one such as 1024x128 keeps the tensors in cache). Rows a multiple of 64 and columns of
+// 128, as mean_pool and rotary view them.
 // BENCH_CLOCK=cpu times the process's CPU time (all threads) instead of the wall clock: for A/B
 // comparisons of two tessel builds on a loaded machine, where waiting for a core is most of a
 // wall-clock figure (not comparable with the peers' wall-clock figures).
@@ -302,12 +305,34 @@ Times time_memcpy(size_t half, int reps, int threads) {
   });
 }
 
+// The shapes to run: BENCH_SHAPES=ROWSxCOLS[,ROWSxCOLS...] when set (any shape: 1024x128 keeps a
+// row op's tensors in cache, which shows its own per-row cost without the memory traffic), else
+// the three of the table.
+std::vector<Shape> shapes_to_run() {
+  const char* list = std::getenv("BENCH_SHAPES");
+  if (list == nullptr || *list == '\0')
+    return {{4096, 4096}, {8192, 1024}, {32768, 128}};
+  std::vector<Shape> out;
+  for (const char* p = list; *p != '\0';) {
+    char* end = nullptr;
+    long long rows = std::strtoll(p, &end, 10);
+    long long cols = *end == 'x' ? std::strtoll(end + 1, &end, 10) : 0;
+    if (rows <= 0 || cols <= 0 || (*end != ',' && *end != '\0')) {
+      std::fprintf(stderr, "BENCH_SHAPES='%s': expected ROWSxCOLS[,ROWSxCOLS...]\n", list);
+      std::exit(2);
+    }
+    out.push_back({rows, cols});
+    p = *end == ',' ? end + 1 : end;
+  }
+  return out;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   int reps = argc > 1 ? std::atoi(argv[1]) : 7;
   std::vector<std::string> only(argv + std::min(argc, 2), argv + argc);
-  const Shape shapes[] = {{4096, 4096}, {8192, 1024}, {32768, 128}};
+  const std::vector<Shape> shapes = shapes_to_run();
   std::printf("impl\top\trows\tcols\tdtype\tmin_ms\tmedian_ms\tbytes\n");
   for (Shape s : shapes)
     for (DType t : {DType::f32, DType::bf16}) {

@@ -6,7 +6,8 @@ forward is not in the figure.
 
     python bench/cpu_ops/peers.py [reps] [op...] > torch.tsv   # any Python with torch and numpy
 
-BENCH_CLOCK=cpu times the process's CPU time instead of the wall clock and BENCH_THREADS=N sets
+BENCH_SHAPES=ROWSxCOLS[,...] runs those shapes instead. BENCH_CLOCK=cpu times the process's CPU
+time instead of the wall clock and BENCH_THREADS=N sets
 the thread count (default 2), as bench_cpu_ops and bench_cpu_ops_halide do: for same-run ratios on
 a loaded machine, with BENCH_THREADS=1 (idle OpenMP workers spin, which CPU time would count).
 """
@@ -18,6 +19,9 @@ import torch
 import torch.nn.functional as F
 
 SHAPES = [(4096, 4096), (8192, 1024), (32768, 128)]
+# BENCH_SHAPES=32768x128,1024x128 runs those shapes instead (as bench_cpu_ops does).
+if os.environ.get("BENCH_SHAPES"):
+    SHAPES = [tuple(int(v) for v in s.split("x")) for s in os.environ["BENCH_SHAPES"].split(",")]
 DTYPES = {"f32": torch.float32, "bf16": torch.bfloat16}
 
 

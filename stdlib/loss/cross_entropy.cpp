@@ -5,6 +5,8 @@
 
 #include "stdlib/common/args.h"
 #include "stdlib/common/kernels.h"
+#include "stdlib/common/row_tiles.h"
+#include "stdlib/loss/cross_entropy_rows.h"
 
 #include <fmt/format.h>
 
@@ -120,7 +122,12 @@ void cross_entropy(const TensorView& logits, const TensorView& labels, const Ten
   if (x.cols == 0 && x.rows > 0)
     s.fail("logits has 0 classes; expected at least one (a log-softmax over nothing is undefined)");
   check_label_values(s, labels, x.rows, x.cols, o.ignore_index);
-  if (x.rows > 0)
+  if (int rows = detail::rows_per_program(logits, x.rows, x.cols, block); rows > 1)
+    detail::cross_entropy_rows_kernel().launch(
+        detail::grid_at(s, (x.rows + rows - 1) / rows), detail::launch_options(block, stream),
+        losses, logits, labels, x.stride, label_stride(labels), x.cols, x.rows, int(o.ignore_index),
+        o.label_smoothing, int(o.label_smoothing != 0), rows, block);
+  else if (x.rows > 0)
     detail::cross_entropy_kernel().launch(
         detail::grid_at(s, x.rows), detail::launch_options(block, stream), losses, logits, labels,
         x.stride, label_stride(labels), x.cols, int(o.ignore_index), o.label_smoothing, block);
@@ -158,10 +165,19 @@ void cross_entropy_backward(const TensorView& logits, const TensorView& labels,
   if (x.empty())
     return;
   int64_t counted = check_label_values(s, labels, x.rows, x.cols, o.ignore_index);
+  const int64_t dloss_stride = per_row && x.rows > 1 ? dloss.strides[0] : 0;
+  if (int rows = detail::rows_per_program(logits, x.rows, x.cols, block); rows > 1) {
+    detail::cross_entropy_rows_backward_kernel().launch(
+        detail::grid_at(s, (x.rows + rows - 1) / rows), detail::launch_options(block, stream),
+        dlogits, logits, labels, dloss, d.stride, x.stride, label_stride(labels), dloss_stride,
+        x.rows, x.cols, int(o.ignore_index), counted, o.label_smoothing, int(o.reduction), rows,
+        block);
+    return;
+  }
   detail::cross_entropy_backward_kernel().launch(
       detail::grid_at(s, x.rows), detail::launch_options(block, stream), dlogits, logits, labels,
-      dloss, d.stride, x.stride, label_stride(labels), per_row && x.rows > 1 ? dloss.strides[0] : 0,
-      x.rows, x.cols, int(o.ignore_index), counted, o.label_smoothing, int(o.reduction), block);
+      dloss, d.stride, x.stride, label_stride(labels), dloss_stride, x.rows, x.cols,
+      int(o.ignore_index), counted, o.label_smoothing, int(o.reduction), block);
 }
 
 } // namespace tessel::ops

@@ -1,4 +1,7 @@
-// softmax / log_softmax along the last axis, forward and backward: one program per row.
+// softmax / log_softmax along the last axis, forward and backward: one program per row, or for the
+// forward on the CPU several short rows per program (a [ROWS, BLOCK] tile,
+// stdlib/common/row_tiles.h). The backward stays one row per program: its one reduction is no
+// long serial chain, and a tile of rows measured no faster (bf16 ~10 % slower at 32768 x 128).
 //
 // A row that fits one block (BLOCK >= n) is read once into registers, reduced, and written once.
 // A longer row takes the online algorithm of Milakov and Gimelshein ("Online normalizer
@@ -14,6 +17,7 @@
 
 #include "stdlib/common/args.h"
 #include "stdlib/common/kernels.h"
+#include "stdlib/common/row_tiles.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 
@@ -69,6 +73,23 @@ const Kernel& forward_kernel() {
   return k;
 }
 
+// The forward kernel for rows that fit one block, ROWS rows per program (CPU, short rows: see
+// stdlib/common/row_tiles.h). Masked-off rows load -inf, whose NaN results are never stored.
+const Kernel& forward_rows_kernel() {
+  static const Kernel k = tl::kernel(
+      "softmax_rows_forward", "y, x, y_stride, x_stride, n, rows, LOG, ROWS, BLOCK",
+      [](tl::Ptr y, tl::Ptr x, tl::Int y_stride, tl::Int x_stride, tl::Int n, tl::Int rows,
+         tl::Const<int> LOG, tl::Const<int> ROWS, tl::Const<int> BLOCK) {
+        detail::RowTile t = detail::row_tile(rows, n, ROWS, BLOCK);
+        auto v = tl::load(x + t.offsets(x_stride), t.in, -INFINITY).to(DType::f32);
+        auto shifted = v - tl::expand_dims(tl::max(v, 1), 1);
+        auto e = tl::exp(shifted);
+        auto s = tl::expand_dims(tl::sum(e, 1), 1);
+        tl::store(y + t.offsets(y_stride), LOG ? shifted - tl::log(s) : e * (1.0 / s), t.in);
+      });
+  return k;
+}
+
 // The backward kernel: dx = y * (dy - sum(y * dy)), or for log-softmax dx = dy - exp(y) * sum(dy).
 const Kernel& backward_kernel() {
   static const Kernel k = tl::kernel(
@@ -119,6 +140,12 @@ void forward(const detail::OpSite& s, const TensorView& x, const TensorView& y, 
   int block = detail::block_for(s, xr.cols, kMaxBlock, o.block_cols);
   if (xr.empty())
     return;
+  if (int rows = detail::rows_per_program(x, xr.rows, xr.cols, block); rows > 1) {
+    forward_rows_kernel().launch(detail::grid_at(s, (xr.rows + rows - 1) / rows),
+                                 detail::launch_options(block, stream), y, x, yr.stride, xr.stride,
+                                 xr.cols, xr.rows, int(log), rows, block);
+    return;
+  }
   forward_kernel().launch(detail::grid_at(s, xr.rows), detail::launch_options(block, stream), y, x,
                           yr.stride, xr.stride, xr.cols, int(log), int(xr.cols > block), block);
 }
