@@ -91,15 +91,15 @@ std::optional<ByteTranspose> plan_byte_transpose(const LinearLayout& offsets) {
   if (offsets.rank() != 1 || reg_bits < 4 || offsets.in_bits(InDim::Lane) != 5)
     return std::nullopt;
   auto at = [&](InDim d, int i) { return offsets.basis(d, i)[0]; };
-  ByteTranspose bt;
+  int pair_bit = -1;
   for (int i = 3; i < reg_bits; ++i)
     if (at(InDim::Register, i) == 1)
-      bt.pair_bit = i;
-  if (bt.pair_bit < 0)
+      pair_bit = i;
+  if (pair_bit < 0)
     return std::nullopt;
   // Every basis but the pair bit's and g's must move whole 16-byte rows; g's pick the 2-byte unit.
   for (int i = 0; i < reg_bits; ++i)
-    if (i != bt.pair_bit && at(InDim::Register, i) % 16 != 0)
+    if (i != pair_bit && at(InDim::Register, i) % 16 != 0)
       return std::nullopt;
   for (int i = 0; i < 2; ++i)
     if (at(InDim::Lane, i) % 16 != 0)
@@ -110,10 +110,9 @@ std::optional<ByteTranspose> plan_byte_transpose(const LinearLayout& offsets) {
   for (int i = 0; i < offsets.in_bits(InDim::Warp); ++i)
     if (at(InDim::Warp, i) % 16 != 0)
       return std::nullopt;
-  bt.groups = group_bits(reg_bits, bt.pair_bit);
-  bt.num_regs = offsets.in_size(InDim::Register);
+  const std::vector<int> groups = group_bits(reg_bits, pair_bit);
   std::array<std::vector<LinearLayout::Basis>, kNumInDims> bases;
-  for (int i : bt.groups)
+  for (int i : groups)
     bases[static_cast<int>(InDim::Register)].push_back({at(InDim::Register, i) / 2});
   for (auto [d, i] : {std::pair{InDim::Register, 0},
                       {InDim::Lane, 0},
@@ -123,10 +122,8 @@ std::optional<ByteTranspose> plan_byte_transpose(const LinearLayout& offsets) {
     bases[static_cast<int>(InDim::Lane)].push_back({at(d, i) / 2});
   for (int i = 0; i < offsets.in_bits(InDim::Warp); ++i)
     bases[static_cast<int>(InDim::Warp)].push_back({at(InDim::Warp, i) / 2});
-  bt.plan.num = 4;
-  bt.plan.trans = true;
-  bt.plan.address = LinearLayout(std::move(bases), {offsets.out_shape()[0] / 2});
-  return bt;
+  LdMatrix plan{4, /*trans=*/true, LinearLayout(std::move(bases), {offsets.out_shape()[0] / 2})};
+  return ByteTranspose{std::move(plan), pair_bit, offsets.in_size(InDim::Register), groups};
 }
 
 } // namespace tessel::codegen::gpu

@@ -50,8 +50,9 @@ TEST(ByteTranspose, PairsOnlyWithTwoN8PerWarp) {
     const bool can = can_pair_columns(b_of(t));
     EXPECT_EQ(can, t.n / warps_of(t)[1] >= 16) << t.m << "x" << t.n;
     EXPECT_FALSE(is_paired_b(b_of(t)));
-    if (can)
+    if (can) {
       EXPECT_TRUE(is_paired_b(pair_columns(b_of(t))));
+    }
     paired += can;
   }
   EXPECT_EQ(paired, 6);
@@ -93,8 +94,9 @@ TEST(ByteTranspose, PairedDotComputesTheProduct) {
               for (int i = 0; i < 4; ++i) {
                 const Coord p = isa_c(lane, i);
                 const Coord tc = c.apply(4 * (ni + reps_n * mi) + i, lane, warp);
-                if (ki == 0)
+                if (ki == 0) {
                   EXPECT_TRUE(covered.insert(tc).second) << "C twice in warp " << warp;
+                }
                 for (int kk = 0; kk < 32; ++kk) {
                   ASSERT_EQ(ta[p[0]][kk][1], tb[kk][p[1]][0]) << t.m << "x" << t.n << " k";
                   ASSERT_EQ(tc, (Coord{ta[p[0]][kk][0], tb[kk][p[1]][1]}))
