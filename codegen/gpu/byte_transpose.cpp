@@ -4,6 +4,7 @@
 
 #include "tessel/error.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -36,6 +37,31 @@ LinearLayout pair_columns(const LinearLayout& l) {
     for (const LinearLayout::Basis& b : l.bases(d))
       bases[static_cast<int>(d)].push_back({b[0], paired_column(b[1])});
   return LinearLayout(std::move(bases), l.out_shape());
+}
+
+// The register bit of `acc`'s first n8 repetition (basis (0, 8)).
+int n8_bit(const LinearLayout& acc) {
+  for (int i = 0; i < acc.in_bits(InDim::Register); ++i)
+    if (is_basis(acc.basis(InDim::Register, i), 0, 8))
+      return i;
+  TESSEL_UNREACHABLE("an accumulator without two n8 repetitions in a warp cannot be paired");
+}
+
+LinearLayout pair_accumulator(const LinearLayout& acc) {
+  const LinearLayout paired = pair_columns(acc);
+  const int p = n8_bit(acc);
+  std::array<std::vector<LinearLayout::Basis>, kNumInDims> bases;
+  for (InDim d : {InDim::Register, InDim::Lane, InDim::Warp, InDim::Block})
+    bases[static_cast<int>(d)] = paired.bases(d);
+  auto& reg = bases[static_cast<int>(InDim::Register)];
+  std::rotate(reg.begin(), reg.begin() + p, reg.begin() + p + 1); // bit p first, 0..p-1 after
+  return LinearLayout(std::move(bases), acc.out_shape());
+}
+
+int32_t paired_register(const LinearLayout& acc, int32_t r) {
+  const int p = n8_bit(acc);
+  const int32_t low = r & ((1 << p) - 1);
+  return (r >> p & 1) | low << 1 | (r >> (p + 1)) << (p + 1);
 }
 
 bool is_paired_b(const LinearLayout& pb) {

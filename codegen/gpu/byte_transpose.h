@@ -14,9 +14,9 @@
 //     prmt.b32 d, W(0, j), W(1, j), p ? 0x7531 : 0x6420
 // (bytes p, 2 + p of the first word, then of the second: k = 4t .. 4t + 3 of column 2g + p). Per
 // k32 step and pair of n8 repetitions: 1 ldmatrix.x4 and 4 prmt for 16 registers' 64 bytes.
-// The accumulator of such a dot is pair_columns of the usual one (thread (g, t) then holds
-// columns 4t .. 4t + 3 of each 16); the layouts stay linear, and everything downstream (epilogue
-// conversions, loop carries) follows the layouts it is given.
+// The accumulator of such a dot is pair_accumulator of the usual one (thread (g, t) then holds
+// columns 4t .. 4t + 3 of each 16, as consecutive registers); the layouts stay linear, and
+// everything downstream (epilogue conversions, loop carries) follows the layouts it is given.
 #pragma once
 
 #include "codegen/gpu/linear_layout.h"
@@ -31,6 +31,16 @@ namespace tessel::codegen::gpu {
 // `l` with each basis' column coordinate (dim 1) renumbered: bits 0, 1, 2, 3 -> 1, 2, 3, 0 (higher
 // bits kept). Requires: out_shape()[1] >= 16.
 LinearLayout pair_columns(const LinearLayout& l);
+
+// The accumulator of a paired dot: pair_columns(acc) with the register bit of its first n8
+// repetition (column bit 0 after pairing) moved to register bit 0, so that a thread's 4
+// consecutive columns (4t .. 4t + 3 of each 16) are 4 consecutive registers and the epilogue's
+// shared and global accesses stay vectors. Requires: acc an mma_acc_layout with a register basis
+// (0, 8).
+LinearLayout pair_accumulator(const LinearLayout& acc);
+// Register `r` of the usual accumulator order (`acc`, as lower_mma.cpp's loops walk it) in
+// pair_accumulator(acc)'s order.
+int32_t paired_register(const LinearLayout& acc, int32_t r);
 
 // True when an 8-bit B operand layout `b` (mma_operand_layout of a k32 row, K x N) can be read
 // paired: it has two n8 repetitions in a warp (a register basis (0, 8)).

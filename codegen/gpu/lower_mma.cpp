@@ -16,6 +16,7 @@
 #include "codegen/gpu/byte_transpose.h"
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/mma_select.h"
+#include "codegen/gpu/store_words.h"
 
 #include <llvm/ADT/STLFunctionalExtras.h>
 #include <llvm/IR/InlineAsm.h>
@@ -88,31 +89,6 @@ SharedAccess ldmatrix_record(const LdMatrix& plan, int64_t unit_bytes, const ir:
     a.offsets[lane] = static_cast<uint32_t>(plan.address.apply_linear(0, lane, 0) * unit_bytes);
   }
   return a;
-}
-
-// A run of 8 or 16 bytes as one st.shared.v2/v4.b32 of 32-bit words (little-endian: byte i of
-// the run is bits 8 (i % 4) of word i / 4). Why: the NVPTX backend splits an <8 x i8> or
-// <16 x i8> store into u32 stores (st.shared.u32 [p], [p + 4]), whose lanes, 8 or 16 bytes
-// apart, hit each bank 2 or 4 times; and LLVM folds a bitcast to <2 x i32> back into the byte
-// vector, so the one access is written as inline PTX.
-void store_words(llvm::IRBuilder<>& b, llvm::Value* ptr, std::span<llvm::Value* const> bytes) {
-  llvm::Type* four = llvm::FixedVectorType::get(b.getInt8Ty(), 4);
-  std::vector<llvm::Value*> args{ptr};
-  std::vector<llvm::Type*> types{ptr->getType()};
-  std::string list, constraints = "l";
-  for (size_t w = 0; w < bytes.size() / 4; ++w) {
-    llvm::Value* v = llvm::PoisonValue::get(four);
-    for (uint32_t i = 0; i < 4; ++i)
-      v = b.CreateInsertElement(v, bytes[4 * w + i], b.getInt32(i));
-    args.push_back(b.CreateBitCast(v, b.getInt32Ty()));
-    types.push_back(b.getInt32Ty());
-    list += fmt::format("{}${}", w ? ", " : "", w + 1);
-    constraints += ",r";
-  }
-  const std::string text = fmt::format("st.shared.v{}.b32 [$0], {{{}}};", bytes.size() / 4, list);
-  auto* fn = llvm::InlineAsm::get(llvm::FunctionType::get(b.getVoidTy(), types, false), text,
-                                  constraints + ",~{memory}", /*hasSideEffects=*/true);
-  b.CreateCall(fn, args);
 }
 
 // `offsets` (of an 8-bit operand) as offsets of byte pairs, the b16 elements ldmatrix moves: None
@@ -425,7 +401,7 @@ void Lowering::lower_mma(const ir::Op& op) {
   const bool paired = info.operand_bits == 8 && can_pair_columns(want_b) &&
                       layout(op.operand(1)) == pair_columns(want_b);
   const LinearLayout want_c = mma_acc_layout(info, m, n, warps, num_warps());
-  TESSEL_ASSERT(layout(res) == (paired ? pair_columns(want_c) : want_c) &&
+  TESSEL_ASSERT(layout(res) == (paired ? pair_accumulator(want_c) : want_c) &&
                     layout(op.operand(0)) == mma_operand_layout(info, 0, sa, warps, num_warps()) &&
                     (paired || layout(op.operand(1)) == want_b),
                 "a tensor-core dot whose layouts are not prepare-dot-operands'");
@@ -433,7 +409,11 @@ void Lowering::lower_mma(const ir::Op& op) {
   const int e = info.per_register();
   const Vals& a = vals(op.operand(0));
   const Vals& bv = vals(op.operand(1));
-  Vals acc = vals(op.operand(2));
+  // The loops walk the usual accumulator order; a paired accumulator's registers are permuted.
+  auto at_c = [&](int32_t r) { return paired ? paired_register(want_c, r) : r; };
+  Vals acc(vals(op.operand(2)).size());
+  for (int32_t r = 0; r < static_cast<int32_t>(acc.size()); ++r)
+    acc[r] = vals(op.operand(2))[at_c(r)];
   llvm::Type* i32 = b.getInt32Ty();
   // tf32: an f32 rounded to nearest, ties away, keeping 10 mantissa bits (as bits).
   auto tf32_bits = [&](llvm::Value* x) {
@@ -511,7 +491,10 @@ void Lowering::lower_mma(const ir::Op& op) {
         std::copy(c.begin(), c.end(), acc.begin() + c0);
       }
     }
-  set_vals(res, std::move(acc));
+  Vals out(acc.size());
+  for (int32_t r = 0; r < static_cast<int32_t>(acc.size()); ++r)
+    out[at_c(r)] = acc[r];
+  set_vals(res, std::move(out));
 }
 
 } // namespace tessel::codegen::gpu::detail

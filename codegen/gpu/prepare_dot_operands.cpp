@@ -182,7 +182,7 @@ private:
       if (staged[i]->defining_op()->opcode() == Opcode::LocalLoad)
         dot.set_operand(i, staged[i]);
     const LinearLayout acc = mma_acc_layout(info, m, n, warps, num_warps_);
-    set_accumulator(dot, paired ? pair_columns(acc) : acc);
+    set_accumulator(dot, paired ? pair_accumulator(acc) : acc);
     carry_in_mma(dot);
   }
 

@@ -69,7 +69,9 @@ TEST(ByteTranspose, PairedDotComputesTheProduct) {
     const auto w = warps_of(t);
     const LinearLayout a = mma_operand_layout(s8(), 0, {t.m, t.k}, w, t.warps);
     const LinearLayout b = pair_columns(b0);
-    const LinearLayout c = pair_columns(mma_acc_layout(s8(), t.m, t.n, w, t.warps));
+    const LinearLayout c0 = mma_acc_layout(s8(), t.m, t.n, w, t.warps);
+    const LinearLayout c = pair_accumulator(c0);
+    EXPECT_EQ(c.contiguous_registers(1), 4) << "a thread's 4 columns, consecutive registers";
     EXPECT_TRUE(b.is_surjective());
     EXPECT_TRUE(c.is_surjective());
     const int32_t reps_m = t.m / w[0] / 16, reps_n = t.n / w[1] / 8, reps_k = t.k / 32;
@@ -93,7 +95,8 @@ TEST(ByteTranspose, PairedDotComputesTheProduct) {
             for (int lane = 0; lane < 32; ++lane)
               for (int i = 0; i < 4; ++i) {
                 const Coord p = isa_c(lane, i);
-                const Coord tc = c.apply(4 * (ni + reps_n * mi) + i, lane, warp);
+                const Coord tc =
+                    c.apply(paired_register(c0, 4 * (ni + reps_n * mi) + i), lane, warp);
                 if (ki == 0) {
                   EXPECT_TRUE(covered.insert(tc).second) << "C twice in warp " << warp;
                 }
