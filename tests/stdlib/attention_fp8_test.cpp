@@ -219,7 +219,7 @@ TEST(AttentionFp8, SimulatedSm90a) {
 }
 
 // Zero bank conflicts in the fp8 forward at sm_89 and sm_90a. Disabled until session 8: the
-// scratch writes of 8-bit layout conversions (the K tile's, before its staging) were 16-byte runs
+// scratch writes of 8-bit layout conversions (the K tile's among them) were 16-byte runs
 // that the NVPTX backend split into 4 st.shared.u32 16 bytes apart (4-way conflicts, 480 extra
 // wavefronts over these launches on each target), now one st.shared.v4.b32 (store_words.h); the
 // 8-bit B operands (Kᵀ and V, stored along N) are read with ldmatrix.trans and prmt
