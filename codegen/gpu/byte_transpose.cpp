@@ -27,6 +27,14 @@ std::vector<int> group_bits(int reg_bits, int pair_bit) {
   return bits;
 }
 
+// The register bit of `acc`'s first n8 repetition (basis (0, 8)).
+int n8_bit(const LinearLayout& acc) {
+  for (int i = 0; i < acc.in_bits(InDim::Register); ++i)
+    if (is_basis(acc.basis(InDim::Register, i), 0, 8))
+      return i;
+  TESSEL_UNREACHABLE("an accumulator without two n8 repetitions in a warp cannot be paired");
+}
+
 } // namespace
 
 LinearLayout pair_columns(const LinearLayout& l) {
@@ -37,14 +45,6 @@ LinearLayout pair_columns(const LinearLayout& l) {
     for (const LinearLayout::Basis& b : l.bases(d))
       bases[static_cast<int>(d)].push_back({b[0], paired_column(b[1])});
   return LinearLayout(std::move(bases), l.out_shape());
-}
-
-// The register bit of `acc`'s first n8 repetition (basis (0, 8)).
-int n8_bit(const LinearLayout& acc) {
-  for (int i = 0; i < acc.in_bits(InDim::Register); ++i)
-    if (is_basis(acc.basis(InDim::Register, i), 0, 8))
-      return i;
-  TESSEL_UNREACHABLE("an accumulator without two n8 repetitions in a warp cannot be paired");
 }
 
 LinearLayout pair_accumulator(const LinearLayout& acc) {

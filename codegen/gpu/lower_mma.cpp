@@ -395,7 +395,7 @@ void Lowering::lower_mma(const ir::Op& op) {
   const int32_t m = sc[0], n = sc[1], k = sa[1];
   const auto warps = mma_warps(m, n, num_warps(), info);
   // An 8-bit B read in the paired column order takes the accumulator in that order too
-  // (byte_transpose.h); the registers' order, which the loops below walk, is the same.
+  // (byte_transpose.h); B's registers keep the usual order, the accumulator's are permuted.
   const LinearLayout want_b =
       mma_operand_layout(info, 1, shape_of(op.operand(1)), warps, num_warps());
   const bool paired = info.operand_bits == 8 && can_pair_columns(want_b) &&
