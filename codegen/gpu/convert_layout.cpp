@@ -10,6 +10,7 @@
 // the samples emit).
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/scratch.h"
+#include "codegen/gpu/store_words.h"
 
 #include <fmt/format.h>
 
@@ -98,7 +99,11 @@ Vals Lowering::convert(const Vals& v, const ir::Type* elem, const LinearLayout& 
     Vals xs;
     for (int32_t i = 0; i < write.vec; ++i)
       xs.push_back(is_ptr ? b.CreatePtrToInt(v[r + i], mt) : to_mem(v[r + i], elem));
-    store_shared_if(owner, mt, base, shared_index(from, r, swizzle), xs);
+    if (elem_bytes == 1 && (write.vec == 8 || write.vec == 16)) // one access, as counted
+      only_if(owner,
+              [&] { store_words(b, b.CreateGEP(mt, base, shared_index(from, r, swizzle)), xs); });
+    else
+      store_shared_if(owner, mt, base, shared_index(from, r, swizzle), xs);
   }
   barrier();
   Vals out;

@@ -35,6 +35,7 @@
 // (twice the fragments) and stays as it is. TESSEL_DUMP=pipeline says, per loop, what was done.
 #include "codegen/gpu/k_slices.h"
 
+#include "codegen/gpu/byte_transpose.h"
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_layout.h"
 #include "codegen/gpu/mma_select.h"
@@ -190,8 +191,12 @@ private:
     const int32_t k = f.info->k;
     const std::vector<int32_t> shape =
         i == 0 ? std::vector<int32_t>{f.m, k} : std::vector<int32_t>{k, f.n};
-    const LinearLayout l = mma_operand_layout(*f.info, i, shape, f.warps, num_warps_);
-    const ir::Type* elem = f.dot->operand(i)->type()->element();
+    LinearLayout l = mma_operand_layout(*f.info, i, shape, f.warps, num_warps_);
+    // An 8-bit B read in the paired column order (byte_transpose.h) keeps it in each slice.
+    const ir::Type* t = f.dot->operand(i)->type();
+    if (i == 1 && is_paired_b(from_attr(*t->layout(), t->dims())))
+      l = pair_columns(l);
+    const ir::Type* elem = t->element();
     return ctx_.tensor({shape[0], shape[1]}, elem, to_attr(ctx_, l, ir::LayoutKind::DotOperand));
   }
 

@@ -13,8 +13,10 @@
 // tf32, to nearest with ties away, as the CPU backend does), into one mma.sync (inline PTX from
 // mma_instrs.def's row); with precision tf32x3 each f32 is split into tf32 high and low parts and
 // three mma.sync (lo*hi, hi*lo, hi*hi) give nearly f32 products.
+#include "codegen/gpu/byte_transpose.h"
 #include "codegen/gpu/lowering.h"
 #include "codegen/gpu/mma_select.h"
+#include "codegen/gpu/store_words.h"
 
 #include <llvm/ADT/STLFunctionalExtras.h>
 #include <llvm/IR/InlineAsm.h>
@@ -87,31 +89,6 @@ SharedAccess ldmatrix_record(const LdMatrix& plan, int64_t unit_bytes, const ir:
     a.offsets[lane] = static_cast<uint32_t>(plan.address.apply_linear(0, lane, 0) * unit_bytes);
   }
   return a;
-}
-
-// A run of 8 or 16 bytes as one st.shared.v2/v4.b32 of 32-bit words (little-endian: byte i of
-// the run is bits 8 (i % 4) of word i / 4). Why: the NVPTX backend splits an <8 x i8> or
-// <16 x i8> store into u32 stores (st.shared.u32 [p], [p + 4]), whose lanes, 8 or 16 bytes
-// apart, hit each bank 2 or 4 times; and LLVM folds a bitcast to <2 x i32> back into the byte
-// vector, so the one access is written as inline PTX.
-void store_words(llvm::IRBuilder<>& b, llvm::Value* ptr, std::span<llvm::Value* const> bytes) {
-  llvm::Type* four = llvm::FixedVectorType::get(b.getInt8Ty(), 4);
-  std::vector<llvm::Value*> args{ptr};
-  std::vector<llvm::Type*> types{ptr->getType()};
-  std::string list, constraints = "l";
-  for (size_t w = 0; w < bytes.size() / 4; ++w) {
-    llvm::Value* v = llvm::PoisonValue::get(four);
-    for (uint32_t i = 0; i < 4; ++i)
-      v = b.CreateInsertElement(v, bytes[4 * w + i], b.getInt32(i));
-    args.push_back(b.CreateBitCast(v, b.getInt32Ty()));
-    types.push_back(b.getInt32Ty());
-    list += fmt::format("{}${}", w ? ", " : "", w + 1);
-    constraints += ",r";
-  }
-  const std::string text = fmt::format("st.shared.v{}.b32 [$0], {{{}}};", bytes.size() / 4, list);
-  auto* fn = llvm::InlineAsm::get(llvm::FunctionType::get(b.getVoidTy(), types, false), text,
-                                  constraints + ",~{memory}", /*hasSideEffects=*/true);
-  b.CreateCall(fn, args);
 }
 
 // `offsets` (of an 8-bit operand) as offsets of byte pairs, the b16 elements ldmatrix moves: None
@@ -290,6 +267,35 @@ void Lowering::lower_local_load(const ir::Op& op) {
     record_shared_access(std::move(a));
     return out;
   };
+  // An 8-bit B stored along N in the paired column order (byte_transpose.h): one
+  // ldmatrix.x4.trans per group, then each 32-bit register as one prmt of two of its words.
+  auto byte_transpose_load = [&](const ByteTranspose& bt) {
+    const Vals halves = ldmatrix_calls(b, module, bt.plan, base, b.getInt16Ty(), [&](int32_t q) {
+      llvm::Value* i = coordinate(bt.plan.address, q, 0);
+      return flip ? b.CreateXor(i, b.getInt32(flip / 2)) : i;
+    });
+    llvm::Type* i16x2 = llvm::FixedVectorType::get(b.getInt16Ty(), 2);
+    auto word = [&](int32_t q, int32_t m) {
+      llvm::Value* v = llvm::PoisonValue::get(i16x2);
+      for (int e = 0; e < 2; ++e)
+        v = b.CreateInsertElement(v, halves[8 * q + 2 * m + e], b.getInt32(e));
+      return b.CreateBitCast(v, b.getInt32Ty());
+    };
+    llvm::Function* prmt = llvm::Intrinsic::getDeclaration(&module, llvm::Intrinsic::nvvm_prmt);
+    llvm::Type* four = llvm::FixedVectorType::get(mem_type(elem), 4);
+    Vals out(bt.num_regs);
+    for (int32_t r = 0; r < bt.num_regs; r += 4) { // register bits 0, 1 (x0, x1): one register
+      const ByteTranspose::Source s = bt.source(r);
+      const int32_t j = s.matrix >> 1;
+      llvm::Value* d = b.CreateCall(prmt, {word(s.group, 2 * j), word(s.group, 2 * j + 1),
+                                           b.getInt32(int32_t(pair_selector(s.byte & 1)))});
+      llvm::Value* v = b.CreateBitCast(d, four);
+      for (int x = 0; x < 4; ++x)
+        out[r + x] = from_mem(b.CreateExtractElement(v, b.getInt32(x)), elem);
+    }
+    record(ldmatrix_record(bt.plan, 2, elem), 1);
+    return out;
+  };
   if (eb == 2 && target.has_ldmatrix() && rows_whole) {
     LdMatrix plan = plan_ldmatrix(offsets);
     if (plan.num > 0) {
@@ -301,6 +307,9 @@ void Lowering::lower_local_load(const ir::Op& op) {
       return set_vals(res, std::move(out));
     }
   }
+  if (eb == 1 && target.has_ldmatrix() && rows_whole)
+    if (std::optional<ByteTranspose> bt = plan_byte_transpose(offsets))
+      return set_vals(res, byte_transpose_load(*bt));
   if (eb == 1 && target.has_ldmatrix() && rows_whole)
     if (std::optional<LinearLayout> pairs = as_byte_pairs(offsets)) {
       LdMatrix plan = plan_ldmatrix(*pairs);
@@ -385,16 +394,26 @@ void Lowering::lower_mma(const ir::Op& op) {
   const std::vector<int32_t> sa = shape_of(op.operand(0)), sc = shape_of(res);
   const int32_t m = sc[0], n = sc[1], k = sa[1];
   const auto warps = mma_warps(m, n, num_warps(), info);
-  TESSEL_ASSERT(layout(res) == mma_acc_layout(info, m, n, warps, num_warps()) &&
+  // An 8-bit B read in the paired column order takes the accumulator in that order too
+  // (byte_transpose.h); B's registers keep the usual order, the accumulator's are permuted.
+  const LinearLayout want_b =
+      mma_operand_layout(info, 1, shape_of(op.operand(1)), warps, num_warps());
+  const bool paired = info.operand_bits == 8 && can_pair_columns(want_b) &&
+                      layout(op.operand(1)) == pair_columns(want_b);
+  const LinearLayout want_c = mma_acc_layout(info, m, n, warps, num_warps());
+  TESSEL_ASSERT(layout(res) == (paired ? pair_accumulator(want_c) : want_c) &&
                     layout(op.operand(0)) == mma_operand_layout(info, 0, sa, warps, num_warps()) &&
-                    layout(op.operand(1)) ==
-                        mma_operand_layout(info, 1, shape_of(op.operand(1)), warps, num_warps()),
+                    (paired || layout(op.operand(1)) == want_b),
                 "a tensor-core dot whose layouts are not prepare-dot-operands'");
   const int32_t reps_m = m / warps[0] / info.m, reps_n = n / warps[1] / info.n, reps_k = k / info.k;
   const int e = info.per_register();
   const Vals& a = vals(op.operand(0));
   const Vals& bv = vals(op.operand(1));
-  Vals acc = vals(op.operand(2));
+  // The loops walk the usual accumulator order; a paired accumulator's registers are permuted.
+  auto at_c = [&](int32_t r) { return paired ? paired_register(want_c, r) : r; };
+  Vals acc(vals(op.operand(2)).size());
+  for (int32_t r = 0; r < static_cast<int32_t>(acc.size()); ++r)
+    acc[r] = vals(op.operand(2))[at_c(r)];
   llvm::Type* i32 = b.getInt32Ty();
   // tf32: an f32 rounded to nearest, ties away, keeping 10 mantissa bits (as bits).
   auto tf32_bits = [&](llvm::Value* x) {
@@ -472,7 +491,10 @@ void Lowering::lower_mma(const ir::Op& op) {
         std::copy(c.begin(), c.end(), acc.begin() + c0);
       }
     }
-  set_vals(res, std::move(acc));
+  Vals out(acc.size());
+  for (int32_t r = 0; r < static_cast<int32_t>(acc.size()); ++r)
+    out[at_c(r)] = acc[r];
+  set_vals(res, std::move(out));
 }
 
 } // namespace tessel::codegen::gpu::detail

@@ -23,6 +23,7 @@
 // A dot left on the FMA loop gets a convert_layout of a and b to the layouts the loop reads
 // (fma_dot_operand_layout), unless they have them. Statistics: mma, wgmma, fma, staged, retyped,
 // carried, chained, a in registers, fma operand conversions.
+#include "codegen/gpu/byte_transpose.h"
 #include "codegen/gpu/layout_assignment.h"
 #include "codegen/gpu/mma_layout.h"
 #include "codegen/gpu/mma_select.h"
@@ -64,9 +65,11 @@ LinearLayout operand_shared_layout(const LinearLayout& from, const LinearLayout&
   const std::vector<int32_t>& shape = from.out_shape();
   if (eb == 2 || (eb == 1 && contiguous == k_dim))
     return mma_shared_layout(shape, contiguous, eb);
+  // A paired 8-bit B (byte_transpose.h) is read as ldmatrix rows of 16 bytes.
+  const LinearLayout rows = eb == 1 && is_paired_b(to) ? byte_transpose_rows(to) : to;
   detail::AccessSide write{&from, detail::access_vector(from, eb), /*store=*/true,
                            /*owners_only=*/true, /*ignore_warp=*/{}};
-  detail::AccessSide read{&to, detail::access_vector(to, eb), /*store=*/false,
+  detail::AccessSide read{&rows, detail::access_vector(rows, eb), /*store=*/false,
                           /*owners_only=*/false, /*ignore_warp=*/{}};
   return shared_of_swizzle(shape,
                            detail::choose_swizzle(write, read, int64_t(shape[0]) * shape[1], eb));
@@ -141,9 +144,15 @@ private:
     const std::array<int32_t, 2> warps = mma_warps(m, n, num_warps_, info);
     ir::Value* staged[2] = {};
     std::vector<std::pair<ir::Value*, ir::Value*>> stores; // buffer, value
+    const bool paired = pairs_columns(dot, info, warps);
+    auto operand_layout = [&](int i) {
+      const LinearLayout l =
+          mma_operand_layout(info, i, shape_of(dot.operand(i)), warps, num_warps_);
+      return i == 1 && paired ? pair_columns(l) : l;
+    };
     for (int i = 0; i < 2; ++i) {
       ir::Value* v = dot.operand(i);
-      const LinearLayout want = mma_operand_layout(info, i, shape_of(v), warps, num_warps_);
+      const LinearLayout want = operand_layout(i);
       staged[i] = retype_pipelined(v, want, /*k_dim=*/1 - i);
       if (staged[i])
         continue;
@@ -165,15 +174,29 @@ private:
       if (staged[i]->defining_op()->opcode() != Opcode::LocalAlloc)
         continue;
       ir::Value* v = dot.operand(i);
-      const LinearLayout want = mma_operand_layout(info, i, shape_of(v), warps, num_warps_);
+      const LinearLayout want = operand_layout(i);
       dot.set_operand(i, insert(dot, Opcode::LocalLoad, {staged[i]},
                                 with(v, want, ir::LayoutKind::DotOperand), {}));
     }
     for (int i = 0; i < 2; ++i)
       if (staged[i]->defining_op()->opcode() == Opcode::LocalLoad)
         dot.set_operand(i, staged[i]);
-    set_accumulator(dot, mma_acc_layout(info, m, n, warps, num_warps_));
+    const LinearLayout acc = mma_acc_layout(info, m, n, warps, num_warps_);
+    set_accumulator(dot, paired ? pair_accumulator(acc) : acc);
     carry_in_mma(dot);
+  }
+
+  // Whether the dot's 8-bit B, stored along N (its registers, or the pipeliner's ring it is read
+  // from, run along N), is read in the paired column order (byte_transpose.h: ldmatrix.trans and
+  // prmt instead of a byte per load); its accumulator then takes that order too.
+  bool pairs_columns(const ir::Op& dot, const MmaInfo& info, std::array<int32_t, 2> warps) const {
+    const ir::Value* v = dot.operand(1);
+    if (info.operand_bits != 8 || !target_.has_ldmatrix() ||
+        !can_pair_columns(mma_operand_layout(info, 1, shape_of(v), warps, num_warps_)))
+      return false;
+    const ir::Op* load = v->defining_op();
+    const bool ring = load && load->opcode() == Opcode::LocalLoad;
+    return contiguous_dim(layout_of(ring ? load->operand(0) : v)) == 1;
   }
 
   // dot_sparse on mma.sp.m16n8k32 (sparse_layouts.h): staged as a dense m16n8k16 dot of the same

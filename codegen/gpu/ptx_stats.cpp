@@ -4,7 +4,7 @@
 // way a pipeline is read: the copies (`cp.async`), `cp.async.commit_group`, the waits
 // (`cp.async.wait_group`, wait_all included) and the bulk (TMA) copies; wgmma both as one count
 // (`wgmma`) and by kind (`wgmma.mma_async`, `wgmma.fence`, `wgmma.commit_group`,
-// `wgmma.wait_group`).
+// `wgmma.wait_group`); `prmt` counts byte permutes.
 #include "tessel/codegen/gpu.h"
 
 #include <sstream>
@@ -84,6 +84,8 @@ PtxStats ptx_stats(const std::string& ptx) {
       bump("cp.async"); // the copies: cp.async.ca / .cg.shared.global
     else if (starts("ldmatrix"))
       bump("ldmatrix");
+    else if (starts("prmt"))
+      bump("prmt"); // byte permutes: the 8-bit B stored along N (byte_transpose.h)
     else if (starts("fma"))
       bump("fma");
     else if (starts("ex2.approx"))

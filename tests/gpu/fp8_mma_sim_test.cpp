@@ -91,7 +91,8 @@ std::vector<uint8_t> codes(DType t, size_t n, uint32_t seed) {
 // Zero bank conflicts on both paths: the unpipelined (num_stages 1) one stages each thread's 8
 // or 16 bytes with one st.shared.v2/v4.b32 (not pairs of u32 8 bytes apart, 2-way conflicts
 // before), the cp.async ring writes whole 16-byte chunks; A is read with ldmatrix (b16 pairs),
-// B byte by byte (docs/gpu_codegen.md, "8-bit operands in shared memory").
+// B (stored along N) with ldmatrix.trans and prmt in the paired column order (docs/gpu_codegen.md,
+// "8-bit operands in shared memory").
 void run_and_check(const CompiledKernel& k, const Shape& s, Pair p) {
   const auto a = codes(p.a, size_t(s.M) * s.lda(), 7 + s.K);
   const auto b = codes(p.b, size_t(s.K) * s.ldb(), 13 + s.N);
@@ -194,16 +195,21 @@ TEST_P(Fp8Mma, PtxCompilesWithoutSpills) {
   ASSERT_TRUE(k.resources.parsed) << k.info_log;
   EXPECT_EQ(k.resources.spill_stores, 0);
   EXPECT_EQ(k.resources.spill_loads, 0);
-  // Per warp (32 x 32 of the tile): A's 32 x 32 bytes as 2 ldmatrix.x4 (b16 pairs), B's 32 k x 4
-  // n8 fragments as 32 bytes, ld.shared.u8 (8-bit B stored along N has no 32-bit read).
+  // Per warp (32 x 32 of the tile): A's 32 x 32 bytes as 2 ldmatrix.x4 (b16 pairs); B (stored
+  // along N, read in the paired column order of byte_transpose.h) as 2 ldmatrix.x4.trans, one per
+  // pair of n8 repetitions (32 k x 16 n), and 8 prmt (one per 32-bit register: 32 bytes per
+  // thread), no byte loads.
   const PtxStats st = ptx_stats(k.ptx);
-  EXPECT_EQ(st.get("ldmatrix"), 2);
+  EXPECT_EQ(st.get("ldmatrix"), 4);
   EXPECT_EQ(count_in_ptx(k.ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), 2u);
-  EXPECT_EQ(count_in_ptx(k.ptx, "ld.shared.u8"), 32u);
-  std::printf("[ fp8 mma  ] %s stages %d %s: %d registers, %lld ldmatrix, %zu ld.shared.u8, %lld "
-              "ld.shared (scalar)\n",
+  EXPECT_EQ(count_in_ptx(k.ptx, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), 2u);
+  EXPECT_EQ(count_in_ptx(k.ptx, "ld.shared.u8"), 0u);
+  EXPECT_EQ(st.get("prmt"), 8);
+  std::printf("[ fp8 mma  ] %s stages %d %s: %d registers, %lld instructions, %lld ldmatrix, %zu "
+              "ld.shared.u8, %lld prmt, %lld ld.shared (scalar)\n",
               pair_name(pair).c_str(), stages, target, k.resources.registers,
-              static_cast<long long>(st.get("ldmatrix")), count_in_ptx(k.ptx, "ld.shared.u8"),
+              static_cast<long long>(st.instructions), static_cast<long long>(st.get("ldmatrix")),
+              count_in_ptx(k.ptx, "ld.shared.u8"), static_cast<long long>(st.get("prmt")),
               static_cast<long long>(st.get("ld.shared")));
 }
 

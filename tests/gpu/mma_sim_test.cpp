@@ -179,9 +179,12 @@ TEST_P(MmaSim, MatchesTheReference) {
     if (c.dtype == DType::f16 || c.dtype == DType::bf16) {
       EXPECT_GT(stats.get("ldmatrix"), 0);
     }
-    if (c.dtype == DType::i8) { // a (K contiguous) as b16 pairs; b (N contiguous) byte by byte
+    if (c.dtype == DType::i8) { // a (K contiguous) as b16 pairs; b (N contiguous) paired:
+      // ldmatrix.trans and one prmt per register (byte_transpose.h), no byte loads
       EXPECT_GT(count_in_ptx(ck.ptx, "ldmatrix.sync.aligned.m8n8.x4.shared.b16"), 0u) << ck.ptx;
-      EXPECT_GT(count_in_ptx(ck.ptx, "ld.shared.u8"), 0u);
+      EXPECT_GT(count_in_ptx(ck.ptx, "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), 0u);
+      EXPECT_GT(stats.get("prmt"), 0);
+      EXPECT_EQ(count_in_ptx(ck.ptx, "ld.shared.u8"), 0u);
     }
   }
 

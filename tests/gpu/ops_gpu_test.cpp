@@ -345,6 +345,7 @@ TEST(PtxStats, CountsVectorWidthsUnderPredicates) {
                     "\tst.global.v2.f32 [%rd3], {%f1, %f2};\n"
                     "\tshfl.sync.bfly.b32 %r5, %r6, 16, 31, -1;\n"
                     "\tbar.sync 0;\n"
+                    "\tprmt.b32 %r7, %r1, %r2, %r8;\n"
                     "$L__BB0_2:\n"
                     "\t// comment\n";
   PtxStats s = ptx_stats(ptx);
@@ -353,7 +354,8 @@ TEST(PtxStats, CountsVectorWidthsUnderPredicates) {
   EXPECT_EQ(s.get("st.global.v2"), 1);
   EXPECT_EQ(s.get("shfl.sync"), 1);
   EXPECT_EQ(s.get("bar.sync"), 1);
-  EXPECT_EQ(s.instructions, 5);
+  EXPECT_EQ(s.get("prmt"), 1);
+  EXPECT_EQ(s.instructions, 6);
 }
 
 } // namespace

@@ -4,7 +4,7 @@
 // reference in one documented way: P, in [0, 1], is rounded to v's fp8 type before the PV product.
 // The tolerance is that rounding's bound, computed per output element (fp8_bound below), plus the
 // output's own rounding. CPU and the simulated device at sm_89 and sm_90a (memcheck and racecheck
-// on; bank conflicts not yet zero, see DISABLED_NoBankConflicts); PTX unspilled at head_dim 64 and
+// on; zero bank conflicts, NoBankConflicts); PTX unspilled at head_dim 64 and
 // 128 with fp8 mma.sync; bad input.
 #include "ops_test_util.h"
 
@@ -218,14 +218,13 @@ TEST(AttentionFp8, SimulatedSm90a) {
   check({1, 1, 1, 1, 17, 128}, {.dev = DeviceKind::sim});
 }
 
-// Not met yet, so disabled (run it with --gtest_also_run_disabled_tests): the simulator's bank
-// profile finds conflicts in the fp8 forward (816 extra wavefronts over these launches at sm_89,
-// 288 at sm_90a, session 7). The PTX gathers the 8-bit B operands of the k32 mma (Kᵀ for QKᵀ, V
-// for PV) one byte at a time (ld.shared.u8) from an unpadded staging buffer, and those loads are
-// not among the accesses codegen/gpu's swizzle search records (CompiledKernel::shared_accesses
-// shows no conflicting access); the f16 path moves the same operands with ldmatrix. The fix is in
-// codegen/gpu, not in the kernel (docs/stdlib.md, fp8 forward).
-TEST(AttentionFp8, DISABLED_NoBankConflicts) {
+// Zero bank conflicts in the fp8 forward at sm_89 and sm_90a. Disabled until session 8: the
+// scratch writes of 8-bit layout conversions (the K tile's among them) were 16-byte runs
+// that the NVPTX backend split into 4 st.shared.u32 16 bytes apart (4-way conflicts, 480 extra
+// wavefronts over these launches on each target), now one st.shared.v4.b32 (store_words.h); the
+// 8-bit B operands (Kᵀ and V, stored along N) are read with ldmatrix.trans and prmt
+// (byte_transpose.h) instead of ld.shared.u8.
+TEST(AttentionFp8, NoBankConflicts) {
   TESSEL_REQUIRE_SIM_DEVICE();
   for (const char* t : {"sm_89", "sm_90a"}) {
     ScopedEnv target("TESSEL_SIM_TARGET", t);
@@ -264,7 +263,8 @@ std::unique_ptr<ir::Module> trace_fp8(DType t, std::vector<int64_t> consts) {
 
 // The tiles the op picks for fp8 on a GPU (attention.cpp, fp8_tiles: 32 x 32 at 4 warps with
 // head_dim 64 in one chunk, 16 x 32 at 2 warps with head_dim 128 in chunks of 32), causal and not,
-// on sm_89 and sm_90a: no spills, 16-byte loads, and the dots on the fp8 mma.sync, not wgmma.
+// on sm_89 and sm_90a: no spills, 16-byte loads, and the dots on the fp8 mma.sync, not wgmma, their
+// B operands read with ldmatrix.trans and prmt.
 TEST(AttentionFp8Ptx, NoSpillsAndFp8Mma) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   for (const char* target : {"sm_89", "sm_90a"})
@@ -281,6 +281,10 @@ TEST(AttentionFp8Ptx, NoSpillsAndFp8Mma) {
                   std::string::npos)
             << what;
         EXPECT_EQ(ptx.find("wgmma"), std::string::npos) << what;
+        // Kᵀ and V (8-bit B operands stored along N) through ldmatrix.trans and prmt.
+        EXPECT_NE(ptx.find("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"), std::string::npos)
+            << what;
+        EXPECT_GT(codegen::gpu::ptx_stats(ptx).get("prmt"), 0) << what;
       }
 }
 
