@@ -327,6 +327,19 @@ std::vector<Shape> shapes_to_run() {
   return out;
 }
 
+// BENCH_ONLY=8192x1024:bf16,4096x4096 limits the run to those shapes (and dtypes): for profiling
+// one op with perf, where the other shapes' kernels would share the profile.
+bool selected(Shape s, DType t) {
+  const char* only = std::getenv("BENCH_ONLY");
+  if (only == nullptr || *only == 0)
+    return true;
+  std::string shape = std::to_string(s.rows) + "x" + std::to_string(s.cols);
+  std::string with_dtype = shape + ":" + tessel::dtype_name(t);
+  std::string list = std::string(",") + only + ",";
+  return list.find("," + shape + ",") != std::string::npos ||
+         list.find("," + with_dtype + ",") != std::string::npos;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -336,6 +349,8 @@ int main(int argc, char** argv) {
   std::printf("impl\top\trows\tcols\tdtype\tmin_ms\tmedian_ms\tbytes\n");
   for (Shape s : shapes)
     for (DType t : {DType::f32, DType::bf16}) {
+      if (!selected(s, t))
+        continue;
       Tensors T(s, t);
       std::vector<Op> all = make_ops(T), more = more_ops(T);
       all.insert(all.end(), more.begin(), more.end());

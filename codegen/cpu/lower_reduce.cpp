@@ -185,39 +185,45 @@ private:
   static int64_t chains_for(int64_t n) { return std::min(kChains, n / kLanes); }
 
   // The sum/max/min of x's row at `idx` (its last index is overwritten) through chains_for(n)
-  // accumulators `lanes` of kLanes lanes each.
-  llvm::Value* reduce_in_lanes(Index& idx, int64_t n, std::span<llvm::Value* const> lanes) {
+  // accumulators of kLanes lanes each, one after another in `lanes` (kChains * kLanes elements).
+  llvm::Value* reduce_in_lanes(Index& idx, int64_t n, llvm::Value* lanes) {
     auto* vec_type = llvm::FixedVectorType::get(acc_type_, unsigned(kLanes));
     const int64_t chains = chains_for(n);
     for (int64_t c = 0; c < chains; ++c)
       b_.CreateStore(llvm::ConstantVector::getSplat(vec_type->getElementCount(),
                                                     llvm::cast<llvm::Constant>(identity())),
-                     lanes[c]);
+                     b_.CreateConstInBoundsGEP1_64(acc_type_, lanes, c * kLanes));
+    // One inner loop over the group's chains * kLanes columns, column j into accumulator j of
+    // the chains' contiguous lanes: after unrolling every column's index is the group's base plus
+    // a constant, which the SLP vectoriser sees as consecutive. With a loop per chain, the chains
+    // after the first indexed `base | 16c + j`, which it vectorised as a vector of indices and
+    // then loaded element by element (vpinsrw: 48 of softmax's bf16 row max and sum at 1024
+    // columns; f32 rows took vgatherqps).
+    const int64_t width = kLanes * chains;
     l_.with_lazy_masks_fast_path({x_}, [&] {
       l_.counted_loop(
-          l_.i64(0), l_.i64(n / (kLanes * chains)),
+          l_.i64(0), l_.i64(n / width),
           [&](llvm::Value* group) {
-            for (int64_t c = 0; c < chains; ++c) {
-              llvm::Value* chunk =
-                  b_.CreateAdd(b_.CreateMul(group, l_.i64(chains), "", true, true), l_.i64(c));
-              llvm::Value* base = b_.CreateMul(chunk, l_.i64(kLanes), "", true, true);
-              l_.counted_loop(
-                  l_.i64(0), l_.i64(kLanes),
-                  [&](llvm::Value* j) {
-                    idx.back() = b_.CreateAdd(base, j, "", true, true);
-                    llvm::Value* at = b_.CreateInBoundsGEP(acc_type_, lanes[c], j);
-                    Acc next = combine({b_.CreateLoad(acc_type_, at), nullptr}, l_.element(x_, idx),
-                                       nullptr);
-                    b_.CreateStore(next.value, at);
-                  },
-                  "lane");
-            }
+            llvm::Value* base = b_.CreateMul(group, l_.i64(width), "", true, true);
+            l_.counted_loop(
+                l_.i64(0), l_.i64(width),
+                [&](llvm::Value* j) {
+                  idx.back() = b_.CreateAdd(base, j, "", true, true);
+                  llvm::Value* at = b_.CreateInBoundsGEP(acc_type_, lanes, j);
+                  Acc next = combine({b_.CreateLoad(acc_type_, at), nullptr}, l_.element(x_, idx),
+                                     nullptr);
+                  b_.CreateStore(next.value, at);
+                },
+                "lane");
           },
           "red");
     });
-    llvm::Value* all = b_.CreateLoad(vec_type, lanes[0]);
+    auto chain = [&](int64_t c) {
+      return b_.CreateLoad(vec_type, b_.CreateConstInBoundsGEP1_64(acc_type_, lanes, c * kLanes));
+    };
+    llvm::Value* all = chain(0);
     for (int64_t c = 1; c < chains; ++c)
-      all = combine_vectors(all, b_.CreateLoad(vec_type, lanes[c]));
+      all = combine_vectors(all, chain(c));
     if (kind_ == Kind::Sum) { // reassoc: a tree of vector adds, not 16 serial ones
       auto* sum = llvm::cast<llvm::Instruction>(b_.CreateFAddReduce(identity(), all));
       sum->setHasAllowReassoc(true);
@@ -345,9 +351,10 @@ private:
   // along_last for a float sum/max/min whose rows split into kLanes lanes.
   void along_last_in_lanes(std::span<const int64_t> outer, int64_t n, const ir::Type* rt) {
     llvm::Value* storage = rt->rank() == 0 ? nullptr : l_.new_array(rt);
-    std::vector<llvm::Value*> lanes;
-    for (int64_t c = 0; c < chains_for(n); ++c)
-      lanes.push_back(slot(llvm::FixedVectorType::get(acc_type_, unsigned(kLanes))));
+    auto* lanes = llvm::cast<llvm::AllocaInst>(
+        slot(llvm::ArrayType::get(acc_type_, uint64_t(kLanes * kChains))));
+    lanes->setAlignment(llvm::Align(64)); // loaded and stored as vectors of kLanes
+
     l_.loop_nest(outer, [&](const Index& oidx) {
       Index idx = oidx;
       idx.push_back(l_.i64(0));
