@@ -75,8 +75,16 @@ struct Only {
   }
 };
 
+// BENCH_BLOCK_M / BENCH_BLOCK_N: the tile the op is asked for (AttentionOptions::block_m/n; 0 or
+// unset: the op's own choice), to compare tiles in one build.
+int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::atoi(v) : 0;
+}
+
 int cpu(int runs, const Only& only) {
   const int64_t batch = 4, heads = 12;
+  const int block_m = env_int("BENCH_BLOCK_M"), block_n = env_int("BENCH_BLOCK_N");
   std::printf("impl\tseqlen\thead_dim\tcausal\tmin_ms\tmedian_ms\n");
   for (int64_t seq : {128, 512})
     for (int64_t dim : {32, 64})
@@ -97,7 +105,8 @@ int cpu(int runs, const Only& only) {
         std::vector<double> times;
         for (int r = 0; r < runs + 3; ++r) {
           const double t0 = now_ms();
-          tessel::ops::attention(tq, tk, tv, to, {.causal = causal});
+          tessel::ops::attention(tq, tk, tv, to,
+                                 {.causal = causal, .block_m = block_m, .block_n = block_n});
           if (r >= 3)
             times.push_back(now_ms() - t0);
         }
