@@ -322,10 +322,12 @@ void Lowering::counted_loop(llvm::Value* lo, llvm::Value* hi,
 
 void Lowering::loop_nest(std::span<const int64_t> shape,
                          const std::function<void(const Index&)>& body) {
-  // The innermost loop of a nest stays a loop: O3 unrolled inner loops of up to 32 trips fully
+  // A short innermost loop of a nest stays a loop: O3 unrolled inner loops of 32 trips fully
   // before the loop vectorizer ran, and then vectorized the loop over rows instead, with gathers
   // and scatters a row apart (attention's stores and stored tiles of [64, 32]: 13% of the CPU
   // forward in one copy). Kept rolled, the inner loop is vectorized along the row, contiguously.
+  // Only up to kMaxRolledRow trips: rolling mean_pool's [.., 128] rows made it 1.5-3x slower.
+  constexpr int64_t kMaxRolledRow = 64;
   size_t loops = 0, innermost = shape.size();
   for (size_t d = 0; d < shape.size(); ++d)
     if (shape[d] != 1) {
@@ -349,7 +351,7 @@ void Lowering::loop_nest(std::span<const int64_t> shape,
           idx[d] = i;
           level(d + 1);
         },
-        "i", /*rolled=*/loops >= 2 && d == innermost);
+        "i", /*rolled=*/loops >= 2 && d == innermost && shape[d] <= kMaxRolledRow);
   };
   level(0);
 }
