@@ -1,10 +1,15 @@
 // Benchmark of ops::attention (bench/attention/README in bench/RESULTS.md, "Attention"): two
 // figures the issue asks for without a GPU.
 //
-//   bench_attention cpu [RUNS]      CPU forward, f32, batch 4, 12 heads, seqlen 128/512, head_dim
-//                                   32/64, causal and not, [batch, seqlen, heads, head_dim] with
-//                                   the op's default tiles: one TSV row per shape, min and median
-//                                   of RUNS after 3 warm-ups (threads: TESSEL_CPU_THREADS).
+//   bench_attention cpu [RUNS] [SEQ [DIM [CAUSAL]]]
+//                                   CPU forward, f32, batch 4, 12 heads, seqlen 128/512 (or SEQ
+//                                   alone), head_dim 32/64 (or DIM), causal and not (or CAUSAL
+//                                   0/1; 0 for SEQ or DIM: all), [batch, seqlen,
+//                                   heads, head_dim] with the op's default tiles: one TSV row per
+//                                   shape, min and median of RUNS after 3 warm-ups (threads:
+//                                   TESSEL_CPU_THREADS). BENCH_CLOCK=cpu times the process's CPU
+//                                   time (all threads) instead of the wall clock: on a loaded
+//                                   machine, run at one thread, it counts only this process's work.
 //   bench_attention compile [RUNS] [TARGET]
 //                                   cold compile of the forward kernel for TARGET (sm_80, the
 //                                   default, or sm_90a; the registry's ops.attention: f16,
@@ -25,6 +30,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,6 +43,20 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+// Milliseconds since an arbitrary start: wall clock, or with BENCH_CLOCK=cpu the process's CPU
+// time (as bench_cpu_ops and torch_sdpa.py).
+double now_ms() {
+  static const bool cpu = [] {
+    const char* c = std::getenv("BENCH_CLOCK");
+    return c != nullptr && std::string(c) == "cpu";
+  }();
+  if (!cpu)
+    return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) * 1e-6;
+}
+
 struct Timing {
   double min_ms, median_ms;
 };
@@ -46,12 +66,31 @@ Timing summarize(std::vector<double> v) {
   return {v.front(), v[v.size() / 2]};
 }
 
-int cpu(int runs) {
+// Which shapes `bench_attention cpu` runs: 0 (or -1 for causal) for all.
+struct Only {
+  int64_t seq = 0, dim = 0;
+  int causal = -1;
+  bool skip(int64_t s, int64_t d, bool c) const {
+    return (seq != 0 && s != seq) || (dim != 0 && d != dim) || (causal >= 0 && int(c) != causal);
+  }
+};
+
+// BENCH_BLOCK_M / BENCH_BLOCK_N: the tile the op is asked for (AttentionOptions::block_m/n; 0 or
+// unset: the op's own choice), to compare tiles in one build.
+int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::atoi(v) : 0;
+}
+
+int cpu(int runs, const Only& only) {
   const int64_t batch = 4, heads = 12;
+  const int block_m = env_int("BENCH_BLOCK_M"), block_n = env_int("BENCH_BLOCK_N");
   std::printf("impl\tseqlen\thead_dim\tcausal\tmin_ms\tmedian_ms\n");
   for (int64_t seq : {128, 512})
     for (int64_t dim : {32, 64})
       for (bool causal : {false, true}) {
+        if (only.skip(seq, dim, causal))
+          continue;
         const size_t n = size_t(batch * seq * heads * dim);
         std::vector<float> q(n), k(n), v(n), out(n);
         std::mt19937 gen(1);
@@ -65,10 +104,11 @@ int cpu(int runs) {
             to(out.data(), {batch, seq, heads, dim});
         std::vector<double> times;
         for (int r = 0; r < runs + 3; ++r) {
-          auto t0 = Clock::now();
-          tessel::ops::attention(tq, tk, tv, to, {.causal = causal});
+          const double t0 = now_ms();
+          tessel::ops::attention(tq, tk, tv, to,
+                                 {.causal = causal, .block_m = block_m, .block_n = block_n});
           if (r >= 3)
-            times.push_back(ms_since(t0));
+            times.push_back(now_ms() - t0);
         }
         Timing t = summarize(times);
         std::printf("tessel\t%lld\t%lld\t%d\t%.3f\t%.3f\n", (long long)seq, (long long)dim,
@@ -115,10 +155,13 @@ int main(int argc, char** argv) {
   const int runs = argc > 2 ? std::max(1, std::atoi(argv[2])) : 20;
   try {
     if (mode == "cpu")
-      return cpu(runs);
+      return cpu(runs, {argc > 3 ? std::atoll(argv[3]) : 0, argc > 4 ? std::atoll(argv[4]) : 0,
+                        argc > 5 ? std::atoi(argv[5]) : -1});
     if (mode == "compile")
       return compile(runs, argc > 3 ? argv[3] : "sm_80");
-    std::fprintf(stderr, "usage: bench_attention cpu [RUNS] | compile [RUNS] [sm_80|sm_90a]\n");
+    std::fprintf(
+        stderr,
+        "usage: bench_attention cpu [RUNS] [SEQ [DIM [CAUSAL]]] | compile [RUNS] [sm_80|sm_90a]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_attention: %s\n", e.what());

@@ -5,7 +5,12 @@
 //     each (f16 -> f32 is exact, and so is bf16 -> f32; i8 sign-extends to i32), so the product
 //     never converts an element more than once; an operand stored in ct is read in place. a
 //     stays row-major; b is then packed in panels of V columns (see `column_panels`), also when
-//     it is f32: a vector copy of K*N elements for M*N*K multiply-adds. An operand read through
+//     it is f32: a vector copy of K*N elements for M*N*K multiply-adds. An operand that is a
+//     transpose (`trans(x)`, attention's K tile in q kᵀ) is written from x's rows by blocks of
+//     L x L elements transposed in registers (L = the lanes of one vector register), straight into
+//     b's panels: element by element, its column reads a row of x apart were scalar loads with
+//     their address arithmetic (15% of the CPU attention forward at head_dim 32, seqlen 512). An
+//     operand read through
 //     masked fused loads (a matmul's edge-masked tiles) is written by two copies of its loop: one
 //     without masks, taken where every mask holds (each checked as cheaply as its form allows,
 //     lower_memory.cpp), and the masked one for the edge tiles.
@@ -124,6 +129,15 @@ private:
   // (rows a power of two apart map to few L1 sets: unpacked, the 128x128x32 f32 matmul of
   // bench_cpu ran 1.5x slower than the scalar loop nest this file replaced).
   llvm::Value* column_panels(const ir::Value* v, int64_t width);
+  // x when v = trans(x) (permute [1, 0]) and its shape and `width` are whole L x L blocks of ct
+  // (L: the lanes of one host vector register); null otherwise.
+  const ir::Value* transpose_source(const ir::Value* v, int64_t width);
+  // v = trans(x) in panels of `width` columns (width = v's column count: row-major), from
+  // rows_of(x): L rows of x loaded as vectors, transposed by log2(L) rounds of two-input shuffles,
+  // stored as L rows of v (`transpose_block`).
+  llvm::Value* transposed_panels(const ir::Value* x, int64_t width);
+  std::vector<llvm::Value*> transpose_block(std::vector<llvm::Value*> rows);
+  int64_t lanes() const;
   // dot_sparse's a (M x K/2 kept values, meta M x K/16 i16) as the dense M x K array in ct.
   llvm::Value* decompressed_rows();
   // Whether v already is a row-major array of ct elements (read in place).
@@ -200,6 +214,8 @@ llvm::Value* DotLowering::rows_of(const ir::Value* v) {
   const ir::Type* elem = v->type()->element();
   if (is_ct_array(v))
     return l_.rep(v).storage;
+  if (const ir::Value* x = transpose_source(v, v->type()->dims()[1]))
+    return transposed_panels(x, v->type()->dims()[1]);
   llvm::Value* array = l_.new_array(v->type(), ct_);
   int64_t cols = v->type()->dims()[1];
   // Twice when v reads memory through masked fused loads (the matmul's `load(a + offs, rows < M
@@ -253,7 +269,80 @@ llvm::Value* DotLowering::decompressed_rows() {
   return array;
 }
 
+int64_t DotLowering::lanes() const {
+  return std::max<int64_t>(1, host_target().vector_bits / int64_t(ct_->getScalarSizeInBits()));
+}
+
+const ir::Value* DotLowering::transpose_source(const ir::Value* v, int64_t width) {
+  const ir::Op* op = v->defining_op();
+  if (op == nullptr || op->opcode() != ir::Opcode::Permute || v->type()->rank() != 2 ||
+      is_ct_array(v))
+    return nullptr;
+  const auto& order = op->attr("order").ints;
+  const int64_t l = lanes();
+  auto dims = v->type()->dims();
+  if (order.size() != 2 || order[0] != 1 || l < 2 || dims[0] % l != 0 || dims[1] % l != 0 ||
+      width % l != 0)
+    return nullptr;
+  return op->operand(0);
+}
+
+std::vector<llvm::Value*> DotLowering::transpose_block(std::vector<llvm::Value*> rows) {
+  // Round b swaps the off-diagonal b x b blocks of every 2b x 2b block: element (r, c) trades bit
+  // b of its row for bit b of its column. After the rounds for every bit, (r, c) holds (c, r).
+  const auto l = int64_t(rows.size());
+  for (int64_t bit = 1; bit < l; bit *= 2) {
+    std::vector<int> low(static_cast<size_t>(l)), high(static_cast<size_t>(l));
+    for (int64_t c = 0; c < l; ++c) {
+      low[size_t(c)] = int(c & bit ? l + c - bit : c);
+      high[size_t(c)] = int(c & bit ? l + c : c + bit);
+    }
+    for (int64_t i = 0; i < l; ++i)
+      if ((i & bit) == 0) {
+        llvm::Value *r0 = rows[size_t(i)], *r1 = rows[size_t(i + bit)];
+        rows[size_t(i)] = b_.CreateShuffleVector(r0, r1, low);
+        rows[size_t(i + bit)] = b_.CreateShuffleVector(r0, r1, high);
+      }
+  }
+  return rows;
+}
+
+llvm::Value* DotLowering::transposed_panels(const ir::Value* x, int64_t width) {
+  llvm::Value* src = rows_of(x); // x's rows, contiguous: [N, K] for v = [K, N]
+  const int64_t n = x->type()->dims()[0], k = x->type()->dims()[1], l = lanes();
+  llvm::Value* array = l_.new_array(x->type(), ct_);
+  auto* vty = llvm::FixedVectorType::get(ct_, unsigned(l));
+  const llvm::Align align(ct_->getScalarSizeInBits() / 8);
+  const int64_t k_blocks = k / l;
+  const std::vector<llvm::Value*> none;
+  carried_loop(
+      l_, (n / l) * k_blocks, none,
+      [&](llvm::Value* q, const std::vector<llvm::Value*>&) {
+        llvm::Value* n0 = b_.CreateShl(b_.CreateLShr(q, log2_exact(k_blocks)), log2_exact(l));
+        llvm::Value* k0 = b_.CreateShl(b_.CreateAnd(q, l_.i64(k_blocks - 1)), log2_exact(l));
+        std::vector<llvm::Value*> rows;
+        for (int64_t r = 0; r < l; ++r)
+          rows.push_back(b_.CreateAlignedLoad(
+              vty, at(src, b_.CreateAdd(n0, l_.i64(r), "", true, true), k0, k), align));
+        rows = transpose_block(std::move(rows));
+        // Row j of the block is v's row k0 + j, columns n0 .. n0 + L: in panel n0 / width, at
+        // column n0 % width of that panel's row.
+        llvm::Value* panel = b_.CreateLShr(n0, log2_exact(width));
+        llvm::Value* w0 = b_.CreateAnd(n0, l_.i64(width - 1));
+        for (int64_t j = 0; j < l; ++j) {
+          llvm::Value* row = b_.CreateAdd(b_.CreateMul(panel, l_.i64(k)),
+                                          b_.CreateAdd(k0, l_.i64(j), "", true, true));
+          b_.CreateAlignedStore(rows[size_t(j)], at(array, row, w0, width), align);
+        }
+        return none;
+      },
+      "transpose");
+  return array;
+}
+
 llvm::Value* DotLowering::column_panels(const ir::Value* v, int64_t width) {
+  if (const ir::Value* x = transpose_source(v, width))
+    return transposed_panels(x, width);
   // From rows_of's array: b's rows are read from memory once, whole and in order, by a
   // vectorized copy, and then packed from L1. Packing straight from a fused load (no copy) used
   // 25-90% more CPU time per matmul in bench_cpu_matmul, panel by panel or row by row.
@@ -261,6 +350,8 @@ llvm::Value* DotLowering::column_panels(const ir::Value* v, int64_t width) {
   int64_t depth = v->type()->dims()[0];
   int64_t cols = v->type()->dims()[1];
   int64_t count = cols / width;
+  if (count == 1) // one panel is the row-major array itself (attention's V at head_dim 32)
+    return rows;
   llvm::Value* array = l_.new_array(v->type(), ct_);
   auto* vty = llvm::FixedVectorType::get(ct_, unsigned(width));
   const llvm::Align align(ct_->getScalarSizeInBits() / 8);

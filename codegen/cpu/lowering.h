@@ -89,10 +89,13 @@ public:
   // v's storage, storing it first into a new array when it is lazy.
   llvm::Value* stored(const ir::Value* v);
   // One loop per dimension of `shape` (dims of size 1 get no loop); `body` emits one element.
+  // The innermost loop of a nest of two or more, when it has at most 64 trips, is marked not to
+  // be unrolled (lower_kernel.cpp).
   void loop_nest(std::span<const int64_t> shape, const std::function<void(const Index&)>& body);
   // A counted loop for i in [lo, hi) (i64); `body` may leave the builder in another block.
+  // `rolled`: marked llvm.loop.unroll.disable (the loop vectorizer still vectorizes it).
   void counted_loop(llvm::Value* lo, llvm::Value* hi, const std::function<void(llvm::Value*)>& body,
-                    llvm::StringRef name = "i");
+                    llvm::StringRef name = "i", bool rolled = false);
   llvm::Value* i64(int64_t v) { return b.getInt64(v); }
 
   // ---- ops ----

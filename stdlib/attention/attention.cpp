@@ -257,6 +257,22 @@ Tiles forward_tiles(const TensorView& q, const AttentionOptions& o, Tiles t) {
   return {64, 16, 32, 4};
 }
 
+// The forward's tiles on the CPU: 128 query rows instead of 64 when no band limits the keys and
+// head_dim is at most 64, unless the caller chose the tiles. Each program copies every K and V
+// tile of its head into the dots' operand arrays and packs them, so twice the rows halve those
+// copies per query row; with a band the larger tile computes more masked scores on the diagonal.
+// Same-run CPU time, f32, seqlen 512, 1 thread, load 14 (bench/RESULTS.md, "Session 8: CPU
+// attention"): 128 x 64 vs 64 x 64, min of 3 rounds, 22.0 vs 23.9 ms at head_dim 32 and 38.4 vs
+// 40.9 ms at 64 non-causal, but 22.2 vs 19.1 and 33.7 vs 29.9 ms causal. head_dim 96 and up stay
+// at 64 rows (not measured; their tiles are the largest in bytes already).
+Tiles cpu_forward_tiles(const TensorView& q, const AttentionOptions& o, const Band& band,
+                        const Heads& qh, Tiles t) {
+  if (q.device != DeviceKind::cpu || o.block_m != 0 || o.block_n != 0 || band.on || qh.dim > 64)
+    return t;
+  t.m = std::min(128, next_pow2_at_least_16(qh.seq));
+  return t;
+}
+
 // `grad` is shaped and strided like `like` (so the kernels can share their strides).
 void check_grad(const OpSite& s, const char* arg, const TensorView& grad, const char* like_arg,
                 const TensorView& like) {
@@ -444,7 +460,7 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
                const AttentionOptions& o, Stream* stream, std::source_location where) {
   OpSite s{"attention", where};
   Common c = common_of(s, q, k, v, out, o);
-  c.t = fp8_tiles(s, q, o, forward_tiles(q, o, c.t));
+  c.t = fp8_tiles(s, q, o, cpu_forward_tiles(q, o, c.band, c.p.q, forward_tiles(q, o, c.t)));
   const Problem& p = c.p;
   const bool save_lse = o.lse.data != nullptr;
   if (save_lse)

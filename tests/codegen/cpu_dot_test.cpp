@@ -1,8 +1,8 @@
 // `dot` on the CPU backend (codegen/cpu/lower_dot.cpp) against a plain f64 reference: f16, bf16,
 // f32 and f64 operands with f32 (or their own type's) accumulators, i8 with i32, over square and
-// non-square shapes with K from 16 to 128, lazy operands and accumulators, and a DSL matmul that
-// carries the accumulator through a loop with masked edges. Outputs are poisoned (NaN, 0xCD)
-// before the kernel writes them.
+// non-square shapes with K from 16 to 128, lazy and transposed operands and accumulators, and a
+// DSL matmul that carries the accumulator through a loop with masked edges. Outputs are poisoned
+// (NaN, 0xCD) before the kernel writes them.
 //
 // Tolerances follow from ir.h's semantics, not from the implementation: f16 and bf16 operands are
 // exact in f32, and so are their products (11 + 11 and 8 + 8 significant bits), so the only error
@@ -51,8 +51,10 @@ double unit_roundoff(DType k) {
 }
 
 // How an operand reaches the dot: loaded, or computed lazily from an f32 load by a cast (the
-// lowering then reads it through the elementwise path instead of from an array).
-enum class Operand : uint8_t { Loaded, CastFromF32 };
+// lowering then reads it through the elementwise path instead of from an array), or loaded
+// transposed (a stored [K, M], b stored [N, K], each permuted: attention's q kᵀ; the lowering
+// transposes such operands by blocks in registers when their dims are whole blocks).
+enum class Operand : uint8_t { Loaded, CastFromF32, Transposed };
 
 struct DotCase {
   DType in;  // a and b
@@ -73,6 +75,15 @@ std::unique_ptr<codegen::cpu::CompiledKernel> build_dot(const DotCase& c) {
   ir::Value* b_ptr = kb.arg(kb.ptr(mem_in));
   ir::Value* a = kb.load(kb.addptr(a_ptr, kb.offsets_2d(m, k, kb.cint(k))));
   ir::Value* b = kb.load(kb.addptr(b_ptr, kb.offsets_2d(k, n, kb.cint(n))));
+  if (c.operand == Operand::Transposed) {
+    auto transposed = [&](ir::Value* p, int64_t rows, int64_t cols) { // [cols, rows] in memory
+      ir::Value* x = kb.load(kb.addptr(p, kb.offsets_2d(cols, rows, kb.cint(rows))));
+      return kb.op(Opcode::Permute, {x}, kb.t({rows, cols}, kb.s(c.in)),
+                   {ir::Attr::of_ints({1, 0})});
+    };
+    a = transposed(a_ptr, m, k);
+    b = transposed(b_ptr, k, n);
+  }
   if (c.operand == Operand::CastFromF32) {
     a = kb.cast(a, kb.s(c.in));
     b = kb.cast(b, kb.s(c.in));
@@ -91,7 +102,9 @@ std::unique_ptr<codegen::cpu::CompiledKernel> build_dot(const DotCase& c) {
 std::string case_name(const DotCase& c) {
   return fmt::format("{} x {} -> {} at {}{}{}", dtype_name(c.in), dtype_name(c.in),
                      dtype_name(c.acc), shape_name(c.shape),
-                     c.operand == Operand::CastFromF32 ? ", cast operands" : "",
+                     c.operand == Operand::CastFromF32  ? ", cast operands"
+                     : c.operand == Operand::Transposed ? ", transposed operands"
+                                                        : "",
                      c.zero_acc ? ", zero acc" : "");
 }
 
@@ -109,8 +122,11 @@ void check_dot(const DotCase& c, double lo, double hi, uint32_t seed) {
   auto kernel = build_dot(c);
   void *po = out.data(), *pc = acc.data(), *pa = a.data(), *pb = b.data();
   launch(*kernel, {&po, &pc, &pa, &pb}, {1, 1, 1});
-  // The operands as the dot sees them (rounded to c.in when cast from f32).
+  // The operands as the dot sees them (rounded to c.in when cast from f32); a(i, p) and b(p, j).
   auto operand = [&](const Buffer& x, size_t i) { return round_to(c.in, x.get(i)); };
+  const bool tr = c.operand == Operand::Transposed;
+  auto a_at = [&](int64_t i, int64_t p) { return operand(a, size_t(tr ? p * m + i : i * k + p)); };
+  auto b_at = [&](int64_t p, int64_t j) { return operand(b, size_t(tr ? j * k + p : p * n + j)); };
   double u = unit_roundoff(c.acc == DType::f16 || c.acc == DType::bf16 ? DType::f32 : c.acc);
   // f32 and f64 products round once each (unless fused); f16 and bf16 ones are exact in f32.
   double product_u = c.in == DType::f32 || c.in == DType::f64 ? unit_roundoff(c.in) : 0;
@@ -119,7 +135,7 @@ void check_dot(const DotCase& c, double lo, double hi, uint32_t seed) {
       double init = c.zero_acc ? 0.0 : acc.get(size_t(i * n + j));
       double want = init, magnitude = std::fabs(init);
       for (int64_t p = 0; p < k; ++p) {
-        double prod = operand(a, size_t(i * k + p)) * operand(b, size_t(p * n + j));
+        double prod = a_at(i, p) * b_at(p, j);
         want += prod;
         magnitude += std::fabs(prod);
       }
@@ -166,6 +182,17 @@ TEST(CpuDot, LazyOperandsAndConstantAccumulator) {
     check_dot({in, DType::f32, {32, 64, 32}, Operand::CastFromF32}, -3, 3, 61);
     check_dot({in, DType::f32, {16, 128, 16}, Operand::Loaded, /*zero_acc=*/true}, -3, 3, 62);
   }
+}
+
+// Transposed a and b, every shape: whole blocks of the vector width (16 x 16 f32 with AVX-512)
+// take the in-register transposition, the others (N of 2 or 8, M of 1 or 4) the element copy.
+TEST(CpuDot, TransposedOperandsMatchReference) {
+  for (const Shape& s : shapes()) {
+    check_dot({DType::f32, DType::f32, s, Operand::Transposed}, -2, 2, 91);
+    check_dot({DType::bf16, DType::f32, s, Operand::Transposed}, -2, 2, 92);
+    check_dot({DType::i8, DType::i32, s, Operand::Transposed}, -128, 127, 93);
+  }
+  check_dot({DType::f64, DType::f64, {32, 64, 128}, Operand::Transposed}, -2, 2, 94);
 }
 
 // i8 x i8 -> i32: exact, for every shape (|sums| < 2^31).
