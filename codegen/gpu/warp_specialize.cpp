@@ -6,8 +6,8 @@
 // every warp's critical path once per iteration. Here the ring the pipeliner built is rewritten:
 //
 //   before the loop:  the ring's mbarriers become full[s] (count 1: the producer's expect_tx,
-//                     completed by the TMA bytes) and a second ring empty[s] (count G, one
-//                     arrive per consumer warpgroup); the S-1 prologue copies go (the producer
+//                     completed by the TMA bytes) and a second ring empty[s] (count 4G, one
+//                     arrive per consumer warp); the S-1 prologue copies go (the producer
 //                     loop issues every stage);
 //                     if (warpgroup >= G) {                             // the producer
 //                       setmaxnreg.dec; for it: [it >= S] wait empty[it%S] for ((it/S)&1)^1,
@@ -16,11 +16,11 @@
 //                     setmaxnreg.inc                                    // G consumers
 //   the loop:         wait full[it%S] for (it/S)&1, the dot (its wgmma_wait {pending = 1}
 //                     comes from prepare-dot-operands), then, if it > 0, one thread per
-//                     warpgroup arrives on empty[(it-1)%S] (the ring's barrier is gone)
+//                     warp arrives on empty[(it-1)%S] (the ring's barrier is gone)
 //   after the loop:   as the ring left it; the exited producer counts as arrived at bar.sync.
 //
 // Phases: full[s] completes its f-th fill as phase f, as in the ring. empty[s] completes its f-th
-// phase when all G warpgroups retired the wgmma group of iteration f*S + s; the producer's fill f
+// phase when all 4G consumer warps retired the wgmma group of iteration f*S + s; the producer's fill f
 // of slot s (iteration it = f*S + s, f >= 1) needs phase f-1 of empty[s], parity ((it/S)-1)&1 =
 // ((it/S)&1)^1; fill 0 needs no wait (nothing read the slot yet). The consumer arrives for
 // iteration it-1 at iteration it, after `wgmma_wait {pending = 1}` retired it-1's group: the
@@ -51,6 +51,7 @@ using ir::Value;
 
 constexpr int kWarpgroupWarps = 4;
 constexpr int kWarpgroupThreads = 128;
+constexpr int kWarpThreads = 32;
 constexpr int kRegisterFile = 65536; // 32-bit registers per SM (sm_90)
 constexpr std::string_view kProducerMark = "setmaxnreg.dec"; // the producer role's first op
 
@@ -153,17 +154,18 @@ private:
     return b_.create(Opcode::If, {cond}, types);
   }
 
-  // empty[s]: a second ring of S mbarriers, initialised with count G right after full[s].
+  // empty[s]: a second ring of S mbarriers, initialised right after full[s] with one arrival per
+  // consumer warp.
   void make_empty_ring() {
     ir::Block* outer = r_.loop->parent_block();
     b_.set_insertion_point(*outer, std::next(outer->find(r_.bars)));
     b_.set_location(r_.bars->loc);
     empty_ = b_.value(Opcode::LocalAlloc, {}, r_.bars->result()->type(), r_.bars->attrs());
-    const int64_t groups = roles_.consumer_warps / kWarpgroupWarps;
+    const int64_t arrivals = roles_.consumer_warps; // one per consumer warp
     for (int64_t s = 0; s < r_.stages; ++s) {
       b_.set_insertion_point(*outer, std::next(outer->find(r_.inits[size_t(s)])));
       b_.set_location(r_.inits[size_t(s)]->loc);
-      op0(Opcode::MbarrierInit, {slot(empty_, i32(s))}, {ir::Attr::of_int(groups)});
+      op0(Opcode::MbarrierInit, {slot(empty_, i32(s))}, {ir::Attr::of_int(arrivals)});
     }
   }
 
@@ -280,14 +282,17 @@ private:
 
   // The consumer body loses its barrier (nothing refills a slot behind its back any more) and
   // gains, at its end -- after the wgmma_wait {pending = 1} that retires iteration it-1's group --
-  // one arrive per warpgroup on empty[(it - 1) % S].
+  // one arrive per warp (lane 0) on empty[(it - 1) % S]. Per warp, not per warpgroup as in
+  // CUTLASS: an arrive orders only its own warp's earlier accesses before the producer's next
+  // copy (the PTX memory model; the simulator's racecheck reports the other three warps' wgmma
+  // reads otherwise), and four arrives per warpgroup cost four shared-memory atomics.
   void consumer_release() {
     ir::Block& body = r_.loop->region(0);
     body.erase(r_.sync);
     Value* it = body.arg(body.num_args() - 1);
     b_.set_insertion_point_before(*body.terminator());
     b_.set_location(r_.loop->loc);
-    Value* first = op1(Opcode::CmpEq, {op1(Opcode::Rem, {tid_, i32(kWarpgroupThreads)}, ctx_.i32()),
+    Value* first = op1(Opcode::CmpEq, {op1(Opcode::Rem, {tid_, i32(kWarpThreads)}, ctx_.i32()),
                                        i32(0)},
                        ctx_.i1());
     Value* cond = op1(Opcode::And, {first, op1(Opcode::CmpGt, {it, i32(0)}, ctx_.i1())}, ctx_.i1());
