@@ -171,6 +171,43 @@ TEST(WarpSpecializePtx, ProducerAndConsumerRoles) {
   }
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Figures for bench/RESULTS.md (no thresholds): the warp-specialized ring against the plain TMA
+// ring of the same kernel (the switch toggled in one process, disk cache off), 3 stages, f16,
+// 64 x 64 x 64 tiles, sm_90a through nvJitLink: PTX instructions, bar.sync, registers, shared
+// bytes, cold compile time, min and median of 5 interleaved runs.
+TEST(WarpSpecializePtx, FiguresAgainstThePlainRing) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  const char* names[2] = {"plain TMA ring", "warp-specialized"};
+  std::vector<double> ms[2];
+  CompileResult last[2];
+  for (int run = 0; run < 5; ++run)
+    for (int f = 0; f < 2; ++f) {
+      setenv("TESSEL_WARP_SPECIALIZE", f ? "1" : "0", 1);
+      last[f] = compile_ws(3);
+      ms[f].push_back(last[f].times.total_ms());
+    }
+  setenv("TESSEL_WARP_SPECIALIZE", "1", 1);
+  EXPECT_EQ(last[0].num_warps, 4);
+  EXPECT_EQ(last[1].num_warps, 8);
+  for (int f = 0; f < 2; ++f) {
+    ASSERT_TRUE(last[f].resources.parsed) << last[f].info_log;
+    EXPECT_EQ(last[f].resources.spill_stores, 0);
+    const codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(last[f].ptx);
+    std::printf("[ figures  ] %s: %d warps, %lld PTX instructions (%lld mbarrier, %lld bar.sync), "
+                "%d registers, %lld bytes shared, compile %.1f ms min / %.1f ms median of 5\n",
+                names[f], last[f].num_warps, static_cast<long long>(st.instructions),
+                static_cast<long long>(st.get("mbarrier")),
+                static_cast<long long>(st.get("bar.sync")), last[f].resources.registers,
+                static_cast<long long>(last[f].shared_bytes),
+                *std::min_element(ms[f].begin(), ms[f].end()), median(ms[f]));
+  }
+}
+
 // Runs the kernel on the simulated sm_90a device and compares with an f64 reference.
 template <class T> void run_and_check(const Shape& s, int stages, uint32_t seed) {
   const int64_t lda = round_up(s.K, 8), ldb = round_up(s.N, 8), ldc = s.N;
