@@ -25,8 +25,8 @@
 #include <fmt/format.h>
 
 #include <bit>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 
 namespace tessel::codegen::gpu {
 

@@ -2,8 +2,8 @@
 // coordinates of layouts, shared scratch, line info, and the dispatch over opcodes.
 #include "codegen/gpu/lower_mma_sp.h"
 #include "codegen/gpu/lowering.h"
-#include "codegen/gpu/wgmma_in_flight.h"
 #include "codegen/gpu/warp_specialize.h"
+#include "codegen/gpu/wgmma_in_flight.h"
 
 #include "tessel/codegen/gpu.h"
 

@@ -20,8 +20,9 @@
 //   after the loop:   as the ring left it; the exited producer counts as arrived at bar.sync.
 //
 // Phases: full[s] completes its f-th fill as phase f, as in the ring. empty[s] completes its f-th
-// phase when all 4G consumer warps retired the wgmma group of iteration f*S + s; the producer's fill f
-// of slot s (iteration it = f*S + s, f >= 1) needs phase f-1 of empty[s], parity ((it/S)-1)&1 =
+// phase when all 4G consumer warps retired the wgmma group of iteration f*S + s; the producer's
+// fill f of slot s (iteration it = f*S + s, f >= 1) needs phase f-1 of empty[s], parity
+// ((it/S)-1)&1 =
 // ((it/S)&1)^1; fill 0 needs no wait (nothing read the slot yet). The consumer arrives for
 // iteration it-1 at iteration it, after `wgmma_wait {pending = 1}` retired it-1's group: the
 // wait for empty[s] at iteration it is answered at consumer iteration it-S+1 <= n-1, so every
@@ -52,18 +53,18 @@ using ir::Value;
 constexpr int kWarpgroupWarps = 4;
 constexpr int kWarpgroupThreads = 128;
 constexpr int kWarpThreads = 32;
-constexpr int kRegisterFile = 65536; // 32-bit registers per SM (sm_90)
+constexpr int kRegisterFile = 65536;                         // 32-bit registers per SM (sm_90)
 constexpr std::string_view kProducerMark = "setmaxnreg.dec"; // the producer role's first op
 
 // The pieces of a TMA ring (tma_ring.cpp's IR) around one loop.
 struct Ring {
   Op* loop = nullptr;
-  Op* wait = nullptr;           // the body's mbarrier_wait on full[it % S]
-  Op* refill = nullptr;         // the body's `if` that issues iteration it+S-1
-  Op* sync = nullptr;           // the body's barrier before the refill
-  Op* bars = nullptr;           // local_alloc of the S mbarriers
-  std::vector<Op*> inits;       // mbarrier_init of each
-  std::vector<Op*> prologue;    // the `if`s that issue iterations 0..S-2
+  Op* wait = nullptr;        // the body's mbarrier_wait on full[it % S]
+  Op* refill = nullptr;      // the body's `if` that issues iteration it+S-1
+  Op* sync = nullptr;        // the body's barrier before the refill
+  Op* bars = nullptr;        // local_alloc of the S mbarriers
+  std::vector<Op*> inits;    // mbarrier_init of each
+  std::vector<Op*> prologue; // the `if`s that issue iterations 0..S-2
   int64_t stages = 0;
 };
 
@@ -186,8 +187,8 @@ private:
     {
       ir::InsertionGuard restore(b_);
       b_.set_insertion_point_to_end(roles->region(0));
-      asm_i32(fmt::format("{}.sync.aligned.u32 {};\n\tmov.u32 $0, 0;", kProducerMark,
-                          regs_.producer));
+      asm_i32(
+          fmt::format("{}.sync.aligned.u32 {};\n\tmov.u32 $0, 0;", kProducerMark, regs_.producer));
       producer_loop();
       b_.set_insertion_point_to_end(roles->region(0));
       b_.set_location(loop.loc);
@@ -212,8 +213,8 @@ private:
     ir::InsertionGuard restore(b_);
     b_.set_insertion_point_to_end(body);
     Value* s = op1(Opcode::Rem, {it, i32(r_.stages)}, ctx_.i32());
-    Value* odd = op1(Opcode::And, {op1(Opcode::Div, {it, i32(r_.stages)}, ctx_.i32()), i32(1)},
-                     ctx_.i32());
+    Value* odd =
+        op1(Opcode::And, {op1(Opcode::Div, {it, i32(r_.stages)}, ctx_.i32()), i32(1)}, ctx_.i32());
     Op* reuse = make_if(op1(Opcode::CmpGe, {it, i32(r_.stages)}, ctx_.i1()));
     {
       ir::InsertionGuard inner(b_);
@@ -227,11 +228,10 @@ private:
     // iteration it is that for it' = it - (S-1), iv' = iv - (S-1) * step.
     const int64_t ahead = r_.stages - 1;
     std::map<const Value*, Value*> env;
-    env[cbody.arg(0)] =
-        op1(Opcode::Sub,
-            {iv, op1(Opcode::Mul, {loop.operand(2), b_.constant_int(iv->type(), ahead)},
-                     iv->type())},
-            iv->type());
+    env[cbody.arg(0)] = op1(
+        Opcode::Sub,
+        {iv, op1(Opcode::Mul, {loop.operand(2), b_.constant_int(iv->type(), ahead)}, iv->type())},
+        iv->type());
     env[cbody.arg(cbody.num_args() - 1)] = op1(Opcode::Sub, {it, i32(ahead)}, ctx_.i32());
     Op* issue = r_.refill;
     remap_region_operands(*issue, cbody, env);
@@ -292,9 +292,9 @@ private:
     Value* it = body.arg(body.num_args() - 1);
     b_.set_insertion_point_before(*body.terminator());
     b_.set_location(r_.loop->loc);
-    Value* first = op1(Opcode::CmpEq, {op1(Opcode::Rem, {tid_, i32(kWarpThreads)}, ctx_.i32()),
-                                       i32(0)},
-                       ctx_.i1());
+    Value* first =
+        op1(Opcode::CmpEq, {op1(Opcode::Rem, {tid_, i32(kWarpThreads)}, ctx_.i32()), i32(0)},
+            ctx_.i1());
     Value* cond = op1(Opcode::And, {first, op1(Opcode::CmpGt, {it, i32(0)}, ctx_.i1())}, ctx_.i1());
     Op* release = make_if(cond);
     ir::InsertionGuard restore(b_);
@@ -396,8 +396,8 @@ bool warp_specialize_profitable(const Target& target, int num_warps) {
 
 ir::PassInfo warp_specialize_pass(const Target& target, int num_warps, WarpRoles roles) {
   if (!target.has_wgmma())
-    throw Error("pass 'warp-specialize' needs sm_90a (wgmma, setmaxnreg), found '" +
-                target.name() + "'");
+    throw Error("pass 'warp-specialize' needs sm_90a (wgmma, setmaxnreg), found '" + target.name() +
+                "'");
   check_warp_roles(roles, num_warps, "pass 'warp-specialize'");
   auto run = [roles](ir::Module& module, ir::PassStats& stats) {
     for (auto& f : module.functions) {

@@ -1,4 +1,5 @@
-// Private to codegen/gpu: warp specialization of a TMA ring (warp_specialize.cpp; sm_90a, issue 15).
+// Private to codegen/gpu: warp specialization of a TMA ring (warp_specialize.cpp; sm_90a, issue
+// 15).
 #pragma once
 
 #include "tessel/codegen/target.h"
