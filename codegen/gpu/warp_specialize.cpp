@@ -35,10 +35,12 @@
 
 #include "tessel/error.h"
 #include "tessel/ir/builder.h"
+#include "tessel/support/dump.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -340,6 +342,59 @@ private:
   Value* tid_ = nullptr;   // %tid.x
 };
 
+// An op the producer warpgroup would run too (everything before the loop runs on every warp) and
+// that writes memory through the layouts: the producer's warps are outside the layouts, their
+// lanes alias warp 0's elements, and the copies would write the same bytes twice (the
+// simulator's racecheck reports ops::matmul's accumulator conversion). Such a kernel keeps the
+// plain ring until the split moves above that code.
+bool writes_through_layouts(const Op& op) {
+  switch (op.opcode()) {
+  case Opcode::ConvertLayout: // through shared scratch, in general
+  case Opcode::Store:
+  case Opcode::LocalStore:
+  case Opcode::DescStore:
+  case Opcode::DescLoad: // a box and its mbarrier in scratch
+  case Opcode::ReduceSum:
+  case Opcode::ReduceMax:
+  case Opcode::ReduceMin:
+  case Opcode::ReduceArgmax:
+  case Opcode::ReduceArgmin:
+  case Opcode::Reduce:
+  case Opcode::ScanSum:
+  case Opcode::AsyncCopy:
+    return true;
+  default:
+    return op.has(ir::ATOMIC);
+  }
+}
+
+// Why the ops before `loop` (in program order, from the kernel's start) keep it from being
+// specialized, or nothing.
+std::optional<std::string> shared_by_the_producer(const ir::Block& body, const Op& loop) {
+  std::optional<std::string> why;
+  bool done = false;
+  std::function<void(const ir::Block&)> visit = [&](const ir::Block& block) {
+    for (const auto& op : block.ops()) {
+      if (done)
+        return;
+      if (op.get() == &loop) {
+        done = true;
+        return;
+      }
+      if (writes_through_layouts(*op)) {
+        why = fmt::format("`{}` at {} before the loop would run on the producer warps too",
+                          op->name(), op->loc.str());
+        done = true;
+        return;
+      }
+      for (size_t r = 0; r < op->num_regions(); ++r)
+        visit(op->region(r));
+    }
+  };
+  visit(body);
+  return why;
+}
+
 void collect_loops(ir::Block& block, std::vector<Op*>& loops) {
   for (auto& op : block.ops()) {
     for (size_t r = 0; r < op->num_regions(); ++r)
@@ -403,11 +458,25 @@ ir::PassInfo warp_specialize_pass(const Target& target, int num_warps, WarpRoles
     for (auto& f : module.functions) {
       std::vector<Op*> loops;
       collect_loops(f->body, loops);
-      for (Op* loop : loops)
-        if (std::optional<Ring> ring = find_ring(*loop)) {
-          WarpSpecializer(module.ctx, *ring, roles).run();
-          ++stats["loops warp-specialized"];
+      std::string report;
+      for (Op* loop : loops) {
+        std::optional<Ring> ring = find_ring(*loop);
+        if (!ring)
+          continue;
+        if (std::optional<std::string> why = shared_by_the_producer(f->body, *loop)) {
+          ++stats["loops not warp-specialized"];
+          report += fmt::format("loop at {}: not warp-specialized: {}\n", loop->loc.str(), *why);
+          continue;
         }
+        WarpSpecializer(module.ctx, *ring, roles).run();
+        ++stats["loops warp-specialized"];
+        report +=
+            fmt::format("loop at {}: warp-specialized: 1 producer and {} consumer "
+                        "warpgroups, {} stages\n",
+                        loop->loc.str(), roles.consumer_warps / kWarpgroupWarps, ring->stages);
+      }
+      if (!report.empty() && support::dump_enabled("pipeline"))
+        support::dump("pipeline", f->name, report);
     }
   };
   return {"warp-specialize",
