@@ -31,6 +31,7 @@
 #include "codegen/gpu/mma_select.h"
 #include "codegen/gpu/pipeline.h"
 #include "codegen/gpu/scratch.h"
+#include "codegen/gpu/warp_specialize.h"
 
 #include "codegen/analysis/axis_info.h"
 #include "tessel/codegen/gpu.h"
@@ -280,14 +281,17 @@ void add_gpu_pass(ir::PassManager& pm, std::string_view name, const Target& targ
     return pm.add(assign_tensor_maps_pass(target));
   if (name == "k-slices")
     return pm.add(k_slices_pass(target, num_warps));
+  if (name == "warp-specialize") // num_warps consumers and one producer warpgroup on top
+    return pm.add(warp_specialize_pass(target, num_warps, WarpRoles{4, num_warps}));
   throw Error("unknown GPU pass '" + std::string(name) +
               "'; valid GPU passes: assign-layouts, pipeline, prepare-dot-operands, "
-              "allocate-shared, assign-tensor-maps, k-slices");
+              "allocate-shared, assign-tensor-maps, k-slices, warp-specialize");
 }
 
 bool is_gpu_pass(std::string_view name) {
   return name == "assign-layouts" || name == "pipeline" || name == "prepare-dot-operands" ||
-         name == "allocate-shared" || name == "assign-tensor-maps" || name == "k-slices";
+         name == "allocate-shared" || name == "assign-tensor-maps" || name == "k-slices" ||
+         name == "warp-specialize";
 }
 
 } // namespace tessel::codegen::gpu

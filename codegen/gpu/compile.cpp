@@ -10,6 +10,7 @@
 #include "codegen/gpu/mma_select.h"
 #include "codegen/gpu/nvptx.h"
 #include "codegen/gpu/pipeline.h"
+#include "codegen/gpu/warp_specialize.h"
 #include "codegen/llvm_text.h"
 #include "codegen/transforms/passes.h"
 #include "support/stopwatch.h"
@@ -25,6 +26,7 @@
 
 #include <bit>
 #include <chrono>
+#include <cstdlib>
 
 namespace tessel::codegen::gpu {
 
@@ -92,6 +94,15 @@ bool has_layouts(const ir::Function& function) {
   return found;
 }
 
+// Whether TMA rings get a producer warpgroup. A stopgap switch until CompileOptions carries the
+// choice (docs/gpu_codegen.md, "Warp specialization": the field is a header change every target
+// rebuilds for): TESSEL_WARP_SPECIALIZE=1 forces it where the target and warps allow it. It is
+// not part of the kernel cache key, so runs that set it use their own TESSEL_CACHE_DIR.
+bool warp_specialize_requested(const Target& target, int num_warps, const CompileOptions&) {
+  const char* env = std::getenv("TESSEL_WARP_SPECIALIZE");
+  return env && std::string_view(env) == "1" && warp_specialize_profitable(target, num_warps);
+}
+
 // The kernel with its layouts, conversions and shared-memory plan in the IR, which is what the
 // emission reads: a copy (ir::clone_function) through assign-layouts
 // (unless it carries layouts already), pipeline, prepare-dot-operands, cse and allocate-shared.
@@ -111,6 +122,9 @@ std::unique_ptr<ir::Module> planned_copy(const ir::Function& function, const Tar
   // their operands as #dot_op (prepare_dot_operands.cpp), the pipeliner's rings included. Both
   // leave IR they already rewrote as it is.
   pm.add(pipeline_pass(target, num_warps, options.num_stages, options.wgmma));
+  // TMA rings split into a producer warpgroup and the consumers (warp_specialize.h).
+  if (warp_specialize_requested(target, num_warps, options))
+    pm.add(warp_specialize_pass(target, num_warps, WarpRoles{4, num_warps}));
   pm.add(prepare_dot_operands_pass(target, num_warps, options.wgmma));
   // A pipelined mma.sync dot then reads its operands one k-slice ahead of its mma (k_slices.cpp).
   pm.add(k_slices_pass(target, num_warps));
@@ -145,6 +159,7 @@ CompiledKernel compile(const ir::Function& function, const Target& target,
   if (!has_layouts(function) || function.shared_bytes < 0)
     copy = planned_copy(function, target, options);
   const ir::Function& kernel = copy ? *copy->functions.front() : function;
+  out.num_warps = options.num_warps + producer_warps(kernel); // the launch's warps
   out.times.layout_ms = clock.lap_ms();
   out.layouts = ir::print(kernel);
 

@@ -2,6 +2,7 @@
 // coordinates of layouts, shared scratch, line info, and the dispatch over opcodes.
 #include "codegen/gpu/lower_mma_sp.h"
 #include "codegen/gpu/lowering.h"
+#include "codegen/gpu/warp_specialize.h"
 #include "codegen/gpu/wgmma_in_flight.h"
 
 #include "tessel/codegen/gpu.h"
@@ -405,7 +406,8 @@ llvm::Function* Lowering::run() {
     a->addAttr(llvm::Attribute::getWithByValType(ctx, tensor_map));
     a->addAttr(llvm::Attribute::getWithAlignment(ctx, llvm::Align(64)));
   }
-  const int threads = num_warps_ * 32;
+  // A warp-specialized kernel launches its producer warpgroup on top of the layouts' warps.
+  const int threads = (num_warps_ + producer_warps(fn)) * 32;
   llvm::NamedMDNode* annotations = module.getOrInsertNamedMetadata("nvvm.annotations");
   llvm::Metadata* kernel_md[] = {llvm::ValueAsMetadata::get(llfn),
                                  llvm::MDString::get(ctx, "kernel"),

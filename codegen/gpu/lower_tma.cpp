@@ -113,6 +113,18 @@ void tma_box_copy(llvm::IRBuilder<>& b, llvm::Value* map, std::span<llvm::Value*
       "r," + repeat("r", rank) + ",r,l,~{memory}", args);
 }
 
+// The thread that issues a ring's copies: thread 0, or, in a warp-specialized kernel, the
+// producer warpgroup's first thread -- warp num_warps, since the layouts' warps are the consumers
+// and the producer warpgroup comes on top (warp_specialize.h). Only the producer reaches the
+// ring's copies there, and a kernel that is not specialized has no warp num_warps.
+llvm::Value* issuing_thread(Lowering& l) {
+  llvm::IRBuilder<>& b = l.b;
+  llvm::Value* warp = l.warp_id();
+  llvm::Value* first = b.CreateOr(b.CreateICmpEQ(warp, b.getInt32(0)),
+                                  b.CreateICmpEQ(warp, b.getInt32(l.num_warps())));
+  return b.CreateAnd(first, b.CreateICmpEQ(l.lane_id(), b.getInt32(0)));
+}
+
 // The mbarrier-ring ops (ops.def; the TMA ring of codegen/gpu/tma_ring.cpp emits them): `buf` is
 // operand 0's shared buffer (the mbarrier, or async_tma_load's destination slot), `bar`
 // async_tma_load's mbarrier. Init, expect_tx and the copies are one elected thread's; arrive and
@@ -130,7 +142,7 @@ void lower_ring_op(Lowering& l, const ir::Op& op, llvm::Value* buf, llvm::Value*
       ptx(b, b.getVoidTy(), "fence.proxy.async.shared::cta;", "~{memory}", {});
     });
   case ir::Opcode::MbarrierExpectTx:
-    return l.only_if(l.elected_thread(), [&] { expect_tx(b, addr, op.int_attr("bytes")); });
+    return l.only_if(issuing_thread(l), [&] { expect_tx(b, addr, op.int_attr("bytes")); });
   case ir::Opcode::MbarrierArrive: {
     const ir::Attr& count = op.attr("count");
     llvm::Value* args[] = {addr};
@@ -149,7 +161,7 @@ void lower_ring_op(Lowering& l, const ir::Op& op, llvm::Value* buf, llvm::Value*
       coords.push_back(l.scalar(op.operand(i)));
     llvm::Value* map = l.tensor_map_address(l.tensor_map_symbol(op));
     llvm::Value* bar32 = l.shared_address(bar);
-    return l.only_if(l.elected_thread(), [&] { tma_box_copy(b, map, coords, addr, bar32); });
+    return l.only_if(issuing_thread(l), [&] { tma_box_copy(b, map, coords, addr, bar32); });
   }
   default:
     l.unsupported(op, "not an mbarrier-ring op");

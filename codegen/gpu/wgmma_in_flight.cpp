@@ -103,7 +103,12 @@ bool ring_allows_in_flight(const ir::Block& body, const Value* v) {
   if (!ring || ring->opcode() != Opcode::LocalAlloc || body.ops().empty())
     return false;
   const ir::Attr& slots = ring->attr("slots");
-  if (is_tma_ring(body, ring->result())) // refilled after the dot's wait (tma_ring.cpp)
+  // Refilled after the dot's wait (tma_ring.cpp), by this loop or a warp-specialized producer
+  // loop elsewhere in the kernel (warp_specialize.cpp): look from the kernel's body.
+  const ir::Block* top = &body;
+  while (top->parent_op() && top->parent_op()->parent_block())
+    top = top->parent_op()->parent_block();
+  if (is_tma_ring(*top, ring->result()))
     return slots.kind == ir::Attr::Kind::Int && slots.i >= 2;
   const Op& first = *body.ops().front();
   return slots.kind == ir::Attr::Kind::Int && first.opcode() == Opcode::AsyncWait &&
