@@ -28,7 +28,11 @@
 //
 // The box layout: TMA writes a box row-major, each 16-byte chunk c of row r at chunk
 // c ^ (r / (128 / W)) % (W / 16) for the swizzle span W (lower_tma.cpp's box_offset), which is
-// wgmma_shared_layout(box, contiguous = 1) when the box's rows are exactly W bytes; the ring gets
+// wgmma_shared_layout(box, contiguous = 1) when the box's rows are exactly W bytes. A box with
+// rows of n x 128 bytes goes as n column blocks of 128-byte rows, block j at j x rows x 128 bytes
+// of the slot (one async_tma_load, n copies, one expect_tx of them all), which is that layout's
+// order of the W-byte columns (wgmma reads them through the descriptor's leading byte offset).
+// The ring gets
 // that layout, the dot reads the slot in place (prepare-dot-operands checks the layout again) and
 // a matrix descriptor with the same swizzle mode reads it. No fence.proxy.async: TMA writes
 // through the async proxy, which wgmma reads, and the mbarrier wait makes the bytes visible.
@@ -134,18 +138,20 @@ private:
     return std::nullopt;
   }
 
-  // A box the ring takes: 2-D, rows of exactly its swizzle span (so the TMA pattern is wgmma's),
-  // whole 1024-byte swizzle repeats per slot, offsets known at every iteration.
+  // A box the ring takes: 2-D, rows of exactly its swizzle span, or of several 128-byte spans
+  // (TMA copies those as column blocks side by side: lower_tma.cpp), so the TMA pattern is
+  // wgmma's; whole 1024-byte swizzle repeats per slot; offsets known at every iteration.
   std::optional<std::string> box_rule(const Op& box) const {
     const std::vector<int64_t>& block = box.attr("block").ints;
     const int64_t eb = dtype_bytes(box.result()->type()->element()->dtype());
     const int64_t swizzle = box.attr("swizzle").i;
     if (block.size() != 2)
       return fmt::format("has rank {} (the ring takes 2-D boxes)", block.size());
-    if (swizzle == 0 || block[1] * eb != swizzle)
+    const int64_t row = block[1] * eb;
+    if (swizzle == 0 || !(row == swizzle || (swizzle == 128 && row % 128 == 0)))
       return fmt::format("has {}-byte rows and swizzle {}: wgmma reads a box whose rows are one "
-                         "swizzle span (32, 64 or 128 bytes)",
-                         block[1] * eb, swizzle);
+                         "swizzle span (32, 64 or 128 bytes) or 128-byte column blocks",
+                         row, swizzle);
     if (box_bytes(box) % kSwizzleRepeat != 0 || block[0] < 8)
       return fmt::format("is {} bytes: a slot must hold whole 1024-byte swizzle patterns",
                          box_bytes(box));

@@ -239,13 +239,17 @@ bool has_tma_ring(const TensorView& v) {
   return false;
 }
 
-// A swizzle span wgmma reads a box in place through: its rows are 32, 64 or 128 bytes.
-bool is_swizzle_span(int64_t bytes) { return bytes == 32 || bytes == 64 || bytes == 128; }
+// Box rows wgmma reads in place: one swizzle span (32, 64 or 128 bytes), or several 128-byte
+// spans, which TMA copies as column blocks side by side (the default 32 x 128 f16 b box).
+bool is_swizzle_span(int64_t bytes) {
+  return bytes == 32 || bytes == 64 || (bytes >= 128 && bytes % 128 == 0);
+}
 
 // The TMA form's conditions (docs/stdlib.md "matmul on TMA"): 16-bit operands on an sm_90a
 // device, one batch, no K split, a and b row-major with rows of multiples of 16 bytes from
-// 16-byte-aligned bases (the tensor map's rules), and boxes whose rows are one swizzle span and
-// that hold whole 1024-byte swizzle patterns (the TMA ring's). Anything else: the cp.async form.
+// 16-byte-aligned bases (the tensor map's rules), and boxes whose rows are one swizzle span or
+// 128-byte column blocks and that hold whole 1024-byte swizzle patterns (the TMA ring's). Anything
+// else: the cp.async form.
 bool uses_tma(const Problem& p, const TensorView& a, const TensorView& b, const MatmulConfig& cfg,
               const MatmulOptions& o) {
   if ((a.dtype != DType::f16 && a.dtype != DType::bf16) || !has_tma_ring(a))

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -130,19 +131,21 @@ tl::Tensor k_loop(const TilePos& t, const tl::Ptr& a, const tl::Ptr& b, const tl
 }
 
 // The TMA form of k_loop (matmul.cpp launches it when uses_tma allows: one batch, no K split,
-// a and b row-major with rows of multiples of 16 bytes, boxes whose rows are one swizzle span):
-// a and b as tensor descriptors of the whole matrices, one [BM, BK] and one [BK, BN] box per
-// iteration, swizzled by their row bytes. On sm_90a the pipeliner streams them through a TMA
-// ring read in place by wgmma (codegen/gpu/tma_ring.cpp); boxes past M, N or K read as zeros,
+// a and b row-major with rows of multiples of 16 bytes, boxes whose rows are one swizzle span or
+// 128-byte column blocks): a and b as tensor descriptors of the whole matrices, one [BM, BK] and
+// one [BK, BN] box per iteration, swizzled by their row bytes up to 128 (wider rows travel as
+// 128-byte column blocks: codegen/gpu/lower_tma.cpp). On sm_90a the pipeliner streams them through
+// a TMA ring read in place by wgmma (codegen/gpu/tma_ring.cpp); boxes past M, N or K read as zeros,
 // which is the masked form's `other = 0`.
 tl::Tensor k_loop_tma(const TilePos& t, const tl::Ptr& a, const tl::Ptr& b, const tl::Int& M,
                       const tl::Int& N, const tl::Int& K, const Strides& as, const Strides& bs,
                       int BM, int BN, int BK) {
   const int64_t eb = dtype_bytes(a.dtype());
-  auto da =
-      tl::make_tensor_descriptor(a, {M, K}, {as[1], 1}, {BM, BK}, {tl::Swizzle(uint8_t(BK * eb))});
-  auto db =
-      tl::make_tensor_descriptor(b, {K, N}, {bs[1], 1}, {BK, BN}, {tl::Swizzle(uint8_t(BN * eb))});
+  const auto swizzle = [&](int cols) {
+    return tl::Swizzle(uint8_t(std::min<int64_t>(cols * eb, 128)));
+  };
+  auto da = tl::make_tensor_descriptor(a, {M, K}, {as[1], 1}, {BM, BK}, {swizzle(BK)});
+  auto db = tl::make_tensor_descriptor(b, {K, N}, {bs[1], 1}, {BK, BN}, {swizzle(BN)});
   tl::Tensor acc = tl::zeros({BM, BN}, DType::f32);
   tl::for_range(0, K, BK, [&](tl::Int k) {
     acc = tl::dot(da.load({t.m0, k}), db.load({k, t.n0}), acc);
