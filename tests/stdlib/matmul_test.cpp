@@ -852,6 +852,39 @@ TEST(Matmul, SimulatedSm90aDeviceRunsTheTmaRing) {
         }
       }
     }
+  // The default tile for M, N >= 128 (128 x 128 x 32 on 8 warps, 3 stages): b's 32 x 128 box fills
+  // its slot as two 128-byte column blocks; and batches (3-D boxes of one matrix, tile_tma_batched)
+  // at the default tile and at 64 x 64 x 64, whose shared b (batch stride 0) stays on cp.async.
+  for (DType t : {DType::f16, DType::bf16})
+    for (Case c : {Case{1, 1, 1}, Case{17, 33, 65}, Case{255, 129, 97}, Case{100, 72, 800},
+                   Case{17, 33, 65, 3}, Case{255, 129, 97, 2}, Case{70, 130, 300, 3},
+                   Case{1, 1, 1, 2}, Case{40, 50, 90, 3, /*shared_b=*/true}}) {
+      for (const MatmulConfig& config :
+           {MatmulConfig{128, 128, 32, 8, 8, 3}, MatmulConfig{64, 64, 64, 8, 4, 3}}) {
+        if (c.batch == 0 && config.block_m == 64)
+          continue; // the loop above
+        c.config = config;
+        const std::string what = fmt::format("{} {}x{}x{} batch {}{} tile {}x{}x{}", dtype_name(t),
+                                             c.m, c.n, c.k, c.batch, c.shared_b ? " shared b" : "",
+                                             config.block_m, config.block_n, config.block_k);
+        SCOPED_TRACE(what);
+        ::testing::internal::CaptureStderr();
+        const runtime::simdev::BankTally before = runtime::simdev::bank_tally();
+        check(MatmulRun{DeviceKind::sim, t, c, Layout{.row_pad = 8}});
+        const std::string log = ::testing::internal::GetCapturedStderr();
+        if (::testing::Test::HasFatalFailure())
+          std::fputs(log.c_str(), stderr);
+        if (::testing::Test::HasFatalFailure())
+          return;
+        EXPECT_EQ(runtime::simdev::bank_tally().conflicts, before.conflicts);
+        const Kernel& k = c.batch > 0 ? kernels.tile_tma_batched : kernels.tile_tma;
+        if (c.shared_b) {
+          EXPECT_EQ(log.find("TMA ring"), std::string::npos) << log;
+        } else if (k.stats().last_source == KernelSource::compiled) {
+          EXPECT_NE(log.find("TMA ring of 3 stages"), std::string::npos) << log;
+        }
+      }
+    }
   // Two warpgroups (128 x 64 x 64 on 8 warps, 4 stages): each retires its own group before
   // the barrier that precedes the refill of a slot both read.
   for (DType t : {DType::f16, DType::bf16})
@@ -1496,69 +1529,101 @@ TEST(MatmulPtx, Sm90aTensorCoreTilesOnWgmma) {
 // first, then the default pipeline): ragged M, N, K, row strides divisible by 16. Its boxes go
 // through the TMA ring -- 2 (S - 1) + 2 cp.async.bulk.tensor, no cp.async, one wgmma group in
 // flight -- through nvJitLink with zero spills and no local memory (registers printed).
+// Also every f16 tuning candidate (docs/stdlib.md's table: which take the ring) and the batched
+// form (3-D boxes of one matrix): a box whose rows are n x 128 bytes is n copies per stage, so a
+// stage is blocks(BK) + blocks(BN) copies. A candidate whose dot is not on wgmma (16-row tiles)
+// keeps the TMA form's boxes without the ring (said, not asserted).
+int column_blocks(int cols) { return cols * 2 > 128 ? cols * 2 / 128 : 1; }
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+
 TEST(MatmulPtx, Sm90aTmaFormStreamsBoxesThroughTheTmaRing) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   const auto& kernels = ops::detail::matmul_kernels("", {});
   const codegen::Target target = codegen::parse_target("sm_90a");
+  std::vector<MatmulConfig> configs{MatmulConfig{64, 64, 64, 8, 4, 3},
+                                    MatmulConfig{128, 64, 32, 8, 4, 3},
+                                    MatmulConfig{128, 64, 64, 8, 8, 4}};
+  for (const MatmulConfig& c : ops::detail::tuning_candidates(DType::f16))
+    configs.push_back(c);
   for (DType operand : {DType::f16, DType::bf16})
-    for (const MatmulConfig& cfg :
-         {MatmulConfig{64, 64, 64, 8, 4, 3}, MatmulConfig{128, 64, 32, 8, 4, 3},
-          MatmulConfig{128, 64, 64, 8, 8, 4}}) {
-      const std::string what =
-          fmt::format("{} {}x{}x{}, {} warps, {} stages", dtype_name(operand), cfg.block_m,
-                      cfg.block_n, cfg.block_k, cfg.num_warps, cfg.num_stages);
-      const std::vector<std::string>& names = kernels.tile_tma.def().param_names;
-      std::vector<lang::ParamBinding> bindings;
-      for (size_t i = 0; i < names.size(); ++i) {
-        lang::ParamBinding pb;
-        switch (kernels.tile_tma.def().params[i].kind) {
-        case lang::ParamKind::Ptr:
-          pb.dtype = names[i] == "a" || names[i] == "b" ? operand : DType::f32;
-          pb.divisibility = 16;
-          break;
-        case lang::ParamKind::Int:
-          pb.divisibility = names[i] == "M" || names[i] == "N" || names[i] == "K" ? 1 : 16;
-          pb.equals_one = names[i] == "a_k" || names[i] == "b_n" || names[i] == "c_n" ||
-                          names[i] == "e0_n" || names[i] == "e1_n";
-          break;
-        case lang::ParamKind::Float:
-          break;
-        case lang::ParamKind::Const:
-          pb.const_int = names[i] == "BM"   ? cfg.block_m
-                         : names[i] == "BN" ? cfg.block_n
-                         : names[i] == "BK" ? cfg.block_k
-                                            : cfg.group_m;
-          break;
+    for (const MatmulConfig& cfg : configs)
+      for (const Kernel* kernel : {&kernels.tile_tma, &kernels.tile_tma_batched}) {
+        if (operand == DType::bf16 && kernel == &kernels.tile_tma_batched)
+          continue;
+        const bool batched = kernel == &kernels.tile_tma_batched;
+        const std::string what = fmt::format(
+            "{} {}x{}x{}, {} warps, {} stages{}", dtype_name(operand), cfg.block_m, cfg.block_n,
+            cfg.block_k, cfg.num_warps, cfg.num_stages, batched ? ", batched" : "");
+        const std::vector<std::string>& names = kernel->def().param_names;
+        std::vector<lang::ParamBinding> bindings;
+        for (size_t i = 0; i < names.size(); ++i) {
+          lang::ParamBinding pb;
+          switch (kernel->def().params[i].kind) {
+          case lang::ParamKind::Ptr:
+            pb.dtype = names[i] == "a" || names[i] == "b" ? operand : DType::f32;
+            pb.divisibility = 16;
+            break;
+          case lang::ParamKind::Int:
+            pb.divisibility = names[i] == "M" || names[i] == "N" || names[i] == "K" ? 1 : 16;
+            pb.equals_one = names[i] == "a_k" || names[i] == "b_n" || names[i] == "c_n" ||
+                            names[i] == "e0_n" || names[i] == "e1_n";
+            break;
+          case lang::ParamKind::Float:
+            break;
+          case lang::ParamKind::Const:
+            pb.const_int = names[i] == "BM"   ? cfg.block_m
+                           : names[i] == "BN" ? cfg.block_n
+                           : names[i] == "BK" ? cfg.block_k
+                                              : cfg.group_m;
+            break;
+          }
+          bindings.push_back(pb);
         }
-        bindings.push_back(pb);
+        auto module = lang::trace(kernel->def(), bindings);
+        ir::PassStats stats;
+        codegen::gpu::assign_tensor_maps_pass(target).run(*module, stats);
+        ir::PassManager pm(/*verify_each=*/true);
+        codegen::add_default_pipeline(pm);
+        pm.run(*module);
+        codegen::gpu::CompileOptions opts;
+        opts.num_warps = cfg.num_warps;
+        opts.num_stages = cfg.num_stages;
+        auto out = codegen::gpu::compile(*module->functions.front(), target, opts);
+        const codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
+        ASSERT_TRUE(out.resources.parsed) << out.info_log;
+        EXPECT_EQ(stats["tensor-maps"], 2) << what;
+        if (st.get("wgmma.mma_async") == 0) {
+          std::printf("TMA form %s: no TMA ring (the dot is not on wgmma), %lld "
+                      "cp.async.bulk.tensor\n",
+                      what.c_str(), (long long)st.get("cp.async.bulk.tensor"));
+          continue;
+        }
+        const int per_stage = column_blocks(cfg.block_k) + column_blocks(cfg.block_n);
+        EXPECT_EQ(st.get("cp.async.bulk.tensor"), per_stage * cfg.num_stages) << what;
+        EXPECT_EQ(
+            count_of(out.ptx, batched ? "cp.async.bulk.tensor.3d" : "cp.async.bulk.tensor.2d"),
+            size_t(per_stage * cfg.num_stages))
+            << what;
+        EXPECT_EQ(count_of(out.ptx, "mbarrier.arrive.expect_tx"), size_t(cfg.num_stages)) << what;
+        EXPECT_EQ(st.get("cp.async"), 0) << what;
+        EXPECT_GT(st.get("wgmma.mma_async"), 0) << what;
+        EXPECT_EQ(st.get("wgmma.wait_group"), 2) << what;
+        EXPECT_NE(out.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos) << what;
+        EXPECT_EQ(out.resources.spill_stores, 0) << what;
+        EXPECT_EQ(out.resources.spill_loads, 0) << what;
+        EXPECT_EQ(st.get("local"), 0) << what;
+        std::printf("TMA form %s: %d registers, %lld B dynamic shared, %lld PTX instructions, %lld "
+                    "wgmma, %lld mbarrier\n",
+                    what.c_str(), out.resources.registers, (long long)out.shared_bytes,
+                    (long long)st.instructions, (long long)st.get("wgmma.mma_async"),
+                    (long long)st.get("mbarrier"));
       }
-      auto module = lang::trace(kernels.tile_tma.def(), bindings);
-      ir::PassStats stats;
-      codegen::gpu::assign_tensor_maps_pass(target).run(*module, stats);
-      ir::PassManager pm(/*verify_each=*/true);
-      codegen::add_default_pipeline(pm);
-      pm.run(*module);
-      codegen::gpu::CompileOptions opts;
-      opts.num_warps = cfg.num_warps;
-      opts.num_stages = cfg.num_stages;
-      auto out = codegen::gpu::compile(*module->functions.front(), target, opts);
-      const codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
-      ASSERT_TRUE(out.resources.parsed) << out.info_log;
-      EXPECT_EQ(stats["tensor-maps"], 2) << what;
-      EXPECT_EQ(st.get("cp.async.bulk.tensor"), 2 * (cfg.num_stages - 1) + 2) << what;
-      EXPECT_EQ(st.get("cp.async"), 0) << what;
-      EXPECT_GT(st.get("wgmma.mma_async"), 0) << what;
-      EXPECT_EQ(st.get("wgmma.wait_group"), 2) << what;
-      EXPECT_NE(out.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos) << what;
-      EXPECT_EQ(out.resources.spill_stores, 0) << what;
-      EXPECT_EQ(out.resources.spill_loads, 0) << what;
-      EXPECT_EQ(st.get("local"), 0) << what;
-      std::printf("TMA form %s: %d registers, %lld B dynamic shared, %lld PTX instructions, %lld "
-                  "wgmma, %lld mbarrier\n",
-                  what.c_str(), out.resources.registers, (long long)out.shared_bytes,
-                  (long long)st.instructions, (long long)st.get("wgmma.mma_async"),
-                  (long long)st.get("mbarrier"));
-    }
 }
 
 TEST(MatmulPtx, Sm90aRaggedTilesKeepOneWgmmaGroupInFlight) {

@@ -303,6 +303,52 @@ TEST(TmaRingSim, DefaultTileColumnBlocksAreExact) {
   unsetenv("TESSEL_SIM_TARGET");
 }
 
+// rows x cols of `in` copied to `out` (row strides ld) through descriptors of 32 x 128 f16 boxes
+// with the 128-byte swizzle: 256-byte rows, two column blocks per box, on the plain TMA path
+// (desc_load then desc_store, no loop to ring).
+Kernel wide_box_copy() {
+  return tl::kernel(
+      "tma_wide_box_copy", "out, in, rows, cols, ld",
+      [](tl::Ptr out, tl::Ptr in, tl::Int rows, tl::Int cols, tl::Int ld) {
+        const tl::DescriptorOptions swizzled{tl::Swizzle::b128};
+        auto src = tl::make_tensor_descriptor(in, {rows, cols}, {ld, 1}, {32, 128}, swizzled);
+        auto dst = tl::make_tensor_descriptor(out, {rows, cols}, {ld, 1}, {32, 128}, swizzled);
+        auto r0 = tl::program_id(0) * 32, c0 = tl::program_id(1) * 128;
+        dst.store({r0, c0}, src.load({r0, c0}));
+      });
+}
+
+// Boxes of column blocks where the ring does not run: ops::matmul's default tile at one stage
+// ("no TMA ring: num_stages is 1": each desc_load copies its two blocks and reads its registers
+// through box_offset's block order), and a wide-box load and store. Exact; the store leaves the
+// rows' padding (poisoned) alone.
+TEST(TmaRingSim, WideBoxesWithoutTheRing) {
+  TESSEL_REQUIRE_CUDA_TOOLKIT();
+  if (!have_sim())
+    GTEST_SKIP() << "built without the simulator";
+  setenv("TESSEL_SIM_TARGET", "sm_90a", 1);
+  for (const Shape& s : {Shape{17, 33, 65}, Shape{255, 129, 97}, Shape{64, 200, 96}}) {
+    SCOPED_TRACE(fmt::format("1 stage {}x{}x{}", s.M, s.N, s.K));
+    run_and_check<half>(s, 1, uint32_t(s.K * 13 + 1), kDefaultTile);
+  }
+  const int64_t rows = 45, cols = 200, ld = 208;
+  std::vector<half> host(size_t(rows * ld));
+  for (size_t i = 0; i < host.size(); ++i)
+    host[i] = half(float(int(i % 1999) - 999) / 8.0f); // exact in f16
+  const half poison(-77.0f);
+  Buffer<half> in(DeviceKind::sim, host),
+      out(DeviceKind::sim, std::vector<half>(host.size(), poison));
+  wide_box_copy().launch({cdiv(rows, 32), cdiv(cols, 128)}, sim_options(1), out.view(), in.view(),
+                         int(rows), int(cols), int(ld));
+  const std::vector<half> got = out.read();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < ld; ++c) {
+      const float want = c < cols ? float(host[size_t(r * ld + c)]) : float(poison);
+      ASSERT_EQ(float(got[size_t(r * ld + c)]), want) << "at (" << r << ", " << c << ")";
+    }
+  unsetenv("TESSEL_SIM_TARGET");
+}
+
 TEST(TmaRingSim, F16RaggedShapesAreExact) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   if (!have_sim())
