@@ -20,6 +20,7 @@
 #include "tessel/ops.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -858,7 +859,8 @@ TEST(Matmul, SimulatedSm90aDeviceRunsTheTmaRing) {
   for (DType t : {DType::f16, DType::bf16})
     for (Case c : {Case{1, 1, 1}, Case{17, 33, 65}, Case{255, 129, 97}, Case{100, 72, 800},
                    Case{17, 33, 65, 3}, Case{255, 129, 97, 2}, Case{70, 130, 300, 3},
-                   Case{1, 1, 1, 2}, Case{40, 50, 90, 3, /*shared_b=*/true}}) {
+                   Case{1, 1, 1, 2}, Case{40, 50, 90, 3, /*shared_b=*/true},
+                   Case{1, 1, 1, 2, /*shared_b=*/true}}) {
       for (const MatmulConfig& config :
            {MatmulConfig{128, 128, 32, 8, 8, 3}, MatmulConfig{64, 64, 64, 8, 4, 3}}) {
         if (c.batch == 0 && config.block_m == 64)
@@ -876,7 +878,8 @@ TEST(Matmul, SimulatedSm90aDeviceRunsTheTmaRing) {
           std::fputs(log.c_str(), stderr);
         if (::testing::Test::HasFatalFailure())
           return;
-        EXPECT_EQ(runtime::simdev::bank_tally().conflicts, before.conflicts);
+        const runtime::simdev::BankTally after = runtime::simdev::bank_tally();
+        EXPECT_EQ(after.conflicts, before.conflicts) << fmt::format("{}", after.by_kernel);
         const Kernel& k = c.batch > 0 ? kernels.tile_tma_batched : kernels.tile_tma;
         if (c.shared_b) {
           EXPECT_EQ(log.find("TMA ring"), std::string::npos) << log;
