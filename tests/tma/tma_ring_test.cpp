@@ -303,9 +303,10 @@ TEST(TmaRingSim, DefaultTileColumnBlocksAreExact) {
   unsetenv("TESSEL_SIM_TARGET");
 }
 
-// rows x cols of `in` copied to `out` (row strides ld) through descriptors of 32 x 128 f16 boxes
-// with the 128-byte swizzle: 256-byte rows, two column blocks per box, on the plain TMA path
-// (desc_load then desc_store, no loop to ring).
+// out = in + (the column within the box), rows x cols (row strides ld), through descriptors of
+// 32 x 128 f16 boxes with the 128-byte swizzle: 256-byte rows, two column blocks per box, on the
+// plain TMA path (desc_load then desc_store, no loop to ring). The added column makes a wrong
+// element order of the load visible (a plain copy would undo it in the store).
 Kernel wide_box_copy() {
   return tl::kernel(
       "tma_wide_box_copy", "out, in, rows, cols, ld",
@@ -314,7 +315,8 @@ Kernel wide_box_copy() {
         auto src = tl::make_tensor_descriptor(in, {rows, cols}, {ld, 1}, {32, 128}, swizzled);
         auto dst = tl::make_tensor_descriptor(out, {rows, cols}, {ld, 1}, {32, 128}, swizzled);
         auto r0 = tl::program_id(0) * 32, c0 = tl::program_id(1) * 128;
-        dst.store({r0, c0}, src.load({r0, c0}));
+        auto col = tl::expand_dims(tl::arange(0, 128), 0).to(DType::f16);
+        dst.store({r0, c0}, src.load({r0, c0}) + col);
       });
 }
 
@@ -334,7 +336,7 @@ TEST(TmaRingSim, WideBoxesWithoutTheRing) {
   const int64_t rows = 45, cols = 200, ld = 208;
   std::vector<half> host(size_t(rows * ld));
   for (size_t i = 0; i < host.size(); ++i)
-    host[i] = half(float(int(i % 1999) - 999) / 8.0f); // exact in f16
+    host[i] = half(float(int(i % 1999) - 999) / 8.0f); // exact in f16, and plus 0..127
   const half poison(-77.0f);
   Buffer<half> in(DeviceKind::sim, host),
       out(DeviceKind::sim, std::vector<half>(host.size(), poison));
@@ -343,7 +345,8 @@ TEST(TmaRingSim, WideBoxesWithoutTheRing) {
   const std::vector<half> got = out.read();
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < ld; ++c) {
-      const float want = c < cols ? float(host[size_t(r * ld + c)]) : float(poison);
+      const float want =
+          c < cols ? float(host[size_t(r * ld + c)]) + float(c % 128) : float(poison); // exact
       ASSERT_EQ(float(got[size_t(r * ld + c)]), want) << "at (" << r << ", " << c << ")";
     }
   unsetenv("TESSEL_SIM_TARGET");
