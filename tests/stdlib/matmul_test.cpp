@@ -709,26 +709,35 @@ TEST(Matmul, SimulatedSm90aDeviceKeepsOneWgmmaGroupInFlight) {
   TESSEL_REQUIRE_SIM_DEVICE();
   ScopedEnv target{"TESSEL_SIM_TARGET", "sm_90a"};
   ScopedEnv dump{"TESSEL_DUMP", "pipeline"};
-  const auto& tile = ops::detail::matmul_kernels("", {}).tile;
+  const auto& kernels = ops::detail::matmul_kernels("", {});
   using C = MatmulConfig;
-  for (const MatmulRun& r : {MatmulRun{DeviceKind::sim, DType::f16,
-                                       Case{200, 80, 144, 0, false, 1, C{128, 128, 32, 8, 8, 3}}},
-                             MatmulRun{DeviceKind::sim, DType::bf16,
-                                       Case{136, 208, 80, 0, false, 1, C{128, 64, 32, 8, 4, 3}}},
-                             MatmulRun{DeviceKind::sim, DType::f16,
-                                       Case{72, 144, 208, 0, false, 1, C{64, 128, 32, 8, 4, 4}}}}) {
+  // Row-major rows of multiples of 16 bytes take the TMA form (its ring keeps the group in flight
+  // too; since the ring takes 128-byte column blocks, every one of these tiles); a column-major b
+  // keeps the cp.async form, whose in-flight group is the point here.
+  const Layout b_col{.b_col = true};
+  for (const MatmulRun& r :
+       {MatmulRun{DeviceKind::sim, DType::f16,
+                  Case{200, 80, 144, 0, false, 1, C{128, 128, 32, 8, 8, 3}}, b_col},
+        MatmulRun{DeviceKind::sim, DType::f16,
+                  Case{72, 144, 208, 0, false, 1, C{64, 128, 32, 8, 4, 4}}, b_col},
+        MatmulRun{DeviceKind::sim, DType::f16,
+                  Case{200, 80, 144, 0, false, 1, C{128, 128, 32, 8, 8, 3}}},
+        MatmulRun{DeviceKind::sim, DType::bf16,
+                  Case{136, 208, 80, 0, false, 1, C{128, 64, 32, 8, 4, 3}}},
+        MatmulRun{DeviceKind::sim, DType::f16,
+                  Case{72, 144, 208, 0, false, 1, C{64, 128, 32, 8, 4, 4}}}}) {
+    const bool tma = !r.l.b_col;
+    const Kernel& k = tma ? kernels.tile_tma : kernels.tile;
+    const int64_t launches = k.stats().launches;
     ::testing::internal::CaptureStderr();
     check(r);
     const std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(k.stats().launches, launches + 1) << (tma ? "the TMA form" : "the cp.async form");
     // Compiled in this run (not found in the disk cache of an earlier one): the pipeliner said so.
-    // The 128 x 64 x 32 bf16 case meets the TMA form's rules (rows of 160 and 416 bytes, BK and
-    // BN rows of one swizzle span) and keeps its group in flight on the TMA ring instead.
-    const bool tma = r.t == DType::bf16;
-    const Kernel& k = tma ? ops::detail::matmul_kernels("", {}).tile_tma : tile;
     if (k.stats().last_source == KernelSource::compiled) {
-      EXPECT_NE(log.find(tma ? "TMA ring of 3 stages" : "one wgmma group stays in flight"),
-                std::string::npos)
-          << log;
+      const std::string want = tma ? fmt::format("TMA ring of {} stages", r.c.config->num_stages)
+                                   : std::string("one wgmma group stays in flight");
+      EXPECT_NE(log.find(want), std::string::npos) << log;
     }
   }
 }
