@@ -65,9 +65,12 @@ Message check_desc_swizzle(DType t, std::span<const int64_t> block, int64_t swiz
   if (swizzle == 0 || block.empty())
     return std::nullopt;
   const int64_t bytes = block.back() * dtype_bytes(t);
-  if (bytes > swizzle)
+  // Wider rows with the 128-byte swizzle are copied as 128-byte column blocks side by side (the
+  // tensor map's box is one block: tensor_maps.cpp), which is wgmma's layout of a wide tile.
+  if (bytes > swizzle && !(swizzle == 128 && bytes % 128 == 0))
     return fmt::format("the innermost box dimension is {} bytes ({} x {}), more than the {}-byte "
-                       "swizzle span; use a smaller block_shape[{}] or a wider swizzle",
+                       "swizzle span; use a smaller block_shape[{}], a wider swizzle, or the "
+                       "128-byte swizzle with rows of a multiple of 128 bytes",
                        bytes, block.back(), dtype_name(t), swizzle, block.size() - 1);
   return std::nullopt;
 }

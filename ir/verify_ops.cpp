@@ -353,10 +353,11 @@ Message verify_async_tma_load(const Op& op) {
     return "the destination must be a shared buffer, found " + str(slot);
   if (auto m = check_mbarrier(op.operand(1)->type()))
     return m;
+  // A box of more dimensions than its slot has leading dimensions of 1 (a batch's box).
   const size_t coords = op.num_operands() - 2;
-  if (coords != slot->rank() || coords > 5)
-    return "takes one i32 coordinate per dimension of the box " + str(slot) + ", found " +
-           std::to_string(coords);
+  if (coords < slot->rank() || coords > 5)
+    return "takes one i32 coordinate per dimension of the box " + str(slot) +
+           " (and one per leading dimension of 1, up to 5), found " + std::to_string(coords);
   for (size_t i = 2; i < op.num_operands(); ++i)
     if (!is_scalar_of(op.operand(i)->type(), DType::i32) || !op.operand(i)->type()->is_scalar())
       return "coordinates must be i32 scalars, found " + str(op.operand(i)->type());

@@ -125,6 +125,36 @@ llvm::Value* issuing_thread(Lowering& l) {
   return b.CreateAnd(first, b.CreateICmpEQ(l.lane_id(), b.getInt32(0)));
 }
 
+// How a box travels (tensor_maps.cpp, ir/tensor_desc.cpp): rows wider than the swizzle span
+// (only the 128-byte swizzle allows them) go as `count` boxes of one span each, side by side:
+// block j is columns [j * elems, (j + 1) * elems) at byte j * bytes of the shared box, which is
+// wgmma_shared_layout's order of a wide tile's W-byte columns.
+struct ColumnBlocks {
+  int64_t count = 1;
+  int64_t elems = 0; // columns per block
+  int64_t bytes = 0; // bytes per block: rows x span
+};
+
+ColumnBlocks column_blocks(std::span<const int64_t> block, int64_t elem_bytes, int64_t swizzle) {
+  int64_t rows = 1;
+  for (size_t d = 0; d + 1 < block.size(); ++d)
+    rows *= block[d];
+  const int64_t row_bytes = block.back() * elem_bytes;
+  if (swizzle == 0 || row_bytes <= swizzle)
+    return {1, block.back(), rows * row_bytes};
+  return {row_bytes / swizzle, swizzle / elem_bytes, rows * swizzle};
+}
+
+// Every column block of a box at `coords` into `box32`, completing on `bar32` (one thread's).
+void tma_blocks_copy(llvm::IRBuilder<>& b, llvm::Value* map, std::span<llvm::Value* const> coords,
+                     llvm::Value* box32, llvm::Value* bar32, const ColumnBlocks& blocks) {
+  std::vector<llvm::Value*> at(coords.begin(), coords.end());
+  for (int64_t j = 0; j < blocks.count; ++j) {
+    at.back() = b.CreateAdd(coords.back(), b.getInt32(int32_t(j * blocks.elems)));
+    tma_box_copy(b, map, at, b.CreateAdd(box32, b.getInt32(int32_t(j * blocks.bytes))), bar32);
+  }
+}
+
 // The mbarrier-ring ops (ops.def; the TMA ring of codegen/gpu/tma_ring.cpp emits them): `buf` is
 // operand 0's shared buffer (the mbarrier, or async_tma_load's destination slot), `bar`
 // async_tma_load's mbarrier. Init, expect_tx and the copies are one elected thread's; arrive and
@@ -161,7 +191,13 @@ void lower_ring_op(Lowering& l, const ir::Op& op, llvm::Value* buf, llvm::Value*
       coords.push_back(l.scalar(op.operand(i)));
     llvm::Value* map = l.tensor_map_address(l.tensor_map_symbol(op));
     llvm::Value* bar32 = l.shared_address(bar);
-    return l.only_if(issuing_thread(l), [&] { tma_box_copy(b, map, coords, addr, bar32); });
+    // The slot's shape is the box's; the ring takes swizzled boxes only, and rows past 128 bytes
+    // have the 128-byte swizzle (ir/tensor_desc.cpp), so 128 is the span to split them by.
+    const ir::Type* slot = op.operand(0)->type();
+    const ColumnBlocks blocks =
+        column_blocks(slot->dims(), dtype_bytes(slot->element()->dtype()), 128);
+    return l.only_if(issuing_thread(l),
+                     [&] { tma_blocks_copy(b, map, coords, addr, bar32, blocks); });
   }
   default:
     l.unsupported(op, "not an mbarrier-ring op");
@@ -231,6 +267,17 @@ llvm::Value* Lowering::box_offset(const LinearLayout& l, int32_t reg, int64_t el
       b.CreateMul(shared_index(l, reg, Swizzle{}), b.getInt32(static_cast<int32_t>(elem_bytes)));
   if (swizzle == 0)
     return o;
+  std::vector<int64_t> shape(l.out_shape().begin(), l.out_shape().end());
+  if (const ColumnBlocks blocks = column_blocks(shape, elem_bytes, swizzle); blocks.count > 1) {
+    // Row-major byte o = row * row_bytes + col_byte sits in column block col_byte / span.
+    const int64_t row_bytes = shape.back() * elem_bytes, span = swizzle;
+    llvm::Value* row = b.CreateUDiv(o, b.getInt32(int32_t(row_bytes)));
+    llvm::Value* col = b.CreateURem(o, b.getInt32(int32_t(row_bytes)));
+    o = b.CreateAdd(b.CreateMul(b.CreateUDiv(col, b.getInt32(int32_t(span))),
+                                b.getInt32(int32_t(blocks.bytes))),
+                    b.CreateAdd(b.CreateMul(row, b.getInt32(int32_t(span))),
+                                b.CreateURem(col, b.getInt32(int32_t(span)))));
+  }
   const int32_t chunks = static_cast<int32_t>(swizzle / 16 - 1);
   llvm::Value* row = b.CreateAnd(b.CreateLShr(o, 7), b.getInt32(chunks));
   return b.CreateXor(o, b.CreateShl(row, 4));
@@ -260,9 +307,15 @@ void Lowering::lower_tma(const ir::Op& op) {
   const std::string tmap = tensor_map_symbol(op);
   const size_t rank = coords.size();
 
+  const ColumnBlocks blocks = column_blocks(op.attr("block").ints, eb, swizzle);
   if (op.opcode() == ir::Opcode::DescLoad) {
     emit_mbarrier_init(bar);
-    emit_tma_box_load(tmap, coords, box, bar, tma_box_bytes(op));
+    llvm::Value* box32 = shared_address(box);
+    llvm::Value* bar32 = shared_address(bar);
+    only_if(elected_thread(), [&] {
+      expect_tx(b, bar32, tma_box_bytes(op)); // all the column blocks' bytes
+      tma_blocks_copy(b, tensor_map_address(tmap), coords, box32, bar32, blocks);
+    });
     emit_mbarrier_wait(bar, b.getInt32(0)); // phase 0: the bytes have landed
     const LinearLayout& l = layout(op.result());
     const int run = swizzle ? std::min(contiguous_registers(l, 16 / int(eb)), 16 / int(eb))
@@ -275,7 +328,6 @@ void Lowering::lower_tma(const ir::Op& op) {
     }
     set_vals(op.result(), std::move(out));
     barrier();
-    llvm::Value* bar32 = shared_address(bar);
     only_if(elected_thread(), [&] {
       llvm::Value* args[] = {bar32};
       ptx(b, b.getVoidTy(), "mbarrier.inval.shared::cta.b64 [$0];", "r,~{memory}", args);
@@ -298,13 +350,17 @@ void Lowering::lower_tma(const ir::Op& op) {
   barrier();
   llvm::Value* box32 = shared_address(box);
   only_if(elected_thread(), [&] {
-    std::vector<llvm::Value*> args(coords.begin(), coords.end());
-    args.push_back(box32);
-    args.push_back(tensor_map_address(tmap));
-    ptx(b, b.getVoidTy(),
-        fmt::format("cp.async.bulk.tensor.{}d.global.shared::cta.bulk_group [${}, {}], [${}];",
-                    rank, rank + 1, coordinate_list(rank, 0), rank),
-        repeat("r", rank) + ",r,l,~{memory}", args);
+    llvm::Value* map = tensor_map_address(tmap);
+    for (int64_t j = 0; j < blocks.count; ++j) { // each column block (one unless rows are wide)
+      std::vector<llvm::Value*> args(coords.begin(), coords.end());
+      args.back() = b.CreateAdd(coords.back(), b.getInt32(int32_t(j * blocks.elems)));
+      args.push_back(b.CreateAdd(box32, b.getInt32(int32_t(j * blocks.bytes))));
+      args.push_back(map);
+      ptx(b, b.getVoidTy(),
+          fmt::format("cp.async.bulk.tensor.{}d.global.shared::cta.bulk_group [${}, {}], [${}];",
+                      rank, rank + 1, coordinate_list(rank, 0), rank),
+          repeat("r", rank) + ",r,l,~{memory}", args);
+    }
     ptx(b, b.getVoidTy(), "cp.async.bulk.commit_group;", "~{memory}", {});
     ptx(b, b.getVoidTy(), "cp.async.bulk.wait_group 0;", "~{memory}", {});
   });

@@ -75,6 +75,11 @@ std::optional<TensorMapParam> map_of(const ir::Function& f, const ir::Op& op) {
   }
   m.box = op.attr("block").ints;
   m.swizzle = op.attr("swizzle").i;
+  // A box whose rows are wider than the swizzle span (128 bytes: ir/tensor_desc.cpp) is copied as
+  // column blocks of one span each (lower_tma.cpp), so the hardware's box is one block.
+  const int64_t span_elems = m.swizzle / int64_t(dtype_bytes(m.dtype));
+  if (m.swizzle != 0 && m.box.back() > span_elems)
+    m.box.back() = span_elems;
   m.padding = op.opcode() == Opcode::DescLoad ? op.attr("padding").i : 0;
   m.loc = op.loc;
   return m;

@@ -28,7 +28,11 @@
 //
 // The box layout: TMA writes a box row-major, each 16-byte chunk c of row r at chunk
 // c ^ (r / (128 / W)) % (W / 16) for the swizzle span W (lower_tma.cpp's box_offset), which is
-// wgmma_shared_layout(box, contiguous = 1) when the box's rows are exactly W bytes; the ring gets
+// wgmma_shared_layout(box, contiguous = 1) when the box's rows are exactly W bytes. A box with
+// rows of n x 128 bytes goes as n column blocks of 128-byte rows, block j at j x rows x 128 bytes
+// of the slot (one async_tma_load, n copies, one expect_tx of them all), which is that layout's
+// order of the W-byte columns (wgmma reads them through the descriptor's leading byte offset).
+// The ring gets
 // that layout, the dot reads the slot in place (prepare-dot-operands checks the layout again) and
 // a matrix descriptor with the same swizzle mode reads it. No fence.proxy.async: TMA writes
 // through the async proxy, which wgmma reads, and the mbarrier wait makes the bytes visible.
@@ -43,8 +47,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <optional>
+#include <span>
 
 namespace tessel::codegen::gpu {
 
@@ -56,12 +62,46 @@ using ir::Value;
 
 constexpr int64_t kSwizzleRepeat = 1024; // the 128-byte mode's 8 x 128-byte pattern
 
-const Value* through_conversions(const Value* v, const ir::Block& body) {
-  for (const Op* def = v->defining_op();
-       def && def->opcode() == Opcode::ConvertLayout && def->parent_block() == &body;
-       def = v->defining_op())
-    v = def->operand(0);
-  return v;
+// True when `op` is a reshape that only drops leading dimensions of 1 (a batch's [1, BM, BK]
+// box read as the [BM, BK] tile).
+bool drops_leading_ones(const Op& op) {
+  if (op.opcode() != Opcode::Reshape)
+    return false;
+  std::span<const int64_t> in = op.operand(0)->type()->dims(), out = op.result()->type()->dims();
+  if (in.size() <= out.size())
+    return false;
+  const size_t lead = in.size() - out.size();
+  for (size_t d = 0; d < in.size(); ++d)
+    if (d < lead ? in[d] != 1 : in[d] != out[d - lead])
+      return false;
+  return true;
+}
+
+// Where a dot operand comes from: the desc_load (through layout conversions and a reshape that
+// drops leading 1s) and the value the ring's slot replaces (the reshape's 2-D result, or the
+// desc_load's).
+struct BoxSource {
+  Op* box = nullptr;
+  Value* tile = nullptr;
+};
+
+BoxSource box_source(Value* v, const ir::Block& body) {
+  Value* tile = nullptr;
+  for (Op* def = v->defining_op(); def && def->parent_block() == &body; def = v->defining_op()) {
+    if (def->opcode() == Opcode::ConvertLayout) {
+      v = def->operand(0);
+    } else if (drops_leading_ones(*def)) {
+      tile = def->result();
+      v = def->operand(0);
+    } else {
+      break;
+    }
+  }
+  Op* def = v->defining_op();
+  if (!def || def->opcode() != Opcode::DescLoad || def->parent_block() != &body ||
+      def->attr("tmap").kind != ir::Attr::Kind::Int)
+    return {};
+  return {def, tile ? tile : def->result()};
 }
 
 int64_t box_bytes(const Op& desc) {
@@ -106,12 +146,11 @@ private:
     if (!dot_)
       return std::nullopt;
     std::vector<Op*> boxes;
-    for (int i = 0; i < 2; ++i) {
-      Op* def = through_conversions(dot_->operand(i), body_)->defining_op();
-      if (def && def->opcode() == Opcode::DescLoad && def->parent_block() == &body_ &&
-          def->attr("tmap").kind == ir::Attr::Kind::Int)
-        boxes.push_back(def);
-    }
+    for (int i = 0; i < 2; ++i)
+      if (BoxSource src = box_source(dot_->operand(i), body_); src.box) {
+        boxes.push_back(src.box);
+        tiles_.push_back(src.tile);
+      }
     if (boxes.empty())
       return std::nullopt;
     boxes_ = boxes;
@@ -134,18 +173,26 @@ private:
     return std::nullopt;
   }
 
-  // A box the ring takes: 2-D, rows of exactly its swizzle span (so the TMA pattern is wgmma's),
-  // whole 1024-byte swizzle repeats per slot, offsets known at every iteration.
+  // A box the ring takes: 2-D, or more with outer dimensions of 1 (a batch's box, read through a
+  // reshape to 2-D); rows of exactly its swizzle span, or of several 128-byte spans (TMA copies
+  // those as column blocks side by side: lower_tma.cpp), so the TMA pattern is wgmma's; whole
+  // 1024-byte swizzle repeats per slot; offsets known at every iteration.
   std::optional<std::string> box_rule(const Op& box) const {
-    const std::vector<int64_t>& block = box.attr("block").ints;
+    std::vector<int64_t> block = box.attr("block").ints;
     const int64_t eb = dtype_bytes(box.result()->type()->element()->dtype());
     const int64_t swizzle = box.attr("swizzle").i;
-    if (block.size() != 2)
-      return fmt::format("has rank {} (the ring takes 2-D boxes)", block.size());
-    if (swizzle == 0 || block[1] * eb != swizzle)
+    const bool outer_ones = block.size() >= 2 && std::all_of(block.begin(), block.end() - 2,
+                                                             [](int64_t d) { return d == 1; });
+    if (!outer_ones || block.size() > 5)
+      return fmt::format("has rank {} (the ring takes 2-D boxes, or boxes whose outer dimensions "
+                         "are 1)",
+                         block.size());
+    block.erase(block.begin(), block.end() - 2);
+    const int64_t row = block[1] * eb;
+    if (swizzle == 0 || !(row == swizzle || (swizzle == 128 && row % 128 == 0)))
       return fmt::format("has {}-byte rows and swizzle {}: wgmma reads a box whose rows are one "
-                         "swizzle span (32, 64 or 128 bytes)",
-                         block[1] * eb, swizzle);
+                         "swizzle span (32, 64 or 128 bytes) or 128-byte column blocks",
+                         row, swizzle);
     if (box_bytes(box) % kSwizzleRepeat != 0 || block[0] < 8)
       return fmt::format("is {} bytes: a slot must hold whole 1024-byte swizzle patterns",
                          box_bytes(box));
@@ -256,12 +303,12 @@ private:
   }
 
   void make_rings() {
-    for (const Op* box : boxes_) {
-      const ir::Type* t = box->result()->type();
+    for (size_t i = 0; i < boxes_.size(); ++i) {
+      const ir::Type* t = tiles_[i]->type(); // 2-D: a batch's box has dropped its leading 1
       const std::vector<int32_t> shape{int32_t(t->dims()[0]), int32_t(t->dims()[1])};
       const LinearLayout l = wgmma_shared_layout(shape, 1, int(dtype_bytes(t->element()->dtype())));
       const ir::Type* ring = ctx_.with_layout(t, to_attr(ctx_, l, ir::LayoutKind::Shared));
-      b_.set_location(box->loc);
+      b_.set_location(boxes_[i]->loc);
       rings_.push_back(b_.value(Opcode::LocalAlloc, {}, ring,
                                 {ir::Attr::of_int(-1), ir::Attr::of_int(stages_)}));
     }
@@ -311,8 +358,8 @@ private:
     op0(Opcode::MbarrierWait, {slot(bars_, read), phase});
     for (size_t i = 0; i < boxes_.size(); ++i) {
       b_.set_location(boxes_[i]->loc);
-      Value* tile = op1(Opcode::LocalLoad, {slot(rings_[i], read)}, boxes_[i]->result()->type());
-      ir::replace_all_uses(body_, boxes_[i]->result(), tile);
+      Value* tile = op1(Opcode::LocalLoad, {slot(rings_[i], read)}, tiles_[i]->type());
+      ir::replace_all_uses(body_, tiles_[i], tile);
     }
     b_.set_insertion_point_before(*body_.terminator());
     b_.set_location(loop_.loc);
@@ -323,10 +370,15 @@ private:
     issue(iv_plus(body_.arg(0), ahead), exists(body_.arg(0), ahead), write);
   }
 
-  // The replaced boxes and the pure ops only they used.
+  // The replaced boxes, their reshapes and conversions, and the pure ops only they used.
   void erase_dead() {
+    erase_unused_pure(); // a reshape of a box goes first: it uses the box
     for (Op* box : boxes_)
       body_.erase(box);
+    erase_unused_pure();
+  }
+
+  void erase_unused_pure() {
     for (bool changed = true; changed;) {
       changed = false;
       for (auto it = body_.ops().begin(); it != body_.ops().end();) {
@@ -371,6 +423,7 @@ private:
   ir::Builder b_;
   Op* dot_ = nullptr;
   std::vector<Op*> boxes_;    // the desc_loads of a and b
+  std::vector<Value*> tiles_; // the 2-D values their slots replace
   std::vector<Value*> rings_; // their box rings
   Value* bars_ = nullptr;     // the mbarrier ring
 };

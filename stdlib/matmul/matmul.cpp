@@ -239,13 +239,17 @@ bool has_tma_ring(const TensorView& v) {
   return false;
 }
 
-// A swizzle span wgmma reads a box in place through: its rows are 32, 64 or 128 bytes.
-bool is_swizzle_span(int64_t bytes) { return bytes == 32 || bytes == 64 || bytes == 128; }
+// Box rows wgmma reads in place: one swizzle span (32, 64 or 128 bytes), or several 128-byte
+// spans, which TMA copies as column blocks side by side (the default 32 x 128 f16 b box).
+bool is_swizzle_span(int64_t bytes) {
+  return bytes == 32 || bytes == 64 || (bytes >= 128 && bytes % 128 == 0);
+}
 
 // The TMA form's conditions (docs/stdlib.md "matmul on TMA"): 16-bit operands on an sm_90a
-// device, one batch, no K split, a and b row-major with rows of multiples of 16 bytes from
-// 16-byte-aligned bases (the tensor map's rules), and boxes whose rows are one swizzle span and
-// that hold whole 1024-byte swizzle patterns (the TMA ring's). Anything else: the cp.async form.
+// device, one batch or batches of whole 16-byte strides, no K split, a and b row-major with rows of
+// multiples of 16 bytes from 16-byte-aligned bases (the tensor map's rules), and boxes whose rows
+// are one swizzle span or 128-byte column blocks and that hold whole 1024-byte swizzle patterns
+// (the TMA ring's). Anything else: the cp.async form.
 bool uses_tma(const Problem& p, const TensorView& a, const TensorView& b, const MatmulConfig& cfg,
               const MatmulOptions& o) {
   if ((a.dtype != DType::f16 && a.dtype != DType::bf16) || !has_tma_ring(a))
@@ -257,7 +261,14 @@ bool uses_tma(const Problem& p, const TensorView& a, const TensorView& b, const 
   const auto whole = [&](int64_t rows, int64_t cols) {
     return rows >= 8 && (rows * cols * eb) % 1024 == 0;
   };
-  return p.batch == 1 && o.split_k == 1 && p.a.sc == 1 && p.b.sc == 1 && aligned(a.data, p.a.sr) &&
+  // Batches: 3-D tensor maps (tile_tma_batched), whose batch strides are whole 16-byte multiples
+  // and not 0 (an operand shared by every batch keeps the cp.async form: a zero stride in a
+  // tensor map is not something the driver's rules are known to allow), at most the grid's
+  // 65535 batches (the maps' batch extent, matmul_kernels.cpp).
+  const auto batch_ok = [&](const Mat& m) { return m.sb > 0 && (m.sb * eb) % 16 == 0; };
+  if (p.batch > 1 && (p.batch > 65535 || !batch_ok(p.a) || !batch_ok(p.b)))
+    return false;
+  return o.split_k == 1 && p.a.sc == 1 && p.b.sc == 1 && aligned(a.data, p.a.sr) &&
          aligned(b.data, p.b.sr) && is_swizzle_span(cfg.block_k * eb) &&
          is_swizzle_span(cfg.block_n * eb) && whole(cfg.block_m, cfg.block_k) &&
          whole(cfg.block_k, cfg.block_n);
@@ -423,7 +434,9 @@ void matmul(const TensorView& a, const TensorView& b, const TensorView& c,
     return;
   }
   if (options.split_k == 1) {
-    const Kernel& tile = uses_tma(p, a, b, cfg, options) ? kernels.tile_tma : kernels.tile;
+    const Kernel& tile = !uses_tma(p, a, b, cfg, options) ? kernels.tile
+                         : p.batch > 1                    ? kernels.tile_tma_batched
+                                                          : kernels.tile_tma;
     launch_tile(l, tile, a, b, c, {p.c.sb, p.c.sr, p.c.sc}, 1, sa);
     return;
   }

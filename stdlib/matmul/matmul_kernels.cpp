@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -130,19 +131,21 @@ tl::Tensor k_loop(const TilePos& t, const tl::Ptr& a, const tl::Ptr& b, const tl
 }
 
 // The TMA form of k_loop (matmul.cpp launches it when uses_tma allows: one batch, no K split,
-// a and b row-major with rows of multiples of 16 bytes, boxes whose rows are one swizzle span):
-// a and b as tensor descriptors of the whole matrices, one [BM, BK] and one [BK, BN] box per
-// iteration, swizzled by their row bytes. On sm_90a the pipeliner streams them through a TMA
-// ring read in place by wgmma (codegen/gpu/tma_ring.cpp); boxes past M, N or K read as zeros,
+// a and b row-major with rows of multiples of 16 bytes, boxes whose rows are one swizzle span or
+// 128-byte column blocks): a and b as tensor descriptors of the whole matrices, one [BM, BK] and
+// one [BK, BN] box per iteration, swizzled by their row bytes up to 128 (wider rows travel as
+// 128-byte column blocks: codegen/gpu/lower_tma.cpp). On sm_90a the pipeliner streams them through
+// a TMA ring read in place by wgmma (codegen/gpu/tma_ring.cpp); boxes past M, N or K read as zeros,
 // which is the masked form's `other = 0`.
 tl::Tensor k_loop_tma(const TilePos& t, const tl::Ptr& a, const tl::Ptr& b, const tl::Int& M,
                       const tl::Int& N, const tl::Int& K, const Strides& as, const Strides& bs,
                       int BM, int BN, int BK) {
   const int64_t eb = dtype_bytes(a.dtype());
-  auto da =
-      tl::make_tensor_descriptor(a, {M, K}, {as[1], 1}, {BM, BK}, {tl::Swizzle(uint8_t(BK * eb))});
-  auto db =
-      tl::make_tensor_descriptor(b, {K, N}, {bs[1], 1}, {BK, BN}, {tl::Swizzle(uint8_t(BN * eb))});
+  const auto swizzle = [&](int cols) {
+    return tl::Swizzle(uint8_t(std::min<int64_t>(cols * eb, 128)));
+  };
+  auto da = tl::make_tensor_descriptor(a, {M, K}, {as[1], 1}, {BM, BK}, {swizzle(BK)});
+  auto db = tl::make_tensor_descriptor(b, {K, N}, {bs[1], 1}, {BK, BN}, {swizzle(BN)});
   tl::Tensor acc = tl::zeros({BM, BN}, DType::f32);
   tl::for_range(0, K, BK, [&](tl::Int k) {
     acc = tl::dot(da.load({t.m0, k}), db.load({k, t.n0}), acc);
@@ -159,11 +162,38 @@ struct TileArgs {
   tl::Precision precision;
 };
 
-// The TMA form's body: one batch, the whole K range, then the chain (matmul.cpp's uses_tma).
-void tile_body_tma(const Chain& chain, const TileArgs& p) {
+// The batched TMA form of k_loop: 3-D descriptors [batch, M, K] and [batch, K, N], one matrix's
+// box per K step at the program's batch (the leading 1 reshaped away; the TMA ring takes such
+// boxes). The batch extent is kMaxGridY, the most batches a launch's grid holds (matmul.cpp's
+// uses_tma checks the call's), not the call's count: a tensor map's fields must be arguments or
+// constants, and the box's batch coordinate is always a real batch, so that bound never clips.
+constexpr int64_t kMaxGridY = 65535;
+
+tl::Tensor k_loop_tma_batched(const TilePos& t, const tl::Tensor& batch, const TileArgs& p) {
+  const int64_t eb = dtype_bytes(p.a.dtype());
+  const auto swizzle = [&](int cols) {
+    return tl::Swizzle(uint8_t(std::min<int64_t>(cols * eb, 128)));
+  };
+  auto da = tl::make_tensor_descriptor(p.a, {kMaxGridY, p.M, p.K}, {p.as[0], p.as[1], 1},
+                                       {1, p.BM, p.BK}, {swizzle(p.BK)});
+  auto db = tl::make_tensor_descriptor(p.b, {kMaxGridY, p.K, p.N}, {p.bs[0], p.bs[1], 1},
+                                       {1, p.BK, p.BN}, {swizzle(p.BN)});
+  tl::Tensor acc = tl::zeros({p.BM, p.BN}, DType::f32);
+  tl::for_range(0, p.K, p.BK, [&](tl::Int k) {
+    auto x = tl::reshape(da.load({batch, t.m0, k}), {p.BM, p.BK});
+    auto y = tl::reshape(db.load({batch, k, t.n0}), {p.BK, p.BN});
+    acc = tl::dot(x, y, acc);
+  });
+  return acc;
+}
+
+// The TMA form's body: the whole K range (no split), then the chain (matmul.cpp's uses_tma);
+// `batched`: the program's batch through 3-D descriptors, else the one matrix.
+void tile_body_tma(const Chain& chain, const TileArgs& p, bool batched) {
   TilePos t = grouped_tile(tl::program_id(0), p.M, p.N, p.BM, p.BN, p.GROUP_M);
   auto batch = tl::program_id(1).to(DType::i64);
-  auto acc = k_loop_tma(t, p.a, p.b, p.M, p.N, p.K, p.as, p.bs, p.BM, p.BN, p.BK);
+  auto acc = batched ? k_loop_tma_batched(t, tl::program_id(1), p)
+                     : k_loop_tma(t, p.a, p.b, p.M, p.N, p.K, p.as, p.bs, p.BM, p.BN, p.BK);
   finish(chain, acc, t, batch, p.c, p.cs, p.slots);
 }
 
@@ -198,8 +228,8 @@ void persistent_body(const Chain& chain, const TileArgs& p) {
                 [&](tl::Int tile) { tile_body(chain, /*partial=*/false, p, tile); });
 }
 
-// tma: the TMA form (tile_body_tma) instead of the masked loads; one batch, never partial.
-enum class TileForm { plain, partial, persistent, tma };
+// tma, tma_batched: the TMA form (tile_body_tma) instead of the masked loads; never partial.
+enum class TileForm { plain, partial, persistent, tma, tma_batched };
 
 Kernel make_tile_kernel(const std::string& name, Chain chain, TileForm form,
                         tl::Precision precision) {
@@ -232,8 +262,8 @@ Kernel make_tile_kernel(const std::string& name, Chain chain, TileForm form,
                    precision};
         if (form == TileForm::persistent)
           persistent_body(chain, p);
-        else if (form == TileForm::tma)
-          tile_body_tma(chain, p);
+        else if (form == TileForm::tma || form == TileForm::tma_batched)
+          tile_body_tma(chain, p, form == TileForm::tma_batched);
         else
           tile_body(chain, form == TileForm::partial, p, tl::program_id(0));
       });
@@ -303,7 +333,9 @@ const MatmulKernels& matmul_kernels(const std::string& key, const Chain& chain,
         make_tile_kernel(chain_kernel_name("ops_matmul_persistent", chain) + suffix, chain,
                          TileForm::persistent, precision),
         make_tile_kernel(chain_kernel_name("ops_matmul_tma", chain) + suffix, chain, TileForm::tma,
-                         precision)});
+                         precision),
+        make_tile_kernel(chain_kernel_name("ops_matmul_tma_batched", chain) + suffix, chain,
+                         TileForm::tma_batched, precision)});
   return *slot;
 }
 

@@ -33,6 +33,9 @@ struct MatmulKernels {
   // The tile kernel's TMA form (its parameters): a and b read as tensor descriptors, box by box
   // (on sm_90a through the pipeliner's TMA ring). For one batch, no K split, row-major a and b.
   Kernel tile_tma;
+  // The same for batches: a [batch, M, K] and b [batch, K, N] as 3-D descriptors, boxes of one
+  // matrix ([1, BM, BK], [1, BK, BN], read as 2-D), batch strides of whole 16-byte multiples.
+  Kernel tile_tma_batched;
 };
 
 // The kernels of one chain, made once per `key` (the chain's identity: its steps' keys) and kept

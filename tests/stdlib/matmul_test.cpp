@@ -20,6 +20,7 @@
 #include "tessel/ops.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -223,8 +224,12 @@ const std::vector<double>& add_operand(const MatmulRun& r, ChainUnderTest& ch, D
 std::vector<int64_t> strides_for(const std::vector<int64_t>& shape, bool col_major,
                                  int64_t spread = 1, int64_t row_pad = 0) {
   std::vector<int64_t> s = StridedTensor::contiguous(shape);
-  if (row_pad > 0 && !col_major && shape.size() == 2)
-    s[0] = (shape[1] + row_pad - 1) / row_pad * row_pad;
+  if (row_pad > 0 && !col_major) { // the rows padded; a batch's matrices follow one another
+    const size_t r = shape.size() - 2;
+    s[r] = (shape[r + 1] + row_pad - 1) / row_pad * row_pad;
+    if (r == 1)
+      s[0] = shape[1] * s[1];
+  }
   if (col_major) {
     size_t r = shape.size() - 2;
     s[r] = 1;
@@ -704,26 +709,35 @@ TEST(Matmul, SimulatedSm90aDeviceKeepsOneWgmmaGroupInFlight) {
   TESSEL_REQUIRE_SIM_DEVICE();
   ScopedEnv target{"TESSEL_SIM_TARGET", "sm_90a"};
   ScopedEnv dump{"TESSEL_DUMP", "pipeline"};
-  const auto& tile = ops::detail::matmul_kernels("", {}).tile;
+  const auto& kernels = ops::detail::matmul_kernels("", {});
   using C = MatmulConfig;
-  for (const MatmulRun& r : {MatmulRun{DeviceKind::sim, DType::f16,
-                                       Case{200, 80, 144, 0, false, 1, C{128, 128, 32, 8, 8, 3}}},
-                             MatmulRun{DeviceKind::sim, DType::bf16,
-                                       Case{136, 208, 80, 0, false, 1, C{128, 64, 32, 8, 4, 3}}},
-                             MatmulRun{DeviceKind::sim, DType::f16,
-                                       Case{72, 144, 208, 0, false, 1, C{64, 128, 32, 8, 4, 4}}}}) {
+  // Row-major rows of multiples of 16 bytes take the TMA form (its ring keeps the group in flight
+  // too; since the ring takes 128-byte column blocks, every one of these tiles); a column-major b
+  // keeps the cp.async form, whose in-flight group is the point here.
+  const Layout b_col{.b_col = true};
+  for (const MatmulRun& r :
+       {MatmulRun{DeviceKind::sim, DType::f16,
+                  Case{200, 80, 144, 0, false, 1, C{128, 128, 32, 8, 8, 3}}, b_col},
+        MatmulRun{DeviceKind::sim, DType::f16,
+                  Case{72, 144, 208, 0, false, 1, C{64, 128, 32, 8, 4, 4}}, b_col},
+        MatmulRun{DeviceKind::sim, DType::f16,
+                  Case{200, 80, 144, 0, false, 1, C{128, 128, 32, 8, 8, 3}}},
+        MatmulRun{DeviceKind::sim, DType::bf16,
+                  Case{136, 208, 80, 0, false, 1, C{128, 64, 32, 8, 4, 3}}},
+        MatmulRun{DeviceKind::sim, DType::f16,
+                  Case{72, 144, 208, 0, false, 1, C{64, 128, 32, 8, 4, 4}}}}) {
+    const bool tma = !r.l.b_col;
+    const Kernel& k = tma ? kernels.tile_tma : kernels.tile;
+    const int64_t launches = k.stats().launches;
     ::testing::internal::CaptureStderr();
     check(r);
     const std::string log = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(k.stats().launches, launches + 1) << (tma ? "the TMA form" : "the cp.async form");
     // Compiled in this run (not found in the disk cache of an earlier one): the pipeliner said so.
-    // The 128 x 64 x 32 bf16 case meets the TMA form's rules (rows of 160 and 416 bytes, BK and
-    // BN rows of one swizzle span) and keeps its group in flight on the TMA ring instead.
-    const bool tma = r.t == DType::bf16;
-    const Kernel& k = tma ? ops::detail::matmul_kernels("", {}).tile_tma : tile;
     if (k.stats().last_source == KernelSource::compiled) {
-      EXPECT_NE(log.find(tma ? "TMA ring of 3 stages" : "one wgmma group stays in flight"),
-                std::string::npos)
-          << log;
+      const std::string want = tma ? fmt::format("TMA ring of {} stages", r.c.config->num_stages)
+                                   : std::string("one wgmma group stays in flight");
+      EXPECT_NE(log.find(want), std::string::npos) << log;
     }
   }
 }
@@ -849,6 +863,43 @@ TEST(Matmul, SimulatedSm90aDeviceRunsTheTmaRing) {
           EXPECT_EQ(log.find("TMA ring"), std::string::npos) << what << log;
         } else if (kernels.tile_tma.stats().last_source == KernelSource::compiled) {
           EXPECT_NE(log.find("TMA ring of 3 stages"), std::string::npos) << what << log;
+        }
+      }
+    }
+  // The default tile for M, N >= 128 (128 x 128 x 32 on 8 warps, 3 stages): b's 32 x 128 box fills
+  // its slot as two 128-byte column blocks; and batches (3-D boxes of one matrix, tile_tma_batched)
+  // at the default tile and at 64 x 64 x 64, whose shared b (batch stride 0) stays on cp.async.
+  for (DType t : {DType::f16, DType::bf16})
+    for (Case c : {Case{1, 1, 1}, Case{17, 33, 65}, Case{255, 129, 97}, Case{100, 72, 800},
+                   Case{17, 33, 65, 3}, Case{255, 129, 97, 2}, Case{70, 130, 300, 3},
+                   Case{1, 1, 1, 2}, Case{40, 50, 90, 3, /*shared_b=*/true}}) {
+      for (const MatmulConfig& config :
+           {MatmulConfig{128, 128, 32, 8, 8, 3}, MatmulConfig{64, 64, 64, 8, 4, 3}}) {
+        if (c.batch == 0 && config.block_m == 64)
+          continue; // the loop above
+        c.config = config;
+        const std::string what = fmt::format("{} {}x{}x{} batch {}{} tile {}x{}x{}", dtype_name(t),
+                                             c.m, c.n, c.k, c.batch, c.shared_b ? " shared b" : "",
+                                             config.block_m, config.block_n, config.block_k);
+        SCOPED_TRACE(what);
+        const Kernel& k = c.batch > 0 ? kernels.tile_tma_batched : kernels.tile_tma;
+        const int64_t launches = k.stats().launches;
+        ::testing::internal::CaptureStderr();
+        const runtime::simdev::BankTally before = runtime::simdev::bank_tally();
+        check(MatmulRun{DeviceKind::sim, t, c, Layout{.row_pad = 8}});
+        const std::string log = ::testing::internal::GetCapturedStderr();
+        // The TMA form ran (the shared b: the cp.async form).
+        EXPECT_EQ(k.stats().launches, launches + (c.shared_b ? 0 : 1));
+        if (::testing::Test::HasFatalFailure())
+          std::fputs(log.c_str(), stderr);
+        if (::testing::Test::HasFatalFailure())
+          return;
+        const runtime::simdev::BankTally after = runtime::simdev::bank_tally();
+        EXPECT_EQ(after.conflicts, before.conflicts) << fmt::format("{}", after.by_kernel);
+        if (c.shared_b) {
+          EXPECT_EQ(log.find("TMA ring"), std::string::npos) << log;
+        } else if (k.stats().last_source == KernelSource::compiled) {
+          EXPECT_NE(log.find("TMA ring of 3 stages"), std::string::npos) << log;
         }
       }
     }
@@ -1496,69 +1547,101 @@ TEST(MatmulPtx, Sm90aTensorCoreTilesOnWgmma) {
 // first, then the default pipeline): ragged M, N, K, row strides divisible by 16. Its boxes go
 // through the TMA ring -- 2 (S - 1) + 2 cp.async.bulk.tensor, no cp.async, one wgmma group in
 // flight -- through nvJitLink with zero spills and no local memory (registers printed).
+// Also every f16 tuning candidate (docs/stdlib.md's table: which take the ring) and the batched
+// form (3-D boxes of one matrix): a box whose rows are n x 128 bytes is n copies per stage, so a
+// stage is blocks(BK) + blocks(BN) copies. A candidate whose dot is not on wgmma (16-row tiles)
+// keeps the TMA form's boxes without the ring (said, not asserted).
+int column_blocks(int cols) { return cols * 2 > 128 ? cols * 2 / 128 : 1; }
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+
 TEST(MatmulPtx, Sm90aTmaFormStreamsBoxesThroughTheTmaRing) {
   TESSEL_REQUIRE_CUDA_TOOLKIT();
   const auto& kernels = ops::detail::matmul_kernels("", {});
   const codegen::Target target = codegen::parse_target("sm_90a");
+  std::vector<MatmulConfig> configs{MatmulConfig{64, 64, 64, 8, 4, 3},
+                                    MatmulConfig{128, 64, 32, 8, 4, 3},
+                                    MatmulConfig{128, 64, 64, 8, 8, 4}};
+  for (const MatmulConfig& c : ops::detail::tuning_candidates(DType::f16))
+    configs.push_back(c);
   for (DType operand : {DType::f16, DType::bf16})
-    for (const MatmulConfig& cfg :
-         {MatmulConfig{64, 64, 64, 8, 4, 3}, MatmulConfig{128, 64, 32, 8, 4, 3},
-          MatmulConfig{128, 64, 64, 8, 8, 4}}) {
-      const std::string what =
-          fmt::format("{} {}x{}x{}, {} warps, {} stages", dtype_name(operand), cfg.block_m,
-                      cfg.block_n, cfg.block_k, cfg.num_warps, cfg.num_stages);
-      const std::vector<std::string>& names = kernels.tile_tma.def().param_names;
-      std::vector<lang::ParamBinding> bindings;
-      for (size_t i = 0; i < names.size(); ++i) {
-        lang::ParamBinding pb;
-        switch (kernels.tile_tma.def().params[i].kind) {
-        case lang::ParamKind::Ptr:
-          pb.dtype = names[i] == "a" || names[i] == "b" ? operand : DType::f32;
-          pb.divisibility = 16;
-          break;
-        case lang::ParamKind::Int:
-          pb.divisibility = names[i] == "M" || names[i] == "N" || names[i] == "K" ? 1 : 16;
-          pb.equals_one = names[i] == "a_k" || names[i] == "b_n" || names[i] == "c_n" ||
-                          names[i] == "e0_n" || names[i] == "e1_n";
-          break;
-        case lang::ParamKind::Float:
-          break;
-        case lang::ParamKind::Const:
-          pb.const_int = names[i] == "BM"   ? cfg.block_m
-                         : names[i] == "BN" ? cfg.block_n
-                         : names[i] == "BK" ? cfg.block_k
-                                            : cfg.group_m;
-          break;
+    for (const MatmulConfig& cfg : configs)
+      for (const Kernel* kernel : {&kernels.tile_tma, &kernels.tile_tma_batched}) {
+        if (operand == DType::bf16 && kernel == &kernels.tile_tma_batched)
+          continue;
+        const bool batched = kernel == &kernels.tile_tma_batched;
+        const std::string what = fmt::format(
+            "{} {}x{}x{}, {} warps, {} stages{}", dtype_name(operand), cfg.block_m, cfg.block_n,
+            cfg.block_k, cfg.num_warps, cfg.num_stages, batched ? ", batched" : "");
+        const std::vector<std::string>& names = kernel->def().param_names;
+        std::vector<lang::ParamBinding> bindings;
+        for (size_t i = 0; i < names.size(); ++i) {
+          lang::ParamBinding pb;
+          switch (kernel->def().params[i].kind) {
+          case lang::ParamKind::Ptr:
+            pb.dtype = names[i] == "a" || names[i] == "b" ? operand : DType::f32;
+            pb.divisibility = 16;
+            break;
+          case lang::ParamKind::Int:
+            pb.divisibility = names[i] == "M" || names[i] == "N" || names[i] == "K" ? 1 : 16;
+            pb.equals_one = names[i] == "a_k" || names[i] == "b_n" || names[i] == "c_n" ||
+                            names[i] == "e0_n" || names[i] == "e1_n";
+            break;
+          case lang::ParamKind::Float:
+            break;
+          case lang::ParamKind::Const:
+            pb.const_int = names[i] == "BM"   ? cfg.block_m
+                           : names[i] == "BN" ? cfg.block_n
+                           : names[i] == "BK" ? cfg.block_k
+                                              : cfg.group_m;
+            break;
+          }
+          bindings.push_back(pb);
         }
-        bindings.push_back(pb);
+        auto module = lang::trace(kernel->def(), bindings);
+        ir::PassStats stats;
+        codegen::gpu::assign_tensor_maps_pass(target).run(*module, stats);
+        ir::PassManager pm(/*verify_each=*/true);
+        codegen::add_default_pipeline(pm);
+        pm.run(*module);
+        codegen::gpu::CompileOptions opts;
+        opts.num_warps = cfg.num_warps;
+        opts.num_stages = cfg.num_stages;
+        auto out = codegen::gpu::compile(*module->functions.front(), target, opts);
+        const codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
+        ASSERT_TRUE(out.resources.parsed) << out.info_log;
+        EXPECT_EQ(stats["tensor-maps"], 2) << what;
+        if (st.get("wgmma.mma_async") == 0) {
+          std::printf("TMA form %s: no TMA ring (the dot is not on wgmma), %lld "
+                      "cp.async.bulk.tensor\n",
+                      what.c_str(), (long long)st.get("cp.async.bulk.tensor"));
+          continue;
+        }
+        const int per_stage = column_blocks(cfg.block_k) + column_blocks(cfg.block_n);
+        EXPECT_EQ(st.get("cp.async.bulk.tensor"), per_stage * cfg.num_stages) << what;
+        EXPECT_EQ(
+            count_of(out.ptx, batched ? "cp.async.bulk.tensor.3d" : "cp.async.bulk.tensor.2d"),
+            size_t(per_stage * cfg.num_stages))
+            << what;
+        EXPECT_EQ(count_of(out.ptx, "mbarrier.arrive.expect_tx"), size_t(cfg.num_stages)) << what;
+        EXPECT_EQ(st.get("cp.async"), 0) << what;
+        EXPECT_GT(st.get("wgmma.mma_async"), 0) << what;
+        EXPECT_EQ(st.get("wgmma.wait_group"), 2) << what;
+        EXPECT_NE(out.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos) << what;
+        EXPECT_EQ(out.resources.spill_stores, 0) << what;
+        EXPECT_EQ(out.resources.spill_loads, 0) << what;
+        EXPECT_EQ(st.get("local"), 0) << what;
+        std::printf("TMA form %s: %d registers, %lld B dynamic shared, %lld PTX instructions, %lld "
+                    "wgmma, %lld mbarrier\n",
+                    what.c_str(), out.resources.registers, (long long)out.shared_bytes,
+                    (long long)st.instructions, (long long)st.get("wgmma.mma_async"),
+                    (long long)st.get("mbarrier"));
       }
-      auto module = lang::trace(kernels.tile_tma.def(), bindings);
-      ir::PassStats stats;
-      codegen::gpu::assign_tensor_maps_pass(target).run(*module, stats);
-      ir::PassManager pm(/*verify_each=*/true);
-      codegen::add_default_pipeline(pm);
-      pm.run(*module);
-      codegen::gpu::CompileOptions opts;
-      opts.num_warps = cfg.num_warps;
-      opts.num_stages = cfg.num_stages;
-      auto out = codegen::gpu::compile(*module->functions.front(), target, opts);
-      const codegen::gpu::PtxStats st = codegen::gpu::ptx_stats(out.ptx);
-      ASSERT_TRUE(out.resources.parsed) << out.info_log;
-      EXPECT_EQ(stats["tensor-maps"], 2) << what;
-      EXPECT_EQ(st.get("cp.async.bulk.tensor"), 2 * (cfg.num_stages - 1) + 2) << what;
-      EXPECT_EQ(st.get("cp.async"), 0) << what;
-      EXPECT_GT(st.get("wgmma.mma_async"), 0) << what;
-      EXPECT_EQ(st.get("wgmma.wait_group"), 2) << what;
-      EXPECT_NE(out.ptx.find("wgmma.wait_group.sync.aligned 1;"), std::string::npos) << what;
-      EXPECT_EQ(out.resources.spill_stores, 0) << what;
-      EXPECT_EQ(out.resources.spill_loads, 0) << what;
-      EXPECT_EQ(st.get("local"), 0) << what;
-      std::printf("TMA form %s: %d registers, %lld B dynamic shared, %lld PTX instructions, %lld "
-                  "wgmma, %lld mbarrier\n",
-                  what.c_str(), out.resources.registers, (long long)out.shared_bytes,
-                  (long long)st.instructions, (long long)st.get("wgmma.mma_async"),
-                  (long long)st.get("mbarrier"));
-    }
 }
 
 TEST(MatmulPtx, Sm90aRaggedTilesKeepOneWgmmaGroupInFlight) {
