@@ -13,7 +13,9 @@
 #include <dlfcn.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <optional>
+#include <string_view>
 
 namespace tessel::jit {
 namespace {
@@ -58,12 +60,19 @@ std::string extern_toolchain(const ir::Module& module) {
   return calls_extern ? " " + codegen::gpu::nvrtc_identity() : "";
 }
 
+// TESSEL_WARP_SPECIALIZE=1, codegen/gpu/compile.cpp's stopgap switch until CompileOptions has the
+// field: part of the disk key, so a forced run never reuses a plain ring's cubin (or the reverse).
+bool warp_specialize_forced() {
+  const char* env = std::getenv("TESSEL_WARP_SPECIALIZE");
+  return env != nullptr && std::string_view(env) == "1";
+}
+
 std::string options_text(const codegen::gpu::CompileOptions& o) {
   return "backend=cuda num_warps=" + std::to_string(o.num_warps) +
          " num_stages=" + std::to_string(o.num_stages) +
          " opt_level=" + std::to_string(o.opt_level) + " line_info=" + (o.line_info ? "1" : "0") +
          " fp_fusion=" + (o.fp_fusion ? "1" : "0") + (o.debug ? " debug=1" : "") +
-         (o.wgmma ? "" : " wgmma=0");
+         (o.wgmma ? "" : " wgmma=0") + (warp_specialize_forced() ? " warp_specialize=1" : "");
 }
 
 // The numbers a launch and `tessel compile --emit stats` need, in the manifest.
