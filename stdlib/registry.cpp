@@ -7,6 +7,7 @@
 #include "tessel/ops/registry.h"
 
 #include "stdlib/common/kernels.h"
+#include "stdlib/loss/cross_entropy_rows.h"
 #include "stdlib/matmul/matmul_kernels.h"
 #include "stdlib/norms/weight_grad.h"
 #include "stdlib/quant/fp8_blockwise_kernels.h"
@@ -29,7 +30,10 @@ using P = SignatureParam;
 using detail::Activation;
 
 constexpr int64_t kBlock = 1024; // columns per program for a 1024-column row
-using detail::kGradBlock;        // the tiles the ops launch (stdlib/common/kernels.h)
+// The short-row kernels' specialization: 128-column rows, 4 per program (row_tiles.h).
+constexpr int64_t kShortBlock = 128;
+constexpr int64_t kShortRows = 4;
+using detail::kGradBlock; // the tiles the ops launch (stdlib/common/kernels.h)
 using detail::kGradRows;
 using detail::kPoolBlock;
 using detail::kPoolSeq;
@@ -90,6 +94,11 @@ void register_softmax() {
       &detail::softmax_backward_kernel, signature(3, 4, 0, {/*LOG=*/0, /*LOOPED=*/0, kBlock}));
   add("log_softmax_backward", "op log_softmax_backward: dx = dy - exp(y) * sum(dy)",
       &detail::softmax_backward_kernel, signature(3, 4, 0, {/*LOG=*/1, /*LOOPED=*/0, kBlock}));
+  // The CPU's short-row form, as softmax launches it for 128-column rows: 4 rows per program.
+  // y, x; y_stride, x_stride, n, rows; LOG, ROWS, BLOCK.
+  add("softmax_rows", "op softmax / log_softmax on the CPU, short rows: ROWS rows per program",
+      &detail::softmax_rows_forward_kernel,
+      signature(2, 4, 0, {/*LOG=*/0, kShortRows, kShortBlock}));
 }
 
 // y, gate, up; 3 strides, n; ACT, GATED, BLOCK. Backward: dgate, dup, gate, up, dy; 5 strides, n.
@@ -174,6 +183,17 @@ void register_loss() {
   add("cross_entropy_backward", "op cross_entropy_backward: dlogits (may be logits), mean",
       &detail::cross_entropy_backward_kernel,
       with_i64_labels(signature(4, 8, 1, {mean, kBlock}), 2));
+  // The CPU's short-row forms (as for softmax_rows). losses, logits, labels; logit_stride,
+  // label_stride, n, rows, ignore_index; smoothing; SMOOTH, ROWS, BLOCK. Backward: dlogits,
+  // logits, labels, dloss; 4 strides, rows, n, ignore_index, counted; smoothing; REDUCTION, ROWS,
+  // BLOCK.
+  add("cross_entropy_rows", "op cross_entropy on the CPU, short rows: ROWS rows per program",
+      &detail::cross_entropy_rows_kernel,
+      with_i64_labels(signature(3, 5, 1, {/*SMOOTH=*/0, kShortRows, kShortBlock}), 2));
+  add("cross_entropy_rows_backward",
+      "op cross_entropy_backward on the CPU, short rows: ROWS rows per program",
+      &detail::cross_entropy_rows_backward_kernel,
+      with_i64_labels(signature(4, 8, 1, {mean, kShortRows, kShortBlock}), 2));
 }
 
 // y, x, cos, sin, positions; heads, seq, 6 strides, 4 table strides, half, head_dim; freq_scale;

@@ -9,6 +9,9 @@ namespace tessel::ops::detail {
 
 const Kernel& softmax_forward_kernel();
 const Kernel& softmax_backward_kernel();
+// Short rows on the CPU, ROWS rows per program (stdlib/common/row_tiles.h). Params: y, x,
+// y_stride, x_stride, n, rows, LOG, ROWS, BLOCK.
+const Kernel& softmax_rows_forward_kernel();
 
 // Params: y, residual_out, mean, rstd, x, residual, weight, bias, strides..., n, eps,
 // LAYER, RESIDUAL, BLOCK.

@@ -194,6 +194,7 @@ void log_softmax_backward(const TensorView& y, const TensorView& dy, const Tenso
 namespace detail {
 const Kernel& softmax_forward_kernel() { return forward_kernel(); }
 const Kernel& softmax_backward_kernel() { return backward_kernel(); }
+const Kernel& softmax_rows_forward_kernel() { return forward_rows_kernel(); }
 } // namespace detail
 
 } // namespace tessel::ops
