@@ -233,29 +233,6 @@ std::shared_ptr<const SimKernel> SimKernel::load(const std::string&, const std::
   unavailable();
 }
 void SimKernel::launch(const LaunchDims&, void* const*) const { unavailable(); }
-namespace {
-
-// TESSEL_SIM_PROFILE=1: one line per launch on stderr (the entry, its thread and warp
-// instructions, shared wavefronts and bank conflicts), for figures of a kernel's executed work
-// that do not depend on the machine's load; TESSEL_SIM_PROFILE=full adds the per-line profile.
-void print_profile(const std::string& entry, const sim::LaunchReport& report) {
-  const char* env = std::getenv("TESSEL_SIM_PROFILE");
-  if (!env || !*env || std::strcmp(env, "0") == 0)
-    return;
-  const sim::Profile& p = report.profile;
-  std::fprintf(stderr,
-               "[sim profile] %s: %llu thread instructions, %llu warp instructions, %llu shared "
-               "wavefronts, %llu bank conflicts\n",
-               entry.c_str(), static_cast<unsigned long long>(p.thread_instructions),
-               static_cast<unsigned long long>(p.warp_instructions),
-               static_cast<unsigned long long>(p.total_wavefronts()),
-               static_cast<unsigned long long>(p.total_bank_conflicts()));
-  if (std::strcmp(env, "full") == 0)
-    std::fprintf(stderr, "%s\n", p.to_string().c_str());
-}
-
-} // namespace
-
 BankTally bank_tally() { return {}; }
 
 #endif

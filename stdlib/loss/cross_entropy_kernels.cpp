@@ -3,6 +3,7 @@
 // the label's logit out of the block that holds it with a compare, so the gather never reads
 // outside the row whatever the label holds.
 #include "stdlib/common/kernels.h"
+#include "stdlib/loss/cross_entropy_rows_common.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 #include "tessel/ops/loss.h"
@@ -45,7 +46,8 @@ RowStats row_stats(const tl::Tensor& xr, const tl::Tensor& label, const tl::Int&
   return r;
 }
 
-// 1 for a counted row, 0 for an ignored one; NaN for a label outside [0, n).
+} // namespace
+
 tl::Tensor row_weight(const tl::Tensor& label, const tl::Int& n, const tl::Int& ignore_index) {
   auto valid = (label >= 0) & (label < i64(n));
   auto ignored = label == i64(ignore_index);
@@ -63,8 +65,6 @@ tl::Tensor count_rows(const tl::Ptr& labels, const tl::Int& label_stride, const 
   });
   return count;
 }
-
-} // namespace
 
 const Kernel& cross_entropy_kernel() {
   static const Kernel k = tl::kernel(

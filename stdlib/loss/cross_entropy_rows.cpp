@@ -7,7 +7,9 @@
 // every row pays for.
 #include "stdlib/loss/cross_entropy_rows.h"
 
+#include "stdlib/common/kernels.h"
 #include "stdlib/common/row_tiles.h"
+#include "stdlib/loss/cross_entropy_rows_common.h"
 #include "tessel/lang/control.h"
 #include "tessel/lang/ops.h"
 #include "tessel/ops/loss.h"
@@ -21,7 +23,6 @@ namespace tl = tessel::lang;
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 tl::Tensor i64(const tl::Tensor& t) { return t.to(DType::i64); }
 tl::Tensor column(const tl::Tensor& per_row) { return tl::expand_dims(per_row, 1); }
@@ -37,33 +38,12 @@ Labels load_labels(const tl::Ptr& labels, const tl::Int& label_stride, const tl:
   return {label, tl::where(valid, label, tl::scalar(-1, DType::i64)).to(DType::i32)};
 }
 
-// 1 for a counted row, 0 for an ignored one; NaN for a label outside [0, n) (as the per-row
-// kernels).
-tl::Tensor row_weight(const tl::Tensor& label, const tl::Int& n, const tl::Int& ignore_index) {
-  auto valid = (label >= 0) & (label < i64(n));
-  auto ignored = label == i64(ignore_index);
-  return tl::where(ignored, 0.0, tl::where(valid, tl::scalar(1.0, DType::f32), kNaN));
-}
-
 // Each row's log-sum-exp; a row of only -inf logits gives -inf (max -inf, sum 0), as the per-row
 // kernels' running max does.
 tl::Tensor log_sum_exp(const tl::Tensor& v) {
   auto m = tl::max(v, 1);
   auto shift = tl::where(m == -kInf, 0.0, m);
   return m + tl::log(tl::sum(tl::exp(v - column(shift)), 1));
-}
-
-tl::Tensor rows_mean_count(const tl::Ptr& labels, const tl::Int& label_stride, const tl::Int& rows,
-                           const tl::Int& ignore_index) {
-  constexpr int kBlock = 1024;
-  auto r = tl::arange(0, kBlock);
-  tl::Tensor count = tl::scalar(0.0, DType::f32);
-  tl::for_range(0, rows, kBlock, [&](tl::Int k) {
-    auto label = i64(tl::load(labels + i64(k + r) * i64(label_stride), k + r < rows, double(0)));
-    auto counted = (k + r < rows) & (label != i64(ignore_index));
-    count = count + tl::sum(counted.to(DType::f32), 0);
-  });
-  return count;
 }
 
 } // namespace
@@ -115,7 +95,10 @@ const Kernel& cross_entropy_rows_backward_kernel() {
         if (reduction == Reduction::mean)
           tl::if_(
               counted < 0,
-              [&] { g = g / rows_mean_count(labels, label_stride, rows, ignore_index); },
+              [&] {
+                g = g /
+                    count_rows(labels, label_stride, rows, ignore_index, kCrossEntropyReduceBlock);
+              },
               [&] { g = g / counted.to(DType::f32); });
         auto w = column(row_weight(l.label, n, ignore_index));
         auto p = tl::exp(v - column(lse));
