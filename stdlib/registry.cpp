@@ -323,8 +323,14 @@ void register_quant() {
   w4.params[0] = w4.params[1] = P::pointer(DType::f16, /*alignment=*/16);
   w4.params[2] = P::pointer(DType::i8, /*alignment=*/16);
   w4.params[5] = P::pointer(DType::i32, /*alignment=*/16);
+  Signature w4_marlin = w4;
   add("matmul_w4a16", "op matmul_w4a16: int4 weights dequantised in registers, decode tile 16 x 64",
       &detail::w4a16_kernel, std::move(w4));
+  // The same on weights packed in Int4Layout::marlin (each nibble gathered from its fragment-order
+  // byte; docs/stdlib.md, "W4A16 layout: Marlin").
+  add("matmul_w4a16_marlin",
+      "op matmul_w4a16 (layout marlin): int4 weights in mma B-fragment order, decode tile 16 x 64",
+      &detail::w4a16_marlin_kernel, std::move(w4_marlin));
   // out, x, w, a, b (f16), idx (i32), e0, e1; M, N, K, rank, adapters, 7 strides, 4 epilogue
   // strides; scale, s0..s3; BM, BN, BK, R, L, INDEXED: one adapter of rank 16, 64 x 64 tiles.
   auto lora = [](int64_t adapters, bool indexed) {

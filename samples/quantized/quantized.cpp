@@ -86,6 +86,57 @@ std::vector<float> weight_kn(int argc, char** argv, int64_t& k, int64_t& n, std:
   return w;
 }
 
+// The same weights packed in the Marlin layout (the product must agree with the half-split one
+// up to the order of the f32 sums), and what f16x2 scaling (Marlin's: (q - z) exact in f16, times
+// the scale rounded to f16, rounded once to f16) would cost against the f32 scaling the kernel
+// does: both dequantised on the host and multiplied by ops::matmul.
+void print_marlin_and_f16x2(const TensorView& x, const TensorView& w, int group, ops::Int4Mode mode,
+                            int64_t k, int64_t n, int64_t m, const std::vector<float>& half_split,
+                            const std::vector<float>& ref, const std::vector<int8_t>& packed,
+                            const std::vector<float>& scales, const std::vector<float>& zeros) {
+  const int64_t g = group == ops::kPerChannel ? k : group;
+  const bool asym = mode == ops::Int4Mode::asymmetric;
+  std::vector<int8_t> mp(packed.size());
+  std::vector<float> ms(scales.size()), mz(zeros.size()), out(static_cast<size_t>(m * n));
+  TensorView pv(mp.data(), {k / 2, n}), sv(ms.data(), {k / g, n}), outv(out.data(), {m, n});
+  TensorView zv = asym ? TensorView(mz.data(), {k / g, n}) : TensorView{};
+  ops::quantize_weights_int4(w, group, mode, ops::Int4Layout::marlin, pv, sv, zv);
+  ops::W4A16Options o;
+  o.layout = ops::Int4Layout::marlin;
+  ops::matmul_w4a16(x, pv, sv, zv, outv, o);
+  double diff = 0;
+  for (size_t i = 0; i < out.size(); ++i)
+    diff = std::max(diff, std::fabs(double(out[i]) - half_split[i]));
+  Errors em = errors(out, ref);
+  // Host dequantisation, both ways, from the half-split nibbles.
+  std::vector<int8_t> q(static_cast<size_t>(k * n));
+  ops::unpack_int4(TensorView(const_cast<int8_t*>(packed.data()), {k / 2, n}),
+                   TensorView(q.data(), {k, n}));
+  std::vector<uint16_t> w32(q.size()), w16(q.size());
+  int64_t differ = 0, max_ulps = 0;
+  for (int64_t r = 0; r < k; ++r)
+    for (int64_t c = 0; c < n; ++c) {
+      const size_t i = static_cast<size_t>(r * n + c), gi = static_cast<size_t>((r / g) * n + c);
+      const float z = asym ? zeros[gi] : 8.0f, d = float(q[i]) - z;
+      w32[i] = float_to_half(d * scales[gi]);
+      w16[i] = float_to_half(d * half_to_float(float_to_half(scales[gi])));
+      differ += w32[i] != w16[i] ? 1 : 0;
+      // The same sign (or a zero): the distance of the bit patterns is the distance in ulps.
+      if ((w32[i] ^ w16[i]) < 0x8000)
+        max_ulps = std::max<int64_t>(max_ulps, std::abs(int(w32[i]) - int(w16[i])));
+    }
+  std::vector<float> o32(out.size()), o16(out.size());
+  ops::matmul(x, TensorView(w32.data(), DType::f16, {k, n}), TensorView(o32.data(), {m, n}));
+  ops::matmul(x, TensorView(w16.data(), DType::f16, {k, n}), TensorView(o16.data(), {m, n}));
+  Errors e32 = errors(o32, ref), e16 = errors(o16, ref), between = errors(o16, o32);
+  fmt::print("    marlin layout: max rel {:.4f} rms rel {:.4f} (max |marlin - half_split| {:.2e}); "
+             "f16x2 scaling: {:.2f} % of weights differ (by at most {} ulp of f16), max rel {:.4f} "
+             "rms rel "
+             "{:.4f} (f32 scaling {:.4f} / {:.4f}; f16x2 vs f32 rms rel {:.2e})\n",
+             em.max_rel, em.rms_rel, diff, 100.0 * double(differ) / double(q.size()), max_ulps,
+             e16.max_rel, e16.rms_rel, e32.max_rel, e32.rms_rel, between.rms_rel);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -121,6 +172,7 @@ int main(int argc, char** argv) {
         fmt::print("  W4A16 group {:>4} {:<10} max rel {:.4f}  rms rel {:.4f}  {:.3f} ms\n",
                    group == ops::kPerChannel ? std::string("K") : std::to_string(group),
                    asym ? "asymmetric" : "symmetric", e.max_rel, e.rms_rel, t);
+        print_marlin_and_f16x2(x, w, group, mode, k, n, m, out, ref, packed, scales, zeros);
       }
 
     // 2:4 sparsity: magnitude pruning (no fine-tuning, so the error is the pruning's), then the

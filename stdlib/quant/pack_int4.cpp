@@ -1,6 +1,8 @@
 // The offline int4 weight packing of W4A16 (host tensors): group-wise quantization to nibbles,
-// and the half-split packing (packed[r, n] = q[r, n] | q[r + K / 2, n] << 4) and its inverse.
+// and the packing in either layout, the half-split (packed[r, n] = q[r, n] | q[r + K / 2, n] << 4)
+// or the Marlin-style fragment order (int4_marlin.h), and its inverse.
 #include "stdlib/common/args.h"
+#include "stdlib/quant/int4_marlin.h"
 #include "tessel/dtype.h"
 #include "tessel/ops/quant.h"
 
@@ -96,38 +98,94 @@ uint8_t nibble(float w, float scale, float zero) {
 
 } // namespace
 
-void pack_int4(const TensorView& q, const TensorView& packed, std::source_location where) {
-  OpSite s{"pack_int4", where};
+namespace {
+
+// The checks both directions share: q [K, N] nibbles, packed [K / 2, N] bytes, and the layout's
+// shape rules.
+void check_packing(const OpSite& s, const TensorView& q, const TensorView& packed,
+                   Int4Layout layout) {
   if (q.rank != 2 || q.shape[0] % 2 != 0)
     s.fail(fmt::format("q has shape {}; expected [K, N] with an even K", detail::shape_str(q)));
   int64_t k = q.shape[0], n = q.shape[1];
   check_host_matrix(s, "q", q, k, n, DType::i8, "the nibbles");
   check_host_matrix(s, "packed", packed, k / 2, n, DType::i8, "two nibbles per byte");
+  if (layout == Int4Layout::marlin && (k % 16 != 0 || n % 64 != 0))
+    s.fail(fmt::format("q has shape [{}, {}]; the marlin layout packs [16, 64] tiles: expected K "
+                       "a multiple of 16 and N of 64 (pad the weights, or use half_split)",
+                       k, n));
+}
+
+void pack_half_split(const int8_t* in, int8_t* out, int64_t k, int64_t n) {
+  for (int64_t i = 0; i < k / 2 * n; ++i)
+    out[i] = int8_t(uint8_t(in[i]) | uint8_t(in[i + k / 2 * n] << 4));
+}
+
+void pack_marlin(const int8_t* in, int8_t* out, int64_t k, int64_t n) {
+  auto* bytes = reinterpret_cast<uint8_t*>(out);
+  std::fill(bytes, bytes + k / 2 * n, uint8_t(0));
+  for (int64_t r = 0; r < k; ++r)
+    for (int64_t c = 0; c < n; ++c) {
+      auto at = detail::marlin_nibble_at(r, c, n);
+      bytes[at.byte] = uint8_t(bytes[at.byte] | (uint8_t(in[r * n + c]) << (4 * at.nibble)));
+    }
+}
+
+} // namespace
+
+void pack_int4(const TensorView& q, const TensorView& packed, Int4Layout layout,
+               std::source_location where) {
+  OpSite s{"pack_int4", where};
+  check_packing(s, q, packed, layout);
+  int64_t k = q.shape[0], n = q.shape[1];
   const auto* in = static_cast<const int8_t*>(q.data);
   auto* out = static_cast<int8_t*>(packed.data);
   for (int64_t i = 0; i < k * n; ++i)
     if (in[i] < 0 || in[i] > 15)
       s.fail(fmt::format("q[{}, {}] is {}; expected nibbles from 0 to 15", i / n, i % n, in[i]));
-  for (int64_t i = 0; i < k / 2 * n; ++i)
-    out[i] = int8_t(uint8_t(in[i]) | uint8_t(in[i + k / 2 * n] << 4));
+  switch (layout) {
+  case Int4Layout::half_split:
+    return pack_half_split(in, out, k, n);
+  case Int4Layout::marlin:
+    return pack_marlin(in, out, k, n);
+  }
 }
 
-void unpack_int4(const TensorView& packed, const TensorView& q, std::source_location where) {
+void unpack_int4(const TensorView& packed, const TensorView& q, Int4Layout layout,
+                 std::source_location where) {
   OpSite s{"unpack_int4", where};
-  if (q.rank != 2 || q.shape[0] % 2 != 0)
-    s.fail(fmt::format("q has shape {}; expected [K, N] with an even K", detail::shape_str(q)));
+  check_packing(s, q, packed, layout);
   int64_t k = q.shape[0], n = q.shape[1];
-  check_host_matrix(s, "q", q, k, n, DType::i8, "the nibbles");
-  check_host_matrix(s, "packed", packed, k / 2, n, DType::i8, "two nibbles per byte");
   const auto* in = static_cast<const uint8_t*>(packed.data);
   auto* out = static_cast<int8_t*>(q.data);
+  if (layout == Int4Layout::marlin) {
+    for (int64_t r = 0; r < k; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        auto at = detail::marlin_nibble_at(r, c, n);
+        out[r * n + c] = int8_t((in[at.byte] >> (4 * at.nibble)) & 15);
+      }
+    return;
+  }
   for (int64_t i = 0; i < k / 2 * n; ++i) {
     out[i] = int8_t(in[i] & 15);
     out[i + k / 2 * n] = int8_t(in[i] >> 4);
   }
 }
 
+void pack_int4(const TensorView& q, const TensorView& packed, std::source_location where) {
+  pack_int4(q, packed, Int4Layout::half_split, where);
+}
+
+void unpack_int4(const TensorView& packed, const TensorView& q, std::source_location where) {
+  unpack_int4(packed, q, Int4Layout::half_split, where);
+}
+
 void quantize_weights_int4(const TensorView& w, int group_size, Int4Mode mode,
+                           const TensorView& packed, const TensorView& scales,
+                           const TensorView& zeros, std::source_location where) {
+  quantize_weights_int4(w, group_size, mode, Int4Layout::half_split, packed, scales, zeros, where);
+}
+
+void quantize_weights_int4(const TensorView& w, int group_size, Int4Mode mode, Int4Layout layout,
                            const TensorView& packed, const TensorView& scales,
                            const TensorView& zeros, std::source_location where) {
   OpSite s{"quantize_weights_int4", where};
@@ -145,6 +203,10 @@ void quantize_weights_int4(const TensorView& w, int group_size, Int4Mode mode,
     s.fail(fmt::format("group_size {} does not divide K = {}; pad K to a multiple of it or pick a "
                        "group size that divides it",
                        group_size, k));
+  if (layout == Int4Layout::marlin && (k % 16 != 0 || n % 64 != 0))
+    s.fail(fmt::format("w has shape [{}, {}]; the marlin layout packs [16, 64] tiles: expected K a "
+                       "multiple of 16 and N of 64 (pad the weights, or use half_split)",
+                       k, n));
   check_host_matrix(s, "w", w, k, n, w.dtype, "the weights");
   check_host_matrix(s, "scales", scales, k / group, n, DType::f32, "one row per group of K");
   bool asym = mode == Int4Mode::asymmetric;
@@ -176,7 +238,7 @@ void quantize_weights_int4(const TensorView& w, int group_size, Int4Mode mode,
   qv.dtype = DType::i8;
   qv.strides[0] = n;
   qv.strides[1] = 1;
-  pack_int4(qv, packed, where);
+  pack_int4(qv, packed, layout, where);
 }
 
 } // namespace tessel::ops

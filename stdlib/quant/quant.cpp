@@ -208,6 +208,11 @@ void matmul_w4a16(const TensorView& x, const TensorView& packed, const TensorVie
     s.fail(fmt::format("x has K = {}; int4 weights pack two rows per byte: expected an even K", k));
   expect_shape(s, "packed", packed, k / 2, n, "two int4 weights of rows k and k + K / 2 per byte");
   expect_contiguous(s, "packed", packed);
+  const bool marlin = options.layout == Int4Layout::marlin;
+  if (marlin && (k % 16 != 0 || n % 64 != 0))
+    s.fail(fmt::format("packed holds [K, N] = [{}, {}] weights in the marlin layout, which packs "
+                       "[16, 64] tiles: expected K a multiple of 16 and N of 64",
+                       k, n));
   if (scales.rank != 2 || scales.shape[1] != n || scales.shape[0] < 1 || k % scales.shape[0] != 0)
     s.fail(fmt::format("scales has shape {}; expected [K / group_size, N] with K = {} and N = {} "
                        "(one row per group of K)",
@@ -241,7 +246,8 @@ void matmul_w4a16(const TensorView& x, const TensorView& packed, const TensorVie
       !options.config && cfg.block_m >= 64 && (permuted || !bc.chain.empty()) ? 8 : cfg.num_warps;
   lo.stream = stream;
   detail::SlotArgs sa = detail::slot_args(bc, out);
-  detail::w4a16_kernel_for(bc.key, bc.chain)
+  (marlin ? detail::w4a16_marlin_kernel_for(bc.key, bc.chain)
+          : detail::w4a16_kernel_for(bc.key, bc.chain))
       .launch(GridAt(Grid(cdiv(m, cfg.block_m) * cdiv(n, cfg.block_n)), where), lo, out, x, packed,
               scales, has_zeros ? zeros : scales, permuted ? options.perm : scales, sa.views[0],
               sa.views[1], int(m), int(n), int(k), int(group), int(xr.stride), int(outr.stride),

@@ -68,14 +68,29 @@ tl::Tensor x_tile(const tl::Tensor& x_rows, const tl::Ptr& perm, const tl::Tenso
   return tl::where(ok, v, std::nan("")).to(v.dtype());
 }
 
-Kernel make_w4a16_kernel(const std::string& name, Chain chain) {
+// The nibbles of weight rows `k` ([R, 1]) and columns `n` ([1, BN]) in the Marlin layout
+// (int4_marlin.h, whose host map this is: the tests compare the kernel against the packing): a
+// gather of each weight's byte and a shift to its nibble, as f16 values 0..15. K % 16 == 0 and
+// N % 64 == 0 (the op checks), so tiles are whole.
+tl::Tensor marlin_nibbles(const tl::Ptr& packed, const tl::Tensor& k, const tl::Tensor& n,
+                          const tl::Tensor& in, const tl::Int& N) {
+  auto kk = k % 16, nn = n % 64;
+  auto j = nn / 8;
+  auto lane = (nn % 8) * 4 + (kk % 8) / 2;
+  auto byte = (j / 2) * 4 + (j % 2) + (kk % 2) * 2;
+  auto at = (((k / 16) * (N / 64) + n / 64) * 32 + lane) * 16 + byte;
+  auto p16 = tl::load(packed + at, in, 0.0).to(DType::i16);
+  return nibbles_to_f16((p16 >> ((kk / 8) * 4).to(DType::i16)) & 15);
+}
+
+Kernel make_w4a16_kernel(const std::string& name, Chain chain, bool marlin) {
   const std::string params =
       fmt::format("out, x, packed, scales, zeros, perm, {}, M, N, K, group, x_stride, out_stride, "
                   "{}, {}, ZEROS, PERM, BM, BN, BK",
                   kSlotPointers, kSlotStrides, kSlotScalars);
   return tl::kernel(
       name, params,
-      [chain = std::move(chain)](
+      [chain = std::move(chain), marlin](
           tl::Ptr out, tl::Ptr x, tl::Ptr packed, tl::Ptr scales, tl::Ptr zeros, tl::Ptr perm,
           tl::Ptr e0, tl::Ptr e1, tl::Int M, tl::Int N, tl::Int K, tl::Int group, tl::Int x_stride,
           tl::Int out_stride, tl::Int e0_m, tl::Int e0_n, tl::Int e1_m, tl::Int e1_n, tl::Float s0,
@@ -87,6 +102,22 @@ Kernel make_w4a16_kernel(const std::string& name, Chain chain) {
         auto rk = tl::arange(0, BK);
         auto x_rows = x + t.rows * x_stride;
         tl::Tensor acc = tl::zeros({BM, BN}, DType::f32);
+        if (marlin) {
+          // Weight rows k0.. and k0 + BK.. per step (consecutive rows: no half split).
+          tl::for_range(0, K, 2 * BK, [&](tl::Int k0) {
+            for (int part = 0; part < 2; ++part) {
+              auto k = k0 + part * BK + rk;
+              auto kr = tl::expand_dims(k, 1), kc = tl::expand_dims(k, 0);
+              auto w_in = (kr < K) & t.col_in;
+              auto w = dq(marlin_nibbles(packed, kr, t.cols, w_in, N), kr, w_in, t.cols);
+              auto xs = x_tile(x_rows, perm, kc, kc < K, t.row_in, K, PERM != 0);
+              acc = tl::dot(xs, w, acc);
+            }
+          });
+          store_with_chain(chain, acc, t.rows, t.cols, t.row_in & t.col_in, out, out_stride,
+                           {e0, e1, e0_m, e0_n, e1_m, e1_n, s0, s1, s2, s3});
+          return;
+        }
         tl::for_range(0, half, BK, [&](tl::Int kp) {
           auto kr = tl::expand_dims(kp + rk, 1), kc = tl::expand_dims(kp + rk, 0);
           auto w_in = (kr < half) & t.col_in;
@@ -196,8 +227,19 @@ const Kernel& quantize_int8_kernel() {
 }
 
 const Kernel& w4a16_kernel_for(const std::string& key, const Chain& chain) {
-  return kernel_for_chain("ops_matmul_w4a16", key, chain, make_w4a16_kernel);
+  return kernel_for_chain("ops_matmul_w4a16", key, chain, [](const std::string& name, Chain c) {
+    return make_w4a16_kernel(name, std::move(c), /*marlin=*/false);
+  });
 }
+
+const Kernel& w4a16_marlin_kernel_for(const std::string& key, const Chain& chain) {
+  return kernel_for_chain("ops_matmul_w4a16_marlin", key, chain,
+                          [](const std::string& name, Chain c) {
+                            return make_w4a16_kernel(name, std::move(c), /*marlin=*/true);
+                          });
+}
+
+const Kernel& w4a16_marlin_kernel() { return w4a16_marlin_kernel_for("", {}); }
 
 const Kernel& w4a16_kernel() { return w4a16_kernel_for("", {}); }
 

@@ -21,6 +21,11 @@ const Kernel& quantize_int8_kernel();
 // stored weight row (act-order); unread otherwise.
 const Kernel& w4a16_kernel(); // no epilogue
 const Kernel& w4a16_kernel_for(const std::string& key, const Chain& chain);
+// The same parameters for packed weights in Int4Layout::marlin (K % 16 == 0, N % 64 == 0): each
+// weight's nibble is gathered from its fragment-order byte (int4_marlin.h), consecutive rows per
+// step.
+const Kernel& w4a16_marlin_kernel(); // no epilogue
+const Kernel& w4a16_marlin_kernel_for(const std::string& key, const Chain& chain);
 
 // Grid: tiles of out. Params: out, x, w, a, b, idx, <slot pointers>, M, N, K, rank, adapters,
 // x_stride, w_stride, a_batch, a_stride, b_batch, b_stride, out_stride, <slot strides>, scale,

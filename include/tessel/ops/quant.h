@@ -66,10 +66,32 @@ void quantize_weights_int4(const TensorView& w, int group_size, Int4Mode mode,
                            const TensorView& zeros = {},
                            std::source_location where = std::source_location::current());
 
+// The byte order of the packed weights (same shape, i8 [K / 2, N], and the same nibbles).
+enum class Int4Layout {
+  half_split, // above: packed[r, n] = q[r, n] | q[r + K / 2, n] << 4
+  // Marlin-style, pre-shuffled into the B-fragment order of mma.sync.m16n8k16: K a multiple of
+  // 16 and N of 64. The weights are cut into [16, 64] tiles (k-tile major, then n-tile), each 512
+  // contiguous bytes: lane t's 16 bytes hold its B fragments of the tile's eight n8 blocks
+  // (n = 8j + t / 4, k = 2 (t % 4) + {0, 1, 8, 9}), two blocks per 32-bit word with the nibbles
+  // interleaved so that (word & 0x000f000f) | 0x64006400 is one f16x2 fragment register
+  // (docs/stdlib.md, "W4A16 layout: Marlin").
+  marlin,
+};
+
+// The same with the layout chosen: quantize_weights_int4(..) is layout half_split.
+void quantize_weights_int4(const TensorView& w, int group_size, Int4Mode mode, Int4Layout layout,
+                           const TensorView& packed, const TensorView& scales,
+                           const TensorView& zeros = {},
+                           std::source_location where = std::source_location::current());
+
 // The packing alone, for round trips: q i8 [K, N] with values 0..15 <-> packed i8 [K / 2, N].
 void pack_int4(const TensorView& q, const TensorView& packed,
                std::source_location where = std::source_location::current());
 void unpack_int4(const TensorView& packed, const TensorView& q,
+                 std::source_location where = std::source_location::current());
+void pack_int4(const TensorView& q, const TensorView& packed, Int4Layout layout,
+               std::source_location where = std::source_location::current());
+void unpack_int4(const TensorView& packed, const TensorView& q, Int4Layout layout,
                  std::source_location where = std::source_location::current());
 
 // Act-order (GPTQ's desc_act): the weight rows quantized in the order `perm` gives (i32 [K], a
@@ -99,6 +121,8 @@ struct W4A16Options {
   // out of range makes the output NaN (never an out-of-bounds read), a repeated one is not
   // detected.
   TensorView perm = {};
+  // The byte order `packed` was made in (quantize_weights_int4 / pack_int4 with this layout).
+  Int4Layout layout = Int4Layout::half_split;
 };
 
 // out [M, N] (f32, f16 or bf16) = epilogue(x @ dequant(packed)): x [M, K] f16 or bf16; packed,
