@@ -248,7 +248,9 @@ llvm::Value* F32Math::erf(llvm::Value* x) {
   const float c0_hi = float(c0);
   const double c0_lo = c0 - double(c0_hi);
   llvm::Value* small = fma(x, c(c0_hi), fma(x, c(c0_lo), b.CreateFMul(b.CreateFMul(x, z), r)));
-  llvm::Value* u = b.CreateFSub(clamp(a, 1.0, 4.0), c(2.5));
+  // Only the upper clamp: lanes below 1 take the small piece, and the polynomial stays finite
+  // for them (u >= -2.5).
+  llvm::Value* u = b.CreateFSub(b.CreateSelect(b.CreateFCmpOGT(a, c(4.0)), c(4.0), a), c(2.5));
   llvm::Value* erfc =
       horner(u, {0.00040695267123035415, -0.0021781889121672594, 0.005445676433597407,
                  -0.008351715721089874, 0.008622685716513721, -0.006109302703189883,
