@@ -46,15 +46,7 @@ int Lowering::lazy_cost(const ir::Value* v) {
   if (auto it = cost_cache_.find(v); it != cost_cache_.end())
     return it->second;
   const ir::Op& op = *v->defining_op();
-  // A fused load costs a read, as a stored value does: its address is affine in the loop index in
-  // the kernels that fuse loads (LLVM strength-reduces it), and a load read several times is
-  // evaluated once per element in its one consumer (can_fuse_load). Counting the address
-  // arithmetic made bf16 activations store their f32 inputs (cast + load > kMaxSharedLazyCost).
-  if (op.opcode() == ir::Opcode::Load) {
-    cost_cache_[v] = 2;
-    return 2;
-  }
-  int own = 0;
+  int own = op.opcode() == ir::Opcode::Load ? 2 : 0;
   if (op.has(ir::ELEMENTWISE)) {
     own = 1;
     if (op.operand(0)->type()->is_float() || op.result()->type()->is_float())
