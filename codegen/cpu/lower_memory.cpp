@@ -230,36 +230,60 @@ bool writes_memory(const ir::Op& op) {
 
 } // namespace
 
+// The loaded value may be read several times, through a DAG of lazy ops (gelu's `x * cdf(x)`), as
+// long as the whole DAG ends in one op of the same block: re-reading the addresses there (once per
+// element and basic block: the element cache) sees what the load would have seen when no memory
+// write comes between the load and that op. A lazy value of the DAG that is stored on its own
+// (should_store) reads them once more, also in that stretch. Before session 9 only single-use
+// chains were fused, and the f32 activations copied each input block to the stack first.
 bool Lowering::can_fuse_load(const ir::Op& load) {
-  const ir::Value* v = load.result();
+  const ir::Value* loaded = load.result();
   // Lazy code creates no blocks, and a bounds check branches.
-  if (v->type()->rank() == 0 || checked)
+  if (loaded->type()->rank() == 0 || checked)
     return false;
-  // Follow single uses through lazy ops to the op that evaluates the chain.
-  const ir::Op* user = nullptr;
-  for (;;) {
-    const UseInfo& u = uses_[v];
-    if (u.count != 1 || u.outside_block)
-      return false;
-    user = u.user;
-    if (!can_be_lazy(user->opcode()) || user->num_results() != 1 ||
-        user->result()->type()->rank() == 0)
-      break;
-    v = user->result();
-  }
-  if (user->opcode() == ir::Opcode::Load) // an address computed from loaded values: keep order
-    return false;
+  // 16-bit (and narrower) elements read several times keep their copy: at 4096 x 4096 bf16,
+  // from DRAM, fusing them cost silu, silu_backward and gelu_tanh 10-35 % more CPU time (and
+  // saved ~8 % at 8192 x 1024, from L3; bench/RESULTS.md, "Session 9, activations").
+  const ir::Type* elem = loaded->type()->element();
+  const bool narrow = !elem->is_pointer() && dtype_bytes(elem->dtype()) < 4;
   const ir::Block& block = *load.parent_block();
-  bool between = false;
+  std::unordered_set<const ir::Value*> dag{loaded};
+  const ir::Op* sink = nullptr; // the one op that evaluates the DAG
+  bool after_load = false;
   for (const auto& op : block.ops()) {
-    if (op.get() == user)
-      return between;
-    if (between && writes_memory(*op))
+    if (op.get() == &load) {
+      after_load = true;
+      continue;
+    }
+    if (!after_load)
+      continue;
+    bool reads_dag = false;
+    for (const ir::Value* operand : op->operands())
+      reads_dag = reads_dag || dag.count(operand) > 0;
+    if (reads_dag && can_be_lazy(op->opcode()) && op->num_results() == 1 &&
+        op->result()->type()->rank() != 0) {
+      dag.insert(op->result());
+      continue;
+    }
+    if (reads_dag) {
+      if (sink) // a second consumer: the first may have written memory, or be a reduction
+        return false;
+      sink = op.get();
+      continue;
+    }
+    if (!sink && writes_memory(*op))
       return false;
-    if (op.get() == &load)
-      between = true;
   }
-  return false;
+  if (!sink || sink->opcode() == ir::Opcode::Load) // an address from loaded values: keep order
+    return false;
+  for (const ir::Value* v : dag) {
+    const UseInfo& u = uses_[v];
+    if (u.outside_block)
+      return false;
+    if (u.count > 1 && narrow)
+      return false;
+  }
+  return true;
 }
 
 llvm::Value* Lowering::fused_load_element(const ir::Op& op, const Index& idx) {
