@@ -86,7 +86,11 @@ int cpu(int runs, const Only& only) {
   const int64_t batch = 4, heads = 12;
   const int block_m = env_int("BENCH_BLOCK_M"), block_n = env_int("BENCH_BLOCK_N");
   std::printf("impl\tseqlen\thead_dim\tcausal\tmin_ms\tmedian_ms\n");
-  for (int64_t seq : {128, 512})
+  // SEQ outside 128/512 runs that seqlen alone (tiles at longer sequences).
+  std::vector<int64_t> seqs = {128, 512};
+  if (only.seq != 0 && only.seq != 128 && only.seq != 512)
+    seqs = {only.seq};
+  for (int64_t seq : seqs)
     for (int64_t dim : {32, 64})
       for (bool causal : {false, true}) {
         if (only.skip(seq, dim, causal))

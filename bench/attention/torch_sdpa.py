@@ -25,7 +25,8 @@ def main():
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     torch.manual_seed(1)
     print("impl\tseqlen\thead_dim\tcausal\tmin_ms\tmedian_ms")
-    for seq in (128, 512):
+    seqs = (128, 512) if only_seq in (0, 128, 512) else (only_seq,)
+    for seq in seqs:
         if only_seq and seq != only_seq:
             continue
         for dim in (32, 64):

@@ -2,6 +2,7 @@
 // kernel (attention_kernels.cpp).
 #include "tessel/ops/attention.h"
 
+#include "jit/thread_pool.h"
 #include "stdlib/attention/varlen.h"
 #include "stdlib/common/args.h"
 #include "stdlib/common/kernels.h"
@@ -257,19 +258,42 @@ Tiles forward_tiles(const TensorView& q, const AttentionOptions& o, Tiles t) {
   return {64, 16, 32, 4};
 }
 
-// The forward's tiles on the CPU: 128 query rows instead of 64 when no band limits the keys and
-// head_dim is at most 64, unless the caller chose the tiles. Each program copies every K and V
-// tile of its head into the dots' operand arrays and packs them, so twice the rows halve those
-// copies per query row; with a band the larger tile computes more masked scores on the diagonal.
-// Same-run CPU time, f32, seqlen 512, 1 thread, load 14 (bench/RESULTS.md, "Session 8: CPU
-// attention"): 128 x 64 vs 64 x 64, min of 3 rounds, 22.0 vs 23.9 ms at head_dim 32 and 38.4 vs
-// 40.9 ms at 64 non-causal, but 22.2 vs 19.1 and 33.7 vs 29.9 ms causal. head_dim 96 and up stay
-// at 64 rows (not measured; their tiles are the largest in bytes already).
+// The largest power-of-two tile from `cap` down to `floor` whose tiles cover `len` with at most
+// an eighth of padding (padded rows and keys are computed and masked); `floor` when none does.
+int64_t cpu_tile(int64_t len, int64_t cap, int64_t floor) {
+  for (int64_t tile = cap; tile > floor; tile /= 2)
+    if ((len + tile - 1) / tile * tile - len <= len / 8)
+      return tile;
+  return floor;
+}
+
+// The forward's tiles on the CPU when no band limits the keys and head_dim is at most 64, unless
+// the caller chose the tiles: up to 512 query rows x 512 keys (at seqlen 512 one program per
+// head and one key tile). Each program copies every K and V tile of its head from memory into the
+// dots' operand arrays and packs them, so more rows per program mean fewer of those copies per
+// query row, and more keys per tile fewer online-softmax rescales of the accumulator and fewer
+// per-tile loop overheads. The two dots then take ~75 % of the kernel's time, at about one zmm FMA
+// a cycle (the peak of a Zen 4 core); the score tile [512, 512] f32 (1 MiB) and its exp2 live on
+// the program's stack (the thread pool's workers have 64 MiB; above the caller's budget a launch
+// runs there, jit/kernel.cpp). Same-run CPU time, f32, seqlen 512, 1 thread (bench/RESULTS.md,
+// "Session 9: CPU attention"): 512 x 512 vs session 8's 128 x 64, 37.3-39.2 vs 41.4-42.8 ms at
+// head_dim 64 and 21.5-23.1 vs 24.0-26.8 ms at 32; 256 x 128, 512 x 128 and 512 x 256 fell in
+// between, and at seqlen 2048 all were within 6 % (512 x 512 the fastest). Fewer rows when the
+// programs would not fill the worker threads twice; a tile that would pad a ragged length by more
+// than an eighth falls back to session 8's 128 x 64 (or the sequence's power of two). With a band
+// the 64 x 64 tiles stay: 64 x 128, 128 x 128, 32 x 64 were 3-18 % slower causal at seqlen 512.
+// head_dim 96 and up stay at 64 x 64 (not measured).
 Tiles cpu_forward_tiles(const TensorView& q, const AttentionOptions& o, const Band& band,
-                        const Heads& qh, Tiles t) {
+                        const Heads& qh, const Heads& kh, Tiles t) {
   if (q.device != DeviceKind::cpu || o.block_m != 0 || o.block_n != 0 || band.on || qh.dim > 64)
     return t;
-  t.m = std::min(128, next_pow2_at_least_16(qh.seq));
+  const int64_t floor_m = std::min(128, next_pow2_at_least_16(qh.seq));
+  int64_t m = cpu_tile(qh.seq, 512, floor_m);
+  const int64_t threads = std::max<int64_t>(1, jit::ThreadPool::instance().size());
+  while (m > floor_m && qh.batch * qh.heads * ((qh.seq + m - 1) / m) < 2 * threads)
+    m /= 2;
+  t.m = int(m);
+  t.n = int(cpu_tile(kh.seq, 512, t.n));
   return t;
 }
 
@@ -460,7 +484,7 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
                const AttentionOptions& o, Stream* stream, std::source_location where) {
   OpSite s{"attention", where};
   Common c = common_of(s, q, k, v, out, o);
-  c.t = fp8_tiles(s, q, o, cpu_forward_tiles(q, o, c.band, c.p.q, forward_tiles(q, o, c.t)));
+  c.t = fp8_tiles(s, q, o, cpu_forward_tiles(q, o, c.band, c.p.q, c.p.k, forward_tiles(q, o, c.t)));
   const Problem& p = c.p;
   const bool save_lse = o.lse.data != nullptr;
   if (save_lse)
