@@ -202,6 +202,16 @@ TEST(Attention, RaggedShapesCpu) {
     }
 }
 
+// Long rows without a band take cpu_forward_tiles' large CPU tiles: 512 x 512 at 1000 queries
+// and keys (24 padded rows and keys, masked), 512 x 128 where 600 keys would pad a 512-key tile by
+// more than an eighth, and at 512 the row tile halved while the programs would not fill the
+// threads twice.
+TEST(Attention, LargeCpuTilesOnLongRaggedRows) {
+  check({1, 2, 1, 1000, 1000, 64}, {}, {.dtype = DType::f32});
+  check({1, 2, 2, 1000, 600, 32}, {}, {.dtype = DType::bf16});
+  check({2, 1, 1, 512, 512, 32}, {}, {.dtype = DType::f32});
+}
+
 TEST(Attention, SmallTilesStreamManyKeyBlocks) {
   // 16 x 16 tiles: 9 key blocks of a 129-key row, the last one with one key.
   for (bool causal : {false, true})
